@@ -1,0 +1,165 @@
+# sluice — top-level Makefile (GNU make; no CMake, no autotools).
+#
+#   make            build bin/sluice-broker, bin/sluice-capture,
+#                   bin/sluice-apply and bin/sluice
+#   make deps       install the missing Debian packages of docker/packages.txt
+#   make test       deps + build + unit + integration and fault tests + unit
+#                   tests under ASan/UBSan + a short fuzz run; the last line
+#                   is "total: N passed, N failed, N skipped"
+#   make unit       unit tests only (T=json runs the tests whose name has "json")
+#   make asan       unit tests under AddressSanitizer and UBSan
+#   make itest      integration and fault tests against real servers
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
+#   make bench      the benchmarks in bench/
+#   make install PREFIX=/usr/local, make clean
+
+PREFIX ?= /usr/local
+CLANG ?= clang
+FUZZ_SECONDS ?= 60
+
+PC_MODULES := libmariadb libuv libpcre2-8 hiredis libzstd zlib inih
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE_CFLAGS := -std=gnu11 -g $(WARN) -D_GNU_SOURCE -I. -Ilib -MMD -MP
+CFLAGS ?= -O2
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=undefined
+
+# Goals that must not trigger package installation or pkg-config.
+NOCONFIG_GOALS := clean deps help
+ifeq ($(filter $(NOCONFIG_GOALS),$(MAKECMDGOALS)),)
+-include build/config.mk
+endif
+
+# pkg-config runs once, after the packages are installed; its answer is
+# cached here (make re-reads it before building anything).
+build/config.mk: Makefile docker/packages.txt
+	@docker/install-deps.sh
+	@mkdir -p build
+	@set -e; cf=$$(pkg-config --cflags $(PC_MODULES)); \
+	  lf=$$(pkg-config --libs $(PC_MODULES)); \
+	  printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\n' "$$cf" "$$lf" > $@.tmp; \
+	  mv $@.tmp $@
+
+ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS)
+LDLIBS = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC := $(wildcard lib/*.c)
+BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c))
+CAPTURE_SRC := $(filter-out capture/main.c,$(wildcard capture/*.c))
+APPLY_SRC := $(filter-out apply/main.c,$(wildcard apply/*.c))
+MODULE_SRC := $(LIB_SRC) $(BROKER_SRC) $(CAPTURE_SRC) $(APPLY_SRC)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+HARNESS_SRC := $(wildcard tests/harness/*.c)
+ITEST_SRC := $(wildcard tests/integration/*.c tests/fault/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,build/obj/%.o,$(1))
+asanobj = $(patsubst %.c,build/asan/%.o,$(1))
+fuzzobj = $(patsubst %.c,build/fuzz/%.o,$(1))
+
+PROGRAMS := bin/sluice-broker bin/sluice-capture bin/sluice-apply bin/sluice
+ITESTS := $(patsubst %.c,build/%,$(ITEST_SRC))
+BENCHES := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
+FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzzers/%,$(FUZZ_SRC))
+
+.PHONY: all deps build test unit asan itest fuzz fuzz-smoke bench install \
+        clean help demo
+.DEFAULT_GOAL := all
+
+all: deps build
+build: $(PROGRAMS) build/unit-tests $(ITESTS) $(BENCHES) build/freeport
+
+help:
+	@sed -n '3,15p' Makefile
+
+# Installs what is missing, with a single apt-get update, and does nothing
+# (no network, no root needed) when every package is already present.
+deps:
+	@docker/install-deps.sh
+
+build/obj/%.o: %.c build/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+build/asan/%.o: %.c build/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O1 $(SAN_FLAGS) -c $< -o $@
+
+build/fuzz/%.o: %.c build/config.mk
+	@mkdir -p $(@D)
+	$(CLANG) $(BASE_CFLAGS) $(PKG_CFLAGS) -O1 \
+	  -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+build/libsluice.a: $(call obj,$(MODULE_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+build/libsluice-asan.a: $(call asanobj,$(MODULE_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+bin/sluice-broker: build/obj/broker/main.o build/libsluice.a
+bin/sluice-capture: build/obj/capture/main.o build/libsluice.a
+bin/sluice-apply: build/obj/apply/main.o build/libsluice.a
+bin/sluice: build/obj/cli/main.o build/libsluice.a
+$(PROGRAMS):
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
+
+# The unit-test binary links every module's objects (through the archive),
+# so a test reaches any module through its header. Tests register
+# themselves, and the runner in tests/harness/testmain.c finds them.
+build/unit-tests: $(call obj,$(UNIT_SRC) $(HARNESS_SRC)) build/libsluice.a
+	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
+
+build/unit-tests-asan: $(call asanobj,$(UNIT_SRC) $(HARNESS_SRC)) \
+                       build/libsluice-asan.a
+	$(CC) $(SAN_FLAGS) -g -o $@ $^ $(LDLIBS)
+
+build/tests/%: build/obj/tests/%.o $(call obj,$(HARNESS_SRC)) build/libsluice.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
+
+build/bench/%: build/obj/bench/%.o $(call obj,$(HARNESS_SRC)) build/libsluice.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
+
+build/freeport: build/obj/tests/harness/tools/freeport.o
+	$(CC) -o $@ $^
+
+build/fuzzers/%: build/fuzz/tests/fuzz/%.o $(call fuzzobj,$(MODULE_SRC))
+	@mkdir -p $(@D)
+	$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+unit: deps build/unit-tests
+	@./build/unit-tests $(T)
+
+asan: deps build/unit-tests-asan
+	@tests/run-asan.sh $(T)
+
+itest: deps build
+	@tests/run-integration.sh $(T)
+
+fuzz-smoke: deps $(FUZZERS)
+	@tests/run-fuzz.sh 10 $(FUZZERS)
+
+fuzz: deps $(FUZZERS)
+	@tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+test: deps
+	@$(MAKE) --no-print-directory build build/unit-tests-asan $(FUZZERS)
+	@tests/run-all.sh
+
+bench: deps build
+	@bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

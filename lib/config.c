@@ -1,0 +1,327 @@
+#include "config.h"
+
+#include "error.h"
+#include "log.h"
+#include "parse.h"
+#include "version.h"
+
+#include <ini.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Compares option names treating '-' and '_' as the same character. */
+static int name_eq(const char *a, const char *b, size_t blen) {
+    size_t i = 0;
+    for (; i < blen && a[i]; i++) {
+        char x = a[i] == '_' ? '-' : a[i];
+        char y = b[i] == '_' ? '-' : b[i];
+        if (x != y)
+            return 0;
+    }
+    return i == blen && a[i] == '\0';
+}
+
+static long find_opt(const sl_config_t *cfg, const char *name, size_t len) {
+    for (size_t i = 0; i < cfg->nopts; i++)
+        if (name_eq(cfg->opts[i].name, name, len))
+            return (long)i;
+    return -1;
+}
+
+static int list_push(sl_strlist_t *list, const char *value) {
+    char *copy = strdup(value);
+    if (copy == NULL)
+        return SL_ENOMEM;
+    char **items = realloc(list->items, (list->count + 1) * sizeof *items);
+    if (items == NULL) {
+        free(copy);
+        return SL_ENOMEM;
+    }
+    items[list->count++] = copy;
+    list->items = items;
+    return 0;
+}
+
+static void list_clear(sl_strlist_t *list) {
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+int sl_config_init(sl_config_t *cfg, const char *program, const char *usage,
+                   const sl_opt_t *opts) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->program = program;
+    cfg->usage = usage;
+    cfg->opts = opts;
+    while (opts[cfg->nopts].name != NULL)
+        cfg->nopts++;
+    cfg->values = calloc(cfg->nopts ? cfg->nopts : 1, sizeof *cfg->values);
+    return cfg->values ? 0 : SL_ENOMEM;
+}
+
+void sl_config_free(sl_config_t *cfg) {
+    if (cfg->values != NULL)
+        for (size_t i = 0; i < cfg->nopts; i++)
+            list_clear(&cfg->values[i]);
+    free(cfg->values);
+    list_clear(&cfg->args);
+    cfg->values = NULL;
+}
+
+static int set_index(sl_config_t *cfg, long i, const char *value) {
+    sl_strlist_t *list = &cfg->values[i];
+    if (!(cfg->opts[i].flags & SL_OPT_MULTI))
+        list_clear(list);
+    return list_push(list, value);
+}
+
+int sl_config_set(sl_config_t *cfg, const char *key, const char *value) {
+    long i = find_opt(cfg, key, strlen(key));
+    if (i < 0) {
+        snprintf(cfg->err, sizeof cfg->err, "unknown option '%s'", key);
+        return SL_EUSAGE;
+    }
+    return set_index(cfg, i, value);
+}
+
+typedef struct {
+    sl_config_t *cfg;
+    int err;
+} ini_ctx_t;
+
+static int ini_cb(void *user, const char *section, const char *name,
+                  const char *value) {
+    ini_ctx_t *ctx = user;
+    if (section != NULL && *section != '\0') {
+        snprintf(ctx->cfg->err, sizeof ctx->cfg->err,
+                 "sections are not used ([%s])", section);
+        ctx->err = SL_ECONFIG;
+        return 0;
+    }
+    long i = find_opt(ctx->cfg, name, strlen(name));
+    if (i < 0) {
+        snprintf(ctx->cfg->err, sizeof ctx->cfg->err, "unknown key '%s'",
+                 name);
+        ctx->err = SL_ECONFIG;
+        return 0;
+    }
+    if (set_index(ctx->cfg, i, value) != 0) {
+        ctx->err = SL_ENOMEM;
+        return 0;
+    }
+    return 1;
+}
+
+int sl_config_load_file(sl_config_t *cfg, const char *path) {
+    ini_ctx_t ctx = {cfg, 0};
+    int line = ini_parse(path, ini_cb, &ctx);
+    if (line == -1) {
+        snprintf(cfg->err, sizeof cfg->err, "cannot open config file %s",
+                 path);
+        return SL_ECONFIG;
+    }
+    if (line != 0) {
+        char detail[sizeof cfg->err];
+        if (ctx.err != 0)
+            memcpy(detail, cfg->err, sizeof detail);
+        else
+            snprintf(detail, sizeof detail, "expected 'key = value'");
+        snprintf(cfg->err, sizeof cfg->err, "%s:%d: %s", path, line, detail);
+        return ctx.err == SL_ENOMEM ? SL_ENOMEM : SL_ECONFIG;
+    }
+    return 0;
+}
+
+void sl_config_print_help(const sl_config_t *cfg, FILE *out) {
+    fprintf(out, "Usage: %s\n\nOptions (each is also a config-file key):\n",
+            cfg->usage);
+    fprintf(out, "  --config FILE           read key = value lines from FILE\n");
+    for (size_t i = 0; i < cfg->nopts; i++) {
+        const sl_opt_t *opt = &cfg->opts[i];
+        fprintf(out, "  --%-22s %s", opt->name, opt->help ? opt->help : "");
+        if (opt->def != NULL)
+            fprintf(out, " (default: %s)", opt->def);
+        if (opt->flags & SL_OPT_MULTI)
+            fprintf(out, " (repeatable)");
+        fputc('\n', out);
+    }
+    fprintf(out, "  --help                  print this help\n"
+                 "  --version               print the version\n");
+}
+
+int sl_config_parse_args(sl_config_t *cfg, int argc, char **argv) {
+    /* Pass 1: --help, --version and --config, so that the file is loaded
+     * before the flags that override it. */
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--") == 0)
+            break;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            sl_config_print_help(cfg, stdout);
+            return SL_CONFIG_EXIT;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("%s %s\n", cfg->program, SL_VERSION);
+            return SL_CONFIG_EXIT;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--") == 0)
+            break;
+        const char *path = NULL;
+        if (strcmp(arg, "--config") == 0) {
+            if (i + 1 >= argc) {
+                snprintf(cfg->err, sizeof cfg->err, "--config needs a file");
+                return SL_EUSAGE;
+            }
+            path = argv[++i];
+        } else if (strncmp(arg, "--config=", 9) == 0) {
+            path = arg + 9;
+        } else if (strncmp(arg, "--", 2) == 0) {
+            /* Skip the value of a flag that takes one. */
+            const char *name = arg + 2;
+            const char *eq = strchr(name, '=');
+            long o = find_opt(cfg, name, eq ? (size_t)(eq - name)
+                                            : strlen(name));
+            if (!eq && o >= 0 && !(cfg->opts[o].flags & SL_OPT_FLAG))
+                i++;
+        }
+        if (path != NULL) {
+            int err = sl_config_load_file(cfg, path);
+            if (err != 0)
+                return err == SL_ENOMEM ? err : SL_EUSAGE;
+        }
+    }
+    /* Pass 2: the flags themselves. */
+    int flags_done = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (flags_done || strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+            if (!flags_done && strcmp(arg, "--") == 0) {
+                flags_done = 1;
+                continue;
+            }
+            if (!flags_done && arg[0] == '-' && arg[1] != '\0') {
+                snprintf(cfg->err, sizeof cfg->err, "unknown option '%s'",
+                         arg);
+                return SL_EUSAGE;
+            }
+            if (list_push(&cfg->args, arg) != 0)
+                return SL_ENOMEM;
+            continue;
+        }
+        if (strcmp(arg, "--config") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(arg, "--config=", 9) == 0)
+            continue;
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        long o = find_opt(cfg, name, len);
+        if (o < 0) {
+            snprintf(cfg->err, sizeof cfg->err, "unknown option '--%.*s'",
+                     (int)len, name);
+            return SL_EUSAGE;
+        }
+        const char *value;
+        if (eq != NULL) {
+            value = eq + 1;
+        } else if (cfg->opts[o].flags & SL_OPT_FLAG) {
+            value = "yes";
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            snprintf(cfg->err, sizeof cfg->err, "option '--%s' needs a value",
+                     cfg->opts[o].name);
+            return SL_EUSAGE;
+        }
+        if (set_index(cfg, o, value) != 0)
+            return SL_ENOMEM;
+    }
+    return 0;
+}
+
+static long must_find(const sl_config_t *cfg, const char *key) {
+    long i = find_opt(cfg, key, strlen(key));
+    if (i < 0) {
+        sl_log_error("config key not in table", "key=%s", key);
+        SL_ASSERT(i >= 0);
+    }
+    return i;
+}
+
+const char *sl_config_get(const sl_config_t *cfg, const char *key) {
+    long i = must_find(cfg, key);
+    const sl_strlist_t *list = &cfg->values[i];
+    if (list->count > 0)
+        return list->items[list->count - 1];
+    return cfg->opts[i].def;
+}
+
+const sl_strlist_t *sl_config_get_list(const sl_config_t *cfg,
+                                       const char *key) {
+    long i = must_find(cfg, key);
+    const sl_strlist_t *list = &cfg->values[i];
+    if (list->count == 0 && cfg->opts[i].def != NULL) {
+        /* Materialise the default once so callers see a uniform list. */
+        sl_strlist_t *mut = (sl_strlist_t *)list;
+        if (list_push(mut, cfg->opts[i].def) != 0)
+            return list;
+    }
+    return list;
+}
+
+int sl_config_is_set(const sl_config_t *cfg, const char *key) {
+    return cfg->values[must_find(cfg, key)].count > 0;
+}
+
+typedef int (*parse_fn)(const char *, uint64_t *);
+
+static int get_typed(sl_config_t *cfg, const char *key, uint64_t *v,
+                     parse_fn fn, const char *what) {
+    const char *text = sl_config_get(cfg, key);
+    if (text == NULL) {
+        snprintf(cfg->err, sizeof cfg->err, "option '%s' is required", key);
+        return SL_ENOTFOUND;
+    }
+    if (fn(text, v) != 0) {
+        snprintf(cfg->err, sizeof cfg->err,
+                 "option '%s': '%s' is not %s", key, text, what);
+        return SL_ECONFIG;
+    }
+    return 0;
+}
+
+int sl_config_get_u64(sl_config_t *cfg, const char *key, uint64_t *v) {
+    return get_typed(cfg, key, v, sl_parse_u64, "a whole number");
+}
+
+int sl_config_get_size(sl_config_t *cfg, const char *key, uint64_t *v) {
+    return get_typed(cfg, key, v, sl_parse_size,
+                     "a size (e.g. 512, 64k, 16MiB, 1g)");
+}
+
+int sl_config_get_ms(sl_config_t *cfg, const char *key, uint64_t *v) {
+    return get_typed(cfg, key, v, sl_parse_duration_ms,
+                     "a duration (e.g. 500ms, 5s, 2m, 7d)");
+}
+
+int sl_config_get_bool(sl_config_t *cfg, const char *key, int *v) {
+    const char *text = sl_config_get(cfg, key);
+    if (text == NULL) {
+        *v = 0;
+        return 0;
+    }
+    if (sl_parse_bool(text, v) != 0) {
+        snprintf(cfg->err, sizeof cfg->err,
+                 "option '%s': '%s' is not yes or no", key, text);
+        return SL_ECONFIG;
+    }
+    return 0;
+}

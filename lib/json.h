@@ -1,0 +1,76 @@
+/*
+ * A streaming JSON writer into an sl_buf_t.
+ *
+ * The writer tracks nesting and inserts commas itself, so callers emit
+ * values in order: sl_json_obj_begin(), sl_json_key(), a value, ...,
+ * sl_json_obj_end(). It never allocates beyond the target buffer.
+ *
+ * String escaping rule (documented in docs/change-events.md too):
+ *  - '"' and '\\' are escaped; \b \f \n \r \t use their short forms; other
+ *    bytes below 0x20 and 0x7F are written as \u00XX;
+ *  - U+2028 and U+2029 are written as \u2028 and \u2029, so the output is
+ *    also valid JavaScript;
+ *  - valid UTF-8 (shortest form, no surrogates, at most U+10FFFF) is copied
+ *    as is;
+ *  - each byte of an invalid UTF-8 sequence (stray continuation byte,
+ *    truncated sequence, overlong form, surrogate, value above U+10FFFF) is
+ *    replaced by U+FFFD, written as the three bytes EF BF BD. Callers that
+ *    must not lose bytes (binary columns) encode them with
+ *    sl_json_base64() instead; sl_json_string_checked() tells them whether
+ *    a replacement happened.
+ */
+#ifndef SL_JSON_H
+#define SL_JSON_H
+
+#include "buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_JSON_MAX_DEPTH 64
+
+typedef struct {
+    sl_buf_t *out;        /* Not owned. */
+    int depth;            /* Current nesting level. */
+    int err;              /* First error seen; later calls do nothing. */
+    uint8_t need_comma[SL_JSON_MAX_DEPTH + 1];
+    uint8_t after_key;    /* A key was written; the value needs no comma. */
+} sl_json_t;
+
+/* Starts writing into out (appending; out stays owned by the caller). */
+void sl_json_init(sl_json_t *json, sl_buf_t *out);
+/* Returns the first error (SL_ENOMEM, or SL_EINVAL for bad nesting). */
+static inline int sl_json_error(const sl_json_t *json) { return json->err; }
+
+void sl_json_obj_begin(sl_json_t *json);
+void sl_json_obj_end(sl_json_t *json);
+void sl_json_arr_begin(sl_json_t *json);
+void sl_json_arr_end(sl_json_t *json);
+/* Writes an object key (escaped like a string) and its colon. */
+void sl_json_key(sl_json_t *json, const char *key);
+void sl_json_keyn(sl_json_t *json, const char *key, size_t len);
+void sl_json_str(sl_json_t *json, const char *str);
+void sl_json_strn(sl_json_t *json, const void *str, size_t len);
+/* Like sl_json_strn, and sets *replaced to 1 if any byte became U+FFFD. */
+void sl_json_string_checked(sl_json_t *json, const void *str, size_t len,
+                            int *replaced);
+void sl_json_int(sl_json_t *json, int64_t v);
+void sl_json_uint(sl_json_t *json, uint64_t v);
+/* Finite doubles use the shortest %.17g form that round-trips; NaN and
+ * infinities, which JSON cannot hold, are written as strings. */
+void sl_json_double(sl_json_t *json, double v);
+void sl_json_bool(sl_json_t *json, int v);
+void sl_json_null(sl_json_t *json);
+/* Writes len bytes that are already valid JSON (a number, or a document). */
+void sl_json_raw(sl_json_t *json, const char *raw, size_t len);
+/* Writes bytes as a standard base64 (RFC 4648, padded) JSON string. */
+void sl_json_base64(sl_json_t *json, const void *data, size_t len);
+
+/* Appends the escaped body of a JSON string (no quotes) to out. Returns
+ * 0 or SL_ENOMEM; sets *replaced when given and a byte became U+FFFD. */
+int sl_json_escape(sl_buf_t *out, const void *str, size_t len, int *replaced);
+
+/* Appends standard padded base64 of data to out. */
+int sl_base64_encode(sl_buf_t *out, const void *data, size_t len);
+
+#endif
