@@ -20,7 +20,7 @@ FUZZ_SECONDS ?= 60
 PC_MODULES := libmariadb libuv libpcre2-8 hiredis libzstd zlib inih
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-BASE_CFLAGS := -std=gnu11 -g $(WARN) -D_GNU_SOURCE -I. -Ilib -MMD -MP
+BASE_CFLAGS := -std=gnu11 -g $(WARN) -D_GNU_SOURCE -I. -Ilib -Itests/harness -MMD -MP
 CFLAGS ?= -O2
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined

@@ -124,12 +124,12 @@ int sl_config_load_file(sl_config_t *cfg, const char *path) {
         return SL_ECONFIG;
     }
     if (line != 0) {
-        char detail[sizeof cfg->err];
-        if (ctx.err != 0)
-            memcpy(detail, cfg->err, sizeof detail);
-        else
-            snprintf(detail, sizeof detail, "expected 'key = value'");
-        snprintf(cfg->err, sizeof cfg->err, "%s:%d: %s", path, line, detail);
+        /* Bounded precisions keep the message within cfg->err. */
+        char detail[200];
+        snprintf(detail, sizeof detail, "%.199s",
+                 ctx.err != 0 ? cfg->err : "expected 'key = value'");
+        snprintf(cfg->err, sizeof cfg->err, "%.280s:%d: %s", path, line,
+                 detail);
         return ctx.err == SL_ENOMEM ? SL_ENOMEM : SL_ECONFIG;
     }
     return 0;

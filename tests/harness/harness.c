@@ -1,0 +1,194 @@
+/* The C side of the real-server test harness; see harness.h. */
+#include "harness.h"
+
+#include "sl_test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *env_of(const char *role, const char *key) {
+    char name[128];
+    snprintf(name, sizeof name, "SL_%s_%s", role, key);
+    return getenv(name);
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+uint16_t sl_harness_port(const char *role) {
+    const char *port = env_of(role, "PORT");
+    if (port == NULL) {
+        char why[128];
+        snprintf(why, sizeof why, "no %s server in the environment (run "
+                                  "through tests/run-integration.sh)", role);
+        sl_test_skip(why);
+    }
+    return (uint16_t)atoi(port);
+}
+
+const char *sl_harness_password(const char *role) {
+    static char password[256];
+    const char *path = env_of(role, "PASSWORD_FILE");
+    if (path == NULL)
+        sl_test_skip("no password file in the environment");
+    FILE *file = fopen(path, "r");
+    if (file == NULL)
+        sl_test_fail(__FILE__, __LINE__, "cannot open %s", path);
+    if (fgets(password, sizeof password, file) == NULL)
+        password[0] = '\0';
+    fclose(file);
+    password[strcspn(password, "\r\n")] = '\0';
+    return password;
+}
+
+MYSQL *sl_harness_mysql(const char *role, const char *db) {
+    uint16_t port = sl_harness_port(role);
+    const char *user = env_of(role, "USER");
+    const char *password = sl_harness_password(role);
+    MYSQL *mysql = mysql_init(NULL);
+    if (mysql == NULL)
+        sl_test_fail(__FILE__, __LINE__, "mysql_init failed");
+    unsigned int timeout = 30;
+    mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &timeout);
+    mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+    mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (mysql_real_connect(mysql, "127.0.0.1", user ? user : "sluice",
+                           password, db, port, NULL,
+                           CLIENT_MULTI_STATEMENTS) == NULL) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", mysql_error(mysql));
+        mysql_close(mysql);
+        sl_test_fail(__FILE__, __LINE__, "connect to %s on port %u: %s",
+                     role, port, msg);
+    }
+    return mysql;
+}
+
+void sl_harness_exec(MYSQL *mysql, const char *sql) {
+    if (mysql_query(mysql, sql) != 0)
+        sl_test_fail(__FILE__, __LINE__, "%s: %s", sql, mysql_error(mysql));
+    /* Drain every result of a multi-statement so the connection is usable. */
+    do {
+        MYSQL_RES *res = mysql_store_result(mysql);
+        if (res != NULL)
+            mysql_free_result(res);
+        else if (mysql_field_count(mysql) != 0)
+            sl_test_fail(__FILE__, __LINE__, "%s: %s", sql,
+                         mysql_error(mysql));
+    } while (mysql_next_result(mysql) == 0);
+    if (mysql_errno(mysql) != 0)
+        sl_test_fail(__FILE__, __LINE__, "%s: %s", sql, mysql_error(mysql));
+}
+
+char *sl_harness_query_value(MYSQL *mysql, const char *sql) {
+    if (mysql_query(mysql, sql) != 0)
+        sl_test_fail(__FILE__, __LINE__, "%s: %s", sql, mysql_error(mysql));
+    MYSQL_RES *res = mysql_store_result(mysql);
+    if (res == NULL)
+        sl_test_fail(__FILE__, __LINE__, "%s: no result: %s", sql,
+                     mysql_error(mysql));
+    MYSQL_ROW row = mysql_fetch_row(res);
+    char *value = NULL;
+    if (row != NULL && row[0] != NULL) {
+        unsigned long *lengths = mysql_fetch_lengths(res);
+        value = malloc(lengths[0] + 1);
+        memcpy(value, row[0], lengths[0]);
+        value[lengths[0]] = '\0';
+    }
+    mysql_free_result(res);
+    return value;
+}
+
+const char *sl_harness_bin(const char *program) {
+    static char path[1024];
+    const char *dir = getenv("SL_BIN");
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : "bin", program);
+    return path;
+}
+
+int sl_harness_spawn(char *const argv[], const char *log_path) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        sl_test_fail(__FILE__, __LINE__, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        if (log_path != NULL) {
+            int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, STDOUT_FILENO);
+                dup2(fd, STDERR_FILENO);
+                close(fd);
+            }
+        }
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+int sl_harness_stop(int pid, int sig, int timeout_ms) {
+    int status;
+    if (pid <= 0)
+        return -1;
+    kill(pid, sig);
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        if (r < 0)
+            return -1;
+        sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    if (waitpid(pid, &status, 0) == pid)
+        return status;
+    return -1;
+}
+
+int sl_harness_wait_port(uint16_t port, int timeout_ms) {
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            return -1;
+        int ok = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+        close(fd);
+        if (ok)
+            return 0;
+        sleep_ms(20);
+    }
+    return -1;
+}
+
+uint16_t sl_harness_free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr;
+    socklen_t len = sizeof addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
+        sl_test_fail(__FILE__, __LINE__, "free port: %s", strerror(errno));
+    close(fd);
+    return ntohs(addr.sin_port);
+}

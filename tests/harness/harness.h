@@ -1,0 +1,66 @@
+/*
+ * The C side of the real-server test harness.
+ *
+ * tests/harness/harness.sh starts the servers (source and target mariadbd,
+ * redis-server, memcached) on 127.0.0.1 with free ports and exports where
+ * they are; tests/run-integration.sh starts one set per suite and runs every
+ * integration program with this environment:
+ *
+ *   SL_SOURCE_PORT, SL_SOURCE_SOCKET, SL_SOURCE_DATADIR, SL_SOURCE_PID
+ *   SL_SOURCE_USER (all privileges), SL_SOURCE_PASSWORD_FILE
+ *   SL_SOURCE_REPL_USER (REPLICATION SLAVE/CLIENT, SELECT; same password file)
+ *   SL_TARGET_PORT, SL_TARGET_SOCKET, ... (the same keys for the target)
+ *   SL_REDIS_PORT, SL_REDIS_PID, SL_MEMCACHED_PORT, SL_MEMCACHED_PID
+ *   SL_HARNESS_ROOT  a temporary directory removed when the suite ends
+ *   SL_BIN           the directory holding the sluice programs (bin/)
+ *
+ * A test whose server is not in the environment is skipped (SL_SKIP), so an
+ * integration program also runs, skipping, without the harness.
+ */
+#ifndef SL_HARNESS_H
+#define SL_HARNESS_H
+
+#include <mysql.h>
+#include <stdint.h>
+
+/* Connects to role "SOURCE" or "TARGET" as the all-privileges user, with
+ * db as the default database (NULL for none) and multi-statements on.
+ * Skips the test when the role is not running; fails it when it is
+ * running but the connection fails. The caller closes with mysql_close(). */
+MYSQL *sl_harness_mysql(const char *role, const char *db);
+
+/* Runs one statement or fails the test with the server's message. */
+void sl_harness_exec(MYSQL *mysql, const char *sql);
+
+/* Runs a query and returns its first column of its first row as a
+ * malloc'd string (NULL for SQL NULL or no row); fails the test on error. */
+char *sl_harness_query_value(MYSQL *mysql, const char *sql);
+
+/* The port of a role ("SOURCE", "TARGET", "REDIS", "MEMCACHED"); skips
+ * the test when the role is not running. */
+uint16_t sl_harness_port(const char *role);
+
+/* The password of a MariaDB role, read from SL_<ROLE>_PASSWORD_FILE. The
+ * returned string is static. Skips when absent. */
+const char *sl_harness_password(const char *role);
+
+/* Path of a sluice program ("sluice-broker"), from SL_BIN or ./bin. */
+const char *sl_harness_bin(const char *program);
+
+/* Starts a program with argv (argv[0] is the program path), stdout and
+ * stderr appended to log_path (NULL: inherit). Returns the pid; fails the
+ * test if fork/exec fails. */
+int sl_harness_spawn(char *const argv[], const char *log_path);
+
+/* Sends sig to pid and waits up to timeout_ms for it to exit; then
+ * SIGKILL. Returns the exit status as from waitpid (or -1). */
+int sl_harness_stop(int pid, int sig, int timeout_ms);
+
+/* Waits up to timeout_ms until something accepts TCP connections on
+ * 127.0.0.1:port. Returns 0, or -1 on timeout. */
+int sl_harness_wait_port(uint16_t port, int timeout_ms);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+uint16_t sl_harness_free_port(void);
+
+#endif
