@@ -1,21 +1,99 @@
 /*
- * sluice-broker: command-line entry point. For now it only parses its
- * options (--help, --version, --config and the keys below); the work itself
- * arrives with its issue.
+ * sluice-broker: the durable ordered-log broker. Parses its configuration,
+ * opens and recovers the store, serves the text protocol on libuv, and on
+ * SIGTERM/SIGINT stops accepting, drains what is staged (acks included),
+ * writes a checkpoint and exits 0.
  */
+#include "broker/server.h"
+#include "broker/store.h"
 #include "config.h"
 #include "error.h"
+#include "log.h"
+#include "parse.h"
+#include "secret.h"
+#include "signals.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const sl_opt_t opts[] = {
+    {"listen", "127.0.0.1:8123", 0, "HOST:PORT to listen on"},
+    {"allow-remote", "no", SL_OPT_FLAG,
+     "allow listening on an address other than loopback"},
+    {"data", "./data", 0, "data directory"},
+    {"fsync", "always", 0,
+     "always | interval MS | never (see docs/broker.md for what each loses)"},
+    {"segment-size", "1GiB", 0, "commit-log segment size"},
+    {"max-message", "16MiB", 0, "largest message accepted"},
+    {"max-request", "16MiB", 0, "largest batch put accepted"},
+    {"max-connections", "10000", 0, "connections beyond this get a 503"},
+    {"idle-timeout", "300s", 0, "close connections idle this long (0: never)"},
+    {"max-output", "64MiB", 0, "per-connection output before reading pauses"},
+    {"checkpoint-interval", "5s", 0, "how often recovery state is saved"},
+    {"retention-bytes", "0", 0, "delete old segments past this size (0: keep)"},
+    {"retention-age", "0", 0, "delete segments older than this (0: keep)"},
+    {"auto-create", "yes", 0, "create partitions on first put"},
+    {"auth-file", NULL, 0,
+     "file holding the shared secret (or env SLUICE_BROKER_SECRET)"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {NULL, NULL, 0, NULL},
 };
 
+static sl_server_t *server;
+static sl_store_t *store;
+static sl_signals_t sigs;
+static int stopping;
+
+static void on_stop(sl_signals_t *sig, int signum) {
+    (void)sig;
+    if (stopping) {
+        sl_log_warn("second signal, exiting now", "signal=%d", signum);
+        exit(1);
+    }
+    stopping = 1;
+    sl_log_info("stopping", "signal=%d", signum);
+    sl_server_stop(server, NULL, NULL);
+    sl_store_close(store, NULL);
+    sl_signals_close(&sigs, NULL);
+}
+
+static int parse_fsync(const char *text, sl_store_opts_t *so) {
+    so->fsync_interval_ms = 1000;
+    if (strcmp(text, "always") == 0) {
+        so->fsync_mode = SL_FSYNC_ALWAYS;
+        return 0;
+    }
+    if (strcmp(text, "never") == 0) {
+        so->fsync_mode = SL_FSYNC_NEVER;
+        return 0;
+    }
+    if (strncmp(text, "interval", 8) == 0) {
+        so->fsync_mode = SL_FSYNC_INTERVAL;
+        const char *rest = text + 8;
+        while (*rest == ' ' || *rest == '=' || *rest == ':')
+            rest++;
+        if (*rest == '\0')
+            return 0;
+        if (sl_parse_duration_ms(rest, &so->fsync_interval_ms) != 0 ||
+            so->fsync_interval_ms == 0)
+            return SL_EINVAL;
+        return 0;
+    }
+    return SL_EINVAL;
+}
+
+static int is_loopback(const char *host) {
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "localhost") == 0;
+}
+
 int main(int argc, char **argv) {
     sl_config_t cfg;
-    if (sl_config_init(&cfg, "sluice-broker", "sluice-broker [OPTIONS]", opts) != 0)
+    if (sl_config_init(&cfg, "sluice-broker",
+                       "sluice-broker [--config FILE] [--listen HOST:PORT] "
+                       "[--data DIR] [OPTIONS]", opts) != 0)
         return 1;
     int err = sl_config_parse_args(&cfg, argc, argv);
     if (err == SL_CONFIG_EXIT) {
@@ -27,7 +105,119 @@ int main(int argc, char **argv) {
         sl_config_free(&cfg);
         return 2;
     }
-    fprintf(stderr, "sluice-broker: not implemented yet\n");
+    int rc = 2;
+    char *secret = NULL;
+    if (cfg.args.count > 0) {
+        fprintf(stderr, "sluice-broker: unexpected argument '%s'\n",
+                cfg.args.items[0]);
+        goto out;
+    }
+    sl_log_level_t level;
+    if (sl_log_parse_level(sl_config_get(&cfg, "log-level"), &level) != 0) {
+        fprintf(stderr, "sluice-broker: bad --log-level\n");
+        goto out;
+    }
+    sl_log_set_level(level);
+
+    sl_store_opts_t so;
+    memset(&so, 0, sizeof so);
+    so.dir = sl_config_get(&cfg, "data");
+    uint64_t seg, maxmsg, maxreq, maxconn, idle, maxout, ckpt, rbytes, rage;
+    int allow_remote, auto_create;
+    if (sl_config_get_size(&cfg, "segment-size", &seg) != 0 ||
+        sl_config_get_size(&cfg, "max-message", &maxmsg) != 0 ||
+        sl_config_get_size(&cfg, "max-request", &maxreq) != 0 ||
+        sl_config_get_u64(&cfg, "max-connections", &maxconn) != 0 ||
+        sl_config_get_ms(&cfg, "idle-timeout", &idle) != 0 ||
+        sl_config_get_size(&cfg, "max-output", &maxout) != 0 ||
+        sl_config_get_ms(&cfg, "checkpoint-interval", &ckpt) != 0 ||
+        sl_config_get_size(&cfg, "retention-bytes", &rbytes) != 0 ||
+        sl_config_get_ms(&cfg, "retention-age", &rage) != 0 ||
+        sl_config_get_bool(&cfg, "allow-remote", &allow_remote) != 0 ||
+        sl_config_get_bool(&cfg, "auto-create", &auto_create) != 0) {
+        fprintf(stderr, "sluice-broker: %s\n", cfg.err);
+        goto out;
+    }
+    if (parse_fsync(sl_config_get(&cfg, "fsync"), &so) != 0) {
+        fprintf(stderr, "sluice-broker: bad --fsync '%s' (always, never or "
+                "interval MS)\n", sl_config_get(&cfg, "fsync"));
+        goto out;
+    }
+    if (maxmsg == 0 || maxmsg > (1u << 30) || maxreq == 0 ||
+        maxreq > (1u << 30) || seg < (1u << 20) || maxconn == 0) {
+        fprintf(stderr, "sluice-broker: max-message and max-request must be "
+                "1..1GiB, segment-size at least 1MiB, max-connections > 0\n");
+        goto out;
+    }
+    so.segment_size = seg;
+    so.max_batch = (uint32_t)(maxreq + maxreq / 8 + 4096);
+    so.checkpoint_ms = ckpt;
+    so.retention_bytes = rbytes;
+    so.retention_ms = rage;
+    so.auto_create = auto_create;
+
+    sl_server_opts_t sv;
+    memset(&sv, 0, sizeof sv);
+    char host[256];
+    if (sl_parse_hostport(sl_config_get(&cfg, "listen"), host, sizeof host,
+                          &sv.port) != 0) {
+        fprintf(stderr, "sluice-broker: bad --listen (HOST:PORT)\n");
+        goto out;
+    }
+    if (!is_loopback(host) && !allow_remote) {
+        fprintf(stderr, "sluice-broker: refusing to listen on %s without "
+                "--allow-remote\n", host);
+        goto out;
+    }
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof host, "127.0.0.1");
+    sv.host = host;
+    sv.max_conns = maxconn;
+    sv.idle_ms = idle;
+    sv.max_output = maxout;
+    sl_proto_default_limits(&sv.limits);
+    sv.limits.max_msg = maxmsg;
+    sv.limits.max_request = maxreq;
+    char errbuf[256];
+    rc = 1;
+    if (sl_secret_load(sl_config_get(&cfg, "auth-file"), "SLUICE_BROKER_SECRET",
+                       &secret, errbuf, sizeof errbuf) != 0) {
+        fprintf(stderr, "sluice-broker: %s\n", errbuf);
+        goto out;
+    }
+    sv.secret = secret;
+
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_t *loop = uv_default_loop();
+    err = sl_store_open(&store, &so, loop, sl_server_acks_cb,
+                        sl_server_advance_cb, NULL);
+    if (err != 0) {
+        fprintf(stderr, "sluice-broker: cannot open data directory %s: %s\n",
+                so.dir, sl_strerror(err));
+        goto out;
+    }
+    err = sl_server_start(loop, store, &sv, &server);
+    if (err != 0) {
+        fprintf(stderr, "sluice-broker: cannot listen on %s: %s\n",
+                sl_config_get(&cfg, "listen"), sl_strerror(err));
+        sl_store_close(store, NULL);
+        uv_run(loop, UV_RUN_DEFAULT);
+        goto out;
+    }
+    if (sl_signals_start(loop, &sigs, on_stop) != 0) {
+        fprintf(stderr, "sluice-broker: cannot install signal handlers\n");
+        goto out;
+    }
+    sl_log_info("broker started", "listen=%s:%u data=%s fsync=%s auth=%s",
+                host, sv.port, so.dir, sl_config_get(&cfg, "fsync"),
+                secret ? "on" : "off");
+    uv_run(loop, UV_RUN_DEFAULT);
+    sl_server_free(server);
+    uv_loop_close(loop);
+    sl_log_info("broker stopped", NULL);
+    rc = 0;
+out:
+    sl_secret_free(secret);
     sl_config_free(&cfg);
-    return 1;
+    return rc;
 }

@@ -1,0 +1,24 @@
+/*
+ * The metadata log, DIR/meta.log: partition names and consumer-group
+ * offsets (format at the top of meta.c). Records are staged into a group
+ * by the store and written and fsynced by the writer thread before the
+ * group's commit-log bytes, so a partition's name is durable before any
+ * of its data and a committed offset before its ack.
+ */
+#ifndef SL_BROKER_META_H
+#define SL_BROKER_META_H
+
+#include "broker/store.h"
+#include "buf.h"
+
+int sl_meta_encode_part(sl_buf_t *out, uint32_t id, const char *topic,
+                        size_t tlen, const char *name, size_t nlen);
+int sl_meta_encode_offset(sl_buf_t *out, const char *group, size_t glen,
+                          uint32_t part_id, uint64_t offset);
+
+/* Reads DIR/meta.log into the store (partitions and group offsets),
+ * truncating a torn or corrupt tail, compacting the file when it grew
+ * large, and leaves store->meta_fd open for appending. */
+int sl_meta_load(sl_store_t *store);
+
+#endif

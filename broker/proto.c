@@ -1,0 +1,357 @@
+/*
+ * Text protocol parser; the grammar is specified in docs/protocol.md.
+ * In short: a request is one line "command reqid args...", ended by LF
+ * or CRLF, tokens separated by single or repeated spaces; put is followed
+ * by exactly <len> payload bytes and a line end, mput by <count> items of
+ * "<len> LINE-END <len bytes> LINE-END". Numbers are unsigned decimal
+ * (no sign, at most 20 digits, no overflow).
+ */
+#include "broker/proto.h"
+
+#include "crc32c.h"
+#include "error.h"
+
+#include <string.h>
+
+#define MAX_TOKENS 12
+
+void sl_proto_default_limits(sl_proto_limits_t *lim) {
+    lim->max_line = 4096;
+    lim->max_msg = 16u << 20;
+    lim->max_request = 16u << 20;
+    lim->max_count = 1000000;
+}
+
+static int parse_u64(const char *p, size_t n, uint64_t *v) {
+    if (n == 0 || n > 20)
+        return -1;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return -1;
+        x = x * 10 + d;
+    }
+    *v = x;
+    return 0;
+}
+
+static int tok_is(const sl_span_t *t, const char *s) {
+    size_t n = strlen(s);
+    return t->len == n && memcmp(t->p, s, n) == 0;
+}
+
+/* Splits "key=value"; 1 when t is key=... for this key. */
+static int opt_val(const sl_span_t *t, const char *key, sl_span_t *val) {
+    size_t n = strlen(key);
+    if (t->len <= n || memcmp(t->p, key, n) != 0 || t->p[n] != '=')
+        return 0;
+    val->p = t->p + n + 1;
+    val->len = t->len - n - 1;
+    return 1;
+}
+
+static int fail(sl_proto_err_t *err, int code, const char *msg, int fatal) {
+    err->code = code;
+    err->msg = msg;
+    err->fatal = fatal;
+    return SL_EPROTO;
+}
+
+/* Finds the end of a payload line: CRLF or LF at p (n bytes left).
+ * Returns the terminator length, 0 when more bytes are needed, -1 bad. */
+static int line_end_at(const uint8_t *p, size_t n) {
+    if (n == 0)
+        return 0;
+    if (p[0] == '\n')
+        return 1;
+    if (p[0] != '\r')
+        return -1;
+    if (n < 2)
+        return 0;
+    return p[1] == '\n' ? 2 : -1;
+}
+
+static int parse_options(sl_span_t *tok, size_t from, size_t ntok,
+                         sl_cmd_t *cmd, int allow_prod, int allow_crc,
+                         int allow_wait, int allow_ts, sl_proto_err_t *err) {
+    int have_seq = 0;
+    for (size_t i = from; i < ntok; i++) {
+        sl_span_t v;
+        uint64_t x;
+        if (allow_prod && opt_val(&tok[i], "pid", &v)) {
+            if (parse_u64(v.p, v.len, &x) != 0 || x > INT64_MAX)
+                return fail(err, 400, "bad pid", 0);
+            cmd->has_producer = 1;
+            cmd->producer = (int64_t)x;
+        } else if (allow_prod && opt_val(&tok[i], "seq", &v)) {
+            if (parse_u64(v.p, v.len, &x) != 0 || x >= (1ull << 47))
+                return fail(err, 400, "bad seq (0 <= seq < 2^47)", 0);
+            cmd->seq = x;
+            have_seq = 1;
+        } else if (allow_crc && opt_val(&tok[i], "crc", &v)) {
+            if (parse_u64(v.p, v.len, &x) != 0 || x > UINT32_MAX)
+                return fail(err, 400, "bad crc", 0);
+            cmd->has_crc = 1;
+            cmd->crc = (uint32_t)x;
+        } else if (allow_wait && opt_val(&tok[i], "wait", &v)) {
+            if (parse_u64(v.p, v.len, &x) != 0 || x > 3600000)
+                return fail(err, 400, "bad wait (ms, at most 3600000)", 0);
+            cmd->wait_ms = x;
+        } else if (allow_ts && opt_val(&tok[i], "ts", &v)) {
+            if (parse_u64(v.p, v.len, &x) != 0 || x > INT64_MAX)
+                return fail(err, 400, "bad ts", 0);
+            cmd->has_ts = 1;
+            cmd->ts = (int64_t)x;
+        } else {
+            return fail(err, 400, "unexpected argument", 0);
+        }
+    }
+    if (cmd->has_producer != have_seq)
+        return fail(err, 400, "pid and seq go together", 0);
+    return 0;
+}
+
+int sl_proto_parse(const uint8_t *buf, size_t len,
+                   const sl_proto_limits_t *lim, sl_cmd_t *cmd,
+                   size_t *consumed, size_t *need, sl_proto_err_t *err) {
+    memset(cmd, 0, sizeof *cmd);
+    memset(err, 0, sizeof *err);
+    *consumed = 0;
+    *need = len + 1;
+    size_t scan = len < lim->max_line ? len : lim->max_line;
+    const uint8_t *nl = memchr(buf, '\n', scan);
+    if (nl == NULL) {
+        if (len >= lim->max_line)
+            return fail(err, 400, "line too long", 1);
+        return SL_EAGAIN;
+    }
+    size_t line_len = (size_t)(nl - buf) + 1;
+    size_t text_len = line_len - 1;
+    if (text_len > 0 && buf[text_len - 1] == '\r')
+        text_len--;
+    *consumed = line_len;
+    sl_span_t tok[MAX_TOKENS];
+    size_t ntok = 0;
+    for (size_t i = 0; i < text_len;) {
+        if (buf[i] == ' ') {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < text_len && buf[j] != ' ')
+            j++;
+        if (ntok == MAX_TOKENS)
+            return fail(err, 400, "too many arguments", 0);
+        tok[ntok].p = (const char *)buf + i;
+        tok[ntok].len = j - i;
+        for (size_t k = i; k < j; k++)
+            if (buf[k] < 0x21 || buf[k] > 0x7E)
+                return fail(err, 400, "control or non-ASCII byte in command",
+                            0);
+        ntok++;
+        i = j;
+    }
+    if (ntok == 0)
+        return fail(err, 400, "empty line", 0);
+    if (ntok < 2 || parse_u64(tok[1].p, tok[1].len, &cmd->reqid) != 0) {
+        /* put/mput without a usable header cannot be resynchronised. */
+        int fatal = tok_is(&tok[0], "put") || tok_is(&tok[0], "mput");
+        return fail(err, 400, "missing or bad request id", fatal);
+    }
+    err->has_reqid = 1;
+    err->reqid = cmd->reqid;
+    const sl_span_t *c = &tok[0];
+    if (tok_is(c, "put") || tok_is(c, "mput")) {
+        int multi = tok_is(c, "mput");
+        cmd->type = multi ? SL_CMD_MPUT : SL_CMD_PUT;
+        uint64_t n;
+        if (ntok < 5)
+            return fail(err, 400, multi ? "usage: mput ID TOPIC PARTITION COUNT"
+                                        : "usage: put ID TOPIC PARTITION LENGTH",
+                        1);
+        if (parse_u64(tok[4].p, tok[4].len, &n) != 0)
+            return fail(err, 400, multi ? "bad count" : "bad length", 1);
+        if (!multi && n > lim->max_msg)
+            return fail(err, 413, "message too large", 1);
+        if (multi && (n == 0 || n > lim->max_count))
+            return fail(err, n == 0 ? 400 : 413, "bad count", 1);
+        cmd->topic = tok[2];
+        cmd->part = tok[3];
+        /* Option errors are fatal too: the payload follows regardless. */
+        if (parse_options(tok, 5, ntok, cmd, 1, 1, 0, 0, err) != 0) {
+            err->fatal = 1;
+            return SL_EPROTO;
+        }
+        const uint8_t *p = buf + line_len;
+        size_t left = len - line_len;
+        if (!multi) {
+            if (left < n) {
+                *need = line_len + n + 2;
+                *consumed = 0;
+                return SL_EAGAIN;
+            }
+            int t = line_end_at(p + n, left - n);
+            if (t == 0) {
+                *need = line_len + n + 2;
+                *consumed = 0;
+                return SL_EAGAIN;
+            }
+            if (t < 0)
+                return fail(err, 400, "payload longer than its length", 1);
+            cmd->payload = p;
+            cmd->payload_len = n;
+            *consumed = line_len + n + (size_t)t;
+        } else {
+            cmd->count = n;
+            size_t at = 0;
+            for (uint64_t i = 0; i < n; i++) {
+                const uint8_t *q = p + at;
+                size_t ql = left - at;
+                size_t lscan = ql < 24 ? ql : 24;
+                const uint8_t *e = memchr(q, '\n', lscan);
+                if (e == NULL) {
+                    if (ql >= 24)
+                        return fail(err, 400, "bad item length line", 1);
+                    *consumed = 0;
+                    *need = line_len + at + 24;
+                    return SL_EAGAIN;
+                }
+                size_t ll = (size_t)(e - q);
+                if (ll > 0 && q[ll - 1] == '\r')
+                    ll--;
+                uint64_t il;
+                if (parse_u64((const char *)q, ll, &il) != 0)
+                    return fail(err, 400, "bad item length", 1);
+                if (il > lim->max_msg)
+                    return fail(err, 413, "message too large", 1);
+                size_t hdr = (size_t)(e - q) + 1;
+                if (at + hdr + il > lim->max_request)
+                    return fail(err, 413, "request too large", 1);
+                if (ql < hdr + il) {
+                    *consumed = 0;
+                    *need = line_len + at + hdr + il + 2;
+                    return SL_EAGAIN;
+                }
+                int t = line_end_at(q + hdr + il, ql - hdr - il);
+                if (t == 0) {
+                    *consumed = 0;
+                    *need = line_len + at + hdr + il + 2;
+                    return SL_EAGAIN;
+                }
+                if (t < 0)
+                    return fail(err, 400, "item longer than its length", 1);
+                at += hdr + il + (size_t)t;
+            }
+            cmd->payload = p;
+            cmd->payload_len = at;
+            *consumed = line_len + at;
+        }
+        if (cmd->has_crc &&
+            sl_crc32c(0, cmd->payload, cmd->payload_len) != cmd->crc)
+            return fail(err, 400, "crc mismatch", 0);
+        return 0;
+    }
+    if (tok_is(c, "get")) {
+        cmd->type = SL_CMD_GET;
+        if (ntok < 5)
+            return fail(err, 400, "usage: get ID TOPIC PARTITION OFFSET "
+                        "[MAXBYTES] [wait=MS]", 0);
+        cmd->topic = tok[2];
+        cmd->part = tok[3];
+        if (parse_u64(tok[4].p, tok[4].len, &cmd->offset) != 0)
+            return fail(err, 400, "bad offset", 0);
+        cmd->max_bytes = 1u << 20;
+        size_t from = 5;
+        if (ntok > 5 && memchr(tok[5].p, '=', tok[5].len) == NULL) {
+            if (parse_u64(tok[5].p, tok[5].len, &cmd->max_bytes) != 0 ||
+                cmd->max_bytes == 0)
+                return fail(err, 400, "bad max bytes", 0);
+            if (cmd->max_bytes > lim->max_request)
+                cmd->max_bytes = lim->max_request;
+            from = 6;
+        }
+        return parse_options(tok, from, ntok, cmd, 0, 0, 1, 0, err);
+    }
+    if (tok_is(c, "offsets")) {
+        cmd->type = SL_CMD_OFFSETS;
+        if (ntok < 4)
+            return fail(err, 400, "usage: offsets ID TOPIC PARTITION [ts=MS]",
+                        0);
+        cmd->topic = tok[2];
+        cmd->part = tok[3];
+        return parse_options(tok, 4, ntok, cmd, 0, 0, 0, 1, err);
+    }
+    if (tok_is(c, "commit")) {
+        cmd->type = SL_CMD_COMMIT;
+        if (ntok != 6)
+            return fail(err, 400, "usage: commit ID GROUP TOPIC PARTITION "
+                        "OFFSET", 0);
+        cmd->group = tok[2];
+        cmd->topic = tok[3];
+        cmd->part = tok[4];
+        if (parse_u64(tok[5].p, tok[5].len, &cmd->offset) != 0)
+            return fail(err, 400, "bad offset", 0);
+        return 0;
+    }
+    if (tok_is(c, "committed")) {
+        cmd->type = SL_CMD_COMMITTED;
+        if (ntok != 5)
+            return fail(err, 400, "usage: committed ID GROUP TOPIC PARTITION",
+                        0);
+        cmd->group = tok[2];
+        cmd->topic = tok[3];
+        cmd->part = tok[4];
+        return 0;
+    }
+    if (tok_is(c, "partitions")) {
+        cmd->type = SL_CMD_PARTITIONS;
+        if (ntok > 3)
+            return fail(err, 400, "usage: partitions ID [TOPIC]", 0);
+        if (ntok == 3)
+            cmd->topic = tok[2];
+        return 0;
+    }
+    if (tok_is(c, "auth")) {
+        cmd->type = SL_CMD_AUTH;
+        if (ntok != 3)
+            return fail(err, 400, "usage: auth ID SECRET", 0);
+        cmd->secret = tok[2];
+        return 0;
+    }
+    sl_cmd_type_t simple = 0;
+    if (tok_is(c, "stats"))
+        simple = SL_CMD_STATS;
+    else if (tok_is(c, "version"))
+        simple = SL_CMD_VERSION;
+    else if (tok_is(c, "quit"))
+        simple = SL_CMD_QUIT;
+    if (simple) {
+        cmd->type = simple;
+        if (ntok != 2)
+            return fail(err, 400, "unexpected argument", 0);
+        return 0;
+    }
+    return fail(err, 400, "unknown command", 0);
+}
+
+int sl_proto_mput_next(const uint8_t **cursor, const uint8_t *end,
+                       const uint8_t **data, size_t *dlen) {
+    const uint8_t *q = *cursor;
+    if (q >= end)
+        return 0;
+    size_t n = 0;
+    while (*q >= '0' && *q <= '9')
+        n = n * 10 + (size_t)(*q++ - '0');
+    if (*q == '\r')
+        q++;
+    q++; /* '\n' */
+    *data = q;
+    *dlen = n;
+    q += n;
+    q += *q == '\r' ? 2 : 1;
+    *cursor = q;
+    return 1;
+}

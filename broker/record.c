@@ -1,0 +1,283 @@
+/*
+ * Commit-log entry codec.
+ *
+ * An entry is a 12-byte sluice header followed by one Kafka RecordBatch v2.
+ * Every integer is big-endian, as in Kafka. Varints are Kafka's zig-zag
+ * varints (protobuf style, at most 10 bytes).
+ *
+ * Sluice header:
+ *   0  u32  partition id (the catalogue maps it to topic and name)
+ *   4  u32  length L of the RecordBatch that follows (61 <= L <= max)
+ *   8  u32  CRC-32C of bytes 0..7 of this header
+ *
+ * RecordBatch v2 (offsets relative to its start):
+ *   0  i64  baseOffset: logical offset of the first record in its partition.
+ *           Stamped by the broker; outside every CRC, as in Kafka.
+ *   8  i32  batchLength: bytes after this field, always L - 12
+ *   12 i32  partitionLeaderEpoch: 0
+ *   16 i8   magic: 2
+ *   17 u32  CRC-32C of bytes 21..L-1 (attributes to the end)
+ *   21 i16  attributes: bits 0-2 compression (0, none; the only one
+ *           written so far), bit 3 timestamp type (1, log-append time),
+ *           bits 4 and 5 (transactional, control) always 0
+ *   23 i32  lastOffsetDelta: record count - 1
+ *   27 i64  baseTimestamp (ms since the epoch)
+ *   35 i64  maxTimestamp
+ *   43 i64  producerId, -1 when the put carried none
+ *   51 i16  producerEpoch: bits 32..46 of the sluice sequence, -1 if none
+ *   53 i32  baseSequence: bits 0..31 of the sluice sequence, -1 if none
+ *   57 i32  records count (>= 1)
+ *   61      records
+ *
+ * Record (Kafka v2):
+ *   varint length of the rest of the record
+ *   i8     attributes (0)
+ *   varint timestampDelta (from baseTimestamp)
+ *   varint offsetDelta (0, 1, 2, ...)
+ *   varint keyLength (-1 for null), key bytes
+ *   varint valueLength (-1 for null), value bytes
+ *   varint header count (0), headers
+ *
+ * An entry is valid when the header CRC matches, L is within bounds, the
+ * batch CRC matches, magic is 2, batchLength is L - 12, the count is at
+ * least 1 and equals lastOffsetDelta + 1, and the records parse to exactly
+ * the end of the batch with offset deltas 0, 1, 2, ... Recovery adds one
+ * more rule: baseOffset must be the partition's next offset.
+ */
+#include "broker/record.h"
+
+#include "bytes.h"
+#include "crc32c.h"
+#include "error.h"
+#include "log.h"
+
+#include <string.h>
+
+static size_t uvarint_len(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static size_t zz_len(int64_t v) {
+    return uvarint_len(((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+int sl_record_encode(sl_buf_t *out, uint32_t part_id, uint64_t base_offset,
+                     int64_t ts, int64_t producer_id, uint64_t seq,
+                     const sl_msg_t *msgs, size_t n) {
+    if (n == 0 || n > 0x7FFFFFFF)
+        return SL_EINVAL;
+    if (producer_id >= 0 && seq >= (1ull << 47))
+        return SL_ERANGE;
+    size_t total = SL_ENTRY_HDR + SL_BATCH_HDR;
+    for (size_t i = 0; i < n; i++) {
+        size_t body = 1 + 1 + zz_len((int64_t)i) + 1 +
+                      zz_len((int64_t)msgs[i].len) + msgs[i].len + 1;
+        total += zz_len((int64_t)body) + body;
+    }
+    if (total - SL_ENTRY_HDR > 0x7FFFFFFF)
+        return SL_ETOOBIG;
+    uint8_t *p = sl_buf_extend(out, total);
+    if (p == NULL)
+        return SL_ENOMEM;
+    uint32_t blen = (uint32_t)(total - SL_ENTRY_HDR);
+    sl_put_u32be(p, part_id);
+    sl_put_u32be(p + 4, blen);
+    sl_put_u32be(p + 8, sl_crc32c(0, p, 8));
+    uint8_t *b = p + SL_ENTRY_HDR;
+    sl_put_u64be(b, base_offset);
+    sl_put_u32be(b + 8, blen - 12);
+    sl_put_u32be(b + 12, 0);
+    b[16] = 2;
+    sl_put_u16be(b + 21, SL_BATCH_ATTR_LOG_APPEND_TIME);
+    sl_put_u32be(b + 23, (uint32_t)(n - 1));
+    sl_put_u64be(b + 27, (uint64_t)ts);
+    sl_put_u64be(b + 35, (uint64_t)ts);
+    if (producer_id >= 0) {
+        sl_put_u64be(b + 43, (uint64_t)producer_id);
+        sl_put_u16be(b + 51, (uint16_t)(seq >> 32));
+        sl_put_u32be(b + 53, (uint32_t)seq);
+    } else {
+        sl_put_u64be(b + 43, UINT64_MAX);
+        sl_put_u16be(b + 51, 0xFFFF);
+        sl_put_u32be(b + 53, 0xFFFFFFFF);
+    }
+    sl_put_u32be(b + 57, (uint32_t)n);
+    uint8_t *w = b + SL_BATCH_HDR;
+    for (size_t i = 0; i < n; i++) {
+        size_t body = 1 + 1 + zz_len((int64_t)i) + 1 +
+                      zz_len((int64_t)msgs[i].len) + msgs[i].len + 1;
+        w += sl_put_varint(w, (int64_t)body);
+        *w++ = 0;                           /* attributes */
+        *w++ = 0;                           /* timestampDelta 0 */
+        w += sl_put_varint(w, (int64_t)i);  /* offsetDelta */
+        *w++ = 1;                           /* keyLength -1 */
+        w += sl_put_varint(w, (int64_t)msgs[i].len);
+        if (msgs[i].len > 0)
+            memcpy(w, msgs[i].data, msgs[i].len);
+        w += msgs[i].len;
+        *w++ = 0;                           /* no headers */
+    }
+    SL_ASSERT(w == p + total);
+    sl_put_u32be(b + 17, sl_crc32c(0, b + 21, blen - 21));
+    return 0;
+}
+
+int sl_record_header(const uint8_t *p, size_t len, uint32_t max_batch,
+                     uint32_t *part_id, uint32_t *entry_len) {
+    if (len < SL_ENTRY_HDR)
+        return SL_ETRUNC;
+    if (sl_crc32c(0, p, 8) != sl_get_u32be(p + 8))
+        return SL_ECHECKSUM;
+    uint32_t blen = sl_get_u32be(p + 4);
+    if (blen < SL_BATCH_HDR || blen > max_batch)
+        return SL_ECORRUPT;
+    *part_id = sl_get_u32be(p);
+    *entry_len = blen + SL_ENTRY_HDR;
+    return 0;
+}
+
+static int check(const uint8_t *p, size_t entry_len, sl_entry_t *e,
+                 int walk) {
+    if (entry_len < SL_ENTRY_MIN)
+        return SL_ETRUNC;
+    if (sl_crc32c(0, p, 8) != sl_get_u32be(p + 8))
+        return SL_ECHECKSUM;
+    uint32_t blen = sl_get_u32be(p + 4);
+    if ((size_t)blen + SL_ENTRY_HDR != entry_len)
+        return SL_ECORRUPT;
+    const uint8_t *b = p + SL_ENTRY_HDR;
+    if (sl_get_u32be(b + 8) != blen - 12 || b[16] != 2)
+        return SL_ECORRUPT;
+    if (sl_crc32c(0, b + 21, blen - 21) != sl_get_u32be(b + 17))
+        return SL_ECHECKSUM;
+    e->part_id = sl_get_u32be(p);
+    e->batch_len = blen;
+    e->base_offset = sl_get_u64be(b);
+    e->attributes = sl_get_u16be(b + 21);
+    uint32_t last_delta = sl_get_u32be(b + 23);
+    e->base_ts = (int64_t)sl_get_u64be(b + 27);
+    e->max_ts = (int64_t)sl_get_u64be(b + 35);
+    e->producer_id = (int64_t)sl_get_u64be(b + 43);
+    if (e->producer_id < 0) {
+        e->producer_id = SL_NO_PRODUCER;
+        e->seq = 0;
+    } else {
+        e->seq = ((uint64_t)(sl_get_u16be(b + 51) & 0x7FFF) << 32) |
+                 sl_get_u32be(b + 53);
+    }
+    e->count = sl_get_u32be(b + 57);
+    if ((e->attributes & 0x07) != 0)
+        return SL_EUNSUPPORTED;
+    if (e->count == 0 || e->count > 0x7FFFFFFF || last_delta + 1 != e->count)
+        return SL_ECORRUPT;
+    e->records = b + SL_BATCH_HDR;
+    e->end = b + blen;
+    if (!walk)
+        return 0;
+    sl_record_iter_t it;
+    sl_record_iter_init(&it, e);
+    sl_record_t rec;
+    uint32_t seen = 0;
+    int rc;
+    while ((rc = sl_record_next(&it, &rec)) == 1) {
+        if (rec.offset != e->base_offset + seen)
+            return SL_ECORRUPT;
+        seen++;
+    }
+    if (rc < 0)
+        return rc;
+    return seen == e->count ? 0 : SL_ECORRUPT;
+}
+
+int sl_record_verify(const uint8_t *p, size_t entry_len, sl_entry_t *e) {
+    return check(p, entry_len, e, 1);
+}
+
+int sl_record_check(const uint8_t *p, size_t entry_len, sl_entry_t *e) {
+    return check(p, entry_len, e, 0);
+}
+
+void sl_record_iter_init(sl_record_iter_t *it, const sl_entry_t *e) {
+    it->p = e->records;
+    it->end = e->end;
+    it->base_offset = e->base_offset;
+    it->base_ts = e->base_ts;
+}
+
+int sl_record_next(sl_record_iter_t *it, sl_record_t *rec) {
+    if (it->p >= it->end)
+        return 0;
+    sl_reader_t rd;
+    sl_reader_init(&rd, it->p, (size_t)(it->end - it->p));
+    int64_t len, tsd, offd, klen, vlen, nh;
+    uint8_t attr;
+    if (sl_rd_varint(&rd, &len) != 0 || len < 6 ||
+        (uint64_t)len > sl_reader_left(&rd))
+        return SL_ECORRUPT;
+    const uint8_t *rend = rd.p + len;
+    rd.end = rend;
+    if (sl_rd_u8(&rd, &attr) != 0 || sl_rd_varint(&rd, &tsd) != 0 ||
+        sl_rd_varint(&rd, &offd) != 0 || sl_rd_varint(&rd, &klen) != 0)
+        return SL_ECORRUPT;
+    if (offd < 0 || offd > 0x7FFFFFFF)
+        return SL_ECORRUPT;
+    rec->key = NULL;
+    rec->key_len = 0;
+    if (klen >= 0) {
+        if ((uint64_t)klen > sl_reader_left(&rd))
+            return SL_ECORRUPT;
+        rec->key = rd.p;
+        rec->key_len = (size_t)klen;
+        rd.p += klen;
+    } else if (klen != -1) {
+        return SL_ECORRUPT;
+    }
+    if (sl_rd_varint(&rd, &vlen) != 0)
+        return SL_ECORRUPT;
+    rec->value = NULL;
+    rec->value_len = 0;
+    if (vlen >= 0) {
+        if ((uint64_t)vlen > sl_reader_left(&rd))
+            return SL_ECORRUPT;
+        rec->value = rd.p;
+        rec->value_len = (size_t)vlen;
+        rd.p += vlen;
+    } else if (vlen != -1) {
+        return SL_ECORRUPT;
+    }
+    /* Headers are skipped: sluice writes none, but a batch that carries
+     * some (a future Kafka listener) must still iterate. */
+    if (sl_rd_varint(&rd, &nh) != 0 || nh < 0)
+        return SL_ECORRUPT;
+    for (int64_t h = 0; h < nh; h++) {
+        int64_t hk, hv;
+        if (sl_rd_varint(&rd, &hk) != 0 || hk < 0 ||
+            (uint64_t)hk > sl_reader_left(&rd))
+            return SL_ECORRUPT;
+        rd.p += hk;
+        if (sl_rd_varint(&rd, &hv) != 0)
+            return SL_ECORRUPT;
+        if (hv >= 0) {
+            if ((uint64_t)hv > sl_reader_left(&rd))
+                return SL_ECORRUPT;
+            rd.p += hv;
+        } else if (hv != -1) {
+            return SL_ECORRUPT;
+        }
+    }
+    if (rd.p != rend)
+        return SL_ECORRUPT;
+    rec->offset = it->base_offset + (uint64_t)offd;
+    rec->ts = it->base_ts + tsd;
+    it->p = rend;
+    return 1;
+}
+
+void sl_record_set_base_offset(uint8_t *entry, uint64_t base_offset) {
+    sl_put_u64be(entry + SL_ENTRY_HDR, base_offset);
+}

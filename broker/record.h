@@ -1,0 +1,91 @@
+/*
+ * Commit-log entries: a small sluice header followed by one batch of
+ * messages in Kafka's RecordBatch v2 layout. The byte layout is specified
+ * at the top of record.c.
+ *
+ * Encoding writes into a caller-owned sl_buf_t; decoding works in place
+ * over caller-owned bytes and never allocates.
+ */
+#ifndef SL_BROKER_RECORD_H
+#define SL_BROKER_RECORD_H
+
+#include "buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_ENTRY_HDR 12          /* The sluice header. */
+#define SL_BATCH_HDR 61          /* RecordBatch v2 fixed part. */
+#define SL_ENTRY_MIN (SL_ENTRY_HDR + SL_BATCH_HDR)
+#define SL_BATCH_ATTR_LOG_APPEND_TIME 0x08
+#define SL_NO_PRODUCER (-1)
+
+/* One message handed to the encoder: borrowed bytes. */
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} sl_msg_t;
+
+/* The decoded fixed fields of one entry. */
+typedef struct {
+    uint32_t part_id;
+    uint32_t batch_len;     /* Bytes of the RecordBatch (entry = 12 + this). */
+    uint64_t base_offset;
+    uint16_t attributes;
+    uint32_t count;         /* Records in the batch. */
+    int64_t base_ts;
+    int64_t max_ts;
+    int64_t producer_id;    /* SL_NO_PRODUCER when the put carried none. */
+    uint64_t seq;           /* Sluice sequence (epoch << 32 | base seq). */
+    const uint8_t *records; /* Start of the first record. */
+    const uint8_t *end;     /* One past the batch. */
+} sl_entry_t;
+
+/* Appends one entry holding msgs[0..n) (n >= 1) to out. producer_id < 0
+ * means "no producer"; seq must then be 0. The sequence is stored split
+ * over producerEpoch (bits 32..46) and baseSequence (bits 0..31), so it
+ * must be below 2^47. ts is the append time in ms. */
+int sl_record_encode(sl_buf_t *out, uint32_t part_id, uint64_t base_offset,
+                     int64_t ts, int64_t producer_id, uint64_t seq,
+                     const sl_msg_t *msgs, size_t n);
+
+/* Parses and validates the sluice header at p (len bytes available). On
+ * success *entry_len is the whole entry's length. SL_ETRUNC when fewer
+ * than 12 bytes, SL_ECHECKSUM on a header CRC mismatch, SL_ECORRUPT when
+ * the length is below the minimum or above max_batch. */
+int sl_record_header(const uint8_t *p, size_t len, uint32_t max_batch,
+                     uint32_t *part_id, uint32_t *entry_len);
+
+/* Fully validates the entry at p (exactly entry_len bytes, as reported by
+ * sl_record_header): header CRC, batch CRC, magic, lengths, and that every
+ * record parses and the count matches. Fills *e. */
+int sl_record_verify(const uint8_t *p, size_t entry_len, sl_entry_t *e);
+/* The same checks without walking the records (the CRC already vouches
+ * for them; iteration still reports a malformed record). */
+int sl_record_check(const uint8_t *p, size_t entry_len, sl_entry_t *e);
+
+/* Iterates the records of a verified entry. */
+typedef struct {
+    const uint8_t *p;
+    const uint8_t *end;
+    uint64_t base_offset;
+    int64_t base_ts;
+} sl_record_iter_t;
+
+typedef struct {
+    uint64_t offset;
+    int64_t ts;
+    const uint8_t *key; /* NULL for a null key. */
+    size_t key_len;
+    const uint8_t *value; /* NULL for a null value. */
+    size_t value_len;
+} sl_record_t;
+
+void sl_record_iter_init(sl_record_iter_t *it, const sl_entry_t *e);
+/* 1 and *rec filled, 0 at the end, or a negative SL_E* code. */
+int sl_record_next(sl_record_iter_t *it, sl_record_t *rec);
+
+/* Rewrites the base offset of an encoded entry (outside every CRC). */
+void sl_record_set_base_offset(uint8_t *entry, uint64_t base_offset);
+
+#endif

@@ -1,0 +1,947 @@
+/*
+ * Listener, connections and command dispatch; see server.h and
+ * docs/protocol.md.
+ *
+ * Reading: each connection has one input buffer; requests are parsed in
+ * place (proto.c) and executed in order. A put is encoded straight into
+ * the store's group buffer; its ack is written when the store reports the
+ * group durable. Any other command waits (stays unparsed in the buffer)
+ * until the connection has no unacknowledged put, so replies never
+ * overtake acks. A get at the end of a partition with wait=MS parks the
+ * connection on the partition until data arrives or the wait ends.
+ *
+ * Limits: a connection whose pending output passes max_output, or whose
+ * unprocessed input holds a full request, stops being read until that
+ * drains (back-pressure instead of memory growth); connections idle for
+ * idle_ms are closed; past max_conns new connections get a 503 and are
+ * closed.
+ */
+#include "broker/server.h"
+
+#include "bytes.h"
+#include "clock.h"
+#include "error.h"
+#include "log.h"
+#include "version.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ACK_PUT = 1, ACK_COMMIT = 2 };
+
+typedef struct sl_conn_s sl_conn_t;
+
+typedef struct {
+    uint64_t conns_total, conns_rejected, idle_closed;
+    uint64_t cmd_put, cmd_mput, cmd_get, cmd_offsets, cmd_commit,
+        cmd_committed, cmd_other;
+    uint64_t get_messages, get_bytes, long_polls;
+    uint64_t bytes_read, bytes_sent;
+    uint64_t err_protocol, err_unknown_cmd, err_too_large, err_crc,
+        err_auth, err_not_found, err_range, err_truncated, err_store;
+} srv_stats_t;
+
+struct sl_server_s {
+    uv_loop_t *loop;
+    sl_store_t *store;
+    sl_server_opts_t opts;
+    uv_tcp_t listener;
+    uv_timer_t sweep;
+    sl_conn_t *conns;
+    uint64_t nconns;
+    int stopping;
+    int open_handles;
+    void (*stop_cb)(void *);
+    void *stop_data;
+    sl_msg_t *msgs;
+    size_t capmsgs;
+    sl_buf_t body;      /* Scratch for get replies. */
+    sl_conn_t *dirty;   /* Connections with output to flush. */
+    int64_t started_ms;
+    uint64_t paused;    /* Connections paused for store back-pressure. */
+    srv_stats_t st;
+};
+
+struct sl_conn_s {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    sl_server_t *srv;
+    sl_conn_t *next, *prev;     /* All connections. */
+    sl_conn_t *wnext, *wprev;   /* Waiters on a partition. */
+    sl_conn_t *dnext;           /* Dirty list. */
+    sl_buf_t in;
+    size_t in_off;
+    size_t need;
+    sl_buf_t out, wbuf;
+    uv_write_t wreq;
+    uint64_t pending_acks;
+    uint64_t last_active_ms;
+    int writing, reading, closing, close_after_flush, authed, dirty;
+    int handles;                /* Open uv handles (tcp, timer). */
+    int parked;                 /* Long poll in progress. */
+    sl_part_t *wait_part;
+    uint64_t wait_offset, wait_max, wait_reqid;
+};
+
+static void process(sl_conn_t *conn);
+static void flush(sl_conn_t *conn);
+static void update_reading(sl_conn_t *conn);
+static void flush_dirty(sl_server_t *srv);
+
+/* ---- output helpers --------------------------------------------------- */
+
+static char *u64_to(char *p, uint64_t v) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static void mark_dirty(sl_conn_t *conn) {
+    if (!conn->dirty) {
+        conn->dirty = 1;
+        conn->dnext = conn->srv->dirty;
+        conn->srv->dirty = conn;
+    }
+}
+
+static void reply(sl_conn_t *conn, int code, uint64_t reqid, int has_reqid,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void reply(sl_conn_t *conn, int code, uint64_t reqid, int has_reqid,
+                  const char *fmt, ...) {
+    if (has_reqid)
+        sl_buf_printf(&conn->out, "%d %" PRIu64, code, reqid);
+    else
+        sl_buf_printf(&conn->out, "%d -", code);
+    if (fmt && *fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        sl_buf_append_u8(&conn->out, ' ');
+        sl_buf_vprintf(&conn->out, fmt, ap);
+        va_end(ap);
+    }
+    sl_buf_append(&conn->out, "\r\n", 2);
+    mark_dirty(conn);
+}
+
+/* ---- connection lifetime ---------------------------------------------- */
+
+static void conn_free_maybe(sl_conn_t *conn) {
+    if (conn->handles > 0 || conn->pending_acks > 0 || conn->writing ||
+        conn->dirty)
+        return;
+    sl_buf_free(&conn->in);
+    sl_buf_free(&conn->out);
+    sl_buf_free(&conn->wbuf);
+    free(conn);
+}
+
+static void unpark(sl_conn_t *conn) {
+    if (!conn->parked)
+        return;
+    sl_part_t *part = conn->wait_part;
+    if (conn->wprev)
+        conn->wprev->wnext = conn->wnext;
+    else
+        part->waiters = conn->wnext;
+    if (conn->wnext)
+        conn->wnext->wprev = conn->wprev;
+    conn->wnext = conn->wprev = NULL;
+    conn->parked = 0;
+    conn->wait_part = NULL;
+    uv_timer_stop(&conn->timer);
+}
+
+static void handle_closed(uv_handle_t *h) {
+    sl_conn_t *conn = h->data;
+    sl_server_t *srv = conn->srv;
+    conn->handles--;
+    if (conn->handles == 0) {
+        srv->open_handles--;
+        conn_free_maybe(conn);
+        flush_dirty(srv);
+        if (srv->stopping && srv->open_handles == 0 && srv->stop_cb) {
+            void (*cb)(void *) = srv->stop_cb;
+            srv->stop_cb = NULL;
+            cb(srv->stop_data);
+        }
+    }
+}
+
+static void conn_close(sl_conn_t *conn) {
+    if (conn->closing)
+        return;
+    sl_server_t *srv = conn->srv;
+    conn->closing = 1;
+    unpark(conn);
+    if (conn->in.len > conn->in_off)
+        srv->st.err_truncated++;
+    if (conn->prev)
+        conn->prev->next = conn->next;
+    else
+        srv->conns = conn->next;
+    if (conn->next)
+        conn->next->prev = conn->prev;
+    srv->nconns--;
+    uv_close((uv_handle_t *)&conn->tcp, handle_closed);
+    uv_close((uv_handle_t *)&conn->timer, handle_closed);
+}
+
+static void write_cb(uv_write_t *req, int status) {
+    sl_conn_t *conn = req->data;
+    conn->writing = 0;
+    conn->srv->st.bytes_sent += conn->wbuf.len;
+    sl_buf_reset(&conn->wbuf);
+    if (conn->wbuf.cap > (4u << 20))
+        sl_buf_free(&conn->wbuf);
+    if (conn->closing) {
+        conn_free_maybe(conn);
+        return;
+    }
+    if (status < 0) {
+        conn_close(conn);
+        return;
+    }
+    flush(conn);
+    update_reading(conn);
+    if (!conn->closing && !conn->parked)
+        process(conn);
+    flush_dirty(conn->srv);
+}
+
+static void flush(sl_conn_t *conn) {
+    if (conn->closing || conn->writing)
+        return;
+    if (conn->out.len == 0) {
+        if (conn->close_after_flush)
+            conn_close(conn);
+        return;
+    }
+    sl_buf_t tmp = conn->wbuf;
+    conn->wbuf = conn->out;
+    conn->out = tmp;
+    sl_buf_reset(&conn->out);
+    uv_buf_t b = uv_buf_init((char *)conn->wbuf.data, (unsigned)conn->wbuf.len);
+    conn->wreq.data = conn;
+    int rc = uv_write(&conn->wreq, (uv_stream_t *)&conn->tcp, &b, 1, write_cb);
+    if (rc < 0) {
+        conn_close(conn);
+        return;
+    }
+    conn->writing = 1;
+}
+
+static void flush_dirty(sl_server_t *srv) {
+    while (srv->dirty) {
+        sl_conn_t *conn = srv->dirty;
+        srv->dirty = conn->dnext;
+        conn->dirty = 0;
+        if (conn->closing)
+            conn_free_maybe(conn);
+        else
+            flush(conn);
+    }
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+    (void)hint;
+    sl_conn_t *conn = h->data;
+    size_t want = 64 * 1024;
+    size_t have = conn->in.len - conn->in_off;
+    if (conn->need > have && conn->need - have > want)
+        want = conn->need - have;
+    if (conn->in_off > 0 && conn->in_off == conn->in.len) {
+        sl_buf_reset(&conn->in);
+        conn->in_off = 0;
+    }
+    if (sl_buf_reserve(&conn->in, want) != 0) {
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    buf->base = (char *)conn->in.data + conn->in.len;
+    buf->len = conn->in.cap - conn->in.len;
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    (void)buf;
+    sl_conn_t *conn = s->data;
+    if (nread < 0) {
+        conn_close(conn);
+        return;
+    }
+    if (nread == 0)
+        return;
+    conn->in.len += (size_t)nread;
+    conn->srv->st.bytes_read += (uint64_t)nread;
+    conn->last_active_ms = (uint64_t)uv_now(conn->srv->loop);
+    process(conn);
+    flush_dirty(conn->srv);
+}
+
+static void update_reading(sl_conn_t *conn) {
+    if (conn->closing)
+        return;
+    sl_server_t *srv = conn->srv;
+    size_t unparsed = conn->in.len - conn->in_off;
+    int want = !conn->close_after_flush &&
+               conn->out.len + conn->wbuf.len < srv->opts.max_output &&
+               srv->store->filling->data.len < (256u << 20) &&
+               (conn->need > unparsed ||
+                unparsed <= srv->opts.limits.max_request +
+                                srv->opts.limits.max_line + 65536);
+    if (want && !conn->reading) {
+        if (uv_read_start((uv_stream_t *)&conn->tcp, alloc_cb, read_cb) == 0)
+            conn->reading = 1;
+    } else if (!want && conn->reading) {
+        uv_read_stop((uv_stream_t *)&conn->tcp);
+        conn->reading = 0;
+        if (srv->store->filling->data.len >= (256u << 20))
+            srv->paused++;
+    }
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static int store_err_code(int err) {
+    switch (err) {
+    case SL_ETOOBIG:
+        return 413;
+    case SL_EAGAIN:
+        return 503;
+    case SL_EINVAL:
+    case SL_ERANGE:
+        return 400;
+    case SL_ENOTFOUND:
+        return 404;
+    default:
+        return 500;
+    }
+}
+
+static int find_part(sl_conn_t *conn, const sl_cmd_t *cmd, int create,
+                     sl_part_t **part) {
+    int err = sl_store_part(conn->srv->store, cmd->topic.p, cmd->topic.len,
+                            cmd->part.p, cmd->part.len, create, part);
+    if (err == SL_ENOTFOUND) {
+        conn->srv->st.err_not_found++;
+        reply(conn, 404, cmd->reqid, 1, "unknown partition");
+    } else if (err == SL_EINVAL) {
+        conn->srv->st.err_protocol++;
+        reply(conn, 400, cmd->reqid, 1, "bad topic or partition name");
+    } else if (err != 0) {
+        conn->srv->st.err_store++;
+        reply(conn, store_err_code(err), cmd->reqid, 1, "%s",
+              sl_strerror(err));
+    }
+    return err;
+}
+
+static void do_put(sl_conn_t *conn, const sl_cmd_t *cmd) {
+    sl_server_t *srv = conn->srv;
+    sl_part_t *part;
+    if (find_part(conn, cmd, 1, &part) != 0)
+        return;
+    size_t n = 0;
+    if (cmd->type == SL_CMD_PUT) {
+        srv->st.cmd_put++;
+        if (srv->capmsgs < 1) {
+            srv->msgs = realloc(srv->msgs, 64 * sizeof *srv->msgs);
+            srv->capmsgs = srv->msgs ? 64 : 0;
+            if (!srv->msgs) {
+                reply(conn, 500, cmd->reqid, 1, "out of memory");
+                return;
+            }
+        }
+        srv->msgs[0].data = cmd->payload;
+        srv->msgs[0].len = cmd->payload_len;
+        n = 1;
+    } else {
+        srv->st.cmd_mput++;
+        if (srv->capmsgs < cmd->count) {
+            sl_msg_t *m = realloc(srv->msgs, cmd->count * sizeof *m);
+            if (m == NULL) {
+                reply(conn, 500, cmd->reqid, 1, "out of memory");
+                return;
+            }
+            srv->msgs = m;
+            srv->capmsgs = cmd->count;
+        }
+        const uint8_t *cur = cmd->payload, *end = cmd->payload + cmd->payload_len;
+        while (n < cmd->count &&
+               sl_proto_mput_next(&cur, end, &srv->msgs[n].data,
+                                  &srv->msgs[n].len))
+            n++;
+    }
+    sl_ack_t ack = {conn, cmd->reqid, 0, ACK_PUT, 0};
+    uint64_t base;
+    int dup;
+    int err = sl_store_append(srv->store, part, srv->msgs, n,
+                              cmd->has_producer ? cmd->producer : -1,
+                              cmd->seq, &ack, &base, &dup);
+    if (err != 0) {
+        srv->st.err_store++;
+        if (err == SL_ETOOBIG)
+            srv->st.err_too_large++;
+        reply(conn, store_err_code(err), cmd->reqid, 1, "%s", sl_strerror(err));
+        return;
+    }
+    conn->pending_acks++;
+}
+
+typedef struct {
+    sl_buf_t *body;
+} emit_ctx_t;
+
+static int emit_cb(void *vctx, const sl_record_t *rec) {
+    emit_ctx_t *ctx = vctx;
+    uint8_t *p = sl_buf_extend(ctx->body, 64 + rec->value_len);
+    if (p == NULL)
+        return SL_ENOMEM;
+    char *w = (char *)p;
+    w = u64_to(w, rec->offset);
+    *w++ = ' ';
+    w = u64_to(w, (uint64_t)(rec->ts < 0 ? 0 : rec->ts));
+    *w++ = ' ';
+    w = u64_to(w, rec->value_len);
+    *w++ = '\r';
+    *w++ = '\n';
+    if (rec->value_len)
+        memcpy(w, rec->value, rec->value_len);
+    w += rec->value_len;
+    *w++ = '\r';
+    *w++ = '\n';
+    ctx->body->len -= 64 + rec->value_len - (size_t)(w - (char *)p);
+    return 0;
+}
+
+/* Serves a get; returns 1 when it should wait (nothing there yet). */
+static int serve_get(sl_conn_t *conn, sl_part_t *part, uint64_t offset,
+                     uint64_t max_bytes, uint64_t reqid, int may_wait) {
+    sl_server_t *srv = conn->srv;
+    sl_buf_reset(&srv->body);
+    emit_ctx_t ctx = {&srv->body};
+    uint64_t next, count;
+    int err = sl_store_read(srv->store, part, offset, max_bytes, emit_cb, &ctx,
+                            &next, &count);
+    if (err == SL_EGONE || err == SL_ERANGE) {
+        uint64_t earliest = 0, latest = 0;
+        sl_store_bounds(srv->store, part, &earliest, &latest);
+        srv->st.err_range++;
+        reply(conn, 416, reqid, 1, "%" PRIu64 " %" PRIu64 " offset %s",
+              earliest, latest,
+              err == SL_EGONE ? "no longer stored (retention)"
+                              : "beyond the end");
+        return 0;
+    }
+    if (err != 0) {
+        srv->st.err_store++;
+        reply(conn, 500, reqid, 1, "read failed: %s", sl_strerror(err));
+        return 0;
+    }
+    if (count == 0 && may_wait)
+        return 1;
+    srv->st.get_messages += count;
+    srv->st.get_bytes += srv->body.len;
+    char hdr[96];
+    char *w = hdr;
+    w += snprintf(w, 8, "200 ");
+    w = u64_to(w, reqid);
+    *w++ = ' ';
+    w = u64_to(w, count);
+    *w++ = ' ';
+    w = u64_to(w, count ? next : offset);
+    *w++ = '\r';
+    *w++ = '\n';
+    sl_buf_append(&conn->out, hdr, (size_t)(w - hdr));
+    sl_buf_append(&conn->out, srv->body.data, srv->body.len);
+    if (srv->body.cap > (8u << 20))
+        sl_buf_free(&srv->body);
+    mark_dirty(conn);
+    return 0;
+}
+
+static void wait_timer_cb(uv_timer_t *t) {
+    sl_conn_t *conn = t->data;
+    if (!conn->parked)
+        return;
+    sl_part_t *part = conn->wait_part;
+    uint64_t reqid = conn->wait_reqid, off = conn->wait_offset;
+    uint64_t max = conn->wait_max;
+    unpark(conn);
+    serve_get(conn, part, off, max, reqid, 0);
+    process(conn);
+    flush_dirty(conn->srv);
+}
+
+static void do_get(sl_conn_t *conn, const sl_cmd_t *cmd) {
+    conn->srv->st.cmd_get++;
+    sl_part_t *part;
+    if (find_part(conn, cmd, 0, &part) != 0)
+        return;
+    if (serve_get(conn, part, cmd->offset, cmd->max_bytes, cmd->reqid,
+                  cmd->wait_ms > 0)) {
+        conn->srv->st.long_polls++;
+        conn->parked = 1;
+        conn->wait_part = part;
+        conn->wait_offset = cmd->offset;
+        conn->wait_max = cmd->max_bytes;
+        conn->wait_reqid = cmd->reqid;
+        conn->wprev = NULL;
+        conn->wnext = part->waiters;
+        if (conn->wnext)
+            conn->wnext->wprev = conn;
+        part->waiters = conn;
+        uv_timer_start(&conn->timer, wait_timer_cb, cmd->wait_ms, 0);
+    }
+}
+
+static void do_offsets(sl_conn_t *conn, const sl_cmd_t *cmd) {
+    conn->srv->st.cmd_offsets++;
+    sl_part_t *part;
+    if (find_part(conn, cmd, 0, &part) != 0)
+        return;
+    uint64_t a, b;
+    int err;
+    if (cmd->has_ts) {
+        err = sl_store_offset_for_ts(conn->srv->store, part, cmd->ts, &a);
+        if (err == 0)
+            reply(conn, 200, cmd->reqid, 1, "%" PRIu64, a);
+    } else {
+        err = sl_store_bounds(conn->srv->store, part, &a, &b);
+        if (err == 0)
+            reply(conn, 200, cmd->reqid, 1, "%" PRIu64 " %" PRIu64, a, b);
+    }
+    if (err != 0)
+        reply(conn, 500, cmd->reqid, 1, "%s", sl_strerror(err));
+}
+
+static void do_commit(sl_conn_t *conn, const sl_cmd_t *cmd) {
+    conn->srv->st.cmd_commit++;
+    sl_part_t *part;
+    if (find_part(conn, cmd, 0, &part) != 0)
+        return;
+    sl_ack_t ack = {conn, cmd->reqid, cmd->offset, ACK_COMMIT, 0};
+    int err = sl_store_commit_offset(conn->srv->store, cmd->group.p,
+                                     cmd->group.len, part, cmd->offset, &ack);
+    if (err != 0) {
+        reply(conn, store_err_code(err), cmd->reqid, 1, "%s",
+              err == SL_EINVAL ? "bad group name" : sl_strerror(err));
+        return;
+    }
+    conn->pending_acks++;
+}
+
+static void do_committed(sl_conn_t *conn, const sl_cmd_t *cmd) {
+    conn->srv->st.cmd_committed++;
+    sl_part_t *part;
+    if (find_part(conn, cmd, 0, &part) != 0)
+        return;
+    uint64_t off;
+    if (sl_store_committed(conn->srv->store, cmd->group.p, cmd->group.len,
+                           part, &off) != 0)
+        reply(conn, 404, cmd->reqid, 1, "no committed offset");
+    else
+        reply(conn, 200, cmd->reqid, 1, "%" PRIu64, off);
+}
+
+static void do_partitions(sl_conn_t *conn, const sl_cmd_t *cmd) {
+    sl_store_t *store = conn->srv->store;
+    uint32_t n = 0;
+    for (uint32_t id = 1; id <= store->nparts; id++) {
+        sl_part_t *part = store->parts[id];
+        if (cmd->topic.len == 0 || (strlen(part->topic) == cmd->topic.len &&
+                                    memcmp(part->topic, cmd->topic.p,
+                                           cmd->topic.len) == 0))
+            n++;
+    }
+    reply(conn, 200, cmd->reqid, 1, "%u", n);
+    for (uint32_t id = 1; id <= store->nparts; id++) {
+        sl_part_t *part = store->parts[id];
+        if (cmd->topic.len == 0 || (strlen(part->topic) == cmd->topic.len &&
+                                    memcmp(part->topic, cmd->topic.p,
+                                           cmd->topic.len) == 0)) {
+            uint64_t a = 0, b = 0;
+            sl_store_bounds(store, part, &a, &b);
+            sl_buf_printf(&conn->out, "%s %s %" PRIu64 " %" PRIu64 "\r\n",
+                          part->topic, part->name, a, b);
+        }
+    }
+    sl_buf_append(&conn->out, "END\r\n", 5);
+}
+
+static void do_stats(sl_conn_t *conn, const sl_cmd_t *cmd) {
+    sl_server_t *srv = conn->srv;
+    sl_store_t *store = srv->store;
+    const sl_store_stats_t *ss = &store->stats;
+    srv_stats_t *st = &srv->st;
+    sl_buf_t *o = &conn->out;
+    reply(conn, 200, cmd->reqid, 1, NULL);
+#define STAT(name, fmt, v) sl_buf_printf(o, "STAT " name " " fmt "\r\n", v)
+    STAT("version", "%s", SL_VERSION);
+    STAT("uptime", "%" PRId64, (sl_wall_ms() - srv->started_ms) / 1000);
+    STAT("curr_connections", "%" PRIu64, srv->nconns);
+    STAT("total_connections", "%" PRIu64, st->conns_total);
+    STAT("rejected_connections", "%" PRIu64, st->conns_rejected);
+    STAT("idle_closed", "%" PRIu64, st->idle_closed);
+    STAT("cmd_put", "%" PRIu64, st->cmd_put);
+    STAT("cmd_mput", "%" PRIu64, st->cmd_mput);
+    STAT("cmd_get", "%" PRIu64, st->cmd_get);
+    STAT("cmd_offsets", "%" PRIu64, st->cmd_offsets);
+    STAT("cmd_commit", "%" PRIu64, st->cmd_commit);
+    STAT("cmd_committed", "%" PRIu64, st->cmd_committed);
+    STAT("cmd_other", "%" PRIu64, st->cmd_other);
+    STAT("puts", "%" PRIu64, ss->puts);
+    STAT("put_batches", "%" PRIu64, ss->put_batches);
+    STAT("dup_batches", "%" PRIu64, ss->dup_batches);
+    STAT("get_messages", "%" PRIu64, st->get_messages);
+    STAT("get_bytes", "%" PRIu64, st->get_bytes);
+    STAT("long_polls", "%" PRIu64, st->long_polls);
+    STAT("bytes_read", "%" PRIu64, st->bytes_read);
+    STAT("bytes_written", "%" PRIu64, st->bytes_sent);
+    STAT("log_bytes_written", "%" PRIu64, ss->bytes_written);
+    STAT("group_commits", "%" PRIu64, ss->groups);
+    STAT("fsyncs", "%" PRIu64, ss->fsyncs);
+    STAT("fsync_avg_us", "%" PRIu64,
+         ss->fsyncs ? ss->fsync_ns / ss->fsyncs / 1000 : 0);
+    STAT("fsync_max_us", "%" PRIu64, ss->fsync_max_ns / 1000);
+    STAT("checkpoints", "%" PRIu64, ss->checkpoints);
+    STAT("partitions", "%u", store->nparts);
+    STAT("segments", "%zu", store->nsegs);
+    STAT("segments_deleted", "%" PRIu64, ss->segments_deleted);
+    STAT("disk_used", "%" PRIu64, sl_store_disk_used(store));
+    STAT("log_end", "%" PRIu64, store->durable_end);
+    STAT("recovery_ms", "%" PRIu64, ss->recovery_ms);
+    STAT("recovered_entries", "%" PRIu64, ss->recovered_entries);
+    STAT("recovery_truncated_bytes", "%" PRIu64, ss->truncated_bytes);
+    STAT("crc_errors", "%" PRIu64, ss->crc_errors);
+    STAT("index_opens", "%" PRIu64, store->rcache.opens);
+    STAT("err_protocol", "%" PRIu64, st->err_protocol);
+    STAT("err_unknown_command", "%" PRIu64, st->err_unknown_cmd);
+    STAT("err_too_large", "%" PRIu64, st->err_too_large);
+    STAT("err_crc_mismatch", "%" PRIu64, st->err_crc);
+    STAT("err_auth", "%" PRIu64, st->err_auth);
+    STAT("err_not_found", "%" PRIu64, st->err_not_found);
+    STAT("err_offset_range", "%" PRIu64, st->err_range);
+    STAT("err_truncated_request", "%" PRIu64, st->err_truncated);
+    STAT("err_store", "%" PRIu64, st->err_store);
+#undef STAT
+    sl_buf_append(o, "END\r\n", 5);
+}
+
+static int secret_eq(const char *a, const char *b, size_t blen) {
+    size_t alen = strlen(a);
+    unsigned diff = alen != blen;
+    for (size_t i = 0; i < blen; i++)
+        diff |= (unsigned)(unsigned char)b[i] ^
+                (unsigned)(unsigned char)a[i < alen ? i : 0];
+    return diff == 0;
+}
+
+static void count_proto_err(sl_server_t *srv, const sl_proto_err_t *err) {
+    if (err->code == 413)
+        srv->st.err_too_large++;
+    else if (strcmp(err->msg, "unknown command") == 0)
+        srv->st.err_unknown_cmd++;
+    else if (strcmp(err->msg, "crc mismatch") == 0)
+        srv->st.err_crc++;
+    else
+        srv->st.err_protocol++;
+}
+
+static void process(sl_conn_t *conn) {
+    sl_server_t *srv = conn->srv;
+    while (!conn->closing && !conn->close_after_flush && !conn->parked) {
+        size_t avail = conn->in.len - conn->in_off;
+        if (avail == 0 || avail < conn->need)
+            break;
+        const uint8_t *p = conn->in.data + conn->in_off;
+        sl_cmd_t cmd;
+        sl_proto_err_t perr;
+        size_t consumed, need;
+        int rc = sl_proto_parse(p, avail, &srv->opts.limits, &cmd, &consumed,
+                                &need, &perr);
+        if (rc == SL_EAGAIN) {
+            conn->need = need;
+            break;
+        }
+        conn->need = 0;
+        int is_write = rc == 0 && (cmd.type == SL_CMD_PUT ||
+                                   cmd.type == SL_CMD_MPUT ||
+                                   cmd.type == SL_CMD_COMMIT);
+        /* Anything but a put waits for earlier acks to keep reply order. */
+        if (conn->pending_acks > 0 && !is_write)
+            break;
+        if (rc != 0) {
+            count_proto_err(srv, &perr);
+            reply(conn, perr.code, perr.reqid, perr.has_reqid, "%s",
+                  perr.msg);
+            if (perr.fatal) {
+                conn->close_after_flush = 1;
+                break;
+            }
+            conn->in_off += consumed;
+            continue;
+        }
+        conn->in_off += consumed;
+        if (!conn->authed && cmd.type != SL_CMD_AUTH &&
+            cmd.type != SL_CMD_QUIT) {
+            srv->st.err_auth++;
+            reply(conn, 401, cmd.reqid, 1, "authentication required");
+            continue;
+        }
+        switch (cmd.type) {
+        case SL_CMD_PUT:
+        case SL_CMD_MPUT:
+            do_put(conn, &cmd);
+            break;
+        case SL_CMD_GET:
+            do_get(conn, &cmd);
+            break;
+        case SL_CMD_OFFSETS:
+            do_offsets(conn, &cmd);
+            break;
+        case SL_CMD_COMMIT:
+            do_commit(conn, &cmd);
+            break;
+        case SL_CMD_COMMITTED:
+            do_committed(conn, &cmd);
+            break;
+        case SL_CMD_PARTITIONS:
+            srv->st.cmd_other++;
+            do_partitions(conn, &cmd);
+            break;
+        case SL_CMD_STATS:
+            srv->st.cmd_other++;
+            do_stats(conn, &cmd);
+            break;
+        case SL_CMD_VERSION:
+            srv->st.cmd_other++;
+            reply(conn, 200, cmd.reqid, 1, "sluice-broker %s", SL_VERSION);
+            break;
+        case SL_CMD_QUIT:
+            srv->st.cmd_other++;
+            reply(conn, 200, cmd.reqid, 1, "bye");
+            conn->close_after_flush = 1;
+            break;
+        case SL_CMD_AUTH:
+            srv->st.cmd_other++;
+            if (srv->opts.secret == NULL ||
+                secret_eq(srv->opts.secret, cmd.secret.p, cmd.secret.len)) {
+                conn->authed = 1;
+                reply(conn, 200, cmd.reqid, 1, "ok");
+            } else {
+                srv->st.err_auth++;
+                reply(conn, 403, cmd.reqid, 1, "bad secret");
+                conn->close_after_flush = 1;
+            }
+            break;
+        }
+    }
+    if (conn->in_off > 0 && conn->in_off == conn->in.len) {
+        sl_buf_reset(&conn->in);
+        conn->in_off = 0;
+    } else if (conn->in_off > (1u << 20) && conn->in_off > conn->in.len / 2) {
+        sl_buf_consume(&conn->in, conn->in_off);
+        conn->in_off = 0;
+    }
+    mark_dirty(conn);
+    update_reading(conn);
+}
+
+/* ---- store callbacks ---------------------------------------------------- */
+
+void sl_server_acks_cb(sl_store_t *store, sl_ack_t *acks, size_t n) {
+    sl_server_t *srv = store->data;
+    for (size_t i = 0; i < n; i++) {
+        sl_conn_t *conn = acks[i].ctx;
+        conn->pending_acks--;
+        if (conn->closing) {
+            conn_free_maybe(conn);
+            continue;
+        }
+        char line[80];
+        char *w = line;
+        *w++ = '2';
+        *w++ = '0';
+        *w++ = '0';
+        *w++ = ' ';
+        w = u64_to(w, acks[i].reqid);
+        *w++ = ' ';
+        if (acks[i].value == UINT64_MAX) {
+            memcpy(w, "unknown", 7);
+            w += 7;
+        } else {
+            w = u64_to(w, acks[i].value);
+        }
+        if (acks[i].extra) {
+            memcpy(w, " dup", 4);
+            w += 4;
+        }
+        *w++ = '\r';
+        *w++ = '\n';
+        sl_buf_append(&conn->out, line, (size_t)(w - line));
+        mark_dirty(conn);
+    }
+    /* Connections that were waiting for their acks can go on. */
+    for (sl_conn_t *conn = srv->dirty; conn; conn = conn->dnext)
+        if (conn->pending_acks == 0 && !conn->closing)
+            process(conn);
+    if (srv->paused && store->filling->data.len < (64u << 20)) {
+        srv->paused = 0;
+        for (sl_conn_t *conn = srv->conns; conn; conn = conn->next)
+            update_reading(conn);
+    }
+    flush_dirty(srv);
+}
+
+void sl_server_advance_cb(sl_store_t *store, sl_part_t *part) {
+    sl_server_t *srv = store->data;
+    while (part->waiters) {
+        sl_conn_t *conn = part->waiters;
+        uint64_t reqid = conn->wait_reqid, off = conn->wait_offset;
+        uint64_t max = conn->wait_max;
+        unpark(conn);
+        serve_get(conn, part, off, max, reqid, 0);
+        process(conn);
+    }
+    flush_dirty(srv);
+}
+
+/* ---- listener ----------------------------------------------------------- */
+
+static void reject_closed(uv_handle_t *h) {
+    free(h);
+}
+
+static void on_connection(uv_stream_t *ls, int status) {
+    sl_server_t *srv = ls->data;
+    if (status < 0 || srv->stopping)
+        return;
+    if (srv->nconns >= srv->opts.max_conns) {
+        uv_tcp_t *t = malloc(sizeof *t);
+        if (t == NULL)
+            return;
+        uv_tcp_init(srv->loop, t);
+        if (uv_accept(ls, (uv_stream_t *)t) == 0) {
+            const char *msg = "503 - too many connections\r\n";
+            uv_buf_t b = uv_buf_init((char *)msg, (unsigned)strlen(msg));
+            uv_try_write((uv_stream_t *)t, &b, 1);
+        }
+        srv->st.conns_rejected++;
+        uv_close((uv_handle_t *)t, reject_closed);
+        return;
+    }
+    sl_conn_t *conn = calloc(1, sizeof *conn);
+    if (conn == NULL)
+        return;
+    conn->srv = srv;
+    uv_tcp_init(srv->loop, &conn->tcp);
+    uv_timer_init(srv->loop, &conn->timer);
+    conn->tcp.data = conn;
+    conn->timer.data = conn;
+    conn->handles = 2;
+    srv->open_handles++;
+    conn->authed = srv->opts.secret == NULL;
+    conn->last_active_ms = (uint64_t)uv_now(srv->loop);
+    conn->next = srv->conns;
+    if (conn->next)
+        conn->next->prev = conn;
+    srv->conns = conn;
+    srv->nconns++;
+    srv->st.conns_total++;
+    if (uv_accept(ls, (uv_stream_t *)&conn->tcp) != 0) {
+        conn_close(conn);
+        return;
+    }
+    uv_tcp_nodelay(&conn->tcp, 1);
+    update_reading(conn);
+}
+
+static void sweep_cb(uv_timer_t *t) {
+    sl_server_t *srv = t->data;
+    uint64_t now = (uint64_t)uv_now(srv->loop);
+    sl_conn_t *next;
+    for (sl_conn_t *conn = srv->conns; conn; conn = next) {
+        next = conn->next;
+        if (srv->opts.idle_ms && !conn->parked && conn->pending_acks == 0 &&
+            !conn->writing && now - conn->last_active_ms > srv->opts.idle_ms) {
+            srv->st.idle_closed++;
+            conn_close(conn);
+        }
+    }
+}
+
+int sl_server_start(uv_loop_t *loop, sl_store_t *store,
+                    const sl_server_opts_t *opts, sl_server_t **out) {
+    sl_server_t *srv = calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return SL_ENOMEM;
+    srv->loop = loop;
+    srv->store = store;
+    srv->opts = *opts;
+    srv->started_ms = sl_wall_ms();
+    store->data = srv;
+    struct sockaddr_storage addr;
+    int rc = uv_ip4_addr(opts->host, opts->port, (struct sockaddr_in *)&addr);
+    if (rc != 0)
+        rc = uv_ip6_addr(opts->host, opts->port, (struct sockaddr_in6 *)&addr);
+    if (rc != 0) {
+        free(srv);
+        return SL_EINVAL;
+    }
+    uv_tcp_init(loop, &srv->listener);
+    srv->listener.data = srv;
+    rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&srv->listener, 1024, on_connection);
+    if (rc != 0) {
+        sl_log_error("cannot listen", "address=%s:%u error=\"%s\"", opts->host,
+                     opts->port, uv_strerror(rc));
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        free(srv);
+        return SL_ECONN;
+    }
+    uv_timer_init(loop, &srv->sweep);
+    srv->sweep.data = srv;
+    uv_timer_start(&srv->sweep, sweep_cb, 1000, 1000);
+    srv->open_handles = 2;
+    *out = srv;
+    return 0;
+}
+
+static void srv_handle_closed(uv_handle_t *h) {
+    sl_server_t *srv = h->data;
+    srv->open_handles--;
+    if (srv->open_handles == 0 && srv->stop_cb) {
+        void (*cb)(void *) = srv->stop_cb;
+        srv->stop_cb = NULL;
+        cb(srv->stop_data);
+    }
+}
+
+void sl_server_stop(sl_server_t *srv, void (*cb)(void *data), void *data) {
+    srv->stopping = 1;
+    srv->stop_cb = cb;
+    srv->stop_data = data;
+    uv_close((uv_handle_t *)&srv->listener, srv_handle_closed);
+    uv_close((uv_handle_t *)&srv->sweep, srv_handle_closed);
+    while (srv->conns)
+        conn_close(srv->conns);
+}
+
+void sl_server_free(sl_server_t *srv) {
+    free(srv->msgs);
+    sl_buf_free(&srv->body);
+    free(srv);
+}

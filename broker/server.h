@@ -1,0 +1,52 @@
+/*
+ * The broker's network side on libuv: the listener, connections, request
+ * dispatch, long polls and replies. Replies on one connection always come
+ * in request order; acknowledgements of puts and commits are sent only
+ * once the store reports them durable.
+ *
+ * Ownership: the server owns its connections and handles; the caller owns
+ * the loop and the store (which must outlive the server). Everything runs
+ * on the loop thread.
+ */
+#ifndef SL_BROKER_SERVER_H
+#define SL_BROKER_SERVER_H
+
+#include "broker/proto.h"
+#include "broker/store.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct {
+    const char *host;       /* Listen address (127.0.0.1 by default). */
+    uint16_t port;
+    uint64_t max_conns;
+    uint64_t idle_ms;       /* Close connections idle this long (0: never). */
+    uint64_t max_output;    /* Stop reading a connection past this. */
+    sl_proto_limits_t limits;
+    const char *secret;     /* Shared secret, or NULL. Not copied. */
+} sl_server_opts_t;
+
+typedef struct sl_server_s sl_server_t;
+
+/* Binds and starts accepting. On error nothing is left running. The store
+ * must have been opened with sl_server_acks_cb/sl_server_advance_cb and
+ * its data pointer set with sl_server_attach(). */
+int sl_server_start(uv_loop_t *loop, sl_store_t *store,
+                    const sl_server_opts_t *opts, sl_server_t **out);
+
+/* Stops listening and closes every connection; cb (may be NULL) fires
+ * when every handle is closed and the server is freed. */
+void sl_server_stop(sl_server_t *srv, void (*cb)(void *data), void *data);
+
+/* Frees the server after sl_server_stop()'s callback fired and the store
+ * was closed (the store may deliver acks to closing connections until
+ * then). */
+void sl_server_free(sl_server_t *srv);
+
+/* The store callbacks that route durable acks and new data to the server
+ * whose pointer the store holds in store->data. */
+void sl_server_acks_cb(sl_store_t *store, sl_ack_t *acks, size_t n);
+void sl_server_advance_cb(sl_store_t *store, sl_part_t *part);
+
+#endif

@@ -1,0 +1,1074 @@
+/*
+ * The commit log and its writer thread.
+ *
+ * Layout on disk, under the data directory DIR:
+ *   DIR/log/<20-digit start position>.log  commit-log segments
+ *   DIR/idx/<partition id>.idx             per-partition indexes (index.c)
+ *   DIR/meta.log                           names and group offsets (meta.c)
+ *   DIR/checkpoint                         recovery checkpoint (recover.c)
+ *
+ * The commit log is one sequence of entries (record.c) for all partitions,
+ * addressed by a 64-bit byte position that starts at 0 and only grows. It
+ * is split into segment files; a segment is named by the position of its
+ * first byte, holds whole entries only, and the next one starts exactly
+ * where it ends. A new segment starts when the next entry would make the
+ * current one exceed the configured segment size (a larger entry gets a
+ * segment of its own). Retention deletes whole segments from the front.
+ *
+ * Write path: the loop thread encodes each put straight into the filling
+ * group's buffer, assigning its position and offsets at once. At the end
+ * of a loop turn (uv_check) the group is handed to the writer thread if it
+ * is idle; while it is busy, more appends join the next group, which is
+ * how one fsync covers every put of a turn or more (group commit). The
+ * writer appends the metadata records (fsync), the log bytes (write, then
+ * fdatasync per the fsync mode), the index entries (pwrite, no fsync) and,
+ * every checkpoint interval, a checkpoint; then uv_async_send wakes the
+ * loop, which makes the data readable and delivers the acks.
+ */
+#include "broker/store.h"
+
+#include "broker/meta.h"
+#include "broker/recover.h"
+#include "bytes.h"
+#include "clock.h"
+#include "error.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define INDEX_REC (4 + 8 + SL_INDEX_ENTRY)
+#define GROUP_MAX_BYTES (512u << 20)
+
+void sl_store_seg_path(const sl_store_t *store, uint64_t start, char *out,
+                       size_t outlen) {
+    snprintf(out, outlen, "%s/%020" PRIu64 ".log", store->logdir, start);
+}
+
+/* ---- partitions, producers, groups ---------------------------------- */
+
+int sl_store_add_part(sl_store_t *store, uint32_t id, const char *topic,
+                      size_t tlen, const char *name, size_t nlen,
+                      sl_part_t **out) {
+    if (id != store->nparts + 1)
+        return SL_EINVAL;
+    if (id >= store->capparts) {
+        uint32_t cap = store->capparts ? store->capparts * 2 : 64;
+        sl_part_t **p = realloc(store->parts, cap * sizeof *p);
+        if (p == NULL)
+            return SL_ENOMEM;
+        store->parts = p;
+        store->capparts = cap;
+    }
+    sl_part_t *part = calloc(1, sizeof *part);
+    char *key = malloc(tlen + 1 + nlen);
+    if (part == NULL || key == NULL)
+        goto nomem;
+    part->topic = strndup(topic, tlen);
+    part->name = strndup(name, nlen);
+    if (part->topic == NULL || part->name == NULL)
+        goto nomem;
+    part->id = id;
+    memcpy(key, topic, tlen);
+    key[tlen] = '\0';
+    memcpy(key + tlen + 1, name, nlen);
+    if (sl_strmap_put(&store->byname, key, tlen + 1 + nlen, part) != 0)
+        goto nomem;
+    free(key);
+    store->parts[id] = part;
+    store->nparts = id;
+    if (out)
+        *out = part;
+    return 0;
+nomem:
+    free(key);
+    if (part) {
+        free(part->topic);
+        free(part->name);
+        free(part);
+    }
+    return SL_ENOMEM;
+}
+
+static size_t group_key(char *key, const char *group, size_t glen,
+                        uint32_t id) {
+    memcpy(key, group, glen);
+    key[glen] = '\0';
+    sl_put_u32be((uint8_t *)key + glen + 1, id);
+    return glen + 5;
+}
+
+int sl_store_set_group(sl_store_t *store, const char *group, size_t glen,
+                       uint32_t part_id, uint64_t offset) {
+    char key[1100];
+    if (glen > 1024)
+        return SL_ETOOBIG;
+    size_t klen = group_key(key, group, glen, part_id);
+    uint64_t *v = sl_strmap_get(&store->groups, key, klen);
+    if (v == NULL) {
+        v = malloc(sizeof *v);
+        if (v == NULL || sl_strmap_put(&store->groups, key, klen, v) != 0) {
+            free(v);
+            return SL_ENOMEM;
+        }
+    }
+    *v = offset;
+    return 0;
+}
+
+int sl_store_note_producer(sl_part_t *part, int64_t producer,
+                           uint64_t first_seq, uint64_t last_seq,
+                           uint64_t base_offset) {
+    sl_prod_t *pr = NULL;
+    for (uint32_t i = 0; i < part->nprods; i++)
+        if (part->prods[i].producer == producer)
+            pr = &part->prods[i];
+    if (pr == NULL) {
+        if (part->nprods == part->capprods) {
+            uint32_t cap = part->capprods ? part->capprods * 2 : 2;
+            sl_prod_t *p = realloc(part->prods, cap * sizeof *p);
+            if (p == NULL)
+                return SL_ENOMEM;
+            part->prods = p;
+            part->capprods = cap;
+        }
+        pr = &part->prods[part->nprods++];
+        pr->producer = producer;
+    }
+    pr->first_seq = first_seq;
+    pr->last_seq = last_seq;
+    pr->base_offset = base_offset;
+    return 0;
+}
+
+/* ---- opening ----------------------------------------------------------- */
+
+static int mkdir_p(const char *path) {
+    if (mkdir(path, 0755) == 0 || errno == EEXIST)
+        return 0;
+    return sl_err_from_errno(errno);
+}
+
+static size_t nofile_budget(size_t div, size_t cap) {
+    struct rlimit rl;
+    size_t n = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        n = (size_t)rl.rlim_cur;
+    n /= div;
+    if (n > cap)
+        n = cap;
+    return n < 16 ? 16 : n;
+}
+
+static int open_common(sl_store_t **out, const sl_store_opts_t *opts) {
+    sl_store_t *store = calloc(1, sizeof *store);
+    if (store == NULL)
+        return SL_ENOMEM;
+    store->opts = *opts;
+    store->meta_fd = -1;
+    store->wfd = -1;
+    size_t dl = strlen(opts->dir);
+    store->dir = strdup(opts->dir);
+    store->logdir = malloc(dl + 5);
+    store->idxdir = malloc(dl + 5);
+    int err = SL_ENOMEM;
+    if (store->dir == NULL || store->logdir == NULL || store->idxdir == NULL)
+        goto fail;
+    snprintf(store->logdir, dl + 5, "%s/log", opts->dir);
+    snprintf(store->idxdir, dl + 5, "%s/idx", opts->dir);
+    if ((err = mkdir_p(store->dir)) != 0 ||
+        (err = mkdir_p(store->logdir)) != 0 ||
+        (err = mkdir_p(store->idxdir)) != 0)
+        goto fail;
+    if ((err = sl_strmap_init(&store->byname)) != 0 ||
+        (err = sl_strmap_init(&store->groups)) != 0)
+        goto fail;
+    if ((err = sl_fdcache_init(&store->wcache, store->idxdir, 1,
+                               nofile_budget(2, 16384))) != 0 ||
+        (err = sl_fdcache_init(&store->rcache, store->idxdir, 0,
+                               nofile_budget(8, 4096))) != 0)
+        goto fail;
+    store->filling = &store->groups_buf[0];
+    if ((err = sl_meta_load(store)) != 0)
+        goto fail;
+    if ((err = sl_recover(store)) != 0)
+        goto fail;
+    *out = store;
+    return 0;
+fail:
+    sl_store_free(store);
+    return err;
+}
+
+int sl_store_open_offline(sl_store_t **out, const sl_store_opts_t *opts) {
+    return open_common(out, opts);
+}
+
+static void group_free(sl_group_t *g) {
+    sl_buf_free(&g->data);
+    sl_buf_free(&g->rolls);
+    sl_buf_free(&g->index);
+    sl_buf_free(&g->meta);
+    sl_buf_free(&g->ckpt);
+    free(g->acks);
+    memset(g, 0, sizeof *g);
+}
+
+void sl_store_free(sl_store_t *store) {
+    if (store == NULL)
+        return;
+    for (uint32_t id = 1; id <= store->nparts; id++) {
+        sl_part_t *part = store->parts[id];
+        free(part->topic);
+        free(part->name);
+        free(part->prods);
+        free(part);
+    }
+    free(store->parts);
+    sl_strmap_free(&store->byname);
+    if (store->groups.buckets)
+        for (size_t b = 0; b < store->groups.nbuckets; b++)
+            for (sl_strmap_node_t *n = store->groups.buckets[b]; n;
+                 n = n->next)
+                free(n->value);
+    sl_strmap_free(&store->groups);
+    for (size_t i = 0; i < store->nsegs; i++)
+        if (store->segs[i].rfd >= 0)
+            close(store->segs[i].rfd);
+    free(store->segs);
+    if (store->meta_fd >= 0)
+        close(store->meta_fd);
+    if (store->wfd >= 0)
+        close(store->wfd);
+    if (store->wcache.fds)
+        sl_fdcache_free(&store->wcache);
+    if (store->rcache.fds)
+        sl_fdcache_free(&store->rcache);
+    sl_buf_free(&store->scratch);
+    group_free(&store->groups_buf[0]);
+    group_free(&store->groups_buf[1]);
+    free(store->dir);
+    free(store->logdir);
+    free(store->idxdir);
+    free(store);
+}
+
+/* ---- the writer thread --------------------------------------------------- */
+
+static void fsync_dir_or_die(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0)
+        sl_fatal("cannot fsync directory", "dir=%s errno=%d", dir, errno);
+    close(fd);
+}
+
+static void write_or_die(int fd, const uint8_t *p, size_t n,
+                         const char *what) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            sl_fatal("write failed; refusing to acknowledge anything more",
+                     "file=%s errno=%d", what, errno);
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void timed_sync(sl_store_t *store, sl_group_t *g, int fd,
+                       const char *what) {
+    uint64_t t0 = sl_mono_ns();
+    if (fdatasync(fd) != 0)
+        sl_fatal("fsync failed; refusing to acknowledge anything more",
+                 "file=%s errno=%d", what, errno);
+    uint64_t ns = sl_mono_ns() - t0;
+    store->last_sync_ns = sl_mono_ns();
+    if (g) {
+        g->fsyncs++;
+        g->fsync_ns += ns;
+        if (ns > g->fsync_max_ns)
+            g->fsync_max_ns = ns;
+    }
+}
+
+static void roll_segment(sl_store_t *store, sl_group_t *g, uint64_t start) {
+    if (store->wfd >= 0) {
+        if (store->opts.fsync_mode != SL_FSYNC_NEVER)
+            timed_sync(store, g, store->wfd, "segment");
+        close(store->wfd);
+    }
+    char path[4096];
+    sl_store_seg_path(store, start, path, sizeof path);
+    store->wfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (store->wfd < 0)
+        sl_fatal("cannot create segment", "segment=%s errno=%d", path, errno);
+    fsync_dir_or_die(store->logdir);
+    store->wseg_start = start;
+    store->wpos = start;
+}
+
+static void write_index(sl_store_t *store, sl_group_t *g) {
+    uint8_t run[SL_INDEX_ENTRY * 256];
+    size_t n = g->index.len / INDEX_REC;
+    size_t i = 0;
+    while (i < n) {
+        const uint8_t *r = g->index.data + i * INDEX_REC;
+        uint32_t id = sl_get_u32be(r);
+        uint64_t slot = sl_get_u64be(r + 4);
+        size_t k = 0;
+        while (i + k < n && k < 256) {
+            const uint8_t *q = g->index.data + (i + k) * INDEX_REC;
+            if (sl_get_u32be(q) != id || sl_get_u64be(q + 4) != slot + k)
+                break;
+            memcpy(run + k * SL_INDEX_ENTRY, q + 12, SL_INDEX_ENTRY);
+            k++;
+        }
+        int fd = sl_fdcache_get(&store->wcache, id);
+        if (fd < 0)
+            sl_fatal("cannot open index", "partition=%u err=%s", id,
+                     sl_strerror(fd));
+        size_t len = k * SL_INDEX_ENTRY;
+        if (pwrite(fd, run, len, (off_t)(slot * SL_INDEX_ENTRY)) !=
+            (ssize_t)len)
+            sl_fatal("cannot write index", "partition=%u errno=%d", id, errno);
+        i += k;
+    }
+}
+
+static void write_ckpt(sl_store_t *store, sl_group_t *g) {
+    /* Every index entry below the checkpoint must be on disk first. */
+    int fd = store->wfd >= 0 ? store->wfd : store->meta_fd;
+    if (syncfs(fd) != 0)
+        sl_fatal("syncfs failed", "errno=%d", errno);
+    char tmp[4096], path[4096];
+    snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", store->dir);
+    snprintf(path, sizeof path, "%s/checkpoint", store->dir);
+    int cfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (cfd < 0)
+        sl_fatal("cannot write checkpoint", "file=%s errno=%d", tmp, errno);
+    write_or_die(cfd, g->ckpt.data, g->ckpt.len, tmp);
+    if (fsync(cfd) != 0)
+        sl_fatal("fsync failed", "file=%s errno=%d", tmp, errno);
+    close(cfd);
+    if (rename(tmp, path) != 0)
+        sl_fatal("cannot rename checkpoint", "file=%s errno=%d", path, errno);
+    fsync_dir_or_die(store->dir);
+}
+
+static void process(sl_store_t *store, sl_group_t *g) {
+    int mode = store->opts.fsync_mode;
+    if (g->sync_only) {
+        if (store->wfd >= 0 && store->dirty)
+            timed_sync(store, g, store->wfd, "segment");
+        store->dirty = 0;
+        return;
+    }
+    if (g->meta.len > 0) {
+        write_or_die(store->meta_fd, g->meta.data, g->meta.len, "meta.log");
+        if (mode != SL_FSYNC_NEVER)
+            timed_sync(store, g, store->meta_fd, "meta.log");
+    }
+    if (g->data.len > 0) {
+        uint64_t pos = g->start;
+        const uint8_t *p = g->data.data;
+        const uint8_t *end = p + g->data.len;
+        size_t nrolls = g->rolls.len / 8;
+        for (size_t r = 0; r <= nrolls; r++) {
+            uint64_t until = r < nrolls ? sl_get_u64be(g->rolls.data + r * 8)
+                                        : g->start + g->data.len;
+            if (until > pos) {
+                SL_ASSERT(store->wfd >= 0 && store->wpos == pos);
+                write_or_die(store->wfd, p, (size_t)(until - pos), "segment");
+                p += until - pos;
+                store->wpos = until;
+                pos = until;
+            }
+            if (r < nrolls)
+                roll_segment(store, g, until);
+        }
+        SL_ASSERT(p == end);
+        if (mode == SL_FSYNC_ALWAYS) {
+            timed_sync(store, g, store->wfd, "segment");
+        } else if (mode == SL_FSYNC_INTERVAL) {
+            store->dirty = 1;
+            if (sl_mono_ns() - store->last_sync_ns >=
+                store->opts.fsync_interval_ms * 1000000u) {
+                timed_sync(store, g, store->wfd, "segment");
+                store->dirty = 0;
+            }
+        }
+    }
+    if (g->index.len > 0)
+        write_index(store, g);
+    if (g->ckpt.len > 0)
+        write_ckpt(store, g);
+}
+
+static void *writer_main(void *arg) {
+    sl_store_t *store = arg;
+    pthread_mutex_lock(&store->mu);
+    for (;;) {
+        while (!store->job_ready && !store->stopping)
+            pthread_cond_wait(&store->cv, &store->mu);
+        if (!store->job_ready && store->stopping)
+            break;
+        sl_group_t *g = store->inflight;
+        store->job_ready = 0;
+        pthread_mutex_unlock(&store->mu);
+        process(store, g);
+        pthread_mutex_lock(&store->mu);
+        store->job_done = 1;
+        uv_async_send(&store->async);
+    }
+    pthread_mutex_unlock(&store->mu);
+    return NULL;
+}
+
+static int group_has_work(const sl_group_t *g) {
+    return g->data.len || g->meta.len || g->nacks || g->index.len ||
+           g->ckpt.len || g->sync_only;
+}
+
+/* Hands the filling group to the writer when it is idle. */
+static void kick(sl_store_t *store) {
+    if (store->inflight != NULL || store->closing > 1)
+        return;
+    sl_group_t *g = store->filling;
+    if (store->want_ckpt) {
+        store->want_ckpt = 0;
+        g->ckpt_pos = store->log_end;
+        if (sl_ckpt_encode(store, store->log_end, &g->ckpt) != 0)
+            sl_buf_reset(&g->ckpt);
+        store->last_ckpt_ns = sl_mono_ns();
+    }
+    if (!group_has_work(g))
+        return;
+    store->filling = g == &store->groups_buf[0] ? &store->groups_buf[1]
+                                                : &store->groups_buf[0];
+    store->filling->start = store->log_end;
+    pthread_mutex_lock(&store->mu);
+    store->inflight = g;
+    store->job_ready = 1;
+    pthread_cond_signal(&store->cv);
+    pthread_mutex_unlock(&store->mu);
+}
+
+static void reset_group(sl_group_t *g) {
+    /* Keep the storage for the next turn, unless one burst made it huge. */
+    if (g->data.cap > (64u << 20))
+        sl_buf_free(&g->data);
+    sl_buf_reset(&g->data);
+    sl_buf_reset(&g->rolls);
+    sl_buf_reset(&g->index);
+    sl_buf_reset(&g->meta);
+    sl_buf_reset(&g->ckpt);
+    g->nacks = 0;
+    g->sync_only = 0;
+    g->fsyncs = g->fsync_ns = g->fsync_max_ns = 0;
+}
+
+static void complete(sl_store_t *store) {
+    pthread_mutex_lock(&store->mu);
+    if (!store->job_done) {
+        pthread_mutex_unlock(&store->mu);
+        return;
+    }
+    store->job_done = 0;
+    sl_group_t *g = store->inflight;
+    store->inflight = NULL;
+    pthread_mutex_unlock(&store->mu);
+
+    store->stats.groups++;
+    store->stats.fsyncs += g->fsyncs;
+    store->stats.fsync_ns += g->fsync_ns;
+    if (g->fsync_max_ns > store->stats.fsync_max_ns)
+        store->stats.fsync_max_ns = g->fsync_max_ns;
+    store->stats.bytes_written += g->data.len;
+    if (g->data.len)
+        store->durable_end = g->start + g->data.len;
+    if (g->ckpt.len) {
+        store->ckpt_done = g->ckpt_pos;
+        store->stats.checkpoints++;
+    }
+    size_t n = g->index.len / INDEX_REC;
+    sl_part_t *last = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *r = g->index.data + i * INDEX_REC;
+        uint32_t id = sl_get_u32be(r);
+        sl_part_t *part = last && last->id == id ? last : store->parts[id];
+        part->durable_slots = sl_get_u64be(r + 4) + 1;
+        part->durable_offset = sl_get_u64be(r + 12) + sl_get_u32be(r + 12 + 20);
+        part->advanced = 1;
+        last = part;
+    }
+    if (g->nacks && store->acks_cb)
+        store->acks_cb(store, g->acks, g->nacks);
+    for (size_t i = 0; i < n; i++) {
+        sl_part_t *part = store->parts[sl_get_u32be(g->index.data +
+                                                    i * INDEX_REC)];
+        if (part->advanced) {
+            part->advanced = 0;
+            if (part->waiters && store->advance_cb)
+                store->advance_cb(store, part);
+        }
+    }
+    reset_group(g);
+    kick(store);
+}
+
+static void async_cb(uv_async_t *h) {
+    complete(h->data);
+}
+
+static void check_cb(uv_check_t *h) {
+    kick(h->data);
+}
+
+static void timer_cb(uv_timer_t *h) {
+    sl_store_t *store = h->data;
+    uint64_t now = sl_mono_ns();
+    if (store->opts.checkpoint_ms &&
+        now - store->last_ckpt_ns >= store->opts.checkpoint_ms * 1000000u &&
+        store->durable_end != store->ckpt_done)
+        store->want_ckpt = 1;
+    if (store->opts.fsync_mode == SL_FSYNC_INTERVAL && store->inflight == NULL &&
+        now - store->last_sync_ns >= store->opts.fsync_interval_ms * 1000000u)
+        store->filling->sync_only = store->filling->data.len == 0;
+    sl_store_retain(store, sl_wall_ms());
+    kick(store);
+}
+
+int sl_store_open(sl_store_t **out, const sl_store_opts_t *opts,
+                  uv_loop_t *loop, sl_store_acks_cb acks_cb,
+                  sl_store_advance_cb advance_cb, void *data) {
+    sl_store_t *store;
+    int err = open_common(&store, opts);
+    if (err != 0)
+        return err;
+    store->loop = loop;
+    store->acks_cb = acks_cb;
+    store->advance_cb = advance_cb;
+    store->data = data;
+    store->filling->start = store->log_end;
+    store->last_sync_ns = store->last_ckpt_ns = sl_mono_ns();
+    store->want_ckpt = 1;
+    if (store->nsegs > 0) {
+        uint64_t start = store->segs[store->nsegs - 1].start;
+        char path[4096];
+        sl_store_seg_path(store, start, path, sizeof path);
+        store->wfd = open(path, O_WRONLY | O_CLOEXEC);
+        if (store->wfd < 0 ||
+            lseek(store->wfd, (off_t)(store->log_end - start), SEEK_SET) < 0) {
+            sl_store_free(store);
+            return SL_EIO;
+        }
+        store->wseg_start = start;
+        store->wpos = store->log_end;
+    }
+    pthread_mutex_init(&store->mu, NULL);
+    pthread_cond_init(&store->cv, NULL);
+    if (pthread_create(&store->thread, NULL, writer_main, store) != 0) {
+        sl_store_free(store);
+        return SL_ESYS;
+    }
+    store->thread_started = 1;
+    uv_async_init(loop, &store->async, async_cb);
+    store->async.data = store;
+    uv_timer_init(loop, &store->timer);
+    store->timer.data = store;
+    uv_check_init(loop, &store->check);
+    store->check.data = store;
+    uv_check_start(&store->check, check_cb);
+    uv_timer_start(&store->timer, timer_cb, 100, 100);
+    *out = store;
+    return 0;
+}
+
+/* Waits (blocking) until the writer finished the in-flight group. */
+static void wait_writer(sl_store_t *store) {
+    for (;;) {
+        pthread_mutex_lock(&store->mu);
+        int busy = store->inflight != NULL && !store->job_done;
+        pthread_mutex_unlock(&store->mu);
+        if (!busy)
+            break;
+        usleep(500);
+    }
+    complete(store);
+}
+
+static void closed_one(uv_handle_t *h) {
+    sl_store_t *store = h->data;
+    if (--store->close_open > 0)
+        return;
+    void (*cb)(void *) = store->close_cb;
+    void *data = store->data;
+    sl_store_free(store);
+    if (cb)
+        cb(data);
+}
+
+void sl_store_close(sl_store_t *store, void (*cb)(void *data)) {
+    /* Drain what is staged and write a final checkpoint. Blocking here is
+     * fine: the server stopped accepting work. */
+    store->closing = 1;
+    wait_writer(store);
+    store->want_ckpt = 1;
+    kick(store);
+    wait_writer(store);
+    kick(store);
+    wait_writer(store);
+    store->closing = 2;
+    pthread_mutex_lock(&store->mu);
+    store->stopping = 1;
+    pthread_cond_signal(&store->cv);
+    pthread_mutex_unlock(&store->mu);
+    pthread_join(store->thread, NULL);
+    store->thread_started = 0;
+    store->close_cb = cb;
+    store->close_open = 3;
+    uv_close((uv_handle_t *)&store->async, closed_one);
+    uv_close((uv_handle_t *)&store->timer, closed_one);
+    uv_close((uv_handle_t *)&store->check, closed_one);
+}
+
+/* ---- staging (loop thread) ------------------------------------------------ */
+
+static int add_ack(sl_group_t *g, const sl_ack_t *ack) {
+    if (g->nacks == g->capacks) {
+        size_t cap = g->capacks ? g->capacks * 2 : 1024;
+        sl_ack_t *a = realloc(g->acks, cap * sizeof *a);
+        if (a == NULL)
+            return SL_ENOMEM;
+        g->acks = a;
+        g->capacks = cap;
+    }
+    g->acks[g->nacks++] = *ack;
+    return 0;
+}
+
+int sl_store_ack_after(sl_store_t *store, const sl_ack_t *ack) {
+    return add_ack(store->filling, ack);
+}
+
+static int valid_name(const char *s, size_t n) {
+    if (n == 0 || n > 255)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7F)
+            return 0;
+    return 1;
+}
+
+int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
+                  const char *name, size_t nlen, int create,
+                  sl_part_t **out) {
+    char key[600];
+    if (!valid_name(topic, tlen) || !valid_name(name, nlen))
+        return SL_EINVAL;
+    memcpy(key, topic, tlen);
+    key[tlen] = '\0';
+    memcpy(key + tlen + 1, name, nlen);
+    sl_part_t *part = sl_strmap_get(&store->byname, key, tlen + 1 + nlen);
+    if (part != NULL) {
+        *out = part;
+        return 0;
+    }
+    if (!create || !store->opts.auto_create || store->loop == NULL)
+        return SL_ENOTFOUND;
+    uint32_t id = store->nparts + 1;
+    int err = sl_meta_encode_part(&store->filling->meta, id, topic, tlen,
+                                  name, nlen);
+    if (err != 0)
+        return err;
+    err = sl_store_add_part(store, id, topic, tlen, name, nlen, out);
+    if (err != 0)
+        return err;
+    /* A fresh index file: nothing from an older incarnation survives. */
+    char path[4096];
+    sl_index_path(path, sizeof path, store->idxdir, id);
+    unlink(path);
+    return 0;
+}
+
+int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
+                    size_t n, int64_t producer, uint64_t seq,
+                    const sl_ack_t *ack, uint64_t *base_offset, int *dup) {
+    sl_group_t *g = store->filling;
+    *dup = 0;
+    if (n == 0)
+        return SL_EINVAL;
+    if (producer >= 0) {
+        if (seq >= (1ull << 47) || seq + n - 1 >= (1ull << 47))
+            return SL_ERANGE;
+        for (uint32_t i = 0; i < part->nprods; i++) {
+            sl_prod_t *pr = &part->prods[i];
+            if (pr->producer != producer || seq > pr->last_seq)
+                continue;
+            *dup = 1;
+            *base_offset = seq >= pr->first_seq
+                               ? pr->base_offset + (seq - pr->first_seq)
+                               : UINT64_MAX;
+            store->stats.dup_batches++;
+            if (ack) {
+                sl_ack_t a = *ack;
+                a.value = *base_offset;
+                a.extra = 1;
+                return add_ack(g, &a);
+            }
+            return 0;
+        }
+    }
+    if (g->data.len > GROUP_MAX_BYTES)
+        return SL_EAGAIN;
+    int64_t ts = sl_wall_ms();
+    if (ts < part->last_ts)
+        ts = part->last_ts; /* Timestamps never go back in a partition. */
+    size_t at = g->data.len;
+    int err = sl_record_encode(&g->data, part->id, part->next_offset, ts,
+                               producer, seq, msgs, n);
+    if (err != 0)
+        return err;
+    uint32_t len = (uint32_t)(g->data.len - at);
+    if (len - SL_ENTRY_HDR > store->opts.max_batch) {
+        g->data.len = at;
+        return SL_ETOOBIG;
+    }
+    uint64_t pos = store->log_end;
+    uint64_t seg_start = store->nsegs ? store->segs[store->nsegs - 1].start : 0;
+    if (store->nsegs == 0 ||
+        (pos > seg_start && pos + len > seg_start + store->opts.segment_size)) {
+        if (store->nsegs == store->capsegs) {
+            size_t cap = store->capsegs ? store->capsegs * 2 : 16;
+            sl_segment_t *s = realloc(store->segs, cap * sizeof *s);
+            if (s == NULL) {
+                g->data.len = at;
+                return SL_ENOMEM;
+            }
+            store->segs = s;
+            store->capsegs = cap;
+        }
+        uint8_t *r = sl_buf_extend(&g->rolls, 8);
+        if (r == NULL) {
+            g->data.len = at;
+            return SL_ENOMEM;
+        }
+        sl_put_u64be(r, pos);
+        store->segs[store->nsegs].start = pos;
+        store->segs[store->nsegs].rfd = -1;
+        store->nsegs++;
+    }
+    uint8_t *ir = sl_buf_extend(&g->index, INDEX_REC);
+    if (ir == NULL) {
+        g->data.len = at;
+        return SL_ENOMEM;
+    }
+    sl_index_entry_t ie = {part->next_offset, pos, len, (uint32_t)n, ts,
+                           part->id};
+    sl_put_u32be(ir, part->id);
+    sl_put_u64be(ir + 4, part->slots);
+    sl_index_encode(ir + 12, &ie);
+    *base_offset = part->next_offset;
+    if (producer >= 0)
+        sl_store_note_producer(part, producer, seq, seq + n - 1,
+                               part->next_offset);
+    part->slots++;
+    part->next_offset += n;
+    part->last_ts = ts;
+    store->log_end += len;
+    store->stats.puts += n;
+    store->stats.put_batches++;
+    if (ack) {
+        sl_ack_t a = *ack;
+        a.value = *base_offset;
+        a.extra = 0;
+        return add_ack(g, &a);
+    }
+    return 0;
+}
+
+int sl_store_commit_offset(sl_store_t *store, const char *group, size_t glen,
+                           sl_part_t *part, uint64_t offset,
+                           const sl_ack_t *ack) {
+    if (!valid_name(group, glen))
+        return SL_EINVAL;
+    int err = sl_meta_encode_offset(&store->filling->meta, group, glen,
+                                    part->id, offset);
+    if (err == 0)
+        err = sl_store_set_group(store, group, glen, part->id, offset);
+    if (err == 0 && ack)
+        err = add_ack(store->filling, ack);
+    return err;
+}
+
+int sl_store_committed(sl_store_t *store, const char *group, size_t glen,
+                       sl_part_t *part, uint64_t *offset) {
+    char key[1100];
+    if (glen > 1024)
+        return SL_ENOTFOUND;
+    size_t klen = group_key(key, group, glen, part->id);
+    uint64_t *v = sl_strmap_get(&store->groups, key, klen);
+    if (v == NULL)
+        return SL_ENOTFOUND;
+    *offset = *v;
+    return 0;
+}
+
+/* ---- reading (loop thread) ------------------------------------------------ */
+
+uint64_t sl_store_disk_used(const sl_store_t *store) {
+    uint64_t start = store->nsegs ? store->segs[0].start : store->durable_end;
+    return store->durable_end - start;
+}
+
+static int index_fd(sl_store_t *store, sl_part_t *part) {
+    return sl_fdcache_get(&store->rcache, part->id);
+}
+
+/* Moves part->first_slot past index entries whose data was deleted. */
+static int refresh_first(sl_store_t *store, sl_part_t *part, int fd) {
+    if (part->first_slot_gen == store->retention_gen)
+        return 0;
+    uint64_t log_start = store->nsegs ? store->segs[0].start : 0;
+    uint64_t slot;
+    int err = sl_index_find_pos(fd, part->first_slot, part->durable_slots,
+                                log_start, &slot);
+    if (err != 0)
+        return err;
+    part->first_slot = slot;
+    part->first_slot_gen = store->retention_gen;
+    return 0;
+}
+
+int sl_store_bounds(sl_store_t *store, sl_part_t *part, uint64_t *earliest,
+                    uint64_t *latest) {
+    *latest = part->durable_offset;
+    if (part->durable_slots == 0) {
+        *earliest = part->durable_offset;
+        return 0;
+    }
+    int fd = index_fd(store, part);
+    if (fd < 0)
+        return fd;
+    int err = refresh_first(store, part, fd);
+    if (err != 0)
+        return err;
+    if (part->first_slot >= part->durable_slots) {
+        *earliest = part->durable_offset;
+        return 0;
+    }
+    sl_index_entry_t ie;
+    err = sl_index_read(fd, part->first_slot, &ie);
+    if (err != 0)
+        return err;
+    *earliest = ie.base_offset;
+    return 0;
+}
+
+int sl_store_offset_for_ts(sl_store_t *store, sl_part_t *part, int64_t ts,
+                           uint64_t *offset) {
+    uint64_t earliest, latest;
+    int err = sl_store_bounds(store, part, &earliest, &latest);
+    if (err != 0 || part->durable_slots == 0) {
+        *offset = latest;
+        return err;
+    }
+    int fd = index_fd(store, part);
+    if (fd < 0)
+        return fd;
+    uint64_t slot;
+    err = sl_index_find_ts(fd, part->first_slot, part->durable_slots, ts, &slot);
+    if (err != 0)
+        return err;
+    if (slot >= part->durable_slots) {
+        *offset = latest;
+        return 0;
+    }
+    sl_index_entry_t ie;
+    err = sl_index_read(fd, slot, &ie);
+    if (err == 0)
+        *offset = ie.base_offset;
+    return err;
+}
+
+static sl_segment_t *seg_for(sl_store_t *store, uint64_t pos) {
+    size_t lo = 0, hi = store->nsegs;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (store->segs[mid].start <= pos)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    if (store->nsegs == 0 || store->segs[lo].start > pos)
+        return NULL;
+    sl_segment_t *seg = &store->segs[lo];
+    if (seg->rfd < 0) {
+        char path[4096];
+        sl_store_seg_path(store, seg->start, path, sizeof path);
+        seg->rfd = open(path, O_RDONLY | O_CLOEXEC);
+        if (seg->rfd < 0)
+            return NULL;
+    }
+    return seg;
+}
+
+int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
+                  uint64_t max_bytes, sl_store_emit_cb emit, void *ctx,
+                  uint64_t *next, uint64_t *count) {
+    uint64_t earliest, latest;
+    *count = 0;
+    *next = offset;
+    int err = sl_store_bounds(store, part, &earliest, &latest);
+    if (err != 0)
+        return err;
+    if (offset < earliest)
+        return SL_EGONE;
+    if (offset > latest)
+        return SL_ERANGE;
+    if (offset == latest)
+        return 0;
+    int fd = index_fd(store, part);
+    if (fd < 0)
+        return fd;
+    uint64_t slot;
+    err = sl_index_find_offset(fd, part->first_slot, part->durable_slots,
+                               offset, &slot);
+    if (err != 0)
+        return err;
+    uint64_t emitted = 0;
+    uint8_t raw[64 * SL_INDEX_ENTRY];
+    while (slot < part->durable_slots && (emitted < max_bytes || *count == 0)) {
+        uint64_t want = part->durable_slots - slot;
+        if (want > 64)
+            want = 64;
+        ssize_t r = pread(fd, raw, want * SL_INDEX_ENTRY,
+                          (off_t)(slot * SL_INDEX_ENTRY));
+        if (r < (ssize_t)SL_INDEX_ENTRY)
+            return SL_EIO;
+        size_t have = (size_t)r / SL_INDEX_ENTRY;
+        sl_index_entry_t ies[64];
+        for (size_t k = 0; k < have; k++)
+            if (sl_index_decode(raw + k * SL_INDEX_ENTRY, &ies[k]) != 0 ||
+                ies[k].part_id != part->id) {
+                store->stats.crc_errors++;
+                sl_log_error("index entry damaged", "topic=%s partition=%s "
+                             "slot=%" PRIu64, part->topic, part->name,
+                             slot + k);
+                return SL_ECHECKSUM;
+            }
+        size_t k = 0;
+        while (k < have && (emitted < max_bytes || *count == 0)) {
+            /* Coalesce entries adjacent in the same segment into one read. */
+            sl_segment_t *seg = seg_for(store, ies[k].pos);
+            if (seg == NULL)
+                return SL_EIO;
+            uint64_t seg_end = seg + 1 < store->segs + store->nsegs
+                                   ? seg[1].start : UINT64_MAX;
+            size_t j = k + 1;
+            uint64_t span = ies[k].len, budget = max_bytes - (emitted < max_bytes ? emitted : max_bytes);
+            while (j < have && ies[j].pos == ies[k].pos + span &&
+                   ies[j].pos + ies[j].len <= seg_end &&
+                   span + ies[j].len <= budget + 4096 && span < (8u << 20)) {
+                span += ies[j].len;
+                j++;
+            }
+            sl_buf_reset(&store->scratch);
+            uint8_t *buf = sl_buf_extend(&store->scratch, (size_t)span);
+            if (buf == NULL)
+                return SL_ENOMEM;
+            ssize_t got = pread(seg->rfd, buf, (size_t)span,
+                                (off_t)(ies[k].pos - seg->start));
+            if (got != (ssize_t)span)
+                return SL_EIO;
+            const uint8_t *p = buf;
+            for (size_t e = k; e < j; e++) {
+                sl_entry_t ent;
+                err = sl_record_check(p, ies[e].len, &ent);
+                if (err == 0 && (ent.part_id != part->id ||
+                                 ent.base_offset != ies[e].base_offset))
+                    err = SL_ECORRUPT;
+                if (err != 0) {
+                    store->stats.crc_errors++;
+                    sl_log_error("commit-log entry failed verification; not "
+                                 "serving it", "topic=%s partition=%s pos=%"
+                                 PRIu64 " err=%s", part->topic, part->name,
+                                 ies[e].pos, sl_strerror(err));
+                    return SL_ECHECKSUM;
+                }
+                sl_record_iter_t it;
+                sl_record_iter_init(&it, &ent);
+                sl_record_t rec;
+                int rc;
+                while ((rc = sl_record_next(&it, &rec)) == 1) {
+                    if (rec.offset < offset)
+                        continue;
+                    if (emitted >= max_bytes && *count > 0)
+                        return 0;
+                    err = emit(ctx, &rec);
+                    if (err != 0)
+                        return err;
+                    emitted += rec.value_len + 16;
+                    (*count)++;
+                    *next = rec.offset + 1;
+                }
+                if (rc < 0)
+                    return SL_ECORRUPT;
+                p += ies[e].len;
+            }
+            k = j;
+        }
+        slot += k;
+    }
+    return 0;
+}
+
+/* ---- retention ------------------------------------------------------------ */
+
+int sl_store_retain(sl_store_t *store, int64_t now_ms) {
+    int deleted = 0;
+    while (store->nsegs > 1) {
+        uint64_t end = store->segs[1].start;
+        if (end > store->ckpt_done || end > store->durable_end)
+            break;
+        char path[4096];
+        sl_store_seg_path(store, store->segs[0].start, path, sizeof path);
+        int drop = 0;
+        if (store->opts.retention_bytes &&
+            store->durable_end - store->segs[0].start >
+                store->opts.retention_bytes)
+            drop = 1;
+        if (!drop && store->opts.retention_ms) {
+            struct stat st;
+            if (stat(path, &st) == 0 &&
+                (int64_t)st.st_mtime * 1000 <
+                    now_ms - (int64_t)store->opts.retention_ms)
+                drop = 1;
+        }
+        if (!drop)
+            break;
+        if (store->segs[0].rfd >= 0)
+            close(store->segs[0].rfd);
+        if (unlink(path) != 0)
+            sl_log_error("cannot delete segment", "segment=%s errno=%d", path,
+                         errno);
+        else
+            sl_log_info("retention: deleted segment", "segment=%s", path);
+        memmove(store->segs, store->segs + 1,
+                (store->nsegs - 1) * sizeof *store->segs);
+        store->nsegs--;
+        store->retention_gen++;
+        store->stats.segments_deleted++;
+        deleted++;
+    }
+    return deleted;
+}

@@ -1,0 +1,258 @@
+/*
+ * The broker's storage: one commit log for all partitions (segments under
+ * DIR/log, format in record.c and store.c), per-partition index files
+ * (DIR/idx, index.c), the metadata log of partition names and consumer
+ * offsets (DIR/meta.log, meta.c) and the checkpoint (DIR/checkpoint,
+ * recover.c).
+ *
+ * Threads: every sl_store_* function is called on the loop thread. Disk
+ * writes and fsyncs run on the store's own writer thread, which reports
+ * back through a uv_async_t; appends staged during one loop turn form one
+ * group sharing one write and one fsync (group commit). The acks of a
+ * group are handed to acks_cb only after the group is durable according
+ * to the fsync mode. A failed write or fsync is fatal (sl_fatal).
+ *
+ * Ownership: the store owns its partitions, segments and buffers; the
+ * caller owns the loop, and frees the store with sl_store_close() after
+ * the loop stopped running store work.
+ */
+#ifndef SL_BROKER_STORE_H
+#define SL_BROKER_STORE_H
+
+#include "broker/index.h"
+#include "broker/record.h"
+#include "broker/strmap.h"
+#include "buf.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef enum {
+    SL_FSYNC_ALWAYS = 0,
+    SL_FSYNC_INTERVAL = 1,
+    SL_FSYNC_NEVER = 2,
+} sl_fsync_mode_t;
+
+/* Idempotence state: the last batch stored by one producer in one
+ * partition; its messages carry sequences first_seq..last_seq and offsets
+ * base_offset... */
+typedef struct {
+    int64_t producer;
+    uint64_t first_seq;
+    uint64_t last_seq;
+    uint64_t base_offset;
+} sl_prod_t;
+
+typedef struct sl_part_s {
+    uint32_t id;
+    char *topic;             /* Owned. */
+    char *name;              /* Owned. */
+    uint64_t next_offset;    /* Next offset to assign (staged data incl.). */
+    uint64_t durable_offset; /* Offsets below this are readable. */
+    uint64_t slots;          /* Index entries assigned. */
+    uint64_t durable_slots;  /* Index entries written by the writer. */
+    uint64_t first_slot;     /* First index entry still in the log. */
+    uint64_t first_slot_gen; /* Retention generation first_slot is for. */
+    int64_t last_ts;
+    sl_prod_t *prods;        /* Owned array. */
+    uint32_t nprods, capprods;
+    void *waiters;           /* For the server (long polls); not owned. */
+    int advanced;            /* Scratch flag while completing a group. */
+} sl_part_t;
+
+/* An acknowledgement, opaque to the store, delivered after durability. */
+typedef struct {
+    void *ctx;
+    uint64_t reqid;
+    uint64_t value;
+    uint32_t kind;
+    uint32_t extra;
+} sl_ack_t;
+
+typedef struct {
+    uint64_t start;
+    int rfd; /* Read descriptor on the loop thread, -1 until needed. */
+} sl_segment_t;
+
+/* One group commit: bytes for the log and the metadata log, index
+ * entries, and the acks to send once it is durable. */
+typedef struct {
+    sl_buf_t data;     /* Commit-log bytes starting at position start. */
+    uint64_t start;
+    sl_buf_t rolls;    /* u64 positions where a new segment starts. */
+    sl_buf_t index;    /* Records of u32 part id, u64 slot, 40-byte entry. */
+    sl_buf_t meta;     /* Metadata-log bytes, written and synced first. */
+    sl_buf_t ckpt;     /* A checkpoint to write after, when non-empty. */
+    uint64_t ckpt_pos;
+    sl_ack_t *acks;
+    size_t nacks, capacks;
+    int sync_only;     /* Interval mode: just fsync what was written. */
+    /* Results from the writer. */
+    uint64_t fsyncs;
+    uint64_t fsync_ns;
+    uint64_t fsync_max_ns;
+} sl_group_t;
+
+typedef struct {
+    const char *dir;
+    uint64_t segment_size;
+    sl_fsync_mode_t fsync_mode;
+    uint64_t fsync_interval_ms;
+    uint32_t max_batch;     /* Largest RecordBatch accepted. */
+    uint64_t checkpoint_ms;
+    uint64_t retention_bytes; /* 0: unlimited. */
+    uint64_t retention_ms;    /* 0: unlimited. */
+    int auto_create;
+} sl_store_opts_t;
+
+typedef struct sl_store_s sl_store_t;
+typedef void (*sl_store_acks_cb)(sl_store_t *store, sl_ack_t *acks, size_t n);
+typedef void (*sl_store_advance_cb)(sl_store_t *store, sl_part_t *part);
+
+typedef struct {
+    uint64_t puts, put_batches, dup_batches;
+    uint64_t bytes_written;
+    uint64_t fsyncs, fsync_ns, fsync_max_ns;
+    uint64_t groups;
+    uint64_t checkpoints;
+    uint64_t segments_deleted;
+    uint64_t crc_errors;
+    uint64_t recovered_entries;
+    uint64_t truncated_bytes;
+    uint64_t recovery_ms;
+} sl_store_stats_t;
+
+struct sl_store_s {
+    sl_store_opts_t opts;
+    char *dir, *logdir, *idxdir;
+    uv_loop_t *loop;
+    sl_store_acks_cb acks_cb;
+    sl_store_advance_cb advance_cb;
+    void *data;
+
+    sl_part_t **parts; /* By id; ids start at 1; parts[0] unused. */
+    uint32_t nparts, capparts;
+    sl_strmap_t byname;  /* "topic\0name" -> sl_part_t*. */
+    sl_strmap_t groups;  /* "group\0" u32be id -> uint64_t* offset. */
+
+    sl_segment_t *segs;
+    size_t nsegs, capsegs;
+    uint64_t log_end;      /* Position after the last staged byte. */
+    uint64_t durable_end;  /* Position after the last durable byte. */
+    uint64_t ckpt_done;    /* Position of the last completed checkpoint. */
+    uint64_t retention_gen;
+    int meta_fd;
+    uint64_t meta_size;
+
+    sl_fdcache_t rcache;   /* Loop-thread index descriptors. */
+    sl_buf_t scratch;      /* Loop-thread read buffer. */
+
+    /* Writer thread. */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sl_group_t groups_buf[2];
+    sl_group_t *filling;   /* Loop only. */
+    sl_group_t *inflight;  /* Handed to the writer; NULL when idle. */
+    int job_ready, job_done, stopping, thread_started;
+    uv_async_t async;
+    uv_timer_t timer;      /* Checkpoints, retention, interval fsync. */
+    uv_check_t check;      /* Hands the group over at the end of a turn. */
+    void (*close_cb)(void *data);
+    int close_open;
+    int want_ckpt;
+    uint64_t last_ckpt_ns;
+    int closing;
+    /* Writer-owned. */
+    int wfd;
+    uint64_t wseg_start;
+    uint64_t wpos;
+    sl_fdcache_t wcache;
+    uint64_t last_sync_ns;
+    int dirty;
+
+    sl_store_stats_t stats;
+};
+
+/* Opens (creating if needed) the store at opts->dir, recovers it, and
+ * starts the writer thread. opts->dir is copied. */
+int sl_store_open(sl_store_t **out, const sl_store_opts_t *opts,
+                  uv_loop_t *loop, sl_store_acks_cb acks_cb,
+                  sl_store_advance_cb advance_cb, void *data);
+
+/* Opens and recovers without a loop or writer thread (for tests and
+ * tools): only recovery and the read functions are usable. */
+int sl_store_open_offline(sl_store_t **out, const sl_store_opts_t *opts);
+
+/* Flushes what is staged, writes a final checkpoint, stops the writer,
+ * closes the uv handles (the loop must run once more to finish closing)
+ * and frees everything once closed. cb may be NULL. */
+void sl_store_close(sl_store_t *store, void (*cb)(void *data));
+/* Frees an offline store. */
+void sl_store_free(sl_store_t *store);
+
+/* Finds a partition; creates it (durably, with the next group) when
+ * create is set and auto-creation is on. SL_ENOTFOUND otherwise. */
+int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
+                  const char *name, size_t nlen, int create,
+                  sl_part_t **out);
+
+/* Stages a batch of msgs[0..n) for part. With producer >= 0, a batch whose
+ * sequence is not above the last one stored for (producer, part) is not
+ * stored: *dup is set and *base_offset is the original offset (or
+ * UINT64_MAX when it is older than the last batch). The ack (when ack is
+ * not NULL) is delivered after durability, with ack->value set to the base
+ * offset. */
+int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
+                    size_t n, int64_t producer, uint64_t seq,
+                    const sl_ack_t *ack, uint64_t *base_offset, int *dup);
+
+/* Stages a consumer-group offset; ack delivered after durability. */
+int sl_store_commit_offset(sl_store_t *store, const char *group, size_t glen,
+                           sl_part_t *part, uint64_t offset,
+                           const sl_ack_t *ack);
+/* SL_ENOTFOUND when the group never committed for part. */
+int sl_store_committed(sl_store_t *store, const char *group, size_t glen,
+                       sl_part_t *part, uint64_t *offset);
+
+/* Queues an ack with nothing to write, delivered in order with the acks of
+ * the current group (so a reply never overtakes an earlier put's ack). */
+int sl_store_ack_after(sl_store_t *store, const sl_ack_t *ack);
+
+/* Earliest offset still stored (after retention) and next offset. */
+int sl_store_bounds(sl_store_t *store, sl_part_t *part, uint64_t *earliest,
+                    uint64_t *latest);
+/* First offset whose timestamp is >= ts (latest when none). */
+int sl_store_offset_for_ts(sl_store_t *store, sl_part_t *part, int64_t ts,
+                           uint64_t *offset);
+
+/* Reads durable records of part from offset on, calling emit for each one
+ * until about max_bytes of values were emitted (at least one record when
+ * any is available). *next receives the offset after the last emitted
+ * record. A record whose CRC fails is never emitted: SL_ECHECKSUM. An
+ * offset below the earliest is SL_EGONE; above the latest, SL_ERANGE. */
+typedef int (*sl_store_emit_cb)(void *ctx, const sl_record_t *rec);
+int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
+                  uint64_t max_bytes, sl_store_emit_cb emit, void *ctx,
+                  uint64_t *next, uint64_t *count);
+
+/* Deletes old segments per retention; returns how many were deleted. */
+int sl_store_retain(sl_store_t *store, int64_t now_ms);
+
+/* Bytes of commit log on disk. */
+uint64_t sl_store_disk_used(const sl_store_t *store);
+
+/* Internal, shared with recover.c and meta.c. */
+int sl_store_add_part(sl_store_t *store, uint32_t id, const char *topic,
+                      size_t tlen, const char *name, size_t nlen,
+                      sl_part_t **out);
+int sl_store_set_group(sl_store_t *store, const char *group, size_t glen,
+                       uint32_t part_id, uint64_t offset);
+int sl_store_note_producer(sl_part_t *part, int64_t producer,
+                           uint64_t first_seq, uint64_t last_seq,
+                           uint64_t base_offset);
+void sl_store_seg_path(const sl_store_t *store, uint64_t start, char *out,
+                       size_t outlen);
+
+#endif
