@@ -1,0 +1,232 @@
+/*
+ * Internals of the binlog decoder shared by event.c (framing and
+ * non-row events), tablemap.c (TABLE_MAP), rows.c (row images), types.c
+ * (column values) and charset.c (text conversion). Not a public API: the
+ * rest of sluice uses capture/binlog.h.
+ */
+#ifndef SL_CAPTURE_DECODER_H
+#define SL_CAPTURE_DECODER_H
+
+#include "binlog.h"
+#include "buf.h"
+#include "bytes.h"
+#include "error.h"
+
+#include <iconv.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* MySQL column types (enum_field_types). */
+enum {
+    SL_T_DECIMAL = 0,
+    SL_T_TINY = 1,
+    SL_T_SHORT = 2,
+    SL_T_LONG = 3,
+    SL_T_FLOAT = 4,
+    SL_T_DOUBLE = 5,
+    SL_T_NULL = 6,
+    SL_T_TIMESTAMP = 7,
+    SL_T_LONGLONG = 8,
+    SL_T_INT24 = 9,
+    SL_T_DATE = 10,
+    SL_T_TIME = 11,
+    SL_T_DATETIME = 12,
+    SL_T_YEAR = 13,
+    SL_T_NEWDATE = 14,
+    SL_T_VARCHAR = 15,
+    SL_T_BIT = 16,
+    SL_T_TIMESTAMP2 = 17,
+    SL_T_DATETIME2 = 18,
+    SL_T_TIME2 = 19,
+    SL_T_TYPED_ARRAY = 20,
+    SL_T_VECTOR = 242,
+    SL_T_INVALID = 243,
+    SL_T_BOOL = 244,
+    SL_T_JSON = 245,
+    SL_T_NEWDECIMAL = 246,
+    SL_T_ENUM = 247,
+    SL_T_SET = 248,
+    SL_T_TINY_BLOB = 249,
+    SL_T_MEDIUM_BLOB = 250,
+    SL_T_LONG_BLOB = 251,
+    SL_T_BLOB = 252,
+    SL_T_VAR_STRING = 253,
+    SL_T_STRING = 254,
+    SL_T_GEOMETRY = 255
+};
+
+/* Character set classes the value decoder handles natively. */
+typedef enum {
+    SL_CS_UNKNOWN = 0, /* No metadata: bytes are emitted as UTF-8 text when
+                          valid, else as base64 (see docs). */
+    SL_CS_UTF8 = 1,    /* utf8mb3, utf8mb4: validated and copied. */
+    SL_CS_LATIN1 = 2,  /* MySQL latin1 = cp1252 with five holes. */
+    SL_CS_ASCII = 3,
+    SL_CS_BINARY = 4,  /* Emitted as base64. */
+    SL_CS_ICONV = 5    /* Converted with iconv(3) from iconv_name. */
+} sl_cs_class_t;
+
+typedef struct {
+    sl_cs_class_t cls;
+    const char *name;       /* MySQL charset name ("latin2"). */
+    const char *iconv_name; /* glibc iconv name, NULL when none exists. */
+} sl_charset_t;
+
+/* Looks up a collation id; NULL when unknown. */
+const sl_charset_t *sl_charset_by_collation(uint64_t id);
+
+typedef struct {
+    uint8_t type;      /* From the table map (STRING for ENUM/SET/CHAR). */
+    uint8_t real_type; /* ENUM/SET/STRING for STRING columns, else type. */
+    uint16_t meta;     /* Raw metadata, decoded per type. */
+    uint32_t max_len;  /* CHAR: maximum bytes; ENUM/SET: pack length. */
+    uint8_t nullable;
+    int8_t is_unsigned; /* 1 unsigned, 0 signed, -1 unknown. */
+    uint8_t is_pk;
+    uint8_t visible;
+    uint32_t collation; /* 0 when unknown. */
+    const sl_charset_t *cs;
+    uint32_t geom_type;
+    uint32_t vec_dim;
+    uint32_t key_off, key_len;   /* `"name":` in keys. */
+    uint32_t name_off, name_len; /* Name bytes in raw (if known). */
+    uint32_t strv_first, strv_count; /* ENUM/SET value names. */
+} sl_column_t;
+
+typedef struct {
+    uint32_t off, len; /* Into the table map's raw copy. */
+} sl_strref_t;
+
+typedef struct {
+    uint64_t table_id;
+    int in_use;
+    sl_buf_t raw; /* A copy of the TABLE_MAP body; names point into it. */
+    uint32_t db_off, db_len, table_off, table_len;
+    uint32_t ncols;
+    sl_column_t *cols;
+    uint32_t cols_cap;
+    sl_buf_t keys; /* Pre-rendered JSON keys of every column. */
+    sl_strref_t *strv;
+    uint32_t nstrv, strv_cap;
+    uint32_t *pk;
+    uint32_t npk, pk_cap;
+    int has_names;
+    int has_signedness;
+    int has_charsets;
+    int has_pk;
+    uint32_t flags;
+} sl_tablemap_t;
+
+#define SL_MAX_TABLEMAPS 4096
+
+struct sl_binlog_s {
+    sl_binlog_opts_t opts;
+    uint8_t skip[256];
+    sl_change_cb cb;
+    void *ctx;
+    char *file;
+
+    /* Format description. */
+    int have_fde;
+    unsigned binlog_version;
+    char server_version[51];
+    int mariadb;
+    unsigned header_len;
+    uint8_t post_header[256];
+    unsigned npost;
+    int checksum;     /* 1: events end with a CRC32. */
+    int fde_checksum; /* Checksum state for the events of this FDE. */
+
+    /* Current event, for error messages. */
+    uint64_t pos;
+    unsigned type;
+    int inner;          /* >0 while decoding inside a TRANSACTION_PAYLOAD. */
+    uint64_t inner_off; /* Offset of the inner event in the payload. */
+    uint32_t ev_ts;     /* Header timestamp of the current event. */
+    uint32_t ev_server_id;
+    uint64_t ev_end_pos;
+
+    /* Transaction. */
+    int in_trx;
+    uint64_t trx_seq;
+    uint64_t trx_row;
+    uint64_t trx_pos;
+    char gtid[192];
+    int has_lc;
+    uint64_t last_committed, sequence_number;
+    uint64_t commit_ts_us; /* MySQL original_commit_timestamp, or 0. */
+    int gtid_standalone;   /* MariaDB GTID without BEGIN (DDL). */
+    uint64_t pending_xa;   /* Unused padding for alignment. */
+
+    /* Table maps of the current statement. */
+    sl_tablemap_t *maps;
+    uint32_t nmaps, maps_cap;
+
+    sl_buf_t out;   /* JSON output: one change at a time. */
+    sl_buf_t tmp;   /* Scratch for conversions. */
+    sl_buf_t tmp2;  /* Scratch for JSON diff application. */
+    sl_buf_t zbuf;  /* Decompressed MariaDB event / payload inner event. */
+    sl_buf_t zin;   /* Zstd output window. */
+
+    /* A small cache of iconv descriptors, by charset name. */
+    struct {
+        const char *name;
+        iconv_t cd;
+    } iconv_cache[8];
+    unsigned niconv;
+
+    sl_binlog_stats_t stats;
+    char err[768];
+};
+
+/* Records an error about the current event and returns code. */
+int sl_binlog_fail(sl_binlog_t *dec, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The post-header length of type from the FDE (or the v3 defaults). */
+unsigned sl_binlog_post_header(const sl_binlog_t *dec, unsigned type);
+
+/* Starts a change: returns the offset where its JSON begins. */
+static inline size_t sl_binlog_begin(sl_binlog_t *dec) {
+    if (!dec->opts.accumulate)
+        sl_buf_reset(&dec->out);
+    return dec->out.len;
+}
+
+/* Emits the JSON in dec->out[start..] as one change. */
+int sl_binlog_emit(sl_binlog_t *dec, sl_change_kind_t kind, size_t start,
+                   const uint8_t *db, size_t db_len, const uint8_t *table,
+                   size_t table_len);
+
+/* Writes the "src" and "trx" members shared by every change. */
+void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out);
+
+/* Table maps (tablemap.c). */
+int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len);
+sl_tablemap_t *sl_tablemap_find(sl_binlog_t *dec, uint64_t table_id);
+void sl_tablemap_release_all(sl_binlog_t *dec);
+void sl_tablemap_free_all(sl_binlog_t *dec);
+/* "int unsigned", "varchar(255)", for the "types" option. */
+void sl_column_type_name(const sl_column_t *col, sl_buf_t *out);
+
+/* Rows events (rows.c). type is the event type, body points after the
+ * common header, len excludes the checksum. */
+int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
+                   size_t len);
+
+/* Column values (types.c): decodes the value of col at rd and appends its
+ * JSON to out. */
+int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
+                    sl_reader_t *rd, sl_buf_t *out);
+
+/* Text (charset.c): appends bytes in charset cs to out as a JSON string
+ * (with quotes), or as {"base64":...} for binary. */
+int sl_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
+                    const uint8_t *p, size_t n, sl_buf_t *out);
+void sl_charset_close_all(sl_binlog_t *dec);
+
+/* Fast number formatting into a buffer (no printf in the hot path). */
+int sl_out_u64(sl_buf_t *out, uint64_t v);
+int sl_out_i64(sl_buf_t *out, int64_t v);
+
+#endif

@@ -1,0 +1,385 @@
+/*
+ * Rows events: WRITE/UPDATE/DELETE_ROWS v0 (pre-GA 20-22), v1 (23-25),
+ * v2 (30-32), PARTIAL_UPDATE_ROWS (39) and MariaDB's compressed rows
+ * (166-171).
+ *
+ * Layout: post-header table_id (u48; u32 when the post-header length is
+ * 6), flags u16 (1 STMT_END_F: the statement's last rows event), and for
+ * v2 extra_data_len u16 (counting itself) followed by that many bytes
+ * minus two of extra data (partition ids, NDB info: not needed here).
+ * Body: column count (lenenc), columns-present bitmap ceil(n/8) bytes (LSB
+ * first), for UPDATE v1/v2 and PARTIAL_UPDATE a second bitmap for the
+ * after image, then the rows until the end of the event (MariaDB
+ * compressed: the rows are a zlib stream with the 0x80|n header).
+ * Each image: [PARTIAL_UPDATE after image only: value_options lenenc, and
+ * when bit 0 (PARTIAL_JSON_UPDATES) is set a bitmap with one bit per JSON
+ * column of the table], a null bitmap with one bit per present column,
+ * then the values of the present, non-NULL columns in column order. A row
+ * is valid when every value lies inside the event; a rows event is valid
+ * when its rows end exactly at its end.
+ */
+#include "decoder.h"
+#include "json.h"
+#include "json_bin.h"
+
+#include <string.h>
+
+int sl_binlog_trx_begin(sl_binlog_t *dec, int emit);
+int sl_binlog_trx_end(sl_binlog_t *dec, sl_change_kind_t kind, int emit,
+                      const char *extra_key, uint64_t extra);
+int sl_binlog_inflate(sl_binlog_t *dec, const uint8_t *p, size_t n,
+                      sl_buf_t *out);
+
+#define STMT_END_F 1
+
+static inline int bit(const uint8_t *bm, uint32_t i) {
+    return (bm[i >> 3] >> (i & 7)) & 1;
+}
+
+#define R_FAIL(...) sl_binlog_fail(dec, SL_ECORRUPT, __VA_ARGS__)
+
+static void put_lit(sl_buf_t *out, const char *s, size_t n) {
+    sl_buf_append(out, s, n);
+}
+#define PUT(out, s) put_lit((out), (s), sizeof(s) - 1)
+
+/* Decodes one image into out as a JSON object. */
+static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
+                        const uint8_t *present, uint32_t npresent,
+                        sl_reader_t *rd, sl_buf_t *out, int partial_ai,
+                        const uint8_t *before_json[], size_t before_len[]) {
+    (void)partial_ai;
+    const uint8_t *nulls;
+    if (sl_rd_bytes(rd, (npresent + 7) / 8, &nulls) != 0)
+        return R_FAIL("row null bitmap truncated (%zu bytes left)",
+                      sl_reader_left(rd));
+    sl_buf_append_u8(out, '{');
+    uint32_t k = 0;
+    int first = 1;
+    const uint8_t *keys = tm->keys.data;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        if (!bit(present, i))
+            continue;
+        const sl_column_t *c = &tm->cols[i];
+        if (!first)
+            sl_buf_append_u8(out, ',');
+        first = 0;
+        sl_buf_append(out, keys + c->key_off, c->key_len);
+        if (bit(nulls, k++)) {
+            PUT(out, "null");
+            if (before_json != NULL)
+                before_json[i] = NULL;
+            continue;
+        }
+        if (before_json != NULL && c->type == SL_T_JSON) {
+            /* Remember where the before image's binary JSON is, for a
+             * partial after image. */
+            if (sl_reader_left(rd) >= c->meta && c->meta >= 1 &&
+                c->meta <= 4) {
+                uint64_t l = sl_get_uNle(rd->p, c->meta);
+                if (l <= sl_reader_left(rd) - c->meta) {
+                    before_json[i] = rd->p + c->meta;
+                    before_len[i] = (size_t)l;
+                }
+            }
+        }
+        int rc = sl_value_decode(dec, c, rd, out);
+        if (rc != 0)
+            return rc;
+    }
+    sl_buf_append_u8(out, '}');
+    return 0;
+}
+
+/* Renders a partial JSON diff list as {"json_diff":[{"op":...,"path":...,
+ * "value":...},...]}. Layout: per diff, operation u8 (0 replace, 1 insert,
+ * 2 remove), path (lenenc length + text), and for replace/insert the
+ * value (lenenc length + binary JSON). */
+static int render_json_diff(sl_binlog_t *dec, const uint8_t *p, size_t n,
+                            sl_buf_t *out) {
+    static const char *const ops[] = {"replace", "insert", "remove"};
+    sl_reader_t rd;
+    sl_reader_init(&rd, p, n);
+    PUT(out, "{\"json_diff\":[");
+    for (int first = 1; sl_reader_left(&rd) > 0; first = 0) {
+        uint8_t op;
+        uint64_t pl, vl;
+        const uint8_t *path, *val;
+        if (sl_rd_u8(&rd, &op) != 0 || op > 2 ||
+            sl_rd_lenenc(&rd, &pl) != 0 || sl_rd_bytes(&rd, pl, &path) != 0)
+            return R_FAIL("partial JSON diff malformed");
+        if (!first)
+            sl_buf_append_u8(out, ',');
+        PUT(out, "{\"op\":\"");
+        sl_buf_append_str(out, ops[op]);
+        PUT(out, "\",\"path\":\"");
+        int replaced = 0;
+        sl_json_escape(out, path, (size_t)pl, &replaced);
+        if (replaced)
+            return R_FAIL("partial JSON diff path is not UTF-8");
+        sl_buf_append_u8(out, '"');
+        if (op != 2) {
+            if (sl_rd_lenenc(&rd, &vl) != 0 || sl_rd_bytes(&rd, vl, &val) != 0)
+                return R_FAIL("partial JSON diff value truncated");
+            PUT(out, ",\"value\":");
+            int rc = sl_jsonb_to_json(val, (size_t)vl, out);
+            if (rc != 0)
+                return sl_binlog_fail(dec, rc, "partial JSON diff value: %s",
+                                      sl_strerror(rc));
+        }
+        sl_buf_append_u8(out, '}');
+    }
+    PUT(out, "]}");
+    return 0;
+}
+
+/* The partial-update after image needs the before image's JSON values;
+ * this variant of decode_image handles it. */
+static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
+                             const uint8_t *present, uint32_t npresent,
+                             sl_reader_t *rd, sl_buf_t *out,
+                             const uint8_t **bj, const size_t *bjlen) {
+    uint64_t opts;
+    const uint8_t *partial_bm = NULL;
+    uint32_t json_idx = 0;
+    if (sl_rd_lenenc(rd, &opts) != 0)
+        return R_FAIL("partial update value options truncated");
+    if (opts & 1) {
+        uint32_t njson = 0;
+        for (uint32_t i = 0; i < tm->ncols; i++)
+            njson += tm->cols[i].type == SL_T_JSON;
+        if (sl_rd_bytes(rd, (njson + 7) / 8, &partial_bm) != 0)
+            return R_FAIL("partial update JSON bitmap truncated");
+    }
+    const uint8_t *nulls;
+    if (sl_rd_bytes(rd, (npresent + 7) / 8, &nulls) != 0)
+        return R_FAIL("row null bitmap truncated");
+    sl_buf_append_u8(out, '{');
+    uint32_t k = 0;
+    int first = 1;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        if (!bit(present, i))
+            continue;
+        const sl_column_t *c = &tm->cols[i];
+        if (!first)
+            sl_buf_append_u8(out, ',');
+        first = 0;
+        sl_buf_append(out, tm->keys.data + c->key_off, c->key_len);
+        if (bit(nulls, k++)) {
+            PUT(out, "null");
+            continue;
+        }
+        int is_partial = 0;
+        if (partial_bm != NULL && c->type == SL_T_JSON)
+            is_partial = bit(partial_bm, json_idx++);
+        if (!is_partial) {
+            int rc = sl_value_decode(dec, c, rd, out);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        uint64_t l;
+        const uint8_t *diff;
+        if (c->meta < 1 || c->meta > 4 || sl_rd_uNle(rd, c->meta, &l) != 0 ||
+            sl_rd_bytes(rd, l, &diff) != 0)
+            return R_FAIL("partial JSON diff of column %u truncated", i + 1);
+        if (bj[i] == NULL) {
+            /* binlog_row_image=MINIMAL: the before image lacks the
+             * document, so the full after image cannot be computed. Emit
+             * the diff itself, in a form JSON_SET/JSON_INSERT/JSON_REMOVE
+             * can replay (docs/change-events.md, "Partial JSON"). */
+            int rc = render_json_diff(dec, diff, (size_t)l, out);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        int rc = sl_jsondiff_apply(bj[i], bjlen[i], diff, (size_t)l, out);
+        if (rc != 0)
+            return sl_binlog_fail(dec, rc,
+                                  "cannot apply the partial JSON update of "
+                                  "column %u: %s", i + 1, sl_strerror(rc));
+    }
+    sl_buf_append_u8(out, '}');
+    return 0;
+}
+
+int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
+                   size_t len) {
+    unsigned ph = sl_binlog_post_header(dec, type);
+    int v2 = type == SL_EV_WRITE_ROWS || type == SL_EV_UPDATE_ROWS ||
+             type == SL_EV_DELETE_ROWS || type == SL_EV_PARTIAL_UPDATE_ROWS ||
+             type == SL_EV_MARIA_WRITE_ROWS_COMPRESSED ||
+             type == SL_EV_MARIA_UPDATE_ROWS_COMPRESSED ||
+             type == SL_EV_MARIA_DELETE_ROWS_COMPRESSED;
+    if (ph != 6 && ph != 8 && ph != 10)
+        return R_FAIL("rows event post-header length %u", ph);
+    if (len < ph)
+        return R_FAIL("rows event of %zu bytes", len);
+    uint64_t table_id = ph == 6 ? sl_get_u32le(body) : sl_get_u48le(body);
+    uint16_t flags = sl_get_u16le(body + (ph == 6 ? 4 : 6));
+    sl_reader_t rd;
+    sl_reader_init(&rd, body + ph, len - ph);
+    if (v2 && ph == 10) {
+        uint16_t extra = sl_get_u16le(body + 8);
+        if (extra < 2 || sl_rd_skip(&rd, extra - 2u) != 0)
+            return R_FAIL("rows event extra data length %u", extra);
+    }
+    const char *op;
+    int has_before = 0, has_after = 0, two_bitmaps = 0;
+    int partial = type == SL_EV_PARTIAL_UPDATE_ROWS;
+    int compressed = type >= SL_EV_MARIA_WRITE_ROWS_COMPRESSED_V1 &&
+                     type <= SL_EV_MARIA_DELETE_ROWS_COMPRESSED;
+    switch (type) {
+    case SL_EV_PRE_GA_WRITE_ROWS: case SL_EV_WRITE_ROWS_V1:
+    case SL_EV_WRITE_ROWS: case SL_EV_MARIA_WRITE_ROWS_COMPRESSED_V1:
+    case SL_EV_MARIA_WRITE_ROWS_COMPRESSED:
+        op = "insert";
+        has_after = 1;
+        break;
+    case SL_EV_PRE_GA_DELETE_ROWS: case SL_EV_DELETE_ROWS_V1:
+    case SL_EV_DELETE_ROWS: case SL_EV_MARIA_DELETE_ROWS_COMPRESSED_V1:
+    case SL_EV_MARIA_DELETE_ROWS_COMPRESSED:
+        op = "delete";
+        has_before = 1;
+        break;
+    default:
+        op = "update";
+        has_before = has_after = 1;
+        two_bitmaps = type != SL_EV_PRE_GA_UPDATE_ROWS;
+        break;
+    }
+    if (type >= SL_EV_PRE_GA_WRITE_ROWS && type <= SL_EV_PRE_GA_DELETE_ROWS)
+        return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+                              "pre-GA rows event (MySQL 5.1.0-5.1.15 "
+                              "development releases) holds rows in the "
+                              "storage engine's record layout, which the "
+                              "binlog does not describe; cannot decode");
+    sl_tablemap_t *tm = sl_tablemap_find(dec, table_id);
+    if (tm == NULL)
+        return R_FAIL("rows event for table id %llu without a TABLE_MAP "
+                      "(start position inside a statement?)",
+                      (unsigned long long)table_id);
+    uint64_t ncols;
+    if (sl_rd_lenenc(&rd, &ncols) != 0)
+        return R_FAIL("rows event column count truncated");
+    if (ncols != tm->ncols)
+        return R_FAIL("rows event has %llu columns, its table map %u",
+                      (unsigned long long)ncols, tm->ncols);
+    size_t nb = (ncols + 7) / 8;
+    const uint8_t *bm_before, *bm_after;
+    if (sl_rd_bytes(&rd, nb, &bm_before) != 0)
+        return R_FAIL("rows event column bitmap truncated");
+    bm_after = bm_before;
+    if (two_bitmaps && sl_rd_bytes(&rd, nb, &bm_after) != 0)
+        return R_FAIL("rows event after-image bitmap truncated");
+    uint32_t np_before = 0, np_after = 0;
+    for (uint32_t i = 0; i < ncols; i++) {
+        np_before += bit(bm_before, i);
+        np_after += bit(bm_after, i);
+    }
+    if (compressed) {
+        int rc = sl_binlog_inflate(dec, rd.p, sl_reader_left(&rd),
+                                   &dec->zbuf);
+        if (rc != 0)
+            return rc;
+        sl_reader_init(&rd, dec->zbuf.data, dec->zbuf.len);
+    }
+    if (!dec->in_trx) {
+        /* Rows without BEGIN (a file that starts mid-stream, or a tool's
+         * output): an implicit transaction ending with the statement. */
+        int rc = sl_binlog_trx_begin(dec, 1);
+        if (rc != 0)
+            return rc;
+        dec->in_trx = 2;
+    }
+    const uint8_t *db = tm->raw.data + tm->db_off;
+    const uint8_t *tbl = tm->raw.data + tm->table_off;
+    const uint8_t *bj[tm->ncols > 0 ? tm->ncols : 1];
+    size_t bjlen[tm->ncols > 0 ? tm->ncols : 1];
+    if (sl_reader_left(&rd) == 0)
+        return R_FAIL("rows event without rows");
+    while (sl_reader_left(&rd) > 0) {
+        size_t start = sl_binlog_begin(dec);
+        sl_buf_t *out = &dec->out;
+        PUT(out, "{\"kind\":\"row\",\"op\":\"");
+        sl_buf_append_str(out, op);
+        PUT(out, "\",\"db\":\"");
+        sl_json_escape(out, db, tm->db_len, NULL);
+        PUT(out, "\",\"table\":\"");
+        sl_json_escape(out, tbl, tm->table_len, NULL);
+        PUT(out, "\",\"row\":");
+        sl_out_u64(out, dec->trx_row);
+        PUT(out, ",\"pk\":");
+        if (tm->has_pk) {
+            sl_buf_append_u8(out, '[');
+            for (uint32_t j = 0; j < tm->npk; j++) {
+                const sl_column_t *c = &tm->cols[tm->pk[j]];
+                if (j > 0)
+                    sl_buf_append_u8(out, ',');
+                sl_buf_append(out, tm->keys.data + c->key_off,
+                              c->key_len - 1);
+            }
+            sl_buf_append_u8(out, ']');
+        } else {
+            PUT(out, "null");
+        }
+        if (!tm->has_names)
+            PUT(out, ",\"positional\":true");
+        PUT(out, ",\"before\":");
+        int rc;
+        if (has_before) {
+            if (partial)
+                for (uint32_t j = 0; j < tm->ncols; j++)
+                    bj[j] = NULL;
+            rc = decode_image(dec, tm, bm_before, np_before, &rd, out, 0,
+                              partial ? bj : NULL, bjlen);
+            if (rc != 0)
+                return rc;
+        } else {
+            PUT(out, "null");
+        }
+        PUT(out, ",\"after\":");
+        if (has_after) {
+            if (partial)
+                rc = decode_partial_ai(dec, tm, bm_after, np_after, &rd, out,
+                                       bj, bjlen);
+            else
+                rc = decode_image(dec, tm, bm_after, np_after, &rd, out, 0,
+                                  NULL, NULL);
+            if (rc != 0)
+                return rc;
+        } else {
+            PUT(out, "null");
+        }
+        if (dec->opts.column_types) {
+            PUT(out, ",\"types\":{");
+            for (uint32_t j = 0; j < tm->ncols; j++) {
+                const sl_column_t *c = &tm->cols[j];
+                if (j > 0)
+                    sl_buf_append_u8(out, ',');
+                sl_buf_append(out, tm->keys.data + c->key_off, c->key_len);
+                sl_buf_append_u8(out, '"');
+                sl_column_type_name(c, out);
+                sl_buf_append_u8(out, '"');
+            }
+            sl_buf_append_u8(out, '}');
+        }
+        sl_binlog_put_coords(dec, out);
+        if (sl_buf_append_u8(out, '}') != 0)
+            return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        dec->stats.rows++;
+        rc = sl_binlog_emit(dec, SL_CHANGE_ROW, start, db, tm->db_len, tbl,
+                            tm->table_len);
+        dec->trx_row++;
+        if (rc != 0)
+            return rc;
+    }
+    if (flags & STMT_END_F) {
+        if (dec->in_trx == 2)
+            return sl_binlog_trx_end(dec, SL_CHANGE_COMMIT, 1, NULL, 0);
+        /* Table maps end with their statement; release them so table ids
+         * do not pile up. */
+        sl_tablemap_release_all(dec);
+    }
+    return 0;
+}

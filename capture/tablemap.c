@@ -1,0 +1,548 @@
+/*
+ * TABLE_MAP_EVENT (19): which table a table id means, with the column
+ * types and their metadata.
+ *
+ * Layout: post-header table_id (u48, or u32 when the post-header length is
+ * 6), flags u16. Body: db_len u8, db, NUL, table_len u8, table, NUL,
+ * column count (lenenc), one type byte per column, metadata length
+ * (lenenc), metadata (per type: FLOAT/DOUBLE/BLOB/GEOMETRY/JSON/VECTOR/
+ * TIME2/DATETIME2/TIMESTAMP2 1 byte; VARCHAR/VAR_STRING u16le max bytes;
+ * NEWDECIMAL precision u8, scale u8; STRING real type u8 and length u8
+ * (bits 4-5 of the real type, inverted, extend the length); BIT bits%8 u8,
+ * bytes u8; others none), nullability bitmap (ceil(n/8) bytes, bit i =
+ * column i, LSB first), then optional metadata (binlog_row_metadata) as
+ * TLVs: type u8, length lenenc, value:
+ *   1 signedness: 1 bit per numeric column, MSB first (1 = unsigned)
+ *   2 default charset: lenenc collation, then (lenenc index among the
+ *     character columns, lenenc collation) pairs for the exceptions
+ *   3 column charset: lenenc collation per character column
+ *   4 column name: (lenenc length, bytes) per column
+ *   5 SET values, 6 ENUM values: per such column lenenc count, then
+ *     (lenenc length, bytes) per value
+ *   7 geometry type: lenenc per GEOMETRY column
+ *   8 simple primary key: lenenc column indexes
+ *   9 primary key with prefix: (lenenc index, lenenc prefix) pairs
+ *   10 ENUM/SET default charset, 11 ENUM/SET column charset (as 2, 3)
+ *   12 column visibility: 1 bit per column, MSB first
+ *   13 vector dimensionality: lenenc per VECTOR column (MySQL 9)
+ * Unknown optional fields are skipped by their length (servers add
+ * informational ones); a field that overruns the event is an error.
+ *
+ * Table maps live until the end of the statement (the rows event with
+ * STMT_END_F) or transaction, like a replica's; slots are reused so a
+ * busy stream does not allocate per statement.
+ */
+#include "decoder.h"
+#include "json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static sl_tablemap_t *slot_get(sl_binlog_t *dec, uint64_t table_id) {
+    for (uint32_t i = 0; i < dec->nmaps; i++)
+        if (dec->maps[i].in_use && dec->maps[i].table_id == table_id)
+            return &dec->maps[i];
+    for (uint32_t i = 0; i < dec->nmaps; i++)
+        if (!dec->maps[i].in_use)
+            return &dec->maps[i];
+    if (dec->nmaps == dec->maps_cap) {
+        if (dec->maps_cap >= SL_MAX_TABLEMAPS)
+            return NULL;
+        uint32_t ncap = dec->maps_cap ? dec->maps_cap * 2 : 8;
+        sl_tablemap_t *n = realloc(dec->maps, ncap * sizeof(*n));
+        if (n == NULL)
+            return NULL;
+        memset(n + dec->maps_cap, 0, (ncap - dec->maps_cap) * sizeof(*n));
+        dec->maps = n;
+        dec->maps_cap = ncap;
+    }
+    return &dec->maps[dec->nmaps++];
+}
+
+sl_tablemap_t *sl_tablemap_find(sl_binlog_t *dec, uint64_t table_id) {
+    for (uint32_t i = 0; i < dec->nmaps; i++)
+        if (dec->maps[i].in_use && dec->maps[i].table_id == table_id)
+            return &dec->maps[i];
+    return NULL;
+}
+
+void sl_tablemap_release_all(sl_binlog_t *dec) {
+    for (uint32_t i = 0; i < dec->nmaps; i++)
+        dec->maps[i].in_use = 0;
+}
+
+void sl_tablemap_free_all(sl_binlog_t *dec) {
+    for (uint32_t i = 0; i < dec->nmaps; i++) {
+        sl_tablemap_t *tm = &dec->maps[i];
+        sl_buf_free(&tm->raw);
+        sl_buf_free(&tm->keys);
+        free(tm->cols);
+        free(tm->strv);
+        free(tm->pk);
+    }
+    free(dec->maps);
+    dec->maps = NULL;
+    dec->nmaps = dec->maps_cap = 0;
+}
+
+static int is_numeric(const sl_column_t *c) {
+    switch (c->type) {
+    case SL_T_TINY: case SL_T_SHORT: case SL_T_INT24: case SL_T_LONG:
+    case SL_T_LONGLONG: case SL_T_NEWDECIMAL: case SL_T_FLOAT:
+    case SL_T_DOUBLE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int is_character(const sl_column_t *c) {
+    switch (c->real_type) {
+    case SL_T_STRING: case SL_T_VAR_STRING: case SL_T_VARCHAR:
+    case SL_T_BLOB: case SL_T_VECTOR: /* MySQL 9 counts VECTOR here. */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int is_enum_set(const sl_column_t *c) {
+    return c->real_type == SL_T_ENUM || c->real_type == SL_T_SET;
+}
+
+#define TM_FAIL(...) sl_binlog_fail(dec, SL_ECORRUPT, __VA_ARGS__)
+
+/* Applies a charset field (types 2/3 or 10/11) to the columns chosen by
+ * pick. */
+static int apply_charsets(sl_binlog_t *dec, sl_tablemap_t *tm,
+                          sl_reader_t *rd, int is_default,
+                          int (*pick)(const sl_column_t *)) {
+    uint64_t coll;
+    if (is_default) {
+        if (sl_rd_lenenc(rd, &coll) != 0)
+            return TM_FAIL("table map default charset truncated");
+        for (uint32_t i = 0; i < tm->ncols; i++)
+            if (pick(&tm->cols[i]))
+                tm->cols[i].collation = (uint32_t)coll;
+        while (sl_reader_left(rd) > 0) {
+            uint64_t idx;
+            if (sl_rd_lenenc(rd, &idx) != 0 || sl_rd_lenenc(rd, &coll) != 0)
+                return TM_FAIL("table map charset exception truncated");
+            uint64_t k = 0;
+            int found = 0;
+            for (uint32_t i = 0; i < tm->ncols; i++) {
+                if (!pick(&tm->cols[i]))
+                    continue;
+                if (k++ == idx) {
+                    tm->cols[i].collation = (uint32_t)coll;
+                    found = 1;
+                    break;
+                }
+            }
+            if (!found)
+                return TM_FAIL("table map charset for column %llu of %u",
+                               (unsigned long long)idx, tm->ncols);
+        }
+    } else {
+        for (uint32_t i = 0; i < tm->ncols; i++) {
+            if (!pick(&tm->cols[i]))
+                continue;
+            if (sl_rd_lenenc(rd, &coll) != 0)
+                return TM_FAIL("table map column charsets truncated");
+            tm->cols[i].collation = (uint32_t)coll;
+        }
+    }
+    return 0;
+}
+
+static int add_strv(sl_tablemap_t *tm, uint32_t off, uint32_t len) {
+    if (tm->nstrv == tm->strv_cap) {
+        uint32_t ncap = tm->strv_cap ? tm->strv_cap * 2 : 32;
+        sl_strref_t *n = realloc(tm->strv, ncap * sizeof(*n));
+        if (n == NULL)
+            return SL_ENOMEM;
+        tm->strv = n;
+        tm->strv_cap = ncap;
+    }
+    tm->strv[tm->nstrv].off = off;
+    tm->strv[tm->nstrv].len = len;
+    tm->nstrv++;
+    return 0;
+}
+
+static int add_pk(sl_tablemap_t *tm, uint32_t idx) {
+    if (tm->npk == tm->pk_cap) {
+        uint32_t ncap = tm->pk_cap ? tm->pk_cap * 2 : 4;
+        uint32_t *n = realloc(tm->pk, ncap * sizeof(*n));
+        if (n == NULL)
+            return SL_ENOMEM;
+        tm->pk = n;
+        tm->pk_cap = ncap;
+    }
+    tm->pk[tm->npk++] = idx;
+    return 0;
+}
+
+static int parse_optional(sl_binlog_t *dec, sl_tablemap_t *tm,
+                          sl_reader_t *rd) {
+    const uint8_t *base = tm->raw.data;
+    while (sl_reader_left(rd) > 0) {
+        uint8_t ftype = 0;
+        uint64_t flen;
+        sl_rd_u8(rd, &ftype);
+        if (sl_rd_lenenc(rd, &flen) != 0 || flen > sl_reader_left(rd))
+            return TM_FAIL("table map optional metadata field %u "
+                           "overruns the event", ftype);
+        sl_reader_t f;
+        sl_reader_init(&f, rd->p, flen);
+        rd->p += flen;
+        int rc = 0;
+        switch (ftype) {
+        case 1: { /* Signedness. */
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < tm->ncols; i++) {
+                if (!is_numeric(&tm->cols[i]))
+                    continue;
+                if (k / 8 >= flen)
+                    return TM_FAIL("table map signedness bitmap short");
+                tm->cols[i].is_unsigned =
+                    (f.p[k / 8] >> (7 - k % 8)) & 1;
+                k++;
+            }
+            tm->has_signedness = 1;
+            break;
+        }
+        case 2: rc = apply_charsets(dec, tm, &f, 1, is_character);
+            tm->has_charsets = 1;
+            break;
+        case 3: rc = apply_charsets(dec, tm, &f, 0, is_character);
+            tm->has_charsets = 1;
+            break;
+        case 10: rc = apply_charsets(dec, tm, &f, 1, is_enum_set); break;
+        case 11: rc = apply_charsets(dec, tm, &f, 0, is_enum_set); break;
+        case 4: /* Column names. */
+            for (uint32_t i = 0; i < tm->ncols; i++) {
+                uint64_t nl;
+                if (sl_rd_lenenc(&f, &nl) != 0 || nl > sl_reader_left(&f))
+                    return TM_FAIL("table map column names truncated");
+                tm->cols[i].name_off = (uint32_t)(f.p - base);
+                tm->cols[i].name_len = (uint32_t)nl;
+                f.p += nl;
+            }
+            tm->has_names = 1;
+            break;
+        case 5: case 6: { /* SET / ENUM value names. */
+            uint8_t want = ftype == 5 ? SL_T_SET : SL_T_ENUM;
+            for (uint32_t i = 0; i < tm->ncols; i++) {
+                if (tm->cols[i].real_type != want)
+                    continue;
+                uint64_t cnt;
+                if (sl_rd_lenenc(&f, &cnt) != 0 || cnt > flen)
+                    return TM_FAIL("table map ENUM/SET values truncated");
+                tm->cols[i].strv_first = tm->nstrv;
+                tm->cols[i].strv_count = (uint32_t)cnt;
+                for (uint64_t j = 0; j < cnt; j++) {
+                    uint64_t sl;
+                    if (sl_rd_lenenc(&f, &sl) != 0 ||
+                        sl > sl_reader_left(&f))
+                        return TM_FAIL("table map ENUM/SET value "
+                                       "truncated");
+                    if (add_strv(tm, (uint32_t)(f.p - base),
+                                 (uint32_t)sl) != 0)
+                        return sl_binlog_fail(dec, SL_ENOMEM, "no memory");
+                    f.p += sl;
+                }
+            }
+            break;
+        }
+        case 7: case 13: { /* Geometry type / vector dimensions. */
+            uint8_t want = ftype == 7 ? SL_T_GEOMETRY : SL_T_VECTOR;
+            for (uint32_t i = 0; i < tm->ncols; i++) {
+                if (tm->cols[i].type != want)
+                    continue;
+                uint64_t v;
+                if (sl_rd_lenenc(&f, &v) != 0)
+                    return TM_FAIL("table map field %u truncated", ftype);
+                if (ftype == 7)
+                    tm->cols[i].geom_type = (uint32_t)v;
+                else
+                    tm->cols[i].vec_dim = (uint32_t)v;
+            }
+            break;
+        }
+        case 8: case 9: /* Primary key. */
+            while (sl_reader_left(&f) > 0) {
+                uint64_t idx, prefix;
+                if (sl_rd_lenenc(&f, &idx) != 0)
+                    return TM_FAIL("table map primary key truncated");
+                if (ftype == 9 && sl_rd_lenenc(&f, &prefix) != 0)
+                    return TM_FAIL("table map primary key truncated");
+                if (idx >= tm->ncols)
+                    return TM_FAIL("primary key column %llu of %u",
+                                   (unsigned long long)idx, tm->ncols);
+                tm->cols[idx].is_pk = 1;
+                if (add_pk(tm, (uint32_t)idx) != 0)
+                    return sl_binlog_fail(dec, SL_ENOMEM, "no memory");
+            }
+            tm->has_pk = 1;
+            break;
+        case 12: /* Visibility. */
+            for (uint32_t i = 0; i < tm->ncols; i++) {
+                if (i / 8 >= flen)
+                    return TM_FAIL("table map visibility bitmap short");
+                tm->cols[i].visible = (f.p[i / 8] >> (7 - i % 8)) & 1;
+            }
+            break;
+        default:
+            break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int render_keys(sl_binlog_t *dec, sl_tablemap_t *tm) {
+    sl_buf_reset(&tm->keys);
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        sl_column_t *c = &tm->cols[i];
+        c->key_off = (uint32_t)tm->keys.len;
+        int rc = sl_buf_append_u8(&tm->keys, '"');
+        if (tm->has_names) {
+            rc |= sl_json_escape(&tm->keys, tm->raw.data + c->name_off,
+                                 c->name_len, NULL);
+        } else {
+            rc |= sl_buf_append_u8(&tm->keys, '@');
+            rc |= sl_out_u64(&tm->keys, i + 1);
+        }
+        rc |= sl_buf_append(&tm->keys, "\":", 2);
+        if (rc != 0)
+            return sl_binlog_fail(dec, SL_ENOMEM, "no memory for keys");
+        c->key_len = (uint32_t)tm->keys.len - c->key_off;
+    }
+    return 0;
+}
+
+int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
+    unsigned ph = sl_binlog_post_header(dec, SL_EV_TABLE_MAP);
+    if (ph != 6 && ph != 8)
+        return TM_FAIL("table map post-header length %u", ph);
+    if (len < ph)
+        return TM_FAIL("table map of %zu bytes", len);
+    uint64_t table_id = ph == 6 ? sl_get_u32le(body) : sl_get_u48le(body);
+    sl_tablemap_t *tm = slot_get(dec, table_id);
+    if (tm == NULL)
+        return sl_binlog_fail(dec, SL_ETOOBIG,
+                              "more than %u table maps in one statement",
+                              SL_MAX_TABLEMAPS);
+    tm->in_use = 0;
+    sl_buf_reset(&tm->raw);
+    if (sl_buf_append(&tm->raw, body, len) != 0)
+        return sl_binlog_fail(dec, SL_ENOMEM, "no memory for table map");
+    const uint8_t *b = tm->raw.data;
+    tm->table_id = table_id;
+    tm->flags = sl_get_u16le(b + ph - 2);
+    tm->has_names = tm->has_signedness = tm->has_charsets = tm->has_pk = 0;
+    tm->nstrv = 0;
+    tm->npk = 0;
+    sl_reader_t rd;
+    sl_reader_init(&rd, b + ph, len - ph);
+    uint8_t l;
+    if (sl_rd_u8(&rd, &l) != 0 || sl_reader_left(&rd) < (size_t)l + 1 ||
+        rd.p[l] != 0)
+        return TM_FAIL("table map database name malformed");
+    tm->db_off = (uint32_t)(rd.p - b);
+    tm->db_len = l;
+    rd.p += l + 1;
+    if (sl_rd_u8(&rd, &l) != 0 || sl_reader_left(&rd) < (size_t)l + 1 ||
+        rd.p[l] != 0)
+        return TM_FAIL("table map table name malformed");
+    tm->table_off = (uint32_t)(rd.p - b);
+    tm->table_len = l;
+    rd.p += l + 1;
+    uint64_t ncols;
+    if (sl_rd_lenenc(&rd, &ncols) != 0 || ncols == 0 || ncols > 4096 ||
+        ncols > sl_reader_left(&rd))
+        return TM_FAIL("table map column count %llu impossible",
+                       (unsigned long long)ncols);
+    if (ncols > tm->cols_cap) {
+        sl_column_t *n = realloc(tm->cols, ncols * sizeof(*n));
+        if (n == NULL)
+            return sl_binlog_fail(dec, SL_ENOMEM, "no memory");
+        tm->cols = n;
+        tm->cols_cap = (uint32_t)ncols;
+    }
+    tm->ncols = (uint32_t)ncols;
+    memset(tm->cols, 0, ncols * sizeof(sl_column_t));
+    const uint8_t *types = rd.p;
+    rd.p += ncols;
+    uint64_t mlen = 0;
+    /* MySQL 5.1 before 5.1.15 wrote no metadata block at all. */
+    int no_meta = sl_reader_left(&rd) == 0;
+    if (!no_meta && (sl_rd_lenenc(&rd, &mlen) != 0 ||
+                     mlen > sl_reader_left(&rd)))
+        return TM_FAIL("table map metadata length %llu overruns the event",
+                       (unsigned long long)mlen);
+    sl_reader_t m;
+    sl_reader_init(&m, rd.p, mlen);
+    rd.p += mlen;
+    for (uint32_t i = 0; i < ncols; i++) {
+        sl_column_t *c = &tm->cols[i];
+        c->type = types[i];
+        c->real_type = types[i];
+        c->is_unsigned = -1;
+        c->visible = 1;
+        uint8_t b0 = 0, b1 = 0;
+        int need = 0;
+        switch (c->type) {
+        case SL_T_FLOAT: case SL_T_DOUBLE: case SL_T_BLOB:
+        case SL_T_TINY_BLOB: case SL_T_MEDIUM_BLOB: case SL_T_LONG_BLOB:
+        case SL_T_GEOMETRY: case SL_T_JSON: case SL_T_VECTOR:
+        case SL_T_TIMESTAMP2: case SL_T_DATETIME2: case SL_T_TIME2:
+            need = 1;
+            break;
+        case SL_T_VARCHAR: case SL_T_VAR_STRING: case SL_T_BIT:
+        case SL_T_NEWDECIMAL: case SL_T_STRING: case SL_T_ENUM:
+        case SL_T_SET:
+            need = 2;
+            break;
+        case SL_T_DECIMAL: case SL_T_TINY: case SL_T_SHORT: case SL_T_LONG:
+        case SL_T_NULL: case SL_T_TIMESTAMP: case SL_T_LONGLONG:
+        case SL_T_INT24: case SL_T_DATE: case SL_T_TIME: case SL_T_DATETIME:
+        case SL_T_YEAR: case SL_T_NEWDATE:
+            need = 0;
+            break;
+        default:
+            return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+                                  "table %.*s.%.*s column %u has type %u, "
+                                  "which sluice cannot decode",
+                                  (int)tm->db_len, b + tm->db_off,
+                                  (int)tm->table_len, b + tm->table_off,
+                                  i + 1, c->type);
+        }
+        if (need >= 1 && no_meta)
+            return TM_FAIL("column %u (type %u) needs metadata, and this "
+                           "pre-5.1.15 table map has none", i + 1, c->type);
+        if (need >= 1 && sl_rd_u8(&m, &b0) != 0)
+            return TM_FAIL("table map metadata short at column %u", i + 1);
+        if (need == 2 && sl_rd_u8(&m, &b1) != 0)
+            return TM_FAIL("table map metadata short at column %u", i + 1);
+        switch (c->type) {
+        case SL_T_VARCHAR: case SL_T_VAR_STRING:
+            c->meta = (uint16_t)(b0 | (b1 << 8));
+            c->max_len = c->meta;
+            break;
+        case SL_T_STRING: case SL_T_ENUM: case SL_T_SET:
+            if (b0 == SL_T_ENUM || b0 == SL_T_SET) {
+                c->real_type = b0;
+                c->max_len = b1;
+            } else {
+                /* Long CHAR: bits 4-5 of the real type, inverted, are
+                 * bits 8-9 of the length. */
+                c->real_type = (uint8_t)(b0 | 0x30);
+                c->max_len = (uint32_t)((((b0 & 0x30) ^ 0x30) << 4) | b1);
+                if (c->real_type != SL_T_STRING)
+                    return TM_FAIL("column %u: CHAR real type %u", i + 1,
+                                   c->real_type);
+            }
+            c->meta = (uint16_t)((b0 << 8) | b1);
+            break;
+        default:
+            c->meta = need == 2 ? (uint16_t)((b0 << 8) | b1) : b0;
+            break;
+        }
+        if (c->type == SL_T_TINY_BLOB || c->type == SL_T_MEDIUM_BLOB ||
+            c->type == SL_T_LONG_BLOB)
+            c->real_type = SL_T_BLOB;
+    }
+    if (sl_reader_left(&m) != 0)
+        return TM_FAIL("table map metadata has %zu bytes left over",
+                       sl_reader_left(&m));
+    size_t nb = (ncols + 7) / 8;
+    if (no_meta)
+        nb = 0; /* No null bitmap either: every column is nullable. */
+    for (uint32_t i = 0; no_meta && i < ncols; i++)
+        tm->cols[i].nullable = 1;
+    if (sl_reader_left(&rd) < nb)
+        return TM_FAIL("table map null bitmap truncated");
+    for (uint32_t i = 0; !no_meta && i < ncols; i++)
+        tm->cols[i].nullable = (rd.p[i / 8] >> (i % 8)) & 1;
+    rd.p += nb;
+    int rc = parse_optional(dec, tm, &rd);
+    if (rc != 0)
+        return rc;
+    for (uint32_t i = 0; i < ncols; i++) {
+        sl_column_t *c = &tm->cols[i];
+        if (c->collation != 0) {
+            c->cs = sl_charset_by_collation(c->collation);
+            if (c->cs == NULL)
+                return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+                                      "table %.*s.%.*s column %u: unknown "
+                                      "collation id %u",
+                                      (int)tm->db_len, b + tm->db_off,
+                                      (int)tm->table_len, b + tm->table_off,
+                                      i + 1, c->collation);
+        } else if (c->real_type == SL_T_ENUM || c->real_type == SL_T_SET) {
+            c->cs = sl_charset_by_collation(33);
+        }
+    }
+    rc = render_keys(dec, tm);
+    if (rc != 0)
+        return rc;
+    tm->in_use = 1;
+    return 0;
+}
+
+void sl_column_type_name(const sl_column_t *c, sl_buf_t *out) {
+    const char *u = c->is_unsigned == 1 ? " unsigned" : "";
+    switch (c->real_type) {
+    case SL_T_TINY: sl_buf_printf(out, "tinyint%s", u); return;
+    case SL_T_SHORT: sl_buf_printf(out, "smallint%s", u); return;
+    case SL_T_INT24: sl_buf_printf(out, "mediumint%s", u); return;
+    case SL_T_LONG: sl_buf_printf(out, "int%s", u); return;
+    case SL_T_LONGLONG: sl_buf_printf(out, "bigint%s", u); return;
+    case SL_T_FLOAT: sl_buf_printf(out, "float%s", u); return;
+    case SL_T_DOUBLE: sl_buf_printf(out, "double%s", u); return;
+    case SL_T_NEWDECIMAL:
+        sl_buf_printf(out, "decimal(%u,%u)%s", c->meta >> 8, c->meta & 255,
+                      u);
+        return;
+    case SL_T_DECIMAL: sl_buf_printf(out, "decimal_old"); return;
+    case SL_T_YEAR: sl_buf_printf(out, "year"); return;
+    case SL_T_DATE: case SL_T_NEWDATE: sl_buf_printf(out, "date"); return;
+    case SL_T_TIME: sl_buf_printf(out, "time"); return;
+    case SL_T_TIME2: sl_buf_printf(out, "time(%u)", c->meta); return;
+    case SL_T_DATETIME: sl_buf_printf(out, "datetime"); return;
+    case SL_T_DATETIME2: sl_buf_printf(out, "datetime(%u)", c->meta); return;
+    case SL_T_TIMESTAMP: sl_buf_printf(out, "timestamp"); return;
+    case SL_T_TIMESTAMP2:
+        sl_buf_printf(out, "timestamp(%u)", c->meta);
+        return;
+    case SL_T_BIT:
+        sl_buf_printf(out, "bit(%u)", (c->meta & 255) * 8 + (c->meta >> 8));
+        return;
+    case SL_T_ENUM: sl_buf_printf(out, "enum"); return;
+    case SL_T_SET: sl_buf_printf(out, "set"); return;
+    case SL_T_STRING:
+        sl_buf_printf(out, "%s(%u)",
+                      c->cs && c->cs->cls == SL_CS_BINARY ? "binary"
+                                                           : "char",
+                      c->max_len);
+        return;
+    case SL_T_VARCHAR: case SL_T_VAR_STRING:
+        sl_buf_printf(out, "%s(%u)",
+                      c->cs && c->cs->cls == SL_CS_BINARY ? "varbinary"
+                                                           : "varchar",
+                      c->max_len);
+        return;
+    case SL_T_BLOB:
+        sl_buf_printf(out, "%s%u",
+                      c->cs && c->cs->cls != SL_CS_BINARY ? "text" : "blob",
+                      c->meta);
+        return;
+    case SL_T_JSON: sl_buf_printf(out, "json"); return;
+    case SL_T_GEOMETRY: sl_buf_printf(out, "geometry"); return;
+    case SL_T_VECTOR: sl_buf_printf(out, "vector"); return;
+    default: sl_buf_printf(out, "type%u", c->real_type); return;
+    }
+}

@@ -1,0 +1,598 @@
+/*
+ * Column values of row images, rendered as JSON (see the "Values" table of
+ * docs/change-events.md for the form of each type).
+ *
+ * Storage formats (the row image holds only the value; the table map's
+ * metadata says its size):
+ *   TINY/SHORT/INT24/LONG/LONGLONG  1/2/3/4/8 bytes little-endian, two's
+ *                                   complement unless unsigned
+ *   FLOAT, DOUBLE                   IEEE 754 binary32/64 little-endian
+ *   NEWDECIMAL(p,s)                 MySQL's decimal2bin: big-endian groups
+ *                                   of 9 digits in 4 bytes (partial groups
+ *                                   in 1-4 bytes), sign in the top bit of
+ *                                   the first byte (set = positive; a
+ *                                   negative value has every byte inverted)
+ *   YEAR                            1 byte, year - 1900 (0 = 0000)
+ *   DATE                            3 bytes LE: day 5 bits, month 4, year 15
+ *   TIME                            3 bytes LE signed, HHMMSS as a number
+ *   TIME2(fsp)                      3 bytes BE + 0x800000 offset, then
+ *                                   ceil(fsp/2) fraction bytes BE
+ *   DATETIME                        8 bytes LE, YYYYMMDDhhmmss as a number
+ *   DATETIME2(fsp)                  5 bytes BE + 0x8000000000 offset: sign
+ *                                   1, year*13+month 17, day 5, hour 5,
+ *                                   minute 6, second 6; then the fraction
+ *   TIMESTAMP                       4 bytes LE seconds since the epoch
+ *   TIMESTAMP2(fsp)                 4 bytes BE seconds, then the fraction
+ *   BIT(n)                          ceil(n/8) bytes big-endian
+ *   ENUM, SET                       1-2 / 1-8 bytes LE index / bitmask
+ *   CHAR, VARCHAR                   length (1 byte if the maximum is < 256
+ *                                   bytes, else 2 LE) then the bytes
+ *   BLOB/TEXT, JSON, GEOMETRY,      length (metadata bytes, 1-4, LE) then
+ *   VECTOR                          the bytes (GEOMETRY: SRID u32le + WKB;
+ *                                   VECTOR: float32 LE elements; JSON:
+ *                                   MySQL binary JSON)
+ */
+#include "decoder.h"
+#include "json.h"
+#include "json_bin.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define V_FAIL(...) sl_binlog_fail(dec, SL_ECORRUPT, __VA_ARGS__)
+
+static void put_digits(uint8_t *p, unsigned v, int n) {
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (uint8_t)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* Writes fsp digits of usec (microseconds). */
+static void put_frac(sl_buf_t *out, uint32_t usec, unsigned fsp) {
+    if (fsp == 0)
+        return;
+    uint8_t *p = sl_buf_extend(out, 1 + fsp);
+    if (p == NULL)
+        return;
+    p[0] = '.';
+    uint8_t d[6];
+    put_digits(d, usec, 6);
+    memcpy(p + 1, d, fsp);
+}
+
+static void put_datetime(sl_buf_t *out, unsigned y, unsigned mo, unsigned d,
+                         unsigned h, unsigned mi, unsigned s, uint32_t usec,
+                         unsigned fsp) {
+    uint8_t *p = sl_buf_extend(out, 21);
+    if (p == NULL)
+        return;
+    p[0] = '"';
+    put_digits(p + 1, y, 4);
+    p[5] = '-';
+    put_digits(p + 6, mo, 2);
+    p[8] = '-';
+    put_digits(p + 9, d, 2);
+    p[11] = ' ';
+    put_digits(p + 12, h, 2);
+    p[14] = ':';
+    put_digits(p + 15, mi, 2);
+    p[17] = ':';
+    put_digits(p + 18, s, 2);
+    out->len--; /* The closing quote goes after the fraction. */
+    put_frac(out, usec, fsp);
+    sl_buf_append_u8(out, '"');
+}
+
+static void put_time(sl_buf_t *out, int neg, unsigned h, unsigned mi,
+                     unsigned s, uint32_t usec, unsigned fsp) {
+    char tmp[32];
+    int n = snprintf(tmp, sizeof(tmp), "\"%s%02u:%02u:%02u", neg ? "-" : "",
+                     h, mi, s);
+    sl_buf_append(out, tmp, (size_t)n);
+    put_frac(out, usec, fsp);
+    sl_buf_append_u8(out, '"');
+}
+
+/* The fraction of TIME2/DATETIME2/TIMESTAMP2: ceil(fsp/2) bytes BE,
+ * scaled to microseconds. */
+static int read_frac(sl_reader_t *rd, unsigned fsp, int32_t *usec,
+                     unsigned *nbytes) {
+    unsigned n = (fsp + 1) / 2;
+    *nbytes = n;
+    if (sl_reader_left(rd) < n)
+        return SL_ETRUNC;
+    uint32_t v = (uint32_t)sl_get_uNbe(rd->p, n);
+    rd->p += n;
+    static const int32_t scale[4] = {1, 10000, 100, 1};
+    *usec = (int32_t)v * scale[n];
+    return 0;
+}
+
+static const uint8_t dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
+
+static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
+                             sl_reader_t *rd, sl_buf_t *out) {
+    unsigned prec = col->meta >> 8, scale = col->meta & 255;
+    if (prec == 0 || prec > 65 || scale > 30 || scale > prec)
+        return V_FAIL("DECIMAL(%u,%u) metadata impossible", prec, scale);
+    unsigned intg = prec - scale;
+    unsigned intg0 = intg / 9, intg0x = intg % 9;
+    unsigned frac0 = scale / 9, frac0x = scale % 9;
+    size_t size = intg0 * 4 + dig2bytes[intg0x] + frac0 * 4 +
+                  dig2bytes[frac0x];
+    if (sl_reader_left(rd) < size)
+        return V_FAIL("DECIMAL value truncated");
+    uint8_t b[40];
+    memcpy(b, rd->p, size);
+    rd->p += size;
+    int neg = (b[0] & 0x80) == 0;
+    b[0] ^= 0x80;
+    if (neg)
+        for (size_t i = 0; i < size; i++)
+            b[i] ^= 0xFF;
+    char txt[100];
+    size_t tn = 0;
+    size_t off = 0;
+    /* Integer part: all digits, leading zeros dropped afterwards. */
+    if (intg0x) {
+        unsigned nb = dig2bytes[intg0x];
+        uint32_t v = (uint32_t)sl_get_uNbe(b + off, nb);
+        off += nb;
+        if (v >= 1000000000u)
+            return V_FAIL("DECIMAL digit group out of range");
+        tn += (size_t)snprintf(txt + tn, sizeof(txt) - tn, "%0*u",
+                               (int)intg0x, v);
+    }
+    for (unsigned i = 0; i < intg0; i++) {
+        uint32_t v = sl_get_u32be(b + off);
+        off += 4;
+        if (v > 999999999u)
+            return V_FAIL("DECIMAL digit group out of range");
+        tn += (size_t)snprintf(txt + tn, sizeof(txt) - tn, "%09u", v);
+    }
+    size_t lead = 0;
+    while (lead + 1 < tn && txt[lead] == '0')
+        lead++;
+    sl_buf_append_u8(out, '"');
+    int allzero = 1;
+    for (size_t i = 0; i < tn; i++)
+        if (txt[i] != '0')
+            allzero = 0;
+    char frac[40];
+    size_t fn = 0;
+    for (unsigned i = 0; i < frac0; i++) {
+        uint32_t v = sl_get_u32be(b + off);
+        off += 4;
+        if (v > 999999999u)
+            return V_FAIL("DECIMAL digit group out of range");
+        fn += (size_t)snprintf(frac + fn, sizeof(frac) - fn, "%09u", v);
+    }
+    if (frac0x) {
+        unsigned nb = dig2bytes[frac0x];
+        uint32_t v = (uint32_t)sl_get_uNbe(b + off, nb);
+        off += nb;
+        fn += (size_t)snprintf(frac + fn, sizeof(frac) - fn, "%0*u",
+                               (int)frac0x, v);
+    }
+    for (size_t i = 0; i < fn; i++)
+        if (frac[i] != '0')
+            allzero = 0;
+    if (neg && !allzero)
+        sl_buf_append_u8(out, '-');
+    if (tn == 0)
+        sl_buf_append_u8(out, '0');
+    else
+        sl_buf_append(out, txt + lead, tn - lead);
+    if (fn > 0) {
+        sl_buf_append_u8(out, '.');
+        sl_buf_append(out, frac, fn);
+    }
+    sl_buf_append_u8(out, '"');
+    return 0;
+}
+
+static void put_float(sl_buf_t *out, float f) {
+    char tmp[32];
+    int n = 0;
+    for (int prec = 6; prec <= 9; prec++) {
+        n = snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)f);
+        float back;
+        if (sscanf(tmp, "%f", &back) == 1 && back == f)
+            break;
+    }
+    sl_buf_append(out, tmp, (size_t)n);
+}
+
+static void put_double(sl_buf_t *out, double d) {
+    char tmp[40];
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+        double back;
+        if (sscanf(tmp, "%lf", &back) == 1 && back == d)
+            break;
+    }
+    sl_buf_append(out, tmp, (size_t)n);
+}
+
+static int get_len(sl_binlog_t *dec, sl_reader_t *rd, unsigned nbytes,
+                   const uint8_t **p, size_t *n) {
+    if (nbytes < 1 || nbytes > 4)
+        return V_FAIL("length prefix of %u bytes", nbytes);
+    if (sl_reader_left(rd) < nbytes)
+        return V_FAIL("value length truncated");
+    uint64_t l = sl_get_uNle(rd->p, nbytes);
+    if (l > sl_reader_left(rd) - nbytes)
+        return V_FAIL("value of %llu bytes overruns the event (%zu left)",
+                      (unsigned long long)l, sl_reader_left(rd) - nbytes);
+    *p = rd->p + nbytes;
+    *n = (size_t)l;
+    rd->p += nbytes + l;
+    return 0;
+}
+
+static void put_hex(sl_buf_t *out, const uint8_t *p, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    uint8_t *o = sl_buf_extend(out, n * 2);
+    if (o == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        o[2 * i] = (uint8_t)hex[p[i] >> 4];
+        o[2 * i + 1] = (uint8_t)hex[p[i] & 15];
+    }
+}
+
+static int put_name(sl_binlog_t *dec, const sl_tablemap_t *tm_unused,
+                    const uint8_t *raw, const sl_strref_t *s,
+                    sl_buf_t *out) {
+    (void)tm_unused;
+    (void)dec;
+    return sl_json_escape(out, raw + s->off, s->len, NULL);
+}
+
+/* The table map a column belongs to: columns are stored inside their
+ * table map's array, so find it by address. */
+static const sl_tablemap_t *owner(const sl_binlog_t *dec,
+                                  const sl_column_t *col) {
+    for (uint32_t i = 0; i < dec->nmaps; i++) {
+        const sl_tablemap_t *tm = &dec->maps[i];
+        if (tm->cols != NULL && col >= tm->cols && col < tm->cols + tm->ncols)
+            return tm;
+    }
+    return NULL;
+}
+
+int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
+                    sl_reader_t *rd, sl_buf_t *out) {
+    const uint8_t *p;
+    size_t n;
+    int uns = col->is_unsigned == 1;
+    switch (col->real_type) {
+    case SL_T_TINY:
+        if (sl_reader_left(rd) < 1)
+            goto trunc;
+        if (uns)
+            sl_out_u64(out, rd->p[0]);
+        else
+            sl_out_i64(out, (int8_t)rd->p[0]);
+        rd->p += 1;
+        return 0;
+    case SL_T_SHORT:
+        if (sl_reader_left(rd) < 2)
+            goto trunc;
+        if (uns)
+            sl_out_u64(out, sl_get_u16le(rd->p));
+        else
+            sl_out_i64(out, (int16_t)sl_get_u16le(rd->p));
+        rd->p += 2;
+        return 0;
+    case SL_T_INT24: {
+        if (sl_reader_left(rd) < 3)
+            goto trunc;
+        uint32_t v = sl_get_u24le(rd->p);
+        rd->p += 3;
+        if (uns)
+            sl_out_u64(out, v);
+        else
+            sl_out_i64(out, (v & 0x800000) ? (int64_t)v - 0x1000000
+                                           : (int64_t)v);
+        return 0;
+    }
+    case SL_T_LONG:
+        if (sl_reader_left(rd) < 4)
+            goto trunc;
+        if (uns)
+            sl_out_u64(out, sl_get_u32le(rd->p));
+        else
+            sl_out_i64(out, (int32_t)sl_get_u32le(rd->p));
+        rd->p += 4;
+        return 0;
+    case SL_T_LONGLONG:
+        if (sl_reader_left(rd) < 8)
+            goto trunc;
+        if (uns)
+            sl_out_u64(out, sl_get_u64le(rd->p));
+        else
+            sl_out_i64(out, (int64_t)sl_get_u64le(rd->p));
+        rd->p += 8;
+        return 0;
+    case SL_T_FLOAT: {
+        if (sl_reader_left(rd) < 4)
+            goto trunc;
+        uint32_t bits = sl_get_u32le(rd->p);
+        float f;
+        memcpy(&f, &bits, 4);
+        rd->p += 4;
+        if (!isfinite(f))
+            return V_FAIL("FLOAT value is not finite");
+        put_float(out, f);
+        return 0;
+    }
+    case SL_T_DOUBLE: {
+        if (sl_reader_left(rd) < 8)
+            goto trunc;
+        uint64_t bits = sl_get_u64le(rd->p);
+        double d;
+        memcpy(&d, &bits, 8);
+        rd->p += 8;
+        if (!isfinite(d))
+            return V_FAIL("DOUBLE value is not finite");
+        put_double(out, d);
+        return 0;
+    }
+    case SL_T_NEWDECIMAL:
+        return decode_newdecimal(dec, col, rd, out);
+    case SL_T_DECIMAL:
+        return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+                              "pre-5.0 DECIMAL column: its row format "
+                              "needs the column's display width, which "
+                              "the binlog does not carry");
+    case SL_T_NULL:
+        sl_buf_append(out, "null", 4);
+        return 0;
+    case SL_T_YEAR:
+        if (sl_reader_left(rd) < 1)
+            goto trunc;
+        sl_out_u64(out, rd->p[0] ? 1900u + rd->p[0] : 0);
+        rd->p += 1;
+        return 0;
+    case SL_T_DATE: case SL_T_NEWDATE: {
+        if (sl_reader_left(rd) < 3)
+            goto trunc;
+        uint32_t v = sl_get_u24le(rd->p);
+        rd->p += 3;
+        char tmp[24];
+        int k = snprintf(tmp, sizeof(tmp), "\"%04u-%02u-%02u\"", v >> 9,
+                         (v >> 5) & 15, v & 31);
+        sl_buf_append(out, tmp, (size_t)k);
+        return 0;
+    }
+    case SL_T_TIME: {
+        if (sl_reader_left(rd) < 3)
+            goto trunc;
+        int32_t v = (int32_t)sl_get_u24le(rd->p);
+        if (v & 0x800000)
+            v -= 0x1000000;
+        rd->p += 3;
+        int neg = v < 0;
+        uint32_t a = (uint32_t)(neg ? -v : v);
+        put_time(out, neg, a / 10000, (a / 100) % 100, a % 100, 0, 0);
+        return 0;
+    }
+    case SL_T_TIME2: {
+        unsigned fsp = col->meta;
+        if (fsp > 6)
+            return V_FAIL("TIME fsp %u > 6", fsp);
+        if (sl_reader_left(rd) < 3 + (fsp + 1) / 2)
+            goto trunc;
+        int64_t packed;
+        if (fsp >= 5) {
+            packed = (int64_t)sl_get_uNbe(rd->p, 6) - 0x800000000000LL;
+            rd->p += 6;
+        } else {
+            int64_t intpart = (int64_t)sl_get_u24be(rd->p) - 0x800000;
+            rd->p += 3;
+            int64_t frac = 0;
+            if (fsp >= 1) {
+                unsigned nb = (fsp + 1) / 2;
+                frac = (int64_t)sl_get_uNbe(rd->p, nb);
+                rd->p += nb;
+                if (intpart < 0 && frac != 0) {
+                    intpart++;
+                    frac -= nb == 1 ? 0x100 : 0x10000;
+                }
+                frac *= nb == 1 ? 10000 : 100;
+            }
+            packed = intpart * (1LL << 24) + frac;
+        }
+        int neg = packed < 0;
+        uint64_t a = (uint64_t)(neg ? -packed : packed);
+        uint64_t hms = a >> 24;
+        uint32_t usec = (uint32_t)(a % (1 << 24));
+        put_time(out, neg, (unsigned)((hms >> 12) % (1 << 10)),
+                 (unsigned)((hms >> 6) % 64), (unsigned)(hms % 64), usec,
+                 fsp);
+        return 0;
+    }
+    case SL_T_DATETIME: {
+        if (sl_reader_left(rd) < 8)
+            goto trunc;
+        uint64_t v = sl_get_u64le(rd->p);
+        rd->p += 8;
+        uint64_t d = v / 1000000, t = v % 1000000;
+        put_datetime(out, (unsigned)(d / 10000), (unsigned)(d / 100 % 100),
+                     (unsigned)(d % 100), (unsigned)(t / 10000),
+                     (unsigned)(t / 100 % 100), (unsigned)(t % 100), 0, 0);
+        return 0;
+    }
+    case SL_T_DATETIME2: {
+        unsigned fsp = col->meta, nb;
+        if (fsp > 6)
+            return V_FAIL("DATETIME fsp %u > 6", fsp);
+        if (sl_reader_left(rd) < 5)
+            goto trunc;
+        int64_t intpart = (int64_t)sl_get_uNbe(rd->p, 5) - 0x8000000000LL;
+        rd->p += 5;
+        int32_t usec;
+        if (read_frac(rd, fsp, &usec, &nb) != 0)
+            goto trunc;
+        if (intpart < 0)
+            return V_FAIL("negative DATETIME");
+        uint64_t ymdhms = (uint64_t)intpart;
+        uint64_t ymd = ymdhms >> 17, ym = ymd >> 5, hms = ymdhms % (1 << 17);
+        put_datetime(out, (unsigned)(ym / 13), (unsigned)(ym % 13),
+                     (unsigned)(ymd % 32), (unsigned)(hms >> 12),
+                     (unsigned)((hms >> 6) % 64), (unsigned)(hms % 64),
+                     (uint32_t)usec, fsp);
+        return 0;
+    }
+    case SL_T_TIMESTAMP: case SL_T_TIMESTAMP2: {
+        unsigned fsp = col->real_type == SL_T_TIMESTAMP2 ? col->meta : 0, nb;
+        if (fsp > 6)
+            return V_FAIL("TIMESTAMP fsp %u > 6", fsp);
+        if (sl_reader_left(rd) < 4)
+            goto trunc;
+        uint32_t secs = col->real_type == SL_T_TIMESTAMP2
+                            ? sl_get_u32be(rd->p)
+                            : sl_get_u32le(rd->p);
+        rd->p += 4;
+        int32_t usec = 0;
+        if (read_frac(rd, fsp, &usec, &nb) != 0)
+            goto trunc;
+        if (secs == 0) {
+            put_datetime(out, 0, 0, 0, 0, 0, 0, (uint32_t)usec, fsp);
+            return 0;
+        }
+        time_t t = (time_t)secs;
+        struct tm tmv;
+        gmtime_r(&t, &tmv);
+        put_datetime(out, (unsigned)tmv.tm_year + 1900,
+                     (unsigned)tmv.tm_mon + 1, (unsigned)tmv.tm_mday,
+                     (unsigned)tmv.tm_hour, (unsigned)tmv.tm_min,
+                     (unsigned)tmv.tm_sec, (uint32_t)usec, fsp);
+        return 0;
+    }
+    case SL_T_BIT: {
+        unsigned bytes = (col->meta & 255) + ((col->meta >> 8) ? 1 : 0);
+        if (bytes < 1 || bytes > 8)
+            return V_FAIL("BIT of %u bytes", bytes);
+        if (sl_reader_left(rd) < bytes)
+            goto trunc;
+        sl_out_u64(out, sl_get_uNbe(rd->p, bytes));
+        rd->p += bytes;
+        return 0;
+    }
+    case SL_T_ENUM: case SL_T_SET: {
+        unsigned nb = col->max_len;
+        if (nb < 1 || nb > 8 || (col->real_type == SL_T_ENUM && nb > 2))
+            return V_FAIL("%s of %u bytes",
+                          col->real_type == SL_T_ENUM ? "ENUM" : "SET", nb);
+        if (sl_reader_left(rd) < nb)
+            goto trunc;
+        uint64_t v = sl_get_uNle(rd->p, nb);
+        rd->p += nb;
+        const sl_tablemap_t *tm = col->strv_count ? owner(dec, col) : NULL;
+        if (tm == NULL) {
+            sl_out_u64(out, v);
+            return 0;
+        }
+        const sl_strref_t *names = tm->strv + col->strv_first;
+        sl_buf_append_u8(out, '"');
+        if (col->real_type == SL_T_ENUM) {
+            if (v > col->strv_count)
+                return V_FAIL("ENUM index %llu of %u values",
+                              (unsigned long long)v, col->strv_count);
+            if (v > 0)
+                put_name(dec, tm, tm->raw.data, &names[v - 1], out);
+        } else {
+            int first = 1;
+            for (unsigned i = 0; i < 64 && v != 0; i++) {
+                if (!((v >> i) & 1))
+                    continue;
+                if (i >= col->strv_count)
+                    return V_FAIL("SET bit %u of %u values", i,
+                                  col->strv_count);
+                if (!first)
+                    sl_buf_append_u8(out, ',');
+                first = 0;
+                put_name(dec, tm, tm->raw.data, &names[i], out);
+                v &= ~(1ULL << i);
+            }
+        }
+        sl_buf_append_u8(out, '"');
+        return 0;
+    }
+    case SL_T_STRING: case SL_T_VARCHAR: case SL_T_VAR_STRING: {
+        unsigned lb = col->max_len > 255 ? 2 : 1;
+        int rc = get_len(dec, rd, lb, &p, &n);
+        if (rc != 0)
+            return rc;
+        return sl_text_to_json(dec, col->cs, p, n, out);
+    }
+    case SL_T_BLOB: {
+        int rc = get_len(dec, rd, col->meta, &p, &n);
+        if (rc != 0)
+            return rc;
+        return sl_text_to_json(dec, col->cs, p, n, out);
+    }
+    case SL_T_JSON: {
+        int rc = get_len(dec, rd, col->meta, &p, &n);
+        if (rc != 0)
+            return rc;
+        if (n == 0) {
+            sl_buf_append(out, "null", 4);
+            return 0;
+        }
+        size_t mark = out->len;
+        rc = sl_jsonb_to_json(p, n, out);
+        if (rc != 0) {
+            out->len = mark;
+            return sl_binlog_fail(dec, rc, "binary JSON value of %zu bytes "
+                                  "does not decode: %s", n, sl_strerror(rc));
+        }
+        return 0;
+    }
+    case SL_T_GEOMETRY: {
+        int rc = get_len(dec, rd, col->meta, &p, &n);
+        if (rc != 0)
+            return rc;
+        if (n < 4)
+            return V_FAIL("GEOMETRY value of %zu bytes has no SRID", n);
+        sl_buf_append(out, "{\"srid\":", 8);
+        sl_out_u64(out, sl_get_u32le(p));
+        sl_buf_append(out, ",\"wkb\":\"", 8);
+        put_hex(out, p + 4, n - 4);
+        sl_buf_append(out, "\"}", 2);
+        return 0;
+    }
+    case SL_T_VECTOR: {
+        int rc = get_len(dec, rd, col->meta, &p, &n);
+        if (rc != 0)
+            return rc;
+        if (n % 4 != 0)
+            return V_FAIL("VECTOR value of %zu bytes is not float32s", n);
+        sl_buf_append_u8(out, '[');
+        for (size_t i = 0; i < n; i += 4) {
+            uint32_t bits = sl_get_u32le(p + i);
+            float f;
+            memcpy(&f, &bits, 4);
+            if (!isfinite(f))
+                return V_FAIL("VECTOR element is not finite");
+            if (i > 0)
+                sl_buf_append_u8(out, ',');
+            put_float(out, f);
+        }
+        sl_buf_append_u8(out, ']');
+        return 0;
+    }
+    default:
+        return sl_binlog_fail(dec, SL_EUNSUPPORTED, "column type %u",
+                              col->real_type);
+    }
+trunc:
+    return V_FAIL("value of type %u truncated (%zu bytes left in the event)",
+                  col->real_type, sl_reader_left(rd));
+}
