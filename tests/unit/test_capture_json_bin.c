@@ -391,6 +391,33 @@ SL_TEST(jsonb_msmp_vectors) {
     SL_CHECK_STR(conv(empty_arr, sizeof empty_arr), "[]");
 }
 
+/* msmp's large-object vector: one member whose key has the maximum length
+ * (65535 bytes of 'a') and an inlined int16 123; size 19 + 65535. */
+SL_TEST(jsonb_large_object_longest_key) {
+    size_t n = 1 + 19 + 65535;
+    uint8_t *b = malloc(n);
+    SL_CHECK(b != NULL);
+    static const uint8_t head[] = {1,  1, 0, 0,    0,    0x12, 0, 1, 0, 19,
+                                   0,  0, 0, 0xFF, 0xFF, 5,    123, 0, 0, 0};
+    memcpy(b, head, sizeof head);
+    memset(b + sizeof head, 'a', n - sizeof head);
+    sl_buf_t out = SL_BUF_INIT;
+    SL_CHECK_OK(sl_jsonb_to_json(b, n, &out));
+    SL_CHECK_UINT(out.len, 1 + 2 + 65535 + 2 + 3 + 1);
+    SL_CHECK_MEM(out.data, 4, "{\"aa", 4);
+    SL_CHECK_MEM(out.data + out.len - 8, 8, "a\": 123}", 8);
+    /* One byte short: the key no longer fits in the declared size. */
+    out.len = 0;
+    SL_CHECK_INT(sl_jsonb_to_json(b, n - 1, &out), SL_ETRUNC);
+    SL_CHECK_UINT(out.len, 0);
+    sl_buf_free(&out);
+    free(b);
+    /* The JSON column of mysql-bin.000057 (MySQL 8.0.31), whose ROWS_QUERY
+     * event shows it was inserted as '{"c": 1}'. */
+    static const uint8_t c1[] = {0, 1, 0, 12, 0, 11, 0, 1, 0, 5, 1, 0, 'c'};
+    SL_CHECK_STR(conv(c1, sizeof c1), "{\"c\": 1}");
+}
+
 SL_TEST(jsonb_small_and_large_print_the_same) {
     static const char *const keys[] = {"n", "s", "big", "neg", "f", "arr"};
     for (int large = 0; large <= 1; large++) {
