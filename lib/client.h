@@ -1,0 +1,153 @@
+/*
+ * A blocking client for sluice-broker (protocol in docs/protocol.md), used
+ * by capture, apply and the sluice CLI.
+ *
+ * One sl_client_t is one TCP connection; it is not thread-safe (use one
+ * per thread). Every call blocks for at most its timeouts.
+ *
+ * Two ways to put:
+ *   - synchronous: sl_client_put() / sl_client_put_batch() send one
+ *     request and wait for its ack (the broker acks after fsync);
+ *   - pipelined: sl_client_put_send() queues requests (flushed in large
+ *     writes), sl_client_put_ack() returns the acks one by one in the
+ *     order the puts were sent. This is how to reach high rates.
+ *
+ * Reconnects: synchronous calls other than puts without a producer id
+ * reconnect with exponential backoff (100 ms doubling to 2 s, for at most
+ * opts.retry_ms) and retry once the connection is back. A put without a
+ * producer id is never retried after it was sent, because it might have
+ * been stored: it returns SL_ECLOSED and the caller decides. A put with a
+ * producer id and sequence is idempotent, so it is retried. Pipelined puts
+ * that were not acked when the connection broke are reported by
+ * sl_client_put_ack() as SL_ECLOSED; the caller resends them (with a
+ * producer id, duplicates are filtered by the broker) after
+ * sl_client_reconnect().
+ *
+ * Ownership: strings passed in are copied or used only during the call.
+ * Data returned by sl_client_get() (sl_client_fetch_t) points into the
+ * client's buffer and stays valid until the next call on the same client.
+ */
+#ifndef SL_CLIENT_H
+#define SL_CLIENT_H
+
+#include "buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sl_client_s sl_client_t;
+
+typedef struct {
+    const char *secret;     /* Shared secret for `auth`, or NULL. Copied. */
+    int connect_timeout_ms; /* Default 5000. */
+    int io_timeout_ms;      /* Per request, long-poll wait excluded.
+                               Default 30000. */
+    int retry_ms;           /* Reconnect budget of synchronous calls;
+                               default 30000; -1 disables reconnects. */
+} sl_client_opts_t;
+
+/* Connects to "HOST:PORT" (opts may be NULL for defaults). On success
+ * *out is a client the caller frees with sl_client_close(). */
+int sl_client_connect(const char *hostport, const sl_client_opts_t *opts,
+                      sl_client_t **out);
+void sl_client_close(sl_client_t *cl);
+
+/* Drops the connection (and every unacked pipelined put) and connects
+ * again, with backoff, for at most retry_ms. */
+int sl_client_reconnect(sl_client_t *cl);
+
+/* The broker's text for the last error reply ("unknown partition"), or a
+ * description of the local failure. Valid until the next call. */
+const char *sl_client_error(const sl_client_t *cl);
+
+/* ---- puts ---- */
+
+typedef struct {
+    const void *data;
+    size_t len;
+} sl_client_msg_t;
+
+/* producer < 0 means none (seq ignored). With a producer id, a batch of n
+ * messages with sequence seq covers seq..seq+n-1, and the broker stores
+ * it only if seq is above the last sequence it stored for that producer
+ * and partition; otherwise *dup is set and *offset is the original offset
+ * (UINT64_MAX when unknown, i.e. older than the last batch). */
+int sl_client_put(sl_client_t *cl, const char *topic, const char *part,
+                  const void *data, size_t len, int64_t producer,
+                  uint64_t seq, uint64_t *offset, int *dup);
+int sl_client_put_batch(sl_client_t *cl, const char *topic, const char *part,
+                        const sl_client_msg_t *msgs, size_t n,
+                        int64_t producer, uint64_t seq, uint64_t *base_offset,
+                        int *dup);
+
+/* Pipelined: queues a put (or, with n > 1, a batch put). *reqid (may be
+ * NULL) receives its request id. Flushes when the queue is large. */
+int sl_client_put_send(sl_client_t *cl, const char *topic, const char *part,
+                       const sl_client_msg_t *msgs, size_t n,
+                       int64_t producer, uint64_t seq, uint64_t *reqid);
+/* Writes every queued request. */
+int sl_client_flush(sl_client_t *cl);
+
+typedef struct {
+    uint64_t reqid;
+    uint64_t offset; /* Base offset; UINT64_MAX when unknown (dup). */
+    int dup;
+    int code;        /* The broker's result code (200 on success). */
+} sl_client_ack_t;
+
+/* Flushes, then waits for the next ack in send order. Returns 0 with
+ * ack->code 200, or an SL_E* code for an error reply (ack->code says
+ * which) or a broken connection (SL_ECLOSED, SL_ETIMEDOUT). */
+int sl_client_put_ack(sl_client_t *cl, sl_client_ack_t *ack);
+/* Puts sent and not yet acknowledged. */
+size_t sl_client_inflight(const sl_client_t *cl);
+
+/* ---- reads ---- */
+
+typedef struct {
+    uint64_t offset;
+    int64_t ts;        /* Append time, ms since the epoch. */
+    const uint8_t *data;
+    size_t len;
+} sl_client_rec_t;
+
+typedef struct {
+    sl_client_rec_t *recs; /* count records; owned by the client. */
+    size_t count;
+    uint64_t next;         /* Offset to ask for next. */
+    uint64_t earliest;     /* Set on SL_EGONE / SL_ERANGE. */
+    uint64_t latest;
+} sl_client_fetch_t;
+
+/* Reads from offset, up to about max_bytes; with wait_ms > 0 and nothing
+ * there yet, the broker holds the request up to wait_ms (long poll).
+ * SL_EGONE: offset deleted by retention (out->earliest is the first one
+ * still there); SL_ERANGE: beyond the end; SL_ENOTFOUND: no partition. */
+int sl_client_get(sl_client_t *cl, const char *topic, const char *part,
+                  uint64_t offset, uint64_t max_bytes, uint64_t wait_ms,
+                  sl_client_fetch_t *out);
+
+int sl_client_offsets(sl_client_t *cl, const char *topic, const char *part,
+                      uint64_t *earliest, uint64_t *latest);
+/* First offset whose append time is >= ts_ms (the latest when none). */
+int sl_client_offset_for_time(sl_client_t *cl, const char *topic,
+                              const char *part, int64_t ts_ms,
+                              uint64_t *offset);
+
+/* Consumer-group offsets; commit returns after the broker made it durable.
+ * committed: SL_ENOTFOUND when the group never committed. */
+int sl_client_commit(sl_client_t *cl, const char *group, const char *topic,
+                     const char *part, uint64_t offset);
+int sl_client_committed(sl_client_t *cl, const char *group, const char *topic,
+                        const char *part, uint64_t *offset);
+
+/* Raw multi-line replies: the lines after the status line, up to and not
+ * including END, each ending in "\n", appended to out (owned by caller).
+ * partitions: "TOPIC PARTITION EARLIEST LATEST" lines; topic may be NULL.
+ * stats: "STAT name value" lines. */
+int sl_client_partitions(sl_client_t *cl, const char *topic, sl_buf_t *out);
+int sl_client_stats(sl_client_t *cl, sl_buf_t *out);
+/* The broker's version string into out (NUL-terminated). */
+int sl_client_version(sl_client_t *cl, char *out, size_t outlen);
+
+#endif
