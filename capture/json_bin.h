@@ -11,7 +11,7 @@
  * DATE/TIME/DATETIME/TIMESTAMP as quoted strings ("2015-01-15",
  * "23:24:25.000000", "2015-01-15 23:24:25.000000"), other opaque values as
  * "base64:type<N>:<base64>". See docs/json.md for the exact rules and the
- * two deliberate deviations (0x1F is escaped; invalid UTF-8 is an error).
+ * one deliberate deviation (invalid UTF-8 is an error, not passed on).
  *
  * Hostile input is an error, never an out-of-bounds read, unbounded
  * recursion or unbounded output: containers nest at most
