@@ -314,28 +314,61 @@ static int read_varlen(const uint8_t *p, size_t avail, int short_err,
  * decpt (value = 0.DIGITS x 10^decpt) is in [-14, 15], or above 15 while
  * there are more digits than decpt; otherwise "D.DDDe[-]X" with no '+' and
  * no exponent padding. */
+/* Splits the "%.*e" text t of a non-negative number into its digits and
+ * decimal exponent. */
+static void split_e(const char *t, char *digits, size_t *nd, int *exp10) {
+    *nd = 0;
+    for (; *t && *t != 'e'; t++)
+        if (*t != '.')
+            digits[(*nd)++] = *t;
+    *exp10 = atoi(t + 1);
+}
+
+static int roundtrips(const char *digits, size_t nd, int exp10, double a) {
+    char t[48];
+    snprintf(t, sizeof t, "%c.%.*se%d", digits[0], (int)nd - 1, digits + 1,
+             exp10);
+    return strtod(t, NULL) == a;
+}
+
+/* The shortest digits that read back as a (>= 0), as dtoa's shortest mode
+ * finds them: for each length, the nearest decimal of that length, or at
+ * a power of two (where the gap below a is half the gap above) the next
+ * one up, which may still round back to a when the nearest does not. */
+static void shortest_digits(double a, char *digits, size_t *nd, int *exp10) {
+    char tmp[40], up[24];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, a);
+        split_e(tmp, digits, nd, exp10);
+        if (strtod(tmp, NULL) == a)
+            return;
+        int uexp = *exp10, i = (int)*nd - 1;
+        memcpy(up, digits, *nd);
+        while (i >= 0 && up[i] == '9')
+            up[i--] = '0';
+        if (i >= 0) {
+            up[i]++;
+        } else {
+            up[0] = '1';
+            uexp++;
+        }
+        if (roundtrips(up, *nd, uexp, a)) {
+            memcpy(digits, up, *nd);
+            *exp10 = uexp;
+            return;
+        }
+    }
+    /* 17 significant digits always round-trip, so this is not reached. */
+}
+
 static int format_double(double v, char *buf, size_t cap) {
-    char tmp[40], digits[24];
-    int prec;
+    char digits[24];
     if (!isfinite(v) || cap < 40)
         return SL_EINVAL;
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
-    /* tmp is "[-]D[.DDD]e[+-]XX". */
-    const char *s = tmp;
-    int neg = 0;
-    if (*s == '-') {
-        neg = 1;
-        s++;
-    }
+    int neg = signbit(v) != 0;
     size_t nd = 0;
-    for (; *s && *s != 'e'; s++)
-        if (*s != '.')
-            digits[nd++] = *s;
-    int exp10 = atoi(s + 1);
+    int exp10 = 0;
+    shortest_digits(fabs(v), digits, &nd, &exp10);
     while (nd > 1 && digits[nd - 1] == '0')
         nd--;
     digits[nd] = 0;

@@ -257,6 +257,11 @@ SL_TEST(jsonb_doubles_mysql_form) {
         {5e-324, "5e-324"},
         {1.7976931348623157e308, "1.7976931348623157e308"},
         {2.2250738585072014e-308, "2.2250738585072014e-308"},
+        /* A power of two (2^-1017) whose nearest 16-digit decimal does not
+         * read back but the next one up does: regression for a 17-digit
+         * "7.1202363472230444e-307". */
+        {7.120236347223045e-307, "7.120236347223045e-307"},
+        {-0.0, "-0.0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         val_t v;
