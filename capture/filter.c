@@ -148,7 +148,7 @@ static size_t join(sl_filter_t *filter, const char *a, size_t alen,
 }
 
 static uint64_t hash_bytes(const char *p, size_t len) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
     for (size_t i = 0; i < len; i++) {
         h ^= (unsigned char)p[i];
         h *= 1099511628211ull;

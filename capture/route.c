@@ -1,0 +1,60 @@
+/* Routing of changes to partitions; see route.h. */
+#include "route.h"
+
+#include "error.h"
+#include "parse.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int sl_route_parse(const char *text, sl_route_t *route) {
+    route->buckets = 1;
+    if (strcmp(text, "table") == 0) {
+        route->mode = SL_ROUTE_TABLE;
+    } else if (strcmp(text, "database") == 0) {
+        route->mode = SL_ROUTE_DATABASE;
+    } else if (strcmp(text, "server") == 0) {
+        route->mode = SL_ROUTE_SERVER;
+    } else if (strncmp(text, "key:", 4) == 0) {
+        uint64_t n;
+        if (sl_parse_u64(text + 4, &n) != 0 || n < 1 || n > 65536)
+            return SL_EINVAL;
+        route->mode = SL_ROUTE_KEY;
+        route->buckets = (uint32_t)n;
+    } else {
+        return SL_EINVAL;
+    }
+    return 0;
+}
+
+int sl_route_partition(const sl_route_t *route, const char *db, size_t db_len,
+                       const char *table, size_t table_len, uint32_t bucket,
+                       sl_buf_t *out) {
+    int err = 0;
+    switch (route->mode) {
+    case SL_ROUTE_SERVER:
+        return sl_buf_append_str(out, "all");
+    case SL_ROUTE_DATABASE:
+        return sl_buf_append(out, db, db_len);
+    case SL_ROUTE_TABLE:
+    case SL_ROUTE_KEY:
+        if ((err = sl_buf_append(out, db, db_len)) != 0 ||
+            (err = sl_buf_append_u8(out, '.')) != 0 ||
+            (err = sl_buf_append(out, table, table_len)) != 0)
+            return err;
+        if (route->mode == SL_ROUTE_KEY)
+            err = sl_buf_printf(out, "#%u", bucket % route->buckets);
+        return err;
+    }
+    return SL_EINVAL;
+}
+
+uint64_t sl_route_hash(const void *data, size_t len) {
+    const unsigned char *p = data;
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}

@@ -1,0 +1,51 @@
+/*
+ * Routing: which partition of the capture topic a change goes to.
+ *
+ *   table     "db.table" (the default): each table's changes in commit
+ *             order; different tables are independent streams.
+ *   database  "db": a database's changes in commit order, across its
+ *             tables.
+ *   server    "all": one partition holding every change in the server's
+ *             total commit order (one consumer; the slowest mode).
+ *   key:N     "db.table#k" with k = hash(primary key) mod N: each row's
+ *             history in order, spread over N partitions per table. A row
+ *             whose primary key changes moves partition, so its old and
+ *             new keys are ordered separately. DDL goes to all N.
+ *
+ * Transaction markers go to every partition the transaction touched, so
+ * a consumer of any partition knows where the transaction's rows end.
+ */
+#ifndef SL_CAPTURE_ROUTE_H
+#define SL_CAPTURE_ROUTE_H
+
+#include "buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    SL_ROUTE_TABLE = 0,
+    SL_ROUTE_DATABASE = 1,
+    SL_ROUTE_SERVER = 2,
+    SL_ROUTE_KEY = 3,
+} sl_route_mode_t;
+
+typedef struct {
+    sl_route_mode_t mode;
+    uint32_t buckets; /* N for key:N. */
+} sl_route_t;
+
+/* Parses "table", "database", "server" or "key:N" (1 <= N <= 65536). */
+int sl_route_parse(const char *text, sl_route_t *route);
+
+/* Appends the partition name for a change of db.table to out. For key
+ * mode, key_hash is the hash of the row's primary-key values; bucket
+ * selects one of the N partitions (pass key_hash % buckets). */
+int sl_route_partition(const sl_route_t *route, const char *db, size_t db_len,
+                       const char *table, size_t table_len, uint32_t bucket,
+                       sl_buf_t *out);
+
+/* A stable 64-bit hash (FNV-1a) of bytes, for key routing. */
+uint64_t sl_route_hash(const void *data, size_t len);
+
+#endif
