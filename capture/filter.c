@@ -2,6 +2,7 @@
 #include "filter.h"
 
 #include "error.h"
+#include "hash.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -147,15 +148,6 @@ static size_t join(sl_filter_t *filter, const char *a, size_t alen,
     return len;
 }
 
-static uint64_t hash_bytes(const char *p, size_t len) {
-    uint64_t h = 14695981039346656037ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static int grow(sl_filter_t *filter) {
     size_t nslots = filter->nslots * 2;
     slot_t *slots = calloc(nslots, sizeof *slots);
@@ -181,7 +173,7 @@ int sl_filter_table(sl_filter_t *filter, const char *db, size_t db_len,
     size_t len = join(filter, db, db_len, table, table_len, NULL, 0);
     if (len == 0)
         return 1; /* Out of memory: keeping a row is the safe side. */
-    uint64_t h = hash_bytes(filter->name, len);
+    uint64_t h = sl_hash_fnv1a(filter->name, len);
     size_t mask = filter->nslots - 1;
     size_t i = h & mask;
     while (filter->slots[i].key != NULL) {

@@ -28,7 +28,7 @@ int sl_route_parse(const char *text, sl_route_t *route) {
 }
 
 int sl_route_partition(const sl_route_t *route, const char *db, size_t db_len,
-                       const char *table, size_t table_len, uint32_t bucket,
+                       const char *table, size_t table_len, uint64_t key_hash,
                        sl_buf_t *out) {
     int err = 0;
     switch (route->mode) {
@@ -43,18 +43,9 @@ int sl_route_partition(const sl_route_t *route, const char *db, size_t db_len,
             (err = sl_buf_append(out, table, table_len)) != 0)
             return err;
         if (route->mode == SL_ROUTE_KEY)
-            err = sl_buf_printf(out, "#%u", bucket % route->buckets);
+            err = sl_buf_printf(out, "#%u",
+                                (unsigned)(key_hash % route->buckets));
         return err;
     }
     return SL_EINVAL;
-}
-
-uint64_t sl_route_hash(const void *data, size_t len) {
-    const unsigned char *p = data;
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
 }

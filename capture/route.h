@@ -39,13 +39,11 @@ typedef struct {
 int sl_route_parse(const char *text, sl_route_t *route);
 
 /* Appends the partition name for a change of db.table to out. For key
- * mode, key_hash is the hash of the row's primary-key values; bucket
- * selects one of the N partitions (pass key_hash % buckets). */
+ * mode, key_hash is the hash of the row's primary-key values and
+ * selects one of the N partitions (pass sl_hash_fnv1a() of the key
+ * values, from lib/hash.h). */
 int sl_route_partition(const sl_route_t *route, const char *db, size_t db_len,
-                       const char *table, size_t table_len, uint32_t bucket,
+                       const char *table, size_t table_len, uint64_t key_hash,
                        sl_buf_t *out);
-
-/* A stable 64-bit hash (FNV-1a) of bytes, for key routing. */
-uint64_t sl_route_hash(const void *data, size_t len);
 
 #endif
