@@ -1,0 +1,523 @@
+/*
+ * Cache-key templates (the file format and rendering rules are in
+ * apply/keytpl.h and docs/apply.md).
+ *
+ * A template is compiled at load time into parts: literal runs (with the
+ * doubled braces already collapsed) and column references, so evaluating
+ * one is a walk over its parts and one lookup per column.
+ */
+#include "apply/keytpl.h"
+
+#include "error.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    int is_col;
+    char *text; /* Literal bytes or column name; owned. */
+    size_t len;
+} part_t;
+
+typedef struct {
+    char *src; /* The template as written, for messages. */
+    part_t *parts;
+    size_t nparts;
+} tpl_t;
+
+struct sl_keytpl_table_s {
+    char *name; /* "db.table" or "db.*". */
+    size_t db_len;
+    int wildcard;
+    tpl_t *tpls;
+    size_t ntpls;
+};
+
+struct sl_keytpl_set_s {
+    sl_keytpl_table_t *tables;
+    size_t count;
+};
+
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...) {
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+static void tpl_free(tpl_t *tpl) {
+    for (size_t i = 0; i < tpl->nparts; i++)
+        free(tpl->parts[i].text);
+    free(tpl->parts);
+    free(tpl->src);
+}
+
+void sl_keytpl_free(sl_keytpl_set_t *set) {
+    if (set == NULL)
+        return;
+    for (size_t i = 0; i < set->count; i++) {
+        for (size_t j = 0; j < set->tables[i].ntpls; j++)
+            tpl_free(&set->tables[i].tpls[j]);
+        free(set->tables[i].tpls);
+        free(set->tables[i].name);
+    }
+    free(set->tables);
+    free(set);
+}
+
+static int add_part(tpl_t *tpl, int is_col, const char *text, size_t len) {
+    part_t *p = realloc(tpl->parts, (tpl->nparts + 1) * sizeof *p);
+    if (p == NULL)
+        return SL_ENOMEM;
+    tpl->parts = p;
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return SL_ENOMEM;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    p[tpl->nparts].is_col = is_col;
+    p[tpl->nparts].text = copy;
+    p[tpl->nparts].len = len;
+    tpl->nparts++;
+    return 0;
+}
+
+/* Compiles one template word. */
+static int compile(tpl_t *tpl, const char *w, size_t n, int line, char *err,
+                   size_t errlen) {
+    memset(tpl, 0, sizeof *tpl);
+    tpl->src = strndup(w, n);
+    if (tpl->src == NULL)
+        return SL_ENOMEM;
+    sl_buf_t lit = SL_BUF_INIT;
+    int rc = 0;
+    size_t i = 0;
+    while (i < n && rc == 0) {
+        char c = w[i];
+        if (c == '{' && i + 1 < n && w[i + 1] == '{') {
+            rc = sl_buf_append_u8(&lit, '{');
+            i += 2;
+        } else if (c == '}' && i + 1 < n && w[i + 1] == '}') {
+            rc = sl_buf_append_u8(&lit, '}');
+            i += 2;
+        } else if (c == '}') {
+            rc = errf(err, errlen, SL_ECONFIG,
+                      "line %d: template %s: '}' without '{' (write '}}' "
+                      "for a literal brace)", line, tpl->src);
+        } else if (c == '{') {
+            const char *end = memchr(w + i + 1, '}', n - i - 1);
+            if (end == NULL) {
+                rc = errf(err, errlen, SL_ECONFIG,
+                          "line %d: template %s: unterminated '{'", line,
+                          tpl->src);
+                break;
+            }
+            size_t cl = (size_t)(end - (w + i + 1));
+            if (cl == 0 || memchr(w + i + 1, '{', cl) != NULL) {
+                rc = errf(err, errlen, SL_ECONFIG,
+                          "line %d: template %s: empty or nested column "
+                          "reference", line, tpl->src);
+                break;
+            }
+            if (lit.len > 0) {
+                rc = add_part(tpl, 0, (const char *)lit.data, lit.len);
+                sl_buf_reset(&lit);
+                if (rc != 0)
+                    break;
+            }
+            rc = add_part(tpl, 1, w + i + 1, cl);
+            i += cl + 2;
+        } else {
+            rc = sl_buf_append_u8(&lit, (uint8_t)c);
+            i++;
+        }
+    }
+    if (rc == 0 && lit.len > 0)
+        rc = add_part(tpl, 0, (const char *)lit.data, lit.len);
+    sl_buf_free(&lit);
+    if (rc == 0) {
+        int cols = 0;
+        for (size_t k = 0; k < tpl->nparts; k++)
+            cols += tpl->parts[k].is_col;
+        if (cols == 0)
+            rc = errf(err, errlen, SL_ECONFIG,
+                      "line %d: template %s names no column, so every row "
+                      "would invalidate the same key", line, tpl->src);
+    }
+    return rc;
+}
+
+int sl_keytpl_parse(const char *text, size_t len, sl_keytpl_set_t **out,
+                    char *err, size_t errlen) {
+    sl_keytpl_set_t *set = calloc(1, sizeof *set);
+    if (set == NULL)
+        return SL_ENOMEM;
+    int rc = 0, line = 0;
+    size_t pos = 0;
+    while (pos < len && rc == 0) {
+        line++;
+        const char *ls = text + pos;
+        const char *nl = memchr(ls, '\n', len - pos);
+        size_t ll = nl ? (size_t)(nl - ls) : len - pos;
+        pos += ll + (nl ? 1 : 0);
+        if (ll > 0 && ls[ll - 1] == '\r')
+            ll--;
+        /* Split into words. */
+        const char *words[256];
+        size_t wlen[256], nw = 0;
+        size_t i = 0;
+        while (i < ll) {
+            while (i < ll && (ls[i] == ' ' || ls[i] == '\t'))
+                i++;
+            if (i >= ll)
+                break;
+            size_t st = i;
+            while (i < ll && ls[i] != ' ' && ls[i] != '\t')
+                i++;
+            if (nw == 256) {
+                rc = errf(err, errlen, SL_ECONFIG,
+                          "line %d: more than 255 templates", line);
+                break;
+            }
+            words[nw] = ls + st;
+            wlen[nw++] = i - st;
+        }
+        if (rc != 0 || nw == 0 || words[0][0] == '#')
+            continue;
+        for (size_t k = 0; k < ll; k++)
+            if ((unsigned char)ls[k] < 0x20 && ls[k] != '\t') {
+                rc = errf(err, errlen, SL_ECONFIG,
+                          "line %d: control byte 0x%02x", line,
+                          (unsigned char)ls[k]);
+                break;
+            }
+        if (rc != 0)
+            break;
+        const char *dot = memchr(words[0], '.', wlen[0]);
+        if (dot == NULL || dot == words[0] || dot == words[0] + wlen[0] - 1) {
+            rc = errf(err, errlen, SL_ECONFIG,
+                      "line %d: \"%.*s\" is not db.table", line,
+                      (int)wlen[0], words[0]);
+            break;
+        }
+        if (nw < 2) {
+            rc = errf(err, errlen, SL_ECONFIG,
+                      "line %d: table %.*s has no key template", line,
+                      (int)wlen[0], words[0]);
+            break;
+        }
+        for (size_t t = 0; t < set->count; t++)
+            if (strlen(set->tables[t].name) == wlen[0] &&
+                memcmp(set->tables[t].name, words[0], wlen[0]) == 0) {
+                rc = errf(err, errlen, SL_ECONFIG,
+                          "line %d: table %s listed twice", line,
+                          set->tables[t].name);
+                break;
+            }
+        if (rc != 0)
+            break;
+        sl_keytpl_table_t *tabs =
+            realloc(set->tables, (set->count + 1) * sizeof *tabs);
+        if (tabs == NULL) {
+            rc = SL_ENOMEM;
+            break;
+        }
+        set->tables = tabs;
+        sl_keytpl_table_t *tt = &tabs[set->count++];
+        memset(tt, 0, sizeof *tt);
+        tt->name = strndup(words[0], wlen[0]);
+        tt->db_len = (size_t)(dot - words[0]);
+        tt->wildcard = wlen[0] - tt->db_len - 1 == 1 && dot[1] == '*';
+        tt->tpls = calloc(nw - 1, sizeof *tt->tpls);
+        if (tt->name == NULL || tt->tpls == NULL) {
+            rc = SL_ENOMEM;
+            break;
+        }
+        for (size_t k = 1; k < nw && rc == 0; k++) {
+            rc = compile(&tt->tpls[k - 1], words[k], wlen[k], line, err,
+                         errlen);
+            tt->ntpls++;
+        }
+    }
+    if (rc == 0 && set->count == 0)
+        rc = errf(err, errlen, SL_ECONFIG, "no table has key templates");
+    if (rc != 0) {
+        if (rc == SL_ENOMEM)
+            errf(err, errlen, rc, "out of memory");
+        sl_keytpl_free(set);
+        return rc;
+    }
+    *out = set;
+    return 0;
+}
+
+int sl_keytpl_load(const char *path, sl_keytpl_set_t **out, char *err,
+                   size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return errf(err, errlen, SL_ECONFIG, "keys file %s: cannot open: %s",
+                    path, strerror(errno));
+    sl_buf_t buf = SL_BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && rc == 0) {
+        rc = sl_buf_append(&buf, chunk, n);
+        if (buf.len > (16u << 20))
+            rc = errf(err, errlen, SL_ECONFIG, "keys file %s: over 16 MiB",
+                      path);
+    }
+    if (rc == 0 && ferror(f))
+        rc = errf(err, errlen, SL_ECONFIG, "keys file %s: read error", path);
+    fclose(f);
+    if (rc == 0) {
+        char inner[400];
+        rc = sl_keytpl_parse((const char *)buf.data, buf.len, out, inner,
+                             sizeof inner);
+        if (rc != 0)
+            errf(err, errlen, rc, "keys file %s: %s", path, inner);
+    }
+    sl_buf_free(&buf);
+    return rc;
+}
+
+const sl_keytpl_table_t *sl_keytpl_find(const sl_keytpl_set_t *set,
+                                        const char *db, size_t db_len,
+                                        const char *table, size_t table_len) {
+    const sl_keytpl_table_t *wild = NULL;
+    for (size_t i = 0; i < set->count; i++) {
+        const sl_keytpl_table_t *tt = &set->tables[i];
+        if (tt->db_len != db_len || memcmp(tt->name, db, db_len) != 0)
+            continue;
+        if (tt->wildcard) {
+            wild = tt;
+            continue;
+        }
+        if (strlen(tt->name + db_len + 1) == table_len &&
+            memcmp(tt->name + db_len + 1, table, table_len) == 0)
+            return tt;
+    }
+    return wild;
+}
+
+size_t sl_keytpl_count(const sl_keytpl_set_t *set) { return set->count; }
+const char *sl_keytpl_name(const sl_keytpl_set_t *set, size_t i) {
+    return set->tables[i].name;
+}
+const sl_keytpl_table_t *sl_keytpl_at(const sl_keytpl_set_t *set, size_t i) {
+    return &set->tables[i];
+}
+
+static int is_pseudo(const part_t *p) {
+    return strcmp(p->text, "_db") == 0 || strcmp(p->text, "_table") == 0;
+}
+
+int sl_keytpl_validate(const sl_keytpl_table_t *tt, const char *const *cols,
+                       size_t ncols, char *err, size_t errlen) {
+    for (size_t t = 0; t < tt->ntpls; t++) {
+        const tpl_t *tpl = &tt->tpls[t];
+        for (size_t k = 0; k < tpl->nparts; k++) {
+            const part_t *p = &tpl->parts[k];
+            if (!p->is_col || is_pseudo(p))
+                continue;
+            size_t c = 0;
+            while (c < ncols && strcmp(cols[c], p->text) != 0)
+                c++;
+            if (c == ncols)
+                return errf(err, errlen, SL_ECONFIG,
+                            "keys for %s: template %s names column \"%s\", "
+                            "which the table does not have", tt->name,
+                            tpl->src, p->text);
+        }
+    }
+    return 0;
+}
+
+void sl_keylist_init(sl_keylist_t *kl) { memset(kl, 0, sizeof *kl); }
+
+void sl_keylist_reset(sl_keylist_t *kl) {
+    sl_buf_reset(&kl->bytes);
+    kl->count = 0;
+    if (kl->off != NULL)
+        kl->off[0] = 0;
+}
+
+void sl_keylist_free(sl_keylist_t *kl) {
+    sl_buf_free(&kl->bytes);
+    free(kl->off);
+    memset(kl, 0, sizeof *kl);
+}
+
+/* Appends bytes with the %XX escaping of the header comment. */
+static int put_escaped(sl_buf_t *out, const void *data, size_t n) {
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = data;
+    if (sl_buf_reserve(out, n) != 0)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (c < 0x21 || c == 0x7F || c == '%') {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            if (sl_buf_append(out, e, 3) != 0)
+                return SL_ENOMEM;
+        } else if (sl_buf_append_u8(out, c) != 0) {
+            return SL_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* Renders one value; returns 1 when it is NULL (no key), 0, or < 0. */
+static int render(const sl_jr_doc_t *doc, uint32_t v, sl_buf_t *out,
+                  sl_buf_t *tmp) {
+    size_t n;
+    const char *raw;
+    switch (sl_jr_type(doc, v)) {
+    case SL_JR_NULL:
+        return 1;
+    case SL_JR_TRUE:
+        return put_escaped(out, "1", 1);
+    case SL_JR_FALSE:
+        return put_escaped(out, "0", 1);
+    case SL_JR_NUMBER:
+        raw = sl_jr_raw(doc, v, &n);
+        return put_escaped(out, raw, n);
+    case SL_JR_STRING:
+        sl_buf_reset(tmp);
+        if (sl_jr_unescape(doc, v, tmp) != 0)
+            return SL_ENOMEM;
+        return put_escaped(out, tmp->data, tmp->len);
+    case SL_JR_OBJECT: {
+        uint32_t b = sl_jr_get(doc, v, "base64");
+        if (b != SL_JR_NONE && sl_jr_tok(doc, v)->count == 1 &&
+            sl_jr_type(doc, b) == SL_JR_STRING) {
+            raw = sl_jr_raw(doc, b, &n);
+            sl_buf_reset(tmp);
+            int rc = sl_jr_base64_decode(tmp, raw, n);
+            if (rc != 0)
+                return rc;
+            return put_escaped(out, tmp->data, tmp->len);
+        }
+        /* A JSON document is keyed by its text. */
+        raw = sl_jr_raw(doc, v, &n);
+        return put_escaped(out, raw, n);
+    }
+    case SL_JR_ARRAY:
+        raw = sl_jr_raw(doc, v, &n);
+        return put_escaped(out, raw, n);
+    }
+    return SL_EINVAL;
+}
+
+static int has_key(const sl_keylist_t *kl, size_t from, const void *k,
+                   size_t n) {
+    for (size_t i = from; i < kl->count; i++) {
+        size_t l;
+        const char *p = sl_keylist_key(kl, i, &l);
+        if (l == n && memcmp(p, k, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int sl_keytpl_eval(const sl_keytpl_table_t *tt, const sl_jr_doc_t *doc,
+                   uint32_t before, uint32_t after, const char *db,
+                   size_t db_len, const char *table, size_t table_len,
+                   sl_keylist_t *kl, char *err, size_t errlen) {
+    if (kl->off == NULL) {
+        kl->off = malloc(16 * sizeof *kl->off);
+        if (kl->off == NULL)
+            return SL_ENOMEM;
+        kl->cap = 16;
+        kl->off[0] = 0;
+        kl->count = 0;
+    }
+    size_t first = kl->count;
+    sl_buf_t tmp = SL_BUF_INIT;
+    int rc = 0;
+    uint32_t imgs[2] = {before, after};
+    for (int im = 0; im < 2 && rc == 0; im++) {
+        uint32_t img = imgs[im];
+        if (img == SL_JR_NONE || sl_jr_type(doc, img) == SL_JR_NULL)
+            continue;
+        if (sl_jr_type(doc, img) != SL_JR_OBJECT) {
+            rc = errf(err, errlen, SL_ECORRUPT, "%s image is a %s, not an "
+                      "object", im ? "after" : "before",
+                      sl_jr_type_name(sl_jr_type(doc, img)));
+            break;
+        }
+        for (size_t t = 0; t < tt->ntpls && rc == 0; t++) {
+            const tpl_t *tpl = &tt->tpls[t];
+            size_t mark = kl->bytes.len;
+            int null = 0;
+            for (size_t k = 0; k < tpl->nparts && rc == 0 && !null; k++) {
+                const part_t *p = &tpl->parts[k];
+                if (!p->is_col) {
+                    rc = sl_buf_append(&kl->bytes, p->text, p->len);
+                    continue;
+                }
+                if (strcmp(p->text, "_db") == 0) {
+                    rc = put_escaped(&kl->bytes, db, db_len);
+                    continue;
+                }
+                if (strcmp(p->text, "_table") == 0) {
+                    rc = put_escaped(&kl->bytes, table, table_len);
+                    continue;
+                }
+                uint32_t v = sl_jr_getn(doc, img, p->text, p->len);
+                if (v == SL_JR_NONE) {
+                    rc = errf(err, errlen, SL_ECORRUPT,
+                              "keys for %s: template %s: column \"%s\" is "
+                              "not in the %s image (partial row images "
+                              "cannot name the keys to invalidate)",
+                              tt->name, tpl->src, p->text,
+                              im ? "after" : "before");
+                    break;
+                }
+                int r = render(doc, v, &kl->bytes, &tmp);
+                if (r == 1)
+                    null = 1;
+                else if (r < 0)
+                    rc = errf(err, errlen, r,
+                              "keys for %s: template %s: column \"%s\": %s",
+                              tt->name, tpl->src, p->text, sl_strerror(r));
+            }
+            if (rc != 0 || null) {
+                kl->bytes.len = mark;
+                continue;
+            }
+            size_t klen = kl->bytes.len - mark;
+            if (has_key(kl, first, kl->bytes.data + mark, klen)) {
+                kl->bytes.len = mark;
+                continue;
+            }
+            if (kl->count + 2 > kl->cap) {
+                size_t ncap = kl->cap * 2;
+                size_t *no = realloc(kl->off, ncap * sizeof *no);
+                if (no == NULL) {
+                    rc = SL_ENOMEM;
+                    break;
+                }
+                kl->off = no;
+                kl->cap = ncap;
+            }
+            kl->count++;
+            kl->off[kl->count] = kl->bytes.len;
+        }
+    }
+    sl_buf_free(&tmp);
+    if (rc != 0) {
+        /* Leave the list as it was before this row. */
+        kl->count = first;
+        kl->bytes.len = kl->off[first];
+    }
+    return rc;
+}
