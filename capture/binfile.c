@@ -174,3 +174,48 @@ out:
     close(fd);
     return rc;
 }
+
+int sl_binlog_read_mem(sl_binlog_t *dec, const char *name, const uint8_t *data,
+                       size_t len, uint64_t start, uint64_t stop) {
+    int rc = sl_binlog_set_file(dec, name);
+    if (rc != 0)
+        return rc;
+    dec->pos = 0;
+    dec->type = 0;
+    if (len < 4 || memcmp(data, SL_BINLOG_MAGIC, 4) != 0) {
+        snprintf(dec->err, sizeof(dec->err),
+                 "binlog %s:0: not a binlog file (magic bytes missing)", name);
+        return SL_ECORRUPT;
+    }
+    size_t off = 4;
+    while (off < len) {
+        if (stop != 0 && off >= stop)
+            return 0;
+        dec->pos = off;
+        dec->type = len - off > 4 ? data[off + 4] : 0;
+        if (len - off < 13)
+            return sl_binlog_fail(dec, SL_ETRUNC,
+                                  "%zu stray bytes at the end of the file "
+                                  "(a partial event header)", len - off);
+        uint32_t esz = sl_binlog_event_size(data + off);
+        if (esz < 13 || esz > SL_BINLOG_MAX_EVENT)
+            return sl_binlog_fail(dec, SL_ECORRUPT,
+                                  "event size %u is impossible (corrupt or "
+                                  "not a binlog)", esz);
+        if (len - off < esz)
+            return sl_binlog_fail(dec, SL_ETRUNC,
+                                  "truncated event: the header announces "
+                                  "%u bytes, the file ends after %zu", esz,
+                                  len - off);
+        if (start > off && start < off + esz)
+            return sl_binlog_fail(dec, SL_EINVAL,
+                                  "start position %llu is inside this event "
+                                  "(%u bytes); use an event boundary",
+                                  (unsigned long long)start, esz);
+        rc = sl_binlog_feed(dec, data + off, esz, off, off >= start);
+        if (rc != 0)
+            return rc;
+        off += esz;
+    }
+    return 0;
+}

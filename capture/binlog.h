@@ -197,6 +197,11 @@ void sl_binlog_stats(const sl_binlog_t *dec, sl_binlog_stats_t *stats);
 int sl_binlog_read_file(sl_binlog_t *dec, const char *path, uint64_t start,
                         uint64_t stop);
 
+/* The same over a binlog held in memory (data is not kept); name is the
+ * file name used in coordinates and messages. */
+int sl_binlog_read_mem(sl_binlog_t *dec, const char *name, const uint8_t *data,
+                       size_t len, uint64_t start, uint64_t stop);
+
 /* The event type's name ("WRITE_ROWS_V2"), or NULL when unknown. */
 const char *sl_binlog_type_name(unsigned type);
 

@@ -207,7 +207,8 @@ sl_tablemap_t *sl_tablemap_find(sl_binlog_t *dec, uint64_t table_id);
 void sl_tablemap_release_all(sl_binlog_t *dec);
 void sl_tablemap_free_all(sl_binlog_t *dec);
 /* "int unsigned", "varchar(255)", for the "types" option. */
-void sl_column_type_name(const sl_column_t *col, sl_buf_t *out);
+void sl_column_type_name(const sl_tablemap_t *tm, const sl_column_t *col,
+                         sl_buf_t *out);
 
 /* Rows events (rows.c). type is the event type, body points after the
  * common header, len excludes the checksum. */

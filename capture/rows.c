@@ -359,7 +359,9 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
                     sl_buf_append_u8(out, ',');
                 sl_buf_append(out, tm->keys.data + c->key_off, c->key_len);
                 sl_buf_append_u8(out, '"');
-                sl_column_type_name(c, out);
+                sl_buf_reset(&dec->tmp);
+                sl_column_type_name(tm, c, &dec->tmp);
+                sl_json_escape(out, dec->tmp.data, dec->tmp.len, NULL);
                 sl_buf_append_u8(out, '"');
             }
             sl_buf_append_u8(out, '}');

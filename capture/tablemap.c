@@ -493,7 +493,22 @@ int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
     return 0;
 }
 
-void sl_column_type_name(const sl_column_t *c, sl_buf_t *out) {
+static void put_values(const sl_tablemap_t *tm, const sl_column_t *c,
+                       sl_buf_t *out) {
+    sl_buf_append_u8(out, '(');
+    for (uint32_t j = 0; j < c->strv_count; j++) {
+        const sl_strref_t *s = &tm->strv[c->strv_first + j];
+        if (j > 0)
+            sl_buf_append_u8(out, ',');
+        sl_buf_append_u8(out, '\'');
+        sl_buf_append(out, tm->raw.data + s->off, s->len);
+        sl_buf_append_u8(out, '\'');
+    }
+    sl_buf_append_u8(out, ')');
+}
+
+void sl_column_type_name(const sl_tablemap_t *tm, const sl_column_t *c,
+                         sl_buf_t *out) {
     const char *u = c->is_unsigned == 1 ? " unsigned" : "";
     switch (c->real_type) {
     case SL_T_TINY: sl_buf_printf(out, "tinyint%s", u); return;
@@ -521,8 +536,11 @@ void sl_column_type_name(const sl_column_t *c, sl_buf_t *out) {
     case SL_T_BIT:
         sl_buf_printf(out, "bit(%u)", (c->meta & 255) * 8 + (c->meta >> 8));
         return;
-    case SL_T_ENUM: sl_buf_printf(out, "enum"); return;
-    case SL_T_SET: sl_buf_printf(out, "set"); return;
+    case SL_T_ENUM: case SL_T_SET:
+        sl_buf_append_str(out, c->real_type == SL_T_ENUM ? "enum" : "set");
+        if (c->strv_count)
+            put_values(tm, c, out);
+        return;
     case SL_T_STRING:
         sl_buf_printf(out, "%s(%u)",
                       c->cs && c->cs->cls == SL_CS_BINARY ? "binary"
@@ -536,9 +554,10 @@ void sl_column_type_name(const sl_column_t *c, sl_buf_t *out) {
                       c->max_len);
         return;
     case SL_T_BLOB:
-        sl_buf_printf(out, "%s%u",
-                      c->cs && c->cs->cls != SL_CS_BINARY ? "text" : "blob",
-                      c->meta);
+        static const char *const sz[] = {"", "tiny", "", "medium", "long"};
+        sl_buf_printf(out, "%s%s", c->meta <= 4 ? sz[c->meta] : "",
+                      c->cs == NULL ? "blob_or_text"
+                      : c->cs->cls == SL_CS_BINARY ? "blob" : "text");
         return;
     case SL_T_JSON: sl_buf_printf(out, "json"); return;
     case SL_T_GEOMETRY: sl_buf_printf(out, "geometry"); return;
