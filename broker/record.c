@@ -39,7 +39,9 @@
  *   varint header count (0), headers
  *
  * An entry is valid when the header CRC matches, L is within bounds, the
- * batch CRC matches, magic is 2, batchLength is L - 12, the count is at
+ * batch CRC matches, magic is 2, batchLength is L - 12, the leader epoch is
+ * 0 (sluice has no leaders; the field is outside the CRC, so anything else
+ * is damage), the count is at
  * least 1 and equals lastOffsetDelta + 1, and the records parse to exactly
  * the end of the batch with offset deltas 0, 1, 2, ... Recovery adds one
  * more rule: baseOffset must be the partition's next offset.
@@ -151,7 +153,8 @@ static int check(const uint8_t *p, size_t entry_len, sl_entry_t *e,
     if ((size_t)blen + SL_ENTRY_HDR != entry_len)
         return SL_ECORRUPT;
     const uint8_t *b = p + SL_ENTRY_HDR;
-    if (sl_get_u32be(b + 8) != blen - 12 || b[16] != 2)
+    if (sl_get_u32be(b + 8) != blen - 12 || sl_get_u32be(b + 12) != 0 ||
+        b[16] != 2)
         return SL_ECORRUPT;
     if (sl_crc32c(0, b + 21, blen - 21) != sl_get_u32be(b + 17))
         return SL_ECHECKSUM;

@@ -213,7 +213,8 @@ static void cut_log(sl_store_t *store, size_t i, uint64_t pos) {
                     " dropped_bytes=%" PRIu64, path, keep, size - keep);
         store->stats.truncated_bytes += size - keep;
         int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || ftruncate(fd, (off_t)keep) != 0 || fsync(fd) != 0)
+        if (fd < 0 || ftruncate(fd, (off_t)keep) != 0 ||
+            (store->opts.fsync_mode != SL_FSYNC_NEVER && fsync(fd) != 0))
             sl_fatal("cannot truncate segment", "segment=%s errno=%d", path,
                      errno);
         close(fd);
@@ -227,7 +228,7 @@ static void cut_log(sl_store_t *store, size_t i, uint64_t pos) {
             sl_fatal("cannot delete segment", "segment=%s errno=%d", path,
                      errno);
     }
-    if (i + 1 < store->nsegs)
+    if (i + 1 < store->nsegs && store->opts.fsync_mode != SL_FSYNC_NEVER)
         fsync_dir_or_die(store->logdir);
     store->nsegs = i + 1;
 }
@@ -255,8 +256,11 @@ static int take_entry(scan_t *sc, uint64_t pos, const uint8_t *p,
     int redo = sc->damaged[e.part_id];
     if (pos < sc->ckpt_pos && !redo)
         return 0; /* Already indexed before the checkpoint. */
-    if (redo && part->slots == 0 && part->next_offset == 0)
-        part->next_offset = e.base_offset; /* Older data was retained away. */
+    /* When retention trimmed the front of the log, a rebuilt partition
+     * starts at whatever offset its first surviving batch has. */
+    if (redo && part->slots == 0 && part->next_offset == 0 &&
+        store->nsegs > 0 && store->segs[0].start > 0)
+        part->next_offset = e.base_offset;
     if (e.base_offset != part->next_offset)
         return SL_ECORRUPT;
     sl_index_entry_t ie = {e.base_offset, pos, len, e.count, e.max_ts,
@@ -430,10 +434,14 @@ int sl_recover(sl_store_t *store) {
             sc.damaged[id] = 1;
             any_damaged = 1;
             reset_part(part);
-            int fd = sl_fdcache_get(&store->wcache, id);
-            if (fd < 0 || ftruncate(fd, 0) != 0) {
+            /* Unlink rather than truncate to zero: ext4 flushes a file
+             * truncated to zero on close (auto_da_alloc), which is slow. */
+            char path[4096];
+            sl_fdcache_drop(&store->wcache, id);
+            sl_index_path(path, sizeof path, store->idxdir, id);
+            if (unlink(path) != 0 && errno != ENOENT) {
                 free(sc.damaged);
-                return SL_EIO;
+                return sl_err_from_errno(errno);
             }
         }
     }

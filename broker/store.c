@@ -174,6 +174,7 @@ static int open_common(sl_store_t **out, const sl_store_opts_t *opts) {
     store->opts = *opts;
     store->meta_fd = -1;
     store->wfd = -1;
+    store->retention_gen = 1; /* Every partition computes first_slot once. */
     size_t dl = strlen(opts->dir);
     store->dir = strdup(opts->dir);
     store->logdir = malloc(dl + 5);
@@ -311,7 +312,8 @@ static void roll_segment(sl_store_t *store, sl_group_t *g, uint64_t start) {
     store->wfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (store->wfd < 0)
         sl_fatal("cannot create segment", "segment=%s errno=%d", path, errno);
-    fsync_dir_or_die(store->logdir);
+    if (store->opts.fsync_mode != SL_FSYNC_NEVER)
+        fsync_dir_or_die(store->logdir);
     store->wseg_start = start;
     store->wpos = start;
 }
@@ -345,9 +347,12 @@ static void write_index(sl_store_t *store, sl_group_t *g) {
 }
 
 static void write_ckpt(sl_store_t *store, sl_group_t *g) {
-    /* Every index entry below the checkpoint must be on disk first. */
+    /* Every index entry below the checkpoint must be on disk first. With
+     * fsync = never nothing is synced (a power loss may lose anything;
+     * a crash of the process loses nothing, the page cache has it). */
+    int sync = store->opts.fsync_mode != SL_FSYNC_NEVER;
     int fd = store->wfd >= 0 ? store->wfd : store->meta_fd;
-    if (syncfs(fd) != 0)
+    if (sync && syncfs(fd) != 0)
         sl_fatal("syncfs failed", "errno=%d", errno);
     char tmp[4096], path[4096];
     snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", store->dir);
@@ -356,12 +361,13 @@ static void write_ckpt(sl_store_t *store, sl_group_t *g) {
     if (cfd < 0)
         sl_fatal("cannot write checkpoint", "file=%s errno=%d", tmp, errno);
     write_or_die(cfd, g->ckpt.data, g->ckpt.len, tmp);
-    if (fsync(cfd) != 0)
+    if (sync && fsync(cfd) != 0)
         sl_fatal("fsync failed", "file=%s errno=%d", tmp, errno);
     close(cfd);
     if (rename(tmp, path) != 0)
         sl_fatal("cannot rename checkpoint", "file=%s errno=%d", path, errno);
-    fsync_dir_or_die(store->dir);
+    if (sync)
+        fsync_dir_or_die(store->dir);
 }
 
 static void process(sl_store_t *store, sl_group_t *g) {
@@ -460,6 +466,10 @@ static void kick(sl_store_t *store) {
     store->job_ready = 1;
     pthread_cond_signal(&store->cv);
     pthread_mutex_unlock(&store->mu);
+}
+
+void sl_store_kick(sl_store_t *store) {
+    kick(store);
 }
 
 static void reset_group(sl_group_t *g) {

@@ -237,6 +237,10 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                   uint64_t max_bytes, sl_store_emit_cb emit, void *ctx,
                   uint64_t *next, uint64_t *count);
 
+/* Hands staged work to the writer now if it is idle (the store does this
+ * itself at the end of every loop turn). */
+void sl_store_kick(sl_store_t *store);
+
 /* Deletes old segments per retention; returns how many were deleted. */
 int sl_store_retain(sl_store_t *store, int64_t now_ms);
 

@@ -1,0 +1,195 @@
+/* Unit tests for the broker's text protocol parser, including every
+ * malformed form the issue lists. */
+#include "broker/proto.h"
+#include "crc32c.h"
+#include "error.h"
+#include "sl_test.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static sl_proto_limits_t lim(void) {
+    sl_proto_limits_t l;
+    sl_proto_default_limits(&l);
+    return l;
+}
+
+static int parse(const char *s, sl_cmd_t *cmd, size_t *consumed,
+                 sl_proto_err_t *err) {
+    sl_proto_limits_t l = lim();
+    size_t need;
+    return sl_proto_parse((const uint8_t *)s, strlen(s), &l, cmd, consumed,
+                          &need, err);
+}
+
+SL_TEST(broker_proto_put_and_options) {
+    sl_cmd_t cmd;
+    size_t used;
+    sl_proto_err_t err;
+    const char *req = "put 7 shop shop.users 5\r\nhello\r\nversion 8\r\n";
+    SL_CHECK_OK(parse(req, &cmd, &used, &err));
+    SL_CHECK_INT(cmd.type, SL_CMD_PUT);
+    SL_CHECK_UINT(cmd.reqid, 7);
+    SL_CHECK_MEM(cmd.topic.p, cmd.topic.len, "shop", 4);
+    SL_CHECK_MEM(cmd.part.p, cmd.part.len, "shop.users", 10);
+    SL_CHECK_MEM(cmd.payload, cmd.payload_len, "hello", 5);
+    SL_CHECK_UINT(used, strlen("put 7 shop shop.users 5\r\nhello\r\n"));
+    SL_CHECK_OK(parse("put 1 t p 3 pid=9 seq=100\nabc\n", &cmd, &used, &err));
+    SL_CHECK(cmd.has_producer);
+    SL_CHECK_INT(cmd.producer, 9);
+    SL_CHECK_UINT(cmd.seq, 100);
+    char buf[128];
+    snprintf(buf, sizeof buf, "put 1 t p 3 crc=%u\r\nabc\r\n",
+             sl_crc32c(0, "abc", 3));
+    SL_CHECK_OK(parse(buf, &cmd, &used, &err));
+    SL_CHECK(cmd.has_crc);
+    /* Binary-safe payload: CR, LF and NUL inside. */
+    const char bin[] = "put 2 t p 4\r\n\r\n\0x\r\n";
+    sl_proto_limits_t l = lim();
+    size_t need;
+    SL_CHECK_OK(sl_proto_parse((const uint8_t *)bin, sizeof bin - 1, &l, &cmd,
+                               &used, &need, &err));
+    SL_CHECK_MEM(cmd.payload, cmd.payload_len, "\r\n\0x", 4);
+}
+
+SL_TEST(broker_proto_incomplete_needs_more) {
+    const char *req = "mput 3 t p 2\r\n3\r\nabc\r\n2\r\nde\r\n";
+    size_t n = strlen(req);
+    sl_proto_limits_t l = lim();
+    for (size_t cut = 0; cut < n; cut++) {
+        sl_cmd_t cmd;
+        size_t used, need;
+        sl_proto_err_t err;
+        int rc = sl_proto_parse((const uint8_t *)req, cut, &l, &cmd, &used,
+                                &need, &err);
+        SL_CHECK_INT(rc, SL_EAGAIN);
+        SL_CHECK(need > cut);
+    }
+    sl_cmd_t cmd;
+    size_t used, need;
+    sl_proto_err_t err;
+    SL_CHECK_OK(sl_proto_parse((const uint8_t *)req, n, &l, &cmd, &used, &need,
+                               &err));
+    SL_CHECK_INT(cmd.type, SL_CMD_MPUT);
+    SL_CHECK_UINT(cmd.count, 2);
+    SL_CHECK_UINT(used, n);
+    const uint8_t *cur = cmd.payload, *data;
+    size_t dl;
+    SL_CHECK_INT(sl_proto_mput_next(&cur, cmd.payload + cmd.payload_len, &data,
+                                    &dl), 1);
+    SL_CHECK_MEM(data, dl, "abc", 3);
+    SL_CHECK_INT(sl_proto_mput_next(&cur, cmd.payload + cmd.payload_len, &data,
+                                    &dl), 1);
+    SL_CHECK_MEM(data, dl, "de", 2);
+    SL_CHECK_INT(sl_proto_mput_next(&cur, cmd.payload + cmd.payload_len, &data,
+                                    &dl), 0);
+}
+
+SL_TEST(broker_proto_other_commands) {
+    sl_cmd_t cmd;
+    size_t used;
+    sl_proto_err_t err;
+    SL_CHECK_OK(parse("get 4 t p 10 2048 wait=500\r\n", &cmd, &used, &err));
+    SL_CHECK_INT(cmd.type, SL_CMD_GET);
+    SL_CHECK_UINT(cmd.offset, 10);
+    SL_CHECK_UINT(cmd.max_bytes, 2048);
+    SL_CHECK_UINT(cmd.wait_ms, 500);
+    SL_CHECK_OK(parse("get 4 t p 10 wait=5\r\n", &cmd, &used, &err));
+    SL_CHECK_UINT(cmd.max_bytes, 1u << 20);
+    SL_CHECK_UINT(cmd.wait_ms, 5);
+    SL_CHECK_OK(parse("offsets 5 t p ts=1700000000000\r\n", &cmd, &used, &err));
+    SL_CHECK(cmd.has_ts);
+    SL_CHECK_INT(cmd.ts, 1700000000000);
+    SL_CHECK_OK(parse("commit 6 g t p 42\r\n", &cmd, &used, &err));
+    SL_CHECK_INT(cmd.type, SL_CMD_COMMIT);
+    SL_CHECK_MEM(cmd.group.p, cmd.group.len, "g", 1);
+    SL_CHECK_UINT(cmd.offset, 42);
+    SL_CHECK_OK(parse("committed 7 g t p\r\n", &cmd, &used, &err));
+    SL_CHECK_INT(cmd.type, SL_CMD_COMMITTED);
+    SL_CHECK_OK(parse("partitions 8\r\n", &cmd, &used, &err));
+    SL_CHECK_INT(cmd.type, SL_CMD_PARTITIONS);
+    SL_CHECK_OK(parse("partitions 8 shop\r\n", &cmd, &used, &err));
+    SL_CHECK_MEM(cmd.topic.p, cmd.topic.len, "shop", 4);
+    SL_CHECK_OK(parse("stats 9\n", &cmd, &used, &err));
+    SL_CHECK_INT(cmd.type, SL_CMD_STATS);
+    SL_CHECK_OK(parse("version   10\r\n", &cmd, &used, &err));
+    SL_CHECK_INT(cmd.type, SL_CMD_VERSION);
+    SL_CHECK_UINT(cmd.reqid, 10);
+    SL_CHECK_OK(parse("quit 11\r\n", &cmd, &used, &err));
+    SL_CHECK_INT(cmd.type, SL_CMD_QUIT);
+    SL_CHECK_OK(parse("auth 12 s3cret\r\n", &cmd, &used, &err));
+    SL_CHECK_MEM(cmd.secret.p, cmd.secret.len, "s3cret", 6);
+}
+
+typedef struct {
+    const char *req;
+    int code;
+    int fatal;
+} bad_t;
+
+SL_TEST(broker_proto_malformed) {
+    char huge[64];
+    snprintf(huge, sizeof huge, "put 1 t p %u\r\n", (16u << 20) + 1);
+    const bad_t cases[] = {
+        {"bogus 1\r\n", 400, 0},                       /* unknown command */
+        {"\r\n", 400, 0},                              /* empty line */
+        {"version\r\n", 400, 0},                       /* no request id */
+        {"version x\r\n", 400, 0},                     /* bad request id */
+        {"version -1\r\n", 400, 0},                    /* negative id */
+        {"version 99999999999999999999999\r\n", 400, 0}, /* overflow */
+        {"version 1 extra\r\n", 400, 0},
+        {"get 1 t p abc\r\n", 400, 0},                 /* malformed number */
+        {"get 1 t p -5\r\n", 400, 0},
+        {"get 1 t p 1 0\r\n", 400, 0},
+        {"get 1 t p 1 wait=x\r\n", 400, 0},
+        {"get 1 t p 1 nope=1\r\n", 400, 0},
+        {"get 1 t\r\n", 400, 0},
+        {"offsets 1 t p ts=-1\r\n", 400, 0},
+        {"commit 1 g t p\r\n", 400, 0},
+        {"commit 1 g t p 1x\r\n", 400, 0},
+        {"put 1 t p -5\r\n", 400, 1},                  /* negative length */
+        {"put 1 t p 5x\r\n", 400, 1},
+        {"put 1 t p\r\n", 400, 1},
+        {"put x t p 3\r\nabc\r\n", 400, 1},
+        {huge, 413, 1},                                /* oversized */
+        {"put 1 t p 3\r\nabcdef\r\n", 400, 1},         /* longer payload */
+        {"put 1 t p 3 pid=1\r\nabc\r\n", 400, 1},      /* pid without seq */
+        {"put 1 t p 3 seq=999999999999999999\r\nabc\r\n", 400, 1},
+        {"put 1 t p 3 crc=1\r\nabc\r\n", 400, 0},      /* CRC mismatch */
+        {"mput 1 t p 0\r\n", 400, 1},
+        {"mput 1 t p 2000000\r\n", 413, 1},
+        {"mput 1 t p 1\r\nx\r\nabc\r\n", 400, 1},
+        {"mput 1 t p 1\r\n3\r\nabcd\r\n", 400, 1},
+        {"version 1\x01\r\n", 400, 0},                 /* control byte */
+        {"version 1 \xff\r\n", 400, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sl_cmd_t cmd;
+        size_t used;
+        sl_proto_err_t err;
+        int rc = parse(cases[i].req, &cmd, &used, &err);
+        if (rc != SL_EPROTO || err.code != cases[i].code ||
+            err.fatal != cases[i].fatal)
+            sl_test_fail(__FILE__, __LINE__, "case %zu (%s): rc=%d code=%d "
+                         "fatal=%d", i, cases[i].req, rc, err.code, err.fatal);
+        if (!err.fatal)
+            SL_CHECK(used > 0 && used <= strlen(cases[i].req));
+    }
+}
+
+SL_TEST(broker_proto_long_line) {
+    char line[6000];
+    memset(line, 'a', sizeof line);
+    sl_proto_limits_t l = lim();
+    sl_cmd_t cmd;
+    size_t used, need;
+    sl_proto_err_t err;
+    int rc = sl_proto_parse((const uint8_t *)line, sizeof line, &l, &cmd, &used,
+                            &need, &err);
+    SL_CHECK_INT(rc, SL_EPROTO);
+    SL_CHECK(err.fatal);
+    /* Short of the limit it just waits for the line end. */
+    rc = sl_proto_parse((const uint8_t *)line, 100, &l, &cmd, &used, &need,
+                        &err);
+    SL_CHECK_INT(rc, SL_EAGAIN);
+}

@@ -1,0 +1,470 @@
+/*
+ * Unit tests for the store: the write path through the writer thread,
+ * reads, idempotent puts, group offsets, retention, and recovery from torn
+ * tails (a cut at every byte) and bit flips.
+ */
+#include "broker/store.h"
+#include "error.h"
+#include "log.h"
+#include "sl_test.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static size_t acked;
+
+static void count_acks(sl_store_t *store, sl_ack_t *acks, size_t n) {
+    (void)store;
+    (void)acks;
+    acked += n;
+}
+
+static void opts_for(sl_store_opts_t *o, const char *dir) {
+    sl_log_set_level(SL_LOG_FATAL); /* Recovery warnings are expected. */
+    memset(o, 0, sizeof *o);
+    o->dir = dir;
+    o->segment_size = 1u << 20;
+    o->fsync_mode = SL_FSYNC_NEVER; /* Unit tests need no durability. */
+    o->fsync_interval_ms = 1000;
+    o->max_batch = 1u << 20;
+    o->checkpoint_ms = 0;
+    o->auto_create = 1;
+}
+
+typedef struct {
+    uv_loop_t loop;
+    sl_store_t *store;
+} live_t;
+
+static void live_open(live_t *lv, const sl_store_opts_t *o) {
+    SL_CHECK_OK(uv_loop_init(&lv->loop));
+    SL_CHECK_OK(sl_store_open(&lv->store, o, &lv->loop, count_acks, NULL,
+                              NULL));
+}
+
+/* Runs the loop until every staged ack arrived. */
+static void live_sync(live_t *lv, size_t want) {
+    sl_store_kick(lv->store);
+    for (int i = 0; i < 100000 && acked < want; i++)
+        uv_run(&lv->loop, UV_RUN_ONCE);
+    SL_CHECK_UINT(acked, want);
+}
+
+static void live_close(live_t *lv) {
+    sl_store_close(lv->store, NULL);
+    uv_run(&lv->loop, UV_RUN_DEFAULT);
+    SL_CHECK_OK(uv_loop_close(&lv->loop));
+}
+
+/* Writes n messages "m<i>" to shop/users (batches of batch), and one
+ * message per batch to shop/orders in between. */
+static void write_msgs(const char *dir, size_t n, size_t batch) {
+    sl_store_opts_t o;
+    opts_for(&o, dir);
+    live_t lv;
+    live_open(&lv, &o);
+    sl_part_t *users, *orders;
+    SL_CHECK_OK(sl_store_part(lv.store, "shop", 4, "users", 5, 1, &users));
+    SL_CHECK_OK(sl_store_part(lv.store, "shop", 4, "orders", 6, 1, &orders));
+    acked = 0;
+    size_t staged = 0;
+    char text[64][16];
+    sl_msg_t msgs[64];
+    for (size_t i = 0; i < n; i += batch) {
+        size_t k = 0;
+        for (; k < batch && i + k < n; k++) {
+            snprintf(text[k], sizeof text[k], "m%zu", i + k);
+            msgs[k].data = (const uint8_t *)text[k];
+            msgs[k].len = strlen(text[k]);
+        }
+        sl_ack_t ack = {NULL, i, 0, 1, 0};
+        uint64_t base;
+        int dup;
+        SL_CHECK_OK(sl_store_append(lv.store, users, msgs, k, -1, 0, &ack,
+                                    &base, &dup));
+        SL_CHECK_UINT(base, i);
+        sl_msg_t om = {(const uint8_t *)"o", 1};
+        SL_CHECK_OK(sl_store_append(lv.store, orders, &om, 1, -1, 0, &ack,
+                                    &base, &dup));
+        staged += 2;
+        if (i % 7 == 0)
+            live_sync(&lv, staged); /* Several group commits. */
+    }
+    live_sync(&lv, staged);
+    live_close(&lv);
+}
+
+typedef struct {
+    uint64_t count;
+    uint64_t expect;
+    int bad;
+} check_ctx_t;
+
+static int check_emit(void *vctx, const sl_record_t *rec) {
+    check_ctx_t *ctx = vctx;
+    char want[32];
+    snprintf(want, sizeof want, "m%llu", (unsigned long long)ctx->expect);
+    if (rec->offset != ctx->expect || rec->value_len != strlen(want) ||
+        memcmp(rec->value, want, rec->value_len) != 0)
+        ctx->bad = 1;
+    ctx->expect++;
+    ctx->count++;
+    return 0;
+}
+
+/* Reads the whole users partition offline; returns how many messages
+ * there are, failing the test if any is out of order or wrong. */
+static uint64_t read_users(sl_store_t *store) {
+    sl_part_t *users;
+    if (sl_store_part(store, "shop", 4, "users", 5, 0, &users) != 0)
+        return 0;
+    check_ctx_t ctx = {0, 0, 0};
+    uint64_t off = 0;
+    for (int guard = 0; guard < 100000; guard++) {
+        uint64_t next, count;
+        SL_CHECK_OK(sl_store_read(store, users, off, 1000, check_emit, &ctx,
+                                  &next, &count));
+        if (count == 0)
+            break;
+        off = next;
+    }
+    SL_CHECK(!ctx.bad);
+    return ctx.count;
+}
+
+static void seg_path(char *out, size_t len, const char *dir) {
+    snprintf(out, len, "%s/log/00000000000000000000.log", dir);
+}
+
+static uint8_t *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    SL_CHECK(f != NULL);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(*len ? *len : 1);
+    SL_CHECK(fread(b, 1, *len, f) == *len);
+    fclose(f);
+    return b;
+}
+
+static void spit(const char *path, const uint8_t *b, size_t len) {
+    FILE *f = fopen(path, "wb");
+    SL_CHECK(f != NULL);
+    SL_CHECK(fwrite(b, 1, len, f) == len);
+    fclose(f);
+}
+
+SL_TEST(broker_store_write_read_reopen) {
+    const char *dir = sl_test_tmpdir();
+    write_msgs(dir, 200, 3);
+    sl_store_opts_t o;
+    opts_for(&o, dir);
+    sl_store_t *store;
+    SL_CHECK_OK(sl_store_open_offline(&store, &o));
+    SL_CHECK_UINT(read_users(store), 200);
+    /* Clean shutdown wrote a checkpoint at the end: nothing to scan. */
+    SL_CHECK_UINT(store->stats.recovered_entries, 0);
+    sl_part_t *orders;
+    SL_CHECK_OK(sl_store_part(store, "shop", 4, "orders", 6, 0, &orders));
+    uint64_t a, b;
+    SL_CHECK_OK(sl_store_bounds(store, orders, &a, &b));
+    SL_CHECK_UINT(a, 0);
+    SL_CHECK_UINT(b, 67);
+    SL_CHECK_INT(sl_store_part(store, "shop", 4, "nope", 4, 0, &orders),
+                 SL_ENOTFOUND);
+    sl_store_free(store);
+}
+
+SL_TEST(broker_store_idempotent_and_groups_survive_restart) {
+    const char *dir = sl_test_tmpdir();
+    sl_store_opts_t o;
+    opts_for(&o, dir);
+    live_t lv;
+    live_open(&lv, &o);
+    sl_part_t *part;
+    SL_CHECK_OK(sl_store_part(lv.store, "t", 1, "p", 1, 1, &part));
+    acked = 0;
+    sl_msg_t m[2] = {{(const uint8_t *)"a", 1}, {(const uint8_t *)"b", 1}};
+    uint64_t base;
+    int dup;
+    SL_CHECK_OK(sl_store_append(lv.store, part, m, 2, 77, 10, NULL, &base,
+                                &dup));
+    SL_CHECK_UINT(base, 0);
+    SL_CHECK(!dup);
+    SL_CHECK_OK(sl_store_append(lv.store, part, m, 1, 77, 11, NULL, &base,
+                                &dup));
+    SL_CHECK(dup);
+    SL_CHECK_UINT(base, 1);
+    SL_CHECK_OK(sl_store_append(lv.store, part, m, 1, 77, 12, NULL, &base,
+                                &dup));
+    SL_CHECK(!dup);
+    SL_CHECK_UINT(base, 2);
+    sl_ack_t ack = {NULL, 1, 0, 2, 0};
+    SL_CHECK_OK(sl_store_commit_offset(lv.store, "g1", 2, part, 3, &ack));
+    live_sync(&lv, 1);
+    live_close(&lv);
+    /* Drop the checkpoint: producer state must come from the log. */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/checkpoint", dir);
+    SL_CHECK_OK(unlink(path));
+    live_open(&lv, &o);
+    SL_CHECK_OK(sl_store_part(lv.store, "t", 1, "p", 1, 0, &part));
+    SL_CHECK_OK(sl_store_append(lv.store, part, m, 1, 77, 12, NULL, &base,
+                                &dup));
+    SL_CHECK(dup);
+    SL_CHECK_UINT(base, 2);
+    SL_CHECK_OK(sl_store_append(lv.store, part, m, 1, 77, 5, NULL, &base,
+                                &dup));
+    SL_CHECK(dup);
+    SL_CHECK_UINT(base, UINT64_MAX);
+    uint64_t off;
+    SL_CHECK_OK(sl_store_committed(lv.store, "g1", 2, part, &off));
+    SL_CHECK_UINT(off, 3);
+    SL_CHECK_INT(sl_store_committed(lv.store, "g2", 2, part, &off),
+                 SL_ENOTFOUND);
+    live_close(&lv);
+}
+
+SL_TEST(broker_store_torn_tail_every_byte) {
+    const char *dir = sl_test_tmpdir();
+    write_msgs(dir, 12, 2);
+    char seg[1024], ckpt[1024];
+    seg_path(seg, sizeof seg, dir);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint", dir);
+    size_t len;
+    uint8_t *orig = slurp(seg, &len);
+    /* Entry boundaries, and how many users messages end before each. */
+    size_t bounds[64], users_at[64], nb = 0, users = 0;
+    for (size_t pos = 0; pos < len;) {
+        uint32_t pid = (uint32_t)orig[pos] << 24 | (uint32_t)orig[pos + 1] << 16 |
+                       (uint32_t)orig[pos + 2] << 8 | orig[pos + 3];
+        uint32_t bl = (uint32_t)orig[pos + 4] << 24 |
+                      (uint32_t)orig[pos + 5] << 16 |
+                      (uint32_t)orig[pos + 6] << 8 | orig[pos + 7];
+        uint32_t cnt = (uint32_t)orig[pos + 12 + 57] << 24 |
+                       (uint32_t)orig[pos + 12 + 58] << 16 |
+                       (uint32_t)orig[pos + 12 + 59] << 8 | orig[pos + 12 + 60];
+        pos += 12 + bl;
+        if (pid == 1)
+            users += cnt;
+        bounds[nb] = pos;
+        users_at[nb] = users;
+        nb++;
+    }
+    SL_CHECK_UINT(bounds[nb - 1], len);
+    SL_CHECK_UINT(users, 12);
+    for (size_t cut = 0; cut <= len; cut++) {
+        spit(seg, orig, cut);
+        unlink(ckpt); /* Also exercised with a stale checkpoint below. */
+        sl_store_opts_t o;
+        opts_for(&o, dir);
+        sl_store_t *store;
+        SL_CHECK_OK(sl_store_open_offline(&store, &o));
+        size_t want = 0, end = 0;
+        for (size_t i = 0; i < nb && bounds[i] <= cut; i++) {
+            want = users_at[i];
+            end = bounds[i];
+        }
+        if (read_users(store) != want || store->log_end != end)
+            sl_test_fail(__FILE__, __LINE__, "cut %zu: got %llu messages, "
+                         "log_end %llu; want %zu, %zu", cut,
+                         (unsigned long long)read_users(store),
+                         (unsigned long long)store->log_end, want, end);
+        sl_store_free(store);
+        /* The torn bytes were truncated away. */
+        struct stat st;
+        SL_CHECK_OK(stat(seg, &st));
+        SL_CHECK_UINT((size_t)st.st_size, end);
+    }
+    free(orig);
+}
+
+SL_TEST(broker_store_checkpoint_then_torn_tail) {
+    const char *dir = sl_test_tmpdir();
+    write_msgs(dir, 6, 2);
+    char seg[1024], ckpt[1024];
+    seg_path(seg, sizeof seg, dir);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint", dir);
+    size_t clen, first_len;
+    uint8_t *old_ckpt = slurp(ckpt, &clen);
+    free(slurp(seg, &first_len));
+    write_msgs(dir, 0, 1); /* Reopen and close: nothing new. */
+    /* Append more in a second session, then restore the old checkpoint
+     * as if the broker died before checkpointing again. */
+    {
+        sl_store_opts_t o;
+        opts_for(&o, dir);
+        live_t lv;
+        live_open(&lv, &o);
+        sl_part_t *users;
+        SL_CHECK_OK(sl_store_part(lv.store, "shop", 4, "users", 5, 0, &users));
+        acked = 0;
+        for (int i = 6; i < 20; i++) {
+            char t[16];
+            snprintf(t, sizeof t, "m%d", i);
+            sl_msg_t m = {(const uint8_t *)t, strlen(t)};
+            sl_ack_t ack = {NULL, 0, 0, 1, 0};
+            uint64_t base;
+            int dup;
+            SL_CHECK_OK(sl_store_append(lv.store, users, &m, 1, -1, 0, &ack,
+                                        &base, &dup));
+            SL_CHECK_UINT(base, (uint64_t)i);
+        }
+        live_sync(&lv, 14);
+        live_close(&lv);
+    }
+    spit(ckpt, old_ckpt, clen);
+    size_t len;
+    uint8_t *full = slurp(seg, &len);
+    /* Cut inside the last entry: 19 messages survive, and the scan only
+     * covered what came after the checkpoint. */
+    spit(seg, full, len - 3);
+    sl_store_opts_t o;
+    opts_for(&o, dir);
+    sl_store_t *store;
+    SL_CHECK_OK(sl_store_open_offline(&store, &o));
+    SL_CHECK_UINT(read_users(store), 19);
+    SL_CHECK_UINT(store->stats.recovered_entries, 13);
+    sl_store_free(store);
+    /* Damage the users index: it is rebuilt from the log. */
+    char idx[1024];
+    snprintf(idx, sizeof idx, "%s/idx/1.idx", dir);
+    SL_CHECK_OK(truncate(idx, 40));
+    SL_CHECK_OK(sl_store_open_offline(&store, &o));
+    SL_CHECK_UINT(read_users(store), 19);
+    sl_store_free(store);
+    free(old_ckpt);
+    free(full);
+}
+
+SL_TEST(broker_store_bit_flips) {
+    const char *dir = sl_test_tmpdir();
+    write_msgs(dir, 30, 3);
+    char seg[1024], ckpt[1024];
+    seg_path(seg, sizeof seg, dir);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint", dir);
+    size_t len;
+    uint8_t *orig = slurp(seg, &len);
+    srand(12345);
+    for (int round = 0; round < 300; round++) {
+        size_t at = (size_t)rand() % len;
+        int bit = rand() % 8;
+        uint8_t *copy = malloc(len);
+        memcpy(copy, orig, len);
+        copy[at] ^= (uint8_t)(1u << bit);
+        spit(seg, copy, len);
+        unlink(ckpt);
+        /* Find which entry holds the flip; every entry before it stays. */
+        size_t pos = 0, users_before = 0;
+        while (pos < len) {
+            uint32_t bl = (uint32_t)orig[pos + 4] << 24 |
+                          (uint32_t)orig[pos + 5] << 16 |
+                          (uint32_t)orig[pos + 6] << 8 | orig[pos + 7];
+            if (at < pos + 12 + bl)
+                break;
+            if (orig[pos + 3] == 1)
+                users_before += 3;
+            pos += 12 + bl;
+        }
+        sl_store_opts_t o;
+        opts_for(&o, dir);
+        sl_store_t *store;
+        SL_CHECK_OK(sl_store_open_offline(&store, &o));
+        uint64_t got = read_users(store);
+        if (got != users_before || store->log_end != pos)
+            sl_test_fail(__FILE__, __LINE__, "flip at %zu bit %d: got %llu "
+                         "(want %zu), log_end %llu (want %zu)", at, bit,
+                         (unsigned long long)got, users_before,
+                         (unsigned long long)store->log_end, pos);
+        sl_store_free(store);
+        free(copy);
+    }
+    /* After damage the store accepts new puts at the right offsets. */
+    spit(seg, orig, len);
+    unlink(ckpt);
+    char copy_byte = (char)(orig[len - 5] ^ 0x10);
+    FILE *f = fopen(seg, "r+b");
+    fseek(f, (long)len - 5, SEEK_SET);
+    fputc(copy_byte, f);
+    fclose(f);
+    sl_store_opts_t o;
+    opts_for(&o, dir);
+    live_t lv;
+    live_open(&lv, &o);
+    sl_part_t *users;
+    SL_CHECK_OK(sl_store_part(lv.store, "shop", 4, "users", 5, 0, &users));
+    uint64_t a, b;
+    SL_CHECK_OK(sl_store_bounds(lv.store, users, &a, &b));
+    SL_CHECK_UINT(b, 30); /* The last entry was orders; users intact. */
+    acked = 0;
+    sl_msg_t m = {(const uint8_t *)"m30", 3};
+    sl_ack_t ack = {NULL, 0, 0, 1, 0};
+    uint64_t base;
+    int dup;
+    SL_CHECK_OK(sl_store_append(lv.store, users, &m, 1, -1, 0, &ack, &base,
+                                &dup));
+    SL_CHECK_UINT(base, 30);
+    live_sync(&lv, 1);
+    live_close(&lv);
+    sl_store_t *store;
+    SL_CHECK_OK(sl_store_open_offline(&store, &o));
+    SL_CHECK_UINT(read_users(store), 31);
+    sl_store_free(store);
+    free(orig);
+}
+
+SL_TEST(broker_store_segments_and_retention) {
+    const char *dir = sl_test_tmpdir();
+    sl_store_opts_t o;
+    opts_for(&o, dir);
+    o.segment_size = 1u << 20;
+    o.retention_bytes = 3u << 20;
+    live_t lv;
+    live_open(&lv, &o);
+    sl_part_t *part;
+    SL_CHECK_OK(sl_store_part(lv.store, "t", 1, "p", 1, 1, &part));
+    static uint8_t big[100000];
+    memset(big, 'x', sizeof big);
+    acked = 0;
+    for (int i = 0; i < 80; i++) {
+        sl_msg_t m = {big, sizeof big};
+        sl_ack_t ack = {NULL, 0, 0, 1, 0};
+        uint64_t base;
+        int dup;
+        SL_CHECK_OK(sl_store_append(lv.store, part, &m, 1, -1, 0, &ack, &base,
+                                    &dup));
+        live_sync(&lv, (size_t)i + 1);
+    }
+    SL_CHECK(lv.store->nsegs >= 8);
+    /* Retention waits for a checkpoint covering the segments. */
+    lv.store->want_ckpt = 1;
+    sl_ack_t ack = {NULL, 0, 0, 1, 0};
+    sl_store_ack_after(lv.store, &ack);
+    live_sync(&lv, 81);
+    int deleted = sl_store_retain(lv.store, 0);
+    SL_CHECK(deleted > 0);
+    SL_CHECK(sl_store_disk_used(lv.store) <= (3u << 20) + (1u << 20));
+    uint64_t a, b;
+    SL_CHECK_OK(sl_store_bounds(lv.store, part, &a, &b));
+    SL_CHECK(a > 0);
+    SL_CHECK_UINT(b, 80);
+    uint64_t next, count;
+    check_ctx_t ctx = {0, 0, 0};
+    SL_CHECK_INT(sl_store_read(lv.store, part, 0, 100, check_emit, &ctx, &next,
+                               &count), SL_EGONE);
+    live_close(&lv);
+    /* After a restart the earliest offset is the same. */
+    sl_store_t *store;
+    SL_CHECK_OK(sl_store_open_offline(&store, &o));
+    SL_CHECK_OK(sl_store_part(store, "t", 1, "p", 1, 0, &part));
+    uint64_t a2, b2;
+    SL_CHECK_OK(sl_store_bounds(store, part, &a2, &b2));
+    SL_CHECK_UINT(a2, a);
+    SL_CHECK_UINT(b2, 80);
+    sl_store_free(store);
+}
