@@ -46,10 +46,23 @@
  * a document that needs more (shared values built to blow up the output)
  * is corrupt.
  *
- * Partial JSON diffs (the second half of this file) are applied to a small
- * tree: containers on the diff paths are expanded one level at a time,
- * everything else stays a reference into the binary and is printed by the
- * same streaming printer.
+ * Partial JSON diff list (MySQL Json_diff_vector::write_binary(), the bytes
+ * after the uint32le length that replaces a JSON column's value in a
+ * PARTIAL_UPDATE_ROWS after-image when its partial bit is set):
+ *
+ *   diff*     until the list's bytes are used up
+ *   diff   := op(1: 0 REPLACE, 1 INSERT, 2 REMOVE)
+ *             lenenc path-length, path text ("$.a[1].\"b c\"")
+ *             [op != REMOVE] lenenc value-length, binary JSON doc
+ *   lenenc := MySQL net_field_length: < 0xFB itself; 0xFC, 0xFD, 0xFE
+ *             followed by 2, 3, 8 little-endian bytes (0xFB, 0xFF invalid)
+ *
+ * A list is valid when every length stays inside it, every op is known,
+ * every path parses (no wildcards, ellipses or ranges) and every value is
+ * a valid binary JSON doc of at least one byte. Diffs are applied to a
+ * small tree: containers on the diff paths are expanded one level at a
+ * time, everything else stays a reference into the binary and is printed
+ * by the same streaming printer.
  */
 #include "capture/json_bin.h"
 
