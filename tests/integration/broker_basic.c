@@ -1,0 +1,539 @@
+/*
+ * Integration tests of sluice-broker over TCP: the real bin/sluice-broker is
+ * started on a free port with a temporary data directory, and driven with
+ * lib/client and raw sockets (put, get, offsets, commit, long poll,
+ * idempotent put, retention, auth, bad input, the sluice CLI).
+ */
+#include "client.h"
+#include "error.h"
+#include "harness.h"
+#include "sl_test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    int pid;
+    uint16_t port;
+    char addr[64];
+    char data[600];
+    char log[600];
+} broker_t;
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Starts the broker with extra flags (NULL-terminated list). */
+static void broker_start(broker_t *b, const char *const *extra) {
+    if (b->data[0] == '\0') {
+        snprintf(b->data, sizeof b->data, "%s/data", sl_test_tmpdir());
+        snprintf(b->log, sizeof b->log, "%s/broker.log", sl_test_tmpdir());
+    }
+    b->port = sl_harness_free_port();
+    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
+    const char *argv[40];
+    int n = 0;
+    argv[n++] = sl_harness_bin("sluice-broker");
+    argv[n++] = "--listen";
+    argv[n++] = b->addr;
+    argv[n++] = "--data";
+    argv[n++] = b->data;
+    for (int i = 0; extra && extra[i] && n < 38; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    b->pid = sl_harness_spawn((char *const *)argv, b->log);
+    if (sl_harness_wait_port(b->port, 10000) != 0)
+        sl_test_fail(__FILE__, __LINE__, "broker did not start (see %s)",
+                     b->log);
+}
+
+static void broker_stop(broker_t *b, int sig) {
+    int status = sl_harness_stop(b->pid, sig, 10000);
+    if (sig == SIGTERM)
+        SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    b->pid = 0;
+}
+
+static sl_client_t *client(const broker_t *b, const char *secret) {
+    sl_client_opts_t o = {secret, 5000, 10000, 5000};
+    sl_client_t *cl = NULL;
+    int err = sl_client_connect(b->addr, &o, &cl);
+    if (err != 0)
+        sl_test_fail(__FILE__, __LINE__, "connect %s: %s", b->addr,
+                     sl_strerror(err));
+    return cl;
+}
+
+static uint64_t stat_value(sl_client_t *cl, const char *name) {
+    sl_buf_t text = SL_BUF_INIT;
+    SL_CHECK_OK(sl_client_stats(cl, &text));
+    sl_buf_append_u8(&text, 0);
+    char key[128];
+    snprintf(key, sizeof key, "STAT %s ", name);
+    const char *p = strstr((const char *)text.data, key);
+    uint64_t v = p ? strtoull(p + strlen(key), NULL, 10) : UINT64_MAX;
+    sl_buf_free(&text);
+    if (v == UINT64_MAX)
+        sl_test_fail(__FILE__, __LINE__, "no stat %s", name);
+    return v;
+}
+
+/* A raw connection for bad input. */
+static int raw_connect(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    SL_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+/* Sends req and reads until the peer closes or `lines` lines arrived. */
+static void raw_exchange(int fd, const void *req, size_t len, int lines,
+                         char *out, size_t outlen) {
+    if (len)
+        SL_CHECK(send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len);
+    size_t got = 0;
+    int seen = 0;
+    while (got + 1 < outlen && seen < lines) {
+        ssize_t r = recv(fd, out + got, outlen - 1 - got, 0);
+        if (r <= 0)
+            break;
+        for (ssize_t i = 0; i < r; i++)
+            if (out[got + (size_t)i] == '\n')
+                seen++;
+        got += (size_t)r;
+    }
+    out[got] = '\0';
+}
+
+static int raw_closed(int fd) {
+    char c;
+    ssize_t r = recv(fd, &c, 1, 0);
+    return r == 0;
+}
+
+SL_TEST(broker_put_get_offsets_commit) {
+    broker_t b = {0};
+    broker_start(&b, NULL);
+    sl_client_t *cl = client(&b, NULL);
+    char ver[64];
+    SL_CHECK_OK(sl_client_version(cl, ver, sizeof ver));
+    SL_CHECK(strncmp(ver, "sluice-broker ", 14) == 0);
+    uint64_t off;
+    int dup;
+    for (int i = 0; i < 100; i++) {
+        char m[32];
+        snprintf(m, sizeof m, "msg-%d", i);
+        SL_CHECK_OK(sl_client_put(cl, "shop", "shop.users", m, strlen(m), -1, 0,
+                                  &off, &dup));
+        SL_CHECK_UINT(off, (uint64_t)i);
+        SL_CHECK(!dup);
+    }
+    sl_client_msg_t batch[3] = {{"a", 1}, {"", 0}, {"ccc", 3}};
+    SL_CHECK_OK(sl_client_put_batch(cl, "shop", "shop.orders", batch, 3, -1, 0,
+                                    &off, &dup));
+    SL_CHECK_UINT(off, 0);
+    /* A binary payload with CR, LF and NUL goes through untouched. */
+    const char bin[] = {'x', '\r', '\n', 0, 'y'};
+    SL_CHECK_OK(sl_client_put(cl, "shop", "shop.orders", bin, sizeof bin, -1, 0,
+                              &off, &dup));
+    SL_CHECK_UINT(off, 3);
+    sl_client_fetch_t f;
+    SL_CHECK_OK(sl_client_get(cl, "shop", "shop.users", 10, 1 << 20, 0, &f));
+    SL_CHECK_UINT(f.count, 90);
+    SL_CHECK_UINT(f.next, 100);
+    SL_CHECK_UINT(f.recs[0].offset, 10);
+    SL_CHECK_MEM(f.recs[0].data, f.recs[0].len, "msg-10", 6);
+    SL_CHECK_MEM(f.recs[89].data, f.recs[89].len, "msg-99", 6);
+    SL_CHECK_OK(sl_client_get(cl, "shop", "shop.orders", 0, 1 << 20, 0, &f));
+    SL_CHECK_UINT(f.count, 4);
+    SL_CHECK_UINT(f.recs[1].len, 0);
+    SL_CHECK_MEM(f.recs[3].data, f.recs[3].len, bin, sizeof bin);
+    /* A small max_bytes still returns at least one record. */
+    SL_CHECK_OK(sl_client_get(cl, "shop", "shop.users", 0, 1, 0, &f));
+    SL_CHECK_UINT(f.count, 1);
+    SL_CHECK_UINT(f.next, 1);
+    /* At the end: nothing, no error; beyond it: SL_ERANGE. */
+    SL_CHECK_OK(sl_client_get(cl, "shop", "shop.users", 100, 1000, 0, &f));
+    SL_CHECK_UINT(f.count, 0);
+    SL_CHECK_INT(sl_client_get(cl, "shop", "shop.users", 101, 1000, 0, &f),
+                 SL_ERANGE);
+    SL_CHECK_INT(sl_client_get(cl, "shop", "nope", 0, 1000, 0, &f),
+                 SL_ENOTFOUND);
+    uint64_t a, z;
+    SL_CHECK_OK(sl_client_offsets(cl, "shop", "shop.users", &a, &z));
+    SL_CHECK_UINT(a, 0);
+    SL_CHECK_UINT(z, 100);
+    SL_CHECK_OK(sl_client_offset_for_time(cl, "shop", "shop.users", 0, &off));
+    SL_CHECK_UINT(off, 0);
+    SL_CHECK_OK(sl_client_offset_for_time(cl, "shop", "shop.users",
+                                          (int64_t)4e12, &off));
+    SL_CHECK_UINT(off, 100);
+    SL_CHECK_INT(sl_client_committed(cl, "apply", "shop", "shop.users", &off),
+                 SL_ENOTFOUND);
+    SL_CHECK_OK(sl_client_commit(cl, "apply", "shop", "shop.users", 42));
+    SL_CHECK_OK(sl_client_committed(cl, "apply", "shop", "shop.users", &off));
+    SL_CHECK_UINT(off, 42);
+    sl_buf_t parts = SL_BUF_INIT;
+    SL_CHECK_OK(sl_client_partitions(cl, "shop", &parts));
+    sl_buf_append_u8(&parts, 0);
+    SL_CHECK(strstr((char *)parts.data, "shop shop.users 0 100\n") != NULL);
+    SL_CHECK(strstr((char *)parts.data, "shop shop.orders 0 4\n") != NULL);
+    sl_buf_free(&parts);
+    sl_client_close(cl);
+
+    /* Everything survives kill -9 (acks came after fsync). */
+    broker_stop(&b, SIGKILL);
+    broker_start(&b, NULL);
+    cl = client(&b, NULL);
+    SL_CHECK_OK(sl_client_offsets(cl, "shop", "shop.users", &a, &z));
+    SL_CHECK_UINT(z, 100);
+    SL_CHECK_OK(sl_client_committed(cl, "apply", "shop", "shop.users", &off));
+    SL_CHECK_UINT(off, 42);
+    SL_CHECK_OK(sl_client_get(cl, "shop", "shop.users", 99, 1 << 20, 0, &f));
+    SL_CHECK_UINT(f.count, 1);
+    SL_CHECK_MEM(f.recs[0].data, f.recs[0].len, "msg-99", 6);
+    SL_CHECK_OK(sl_client_put(cl, "shop", "shop.users", "new", 3, -1, 0, &off,
+                              &dup));
+    SL_CHECK_UINT(off, 100);
+    sl_client_close(cl);
+    broker_stop(&b, SIGTERM);
+}
+
+SL_TEST(broker_pipelined_puts) {
+    broker_t b = {0};
+    broker_start(&b, NULL);
+    sl_client_t *cl = client(&b, NULL);
+    uint64_t ids[5000];
+    for (int i = 0; i < 5000; i++) {
+        char m[32];
+        snprintf(m, sizeof m, "p%d", i);
+        sl_client_msg_t msg = {m, strlen(m)};
+        SL_CHECK_OK(sl_client_put_send(cl, "t", i % 2 ? "odd" : "even", &msg,
+                                       1, -1, 0, &ids[i]));
+    }
+    SL_CHECK_UINT(sl_client_inflight(cl), 5000);
+    for (int i = 0; i < 5000; i++) {
+        sl_client_ack_t ack;
+        SL_CHECK_OK(sl_client_put_ack(cl, &ack));
+        SL_CHECK_UINT(ack.reqid, ids[i]);
+        SL_CHECK_UINT(ack.offset, (uint64_t)(i / 2));
+    }
+    SL_CHECK_UINT(stat_value(cl, "puts"), 5000);
+    SL_CHECK(stat_value(cl, "fsyncs") >= 1);
+    sl_client_close(cl);
+    broker_stop(&b, SIGTERM);
+}
+
+SL_TEST(broker_idempotent_put_survives_kill) {
+    broker_t b = {0};
+    broker_start(&b, NULL);
+    sl_client_t *cl = client(&b, NULL);
+    uint64_t off;
+    int dup;
+    sl_client_msg_t two[2] = {{"r1", 2}, {"r2", 2}};
+    SL_CHECK_OK(sl_client_put_batch(cl, "db", "db.t", two, 2, 1001, 500, &off,
+                                    &dup));
+    SL_CHECK_UINT(off, 0);
+    SL_CHECK(!dup);
+    SL_CHECK_OK(sl_client_put(cl, "db", "db.t", "r3", 2, 1001, 502, &off, &dup));
+    SL_CHECK_UINT(off, 2);
+    /* A retry of the last batch is not stored again. */
+    SL_CHECK_OK(sl_client_put(cl, "db", "db.t", "r3", 2, 1001, 502, &off, &dup));
+    SL_CHECK(dup);
+    SL_CHECK_UINT(off, 2);
+    /* Another producer has its own sequence space. */
+    SL_CHECK_OK(sl_client_put(cl, "db", "db.t", "x", 1, 2002, 1, &off, &dup));
+    SL_CHECK(!dup);
+    SL_CHECK_UINT(off, 3);
+    sl_client_close(cl);
+    broker_stop(&b, SIGKILL);
+    broker_start(&b, NULL);
+    cl = client(&b, NULL);
+    SL_CHECK_OK(sl_client_put(cl, "db", "db.t", "r3", 2, 1001, 502, &off, &dup));
+    SL_CHECK(dup);
+    SL_CHECK_UINT(off, 2);
+    SL_CHECK_OK(sl_client_put(cl, "db", "db.t", "r1", 2, 1001, 500, &off, &dup));
+    SL_CHECK(dup);
+    SL_CHECK_OK(sl_client_put(cl, "db", "db.t", "r4", 2, 1001, 503, &off, &dup));
+    SL_CHECK(!dup);
+    SL_CHECK_UINT(off, 4);
+    sl_client_fetch_t f;
+    SL_CHECK_OK(sl_client_get(cl, "db", "db.t", 0, 1 << 20, 0, &f));
+    SL_CHECK_UINT(f.count, 5);
+    SL_CHECK_MEM(f.recs[2].data, f.recs[2].len, "r3", 2);
+    SL_CHECK_MEM(f.recs[4].data, f.recs[4].len, "r4", 2);
+    SL_CHECK_UINT(stat_value(cl, "dup_batches"), 2);
+    sl_client_close(cl);
+    broker_stop(&b, SIGTERM);
+}
+
+typedef struct {
+    const broker_t *b;
+    int err;
+    size_t count;
+    char first[32];
+} poll_ctx_t;
+
+static void *long_poll_thread(void *arg) {
+    poll_ctx_t *ctx = arg;
+    sl_client_opts_t o = {NULL, 5000, 10000, 5000};
+    sl_client_t *cl;
+    ctx->err = sl_client_connect(ctx->b->addr, &o, &cl);
+    if (ctx->err != 0)
+        return NULL;
+    sl_client_fetch_t f;
+    ctx->err = sl_client_get(cl, "t", "lp", 1, 1 << 20, 20000, &f);
+    ctx->count = f.count;
+    if (f.count > 0)
+        snprintf(ctx->first, sizeof ctx->first, "%.*s", (int)f.recs[0].len,
+                 (const char *)f.recs[0].data);
+    sl_client_close(cl);
+    return NULL;
+}
+
+SL_TEST(broker_long_poll) {
+    broker_t b = {0};
+    broker_start(&b, NULL);
+    sl_client_t *cl = client(&b, NULL);
+    uint64_t off;
+    int dup;
+    SL_CHECK_OK(sl_client_put(cl, "t", "lp", "zero", 4, -1, 0, &off, &dup));
+    poll_ctx_t ctx = {&b, -1, 0, ""};
+    pthread_t th;
+    SL_CHECK_OK(pthread_create(&th, NULL, long_poll_thread, &ctx));
+    /* Wait until the broker holds the poll, then put. */
+    for (int i = 0; i < 500 && stat_value(cl, "long_polls") == 0; i++)
+        sleep_ms(10);
+    SL_CHECK_UINT(stat_value(cl, "long_polls"), 1);
+    SL_CHECK_OK(sl_client_put(cl, "t", "lp", "one", 3, -1, 0, &off, &dup));
+    pthread_join(th, NULL);
+    SL_CHECK_OK(ctx.err);
+    SL_CHECK_UINT(ctx.count, 1);
+    SL_CHECK_STR(ctx.first, "one");
+    /* A poll that times out returns an empty result. */
+    sl_client_fetch_t f;
+    SL_CHECK_OK(sl_client_get(cl, "t", "lp", 2, 1000, 200, &f));
+    SL_CHECK_UINT(f.count, 0);
+    SL_CHECK_UINT(f.next, 2);
+    sl_client_close(cl);
+    broker_stop(&b, SIGTERM);
+}
+
+SL_TEST(broker_retention_by_size) {
+    broker_t b = {0};
+    const char *flags[] = {"--segment-size", "1MiB", "--retention-bytes",
+                           "2MiB", "--checkpoint-interval", "200ms",
+                           "--fsync", "never", NULL};
+    broker_start(&b, flags);
+    sl_client_t *cl = client(&b, NULL);
+    static char big[64 * 1024];
+    memset(big, 'r', sizeof big);
+    uint64_t off;
+    int dup;
+    for (int i = 0; i < 100; i++) {
+        snprintf(big, 16, "%08d", i);
+        SL_CHECK_OK(sl_client_put(cl, "t", "ret", big, sizeof big, -1, 0, &off,
+                                  &dup));
+    }
+    /* Retention runs on a timer after a checkpoint covers old segments. */
+    for (int i = 0; i < 300 && stat_value(cl, "segments_deleted") == 0; i++)
+        sleep_ms(20);
+    SL_CHECK(stat_value(cl, "segments_deleted") > 0);
+    SL_CHECK(stat_value(cl, "disk_used") <= (3u << 20));
+    sl_client_fetch_t f;
+    SL_CHECK_INT(sl_client_get(cl, "t", "ret", 0, 1000, 0, &f), SL_EGONE);
+    SL_CHECK(f.earliest > 0);
+    SL_CHECK_UINT(f.latest, 100);
+    uint64_t earliest = f.earliest;
+    SL_CHECK_OK(sl_client_get(cl, "t", "ret", earliest, 1, 0, &f));
+    SL_CHECK_UINT(f.count, 1);
+    char want[32];
+    snprintf(want, sizeof want, "%08llu", (unsigned long long)earliest);
+    SL_CHECK_MEM(f.recs[0].data, 8, want, 8);
+    sl_client_close(cl);
+    broker_stop(&b, SIGTERM);
+}
+
+SL_TEST(broker_auth) {
+    broker_t b = {0};
+    char path[700];
+    snprintf(path, sizeof path, "%s/secret", sl_test_tmpdir());
+    FILE *fp = fopen(path, "w");
+    SL_CHECK(fp != NULL);
+    fputs("s3cret-value\n", fp);
+    fclose(fp);
+    const char *flags[] = {"--auth-file", path, NULL};
+    broker_start(&b, flags);
+    /* Without the secret every command is refused. */
+    sl_client_t *cl = client(&b, NULL);
+    char ver[64];
+    SL_CHECK_INT(sl_client_version(cl, ver, sizeof ver), SL_EAUTH);
+    sl_client_close(cl);
+    /* A wrong secret fails the connection. */
+    sl_client_opts_t o = {"wrong", 5000, 5000, -1};
+    SL_CHECK_INT(sl_client_connect(b.addr, &o, &cl), SL_EAUTH);
+    cl = client(&b, "s3cret-value");
+    SL_CHECK_OK(sl_client_version(cl, ver, sizeof ver));
+    uint64_t off;
+    int dup;
+    SL_CHECK_OK(sl_client_put(cl, "t", "p", "x", 1, -1, 0, &off, &dup));
+    SL_CHECK(stat_value(cl, "err_auth") >= 2);
+    sl_client_close(cl);
+    broker_stop(&b, SIGTERM);
+    /* The secret is never in the broker's log. */
+    fp = fopen(b.log, "r");
+    SL_CHECK(fp != NULL);
+    char line[1024];
+    while (fgets(line, sizeof line, fp))
+        SL_CHECK(strstr(line, "s3cret") == NULL);
+    fclose(fp);
+}
+
+SL_TEST(broker_bad_input) {
+    broker_t b = {0};
+    const char *flags[] = {"--max-message", "1KiB", "--max-connections", "40",
+                           "--idle-timeout", "1s", NULL};
+    broker_start(&b, flags);
+    char out[4096];
+    int fd = raw_connect(b.port);
+    /* Non-fatal errors: the connection goes on. */
+    const char *req = "bogus 1\r\nget 2 t p abc\r\nversion\r\n"
+                      "put 3 t p 3 crc=7\r\nabc\r\nversion 4\r\n";
+    raw_exchange(fd, req, strlen(req), 5, out, sizeof out);
+    SL_CHECK(strstr(out, "400 1 unknown command\r\n") != NULL);
+    SL_CHECK(strstr(out, "400 2 bad offset\r\n") != NULL);
+    SL_CHECK(strstr(out, "400 - missing or bad request id\r\n") != NULL);
+    SL_CHECK(strstr(out, "400 3 crc mismatch\r\n") != NULL);
+    SL_CHECK(strstr(out, "200 4 sluice-broker") != NULL);
+    close(fd);
+    /* Fatal ones: an error reply, then a clean close. */
+    const char *fatal[] = {"put 1 t p -5\r\n", "put 1 t p 5000\r\n",
+                           "put 1 t p 3\r\nabcdef\r\n", "mput 1 t p 0\r\n"};
+    const char *codes[] = {"400 1 ", "413 1 ", "400 1 ", "400 1 "};
+    for (int i = 0; i < 4; i++) {
+        fd = raw_connect(b.port);
+        raw_exchange(fd, fatal[i], strlen(fatal[i]), 1, out, sizeof out);
+        if (strncmp(out, codes[i], strlen(codes[i])) != 0)
+            sl_test_fail(__FILE__, __LINE__, "%s -> %s", fatal[i], out);
+        SL_CHECK(raw_closed(fd));
+        close(fd);
+    }
+    /* A line longer than the limit. */
+    fd = raw_connect(b.port);
+    static char longline[10000];
+    memset(longline, 'a', sizeof longline);
+    raw_exchange(fd, longline, sizeof longline, 1, out, sizeof out);
+    SL_CHECK(strncmp(out, "400 - line too long", 19) == 0);
+    close(fd);
+    /* A connection that stops mid-payload, and random binary garbage. */
+    fd = raw_connect(b.port);
+    const char *partial = "put 9 t p 100\r\nonly-part";
+    SL_CHECK(send(fd, partial, strlen(partial), 0) > 0);
+    close(fd);
+    srand(7);
+    for (int round = 0; round < 20; round++) {
+        char junk[512];
+        for (size_t i = 0; i < sizeof junk; i++)
+            junk[i] = (char)(rand() & 0xFF);
+        fd = raw_connect(b.port);
+        send(fd, junk, sizeof junk, MSG_NOSIGNAL);
+        close(fd);
+    }
+    /* A flood of idle connections: past the limit new ones get a 503;
+     * idle ones are closed after the idle timeout. */
+    int idle[45];
+    for (int i = 0; i < 45; i++)
+        idle[i] = raw_connect(b.port);
+    int rejected = 0;
+    for (int i = 0; i < 45; i++) {
+        struct timeval tv = {0, 200000};
+        setsockopt(idle[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        char buf[64];
+        ssize_t r = recv(idle[i], buf, sizeof buf - 1, 0);
+        if (r > 0) {
+            buf[r] = '\0';
+            if (strncmp(buf, "503 - too many connections", 26) == 0)
+                rejected++;
+        }
+    }
+    SL_CHECK(rejected >= 1);
+    for (int i = 0; i < 45; i++) {
+        struct timeval tv = {5, 0};
+        setsockopt(idle[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
+    int closed = 0;
+    for (int i = 0; i < 45; i++)
+        closed += raw_closed(idle[i]);
+    SL_CHECK_INT(closed, 45);
+    for (int i = 0; i < 45; i++)
+        close(idle[i]);
+    /* The broker still serves, and counted everything. */
+    sl_client_t *cl = client(&b, NULL);
+    uint64_t off;
+    int dup;
+    SL_CHECK_OK(sl_client_put(cl, "t", "p", "ok", 2, -1, 0, &off, &dup));
+    SL_CHECK(stat_value(cl, "err_unknown_command") >= 1);
+    SL_CHECK(stat_value(cl, "err_too_large") >= 1);
+    SL_CHECK(stat_value(cl, "err_crc_mismatch") >= 1);
+    SL_CHECK(stat_value(cl, "err_protocol") >= 4);
+    SL_CHECK(stat_value(cl, "err_truncated_request") >= 1);
+    SL_CHECK(stat_value(cl, "rejected_connections") >= 1);
+    SL_CHECK(stat_value(cl, "idle_closed") >= 1);
+    sl_client_close(cl);
+    broker_stop(&b, SIGTERM);
+}
+
+SL_TEST(broker_cli) {
+    broker_t b = {0};
+    broker_start(&b, NULL);
+    char cmd[2048];
+    const char *cli = sl_harness_bin("sluice");
+    snprintf(cmd, sizeof cmd,
+             "printf 'one\\ntwo\\nthree\\n' | %s --broker %s put shop shop.t "
+             "2>/dev/null", cli, b.addr);
+    SL_CHECK_INT(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "SLUICE_BROKER=%s %s tail shop shop.t --from 1",
+             b.addr, cli);
+    FILE *p = popen(cmd, "r");
+    SL_CHECK(p != NULL);
+    char out[256] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    SL_CHECK_INT(pclose(p), 0);
+    SL_CHECK_STR(out, "two\nthree\n");
+    snprintf(cmd, sizeof cmd, "%s --broker %s offsets shop shop.t --group g",
+             cli, b.addr);
+    p = popen(cmd, "r");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    SL_CHECK_INT(pclose(p), 0);
+    SL_CHECK_STR(out, "earliest 0\nlatest 3\ncommitted none\n");
+    snprintf(cmd, sizeof cmd, "%s --broker %s partitions", cli, b.addr);
+    p = popen(cmd, "r");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    SL_CHECK_INT(pclose(p), 0);
+    SL_CHECK_STR(out, "shop shop.t 0 3\n");
+    snprintf(cmd, sizeof cmd, "%s --broker %s frobnicate 2>/dev/null", cli,
+             b.addr);
+    int rc = system(cmd);
+    SL_CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+    broker_stop(&b, SIGTERM);
+}
