@@ -344,34 +344,65 @@ static int roundtrips(const char *digits, size_t nd, int exp10, double a) {
     return strtod(t, NULL) == a;
 }
 
-/* The shortest digits that read back as a (>= 0), as dtoa's shortest mode
- * finds them: for each length, the nearest decimal of that length, or at
- * a power of two (where the gap below a is half the gap above) the next
- * one up, which may still round back to a when the nearest does not. */
-static void shortest_digits(double a, char *digits, size_t *nd, int *exp10) {
+/* Whether a prec-digit decimal reads back as a: the nearest one, or at a
+ * power of two (where the gap below a is half the gap above) the next one
+ * up, which may still round back to a when the nearest does not. On
+ * success digits/nd/exp10 hold it. */
+static int try_prec(double a, int prec, char *digits, size_t *nd,
+                    int *exp10) {
     char tmp[40], up[24];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, a);
-        split_e(tmp, digits, nd, exp10);
-        if (strtod(tmp, NULL) == a)
-            return;
-        int uexp = *exp10, i = (int)*nd - 1;
-        memcpy(up, digits, *nd);
-        while (i >= 0 && up[i] == '9')
-            up[i--] = '0';
-        if (i >= 0) {
-            up[i]++;
-        } else {
-            up[0] = '1';
-            uexp++;
-        }
-        if (roundtrips(up, *nd, uexp, a)) {
-            memcpy(digits, up, *nd);
-            *exp10 = uexp;
-            return;
-        }
+    snprintf(tmp, sizeof tmp, "%.*e", prec - 1, a);
+    split_e(tmp, digits, nd, exp10);
+    if (strtod(tmp, NULL) == a)
+        return 1;
+    int uexp = *exp10, i = (int)*nd - 1;
+    memcpy(up, digits, *nd);
+    while (i >= 0 && up[i] == '9')
+        up[i--] = '0';
+    if (i >= 0) {
+        up[i]++;
+    } else {
+        up[0] = '1';
+        uexp++;
     }
-    /* 17 significant digits always round-trip, so this is not reached. */
+    if (!roundtrips(up, *nd, uexp, a))
+        return 0;
+    memcpy(digits, up, *nd);
+    *exp10 = uexp;
+    return 1;
+}
+
+/* The shortest digits that read back as a (>= 0), as dtoa's shortest mode
+ * finds them. Trying every length with printf and strtod is slow, so for
+ * normal numbers a length is only tried when the 17-digit form S is close
+ * to a decimal of that length: a round-tripping y is within half an ulp
+ * (< 11.1 units of S's last digit) of a, and S within 0.5 units, so y can
+ * only exist when S is within 11.6 units of a prec-digit boundary. */
+static void shortest_digits(double a, char *digits, size_t *nd, int *exp10) {
+    char s17[40], d17[24];
+    size_t n17;
+    int e17;
+    snprintf(s17, sizeof s17, "%.16e", a);
+    split_e(s17, d17, &n17, &e17);
+    int normal = a >= DBL_MIN;
+    for (int prec = 1; prec <= 16; prec++) {
+        if (normal) {
+            uint64_t tail = 0, full = 1;
+            for (int i = prec; i < 17; i++) {
+                tail = tail * 10 + (uint64_t)(d17[i] - '0');
+                full *= 10;
+            }
+            uint64_t dist = tail < full - tail ? tail : full - tail;
+            if (dist > 100)
+                continue;
+        }
+        if (try_prec(a, prec, digits, nd, exp10))
+            return;
+    }
+    /* 17 significant digits always round-trip. */
+    memcpy(digits, d17, n17);
+    *nd = n17;
+    *exp10 = e17;
 }
 
 static int format_double(double v, char *buf, size_t cap) {
