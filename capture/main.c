@@ -10,6 +10,7 @@
  */
 #include "capture/binlog.h"
 #include "config.h"
+#include "service.h"
 #include "error.h"
 #include "log.h"
 #include "parse.h"
@@ -74,7 +75,24 @@ static int on_change(void *ctx, const sl_change_t *chg) {
 }
 
 
+/* Offline decoding when --from-file is given; otherwise the live service
+ * (capture/service.c), whose --help describes both modes. */
+static int wants_offline(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--from-file") == 0 ||
+            strncmp(argv[i], "--from-file=", 12) == 0 ||
+            strcmp(argv[i], "--from_file") == 0 ||
+            strncmp(argv[i], "--from_file=", 12) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (!wants_offline(argc, argv))
+        return sl_capture_service_main(argc, argv);
     sl_config_t cfg;
     if (sl_config_init(&cfg, "sluice-capture",
                        "sluice-capture --from-file FILE... "

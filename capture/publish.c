@@ -1,0 +1,508 @@
+/* The publisher; see publish.h for the exactly-once scheme. */
+#include "publish.h"
+
+#include "clock.h"
+#include "error.h"
+#include "json.h"
+#include "jsonread.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef enum {
+    ENT_BATCH = 1,      /* Messages for one partition. */
+    ENT_BOUNDARY = 2,   /* A transaction ended here; no request. */
+    ENT_CHECKPOINT = 3, /* A checkpoint put. */
+} ent_kind_t;
+
+/* One entry of the in-flight queue, in send order. A batch's messages are
+ * stored back to back in data; lens[] gives their sizes. */
+typedef struct {
+    ent_kind_t kind;
+    int sent;
+    char *part;
+    sl_buf_t data;
+    size_t *lens;
+    size_t n, cap;
+    uint64_t first_seq;
+    sl_checkpoint_t cp;
+} ent_t;
+
+struct sl_publish_s {
+    sl_client_t *cl;
+    char *topic;
+    char *cp_part;
+    int64_t producer;
+    size_t max_inflight, max_batch, max_batch_bytes;
+    volatile int *stop;
+
+    ent_t *q;        /* Ring of entries. */
+    size_t qhead, qlen, qcap;
+    size_t inflight_bytes;
+
+    uint64_t next_seq;
+    int have_safe;       /* A checkpoint is safe to write. */
+    sl_checkpoint_t safe;
+    int safe_written;    /* The safe one was already put. */
+    int have_written;
+    sl_checkpoint_t written; /* The last checkpoint stored in the broker. */
+    uint64_t last_cp_ns;
+
+    sl_publish_stats_t stats;
+    char err[512];
+};
+
+static ent_t *qat(sl_publish_t *pub, size_t i) {
+    return &pub->q[(pub->qhead + i) % pub->qcap];
+}
+
+static int qpush(sl_publish_t *pub, ent_kind_t kind, ent_t **out) {
+    if (pub->qlen == pub->qcap) {
+        size_t cap = pub->qcap ? pub->qcap * 2 : 64;
+        ent_t *q = calloc(cap, sizeof *q);
+        if (q == NULL)
+            return SL_ENOMEM;
+        for (size_t i = 0; i < pub->qlen; i++)
+            q[i] = *qat(pub, i);
+        free(pub->q);
+        pub->q = q;
+        pub->qhead = 0;
+        pub->qcap = cap;
+    }
+    ent_t *ent = qat(pub, pub->qlen++);
+    memset(ent, 0, sizeof *ent);
+    ent->kind = kind;
+    *out = ent;
+    return 0;
+}
+
+static void ent_free(ent_t *ent) {
+    free(ent->part);
+    sl_buf_free(&ent->data);
+    free(ent->lens);
+    memset(ent, 0, sizeof *ent);
+}
+
+static void qpop(sl_publish_t *pub) {
+    ent_t *ent = qat(pub, 0);
+    pub->inflight_bytes -= ent->data.len;
+    ent_free(ent);
+    pub->qhead = (pub->qhead + 1) % pub->qcap;
+    pub->qlen--;
+}
+
+int sl_checkpoint_encode(const sl_checkpoint_t *cp, sl_buf_t *out) {
+    sl_json_t json;
+    sl_json_init(&json, out);
+    sl_json_obj_begin(&json);
+    sl_json_key(&json, "file");
+    sl_json_str(&json, cp->file);
+    sl_json_key(&json, "pos");
+    sl_json_uint(&json, cp->pos);
+    sl_json_key(&json, "gtid");
+    sl_json_str(&json, cp->gtid);
+    sl_json_key(&json, "seq");
+    sl_json_uint(&json, cp->next_seq);
+    sl_json_key(&json, "ts");
+    sl_json_int(&json, cp->ts);
+    sl_json_obj_end(&json);
+    return sl_json_error(&json);
+}
+
+static int copy_str(const sl_jr_doc_t *doc, uint32_t tok, char *out,
+                    size_t outlen) {
+    if (tok == SL_JR_NONE || sl_jr_type(doc, tok) != SL_JR_STRING)
+        return SL_ECORRUPT;
+    sl_buf_t buf = SL_BUF_INIT;
+    int err = sl_jr_unescape(doc, tok, &buf);
+    if (err == 0 && buf.len >= outlen)
+        err = SL_ECORRUPT;
+    if (err == 0) {
+        if (buf.len > 0)
+            memcpy(out, buf.data, buf.len);
+        out[buf.len] = '\0';
+    }
+    sl_buf_free(&buf);
+    return err;
+}
+
+int sl_checkpoint_decode(const uint8_t *data, size_t len, sl_checkpoint_t *cp) {
+    sl_jr_doc_t doc;
+    sl_jr_init(&doc);
+    memset(cp, 0, sizeof *cp);
+    int err = sl_jr_parse(&doc, (const char *)data, len);
+    if (err == 0 && sl_jr_type(&doc, 0) != SL_JR_OBJECT)
+        err = SL_ECORRUPT;
+    if (err == 0)
+        err = copy_str(&doc, sl_jr_get(&doc, 0, "file"), cp->file,
+                       sizeof cp->file);
+    if (err == 0)
+        err = copy_str(&doc, sl_jr_get(&doc, 0, "gtid"), cp->gtid,
+                       sizeof cp->gtid);
+    if (err == 0)
+        err = sl_jr_u64(&doc, sl_jr_get(&doc, 0, "pos"), &cp->pos);
+    if (err == 0)
+        err = sl_jr_u64(&doc, sl_jr_get(&doc, 0, "seq"), &cp->next_seq);
+    if (err == 0)
+        err = sl_jr_i64(&doc, sl_jr_get(&doc, 0, "ts"), &cp->ts);
+    sl_jr_free(&doc);
+    return err == 0 ? 0 : SL_ECORRUPT;
+}
+
+static int transient(int err) {
+    return err == SL_ECLOSED || err == SL_ETIMEDOUT || err == SL_ECONN ||
+           err == SL_EIO || err == SL_EAGAIN;
+}
+
+static void sleep_ms(unsigned ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Sends one entry's request (batches and checkpoint puts). */
+static int send_entry(sl_publish_t *pub, ent_t *ent) {
+    sl_client_msg_t stack[64];
+    sl_client_msg_t *msgs = stack;
+    if (ent->kind == ENT_CHECKPOINT) {
+        sl_client_msg_t msg = {ent->data.data, ent->data.len};
+        int err = sl_client_put_send(pub->cl, SL_PUBLISH_INTERNAL_TOPIC,
+                                     pub->cp_part, &msg, 1, -1, 0, NULL);
+        ent->sent = err == 0;
+        return err;
+    }
+    if (ent->n == 0) {
+        ent->sent = 1; /* Nothing to say; no ack will come for it. */
+        return 0;
+    }
+    if (ent->n > 64 && (msgs = malloc(ent->n * sizeof *msgs)) == NULL)
+        return SL_ENOMEM;
+    size_t off = 0;
+    for (size_t i = 0; i < ent->n; i++) {
+        msgs[i].data = ent->data.data + off;
+        msgs[i].len = ent->lens[i];
+        off += ent->lens[i];
+    }
+    int err = sl_client_put_send(pub->cl, pub->topic, ent->part, msgs, ent->n,
+                                 pub->producer, ent->first_seq, NULL);
+    if (msgs != stack)
+        free(msgs);
+    ent->sent = err == 0;
+    return err;
+}
+
+/* After a broken connection: reconnect (for ever, while not stopped) and
+ * send again, in order, every request that was not acknowledged. */
+static int recover(sl_publish_t *pub) {
+    for (unsigned attempt = 0;; attempt++) {
+        if (pub->stop != NULL && *pub->stop && attempt > 0) {
+            snprintf(pub->err, sizeof pub->err,
+                     "stopped while the broker was unreachable");
+            return SL_ESTOPPED;
+        }
+        int err = sl_client_reconnect(pub->cl);
+        if (err == 0) {
+            pub->stats.reconnects++;
+            for (size_t i = 0; i < pub->qlen && err == 0; i++) {
+                ent_t *ent = qat(pub, i);
+                if (ent->sent)
+                    err = send_entry(pub, ent);
+            }
+            if (err == 0)
+                err = sl_client_flush(pub->cl);
+            if (err == 0)
+                return 0;
+        }
+        if (!transient(err))
+            return err;
+        if (attempt % 10 == 0)
+            sl_log_warn("broker unreachable; capture paused, retrying",
+                        "error=\"%s\" unacked_bytes=%zu",
+                        sl_client_error(pub->cl), pub->inflight_bytes);
+        sleep_ms(attempt < 10 ? 200 : 1000);
+    }
+}
+
+/* Pops the boundaries at the head: every request before them is
+ * acknowledged, so their checkpoints are safe to write. */
+static void pop_boundaries(sl_publish_t *pub) {
+    while (pub->qlen > 0 && qat(pub, 0)->kind == ENT_BOUNDARY) {
+        pub->safe = qat(pub, 0)->cp;
+        pub->have_safe = 1;
+        pub->safe_written = 0;
+        qpop(pub);
+    }
+}
+
+/* Sends every request not sent yet (the open batch included). */
+static int send_unsent(sl_publish_t *pub) {
+    for (size_t i = 0; i < pub->qlen; i++) {
+        ent_t *ent = qat(pub, i);
+        if (ent->sent || ent->kind == ENT_BOUNDARY)
+            continue;
+        int err = send_entry(pub, ent);
+        if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
+            return err;
+    }
+    return 0;
+}
+
+/* Takes the ack of the oldest request (which must have been sent). */
+static int take_ack(sl_publish_t *pub) {
+    pop_boundaries(pub);
+    if (pub->qlen == 0)
+        return 0;
+    ent_t *ent = qat(pub, 0);
+    if (ent->kind == ENT_BATCH && ent->n == 0) {
+        qpop(pub);
+        pop_boundaries(pub);
+        return 0;
+    }
+    SL_ASSERT(ent->sent);
+    sl_client_ack_t ack;
+    int err;
+    while ((err = sl_client_put_ack(pub->cl, &ack)) != 0 && transient(err))
+        if ((err = recover(pub)) != 0)
+            return err;
+    if (err != 0) {
+        snprintf(pub->err, sizeof pub->err,
+                 "the broker refused %s to %s (code %d: %s); capture stops "
+                 "rather than skip it",
+                 ent->kind == ENT_BATCH ? "a batch" : "a checkpoint",
+                 ent->kind == ENT_BATCH ? ent->part : pub->cp_part, ack.code,
+                 sl_client_error(pub->cl));
+        return err;
+    }
+    if (ent->kind == ENT_BATCH) {
+        pub->stats.messages += ent->n;
+        pub->stats.bytes += ent->data.len;
+        if (ack.dup)
+            pub->stats.duplicates += ent->n;
+    } else {
+        pub->stats.checkpoints++;
+    }
+    qpop(pub);
+    pop_boundaries(pub);
+    return 0;
+}
+
+/* Sends what is queued and waits for acks until at most target bytes are
+ * unacknowledged; with target 0, until everything is acknowledged. */
+static int drain(sl_publish_t *pub, size_t target) {
+    int err = send_unsent(pub);
+    if (err == 0)
+        err = sl_client_flush(pub->cl);
+    if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
+        return err;
+    while (pub->qlen > 0 && (target == 0 || pub->inflight_bytes > target))
+        if ((err = take_ack(pub)) != 0)
+            return err;
+    return 0;
+}
+
+int sl_publish_message(sl_publish_t *pub, const char *part, size_t part_len,
+                       const void *data, size_t len) {
+    ent_t *ent = pub->qlen ? qat(pub, pub->qlen - 1) : NULL;
+    int err;
+    if (ent == NULL || ent->kind != ENT_BATCH || ent->sent ||
+        ent->n >= pub->max_batch ||
+        ent->data.len + len > pub->max_batch_bytes ||
+        strlen(ent->part) != part_len || memcmp(ent->part, part, part_len)) {
+        if (ent != NULL && ent->kind == ENT_BATCH && !ent->sent) {
+            err = send_entry(pub, ent);
+            if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
+                return err;
+        }
+        if ((err = qpush(pub, ENT_BATCH, &ent)) != 0)
+            return err;
+        ent->part = strndup(part, part_len);
+        if (ent->part == NULL)
+            return SL_ENOMEM;
+        ent->first_seq = pub->next_seq;
+    }
+    if (ent->n == ent->cap) {
+        size_t cap = ent->cap ? ent->cap * 2 : 16;
+        size_t *lens = realloc(ent->lens, cap * sizeof *lens);
+        if (lens == NULL)
+            return SL_ENOMEM;
+        ent->lens = lens;
+        ent->cap = cap;
+    }
+    if ((err = sl_buf_append(&ent->data, data, len)) != 0)
+        return err;
+    ent->lens[ent->n++] = len;
+    pub->inflight_bytes += len;
+    pub->next_seq++;
+    if (pub->inflight_bytes > pub->max_inflight)
+        return drain(pub, pub->max_inflight / 2);
+    return 0;
+}
+
+int sl_publish_boundary(sl_publish_t *pub, const sl_checkpoint_t *cp) {
+    ent_t *ent;
+    int err = qpush(pub, ENT_BOUNDARY, &ent);
+    if (err != 0)
+        return err;
+    ent->cp = *cp;
+    ent->cp.next_seq = pub->next_seq;
+    ent->sent = 0;
+    return 0;
+}
+
+int sl_publish_sync(sl_publish_t *pub, int force, uint64_t checkpoint_ms) {
+    /* Send the open batch: a transaction boundary or a pause is the
+     * natural moment, and it bounds latency. */
+    int err = send_unsent(pub);
+    if (err == 0)
+        err = sl_client_flush(pub->cl);
+    if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
+        return err;
+    uint64_t now = sl_mono_ns();
+    int due = force ||
+              now - pub->last_cp_ns >= checkpoint_ms * 1000000ull;
+    if (!due)
+        return 0;
+    if ((err = drain(pub, 0)) != 0)
+        return err;
+    if (!pub->have_safe || pub->safe_written)
+        return 0;
+    ent_t *ent;
+    if ((err = qpush(pub, ENT_CHECKPOINT, &ent)) != 0)
+        return err;
+    if ((err = sl_checkpoint_encode(&pub->safe, &ent->data)) != 0)
+        return err;
+    pub->inflight_bytes += ent->data.len;
+    err = send_entry(pub, ent);
+    if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
+        return err;
+    if ((err = drain(pub, 0)) != 0)
+        return err;
+    pub->safe_written = 1;
+    pub->written = pub->safe;
+    pub->have_written = 1;
+    pub->last_cp_ns = now;
+    return 0;
+}
+
+static int read_checkpoint(sl_publish_t *pub, sl_checkpoint_t *cp,
+                           int *found) {
+    uint64_t earliest, latest;
+    *found = 0;
+    int err = sl_client_offsets(pub->cl, SL_PUBLISH_INTERNAL_TOPIC,
+                                pub->cp_part, &earliest, &latest);
+    if (err == SL_ENOTFOUND)
+        return 0;
+    if (err != 0)
+        return err;
+    if (latest == 0 || latest <= earliest)
+        return 0;
+    sl_client_fetch_t fetch;
+    err = sl_client_get(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, pub->cp_part,
+                        latest - 1, 1 << 20, 0, &fetch);
+    if (err != 0)
+        return err;
+    if (fetch.count == 0) {
+        snprintf(pub->err, sizeof pub->err,
+                 "checkpoint %s/%s offset %llu could not be read",
+                 SL_PUBLISH_INTERNAL_TOPIC, pub->cp_part,
+                 (unsigned long long)(latest - 1));
+        return SL_ECORRUPT;
+    }
+    if (sl_checkpoint_decode(fetch.recs[0].data, fetch.recs[0].len, cp) != 0) {
+        snprintf(pub->err, sizeof pub->err,
+                 "checkpoint %s/%s offset %llu is not a checkpoint record",
+                 SL_PUBLISH_INTERNAL_TOPIC, pub->cp_part,
+                 (unsigned long long)(latest - 1));
+        return SL_ECORRUPT;
+    }
+    *found = 1;
+    return 0;
+}
+
+int sl_publish_open(sl_publish_t **out, const sl_publish_opts_t *opts,
+                    volatile int *stop, sl_checkpoint_t *cp, int *found,
+                    char *errbuf, size_t errlen) {
+    *out = NULL;
+    sl_publish_t *pub = calloc(1, sizeof *pub);
+    if (pub == NULL)
+        return SL_ENOMEM;
+    pub->topic = strdup(opts->topic);
+    pub->cp_part = strdup(opts->checkpoint_partition);
+    pub->producer = opts->producer;
+    pub->max_inflight = opts->max_inflight ? opts->max_inflight : 64u << 20;
+    pub->max_batch = opts->max_batch ? opts->max_batch : 512;
+    pub->max_batch_bytes =
+        opts->max_batch_bytes ? opts->max_batch_bytes : 1u << 20;
+    pub->stop = stop;
+    pub->last_cp_ns = sl_mono_ns();
+    if (pub->topic == NULL || pub->cp_part == NULL) {
+        sl_publish_free(pub);
+        return SL_ENOMEM;
+    }
+    sl_client_opts_t copts = {opts->secret, 5000, 30000, 10000};
+    int err;
+    for (unsigned attempt = 0;; attempt++) {
+        err = sl_client_connect(opts->broker, &copts, &pub->cl);
+        if (err == 0)
+            err = read_checkpoint(pub, cp, found);
+        if (err == 0 || !transient(err) || (stop != NULL && *stop))
+            break;
+        if (pub->cl != NULL) {
+            sl_client_close(pub->cl);
+            pub->cl = NULL;
+        }
+        if (attempt % 10 == 0)
+            sl_log_warn("broker unreachable; waiting for it", "broker=%s",
+                        opts->broker);
+        sleep_ms(attempt < 10 ? 200 : 1000);
+    }
+    if (err == 0 && *found) {
+        pub->written = *cp;
+        pub->have_written = 1;
+    }
+    if (err != 0) {
+        snprintf(errbuf, errlen, "broker %s: %s", opts->broker,
+                 pub->err[0] ? pub->err
+                             : (pub->cl ? sl_client_error(pub->cl)
+                                        : sl_strerror(err)));
+        sl_publish_free(pub);
+        return err;
+    }
+    *out = pub;
+    return 0;
+}
+
+void sl_publish_free(sl_publish_t *pub) {
+    if (pub == NULL)
+        return;
+    while (pub->qlen > 0)
+        qpop(pub);
+    free(pub->q);
+    if (pub->cl != NULL)
+        sl_client_close(pub->cl);
+    free(pub->topic);
+    free(pub->cp_part);
+    free(pub);
+}
+
+int sl_publish_last_checkpoint(const sl_publish_t *pub, sl_checkpoint_t *cp) {
+    if (!pub->have_written)
+        return 0;
+    *cp = pub->written;
+    return 1;
+}
+
+void sl_publish_set_seq(sl_publish_t *pub, uint64_t next_seq) {
+    pub->next_seq = next_seq;
+}
+
+uint64_t sl_publish_seq(const sl_publish_t *pub) { return pub->next_seq; }
+
+void sl_publish_stats(const sl_publish_t *pub, sl_publish_stats_t *stats) {
+    *stats = pub->stats;
+    stats->inflight_bytes = pub->inflight_bytes;
+}
+
+const char *sl_publish_error(const sl_publish_t *pub) { return pub->err; }

@@ -1,0 +1,115 @@
+/*
+ * The publisher: capture's exactly-once path into sluice-broker.
+ *
+ * Every message gets the next number of one counter that runs across all
+ * partitions (the capture sequence). Messages go out as pipelined batch
+ * puts with this instance's producer id and the sequence of their first
+ * message, so the broker stores each message once: a batch re-sent after
+ * a reconnect, or re-published after a restart, carries the sequences it
+ * had the first time, and the broker drops what it already holds.
+ *
+ * Replays reproduce the same sequences because the counter's value is
+ * saved in every checkpoint, and a restart replays the binlog from that
+ * checkpoint with the same filters and routing (the producer id is derived
+ * from the capture name and those settings, so a changed configuration is
+ * a new producer). Checkpoints are put only once every message before them
+ * has been acknowledged; they are the resume point.
+ *
+ * Memory is bounded: at most max_inflight bytes of unacknowledged messages
+ * are kept (they are needed to re-send after a broken connection); past
+ * that, publishing waits for acks, which stalls reading the binlog
+ * (back-pressure) instead of growing.
+ *
+ * A broker that goes away is retried for ever, with backoff, losing
+ * nothing. An error reply the broker gives for a message (too large,
+ * refused) is fatal: capture stops rather than skip it.
+ */
+#ifndef SL_CAPTURE_PUBLISH_H
+#define SL_CAPTURE_PUBLISH_H
+
+#include "buf.h"
+#include "client.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_PUBLISH_INTERNAL_TOPIC "__sluice_capture"
+
+typedef struct {
+    const char *broker;       /* "HOST:PORT". Copied. */
+    const char *secret;       /* Broker shared secret or NULL. Copied. */
+    const char *topic;        /* Data topic. Copied. */
+    /* Checkpoints go to partition checkpoint_partition (the capture name)
+     * of the internal topic SL_PUBLISH_INTERNAL_TOPIC, so consumers listing
+     * the data topic never see them. Copied. */
+    const char *checkpoint_partition;
+    int64_t producer;         /* >= 0. */
+    size_t max_inflight;      /* Bytes of unacked messages (default 64 MiB). */
+    size_t max_batch;         /* Messages per batch put (default 512). */
+    size_t max_batch_bytes;   /* Bytes per batch put (default 1 MiB). */
+} sl_publish_opts_t;
+
+/* What a checkpoint records: where to resume and the counter there. */
+typedef struct {
+    char file[256];
+    uint64_t pos;        /* The position after the last complete event. */
+    char gtid[192];      /* The last transaction's GTID, or "". */
+    uint64_t next_seq;   /* The capture sequence of the next message. */
+    int64_t ts;          /* Source commit time (seconds) of that event. */
+} sl_checkpoint_t;
+
+typedef struct sl_publish_s sl_publish_t;
+
+/* Connects (retrying for ever with backoff while *stop stays 0) and reads
+ * the last checkpoint into *cp (*found = 0 when there is none). *out is
+ * owned by the caller (sl_publish_free). */
+int sl_publish_open(sl_publish_t **out, const sl_publish_opts_t *opts,
+                    volatile int *stop, sl_checkpoint_t *cp, int *found,
+                    char *err, size_t errlen);
+void sl_publish_free(sl_publish_t *pub);
+
+/* Sets the capture sequence of the next message (from the checkpoint). */
+void sl_publish_set_seq(sl_publish_t *pub, uint64_t next_seq);
+uint64_t sl_publish_seq(const sl_publish_t *pub);
+
+/* Queues one message for a partition (both copied). Consecutive messages
+ * to the same partition share a batch put. May block for acks when the
+ * in-flight limit is reached. */
+int sl_publish_message(sl_publish_t *pub, const char *part, size_t part_len,
+                       const void *data, size_t len);
+
+/* Marks a transaction boundary: once every message queued so far is
+ * acknowledged, cp (with next_seq filled in here) becomes the checkpoint
+ * to write. */
+int sl_publish_boundary(sl_publish_t *pub, const sl_checkpoint_t *cp);
+
+/* Sends what is queued, collects the acks that are ready, and writes the
+ * newest safe checkpoint when force is set or checkpoint_ms elapsed since
+ * the last one. With force, waits until everything is acknowledged. */
+int sl_publish_sync(sl_publish_t *pub, int force, uint64_t checkpoint_ms);
+
+/* The last checkpoint written (or read at open): returns 1 and fills *cp,
+ * or 0 when there is none yet. */
+int sl_publish_last_checkpoint(const sl_publish_t *pub, sl_checkpoint_t *cp);
+
+/* Counters. */
+typedef struct {
+    uint64_t messages;     /* Acknowledged, stored or duplicate. */
+    uint64_t duplicates;   /* Acknowledged as already stored. */
+    uint64_t bytes;
+    uint64_t checkpoints;
+    uint64_t reconnects;
+    size_t inflight_bytes;
+} sl_publish_stats_t;
+void sl_publish_stats(const sl_publish_t *pub, sl_publish_stats_t *stats);
+
+/* The last error message. */
+const char *sl_publish_error(const sl_publish_t *pub);
+
+/* Checkpoint records are one line of JSON:
+ *   {"file":"binlog.000042","pos":1234,"gtid":"0-1-77","seq":9001,"ts":...}
+ * Exposed for tests. */
+int sl_checkpoint_encode(const sl_checkpoint_t *cp, sl_buf_t *out);
+int sl_checkpoint_decode(const uint8_t *data, size_t len, sl_checkpoint_t *cp);
+
+#endif

@@ -1,0 +1,719 @@
+/* The live capture service; see service.h. */
+#include "service.h"
+
+#include "binlog.h"
+#include "broker/strmap.h"
+#include "bytes.h"
+#include "clock.h"
+#include "config.h"
+#include "error.h"
+#include "filter.h"
+#include "hash.h"
+#include "jsonread.h"
+#include "log.h"
+#include "parse.h"
+#include "preflight.h"
+#include "publish.h"
+#include "route.h"
+#include "secret.h"
+#include "source.h"
+
+#include <ctype.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const sl_opt_t opts_table[] = {
+    {"source", NULL, 0, "mysql://USER@HOST:PORT of the server to replicate"},
+    {"password-file", NULL, 0,
+     "file holding the source password (else $SLUICE_SOURCE_PASSWORD)"},
+    {"server-id", "54321", 0, "replica server id, unique in the topology"},
+    {"broker", "127.0.0.1:8123", 0, "sluice-broker HOST:PORT"},
+    {"broker-secret-file", NULL, 0,
+     "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
+    {"topic", "sluice", 0, "topic the change events go to"},
+    {"name", NULL, 0,
+     "this capture's name: its checkpoint and producer id (default: topic)"},
+    {"include", NULL, SL_OPT_MULTI, "capture only db.table matching REGEX"},
+    {"exclude", NULL, SL_OPT_MULTI, "never capture db.table matching REGEX"},
+    {"exclude-column", NULL, SL_OPT_MULTI,
+     "drop columns db.table.column matching REGEX"},
+    {"partition-by", "table", 0, "table, database, server or key:N"},
+    {"start", "end", 0,
+     "where to start without a checkpoint: end, FILE:POS or a GTID"},
+    {"heartbeat", "1s", 0, "source heartbeat period"},
+    {"timeout", "10s", 0, "silence (no event, no heartbeat) before reconnect"},
+    {"checkpoint-interval", "200ms", 0, "how often the resume point is saved"},
+    {"max-inflight", "64MiB", 0, "unacknowledged bytes before pausing"},
+    {"tls", "no", SL_OPT_FLAG, "require TLS to the source"},
+    {"tls-ca", NULL, 0, "CA file to verify the source's certificate"},
+    {"preflight", "yes", 0, "check the source's settings before starting"},
+    {"report-interval", "5s", 0, "how often progress is logged"},
+    {"skip-event-type", NULL, SL_OPT_MULTI,
+     "event type number to skip deliberately instead of failing on it"},
+    {"from-file", NULL, SL_OPT_MULTI, "(offline mode; see --help of it)"},
+    {"log-level", "info", 0, "debug, info, warn or error"},
+    {NULL, NULL, 0, NULL},
+};
+
+static volatile sig_atomic_t stop_signals;
+static volatile int stop_requested;
+
+static void on_signal(int signum) {
+    (void)signum;
+    stop_signals++;
+    stop_requested = 1;
+    if (stop_signals >= 2)
+        _exit(1); /* A second signal: the checkpoint is safe as it is. */
+}
+
+typedef struct {
+    sl_config_t cfg;
+    sl_source_opts_t src_opts;
+    char host[256];
+    char user[128];
+    char *password;
+    char *broker_secret;
+    char *start_file;
+    uint64_t start_pos;
+    char *start_gtid;
+    sl_filter_t *filter;
+    sl_route_t route;
+    sl_publish_t *pub;
+    sl_binlog_t *dec;
+    uint8_t skip[256];
+    size_t nskip;
+
+    /* Transaction state. */
+    sl_strmap_t touched;  /* Partitions that got rows in this transaction. */
+    int in_trx;
+    sl_buf_t part;        /* Scratch: partition name. */
+    sl_jr_doc_t doc;      /* Scratch: parsed commit/DDL events. */
+    sl_buf_t scratch;
+
+    /* Where the current event ends (the resume point after a commit). */
+    const char *cur_file;
+    uint64_t cur_end;
+    uint32_t cur_ts;
+
+    /* Report. */
+    uint64_t rows, events, bytes, last_rows, last_events, last_bytes;
+    uint64_t last_report_ns;
+    int64_t last_event_ts;
+    uint64_t filtered;
+    char err[1024];
+} svc_t;
+
+/* Parses mysql://USER@HOST:PORT. A password in the URL is refused: it
+ * would show in `ps`. */
+static int parse_source(svc_t *svc, const char *url) {
+    const char *p = url;
+    if (strncmp(p, "mysql://", 8) == 0)
+        p += 8;
+    else if (strncmp(p, "mariadb://", 10) == 0)
+        p += 10;
+    const char *at = strchr(p, '@');
+    if (at == NULL) {
+        snprintf(svc->err, sizeof svc->err,
+                 "--source must be mysql://USER@HOST:PORT");
+        return SL_EUSAGE;
+    }
+    size_t ulen = (size_t)(at - p);
+    if (memchr(p, ':', ulen) != NULL) {
+        snprintf(svc->err, sizeof svc->err,
+                 "--source must not contain a password (it would be visible "
+                 "in ps); use --password-file or $SLUICE_SOURCE_PASSWORD");
+        return SL_EUSAGE;
+    }
+    if (ulen == 0 || ulen >= sizeof svc->user) {
+        snprintf(svc->err, sizeof svc->err, "--source: bad user name");
+        return SL_EUSAGE;
+    }
+    memcpy(svc->user, p, ulen);
+    svc->user[ulen] = '\0';
+    char hostport[300];
+    snprintf(hostport, sizeof hostport, "%s", at + 1);
+    char *slash = strchr(hostport, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    if (strchr(hostport, ':') == NULL)
+        strncat(hostport, ":3306", sizeof hostport - strlen(hostport) - 1);
+    if (sl_parse_hostport(hostport, svc->host, sizeof svc->host,
+                          &svc->src_opts.port) != 0) {
+        snprintf(svc->err, sizeof svc->err, "--source: bad HOST:PORT '%s'",
+                 hostport);
+        return SL_EUSAGE;
+    }
+    return 0;
+}
+
+static int all_of(const char *p, size_t n, const char *set) {
+    for (size_t i = 0; i < n; i++)
+        if (strchr(set, p[i]) == NULL)
+            return 0;
+    return n > 0;
+}
+
+/* --start: "end", "FILE:POS", a MariaDB GTID list "D-S-N[,D-S-N]" or a
+ * MySQL GTID set "uuid:1-5[,...]". */
+static int parse_start(svc_t *svc, const char *text) {
+    if (strcmp(text, "end") == 0)
+        return 0;
+    size_t len = strlen(text);
+    if (all_of(text, len, "0123456789-,") && strchr(text, '-') != NULL) {
+        svc->start_gtid = strdup(text);
+        return svc->start_gtid ? 0 : SL_ENOMEM;
+    }
+    const char *colon = strrchr(text, ':');
+    if (len > 36 && text[8] == '-' && text[13] == '-' && text[36] == ':') {
+        svc->start_gtid = strdup(text);
+        return svc->start_gtid ? 0 : SL_ENOMEM;
+    }
+    if (colon != NULL && colon != text &&
+        all_of(colon + 1, strlen(colon + 1), "0123456789")) {
+        svc->start_file = strndup(text, (size_t)(colon - text));
+        if (svc->start_file == NULL)
+            return SL_ENOMEM;
+        return sl_parse_u64(colon + 1, &svc->start_pos);
+    }
+    snprintf(svc->err, sizeof svc->err,
+             "--start '%s' is not end, FILE:POS or a GTID position", text);
+    return SL_EUSAGE;
+}
+
+/* The producer id: a hash of the capture name and of every setting that
+ * decides which messages exist and where they go, so a replay after a
+ * configuration change is a new producer instead of a false duplicate. */
+static int64_t producer_id(svc_t *svc, const char *name) {
+    sl_buf_t buf = SL_BUF_INIT;
+    static const char *keys[] = {"include", "exclude", "exclude-column"};
+    sl_buf_printf(&buf, "%s\n%s\n%s\n", name,
+                  sl_config_get(&svc->cfg, "topic"),
+                  sl_config_get(&svc->cfg, "partition-by"));
+    for (size_t k = 0; k < 3; k++) {
+        const sl_strlist_t *list = sl_config_get_list(&svc->cfg, keys[k]);
+        for (size_t i = 0; i < list->count; i++)
+            sl_buf_printf(&buf, "%s=%s\n", keys[k], list->items[i]);
+    }
+    int64_t id = (int64_t)(sl_hash_fnv1a(buf.data, buf.len) & INT64_MAX);
+    sl_buf_free(&buf);
+    return id;
+}
+
+static int publish_to(svc_t *svc, const char *db, size_t db_len,
+                      const char *table, size_t table_len,
+                      const sl_change_t *chg, int mark_touched) {
+    sl_buf_reset(&svc->part);
+    int err = sl_route_partition(&svc->route, db, db_len, table, table_len,
+                                 sl_hash_fnv1a(chg->json, chg->json_len),
+                                 &svc->part);
+    if (err != 0)
+        return err;
+    if (mark_touched &&
+        sl_strmap_get(&svc->touched, svc->part.data, svc->part.len) == NULL &&
+        (err = sl_strmap_put(&svc->touched, svc->part.data, svc->part.len,
+                             &svc->touched)) != 0)
+        return err;
+    return sl_publish_message(svc->pub, (const char *)svc->part.data,
+                              svc->part.len, chg->json, chg->json_len);
+}
+
+/* Copies a string member of the parsed event into out ("" when absent). */
+static void member_str(svc_t *svc, const char *name, char *out,
+                       size_t outlen) {
+    out[0] = '\0';
+    uint32_t trx = sl_jr_get(&svc->doc, 0, "trx");
+    uint32_t tok = trx != SL_JR_NONE ? sl_jr_get(&svc->doc, trx, name)
+                                     : SL_JR_NONE;
+    if (tok == SL_JR_NONE || sl_jr_type(&svc->doc, tok) != SL_JR_STRING)
+        return;
+    sl_buf_reset(&svc->scratch);
+    if (sl_jr_unescape(&svc->doc, tok, &svc->scratch) == 0 &&
+        svc->scratch.len < outlen) {
+        if (svc->scratch.len)
+            memcpy(out, svc->scratch.data, svc->scratch.len);
+        out[svc->scratch.len] = '\0';
+    }
+}
+
+static int boundary(svc_t *svc, const sl_change_t *chg) {
+    sl_checkpoint_t cp;
+    memset(&cp, 0, sizeof cp);
+    snprintf(cp.file, sizeof cp.file, "%s", svc->cur_file);
+    cp.pos = svc->cur_end;
+    cp.ts = svc->cur_ts;
+    if (sl_jr_parse(&svc->doc, chg->json, chg->json_len) == 0)
+        member_str(svc, "gtid", cp.gtid, sizeof cp.gtid);
+    return sl_publish_boundary(svc->pub, &cp);
+}
+
+static void clear_touched(svc_t *svc) {
+    sl_strmap_free(&svc->touched);
+    sl_strmap_init(&svc->touched);
+}
+
+/* The commit event goes to every partition the transaction touched. */
+static int publish_commit(svc_t *svc, const sl_change_t *chg) {
+    int err = 0;
+    for (size_t b = 0; b < svc->touched.nbuckets && err == 0; b++)
+        for (sl_strmap_node_t *n = svc->touched.buckets[b]; n && err == 0;
+             n = n->next)
+            err = sl_publish_message(svc->pub, n->key, n->klen, chg->json,
+                                     chg->json_len);
+    clear_touched(svc);
+    return err;
+}
+
+static int is_dml_statement(const char *sql, size_t len) {
+    static const char *verbs[] = {"insert", "update", "delete", "replace",
+                                  "load"};
+    while (len > 0 && (isspace((unsigned char)*sql) || *sql == '(')) {
+        sql++;
+        len--;
+    }
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        size_t n = strlen(verbs[i]);
+        if (len > n && strncasecmp(sql, verbs[i], n) == 0 &&
+            !isalnum((unsigned char)sql[n]))
+            return 1;
+    }
+    return 0;
+}
+
+static int on_change(void *ctx, const sl_change_t *chg) {
+    svc_t *svc = ctx;
+    int err = 0;
+    switch (chg->kind) {
+    case SL_CHANGE_BEGIN:
+        svc->in_trx = 1;
+        clear_touched(svc);
+        return 0;
+    case SL_CHANGE_ROW:
+        if (!sl_filter_table(svc->filter, chg->db, chg->db_len, chg->table,
+                             chg->table_len)) {
+            svc->filtered++;
+            return 0;
+        }
+        svc->rows++;
+        return publish_to(svc, chg->db, chg->db_len, chg->table,
+                          chg->table_len, chg, 1);
+    case SL_CHANGE_COMMIT:
+    case SL_CHANGE_ROLLBACK:
+    case SL_CHANGE_XA_PREPARE:
+        svc->in_trx = 0;
+        if ((err = publish_commit(svc, chg)) != 0)
+            return err;
+        return boundary(svc, chg);
+    case SL_CHANGE_DDL:
+        /* Until the schema history names the tables a statement touches,
+         * DDL goes to the partition of its default database's name. */
+        if (chg->db != NULL && chg->db_len > 0 &&
+            (err = publish_to(svc, chg->db, chg->db_len, "_ddl", 4, chg,
+                              0)) != 0)
+            return err;
+        if (!svc->in_trx)
+            return boundary(svc, chg);
+        return 0;
+    case SL_CHANGE_STATEMENT: {
+        /* Statement-based DML carries no rows: capturing it would lose
+         * them silently, so it stops capture. */
+        if (sl_jr_parse(&svc->doc, chg->json, chg->json_len) == 0) {
+            uint32_t sql = sl_jr_get(&svc->doc, 0, "sql");
+            size_t len = 0;
+            const char *text =
+                sql != SL_JR_NONE ? sl_jr_raw(&svc->doc, sql, &len) : "";
+            if (is_dml_statement(text, len)) {
+                snprintf(svc->err, sizeof svc->err,
+                         "%s:%llu: statement-based DML (%.80s); capture needs "
+                         "binlog_format=ROW for every change, or rows would "
+                         "be lost",
+                         chg->file, (unsigned long long)chg->pos, text);
+                return SL_EUNSUPPORTED;
+            }
+        }
+        if (!svc->in_trx)
+            return boundary(svc, chg);
+        return 0;
+    }
+    }
+    return 0;
+}
+
+static void report(svc_t *svc, int force) {
+    uint64_t now = sl_mono_ns();
+    uint64_t interval_ms = 5000;
+    sl_config_get_ms(&svc->cfg, "report-interval", &interval_ms);
+    uint64_t elapsed = now - svc->last_report_ns;
+    if (!force && elapsed < interval_ms * 1000000ull)
+        return;
+    double secs = elapsed / 1e9;
+    sl_publish_stats_t st;
+    sl_publish_stats(svc->pub, &st);
+    int64_t behind = svc->last_event_ts
+                         ? (int64_t)(sl_wall_ms() / 1000) - svc->last_event_ts
+                         : 0;
+    sl_log_info("capture progress",
+                "file=%s pos=%llu behind_s=%lld events_per_s=%.0f "
+                "bytes_per_s=%.0f rows=%llu rows_per_s=%.0f published=%llu "
+                "duplicates=%llu filtered=%llu unacked_bytes=%zu",
+                svc->cur_file ? svc->cur_file : "-",
+                (unsigned long long)svc->cur_end, (long long)behind,
+                (svc->events - svc->last_events) / (secs > 0 ? secs : 1),
+                (svc->bytes - svc->last_bytes) / (secs > 0 ? secs : 1),
+                (unsigned long long)svc->rows,
+                (svc->rows - svc->last_rows) / (secs > 0 ? secs : 1),
+                (unsigned long long)st.messages,
+                (unsigned long long)st.duplicates,
+                (unsigned long long)svc->filtered, st.inflight_bytes);
+    svc->last_report_ns = now;
+    svc->last_events = svc->events;
+    svc->last_bytes = svc->bytes;
+    svc->last_rows = svc->rows;
+}
+
+static int new_decoder(svc_t *svc) {
+    sl_binlog_free(svc->dec);
+    svc->dec = NULL;
+    sl_binlog_opts_t dopts;
+    memset(&dopts, 0, sizeof dopts);
+    dopts.skip_types = svc->skip;
+    dopts.nskip_types = svc->nskip;
+    svc->in_trx = 0;
+    clear_touched(svc);
+    return sl_binlog_new(&svc->dec, &dopts, on_change, svc);
+}
+
+static void sleep_ms(unsigned ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* One replication session from cp. Returns 0 on a clean stop, SL_EAGAIN
+ * when the stream broke and replication should resume from the last
+ * boundary, or a fatal error. */
+static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
+                       uint64_t checkpoint_ms) {
+    sl_source_opts_t so = svc->src_opts;
+    if (have_cp) {
+        so.file = cp->file;
+        so.pos = cp->pos;
+        so.gtid = NULL;
+    } else {
+        so.file = svc->start_file;
+        so.pos = svc->start_pos;
+        so.gtid = svc->start_gtid;
+    }
+    sl_source_t *src;
+    char err[1024];
+    int rc = sl_source_open(&src, &so, err, sizeof err);
+    if (rc != 0) {
+        snprintf(svc->err, sizeof svc->err, "%s", err);
+        return rc == SL_ECONN ? SL_EAGAIN : rc;
+    }
+    const char *file;
+    uint64_t pos;
+    sl_source_position(src, &file, &pos);
+    sl_log_info("replicating", "source=%s:%u version=\"%s\" file=%s pos=%llu",
+                so.host, so.port, sl_source_version(src), file,
+                (unsigned long long)pos);
+    if ((rc = new_decoder(svc)) != 0) {
+        sl_source_close(src);
+        return rc;
+    }
+    char cur_name[512] = "";
+    for (;;) {
+        if (stop_requested && !svc->in_trx) {
+            rc = 0;
+            break;
+        }
+        const uint8_t *ev;
+        size_t len;
+        rc = sl_source_next(src, &ev, &len, &file, &pos, err, sizeof err);
+        if (rc != 0) {
+            snprintf(svc->err, sizeof svc->err, "%s", err);
+            if (rc == SL_ECONN || rc == SL_ECLOSED || rc == SL_ETIMEDOUT ||
+                rc == SL_EPROTO)
+                rc = SL_EAGAIN;
+            break;
+        }
+        if (strcmp(cur_name, file) != 0) {
+            snprintf(cur_name, sizeof cur_name, "%s", file);
+            if ((rc = sl_binlog_set_file(svc->dec, file)) != 0)
+                break;
+        }
+        uint64_t end;
+        sl_source_position(src, &svc->cur_file, &end);
+        svc->cur_end = pos != 0 ? pos + len : end;
+        if (pos == 0 && ev[4] != 4 /* ROTATE */) {
+            /* Artificial events (heartbeats, the format description sent
+             * at the start) say nothing about the position. */
+            svc->cur_end = end;
+        }
+        svc->cur_ts = sl_get_u32le(ev);
+        if (ev[4] == 27 /* HEARTBEAT */ && !svc->in_trx)
+            svc->last_event_ts = sl_wall_ms() / 1000; /* Caught up. */
+        else if (svc->cur_ts != 0)
+            svc->last_event_ts = svc->cur_ts;
+        svc->events++;
+        svc->bytes += len;
+        rc = sl_binlog_feed(svc->dec, ev, len, pos, 1);
+        if (rc != 0) {
+            if (svc->err[0] == '\0' || rc != SL_EUNSUPPORTED)
+                snprintf(svc->err, sizeof svc->err, "%s",
+                         sl_binlog_errmsg(svc->dec));
+            break;
+        }
+        /* Between transactions, or on a heartbeat, flush what is queued
+         * and save the resume point now and then. */
+        if (!svc->in_trx &&
+            (rc = sl_publish_sync(svc->pub, ev[4] == 27 /* HEARTBEAT */,
+                                  checkpoint_ms)) != 0) {
+            snprintf(svc->err, sizeof svc->err, "%s",
+                     sl_publish_error(svc->pub));
+            break;
+        }
+        report(svc, 0);
+    }
+    sl_source_close(src);
+    return rc;
+}
+
+static int setup(svc_t *svc, int argc, char **argv) {
+    int rc;
+    if ((rc = sl_config_init(&svc->cfg, "sluice-capture",
+                             "sluice-capture --source mysql://USER@HOST:PORT "
+                             "[OPTIONS]\n       sluice-capture --from-file "
+                             "FILE... (offline decoding)",
+                             opts_table)) != 0)
+        return rc;
+    rc = sl_config_parse_args(&svc->cfg, argc, argv);
+    if (rc != 0) {
+        if (rc != SL_CONFIG_EXIT)
+            snprintf(svc->err, sizeof svc->err, "%s", svc->cfg.err);
+        return rc;
+    }
+    sl_log_level_t level;
+    if (sl_log_parse_level(sl_config_get(&svc->cfg, "log-level"), &level) !=
+        0) {
+        snprintf(svc->err, sizeof svc->err, "--log-level: unknown level");
+        return SL_EUSAGE;
+    }
+    sl_log_set_level(level);
+    const char *source = sl_config_get(&svc->cfg, "source");
+    if (source == NULL) {
+        snprintf(svc->err, sizeof svc->err, "--source is required");
+        return SL_EUSAGE;
+    }
+    if ((rc = parse_source(svc, source)) != 0)
+        return rc;
+    if ((rc = parse_start(svc, sl_config_get(&svc->cfg, "start"))) != 0)
+        return rc;
+    uint64_t server_id, heartbeat, timeout;
+    if ((rc = sl_config_get_u64(&svc->cfg, "server-id", &server_id)) != 0 ||
+        (rc = sl_config_get_ms(&svc->cfg, "heartbeat", &heartbeat)) != 0 ||
+        (rc = sl_config_get_ms(&svc->cfg, "timeout", &timeout)) != 0 ||
+        (rc = sl_config_get_bool(&svc->cfg, "tls", &svc->src_opts.tls)) !=
+            0) {
+        snprintf(svc->err, sizeof svc->err, "%s", svc->cfg.err);
+        return SL_EUSAGE;
+    }
+    if (server_id == 0 || server_id > UINT32_MAX) {
+        snprintf(svc->err, sizeof svc->err,
+                 "--server-id must be between 1 and 4294967295");
+        return SL_EUSAGE;
+    }
+    if (timeout <= heartbeat) {
+        snprintf(svc->err, sizeof svc->err,
+                 "--timeout must be longer than --heartbeat");
+        return SL_EUSAGE;
+    }
+    char errbuf[512];
+    if ((rc = sl_secret_load(sl_config_get(&svc->cfg, "password-file"),
+                             "SLUICE_SOURCE_PASSWORD", &svc->password, errbuf,
+                             sizeof errbuf)) != 0 ||
+        (rc = sl_secret_load(sl_config_get(&svc->cfg, "broker-secret-file"),
+                             "SLUICE_BROKER_SECRET", &svc->broker_secret,
+                             errbuf, sizeof errbuf)) != 0) {
+        snprintf(svc->err, sizeof svc->err, "%s", errbuf);
+        return SL_EUSAGE;
+    }
+    svc->src_opts.host = svc->host;
+    svc->src_opts.user = svc->user;
+    svc->src_opts.password = svc->password;
+    svc->src_opts.server_id = (uint32_t)server_id;
+    svc->src_opts.heartbeat_ms = (uint32_t)heartbeat;
+    svc->src_opts.timeout_ms = (uint32_t)timeout;
+    svc->src_opts.tls_ca = sl_config_get(&svc->cfg, "tls-ca");
+    if (svc->src_opts.tls_ca != NULL)
+        svc->src_opts.tls = 1;
+    if (sl_route_parse(sl_config_get(&svc->cfg, "partition-by"),
+                       &svc->route) != 0) {
+        snprintf(svc->err, sizeof svc->err,
+                 "--partition-by must be table, database, server or key:N");
+        return SL_EUSAGE;
+    }
+    const sl_strlist_t *inc = sl_config_get_list(&svc->cfg, "include");
+    const sl_strlist_t *exc = sl_config_get_list(&svc->cfg, "exclude");
+    const sl_strlist_t *col = sl_config_get_list(&svc->cfg, "exclude-column");
+    if ((rc = sl_filter_new(&svc->filter, (const char *const *)inc->items,
+                            inc->count, (const char *const *)exc->items,
+                            exc->count, (const char *const *)col->items,
+                            col->count, svc->err, sizeof svc->err)) != 0)
+        return SL_EUSAGE;
+    if (col->count > 0) {
+        snprintf(svc->err, sizeof svc->err,
+                 "--exclude-column is not supported by live capture yet; "
+                 "refusing to publish columns you asked to drop");
+        return SL_EUSAGE;
+    }
+    const sl_strlist_t *skip = sl_config_get_list(&svc->cfg, "skip-event-type");
+    for (size_t i = 0; i < skip->count; i++) {
+        uint64_t type;
+        if (sl_parse_u64(skip->items[i], &type) != 0 || type > 255) {
+            snprintf(svc->err, sizeof svc->err,
+                     "--skip-event-type '%s' is not an event type number",
+                     skip->items[i]);
+            return SL_EUSAGE;
+        }
+        svc->skip[svc->nskip++] = (uint8_t)type;
+    }
+    return 0;
+}
+
+static int run(svc_t *svc) {
+    int rc;
+    if (strcmp(sl_config_get(&svc->cfg, "preflight"), "no") != 0) {
+        sl_buf_t report_buf = SL_BUF_INIT;
+        sl_preflight_result_t result;
+        char err[1024];
+        rc = sl_preflight_run(&svc->src_opts, &report_buf, &result, err,
+                              sizeof err);
+        const char *text = "";
+        sl_buf_cstr(&report_buf, &text);
+        if (rc == 0 && (result.errors || result.warnings))
+            fprintf(stderr, "sluice-capture preflight:\n%s", text);
+        sl_buf_free(&report_buf);
+        if (rc != 0) {
+            snprintf(svc->err, sizeof svc->err, "%s", err);
+            return rc;
+        }
+        if (result.errors > 0) {
+            snprintf(svc->err, sizeof svc->err,
+                     "preflight found %d problem(s) on the source; fix them "
+                     "and start again",
+                     result.errors);
+            return SL_ECONFIG;
+        }
+    }
+    const char *name = sl_config_get(&svc->cfg, "name");
+    if (name == NULL)
+        name = sl_config_get(&svc->cfg, "topic");
+    uint64_t max_inflight, checkpoint_ms;
+    if ((rc = sl_config_get_size(&svc->cfg, "max-inflight", &max_inflight)) !=
+            0 ||
+        (rc = sl_config_get_ms(&svc->cfg, "checkpoint-interval",
+                               &checkpoint_ms)) != 0) {
+        snprintf(svc->err, sizeof svc->err, "%s", svc->cfg.err);
+        return rc;
+    }
+    sl_publish_opts_t popts = {
+        .broker = sl_config_get(&svc->cfg, "broker"),
+        .secret = svc->broker_secret,
+        .topic = sl_config_get(&svc->cfg, "topic"),
+        .checkpoint_partition = name,
+        .producer = producer_id(svc, name),
+        .max_inflight = max_inflight,
+    };
+    sl_checkpoint_t cp;
+    int have_cp = 0;
+    if ((rc = sl_publish_open(&svc->pub, &popts, &stop_requested, &cp,
+                              &have_cp, svc->err, sizeof svc->err)) != 0)
+        return rc;
+    if (have_cp) {
+        sl_log_info("resuming from checkpoint",
+                    "file=%s pos=%llu gtid=%s seq=%llu", cp.file,
+                    (unsigned long long)cp.pos, cp.gtid[0] ? cp.gtid : "-",
+                    (unsigned long long)cp.next_seq);
+        sl_publish_set_seq(svc->pub, cp.next_seq);
+    }
+    svc->last_report_ns = sl_mono_ns();
+    unsigned backoff = 100;
+    for (;;) {
+        rc = run_session(svc, &cp, have_cp, checkpoint_ms);
+        if (rc != 0 && rc != SL_EAGAIN)
+            return rc;
+        /* Everything published must be acknowledged before the resume
+         * point is trusted, whether stopping or reconnecting. */
+        int prc = sl_publish_sync(svc->pub, 1, 0);
+        if (prc != 0) {
+            snprintf(svc->err, sizeof svc->err, "%s",
+                     sl_publish_error(svc->pub));
+            return prc;
+        }
+        report(svc, 1);
+        if (rc == 0)
+            return 0;
+        if (stop_requested)
+            return 0;
+        /* Resume at the last boundary with the sequence it had there:
+         * what was published after it is published again with the same
+         * sequences, and the broker recognises it. */
+        sl_log_warn("replication stream broke; resuming", "error=\"%s\"",
+                    svc->err);
+        if (sl_publish_last_checkpoint(svc->pub, &cp)) {
+            have_cp = 1;
+            sl_publish_set_seq(svc->pub, cp.next_seq);
+        }
+        svc->err[0] = '\0';
+        sleep_ms(backoff);
+        backoff = backoff < 5000 ? backoff * 2 : 5000;
+    }
+}
+
+int sl_capture_service_main(int argc, char **argv) {
+    svc_t *svc = calloc(1, sizeof *svc);
+    if (svc == NULL)
+        return 1;
+    sl_strmap_init(&svc->touched);
+    sl_jr_init(&svc->doc);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int status = 0;
+    int rc = setup(svc, argc, argv);
+    if (rc == SL_CONFIG_EXIT) {
+        status = 0;
+    } else if (rc != 0) {
+        fprintf(stderr, "sluice-capture: %s\n", svc->err);
+        status = 2;
+    } else {
+        rc = run(svc);
+        if (rc != 0) {
+            sl_log_error("capture stopped", "error=%s reason=\"%s\"",
+                         sl_errname(rc), svc->err);
+            status = 1;
+        } else {
+            sl_log_info("capture stopped cleanly", NULL);
+        }
+    }
+    sl_binlog_free(svc->dec);
+    sl_publish_free(svc->pub);
+    sl_filter_free(svc->filter);
+    sl_strmap_free(&svc->touched);
+    sl_jr_free(&svc->doc);
+    sl_buf_free(&svc->part);
+    sl_buf_free(&svc->scratch);
+    sl_secret_free(svc->password);
+    sl_secret_free(svc->broker_secret);
+    free(svc->start_file);
+    free(svc->start_gtid);
+    sl_config_free(&svc->cfg);
+    free(svc);
+    return status;
+}

@@ -1,0 +1,373 @@
+/*
+ * Live capture end to end: a real MariaDB source, a real sluice-broker and
+ * sluice-capture as a process. The oracle is the offline decoder: what the
+ * broker holds in each partition must be exactly what
+ * `sluice-capture --from-file` decodes from the same binlog files, grouped
+ * by partition (rows, then the transaction's commit event in every
+ * partition it touched) — every committed row once, in commit order, even
+ * when capture is killed with SIGKILL again and again during the load.
+ */
+#include "client.h"
+#include "error.h"
+#include "harness.h"
+#include "jsonread.h"
+#include "sl_test.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    char **items;
+    size_t n, cap;
+} lines_t;
+
+typedef struct {
+    char name[128];
+    lines_t lines;
+} part_t;
+
+typedef struct {
+    part_t parts[16];
+    size_t n;
+} parts_t;
+
+static void lines_add(lines_t *l, const char *s, size_t len) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->items = realloc(l->items, l->cap * sizeof *l->items);
+    }
+    l->items[l->n++] = strndup(s, len);
+}
+
+static void lines_free(lines_t *l) {
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static part_t *part_get(parts_t *p, const char *name) {
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->parts[i].name, name) == 0)
+            return &p->parts[i];
+    SL_CHECK(p->n < 16);
+    part_t *part = &p->parts[p->n++];
+    snprintf(part->name, sizeof part->name, "%s", name);
+    return part;
+}
+
+/* The decoder counts transactions from where it started, so "trx.seq"
+ * differs between a live run that restarted and one offline pass; it is
+ * removed before comparing. */
+static void strip_seq(char *s) {
+    char *p = strstr(s, "\"trx\":{\"seq\":");
+    if (p == NULL)
+        return;
+    char *digits = p + strlen("\"trx\":{\"seq\":");
+    char *end = digits;
+    while (*end >= '0' && *end <= '9')
+        end++;
+    if (*end == ',')
+        end++;
+    memmove(digits - strlen("\"seq\":"), end, strlen(end) + 1);
+}
+
+static void str_member(sl_jr_doc_t *doc, const char *name, char *out,
+                       size_t outlen) {
+    uint32_t tok = sl_jr_get(doc, 0, name);
+    size_t len = 0;
+    const char *raw = "";
+    if (tok != SL_JR_NONE && sl_jr_type(doc, tok) == SL_JR_STRING)
+        raw = sl_jr_raw(doc, tok, &len);
+    snprintf(out, outlen, "%.*s", (int)len, raw);
+}
+
+/* Decodes the source's binlogs from file:pos with the offline decoder and
+ * groups the change events the way capture routes them (by table). */
+static void oracle(const char *datadir, const char *file, uint64_t pos,
+                   parts_t *out) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && ls binlog.[0-9]* | awk '$0 >= \"%s\"' | "
+             "xargs %s --start-position %llu --from-file",
+             datadir, file, sl_harness_bin("sluice-capture"),
+             (unsigned long long)pos);
+    FILE *pipe = popen(cmd, "r");
+    SL_CHECK(pipe != NULL);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    sl_jr_doc_t doc;
+    sl_jr_init(&doc);
+    char touched[16][128];
+    size_t ntouched = 0;
+    while ((n = getline(&line, &cap, pipe)) > 0) {
+        if (line[n - 1] == '\n')
+            line[--n] = '\0';
+        SL_CHECK_OK(sl_jr_parse(&doc, line, (size_t)n));
+        char kind[32], db[64], table[64];
+        str_member(&doc, "kind", kind, sizeof kind);
+        if (strcmp(kind, "begin") == 0) {
+            ntouched = 0;
+        } else if (strcmp(kind, "row") == 0) {
+            str_member(&doc, "db", db, sizeof db);
+            str_member(&doc, "table", table, sizeof table);
+            if (strcmp(db, "live") != 0)
+                continue;
+            char name[128];
+            snprintf(name, sizeof name, "%s.%s", db, table);
+            strip_seq(line);
+            lines_add(&part_get(out, name)->lines, line, strlen(line));
+            size_t i = 0;
+            while (i < ntouched && strcmp(touched[i], name) != 0)
+                i++;
+            if (i == ntouched)
+                snprintf(touched[ntouched++], 128, "%s", name);
+        } else if (strcmp(kind, "commit") == 0) {
+            strip_seq(line);
+            for (size_t i = 0; i < ntouched; i++)
+                lines_add(&part_get(out, touched[i])->lines, line,
+                          strlen(line));
+            ntouched = 0;
+        }
+    }
+    free(line);
+    sl_jr_free(&doc);
+    SL_CHECK_INT(pclose(pipe), 0);
+}
+
+static void read_partition(sl_client_t *cl, const char *topic,
+                           const char *part, lines_t *out) {
+    uint64_t offset = 0;
+    for (int guard = 0; guard < 100000; guard++) {
+        sl_client_fetch_t fetch;
+        int rc = sl_client_get(cl, topic, part, offset, 1 << 20, 0, &fetch);
+        if (rc == SL_ERANGE || (rc == 0 && fetch.count == 0))
+            return;
+        if (rc != 0)
+            sl_test_fail(__FILE__, __LINE__, "get %s: %s", part,
+                         sl_client_error(cl));
+        for (size_t i = 0; i < fetch.count; i++) {
+            lines_add(out, (const char *)fetch.recs[i].data,
+                      fetch.recs[i].len);
+            strip_seq(out->items[out->n - 1]);
+        }
+        offset = fetch.next;
+    }
+}
+
+typedef struct {
+    uint16_t broker_port;
+    int broker_pid;
+    char dir[512];
+    char start_file[128];
+    uint64_t start_pos;
+    char broker_addr[64];
+} env_t;
+
+static int start_capture(env_t *env, const char *log) {
+    char port[16], start[200], pwfile[512];
+    snprintf(port, sizeof port, "%u", sl_harness_port("SOURCE"));
+    snprintf(start, sizeof start, "%s:%llu", env->start_file,
+             (unsigned long long)env->start_pos);
+    snprintf(pwfile, sizeof pwfile, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
+    char source[128];
+    snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%s",
+             getenv("SL_SOURCE_REPL_USER"), port);
+    char *argv[] = {(char *)sl_harness_bin("sluice-capture"),
+                    "--source", source, "--password-file", pwfile,
+                    "--broker", env->broker_addr, "--topic", "live",
+                    "--server-id", "3001", "--start", start,
+                    "--include", "live\\..*", "--heartbeat", "200ms",
+                    "--checkpoint-interval", "50ms", "--report-interval",
+                    "60s", NULL};
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", env->dir, log);
+    return sl_harness_spawn(argv, path);
+}
+
+static void setup(env_t *env, MYSQL *mysql) {
+    snprintf(env->dir, sizeof env->dir, "%s", sl_test_tmpdir());
+    char data[600];
+    snprintf(data, sizeof data, "%s/broker", env->dir);
+    mkdir(data, 0700);
+    env->broker_port = sl_harness_free_port();
+    snprintf(env->broker_addr, sizeof env->broker_addr, "127.0.0.1:%u",
+             env->broker_port);
+    char *argv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen",
+                    env->broker_addr, "--data", data, NULL};
+    char log[600];
+    snprintf(log, sizeof log, "%s/broker.log", env->dir);
+    env->broker_pid = sl_harness_spawn(argv, log);
+    SL_CHECK_OK(sl_harness_wait_port(env->broker_port, 10000));
+    sl_harness_exec(mysql, "DROP DATABASE IF EXISTS live");
+    sl_harness_exec(mysql, "CREATE DATABASE live");
+    sl_harness_exec(mysql, "CREATE TABLE live.a (id INT PRIMARY KEY, "
+                           "v VARCHAR(40), n BIGINT UNSIGNED)");
+    sl_harness_exec(mysql, "CREATE TABLE live.b (id INT PRIMARY KEY, "
+                           "d DECIMAL(12,3), t DATETIME(6))");
+    sl_harness_exec(mysql, "FLUSH BINARY LOGS");
+    SL_CHECK_OK(mysql_query(mysql, "SHOW MASTER STATUS"));
+    MYSQL_RES *res = mysql_store_result(mysql);
+    MYSQL_ROW row = mysql_fetch_row(res);
+    snprintf(env->start_file, sizeof env->start_file, "%s", row[0]);
+    env->start_pos = strtoull(row[1], NULL, 10);
+    mysql_free_result(res);
+}
+
+/* Transactions over both tables: inserts, updates, deletes, and a
+ * transaction touching both. */
+static void workload(MYSQL *mysql, int from, int count) {
+    char sql[512];
+    for (int i = from; i < from + count; i++) {
+        snprintf(sql, sizeof sql,
+                 "BEGIN; INSERT INTO live.a VALUES (%d, 'v%d', %llu);"
+                 "INSERT INTO live.b VALUES (%d, %d.125, NOW(6)); COMMIT",
+                 i, i, 18446744073709551615ull - (unsigned)i, i, i);
+        sl_harness_exec(mysql, sql);
+        if (i % 3 == 0) {
+            snprintf(sql, sizeof sql,
+                     "UPDATE live.a SET v = CONCAT(v, 'x') WHERE id = %d", i);
+            sl_harness_exec(mysql, sql);
+        }
+        if (i % 5 == 0) {
+            snprintf(sql, sizeof sql, "DELETE FROM live.b WHERE id = %d", i);
+            sl_harness_exec(mysql, sql);
+        }
+    }
+}
+
+/* Waits until capture's checkpoint reaches the source's current end. */
+static void wait_caught_up(env_t *env, MYSQL *mysql, sl_client_t *cl) {
+    SL_CHECK_OK(mysql_query(mysql, "SHOW MASTER STATUS"));
+    MYSQL_RES *res = mysql_store_result(mysql);
+    MYSQL_ROW row = mysql_fetch_row(res);
+    char file[128];
+    snprintf(file, sizeof file, "%s", row[0]);
+    uint64_t end = strtoull(row[1], NULL, 10);
+    mysql_free_result(res);
+    (void)env;
+    for (int i = 0; i < 600; i++) {
+        uint64_t earliest, latest;
+        if (sl_client_offsets(cl, "__sluice_capture", "live", &earliest,
+                               &latest) == 0 && latest > 0) {
+            sl_client_fetch_t fetch;
+            if (sl_client_get(cl, "__sluice_capture", "live", latest - 1,
+                              4096, 0, &fetch) == 0 && fetch.count == 1) {
+                char text[512];
+                snprintf(text, sizeof text, "%.*s", (int)fetch.recs[0].len,
+                         fetch.recs[0].data);
+                char want[200];
+                snprintf(want, sizeof want, "\"file\":\"%s\",\"pos\":%llu",
+                         file, (unsigned long long)end);
+                if (strstr(text, want) != NULL)
+                    return;
+            }
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    sl_test_fail(__FILE__, __LINE__, "capture did not catch up in 60 s");
+}
+
+static void compare(env_t *env, sl_client_t *cl) {
+    parts_t want;
+    memset(&want, 0, sizeof want);
+    oracle(getenv("SL_SOURCE_DATADIR"), env->start_file, env->start_pos,
+           &want);
+    SL_CHECK_INT(want.n, 2);
+    for (size_t i = 0; i < want.n; i++) {
+        lines_t got;
+        memset(&got, 0, sizeof got);
+        read_partition(cl, "live", want.parts[i].name, &got);
+        lines_t *exp = &want.parts[i].lines;
+        size_t n = got.n < exp->n ? got.n : exp->n;
+        for (size_t j = 0; j < n; j++)
+            if (strcmp(got.items[j], exp->items[j]) != 0)
+                sl_test_fail(__FILE__, __LINE__,
+                             "%s message %zu differs:\n got  %s\n want %s",
+                             want.parts[i].name, j, got.items[j],
+                             exp->items[j]);
+        if (got.n != exp->n)
+            sl_test_fail(__FILE__, __LINE__,
+                         "%s holds %zu messages, the binlog has %zu",
+                         want.parts[i].name, got.n, exp->n);
+        lines_free(&got);
+        lines_free(exp);
+    }
+}
+
+SL_TEST(capture_live_matches_the_binlog) {
+    env_t env;
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    setup(&env, mysql);
+    int cap = start_capture(&env, "capture.log");
+    workload(mysql, 1, 60);
+    sl_client_t *cl;
+    SL_CHECK_OK(sl_client_connect(env.broker_addr, NULL, &cl));
+    wait_caught_up(&env, mysql, cl);
+    compare(&env, cl);
+    /* SIGTERM is a clean stop. */
+    int status = sl_harness_stop(cap, SIGTERM, 20000);
+    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    sl_client_close(cl);
+    sl_harness_stop(env.broker_pid, SIGTERM, 20000);
+    mysql_close(mysql);
+}
+
+SL_TEST(capture_killed_repeatedly_loses_and_duplicates_nothing) {
+    env_t env;
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    setup(&env, mysql);
+    fflush(stdout);
+    pid_t writer = fork();
+    if (writer == 0) {
+        /* The load runs in its own process, on its own connection, while
+         * the parent kills capture at random moments. */
+        MYSQL *own = sl_harness_mysql("SOURCE", NULL);
+        workload(own, 1, 400);
+        mysql_close(own);
+        _exit(0);
+    }
+    unsigned seed = 20261122;
+    int kills = 0;
+    int cap = start_capture(&env, "capture.log");
+    for (int round = 0; round < 200; round++) {
+        struct timespec ts = {0, (long)(50 + rand_r(&seed) % 250) * 1000000L};
+        nanosleep(&ts, NULL);
+        sl_harness_stop(cap, SIGKILL, 5000);
+        kills++;
+        cap = start_capture(&env, "capture.log");
+        int status;
+        if (waitpid(writer, &status, WNOHANG) == writer) {
+            SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+            writer = 0;
+            if (kills >= 10)
+                break;
+            /* Keep killing until at least 10 kills happened during load. */
+            writer = fork();
+            if (writer == 0) {
+                MYSQL *own = sl_harness_mysql("SOURCE", NULL);
+                workload(own, 1000 + round * 100, 50);
+                mysql_close(own);
+                _exit(0);
+            }
+        }
+    }
+    if (writer > 0)
+        waitpid(writer, NULL, 0);
+    SL_CHECK(kills >= 10);
+    sl_client_t *cl;
+    SL_CHECK_OK(sl_client_connect(env.broker_addr, NULL, &cl));
+    wait_caught_up(&env, mysql, cl);
+    compare(&env, cl);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    sl_client_close(cl);
+    sl_harness_stop(env.broker_pid, SIGTERM, 20000);
+    printf("# %d kills of capture during the load\n", kills);
+    mysql_close(mysql);
+}
