@@ -72,7 +72,7 @@ static void write_msgs(const char *dir, size_t n, size_t batch) {
     SL_CHECK_OK(sl_store_part(lv.store, "shop", 4, "orders", 6, 1, &orders));
     acked = 0;
     size_t staged = 0;
-    char text[64][16];
+    char text[64][24]; /* "m" and up to 20 digits. */
     sl_msg_t msgs[64];
     for (size_t i = 0; i < n; i += batch) {
         size_t k = 0;
