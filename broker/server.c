@@ -199,7 +199,7 @@ static void write_cb(uv_write_t *req, int status) {
     conn->writing = 0;
     conn->srv->st.bytes_sent += conn->wbuf.len;
     sl_buf_reset(&conn->wbuf);
-    if (conn->wbuf.cap > (4u << 20))
+    if (conn->wbuf.cap > (64u << 20))
         sl_buf_free(&conn->wbuf);
     if (conn->closing) {
         conn_free_maybe(conn);
@@ -464,7 +464,7 @@ static int serve_get(sl_conn_t *conn, sl_part_t *part, uint64_t offset,
     *w++ = '\n';
     sl_buf_append(&conn->out, hdr, (size_t)(w - hdr));
     sl_buf_append(&conn->out, srv->body.data, srv->body.len);
-    if (srv->body.cap > (8u << 20))
+    if (srv->body.cap > (64u << 20))
         sl_buf_free(&srv->body);
     mark_dirty(conn);
     return 0;

@@ -399,36 +399,68 @@ static int ensure_connected(sl_client_t *cl) {
 
 /* ---- puts ---------------------------------------------------------------- */
 
+static char *put_u64(char *w, uint64_t v) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *w++ = tmp[--n];
+    return w;
+}
+
+/* Formats by hand: this is the hot path of a pipelined producer. */
 static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
                       const char *part, const sl_client_msg_t *msgs, size_t n,
                       int64_t producer, uint64_t seq) {
-    char opt[64] = "";
-    if (producer >= 0)
-        snprintf(opt, sizeof opt, " pid=%lld seq=%llu", (long long)producer,
-                 (unsigned long long)seq);
-    int err;
+    size_t tl = strlen(topic), pl = strlen(part);
+    size_t total = 64 + tl + pl + 64;
+    for (size_t i = 0; i < n; i++)
+        total += msgs[i].len + 26;
+    uint8_t *start = sl_buf_extend(&cl->out, total);
+    if (start == NULL)
+        return SL_ENOMEM;
+    char *w = (char *)start;
     if (n == 1) {
-        err = sl_buf_printf(&cl->out, "put %llu %s %s %zu%s\r\n",
-                            (unsigned long long)id, topic, part, msgs[0].len,
-                            opt);
-        if (err == 0)
-            err = sl_buf_append(&cl->out, msgs[0].data, msgs[0].len);
-        if (err == 0)
-            err = sl_buf_append(&cl->out, "\r\n", 2);
-        return err;
+        memcpy(w, "put ", 4);
+        w += 4;
+    } else {
+        memcpy(w, "mput ", 5);
+        w += 5;
     }
-    err = sl_buf_printf(&cl->out, "mput %llu %s %s %zu%s\r\n",
-                        (unsigned long long)id, topic, part, n, opt);
-    for (size_t i = 0; i < n && err == 0; i++) {
-        char hdr[32];
-        int hl = snprintf(hdr, sizeof hdr, "%zu\r\n", msgs[i].len);
-        err = sl_buf_append(&cl->out, hdr, (size_t)hl);
-        if (err == 0)
-            err = sl_buf_append(&cl->out, msgs[i].data, msgs[i].len);
-        if (err == 0)
-            err = sl_buf_append(&cl->out, "\r\n", 2);
+    w = put_u64(w, id);
+    *w++ = ' ';
+    memcpy(w, topic, tl);
+    w += tl;
+    *w++ = ' ';
+    memcpy(w, part, pl);
+    w += pl;
+    *w++ = ' ';
+    w = put_u64(w, n == 1 ? msgs[0].len : n);
+    if (producer >= 0) {
+        memcpy(w, " pid=", 5);
+        w = put_u64(w + 5, (uint64_t)producer);
+        memcpy(w, " seq=", 5);
+        w = put_u64(w + 5, seq);
     }
-    return err;
+    *w++ = '\r';
+    *w++ = '\n';
+    for (size_t i = 0; i < n; i++) {
+        if (n > 1) {
+            w = put_u64(w, msgs[i].len);
+            *w++ = '\r';
+            *w++ = '\n';
+        }
+        if (msgs[i].len)
+            memcpy(w, msgs[i].data, msgs[i].len);
+        w += msgs[i].len;
+        *w++ = '\r';
+        *w++ = '\n';
+    }
+    cl->out.len -= total - (size_t)(w - (char *)start);
+    return 0;
 }
 
 static int parse_ack(sl_client_t *cl, const char *rest, size_t rl,
@@ -705,23 +737,31 @@ static int get_body(sl_client_t *cl, int64_t deadline, const char *rest,
         int err = read_line(cl, deadline, &st, &ln);
         if (err != 0)
             return err;
-        if (ln >= sizeof tmp)
+        /* "OFFSET TS LEN", parsed by hand: this is the consumer's hot path. */
+        const char *p = (const char *)cl->in.data + st, *e = p + ln;
+        uint64_t v[3] = {0, 0, 0};
+        for (int k = 0; k < 3; k++) {
+            const char *d = p;
+            while (p < e && *p >= '0' && *p <= '9' && p - d < 20)
+                v[k] = v[k] * 10 + (uint64_t)(*p++ - '0');
+            if (p == d || (k < 2 && (p >= e || *p++ != ' ')))
+                return set_err(cl, SL_EPROTO, "bad record line");
+        }
+        if (p != e)
             return set_err(cl, SL_EPROTO, "bad record line");
-        memcpy(tmp, cl->in.data + st, ln);
-        tmp[ln] = '\0';
-        unsigned long long off, ts, len;
-        if (sscanf(tmp, "%llu %llu %llu", &off, &ts, &len) != 3)
-            return set_err(cl, SL_EPROTO, "bad record line");
-        err = need_bytes(cl, deadline, (size_t)len + 2);
+        size_t len = (size_t)v[2];
+        err = need_bytes(cl, deadline, len + 2);
         if (err != 0)
             return err;
-        cl->recs[i].offset = off;
-        cl->recs[i].ts = (int64_t)ts;
+        cl->recs[i].offset = v[0];
+        cl->recs[i].ts = (int64_t)v[1];
         cl->recs[i].data = (const uint8_t *)(uintptr_t)cl->in_off;
-        cl->recs[i].len = (size_t)len;
-        cl->in_off += (size_t)len;
+        cl->recs[i].len = len;
+        cl->in_off += len;
         if (cl->in.data[cl->in_off] == '\r')
             cl->in_off++;
+        if (cl->in.data[cl->in_off] != '\n')
+            return set_err(cl, SL_EPROTO, "bad record end");
         cl->in_off++;
     }
     for (size_t i = 0; i < count; i++)
