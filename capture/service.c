@@ -15,6 +15,7 @@
 #include "preflight.h"
 #include "publish.h"
 #include "route.h"
+#include "rowjson.h"
 #include "secret.h"
 #include "source.h"
 
@@ -93,6 +94,7 @@ typedef struct {
     sl_buf_t part;        /* Scratch: partition name. */
     sl_jr_doc_t doc;      /* Scratch: parsed commit/DDL events. */
     sl_buf_t scratch;
+    sl_buf_t rewritten;   /* A row event without its excluded columns. */
 
     /* Where the current event ends (the resume point after a commit). */
     const char *cur_file;
@@ -203,13 +205,13 @@ static int64_t producer_id(svc_t *svc, const char *name) {
     return id;
 }
 
+/* Publishes one message (json) to the partition of db.table. */
 static int publish_to(svc_t *svc, const char *db, size_t db_len,
-                      const char *table, size_t table_len,
-                      const sl_change_t *chg, int mark_touched) {
+                      const char *table, size_t table_len, uint64_t key_hash,
+                      const char *json, size_t json_len, int mark_touched) {
     sl_buf_reset(&svc->part);
     int err = sl_route_partition(&svc->route, db, db_len, table, table_len,
-                                 sl_hash_fnv1a(chg->json, chg->json_len),
-                                 &svc->part);
+                                 key_hash, &svc->part);
     if (err != 0)
         return err;
     if (mark_touched &&
@@ -218,7 +220,54 @@ static int publish_to(svc_t *svc, const char *db, size_t db_len,
                              &svc->touched)) != 0)
         return err;
     return sl_publish_message(svc->pub, (const char *)svc->part.data,
-                              svc->part.len, chg->json, chg->json_len);
+                              svc->part.len, json, json_len);
+}
+
+typedef struct {
+    svc_t *svc;
+    const sl_change_t *chg;
+} keep_ctx_t;
+
+static int keep_column(void *ctx, const char *column, size_t len) {
+    keep_ctx_t *kc = ctx;
+    return sl_filter_column(kc->svc->filter, kc->chg->db, kc->chg->db_len,
+                            kc->chg->table, kc->chg->table_len, column, len);
+}
+
+static int publish_row(svc_t *svc, const sl_change_t *chg) {
+    const char *json = chg->json;
+    size_t len = chg->json_len;
+    int err;
+    if (sl_filter_has_column_rules(svc->filter)) {
+        keep_ctx_t kc = {svc, chg};
+        size_t dropped;
+        sl_buf_reset(&svc->rewritten);
+        err = sl_rowjson_drop_columns(&svc->doc, json, len, keep_column, &kc,
+                                      &svc->scratch, &svc->rewritten,
+                                      &dropped);
+        if (err != 0) {
+            snprintf(svc->err, sizeof svc->err,
+                     "%s:%llu: cannot drop excluded columns of %.*s.%.*s%s",
+                     chg->file, (unsigned long long)chg->pos,
+                     (int)chg->db_len, chg->db, (int)chg->table_len,
+                     chg->table,
+                     err == SL_EINVAL ? ": a primary-key column is excluded"
+                                      : "");
+            return err;
+        }
+        json = (const char *)svc->rewritten.data;
+        len = svc->rewritten.len;
+    }
+    uint64_t key_hash = 0;
+    if (svc->route.mode == SL_ROUTE_KEY &&
+        (err = sl_rowjson_key_hash(&svc->doc, json, len, &key_hash)) != 0) {
+        snprintf(svc->err, sizeof svc->err,
+                 "%s:%llu: no routing key in a row event", chg->file,
+                 (unsigned long long)chg->pos);
+        return err;
+    }
+    return publish_to(svc, chg->db, chg->db_len, chg->table, chg->table_len,
+                      key_hash, json, len, 1);
 }
 
 /* Copies a string member of the parsed event into out ("" when absent). */
@@ -298,8 +347,7 @@ static int on_change(void *ctx, const sl_change_t *chg) {
             return 0;
         }
         svc->rows++;
-        return publish_to(svc, chg->db, chg->db_len, chg->table,
-                          chg->table_len, chg, 1);
+        return publish_row(svc, chg);
     case SL_CHANGE_COMMIT:
     case SL_CHANGE_ROLLBACK:
     case SL_CHANGE_XA_PREPARE:
@@ -311,8 +359,8 @@ static int on_change(void *ctx, const sl_change_t *chg) {
         /* Until the schema history names the tables a statement touches,
          * DDL goes to the partition of its default database's name. */
         if (chg->db != NULL && chg->db_len > 0 &&
-            (err = publish_to(svc, chg->db, chg->db_len, "_ddl", 4, chg,
-                              0)) != 0)
+            (err = publish_to(svc, chg->db, chg->db_len, "_ddl", 4, 0,
+                              chg->json, chg->json_len, 0)) != 0)
             return err;
         if (!svc->in_trx)
             return boundary(svc, chg);
@@ -563,12 +611,6 @@ static int setup(svc_t *svc, int argc, char **argv) {
                             exc->count, (const char *const *)col->items,
                             col->count, svc->err, sizeof svc->err)) != 0)
         return SL_EUSAGE;
-    if (col->count > 0) {
-        snprintf(svc->err, sizeof svc->err,
-                 "--exclude-column is not supported by live capture yet; "
-                 "refusing to publish columns you asked to drop");
-        return SL_EUSAGE;
-    }
     const sl_strlist_t *skip = sl_config_get_list(&svc->cfg, "skip-event-type");
     for (size_t i = 0; i < skip->count; i++) {
         uint64_t type;
@@ -709,6 +751,7 @@ int sl_capture_service_main(int argc, char **argv) {
     sl_jr_free(&svc->doc);
     sl_buf_free(&svc->part);
     sl_buf_free(&svc->scratch);
+    sl_buf_free(&svc->rewritten);
     sl_secret_free(svc->password);
     sl_secret_free(svc->broker_secret);
     free(svc->start_file);

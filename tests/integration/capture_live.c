@@ -169,7 +169,13 @@ typedef struct {
     char broker_addr[64];
 } env_t;
 
+static int start_capture_args(env_t *env, const char *log, char **extra);
+
 static int start_capture(env_t *env, const char *log) {
+    return start_capture_args(env, log, NULL);
+}
+
+static int start_capture_args(env_t *env, const char *log, char **extra) {
     char port[16], start[200], pwfile[512];
     snprintf(port, sizeof port, "%u", sl_harness_port("SOURCE"));
     snprintf(start, sizeof start, "%s:%llu", env->start_file,
@@ -184,7 +190,12 @@ static int start_capture(env_t *env, const char *log) {
                     "--server-id", "3001", "--start", start,
                     "--include", "live\\..*", "--heartbeat", "200ms",
                     "--checkpoint-interval", "50ms", "--report-interval",
-                    "60s", NULL};
+                    "60s", NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    size_t argc = 0;
+    while (argv[argc] != NULL)
+        argc++;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && i < 6; i++)
+        argv[argc++] = extra[i];
     char path[600];
     snprintf(path, sizeof path, "%s/%s", env->dir, log);
     return sl_harness_spawn(argv, path);
@@ -369,5 +380,77 @@ SL_TEST(capture_killed_repeatedly_loses_and_duplicates_nothing) {
     sl_client_close(cl);
     sl_harness_stop(env.broker_pid, SIGTERM, 20000);
     printf("# %d kills of capture during the load\n", kills);
+    mysql_close(mysql);
+}
+
+/* key:N spreads each table over N partitions by primary key, keeping every
+ * change of one key in one partition; excluded columns never leave. */
+SL_TEST(capture_key_routing_and_column_exclusion) {
+    env_t env;
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    setup(&env, mysql);
+    char *extra[] = {"--partition-by", "key:4", "--exclude-column",
+                     "live\\.a\\.v", NULL};
+    int cap = start_capture_args(&env, "capture.log", extra);
+    workload(mysql, 1, 80);
+    sl_client_t *cl;
+    SL_CHECK_OK(sl_client_connect(env.broker_addr, NULL, &cl));
+    wait_caught_up(&env, mysql, cl);
+    parts_t want;
+    memset(&want, 0, sizeof want);
+    oracle(getenv("SL_SOURCE_DATADIR"), env.start_file, env.start_pos, &want);
+    size_t want_rows[2] = {0, 0};
+    for (size_t i = 0; i < want.n; i++) {
+        for (size_t j = 0; j < want.parts[i].lines.n; j++)
+            if (strstr(want.parts[i].lines.items[j], "\"kind\":\"row\""))
+                want_rows[strcmp(want.parts[i].name, "live.b") == 0]++;
+        lines_free(&want.parts[i].lines);
+    }
+    /* Which partition each id was seen in, per table. */
+    int seen[2][2000];
+    memset(seen, -1, sizeof seen);
+    size_t got_rows[2] = {0, 0};
+    int used[2][4] = {{0}};
+    sl_jr_doc_t doc;
+    sl_jr_init(&doc);
+    for (int t = 0; t < 2; t++) {
+        for (int k = 0; k < 4; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "live.%c#%d", "ab"[t], k);
+            lines_t got;
+            memset(&got, 0, sizeof got);
+            read_partition(cl, "live", name, &got);
+            for (size_t j = 0; j < got.n; j++) {
+                if (!strstr(got.items[j], "\"kind\":\"row\""))
+                    continue;
+                got_rows[t]++;
+                used[t][k] = 1;
+                if (t == 0)
+                    SL_CHECK(strstr(got.items[j], "\"v\":") == NULL);
+                SL_CHECK_OK(sl_jr_parse(&doc, got.items[j],
+                                        strlen(got.items[j])));
+                uint32_t img = sl_jr_get(&doc, 0, "after");
+                if (sl_jr_type(&doc, img) != SL_JR_OBJECT)
+                    img = sl_jr_get(&doc, 0, "before");
+                uint64_t id;
+                SL_CHECK_OK(sl_jr_u64(&doc, sl_jr_get(&doc, img, "id"), &id));
+                SL_CHECK(id < 2000);
+                if (seen[t][id] == -1)
+                    seen[t][id] = k;
+                SL_CHECK_INT(seen[t][id], k);
+            }
+            lines_free(&got);
+        }
+    }
+    sl_jr_free(&doc);
+    SL_CHECK_UINT(got_rows[0], want_rows[0]);
+    SL_CHECK_UINT(got_rows[1], want_rows[1]);
+    SL_CHECK(want_rows[0] > 80);
+    /* 80 keys over 4 buckets use every bucket. */
+    for (int k = 0; k < 4; k++)
+        SL_CHECK(used[0][k] && used[1][k]);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    sl_client_close(cl);
+    sl_harness_stop(env.broker_pid, SIGTERM, 20000);
     mysql_close(mysql);
 }
