@@ -1,0 +1,57 @@
+#include "apply/backoff.h"
+
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+void sl_backoff_init(sl_backoff_t *bo, uint32_t min_ms, uint32_t max_ms) {
+    bo->min_ms = min_ms ? min_ms : 1;
+    bo->max_ms = max_ms < bo->min_ms ? bo->min_ms : max_ms;
+    bo->cur_ms = 0;
+    bo->attempts = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    bo->seed = (uint32_t)ts.tv_nsec ^ ((uint32_t)getpid() << 16) ^
+               (uint32_t)(uintptr_t)bo;
+    if (bo->seed == 0)
+        bo->seed = 1;
+}
+
+void sl_backoff_reset(sl_backoff_t *bo) {
+    bo->cur_ms = 0;
+    bo->attempts = 0;
+}
+
+uint32_t sl_backoff_next(sl_backoff_t *bo) {
+    if (bo->cur_ms == 0)
+        bo->cur_ms = bo->min_ms;
+    else if (bo->cur_ms >= bo->max_ms / 2)
+        bo->cur_ms = bo->max_ms;
+    else
+        bo->cur_ms *= 2;
+    bo->attempts++;
+    /* xorshift32: good enough to de-synchronise retries. */
+    uint32_t x = bo->seed;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    bo->seed = x;
+    uint32_t half = bo->cur_ms / 2;
+    return half + (half ? x % (bo->cur_ms - half + 1) : 0);
+}
+
+int sl_sleep_ms(uint32_t ms, volatile int *stop) {
+    while (ms > 0) {
+        if (stop != NULL && *stop)
+            return 1;
+        uint32_t slice = ms > 50 ? 50 : ms;
+        struct timespec ts = {0, (long)slice * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
+    return stop != NULL && *stop;
+}
+
+int sl_backoff_sleep(sl_backoff_t *bo, volatile int *stop) {
+    return sl_sleep_ms(sl_backoff_next(bo), stop);
+}
