@@ -186,7 +186,8 @@ static int list_segments(sl_store_t *store) {
         store->nsegs++;
     }
     closedir(dir);
-    qsort(store->segs, store->nsegs, sizeof *store->segs, seg_cmp);
+    if (store->nsegs > 1)
+        qsort(store->segs, store->nsegs, sizeof *store->segs, seg_cmp);
     return 0;
 }
 

@@ -144,7 +144,10 @@ static int read_line(sl_client_t *cl, int64_t deadline, size_t *start,
                      size_t *len) {
     size_t scanned = cl->in_off;
     for (;;) {
-        uint8_t *nl = memchr(cl->in.data + scanned, '\n', cl->in.len - scanned);
+        uint8_t *nl = cl->in.len > scanned
+                          ? memchr(cl->in.data + scanned, '\n',
+                                   cl->in.len - scanned)
+                          : NULL;
         if (nl != NULL) {
             size_t end = (size_t)(nl - cl->in.data);
             *start = cl->in_off;
