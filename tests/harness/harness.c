@@ -192,3 +192,43 @@ uint16_t sl_harness_free_port(void) {
     close(fd);
     return ntohs(addr.sin_port);
 }
+
+void sl_harness_restart(const char *role) {
+    const char *bin = getenv("SL_BIN");
+    const char *root = getenv("SL_HARNESS_ROOT");
+    if (bin == NULL || root == NULL)
+        sl_test_skip("no harness in the environment");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "bash -c '. \"%s/../tests/harness/harness.sh\" && "
+             "sl_h_restart %s && echo $SL_%s_PID > \"%s/%s.newpid\"'",
+             bin, role, role, root, role);
+    if (system(cmd) != 0)
+        sl_test_fail(__FILE__, __LINE__, "restarting %s failed", role);
+    char path[1024], pid[32] = "";
+    snprintf(path, sizeof path, "%s/%s.newpid", root, role);
+    FILE *file = fopen(path, "r");
+    if (file != NULL) {
+        if (fgets(pid, sizeof pid, file) != NULL) {
+            pid[strcspn(pid, "\n")] = '\0';
+            char name[64];
+            snprintf(name, sizeof name, "SL_%s_PID", role);
+            setenv(name, pid, 1);
+        }
+        fclose(file);
+    }
+}
+
+long sl_harness_peak_rss_kb(int pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *file = fopen(path, "r");
+    long kb = 0;
+    if (file == NULL)
+        return 0;
+    while (fgets(line, sizeof line, file) != NULL)
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    fclose(file);
+    return kb;
+}

@@ -60,6 +60,15 @@ int sl_harness_stop(int pid, int sig, int timeout_ms);
  * 127.0.0.1:port. Returns 0, or -1 on timeout. */
 int sl_harness_wait_port(uint16_t port, int timeout_ms);
 
+/* Stops and starts a harness server again ("SOURCE", "TARGET", "REDIS",
+ * "MEMCACHED") on the same port and data, through harness.sh; updates
+ * SL_<ROLE>_PID. Fails the test if it does not come back. */
+void sl_harness_restart(const char *role);
+
+/* Peak resident memory (VmHWM) of a running process, in KiB; 0 when
+ * unknown. */
+long sl_harness_peak_rss_kb(int pid);
+
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 uint16_t sl_harness_free_port(void);
 
