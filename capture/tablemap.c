@@ -553,12 +553,13 @@ void sl_column_type_name(const sl_tablemap_t *tm, const sl_column_t *c,
                                                            : "varchar",
                       c->max_len);
         return;
-    case SL_T_BLOB:
+    case SL_T_BLOB: {
         static const char *const sz[] = {"", "tiny", "", "medium", "long"};
         sl_buf_printf(out, "%s%s", c->meta <= 4 ? sz[c->meta] : "",
                       c->cs == NULL ? "blob_or_text"
                       : c->cs->cls == SL_CS_BINARY ? "blob" : "text");
         return;
+    }
     case SL_T_JSON: sl_buf_printf(out, "json"); return;
     case SL_T_GEOMETRY: sl_buf_printf(out, "geometry"); return;
     case SL_T_VECTOR: sl_buf_printf(out, "vector"); return;
