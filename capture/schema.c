@@ -865,14 +865,24 @@ static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
     if (t == NULL)
         return SL_ENOMEM;
     const sl_ddl_action_t *rename = NULL;
-    for (size_t k = 0; k < st->nacts; k++) {
-        int rc = apply_action(s, t, &st->acts[k], err, errlen);
-        if (rc != 0) {
-            table_free(t);
-            return rc;
+    /* The server applies table options (DEFAULT CHARSET, CONVERT TO) to the
+     * existing columns first; columns added or modified by the same
+     * statement then take the new default without conversion. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < st->nacts; k++) {
+            const sl_ddl_action_t *a = &st->acts[k];
+            int table_opt = a->kind == SL_DDL_ACT_TABLE_CHARSET ||
+                            a->kind == SL_DDL_ACT_CONVERT_CHARSET;
+            if (table_opt != (pass == 0))
+                continue;
+            int rc = apply_action(s, t, a, err, errlen);
+            if (rc != 0) {
+                table_free(t);
+                return rc;
+            }
+            if (a->kind == SL_DDL_ACT_RENAME_TABLE)
+                rename = a;
         }
-        if (st->acts[k].kind == SL_DDL_ACT_RENAME_TABLE)
-            rename = &st->acts[k];
     }
     if (rename) {
         if (set_name(t, rename->db ? rename->db : db, rename->table) != 0) {

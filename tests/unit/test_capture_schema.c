@@ -299,6 +299,13 @@ SL_TEST(schema_alter_charsets) {
     APPLY(s, "d", "ALTER TABLE t CHARSET utf8mb3, MODIFY d varchar(11)");
     SL_CHECK_STR(render(s, "d", "t") + 0, render(s, "d", "t"));
     SL_CHECK(strstr(render(s, "d", "t"), "d:varchar(11):cs=utf8mb3") != NULL);
+    /* Table options apply first: a column added by the same statement
+     * takes the new charset without the CONVERT growth. */
+    APPLY(s, "d", "CREATE TABLE w (a text) CHARSET latin1");
+    APPLY(s, "d", "ALTER TABLE w ADD b text, CONVERT TO CHARACTER SET "
+                  "utf8mb4");
+    SL_CHECK_STR(render(s, "d", "w"),
+                 "a:mediumtext:cs=utf8mb4,b:text:cs=utf8mb4");
     /* Database charsets: CREATE and ALTER DATABASE. */
     APPLY(s, NULL, "CREATE DATABASE IF NOT EXISTS `x` /*!40100 DEFAULT "
                    "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin */");
