@@ -1,0 +1,1431 @@
+/*
+ * The MySQL/MariaDB sink (contract in apply/sink_mysql.h, user view in
+ * docs/apply.md).
+ *
+ * Statements are plain SQL text built with mysql_real_escape_string()
+ * (values) and backquoted identifiers (doubled backquotes), sent many per
+ * round trip as one multi-statement query; each statement's outcome
+ * (affected rows, or "Rows matched" from mysql_info() for UPDATE) is read
+ * back in order, so drift is detected per row.
+ *
+ * Values, by the target column's type (information_schema DATA_TYPE):
+ *   null                      NULL
+ *   number                    its exact text, unquoted (DECIMAL and
+ *                             64-bit unsigned survive; JSON columns quote)
+ *   true / false              1 / 0
+ *   string                    '...' escaped; for JSON columns the JSON text
+ *                             of the value (a JSON string keeps its quotes)
+ *   {"base64": "..."}         X'<hex>' of the decoded bytes (not for JSON
+ *                             columns, where any object is JSON text)
+ *   {"srid": N, "wkb": "..."} ST_GeomFromWKB(X'<wkb>', N) for geometry
+ *   other object / array      its JSON text, quoted
+ *
+ * The session runs with sql_mode STRICT_ALL_TABLES (no silent truncation)
+ * plus NO_AUTO_VALUE_ON_ZERO (an id of 0 stays 0), time_zone '+00:00'
+ * (capture renders TIMESTAMP values in UTC), utf8mb4, and
+ * foreign_key_checks=0: partitions are applied independently, so a child
+ * row may legitimately arrive before its parent.
+ */
+#include "apply/sink_mysql.h"
+
+#include "apply/backoff.h"
+#include "buf.h"
+#include "error.h"
+#include "jsonread.h"
+#include "log.h"
+#include "parse.h"
+
+#include <errmsg.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char sl_mysql_offsets_ddl[] =
+    "CREATE TABLE IF NOT EXISTS sluice_offsets (\n"
+    "  group_name VARCHAR(128) NOT NULL,\n"
+    "  topic VARCHAR(128) NOT NULL,\n"
+    "  part VARCHAR(255) NOT NULL,\n"
+    "  next_offset BIGINT UNSIGNED NOT NULL,\n"
+    "  trx_applied BIGINT UNSIGNED NOT NULL DEFAULT 0,\n"
+    "  rows_applied BIGINT UNSIGNED NOT NULL DEFAULT 0,\n"
+    "  last_trx VARCHAR(255) NOT NULL DEFAULT '',\n"
+    "  updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),\n"
+    "  PRIMARY KEY (group_name, topic, part)\n"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+
+enum { CLS_PLAIN, CLS_BINARY, CLS_JSON, CLS_GEOM, CLS_FLOAT };
+
+typedef struct {
+    char *name;
+    int cls;
+} col_t;
+
+typedef struct {
+    char *src_db;
+    char *table;
+    char *dst_db;
+    col_t *cols;
+    size_t ncols;
+    char **ukey; /* First unique key (PRIMARY first), or NULL. */
+    size_t nukey;
+    int missing; /* The target table does not exist. */
+} tmeta_t;
+
+enum { ST_INSERT, ST_UPDATE, ST_DELETE };
+
+typedef struct {
+    uint64_t offset;
+    uint64_t row;
+    int kind;
+    tmeta_t *tm;
+    size_t sql_start; /* For careful re-execution. */
+} stmt_t;
+
+struct sl_mysql_sink_s {
+    sl_mysql_opts_t opts;
+    char *password;
+    sl_dbmap_t *maps;
+    char *group, *topic, *part;
+    MYSQL *mysql;
+    sl_backoff_t bo;
+    sl_jr_doc_t doc;
+    sl_buf_t sql;     /* The pending statements, ';'-separated. */
+    stmt_t *stmts;
+    size_t nstmts, capstmts;
+    sl_buf_t tmp, tmp2;
+    tmeta_t *tables;
+    size_t ntables;
+    int in_group;
+    int careful;      /* This group runs one statement per round trip. */
+    int want_careful; /* The next group must. */
+    uint64_t group_rows, group_ins, group_upd, group_del, group_drift;
+    uint64_t failed_offset;
+    char err[1024];
+    sl_mysql_stats_t stats;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int seterr(sl_mysql_sink_t *s, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int seterr(sl_mysql_sink_t *s, int rc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->err, sizeof s->err, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int sl_drift_parse(const char *text, sl_drift_t *drift) {
+    if (strcmp(text, "overwrite") == 0)
+        *drift = SL_DRIFT_OVERWRITE;
+    else if (strcmp(text, "skip") == 0)
+        *drift = SL_DRIFT_SKIP;
+    else if (strcmp(text, "stop") == 0)
+        *drift = SL_DRIFT_STOP;
+    else
+        return SL_EINVAL;
+    return 0;
+}
+
+int sl_mysql_url_parse(const char *text, sl_mysql_url_t *url) {
+    memset(url, 0, sizeof *url);
+    if (strncmp(text, "mysql://", 8) != 0)
+        return SL_EINVAL;
+    const char *p = text + 8;
+    const char *at = strchr(p, '@');
+    const char *slash = strchr(p, '/');
+    if (at == NULL || at == p || (slash != NULL && slash < at))
+        return SL_EINVAL;
+    if (memchr(p, ':', (size_t)(at - p)) != NULL)
+        return SL_EINVAL; /* No password in URLs: use a file or env. */
+    if ((size_t)(at - p) >= sizeof url->user)
+        return SL_EINVAL;
+    memcpy(url->user, p, (size_t)(at - p));
+    const char *h = at + 1;
+    if (slash == NULL || slash[1] == '\0' || strchr(slash + 1, '/') ||
+        strlen(slash + 1) >= sizeof url->db)
+        return SL_EINVAL;
+    strcpy(url->db, slash + 1);
+    char hp[300];
+    size_t hl = (size_t)(slash - h);
+    if (hl == 0 || hl >= sizeof hp)
+        return SL_EINVAL;
+    memcpy(hp, h, hl);
+    hp[hl] = '\0';
+    if (strchr(hp, ':') == NULL || hp[0] == '[') {
+        if (hp[0] == '[')
+            return sl_parse_hostport(hp, url->host, sizeof url->host,
+                                     &url->port);
+        if (hl >= sizeof url->host)
+            return SL_EINVAL;
+        strcpy(url->host, hp);
+        url->port = 3306;
+        return 0;
+    }
+    return sl_parse_hostport(hp, url->host, sizeof url->host, &url->port);
+}
+
+static int put(sl_buf_t *b, const char *s) { return sl_buf_append_str(b, s); }
+
+static int put_ident(sl_buf_t *b, const char *name) {
+    int rc = sl_buf_append_u8(b, '`');
+    for (const char *p = name; *p && rc == 0; p++) {
+        if (*p == '`')
+            rc = sl_buf_append_u8(b, '`');
+        if (rc == 0)
+            rc = sl_buf_append_u8(b, (uint8_t)*p);
+    }
+    return rc ? rc : sl_buf_append_u8(b, '`');
+}
+
+/* MySQL's escaping of a string literal body for ASCII-compatible
+ * charsets (utf8mb4), the same bytes mysql_real_escape_string() writes for
+ * them: NUL, LF, CR, backslash, both quotes and ^Z are backslash-escaped.
+ * Used only when there is no connection (unit tests); Connector/C's
+ * connection-less mysql_escape_string() crashes without a default
+ * charset. */
+static size_t escape_utf8(char *to, const char *from, size_t n) {
+    char *o = to;
+    for (size_t i = 0; i < n; i++) {
+        char e = 0;
+        switch (from[i]) {
+        case '\0': e = '0'; break;
+        case '\n': e = 'n'; break;
+        case '\r': e = 'r'; break;
+        case '\\': e = '\\'; break;
+        case '\'': e = '\''; break;
+        case '"': e = '"'; break;
+        case '\032': e = 'Z'; break;
+        default: break;
+        }
+        if (e) {
+            *o++ = '\\';
+            *o++ = e;
+        } else {
+            *o++ = from[i];
+        }
+    }
+    *o = '\0';
+    return (size_t)(o - to);
+}
+
+/* Appends 'escaped' for s[0..n) with mysql_real_escape_string() (which
+ * follows the connection's charset); mysql may be NULL in unit tests. */
+static int put_quoted(MYSQL *mysql, sl_buf_t *b, const char *s, size_t n) {
+    if (sl_buf_reserve(b, 2 * n + 3) != 0)
+        return SL_ENOMEM;
+    b->data[b->len++] = '\'';
+    unsigned long w = mysql ? mysql_real_escape_string(
+                                  mysql, (char *)b->data + b->len, s,
+                                  (unsigned long)n)
+                            : (unsigned long)escape_utf8(
+                                  (char *)b->data + b->len, s, n);
+    if (w == (unsigned long)-1)
+        return SL_EINVAL;
+    b->len += w;
+    b->data[b->len++] = '\'';
+    return 0;
+}
+
+static int put_hex(sl_buf_t *b, const uint8_t *p, size_t n) {
+    static const char hx[] = "0123456789ABCDEF";
+    if (sl_buf_reserve(b, 2 * n + 3) != 0)
+        return SL_ENOMEM;
+    b->data[b->len++] = 'X';
+    b->data[b->len++] = '\'';
+    for (size_t i = 0; i < n; i++) {
+        b->data[b->len++] = (uint8_t)hx[p[i] >> 4];
+        b->data[b->len++] = (uint8_t)hx[p[i] & 15];
+    }
+    b->data[b->len++] = '\'';
+    return 0;
+}
+
+static int classify(const char *type) {
+    static const char *const bin[] = {"binary", "varbinary", "tinyblob",
+                                      "blob", "mediumblob", "longblob"};
+    static const char *const geom[] = {
+        "geometry", "point", "linestring", "polygon", "multipoint",
+        "multilinestring", "multipolygon", "geometrycollection"};
+    for (size_t i = 0; i < sizeof bin / sizeof bin[0]; i++)
+        if (strcasecmp(type, bin[i]) == 0)
+            return CLS_BINARY;
+    for (size_t i = 0; i < sizeof geom / sizeof geom[0]; i++)
+        if (strcasecmp(type, geom[i]) == 0)
+            return CLS_GEOM;
+    if (strcasecmp(type, "json") == 0)
+        return CLS_JSON;
+    if (strcasecmp(type, "float") == 0 || strcasecmp(type, "double") == 0)
+        return CLS_FLOAT;
+    return CLS_PLAIN;
+}
+
+/* Renders value token v for a column of class cls. */
+static int put_value(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
+                     uint32_t v, int cls, sl_buf_t *tmp, char *err,
+                     size_t errlen) {
+    size_t n;
+    const char *raw;
+    sl_jr_type_t t = sl_jr_type(doc, v);
+    if (t == SL_JR_NULL)
+        return put(b, "NULL");
+    if (cls == CLS_JSON) {
+        /* The JSON text of the value, quoted as a string literal. For a
+         * string token the text includes its quotes. */
+        raw = sl_jr_raw(doc, v, &n);
+        if (t == SL_JR_STRING) {
+            raw--;
+            n += 2;
+        }
+        return put_quoted(mysql, b, raw, n);
+    }
+    switch (t) {
+    case SL_JR_TRUE:
+        return put(b, "1");
+    case SL_JR_FALSE:
+        return put(b, "0");
+    case SL_JR_NUMBER:
+        raw = sl_jr_raw(doc, v, &n);
+        return sl_buf_append(b, raw, n);
+    case SL_JR_STRING:
+        sl_buf_reset(tmp);
+        if (sl_jr_unescape(doc, v, tmp) != 0)
+            return SL_ENOMEM;
+        return put_quoted(mysql, b, (const char *)tmp->data, tmp->len);
+    case SL_JR_OBJECT: {
+        uint32_t b64 = sl_jr_get(doc, v, "base64");
+        if (b64 != SL_JR_NONE && sl_jr_type(doc, b64) == SL_JR_STRING &&
+            sl_jr_tok(doc, v)->count == 1) {
+            raw = sl_jr_raw(doc, b64, &n);
+            sl_buf_reset(tmp);
+            if (sl_jr_base64_decode(tmp, raw, n) != 0) {
+                snprintf(err, errlen, "bad base64 value");
+                return SL_ECORRUPT;
+            }
+            return put_hex(b, tmp->data, tmp->len);
+        }
+        uint32_t wkb = sl_jr_get(doc, v, "wkb");
+        uint32_t srid = sl_jr_get(doc, v, "srid");
+        if (cls == CLS_GEOM && wkb != SL_JR_NONE && srid != SL_JR_NONE &&
+            sl_jr_type(doc, wkb) == SL_JR_STRING &&
+            sl_jr_type(doc, srid) == SL_JR_NUMBER) {
+            uint64_t sr;
+            if (sl_jr_u64(doc, srid, &sr) != 0 || sr > UINT32_MAX) {
+                snprintf(err, errlen, "bad geometry srid");
+                return SL_ECORRUPT;
+            }
+            raw = sl_jr_raw(doc, wkb, &n);
+            for (size_t i = 0; i < n; i++)
+                if (!((raw[i] >= '0' && raw[i] <= '9') ||
+                      (raw[i] >= 'a' && raw[i] <= 'f') ||
+                      (raw[i] >= 'A' && raw[i] <= 'F'))) {
+                    snprintf(err, errlen, "bad geometry wkb hex");
+                    return SL_ECORRUPT;
+                }
+            int rc = put(b, "ST_GeomFromWKB(X'");
+            rc = rc ? rc : sl_buf_append(b, raw, n);
+            rc = rc ? rc : sl_buf_printf(b, "',%llu)", (unsigned long long)sr);
+            return rc;
+        }
+        raw = sl_jr_raw(doc, v, &n);
+        return put_quoted(mysql, b, raw, n);
+    }
+    case SL_JR_ARRAY:
+        raw = sl_jr_raw(doc, v, &n);
+        return put_quoted(mysql, b, raw, n);
+    default:
+        break;
+    }
+    snprintf(err, errlen, "value of type %s", sl_jr_type_name(t));
+    return SL_ECORRUPT;
+}
+
+/* The column of tm named by key token k, or -1. */
+static int find_col(const tmeta_t *tm, const sl_jr_doc_t *doc, uint32_t k) {
+    size_t n;
+    const char *raw = sl_jr_raw(doc, k, &n);
+    for (size_t i = 0; i < tm->ncols; i++) {
+        if (!sl_jr_tok(doc, k)->escaped) {
+            if (strlen(tm->cols[i].name) == n &&
+                memcmp(tm->cols[i].name, raw, n) == 0)
+                return (int)i;
+        } else if (sl_jr_str_eq(doc, k, tm->cols[i].name,
+                                strlen(tm->cols[i].name))) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static int put_table(sl_buf_t *b, const tmeta_t *tm) {
+    int rc = put_ident(b, tm->dst_db);
+    rc = rc ? rc : sl_buf_append_u8(b, '.');
+    return rc ? rc : put_ident(b, tm->table);
+}
+
+/* WHERE clause identifying the before image. */
+static int put_where(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
+                     uint32_t root, uint32_t img, const tmeta_t *tm,
+                     sl_buf_t *tmp, char *err, size_t errlen) {
+    int rc = put(b, " WHERE ");
+    int first = 1;
+    uint32_t pk = sl_jr_get(doc, root, "pk");
+    /* 1: the event's primary key; 2: the target's unique key; 3: all. */
+    int mode = 3;
+    if (pk != SL_JR_NONE && sl_jr_type(doc, pk) == SL_JR_ARRAY &&
+        sl_jr_tok(doc, pk)->count > 0) {
+        mode = 1;
+    } else if (tm->ukey != NULL) {
+        mode = 2;
+        for (size_t i = 0; i < tm->nukey; i++) {
+            uint32_t v = sl_jr_get(doc, img, tm->ukey[i]);
+            if (v == SL_JR_NONE || sl_jr_type(doc, v) == SL_JR_NULL)
+                mode = 3;
+        }
+    }
+    if (mode == 1) {
+        uint32_t it = 0, k, e;
+        while (rc == 0 && sl_jr_next(doc, pk, &it, &k, &e)) {
+            if (sl_jr_type(doc, e) != SL_JR_STRING) {
+                snprintf(err, errlen, "pk lists a %s",
+                         sl_jr_type_name(sl_jr_type(doc, e)));
+                return SL_ECORRUPT;
+            }
+            int c = find_col(tm, doc, e);
+            size_t n;
+            const char *raw = sl_jr_raw(doc, e, &n);
+            if (c < 0) {
+                snprintf(err, errlen, "primary-key column \"%.*s\" is not in "
+                         "the target table", (int)(n > 64 ? 64 : n), raw);
+                return SL_ECORRUPT;
+            }
+            uint32_t v = SL_JR_NONE, it2 = 0, k2, v2;
+            while (sl_jr_next(doc, img, &it2, &k2, &v2))
+                if (find_col(tm, doc, k2) == c) {
+                    v = v2;
+                    break;
+                }
+            if (v == SL_JR_NONE) {
+                snprintf(err, errlen, "primary-key column \"%s\" is not in "
+                         "the before image", tm->cols[c].name);
+                return SL_ECORRUPT;
+            }
+            if (!first)
+                rc = put(b, " AND ");
+            first = 0;
+            rc = rc ? rc : put_ident(b, tm->cols[c].name);
+            rc = rc ? rc : put(b, sl_jr_type(doc, v) == SL_JR_NULL ? " IS " : "=");
+            rc = rc ? rc : put_value(mysql, b, doc, v, tm->cols[c].cls, tmp,
+                                     err, errlen);
+        }
+    } else if (mode == 2) {
+        for (size_t i = 0; i < tm->nukey && rc == 0; i++) {
+            uint32_t v = sl_jr_get(doc, img, tm->ukey[i]);
+            int c = -1;
+            for (size_t j = 0; j < tm->ncols; j++)
+                if (strcmp(tm->cols[j].name, tm->ukey[i]) == 0)
+                    c = (int)j;
+            if (!first)
+                rc = put(b, " AND ");
+            first = 0;
+            rc = rc ? rc : put_ident(b, tm->ukey[i]);
+            rc = rc ? rc : put(b, "=");
+            rc = rc ? rc : put_value(mysql, b, doc, v,
+                                     c >= 0 ? tm->cols[c].cls : CLS_PLAIN, tmp,
+                                     err, errlen);
+        }
+    } else {
+        int any_nonfloat = 0;
+        uint32_t it = 0, k, v;
+        while (sl_jr_next(doc, img, &it, &k, &v)) {
+            int c = find_col(tm, doc, k);
+            if (c >= 0 && tm->cols[c].cls != CLS_FLOAT)
+                any_nonfloat = 1;
+        }
+        it = 0;
+        while (rc == 0 && sl_jr_next(doc, img, &it, &k, &v)) {
+            int c = find_col(tm, doc, k);
+            if (c < 0) {
+                size_t n;
+                const char *raw = sl_jr_raw(doc, k, &n);
+                snprintf(err, errlen, "column \"%.*s\" is not in the target "
+                         "table", (int)(n > 64 ? 64 : n), raw);
+                return SL_ECORRUPT;
+            }
+            if (any_nonfloat && tm->cols[c].cls == CLS_FLOAT)
+                continue;
+            if (!first)
+                rc = put(b, " AND ");
+            first = 0;
+            rc = rc ? rc : put_ident(b, tm->cols[c].name);
+            rc = rc ? rc : put(b, "<=>");
+            rc = rc ? rc : put_value(mysql, b, doc, v, tm->cols[c].cls, tmp,
+                                     err, errlen);
+        }
+    }
+    if (rc == 0 && first) {
+        snprintf(err, errlen, "the before image names no column");
+        return SL_ECORRUPT;
+    }
+    return rc ? rc : put(b, " LIMIT 1");
+}
+
+/* Builds the statement for row event root (a parsed "row" event) into b.
+ * *kind receives ST_*. */
+static int build_row(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
+                     const tmeta_t *tm, sl_drift_t drift, int *kind,
+                     sl_buf_t *tmp, char *err, size_t errlen) {
+    uint32_t op = sl_jr_get(doc, 0, "op");
+    uint32_t before = sl_jr_get(doc, 0, "before");
+    uint32_t after = sl_jr_get(doc, 0, "after");
+    if (op == SL_JR_NONE || before == SL_JR_NONE || after == SL_JR_NONE) {
+        snprintf(err, errlen, "row event without op, before or after");
+        return SL_ECORRUPT;
+    }
+    if (sl_jr_get(doc, 0, "positional") != SL_JR_NONE) {
+        snprintf(err, errlen, "row event without column names (set "
+                 "binlog_row_metadata=FULL on the source)");
+        return SL_ECORRUPT;
+    }
+    int is_ins = sl_jr_str_eq(doc, op, "insert", 6);
+    int is_upd = sl_jr_str_eq(doc, op, "update", 6);
+    int is_del = sl_jr_str_eq(doc, op, "delete", 6);
+    if ((is_ins || is_upd) && sl_jr_type(doc, after) != SL_JR_OBJECT) {
+        snprintf(err, errlen, "%s without an after image",
+                 is_ins ? "insert" : "update");
+        return SL_ECORRUPT;
+    }
+    if ((is_del || is_upd) && sl_jr_type(doc, before) != SL_JR_OBJECT) {
+        snprintf(err, errlen, "%s without a before image",
+                 is_del ? "delete" : "update");
+        return SL_ECORRUPT;
+    }
+    int rc = 0;
+    uint32_t it = 0, k, v;
+    if (is_ins) {
+        *kind = ST_INSERT;
+        rc = put(b, "INSERT INTO ");
+        rc = rc ? rc : put_table(b, tm);
+        rc = rc ? rc : put(b, " (");
+        int first = 1;
+        int cidx[4096];
+        size_t nc = 0;
+        while (rc == 0 && sl_jr_next(doc, after, &it, &k, &v)) {
+            int c = find_col(tm, doc, k);
+            if (c < 0) {
+                size_t n;
+                const char *raw = sl_jr_raw(doc, k, &n);
+                snprintf(err, errlen, "column \"%.*s\" is not in the target "
+                         "table", (int)(n > 64 ? 64 : n), raw);
+                return SL_ECORRUPT;
+            }
+            if (nc >= sizeof cidx / sizeof cidx[0]) {
+                snprintf(err, errlen, "more than 4096 columns");
+                return SL_ECORRUPT;
+            }
+            cidx[nc++] = c;
+            if (!first)
+                rc = sl_buf_append_u8(b, ',');
+            first = 0;
+            rc = rc ? rc : put_ident(b, tm->cols[c].name);
+        }
+        if (nc == 0) {
+            snprintf(err, errlen, "insert with an empty after image");
+            return SL_ECORRUPT;
+        }
+        rc = rc ? rc : put(b, ") VALUES (");
+        it = 0;
+        size_t i = 0;
+        while (rc == 0 && sl_jr_next(doc, after, &it, &k, &v)) {
+            if (i > 0)
+                rc = sl_buf_append_u8(b, ',');
+            rc = rc ? rc : put_value(mysql, b, doc, v, tm->cols[cidx[i]].cls,
+                                     tmp, err, errlen);
+            i++;
+        }
+        rc = rc ? rc : put(b, ") ON DUPLICATE KEY UPDATE ");
+        if (drift == SL_DRIFT_OVERWRITE) {
+            for (i = 0; i < nc && rc == 0; i++) {
+                if (i > 0)
+                    rc = sl_buf_append_u8(b, ',');
+                rc = rc ? rc : put_ident(b, tm->cols[cidx[i]].name);
+                rc = rc ? rc : put(b, "=VALUES(");
+                rc = rc ? rc : put_ident(b, tm->cols[cidx[i]].name);
+                rc = rc ? rc : sl_buf_append_u8(b, ')');
+            }
+        } else {
+            /* A no-op update: affected rows 0 tells a duplicate apart. */
+            rc = rc ? rc : put_ident(b, tm->cols[cidx[0]].name);
+            rc = rc ? rc : sl_buf_append_u8(b, '=');
+            rc = rc ? rc : put_ident(b, tm->cols[cidx[0]].name);
+        }
+        return rc;
+    }
+    if (is_upd) {
+        *kind = ST_UPDATE;
+        rc = put(b, "UPDATE ");
+        rc = rc ? rc : put_table(b, tm);
+        rc = rc ? rc : put(b, " SET ");
+        int first = 1;
+        while (rc == 0 && sl_jr_next(doc, after, &it, &k, &v)) {
+            int c = find_col(tm, doc, k);
+            if (c < 0) {
+                size_t n;
+                const char *raw = sl_jr_raw(doc, k, &n);
+                snprintf(err, errlen, "column \"%.*s\" is not in the target "
+                         "table", (int)(n > 64 ? 64 : n), raw);
+                return SL_ECORRUPT;
+            }
+            if (!first)
+                rc = sl_buf_append_u8(b, ',');
+            first = 0;
+            rc = rc ? rc : put_ident(b, tm->cols[c].name);
+            rc = rc ? rc : sl_buf_append_u8(b, '=');
+            rc = rc ? rc : put_value(mysql, b, doc, v, tm->cols[c].cls, tmp,
+                                     err, errlen);
+        }
+        if (first) {
+            snprintf(err, errlen, "update with an empty after image");
+            return SL_ECORRUPT;
+        }
+        return rc ? rc : put_where(mysql, b, doc, 0, before, tm, tmp, err,
+                                   errlen);
+    }
+    if (is_del) {
+        *kind = ST_DELETE;
+        rc = put(b, "DELETE FROM ");
+        rc = rc ? rc : put_table(b, tm);
+        return rc ? rc : put_where(mysql, b, doc, 0, before, tm, tmp, err,
+                                   errlen);
+    }
+    snprintf(err, errlen, "unknown op");
+    return SL_ECORRUPT;
+}
+
+/* The INSERT of the after image used when an update finds no row and the
+ * policy is overwrite. */
+static int build_upsert_after(MYSQL *mysql, sl_buf_t *b,
+                              const sl_jr_doc_t *doc, const tmeta_t *tm,
+                              sl_buf_t *tmp, char *err, size_t errlen) {
+    int rc = put(b, "INSERT INTO ");
+    rc = rc ? rc : put_table(b, tm);
+    rc = rc ? rc : put(b, " SET ");
+    uint32_t after = sl_jr_get(doc, 0, "after"), it = 0, k, v;
+    int first = 1;
+    while (rc == 0 && sl_jr_next(doc, after, &it, &k, &v)) {
+        int c = find_col(tm, doc, k);
+        if (c < 0)
+            return SL_ECORRUPT;
+        if (!first)
+            rc = sl_buf_append_u8(b, ',');
+        first = 0;
+        rc = rc ? rc : put_ident(b, tm->cols[c].name);
+        rc = rc ? rc : sl_buf_append_u8(b, '=');
+        rc = rc ? rc : put_value(mysql, b, doc, v, tm->cols[c].cls, tmp, err,
+                                 errlen);
+    }
+    return rc;
+}
+
+static const char *dst_db_for(const sl_mysql_sink_t *s, const char *src) {
+    for (size_t i = 0; i < s->opts.nmaps; i++)
+        if (strcmp(s->maps[i].src, src) == 0)
+            return s->maps[i].dst;
+    return src;
+}
+
+int sl_mysql_build_sql(const char *json, size_t len, const char *dst_db,
+                       const char *const *cols, const char *const *types,
+                       size_t ncols, const char *const *ukey, size_t nukey,
+                       sl_drift_t drift, char **out, char *err,
+                       size_t errlen) {
+    sl_jr_doc_t doc;
+    sl_jr_init(&doc);
+    int rc = sl_jr_parse(&doc, json, len);
+    if (rc != 0) {
+        snprintf(err, errlen, "bad JSON at byte %zu: %s", doc.err_pos,
+                 doc.err);
+        sl_jr_free(&doc);
+        return rc;
+    }
+    tmeta_t tm;
+    memset(&tm, 0, sizeof tm);
+    sl_buf_t tname = SL_BUF_INIT, b = SL_BUF_INIT, tmp = SL_BUF_INIT;
+    uint32_t t = sl_jr_get(&doc, 0, "table");
+    if (t == SL_JR_NONE || sl_jr_unescape(&doc, t, &tname) != 0 ||
+        sl_buf_append_u8(&tname, 0) != 0) {
+        snprintf(err, errlen, "no table");
+        rc = SL_ECORRUPT;
+        goto out;
+    }
+    tm.table = (char *)tname.data;
+    tm.dst_db = (char *)dst_db;
+    tm.ncols = ncols;
+    tm.cols = calloc(ncols ? ncols : 1, sizeof *tm.cols);
+    if (tm.cols == NULL) {
+        rc = SL_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < ncols; i++) {
+        tm.cols[i].name = (char *)cols[i];
+        tm.cols[i].cls = classify(types[i]);
+    }
+    tm.ukey = (char **)ukey;
+    tm.nukey = nukey;
+    int kind;
+    rc = build_row(NULL, &b, &doc, &tm, drift, &kind, &tmp, err, errlen);
+    if (rc == 0)
+        rc = sl_buf_append_u8(&b, 0);
+    if (rc == 0) {
+        size_t n;
+        *out = (char *)sl_buf_detach(&b, &n);
+    }
+out:
+    free(tm.cols);
+    sl_buf_free(&tname);
+    sl_buf_free(&b);
+    sl_buf_free(&tmp);
+    sl_jr_free(&doc);
+    return rc;
+}
+
+/* ---- connection ------------------------------------------------------- */
+
+static int is_transient(unsigned e) {
+    switch (e) {
+    case CR_SERVER_GONE_ERROR: case CR_SERVER_LOST: case CR_CONN_HOST_ERROR:
+    case CR_CONNECTION_ERROR: case CR_SERVER_LOST_EXTENDED:
+    case ER_LOCK_DEADLOCK: case ER_LOCK_WAIT_TIMEOUT:
+    case ER_OPTION_PREVENTS_STATEMENT: case 1836: /* ER_READ_ONLY_MODE */
+    case ER_SERVER_SHUTDOWN: case ER_CON_COUNT_ERROR:
+    case ER_TOO_MANY_USER_CONNECTIONS: case ER_QUERY_INTERRUPTED:
+    case 1927: /* ER_CONNECTION_KILLED */
+    case 4031: /* ER_CLIENT_INTERACTION_TIMEOUT */
+    case ER_NET_READ_ERROR: case ER_NET_READ_INTERRUPTED:
+    case ER_NET_ERROR_ON_WRITE: case ER_NET_WRITE_INTERRUPTED:
+    case 0:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void disconnect(sl_mysql_sink_t *s) {
+    if (s->mysql != NULL)
+        mysql_close(s->mysql);
+    s->mysql = NULL;
+    s->in_group = 0;
+}
+
+static int connect_once(sl_mysql_sink_t *s) {
+    MYSQL *m = mysql_init(NULL);
+    if (m == NULL)
+        return seterr(s, SL_ENOMEM, "out of memory");
+    unsigned int timeout = 5, rw = 60;
+    mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw);
+    mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw);
+    mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_options(m, MYSQL_INIT_COMMAND,
+                  "SET SESSION sql_mode='STRICT_ALL_TABLES,"
+                  "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION',"
+                  "time_zone='+00:00',foreign_key_checks=0,"
+                  "autocommit=1");
+    if (mysql_real_connect(m, s->opts.url.host, s->opts.url.user, s->password,
+                           s->opts.url.db, s->opts.url.port, NULL,
+                           CLIENT_MULTI_STATEMENTS) == NULL) {
+        unsigned e = mysql_errno(m);
+        seterr(s, is_transient(e) ? SL_EAGAIN : SL_EDB,
+               "cannot connect to the target %s:%u as %s: %s (error %u)",
+               s->opts.url.host, s->opts.url.port, s->opts.url.user,
+               mysql_error(m), e);
+        mysql_close(m);
+        /* A wrong password or an unknown database will not heal by
+         * retrying quickly, but an operator may fix it: it is retried
+         * like any other connection failure, and logged each time. */
+        return SL_EAGAIN;
+    }
+    s->mysql = m;
+    return 0;
+}
+
+/* Runs one statement without a result set (or discards it). */
+static int exec(sl_mysql_sink_t *s, const char *sql) {
+    if (mysql_real_query(s->mysql, sql, strlen(sql)) != 0) {
+        unsigned e = mysql_errno(s->mysql);
+        int rc = seterr(s, is_transient(e) ? SL_EAGAIN : SL_EDB,
+                        "target error %u: %s", e, mysql_error(s->mysql));
+        if (rc == SL_EAGAIN)
+            disconnect(s);
+        return rc;
+    }
+    MYSQL_RES *res = mysql_store_result(s->mysql);
+    if (res)
+        mysql_free_result(res);
+    return 0;
+}
+
+static int ensure_conn(sl_mysql_sink_t *s, volatile int *stop) {
+    while (s->mysql == NULL) {
+        int rc = connect_once(s);
+        if (rc == 0)
+            break;
+        if (rc != SL_EAGAIN)
+            return rc;
+        s->stats.retries++;
+        if (s->bo.attempts == 0 || s->bo.attempts % 10 == 0) {
+            char q[1100];
+            sl_log_warn("target unavailable; retrying", "part=%s error=%s",
+                        s->part, sl_log_quote(s->err, q, sizeof q));
+        }
+        if (sl_backoff_sleep(&s->bo, stop))
+            return SL_ESTOPPED;
+    }
+    return 0;
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+int sl_mysql_sink_new(const sl_mysql_opts_t *opts, const char *part,
+                      sl_mysql_sink_t **out) {
+    sl_mysql_sink_t *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return SL_ENOMEM;
+    s->opts = *opts;
+    if (s->opts.batch_bytes == 0)
+        s->opts.batch_bytes = 512 * 1024;
+    if (s->opts.retry_min_ms == 0)
+        s->opts.retry_min_ms = 100;
+    if (s->opts.retry_max_ms == 0)
+        s->opts.retry_max_ms = 10000;
+    s->password = opts->password ? strdup(opts->password) : NULL;
+    s->group = strdup(opts->group ? opts->group : "sluice-apply");
+    s->topic = strdup(opts->topic ? opts->topic : "");
+    s->part = strdup(part);
+    s->maps = calloc(opts->nmaps ? opts->nmaps : 1, sizeof *s->maps);
+    if (s->maps != NULL)
+        for (size_t i = 0; i < opts->nmaps; i++) {
+            s->maps[i].src = strdup(opts->maps[i].src);
+            s->maps[i].dst = strdup(opts->maps[i].dst);
+        }
+    s->opts.maps = s->maps;
+    sl_jr_init(&s->doc);
+    sl_backoff_init(&s->bo, s->opts.retry_min_ms, s->opts.retry_max_ms);
+    if (!s->group || !s->topic || !s->part || !s->maps ||
+        (opts->password && !s->password)) {
+        sl_mysql_sink_free(s);
+        return SL_ENOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+static void free_tables(sl_mysql_sink_t *s) {
+    for (size_t i = 0; i < s->ntables; i++) {
+        tmeta_t *tm = &s->tables[i];
+        for (size_t c = 0; c < tm->ncols; c++)
+            free(tm->cols[c].name);
+        for (size_t c = 0; c < tm->nukey; c++)
+            free(tm->ukey[c]);
+        free(tm->cols);
+        free(tm->ukey);
+        free(tm->src_db);
+        free(tm->table);
+        free(tm->dst_db);
+    }
+    free(s->tables);
+    s->tables = NULL;
+    s->ntables = 0;
+}
+
+void sl_mysql_sink_free(sl_mysql_sink_t *s) {
+    if (s == NULL)
+        return;
+    disconnect(s);
+    free_tables(s);
+    if (s->password) {
+        memset(s->password, 0, strlen(s->password));
+        free(s->password);
+    }
+    for (size_t i = 0; s->maps && i < s->opts.nmaps; i++) {
+        free(s->maps[i].src);
+        free(s->maps[i].dst);
+    }
+    free(s->maps);
+    free(s->group);
+    free(s->topic);
+    free(s->part);
+    free(s->stmts);
+    sl_buf_free(&s->sql);
+    sl_buf_free(&s->tmp);
+    sl_buf_free(&s->tmp2);
+    sl_jr_free(&s->doc);
+    free(s);
+}
+
+const char *sl_mysql_sink_error(const sl_mysql_sink_t *s) { return s->err; }
+uint64_t sl_mysql_sink_failed_offset(const sl_mysql_sink_t *s) {
+    return s->failed_offset;
+}
+int sl_mysql_sink_careful(const sl_mysql_sink_t *s) {
+    return s->want_careful;
+}
+void sl_mysql_sink_stats(const sl_mysql_sink_t *s, sl_mysql_stats_t *st) {
+    *st = s->stats;
+}
+
+int sl_mysql_sink_wait(sl_mysql_sink_t *s, volatile int *stop) {
+    return sl_backoff_sleep(&s->bo, stop);
+}
+
+/* Appends the escaped literal of a C string to b. */
+static int lit(sl_mysql_sink_t *s, sl_buf_t *b, const char *str) {
+    return put_quoted(s->mysql, b, str, strlen(str));
+}
+
+static int offsets_where(sl_mysql_sink_t *s, sl_buf_t *b) {
+    int rc = put(b, " WHERE group_name=");
+    rc = rc ? rc : lit(s, b, s->group);
+    rc = rc ? rc : put(b, " AND topic=");
+    rc = rc ? rc : lit(s, b, s->topic);
+    rc = rc ? rc : put(b, " AND part=");
+    return rc ? rc : lit(s, b, s->part);
+}
+
+/* Reads the offsets row; *found = 0 when absent. Transient errors
+ * disconnect and return SL_EAGAIN. */
+static int read_offset(sl_mysql_sink_t *s, const char *suffix, uint64_t *next,
+                       int *found) {
+    sl_buf_t q = SL_BUF_INIT;
+    int rc = put(&q, "SELECT next_offset FROM sluice_offsets");
+    rc = rc ? rc : offsets_where(s, &q);
+    rc = rc ? rc : put(&q, suffix);
+    rc = rc ? rc : sl_buf_append_u8(&q, 0);
+    if (rc != 0) {
+        sl_buf_free(&q);
+        return rc;
+    }
+    *found = 0;
+    if (mysql_real_query(s->mysql, (const char *)q.data, q.len - 1) != 0) {
+        unsigned e = mysql_errno(s->mysql);
+        rc = seterr(s, is_transient(e) ? SL_EAGAIN : SL_EDB,
+                    "reading sluice_offsets: error %u: %s", e,
+                    mysql_error(s->mysql));
+        if (rc == SL_EAGAIN)
+            disconnect(s);
+        sl_buf_free(&q);
+        return rc;
+    }
+    sl_buf_free(&q);
+    MYSQL_RES *res = mysql_store_result(s->mysql);
+    if (res == NULL) {
+        unsigned e = mysql_errno(s->mysql);
+        rc = seterr(s, is_transient(e) ? SL_EAGAIN : SL_EDB,
+                    "reading sluice_offsets: error %u: %s", e,
+                    mysql_error(s->mysql));
+        if (rc == SL_EAGAIN)
+            disconnect(s);
+        return rc;
+    }
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (row != NULL && row[0] != NULL) {
+        *found = 1;
+        rc = sl_parse_u64(row[0], next) == 0 ? 0 : SL_ECORRUPT;
+    }
+    mysql_free_result(res);
+    return rc;
+}
+
+int sl_mysql_sink_resume(sl_mysql_sink_t *s, uint64_t *next, int *found,
+                         volatile int *stop) {
+    for (;;) {
+        int rc = ensure_conn(s, stop);
+        if (rc != 0)
+            return rc;
+        rc = exec(s, sl_mysql_offsets_ddl);
+        if (rc == 0)
+            rc = read_offset(s, "", next, found);
+        if (rc == 0) {
+            sl_backoff_reset(&s->bo);
+            return 0;
+        }
+        if (rc != SL_EAGAIN)
+            return rc;
+        if (sl_mysql_sink_wait(s, stop))
+            return SL_ESTOPPED;
+    }
+}
+
+void sl_mysql_sink_abort(sl_mysql_sink_t *s) {
+    if (s->mysql != NULL && s->in_group &&
+        mysql_real_query(s->mysql, "ROLLBACK", 8) != 0)
+        disconnect(s);
+    s->in_group = 0;
+    sl_buf_reset(&s->sql);
+    s->nstmts = 0;
+}
+
+int sl_mysql_sink_begin(sl_mysql_sink_t *s, uint64_t start_offset,
+                        int start_found, volatile int *stop) {
+    sl_buf_reset(&s->sql);
+    s->nstmts = 0;
+    s->group_rows = s->group_ins = s->group_upd = s->group_del = 0;
+    s->group_drift = 0;
+    s->careful = s->want_careful;
+    s->want_careful = 0;
+    int rc = ensure_conn(s, stop);
+    if (rc != 0)
+        return rc;
+    rc = exec(s, "START TRANSACTION");
+    if (rc != 0)
+        return rc;
+    s->in_group = 1;
+    uint64_t cur = 0;
+    int found = 0;
+    /* Locks the offsets row (or its gap) until COMMIT, so a second apply
+     * process on the same partition waits here and then sees the moved
+     * offset instead of applying the same rows again. */
+    rc = read_offset(s, " FOR UPDATE", &cur, &found);
+    if (rc != 0) {
+        sl_mysql_sink_abort(s);
+        return rc;
+    }
+    if (found != start_found || (found && cur != start_offset)) {
+        sl_mysql_sink_abort(s);
+        return seterr(s, SL_EDB,
+                      "partition %s: sluice_offsets says %s%llu but this "
+                      "worker expected %s%llu; another apply process is "
+                      "writing this partition", s->part,
+                      found ? "" : "nothing, not ", (unsigned long long)cur,
+                      start_found ? "" : "nothing, not ",
+                      (unsigned long long)start_offset);
+    }
+    return 0;
+}
+
+/* Runs a query and returns its result; NULL with the error set (and a
+ * transient failure disconnecting) otherwise. */
+static MYSQL_RES *query(sl_mysql_sink_t *s, sl_buf_t *q, int *rc) {
+    *rc = sl_buf_append_u8(q, 0);
+    if (*rc != 0)
+        return NULL;
+    MYSQL_RES *res = NULL;
+    if (mysql_real_query(s->mysql, (const char *)q->data, q->len - 1) == 0)
+        res = mysql_store_result(s->mysql);
+    if (res == NULL) {
+        unsigned e = mysql_errno(s->mysql);
+        *rc = seterr(s, is_transient(e) ? SL_EAGAIN : SL_EDB,
+                     "reading target metadata: error %u: %s", e,
+                     mysql_error(s->mysql));
+        if (*rc == SL_EAGAIN)
+            disconnect(s);
+    }
+    return res;
+}
+
+/* The metadata of the target table for src_db.table, loaded once. */
+static int table_meta(sl_mysql_sink_t *s, const char *src_db,
+                      const char *table, tmeta_t **out) {
+    for (size_t i = 0; i < s->ntables; i++)
+        if (strcmp(s->tables[i].src_db, src_db) == 0 &&
+            strcmp(s->tables[i].table, table) == 0) {
+            *out = &s->tables[i];
+            return 0;
+        }
+    const char *dst = dst_db_for(s, src_db);
+    tmeta_t tm;
+    memset(&tm, 0, sizeof tm);
+    sl_buf_t q = SL_BUF_INIT;
+    int rc = put(&q, "SELECT COLUMN_NAME, DATA_TYPE FROM "
+                     "information_schema.COLUMNS WHERE TABLE_SCHEMA=");
+    rc = rc ? rc : lit(s, &q, dst);
+    rc = rc ? rc : put(&q, " AND TABLE_NAME=");
+    rc = rc ? rc : lit(s, &q, table);
+    rc = rc ? rc : put(&q, " ORDER BY ORDINAL_POSITION");
+    MYSQL_RES *res = rc == 0 ? query(s, &q, &rc) : NULL;
+    sl_buf_free(&q);
+    if (res == NULL)
+        return rc;
+    size_t nrows = mysql_num_rows(res);
+    tm.cols = calloc(nrows ? nrows : 1, sizeof *tm.cols);
+    MYSQL_ROW row;
+    while (tm.cols && (row = mysql_fetch_row(res)) != NULL) {
+        tm.cols[tm.ncols].name = strdup(row[0] ? row[0] : "");
+        tm.cols[tm.ncols].cls = classify(row[1] ? row[1] : "");
+        tm.ncols++;
+    }
+    mysql_free_result(res);
+    tm.missing = tm.ncols == 0;
+    if (!tm.missing) {
+        /* The columns of the first unique index, PRIMARY first. */
+        rc = put(&q, "SELECT COLUMN_NAME FROM information_schema.STATISTICS "
+                     "WHERE NON_UNIQUE=0 AND TABLE_SCHEMA=");
+        rc = rc ? rc : lit(s, &q, dst);
+        rc = rc ? rc : put(&q, " AND TABLE_NAME=");
+        rc = rc ? rc : lit(s, &q, table);
+        rc = rc ? rc : put(&q, " AND INDEX_NAME=(SELECT INDEX_NAME FROM "
+                               "information_schema.STATISTICS WHERE "
+                               "NON_UNIQUE=0 AND TABLE_SCHEMA=");
+        rc = rc ? rc : lit(s, &q, dst);
+        rc = rc ? rc : put(&q, " AND TABLE_NAME=");
+        rc = rc ? rc : lit(s, &q, table);
+        rc = rc ? rc : put(&q, " ORDER BY INDEX_NAME<>'PRIMARY', INDEX_NAME "
+                               "LIMIT 1) ORDER BY SEQ_IN_INDEX");
+        res = rc == 0 ? query(s, &q, &rc) : NULL;
+        sl_buf_free(&q);
+        if (res == NULL) {
+            for (size_t c = 0; c < tm.ncols; c++)
+                free(tm.cols[c].name);
+            free(tm.cols);
+            return rc;
+        }
+        nrows = mysql_num_rows(res);
+        if (nrows > 0) {
+            tm.ukey = calloc(nrows, sizeof *tm.ukey);
+            while (tm.ukey && (row = mysql_fetch_row(res)) != NULL)
+                tm.ukey[tm.nukey++] = strdup(row[0] ? row[0] : "");
+        }
+        mysql_free_result(res);
+    }
+    tmeta_t *tabs = realloc(s->tables, (s->ntables + 1) * sizeof *tabs);
+    if (tabs == NULL)
+        return SL_ENOMEM;
+    s->tables = tabs;
+    tm.src_db = strdup(src_db);
+    tm.table = strdup(table);
+    tm.dst_db = strdup(dst);
+    tabs[s->ntables] = tm;
+    *out = &tabs[s->ntables++];
+    return 0;
+}
+
+/* "Rows matched: N" of the last UPDATE. */
+static long long rows_matched(MYSQL *m) {
+    const char *info = mysql_info(m);
+    long long n;
+    if (info != NULL && sscanf(info, "Rows matched: %lld", &n) == 1)
+        return n;
+    return (long long)mysql_affected_rows(m);
+}
+
+static const char *kind_name(int kind) {
+    return kind == ST_INSERT ? "insert" : kind == ST_UPDATE ? "update"
+                                                            : "delete";
+}
+
+/* Handles one statement outcome. Returns 0, SL_EAGAIN (redo the group in
+ * careful mode) or SL_EDB (stop). */
+static int check_outcome(sl_mysql_sink_t *s, const stmt_t *st) {
+    long long n = st->kind == ST_UPDATE ? rows_matched(s->mysql)
+                                        : (long long)mysql_affected_rows(
+                                              s->mysql);
+    int drift = st->kind == ST_INSERT ? n != 1 : n == 0;
+    if (!drift)
+        return 0;
+    s->group_drift++;
+    const char *what = st->kind == ST_INSERT ? "insert of an existing key"
+                       : st->kind == ST_UPDATE ? "update of a missing row"
+                                               : "delete of a missing row";
+    if (s->opts.drift == SL_DRIFT_STOP) {
+        s->failed_offset = st->offset;
+        return seterr(s, SL_EDB,
+                      "partition %s offset %llu row %llu: drift on %s.%s: %s "
+                      "(drift policy stop)", s->part,
+                      (unsigned long long)st->offset,
+                      (unsigned long long)st->row, st->tm->dst_db,
+                      st->tm->table, what);
+    }
+    sl_log_warn("target drift", "part=%s offset=%llu row=%llu table=%s.%s "
+                "case=\"%s\" policy=%s", s->part,
+                (unsigned long long)st->offset, (unsigned long long)st->row,
+                st->tm->dst_db, st->tm->table, what,
+                s->opts.drift == SL_DRIFT_SKIP ? "skip" : "overwrite");
+    if (st->kind == ST_UPDATE && s->opts.drift == SL_DRIFT_OVERWRITE &&
+        !s->careful) {
+        /* The correcting insert must run before later statements of the
+         * group: redo the group one statement at a time. */
+        s->want_careful = 1;
+        return seterr(s, SL_EAGAIN, "drift correction needs a careful redo");
+    }
+    return 0;
+}
+
+/* Sends the pending statements and checks each outcome. */
+static int flush(sl_mysql_sink_t *s) {
+    if (s->nstmts == 0)
+        return 0;
+    s->stats.round_trips++;
+    size_t k = 0;
+    int rc = 0;
+    if (mysql_real_query(s->mysql, (const char *)s->sql.data, s->sql.len) !=
+        0)
+        goto sqlerr;
+    for (k = 0; k < s->nstmts; k++) {
+        if (k > 0) {
+            int st = mysql_next_result(s->mysql);
+            if (st > 0)
+                goto sqlerr;
+            if (st < 0) {
+                rc = seterr(s, SL_EPROTO, "fewer results than statements");
+                break;
+            }
+        }
+        MYSQL_RES *res = mysql_store_result(s->mysql);
+        if (res)
+            mysql_free_result(res);
+        if (rc == 0)
+            rc = check_outcome(s, &s->stmts[k]);
+    }
+    /* Drain what is left after a drift stop so the connection stays
+     * usable for the rollback. */
+    while (mysql_more_results(s->mysql) && mysql_next_result(s->mysql) == 0) {
+        MYSQL_RES *res = mysql_store_result(s->mysql);
+        if (res)
+            mysql_free_result(res);
+    }
+    sl_buf_reset(&s->sql);
+    s->nstmts = 0;
+    if (rc != 0)
+        sl_mysql_sink_abort(s);
+    return rc;
+sqlerr: {
+    unsigned e = mysql_errno(s->mysql);
+    const stmt_t *st = &s->stmts[k < s->nstmts ? k : s->nstmts - 1];
+    int transient = is_transient(e);
+    if (!transient)
+        s->failed_offset = st->offset;
+    rc = seterr(s, transient ? SL_EAGAIN : SL_EDB,
+                "partition %s offset %llu row %llu: %s on %s.%s failed: "
+                "error %u: %s", s->part, (unsigned long long)st->offset,
+                (unsigned long long)st->row, kind_name(st->kind),
+                st->tm->dst_db, st->tm->table, e, mysql_error(s->mysql));
+    sl_buf_reset(&s->sql);
+    s->nstmts = 0;
+    if (transient)
+        disconnect(s);
+    else
+        sl_mysql_sink_abort(s);
+    return rc;
+}
+}
+
+int sl_mysql_sink_row(sl_mysql_sink_t *s, const char *json, size_t len,
+                      uint64_t offset) {
+    if (!s->in_group || s->mysql == NULL)
+        return seterr(s, SL_EAGAIN, "no open group");
+    int rc = sl_jr_parse(&s->doc, json, len);
+    if (rc != 0) {
+        s->failed_offset = offset;
+        return seterr(s, SL_EDB, "partition %s offset %llu: not a change "
+                      "event: byte %zu: %s", s->part,
+                      (unsigned long long)offset, s->doc.err_pos, s->doc.err);
+    }
+    uint32_t kind = sl_jr_get(&s->doc, 0, "kind");
+    if (kind == SL_JR_NONE) {
+        s->failed_offset = offset;
+        return seterr(s, SL_EDB, "partition %s offset %llu: event without "
+                      "kind", s->part, (unsigned long long)offset);
+    }
+    if (sl_jr_str_eq(&s->doc, kind, "ddl", 3)) {
+        s->stats.ddl_skipped++;
+        sl_log_warn("DDL not replayed", "part=%s offset=%llu", s->part,
+                    (unsigned long long)offset);
+        return 0;
+    }
+    if (sl_jr_str_eq(&s->doc, kind, "statement", 9)) {
+        s->failed_offset = offset;
+        return seterr(s, SL_EDB, "partition %s offset %llu: statement-based "
+                      "change cannot be applied (set binlog_format=ROW)",
+                      s->part, (unsigned long long)offset);
+    }
+    if (!sl_jr_str_eq(&s->doc, kind, "row", 3))
+        return 0;
+    uint32_t db = sl_jr_get(&s->doc, 0, "db");
+    uint32_t table = sl_jr_get(&s->doc, 0, "table");
+    uint32_t rowi = sl_jr_get(&s->doc, 0, "row");
+    uint64_t rowno = 0;
+    if (rowi != SL_JR_NONE)
+        (void)sl_jr_u64(&s->doc, rowi, &rowno);
+    sl_buf_reset(&s->tmp);
+    sl_buf_reset(&s->tmp2);
+    if (db == SL_JR_NONE || table == SL_JR_NONE ||
+        sl_jr_unescape(&s->doc, db, &s->tmp) != 0 ||
+        sl_jr_unescape(&s->doc, table, &s->tmp2) != 0 ||
+        sl_buf_append_u8(&s->tmp, 0) != 0 ||
+        sl_buf_append_u8(&s->tmp2, 0) != 0) {
+        s->failed_offset = offset;
+        return seterr(s, SL_EDB, "partition %s offset %llu: row event "
+                      "without db or table", s->part,
+                      (unsigned long long)offset);
+    }
+    tmeta_t *tm = NULL;
+    rc = table_meta(s, (const char *)s->tmp.data, (const char *)s->tmp2.data,
+                    &tm);
+    if (rc != 0) {
+        if (rc == SL_EAGAIN)
+            s->in_group = 0;
+        return rc;
+    }
+    if (tm->missing) {
+        s->failed_offset = offset;
+        /* Forget it, so that a table created later is seen. */
+        char name[300];
+        snprintf(name, sizeof name, "%s.%s", tm->dst_db, tm->table);
+        free_tables(s);
+        sl_mysql_sink_abort(s);
+        return seterr(s, SL_EDB, "partition %s offset %llu row %llu: target "
+                      "table %s does not exist", s->part,
+                      (unsigned long long)offset,
+                      (unsigned long long)rowno, name);
+    }
+    size_t mark = s->sql.len;
+    if (s->nstmts > 0)
+        rc = sl_buf_append_u8(&s->sql, ';');
+    if (rc != 0)
+        return rc;
+    int skind = 0;
+    char err[300] = "";
+    sl_buf_t vtmp = SL_BUF_INIT;
+    rc = build_row(s->mysql, &s->sql, &s->doc, tm, s->opts.drift, &skind,
+                   &vtmp, err, sizeof err);
+    sl_buf_free(&vtmp);
+    if (rc != 0) {
+        s->sql.len = mark;
+        s->failed_offset = offset;
+        sl_mysql_sink_abort(s);
+        return seterr(s, rc == SL_ENOMEM ? SL_ENOMEM : SL_EDB,
+                      "partition %s offset %llu row %llu: %s.%s: %s", s->part,
+                      (unsigned long long)offset, (unsigned long long)rowno,
+                      tm->dst_db, tm->table, err);
+    }
+    if (s->nstmts == s->capstmts) {
+        size_t nc = s->capstmts ? s->capstmts * 2 : 256;
+        stmt_t *ns = realloc(s->stmts, nc * sizeof *ns);
+        if (ns == NULL)
+            return SL_ENOMEM;
+        s->stmts = ns;
+        s->capstmts = nc;
+    }
+    stmt_t *st = &s->stmts[s->nstmts++];
+    st->offset = offset;
+    st->row = rowno;
+    st->kind = skind;
+    st->tm = tm;
+    st->sql_start = mark;
+    s->group_rows++;
+    s->group_ins += skind == ST_INSERT;
+    s->group_upd += skind == ST_UPDATE;
+    s->group_del += skind == ST_DELETE;
+    if (s->careful) {
+        /* One statement per round trip; a missing updated row is inserted
+         * from its after image right away (overwrite). */
+        rc = flush(s);
+        if (rc == 0 && skind == ST_UPDATE &&
+            s->opts.drift == SL_DRIFT_OVERWRITE && s->group_drift > 0 &&
+            rows_matched(s->mysql) == 0) {
+            sl_buf_reset(&s->sql);
+            err[0] = '\0';
+            sl_buf_t t2 = SL_BUF_INIT;
+            rc = build_upsert_after(s->mysql, &s->sql, &s->doc, tm, &t2, err,
+                                    sizeof err);
+            sl_buf_free(&t2);
+            if (rc == 0) {
+                s->stmts[0] = *st;
+                s->stmts[0].kind = ST_INSERT;
+                s->nstmts = 1;
+                rc = flush(s);
+            }
+        }
+        return rc;
+    }
+    if (s->sql.len >= s->opts.batch_bytes)
+        return flush(s);
+    return 0;
+}
+
+int sl_mysql_sink_commit(sl_mysql_sink_t *s, uint64_t next_offset,
+                         uint64_t ntrx, const char *last_trx,
+                         volatile int *stop) {
+    if (!s->in_group || s->mysql == NULL)
+        return seterr(s, SL_EAGAIN, "no open group");
+    int rc = flush(s);
+    if (rc != 0)
+        return rc;
+    sl_buf_t q = SL_BUF_INIT;
+    rc = put(&q, "INSERT INTO sluice_offsets (group_name, topic, part, "
+                 "next_offset, trx_applied, rows_applied, last_trx) VALUES (");
+    rc = rc ? rc : lit(s, &q, s->group);
+    rc = rc ? rc : sl_buf_append_u8(&q, ',');
+    rc = rc ? rc : lit(s, &q, s->topic);
+    rc = rc ? rc : sl_buf_append_u8(&q, ',');
+    rc = rc ? rc : lit(s, &q, s->part);
+    rc = rc ? rc : sl_buf_printf(&q, ",%llu,%llu,%llu,",
+                                 (unsigned long long)next_offset,
+                                 (unsigned long long)ntrx,
+                                 (unsigned long long)s->group_rows);
+    char trx[256];
+    snprintf(trx, sizeof trx, "%s", last_trx ? last_trx : "");
+    rc = rc ? rc : lit(s, &q, trx);
+    rc = rc ? rc : put(&q, ") ON DUPLICATE KEY UPDATE "
+                           "next_offset=VALUES(next_offset), "
+                           "trx_applied=trx_applied+VALUES(trx_applied), "
+                           "rows_applied=rows_applied+VALUES(rows_applied), "
+                           "last_trx=VALUES(last_trx), "
+                           "updated_at=CURRENT_TIMESTAMP(6)");
+    rc = rc ? rc : sl_buf_append_u8(&q, 0);
+    if (rc != 0) {
+        sl_buf_free(&q);
+        sl_mysql_sink_abort(s);
+        return rc;
+    }
+    rc = exec(s, (const char *)q.data);
+    sl_buf_free(&q);
+    if (rc != 0) {
+        if (rc != SL_EAGAIN)
+            sl_mysql_sink_abort(s);
+        return rc;
+    }
+    if (mysql_real_query(s->mysql, "COMMIT", 6) != 0) {
+        unsigned e = mysql_errno(s->mysql);
+        if (!is_transient(e)) {
+            rc = seterr(s, SL_EDB, "COMMIT failed: error %u: %s", e,
+                        mysql_error(s->mysql));
+            sl_mysql_sink_abort(s);
+            return rc;
+        }
+        /* The outcome is unknown: the server may have committed before
+         * the connection broke. The offsets row tells. */
+        disconnect(s);
+        for (;;) {
+            uint64_t cur;
+            int found;
+            rc = ensure_conn(s, stop);
+            if (rc == 0)
+                rc = read_offset(s, "", &cur, &found);
+            if (rc == 0) {
+                if (found && cur == next_offset)
+                    break; /* It did commit. */
+                return seterr(s, SL_EAGAIN, "COMMIT lost (error %u); the "
+                              "group was not applied and is redone", e);
+            }
+            if (rc != SL_EAGAIN)
+                return rc;
+            if (sl_mysql_sink_wait(s, stop))
+                return SL_ESTOPPED;
+        }
+    }
+    s->in_group = 0;
+    sl_backoff_reset(&s->bo);
+    s->stats.groups++;
+    s->stats.trx += ntrx;
+    s->stats.rows += s->group_rows;
+    s->stats.inserts += s->group_ins;
+    s->stats.updates += s->group_upd;
+    s->stats.deletes += s->group_del;
+    s->stats.drift += s->group_drift;
+    return 0;
+}

@@ -1,0 +1,159 @@
+/*
+ * The MySQL/MariaDB sink: applies the row changes of one partition to a
+ * target database, exactly once.
+ *
+ * Exactly once: the rows of a group of complete source transactions are
+ * executed in one target transaction, which also upserts the partition's
+ * row of `sluice_offsets` (schemas/sluice_offsets.sql) with the offset of
+ * the next message to apply; both commit or neither does. On start the
+ * consumer resumes from that row, not from the broker's group offset.
+ *
+ * Use, per group (the consumer decides group boundaries, always between
+ * two source transactions):
+ *
+ *   sl_mysql_sink_begin()        once: connects, starts the transaction and
+ *                                locks the offsets row, checking that it
+ *                                still says start_offset (a second apply
+ *                                process on the same partition is caught)
+ *   sl_mysql_sink_row() * N      each change event; statements are sent in
+ *                                pipelined multi-statement round trips
+ *   sl_mysql_sink_commit()       flush, offsets upsert, COMMIT
+ *
+ * Every call returns 0 or:
+ *   SL_EAGAIN     a transient failure (server gone, deadlock 1213, lock wait
+ *                 1205, read-only 1290/1836, ...); the transaction was
+ *                 rolled back, and the caller waits (sl_mysql_sink_wait)
+ *                 and redoes the whole group from its start offset. Also
+ *                 returned, without a wait being needed, when drift needs a
+ *                 correction that must run in order: the group is redone
+ *                 one statement at a time (sl_mysql_sink_careful() is then
+ *                 1 for the next group).
+ *   SL_EDB        a permanent failure (missing table or column, type
+ *                 mismatch, drift with policy stop): the partition must
+ *                 stop; sl_mysql_sink_error() names the offset, the row
+ *                 and the cause, and sl_mysql_sink_failed_offset() the
+ *                 message.
+ *   SL_ESTOPPED   *stop was set while waiting for the server.
+ *
+ * Drift (the target differs from what the stream expects): an insert of a
+ * key that exists, an update or delete of a missing row. Policy overwrite
+ * makes the target match the stream (existing row overwritten, missing
+ * updated row inserted from the after image, missing deleted row ignored),
+ * skip leaves the target as it is, stop stops the partition. Every drift is
+ * counted and logged.
+ *
+ * Row identity: the event's primary-key columns when it lists them; else
+ * the target table's first unique key whose columns are all non-NULL in the
+ * before image; else every column of the before image except FLOAT and
+ * DOUBLE ones (whose text form does not compare exactly), matched with
+ * NULL-safe equality, one row at a time (LIMIT 1).
+ *
+ * Ownership: the sink owns its connection; event text passed to
+ * sl_mysql_sink_row() is only read during the call.
+ */
+#ifndef SL_APPLY_SINK_MYSQL_H
+#define SL_APPLY_SINK_MYSQL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    SL_DRIFT_OVERWRITE = 0,
+    SL_DRIFT_SKIP = 1,
+    SL_DRIFT_STOP = 2,
+} sl_drift_t;
+
+/* Parses "overwrite", "skip" or "stop". */
+int sl_drift_parse(const char *text, sl_drift_t *drift);
+
+typedef struct {
+    char *src; /* Source database. */
+    char *dst; /* Target database. */
+} sl_dbmap_t;
+
+typedef struct {
+    char user[128];
+    char host[256];
+    uint16_t port;
+    char db[128]; /* Holds sluice_offsets. */
+} sl_mysql_url_t;
+
+/* Parses mysql://USER@HOST:PORT/DB (the port defaults to 3306; no password
+ * in the URL: it comes from a file or the environment). */
+int sl_mysql_url_parse(const char *text, sl_mysql_url_t *url);
+
+typedef struct {
+    sl_mysql_url_t url;
+    const char *password;     /* May be NULL. Copied. */
+    const sl_dbmap_t *maps;   /* Copied. */
+    size_t nmaps;
+    sl_drift_t drift;
+    const char *group;        /* Consumer group (offsets key). Copied. */
+    const char *topic;        /* Copied. */
+    size_t batch_bytes;       /* SQL per round trip (default 512 KiB). */
+    uint32_t retry_min_ms;    /* Backoff (default 100 ms .. 10 s). */
+    uint32_t retry_max_ms;
+} sl_mysql_opts_t;
+
+typedef struct sl_mysql_sink_s sl_mysql_sink_t;
+
+/* The CREATE TABLE of schemas/sluice_offsets.sql, run at start. */
+extern const char sl_mysql_offsets_ddl[];
+
+int sl_mysql_sink_new(const sl_mysql_opts_t *opts, const char *part,
+                      sl_mysql_sink_t **out);
+void sl_mysql_sink_free(sl_mysql_sink_t *sink);
+
+/* Connects (retrying transient failures until *stop), creates
+ * sluice_offsets when missing and reads this partition's next offset:
+ * *found = 0 when it has none yet. */
+int sl_mysql_sink_resume(sl_mysql_sink_t *sink, uint64_t *next, int *found,
+                         volatile int *stop);
+
+int sl_mysql_sink_begin(sl_mysql_sink_t *sink, uint64_t start_offset,
+                        int start_found, volatile int *stop);
+/* Applies one change event (JSON text) found at offset. Events other than
+ * rows (begin, commit, ...) are accepted and ignored; DDL events are
+ * counted and logged, not replayed. */
+int sl_mysql_sink_row(sl_mysql_sink_t *sink, const char *json, size_t len,
+                      uint64_t offset);
+/* Commits the group: next_offset is the offset after its last message,
+ * ntrx the number of source transactions it held, last_trx the last one's
+ * id (for the offsets row). On a lost connection during COMMIT the outcome
+ * is checked by reading the offsets row back. */
+int sl_mysql_sink_commit(sl_mysql_sink_t *sink, uint64_t next_offset,
+                         uint64_t ntrx, const char *last_trx,
+                         volatile int *stop);
+/* Abandons the open group (rollback). */
+void sl_mysql_sink_abort(sl_mysql_sink_t *sink);
+
+/* Sleeps the backoff delay after SL_EAGAIN; returns non-zero on stop. */
+int sl_mysql_sink_wait(sl_mysql_sink_t *sink, volatile int *stop);
+int sl_mysql_sink_careful(const sl_mysql_sink_t *sink);
+const char *sl_mysql_sink_error(const sl_mysql_sink_t *sink);
+uint64_t sl_mysql_sink_failed_offset(const sl_mysql_sink_t *sink);
+
+typedef struct {
+    uint64_t groups;       /* Target transactions committed. */
+    uint64_t trx;          /* Source transactions applied. */
+    uint64_t rows;         /* Row changes applied (committed). */
+    uint64_t inserts, updates, deletes;
+    uint64_t drift;        /* Drift cases seen (all policies). */
+    uint64_t retries;      /* Groups redone after a transient error. */
+    uint64_t ddl_skipped;  /* DDL events not replayed. */
+    uint64_t round_trips;
+} sl_mysql_stats_t;
+void sl_mysql_sink_stats(const sl_mysql_sink_t *sink, sl_mysql_stats_t *st);
+
+/* For unit tests: renders the statement for one change event without a
+ * server. cols/types describe the target table (types are
+ * information_schema DATA_TYPE names), ukey the unique key used when the
+ * event has no primary key (NULL for none). Appends to out (a C string
+ * buffer, owned by the caller, freed with free()). */
+int sl_mysql_build_sql(const char *json, size_t len, const char *dst_db,
+                       const char *const *cols, const char *const *types,
+                       size_t ncols, const char *const *ukey, size_t nukey,
+                       sl_drift_t drift, char **out, char *err,
+                       size_t errlen);
+
+#endif
