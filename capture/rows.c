@@ -298,6 +298,8 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     size_t bjlen[tm->ncols > 0 ? tm->ncols : 1];
     if (sl_reader_left(&rd) == 0)
         return R_FAIL("rows event without rows");
+    if ((has_before && np_before == 0) || (has_after && np_after == 0))
+        return R_FAIL("rows event with an empty column bitmap");
     while (sl_reader_left(&rd) > 0) {
         size_t start = sl_binlog_begin(dec);
         sl_buf_t *out = &dec->out;
