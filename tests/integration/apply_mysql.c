@@ -1,0 +1,340 @@
+/*
+ * The MySQL sink against the real target MariaDB, with hand-written change
+ * events: every value class lands exactly (big unsigned, decimals, binary,
+ * JSON, NULL, dates, geometry), database mapping, a group of transactions
+ * and its offsets row commit together, a group abandoned before COMMIT
+ * leaves nothing, drift policies, a killed connection is retried, and a
+ * missing table stops with a message naming the offset and the row.
+ */
+#include "apply/sink_mysql.h"
+#include "error.h"
+#include "harness.h"
+#include "sl_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static sl_mysql_sink_t *sink_for(const char *part, sl_drift_t drift) {
+    uint16_t port = sl_harness_port("TARGET");
+    sl_mysql_opts_t o;
+    memset(&o, 0, sizeof o);
+    char url[200];
+    snprintf(url, sizeof url, "mysql://%s@127.0.0.1:%u/ap_meta",
+             getenv("SL_TARGET_USER") ? getenv("SL_TARGET_USER") : "sluice",
+             port);
+    SL_CHECK_OK(sl_mysql_url_parse(url, &o.url));
+    o.password = sl_harness_password("TARGET");
+    static sl_dbmap_t map = {"ap_src", "ap_dst"};
+    o.maps = &map;
+    o.nmaps = 1;
+    o.drift = drift;
+    o.group = "g1";
+    o.topic = "t1";
+    o.retry_min_ms = 20;
+    o.retry_max_ms = 200;
+    sl_mysql_sink_t *s;
+    SL_CHECK_OK(sl_mysql_sink_new(&o, part, &s));
+    return s;
+}
+
+static void setup(void) {
+    MYSQL *m = sl_harness_mysql("TARGET", NULL);
+    sl_harness_exec(m, "CREATE DATABASE IF NOT EXISTS ap_meta");
+    sl_harness_exec(m, "DROP DATABASE IF EXISTS ap_dst");
+    sl_harness_exec(m, "CREATE DATABASE ap_dst");
+    sl_harness_exec(m, "DELETE FROM ap_meta.sluice_offsets WHERE 1=1");
+    mysql_close(m);
+}
+
+static void ensure_offsets_table(void) {
+    MYSQL *m = sl_harness_mysql("TARGET", NULL);
+    sl_harness_exec(m, "CREATE DATABASE IF NOT EXISTS ap_meta");
+    sl_harness_exec(m, "CREATE TABLE IF NOT EXISTS ap_meta.sluice_offsets "
+                       "(group_name VARCHAR(128) NOT NULL, topic VARCHAR(128) "
+                       "NOT NULL, part VARCHAR(255) NOT NULL, next_offset "
+                       "BIGINT UNSIGNED NOT NULL, trx_applied BIGINT UNSIGNED "
+                       "NOT NULL DEFAULT 0, rows_applied BIGINT UNSIGNED NOT "
+                       "NULL DEFAULT 0, last_trx VARCHAR(255) NOT NULL DEFAULT "
+                       "'', updated_at TIMESTAMP(6) NOT NULL DEFAULT "
+                       "CURRENT_TIMESTAMP(6), PRIMARY KEY (group_name, topic, "
+                       "part))");
+    mysql_close(m);
+}
+
+static void row(sl_mysql_sink_t *s, uint64_t off, const char *ev) {
+    int rc = sl_mysql_sink_row(s, ev, strlen(ev), off);
+    if (rc != 0)
+        sl_test_fail(__FILE__, __LINE__, "row at %llu: %d %s",
+                     (unsigned long long)off, rc, sl_mysql_sink_error(s));
+}
+
+static char *q(const char *sql) {
+    MYSQL *m = sl_harness_mysql("TARGET", NULL);
+    char *v = sl_harness_query_value(m, sql);
+    mysql_close(m);
+    return v;
+}
+
+#define EV(op, before, after)                                                  \
+    "{\"kind\":\"row\",\"op\":\"" op "\",\"db\":\"ap_src\",\"table\":\"t\","   \
+    "\"row\":0,\"pk\":[\"id\"],\"before\":" before ",\"after\":" after "}"
+
+SL_TEST(apply_mysql_values_map_and_exactly_once_offsets) {
+    ensure_offsets_table();
+    setup();
+    MYSQL *m = sl_harness_mysql("TARGET", NULL);
+    sl_harness_exec(m, "CREATE TABLE ap_dst.t (id BIGINT UNSIGNED PRIMARY KEY,"
+                       " d DECIMAL(65,30), b VARBINARY(16), j JSON, "
+                       "s VARCHAR(64), dt DATETIME(6), ts TIMESTAMP(3) NULL, "
+                       "z DATE, g POINT, n INT)");
+    mysql_close(m);
+    sl_mysql_sink_t *s = sink_for("ap_src.t", SL_DRIFT_STOP);
+    volatile int stop = 0;
+    uint64_t next = 0;
+    int found = 1;
+    SL_CHECK_OK(sl_mysql_sink_resume(s, &next, &found, &stop));
+    SL_CHECK_INT(found, 0);
+    SL_CHECK_OK(sl_mysql_sink_begin(s, 0, 0, &stop));
+    row(s, 0, "{\"kind\":\"begin\",\"src\":{},\"trx\":{}}");
+    row(s, 1, EV("insert", "null",
+                 "{\"id\":18446744073709551615,\"d\":\"-12345678901234567890"
+                 "123456789012345.123456789012345678901234567891\","
+                 "\"b\":{\"base64\":\"AAEC/w==\"},\"j\":{\"k\":[1,2.5,\"x\"]},"
+                 "\"s\":\"it's \\\"q\\\" \\\\ \\u00e9\xf0\x9f\x98\x80\","
+                 "\"dt\":\"2024-02-29 23:59:59.999999\","
+                 "\"ts\":\"2038-01-19 03:14:07.500\",\"z\":\"0000-00-00\","
+                 "\"g\":{\"srid\":0,\"wkb\":\"0101000000000000000000F03F000000"
+                 "0000000040\"},\"n\":null}"));
+    row(s, 2, "{\"kind\":\"commit\",\"rows\":1,\"src\":{},\"trx\":{}}");
+    row(s, 3, EV("insert", "null", "{\"id\":2,\"s\":\"two\",\"n\":2}"));
+    row(s, 4, EV("update", "{\"id\":2,\"s\":\"two\",\"n\":2}",
+                 "{\"id\":3,\"s\":\"three\",\"n\":3}"));
+    SL_CHECK_OK(sl_mysql_sink_commit(s, 5, 2, "0-1-2", &stop));
+    char *v = q("SELECT CONCAT_WS('|', id, d, HEX(b), j, s, dt, ts, z, "
+                "ST_AsText(g), IFNULL(n,'null')) FROM ap_dst.t WHERE id > 10");
+    SL_CHECK_STR(v, "18446744073709551615|-12345678901234567890123456789012345."
+                    "123456789012345678901234567891|000102FF|{\"k\":[1,2.5,"
+                    "\"x\"]}|it's \"q\" \\ \xc3\xa9\xf0\x9f\x98\x80|2024-02-29 "
+                    "23:59:59.999999|2038-01-19 03:14:07.500|0000-00-00|"
+                    "POINT(1 2)|null");
+    free(v);
+    v = q("SELECT CONCAT(id,s,n) FROM ap_dst.t WHERE id < 10");
+    SL_CHECK_STR(v, "3three3");
+    free(v);
+    v = q("SELECT CONCAT_WS(',', next_offset, trx_applied, rows_applied, "
+          "last_trx) FROM ap_meta.sluice_offsets WHERE part='ap_src.t'");
+    SL_CHECK_STR(v, "5,2,3,0-1-2");
+    free(v);
+    /* A group abandoned before COMMIT (a crash) leaves neither rows nor
+     * offset; resume says 5. */
+    SL_CHECK_OK(sl_mysql_sink_begin(s, 5, 1, &stop));
+    row(s, 5, EV("delete", "{\"id\":3}", "null"));
+    sl_mysql_sink_free(s);
+    s = sink_for("ap_src.t", SL_DRIFT_STOP);
+    SL_CHECK_OK(sl_mysql_sink_resume(s, &next, &found, &stop));
+    SL_CHECK_INT(found, 1);
+    SL_CHECK_UINT(next, 5);
+    v = q("SELECT COUNT(*) FROM ap_dst.t");
+    SL_CHECK_STR(v, "2");
+    free(v);
+    /* A begin that expects another offset is refused (a second writer). */
+    SL_CHECK_INT(sl_mysql_sink_begin(s, 4, 1, &stop), SL_EDB);
+    SL_CHECK(strstr(sl_mysql_sink_error(s), "another apply process") != NULL);
+    SL_CHECK_OK(sl_mysql_sink_begin(s, 5, 1, &stop));
+    row(s, 5, EV("delete", "{\"id\":3}", "null"));
+    SL_CHECK_OK(sl_mysql_sink_commit(s, 6, 1, "0-1-3", &stop));
+    v = q("SELECT COUNT(*) FROM ap_dst.t");
+    SL_CHECK_STR(v, "1");
+    free(v);
+    sl_mysql_stats_t st;
+    sl_mysql_sink_stats(s, &st);
+    SL_CHECK_UINT(st.rows, 1);
+    sl_mysql_sink_free(s);
+}
+
+SL_TEST(apply_mysql_drift_policies) {
+    ensure_offsets_table();
+    setup();
+    MYSQL *m = sl_harness_mysql("TARGET", NULL);
+    sl_harness_exec(m, "CREATE TABLE ap_dst.t (id INT PRIMARY KEY, s "
+                       "VARCHAR(10))");
+    sl_harness_exec(m, "INSERT INTO ap_dst.t VALUES (1,'old')");
+    mysql_close(m);
+    volatile int stop = 0;
+    uint64_t next;
+    int found;
+    /* stop: the insert of an existing key stops, naming offset and row. */
+    sl_mysql_sink_t *s = sink_for("p.stop", SL_DRIFT_STOP);
+    SL_CHECK_OK(sl_mysql_sink_resume(s, &next, &found, &stop));
+    SL_CHECK_OK(sl_mysql_sink_begin(s, 0, 0, &stop));
+    row(s, 0, EV("insert", "null", "{\"id\":5,\"s\":\"new\"}"));
+    int rc = sl_mysql_sink_row(s, EV("insert", "null", "{\"id\":1,\"s\":\"x\"}"),
+                               strlen(EV("insert", "null", "{\"id\":1,\"s\":\"x\"}")),
+                               1);
+    if (rc == 0)
+        rc = sl_mysql_sink_commit(s, 2, 1, "x", &stop);
+    SL_CHECK_INT(rc, SL_EDB);
+    SL_CHECK(strstr(sl_mysql_sink_error(s), "offset 1 row 0") != NULL);
+    SL_CHECK(strstr(sl_mysql_sink_error(s), "insert of an existing key") != NULL);
+    SL_CHECK_UINT(sl_mysql_sink_failed_offset(s), 1);
+    sl_mysql_sink_free(s);
+    char *v = q("SELECT GROUP_CONCAT(id,s ORDER BY id) FROM ap_dst.t");
+    SL_CHECK_STR(v, "1old");
+    free(v);
+    /* skip: existing row kept, missing update and delete ignored. */
+    s = sink_for("p.skip", SL_DRIFT_SKIP);
+    SL_CHECK_OK(sl_mysql_sink_resume(s, &next, &found, &stop));
+    SL_CHECK_OK(sl_mysql_sink_begin(s, 0, 0, &stop));
+    row(s, 0, EV("insert", "null", "{\"id\":1,\"s\":\"x\"}"));
+    row(s, 1, EV("update", "{\"id\":8,\"s\":\"a\"}", "{\"id\":8,\"s\":\"b\"}"));
+    row(s, 2, EV("delete", "{\"id\":9,\"s\":\"a\"}", "null"));
+    row(s, 3, EV("insert", "null", "{\"id\":2,\"s\":\"two\"}"));
+    SL_CHECK_OK(sl_mysql_sink_commit(s, 4, 1, "x", &stop));
+    sl_mysql_stats_t st;
+    sl_mysql_sink_stats(s, &st);
+    SL_CHECK_UINT(st.drift, 3);
+    sl_mysql_sink_free(s);
+    v = q("SELECT GROUP_CONCAT(id,s ORDER BY id) FROM ap_dst.t");
+    SL_CHECK_STR(v, "1old,2two");
+    free(v);
+    /* overwrite: the existing row takes the stream's values, a missing
+     * updated row is inserted from its after image (and a later update of
+     * it in the same group applies on top, in order). */
+    s = sink_for("p.over", SL_DRIFT_OVERWRITE);
+    SL_CHECK_OK(sl_mysql_sink_resume(s, &next, &found, &stop));
+    int redo = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        SL_CHECK_OK(sl_mysql_sink_begin(s, 0, 0, &stop));
+        const char *evs[] = {
+            EV("insert", "null", "{\"id\":1,\"s\":\"x\"}"),
+            EV("update", "{\"id\":8,\"s\":\"a\"}", "{\"id\":8,\"s\":\"b\"}"),
+            EV("update", "{\"id\":8,\"s\":\"b\"}", "{\"id\":8,\"s\":\"c\"}"),
+            EV("delete", "{\"id\":9,\"s\":\"a\"}", "null"),
+        };
+        rc = 0;
+        for (int i = 0; i < 4 && rc == 0; i++)
+            rc = sl_mysql_sink_row(s, evs[i], strlen(evs[i]), (uint64_t)i);
+        if (rc == 0)
+            rc = sl_mysql_sink_commit(s, 4, 1, "x", &stop);
+        if (rc == 0)
+            break;
+        SL_CHECK_INT(rc, SL_EAGAIN);
+        SL_CHECK(sl_mysql_sink_careful(s));
+        redo++;
+    }
+    SL_CHECK_INT(redo, 1);
+    sl_mysql_sink_free(s);
+    v = q("SELECT GROUP_CONCAT(id,s ORDER BY id) FROM ap_dst.t");
+    SL_CHECK_STR(v, "1x,2two,8c");
+    free(v);
+}
+
+SL_TEST(apply_mysql_no_key_tables) {
+    ensure_offsets_table();
+    setup();
+    MYSQL *m = sl_harness_mysql("TARGET", NULL);
+    /* A unique key only, and a table with no key at all holding duplicate
+     * rows: each delete removes exactly one of them. */
+    sl_harness_exec(m, "CREATE TABLE ap_dst.u (a INT, e VARCHAR(9) UNIQUE)");
+    sl_harness_exec(m, "CREATE TABLE ap_dst.n (a INT, f DOUBLE)");
+    sl_harness_exec(m, "INSERT INTO ap_dst.n VALUES (1,0.1),(1,0.1),(2,NULL)");
+    sl_harness_exec(m, "INSERT INTO ap_dst.u VALUES (1,'x'),(1,'y')");
+    mysql_close(m);
+    volatile int stop = 0;
+    uint64_t next;
+    int found;
+    sl_mysql_sink_t *s = sink_for("p.nokey", SL_DRIFT_STOP);
+    SL_CHECK_OK(sl_mysql_sink_resume(s, &next, &found, &stop));
+    SL_CHECK_OK(sl_mysql_sink_begin(s, 0, 0, &stop));
+    row(s, 0, "{\"kind\":\"row\",\"op\":\"delete\",\"db\":\"ap_src\",\"table\":"
+              "\"n\",\"row\":0,\"pk\":null,\"before\":{\"a\":1,\"f\":0.1},"
+              "\"after\":null}");
+    row(s, 1, "{\"kind\":\"row\",\"op\":\"update\",\"db\":\"ap_src\",\"table\":"
+              "\"n\",\"row\":1,\"pk\":null,\"before\":{\"a\":2,\"f\":null},"
+              "\"after\":{\"a\":3,\"f\":null}}");
+    row(s, 2, "{\"kind\":\"row\",\"op\":\"update\",\"db\":\"ap_src\",\"table\":"
+              "\"u\",\"row\":2,\"pk\":null,\"before\":{\"a\":1,\"e\":\"y\"},"
+              "\"after\":{\"a\":5,\"e\":\"y\"}}");
+    SL_CHECK_OK(sl_mysql_sink_commit(s, 3, 1, "x", &stop));
+    sl_mysql_sink_free(s);
+    char *v = q("SELECT GROUP_CONCAT(a ORDER BY a) FROM ap_dst.n");
+    SL_CHECK_STR(v, "1,3");
+    free(v);
+    v = q("SELECT GROUP_CONCAT(a,e ORDER BY e) FROM ap_dst.u");
+    SL_CHECK_STR(v, "1x,5y");
+    free(v);
+}
+
+SL_TEST(apply_mysql_killed_connection_is_retried) {
+    ensure_offsets_table();
+    setup();
+    MYSQL *m = sl_harness_mysql("TARGET", NULL);
+    sl_harness_exec(m, "CREATE TABLE ap_dst.t (id INT PRIMARY KEY)");
+    volatile int stop = 0;
+    uint64_t next;
+    int found;
+    sl_mysql_sink_t *s = sink_for("p.kill", SL_DRIFT_STOP);
+    SL_CHECK_OK(sl_mysql_sink_resume(s, &next, &found, &stop));
+    int attempts = 0, rc;
+    for (;;) {
+        attempts++;
+        SL_CHECK(attempts <= 5);
+        SL_CHECK_OK(sl_mysql_sink_begin(s, 0, 0, &stop));
+        row(s, 0, EV("insert", "null", "{\"id\":1}"));
+        if (attempts == 1) {
+            /* Kill the sink's connection mid-group. */
+            char *id = sl_harness_query_value(
+                m, "SELECT ID FROM information_schema.PROCESSLIST WHERE "
+                   "DB='ap_meta' AND ID<>CONNECTION_ID() LIMIT 1");
+            SL_CHECK(id != NULL);
+            char kill[64];
+            snprintf(kill, sizeof kill, "KILL %s", id);
+            free(id);
+            sl_harness_exec(m, kill);
+        }
+        rc = sl_mysql_sink_commit(s, 1, 1, "x", &stop);
+        if (rc == 0)
+            break;
+        SL_CHECK_INT(rc, SL_EAGAIN);
+        SL_CHECK(sl_mysql_sink_wait(s, &stop) == 0);
+    }
+    SL_CHECK_INT(attempts, 2);
+    mysql_close(m);
+    sl_mysql_sink_free(s);
+    char *v = q("SELECT CONCAT(COUNT(*), '/', (SELECT next_offset FROM "
+                "ap_meta.sluice_offsets WHERE part='p.kill')) FROM ap_dst.t");
+    SL_CHECK_STR(v, "1/1");
+    free(v);
+}
+
+SL_TEST(apply_mysql_missing_table_stops_with_offset_and_row) {
+    ensure_offsets_table();
+    setup();
+    volatile int stop = 0;
+    uint64_t next;
+    int found;
+    sl_mysql_sink_t *s = sink_for("p.missing", SL_DRIFT_STOP);
+    SL_CHECK_OK(sl_mysql_sink_resume(s, &next, &found, &stop));
+    SL_CHECK_OK(sl_mysql_sink_begin(s, 0, 0, &stop));
+    const char *ev = "{\"kind\":\"row\",\"op\":\"insert\",\"db\":\"ap_src\","
+                     "\"table\":\"gone\",\"row\":7,\"pk\":null,\"before\":null,"
+                     "\"after\":{\"a\":1}}";
+    SL_CHECK_INT(sl_mysql_sink_row(s, ev, strlen(ev), 42), SL_EDB);
+    const char *e = sl_mysql_sink_error(s);
+    SL_CHECK(strstr(e, "offset 42 row 7") != NULL);
+    SL_CHECK(strstr(e, "ap_dst.gone does not exist") != NULL);
+    /* A type mismatch caught by the server is permanent too. */
+    MYSQL *m = sl_harness_mysql("TARGET", NULL);
+    sl_harness_exec(m, "CREATE TABLE ap_dst.t (id INT PRIMARY KEY, n "
+                       "TINYINT)");
+    mysql_close(m);
+    SL_CHECK_OK(sl_mysql_sink_begin(s, 0, 0, &stop));
+    const char *ev2 = EV("insert", "null", "{\"id\":1,\"n\":300}");
+    int rc = sl_mysql_sink_row(s, ev2, strlen(ev2), 43);
+    if (rc == 0)
+        rc = sl_mysql_sink_commit(s, 44, 1, "x", &stop);
+    SL_CHECK_INT(rc, SL_EDB);
+    SL_CHECK(strstr(sl_mysql_sink_error(s), "offset 43") != NULL);
+    SL_CHECK(strstr(sl_mysql_sink_error(s), "error 1264") != NULL);
+    sl_mysql_sink_free(s);
+}
