@@ -486,6 +486,7 @@ int sl_recover(sl_store_t *store) {
         sl_part_t *part = store->parts[id];
         part->durable_offset = part->next_offset;
         part->durable_slots = part->slots;
+        part->file_slots = part->slots;
     }
     store->stats.recovery_ms = (sl_mono_ns() - t0) / 1000000;
     sl_log_info("recovery done", "log_start=%" PRIu64 " log_end=%" PRIu64

@@ -16,14 +16,23 @@
  * segment of its own). Retention deletes whole segments from the front.
  *
  * Write path: the loop thread encodes each put straight into the filling
- * group's buffer, assigning its position and offsets at once. At the end
+ * group's buffer, assigning its position and offsets at once; its index
+ * entry goes to the partition's in-memory index tail. At the end
  * of a loop turn (uv_check) the group is handed to the writer thread if it
  * is idle; while it is busy, more appends join the next group, which is
  * how one fsync covers every put of a turn or more (group commit). The
  * writer appends the metadata records (fsync), the log bytes (write, then
- * fdatasync per the fsync mode), the index entries (pwrite, no fsync) and,
+ * fdatasync per the fsync mode), index chunks (pwrite, no fsync) and,
  * every checkpoint interval, a checkpoint; then uv_async_send wakes the
  * loop, which makes the data readable and delivers the acks.
+ *
+ * Index tails: a partition's newest index entries stay in memory and are
+ * handed to the writer in chunks of INDEX_CHUNK entries (and all of them
+ * at each checkpoint), so the writer opens an index file once per chunk,
+ * not once per batch, and only a small bounded cache of index descriptors
+ * is ever open even with 10,000+ partitions. Readers look entries up in
+ * the tail or, for older ones, in the file. A crash loses only tails,
+ * which recovery rebuilds from the commit log after the checkpoint.
  */
 #include "broker/store.h"
 
@@ -46,6 +55,7 @@
 
 #define INDEX_REC (4 + 8 + SL_INDEX_ENTRY)
 #define GROUP_MAX_BYTES (512u << 20)
+#define INDEX_CHUNK 32
 
 void sl_store_seg_path(const sl_store_t *store, uint64_t start, char *out,
                        size_t outlen) {
@@ -192,9 +202,9 @@ static int open_common(sl_store_t **out, const sl_store_opts_t *opts) {
         (err = sl_strmap_init(&store->groups)) != 0)
         goto fail;
     if ((err = sl_fdcache_init(&store->wcache, store->idxdir, 1,
-                               nofile_budget(2, 16384))) != 0 ||
+                               nofile_budget(4, 1024))) != 0 ||
         (err = sl_fdcache_init(&store->rcache, store->idxdir, 0,
-                               nofile_budget(8, 4096))) != 0)
+                               nofile_budget(8, 512))) != 0)
         goto fail;
     store->filling = &store->groups_buf[0];
     if ((err = sl_meta_load(store)) != 0)
@@ -216,6 +226,7 @@ static void group_free(sl_group_t *g) {
     sl_buf_free(&g->data);
     sl_buf_free(&g->rolls);
     sl_buf_free(&g->index);
+    sl_buf_free(&g->ichunks);
     sl_buf_free(&g->meta);
     sl_buf_free(&g->ckpt);
     free(g->acks);
@@ -230,6 +241,7 @@ void sl_store_free(sl_store_t *store) {
         free(part->topic);
         free(part->name);
         free(part->prods);
+        free(part->itail);
         free(part);
     }
     free(store->parts);
@@ -319,30 +331,19 @@ static void roll_segment(sl_store_t *store, sl_group_t *g, uint64_t start) {
 }
 
 static void write_index(sl_store_t *store, sl_group_t *g) {
-    uint8_t run[SL_INDEX_ENTRY * 256];
-    size_t n = g->index.len / INDEX_REC;
-    size_t i = 0;
-    while (i < n) {
-        const uint8_t *r = g->index.data + i * INDEX_REC;
-        uint32_t id = sl_get_u32be(r);
-        uint64_t slot = sl_get_u64be(r + 4);
-        size_t k = 0;
-        while (i + k < n && k < 256) {
-            const uint8_t *q = g->index.data + (i + k) * INDEX_REC;
-            if (sl_get_u32be(q) != id || sl_get_u64be(q + 4) != slot + k)
-                break;
-            memcpy(run + k * SL_INDEX_ENTRY, q + 12, SL_INDEX_ENTRY);
-            k++;
-        }
+    const uint8_t *p = g->ichunks.data, *end = p + g->ichunks.len;
+    while (p < end) {
+        uint32_t id = sl_get_u32be(p);
+        uint64_t slot = sl_get_u64be(p + 4);
+        size_t len = (size_t)sl_get_u32be(p + 12) * SL_INDEX_ENTRY;
         int fd = sl_fdcache_get(&store->wcache, id);
         if (fd < 0)
             sl_fatal("cannot open index", "partition=%u err=%s", id,
                      sl_strerror(fd));
-        size_t len = k * SL_INDEX_ENTRY;
-        if (pwrite(fd, run, len, (off_t)(slot * SL_INDEX_ENTRY)) !=
+        if (pwrite(fd, p + 16, len, (off_t)(slot * SL_INDEX_ENTRY)) !=
             (ssize_t)len)
             sl_fatal("cannot write index", "partition=%u errno=%d", id, errno);
-        i += k;
+        p += 16 + len;
     }
 }
 
@@ -373,10 +374,10 @@ static void write_ckpt(sl_store_t *store, sl_group_t *g) {
 static void process(sl_store_t *store, sl_group_t *g) {
     int mode = store->opts.fsync_mode;
     if (g->sync_only) {
+        /* Interval mode's timer: sync what earlier groups wrote. */
         if (store->wfd >= 0 && store->dirty)
             timed_sync(store, g, store->wfd, "segment");
         store->dirty = 0;
-        return;
     }
     if (g->meta.len > 0) {
         write_or_die(store->meta_fd, g->meta.data, g->meta.len, "meta.log");
@@ -413,7 +414,7 @@ static void process(sl_store_t *store, sl_group_t *g) {
             }
         }
     }
-    if (g->index.len > 0)
+    if (g->ichunks.len > 0)
         write_index(store, g);
     if (g->ckpt.len > 0)
         write_ckpt(store, g);
@@ -441,7 +442,25 @@ static void *writer_main(void *arg) {
 
 static int group_has_work(const sl_group_t *g) {
     return g->data.len || g->meta.len || g->nacks || g->index.len ||
-           g->ckpt.len || g->sync_only;
+           g->ichunks.len || g->ckpt.len || g->sync_only;
+}
+
+/* Moves the part of a partition's index tail not yet handed over into the
+ * group's index writes. */
+static int hand_tail(sl_group_t *g, sl_part_t *part) {
+    uint32_t n = part->ntail - part->handed;
+    if (n == 0)
+        return 0;
+    uint8_t *c = sl_buf_extend(&g->ichunks, 16 + (size_t)n * SL_INDEX_ENTRY);
+    if (c == NULL)
+        return SL_ENOMEM;
+    sl_put_u32be(c, part->id);
+    sl_put_u64be(c + 4, part->file_slots + part->handed);
+    sl_put_u32be(c + 12, n);
+    memcpy(c + 16, part->itail + (size_t)part->handed * SL_INDEX_ENTRY,
+           (size_t)n * SL_INDEX_ENTRY);
+    part->handed += n;
+    return 0;
 }
 
 /* Hands the filling group to the writer when it is idle. */
@@ -450,6 +469,10 @@ static void kick(sl_store_t *store) {
         return;
     sl_group_t *g = store->filling;
     if (store->want_ckpt) {
+        /* Every index entry below the checkpoint must reach its file. */
+        for (uint32_t id = 1; id <= store->nparts; id++)
+            if (hand_tail(g, store->parts[id]) != 0)
+                return;
         store->want_ckpt = 0;
         g->ckpt_pos = store->log_end;
         if (sl_ckpt_encode(store, store->log_end, &g->ckpt) != 0)
@@ -479,6 +502,7 @@ static void reset_group(sl_group_t *g) {
     sl_buf_reset(&g->data);
     sl_buf_reset(&g->rolls);
     sl_buf_reset(&g->index);
+    sl_buf_reset(&g->ichunks);
     sl_buf_reset(&g->meta);
     sl_buf_reset(&g->ckpt);
     g->nacks = 0;
@@ -519,6 +543,19 @@ static void complete(sl_store_t *store) {
         part->durable_offset = sl_get_u64be(r + 12) + sl_get_u32be(r + 12 + 20);
         part->advanced = 1;
         last = part;
+    }
+    for (const uint8_t *c = g->ichunks.data, *ce = c + g->ichunks.len;
+         c < ce;) {
+        sl_part_t *part = store->parts[sl_get_u32be(c)];
+        uint32_t k = sl_get_u32be(c + 12);
+        /* Chunks are written in order, so they are the tail's front. */
+        SL_ASSERT(sl_get_u64be(c + 4) == part->file_slots && part->handed >= k);
+        memmove(part->itail, part->itail + (size_t)k * SL_INDEX_ENTRY,
+                (size_t)(part->ntail - k) * SL_INDEX_ENTRY);
+        part->ntail -= k;
+        part->handed -= k;
+        part->file_slots += k;
+        c += 16 + (size_t)k * SL_INDEX_ENTRY;
     }
     if (g->nacks && store->acks_cb)
         store->acks_cb(store, g->acks, g->nacks);
@@ -784,9 +821,25 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
     }
     sl_index_entry_t ie = {part->next_offset, pos, len, (uint32_t)n, ts,
                            part->id};
+    if (part->ntail == part->captail) {
+        uint32_t cap = part->captail ? part->captail * 2 : INDEX_CHUNK;
+        uint8_t *t = realloc(part->itail, (size_t)cap * SL_INDEX_ENTRY);
+        if (t == NULL) {
+            g->data.len = at;
+            g->index.len -= INDEX_REC;
+            return SL_ENOMEM;
+        }
+        part->itail = t;
+        part->captail = cap;
+    }
     sl_put_u32be(ir, part->id);
     sl_put_u64be(ir + 4, part->slots);
     sl_index_encode(ir + 12, &ie);
+    memcpy(part->itail + (size_t)part->ntail * SL_INDEX_ENTRY, ir + 12,
+           SL_INDEX_ENTRY);
+    part->ntail++;
+    if (part->ntail - part->handed >= INDEX_CHUNK && hand_tail(g, part) != 0)
+        sl_fatal("out of memory staging an index chunk", NULL);
     *base_offset = part->next_offset;
     if (producer >= 0)
         sl_store_note_producer(part, producer, seq, seq + n - 1,
@@ -840,18 +893,88 @@ uint64_t sl_store_disk_used(const sl_store_t *store) {
     return store->durable_end - start;
 }
 
-static int index_fd(sl_store_t *store, sl_part_t *part) {
-    return sl_fdcache_get(&store->rcache, part->id);
+/* Reads index entries [slot, slot + n) of part (all below durable_slots)
+ * from its file and its in-memory tail. */
+static int read_slots(sl_store_t *store, sl_part_t *part, uint64_t slot,
+                      size_t n, sl_index_entry_t *out) {
+    size_t done = 0;
+    if (slot < part->file_slots) {
+        uint8_t raw[64 * SL_INDEX_ENTRY];
+        size_t k = n;
+        if (k > part->file_slots - slot)
+            k = (size_t)(part->file_slots - slot);
+        if (k > 64)
+            k = 64;
+        int fd = sl_fdcache_get(&store->rcache, part->id);
+        if (fd < 0)
+            return fd;
+        ssize_t r = pread(fd, raw, k * SL_INDEX_ENTRY,
+                          (off_t)(slot * SL_INDEX_ENTRY));
+        if (r != (ssize_t)(k * SL_INDEX_ENTRY))
+            return SL_EIO;
+        for (; done < k; done++)
+            if (sl_index_decode(raw + done * SL_INDEX_ENTRY, &out[done]) != 0)
+                goto bad;
+    }
+    for (; done < n; done++) {
+        uint64_t t = slot + done - part->file_slots;
+        if (t >= part->ntail)
+            return SL_EIO;
+        if (sl_index_decode(part->itail + t * SL_INDEX_ENTRY, &out[done]) != 0)
+            goto bad;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (out[i].part_id != part->id)
+            goto bad;
+    return 0;
+bad:
+    store->stats.crc_errors++;
+    sl_log_error("index entry damaged", "topic=%s partition=%s slot=%" PRIu64,
+                 part->topic, part->name, slot);
+    return SL_ECHECKSUM;
+}
+
+/* First slot in [lo, hi) for which pred holds (pred monotonic). */
+typedef int (*slot_pred_fn)(const sl_index_entry_t *ie, uint64_t u, int64_t s);
+
+static int search(sl_store_t *store, sl_part_t *part, uint64_t lo, uint64_t hi,
+                  slot_pred_fn pred, uint64_t u, int64_t sv, uint64_t *slot) {
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        sl_index_entry_t ie;
+        int err = read_slots(store, part, mid, 1, &ie);
+        if (err != 0)
+            return err;
+        if (pred(&ie, u, sv))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    *slot = lo;
+    return 0;
+}
+
+static int p_above_offset(const sl_index_entry_t *ie, uint64_t u, int64_t s) {
+    (void)s;
+    return ie->base_offset > u;
+}
+static int p_at_pos(const sl_index_entry_t *ie, uint64_t u, int64_t s) {
+    (void)s;
+    return ie->pos >= u;
+}
+static int p_at_ts(const sl_index_entry_t *ie, uint64_t u, int64_t s) {
+    (void)u;
+    return ie->max_ts >= s;
 }
 
 /* Moves part->first_slot past index entries whose data was deleted. */
-static int refresh_first(sl_store_t *store, sl_part_t *part, int fd) {
+static int refresh_first(sl_store_t *store, sl_part_t *part) {
     if (part->first_slot_gen == store->retention_gen)
         return 0;
     uint64_t log_start = store->nsegs ? store->segs[0].start : 0;
     uint64_t slot;
-    int err = sl_index_find_pos(fd, part->first_slot, part->durable_slots,
-                                log_start, &slot);
+    int err = search(store, part, part->first_slot, part->durable_slots,
+                     p_at_pos, log_start, 0, &slot);
     if (err != 0)
         return err;
     part->first_slot = slot;
@@ -866,10 +989,7 @@ int sl_store_bounds(sl_store_t *store, sl_part_t *part, uint64_t *earliest,
         *earliest = part->durable_offset;
         return 0;
     }
-    int fd = index_fd(store, part);
-    if (fd < 0)
-        return fd;
-    int err = refresh_first(store, part, fd);
+    int err = refresh_first(store, part);
     if (err != 0)
         return err;
     if (part->first_slot >= part->durable_slots) {
@@ -877,7 +997,7 @@ int sl_store_bounds(sl_store_t *store, sl_part_t *part, uint64_t *earliest,
         return 0;
     }
     sl_index_entry_t ie;
-    err = sl_index_read(fd, part->first_slot, &ie);
+    err = read_slots(store, part, part->first_slot, 1, &ie);
     if (err != 0)
         return err;
     *earliest = ie.base_offset;
@@ -892,11 +1012,9 @@ int sl_store_offset_for_ts(sl_store_t *store, sl_part_t *part, int64_t ts,
         *offset = latest;
         return err;
     }
-    int fd = index_fd(store, part);
-    if (fd < 0)
-        return fd;
     uint64_t slot;
-    err = sl_index_find_ts(fd, part->first_slot, part->durable_slots, ts, &slot);
+    err = search(store, part, part->first_slot, part->durable_slots, p_at_ts, 0,
+                 ts, &slot);
     if (err != 0)
         return err;
     if (slot >= part->durable_slots) {
@@ -904,7 +1022,7 @@ int sl_store_offset_for_ts(sl_store_t *store, sl_part_t *part, int64_t ts,
         return 0;
     }
     sl_index_entry_t ie;
-    err = sl_index_read(fd, slot, &ie);
+    err = read_slots(store, part, slot, 1, &ie);
     if (err == 0)
         *offset = ie.base_offset;
     return err;
@@ -947,35 +1065,24 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
         return SL_ERANGE;
     if (offset == latest)
         return 0;
-    int fd = index_fd(store, part);
-    if (fd < 0)
-        return fd;
-    uint64_t slot;
-    err = sl_index_find_offset(fd, part->first_slot, part->durable_slots,
-                               offset, &slot);
+    uint64_t slot, above;
+    err = search(store, part, part->first_slot, part->durable_slots,
+                 p_above_offset, offset, 0, &above);
     if (err != 0)
         return err;
+    slot = above > part->first_slot ? above - 1 : part->first_slot;
     uint64_t emitted = 0;
-    uint8_t raw[64 * SL_INDEX_ENTRY];
+    sl_index_entry_t ies[64];
     while (slot < part->durable_slots && (emitted < max_bytes || *count == 0)) {
         uint64_t want = part->durable_slots - slot;
         if (want > 64)
             want = 64;
-        ssize_t r = pread(fd, raw, want * SL_INDEX_ENTRY,
-                          (off_t)(slot * SL_INDEX_ENTRY));
-        if (r < (ssize_t)SL_INDEX_ENTRY)
-            return SL_EIO;
-        size_t have = (size_t)r / SL_INDEX_ENTRY;
-        sl_index_entry_t ies[64];
-        for (size_t k = 0; k < have; k++)
-            if (sl_index_decode(raw + k * SL_INDEX_ENTRY, &ies[k]) != 0 ||
-                ies[k].part_id != part->id) {
-                store->stats.crc_errors++;
-                sl_log_error("index entry damaged", "topic=%s partition=%s "
-                             "slot=%" PRIu64, part->topic, part->name,
-                             slot + k);
-                return SL_ECHECKSUM;
-            }
+        if (slot < part->file_slots && want > part->file_slots - slot)
+            want = part->file_slots - slot;
+        err = read_slots(store, part, slot, (size_t)want, ies);
+        if (err != 0)
+            return err;
+        size_t have = (size_t)want;
         size_t k = 0;
         while (k < have && (emitted < max_bytes || *count == 0)) {
             /* Coalesce entries adjacent in the same segment into one read. */

@@ -51,7 +51,12 @@ typedef struct sl_part_s {
     uint64_t next_offset;    /* Next offset to assign (staged data incl.). */
     uint64_t durable_offset; /* Offsets below this are readable. */
     uint64_t slots;          /* Index entries assigned. */
-    uint64_t durable_slots;  /* Index entries written by the writer. */
+    uint64_t durable_slots;  /* Index entries readers may use. */
+    uint64_t file_slots;     /* Index entries the writer wrote to the file;
+                                entries from here on live in itail. */
+    uint8_t *itail;          /* Owned: 40-byte entries [file_slots, slots). */
+    uint32_t ntail, captail;
+    uint32_t handed;         /* Tail entries handed to the writer. */
     uint64_t first_slot;     /* First index entry still in the log. */
     uint64_t first_slot_gen; /* Retention generation first_slot is for. */
     int64_t last_ts;
@@ -81,7 +86,10 @@ typedef struct {
     sl_buf_t data;     /* Commit-log bytes starting at position start. */
     uint64_t start;
     sl_buf_t rolls;    /* u64 positions where a new segment starts. */
-    sl_buf_t index;    /* Records of u32 part id, u64 slot, 40-byte entry. */
+    sl_buf_t index;    /* Records of u32 part id, u64 slot, 40-byte entry:
+                          what becomes readable when the group is durable. */
+    sl_buf_t ichunks;  /* Index writes: u32 part id, u64 first slot, u32 n,
+                          then n 40-byte entries. */
     sl_buf_t meta;     /* Metadata-log bytes, written and synced first. */
     sl_buf_t ckpt;     /* A checkpoint to write after, when non-empty. */
     uint64_t ckpt_pos;
