@@ -6,6 +6,7 @@
 #include "broker/store.h"
 #include "error.h"
 #include "log.h"
+#include "clock.h"
 #include "sl_test.h"
 
 #include <fcntl.h>
@@ -457,6 +458,17 @@ SL_TEST(broker_store_segments_and_retention) {
     check_ctx_t ctx = {0, 0, 0};
     SL_CHECK_INT(sl_store_read(lv.store, part, 0, 100, check_emit, &ctx, &next,
                                &count), SL_EGONE);
+    /* Retention by age: with "now" far ahead, every segment but the
+     * active one is old enough. */
+    lv.store->opts.retention_bytes = 0;
+    lv.store->opts.retention_ms = 1000;
+    size_t before = lv.store->nsegs;
+    SL_CHECK_INT(sl_store_retain(lv.store, sl_wall_ms() + 3600 * 1000),
+                 (int)before - 1);
+    SL_CHECK_UINT(lv.store->nsegs, 1);
+    SL_CHECK_OK(sl_store_bounds(lv.store, part, &a, &b));
+    SL_CHECK_UINT(b, 80);
+    SL_CHECK(a > 50 && a < 80);
     live_close(&lv);
     /* After a restart the earliest offset is the same. */
     sl_store_t *store;
