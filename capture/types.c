@@ -530,6 +530,19 @@ int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
         int rc = get_len(dec, rd, lb, &p, &n);
         if (rc != 0)
             return rc;
+        if (col->real_type == SL_T_STRING && col->cs != NULL &&
+            col->cs->cls == SL_CS_BINARY && n < col->max_len) {
+            /* BINARY(n): the server drops trailing zero bytes from the
+             * row image and pads them back when it reads the row. */
+            sl_buf_reset(&dec->tmp2);
+            if (sl_buf_append(&dec->tmp2, p, n) != 0 ||
+                sl_buf_reserve(&dec->tmp2, col->max_len - n) != 0)
+                return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+            memset(dec->tmp2.data + n, 0, col->max_len - n);
+            dec->tmp2.len = col->max_len;
+            return sl_text_to_json(dec, col->cs, dec->tmp2.data,
+                                   dec->tmp2.len, out);
+        }
         return sl_text_to_json(dec, col->cs, p, n, out);
     }
     case SL_T_BLOB: {
