@@ -50,7 +50,10 @@ CAPTURE_SRC := $(filter-out capture/main.c,$(wildcard capture/*.c))
 APPLY_SRC := $(filter-out apply/main.c,$(wildcard apply/*.c))
 MODULE_SRC := $(LIB_SRC) $(BROKER_SRC) $(CAPTURE_SRC) $(APPLY_SRC)
 UNIT_SRC := $(wildcard tests/unit/*.c)
-HARNESS_SRC := $(wildcard tests/harness/*.c)
+# The runner's main() is kept apart so benchmarks, which have their own,
+# can link the harness.
+TESTMAIN_SRC := tests/harness/testmain.c
+HARNESS_SRC := $(filter-out $(TESTMAIN_SRC),$(wildcard tests/harness/*.c))
 ITEST_SRC := $(wildcard tests/integration/*.c tests/fault/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
@@ -111,14 +114,16 @@ $(PROGRAMS):
 # The unit-test binary links every module's objects (through the archive),
 # so a test reaches any module through its header. Tests register
 # themselves, and the runner in tests/harness/testmain.c finds them.
-build/unit-tests: $(call obj,$(UNIT_SRC) $(HARNESS_SRC)) build/libsluice.a
+build/unit-tests: $(call obj,$(UNIT_SRC) $(HARNESS_SRC) $(TESTMAIN_SRC)) \
+                  build/libsluice.a
 	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
 
-build/unit-tests-asan: $(call asanobj,$(UNIT_SRC) $(HARNESS_SRC)) \
+build/unit-tests-asan: $(call asanobj,$(UNIT_SRC) $(HARNESS_SRC) $(TESTMAIN_SRC)) \
                        build/libsluice-asan.a
 	$(CC) $(SAN_FLAGS) -g -o $@ $^ $(LDLIBS)
 
-build/tests/%: build/obj/tests/%.o $(call obj,$(HARNESS_SRC)) build/libsluice.a
+build/tests/%: build/obj/tests/%.o $(call obj,$(HARNESS_SRC) $(TESTMAIN_SRC)) \
+               build/libsluice.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
 

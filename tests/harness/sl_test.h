@@ -30,6 +30,21 @@ const char *sl_test_tmpdir(void);
 const char *sl_test_fixtures(void);
 void sl_test_skip(const char *why) __attribute__((noreturn));
 
+/* The runner's state, shared between sl_test.c and testmain.c. */
+typedef struct {
+    const char *name;
+    sl_test_fn fn;
+} test_t;
+extern test_t *sl_test_list;
+extern size_t sl_test_count;
+extern jmp_buf sl_test_jmp;
+extern int sl_test_running;
+extern char sl_test_fail_msg[2048];
+extern int sl_test_skipped;
+extern char sl_test_tmp[512];
+/* Removes a directory tree (the per-test temporary directory). */
+void sl_test_rm_rf(const char *path);
+
 #define SL_TEST(name)                                                          \
     static void sl_test_##name(void);                                          \
     __attribute__((constructor)) static void sl_test_reg_##name(void) {        \
