@@ -1166,8 +1166,10 @@ static int parse_col_attrs(parser_t *p, sl_ddl_col_t *col) {
             if (p->tok.type != SL_DDL_TOK_NUMBER)
                 return fail(p, SL_EUNSUPPORTED, "expected an SRID");
             advance(p);
-        } else if (kw(p, "WITH") || kw(p, "WITHOUT")) {
-            advance(p);
+        } else if (kw(p, "WITH") && peek_kw(p, "SYSTEM")) {
+            return fail(p, SL_EUNSUPPORTED, "system versioning adds hidden "
+                        "row_start/row_end columns");
+        } else if (accept_kw(p, "WITHOUT")) {
             if (expect_kw(p, "SYSTEM") != 0 || expect_kw(p, "VERSIONING") != 0)
                 return p->rc;
         } else if (accept_kw(p, "COMPRESSED")) {
@@ -1266,7 +1268,9 @@ static int parse_index_elem(parser_t *p, char ***pk, size_t *npk,
             advance(p); /* The symbol. */
     } else if (!(kw(p, "PRIMARY") || kw(p, "UNIQUE") || kw(p, "INDEX") ||
                  kw(p, "KEY") || kw(p, "FULLTEXT") || kw(p, "SPATIAL") ||
-                 kw(p, "FOREIGN") || kw(p, "CHECK") || kw(p, "VECTOR") ||
+                 kw(p, "FOREIGN") || kw(p, "CHECK") ||
+                 (kw(p, "VECTOR") && (peek_kw(p, "INDEX") ||
+                                      peek_kw(p, "KEY"))) ||
                  (kw(p, "PERIOD") && peek_kw(p, "FOR")))) {
         return 0;
     }
@@ -1342,12 +1346,9 @@ static int skip_table_option(parser_t *p) {
         advance(p);
         return 1;
     }
-    if (kw(p, "WITH") && peek_kw(p, "SYSTEM")) {
-        advance(p);
-        advance(p);
-        expect_kw(p, "VERSIONING");
-        return 1;
-    }
+    if (kw(p, "WITH") && peek_kw(p, "SYSTEM"))
+        return fail(p, SL_EUNSUPPORTED, "system versioning adds hidden "
+                    "row_start/row_end columns"), 1;
     if (kw(p, "START") && peek_kw(p, "TRANSACTION")) {
         advance(p);
         advance(p);

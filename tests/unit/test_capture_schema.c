@@ -357,6 +357,11 @@ SL_TEST(schema_rename_drop_like_and_databases) {
     APPLY(s, "d", "ALTER TABLE c2 ADD PRIMARY KEY (z)");
     APPLY(s, "d", "DROP INDEX `PRIMARY` ON c2");
     SL_CHECK_STR(render(s, "d", "c2"), "y:int(11),z:int(11):nn");
+    /* Non-reserved words are column names: vector, comment, first. */
+    APPLY(s, "d", "CREATE TABLE nr (vector int, comment text, status int, "
+                  "VECTOR INDEX (vector))");
+    SL_CHECK_STR(render(s, "d", "nr"),
+                 "vector:int(11),comment:text:cs=latin1,status:int(11)");
     /* DROP DATABASE drops its tables and names them. */
     APPLY(s, "e", "CREATE TABLE e1 (a int)");
     sl_ddl_effect_t eff;
@@ -365,10 +370,11 @@ SL_TEST(schema_rename_drop_like_and_databases) {
     SL_CHECK_OK(sl_schema_apply_ddl(s, NULL, sql, strlen(sql), &eff, err,
                                     sizeof err));
     SL_CHECK_INT(eff.kind, SL_DDL_DROP_DATABASE);
-    SL_CHECK_INT(eff.ntables, 2);
+    SL_CHECK_INT(eff.ntables, 3);
     SL_CHECK_STR(eff.tables[0].db, "d");
-    SL_CHECK_STR(eff.tables[0].table, "c2");
-    SL_CHECK_STR(eff.tables[1].table, "b");
+    SL_CHECK_STR(eff.tables[0].table, "nr");
+    SL_CHECK_STR(eff.tables[1].table, "c2");
+    SL_CHECK_STR(eff.tables[2].table, "b");
     sl_ddl_effect_free(&eff);
     SL_CHECK_INT(sl_schema_count(s), 1);
     SL_CHECK_STR(sl_schema_at(s, 0)->name, "e1");
@@ -419,6 +425,10 @@ SL_TEST(schema_unsupported_ddl_names_tables) {
           "x.c", "SELECT");
     FAILS(s, "d", "CREATE TABLE c SELECT 1", SL_EUNSUPPORTED, "d.c",
           "SELECT");
+    FAILS(s, "d", "CREATE TABLE sv (a int) WITH SYSTEM VERSIONING",
+          SL_EUNSUPPORTED, "d.sv", "row_start");
+    FAILS(s, "d", "CREATE TABLE sv (a int WITH SYSTEM VERSIONING)",
+          SL_EUNSUPPORTED, "d.sv", "row_start");
     FAILS(s, "d", "ALTER TABLE t ADD SYSTEM VERSIONING", SL_EUNSUPPORTED,
           "d.t", "offset");
     /* The table whose definition became unknown left the history. */
