@@ -557,26 +557,6 @@ static int run_bench(void) {
     return 0;
 }
 
-/*
- * The Makefile links bench programs with the test runner's objects, whose
- * main() runs registered tests; so the benchmark registers itself as a
- * test when that runner is present, and has a weak main of its own for a
- * build without it.
- */
-void sl_test_register(const char *name, void (*fn)(void))
-    __attribute__((weak));
-
-static void bench_as_test(void) {
-    if (run_bench() != 0)
-        exit(1);
-}
-
-__attribute__((constructor)) static void bench_register(void) {
-    if (sl_test_register)
-        sl_test_register("bench_broker", bench_as_test);
-}
-
-int main(void) __attribute__((weak));
 int main(void) {
     return run_bench();
 }
