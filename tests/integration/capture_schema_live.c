@@ -269,6 +269,13 @@ SL_TEST(schema_live_alter_sequence) {
     STEP(DB, "ALTER TABLE back RENAME AS back2");
     STEP(DB, "ALTER TABLE back2 ADD COLUMN p int FIRST, ADD COLUMN q int "
              "AFTER p, MODIFY COLUMN a varchar(9) AFTER q");
+    /* References inside one ALTER: FIRST/AFTER see the columns as the
+     * earlier specifications left them. */
+    STEP(DB, "CREATE TABLE ord (a int, b int, c int, d int)");
+    STEP(DB, "ALTER TABLE ord CHANGE a a2 int, ADD e int AFTER a2");
+    STEP(DB, "ALTER TABLE ord DROP COLUMN b, ADD COLUMN b bigint FIRST");
+    STEP(DB, "ALTER TABLE ord MODIFY d int FIRST, MODIFY c int AFTER d");
+    STEP(DB, "ALTER TABLE ord MODIFY a2 int AFTER e, MODIFY e int FIRST");
     STEP(DB, "CREATE TABLE lk LIKE back2");
     STEP(DB, "ALTER TABLE lk ADD COLUMN IF NOT EXISTS p int, MODIFY COLUMN "
              "IF EXISTS nope int, CHANGE COLUMN IF EXISTS q q2 double");
