@@ -48,6 +48,8 @@
 #include <unistd.h>
 
 #define CKPT_MAGIC 0x534C434Bu
+/* The largest batch any configuration can write (max-request <= 1 GiB). */
+#define SL_RECOVER_MAX_BATCH ((1u << 30) + (1u << 27) + 4096u)
 
 int sl_ckpt_encode(const sl_store_t *store, uint64_t pos, sl_buf_t *out) {
     uint32_t nprod = 0;
@@ -302,6 +304,8 @@ static int scan_segment(scan_t *sc, size_t i, uint64_t from, uint64_t *end,
         close(fd);
         return SL_ENOMEM;
     }
+    struct stat st;
+    uint64_t seg_size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
     uint64_t base = from; /* Log position of buf[0]. */
     size_t have = 0, at = 0;
     int eof = 0, err = 0;
@@ -344,14 +348,19 @@ static int scan_segment(scan_t *sc, size_t i, uint64_t from, uint64_t *end,
                     *clean = 1;
                     goto done;
                 }
+                /* Entries written under a larger --max-request stay valid:
+                 * the bound here is the format's, not today's setting. */
                 int herr = sl_record_header(buf + at, have - at,
-                                            store->opts.max_batch + 0u, &pid,
-                                            &elen);
+                                            SL_RECOVER_MAX_BATCH, &pid, &elen);
                 if (herr != 0) {
                     if (herr == SL_ECHECKSUM)
                         store->stats.crc_errors++;
                     goto done;
                 }
+                /* A length past the end of the file is a torn write; never
+                 * allocate for it. */
+                if (base + at + elen - store->segs[i].start > seg_size)
+                    goto done;
                 need = elen;
             }
         }
