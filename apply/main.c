@@ -1,33 +1,299 @@
 /*
- * sluice-apply: command-line entry point. For now it only parses its
- * options (--help, --version, --config and the keys below); the work itself
- * arrives with its issue.
+ * sluice-apply: consumes the change events of a topic from sluice-broker
+ * and applies them to a MySQL/MariaDB target (exactly once) and/or
+ * invalidates Redis and memcached keys. See docs/apply.md.
  */
+#include "apply/consume.h"
+#include "apply/keytpl.h"
+#include "apply/sink_mysql.h"
 #include "config.h"
 #include "error.h"
+#include "log.h"
+#include "parse.h"
+#include "secret.h"
 
+#include <mysql.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const sl_opt_t opts[] = {
+    {"broker", "127.0.0.1:8123", 0, "sluice-broker HOST:PORT"},
+    {"broker-secret-file", NULL, 0, "file holding the broker's shared secret"},
+    {"topic", NULL, 0, "topic to consume (required)"},
+    {"group", "sluice-apply", 0, "consumer group (offsets are kept per group)"},
+    {"workers", "4", 0, "worker threads; each partition has one owner"},
+    {"partition", NULL, SL_OPT_MULTI,
+     "consume only this partition (repeatable; default: all of the topic)"},
+    {"start", "earliest", 0,
+     "where to begin with no stored position: earliest or latest"},
+    {"target", NULL, 0, "MySQL/MariaDB target mysql://USER@HOST:PORT/DB "
+                        "(DB holds sluice_offsets)"},
+    {"target-password-file", NULL, 0,
+     "file with the target password (else $SLUICE_TARGET_PASSWORD)"},
+    {"map", NULL, SL_OPT_MULTI, "database mapping SRC_DB=DST_DB (repeatable)"},
+    {"drift", "overwrite", 0,
+     "target drift policy: overwrite, skip or stop"},
+    {"redis", NULL, 0, "Redis HOST:PORT to invalidate keys in"},
+    {"redis-channel", NULL, 0, "also PUBLISH each invalidated key here"},
+    {"redis-password-file", NULL, 0,
+     "file with the Redis password (else $SLUICE_REDIS_PASSWORD)"},
+    {"memcached", NULL, 0, "memcached HOST:PORT to invalidate keys in"},
+    {"keys", NULL, 0, "key templates file (required with --redis or "
+                      "--memcached)"},
+    {"fetch-bytes", "1MiB", 0, "bytes per broker fetch (bounds memory)"},
+    {"poll", "1s", 0, "long-poll wait when idle"},
+    {"group-rows", "5000", 0,
+     "rows per target transaction when behind (never splits a source "
+     "transaction)"},
+    {"batch-bytes", "512KiB", 0, "SQL bytes per round trip to the target"},
+    {"stats-interval", "10s", 0, "period of the per-partition log lines"},
+    {"stats-file", NULL, 0, "rewrite STAT lines to this file each period"},
+    {"grace", "30s", 0, "on SIGTERM, time allowed to finish open "
+                        "transactions"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {NULL, NULL, 0, NULL},
 };
 
+static volatile int soft_stop, hard_stop;
+
+static void on_signal(int sig) {
+    (void)sig;
+    if (soft_stop)
+        hard_stop = 1;
+    soft_stop = 1;
+}
+
+static int usage(sl_config_t *cfg, const char *msg) {
+    fprintf(stderr, "sluice-apply: %s\n", msg);
+    sl_config_free(cfg);
+    return 2;
+}
+
+/* Checks the key templates of exact tables against the target's columns
+ * (when a target is configured and reachable). */
+static int validate_keys(const sl_keytpl_set_t *keys, const sl_mysql_url_t *url,
+                         const char *password, const sl_dbmap_t *maps,
+                         size_t nmaps) {
+    MYSQL *m = mysql_init(NULL);
+    unsigned int timeout = 5;
+    mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    if (mysql_real_connect(m, url->host, url->user, password, NULL, url->port,
+                           NULL, 0) == NULL) {
+        sl_log_warn("key templates not validated: target unreachable",
+                    "error=\"%s\"", mysql_error(m));
+        mysql_close(m);
+        return 0;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < sl_keytpl_count(keys) && rc == 0; i++) {
+        const char *name = sl_keytpl_name(keys, i);
+        const char *dot = strchr(name, '.');
+        if (strcmp(dot + 1, "*") == 0)
+            continue;
+        char db[256], table[256];
+        snprintf(db, sizeof db, "%.*s", (int)(dot - name), name);
+        snprintf(table, sizeof table, "%s", dot + 1);
+        const char *dst = db;
+        for (size_t k = 0; k < nmaps; k++)
+            if (strcmp(maps[k].src, db) == 0)
+                dst = maps[k].dst;
+        char edb[600], etb[600], q[1500];
+        mysql_real_escape_string(m, edb, dst, strlen(dst));
+        mysql_real_escape_string(m, etb, table, strlen(table));
+        snprintf(q, sizeof q, "SELECT COLUMN_NAME FROM "
+                 "information_schema.COLUMNS WHERE TABLE_SCHEMA='%s' AND "
+                 "TABLE_NAME='%s'", edb, etb);
+        MYSQL_RES *res = NULL;
+        if (mysql_query(m, q) != 0 || (res = mysql_store_result(m)) == NULL)
+            break;
+        size_t n = mysql_num_rows(res);
+        const char **cols = calloc(n ? n : 1, sizeof *cols);
+        MYSQL_ROW row;
+        size_t k = 0;
+        while (cols && (row = mysql_fetch_row(res)) != NULL)
+            cols[k++] = row[0];
+        if (n == 0) {
+            sl_log_warn("key templates for a table the target does not have",
+                        "table=%s.%s", dst, table);
+        } else {
+            char err[512];
+            if (sl_keytpl_validate(sl_keytpl_at(keys, i), cols, k, err,
+                                   sizeof err) != 0) {
+                fprintf(stderr, "sluice-apply: %s\n", err);
+                rc = SL_ECONFIG;
+            }
+        }
+        free(cols);
+        mysql_free_result(res);
+    }
+    mysql_close(m);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     sl_config_t cfg;
-    if (sl_config_init(&cfg, "sluice-apply", "sluice-apply [OPTIONS]", opts) != 0)
+    if (sl_config_init(&cfg, "sluice-apply", "sluice-apply --config FILE | "
+                       "--topic T --target URL | --redis H:P ... [OPTIONS]",
+                       opts) != 0)
         return 1;
     int err = sl_config_parse_args(&cfg, argc, argv);
     if (err == SL_CONFIG_EXIT) {
         sl_config_free(&cfg);
         return 0;
     }
-    if (err != 0) {
-        fprintf(stderr, "sluice-apply: %s\n", cfg.err);
-        sl_config_free(&cfg);
-        return 2;
+    if (err != 0)
+        return usage(&cfg, cfg.err);
+    if (cfg.args.count > 0)
+        return usage(&cfg, "unexpected positional argument");
+    sl_log_level_t level;
+    if (sl_log_parse_level(sl_config_get(&cfg, "log-level"), &level) != 0)
+        return usage(&cfg, "--log-level must be debug, info, warn or error");
+    sl_log_set_level(level);
+
+    sl_consume_opts_t co;
+    memset(&co, 0, sizeof co);
+    co.broker = sl_config_get(&cfg, "broker");
+    co.topic = sl_config_get(&cfg, "topic");
+    co.group = sl_config_get(&cfg, "group");
+    if (co.topic == NULL)
+        return usage(&cfg, "--topic is required");
+    char host[256];
+    uint16_t port;
+    if (sl_parse_hostport(co.broker, host, sizeof host, &port) != 0)
+        return usage(&cfg, "--broker must be HOST:PORT");
+    uint64_t v;
+    if (sl_config_get_u64(&cfg, "workers", &v) != 0 || v < 1 || v > 1024)
+        return usage(&cfg, "--workers must be 1..1024");
+    co.workers = (unsigned)v;
+    const char *start = sl_config_get(&cfg, "start");
+    if (strcmp(start, "earliest") != 0 && strcmp(start, "latest") != 0)
+        return usage(&cfg, "--start must be earliest or latest");
+    co.start_latest = strcmp(start, "latest") == 0;
+    if (sl_config_is_set(&cfg, "partition"))
+        co.only = sl_config_get_list(&cfg, "partition");
+    if (sl_config_get_size(&cfg, "fetch-bytes", &co.fetch_bytes) != 0 ||
+        sl_config_get_ms(&cfg, "poll", &co.poll_ms) != 0 ||
+        sl_config_get_u64(&cfg, "group-rows", &co.group_rows) != 0 ||
+        sl_config_get_ms(&cfg, "stats-interval", &co.stats_ms) != 0 ||
+        sl_config_get_ms(&cfg, "grace", &co.grace_ms) != 0)
+        return usage(&cfg, cfg.err);
+    if (co.fetch_bytes < 1024 || co.group_rows < 1)
+        return usage(&cfg, "--fetch-bytes must be at least 1KiB and "
+                           "--group-rows at least 1");
+    co.stats_file = sl_config_get(&cfg, "stats-file");
+    char errbuf[512];
+    char *secret = NULL;
+    if (sl_secret_load(sl_config_get(&cfg, "broker-secret-file"),
+                       "SLUICE_BROKER_SECRET", &secret, errbuf,
+                       sizeof errbuf) != 0)
+        return usage(&cfg, errbuf);
+    co.secret = secret;
+
+    /* The MySQL target. */
+    sl_mysql_opts_t mo;
+    memset(&mo, 0, sizeof mo);
+    char *tpass = NULL;
+    sl_dbmap_t maps[256];
+    size_t nmaps = 0;
+    const char *target = sl_config_get(&cfg, "target");
+    if (target != NULL) {
+        if (sl_mysql_url_parse(target, &mo.url) != 0)
+            return usage(&cfg, "--target must be mysql://USER@HOST:PORT/DB "
+                               "(the password comes from "
+                               "--target-password-file or "
+                               "SLUICE_TARGET_PASSWORD)");
+        if (sl_secret_load(sl_config_get(&cfg, "target-password-file"),
+                           "SLUICE_TARGET_PASSWORD", &tpass, errbuf,
+                           sizeof errbuf) != 0)
+            return usage(&cfg, errbuf);
+        mo.password = tpass;
+        if (sl_drift_parse(sl_config_get(&cfg, "drift"), &mo.drift) != 0)
+            return usage(&cfg, "--drift must be overwrite, skip or stop");
+        const sl_strlist_t *ml = sl_config_get_list(&cfg, "map");
+        for (size_t i = 0; ml && i < ml->count; i++) {
+            char *eq = strchr(ml->items[i], '=');
+            if (eq == NULL || eq == ml->items[i] || eq[1] == '\0' ||
+                nmaps == 256)
+                return usage(&cfg, "--map must be SRC_DB=DST_DB");
+            *eq = '\0';
+            maps[nmaps].src = ml->items[i];
+            maps[nmaps].dst = eq + 1;
+            nmaps++;
+        }
+        mo.maps = maps;
+        mo.nmaps = nmaps;
+        mo.group = co.group;
+        mo.topic = co.topic;
+        uint64_t bb;
+        if (sl_config_get_size(&cfg, "batch-bytes", &bb) != 0)
+            return usage(&cfg, cfg.err);
+        mo.batch_bytes = bb;
+        co.mysql = &mo;
+    } else if (sl_config_is_set(&cfg, "map")) {
+        return usage(&cfg, "--map needs --target");
     }
-    fprintf(stderr, "sluice-apply: not implemented yet\n");
+
+    /* Caches. */
+    co.redis = sl_config_get(&cfg, "redis");
+    co.memcached = sl_config_get(&cfg, "memcached");
+    co.redis_channel = sl_config_get(&cfg, "redis-channel");
+    char *rpass = NULL;
+    sl_keytpl_set_t *keys = NULL;
+    if (co.redis != NULL &&
+        sl_parse_hostport(co.redis, host, sizeof host, &port) != 0)
+        return usage(&cfg, "--redis must be HOST:PORT");
+    if (co.memcached != NULL &&
+        sl_parse_hostport(co.memcached, host, sizeof host, &port) != 0)
+        return usage(&cfg, "--memcached must be HOST:PORT");
+    if (co.redis != NULL || co.memcached != NULL) {
+        const char *kf = sl_config_get(&cfg, "keys");
+        if (kf == NULL)
+            return usage(&cfg, "--redis and --memcached need --keys FILE");
+        if (sl_keytpl_load(kf, &keys, errbuf, sizeof errbuf) != 0)
+            return usage(&cfg, errbuf);
+        co.keys = keys;
+        if (sl_secret_load(sl_config_get(&cfg, "redis-password-file"),
+                           "SLUICE_REDIS_PASSWORD", &rpass, errbuf,
+                           sizeof errbuf) != 0)
+            return usage(&cfg, errbuf);
+        co.redis_password = rpass;
+    } else if (sl_config_is_set(&cfg, "keys")) {
+        return usage(&cfg, "--keys needs --redis or --memcached");
+    }
+    if (co.mysql == NULL && co.redis == NULL && co.memcached == NULL)
+        return usage(&cfg, "nothing to apply to: give --target, --redis or "
+                           "--memcached");
+    if (keys != NULL && co.mysql != NULL &&
+        validate_keys(keys, &mo.url, tpass, maps, nmaps) != 0) {
+        sl_keytpl_free(keys);
+        sl_config_free(&cfg);
+        return 1;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sl_log_info("sluice-apply started",
+                "broker=%s topic=%s group=%s workers=%u target=%s redis=%s "
+                "memcached=%s", co.broker, co.topic, co.group, co.workers,
+                target ? target : "-", co.redis ? co.redis : "-",
+                co.memcached ? co.memcached : "-");
+    err = sl_consume_run(&co, &soft_stop, &hard_stop);
+    if (err != 0)
+        sl_log_error("sluice-apply failed", "error=\"%s\"", sl_strerror(err));
+    else
+        sl_log_info("sluice-apply stopped", NULL);
+    sl_keytpl_free(keys);
+    sl_secret_free(tpass);
+    sl_secret_free(rpass);
+    sl_secret_free(secret);
     sl_config_free(&cfg);
-    return 1;
+    return err == 0 ? 0 : 1;
 }

@@ -960,6 +960,41 @@ int sl_mysql_sink_resume(sl_mysql_sink_t *s, uint64_t *next, int *found,
     }
 }
 
+int sl_mysql_sink_claim(sl_mysql_sink_t *s, uint64_t start, uint64_t *next,
+                        volatile int *stop) {
+    for (;;) {
+        int rc = ensure_conn(s, stop);
+        if (rc != 0)
+            return rc;
+        sl_buf_t q = SL_BUF_INIT;
+        rc = put(&q, "INSERT IGNORE INTO sluice_offsets (group_name, topic, "
+                     "part, next_offset) VALUES (");
+        rc = rc ? rc : lit(s, &q, s->group);
+        rc = rc ? rc : sl_buf_append_u8(&q, ',');
+        rc = rc ? rc : lit(s, &q, s->topic);
+        rc = rc ? rc : sl_buf_append_u8(&q, ',');
+        rc = rc ? rc : lit(s, &q, s->part);
+        rc = rc ? rc : sl_buf_printf(&q, ",%llu)", (unsigned long long)start);
+        rc = rc ? rc : sl_buf_append_u8(&q, 0);
+        if (rc == 0)
+            rc = exec(s, (const char *)q.data);
+        sl_buf_free(&q);
+        int found = 0;
+        if (rc == 0)
+            rc = read_offset(s, "", next, &found);
+        if (rc == 0 && !found)
+            rc = seterr(s, SL_EDB, "sluice_offsets row vanished");
+        if (rc == 0) {
+            sl_backoff_reset(&s->bo);
+            return 0;
+        }
+        if (rc != SL_EAGAIN)
+            return rc;
+        if (sl_mysql_sink_wait(s, stop))
+            return SL_ESTOPPED;
+    }
+}
+
 void sl_mysql_sink_abort(sl_mysql_sink_t *s) {
     if (s->mysql != NULL && s->in_group &&
         mysql_real_query(s->mysql, "ROLLBACK", 8) != 0)

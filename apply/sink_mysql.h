@@ -110,6 +110,14 @@ void sl_mysql_sink_free(sl_mysql_sink_t *sink);
 int sl_mysql_sink_resume(sl_mysql_sink_t *sink, uint64_t *next, int *found,
                          volatile int *stop);
 
+/* Creates this partition's offsets row with next_offset = start unless it
+ * exists (another process may have been first) and returns the stored
+ * value in *next. Creating the row up front means every group locks an
+ * existing row (a record lock), never a gap shared with other
+ * partitions. */
+int sl_mysql_sink_claim(sl_mysql_sink_t *sink, uint64_t start, uint64_t *next,
+                        volatile int *stop);
+
 int sl_mysql_sink_begin(sl_mysql_sink_t *sink, uint64_t start_offset,
                         int start_found, volatile int *stop);
 /* Applies one change event (JSON text) found at offset. Events other than

@@ -1,0 +1,830 @@
+/*
+ * The apply consumer (contract in apply/consume.h).
+ *
+ * One worker thread per --workers, each with its own broker connection and
+ * its own sinks. A worker visits its partitions in turn; for each it
+ * fetches from the partition's position, classifies every event (where
+ * source transactions end) and feeds the sinks:
+ *
+ *   MySQL   rows go into an open target transaction (a "group"); at a
+ *           source-transaction boundary the group is committed together
+ *           with its offsets row when it holds group_rows rows, when the
+ *           fetched data is used up (caught up), or when stopping. A group
+ *           never ends inside a source transaction.
+ *   caches  the keys of each row are collected; they are deleted after the
+ *           target commit covering them (or, without a target, after each
+ *           fetch), then the broker group offset is committed.
+ *
+ * A transient sink failure rolls the group back and rewinds the partition
+ * to its last committed position; a permanent one stops the partition
+ * (logged with the sink's message naming offset and row).
+ */
+#include "apply/consume.h"
+
+#include "apply/backoff.h"
+#include "apply/sink_cache.h"
+#include "client.h"
+#include "clock.h"
+#include "config.h"
+#include "error.h"
+#include "jsonread.h"
+#include "log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- transaction boundaries ------------------------------------------ */
+
+int sl_trxtrack_feed(sl_trxtrack_t *tt, const sl_jr_doc_t *doc) {
+    uint32_t kind = sl_jr_get(doc, 0, "kind");
+    if (kind == SL_JR_NONE)
+        return SL_TRX_NONE;
+    int r = SL_TRX_NONE;
+    if (sl_jr_str_eq(doc, kind, "commit", 6) ||
+        sl_jr_str_eq(doc, kind, "rollback", 8) ||
+        sl_jr_str_eq(doc, kind, "xa_prepare", 10)) {
+        tt->open = 0;
+        tt->trx[0] = '\0';
+        return SL_TRX_ENDS_HERE;
+    }
+    uint32_t trx = sl_jr_get(doc, 0, "trx");
+    uint32_t id = trx != SL_JR_NONE ? sl_jr_get(doc, trx, "id") : SL_JR_NONE;
+    char idbuf[256] = "";
+    if (id != SL_JR_NONE && sl_jr_type(doc, id) == SL_JR_STRING) {
+        size_t n;
+        const char *raw = sl_jr_raw(doc, id, &n);
+        if (n >= sizeof idbuf)
+            n = sizeof idbuf - 1;
+        memcpy(idbuf, raw, n);
+        idbuf[n] = '\0';
+    }
+    if (sl_jr_str_eq(doc, kind, "ddl", 3)) {
+        /* DDL commits implicitly and is a transaction of its own. */
+        r = tt->open ? SL_TRX_ENDS_BEFORE : SL_TRX_NONE;
+        tt->open = 0;
+        tt->trx[0] = '\0';
+        return r | SL_TRX_ENDS_HERE;
+    }
+    if (sl_jr_str_eq(doc, kind, "begin", 5)) {
+        r = tt->open ? SL_TRX_ENDS_BEFORE : SL_TRX_NONE;
+        tt->open = 1;
+        memcpy(tt->trx, idbuf, sizeof tt->trx);
+        return r;
+    }
+    /* A row (or statement): a different transaction id means the previous
+     * transaction ended without a marker in this partition. */
+    if (tt->open && tt->trx[0] != '\0' && strcmp(tt->trx, idbuf) != 0)
+        r = SL_TRX_ENDS_BEFORE;
+    tt->open = 1;
+    memcpy(tt->trx, idbuf, sizeof tt->trx);
+    return r;
+}
+
+/* ---- state ------------------------------------------------------------ */
+
+typedef struct {
+    char *name;
+    unsigned worker;
+    int stopped;
+    int resumed;
+    sl_mysql_sink_t *sink;
+    int db_found;
+    uint64_t db_next;
+    uint64_t cache_next;
+    uint64_t pos;
+    int group_open;
+    uint64_t group_trx;
+    uint64_t group_rows;
+    char last_trx[256];
+    sl_trxtrack_t tt;
+    sl_keylist_t keys;
+    uint64_t last_broker_commit_ms;
+    /* Stats, read by the main thread without a lock (64-bit stores are
+     * atomic on the platforms we build for; a torn read would only skew a
+     * log line). */
+    uint64_t rows, trx, invalidated, latest, applied_next;
+    int64_t src_ts;
+    uint64_t prev_rows;
+    char error[512];
+} part_t;
+
+typedef struct consume_s consume_t;
+
+typedef struct {
+    pthread_t th;
+    unsigned idx;
+    consume_t *c;
+    pthread_mutex_t mu;
+    part_t **parts;
+    size_t nparts, cap;
+    sl_client_t *cl;
+    sl_redis_sink_t *rs;
+    sl_mc_sink_t *mc;
+    sl_jr_doc_t doc;
+    sl_backoff_t bo;
+    int started;
+    volatile int done;
+} worker_t;
+
+struct consume_s {
+    sl_consume_opts_t o;
+    volatile int *soft;
+    volatile int *hard;
+    worker_t *workers;
+};
+
+static uint64_t now_ms(void) { return sl_mono_ns() / 1000000u; }
+
+static void part_fail(part_t *p, const char *why) {
+    char q[1100];
+    snprintf(p->error, sizeof p->error, "%s", why);
+    p->stopped = 1;
+    if (p->sink != NULL)
+        sl_mysql_sink_abort(p->sink);
+    p->group_open = 0;
+    sl_log_error("partition stopped", "part=%s error=%s", p->name,
+                 sl_log_quote(why, q, sizeof q));
+}
+
+/* Connects the worker's broker client, retrying until hard stop. */
+static int worker_connect(worker_t *w) {
+    consume_t *c = w->c;
+    while (w->cl == NULL) {
+        sl_client_opts_t co = {.secret = c->o.secret,
+                               .connect_timeout_ms = 3000,
+                               .io_timeout_ms = 30000,
+                               .retry_ms = 3000};
+        int rc = sl_client_connect(c->o.broker, &co, &w->cl);
+        if (rc == 0)
+            break;
+        w->cl = NULL;
+        if (w->bo.attempts % 10 == 0)
+            sl_log_warn("broker unavailable; retrying", "broker=%s error=%s",
+                        c->o.broker, sl_strerror(rc));
+        if (sl_backoff_sleep(&w->bo, c->hard))
+            return SL_ESTOPPED;
+    }
+    sl_backoff_reset(&w->bo);
+    return 0;
+}
+
+static int start_offset(worker_t *w, part_t *p, uint64_t *off) {
+    uint64_t earliest, latest;
+    int rc = sl_client_offsets(w->cl, w->c->o.topic, p->name, &earliest,
+                               &latest);
+    if (rc != 0)
+        return rc;
+    *off = w->c->o.start_latest ? latest : earliest;
+    return 0;
+}
+
+/* Finds where the partition stands. */
+static int resume(worker_t *w, part_t *p) {
+    consume_t *c = w->c;
+    int rc;
+    if (c->o.mysql != NULL) {
+        if (p->sink == NULL) {
+            rc = sl_mysql_sink_new(c->o.mysql, p->name, &p->sink);
+            if (rc != 0)
+                return rc;
+        }
+        rc = sl_mysql_sink_resume(p->sink, &p->db_next, &p->db_found, c->hard);
+        if (rc != 0) {
+            if (rc != SL_ESTOPPED)
+                part_fail(p, sl_mysql_sink_error(p->sink));
+            return rc;
+        }
+        if (!p->db_found) {
+            uint64_t start;
+            rc = start_offset(w, p, &start);
+            if (rc != 0)
+                return rc;
+            rc = sl_mysql_sink_claim(p->sink, start, &p->db_next, c->hard);
+            if (rc != 0) {
+                if (rc != SL_ESTOPPED)
+                    part_fail(p, sl_mysql_sink_error(p->sink));
+                return rc;
+            }
+            p->db_found = 1;
+        }
+    }
+    if (c->o.redis != NULL || c->o.memcached != NULL) {
+        rc = sl_client_committed(w->cl, c->o.group, c->o.topic, p->name,
+                                 &p->cache_next);
+        if (rc == SL_ENOTFOUND) {
+            if (c->o.mysql != NULL)
+                p->cache_next = p->db_next;
+            else if ((rc = start_offset(w, p, &p->cache_next)) != 0)
+                return rc;
+        } else if (rc != 0) {
+            return rc;
+        }
+        if (c->o.mysql != NULL && p->cache_next > p->db_next)
+            p->cache_next = p->db_next;
+    }
+    if (c->o.mysql != NULL && (c->o.redis == NULL && c->o.memcached == NULL))
+        p->pos = p->db_next;
+    else if (c->o.mysql == NULL)
+        p->pos = p->cache_next;
+    else
+        p->pos = p->cache_next < p->db_next ? p->cache_next : p->db_next;
+    p->applied_next = p->pos;
+    p->resumed = 1;
+    sl_log_info("partition resumed", "part=%s worker=%u offset=%llu%s",
+                p->name, w->idx, (unsigned long long)p->pos,
+                c->o.mysql && p->db_found ? " from=sluice_offsets" : "");
+    return 0;
+}
+
+/* Deletes the collected keys and commits the broker group offset. */
+static int flush_keys(worker_t *w, part_t *p, uint64_t upto) {
+    consume_t *c = w->c;
+    int rc = 0;
+    if (p->keys.count > 0) {
+        if (w->rs != NULL)
+            rc = sl_redis_sink_delete(w->rs, &p->keys, c->hard);
+        if (rc == 0 && w->mc != NULL)
+            rc = sl_mc_sink_delete(w->mc, &p->keys, c->hard);
+        if (rc == SL_EINVAL) {
+            part_fail(p, "a key cannot be sent to memcached (see the "
+                         "previous log line)");
+            return rc;
+        }
+        if (rc != 0)
+            return rc;
+        p->invalidated += p->keys.count;
+        sl_keylist_reset(&p->keys);
+    }
+    if (upto > p->cache_next) {
+        rc = sl_client_commit(w->cl, c->o.group, c->o.topic, p->name, upto);
+        if (rc != 0)
+            return rc;
+        p->cache_next = upto;
+        p->last_broker_commit_ms = now_ms();
+    }
+    return 0;
+}
+
+/* After a transient failure: roll back and start again from the last
+ * committed position. */
+static void rewind_part(worker_t *w, part_t *p, int wait) {
+    if (p->sink != NULL) {
+        sl_mysql_sink_abort(p->sink);
+        if (wait && !sl_mysql_sink_careful(p->sink))
+            sl_mysql_sink_wait(p->sink, w->c->hard);
+    }
+    p->group_open = 0;
+    p->group_trx = p->group_rows = 0;
+    memset(&p->tt, 0, sizeof p->tt);
+    sl_keylist_reset(&p->keys);
+    uint64_t pos = p->db_next;
+    if (w->c->o.mysql == NULL ||
+        ((w->c->o.redis || w->c->o.memcached) && p->cache_next < pos))
+        pos = p->cache_next;
+    p->pos = pos;
+}
+
+/* Handles a sink result; returns 1 when processing of the fetch must stop. */
+static int sink_result(worker_t *w, part_t *p, int rc) {
+    if (rc == 0)
+        return 0;
+    if (rc == SL_EAGAIN) {
+        char q[1100];
+        sl_log_warn("target transaction redone", "part=%s reason=%s",
+                    p->name,
+                    sl_log_quote(sl_mysql_sink_error(p->sink), q, sizeof q));
+        rewind_part(w, p, 1);
+        return 1;
+    }
+    if (rc == SL_ESTOPPED) {
+        rewind_part(w, p, 0);
+        return 1;
+    }
+    part_fail(p, p->sink ? sl_mysql_sink_error(p->sink) : sl_strerror(rc));
+    if (p->sink != NULL)
+        sl_mysql_sink_abort(p->sink);
+    return 1;
+}
+
+static int commit_group(worker_t *w, part_t *p, uint64_t end) {
+    consume_t *c = w->c;
+    int rc = sl_mysql_sink_commit(p->sink, end, p->group_trx, p->last_trx,
+                                  c->hard);
+    if (sink_result(w, p, rc))
+        return 1;
+    p->trx += p->group_trx;
+    p->group_open = 0;
+    p->group_trx = p->group_rows = 0;
+    p->db_next = end;
+    p->db_found = 1;
+    p->applied_next = end;
+    if (c->o.redis != NULL || c->o.memcached != NULL) {
+        rc = flush_keys(w, p, end);
+        if (rc != 0) {
+            if (!p->stopped)
+                rewind_part(w, p, 0);
+            return 1;
+        }
+    } else if (now_ms() - p->last_broker_commit_ms >= 1000) {
+        /* For `sluice offsets --group` and lag tools only: the target's
+         * sluice_offsets row is the position of record. */
+        if (sl_client_commit(w->cl, c->o.group, c->o.topic, p->name, end) ==
+            0)
+            p->last_broker_commit_ms = now_ms();
+    }
+    return 0;
+}
+
+static void copy_trx_id(part_t *p, const sl_jr_doc_t *doc) {
+    uint32_t trx = sl_jr_get(doc, 0, "trx");
+    uint32_t id = trx != SL_JR_NONE ? sl_jr_get(doc, trx, "id") : SL_JR_NONE;
+    if (id == SL_JR_NONE || sl_jr_type(doc, id) != SL_JR_STRING)
+        return;
+    size_t n;
+    const char *raw = sl_jr_raw(doc, id, &n);
+    if (n >= sizeof p->last_trx)
+        n = sizeof p->last_trx - 1;
+    memcpy(p->last_trx, raw, n);
+    p->last_trx[n] = '\0';
+    uint32_t src = sl_jr_get(doc, 0, "src");
+    uint32_t ts = src != SL_JR_NONE ? sl_jr_get(doc, src, "ts") : SL_JR_NONE;
+    int64_t t;
+    if (ts != SL_JR_NONE && sl_jr_i64(doc, ts, &t) == 0)
+        p->src_ts = t;
+}
+
+/* Processes one fetched batch of part p. */
+static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
+    consume_t *c = w->c;
+    int cache = c->o.redis != NULL || c->o.memcached != NULL;
+    for (size_t i = 0; i < f->count; i++) {
+        const sl_client_rec_t *rec = &f->recs[i];
+        uint64_t off = rec->offset;
+        if (off < p->pos)
+            continue;
+        if (*c->hard)
+            return;
+        int rc = sl_jr_parse(&w->doc, (const char *)rec->data, rec->len);
+        if (rc != 0) {
+            char why[400];
+            snprintf(why, sizeof why, "offset %llu: not a change event: "
+                     "byte %zu: %s", (unsigned long long)off,
+                     w->doc.err_pos, w->doc.err);
+            part_fail(p, why);
+            return;
+        }
+        int b = sl_trxtrack_feed(&p->tt, &w->doc);
+        if ((b & SL_TRX_ENDS_BEFORE) && p->group_open) {
+            p->group_trx++;
+            if ((p->group_rows >= c->o.group_rows || *c->soft) &&
+                commit_group(w, p, off))
+                return;
+        }
+        if (*c->soft && !p->group_open && (b & SL_TRX_ENDS_BEFORE))
+            return;
+        if (c->o.mysql != NULL && off >= p->db_next) {
+            if (!p->group_open) {
+                rc = sl_mysql_sink_begin(p->sink, p->db_next, p->db_found,
+                                         c->hard);
+                if (sink_result(w, p, rc))
+                    return;
+                p->group_open = 1;
+            }
+            rc = sl_mysql_sink_row(p->sink, (const char *)rec->data,
+                                   rec->len, off);
+            if (sink_result(w, p, rc))
+                return;
+            /* The sink parsed the event into its own document; ours is
+             * untouched. */
+            uint32_t kind = sl_jr_get(&w->doc, 0, "kind");
+            if (kind != SL_JR_NONE && sl_jr_str_eq(&w->doc, kind, "row", 3)) {
+                p->group_rows++;
+                p->rows++;
+            }
+            copy_trx_id(p, &w->doc);
+        }
+        if (cache && c->o.keys != NULL && off >= p->cache_next) {
+            uint32_t kind = sl_jr_get(&w->doc, 0, "kind");
+            uint32_t db = sl_jr_get(&w->doc, 0, "db");
+            uint32_t tb = sl_jr_get(&w->doc, 0, "table");
+            if (kind != SL_JR_NONE && sl_jr_str_eq(&w->doc, kind, "row", 3) &&
+                db != SL_JR_NONE && tb != SL_JR_NONE &&
+                sl_jr_type(&w->doc, db) == SL_JR_STRING &&
+                sl_jr_type(&w->doc, tb) == SL_JR_STRING) {
+                size_t dl, tl;
+                const char *dr = sl_jr_raw(&w->doc, db, &dl);
+                const char *tr = sl_jr_raw(&w->doc, tb, &tl);
+                const sl_keytpl_table_t *tt =
+                    sl_keytpl_find(c->o.keys, dr, dl, tr, tl);
+                if (tt != NULL) {
+                    char err[512];
+                    rc = sl_keytpl_eval(tt, &w->doc,
+                                        sl_jr_get(&w->doc, 0, "before"),
+                                        sl_jr_get(&w->doc, 0, "after"), dr, dl,
+                                        tr, tl, &p->keys, err, sizeof err);
+                    if (rc != 0) {
+                        char why[700];
+                        snprintf(why, sizeof why, "offset %llu: %s",
+                                 (unsigned long long)off, err);
+                        part_fail(p, why);
+                        if (p->sink)
+                            sl_mysql_sink_abort(p->sink);
+                        return;
+                    }
+                }
+            }
+            if (c->o.mysql == NULL) {
+                copy_trx_id(p, &w->doc);
+                if (kind != SL_JR_NONE &&
+                    sl_jr_str_eq(&w->doc, kind, "row", 3))
+                    p->rows++;
+            }
+        }
+        p->pos = off + 1;
+        if ((b & SL_TRX_ENDS_HERE) && p->group_open) {
+            p->group_trx++;
+            int last = i + 1 == f->count;
+            if ((p->group_rows >= c->o.group_rows || last || *c->soft) &&
+                commit_group(w, p, off + 1))
+                return;
+        }
+    }
+    if (f->next > p->pos && !p->group_open)
+        p->pos = f->next;
+    if (cache && !p->group_open && !p->stopped) {
+        /* Without an open target transaction every processed row is
+         * committed (or there is no target): its keys can go. */
+        uint64_t upto = p->pos;
+        if (c->o.mysql != NULL && upto > p->db_next)
+            upto = p->db_next;
+        int rc = flush_keys(w, p, upto);
+        if (rc != 0 && !p->stopped)
+            rewind_part(w, p, 0);
+    }
+    if (c->o.mysql == NULL)
+        p->applied_next = p->cache_next;
+}
+
+static void *worker_main(void *arg) {
+    worker_t *w = arg;
+    consume_t *c = w->c;
+    sl_jr_init(&w->doc);
+    sl_backoff_init(&w->bo, 100, 5000);
+    if (c->o.redis != NULL &&
+        sl_redis_sink_new(c->o.redis, c->o.redis_channel, c->o.redis_password,
+                          &w->rs) != 0)
+        sl_fatal("bad --redis address", "redis=%s", c->o.redis);
+    if (c->o.memcached != NULL && sl_mc_sink_new(c->o.memcached, &w->mc) != 0)
+        sl_fatal("bad --memcached address", "memcached=%s", c->o.memcached);
+    if (worker_connect(w) != 0)
+        goto out;
+    int idle = 0;
+    while (!*c->hard) {
+        pthread_mutex_lock(&w->mu);
+        size_t n = w->nparts;
+        pthread_mutex_unlock(&w->mu);
+        int any_open = 0;
+        for (size_t i = 0; i < n; i++) {
+            pthread_mutex_lock(&w->mu);
+            part_t *p = w->parts[i];
+            pthread_mutex_unlock(&w->mu);
+            any_open |= p->group_open;
+        }
+        if (*c->soft && !any_open)
+            break;
+        int got = 0;
+        for (size_t i = 0; i < n && !*c->hard; i++) {
+            pthread_mutex_lock(&w->mu);
+            part_t *p = w->parts[i];
+            pthread_mutex_unlock(&w->mu);
+            if (p->stopped || (*c->soft && !p->group_open))
+                continue;
+            if (!p->resumed) {
+                int rc = resume(w, p);
+                if (rc != 0) {
+                    if (rc == SL_ECLOSED || rc == SL_ETIMEDOUT ||
+                        rc == SL_ECONN)
+                        sl_client_reconnect(w->cl);
+                    sl_backoff_sleep(&w->bo, c->hard);
+                    continue;
+                }
+            }
+            uint64_t wait = 0;
+            if (idle) {
+                wait = c->o.poll_ms / (n ? n : 1);
+                if (wait < 50)
+                    wait = 50;
+            }
+            sl_client_fetch_t f;
+            memset(&f, 0, sizeof f);
+            int rc = sl_client_get(w->cl, c->o.topic, p->name, p->pos,
+                                   c->o.fetch_bytes, wait, &f);
+            if (rc == SL_ENOTFOUND)
+                continue;
+            if (rc == SL_EGONE) {
+                char why[300];
+                snprintf(why, sizeof why, "offset %llu was deleted by the "
+                         "broker's retention (earliest now %llu); changes "
+                         "are missing, refusing to skip them",
+                         (unsigned long long)p->pos,
+                         (unsigned long long)f.earliest);
+                part_fail(p, why);
+                continue;
+            }
+            if (rc == SL_ERANGE) {
+                char why[300];
+                snprintf(why, sizeof why, "offset %llu is beyond the end of "
+                         "the partition (latest %llu): the broker lost "
+                         "messages this consumer had seen",
+                         (unsigned long long)p->pos,
+                         (unsigned long long)f.latest);
+                part_fail(p, why);
+                continue;
+            }
+            if (rc != 0) {
+                sl_log_warn("fetch failed; retrying", "part=%s error=%s",
+                            p->name, sl_strerror(rc));
+                sl_client_reconnect(w->cl);
+                sl_backoff_sleep(&w->bo, c->hard);
+                continue;
+            }
+            sl_backoff_reset(&w->bo);
+            if (f.count > 0)
+                got = 1;
+            process(w, p, &f);
+        }
+        idle = !got;
+        if (n == 0)
+            sl_sleep_ms(200, c->hard);
+    }
+out:
+    /* Open groups are rolled back (hard stop); their rows are redone by
+     * the next run from sluice_offsets. */
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = 0; i < w->nparts; i++)
+        if (w->parts[i]->sink != NULL && w->parts[i]->group_open)
+            sl_mysql_sink_abort(w->parts[i]->sink);
+    pthread_mutex_unlock(&w->mu);
+    sl_jr_free(&w->doc);
+    w->done = 1;
+    return NULL;
+}
+
+/* ---- discovery and stats (main thread) -------------------------------- */
+
+static uint32_t name_hash(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+static part_t *find_part(consume_t *c, const char *name) {
+    for (unsigned i = 0; i < c->o.workers; i++) {
+        worker_t *w = &c->workers[i];
+        for (size_t k = 0; k < w->nparts; k++)
+            if (strcmp(w->parts[k]->name, name) == 0)
+                return w->parts[k];
+    }
+    return NULL;
+}
+
+static int wanted(const consume_t *c, const char *name) {
+    if (c->o.only == NULL || c->o.only->count == 0)
+        return 1;
+    for (size_t i = 0; i < c->o.only->count; i++)
+        if (strcmp(c->o.only->items[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void discover(consume_t *c, sl_client_t *cl) {
+    sl_buf_t out = SL_BUF_INIT;
+    int rc = sl_client_partitions(cl, c->o.topic, &out);
+    if (rc != 0) {
+        if (rc != SL_ENOTFOUND)
+            sl_log_warn("cannot list partitions", "topic=%s error=%s",
+                        c->o.topic, sl_strerror(rc));
+        sl_client_reconnect(cl);
+        sl_buf_free(&out);
+        return;
+    }
+    const char *s;
+    if (sl_buf_cstr(&out, &s) != 0) {
+        sl_buf_free(&out);
+        return;
+    }
+    char *save = NULL, *copy = strdup(s);
+    for (char *line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char topic[256], name[256];
+        unsigned long long earliest, latest;
+        if (sscanf(line, "%255s %255s %llu %llu", topic, name, &earliest,
+                   &latest) != 4 ||
+            strcmp(topic, c->o.topic) != 0 || !wanted(c, name))
+            continue;
+        part_t *p = find_part(c, name);
+        if (p == NULL) {
+            p = calloc(1, sizeof *p);
+            if (p == NULL || (p->name = strdup(name)) == NULL) {
+                free(p);
+                continue;
+            }
+            sl_keylist_init(&p->keys);
+            p->worker = name_hash(name) % c->o.workers;
+            worker_t *w = &c->workers[p->worker];
+            pthread_mutex_lock(&w->mu);
+            if (w->nparts == w->cap) {
+                size_t ncap = w->cap ? w->cap * 2 : 16;
+                part_t **np = realloc(w->parts, ncap * sizeof *np);
+                if (np == NULL) {
+                    pthread_mutex_unlock(&w->mu);
+                    free(p->name);
+                    free(p);
+                    continue;
+                }
+                w->parts = np;
+                w->cap = ncap;
+            }
+            w->parts[w->nparts++] = p;
+            pthread_mutex_unlock(&w->mu);
+            sl_log_info("partition assigned", "part=%s worker=%u", name,
+                        p->worker);
+        }
+        p->latest = latest;
+    }
+    free(copy);
+    sl_buf_free(&out);
+}
+
+static void report(consume_t *c, uint64_t elapsed_ms, int final) {
+    sl_buf_t stats = SL_BUF_INIT;
+    int64_t now_s = sl_wall_ms() / 1000;
+    uint64_t total_rows = 0;
+    for (unsigned i = 0; i < c->o.workers; i++) {
+        worker_t *w = &c->workers[i];
+        pthread_mutex_lock(&w->mu);
+        for (size_t k = 0; k < w->nparts; k++) {
+            part_t *p = w->parts[k];
+            uint64_t rows = p->rows, next = p->applied_next;
+            uint64_t lag = p->latest > next ? p->latest - next : 0;
+            double rate = elapsed_ms
+                              ? (double)(rows - p->prev_rows) * 1000.0 /
+                                    (double)elapsed_ms
+                              : 0;
+            p->prev_rows = rows;
+            total_rows += rows;
+            long long behind = p->src_ts > 0 && lag > 0
+                                   ? (long long)(now_s - p->src_ts)
+                                   : 0;
+            const char *state = p->stopped ? "stopped"
+                                : p->resumed ? "running" : "starting";
+            sl_log_info(final ? "partition final" : "partition stats",
+                        "part=%s worker=%u state=%s next=%llu latest=%llu "
+                        "lag=%llu behind_s=%lld rows=%llu trx=%llu "
+                        "invalidated=%llu rate=%.0f", p->name, p->worker,
+                        state, (unsigned long long)next,
+                        (unsigned long long)p->latest,
+                        (unsigned long long)lag, behind,
+                        (unsigned long long)rows, (unsigned long long)p->trx,
+                        (unsigned long long)p->invalidated, rate);
+            sl_buf_printf(&stats,
+                          "STAT part:%s:state %s\nSTAT part:%s:next %llu\n"
+                          "STAT part:%s:lag %llu\nSTAT part:%s:behind_s %lld\n"
+                          "STAT part:%s:rows %llu\nSTAT part:%s:trx %llu\n"
+                          "STAT part:%s:invalidated %llu\n"
+                          "STAT part:%s:rate %.0f\n",
+                          p->name, state, p->name, (unsigned long long)next,
+                          p->name, (unsigned long long)lag, p->name, behind,
+                          p->name, (unsigned long long)rows, p->name,
+                          (unsigned long long)p->trx, p->name,
+                          (unsigned long long)p->invalidated, p->name, rate);
+            if (p->stopped)
+                sl_buf_printf(&stats, "STAT part:%s:error %s\n", p->name,
+                              p->error);
+        }
+        pthread_mutex_unlock(&w->mu);
+    }
+    sl_buf_printf(&stats, "STAT rows %llu\nEND\n",
+                  (unsigned long long)total_rows);
+    if (c->o.stats_file != NULL) {
+        char tmp[1024];
+        snprintf(tmp, sizeof tmp, "%s.tmp", c->o.stats_file);
+        FILE *f = fopen(tmp, "w");
+        if (f != NULL) {
+            fwrite(stats.data, 1, stats.len, f);
+            if (fclose(f) == 0)
+                rename(tmp, c->o.stats_file);
+        }
+    }
+    sl_buf_free(&stats);
+}
+
+int sl_consume_run(const sl_consume_opts_t *opts, volatile int *soft_stop,
+                   volatile int *hard_stop) {
+    if (opts->workers == 0 || opts->topic == NULL ||
+        (opts->mysql == NULL && opts->redis == NULL &&
+         opts->memcached == NULL))
+        return SL_EINVAL;
+    consume_t c;
+    memset(&c, 0, sizeof c);
+    c.o = *opts;
+    if (c.o.fetch_bytes == 0)
+        c.o.fetch_bytes = 1u << 20;
+    if (c.o.poll_ms == 0)
+        c.o.poll_ms = 1000;
+    if (c.o.group_rows == 0)
+        c.o.group_rows = 5000;
+    if (c.o.stats_ms == 0)
+        c.o.stats_ms = 10000;
+    if (c.o.discover_ms == 0)
+        c.o.discover_ms = 2000;
+    c.soft = soft_stop;
+    c.hard = hard_stop;
+    c.workers = calloc(c.o.workers, sizeof *c.workers);
+    if (c.workers == NULL)
+        return SL_ENOMEM;
+    sl_client_t *cl = NULL;
+    sl_backoff_t bo;
+    sl_backoff_init(&bo, 100, 5000);
+    while (cl == NULL && !*soft_stop) {
+        sl_client_opts_t co = {.secret = c.o.secret, .retry_ms = 3000};
+        int rc = sl_client_connect(c.o.broker, &co, &cl);
+        if (rc == 0)
+            break;
+        cl = NULL;
+        if (bo.attempts % 10 == 0)
+            sl_log_warn("broker unavailable; retrying", "broker=%s error=%s",
+                        c.o.broker, sl_strerror(rc));
+        if (sl_backoff_sleep(&bo, soft_stop))
+            break;
+    }
+    if (cl != NULL)
+        discover(&c, cl);
+    for (unsigned i = 0; i < c.o.workers; i++) {
+        worker_t *w = &c.workers[i];
+        w->idx = i;
+        w->c = &c;
+        pthread_mutex_init(&w->mu, NULL);
+        if (cl != NULL && pthread_create(&w->th, NULL, worker_main, w) == 0)
+            w->started = 1;
+    }
+    uint64_t last_disc = now_ms(), last_stats = now_ms();
+    while (cl != NULL && !*soft_stop && !*hard_stop) {
+        sl_sleep_ms(100, soft_stop);
+        uint64_t t = now_ms();
+        if (t - last_disc >= c.o.discover_ms) {
+            discover(&c, cl);
+            last_disc = t;
+        }
+        if (t - last_stats >= c.o.stats_ms) {
+            report(&c, t - last_stats, 0);
+            last_stats = t;
+        }
+    }
+    /* Stopping: workers finish their open target transactions, for at
+     * most grace_ms (a source transaction whose end never arrives must not
+     * hold the exit); a second signal (hard stop) cuts that short. */
+    uint64_t t0 = now_ms();
+    for (;;) {
+        int alive = 0;
+        for (unsigned i = 0; i < c.o.workers; i++)
+            alive |= c.workers[i].started && !c.workers[i].done;
+        if (!alive || *hard_stop)
+            break;
+        if (now_ms() - t0 >= (c.o.grace_ms ? c.o.grace_ms : 30000)) {
+            sl_log_warn("open transactions did not finish in time; rolling "
+                        "them back", NULL);
+            *hard_stop = 1;
+            break;
+        }
+        sl_sleep_ms(50, NULL);
+    }
+    for (unsigned i = 0; i < c.o.workers; i++)
+        if (c.workers[i].started)
+            pthread_join(c.workers[i].th, NULL);
+    report(&c, now_ms() - last_stats, 1);
+    for (unsigned i = 0; i < c.o.workers; i++) {
+        worker_t *w = &c.workers[i];
+        for (size_t k = 0; k < w->nparts; k++) {
+            part_t *p = w->parts[k];
+            sl_mysql_sink_free(p->sink);
+            sl_keylist_free(&p->keys);
+            free(p->name);
+            free(p);
+        }
+        free(w->parts);
+        if (w->cl)
+            sl_client_close(w->cl);
+        sl_redis_sink_free(w->rs);
+        sl_mc_sink_free(w->mc);
+        pthread_mutex_destroy(&w->mu);
+    }
+    free(c.workers);
+    if (cl != NULL)
+        sl_client_close(cl);
+    return 0;
+}
