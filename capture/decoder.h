@@ -13,6 +13,7 @@
 #include "error.h"
 
 #include <iconv.h>
+#include <string.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -175,9 +176,46 @@ struct sl_binlog_s {
     } iconv_cache[8];
     unsigned niconv;
 
+    /* The "trx" member rendered for the state below, reused while the
+     * transaction does not change (a large share of every row's bytes). */
+    sl_buf_t trx_json;
+    struct {
+        uint64_t seq, pos, lc, sn, cts;
+        int has_lc;
+        const char *file;
+        char gtid[192];
+    } trx_key;
+    int trx_key_valid;
+    sl_buf_t file_json; /* The escaped file name with its quotes. */
+    sl_buf_t rowhead;   /* The start of every row of one rows event. */
+    sl_buf_t src_json;  /* The "src" member of the current event. */
+    uint64_t src_for_pos, src_for_off;
+    int src_for_inner;
+    const char *src_for_file;
+    const char *file_json_for;
+
     sl_binlog_stats_t stats;
     char err[768];
 };
+
+/* Appends without a function call when the buffer has room; these are the
+ * hot path of every row. */
+static inline int sl_out_c(sl_buf_t *b, char c) {
+    if (b->len < b->cap) {
+        b->data[b->len++] = (uint8_t)c;
+        return 0;
+    }
+    return sl_buf_append_u8(b, (uint8_t)c);
+}
+static inline int sl_out_raw(sl_buf_t *b, const void *p, size_t n) {
+    if (b->cap - b->len >= n) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        return 0;
+    }
+    return sl_buf_append(b, p, n);
+}
+#define SL_OUT_LIT(b, s) sl_out_raw((b), (s), sizeof(s) - 1)
 
 /* Records an error about the current event and returns code. */
 int sl_binlog_fail(sl_binlog_t *dec, int code, const char *fmt, ...)

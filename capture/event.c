@@ -183,6 +183,10 @@ void sl_binlog_free(sl_binlog_t *dec) {
     sl_buf_free(&dec->tmp2);
     sl_buf_free(&dec->zbuf);
     sl_buf_free(&dec->zin);
+    sl_buf_free(&dec->trx_json);
+    sl_buf_free(&dec->file_json);
+    sl_buf_free(&dec->rowhead);
+    sl_buf_free(&dec->src_json);
     free(dec->file);
     free(dec);
 }
@@ -193,6 +197,9 @@ int sl_binlog_set_file(sl_binlog_t *dec, const char *name) {
         return SL_ENOMEM;
     free(dec->file);
     dec->file = copy;
+    dec->file_json_for = NULL;
+    dec->trx_key_valid = 0;
+    dec->src_json.len = 0;
     return 0;
 }
 
@@ -249,18 +256,25 @@ unsigned sl_binlog_post_header(const sl_binlog_t *dec, unsigned type) {
 /* ---- Output helpers ---------------------------------------------------- */
 
 int sl_out_u64(sl_buf_t *out, uint64_t v) {
+    static const char pairs[201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233"
+        "34353637383940414243444546474849505152535455565758596061626364656667"
+        "6869707172737475767778798081828384858687888990919293949596979899";
     char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    uint8_t *p = sl_buf_extend(out, (size_t)n);
-    if (p == NULL)
-        return SL_ENOMEM;
-    for (int i = 0; i < n; i++)
-        p[i] = (uint8_t)tmp[n - 1 - i];
-    return 0;
+    int n = 24;
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        tmp[--n] = pairs[d + 1];
+        tmp[--n] = pairs[d];
+    }
+    if (v >= 10) {
+        tmp[--n] = pairs[v * 2 + 1];
+        tmp[--n] = pairs[v * 2];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    return sl_out_raw(out, tmp + n, (size_t)(24 - n));
 }
 
 int sl_out_i64(sl_buf_t *out, int64_t v) {
@@ -282,23 +296,8 @@ static void put_jstr(sl_buf_t *out, const void *s, size_t n) {
     sl_buf_append_u8(out, '"');
 }
 
-void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out) {
-    put_str(out, ",\"src\":{\"file\":");
-    put_jstr(out, dec->file ? dec->file : "-",
-             strlen(dec->file ? dec->file : "-"));
-    put_str(out, ",\"pos\":");
-    sl_out_u64(out, dec->pos);
-    if (dec->inner) {
-        put_str(out, ",\"inner_offset\":");
-        sl_out_u64(out, dec->inner_off);
-    }
-    put_str(out, ",\"end_pos\":");
-    sl_out_u64(out, dec->ev_end_pos);
-    put_str(out, ",\"server_id\":");
-    sl_out_u64(out, dec->ev_server_id);
-    put_str(out, ",\"ts\":");
-    sl_out_u64(out, dec->ev_ts);
-    put_str(out, "},\"trx\":{\"seq\":");
+static void render_trx(sl_binlog_t *dec, sl_buf_t *out) {
+    put_str(out, ",\"trx\":{\"seq\":");
     sl_out_u64(out, dec->trx_seq);
     put_str(out, ",\"id\":");
     if (dec->gtid[0] != '\0') {
@@ -325,6 +324,63 @@ void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out) {
         sl_out_u64(out, dec->commit_ts_us);
     }
     sl_buf_append_u8(out, '}');
+}
+
+void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out) {
+    const char *file = dec->file ? dec->file : "-";
+    if (dec->file_json_for != file) {
+        sl_buf_reset(&dec->file_json);
+        put_str(&dec->file_json, ",\"src\":{\"file\":");
+        put_jstr(&dec->file_json, file, strlen(file));
+        put_str(&dec->file_json, ",\"pos\":");
+        dec->file_json_for = file;
+    }
+    /* The source part is the same for every row of one event. */
+    if (dec->src_for_pos != dec->pos || dec->src_for_inner != dec->inner ||
+        dec->src_for_off != dec->inner_off || dec->src_for_file != file ||
+        dec->src_json.len == 0) {
+        sl_buf_t *sb = &dec->src_json;
+        sl_buf_reset(sb);
+        sl_out_raw(sb, dec->file_json.data, dec->file_json.len);
+        sl_out_u64(sb, dec->pos);
+        if (dec->inner) {
+            SL_OUT_LIT(sb, ",\"inner_offset\":");
+            sl_out_u64(sb, dec->inner_off);
+        }
+        SL_OUT_LIT(sb, ",\"end_pos\":");
+        sl_out_u64(sb, dec->ev_end_pos);
+        SL_OUT_LIT(sb, ",\"server_id\":");
+        sl_out_u64(sb, dec->ev_server_id);
+        SL_OUT_LIT(sb, ",\"ts\":");
+        sl_out_u64(sb, dec->ev_ts);
+        sl_out_c(sb, '}');
+        dec->src_for_pos = dec->pos;
+        dec->src_for_inner = dec->inner;
+        dec->src_for_off = dec->inner_off;
+        dec->src_for_file = file;
+    }
+    sl_out_raw(out, dec->src_json.data, dec->src_json.len);
+    /* The transaction part changes once per transaction: reuse it. */
+    if (!dec->trx_key_valid || dec->trx_key.seq != dec->trx_seq ||
+        dec->trx_key.pos != dec->trx_pos || dec->trx_key.file != file ||
+        dec->trx_key.has_lc != dec->has_lc ||
+        dec->trx_key.lc != dec->last_committed ||
+        dec->trx_key.sn != dec->sequence_number ||
+        dec->trx_key.cts != dec->commit_ts_us ||
+        strcmp(dec->trx_key.gtid, dec->gtid) != 0) {
+        sl_buf_reset(&dec->trx_json);
+        render_trx(dec, &dec->trx_json);
+        dec->trx_key.seq = dec->trx_seq;
+        dec->trx_key.pos = dec->trx_pos;
+        dec->trx_key.file = file;
+        dec->trx_key.has_lc = dec->has_lc;
+        dec->trx_key.lc = dec->last_committed;
+        dec->trx_key.sn = dec->sequence_number;
+        dec->trx_key.cts = dec->commit_ts_us;
+        memcpy(dec->trx_key.gtid, dec->gtid, sizeof(dec->gtid));
+        dec->trx_key_valid = 1;
+    }
+    sl_out_raw(out, dec->trx_json.data, dec->trx_json.len);
 }
 
 int sl_binlog_emit(sl_binlog_t *dec, sl_change_kind_t kind, size_t start,
@@ -1510,6 +1566,7 @@ static int feed_inner(sl_binlog_t *dec, const uint8_t *ev, size_t len,
 int sl_binlog_feed(sl_binlog_t *dec, const uint8_t *ev, size_t len,
                    uint64_t pos, int emit) {
     dec->pos = pos;
+    dec->src_json.len = 0; /* A new event: its source part is rendered anew. */
     dec->inner = 0;
     if (len < 13) {
         dec->type = len > 4 ? ev[4] : 0;

@@ -39,7 +39,7 @@ static inline int bit(const uint8_t *bm, uint32_t i) {
 #define R_FAIL(...) sl_binlog_fail(dec, SL_ECORRUPT, __VA_ARGS__)
 
 static void put_lit(sl_buf_t *out, const char *s, size_t n) {
-    sl_buf_append(out, s, n);
+    sl_out_raw(out, s, n);
 }
 #define PUT(out, s) put_lit((out), (s), sizeof(s) - 1)
 
@@ -53,7 +53,7 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
     if (sl_rd_bytes(rd, (npresent + 7) / 8, &nulls) != 0)
         return R_FAIL("row null bitmap truncated (%zu bytes left)",
                       sl_reader_left(rd));
-    sl_buf_append_u8(out, '{');
+    sl_out_c(out, '{');
     uint32_t k = 0;
     int first = 1;
     const uint8_t *keys = tm->keys.data;
@@ -62,9 +62,9 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
             continue;
         const sl_column_t *c = &tm->cols[i];
         if (!first)
-            sl_buf_append_u8(out, ',');
+            sl_out_c(out, ',');
         first = 0;
-        sl_buf_append(out, keys + c->key_off, c->key_len);
+        sl_out_raw(out, keys + c->key_off, c->key_len);
         if (bit(nulls, k++)) {
             PUT(out, "null");
             if (before_json != NULL)
@@ -87,7 +87,7 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
         if (rc != 0)
             return rc;
     }
-    sl_buf_append_u8(out, '}');
+    sl_out_c(out, '}');
     return 0;
 }
 
@@ -109,7 +109,7 @@ static int render_json_diff(sl_binlog_t *dec, const uint8_t *p, size_t n,
             sl_rd_lenenc(&rd, &pl) != 0 || sl_rd_bytes(&rd, pl, &path) != 0)
             return R_FAIL("partial JSON diff malformed");
         if (!first)
-            sl_buf_append_u8(out, ',');
+            sl_out_c(out, ',');
         PUT(out, "{\"op\":\"");
         sl_buf_append_str(out, ops[op]);
         PUT(out, "\",\"path\":\"");
@@ -117,7 +117,7 @@ static int render_json_diff(sl_binlog_t *dec, const uint8_t *p, size_t n,
         sl_json_escape(out, path, (size_t)pl, &replaced);
         if (replaced)
             return R_FAIL("partial JSON diff path is not UTF-8");
-        sl_buf_append_u8(out, '"');
+        sl_out_c(out, '"');
         if (op != 2) {
             if (sl_rd_lenenc(&rd, &vl) != 0 || sl_rd_bytes(&rd, vl, &val) != 0)
                 return R_FAIL("partial JSON diff value truncated");
@@ -127,7 +127,7 @@ static int render_json_diff(sl_binlog_t *dec, const uint8_t *p, size_t n,
                 return sl_binlog_fail(dec, rc, "partial JSON diff value: %s",
                                       sl_strerror(rc));
         }
-        sl_buf_append_u8(out, '}');
+        sl_out_c(out, '}');
     }
     PUT(out, "]}");
     return 0;
@@ -154,7 +154,7 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
     const uint8_t *nulls;
     if (sl_rd_bytes(rd, (npresent + 7) / 8, &nulls) != 0)
         return R_FAIL("row null bitmap truncated");
-    sl_buf_append_u8(out, '{');
+    sl_out_c(out, '{');
     uint32_t k = 0;
     int first = 1;
     for (uint32_t i = 0; i < tm->ncols; i++) {
@@ -162,9 +162,9 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
             continue;
         const sl_column_t *c = &tm->cols[i];
         if (!first)
-            sl_buf_append_u8(out, ',');
+            sl_out_c(out, ',');
         first = 0;
-        sl_buf_append(out, tm->keys.data + c->key_off, c->key_len);
+        sl_out_raw(out, tm->keys.data + c->key_off, c->key_len);
         if (bit(nulls, k++)) {
             PUT(out, "null");
             continue;
@@ -199,7 +199,7 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
                                   "cannot apply the partial JSON update of "
                                   "column %u: %s", i + 1, sl_strerror(rc));
     }
-    sl_buf_append_u8(out, '}');
+    sl_out_c(out, '}');
     return 0;
 }
 
@@ -298,30 +298,36 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     size_t bjlen[tm->ncols > 0 ? tm->ncols : 1];
     if (sl_reader_left(&rd) == 0)
         return R_FAIL("rows event without rows");
+    sl_buf_t *head = &dec->rowhead;
+    sl_buf_reset(head);
     if ((has_before && np_before == 0) || (has_after && np_after == 0))
         return R_FAIL("rows event with an empty column bitmap");
     while (sl_reader_left(&rd) > 0) {
         size_t start = sl_binlog_begin(dec);
         sl_buf_t *out = &dec->out;
-        PUT(out, "{\"kind\":\"row\",\"op\":\"");
-        sl_buf_append_str(out, op);
-        PUT(out, "\",\"db\":\"");
-        sl_json_escape(out, db, tm->db_len, NULL);
-        PUT(out, "\",\"table\":\"");
-        sl_json_escape(out, tbl, tm->table_len, NULL);
-        PUT(out, "\",\"row\":");
+        /* The row's head is the same for every row of the event. */
+        if (head->len == 0) {
+            SL_OUT_LIT(head, "{\"kind\":\"row\",\"op\":\"");
+            sl_buf_append_str(head, op);
+            SL_OUT_LIT(head, "\",\"db\":\"");
+            sl_json_escape(head, db, tm->db_len, NULL);
+            SL_OUT_LIT(head, "\",\"table\":\"");
+            sl_json_escape(head, tbl, tm->table_len, NULL);
+            SL_OUT_LIT(head, "\",\"row\":");
+        }
+        sl_out_raw(out, head->data, head->len);
         sl_out_u64(out, dec->trx_row);
         PUT(out, ",\"pk\":");
         if (tm->has_pk) {
-            sl_buf_append_u8(out, '[');
+            sl_out_c(out, '[');
             for (uint32_t j = 0; j < tm->npk; j++) {
                 const sl_column_t *c = &tm->cols[tm->pk[j]];
                 if (j > 0)
-                    sl_buf_append_u8(out, ',');
-                sl_buf_append(out, tm->keys.data + c->key_off,
+                    sl_out_c(out, ',');
+                sl_out_raw(out, tm->keys.data + c->key_off,
                               c->key_len - 1);
             }
-            sl_buf_append_u8(out, ']');
+            sl_out_c(out, ']');
         } else {
             PUT(out, "null");
         }
@@ -358,18 +364,18 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
             for (uint32_t j = 0; j < tm->ncols; j++) {
                 const sl_column_t *c = &tm->cols[j];
                 if (j > 0)
-                    sl_buf_append_u8(out, ',');
-                sl_buf_append(out, tm->keys.data + c->key_off, c->key_len);
-                sl_buf_append_u8(out, '"');
+                    sl_out_c(out, ',');
+                sl_out_raw(out, tm->keys.data + c->key_off, c->key_len);
+                sl_out_c(out, '"');
                 sl_buf_reset(&dec->tmp);
                 sl_column_type_name(tm, c, &dec->tmp);
                 sl_json_escape(out, dec->tmp.data, dec->tmp.len, NULL);
-                sl_buf_append_u8(out, '"');
+                sl_out_c(out, '"');
             }
-            sl_buf_append_u8(out, '}');
+            sl_out_c(out, '}');
         }
         sl_binlog_put_coords(dec, out);
-        if (sl_buf_append_u8(out, '}') != 0)
+        if (sl_out_c(out, '}') != 0)
             return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
         dec->stats.rows++;
         rc = sl_binlog_emit(dec, SL_CHANGE_ROW, start, db, tm->db_len, tbl,

@@ -37,6 +37,7 @@
 #include "json_bin.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -66,9 +67,9 @@ static void put_frac(sl_buf_t *out, uint32_t usec, unsigned fsp) {
 static void put_datetime(sl_buf_t *out, unsigned y, unsigned mo, unsigned d,
                          unsigned h, unsigned mi, unsigned s, uint32_t usec,
                          unsigned fsp) {
-    uint8_t *p = sl_buf_extend(out, 21);
-    if (p == NULL)
-        return;
+    uint8_t buf[32];
+    uint8_t *p = buf;
+    y %= 10000;
     p[0] = '"';
     put_digits(p + 1, y, 4);
     p[5] = '-';
@@ -81,9 +82,16 @@ static void put_datetime(sl_buf_t *out, unsigned y, unsigned mo, unsigned d,
     put_digits(p + 15, mi, 2);
     p[17] = ':';
     put_digits(p + 18, s, 2);
-    out->len--; /* The closing quote goes after the fraction. */
-    put_frac(out, usec, fsp);
-    sl_buf_append_u8(out, '"');
+    size_t n = 20;
+    if (fsp > 0) {
+        uint8_t d6[6];
+        p[n++] = '.';
+        put_digits(d6, usec, 6);
+        memcpy(p + n, d6, fsp);
+        n += fsp;
+    }
+    p[n++] = '"';
+    sl_out_raw(out, buf, n);
 }
 
 static void put_time(sl_buf_t *out, int neg, unsigned h, unsigned mi,
@@ -91,9 +99,9 @@ static void put_time(sl_buf_t *out, int neg, unsigned h, unsigned mi,
     char tmp[32];
     int n = snprintf(tmp, sizeof(tmp), "\"%s%02u:%02u:%02u", neg ? "-" : "",
                      h, mi, s);
-    sl_buf_append(out, tmp, (size_t)n);
+    sl_out_raw(out, tmp, (size_t)n);
     put_frac(out, usec, fsp);
-    sl_buf_append_u8(out, '"');
+    sl_out_c(out, '"');
 }
 
 /* The fraction of TIME2/DATETIME2/TIMESTAMP2: ceil(fsp/2) bytes BE,
@@ -112,6 +120,9 @@ static int read_frac(sl_reader_t *rd, unsigned fsp, int32_t *usec,
 }
 
 static const uint8_t dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
+static const uint32_t pow10_u32[10] = {1, 10, 100, 1000, 10000, 100000,
+                                       1000000, 10000000, 100000000,
+                                       1000000000};
 
 static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
                              sl_reader_t *rd, sl_buf_t *out) {
@@ -141,22 +152,23 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
         unsigned nb = dig2bytes[intg0x];
         uint32_t v = (uint32_t)sl_get_uNbe(b + off, nb);
         off += nb;
-        if (v >= 1000000000u)
+        if (v >= pow10_u32[intg0x])
             return V_FAIL("DECIMAL digit group out of range");
-        tn += (size_t)snprintf(txt + tn, sizeof(txt) - tn, "%0*u",
-                               (int)intg0x, v);
+        put_digits((uint8_t *)txt + tn, v, (int)intg0x);
+        tn += intg0x;
     }
     for (unsigned i = 0; i < intg0; i++) {
         uint32_t v = sl_get_u32be(b + off);
         off += 4;
         if (v > 999999999u)
             return V_FAIL("DECIMAL digit group out of range");
-        tn += (size_t)snprintf(txt + tn, sizeof(txt) - tn, "%09u", v);
+        put_digits((uint8_t *)txt + tn, v, 9);
+        tn += 9;
     }
     size_t lead = 0;
     while (lead + 1 < tn && txt[lead] == '0')
         lead++;
-    sl_buf_append_u8(out, '"');
+    sl_out_c(out, '"');
     int allzero = 1;
     for (size_t i = 0; i < tn; i++)
         if (txt[i] != '0')
@@ -168,54 +180,109 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
         off += 4;
         if (v > 999999999u)
             return V_FAIL("DECIMAL digit group out of range");
-        fn += (size_t)snprintf(frac + fn, sizeof(frac) - fn, "%09u", v);
+        put_digits((uint8_t *)frac + fn, v, 9);
+        fn += 9;
     }
     if (frac0x) {
         unsigned nb = dig2bytes[frac0x];
         uint32_t v = (uint32_t)sl_get_uNbe(b + off, nb);
         off += nb;
-        fn += (size_t)snprintf(frac + fn, sizeof(frac) - fn, "%0*u",
-                               (int)frac0x, v);
+        if (v >= pow10_u32[frac0x])
+            return V_FAIL("DECIMAL digit group out of range");
+        put_digits((uint8_t *)frac + fn, v, (int)frac0x);
+        fn += frac0x;
     }
     for (size_t i = 0; i < fn; i++)
         if (frac[i] != '0')
             allzero = 0;
     if (neg && !allzero)
-        sl_buf_append_u8(out, '-');
+        sl_out_c(out, '-');
     if (tn == 0)
-        sl_buf_append_u8(out, '0');
+        sl_out_c(out, '0');
     else
-        sl_buf_append(out, txt + lead, tn - lead);
+        sl_out_raw(out, txt + lead, tn - lead);
     if (fn > 0) {
-        sl_buf_append_u8(out, '.');
-        sl_buf_append(out, frac, fn);
+        sl_out_c(out, '.');
+        sl_out_raw(out, frac, fn);
     }
-    sl_buf_append_u8(out, '"');
+    sl_out_c(out, '"');
     return 0;
 }
 
+/* Shortest text that reads back as the same float: most values stored
+ * from decimal literals need 6-7 digits. strtof is much cheaper than a
+ * second printf, and cheaper than sscanf. */
 static void put_float(sl_buf_t *out, float f) {
     char tmp[32];
     int n = 0;
+    if (f == (float)(int32_t)f && fabsf(f) < 16777216.0f) {
+        sl_out_i64(out, (int32_t)f);
+        return;
+    }
     for (int prec = 6; prec <= 9; prec++) {
         n = snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)f);
-        float back;
-        if (sscanf(tmp, "%f", &back) == 1 && back == f)
+        if (strtof(tmp, NULL) == f)
             break;
     }
-    sl_buf_append(out, tmp, (size_t)n);
+    sl_out_raw(out, tmp, (size_t)n);
+}
+
+static const double pow10_exact[23] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The shortest decimal m / 10^k (k fraction digits) that reads back as d,
+ * when one exists with |m| < 2^53: m and 10^k (k <= 22) are then exact
+ * doubles, so m / 10^k is one correctly rounded IEEE division -- the same
+ * value strtod gives for that decimal text. Returns 0 when the value needs
+ * the general path. */
+static int put_double_fast(sl_buf_t *out, double d) {
+    double a = fabs(d);
+    if (!(a >= 1e-7 && a < 1e15))
+        return 0;
+    for (int k = 1; k <= 17; k++) {
+        double scaled = d * pow10_exact[k];
+        if (fabs(scaled) >= 9007199254740992.0)
+            return 0;
+        int64_t m = llrint(scaled);
+        if ((double)m / pow10_exact[k] != d)
+            continue;
+        char tmp[48];
+        int neg = m < 0;
+        uint64_t u = neg ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
+        int n = 48;
+        for (int i = 0; i < k; i++) {
+            tmp[--n] = (char)('0' + u % 10);
+            u /= 10;
+        }
+        tmp[--n] = '.';
+        do {
+            tmp[--n] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u != 0);
+        if (neg)
+            tmp[--n] = '-';
+        sl_out_raw(out, tmp + n, (size_t)(48 - n));
+        return 1;
+    }
+    return 0;
 }
 
 static void put_double(sl_buf_t *out, double d) {
     char tmp[40];
     int n = 0;
+    if (d == (double)(int64_t)d && fabs(d) < 9007199254740992.0) {
+        sl_out_i64(out, (int64_t)d);
+        return;
+    }
+    if (put_double_fast(out, d))
+        return;
     for (int prec = 15; prec <= 17; prec++) {
         n = snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-        double back;
-        if (sscanf(tmp, "%lf", &back) == 1 && back == d)
+        if (strtod(tmp, NULL) == d)
             break;
     }
-    sl_buf_append(out, tmp, (size_t)n);
+    sl_out_raw(out, tmp, (size_t)n);
 }
 
 static int get_len(sl_binlog_t *dec, sl_reader_t *rd, unsigned nbytes,
@@ -351,7 +418,7 @@ int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
                               "needs the column's display width, which "
                               "the binlog does not carry");
     case SL_T_NULL:
-        sl_buf_append(out, "null", 4);
+        sl_out_raw(out, "null", 4);
         return 0;
     case SL_T_YEAR:
         if (sl_reader_left(rd) < 1)
@@ -364,10 +431,15 @@ int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
             goto trunc;
         uint32_t v = sl_get_u24le(rd->p);
         rd->p += 3;
-        char tmp[24];
-        int k = snprintf(tmp, sizeof(tmp), "\"%04u-%02u-%02u\"", v >> 9,
-                         (v >> 5) & 15, v & 31);
-        sl_buf_append(out, tmp, (size_t)k);
+        uint8_t tmp[12];
+        tmp[0] = '"';
+        put_digits(tmp + 1, (v >> 9) % 10000, 4);
+        tmp[5] = '-';
+        put_digits(tmp + 6, (v >> 5) & 15, 2);
+        tmp[8] = '-';
+        put_digits(tmp + 9, v & 31, 2);
+        tmp[11] = '"';
+        sl_out_raw(out, tmp, 12);
         return 0;
     }
     case SL_T_TIME: {
@@ -466,13 +538,19 @@ int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
             put_datetime(out, 0, 0, 0, 0, 0, 0, (uint32_t)usec, fsp);
             return 0;
         }
-        time_t t = (time_t)secs;
-        struct tm tmv;
-        gmtime_r(&t, &tmv);
-        put_datetime(out, (unsigned)tmv.tm_year + 1900,
-                     (unsigned)tmv.tm_mon + 1, (unsigned)tmv.tm_mday,
-                     (unsigned)tmv.tm_hour, (unsigned)tmv.tm_min,
-                     (unsigned)tmv.tm_sec, (uint32_t)usec, fsp);
+        /* Days since the epoch to a civil date (proleptic Gregorian, as
+         * in H. Hinnant's days_from_civil inverse); no time zone: UTC. */
+        uint32_t days = secs / 86400, sod = secs % 86400;
+        uint32_t z = days + 719468, era = z / 146097;
+        uint32_t doe = z - era * 146097;
+        uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        uint32_t mp = (5 * doy + 2) / 153;
+        uint32_t day = doy - (153 * mp + 2) / 5 + 1;
+        uint32_t mon = mp < 10 ? mp + 3 : mp - 9;
+        uint32_t year = yoe + era * 400 + (mon <= 2);
+        put_datetime(out, year, mon, day, sod / 3600, sod / 60 % 60,
+                     sod % 60, (uint32_t)usec, fsp);
         return 0;
     }
     case SL_T_BIT: {
@@ -500,7 +578,7 @@ int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
             return 0;
         }
         const sl_strref_t *names = tm->strv + col->strv_first;
-        sl_buf_append_u8(out, '"');
+        sl_out_c(out, '"');
         if (col->real_type == SL_T_ENUM) {
             if (v > col->strv_count)
                 return V_FAIL("ENUM index %llu of %u values",
@@ -516,13 +594,13 @@ int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
                     return V_FAIL("SET bit %u of %u values", i,
                                   col->strv_count);
                 if (!first)
-                    sl_buf_append_u8(out, ',');
+                    sl_out_c(out, ',');
                 first = 0;
                 put_name(dec, tm, tm->raw.data, &names[i], out);
                 v &= ~(1ULL << i);
             }
         }
-        sl_buf_append_u8(out, '"');
+        sl_out_c(out, '"');
         return 0;
     }
     case SL_T_STRING: case SL_T_VARCHAR: case SL_T_VAR_STRING: {
@@ -556,7 +634,7 @@ int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
         if (rc != 0)
             return rc;
         if (n == 0) {
-            sl_buf_append(out, "null", 4);
+            sl_out_raw(out, "null", 4);
             return 0;
         }
         size_t mark = out->len;
@@ -574,11 +652,11 @@ int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
             return rc;
         if (n < 4)
             return V_FAIL("GEOMETRY value of %zu bytes has no SRID", n);
-        sl_buf_append(out, "{\"srid\":", 8);
+        sl_out_raw(out, "{\"srid\":", 8);
         sl_out_u64(out, sl_get_u32le(p));
-        sl_buf_append(out, ",\"wkb\":\"", 8);
+        sl_out_raw(out, ",\"wkb\":\"", 8);
         put_hex(out, p + 4, n - 4);
-        sl_buf_append(out, "\"}", 2);
+        sl_out_raw(out, "\"}", 2);
         return 0;
     }
     case SL_T_VECTOR: {
@@ -587,7 +665,7 @@ int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
             return rc;
         if (n % 4 != 0)
             return V_FAIL("VECTOR value of %zu bytes is not float32s", n);
-        sl_buf_append_u8(out, '[');
+        sl_out_c(out, '[');
         for (size_t i = 0; i < n; i += 4) {
             uint32_t bits = sl_get_u32le(p + i);
             float f;
@@ -595,10 +673,10 @@ int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
             if (!isfinite(f))
                 return V_FAIL("VECTOR element is not finite");
             if (i > 0)
-                sl_buf_append_u8(out, ',');
+                sl_out_c(out, ',');
             put_float(out, f);
         }
-        sl_buf_append_u8(out, ']');
+        sl_out_c(out, ']');
         return 0;
     }
     default:
