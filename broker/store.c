@@ -184,6 +184,7 @@ static int open_common(sl_store_t **out, const sl_store_opts_t *opts) {
     store->opts = *opts;
     store->meta_fd = -1;
     store->wfd = -1;
+    store->dirfd = -1;
     store->retention_gen = 1; /* Every partition computes first_slot once. */
     size_t dl = strlen(opts->dir);
     store->dir = strdup(opts->dir);
@@ -260,6 +261,9 @@ void sl_store_free(sl_store_t *store) {
         close(store->meta_fd);
     if (store->wfd >= 0)
         close(store->wfd);
+    if (store->dirfd >= 0)
+        close(store->dirfd);
+    sl_buf_free(&store->ckjob);
     if (store->wcache.fds)
         sl_fdcache_free(&store->wcache);
     if (store->rcache.fds)
@@ -347,13 +351,14 @@ static void write_index(sl_store_t *store, sl_group_t *g) {
     }
 }
 
-static void write_ckpt(sl_store_t *store, sl_group_t *g) {
-    /* Every index entry below the checkpoint must be on disk first. With
-     * fsync = never nothing is synced (a power loss may lose anything;
-     * a crash of the process loses nothing, the page cache has it). */
+/* Runs on the checkpointer thread. */
+static void write_ckpt(sl_store_t *store, const sl_buf_t *ckpt) {
+    /* Every index entry below the checkpoint was written before the job
+     * was handed over and must be on disk first. With fsync = never
+     * nothing is synced (a power loss may lose anything; a crash of the
+     * process loses nothing, the page cache has it). */
     int sync = store->opts.fsync_mode != SL_FSYNC_NEVER;
-    int fd = store->wfd >= 0 ? store->wfd : store->meta_fd;
-    if (sync && syncfs(fd) != 0)
+    if (sync && syncfs(store->dirfd) != 0)
         sl_fatal("syncfs failed", "errno=%d", errno);
     char tmp[4096], path[4096];
     snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", store->dir);
@@ -361,7 +366,7 @@ static void write_ckpt(sl_store_t *store, sl_group_t *g) {
     int cfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (cfd < 0)
         sl_fatal("cannot write checkpoint", "file=%s errno=%d", tmp, errno);
-    write_or_die(cfd, g->ckpt.data, g->ckpt.len, tmp);
+    write_or_die(cfd, ckpt->data, ckpt->len, tmp);
     if (sync && fsync(cfd) != 0)
         sl_fatal("fsync failed", "file=%s errno=%d", tmp, errno);
     close(cfd);
@@ -416,8 +421,42 @@ static void process(sl_store_t *store, sl_group_t *g) {
     }
     if (g->ichunks.len > 0)
         write_index(store, g);
-    if (g->ckpt.len > 0)
-        write_ckpt(store, g);
+    if (g->ckpt.len > 0) {
+        /* One checkpoint at a time; they are seconds apart, so waiting
+         * here is rare. */
+        pthread_mutex_lock(&store->ckmu);
+        while (store->ck_busy)
+            pthread_cond_wait(&store->ckcv, &store->ckmu);
+        sl_buf_t t = store->ckjob;
+        store->ckjob = g->ckpt;
+        g->ckpt = t;
+        sl_buf_reset(&g->ckpt);
+        store->ckjob_pos = g->ckpt_pos;
+        store->ck_busy = 1;
+        pthread_cond_broadcast(&store->ckcv);
+        pthread_mutex_unlock(&store->ckmu);
+    }
+}
+
+static void *ckpt_main(void *arg) {
+    sl_store_t *store = arg;
+    pthread_mutex_lock(&store->ckmu);
+    for (;;) {
+        while (!store->ck_busy && !store->ck_stop)
+            pthread_cond_wait(&store->ckcv, &store->ckmu);
+        if (!store->ck_busy)
+            break;
+        pthread_mutex_unlock(&store->ckmu);
+        write_ckpt(store, &store->ckjob);
+        pthread_mutex_lock(&store->ckmu);
+        store->ck_result_pos = store->ckjob_pos;
+        store->ck_result = 1;
+        store->ck_busy = 0;
+        pthread_cond_broadcast(&store->ckcv);
+        uv_async_send(&store->async);
+    }
+    pthread_mutex_unlock(&store->ckmu);
+    return NULL;
 }
 
 static void *writer_main(void *arg) {
@@ -511,6 +550,15 @@ static void reset_group(sl_group_t *g) {
 }
 
 static void complete(sl_store_t *store) {
+    if (store->ck_started) {
+        pthread_mutex_lock(&store->ckmu);
+        if (store->ck_result) {
+            store->ck_result = 0;
+            store->ckpt_done = store->ck_result_pos;
+            store->stats.checkpoints++;
+        }
+        pthread_mutex_unlock(&store->ckmu);
+    }
     pthread_mutex_lock(&store->mu);
     if (!store->job_done) {
         pthread_mutex_unlock(&store->mu);
@@ -529,10 +577,6 @@ static void complete(sl_store_t *store) {
     store->stats.bytes_written += g->data.len;
     if (g->data.len)
         store->durable_end = g->start + g->data.len;
-    if (g->ckpt.len) {
-        store->ckpt_done = g->ckpt_pos;
-        store->stats.checkpoints++;
-    }
     size_t n = g->index.len / INDEX_REC;
     sl_part_t *last = NULL;
     for (size_t i = 0; i < n; i++) {
@@ -623,11 +667,21 @@ int sl_store_open(sl_store_t **out, const sl_store_opts_t *opts,
     }
     pthread_mutex_init(&store->mu, NULL);
     pthread_cond_init(&store->cv, NULL);
+    pthread_mutex_init(&store->ckmu, NULL);
+    pthread_cond_init(&store->ckcv, NULL);
+    store->dirfd = open(store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (store->dirfd < 0) {
+        sl_store_free(store);
+        return SL_EIO;
+    }
     if (pthread_create(&store->thread, NULL, writer_main, store) != 0) {
         sl_store_free(store);
         return SL_ESYS;
     }
     store->thread_started = 1;
+    if (pthread_create(&store->ckthread, NULL, ckpt_main, store) != 0)
+        sl_fatal("cannot start the checkpoint thread", NULL);
+    store->ck_started = 1;
     uv_async_init(loop, &store->async, async_cb);
     store->async.data = store;
     uv_timer_init(loop, &store->timer);
@@ -681,6 +735,15 @@ void sl_store_close(sl_store_t *store, void (*cb)(void *data)) {
     pthread_mutex_unlock(&store->mu);
     pthread_join(store->thread, NULL);
     store->thread_started = 0;
+    /* Let the final checkpoint finish, then stop its thread. */
+    pthread_mutex_lock(&store->ckmu);
+    while (store->ck_busy)
+        pthread_cond_wait(&store->ckcv, &store->ckmu);
+    store->ck_stop = 1;
+    pthread_cond_broadcast(&store->ckcv);
+    pthread_mutex_unlock(&store->ckmu);
+    pthread_join(store->ckthread, NULL);
+    store->ck_started = 0;
     store->close_cb = cb;
     store->close_open = 3;
     uv_close((uv_handle_t *)&store->async, closed_one);

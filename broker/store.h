@@ -172,6 +172,16 @@ struct sl_store_s {
     int want_ckpt;
     uint64_t last_ckpt_ns;
     int closing;
+    /* Checkpointer thread: writes checkpoints (syncfs + atomic replace)
+     * off the writer, so acks never wait for them. */
+    pthread_t ckthread;
+    pthread_mutex_t ckmu;
+    pthread_cond_t ckcv;
+    sl_buf_t ckjob;        /* The checkpoint being written. */
+    uint64_t ckjob_pos;
+    int ck_busy, ck_stop, ck_started, ck_result;
+    uint64_t ck_result_pos;
+    int dirfd;             /* The data directory, for syncfs. */
     /* Writer-owned. */
     int wfd;
     uint64_t wseg_start;
