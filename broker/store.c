@@ -308,7 +308,7 @@ static void timed_sync(sl_store_t *store, sl_group_t *g, int fd,
         sl_fatal("fsync failed; refusing to acknowledge anything more",
                  "file=%s errno=%d", what, errno);
     uint64_t ns = sl_mono_ns() - t0;
-    store->last_sync_ns = sl_mono_ns();
+    __atomic_store_n(&store->last_sync_ns, sl_mono_ns(), __ATOMIC_RELAXED);
     if (g) {
         g->fsyncs++;
         g->fsync_ns += ns;
@@ -412,7 +412,8 @@ static void process(sl_store_t *store, sl_group_t *g) {
             timed_sync(store, g, store->wfd, "segment");
         } else if (mode == SL_FSYNC_INTERVAL) {
             store->dirty = 1;
-            if (sl_mono_ns() - store->last_sync_ns >=
+            if (sl_mono_ns() -
+                    __atomic_load_n(&store->last_sync_ns, __ATOMIC_RELAXED) >=
                 store->opts.fsync_interval_ms * 1000000u) {
                 timed_sync(store, g, store->wfd, "segment");
                 store->dirty = 0;
@@ -632,7 +633,8 @@ static void timer_cb(uv_timer_t *h) {
         store->durable_end != store->ckpt_done)
         store->want_ckpt = 1;
     if (store->opts.fsync_mode == SL_FSYNC_INTERVAL && store->inflight == NULL &&
-        now - store->last_sync_ns >= store->opts.fsync_interval_ms * 1000000u)
+        now - __atomic_load_n(&store->last_sync_ns, __ATOMIC_RELAXED) >=
+            store->opts.fsync_interval_ms * 1000000u)
         store->filling->sync_only = store->filling->data.len == 0;
     sl_store_retain(store, sl_wall_ms());
     kick(store);
