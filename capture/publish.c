@@ -16,6 +16,7 @@ typedef enum {
     ENT_BATCH = 1,      /* Messages for one partition. */
     ENT_BOUNDARY = 2,   /* A transaction ended here; no request. */
     ENT_CHECKPOINT = 3, /* A checkpoint put. */
+    ENT_INTERNAL = 4,   /* A record for a partition of the internal topic. */
 } ent_kind_t;
 
 /* One entry of the in-flight queue, in send order. A batch's messages are
@@ -166,10 +167,12 @@ static void sleep_ms(unsigned ms) {
 static int send_entry(sl_publish_t *pub, ent_t *ent) {
     sl_client_msg_t stack[64];
     sl_client_msg_t *msgs = stack;
-    if (ent->kind == ENT_CHECKPOINT) {
+    if (ent->kind == ENT_CHECKPOINT || ent->kind == ENT_INTERNAL) {
         sl_client_msg_t msg = {ent->data.data, ent->data.len};
-        int err = sl_client_put_send(pub->cl, SL_PUBLISH_INTERNAL_TOPIC,
-                                     pub->cp_part, &msg, 1, -1, 0, NULL);
+        int err = sl_client_put_send(
+            pub->cl, SL_PUBLISH_INTERNAL_TOPIC,
+            ent->kind == ENT_INTERNAL ? ent->part : pub->cp_part, &msg, 1, -1,
+            0, NULL);
         ent->sent = err == 0;
         return err;
     }
@@ -280,7 +283,7 @@ static int take_ack(sl_publish_t *pub) {
         pub->stats.bytes += ent->data.len;
         if (ack.dup)
             pub->stats.duplicates += ent->n;
-    } else {
+    } else if (ent->kind == ENT_CHECKPOINT) {
         pub->stats.checkpoints++;
     }
     qpop(pub);
@@ -337,6 +340,47 @@ int sl_publish_message(sl_publish_t *pub, const char *part, size_t part_len,
     pub->next_seq++;
     if (pub->inflight_bytes > pub->max_inflight)
         return drain(pub, pub->max_inflight / 2);
+    return 0;
+}
+
+int sl_publish_internal(sl_publish_t *pub, const char *part, const void *data,
+                        size_t len) {
+    ent_t *ent;
+    int err = qpush(pub, ENT_INTERNAL, &ent);
+    if (err != 0)
+        return err;
+    if ((ent->part = strdup(part)) == NULL ||
+        (err = sl_buf_append(&ent->data, data, len)) != 0)
+        return err ? err : SL_ENOMEM;
+    pub->inflight_bytes += len;
+    return 0;
+}
+
+int sl_publish_read_internal(sl_publish_t *pub, const char *part,
+                             int (*cb)(void *ctx, const uint8_t *data,
+                                       size_t len),
+                             void *ctx) {
+    uint64_t earliest, latest;
+    int err = sl_client_offsets(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, part,
+                                &earliest, &latest);
+    if (err == SL_ENOTFOUND)
+        return 0;
+    if (err != 0)
+        return err;
+    uint64_t offset = earliest;
+    while (offset < latest) {
+        sl_client_fetch_t fetch;
+        err = sl_client_get(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, part, offset,
+                            16u << 20, 0, &fetch);
+        if (err != 0)
+            return err;
+        if (fetch.count == 0)
+            break;
+        for (size_t i = 0; i < fetch.count; i++)
+            if ((err = cb(ctx, fetch.recs[i].data, fetch.recs[i].len)) != 0)
+                return err;
+        offset = fetch.next;
+    }
     return 0;
 }
 

@@ -78,6 +78,21 @@ uint64_t sl_publish_seq(const sl_publish_t *pub);
 int sl_publish_message(sl_publish_t *pub, const char *part, size_t part_len,
                        const void *data, size_t len);
 
+/* Queues one record for partition part of the internal topic (schema
+ * history records). It is acknowledged, in order, before any later
+ * checkpoint is written; it carries no producer id (readers of internal
+ * partitions tolerate repeats). */
+int sl_publish_internal(sl_publish_t *pub, const char *part, const void *data,
+                        size_t len);
+
+/* Reads every record of partition part of the internal topic, in order,
+ * calling cb for each (data valid during the call). cb returning non-zero
+ * stops the read with that value. */
+int sl_publish_read_internal(sl_publish_t *pub, const char *part,
+                             int (*cb)(void *ctx, const uint8_t *data,
+                                       size_t len),
+                             void *ctx);
+
 /* Marks a transaction boundary: once every message queued so far is
  * acknowledged, cp (with next_seq filled in here) becomes the checkpoint
  * to write. */

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "filter.h"
 #include "hash.h"
+#include "history.h"
 #include "jsonread.h"
 #include "log.h"
 #include "parse.h"
@@ -83,6 +84,9 @@ typedef struct {
     char *start_gtid;
     sl_filter_t *filter;
     sl_route_t route;
+    sl_schema_t *schema;   /* The schema history in force. */
+    char schema_part[300]; /* "<name>.schema" in the internal topic. */
+    sl_buf_t record;       /* Scratch: a schema history record. */
     sl_publish_t *pub;
     sl_binlog_t *dec;
     uint8_t skip[256];
@@ -332,6 +336,84 @@ static int is_dml_statement(const char *sql, size_t len) {
     return 0;
 }
 
+static int want_table(void *ctx, const char *db, const char *table) {
+    svc_t *svc = ctx;
+    return sl_filter_table(svc->filter, db, strlen(db), table, strlen(table));
+}
+
+/* A DDL statement: applied to the schema history at its position (an
+ * unreadable one is fatal unless every table it names is filtered out),
+ * recorded in the broker, and published to the partitions of the tables
+ * it names. */
+static int on_ddl(svc_t *svc, const sl_change_t *chg) {
+    if (sl_jr_parse(&svc->doc, chg->json, chg->json_len) != 0)
+        return SL_ECORRUPT;
+    uint32_t sqltok = sl_jr_get(&svc->doc, 0, "sql");
+    uint64_t sql_mode = 0;
+    uint32_t modetok = sl_jr_get(&svc->doc, 0, "sql_mode");
+    if (modetok != SL_JR_NONE)
+        sl_jr_u64(&svc->doc, modetok, &sql_mode);
+    sl_buf_reset(&svc->scratch);
+    if (sqltok == SL_JR_NONE ||
+        sl_jr_unescape(&svc->doc, sqltok, &svc->scratch) != 0 ||
+        sl_buf_append_u8(&svc->scratch, '\0') != 0)
+        return SL_ECORRUPT;
+    const char *sql = (const char *)svc->scratch.data;
+    size_t sql_len = svc->scratch.len - 1;
+    char db[256] = "";
+    if (chg->db != NULL)
+        snprintf(db, sizeof db, "%.*s", (int)chg->db_len, chg->db);
+    sl_schema_set_sql_mode(svc->schema, sql_mode);
+    sl_ddl_effect_t effect;
+    memset(&effect, 0, sizeof effect);
+    char why[512] = "";
+    int err = sl_schema_apply_ddl(svc->schema, chg->db ? db : NULL, sql,
+                                  sql_len, &effect, why, sizeof why);
+    int captured = 0;
+    for (size_t i = 0; i < effect.ntables; i++)
+        captured |= sl_filter_table(svc->filter, effect.tables[i].db,
+                                    strlen(effect.tables[i].db),
+                                    effect.tables[i].table,
+                                    strlen(effect.tables[i].table));
+    if (err == SL_EUNSUPPORTED && (captured || effect.ntables == 0)) {
+        snprintf(svc->err, sizeof svc->err,
+                 "%s:%llu: the schema history cannot interpret this DDL "
+                 "(%s): %.200s; exclude the tables it changes, or run with "
+                 "binlog_row_metadata=FULL and restart capture",
+                 chg->file, (unsigned long long)chg->pos, why, sql);
+        sl_ddl_effect_free(&effect);
+        return err;
+    }
+    if (err != 0 && err != SL_EUNSUPPORTED) {
+        snprintf(svc->err, sizeof svc->err,
+                 "%s:%llu: applying DDL to the schema history failed (%s): "
+                 "%.200s",
+                 chg->file, (unsigned long long)chg->pos, why, sql);
+        sl_ddl_effect_free(&effect);
+        return err;
+    }
+    sl_buf_reset(&svc->record);
+    err = sl_history_ddl_record(chg->file, chg->pos, chg->db, chg->db_len,
+                                sql, sql_len, sql_mode, &svc->record);
+    if (err == 0 && effect.ntables > 0)
+        err = sl_publish_internal(svc->pub, svc->schema_part,
+                                  svc->record.data, svc->record.len);
+    /* The statement goes to each captured table it names (all N
+     * partitions of a table under key:N). */
+    for (size_t i = 0; i < effect.ntables && err == 0; i++) {
+        const char *tdb = effect.tables[i].db, *tname = effect.tables[i].table;
+        if (!sl_filter_table(svc->filter, tdb, strlen(tdb), tname,
+                             strlen(tname)))
+            continue;
+        uint32_t n = svc->route.mode == SL_ROUTE_KEY ? svc->route.buckets : 1;
+        for (uint32_t b = 0; b < n && err == 0; b++)
+            err = publish_to(svc, tdb, strlen(tdb), tname, strlen(tname), b,
+                             chg->json, chg->json_len, 0);
+    }
+    sl_ddl_effect_free(&effect);
+    return err;
+}
+
 static int on_change(void *ctx, const sl_change_t *chg) {
     svc_t *svc = ctx;
     int err = 0;
@@ -356,11 +438,7 @@ static int on_change(void *ctx, const sl_change_t *chg) {
             return err;
         return boundary(svc, chg);
     case SL_CHANGE_DDL:
-        /* Until the schema history names the tables a statement touches,
-         * DDL goes to the partition of its default database's name. */
-        if (chg->db != NULL && chg->db_len > 0 &&
-            (err = publish_to(svc, chg->db, chg->db_len, "_ddl", 4, 0,
-                              chg->json, chg->json_len, 0)) != 0)
+        if ((err = on_ddl(svc, chg)) != 0)
             return err;
         if (!svc->in_trx)
             return boundary(svc, chg);
@@ -625,6 +703,98 @@ static int setup(svc_t *svc, int argc, char **argv) {
     return 0;
 }
 
+static int load_history_cb(void *ctx, const uint8_t *data, size_t len) {
+    return sl_history_loader_feed(ctx, data, len);
+}
+
+/* The schema history at the resume point: rebuilt from the records in the
+ * broker when resuming, else read from the source now (after fixing the
+ * start position, so a DDL in between is replayed, not missed). Either
+ * way a fresh snapshot is recorded at the resume point, so the history
+ * survives the broker's retention. */
+static int init_schema(svc_t *svc, const sl_checkpoint_t *cp) {
+    int rc;
+    char file[256];
+    uint64_t pos;
+    if (cp != NULL) {
+        sl_history_loader_t ld;
+        if ((rc = sl_history_loader_init(&ld, cp->file, cp->pos)) != 0)
+            return rc;
+        rc = sl_publish_read_internal(svc->pub, svc->schema_part,
+                                      load_history_cb, &ld);
+        if (rc == 0 && !ld.have_snapshot) {
+            snprintf(ld.err, sizeof ld.err,
+                     "no snapshot before %.200s:%llu in %s/%.200s",
+                     cp->file, (unsigned long long)cp->pos,
+                     SL_PUBLISH_INTERNAL_TOPIC, svc->schema_part);
+            rc = SL_ENOTFOUND;
+        }
+        if (rc != 0) {
+            snprintf(svc->err, sizeof svc->err,
+                     "the schema history could not be rebuilt: %s", ld.err);
+            sl_history_loader_free(&ld);
+            return rc;
+        }
+        sl_log_info("schema history rebuilt", "tables=%zu ddl_applied=%llu",
+                    sl_schema_count(ld.schema),
+                    (unsigned long long)ld.applied);
+        svc->schema = ld.schema;
+        ld.schema = NULL;
+        sl_history_loader_free(&ld);
+        snprintf(file, sizeof file, "%.255s", cp->file);
+        pos = cp->pos;
+    } else {
+        MYSQL *mysql;
+        char err[512];
+        if ((rc = sl_source_connect(&mysql, &svc->src_opts, err,
+                                    sizeof err)) != 0) {
+            snprintf(svc->err, sizeof svc->err, "%s", err);
+            return rc;
+        }
+        file[0] = '\0';
+        pos = 4;
+        if (svc->start_file != NULL) {
+            snprintf(file, sizeof file, "%s", svc->start_file);
+            pos = svc->start_pos;
+        } else if (mysql_query(mysql, "SHOW MASTER STATUS") == 0) {
+            MYSQL_RES *res = mysql_store_result(mysql);
+            MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+            if (row != NULL && row[0] != NULL && row[1] != NULL) {
+                snprintf(file, sizeof file, "%s", row[0]);
+                pos = strtoull(row[1], NULL, 10);
+                if (svc->start_gtid == NULL) {
+                    /* "end" becomes this position, so the schema read
+                     * next is the one in force there (or later: then a
+                     * DDL is replayed and fails loudly, never missed). */
+                    svc->start_file = strdup(file);
+                    svc->start_pos = pos;
+                }
+            }
+            if (res != NULL)
+                mysql_free_result(res);
+        }
+        if ((rc = sl_schema_new(&svc->schema)) == 0)
+            rc = sl_schema_load_live(svc->schema, mysql, want_table, svc, err,
+                                     sizeof err);
+        mysql_close(mysql);
+        if (rc != 0) {
+            snprintf(svc->err, sizeof svc->err,
+                     "reading the source's tables for the schema history "
+                     "failed: %s",
+                     err);
+            return rc;
+        }
+        sl_log_info("schema history read from the source", "tables=%zu",
+                    sl_schema_count(svc->schema));
+    }
+    sl_buf_reset(&svc->record);
+    rc = sl_history_snapshot_record(svc->schema, file, pos, &svc->record);
+    if (rc == 0)
+        rc = sl_publish_internal(svc->pub, svc->schema_part, svc->record.data,
+                                 svc->record.len);
+    return rc;
+}
+
 static int run(svc_t *svc) {
     int rc;
     if (strcmp(sl_config_get(&svc->cfg, "preflight"), "no") != 0) {
@@ -681,6 +851,9 @@ static int run(svc_t *svc) {
                     (unsigned long long)cp.next_seq);
         sl_publish_set_seq(svc->pub, cp.next_seq);
     }
+    snprintf(svc->schema_part, sizeof svc->schema_part, "%s.schema", name);
+    if ((rc = init_schema(svc, have_cp ? &cp : NULL)) != 0)
+        return rc;
     svc->last_report_ns = sl_mono_ns();
     unsigned backoff = 100;
     for (;;) {
@@ -747,6 +920,8 @@ int sl_capture_service_main(int argc, char **argv) {
     sl_binlog_free(svc->dec);
     sl_publish_free(svc->pub);
     sl_filter_free(svc->filter);
+    sl_schema_free(svc->schema);
+    sl_buf_free(&svc->record);
     sl_strmap_free(&svc->touched);
     sl_jr_free(&svc->doc);
     sl_buf_free(&svc->part);
