@@ -90,7 +90,8 @@ typedef struct {
 
 /* Runs argv with stdout into a pipe; counts occurrences of needle at line
  * starts in the output. */
-static void run_counted(char *const argv[], const char *needle, run_t *r) {
+static void run_counted(char *const argv[], const char *const needles[],
+                        run_t *r) {
     int fds[2];
     if (pipe(fds) != 0)
         sl_test_fail(__FILE__, __LINE__, "pipe: %s", strerror(errno));
@@ -112,9 +113,15 @@ static void run_counted(char *const argv[], const char *needle, run_t *r) {
     /* Counts "\n" + needle across reads: the last bytes of each read are
      * kept in front of the next. The stream starts with a virtual '\n'. */
     static char buf[(1 << 20) + 128];
-    char pat[128];
-    size_t pl = (size_t)snprintf(pat, sizeof(pat), "\n%s", needle);
-    size_t keep = 1;
+    char pats[3][128];
+    size_t pls[3], np = 0, keep = 1;
+    for (; np < 3 && needles[np] != NULL; np++)
+        pls[np] = (size_t)snprintf(pats[np], sizeof(pats[np]), "\n%s",
+                                   needles[np]);
+    size_t maxpl = 0;
+    for (size_t i = 0; i < np; i++)
+        if (pls[i] > maxpl)
+            maxpl = pls[i];
     buf[0] = '\n';
     uint64_t count = 0;
     for (;;) {
@@ -124,12 +131,19 @@ static void run_counted(char *const argv[], const char *needle, run_t *r) {
         if (n <= 0)
             break;
         size_t len = keep + (size_t)n;
-        const char *p = buf, *end = buf + len;
-        while ((p = memmem(p, (size_t)(end - p), pat, pl)) != NULL) {
-            count++;
-            p += pl;
+        const char *end = buf + len;
+        for (size_t i = 0; i < np; i++) {
+            const char *p = buf;
+            while ((p = memmem(p, (size_t)(end - p), pats[i], pls[i])) !=
+                   NULL) {
+                /* A match wholly inside the kept bytes was counted
+                 * already. */
+                if (p + pls[i] > buf + keep)
+                    count++;
+                p += pls[i];
+            }
         }
-        keep = len < pl - 1 ? len : pl - 1;
+        keep = len < maxpl - 1 ? len : maxpl - 1;
         memmove(buf, buf + len - keep, keep);
     }
     close(fds[0]);
@@ -162,27 +176,53 @@ static void bench_decode(void) {
     query(my, "USE bench_decode");
     query(my, "CREATE TABLE mixed (id BIGINT PRIMARY KEY, i INT, "
               "u INT UNSIGNED, bi BIGINT, d DECIMAL(12,2), f DOUBLE, "
-              "s VARCHAR(64), dt DATETIME(6), ts TIMESTAMP NULL, "
-              "e ENUM('red','green','blue'), b VARBINARY(16), n INT NULL) "
-              "ENGINE=InnoDB");
+              "dt DATETIME(6), ts TIMESTAMP NULL, "
+              "e ENUM('red','green','blue'), b VARBINARY(16), n INT NULL, "
+              "s VARCHAR(255)) ENGINE=InnoDB");
     query(my, "CREATE TABLE big (id BIGINT PRIMARY KEY, pad VARCHAR(1100))");
+    /* An OLTP-like mix: each transaction inserts three rows, updates one
+     * and deletes one (5 row changes, 8 images). */
+    query(my,
+          "CREATE PROCEDURE gen(n INT) BEGIN DECLARE k INT DEFAULT 0; "
+          "DECLARE x BIGINT; WHILE k < n DO SET x = k * 3; "
+          "START TRANSACTION; "
+          "INSERT INTO mixed VALUES (x+1, k*7-500000, k*3, k*1000003, "
+          "k/100, k/7, TIMESTAMP'2024-01-01 00:00:00' + INTERVAL k SECOND "
+          "+ INTERVAL k MICROSECOND, FROM_UNIXTIME(1700000000+k), 1+k%3, "
+          "UNHEX(MD5(k)), IF(k%10=0,NULL,k), CONCAT('customer-', k, ' ', "
+          "REPEAT('abcdefghij', 5), ' straße')), "
+          "(x+2, k*7-500001, k*3+1, k*1000004, k/101, k/9, "
+          "TIMESTAMP'2024-01-01 00:00:00' + INTERVAL k SECOND, "
+          "FROM_UNIXTIME(1700000001+k), 1+(k+1)%3, UNHEX(MD5(k+1)), k, "
+          "CONCAT('order-', k)), "
+          "(x+3, k, k, k, k, k, TIMESTAMP'2024-01-01 00:00:00', NULL, "
+          "'red', NULL, NULL, 'x'); "
+          "UPDATE mixed SET i = i + 1, s = CONCAT(s, '!') WHERE id = x + 1; "
+          "DELETE FROM mixed WHERE id = x + 2; COMMIT; SET k = k + 1; "
+          "END WHILE; END");
 
     double g0 = now_s();
     char path[1024];
-    generate(my, "mixed", rows, 10000,
-             "SELECT seq, CAST(seq AS SIGNED) * 7 - 500000, seq * 3, seq * 1000003, "
-             "seq / 100, seq / 7, CONCAT('name-', seq, '-ümlaut'), "
-             "TIMESTAMP'2024-01-01 00:00:00' + INTERVAL seq SECOND "
-             "+ INTERVAL seq MICROSECOND, FROM_UNIXTIME(1700000000 + seq), "
-             "1 + seq % 3, UNHEX(MD5(seq)), IF(seq % 10 = 0, NULL, seq) "
-             "FROM seq_%llu_to_%llu",
-             path, sizeof(path));
+    const char *datadir = getenv("SL_SOURCE_DATADIR");
+    if (datadir == NULL)
+        SL_SKIP("SL_SOURCE_DATADIR not set");
+    query(my, "FLUSH BINARY LOGS");
+    char file[256];
+    current_file(my, file, sizeof(file));
+    char call[128];
+    snprintf(call, sizeof(call), "CALL gen(%llu)",
+             (unsigned long long)(rows / 5));
+    query(my, call);
+    query(my, "FLUSH BINARY LOGS");
+    snprintf(path, sizeof(path), "%s/%s", datadir, file);
+    rows = rows / 5 * 5;
     struct stat st;
     SL_CHECK_INT(stat(path, &st), 0);
     double mb = (double)st.st_size / (1024.0 * 1024.0);
-    printf("bench/decode: generated %llu row inserts, binlog %.1f MiB in "
-           "%.1f s (%s)\n", (unsigned long long)rows, mb, now_s() - g0,
-           path);
+    printf("bench/decode: generated %llu row changes (%llu transactions of "
+           "3 inserts, 1 update, 1 delete), binlog %.1f MiB in %.1f s\n",
+           (unsigned long long)rows, (unsigned long long)rows / 5, mb,
+           now_s() - g0);
 
     int ts = have_taskset();
     const char *capture = sl_harness_bin("sluice-capture");
@@ -196,12 +236,16 @@ static void bench_decode(void) {
                       path, NULL};
     run_t rc, rm;
     /* Warm the page cache once so both read from memory. */
-    run_counted(ts ? cap_ts : cap_argv_nots, "{\"kind\":\"row\"", &rc);
-    run_counted(ts ? cap_ts : cap_argv_nots, "{\"kind\":\"row\"", &rc);
+    static const char *const json_rows[] = {"{\"kind\":\"row\"", NULL};
+    static const char *const text_rows[] = {"### INSERT INTO ",
+                                            "### UPDATE ",
+                                            "### DELETE FROM ", NULL};
+    run_counted(ts ? cap_ts : cap_argv_nots, json_rows, &rc);
+    run_counted(ts ? cap_ts : cap_argv_nots, json_rows, &rc);
     if (!WIFEXITED(rc.status) || WEXITSTATUS(rc.status) != 0)
         sl_test_fail(__FILE__, __LINE__, "sluice-capture failed (status "
                      "%d)", rc.status);
-    run_counted(ts ? mb_argv : mb_argv_nots, "### INSERT INTO", &rm);
+    run_counted(ts ? mb_argv : mb_argv_nots, text_rows, &rm);
     if (!WIFEXITED(rm.status) || WEXITSTATUS(rm.status) != 0)
         sl_test_fail(__FILE__, __LINE__, "mariadb-binlog failed (status "
                      "%d)", rm.status);
@@ -233,7 +277,7 @@ static void bench_decode(void) {
                "binlog %.0f MiB in %.1f s\n", (unsigned long long)big_rows,
                (double)st.st_size / (1024.0 * 1024.0), now_s() - b0);
         run_t rb;
-        run_counted(ts ? cap_ts : cap_argv_nots, "{\"kind\":\"row\"", &rb);
+        run_counted(ts ? cap_ts : cap_argv_nots, json_rows, &rb);
         if (!WIFEXITED(rb.status) || WEXITSTATUS(rb.status) != 0)
             sl_test_fail(__FILE__, __LINE__, "sluice-capture failed on the "
                          "big transaction (status %d)", rb.status);
