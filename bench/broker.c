@@ -485,6 +485,7 @@ static int run_bench(void) {
     double batch1 = 0, cons = 0, batch10k = 0, single = 0;
     double r_always = 0, r_every = 0;
     broker_start(&b, "always", "always");
+    long rss0 = rss_kb(b.pid);
     if (want(1) || want(2)) {
         printf("\n[1] batch puts (mput of 1000), 1 partition, fsync=always, "
                "2 producers\n");
@@ -517,7 +518,9 @@ static int run_bench(void) {
         run_paced(b.addr, 50000);
     }
     long rss = rss_kb(b.pid);
-    printf("\n  broker RSS after the runs above: %ld MiB\n", rss / 1024);
+    printf("\n  broker RSS at start %ld MiB, after the runs above %ld MiB "
+           "(log written: see [1]-[5]; the log is read with pread, not "
+           "cached)\n", rss0 / 1024, rss / 1024);
     stop(b.pid);
 
     const char *modes[] = {"interval 100ms", "never"};
