@@ -597,9 +597,41 @@ static int convert_col(sl_schema_col_t *c, const char *cs) {
     return 0;
 }
 
+/* Column identity during one ALTER TABLE: orig[k] is the name column k had
+ * before the statement (NULL for a column it added). DROP, MODIFY, CHANGE
+ * and RENAME COLUMN name columns as they were before the statement (so
+ * "CHANGE a b ..., CHANGE b a ..." swaps), while AFTER and key columns
+ * name them as they are now. */
+typedef struct {
+    const char **orig;
+} alter_ids_t;
+
+static ssize_t old_col_index(const sl_schema_table_t *t,
+                             const alter_ids_t *ids, const char *name) {
+    for (size_t k = 0; name && k < t->ncols; k++)
+        if (ids->orig[k] && col_eq(ids->orig[k], name))
+            return (ssize_t)k;
+    /* Not an original column: the server would have refused a reference
+     * to a column added by the same statement, but be lenient. */
+    ssize_t i = col_index(t, name);
+    return (i >= 0 && ids->orig[i] == NULL) ? i : -1;
+}
+
+static void ids_insert(alter_ids_t *ids, size_t n, size_t pos,
+                       const char *name) {
+    memmove(&ids->orig[pos + 1], &ids->orig[pos],
+            (n - pos) * sizeof *ids->orig);
+    ids->orig[pos] = name;
+}
+
+static void ids_remove(alter_ids_t *ids, size_t n, size_t pos) {
+    memmove(&ids->orig[pos], &ids->orig[pos + 1],
+            (n - pos - 1) * sizeof *ids->orig);
+}
+
 static int apply_action(sl_schema_t *s, sl_schema_table_t *t,
-                        const sl_ddl_action_t *a, char *err, size_t errlen) {
-    (void)s;
+                        alter_ids_t *ids, const sl_ddl_action_t *a,
+                        char *err, size_t errlen) {
     sl_schema_col_t c;
     size_t pos;
     ssize_t i;
@@ -625,9 +657,10 @@ static int apply_action(sl_schema_t *s, sl_schema_table_t *t,
             col_free(&c);
             return SL_ENOMEM;
         }
+        ids_insert(ids, t->ncols - 1, pos, NULL);
         return 0;
     case SL_DDL_ACT_DROP_COLUMN:
-        i = col_index(t, a->name);
+        i = old_col_index(t, ids, a->name);
         if (i < 0)
             return a->if_exists ? 0
                                 : errf(err, errlen, SL_EUNSUPPORTED,
@@ -635,20 +668,18 @@ static int apply_action(sl_schema_t *s, sl_schema_table_t *t,
                                        a->name ? a->name : "?", t->db,
                                        t->name);
         remove_col(t, (size_t)i);
+        ids_remove(ids, t->ncols + 1, (size_t)i);
         return 0;
     case SL_DDL_ACT_MODIFY_COLUMN: {
-        i = col_index(t, a->name);
+        i = old_col_index(t, ids, a->name);
         if (i < 0)
             return a->if_exists ? 0
                                 : errf(err, errlen, SL_EUNSUPPORTED,
                                        "MODIFY/CHANGE %s: not in %s.%s",
                                        a->name ? a->name : "?", t->db,
                                        t->name);
-        ssize_t other = col_index(t, a->col.name);
-        if (other >= 0 && other != i)
-            return errf(err, errlen, SL_EUNSUPPORTED, "CHANGE to %s: %s.%s "
-                        "already has that column", a->col.name, t->db,
-                        t->name);
+        /* No clash check on the new name: "CHANGE a b, CHANGE b a" is a
+         * valid swap, and the server has already validated the result. */
         if (resolve_col(&c, &a->col, t->charset) != 0)
             return SL_ENOMEM;
         int seq = t->cols[i].pk_seq;
@@ -665,6 +696,8 @@ static int apply_action(sl_schema_t *s, sl_schema_table_t *t,
         memmove(&t->cols[i], &t->cols[i + 1],
                 (t->ncols - (size_t)i - 1) * sizeof *t->cols);
         t->ncols--;
+        const char *id = ids->orig[i];
+        ids_remove(ids, t->ncols + 1, (size_t)i);
         if (a->pos == SL_DDL_POS_LAST) {
             pos = (size_t)i;
         } else if ((rc = target_pos(t, a, &pos, err, errlen)) != 0) {
@@ -675,10 +708,11 @@ static int apply_action(sl_schema_t *s, sl_schema_table_t *t,
             col_free(&c);
             return SL_ENOMEM;
         }
+        ids_insert(ids, t->ncols - 1, pos, id);
         return 0;
     }
     case SL_DDL_ACT_RENAME_COLUMN: {
-        i = col_index(t, a->name);
+        i = old_col_index(t, ids, a->name);
         if (i < 0)
             return a->if_exists ? 0
                                 : errf(err, errlen, SL_EUNSUPPORTED,
@@ -864,6 +898,14 @@ static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
     sl_schema_table_t *t = table_copy(cur);
     if (t == NULL)
         return SL_ENOMEM;
+    alter_ids_t ids;
+    ids.orig = calloc(cur->ncols + st->nacts + 1, sizeof *ids.orig);
+    if (ids.orig == NULL) {
+        table_free(t);
+        return SL_ENOMEM;
+    }
+    for (size_t k = 0; k < cur->ncols; k++)
+        ids.orig[k] = cur->cols[k].name; /* cur is unchanged until the end. */
     const sl_ddl_action_t *rename = NULL;
     /* The server applies table options (DEFAULT CHARSET, CONVERT TO) to the
      * existing columns first; columns added or modified by the same
@@ -875,8 +917,9 @@ static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
                             a->kind == SL_DDL_ACT_CONVERT_CHARSET;
             if (table_opt != (pass == 0))
                 continue;
-            int rc = apply_action(s, t, a, err, errlen);
+            int rc = apply_action(s, t, &ids, a, err, errlen);
             if (rc != 0) {
+                free(ids.orig);
                 table_free(t);
                 return rc;
             }
@@ -884,6 +927,7 @@ static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
                 rename = a;
         }
     }
+    free(ids.orig);
     if (rename) {
         if (set_name(t, rename->db ? rename->db : db, rename->table) != 0) {
             table_free(t);

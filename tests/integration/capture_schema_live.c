@@ -276,6 +276,10 @@ SL_TEST(schema_live_alter_sequence) {
     STEP(DB, "ALTER TABLE ord DROP COLUMN b, ADD COLUMN b bigint FIRST");
     STEP(DB, "ALTER TABLE ord MODIFY d int FIRST, MODIFY c int AFTER d");
     STEP(DB, "ALTER TABLE ord MODIFY a2 int AFTER e, MODIFY e int FIRST");
+    STEP(DB, "ALTER TABLE ord CHANGE a2 d bigint, CHANGE d a2 char(3)");
+    STEP(DB, "ALTER TABLE ord RENAME COLUMN b TO c, RENAME COLUMN c TO b");
+    STEP(DB, "ALTER TABLE ord CHANGE e e9 int, ADD f int AFTER e9, "
+             "DROP COLUMN b");
     STEP(DB, "CREATE TABLE lk LIKE back2");
     STEP(DB, "ALTER TABLE lk ADD COLUMN IF NOT EXISTS p int, MODIFY COLUMN "
              "IF EXISTS nope int, CHANGE COLUMN IF EXISTS q q2 double");

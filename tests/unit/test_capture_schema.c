@@ -262,6 +262,21 @@ SL_TEST(schema_alter_columns_in_sequence) {
     SL_CHECK_STR(render(s, "d", "t"),
                  "a:varchar(50):cs=utf8mb4:nn:pk=1,ID:int(5) unsigned:nn,"
                  "X:smallint(6)");
+    /* Old names refer to the table before the statement: swaps work. */
+    APPLY(s, "d", "ALTER TABLE t CHANGE a X varchar(50) NOT NULL, "
+                  "CHANGE X a smallint");
+    SL_CHECK_STR(render(s, "d", "t"),
+                 "X:varchar(50):cs=latin1:nn:pk=1,ID:int(5) unsigned:nn,"
+                 "a:smallint(6)");
+    APPLY(s, "d", "ALTER TABLE t RENAME COLUMN X TO a, RENAME COLUMN a TO X");
+    SL_CHECK_STR(render(s, "d", "t"),
+                 "a:varchar(50):cs=latin1:nn:pk=1,ID:int(5) unsigned:nn,"
+                 "X:smallint(6)");
+    APPLY(s, "d", "ALTER TABLE t MODIFY a varchar(50) CHARSET utf8mb4 NOT "
+                  "NULL");
+    SL_CHECK_STR(render(s, "d", "t"),
+                 "a:varchar(50):cs=utf8mb4:nn:pk=1,ID:int(5) unsigned:nn,"
+                 "X:smallint(6)");
     /* DROP INDEX `PRIMARY` is DROP PRIMARY KEY. */
     APPLY(s, "d", "ALTER TABLE t DROP INDEX `PRIMARY`");
     SL_CHECK_STR(render(s, "d", "t"),
