@@ -230,6 +230,17 @@ static int iconv_to_utf8(sl_binlog_t *dec, const sl_charset_t *cs,
 
 static int put_string(sl_binlog_t *dec, const uint8_t *p, size_t n,
                       sl_buf_t *out, int *replaced) {
+    /* Most values are printable ASCII: copy them in one go. */
+    size_t i = 0;
+    while (i < n && p[i] >= 0x20 && p[i] < 0x7F && p[i] != '"' &&
+           p[i] != '\\')
+        i++;
+    if (i == n) {
+        if (sl_out_c(out, '"') != 0 || sl_out_raw(out, p, n) != 0 ||
+            sl_out_c(out, '"') != 0)
+            return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        return 0;
+    }
     if (sl_buf_append_u8(out, '"') != 0 ||
         sl_json_escape(out, p, n, replaced) != 0 ||
         sl_buf_append_u8(out, '"') != 0)

@@ -264,6 +264,11 @@ int sl_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
                     const uint8_t *p, size_t n, sl_buf_t *out);
 void sl_charset_close_all(sl_binlog_t *dec);
 
+/* CRC-32 with zlib's interface and results (crc32.c): PCLMULQDQ when the
+ * CPU has it. The _sw variant is zlib alone, for the tests. */
+uint32_t sl_binlog_crc32(uint32_t crc, const void *data, size_t len);
+uint32_t sl_binlog_crc32_sw(uint32_t crc, const void *data, size_t len);
+
 /* Fast number formatting into a buffer (no printf in the hot path). */
 int sl_out_u64(sl_buf_t *out, uint64_t v);
 int sl_out_i64(sl_buf_t *out, int64_t v);

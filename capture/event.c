@@ -549,8 +549,8 @@ static int decode_fde(sl_binlog_t *dec, const uint8_t *ev, size_t len) {
             memcpy(hdr, ev, 19);
             hdr[17] &= (uint8_t)~1u;
             uint32_t want = sl_get_u32le(ev + len - 4);
-            uint32_t got = (uint32_t)crc32(0L, hdr, 19);
-            got = (uint32_t)crc32(got, ev + 19, (uInt)(len - 4 - 19));
+            uint32_t got = sl_binlog_crc32(0, hdr, 19);
+            got = sl_binlog_crc32(got, ev + 19, len - 4 - 19);
             if (want != got)
                 return sl_binlog_fail(dec, SL_ECHECKSUM,
                                       "CRC32 mismatch: stored 0x%08x, "
@@ -1627,7 +1627,7 @@ int sl_binlog_feed(sl_binlog_t *dec, const uint8_t *ev, size_t len,
                                   "checksum", len);
         if (!dec->opts.no_verify_checksum) {
             uint32_t want = sl_get_u32le(ev + len - 4);
-            uint32_t got = (uint32_t)crc32(0L, ev, (uInt)(len - 4));
+            uint32_t got = sl_binlog_crc32(0, ev, len - 4);
             if (want != got)
                 return sl_binlog_fail(dec, SL_ECHECKSUM,
                                       "CRC32 mismatch: stored 0x%08x, "

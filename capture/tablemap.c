@@ -33,6 +33,7 @@
  * busy stream does not allocate per statement.
  */
 #include "decoder.h"
+#include "capture/schema.h"
 #include "json.h"
 
 #include <stdlib.h>
@@ -302,6 +303,117 @@ static int parse_optional(sl_binlog_t *dec, sl_tablemap_t *tm,
     return 0;
 }
 
+/* The default collation id of a MySQL/MariaDB charset name: columns known
+ * only from the schema history carry a charset name, and the value
+ * decoder works from collation ids. 0 when the name is unknown. */
+static uint32_t default_collation(const char *charset) {
+    static const struct {
+        const char *name;
+        uint32_t id;
+    } map[] = {
+        {"big5", 1},      {"dec8", 3},     {"cp850", 4},    {"hp8", 6},
+        {"koi8r", 7},     {"latin1", 8},   {"latin2", 9},   {"swe7", 10},
+        {"ascii", 11},    {"ujis", 12},    {"sjis", 13},    {"hebrew", 16},
+        {"tis620", 18},   {"euckr", 19},   {"koi8u", 22},   {"gb2312", 24},
+        {"greek", 25},    {"cp1250", 26},  {"gbk", 28},     {"latin5", 30},
+        {"armscii8", 32}, {"utf8mb3", 33}, {"utf8", 33},    {"ucs2", 35},
+        {"cp866", 36},    {"keybcs2", 37}, {"macce", 38},   {"macroman", 39},
+        {"cp852", 40},    {"latin7", 41},  {"utf8mb4", 45}, {"cp1251", 51},
+        {"utf16", 54},    {"utf16le", 56}, {"cp1256", 57},  {"cp1257", 59},
+        {"utf32", 60},    {"binary", 63},  {"geostd8", 92}, {"cp932", 95},
+        {"eucjpms", 97},  {"gb18030", 248},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i].name, charset) == 0)
+            return map[i].id;
+    return 0;
+}
+
+/* Appends bytes to the table map's raw copy and returns their offset, so
+ * names and values from the schema history live where the table map's own
+ * do. */
+static int raw_add(sl_tablemap_t *tm, const char *p, size_t n, uint32_t *off) {
+    *off = (uint32_t)tm->raw.len;
+    return sl_buf_append(&tm->raw, p, n);
+}
+
+/* Fills what the table map lacks from the schema history (see
+ * sl_binlog_opts_t.schema_lookup). A history whose column count differs
+ * from the binlog's is out of step with the source: decoding with it
+ * would mislabel columns, so that is an error. */
+static int apply_schema(sl_binlog_t *dec, sl_tablemap_t *tm) {
+    if (tm->has_names && tm->has_signedness && tm->has_charsets &&
+        tm->has_pk)
+        return 0;
+    const char *db = (const char *)tm->raw.data + tm->db_off;
+    const char *table = (const char *)tm->raw.data + tm->table_off;
+    const struct sl_schema_table_s *st = dec->opts.schema_lookup(
+        dec->opts.schema_ctx, db, tm->db_len, table, tm->table_len);
+    if (st == NULL)
+        return 0;
+    if (st->ncols != tm->ncols)
+        return sl_binlog_fail(dec, SL_ECORRUPT,
+                              "table %.*s.%.*s has %u columns in the binlog "
+                              "but %zu in the schema history; the history "
+                              "missed a schema change",
+                              (int)tm->db_len, db, (int)tm->table_len, table,
+                              tm->ncols, st->ncols);
+    int names = !tm->has_names, pk = !tm->has_pk;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        sl_column_t *c = &tm->cols[i];
+        const sl_schema_col_t *sc = &st->cols[i];
+        uint32_t off;
+        if (names) {
+            if (raw_add(tm, sc->name, strlen(sc->name), &off) != 0)
+                return sl_binlog_fail(dec, SL_ENOMEM, "no memory");
+            c->name_off = off;
+            c->name_len = (uint32_t)strlen(sc->name);
+        }
+        if (!tm->has_signedness && is_numeric(c))
+            c->is_unsigned = (int8_t)(sc->is_unsigned != 0);
+        if (!tm->has_charsets && c->collation == 0 && sc->charset != NULL &&
+            (is_character(c) || is_enum_set(c))) {
+            c->collation = default_collation(sc->charset);
+            if (c->collation == 0)
+                return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+                                      "table %.*s.%.*s column %s: unknown "
+                                      "charset %s in the schema history",
+                                      (int)tm->db_len, db,
+                                      (int)tm->table_len, table, sc->name,
+                                      sc->charset);
+        }
+        if (is_enum_set(c) && c->strv_count == 0 && sc->nvalues > 0) {
+            c->strv_first = tm->nstrv;
+            for (size_t j = 0; j < sc->nvalues; j++) {
+                if (raw_add(tm, sc->values[j], strlen(sc->values[j]),
+                            &off) != 0 ||
+                    add_strv(tm, off, (uint32_t)strlen(sc->values[j])) != 0)
+                    return sl_binlog_fail(dec, SL_ENOMEM, "no memory");
+            }
+            c->strv_count = (uint32_t)sc->nvalues;
+        }
+        /* raw may have moved; names were taken before any append. */
+        db = (const char *)tm->raw.data + tm->db_off;
+        table = (const char *)tm->raw.data + tm->table_off;
+    }
+    if (pk) {
+        for (int seq = 1; seq <= (int)tm->ncols; seq++) {
+            uint32_t i = 0;
+            while (i < tm->ncols && st->cols[i].pk_seq != seq)
+                i++;
+            if (i == tm->ncols)
+                break;
+            tm->cols[i].is_pk = 1;
+            if (add_pk(tm, i) != 0)
+                return sl_binlog_fail(dec, SL_ENOMEM, "no memory");
+        }
+        tm->has_pk = tm->npk > 0;
+    }
+    if (names)
+        tm->has_names = 1;
+    return 0;
+}
+
 static int render_keys(sl_binlog_t *dec, sl_tablemap_t *tm) {
     sl_buf_reset(&tm->keys);
     for (uint32_t i = 0; i < tm->ncols; i++) {
@@ -330,12 +442,28 @@ int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
     if (len < ph)
         return TM_FAIL("table map of %zu bytes", len);
     uint64_t table_id = ph == 6 ? sl_get_u32le(body) : sl_get_u48le(body);
+    /* Servers write the same table map before every statement on a
+     * table: when the bytes equal a map decoded earlier (still in its
+     * slot, in use or released), reuse that decoding. */
+    for (uint32_t i = 0; i < dec->nmaps; i++) {
+        sl_tablemap_t *old = &dec->maps[i];
+        if (old->table_id == table_id && old->raw.len == len &&
+            old->keys.len > 0 && memcmp(old->raw.data, body, len) == 0) {
+            for (uint32_t j = 0; j < dec->nmaps; j++)
+                if (j != i && dec->maps[j].in_use &&
+                    dec->maps[j].table_id == table_id)
+                    dec->maps[j].in_use = 0;
+            old->in_use = 1;
+            return 0;
+        }
+    }
     sl_tablemap_t *tm = slot_get(dec, table_id);
     if (tm == NULL)
         return sl_binlog_fail(dec, SL_ETOOBIG,
                               "more than %u table maps in one statement",
                               SL_MAX_TABLEMAPS);
     tm->in_use = 0;
+    sl_buf_reset(&tm->keys); /* Not reusable until fully decoded. */
     sl_buf_reset(&tm->raw);
     if (sl_buf_append(&tm->raw, body, len) != 0)
         return sl_binlog_fail(dec, SL_ENOMEM, "no memory for table map");
@@ -469,8 +597,11 @@ int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
         tm->cols[i].nullable = (rd.p[i / 8] >> (i % 8)) & 1;
     rd.p += nb;
     int rc = parse_optional(dec, tm, &rd);
+    if (rc == 0 && dec->opts.schema_lookup != NULL)
+        rc = apply_schema(dec, tm);
     if (rc != 0)
         return rc;
+    b = tm->raw.data; /* The schema history may have grown the copy. */
     for (uint32_t i = 0; i < ncols; i++) {
         sl_column_t *c = &tm->cols[i];
         if (c->collation != 0) {
