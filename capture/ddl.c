@@ -2009,8 +2009,8 @@ static int parse_create(parser_t *p) {
             parse_if_not_exists(p);
             table_ref(p);
             st->kind = SL_DDL_OTHER_TABLE;
-            return fail(p, SL_EUNSUPPORTED, "CREATE SEQUENCE: sequence tables "
-                        "are not in the schema history");
+            return fail(p, SL_EUNSUPPORTED, "CREATE SEQUENCE: sequences "
+                        "are not modelled by the schema history");
         } else if (p->tok.type == SL_DDL_TOK_PUNCT) {
             advance(p); /* DEFINER = `u`@`h` */
         } else if (kw(p, "REFERENCE") && unique_like) {

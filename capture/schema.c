@@ -1106,6 +1106,11 @@ int sl_schema_apply_ddl(sl_schema_t *s, const char *default_db,
             sl_schema_drop(s, name_db(&st.tables[i], default_db),
                            st.tables[i].table);
     }
+    /* A table missing from the history is reported like any statement
+     * that cannot be interpreted, so callers have one rule: carry on only
+     * if every table named is filtered out. */
+    if (rc == SL_ENOTFOUND)
+        rc = SL_EUNSUPPORTED;
     if (rc == SL_ENOMEM)
         errf(err, errlen, rc, "out of memory");
     sl_ddl_stmt_free(&st);
@@ -1468,7 +1473,11 @@ static char *jstring(jreader_t *r) {
             break;
         char e = *r->p++;
         switch (e) {
-        case '"': case '\\': case '/': rc |= sl_buf_append_u8(&b, (uint8_t)e); break;
+        case '"':
+        case '\\':
+        case '/':
+            rc |= sl_buf_append_u8(&b, (uint8_t)e);
+            break;
         case 'b': rc |= sl_buf_append_u8(&b, '\b'); break;
         case 'f': rc |= sl_buf_append_u8(&b, '\f'); break;
         case 'n': rc |= sl_buf_append_u8(&b, '\n'); break;

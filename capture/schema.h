@@ -50,7 +50,7 @@ typedef struct {
     int pk_seq;        /* 1-based position in the PRIMARY KEY, 0 if not. */
 } sl_schema_col_t;
 
-typedef struct {
+typedef struct sl_schema_table_s {
     char *db;
     char *name;
     sl_schema_col_t *cols;
@@ -138,10 +138,11 @@ typedef struct {
  * Otherwise:
  *   SL_EUNSUPPORTED  the statement touches tables but cannot be
  *                    interpreted (CREATE TABLE ... SELECT, ADD SYSTEM
- *                    VERSIONING, unknown syntax);
- *   SL_ENOTFOUND     it alters, renames or copies (LIKE) a table the
- *                    history does not hold (filtered out at start, or
- *                    never seen);
+ *                    VERSIONING, unknown syntax, a statement that
+ *                    contradicts the history), or it alters, renames or
+ *                    copies (LIKE) a table the history does not hold
+ *                    (filtered out at start, or never seen: err then says
+ *                    "not in the schema history");
  *   SL_ENOMEM.
  * On any error err says what and where (offset in the statement), and
  * effect->tables still names the tables the statement touches (when the

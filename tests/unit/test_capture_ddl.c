@@ -43,7 +43,8 @@ SL_TEST(ddl_lex_words_numbers_punct) {
     SL_CHECK_STR(lex_all("CREATE table t1(a int,b.c)", NULL),
                  "ID:CREATE ID:table ID:t1 P:( ID:a ID:int P:, ID:b P:. ID:c "
                  "P:)");
-    SL_CHECK_STR(lex_all("12 1.5 1e5 1e+5 .5 1abc 0x1F 0b01 $x caf\xc3\xa9", NULL),
+    SL_CHECK_STR(lex_all("12 1.5 1e5 1e+5 .5 1abc 0x1F 0b01 $x caf\xc3\xa9",
+                         NULL),
                  "NUM:12 NUM:1.5 NUM:1e5 NUM:1e+5 NUM:.5 ID:1abc HEX:0x1F "
                  "BIT:0b01 ID:$x ID:caf\xc3\xa9");
     SL_CHECK_STR(lex_all("a<=>b<=c>=d<>e!=f:=g||h->>i->j", NULL),
