@@ -82,13 +82,13 @@ static int parse_options(sl_span_t *tok, size_t from, size_t ntok,
         sl_span_t v;
         uint64_t x;
         if (allow_prod && opt_val(&tok[i], "pid", &v)) {
-            if (parse_u64(v.p, v.len, &x) != 0 || x > INT64_MAX)
-                return fail(err, 400, "bad pid", 0);
+            if (parse_u64(v.p, v.len, &x) != 0 || x >= (1ull << 48))
+                return fail(err, 400, "bad pid (0 <= pid < 2^48)", 0);
             cmd->has_producer = 1;
             cmd->producer = (int64_t)x;
         } else if (allow_prod && opt_val(&tok[i], "seq", &v)) {
-            if (parse_u64(v.p, v.len, &x) != 0 || x >= (1ull << 47))
-                return fail(err, 400, "bad seq (0 <= seq < 2^47)", 0);
+            if (parse_u64(v.p, v.len, &x) != 0 || x >= (1ull << 63))
+                return fail(err, 400, "bad seq (0 <= seq < 2^63)", 0);
             cmd->seq = x;
             have_seq = 1;
         } else if (allow_crc && opt_val(&tok[i], "crc", &v)) {

@@ -23,8 +23,10 @@
  *   23 i32  lastOffsetDelta: record count - 1
  *   27 i64  baseTimestamp (ms since the epoch)
  *   35 i64  maxTimestamp
- *   43 i64  producerId, -1 when the put carried none
- *   51 i16  producerEpoch: bits 32..46 of the sluice sequence, -1 if none
+ *   43 i64  producerId, -1 when the put carried none; otherwise bits 0..47
+ *           are the producer id and bits 48..62 hold bits 48..62 of the
+ *           sluice sequence (producer ids are below 2^48)
+ *   51 i16  producerEpoch: bits 32..47 of the sluice sequence, -1 if none
  *   53 i32  baseSequence: bits 0..31 of the sluice sequence, -1 if none
  *   57 i32  records count (>= 1)
  *   61      records
@@ -73,7 +75,8 @@ int sl_record_encode(sl_buf_t *out, uint32_t part_id, uint64_t base_offset,
                      const sl_msg_t *msgs, size_t n) {
     if (n == 0 || n > 0x7FFFFFFF)
         return SL_EINVAL;
-    if (producer_id >= 0 && seq >= (1ull << 47))
+    if (producer_id >= 0 &&
+        (seq > SL_SEQ_MAX || (uint64_t)producer_id > SL_PRODUCER_MAX))
         return SL_ERANGE;
     size_t total = SL_ENTRY_HDR + SL_BATCH_HDR;
     for (size_t i = 0; i < n; i++) {
@@ -100,7 +103,7 @@ int sl_record_encode(sl_buf_t *out, uint32_t part_id, uint64_t base_offset,
     sl_put_u64be(b + 27, (uint64_t)ts);
     sl_put_u64be(b + 35, (uint64_t)ts);
     if (producer_id >= 0) {
-        sl_put_u64be(b + 43, (uint64_t)producer_id);
+        sl_put_u64be(b + 43, (uint64_t)producer_id | (seq >> 48) << 48);
         sl_put_u16be(b + 51, (uint16_t)(seq >> 32));
         sl_put_u32be(b + 53, (uint32_t)seq);
     } else {
@@ -165,13 +168,14 @@ static int check(const uint8_t *p, size_t entry_len, sl_entry_t *e,
     uint32_t last_delta = sl_get_u32be(b + 23);
     e->base_ts = (int64_t)sl_get_u64be(b + 27);
     e->max_ts = (int64_t)sl_get_u64be(b + 35);
-    e->producer_id = (int64_t)sl_get_u64be(b + 43);
-    if (e->producer_id < 0) {
+    uint64_t pid_field = sl_get_u64be(b + 43);
+    if ((int64_t)pid_field < 0) {
         e->producer_id = SL_NO_PRODUCER;
         e->seq = 0;
     } else {
-        e->seq = ((uint64_t)(sl_get_u16be(b + 51) & 0x7FFF) << 32) |
-                 sl_get_u32be(b + 53);
+        e->producer_id = (int64_t)(pid_field & SL_PRODUCER_MAX);
+        e->seq = (pid_field >> 48) << 48 |
+                 (uint64_t)sl_get_u16be(b + 51) << 32 | sl_get_u32be(b + 53);
     }
     e->count = sl_get_u32be(b + 57);
     if ((e->attributes & 0x07) != 0)

@@ -19,6 +19,8 @@
 #define SL_ENTRY_MIN (SL_ENTRY_HDR + SL_BATCH_HDR)
 #define SL_BATCH_ATTR_LOG_APPEND_TIME 0x08
 #define SL_NO_PRODUCER (-1)
+#define SL_PRODUCER_MAX ((1ull << 48) - 1)
+#define SL_SEQ_MAX ((1ull << 63) - 1)
 
 /* One message handed to the encoder: borrowed bytes. */
 typedef struct {
@@ -42,9 +44,10 @@ typedef struct {
 } sl_entry_t;
 
 /* Appends one entry holding msgs[0..n) (n >= 1) to out. producer_id < 0
- * means "no producer"; seq must then be 0. The sequence is stored split
- * over producerEpoch (bits 32..46) and baseSequence (bits 0..31), so it
- * must be below 2^47. ts is the append time in ms. */
+ * means "no producer"; seq must then be 0. A producer id is at most
+ * SL_PRODUCER_MAX and a sequence at most SL_SEQ_MAX: the 63-bit sequence
+ * is stored split over the producer fields (see record.c). ts is the
+ * append time in ms. */
 int sl_record_encode(sl_buf_t *out, uint32_t part_id, uint64_t base_offset,
                      int64_t ts, int64_t producer_id, uint64_t seq,
                      const sl_msg_t *msgs, size_t n);

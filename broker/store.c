@@ -820,7 +820,8 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
     if (n == 0)
         return SL_EINVAL;
     if (producer >= 0) {
-        if (seq >= (1ull << 47) || seq + n - 1 >= (1ull << 47))
+        if ((uint64_t)producer > SL_PRODUCER_MAX || seq > SL_SEQ_MAX ||
+            n - 1 > SL_SEQ_MAX - seq)
             return SL_ERANGE;
         for (uint32_t i = 0; i < part->nprods; i++) {
             sl_prod_t *pr = &part->prods[i];

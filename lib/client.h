@@ -67,7 +67,8 @@ typedef struct {
     size_t len;
 } sl_client_msg_t;
 
-/* producer < 0 means none (seq ignored). With a producer id, a batch of n
+/* producer < 0 means none (seq ignored); producer ids are below 2^48 and
+ * sequences below 2^63. With a producer id, a batch of n
  * messages with sequence seq covers seq..seq+n-1, and the broker stores
  * it only if seq is above the last sequence it stored for that producer
  * and partition; otherwise *dup is set and *offset is the original offset

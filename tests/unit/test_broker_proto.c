@@ -154,7 +154,8 @@ SL_TEST(broker_proto_malformed) {
         {huge, 413, 1},                                /* oversized */
         {"put 1 t p 3\r\nabcdef\r\n", 400, 1},         /* longer payload */
         {"put 1 t p 3 pid=1\r\nabc\r\n", 400, 1},      /* pid without seq */
-        {"put 1 t p 3 seq=999999999999999999\r\nabc\r\n", 400, 1},
+        {"put 1 t p 3 pid=1 seq=9223372036854775808\r\nabc\r\n", 400, 1},
+        {"put 1 t p 3 pid=281474976710656 seq=1\r\nabc\r\n", 400, 1},
         {"put 1 t p 3 crc=1\r\nabc\r\n", 400, 0},      /* CRC mismatch */
         {"mput 1 t p 0\r\n", 400, 1},
         {"mput 1 t p 2000000\r\n", 413, 1},

@@ -64,12 +64,22 @@ SL_TEST(broker_record_no_producer_and_big_seq) {
     SL_CHECK_OK(sl_record_verify(buf.data, buf.len, &e));
     SL_CHECK_INT(e.producer_id, SL_NO_PRODUCER);
     sl_buf_reset(&buf);
-    uint64_t seq = (1ull << 47) - 1;
-    SL_CHECK_OK(sl_record_encode(&buf, 1, 0, 1, 9, seq, &m, 1));
-    SL_CHECK_OK(sl_record_verify(buf.data, buf.len, &e));
-    SL_CHECK_UINT(e.seq, seq);
+    /* Every bit of a 63-bit sequence and a 48-bit producer id survives. */
+    const uint64_t seqs[] = {(1ull << 63) - 1, 0x5A5A5A5A5A5A5A5Aull >> 1,
+                             1ull << 47, 1ull << 48, 0xFFFFFFFFull, 1};
+    const int64_t pids[] = {(int64_t)((1ull << 48) - 1), 9, 0, 1ll << 40,
+                            12345, 77};
+    for (int i = 0; i < 6; i++) {
+        sl_buf_reset(&buf);
+        SL_CHECK_OK(sl_record_encode(&buf, 1, 0, 1, pids[i], seqs[i], &m, 1));
+        SL_CHECK_OK(sl_record_verify(buf.data, buf.len, &e));
+        SL_CHECK_UINT(e.seq, seqs[i]);
+        SL_CHECK_INT(e.producer_id, pids[i]);
+    }
     sl_buf_reset(&buf);
-    SL_CHECK_INT(sl_record_encode(&buf, 1, 0, 1, 9, 1ull << 47, &m, 1),
+    SL_CHECK_INT(sl_record_encode(&buf, 1, 0, 1, 9, 1ull << 63, &m, 1),
+                 SL_ERANGE);
+    SL_CHECK_INT(sl_record_encode(&buf, 1, 0, 1, 1ll << 48, 1, &m, 1),
                  SL_ERANGE);
     SL_CHECK_INT(sl_record_encode(&buf, 1, 0, 1, -1, 0, &m, 0), SL_EINVAL);
     sl_buf_free(&buf);
