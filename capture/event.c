@@ -448,7 +448,23 @@ static int emit_simple(sl_binlog_t *dec, sl_change_kind_t kind,
 }
 
 int sl_binlog_trx_begin(sl_binlog_t *dec, int emit);
+/* A transaction still open when the next one starts never committed in
+ * this binlog (a crash, or a relay log cut mid-transaction): say so with
+ * a rollback rather than leave its begin unanswered. */
+static int close_open_trx(sl_binlog_t *dec, int emit) {
+    if (!dec->in_trx)
+        return 0;
+    int rc = emit ? emit_simple(dec, SL_CHANGE_ROLLBACK, NULL, 0) : 0;
+    dec->trx_seq++;
+    trx_reset(dec);
+    sl_tablemap_release_all(dec);
+    return rc;
+}
+
 int sl_binlog_trx_begin(sl_binlog_t *dec, int emit) {
+    int rc = close_open_trx(dec, emit);
+    if (rc != 0)
+        return rc;
     dec->in_trx = 1;
     dec->trx_row = 0;
     dec->trx_pos = dec->pos;
@@ -908,6 +924,9 @@ static int decode_query(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         }
         if (word_is(w, wn, "END"))
             return 0;
+        if (word_is(w, wn, "PREPARE") && dec->in_trx)
+            return sl_binlog_trx_end(dec, SL_CHANGE_XA_PREPARE, emit, NULL,
+                                     0);
         if (word_is(w, wn, "COMMIT") || word_is(w, wn, "ROLLBACK")) {
             rc = emit ? emit_query(dec, SL_CHANGE_STATEMENT, &q) : 0;
             if (rc != 0)
@@ -1330,12 +1349,18 @@ static int decode_event(sl_binlog_t *dec, const uint8_t *ev, size_t len,
     }
     case SL_EV_GTID:
     case SL_EV_ANONYMOUS_GTID:
+        if (close_open_trx(dec, emit) != 0)
+            return SL_ESTOPPED;
         return decode_mysql_gtid(dec, type, body, blen);
     case SL_EV_GTID_TAGGED:
+        if (close_open_trx(dec, emit) != 0)
+            return SL_ESTOPPED;
         return decode_gtid_tagged(dec, body, blen);
     case SL_EV_PREVIOUS_GTIDS:
         return decode_previous_gtids(dec, body, blen);
     case SL_EV_MARIA_GTID:
+        if (close_open_trx(dec, emit) != 0)
+            return SL_ESTOPPED;
         return decode_maria_gtid(dec, body, blen, emit);
     case SL_EV_MARIA_GTID_LIST: {
         if (blen < 4)

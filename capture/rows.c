@@ -300,6 +300,13 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         return R_FAIL("rows event without rows");
     sl_buf_t *head = &dec->rowhead;
     sl_buf_reset(head);
+    /* Room for the usual expansion of row bytes into JSON, so the inline
+     * appends rarely need to grow the buffer. */
+    size_t expect = sl_reader_left(&rd) * 3;
+    if (expect > ((size_t)1 << 20))
+        expect = (size_t)1 << 20; /* Large values grow it as they go. */
+    if (sl_buf_reserve(&dec->out, expect + 65536) != 0)
+        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
     if ((has_before && np_before == 0) || (has_after && np_after == 0))
         return R_FAIL("rows event with an empty column bitmap");
     while (sl_reader_left(&rd) > 0) {
