@@ -323,6 +323,8 @@ static int store_err_code(int err) {
         return 400;
     case SL_ENOTFOUND:
         return 404;
+    case SL_EEXIST:
+        return 409;
     default:
         return 500;
     }
@@ -392,7 +394,11 @@ static void do_put(sl_conn_t *conn, const sl_cmd_t *cmd) {
         srv->st.err_store++;
         if (err == SL_ETOOBIG)
             srv->st.err_too_large++;
-        reply(conn, store_err_code(err), cmd->reqid, 1, "%s", sl_strerror(err));
+        reply(conn, store_err_code(err), cmd->reqid, 1, "%s",
+              err == SL_EEXIST
+                  ? "sequence range overlaps the last stored batch of this "
+                    "producer; resend with the same batch boundaries"
+                  : sl_strerror(err));
         return;
     }
     conn->pending_acks++;

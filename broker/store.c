@@ -827,6 +827,10 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
             sl_prod_t *pr = &part->prods[i];
             if (pr->producer != producer || seq > pr->last_seq)
                 continue;
+            /* Part old, part new: storing it would duplicate the old part,
+             * dropping it would lose the new one. Refuse, loudly. */
+            if (n - 1 > pr->last_seq - seq)
+                return SL_EEXIST;
             *dup = 1;
             *base_offset = seq >= pr->first_seq
                                ? pr->base_offset + (seq - pr->first_seq)

@@ -219,7 +219,9 @@ int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
 /* Stages a batch of msgs[0..n) for part. With producer >= 0, a batch whose
  * sequence is not above the last one stored for (producer, part) is not
  * stored: *dup is set and *base_offset is the original offset (or
- * UINT64_MAX when it is older than the last batch). The ack (when ack is
+ * UINT64_MAX when it is older than the last batch). A batch that overlaps
+ * the last stored sequence (some of its sequences old, some new) is
+ * refused with SL_EEXIST. The ack (when ack is
  * not NULL) is delivered after durability, with ack->value set to the base
  * offset. */
 int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,

@@ -334,6 +334,8 @@ static int code_to_err(int code) {
         return SL_ENOTFOUND;
     case 413:
         return SL_ETOOBIG;
+    case 409:
+        return SL_EEXIST;
     case 416:
         return SL_ERANGE;
     case 503:

@@ -72,7 +72,8 @@ typedef struct {
  * messages with sequence seq covers seq..seq+n-1, and the broker stores
  * it only if seq is above the last sequence it stored for that producer
  * and partition; otherwise *dup is set and *offset is the original offset
- * (UINT64_MAX when unknown, i.e. older than the last batch). */
+ * (UINT64_MAX when unknown, i.e. older than the last batch). A batch
+ * whose sequences are partly old and partly new is refused: SL_EEXIST. */
 int sl_client_put(sl_client_t *cl, const char *topic, const char *part,
                   const void *data, size_t len, int64_t producer,
                   uint64_t seq, uint64_t *offset, int *dup);

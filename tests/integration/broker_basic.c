@@ -280,6 +280,14 @@ SL_TEST(broker_idempotent_put_survives_kill) {
     SL_CHECK_MEM(f.recs[2].data, f.recs[2].len, "r3", 2);
     SL_CHECK_MEM(f.recs[4].data, f.recs[4].len, "r4", 2);
     SL_CHECK_UINT(stat_value(cl, "dup_batches"), 2);
+    /* Sequences 503..504: half old, half new: refused with a 409. */
+    sl_client_msg_t overlap[2] = {{"r4", 2}, {"r5", 2}};
+    SL_CHECK_INT(sl_client_put_batch(cl, "db", "db.t", overlap, 2, 1001, 503,
+                                     &off, &dup), SL_EEXIST);
+    SL_CHECK(strstr(sl_client_error(cl), "409") != NULL);
+    SL_CHECK_OK(sl_client_put(cl, "db", "db.t", "r5", 2, 1001, 504, &off, &dup));
+    SL_CHECK(!dup);
+    SL_CHECK_UINT(off, 5);
     sl_client_close(cl);
     broker_stop(&b, SIGTERM);
 }

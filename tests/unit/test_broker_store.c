@@ -205,6 +205,10 @@ SL_TEST(broker_store_idempotent_and_groups_survive_restart) {
                                 &dup));
     SL_CHECK(!dup);
     SL_CHECK_UINT(base, 2);
+    /* Sequences 12..13: 12 is stored, 13 is not: refused, not half-kept. */
+    SL_CHECK_INT(sl_store_append(lv.store, part, m, 2, 77, 12, NULL, &base,
+                                 &dup), SL_EEXIST);
+    SL_CHECK_UINT(part->next_offset, 3);
     sl_ack_t ack = {NULL, 1, 0, 2, 0};
     SL_CHECK_OK(sl_store_commit_offset(lv.store, "g1", 2, part, 3, &ack));
     live_sync(&lv, 1);
