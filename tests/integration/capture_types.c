@@ -13,6 +13,7 @@
  *   g  geometry: our {"srid":N,"wkb":"hex"} as "N:hex"
  */
 #include "capture/binlog.h"
+#include "bytes.h"
 #include "harness.h"
 #include "sl_test.h"
 #include "../unit/test_capture_lib.h"
@@ -161,6 +162,16 @@ static int collect_cb(void *ctx, const sl_change_t *chg) {
     if (chg->kind != SL_CHANGE_ROW || chg->db_len != strlen(DB) ||
         memcmp(chg->db, DB, chg->db_len) != 0)
         return 0;
+    if (ls->n == ls->cap) {
+        ls->cap = ls->cap ? ls->cap * 2 : 64;
+        ls->lines = realloc(ls->lines, ls->cap * sizeof(char *));
+    }
+    ls->lines[ls->n++] = strndup(chg->json, chg->json_len);
+    return 0;
+}
+
+static int collect_all_cb(void *ctx, const sl_change_t *chg) {
+    lines_t *ls = ctx;
     if (ls->n == ls->cap) {
         ls->cap = ls->cap ? ls->cap * 2 : 64;
         ls->lines = realloc(ls->lines, ls->cap * sizeof(char *));
@@ -418,5 +429,127 @@ SL_TEST(capture_types_against_select) {
     free(ls.lines);
     ct_free(schema);
     sl_harness_exec(my, "DROP DATABASE " DB);
+    mysql_close(my);
+}
+
+/* MariaDB's compressed binlog events (log_bin_compress): QUERY_COMPRESSED
+ * and *_ROWS_COMPRESSED are written for events over
+ * log_bin_compress_min_len bytes; the decoded rows must equal SELECT. */
+SL_TEST(capture_mariadb_compressed_events) {
+    MYSQL *my = sl_harness_mysql("SOURCE", NULL);
+    const char *datadir = getenv("SL_SOURCE_DATADIR");
+    if (datadir == NULL)
+        SL_SKIP("SL_SOURCE_DATADIR not set");
+    sl_harness_exec(my, "DROP DATABASE IF EXISTS " DB "_z");
+    sl_harness_exec(my, "CREATE DATABASE " DB "_z");
+    sl_harness_exec(my, "USE " DB "_z");
+    sl_harness_exec(my, "CREATE TABLE z (id INT PRIMARY KEY, t TEXT, "
+                        "n INT, b BLOB)");
+    char file0[256], file1[256];
+    uint64_t pos0, pos1;
+    sl_harness_exec(my, "FLUSH BINARY LOGS");
+    master_status(my, file0, sizeof(file0), &pos0);
+    sl_harness_exec(my, "SET GLOBAL log_bin_compress = ON");
+    sl_harness_exec(my, "SET GLOBAL log_bin_compress_min_len = 10");
+    /* A new connection picks up the global setting. */
+    MYSQL *mz = sl_harness_mysql("SOURCE", DB "_z");
+    for (int i = 1; i <= 50; i++)
+        exec_sql(mz, "INSERT INTO z VALUES (%d, CONCAT(REPEAT('compress "
+                     "me ', %d), 'ü'), %d, REPEAT(x'00ff', %d))", i, i * 10,
+                 i * 7, i);
+    sl_harness_exec(mz, "UPDATE z SET n = n + 1, t = CONCAT(t, '!') "
+                        "WHERE id % 3 = 0");
+    sl_harness_exec(mz, "DELETE FROM z WHERE id % 5 = 0");
+    sl_harness_exec(mz, "ALTER TABLE z ADD COLUMN c INT DEFAULT 9");
+    mysql_close(mz);
+    sl_harness_exec(my, "SET GLOBAL log_bin_compress = OFF");
+    sl_harness_exec(my, "FLUSH BINARY LOGS");
+    master_status(my, file1, sizeof(file1), &pos1);
+
+    lines_t ls = {0};
+    sl_binlog_t *dec;
+    SL_CHECK_OK(sl_binlog_new(&dec, NULL, collect_all_cb, &ls));
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", datadir, file0);
+    int rc = sl_binlog_read_file(dec, path, pos0, 0);
+    if (rc != 0)
+        sl_test_fail(__FILE__, __LINE__, "%s", sl_binlog_errmsg(dec));
+    sl_binlog_free(dec);
+    /* The file really holds compressed events. */
+    FILE *f = fopen(path, "rb");
+    SL_CHECK(f != NULL);
+    static uint8_t buf[1 << 22];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    int zq = 0, zr = 0;
+    for (size_t off = 4; off + 19 <= n;) {
+        uint32_t sz = sl_get_u32le(buf + off + 9);
+        if (buf[off + 4] == 165)
+            zq++;
+        if (buf[off + 4] >= 166 && buf[off + 4] <= 171)
+            zr++;
+        if (sz < 19)
+            break;
+        off += sz;
+    }
+    printf("  %d QUERY_COMPRESSED and %d compressed rows events\n", zq, zr);
+    SL_CHECK(zq > 0 && zr > 0);
+    /* Final state from the events equals SELECT. */
+    char *state[64] = {0};
+    size_t state_len[64] = {0};
+    int saw_ddl = 0;
+    for (size_t i = 0; i < ls.n; i++) {
+        ct_node_t *ev = ct_parse(ls.lines[i], strlen(ls.lines[i]));
+        SL_CHECK(ev != NULL);
+        const char *kind = ct_get(ev, "kind")->s;
+        if (strcmp(kind, "ddl") == 0 &&
+            strstr(ct_get(ev, "sql")->s, "ADD COLUMN c") != NULL)
+            saw_ddl = 1;
+        if (strcmp(kind, "row") != 0 ||
+            strcmp(ct_get(ev, "db")->s, DB "_z") != 0) {
+            ct_free(ev);
+            continue;
+        }
+        const ct_node_t *img = ct_get(ev, "after");
+        if (img->type == CT_NULL)
+            img = ct_get(ev, "before");
+        int id = atoi(ct_get(img, "id")->s);
+        SL_CHECK(id >= 1 && id < 64);
+        free(state[id]);
+        state[id] = NULL;
+        if (ct_get(ev, "after")->type != CT_NULL) {
+            const ct_node_t *a = ct_get(ev, "after");
+            sl_buf_t b = SL_BUF_INIT;
+            sl_buf_printf(&b, "%s|%s|", ct_get(a, "t")->s, ct_get(a, "n")->s);
+            b64_decode(ct_get(ct_get(a, "b"), "base64")->s,
+                       ct_get(ct_get(a, "b"), "base64")->slen, &b);
+            state[id] = (char *)sl_buf_detach(&b, &state_len[id]);
+        }
+        ct_free(ev);
+    }
+    SL_CHECK(saw_ddl);
+    if (mysql_query(my, "SELECT id, CONCAT(t, '|', n, '|', b) FROM " DB
+                        "_z.z ORDER BY id") != 0)
+        sl_test_fail(__FILE__, __LINE__, "%s", mysql_error(my));
+    MYSQL_RES *res = mysql_store_result(my);
+    MYSQL_ROW row;
+    int seen = 0;
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        int id = atoi(row[0]);
+        unsigned long *lens = mysql_fetch_lengths(res);
+        SL_CHECK(state[id] != NULL);
+        SL_CHECK_MEM(state[id], state_len[id], row[1], lens[1]);
+        free(state[id]);
+        state[id] = NULL;
+        seen++;
+    }
+    mysql_free_result(res);
+    SL_CHECK_INT(seen, 40);
+    for (int i = 0; i < 64; i++)
+        SL_CHECK(state[i] == NULL); /* Deleted rows are gone in both. */
+    for (size_t i = 0; i < ls.n; i++)
+        free(ls.lines[i]);
+    free(ls.lines);
+    sl_harness_exec(my, "DROP DATABASE " DB "_z");
     mysql_close(my);
 }
