@@ -358,3 +358,28 @@ SL_TEST(schema_live_load_then_alter) {
     sl_harness_exec(mysql, "DROP DATABASE " DB);
     mysql_close(mysql);
 }
+
+SL_TEST(schema_live_sql_modes) {
+    /* The same statement text means different things under ANSI_QUOTES,
+     * NO_BACKSLASH_ESCAPES and REAL_AS_FLOAT; the history reads it with
+     * the mode the statement ran with (the Query event's sql_mode). */
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_schema_t *hist = start(mysql);
+    STEP("mysql", "CREATE DATABASE " DB " CHARACTER SET latin1");
+    sl_harness_exec(mysql, "SET SESSION sql_mode = 'ANSI_QUOTES,"
+                           "NO_BACKSLASH_ESCAPES,REAL_AS_FLOAT'");
+    sl_schema_set_sql_mode(hist, SL_DDL_MODE_ANSI_QUOTES |
+                                     SL_DDL_MODE_NO_BACKSLASH_ESCAPES |
+                                     SL_DDL_MODE_REAL_AS_FLOAT);
+    STEP(DB, "CREATE TABLE \"q t\" (\"a b\" REAL, e ENUM('x\\','it''s'), "
+             "\"c\"\"d\" int)");
+    STEP(DB, "ALTER TABLE \"q t\" ADD \"x\" DOUBLE, CHANGE \"a b\" \"a\" "
+             "REAL UNSIGNED");
+    sl_harness_exec(mysql, "SET SESSION sql_mode = DEFAULT");
+    sl_schema_set_sql_mode(hist, 0);
+    STEP(DB, "ALTER TABLE `q t` ADD y REAL, ADD z ENUM('a\\\\b', 'c\\'d', "
+             "\"e\")");
+    STEP(DB, "DROP DATABASE " DB);
+    sl_schema_free(hist);
+    mysql_close(mysql);
+}
