@@ -138,6 +138,17 @@ typedef struct {
      * the caller to flush in large writes; otherwise the buffer holds one
      * change at a time. */
     int accumulate;
+    /* The schema history: when a TABLE_MAP lacks optional metadata (no
+     * binlog_row_metadata=FULL), the decoder asks for the table's
+     * definition in force at this point of the stream and takes what the
+     * table map lacks from it (names, signedness, charsets, ENUM/SET
+     * values, primary key). NULL when there is none; a table it does not
+     * know keeps positional names ("@1"). The table returned belongs to
+     * the callee and must stay valid until the next decoder call. */
+    const struct sl_schema_table_s *(*schema_lookup)(
+        void *ctx, const char *db, size_t db_len, const char *table,
+        size_t table_len);
+    void *schema_ctx;
 } sl_binlog_opts_t;
 
 typedef struct sl_binlog_s sl_binlog_t;
