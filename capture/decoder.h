@@ -101,7 +101,9 @@ typedef struct {
 typedef struct {
     uint64_t table_id;
     int in_use;
-    sl_buf_t raw; /* A copy of the TABLE_MAP body; names point into it. */
+    sl_buf_t raw; /* A copy of the TABLE_MAP body; names point into it.
+                     Names taken from the schema history are appended
+                     after the body. */
     uint32_t db_off, db_len, table_off, table_len;
     uint32_t ncols;
     sl_column_t *cols;
