@@ -150,7 +150,14 @@ int sl_store_note_producer(sl_part_t *part, int64_t producer,
             part->capprods = cap;
         }
         pr = &part->prods[part->nprods++];
+        memset(pr, 0, sizeof *pr);
         pr->producer = producer;
+    } else {
+        pr->recent[pr->head] = (sl_prod_batch_t){pr->first_seq, pr->last_seq,
+                                                 pr->base_offset};
+        pr->head = (pr->head + 1) % SL_PROD_RECENT;
+        if (pr->nrecent < SL_PROD_RECENT)
+            pr->nrecent++;
     }
     pr->first_seq = first_seq;
     pr->last_seq = last_seq;
@@ -832,9 +839,22 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
             if (n - 1 > pr->last_seq - seq)
                 return SL_EEXIST;
             *dup = 1;
-            *base_offset = seq >= pr->first_seq
-                               ? pr->base_offset + (seq - pr->first_seq)
-                               : UINT64_MAX;
+            *base_offset = UINT64_MAX;
+            if (seq >= pr->first_seq) {
+                *base_offset = pr->base_offset + (seq - pr->first_seq);
+            } else {
+                /* An older batch that holds seq gives its offset; a seq in
+                 * a gap between batches was never stored (unknown). */
+                for (uint32_t k = 1; k <= pr->nrecent; k++) {
+                    const sl_prod_batch_t *b =
+                        &pr->recent[(pr->head + SL_PROD_RECENT - k) %
+                                    SL_PROD_RECENT];
+                    if (b->first_seq <= seq && seq <= b->last_seq) {
+                        *base_offset = b->base_offset + (seq - b->first_seq);
+                        break;
+                    }
+                }
+            }
             store->stats.dup_batches++;
             if (ack) {
                 sl_ack_t a = *ack;

@@ -34,14 +34,24 @@ typedef enum {
     SL_FSYNC_NEVER = 2,
 } sl_fsync_mode_t;
 
-/* Idempotence state: the last batch stored by one producer in one
- * partition; its messages carry sequences first_seq..last_seq and offsets
- * base_offset... */
+/* Idempotence state of one producer in one partition: its last batch
+ * (sequences first_seq..last_seq at offsets base_offset...) and, to give
+ * the original offset of a resent older batch, the batches before it. */
+#define SL_PROD_RECENT 8
+typedef struct {
+    uint64_t first_seq;
+    uint64_t last_seq;
+    uint64_t base_offset;
+} sl_prod_batch_t;
+
 typedef struct {
     int64_t producer;
     uint64_t first_seq;
     uint64_t last_seq;
     uint64_t base_offset;
+    sl_prod_batch_t recent[SL_PROD_RECENT]; /* Older batches, newest at
+                                               recent[(head - 1) % N]. */
+    uint32_t nrecent, head;
 } sl_prod_t;
 
 typedef struct sl_part_s {
@@ -219,7 +229,8 @@ int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
 /* Stages a batch of msgs[0..n) for part. With producer >= 0, a batch whose
  * sequence is not above the last one stored for (producer, part) is not
  * stored: *dup is set and *base_offset is the original offset (or
- * UINT64_MAX when it is older than the last batch). A batch that overlaps
+ * UINT64_MAX when it is older than the last SL_PROD_RECENT + 1 batches
+ * remembered). A batch that overlaps
  * the last stored sequence (some of its sequences old, some new) is
  * refused with SL_EEXIST. The ack (when ack is
  * not NULL) is delivered after durability, with ack->value set to the base

@@ -205,6 +205,11 @@ SL_TEST(broker_store_idempotent_and_groups_survive_restart) {
                                 &dup));
     SL_CHECK(!dup);
     SL_CHECK_UINT(base, 2);
+    /* A resent older batch gets its original offset too (10..11 at 0). */
+    SL_CHECK_OK(sl_store_append(lv.store, part, m, 1, 77, 11, NULL, &base,
+                                &dup));
+    SL_CHECK(dup);
+    SL_CHECK_UINT(base, 1);
     /* Sequences 12..13: 12 is stored, 13 is not: refused, not half-kept. */
     SL_CHECK_INT(sl_store_append(lv.store, part, m, 2, 77, 12, NULL, &base,
                                  &dup), SL_EEXIST);
