@@ -241,18 +241,18 @@ static int put_string(sl_binlog_t *dec, const uint8_t *p, size_t n,
             return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
         return 0;
     }
-    if (sl_buf_append_u8(out, '"') != 0 ||
-        sl_json_escape(out, p, n, replaced) != 0 ||
-        sl_buf_append_u8(out, '"') != 0)
+    if (sl_ck_append_u8(out, '"') != 0 ||
+        sl_ck_escape(out, p, n, replaced) != 0 ||
+        sl_ck_append_u8(out, '"') != 0)
         return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
     return 0;
 }
 
 static int put_base64(sl_binlog_t *dec, const uint8_t *p, size_t n,
                       sl_buf_t *out) {
-    if (sl_buf_append(out, "{\"base64\":\"", 11) != 0 ||
-        sl_base64_encode(out, p, n) != 0 ||
-        sl_buf_append(out, "\"}", 2) != 0)
+    if (sl_ck_append(out, "{\"base64\":\"", 11) != 0 ||
+        sl_ck_base64(out, p, n) != 0 ||
+        sl_ck_append(out, "\"}", 2) != 0)
         return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "bytes.h"
 #include "error.h"
+#include "json.h"
 
 #include <iconv.h>
 #include <string.h>
@@ -200,6 +201,23 @@ struct sl_binlog_s {
     char err[768];
 };
 
+/* Set when an append to an output buffer failed (out of memory). Output
+ * is written by many small appends whose results would be tedious to
+ * check one by one; every change checks this flag before it is handed
+ * out, so a change with a missing piece is an error, never emitted. */
+extern __thread int sl_out_oom;
+static inline int sl_ck_rc(int rc) {
+    if (rc != 0)
+        sl_out_oom = 1;
+    return rc;
+}
+#define sl_ck_append(b, p, n) sl_ck_rc(sl_buf_append((b), (p), (n)))
+#define sl_ck_append_u8(b, c) sl_ck_rc(sl_buf_append_u8((b), (c)))
+#define sl_ck_append_str(b, s) sl_ck_rc(sl_buf_append_str((b), (s)))
+#define sl_ck_printf(b, ...) sl_ck_rc(sl_buf_printf((b), __VA_ARGS__))
+#define sl_ck_escape(b, p, n, r) sl_ck_rc(sl_json_escape((b), (p), (n), (r)))
+#define sl_ck_base64(b, p, n) sl_ck_rc(sl_base64_encode((b), (p), (n)))
+
 /* Appends without a function call when the buffer has room; these are the
  * hot path of every row. */
 static inline int sl_out_c(sl_buf_t *b, char c) {
@@ -207,7 +225,7 @@ static inline int sl_out_c(sl_buf_t *b, char c) {
         b->data[b->len++] = (uint8_t)c;
         return 0;
     }
-    return sl_buf_append_u8(b, (uint8_t)c);
+    return sl_ck_rc(sl_buf_append_u8(b, (uint8_t)c));
 }
 static inline int sl_out_raw(sl_buf_t *b, const void *p, size_t n) {
     if (b->cap - b->len >= n) {
@@ -215,7 +233,7 @@ static inline int sl_out_raw(sl_buf_t *b, const void *p, size_t n) {
         b->len += n;
         return 0;
     }
-    return sl_buf_append(b, p, n);
+    return sl_ck_rc(sl_buf_append(b, p, n));
 }
 #define SL_OUT_LIT(b, s) sl_out_raw((b), (s), sizeof(s) - 1)
 
@@ -228,6 +246,7 @@ unsigned sl_binlog_post_header(const sl_binlog_t *dec, unsigned type);
 
 /* Starts a change: returns the offset where its JSON begins. */
 static inline size_t sl_binlog_begin(sl_binlog_t *dec) {
+    sl_out_oom = 0;
     if (!dec->opts.accumulate)
         sl_buf_reset(&dec->out);
     return dec->out.len;

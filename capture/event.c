@@ -279,7 +279,7 @@ int sl_out_u64(sl_buf_t *out, uint64_t v) {
 
 int sl_out_i64(sl_buf_t *out, int64_t v) {
     if (v < 0) {
-        if (sl_buf_append_u8(out, '-') != 0)
+        if (sl_ck_append_u8(out, '-') != 0)
             return SL_ENOMEM;
         return sl_out_u64(out, (uint64_t)0 - (uint64_t)v);
     }
@@ -287,13 +287,13 @@ int sl_out_i64(sl_buf_t *out, int64_t v) {
 }
 
 static void put_str(sl_buf_t *out, const char *s) {
-    sl_buf_append(out, s, strlen(s));
+    sl_ck_append(out, s, strlen(s));
 }
 
 static void put_jstr(sl_buf_t *out, const void *s, size_t n) {
-    sl_buf_append_u8(out, '"');
-    sl_json_escape(out, s, n, NULL);
-    sl_buf_append_u8(out, '"');
+    sl_ck_append_u8(out, '"');
+    sl_ck_escape(out, s, n, NULL);
+    sl_ck_append_u8(out, '"');
 }
 
 static void render_trx(sl_binlog_t *dec, sl_buf_t *out) {
@@ -323,7 +323,7 @@ static void render_trx(sl_binlog_t *dec, sl_buf_t *out) {
         put_str(out, ",\"commit_ts_us\":");
         sl_out_u64(out, dec->commit_ts_us);
     }
-    sl_buf_append_u8(out, '}');
+    sl_ck_append_u8(out, '}');
 }
 
 void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out) {
@@ -383,11 +383,16 @@ void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out) {
     sl_out_raw(out, dec->trx_json.data, dec->trx_json.len);
 }
 
+__thread int sl_out_oom;
+
 int sl_binlog_emit(sl_binlog_t *dec, sl_change_kind_t kind, size_t start,
                    const uint8_t *db, size_t db_len, const uint8_t *table,
                    size_t table_len) {
-    if (sl_buf_append_u8(&dec->out, '\n') != 0)
+    if (sl_ck_append_u8(&dec->out, '\n') != 0 || sl_out_oom) {
+        sl_out_oom = 0;
+        dec->out.len = start;
         return sl_binlog_fail(dec, SL_ENOMEM, "out of memory for output");
+    }
     sl_change_t chg = {
         .kind = kind,
         .db = (const char *)db,
@@ -431,7 +436,7 @@ static int emit_simple(sl_binlog_t *dec, sl_change_kind_t kind,
                        : kind == SL_CHANGE_COMMIT ? "commit"
                        : kind == SL_CHANGE_ROLLBACK ? "rollback"
                                                    : "xa_prepare");
-    sl_buf_append_u8(&dec->out, '"');
+    sl_ck_append_u8(&dec->out, '"');
     if (kind != SL_CHANGE_BEGIN) {
         put_str(&dec->out, ",\"rows\":");
         sl_out_u64(&dec->out, dec->trx_row);
@@ -443,7 +448,7 @@ static int emit_simple(sl_binlog_t *dec, sl_change_kind_t kind,
         sl_out_u64(&dec->out, extra);
     }
     sl_binlog_put_coords(dec, &dec->out);
-    sl_buf_append_u8(&dec->out, '}');
+    sl_ck_append_u8(&dec->out, '}');
     return sl_binlog_emit(dec, kind, start, NULL, 0, NULL, 0);
 }
 
@@ -848,7 +853,7 @@ static int emit_query(sl_binlog_t *dec, sl_change_kind_t kind,
         sl_out_u64(out, q->error_code);
     }
     sl_binlog_put_coords(dec, out);
-    sl_buf_append_u8(out, '}');
+    sl_ck_append_u8(out, '}');
     return sl_binlog_emit(dec, kind, start, q->db, q->db_len, NULL, 0);
 }
 

@@ -111,10 +111,10 @@ static int render_json_diff(sl_binlog_t *dec, const uint8_t *p, size_t n,
         if (!first)
             sl_out_c(out, ',');
         PUT(out, "{\"op\":\"");
-        sl_buf_append_str(out, ops[op]);
+        sl_ck_append_str(out, ops[op]);
         PUT(out, "\",\"path\":\"");
         int replaced = 0;
-        sl_json_escape(out, path, (size_t)pl, &replaced);
+        sl_ck_escape(out, path, (size_t)pl, &replaced);
         if (replaced)
             return R_FAIL("partial JSON diff path is not UTF-8");
         sl_out_c(out, '"');
@@ -315,11 +315,11 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         /* The row's head is the same for every row of the event. */
         if (head->len == 0) {
             SL_OUT_LIT(head, "{\"kind\":\"row\",\"op\":\"");
-            sl_buf_append_str(head, op);
+            sl_ck_append_str(head, op);
             SL_OUT_LIT(head, "\",\"db\":\"");
-            sl_json_escape(head, db, tm->db_len, NULL);
+            sl_ck_escape(head, db, tm->db_len, NULL);
             SL_OUT_LIT(head, "\",\"table\":\"");
-            sl_json_escape(head, tbl, tm->table_len, NULL);
+            sl_ck_escape(head, tbl, tm->table_len, NULL);
             SL_OUT_LIT(head, "\",\"row\":");
         }
         sl_out_raw(out, head->data, head->len);
@@ -376,7 +376,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
                 sl_out_c(out, '"');
                 sl_buf_reset(&dec->tmp);
                 sl_column_type_name(tm, c, &dec->tmp);
-                sl_json_escape(out, dec->tmp.data, dec->tmp.len, NULL);
+                sl_ck_escape(out, dec->tmp.data, dec->tmp.len, NULL);
                 sl_out_c(out, '"');
             }
             sl_out_c(out, '}');

@@ -56,8 +56,10 @@ static void put_frac(sl_buf_t *out, uint32_t usec, unsigned fsp) {
     if (fsp == 0)
         return;
     uint8_t *p = sl_buf_extend(out, 1 + fsp);
-    if (p == NULL)
+    if (p == NULL) {
+        sl_out_oom = 1;
         return;
+    }
     p[0] = '.';
     uint8_t d[6];
     put_digits(d, usec, 6);
@@ -304,8 +306,10 @@ static int get_len(sl_binlog_t *dec, sl_reader_t *rd, unsigned nbytes,
 static void put_hex(sl_buf_t *out, const uint8_t *p, size_t n) {
     static const char hex[] = "0123456789abcdef";
     uint8_t *o = sl_buf_extend(out, n * 2);
-    if (o == NULL)
+    if (o == NULL) {
+        sl_out_oom = 1;
         return;
+    }
     for (size_t i = 0; i < n; i++) {
         o[2 * i] = (uint8_t)hex[p[i] >> 4];
         o[2 * i + 1] = (uint8_t)hex[p[i] & 15];
@@ -317,7 +321,7 @@ static int put_name(sl_binlog_t *dec, const sl_tablemap_t *tm_unused,
                     sl_buf_t *out) {
     (void)tm_unused;
     (void)dec;
-    return sl_json_escape(out, raw + s->off, s->len, NULL);
+    return sl_ck_escape(out, raw + s->off, s->len, NULL);
 }
 
 /* The table map a column belongs to: columns are stored inside their
@@ -613,7 +617,7 @@ int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
             /* BINARY(n): the server drops trailing zero bytes from the
              * row image and pads them back when it reads the row. */
             sl_buf_reset(&dec->tmp2);
-            if (sl_buf_append(&dec->tmp2, p, n) != 0 ||
+            if (sl_ck_append(&dec->tmp2, p, n) != 0 ||
                 sl_buf_reserve(&dec->tmp2, col->max_len - n) != 0)
                 return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
             memset(dec->tmp2.data + n, 0, col->max_len - n);
