@@ -621,6 +621,25 @@ size_t sl_client_inflight(const sl_client_t *cl) {
     return cl->inflight;
 }
 
+int sl_client_ack_ready(sl_client_t *cl, int timeout_ms) {
+    int err = sl_client_flush(cl);
+    if (err != 0)
+        return err;
+    if (cl->in.len > cl->in_off &&
+        memchr(cl->in.data + cl->in_off, '\n', cl->in.len - cl->in_off))
+        return 1;
+    if (cl->fd < 0)
+        return set_err(cl, SL_ECLOSED, "not connected");
+    struct pollfd pfd = {cl->fd, POLLIN, 0};
+    int rc;
+    do
+        rc = poll(&pfd, 1, timeout_ms < 0 ? 0 : timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0)
+        return set_err(cl, SL_ESYS, "poll: %s", strerror(errno));
+    return rc > 0;
+}
+
 int sl_client_put_ack(sl_client_t *cl, sl_client_ack_t *ack) {
     memset(ack, 0, sizeof *ack);
     if (cl->inflight == 0)

@@ -104,6 +104,12 @@ int sl_client_put_ack(sl_client_t *cl, sl_client_ack_t *ack);
 /* Puts sent and not yet acknowledged. */
 size_t sl_client_inflight(const sl_client_t *cl);
 
+/* Flushes, then waits up to timeout_ms (0: just checks) until a reply is
+ * buffered or the connection is readable. Returns 1 when so (the next
+ * sl_client_put_ack() will not wait for the broker), 0 on timeout, or an
+ * SL_E* code. Lets a producer keep sending while acks trickle in. */
+int sl_client_ack_ready(sl_client_t *cl, int timeout_ms);
+
 /* ---- reads ---- */
 
 typedef struct {
