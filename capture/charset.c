@@ -230,11 +230,40 @@ static int iconv_to_utf8(sl_binlog_t *dec, const sl_charset_t *cs,
 
 static int put_string(sl_binlog_t *dec, const uint8_t *p, size_t n,
                       sl_buf_t *out, int *replaced) {
-    /* Most values are printable ASCII: copy them in one go. */
+    /* Most values are printable ASCII or valid UTF-8 that JSON takes as
+     * is: check, then copy them in one go. Anything else (controls,
+     * quotes, backslashes, U+2028/U+2029, invalid sequences) goes
+     * through the escaper. */
     size_t i = 0;
-    while (i < n && p[i] >= 0x20 && p[i] < 0x7F && p[i] != '"' &&
-           p[i] != '\\')
-        i++;
+    while (i < n) {
+        uint8_t c = p[i];
+        if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF && i + 1 < n && (p[i + 1] & 0xC0) == 0x80) {
+            i += 2;
+            continue;
+        }
+        if (c >= 0xE0 && c <= 0xEF && i + 2 < n &&
+            (p[i + 1] & 0xC0) == 0x80 && (p[i + 2] & 0xC0) == 0x80 &&
+            !(c == 0xE0 && p[i + 1] < 0xA0) &&   /* Overlong. */
+            !(c == 0xED && p[i + 1] >= 0xA0) &&  /* Surrogates. */
+            !(c == 0xE2 && p[i + 1] == 0x80 &&
+              (p[i + 2] == 0xA8 || p[i + 2] == 0xA9))) {
+            i += 3;
+            continue;
+        }
+        if (c >= 0xF0 && c <= 0xF4 && i + 3 < n &&
+            (p[i + 1] & 0xC0) == 0x80 && (p[i + 2] & 0xC0) == 0x80 &&
+            (p[i + 3] & 0xC0) == 0x80 &&
+            !(c == 0xF0 && p[i + 1] < 0x90) &&   /* Overlong. */
+            !(c == 0xF4 && p[i + 1] >= 0x90)) {  /* Above U+10FFFF. */
+            i += 4;
+            continue;
+        }
+        break;
+    }
     if (i == n) {
         if (sl_out_c(out, '"') != 0 || sl_out_raw(out, p, n) != 0 ||
             sl_out_c(out, '"') != 0)
