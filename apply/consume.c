@@ -393,12 +393,9 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
                     return;
                 p->group_open = 1;
             }
-            rc = sl_mysql_sink_row(p->sink, (const char *)rec->data,
-                                   rec->len, off);
+            rc = sl_mysql_sink_row_doc(p->sink, &w->doc, off);
             if (sink_result(w, p, rc))
                 return;
-            /* The sink parsed the event into its own document; ours is
-             * untouched. */
             uint32_t kind = sl_jr_get(&w->doc, 0, "kind");
             if (kind != SL_JR_NONE && sl_jr_str_eq(&w->doc, kind, "row", 3)) {
                 p->group_rows++;

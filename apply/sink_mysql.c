@@ -71,18 +71,25 @@ typedef struct {
     size_t ncols;
     char **ukey; /* First unique key (PRIMARY first), or NULL. */
     size_t nukey;
+    int pk_only; /* The primary key is the table's only unique index. */
     int missing; /* The target table does not exist. */
 } tmeta_t;
 
-enum { ST_INSERT, ST_UPDATE, ST_DELETE };
+/* ST_UPSERT: updates that keep their primary key, merged into one
+ * INSERT ... ON DUPLICATE KEY UPDATE (only for tables whose sole unique
+ * index is the primary key, so the duplicate can only be that row). */
+enum { ST_INSERT, ST_UPDATE, ST_DELETE, ST_UPSERT };
 
 typedef struct {
-    uint64_t offset;
+    uint64_t offset;  /* Of the first row of the statement. */
     uint64_t row;
     int kind;
     tmeta_t *tm;
-    size_t sql_start; /* For careful re-execution. */
+    size_t sql_start;
+    uint64_t nrows;   /* Rows merged into it (multi-row INSERT/DELETE). */
 } stmt_t;
+
+#define MAX_MERGE_COLS 1024
 
 struct sl_mysql_sink_s {
     sl_mysql_opts_t opts;
@@ -102,6 +109,13 @@ struct sl_mysql_sink_s {
     int careful;      /* This group runs one statement per round trip. */
     int want_careful; /* The next group must. */
     uint64_t group_rows, group_ins, group_upd, group_del, group_drift;
+    /* The last statement of the batch, while more rows may be merged into
+     * it: ST_INSERT (its ON DUPLICATE KEY tail not yet written) or
+     * ST_DELETE (its closing parenthesis not yet written); -1 for none. */
+    int open_kind;
+    tmeta_t *open_tm;
+    int open_cols[MAX_MERGE_COLS];
+    size_t nopen_cols;
     uint64_t failed_offset;
     char err[1024];
     sl_mysql_stats_t stats;
@@ -814,6 +828,7 @@ int sl_mysql_sink_new(const sl_mysql_opts_t *opts, const char *part,
         }
     s->opts.maps = s->maps;
     sl_jr_init(&s->doc);
+    s->open_kind = -1;
     sl_backoff_init(&s->bo, s->opts.retry_min_ms, s->opts.retry_max_ms);
     if (!s->group || !s->topic || !s->part || !s->maps ||
         (opts->password && !s->password)) {
@@ -1002,12 +1017,14 @@ void sl_mysql_sink_abort(sl_mysql_sink_t *s) {
     s->in_group = 0;
     sl_buf_reset(&s->sql);
     s->nstmts = 0;
+    s->open_kind = -1;
 }
 
 int sl_mysql_sink_begin(sl_mysql_sink_t *s, uint64_t start_offset,
                         int start_found, volatile int *stop) {
     sl_buf_reset(&s->sql);
     s->nstmts = 0;
+    s->open_kind = -1;
     s->group_rows = s->group_ins = s->group_upd = s->group_del = 0;
     s->group_drift = 0;
     s->careful = s->want_careful;
@@ -1125,6 +1142,28 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db,
                 tm.ukey[tm.nukey++] = strdup(row[0] ? row[0] : "");
         }
         mysql_free_result(res);
+        rc = put(&q, "SELECT COUNT(DISTINCT INDEX_NAME), SUM(INDEX_NAME="
+                     "'PRIMARY') FROM information_schema.STATISTICS WHERE "
+                     "NON_UNIQUE=0 AND TABLE_SCHEMA=");
+        rc = rc ? rc : lit(s, &q, dst);
+        rc = rc ? rc : put(&q, " AND TABLE_NAME=");
+        rc = rc ? rc : lit(s, &q, table);
+        res = rc == 0 ? query(s, &q, &rc) : NULL;
+        sl_buf_free(&q);
+        if (res != NULL) {
+            row = mysql_fetch_row(res);
+            tm.pk_only = row && row[0] && row[1] && strcmp(row[0], "1") == 0 &&
+                         strcmp(row[1], "0") != 0;
+            mysql_free_result(res);
+        } else if (rc != 0) {
+            for (size_t c = 0; c < tm.ncols; c++)
+                free(tm.cols[c].name);
+            free(tm.cols);
+            for (size_t c = 0; c < tm.nukey; c++)
+                free(tm.ukey[c]);
+            free(tm.ukey);
+            return rc;
+        }
     }
     tmeta_t *tabs = realloc(s->tables, (s->ntables + 1) * sizeof *tabs);
     if (tabs == NULL)
@@ -1148,8 +1187,9 @@ static long long rows_matched(MYSQL *m) {
 }
 
 static const char *kind_name(int kind) {
-    return kind == ST_INSERT ? "insert" : kind == ST_UPDATE ? "update"
-                                                            : "delete";
+    return kind == ST_INSERT ? "insert"
+           : kind == ST_DELETE ? "delete"
+                               : "update";
 }
 
 /* Handles one statement outcome. Returns 0, SL_EAGAIN (redo the group in
@@ -1158,6 +1198,27 @@ static int check_outcome(sl_mysql_sink_t *s, const stmt_t *st) {
     long long n = st->kind == ST_UPDATE ? rows_matched(s->mysql)
                                         : (long long)mysql_affected_rows(
                                               s->mysql);
+    if (st->kind == ST_UPSERT) {
+        /* Each row that existed and changed counts 2; anything else (a
+         * missing row was inserted, or nothing changed) is redone row by
+         * row, where drift is handled by the policy. */
+        if (n == 2 * (long long)st->nrows)
+            return 0;
+        s->want_careful = 1;
+        return seterr(s, SL_EAGAIN, "merged update did not find every row "
+                      "changed; redoing the group row by row");
+    }
+    if (st->nrows > 1) {
+        /* A merged statement: each new row counts 1 (insert) or each
+         * deleted row 1. Any other total means drift somewhere in it; the
+         * group is redone one row per statement, which finds and handles
+         * each case exactly. */
+        if (n == (long long)st->nrows)
+            return 0;
+        s->want_careful = 1;
+        return seterr(s, SL_EAGAIN, "drift inside a merged statement; "
+                      "redoing the group row by row");
+    }
     int drift = st->kind == ST_INSERT ? n != 1 : n == 0;
     if (!drift)
         return 0;
@@ -1190,9 +1251,14 @@ static int check_outcome(sl_mysql_sink_t *s, const stmt_t *st) {
 }
 
 /* Sends the pending statements and checks each outcome. */
+static int close_open(sl_mysql_sink_t *s);
+
 static int flush(sl_mysql_sink_t *s) {
     if (s->nstmts == 0)
         return 0;
+    int crc = close_open(s);
+    if (crc != 0)
+        return crc;
     s->stats.round_trips++;
     size_t k = 0;
     int rc = 0;
@@ -1224,6 +1290,7 @@ static int flush(sl_mysql_sink_t *s) {
     }
     sl_buf_reset(&s->sql);
     s->nstmts = 0;
+    s->open_kind = -1;
     if (rc != 0)
         sl_mysql_sink_abort(s);
     return rc;
@@ -1231,6 +1298,18 @@ sqlerr: {
     unsigned e = mysql_errno(s->mysql);
     const stmt_t *st = &s->stmts[k < s->nstmts ? k : s->nstmts - 1];
     int transient = is_transient(e);
+    if (!transient && st->nrows > 1) {
+        /* Which row of a merged statement failed? The careful redo (one
+         * row per statement) names it. */
+        s->want_careful = 1;
+        rc = seterr(s, SL_EAGAIN, "error %u in a merged statement (%s); "
+                    "redoing the group row by row", e, mysql_error(s->mysql));
+        sl_buf_reset(&s->sql);
+        s->nstmts = 0;
+        s->open_kind = -1;
+        sl_mysql_sink_abort(s);
+        return rc;
+    }
     if (!transient)
         s->failed_offset = st->offset;
     rc = seterr(s, transient ? SL_EAGAIN : SL_EDB,
@@ -1240,12 +1319,231 @@ sqlerr: {
                 st->tm->dst_db, st->tm->table, e, mysql_error(s->mysql));
     sl_buf_reset(&s->sql);
     s->nstmts = 0;
+    s->open_kind = -1;
     if (transient)
         disconnect(s);
     else
         sl_mysql_sink_abort(s);
     return rc;
 }
+}
+
+/* Writes the tail of the open multi-row statement. */
+static int close_open(sl_mysql_sink_t *s) {
+    int rc = 0;
+    if (s->open_kind == ST_INSERT || s->open_kind == ST_UPSERT) {
+        const tmeta_t *tm = s->open_tm;
+        rc = put(&s->sql, " ON DUPLICATE KEY UPDATE ");
+        if (s->opts.drift == SL_DRIFT_OVERWRITE ||
+            s->open_kind == ST_UPSERT) {
+            for (size_t i = 0; i < s->nopen_cols && rc == 0; i++) {
+                const char *name = tm->cols[s->open_cols[i]].name;
+                if (i > 0)
+                    rc = sl_buf_append_u8(&s->sql, ',');
+                rc = rc ? rc : put_ident(&s->sql, name);
+                rc = rc ? rc : put(&s->sql, "=VALUES(");
+                rc = rc ? rc : put_ident(&s->sql, name);
+                rc = rc ? rc : sl_buf_append_u8(&s->sql, ')');
+            }
+        } else {
+            const char *name = tm->cols[s->open_cols[0]].name;
+            rc = put_ident(&s->sql, name);
+            rc = rc ? rc : sl_buf_append_u8(&s->sql, '=');
+            rc = rc ? rc : put_ident(&s->sql, name);
+        }
+    } else if (s->open_kind == ST_DELETE) {
+        rc = sl_buf_append_u8(&s->sql, ')');
+    }
+    s->open_kind = -1;
+    return rc;
+}
+
+static int push_stmt(sl_mysql_sink_t *s, uint64_t offset, uint64_t rowno,
+                     int kind, tmeta_t *tm, size_t mark) {
+    if (s->nstmts == s->capstmts) {
+        size_t nc = s->capstmts ? s->capstmts * 2 : 256;
+        stmt_t *ns = realloc(s->stmts, nc * sizeof *ns);
+        if (ns == NULL)
+            return SL_ENOMEM;
+        s->stmts = ns;
+        s->capstmts = nc;
+    }
+    stmt_t *st = &s->stmts[s->nstmts++];
+    st->offset = offset;
+    st->row = rowno;
+    st->kind = kind;
+    st->tm = tm;
+    st->sql_start = mark;
+    st->nrows = 1;
+    return 0;
+}
+
+/* 1 when every primary-key column (the event's pk list) has the same
+ * value, as text, in the before and the after image. */
+static int pk_unchanged(const sl_jr_doc_t *doc, const tmeta_t *tm) {
+    uint32_t pk = sl_jr_get(doc, 0, "pk");
+    uint32_t before = sl_jr_get(doc, 0, "before");
+    uint32_t after = sl_jr_get(doc, 0, "after");
+    if (pk == SL_JR_NONE || sl_jr_type(doc, pk) != SL_JR_ARRAY ||
+        sl_jr_tok(doc, pk)->count == 0 || before == SL_JR_NONE ||
+        after == SL_JR_NONE || sl_jr_type(doc, before) != SL_JR_OBJECT ||
+        sl_jr_type(doc, after) != SL_JR_OBJECT)
+        return 0;
+    uint32_t it = 0, k, e;
+    while (sl_jr_next(doc, pk, &it, &k, &e)) {
+        if (sl_jr_type(doc, e) != SL_JR_STRING)
+            return 0;
+        int c = find_col(tm, doc, e);
+        if (c < 0)
+            return 0;
+        const char *name = tm->cols[c].name;
+        uint32_t b = sl_jr_getn(doc, before, name, strlen(name));
+        uint32_t a = sl_jr_getn(doc, after, name, strlen(name));
+        if (b == SL_JR_NONE || a == SL_JR_NONE ||
+            sl_jr_type(doc, a) == SL_JR_NULL ||
+            sl_jr_type(doc, a) != sl_jr_type(doc, b))
+            return 0;
+        size_t al, bl;
+        const char *ar = sl_jr_raw(doc, a, &al), *br = sl_jr_raw(doc, b, &bl);
+        if (al != bl || memcmp(ar, br, al) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * Consecutive inserts into the same table with the same columns become
+ * one multi-row INSERT, and consecutive deletes by primary key one
+ * DELETE ... WHERE pk IN (...): far fewer statements for the server to
+ * parse. Returns 1 when the row was taken, 0 when it must be a statement
+ * of its own (update, no key, an odd value: the single-row path also
+ * reports any error precisely), or a negative error.
+ */
+static int try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc, tmeta_t *tm,
+                     uint64_t offset, uint64_t rowno) {
+    uint32_t op = sl_jr_get(doc, 0, "op");
+    if (op == SL_JR_NONE)
+        return 0;
+    int ins = sl_jr_str_eq(doc, op, "insert", 6);
+    int del = !ins && sl_jr_str_eq(doc, op, "delete", 6);
+    int upd = !ins && !del && tm->pk_only && sl_jr_str_eq(doc, op, "update", 6);
+    if (!ins && !del && !upd)
+        return 0;
+    if (upd && !pk_unchanged(doc, tm))
+        return 0;
+    int kind = ins ? ST_INSERT : del ? ST_DELETE : ST_UPSERT;
+    if (sl_jr_get(doc, 0, "positional") != SL_JR_NONE)
+        return 0;
+    int cols[MAX_MERGE_COLS];
+    uint32_t vals[MAX_MERGE_COLS];
+    size_t n = 0;
+    uint32_t it = 0, k, v;
+    if (ins || upd) {
+        uint32_t after = sl_jr_get(doc, 0, "after");
+        if (after == SL_JR_NONE || sl_jr_type(doc, after) != SL_JR_OBJECT)
+            return 0;
+        while (sl_jr_next(doc, after, &it, &k, &v)) {
+            int c = find_col(tm, doc, k);
+            if (c < 0 || n == MAX_MERGE_COLS)
+                return 0;
+            cols[n] = c;
+            vals[n++] = v;
+        }
+    } else {
+        uint32_t pk = sl_jr_get(doc, 0, "pk");
+        uint32_t before = sl_jr_get(doc, 0, "before");
+        if (pk == SL_JR_NONE || sl_jr_type(doc, pk) != SL_JR_ARRAY ||
+            before == SL_JR_NONE || sl_jr_type(doc, before) != SL_JR_OBJECT)
+            return 0;
+        uint32_t e;
+        while (sl_jr_next(doc, pk, &it, &k, &e)) {
+            if (sl_jr_type(doc, e) != SL_JR_STRING || n == MAX_MERGE_COLS)
+                return 0;
+            int c = find_col(tm, doc, e);
+            if (c < 0)
+                return 0;
+            uint32_t val = sl_jr_getn(doc, before, tm->cols[c].name,
+                                      strlen(tm->cols[c].name));
+            if (val == SL_JR_NONE || sl_jr_type(doc, val) == SL_JR_NULL)
+                return 0;
+            cols[n] = c;
+            vals[n++] = val;
+        }
+    }
+    if (n == 0)
+        return 0;
+    int same = s->open_kind == kind &&
+               s->open_tm == tm && s->nopen_cols == n &&
+               memcmp(s->open_cols, cols, n * sizeof cols[0]) == 0;
+    size_t mark = s->sql.len;
+    int rc = 0;
+    char err[200];
+    sl_buf_t vtmp = SL_BUF_INIT;
+    if (same) {
+        rc = sl_buf_append_u8(&s->sql, ',');
+    } else {
+        rc = close_open(s);
+        mark = s->sql.len;
+        if (rc == 0 && s->nstmts > 0)
+            rc = sl_buf_append_u8(&s->sql, ';');
+        if (ins || upd) {
+            rc = rc ? rc : put(&s->sql, "INSERT INTO ");
+            rc = rc ? rc : put_table(&s->sql, tm);
+            rc = rc ? rc : put(&s->sql, " (");
+            for (size_t i = 0; i < n && rc == 0; i++) {
+                if (i > 0)
+                    rc = sl_buf_append_u8(&s->sql, ',');
+                rc = rc ? rc : put_ident(&s->sql, tm->cols[cols[i]].name);
+            }
+            rc = rc ? rc : put(&s->sql, ") VALUES ");
+        } else {
+            rc = rc ? rc : put(&s->sql, "DELETE FROM ");
+            rc = rc ? rc : put_table(&s->sql, tm);
+            rc = rc ? rc : put(&s->sql, n > 1 ? " WHERE (" : " WHERE ");
+            for (size_t i = 0; i < n && rc == 0; i++) {
+                if (i > 0)
+                    rc = sl_buf_append_u8(&s->sql, ',');
+                rc = rc ? rc : put_ident(&s->sql, tm->cols[cols[i]].name);
+            }
+            rc = rc ? rc : put(&s->sql, n > 1 ? ") IN (" : " IN (");
+        }
+    }
+    int paren = ins || upd || n > 1;
+    if (rc == 0 && paren)
+        rc = sl_buf_append_u8(&s->sql, '(');
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (i > 0)
+            rc = sl_buf_append_u8(&s->sql, ',');
+        rc = rc ? rc : put_value(s->mysql, &s->sql, doc, vals[i],
+                                 tm->cols[cols[i]].cls, &vtmp, err,
+                                 sizeof err);
+    }
+    if (rc == 0 && paren)
+        rc = sl_buf_append_u8(&s->sql, ')');
+    sl_buf_free(&vtmp);
+    if (rc != 0) {
+        /* Let the single-row path report it. */
+        s->sql.len = mark;
+        if (!same)
+            s->open_kind = -1;
+        return rc == SL_ENOMEM ? rc : 0;
+    }
+    if (same) {
+        s->stmts[s->nstmts - 1].nrows++;
+    } else {
+        rc = push_stmt(s, offset, rowno, kind, tm, mark);
+        if (rc != 0)
+            return rc;
+        s->open_kind = kind;
+        s->open_tm = tm;
+        memcpy(s->open_cols, cols, n * sizeof cols[0]);
+        s->nopen_cols = n;
+    }
+    s->group_rows++;
+    s->group_ins += ins;
+    s->group_upd += upd;
+    s->group_del += del;
+    return 1;
 }
 
 int sl_mysql_sink_row(sl_mysql_sink_t *s, const char *json, size_t len,
@@ -1255,41 +1553,50 @@ int sl_mysql_sink_row(sl_mysql_sink_t *s, const char *json, size_t len,
     int rc = sl_jr_parse(&s->doc, json, len);
     if (rc != 0) {
         s->failed_offset = offset;
+        sl_mysql_sink_abort(s);
         return seterr(s, SL_EDB, "partition %s offset %llu: not a change "
                       "event: byte %zu: %s", s->part,
                       (unsigned long long)offset, s->doc.err_pos, s->doc.err);
     }
-    uint32_t kind = sl_jr_get(&s->doc, 0, "kind");
+    return sl_mysql_sink_row_doc(s, &s->doc, offset);
+}
+
+int sl_mysql_sink_row_doc(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
+                          uint64_t offset) {
+    if (!s->in_group || s->mysql == NULL)
+        return seterr(s, SL_EAGAIN, "no open group");
+    int rc = 0;
+    uint32_t kind = sl_jr_get(doc, 0, "kind");
     if (kind == SL_JR_NONE) {
         s->failed_offset = offset;
         return seterr(s, SL_EDB, "partition %s offset %llu: event without "
                       "kind", s->part, (unsigned long long)offset);
     }
-    if (sl_jr_str_eq(&s->doc, kind, "ddl", 3)) {
+    if (sl_jr_str_eq(doc, kind, "ddl", 3)) {
         s->stats.ddl_skipped++;
         sl_log_warn("DDL not replayed", "part=%s offset=%llu", s->part,
                     (unsigned long long)offset);
         return 0;
     }
-    if (sl_jr_str_eq(&s->doc, kind, "statement", 9)) {
+    if (sl_jr_str_eq(doc, kind, "statement", 9)) {
         s->failed_offset = offset;
         return seterr(s, SL_EDB, "partition %s offset %llu: statement-based "
                       "change cannot be applied (set binlog_format=ROW)",
                       s->part, (unsigned long long)offset);
     }
-    if (!sl_jr_str_eq(&s->doc, kind, "row", 3))
+    if (!sl_jr_str_eq(doc, kind, "row", 3))
         return 0;
-    uint32_t db = sl_jr_get(&s->doc, 0, "db");
-    uint32_t table = sl_jr_get(&s->doc, 0, "table");
-    uint32_t rowi = sl_jr_get(&s->doc, 0, "row");
+    uint32_t db = sl_jr_get(doc, 0, "db");
+    uint32_t table = sl_jr_get(doc, 0, "table");
+    uint32_t rowi = sl_jr_get(doc, 0, "row");
     uint64_t rowno = 0;
     if (rowi != SL_JR_NONE)
-        (void)sl_jr_u64(&s->doc, rowi, &rowno);
+        (void)sl_jr_u64(doc, rowi, &rowno);
     sl_buf_reset(&s->tmp);
     sl_buf_reset(&s->tmp2);
     if (db == SL_JR_NONE || table == SL_JR_NONE ||
-        sl_jr_unescape(&s->doc, db, &s->tmp) != 0 ||
-        sl_jr_unescape(&s->doc, table, &s->tmp2) != 0 ||
+        sl_jr_unescape(doc, db, &s->tmp) != 0 ||
+        sl_jr_unescape(doc, table, &s->tmp2) != 0 ||
         sl_buf_append_u8(&s->tmp, 0) != 0 ||
         sl_buf_append_u8(&s->tmp2, 0) != 0) {
         s->failed_offset = offset;
@@ -1317,6 +1624,16 @@ int sl_mysql_sink_row(sl_mysql_sink_t *s, const char *json, size_t len,
                       (unsigned long long)offset,
                       (unsigned long long)rowno, name);
     }
+    if (!s->careful) {
+        rc = try_merge(s, doc, tm, offset, rowno);
+        if (rc < 0)
+            return rc;
+        if (rc == 1)
+            return s->sql.len >= s->opts.batch_bytes ? flush(s) : 0;
+    }
+    rc = close_open(s);
+    if (rc != 0)
+        return rc;
     size_t mark = s->sql.len;
     if (s->nstmts > 0)
         rc = sl_buf_append_u8(&s->sql, ';');
@@ -1325,7 +1642,7 @@ int sl_mysql_sink_row(sl_mysql_sink_t *s, const char *json, size_t len,
     int skind = 0;
     char err[300] = "";
     sl_buf_t vtmp = SL_BUF_INIT;
-    rc = build_row(s->mysql, &s->sql, &s->doc, tm, s->opts.drift, &skind,
+    rc = build_row(s->mysql, &s->sql, doc, tm, s->opts.drift, &skind,
                    &vtmp, err, sizeof err);
     sl_buf_free(&vtmp);
     if (rc != 0) {
@@ -1351,6 +1668,7 @@ int sl_mysql_sink_row(sl_mysql_sink_t *s, const char *json, size_t len,
     st->kind = skind;
     st->tm = tm;
     st->sql_start = mark;
+    st->nrows = 1;
     s->group_rows++;
     s->group_ins += skind == ST_INSERT;
     s->group_upd += skind == ST_UPDATE;
@@ -1365,7 +1683,7 @@ int sl_mysql_sink_row(sl_mysql_sink_t *s, const char *json, size_t len,
             sl_buf_reset(&s->sql);
             err[0] = '\0';
             sl_buf_t t2 = SL_BUF_INIT;
-            rc = build_upsert_after(s->mysql, &s->sql, &s->doc, tm, &t2, err,
+            rc = build_upsert_after(s->mysql, &s->sql, doc, tm, &t2, err,
                                     sizeof err);
             sl_buf_free(&t2);
             if (rc == 0) {

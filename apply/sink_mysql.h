@@ -54,6 +54,8 @@
 #ifndef SL_APPLY_SINK_MYSQL_H
 #define SL_APPLY_SINK_MYSQL_H
 
+#include "jsonread.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -125,6 +127,10 @@ int sl_mysql_sink_begin(sl_mysql_sink_t *sink, uint64_t start_offset,
  * counted and logged, not replayed. */
 int sl_mysql_sink_row(sl_mysql_sink_t *sink, const char *json, size_t len,
                       uint64_t offset);
+/* The same for an event the caller already parsed (root token 0); doc is
+ * only read during the call. */
+int sl_mysql_sink_row_doc(sl_mysql_sink_t *sink, const sl_jr_doc_t *doc,
+                          uint64_t offset);
 /* Commits the group: next_offset is the offset after its last message,
  * ntrx the number of source transactions it held, last_trx the last one's
  * id (for the offsets row). On a lost connection during COMMIT the outcome

@@ -471,8 +471,11 @@ int main(int argc, char **argv) {
     if (rows < 1000)
         rows = 1000;
     rows = rows / (TRX_ROWS * 8) * TRX_ROWS * 8;
-    snprintf(dir, sizeof dir, "%s/bench-apply",
-             getenv("SL_HARNESS_ROOT") ? getenv("SL_HARNESS_ROOT") : "/tmp");
+    /* A fresh directory: a broker left by an earlier run would hold
+     * capture checkpoints that change where capture starts. */
+    snprintf(dir, sizeof dir, "%s/bench-apply-%d",
+             getenv("SL_HARNESS_ROOT") ? getenv("SL_HARNESS_ROOT") : "/tmp",
+             (int)getpid());
     mkdir(dir, 0700);
     MYSQL *src = sl_harness_mysql("SOURCE", NULL);
     MYSQL *dst = sl_harness_mysql("TARGET", NULL);
