@@ -500,6 +500,14 @@ static void report(svc_t *svc, int force) {
     svc->last_rows = svc->rows;
 }
 
+static const struct sl_schema_table_s *lookup_table(void *ctx, const char *db,
+                                                   size_t db_len,
+                                                   const char *table,
+                                                   size_t table_len) {
+    svc_t *svc = ctx;
+    return sl_schema_find(svc->schema, db, db_len, table, table_len);
+}
+
 static int new_decoder(svc_t *svc) {
     sl_binlog_free(svc->dec);
     svc->dec = NULL;
@@ -507,6 +515,8 @@ static int new_decoder(svc_t *svc) {
     memset(&dopts, 0, sizeof dopts);
     dopts.skip_types = svc->skip;
     dopts.nskip_types = svc->nskip;
+    dopts.schema_lookup = lookup_table;
+    dopts.schema_ctx = svc;
     svc->in_trx = 0;
     clear_touched(svc);
     return sl_binlog_new(&svc->dec, &dopts, on_change, svc);
@@ -585,9 +595,12 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
             svc->last_event_ts = svc->cur_ts;
         svc->events++;
         svc->bytes += len;
+        /* A change callback that fails leaves its own message in
+         * svc->err; otherwise the decoder's says what was wrong. */
+        svc->err[0] = '\0';
         rc = sl_binlog_feed(svc->dec, ev, len, pos, 1);
         if (rc != 0) {
-            if (svc->err[0] == '\0' || rc != SL_EUNSUPPORTED)
+            if (svc->err[0] == '\0')
                 snprintf(svc->err, sizeof svc->err, "%s",
                          sl_binlog_errmsg(svc->dec));
             break;

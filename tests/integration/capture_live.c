@@ -261,7 +261,6 @@ static void wait_caught_up(env_t *env, MYSQL *mysql, sl_client_t *cl) {
     snprintf(file, sizeof file, "%s", row[0]);
     uint64_t end = strtoull(row[1], NULL, 10);
     mysql_free_result(res);
-    (void)env;
     for (int i = 0; i < 600; i++) {
         uint64_t earliest, latest;
         if (sl_client_offsets(cl, "__sluice_capture", "live", &earliest,
@@ -282,6 +281,10 @@ static void wait_caught_up(env_t *env, MYSQL *mysql, sl_client_t *cl) {
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "tail -n 20 %s/capture.log", env->dir);
+    if (system(cmd) != 0)
+        printf("# no capture log\n");
     sl_test_fail(__FILE__, __LINE__, "capture did not catch up in 60 s");
 }
 
@@ -530,5 +533,120 @@ SL_TEST(capture_streams_a_million_row_transaction) {
     sl_harness_stop(cap, SIGTERM, 20000);
     sl_client_close(cl);
     sl_harness_stop(env.broker_pid, SIGTERM, 20000);
+    mysql_close(mysql);
+}
+
+/* The column names of a row event's image, in order, joined by commas. */
+static void image_columns(const char *json, const char *which, char *out,
+                          size_t outlen) {
+    sl_jr_doc_t doc;
+    sl_jr_init(&doc);
+    out[0] = '\0';
+    SL_CHECK_OK(sl_jr_parse(&doc, json, strlen(json)));
+    uint32_t img = sl_jr_get(&doc, 0, which);
+    uint32_t it = 0, key, val;
+    while (img != SL_JR_NONE && sl_jr_next(&doc, img, &it, &key, &val)) {
+        size_t len;
+        const char *raw = sl_jr_raw(&doc, key, &len);
+        snprintf(out + strlen(out), outlen - strlen(out), "%s%.*s",
+                 out[0] ? "," : "", (int)len, raw);
+    }
+    sl_jr_free(&doc);
+}
+
+/* Rows of partition part whose id is id: the first one's after image. */
+static void row_columns(sl_client_t *cl, const char *part, int id, char *out,
+                        size_t outlen) {
+    lines_t got;
+    memset(&got, 0, sizeof got);
+    read_partition(cl, "live", part, &got);
+    char want[32];
+    snprintf(want, sizeof want, "\"after\":{\"id\":%d,", id);
+    out[0] = '\0';
+    for (size_t i = 0; i < got.n; i++)
+        if (strstr(got.items[i], want) != NULL) {
+            image_columns(got.items[i], "after", out, outlen);
+            SL_CHECK(strstr(got.items[i], "\"pk\":[\"id\"]") != NULL);
+            break;
+        }
+    lines_free(&got);
+}
+
+/* Without column names in the binlog (binlog_row_metadata=MINIMAL), every
+ * row is decoded with the columns in force when it was written, across
+ * ADD/DROP/MODIFY/RENAME COLUMN, RENAME TABLE, CREATE TABLE ... LIKE and
+ * DROP TABLE, and across a kill -9 of capture that makes it rebuild the
+ * schema history from the broker. */
+SL_TEST(capture_schema_history_without_binlog_metadata) {
+    env_t env;
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_harness_exec(mysql, "SET GLOBAL binlog_row_metadata = 'MINIMAL'");
+    mysql_close(mysql);
+    /* The setting applies to sessions opened after it. */
+    mysql = sl_harness_mysql("SOURCE", NULL);
+    setup(&env, mysql);
+    int cap = start_capture(&env, "capture.log");
+    /* Capture reads the tables' definitions when it first starts; the
+     * history takes over from there. */
+    sl_client_t *cl;
+    SL_CHECK_OK(sl_client_connect(env.broker_addr, NULL, &cl));
+    for (int i = 0; i < 300; i++) {
+        uint64_t earliest, latest = 0;
+        if (sl_client_offsets(cl, "__sluice_capture", "live.schema",
+                              &earliest, &latest) == 0 && latest > 0)
+            break;
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    sl_harness_exec(mysql, "INSERT INTO live.a VALUES (1, 'one', 1)");
+    sl_harness_exec(mysql, "ALTER TABLE live.a ADD COLUMN z INT AFTER id");
+    sl_harness_exec(mysql, "INSERT INTO live.a VALUES (2, 22, 'two', 2)");
+    sl_harness_exec(mysql, "ALTER TABLE live.a DROP COLUMN v, "
+                           "MODIFY n INT NOT NULL DEFAULT 0");
+    /* Capture dies here and must rebuild its history from the broker. */
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    sl_harness_stop(cap, SIGKILL, 5000);
+    sl_harness_exec(mysql, "INSERT INTO live.a VALUES (3, 33, 3)");
+    sl_harness_exec(mysql, "ALTER TABLE live.a RENAME COLUMN z TO zz");
+    sl_harness_exec(mysql, "INSERT INTO live.a VALUES (4, 44, 4)");
+    cap = start_capture(&env, "capture.log");
+    sl_harness_exec(mysql, "RENAME TABLE live.a TO live.a2");
+    sl_harness_exec(mysql, "INSERT INTO live.a2 VALUES (5, 55, 5)");
+    sl_harness_exec(mysql, "CREATE TABLE live.c LIKE live.b");
+    sl_harness_exec(mysql, "INSERT INTO live.c VALUES (6, 6.5, NOW())");
+    sl_harness_exec(mysql, "DROP TABLE live.b");
+    sl_harness_exec(mysql, "CREATE TABLE live.b (id INT PRIMARY KEY, "
+                           "w VARCHAR(5))");
+    sl_harness_exec(mysql, "INSERT INTO live.b VALUES (7, 'w')");
+    wait_caught_up(&env, mysql, cl);
+    char cols[256];
+    row_columns(cl, "live.a", 1, cols, sizeof cols);
+    SL_CHECK_STR(cols, "id,v,n");
+    row_columns(cl, "live.a", 2, cols, sizeof cols);
+    SL_CHECK_STR(cols, "id,z,v,n");
+    row_columns(cl, "live.a", 3, cols, sizeof cols);
+    SL_CHECK_STR(cols, "id,z,n");
+    row_columns(cl, "live.a", 4, cols, sizeof cols);
+    SL_CHECK_STR(cols, "id,zz,n");
+    row_columns(cl, "live.a2", 5, cols, sizeof cols);
+    SL_CHECK_STR(cols, "id,zz,n");
+    row_columns(cl, "live.c", 6, cols, sizeof cols);
+    SL_CHECK_STR(cols, "id,d,t");
+    row_columns(cl, "live.b", 7, cols, sizeof cols);
+    SL_CHECK_STR(cols, "id,w");
+    /* The DDL statements went to the partitions of the tables they name. */
+    lines_t got;
+    memset(&got, 0, sizeof got);
+    read_partition(cl, "live", "live.a", &got);
+    int ddl = 0;
+    for (size_t i = 0; i < got.n; i++)
+        ddl += strstr(got.items[i], "\"kind\":\"ddl\"") != NULL;
+    SL_CHECK_INT(ddl, 4); /* ADD, DROP+MODIFY, RENAME COLUMN, RENAME TABLE */
+    lines_free(&got);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    sl_client_close(cl);
+    sl_harness_stop(env.broker_pid, SIGTERM, 20000);
+    sl_harness_exec(mysql, "SET GLOBAL binlog_row_metadata = 'FULL'");
     mysql_close(mysql);
 }
