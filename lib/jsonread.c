@@ -110,12 +110,33 @@ static size_t utf8_len(const unsigned char *p, size_t left) {
     return n;
 }
 
+/* 1 when one of the 8 bytes in x is a quote, a backslash, a control byte
+ * or not ASCII, i.e. needs the byte-by-byte path (SWAR: "has a byte less
+ * than n" and "has a zero byte" from Bit Twiddling Hacks; a false positive
+ * only costs the slow path, a false negative cannot happen). */
+static inline int needs_care(uint64_t x) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+            ((b - ones) & ~b) | x) & highs ? 1 : 0;
+}
+
 /* Scans the string starting after its opening quote at s[*pos]. */
 static int scan_string(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
                        size_t *pos, int *escaped) {
     size_t i = *pos;
     *escaped = 0;
     while (i < len) {
+        /* Plain ASCII runs, 8 bytes at a time. */
+        while (i + 8 <= len) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (needs_care(x))
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
         unsigned char c = s[i];
         if (c == '"') {
             *pos = i;

@@ -241,3 +241,43 @@ SL_TEST(jsonread_base64_strict) {
     }
     sl_buf_free(&b);
 }
+
+SL_TEST(jsonread_special_bytes_at_every_position) {
+    /* The string scanner skips plain ASCII 8 bytes at a time; a quote,
+     * backslash, control byte or non-ASCII byte at any position of a
+     * window must still be seen. */
+    sl_jr_doc_t doc;
+    sl_jr_init(&doc);
+    char text[64];
+    for (int p = 0; p < 20; p++) {
+        /* A control byte: rejected, at its position. */
+        memset(text, 'a', sizeof text);
+        text[0] = '"';
+        text[1 + p] = '\x1f';
+        text[30] = '"';
+        SL_CHECK_INT(sl_jr_parse(&doc, text, 31), SL_ECORRUPT);
+        SL_CHECK_INT(doc.err_pos, 1 + p);
+        /* An early quote ends the string: trailing bytes. */
+        text[1 + p] = '"';
+        SL_CHECK_INT(sl_jr_parse(&doc, text, 31), SL_ECORRUPT);
+        SL_CHECK(strstr(doc.err, "trailing") != NULL);
+        /* An escaped quote is part of the string. */
+        text[1 + p] = '\\';
+        text[2 + p] = '"';
+        SL_CHECK_OK(sl_jr_parse(&doc, text, 31));
+        SL_CHECK_INT(sl_jr_tok(&doc, 0)->len, 29);
+        SL_CHECK(sl_jr_tok(&doc, 0)->escaped);
+        /* A 2-byte UTF-8 sequence is accepted; a lone continuation byte
+         * is not. */
+        memset(text, 'a', sizeof text);
+        text[0] = '"';
+        text[1 + p] = '\xc3';
+        text[2 + p] = '\xa9';
+        text[30] = '"';
+        SL_CHECK_OK(sl_jr_parse(&doc, text, 31));
+        text[1 + p] = '\xa9';
+        SL_CHECK_INT(sl_jr_parse(&doc, text, 31), SL_ECORRUPT);
+        SL_CHECK_INT(doc.err_pos, 1 + p);
+    }
+    sl_jr_free(&doc);
+}
