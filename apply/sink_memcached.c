@@ -43,7 +43,8 @@ struct sl_mc_sink_s {
     int fd;
     sl_buf_t out;
     char in[8192];
-    size_t inlen;
+    size_t inpos; /* Start of the unread replies in in[]. */
+    size_t inlen; /* End of them. */
     sl_backoff_t bo;
     sl_cache_stats_t stats;
 };
@@ -67,7 +68,7 @@ static void drop(sl_mc_sink_t *mc) {
     if (mc->fd >= 0)
         close(mc->fd);
     mc->fd = -1;
-    mc->inlen = 0;
+    mc->inpos = mc->inlen = 0;
 }
 
 void sl_mc_sink_free(sl_mc_sink_t *mc) {
@@ -130,7 +131,7 @@ static int ensure(sl_mc_sink_t *mc, char *why, size_t whylen) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     mc->fd = fd;
-    mc->inlen = 0;
+    mc->inpos = mc->inlen = 0;
     return 0;
 }
 
@@ -151,21 +152,28 @@ static int write_all(sl_mc_sink_t *mc, const uint8_t *p, size_t n, char *why,
     return 0;
 }
 
-/* Reads one reply line (without CRLF) into line. */
+/* Reads one reply line (without CRLF) into line. Replies are consumed
+ * by moving a cursor; the buffer is compacted only when it must read
+ * more. */
 static int read_line(sl_mc_sink_t *mc, char *line, size_t cap, char *why,
                      size_t whylen) {
     for (;;) {
-        char *nl = memchr(mc->in, '\n', mc->inlen);
+        char *start = mc->in + mc->inpos;
+        char *nl = memchr(start, '\n', mc->inlen - mc->inpos);
         if (nl != NULL) {
-            size_t n = (size_t)(nl - mc->in) + 1;
+            size_t n = (size_t)(nl - start) + 1;
             size_t l = n >= 2 && nl[-1] == '\r' ? n - 2 : n - 1;
             if (l >= cap)
                 l = cap - 1;
-            memcpy(line, mc->in, l);
+            memcpy(line, start, l);
             line[l] = '\0';
-            memmove(mc->in, mc->in + n, mc->inlen - n);
-            mc->inlen -= n;
+            mc->inpos += n;
             return 0;
+        }
+        if (mc->inpos > 0) {
+            memmove(mc->in, mc->in + mc->inpos, mc->inlen - mc->inpos);
+            mc->inlen -= mc->inpos;
+            mc->inpos = 0;
         }
         if (mc->inlen == sizeof mc->in) {
             snprintf(why, whylen, "reply line over %zu bytes", sizeof mc->in);
