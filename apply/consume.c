@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "config.h"
 #include "error.h"
+#include "json.h"
 #include "jsonread.h"
 #include "log.h"
 
@@ -109,6 +110,10 @@ typedef struct {
     int64_t src_ts;
     uint64_t prev_rows;
     char error[512];
+    /* Offsets moved to the dead-letter topic, skipped when re-read. */
+    uint64_t *skip;
+    size_t nskip, capskip;
+    uint64_t dead_lettered;
 } part_t;
 
 typedef struct consume_s consume_t;
@@ -147,6 +152,101 @@ static void part_fail(part_t *p, const char *why) {
     p->group_open = 0;
     sl_log_error("partition stopped", "part=%s error=%s", p->name,
                  sl_log_quote(why, q, sizeof q));
+}
+
+static int skipped(const part_t *p, uint64_t off) {
+    for (size_t i = 0; i < p->nskip; i++)
+        if (p->skip[i] == off)
+            return 1;
+    return 0;
+}
+
+static void rewind_part(worker_t *w, part_t *p, int wait);
+
+/*
+ * Moves the message at off to the dead-letter topic (when configured) and
+ * marks it skipped; the caller then rewinds the partition so the group is
+ * redone without it. The put is idempotent (producer = the group and
+ * topic, sequence = offset + 1), so a crash before the group commits and
+ * the same failure after the restart store it once. Returns 1 when the
+ * event was dead-lettered, 0 when the partition must stop instead.
+ */
+static int dead_letter(worker_t *w, part_t *p, uint64_t off, const char *why) {
+    consume_t *c = w->c;
+    if (c->o.dead_letter == NULL || off == UINT64_MAX)
+        return 0;
+    sl_client_fetch_t f;
+    memset(&f, 0, sizeof f);
+    int rc = sl_client_get(w->cl, c->o.topic, p->name, off, 1, 0, &f);
+    if (rc != 0 || f.count < 1 || f.recs[0].offset != off)
+        return 0;
+    sl_buf_t out = SL_BUF_INIT;
+    sl_json_t js;
+    sl_json_init(&js, &out);
+    sl_json_obj_begin(&js);
+    sl_json_key(&js, "topic");
+    sl_json_str(&js, c->o.topic);
+    sl_json_key(&js, "partition");
+    sl_json_str(&js, p->name);
+    sl_json_key(&js, "offset");
+    sl_json_uint(&js, off);
+    sl_json_key(&js, "group");
+    sl_json_str(&js, c->o.group);
+    sl_json_key(&js, "error");
+    sl_json_str(&js, why);
+    sl_jr_doc_t doc;
+    sl_jr_init(&doc);
+    if (sl_jr_parse(&doc, (const char *)f.recs[0].data, f.recs[0].len) == 0) {
+        sl_json_key(&js, "event");
+        sl_json_raw(&js, (const char *)f.recs[0].data, f.recs[0].len);
+    } else {
+        sl_json_key(&js, "event_base64");
+        sl_json_base64(&js, f.recs[0].data, f.recs[0].len);
+    }
+    sl_jr_free(&doc);
+    sl_json_obj_end(&js);
+    uint64_t h = 1469598103934665603ull;
+    for (const char *q = c->o.group; *q; q++)
+        h = (h ^ (uint8_t)*q) * 1099511628211ull;
+    h = (h ^ 0) * 1099511628211ull;
+    for (const char *q = c->o.topic; *q; q++)
+        h = (h ^ (uint8_t)*q) * 1099511628211ull;
+    uint64_t doff;
+    int dup = 0;
+    rc = sl_json_error(&js);
+    if (rc == 0)
+        rc = sl_client_put(w->cl, c->o.dead_letter, p->name, out.data,
+                           out.len, (int64_t)(h & 0x7FFFFFFFFFFFFFFFull),
+                           off + 1, &doff, &dup);
+    sl_buf_free(&out);
+    if (rc != 0) {
+        sl_log_error("dead-letter put failed", "part=%s offset=%llu error=%s",
+                     p->name, (unsigned long long)off, sl_strerror(rc));
+        return 0;
+    }
+    if (p->nskip == p->capskip) {
+        size_t nc = p->capskip ? p->capskip * 2 : 16;
+        uint64_t *ns = realloc(p->skip, nc * sizeof *ns);
+        if (ns == NULL)
+            return 0;
+        p->skip = ns;
+        p->capskip = nc;
+    }
+    p->skip[p->nskip++] = off;
+    p->dead_lettered++;
+    char q[1100];
+    sl_log_warn("event moved to the dead-letter topic",
+                "part=%s offset=%llu dead_letter=%s error=%s", p->name,
+                (unsigned long long)off, c->o.dead_letter,
+                sl_log_quote(why, q, sizeof q));
+    rewind_part(w, p, 0);
+    return 1;
+}
+
+/* A permanent failure of the message at off: dead-letter it, or stop. */
+static void fail_at(worker_t *w, part_t *p, uint64_t off, const char *why) {
+    if (!dead_letter(w, p, off, why))
+        part_fail(p, why);
 }
 
 /* Connects the worker's broker client, retrying until hard stop. */
@@ -303,6 +403,14 @@ static int sink_result(worker_t *w, part_t *p, int rc) {
         rewind_part(w, p, 0);
         return 1;
     }
+    if (p->sink != NULL && rc == SL_EDB &&
+        !sl_mysql_sink_failed_drift(p->sink)) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", sl_mysql_sink_error(p->sink));
+        sl_mysql_sink_abort(p->sink);
+        fail_at(w, p, sl_mysql_sink_failed_offset(p->sink), why);
+        return 1;
+    }
     part_fail(p, p->sink ? sl_mysql_sink_error(p->sink) : sl_strerror(rc));
     if (p->sink != NULL)
         sl_mysql_sink_abort(p->sink);
@@ -373,7 +481,11 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
             snprintf(why, sizeof why, "offset %llu: not a change event: "
                      "byte %zu: %s", (unsigned long long)off,
                      w->doc.err_pos, w->doc.err);
-            part_fail(p, why);
+            if (skipped(p, off)) {
+                p->pos = off + 1;
+                continue;
+            }
+            fail_at(w, p, off, why);
             return;
         }
         int b = sl_trxtrack_feed(&p->tt, &w->doc);
@@ -385,7 +497,8 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
         }
         if (*c->soft && !p->group_open && (b & SL_TRX_ENDS_BEFORE))
             return;
-        if (c->o.mysql != NULL && off >= p->db_next) {
+        int skip = p->nskip > 0 && skipped(p, off);
+        if (c->o.mysql != NULL && off >= p->db_next && !skip) {
             if (!p->group_open) {
                 rc = sl_mysql_sink_begin(p->sink, p->db_next, p->db_found,
                                          c->hard);
@@ -403,7 +516,7 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
             }
             copy_trx_id(p, &w->doc);
         }
-        if (cache && c->o.keys != NULL && off >= p->cache_next) {
+        if (cache && c->o.keys != NULL && off >= p->cache_next && !skip) {
             uint32_t kind = sl_jr_get(&w->doc, 0, "kind");
             uint32_t db = sl_jr_get(&w->doc, 0, "db");
             uint32_t tb = sl_jr_get(&w->doc, 0, "table");
@@ -426,9 +539,9 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
                         char why[700];
                         snprintf(why, sizeof why, "offset %llu: %s",
                                  (unsigned long long)off, err);
-                        part_fail(p, why);
                         if (p->sink)
                             sl_mysql_sink_abort(p->sink);
+                        fail_at(w, p, off, why);
                         return;
                     }
                 }
@@ -682,23 +795,27 @@ static void report(consume_t *c, uint64_t elapsed_ms, int final) {
             sl_log_info(final ? "partition final" : "partition stats",
                         "part=%s worker=%u state=%s next=%llu latest=%llu "
                         "lag=%llu behind_s=%lld rows=%llu trx=%llu "
-                        "invalidated=%llu rate=%.0f", p->name, p->worker,
+                        "invalidated=%llu dead_lettered=%llu rate=%.0f",
+                        p->name, p->worker,
                         state, (unsigned long long)next,
                         (unsigned long long)p->latest,
                         (unsigned long long)lag, behind,
                         (unsigned long long)rows, (unsigned long long)p->trx,
-                        (unsigned long long)p->invalidated, rate);
+                        (unsigned long long)p->invalidated,
+                        (unsigned long long)p->dead_lettered, rate);
             sl_buf_printf(&stats,
                           "STAT part:%s:state %s\nSTAT part:%s:next %llu\n"
                           "STAT part:%s:lag %llu\nSTAT part:%s:behind_s %lld\n"
                           "STAT part:%s:rows %llu\nSTAT part:%s:trx %llu\n"
                           "STAT part:%s:invalidated %llu\n"
+                          "STAT part:%s:dead_lettered %llu\n"
                           "STAT part:%s:rate %.0f\n",
                           p->name, state, p->name, (unsigned long long)next,
                           p->name, (unsigned long long)lag, p->name, behind,
                           p->name, (unsigned long long)rows, p->name,
                           (unsigned long long)p->trx, p->name,
-                          (unsigned long long)p->invalidated, p->name, rate);
+                          (unsigned long long)p->invalidated, p->name,
+                          (unsigned long long)p->dead_lettered, p->name, rate);
             if (p->stopped)
                 sl_buf_printf(&stats, "STAT part:%s:error %s\n", p->name,
                               p->error);
@@ -810,6 +927,7 @@ int sl_consume_run(const sl_consume_opts_t *opts, volatile int *soft_stop,
             part_t *p = w->parts[k];
             sl_mysql_sink_free(p->sink);
             sl_keylist_free(&p->keys);
+            free(p->skip);
             free(p->name);
             free(p);
         }

@@ -56,6 +56,10 @@ typedef struct {
     uint64_t discover_ms;     /* Partition discovery period (default 2 s). */
     const char *stats_file;   /* STAT lines rewritten each period, or NULL. */
     uint64_t grace_ms;        /* Soft stop: time to finish (default 30 s). */
+    /* Dead-letter topic, or NULL: an event that fails permanently (not a
+     * drift stopped by policy) is put there, in a partition of the same
+     * name, wrapped with its offset and error, and skipped. */
+    const char *dead_letter;
 } sl_consume_opts_t;
 
 /* Runs until *soft_stop (or *hard_stop). Returns 0 after a clean stop, or

@@ -50,6 +50,8 @@ static const sl_opt_t opts[] = {
     {"batch-bytes", "512KiB", 0, "SQL bytes per round trip to the target"},
     {"stats-interval", "10s", 0, "period of the per-partition log lines"},
     {"stats-file", NULL, 0, "rewrite STAT lines to this file each period"},
+    {"dead-letter", NULL, 0, "move events that fail permanently to this "
+                             "topic (same partition name) and continue"},
     {"grace", "30s", 0, "on SIGTERM, time allowed to finish open "
                         "transactions"},
     {"log-level", "info", 0, "debug, info, warn or error"},
@@ -183,6 +185,9 @@ int main(int argc, char **argv) {
         return usage(&cfg, "--fetch-bytes must be at least 1KiB and "
                            "--group-rows at least 1");
     co.stats_file = sl_config_get(&cfg, "stats-file");
+    co.dead_letter = sl_config_get(&cfg, "dead-letter");
+    if (co.dead_letter != NULL && strcmp(co.dead_letter, co.topic) == 0)
+        return usage(&cfg, "--dead-letter must differ from --topic");
     char errbuf[512];
     char *secret = NULL;
     if (sl_secret_load(sl_config_get(&cfg, "broker-secret-file"),

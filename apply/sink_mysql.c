@@ -116,7 +116,8 @@ struct sl_mysql_sink_s {
     tmeta_t *open_tm;
     int open_cols[MAX_MERGE_COLS];
     size_t nopen_cols;
-    uint64_t failed_offset;
+    uint64_t failed_offset; /* UINT64_MAX when the last error names none. */
+    int failed_drift;       /* The error is a drift with policy stop. */
     char err[1024];
     sl_mysql_stats_t stats;
 };
@@ -829,6 +830,7 @@ int sl_mysql_sink_new(const sl_mysql_opts_t *opts, const char *part,
     s->opts.maps = s->maps;
     sl_jr_init(&s->doc);
     s->open_kind = -1;
+    s->failed_offset = UINT64_MAX;
     sl_backoff_init(&s->bo, s->opts.retry_min_ms, s->opts.retry_max_ms);
     if (!s->group || !s->topic || !s->part || !s->maps ||
         (opts->password && !s->password)) {
@@ -883,6 +885,9 @@ void sl_mysql_sink_free(sl_mysql_sink_t *s) {
 }
 
 const char *sl_mysql_sink_error(const sl_mysql_sink_t *s) { return s->err; }
+int sl_mysql_sink_failed_drift(const sl_mysql_sink_t *s) {
+    return s->failed_drift;
+}
 uint64_t sl_mysql_sink_failed_offset(const sl_mysql_sink_t *s) {
     return s->failed_offset;
 }
@@ -1025,6 +1030,8 @@ int sl_mysql_sink_begin(sl_mysql_sink_t *s, uint64_t start_offset,
     sl_buf_reset(&s->sql);
     s->nstmts = 0;
     s->open_kind = -1;
+    s->failed_offset = UINT64_MAX;
+    s->failed_drift = 0;
     s->group_rows = s->group_ins = s->group_upd = s->group_del = 0;
     s->group_drift = 0;
     s->careful = s->want_careful;
@@ -1228,6 +1235,7 @@ static int check_outcome(sl_mysql_sink_t *s, const stmt_t *st) {
                                                : "delete of a missing row";
     if (s->opts.drift == SL_DRIFT_STOP) {
         s->failed_offset = st->offset;
+        s->failed_drift = 1;
         return seterr(s, SL_EDB,
                       "partition %s offset %llu row %llu: drift on %s.%s: %s "
                       "(drift policy stop)", s->part,

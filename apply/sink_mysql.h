@@ -145,7 +145,11 @@ void sl_mysql_sink_abort(sl_mysql_sink_t *sink);
 int sl_mysql_sink_wait(sl_mysql_sink_t *sink, volatile int *stop);
 int sl_mysql_sink_careful(const sl_mysql_sink_t *sink);
 const char *sl_mysql_sink_error(const sl_mysql_sink_t *sink);
+/* The offset of the message behind the last SL_EDB (UINT64_MAX when the
+ * error concerns no single message), and whether it was a drift stopped
+ * by policy (never dead-lettered). */
 uint64_t sl_mysql_sink_failed_offset(const sl_mysql_sink_t *sink);
+int sl_mysql_sink_failed_drift(const sl_mysql_sink_t *sink);
 
 typedef struct {
     uint64_t groups;       /* Target transactions committed. */

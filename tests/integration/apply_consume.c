@@ -107,7 +107,7 @@ static void trx(sl_client_t *cl, const char *table, int seq,
     put(cl, part, ev);
 }
 
-static int spawn_apply(const char *extra_log_tag) {
+static int spawn_apply(const char *extra_log_tag, const char *dlq) {
     char broker[64], target[200], pwf[600], redis[64], mc[64], keys[600],
         logp[600], stats[600];
     snprintf(broker, sizeof broker, "127.0.0.1:%u", broker_port);
@@ -126,7 +126,15 @@ static int spawn_apply(const char *extra_log_tag) {
                     "--map", "apc_src=apc_dst", "--redis", redis,
                     "--redis-channel", "inval", "--memcached", mc, "--keys",
                     keys, "--poll", "200ms", "--drift", "stop",
-                    "--stats-interval", "500ms", "--stats-file", stats, NULL};
+                    "--stats-interval", "500ms", "--stats-file", stats, NULL,
+                    NULL, NULL};
+    if (dlq != NULL) {
+        size_t n = 0;
+        while (argv[n] != NULL)
+            n++;
+        argv[n] = "--dead-letter";
+        argv[n + 1] = (char *)dlq;
+    }
     return track(sl_harness_spawn(argv, logp));
 }
 
@@ -252,7 +260,7 @@ SL_TEST(apply_consume_end_to_end) {
                         "\"t\":\"x\"}"};
     trx(cl, "notes", 1, n1, 1);
     /* users: 2 trx of 4 + 4 messages; orders: 3 + 4; notes 3. */
-    int pid = spawn_apply("1");
+    int pid = spawn_apply("1", NULL);
     SL_CHECK(wait_offset("apc_src.users", 8, 20000) == 0);
     SL_CHECK(wait_offset("apc_src.orders", 7, 20000) == 0);
     SL_CHECK(wait_offset("apc_src.notes", 3, 20000) == 0);
@@ -345,7 +353,7 @@ SL_TEST(apply_consume_end_to_end) {
     const char *t3[] = {"\"op\":\"delete\",\"before\":{\"id\":3,\"email\":"
                         "\"b@x\",\"n\":0},\"after\":null"};
     trx(cl, "users", 3, t3, 1);
-    pid = spawn_apply("2");
+    pid = spawn_apply("2", NULL);
     SL_CHECK(wait_offset("apc_src.users", 11, 20000) == 0);
     char lp[600];
     snprintf(lp, sizeof lp, "%s/apply-2.log", root);
@@ -374,6 +382,32 @@ SL_TEST(apply_consume_end_to_end) {
     free(v);
     st = sl_harness_stop(pid, SIGTERM, 20000);
     SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+    /* With a dead-letter topic the failing event is moved there (with its
+     * offset and error) and the partition continues past it. */
+    const char *n3[] = {"\"op\":\"insert\",\"before\":null,\"after\":{\"id\":3,"
+                        "\"t\":\"z\"}"};
+    trx(cl, "notes", 3, n3, 1);
+    pid = spawn_apply("3", "dlq");
+    SL_CHECK(wait_offset("apc_src.notes", 9, 20000) == 0);
+    st = sl_harness_stop(pid, SIGTERM, 20000);
+    SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    sl_client_fetch_t f;
+    SL_CHECK_OK(sl_client_get(cl, "dlq", "apc_src.notes", 0, 1 << 20, 0, &f));
+    SL_CHECK_INT(f.count, 2);
+    char msg[4096];
+    snprintf(msg, sizeof msg, "%.*s", (int)f.recs[0].len,
+             (const char *)f.recs[0].data);
+    SL_CHECK(strstr(msg, "\"offset\":4,") != NULL);
+    SL_CHECK(strstr(msg, "apc_dst.notes does not exist") != NULL);
+    SL_CHECK(strstr(msg, "\"event\":{\"kind\":\"row\"") != NULL);
+    snprintf(msg, sizeof msg, "%.*s", (int)f.recs[1].len,
+             (const char *)f.recs[1].data);
+    SL_CHECK(strstr(msg, "\"offset\":7,") != NULL);
+    v = q("SELECT GROUP_CONCAT(part,'=',next_offset ORDER BY part) FROM "
+          "apc_meta.sluice_offsets");
+    SL_CHECK_STR(v, "apc_src.notes=9,apc_src.orders=7,apc_src.users=11");
+    free(v);
     close(fd);
     redisFree(rc);
     redisFree(sub);
