@@ -85,6 +85,7 @@ typedef struct {
     sl_filter_t *filter;
     sl_route_t route;
     sl_schema_t *schema;   /* The schema history in force. */
+    const sl_checkpoint_t *resume; /* The checkpoint started from, or NULL. */
     char schema_part[300]; /* "<name>.schema" in the internal topic. */
     sl_buf_t record;       /* Scratch: a schema history record. */
     sl_publish_t *pub;
@@ -204,7 +205,9 @@ static int64_t producer_id(svc_t *svc, const char *name) {
         for (size_t i = 0; i < list->count; i++)
             sl_buf_printf(&buf, "%s=%s\n", keys[k], list->items[i]);
     }
-    int64_t id = (int64_t)(sl_hash_fnv1a(buf.data, buf.len) & INT64_MAX);
+    /* The broker takes producer ids below 2^48. */
+    int64_t id = (int64_t)(sl_hash_fnv1a(buf.data, buf.len) &
+                           ((UINT64_C(1) << 48) - 1));
     sl_buf_free(&buf);
     return id;
 }
@@ -716,6 +719,50 @@ static int setup(svc_t *svc, int argc, char **argv) {
     return 0;
 }
 
+/* Checks the source's settings (see preflight.h); problems stop capture
+ * with the report on stderr. */
+static int run_preflight(svc_t *svc) {
+    int rc;
+    sl_buf_t report_buf = SL_BUF_INIT;
+    sl_preflight_result_t result;
+    char err[1024];
+    rc = sl_preflight_run(&svc->src_opts, &report_buf, &result, err,
+                          sizeof err);
+    const char *text = "";
+    sl_buf_cstr(&report_buf, &text);
+    if (rc == 0 && (result.errors || result.warnings))
+        fprintf(stderr, "sluice-capture preflight:\n%s", text);
+    sl_buf_free(&report_buf);
+    if (rc != 0) {
+        snprintf(svc->err, sizeof svc->err, "%s", err);
+        return rc;
+    }
+    if (result.errors > 0) {
+        snprintf(svc->err, sizeof svc->err,
+                 "preflight found %d problem(s) on the source; fix them "
+                 "and start again",
+                 result.errors);
+        return SL_ECONFIG;
+    }
+    return 0;
+}
+
+/* Runs fn, retrying with backoff while the source cannot be reached (it
+ * may be restarting): only a stop request or another error ends it. */
+static int with_source_retry(svc_t *svc, int (*fn)(svc_t *svc)) {
+    unsigned backoff = 200;
+    for (unsigned attempt = 0;; attempt++) {
+        int rc = fn(svc);
+        if (rc != SL_ECONN || stop_requested)
+            return rc;
+        if (attempt % 10 == 0)
+            sl_log_warn("source unreachable; retrying", "error=\"%s\"",
+                        svc->err);
+        sleep_ms(backoff);
+        backoff = backoff < 5000 ? backoff * 2 : 5000;
+    }
+}
+
 static int load_history_cb(void *ctx, const uint8_t *data, size_t len) {
     return sl_history_loader_feed(ctx, data, len);
 }
@@ -725,8 +772,11 @@ static int load_history_cb(void *ctx, const uint8_t *data, size_t len) {
  * start position, so a DDL in between is replayed, not missed). Either
  * way a fresh snapshot is recorded at the resume point, so the history
  * survives the broker's retention. */
-static int init_schema(svc_t *svc, const sl_checkpoint_t *cp) {
+static int init_schema(svc_t *svc) {
+    const sl_checkpoint_t *cp = svc->resume;
     int rc;
+    sl_schema_free(svc->schema); /* From an attempt that was retried. */
+    svc->schema = NULL;
     char file[256];
     uint64_t pos;
     if (cp != NULL) {
@@ -810,29 +860,9 @@ static int init_schema(svc_t *svc, const sl_checkpoint_t *cp) {
 
 static int run(svc_t *svc) {
     int rc;
-    if (strcmp(sl_config_get(&svc->cfg, "preflight"), "no") != 0) {
-        sl_buf_t report_buf = SL_BUF_INIT;
-        sl_preflight_result_t result;
-        char err[1024];
-        rc = sl_preflight_run(&svc->src_opts, &report_buf, &result, err,
-                              sizeof err);
-        const char *text = "";
-        sl_buf_cstr(&report_buf, &text);
-        if (rc == 0 && (result.errors || result.warnings))
-            fprintf(stderr, "sluice-capture preflight:\n%s", text);
-        sl_buf_free(&report_buf);
-        if (rc != 0) {
-            snprintf(svc->err, sizeof svc->err, "%s", err);
-            return rc;
-        }
-        if (result.errors > 0) {
-            snprintf(svc->err, sizeof svc->err,
-                     "preflight found %d problem(s) on the source; fix them "
-                     "and start again",
-                     result.errors);
-            return SL_ECONFIG;
-        }
-    }
+    if (strcmp(sl_config_get(&svc->cfg, "preflight"), "no") != 0 &&
+        (rc = with_source_retry(svc, run_preflight)) != 0)
+        return rc;
     const char *name = sl_config_get(&svc->cfg, "name");
     if (name == NULL)
         name = sl_config_get(&svc->cfg, "topic");
@@ -865,7 +895,8 @@ static int run(svc_t *svc) {
         sl_publish_set_seq(svc->pub, cp.next_seq);
     }
     snprintf(svc->schema_part, sizeof svc->schema_part, "%s.schema", name);
-    if ((rc = init_schema(svc, have_cp ? &cp : NULL)) != 0)
+    svc->resume = have_cp ? &cp : NULL;
+    if ((rc = with_source_retry(svc, init_schema)) != 0)
         return rc;
     svc->last_report_ns = sl_mono_ns();
     unsigned backoff = 100;
