@@ -21,7 +21,7 @@
 
 #include "broker/index.h"
 #include "broker/record.h"
-#include "broker/strmap.h"
+#include "strmap.h"
 #include "buf.h"
 
 #include <pthread.h>

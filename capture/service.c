@@ -2,7 +2,7 @@
 #include "service.h"
 
 #include "binlog.h"
-#include "broker/strmap.h"
+#include "strmap.h"
 #include "bytes.h"
 #include "clock.h"
 #include "config.h"
