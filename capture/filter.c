@@ -2,7 +2,7 @@
 #include "filter.h"
 
 #include "error.h"
-#include "hash.h"
+#include "strmap.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -16,20 +16,10 @@ typedef struct {
     size_t count;
 } rules_t;
 
-/* Decisions per "db.table", in an open-addressing table that doubles when
- * half full. Keys are owned copies. */
-typedef struct {
-    char *key;
-    size_t len;
-    uint64_t hash;
-    int keep;
-} slot_t;
-
 struct sl_filter_s {
     rules_t include, exclude, columns;
     pcre2_match_data *match;
-    slot_t *slots;
-    size_t nslots, used;
+    sl_strmap_t decisions; /* "db.table" -> KEEP or DROP. */
     char *name;       /* Scratch for "db.table[.column]". */
     size_t name_cap;
 };
@@ -77,9 +67,7 @@ void sl_filter_free(sl_filter_t *filter) {
     rules_free(&filter->columns);
     if (filter->match != NULL)
         pcre2_match_data_free(filter->match);
-    for (size_t i = 0; i < filter->nslots; i++)
-        free(filter->slots[i].key);
-    free(filter->slots);
+    sl_strmap_free(&filter->decisions);
     free(filter->name);
     free(filter);
 }
@@ -104,9 +92,7 @@ int sl_filter_new(sl_filter_t **out, const char *const *include,
         return rc;
     }
     filter->match = pcre2_match_data_create(1, NULL);
-    filter->nslots = 64;
-    filter->slots = calloc(filter->nslots, sizeof *filter->slots);
-    if (filter->match == NULL || filter->slots == NULL) {
+    if (filter->match == NULL || sl_strmap_init(&filter->decisions) != 0) {
         sl_filter_free(filter);
         return SL_ENOMEM;
     }
@@ -148,51 +134,23 @@ static size_t join(sl_filter_t *filter, const char *a, size_t alen,
     return len;
 }
 
-static int grow(sl_filter_t *filter) {
-    size_t nslots = filter->nslots * 2;
-    slot_t *slots = calloc(nslots, sizeof *slots);
-    if (slots == NULL)
-        return SL_ENOMEM;
-    for (size_t i = 0; i < filter->nslots; i++) {
-        slot_t *old = &filter->slots[i];
-        if (old->key == NULL)
-            continue;
-        size_t j = old->hash & (nslots - 1);
-        while (slots[j].key != NULL)
-            j = (j + 1) & (nslots - 1);
-        slots[j] = *old;
-    }
-    free(filter->slots);
-    filter->slots = slots;
-    filter->nslots = nslots;
-    return 0;
-}
+/* Cached decisions are stored as these two addresses. */
+static char keep_mark, drop_mark;
 
 int sl_filter_table(sl_filter_t *filter, const char *db, size_t db_len,
                     const char *table, size_t table_len) {
     size_t len = join(filter, db, db_len, table, table_len, NULL, 0);
     if (len == 0)
         return 1; /* Out of memory: keeping a row is the safe side. */
-    uint64_t h = sl_hash_fnv1a(filter->name, len);
-    size_t mask = filter->nslots - 1;
-    size_t i = h & mask;
-    while (filter->slots[i].key != NULL) {
-        slot_t *slot = &filter->slots[i];
-        if (slot->hash == h && slot->len == len &&
-            memcmp(slot->key, filter->name, len) == 0)
-            return slot->keep;
-        i = (i + 1) & mask;
-    }
+    void *cached = sl_strmap_get(&filter->decisions, filter->name, len);
+    if (cached != NULL)
+        return cached == &keep_mark;
     int keep = (filter->include.count == 0 ||
                 any_match(filter, &filter->include, filter->name, len)) &&
                !any_match(filter, &filter->exclude, filter->name, len);
-    char *key = malloc(len + 1);
-    if (key == NULL)
-        return keep;
-    memcpy(key, filter->name, len + 1);
-    filter->slots[i] = (slot_t){key, len, h, keep};
-    if (++filter->used * 2 > filter->nslots)
-        grow(filter);
+    /* A failed insert only costs a regex match next time. */
+    sl_strmap_put(&filter->decisions, filter->name, len,
+                  keep ? &keep_mark : &drop_mark);
     return keep;
 }
 
