@@ -217,7 +217,9 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
 static void put_float(sl_buf_t *out, float f) {
     char tmp[32];
     int n = 0;
-    if (f == (float)(int32_t)f && fabsf(f) < 16777216.0f) {
+    /* The range check comes first: casting an out-of-range value to an
+     * integer is undefined behaviour. */
+    if (fabsf(f) < 16777216.0f && f == (float)(int32_t)f) {
         sl_out_i64(out, (int32_t)f);
         return;
     }
@@ -273,7 +275,7 @@ static int put_double_fast(sl_buf_t *out, double d) {
 static void put_double(sl_buf_t *out, double d) {
     char tmp[40];
     int n = 0;
-    if (d == (double)(int64_t)d && fabs(d) < 9007199254740992.0) {
+    if (fabs(d) < 9007199254740992.0 && d == (double)(int64_t)d) {
         sl_out_i64(out, (int64_t)d);
         return;
     }
