@@ -489,11 +489,29 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
             return;
         }
         int b = sl_trxtrack_feed(&p->tt, &w->doc);
+        uint32_t kd = sl_jr_get(&w->doc, 0, "kind");
+        int replay = c->o.mysql != NULL && c->o.ddl_replay &&
+                     off >= p->db_next && kd != SL_JR_NONE &&
+                     sl_jr_str_eq(&w->doc, kd, "ddl", 3) && !skipped(p, off);
         if ((b & SL_TRX_ENDS_BEFORE) && p->group_open) {
             p->group_trx++;
-            if ((p->group_rows >= c->o.group_rows || *c->soft) &&
+            if ((p->group_rows >= c->o.group_rows || *c->soft || replay) &&
                 commit_group(w, p, off))
                 return;
+        }
+        if (replay) {
+            /* Rows before it are committed; the DDL runs on its own. */
+            if (p->group_open && commit_group(w, p, off))
+                return;
+            rc = sl_mysql_sink_ddl(p->sink, &w->doc, off, c->hard);
+            if (sink_result(w, p, rc))
+                return;
+            p->db_next = off + 1;
+            p->db_found = 1;
+            p->applied_next = off + 1;
+            p->trx++;
+            p->pos = off + 1;
+            continue;
         }
         if (*c->soft && !p->group_open && (b & SL_TRX_ENDS_BEFORE))
             return;

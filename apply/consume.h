@@ -60,6 +60,7 @@ typedef struct {
      * drift stopped by policy) is put there, in a partition of the same
      * name, wrapped with its offset and error, and skipped. */
     const char *dead_letter;
+    int ddl_replay;           /* Run DDL events on the target (default 0). */
 } sl_consume_opts_t;
 
 /* Runs until *soft_stop (or *hard_stop). Returns 0 after a clean stop, or

@@ -50,6 +50,8 @@ static const sl_opt_t opts[] = {
     {"batch-bytes", "512KiB", 0, "SQL bytes per round trip to the target"},
     {"stats-interval", "10s", 0, "period of the per-partition log lines"},
     {"stats-file", NULL, 0, "rewrite STAT lines to this file each period"},
+    {"ddl-replay", "no", SL_OPT_FLAG,
+     "run DDL events on the target (see docs/apply.md for the caveats)"},
     {"dead-letter", NULL, 0, "move events that fail permanently to this "
                              "topic (same partition name) and continue"},
     {"grace", "30s", 0, "on SIGTERM, time allowed to finish open "
@@ -186,6 +188,10 @@ int main(int argc, char **argv) {
                            "--group-rows at least 1");
     co.stats_file = sl_config_get(&cfg, "stats-file");
     co.dead_letter = sl_config_get(&cfg, "dead-letter");
+    if (sl_config_get_bool(&cfg, "ddl-replay", &co.ddl_replay) != 0)
+        return usage(&cfg, cfg.err);
+    if (co.ddl_replay && !sl_config_is_set(&cfg, "target"))
+        return usage(&cfg, "--ddl-replay needs --target");
     if (co.dead_letter != NULL && strcmp(co.dead_letter, co.topic) == 0)
         return usage(&cfg, "--dead-letter must differ from --topic");
     char errbuf[512];

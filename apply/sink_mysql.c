@@ -1708,6 +1708,121 @@ int sl_mysql_sink_row_doc(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
     return 0;
 }
 
+/* Upserts the offsets row outside a group (autocommit). */
+static int upsert_offset(sl_mysql_sink_t *s, uint64_t next, uint64_t ntrx,
+                         uint64_t nrows, const char *last_trx) {
+    sl_buf_t q = SL_BUF_INIT;
+    int rc = put(&q, "INSERT INTO sluice_offsets (group_name, topic, part, "
+                     "next_offset, trx_applied, rows_applied, last_trx) VALUES (");
+    rc = rc ? rc : lit(s, &q, s->group);
+    rc = rc ? rc : sl_buf_append_u8(&q, ',');
+    rc = rc ? rc : lit(s, &q, s->topic);
+    rc = rc ? rc : sl_buf_append_u8(&q, ',');
+    rc = rc ? rc : lit(s, &q, s->part);
+    rc = rc ? rc : sl_buf_printf(&q, ",%llu,%llu,%llu,",
+                                 (unsigned long long)next,
+                                 (unsigned long long)ntrx,
+                                 (unsigned long long)nrows);
+    char trx[256];
+    snprintf(trx, sizeof trx, "%s", last_trx ? last_trx : "");
+    rc = rc ? rc : lit(s, &q, trx);
+    rc = rc ? rc : put(&q, ") ON DUPLICATE KEY UPDATE "
+                           "next_offset=VALUES(next_offset), "
+                           "trx_applied=trx_applied+VALUES(trx_applied), "
+                           "rows_applied=rows_applied+VALUES(rows_applied), "
+                           "last_trx=VALUES(last_trx), "
+                           "updated_at=CURRENT_TIMESTAMP(6)");
+    rc = rc ? rc : sl_buf_append_u8(&q, 0);
+    if (rc == 0)
+        rc = exec(s, (const char *)q.data);
+    sl_buf_free(&q);
+    return rc;
+}
+
+int sl_mysql_sink_ddl(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
+                      uint64_t offset, volatile int *stop) {
+    if (s->in_group)
+        return seterr(s, SL_EINVAL, "DDL inside an open group");
+    s->failed_offset = UINT64_MAX;
+    s->failed_drift = 0;
+    uint32_t sqlt = sl_jr_get(doc, 0, "sql");
+    uint32_t db = sl_jr_get(doc, 0, "db");
+    sl_buf_t sql = SL_BUF_INIT, dbname = SL_BUF_INIT, use = SL_BUF_INIT;
+    int rc = 0;
+    if (sqlt == SL_JR_NONE || sl_jr_type(doc, sqlt) != SL_JR_STRING ||
+        sl_jr_unescape(doc, sqlt, &sql) != 0 || sl_buf_append_u8(&sql, 0)) {
+        s->failed_offset = offset;
+        rc = seterr(s, SL_EDB, "partition %s offset %llu: DDL event without "
+                    "sql", s->part, (unsigned long long)offset);
+        goto out;
+    }
+    if (db != SL_JR_NONE && sl_jr_type(doc, db) == SL_JR_STRING) {
+        if (sl_jr_unescape(doc, db, &dbname) != 0 ||
+            sl_buf_append_u8(&dbname, 0) != 0) {
+            rc = SL_ENOMEM;
+            goto out;
+        }
+        rc = put(&use, "USE ");
+        rc = rc ? rc : put_ident(&use, dst_db_for(s, (const char *)
+                                                         dbname.data));
+        rc = rc ? rc : sl_buf_append_u8(&use, 0);
+        if (rc != 0)
+            goto out;
+    }
+    rc = ensure_conn(s, stop);
+    if (rc != 0)
+        goto out;
+    if (use.len > 0 && (rc = exec(s, (const char *)use.data)) != 0) {
+        if (rc == SL_EDB)
+            s->failed_offset = offset;
+        goto out;
+    }
+    if (mysql_real_query(s->mysql, (const char *)sql.data, sql.len - 1) !=
+        0) {
+        unsigned e = mysql_errno(s->mysql);
+        int transient = is_transient(e);
+        if (!transient)
+            s->failed_offset = offset;
+        rc = seterr(s, transient ? SL_EAGAIN : SL_EDB,
+                    "partition %s offset %llu: DDL replay failed: error %u: "
+                    "%s", s->part, (unsigned long long)offset, e,
+                    mysql_error(s->mysql));
+        if (transient)
+            disconnect(s);
+        else {
+            sl_buf_t back = SL_BUF_INIT;
+            if (put(&back, "USE ") == 0 && put_ident(&back, s->opts.url.db) ==
+                0 && sl_buf_append_u8(&back, 0) == 0)
+                (void)exec(s, (const char *)back.data);
+            sl_buf_free(&back);
+        }
+        goto out;
+    }
+    MYSQL_RES *res = mysql_store_result(s->mysql);
+    if (res)
+        mysql_free_result(res);
+    /* Columns may have changed. */
+    free_tables(s);
+    sl_buf_reset(&use);
+    rc = put(&use, "USE ");
+    rc = rc ? rc : put_ident(&use, s->opts.url.db);
+    rc = rc ? rc : sl_buf_append_u8(&use, 0);
+    if (rc == 0)
+        rc = exec(s, (const char *)use.data);
+    if (rc == 0)
+        rc = upsert_offset(s, offset + 1, 1, 0, "ddl");
+    if (rc == 0) {
+        s->stats.ddl_replayed++;
+        sl_log_info("DDL replayed", "part=%s offset=%llu", s->part,
+                    (unsigned long long)offset);
+    }
+out:
+    sl_buf_free(&sql);
+    sl_buf_free(&dbname);
+    sl_buf_free(&use);
+    return rc;
+}
+
 int sl_mysql_sink_commit(sl_mysql_sink_t *s, uint64_t next_offset,
                          uint64_t ntrx, const char *last_trx,
                          volatile int *stop) {

@@ -138,6 +138,18 @@ int sl_mysql_sink_row_doc(sl_mysql_sink_t *sink, const sl_jr_doc_t *doc,
 int sl_mysql_sink_commit(sl_mysql_sink_t *sink, uint64_t next_offset,
                          uint64_t ntrx, const char *last_trx,
                          volatile int *stop);
+/*
+ * Replays a DDL event (--ddl-replay): outside any group, runs its "sql"
+ * with the mapped database of its "db" as the default database, then
+ * moves the offsets row past it. DDL is not transactional, so this is at
+ * least once: a crash between the two steps runs it again on restart,
+ * where a statement that cannot run twice fails (SL_EDB) and stops the
+ * partition, naming the offset. Qualified names inside the statement are
+ * not rewritten by --map.
+ */
+int sl_mysql_sink_ddl(sl_mysql_sink_t *sink, const sl_jr_doc_t *doc,
+                      uint64_t offset, volatile int *stop);
+
 /* Abandons the open group (rollback). */
 void sl_mysql_sink_abort(sl_mysql_sink_t *sink);
 
@@ -159,6 +171,7 @@ typedef struct {
     uint64_t drift;        /* Drift cases seen (all policies). */
     uint64_t retries;      /* Groups redone after a transient error. */
     uint64_t ddl_skipped;  /* DDL events not replayed. */
+    uint64_t ddl_replayed; /* DDL events run on the target. */
     uint64_t round_trips;
 } sl_mysql_stats_t;
 void sl_mysql_sink_stats(const sl_mysql_sink_t *sink, sl_mysql_stats_t *st);
