@@ -19,6 +19,7 @@
 #include "rowjson.h"
 #include "secret.h"
 #include "source.h"
+#include "stats.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -54,6 +55,8 @@ static const sl_opt_t opts_table[] = {
     {"tls-ca", NULL, 0, "CA file to verify the source's certificate"},
     {"preflight", "yes", 0, "check the source's settings before starting"},
     {"report-interval", "5s", 0, "how often progress is logged"},
+    {"stats-listen", NULL, 0,
+     "serve `stats` (memcached-style) on this HOST:PORT, e.g. 127.0.0.1:8124"},
     {"skip-event-type", NULL, SL_OPT_MULTI,
      "event type number to skip deliberately instead of failing on it"},
     {"from-file", NULL, SL_OPT_MULTI, "(offline mode; see --help of it)"},
@@ -107,6 +110,12 @@ typedef struct {
     uint32_t cur_ts;
 
     /* Report. */
+    sl_capstats_t *stats;    /* The stats endpoint, or NULL. */
+    sl_strmap_t part_rows;   /* Partition -> uint64_t rows published. */
+    sl_buf_t stats_text;
+    uint64_t last_stats_ns;
+    uint64_t start_ns;
+    uint64_t sessions;       /* Replication connections opened. */
     uint64_t rows, events, bytes, last_rows, last_events, last_bytes;
     uint64_t last_report_ns;
     int64_t last_event_ts;
@@ -273,8 +282,21 @@ static int publish_row(svc_t *svc, const sl_change_t *chg) {
                  (unsigned long long)chg->pos);
         return err;
     }
-    return publish_to(svc, chg->db, chg->db_len, chg->table, chg->table_len,
-                      key_hash, json, len, 1);
+    if ((err = publish_to(svc, chg->db, chg->db_len, chg->table,
+                          chg->table_len, key_hash, json, len, 1)) != 0)
+        return err;
+    uint64_t *count = sl_strmap_get(&svc->part_rows, svc->part.data,
+                                    svc->part.len);
+    if (count == NULL) {
+        if ((count = calloc(1, sizeof *count)) == NULL ||
+            sl_strmap_put(&svc->part_rows, svc->part.data, svc->part.len,
+                          count) != 0) {
+            free(count);
+            return SL_ENOMEM;
+        }
+    }
+    (*count)++;
+    return 0;
 }
 
 /* Copies a string member of the parsed event into out ("" when absent). */
@@ -471,6 +493,47 @@ static int on_change(void *ctx, const sl_change_t *chg) {
     return 0;
 }
 
+/* The text the stats endpoint serves. */
+static void update_stats(svc_t *svc) {
+    sl_publish_stats_t st;
+    sl_publish_stats(svc->pub, &st);
+    sl_buf_t *b = &svc->stats_text;
+    uint64_t now = sl_mono_ns();
+    int64_t behind = svc->last_event_ts
+                         ? (int64_t)(sl_wall_ms() / 1000) - svc->last_event_ts
+                         : -1;
+    sl_buf_reset(b);
+    sl_buf_printf(b, "STAT uptime %llu\r\n",
+                  (unsigned long long)((now - svc->start_ns) / 1000000000u));
+    sl_buf_printf(b, "STAT file %s\r\n", svc->cur_file ? svc->cur_file : "-");
+    sl_buf_printf(b, "STAT pos %llu\r\n", (unsigned long long)svc->cur_end);
+    sl_buf_printf(b, "STAT seconds_behind %lld\r\n", (long long)behind);
+    sl_buf_printf(b, "STAT events %llu\r\n", (unsigned long long)svc->events);
+    sl_buf_printf(b, "STAT bytes %llu\r\n", (unsigned long long)svc->bytes);
+    sl_buf_printf(b, "STAT rows %llu\r\n", (unsigned long long)svc->rows);
+    sl_buf_printf(b, "STAT rows_filtered %llu\r\n",
+                  (unsigned long long)svc->filtered);
+    sl_buf_printf(b, "STAT messages_acked %llu\r\n",
+                  (unsigned long long)st.messages);
+    sl_buf_printf(b, "STAT messages_duplicate %llu\r\n",
+                  (unsigned long long)st.duplicates);
+    sl_buf_printf(b, "STAT checkpoints %llu\r\n",
+                  (unsigned long long)st.checkpoints);
+    sl_buf_printf(b, "STAT broker_reconnects %llu\r\n",
+                  (unsigned long long)st.reconnects);
+    sl_buf_printf(b, "STAT source_sessions %llu\r\n",
+                  (unsigned long long)svc->sessions);
+    sl_buf_printf(b, "STAT unacked_bytes %zu\r\n", st.inflight_bytes);
+    sl_buf_printf(b, "STAT partitions %zu\r\n", svc->part_rows.count);
+    for (size_t i = 0; i < svc->part_rows.nbuckets; i++)
+        for (sl_strmap_node_t *n = svc->part_rows.buckets[i]; n; n = n->next)
+            sl_buf_printf(b, "STAT rows:%.*s %llu\r\n", (int)n->klen, n->key,
+                          (unsigned long long)*(uint64_t *)n->value);
+    if (svc->stats != NULL)
+        sl_capstats_set(svc->stats, (const char *)b->data, b->len);
+    svc->last_stats_ns = now;
+}
+
 static void report(svc_t *svc, int force) {
     uint64_t now = sl_mono_ns();
     uint64_t interval_ms = 5000;
@@ -487,7 +550,8 @@ static void report(svc_t *svc, int force) {
     sl_log_info("capture progress",
                 "file=%s pos=%llu behind_s=%lld events_per_s=%.0f "
                 "bytes_per_s=%.0f rows=%llu rows_per_s=%.0f published=%llu "
-                "duplicates=%llu filtered=%llu unacked_bytes=%zu",
+                "duplicates=%llu filtered=%llu unacked_bytes=%zu "
+                "partitions=%zu",
                 svc->cur_file ? svc->cur_file : "-",
                 (unsigned long long)svc->cur_end, (long long)behind,
                 (svc->events - svc->last_events) / (secs > 0 ? secs : 1),
@@ -496,7 +560,8 @@ static void report(svc_t *svc, int force) {
                 (svc->rows - svc->last_rows) / (secs > 0 ? secs : 1),
                 (unsigned long long)st.messages,
                 (unsigned long long)st.duplicates,
-                (unsigned long long)svc->filtered, st.inflight_bytes);
+                (unsigned long long)svc->filtered, st.inflight_bytes,
+                svc->part_rows.count);
     svc->last_report_ns = now;
     svc->last_events = svc->events;
     svc->last_bytes = svc->bytes;
@@ -555,6 +620,7 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
     const char *file;
     uint64_t pos;
     sl_source_position(src, &file, &pos);
+    svc->sessions++;
     sl_log_info("replicating", "source=%s:%u version=\"%s\" file=%s pos=%llu",
                 so.host, so.port, sl_source_version(src), file,
                 (unsigned long long)pos);
@@ -618,6 +684,8 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
             break;
         }
         report(svc, 0);
+        if (svc->stats != NULL && sl_mono_ns() - svc->last_stats_ns > 500000000u)
+            update_stats(svc);
     }
     sl_source_close(src);
     return rc;
@@ -894,6 +962,11 @@ static int run(svc_t *svc) {
                     (unsigned long long)cp.next_seq);
         sl_publish_set_seq(svc->pub, cp.next_seq);
     }
+    const char *listen = sl_config_get(&svc->cfg, "stats-listen");
+    if (listen != NULL &&
+        (rc = sl_capstats_start(&svc->stats, listen, svc->err,
+                                sizeof svc->err)) != 0)
+        return rc;
     snprintf(svc->schema_part, sizeof svc->schema_part, "%s.schema", name);
     svc->resume = have_cp ? &cp : NULL;
     if ((rc = with_source_retry(svc, init_schema)) != 0)
@@ -937,6 +1010,8 @@ int sl_capture_service_main(int argc, char **argv) {
     if (svc == NULL)
         return 1;
     sl_strmap_init(&svc->touched);
+    sl_strmap_init(&svc->part_rows);
+    svc->start_ns = sl_mono_ns();
     sl_jr_init(&svc->doc);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -966,7 +1041,13 @@ int sl_capture_service_main(int argc, char **argv) {
     sl_filter_free(svc->filter);
     sl_schema_free(svc->schema);
     sl_buf_free(&svc->record);
+    sl_capstats_stop(svc->stats);
     sl_strmap_free(&svc->touched);
+    for (size_t i = 0; i < svc->part_rows.nbuckets; i++)
+        for (sl_strmap_node_t *n = svc->part_rows.buckets[i]; n; n = n->next)
+            free(n->value);
+    sl_strmap_free(&svc->part_rows);
+    sl_buf_free(&svc->stats_text);
     sl_jr_free(&svc->doc);
     sl_buf_free(&svc->part);
     sl_buf_free(&svc->scratch);

@@ -13,7 +13,11 @@
 #include "jsonread.h"
 #include "sl_test.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -315,16 +319,62 @@ static void compare(env_t *env, sl_client_t *cl) {
     }
 }
 
+/* Sends `stats` to capture's endpoint and returns the reply (static). */
+static const char *capture_stats(uint16_t port) {
+    static char reply[8192];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    reply[0] = '\0';
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        write(fd, "stats\r\n", 7) == 7) {
+        size_t got = 0;
+        ssize_t n;
+        while (got + 1 < sizeof reply &&
+               (n = read(fd, reply + got, sizeof reply - 1 - got)) > 0) {
+            got += (size_t)n;
+            reply[got] = '\0';
+            if (strstr(reply, "END\r\n") != NULL)
+                break;
+        }
+    }
+    close(fd);
+    return reply;
+}
+
 SL_TEST(capture_live_matches_the_binlog) {
     env_t env;
     MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
     setup(&env, mysql);
-    int cap = start_capture(&env, "capture.log");
+    uint16_t stats_port = sl_harness_free_port();
+    char stats_addr[64];
+    snprintf(stats_addr, sizeof stats_addr, "127.0.0.1:%u", stats_port);
+    char *extra[] = {"--stats-listen", stats_addr, NULL};
+    int cap = start_capture_args(&env, "capture.log", extra);
     workload(mysql, 1, 60);
     sl_client_t *cl;
     SL_CHECK_OK(sl_client_connect(env.broker_addr, NULL, &cl));
     wait_caught_up(&env, mysql, cl);
     compare(&env, cl);
+    /* 60 inserts and 20 updates in live.a, 60 inserts and 12 deletes in
+     * live.b; the endpoint catches up within its refresh period. */
+    const char *text = "";
+    for (int i = 0; i < 100; i++) {
+        text = capture_stats(stats_port);
+        if (strstr(text, "STAT rows 152\r\n") != NULL)
+            break;
+        struct timespec pause = {0, 100 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    SL_CHECK(strstr(text, "STAT rows 152\r\n") != NULL);
+    SL_CHECK(strstr(text, "STAT rows:live.a 80\r\n") != NULL);
+    SL_CHECK(strstr(text, "STAT rows:live.b 72\r\n") != NULL);
+    SL_CHECK(strstr(text, "STAT seconds_behind ") != NULL);
+    SL_CHECK(strstr(text, "END\r\n") != NULL);
     /* SIGTERM is a clean stop. */
     int status = sl_harness_stop(cap, SIGTERM, 20000);
     SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
