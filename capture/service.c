@@ -59,7 +59,9 @@ static const sl_opt_t opts_table[] = {
      "serve `stats` (memcached-style) on this HOST:PORT, e.g. 127.0.0.1:8124"},
     {"skip-event-type", NULL, SL_OPT_MULTI,
      "event type number to skip deliberately instead of failing on it"},
-    {"from-file", NULL, SL_OPT_MULTI, "(offline mode; see --help of it)"},
+    {"from-file", NULL, SL_OPT_MULTI,
+     "decode binlog files offline instead (`sluice-capture --from-file F "
+     "--help` lists that mode's options)"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {NULL, NULL, 0, NULL},
 };
