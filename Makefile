@@ -11,6 +11,8 @@
 #   make itest      integration and fault tests against real servers
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
 #   make bench      the benchmarks in bench/
+#   make demo       the whole pipeline on throwaway local servers
+#   make chaos      the long chaos test (CHAOS_SECONDS, CHAOS_SEED)
 #   make install PREFIX=/usr/local, make clean
 
 PREFIX ?= /usr/local
@@ -68,14 +70,14 @@ BENCHES := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzzers/%,$(FUZZ_SRC))
 
 .PHONY: all deps build test unit asan itest fuzz fuzz-smoke bench install \
-        clean help demo
+        clean help demo chaos
 .DEFAULT_GOAL := all
 
 all: deps build
 build: $(PROGRAMS) build/unit-tests $(ITESTS) $(BENCHES) build/freeport
 
 help:
-	@sed -n '3,15p' Makefile
+	@sed -n '3,17p' Makefile
 
 # Installs what is missing, with a single apt-get update, and does nothing
 # (no network, no root needed) when every package is already present.
@@ -160,12 +162,16 @@ test: deps
 bench: deps build
 	@bench/run.sh
 
-# The end-to-end demo arrives with the pipeline (issue 7); until then say
-# so plainly instead of failing with "no rule".
-demo:
-	@echo "make demo: not available yet; the whole pipeline lands in a later issue." >&2
-	@echo "Run 'make test' to build and test what exists." >&2
-	@exit 2
+# The whole pipeline on throwaway local servers, with live progress and a
+# verdict (scripts/demo.sh).
+demo: deps build
+	@scripts/demo.sh
+
+# The long chaos run (the short one is part of make test):
+# make chaos CHAOS_SECONDS=600 CHAOS_SEED=42
+CHAOS_SECONDS ?= 300
+chaos: deps build
+	@tests/harness/harness.sh run tests/fault/chaos.sh --seconds $(CHAOS_SECONDS) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -18,7 +18,11 @@ fi
 
 passed=0 failed=0 skipped=0
 log="$SL_HARNESS_ROOT/itest.out"
-for prog in build/tests/integration/* build/tests/fault/*; do
+# C programs built from tests/{integration,fault}/*.c, and shell tests
+# tests/{integration,fault}/*.sh (run with the same environment; they print
+# PASS/FAIL lines like the C ones).
+for prog in build/tests/integration/* build/tests/fault/* \
+    tests/integration/*.sh tests/fault/*.sh; do
     [ -x "$prog" ] || continue
     case $prog in *.d|*.o) continue ;; esac
     name=$(basename "$prog")
