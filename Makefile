@@ -72,6 +72,8 @@ FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzzers/%,$(FUZZ_SRC))
 .PHONY: all deps build test unit asan itest fuzz fuzz-smoke bench install \
         clean help demo chaos
 .DEFAULT_GOAL := all
+# Objects built on the way to a program are kept (no rebuild next time).
+.SECONDARY:
 
 all: deps build
 build: $(PROGRAMS) build/unit-tests $(ITESTS) $(BENCHES) build/freeport
