@@ -167,8 +167,9 @@ static void rewind_part(worker_t *w, part_t *p, int wait);
  * Moves the message at off to the dead-letter topic (when configured) and
  * marks it skipped; the caller then rewinds the partition so the group is
  * redone without it. The put is idempotent (producer = the group and
- * topic, sequence = offset + 1), so a crash before the group commits and
- * the same failure after the restart store it once. Returns 1 when the
+ * topic, below 2^48 as the protocol requires; sequence = offset + 1), so
+ * a crash before the group commits and the same failure after the restart
+ * store it once. Returns 1 when the
  * event was dead-lettered, 0 when the partition must stop instead.
  */
 static int dead_letter(worker_t *w, part_t *p, uint64_t off, const char *why) {
@@ -216,7 +217,7 @@ static int dead_letter(worker_t *w, part_t *p, uint64_t off, const char *why) {
     rc = sl_json_error(&js);
     if (rc == 0)
         rc = sl_client_put(w->cl, c->o.dead_letter, p->name, out.data,
-                           out.len, (int64_t)(h & 0x7FFFFFFFFFFFFFFFull),
+                           out.len, (int64_t)(h & 0xFFFFFFFFFFFFull),
                            off + 1, &doff, &dup);
     sl_buf_free(&out);
     if (rc != 0) {
