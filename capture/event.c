@@ -260,21 +260,27 @@ int sl_out_u64(sl_buf_t *out, uint64_t v) {
         "00010203040506070809101112131415161718192021222324252627282930313233"
         "34353637383940414243444546474849505152535455565758596061626364656667"
         "6869707172737475767778798081828384858687888990919293949596979899";
-    char tmp[24];
-    int n = 24;
+    /* Digits are written straight into the output, right to left. */
+    if (out->cap - out->len < 20 && sl_ck_rc(sl_buf_reserve(out, 20)) != 0)
+        return SL_ENOMEM;
+    unsigned n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    char *end = (char *)out->data + out->len + n;
     while (v >= 100) {
         unsigned d = (unsigned)(v % 100) * 2;
         v /= 100;
-        tmp[--n] = pairs[d + 1];
-        tmp[--n] = pairs[d];
+        *--end = pairs[d + 1];
+        *--end = pairs[d];
     }
     if (v >= 10) {
-        tmp[--n] = pairs[v * 2 + 1];
-        tmp[--n] = pairs[v * 2];
+        *--end = pairs[v * 2 + 1];
+        *--end = pairs[v * 2];
     } else {
-        tmp[--n] = (char)('0' + v);
+        *--end = (char)('0' + v);
     }
-    return sl_out_raw(out, tmp + n, (size_t)(24 - n));
+    out->len += n;
+    return 0;
 }
 
 int sl_out_i64(sl_buf_t *out, int64_t v) {
