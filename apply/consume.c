@@ -519,6 +519,9 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
         int skip = p->nskip > 0 && skipped(p, off);
         if (c->o.mysql != NULL && off >= p->db_next && !skip) {
             if (!p->group_open) {
+                /* Stopping: no new target transaction. */
+                if (*c->soft)
+                    return;
                 rc = sl_mysql_sink_begin(p->sink, p->db_next, p->db_found,
                                          c->hard);
                 if (sink_result(w, p, rc))

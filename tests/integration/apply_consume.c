@@ -61,7 +61,8 @@ static void start_broker(void) {
     broker_port = sl_harness_free_port();
     char listen[64], data[600], logp[600];
     snprintf(listen, sizeof listen, "127.0.0.1:%u", broker_port);
-    snprintf(data, sizeof data, "%s/broker", root);
+    static int nbrokers;
+    snprintf(data, sizeof data, "%s/broker%d", root, nbrokers++);
     snprintf(logp, sizeof logp, "%s/broker.log", root);
     char *argv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen", listen,
                     "--data", data, "--fsync", "never", NULL};
@@ -411,6 +412,79 @@ SL_TEST(apply_consume_end_to_end) {
     close(fd);
     redisFree(rc);
     redisFree(sub);
+    sl_client_close(cl);
+    sl_harness_stop(broker_pid, SIGTERM, 10000);
+}
+
+/* SIGTERM while a source transaction is half-read: sluice-apply waits for
+ * its end, commits it, then exits 0 (it neither exits at once nor leaves
+ * the transaction's rows for a redo). */
+SL_TEST(apply_consume_sigterm_finishes_the_open_transaction) {
+    start_broker();
+    MYSQL *m = sl_harness_mysql("TARGET", NULL);
+    sl_harness_exec(m, "DROP DATABASE IF EXISTS apc_dst");
+    sl_harness_exec(m, "DROP DATABASE IF EXISTS apc_meta");
+    sl_harness_exec(m, "CREATE DATABASE apc_dst");
+    sl_harness_exec(m, "CREATE DATABASE apc_meta");
+    sl_harness_exec(m, "CREATE TABLE apc_dst.users (id INT PRIMARY KEY, "
+                       "email VARCHAR(64), n BIGINT UNSIGNED)");
+    mysql_close(m);
+    char keys[600];
+    snprintf(keys, sizeof keys, "%s/keys", root);
+    FILE *kf = fopen(keys, "w");
+    fputs("apc_src.users user:{id}\n", kf);
+    fclose(kf);
+    sl_client_t *cl = client();
+    char ev[1024];
+    put(cl, "apc_src.users", "{\"kind\":\"begin\",\"src\":{\"file\":\"b.1\","
+        "\"pos\":1,\"end_pos\":1,\"server_id\":1,\"ts\":1},\"trx\":{\"seq\":1,"
+        "\"id\":\"0-1-1\"}}");
+    for (int i = 0; i < 3; i++) {
+        snprintf(ev, sizeof ev, "{\"kind\":\"row\",\"op\":\"insert\",\"db\":"
+                 "\"apc_src\",\"table\":\"users\",\"row\":%d,\"pk\":[\"id\"],"
+                 "\"before\":null,\"after\":{\"id\":%d,\"email\":\"e%d\","
+                 "\"n\":%d},\"src\":{\"file\":\"b.1\",\"pos\":1,\"end_pos\":1,"
+                 "\"server_id\":1,\"ts\":1},\"trx\":{\"seq\":1,\"id\":"
+                 "\"0-1-1\"}}", i, i, i, i);
+        put(cl, "apc_src.users", ev);
+    }
+    int pid = spawn_apply("term", NULL);
+    /* Wait until the partition is being read. */
+    char lp[600], line[2048];
+    snprintf(lp, sizeof lp, "%s/apply-term.log", root);
+    int resumed = 0;
+    for (int t = 0; t < 200 && !resumed; t++) {
+        FILE *lf = fopen(lp, "r");
+        while (lf && fgets(line, sizeof line, lf))
+            resumed |= strstr(line, "partition resumed") != NULL;
+        if (lf)
+            fclose(lf);
+        sleep_ms(50);
+    }
+    SL_CHECK(resumed);
+    sleep_ms(300);
+    kill(pid, SIGTERM);
+    sleep_ms(500);
+    int st;
+    /* Still there: its transaction has not ended yet. */
+    SL_CHECK_INT(waitpid(pid, &st, WNOHANG), 0);
+    put(cl, "apc_src.users", "{\"kind\":\"commit\",\"rows\":3,\"src\":{\"file\":"
+        "\"b.1\",\"pos\":1,\"end_pos\":1,\"server_id\":1,\"ts\":1},\"trx\":"
+        "{\"seq\":1,\"id\":\"0-1-1\"}}");
+    int exited = 0;
+    for (int t = 0; t < 400 && !exited; t++) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            exited = 1;
+        else
+            sleep_ms(50);
+    }
+    SL_CHECK(exited);
+    SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char *v = q("SELECT CONCAT(COUNT(*), '/', (SELECT next_offset FROM "
+                "apc_meta.sluice_offsets WHERE part='apc_src.users')) FROM "
+                "apc_dst.users");
+    SL_CHECK_STR(v, "3/5");
+    free(v);
     sl_client_close(cl);
     sl_harness_stop(broker_pid, SIGTERM, 10000);
 }
