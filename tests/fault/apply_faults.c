@@ -477,3 +477,56 @@ SL_TEST(apply_fault_redis_restarted) {
     sl_harness_stop(rpid, SIGTERM, 10000);
     sl_client_close(cl);
 }
+
+SL_TEST(apply_fault_table_dropped_mid_load) {
+    sl_harness_port("TARGET");
+    nbounds_a = sent_a = 0;
+    start_broker("drop");
+    fresh_target();
+    sl_client_t *cl = client();
+    const int ntrx = 4000;
+    size_t msgs = load(cl, "a", 0, ntrx);
+    load(cl, "b", 0, ntrx / 4);
+    int pid = spawn_apply("d", NULL, 1);
+    SL_CHECK(wait_offsets(1, 1, 30000) == 0);
+    /* Drop b's target table while both partitions are being applied;
+     * more changes for b arrive after the drop. */
+    MYSQL *m = sl_harness_mysql("TARGET", NULL);
+    sl_harness_exec(m, "DROP TABLE fdst.b");
+    mysql_close(m);
+    load(cl, "b", ntrx / 4, ntrx);
+    /* a continues to the end. */
+    for (int t = 0; t < 600 && offset_of("fdb.a") < msgs; t++)
+        sleep_ms(100);
+    SL_CHECK_UINT(offset_of("fdb.a"), msgs);
+    /* b stopped with the documented message naming offset and row. */
+    char lp[600], line[4096];
+    snprintf(lp, sizeof lp, "%s/apply-d.log", root);
+    int found = 0;
+    for (int t = 0; t < 100 && !found; t++) {
+        FILE *lf = fopen(lp, "r");
+        while (lf && fgets(line, sizeof line, lf))
+            if (strstr(line, "msg=\"partition stopped\" part=fdb.b") &&
+                strstr(line, "error=\"partition fdb.b offset ") &&
+                strstr(line, " row ") &&
+                (strstr(line, "fdst.b does not exist") ||
+                 strstr(line, "error 1146")))
+                found = 1;
+        if (lf)
+            fclose(lf);
+        if (!found)
+            sleep_ms(100);
+    }
+    SL_CHECK(found);
+    unsigned long long b = offset_of("fdb.b");
+    SL_CHECK(b < msgs);
+    int st = sl_harness_stop(pid, SIGTERM, 20000);
+    SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char exp[64];
+    expected(ntrx, exp, sizeof exp);
+    char *v = q("SELECT CONCAT(COUNT(*), ',', IFNULL(SUM(CRC32(CONCAT(id,':',"
+                "v))),0)) FROM fdst.a");
+    SL_CHECK_STR(v, exp);
+    free(v);
+    sl_client_close(cl);
+}
