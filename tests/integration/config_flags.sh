@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# Every flag and config key that the shipped deployment files use must be
+# one the programs accept:
+#   docs/examples/<program>.conf   (keys, including commented-out ones)
+#   docker/compose.yaml            (each sluice service's command:)
+#   docs/systemd/*.service         (ExecStart= lines)
+#   docker/healthcheck.sh          (the sluice CLI flags it passes)
+#
+# Two checks, each of which fails when a key is wrong:
+#   static   every name is in the program's `--help` table (the same table
+#            the parser uses), so the FAIL line names the bad key;
+#   dynamic  the program really starts with that config file or argument
+#            list: run for 3 s with the network addresses and paths pointed
+#            at local, unused ports and temporary files (flags override the
+#            file), it must still be running when stopped (timeout's 124).
+#            A parse error exits 2 at once, a bad value (e.g. `fsync = sometimes`)
+#            too, and a failed start 1.
+# A self-test first shows both checks catch a wrong key.
+#
+# Needs no server (capture, apply and the caches are pointed at ports where
+# nothing listens, and the programs wait for them). Prints PASS/FAIL lines;
+# exit status 1 when anything failed.
+set -u
+cd "$(dirname "$0")/../.."
+TOP=$(pwd)
+FREEPORT=$TOP/build/freeport
+failed=0
+
+pass() { echo "PASS config_flags:$*"; }
+fail() { echo "FAIL config_flags:$*"; failed=1; }
+
+for p in sluice-broker sluice-capture sluice-apply sluice; do
+    if [ ! -x "bin/$p" ]; then
+        fail "setup: bin/$p is missing (run make)"
+        exit 1
+    fi
+done
+[ -x "$FREEPORT" ] || { fail "setup: build/freeport is missing (run make)"; exit 1; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-config-flags.XXXXXX") || exit 1
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$TMP/secret"
+chmod 600 "$TMP/secret"
+
+# known_flags PROGRAM: the option names of PROGRAM's --help table, one a line
+# (underscores read as dashes, as the parser does).
+declare -A KNOWN
+for p in sluice-broker sluice-capture sluice-apply sluice; do
+    KNOWN[$p]=" $(bin/$p --help | sed -n 's/^  --\([A-Za-z0-9_-]*\).*/\1/p' | tr '_\n' '- ') "
+    if [ "${KNOWN[$p]}" = "  " ]; then
+        fail "setup: could not read the option table of $p --help"
+        exit 1
+    fi
+done
+
+# static_check WHERE PROGRAM NAME...: every NAME must be in PROGRAM's table.
+static_check() {
+    local where=$1 prog=$2 name bad=''
+    shift 2
+    for name in "$@"; do
+        name=${name//_/-}
+        [[ ${KNOWN[$prog]} == *" $name "* ]] || bad="$bad --$name"
+    done
+    if [ -z "$bad" ]; then
+        pass "static:$where: $# names accepted by $prog"
+    else
+        fail "static:$where: $prog does not accept:$bad"
+    fi
+}
+
+# flag_names ARG...: the names of the --flags in an argument list.
+flag_names() {
+    local a
+    for a in "$@"; do
+        case $a in --?*) a=${a#--}; echo "${a%%=*}" ;; esac
+    done
+}
+
+# conf_keys FILE [commented]: the keys of a key = value file (or of its
+# commented-out `# key = value` example lines).
+conf_keys() {
+    if [ "${2:-}" = commented ]; then
+        sed -n 's/^[#;] \{0,1\}\([a-z][a-z0-9_-]*\)[[:space:]]*=.*/\1/p' "$1"
+    else
+        sed -n 's/^[[:space:]]*\([A-Za-z0-9_-][A-Za-z0-9_-]*\)[[:space:]]*=.*/\1/p' "$1"
+    fi
+}
+
+# overrides PROGRAM: flags that point a program at local unused ports and
+# temporary paths (appended after the arguments under test; flags override
+# the config file and later flags override earlier ones).
+overrides() {
+    local n=$((++RUN)) dead
+    dead=127.0.0.1:$("$FREEPORT")  # Nothing listens there: clients wait.
+    case $1 in
+    sluice-broker)
+        OVR=(--listen "127.0.0.1:$("$FREEPORT")" --data "$TMP/broker-$n"
+             --auth-file "$TMP/secret") ;;
+    sluice-capture)
+        OVR=(--source "mysql://sluice@$dead" --password-file "$TMP/secret"
+             --broker "$dead" --broker-secret-file "$TMP/secret"
+             --stats-listen "127.0.0.1:$("$FREEPORT")") ;;
+    sluice-apply)
+        OVR=(--broker "$dead" --broker-secret-file "$TMP/secret"
+             --target-password-file "$TMP/secret"
+             --keys "$TOP/docs/examples/apply-keys.txt"
+             --stats-file "$TMP/apply-$n.stats")
+        # Caches and target only when the arguments under test use them.
+        local a
+        for a in "$@"; do
+            case $a in
+            --target|--target=*|target) OVR+=(--target "mysql://sluice@$dead/sluice_meta") ;;
+            --redis|--redis=*|redis) OVR+=(--redis "$dead") ;;
+            --memcached|--memcached=*|memcached) OVR+=(--memcached "$dead") ;;
+            esac
+        done ;;
+    *) OVR=() ;;
+    esac
+}
+RUN=0
+
+# dynamic_check WHERE PROGRAM ARG...: PROGRAM ARG... plus the overrides
+# must start and keep running for 3 s.
+dynamic_check() {
+    local where=$1 prog=$2 rc
+    shift 2
+    local keys=("$@")
+    [ "${1:-}" = --config ] && mapfile -t keys < <(conf_keys "$2")
+    overrides "$prog" "${keys[@]}"
+    timeout -k 5 3 "bin/$prog" "$@" "${OVR[@]}" > "$TMP/out" 2> "$TMP/err" &
+    local pid=$!
+    PIDS+=("$pid")
+    wait "$pid"
+    rc=$?
+    if [ $rc = 124 ]; then
+        pass "dynamic:$where: $prog starts with it"
+    else
+        fail "dynamic:$where: $prog exited with status $rc: $(grep -v '^ts=' "$TMP/err" | head -n 3 | tr '\n' ' ')$(grep 'level=error' "$TMP/err" | head -n 2 | tr '\n' ' ')"
+    fi
+}
+
+# --- Self-test: a wrong key must fail both checks.
+cp docs/examples/broker.conf "$TMP/bad.conf"
+echo "fsync-mode = always" >> "$TMP/bad.conf"
+selftest=$( (
+    failed=0
+    # shellcheck disable=SC2046
+    static_check selftest sluice-broker $(conf_keys "$TMP/bad.conf")
+    dynamic_check selftest sluice-broker --config "$TMP/bad.conf"
+    static_check selftest sluice-capture $(flag_names --topic t --includes x)
+) )
+if [ "$(grep -c '^FAIL ' <<< "$selftest")" = 3 ] &&
+    grep -q 'fsync-mode' <<< "$selftest" && grep -q -- '--includes' <<< "$selftest"; then
+    pass "selftest: a wrong key fails the static and the dynamic check"
+else
+    fail "selftest: a wrong key was not caught: $(tr '\n' ' ' <<< "$selftest")"
+fi
+
+# --- docs/examples/*.conf
+found=0
+for f in docs/examples/*.conf; do
+    [ -f "$f" ] || continue
+    base=$(basename "$f" .conf)
+    prog=sluice-$base
+    [ "$base" = sluice ] && prog=sluice
+    if [ -z "${KNOWN[$prog]:-}" ]; then
+        fail "$f: no program $prog for this example (name it broker.conf, capture.conf or apply.conf)"
+        continue
+    fi
+    found=$((found + 1))
+    mapfile -t keys < <(conf_keys "$f")
+    if [ ${#keys[@]} = 0 ]; then
+        fail "$f: no key = value lines found"
+        continue
+    fi
+    static_check "$f" "$prog" "${keys[@]}"
+    mapfile -t keys < <(conf_keys "$f" commented)
+    [ ${#keys[@]} -gt 0 ] && static_check "$f(commented)" "$prog" "${keys[@]}"
+    dynamic_check "$f" "$prog" --config "$f"
+done
+[ $found -ge 3 ] || fail "docs/examples: expected broker.conf, capture.conf and apply.conf, found $found"
+
+# --- docker/compose.yaml: each service's `command:` flow sequence of quoted
+# words. A sluice program missing from the file is a failure too, so the
+# check cannot pass by finding nothing.
+compose=docker/compose.yaml
+if [ ! -f "$compose" ]; then
+    fail "$compose is missing"
+else
+    awk '
+        /^  [A-Za-z0-9_.-]+:[[:space:]]*$/ { svc = $1; sub(/:$/, "", svc) }
+        /^    command:[[:space:]]*\[/ { cmd = 1; buf = "" }
+        cmd { buf = buf " " $0; if ($0 ~ /\][[:space:]]*$/) { cmd = 0; print svc "\t" buf } }
+    ' "$compose" > "$TMP/commands"
+    seen=''
+    while IFS=$'\t' read -r svc buf; do
+        words=()
+        while IFS= read -r tok; do
+            case $tok in
+            \"*) tok=${tok#\"}; tok=${tok%\"}
+                 if [[ $tok == *\\* ]]; then
+                     fail "$compose: service $svc: backslash in a double-quoted word ($tok); use single quotes"
+                 fi ;;
+            \'*) tok=${tok#\'}; tok=${tok%\'} ;;
+            esac
+            words+=("$tok")
+        done < <(grep -oE "\"[^\"]*\"|'[^']*'" <<< "${buf#*command:}")
+        prog=${words[0]:-}
+        case $prog in
+        sluice-broker|sluice-capture|sluice-apply|sluice)
+            seen="$seen $prog"
+            # shellcheck disable=SC2046
+            static_check "$compose:$svc" "$prog" $(flag_names "${words[@]:1}")
+            dynamic_check "$compose:$svc" "$prog" "${words[@]:1}" ;;
+        esac
+    done < "$TMP/commands"
+    for p in sluice-broker sluice-capture sluice-apply; do
+        [[ " $seen " == *" $p "* ]] || fail "$compose: no service runs $p (or its command: is not a one-line flow sequence)"
+    done
+fi
+
+# --- docs/systemd/*.service: ExecStart lines; a --config there must name a
+# file whose example is in docs/examples/.
+units=0
+for f in docs/systemd/*.service; do
+    [ -f "$f" ] || continue
+    line=$(sed -n 's/^ExecStart=-\{0,1\}//p' "$f")
+    if [ -z "$line" ]; then
+        fail "$f: no ExecStart= line"
+        continue
+    fi
+    units=$((units + 1))
+    read -r -a words <<< "$line"
+    prog=$(basename "${words[0]}")
+    if [ -z "${KNOWN[$prog]:-}" ]; then
+        fail "$f: ExecStart runs $prog, not a sluice program"
+        continue
+    fi
+    # shellcheck disable=SC2046
+    static_check "$f" "$prog" $(flag_names "${words[@]:1}")
+    # Run it with the matching example in place of /etc/sluice/X.conf.
+    args=()
+    for ((i = 1; i < ${#words[@]}; i++)); do
+        w=${words[i]}
+        if [ "$w" = --config ]; then
+            i=$((i + 1))
+            ex=docs/examples/$(basename "${words[i]}")
+            if [ ! -f "$ex" ]; then
+                fail "$f: its config ${words[i]} has no example $ex"
+                continue 2
+            fi
+            args+=(--config "$ex")
+        else
+            args+=("$w")
+        fi
+    done
+    dynamic_check "$f" "$prog" "${args[@]}"
+done
+[ $units -ge 3 ] || fail "docs/systemd: expected a unit per program, found $units"
+
+# --- docker/healthcheck.sh: the sluice CLI flags it uses.
+if [ -f docker/healthcheck.sh ]; then
+    # shellcheck disable=SC2046
+    static_check docker/healthcheck.sh sluice $(grep -E '^[[:space:]]*exec sluice ' docker/healthcheck.sh |
+        grep -oE -- '--[a-z][a-z0-9-]*' | sed 's/^--//' | sort -u)
+fi
+
+exit $failed
