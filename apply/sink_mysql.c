@@ -102,6 +102,11 @@ struct sl_mysql_sink_s {
     sl_buf_t sql;     /* The pending statements, ';'-separated. */
     stmt_t *stmts;
     size_t nstmts, capstmts;
+    /* The batch sent and not yet read back (one at most): the server
+     * executes it while the next one is built. */
+    stmt_t *stmts_if;
+    size_t nstmts_if, capstmts_if;
+    int inflight;
     sl_buf_t tmp, tmp2;
     tmeta_t *tables;
     size_t ntables;
@@ -121,6 +126,8 @@ struct sl_mysql_sink_s {
     char err[1024];
     sl_mysql_stats_t stats;
 };
+
+static int complete(sl_mysql_sink_t *s);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -734,6 +741,7 @@ static void disconnect(sl_mysql_sink_t *s) {
         mysql_close(s->mysql);
     s->mysql = NULL;
     s->in_group = 0;
+    s->inflight = 0;
 }
 
 static int connect_once(sl_mysql_sink_t *s) {
@@ -877,6 +885,7 @@ void sl_mysql_sink_free(sl_mysql_sink_t *s) {
     free(s->topic);
     free(s->part);
     free(s->stmts);
+    free(s->stmts_if);
     sl_buf_free(&s->sql);
     sl_buf_free(&s->tmp);
     sl_buf_free(&s->tmp2);
@@ -1016,6 +1025,11 @@ int sl_mysql_sink_claim(sl_mysql_sink_t *s, uint64_t start, uint64_t *next,
 }
 
 void sl_mysql_sink_abort(sl_mysql_sink_t *s) {
+    if (s->inflight) {
+        /* Results still on the wire: closing the connection rolls the
+         * transaction back without reading them. */
+        disconnect(s);
+    }
     if (s->mysql != NULL && s->in_group &&
         mysql_real_query(s->mysql, "ROLLBACK", 8) != 0)
         disconnect(s);
@@ -1095,11 +1109,15 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db,
             *out = &s->tables[i];
             return 0;
         }
+    /* The connection must be idle before another query. */
+    int rc = complete(s);
+    if (rc != 0)
+        return rc;
     const char *dst = dst_db_for(s, src_db);
     tmeta_t tm;
     memset(&tm, 0, sizeof tm);
     sl_buf_t q = SL_BUF_INIT;
-    int rc = put(&q, "SELECT COLUMN_NAME, DATA_TYPE FROM "
+    rc = put(&q, "SELECT COLUMN_NAME, DATA_TYPE FROM "
                      "information_schema.COLUMNS WHERE TABLE_SCHEMA=");
     rc = rc ? rc : lit(s, &q, dst);
     rc = rc ? rc : put(&q, " AND TABLE_NAME=");
@@ -1261,19 +1279,18 @@ static int check_outcome(sl_mysql_sink_t *s, const stmt_t *st) {
 /* Sends the pending statements and checks each outcome. */
 static int close_open(sl_mysql_sink_t *s);
 
-static int flush(sl_mysql_sink_t *s) {
-    if (s->nstmts == 0)
+/* Reads back the batch in flight and checks each statement's outcome. */
+static int complete(sl_mysql_sink_t *s) {
+    if (!s->inflight)
         return 0;
-    int crc = close_open(s);
-    if (crc != 0)
-        return crc;
-    s->stats.round_trips++;
+    s->inflight = 0;
+    const stmt_t *stmts = s->stmts_if;
+    size_t n = s->nstmts_if;
     size_t k = 0;
     int rc = 0;
-    if (mysql_real_query(s->mysql, (const char *)s->sql.data, s->sql.len) !=
-        0)
+    if (mysql_read_query_result(s->mysql) != 0)
         goto sqlerr;
-    for (k = 0; k < s->nstmts; k++) {
+    for (k = 0; k < n; k++) {
         if (k > 0) {
             int st = mysql_next_result(s->mysql);
             if (st > 0)
@@ -1287,7 +1304,7 @@ static int flush(sl_mysql_sink_t *s) {
         if (res)
             mysql_free_result(res);
         if (rc == 0)
-            rc = check_outcome(s, &s->stmts[k]);
+            rc = check_outcome(s, &stmts[k]);
     }
     /* Drain what is left after a drift stop so the connection stays
      * usable for the rollback. */
@@ -1296,15 +1313,12 @@ static int flush(sl_mysql_sink_t *s) {
         if (res)
             mysql_free_result(res);
     }
-    sl_buf_reset(&s->sql);
-    s->nstmts = 0;
-    s->open_kind = -1;
     if (rc != 0)
         sl_mysql_sink_abort(s);
     return rc;
 sqlerr: {
     unsigned e = mysql_errno(s->mysql);
-    const stmt_t *st = &s->stmts[k < s->nstmts ? k : s->nstmts - 1];
+    const stmt_t *st = &stmts[k < n ? k : n - 1];
     int transient = is_transient(e);
     if (!transient && st->nrows > 1) {
         /* Which row of a merged statement failed? The careful redo (one
@@ -1312,9 +1326,6 @@ sqlerr: {
         s->want_careful = 1;
         rc = seterr(s, SL_EAGAIN, "error %u in a merged statement (%s); "
                     "redoing the group row by row", e, mysql_error(s->mysql));
-        sl_buf_reset(&s->sql);
-        s->nstmts = 0;
-        s->open_kind = -1;
         sl_mysql_sink_abort(s);
         return rc;
     }
@@ -1325,15 +1336,59 @@ sqlerr: {
                 "error %u: %s", s->part, (unsigned long long)st->offset,
                 (unsigned long long)st->row, kind_name(st->kind),
                 st->tm->dst_db, st->tm->table, e, mysql_error(s->mysql));
-    sl_buf_reset(&s->sql);
-    s->nstmts = 0;
-    s->open_kind = -1;
-    if (transient)
+    if (transient) {
         disconnect(s);
-    else
+        sl_buf_reset(&s->sql);
+        s->nstmts = 0;
+        s->open_kind = -1;
+    } else {
         sl_mysql_sink_abort(s);
+    }
     return rc;
 }
+}
+
+/* Sends the pending statements without waiting for their results (the
+ * batch sent before is read back first). */
+static int send_batch(sl_mysql_sink_t *s) {
+    if (s->nstmts == 0)
+        return 0;
+    int rc = close_open(s);
+    if (rc != 0)
+        return rc;
+    rc = complete(s);
+    if (rc != 0)
+        return rc;
+    s->stats.round_trips++;
+    if (mysql_send_query(s->mysql, (const char *)s->sql.data,
+                         (unsigned long)s->sql.len) != 0) {
+        unsigned e = mysql_errno(s->mysql);
+        int transient = is_transient(e);
+        rc = seterr(s, transient ? SL_EAGAIN : SL_EDB,
+                    "partition %s: sending statements failed: error %u: %s",
+                    s->part, e, mysql_error(s->mysql));
+        if (transient)
+            disconnect(s);
+        sl_mysql_sink_abort(s);
+        return rc;
+    }
+    stmt_t *t = s->stmts_if;
+    size_t cap = s->capstmts_if;
+    s->stmts_if = s->stmts;
+    s->capstmts_if = s->capstmts;
+    s->nstmts_if = s->nstmts;
+    s->stmts = t;
+    s->capstmts = cap;
+    s->nstmts = 0;
+    s->inflight = 1;
+    sl_buf_reset(&s->sql);
+    return 0;
+}
+
+/* Sends what is pending and reads back everything. */
+static int flush(sl_mysql_sink_t *s) {
+    int rc = send_batch(s);
+    return rc != 0 ? rc : complete(s);
 }
 
 /* Writes the tail of the open multi-row statement. */
@@ -1637,7 +1692,7 @@ int sl_mysql_sink_row_doc(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
         if (rc < 0)
             return rc;
         if (rc == 1)
-            return s->sql.len >= s->opts.batch_bytes ? flush(s) : 0;
+            return s->sql.len >= s->opts.batch_bytes ? send_batch(s) : 0;
     }
     rc = close_open(s);
     if (rc != 0)
@@ -1704,7 +1759,7 @@ int sl_mysql_sink_row_doc(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
         return rc;
     }
     if (s->sql.len >= s->opts.batch_bytes)
-        return flush(s);
+        return send_batch(s);
     return 0;
 }
 
