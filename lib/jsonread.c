@@ -110,15 +110,25 @@ static size_t utf8_len(const unsigned char *p, size_t left) {
     return n;
 }
 
-/* 1 when one of the 8 bytes in x is a quote, a backslash, a control byte
- * or not ASCII, i.e. needs the byte-by-byte path (SWAR: "has a byte less
- * than n" and "has a zero byte" from Bit Twiddling Hacks; a false positive
- * only costs the slow path, a false negative cannot happen). */
-static inline int needs_care(uint64_t x) {
+/* A mask with the high bit set in each of the 8 bytes of x (little-endian
+ * load) that is a quote, a backslash, a control byte or not ASCII, i.e.
+ * needs the byte-by-byte path (SWAR: "has a byte less than n" and "has a
+ * zero byte" from Bit Twiddling Hacks). Borrows can only set bits above a
+ * true match, so the lowest set bit is always exact. */
+/* The 8 bytes as loaded from memory, first byte lowest. */
+static inline uint64_t sl_jr_le64(uint64_t x) {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return __builtin_bswap64(x);
+#else
+    return x;
+#endif
+}
+
+static inline uint64_t care_mask(uint64_t x) {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
     return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
-            ((b - ones) & ~b) | x) & highs ? 1 : 0;
+            ((b - ones) & ~b) | x) & highs;
 }
 
 /* Scans the string starting after its opening quote at s[*pos]. */
@@ -127,12 +137,17 @@ static int scan_string(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
     size_t i = *pos;
     *escaped = 0;
     while (i < len) {
-        /* Plain ASCII runs, 8 bytes at a time. */
+        /* Plain ASCII runs, 8 bytes at a time, then straight to the first
+         * byte that needs a look. */
         while (i + 8 <= len) {
             uint64_t x;
             memcpy(&x, s + i, 8);
-            if (needs_care(x))
+            x = sl_jr_le64(x);
+            uint64_t m = care_mask(x);
+            if (m != 0) {
+                i += (size_t)__builtin_ctzll(m) / 8;
                 break;
+            }
             i += 8;
         }
         if (i >= len)
