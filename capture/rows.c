@@ -158,9 +158,12 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
     uint32_t k = 0;
     int first = 1;
     for (uint32_t i = 0; i < tm->ncols; i++) {
+        const sl_column_t *c = &tm->cols[i];
+        /* The partial bitmap has one bit per JSON column of the table,
+         * whether or not the column is in this image or NULL in it. */
+        uint32_t my_json = c->type == SL_T_JSON ? json_idx++ : 0;
         if (!bit(present, i))
             continue;
-        const sl_column_t *c = &tm->cols[i];
         if (!first)
             sl_out_c(out, ',');
         first = 0;
@@ -171,7 +174,7 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
         }
         int is_partial = 0;
         if (partial_bm != NULL && c->type == SL_T_JSON)
-            is_partial = bit(partial_bm, json_idx++);
+            is_partial = bit(partial_bm, my_json);
         if (!is_partial) {
             int rc = sl_value_decode(dec, c, rd, out);
             if (rc != 0)
