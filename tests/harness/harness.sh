@@ -107,6 +107,10 @@ sl_h_mariadb_template() {
     [ -d "$tpl" ] && return 0
     local user_opt=()
     [ "$(id -u)" = 0 ] && user_opt=(--user=root)
+    # A private TMPDIR: install-db runs of concurrent suites in one /tmp
+    # collide on temporary file names.
+    mkdir -p "$SL_HARNESS_ROOT/tmp"
+    TMPDIR="$SL_HARNESS_ROOT/tmp" \
     mariadb-install-db --no-defaults --datadir="$tpl.tmp" "${user_opt[@]}" \
         --auth-root-authentication-method=normal --skip-test-db \
         --skip-name-resolve > "$SL_HARNESS_ROOT/install-db.log" 2>&1 || {
@@ -123,7 +127,9 @@ sl_h_mariadb_args() {
     server_id=$(cat "$dir/server_id") port=$(cat "$dir/port")
     SL_H_ARGS=(mariadbd --no-defaults)
     [ "$(id -u)" = 0 ] && SL_H_ARGS+=(--user=root)
+    mkdir -p "$dir/tmp"
     SL_H_ARGS+=(--datadir="$dir/data" --socket="$dir/sock" --port="$port"
+        --tmpdir="$dir/tmp"
         --bind-address=127.0.0.1 --pid-file="$dir/mariadbd.pid"
         --log-error="$dir/error.log" --skip-name-resolve
         --server-id="$server_id" --log-bin="$dir/data/binlog"
