@@ -251,9 +251,13 @@ progress() {
     local phase=$1
     capture_stats
     apply_stats
-    local line
-    line=$(printf '%-9s captured %7s rows | applied %7s rows | invalidated %7s keys | lag %ss (capture %ss)' \
-        "$phase" "${CAP_ROWS:-?}" "$APP_ROWS" "$APP_INV" "$APP_BEHIND" "${CAP_BEHIND:-?}")
+    local line lag=$APP_BEHIND
+    # Lag: seconds between a source commit and its application, the larger
+    # of capture's (source to broker) and apply's (source to target).
+    [ -n "$CAP_BEHIND" ] && [ "$CAP_BEHIND" -gt "$lag" ] 2>/dev/null && lag=$CAP_BEHIND
+    # Short enough for an 80-column terminal (the updating line must not wrap).
+    line=$(printf '%-8s rows captured %6s  applied %6s  keys invalidated %6s  lag %ss' \
+        "$phase" "${CAP_ROWS:-0}" "$APP_ROWS" "$APP_INV" "$lag")
     if [ $TTY = 1 ]; then
         printf '\r\033[K%s' "$line"
     else
