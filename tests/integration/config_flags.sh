@@ -219,6 +219,17 @@ else
             # shellcheck disable=SC2046
             static_check "$compose:$svc" "$prog" $(flag_names "${words[@]:1}")
             dynamic_check "$compose:$svc" "$prog" "${words[@]:1}" ;;
+        --*)
+            # The mariadb image passes a command of options to mariadbd.
+            # mariadbd parses and range-checks them with --help --verbose
+            # without starting (same major version as Debian 12's, 10.11).
+            if ! command -v mariadbd > /dev/null; then
+                echo "SKIP config_flags:$compose:$svc: no local mariadbd to check its options"
+            elif mariadbd --no-defaults "${words[@]}" --help --verbose > /dev/null 2> "$TMP/err"; then
+                pass "mariadbd:$compose:$svc: mariadbd accepts its ${#words[@]} options"
+            else
+                fail "mariadbd:$compose:$svc: $(grep ERROR "$TMP/err" | head -n 2 | tr '\n' ' ')"
+            fi ;;
         esac
     done < "$TMP/commands"
     for p in sluice-broker sluice-capture sluice-apply; do
