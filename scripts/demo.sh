@@ -35,8 +35,8 @@ for p in sluice-broker sluice-capture sluice-apply sluice; do
     fi
 done
 
-T0=$(date +%s)
-say() { printf '[%3ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+T0=$EPOCHSECONDS
+say() { printf '[%3ss] %s\n' "$(( $EPOCHSECONDS - T0 ))" "$*"; }
 TTY=0
 [ -t 1 ] && TTY=1
 
@@ -277,9 +277,9 @@ sl_h_mysql_root SOURCE -e "CALL demo_driver.workload($DEMO_SECONDS, $DEMO_RATE)"
     > "$DEMO_DIR/workload.log" 2>&1 &
 WORK_PID=$!
 sl_h_record_pid workload $WORK_PID
-deadline=$(( $(date +%s) + DEMO_SECONDS + 30 ))
+deadline=$(( $EPOCHSECONDS + DEMO_SECONDS + 30 ))
 while kill -0 "$WORK_PID" 2>/dev/null; do
-    [ "$(date +%s)" -lt "$deadline" ] || fail "the workload did not finish in time"
+    [ "$EPOCHSECONDS" -lt "$deadline" ] || fail "the workload did not finish in time"
     alive
     progress workload
     sleep 1
@@ -290,9 +290,9 @@ wait "$WORK_PID" || fail "the workload failed: $(cat "$DEMO_DIR/workload.log")"
 # --- Catch up: capture reaches the source's end, then apply the broker's.
 END_POS=$(src -e "SHOW MASTER STATUS" | awk 'NR == 1 { print $1 " " $2 }')
 say "workload done; waiting for capture to reach $END_POS and apply to catch up"
-deadline=$(( $(date +%s) + 60 ))
+deadline=$(( $EPOCHSECONDS + 60 ))
 caught=0
-while [ "$(date +%s)" -lt "$deadline" ]; do
+while [ "$EPOCHSECONDS" -lt "$deadline" ]; do
     alive
     progress catch-up
     if [ "$CAP_FILE $CAP_POS" = "$END_POS" ] && [ "$APP_LAG" = 0 ] &&
@@ -364,7 +364,7 @@ else
 fi
 
 rows_src=$(src -e "SELECT (SELECT COUNT(*) FROM demo.users) + (SELECT COUNT(*) FROM demo.orders) + (SELECT COUNT(*) FROM demo.ledger)")
-elapsed=$(( $(date +%s) - T0 ))
+elapsed=$(( $EPOCHSECONDS - T0 ))
 if [ $ok = 1 ]; then
     echo
     echo "VERDICT: OK — source and target equal by row hash ($rows_src rows in 3 tables);"
