@@ -34,25 +34,35 @@ static int fail(sl_jr_doc_t *doc, int rc, size_t pos, const char *fmt, ...) {
     return rc;
 }
 
-static int push_tok(sl_jr_doc_t *doc, uint8_t type, size_t start,
-                    uint32_t *idx) {
+static int grow_toks(sl_jr_doc_t *doc, size_t start) {
+    if (doc->cap >= (UINT32_MAX >> 2))
+        return fail(doc, SL_ETOOBIG, start, "too many values");
+    uint32_t ncap = doc->cap ? doc->cap * 2 : 64;
+    sl_jr_tok_t *t = realloc(doc->toks, (size_t)ncap * sizeof *t);
+    if (t == NULL)
+        return fail(doc, SL_ENOMEM, start, "out of memory");
+    doc->toks = t;
+    doc->cap = ncap;
+    return 0;
+}
+
+static inline int push_tok(sl_jr_doc_t *doc, uint8_t type, size_t start,
+                           uint32_t *idx) {
     if (doc->max_toks != 0 && doc->ntoks >= doc->max_toks)
         return fail(doc, SL_ETOOBIG, start, "more than %u values",
                     doc->max_toks);
     if (doc->ntoks == doc->cap) {
-        if (doc->cap >= (UINT32_MAX >> 2))
-            return fail(doc, SL_ETOOBIG, start, "too many values");
-        uint32_t ncap = doc->cap ? doc->cap * 2 : 64;
-        sl_jr_tok_t *t = realloc(doc->toks, (size_t)ncap * sizeof *t);
-        if (t == NULL)
-            return fail(doc, SL_ENOMEM, start, "out of memory");
-        doc->toks = t;
-        doc->cap = ncap;
+        int rc = grow_toks(doc, start);
+        if (rc != 0)
+            return rc;
     }
     sl_jr_tok_t *tok = &doc->toks[doc->ntoks];
-    memset(tok, 0, sizeof *tok);
     tok->type = type;
+    tok->escaped = 0;
     tok->start = (uint32_t)start;
+    tok->len = 0;
+    tok->next = 0;
+    tok->count = 0;
     *idx = doc->ntoks++;
     return 0;
 }
