@@ -24,7 +24,8 @@ static const sl_opt_t opts[] = {
      "allow listening on an address other than loopback"},
     {"data", "./data", 0, "data directory"},
     {"fsync", "always", 0,
-     "always | interval MS | never (see docs/broker.md for what each loses)"},
+     "always | interval [MS] (1000 when omitted) | never (see docs/broker.md "
+     "for what each loses)"},
     {"segment-size", "1GiB", 0, "commit-log segment size"},
     {"max-message", "16MiB", 0, "largest message accepted"},
     {"max-request", "16MiB", 0, "largest batch put accepted"},
