@@ -300,7 +300,7 @@ int sl_jr_parse(sl_jr_doc_t *doc, const char *text, size_t len) {
             break;
         }
         unsigned char c = s[i];
-        uint32_t idx;
+        uint32_t idx = 0; /* Set by push_tok(); GCC cannot see that. */
         if (state == ST_AFTER) {
             if (depth == 0) {
                 rc = fail(doc, SL_ECORRUPT, i, "trailing bytes after the "
