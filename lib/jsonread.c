@@ -565,10 +565,23 @@ uint32_t sl_jr_getn(const sl_jr_doc_t *doc, uint32_t obj, const char *name,
                     size_t name_len) {
     if (obj >= doc->ntoks || doc->toks[obj].type != SL_JR_OBJECT)
         return SL_JR_NONE;
-    uint32_t it = 0, key, val;
-    while (sl_jr_next(doc, obj, &it, &key, &val))
-        if (sl_jr_str_eq(doc, key, name, name_len))
-            return val;
+    /* A direct walk (key, value subtree, key, ...): member lookups are the
+     * hot path of every consumer, so plain keys are compared inline, first
+     * by length and first byte. */
+    uint32_t end = doc->toks[obj].next;
+    const sl_jr_tok_t *toks = doc->toks;
+    for (uint32_t k = obj + 1; k < end; k = toks[k + 1].next) {
+        const sl_jr_tok_t *key = &toks[k];
+        if (!key->escaped) {
+            const char *kt = doc->text + key->start;
+            if (key->len == name_len &&
+                (name_len == 0 ||
+                 (kt[0] == name[0] && memcmp(kt, name, name_len) == 0)))
+                return k + 1;
+        } else if (sl_jr_str_eq(doc, k, name, name_len)) {
+            return k + 1;
+        }
+    }
     return SL_JR_NONE;
 }
 

@@ -281,3 +281,29 @@ SL_TEST(jsonread_special_bytes_at_every_position) {
     }
     sl_jr_free(&doc);
 }
+
+SL_TEST(jsonread_member_lookup) {
+    sl_jr_doc_t doc;
+    sl_jr_init(&doc);
+    const char *t = "{\"\":0,\"ab\":1,\"k\\u0065y\":2,\"key\":3,\"a\":{\"b\":4},"
+                    "\"ba\":5}";
+    SL_CHECK_OK(sl_jr_parse(&doc, t, strlen(t)));
+    int64_t v;
+    /* An escaped key matches after unescaping, and the first of two
+     * equal keys wins. */
+    SL_CHECK_OK(sl_jr_i64(&doc, sl_jr_get(&doc, 0, "key"), &v));
+    SL_CHECK_INT(v, 2);
+    SL_CHECK_OK(sl_jr_i64(&doc, sl_jr_get(&doc, 0, ""), &v));
+    SL_CHECK_INT(v, 0);
+    SL_CHECK_OK(sl_jr_i64(&doc, sl_jr_get(&doc, 0, "ba"), &v));
+    SL_CHECK_INT(v, 5);
+    /* Lookups skip nested objects whole. */
+    SL_CHECK(sl_jr_get(&doc, 0, "b") == SL_JR_NONE);
+    uint32_t a = sl_jr_get(&doc, 0, "a");
+    SL_CHECK_OK(sl_jr_i64(&doc, sl_jr_get(&doc, a, "b"), &v));
+    SL_CHECK_INT(v, 4);
+    SL_CHECK(sl_jr_get(&doc, 0, "k") == SL_JR_NONE);
+    SL_CHECK(sl_jr_get(&doc, 0, "keys") == SL_JR_NONE);
+    SL_CHECK(sl_jr_get(&doc, 99, "a") == SL_JR_NONE);
+    sl_jr_free(&doc);
+}
