@@ -345,10 +345,13 @@ static int flush_keys(worker_t *w, part_t *p, uint64_t upto) {
     consume_t *c = w->c;
     int rc = 0;
     if (p->keys.count > 0) {
+        /* A cache that is down is retried until it is back, but not past
+         * a stop request: the broker offset is then not committed and the
+         * keys are deleted by the next run (at least once). */
         if (w->rs != NULL)
-            rc = sl_redis_sink_delete(w->rs, &p->keys, c->hard);
+            rc = sl_redis_sink_delete(w->rs, &p->keys, c->soft);
         if (rc == 0 && w->mc != NULL)
-            rc = sl_mc_sink_delete(w->mc, &p->keys, c->hard);
+            rc = sl_mc_sink_delete(w->mc, &p->keys, c->soft);
         if (rc == SL_EINVAL) {
             part_fail(p, "a key cannot be sent to memcached (see the "
                          "previous log line)");
