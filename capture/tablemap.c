@@ -86,21 +86,31 @@ void sl_tablemap_free_all(sl_binlog_t *dec) {
     dec->nmaps = dec->maps_cap = 0;
 }
 
-static int is_numeric(const sl_column_t *c) {
+/* The columns that have a bit in the signedness field. MySQL decides by
+ * binlog type; MariaDB by field class, and its YEAR is a TINYINT, so a
+ * YEAR column has a bit there (seen on MariaDB 10.11: without it every
+ * later numeric column took its neighbour's sign). */
+static int is_numeric(const sl_binlog_t *dec, const sl_column_t *c) {
     switch (c->type) {
     case SL_T_TINY: case SL_T_SHORT: case SL_T_INT24: case SL_T_LONG:
     case SL_T_LONGLONG: case SL_T_NEWDECIMAL: case SL_T_FLOAT:
     case SL_T_DOUBLE:
         return 1;
+    case SL_T_YEAR:
+        return dec->mariadb;
     default:
         return 0;
     }
 }
 
+/* The columns that have an entry in the charset fields. GEOMETRY is a BLOB
+ * underneath and has one on both servers, so text columns after it would
+ * otherwise take the wrong charset. */
 static int is_character(const sl_column_t *c) {
     switch (c->real_type) {
     case SL_T_STRING: case SL_T_VAR_STRING: case SL_T_VARCHAR:
     case SL_T_BLOB: case SL_T_VECTOR: /* MySQL 9 counts VECTOR here. */
+    case SL_T_GEOMETRY:
         return 1;
     default:
         return 0;
@@ -202,7 +212,7 @@ static int parse_optional(sl_binlog_t *dec, sl_tablemap_t *tm,
         case 1: { /* Signedness. */
             uint32_t k = 0;
             for (uint32_t i = 0; i < tm->ncols; i++) {
-                if (!is_numeric(&tm->cols[i]))
+                if (!is_numeric(dec, &tm->cols[i]))
                     continue;
                 if (k / 8 >= flen)
                     return TM_FAIL("table map signedness bitmap short");
@@ -369,7 +379,7 @@ static int apply_schema(sl_binlog_t *dec, sl_tablemap_t *tm) {
             c->name_off = off;
             c->name_len = (uint32_t)strlen(sc->name);
         }
-        if (!tm->has_signedness && is_numeric(c))
+        if (!tm->has_signedness && is_numeric(dec, c))
             c->is_unsigned = (int8_t)(sc->is_unsigned != 0);
         if (!tm->has_charsets && c->collation == 0 && sc->charset != NULL &&
             (is_character(c) || is_enum_set(c))) {
