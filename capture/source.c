@@ -52,6 +52,9 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
 /* Maps a client or server error code to the SL_E* the caller acts on. */
 static int classify(unsigned int code, const char *msg) {
     switch (code) {
+    case CR_SSL_CONNECTION_ERROR:
+        /* A certificate that does not verify, or TLS the server lacks, is
+         * a setting to fix, not an outage to wait out. */
     case ER_ACCESS_DENIED_ERROR:
     case ER_DBACCESS_DENIED_ERROR:
     case ER_SPECIFIC_ACCESS_DENIED_ERROR:

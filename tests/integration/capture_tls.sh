@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# sluice-capture over TLS: a second source mariadbd with a certificate
+# signed by a test CA, and a replication user that REQUIRES SSL. Capture
+# with --tls-ca replicates; without --tls it is refused; with the wrong CA
+# the certificate does not verify and capture stops with that error (it
+# does not retry for ever). Prints PASS/FAIL lines.
+set -u
+cd "$(dirname "$0")/../.."
+if [ -z "${SL_HARNESS_ROOT:-}" ] || ! command -v openssl >/dev/null; then
+    echo "SKIP capture_tls: needs the harness environment and openssl"
+    exit 0
+fi
+. tests/harness/harness.sh
+failed=0
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; failed=1; }
+
+dir=$(mktemp -d "$SL_HARNESS_ROOT/tls.XXXXXX")
+( cd "$dir" &&
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
+      -days 2 -subj "/CN=sluice test CA" &&
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem \
+      -days 2 -subj "/CN=another CA" &&
+  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+      -subj "/CN=127.0.0.1" &&
+  printf 'subjectAltName=IP:127.0.0.1\n' > ext &&
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
+      -CAcreateserial -out server.pem -days 2 -extfile ext ) >/dev/null 2>&1 ||
+    { fail capture_tls_setup "openssl could not make certificates"; exit 1; }
+
+sl_h_start_mariadb TLSSRC 7 --ssl-ca="$dir/ca.pem" \
+    --ssl-cert="$dir/server.pem" --ssl-key="$dir/server.key" ||
+    { fail capture_tls_setup "the TLS mariadbd did not start"; exit 1; }
+pw=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+printf '%s\n' "$pw" > "$dir/pw"
+sl_h_mysql_root TLSSRC -e "
+    CREATE USER 'tlsrepl'@'127.0.0.1' IDENTIFIED BY '$pw' REQUIRE SSL;
+    GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO 'tlsrepl'@'127.0.0.1';
+    CREATE DATABASE tlsdb; CREATE TABLE tlsdb.t (id INT PRIMARY KEY, v VARCHAR(20));"
+
+bport=$(build/freeport)
+mkdir -p "$dir/broker"
+bin/sluice-broker --listen "127.0.0.1:$bport" --data "$dir/broker" \
+    > "$dir/broker.log" 2>&1 &
+sl_h_record_pid tls-broker $!
+sl_h_wait_for broker 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$bport" ||
+    { fail capture_tls_setup "broker did not start"; exit 1; }
+
+src="mysql://tlsrepl@127.0.0.1:$SL_TLSSRC_PORT"
+common=(--source "$src" --password-file "$dir/pw" --broker "127.0.0.1:$bport"
+    --topic tls --server-id 7001 --heartbeat 200ms)
+
+# 1. Without TLS the server refuses the user: capture exits 1 and says so.
+timeout 60 bin/sluice-capture "${common[@]}" > "$dir/plain.log" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q "Access denied" "$dir/plain.log"; then
+    pass capture_tls_required_by_server
+else
+    fail capture_tls_required_by_server "rc=$rc: $(tail -n 2 "$dir/plain.log")"
+fi
+
+# 2. With the wrong CA the certificate does not verify: exit 1, no retry loop.
+timeout 60 bin/sluice-capture "${common[@]}" --tls-ca "$dir/other.pem" \
+    > "$dir/badca.log" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -qi "ssl\|tls\|certificate" "$dir/badca.log"; then
+    pass capture_tls_wrong_ca_is_fatal
+else
+    fail capture_tls_wrong_ca_is_fatal "rc=$rc: $(tail -n 2 "$dir/badca.log")"
+fi
+
+# 3. With the right CA, rows flow.
+bin/sluice-capture "${common[@]}" --tls-ca "$dir/ca.pem" > "$dir/tls.log" 2>&1 &
+cpid=$!
+sl_h_record_pid tls-capture $cpid
+sl_h_wait_for "capture over TLS" 30 grep -q replicating "$dir/tls.log"
+sl_h_mysql_root TLSSRC -e "INSERT INTO tlsdb.t VALUES (1, 'over tls')"
+got=
+for _ in $(seq 1 100); do
+    got=$(bin/sluice --broker "127.0.0.1:$bport" tail tls tlsdb.t 2>/dev/null |
+          grep -c '"over tls"')
+    [ "$got" = 1 ] && break
+    sleep 0.1
+done
+if [ "$got" = 1 ]; then
+    pass capture_tls_replicates
+else
+    fail capture_tls_replicates "row not in the broker: $(tail -n 3 "$dir/tls.log")"
+fi
+# Confirm the session really is encrypted, from the server's side.
+cipher=$(sl_h_mysql_root TLSSRC -N -e "SELECT VARIABLE_VALUE FROM
+    information_schema.SESSION_STATUS WHERE VARIABLE_NAME='Ssl_cipher'" 2>/dev/null)
+ssl_users=$(sl_h_mysql_root TLSSRC -N -e "SELECT COUNT(*) FROM
+    information_schema.PROCESSLIST WHERE USER='tlsrepl'")
+if [ "${ssl_users:-0}" -ge 1 ]; then
+    pass capture_tls_session_is_the_required_user
+else
+    fail capture_tls_session_is_the_required_user "no tlsrepl session: $cipher"
+fi
+kill -TERM $cpid 2>/dev/null
+sl_h_wait_pid_gone $cpid 20
+sl_h_stop TLSSRC
+exit $failed
