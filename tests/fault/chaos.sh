@@ -22,17 +22,22 @@ cd "$TOP" || exit 1
 # shellcheck source=../harness/harness.sh
 . tests/harness/harness.sh
 
+ALL_KINDS=capture,broker,apply,dump,target,rotate,all,flap,stall,source
 usage() {
     echo "usage: $0 [--seconds N] [--seed S] [--rate TRX_PER_S]" >&2
+    echo "          [--kinds K,K,...] [--big yes|no]" >&2
+    echo "  kinds: $ALL_KINDS" >&2
     exit 2
 }
 
-seconds= seed= rate=
+seconds= seed= rate= kinds= big=
 while [ $# -gt 0 ]; do
     case $1 in
     --seconds) [ $# -ge 2 ] || usage; seconds=$2; shift 2 ;;
     --seed) [ $# -ge 2 ] || usage; seed=$2; shift 2 ;;
     --rate) [ $# -ge 2 ] || usage; rate=$2; shift 2 ;;
+    --kinds) [ $# -ge 2 ] || usage; kinds=$2; shift 2 ;;
+    --big) [ $# -ge 2 ] || usage; big=$2; shift 2 ;;
     -h|--help) usage ;;
     *) usage ;;
     esac
@@ -40,12 +45,26 @@ done
 for v in "$seconds" "$seed" "$rate"; do
     case $v in ''|*[!0-9]*) [ -z "$v" ] || usage ;; esac
 done
+case $big in ''|yes|no) ;; *) usage ;; esac
+for k in ${kinds//,/ }; do
+    case ",$ALL_KINDS," in *",$k,"*) ;; *) usage ;; esac
+done
 
+# The short form (no --seconds) is what `make test` runs. It leaves out the
+# source restarts and the big (multi-row) transactions: with them, a cut of
+# the replication stream inside a transaction can make capture republish
+# with other batch boundaries, which the broker refuses (409) while later
+# pipelined batches get stored -- a known bug (docs/chaos.md, "Known
+# failures") that the long form exposes.
 short=0
 if [ -z "$seconds" ]; then
     short=1
-    seconds=60
+    seconds=75
+    kinds=${kinds:-capture,broker,apply,dump,target,rotate,all,flap,stall}
+    big=${big:-no}
 fi
+kinds=${kinds:-$ALL_KINDS}
+big=${big:-yes}
 # The seed is printed first, so any run can be repeated with --seed.
 [ -n "$seed" ] || seed=$(( $(od -An -N4 -tu4 /dev/urandom) % 1000000 ))
 rate=${rate:-120}
@@ -87,11 +106,14 @@ declare -A PID=()
 declare -A DOWN=()
 unexpected=""
 
+# start_broker [nowait]: nowait returns at once (a flap kills it while it
+# may still be recovering its log).
 start_broker() {
     "$SL_BIN/sluice-broker" --listen "$BROKER" --data "$W/broker" \
         --log-level info >> "$W/broker.log" 2>&1 &
     PID[broker]=$!
     sl_h_record_pid chaos-broker "${PID[broker]}"
+    [ "${1:-}" = nowait ] && return 0
     sl_h_wait_for "chaos broker" 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BPORT"
 }
 
@@ -118,7 +140,7 @@ start_apply() {
     sl_h_record_pid chaos-apply "${PID[apply]}"
 }
 
-start() { "start_$1" || return 1; DOWN[$1]=; }
+start() { "start_$1" "${@:2}" || return 1; DOWN[$1]=; }
 
 # Notes a program that exited without being killed (a crash or a give-up
 # is a finding), and starts it again so the run goes on.
@@ -166,8 +188,13 @@ trap 'stop_ours' EXIT
 trap 'note "interrupted"; exit 130' INT TERM
 
 # ---- the schema, on both sides, and where capture starts.
-echo "# chaos: seed $seed, $seconds s of faults under load (${rate} trx/s), work dir $W"
-echo "# repeat with: make chaos CHAOS_SECONDS=$seconds CHAOS_SEED=$seed"
+echo "# chaos: seed $seed, $seconds s of faults under load (${rate} trx/s, big transactions: $big), work dir $W"
+echo "# faults: $kinds"
+if [ $short = 1 ]; then
+    echo "# repeat with: tests/harness/harness.sh run tests/fault/chaos.sh --seed $seed"
+else
+    echo "# repeat with: tests/harness/harness.sh run tests/fault/chaos.sh --seconds $seconds --seed $seed --rate $rate --kinds $kinds --big $big"
+fi
 DDL="
 CREATE TABLE acct (id INT PRIMARY KEY, owner VARCHAR(40) NOT NULL UNIQUE,
   bal DECIMAL(14,2) NOT NULL, note VARCHAR(200), ts DATETIME(6) NOT NULL);
@@ -192,16 +219,18 @@ start apply
 
 # ---- the workload, in the background for $seconds.
 CHAOS_MODE=workload CHAOS_DIR=$W CHAOS_SEED=$seed CHAOS_SECONDS=$seconds \
-    CHAOS_RATE=$rate CHAOS_WORKERS=3 CHAOS_DB=chaos \
+    CHAOS_RATE=$rate CHAOS_WORKERS=3 CHAOS_DB=chaos CHAOS_BIG=$([ "$big" = yes ] && echo 1 || echo 0) \
     "$TOOL" chaos_tool > "$W/workload.out" 2> "$W/workload.err" &
 WL_PID=$!
 
 # ---- the faults. Kinds come in shuffled rounds (every kind once per
 # round), so even the short form injects each several times.
-KINDS=(capture broker apply dump target rotate all)
+read -r -a KINDS <<< "${kinds//,/ }"
 declare -A COUNT=()
 for k in "${KINDS[@]}"; do COUNT[$k]=0; done
-dumps_killed=0 target_crashes=0
+dumps_killed=0 target_crashes=0 source_crashes=0
+# pick WORD...: one of the words, from the seeded stream.
+pick() { local a=("$@"); PICKED=${a[RANDOM % ${#a[@]}]}; }
 round=()
 new_round() {
     round=("${KINDS[@]}")
@@ -265,6 +294,60 @@ inject() {
         src_sql -e "FLUSH BINARY LOGS"
         note "FLUSH BINARY LOGS on the source"
         ;;
+    flap)
+        # Killed again and again soon after each start: during the
+        # broker's log recovery, capture's resume, apply's start-up.
+        local who n i life
+        pick broker capture apply
+        who=$PICKED
+        n=$((3 + RANDOM % 4))
+        note "flap: $who killed $n times, each 20-400 ms after its start"
+        for ((i = 0; i < n; i++)); do
+            kill9 "$who"
+            life=$(rnd_ms 20 400)
+            start "$who" nowait
+            sleep_ms "$life"
+        done
+        kill9 "$who"
+        start "$who"
+        ;;
+    stall)
+        # SIGSTOP: a process that hangs (swapping, a debugger, a VM pause)
+        # instead of dying; its peers' timeouts and retries take over.
+        local who pid ms
+        pick broker capture apply target
+        who=$PICKED
+        ms=$(rnd_ms 500 4000)
+        if [ "$who" = target ]; then
+            pid=$(cat "$SL_HARNESS_ROOT/TARGET/pid")
+        else
+            pid=${PID[$who]}
+        fi
+        note "stall: SIGSTOP $who for $ms ms"
+        kill -STOP "$pid" 2>/dev/null
+        sleep_ms "$ms"
+        kill -CONT "$pid" 2>/dev/null
+        ;;
+    source)
+        # The source itself: the workload's connections break (an
+        # uncertain COMMIT is settled by its ledger row) and capture must
+        # resume on the restarted server.
+        if [ $((RANDOM % 2)) = 0 ]; then
+            note "source: restart (clean shutdown)"
+            sl_h_restart SOURCE > "$W/source-restart.log" 2>&1 ||
+                note "source did not come back"
+        else
+            note "source: kill -9, down ${down} ms, restart"
+            local spid
+            spid=$(cat "$SL_HARNESS_ROOT/SOURCE/pid")
+            kill -KILL "$spid" 2>/dev/null
+            sl_h_wait_pid_gone "$spid" 30
+            sleep_ms "$down"
+            sl_h_start_mariadb SOURCE 1 > "$W/source-restart.log" 2>&1 ||
+                note "source did not come back"
+            source_crashes=$((source_crashes + 1))
+        fi
+        ;;
     esac
     COUNT[$kind]=$((COUNT[$kind] + 1))
 }
@@ -291,7 +374,7 @@ read -r _ committed rolled failed rows < <(grep '^WORKLOAD ' "$W/workload.out" |
     sed -E 's/[a-z_]+=//g')
 summary=""
 for k in "${KINDS[@]}"; do summary="$summary $k=${COUNT[$k]}"; done
-note "faults:$summary (dump threads killed $dumps_killed, target kill -9 $target_crashes)"
+note "faults:$summary (dump threads killed $dumps_killed, target kill -9 $target_crashes, source kill -9 $source_crashes)"
 if [ "$wl_status" != 0 ] || [ -z "${committed:-}" ]; then
     fail workload "the workload exited with status $wl_status: $(tail -n 3 "$W/workload.err" | tr '\n' ' ')"
 fi
@@ -330,7 +413,9 @@ missing_kinds=""
 for k in "${KINDS[@]}"; do
     [ "${COUNT[$k]}" -ge "$need" ] || missing_kinds="$missing_kinds $k=${COUNT[$k]}"
 done
-[ "$dumps_killed" -ge "$need" ] || missing_kinds="$missing_kinds dump-threads-killed=$dumps_killed"
+case ",$kinds," in *,dump,*)
+    [ "$dumps_killed" -ge "$need" ] || missing_kinds="$missing_kinds dump-threads-killed=$dumps_killed" ;;
+esac
 if [ -z "$missing_kinds" ]; then
     pass faults_injected
 else
