@@ -291,18 +291,26 @@ static int take_ack(sl_publish_t *pub) {
     return 0;
 }
 
-/* Sends what is queued and waits for acks until at most target bytes are
- * unacknowledged; with target 0, until everything is acknowledged. */
+/* Waits for acks until at most target bytes are unacknowledged; with
+ * target 0 it first sends everything queued and waits until all of it is
+ * acknowledged. With target > 0 the open batch is left open: cutting it
+ * here would make batch boundaries depend on when acks arrived, and a
+ * replay must cut its batches exactly where the first run did. */
 static int drain(sl_publish_t *pub, size_t target) {
-    int err = send_unsent(pub);
+    int err = target == 0 ? send_unsent(pub) : 0;
     if (err == 0)
         err = sl_client_flush(pub->cl);
     if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
         return err;
-    while (pub->qlen > 0 && (target == 0 || pub->inflight_bytes > target))
+    for (;;) {
+        pop_boundaries(pub);
+        if (pub->qlen == 0 || !qat(pub, 0)->sent)
+            return 0;
+        if (target != 0 && pub->inflight_bytes <= target)
+            return 0;
         if ((err = take_ack(pub)) != 0)
             return err;
-    return 0;
+    }
 }
 
 int sl_publish_message(sl_publish_t *pub, const char *part, size_t part_len,
@@ -381,6 +389,18 @@ int sl_publish_read_internal(sl_publish_t *pub, const char *part,
                 return err;
         offset = fetch.next;
     }
+    return 0;
+}
+
+int sl_publish_cut(sl_publish_t *pub) {
+    if (pub->qlen == 0)
+        return 0;
+    ent_t *ent = qat(pub, pub->qlen - 1);
+    if (ent->kind != ENT_BATCH || ent->sent)
+        return 0;
+    int err = send_entry(pub, ent);
+    if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
+        return err;
     return 0;
 }
 

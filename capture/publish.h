@@ -8,9 +8,10 @@
  * a reconnect, or re-published after a restart, carries the sequences it
  * had the first time, and the broker drops what it already holds.
  *
- * Replays reproduce the same sequences because the counter's value is
- * saved in every checkpoint, and a restart replays the binlog from that
- * checkpoint with the same filters and routing (the producer id is derived
+ * Replays reproduce the same sequences, and the same batches, because the
+ * counter's value is saved in every checkpoint, batches are cut at points
+ * that depend only on the messages (see sl_publish_cut()), and a restart
+ * replays the binlog from that checkpoint with the same filters and routing (the producer id is derived
  * from the capture name and those settings, so a changed configuration is
  * a new producer). Checkpoints are put only once every message before them
  * has been acknowledged; they are the resume point.
@@ -92,6 +93,13 @@ int sl_publish_read_internal(sl_publish_t *pub, const char *part,
                              int (*cb)(void *ctx, const uint8_t *data,
                                        size_t len),
                              void *ctx);
+
+/* Closes the open batch (sends it). Batch boundaries must be a function
+ * of the message stream alone, so that a replay re-creates the same
+ * batches and the broker recognises each as a whole duplicate: the caller
+ * cuts after every binlog event, and the publisher itself cuts only at a
+ * partition change or a full batch (count or bytes), never on timing. */
+int sl_publish_cut(sl_publish_t *pub);
 
 /* Marks a transaction boundary: once every message queued so far is
  * acknowledged, cp (with next_seq filled in here) becomes the checkpoint

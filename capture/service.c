@@ -676,6 +676,12 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
                          sl_binlog_errmsg(svc->dec));
             break;
         }
+        /* No batch spans two events, so a replay batches alike. */
+        if ((rc = sl_publish_cut(svc->pub)) != 0) {
+            snprintf(svc->err, sizeof svc->err, "%s",
+                     sl_publish_error(svc->pub));
+            break;
+        }
         /* Between transactions, or on a heartbeat, flush what is queued
          * and save the resume point now and then. */
         if (!svc->in_trx &&
@@ -974,6 +980,7 @@ static int run(svc_t *svc) {
     if ((rc = with_source_retry(svc, init_schema)) != 0)
         return rc;
     svc->last_report_ns = sl_mono_ns();
+    uint64_t first_seq = sl_publish_seq(svc->pub);
     unsigned backoff = 100;
     for (;;) {
         rc = run_session(svc, &cp, have_cp, checkpoint_ms);
@@ -1000,6 +1007,10 @@ static int run(svc_t *svc) {
         if (sl_publish_last_checkpoint(svc->pub, &cp)) {
             have_cp = 1;
             sl_publish_set_seq(svc->pub, cp.next_seq);
+        } else {
+            /* No checkpoint yet: replay from the start position with the
+             * sequence the first run began with. */
+            sl_publish_set_seq(svc->pub, first_seq);
         }
         svc->err[0] = '\0';
         sleep_ms(backoff);
