@@ -46,27 +46,6 @@
 
 static char dir[512];
 static char broker[64];
-static int children[32], nchildren;
-
-static void kill_children(void) {
-    for (int i = 0; i < nchildren; i++)
-        if (children[i] > 0)
-            kill(children[i], SIGKILL);
-}
-
-static int track(int pid) {
-    if (nchildren == 0)
-        atexit(kill_children);
-    if (nchildren < 32)
-        children[nchildren++] = pid;
-    return pid;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static double now_s(void) { return (double)sl_mono_ns() / 1e9; }
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
@@ -202,7 +181,7 @@ static unsigned long long committed_sum(sl_client_t *cl, const char *group,
 static int spawn(char **argv, const char *logname) {
     char log[700];
     snprintf(log, sizeof log, "%s/%s", dir, logname);
-    return track(sl_harness_spawn(argv, log));
+    return (sl_harness_spawn(argv, log));
 }
 
 static void capture_all(const char *db, const char *topic, const char *file,
@@ -224,7 +203,7 @@ static void capture_all(const char *db, const char *topic, const char *file,
     while (topic_end(cl, topic) < expect) {
         if (now_s() - t0 > 1200)
             die("capture did not publish %llu messages in 20 min", expect);
-        sleep_ms(200);
+        sl_harness_sleep_ms(200);
     }
     sl_harness_stop(pid, SIGTERM, 30000);
     if (topic_end(cl, topic) != expect)
@@ -272,7 +251,7 @@ static double native(MYSQL *dst, const char *db, int ntables, int threads,
             break;
         if (now_s() - t0 > 600)
             die("replica IO thread did not catch up");
-        sleep_ms(50);
+        sl_harness_sleep_ms(50);
     }
     double t0 = now_s();
     sl_harness_exec(dst, "START SLAVE SQL_THREAD");
@@ -304,7 +283,7 @@ static double native(MYSQL *dst, const char *db, int ntables, int threads,
             die("native replication failed: %s", errcopy);
         if (now_s() - t0 > 1800)
             die("native replication did not finish");
-        sleep_ms(20);
+        sl_harness_sleep_ms(20);
     }
     double dt = now_s() - t0;
     sl_harness_exec(dst, "STOP SLAVE");
@@ -351,7 +330,7 @@ static double sluice_mysql(MYSQL *dst, const char *srcdb, const char *dstdb,
             die("sluice-apply exited; see %s/apply-mysql.log", dir);
         if (now_s() - t0 > 1800)
             die("sluice-apply did not finish");
-        sleep_ms(20);
+        sl_harness_sleep_ms(20);
     }
     double dt = now_s() - t0;
     sl_harness_stop(pid, SIGTERM, 30000);
@@ -406,7 +385,7 @@ static double sluice_cache(const char *which, const char *addr,
             die("sluice-apply exited; see %s/%s", dir, log);
         if (now_s() - t0 > 1800)
             die("sluice-apply (%s) did not finish", which);
-        sleep_ms(20);
+        sl_harness_sleep_ms(20);
     }
     double dt = now_s() - t0;
     sl_harness_stop(pid, SIGTERM, 30000);
@@ -564,6 +543,5 @@ int main(int argc, char **argv) {
     sl_client_close(cl);
     mysql_close(src);
     mysql_close(dst);
-    kill_children();
-    return 0;
+    return 0; /* The harness kills the programs it started at exit. */
 }

@@ -29,28 +29,6 @@
 
 static char root[512];
 static uint16_t broker_port;
-static int children[64];
-static int nchildren;
-
-static void kill_children(void) {
-    for (int i = 0; i < nchildren; i++)
-        if (children[i] > 0)
-            kill(children[i], SIGKILL);
-}
-
-static int track(int pid) {
-    if (nchildren == 0)
-        atexit(kill_children);
-    if (nchildren < 64)
-        children[nchildren++] = pid;
-    return pid;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void start_broker(const char *tag) {
     snprintf(root, sizeof root, "%s/apply-fault-%s-%d",
              getenv("SL_HARNESS_ROOT") ? getenv("SL_HARNESS_ROOT") : "/tmp",
@@ -63,7 +41,7 @@ static void start_broker(const char *tag) {
     snprintf(logp, sizeof logp, "%s/broker.log", root);
     char *argv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen", listen,
                     "--data", data, "--fsync", "never", NULL};
-    track(sl_harness_spawn(argv, logp));
+    (sl_harness_spawn(argv, logp));
     SL_CHECK(sl_harness_wait_port(broker_port, 10000) == 0);
 }
 
@@ -238,7 +216,7 @@ static int spawn_apply(const char *tag, const char *redis, int mysql) {
         argv[a++] = keys;
     }
     argv[a] = NULL;
-    return track(sl_harness_spawn(argv, logp));
+    return (sl_harness_spawn(argv, logp));
 }
 
 static char *q(const char *sql) {
@@ -278,7 +256,7 @@ static int wait_offsets(unsigned long long a, unsigned long long b,
     for (int t = 0; t < timeout_ms; t += 200) {
         if (offset_of("fdb.a") >= a && offset_of("fdb.b") >= b)
             return 0;
-        sleep_ms(200);
+        sl_harness_sleep_ms(200);
     }
     return -1;
 }
@@ -345,7 +323,7 @@ SL_TEST(apply_fault_kill9_ten_times_exactly_once) {
         char tag[16];
         snprintf(tag, sizeof tag, "k%d", i);
         int pid = spawn_apply(tag, NULL, 1);
-        sleep_ms(30 + (int)(rnd() % 200));
+        sl_harness_sleep_ms(30 + (int)(rnd() % 200));
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         unsigned long long cur = offset_of("fdb.a");
@@ -396,7 +374,7 @@ SL_TEST(apply_fault_target_stopped_10s) {
     SL_CHECK(harness_sh("sl_h_stop TARGET") == 0);
     size_t rest = load(cl, "a", ntrx / 2, ntrx);
     load(cl, "b", ntrx / 2, ntrx);
-    sleep_ms(10000);
+    sl_harness_sleep_ms(10000);
     SL_CHECK(harness_sh("sl_h_start_mariadb TARGET 2") == 0);
     SL_CHECK(wait_offsets(half + rest, half + rest, 60000) == 0);
     int st = sl_harness_stop(pid, SIGTERM, 20000);
@@ -424,7 +402,7 @@ SL_TEST(apply_fault_redis_restarted) {
                      "--appendfsync", "always", NULL};
     if (access(rargv[0], X_OK) != 0)
         SL_SKIP("no /usr/bin/redis-server");
-    int rpid = track(sl_harness_spawn(rargv, rlog));
+    int rpid = (sl_harness_spawn(rargv, rlog));
     SL_CHECK(sl_harness_wait_port(rport, 10000) == 0);
     redisContext *rc = redisConnect("127.0.0.1", rport);
     SL_CHECK(rc != NULL && rc->err == 0);
@@ -443,11 +421,11 @@ SL_TEST(apply_fault_redis_restarted) {
     size_t half = load(cl, "a", 0, ntrx / 2);
     int pid = spawn_apply("r", redis, 0);
     /* Restart Redis mid-load. */
-    sleep_ms(300);
+    sl_harness_sleep_ms(300);
     sl_harness_stop(rpid, SIGTERM, 10000);
     size_t rest = load(cl, "a", ntrx / 2, ntrx);
-    sleep_ms(1500);
-    rpid = track(sl_harness_spawn(rargv, rlog));
+    sl_harness_sleep_ms(1500);
+    rpid = (sl_harness_spawn(rargv, rlog));
     SL_CHECK(sl_harness_wait_port(rport, 10000) == 0);
     uint64_t committed = 0;
     for (int t = 0; t < 300; t++) {
@@ -455,7 +433,7 @@ SL_TEST(apply_fault_redis_restarted) {
                                 &committed) == 0 &&
             committed == half + rest)
             break;
-        sleep_ms(100);
+        sl_harness_sleep_ms(100);
     }
     SL_CHECK_UINT(committed, half + rest);
     rc = redisConnect("127.0.0.1", rport);
@@ -501,7 +479,7 @@ SL_TEST(apply_fault_table_dropped_mid_load) {
     load(cl, "b", ntrx / 4, ntrx);
     /* a continues to the end. */
     for (int t = 0; t < 600 && offset_of("fdb.a") < msgs; t++)
-        sleep_ms(100);
+        sl_harness_sleep_ms(100);
     SL_CHECK_UINT(offset_of("fdb.a"), msgs);
     /* b stopped with the documented message naming offset and row. */
     char lp[600], line[4096];
@@ -519,7 +497,7 @@ SL_TEST(apply_fault_table_dropped_mid_load) {
         if (lf)
             fclose(lf);
         if (!found)
-            sleep_ms(100);
+            sl_harness_sleep_ms(100);
     }
     SL_CHECK(found);
     unsigned long long b = offset_of("fdb.b");
@@ -567,7 +545,7 @@ SL_TEST(apply_fault_memory_bounded_while_sink_down) {
     int pid = spawn_apply("bp", dead, 0);
     long peak = 0;
     for (int i = 0; i < 20; i++) {
-        sleep_ms(100);
+        sl_harness_sleep_ms(100);
         long r = rss_kib(pid);
         if (r > peak)
             peak = r;

@@ -119,6 +119,27 @@ const char *sl_harness_bin(const char *program) {
     return path;
 }
 
+/* Programs started by sl_harness_spawn() and not yet stopped with
+ * sl_harness_stop(): killed when the test program exits, even when a test
+ * failed half-way, so no daemon outlives its test. */
+static int spawned[256];
+static int nspawned;
+
+static void kill_spawned(void) {
+    for (int i = 0; i < nspawned; i++)
+        kill(spawned[i], SIGKILL);
+}
+
+static void forget_spawned(int pid) {
+    for (int i = 0; i < nspawned; i++)
+        if (spawned[i] == pid) {
+            spawned[i] = spawned[--nspawned];
+            return;
+        }
+}
+
+void sl_harness_sleep_ms(int ms) { sleep_ms(ms); }
+
 int sl_harness_spawn(char *const argv[], const char *log_path) {
     fflush(stdout);
     fflush(stderr);
@@ -138,6 +159,10 @@ int sl_harness_spawn(char *const argv[], const char *log_path) {
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    if (nspawned == 0)
+        atexit(kill_spawned);
+    if (nspawned < (int)(sizeof spawned / sizeof spawned[0]))
+        spawned[nspawned++] = pid;
     return pid;
 }
 
@@ -148,13 +173,18 @@ int sl_harness_stop(int pid, int sig, int timeout_ms) {
     kill(pid, sig);
     for (int waited = 0; waited < timeout_ms; waited += 10) {
         pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
+        if (r == pid) {
+            forget_spawned(pid);
             return status;
-        if (r < 0)
+        }
+        if (r < 0) {
+            forget_spawned(pid);
             return -1;
+        }
         sleep_ms(10);
     }
     kill(pid, SIGKILL);
+    forget_spawned(pid);
     if (waitpid(pid, &status, 0) == pid)
         return status;
     return -1;

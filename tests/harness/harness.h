@@ -49,12 +49,15 @@ const char *sl_harness_bin(const char *program);
 
 /* Starts a program with argv (argv[0] is the program path), stdout and
  * stderr appended to log_path (NULL: inherit). Returns the pid; fails the
- * test if fork/exec fails. */
+ * test if fork/exec fails. A program not stopped with sl_harness_stop()
+ * is killed (SIGKILL) when the test program exits. */
 int sl_harness_spawn(char *const argv[], const char *log_path);
 
 /* Sends sig to pid and waits up to timeout_ms for it to exit; then
  * SIGKILL. Returns the exit status as from waitpid (or -1). */
 int sl_harness_stop(int pid, int sig, int timeout_ms);
+
+void sl_harness_sleep_ms(int ms);
 
 /* Waits up to timeout_ms until something accepts TCP connections on
  * 127.0.0.1:port. Returns 0, or -1 on timeout. */

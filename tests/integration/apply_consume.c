@@ -30,28 +30,6 @@ static int broker_pid;
 
 /* Every process this program starts, killed at exit even when a check
  * failed half-way. */
-static int children[64];
-static int nchildren;
-
-static void kill_children(void) {
-    for (int i = 0; i < nchildren; i++)
-        if (children[i] > 0)
-            kill(children[i], SIGKILL);
-}
-
-static int track(int pid) {
-    if (nchildren == 0)
-        atexit(kill_children);
-    if (nchildren < 64)
-        children[nchildren++] = pid;
-    return pid;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void start_broker(void) {
     sl_harness_port("TARGET");
     snprintf(root, sizeof root, "%s/apply-consume-%d",
@@ -66,7 +44,7 @@ static void start_broker(void) {
     snprintf(logp, sizeof logp, "%s/broker.log", root);
     char *argv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen", listen,
                     "--data", data, "--fsync", "never", NULL};
-    broker_pid = track(sl_harness_spawn(argv, logp));
+    broker_pid = (sl_harness_spawn(argv, logp));
     SL_CHECK(sl_harness_wait_port(broker_port, 10000) == 0);
 }
 
@@ -136,7 +114,7 @@ static int spawn_apply(const char *extra_log_tag, const char *dlq) {
         argv[n] = "--dead-letter";
         argv[n + 1] = (char *)dlq;
     }
-    return track(sl_harness_spawn(argv, logp));
+    return (sl_harness_spawn(argv, logp));
 }
 
 static char *q(const char *sql) {
@@ -165,7 +143,7 @@ static int wait_offset(const char *part, unsigned next, int timeout_ms) {
         free(v);
         if (cur >= next)
             return 0;
-        sleep_ms(100);
+        sl_harness_sleep_ms(100);
     }
     return -1;
 }
@@ -286,7 +264,7 @@ SL_TEST(apply_consume_end_to_end) {
             sl_client_committed(cl, "g", "shop", "apc_src.orders", &b) == 0 &&
             a == 8 && b == 7)
             break;
-        sleep_ms(100);
+        sl_harness_sleep_ms(100);
     }
     for (int i = 0; i < NKEYS; i++) {
         r = redisCommand(rc, "EXISTS %s", cache_keys[i]);
@@ -330,7 +308,7 @@ SL_TEST(apply_consume_end_to_end) {
     /* The stats file reports each partition. */
     char sp[600];
     snprintf(sp, sizeof sp, "%s/stats", root);
-    sleep_ms(700);
+    sl_harness_sleep_ms(700);
     FILE *sf = fopen(sp, "r");
     SL_CHECK(sf != NULL);
     char sbuf[8192];
@@ -371,7 +349,7 @@ SL_TEST(apply_consume_end_to_end) {
         if (lf)
             fclose(lf);
         if (!found)
-            sleep_ms(100);
+            sl_harness_sleep_ms(100);
     }
     SL_CHECK(found);
     v = q("SELECT GROUP_CONCAT(part,'=',next_offset,'/',trx_applied ORDER BY "
@@ -459,12 +437,12 @@ SL_TEST(apply_consume_sigterm_finishes_the_open_transaction) {
             resumed |= strstr(line, "partition resumed") != NULL;
         if (lf)
             fclose(lf);
-        sleep_ms(50);
+        sl_harness_sleep_ms(50);
     }
     SL_CHECK(resumed);
-    sleep_ms(300);
+    sl_harness_sleep_ms(300);
     kill(pid, SIGTERM);
-    sleep_ms(500);
+    sl_harness_sleep_ms(500);
     int st;
     /* Still there: its transaction has not ended yet. */
     SL_CHECK_INT(waitpid(pid, &st, WNOHANG), 0);
@@ -476,7 +454,7 @@ SL_TEST(apply_consume_sigterm_finishes_the_open_transaction) {
         if (waitpid(pid, &st, WNOHANG) == pid)
             exited = 1;
         else
-            sleep_ms(50);
+            sl_harness_sleep_ms(50);
     }
     SL_CHECK(exited);
     SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);

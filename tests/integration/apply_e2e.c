@@ -25,28 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int children[64];
-static int nchildren;
-
-static void kill_children(void) {
-    for (int i = 0; i < nchildren; i++)
-        if (children[i] > 0)
-            kill(children[i], SIGKILL);
-}
-
-static int track(int pid) {
-    if (nchildren == 0)
-        atexit(kill_children);
-    if (nchildren < 64)
-        children[nchildren++] = pid;
-    return pid;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static const char *const ddl[] = {
     /* Column order note: sluice-capture (at this commit) mis-assigns
      * signedness when a YEAR column precedes other numeric columns and
@@ -226,7 +204,7 @@ SL_TEST(apply_e2e_capture_broker_apply) {
     snprintf(log, sizeof log, "%s/broker.log", dir);
     char *bargv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen",
                      broker, "--data", data, "--fsync", "never", NULL};
-    track(sl_harness_spawn(bargv, log));
+    (sl_harness_spawn(bargv, log));
     SL_CHECK_OK(sl_harness_wait_port(bport, 10000));
     char source[128], spw[512];
     snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%u",
@@ -238,7 +216,7 @@ SL_TEST(apply_e2e_capture_broker_apply) {
                      "--topic", "e2e", "--server-id", "4101", "--start", start,
                      "--include", "e2e\\..*", "--heartbeat", "200ms",
                      "--checkpoint-interval", "50ms", NULL};
-    int cpid = track(sl_harness_spawn(cargv, log));
+    int cpid = (sl_harness_spawn(cargv, log));
     char target[200], tpw[512], redis[64], mc[64], keyf[600];
     snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/e2e_meta",
              getenv("SL_TARGET_USER"), sl_harness_port("TARGET"));
@@ -256,7 +234,7 @@ SL_TEST(apply_e2e_capture_broker_apply) {
                      "e2e=e2e_dst", "--redis", redis, "--memcached", mc,
                      "--keys", keyf, "--poll", "200ms", "--drift", "stop",
                      NULL};
-    int apid = track(sl_harness_spawn(aargv, log));
+    int apid = (sl_harness_spawn(aargv, log));
 
     workload(src);
 
@@ -275,7 +253,7 @@ SL_TEST(apply_e2e_capture_broker_apply) {
             free(got);
         }
         if (!equal)
-            sleep_ms(100);
+            sl_harness_sleep_ms(100);
     }
     for (int t = 0; t < 3; t++) {
         char *got = hash_of(dst, t, "e2e_dst");
@@ -308,7 +286,7 @@ SL_TEST(apply_e2e_capture_broker_apply) {
         }
         if (left == 0)
             break;
-        sleep_ms(100);
+        sl_harness_sleep_ms(100);
     }
     SL_CHECK_INT(left, 0);
     int st = sl_harness_stop(apid, SIGTERM, 20000);
@@ -352,7 +330,7 @@ SL_TEST(apply_e2e_ddl_replay) {
     snprintf(log, sizeof log, "%s/broker.log", dir);
     char *bargv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen",
                      broker, "--data", data, "--fsync", "never", NULL};
-    track(sl_harness_spawn(bargv, log));
+    (sl_harness_spawn(bargv, log));
     SL_CHECK_OK(sl_harness_wait_port(bport, 10000));
     char source[128], spw[512];
     snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%u",
@@ -364,7 +342,7 @@ SL_TEST(apply_e2e_ddl_replay) {
                      "--topic", "e2d", "--server-id", "4102", "--start", start,
                      "--include", "e2d\\..*", "--heartbeat", "200ms",
                      "--checkpoint-interval", "50ms", NULL};
-    int cpid = track(sl_harness_spawn(cargv, log));
+    int cpid = (sl_harness_spawn(cargv, log));
     char target[200], tpw[512];
     snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/e2d_meta",
              getenv("SL_TARGET_USER"), sl_harness_port("TARGET"));
@@ -374,7 +352,7 @@ SL_TEST(apply_e2e_ddl_replay) {
                      broker, "--topic", "e2d", "--workers", "2", "--target",
                      target, "--target-password-file", tpw, "--map",
                      "e2d=e2d_dst", "--ddl-replay", "--poll", "200ms", NULL};
-    int apid = track(sl_harness_spawn(aargv, log));
+    int apid = (sl_harness_spawn(aargv, log));
     /* DDL with a default database and unqualified names, so that --map
      * applies (qualified names in DDL text are not rewritten; see
      * docs/apply.md). */
@@ -409,7 +387,7 @@ SL_TEST(apply_e2e_ddl_replay) {
         }
         if (got && strcmp(got, want) == 0)
             break;
-        sleep_ms(100);
+        sl_harness_sleep_ms(100);
     }
     SL_CHECK_STR(got, want);
     free(got);
@@ -473,7 +451,7 @@ SL_TEST(apply_e2e_kill9_during_live_load) {
     snprintf(log, sizeof log, "%s/broker.log", dir);
     char *bargv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen",
                      broker, "--data", data, NULL};
-    track(sl_harness_spawn(bargv, log));
+    (sl_harness_spawn(bargv, log));
     SL_CHECK_OK(sl_harness_wait_port(bport, 10000));
     char source[128], spw[512];
     snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%u",
@@ -485,7 +463,7 @@ SL_TEST(apply_e2e_kill9_during_live_load) {
                      "--topic", "e2e", "--server-id", "4103", "--start", start,
                      "--include", "e2e\\..*", "--heartbeat", "200ms",
                      "--checkpoint-interval", "50ms", NULL};
-    int cpid = track(sl_harness_spawn(cargv, log));
+    int cpid = (sl_harness_spawn(cargv, log));
     char target[200], tpw[512];
     snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/e2e_meta",
              getenv("SL_TARGET_USER"), sl_harness_port("TARGET"));
@@ -502,9 +480,9 @@ SL_TEST(apply_e2e_kill9_during_live_load) {
     int during = 0;
     for (int k = 0; k < 40 && (k < 10 || !load_done); k++) {
         snprintf(log, sizeof log, "%s/apply-%d.log", dir, k);
-        int pid = track(sl_harness_spawn(aargv, log));
+        int pid = (sl_harness_spawn(aargv, log));
         seed = seed * 1103515245u + 12345u;
-        sleep_ms(50 + (int)((seed >> 8) % 200));
+        sl_harness_sleep_ms(50 + (int)((seed >> 8) % 200));
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         during += !load_done;
@@ -514,7 +492,7 @@ SL_TEST(apply_e2e_kill9_during_live_load) {
      * (on a machine too slow for that, the load simply lasts longer). */
     SL_CHECK(during >= 10);
     snprintf(log, sizeof log, "%s/apply-final.log", dir);
-    int apid = track(sl_harness_spawn(aargv, log));
+    int apid = (sl_harness_spawn(aargv, log));
     sl_harness_exec(src, "SET SESSION group_concat_max_len = 1073741824");
     sl_harness_exec(dst, "SET SESSION group_concat_max_len = 1073741824");
     char *want[3];
@@ -529,7 +507,7 @@ SL_TEST(apply_e2e_kill9_during_live_load) {
             free(got);
         }
         if (!equal)
-            sleep_ms(100);
+            sl_harness_sleep_ms(100);
     }
     for (int t = 0; t < 3; t++) {
         char *got = hash_of(dst, t, "e2e_dst");
