@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # The chaos test (docs/chaos.md): a seeded mixed workload on the source
 # while a controller kill -9s and restarts capture, broker and apply at
-# random moments, kills the replication connection on the server (KILL of
-# the Binlog Dump thread), restarts the target (cleanly or by kill -9) and
-# rotates the source's binlog. Then everything is restarted once more, and
-# once caught up (bounded wait): target tables equal source tables, every
-# partition equals the source's binlog as the offline decoder reads it (in
-# commit order, no gap, no duplicate), every transaction the workload saw
-# committed is in the target and the broker, and nothing exited by itself.
+# random moments (also in quick succession, and all three at once), stops
+# them for a while (SIGSTOP), kills the replication connection on the
+# server (KILL of the Binlog Dump thread), restarts the target and the
+# source (cleanly or by kill -9) and rotates the source's binlog. Then
+# everything is restarted once more, and once caught up (bounded wait):
+# target tables equal source tables, every partition equals the source's
+# binlog as the offline decoder reads it (in commit order, no gap, no
+# duplicate), every transaction the workload saw committed is in the target
+# and the broker, and nothing exited by itself. Last, a deterministic cut of
+# the stream inside a 300,000-row transaction (--scenario alone runs it).
 #
 #   tests/fault/chaos.sh [--seconds N] [--seed S] [--rate TRX_PER_S]
+#                        [--kinds K,K,...] [--big yes|no]
+#   tests/fault/chaos.sh --scenario cut-in-transaction [--rows N]
 #
 # Without --seconds it is the short form the integration runner runs
 # (about two minutes). It needs the harness's servers (SL_* variables):
@@ -86,8 +91,10 @@ mkdir -p "$W/broker"
 T0=$(date +%s.%N)
 elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 note() { echo "# [$(elapsed)s] $*"; echo "[$(elapsed)s] $*" >> "$W/chaos.log"; }
-# A random number of milliseconds in [lo, hi), from the seeded stream.
-rnd_ms() { echo $(( $1 + (RANDOM * 32768 + RANDOM) % ($2 - $1) )); }
+# rnd_ms LO HI: MS = a random number of milliseconds in [LO, HI), from the
+# seeded stream (a variable, not output: $(...) would run in a subshell,
+# whose RANDOM does not advance ours).
+rnd_ms() { MS=$(( $1 + (RANDOM * 32768 + RANDOM) % ($2 - $1) )); }
 sleep_ms() { sleep "$(awk -v m="$1" 'BEGIN { printf "%.3f", m / 1000 }')"; }
 
 fails=0
@@ -196,6 +203,23 @@ if [ -n "$scenario" ]; then
     exit
 fi
 
+# ---- settings drawn from the seed, so that runs also cover small segments
+# (rollover and recovery across files), frequent broker checkpoints (a kill
+# during one), the fsync modes, a small in-flight window (capture drains
+# inside transactions), and small fetches, groups and batches in apply.
+# pick WORD...: PICKED = one of the words, from the seeded stream.
+pick() { local a=("$@"); PICKED=${a[RANDOM % ${#a[@]}]}; }
+pick always "interval 50" never; B_FSYNC=$PICKED
+pick 5s 250ms; B_CKPT=$PICKED
+pick 1GiB 4MiB; B_SEGMENT=$PICKED
+pick 64MiB 256KiB; C_INFLIGHT=$PICKED
+pick 100ms 1s; C_CKPT=$PICKED
+pick 1 3; A_WORKERS=$PICKED
+pick 1MiB 32KiB; A_FETCH=$PICKED
+pick 5000 20; A_GROUP=$PICKED
+pick 512KiB 8KiB; A_BATCH=$PICKED
+SETTINGS="broker --fsync '$B_FSYNC' --checkpoint-interval $B_CKPT --segment-size $B_SEGMENT; capture --max-inflight $C_INFLIGHT --checkpoint-interval $C_CKPT; apply --workers $A_WORKERS --fetch-bytes $A_FETCH --group-rows $A_GROUP --batch-bytes $A_BATCH"
+
 # ---- our processes: started here, recorded with the harness, reaped here.
 BPORT=$(sl_h_freeport)
 BROKER=127.0.0.1:$BPORT
@@ -207,7 +231,8 @@ unexpected=""
 # may still be recovering its log).
 start_broker() {
     "$SL_BIN/sluice-broker" --listen "$BROKER" --data "$W/broker" \
-        --log-level info >> "$W/broker.log" 2>&1 &
+        --fsync "$B_FSYNC" --checkpoint-interval "$B_CKPT" \
+        --segment-size "$B_SEGMENT" >> "$W/broker.log" 2>&1 &
     PID[broker]=$!
     sl_h_record_pid chaos-broker "${PID[broker]}"
     [ "${1:-}" = nowait ] && return 0
@@ -220,15 +245,16 @@ start_capture() {
         --password-file "$SL_SOURCE_PASSWORD_FILE" --server-id 7301 \
         --broker "$BROKER" --topic chaos --start "$START_FILE:$START_POS" \
         --include 'chaos\..*' --heartbeat 500ms --timeout 5s \
-        --checkpoint-interval 100ms --report-interval 10s \
-        >> "$W/capture.log" 2>&1 &
+        --checkpoint-interval "$C_CKPT" --max-inflight "$C_INFLIGHT" \
+        --report-interval 10s >> "$W/capture.log" 2>&1 &
     PID[capture]=$!
     sl_h_record_pid chaos-capture "${PID[capture]}"
 }
 
 start_apply() {
     "$SL_BIN/sluice-apply" --broker "$BROKER" --topic chaos --group chaos \
-        --workers 3 \
+        --workers "$A_WORKERS" --fetch-bytes "$A_FETCH" \
+        --group-rows "$A_GROUP" --batch-bytes "$A_BATCH" \
         --target "mysql://$SL_TARGET_USER@127.0.0.1:$SL_TARGET_PORT/chaos_meta" \
         --target-password-file "$SL_TARGET_PASSWORD_FILE" \
         --map chaos=chaos_dst --drift stop --poll 200ms --grace 5s \
@@ -277,10 +303,13 @@ stop_ours() {
     [ -n "${WL_PID:-}" ] && wait "$WL_PID" 2>/dev/null
     # Our entries in the harness's list are dead now; drop them so the
     # suite's cleanup never signals a recycled pid.
-    local pids=$SL_HARNESS_ROOT/pids cur
-    cur=$(cat "$SL_HARNESS_ROOT/TARGET/pid" 2>/dev/null)
+    # The same for the servers restarted here: only their current pid stays.
+    local pids=$SL_HARNESS_ROOT/pids tcur scur
+    tcur=$(cat "$SL_HARNESS_ROOT/TARGET/pid" 2>/dev/null)
+    scur=$(cat "$SL_HARNESS_ROOT/SOURCE/pid" 2>/dev/null)
     if [ -f "$pids" ]; then
-        awk -v cur="$cur" '$1 !~ /^chaos-/ && !($1 == "TARGET" && $2 != cur)' \
+        awk -v t="$tcur" -v s="$scur" '$1 !~ /^chaos-/ &&
+                !($1 == "TARGET" && $2 != t) && !($1 == "SOURCE" && $2 != s)' \
             "$pids" > "$pids.chaos" && cat "$pids.chaos" > "$pids"
         rm -f "$pids.chaos"
     fi
@@ -291,6 +320,7 @@ trap 'note "interrupted"; exit 130' INT TERM
 # ---- the schema, on both sides, and where capture starts.
 echo "# chaos: seed $seed, $seconds s of faults under load (${rate} trx/s, big transactions: $big), work dir $W"
 echo "# faults: $kinds"
+echo "# settings: $SETTINGS"
 if [ $short = 1 ]; then
     echo "# repeat with: tests/harness/harness.sh run tests/fault/chaos.sh --seed $seed"
 else
@@ -330,8 +360,6 @@ read -r -a KINDS <<< "${kinds//,/ }"
 declare -A COUNT=()
 for k in "${KINDS[@]}"; do COUNT[$k]=0; done
 dumps_killed=0 target_crashes=0 source_crashes=0
-# pick WORD...: one of the words, from the seeded stream.
-pick() { local a=("$@"); PICKED=${a[RANDOM % ${#a[@]}]}; }
 round=()
 new_round() {
     round=("${KINDS[@]}")
@@ -344,7 +372,8 @@ new_round() {
 
 inject() {
     local kind=$1 down
-    down=$(rnd_ms 0 1500)
+    rnd_ms 0 1500
+    down=$MS
     case $kind in
     capture|broker|apply)
         kill9 "$kind"
@@ -362,7 +391,7 @@ inject() {
             j=$((RANDOM % (i + 1)))
             t=${order[i]} order[i]=${order[j]} order[j]=$t
         done
-        for p in "${order[@]}"; do start "$p"; sleep_ms "$(rnd_ms 0 500)"; done
+        for p in "${order[@]}"; do start "$p"; rnd_ms 0 500; sleep_ms $MS; done
         ;;
     dump)
         local ids n=0 id
@@ -405,7 +434,8 @@ inject() {
         note "flap: $who killed $n times, each 20-400 ms after its start"
         for ((i = 0; i < n; i++)); do
             kill9 "$who"
-            life=$(rnd_ms 20 400)
+            rnd_ms 20 400
+            life=$MS
             start "$who" nowait
             sleep_ms "$life"
         done
@@ -418,7 +448,8 @@ inject() {
         local who pid ms
         pick broker capture apply target
         who=$PICKED
-        ms=$(rnd_ms 500 4000)
+        rnd_ms 500 4000
+        ms=$MS
         if [ "$who" = target ]; then
             pid=$(cat "$SL_HARNESS_ROOT/TARGET/pid")
         else
@@ -461,7 +492,8 @@ while kill -0 "$WL_PID" 2>/dev/null; do
     kind=${round[0]}
     round=("${round[@]:1}")
     inject "$kind"
-    sleep_ms "$(rnd_ms $gap_lo $gap_hi)"
+    rnd_ms $gap_lo $gap_hi
+    sleep_ms $MS
 done
 wait "$WL_PID"
 wl_status=$?

@@ -389,7 +389,7 @@ static void ack(worker_t *wk, int64_t n) {
 }
 
 /* Reconnects (bounded) and settles an uncertain COMMIT by the ledger. */
-static int recover(worker_t *wk, int64_t trx, int commit_sent) {
+static int recover(worker_t *wk, int64_t trx, int commit_sent, long rows) {
     mysql_close(wk->mysql);
     wk->mysql = NULL;
     for (int i = 0; i < 300 && wk->mysql == NULL; i++) {
@@ -408,6 +408,7 @@ static int recover(worker_t *wk, int64_t trx, int commit_sent) {
         if (v != NULL && strcmp(v, "1") == 0) {
             ack(wk, trx);
             wk->committed++;
+            wk->rows += rows;
         }
         free(v);
     }
@@ -484,16 +485,21 @@ static int worker_main(int w, int nworkers, uint64_t seed, double seconds,
             wk.committed++;
             wk.kinds[kind]++;
             model_adopt(&wk, &m);
-            if (reread && reload(&wk) != 0)
-                rc = -1;
-            if (rc == 0)
+            if (!reread || reload(&wk) == 0)
                 continue;
+            /* Committed and acknowledged; only the re-read failed. */
+            if (recover(&wk, trx, 0, 0) != 0) {
+                fprintf(stderr, "workload %d: cannot reconnect\n", w);
+                return 1;
+            }
+            continue;
         }
         wk.failed++;
+        long trx_rows = wk.rows - rows_before;
         wk.rows = rows_before;
         fprintf(stderr, "workload %d: transaction %lld: %s\n", w,
                 (long long)trx, wk.err);
-        if (recover(&wk, trx, commit_sent) != 0) {
+        if (recover(&wk, trx, commit_sent, trx_rows) != 0) {
             fprintf(stderr, "workload %d: cannot reconnect\n", w);
             return 1;
         }
