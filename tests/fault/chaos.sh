@@ -600,6 +600,7 @@ note "seed $seed: ${committed:-?} transactions committed (${rolled:-?} rolled ba
 if [ $fails -gt 0 ]; then
     keep=${CHAOS_KEEP:-/tmp}/sluice-chaos-$seed-$(date +%Y%m%d%H%M%S)
     cp -a "$W" "$keep" 2>/dev/null && echo "# logs and data kept in $keep"
+    [ -d "${CUT_DIR:-}" ] && cp -a "$CUT_DIR" "$keep/cut-in-transaction" 2>/dev/null
     for f in capture apply broker; do
         echo "--- last lines of $f.log" >&2
         tail -n 15 "$W/$f.log" >&2
