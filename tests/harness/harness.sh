@@ -77,13 +77,29 @@ sl_h_kill() {
     fi
 }
 
-sl_h_record_pid() { echo "$1 $2" >> "$SL_HARNESS_ROOT/pids"; }
+# The kernel's start time of a process (field 22 of /proc/PID/stat, after
+# the command name, which may hold spaces), or nothing when it is gone.
+sl_h_starttime() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    set -- ${stat##*) }
+    echo "${20}"
+}
+
+# Records a process to stop at cleanup, with its start time: a pid can be
+# reused by an unrelated process once ours has exited, and cleanup must
+# never signal someone else's.
+sl_h_record_pid() {
+    echo "$1 $2 $(sl_h_starttime "$2")" >> "$SL_HARNESS_ROOT/pids"
+}
 
 sl_h_stop_all() {
     [ -f "${SL_HARNESS_ROOT:-/nonexistent}/pids" ] || return 0
-    local name pid
+    local name pid start
     # Newest first, so dependants stop before what they depend on.
-    tac "$SL_HARNESS_ROOT/pids" | while read -r name pid; do
+    tac "$SL_HARNESS_ROOT/pids" | while read -r name pid start; do
+        [ -n "$start" ] && [ "$(sl_h_starttime "$pid")" != "$start" ] &&
+            continue
         sl_h_kill "$pid"
     done
     : > "$SL_HARNESS_ROOT/pids"
