@@ -113,23 +113,6 @@ int sl_checkpoint_encode(const sl_checkpoint_t *cp, sl_buf_t *out) {
     return sl_json_error(&json);
 }
 
-static int copy_str(const sl_jr_doc_t *doc, uint32_t tok, char *out,
-                    size_t outlen) {
-    if (tok == SL_JR_NONE || sl_jr_type(doc, tok) != SL_JR_STRING)
-        return SL_ECORRUPT;
-    sl_buf_t buf = SL_BUF_INIT;
-    int err = sl_jr_unescape(doc, tok, &buf);
-    if (err == 0 && buf.len >= outlen)
-        err = SL_ECORRUPT;
-    if (err == 0) {
-        if (buf.len > 0)
-            memcpy(out, buf.data, buf.len);
-        out[buf.len] = '\0';
-    }
-    sl_buf_free(&buf);
-    return err;
-}
-
 int sl_checkpoint_decode(const uint8_t *data, size_t len, sl_checkpoint_t *cp) {
     sl_jr_doc_t doc;
     sl_jr_init(&doc);
@@ -138,11 +121,11 @@ int sl_checkpoint_decode(const uint8_t *data, size_t len, sl_checkpoint_t *cp) {
     if (err == 0 && sl_jr_type(&doc, 0) != SL_JR_OBJECT)
         err = SL_ECORRUPT;
     if (err == 0)
-        err = copy_str(&doc, sl_jr_get(&doc, 0, "file"), cp->file,
-                       sizeof cp->file);
+        err = sl_jr_copy_str(&doc, sl_jr_get(&doc, 0, "file"), cp->file,
+                             sizeof cp->file);
     if (err == 0)
-        err = copy_str(&doc, sl_jr_get(&doc, 0, "gtid"), cp->gtid,
-                       sizeof cp->gtid);
+        err = sl_jr_copy_str(&doc, sl_jr_get(&doc, 0, "gtid"), cp->gtid,
+                             sizeof cp->gtid);
     if (err == 0)
         err = sl_jr_u64(&doc, sl_jr_get(&doc, 0, "pos"), &cp->pos);
     if (err == 0)

@@ -301,22 +301,14 @@ static int publish_row(svc_t *svc, const sl_change_t *chg) {
     return 0;
 }
 
-/* Copies a string member of the parsed event into out ("" when absent). */
-static void member_str(svc_t *svc, const char *name, char *out,
-                       size_t outlen) {
-    out[0] = '\0';
+/* Copies member name of the parsed event's "trx" object into out ("" when
+ * absent or too long). */
+static void trx_str(svc_t *svc, const char *name, char *out, size_t outlen) {
     uint32_t trx = sl_jr_get(&svc->doc, 0, "trx");
     uint32_t tok = trx != SL_JR_NONE ? sl_jr_get(&svc->doc, trx, name)
                                      : SL_JR_NONE;
-    if (tok == SL_JR_NONE || sl_jr_type(&svc->doc, tok) != SL_JR_STRING)
-        return;
-    sl_buf_reset(&svc->scratch);
-    if (sl_jr_unescape(&svc->doc, tok, &svc->scratch) == 0 &&
-        svc->scratch.len < outlen) {
-        if (svc->scratch.len)
-            memcpy(out, svc->scratch.data, svc->scratch.len);
-        out[svc->scratch.len] = '\0';
-    }
+    if (sl_jr_copy_str(&svc->doc, tok, out, outlen) != 0)
+        out[0] = '\0';
 }
 
 static int boundary(svc_t *svc, const sl_change_t *chg) {
@@ -326,7 +318,7 @@ static int boundary(svc_t *svc, const sl_change_t *chg) {
     cp.pos = svc->cur_end;
     cp.ts = svc->cur_ts;
     if (sl_jr_parse(&svc->doc, chg->json, chg->json_len) == 0)
-        member_str(svc, "gtid", cp.gtid, sizeof cp.gtid);
+        trx_str(svc, "gtid", cp.gtid, sizeof cp.gtid);
     return sl_publish_boundary(svc->pub, &cp);
 }
 

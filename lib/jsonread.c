@@ -534,6 +534,10 @@ int sl_jr_str_eq(const sl_jr_doc_t *doc, uint32_t i, const char *str,
 }
 
 int sl_jr_unescape(const sl_jr_doc_t *doc, uint32_t i, sl_buf_t *out) {
+    /* SL_JR_NONE is what sl_jr_get() returns for a missing member: callers
+     * may pass its answer straight in. */
+    if (i >= doc->ntoks)
+        return SL_EINVAL;
     const sl_jr_tok_t *t = &doc->toks[i];
     if (t->type != SL_JR_STRING)
         return SL_EINVAL;
@@ -590,6 +594,10 @@ uint32_t sl_jr_get(const sl_jr_doc_t *doc, uint32_t obj, const char *name) {
 }
 
 int sl_jr_u64(const sl_jr_doc_t *doc, uint32_t i, uint64_t *v) {
+    /* SL_JR_NONE is what sl_jr_get() returns for a missing member: callers
+     * may pass its answer straight in. */
+    if (i >= doc->ntoks)
+        return SL_EINVAL;
     const sl_jr_tok_t *t = &doc->toks[i];
     if (t->type != SL_JR_NUMBER)
         return SL_EINVAL;
@@ -619,6 +627,10 @@ int sl_jr_u64(const sl_jr_doc_t *doc, uint32_t i, uint64_t *v) {
 }
 
 int sl_jr_i64(const sl_jr_doc_t *doc, uint32_t i, int64_t *v) {
+    /* SL_JR_NONE is what sl_jr_get() returns for a missing member: callers
+     * may pass its answer straight in. */
+    if (i >= doc->ntoks)
+        return SL_EINVAL;
     const sl_jr_tok_t *t = &doc->toks[i];
     if (t->type != SL_JR_NUMBER)
         return SL_EINVAL;
@@ -704,4 +716,24 @@ int sl_jr_base64_decode(sl_buf_t *out, const char *text, size_t len) {
         }
     }
     return 0;
+}
+
+int sl_jr_copy_str(const sl_jr_doc_t *doc, uint32_t i, char *out,
+                   size_t outlen) {
+    if (outlen == 0)
+        return SL_EINVAL;
+    out[0] = '\0';
+    if (i == SL_JR_NONE || sl_jr_type(doc, i) != SL_JR_STRING)
+        return SL_EINVAL;
+    sl_buf_t buf = SL_BUF_INIT;
+    int err = sl_jr_unescape(doc, i, &buf);
+    if (err == 0 && buf.len >= outlen)
+        err = SL_ETOOBIG;
+    if (err == 0) {
+        if (buf.len > 0)
+            memcpy(out, buf.data, buf.len);
+        out[buf.len] = '\0';
+    }
+    sl_buf_free(&buf);
+    return err;
 }

@@ -106,12 +106,18 @@ int sl_jr_next(const sl_jr_doc_t *doc, uint32_t container, uint32_t *it,
 int sl_jr_str_eq(const sl_jr_doc_t *doc, uint32_t i, const char *s, size_t n);
 
 /* Appends the unescaped bytes of string token i to out. SL_EINVAL when i
- * is not a string; SL_ENOMEM. */
+ * is not a string (or is SL_JR_NONE); SL_ENOMEM. */
 int sl_jr_unescape(const sl_jr_doc_t *doc, uint32_t i, sl_buf_t *out);
 
+/* Copies string token i, unescaped, into out (outlen bytes, NUL-terminated).
+ * SL_EINVAL when i is SL_JR_NONE or not a string, SL_ETOOBIG when it does
+ * not fit (out is then ""), SL_ENOMEM. */
+int sl_jr_copy_str(const sl_jr_doc_t *doc, uint32_t i, char *out,
+                   size_t outlen);
+
 /* Converts a number token written as an integer (no fraction, no
- * exponent). SL_EINVAL when not a number or not an integer, SL_ERANGE when
- * it does not fit. */
+ * exponent). SL_EINVAL when not a number (or SL_JR_NONE) or not an
+ * integer, SL_ERANGE when it does not fit. */
 int sl_jr_u64(const sl_jr_doc_t *doc, uint32_t i, uint64_t *v);
 int sl_jr_i64(const sl_jr_doc_t *doc, uint32_t i, int64_t *v);
 
