@@ -81,15 +81,6 @@ static int cmp_i64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static void sleep_until_ns(uint64_t t) {
-    uint64_t now = sl_mono_ns();
-    if (t > now) {
-        struct timespec ts = {(time_t)((t - now) / 1000000000u),
-                              (long)((t - now) % 1000000000u)};
-        nanosleep(&ts, NULL);
-    }
-}
-
 int main(int argc, char **argv) {
     long rows = argc > 1 ? atol(argv[1]) : 1000000;
     long rate = argc > 2 ? atol(argv[2]) : 10000;
@@ -99,20 +90,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench/capture: run through bench/capture.sh\n");
         return 2;
     }
-    char data[600], log[600], blog[600], broker[64];
-    snprintf(data, sizeof data, "%s/bench-broker", root);
-    snprintf(log, sizeof log, "%s/bench-capture.log", root);
-    snprintf(blog, sizeof blog, "%s/bench-broker.log", root);
-    mkdir(data, 0700);
-    uint16_t bport = sl_harness_free_port();
-    snprintf(broker, sizeof broker, "127.0.0.1:%u", bport);
-    char *bargv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen",
-                     broker, "--data", data, "--fsync", "always", NULL};
-    int bpid = sl_harness_spawn(bargv, blog);
-    if (sl_harness_wait_port(bport, 10000) != 0) {
-        fprintf(stderr, "bench/capture: broker did not start\n");
-        return 1;
-    }
+    char dir[600], log[700], broker[64];
+    snprintf(dir, sizeof dir, "%s/bench-capture", root);
+    snprintf(log, sizeof log, "%s/capture.log", dir);
+    mkdir(dir, 0700);
+    int bpid = sl_harness_start_broker(dir, broker, sizeof broker);
     MYSQL *mysql = connect_source();
     sl_harness_exec(mysql, "DROP DATABASE IF EXISTS bench");
     sl_harness_exec(mysql, "CREATE DATABASE bench");
@@ -174,7 +156,7 @@ int main(int argc, char **argv) {
     uint64_t next = sl_mono_ns();
     long id = rows + 1;
     for (long i = 0; i < ntrx; i++) {
-        sleep_until_ns(next);
+        sl_harness_sleep_until_ns(next);
         next += interval;
         snprintf(sql, sizeof sql,
                  "INSERT INTO bench.t SELECT seq, 1, 'lat', 1.5, NOW(6), 2 "

@@ -37,15 +37,6 @@ static long count_rows(MYSQL *mysql, const char *sql) {
     return n;
 }
 
-static void sleep_until_ns(uint64_t t) {
-    uint64_t now = sl_mono_ns();
-    if (t > now) {
-        struct timespec ts = {(time_t)((t - now) / 1000000000u),
-                              (long)((t - now) % 1000000000u)};
-        nanosleep(&ts, NULL);
-    }
-}
-
 static int cmp_long(const void *a, const void *b) {
     long x = *(const long *)a, y = *(const long *)b;
     return x < y ? -1 : x > y;
@@ -98,19 +89,12 @@ int main(int argc, char **argv) {
     snprintf(start, sizeof start, "%s:%s", row[0], row[1]);
     mysql_free_result(res);
 
-    char data[600], blog[600], clog[600], alog[600], broker[64];
-    snprintf(data, sizeof data, "%s/e2e-broker", root);
-    snprintf(blog, sizeof blog, "%s/e2e-broker.log", root);
-    snprintf(clog, sizeof clog, "%s/e2e-capture.log", root);
-    snprintf(alog, sizeof alog, "%s/e2e-apply.log", root);
-    mkdir(data, 0700);
-    uint16_t bport = sl_harness_free_port();
-    snprintf(broker, sizeof broker, "127.0.0.1:%u", bport);
-    char *bargv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen",
-                     broker, "--data", data, "--fsync", "always", NULL};
-    int bpid = sl_harness_spawn(bargv, blog);
-    if (sl_harness_wait_port(bport, 10000) != 0)
-        return 1;
+    char dir[600], clog[700], alog[700], broker[64];
+    snprintf(dir, sizeof dir, "%s/bench-e2e", root);
+    snprintf(clog, sizeof clog, "%s/capture.log", dir);
+    snprintf(alog, sizeof alog, "%s/apply.log", dir);
+    mkdir(dir, 0700);
+    int bpid = sl_harness_start_broker(dir, broker, sizeof broker);
     char source[128], target[160];
     snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%u",
              getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
@@ -166,7 +150,7 @@ int main(int argc, char **argv) {
     long first = rows + 1, id = first;
     uint64_t next = sl_mono_ns();
     for (long i = 0; i < ntrx; i++) {
-        sleep_until_ns(next);
+        sl_harness_sleep_until_ns(next);
         next += interval;
         snprintf(sql, sizeof sql,
                  "INSERT INTO e2e_bench.t SELECT seq, 1, 'lat', 1.5, NOW(6) "

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -140,6 +141,17 @@ static void forget_spawned(int pid) {
 
 void sl_harness_sleep_ms(int ms) { sleep_ms(ms); }
 
+void sl_harness_sleep_until_ns(uint64_t t_ns) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t n = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    if (t_ns > n) {
+        struct timespec ts = {(time_t)((t_ns - n) / 1000000000u),
+                              (long)((t_ns - n) % 1000000000u)};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int sl_harness_spawn(char *const argv[], const char *log_path) {
     fflush(stdout);
     fflush(stderr);
@@ -188,6 +200,22 @@ int sl_harness_stop(int pid, int sig, int timeout_ms) {
     if (waitpid(pid, &status, 0) == pid)
         return status;
     return -1;
+}
+
+int sl_harness_start_broker(const char *dir, char *addr, size_t addrlen) {
+    char data[1024], log[1024];
+    snprintf(data, sizeof data, "%s/broker", dir);
+    snprintf(log, sizeof log, "%s/broker.log", dir);
+    mkdir(data, 0700);
+    uint16_t port = sl_harness_free_port();
+    snprintf(addr, addrlen, "127.0.0.1:%u", port);
+    char *argv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen", addr,
+                    "--data", data, "--fsync", "always", NULL};
+    int pid = sl_harness_spawn(argv, log);
+    if (sl_harness_wait_port(port, 10000) != 0)
+        sl_test_fail(__FILE__, __LINE__, "sluice-broker did not start; see %s",
+                     log);
+    return pid;
 }
 
 int sl_harness_wait_port(uint16_t port, int timeout_ms) {

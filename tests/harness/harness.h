@@ -59,6 +59,17 @@ int sl_harness_stop(int pid, int sig, int timeout_ms);
 
 void sl_harness_sleep_ms(int ms);
 
+/* Sleeps until CLOCK_MONOTONIC reaches t_ns (returns at once if past), for
+ * paced load generators. */
+void sl_harness_sleep_until_ns(uint64_t t_ns);
+
+/* Starts bin/sluice-broker on a free 127.0.0.1 port with data in
+ * dir/broker (created) and its log in dir/broker.log, fsync=always, and
+ * waits until it accepts connections. Writes "127.0.0.1:PORT" to addr.
+ * Returns the pid (stopped with sl_harness_stop(), or killed at exit);
+ * fails the test when it does not start. */
+int sl_harness_start_broker(const char *dir, char *addr, size_t addrlen);
+
 /* Waits up to timeout_ms until something accepts TCP connections on
  * 127.0.0.1:port. Returns 0, or -1 on timeout. */
 int sl_harness_wait_port(uint16_t port, int timeout_ms);

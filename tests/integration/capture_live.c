@@ -165,7 +165,6 @@ static void read_partition(sl_client_t *cl, const char *topic,
 }
 
 typedef struct {
-    uint16_t broker_port;
     int broker_pid;
     char dir[512];
     char start_file[128];
@@ -207,18 +206,8 @@ static int start_capture_args(env_t *env, const char *log, char **extra) {
 
 static void setup(env_t *env, MYSQL *mysql) {
     snprintf(env->dir, sizeof env->dir, "%s", sl_test_tmpdir());
-    char data[600];
-    snprintf(data, sizeof data, "%s/broker", env->dir);
-    mkdir(data, 0700);
-    env->broker_port = sl_harness_free_port();
-    snprintf(env->broker_addr, sizeof env->broker_addr, "127.0.0.1:%u",
-             env->broker_port);
-    char *argv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen",
-                    env->broker_addr, "--data", data, NULL};
-    char log[600];
-    snprintf(log, sizeof log, "%s/broker.log", env->dir);
-    env->broker_pid = sl_harness_spawn(argv, log);
-    SL_CHECK_OK(sl_harness_wait_port(env->broker_port, 10000));
+    env->broker_pid = sl_harness_start_broker(env->dir, env->broker_addr,
+                                              sizeof env->broker_addr);
     sl_harness_exec(mysql, "DROP DATABASE IF EXISTS live");
     sl_harness_exec(mysql, "CREATE DATABASE live");
     sl_harness_exec(mysql, "CREATE TABLE live.a (id INT PRIMARY KEY, "
