@@ -110,6 +110,8 @@ typedef struct {
     const char *cur_file;
     uint64_t cur_end;
     uint32_t cur_ts;
+    int boundary_done;    /* The current event already marked a boundary. */
+    char last_gtid[192];  /* GTID of the last transaction ended. */
 
     /* Report. */
     sl_capstats_t *stats;    /* The stats endpoint, or NULL. */
@@ -311,15 +313,27 @@ static void trx_str(svc_t *svc, const char *name, char *out, size_t outlen) {
         out[0] = '\0';
 }
 
-static int boundary(svc_t *svc, const sl_change_t *chg) {
+/* Marks the end of the current event as a resume point. */
+static int boundary_here(svc_t *svc) {
     sl_checkpoint_t cp;
     memset(&cp, 0, sizeof cp);
     snprintf(cp.file, sizeof cp.file, "%s", svc->cur_file);
     cp.pos = svc->cur_end;
     cp.ts = svc->cur_ts;
-    if (sl_jr_parse(&svc->doc, chg->json, chg->json_len) == 0)
-        trx_str(svc, "gtid", cp.gtid, sizeof cp.gtid);
+    snprintf(cp.gtid, sizeof cp.gtid, "%s", svc->last_gtid);
+    svc->boundary_done = 1;
     return sl_publish_boundary(svc->pub, &cp);
+}
+
+/* A transaction (or a statement outside one) ended with this change. */
+static int boundary(svc_t *svc, const sl_change_t *chg) {
+    char gtid[sizeof svc->last_gtid];
+    if (sl_jr_parse(&svc->doc, chg->json, chg->json_len) == 0) {
+        trx_str(svc, "gtid", gtid, sizeof gtid);
+        if (gtid[0] != '\0')
+            memcpy(svc->last_gtid, gtid, sizeof gtid);
+    }
+    return boundary_here(svc);
 }
 
 static void clear_touched(svc_t *svc) {
@@ -562,6 +576,21 @@ static void report(svc_t *svc, int force) {
     svc->last_rows = svc->rows;
 }
 
+/* Events that belong to no transaction. */
+static int standalone_event(uint8_t type) {
+    switch (type) {
+    case SL_EV_STOP:
+    case SL_EV_ROTATE:
+    case SL_EV_FORMAT_DESCRIPTION:
+    case SL_EV_PREVIOUS_GTIDS:
+    case SL_EV_MARIA_BINLOG_CHECKPOINT:
+    case SL_EV_MARIA_GTID_LIST:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static const struct sl_schema_table_s *lookup_table(void *ctx, const char *db,
                                                    size_t db_len,
                                                    const char *table,
@@ -644,13 +673,11 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
                 break;
         }
         uint64_t end;
+        /* The connection's next position is where replication resumes
+         * after this event: the same file for an ordinary event, the new
+         * one after a ROTATE, unchanged after an artificial event. */
         sl_source_position(src, &svc->cur_file, &end);
-        svc->cur_end = pos != 0 ? pos + len : end;
-        if (pos == 0 && ev[4] != 4 /* ROTATE */) {
-            /* Artificial events (heartbeats, the format description sent
-             * at the start) say nothing about the position. */
-            svc->cur_end = end;
-        }
+        svc->cur_end = end;
         svc->cur_ts = sl_get_u32le(ev);
         if (ev[4] == 27 /* HEARTBEAT */ && !svc->in_trx)
             svc->last_event_ts = sl_wall_ms() / 1000; /* Caught up. */
@@ -661,6 +688,7 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
         /* A change callback that fails leaves its own message in
          * svc->err; otherwise the decoder's says what was wrong. */
         svc->err[0] = '\0';
+        svc->boundary_done = 0;
         rc = sl_binlog_feed(svc->dec, ev, len, pos, 1);
         if (rc != 0) {
             if (svc->err[0] == '\0')
@@ -668,6 +696,14 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
                          sl_binlog_errmsg(svc->dec));
             break;
         }
+        /* Between transactions, an event that stands alone (a binlog
+         * checkpoint, a GTID list, a rotation) still moves the resume
+         * point past it, so capture's checkpoint can reach the server's
+         * end position. Events that open a transaction (GTIDs, ...) do
+         * not: resuming after them would lose the transaction's GTID. */
+        if (!svc->in_trx && !svc->boundary_done && pos != 0 &&
+            standalone_event(ev[4]) && (rc = boundary_here(svc)) != 0)
+            break;
         /* No batch spans two events, so a replay batches alike. */
         if ((rc = sl_publish_cut(svc->pub)) != 0) {
             snprintf(svc->err, sizeof svc->err, "%s",

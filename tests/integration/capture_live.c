@@ -743,3 +743,25 @@ SL_TEST(capture_stream_break_inside_first_transaction) {
     sl_harness_stop(env.broker_pid, SIGTERM, 20000);
     mysql_close(mysql);
 }
+
+/* Regression: the checkpoint moved only at transaction ends, so after a
+ * rotation (or a restart) whose new file holds only standalone events
+ * (format description, GTID list, binlog checkpoint) capture never
+ * reported the server's end position as reached. */
+SL_TEST(capture_checkpoint_follows_rotations) {
+    env_t env;
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    setup(&env, mysql);
+    int cap = start_capture(&env, "capture.log");
+    workload(mysql, 1, 5);
+    sl_harness_exec(mysql, "FLUSH BINARY LOGS");
+    sl_harness_exec(mysql, "FLUSH BINARY LOGS");
+    sl_client_t *cl;
+    SL_CHECK_OK(sl_client_connect(env.broker_addr, NULL, &cl));
+    wait_caught_up(&env, mysql, cl);
+    compare(&env, cl);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    sl_client_close(cl);
+    sl_harness_stop(env.broker_pid, SIGTERM, 20000);
+    mysql_close(mysql);
+}
