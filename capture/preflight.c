@@ -216,6 +216,16 @@ int sl_preflight_run(const sl_source_opts_t *opts, sl_buf_t *report,
                     "(gtid_mode=ON, enforce_gtid_consistency=ON).");
         free(mode);
     }
+    /* A server that went away during the checks (restarting) made them
+     * read nothing: that is an outage to retry, not a list of problems. */
+    if (mysql_ping(mysql) != 0) {
+        snprintf(err, errlen, "the source went away during preflight: %s",
+                 mysql_error(mysql));
+        mysql_close(mysql);
+        memset(result, 0, sizeof *result);
+        sl_buf_reset(report);
+        return SL_ECONN;
+    }
     mysql_close(mysql);
     return 0;
 }

@@ -22,6 +22,7 @@
 #include "stats.h"
 
 #include <ctype.h>
+#include <mysqld_error.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -943,6 +944,13 @@ static int init_schema(svc_t *svc) {
         if ((rc = sl_schema_new(&svc->schema)) == 0)
             rc = sl_schema_load_live(svc->schema, mysql, want_table, svc, err,
                                      sizeof err);
+        /* A connection lost during the read (the source restarting) is an
+         * outage to wait out, like a failed connect, not a schema error. */
+        unsigned int code = mysql_errno(mysql);
+        if (rc != 0 && ((code >= 2000 && code < 3000) ||
+                        code == ER_SERVER_SHUTDOWN ||
+                        code == ER_CONNECTION_KILLED))
+            rc = SL_ECONN;
         mysql_close(mysql);
         if (rc != 0) {
             snprintf(svc->err, sizeof svc->err,
