@@ -9,7 +9,8 @@
  *   MySQL   rows go into an open target transaction (a "group"); at a
  *           source-transaction boundary the group is committed together
  *           with its offsets row when it holds group_rows rows, when the
- *           fetched data is used up (caught up), or when stopping. A group
+ *           partition is caught up (the fetch reached the broker's end),
+ *           or when stopping. A group
  *           never ends inside a source transaction.
  *   caches  the keys of each row are collected; they are deleted after the
  *           target commit covering them (or, without a target, after each
@@ -107,6 +108,7 @@ typedef struct {
      * atomic on the platforms we build for; a torn read would only skew a
      * log line). */
     uint64_t rows, trx, invalidated, latest, applied_next;
+    uint64_t fetch_ns; /* Waiting for broker fetches (long polls too). */
     int64_t src_ts;
     uint64_t prev_rows;
     char error[512];
@@ -125,7 +127,17 @@ typedef struct {
     pthread_mutex_t mu;
     part_t **parts;
     size_t nparts, cap;
-    sl_client_t *cl;
+    sl_client_t *cl;        /* Commits, offsets, dead letters. */
+    /* Fetches alternate between two more connections: while the worker
+     * applies the data of one, the broker already prepares the next fetch
+     * on the other (sl_client_get_send), so the target is not kept waiting
+     * for the broker. pend_p is the partition of the get sent and not yet
+     * received (NULL for none), on fcl[pend_k], from pend_off. */
+    sl_client_t *fcl[2];
+    int fcur;
+    part_t *pend_p;
+    int pend_k;
+    uint64_t pend_off;
     sl_redis_sink_t *rs;
     sl_mc_sink_t *mc;
     sl_jr_doc_t doc;
@@ -280,6 +292,77 @@ static int start_offset(worker_t *w, part_t *p, uint64_t *off) {
         return rc;
     *off = w->c->o.start_latest ? latest : earliest;
     return 0;
+}
+
+/* Connects fetch connection k when it is not. */
+static int fetch_client(worker_t *w, int k) {
+    if (w->fcl[k] != NULL)
+        return 0;
+    sl_client_opts_t co = {.secret = w->c->o.secret,
+                           .connect_timeout_ms = 3000,
+                           .io_timeout_ms = 30000,
+                           .retry_ms = 3000};
+    int rc = sl_client_connect(w->c->o.broker, &co, &w->fcl[k]);
+    if (rc != 0)
+        w->fcl[k] = NULL;
+    return rc;
+}
+
+/* Reads (and drops) the reply of the get sent ahead. */
+static void drop_pending(worker_t *w) {
+    sl_client_fetch_t junk;
+    if (w->pend_p != NULL)
+        (void)sl_client_get_recv(w->fcl[w->pend_k], &junk);
+    w->pend_p = NULL;
+}
+
+/* Fetches p from p->pos: the reply of the get sent ahead when it is for
+ * exactly that, else a new get on a connection that is not busy. The data
+ * stays valid until the next fetch_part(). */
+static int fetch_part(worker_t *w, part_t *p, uint64_t wait,
+                      sl_client_fetch_t *f) {
+    consume_t *c = w->c;
+    if (w->pend_p != NULL && w->pend_p->stopped)
+        drop_pending(w);
+    if (w->pend_p == p) {
+        if (w->pend_off == p->pos) {
+            int k = w->pend_k;
+            w->pend_p = NULL;
+            int rc = sl_client_get_recv(w->fcl[k], f);
+            w->fcur = k;
+            if (rc != SL_ECLOSED && rc != SL_ETIMEDOUT && rc != SL_ECONN &&
+                rc != SL_EIO && rc != SL_ESYS)
+                return rc;
+            /* The connection broke: fetch again below. */
+        } else {
+            drop_pending(w); /* The partition was rewound. */
+        }
+    }
+    int k = w->pend_p != NULL ? w->pend_k ^ 1 : w->fcur;
+    int rc = fetch_client(w, k);
+    if (rc != 0)
+        return rc;
+    w->fcur = k;
+    memset(f, 0, sizeof *f);
+    return sl_client_get(w->fcl[k], c->o.topic, p->name, p->pos,
+                         c->o.fetch_bytes, wait, f);
+}
+
+/* When the broker holds more of p than f brought, asks for the next part
+ * on the other connection before f is applied. */
+static void prefetch(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
+    if (w->pend_p != NULL || f->count == 0 || f->latest <= f->next ||
+        *w->c->soft)
+        return;
+    int k = w->fcur ^ 1;
+    if (fetch_client(w, k) != 0)
+        return;
+    if (sl_client_get_send(w->fcl[k], w->c->o.topic, p->name, f->next,
+                           w->c->o.fetch_bytes) == 0) {
+        w->pend_p = p;
+        w->pend_k = k;
+        w->pend_off = f->next;
+    }
 }
 
 /* Finds where the partition stands. */
@@ -581,7 +664,11 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
         p->pos = off + 1;
         if ((b & SL_TRX_ENDS_HERE) && p->group_open) {
             p->group_trx++;
-            int last = i + 1 == f->count;
+            /* The end of this fetch ends the group only when it is the
+             * end of the partition too (caught up); a fetch cut by
+             * --fetch-bytes leaves the group open for the next one. */
+            int last = i + 1 == f->count &&
+                       (f->latest == 0 || f->next >= f->latest);
             if ((p->group_rows >= c->o.group_rows || last || *c->soft) &&
                 commit_group(w, p, off + 1))
                 return;
@@ -654,9 +741,9 @@ static void *worker_main(void *arg) {
                     wait = 50;
             }
             sl_client_fetch_t f;
-            memset(&f, 0, sizeof f);
-            int rc = sl_client_get(w->cl, c->o.topic, p->name, p->pos,
-                                   c->o.fetch_bytes, wait, &f);
+            uint64_t t0 = sl_mono_ns();
+            int rc = fetch_part(w, p, wait, &f);
+            p->fetch_ns += sl_mono_ns() - t0;
             if (rc == SL_ENOTFOUND)
                 continue;
             if (rc == SL_EGONE) {
@@ -682,13 +769,15 @@ static void *worker_main(void *arg) {
             if (rc != 0) {
                 sl_log_warn("fetch failed; retrying", "part=%s error=%s",
                             p->name, sl_strerror(rc));
-                sl_client_reconnect(w->cl);
+                if (w->fcl[w->fcur] != NULL)
+                    sl_client_reconnect(w->fcl[w->fcur]);
                 sl_backoff_sleep(&w->bo, c->hard);
                 continue;
             }
             sl_backoff_reset(&w->bo);
             if (f.count > 0)
                 got = 1;
+            prefetch(w, p, &f);
             process(w, p, &f);
         }
         idle = !got;
@@ -817,30 +906,43 @@ static void report(consume_t *c, uint64_t elapsed_ms, int final) {
                                    : 0;
             const char *state = p->stopped ? "stopped"
                                 : p->resumed ? "running" : "starting";
+            /* Where the worker's time went: waiting for the target and
+             * for the broker; the rest is its own CPU. */
+            sl_mysql_stats_t ms;
+            memset(&ms, 0, sizeof ms);
+            if (p->sink != NULL)
+                sl_mysql_sink_stats(p->sink, &ms);
             sl_log_info(final ? "partition final" : "partition stats",
                         "part=%s worker=%u state=%s next=%llu latest=%llu "
                         "lag=%llu behind_s=%lld rows=%llu trx=%llu "
-                        "invalidated=%llu dead_lettered=%llu rate=%.0f",
+                        "invalidated=%llu dead_lettered=%llu rate=%.0f "
+                        "target_commits=%llu wait_target_ms=%llu "
+                        "wait_broker_ms=%llu",
                         p->name, p->worker,
                         state, (unsigned long long)next,
                         (unsigned long long)p->latest,
                         (unsigned long long)lag, behind,
                         (unsigned long long)rows, (unsigned long long)p->trx,
                         (unsigned long long)p->invalidated,
-                        (unsigned long long)p->dead_lettered, rate);
+                        (unsigned long long)p->dead_lettered, rate,
+                        (unsigned long long)ms.groups,
+                        (unsigned long long)(ms.wait_ns / 1000000u),
+                        (unsigned long long)(p->fetch_ns / 1000000u));
             sl_buf_printf(&stats,
                           "STAT part:%s:state %s\nSTAT part:%s:next %llu\n"
                           "STAT part:%s:lag %llu\nSTAT part:%s:behind_s %lld\n"
                           "STAT part:%s:rows %llu\nSTAT part:%s:trx %llu\n"
                           "STAT part:%s:invalidated %llu\n"
                           "STAT part:%s:dead_lettered %llu\n"
-                          "STAT part:%s:rate %.0f\n",
+                          "STAT part:%s:rate %.0f\n"
+                          "STAT part:%s:target_commits %llu\n",
                           p->name, state, p->name, (unsigned long long)next,
                           p->name, (unsigned long long)lag, p->name, behind,
                           p->name, (unsigned long long)rows, p->name,
                           (unsigned long long)p->trx, p->name,
                           (unsigned long long)p->invalidated, p->name,
-                          (unsigned long long)p->dead_lettered, p->name, rate);
+                          (unsigned long long)p->dead_lettered, p->name, rate,
+                          p->name, (unsigned long long)ms.groups);
             if (p->stopped)
                 sl_buf_printf(&stats, "STAT part:%s:error %s\n", p->name,
                               p->error);
@@ -959,6 +1061,9 @@ int sl_consume_run(const sl_consume_opts_t *opts, volatile int *soft_stop,
         free(w->parts);
         if (w->cl)
             sl_client_close(w->cl);
+        for (int k = 0; k < 2; k++)
+            if (w->fcl[k])
+                sl_client_close(w->fcl[k]);
         sl_redis_sink_free(w->rs);
         sl_mc_sink_free(w->mc);
         pthread_mutex_destroy(&w->mu);

@@ -47,7 +47,7 @@ static const sl_opt_t opts[] = {
     {"group-rows", "5000", 0,
      "rows per target transaction when behind (never splits a source "
      "transaction)"},
-    {"batch-bytes", "512KiB", 0, "SQL bytes per round trip to the target"},
+    {"batch-bytes", "64KiB", 0, "SQL bytes per round trip to the target"},
     {"stats-interval", "10s", 0, "period of the per-partition log lines"},
     {"stats-file", NULL, 0, "rewrite STAT lines to this file each period"},
     {"ddl-replay", "no", SL_OPT_FLAG,

@@ -30,6 +30,7 @@
 
 #include "apply/backoff.h"
 #include "buf.h"
+#include "clock.h"
 #include "error.h"
 #include "jsonread.h"
 #include "log.h"
@@ -778,7 +779,10 @@ static int connect_once(sl_mysql_sink_t *s) {
 
 /* Runs one statement without a result set (or discards it). */
 static int exec(sl_mysql_sink_t *s, const char *sql) {
-    if (mysql_real_query(s->mysql, sql, strlen(sql)) != 0) {
+    uint64_t t0 = sl_mono_ns();
+    int q = mysql_real_query(s->mysql, sql, strlen(sql));
+    s->stats.wait_ns += sl_mono_ns() - t0;
+    if (q != 0) {
         unsigned e = mysql_errno(s->mysql);
         int rc = seterr(s, is_transient(e) ? SL_EAGAIN : SL_EDB,
                         "target error %u: %s", e, mysql_error(s->mysql));
@@ -820,7 +824,7 @@ int sl_mysql_sink_new(const sl_mysql_opts_t *opts, const char *part,
         return SL_ENOMEM;
     s->opts = *opts;
     if (s->opts.batch_bytes == 0)
-        s->opts.batch_bytes = 512 * 1024;
+        s->opts.batch_bytes = 64 * 1024;
     if (s->opts.retry_min_ms == 0)
         s->opts.retry_min_ms = 100;
     if (s->opts.retry_max_ms == 0)
@@ -1288,7 +1292,10 @@ static int complete(sl_mysql_sink_t *s) {
     size_t n = s->nstmts_if;
     size_t k = 0;
     int rc = 0;
-    if (mysql_read_query_result(s->mysql) != 0)
+    uint64_t t0 = sl_mono_ns();
+    int q = mysql_read_query_result(s->mysql);
+    s->stats.wait_ns += sl_mono_ns() - t0;
+    if (q != 0)
         goto sqlerr;
     for (k = 0; k < n; k++) {
         if (k > 0) {
@@ -1920,7 +1927,10 @@ int sl_mysql_sink_commit(sl_mysql_sink_t *s, uint64_t next_offset,
             sl_mysql_sink_abort(s);
         return rc;
     }
-    if (mysql_real_query(s->mysql, "COMMIT", 6) != 0) {
+    uint64_t t0 = sl_mono_ns();
+    int cq = mysql_real_query(s->mysql, "COMMIT", 6);
+    s->stats.wait_ns += sl_mono_ns() - t0;
+    if (cq != 0) {
         unsigned e = mysql_errno(s->mysql);
         if (!is_transient(e)) {
             rc = seterr(s, SL_EDB, "COMMIT failed: error %u: %s", e,

@@ -92,7 +92,7 @@ typedef struct {
     sl_drift_t drift;
     const char *group;        /* Consumer group (offsets key). Copied. */
     const char *topic;        /* Copied. */
-    size_t batch_bytes;       /* SQL per round trip (default 512 KiB). */
+    size_t batch_bytes;       /* SQL per round trip (default 64 KiB). */
     uint32_t retry_min_ms;    /* Backoff (default 100 ms .. 10 s). */
     uint32_t retry_max_ms;
 } sl_mysql_opts_t;
@@ -173,6 +173,9 @@ typedef struct {
     uint64_t ddl_skipped;  /* DDL events not replayed. */
     uint64_t ddl_replayed; /* DDL events run on the target. */
     uint64_t round_trips;
+    uint64_t wait_ns;      /* Time spent waiting for the target's answers
+                            * (the target is the bottleneck when this is
+                            * most of the wall time). */
 } sl_mysql_stats_t;
 void sl_mysql_sink_stats(const sl_mysql_sink_t *sink, sl_mysql_stats_t *st);
 

@@ -48,6 +48,60 @@ static char dir[512];
 static char broker[64];
 static double now_s(void) { return (double)sl_mono_ns() / 1e9; }
 
+/* CPU seconds (user + system) a process has used so far, from
+ * /proc/PID/stat; 0 when it cannot be read. */
+static double cpu_s(int pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                            "%lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds of the last timed run: the target server's, and
+ * sluice-apply's (0 for native replication, which runs inside the
+ * target). */
+static double cpu_target, cpu_apply;
+
+static int target_pid(void) {
+    const char *s = getenv("SL_TARGET_PID");
+    return s ? atoi(s) : 0;
+}
+
+static int spawn(char **argv, const char *logname);
+
+/* With BENCH_PERF=DIR, the target server is sampled by `perf record`
+ * (cpu-clock) during each timed run, into DIR/<name>.data, so that where
+ * the server spends its time can be compared between sluice-apply and
+ * native replication. Returns the perf pid, or 0. */
+static int perf_start(const char *name) {
+    const char *d = getenv("BENCH_PERF");
+    if (d == NULL || *d == '\0')
+        return 0;
+    char out[700], pid[32];
+    snprintf(out, sizeof out, "%s/%s.data", d, name);
+    snprintf(pid, sizeof pid, "%d", target_pid());
+    char *argv[] = {"/usr/bin/perf", "record", "-q", "-e", "cpu-clock", "-g", "-p",
+                    pid, "-o", out, NULL};
+    int p = spawn(argv, "perf.log");
+    sl_harness_sleep_ms(300);
+    return p;
+}
+
+static void perf_stop(int p) {
+    if (p > 0)
+        sl_harness_stop(p, SIGINT, 30000);
+}
+
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
                                                      noreturn));
 static void die(const char *fmt, ...) {
@@ -253,7 +307,10 @@ static double native(MYSQL *dst, const char *db, int ntables, int threads,
             die("replica IO thread did not catch up");
         sl_harness_sleep_ms(50);
     }
-    double t0 = now_s();
+    char pname[32];
+    snprintf(pname, sizeof pname, "native%d-%dt", threads, ntables);
+    int perf = perf_start(pname);
+    double t0 = now_s(), c0 = cpu_s(target_pid());
     sl_harness_exec(dst, "START SLAVE SQL_THREAD");
     for (;;) {
         if (mysql_query(dst, "SHOW SLAVE STATUS") != 0)
@@ -286,6 +343,9 @@ static double native(MYSQL *dst, const char *db, int ntables, int threads,
         sl_harness_sleep_ms(20);
     }
     double dt = now_s() - t0;
+    cpu_target = cpu_s(target_pid()) - c0;
+    cpu_apply = 0;
+    perf_stop(perf);
     sl_harness_exec(dst, "STOP SLAVE");
     sl_harness_exec(dst, "RESET SLAVE ALL");
     return dt;
@@ -308,8 +368,23 @@ static double sluice_mysql(MYSQL *dst, const char *srcdb, const char *dstdb,
                     "--target-password-file",
                     getenv("SL_TARGET_PASSWORD_FILE"), "--map", map,
                     "--drift", "stop", "--poll", "100ms",
-                    "--stats-interval", "600s", NULL};
-    double t0 = now_s();
+                    "--stats-interval", "600s", NULL, NULL, NULL, NULL,
+                    NULL, NULL, NULL, NULL, NULL};
+    /* BENCH_APPLY_ARGS: up to 8 more flags, space-separated (tuning). */
+    char extra[512];
+    snprintf(extra, sizeof extra, "%s",
+             getenv("BENCH_APPLY_ARGS") ? getenv("BENCH_APPLY_ARGS") : "");
+    size_t na = 0;
+    while (argv[na] != NULL)
+        na++;
+    for (char *tok = strtok(extra, " ");
+         tok && na + 1 < sizeof argv / sizeof argv[0];
+         tok = strtok(NULL, " "))
+        argv[na++] = tok;
+    char pname[32];
+    snprintf(pname, sizeof pname, "sluice-%dt", ntables);
+    int perf = perf_start(pname);
+    double t0 = now_s(), c0 = cpu_s(target_pid());
     int pid = spawn(argv, "apply-mysql.log");
     for (;;) {
         /* The table appears when sluice-apply starts: an error is 0. */
@@ -333,6 +408,9 @@ static double sluice_mysql(MYSQL *dst, const char *srcdb, const char *dstdb,
         sl_harness_sleep_ms(20);
     }
     double dt = now_s() - t0;
+    cpu_target = cpu_s(target_pid()) - c0;
+    cpu_apply = cpu_s(pid);
+    perf_stop(perf);
     sl_harness_stop(pid, SIGTERM, 30000);
     return dt;
 }
@@ -477,9 +555,14 @@ int main(int argc, char **argv) {
 
     printf("bench/apply: %ld row changes per layout, %d rows per "
            "transaction (inserts, updates, deletes 5:3:2)\n", rows, TRX_ROWS);
-    int layouts[2] = {1, 8};
+    /* BENCH_LAYOUTS=1 or =8 runs one layout only (for quick comparisons). */
+    int layouts[2] = {1, 8}, nlayouts = 2;
+    if (getenv("BENCH_LAYOUTS") && atoi(getenv("BENCH_LAYOUTS")) > 0) {
+        layouts[0] = atoi(getenv("BENCH_LAYOUTS"));
+        nlayouts = 1;
+    }
     double sl_rate[2], n0_rate[2], n4_rate[2];
-    for (int L = 0; L < 2; L++) {
+    for (int L = 0; L < nlayouts; L++) {
         int nt = layouts[L];
         char srcdb[32], dstdb[32], topic[32];
         snprintf(srcdb, sizeof srcdb, "bsrc%d", nt);
@@ -501,9 +584,12 @@ int main(int argc, char **argv) {
         capture_all(srcdb, topic, file, pos, expect, cl);
         fprintf(stderr, "layout %d: captured in %.1f s\n", nt, now_s() - g0);
         double t_sl = sluice_mysql(dst, srcdb, dstdb, topic, nt, expect);
+        double ct_sl = cpu_target, ca_sl = cpu_apply;
         int ok = same_tables(src, dst, srcdb, dstdb, nt);
         double t_n0 = native(dst, srcdb, nt, 0, file, pos, efile, epos);
+        double ct_n0 = cpu_target;
         double t_n4 = native(dst, srcdb, nt, 4, file, pos, efile, epos);
+        double ct_n4 = cpu_target;
         int ok_native = same_tables(src, dst, srcdb, srcdb, nt);
         sl_rate[L] = (double)rows / t_sl;
         n0_rate[L] = (double)rows / t_n0;
@@ -515,6 +601,11 @@ int main(int argc, char **argv) {
                ok ? "target verified" : "TARGET DIFFERS", n0_rate[L],
                n4_rate[L], ok_native ? "verified" : "NATIVE DIFFERS",
                sl_rate[L] / n0_rate[L], sl_rate[L] / n4_rate[L]);
+        printf("%d table%s: wall / CPU seconds: sluice-apply %.2f s wall, "
+               "target %.2f s + sluice-apply %.2f s CPU | native threads=0 "
+               "%.2f s wall, target %.2f s CPU | threads=4 %.2f s wall, "
+               "target %.2f s CPU\n", nt, nt > 1 ? "s" : "", t_sl, ct_sl,
+               ca_sl, t_n0, ct_n0, t_n4, ct_n4);
         fflush(stdout);
         if (nt == 8) {
             /* Cache invalidation over the 8-table topic (8 workers). */

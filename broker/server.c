@@ -466,6 +466,13 @@ static int serve_get(sl_conn_t *conn, sl_part_t *part, uint64_t offset,
     w = u64_to(w, count);
     *w++ = ' ';
     w = u64_to(w, count ? next : offset);
+    /* The partition's end, so that a consumer can tell a fetch cut by
+     * MAXBYTES from being caught up (it keeps a target transaction open
+     * only while more is already there). */
+    uint64_t earliest = 0, latest = 0;
+    sl_store_bounds(srv->store, part, &earliest, &latest);
+    *w++ = ' ';
+    w = u64_to(w, latest);
     *w++ = '\r';
     *w++ = '\n';
     sl_buf_append(&conn->out, hdr, (size_t)(w - hdr));

@@ -40,6 +40,8 @@ struct sl_client_s {
     char err[512];
     sl_client_rec_t *recs;
     size_t caprecs;
+    int get_pending;        /* A get sent by sl_client_get_send(). */
+    uint64_t get_pending_id, get_pending_offset;
 };
 
 static int set_err(sl_client_t *cl, int code, const char *fmt, ...)
@@ -69,6 +71,7 @@ static void disconnect(sl_client_t *cl) {
     cl->in_off = 0;
     cl->inflight = 0;
     cl->ring_head = 0;
+    cl->get_pending = 0;
 }
 
 /* ---- raw I/O ------------------------------------------------------------ */
@@ -681,6 +684,8 @@ static int request(sl_client_t *cl, const char *verb, const char *args,
                    int64_t extra_ms, body_fn body, void *ctx) {
     if (cl->inflight > 0)
         return set_err(cl, SL_EINVAL, "pipelined puts still unacked");
+    if (cl->get_pending)
+        return set_err(cl, SL_EINVAL, "a sent get is not received yet");
     for (int attempt = 0;; attempt++) {
         int err = ensure_connected(cl);
         if (err != 0)
@@ -744,10 +749,13 @@ static int get_body(sl_client_t *cl, int64_t deadline, const char *rest,
         }
         return 0;
     }
-    if (sscanf(tmp, "%llu %llu", &a, &b) != 2)
+    unsigned long long c = 0;
+    int nf = sscanf(tmp, "%llu %llu %llu", &a, &b, &c);
+    if (nf < 2)
         return set_err(cl, SL_EPROTO, "bad get reply");
     size_t count = (size_t)a;
     out->next = b;
+    out->latest = nf == 3 ? c : 0; /* Older brokers do not say. */
     if (count > cl->caprecs) {
         sl_client_rec_t *r = realloc(cl->recs, count * sizeof *r);
         if (r == NULL)
@@ -795,6 +803,18 @@ static int get_body(sl_client_t *cl, int64_t deadline, const char *rest,
     return 0;
 }
 
+/* The arguments of a get request. */
+static void get_args(char *args, size_t size, const char *topic,
+                     const char *part, uint64_t offset, uint64_t max_bytes,
+                     uint64_t wait_ms) {
+    snprintf(args, size, "%s %s %llu %llu", topic, part,
+             (unsigned long long)offset,
+             (unsigned long long)(max_bytes ? max_bytes : 1u << 20));
+    if (wait_ms)
+        snprintf(args + strlen(args), size - strlen(args), " wait=%llu",
+                 (unsigned long long)wait_ms);
+}
+
 int sl_client_get(sl_client_t *cl, const char *topic, const char *part,
                   uint64_t offset, uint64_t max_bytes, uint64_t wait_ms,
                   sl_client_fetch_t *out) {
@@ -803,17 +823,64 @@ int sl_client_get(sl_client_t *cl, const char *topic, const char *part,
     if (err != 0)
         return err;
     char args[700];
-    snprintf(args, sizeof args, "%s %s %llu %llu%s", topic, part,
-             (unsigned long long)offset,
-             (unsigned long long)(max_bytes ? max_bytes : 1u << 20), "");
-    if (wait_ms)
-        snprintf(args + strlen(args), sizeof args - strlen(args), " wait=%llu",
-                 (unsigned long long)wait_ms);
+    get_args(args, sizeof args, topic, part, offset, max_bytes, wait_ms);
     get_ctx_t ctx = {out, 0};
     cl->err[0] = '\0';
     out->next = offset;
     err = request(cl, "get", args, (int64_t)wait_ms, get_body, &ctx);
     if (err == SL_ERANGE && offset < out->earliest)
+        err = SL_EGONE;
+    return err;
+}
+
+int sl_client_get_send(sl_client_t *cl, const char *topic, const char *part,
+                       uint64_t offset, uint64_t max_bytes) {
+    if (cl->inflight > 0 || cl->get_pending)
+        return set_err(cl, SL_EINVAL, "another request is in flight");
+    int err = check_names(cl, topic, part, NULL);
+    if (err == 0)
+        err = ensure_connected(cl);
+    if (err != 0)
+        return err;
+    compact_in(cl);
+    char args[700];
+    get_args(args, sizeof args, topic, part, offset, max_bytes, 0);
+    uint64_t id = cl->next_reqid++;
+    err = sl_buf_printf(&cl->out, "get %llu %s\r\n", (unsigned long long)id,
+                        args);
+    if (err == 0)
+        err = send_all(cl, now_ms() + cl->opts.io_timeout_ms);
+    if (err != 0) {
+        if (conn_error(err))
+            disconnect(cl);
+        return err;
+    }
+    cl->get_pending = 1;
+    cl->get_pending_id = id;
+    cl->get_pending_offset = offset;
+    return 0;
+}
+
+int sl_client_get_recv(sl_client_t *cl, sl_client_fetch_t *out) {
+    memset(out, 0, sizeof *out);
+    if (!cl->get_pending)
+        return set_err(cl, SL_EINVAL, "no get was sent");
+    cl->get_pending = 0;
+    cl->err[0] = '\0';
+    out->next = cl->get_pending_offset;
+    int64_t deadline = now_ms() + cl->opts.io_timeout_ms;
+    int code = 0;
+    const char *rest = NULL;
+    size_t rl = 0;
+    int err = status_line(cl, deadline, cl->get_pending_id, &code, &rest, &rl);
+    if (err == 0 || code == 416) {
+        get_ctx_t ctx = {out, 0};
+        int berr = get_body(cl, deadline, rest, rl, &ctx);
+        err = berr ? berr : err;
+    }
+    if (conn_error(err) || (err == SL_EPROTO && code == 0))
+        disconnect(cl);
+    if (err == SL_ERANGE && cl->get_pending_offset < out->earliest)
         err = SL_EGONE;
     return err;
 }

@@ -124,7 +124,9 @@ typedef struct {
     size_t count;
     uint64_t next;         /* Offset to ask for next. */
     uint64_t earliest;     /* Set on SL_EGONE / SL_ERANGE. */
-    uint64_t latest;
+    uint64_t latest;       /* The partition's end (next offset to be
+                            * written) when the fetch was served; 0 when
+                            * the broker did not say. */
 } sl_client_fetch_t;
 
 /* Reads from offset, up to about max_bytes; with wait_ms > 0 and nothing
@@ -134,6 +136,17 @@ typedef struct {
 int sl_client_get(sl_client_t *cl, const char *topic, const char *part,
                   uint64_t offset, uint64_t max_bytes, uint64_t wait_ms,
                   sl_client_fetch_t *out);
+
+/* The same get in two halves, so that the broker prepares the next fetch
+ * while the caller still works on the one before (on another client: this
+ * one's buffer is reused by the send). sl_client_get_send() writes the
+ * request (no long poll) and returns; sl_client_get_recv() reads its reply
+ * with sl_client_get()'s results. Nothing else may be called on the client
+ * in between (SL_EINVAL). A connection error disconnects without retrying:
+ * the caller falls back to sl_client_get(). */
+int sl_client_get_send(sl_client_t *cl, const char *topic, const char *part,
+                       uint64_t offset, uint64_t max_bytes);
+int sl_client_get_recv(sl_client_t *cl, sl_client_fetch_t *out);
 
 int sl_client_offsets(sl_client_t *cl, const char *topic, const char *part,
                       uint64_t *earliest, uint64_t *latest);

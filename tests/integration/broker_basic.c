@@ -165,10 +165,29 @@ SL_TEST(broker_put_get_offsets_commit) {
     SL_CHECK_UINT(f.count, 4);
     SL_CHECK_UINT(f.recs[1].len, 0);
     SL_CHECK_MEM(f.recs[3].data, f.recs[3].len, bin, sizeof bin);
-    /* A small max_bytes still returns at least one record. */
+    SL_CHECK_UINT(f.latest, 4);
+    /* A small max_bytes still returns at least one record; the reply says
+     * where the partition ends. */
     SL_CHECK_OK(sl_client_get(cl, "shop", "shop.users", 0, 1, 0, &f));
     SL_CHECK_UINT(f.count, 1);
     SL_CHECK_UINT(f.next, 1);
+    SL_CHECK_UINT(f.latest, 100);
+    /* The same get in two halves; nothing else may come in between. */
+    SL_CHECK_OK(sl_client_get_send(cl, "shop", "shop.users", 50, 1 << 20));
+    SL_CHECK_INT(sl_client_get_send(cl, "shop", "shop.users", 60, 20),
+                 SL_EINVAL);
+    SL_CHECK_INT(sl_client_offsets(cl, "shop", "shop.users", &off, &off),
+                 SL_EINVAL);
+    SL_CHECK_OK(sl_client_get_recv(cl, &f));
+    SL_CHECK_UINT(f.count, 50);
+    SL_CHECK_UINT(f.recs[0].offset, 50);
+    SL_CHECK_MEM(f.recs[49].data, f.recs[49].len, "msg-99", 6);
+    SL_CHECK_UINT(f.next, 100);
+    SL_CHECK_UINT(f.latest, 100);
+    SL_CHECK_INT(sl_client_get_recv(cl, &f), SL_EINVAL);
+    SL_CHECK_OK(sl_client_get_send(cl, "shop", "shop.users", 101, 20));
+    SL_CHECK_INT(sl_client_get_recv(cl, &f), SL_ERANGE);
+    SL_CHECK_UINT(f.latest, 100);
     /* At the end: nothing, no error; beyond it: SL_ERANGE. */
     SL_CHECK_OK(sl_client_get(cl, "shop", "shop.users", 100, 1000, 0, &f));
     SL_CHECK_UINT(f.count, 0);
