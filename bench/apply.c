@@ -20,8 +20,17 @@
  *     pipelined single-key DEL / `delete` loop over as many keys on the same
  *     servers.
  *
- * Prints rows/s and keys/s with the ratios; asserts nothing. Needs the
- * harness environment (bench/apply.sh). BENCH_ROWS overrides ROWS.
+ * Then the same MySQL runs again with a durable target
+ * (innodb_flush_log_at_trx_commit=1, sync_binlog=1: every commit flushed,
+ * as a crash-safe replica runs) on BENCH_DURABLE_ROWS rows (default ROWS/5;
+ * 0 skips it).
+ *
+ * Prints rows/s and keys/s with the ratios, and the CPU seconds the target
+ * server and sluice-apply used in each timed run; asserts nothing. Needs
+ * the harness environment (bench/apply.sh). BENCH_ROWS overrides ROWS;
+ * BENCH_LAYOUTS=1 or 8 runs one layout; BENCH_APPLY_ARGS adds sluice-apply
+ * flags; BENCH_PERF=DIR records the target with `perf record` during each
+ * timed run.
  */
 #include "client.h"
 #include "clock.h"
@@ -521,6 +530,77 @@ static double raw_memcached(uint16_t port, long nkeys) {
     return dt;
 }
 
+/* One layout: the workload over ntables on the source, captured, then
+ * applied by sluice-apply and by native replication (threads=0 and 4),
+ * each from empty tables. tag names the databases and the topic; with
+ * caches, the invalidation runs follow. */
+static void run_layout(MYSQL *src, MYSQL *dst, sl_client_t *cl, int nt,
+                       long rows, const char *tag, const char *label,
+                       int caches) {
+    char srcdb[32], dstdb[32], topic[32];
+    snprintf(srcdb, sizeof srcdb, "bsrc%d%s", nt, tag);
+    snprintf(dstdb, sizeof dstdb, "bdst%d%s", nt, tag);
+    snprintf(topic, sizeof topic, "bench%d%s", nt, tag);
+    create_tables(src, srcdb, nt);
+    sl_harness_exec(src, "FLUSH BINARY LOGS");
+    char file[128], efile[128];
+    unsigned long long pos, epos;
+    coords(src, file, sizeof file, &pos);
+    double g0 = now_s();
+    long ntrx = workload(src, srcdb, nt, rows);
+    coords(src, efile, sizeof efile, &epos);
+    fprintf(stderr, "layout %d%s: workload written in %.1f s\n", nt, tag,
+            now_s() - g0);
+    /* One commit marker per transaction in its table's partition. */
+    unsigned long long expect = (unsigned long long)(rows + ntrx);
+    g0 = now_s();
+    capture_all(srcdb, topic, file, pos, expect, cl);
+    fprintf(stderr, "layout %d%s: captured in %.1f s\n", nt, tag,
+            now_s() - g0);
+    double t_sl = sluice_mysql(dst, srcdb, dstdb, topic, nt, expect);
+    double ct_sl = cpu_target, ca_sl = cpu_apply;
+    int ok = same_tables(src, dst, srcdb, dstdb, nt);
+    double t_n0 = native(dst, srcdb, nt, 0, file, pos, efile, epos);
+    double ct_n0 = cpu_target;
+    double t_n4 = native(dst, srcdb, nt, 4, file, pos, efile, epos);
+    double ct_n4 = cpu_target;
+    int ok_native = same_tables(src, dst, srcdb, srcdb, nt);
+    double sl_rate = (double)rows / t_sl, n0_rate = (double)rows / t_n0,
+           n4_rate = (double)rows / t_n4;
+    printf("%d table%s%s: sluice-apply %.0f rows/s (%s) | native "
+           "threads=0 %.0f rows/s | native threads=4 %.0f rows/s (%s) | "
+           "ratio vs threads=0 %.2fx, vs threads=4 %.2fx\n",
+           nt, nt > 1 ? "s" : "", label, sl_rate,
+           ok ? "target verified" : "TARGET DIFFERS", n0_rate, n4_rate,
+           ok_native ? "verified" : "NATIVE DIFFERS", sl_rate / n0_rate,
+           sl_rate / n4_rate);
+    printf("%d table%s%s: wall / CPU seconds: sluice-apply %.2f s wall, "
+           "target %.2f s + sluice-apply %.2f s CPU | native threads=0 "
+           "%.2f s wall, target %.2f s CPU | threads=4 %.2f s wall, "
+           "target %.2f s CPU\n", nt, nt > 1 ? "s" : "", label, t_sl, ct_sl,
+           ca_sl, t_n0, ct_n0, t_n4, ct_n4);
+    fflush(stdout);
+    if (!caches)
+        return;
+    /* Cache invalidation over the same topic (one worker per table). */
+    uint16_t rp = sl_harness_port("REDIS"), mp = sl_harness_port("MEMCACHED");
+    char raddr[64], maddr[64];
+    snprintf(raddr, sizeof raddr, "127.0.0.1:%u", rp);
+    snprintf(maddr, sizeof maddr, "127.0.0.1:%u", mp);
+    double t_r = sluice_cache("redis", raddr, topic, srcdb, nt, expect, cl);
+    double t_m = sluice_cache("memcached", maddr, topic, srcdb, nt, expect,
+                              cl);
+    double t_rr = raw_redis(rp, rows);
+    double t_rm = raw_memcached(mp, rows);
+    printf("invalidation (%ld keys, %d partitions): redis sluice-apply "
+           "%.0f keys/s vs raw pipelined DEL %.0f keys/s (%.2fx) | "
+           "memcached sluice-apply %.0f keys/s vs raw pipelined "
+           "delete %.0f keys/s (%.2fx)\n",
+           rows, nt, (double)rows / t_r, (double)rows / t_rr, t_rr / t_r,
+           (double)rows / t_m, (double)rows / t_rm, t_rm / t_m);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv) {
     long rows = argc > 1 ? atol(argv[1]) : 1000000;
     if (getenv("BENCH_ROWS"))
@@ -528,6 +608,12 @@ int main(int argc, char **argv) {
     if (rows < 1000)
         rows = 1000;
     rows = rows / (TRX_ROWS * 8) * TRX_ROWS * 8;
+    /* The durable pass commits every native transaction with two fsyncs:
+     * a fifth of the rows by default keeps it to minutes. */
+    long drows = getenv("BENCH_DURABLE_ROWS")
+                     ? atol(getenv("BENCH_DURABLE_ROWS"))
+                     : rows / 5;
+    drows = drows / (TRX_ROWS * 8) * TRX_ROWS * 8;
     /* A fresh directory: a broker left by an earlier run would hold
      * capture checkpoints that change where capture starts. */
     snprintf(dir, sizeof dir, "%s/bench-apply-%d",
@@ -554,80 +640,31 @@ int main(int argc, char **argv) {
         die("broker connect");
 
     printf("bench/apply: %ld row changes per layout, %d rows per "
-           "transaction (inserts, updates, deletes 5:3:2)\n", rows, TRX_ROWS);
+           "transaction (inserts, updates, deletes 5:3:2); target "
+           "innodb_flush_log_at_trx_commit=2, sync_binlog=0\n", rows,
+           TRX_ROWS);
+    fflush(stdout);
     /* BENCH_LAYOUTS=1 or =8 runs one layout only (for quick comparisons). */
     int layouts[2] = {1, 8}, nlayouts = 2;
     if (getenv("BENCH_LAYOUTS") && atoi(getenv("BENCH_LAYOUTS")) > 0) {
         layouts[0] = atoi(getenv("BENCH_LAYOUTS"));
         nlayouts = 1;
     }
-    double sl_rate[2], n0_rate[2], n4_rate[2];
-    for (int L = 0; L < nlayouts; L++) {
-        int nt = layouts[L];
-        char srcdb[32], dstdb[32], topic[32];
-        snprintf(srcdb, sizeof srcdb, "bsrc%d", nt);
-        snprintf(dstdb, sizeof dstdb, "bdst%d", nt);
-        snprintf(topic, sizeof topic, "bench%d", nt);
-        create_tables(src, srcdb, nt);
-        sl_harness_exec(src, "FLUSH BINARY LOGS");
-        char file[128], efile[128];
-        unsigned long long pos, epos;
-        coords(src, file, sizeof file, &pos);
-        double g0 = now_s();
-        long ntrx = workload(src, srcdb, nt, rows);
-        coords(src, efile, sizeof efile, &epos);
-        fprintf(stderr, "layout %d: workload written in %.1f s\n", nt,
-                now_s() - g0);
-        /* One commit marker per transaction in its table's partition. */
-        unsigned long long expect = (unsigned long long)(rows + ntrx);
-        g0 = now_s();
-        capture_all(srcdb, topic, file, pos, expect, cl);
-        fprintf(stderr, "layout %d: captured in %.1f s\n", nt, now_s() - g0);
-        double t_sl = sluice_mysql(dst, srcdb, dstdb, topic, nt, expect);
-        double ct_sl = cpu_target, ca_sl = cpu_apply;
-        int ok = same_tables(src, dst, srcdb, dstdb, nt);
-        double t_n0 = native(dst, srcdb, nt, 0, file, pos, efile, epos);
-        double ct_n0 = cpu_target;
-        double t_n4 = native(dst, srcdb, nt, 4, file, pos, efile, epos);
-        double ct_n4 = cpu_target;
-        int ok_native = same_tables(src, dst, srcdb, srcdb, nt);
-        sl_rate[L] = (double)rows / t_sl;
-        n0_rate[L] = (double)rows / t_n0;
-        n4_rate[L] = (double)rows / t_n4;
-        printf("%d table%s: sluice-apply %.0f rows/s (%s) | native "
-               "threads=0 %.0f rows/s | native threads=4 %.0f rows/s (%s) | "
-               "ratio vs threads=0 %.2fx, vs threads=4 %.2fx\n",
-               nt, nt > 1 ? "s" : "", sl_rate[L],
-               ok ? "target verified" : "TARGET DIFFERS", n0_rate[L],
-               n4_rate[L], ok_native ? "verified" : "NATIVE DIFFERS",
-               sl_rate[L] / n0_rate[L], sl_rate[L] / n4_rate[L]);
-        printf("%d table%s: wall / CPU seconds: sluice-apply %.2f s wall, "
-               "target %.2f s + sluice-apply %.2f s CPU | native threads=0 "
-               "%.2f s wall, target %.2f s CPU | threads=4 %.2f s wall, "
-               "target %.2f s CPU\n", nt, nt > 1 ? "s" : "", t_sl, ct_sl,
-               ca_sl, t_n0, ct_n0, t_n4, ct_n4);
+    for (int L = 0; L < nlayouts; L++)
+        run_layout(src, dst, cl, layouts[L], rows, "", "",
+                   layouts[L] == 8);
+    if (drows > 0) {
+        /* A replica that survives a crash of its host without losing what
+         * it acknowledged: every commit is flushed to disk. */
+        printf("bench/apply: durable target (innodb_flush_log_at_trx_commit"
+               "=1, sync_binlog=1), %ld row changes per layout\n", drows);
         fflush(stdout);
-        if (nt == 8) {
-            /* Cache invalidation over the 8-table topic (8 workers). */
-            uint16_t rp = sl_harness_port("REDIS"), mp =
-                                                        sl_harness_port(
-                                                            "MEMCACHED");
-            char raddr[64], maddr[64];
-            snprintf(raddr, sizeof raddr, "127.0.0.1:%u", rp);
-            snprintf(maddr, sizeof maddr, "127.0.0.1:%u", mp);
-            double t_r = sluice_cache("redis", raddr, topic, srcdb, nt,
-                                      expect, cl);
-            double t_m = sluice_cache("memcached", maddr, topic, srcdb, nt,
-                                      expect, cl);
-            double t_rr = raw_redis(rp, rows);
-            double t_rm = raw_memcached(mp, rows);
-            printf("invalidation (%ld keys, 8 partitions): redis sluice-apply "
-                   "%.0f keys/s vs raw pipelined DEL %.0f keys/s (%.2fx) | "
-                   "memcached sluice-apply %.0f keys/s vs raw pipelined "
-                   "delete %.0f keys/s (%.2fx)\n",
-                   rows, (double)rows / t_r, (double)rows / t_rr, t_rr / t_r,
-                   (double)rows / t_m, (double)rows / t_rm, t_rm / t_m);
-        }
+        sl_harness_exec(dst, "SET GLOBAL innodb_flush_log_at_trx_commit=1");
+        sl_harness_exec(dst, "SET GLOBAL sync_binlog=1");
+        for (int L = 0; L < nlayouts; L++)
+            run_layout(src, dst, cl, layouts[L], drows, "d", ", durable", 0);
+        sl_harness_exec(dst, "SET GLOBAL innodb_flush_log_at_trx_commit=2");
+        sl_harness_exec(dst, "SET GLOBAL sync_binlog=0");
     }
     sl_harness_exec(dst, "SET GLOBAL slave_parallel_threads=0");
     sl_harness_exec(dst, "SET GLOBAL gtid_strict_mode=1");
