@@ -799,11 +799,21 @@ out:
 
 /* ---- discovery and stats (main thread) -------------------------------- */
 
-static uint32_t name_hash(const char *s) {
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
+/* The worker owning the fewest partitions (the first among equals). */
+static unsigned least_loaded(consume_t *c) {
+    unsigned best = 0;
+    size_t best_n = SIZE_MAX;
+    for (unsigned i = 0; i < c->o.workers; i++) {
+        worker_t *w = &c->workers[i];
+        pthread_mutex_lock(&w->mu);
+        size_t n = w->nparts;
+        pthread_mutex_unlock(&w->mu);
+        if (n < best_n) {
+            best = i;
+            best_n = n;
+        }
+    }
+    return best;
 }
 
 static part_t *find_part(consume_t *c, const char *name) {
@@ -858,7 +868,7 @@ static void discover(consume_t *c, sl_client_t *cl) {
                 continue;
             }
             sl_keylist_init(&p->keys);
-            p->worker = name_hash(name) % c->o.workers;
+            p->worker = least_loaded(c);
             worker_t *w = &c->workers[p->worker];
             pthread_mutex_lock(&w->mu);
             if (w->nparts == w->cap) {

@@ -29,8 +29,8 @@
  * server and sluice-apply used in each timed run; asserts nothing. Needs
  * the harness environment (bench/apply.sh). BENCH_ROWS overrides ROWS;
  * BENCH_LAYOUTS=1 or 8 runs one layout; BENCH_APPLY_ARGS adds sluice-apply
- * flags; BENCH_PERF=DIR records the target with `perf record` during each
- * timed run.
+ * flags; BENCH_APPLY_BIN runs another sluice-apply build; BENCH_PERF=DIR
+ * records the target with `perf record` during each timed run.
  */
 #include "client.h"
 #include "clock.h"
@@ -371,7 +371,10 @@ static double sluice_mysql(MYSQL *dst, const char *srcdb, const char *dstdb,
              getenv("SL_TARGET_USER"), sl_harness_port("TARGET"));
     snprintf(map, sizeof map, "%s=%s", srcdb, dstdb);
     snprintf(workers, sizeof workers, "%d", ntables);
-    char *argv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker", broker,
+    /* BENCH_APPLY_BIN: another build of sluice-apply, to compare two. */
+    const char *bin = getenv("BENCH_APPLY_BIN") ? getenv("BENCH_APPLY_BIN")
+                                                : sl_harness_bin("sluice-apply");
+    char *argv[] = {(char *)bin, "--broker", broker,
                     "--topic", (char *)topic, "--group", "bench-mysql",
                     "--workers", workers, "--target", target,
                     "--target-password-file",
