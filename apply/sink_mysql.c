@@ -109,7 +109,7 @@ struct sl_mysql_sink_s {
     size_t nstmts_if, capstmts_if;
     int inflight;
     sl_buf_t tmp, tmp2;
-    tmeta_t *tables;
+    tmeta_t **tables; /* Each owned; stable while pointed at. */
     size_t ntables;
     int in_group;
     int careful;      /* This group runs one statement per round trip. */
@@ -855,7 +855,7 @@ int sl_mysql_sink_new(const sl_mysql_opts_t *opts, const char *part,
 
 static void free_tables(sl_mysql_sink_t *s) {
     for (size_t i = 0; i < s->ntables; i++) {
-        tmeta_t *tm = &s->tables[i];
+        tmeta_t *tm = s->tables[i];
         for (size_t c = 0; c < tm->ncols; c++)
             free(tm->cols[c].name);
         for (size_t c = 0; c < tm->nukey; c++)
@@ -865,6 +865,7 @@ static void free_tables(sl_mysql_sink_t *s) {
         free(tm->src_db);
         free(tm->table);
         free(tm->dst_db);
+        free(tm);
     }
     free(s->tables);
     s->tables = NULL;
@@ -1108,9 +1109,9 @@ static MYSQL_RES *query(sl_mysql_sink_t *s, sl_buf_t *q, int *rc) {
 static int table_meta(sl_mysql_sink_t *s, const char *src_db,
                       const char *table, tmeta_t **out) {
     for (size_t i = 0; i < s->ntables; i++)
-        if (strcmp(s->tables[i].src_db, src_db) == 0 &&
-            strcmp(s->tables[i].table, table) == 0) {
-            *out = &s->tables[i];
+        if (strcmp(s->tables[i]->src_db, src_db) == 0 &&
+            strcmp(s->tables[i]->table, table) == 0) {
+            *out = s->tables[i];
             return 0;
         }
     /* The connection must be idle before another query. */
@@ -1194,15 +1195,28 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db,
             return rc;
         }
     }
-    tmeta_t *tabs = realloc(s->tables, (s->ntables + 1) * sizeof *tabs);
-    if (tabs == NULL)
+    /* Each table on its own allocation: pending statements and the open
+     * merged statement point at it, and must survive the array growing. */
+    tmeta_t **tabs = realloc(s->tables, (s->ntables + 1) * sizeof *tabs);
+    tmeta_t *ntm = tabs != NULL ? malloc(sizeof *ntm) : NULL;
+    if (ntm == NULL) {
+        if (tabs != NULL)
+            s->tables = tabs;
+        for (size_t c = 0; c < tm.ncols; c++)
+            free(tm.cols[c].name);
+        free(tm.cols);
+        for (size_t c = 0; c < tm.nukey; c++)
+            free(tm.ukey[c]);
+        free(tm.ukey);
         return SL_ENOMEM;
+    }
     s->tables = tabs;
     tm.src_db = strdup(src_db);
     tm.table = strdup(table);
     tm.dst_db = strdup(dst);
-    tabs[s->ntables] = tm;
-    *out = &tabs[s->ntables++];
+    *ntm = tm;
+    tabs[s->ntables++] = ntm;
+    *out = ntm;
     return 0;
 }
 
