@@ -48,6 +48,9 @@ static const sl_opt_t opts[] = {
      "rows per target transaction when behind (never splits a source "
      "transaction)"},
     {"batch-bytes", "64KiB", 0, "SQL bytes per round trip to the target"},
+    {"bulk", "yes", SL_OPT_FLAG,
+     "send long runs of inserts and key-keeping updates to MariaDB targets "
+     "as bulk executions (--bulk=no: SQL text only)"},
     {"stats-interval", "10s", 0, "period of the per-partition log lines"},
     {"stats-file", NULL, 0, "rewrite STAT lines to this file each period"},
     {"ddl-replay", "no", SL_OPT_FLAG,
@@ -241,6 +244,10 @@ int main(int argc, char **argv) {
         if (sl_config_get_size(&cfg, "batch-bytes", &bb) != 0)
             return usage(&cfg, cfg.err);
         mo.batch_bytes = bb;
+        int bulk = 1;
+        if (sl_config_get_bool(&cfg, "bulk", &bulk) != 0)
+            return usage(&cfg, cfg.err);
+        mo.text_only = !bulk;
         co.mysql = &mo;
     } else if (sl_config_is_set(&cfg, "map")) {
         return usage(&cfg, "--map needs --target");

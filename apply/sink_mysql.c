@@ -6,7 +6,11 @@
  * (values) and backquoted identifiers (doubled backquotes), sent many per
  * round trip as one multi-statement query; each statement's outcome
  * (affected rows, or "Rows matched" from mysql_info() for UPDATE) is read
- * back in order, so drift is detected per row.
+ * back in order, so drift is detected per row. On MariaDB, long runs of
+ * merged upserts go instead as one bulk execution of a prepared statement
+ * (COM_STMT_BULK_EXECUTE, parameters bound as strings or, for binary
+ * columns, bytes), started with the non-blocking API so it runs while the
+ * next batch is built; it is checked by its total like a merged statement.
  *
  * Values, by the target column's type (information_schema DATA_TYPE):
  *   null                      NULL
@@ -37,8 +41,10 @@
 #include "parse.h"
 
 #include <errmsg.h>
+#include <errno.h>
 #include <mysql.h>
 #include <mysqld_error.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +63,10 @@ const char sl_mysql_offsets_ddl[] =
     "  PRIMARY KEY (group_name, topic, part)\n"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
 
-enum { CLS_PLAIN, CLS_BINARY, CLS_JSON, CLS_GEOM, CLS_FLOAT };
+/* CLS_NUMTEXT: BIT, ENUM and SET, where a number and its text differ (an
+ * index or a bit value against a name or bytes): rendered as CLS_PLAIN in
+ * SQL text, never bound as a string. */
+enum { CLS_PLAIN, CLS_BINARY, CLS_JSON, CLS_GEOM, CLS_FLOAT, CLS_NUMTEXT };
 
 typedef struct {
     char *name;
@@ -92,6 +101,37 @@ typedef struct {
 
 #define MAX_MERGE_COLS 1024
 
+/* Runs shorter than this stay SQL text: a bulk execution is a round trip
+ * of its own, which only pays for itself over many rows. */
+#define BULK_MIN 16
+
+/* A prepared INSERT ... ON DUPLICATE KEY UPDATE for one table, kind
+ * (ST_INSERT or ST_UPSERT) and column list. */
+typedef struct {
+    tmeta_t *tm;
+    int kind;
+    int *cols;
+    size_t ncols;
+    MYSQL_STMT *stmt;
+} pstmt_t;
+
+/* The values of a run, column-major: value (row r, column c) is
+ * data[off[c * cap + r]] of length len[..], or NULL when ind[..] says so. */
+typedef struct {
+    int state;        /* 0 none, 1 staged beside the text, 2 bulk only. */
+    tmeta_t *tm;
+    int kind;
+    size_t ncols;
+    size_t nrows, cap;
+    sl_buf_t data;
+    size_t *off;
+    unsigned long *len;
+    char *ind;
+    char **ptrs;      /* Filled just before binding. */
+    uint64_t offset, row; /* Of the first row. */
+    size_t text_start;    /* Where the run's text statement starts. */
+} bulk_t;
+
 struct sl_mysql_sink_s {
     sl_mysql_opts_t opts;
     char *password;
@@ -122,6 +162,21 @@ struct sl_mysql_sink_s {
     tmeta_t *open_tm;
     int open_cols[MAX_MERGE_COLS];
     size_t nopen_cols;
+    /* Bulk execution (MariaDB's COM_STMT_BULK_EXECUTE): a long run of
+     * merged upserts is sent as one prepared statement with arrays of
+     * parameters instead of SQL text, which the server neither lexes nor
+     * parses. bulk_server: the target supports it (and --bulk is on). */
+    int bulk_server;
+    bulk_t bk;        /* The run being collected (text and bulk at once
+                       * until it has BULK_MIN rows, then bulk only). */
+    pstmt_t *pstmts;  /* Prepared upserts of this connection. */
+    size_t npstmts;
+    /* The bulk execution in flight (inflight == 2), its statement and the
+     * status the non-blocking API waits for. */
+    pstmt_t *bulk_if;
+    stmt_t bulk_st;
+    int bulk_status;
+    int bulk_ret;
     uint64_t failed_offset; /* UINT64_MAX when the last error names none. */
     int failed_drift;       /* The error is a drift with policy stop. */
     char err[1024];
@@ -282,6 +337,9 @@ static int classify(const char *type) {
             return CLS_GEOM;
     if (strcasecmp(type, "json") == 0)
         return CLS_JSON;
+    if (strcasecmp(type, "bit") == 0 || strcasecmp(type, "enum") == 0 ||
+        strcasecmp(type, "set") == 0)
+        return CLS_NUMTEXT;
     if (strcasecmp(type, "float") == 0 || strcasecmp(type, "double") == 0)
         return CLS_FLOAT;
     return CLS_PLAIN;
@@ -737,10 +795,32 @@ static int is_transient(unsigned e) {
     }
 }
 
+static void bulk_reset(bulk_t *bk) {
+    bk->state = 0;
+    bk->nrows = 0;
+    sl_buf_reset(&bk->data);
+}
+
+/* Closes the prepared statements (after mysql_close() this only frees
+ * them). */
+static void pstmts_close(sl_mysql_sink_t *s) {
+    for (size_t i = 0; i < s->npstmts; i++) {
+        if (s->pstmts[i].stmt != NULL)
+            mysql_stmt_close(s->pstmts[i].stmt);
+        free(s->pstmts[i].cols);
+    }
+    free(s->pstmts);
+    s->pstmts = NULL;
+    s->npstmts = 0;
+    s->bulk_if = NULL;
+}
+
 static void disconnect(sl_mysql_sink_t *s) {
     if (s->mysql != NULL)
         mysql_close(s->mysql);
     s->mysql = NULL;
+    pstmts_close(s);
+    bulk_reset(&s->bk);
     s->in_group = 0;
     s->inflight = 0;
 }
@@ -759,6 +839,9 @@ static int connect_once(sl_mysql_sink_t *s) {
                   "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION',"
                   "time_zone='+00:00',foreign_key_checks=0,"
                   "autocommit=1");
+    /* The non-blocking API lets a bulk execution run on the server while
+     * the next batch is built; blocking calls work as before. */
+    mysql_options(m, MYSQL_OPT_NONBLOCK, 0);
     if (mysql_real_connect(m, s->opts.url.host, s->opts.url.user, s->password,
                            s->opts.url.db, s->opts.url.port, NULL,
                            CLIENT_MULTI_STATEMENTS) == NULL) {
@@ -774,6 +857,12 @@ static int connect_once(sl_mysql_sink_t *s) {
         return SL_EAGAIN;
     }
     s->mysql = m;
+    /* COM_STMT_BULK_EXECUTE is MariaDB's, from 10.2.7 (for other servers
+     * Connector/C would send one execution per row: slower than text). */
+    const char *info = mysql_get_server_info(m);
+    s->bulk_server = !s->opts.text_only &&
+                     mysql_get_server_version(m) >= 100207 && info != NULL &&
+                     strstr(info, "MariaDB") != NULL;
     return 0;
 }
 
@@ -854,6 +943,12 @@ int sl_mysql_sink_new(const sl_mysql_opts_t *opts, const char *part,
 }
 
 static void free_tables(sl_mysql_sink_t *s) {
+    /* The prepared statements point at the tables; one in flight cannot
+     * be closed without reading its answer: the connection goes. */
+    if (s->inflight)
+        disconnect(s);
+    pstmts_close(s);
+    bulk_reset(&s->bk);
     for (size_t i = 0; i < s->ntables; i++) {
         tmeta_t *tm = s->tables[i];
         for (size_t c = 0; c < tm->ncols; c++)
@@ -892,6 +987,11 @@ void sl_mysql_sink_free(sl_mysql_sink_t *s) {
     free(s->stmts);
     free(s->stmts_if);
     sl_buf_free(&s->sql);
+    sl_buf_free(&s->bk.data);
+    free(s->bk.off);
+    free(s->bk.len);
+    free(s->bk.ind);
+    free(s->bk.ptrs);
     sl_buf_free(&s->tmp);
     sl_buf_free(&s->tmp2);
     sl_jr_free(&s->doc);
@@ -1040,6 +1140,7 @@ void sl_mysql_sink_abort(sl_mysql_sink_t *s) {
         disconnect(s);
     s->in_group = 0;
     sl_buf_reset(&s->sql);
+    bulk_reset(&s->bk);
     s->nstmts = 0;
     s->open_kind = -1;
 }
@@ -1047,6 +1148,7 @@ void sl_mysql_sink_abort(sl_mysql_sink_t *s) {
 int sl_mysql_sink_begin(sl_mysql_sink_t *s, uint64_t start_offset,
                         int start_found, volatile int *stop) {
     sl_buf_reset(&s->sql);
+    bulk_reset(&s->bk);
     s->nstmts = 0;
     s->open_kind = -1;
     s->failed_offset = UINT64_MAX;
@@ -1237,10 +1339,7 @@ static const char *kind_name(int kind) {
 
 /* Handles one statement outcome. Returns 0, SL_EAGAIN (redo the group in
  * careful mode) or SL_EDB (stop). */
-static int check_outcome(sl_mysql_sink_t *s, const stmt_t *st) {
-    long long n = st->kind == ST_UPDATE ? rows_matched(s->mysql)
-                                        : (long long)mysql_affected_rows(
-                                              s->mysql);
+static int check_outcome(sl_mysql_sink_t *s, const stmt_t *st, long long n) {
     if (st->kind == ST_UPSERT) {
         /* Each row that existed and changed counts 2; anything else (a
          * missing row was inserted, or nothing changed) is redone row by
@@ -1297,10 +1396,94 @@ static int check_outcome(sl_mysql_sink_t *s, const stmt_t *st) {
 /* Sends the pending statements and checks each outcome. */
 static int close_open(sl_mysql_sink_t *s);
 
+/* A statement failed with error e (message msg): a transient error drops
+ * the connection (the group is redone); a permanent one in a merged
+ * statement asks for a careful redo, which names the row; otherwise it is
+ * reported with its offset and row. */
+static int stmt_failed(sl_mysql_sink_t *s, const stmt_t *st, unsigned e,
+                       const char *msg) {
+    int rc;
+    int transient = is_transient(e);
+    if (!transient && st->nrows > 1) {
+        /* Which row of a merged statement failed? The careful redo (one
+         * row per statement) names it. */
+        s->want_careful = 1;
+        rc = seterr(s, SL_EAGAIN, "error %u in a merged statement (%s); "
+                    "redoing the group row by row", e, msg);
+        sl_mysql_sink_abort(s);
+        return rc;
+    }
+    if (!transient)
+        s->failed_offset = st->offset;
+    rc = seterr(s, transient ? SL_EAGAIN : SL_EDB,
+                "partition %s offset %llu row %llu: %s on %s.%s failed: "
+                "error %u: %s", s->part, (unsigned long long)st->offset,
+                (unsigned long long)st->row, kind_name(st->kind),
+                st->tm->dst_db, st->tm->table, e, msg);
+    if (transient) {
+        disconnect(s);
+        sl_buf_reset(&s->sql);
+        s->nstmts = 0;
+        s->open_kind = -1;
+    } else {
+        sl_mysql_sink_abort(s);
+    }
+    return rc;
+}
+
+/* Waits for the bulk execution in flight and checks its outcome. */
+static int complete_bulk(sl_mysql_sink_t *s) {
+    s->inflight = 0;
+    MYSQL_STMT *stmt = s->bulk_if->stmt;
+    uint64_t t0 = sl_mono_ns();
+    int status = s->bulk_status;
+    while (status != 0) {
+        struct pollfd pfd = {.fd = mysql_get_socket(s->mysql), .events = 0};
+        if (status & MYSQL_WAIT_READ)
+            pfd.events |= POLLIN;
+        if (status & MYSQL_WAIT_WRITE)
+            pfd.events |= POLLOUT;
+        if (status & MYSQL_WAIT_EXCEPT)
+            pfd.events |= POLLPRI;
+        int timeout = (status & MYSQL_WAIT_TIMEOUT)
+                          ? (int)mysql_get_timeout_value_ms(s->mysql)
+                          : -1;
+        int pr = poll(&pfd, 1, timeout);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        int ready = 0;
+        if (pr == 0) {
+            ready = MYSQL_WAIT_TIMEOUT;
+        } else {
+            /* An error or hang-up is for the library to read. */
+            if (pfd.revents & (POLLIN | POLLERR | POLLHUP))
+                ready |= MYSQL_WAIT_READ;
+            if (pfd.revents & POLLOUT)
+                ready |= MYSQL_WAIT_WRITE;
+            if (pfd.revents & POLLPRI)
+                ready |= MYSQL_WAIT_EXCEPT;
+        }
+        status = mysql_stmt_execute_cont(&s->bulk_ret, stmt, ready);
+    }
+    s->stats.wait_ns += sl_mono_ns() - t0;
+    if (s->bulk_ret != 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", mysql_stmt_error(stmt));
+        return stmt_failed(s, &s->bulk_st, mysql_stmt_errno(stmt), msg);
+    }
+    int rc = check_outcome(s, &s->bulk_st,
+                           (long long)mysql_stmt_affected_rows(stmt));
+    if (rc != 0)
+        sl_mysql_sink_abort(s);
+    return rc;
+}
+
 /* Reads back the batch in flight and checks each statement's outcome. */
 static int complete(sl_mysql_sink_t *s) {
     if (!s->inflight)
         return 0;
+    if (s->inflight == 2)
+        return complete_bulk(s);
     s->inflight = 0;
     const stmt_t *stmts = s->stmts_if;
     size_t n = s->nstmts_if;
@@ -1325,7 +1508,10 @@ static int complete(sl_mysql_sink_t *s) {
         if (res)
             mysql_free_result(res);
         if (rc == 0)
-            rc = check_outcome(s, &stmts[k]);
+            rc = check_outcome(s, &stmts[k],
+                               stmts[k].kind == ST_UPDATE
+                                   ? rows_matched(s->mysql)
+                                   : (long long)mysql_affected_rows(s->mysql));
     }
     /* Drain what is left after a drift stop so the connection stays
      * usable for the rollback. */
@@ -1338,44 +1524,20 @@ static int complete(sl_mysql_sink_t *s) {
         sl_mysql_sink_abort(s);
     return rc;
 sqlerr: {
-    unsigned e = mysql_errno(s->mysql);
-    const stmt_t *st = &stmts[k < n ? k : n - 1];
-    int transient = is_transient(e);
-    if (!transient && st->nrows > 1) {
-        /* Which row of a merged statement failed? The careful redo (one
-         * row per statement) names it. */
-        s->want_careful = 1;
-        rc = seterr(s, SL_EAGAIN, "error %u in a merged statement (%s); "
-                    "redoing the group row by row", e, mysql_error(s->mysql));
-        sl_mysql_sink_abort(s);
-        return rc;
-    }
-    if (!transient)
-        s->failed_offset = st->offset;
-    rc = seterr(s, transient ? SL_EAGAIN : SL_EDB,
-                "partition %s offset %llu row %llu: %s on %s.%s failed: "
-                "error %u: %s", s->part, (unsigned long long)st->offset,
-                (unsigned long long)st->row, kind_name(st->kind),
-                st->tm->dst_db, st->tm->table, e, mysql_error(s->mysql));
-    if (transient) {
-        disconnect(s);
-        sl_buf_reset(&s->sql);
-        s->nstmts = 0;
-        s->open_kind = -1;
-    } else {
-        sl_mysql_sink_abort(s);
-    }
-    return rc;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", mysql_error(s->mysql));
+    return stmt_failed(s, &stmts[k < n ? k : n - 1], mysql_errno(s->mysql),
+                       msg);
 }
 }
 
 /* Sends the pending statements without waiting for their results (the
  * batch sent before is read back first). */
 static int send_batch(sl_mysql_sink_t *s) {
-    if (s->nstmts == 0)
+    if (s->nstmts == 0 && s->bk.state != 2)
         return 0;
-    int rc = close_open(s);
-    if (rc != 0)
+    int rc = close_open(s); /* Sends a run collected for bulk execution. */
+    if (rc != 0 || s->nstmts == 0)
         return rc;
     rc = complete(s);
     if (rc != 0)
@@ -1412,32 +1574,46 @@ static int flush(sl_mysql_sink_t *s) {
     return rc != 0 ? rc : complete(s);
 }
 
-/* Writes the tail of the open multi-row statement. */
+/* The ON DUPLICATE KEY UPDATE tail of a merged insert or upsert: all
+ * columns for upserts and the overwrite policy, else a no-op assignment
+ * (the affected-row count then tells which rows existed). */
+static int put_upsert_tail(sl_buf_t *b, const tmeta_t *tm, int kind,
+                           sl_drift_t drift, const int *cols, size_t n) {
+    int rc = put(b, " ON DUPLICATE KEY UPDATE ");
+    if (drift == SL_DRIFT_OVERWRITE || kind == ST_UPSERT) {
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const char *name = tm->cols[cols[i]].name;
+            if (i > 0)
+                rc = sl_buf_append_u8(b, ',');
+            rc = rc ? rc : put_ident(b, name);
+            rc = rc ? rc : put(b, "=VALUES(");
+            rc = rc ? rc : put_ident(b, name);
+            rc = rc ? rc : sl_buf_append_u8(b, ')');
+        }
+    } else {
+        const char *name = tm->cols[cols[0]].name;
+        rc = put_ident(b, name);
+        rc = rc ? rc : sl_buf_append_u8(b, '=');
+        rc = rc ? rc : put_ident(b, name);
+    }
+    return rc;
+}
+
+static int bulk_emit(sl_mysql_sink_t *s, int keep_open);
+
+/* Ends the open multi-row statement: writes its tail, or sends the run
+ * collected for bulk execution. */
 static int close_open(sl_mysql_sink_t *s) {
     int rc = 0;
-    if (s->open_kind == ST_INSERT || s->open_kind == ST_UPSERT) {
-        const tmeta_t *tm = s->open_tm;
-        rc = put(&s->sql, " ON DUPLICATE KEY UPDATE ");
-        if (s->opts.drift == SL_DRIFT_OVERWRITE ||
-            s->open_kind == ST_UPSERT) {
-            for (size_t i = 0; i < s->nopen_cols && rc == 0; i++) {
-                const char *name = tm->cols[s->open_cols[i]].name;
-                if (i > 0)
-                    rc = sl_buf_append_u8(&s->sql, ',');
-                rc = rc ? rc : put_ident(&s->sql, name);
-                rc = rc ? rc : put(&s->sql, "=VALUES(");
-                rc = rc ? rc : put_ident(&s->sql, name);
-                rc = rc ? rc : sl_buf_append_u8(&s->sql, ')');
-            }
-        } else {
-            const char *name = tm->cols[s->open_cols[0]].name;
-            rc = put_ident(&s->sql, name);
-            rc = rc ? rc : sl_buf_append_u8(&s->sql, '=');
-            rc = rc ? rc : put_ident(&s->sql, name);
-        }
+    if (s->bk.state == 2) {
+        rc = bulk_emit(s, 0);
+    } else if (s->open_kind == ST_INSERT || s->open_kind == ST_UPSERT) {
+        rc = put_upsert_tail(&s->sql, s->open_tm, s->open_kind,
+                             s->opts.drift, s->open_cols, s->nopen_cols);
     } else if (s->open_kind == ST_DELETE) {
         rc = sl_buf_append_u8(&s->sql, ')');
     }
+    s->bk.state = 0;
     s->open_kind = -1;
     return rc;
 }
@@ -1493,6 +1669,299 @@ static int pk_unchanged(const sl_jr_doc_t *doc, const tmeta_t *tm) {
             return 0;
     }
     return 1;
+}
+
+/* ---- bulk execution ------------------------------------------------------ */
+
+/* Starts collecting a run of kind on tm with n columns. */
+static void bulk_begin(sl_mysql_sink_t *s, tmeta_t *tm, int kind, size_t n,
+                       uint64_t offset, uint64_t rowno) {
+    bulk_t *bk = &s->bk;
+    bulk_reset(bk);
+    bk->state = 1;
+    bk->tm = tm;
+    bk->kind = kind;
+    bk->ncols = n;
+    bk->offset = offset;
+    bk->row = rowno;
+}
+
+/* Appends value v (of a column of class cls) as parameter (row, column i).
+ * Returns 0, 1 when the value cannot be bound with the meaning its SQL
+ * text has (the run then stays text), or a negative error. */
+static int bulk_value(bulk_t *bk, const sl_jr_doc_t *doc, uint32_t v, int cls,
+                      size_t i) {
+    sl_jr_type_t t = sl_jr_type(doc, v);
+    size_t start = bk->data.len, n;
+    const char *raw;
+    int rc = 0;
+    bk->off[i] = start;
+    bk->len[i] = 0;
+    bk->ind[i] = STMT_INDICATOR_NONE;
+    if (t == SL_JR_NULL) {
+        bk->ind[i] = STMT_INDICATOR_NULL;
+        return 0;
+    }
+    if (cls == CLS_GEOM)
+        return 1;
+    if (cls == CLS_JSON) {
+        /* The JSON text of the value (a string keeps its quotes). */
+        raw = sl_jr_raw(doc, v, &n);
+        if (t == SL_JR_STRING) {
+            raw--;
+            n += 2;
+        }
+        rc = sl_buf_append(&bk->data, raw, n);
+    } else {
+        switch (t) {
+        case SL_JR_TRUE:
+            rc = sl_buf_append(&bk->data, "1", 1);
+            break;
+        case SL_JR_FALSE:
+            rc = sl_buf_append(&bk->data, "0", 1);
+            break;
+        case SL_JR_NUMBER:
+            /* A number as a string converts as its literal would, except
+             * into BIT, ENUM and SET columns. */
+            if (cls == CLS_NUMTEXT)
+                return 1;
+            raw = sl_jr_raw(doc, v, &n);
+            rc = sl_buf_append(&bk->data, raw, n);
+            break;
+        case SL_JR_STRING:
+            rc = sl_jr_unescape(doc, v, &bk->data);
+            break;
+        case SL_JR_OBJECT: {
+            uint32_t b64 = sl_jr_get(doc, v, "base64");
+            if (b64 != SL_JR_NONE && sl_jr_type(doc, b64) == SL_JR_STRING &&
+                sl_jr_tok(doc, v)->count == 1) {
+                /* Bytes: bound as a BLOB, so only into binary columns. */
+                if (cls != CLS_BINARY)
+                    return 1;
+                raw = sl_jr_raw(doc, b64, &n);
+                if (sl_jr_base64_decode(&bk->data, raw, n) != 0)
+                    return 1; /* The text path reports it. */
+                break;
+            }
+            raw = sl_jr_raw(doc, v, &n);
+            rc = sl_buf_append(&bk->data, raw, n);
+            break;
+        }
+        case SL_JR_ARRAY:
+            raw = sl_jr_raw(doc, v, &n);
+            rc = sl_buf_append(&bk->data, raw, n);
+            break;
+        default:
+            return 1;
+        }
+    }
+    if (rc != 0)
+        return rc < 0 ? rc : SL_ENOMEM;
+    bk->len[i] = (unsigned long)(bk->data.len - start);
+    return 0;
+}
+
+/* Adds one row (values vals of columns cols) to the run. Returns 0, 1 when
+ * a value cannot be bound, or a negative error. */
+static int bulk_add(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
+                    const int *cols, const uint32_t *vals, size_t n) {
+    bulk_t *bk = &s->bk;
+    if (n != bk->ncols)
+        return 1;
+    if ((bk->nrows + 1) * n > bk->cap) {
+        size_t cap = bk->cap ? bk->cap * 2 : 1024;
+        while (cap < (bk->nrows + 1) * n)
+            cap *= 2;
+        size_t *off = realloc(bk->off, cap * sizeof *off);
+        if (off == NULL)
+            return SL_ENOMEM;
+        bk->off = off;
+        unsigned long *len = realloc(bk->len, cap * sizeof *len);
+        if (len == NULL)
+            return SL_ENOMEM;
+        bk->len = len;
+        char *ind = realloc(bk->ind, cap);
+        if (ind == NULL)
+            return SL_ENOMEM;
+        bk->ind = ind;
+        bk->cap = cap;
+    }
+    size_t mark = bk->data.len;
+    for (size_t c = 0; c < n; c++) {
+        int rc = bulk_value(bk, doc, vals[c], bk->tm->cols[cols[c]].cls,
+                            bk->nrows * n + c);
+        if (rc != 0) {
+            bk->data.len = mark;
+            return rc;
+        }
+    }
+    bk->nrows++;
+    return 0;
+}
+
+/* The prepared statement for the run (prepared on first use). Returns 0,
+ * 1 when it cannot be prepared (the run stays text), or a negative error
+ * (SL_EAGAIN: the connection broke). */
+static int bulk_prepare(sl_mysql_sink_t *s, pstmt_t **out) {
+    bulk_t *bk = &s->bk;
+    for (size_t i = 0; i < s->npstmts; i++) {
+        pstmt_t *p = &s->pstmts[i];
+        if (p->tm == bk->tm && p->kind == bk->kind && p->ncols == bk->ncols &&
+            memcmp(p->cols, s->open_cols, bk->ncols * sizeof *p->cols) == 0) {
+            *out = p;
+            return 0;
+        }
+    }
+    int rc = complete(s); /* Preparing needs an idle connection. */
+    if (rc != 0)
+        return rc;
+    sl_buf_t q = SL_BUF_INIT;
+    rc = put(&q, "INSERT INTO ");
+    rc = rc ? rc : put_table(&q, bk->tm);
+    rc = rc ? rc : put(&q, " (");
+    for (size_t i = 0; i < bk->ncols && rc == 0; i++) {
+        if (i > 0)
+            rc = sl_buf_append_u8(&q, ',');
+        rc = rc ? rc : put_ident(&q, bk->tm->cols[s->open_cols[i]].name);
+    }
+    rc = rc ? rc : put(&q, ") VALUES (");
+    for (size_t i = 0; i < bk->ncols && rc == 0; i++)
+        rc = put(&q, i > 0 ? ",?" : "?");
+    rc = rc ? rc : sl_buf_append_u8(&q, ')');
+    rc = rc ? rc : put_upsert_tail(&q, bk->tm, bk->kind, s->opts.drift,
+                                   s->open_cols, bk->ncols);
+    pstmt_t *ps = NULL;
+    int *cols = malloc(bk->ncols * sizeof *cols);
+    if (rc == 0 && cols != NULL) {
+        ps = realloc(s->pstmts, (s->npstmts + 1) * sizeof *ps);
+        if (ps != NULL)
+            s->pstmts = ps;
+    }
+    if (rc != 0 || cols == NULL || ps == NULL) {
+        free(cols);
+        sl_buf_free(&q);
+        return SL_ENOMEM;
+    }
+    MYSQL_STMT *stmt = mysql_stmt_init(s->mysql);
+    if (stmt == NULL ||
+        mysql_stmt_prepare(stmt, (const char *)q.data, q.len) != 0) {
+        unsigned e = stmt ? mysql_stmt_errno(stmt) : CR_OUT_OF_MEMORY;
+        if (stmt != NULL)
+            mysql_stmt_close(stmt);
+        free(cols);
+        sl_buf_free(&q);
+        if (is_transient(e)) {
+            disconnect(s);
+            return seterr(s, SL_EAGAIN, "preparing a bulk statement failed: "
+                          "error %u", e);
+        }
+        /* The text statement reports a real problem with its row. */
+        return 1;
+    }
+    sl_buf_free(&q);
+    memcpy(cols, s->open_cols, bk->ncols * sizeof *cols);
+    ps = &s->pstmts[s->npstmts++];
+    ps->tm = bk->tm;
+    ps->kind = bk->kind;
+    ps->cols = cols;
+    ps->ncols = bk->ncols;
+    ps->stmt = stmt;
+    *out = ps;
+    return 0;
+}
+
+/* The staged run reached BULK_MIN rows: its text statement (the last one)
+ * is taken back, the statements before it are sent, and the run goes on
+ * as bulk only. */
+static int bulk_switch(sl_mysql_sink_t *s) {
+    pstmt_t *ps;
+    int rc = bulk_prepare(s, &ps);
+    if (rc == 1) {
+        s->bk.state = 0;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    stmt_t *last = &s->stmts[s->nstmts - 1];
+    s->bk.offset = last->offset;
+    s->bk.row = last->row;
+    s->sql.len = last->sql_start;
+    s->nstmts--;
+    /* Send what precedes the run without closing the run itself. */
+    int kind = s->open_kind;
+    s->open_kind = -1;
+    s->bk.state = 0;
+    rc = send_batch(s);
+    if (rc != 0)
+        return rc;
+    s->open_kind = kind;
+    s->bk.state = 2;
+    return 0;
+}
+
+/* Sends the collected run as one bulk execution (after the batch in
+ * flight completes); with keep_open, the run goes on collecting. */
+static int bulk_emit(sl_mysql_sink_t *s, int keep_open) {
+    bulk_t *bk = &s->bk;
+    if (bk->nrows == 0) {
+        if (!keep_open)
+            bk->state = 0;
+        return 0;
+    }
+    pstmt_t *ps;
+    int rc = bulk_prepare(s, &ps);
+    if (rc == 1)
+        rc = seterr(s, SL_EDB, "a prepared statement went missing");
+    if (rc == 0)
+        rc = complete(s);
+    if (rc != 0)
+        return rc;
+    size_t n = bk->ncols, rows = bk->nrows;
+    char **ptrs = realloc(bk->ptrs, rows * n * (sizeof(char *) +
+                                                sizeof(unsigned long) + 1));
+    if (ptrs == NULL)
+        return SL_ENOMEM;
+    bk->ptrs = ptrs;
+    /* Column-wise arrays, as Connector/C's bulk binding wants them. */
+    unsigned long *lens = (unsigned long *)(ptrs + rows * n);
+    char *inds = (char *)(lens + rows * n);
+    MYSQL_BIND binds[MAX_MERGE_COLS];
+    memset(binds, 0, n * sizeof binds[0]);
+    for (size_t c = 0; c < n; c++) {
+        for (size_t r = 0; r < rows; r++) {
+            size_t i = r * n + c, o = c * rows + r;
+            ptrs[o] = (char *)bk->data.data + bk->off[i];
+            lens[o] = bk->len[i];
+            inds[o] = bk->ind[i];
+        }
+        binds[c].buffer_type = bk->tm->cols[ps->cols[c]].cls == CLS_BINARY
+                                   ? MYSQL_TYPE_BLOB
+                                   : MYSQL_TYPE_STRING;
+        binds[c].buffer = ptrs + c * rows;
+        binds[c].length = lens + c * rows;
+        binds[c].u.indicator = inds + c * rows;
+    }
+    unsigned int size = (unsigned int)rows;
+    if (mysql_stmt_attr_set(ps->stmt, STMT_ATTR_ARRAY_SIZE, &size) != 0 ||
+        mysql_stmt_bind_param(ps->stmt, binds) != 0)
+        return seterr(s, SL_EDB, "binding a bulk statement failed: %s",
+                      mysql_stmt_error(ps->stmt));
+    s->bulk_st.offset = bk->offset;
+    s->bulk_st.row = bk->row;
+    s->bulk_st.kind = bk->kind;
+    s->bulk_st.tm = bk->tm;
+    s->bulk_st.sql_start = 0;
+    s->bulk_st.nrows = rows;
+    s->stats.round_trips++;
+    s->stats.bulk_rows += rows;
+    s->bulk_if = ps;
+    s->bulk_ret = 0;
+    s->bulk_status = mysql_stmt_execute_start(&s->bulk_ret, ps->stmt);
+    s->inflight = 2;
+    bk->nrows = 0;
+    sl_buf_reset(&bk->data);
+    bk->state = keep_open ? 2 : 0;
+    return 0;
 }
 
 /*
@@ -1559,8 +2028,33 @@ static int try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc, tmeta_t *tm,
     int same = s->open_kind == kind &&
                s->open_tm == tm && s->nopen_cols == n &&
                memcmp(s->open_cols, cols, n * sizeof cols[0]) == 0;
-    size_t mark = s->sql.len;
     int rc = 0;
+    if (s->bk.state == 2) {
+        /* A run sent by bulk execution: the row joins it, or ends it. */
+        if (same) {
+            uint64_t first = s->bk.nrows == 0;
+            rc = bulk_add(s, doc, cols, vals, n);
+            if (rc < 0)
+                return rc;
+            if (rc == 0) {
+                if (first) {
+                    s->bk.offset = offset;
+                    s->bk.row = rowno;
+                }
+                s->group_rows++;
+                s->group_ins += ins;
+                s->group_upd += upd;
+                return s->bk.data.len >= s->opts.batch_bytes
+                           ? (bulk_emit(s, 1) ?: 1)
+                           : 1;
+            }
+        }
+        rc = close_open(s);
+        if (rc != 0)
+            return rc;
+        same = 0;
+    }
+    size_t mark = s->sql.len;
     char err[200];
     sl_buf_t vtmp = SL_BUF_INIT;
     if (same) {
@@ -1627,6 +2121,23 @@ static int try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc, tmeta_t *tm,
     s->group_ins += ins;
     s->group_upd += upd;
     s->group_del += del;
+    /* Upsert runs are also staged for bulk execution; at BULK_MIN rows the
+     * run switches to it. */
+    if (s->bulk_server && (ins || upd)) {
+        if (!same)
+            bulk_begin(s, tm, kind, n, offset, rowno);
+        if (s->bk.state == 1) {
+            rc = bulk_add(s, doc, cols, vals, n);
+            if (rc < 0)
+                return rc;
+            if (rc == 1)
+                s->bk.state = 0;
+            else if (s->bk.nrows >= BULK_MIN && (rc = bulk_switch(s)) != 0)
+                return rc;
+        }
+    } else if (!same) {
+        s->bk.state = 0;
+    }
     return 1;
 }
 

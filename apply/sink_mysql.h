@@ -93,6 +93,7 @@ typedef struct {
     const char *group;        /* Consumer group (offsets key). Copied. */
     const char *topic;        /* Copied. */
     size_t batch_bytes;       /* SQL per round trip (default 64 KiB). */
+    int text_only;            /* Never MariaDB bulk execution (--bulk=no). */
     uint32_t retry_min_ms;    /* Backoff (default 100 ms .. 10 s). */
     uint32_t retry_max_ms;
 } sl_mysql_opts_t;
@@ -173,6 +174,7 @@ typedef struct {
     uint64_t ddl_skipped;  /* DDL events not replayed. */
     uint64_t ddl_replayed; /* DDL events run on the target. */
     uint64_t round_trips;
+    uint64_t bulk_rows;    /* Rows sent by bulk execution (MariaDB). */
     uint64_t wait_ns;      /* Time spent waiting for the target's answers
                             * (the target is the bottleneck when this is
                             * most of the wall time). */
