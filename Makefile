@@ -8,7 +8,8 @@
 #                   is "total: N passed, N failed, N skipped"
 #   make unit       unit tests only (T=json runs the tests whose name has "json")
 #   make asan       unit tests under AddressSanitizer and UBSan
-#   make itest      integration and fault tests against real servers
+#   make itest      integration and fault tests against real servers (two
+#                   of them also built with ASan and UBSan)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
 #   make bench      the benchmarks in bench/
 #   make demo       the whole pipeline on throwaway local servers
@@ -66,6 +67,10 @@ fuzzobj = $(patsubst %.c,build/fuzz/%.o,$(1))
 
 PROGRAMS := bin/sluice-broker bin/sluice-capture bin/sluice-apply bin/sluice
 ITESTS := $(patsubst %.c,build/%,$(ITEST_SRC))
+# Integration programs that link the code they test (the MySQL sink, the
+# decoder on real-server rows) also run built with ASan and UBSan.
+ITESTS_ASAN := build/tests-asan/integration/apply_mysql \
+               build/tests-asan/integration/capture_types
 BENCHES := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzzers/%,$(FUZZ_SRC))
 
@@ -79,7 +84,7 @@ all: deps build
 build: $(PROGRAMS) build/unit-tests $(ITESTS) $(BENCHES) build/freeport
 
 help:
-	@sed -n '3,17p' Makefile
+	@sed -n '3,18p' Makefile
 
 # Installs what is missing, with a single apt-get update, and does nothing
 # (no network, no root needed) when every package is already present.
@@ -131,6 +136,12 @@ build/tests/%: build/obj/tests/%.o $(call obj,$(HARNESS_SRC) $(TESTMAIN_SRC)) \
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
 
+build/tests-asan/%: build/asan/tests/%.o \
+                    $(call asanobj,$(HARNESS_SRC) $(TESTMAIN_SRC)) \
+                    build/libsluice-asan.a
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) -g -o $@ $^ $(LDLIBS)
+
 build/bench/%: build/obj/bench/%.o $(call obj,$(HARNESS_SRC)) build/libsluice.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
@@ -148,7 +159,7 @@ unit: deps build/unit-tests
 asan: deps build/unit-tests-asan
 	@tests/run-asan.sh $(T)
 
-itest: deps build
+itest: deps build $(ITESTS_ASAN)
 	@tests/run-integration.sh $(T)
 
 fuzz-smoke: deps $(FUZZERS)
@@ -158,7 +169,8 @@ fuzz: deps $(FUZZERS)
 	@tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
 
 test: deps
-	@$(MAKE) --no-print-directory build build/unit-tests-asan $(FUZZERS)
+	@$(MAKE) --no-print-directory build build/unit-tests-asan $(ITESTS_ASAN) \
+	  $(FUZZERS)
 	@tests/run-all.sh
 
 bench: deps build

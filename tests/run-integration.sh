@@ -21,16 +21,24 @@ log="$SL_HARNESS_ROOT/itest.out"
 # C programs built from tests/{integration,fault}/*.c, and shell tests
 # tests/{integration,fault}/*.sh (run with the same environment; they print
 # PASS/FAIL lines like the C ones).
+# build/tests-asan/: some of the same programs built with ASan and UBSan
+# (their lines are prefixed "asan:").
 for prog in build/tests/integration/* build/tests/fault/* \
-    tests/integration/*.sh tests/fault/*.sh; do
+    tests/integration/*.sh tests/fault/*.sh build/tests-asan/*/*; do
     [ -x "$prog" ] || continue
     case $prog in *.d|*.o) continue ;; esac
     name=$(basename "$prog")
+    case $prog in build/tests-asan/*) name=asan:$name ;; esac
     [ -n "$filter" ] && [[ $name != *"$filter"* ]] && continue
     # Each program gets 15 minutes at most, so a hang fails instead of
     # stalling the run.
-    timeout -k 10 900 "$prog" > "$log" 2>"$log.err"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        timeout -k 10 900 "$prog" > "$log" 2>"$log.err"
     rc=$?
+    case $prog in
+    build/tests-asan/*) sed -i -E 's/^(PASS|FAIL|SKIP) /\1 asan:/' "$log" ;;
+    esac
     cat "$log"
     p=$(grep -c '^PASS ' "$log") f=$(grep -c '^FAIL ' "$log") s=$(grep -c '^SKIP ' "$log")
     if [ $rc -ne 0 ] && [ "$f" = 0 ]; then
