@@ -236,11 +236,11 @@ static int put_string(sl_binlog_t *dec, const uint8_t *p, size_t n,
      * through the escaper. */
     size_t i = 0;
     while (i < n) {
+        /* Runs of plain ASCII go eight bytes at a time. */
+        i += sl_json_plain_prefix(p + i, n - i);
+        if (i == n)
+            break;
         uint8_t c = p[i];
-        if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
-            i++;
-            continue;
-        }
         if (c >= 0xC2 && c <= 0xDF && i + 1 < n && (p[i + 1] & 0xC0) == 0x80) {
             i += 2;
             continue;

@@ -110,6 +110,12 @@ typedef struct {
     sl_column_t *cols;
     uint32_t cols_cap;
     sl_buf_t keys; /* Pre-rendered JSON keys of every column. */
+    /* The constant parts of this table's row changes, rendered on first
+     * use and reset when the map is decoded anew: per operation (insert,
+     * update, delete) the start up to "row":, and the part from ,"pk":
+     * up to "before":. */
+    sl_buf_t rowhead[3];
+    sl_buf_t rowmid;
     sl_strref_t *strv;
     uint32_t nstrv, strv_cap;
     uint32_t *pk;
@@ -190,7 +196,6 @@ struct sl_binlog_s {
     } trx_key;
     int trx_key_valid;
     sl_buf_t file_json; /* The escaped file name with its quotes. */
-    sl_buf_t rowhead;   /* The start of every row of one rows event. */
     sl_buf_t src_json;  /* The "src" member of the current event. */
     uint64_t src_for_pos, src_for_off;
     int src_for_inner;
@@ -227,9 +232,41 @@ static inline int sl_out_c(sl_buf_t *b, char c) {
     }
     return sl_ck_rc(sl_buf_append_u8(b, (uint8_t)c));
 }
+/* Copies 8 to 16 bytes as two (possibly overlapping) words. */
+static inline void sl_copy_8_16(uint8_t *d, const uint8_t *s, size_t n) {
+    uint64_t a, b;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + n - 8, 8);
+    memcpy(d, &a, 8);
+    memcpy(d + n - 8, &b, 8);
+}
+
+/* Copies n bytes with a few word moves when n is small (keys, cached
+ * JSON fragments, short values): a libc call costs more than the copy. */
+static inline void sl_copy(uint8_t *d, const uint8_t *s, size_t n) {
+    if (n > 32) {
+        memcpy(d, s, n);
+    } else if (n >= 16) {
+        sl_copy_8_16(d, s, 16);
+        sl_copy_8_16(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        sl_copy_8_16(d, s, n);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n > 0) {
+        d[0] = s[0];
+        d[n / 2] = s[n / 2];
+        d[n - 1] = s[n - 1];
+    }
+}
+
 static inline int sl_out_raw(sl_buf_t *b, const void *p, size_t n) {
     if (b->cap - b->len >= n) {
-        memcpy(b->data + b->len, p, n);
+        sl_copy(b->data + b->len, p, n);
         b->len += n;
         return 0;
     }
@@ -290,8 +327,79 @@ void sl_charset_close_all(sl_binlog_t *dec);
 uint32_t sl_binlog_crc32(uint32_t crc, const void *data, size_t len);
 uint32_t sl_binlog_crc32_sw(uint32_t crc, const void *data, size_t len);
 
-/* Fast number formatting into a buffer (no printf in the hot path). */
-int sl_out_u64(sl_buf_t *out, uint64_t v);
-int sl_out_i64(sl_buf_t *out, int64_t v);
+/* Fast number formatting into a buffer (no printf in the hot path): the
+ * digits are written two at a time from a table of "00".."99", straight
+ * into the output after one room check. The tables live in event.c. */
+extern const char sl_digit_pairs[201];
+extern const uint64_t sl_pow10_u64[20];
+
+/* Writes v (< 100) as two digits at p. */
+static inline void sl_put_2digits(uint8_t *p, unsigned v) {
+    memcpy(p, sl_digit_pairs + 2 * v, 2);
+}
+
+/* Writes v (< 10^n) as exactly n digits, zero-padded, at p. */
+static inline void sl_put_digits(uint8_t *p, uint32_t v, unsigned n) {
+    uint8_t *q = p + n;
+    while (q - p >= 2) {
+        q -= 2;
+        sl_put_2digits(q, v % 100);
+        v /= 100;
+    }
+    if (q > p)
+        *p = (uint8_t)('0' + v % 10);
+}
+
+/* The number of decimal digits of v (1 for 0): the bit length times
+ * log10(2) (1233 / 4096) is the count or one less, and one comparison
+ * tells which. */
+static inline unsigned sl_count_digits(uint64_t v) {
+    unsigned t = ((unsigned)(64 - __builtin_clzll(v | 1)) * 1233) >> 12;
+    return t + (v >= sl_pow10_u64[t]) + (v == 0);
+}
+
+/* Writes the n digits of v (n = sl_count_digits(v)) ending at p + n. */
+static inline void sl_put_u64_digits(uint8_t *p, uint64_t v, unsigned n) {
+    uint8_t *q = p + n;
+    while (v >= ((uint64_t)1 << 32)) {
+        q -= 2;
+        sl_put_2digits(q, (unsigned)(v % 100));
+        v /= 100;
+    }
+    /* The rest fits 32 bits, where division by a constant is cheaper. */
+    uint32_t w = (uint32_t)v;
+    while (w >= 100) {
+        q -= 2;
+        sl_put_2digits(q, w % 100);
+        w /= 100;
+    }
+    if (w >= 10)
+        sl_put_2digits(q - 2, w);
+    else
+        q[-1] = (uint8_t)('0' + w);
+}
+
+static inline int sl_out_u64(sl_buf_t *out, uint64_t v) {
+    if (out->cap - out->len < 20 && sl_ck_rc(sl_buf_reserve(out, 20)) != 0)
+        return SL_ENOMEM;
+    unsigned n = sl_count_digits(v);
+    sl_put_u64_digits(out->data + out->len, v, n);
+    out->len += n;
+    return 0;
+}
+
+static inline int sl_out_i64(sl_buf_t *out, int64_t v) {
+    if (out->cap - out->len < 21 && sl_ck_rc(sl_buf_reserve(out, 21)) != 0)
+        return SL_ENOMEM;
+    uint64_t u = (uint64_t)v;
+    if (v < 0) {
+        out->data[out->len++] = '-';
+        u = (uint64_t)0 - u;
+    }
+    unsigned n = sl_count_digits(u);
+    sl_put_u64_digits(out->data + out->len, u, n);
+    out->len += n;
+    return 0;
+}
 
 #endif

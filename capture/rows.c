@@ -228,6 +228,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
             return R_FAIL("rows event extra data length %u", extra);
     }
     const char *op;
+    int opi; /* Index of op in the table map's cached row heads. */
     int has_before = 0, has_after = 0, two_bitmaps = 0;
     int partial = type == SL_EV_PARTIAL_UPDATE_ROWS;
     int compressed = type >= SL_EV_MARIA_WRITE_ROWS_COMPRESSED_V1 &&
@@ -237,16 +238,19 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     case SL_EV_WRITE_ROWS: case SL_EV_MARIA_WRITE_ROWS_COMPRESSED_V1:
     case SL_EV_MARIA_WRITE_ROWS_COMPRESSED:
         op = "insert";
+        opi = 0;
         has_after = 1;
         break;
     case SL_EV_PRE_GA_DELETE_ROWS: case SL_EV_DELETE_ROWS_V1:
     case SL_EV_DELETE_ROWS: case SL_EV_MARIA_DELETE_ROWS_COMPRESSED_V1:
     case SL_EV_MARIA_DELETE_ROWS_COMPRESSED:
         op = "delete";
+        opi = 2;
         has_before = 1;
         break;
     default:
         op = "update";
+        opi = 1;
         has_before = has_after = 1;
         two_bitmaps = type != SL_EV_PRE_GA_UPDATE_ROWS;
         break;
@@ -301,8 +305,43 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     size_t bjlen[tm->ncols > 0 ? tm->ncols : 1];
     if (sl_reader_left(&rd) == 0)
         return R_FAIL("rows event without rows");
-    sl_buf_t *head = &dec->rowhead;
-    sl_buf_reset(head);
+    /* The row's head and the part after its number are the same for every
+     * row of the table and operation: rendered once per table map. */
+    sl_buf_t *head = &tm->rowhead[opi];
+    if (head->len == 0) {
+        SL_OUT_LIT(head, "{\"kind\":\"row\",\"op\":\"");
+        sl_ck_append_str(head, op);
+        SL_OUT_LIT(head, "\",\"db\":\"");
+        sl_ck_escape(head, db, tm->db_len, NULL);
+        SL_OUT_LIT(head, "\",\"table\":\"");
+        sl_ck_escape(head, tbl, tm->table_len, NULL);
+        SL_OUT_LIT(head, "\",\"row\":");
+    }
+    sl_buf_t *mid = &tm->rowmid;
+    if (mid->len == 0) {
+        PUT(mid, ",\"pk\":");
+        if (tm->has_pk) {
+            sl_out_c(mid, '[');
+            for (uint32_t j = 0; j < tm->npk; j++) {
+                const sl_column_t *c = &tm->cols[tm->pk[j]];
+                if (j > 0)
+                    sl_out_c(mid, ',');
+                sl_out_raw(mid, tm->keys.data + c->key_off, c->key_len - 1);
+            }
+            sl_out_c(mid, ']');
+        } else {
+            PUT(mid, "null");
+        }
+        if (!tm->has_names)
+            PUT(mid, ",\"positional\":true");
+        PUT(mid, ",\"before\":");
+    }
+    if (sl_out_oom) {
+        /* A partial rendering must not be reused. */
+        head->len = 0;
+        mid->len = 0;
+        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+    }
     /* Room for the usual expansion of row bytes into JSON, so the inline
      * appends rarely need to grow the buffer. */
     size_t expect = sl_reader_left(&rd) * 3;
@@ -315,35 +354,9 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     while (sl_reader_left(&rd) > 0) {
         size_t start = sl_binlog_begin(dec);
         sl_buf_t *out = &dec->out;
-        /* The row's head is the same for every row of the event. */
-        if (head->len == 0) {
-            SL_OUT_LIT(head, "{\"kind\":\"row\",\"op\":\"");
-            sl_ck_append_str(head, op);
-            SL_OUT_LIT(head, "\",\"db\":\"");
-            sl_ck_escape(head, db, tm->db_len, NULL);
-            SL_OUT_LIT(head, "\",\"table\":\"");
-            sl_ck_escape(head, tbl, tm->table_len, NULL);
-            SL_OUT_LIT(head, "\",\"row\":");
-        }
         sl_out_raw(out, head->data, head->len);
         sl_out_u64(out, dec->trx_row);
-        PUT(out, ",\"pk\":");
-        if (tm->has_pk) {
-            sl_out_c(out, '[');
-            for (uint32_t j = 0; j < tm->npk; j++) {
-                const sl_column_t *c = &tm->cols[tm->pk[j]];
-                if (j > 0)
-                    sl_out_c(out, ',');
-                sl_out_raw(out, tm->keys.data + c->key_off,
-                              c->key_len - 1);
-            }
-            sl_out_c(out, ']');
-        } else {
-            PUT(out, "null");
-        }
-        if (!tm->has_names)
-            PUT(out, ",\"positional\":true");
-        PUT(out, ",\"before\":");
+        sl_out_raw(out, mid->data, mid->len);
         int rc;
         if (has_before) {
             if (partial)

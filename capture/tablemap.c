@@ -77,6 +77,9 @@ void sl_tablemap_free_all(sl_binlog_t *dec) {
         sl_tablemap_t *tm = &dec->maps[i];
         sl_buf_free(&tm->raw);
         sl_buf_free(&tm->keys);
+        for (int j = 0; j < 3; j++)
+            sl_buf_free(&tm->rowhead[j]);
+        sl_buf_free(&tm->rowmid);
         free(tm->cols);
         free(tm->strv);
         free(tm->pk);
@@ -426,6 +429,9 @@ static int apply_schema(sl_binlog_t *dec, sl_tablemap_t *tm) {
 
 static int render_keys(sl_binlog_t *dec, sl_tablemap_t *tm) {
     sl_buf_reset(&tm->keys);
+    for (int i = 0; i < 3; i++)
+        sl_buf_reset(&tm->rowhead[i]);
+    sl_buf_reset(&tm->rowmid);
     for (uint32_t i = 0; i < tm->ncols; i++) {
         sl_column_t *c = &tm->cols[i];
         c->key_off = (uint32_t)tm->keys.len;

@@ -44,13 +44,6 @@
 
 #define V_FAIL(...) sl_binlog_fail(dec, SL_ECORRUPT, __VA_ARGS__)
 
-static void put_digits(uint8_t *p, unsigned v, int n) {
-    for (int i = n - 1; i >= 0; i--) {
-        p[i] = (uint8_t)('0' + v % 10);
-        v /= 10;
-    }
-}
-
 /* Writes fsp digits of usec (microseconds). */
 static void put_frac(sl_buf_t *out, uint32_t usec, unsigned fsp) {
     if (fsp == 0)
@@ -62,46 +55,64 @@ static void put_frac(sl_buf_t *out, uint32_t usec, unsigned fsp) {
     }
     p[0] = '.';
     uint8_t d[6];
-    put_digits(d, usec, 6);
+    sl_put_digits(d, usec, 6);
     memcpy(p + 1, d, fsp);
 }
 
+/* Writes "YYYY-MM-DD hh:mm:ss[.ffffff]" with its quotes straight into the
+ * output: at most 29 bytes, reserved once. */
 static void put_datetime(sl_buf_t *out, unsigned y, unsigned mo, unsigned d,
                          unsigned h, unsigned mi, unsigned s, uint32_t usec,
                          unsigned fsp) {
-    uint8_t buf[32];
-    uint8_t *p = buf;
+    if (out->cap - out->len < 32 && sl_ck_rc(sl_buf_reserve(out, 32)) != 0)
+        return;
+    uint8_t *p = out->data + out->len;
     y %= 10000;
     p[0] = '"';
-    put_digits(p + 1, y, 4);
+    sl_put_2digits(p + 1, y / 100);
+    sl_put_2digits(p + 3, y % 100);
     p[5] = '-';
-    put_digits(p + 6, mo, 2);
+    sl_put_2digits(p + 6, mo % 100);
     p[8] = '-';
-    put_digits(p + 9, d, 2);
+    sl_put_2digits(p + 9, d % 100);
     p[11] = ' ';
-    put_digits(p + 12, h, 2);
+    sl_put_2digits(p + 12, h % 100);
     p[14] = ':';
-    put_digits(p + 15, mi, 2);
+    sl_put_2digits(p + 15, mi % 100);
     p[17] = ':';
-    put_digits(p + 18, s, 2);
+    sl_put_2digits(p + 18, s % 100);
     size_t n = 20;
     if (fsp > 0) {
         uint8_t d6[6];
         p[n++] = '.';
-        put_digits(d6, usec, 6);
+        sl_put_digits(d6, usec % 1000000, 6);
         memcpy(p + n, d6, fsp);
         n += fsp;
     }
     p[n++] = '"';
-    sl_out_raw(out, buf, n);
+    out->len += n;
 }
 
 static void put_time(sl_buf_t *out, int neg, unsigned h, unsigned mi,
                      unsigned s, uint32_t usec, unsigned fsp) {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof(tmp), "\"%s%02u:%02u:%02u", neg ? "-" : "",
-                     h, mi, s);
-    sl_out_raw(out, tmp, (size_t)n);
+    /* "-hhh:mm:ss": the hours take at least two digits (at most ten). */
+    uint8_t tmp[24];
+    size_t n = 0;
+    tmp[n++] = '"';
+    if (neg)
+        tmp[n++] = '-';
+    unsigned hd = h < 100 ? 2 : sl_count_digits(h);
+    sl_put_u64_digits(tmp + n, h, hd);
+    if (h < 10)
+        tmp[n] = '0';
+    n += hd;
+    tmp[n++] = ':';
+    sl_put_2digits(tmp + n, mi % 100);
+    n += 2;
+    tmp[n++] = ':';
+    sl_put_2digits(tmp + n, s % 100);
+    n += 2;
+    sl_out_raw(out, tmp, n);
     put_frac(out, usec, fsp);
     sl_out_c(out, '"');
 }
@@ -156,7 +167,7 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
         off += nb;
         if (v >= pow10_u32[intg0x])
             return V_FAIL("DECIMAL digit group out of range");
-        put_digits((uint8_t *)txt + tn, v, (int)intg0x);
+        sl_put_digits((uint8_t *)txt + tn, v, (int)intg0x);
         tn += intg0x;
     }
     for (unsigned i = 0; i < intg0; i++) {
@@ -164,7 +175,7 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
         off += 4;
         if (v > 999999999u)
             return V_FAIL("DECIMAL digit group out of range");
-        put_digits((uint8_t *)txt + tn, v, 9);
+        sl_put_digits((uint8_t *)txt + tn, v, 9);
         tn += 9;
     }
     size_t lead = 0;
@@ -182,7 +193,7 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
         off += 4;
         if (v > 999999999u)
             return V_FAIL("DECIMAL digit group out of range");
-        put_digits((uint8_t *)frac + fn, v, 9);
+        sl_put_digits((uint8_t *)frac + fn, v, 9);
         fn += 9;
     }
     if (frac0x) {
@@ -191,7 +202,7 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
         off += nb;
         if (v >= pow10_u32[frac0x])
             return V_FAIL("DECIMAL digit group out of range");
-        put_digits((uint8_t *)frac + fn, v, (int)frac0x);
+        sl_put_digits((uint8_t *)frac + fn, v, (int)frac0x);
         fn += frac0x;
     }
     for (size_t i = 0; i < fn; i++)
@@ -439,11 +450,11 @@ int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
         rd->p += 3;
         uint8_t tmp[12];
         tmp[0] = '"';
-        put_digits(tmp + 1, (v >> 9) % 10000, 4);
+        sl_put_digits(tmp + 1, (v >> 9) % 10000, 4);
         tmp[5] = '-';
-        put_digits(tmp + 6, (v >> 5) & 15, 2);
+        sl_put_digits(tmp + 6, (v >> 5) & 15, 2);
         tmp[8] = '-';
-        put_digits(tmp + 9, v & 31, 2);
+        sl_put_digits(tmp + 9, v & 31, 2);
         tmp[11] = '"';
         sl_out_raw(out, tmp, 12);
         return 0;

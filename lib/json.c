@@ -97,6 +97,13 @@ int sl_json_escape(sl_buf_t *out, const void *str, size_t len, int *replaced) {
     /* Reserve for the common case so the loop mostly copies. */
     if (sl_buf_reserve(out, len + 2) != 0)
         return SL_ENOMEM;
+    /* Most strings (names, identifiers) need no escaping at all. */
+    size_t plain = sl_json_plain_prefix(p, len);
+    if (plain > 0) {
+        memcpy(out->data + out->len, p, plain);
+        out->len += plain;
+        p += plain;
+    }
     while (p < end) {
         const uint8_t *run = p;
         while (p < end && *p >= 0x20 && *p < 0x7F && *p != '"' && *p != '\\')

@@ -26,8 +26,37 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SL_JSON_MAX_DEPTH 64
+
+/* The length of the longest prefix of p[0..n) that a JSON string holds as
+ * is: printable ASCII other than '"' and '\\'. Eight bytes are tested at
+ * a time with word arithmetic: for a word w, (w - 0x01..01) & ~w &
+ * 0x80..80 is nonzero exactly when some byte of w is zero, and (w -
+ * 0x20..20) & ~w & 0x80..80 when some byte is below 0x20 (for bytes
+ * without their top bit, which is tested apart). */
+static inline size_t sl_json_plain_prefix(const uint8_t *p, size_t n) {
+    const uint64_t ones = 0x0101010101010101ull;
+    const uint64_t high = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\'),
+                 d = w ^ (ones * 0x7F);
+        uint64_t bad = w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+                       ((b - ones) & ~b) | ((d - ones) & ~d);
+        if ((bad & high) != 0)
+            break;
+    }
+    for (; i < n; i++) {
+        uint8_t c = p[i];
+        if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\')
+            break;
+    }
+    return i;
+}
 
 typedef struct {
     sl_buf_t *out;        /* Not owned. */

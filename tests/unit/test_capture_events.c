@@ -34,6 +34,60 @@ SL_TEST(capture_crc32_matches_zlib) {
     SL_CHECK_UINT(sl_binlog_crc32(0, "123456789", 9), 0xCBF43926u);
 }
 
+/* The table-driven number formatter against printf, at every power of ten
+ * and its neighbours (where the digit count changes) and the extremes. */
+SL_TEST(capture_number_formatting_matches_printf) {
+    sl_buf_t buf = SL_BUF_INIT;
+    char want[32];
+    uint64_t p = 1;
+    for (int k = 0; k <= 20; k++) {
+        uint64_t vals[] = {p - 1, p, p + 1, p * 3 + 7, UINT64_MAX,
+                           UINT64_MAX - 1};
+        for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+            sl_buf_reset(&buf);
+            SL_CHECK_OK(sl_out_u64(&buf, vals[i]));
+            snprintf(want, sizeof(want), "%llu", (unsigned long long)vals[i]);
+            SL_CHECK_MEM(buf.data, buf.len, want, strlen(want));
+            int64_t s = (int64_t)vals[i];
+            sl_buf_reset(&buf);
+            SL_CHECK_OK(sl_out_i64(&buf, s));
+            snprintf(want, sizeof(want), "%lld", (long long)s);
+            SL_CHECK_MEM(buf.data, buf.len, want, strlen(want));
+            if (s == INT64_MIN)
+                continue; /* -s would overflow; checked below. */
+            sl_buf_reset(&buf);
+            SL_CHECK_OK(sl_out_i64(&buf, -s));
+            snprintf(want, sizeof(want), "%lld", (long long)-s);
+            SL_CHECK_MEM(buf.data, buf.len, want, strlen(want));
+        }
+        if (k < 19)
+            p *= 10;
+    }
+    sl_buf_reset(&buf);
+    SL_CHECK_OK(sl_out_i64(&buf, INT64_MIN));
+    SL_CHECK_MEM(buf.data, buf.len, "-9223372036854775808", 20);
+    uint8_t d[9];
+    sl_put_digits(d, 4321, 6);
+    SL_CHECK_MEM(d, 6, "004321", 6);
+    sl_put_digits(d, 987654321, 9);
+    SL_CHECK_MEM(d, 9, "987654321", 9);
+    sl_buf_free(&buf);
+}
+
+/* sl_copy against memcpy at every length around its word-move paths. */
+SL_TEST(capture_small_copy_matches_memcpy) {
+    uint8_t src[80], dst[96], ref[96];
+    for (size_t i = 0; i < sizeof(src); i++)
+        src[i] = (uint8_t)(i * 7 + 1);
+    for (size_t n = 0; n <= sizeof(src); n++) {
+        memset(dst, 0xAA, sizeof(dst));
+        memset(ref, 0xAA, sizeof(ref));
+        sl_copy(dst + 3, src, n);
+        memcpy(ref + 3, src, n);
+        SL_CHECK_MEM(dst, sizeof(dst), ref, sizeof(ref));
+    }
+}
+
 static int count_cb(void *ctx, const sl_change_t *chg) {
     (void)chg;
     (*(size_t *)ctx)++;

@@ -144,3 +144,21 @@ SL_TEST(json_numbers_and_base64) {
     SL_CHECK_STR(finish(&buf), "\"AP8=\"");
     sl_buf_free(&buf);
 }
+
+/* The word-at-a-time plain-prefix scan against a byte loop, for every
+ * byte value at every position of strings of every length up to 40. */
+SL_TEST(json_plain_prefix_every_byte_at_every_position) {
+    uint8_t s[40];
+    for (size_t len = 0; len <= sizeof(s); len++)
+        for (size_t pos = 0; pos < (len ? len : 1); pos++)
+            for (unsigned c = 0; c < 256; c++) {
+                memset(s, 'a', sizeof(s));
+                if (len > 0)
+                    s[pos] = (uint8_t)c;
+                size_t want = 0;
+                while (want < len && s[want] >= 0x20 && s[want] < 0x7F &&
+                       s[want] != '"' && s[want] != '\\')
+                    want++;
+                SL_CHECK_UINT(sl_json_plain_prefix(s, len), want);
+            }
+}
