@@ -279,9 +279,11 @@ static int put_string(sl_binlog_t *dec, const uint8_t *p, size_t n,
 
 static int put_base64(sl_binlog_t *dec, const uint8_t *p, size_t n,
                       sl_buf_t *out) {
-    if (sl_ck_append(out, "{\"base64\":\"", 11) != 0 ||
-        sl_ck_base64(out, p, n) != 0 ||
-        sl_ck_append(out, "\"}", 2) != 0)
+    /* One reservation for the whole value, then inline appends. */
+    if (n > SIZE_MAX / 2 ||
+        sl_ck_rc(sl_buf_reserve(out, 13 + (n + 2) / 3 * 4)) != 0 ||
+        SL_OUT_LIT(out, "{\"base64\":\"") != 0 ||
+        sl_ck_base64(out, p, n) != 0 || SL_OUT_LIT(out, "\"}") != 0)
         return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
     return 0;
 }

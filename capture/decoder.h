@@ -197,6 +197,7 @@ struct sl_binlog_s {
     int trx_key_valid;
     sl_buf_t file_json; /* The escaped file name with its quotes. */
     sl_buf_t src_json;  /* The "src" member of the current event. */
+    sl_buf_t coords;    /* src_json then trx_json, as every change ends. */
     uint64_t src_for_pos, src_for_off;
     int src_for_inner;
     const char *src_for_file;
@@ -296,6 +297,10 @@ int sl_binlog_emit(sl_binlog_t *dec, sl_change_kind_t kind, size_t start,
 
 /* Writes the "src" and "trx" members shared by every change. */
 void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out);
+/* Points *coords at those members rendered for the current event and
+ * transaction (owned by dec; valid until the decoder moves on to another
+ * event or transaction). SL_ENOMEM when they could not be rendered. */
+int sl_binlog_coords(sl_binlog_t *dec, const sl_buf_t **coords);
 
 /* Table maps (tablemap.c). */
 int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len);

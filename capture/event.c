@@ -186,6 +186,7 @@ void sl_binlog_free(sl_binlog_t *dec) {
     sl_buf_free(&dec->trx_json);
     sl_buf_free(&dec->file_json);
     sl_buf_free(&dec->src_json);
+    sl_buf_free(&dec->coords);
     free(dec->file);
     free(dec);
 }
@@ -269,22 +270,25 @@ const uint64_t sl_pow10_u64[20] = {
     10000000000000000000ull};
 
 static void put_str(sl_buf_t *out, const char *s) {
-    sl_ck_append(out, s, strlen(s));
+    sl_out_raw(out, s, strlen(s));
 }
 
 static void put_jstr(sl_buf_t *out, const void *s, size_t n) {
-    sl_ck_append_u8(out, '"');
-    sl_ck_escape(out, s, n, NULL);
-    sl_ck_append_u8(out, '"');
+    sl_out_c(out, '"');
+    if (sl_json_plain_prefix(s, n) == n)
+        sl_out_raw(out, s, n);
+    else
+        sl_ck_escape(out, s, n, NULL);
+    sl_out_c(out, '"');
 }
 
 static void render_trx(sl_binlog_t *dec, sl_buf_t *out) {
-    put_str(out, ",\"trx\":{\"seq\":");
+    SL_OUT_LIT(out, ",\"trx\":{\"seq\":");
     sl_out_u64(out, dec->trx_seq);
-    put_str(out, ",\"id\":");
+    SL_OUT_LIT(out, ",\"id\":");
     if (dec->gtid[0] != '\0') {
         put_jstr(out, dec->gtid, strlen(dec->gtid));
-        put_str(out, ",\"gtid\":");
+        SL_OUT_LIT(out, ",\"gtid\":");
         put_jstr(out, dec->gtid, strlen(dec->gtid));
     } else {
         char id[600];
@@ -296,19 +300,22 @@ static void render_trx(sl_binlog_t *dec, sl_buf_t *out) {
         put_jstr(out, id, (size_t)n);
     }
     if (dec->has_lc) {
-        put_str(out, ",\"last_committed\":");
+        SL_OUT_LIT(out, ",\"last_committed\":");
         sl_out_u64(out, dec->last_committed);
-        put_str(out, ",\"sequence_number\":");
+        SL_OUT_LIT(out, ",\"sequence_number\":");
         sl_out_u64(out, dec->sequence_number);
     }
     if (dec->commit_ts_us != 0) {
-        put_str(out, ",\"commit_ts_us\":");
+        SL_OUT_LIT(out, ",\"commit_ts_us\":");
         sl_out_u64(out, dec->commit_ts_us);
     }
-    sl_ck_append_u8(out, '}');
+    sl_out_c(out, '}');
 }
 
-void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out) {
+int sl_binlog_coords(sl_binlog_t *dec, const sl_buf_t **coords) {
+    /* Failures are judged on this rendering alone. */
+    int oom_before = sl_out_oom;
+    sl_out_oom = 0;
     const char *file = dec->file ? dec->file : "-";
     if (dec->file_json_for != file) {
         sl_buf_reset(&dec->file_json);
@@ -340,8 +347,8 @@ void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out) {
         dec->src_for_inner = dec->inner;
         dec->src_for_off = dec->inner_off;
         dec->src_for_file = file;
+        dec->coords.len = 0;
     }
-    sl_out_raw(out, dec->src_json.data, dec->src_json.len);
     /* The transaction part changes once per transaction: reuse it. */
     if (!dec->trx_key_valid || dec->trx_key.seq != dec->trx_seq ||
         dec->trx_key.pos != dec->trx_pos || dec->trx_key.file != file ||
@@ -361,9 +368,32 @@ void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out) {
         dec->trx_key.cts = dec->commit_ts_us;
         memcpy(dec->trx_key.gtid, dec->gtid, sizeof(dec->gtid));
         dec->trx_key_valid = 1;
+        dec->coords.len = 0;
     }
-    sl_out_raw(out, dec->trx_json.data, dec->trx_json.len);
+    if (dec->coords.len == 0) {
+        sl_out_raw(&dec->coords, dec->src_json.data, dec->src_json.len);
+        sl_out_raw(&dec->coords, dec->trx_json.data, dec->trx_json.len);
+    }
+    int failed = sl_out_oom;
+    sl_out_oom = oom_before | failed;
+    if (failed) {
+        /* Nothing partly rendered may be reused. */
+        dec->file_json_for = NULL;
+        dec->src_json.len = 0;
+        dec->trx_key_valid = 0;
+        dec->coords.len = 0;
+        return SL_ENOMEM;
+    }
+    *coords = &dec->coords;
+    return 0;
 }
+
+void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out) {
+    const sl_buf_t *coords;
+    if (sl_binlog_coords(dec, &coords) == 0)
+        sl_out_raw(out, coords->data, coords->len);
+}
+
 
 __thread int sl_out_oom;
 
@@ -413,24 +443,27 @@ static void trx_reset(sl_binlog_t *dec) {
 static int emit_simple(sl_binlog_t *dec, sl_change_kind_t kind,
                        const char *extra_key, uint64_t extra) {
     size_t start = sl_binlog_begin(dec);
-    put_str(&dec->out, "{\"kind\":\"");
-    put_str(&dec->out, kind == SL_CHANGE_BEGIN ? "begin"
-                       : kind == SL_CHANGE_COMMIT ? "commit"
-                       : kind == SL_CHANGE_ROLLBACK ? "rollback"
-                                                   : "xa_prepare");
-    sl_ck_append_u8(&dec->out, '"');
+    sl_buf_t *out = &dec->out;
+    switch (kind) {
+    case SL_CHANGE_BEGIN: SL_OUT_LIT(out, "{\"kind\":\"begin\""); break;
+    case SL_CHANGE_COMMIT: SL_OUT_LIT(out, "{\"kind\":\"commit\""); break;
+    case SL_CHANGE_ROLLBACK:
+        SL_OUT_LIT(out, "{\"kind\":\"rollback\"");
+        break;
+    default: SL_OUT_LIT(out, "{\"kind\":\"xa_prepare\""); break;
+    }
     if (kind != SL_CHANGE_BEGIN) {
-        put_str(&dec->out, ",\"rows\":");
-        sl_out_u64(&dec->out, dec->trx_row);
+        SL_OUT_LIT(out, ",\"rows\":");
+        sl_out_u64(out, dec->trx_row);
     }
     if (extra_key != NULL) {
-        put_str(&dec->out, ",\"");
-        put_str(&dec->out, extra_key);
-        put_str(&dec->out, "\":");
-        sl_out_u64(&dec->out, extra);
+        SL_OUT_LIT(out, ",\"");
+        put_str(out, extra_key);
+        SL_OUT_LIT(out, "\":");
+        sl_out_u64(out, extra);
     }
-    sl_binlog_put_coords(dec, &dec->out);
-    sl_ck_append_u8(&dec->out, '}');
+    sl_binlog_put_coords(dec, out);
+    sl_out_c(out, '}');
     return sl_binlog_emit(dec, kind, start, NULL, 0, NULL, 0);
 }
 

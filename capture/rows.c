@@ -351,6 +351,11 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
     if ((has_before && np_before == 0) || (has_after && np_after == 0))
         return R_FAIL("rows event with an empty column bitmap");
+    /* Every row of the event ends with the same "src" and "trx": nothing
+     * between its rows changes the event or the transaction. */
+    const sl_buf_t *coords;
+    if (sl_binlog_coords(dec, &coords) != 0)
+        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
     while (sl_reader_left(&rd) > 0) {
         size_t start = sl_binlog_begin(dec);
         sl_buf_t *out = &dec->out;
@@ -397,7 +402,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
             }
             sl_out_c(out, '}');
         }
-        sl_binlog_put_coords(dec, out);
+        sl_out_raw(out, coords->data, coords->len);
         if (sl_out_c(out, '}') != 0)
             return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
         dec->stats.rows++;

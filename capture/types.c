@@ -83,10 +83,9 @@ static void put_datetime(sl_buf_t *out, unsigned y, unsigned mo, unsigned d,
     sl_put_2digits(p + 18, s % 100);
     size_t n = 20;
     if (fsp > 0) {
-        uint8_t d6[6];
+        /* All six digits fit the reservation; fsp of them are kept. */
         p[n++] = '.';
-        sl_put_digits(d6, usec % 1000000, 6);
-        memcpy(p + n, d6, fsp);
+        sl_put_digits(p + n, usec % 1000000, 6);
         n += fsp;
     }
     p[n++] = '"';
@@ -257,27 +256,43 @@ static int put_double_fast(sl_buf_t *out, double d) {
         return 0;
     for (int k = 1; k <= 17; k++) {
         double scaled = d * pow10_exact[k];
-        if (fabs(scaled) >= 9007199254740992.0)
+        double as = fabs(scaled);
+        if (as >= 9007199254740992.0)
             return 0;
-        int64_t m = llrint(scaled);
+        /* The nearest integer, ties to even (llrint without the libm
+         * call): below 2^52, adding and removing 2^52 rounds at the units;
+         * above it every double is an integer. */
+        double r = scaled;
+        if (as < 4503599627370496.0)
+            r = scaled >= 0 ? (scaled + 4503599627370496.0) -
+                                  4503599627370496.0
+                            : (scaled - 4503599627370496.0) +
+                                  4503599627370496.0;
+        /* A filter before the division: m / 10^k can only round to d
+         * when |m - d * 10^k| <= 10^k * |d| * 2^-53, so |m - scaled| <=
+         * |scaled| * 2^-52 (with scaled's own rounding); the bound below
+         * is four times that. The difference is exact (Sterbenz). */
+        if (fabs(scaled - r) > as * 0x1p-50)
+            continue;
+        int64_t m = (int64_t)r;
         if ((double)m / pow10_exact[k] != d)
             continue;
-        char tmp[48];
-        int neg = m < 0;
-        uint64_t u = neg ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
-        int n = 48;
-        for (int i = 0; i < k; i++) {
-            tmp[--n] = (char)('0' + u % 10);
-            u /= 10;
-        }
-        tmp[--n] = '.';
-        do {
-            tmp[--n] = (char)('0' + u % 10);
-            u /= 10;
-        } while (u != 0);
-        if (neg)
-            tmp[--n] = '-';
-        sl_out_raw(out, tmp + n, (size_t)(48 - n));
+        uint8_t tmp[48];
+        size_t n = 0;
+        uint64_t u = m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
+        if (m < 0)
+            tmp[n++] = '-';
+        uint64_t ip = u / sl_pow10_u64[k], fp = u % sl_pow10_u64[k];
+        unsigned id = sl_count_digits(ip);
+        sl_put_u64_digits(tmp + n, ip, id);
+        n += id;
+        tmp[n++] = '.';
+        /* The fraction has exactly k digits, leading zeros included. */
+        memset(tmp + n, '0', (size_t)k);
+        unsigned fd = sl_count_digits(fp);
+        sl_put_u64_digits(tmp + n + (unsigned)k - fd, fp, fd);
+        n += (size_t)k;
+        sl_out_raw(out, tmp, n);
         return 1;
     }
     return 0;
@@ -334,7 +349,10 @@ static int put_name(sl_binlog_t *dec, const sl_tablemap_t *tm_unused,
                     sl_buf_t *out) {
     (void)tm_unused;
     (void)dec;
-    return sl_ck_escape(out, raw + s->off, s->len, NULL);
+    const uint8_t *p = raw + s->off;
+    if (sl_json_plain_prefix(p, s->len) == s->len)
+        return sl_out_raw(out, p, s->len);
+    return sl_ck_escape(out, p, s->len, NULL);
 }
 
 /* The table map a column belongs to: columns are stored inside their

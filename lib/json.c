@@ -255,12 +255,15 @@ int sl_base64_encode(sl_buf_t *out, const void *data, size_t len) {
     if (o == NULL)
         return SL_ENOMEM;
     size_t i = 0;
-    for (; i + 3 <= len; i += 3) {
+    for (; i + 3 <= len; i += 3, o += 4) {
+        /* The four output bytes are gathered and stored at once: byte
+         * stores through o could alias p and force reloads. */
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *o++ = (uint8_t)alphabet[v >> 18];
-        *o++ = (uint8_t)alphabet[(v >> 12) & 63];
-        *o++ = (uint8_t)alphabet[(v >> 6) & 63];
-        *o++ = (uint8_t)alphabet[v & 63];
+        uint8_t q[4] = {(uint8_t)alphabet[v >> 18],
+                        (uint8_t)alphabet[(v >> 12) & 63],
+                        (uint8_t)alphabet[(v >> 6) & 63],
+                        (uint8_t)alphabet[v & 63]};
+        memcpy(o, q, 4);
     }
     if (i < len) {
         uint32_t v = (uint32_t)p[i] << 16;
