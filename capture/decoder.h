@@ -196,8 +196,13 @@ struct sl_binlog_s {
     } trx_key;
     int trx_key_valid;
     sl_buf_t file_json; /* The escaped file name with its quotes. */
-    sl_buf_t src_json;  /* The "src" member of the current event. */
-    sl_buf_t coords;    /* src_json then trx_json, as every change ends. */
+    /* The "src" member of the current event, then trx_json: the end of
+     * every change. coords_src_len is where its "src" part ends; an empty
+     * coords is rendered anew (a new event or file). */
+    sl_buf_t coords;
+    size_t coords_src_len;
+    sl_buf_t sid_json; /* ,"server_id":..,"ts":..} for the values below. */
+    uint32_t sid_for_id, sid_for_ts;
     uint64_t src_for_pos, src_for_off;
     int src_for_inner;
     const char *src_for_file;
@@ -317,9 +322,15 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
                    size_t len);
 
 /* Column values (types.c): decodes the value of col at rd and appends its
- * JSON to out. */
-int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
-                    sl_reader_t *rd, sl_buf_t *out);
+ * JSON to out. Integers are decoded inline (sl_value_decode, after the
+ * number formatting below); every other type in types.c. */
+static inline int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
+                                  sl_reader_t *rd, sl_buf_t *out);
+int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
+                          sl_reader_t *rd, sl_buf_t *out);
+/* The error for a value that runs past the end of its event. */
+int sl_value_truncated(sl_binlog_t *dec, const sl_column_t *col,
+                       const sl_reader_t *rd);
 
 /* Text (charset.c): appends bytes in charset cs to out as a JSON string
  * (with quotes), or as {"base64":...} for binary. */
@@ -405,6 +416,38 @@ static inline int sl_out_i64(sl_buf_t *out, int64_t v) {
     sl_put_u64_digits(out->data + out->len, u, n);
     out->len += n;
     return 0;
+}
+
+/* TINY/SHORT/INT24/LONG/LONGLONG: 1/2/3/4/8 bytes little-endian, two's
+ * complement unless the column is unsigned. */
+static inline __attribute__((always_inline)) int
+sl_value_decode(sl_binlog_t *dec, const sl_column_t *col, sl_reader_t *rd,
+                sl_buf_t *out) {
+    static const uint8_t int_size[SL_T_INT24 + 1] = {
+        [SL_T_TINY] = 1, [SL_T_SHORT] = 2, [SL_T_INT24] = 3,
+        [SL_T_LONG] = 4, [SL_T_LONGLONG] = 8};
+    unsigned n = col->real_type <= SL_T_INT24 ? int_size[col->real_type] : 0;
+    if (n == 0)
+        return sl_value_decode_other(dec, col, rd, out);
+    if (sl_reader_left(rd) < n)
+        return sl_value_truncated(dec, col, rd);
+    const uint8_t *p = rd->p;
+    uint64_t u;
+    /* Fixed-size loads: a byte loop over n costs more than the rest. */
+    switch (n) {
+    case 1: u = p[0]; break;
+    case 2: u = sl_get_u16le(p); break;
+    case 3: u = sl_get_u24le(p); break;
+    case 4: u = sl_get_u32le(p); break;
+    default: u = sl_get_u64le(p); break;
+    }
+    rd->p += n;
+    if (col->is_unsigned == 1)
+        return sl_out_u64(out, u);
+    /* Sign-extend from n bytes (arithmetic right shift, as gcc and clang
+     * define it). */
+    unsigned shift = 64 - 8 * n;
+    return sl_out_i64(out, (int64_t)(u << shift) >> shift);
 }
 
 #endif

@@ -185,7 +185,7 @@ void sl_binlog_free(sl_binlog_t *dec) {
     sl_buf_free(&dec->zin);
     sl_buf_free(&dec->trx_json);
     sl_buf_free(&dec->file_json);
-    sl_buf_free(&dec->src_json);
+    sl_buf_free(&dec->sid_json);
     sl_buf_free(&dec->coords);
     free(dec->file);
     free(dec);
@@ -199,7 +199,7 @@ int sl_binlog_set_file(sl_binlog_t *dec, const char *name) {
     dec->file = copy;
     dec->file_json_for = NULL;
     dec->trx_key_valid = 0;
-    dec->src_json.len = 0;
+    dec->coords.len = 0;
     return 0;
 }
 
@@ -324,30 +324,39 @@ int sl_binlog_coords(sl_binlog_t *dec, const sl_buf_t **coords) {
         put_str(&dec->file_json, ",\"pos\":");
         dec->file_json_for = file;
     }
-    /* The source part is the same for every row of one event. */
+    /* The source part is the same for every row of one event; its
+     * server id and timestamp mostly stay the same for many events. */
     if (dec->src_for_pos != dec->pos || dec->src_for_inner != dec->inner ||
         dec->src_for_off != dec->inner_off || dec->src_for_file != file ||
-        dec->src_json.len == 0) {
-        sl_buf_t *sb = &dec->src_json;
-        sl_buf_reset(sb);
-        sl_out_raw(sb, dec->file_json.data, dec->file_json.len);
-        sl_out_u64(sb, dec->pos);
-        if (dec->inner) {
-            SL_OUT_LIT(sb, ",\"inner_offset\":");
-            sl_out_u64(sb, dec->inner_off);
+        dec->coords.len == 0) {
+        if (dec->sid_json.len == 0 || dec->sid_for_id != dec->ev_server_id ||
+            dec->sid_for_ts != dec->ev_ts) {
+            sl_buf_t *sb = &dec->sid_json;
+            sl_buf_reset(sb);
+            SL_OUT_LIT(sb, ",\"server_id\":");
+            sl_out_u64(sb, dec->ev_server_id);
+            SL_OUT_LIT(sb, ",\"ts\":");
+            sl_out_u64(sb, dec->ev_ts);
+            sl_out_c(sb, '}');
+            dec->sid_for_id = dec->ev_server_id;
+            dec->sid_for_ts = dec->ev_ts;
         }
-        SL_OUT_LIT(sb, ",\"end_pos\":");
-        sl_out_u64(sb, dec->ev_end_pos);
-        SL_OUT_LIT(sb, ",\"server_id\":");
-        sl_out_u64(sb, dec->ev_server_id);
-        SL_OUT_LIT(sb, ",\"ts\":");
-        sl_out_u64(sb, dec->ev_ts);
-        sl_out_c(sb, '}');
+        sl_buf_t *cb = &dec->coords;
+        sl_buf_reset(cb);
+        sl_out_raw(cb, dec->file_json.data, dec->file_json.len);
+        sl_out_u64(cb, dec->pos);
+        if (dec->inner) {
+            SL_OUT_LIT(cb, ",\"inner_offset\":");
+            sl_out_u64(cb, dec->inner_off);
+        }
+        SL_OUT_LIT(cb, ",\"end_pos\":");
+        sl_out_u64(cb, dec->ev_end_pos);
+        sl_out_raw(cb, dec->sid_json.data, dec->sid_json.len);
+        dec->coords_src_len = cb->len;
         dec->src_for_pos = dec->pos;
         dec->src_for_inner = dec->inner;
         dec->src_for_off = dec->inner_off;
         dec->src_for_file = file;
-        dec->coords.len = 0;
     }
     /* The transaction part changes once per transaction: reuse it. */
     if (!dec->trx_key_valid || dec->trx_key.seq != dec->trx_seq ||
@@ -368,18 +377,18 @@ int sl_binlog_coords(sl_binlog_t *dec, const sl_buf_t **coords) {
         dec->trx_key.cts = dec->commit_ts_us;
         memcpy(dec->trx_key.gtid, dec->gtid, sizeof(dec->gtid));
         dec->trx_key_valid = 1;
-        dec->coords.len = 0;
+        dec->coords.len = dec->coords_src_len;
     }
-    if (dec->coords.len == 0) {
-        sl_out_raw(&dec->coords, dec->src_json.data, dec->src_json.len);
+    /* trx_json is never empty: the source part alone means it is still
+     * to be appended. */
+    if (dec->coords.len == dec->coords_src_len)
         sl_out_raw(&dec->coords, dec->trx_json.data, dec->trx_json.len);
-    }
     int failed = sl_out_oom;
     sl_out_oom = oom_before | failed;
     if (failed) {
         /* Nothing partly rendered may be reused. */
         dec->file_json_for = NULL;
-        dec->src_json.len = 0;
+        dec->sid_json.len = 0;
         dec->trx_key_valid = 0;
         dec->coords.len = 0;
         return SL_ENOMEM;
@@ -1623,7 +1632,7 @@ static int feed_inner(sl_binlog_t *dec, const uint8_t *ev, size_t len,
 int sl_binlog_feed(sl_binlog_t *dec, const uint8_t *ev, size_t len,
                    uint64_t pos, int emit) {
     dec->pos = pos;
-    dec->src_json.len = 0; /* A new event: its source part is rendered anew. */
+    dec->coords.len = 0; /* A new event: its source part is rendered anew. */
     dec->inner = 0;
     if (len < 13) {
         dec->type = len > 4 ? ev[4] : 0;

@@ -136,6 +136,73 @@ static const uint32_t pow10_u32[10] = {1, 10, 100, 1000, 10000, 100000,
                                        1000000, 10000000, 100000000,
                                        1000000000};
 
+/* Reads the digit groups of one part of a decimal (ndig digits; the
+ * partial group first for the integer part, last for the fraction) as one
+ * number: ndig <= 18 always fits. Returns -1 for a group out of range. */
+static inline int decimal_group(const uint8_t *b, size_t *off,
+                                unsigned digits, uint64_t *acc) {
+    uint32_t g;
+    switch (dig2bytes[digits]) {
+    case 0: return 0;
+    case 1: g = b[*off]; break;
+    case 2: g = sl_get_u16be(b + *off); break;
+    case 3: g = sl_get_u24be(b + *off); break;
+    default: g = sl_get_u32be(b + *off); break;
+    }
+    *off += dig2bytes[digits];
+    if (g >= pow10_u32[digits])
+        return -1;
+    *acc = *acc * pow10_u32[digits] + g;
+    return 0;
+}
+
+static inline int decimal_part(const uint8_t *b, size_t *off, unsigned ndig,
+                               int partial_first, uint64_t *v) {
+    unsigned full = ndig / 9, part = ndig % 9;
+    *v = 0;
+    if (partial_first && decimal_group(b, off, part, v) != 0)
+        return -1;
+    for (unsigned i = 0; i < full; i++)
+        if (decimal_group(b, off, 9, v) != 0)
+            return -1;
+    if (!partial_first && decimal_group(b, off, part, v) != 0)
+        return -1;
+    return 0;
+}
+
+/* DECIMAL with at most 18 digits on each side of the point (nearly every
+ * column): each side is one integer, printed like the general path does
+ * (no leading zeros, "0" for an empty integer part, the fraction padded to
+ * scale digits, no sign on zero). b is the value with its sign bit and
+ * negation undone. */
+static int put_decimal_u64(sl_binlog_t *dec, const uint8_t *b, unsigned intg,
+                           unsigned scale, int neg, sl_buf_t *out) {
+    size_t off = 0;
+    uint64_t ip, fp;
+    if (decimal_part(b, &off, intg, 1, &ip) != 0 ||
+        decimal_part(b, &off, scale, 0, &fp) != 0)
+        return V_FAIL("DECIMAL digit group out of range");
+    if (out->cap - out->len < 48 && sl_ck_rc(sl_buf_reserve(out, 48)) != 0)
+        return 0; /* Reported with the change (sl_out_oom). */
+    uint8_t *p = out->data + out->len, *start = p;
+    *p++ = '"';
+    if (neg && (ip | fp) != 0)
+        *p++ = '-';
+    unsigned n = sl_count_digits(ip);
+    sl_put_u64_digits(p, ip, n);
+    p += n;
+    if (scale > 0) {
+        *p++ = '.';
+        memset(p, '0', scale);
+        n = sl_count_digits(fp);
+        sl_put_u64_digits(p + scale - n, fp, n);
+        p += scale;
+    }
+    *p++ = '"';
+    out->len += (size_t)(p - start);
+    return 0;
+}
+
 static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
                              sl_reader_t *rd, sl_buf_t *out) {
     unsigned prec = col->meta >> 8, scale = col->meta & 255;
@@ -148,14 +215,16 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
                   dig2bytes[frac0x];
     if (sl_reader_left(rd) < size)
         return V_FAIL("DECIMAL value truncated");
-    uint8_t b[40];
-    memcpy(b, rd->p, size);
+    uint8_t b[40] = {0};
+    sl_copy(b, rd->p, size);
     rd->p += size;
     int neg = (b[0] & 0x80) == 0;
     b[0] ^= 0x80;
     if (neg)
         for (size_t i = 0; i < size; i++)
             b[i] ^= 0xFF;
+    if (intg <= 18 && scale <= 18)
+        return put_decimal_u64(dec, b, intg, scale, neg, out);
     char txt[100];
     size_t tn = 0;
     size_t off = 0;
@@ -367,60 +436,17 @@ static const sl_tablemap_t *owner(const sl_binlog_t *dec,
     return NULL;
 }
 
-int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
-                    sl_reader_t *rd, sl_buf_t *out) {
+int sl_value_truncated(sl_binlog_t *dec, const sl_column_t *col,
+                       const sl_reader_t *rd) {
+    return V_FAIL("value of type %u truncated (%zu bytes left in the event)",
+                  col->real_type, sl_reader_left(rd));
+}
+
+int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
+                          sl_reader_t *rd, sl_buf_t *out) {
     const uint8_t *p;
     size_t n;
-    int uns = col->is_unsigned == 1;
     switch (col->real_type) {
-    case SL_T_TINY:
-        if (sl_reader_left(rd) < 1)
-            goto trunc;
-        if (uns)
-            sl_out_u64(out, rd->p[0]);
-        else
-            sl_out_i64(out, (int8_t)rd->p[0]);
-        rd->p += 1;
-        return 0;
-    case SL_T_SHORT:
-        if (sl_reader_left(rd) < 2)
-            goto trunc;
-        if (uns)
-            sl_out_u64(out, sl_get_u16le(rd->p));
-        else
-            sl_out_i64(out, (int16_t)sl_get_u16le(rd->p));
-        rd->p += 2;
-        return 0;
-    case SL_T_INT24: {
-        if (sl_reader_left(rd) < 3)
-            goto trunc;
-        uint32_t v = sl_get_u24le(rd->p);
-        rd->p += 3;
-        if (uns)
-            sl_out_u64(out, v);
-        else
-            sl_out_i64(out, (v & 0x800000) ? (int64_t)v - 0x1000000
-                                           : (int64_t)v);
-        return 0;
-    }
-    case SL_T_LONG:
-        if (sl_reader_left(rd) < 4)
-            goto trunc;
-        if (uns)
-            sl_out_u64(out, sl_get_u32le(rd->p));
-        else
-            sl_out_i64(out, (int32_t)sl_get_u32le(rd->p));
-        rd->p += 4;
-        return 0;
-    case SL_T_LONGLONG:
-        if (sl_reader_left(rd) < 8)
-            goto trunc;
-        if (uns)
-            sl_out_u64(out, sl_get_u64le(rd->p));
-        else
-            sl_out_i64(out, (int64_t)sl_get_u64le(rd->p));
-        rd->p += 8;
-        return 0;
     case SL_T_FLOAT: {
         if (sl_reader_left(rd) < 4)
             goto trunc;
@@ -719,6 +745,5 @@ int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
                               col->real_type);
     }
 trunc:
-    return V_FAIL("value of type %u truncated (%zu bytes left in the event)",
-                  col->real_type, sl_reader_left(rd));
+    return sl_value_truncated(dec, col, rd);
 }
