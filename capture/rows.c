@@ -43,29 +43,26 @@ static void put_lit(sl_buf_t *out, const char *s, size_t n) {
 }
 #define PUT(out, s) put_lit((out), (s), sizeof(s) - 1)
 
-/* Decodes one image into out as a JSON object. */
+/* Decodes one image into out as a JSON object. cols lists the indexes of
+ * its npresent columns (the set bits of the event's column bitmap, worked
+ * out once per event). */
 static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
-                        const uint8_t *present, uint32_t npresent,
-                        sl_reader_t *rd, sl_buf_t *out, int partial_ai,
+                        const uint32_t *cols, uint32_t npresent,
+                        sl_reader_t *rd, sl_buf_t *out,
                         const uint8_t *before_json[], size_t before_len[]) {
-    (void)partial_ai;
     const uint8_t *nulls;
     if (sl_rd_bytes(rd, (npresent + 7) / 8, &nulls) != 0)
         return R_FAIL("row null bitmap truncated (%zu bytes left)",
                       sl_reader_left(rd));
     sl_out_c(out, '{');
-    uint32_t k = 0;
-    int first = 1;
     const uint8_t *keys = tm->keys.data;
-    for (uint32_t i = 0; i < tm->ncols; i++) {
-        if (!bit(present, i))
-            continue;
+    for (uint32_t k = 0; k < npresent; k++) {
+        uint32_t i = cols[k];
         const sl_column_t *c = &tm->cols[i];
-        if (!first)
+        if (k > 0)
             sl_out_c(out, ',');
-        first = 0;
         sl_out_raw(out, keys + c->key_off, c->key_len);
-        if (bit(nulls, k++)) {
+        if (bit(nulls, k)) {
             PUT(out, "null");
             if (before_json != NULL)
                 before_json[i] = NULL;
@@ -279,10 +276,15 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     bm_after = bm_before;
     if (two_bitmaps && sl_rd_bytes(&rd, nb, &bm_after) != 0)
         return R_FAIL("rows event after-image bitmap truncated");
+    /* The present columns of each image, in column order. */
+    uint32_t cols_before[ncols > 0 ? ncols : 1];
+    uint32_t cols_after[ncols > 0 ? ncols : 1];
     uint32_t np_before = 0, np_after = 0;
     for (uint32_t i = 0; i < ncols; i++) {
-        np_before += bit(bm_before, i);
-        np_after += bit(bm_after, i);
+        if (bit(bm_before, i))
+            cols_before[np_before++] = i;
+        if (bit(bm_after, i))
+            cols_after[np_after++] = i;
     }
     if (compressed) {
         int rc = sl_binlog_inflate(dec, rd.p, sl_reader_left(&rd),
@@ -367,7 +369,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
             if (partial)
                 for (uint32_t j = 0; j < tm->ncols; j++)
                     bj[j] = NULL;
-            rc = decode_image(dec, tm, bm_before, np_before, &rd, out, 0,
+            rc = decode_image(dec, tm, cols_before, np_before, &rd, out,
                               partial ? bj : NULL, bjlen);
             if (rc != 0)
                 return rc;
@@ -380,7 +382,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
                 rc = decode_partial_ai(dec, tm, bm_after, np_after, &rd, out,
                                        bj, bjlen);
             else
-                rc = decode_image(dec, tm, bm_after, np_after, &rd, out, 0,
+                rc = decode_image(dec, tm, cols_after, np_after, &rd, out,
                                   NULL, NULL);
             if (rc != 0)
                 return rc;

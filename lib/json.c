@@ -247,23 +247,31 @@ void sl_json_raw(sl_json_t *json, const char *raw, size_t len) {
     put(json, raw, len);
 }
 
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* The two base64 characters of every 12-bit value: one lookup per two
+ * output characters. Built once at start-up. */
+static char b64_pairs[4096][2];
+
+__attribute__((constructor)) static void b64_pairs_init(void) {
+    for (unsigned v = 0; v < 4096; v++) {
+        b64_pairs[v][0] = b64_alphabet[v >> 6];
+        b64_pairs[v][1] = b64_alphabet[v & 63];
+    }
+}
+
 int sl_base64_encode(sl_buf_t *out, const void *data, size_t len) {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *alphabet = b64_alphabet;
     const uint8_t *p = data;
     uint8_t *o = sl_buf_extend(out, (len + 2) / 3 * 4);
     if (o == NULL)
         return SL_ENOMEM;
     size_t i = 0;
     for (; i + 3 <= len; i += 3, o += 4) {
-        /* The four output bytes are gathered and stored at once: byte
-         * stores through o could alias p and force reloads. */
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        uint8_t q[4] = {(uint8_t)alphabet[v >> 18],
-                        (uint8_t)alphabet[(v >> 12) & 63],
-                        (uint8_t)alphabet[(v >> 6) & 63],
-                        (uint8_t)alphabet[v & 63]};
-        memcpy(o, q, 4);
+        memcpy(o, b64_pairs[v >> 12], 2);
+        memcpy(o + 2, b64_pairs[v & 4095], 2);
     }
     if (i < len) {
         uint32_t v = (uint32_t)p[i] << 16;

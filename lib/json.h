@@ -27,29 +27,63 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define SL_JSON_MAX_DEPTH 64
 
-/* The length of the longest prefix of p[0..n) that a JSON string holds as
- * is: printable ASCII other than '"' and '\\'. Eight bytes are tested at
- * a time with word arithmetic: for a word w, (w - 0x01..01) & ~w &
- * 0x80..80 is nonzero exactly when some byte of w is zero, and (w -
- * 0x20..20) & ~w & 0x80..80 when some byte is below 0x20 (for bytes
- * without their top bit, which is tested apart). */
-static inline size_t sl_json_plain_prefix(const uint8_t *p, size_t n) {
+/* Whether the eight bytes at p are all printable ASCII other than '"' and
+ * '\\', which a JSON string holds as is. Word arithmetic: for a word w,
+ * (w - 0x01..01) & ~w & 0x80..80 is nonzero exactly when some byte of w is
+ * zero, and (w - 0x20..20) & ~w & 0x80..80 when some byte is below 0x20
+ * (for bytes without their top bit, which is tested apart). */
+static inline int sl_json_plain_word(const uint8_t *p) {
     const uint64_t ones = 0x0101010101010101ull;
     const uint64_t high = 0x8080808080808080ull;
+    uint64_t w;
+    memcpy(&w, p, 8);
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\'),
+             d = w ^ (ones * 0x7F);
+    uint64_t bad = w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+                   ((b - ones) & ~b) | ((d - ones) & ~d);
+    return (bad & high) == 0;
+}
+
+/* The length of the longest prefix of p[0..n) that a JSON string holds as
+ * is: sixteen bytes at a time with SSE2 (every x86-64 has it), eight at a
+ * time elsewhere. */
+static inline size_t sl_json_plain_prefix(const uint8_t *p, size_t n) {
     size_t i = 0;
-    for (; n - i >= 8; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\'),
-                 d = w ^ (ones * 0x7F);
-        uint64_t bad = w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-                       ((b - ones) & ~b) | ((d - ones) & ~d);
-        if ((bad & high) != 0)
-            break;
+#if defined(__SSE2__)
+    if (n >= 16) {
+        /* A signed compare with 0x20 also catches the bytes >= 0x80. */
+        const __m128i ctl = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'),
+                      bsl = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7F);
+        for (;;) {
+            /* The last block overlaps checked bytes rather than run a
+             * byte loop over the remainder. */
+            size_t at = n - i >= 16 ? i : n - 16;
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + at));
+            __m128i bad = _mm_or_si128(
+                _mm_or_si128(_mm_cmplt_epi8(v, ctl), _mm_cmpeq_epi8(v, quote)),
+                _mm_or_si128(_mm_cmpeq_epi8(v, bsl), _mm_cmpeq_epi8(v, del)));
+            unsigned mask = (unsigned)_mm_movemask_epi8(bad);
+            if (mask != 0)
+                return at + (size_t)__builtin_ctz(mask);
+            if (at + 16 == n)
+                return n;
+            i = at + 16;
+        }
     }
+#endif
+    for (; n - i >= 8; i += 8)
+        if (!sl_json_plain_word(p + i))
+            break;
+    /* The last partial word: the eight bytes ending at n overlap checked
+     * ones, and settle the usual all-plain case without a byte loop. */
+    if (i < n && n - i < 8 && n >= 8 && sl_json_plain_word(p + n - 8))
+        return n;
     for (; i < n; i++) {
         uint8_t c = p[i];
         if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\')
