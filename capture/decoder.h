@@ -232,7 +232,7 @@ static inline int sl_ck_rc(int rc) {
 /* Appends without a function call when the buffer has room; these are the
  * hot path of every row. */
 static inline int sl_out_c(sl_buf_t *b, char c) {
-    if (b->len < b->cap) {
+    if (__builtin_expect(b->len < b->cap, 1)) {
         b->data[b->len++] = (uint8_t)c;
         return 0;
     }
@@ -271,7 +271,7 @@ static inline void sl_copy(uint8_t *d, const uint8_t *s, size_t n) {
 }
 
 static inline int sl_out_raw(sl_buf_t *b, const void *p, size_t n) {
-    if (b->cap - b->len >= n) {
+    if (__builtin_expect(b->cap - b->len >= n, 1)) {
         sl_copy(b->data + b->len, p, n);
         b->len += n;
         return 0;
@@ -396,7 +396,8 @@ static inline void sl_put_u64_digits(uint8_t *p, uint64_t v, unsigned n) {
 }
 
 static inline int sl_out_u64(sl_buf_t *out, uint64_t v) {
-    if (out->cap - out->len < 20 && sl_ck_rc(sl_buf_reserve(out, 20)) != 0)
+    if (__builtin_expect(out->cap - out->len < 20, 0) &&
+        sl_ck_rc(sl_buf_reserve(out, 20)) != 0)
         return SL_ENOMEM;
     unsigned n = sl_count_digits(v);
     sl_put_u64_digits(out->data + out->len, v, n);
@@ -405,7 +406,8 @@ static inline int sl_out_u64(sl_buf_t *out, uint64_t v) {
 }
 
 static inline int sl_out_i64(sl_buf_t *out, int64_t v) {
-    if (out->cap - out->len < 21 && sl_ck_rc(sl_buf_reserve(out, 21)) != 0)
+    if (__builtin_expect(out->cap - out->len < 21, 0) &&
+        sl_ck_rc(sl_buf_reserve(out, 21)) != 0)
         return SL_ENOMEM;
     uint64_t u = (uint64_t)v;
     if (v < 0) {

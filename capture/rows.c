@@ -59,11 +59,22 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
     for (uint32_t k = 0; k < npresent; k++) {
         uint32_t i = cols[k];
         const sl_column_t *c = &tm->cols[i];
+        /* The comma, the key and a NULL go in under one room check. */
+        if (__builtin_expect(out->cap - out->len < c->key_len + 5u, 0) &&
+            sl_ck_rc(sl_buf_reserve(out, c->key_len + 5u)) != 0)
+            return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        uint8_t *o = out->data + out->len;
         if (k > 0)
-            sl_out_c(out, ',');
-        sl_out_raw(out, keys + c->key_off, c->key_len);
-        if (bit(nulls, k)) {
-            PUT(out, "null");
+            *o++ = ',';
+        sl_copy(o, keys + c->key_off, c->key_len);
+        o += c->key_len;
+        int is_null = bit(nulls, k);
+        if (is_null) {
+            memcpy(o, "null", 4);
+            o += 4;
+        }
+        out->len = (size_t)(o - out->data);
+        if (is_null) {
             if (before_json != NULL)
                 before_json[i] = NULL;
             continue;
