@@ -988,7 +988,7 @@ int sl_consume_run(const sl_consume_opts_t *opts, volatile int *soft_stop,
     if (c.o.poll_ms == 0)
         c.o.poll_ms = 1000;
     if (c.o.group_rows == 0)
-        c.o.group_rows = 5000;
+        c.o.group_rows = 20000;
     if (c.o.stats_ms == 0)
         c.o.stats_ms = 10000;
     if (c.o.discover_ms == 0)

@@ -51,7 +51,7 @@ typedef struct {
     const sl_keytpl_set_t *keys;
     uint64_t fetch_bytes;     /* Per get (default 1 MiB). */
     uint64_t poll_ms;         /* Long-poll wait (default 1000). */
-    uint64_t group_rows;      /* Rows per target transaction (default 5000). */
+    uint64_t group_rows;      /* Rows per target transaction (default 20000). */
     uint64_t stats_ms;        /* Log and stats-file period (default 10 s). */
     uint64_t discover_ms;     /* Partition discovery period (default 2 s). */
     const char *stats_file;   /* STAT lines rewritten each period, or NULL. */

@@ -44,7 +44,7 @@ static const sl_opt_t opts[] = {
                       "--memcached)"},
     {"fetch-bytes", "1MiB", 0, "bytes per broker fetch (bounds memory)"},
     {"poll", "1s", 0, "long-poll wait when idle"},
-    {"group-rows", "5000", 0,
+    {"group-rows", "20000", 0,
      "rows per target transaction when behind (never splits a source "
      "transaction)"},
     {"batch-bytes", "64KiB", 0, "SQL bytes per round trip to the target"},
