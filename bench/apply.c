@@ -461,7 +461,10 @@ static double sluice_cache(const char *which, const char *addr,
     snprintf(workers, sizeof workers, "%d", ntables);
     char flag[32];
     snprintf(flag, sizeof flag, "--%s", which);
-    char *argv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker", broker,
+    const char *bin = getenv("BENCH_APPLY_BIN")
+                          ? getenv("BENCH_APPLY_BIN")
+                          : sl_harness_bin("sluice-apply");
+    char *argv[] = {(char *)bin, "--broker", broker,
                     "--topic", (char *)topic, "--group", group, "--workers",
                     workers, flag, (char *)addr, "--keys", keys, "--poll",
                     "100ms", "--stats-interval", "600s", NULL};

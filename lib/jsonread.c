@@ -141,6 +141,26 @@ static inline uint64_t care_mask(uint64_t x) {
             ((b - ones) & ~b) | x) & highs;
 }
 
+/* The common case of scan_string() without a call: a string that ends
+ * within the next 16 bytes with plain ASCII before its closing quote. Sets
+ * *end to the quote and returns 1; 0 sends the caller to scan_string(). */
+static inline int quick_string(const unsigned char *s, size_t len, size_t i,
+                               size_t *end) {
+    for (int k = 0; k < 2 && i + 8 <= len; k++, i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        uint64_t m = care_mask(sl_jr_le64(x));
+        if (m != 0) {
+            size_t at = i + (size_t)__builtin_ctzll(m) / 8;
+            if (s[at] != '"')
+                return 0;
+            *end = at;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Scans the string starting after its opening quote at s[*pos]. */
 static int scan_string(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
                        size_t *pos, int *escaped) {
@@ -252,7 +272,10 @@ static int scan_number(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
     return 0;
 }
 
-static size_t skip_ws(const unsigned char *s, size_t len, size_t i) {
+static inline size_t skip_ws(const unsigned char *s, size_t len, size_t i) {
+    /* Compact documents (all we produce) have no whitespace at all. */
+    if (__builtin_expect(i < len && s[i] > ' ', 1))
+        return i;
     while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
                        s[i] == '\r'))
         i++;
@@ -339,9 +362,10 @@ int sl_jr_parse(sl_jr_doc_t *doc, const char *text, size_t len) {
                 rc = fail(doc, SL_ECORRUPT, i, "expected a string key");
                 break;
             }
-            int esc;
+            int esc = 0;
             size_t end = i + 1;
-            if ((rc = scan_string(doc, s, len, &end, &esc)) != 0)
+            if (!quick_string(s, len, i + 1, &end) &&
+                (rc = scan_string(doc, s, len, &end, &esc)) != 0)
                 break;
             if ((rc = push_tok(doc, SL_JR_STRING, i + 1, &idx)) != 0)
                 break;
@@ -349,7 +373,15 @@ int sl_jr_parse(sl_jr_doc_t *doc, const char *text, size_t len) {
             doc->toks[idx].escaped = (uint8_t)esc;
             doc->toks[idx].next = idx + 1;
             i = end + 1;
-            state = ST_COLON;
+            /* The colon right after the key, without a round through the
+             * loop: keys are half the tokens of an object. */
+            i = skip_ws(s, len, i);
+            if (i < len && s[i] == ':') {
+                i++;
+                state = ST_VALUE;
+            } else {
+                state = ST_COLON;
+            }
             continue;
         }
         /* A value. */
@@ -370,9 +402,10 @@ int sl_jr_parse(sl_jr_doc_t *doc, const char *text, size_t len) {
             continue;
         }
         if (c == '"') {
-            int esc;
+            int esc = 0;
             size_t end = i + 1;
-            if ((rc = scan_string(doc, s, len, &end, &esc)) != 0)
+            if (!quick_string(s, len, i + 1, &end) &&
+                (rc = scan_string(doc, s, len, &end, &esc)) != 0)
                 break;
             if ((rc = push_tok(doc, SL_JR_STRING, i + 1, &idx)) != 0)
                 break;
