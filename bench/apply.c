@@ -29,7 +29,8 @@
  * server and sluice-apply used in each timed run; asserts nothing. Needs
  * the harness environment (bench/apply.sh). BENCH_ROWS overrides ROWS;
  * BENCH_LAYOUTS=1 or 8 runs one layout; BENCH_APPLY_ARGS adds sluice-apply
- * flags; BENCH_APPLY_BIN runs another sluice-apply build; BENCH_PERF=DIR
+ * flags; BENCH_APPLY_BIN runs another sluice-apply build;
+ * BENCH_CACHE_WORKERS sets the cache runs' workers; BENCH_PERF=DIR
  * records the target with `perf record` during each timed run.
  */
 #include "client.h"
@@ -458,7 +459,10 @@ static double sluice_cache(const char *which, const char *addr,
     fprintf(f, "%s.* {_table}:{id}\n", db);
     fclose(f);
     snprintf(group, sizeof group, "bench-%s", which);
-    snprintf(workers, sizeof workers, "%d", ntables);
+    /* BENCH_CACHE_WORKERS: the worker count (default one per table). */
+    snprintf(workers, sizeof workers, "%d",
+             getenv("BENCH_CACHE_WORKERS") ? atoi(getenv("BENCH_CACHE_WORKERS"))
+                                           : ntables);
     char flag[32];
     snprintf(flag, sizeof flag, "--%s", which);
     const char *bin = getenv("BENCH_APPLY_BIN")
