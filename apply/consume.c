@@ -40,8 +40,10 @@
 
 /* ---- transaction boundaries ------------------------------------------ */
 
-int sl_trxtrack_feed(sl_trxtrack_t *tt, const sl_jr_doc_t *doc) {
-    uint32_t kind = sl_jr_get(doc, 0, "kind");
+/* The boundary logic of sl_trxtrack_feed() on the event's "kind" and
+ * "trx" members, already looked up. */
+static int trxtrack_at(sl_trxtrack_t *tt, const sl_jr_doc_t *doc,
+                       uint32_t kind, uint32_t trx) {
     if (kind == SL_JR_NONE)
         return SL_TRX_NONE;
     int r = SL_TRX_NONE;
@@ -52,16 +54,13 @@ int sl_trxtrack_feed(sl_trxtrack_t *tt, const sl_jr_doc_t *doc) {
         tt->trx[0] = '\0';
         return SL_TRX_ENDS_HERE;
     }
-    uint32_t trx = sl_jr_get(doc, 0, "trx");
     uint32_t id = trx != SL_JR_NONE ? sl_jr_get(doc, trx, "id") : SL_JR_NONE;
-    char idbuf[256] = "";
+    const char *idp = "";
+    size_t idn = 0;
     if (id != SL_JR_NONE && sl_jr_type(doc, id) == SL_JR_STRING) {
-        size_t n;
-        const char *raw = sl_jr_raw(doc, id, &n);
-        if (n >= sizeof idbuf)
-            n = sizeof idbuf - 1;
-        memcpy(idbuf, raw, n);
-        idbuf[n] = '\0';
+        idp = sl_jr_raw(doc, id, &idn);
+        if (idn >= sizeof tt->trx)
+            idn = sizeof tt->trx - 1;
     }
     if (sl_jr_str_eq(doc, kind, "ddl", 3)) {
         /* DDL commits implicitly and is a transaction of its own. */
@@ -72,17 +71,74 @@ int sl_trxtrack_feed(sl_trxtrack_t *tt, const sl_jr_doc_t *doc) {
     }
     if (sl_jr_str_eq(doc, kind, "begin", 5)) {
         r = tt->open ? SL_TRX_ENDS_BEFORE : SL_TRX_NONE;
-        tt->open = 1;
-        memcpy(tt->trx, idbuf, sizeof tt->trx);
-        return r;
-    }
-    /* A row (or statement): a different transaction id means the previous
-     * transaction ended without a marker in this partition. */
-    if (tt->open && tt->trx[0] != '\0' && strcmp(tt->trx, idbuf) != 0)
+    } else if (tt->open && tt->trx[0] != '\0' &&
+               (strlen(tt->trx) != idn || memcmp(tt->trx, idp, idn) != 0)) {
+        /* A row (or statement): a different transaction id means the
+         * previous transaction ended without a marker in this partition. */
         r = SL_TRX_ENDS_BEFORE;
+    }
     tt->open = 1;
-    memcpy(tt->trx, idbuf, sizeof tt->trx);
+    memcpy(tt->trx, idp, idn);
+    tt->trx[idn] = '\0';
     return r;
+}
+
+int sl_trxtrack_feed(sl_trxtrack_t *tt, const sl_jr_doc_t *doc) {
+    return trxtrack_at(tt, doc, sl_jr_get(doc, 0, "kind"),
+                       sl_jr_get(doc, 0, "trx"));
+}
+
+/* The top-level members of a change event the consumer reads, found in
+ * one walk instead of a lookup each (the first of a repeated name, as
+ * sl_jr_get() finds). */
+typedef struct {
+    uint32_t kind, db, table, before, after, src, trx;
+} ev_t;
+
+static void ev_index(const sl_jr_doc_t *doc, ev_t *ev) {
+    ev->kind = ev->db = ev->table = ev->before = ev->after = ev->src =
+        ev->trx = SL_JR_NONE;
+    if (doc->ntoks == 0 || sl_jr_type(doc, 0) != SL_JR_OBJECT)
+        return; /* Valid JSON but no event: every member is missing. */
+    uint32_t it = 0, k, v;
+    while (sl_jr_next(doc, 0, &it, &k, &v)) {
+        uint32_t *slot = NULL;
+        size_t n;
+        const char *key = sl_jr_raw(doc, k, &n);
+        if (sl_jr_tok(doc, k)->escaped) {
+            /* Rare: let the exact comparison decide. */
+            if (sl_jr_str_eq(doc, k, "kind", 4))
+                slot = &ev->kind;
+            else if (sl_jr_str_eq(doc, k, "db", 2))
+                slot = &ev->db;
+            else if (sl_jr_str_eq(doc, k, "table", 5))
+                slot = &ev->table;
+            else if (sl_jr_str_eq(doc, k, "before", 6))
+                slot = &ev->before;
+            else if (sl_jr_str_eq(doc, k, "after", 5))
+                slot = &ev->after;
+            else if (sl_jr_str_eq(doc, k, "src", 3))
+                slot = &ev->src;
+            else if (sl_jr_str_eq(doc, k, "trx", 3))
+                slot = &ev->trx;
+        } else if (n == 2 && memcmp(key, "db", 2) == 0) {
+            slot = &ev->db;
+        } else if (n == 3) {
+            slot = memcmp(key, "src", 3) == 0   ? &ev->src
+                   : memcmp(key, "trx", 3) == 0 ? &ev->trx
+                                                : NULL;
+        } else if (n == 4 && memcmp(key, "kind", 4) == 0) {
+            slot = &ev->kind;
+        } else if (n == 5) {
+            slot = memcmp(key, "table", 5) == 0   ? &ev->table
+                   : memcmp(key, "after", 5) == 0 ? &ev->after
+                                                  : NULL;
+        } else if (n == 6 && memcmp(key, "before", 6) == 0) {
+            slot = &ev->before;
+        }
+        if (slot != NULL && *slot == SL_JR_NONE)
+            *slot = v;
+    }
 }
 
 /* ---- state ------------------------------------------------------------ */
@@ -533,8 +589,8 @@ static int commit_group(worker_t *w, part_t *p, uint64_t end) {
     return 0;
 }
 
-static void copy_trx_id(part_t *p, const sl_jr_doc_t *doc) {
-    uint32_t trx = sl_jr_get(doc, 0, "trx");
+static void copy_trx_id(part_t *p, const sl_jr_doc_t *doc, const ev_t *ev) {
+    uint32_t trx = ev->trx;
     uint32_t id = trx != SL_JR_NONE ? sl_jr_get(doc, trx, "id") : SL_JR_NONE;
     if (id == SL_JR_NONE || sl_jr_type(doc, id) != SL_JR_STRING)
         return;
@@ -544,7 +600,7 @@ static void copy_trx_id(part_t *p, const sl_jr_doc_t *doc) {
         n = sizeof p->last_trx - 1;
     memcpy(p->last_trx, raw, n);
     p->last_trx[n] = '\0';
-    uint32_t src = sl_jr_get(doc, 0, "src");
+    uint32_t src = ev->src;
     uint32_t ts = src != SL_JR_NONE ? sl_jr_get(doc, src, "ts") : SL_JR_NONE;
     int64_t t;
     if (ts != SL_JR_NONE && sl_jr_i64(doc, ts, &t) == 0)
@@ -575,8 +631,10 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
             fail_at(w, p, off, why);
             return;
         }
-        int b = sl_trxtrack_feed(&p->tt, &w->doc);
-        uint32_t kd = sl_jr_get(&w->doc, 0, "kind");
+        ev_t ev;
+        ev_index(&w->doc, &ev);
+        int b = trxtrack_at(&p->tt, &w->doc, ev.kind, ev.trx);
+        uint32_t kd = ev.kind;
         int replay = c->o.mysql != NULL && c->o.ddl_replay &&
                      off >= p->db_next && kd != SL_JR_NONE &&
                      sl_jr_str_eq(&w->doc, kd, "ddl", 3) && !skipped(p, off);
@@ -617,17 +675,17 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
             rc = sl_mysql_sink_row_doc(p->sink, &w->doc, off);
             if (sink_result(w, p, rc))
                 return;
-            uint32_t kind = sl_jr_get(&w->doc, 0, "kind");
+            uint32_t kind = ev.kind;
             if (kind != SL_JR_NONE && sl_jr_str_eq(&w->doc, kind, "row", 3)) {
                 p->group_rows++;
                 p->rows++;
             }
-            copy_trx_id(p, &w->doc);
+            copy_trx_id(p, &w->doc, &ev);
         }
         if (cache && c->o.keys != NULL && off >= p->cache_next && !skip) {
-            uint32_t kind = sl_jr_get(&w->doc, 0, "kind");
-            uint32_t db = sl_jr_get(&w->doc, 0, "db");
-            uint32_t tb = sl_jr_get(&w->doc, 0, "table");
+            uint32_t kind = ev.kind;
+            uint32_t db = ev.db;
+            uint32_t tb = ev.table;
             if (kind != SL_JR_NONE && sl_jr_str_eq(&w->doc, kind, "row", 3) &&
                 db != SL_JR_NONE && tb != SL_JR_NONE &&
                 sl_jr_type(&w->doc, db) == SL_JR_STRING &&
@@ -639,10 +697,8 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
                     sl_keytpl_find(c->o.keys, dr, dl, tr, tl);
                 if (tt != NULL) {
                     char err[512];
-                    rc = sl_keytpl_eval(tt, &w->doc,
-                                        sl_jr_get(&w->doc, 0, "before"),
-                                        sl_jr_get(&w->doc, 0, "after"), dr, dl,
-                                        tr, tl, &p->keys, err, sizeof err);
+                    rc = sl_keytpl_eval(tt, &w->doc, ev.before, ev.after, dr,
+                                        dl, tr, tl, &p->keys, err, sizeof err);
                     if (rc != 0) {
                         char why[700];
                         snprintf(why, sizeof why, "offset %llu: %s",
@@ -655,7 +711,7 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
                 }
             }
             if (c->o.mysql == NULL) {
-                copy_trx_id(p, &w->doc);
+                copy_trx_id(p, &w->doc, &ev);
                 if (kind != SL_JR_NONE &&
                     sl_jr_str_eq(&w->doc, kind, "row", 3))
                     p->rows++;
