@@ -796,6 +796,11 @@ static void *worker_main(void *arg) {
                 if (wait < 50)
                     wait = 50;
             }
+            /* The target gets what is built before the worker turns to
+             * the broker, instead of idling through the fetch. */
+            if (p->group_open && p->sink != NULL &&
+                sink_result(w, p, sl_mysql_sink_kick(p->sink)))
+                continue;
             sl_client_fetch_t f;
             uint64_t t0 = sl_mono_ns();
             int rc = fetch_part(w, p, wait, &f);

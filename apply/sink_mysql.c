@@ -2141,6 +2141,14 @@ static int try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc, tmeta_t *tm,
     return 1;
 }
 
+int sl_mysql_sink_kick(sl_mysql_sink_t *s) {
+    if (!s->in_group || s->mysql == NULL)
+        return 0;
+    if (s->bk.state == 2)
+        return bulk_emit(s, 1);
+    return send_batch(s);
+}
+
 int sl_mysql_sink_row(sl_mysql_sink_t *s, const char *json, size_t len,
                       uint64_t offset) {
     if (!s->in_group || s->mysql == NULL)

@@ -132,6 +132,10 @@ int sl_mysql_sink_row(sl_mysql_sink_t *sink, const char *json, size_t len,
  * only read during the call. */
 int sl_mysql_sink_row_doc(sl_mysql_sink_t *sink, const sl_jr_doc_t *doc,
                           uint64_t offset);
+/* Sends what the open group has built so far (after the batch in flight
+ * completes), so that the target has work while the caller waits for
+ * something else (a broker fetch). Errors as for sl_mysql_sink_row(). */
+int sl_mysql_sink_kick(sl_mysql_sink_t *sink);
 /* Commits the group: next_offset is the offset after its last message,
  * ntrx the number of source transactions it held, last_trx the last one's
  * id (for the offsets row). On a lost connection during COMMIT the outcome
