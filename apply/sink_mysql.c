@@ -16,7 +16,8 @@
  *   null                      NULL
  *   number                    its exact text, unquoted (DECIMAL and
  *                             64-bit unsigned survive; JSON columns quote)
- *   true / false              1 / 0
+ *   true / false              1 / 0 ('true' / 'false' for MariaDB JSON
+ *                             columns, known by their json_valid() CHECK)
  *   string                    '...' escaped; for JSON columns the JSON text
  *                             of the value (a JSON string keeps its quotes)
  *   {"base64": "..."}         X'<hex>' of the decoded bytes (not for JSON
@@ -66,7 +67,18 @@ const char sl_mysql_offsets_ddl[] =
 /* CLS_NUMTEXT: BIT, ENUM and SET, where a number and its text differ (an
  * index or a bit value against a name or bytes): rendered as CLS_PLAIN in
  * SQL text, never bound as a string. */
-enum { CLS_PLAIN, CLS_BINARY, CLS_JSON, CLS_GEOM, CLS_FLOAT, CLS_NUMTEXT };
+/* CLS_MJSON: a MariaDB JSON column (LONGTEXT with a json_valid() CHECK):
+ * as CLS_PLAIN, except that true and false are written as JSON text, not
+ * as 1 and 0. */
+enum {
+    CLS_PLAIN,
+    CLS_BINARY,
+    CLS_JSON,
+    CLS_GEOM,
+    CLS_FLOAT,
+    CLS_NUMTEXT,
+    CLS_MJSON
+};
 
 typedef struct {
     char *name;
@@ -167,6 +179,7 @@ struct sl_mysql_sink_s {
      * parameters instead of SQL text, which the server neither lexes nor
      * parses. bulk_server: the target supports it (and --bulk is on). */
     int bulk_server;
+    int mariadb;      /* The target is MariaDB (JSON columns are LONGTEXT). */
     bulk_t bk;        /* The run being collected (text and bulk at once
                        * until it has BULK_MIN rows, then bulk only). */
     pstmt_t *pstmts;  /* Prepared upserts of this connection. */
@@ -366,9 +379,9 @@ static int put_value(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
     }
     switch (t) {
     case SL_JR_TRUE:
-        return put(b, "1");
+        return put(b, cls == CLS_MJSON ? "'true'" : "1");
     case SL_JR_FALSE:
-        return put(b, "0");
+        return put(b, cls == CLS_MJSON ? "'false'" : "0");
     case SL_JR_NUMBER:
         raw = sl_jr_raw(doc, v, &n);
         return sl_buf_append(b, raw, n);
@@ -860,6 +873,7 @@ static int connect_once(sl_mysql_sink_t *s) {
     /* COM_STMT_BULK_EXECUTE is MariaDB's, from 10.2.7 (for other servers
      * Connector/C would send one execution per row: slower than text). */
     const char *info = mysql_get_server_info(m);
+    s->mariadb = info != NULL && strstr(info, "MariaDB") != NULL;
     s->bulk_server = !s->opts.text_only &&
                      mysql_get_server_version(m) >= 100207 && info != NULL &&
                      strstr(info, "MariaDB") != NULL;
@@ -1208,6 +1222,17 @@ static MYSQL_RES *query(sl_mysql_sink_t *s, sl_buf_t *q, int *rc) {
 }
 
 /* The metadata of the target table for src_db.table, loaded once. */
+/* Appends sql, then "<db> AND TABLE_NAME=<table>" as literals: the tail
+ * of every information_schema query about one table. */
+static int put_table_query(sl_mysql_sink_t *s, sl_buf_t *q, const char *sql,
+                           const char *db, const char *table) {
+    int rc = put(q, sql);
+    rc = rc ? rc : lit(s, q, db);
+    rc = rc ? rc : put(q, " AND TABLE_NAME=");
+    rc = rc ? rc : lit(s, q, table);
+    return rc;
+}
+
 static int table_meta(sl_mysql_sink_t *s, const char *src_db,
                       const char *table, tmeta_t **out) {
     for (size_t i = 0; i < s->ntables; i++)
@@ -1224,11 +1249,10 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db,
     tmeta_t tm;
     memset(&tm, 0, sizeof tm);
     sl_buf_t q = SL_BUF_INIT;
-    rc = put(&q, "SELECT COLUMN_NAME, DATA_TYPE FROM "
-                     "information_schema.COLUMNS WHERE TABLE_SCHEMA=");
-    rc = rc ? rc : lit(s, &q, dst);
-    rc = rc ? rc : put(&q, " AND TABLE_NAME=");
-    rc = rc ? rc : lit(s, &q, table);
+    rc = put_table_query(s, &q,
+                         "SELECT COLUMN_NAME, DATA_TYPE FROM "
+                         "information_schema.COLUMNS WHERE TABLE_SCHEMA=",
+                         dst, table);
     rc = rc ? rc : put(&q, " ORDER BY ORDINAL_POSITION");
     MYSQL_RES *res = rc == 0 ? query(s, &q, &rc) : NULL;
     sl_buf_free(&q);
@@ -1246,17 +1270,16 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db,
     tm.missing = tm.ncols == 0;
     if (!tm.missing) {
         /* The columns of the first unique index, PRIMARY first. */
-        rc = put(&q, "SELECT COLUMN_NAME FROM information_schema.STATISTICS "
-                     "WHERE NON_UNIQUE=0 AND TABLE_SCHEMA=");
-        rc = rc ? rc : lit(s, &q, dst);
-        rc = rc ? rc : put(&q, " AND TABLE_NAME=");
-        rc = rc ? rc : lit(s, &q, table);
-        rc = rc ? rc : put(&q, " AND INDEX_NAME=(SELECT INDEX_NAME FROM "
-                               "information_schema.STATISTICS WHERE "
-                               "NON_UNIQUE=0 AND TABLE_SCHEMA=");
-        rc = rc ? rc : lit(s, &q, dst);
-        rc = rc ? rc : put(&q, " AND TABLE_NAME=");
-        rc = rc ? rc : lit(s, &q, table);
+        rc = put_table_query(s, &q,
+                             "SELECT COLUMN_NAME FROM information_schema."
+                             "STATISTICS WHERE NON_UNIQUE=0 AND "
+                             "TABLE_SCHEMA=",
+                             dst, table);
+        rc = rc ? rc : put_table_query(s, &q,
+                                       " AND INDEX_NAME=(SELECT INDEX_NAME "
+                                       "FROM information_schema.STATISTICS "
+                                       "WHERE NON_UNIQUE=0 AND TABLE_SCHEMA=",
+                                       dst, table);
         rc = rc ? rc : put(&q, " ORDER BY INDEX_NAME<>'PRIMARY', INDEX_NAME "
                                "LIMIT 1) ORDER BY SEQ_IN_INDEX");
         res = rc == 0 ? query(s, &q, &rc) : NULL;
@@ -1274,12 +1297,12 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db,
                 tm.ukey[tm.nukey++] = strdup(row[0] ? row[0] : "");
         }
         mysql_free_result(res);
-        rc = put(&q, "SELECT COUNT(DISTINCT INDEX_NAME), SUM(INDEX_NAME="
-                     "'PRIMARY') FROM information_schema.STATISTICS WHERE "
-                     "NON_UNIQUE=0 AND TABLE_SCHEMA=");
-        rc = rc ? rc : lit(s, &q, dst);
-        rc = rc ? rc : put(&q, " AND TABLE_NAME=");
-        rc = rc ? rc : lit(s, &q, table);
+        rc = put_table_query(s, &q,
+                             "SELECT COUNT(DISTINCT INDEX_NAME), "
+                             "SUM(INDEX_NAME='PRIMARY') FROM "
+                             "information_schema.STATISTICS WHERE "
+                             "NON_UNIQUE=0 AND TABLE_SCHEMA=",
+                             dst, table);
         res = rc == 0 ? query(s, &q, &rc) : NULL;
         sl_buf_free(&q);
         if (res != NULL) {
@@ -1287,7 +1310,32 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db,
             tm.pk_only = row && row[0] && row[1] && strcmp(row[0], "1") == 0 &&
                          strcmp(row[1], "0") != 0;
             mysql_free_result(res);
-        } else if (rc != 0) {
+        }
+        if (rc == 0 && s->mariadb) {
+            /* MariaDB's JSON is LONGTEXT whose CHECK is json_valid(`col`):
+             * the only sign of it in information_schema. */
+            rc = put_table_query(s, &q,
+                                 "SELECT CHECK_CLAUSE FROM information_schema."
+                                 "CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA=",
+                                 dst, table);
+            res = rc == 0 ? query(s, &q, &rc) : NULL;
+            sl_buf_free(&q);
+            while (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
+                const char *cc = row[0] ? row[0] : "";
+                size_t cn = strlen(cc);
+                if (cn < 14 || strncmp(cc, "json_valid(`", 12) != 0 ||
+                    strcmp(cc + cn - 2, "`)") != 0)
+                    continue;
+                for (size_t c = 0; c < tm.ncols; c++)
+                    if (tm.cols[c].cls == CLS_PLAIN &&
+                        strlen(tm.cols[c].name) == cn - 14 &&
+                        memcmp(tm.cols[c].name, cc + 12, cn - 14) == 0)
+                        tm.cols[c].cls = CLS_MJSON;
+            }
+            if (res != NULL)
+                mysql_free_result(res);
+        }
+        if (rc != 0) {
             for (size_t c = 0; c < tm.ncols; c++)
                 free(tm.cols[c].name);
             free(tm.cols);
@@ -1715,10 +1763,12 @@ static int bulk_value(bulk_t *bk, const sl_jr_doc_t *doc, uint32_t v, int cls,
     } else {
         switch (t) {
         case SL_JR_TRUE:
-            rc = sl_buf_append(&bk->data, "1", 1);
+            rc = cls == CLS_MJSON ? sl_buf_append(&bk->data, "true", 4)
+                                  : sl_buf_append(&bk->data, "1", 1);
             break;
         case SL_JR_FALSE:
-            rc = sl_buf_append(&bk->data, "0", 1);
+            rc = cls == CLS_MJSON ? sl_buf_append(&bk->data, "false", 5)
+                                  : sl_buf_append(&bk->data, "0", 1);
             break;
         case SL_JR_NUMBER:
             /* A number as a string converts as its literal would, except

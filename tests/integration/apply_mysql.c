@@ -508,7 +508,7 @@ static void vimage(char *buf, size_t cap, int i, int upd) {
              "\"l\":\"caf\\u00e9 %d\",\"dt\":\"2024-02-29 23:59:%02d.%06d\","
              "\"ts\":%s,\"z\":\"%s\",\"tm\":\"-%d:59:59.50\",\"y\":%d,"
              "\"e\":%s,\"st\":\"x,y\",\"bt\":%s,\"g\":%s,\"ok\":%s,"
-             "\"n\":%s}",
+             "\"jb\":%s,\"n\":%s}",
              i, i * 1000 + upd, i * 7, i % 2 ? "18446744073709551615" : "0", i,
              b64[i % 4],
              i % 3 == 0 ? "{\"k\":[1,2.5,\"x\"]}" : i % 3 == 1
@@ -518,7 +518,8 @@ static void vimage(char *buf, size_t cap, int i, int upd) {
                                   "\"it's \\\"q\\\" \\\\ \\u00e9\\ud83d\\ude00\"",
              i, i % 60, i, i % 4 ? "\"2038-01-19 03:14:07.500\"" : "null",
              i % 7 ? "2024-01-31" : "0000-00-00", 700 + i, 1901 + i, e, bt, g,
-             i % 2 ? "true" : "false", upd ? "7" : "null");
+             i % 2 ? "true" : "false", i % 2 ? "true" : "false",
+             upd ? "7" : "null");
 }
 
 /* Bulk execution (MariaDB) and SQL text apply the same events to the
@@ -537,7 +538,7 @@ SL_TEST(apply_mysql_bulk_matches_text) {
                  "l VARCHAR(32) CHARACTER SET latin1, dt DATETIME(6), "
                  "ts TIMESTAMP(3) NULL, z DATE, tm TIME(2), y YEAR, "
                  "e ENUM('a','b','c'), st SET('x','y'), bt BIT(8), g POINT "
-                 "NULL, ok BOOL, n INT)", k);
+                 "NULL, ok BOOL, jb JSON, n INT)", k);
         sl_harness_exec(m, sql);
     }
     mysql_close(m);
@@ -591,7 +592,7 @@ SL_TEST(apply_mysql_bulk_matches_text) {
                        "IFNULL(HEX(y),'N'), IFNULL(HEX(e),'N'), "
                        "IFNULL(HEX(st),'N'), IFNULL(HEX(bt),'N'), "
                        "IFNULL(HEX(ST_AsBinary(g)),'N'), IFNULL(HEX(ok),'N'), "
-                       "IFNULL(HEX(n),'N'))";
+                       "IFNULL(HEX(jb),'N'), IFNULL(HEX(n),'N'))";
     char sql[2048];
     snprintf(sql, sizeof sql, "SELECT CONCAT(COUNT(*), ':', MD5(GROUP_CONCAT(%s "
              "ORDER BY id SEPARATOR '\\n'))) FROM ap_dst.v1", cols);
@@ -604,8 +605,12 @@ SL_TEST(apply_mysql_bulk_matches_text) {
     free(v1);
     free(v2);
     /* Spot checks of what both hold. */
-    char *v = q("SELECT CONCAT_WS('|', s, HEX(b), j, bt+0, e, ST_AsText(g), n) "
-                "FROM ap_dst.v1 WHERE id=41");
-    SL_CHECK_STR(v, "upd \\ it's||12.50|41|b|7");
+    char *v = q("SELECT CONCAT_WS('|', s, HEX(b), j, bt+0, e, ST_AsText(g), "
+                "jb, n) FROM ap_dst.v1 WHERE id=41");
+    /* A JSON true into MariaDB's JSON (LONGTEXT) stays true, not 1. */
+    SL_CHECK_STR(v, "upd \\ it's||12.50|41|b|true|7");
+    free(v);
+    v = q("SELECT CONCAT_WS('|', jb, ok) FROM ap_dst.v2 WHERE id=40");
+    SL_CHECK_STR(v, "false|0");
     free(v);
 }
