@@ -127,8 +127,10 @@ typedef struct {
     MYSQL_STMT *stmt;
 } pstmt_t;
 
-/* The values of a run, column-major: value (row r, column c) is
- * data[off[c * cap + r]] of length len[..], or NULL when ind[..] says so. */
+/* The values of a run, row by row: value (row r, column c) is the
+ * len[r * ncols + c] bytes at data + off[r * ncols + c], or NULL when
+ * ind[..] says so; cap is the slots allocated. bulk_emit() lays them out
+ * column by column for binding. */
 typedef struct {
     int state;        /* 0 none, 1 staged beside the text, 2 bulk only. */
     tmeta_t *tm;
@@ -141,7 +143,6 @@ typedef struct {
     char *ind;
     char **ptrs;      /* Filled just before binding. */
     uint64_t offset, row; /* Of the first row. */
-    size_t text_start;    /* Where the run's text statement starts. */
 } bulk_t;
 
 struct sl_mysql_sink_s {
@@ -1502,6 +1503,9 @@ static int complete_bulk(sl_mysql_sink_t *s) {
         int ready = 0;
         if (pr == 0) {
             ready = MYSQL_WAIT_TIMEOUT;
+        } else if (pr < 0) {
+            /* poll() itself failed: let the library read and report. */
+            ready = MYSQL_WAIT_READ;
         } else {
             /* An error or hang-up is for the library to read. */
             if (pfd.revents & (POLLIN | POLLERR | POLLHUP))
