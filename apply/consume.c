@@ -319,14 +319,20 @@ static void fail_at(worker_t *w, part_t *p, uint64_t off, const char *why) {
 }
 
 /* Connects the worker's broker client, retrying until hard stop. */
+/* A worker's broker connection (commits or fetches), with the worker
+ * timeouts. */
+static int broker_connect(const consume_t *c, sl_client_t **out) {
+    sl_client_opts_t co = {.secret = c->o.secret,
+                           .connect_timeout_ms = 3000,
+                           .io_timeout_ms = 30000,
+                           .retry_ms = 3000};
+    return sl_client_connect(c->o.broker, &co, out);
+}
+
 static int worker_connect(worker_t *w) {
     consume_t *c = w->c;
     while (w->cl == NULL) {
-        sl_client_opts_t co = {.secret = c->o.secret,
-                               .connect_timeout_ms = 3000,
-                               .io_timeout_ms = 30000,
-                               .retry_ms = 3000};
-        int rc = sl_client_connect(c->o.broker, &co, &w->cl);
+        int rc = broker_connect(c, &w->cl);
         if (rc == 0)
             break;
         w->cl = NULL;
@@ -354,11 +360,7 @@ static int start_offset(worker_t *w, part_t *p, uint64_t *off) {
 static int fetch_client(worker_t *w, int k) {
     if (w->fcl[k] != NULL)
         return 0;
-    sl_client_opts_t co = {.secret = w->c->o.secret,
-                           .connect_timeout_ms = 3000,
-                           .io_timeout_ms = 30000,
-                           .retry_ms = 3000};
-    int rc = sl_client_connect(w->c->o.broker, &co, &w->fcl[k]);
+    int rc = broker_connect(w->c, &w->fcl[k]);
     if (rc != 0)
         w->fcl[k] = NULL;
     return rc;

@@ -875,9 +875,8 @@ static int connect_once(sl_mysql_sink_t *s) {
      * Connector/C would send one execution per row: slower than text). */
     const char *info = mysql_get_server_info(m);
     s->mariadb = info != NULL && strstr(info, "MariaDB") != NULL;
-    s->bulk_server = !s->opts.text_only &&
-                     mysql_get_server_version(m) >= 100207 && info != NULL &&
-                     strstr(info, "MariaDB") != NULL;
+    s->bulk_server = !s->opts.text_only && s->mariadb &&
+                     mysql_get_server_version(m) >= 100207;
     return 0;
 }
 
@@ -2311,21 +2310,10 @@ int sl_mysql_sink_row_doc(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
                       (unsigned long long)offset, (unsigned long long)rowno,
                       tm->dst_db, tm->table, err);
     }
-    if (s->nstmts == s->capstmts) {
-        size_t nc = s->capstmts ? s->capstmts * 2 : 256;
-        stmt_t *ns = realloc(s->stmts, nc * sizeof *ns);
-        if (ns == NULL)
-            return SL_ENOMEM;
-        s->stmts = ns;
-        s->capstmts = nc;
-    }
-    stmt_t *st = &s->stmts[s->nstmts++];
-    st->offset = offset;
-    st->row = rowno;
-    st->kind = skind;
-    st->tm = tm;
-    st->sql_start = mark;
-    st->nrows = 1;
+    rc = push_stmt(s, offset, rowno, skind, tm, mark);
+    if (rc != 0)
+        return rc;
+    stmt_t *st = &s->stmts[s->nstmts - 1];
     s->group_rows++;
     s->group_ins += skind == ST_INSERT;
     s->group_upd += skind == ST_UPDATE;

@@ -282,6 +282,27 @@ static inline size_t skip_ws(const unsigned char *s, size_t len, size_t i) {
     return i;
 }
 
+/* The string (key or value) whose opening quote is at s[*pos]: scanned,
+ * pushed as a token, *pos moved past its closing quote. Always inlined:
+ * as a call it costs the parser a fifth more instructions. */
+static inline __attribute__((always_inline)) int
+string_token(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
+             size_t *pos) {
+    size_t i = *pos, end = i + 1;
+    int esc = 0, rc;
+    uint32_t idx = 0; /* Set by push_tok(); GCC cannot see that. */
+    if (!quick_string(s, len, i + 1, &end) &&
+        (rc = scan_string(doc, s, len, &end, &esc)) != 0)
+        return rc;
+    if ((rc = push_tok(doc, SL_JR_STRING, i + 1, &idx)) != 0)
+        return rc;
+    doc->toks[idx].len = (uint32_t)(end - i - 1);
+    doc->toks[idx].escaped = (uint8_t)esc;
+    doc->toks[idx].next = idx + 1;
+    *pos = end + 1;
+    return 0;
+}
+
 /* Parser states: what may come next. */
 enum {
     ST_VALUE,     /* A value (document start, after ':' or ','). */
@@ -362,17 +383,8 @@ int sl_jr_parse(sl_jr_doc_t *doc, const char *text, size_t len) {
                 rc = fail(doc, SL_ECORRUPT, i, "expected a string key");
                 break;
             }
-            int esc = 0;
-            size_t end = i + 1;
-            if (!quick_string(s, len, i + 1, &end) &&
-                (rc = scan_string(doc, s, len, &end, &esc)) != 0)
+            if ((rc = string_token(doc, s, len, &i)) != 0)
                 break;
-            if ((rc = push_tok(doc, SL_JR_STRING, i + 1, &idx)) != 0)
-                break;
-            doc->toks[idx].len = (uint32_t)(end - i - 1);
-            doc->toks[idx].escaped = (uint8_t)esc;
-            doc->toks[idx].next = idx + 1;
-            i = end + 1;
             /* The colon right after the key, without a round through the
              * loop: keys are half the tokens of an object. */
             i = skip_ws(s, len, i);
@@ -402,17 +414,8 @@ int sl_jr_parse(sl_jr_doc_t *doc, const char *text, size_t len) {
             continue;
         }
         if (c == '"') {
-            int esc = 0;
-            size_t end = i + 1;
-            if (!quick_string(s, len, i + 1, &end) &&
-                (rc = scan_string(doc, s, len, &end, &esc)) != 0)
+            if ((rc = string_token(doc, s, len, &i)) != 0)
                 break;
-            if ((rc = push_tok(doc, SL_JR_STRING, i + 1, &idx)) != 0)
-                break;
-            doc->toks[idx].len = (uint32_t)(end - i - 1);
-            doc->toks[idx].escaped = (uint8_t)esc;
-            doc->toks[idx].next = idx + 1;
-            i = end + 1;
             state = ST_AFTER;
             continue;
         }
