@@ -23,6 +23,7 @@
 #include "apply/consume.h"
 
 #include "apply/backoff.h"
+#include "apply/event.h"
 #include "apply/sink_cache.h"
 #include "client.h"
 #include "clock.h"
@@ -86,59 +87,6 @@ static int trxtrack_at(sl_trxtrack_t *tt, const sl_jr_doc_t *doc,
 int sl_trxtrack_feed(sl_trxtrack_t *tt, const sl_jr_doc_t *doc) {
     return trxtrack_at(tt, doc, sl_jr_get(doc, 0, "kind"),
                        sl_jr_get(doc, 0, "trx"));
-}
-
-/* The top-level members of a change event the consumer reads, found in
- * one walk instead of a lookup each (the first of a repeated name, as
- * sl_jr_get() finds). */
-typedef struct {
-    uint32_t kind, db, table, before, after, src, trx;
-} ev_t;
-
-static void ev_index(const sl_jr_doc_t *doc, ev_t *ev) {
-    ev->kind = ev->db = ev->table = ev->before = ev->after = ev->src =
-        ev->trx = SL_JR_NONE;
-    if (doc->ntoks == 0 || sl_jr_type(doc, 0) != SL_JR_OBJECT)
-        return; /* Valid JSON but no event: every member is missing. */
-    uint32_t it = 0, k, v;
-    while (sl_jr_next(doc, 0, &it, &k, &v)) {
-        uint32_t *slot = NULL;
-        size_t n;
-        const char *key = sl_jr_raw(doc, k, &n);
-        if (sl_jr_tok(doc, k)->escaped) {
-            /* Rare: let the exact comparison decide. */
-            if (sl_jr_str_eq(doc, k, "kind", 4))
-                slot = &ev->kind;
-            else if (sl_jr_str_eq(doc, k, "db", 2))
-                slot = &ev->db;
-            else if (sl_jr_str_eq(doc, k, "table", 5))
-                slot = &ev->table;
-            else if (sl_jr_str_eq(doc, k, "before", 6))
-                slot = &ev->before;
-            else if (sl_jr_str_eq(doc, k, "after", 5))
-                slot = &ev->after;
-            else if (sl_jr_str_eq(doc, k, "src", 3))
-                slot = &ev->src;
-            else if (sl_jr_str_eq(doc, k, "trx", 3))
-                slot = &ev->trx;
-        } else if (n == 2 && memcmp(key, "db", 2) == 0) {
-            slot = &ev->db;
-        } else if (n == 3) {
-            slot = memcmp(key, "src", 3) == 0   ? &ev->src
-                   : memcmp(key, "trx", 3) == 0 ? &ev->trx
-                                                : NULL;
-        } else if (n == 4 && memcmp(key, "kind", 4) == 0) {
-            slot = &ev->kind;
-        } else if (n == 5) {
-            slot = memcmp(key, "table", 5) == 0   ? &ev->table
-                   : memcmp(key, "after", 5) == 0 ? &ev->after
-                                                  : NULL;
-        } else if (n == 6 && memcmp(key, "before", 6) == 0) {
-            slot = &ev->before;
-        }
-        if (slot != NULL && *slot == SL_JR_NONE)
-            *slot = v;
-    }
 }
 
 /* ---- state ------------------------------------------------------------ */
@@ -591,7 +539,7 @@ static int commit_group(worker_t *w, part_t *p, uint64_t end) {
     return 0;
 }
 
-static void copy_trx_id(part_t *p, const sl_jr_doc_t *doc, const ev_t *ev) {
+static void copy_trx_id(part_t *p, const sl_jr_doc_t *doc, const sl_event_t *ev) {
     uint32_t trx = ev->trx;
     uint32_t id = trx != SL_JR_NONE ? sl_jr_get(doc, trx, "id") : SL_JR_NONE;
     if (id == SL_JR_NONE || sl_jr_type(doc, id) != SL_JR_STRING)
@@ -633,8 +581,8 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
             fail_at(w, p, off, why);
             return;
         }
-        ev_t ev;
-        ev_index(&w->doc, &ev);
+        sl_event_t ev;
+        sl_event_index(&w->doc, &ev);
         int b = trxtrack_at(&p->tt, &w->doc, ev.kind, ev.trx);
         uint32_t kd = ev.kind;
         int replay = c->o.mysql != NULL && c->o.ddl_replay &&
@@ -674,7 +622,7 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
                     return;
                 p->group_open = 1;
             }
-            rc = sl_mysql_sink_row_doc(p->sink, &w->doc, off);
+            rc = sl_mysql_sink_row_ev(p->sink, &w->doc, &ev, off);
             if (sink_result(w, p, rc))
                 return;
             uint32_t kind = ev.kind;

@@ -34,6 +34,7 @@
 #include "apply/sink_mysql.h"
 
 #include "apply/backoff.h"
+#include "apply/event.h"
 #include "buf.h"
 #include "clock.h"
 #include "error.h"
@@ -82,6 +83,7 @@ enum {
 
 typedef struct {
     char *name;
+    size_t len; /* strlen(name). */
     int cls;
 } col_t;
 
@@ -89,6 +91,7 @@ typedef struct {
     char *src_db;
     char *table;
     char *dst_db;
+    size_t src_db_len, table_len; /* strlen() of src_db and table. */
     col_t *cols;
     size_t ncols;
     char **ukey; /* First unique key (PRIMARY first), or NULL. */
@@ -439,21 +442,31 @@ static int put_value(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
     return SL_ECORRUPT;
 }
 
+/* 1 when key token k names column i of tm. */
+static inline int col_is(const tmeta_t *tm, size_t i, const sl_jr_doc_t *doc,
+                         uint32_t k) {
+    const sl_jr_tok_t *t = sl_jr_tok(doc, k);
+    if (t->escaped)
+        return sl_jr_str_eq(doc, k, tm->cols[i].name, tm->cols[i].len);
+    return t->len == tm->cols[i].len &&
+           memcmp(tm->cols[i].name, doc->text + t->start, t->len) == 0;
+}
+
 /* The column of tm named by key token k, or -1. */
 static int find_col(const tmeta_t *tm, const sl_jr_doc_t *doc, uint32_t k) {
-    size_t n;
-    const char *raw = sl_jr_raw(doc, k, &n);
-    for (size_t i = 0; i < tm->ncols; i++) {
-        if (!sl_jr_tok(doc, k)->escaped) {
-            if (strlen(tm->cols[i].name) == n &&
-                memcmp(tm->cols[i].name, raw, n) == 0)
-                return (int)i;
-        } else if (sl_jr_str_eq(doc, k, tm->cols[i].name,
-                                strlen(tm->cols[i].name))) {
+    for (size_t i = 0; i < tm->ncols; i++)
+        if (col_is(tm, i, doc, k))
             return (int)i;
-        }
-    }
     return -1;
+}
+
+/* find_col() for the key at position hint of an image: images list their
+ * columns in table order, so with a full image that column is the one. */
+static inline int find_col_at(const tmeta_t *tm, const sl_jr_doc_t *doc,
+                              uint32_t k, size_t hint) {
+    if (hint < tm->ncols && col_is(tm, hint, doc, k))
+        return (int)hint;
+    return find_col(tm, doc, k);
 }
 
 static int put_table(sl_buf_t *b, const tmeta_t *tm) {
@@ -767,6 +780,7 @@ int sl_mysql_build_sql(const char *json, size_t len, const char *dst_db,
     }
     for (size_t i = 0; i < ncols; i++) {
         tm.cols[i].name = (char *)cols[i];
+        tm.cols[i].len = strlen(cols[i]);
         tm.cols[i].cls = classify(types[i]);
     }
     tm.ukey = (char **)ukey;
@@ -956,6 +970,19 @@ int sl_mysql_sink_new(const sl_mysql_opts_t *opts, const char *part,
     return 0;
 }
 
+/* Frees what tm owns (names, columns, key); members never set are NULL. */
+static void tmeta_clear(tmeta_t *tm) {
+    for (size_t c = 0; c < tm->ncols; c++)
+        free(tm->cols[c].name);
+    for (size_t c = 0; c < tm->nukey; c++)
+        free(tm->ukey[c]);
+    free(tm->cols);
+    free(tm->ukey);
+    free(tm->src_db);
+    free(tm->table);
+    free(tm->dst_db);
+}
+
 static void free_tables(sl_mysql_sink_t *s) {
     /* The prepared statements point at the tables; one in flight cannot
      * be closed without reading its answer: the connection goes. */
@@ -964,17 +991,8 @@ static void free_tables(sl_mysql_sink_t *s) {
     pstmts_close(s);
     bulk_reset(&s->bk);
     for (size_t i = 0; i < s->ntables; i++) {
-        tmeta_t *tm = s->tables[i];
-        for (size_t c = 0; c < tm->ncols; c++)
-            free(tm->cols[c].name);
-        for (size_t c = 0; c < tm->nukey; c++)
-            free(tm->ukey[c]);
-        free(tm->cols);
-        free(tm->ukey);
-        free(tm->src_db);
-        free(tm->table);
-        free(tm->dst_db);
-        free(tm);
+        tmeta_clear(s->tables[i]);
+        free(s->tables[i]);
     }
     free(s->tables);
     s->tables = NULL;
@@ -1262,11 +1280,20 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db,
     tm.cols = calloc(nrows ? nrows : 1, sizeof *tm.cols);
     MYSQL_ROW row;
     while (tm.cols && (row = mysql_fetch_row(res)) != NULL) {
-        tm.cols[tm.ncols].name = strdup(row[0] ? row[0] : "");
+        char *name = strdup(row[0] ? row[0] : "");
+        if (name == NULL)
+            break;
+        tm.cols[tm.ncols].name = name;
+        tm.cols[tm.ncols].len = strlen(name);
         tm.cols[tm.ncols].cls = classify(row[1] ? row[1] : "");
         tm.ncols++;
     }
     mysql_free_result(res);
+    if (tm.cols == NULL || tm.ncols < nrows) {
+        /* Out of memory: not to be taken for a missing table. */
+        tmeta_clear(&tm);
+        return SL_ENOMEM;
+    }
     tm.missing = tm.ncols == 0;
     if (!tm.missing) {
         /* The columns of the first unique index, PRIMARY first. */
@@ -1328,7 +1355,7 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db,
                     continue;
                 for (size_t c = 0; c < tm.ncols; c++)
                     if (tm.cols[c].cls == CLS_PLAIN &&
-                        strlen(tm.cols[c].name) == cn - 14 &&
+                        tm.cols[c].len == cn - 14 &&
                         memcmp(tm.cols[c].name, cc + 12, cn - 14) == 0)
                         tm.cols[c].cls = CLS_MJSON;
             }
@@ -1336,12 +1363,7 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db,
                 mysql_free_result(res);
         }
         if (rc != 0) {
-            for (size_t c = 0; c < tm.ncols; c++)
-                free(tm.cols[c].name);
-            free(tm.cols);
-            for (size_t c = 0; c < tm.nukey; c++)
-                free(tm.ukey[c]);
-            free(tm.ukey);
+            tmeta_clear(&tm);
             return rc;
         }
     }
@@ -1352,18 +1374,20 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db,
     if (ntm == NULL) {
         if (tabs != NULL)
             s->tables = tabs;
-        for (size_t c = 0; c < tm.ncols; c++)
-            free(tm.cols[c].name);
-        free(tm.cols);
-        for (size_t c = 0; c < tm.nukey; c++)
-            free(tm.ukey[c]);
-        free(tm.ukey);
+        tmeta_clear(&tm);
         return SL_ENOMEM;
     }
     s->tables = tabs;
     tm.src_db = strdup(src_db);
     tm.table = strdup(table);
     tm.dst_db = strdup(dst);
+    tm.src_db_len = tm.src_db ? strlen(tm.src_db) : 0;
+    tm.table_len = tm.table ? strlen(tm.table) : 0;
+    if (!tm.src_db || !tm.table || !tm.dst_db) {
+        tmeta_clear(&tm);
+        free(ntm);
+        return SL_ENOMEM;
+    }
     *ntm = tm;
     tabs[s->ntables++] = ntm;
     *out = ntm;
@@ -1691,10 +1715,9 @@ static int push_stmt(sl_mysql_sink_t *s, uint64_t offset, uint64_t rowno,
 
 /* 1 when every primary-key column (the event's pk list) has the same
  * value, as text, in the before and the after image. */
-static int pk_unchanged(const sl_jr_doc_t *doc, const tmeta_t *tm) {
-    uint32_t pk = sl_jr_get(doc, 0, "pk");
-    uint32_t before = sl_jr_get(doc, 0, "before");
-    uint32_t after = sl_jr_get(doc, 0, "after");
+static int pk_unchanged(const sl_jr_doc_t *doc, const sl_event_t *ev,
+                        const tmeta_t *tm) {
+    uint32_t pk = ev->pk, before = ev->before, after = ev->after;
     if (pk == SL_JR_NONE || sl_jr_type(doc, pk) != SL_JR_ARRAY ||
         sl_jr_tok(doc, pk)->count == 0 || before == SL_JR_NONE ||
         after == SL_JR_NONE || sl_jr_type(doc, before) != SL_JR_OBJECT ||
@@ -1708,8 +1731,8 @@ static int pk_unchanged(const sl_jr_doc_t *doc, const tmeta_t *tm) {
         if (c < 0)
             return 0;
         const char *name = tm->cols[c].name;
-        uint32_t b = sl_jr_getn(doc, before, name, strlen(name));
-        uint32_t a = sl_jr_getn(doc, after, name, strlen(name));
+        uint32_t b = sl_jr_getn(doc, before, name, tm->cols[c].len);
+        uint32_t a = sl_jr_getn(doc, after, name, tm->cols[c].len);
         if (b == SL_JR_NONE || a == SL_JR_NONE ||
             sl_jr_type(doc, a) == SL_JR_NULL ||
             sl_jr_type(doc, a) != sl_jr_type(doc, b))
@@ -2025,9 +2048,10 @@ static int bulk_emit(sl_mysql_sink_t *s, int keep_open) {
  * of its own (update, no key, an odd value: the single-row path also
  * reports any error precisely), or a negative error.
  */
-static int try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc, tmeta_t *tm,
-                     uint64_t offset, uint64_t rowno) {
-    uint32_t op = sl_jr_get(doc, 0, "op");
+static int try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
+                     const sl_event_t *ev, tmeta_t *tm, uint64_t offset,
+                     uint64_t rowno) {
+    uint32_t op = ev->op;
     if (op == SL_JR_NONE)
         return 0;
     int ins = sl_jr_str_eq(doc, op, "insert", 6);
@@ -2035,29 +2059,28 @@ static int try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc, tmeta_t *tm,
     int upd = !ins && !del && tm->pk_only && sl_jr_str_eq(doc, op, "update", 6);
     if (!ins && !del && !upd)
         return 0;
-    if (upd && !pk_unchanged(doc, tm))
+    if (upd && !pk_unchanged(doc, ev, tm))
         return 0;
     int kind = ins ? ST_INSERT : del ? ST_DELETE : ST_UPSERT;
-    if (sl_jr_get(doc, 0, "positional") != SL_JR_NONE)
+    if (ev->positional != SL_JR_NONE)
         return 0;
     int cols[MAX_MERGE_COLS];
     uint32_t vals[MAX_MERGE_COLS];
     size_t n = 0;
     uint32_t it = 0, k, v;
     if (ins || upd) {
-        uint32_t after = sl_jr_get(doc, 0, "after");
+        uint32_t after = ev->after;
         if (after == SL_JR_NONE || sl_jr_type(doc, after) != SL_JR_OBJECT)
             return 0;
         while (sl_jr_next(doc, after, &it, &k, &v)) {
-            int c = find_col(tm, doc, k);
+            int c = find_col_at(tm, doc, k, n);
             if (c < 0 || n == MAX_MERGE_COLS)
                 return 0;
             cols[n] = c;
             vals[n++] = v;
         }
     } else {
-        uint32_t pk = sl_jr_get(doc, 0, "pk");
-        uint32_t before = sl_jr_get(doc, 0, "before");
+        uint32_t pk = ev->pk, before = ev->before;
         if (pk == SL_JR_NONE || sl_jr_type(doc, pk) != SL_JR_ARRAY ||
             before == SL_JR_NONE || sl_jr_type(doc, before) != SL_JR_OBJECT)
             return 0;
@@ -2069,7 +2092,7 @@ static int try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc, tmeta_t *tm,
             if (c < 0)
                 return 0;
             uint32_t val = sl_jr_getn(doc, before, tm->cols[c].name,
-                                      strlen(tm->cols[c].name));
+                                      tm->cols[c].len);
             if (val == SL_JR_NONE || sl_jr_type(doc, val) == SL_JR_NULL)
                 return 0;
             cols[n] = c;
@@ -2219,10 +2242,59 @@ int sl_mysql_sink_row(sl_mysql_sink_t *s, const char *json, size_t len,
 
 int sl_mysql_sink_row_doc(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
                           uint64_t offset) {
+    sl_event_t ev;
+    sl_event_index(doc, &ev);
+    return sl_mysql_sink_row_ev(s, doc, &ev, offset);
+}
+
+/* The known table whose source names are the (unescaped) strings db and
+ * table of doc, or NULL: the common case, without copying the names. */
+static tmeta_t *known_table(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
+                            uint32_t db, uint32_t table) {
+    const sl_jr_tok_t *d = sl_jr_tok(doc, db), *t = sl_jr_tok(doc, table);
+    if (d->type != SL_JR_STRING || t->type != SL_JR_STRING || d->escaped ||
+        t->escaped)
+        return NULL;
+    const char *dp = doc->text + d->start, *tp = doc->text + t->start;
+    for (size_t i = 0; i < s->ntables; i++) {
+        tmeta_t *tm = s->tables[i];
+        if (tm->table_len == t->len && tm->src_db_len == d->len &&
+            memcmp(tm->table, tp, t->len) == 0 &&
+            memcmp(tm->src_db, dp, d->len) == 0)
+            return tm;
+    }
+    return NULL;
+}
+
+/* The table of a row event whose names are not plain strings known
+ * already: unescaped, and looked up or learned from the target. */
+static int find_table(sl_mysql_sink_t *s, const sl_jr_doc_t *doc, uint32_t db,
+                      uint32_t table, uint64_t offset, tmeta_t **out) {
+    sl_buf_reset(&s->tmp);
+    sl_buf_reset(&s->tmp2);
+    if (db == SL_JR_NONE || table == SL_JR_NONE ||
+        sl_jr_unescape(doc, db, &s->tmp) != 0 ||
+        sl_jr_unescape(doc, table, &s->tmp2) != 0 ||
+        sl_buf_append_u8(&s->tmp, 0) != 0 ||
+        sl_buf_append_u8(&s->tmp2, 0) != 0) {
+        s->failed_offset = offset;
+        return seterr(s, SL_EDB, "partition %s offset %llu: row event "
+                      "without db or table", s->part,
+                      (unsigned long long)offset);
+    }
+    int rc = table_meta(s, (const char *)s->tmp.data,
+                        (const char *)s->tmp2.data, out);
+    if (rc == SL_EAGAIN)
+        s->in_group = 0;
+    return rc;
+}
+
+int sl_mysql_sink_row_ev(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
+                         const sl_event_t *ev, uint64_t offset) {
     if (!s->in_group || s->mysql == NULL)
         return seterr(s, SL_EAGAIN, "no open group");
     int rc = 0;
-    uint32_t kind = sl_jr_get(doc, 0, "kind");
+    uint32_t kind = ev->kind;
     if (kind == SL_JR_NONE) {
         s->failed_offset = offset;
         return seterr(s, SL_EDB, "partition %s offset %llu: event without "
@@ -2242,32 +2314,17 @@ int sl_mysql_sink_row_doc(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
     }
     if (!sl_jr_str_eq(doc, kind, "row", 3))
         return 0;
-    uint32_t db = sl_jr_get(doc, 0, "db");
-    uint32_t table = sl_jr_get(doc, 0, "table");
-    uint32_t rowi = sl_jr_get(doc, 0, "row");
+    uint32_t db = ev->db, table = ev->table, rowi = ev->row;
     uint64_t rowno = 0;
     if (rowi != SL_JR_NONE)
         (void)sl_jr_u64(doc, rowi, &rowno);
-    sl_buf_reset(&s->tmp);
-    sl_buf_reset(&s->tmp2);
-    if (db == SL_JR_NONE || table == SL_JR_NONE ||
-        sl_jr_unescape(doc, db, &s->tmp) != 0 ||
-        sl_jr_unescape(doc, table, &s->tmp2) != 0 ||
-        sl_buf_append_u8(&s->tmp, 0) != 0 ||
-        sl_buf_append_u8(&s->tmp2, 0) != 0) {
-        s->failed_offset = offset;
-        return seterr(s, SL_EDB, "partition %s offset %llu: row event "
-                      "without db or table", s->part,
-                      (unsigned long long)offset);
-    }
-    tmeta_t *tm = NULL;
-    rc = table_meta(s, (const char *)s->tmp.data, (const char *)s->tmp2.data,
-                    &tm);
-    if (rc != 0) {
-        if (rc == SL_EAGAIN)
-            s->in_group = 0;
+    tmeta_t *tm = db != SL_JR_NONE && table != SL_JR_NONE
+                      ? known_table(s, doc, db, table)
+                      : NULL;
+    if (tm == NULL)
+        rc = find_table(s, doc, db, table, offset, &tm);
+    if (rc != 0)
         return rc;
-    }
     if (tm->missing) {
         s->failed_offset = offset;
         /* Forget it, so that a table created later is seen. */
@@ -2281,7 +2338,7 @@ int sl_mysql_sink_row_doc(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
                       (unsigned long long)rowno, name);
     }
     if (!s->careful) {
-        rc = try_merge(s, doc, tm, offset, rowno);
+        rc = try_merge(s, doc, ev, tm, offset, rowno);
         if (rc < 0)
             return rc;
         if (rc == 1)

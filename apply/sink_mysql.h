@@ -54,6 +54,7 @@
 #ifndef SL_APPLY_SINK_MYSQL_H
 #define SL_APPLY_SINK_MYSQL_H
 
+#include "apply/event.h"
 #include "jsonread.h"
 
 #include <stddef.h>
@@ -132,6 +133,10 @@ int sl_mysql_sink_row(sl_mysql_sink_t *sink, const char *json, size_t len,
  * only read during the call. */
 int sl_mysql_sink_row_doc(sl_mysql_sink_t *sink, const sl_jr_doc_t *doc,
                           uint64_t offset);
+/* The same with the event's members already found (sl_event_index() of
+ * doc); doc and ev are only read during the call. */
+int sl_mysql_sink_row_ev(sl_mysql_sink_t *sink, const sl_jr_doc_t *doc,
+                         const sl_event_t *ev, uint64_t offset);
 /* Sends what the open group has built so far (after the batch in flight
  * completes), so that the target has work while the caller waits for
  * something else (a broker fetch). Errors as for sl_mysql_sink_row(). */

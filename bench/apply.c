@@ -31,7 +31,8 @@
  * BENCH_LAYOUTS=1 or 8 runs one layout; BENCH_APPLY_ARGS adds sluice-apply
  * flags; BENCH_APPLY_BIN runs another sluice-apply build;
  * BENCH_CACHE_WORKERS sets the cache runs' workers; BENCH_PERF=DIR
- * records the target with `perf record` during each timed run.
+ * records the target with `perf record` during each timed run
+ * (BENCH_PERF_WIDE=1: every process).
  */
 #include "client.h"
 #include "clock.h"
@@ -80,7 +81,8 @@ static double cpu_s(int pid) {
 /* CPU seconds of the last timed run: the target server's, and
  * sluice-apply's (0 for native replication, which runs inside the
  * target). */
-static double cpu_target, cpu_apply;
+static double cpu_target, cpu_apply, cpu_broker;
+static int broker_pid;
 
 static int target_pid(void) {
     const char *s = getenv("SL_TARGET_PID");
@@ -102,6 +104,14 @@ static int perf_start(const char *name) {
     snprintf(pid, sizeof pid, "%d", target_pid());
     char *argv[] = {"/usr/bin/perf", "record", "-q", "-e", "cpu-clock", "-g", "-p",
                     pid, "-o", out, NULL};
+    /* BENCH_PERF_WIDE=1 samples every process (perf -a), to see the
+     * target, sluice-apply and the broker side by side. */
+    if (getenv("BENCH_PERF_WIDE") && atoi(getenv("BENCH_PERF_WIDE")) > 0) {
+        argv[6] = "-a";
+        argv[7] = "-o";
+        argv[8] = out;
+        argv[9] = NULL;
+    }
     int p = spawn(argv, "perf.log");
     sl_harness_sleep_ms(300);
     return p;
@@ -397,7 +407,7 @@ static double sluice_mysql(MYSQL *dst, const char *srcdb, const char *dstdb,
     char pname[32];
     snprintf(pname, sizeof pname, "sluice-%dt", ntables);
     int perf = perf_start(pname);
-    double t0 = now_s(), c0 = cpu_s(target_pid());
+    double t0 = now_s(), c0 = cpu_s(target_pid()), b0 = cpu_s(broker_pid);
     int pid = spawn(argv, "apply-mysql.log");
     for (;;) {
         /* The table appears when sluice-apply starts: an error is 0. */
@@ -423,6 +433,7 @@ static double sluice_mysql(MYSQL *dst, const char *srcdb, const char *dstdb,
     double dt = now_s() - t0;
     cpu_target = cpu_s(target_pid()) - c0;
     cpu_apply = cpu_s(pid);
+    cpu_broker = cpu_s(broker_pid) - b0;
     perf_stop(perf);
     sl_harness_stop(pid, SIGTERM, 30000);
     return dt;
@@ -568,7 +579,7 @@ static void run_layout(MYSQL *src, MYSQL *dst, sl_client_t *cl, int nt,
     fprintf(stderr, "layout %d%s: captured in %.1f s\n", nt, tag,
             now_s() - g0);
     double t_sl = sluice_mysql(dst, srcdb, dstdb, topic, nt, expect);
-    double ct_sl = cpu_target, ca_sl = cpu_apply;
+    double ct_sl = cpu_target, ca_sl = cpu_apply, cb_sl = cpu_broker;
     int ok = same_tables(src, dst, srcdb, dstdb, nt);
     double t_n0 = native(dst, srcdb, nt, 0, file, pos, efile, epos);
     double ct_n0 = cpu_target;
@@ -585,10 +596,10 @@ static void run_layout(MYSQL *src, MYSQL *dst, sl_client_t *cl, int nt,
            ok_native ? "verified" : "NATIVE DIFFERS", sl_rate / n0_rate,
            sl_rate / n4_rate);
     printf("%d table%s%s: wall / CPU seconds: sluice-apply %.2f s wall, "
-           "target %.2f s + sluice-apply %.2f s CPU | native threads=0 "
-           "%.2f s wall, target %.2f s CPU | threads=4 %.2f s wall, "
-           "target %.2f s CPU\n", nt, nt > 1 ? "s" : "", label, t_sl, ct_sl,
-           ca_sl, t_n0, ct_n0, t_n4, ct_n4);
+           "target %.2f s + sluice-apply %.2f s + broker %.2f s CPU | "
+           "native threads=0 %.2f s wall, target %.2f s CPU | threads=4 "
+           "%.2f s wall, target %.2f s CPU\n", nt, nt > 1 ? "s" : "", label,
+           t_sl, ct_sl, ca_sl, cb_sl, t_n0, ct_n0, t_n4, ct_n4);
     fflush(stdout);
     if (!caches)
         return;
@@ -642,7 +653,7 @@ int main(int argc, char **argv) {
     snprintf(data, sizeof data, "%s/broker", dir);
     char *bargv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen",
                      broker, "--data", data, "--fsync", "never", NULL};
-    spawn(bargv, "broker.log");
+    broker_pid = spawn(bargv, "broker.log");
     if (sl_harness_wait_port(bport, 10000) != 0)
         die("broker did not start");
     sl_client_t *cl;

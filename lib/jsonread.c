@@ -476,25 +476,6 @@ int sl_jr_parse(sl_jr_doc_t *doc, const char *text, size_t len) {
     return rc;
 }
 
-int sl_jr_next(const sl_jr_doc_t *doc, uint32_t container, uint32_t *it,
-               uint32_t *key, uint32_t *val) {
-    const sl_jr_tok_t *c = &doc->toks[container];
-    if (c->type != SL_JR_OBJECT && c->type != SL_JR_ARRAY)
-        return 0;
-    uint32_t i = *it == 0 ? container + 1 : *it;
-    if (i >= c->next)
-        return 0;
-    if (c->type == SL_JR_OBJECT) {
-        *key = i;
-        *val = i + 1;
-    } else {
-        *key = SL_JR_NONE;
-        *val = i;
-    }
-    *it = doc->toks[*val].next;
-    return 1;
-}
-
 /* Decodes one escape at p (after the backslash is p[0] == '\\'); writes
  * the UTF-8 bytes to out (up to 4) and returns how many input bytes it
  * used. The tokenizer already validated the escape. */
@@ -541,14 +522,11 @@ static size_t unescape_one(const unsigned char *p, unsigned char *out,
     return used;
 }
 
-int sl_jr_str_eq(const sl_jr_doc_t *doc, uint32_t i, const char *str,
-                 size_t n) {
+/* sl_jr_str_eq() of an escaped string: compared escape by escape. */
+int sl_jr_str_eq_escaped(const sl_jr_doc_t *doc, uint32_t i, const char *str,
+                         size_t n) {
     const sl_jr_tok_t *t = &doc->toks[i];
-    if (t->type != SL_JR_STRING)
-        return 0;
     const unsigned char *p = (const unsigned char *)doc->text + t->start;
-    if (!t->escaped)
-        return t->len == n && memcmp(p, str, n) == 0;
     const unsigned char *end = p + t->len;
     size_t k = 0;
     while (p < end) {

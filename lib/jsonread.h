@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum {
     SL_JR_NULL = 0,
@@ -99,11 +100,39 @@ uint32_t sl_jr_getn(const sl_jr_doc_t *doc, uint32_t obj, const char *name,
 
 /* Iterates an object's members: start with *it = 0; each call sets *key and
  * *val and returns 1, or returns 0 at the end. Arrays: *key is SL_JR_NONE. */
-int sl_jr_next(const sl_jr_doc_t *doc, uint32_t container, uint32_t *it,
-               uint32_t *key, uint32_t *val);
+static inline int sl_jr_next(const sl_jr_doc_t *doc, uint32_t container,
+                             uint32_t *it, uint32_t *key, uint32_t *val) {
+    const sl_jr_tok_t *c = &doc->toks[container];
+    if (c->type != SL_JR_OBJECT && c->type != SL_JR_ARRAY)
+        return 0;
+    uint32_t i = *it == 0 ? container + 1 : *it;
+    if (i >= c->next)
+        return 0;
+    if (c->type == SL_JR_OBJECT) {
+        *key = i;
+        *val = i + 1;
+    } else {
+        *key = SL_JR_NONE;
+        *val = i;
+    }
+    *it = doc->toks[*val].next;
+    return 1;
+}
 
 /* 1 when string token i, unescaped, equals s[0..n). */
-int sl_jr_str_eq(const sl_jr_doc_t *doc, uint32_t i, const char *s, size_t n);
+int sl_jr_str_eq_escaped(const sl_jr_doc_t *doc, uint32_t i, const char *s,
+                         size_t n);
+/* Inline: it is called several times for every event, mostly on short
+ * unescaped strings against constants, where memcmp() is inlined too. */
+static inline int sl_jr_str_eq(const sl_jr_doc_t *doc, uint32_t i,
+                               const char *s, size_t n) {
+    const sl_jr_tok_t *t = &doc->toks[i];
+    if (t->type != SL_JR_STRING)
+        return 0;
+    if (t->escaped)
+        return sl_jr_str_eq_escaped(doc, i, s, n);
+    return t->len == n && memcmp(doc->text + t->start, s, n) == 0;
+}
 
 /* Appends the unescaped bytes of string token i to out. SL_EINVAL when i
  * is not a string (or is SL_JR_NONE); SL_ENOMEM. */

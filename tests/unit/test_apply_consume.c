@@ -2,6 +2,7 @@
  * retry pacing (apply/backoff.h). */
 #include "apply/backoff.h"
 #include "apply/consume.h"
+#include "apply/event.h"
 #include "error.h"
 #include "sl_test.h"
 
@@ -67,4 +68,44 @@ SL_TEST(apply_backoff_grows_with_jitter_and_resets) {
     volatile int stop = 1;
     sl_backoff_init(&bo, 60000, 60000);
     SL_CHECK(sl_backoff_sleep(&bo, &stop) != 0);
+}
+
+/* sl_event_index() must find each member where sl_jr_get() does: the
+ * first of a repeated name, escaped names too, nothing for lookalikes. */
+SL_TEST(apply_event_index_matches_lookups) {
+    static const char *docs[] = {
+        "{\"kind\":\"row\",\"op\":\"update\",\"db\":\"d\",\"table\":\"t\","
+        "\"row\":3,\"pk\":[\"id\"],\"before\":{\"id\":1},\"after\":{\"id\":2},"
+        "\"src\":{\"ts\":1},\"trx\":{\"id\":\"x\"}}",
+        /* Repeats, escapes, lookalikes (same length and first bytes). */
+        "{\"op\":\"insert\",\"op\":\"delete\",\"t\\u0061ble\":\"u\","
+        "\"tablf\":1,\"dc\":2,\"pz\":3,\"rox\":4,\"kine\":5,\"positionaL\":6,"
+        "\"positional\":true,\"afteR\":7,\"befor\\u0065\":null}",
+        "{}",
+        "[1,2]",
+        "\"kind\"",
+    };
+    static const char *names[] = {"kind", "op", "db", "table", "row", "pk",
+                                  "positional", "before", "after", "src",
+                                  "trx"};
+    for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
+        sl_jr_doc_t doc;
+        sl_jr_init(&doc);
+        SL_CHECK_INT(sl_jr_parse(&doc, docs[d], strlen(docs[d])), 0);
+        sl_event_t ev;
+        sl_event_index(&doc, &ev);
+        /* The members in declaration order: all uint32_t. */
+        uint32_t slots[sizeof names / sizeof names[0]];
+        _Static_assert(sizeof ev == sizeof slots, "one slot per name");
+        memcpy(slots, &ev, sizeof slots);
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            uint32_t want = sl_jr_type(&doc, 0) == SL_JR_OBJECT
+                                ? sl_jr_get(&doc, 0, names[i])
+                                : SL_JR_NONE;
+            if (slots[i] != want)
+                sl_test_fail(__FILE__, __LINE__, "doc %zu member %s: %u, "
+                             "lookup %u", d, names[i], slots[i], want);
+        }
+        sl_jr_free(&doc);
+    }
 }
