@@ -16,6 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What a template part stands for: is_col is PART_TEXT for literal
+ * bytes, else the kind of value (decided once, at compile time, instead
+ * of comparing names for every row). */
+enum { PART_TEXT, PART_COL, PART_DB, PART_TABLE };
+
 typedef struct {
     int is_col;
     char *text; /* Literal bytes or column name; owned. */
@@ -83,7 +88,10 @@ static int add_part(tpl_t *tpl, int is_col, const char *text, size_t len) {
         return SL_ENOMEM;
     memcpy(copy, text, len);
     copy[len] = '\0';
-    p[tpl->nparts].is_col = is_col;
+    p[tpl->nparts].is_col = !is_col                     ? PART_TEXT
+                            : strcmp(copy, "_db") == 0    ? PART_DB
+                            : strcmp(copy, "_table") == 0 ? PART_TABLE
+                                                          : PART_COL;
     p[tpl->nparts].text = copy;
     p[tpl->nparts].len = len;
     tpl->nparts++;
@@ -146,7 +154,7 @@ static int compile(tpl_t *tpl, const char *w, size_t n, int line, char *err,
     if (rc == 0) {
         int cols = 0;
         for (size_t k = 0; k < tpl->nparts; k++)
-            cols += tpl->parts[k].is_col;
+            cols += tpl->parts[k].is_col != PART_TEXT;
         if (cols == 0)
             rc = errf(err, errlen, SL_ECONFIG,
                       "line %d: template %s names no column, so every row "
@@ -316,9 +324,7 @@ const sl_keytpl_table_t *sl_keytpl_at(const sl_keytpl_set_t *set, size_t i) {
     return &set->tables[i];
 }
 
-static int is_pseudo(const part_t *p) {
-    return strcmp(p->text, "_db") == 0 || strcmp(p->text, "_table") == 0;
-}
+static int is_pseudo(const part_t *p) { return p->is_col >= PART_DB; }
 
 int sl_keytpl_validate(const sl_keytpl_table_t *tt, const char *const *cols,
                        size_t ncols, char *err, size_t errlen) {
@@ -360,18 +366,22 @@ void sl_keylist_free(sl_keylist_t *kl) {
 static int put_escaped(sl_buf_t *out, const void *data, size_t n) {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *p = data;
-    if (sl_buf_reserve(out, n) != 0)
+    /* Room for the worst case (every byte escaped) once, then plain
+     * stores: this runs for every key of every row. */
+    if (n > SIZE_MAX / 3 || sl_buf_reserve(out, 3 * n) != 0)
         return SL_ENOMEM;
+    uint8_t *w = out->data + out->len;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = p[i];
         if (c < 0x21 || c == 0x7F || c == '%') {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            if (sl_buf_append(out, e, 3) != 0)
-                return SL_ENOMEM;
-        } else if (sl_buf_append_u8(out, c) != 0) {
-            return SL_ENOMEM;
+            *w++ = '%';
+            *w++ = (uint8_t)hex[c >> 4];
+            *w++ = (uint8_t)hex[c & 15];
+        } else {
+            *w++ = c;
         }
     }
+    out->len = (size_t)(w - out->data);
     return 0;
 }
 
@@ -464,11 +474,11 @@ int sl_keytpl_eval(const sl_keytpl_table_t *tt, const sl_jr_doc_t *doc,
                     rc = sl_buf_append(&kl->bytes, p->text, p->len);
                     continue;
                 }
-                if (strcmp(p->text, "_db") == 0) {
+                if (p->is_col == PART_DB) {
                     rc = put_escaped(&kl->bytes, db, db_len);
                     continue;
                 }
-                if (strcmp(p->text, "_table") == 0) {
+                if (p->is_col == PART_TABLE) {
                     rc = put_escaped(&kl->bytes, table, table_len);
                     continue;
                 }

@@ -24,6 +24,10 @@
 
 #define FLUSH_AT (256u * 1024)
 
+/* The largest record a broker can hold (its --max-message is capped at
+ * 1 GiB): a reply announcing more is refused at once. */
+#define SL_CLIENT_MAX_RECORD (1ull << 30)
+
 struct sl_client_s {
     char host[256];
     uint16_t port;
@@ -781,6 +785,11 @@ static int get_body(sl_client_t *cl, int64_t deadline, const char *rest,
         }
         if (p != e)
             return set_err(cl, SL_EPROTO, "bad record line");
+        /* No broker holds a record above 1 GiB (its --max-message
+         * limit): a larger length is garbage, not something to wait for. */
+        if (v[2] > SL_CLIENT_MAX_RECORD)
+            return set_err(cl, SL_EPROTO, "record of %llu bytes announced",
+                           (unsigned long long)v[2]);
         size_t len = (size_t)v[2];
         err = need_bytes(cl, deadline, len + 2);
         if (err != 0)

@@ -651,7 +651,15 @@ int sl_jr_i64(const sl_jr_doc_t *doc, uint32_t i, int64_t *v) {
     const char *p = doc->text + t->start;
     int neg = p[0] == '-';
     uint64_t r = 0;
-    for (uint32_t k = (uint32_t)neg; k < t->len; k++) {
+    /* Up to 19 digits cannot overflow 64 bits: no check per digit. */
+    uint32_t k = (uint32_t)neg, quick = t->len < k + 19 ? t->len : k + 19;
+    for (; k < quick; k++) {
+        unsigned d = (unsigned)(unsigned char)p[k] - '0';
+        if (d > 9)
+            return SL_EINVAL;
+        r = r * 10 + d;
+    }
+    for (; k < t->len; k++) {
         if (p[k] < '0' || p[k] > '9')
             return SL_EINVAL;
         unsigned d = (unsigned)(p[k] - '0');

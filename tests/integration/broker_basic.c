@@ -666,7 +666,8 @@ SL_TEST(broker_client_get_recv_bad_replies) {
         {"200 %s 1 5 5\r\n0 1 x3\r\nabc\r\n", SL_EPROTO},
         {"200 %s 1 5 5\r\n0 1 3\r\nabcX\n", SL_EPROTO},
         {"200 %s 2 5 5\r\n0 1 3\r\nabc\r\n1 1 3\r\nab", SL_ECLOSED},
-        {"200 %s 1 5 5\r\n0 1 9999999999999999\r\nabc", SL_ECLOSED},
+        {"200 %s 1 5 5\r\n0 1 9999999999999999\r\nabc", SL_EPROTO},
+        {"200 %s 1 5 5\r\n0 1 1073741825\r\nabc", SL_EPROTO},
         {"200 999 1 5 5\r\n0 1 3\r\nabc\r\n%s", SL_EPROTO},
         {"200 %s 1 5 junk\r\n0 1 3\r\nabc\r\n", 0},
     };

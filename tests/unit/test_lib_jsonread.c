@@ -4,6 +4,7 @@
 #include "jsonread.h"
 #include "sl_test.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 static int parse(sl_jr_doc_t *doc, const char *text) {
@@ -305,5 +306,41 @@ SL_TEST(jsonread_member_lookup) {
     SL_CHECK(sl_jr_get(&doc, 0, "k") == SL_JR_NONE);
     SL_CHECK(sl_jr_get(&doc, 0, "keys") == SL_JR_NONE);
     SL_CHECK(sl_jr_get(&doc, 99, "a") == SL_JR_NONE);
+    sl_jr_free(&doc);
+}
+
+/* sl_jr_i64() against strtoll() for every length up to 21 digits, both
+ * signs, all nines and random digits: the first 19 digits take a path
+ * without overflow checks, which must agree on every value and range. */
+SL_TEST(jsonread_i64_matches_strtoll) {
+    sl_jr_doc_t doc;
+    sl_jr_init(&doc);
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    for (int len = 1; len <= 21; len++) {
+        for (int trial = 0; trial < 200; trial++) {
+            char text[32];
+            int neg = trial & 1, o = 0;
+            if (neg)
+                text[o++] = '-';
+            for (int d = 0; d < len; d++) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                int digit = trial < 4 ? 9 : (int)((seed >> 33) % 10);
+                if (d == 0 && digit == 0 && len > 1)
+                    digit = 1; /* JSON numbers have no leading zeros. */
+                text[o++] = (char)('0' + digit);
+            }
+            text[o] = '\0';
+            SL_CHECK_OK(sl_jr_parse(&doc, text, (size_t)o));
+            errno = 0;
+            long long want = strtoll(text, NULL, 10);
+            int want_rc = errno == ERANGE ? SL_ERANGE : 0;
+            int64_t got = 0;
+            int rc = sl_jr_i64(&doc, 0, &got);
+            if (rc != want_rc || (rc == 0 && got != want))
+                sl_test_fail(__FILE__, __LINE__, "%s: rc %d value %lld, "
+                             "strtoll rc %d value %lld", text, rc,
+                             (long long)got, want_rc, want);
+        }
+    }
     sl_jr_free(&doc);
 }
