@@ -68,8 +68,10 @@ fuzzobj = $(patsubst %.c,build/fuzz/%.o,$(1))
 PROGRAMS := bin/sluice-broker bin/sluice-capture bin/sluice-apply bin/sluice
 ITESTS := $(patsubst %.c,build/%,$(ITEST_SRC))
 # Integration programs that link the code they test (the MySQL sink, the
-# decoder on real-server rows) also run built with ASan and UBSan.
+# Redis and memcached sinks, the decoder on real-server rows) also run
+# built with ASan and UBSan.
 ITESTS_ASAN := build/tests-asan/integration/apply_mysql \
+               build/tests-asan/integration/apply_cache \
                build/tests-asan/integration/capture_types
 BENCHES := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzzers/%,$(FUZZ_SRC))
