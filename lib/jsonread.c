@@ -3,8 +3,16 @@
  *
  * It is an explicit-stack parser (no recursion, so a hostile document
  * cannot exhaust the C stack): the stack holds the indexes of the open
- * containers, bounded by max_depth. Each container's `next` and `len` are
- * filled in when its closing bracket is seen.
+ * containers, bounded by max_depth. Each container's `next`, `len` and
+ * `count` are filled in when its closing bracket is seen.
+ *
+ * It is the largest CPU cost of the apply process, so sl_jr_parse() is
+ * written for speed: each place in the grammar is a label (no state
+ * variable tested per token), the innermost container's member count and
+ * the token count live in locals, the check before each token is one
+ * compare, and strings and digit runs are scanned 16 bytes at a time with
+ * SSE2 (8 at a time, portably, elsewhere). Malformed input leaves the
+ * fast paths for out-of-line code that alone formats the messages.
  */
 #include "jsonread.h"
 
@@ -14,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 void sl_jr_init(sl_jr_doc_t *doc) { memset(doc, 0, sizeof *doc); }
 
@@ -23,14 +34,21 @@ void sl_jr_free(sl_jr_doc_t *doc) {
     doc->ntoks = doc->cap = 0;
 }
 
+static void set_err(sl_jr_doc_t *doc, size_t pos, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 3, 0)));
+static void set_err(sl_jr_doc_t *doc, size_t pos, const char *fmt,
+                    va_list ap) {
+    vsnprintf(doc->err, sizeof doc->err, fmt, ap);
+    doc->err_pos = pos;
+}
+
 static int fail(sl_jr_doc_t *doc, int rc, size_t pos, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail(sl_jr_doc_t *doc, int rc, size_t pos, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(doc->err, sizeof doc->err, fmt, ap);
+    set_err(doc, pos, fmt, ap);
     va_end(ap);
-    doc->err_pos = pos;
     return rc;
 }
 
@@ -43,27 +61,6 @@ static int grow_toks(sl_jr_doc_t *doc, size_t start) {
         return fail(doc, SL_ENOMEM, start, "out of memory");
     doc->toks = t;
     doc->cap = ncap;
-    return 0;
-}
-
-static inline int push_tok(sl_jr_doc_t *doc, uint8_t type, size_t start,
-                           uint32_t *idx) {
-    if (doc->max_toks != 0 && doc->ntoks >= doc->max_toks)
-        return fail(doc, SL_ETOOBIG, start, "more than %u values",
-                    doc->max_toks);
-    if (doc->ntoks == doc->cap) {
-        int rc = grow_toks(doc, start);
-        if (rc != 0)
-            return rc;
-    }
-    sl_jr_tok_t *tok = &doc->toks[doc->ntoks];
-    tok->type = type;
-    tok->escaped = 0;
-    tok->start = (uint32_t)start;
-    tok->len = 0;
-    tok->next = 0;
-    tok->count = 0;
-    *idx = doc->ntoks++;
     return 0;
 }
 
@@ -120,11 +117,6 @@ static size_t utf8_len(const unsigned char *p, size_t left) {
     return n;
 }
 
-/* A mask with the high bit set in each of the 8 bytes of x (little-endian
- * load) that is a quote, a backslash, a control byte or not ASCII, i.e.
- * needs the byte-by-byte path (SWAR: "has a byte less than n" and "has a
- * zero byte" from Bit Twiddling Hacks). Borrows can only set bits above a
- * true match, so the lowest set bit is always exact. */
 /* The 8 bytes as loaded from memory, first byte lowest. */
 static inline uint64_t sl_jr_le64(uint64_t x) {
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -134,6 +126,11 @@ static inline uint64_t sl_jr_le64(uint64_t x) {
 #endif
 }
 
+/* A mask with the high bit set in each of the 8 bytes of x (little-endian
+ * load) that is a quote, a backslash, a control byte or not ASCII, i.e.
+ * needs the byte-by-byte path (SWAR: "has a byte less than n" and "has a
+ * zero byte" from Bit Twiddling Hacks). Borrows can only set bits above a
+ * true match, so the lowest set bit is always exact. */
 static inline uint64_t care_mask(uint64_t x) {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
@@ -141,31 +138,92 @@ static inline uint64_t care_mask(uint64_t x) {
             ((b - ones) & ~b) | x) & highs;
 }
 
-/* The common case of scan_string() without a call: a string that ends
- * within the next 16 bytes with plain ASCII before its closing quote. Sets
- * *end to the quote and returns 1; 0 sends the caller to scan_string(). */
-static inline int quick_string(const unsigned char *s, size_t len, size_t i,
-                               size_t *end) {
-    for (int k = 0; k < 2 && i + 8 <= len; k++, i += 8) {
+#if defined(__SSE2__)
+/* The quotes, backslashes, control bytes and bytes >= 0x80 among the 16
+ * bytes at p, one bit each. A signed compare with 0x20 catches the control
+ * bytes and the bytes >= 0x80 at once. */
+static inline unsigned care_bits(const unsigned char *p) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i care = _mm_or_si128(
+        _mm_cmpgt_epi8(_mm_set1_epi8(0x20), v),
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                     _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    return (unsigned)_mm_movemask_epi8(care);
+}
+#endif
+
+/* Where the string body from s[i] stops being plain ASCII: the position of
+ * its first quote, backslash, control byte or byte >= 0x80 (the common
+ * string ends right there, at its closing quote). Without SSE2 it may
+ * stop short within the last 8 bytes of the text, and it returns len
+ * when there is nothing but plain bytes up to the end; either way
+ * scan_string() carries on from there. */
+static inline size_t plain_end(const unsigned char *s, size_t len,
+                               size_t i) {
+#if defined(__SSE2__)
+    /* Sixteen bytes at a time (every x86-64 has SSE2). */
+    for (; len - i >= 16; i += 16) {
+        unsigned mask = care_bits(s + i);
+        if (mask != 0)
+            return i + (size_t)__builtin_ctz(mask);
+    }
+    if (len >= 16 && i < len) {
+        /* The last 16 bytes of the text, without those before i: no byte
+         * loop, and no read past the end. */
+        unsigned mask = care_bits(s + len - 16) >> (i - (len - 16));
+        return mask != 0 ? i + (size_t)__builtin_ctz(mask) : len;
+    }
+#endif
+    for (; len - i >= 8; i += 8) {
         uint64_t x;
         memcpy(&x, s + i, 8);
         uint64_t m = care_mask(sl_jr_le64(x));
-        if (m != 0) {
-            size_t at = i + (size_t)__builtin_ctzll(m) / 8;
-            if (s[at] != '"')
-                return 0;
-            *end = at;
-            return 1;
-        }
+        if (m != 0)
+            return i + (size_t)__builtin_ctzll(m) / 8;
     }
-    return 0;
+    return i;
 }
 
-/* Scans the string starting after its opening quote at s[*pos]. */
-static int scan_string(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
-                       size_t *pos, int *escaped) {
-    size_t i = *pos;
-    *escaped = 0;
+/* Where the run of digits from s[i] ends. */
+static inline size_t digits_end(const unsigned char *s, size_t len,
+                                size_t i) {
+#if defined(__SSE2__)
+    /* Signed compares: the bytes >= 0x80 are below '0' too. */
+    const __m128i below = _mm_set1_epi8('0' - 1), above = _mm_set1_epi8('9' + 1);
+    for (; len - i >= 16; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i digit =
+            _mm_and_si128(_mm_cmpgt_epi8(v, below), _mm_cmplt_epi8(v, above));
+        unsigned other = ~(unsigned)_mm_movemask_epi8(digit) & 0xFFFF;
+        if (other != 0)
+            return i + (size_t)__builtin_ctz(other);
+    }
+#endif
+    while (i < len && (unsigned)(s[i] - '0') < 10)
+        i++;
+    return i;
+}
+
+/* What scan_string() and scan_number() return for a malformed string or
+ * number, once scan_fail() has said why (never a position: the text is
+ * shorter than UINT32_MAX). */
+#define SCAN_FAILED SIZE_MAX
+
+static size_t scan_fail(sl_jr_doc_t *doc, size_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), cold));
+static size_t scan_fail(sl_jr_doc_t *doc, size_t pos, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    set_err(doc, pos, fmt, ap);
+    va_end(ap);
+    return SCAN_FAILED;
+}
+
+/* Scans a string body from s[i] (after the opening quote or after plain
+ * ASCII bytes of it) and returns the position of its closing quote; sets
+ * *escaped when it meets a backslash. */
+static size_t scan_string(sl_jr_doc_t *doc, const unsigned char *s,
+                          size_t len, size_t i, int *escaped) {
     while (i < len) {
         /* Plain ASCII runs, 8 bytes at a time, then straight to the first
          * byte that needs a look. */
@@ -183,13 +241,11 @@ static int scan_string(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
         if (i >= len)
             break;
         unsigned char c = s[i];
-        if (c == '"') {
-            *pos = i;
-            return 0;
-        }
+        if (c == '"')
+            return i;
         if (c < 0x20)
-            return fail(doc, SL_ECORRUPT, i,
-                        "control byte 0x%02x inside a string", c);
+            return scan_fail(doc, i,
+                             "control byte 0x%02x inside a string", c);
         if (c == '\\') {
             *escaped = 1;
             if (i + 1 >= len)
@@ -203,26 +259,26 @@ static int scan_string(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
             case 'u': {
                 unsigned u;
                 if (read_u4(s + i + 2, len - i - 2, &u) != 0)
-                    return fail(doc, SL_ECORRUPT, i, "bad \\u escape");
+                    return scan_fail(doc, i, "bad \\u escape");
                 i += 6;
                 if (u >= 0xDC00 && u <= 0xDFFF)
-                    return fail(doc, SL_ECORRUPT, i - 6,
-                                "lone low surrogate \\u%04x", u);
+                    return scan_fail(doc, i - 6,
+                                     "lone low surrogate \\u%04x", u);
                 if (u >= 0xD800 && u <= 0xDBFF) {
                     unsigned lo;
                     if (i + 1 >= len || s[i] != '\\' || s[i + 1] != 'u' ||
                         read_u4(s + i + 2, len - i - 2, &lo) != 0 ||
                         lo < 0xDC00 || lo > 0xDFFF)
-                        return fail(doc, SL_ECORRUPT, i - 6,
-                                    "high surrogate \\u%04x without its "
-                                    "low half", u);
+                        return scan_fail(doc, i - 6,
+                                         "high surrogate \\u%04x without its "
+                                         "low half", u);
                     i += 6;
                 }
                 continue;
             }
             default:
-                return fail(doc, SL_ECORRUPT, i, "bad escape \\%c",
-                            e >= 0x20 && e < 0x7F ? e : '?');
+                return scan_fail(doc, i, "bad escape \\%c",
+                                 e >= 0x20 && e < 0x7F ? e : '?');
             }
         }
         if (c < 0x80) {
@@ -231,23 +287,24 @@ static int scan_string(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
         }
         size_t n = utf8_len(s + i, len - i);
         if (n == 0)
-            return fail(doc, SL_ECORRUPT, i, "invalid UTF-8 in a string");
+            return scan_fail(doc, i, "invalid UTF-8 in a string");
         i += n;
     }
-    return fail(doc, SL_ECORRUPT, len, "unterminated string");
+    return scan_fail(doc, len, "unterminated string");
 }
 
-static int scan_number(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
-                       size_t *pos) {
-    size_t i = *pos;
+/* Scans the number at s[i] and returns where it ends. */
+static size_t scan_number(sl_jr_doc_t *doc, const unsigned char *s,
+                          size_t len, size_t i) {
+    size_t at = i;
     if (i < len && s[i] == '-')
         i++;
     if (i >= len || s[i] < '0' || s[i] > '9')
-        return fail(doc, SL_ECORRUPT, *pos, "bad number");
+        return scan_fail(doc, at, "bad number");
     if (s[i] == '0') {
         i++;
         if (i < len && s[i] >= '0' && s[i] <= '9')
-            return fail(doc, SL_ECORRUPT, *pos, "number with a leading zero");
+            return scan_fail(doc, at, "number with a leading zero");
     } else {
         while (i < len && s[i] >= '0' && s[i] <= '9')
             i++;
@@ -255,7 +312,7 @@ static int scan_number(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
     if (i < len && s[i] == '.') {
         i++;
         if (i >= len || s[i] < '0' || s[i] > '9')
-            return fail(doc, SL_ECORRUPT, i, "number without fraction digits");
+            return scan_fail(doc, i, "number without fraction digits");
         while (i < len && s[i] >= '0' && s[i] <= '9')
             i++;
     }
@@ -264,55 +321,124 @@ static int scan_number(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
         if (i < len && (s[i] == '+' || s[i] == '-'))
             i++;
         if (i >= len || s[i] < '0' || s[i] > '9')
-            return fail(doc, SL_ECORRUPT, i, "number without exponent digits");
+            return scan_fail(doc, i, "number without exponent digits");
         while (i < len && s[i] >= '0' && s[i] <= '9')
             i++;
     }
-    *pos = i;
-    return 0;
+    return i;
 }
 
-static inline size_t skip_ws(const unsigned char *s, size_t len, size_t i) {
-    /* Compact documents (all we produce) have no whitespace at all. */
-    if (__builtin_expect(i < len && s[i] > ' ', 1))
-        return i;
+/* Moves *i past whitespace and returns the byte there, or -1 at the end of
+ * the text. Compact documents (all we produce) have no whitespace at all,
+ * so the first test nearly always settles it. */
+static __attribute__((noinline)) size_t skip_ws(const unsigned char *s,
+                                                size_t len, size_t i) {
     while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
                        s[i] == '\r'))
         i++;
     return i;
 }
 
-/* The string (key or value) whose opening quote is at s[*pos]: scanned,
- * pushed as a token, *pos moved past its closing quote. Always inlined:
- * as a call it costs the parser a fifth more instructions. */
-static inline __attribute__((always_inline)) int
-string_token(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
-             size_t *pos) {
-    size_t i = *pos, end = i + 1;
-    int esc = 0, rc;
-    uint32_t idx = 0; /* Set by push_tok(); GCC cannot see that. */
-    if (!quick_string(s, len, i + 1, &end) &&
-        (rc = scan_string(doc, s, len, &end, &esc)) != 0)
-        return rc;
-    if ((rc = push_tok(doc, SL_JR_STRING, i + 1, &idx)) != 0)
-        return rc;
-    doc->toks[idx].len = (uint32_t)(end - i - 1);
-    doc->toks[idx].escaped = (uint8_t)esc;
-    doc->toks[idx].next = idx + 1;
-    *pos = end + 1;
+static inline int peek(const unsigned char *s, size_t len, size_t *i) {
+    size_t k = *i;
+    if (__builtin_expect(k < len && s[k] > ' ', 1))
+        return s[k];
+    *i = k = skip_ws(s, len, k);
+    return k < len ? s[k] : -1;
+}
+
+/* How many tokens the array takes before the parser must stop and look:
+ * its capacity, or max_toks when that comes first. */
+static inline uint32_t tok_limit(const sl_jr_doc_t *doc) {
+    return doc->max_toks != 0 && doc->max_toks < doc->cap ? doc->max_toks
+                                                          : doc->cap;
+}
+
+/* Token n has reached tok_limit(): fails when it would be one more than
+ * max_toks, else grows the array (doubling, as it always did, so memory
+ * runs out at the same token). Out of line, so that the parser's check
+ * before each token is a single compare. */
+static int make_room(sl_jr_doc_t *doc, uint32_t n, size_t start) {
+    if (doc->max_toks != 0 && n >= doc->max_toks)
+        return fail(doc, SL_ETOOBIG, start, "more than %u values",
+                    doc->max_toks);
+    if (n == doc->cap)
+        return grow_toks(doc, start);
     return 0;
 }
 
-/* Parser states: what may come next. */
-enum {
-    ST_VALUE,     /* A value (document start, after ':' or ','). */
-    ST_FIRST,     /* After '[': a value or ']'. */
-    ST_KEY_FIRST, /* After '{': a key or '}'. */
-    ST_KEY,       /* After ',' in an object: a key. */
-    ST_COLON,     /* After a key. */
-    ST_AFTER,     /* After a value: ',' or the closing bracket, or end. */
-};
+/* Writes every field of a token (scalars are complete when pushed; a
+ * container's len, next and count come at its close). */
+static inline void set_tok(sl_jr_tok_t *t, sl_jr_type_t type, int escaped,
+                           size_t start, size_t len, uint32_t next) {
+    t->type = (uint8_t)type;
+    t->escaped = (uint8_t)escaped;
+    t->start = (uint32_t)start;
+    t->len = (uint32_t)len;
+    t->next = next;
+    t->count = 0;
+}
 
+/* The position of the closing quote of the string whose body starts at
+ * s[i], or SCAN_FAILED; *esc tells whether it holds a backslash. */
+static inline __attribute__((always_inline)) size_t
+string_end(sl_jr_doc_t *doc, const unsigned char *s, size_t len, size_t i,
+           int *esc) {
+    size_t end = plain_end(s, len, i);
+    *esc = 0;
+    if (__builtin_expect(end < len && s[end] == '"', 1))
+        return end;
+    int slow_esc = 0;
+    end = scan_string(doc, s, len, end, &slow_esc);
+    *esc = slow_esc;
+    return end;
+}
+
+/* Where the number at s[i] ends, or SCAN_FAILED. Plain integers (ids,
+ * counts, positions: nearly every number we read) are settled here; a
+ * leading zero, a fraction, an exponent or an error sends the whole number
+ * through scan_number(), which alone knows the messages. */
+static inline __attribute__((always_inline)) size_t
+number_end(sl_jr_doc_t *doc, const unsigned char *s, size_t len, size_t i) {
+    size_t k = i + (s[i] == '-');
+    if (k < len && (unsigned)(s[k] - '1') < 9) {
+        k = digits_end(s, len, k + 1);
+        if (k >= len || (s[k] != '.' && (s[k] | 0x20) != 'e'))
+            return k;
+    }
+    return scan_number(doc, s, len, i);
+}
+
+/* Room for token n, or out to `failed` with rc set. */
+#define NEED_TOK(start)                                                    \
+    do {                                                                   \
+        if (__builtin_expect(n >= limit, 0)) {                             \
+            if ((rc = make_room(doc, n, (start))) != 0)                    \
+                goto failed;                                               \
+            toks = doc->toks;                                              \
+            limit = tok_limit(doc);                                        \
+        }                                                                  \
+    } while (0)
+
+/*
+ * Each place in the grammar is a label and the parser jumps between them,
+ * so nothing is dispatched on a state per token:
+ *
+ *   value       a value (document start, after ':' or after ',' in an
+ *               array); value_c when c = s[i] is already read
+ *   first_elem  after '[': a value or ']'
+ *   first_key   after '{': a key or '}'
+ *   key         after ',' in an object: a key, then ':', then a value
+ *   after       after a value: ',', the closing bracket, or the end
+ *   close       the bracket at s[i] closes the innermost container
+ *
+ * The innermost open container lives in locals (top, count, closer): its
+ * member count is written to its token when it closes, when a child
+ * container opens (and read back at the child's close) and when parsing
+ * fails, so the tokens always read as if every value had been counted in
+ * place. The token count is a local too, stored in doc->ntoks on the way
+ * out.
+ */
 int sl_jr_parse(sl_jr_doc_t *doc, const char *text, size_t len) {
     const unsigned char *s = (const unsigned char *)text;
     doc->text = text;
@@ -330,151 +456,167 @@ int sl_jr_parse(sl_jr_doc_t *doc, const char *text, size_t len) {
         if (stack == NULL)
             return fail(doc, SL_ENOMEM, 0, "out of memory");
     }
+    sl_jr_tok_t *toks = doc->toks;
+    uint32_t n = 0, limit = tok_limit(doc);
     uint32_t depth = 0;
-    int state = ST_VALUE;
-    size_t i = skip_ws(s, len, 0);
-    int rc = 0;
-    int done = 0;
-    while (!done) {
-        i = skip_ws(s, len, i);
-        if (i >= len) {
-            if (state == ST_AFTER && depth == 0)
-                break;
-            rc = fail(doc, SL_ECORRUPT, i, "unexpected end of input");
-            break;
-        }
-        unsigned char c = s[i];
-        uint32_t idx = 0; /* Set by push_tok(); GCC cannot see that. */
-        if (state == ST_AFTER) {
-            if (depth == 0) {
-                rc = fail(doc, SL_ECORRUPT, i, "trailing bytes after the "
-                          "document");
-                break;
-            }
-            sl_jr_tok_t *top = &doc->toks[stack[depth - 1]];
-            if (c == ',') {
-                state = top->type == SL_JR_OBJECT ? ST_KEY : ST_VALUE;
-                i++;
-                continue;
-            }
-            if ((c == '}' && top->type == SL_JR_OBJECT) ||
-                (c == ']' && top->type == SL_JR_ARRAY)) {
-                goto close;
-            }
-            rc = fail(doc, SL_ECORRUPT, i, "expected ',' or '%c'",
-                      top->type == SL_JR_OBJECT ? '}' : ']');
-            break;
-        }
-        if (state == ST_COLON) {
-            if (c != ':') {
-                rc = fail(doc, SL_ECORRUPT, i, "expected ':'");
-                break;
-            }
-            state = ST_VALUE;
-            i++;
-            continue;
-        }
-        if (state == ST_KEY_FIRST && c == '}')
-            goto close;
-        if (state == ST_FIRST && c == ']')
-            goto close;
-        if (state == ST_KEY_FIRST || state == ST_KEY) {
-            if (c != '"') {
-                rc = fail(doc, SL_ECORRUPT, i, "expected a string key");
-                break;
-            }
-            if ((rc = string_token(doc, s, len, &i)) != 0)
-                break;
-            /* The colon right after the key, without a round through the
-             * loop: keys are half the tokens of an object. */
-            i = skip_ws(s, len, i);
-            if (i < len && s[i] == ':') {
-                i++;
-                state = ST_VALUE;
-            } else {
-                state = ST_COLON;
-            }
-            continue;
-        }
-        /* A value. */
-        if (depth > 0)
-            doc->toks[stack[depth - 1]].count++;
-        if (c == '{' || c == '[') {
-            if (depth >= max_depth) {
-                rc = fail(doc, SL_ETOOBIG, i, "nesting deeper than %u",
-                          max_depth);
-                break;
-            }
-            if ((rc = push_tok(doc, c == '{' ? SL_JR_OBJECT : SL_JR_ARRAY, i,
-                               &idx)) != 0)
-                break;
-            stack[depth++] = idx;
-            state = c == '{' ? ST_KEY_FIRST : ST_FIRST;
-            i++;
-            continue;
-        }
-        if (c == '"') {
-            if ((rc = string_token(doc, s, len, &i)) != 0)
-                break;
-            state = ST_AFTER;
-            continue;
-        }
-        if (c == '-' || (c >= '0' && c <= '9')) {
-            size_t end = i;
-            if ((rc = scan_number(doc, s, len, &end)) != 0)
-                break;
-            if ((rc = push_tok(doc, SL_JR_NUMBER, i, &idx)) != 0)
-                break;
-            doc->toks[idx].len = (uint32_t)(end - i);
-            doc->toks[idx].next = idx + 1;
-            i = end;
-            state = ST_AFTER;
-            continue;
-        }
-        {
-            static const struct {
-                const char *word;
-                size_t n;
-                uint8_t type;
-            } words[] = {{"null", 4, SL_JR_NULL},
-                         {"true", 4, SL_JR_TRUE},
-                         {"false", 5, SL_JR_FALSE}};
-            int found = 0;
-            for (size_t w = 0; w < 3; w++) {
-                if (len - i >= words[w].n &&
-                    memcmp(s + i, words[w].word, words[w].n) == 0) {
-                    if ((rc = push_tok(doc, words[w].type, i, &idx)) != 0)
-                        break;
-                    doc->toks[idx].len = (uint32_t)words[w].n;
-                    doc->toks[idx].next = idx + 1;
-                    i += words[w].n;
-                    found = 1;
-                    break;
-                }
-            }
-            if (rc != 0)
-                break;
-            if (!found) {
-                rc = fail(doc, SL_ECORRUPT, i,
-                          c >= 0x20 && c < 0x7F ? "unexpected '%c'"
-                                                : "unexpected byte 0x%02x",
-                          c);
-                break;
-            }
-            state = ST_AFTER;
-            continue;
-        }
-    close:
-        idx = stack[--depth];
-        doc->toks[idx].next = doc->ntoks;
-        doc->toks[idx].len = (uint32_t)(i + 1 - doc->toks[idx].start);
-        i++;
-        state = ST_AFTER;
+    uint32_t top = 0;   /* The innermost open container's token, */
+    uint32_t count = 0; /* its members or elements so far */
+    int closer = -1;    /* and its closing bracket (-1: none open). */
+    size_t i = 0, end;
+    int rc = 0, esc, c;
+
+value:
+    if ((c = peek(s, len, &i)) < 0)
+        goto eof;
+value_c:
+    count++;
+    if (c == '"') {
+        if ((end = string_end(doc, s, len, i + 1, &esc)) == SCAN_FAILED)
+            goto corrupt;
+        NEED_TOK(i + 1);
+        set_tok(&toks[n], SL_JR_STRING, esc, i + 1, end - i - 1, n + 1);
+        n++;
+        i = end + 1;
+        goto after;
     }
+    if ((unsigned)(c - '0') < 10 || c == '-') {
+        if ((end = number_end(doc, s, len, i)) == SCAN_FAILED)
+            goto corrupt;
+        NEED_TOK(i);
+        set_tok(&toks[n], SL_JR_NUMBER, 0, i, end - i, n + 1);
+        n++;
+        i = end;
+        goto after;
+    }
+    if (c == '{' || c == '[') {
+        if (depth >= max_depth) {
+            rc = fail(doc, SL_ETOOBIG, i, "nesting deeper than %u",
+                      max_depth);
+            goto failed;
+        }
+        NEED_TOK(i);
+        if (depth > 0)
+            toks[top].count = count;
+        set_tok(&toks[n], c == '{' ? SL_JR_OBJECT : SL_JR_ARRAY, 0, i, 0, 0);
+        top = n++;
+        stack[depth++] = top;
+        count = 0;
+        closer = c + 2; /* '{' + 2 is '}', '[' + 2 is ']'. */
+        i++;
+        if (c == '{')
+            goto first_key;
+        goto first_elem;
+    }
+    {
+        sl_jr_type_t type;
+        size_t wlen;
+        if (c == 'n' && len - i >= 4 && memcmp(s + i, "null", 4) == 0)
+            type = SL_JR_NULL, wlen = 4;
+        else if (c == 't' && len - i >= 4 && memcmp(s + i, "true", 4) == 0)
+            type = SL_JR_TRUE, wlen = 4;
+        else if (c == 'f' && len - i >= 5 && memcmp(s + i, "false", 5) == 0)
+            type = SL_JR_FALSE, wlen = 5;
+        else {
+            rc = fail(doc, SL_ECORRUPT, i,
+                      c >= 0x20 && c < 0x7F ? "unexpected '%c'"
+                                            : "unexpected byte 0x%02x",
+                      c);
+            goto failed;
+        }
+        NEED_TOK(i);
+        set_tok(&toks[n], type, 0, i, wlen, n + 1);
+        n++;
+        i += wlen;
+    }
+
+after:
+    if ((c = peek(s, len, &i)) < 0) {
+        if (depth == 0)
+            goto done;
+        goto eof;
+    }
+    if (c == ',' && closer > 0) {
+        i++;
+        if (closer == '}')
+            goto key;
+        goto value;
+    }
+    if (c == closer)
+        goto close;
+    if (depth == 0)
+        rc = fail(doc, SL_ECORRUPT, i, "trailing bytes after the document");
+    else
+        rc = fail(doc, SL_ECORRUPT, i, "expected ',' or '%c'", closer);
+    goto failed;
+
+first_elem:
+    if ((c = peek(s, len, &i)) < 0)
+        goto eof;
+    if (c == ']')
+        goto close;
+    goto value_c;
+
+first_key:
+    if ((c = peek(s, len, &i)) < 0)
+        goto eof;
+    if (c == '}')
+        goto close;
+    goto key_c;
+
+key:
+    if ((c = peek(s, len, &i)) < 0)
+        goto eof;
+key_c:
+    if (c != '"') {
+        rc = fail(doc, SL_ECORRUPT, i, "expected a string key");
+        goto failed;
+    }
+    if ((end = string_end(doc, s, len, i + 1, &esc)) == SCAN_FAILED)
+        goto corrupt;
+    NEED_TOK(i + 1);
+    set_tok(&toks[n], SL_JR_STRING, esc, i + 1, end - i - 1, n + 1);
+    n++;
+    i = end + 1;
+    if ((c = peek(s, len, &i)) < 0)
+        goto eof;
+    if (c != ':') {
+        rc = fail(doc, SL_ECORRUPT, i, "expected ':'");
+        goto failed;
+    }
+    i++;
+    goto value;
+
+close:
+    toks[top].next = n;
+    toks[top].len = (uint32_t)(i + 1 - toks[top].start);
+    toks[top].count = count;
+    i++;
+    if (--depth > 0) {
+        top = stack[depth - 1];
+        count = toks[top].count;
+        closer = toks[top].type == SL_JR_OBJECT ? '}' : ']';
+    } else {
+        closer = -1;
+    }
+    goto after;
+
+corrupt:
+    /* scan_string() or scan_number() has said why. */
+    rc = SL_ECORRUPT;
+    goto failed;
+eof:
+    rc = fail(doc, SL_ECORRUPT, i, "unexpected end of input");
+failed:
+    if (depth > 0)
+        toks[top].count = count;
+done:
+    doc->ntoks = n;
     if (stack != stack_small)
         free(stack);
     return rc;
 }
+
+#undef NEED_TOK
 
 /* Decodes one escape at p (after the backslash is p[0] == '\\'); writes
  * the UTF-8 bytes to out (up to 4) and returns how many input bytes it
