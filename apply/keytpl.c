@@ -366,9 +366,12 @@ void sl_keylist_free(sl_keylist_t *kl) {
 static int put_escaped(sl_buf_t *out, const void *data, size_t n) {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *p = data;
-    /* Room for the worst case (every byte escaped) once, then plain
-     * stores: this runs for every key of every row. */
-    if (n > SIZE_MAX / 3 || sl_buf_reserve(out, 3 * n) != 0)
+    /* The exact room once, then plain stores: this runs for every key of
+     * every row, and a key may come from a large column. */
+    size_t esc = 0;
+    for (size_t i = 0; i < n; i++)
+        esc += p[i] < 0x21 || p[i] == 0x7F || p[i] == '%';
+    if (esc > (SIZE_MAX - n) / 2 || sl_buf_reserve(out, n + 2 * esc) != 0)
         return SL_ENOMEM;
     uint8_t *w = out->data + out->len;
     for (size_t i = 0; i < n; i++) {

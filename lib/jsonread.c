@@ -328,9 +328,8 @@ static size_t scan_number(sl_jr_doc_t *doc, const unsigned char *s,
     return i;
 }
 
-/* Moves *i past whitespace and returns the byte there, or -1 at the end of
- * the text. Compact documents (all we produce) have no whitespace at all,
- * so the first test nearly always settles it. */
+/* The position of the first byte from s[i] that is not whitespace (len at
+ * the end). Out of line: peek() rarely needs it. */
 static __attribute__((noinline)) size_t skip_ws(const unsigned char *s,
                                                 size_t len, size_t i) {
     while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
@@ -339,6 +338,9 @@ static __attribute__((noinline)) size_t skip_ws(const unsigned char *s,
     return i;
 }
 
+/* Moves *i past whitespace and returns the byte there, or -1 at the end of
+ * the text. Compact documents (all we produce) have no whitespace at all,
+ * so the first test nearly always settles it. */
 static inline int peek(const unsigned char *s, size_t len, size_t *i) {
     size_t k = *i;
     if (__builtin_expect(k < len && s[k] > ' ', 1))
