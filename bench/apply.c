@@ -32,7 +32,8 @@
  * the harness environment (bench/apply.sh). BENCH_ROWS overrides ROWS;
  * BENCH_LAYOUTS=1 or 8 runs one layout; BENCH_APPLY_ARGS adds sluice-apply
  * flags; BENCH_APPLY_BIN runs another sluice-apply build;
- * BENCH_CACHE_WORKERS sets the cache runs' workers; BENCH_PERF=DIR
+ * BENCH_CACHE_WORKERS sets the cache runs' workers; BENCH_REPEAT=R times
+ * every applier R times in turn and adds the median ratios; BENCH_PERF=DIR
  * records the target with `perf record` during each timed run
  * (BENCH_PERF_WIDE=1: every process).
  */
@@ -465,13 +466,15 @@ static int same_tables(MYSQL *src, MYSQL *dst, const char *srcdb,
 
 static double sluice_cache(const char *which, const char *addr,
                            const char *topic, const char *db, int ntables,
-                           unsigned long long expect, sl_client_t *cl) {
+                           unsigned long long expect, int rep,
+                           sl_client_t *cl) {
     char keys[700], group[64], workers[16];
     snprintf(keys, sizeof keys, "%s/keys", dir);
     FILE *f = fopen(keys, "w");
     fprintf(f, "%s.* {_table}:{id}\n", db);
     fclose(f);
-    snprintf(group, sizeof group, "bench-%s", which);
+    /* A group of its own per repetition: it starts from the beginning. */
+    snprintf(group, sizeof group, "bench-%s-%d", which, rep);
     /* BENCH_CACHE_WORKERS: the worker count (default one per table). */
     snprintf(workers, sizeof workers, "%d",
              getenv("BENCH_CACHE_WORKERS") ? atoi(getenv("BENCH_CACHE_WORKERS"))
@@ -553,6 +556,32 @@ static double raw_memcached(uint16_t port, long nkeys) {
     return dt;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The median of v[0..n) (v is reordered). */
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The smallest and the largest of v[0..n). */
+static double lowest(const double *v, int n) {
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = v[i] < m ? v[i] : m;
+    return m;
+}
+
+static double highest(const double *v, int n) {
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = v[i] > m ? v[i] : m;
+    return m;
+}
+
 /* One layout: the workload over ntables on the source, captured, then
  * applied by sluice-apply and by native replication (threads=0 and 4),
  * each from empty tables. tag names the databases and the topic; with
@@ -580,47 +609,76 @@ static void run_layout(MYSQL *src, MYSQL *dst, sl_client_t *cl, int nt,
     capture_all(srcdb, topic, file, pos, expect, cl);
     fprintf(stderr, "layout %d%s: captured in %.1f s\n", nt, tag,
             now_s() - g0);
-    double t_sl = sluice_mysql(dst, srcdb, dstdb, topic, nt, expect);
-    double ct_sl = cpu_target, ca_sl = cpu_apply, cb_sl = cpu_broker;
-    int ok = same_tables(src, dst, srcdb, dstdb, nt);
-    double t_n0 = native(dst, srcdb, nt, 0, file, pos, efile, epos);
-    double ct_n0 = cpu_target;
-    double t_n4 = native(dst, srcdb, nt, 4, file, pos, efile, epos);
-    double ct_n4 = cpu_target;
-    int ok_native = same_tables(src, dst, srcdb, srcdb, nt);
-    double sl_rate = (double)rows / t_sl, n0_rate = (double)rows / t_n0,
-           n4_rate = (double)rows / t_n4;
-    printf("%d table%s%s: sluice-apply %.0f rows/s (%s) | native "
-           "threads=0 %.0f rows/s | native threads=4 %.0f rows/s (%s) | "
-           "ratio vs threads=0 %.2fx, vs threads=4 %.2fx\n",
-           nt, nt > 1 ? "s" : "", label, sl_rate,
-           ok ? "target verified" : "TARGET DIFFERS", n0_rate, n4_rate,
-           ok_native ? "verified" : "NATIVE DIFFERS", sl_rate / n0_rate,
-           sl_rate / n4_rate);
-    printf("%d table%s%s: wall / CPU seconds: sluice-apply %.2f s wall, "
-           "target %.2f s + sluice-apply %.2f s + broker %.2f s CPU | "
-           "native threads=0 %.2f s wall, target %.2f s CPU | threads=4 "
-           "%.2f s wall, target %.2f s CPU\n", nt, nt > 1 ? "s" : "", label,
-           t_sl, ct_sl, ca_sl, cb_sl, t_n0, ct_n0, t_n4, ct_n4);
-    fflush(stdout);
-    if (!caches)
+    /* BENCH_REPEAT=R times the three appliers (and the cache runs) R
+     * times in turn on the same captured topic: the machine's speed moves
+     * between runs, and the median ratio says more than one sample. */
+    int repeat = getenv("BENCH_REPEAT") ? atoi(getenv("BENCH_REPEAT")) : 1;
+    if (repeat < 1)
+        repeat = 1;
+    if (repeat > 15)
+        repeat = 15;
+    double r0[15], r4[15], rr[15], rm[15];
+    for (int r = 0; r < repeat; r++) {
+        double t_sl = sluice_mysql(dst, srcdb, dstdb, topic, nt, expect);
+        double ct_sl = cpu_target, ca_sl = cpu_apply, cb_sl = cpu_broker;
+        int ok = same_tables(src, dst, srcdb, dstdb, nt);
+        double t_n0 = native(dst, srcdb, nt, 0, file, pos, efile, epos);
+        double ct_n0 = cpu_target;
+        double t_n4 = native(dst, srcdb, nt, 4, file, pos, efile, epos);
+        double ct_n4 = cpu_target;
+        int ok_native = same_tables(src, dst, srcdb, srcdb, nt);
+        double sl_rate = (double)rows / t_sl, n0_rate = (double)rows / t_n0,
+               n4_rate = (double)rows / t_n4;
+        printf("%d table%s%s: sluice-apply %.0f rows/s (%s) | native "
+               "threads=0 %.0f rows/s | native threads=4 %.0f rows/s (%s) | "
+               "ratio vs threads=0 %.2fx, vs threads=4 %.2fx\n",
+               nt, nt > 1 ? "s" : "", label, sl_rate,
+               ok ? "target verified" : "TARGET DIFFERS", n0_rate, n4_rate,
+               ok_native ? "verified" : "NATIVE DIFFERS", sl_rate / n0_rate,
+               sl_rate / n4_rate);
+        printf("%d table%s%s: wall / CPU seconds: sluice-apply %.2f s wall, "
+               "target %.2f s + sluice-apply %.2f s + broker %.2f s CPU | "
+               "native threads=0 %.2f s wall, target %.2f s CPU | threads=4 "
+               "%.2f s wall, target %.2f s CPU\n", nt, nt > 1 ? "s" : "", label,
+               t_sl, ct_sl, ca_sl, cb_sl, t_n0, ct_n0, t_n4, ct_n4);
+        fflush(stdout);
+        r0[r] = sl_rate / n0_rate;
+        r4[r] = sl_rate / n4_rate;
+        if (!caches)
+            continue;
+        /* Cache invalidation over the same topic (one worker per table). */
+        uint16_t rp = sl_harness_port("REDIS"), mp = sl_harness_port("MEMCACHED");
+        char raddr[64], maddr[64];
+        snprintf(raddr, sizeof raddr, "127.0.0.1:%u", rp);
+        snprintf(maddr, sizeof maddr, "127.0.0.1:%u", mp);
+        double t_r = sluice_cache("redis", raddr, topic, srcdb, nt, expect,
+                                  r, cl);
+        double t_m = sluice_cache("memcached", maddr, topic, srcdb, nt,
+                                  expect, r, cl);
+        double t_rr = raw_redis(rp, rows);
+        double t_rm = raw_memcached(mp, rows);
+        printf("invalidation (%ld keys, %d partitions): redis sluice-apply "
+               "%.0f keys/s vs raw pipelined DEL %.0f keys/s (%.2fx) | "
+               "memcached sluice-apply %.0f keys/s vs raw pipelined "
+               "delete %.0f keys/s (%.2fx)\n",
+               rows, nt, (double)rows / t_r, (double)rows / t_rr, t_rr / t_r,
+               (double)rows / t_m, (double)rows / t_rm, t_rm / t_m);
+        fflush(stdout);
+        rr[r] = t_rr / t_r;
+        rm[r] = t_rm / t_m;
+    }
+    if (repeat == 1)
         return;
-    /* Cache invalidation over the same topic (one worker per table). */
-    uint16_t rp = sl_harness_port("REDIS"), mp = sl_harness_port("MEMCACHED");
-    char raddr[64], maddr[64];
-    snprintf(raddr, sizeof raddr, "127.0.0.1:%u", rp);
-    snprintf(maddr, sizeof maddr, "127.0.0.1:%u", mp);
-    double t_r = sluice_cache("redis", raddr, topic, srcdb, nt, expect, cl);
-    double t_m = sluice_cache("memcached", maddr, topic, srcdb, nt, expect,
-                              cl);
-    double t_rr = raw_redis(rp, rows);
-    double t_rm = raw_memcached(mp, rows);
-    printf("invalidation (%ld keys, %d partitions): redis sluice-apply "
-           "%.0f keys/s vs raw pipelined DEL %.0f keys/s (%.2fx) | "
-           "memcached sluice-apply %.0f keys/s vs raw pipelined "
-           "delete %.0f keys/s (%.2fx)\n",
-           rows, nt, (double)rows / t_r, (double)rows / t_rr, t_rr / t_r,
-           (double)rows / t_m, (double)rows / t_rm, t_rm / t_m);
+    printf("%d table%s%s: median of %d runs: ratio vs threads=0 %.2fx "
+           "(%.2f-%.2f), vs threads=4 %.2fx (%.2f-%.2f)\n", nt,
+           nt > 1 ? "s" : "", label, repeat, median(r0, repeat),
+           lowest(r0, repeat), highest(r0, repeat), median(r4, repeat),
+           lowest(r4, repeat), highest(r4, repeat));
+    if (caches)
+        printf("invalidation: median of %d runs: redis %.2fx (%.2f-%.2f), "
+               "memcached %.2fx (%.2f-%.2f)\n", repeat, median(rr, repeat),
+               lowest(rr, repeat), highest(rr, repeat), median(rm, repeat),
+               lowest(rm, repeat), highest(rm, repeat));
     fflush(stdout);
 }
 
