@@ -28,7 +28,8 @@
  * runs).
  *
  * Prints rows/s and keys/s with the ratios, and the CPU seconds the target
- * server and sluice-apply used in each timed run; asserts nothing. Needs
+ * server, sluice-apply and the broker used in each timed run; asserts
+ * nothing. Needs
  * the harness environment (bench/apply.sh). BENCH_ROWS overrides ROWS;
  * BENCH_LAYOUTS=1 or 8 runs one layout; BENCH_APPLY_ARGS adds sluice-apply
  * flags; BENCH_APPLY_BIN runs another sluice-apply build;
@@ -81,9 +82,9 @@ static double cpu_s(int pid) {
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* CPU seconds of the last timed run: the target server's, and
- * sluice-apply's (0 for native replication, which runs inside the
- * target). */
+/* CPU seconds of the last timed run: the target server's, sluice-apply's
+ * (0 for native replication, which runs inside the target) and the
+ * broker's (sluice-apply runs only). */
 static double cpu_target, cpu_apply, cpu_broker;
 static int broker_pid;
 
@@ -647,7 +648,8 @@ static void run_layout(MYSQL *src, MYSQL *dst, sl_client_t *cl, int nt,
         if (!caches)
             continue;
         /* Cache invalidation over the same topic (one worker per table). */
-        uint16_t rp = sl_harness_port("REDIS"), mp = sl_harness_port("MEMCACHED");
+        uint16_t rp = sl_harness_port("REDIS");
+        uint16_t mp = sl_harness_port("MEMCACHED");
         char raddr[64], maddr[64];
         snprintf(raddr, sizeof raddr, "127.0.0.1:%u", rp);
         snprintf(maddr, sizeof maddr, "127.0.0.1:%u", mp);

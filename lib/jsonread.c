@@ -189,7 +189,8 @@ static inline size_t digits_end(const unsigned char *s, size_t len,
                                 size_t i) {
 #if defined(__SSE2__)
     /* Signed compares: the bytes >= 0x80 are below '0' too. */
-    const __m128i below = _mm_set1_epi8('0' - 1), above = _mm_set1_epi8('9' + 1);
+    const __m128i below = _mm_set1_epi8('0' - 1);
+    const __m128i above = _mm_set1_epi8('9' + 1);
     for (; len - i >= 16; i += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
         __m128i digit =
