@@ -179,7 +179,7 @@ static int all_of(const char *p, size_t n, const char *set) {
 }
 
 /* --start: "end", "FILE:POS", a MariaDB GTID list "D-S-N[,D-S-N]" or a
- * MySQL GTID set "uuid:1-5[,...]". */
+ * MySQL GTID set "uuid:1-5[:tag:1-3][,...]". */
 static int parse_start(svc_t *svc, const char *text) {
     if (strcmp(text, "end") == 0)
         return 0;

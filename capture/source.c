@@ -132,8 +132,30 @@ static int hexval(int c) {
     return -1;
 }
 
+/* 1 when the set names a tag anywhere: a ':' followed by a letter or an
+ * underscore (an interval starts with a digit, and a uuid has no ':'). */
+static int has_tag(const char *text) {
+    for (const char *p = text; (p = strchr(p, ':')) != NULL; p++)
+        if (isalpha((unsigned char)p[1]) || p[1] == '_')
+            return 1;
+    return 0;
+}
+
+/* The length of the tag at p (MySQL's rule: a letter or an underscore,
+ * then letters, digits or underscores, 32 at most), or 0. */
+static size_t tag_len(const char *p) {
+    if (!isalpha((unsigned char)*p) && *p != '_')
+        return 0;
+    size_t n = 1;
+    while (isalnum((unsigned char)p[n]) || p[n] == '_')
+        n++;
+    return n <= 32 ? n : 0;
+}
+
 int sl_source_encode_gtid_set(const char *text, sl_buf_t *out) {
-    /* First pass counts the SIDs so n_sids can be written up front. */
+    /* The tagged format (MySQL 8.3+) only when a tag is named, so that
+     * older servers get the format they know. */
+    int tagged = has_tag(text);
     size_t start = out->len;
     uint8_t *count_at = sl_buf_extend(out, 8);
     if (count_at == NULL)
@@ -164,16 +186,28 @@ int sl_source_encode_gtid_set(const char *text, sl_buf_t *out) {
         }
         if (nibbles != 32 || *p != ':')
             goto bad;
-        if (sl_buf_append(out, uuid, 16) != 0)
-            return SL_ENOMEM;
-        size_t nint_at = out->len;
-        if (sl_buf_extend(out, 8) == NULL)
-            return SL_ENOMEM;
+        /* One entry per (uuid, tag): opened by its first interval, so a
+         * tag must be followed by at least one. */
+        const char *tag = "";
+        size_t tlen = 0, nint_at = 0;
         uint64_t nint = 0;
+        int open = 0;
         while (*p == ':') {
             p++;
-            if (!isdigit((unsigned char)*p))
-                goto bad; /* Tagged GTIDs (MySQL 9) are not accepted here. */
+            if (!isdigit((unsigned char)*p)) {
+                size_t n = tag_len(p);
+                if (n == 0 || p[n] != ':' || !isdigit((unsigned char)p[n + 1]))
+                    goto bad;
+                if (open) {
+                    sl_put_u64le(out->data + nint_at, nint);
+                    nsids++;
+                    open = 0;
+                }
+                tag = p;
+                tlen = n;
+                p += n;
+                continue;
+            }
             char *endp;
             unsigned long long lo = strtoull(p, &endp, 10), hi = lo;
             p = endp;
@@ -186,6 +220,26 @@ int sl_source_encode_gtid_set(const char *text, sl_buf_t *out) {
             }
             if (lo == 0 || hi < lo || hi == UINT64_MAX)
                 goto bad;
+            if (!open) {
+                if (sl_buf_append(out, uuid, 16) != 0)
+                    return SL_ENOMEM;
+                if (tagged) {
+                    /* The tag's length as a mysql::serialization
+                     * unsigned integer (one byte up to 127: value << 1),
+                     * then the tag in lower case, as MySQL stores it. */
+                    uint8_t *t = sl_buf_extend(out, 1 + tlen);
+                    if (t == NULL)
+                        return SL_ENOMEM;
+                    t[0] = (uint8_t)(tlen << 1);
+                    for (size_t k = 0; k < tlen; k++)
+                        t[1 + k] = (uint8_t)tolower((unsigned char)tag[k]);
+                }
+                nint_at = out->len;
+                if (sl_buf_extend(out, 8) == NULL)
+                    return SL_ENOMEM;
+                nint = 0;
+                open = 1;
+            }
             uint8_t pair[16];
             sl_put_u64le(pair, lo);
             sl_put_u64le(pair + 8, hi + 1); /* The end is exclusive. */
@@ -193,7 +247,7 @@ int sl_source_encode_gtid_set(const char *text, sl_buf_t *out) {
                 return SL_ENOMEM;
             nint++;
         }
-        if (nint == 0)
+        if (!open)
             goto bad;
         sl_put_u64le(out->data + nint_at, nint);
         nsids++;
@@ -202,7 +256,15 @@ int sl_source_encode_gtid_set(const char *text, sl_buf_t *out) {
         if (*p != ',' && *p != '\0')
             goto bad;
     }
-    sl_put_u64le(out->data + start, nsids);
+    if (tagged) {
+        /* Tagged format: 1 in the first and the last byte, the count in
+         * the six between. */
+        if (nsids >> 48)
+            goto bad;
+        sl_put_u64le(out->data + start, 1 | (nsids << 8) | (1ull << 56));
+    } else {
+        sl_put_u64le(out->data + start, nsids);
+    }
     return 0;
 bad:
     out->len = start;
@@ -274,7 +336,7 @@ static int start_dump(sl_source_t *src, const sl_source_opts_t *opts,
         }
         if ((rc = sl_source_encode_gtid_set(opts->gtid, &pkt)) != 0) {
             set_err(err, errlen, "'%s' is not a MySQL GTID set "
-                                 "(uuid:1-5,uuid:7)", opts->gtid);
+                                 "(uuid:1-5:7,uuid:tag:1-3)", opts->gtid);
             goto out;
         }
         sl_put_u32le(pkt.data + size_at, (uint32_t)(pkt.len - size_at - 4));

@@ -98,8 +98,12 @@ int sl_source_connect(MYSQL **out, const sl_source_opts_t *opts, char *err,
 
 /* Encodes a MySQL GTID set ("uuid:1-5:7,uuid2:1-3") in the binary form of
  * COM_BINLOG_DUMP_GTID (n_sids u64le, then per sid: 16-byte uuid,
- * n_intervals u64le, [start u64le, end-exclusive u64le]...). Appends to
- * out; SL_EINVAL on a malformed set. Exposed for tests. */
+ * n_intervals u64le, [start u64le, end-exclusive u64le]...). A set that
+ * names a tag (MySQL 8.3+: uuid:1-5:tag:1-3) takes MySQL's tagged format
+ * instead: the count as 0x01, 6 bytes of count, 0x01; after each uuid the
+ * tag's length as a mysql::serialization integer and the tag in lower case
+ * (empty for untagged GTIDs). Appends to out; SL_EINVAL on a malformed
+ * set. Exposed for tests. */
 int sl_source_encode_gtid_set(const char *text, sl_buf_t *out);
 
 #endif

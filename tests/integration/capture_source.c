@@ -312,7 +312,7 @@ SL_TEST(gtid_set_encoding) {
                      "3E11FA47-71CA-11E1-9E33-C80AA9429562:5-1", &buf),
                  SL_EINVAL);
     SL_CHECK_INT(sl_source_encode_gtid_set(
-                     "3E11FA47-71CA-11E1-9E33-C80AA9429562:tag:1", &buf),
+                     "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:tag", &buf),
                  SL_EINVAL);
     SL_CHECK_UINT(buf.len, 0);
     sl_buf_free(&buf);
