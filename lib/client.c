@@ -684,6 +684,30 @@ typedef int (*body_fn)(sl_client_t *cl, int64_t deadline, const char *rest,
 
 /* Sends "verb id args", reads the status line and lets body_fn read the
  * rest; reconnects and retries once on a broken connection. */
+/* Writes one request (a new id, stored in *id) and sends it. */
+static int send_request(sl_client_t *cl, const char *verb, const char *args,
+                        int64_t deadline, uint64_t *id) {
+    compact_in(cl);
+    *id = cl->next_reqid++;
+    int err = sl_buf_printf(&cl->out, "%s %llu%s%s\r\n", verb,
+                            (unsigned long long)*id, args[0] ? " " : "",
+                            args);
+    return err != 0 ? err : send_all(cl, deadline);
+}
+
+/* Reads the reply to request id: its status line (the code in *code, 0
+ * when none was read) and, for success or 416, its body through body. */
+static int read_reply(sl_client_t *cl, int64_t deadline, uint64_t id,
+                      body_fn body, void *ctx, int *code) {
+    const char *rest = NULL;
+    size_t rl = 0;
+    *code = 0;
+    int err = status_line(cl, deadline, id, code, &rest, &rl);
+    if (body && (err == 0 || *code == 416))
+        return body(cl, deadline, rest, rl, ctx) ?: err;
+    return err;
+}
+
 static int request(sl_client_t *cl, const char *verb, const char *args,
                    int64_t extra_ms, body_fn body, void *ctx) {
     if (cl->inflight > 0)
@@ -694,24 +718,14 @@ static int request(sl_client_t *cl, const char *verb, const char *args,
         int err = ensure_connected(cl);
         if (err != 0)
             return err;
-        compact_in(cl);
         int64_t deadline = now_ms() + cl->opts.io_timeout_ms + extra_ms;
-        uint64_t id = cl->next_reqid++;
-        err = sl_buf_printf(&cl->out, "%s %llu%s%s\r\n", verb,
-                            (unsigned long long)id, args[0] ? " " : "", args);
-        if (err != 0)
-            return err;
-        err = send_all(cl, deadline);
+        uint64_t id;
         int code = 0;
-        const char *rest = NULL;
-        size_t rl = 0;
+        err = send_request(cl, verb, args, deadline, &id);
         if (err == 0)
-            err = status_line(cl, deadline, id, &code, &rest, &rl);
-        if (err == 0 || code != 0) {
-            if (body && (err == 0 || code == 416))
-                return body(cl, deadline, rest, rl, ctx) ?: err;
+            err = read_reply(cl, deadline, id, body, ctx, &code);
+        if (err == 0 || code != 0)
             return err;
-        }
         if (!conn_error(err) || attempt > 0 || cl->opts.retry_ms < 0)
             return err;
         disconnect(cl);
@@ -851,14 +865,11 @@ int sl_client_get_send(sl_client_t *cl, const char *topic, const char *part,
         err = ensure_connected(cl);
     if (err != 0)
         return err;
-    compact_in(cl);
     char args[700];
     get_args(args, sizeof args, topic, part, offset, max_bytes, 0);
-    uint64_t id = cl->next_reqid++;
-    err = sl_buf_printf(&cl->out, "get %llu %s\r\n", (unsigned long long)id,
-                        args);
-    if (err == 0)
-        err = send_all(cl, now_ms() + cl->opts.io_timeout_ms);
+    uint64_t id;
+    err = send_request(cl, "get", args, now_ms() + cl->opts.io_timeout_ms,
+                       &id);
     if (err != 0) {
         if (conn_error(err))
             disconnect(cl);
@@ -877,16 +888,10 @@ int sl_client_get_recv(sl_client_t *cl, sl_client_fetch_t *out) {
     cl->get_pending = 0;
     cl->err[0] = '\0';
     out->next = cl->get_pending_offset;
-    int64_t deadline = now_ms() + cl->opts.io_timeout_ms;
-    int code = 0;
-    const char *rest = NULL;
-    size_t rl = 0;
-    int err = status_line(cl, deadline, cl->get_pending_id, &code, &rest, &rl);
-    if (err == 0 || code == 416) {
-        get_ctx_t ctx = {out, 0};
-        int berr = get_body(cl, deadline, rest, rl, &ctx);
-        err = berr ? berr : err;
-    }
+    get_ctx_t ctx = {out, 0};
+    int code;
+    int err = read_reply(cl, now_ms() + cl->opts.io_timeout_ms,
+                         cl->get_pending_id, get_body, &ctx, &code);
     if (conn_error(err) || (err == SL_EPROTO && code == 0))
         disconnect(cl);
     if (err == SL_ERANGE && cl->get_pending_offset < out->earliest)
