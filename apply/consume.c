@@ -41,10 +41,15 @@
 
 /* ---- transaction boundaries ------------------------------------------ */
 
-/* The boundary logic of sl_trxtrack_feed() on the event's "kind" and
- * "trx" members, already looked up. */
+/* The "id" of an event's "trx" member (SL_JR_NONE when absent). */
+static uint32_t trx_id_of(const sl_jr_doc_t *doc, uint32_t trx) {
+    return trx != SL_JR_NONE ? sl_jr_get(doc, trx, "id") : SL_JR_NONE;
+}
+
+/* The boundary logic of sl_trxtrack_feed() on the event's "kind" and its
+ * transaction id, already looked up. */
 static int trxtrack_at(sl_trxtrack_t *tt, const sl_jr_doc_t *doc,
-                       uint32_t kind, uint32_t trx) {
+                       uint32_t kind, uint32_t id) {
     if (kind == SL_JR_NONE)
         return SL_TRX_NONE;
     int r = SL_TRX_NONE;
@@ -55,7 +60,6 @@ static int trxtrack_at(sl_trxtrack_t *tt, const sl_jr_doc_t *doc,
         tt->trx[0] = '\0';
         return SL_TRX_ENDS_HERE;
     }
-    uint32_t id = trx != SL_JR_NONE ? sl_jr_get(doc, trx, "id") : SL_JR_NONE;
     const char *idp = "";
     size_t idn = 0;
     if (id != SL_JR_NONE && sl_jr_type(doc, id) == SL_JR_STRING) {
@@ -86,7 +90,7 @@ static int trxtrack_at(sl_trxtrack_t *tt, const sl_jr_doc_t *doc,
 
 int sl_trxtrack_feed(sl_trxtrack_t *tt, const sl_jr_doc_t *doc) {
     return trxtrack_at(tt, doc, sl_jr_get(doc, 0, "kind"),
-                       sl_jr_get(doc, 0, "trx"));
+                       trx_id_of(doc, sl_jr_get(doc, 0, "trx")));
 }
 
 /* ---- state ------------------------------------------------------------ */
@@ -266,7 +270,6 @@ static void fail_at(worker_t *w, part_t *p, uint64_t off, const char *why) {
         part_fail(p, why);
 }
 
-/* Connects the worker's broker client, retrying until hard stop. */
 /* A worker's broker connection (commits or fetches), with the worker
  * timeouts. */
 static int broker_connect(const consume_t *c, sl_client_t **out) {
@@ -277,6 +280,7 @@ static int broker_connect(const consume_t *c, sl_client_t **out) {
     return sl_client_connect(c->o.broker, &co, out);
 }
 
+/* Connects the worker's broker client, retrying until hard stop. */
 static int worker_connect(worker_t *w) {
     consume_t *c = w->c;
     while (w->cl == NULL) {
@@ -539,9 +543,9 @@ static int commit_group(worker_t *w, part_t *p, uint64_t end) {
     return 0;
 }
 
-static void copy_trx_id(part_t *p, const sl_jr_doc_t *doc, const sl_event_t *ev) {
-    uint32_t trx = ev->trx;
-    uint32_t id = trx != SL_JR_NONE ? sl_jr_get(doc, trx, "id") : SL_JR_NONE;
+/* Notes the event's transaction id (token id) and source timestamp. */
+static void copy_trx_id(part_t *p, const sl_jr_doc_t *doc, uint32_t id,
+                        const sl_event_t *ev) {
     if (id == SL_JR_NONE || sl_jr_type(doc, id) != SL_JR_STRING)
         return;
     size_t n;
@@ -583,7 +587,9 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
         }
         sl_event_t ev;
         sl_event_index(&w->doc, &ev);
-        int b = trxtrack_at(&p->tt, &w->doc, ev.kind, ev.trx);
+        /* The transaction id, for the boundaries and the offsets row. */
+        uint32_t trx_id = trx_id_of(&w->doc, ev.trx);
+        int b = trxtrack_at(&p->tt, &w->doc, ev.kind, trx_id);
         uint32_t kd = ev.kind;
         int replay = c->o.mysql != NULL && c->o.ddl_replay &&
                      off >= p->db_next && kd != SL_JR_NONE &&
@@ -630,7 +636,7 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
                 p->group_rows++;
                 p->rows++;
             }
-            copy_trx_id(p, &w->doc, &ev);
+            copy_trx_id(p, &w->doc, trx_id, &ev);
         }
         if (cache && c->o.keys != NULL && off >= p->cache_next && !skip) {
             uint32_t kind = ev.kind;
@@ -661,7 +667,7 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
                 }
             }
             if (c->o.mysql == NULL) {
-                copy_trx_id(p, &w->doc, &ev);
+                copy_trx_id(p, &w->doc, trx_id, &ev);
                 if (kind != SL_JR_NONE &&
                     sl_jr_str_eq(&w->doc, kind, "row", 3))
                     p->rows++;

@@ -363,6 +363,12 @@ void sl_keylist_free(sl_keylist_t *kl) {
 }
 
 /* Appends bytes with the %XX escaping of the header comment. */
+/* 1 for the bytes a key cannot hold as they are (space, control bytes,
+ * DEL) and for '%', which starts an escape. */
+static inline int key_escaped(unsigned char c) {
+    return c < 0x21 || c == 0x7F || c == '%';
+}
+
 static int put_escaped(sl_buf_t *out, const void *data, size_t n) {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *p = data;
@@ -370,13 +376,13 @@ static int put_escaped(sl_buf_t *out, const void *data, size_t n) {
      * every row, and a key may come from a large column. */
     size_t esc = 0;
     for (size_t i = 0; i < n; i++)
-        esc += p[i] < 0x21 || p[i] == 0x7F || p[i] == '%';
+        esc += key_escaped(p[i]);
     if (esc > (SIZE_MAX - n) / 2 || sl_buf_reserve(out, n + 2 * esc) != 0)
         return SL_ENOMEM;
     uint8_t *w = out->data + out->len;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = p[i];
-        if (c < 0x21 || c == 0x7F || c == '%') {
+        if (key_escaped(c)) {
             *w++ = '%';
             *w++ = (uint8_t)hex[c >> 4];
             *w++ = (uint8_t)hex[c & 15];

@@ -1239,7 +1239,6 @@ static MYSQL_RES *query(sl_mysql_sink_t *s, sl_buf_t *q, int *rc) {
     return res;
 }
 
-/* The metadata of the target table for src_db.table, loaded once. */
 /* Appends sql, then "<db> AND TABLE_NAME=<table>" as literals: the tail
  * of every information_schema query about one table. */
 static int put_table_query(sl_mysql_sink_t *s, sl_buf_t *q, const char *sql,
@@ -1251,6 +1250,7 @@ static int put_table_query(sl_mysql_sink_t *s, sl_buf_t *q, const char *sql,
     return rc;
 }
 
+/* The metadata of the target table for src_db.table, loaded once. */
 static int table_meta(sl_mysql_sink_t *s, const char *src_db,
                       const char *table, tmeta_t **out) {
     for (size_t i = 0; i < s->ntables; i++)
@@ -2108,7 +2108,7 @@ static int try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
     if (s->bk.state == 2) {
         /* A run sent by bulk execution: the row joins it, or ends it. */
         if (same) {
-            uint64_t first = s->bk.nrows == 0;
+            int first = s->bk.nrows == 0;
             rc = bulk_add(s, doc, cols, vals, n);
             if (rc < 0)
                 return rc;
