@@ -54,9 +54,10 @@ int sl_err_from_errno(int errnum) {
     case EFBIG:
     case E2BIG:
         return SL_ETOOBIG;
-    case EIO:
     case ENOSPC:
     case EDQUOT:
+        return SL_ENOSPC;
+    case EIO:
         return SL_EIO;
     default:
         return SL_ESYS;

@@ -32,7 +32,10 @@
     X(ESTOPPED, 21, "stopped")                                                 \
     X(EGONE, 22, "no longer available")                                        \
     X(EENCRYPTED, 23, "encrypted input")                                       \
-    X(ESYS, 24, "system call failed")
+    X(ESYS, 24, "system call failed")                                          \
+    X(ENOSPC, 25, "insufficient storage")                                      \
+    X(EDAMAGED, 26, "stored data damaged (quarantined)")                       \
+    X(ELIMIT, 27, "limit reached")
 
 typedef enum {
     SL_OK = 0,

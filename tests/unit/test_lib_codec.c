@@ -15,10 +15,12 @@ SL_TEST(error_table_names_every_code) {
     SL_CHECK_STR(sl_strerror(-9999), "unknown error");
     SL_CHECK_STR(sl_strerror(42), "unknown error");
     /* Every code from 1 up to the last has its own text. */
-    for (int code = 1; code <= 24; code++)
+    for (int code = 1; code <= 27; code++)
         SL_CHECK(strcmp(sl_strerror(-code), "unknown error") != 0);
     SL_CHECK_INT(sl_err_from_errno(ENOENT), SL_ENOTFOUND);
-    SL_CHECK_INT(sl_err_from_errno(ENOSPC), SL_EIO);
+    SL_CHECK_INT(sl_err_from_errno(ENOSPC), SL_ENOSPC);
+    SL_CHECK_INT(sl_err_from_errno(EDQUOT), SL_ENOSPC);
+    SL_CHECK_INT(sl_err_from_errno(EIO), SL_EIO);
 }
 
 SL_TEST(buf_grows_and_consumes) {
