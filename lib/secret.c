@@ -52,10 +52,11 @@ int sl_secret_load(const char *path, const char *env_name, char **out,
             *out = strdup(value);
             if (*out == NULL)
                 return SL_ENOMEM;
-            /* The environment block itself cannot be wiped portably (the
-             * string may be the original one on the stack); unsetenv()
-             * at least hides it from children and /proc/PID/environ
-             * readers that look after this point. */
+            /* unsetenv() only drops the pointer: the value stays in the
+             * process's original environment block, which
+             * /proc/PID/environ shows. Wipe it there too (the block is
+             * writable memory, and nothing else holds the pointer). */
+            explicit_bzero((char *)value, strlen(value));
             unsetenv(env_name);
             protect_process();
             return 0;
