@@ -87,7 +87,8 @@ struct sl_conn_s {
     int eof;                    /* The peer shut down its write side. */
     int held;                   /* A failed auth is being slowed down. */
     uint64_t connected_ms;      /* For auth_ms. */
-    uint64_t req_start_ms;      /* First byte of the unparsed request. */
+    int req_waiting;            /* Waiting for the rest of a request... */
+    uint64_t req_start_ms;      /* ...since then (for request_ms). */
     int handles;                /* Open uv handles (tcp, timer). */
     int parked;                 /* Long poll in progress. */
     sl_part_t *wait_part;
@@ -301,12 +302,9 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     }
     if (nread == 0)
         return;
-    uint64_t now = (uint64_t)uv_now(conn->srv->loop);
-    if (conn->in.len == conn->in_off)
-        conn->req_start_ms = now;
     conn->in.len += (size_t)nread;
     conn->srv->st.bytes_read += (uint64_t)nread;
-    conn->last_active_ms = now;
+    conn->last_active_ms = (uint64_t)uv_now(conn->srv->loop);
     process(conn);
     flush_dirty(conn->srv);
 }
@@ -737,6 +735,7 @@ static void process(sl_conn_t *conn) {
     sl_server_t *srv = conn->srv;
     sl_proto_limits_t lim = srv->opts.limits;
     int starved = 0; /* Stopped for want of bytes, not to wait. */
+    int took = 0;    /* Consumed at least one request. */
     while (!conn->closing && !conn->close_after_flush && !conn->parked &&
            !conn->held) {
         if (!conn->authed) {
@@ -778,12 +777,11 @@ static void process(sl_conn_t *conn) {
                 break;
             }
             conn->in_off += consumed;
-            conn->req_start_ms = (uint64_t)uv_now(srv->loop);
+            took = 1;
             continue;
         }
         conn->in_off += consumed;
-        /* What is left arrived by now: the next request's clock starts. */
-        conn->req_start_ms = (uint64_t)uv_now(srv->loop);
+        took = 1;
         if (!conn->authed && cmd.type != SL_CMD_AUTH &&
             cmd.type != SL_CMD_QUIT) {
             srv->st.err_auth++;
@@ -843,6 +841,18 @@ static void process(sl_conn_t *conn) {
     if (conn->eof && starved && !conn->closing && !conn->parked &&
         conn->pending_acks == 0)
         conn->close_after_flush = 1;
+    /* The request deadline runs only while the broker waits for the rest
+     * of a started request (not while it is parked, waiting for acks or
+     * paused); only completing a request restarts it, so trickling bytes
+     * cannot. */
+    if (starved && conn->in.len > conn->in_off) {
+        if (took || !conn->req_waiting) {
+            conn->req_waiting = 1;
+            conn->req_start_ms = (uint64_t)uv_now(srv->loop);
+        }
+    } else {
+        conn->req_waiting = 0;
+    }
     if (conn->in_off > 0 && conn->in_off == conn->in.len) {
         sl_buf_reset(&conn->in);
         conn->in_off = 0;
@@ -984,9 +994,8 @@ static void sweep_cb(uv_timer_t *t) {
             update_reading(conn);
             continue;
         }
-        if (srv->opts.request_ms && conn->reading && !conn->parked &&
-            conn->need > 0 && conn->in.len > conn->in_off &&
-            now - conn->req_start_ms > srv->opts.request_ms) {
+        if (srv->opts.request_ms && conn->req_waiting && conn->reading &&
+            !conn->parked && now - conn->req_start_ms > srv->opts.request_ms) {
             srv->st.timeouts++;
             reply(conn, 408, 0, 0, "request timeout");
             conn->close_after_flush = 1;
