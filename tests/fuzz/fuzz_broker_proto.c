@@ -188,7 +188,8 @@ static void run(const uint8_t *buf, size_t size, int no_payload) {
             if (!has_payload || !multi || cmd.count != declared ||
                 off + used != r.end)
                 abort();
-            const uint8_t *cur = cmd.payload, *end = cmd.payload + cmd.payload_len;
+            const uint8_t *cur = cmd.payload;
+            const uint8_t *end = cmd.payload + cmd.payload_len;
             const uint8_t *item;
             size_t ilen;
             uint64_t n = 0;

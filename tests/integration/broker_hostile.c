@@ -286,7 +286,8 @@ SL_TEST(broker_hostile_put_before_auth) {
     close(fd);
     /* The same with a payload that is a put: nothing runs. */
     fd = raw_connect(b.port);
-    const char *req = "mput 1 t victim 1\r\n22\r\nput 2 t victim 1\r\nx\r\n\r\n";
+    const char *req =
+        "mput 1 t victim 1\r\n22\r\nput 2 t victim 1\r\nx\r\n\r\n";
     send_all(fd, req, strlen(req));
     SL_CHECK_INT(read_lines(fd, 0, out, sizeof out), 1);
     SL_CHECK_STR(out, "401 1 authentication required\r\n");
