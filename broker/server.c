@@ -981,12 +981,11 @@ static void sweep_cb(uv_timer_t *t) {
     log_auth_failures(srv, 0);
     for (sl_conn_t *conn = srv->conns; conn; conn = next) {
         next = conn->next;
-        if (conn->closing || conn->held || conn->close_after_flush)
-            continue;
         /* Deadlines that trickling bytes cannot reset: auth within auth_ms
-         * of the connect, and each request within request_ms of its first
-         * byte while the broker waits to read the rest of it. */
-        if (srv->opts.auth_ms && !conn->authed &&
+         * of the connect, and each request within request_ms of the moment
+         * the broker started waiting for its rest (see process()). */
+        int open = !conn->held && !conn->close_after_flush;
+        if (open && srv->opts.auth_ms && !conn->authed &&
             now - conn->connected_ms > srv->opts.auth_ms) {
             srv->st.timeouts++;
             reply(conn, 408, 0, 0, "authentication timeout");
@@ -994,8 +993,9 @@ static void sweep_cb(uv_timer_t *t) {
             update_reading(conn);
             continue;
         }
-        if (srv->opts.request_ms && conn->req_waiting && conn->reading &&
-            !conn->parked && now - conn->req_start_ms > srv->opts.request_ms) {
+        if (open && srv->opts.request_ms && conn->req_waiting &&
+            conn->reading && !conn->parked &&
+            now - conn->req_start_ms > srv->opts.request_ms) {
             srv->st.timeouts++;
             reply(conn, 408, 0, 0, "request timeout");
             conn->close_after_flush = 1;
