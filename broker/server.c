@@ -66,6 +66,7 @@ struct sl_server_s {
     uint64_t paused;    /* Connections paused for store back-pressure. */
     uint64_t auth_fail_unlogged; /* Failed auths not yet in the log. */
     uint64_t auth_fail_logged_ms; /* When the last such line was written. */
+    char auth_fail_peer[64];      /* Address of the latest failure. */
     srv_stats_t st;
 };
 
@@ -705,7 +706,8 @@ static void log_auth_failures(sl_server_t *srv, int force) {
         (!force && now - srv->auth_fail_logged_ms < 1000))
         return;
     sl_log_warn("authentication failed", "attempts=%" PRIu64
-                " total=%" PRIu64, srv->auth_fail_unlogged, srv->st.err_auth);
+                " total=%" PRIu64 " last_peer=%s", srv->auth_fail_unlogged,
+                srv->st.err_auth, srv->auth_fail_peer);
     srv->auth_fail_unlogged = 0;
     srv->auth_fail_logged_ms = now;
 }
@@ -724,6 +726,12 @@ static void auth_failed(sl_conn_t *conn, uint64_t reqid) {
     sl_server_t *srv = conn->srv;
     srv->st.err_auth++;
     srv->auth_fail_unlogged++;
+    struct sockaddr_storage peer;
+    int plen = sizeof peer;
+    snprintf(srv->auth_fail_peer, sizeof srv->auth_fail_peer, "unknown");
+    if (uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&peer, &plen) == 0)
+        uv_ip_name((struct sockaddr *)&peer, srv->auth_fail_peer,
+                   sizeof srv->auth_fail_peer);
     log_auth_failures(srv, 0);
     conn->wait_reqid = reqid;
     conn->close_after_flush = 1;

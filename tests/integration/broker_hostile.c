@@ -434,6 +434,9 @@ SL_TEST(broker_hostile_auth_deadline_and_failures) {
     }
     SL_CHECK_INT(sum, 20);
     SL_CHECK(lines >= 1 && lines < 20);
+    SL_CHECK_INT(count_in_file(b.log, "last_peer=127.0.0.1", NULL, &sum),
+                 lines);
+    SL_CHECK_INT(count_in_file(b.log, "wrong", NULL, &sum), 0);
     broker_stop(&b);
 }
 
