@@ -15,6 +15,17 @@
  * drains (back-pressure instead of memory growth); connections idle for
  * idle_ms are closed; past max_conns new connections get a 503 and are
  * closed.
+ *
+ * Hostile peers: a refused put/mput header closes the connection (the
+ * parser makes it fatal, see proto.h), so a payload never runs as
+ * commands. Before auth only short lines are read and a put is refused at
+ * its header (no payload is buffered). Deadlines that trickling cannot
+ * reset: auth within auth_ms of the connect, and a started request within
+ * request_ms of the moment the broker began waiting for its rest. A wrong
+ * secret is answered, and the connection closed, only after a delay on a
+ * timer; failures are logged at most once a second with a count. After a
+ * half-close (EOF) every complete request is still executed and answered
+ * before the connection closes.
  */
 #include "broker/server.h"
 
