@@ -108,6 +108,7 @@ struct sl_conn_s {
 };
 
 static void process(sl_conn_t *conn);
+static void wait_timer_cb(uv_timer_t *t);
 static void flush(sl_conn_t *conn);
 static void update_reading(sl_conn_t *conn);
 static void flush_dirty(sl_server_t *srv);
@@ -304,6 +305,11 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         conn->eof = 1;
         uv_read_stop((uv_stream_t *)&conn->tcp);
         conn->reading = 0;
+        /* A long poll is answered now (with what is there): the peer is
+         * gone as a sender, and holding the connection for up to an hour
+         * would only pin it. */
+        if (conn->parked)
+            uv_timer_start(&conn->timer, wait_timer_cb, 0, 0);
         process(conn);
         flush_dirty(conn->srv);
         return;

@@ -472,6 +472,15 @@ SL_TEST(broker_hostile_half_close_gets_every_reply) {
     SL_CHECK_STR(out, "200 1 4\r\n");
     request(&b, NULL, "offsets 5 t hc\r\n", out, sizeof out);
     SL_CHECK_STR(out, "200 5 0 5\r\n");
+    /* A long poll (an hour) then a half-close: answered at once (the read
+     * times out after 20 s), empty, and the connection closed. */
+    fd = raw_connect(b.port);
+    const char *lp = "get 6 t hc 5 wait=3600000\r\n";
+    send_all(fd, lp, strlen(lp));
+    SL_CHECK(shutdown(fd, SHUT_WR) == 0);
+    SL_CHECK_INT(read_lines(fd, 0, out, sizeof out), 1);
+    close(fd);
+    SL_CHECK_STR(out, "200 6 0 5 5\r\n");
     broker_stop(&b);
 }
 
