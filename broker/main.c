@@ -21,7 +21,11 @@
 static const sl_opt_t opts[] = {
     {"listen", "127.0.0.1:8123", 0, "HOST:PORT to listen on"},
     {"allow-remote", "no", SL_OPT_FLAG,
-     "allow listening on an address other than loopback"},
+     "allow listening on an address other than loopback (requires a secret: "
+     "auth-file or SLUICE_BROKER_SECRET)"},
+    {"allow-remote-insecure", "no", SL_OPT_FLAG,
+     "allow listening on an address other than loopback WITHOUT a secret "
+     "(anyone who can reach the port can read and write every partition)"},
     {"data", "./data", 0, "data directory"},
     {"fsync", "always", 0,
      "always | interval [MS] (1000 when omitted) | never (see docs/broker.md "
@@ -31,6 +35,12 @@ static const sl_opt_t opts[] = {
     {"max-request", "16MiB", 0, "largest batch put accepted"},
     {"max-connections", "10000", 0, "connections beyond this get a 503"},
     {"idle-timeout", "300s", 0, "close connections idle this long (0: never)"},
+    {"request-timeout", "30s", 0,
+     "a request (header and payload) must arrive within this time of its "
+     "first byte, else the connection is closed (0: never)"},
+    {"auth-timeout", "10s", 0,
+     "with a secret, auth must succeed within this time of the connect, "
+     "else the connection is closed (0: never)"},
     {"max-output", "64MiB", 0, "per-connection output before reading pauses"},
     {"checkpoint-interval", "5s", 0, "how often recovery state is saved"},
     {"retention-bytes", "0", 0, "delete old segments past this size (0: keep)"},
@@ -124,12 +134,17 @@ int main(int argc, char **argv) {
     memset(&so, 0, sizeof so);
     so.dir = sl_config_get(&cfg, "data");
     uint64_t seg, maxmsg, maxreq, maxconn, idle, maxout, ckpt, rbytes, rage;
-    int allow_remote, auto_create;
+    uint64_t req_ms, auth_ms;
+    int allow_remote, allow_insecure, auto_create;
     if (sl_config_get_size(&cfg, "segment-size", &seg) != 0 ||
         sl_config_get_size(&cfg, "max-message", &maxmsg) != 0 ||
         sl_config_get_size(&cfg, "max-request", &maxreq) != 0 ||
         sl_config_get_u64(&cfg, "max-connections", &maxconn) != 0 ||
         sl_config_get_ms(&cfg, "idle-timeout", &idle) != 0 ||
+        sl_config_get_ms(&cfg, "request-timeout", &req_ms) != 0 ||
+        sl_config_get_ms(&cfg, "auth-timeout", &auth_ms) != 0 ||
+        sl_config_get_bool(&cfg, "allow-remote-insecure", &allow_insecure) !=
+            0 ||
         sl_config_get_size(&cfg, "max-output", &maxout) != 0 ||
         sl_config_get_ms(&cfg, "checkpoint-interval", &ckpt) != 0 ||
         sl_config_get_size(&cfg, "retention-bytes", &rbytes) != 0 ||
@@ -165,9 +180,33 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sluice-broker: bad --listen (HOST:PORT)\n");
         goto out;
     }
-    if (!is_loopback(host) && !allow_remote) {
+    char errbuf[256];
+    if (sl_secret_load(sl_config_get(&cfg, "auth-file"), "SLUICE_BROKER_SECRET",
+                       &secret, errbuf, sizeof errbuf) != 0) {
+        fprintf(stderr, "sluice-broker: %s\n", errbuf);
+        rc = 1;
+        goto out;
+    }
+    if (secret != NULL &&
+        sl_secret_check_token(secret, "the broker secret (auth-file or "
+                              "SLUICE_BROKER_SECRET)", errbuf,
+                              sizeof errbuf) != 0) {
+        fprintf(stderr, "sluice-broker: %s\n", errbuf);
+        goto out;
+    }
+    /* Protected mode (Redis's): a non-loopback address needs an explicit
+     * option, and without a secret one that says it is insecure. */
+    if (!is_loopback(host) && !allow_remote && !allow_insecure) {
         fprintf(stderr, "sluice-broker: refusing to listen on %s without "
-                "--allow-remote\n", host);
+                "--allow-remote (with a secret: --auth-file or "
+                "SLUICE_BROKER_SECRET)\n", host);
+        goto out;
+    }
+    if (!is_loopback(host) && secret == NULL && !allow_insecure) {
+        fprintf(stderr, "sluice-broker: refusing to listen on %s without a "
+                "secret: anyone who can reach it could read and write every "
+                "partition. Set --auth-file FILE or SLUICE_BROKER_SECRET, or "
+                "pass --allow-remote-insecure to accept that\n", host);
         goto out;
     }
     if (strcmp(host, "localhost") == 0)
@@ -175,17 +214,13 @@ int main(int argc, char **argv) {
     sv.host = host;
     sv.max_conns = maxconn;
     sv.idle_ms = idle;
+    sv.request_ms = req_ms;
+    sv.auth_ms = auth_ms;
     sv.max_output = maxout;
     sl_proto_default_limits(&sv.limits);
     sv.limits.max_msg = maxmsg;
     sv.limits.max_request = maxreq;
-    char errbuf[256];
     rc = 1;
-    if (sl_secret_load(sl_config_get(&cfg, "auth-file"), "SLUICE_BROKER_SECRET",
-                       &secret, errbuf, sizeof errbuf) != 0) {
-        fprintf(stderr, "sluice-broker: %s\n", errbuf);
-        goto out;
-    }
     sv.secret = secret;
 
     signal(SIGPIPE, SIG_IGN);
@@ -209,6 +244,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sluice-broker: cannot install signal handlers\n");
         goto out;
     }
+    if (!is_loopback(host) && secret == NULL)
+        sl_log_warn("listening without auth on a non-loopback address "
+                    "(--allow-remote-insecure)", "listen=%s:%u", host,
+                    sv.port);
     sl_log_info("broker started", "listen=%s:%u data=%s fsync=%s auth=%s",
                 host, sv.port, so.dir, sl_config_get(&cfg, "fsync"),
                 secret ? "on" : "off");

@@ -5,6 +5,12 @@
  * by exactly <len> payload bytes and a line end, mput by <count> items of
  * "<len> LINE-END <len bytes> LINE-END". Numbers are unsigned decimal
  * (no sign, at most 20 digits, no overflow).
+ *
+ * Framing rule: a line whose first token is "put" or "mput" declares a
+ * payload. If such a request is refused for any reason before its payload
+ * was consumed (a bad byte, too many tokens, a bad number or name, ...),
+ * the error is fatal: the connection must close, because the payload's
+ * bytes would otherwise be read as commands.
  */
 #include "broker/proto.h"
 
@@ -20,6 +26,7 @@ void sl_proto_default_limits(sl_proto_limits_t *lim) {
     lim->max_msg = 16u << 20;
     lim->max_request = 16u << 20;
     lim->max_count = 1000000;
+    lim->no_payload = 0;
 }
 
 static int parse_u64(const char *p, size_t n, uint64_t *v) {
@@ -114,9 +121,49 @@ static int parse_options(sl_span_t *tok, size_t from, size_t ntok,
     return 0;
 }
 
+/* 1 when the line's first space-separated token is exactly "put" or
+ * "mput": such a line declares a payload, so whatever is wrong with it,
+ * the bytes after it cannot be trusted to be commands. */
+static int storage_line(const uint8_t *buf, size_t text_len) {
+    size_t i = 0;
+    while (i < text_len && buf[i] == ' ')
+        i++;
+    size_t j = i;
+    while (j < text_len && buf[j] != ' ')
+        j++;
+    return (j - i == 3 && memcmp(buf + i, "put", 3) == 0) ||
+           (j - i == 4 && memcmp(buf + i, "mput", 4) == 0);
+}
+
+static int parse_request(const uint8_t *buf, size_t len,
+                         const sl_proto_limits_t *lim, sl_cmd_t *cmd,
+                         size_t *consumed, size_t *need,
+                         sl_proto_err_t *err);
+
 int sl_proto_parse(const uint8_t *buf, size_t len,
                    const sl_proto_limits_t *lim, sl_cmd_t *cmd,
                    size_t *consumed, size_t *need, sl_proto_err_t *err) {
+    int rc = parse_request(buf, len, lim, cmd, consumed, need, err);
+    if (rc != SL_EPROTO || err->fatal)
+        return rc;
+    /* The framing rule, for every reason a request can be refused: a
+     * refused put or mput whose payload was not consumed with it (only a
+     * CRC mismatch consumes it) leaves the stream at an unknown place, and
+     * its payload must never run as commands (memcached closes too). */
+    const uint8_t *nl = memchr(buf, '\n', len);
+    size_t line_len = nl ? (size_t)(nl - buf) + 1 : len;
+    size_t text_len = nl ? line_len - 1 : len;
+    if (text_len > 0 && buf[text_len - 1] == '\r')
+        text_len--;
+    if (storage_line(buf, text_len) && *consumed <= line_len)
+        err->fatal = 1;
+    return rc;
+}
+
+static int parse_request(const uint8_t *buf, size_t len,
+                         const sl_proto_limits_t *lim, sl_cmd_t *cmd,
+                         size_t *consumed, size_t *need,
+                         sl_proto_err_t *err) {
     memset(cmd, 0, sizeof *cmd);
     memset(err, 0, sizeof *err);
     *consumed = 0;
@@ -168,6 +215,9 @@ int sl_proto_parse(const uint8_t *buf, size_t len,
         int multi = tok_is(c, "mput");
         cmd->type = multi ? SL_CMD_MPUT : SL_CMD_PUT;
         uint64_t n;
+        /* Before auth no payload is ever buffered: refuse at the header. */
+        if (lim->no_payload)
+            return fail(err, 401, "authentication required", 1);
         if (ntok < 5)
             return fail(err, 400, multi ? "usage: mput ID TOPIC PARTITION COUNT"
                                         : "usage: put ID TOPIC PARTITION LENGTH",
@@ -178,6 +228,8 @@ int sl_proto_parse(const uint8_t *buf, size_t len,
             return fail(err, 413, "message too large", 1);
         if (multi && (n == 0 || n > lim->max_count))
             return fail(err, n == 0 ? 400 : 413, "bad count", 1);
+        if (tok[2].len > SL_PROTO_MAX_NAME || tok[3].len > SL_PROTO_MAX_NAME)
+            return fail(err, 400, "bad topic or partition name", 1);
         cmd->topic = tok[2];
         cmd->part = tok[3];
         /* Option errors are fatal too: the payload follows regardless. */

@@ -48,11 +48,20 @@ typedef struct {
     size_t payload_len;
 } sl_cmd_t;
 
+/* Longest topic, partition or group name (the store's rule). */
+#define SL_PROTO_MAX_NAME 255
+
+/* Longest command line a connection may send before auth succeeds (the
+ * auth line with the longest secret the broker accepts fits in it). */
+#define SL_PROTO_MAX_LINE_PREAUTH 1024
+
 typedef struct {
     size_t max_line;    /* Longest command line (default 4096). */
     size_t max_msg;     /* Largest message (default 16 MiB). */
     size_t max_request; /* Largest mput item list (default 16 MiB). */
     uint64_t max_count; /* Most messages in one mput. */
+    int no_payload;     /* Refuse put/mput at the header (401, fatal): set
+                           for a connection that has not authenticated. */
 } sl_proto_limits_t;
 
 typedef struct {
@@ -70,7 +79,11 @@ void sl_proto_default_limits(sl_proto_limits_t *lim);
  *   SL_EAGAIN  incomplete: *need is the total length needed when known
  *              (else len + 1);
  *   SL_EPROTO  *err says why; when not fatal, *consumed bytes (the bad
- *              line) should be skipped and parsing can go on. */
+ *              line) should be skipped and parsing can go on. A refused
+ *              put or mput (its first token is "put" or "mput") is always
+ *              fatal unless its payload was consumed with it (a CRC
+ *              mismatch): the caller must then close the connection,
+ *              since the bytes that follow are a payload, not commands. */
 int sl_proto_parse(const uint8_t *buf, size_t len,
                    const sl_proto_limits_t *lim, sl_cmd_t *cmd,
                    size_t *consumed, size_t *need, sl_proto_err_t *err);

@@ -15,6 +15,17 @@
  * drains (back-pressure instead of memory growth); connections idle for
  * idle_ms are closed; past max_conns new connections get a 503 and are
  * closed.
+ *
+ * Hostile peers: a refused put/mput header closes the connection (the
+ * parser makes it fatal, see proto.h), so a payload never runs as
+ * commands. Before auth only short lines are read and a put is refused at
+ * its header (no payload is buffered). Deadlines that trickling cannot
+ * reset: auth within auth_ms of the connect, and a started request within
+ * request_ms of the moment the broker began waiting for its rest. A wrong
+ * secret is answered, and the connection closed, only after a delay on a
+ * timer; failures are logged at most once a second with a count. After a
+ * half-close (EOF) every complete request is still executed and answered
+ * before the connection closes.
  */
 #include "broker/server.h"
 
@@ -31,10 +42,13 @@
 
 enum { ACK_PUT = 1, ACK_COMMIT = 2 };
 
+/* How long a wrong secret's 403 is held back before the close. */
+#define SL_AUTH_FAIL_DELAY_MS 1000
+
 typedef struct sl_conn_s sl_conn_t;
 
 typedef struct {
-    uint64_t conns_total, conns_rejected, idle_closed;
+    uint64_t conns_total, conns_rejected, idle_closed, timeouts;
     uint64_t cmd_put, cmd_mput, cmd_get, cmd_offsets, cmd_commit,
         cmd_committed, cmd_other;
     uint64_t get_messages, get_bytes, long_polls;
@@ -61,6 +75,9 @@ struct sl_server_s {
     sl_conn_t *dirty;   /* Connections with output to flush. */
     int64_t started_ms;
     uint64_t paused;    /* Connections paused for store back-pressure. */
+    uint64_t auth_fail_unlogged; /* Failed auths not yet in the log. */
+    uint64_t auth_fail_logged_ms; /* When the last such line was written. */
+    char auth_fail_peer[64];      /* Address of the latest failure. */
     srv_stats_t st;
 };
 
@@ -79,6 +96,11 @@ struct sl_conn_s {
     uint64_t pending_acks;
     uint64_t last_active_ms;
     int writing, reading, closing, close_after_flush, authed, dirty;
+    int eof;                    /* The peer shut down its write side. */
+    int held;                   /* A failed auth is being slowed down. */
+    uint64_t connected_ms;      /* For auth_ms. */
+    int req_waiting;            /* Waiting for the rest of a request... */
+    uint64_t req_start_ms;      /* ...since then (for request_ms). */
     int handles;                /* Open uv handles (tcp, timer). */
     int parked;                 /* Long poll in progress. */
     sl_part_t *wait_part;
@@ -86,6 +108,7 @@ struct sl_conn_s {
 };
 
 static void process(sl_conn_t *conn);
+static void wait_timer_cb(uv_timer_t *t);
 static void flush(sl_conn_t *conn);
 static void update_reading(sl_conn_t *conn);
 static void flush_dirty(sl_server_t *srv);
@@ -220,7 +243,7 @@ static void flush(sl_conn_t *conn) {
     if (conn->closing || conn->writing)
         return;
     if (conn->out.len == 0) {
-        if (conn->close_after_flush)
+        if (conn->close_after_flush && !conn->held)
             conn_close(conn);
         return;
     }
@@ -275,6 +298,22 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     (void)buf;
     sl_conn_t *conn = s->data;
+    if (nread == UV_EOF) {
+        /* A half-close (`printf ... | nc`): the requests already received
+         * are still executed and every reply, acks included, is sent
+         * before process() closes the connection. */
+        conn->eof = 1;
+        uv_read_stop((uv_stream_t *)&conn->tcp);
+        conn->reading = 0;
+        /* A long poll is answered now (with what is there): the peer is
+         * gone as a sender, and holding the connection for up to an hour
+         * would only pin it. */
+        if (conn->parked)
+            uv_timer_start(&conn->timer, wait_timer_cb, 0, 0);
+        process(conn);
+        flush_dirty(conn->srv);
+        return;
+    }
     if (nread < 0) {
         conn_close(conn);
         return;
@@ -293,12 +332,14 @@ static void update_reading(sl_conn_t *conn) {
         return;
     sl_server_t *srv = conn->srv;
     size_t unparsed = conn->in.len - conn->in_off;
-    int want = !conn->close_after_flush &&
+    /* Before auth only short command lines are read: no payload. */
+    size_t max_unparsed = conn->authed ? srv->opts.limits.max_request +
+                                             srv->opts.limits.max_line + 65536
+                                       : SL_PROTO_MAX_LINE_PREAUTH + 65536;
+    int want = !conn->close_after_flush && !conn->eof && !conn->held &&
                conn->out.len + conn->wbuf.len < srv->opts.max_output &&
                srv->store->filling->data.len < (256u << 20) &&
-               (conn->need > unparsed ||
-                unparsed <= srv->opts.limits.max_request +
-                                srv->opts.limits.max_line + 65536);
+               (conn->need > unparsed || unparsed <= max_unparsed);
     if (want && !conn->reading) {
         if (uv_read_start((uv_stream_t *)&conn->tcp, alloc_cb, read_cb) == 0)
             conn->reading = 1;
@@ -606,6 +647,7 @@ static void do_stats(sl_conn_t *conn, const sl_cmd_t *cmd) {
     STAT("total_connections", "%" PRIu64, st->conns_total);
     STAT("rejected_connections", "%" PRIu64, st->conns_rejected);
     STAT("idle_closed", "%" PRIu64, st->idle_closed);
+    STAT("timeout_closed", "%" PRIu64, st->timeouts);
     STAT("cmd_put", "%" PRIu64, st->cmd_put);
     STAT("cmd_mput", "%" PRIu64, st->cmd_mput);
     STAT("cmd_get", "%" PRIu64, st->cmd_get);
@@ -661,7 +703,9 @@ static int secret_eq(const char *a, const char *b, size_t blen) {
 }
 
 static void count_proto_err(sl_server_t *srv, const sl_proto_err_t *err) {
-    if (err->code == 413)
+    if (err->code == 401)
+        srv->st.err_auth++;
+    else if (err->code == 413)
         srv->st.err_too_large++;
     else if (strcmp(err->msg, "unknown command") == 0)
         srv->st.err_unknown_cmd++;
@@ -671,20 +715,75 @@ static void count_proto_err(sl_server_t *srv, const sl_proto_err_t *err) {
         srv->st.err_protocol++;
 }
 
+/* Logs failed auth attempts at most once a second, with their count, so
+ * that a guessing client cannot flood the log. */
+static void log_auth_failures(sl_server_t *srv, int force) {
+    uint64_t now = (uint64_t)uv_now(srv->loop);
+    if (srv->auth_fail_unlogged == 0 ||
+        (!force && now - srv->auth_fail_logged_ms < 1000))
+        return;
+    sl_log_warn("authentication failed", "attempts=%" PRIu64
+                " total=%" PRIu64 " last_peer=%s", srv->auth_fail_unlogged,
+                srv->st.err_auth, srv->auth_fail_peer);
+    srv->auth_fail_unlogged = 0;
+    srv->auth_fail_logged_ms = now;
+}
+
+static void auth_delay_cb(uv_timer_t *t) {
+    sl_conn_t *conn = t->data;
+    conn->held = 0;
+    reply(conn, 403, conn->wait_reqid, 1, "bad secret");
+    flush_dirty(conn->srv);
+}
+
+/* A wrong secret: the 403 is sent, and the connection closed, only after
+ * SL_AUTH_FAIL_DELAY_MS, on a timer (the loop is never blocked), and
+ * nothing more is read from it meanwhile, so guessing is slow. */
+static void auth_failed(sl_conn_t *conn, uint64_t reqid) {
+    sl_server_t *srv = conn->srv;
+    srv->st.err_auth++;
+    srv->auth_fail_unlogged++;
+    struct sockaddr_storage peer;
+    int plen = sizeof peer;
+    snprintf(srv->auth_fail_peer, sizeof srv->auth_fail_peer, "unknown");
+    if (uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&peer, &plen) == 0)
+        uv_ip_name((struct sockaddr *)&peer, srv->auth_fail_peer,
+                   sizeof srv->auth_fail_peer);
+    log_auth_failures(srv, 0);
+    conn->wait_reqid = reqid;
+    conn->close_after_flush = 1;
+    conn->held = 1;
+    uv_timer_start(&conn->timer, auth_delay_cb, SL_AUTH_FAIL_DELAY_MS, 0);
+}
+
 static void process(sl_conn_t *conn) {
     sl_server_t *srv = conn->srv;
-    while (!conn->closing && !conn->close_after_flush && !conn->parked) {
+    sl_proto_limits_t lim = srv->opts.limits;
+    int starved = 0; /* Stopped for want of bytes, not to wait. */
+    int took = 0;    /* Consumed at least one request. */
+    while (!conn->closing && !conn->close_after_flush && !conn->parked &&
+           !conn->held) {
+        if (!conn->authed) {
+            lim.no_payload = 1;
+            if (lim.max_line > SL_PROTO_MAX_LINE_PREAUTH)
+                lim.max_line = SL_PROTO_MAX_LINE_PREAUTH;
+        } else {
+            lim = srv->opts.limits;
+        }
         size_t avail = conn->in.len - conn->in_off;
-        if (avail == 0 || avail < conn->need)
+        if (avail == 0 || avail < conn->need) {
+            starved = 1;
             break;
+        }
         const uint8_t *p = conn->in.data + conn->in_off;
         sl_cmd_t cmd;
         sl_proto_err_t perr;
         size_t consumed, need;
-        int rc = sl_proto_parse(p, avail, &srv->opts.limits, &cmd, &consumed,
-                                &need, &perr);
+        int rc = sl_proto_parse(p, avail, &lim, &cmd, &consumed, &need,
+                                &perr);
         if (rc == SL_EAGAIN) {
             conn->need = need;
+            starved = 1;
             break;
         }
         conn->need = 0;
@@ -703,9 +802,11 @@ static void process(sl_conn_t *conn) {
                 break;
             }
             conn->in_off += consumed;
+            took = 1;
             continue;
         }
         conn->in_off += consumed;
+        took = 1;
         if (!conn->authed && cmd.type != SL_CMD_AUTH &&
             cmd.type != SL_CMD_QUIT) {
             srv->st.err_auth++;
@@ -753,12 +854,29 @@ static void process(sl_conn_t *conn) {
                 conn->authed = 1;
                 reply(conn, 200, cmd.reqid, 1, "ok");
             } else {
-                srv->st.err_auth++;
-                reply(conn, 403, cmd.reqid, 1, "bad secret");
-                conn->close_after_flush = 1;
+                auth_failed(conn, cmd.reqid);
             }
             break;
         }
+    }
+    /* After a half-close, once every received request has been answered
+     * (no ack or long poll outstanding), the connection is closed when
+     * its replies are written; an incomplete request left is counted as
+     * truncated by conn_close(). */
+    if (conn->eof && starved && !conn->closing && !conn->parked &&
+        conn->pending_acks == 0)
+        conn->close_after_flush = 1;
+    /* The request deadline runs only while the broker waits for the rest
+     * of a started request (not while it is parked, waiting for acks or
+     * paused); only completing a request restarts it, so trickling bytes
+     * cannot. */
+    if (starved && conn->in.len > conn->in_off) {
+        if (took || !conn->req_waiting) {
+            conn->req_waiting = 1;
+            conn->req_start_ms = (uint64_t)uv_now(srv->loop);
+        }
+    } else {
+        conn->req_waiting = 0;
     }
     if (conn->in_off > 0 && conn->in_off == conn->in.len) {
         sl_buf_reset(&conn->in);
@@ -866,6 +984,7 @@ static void on_connection(uv_stream_t *ls, int status) {
     srv->open_handles++;
     conn->authed = srv->opts.secret == NULL;
     conn->last_active_ms = (uint64_t)uv_now(srv->loop);
+    conn->connected_ms = conn->last_active_ms;
     conn->next = srv->conns;
     if (conn->next)
         conn->next->prev = conn;
@@ -884,14 +1003,37 @@ static void sweep_cb(uv_timer_t *t) {
     sl_server_t *srv = t->data;
     uint64_t now = (uint64_t)uv_now(srv->loop);
     sl_conn_t *next;
+    log_auth_failures(srv, 0);
     for (sl_conn_t *conn = srv->conns; conn; conn = next) {
         next = conn->next;
+        /* Deadlines that trickling bytes cannot reset: auth within auth_ms
+         * of the connect, and each request within request_ms of the moment
+         * the broker started waiting for its rest (see process()). */
+        int open = !conn->held && !conn->close_after_flush;
+        if (open && srv->opts.auth_ms && !conn->authed &&
+            now - conn->connected_ms > srv->opts.auth_ms) {
+            srv->st.timeouts++;
+            reply(conn, 408, 0, 0, "authentication timeout");
+            conn->close_after_flush = 1;
+            update_reading(conn);
+            continue;
+        }
+        if (open && srv->opts.request_ms && conn->req_waiting &&
+            conn->reading && !conn->parked &&
+            now - conn->req_start_ms > srv->opts.request_ms) {
+            srv->st.timeouts++;
+            reply(conn, 408, 0, 0, "request timeout");
+            conn->close_after_flush = 1;
+            update_reading(conn);
+            continue;
+        }
         if (srv->opts.idle_ms && !conn->parked && conn->pending_acks == 0 &&
             !conn->writing && now - conn->last_active_ms > srv->opts.idle_ms) {
             srv->st.idle_closed++;
             conn_close(conn);
         }
     }
+    flush_dirty(srv);
 }
 
 int sl_server_start(uv_loop_t *loop, sl_store_t *store,

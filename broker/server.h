@@ -22,6 +22,11 @@ typedef struct {
     uint16_t port;
     uint64_t max_conns;
     uint64_t idle_ms;       /* Close connections idle this long (0: never). */
+    uint64_t request_ms;    /* A started request must be complete (header
+                               and payload) this long after its first
+                               byte, or the connection closes (0: never). */
+    uint64_t auth_ms;       /* With a secret: auth must succeed this long
+                               after the connect (0: never). */
     uint64_t max_output;    /* Stop reading a connection past this. */
     sl_proto_limits_t limits;
     const char *secret;     /* Shared secret, or NULL. Not copied. */

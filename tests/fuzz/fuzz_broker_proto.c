@@ -1,9 +1,22 @@
 /*
- * libFuzzer target for the broker's protocol parser: parses the input as
- * a stream of pipelined requests, the way the server does (skipping bad
- * lines, stopping on fatal errors or an incomplete request), walks every
- * accepted mput's items, and checks the parser's promises: consumed bytes
- * within the input, payloads inside the buffer, "need" beyond what it had.
+ * libFuzzer target for the broker's protocol parser, whose oracle is the
+ * framing invariant itself (issue 12, item 1): no byte inside a declared
+ * payload is ever parsed as a command.
+ *
+ * The input is parsed as a stream of pipelined requests the way the server
+ * does (skipping lines refused non-fatally, stopping at a fatal error or an
+ * incomplete request), twice: as an authenticated connection and as one
+ * before auth (no payload allowed). Independently of the parser, every line
+ * parsing starts at is inspected: a line whose first space-separated token
+ * is "put" or "mput" and whose fifth token is a decimal number declares a
+ * payload (put: that many bytes and a line end; mput: that many items of
+ * "LEN LINE-END <LEN bytes> LINE-END"); where the declaration cannot be
+ * walked to its end, the payload runs to the end of the input. The target
+ * aborts when a later parse starts inside a declared payload, i.e. when
+ * payload bytes would have run as a command. It also checks the parser's
+ * other promises: consumed bytes within the input, payloads inside the
+ * buffer, "need" beyond what it had, an accepted put's length and an mput's
+ * count equal to the declared ones, and mput items that walk the payload.
  */
 #include "broker/proto.h"
 #include "error.h"
@@ -14,19 +27,130 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+#define MAX_RANGES 4096
+
+typedef struct {
+    size_t start, end; /* [start, end): no parse may start in here. */
+} range_t;
+
+static int oracle_u64(const uint8_t *p, size_t n, uint64_t *v) {
+    if (n == 0 || n > 20)
+        return -1;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return -1;
+        x = x * 10 + d;
+    }
+    *v = x;
+    return 0;
+}
+
+/* The length of a line end at buf[at] ("\n" or "\r\n"), or 0. */
+static size_t oracle_eol(const uint8_t *buf, size_t size, size_t at) {
+    if (at < size && buf[at] == '\n')
+        return 1;
+    if (at + 1 < size && buf[at] == '\r' && buf[at + 1] == '\n')
+        return 2;
+    return 0;
+}
+
+/* Looks at the line starting at buf[off]; when it declares a payload,
+ * stores its range in *r and returns 1. *declared is the put's length or
+ * the mput's count; *multi says which. */
+static int declared_payload(const uint8_t *buf, size_t size, size_t off,
+                            range_t *r, uint64_t *declared, int *multi) {
+    const uint8_t *nl = memchr(buf + off, '\n', size - off);
+    if (nl == NULL)
+        return 0;
+    size_t line_end = (size_t)(nl - buf) + 1;
+    size_t text_end = line_end - 1;
+    if (text_end > off && buf[text_end - 1] == '\r')
+        text_end--;
+    size_t tstart[5], tlen[5], ntok = 0;
+    for (size_t i = off; i < text_end && ntok < 5;) {
+        if (buf[i] == ' ') {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < text_end && buf[j] != ' ')
+            j++;
+        tstart[ntok] = i;
+        tlen[ntok] = j - i;
+        ntok++;
+        i = j;
+    }
+    if (ntok < 5)
+        return 0;
+    if (tlen[0] == 3 && memcmp(buf + tstart[0], "put", 3) == 0)
+        *multi = 0;
+    else if (tlen[0] == 4 && memcmp(buf + tstart[0], "mput", 4) == 0)
+        *multi = 1;
+    else
+        return 0;
+    uint64_t n;
+    if (oracle_u64(buf + tstart[4], tlen[4], &n) != 0)
+        return 0;
+    *declared = n;
+    r->start = line_end;
+    r->end = SIZE_MAX; /* Unless the declaration can be walked. */
+    if (!*multi) {
+        if (n <= size - line_end) {
+            size_t t = oracle_eol(buf, size, line_end + (size_t)n);
+            if (t)
+                r->end = line_end + (size_t)n + t;
+        }
+        return 1;
+    }
+    size_t q = line_end;
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *e = q < size ? memchr(buf + q, '\n', size - q) : NULL;
+        if (e == NULL)
+            return 1;
+        size_t ll = (size_t)(e - buf) - q;
+        if (ll > 0 && buf[q + ll - 1] == '\r')
+            ll--;
+        uint64_t il;
+        if (oracle_u64(buf + q, ll, &il) != 0)
+            return 1;
+        q = (size_t)(e - buf) + 1;
+        if (il > size - q)
+            return 1;
+        size_t t = oracle_eol(buf, size, q + (size_t)il);
+        if (t == 0)
+            return 1;
+        q += (size_t)il + t;
+    }
+    r->end = q;
+    return 1;
+}
+
+static void run(const uint8_t *buf, size_t size, int no_payload) {
     sl_proto_limits_t lim;
     sl_proto_default_limits(&lim);
     lim.max_msg = 4096;
     lim.max_request = 8192;
     lim.max_count = 64;
-    /* A private copy so reads past the end are caught by ASan. */
-    uint8_t *buf = malloc(size ? size : 1);
-    if (buf == NULL)
-        return 0;
-    memcpy(buf, data, size);
+    lim.no_payload = no_payload;
+    static range_t ranges[MAX_RANGES];
+    size_t nranges = 0;
     size_t off = 0;
     for (int guard = 0; guard < 100000 && off < size; guard++) {
+        /* The invariant: this parse does not start inside a payload. */
+        for (size_t i = 0; i < nranges; i++)
+            if (off >= ranges[i].start && off < ranges[i].end)
+                abort();
+        range_t r;
+        uint64_t declared = 0;
+        int multi = 0;
+        int has_payload = declared_payload(buf, size, off, &r, &declared,
+                                           &multi);
+        if (has_payload && nranges < MAX_RANGES)
+            ranges[nranges++] = r;
         sl_cmd_t cmd;
         sl_proto_err_t err;
         size_t used = 0, need = 0;
@@ -49,12 +173,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (rc != 0 || used == 0 || used > size - off)
             abort();
+        if (no_payload &&
+            (cmd.type == SL_CMD_PUT || cmd.type == SL_CMD_MPUT))
+            abort();
         if (cmd.payload != NULL &&
             (cmd.payload < buf + off ||
              cmd.payload + cmd.payload_len > buf + off + used))
             abort();
+        if (cmd.type == SL_CMD_PUT &&
+            (!has_payload || multi || cmd.payload_len != declared ||
+             off + used != r.end))
+            abort();
         if (cmd.type == SL_CMD_MPUT) {
-            const uint8_t *cur = cmd.payload, *end = cmd.payload + cmd.payload_len;
+            if (!has_payload || !multi || cmd.count != declared ||
+                off + used != r.end)
+                abort();
+            const uint8_t *cur = cmd.payload;
+            const uint8_t *end = cmd.payload + cmd.payload_len;
             const uint8_t *item;
             size_t ilen;
             uint64_t n = 0;
@@ -68,6 +203,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         off += used;
     }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    /* A private copy so reads past the end are caught by ASan. */
+    uint8_t *buf = malloc(size ? size : 1);
+    if (buf == NULL)
+        return 0;
+    memcpy(buf, data, size);
+    run(buf, size, 0);
+    run(buf, size, 1);
     free(buf);
     return 0;
 }

@@ -194,3 +194,80 @@ SL_TEST(broker_proto_long_line) {
                         &err);
     SL_CHECK_INT(rc, SL_EAGAIN);
 }
+
+/* Regression (issue 12, item 1): a put header refused for a UTF-8 byte was
+ * not fatal, so its payload, itself a valid put, ran as a second command.
+ * Every way of refusing a put or mput header must now be fatal. */
+SL_TEST(broker_proto_refused_put_header_is_fatal) {
+    const char *cases[] = {
+        "put 1 caf\xc3\xa9 p 22\r\nput 2 t p 1\r\nx\r\n\r\n",  /* UTF-8 */
+        "put 1 t p\x01 5\r\nhello\r\n",                         /* control */
+        "put 1 t p 5 \x7f\r\nhello\r\n",                        /* DEL */
+        "mput 1 t \xff 1\r\n5\r\nhello\r\n",                    /* non-ASCII */
+        "put 1 t p 5 a b c d e f g h\r\nhello\r\n",             /* tokens */
+        "put 1 t p 5 crc=x\r\nhello\r\n",                       /* option */
+        "put 1 t p 5 bogus=1\r\nhello\r\n",
+        "put 1 t p 5 wait=1\r\nhello\r\n",          /* get's option */
+        "put 99999999999999999999999 t p 5\r\nhello\r\n",      /* bad id */
+        "  put 1 t p 5x\r\nhello\r\n",              /* leading spaces */
+        "mput 1 t p 1 seq=1\r\n5\r\nhello\r\n",     /* seq without pid */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sl_cmd_t cmd;
+        size_t used;
+        sl_proto_err_t err;
+        int rc = parse(cases[i], &cmd, &used, &err);
+        if (rc != SL_EPROTO || !err.fatal || err.code != 400)
+            sl_test_fail(__FILE__, __LINE__, "case %zu: rc=%d code=%d "
+                         "fatal=%d", i, rc, err.code, err.fatal);
+    }
+    /* A name over the store's 255-byte rule is refused at the header. */
+    char longname[400];
+    memset(longname, 'n', sizeof longname);
+    char req[600];
+    snprintf(req, sizeof req, "put 1 t %.*s 1\r\nx\r\n", 256, longname);
+    sl_cmd_t cmd;
+    size_t used;
+    sl_proto_err_t err;
+    SL_CHECK_INT(parse(req, &cmd, &used, &err), SL_EPROTO);
+    SL_CHECK(err.fatal);
+    /* Not a put: a bad byte stays a skippable line error. */
+    SL_CHECK_INT(parse("putx 1 t p 5\r\n", &cmd, &used, &err), SL_EPROTO);
+    SL_CHECK(!err.fatal);
+    SL_CHECK_INT(parse("get 1 caf\xc3\xa9 p 0\r\n", &cmd, &used, &err),
+                 SL_EPROTO);
+    SL_CHECK(!err.fatal);
+    /* A CRC mismatch consumed its payload with it: the stream is intact. */
+    SL_CHECK_INT(parse("put 1 t p 3 crc=1\r\nabc\r\nversion 2\r\n", &cmd,
+                       &used, &err), SL_EPROTO);
+    SL_CHECK(!err.fatal);
+    SL_CHECK_UINT(used, strlen("put 1 t p 3 crc=1\r\nabc\r\n"));
+}
+
+/* Before auth (item 3), a put or mput is refused at its header, before any
+ * payload byte is needed, and fatally. */
+SL_TEST(broker_proto_no_payload_before_auth) {
+    sl_proto_limits_t l = lim();
+    l.no_payload = 1;
+    const char *cases[] = {"put 5 t p 16777216\r\n", "mput 6 t p 3\r\n",
+                           "put 7 t p 3\r\nab"};
+    for (size_t i = 0; i < 3; i++) {
+        sl_cmd_t cmd;
+        size_t used, need;
+        sl_proto_err_t err;
+        int rc = sl_proto_parse((const uint8_t *)cases[i], strlen(cases[i]),
+                                &l, &cmd, &used, &need, &err);
+        SL_CHECK_INT(rc, SL_EPROTO);
+        SL_CHECK_INT(err.code, 401);
+        SL_CHECK(err.fatal);
+        SL_CHECK(err.has_reqid);
+        SL_CHECK_UINT(err.reqid, 5 + i);
+    }
+    sl_cmd_t cmd;
+    size_t used, need;
+    sl_proto_err_t err;
+    const char *a = "auth 1 s3cret\r\n";
+    SL_CHECK_OK(sl_proto_parse((const uint8_t *)a, strlen(a), &l, &cmd, &used,
+                               &need, &err));
+    SL_CHECK_INT(cmd.type, SL_CMD_AUTH);
+}
