@@ -889,6 +889,10 @@ static void complete(sl_store_t *store) {
     store->inflight = NULL;
     pthread_mutex_unlock(&store->mu);
 
+    store->stats.fsyncs += g->fsyncs;
+    store->stats.fsync_ns += g->fsync_ns;
+    if (g->fsync_max_ns > store->stats.fsync_max_ns)
+        store->stats.fsync_max_ns = g->fsync_max_ns;
     if (g->err_data != 0) {
         rollback(store, g);
         kick(store);
@@ -900,10 +904,6 @@ static void complete(sl_store_t *store) {
         sl_log_info("disk space available again: puts are stored", NULL);
     }
     store->stats.groups++;
-    store->stats.fsyncs += g->fsyncs;
-    store->stats.fsync_ns += g->fsync_ns;
-    if (g->fsync_max_ns > store->stats.fsync_max_ns)
-        store->stats.fsync_max_ns = g->fsync_max_ns;
     store->stats.bytes_written += g->data.len;
     if (g->data.len)
         store->durable_end = g->start + g->data.len;

@@ -170,7 +170,7 @@ static const char *raw_cmd(raw_t *r, const char *req) {
         ssize_t got = recv(r->fd, r->buf + r->len, sizeof r->buf - r->len, 0);
         if (got <= 0)
             sl_test_fail(__FILE__, __LINE__, "broker closed the connection "
-                         "after '%s'", req);
+                         "after '%.60s'", req);
         r->len += (size_t)got;
     }
 }
@@ -527,4 +527,162 @@ SL_TEST(broker_enospc_startup_on_full_disk_serves_reads) {
 
 SL_TEST(broker_enospc_startup_on_full_disk_after_kill9) {
     startup_on_full_disk(1);
+}
+
+/* The value of one `stats` line. */
+static uint64_t stat_u64(raw_t *r, const char *name) {
+    static int id = 90000;
+    char req[64];
+    snprintf(req, sizeof req, "stats %d\r\n", id++);
+    const char *line = raw_cmd(r, req);
+    SL_CHECK(strncmp(line, "200 ", 4) == 0);
+    uint64_t v = UINT64_MAX;
+    size_t nl = strlen(name);
+    for (line = raw_cmd(r, ""); strcmp(line, "END") != 0;
+         line = raw_cmd(r, ""))
+        if (strncmp(line, "STAT ", 5) == 0 &&
+            strncmp(line + 5, name, nl) == 0 && line[5 + nl] == ' ')
+            SL_CHECK(sscanf(line + 6 + nl, "%" SCNu64, &v) == 1);
+    if (v == UINT64_MAX)
+        sl_test_fail(__FILE__, __LINE__, "no stat %s", name);
+    return v;
+}
+
+static int count_segments(const char *data) {
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "ls %s/log | grep -c '\\.log$'", data);
+    FILE *p = popen(cmd, "r");
+    SL_CHECK(p != NULL);
+    int n = -1;
+    SL_CHECK(fscanf(p, "%d", &n) == 1);
+    pclose(p);
+    return n;
+}
+
+/* The disk fills while the first segment's last page has room, so the
+ * put that needs a new segment fails creating or writing it: the new
+ * segment is deleted again, the put refused, and once space returns the
+ * log goes on in a new segment with nothing lost. */
+SL_TEST(broker_enospc_at_segment_roll) {
+    const char *mnt = mount_small_fs("4m");
+    broker_t b = {0};
+    snprintf(b.data, sizeof b.data, "%s/data", mnt);
+    snprintf(b.log, sizeof b.log, "%s/broker.log", sl_test_tmpdir());
+    char filler[700];
+    snprintf(filler, sizeof filler, "%s/filler", mnt);
+    broker_start(&b);
+    raw_t r;
+    raw_connect(&r, &b);
+    /* Fill the first segment (1 MiB) up to its last page. */
+    int n = 0;
+    char want[64];
+    while (stat_u64(&r, "log_end") < (1u << 20) - 4096 + 100) {
+        snprintf(want, sizeof want, "200 %d %d", n, n);
+        SL_CHECK_STR(raw_cmd(&r, big_put(n, "p0")), want);
+        n++;
+    }
+    SL_CHECK(stat_u64(&r, "log_end") < (1u << 20) - 1100);
+    SL_CHECK_INT(count_segments(b.data), 1);
+    fill(filler);
+    /* Puts fill the page, then the roll fails: 507, one segment left. */
+    int refused = 0;
+    for (int i = 0; i < 20 && refused < 3; i++, n++) {
+        const char *line = raw_cmd(&r, big_put(n, "p0"));
+        snprintf(want, sizeof want, "507 %d insufficient storage", n);
+        if (strcmp(line, want) == 0) {
+            refused++;
+            n--; /* Refused: the offset was not used. */
+            continue;
+        }
+        snprintf(want, sizeof want, "200 %d %d", n, n);
+        SL_CHECK_STR(line, want);
+    }
+    SL_CHECK_INT(refused, 3);
+    check_alive(&b);
+    SL_CHECK_INT(count_segments(b.data), 1);
+    SL_CHECK(stat_u64(&r, "disk_full") == 1);
+    snprintf(want, sizeof want, "200 %d 0 %d", n + 1000, n);
+    char req[64];
+    snprintf(req, sizeof req, "offsets %d load p0\r\n", n + 1000);
+    SL_CHECK_STR(raw_cmd(&r, req), want);
+    SL_CHECK(unlink(filler) == 0);
+    for (int i = 0; i < 5; i++, n++) {
+        snprintf(want, sizeof want, "200 %d %d", n, n);
+        SL_CHECK_STR(raw_cmd(&r, big_put(n, "p0")), want);
+    }
+    SL_CHECK_INT(count_segments(b.data), 2);
+    close(r.fd);
+    /* Every offset once, in order, after a kill -9 too. */
+    sl_harness_stop(b.pid, SIGKILL, 5000);
+    broker_start(&b);
+    sl_client_opts_t o = {NULL, 5000, 30000, 5000};
+    sl_client_t *cl;
+    SL_CHECK_OK(sl_client_connect(b.addr, &o, &cl));
+    uint64_t off = 0;
+    while (off < (uint64_t)n) {
+        sl_client_fetch_t f;
+        SL_CHECK_OK(sl_client_get(cl, "load", "p0", off, 1 << 20, 0, &f));
+        SL_CHECK(f.count > 0);
+        for (size_t i = 0; i < f.count; i++) {
+            SL_CHECK_UINT(f.recs[i].offset, off + i);
+            SL_CHECK_UINT(f.recs[i].len, 1000);
+        }
+        off = f.next;
+    }
+    SL_CHECK_UINT(off, (uint64_t)n);
+    sl_client_close(cl);
+    sl_harness_stop(b.pid, SIGTERM, 10000);
+    unmount_fs(mnt);
+}
+
+/* max-partitions: creating one more partition than allowed is refused
+ * with 429 and a message naming the option, existing ones keep working
+ * (also after a restart), and stats report what the index files cost. */
+SL_TEST(broker_max_partitions_refused_with_429) {
+    broker_t b = {0};
+    snprintf(b.data, sizeof b.data, "%s/data", sl_test_tmpdir());
+    snprintf(b.log, sizeof b.log, "%s/broker.log", sl_test_tmpdir());
+    for (int round = 0; round < 2; round++) {
+        b.port = sl_harness_free_port();
+        snprintf(b.addr, sizeof b.addr, "127.0.0.1:%u", b.port);
+        const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen",
+                              b.addr, "--data", b.data, "--max-partitions",
+                              "5", "--checkpoint-interval", "100ms", NULL};
+        b.pid = sl_harness_spawn((char *const *)argv, b.log);
+        SL_CHECK(sl_harness_wait_port(b.port, 10000) == 0);
+        raw_t r;
+        raw_connect(&r, &b);
+        char req[128], want[128];
+        for (int i = 0; i < 5; i++) {
+            snprintf(req, sizeof req, "put %d t part%d 2\r\nhi\r\n", i, i);
+            /* part0 got a second message in the first round. */
+            snprintf(want, sizeof want, "200 %d %d", i,
+                     round == 0 ? 0 : i == 0 ? 2 : 1);
+            SL_CHECK_STR(raw_cmd(&r, req), want);
+        }
+        SL_CHECK_STR(raw_cmd(&r, "put 7 t part5 2\r\nhi\r\n"),
+                     "429 7 partition limit reached (max-partitions 5)");
+        /* The refused put's payload was consumed: the connection goes on. */
+        snprintf(want, sizeof want, "200 8 %d", round == 0 ? 1 : 3);
+        SL_CHECK_STR(raw_cmd(&r, "put 8 t part0 2\r\nhi\r\n"), want);
+        SL_CHECK_STR(raw_cmd(&r, "offsets 9 t part5\r\n"),
+                     "404 9 unknown partition");
+        SL_CHECK(stat_u64(&r, "partitions") == 5);
+        SL_CHECK(stat_u64(&r, "max_partitions") == 5);
+        /* After a checkpoint every partition has its index file. */
+        uint64_t files = 0;
+        for (int w = 0; w < 500 && files < 5; w++) {
+            sleep_ms(20);
+            files = stat_u64(&r, "index_files");
+        }
+        SL_CHECK_UINT(files, 5);
+        uint64_t bytes = stat_u64(&r, "index_bytes");
+        uint64_t disk = stat_u64(&r, "index_disk_bytes");
+        SL_CHECK(bytes >= 5 * 40 && bytes % 40 == 0);
+        SL_CHECK(disk >= bytes && disk % 5 == 0);
+        SL_CHECK_UINT(stat_u64(&r, "index_disk_bytes_per_partition"),
+                      disk / 5);
+        close(r.fd);
+        SL_CHECK_INT(sl_harness_stop(b.pid, SIGTERM, 10000), 0);
+    }
 }
