@@ -218,7 +218,8 @@ static int open_common(sl_store_t **out, const sl_store_opts_t *opts) {
         (err = mkdir_p(store->idxdir)) != 0)
         goto fail;
     if ((err = sl_strmap_init(&store->byname)) != 0 ||
-        (err = sl_strmap_init(&store->groups)) != 0)
+        (err = sl_strmap_init(&store->groups)) != 0 ||
+        (err = sl_strmap_init(&store->fences)) != 0)
         goto fail;
     if ((err = sl_fdcache_init(&store->wcache, store->idxdir, 1,
                                nofile_budget(4, 1024))) != 0 ||
@@ -276,6 +277,12 @@ void sl_store_free(sl_store_t *store) {
                  n = n->next)
                 free(n->value);
     sl_strmap_free(&store->groups);
+    if (store->fences.buckets)
+        for (size_t b = 0; b < store->fences.nbuckets; b++)
+            for (sl_strmap_node_t *n = store->fences.buckets[b]; n;
+                 n = n->next)
+                free(n->value);
+    sl_strmap_free(&store->fences);
     for (size_t i = 0; i < store->nsegs; i++)
         if (store->segs[i].rfd >= 0)
             close(store->segs[i].rfd);
@@ -730,8 +737,8 @@ static int undo_push(sl_group_t *g, const uint8_t *body, size_t n) {
 }
 
 static int undo_note_producer(sl_group_t *g, const sl_part_t *part,
-                              int64_t producer) {
-    uint8_t b[16 + sizeof(sl_prod_t)];
+                              int64_t producer, uint64_t seq) {
+    uint8_t b[24 + sizeof(sl_prod_t)];
     uint32_t i = 0;
     while (i < part->nprods && part->prods[i].producer != producer)
         i++;
@@ -743,7 +750,62 @@ static int undo_note_producer(sl_group_t *g, const sl_part_t *part,
         memcpy(b + 10, &part->prods[i], sizeof(sl_prod_t));
     else
         memset(b + 10, 0, sizeof(sl_prod_t));
-    return undo_push(g, b, 10 + sizeof(sl_prod_t));
+    sl_put_u64be(b + 10 + sizeof(sl_prod_t), seq);
+    return undo_push(g, b, 18 + sizeof(sl_prod_t));
+}
+
+/* Fences: an idempotent producer whose batch from sequence S was refused
+ * for lack of space may have later batches in flight (pipelined) that
+ * would otherwise be stored after it; resending S would then look like a
+ * duplicate of an older sequence and be dropped. So, until the producer
+ * sends a batch starting at or below S again, its batches above S in that
+ * partition are refused too (SL_ENOSPC). Keyed by u32be partition id and
+ * u64be producer; the value is S, or FENCE_NONE once cleared. */
+#define FENCE_NONE UINT64_MAX
+
+static size_t fence_key(uint8_t *key, const sl_part_t *part,
+                        int64_t producer) {
+    sl_put_u32be(key, part->id);
+    sl_put_u64be(key + 4, (uint64_t)producer);
+    return 12;
+}
+
+static void fence_set(sl_store_t *store, const sl_part_t *part,
+                      int64_t producer, uint64_t seq) {
+    uint8_t key[12];
+    size_t klen = fence_key(key, part, producer);
+    uint64_t *v = sl_strmap_get(&store->fences, key, klen);
+    if (v == NULL) {
+        v = malloc(sizeof *v);
+        if (v == NULL || sl_strmap_put(&store->fences, key, klen, v) != 0)
+            sl_fatal("out of memory fencing a producer", NULL);
+        *v = FENCE_NONE;
+    }
+    if (*v == FENCE_NONE)
+        store->nfences++;
+    if (*v == FENCE_NONE || seq < *v)
+        *v = seq;
+}
+
+/* SL_ENOSPC when the batch must wait for the refused one before it.
+ * With clear set (the batch is being stored, not a duplicate), a batch
+ * at or below the fence lifts it. */
+static int fence_check(sl_store_t *store, const sl_part_t *part,
+                       int64_t producer, uint64_t seq, int clear) {
+    if (store->nfences == 0)
+        return 0;
+    uint8_t key[12];
+    size_t klen = fence_key(key, part, producer);
+    uint64_t *v = sl_strmap_get(&store->fences, key, klen);
+    if (v == NULL || *v == FENCE_NONE)
+        return 0;
+    if (seq > *v)
+        return SL_ENOSPC;
+    if (clear) {
+        *v = FENCE_NONE;
+        store->nfences--;
+    }
+    return 0;
 }
 
 /* A group's offset slot holding this value was never committed (the
@@ -761,12 +823,15 @@ static void undo_group(sl_store_t *store, sl_group_t *g, int commits_too) {
         sl_part_t *part = store->parts[sl_get_u32be(b + 1)];
         if (b[0] == 'P') {
             uint32_t i = sl_get_u32be(b + 5);
+            int64_t producer = part->prods[i].producer;
             if (b[9]) {
                 SL_ASSERT(i + 1 == part->nprods);
                 part->nprods--;
             } else {
                 memcpy(&part->prods[i], b + 10, sizeof(sl_prod_t));
             }
+            fence_set(store, part, producer,
+                      sl_get_u64be(b + 10 + sizeof(sl_prod_t)));
         } else if (commits_too) {
             char key[1100];
             size_t glen = n - 14;
@@ -1168,6 +1233,18 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
         if ((uint64_t)producer > SL_PRODUCER_MAX || seq > SL_SEQ_MAX ||
             n - 1 > SL_SEQ_MAX - seq)
             return SL_ERANGE;
+        int err = fence_check(store, part, producer, seq, 0);
+        if (err != 0) {
+            /* Refused in order with the acks before it, so the refusal
+             * never overtakes the ack of an earlier put. */
+            if (ack == NULL)
+                return err;
+            sl_ack_t a = *ack;
+            a.value = 0;
+            a.extra = SL_ACK_NOSPACE;
+            store->stats.nospace_refused++;
+            return add_ack(g, &a, WK_NONE);
+        }
         for (uint32_t i = 0; i < part->nprods; i++) {
             sl_prod_t *pr = &part->prods[i];
             if (pr->producer != producer || seq > pr->last_seq)
@@ -1205,6 +1282,8 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
     }
     if (g->data.len > GROUP_MAX_BYTES)
         return SL_EAGAIN;
+    if (producer >= 0)
+        fence_check(store, part, producer, seq, 1);
     int64_t ts = sl_wall_ms();
     if (ts < part->last_ts)
         ts = part->last_ts; /* Timestamps never go back in a partition. */
@@ -1270,7 +1349,7 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
         sl_fatal("out of memory staging an index chunk", NULL);
     *base_offset = part->next_offset;
     if (producer >= 0) {
-        if (undo_note_producer(g, part, producer) != 0 ||
+        if (undo_note_producer(g, part, producer, seq) != 0 ||
             sl_store_note_producer(part, producer, seq, seq + n - 1,
                                    part->next_offset) != 0)
             sl_fatal("out of memory staging producer state", NULL);

@@ -176,6 +176,9 @@ struct sl_store_s {
     uint32_t nparts, capparts;
     sl_strmap_t byname;  /* "topic\0name" -> sl_part_t*. */
     sl_strmap_t groups;  /* "group\0" u32be id -> uint64_t* offset. */
+    sl_strmap_t fences;  /* u32be id, u64be producer -> uint64_t* sequence
+                            (store.c: refused for lack of space). */
+    uint32_t nfences;    /* Fences in force. */
 
     sl_segment_t *segs;
     size_t nsegs, capsegs;
@@ -262,7 +265,11 @@ int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
  * the last stored sequence (some of its sequences old, some new) is
  * refused with SL_EEXIST. The ack (when ack is
  * not NULL) is delivered after durability, with ack->value set to the base
- * offset. */
+ * offset. A batch of an idempotent producer whose earlier batch in this
+ * partition was refused for lack of space, and that lies above that
+ * batch's sequence, is refused too (its ack carries SL_ACK_NOSPACE, or
+ * SL_ENOSPC without an ack) until the producer resends from there, so a
+ * resend is never mistaken for a duplicate. */
 int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
                     size_t n, int64_t producer, uint64_t seq,
                     const sl_ack_t *ack, uint64_t *base_offset, int *dup);
