@@ -26,6 +26,14 @@
  * every checkpoint interval, a checkpoint; then uv_async_send wakes the
  * loop, which makes the data readable and delivers the acks.
  *
+ * Disk full: a write that fails with ENOSPC or EDQUOT (a short write, a
+ * segment that cannot be created, an index file that cannot grow) is
+ * undone by the writer (files cut back to where the group started, its
+ * new segments deleted, meta.log cut back to its last whole record); the
+ * loop thread then rolls the group and the one staged behind it back in
+ * memory from their undo records and refuses their writes (507). The
+ * next group tries again, so writes resume by themselves. See rollback().
+ *
  * Index tails: a partition's newest index entries stay in memory and are
  * handed to the writer in chunks of INDEX_CHUNK entries (and all of them
  * at each checkpoint), so the writer opens an index file once per chunk,
