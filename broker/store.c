@@ -692,10 +692,11 @@ static void kick(sl_store_t *store) {
     if (!group_has_work(g))
         return;
     /* After a write failed for lack of space, a group holding only
-     * carried-over metadata (no client waiting, no checkpoint) waits a
-     * second: retrying it at once would spin on a full disk. */
+     * carried-over metadata (no client waiting, no checkpoint, no interval
+     * fsync due) waits a second: retrying it at once would spin on a full
+     * disk. */
     if (store->stats.disk_full && g->nacks == 0 && g->ckpt.len == 0 &&
-        sl_mono_ns() - store->nospace_ns < 1000000000u)
+        !g->sync_only && sl_mono_ns() - store->nospace_ns < 1000000000u)
         return;
     g->nparts_hi = store->nparts;
     store->filling = g == &store->groups_buf[0] ? &store->groups_buf[1]
