@@ -46,6 +46,9 @@ static const sl_opt_t opts[] = {
     {"retention-bytes", "0", 0, "delete old segments past this size (0: keep)"},
     {"retention-age", "0", 0, "delete segments older than this (0: keep)"},
     {"auto-create", "yes", 0, "create partitions on first put"},
+    {"max-partitions", "100000", 0,
+     "creating more partitions is refused with 429 (0: no limit; each "
+     "costs an index file, see docs/broker.md)"},
     {"auth-file", NULL, 0,
      "file holding the shared secret (or env SLUICE_BROKER_SECRET)"},
     {"log-level", "info", 0, "debug, info, warn or error"},
@@ -134,7 +137,7 @@ int main(int argc, char **argv) {
     memset(&so, 0, sizeof so);
     so.dir = sl_config_get(&cfg, "data");
     uint64_t seg, maxmsg, maxreq, maxconn, idle, maxout, ckpt, rbytes, rage;
-    uint64_t req_ms, auth_ms;
+    uint64_t req_ms, auth_ms, maxparts;
     int allow_remote, allow_insecure, auto_create;
     if (sl_config_get_size(&cfg, "segment-size", &seg) != 0 ||
         sl_config_get_size(&cfg, "max-message", &maxmsg) != 0 ||
@@ -150,7 +153,8 @@ int main(int argc, char **argv) {
         sl_config_get_size(&cfg, "retention-bytes", &rbytes) != 0 ||
         sl_config_get_ms(&cfg, "retention-age", &rage) != 0 ||
         sl_config_get_bool(&cfg, "allow-remote", &allow_remote) != 0 ||
-        sl_config_get_bool(&cfg, "auto-create", &auto_create) != 0) {
+        sl_config_get_bool(&cfg, "auto-create", &auto_create) != 0 ||
+        sl_config_get_u64(&cfg, "max-partitions", &maxparts) != 0) {
         fprintf(stderr, "sluice-broker: %s\n", cfg.err);
         goto out;
     }
@@ -160,9 +164,11 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (maxmsg == 0 || maxmsg > (1u << 30) || maxreq == 0 ||
-        maxreq > (1u << 30) || seg < (1u << 20) || maxconn == 0) {
+        maxreq > (1u << 30) || seg < (1u << 20) || maxconn == 0 ||
+        maxparts > UINT32_MAX - 1) {
         fprintf(stderr, "sluice-broker: max-message and max-request must be "
-                "1..1GiB, segment-size at least 1MiB, max-connections > 0\n");
+                "1..1GiB, segment-size at least 1MiB, max-connections > 0, "
+                "max-partitions below 2^32\n");
         goto out;
     }
     so.segment_size = seg;
@@ -171,6 +177,7 @@ int main(int argc, char **argv) {
     so.retention_bytes = rbytes;
     so.retention_ms = rage;
     so.auto_create = auto_create;
+    so.max_partitions = (uint32_t)maxparts;
 
     sl_server_opts_t sv;
     memset(&sv, 0, sizeof sv);

@@ -366,6 +366,10 @@ static int store_err_code(int err) {
         return 404;
     case SL_EEXIST:
         return 409;
+    case SL_ELIMIT:
+        return 429;
+    case SL_ENOSPC:
+        return 507;
     default:
         return 500;
     }
@@ -381,6 +385,10 @@ static int find_part(sl_conn_t *conn, const sl_cmd_t *cmd, int create,
     } else if (err == SL_EINVAL) {
         conn->srv->st.err_protocol++;
         reply(conn, 400, cmd->reqid, 1, "bad topic or partition name");
+    } else if (err == SL_ELIMIT) {
+        conn->srv->st.err_store++;
+        reply(conn, 429, cmd->reqid, 1, "partition limit reached "
+              "(max-partitions %u)", conn->srv->store->opts.max_partitions);
     } else if (err != 0) {
         conn->srv->st.err_store++;
         reply(conn, store_err_code(err), cmd->reqid, 1, "%s",
@@ -671,6 +679,18 @@ static void do_stats(sl_conn_t *conn, const sl_cmd_t *cmd) {
     STAT("fsync_max_us", "%" PRIu64, ss->fsync_max_ns / 1000);
     STAT("checkpoints", "%" PRIu64, ss->checkpoints);
     STAT("partitions", "%u", store->nparts);
+    STAT("max_partitions", "%u", store->opts.max_partitions);
+    uint64_t ifiles, ibytes, idisk;
+    sl_store_index_usage(store, &ifiles, &ibytes, &idisk);
+    STAT("index_files", "%" PRIu64, ifiles);
+    STAT("index_bytes", "%" PRIu64, ibytes);
+    STAT("index_disk_bytes", "%" PRIu64, idisk);
+    STAT("index_disk_bytes_per_partition", "%" PRIu64,
+         store->nparts ? idisk / store->nparts : 0);
+    STAT("disk_full", "%d", ss->disk_full);
+    STAT("nospace_groups", "%" PRIu64, ss->nospace_groups);
+    STAT("nospace_refused", "%" PRIu64, ss->nospace_refused);
+    STAT("checkpoints_skipped", "%" PRIu64, ss->checkpoints_skipped);
     STAT("segments", "%zu", store->nsegs);
     STAT("segments_deleted", "%" PRIu64, ss->segments_deleted);
     STAT("disk_used", "%" PRIu64, sl_store_disk_used(store));
@@ -898,6 +918,12 @@ void sl_server_acks_cb(sl_store_t *store, sl_ack_t *acks, size_t n) {
         conn->pending_acks--;
         if (conn->closing) {
             conn_free_maybe(conn);
+            continue;
+        }
+        if (acks[i].extra == SL_ACK_NOSPACE) {
+            /* Nothing was stored (disk full); the client may retry. */
+            srv->st.err_store++;
+            reply(conn, 507, acks[i].reqid, 1, "insufficient storage");
             continue;
         }
         char line[80];

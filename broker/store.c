@@ -26,6 +26,14 @@
  * every checkpoint interval, a checkpoint; then uv_async_send wakes the
  * loop, which makes the data readable and delivers the acks.
  *
+ * Disk full: a write that fails with ENOSPC or EDQUOT (a short write, a
+ * segment that cannot be created, an index file that cannot grow) is
+ * undone by the writer (files cut back to where the group started, its
+ * new segments deleted, meta.log cut back to its last whole record); the
+ * loop thread then rolls the group and the one staged behind it back in
+ * memory from their undo records and refuses their writes (507). The
+ * next group tries again, so writes resume by themselves. See rollback().
+ *
  * Index tails: a partition's newest index entries stay in memory and are
  * handed to the writer in chunks of INDEX_CHUNK entries (and all of them
  * at each checkpoint), so the writer opens an index file once per chunk,
@@ -51,11 +59,22 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define INDEX_REC (4 + 8 + SL_INDEX_ENTRY)
 #define GROUP_MAX_BYTES (512u << 20)
 #define INDEX_CHUNK 32
+
+/* What an ack waits for, so a group refused for lack of space refuses
+ * exactly the requests whose bytes were not stored. */
+#define WK_NONE 0 /* Nothing (sl_store_ack_after). */
+#define WK_DATA 1 /* Log bytes: puts, including duplicates. */
+#define WK_META 2 /* Metadata-log bytes: group offsets. */
+
+static int add_ack(sl_group_t *g, const sl_ack_t *ack, uint32_t wkind);
+static void add_ack_or_die(sl_group_t *g, const sl_ack_t *ack,
+                           uint32_t wkind);
 
 void sl_store_seg_path(const sl_store_t *store, uint64_t start, char *out,
                        size_t outlen) {
@@ -207,7 +226,8 @@ static int open_common(sl_store_t **out, const sl_store_opts_t *opts) {
         (err = mkdir_p(store->idxdir)) != 0)
         goto fail;
     if ((err = sl_strmap_init(&store->byname)) != 0 ||
-        (err = sl_strmap_init(&store->groups)) != 0)
+        (err = sl_strmap_init(&store->groups)) != 0 ||
+        (err = sl_strmap_init(&store->fences)) != 0)
         goto fail;
     if ((err = sl_fdcache_init(&store->wcache, store->idxdir, 1,
                                nofile_budget(4, 1024))) != 0 ||
@@ -215,6 +235,9 @@ static int open_common(sl_store_t **out, const sl_store_opts_t *opts) {
                                nofile_budget(8, 512))) != 0)
         goto fail;
     store->filling = &store->groups_buf[0];
+    struct statvfs vfs;
+    store->idx_block = statvfs(store->idxdir, &vfs) == 0 && vfs.f_bsize > 0
+                           ? (uint64_t)vfs.f_bsize : 4096;
     if ((err = sl_meta_load(store)) != 0)
         goto fail;
     if ((err = sl_recover(store)) != 0)
@@ -237,7 +260,9 @@ static void group_free(sl_group_t *g) {
     sl_buf_free(&g->ichunks);
     sl_buf_free(&g->meta);
     sl_buf_free(&g->ckpt);
+    sl_buf_free(&g->undo);
     free(g->acks);
+    free(g->wkinds);
     memset(g, 0, sizeof *g);
 }
 
@@ -260,6 +285,12 @@ void sl_store_free(sl_store_t *store) {
                  n = n->next)
                 free(n->value);
     sl_strmap_free(&store->groups);
+    if (store->fences.buckets)
+        for (size_t b = 0; b < store->fences.nbuckets; b++)
+            for (sl_strmap_node_t *n = store->fences.buckets[b]; n;
+                 n = n->next)
+                free(n->value);
+    sl_strmap_free(&store->fences);
     for (size_t i = 0; i < store->nsegs; i++)
         if (store->segs[i].rfd >= 0)
             close(store->segs[i].rfd);
@@ -293,19 +324,38 @@ static void fsync_dir_or_die(const char *dir) {
     close(fd);
 }
 
-static void write_or_die(int fd, const uint8_t *p, size_t n,
-                         const char *what) {
+/* Whether errno says the file system is out of space or quota. */
+static int errno_nospace(int e) {
+    return sl_err_from_errno(e) == SL_ENOSPC;
+}
+
+/* Writes all of p[0..n) at the file offset (appending when at < 0),
+ * handling short writes. Returns 0, or SL_ENOSPC when the file system is
+ * full (some bytes may have been written: the caller undoes them). Any
+ * other error is fatal: nothing more may be acknowledged. */
+static int write_all(int fd, const uint8_t *p, size_t n, int64_t at,
+                     const char *what) {
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = at < 0 ? write(fd, p, n) : pwrite(fd, p, n, (off_t)at);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
+            if (errno_nospace(errno))
+                return SL_ENOSPC;
             sl_fatal("write failed; refusing to acknowledge anything more",
                      "file=%s errno=%d", what, errno);
         }
+        if (w == 0) {
+            /* A regular file only returns 0 for a full disk in practice;
+             * treat it as one rather than spinning. */
+            return SL_ENOSPC;
+        }
         p += w;
         n -= (size_t)w;
+        if (at >= 0)
+            at += w;
     }
+    return 0;
 }
 
 static void timed_sync(sl_store_t *store, sl_group_t *g, int fd,
@@ -324,42 +374,93 @@ static void timed_sync(sl_store_t *store, sl_group_t *g, int fd,
     }
 }
 
-static void roll_segment(sl_store_t *store, sl_group_t *g, uint64_t start) {
+/* Starts the segment at start. SL_ENOSPC when it cannot be created. */
+static int roll_segment(sl_store_t *store, sl_group_t *g, uint64_t start) {
     if (store->wfd >= 0) {
         if (store->opts.fsync_mode != SL_FSYNC_NEVER)
             timed_sync(store, g, store->wfd, "segment");
         close(store->wfd);
+        store->wfd = -1;
     }
     char path[4096];
     sl_store_seg_path(store, start, path, sizeof path);
     store->wfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (store->wfd < 0)
+    if (store->wfd < 0) {
+        if (errno_nospace(errno))
+            return SL_ENOSPC;
         sl_fatal("cannot create segment", "segment=%s errno=%d", path, errno);
+    }
     if (store->opts.fsync_mode != SL_FSYNC_NEVER)
         fsync_dir_or_die(store->logdir);
     store->wseg_start = start;
     store->wpos = start;
+    return 0;
 }
 
-static void write_index(sl_store_t *store, sl_group_t *g) {
+/* SL_ENOSPC when an index file cannot be created or grown. */
+static int write_index(sl_store_t *store, sl_group_t *g) {
     const uint8_t *p = g->ichunks.data, *end = p + g->ichunks.len;
     while (p < end) {
         uint32_t id = sl_get_u32be(p);
         uint64_t slot = sl_get_u64be(p + 4);
         size_t len = (size_t)sl_get_u32be(p + 12) * SL_INDEX_ENTRY;
         int fd = sl_fdcache_get(&store->wcache, id);
+        if (fd == SL_ENOSPC)
+            return fd;
         if (fd < 0)
             sl_fatal("cannot open index", "partition=%u err=%s", id,
                      sl_strerror(fd));
-        if (pwrite(fd, p + 16, len, (off_t)(slot * SL_INDEX_ENTRY)) !=
-            (ssize_t)len)
-            sl_fatal("cannot write index", "partition=%u errno=%d", id, errno);
+        int err = write_all(fd, p + 16, len, (int64_t)(slot * SL_INDEX_ENTRY),
+                            "index");
+        if (err != 0)
+            return err;
         p += 16 + len;
     }
+    return 0;
 }
 
-/* Runs on the checkpointer thread. */
-static void write_ckpt(sl_store_t *store, const sl_buf_t *ckpt) {
+/* Undoes a group's log bytes after a write failed for lack of space: the
+ * segments the group created are deleted, and the one it started in is
+ * cut back to where the group started. Nothing of it was acknowledged. */
+static void undo_data(sl_store_t *store, sl_group_t *g, int had_seg,
+                      uint64_t seg0, size_t created) {
+    if (created > 0) {
+        if (store->wfd >= 0)
+            close(store->wfd);
+        store->wfd = -1;
+        for (size_t i = 0; i < created; i++) {
+            char path[4096];
+            sl_store_seg_path(store, sl_get_u64be(g->rolls.data + i * 8), path,
+                              sizeof path);
+            if (unlink(path) != 0 && errno != ENOENT)
+                sl_fatal("cannot delete a segment that could not be written",
+                         "segment=%s errno=%d", path, errno);
+        }
+        if (had_seg) {
+            char path[4096];
+            sl_store_seg_path(store, seg0, path, sizeof path);
+            store->wfd = open(path, O_WRONLY | O_CLOEXEC);
+            if (store->wfd < 0)
+                sl_fatal("cannot reopen segment", "segment=%s errno=%d", path,
+                         errno);
+            store->wseg_start = seg0;
+        }
+    }
+    if (store->wfd >= 0) {
+        off_t keep = (off_t)(g->start - store->wseg_start);
+        if (ftruncate(store->wfd, keep) != 0 ||
+            lseek(store->wfd, keep, SEEK_SET) != keep)
+            sl_fatal("cannot cut back a segment after a failed write",
+                     "segment_start=%" PRIu64 " errno=%d", store->wseg_start,
+                     errno);
+    }
+    store->wpos = g->start;
+}
+
+/* Runs on the checkpointer thread. Returns SL_ENOSPC when the checkpoint
+ * could not be written for lack of space (it is skipped and retried at
+ * the next interval; the previous one stays valid). */
+static int write_ckpt(sl_store_t *store, const sl_buf_t *ckpt) {
     /* Every index entry below the checkpoint was written before the job
      * was handed over and must be on disk first. With fsync = never
      * nothing is synced (a power loss may lose anything; a crash of the
@@ -371,20 +472,83 @@ static void write_ckpt(sl_store_t *store, const sl_buf_t *ckpt) {
     snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", store->dir);
     snprintf(path, sizeof path, "%s/checkpoint", store->dir);
     int cfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (cfd < 0)
-        sl_fatal("cannot write checkpoint", "file=%s errno=%d", tmp, errno);
-    write_or_die(cfd, ckpt->data, ckpt->len, tmp);
-    if (sync && fsync(cfd) != 0)
-        sl_fatal("fsync failed", "file=%s errno=%d", tmp, errno);
-    close(cfd);
-    if (rename(tmp, path) != 0)
-        sl_fatal("cannot rename checkpoint", "file=%s errno=%d", path, errno);
+    int err = 0;
+    if (cfd < 0) {
+        if (!errno_nospace(errno))
+            sl_fatal("cannot write checkpoint", "file=%s errno=%d", tmp,
+                     errno);
+        err = SL_ENOSPC;
+    } else {
+        err = write_all(cfd, ckpt->data, ckpt->len, -1, tmp);
+        if (err == 0 && sync && fsync(cfd) != 0)
+            sl_fatal("fsync failed", "file=%s errno=%d", tmp, errno);
+        close(cfd);
+    }
+    if (err == 0 && rename(tmp, path) != 0) {
+        if (!errno_nospace(errno))
+            sl_fatal("cannot rename checkpoint", "file=%s errno=%d", path,
+                     errno);
+        err = SL_ENOSPC;
+    }
+    if (err != 0) {
+        unlink(tmp);
+        sl_log_warn("disk full: checkpoint skipped, retried at the next "
+                    "interval (recovery scans from the previous one)",
+                    "file=%s", path);
+        return err;
+    }
     if (sync)
         fsync_dir_or_die(store->dir);
+    return 0;
+}
+
+/* Writes the group's log bytes (starting segments where it rolls) and its
+ * index chunks. SL_ENOSPC after undoing what was written. */
+static int write_data(sl_store_t *store, sl_group_t *g) {
+    int had_seg = store->wfd >= 0;
+    uint64_t seg0 = store->wseg_start;
+    size_t created = 0;
+    int err = 0;
+    if (g->data.len > 0) {
+        uint64_t pos = g->start;
+        const uint8_t *p = g->data.data;
+        size_t nrolls = g->rolls.len / 8;
+        for (size_t r = 0; r <= nrolls && err == 0; r++) {
+            uint64_t until = r < nrolls ? sl_get_u64be(g->rolls.data + r * 8)
+                                        : g->start + g->data.len;
+            if (until > pos) {
+                SL_ASSERT(store->wfd >= 0 && store->wpos == pos);
+                err = write_all(store->wfd, p, (size_t)(until - pos), -1,
+                                "segment");
+                if (err != 0)
+                    break;
+                p += until - pos;
+                store->wpos = until;
+                pos = until;
+            }
+            if (r < nrolls) {
+                /* Counted even when the open failed: the undo then finds
+                 * no file to delete, and reopens the previous segment. */
+                err = roll_segment(store, g, until);
+                created++;
+            }
+        }
+        SL_ASSERT(err != 0 || p == g->data.data + g->data.len);
+    }
+    /* Index entries may reach their files before the log bytes are
+     * synced: readers and recovery use only entries below what is durable
+     * and checkpointed. Writing them before the sync lets a full disk
+     * here undo the group as a whole. */
+    if (err == 0 && g->ichunks.len > 0)
+        err = write_index(store, g);
+    if (err != 0 && g->data.len > 0)
+        undo_data(store, g, had_seg, seg0, created);
+    return err;
 }
 
 static void process(sl_store_t *store, sl_group_t *g) {
     int mode = store->opts.fsync_mode;
+    g->err_meta = g->err_data = 0;
     if (g->sync_only) {
         /* Interval mode's timer: sync what earlier groups wrote. */
         if (store->wfd >= 0 && store->dirty)
@@ -392,29 +556,30 @@ static void process(sl_store_t *store, sl_group_t *g) {
         store->dirty = 0;
     }
     if (g->meta.len > 0) {
-        write_or_die(store->meta_fd, g->meta.data, g->meta.len, "meta.log");
+        int err = write_all(store->meta_fd, g->meta.data, g->meta.len, -1,
+                            "meta.log");
+        if (err != 0) {
+            /* Cut the metadata log back to its last whole record. */
+            if (ftruncate(store->meta_fd, (off_t)store->meta_size) != 0 ||
+                lseek(store->meta_fd, (off_t)store->meta_size, SEEK_SET) !=
+                    (off_t)store->meta_size)
+                sl_fatal("cannot cut back meta.log after a failed write",
+                         "errno=%d", errno);
+            g->err_meta = g->err_data = err;
+            return;
+        }
+        store->meta_size += g->meta.len;
         if (mode != SL_FSYNC_NEVER)
             timed_sync(store, g, store->meta_fd, "meta.log");
     }
-    if (g->data.len > 0) {
-        uint64_t pos = g->start;
-        const uint8_t *p = g->data.data;
-        const uint8_t *end = p + g->data.len;
-        size_t nrolls = g->rolls.len / 8;
-        for (size_t r = 0; r <= nrolls; r++) {
-            uint64_t until = r < nrolls ? sl_get_u64be(g->rolls.data + r * 8)
-                                        : g->start + g->data.len;
-            if (until > pos) {
-                SL_ASSERT(store->wfd >= 0 && store->wpos == pos);
-                write_or_die(store->wfd, p, (size_t)(until - pos), "segment");
-                p += until - pos;
-                store->wpos = until;
-                pos = until;
-            }
-            if (r < nrolls)
-                roll_segment(store, g, until);
+    if (g->data.len > 0 || g->ichunks.len > 0) {
+        int err = write_data(store, g);
+        if (err != 0) {
+            g->err_data = err;
+            return;
         }
-        SL_ASSERT(p == end);
+    }
+    if (g->data.len > 0) {
         if (mode == SL_FSYNC_ALWAYS) {
             timed_sync(store, g, store->wfd, "segment");
         } else if (mode == SL_FSYNC_INTERVAL) {
@@ -427,8 +592,6 @@ static void process(sl_store_t *store, sl_group_t *g) {
             }
         }
     }
-    if (g->ichunks.len > 0)
-        write_index(store, g);
     if (g->ckpt.len > 0) {
         /* One checkpoint at a time; they are seconds apart, so waiting
          * here is rare. */
@@ -455,10 +618,10 @@ static void *ckpt_main(void *arg) {
         if (!store->ck_busy)
             break;
         pthread_mutex_unlock(&store->ckmu);
-        write_ckpt(store, &store->ckjob);
+        int err = write_ckpt(store, &store->ckjob);
         pthread_mutex_lock(&store->ckmu);
         store->ck_result_pos = store->ckjob_pos;
-        store->ck_result = 1;
+        store->ck_result = err == 0 ? 1 : 2;
         store->ck_busy = 0;
         pthread_cond_broadcast(&store->ckcv);
         uv_async_send(&store->async);
@@ -528,6 +691,14 @@ static void kick(sl_store_t *store) {
     }
     if (!group_has_work(g))
         return;
+    /* After a write failed for lack of space, a group holding only
+     * carried-over metadata (no client waiting, no checkpoint, no interval
+     * fsync due) waits a second: retrying it at once would spin on a full
+     * disk. */
+    if (store->stats.disk_full && g->nacks == 0 && g->ckpt.len == 0 &&
+        !g->sync_only && sl_mono_ns() - store->nospace_ns < 1000000000u)
+        return;
+    g->nparts_hi = store->nparts;
     store->filling = g == &store->groups_buf[0] ? &store->groups_buf[1]
                                                 : &store->groups_buf[0];
     store->filling->start = store->log_end;
@@ -552,19 +723,234 @@ static void reset_group(sl_group_t *g) {
     sl_buf_reset(&g->ichunks);
     sl_buf_reset(&g->meta);
     sl_buf_reset(&g->ckpt);
+    sl_buf_reset(&g->undo);
     g->nacks = 0;
     g->sync_only = 0;
+    g->err_meta = g->err_data = 0;
     g->fsyncs = g->fsync_ns = g->fsync_max_ns = 0;
+}
+
+/* ---- undoing a group refused for lack of space (loop thread) ------------- */
+
+/* Undo records, appended to a group's undo buffer as it is staged and
+ * walked backwards: a body followed by its u32 length.
+ *   'P' u32 part id, u32 producer index, u8 was new, sl_prod_t before
+ *   'C' u32 part id, u8 had an offset, u64 offset before, group name */
+static int undo_push(sl_group_t *g, const uint8_t *body, size_t n) {
+    uint8_t *p = sl_buf_extend(&g->undo, n + 4);
+    if (p == NULL)
+        return SL_ENOMEM;
+    memcpy(p, body, n);
+    sl_put_u32be(p + n, (uint32_t)n);
+    return 0;
+}
+
+static int undo_note_producer(sl_group_t *g, const sl_part_t *part,
+                              int64_t producer, uint64_t seq) {
+    uint8_t b[24 + sizeof(sl_prod_t)];
+    uint32_t i = 0;
+    while (i < part->nprods && part->prods[i].producer != producer)
+        i++;
+    b[0] = 'P';
+    sl_put_u32be(b + 1, part->id);
+    sl_put_u32be(b + 5, i);
+    b[9] = i == part->nprods;
+    if (i < part->nprods)
+        memcpy(b + 10, &part->prods[i], sizeof(sl_prod_t));
+    else
+        memset(b + 10, 0, sizeof(sl_prod_t));
+    sl_put_u64be(b + 10 + sizeof(sl_prod_t), seq);
+    return undo_push(g, b, 18 + sizeof(sl_prod_t));
+}
+
+/* Fences: an idempotent producer whose batch from sequence S was refused
+ * for lack of space may have later batches in flight (pipelined) that
+ * would otherwise be stored after it; resending S would then look like a
+ * duplicate of an older sequence and be dropped. So, until the producer
+ * sends a batch starting at or below S again, its batches above S in that
+ * partition are refused too (SL_ENOSPC). Keyed by u32be partition id and
+ * u64be producer; the value is S, or FENCE_NONE once cleared. */
+#define FENCE_NONE UINT64_MAX
+
+static size_t fence_key(uint8_t *key, const sl_part_t *part,
+                        int64_t producer) {
+    sl_put_u32be(key, part->id);
+    sl_put_u64be(key + 4, (uint64_t)producer);
+    return 12;
+}
+
+static void fence_set(sl_store_t *store, const sl_part_t *part,
+                      int64_t producer, uint64_t seq) {
+    uint8_t key[12];
+    size_t klen = fence_key(key, part, producer);
+    uint64_t *v = sl_strmap_get(&store->fences, key, klen);
+    if (v == NULL) {
+        v = malloc(sizeof *v);
+        if (v == NULL || sl_strmap_put(&store->fences, key, klen, v) != 0)
+            sl_fatal("out of memory fencing a producer", NULL);
+        *v = FENCE_NONE;
+    }
+    if (*v == FENCE_NONE)
+        store->nfences++;
+    if (*v == FENCE_NONE || seq < *v)
+        *v = seq;
+}
+
+/* SL_ENOSPC when the batch must wait for the refused one before it.
+ * With clear set (the batch is being stored, not a duplicate), a batch
+ * at or below the fence lifts it. */
+static int fence_check(sl_store_t *store, const sl_part_t *part,
+                       int64_t producer, uint64_t seq, int clear) {
+    if (store->nfences == 0)
+        return 0;
+    uint8_t key[12];
+    size_t klen = fence_key(key, part, producer);
+    uint64_t *v = sl_strmap_get(&store->fences, key, klen);
+    if (v == NULL || *v == FENCE_NONE)
+        return 0;
+    if (seq > *v)
+        return SL_ENOSPC;
+    if (clear) {
+        *v = FENCE_NONE;
+        store->nfences--;
+    }
+    return 0;
+}
+
+/* A group's offset slot holding this value was never committed (the
+ * commit that created it was undone). */
+#define GROUP_NONE UINT64_MAX
+
+/* Restores producer state (and, when commits_too, group offsets) changed
+ * by the group, newest first. */
+static void undo_group(sl_store_t *store, sl_group_t *g, int commits_too) {
+    size_t end = g->undo.len;
+    while (end > 0) {
+        uint32_t n = sl_get_u32be(g->undo.data + end - 4);
+        const uint8_t *b = g->undo.data + end - 4 - n;
+        end -= 4 + (size_t)n;
+        sl_part_t *part = store->parts[sl_get_u32be(b + 1)];
+        if (b[0] == 'P') {
+            uint32_t i = sl_get_u32be(b + 5);
+            int64_t producer = part->prods[i].producer;
+            if (b[9]) {
+                SL_ASSERT(i + 1 == part->nprods);
+                part->nprods--;
+            } else {
+                memcpy(&part->prods[i], b + 10, sizeof(sl_prod_t));
+            }
+            fence_set(store, part, producer,
+                      sl_get_u64be(b + 10 + sizeof(sl_prod_t)));
+        } else if (commits_too) {
+            char key[1100];
+            size_t glen = n - 14;
+            size_t klen = group_key(key, (const char *)b + 14, glen, part->id);
+            uint64_t *v = sl_strmap_get(&store->groups, key, klen);
+            if (v != NULL)
+                *v = b[5] ? sl_get_u64be(b + 6) : GROUP_NONE;
+        }
+    }
+}
+
+/* Rewinds a partition to what is durable. */
+static void rewind_part(sl_store_t *store, uint32_t id) {
+    sl_part_t *part = store->parts[id];
+    part->next_offset = part->durable_offset;
+    part->slots = part->durable_slots;
+    part->ntail = (uint32_t)(part->durable_slots - part->file_slots);
+    part->handed = 0;
+}
+
+static void rewind_parts(sl_store_t *store, sl_group_t *g) {
+    size_t n = g->index.len / INDEX_REC;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *r = g->index.data + i * INDEX_REC;
+        rewind_part(store, sl_get_u32be(r));
+        store->stats.puts -= sl_get_u32be(r + 12 + 20);
+        store->stats.put_batches--;
+    }
+    for (const uint8_t *c = g->ichunks.data, *ce = c + g->ichunks.len;
+         c < ce; c += 16 + (size_t)sl_get_u32be(c + 12) * SL_INDEX_ENTRY)
+        rewind_part(store, sl_get_u32be(c));
+}
+
+/* Marks the acks of g whose write failed and appends them to out. */
+static void refuse_acks(sl_store_t *store, sl_group_t *out, sl_group_t *g,
+                        int meta_failed) {
+    for (size_t i = 0; i < g->nacks; i++) {
+        sl_ack_t a = g->acks[i];
+        uint8_t wk = g->wkinds[i];
+        if (wk == WK_DATA || (wk == WK_META && meta_failed)) {
+            a.extra = SL_ACK_NOSPACE;
+            store->stats.nospace_refused++;
+        }
+        if (out != g)
+            add_ack_or_die(out, &a, wk);
+        else
+            g->acks[i] = a;
+    }
+}
+
+/* The writer could not store group g for lack of space and undid its
+ * files. Everything staged after it (the filling group) was built on it,
+ * so both are rolled back to what is durable: offsets, index tails,
+ * producer state, group offsets whose records were not written, and
+ * segments they started. Their puts and commits are refused (err =
+ * SL_ENOSPC, a 507 reply); names of partitions they created stay in
+ * memory and are staged again, so later data never lacks its name.
+ * Reads need no new space and go on; so does the next write attempt. */
+static void rollback(sl_store_t *store, sl_group_t *g) {
+    sl_group_t *f = store->filling;
+    int meta_failed = g->err_meta != 0;
+    if (!meta_failed)
+        store->meta_parts = g->nparts_hi;
+    undo_group(store, f, 1);
+    undo_group(store, g, meta_failed);
+    rewind_parts(store, f);
+    rewind_parts(store, g);
+    size_t drop = (g->rolls.len + f->rolls.len) / 8;
+    SL_ASSERT(drop <= store->nsegs);
+    for (size_t i = store->nsegs - drop; i < store->nsegs; i++)
+        if (store->segs[i].rfd >= 0)
+            close(store->segs[i].rfd);
+    store->nsegs -= drop;
+    store->log_end = store->durable_end;
+    uint64_t before = store->stats.nospace_refused;
+    refuse_acks(store, g, g, meta_failed);
+    refuse_acks(store, g, f, 1);
+    store->stats.nospace_groups++;
+    if (!store->stats.disk_full)
+        sl_log_error("disk full: write undone, puts and commits refused "
+                     "with 507 until space returns (reads go on; writes are "
+                     "retried with every new group)", "refused=%" PRIu64
+                     " log_end=%" PRIu64, store->stats.nospace_refused - before,
+                     store->log_end);
+    store->stats.disk_full = 1;
+    store->nospace_ns = sl_mono_ns();
+    reset_group(f);
+    f->start = store->log_end;
+    for (uint32_t id = store->meta_parts + 1; id <= store->nparts; id++) {
+        sl_part_t *part = store->parts[id];
+        if (sl_meta_encode_part(&f->meta, id, part->topic, strlen(part->topic),
+                                part->name, strlen(part->name)) != 0)
+            sl_fatal("out of memory staging partition names again", NULL);
+    }
+    /* The acks go out last: the callback may stage new work into f. */
+    if (g->nacks && store->acks_cb)
+        store->acks_cb(store, g->acks, g->nacks);
+    reset_group(g);
 }
 
 static void complete(sl_store_t *store) {
     if (store->ck_started) {
         pthread_mutex_lock(&store->ckmu);
-        if (store->ck_result) {
-            store->ck_result = 0;
+        if (store->ck_result == 1) {
             store->ckpt_done = store->ck_result_pos;
             store->stats.checkpoints++;
+        } else if (store->ck_result == 2) {
+            store->stats.checkpoints_skipped++;
         }
+        store->ck_result = 0;
         pthread_mutex_unlock(&store->ckmu);
     }
     pthread_mutex_lock(&store->mu);
@@ -577,11 +963,21 @@ static void complete(sl_store_t *store) {
     store->inflight = NULL;
     pthread_mutex_unlock(&store->mu);
 
-    store->stats.groups++;
     store->stats.fsyncs += g->fsyncs;
     store->stats.fsync_ns += g->fsync_ns;
     if (g->fsync_max_ns > store->stats.fsync_max_ns)
         store->stats.fsync_max_ns = g->fsync_max_ns;
+    if (g->err_data != 0) {
+        rollback(store, g);
+        kick(store);
+        return;
+    }
+    store->meta_parts = g->nparts_hi;
+    if (store->stats.disk_full && (g->data.len > 0 || g->meta.len > 0)) {
+        store->stats.disk_full = 0;
+        sl_log_info("disk space available again: puts are stored", NULL);
+    }
+    store->stats.groups++;
     store->stats.bytes_written += g->data.len;
     if (g->data.len)
         store->durable_end = g->start + g->data.len;
@@ -659,6 +1055,7 @@ int sl_store_open(sl_store_t **out, const sl_store_opts_t *opts,
     store->advance_cb = advance_cb;
     store->data = data;
     store->filling->start = store->log_end;
+    store->meta_parts = store->nparts;
     store->last_sync_ns = store->last_ckpt_ns = sl_mono_ns();
     store->want_ckpt = 1;
     if (store->nsegs > 0) {
@@ -762,21 +1159,33 @@ void sl_store_close(sl_store_t *store, void (*cb)(void *data)) {
 
 /* ---- staging (loop thread) ------------------------------------------------ */
 
-static int add_ack(sl_group_t *g, const sl_ack_t *ack) {
+static int add_ack(sl_group_t *g, const sl_ack_t *ack, uint32_t wkind) {
     if (g->nacks == g->capacks) {
         size_t cap = g->capacks ? g->capacks * 2 : 1024;
         sl_ack_t *a = realloc(g->acks, cap * sizeof *a);
         if (a == NULL)
             return SL_ENOMEM;
         g->acks = a;
+        uint8_t *k = realloc(g->wkinds, cap);
+        if (k == NULL)
+            return SL_ENOMEM;
+        g->wkinds = k;
         g->capacks = cap;
     }
-    g->acks[g->nacks++] = *ack;
+    g->acks[g->nacks] = *ack;
+    g->wkinds[g->nacks] = (uint8_t)wkind;
+    g->nacks++;
     return 0;
 }
 
+static void add_ack_or_die(sl_group_t *g, const sl_ack_t *ack,
+                           uint32_t wkind) {
+    if (add_ack(g, ack, wkind) != 0)
+        sl_fatal("out of memory refusing acks", NULL);
+}
+
 int sl_store_ack_after(sl_store_t *store, const sl_ack_t *ack) {
-    return add_ack(store->filling, ack);
+    return add_ack(store->filling, ack, WK_NONE);
 }
 
 static int valid_name(const char *s, size_t n) {
@@ -804,6 +1213,9 @@ int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
     }
     if (!create || !store->opts.auto_create || store->loop == NULL)
         return SL_ENOTFOUND;
+    if (store->opts.max_partitions &&
+        store->nparts >= store->opts.max_partitions)
+        return SL_ELIMIT;
     uint32_t id = store->nparts + 1;
     int err = sl_meta_encode_part(&store->filling->meta, id, topic, tlen,
                                   name, nlen);
@@ -830,6 +1242,18 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
         if ((uint64_t)producer > SL_PRODUCER_MAX || seq > SL_SEQ_MAX ||
             n - 1 > SL_SEQ_MAX - seq)
             return SL_ERANGE;
+        int err = fence_check(store, part, producer, seq, 0);
+        if (err != 0) {
+            /* Refused in order with the acks before it, so the refusal
+             * never overtakes the ack of an earlier put. */
+            if (ack == NULL)
+                return err;
+            sl_ack_t a = *ack;
+            a.value = 0;
+            a.extra = SL_ACK_NOSPACE;
+            store->stats.nospace_refused++;
+            return add_ack(g, &a, WK_NONE);
+        }
         for (uint32_t i = 0; i < part->nprods; i++) {
             sl_prod_t *pr = &part->prods[i];
             if (pr->producer != producer || seq > pr->last_seq)
@@ -859,14 +1283,16 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
             if (ack) {
                 sl_ack_t a = *ack;
                 a.value = *base_offset;
-                a.extra = 1;
-                return add_ack(g, &a);
+                a.extra = SL_ACK_DUP;
+                return add_ack(g, &a, WK_DATA);
             }
             return 0;
         }
     }
     if (g->data.len > GROUP_MAX_BYTES)
         return SL_EAGAIN;
+    if (producer >= 0)
+        fence_check(store, part, producer, seq, 1);
     int64_t ts = sl_wall_ms();
     if (ts < part->last_ts)
         ts = part->last_ts; /* Timestamps never go back in a partition. */
@@ -931,9 +1357,12 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
     if (part->ntail - part->handed >= INDEX_CHUNK && hand_tail(g, part) != 0)
         sl_fatal("out of memory staging an index chunk", NULL);
     *base_offset = part->next_offset;
-    if (producer >= 0)
-        sl_store_note_producer(part, producer, seq, seq + n - 1,
-                               part->next_offset);
+    if (producer >= 0) {
+        if (undo_note_producer(g, part, producer, seq) != 0 ||
+            sl_store_note_producer(part, producer, seq, seq + n - 1,
+                                   part->next_offset) != 0)
+            sl_fatal("out of memory staging producer state", NULL);
+    }
     part->slots++;
     part->next_offset += n;
     part->last_ts = ts;
@@ -944,7 +1373,7 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
         sl_ack_t a = *ack;
         a.value = *base_offset;
         a.extra = 0;
-        return add_ack(g, &a);
+        return add_ack(g, &a, WK_DATA);
     }
     return 0;
 }
@@ -954,12 +1383,27 @@ int sl_store_commit_offset(sl_store_t *store, const char *group, size_t glen,
                            const sl_ack_t *ack) {
     if (!valid_name(group, glen))
         return SL_EINVAL;
-    int err = sl_meta_encode_offset(&store->filling->meta, group, glen,
+    if (offset == GROUP_NONE)
+        return SL_ERANGE;
+    /* Remember the offset before, to restore it if the record cannot be
+     * written for lack of space. */
+    uint8_t b[14 + 255];
+    char key[300];
+    size_t klen = group_key(key, group, glen, part->id);
+    const uint64_t *old = sl_strmap_get(&store->groups, key, klen);
+    b[0] = 'C';
+    sl_put_u32be(b + 1, part->id);
+    b[5] = old != NULL && *old != GROUP_NONE;
+    sl_put_u64be(b + 6, b[5] ? *old : 0);
+    memcpy(b + 14, group, glen);
+    int err = undo_push(store->filling, b, 14 + glen);
+    if (err == 0)
+        err = sl_meta_encode_offset(&store->filling->meta, group, glen,
                                     part->id, offset);
     if (err == 0)
         err = sl_store_set_group(store, group, glen, part->id, offset);
     if (err == 0 && ack)
-        err = add_ack(store->filling, ack);
+        err = add_ack(store->filling, ack, WK_META);
     return err;
 }
 
@@ -970,7 +1414,7 @@ int sl_store_committed(sl_store_t *store, const char *group, size_t glen,
         return SL_ENOTFOUND;
     size_t klen = group_key(key, group, glen, part->id);
     uint64_t *v = sl_strmap_get(&store->groups, key, klen);
-    if (v == NULL)
+    if (v == NULL || *v == GROUP_NONE)
         return SL_ENOTFOUND;
     *offset = *v;
     return 0;
@@ -981,6 +1425,20 @@ int sl_store_committed(sl_store_t *store, const char *group, size_t glen,
 uint64_t sl_store_disk_used(const sl_store_t *store) {
     uint64_t start = store->nsegs ? store->segs[0].start : store->durable_end;
     return store->durable_end - start;
+}
+
+void sl_store_index_usage(const sl_store_t *store, uint64_t *files,
+                          uint64_t *bytes, uint64_t *disk_bytes) {
+    uint64_t bs = store->idx_block ? store->idx_block : 4096;
+    *files = *bytes = *disk_bytes = 0;
+    for (uint32_t id = 1; id <= store->nparts; id++) {
+        uint64_t b = store->parts[id]->file_slots * SL_INDEX_ENTRY;
+        if (b == 0)
+            continue;
+        (*files)++;
+        *bytes += b;
+        *disk_bytes += (b + bs - 1) / bs * bs;
+    }
 }
 
 /* Reads index entries [slot, slot + n) of part (all below durable_slots)

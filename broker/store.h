@@ -10,7 +10,13 @@
  * back through a uv_async_t; appends staged during one loop turn form one
  * group sharing one write and one fsync (group commit). The acks of a
  * group are handed to acks_cb only after the group is durable according
- * to the fsync mode. A failed write or fsync is fatal (sl_fatal).
+ * to the fsync mode. A failed fsync is fatal (sl_fatal). A write that
+ * fails for lack of space (ENOSPC, EDQUOT: SL_ENOSPC) is undone instead:
+ * the files are cut back to where the group started, the group and the
+ * one staged behind it are rolled back in memory, and their write acks are
+ * delivered with extra = SL_ACK_NOSPACE; the next group simply tries again, so
+ * writes resume by themselves when space returns. Any other write error
+ * is fatal.
  *
  * Ownership: the store owns its partitions, segments and buffers; the
  * caller owns the loop, and frees the store with sl_store_close() after
@@ -76,7 +82,12 @@ typedef struct sl_part_s {
     int advanced;            /* Scratch flag while completing a group. */
 } sl_part_t;
 
-/* An acknowledgement, opaque to the store, delivered after durability. */
+/* An acknowledgement, opaque to the store, delivered after durability.
+ * The store sets extra on acks of writes: SL_ACK_DUP for a put that was a
+ * duplicate, SL_ACK_NOSPACE for a put or commit refused for lack of space
+ * (nothing of it was stored; the client may retry). */
+#define SL_ACK_DUP 1
+#define SL_ACK_NOSPACE 2
 typedef struct {
     void *ctx;
     uint64_t reqid;
@@ -101,12 +112,19 @@ typedef struct {
     sl_buf_t ichunks;  /* Index writes: u32 part id, u64 first slot, u32 n,
                           then n 40-byte entries. */
     sl_buf_t meta;     /* Metadata-log bytes, written and synced first. */
+    sl_buf_t undo;     /* Loop-thread undo records (producer state, group
+                          offsets) to roll the group back if refused. */
+    uint32_t nparts_hi; /* Partitions whose names are in this group's
+                           metadata bytes or earlier ones. */
     sl_buf_t ckpt;     /* A checkpoint to write after, when non-empty. */
     uint64_t ckpt_pos;
     sl_ack_t *acks;
+    uint8_t *wkinds;   /* Per ack: what it waits for (store.c's WK_*). */
     size_t nacks, capacks;
     int sync_only;     /* Interval mode: just fsync what was written. */
     /* Results from the writer. */
+    int err_meta;      /* SL_ENOSPC: the metadata bytes were not stored. */
+    int err_data;      /* SL_ENOSPC: the log bytes were not stored. */
     uint64_t fsyncs;
     uint64_t fsync_ns;
     uint64_t fsync_max_ns;
@@ -122,6 +140,7 @@ typedef struct {
     uint64_t retention_bytes; /* 0: unlimited. */
     uint64_t retention_ms;    /* 0: unlimited. */
     int auto_create;
+    uint32_t max_partitions; /* Creating one more is SL_ELIMIT; 0: none. */
 } sl_store_opts_t;
 
 typedef struct sl_store_s sl_store_t;
@@ -139,6 +158,10 @@ typedef struct {
     uint64_t recovered_entries;
     uint64_t truncated_bytes;
     uint64_t recovery_ms;
+    uint64_t nospace_groups;      /* Groups undone for lack of space. */
+    uint64_t nospace_refused;     /* Puts and commits refused (507). */
+    uint64_t checkpoints_skipped; /* Checkpoints not written (no space). */
+    int disk_full;                /* The last group failed for space. */
 } sl_store_stats_t;
 
 struct sl_store_s {
@@ -153,6 +176,9 @@ struct sl_store_s {
     uint32_t nparts, capparts;
     sl_strmap_t byname;  /* "topic\0name" -> sl_part_t*. */
     sl_strmap_t groups;  /* "group\0" u32be id -> uint64_t* offset. */
+    sl_strmap_t fences;  /* u32be id, u64be producer -> uint64_t* sequence
+                            (store.c: refused for lack of space). */
+    uint32_t nfences;    /* Fences in force. */
 
     sl_segment_t *segs;
     size_t nsegs, capsegs;
@@ -161,7 +187,10 @@ struct sl_store_s {
     uint64_t ckpt_done;    /* Position of the last completed checkpoint. */
     uint64_t retention_gen;
     int meta_fd;
-    uint64_t meta_size;
+    uint64_t meta_size;    /* Writer-owned once the writer runs. */
+    uint32_t meta_parts;   /* Partitions whose names are durable. */
+    uint64_t idx_block;    /* Allocation unit of the index directory. */
+    uint64_t nospace_ns;   /* When a write last failed for lack of space. */
 
     sl_fdcache_t rcache;   /* Loop-thread index descriptors. */
     sl_buf_t scratch;      /* Loop-thread read buffer. */
@@ -189,7 +218,8 @@ struct sl_store_s {
     pthread_cond_t ckcv;
     sl_buf_t ckjob;        /* The checkpoint being written. */
     uint64_t ckjob_pos;
-    int ck_busy, ck_stop, ck_started, ck_result;
+    int ck_busy, ck_stop, ck_started, ck_result; /* ck_result: 1 done,
+                                                    2 skipped (no space). */
     uint64_t ck_result_pos;
     int dirfd;             /* The data directory, for syncfs. */
     /* Writer-owned. */
@@ -221,7 +251,8 @@ void sl_store_close(sl_store_t *store, void (*cb)(void *data));
 void sl_store_free(sl_store_t *store);
 
 /* Finds a partition; creates it (durably, with the next group) when
- * create is set and auto-creation is on. SL_ENOTFOUND otherwise. */
+ * create is set and auto-creation is on. SL_ENOTFOUND otherwise;
+ * SL_ELIMIT when creating it would exceed opts.max_partitions. */
 int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
                   const char *name, size_t nlen, int create,
                   sl_part_t **out);
@@ -234,7 +265,11 @@ int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
  * the last stored sequence (some of its sequences old, some new) is
  * refused with SL_EEXIST. The ack (when ack is
  * not NULL) is delivered after durability, with ack->value set to the base
- * offset. */
+ * offset. A batch of an idempotent producer whose earlier batch in this
+ * partition was refused for lack of space, and that lies above that
+ * batch's sequence, is refused too (its ack carries SL_ACK_NOSPACE, or
+ * SL_ENOSPC without an ack) until the producer resends from there, so a
+ * resend is never mistaken for a duplicate. */
 int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
                     size_t n, int64_t producer, uint64_t seq,
                     const sl_ack_t *ack, uint64_t *base_offset, int *dup);
@@ -277,6 +312,12 @@ int sl_store_retain(sl_store_t *store, int64_t now_ms);
 
 /* Bytes of commit log on disk. */
 uint64_t sl_store_disk_used(const sl_store_t *store);
+
+/* What partitions cost in index files: *files partitions have an index
+ * file, holding *bytes bytes of entries and taking about *disk_bytes of
+ * disk (each file rounded up to the file system's allocation unit). */
+void sl_store_index_usage(const sl_store_t *store, uint64_t *files,
+                          uint64_t *bytes, uint64_t *disk_bytes);
 
 /* Internal, shared with recover.c and meta.c. */
 int sl_store_add_part(sl_store_t *store, uint32_t id, const char *topic,
