@@ -36,6 +36,9 @@ static const sl_opt_t opts[] = {
     {"retention-bytes", "0", 0, "delete old segments past this size (0: keep)"},
     {"retention-age", "0", 0, "delete segments older than this (0: keep)"},
     {"auto-create", "yes", 0, "create partitions on first put"},
+    {"quarantine-damaged", "no", SL_OPT_FLAG,
+     "start even when stored records are damaged: reads of them get 422, "
+     "everything else is served (see docs/broker.md)"},
     {"auth-file", NULL, 0,
      "file holding the shared secret (or env SLUICE_BROKER_SECRET)"},
     {"log-level", "info", 0, "debug, info, warn or error"},
@@ -124,7 +127,7 @@ int main(int argc, char **argv) {
     memset(&so, 0, sizeof so);
     so.dir = sl_config_get(&cfg, "data");
     uint64_t seg, maxmsg, maxreq, maxconn, idle, maxout, ckpt, rbytes, rage;
-    int allow_remote, auto_create;
+    int allow_remote, auto_create, quarantine;
     if (sl_config_get_size(&cfg, "segment-size", &seg) != 0 ||
         sl_config_get_size(&cfg, "max-message", &maxmsg) != 0 ||
         sl_config_get_size(&cfg, "max-request", &maxreq) != 0 ||
@@ -135,7 +138,8 @@ int main(int argc, char **argv) {
         sl_config_get_size(&cfg, "retention-bytes", &rbytes) != 0 ||
         sl_config_get_ms(&cfg, "retention-age", &rage) != 0 ||
         sl_config_get_bool(&cfg, "allow-remote", &allow_remote) != 0 ||
-        sl_config_get_bool(&cfg, "auto-create", &auto_create) != 0) {
+        sl_config_get_bool(&cfg, "auto-create", &auto_create) != 0 ||
+        sl_config_get_bool(&cfg, "quarantine-damaged", &quarantine) != 0) {
         fprintf(stderr, "sluice-broker: %s\n", cfg.err);
         goto out;
     }
@@ -156,6 +160,7 @@ int main(int argc, char **argv) {
     so.retention_bytes = rbytes;
     so.retention_ms = rage;
     so.auto_create = auto_create;
+    so.quarantine_damaged = quarantine;
 
     sl_server_opts_t sv;
     memset(&sv, 0, sizeof sv);
@@ -193,8 +198,15 @@ int main(int argc, char **argv) {
     err = sl_store_open(&store, &so, loop, sl_server_acks_cb,
                         sl_server_advance_cb, NULL);
     if (err != 0) {
-        fprintf(stderr, "sluice-broker: cannot open data directory %s: %s\n",
-                so.dir, sl_strerror(err));
+        if (err == SL_EDAMAGED)
+            fprintf(stderr, "sluice-broker: data directory %s holds damaged "
+                    "records (listed in the log above); nothing was "
+                    "truncated or deleted. Restore it, or start with "
+                    "--quarantine-damaged to serve everything else\n",
+                    so.dir);
+        else
+            fprintf(stderr, "sluice-broker: cannot open data directory "
+                    "%s: %s\n", so.dir, sl_strerror(err));
         goto out;
     }
     err = sl_server_start(loop, store, &sv, &server);

@@ -7,6 +7,13 @@
  *                         length, name (ids are dense, from 1)
  *     type 2, group offset: u32 partition id, u64 offset, u16 group
  *                         length, group
+ *     type 3, high-water mark: u32 partition id, u64 offset H: no offset
+ *                         at or above H was ever assigned (the store
+ *                         reserves offsets in blocks, so this record is
+ *                         written, and synced before the data, only once
+ *                         per block; recovery never lets the partition's
+ *                         next offset fall below a tail it cannot vouch
+ *                         for, see recover.c)
  * A record is valid when its CRC matches and its body parses exactly. The
  * first invalid record ends the log: it and everything after it are a torn
  * write and are truncated at start-up. Later records win (a group's
@@ -71,6 +78,17 @@ int sl_meta_encode_offset(sl_buf_t *out, const char *group, size_t glen,
     return finish(out, at);
 }
 
+int sl_meta_encode_hwm(sl_buf_t *out, uint32_t part_id, uint64_t hwm) {
+    size_t at = out->len;
+    uint8_t *p = sl_buf_extend(out, 8 + 1 + 4 + 8);
+    if (p == NULL)
+        return SL_ENOMEM;
+    p[8] = 3;
+    sl_put_u32be(p + 9, part_id);
+    sl_put_u64be(p + 13, hwm);
+    return finish(out, at);
+}
+
 /* Applies one body; SL_ECORRUPT when it does not parse. */
 static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
     sl_reader_t rd;
@@ -99,6 +117,15 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
         if (id == 0 || id > store->nparts)
             return SL_ECORRUPT;
         return sl_store_set_group(store, (const char *)s1, l1, id, off);
+    }
+    if (type == 3) {
+        uint64_t hwm;
+        if (sl_rd_u64be(&rd, &hwm) != 0 || sl_reader_left(&rd) != 0 ||
+            id == 0 || id > store->nparts)
+            return SL_ECORRUPT;
+        if (hwm > store->parts[id]->reserved)
+            store->parts[id]->reserved = hwm;
+        return 0;
     }
     return SL_ECORRUPT;
 }
@@ -133,6 +160,8 @@ static int compact(sl_store_t *store, const char *path) {
         sl_part_t *part = store->parts[id];
         err = sl_meta_encode_part(&out, id, part->topic, strlen(part->topic),
                                   part->name, strlen(part->name));
+        if (err == 0 && part->reserved > 0)
+            err = sl_meta_encode_hwm(&out, id, part->reserved);
     }
     for (size_t b = 0; b < store->groups.nbuckets && err == 0; b++)
         for (sl_strmap_node_t *n = store->groups.buckets[b]; n && err == 0;

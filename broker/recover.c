@@ -198,51 +198,143 @@ static uint64_t file_size(const char *path) {
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-static void fsync_dir_or_die(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0)
-        sl_fatal("cannot fsync directory", "dir=%s errno=%d", dir, errno);
-    close(fd);
-}
-
-/* Cuts the log at pos: truncates segment i there and deletes later ones. */
-static void cut_log(sl_store_t *store, size_t i, uint64_t pos) {
+/* Cuts a torn tail: truncates the newest segment at pos. Only ever called
+ * for the newest segment, at or after the checkpoint, when no valid entry
+ * follows pos (see the rules at the top of this file). */
+static void cut_tail(sl_store_t *store, uint64_t pos) {
     char path[4096];
+    size_t i = store->nsegs - 1;
     sl_store_seg_path(store, store->segs[i].start, path, sizeof path);
     uint64_t size = file_size(path);
     uint64_t keep = pos - store->segs[i].start;
-    if (size > keep) {
-        sl_log_warn("recovery: truncating commit log", "segment=%s at=%" PRIu64
-                    " dropped_bytes=%" PRIu64, path, keep, size - keep);
-        store->stats.truncated_bytes += size - keep;
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || ftruncate(fd, (off_t)keep) != 0 ||
-            (store->opts.fsync_mode != SL_FSYNC_NEVER && fsync(fd) != 0))
-            sl_fatal("cannot truncate segment", "segment=%s errno=%d", path,
-                     errno);
-        close(fd);
-    }
-    for (size_t j = i + 1; j < store->nsegs; j++) {
-        sl_store_seg_path(store, store->segs[j].start, path, sizeof path);
-        store->stats.truncated_bytes += file_size(path);
-        sl_log_warn("recovery: deleting segment after the end of the log",
-                    "segment=%s", path);
-        if (unlink(path) != 0)
-            sl_fatal("cannot delete segment", "segment=%s errno=%d", path,
-                     errno);
-    }
-    if (i + 1 < store->nsegs && store->opts.fsync_mode != SL_FSYNC_NEVER)
-        fsync_dir_or_die(store->logdir);
-    store->nsegs = i + 1;
+    if (size <= keep)
+        return;
+    sl_log_warn("recovery: truncating the torn tail of the commit log",
+                "segment=%s at=%" PRIu64 " dropped_bytes=%" PRIu64, path, keep,
+                size - keep);
+    store->stats.truncated_bytes += size - keep;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)keep) != 0 ||
+        (store->opts.fsync_mode != SL_FSYNC_NEVER && fsync(fd) != 0))
+        sl_fatal("cannot truncate segment", "segment=%s errno=%d", path, errno);
+    close(fd);
 }
+
+/* A damaged byte range of the log, [pos, end). */
+typedef struct {
+    uint64_t pos, end;
+    uint32_t part_id; /* 0 when the damage hides which partition it held. */
+} dmg_t;
+
+/* A damaged offset range of one partition, [lo, hi). */
+typedef struct {
+    uint32_t part_id;
+    uint64_t lo, hi;
+    int tail; /* Bounded by the high-water mark, not by a later batch. */
+} gap_t;
 
 typedef struct {
     sl_store_t *store;
     uint64_t ckpt_pos;
-    uint8_t *damaged; /* By partition id. */
+    int have_ckpt;
+    uint8_t *damaged;    /* By partition id: index rebuilt from the log. */
+    uint64_t *ckpt_next; /* By partition id: the checkpoint's next offset. */
+    uint64_t *last_pos;  /* By partition id: last valid entry + 1 (0: none). */
+    dmg_t *dmg;
+    size_t ndmg, capdmg;
+    gap_t *gaps;
+    size_t ngaps, capgaps;
+    int torn;            /* A torn tail starts at torn_pos. */
+    uint64_t torn_pos;
+    uint32_t torn_part;  /* Its partition, 0 when unknown. */
 } scan_t;
 
-/* Checks and indexes one verified entry; SL_ECORRUPT ends the log. */
+static int add_dmg(scan_t *sc, uint64_t pos, uint64_t end, uint32_t part_id) {
+    if (end <= pos)
+        return 0;
+    if (sc->ndmg > 0 && sc->dmg[sc->ndmg - 1].end == pos) {
+        /* Adjacent damage is one range; its partition is known only when
+         * every piece names the same one. */
+        dmg_t *d = &sc->dmg[sc->ndmg - 1];
+        d->end = end;
+        if (d->part_id != part_id)
+            d->part_id = 0;
+        return 0;
+    }
+    if (sc->ndmg == sc->capdmg) {
+        size_t cap = sc->capdmg ? sc->capdmg * 2 : 8;
+        dmg_t *d = realloc(sc->dmg, cap * sizeof *d);
+        if (d == NULL)
+            return SL_ENOMEM;
+        sc->dmg = d;
+        sc->capdmg = cap;
+    }
+    sc->dmg[sc->ndmg++] = (dmg_t){pos, end, part_id};
+    return 0;
+}
+
+static int add_gap(scan_t *sc, uint32_t part_id, uint64_t lo, uint64_t hi,
+                   int tail) {
+    if (sc->ngaps == sc->capgaps) {
+        size_t cap = sc->capgaps ? sc->capgaps * 2 : 8;
+        gap_t *g = realloc(sc->gaps, cap * sizeof *g);
+        if (g == NULL)
+            return SL_ENOMEM;
+        sc->gaps = g;
+        sc->capgaps = cap;
+    }
+    sc->gaps[sc->ngaps++] = (gap_t){part_id, lo, hi, tail};
+    return 0;
+}
+
+/* Appends one entry to part's index file. */
+static int put_index(sl_store_t *store, sl_part_t *part,
+                     const sl_index_entry_t *ie) {
+    uint8_t raw[SL_INDEX_ENTRY];
+    sl_index_encode(raw, ie);
+    int fd = sl_fdcache_get(&store->wcache, part->id);
+    if (fd < 0)
+        return fd;
+    if (pwrite(fd, raw, sizeof raw, (off_t)(part->slots * SL_INDEX_ENTRY)) !=
+        (ssize_t)sizeof raw)
+        sl_fatal("cannot write index", "partition=%u errno=%d", part->id,
+                 errno);
+    part->slots++;
+    return 0;
+}
+
+/* Marks offsets [part->next_offset, hi) of part as quarantined: index
+ * entries of length 0 (see index.c), which reads answer with SL_EDAMAGED. */
+static int put_gap(sl_store_t *store, sl_part_t *part, uint64_t hi,
+                   uint64_t pos) {
+    while (part->next_offset < hi) {
+        uint64_t n = hi - part->next_offset;
+        if (n > UINT32_MAX)
+            n = UINT32_MAX;
+        sl_index_entry_t ie = {part->next_offset, pos, 0, (uint32_t)n,
+                               part->last_ts, part->id};
+        int err = put_index(store, part, &ie);
+        if (err != 0)
+            return err;
+        part->next_offset += n;
+    }
+    return 0;
+}
+
+/* Whether part's newest batches may lie in damaged or torn bytes: some
+ * damage (of part or of an unknown partition) lies after its last intact
+ * batch. */
+static int tail_exposed(const scan_t *sc, uint32_t id) {
+    uint64_t last = sc->last_pos[id];
+    for (size_t k = 0; k < sc->ndmg; k++)
+        if ((sc->dmg[k].part_id == 0 || sc->dmg[k].part_id == id) &&
+            sc->dmg[k].end > last)
+            return 1;
+    return 0;
+}
+
+/* Checks and indexes one entry; SL_ECORRUPT when it fails verification or
+ * does not fit its partition (damage, handled by the caller). */
 static int take_entry(scan_t *sc, uint64_t pos, const uint8_t *p,
                       uint32_t len) {
     sl_store_t *store = sc->store;
@@ -257,41 +349,51 @@ static int take_entry(scan_t *sc, uint64_t pos, const uint8_t *p,
         return SL_ECORRUPT;
     sl_part_t *part = store->parts[e.part_id];
     int redo = sc->damaged[e.part_id];
-    if (pos < sc->ckpt_pos && !redo)
+    if (pos < sc->ckpt_pos && !redo) {
+        sc->last_pos[e.part_id] = pos + 1;
         return 0; /* Already indexed before the checkpoint. */
+    }
     /* When retention trimmed the front of the log, a rebuilt partition
      * starts at whatever offset its first surviving batch has. */
     if (redo && part->slots == 0 && part->next_offset == 0 &&
         store->nsegs > 0 && store->segs[0].start > 0)
         part->next_offset = e.base_offset;
-    if (e.base_offset != part->next_offset)
-        return SL_ECORRUPT;
+    if (e.base_offset < part->next_offset)
+        return SL_ECORRUPT; /* Offsets overlap what is already there. */
+    if (e.base_offset > part->next_offset) {
+        /* Batches of this partition before this one were lost, which
+         * needs damage since its last intact batch; otherwise the base
+         * offset itself (outside every CRC) is what is damaged. */
+        if (!tail_exposed(sc, part->id))
+            return SL_ECORRUPT;
+        err = add_gap(sc, part->id, part->next_offset, e.base_offset, 0);
+        if (err == 0)
+            err = put_gap(store, part, e.base_offset, pos);
+        if (err != 0)
+            return err;
+    }
     sl_index_entry_t ie = {e.base_offset, pos, len, e.count, e.max_ts,
                            e.part_id};
-    uint8_t raw[SL_INDEX_ENTRY];
-    sl_index_encode(raw, &ie);
-    int fd = sl_fdcache_get(&store->wcache, e.part_id);
-    if (fd < 0)
-        return fd;
-    if (pwrite(fd, raw, sizeof raw, (off_t)(part->slots * SL_INDEX_ENTRY)) !=
-        (ssize_t)sizeof raw)
-        sl_fatal("cannot write index", "partition=%u errno=%d", e.part_id,
-                 errno);
-    part->slots++;
+    err = put_index(store, part, &ie);
+    if (err != 0)
+        return err;
     part->next_offset += e.count;
     if (e.max_ts > part->last_ts)
         part->last_ts = e.max_ts;
     if (e.producer_id >= 0)
         sl_store_note_producer(part, e.producer_id, e.seq,
                                e.seq + e.count - 1, e.base_offset);
+    sc->last_pos[e.part_id] = pos + 1;
     store->stats.recovered_entries++;
     return 0;
 }
 
-/* Scans segment i from position from; returns the end of its valid data
- * in *end and 1 when it ended cleanly at end of file. */
+/* Scans segment i from position from until its end or the first entry
+ * that fails; *end receives where it stopped and *clean is 1 when that is
+ * the end of the file. On a failure whose header was intact, *fail_part
+ * and *fail_len describe the failed entry (else both are 0). */
 static int scan_segment(scan_t *sc, size_t i, uint64_t from, uint64_t *end,
-                        int *clean) {
+                        int *clean, uint32_t *fail_part, uint32_t *fail_len) {
     sl_store_t *store = sc->store;
     char path[4096];
     sl_store_seg_path(store, store->segs[i].start, path, sizeof path);
@@ -310,6 +412,8 @@ static int scan_segment(scan_t *sc, size_t i, uint64_t from, uint64_t *end,
     size_t have = 0, at = 0;
     int eof = 0, err = 0;
     *clean = 0;
+    *fail_part = 0;
+    *fail_len = 0;
     for (;;) {
         /* Make sure a header, then the whole entry, is buffered. */
         size_t need = SL_ENTRY_HDR;
@@ -357,6 +461,8 @@ static int scan_segment(scan_t *sc, size_t i, uint64_t from, uint64_t *end,
                         store->stats.crc_errors++;
                     goto done;
                 }
+                *fail_part = pid;
+                *fail_len = elen;
                 /* A length past the end of the file is a torn write; never
                  * allocate for it. */
                 if (base + at + elen - store->segs[i].start > seg_size)
@@ -366,8 +472,15 @@ static int scan_segment(scan_t *sc, size_t i, uint64_t from, uint64_t *end,
         }
         if (have - at < elen)
             goto done; /* Torn: the file ends inside the entry. */
-        if (take_entry(sc, base + at, buf + at, elen) != 0)
+        err = take_entry(sc, base + at, buf + at, elen);
+        if (err == SL_ECORRUPT) {
+            err = 0;
             goto done;
+        }
+        if (err != 0)
+            goto done;
+        *fail_part = 0;
+        *fail_len = 0;
         at += elen;
     }
 done:
@@ -377,7 +490,132 @@ done:
     return err;
 }
 
-static int check_last_entry(sl_store_t *store, sl_part_t *part) {
+/* Whether a whole valid entry of a known partition starts at segment
+ * offset off of fd (seg_size bytes). */
+static int valid_at(sl_store_t *store, int fd, uint64_t off, uint64_t seg_size,
+                    const uint8_t *hdr) {
+    uint32_t pid, elen;
+    if (sl_record_header(hdr, SL_ENTRY_HDR, SL_RECOVER_MAX_BATCH, &pid,
+                         &elen) != 0 ||
+        pid == 0 || pid > store->nparts || off + elen > seg_size)
+        return 0;
+    uint8_t *b = malloc(elen);
+    if (b == NULL)
+        return 0;
+    sl_entry_t e;
+    int ok = pread(fd, b, elen, (off_t)off) == (ssize_t)elen &&
+             sl_record_verify(b, elen, &e) == 0;
+    free(b);
+    return ok;
+}
+
+/* Looks for the first valid entry after damage at log position from in
+ * segment i, byte by byte (its header is damaged, so its length cannot
+ * be trusted). Returns 1 and its position in *found, 0 when none. */
+static int resync(sl_store_t *store, size_t i, uint64_t from,
+                  uint64_t *found) {
+    char path[4096];
+    sl_store_seg_path(store, store->segs[i].start, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    uint64_t seg_size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    size_t cap = 1u << 20;
+    uint8_t *buf = malloc(cap + SL_ENTRY_HDR);
+    int hit = 0;
+    uint64_t off = from - store->segs[i].start + 1;
+    while (buf != NULL && !hit && off + SL_ENTRY_MIN <= seg_size) {
+        ssize_t r = pread(fd, buf, cap + SL_ENTRY_HDR, (off_t)off);
+        if (r < SL_ENTRY_HDR)
+            break;
+        size_t n = (size_t)r - SL_ENTRY_HDR + 1;
+        if (n > cap)
+            n = cap;
+        for (size_t k = 0; k < n; k++) {
+            /* The header CRC rules out all but one in 2^32 positions
+             * before the batch is read and verified. */
+            uint32_t pid, elen;
+            if (sl_record_header(buf + k, SL_ENTRY_HDR, SL_RECOVER_MAX_BATCH,
+                                 &pid, &elen) != 0)
+                continue;
+            if (valid_at(store, fd, off + k, seg_size, buf + k)) {
+                *found = store->segs[i].start + off + k;
+                hit = 1;
+                break;
+            }
+        }
+        off += n;
+    }
+    free(buf);
+    close(fd);
+    return hit;
+}
+
+/* Scans segment i from scan_from, recording damage and going on after
+ * it, so that nothing valid after a damaged entry is ever lost. */
+static int scan_one(scan_t *sc, size_t i, uint64_t scan_from,
+                    uint64_t seg_end) {
+    sl_store_t *store = sc->store;
+    int newest = i + 1 == store->nsegs;
+    uint64_t pos = scan_from;
+    uint64_t valid_end = scan_from; /* End of the last valid entry. */
+    size_t dmg_mark = sc->ndmg;
+    for (;;) {
+        uint64_t end = pos;
+        int clean = 0;
+        uint32_t fpart = 0, flen = 0;
+        int err = scan_segment(sc, i, pos, &end, &clean, &fpart, &flen);
+        if (err != 0)
+            return err;
+        if (fpart > store->nparts)
+            fpart = 0; /* A partition meta.log does not know. */
+        if (end > pos || pos == scan_from) {
+            valid_end = end;
+            dmg_mark = sc->ndmg;
+        }
+        if (clean)
+            return 0;
+        uint64_t next = 0;
+        int found = 0;
+        if (flen > 0) {
+            /* The header is intact, so is the length: the entry is
+             * [end, end + flen) and whatever follows is looked at next. */
+            if (end + flen < seg_end) {
+                next = end + flen;
+                found = 1;
+            }
+        } else {
+            found = resync(store, i, end, &next);
+        }
+        if (!found) {
+            /* Nothing valid follows up to the end of this segment. In the
+             * newest segment after the checkpoint that is a torn write:
+             * everything after the last valid entry is cut. Anywhere else
+             * it is damage. */
+            if (newest && (!sc->have_ckpt || valid_end >= sc->ckpt_pos)) {
+                sc->ndmg = dmg_mark;
+                sc->torn = 1;
+                sc->torn_pos = valid_end;
+                sc->torn_part = end == valid_end && flen > 0 &&
+                                        end + flen >= seg_end ? fpart : 0;
+                return 0;
+            }
+            return add_dmg(sc, end, seg_end,
+                           flen > 0 && end + flen >= seg_end ? fpart : 0);
+        }
+        err = add_dmg(sc, end, next, flen > 0 ? fpart : 0);
+        if (err != 0)
+            return err;
+        pos = next;
+    }
+}
+
+/* Checks part's index file against the checkpoint; *last_pos receives the
+ * position of its last entry + 1 (0 when it has none). */
+static int check_last_entry(sl_store_t *store, sl_part_t *part,
+                            uint64_t *last_pos) {
+    *last_pos = 0;
     int fd = sl_fdcache_get(&store->wcache, part->id);
     if (fd < 0)
         return fd;
@@ -396,6 +634,7 @@ static int check_last_entry(sl_store_t *store, sl_part_t *part) {
         ie.part_id != part->id ||
         ie.base_offset + ie.count != part->next_offset)
         return SL_ECORRUPT;
+    *last_pos = ie.pos + 1;
     return 0;
 }
 
@@ -406,42 +645,131 @@ static void reset_part(sl_part_t *part) {
     part->nprods = 0;
 }
 
+static const char *part_label(sl_store_t *store, uint32_t id, char *buf,
+                              size_t len) {
+    if (id == 0 || id > store->nparts)
+        snprintf(buf, len, "unknown (the damage hides it)");
+    else
+        snprintf(buf, len, "%s/%s", store->parts[id]->topic,
+                 store->parts[id]->name);
+    return buf;
+}
+
+/* Logs every damaged range: the segment, the byte position in it, the
+ * partitions and the offsets. */
+static void report(scan_t *sc, int quarantine) {
+    sl_store_t *store = sc->store;
+    char label[600], path[4096];
+    for (size_t k = 0; k < sc->ndmg; k++) {
+        const dmg_t *d = &sc->dmg[k];
+        size_t i = 0;
+        while (i + 1 < store->nsegs && store->segs[i + 1].start <= d->pos)
+            i++;
+        uint64_t seg_start = store->nsegs ? store->segs[i].start : 0;
+        if (d->pos < seg_start)
+            snprintf(path, sizeof path, "(missing segment file)");
+        else
+            sl_store_seg_path(store, seg_start, path, sizeof path);
+        sl_log_error("recovery: damaged commit-log bytes",
+                     "segment=%s at=%" PRIu64 " length=%" PRIu64
+                     " log_position=%" PRIu64 " partition=%s", path,
+                     d->pos - (d->pos >= seg_start ? seg_start : 0),
+                     d->end - d->pos, d->pos,
+                     part_label(store, d->part_id, label, sizeof label));
+    }
+    for (size_t k = 0; k < sc->ngaps; k++) {
+        const gap_t *g = &sc->gaps[k];
+        sl_log_error(g->tail ? "recovery: offsets possibly lost (after the "
+                               "partition's last intact batch, up to its "
+                               "high-water mark)"
+                             : "recovery: offsets lost",
+                     "partition=%s offsets=%" PRIu64 "-%" PRIu64
+                     " count=%" PRIu64,
+                     part_label(store, g->part_id, label, sizeof label), g->lo,
+                     g->hi - 1, g->hi - g->lo);
+    }
+    if (quarantine)
+        sl_log_warn("recovery: damaged records quarantined (reads of them "
+                    "get 422); everything else is served",
+                    "ranges=%zu partition_ranges=%zu", sc->ndmg, sc->ngaps);
+    else
+        sl_log_error("recovery: stored data damaged; start-up stopped. "
+                     "Nothing was truncated or deleted. Restore the data "
+                     "directory from a copy, or start with "
+                     "--quarantine-damaged to serve everything else",
+                     "ranges=%zu partition_ranges=%zu", sc->ndmg, sc->ngaps);
+}
+
+static void scan_free(scan_t *sc) {
+    free(sc->damaged);
+    free(sc->ckpt_next);
+    free(sc->last_pos);
+    free(sc->dmg);
+    free(sc->gaps);
+}
+
 int sl_recover(sl_store_t *store) {
     uint64_t t0 = sl_mono_ns();
     int err = list_segments(store);
     if (err != 0)
         return err;
     uint64_t first = store->nsegs ? store->segs[0].start : 0;
-    uint64_t ckpt = 0;
-    int have_ckpt = load_ckpt(store, &ckpt) == 0;
-    if (have_ckpt && store->nsegs > 0) {
+    uint64_t log_size_end = first;
+    if (store->nsegs > 0) {
         char path[4096];
         size_t last = store->nsegs - 1;
         sl_store_seg_path(store, store->segs[last].start, path, sizeof path);
-        uint64_t end = store->segs[last].start + file_size(path);
-        if (ckpt < first || ckpt > end) {
-            sl_log_warn("recovery: checkpoint outside the log, ignoring it",
-                        "checkpoint=%" PRIu64 " log_start=%" PRIu64
-                        " log_end=%" PRIu64, ckpt, first, end);
-            have_ckpt = 0;
+        log_size_end = store->segs[last].start + file_size(path);
+    }
+    uint64_t ckpt = 0;
+    int have_ckpt = load_ckpt(store, &ckpt) == 0;
+    scan_t sc;
+    memset(&sc, 0, sizeof sc);
+    sc.store = store;
+    sc.damaged = calloc(store->nparts + 1, 1);
+    sc.ckpt_next = calloc(store->nparts + 1, sizeof *sc.ckpt_next);
+    sc.last_pos = calloc(store->nparts + 1, sizeof *sc.last_pos);
+    if (sc.damaged == NULL || sc.ckpt_next == NULL || sc.last_pos == NULL) {
+        scan_free(&sc);
+        return SL_ENOMEM;
+    }
+    /* The checkpoint's next offsets are floors whatever else happens:
+     * every offset below them was acknowledged. */
+    for (uint32_t id = 1; have_ckpt && id <= store->nparts; id++)
+        sc.ckpt_next[id] = store->parts[id]->next_offset;
+    if (have_ckpt && (ckpt < first || ckpt > log_size_end)) {
+        /* Log bytes the checkpoint describes are gone (files lost or cut
+         * by hand): that is damage, never a reason to forget offsets. */
+        sl_log_error("recovery: checkpoint outside the log",
+                     "checkpoint=%" PRIu64 " log_start=%" PRIu64
+                     " log_end=%" PRIu64, ckpt, first, log_size_end);
+        if (ckpt > log_size_end)
+            err = add_dmg(&sc, log_size_end, ckpt, 0);
+        else
+            err = add_dmg(&sc, ckpt, first, 0);
+        if (err != 0) {
+            scan_free(&sc);
+            return err;
         }
+        have_ckpt = 0;
     }
     if (!have_ckpt) {
         for (uint32_t id = 1; id <= store->nparts; id++)
             reset_part(store->parts[id]);
         ckpt = first;
     }
-    scan_t sc = {store, ckpt, calloc(store->nparts + 1, 1)};
-    if (sc.damaged == NULL)
-        return SL_ENOMEM;
+    sc.ckpt_pos = ckpt;
+    sc.have_ckpt = have_ckpt;
     int any_damaged = 0;
     for (uint32_t id = 1; id <= store->nparts; id++) {
         sl_part_t *part = store->parts[id];
-        if (!have_ckpt || check_last_entry(store, part) != 0) {
+        if (!have_ckpt || check_last_entry(store, part, &sc.last_pos[id]) != 0) {
             if (have_ckpt)
-                sl_log_warn("recovery: index damaged, rebuilding it",
-                            "topic=%s partition=%s", part->topic, part->name);
+                sl_log_warn("recovery: index damaged, rebuilding it from the "
+                            "log", "topic=%s partition=%s", part->topic,
+                            part->name);
             sc.damaged[id] = 1;
+            sc.last_pos[id] = 0;
             any_damaged = 1;
             reset_part(part);
             /* Unlink rather than truncate to zero: ext4 flushes a file
@@ -450,44 +778,103 @@ int sl_recover(sl_store_t *store) {
             sl_fdcache_drop(&store->wcache, id);
             sl_index_path(path, sizeof path, store->idxdir, id);
             if (unlink(path) != 0 && errno != ENOENT) {
-                free(sc.damaged);
+                scan_free(&sc);
                 return sl_err_from_errno(errno);
             }
         }
     }
     uint64_t from = any_damaged ? first : ckpt;
-    uint64_t end = from;
+    uint64_t prev_end = from;
+    int scanned = 0;
     for (size_t i = 0; i < store->nsegs; i++) {
         char path[4096];
         sl_store_seg_path(store, store->segs[i].start, path, sizeof path);
         uint64_t seg_end = store->segs[i].start + file_size(path);
         if (seg_end <= from && i + 1 < store->nsegs &&
             store->segs[i + 1].start <= from) {
-            end = seg_end;
+            prev_end = seg_end;
             continue;
         }
         uint64_t scan_from = from > store->segs[i].start ? from
                                                          : store->segs[i].start;
-        if (i > 0 && store->segs[i].start != end && scan_from == store->segs[i].start) {
-            sl_log_warn("recovery: gap between segments", "expected=%" PRIu64
-                        " found=%" PRIu64, end, store->segs[i].start);
-            cut_log(store, i - 1, end);
+        if (scanned && store->segs[i].start != prev_end) {
+            /* A missing segment file: damage; the segments after it are
+             * scanned and served all the same. */
+            sl_log_error("recovery: gap between segments",
+                         "expected=%" PRIu64 " found=%" PRIu64, prev_end,
+                         store->segs[i].start);
+            err = add_dmg(&sc, prev_end < store->segs[i].start
+                                   ? prev_end : store->segs[i].start,
+                          prev_end < store->segs[i].start
+                              ? store->segs[i].start : prev_end, 0);
+            if (err != 0)
+                break;
+        }
+        scanned = 1;
+        err = scan_one(&sc, i, scan_from, seg_end);
+        if (err != 0)
             break;
-        }
-        int clean = 0;
-        err = scan_segment(&sc, i, scan_from, &end, &clean);
-        if (err != 0) {
-            free(sc.damaged);
-            return err;
-        }
-        if (!clean) {
-            cut_log(store, i, end);
-            break;
-        }
+        prev_end = seg_end;
     }
-    free(sc.damaged);
+    if (err != 0) {
+        scan_free(&sc);
+        return err;
+    }
+    uint64_t end = sc.torn ? sc.torn_pos : log_size_end;
     if (store->nsegs == 0)
         end = have_ckpt ? ckpt : 0;
+    /* Offsets are never reused: a partition below its checkpointed next
+     * offset lost acknowledged batches; one whose newest batches may lie
+     * in damaged or torn bytes continues above its high-water mark (the
+     * reservation in meta.log, written before any ack). */
+    for (uint32_t id = 1; id <= store->nparts; id++) {
+        sl_part_t *part = store->parts[id];
+        uint64_t floor = sc.ckpt_next[id];
+        int lost = 0;
+        if (part->next_offset < floor && part->slots == 0 && first > 0) {
+            /* Retention deleted every batch this partition had. */
+            part->next_offset = floor;
+        } else if (part->next_offset < floor) {
+            lost = 1;
+            err = add_gap(&sc, id, part->next_offset, floor, 0);
+            if (err == 0)
+                err = put_gap(store, part, floor, end);
+        }
+        int exposed = lost || tail_exposed(&sc, id);
+        if (err == 0 && exposed && part->reserved > part->next_offset) {
+            err = add_gap(&sc, id, part->next_offset, part->reserved, 1);
+            if (err == 0)
+                err = put_gap(store, part, part->reserved, end);
+        }
+        if (err == 0 && !exposed && sc.torn &&
+            (sc.torn_part == 0 || sc.torn_part == id) &&
+            part->reserved > part->next_offset) {
+            /* The torn bytes may have held acknowledged batches of this
+             * partition (a flipped bit in the last entry looks the same
+             * as a torn write): skip to the high-water mark. The skipped
+             * offsets hold nothing; reads pass over them. */
+            sl_log_warn("recovery: offsets after a torn tail skipped",
+                        "topic=%s partition=%s from=%" PRIu64 " to=%" PRIu64,
+                        part->topic, part->name, part->next_offset,
+                        part->reserved);
+            part->next_offset = part->reserved;
+        }
+        if (err != 0) {
+            scan_free(&sc);
+            return err;
+        }
+    }
+    if (sc.ndmg > 0 || sc.ngaps > 0) {
+        report(&sc, store->opts.quarantine_damaged);
+        if (!store->opts.quarantine_damaged) {
+            scan_free(&sc);
+            return SL_EDAMAGED;
+        }
+        store->stats.damaged_ranges += sc.ndmg + sc.ngaps;
+    }
+    if (sc.torn)
+        cut_tail(store, sc.torn_pos);
+    scan_free(&sc);
     store->log_end = end;
     store->durable_end = end;
     store->ckpt_done = have_ckpt && !any_damaged ? ckpt : first;

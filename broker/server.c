@@ -325,6 +325,8 @@ static int store_err_code(int err) {
         return 404;
     case SL_EEXIST:
         return 409;
+    case SL_EDAMAGED:
+        return 422;
     default:
         return 500;
     }
@@ -447,6 +449,14 @@ static int serve_get(sl_conn_t *conn, sl_part_t *part, uint64_t offset,
               earliest, latest,
               err == SL_EGONE ? "no longer stored (retention)"
                               : "beyond the end");
+        return 0;
+    }
+    if (err == SL_EDAMAGED) {
+        /* Like 416, the text starts with the offset to go on from. */
+        srv->st.err_store++;
+        reply(conn, store_err_code(err), reqid, 1, "%" PRIu64 " offsets "
+              "%" PRIu64 "-%" PRIu64 " damaged (quarantined)", next, offset,
+              next - 1);
         return 0;
     }
     if (err != 0) {

@@ -819,6 +819,23 @@ int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
     return 0;
 }
 
+/* Offsets are reserved in blocks by a high-water-mark record in meta.log,
+ * which the writer syncs before the group's log bytes: recovery then
+ * knows a bound above every offset ever acknowledged even when the log's
+ * tail is damaged (recover.c). One record per block keeps it off the
+ * common path. */
+#define OFFSET_RESERVE_BLOCK 4096u
+
+static int reserve_offsets(sl_group_t *g, sl_part_t *part, size_t n) {
+    if (part->next_offset + n <= part->reserved)
+        return 0;
+    uint64_t hwm = part->next_offset + n + OFFSET_RESERVE_BLOCK + 4 * n;
+    int err = sl_meta_encode_hwm(&g->meta, part->id, hwm);
+    if (err == 0)
+        part->reserved = hwm;
+    return err;
+}
+
 int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
                     size_t n, int64_t producer, uint64_t seq,
                     const sl_ack_t *ack, uint64_t *base_offset, int *dup) {
@@ -867,11 +884,14 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
     }
     if (g->data.len > GROUP_MAX_BYTES)
         return SL_EAGAIN;
+    int err = reserve_offsets(g, part, n);
+    if (err != 0)
+        return err;
     int64_t ts = sl_wall_ms();
     if (ts < part->last_ts)
         ts = part->last_ts; /* Timestamps never go back in a partition. */
     size_t at = g->data.len;
-    int err = sl_record_encode(&g->data, part->id, part->next_offset, ts,
+    err = sl_record_encode(&g->data, part->id, part->next_offset, ts,
                                producer, seq, msgs, n);
     if (err != 0)
         return err;
@@ -1175,6 +1195,15 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
         size_t have = (size_t)want;
         size_t k = 0;
         while (k < have && (emitted < max_bytes || *count == 0)) {
+            if (ies[k].len == 0) {
+                /* Quarantined offsets (recover.c): what came before them
+                 * is served first; a read that starts in them gets
+                 * SL_EDAMAGED and, in *next, the first offset after. */
+                if (*count > 0)
+                    return 0;
+                *next = ies[k].base_offset + ies[k].count;
+                return SL_EDAMAGED;
+            }
             /* Coalesce entries adjacent in the same segment into one read. */
             sl_segment_t *seg = seg_for(store, ies[k].pos);
             if (seg == NULL)
@@ -1183,7 +1212,8 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                                    ? seg[1].start : UINT64_MAX;
             size_t j = k + 1;
             uint64_t span = ies[k].len, budget = max_bytes - (emitted < max_bytes ? emitted : max_bytes);
-            while (j < have && ies[j].pos == ies[k].pos + span &&
+            while (j < have && ies[j].len > 0 &&
+                   ies[j].pos == ies[k].pos + span &&
                    ies[j].pos + ies[j].len <= seg_end &&
                    span + ies[j].len <= budget + 4096 && span < (8u << 20)) {
                 span += ies[j].len;
@@ -1205,12 +1235,22 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                                  ent.base_offset != ies[e].base_offset))
                     err = SL_ECORRUPT;
                 if (err != 0) {
+                    /* Damage found by a read (below the checkpoint, where
+                     * start-up does not look): never served; the records
+                     * before it are, and the caller learns where the
+                     * next intact batch starts. */
                     store->stats.crc_errors++;
                     sl_log_error("commit-log entry failed verification; not "
                                  "serving it", "topic=%s partition=%s pos=%"
-                                 PRIu64 " err=%s", part->topic, part->name,
-                                 ies[e].pos, sl_strerror(err));
-                    return SL_ECHECKSUM;
+                                 PRIu64 " offsets=%" PRIu64 "-%" PRIu64
+                                 " err=%s", part->topic, part->name,
+                                 ies[e].pos, ies[e].base_offset,
+                                 ies[e].base_offset + ies[e].count - 1,
+                                 sl_strerror(err));
+                    if (*count > 0)
+                        return 0;
+                    *next = ies[e].base_offset + ies[e].count;
+                    return SL_EDAMAGED;
                 }
                 sl_record_iter_t it;
                 sl_record_iter_init(&it, &ent);
@@ -1228,8 +1268,12 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                     (*count)++;
                     *next = rec.offset + 1;
                 }
-                if (rc < 0)
-                    return SL_ECORRUPT;
+                if (rc < 0) {
+                    if (*count > 0)
+                        return 0;
+                    *next = ies[e].base_offset + ies[e].count;
+                    return SL_EDAMAGED;
+                }
                 p += ies[e].len;
             }
             k = j;

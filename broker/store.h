@@ -70,6 +70,8 @@ typedef struct sl_part_s {
     uint64_t first_slot;     /* First index entry still in the log. */
     uint64_t first_slot_gen; /* Retention generation first_slot is for. */
     int64_t last_ts;
+    uint64_t reserved;       /* High-water mark: offsets below it may have
+                                been acknowledged (meta.log records). */
     sl_prod_t *prods;        /* Owned array. */
     uint32_t nprods, capprods;
     void *waiters;           /* For the server (long polls); not owned. */
@@ -122,6 +124,8 @@ typedef struct {
     uint64_t retention_bytes; /* 0: unlimited. */
     uint64_t retention_ms;    /* 0: unlimited. */
     int auto_create;
+    int quarantine_damaged; /* Serve around damaged records (recover.c)
+                               instead of refusing to start. */
 } sl_store_opts_t;
 
 typedef struct sl_store_s sl_store_t;
@@ -138,6 +142,7 @@ typedef struct {
     uint64_t crc_errors;
     uint64_t recovered_entries;
     uint64_t truncated_bytes;
+    uint64_t damaged_ranges;  /* Quarantined at start-up. */
     uint64_t recovery_ms;
 } sl_store_stats_t;
 
@@ -261,8 +266,11 @@ int sl_store_offset_for_ts(sl_store_t *store, sl_part_t *part, int64_t ts,
 /* Reads durable records of part from offset on, calling emit for each one
  * until about max_bytes of values were emitted (at least one record when
  * any is available). *next receives the offset after the last emitted
- * record. A record whose CRC fails is never emitted: SL_ECHECKSUM. An
- * offset below the earliest is SL_EGONE; above the latest, SL_ERANGE. */
+ * record. A damaged record (one that fails verification, or offsets
+ * quarantined at start-up) is never emitted: records before it are
+ * returned first; a read that starts at it gets SL_EDAMAGED with *next set
+ * to the first offset after the damaged batch or range. An offset below
+ * the earliest is SL_EGONE; above the latest, SL_ERANGE. */
 typedef int (*sl_store_emit_cb)(void *ctx, const sl_record_t *rec);
 int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                   uint64_t max_bytes, sl_store_emit_cb emit, void *ctx,
