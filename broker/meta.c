@@ -14,6 +14,10 @@
  *                         per block; recovery never lets the partition's
  *                         next offset fall below a tail it cannot vouch
  *                         for, see recover.c)
+ *     type 4, segment:    u64 start position of the newest commit-log
+ *                         segment, written once it exists durably, so that
+ *                         recovery notices when the newest segment files
+ *                         are lost
  * A record is valid when its CRC matches and its body parses exactly. The
  * first invalid record ends the log: it and everything after it are a torn
  * write and are truncated at start-up. Later records win (a group's
@@ -89,6 +93,16 @@ int sl_meta_encode_hwm(sl_buf_t *out, uint32_t part_id, uint64_t hwm) {
     return finish(out, at);
 }
 
+int sl_meta_encode_seg(sl_buf_t *out, uint64_t start) {
+    size_t at = out->len;
+    uint8_t *p = sl_buf_extend(out, 8 + 1 + 8);
+    if (p == NULL)
+        return SL_ENOMEM;
+    p[8] = 4;
+    sl_put_u64be(p + 9, start);
+    return finish(out, at);
+}
+
 /* Applies one body; SL_ECORRUPT when it does not parse. */
 static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
     sl_reader_t rd;
@@ -97,7 +111,18 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
     uint32_t id;
     uint16_t l1, l2;
     const uint8_t *s1, *s2;
-    if (sl_rd_u8(&rd, &type) != 0 || sl_rd_u32be(&rd, &id) != 0)
+    if (sl_rd_u8(&rd, &type) != 0)
+        return SL_ECORRUPT;
+    if (type == 4) {
+        uint64_t start;
+        if (sl_rd_u64be(&rd, &start) != 0 || sl_reader_left(&rd) != 0)
+            return SL_ECORRUPT;
+        if (!store->have_seg_hwm || start > store->seg_hwm)
+            store->seg_hwm = start;
+        store->have_seg_hwm = 1;
+        return 0;
+    }
+    if (sl_rd_u32be(&rd, &id) != 0)
         return SL_ECORRUPT;
     if (type == 1) {
         if (sl_rd_u16be(&rd, &l1) != 0 || sl_rd_bytes(&rd, l1, &s1) != 0 ||
@@ -172,6 +197,8 @@ static int compact(sl_store_t *store, const char *path) {
             err = sl_meta_encode_offset(&out, n->key, glen, id,
                                         *(uint64_t *)n->value);
         }
+    if (err == 0 && store->have_seg_hwm)
+        err = sl_meta_encode_seg(&out, store->seg_hwm);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s/meta.tmp", store->dir);
     int fd = -1;

@@ -16,6 +16,8 @@ int sl_meta_encode_part(sl_buf_t *out, uint32_t id, const char *topic,
 /* A partition's high-water mark (type 3): offsets at or above hwm were
  * never assigned. */
 int sl_meta_encode_hwm(sl_buf_t *out, uint32_t part_id, uint64_t hwm);
+/* A new segment starting at log position start (type 4). */
+int sl_meta_encode_seg(sl_buf_t *out, uint64_t start);
 int sl_meta_encode_offset(sl_buf_t *out, const char *group, size_t glen,
                           uint32_t part_id, uint64_t offset);
 

@@ -723,6 +723,11 @@ int sl_recover(sl_store_t *store) {
     }
     uint64_t ckpt = 0;
     int have_ckpt = load_ckpt(store, &ckpt) == 0;
+    /* meta.log names every segment once it exists durably: a newer one
+     * than the newest file means segment files were lost. */
+    int lost_newest = store->have_seg_hwm &&
+                      (store->nsegs == 0 ||
+                       store->segs[store->nsegs - 1].start < store->seg_hwm);
     scan_t sc;
     memset(&sc, 0, sizeof sc);
     sc.store = store;
@@ -737,6 +742,18 @@ int sl_recover(sl_store_t *store) {
      * every offset below them was acknowledged. */
     for (uint32_t id = 1; have_ckpt && id <= store->nparts; id++)
         sc.ckpt_next[id] = store->parts[id]->next_offset;
+    if (lost_newest) {
+        sl_log_error("recovery: the newest segment files are missing",
+                     "newest_named_in_meta=%" PRIu64 " log_end=%" PRIu64,
+                     store->seg_hwm, log_size_end);
+        err = add_dmg(&sc, log_size_end < store->seg_hwm ? log_size_end
+                                                         : store->seg_hwm,
+                      store->seg_hwm + 1, 0);
+        if (err != 0) {
+            scan_free(&sc);
+            return err;
+        }
+    }
     if (have_ckpt && (ckpt < first || ckpt > log_size_end)) {
         /* Log bytes the checkpoint describes are gone (files lost or cut
          * by hand): that is damage, never a reason to forget offsets. */
@@ -846,14 +863,16 @@ int sl_recover(sl_store_t *store) {
             if (err == 0)
                 err = put_gap(store, part, part->reserved, end);
         }
-        if (err == 0 && !exposed && sc.torn &&
-            (sc.torn_part == 0 || sc.torn_part == id) &&
+        if (err == 0 && !exposed &&
+            ((sc.torn && (sc.torn_part == 0 || sc.torn_part == id)) ||
+             !sc.have_ckpt) &&
             part->reserved > part->next_offset) {
             /* The torn bytes may have held acknowledged batches of this
              * partition (a flipped bit in the last entry looks the same
-             * as a torn write): skip to the high-water mark. The skipped
-             * offsets hold nothing; reads pass over them. */
-            sl_log_warn("recovery: offsets after a torn tail skipped",
+             * as a torn write), and without a checkpoint nothing vouches
+             * that no file was lost: skip to the high-water mark. The
+             * skipped offsets hold nothing; reads pass over them. */
+            sl_log_warn("recovery: offsets skipped to the high-water mark",
                         "topic=%s partition=%s from=%" PRIu64 " to=%" PRIu64,
                         part->topic, part->name, part->next_offset,
                         part->reserved);

@@ -836,6 +836,24 @@ static int reserve_offsets(sl_group_t *g, sl_part_t *part, size_t n) {
     return err;
 }
 
+/* Names the newest segment in meta.log once it exists durably (the group
+ * that created it completed), so that recovery can tell when it is lost:
+ * a crash before that leaves it unnamed, never named and absent. */
+static int note_segment(sl_store_t *store, sl_group_t *g) {
+    if (store->nsegs == 0)
+        return 0;
+    uint64_t start = store->segs[store->nsegs - 1].start;
+    if ((store->have_seg_hwm && start <= store->seg_hwm) ||
+        store->durable_end <= start)
+        return 0;
+    int err = sl_meta_encode_seg(&g->meta, start);
+    if (err == 0) {
+        store->seg_hwm = start;
+        store->have_seg_hwm = 1;
+    }
+    return err;
+}
+
 int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
                     size_t n, int64_t producer, uint64_t seq,
                     const sl_ack_t *ack, uint64_t *base_offset, int *dup) {
@@ -885,6 +903,8 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
     if (g->data.len > GROUP_MAX_BYTES)
         return SL_EAGAIN;
     int err = reserve_offsets(g, part, n);
+    if (err == 0)
+        err = note_segment(store, g);
     if (err != 0)
         return err;
     int64_t ts = sl_wall_ms();

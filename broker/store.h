@@ -167,6 +167,8 @@ struct sl_store_s {
     uint64_t retention_gen;
     int meta_fd;
     uint64_t meta_size;
+    uint64_t seg_hwm;      /* Start of the newest segment meta.log names. */
+    int have_seg_hwm;
 
     sl_fdcache_t rcache;   /* Loop-thread index descriptors. */
     sl_buf_t scratch;      /* Loop-thread read buffer. */
