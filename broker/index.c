@@ -11,7 +11,9 @@
  *   32 u32  partition id (guards against a misplaced file)
  *   36 u32  CRC-32C of bytes 0..35
  * An entry is valid when its CRC matches and its partition id is the
- * file's. Index files are a cache of the commit log: they are written
+ * file's. An entry of length 0 stands for offsets base .. base + count - 1
+ * that recovery quarantined (damaged or possibly lost, see recover.c):
+ * there is no batch to read, and reads of those offsets get SL_EDAMAGED. Index files are a cache of the commit log: they are written
  * without fsync and recovery rebuilds whatever the last checkpoint does
  * not cover (see recover.c).
  */

@@ -17,16 +17,34 @@
  * were written and the file system synced (syncfs), so they are on disk.
  *
  * Recovery: with a valid checkpoint, partitions start from its state,
- * index files are cut back to the checkpointed slot counts, and the commit
- * log is scanned from P only, so recovery time is bounded by what was
- * written after the last checkpoint. An index file shorter than the
- * checkpoint says, or whose last entry does not match, is damaged: that
- * partition is rebuilt from a scan of the whole log. Without a valid
- * checkpoint everything is rebuilt. The scan verifies every entry (see
- * record.c) and that its base offset is its partition's next offset; the
- * first entry that fails ends the log: its segment is truncated there and
- * later segments are deleted. Segments must be contiguous (one ends where
- * the next starts); a gap also ends the log.
+ * index files are cut back to the checkpointed slot counts and checked
+ * entry by entry, and the commit log is scanned from P only, so recovery
+ * time is bounded by what was written after the last checkpoint. An index
+ * file that does not match the checkpoint is damaged: that partition is
+ * rebuilt from a scan of the whole log. Without a valid checkpoint
+ * everything is rebuilt. The scan verifies every entry (see record.c) and
+ * that its base offset follows its partition's previous batch.
+ *
+ * Only a torn tail is ever cut: an entry that fails in the newest segment,
+ * at or after P (anywhere in it without a checkpoint), with no valid entry
+ * after it. Every other failure is damage: the scan goes on after it (at
+ * the failed entry's end when its header is intact, else at the next
+ * position where a whole entry verifies), nothing is truncated or deleted,
+ * and a missing segment (a gap, or a newest segment meta.log names that is
+ * gone), a checkpoint beyond the log, or a partition ending below its
+ * checkpointed next offset are damage too. With damage, sl_recover() logs
+ * every damaged byte range (segment, position, partition) and offset range
+ * and returns SL_EDAMAGED, having changed nothing but index files (which
+ * are a cache), unless opts.quarantine_damaged is set: then the lost
+ * offset ranges become index entries of length 0 (index.c), which reads
+ * answer with SL_EDAMAGED, and everything else is served.
+ *
+ * Offsets are never reused: a partition never restarts below its
+ * checkpointed next offset, and when its newest batches may have been lost
+ * (damage or a torn tail after its last intact batch, or no checkpoint to
+ * vouch that no file was lost) it continues at its high-water mark from
+ * meta.log, which is written and synced before any offset under it is
+ * acknowledged (meta.c, store.c).
  */
 #include "broker/recover.h"
 

@@ -646,6 +646,7 @@ static void do_stats(sl_conn_t *conn, const sl_cmd_t *cmd) {
     STAT("recovery_ms", "%" PRIu64, ss->recovery_ms);
     STAT("recovered_entries", "%" PRIu64, ss->recovered_entries);
     STAT("recovery_truncated_bytes", "%" PRIu64, ss->truncated_bytes);
+    STAT("recovery_quarantined_ranges", "%" PRIu64, ss->damaged_ranges);
     STAT("crc_errors", "%" PRIu64, ss->crc_errors);
     STAT("index_opens", "%" PRIu64, store->rcache.opens);
     STAT("err_protocol", "%" PRIu64, st->err_protocol);
