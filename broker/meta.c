@@ -14,6 +14,9 @@
  *                         per block; recovery never lets the partition's
  *                         next offset fall below a tail it cannot vouch
  *                         for, see recover.c)
+ *     type 5, hole:       u32 partition id, u64 from, u64 to: recovery
+ *                         skipped offsets from..to-1 of the partition (to
+ *                         its high-water mark); nothing is stored there
  *     type 4, segment:    u64 start position of the newest commit-log
  *                         segment, written once it exists durably, so that
  *                         recovery notices when the newest segment files
@@ -103,6 +106,33 @@ int sl_meta_encode_seg(sl_buf_t *out, uint64_t start) {
     return finish(out, at);
 }
 
+int sl_meta_encode_hole(sl_buf_t *out, uint32_t part_id, uint64_t from,
+                        uint64_t to) {
+    size_t at = out->len;
+    uint8_t *p = sl_buf_extend(out, 8 + 1 + 4 + 8 + 8);
+    if (p == NULL)
+        return SL_ENOMEM;
+    p[8] = 5;
+    sl_put_u32be(p + 9, part_id);
+    sl_put_u64be(p + 13, from);
+    sl_put_u64be(p + 21, to);
+    return finish(out, at);
+}
+
+int sl_meta_note_hole(sl_store_t *store, uint32_t part_id, uint64_t from,
+                      uint64_t to) {
+    if (store->nholes == store->capholes) {
+        size_t cap = store->capholes ? store->capholes * 2 : 8;
+        sl_hole_t *h = realloc(store->holes, cap * sizeof *h);
+        if (h == NULL)
+            return SL_ENOMEM;
+        store->holes = h;
+        store->capholes = cap;
+    }
+    store->holes[store->nholes++] = (sl_hole_t){part_id, from, to};
+    return 0;
+}
+
 /* Applies one body; SL_ECORRUPT when it does not parse. */
 static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
     sl_reader_t rd;
@@ -142,6 +172,14 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
         if (id == 0 || id > store->nparts)
             return SL_ECORRUPT;
         return sl_store_set_group(store, (const char *)s1, l1, id, off);
+    }
+    if (type == 5) {
+        uint64_t from, to;
+        if (sl_rd_u64be(&rd, &from) != 0 || sl_rd_u64be(&rd, &to) != 0 ||
+            sl_reader_left(&rd) != 0 || id == 0 || id > store->nparts ||
+            to <= from)
+            return SL_ECORRUPT;
+        return sl_meta_note_hole(store, id, from, to);
     }
     if (type == 3) {
         uint64_t hwm;
@@ -199,6 +237,9 @@ static int compact(sl_store_t *store, const char *path) {
         }
     if (err == 0 && store->have_seg_hwm)
         err = sl_meta_encode_seg(&out, store->seg_hwm);
+    for (size_t i = 0; i < store->nholes && err == 0; i++)
+        err = sl_meta_encode_hole(&out, store->holes[i].part_id,
+                                  store->holes[i].from, store->holes[i].to);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s/meta.tmp", store->dir);
     int fd = -1;
@@ -219,6 +260,18 @@ static int compact(sl_store_t *store, const char *path) {
         err = fsync_dir(store->dir);
     sl_buf_free(&out);
     return err;
+}
+
+int sl_meta_append_now(sl_store_t *store, const sl_buf_t *recs) {
+    if (recs->len == 0)
+        return 0;
+    int err = write_all(store->meta_fd, recs->data, recs->len);
+    if (err != 0)
+        return err;
+    if (store->opts.fsync_mode != SL_FSYNC_NEVER && fsync(store->meta_fd) != 0)
+        sl_fatal("fsync failed", "file=meta.log errno=%d", errno);
+    store->meta_size += recs->len;
+    return 0;
 }
 
 int sl_meta_load(sl_store_t *store) {

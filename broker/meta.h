@@ -16,6 +16,15 @@ int sl_meta_encode_part(sl_buf_t *out, uint32_t id, const char *topic,
 /* A partition's high-water mark (type 3): offsets at or above hwm were
  * never assigned. */
 int sl_meta_encode_hwm(sl_buf_t *out, uint32_t part_id, uint64_t hwm);
+/* Offsets [from, to) of a partition skipped by recovery (type 5). */
+int sl_meta_encode_hole(sl_buf_t *out, uint32_t part_id, uint64_t from,
+                        uint64_t to);
+/* Remembers a hole in store->holes. */
+int sl_meta_note_hole(sl_store_t *store, uint32_t part_id, uint64_t from,
+                      uint64_t to);
+/* Appends encoded records to meta.log now and syncs them (recovery, before
+ * the writer thread runs). */
+int sl_meta_append_now(sl_store_t *store, const sl_buf_t *recs);
 /* A new segment starting at log position start (type 4). */
 int sl_meta_encode_seg(sl_buf_t *out, uint64_t start);
 int sl_meta_encode_offset(sl_buf_t *out, const char *group, size_t glen,

@@ -321,15 +321,16 @@ static int put_index(sl_store_t *store, sl_part_t *part,
     return 0;
 }
 
-/* Marks offsets [part->next_offset, hi) of part as quarantined: index
- * entries of length 0 (see index.c), which reads answer with SL_EDAMAGED. */
-static int put_gap(sl_store_t *store, sl_part_t *part, uint64_t hi,
-                   uint64_t pos) {
+/* Covers offsets [part->next_offset, hi) of part with index entries of
+ * length kind (index.c): SL_INDEX_QUARANTINED, which reads answer with
+ * SL_EDAMAGED, or SL_INDEX_HOLE, which reads pass over. */
+static int put_virtual(sl_store_t *store, sl_part_t *part, uint64_t hi,
+                       uint64_t pos, uint32_t kind) {
     while (part->next_offset < hi) {
         uint64_t n = hi - part->next_offset;
         if (n > UINT32_MAX)
             n = UINT32_MAX;
-        sl_index_entry_t ie = {part->next_offset, pos, 0, (uint32_t)n,
+        sl_index_entry_t ie = {part->next_offset, pos, kind, (uint32_t)n,
                                part->last_ts, part->id};
         int err = put_index(store, part, &ie);
         if (err != 0)
@@ -347,6 +348,15 @@ static int tail_exposed(const scan_t *sc, uint32_t id) {
     for (size_t k = 0; k < sc->ndmg; k++)
         if ((sc->dmg[k].part_id == 0 || sc->dmg[k].part_id == id) &&
             sc->dmg[k].end > last)
+            return 1;
+    return 0;
+}
+
+static int is_hole(const sl_store_t *store, uint32_t id, uint64_t from,
+                   uint64_t to) {
+    for (size_t i = 0; i < store->nholes; i++)
+        if (store->holes[i].part_id == id && store->holes[i].from == from &&
+            store->holes[i].to == to)
             return 1;
     return 0;
 }
@@ -378,6 +388,13 @@ static int take_entry(scan_t *sc, uint64_t pos, const uint8_t *p,
         part->next_offset = e.base_offset;
     if (e.base_offset < part->next_offset)
         return SL_ECORRUPT; /* Offsets overlap what is already there. */
+    if (e.base_offset > part->next_offset &&
+        is_hole(store, part->id, part->next_offset, e.base_offset)) {
+        /* Offsets an earlier recovery skipped: nothing was there. */
+        err = put_virtual(store, part, e.base_offset, pos, SL_INDEX_HOLE);
+        if (err != 0)
+            return err;
+    }
     if (e.base_offset > part->next_offset) {
         /* Batches of this partition before this one were lost, which
          * needs damage since its last intact batch; otherwise the base
@@ -386,7 +403,7 @@ static int take_entry(scan_t *sc, uint64_t pos, const uint8_t *p,
             return SL_ECORRUPT;
         err = add_gap(sc, part->id, part->next_offset, e.base_offset, 0);
         if (err == 0)
-            err = put_gap(store, part, e.base_offset, pos);
+            err = put_virtual(store, part, e.base_offset, pos, SL_INDEX_QUARANTINED);
         if (err != 0)
             return err;
     }
@@ -878,6 +895,7 @@ int sl_recover(sl_store_t *store) {
     uint64_t end = sc.torn ? sc.torn_pos : log_size_end;
     if (store->nsegs == 0)
         end = have_ckpt ? ckpt : 0;
+    sl_buf_t holes = SL_BUF_INIT;
     /* Offsets are never reused: a partition below its checkpointed next
      * offset lost acknowledged batches; one whose newest batches may lie
      * in damaged or torn bytes continues above its high-water mark (the
@@ -886,6 +904,14 @@ int sl_recover(sl_store_t *store) {
         sl_part_t *part = store->parts[id];
         uint64_t floor = sc.ckpt_next[id];
         int lost = 0;
+        /* Holes an earlier recovery left at the end of the partition. */
+        for (size_t h = 0; h < store->nholes && err == 0; h++)
+            if (store->holes[h].part_id == id &&
+                store->holes[h].from == part->next_offset) {
+                err = put_virtual(store, part, store->holes[h].to, end,
+                                  SL_INDEX_HOLE);
+                h = (size_t)-1; /* Holes may follow each other. */
+            }
         if (part->next_offset < floor && part->slots == 0 && first > 0) {
             /* Retention deleted every batch this partition had. */
             part->next_offset = floor;
@@ -893,13 +919,14 @@ int sl_recover(sl_store_t *store) {
             lost = 1;
             err = add_gap(&sc, id, part->next_offset, floor, 0);
             if (err == 0)
-                err = put_gap(store, part, floor, end);
+                err = put_virtual(store, part, floor, end, SL_INDEX_QUARANTINED);
         }
         int exposed = lost || tail_exposed(&sc, id);
         if (err == 0 && exposed && part->reserved > part->next_offset) {
             err = add_gap(&sc, id, part->next_offset, part->reserved, 1);
             if (err == 0)
-                err = put_gap(store, part, part->reserved, end);
+                err = put_virtual(store, part, part->reserved, end,
+                                  SL_INDEX_QUARANTINED);
         }
         if (err == 0 && !exposed &&
             ((sc.torn && (sc.torn_part == 0 || sc.torn_part == id)) ||
@@ -914,9 +941,17 @@ int sl_recover(sl_store_t *store) {
                         "topic=%s partition=%s from=%" PRIu64 " to=%" PRIu64,
                         part->topic, part->name, part->next_offset,
                         part->reserved);
-            part->next_offset = part->reserved;
+            err = sl_meta_encode_hole(&holes, id, part->next_offset,
+                                      part->reserved);
+            if (err == 0)
+                err = sl_meta_note_hole(store, id, part->next_offset,
+                                        part->reserved);
+            if (err == 0)
+                err = put_virtual(store, part, part->reserved, end,
+                                  SL_INDEX_HOLE);
         }
         if (err != 0) {
+            sl_buf_free(&holes);
             scan_free(&sc);
             return err;
         }
@@ -924,10 +959,19 @@ int sl_recover(sl_store_t *store) {
     if (sc.ndmg > 0 || sc.ngaps > 0) {
         report(&sc, store->opts.quarantine_damaged);
         if (!store->opts.quarantine_damaged) {
+            sl_buf_free(&holes);
             scan_free(&sc);
             return SL_EDAMAGED;
         }
         store->stats.damaged_ranges += sc.ndmg + sc.ngaps;
+    }
+    /* The skips are durable before any new offset is handed out, so a
+     * later rebuild of the index accepts them. */
+    err = sl_meta_append_now(store, &holes);
+    sl_buf_free(&holes);
+    if (err != 0) {
+        scan_free(&sc);
+        return err;
     }
     if (sc.torn)
         cut_tail(store, sc.torn_pos);

@@ -264,6 +264,7 @@ void sl_store_free(sl_store_t *store) {
         if (store->segs[i].rfd >= 0)
             close(store->segs[i].rfd);
     free(store->segs);
+    free(store->holes);
     if (store->meta_fd >= 0)
         close(store->meta_fd);
     if (store->wfd >= 0)
@@ -1215,7 +1216,11 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
         size_t have = (size_t)want;
         size_t k = 0;
         while (k < have && (emitted < max_bytes || *count == 0)) {
-            if (ies[k].len == 0) {
+            if (ies[k].len == SL_INDEX_HOLE) {
+                k++; /* Offsets recovery skipped: nothing to read. */
+                continue;
+            }
+            if (ies[k].len == SL_INDEX_QUARANTINED) {
                 /* Quarantined offsets (recover.c): what came before them
                  * is served first; a read that starts in them gets
                  * SL_EDAMAGED and, in *next, the first offset after. */
@@ -1232,7 +1237,7 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                                    ? seg[1].start : UINT64_MAX;
             size_t j = k + 1;
             uint64_t span = ies[k].len, budget = max_bytes - (emitted < max_bytes ? emitted : max_bytes);
-            while (j < have && ies[j].len > 0 &&
+            while (j < have && ies[j].len > SL_INDEX_HOLE &&
                    ies[j].pos == ies[k].pos + span &&
                    ies[j].pos + ies[j].len <= seg_end &&
                    span + ies[j].len <= budget + 4096 && span < (8u << 20)) {

@@ -78,6 +78,13 @@ typedef struct sl_part_s {
     int advanced;            /* Scratch flag while completing a group. */
 } sl_part_t;
 
+/* Offsets [from, to) of a partition that recovery skipped (meta.log type
+ * 5): nothing was stored there, so a rebuild accepts the jump. */
+typedef struct {
+    uint32_t part_id;
+    uint64_t from, to;
+} sl_hole_t;
+
 /* An acknowledgement, opaque to the store, delivered after durability. */
 typedef struct {
     void *ctx;
@@ -169,6 +176,8 @@ struct sl_store_s {
     uint64_t meta_size;
     uint64_t seg_hwm;      /* Start of the newest segment meta.log names. */
     int have_seg_hwm;
+    sl_hole_t *holes;      /* Skipped offsets, from meta.log. */
+    size_t nholes, capholes;
 
     sl_fdcache_t rcache;   /* Loop-thread index descriptors. */
     sl_buf_t scratch;      /* Loop-thread read buffer. */
