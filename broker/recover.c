@@ -4,13 +4,17 @@
  * DIR/checkpoint (replaced atomically: written to checkpoint.tmp, fsynced,
  * renamed, directory fsynced), big-endian:
  *   0  u32  magic 0x534C434B ("SLCK")
- *   4  u32  version 1
+ *   4  u32  version 2 (1: without the names)
  *   8  u64  commit-log position P the checkpoint describes
  *   16 u32  partition count N
  *   20 u32  producer-state count M
  *   24      N x { u32 id, u64 next offset, u64 index slots, i64 last ts }
  *           M x { u32 partition id, i64 producer, u64 first seq,
  *                 u64 last seq, u64 base offset }
+ *           N x { u16 topic length, topic, u16 name length, name }, for
+ *                 ids 1..N in order: a second copy of meta.log's names, so
+ *                 that a damaged or lost meta.log loses no name the last
+ *                 checkpoint knew (and so no offset is reused under it)
  *   end     u32 CRC-32C of every byte before it
  * It is valid when the magic, version and CRC match and the length is
  * exact. Before it is written, the index entries of every batch below P
@@ -71,15 +75,20 @@
 
 int sl_ckpt_encode(const sl_store_t *store, uint64_t pos, sl_buf_t *out) {
     uint32_t nprod = 0;
-    for (uint32_t id = 1; id <= store->nparts; id++)
+    size_t names = 0;
+    for (uint32_t id = 1; id <= store->nparts; id++) {
         nprod += store->parts[id]->nprods;
-    size_t need = 24 + (size_t)store->nparts * 28 + (size_t)nprod * 36 + 4;
+        names += 4 + strlen(store->parts[id]->topic) +
+                 strlen(store->parts[id]->name);
+    }
+    size_t need = 24 + (size_t)store->nparts * 28 + (size_t)nprod * 36 +
+                  names + 4;
     size_t at = out->len;
     uint8_t *p = sl_buf_extend(out, need);
     if (p == NULL)
         return SL_ENOMEM;
     sl_put_u32be(p, CKPT_MAGIC);
-    sl_put_u32be(p + 4, 1);
+    sl_put_u32be(p + 4, 2);
     sl_put_u64be(p + 8, pos);
     sl_put_u32be(p + 16, store->nparts);
     sl_put_u32be(p + 20, nprod);
@@ -104,13 +113,24 @@ int sl_ckpt_encode(const sl_store_t *store, uint64_t pos, sl_buf_t *out) {
             w += 36;
         }
     }
+    for (uint32_t id = 1; id <= store->nparts; id++) {
+        const sl_part_t *part = store->parts[id];
+        size_t tl = strlen(part->topic), nl = strlen(part->name);
+        sl_put_u16be(w, (uint16_t)tl);
+        memcpy(w + 2, part->topic, tl);
+        sl_put_u16be(w + 2 + tl, (uint16_t)nl);
+        memcpy(w + 4 + tl, part->name, nl);
+        w += 4 + tl + nl;
+    }
     sl_put_u32be(w, sl_crc32c(0, p, (size_t)(w - p)));
     SL_ASSERT(w + 4 == out->data + at + need);
     return 0;
 }
 
-/* Applies a checkpoint file; SL_ECORRUPT when it is not valid. */
-static int load_ckpt(sl_store_t *store, uint64_t *pos) {
+/* Reads and checks the checkpoint file: *b (owned by the caller) holds
+ * *size bytes; *names_at is where the names start (0 for version 1). */
+static int ckpt_read(const sl_store_t *store, uint8_t **out, size_t *outsize,
+                     size_t *names_at) {
     char path[4096];
     snprintf(path, sizeof path, "%s/checkpoint", store->dir);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -129,14 +149,80 @@ static int load_ckpt(sl_store_t *store, uint64_t *pos) {
     }
     ssize_t r = pread(fd, b, size, 0);
     close(fd);
-    int err = SL_ECORRUPT;
+    uint32_t version = r == (ssize_t)size ? sl_get_u32be(b + 4) : 0;
     if (r != (ssize_t)size || sl_get_u32be(b) != CKPT_MAGIC ||
-        sl_get_u32be(b + 4) != 1 ||
+        (version != 1 && version != 2) ||
         sl_crc32c(0, b, size - 4) != sl_get_u32be(b + size - 4))
-        goto out;
+        goto bad;
     uint32_t n = sl_get_u32be(b + 16), m = sl_get_u32be(b + 20);
-    if (24 + (uint64_t)n * 28 + (uint64_t)m * 36 + 4 != size)
-        goto out;
+    uint64_t fixed = 24 + (uint64_t)n * 28 + (uint64_t)m * 36;
+    if (fixed + 4 > size)
+        goto bad;
+    if (version == 1) {
+        if (fixed + 4 != size)
+            goto bad;
+        *names_at = 0;
+    } else {
+        size_t at = (size_t)fixed;
+        for (uint32_t i = 0; i < n; i++) {
+            for (int k = 0; k < 2; k++) {
+                if (at + 2 > size - 4)
+                    goto bad;
+                size_t l = sl_get_u16be(b + at);
+                if (l == 0 || l > 255 || at + 2 + l > size - 4)
+                    goto bad;
+                at += 2 + l;
+            }
+        }
+        if (at != size - 4)
+            goto bad;
+        *names_at = (size_t)fixed;
+    }
+    *out = b;
+    *outsize = size;
+    return 0;
+bad:
+    free(b);
+    return SL_ECORRUPT;
+}
+
+int sl_recover_names(sl_store_t *store, uint32_t upto) {
+    uint8_t *b;
+    size_t size, at;
+    if (ckpt_read(store, &b, &size, &at) != 0)
+        return 0; /* No names to offer. */
+    uint32_t n = sl_get_u32be(b + 16);
+    int err = 0;
+    for (uint32_t id = 1; at != 0 && id <= n && id <= upto && err == 0;
+         id++) {
+        size_t tl = sl_get_u16be(b + at);
+        const char *topic = (const char *)b + at + 2;
+        size_t nl = sl_get_u16be(b + at + 2 + tl);
+        const char *name = (const char *)b + at + 4 + tl;
+        at += 4 + tl + nl;
+        if (id <= store->nparts)
+            continue;
+        err = sl_store_add_part(store, id, topic, tl, name, nl, NULL);
+        if (err == 0) {
+            store->meta_dirty = 1;
+            sl_log_warn("partition name restored from the checkpoint",
+                        "id=%u topic=%.*s partition=%.*s", id, (int)tl, topic,
+                        (int)nl, name);
+        }
+    }
+    free(b);
+    return err;
+}
+
+/* Applies a checkpoint file; SL_ECORRUPT when it is not valid. */
+static int load_ckpt(sl_store_t *store, uint64_t *pos) {
+    uint8_t *b;
+    size_t size, names_at;
+    int err = ckpt_read(store, &b, &size, &names_at);
+    if (err != 0)
+        return err;
+    err = SL_ECORRUPT;
+    uint32_t n = sl_get_u32be(b + 16), m = sl_get_u32be(b + 20);
     const uint8_t *p = b + 24;
     for (uint32_t i = 0; i < n; i++, p += 28) {
         uint32_t id = sl_get_u32be(p);
@@ -352,6 +438,40 @@ static int tail_exposed(const scan_t *sc, uint32_t id) {
     return 0;
 }
 
+/* Adds partitions up to id for batches whose partition meta.log lost
+ * (placeholder names, see meta.c); they are rebuilt from the scan. */
+static int add_unknown_parts(scan_t *sc, uint32_t id) {
+    sl_store_t *store = sc->store;
+    uint32_t old = store->nparts;
+    int err = sl_meta_fill_parts(store, id);
+    if (err != 0)
+        return err;
+    uint8_t *d = realloc(sc->damaged, store->nparts + 1);
+    if (d != NULL)
+        sc->damaged = d;
+    uint64_t *c = realloc(sc->ckpt_next,
+                          (store->nparts + 1) * sizeof *sc->ckpt_next);
+    if (c != NULL)
+        sc->ckpt_next = c;
+    uint64_t *l = realloc(sc->last_pos,
+                          (store->nparts + 1) * sizeof *sc->last_pos);
+    if (l != NULL)
+        sc->last_pos = l;
+    if (d == NULL || c == NULL || l == NULL)
+        return SL_ENOMEM;
+    for (uint32_t k = old + 1; k <= store->nparts; k++) {
+        sc->damaged[k] = 1;
+        sc->ckpt_next[k] = 0;
+        sc->last_pos[k] = 0;
+        char path[4096];
+        sl_fdcache_drop(&store->wcache, k);
+        sl_index_path(path, sizeof path, store->idxdir, k);
+        if (unlink(path) != 0 && errno != ENOENT)
+            return sl_err_from_errno(errno);
+    }
+    return 0;
+}
+
 static int is_hole(const sl_store_t *store, uint32_t id, uint64_t from,
                    uint64_t to) {
     for (size_t i = 0; i < store->nholes; i++)
@@ -373,8 +493,14 @@ static int take_entry(scan_t *sc, uint64_t pos, const uint8_t *p,
             store->stats.crc_errors++;
         return SL_ECORRUPT;
     }
-    if (e.part_id == 0 || e.part_id > store->nparts)
+    if (e.part_id == 0)
         return SL_ECORRUPT;
+    if (e.part_id > store->nparts) {
+        /* A valid batch of a partition meta.log lost. */
+        err = add_unknown_parts(sc, e.part_id);
+        if (err != 0)
+            return err;
+    }
     sl_part_t *part = store->parts[e.part_id];
     int redo = sc->damaged[e.part_id];
     if (pos < sc->ckpt_pos && !redo) {
@@ -956,18 +1082,29 @@ int sl_recover(sl_store_t *store) {
             return err;
         }
     }
-    if (sc.ndmg > 0 || sc.ngaps > 0) {
+    int meta_bad = store->meta_damage > 0 || store->lost_names > 0;
+    if (meta_bad)
+        sl_log_error("recovery: meta.log damaged or lost",
+                     "damaged_ranges=%u names_lost=%u (see the lines above; "
+                     "consumer-group offsets in the damaged part are lost)",
+                     store->meta_damage, store->lost_names);
+    if (sc.ndmg > 0 || sc.ngaps > 0 || meta_bad) {
         report(&sc, store->opts.quarantine_damaged);
         if (!store->opts.quarantine_damaged) {
             sl_buf_free(&holes);
             scan_free(&sc);
             return SL_EDAMAGED;
         }
-        store->stats.damaged_ranges += sc.ndmg + sc.ngaps;
+        store->stats.damaged_ranges += sc.ndmg + sc.ngaps +
+                                       store->meta_damage;
     }
     /* The skips are durable before any new offset is handed out, so a
-     * later rebuild of the index accepts them. */
-    err = sl_meta_append_now(store, &holes);
+     * later rebuild of the index accepts them; a damaged or incomplete
+     * meta.log is rewritten whole (holes included). */
+    if (store->meta_dirty || store->meta_damage > 0)
+        err = sl_meta_rewrite(store);
+    else
+        err = sl_meta_append_now(store, &holes);
     sl_buf_free(&holes);
     if (err != 0) {
         scan_free(&sc);

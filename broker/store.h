@@ -178,6 +178,9 @@ struct sl_store_s {
     int have_seg_hwm;
     sl_hole_t *holes;      /* Skipped offsets, from meta.log. */
     size_t nholes, capholes;
+    uint32_t meta_damage;  /* Damaged meta.log ranges found at start-up. */
+    uint32_t lost_names;   /* Partitions named _lost/partition-<id>. */
+    int meta_dirty;        /* meta.log must be rewritten after recovery. */
 
     sl_fdcache_t rcache;   /* Loop-thread index descriptors. */
     sl_buf_t scratch;      /* Loop-thread read buffer. */
