@@ -1,6 +1,6 @@
 /*
  * Fault test: damage anywhere in a multi-segment commit log, and lost or
- * corrupted index, checkpoint and meta files, against the real broker.
+ * corrupted index, checkpoint and meta.log files, against the real broker.
  *
  * One pristine data directory is written once: three partitions, 1 MiB
  * segments, phase A (about 3.5 MiB, then a clean stop, so the checkpoint
@@ -468,15 +468,48 @@ SL_TEST(broker_recovery_lost_and_corrupted_files) {
     check_served(&b, NULL);
     sl_harness_stop(b.pid, SIGKILL, 5000);
 
+    /* meta.log damaged in the middle (partition b's name record): start-up
+     * stops; quarantined, the name comes back from the checkpoint and
+     * everything is served. */
+    copy_dir(pristine, work);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/meta.log", work);
+    size_t mlen;
+    uint8_t *m = slurp(path, &mlen);
+    long at = -1;
+    for (size_t q = 0; q + 13 <= mlen; q += 8 + sl_get_u32be(m + q))
+        if (m[q + 8] == 1 && sl_get_u32be(m + q + 9) == 2)
+            at = (long)q + 14;
+    free(m);
+    SL_CHECK(at > 0);
+    garble(work, "meta.log", at);
+    int status = 0;
+    if (broker_run(&b, work, 0, &status) == 0)
+        sl_test_fail(__FILE__, __LINE__, "broker started with a damaged "
+                     "meta.log (see %s)", b.log);
+    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    broker_start(&b, work, 1);
+    check_served(&b, NULL);
+    sl_harness_stop(b.pid, SIGKILL, 5000);
+
+    /* meta.log deleted: the same, names from the checkpoint. */
+    copy_dir(pristine, work);
+    rm_f(work, "meta.log");
+    if (broker_run(&b, work, 0, &status) == 0)
+        sl_test_fail(__FILE__, __LINE__, "broker started without meta.log "
+                     "(see %s)", b.log);
+    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    broker_start(&b, work, 1);
+    check_served(&b, NULL);
+    sl_harness_stop(b.pid, SIGKILL, 5000);
+
     /* The newest segment file and the checkpoint lost: meta.log says the
      * segment existed; start-up stops; quarantined, the rest is served
      * and offsets continue above the high-water marks. */
     copy_dir(pristine, work);
-    char path[1024];
     seg_file(path, sizeof path, work, nsegs - 1);
     SL_CHECK_OK(unlink(path));
     rm_f(work, "checkpoint");
-    int status = 0;
     if (broker_run(&b, work, 0, &status) == 0)
         sl_test_fail(__FILE__, __LINE__, "broker started without its newest "
                      "segment (see %s)", b.log);
