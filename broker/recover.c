@@ -1091,6 +1091,17 @@ int sl_recover(sl_store_t *store) {
     if (sc.ndmg > 0 || sc.ngaps > 0 || meta_bad) {
         report(&sc, store->opts.quarantine_damaged);
         if (!store->opts.quarantine_damaged) {
+            /* Indexes rebuilt by this scan already mark the damage; they
+             * are dropped so that the next start-up finds it again and
+             * stops again unless the operator chose the quarantine. */
+            for (uint32_t id = 1; id <= store->nparts; id++) {
+                if (!sc.damaged[id])
+                    continue;
+                char path[4096];
+                sl_fdcache_drop(&store->wcache, id);
+                sl_index_path(path, sizeof path, store->idxdir, id);
+                unlink(path);
+            }
             sl_buf_free(&holes);
             scan_free(&sc);
             return SL_EDAMAGED;

@@ -378,6 +378,7 @@ SL_TEST(broker_recovery_damage_anywhere) {
     snprintf(idx, sizeof idx, "idx/%u.idx", e->part_id);
     rm_f(work, idx);
     must_not_start(&b, work, e);
+    must_not_start(&b, work, e); /* And again: nothing hides it. */
     broker_start(&b, work, 1);
     check_served(&b, e);
     sl_harness_stop(b.pid, SIGKILL, 5000);

@@ -825,6 +825,9 @@ SL_TEST(broker_store_flip_in_oldest_segment_and_lost_index) {
                  (unsigned long long)seg_start[i]);
         SL_CHECK_UINT(file_len(path), sizes[i]);
     }
+    /* A second start-up without the option stops again: the stopped one
+     * left nothing that hides the damage. */
+    SL_CHECK_INT(sl_store_open_offline(&store, &o), SL_EDAMAGED);
     /* Quarantined: 49 served, offset 1 answered as damaged. */
     o.quarantine_damaged = 1;
     SL_CHECK_OK(sl_store_open_offline(&store, &o));
