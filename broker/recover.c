@@ -983,21 +983,13 @@ int sl_recover(sl_store_t *store) {
     }
     uint64_t from = any_damaged ? first : ckpt;
     uint64_t prev_end = from;
-    int scanned = 0;
     for (size_t i = 0; i < store->nsegs; i++) {
         char path[4096];
         sl_store_seg_path(store, store->segs[i].start, path, sizeof path);
         uint64_t seg_end = store->segs[i].start + file_size(path);
-        if (seg_end <= from && i + 1 < store->nsegs &&
-            store->segs[i + 1].start <= from) {
-            prev_end = seg_end;
-            continue;
-        }
-        uint64_t scan_from = from > store->segs[i].start ? from
-                                                         : store->segs[i].start;
-        if (scanned && store->segs[i].start != prev_end) {
-            /* A missing segment file: damage; the segments after it are
-             * scanned and served all the same. */
+        if (i > 0 && store->segs[i].start != prev_end) {
+            /* A missing segment file (below the checkpoint too): damage;
+             * the segments after it are scanned and served all the same. */
             sl_log_error("recovery: gap between segments",
                          "expected=%" PRIu64 " found=%" PRIu64, prev_end,
                          store->segs[i].start);
@@ -1008,7 +1000,13 @@ int sl_recover(sl_store_t *store) {
             if (err != 0)
                 break;
         }
-        scanned = 1;
+        if (seg_end <= from && i + 1 < store->nsegs &&
+            store->segs[i + 1].start <= from) {
+            prev_end = seg_end;
+            continue;
+        }
+        uint64_t scan_from = from > store->segs[i].start ? from
+                                                         : store->segs[i].start;
         err = scan_one(&sc, i, scan_from, seg_end);
         if (err != 0)
             break;

@@ -1250,6 +1250,17 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                 return SL_ENOMEM;
             ssize_t got = pread(seg->rfd, buf, (size_t)span,
                                 (off_t)(ies[k].pos - seg->start));
+            if (got >= 0 && got < (ssize_t)span) {
+                /* The bytes are gone (a segment file lost or cut short
+                 * below the checkpoint): damage, as for a failed CRC. */
+                sl_log_error("commit-log bytes missing; not serving them",
+                             "topic=%s partition=%s pos=%" PRIu64,
+                             part->topic, part->name, ies[k].pos);
+                if (*count > 0)
+                    return 0;
+                *next = ies[k].base_offset + ies[k].count;
+                return SL_EDAMAGED;
+            }
             if (got != (ssize_t)span)
                 return SL_EIO;
             const uint8_t *p = buf;
