@@ -351,6 +351,7 @@ typedef struct {
     int torn;            /* A torn tail starts at torn_pos. */
     uint64_t torn_pos;
     uint32_t torn_part;  /* Its partition, 0 when unknown. */
+    size_t nholes_sorted; /* store->holes[0..this) are sorted. */
 } scan_t;
 
 static int add_dmg(scan_t *sc, uint64_t pos, uint64_t end, uint32_t part_id) {
@@ -472,13 +473,20 @@ static int add_unknown_parts(scan_t *sc, uint32_t id) {
     return 0;
 }
 
-static int is_hole(const sl_store_t *store, uint32_t id, uint64_t from,
-                   uint64_t to) {
-    for (size_t i = 0; i < store->nholes; i++)
-        if (store->holes[i].part_id == id && store->holes[i].from == from &&
-            store->holes[i].to == to)
-            return 1;
-    return 0;
+static int hole_cmp(const void *a, const void *b) {
+    const sl_hole_t *x = a, *y = b;
+    if (x->part_id != y->part_id)
+        return x->part_id < y->part_id ? -1 : 1;
+    return x->from < y->from ? -1 : x->from > y->from;
+}
+
+/* The hole of partition id starting at from, among the holes meta.log
+ * held (sorted at the start of recovery), or NULL. */
+static const sl_hole_t *find_hole(const scan_t *sc, uint32_t id,
+                                  uint64_t from) {
+    sl_hole_t key = {id, from, 0};
+    return bsearch(&key, sc->store->holes, sc->nholes_sorted,
+                   sizeof key, hole_cmp);
 }
 
 /* Checks and indexes one entry; SL_ECORRUPT when it fails verification or
@@ -514,8 +522,10 @@ static int take_entry(scan_t *sc, uint64_t pos, const uint8_t *p,
         part->next_offset = e.base_offset;
     if (e.base_offset < part->next_offset)
         return SL_ECORRUPT; /* Offsets overlap what is already there. */
-    if (e.base_offset > part->next_offset &&
-        is_hole(store, part->id, part->next_offset, e.base_offset)) {
+    const sl_hole_t *hole = e.base_offset > part->next_offset
+                                ? find_hole(sc, part->id, part->next_offset)
+                                : NULL;
+    if (hole != NULL && hole->to == e.base_offset) {
         /* Offsets an earlier recovery skipped: nothing was there. */
         err = put_virtual(store, part, e.base_offset, pos, SL_INDEX_HOLE);
         if (err != 0)
@@ -912,6 +922,9 @@ int sl_recover(sl_store_t *store) {
     scan_t sc;
     memset(&sc, 0, sizeof sc);
     sc.store = store;
+    if (store->nholes > 1)
+        qsort(store->holes, store->nholes, sizeof *store->holes, hole_cmp);
+    sc.nholes_sorted = store->nholes;
     sc.damaged = calloc(store->nparts + 1, 1);
     sc.ckpt_next = calloc(store->nparts + 1, sizeof *sc.ckpt_next);
     sc.last_pos = calloc(store->nparts + 1, sizeof *sc.last_pos);
@@ -1029,13 +1042,10 @@ int sl_recover(sl_store_t *store) {
         uint64_t floor = sc.ckpt_next[id];
         int lost = 0;
         /* Holes an earlier recovery left at the end of the partition. */
-        for (size_t h = 0; h < store->nholes && err == 0; h++)
-            if (store->holes[h].part_id == id &&
-                store->holes[h].from == part->next_offset) {
-                err = put_virtual(store, part, store->holes[h].to, end,
-                                  SL_INDEX_HOLE);
-                h = (size_t)-1; /* Holes may follow each other. */
-            }
+        const sl_hole_t *hole;
+        while (err == 0 &&
+               (hole = find_hole(&sc, id, part->next_offset)) != NULL)
+            err = put_virtual(store, part, hole->to, end, SL_INDEX_HOLE);
         if (part->next_offset < floor && part->slots == 0 && first > 0) {
             /* Retention deleted every batch this partition had. */
             part->next_offset = floor;
