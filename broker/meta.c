@@ -285,7 +285,7 @@ int sl_meta_append_now(sl_store_t *store, const sl_buf_t *recs) {
 int sl_meta_fill_parts(sl_store_t *store, uint32_t upto) {
     if (upto <= store->nparts)
         return 0;
-    if (upto - store->nparts > 10000000u)
+    if (upto - store->nparts > 1000000u)
         return SL_ECORRUPT;
     int err = sl_recover_names(store, upto);
     if (err != 0)
