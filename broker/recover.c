@@ -484,6 +484,8 @@ static int hole_cmp(const void *a, const void *b) {
  * held (sorted at the start of recovery), or NULL. */
 static const sl_hole_t *find_hole(const scan_t *sc, uint32_t id,
                                   uint64_t from) {
+    if (sc->nholes_sorted == 0)
+        return NULL;
     sl_hole_t key = {id, from, 0};
     return bsearch(&key, sc->store->holes, sc->nholes_sorted,
                    sizeof key, hole_cmp);
