@@ -11,7 +11,11 @@
  *   32 u32  partition id (guards against a misplaced file)
  *   36 u32  CRC-32C of bytes 0..35
  * An entry is valid when its CRC matches and its partition id is the
- * file's. Index files are a cache of the commit log: they are written
+ * file's. Two lengths no batch can have mark offsets base .. base +
+ * count - 1 without a batch (see recover.c): 0, quarantined (damaged or
+ * possibly lost; reads of them get SL_EDAMAGED), and 1, skipped by
+ * recovery so that no offset is reused (nothing was stored there; reads
+ * pass over them). Index files are a cache of the commit log: they are written
  * without fsync and recovery rebuilds whatever the last checkpoint does
  * not cover (see recover.c).
  */

@@ -15,6 +15,10 @@
 #include <stdint.h>
 
 #define SL_INDEX_ENTRY 40
+/* Entry lengths no batch can have (index.c): offsets quarantined by
+ * recovery, and offsets it skipped (nothing stored there). */
+#define SL_INDEX_QUARANTINED 0u
+#define SL_INDEX_HOLE 1u
 
 typedef struct {
     uint64_t base_offset;

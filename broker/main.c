@@ -49,6 +49,9 @@ static const sl_opt_t opts[] = {
     {"max-partitions", "100000", 0,
      "creating more partitions is refused with 429 (0: no limit; each "
      "costs an index file, see docs/broker.md)"},
+    {"quarantine-damaged", "no", SL_OPT_FLAG,
+     "start even when stored records are damaged: reads of them get 422, "
+     "everything else is served (see docs/broker.md)"},
     {"auth-file", NULL, 0,
      "file holding the shared secret (or env SLUICE_BROKER_SECRET)"},
     {"log-level", "info", 0, "debug, info, warn or error"},
@@ -138,7 +141,7 @@ int main(int argc, char **argv) {
     so.dir = sl_config_get(&cfg, "data");
     uint64_t seg, maxmsg, maxreq, maxconn, idle, maxout, ckpt, rbytes, rage;
     uint64_t req_ms, auth_ms, maxparts;
-    int allow_remote, allow_insecure, auto_create;
+    int allow_remote, allow_insecure, auto_create, quarantine;
     if (sl_config_get_size(&cfg, "segment-size", &seg) != 0 ||
         sl_config_get_size(&cfg, "max-message", &maxmsg) != 0 ||
         sl_config_get_size(&cfg, "max-request", &maxreq) != 0 ||
@@ -154,7 +157,8 @@ int main(int argc, char **argv) {
         sl_config_get_ms(&cfg, "retention-age", &rage) != 0 ||
         sl_config_get_bool(&cfg, "allow-remote", &allow_remote) != 0 ||
         sl_config_get_bool(&cfg, "auto-create", &auto_create) != 0 ||
-        sl_config_get_u64(&cfg, "max-partitions", &maxparts) != 0) {
+        sl_config_get_u64(&cfg, "max-partitions", &maxparts) != 0 ||
+        sl_config_get_bool(&cfg, "quarantine-damaged", &quarantine) != 0) {
         fprintf(stderr, "sluice-broker: %s\n", cfg.err);
         goto out;
     }
@@ -178,6 +182,7 @@ int main(int argc, char **argv) {
     so.retention_ms = rage;
     so.auto_create = auto_create;
     so.max_partitions = (uint32_t)maxparts;
+    so.quarantine_damaged = quarantine;
 
     sl_server_opts_t sv;
     memset(&sv, 0, sizeof sv);
@@ -235,8 +240,15 @@ int main(int argc, char **argv) {
     err = sl_store_open(&store, &so, loop, sl_server_acks_cb,
                         sl_server_advance_cb, NULL);
     if (err != 0) {
-        fprintf(stderr, "sluice-broker: cannot open data directory %s: %s\n",
-                so.dir, sl_strerror(err));
+        if (err == SL_EDAMAGED)
+            fprintf(stderr, "sluice-broker: data directory %s holds damaged "
+                    "records (listed in the log above); nothing was "
+                    "truncated or deleted. Restore it, or start with "
+                    "--quarantine-damaged to serve everything else\n",
+                    so.dir);
+        else
+            fprintf(stderr, "sluice-broker: cannot open data directory "
+                    "%s: %s\n", so.dir, sl_strerror(err));
         goto out;
     }
     err = sl_server_start(loop, store, &sv, &server);

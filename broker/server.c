@@ -370,6 +370,8 @@ static int store_err_code(int err) {
         return 429;
     case SL_ENOSPC:
         return 507;
+    case SL_EDAMAGED:
+        return 422;
     default:
         return 500;
     }
@@ -496,6 +498,14 @@ static int serve_get(sl_conn_t *conn, sl_part_t *part, uint64_t offset,
               earliest, latest,
               err == SL_EGONE ? "no longer stored (retention)"
                               : "beyond the end");
+        return 0;
+    }
+    if (err == SL_EDAMAGED) {
+        /* Like 416, the text starts with the offset to go on from. */
+        srv->st.err_store++;
+        reply(conn, store_err_code(err), reqid, 1, "%" PRIu64 " offsets "
+              "%" PRIu64 "-%" PRIu64 " damaged (quarantined)", next, offset,
+              next - 1);
         return 0;
     }
     if (err != 0) {
@@ -698,6 +708,7 @@ static void do_stats(sl_conn_t *conn, const sl_cmd_t *cmd) {
     STAT("recovery_ms", "%" PRIu64, ss->recovery_ms);
     STAT("recovered_entries", "%" PRIu64, ss->recovered_entries);
     STAT("recovery_truncated_bytes", "%" PRIu64, ss->truncated_bytes);
+    STAT("recovery_quarantined_ranges", "%" PRIu64, ss->damaged_ranges);
     STAT("crc_errors", "%" PRIu64, ss->crc_errors);
     STAT("index_opens", "%" PRIu64, store->rcache.opens);
     STAT("err_protocol", "%" PRIu64, st->err_protocol);

@@ -295,6 +295,7 @@ void sl_store_free(sl_store_t *store) {
         if (store->segs[i].rfd >= 0)
             close(store->segs[i].rfd);
     free(store->segs);
+    free(store->holes);
     if (store->meta_fd >= 0)
         close(store->meta_fd);
     if (store->wfd >= 0)
@@ -859,6 +860,9 @@ static void rewind_part(sl_store_t *store, uint32_t id) {
     part->slots = part->durable_slots;
     part->ntail = (uint32_t)(part->durable_slots - part->file_slots);
     part->handed = 0;
+    /* The group's high-water-mark record may have been undone with it:
+     * the next append writes a new one (recovery keeps the largest). */
+    part->reserved = 0;
 }
 
 static void rewind_parts(sl_store_t *store, sl_group_t *g) {
@@ -915,6 +919,8 @@ static void rollback(sl_store_t *store, sl_group_t *g) {
             close(store->segs[i].rfd);
     store->nsegs -= drop;
     store->log_end = store->durable_end;
+    /* Likewise a segment-name record: name the newest segment again. */
+    store->have_seg_hwm = 0;
     uint64_t before = store->stats.nospace_refused;
     refuse_acks(store, g, g, meta_failed);
     refuse_acks(store, g, f, 1);
@@ -1231,6 +1237,41 @@ int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
     return 0;
 }
 
+/* Offsets are reserved in blocks by a high-water-mark record in meta.log,
+ * which the writer syncs before the group's log bytes: recovery then
+ * knows a bound above every offset ever acknowledged even when the log's
+ * tail is damaged (recover.c). One record per block keeps it off the
+ * common path. */
+#define OFFSET_RESERVE_BLOCK 4096u
+
+static int reserve_offsets(sl_group_t *g, sl_part_t *part, size_t n) {
+    if (part->next_offset + n <= part->reserved)
+        return 0;
+    uint64_t hwm = part->next_offset + n + OFFSET_RESERVE_BLOCK + 4 * n;
+    int err = sl_meta_encode_hwm(&g->meta, part->id, hwm);
+    if (err == 0)
+        part->reserved = hwm;
+    return err;
+}
+
+/* Names the newest segment in meta.log once it exists durably (the group
+ * that created it completed), so that recovery can tell when it is lost:
+ * a crash before that leaves it unnamed, never named and absent. */
+static int note_segment(sl_store_t *store, sl_group_t *g) {
+    if (store->nsegs == 0)
+        return 0;
+    uint64_t start = store->segs[store->nsegs - 1].start;
+    if ((store->have_seg_hwm && start <= store->seg_hwm) ||
+        store->durable_end <= start)
+        return 0;
+    int err = sl_meta_encode_seg(&g->meta, start);
+    if (err == 0) {
+        store->seg_hwm = start;
+        store->have_seg_hwm = 1;
+    }
+    return err;
+}
+
 int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
                     size_t n, int64_t producer, uint64_t seq,
                     const sl_ack_t *ack, uint64_t *base_offset, int *dup) {
@@ -1293,11 +1334,16 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
         return SL_EAGAIN;
     if (producer >= 0)
         fence_check(store, part, producer, seq, 1);
+    int err = reserve_offsets(g, part, n);
+    if (err == 0)
+        err = note_segment(store, g);
+    if (err != 0)
+        return err;
     int64_t ts = sl_wall_ms();
     if (ts < part->last_ts)
         ts = part->last_ts; /* Timestamps never go back in a partition. */
     size_t at = g->data.len;
-    int err = sl_record_encode(&g->data, part->id, part->next_offset, ts,
+    err = sl_record_encode(&g->data, part->id, part->next_offset, ts,
                                producer, seq, msgs, n);
     if (err != 0)
         return err;
@@ -1633,6 +1679,19 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
         size_t have = (size_t)want;
         size_t k = 0;
         while (k < have && (emitted < max_bytes || *count == 0)) {
+            if (ies[k].len == SL_INDEX_HOLE) {
+                k++; /* Offsets recovery skipped: nothing to read. */
+                continue;
+            }
+            if (ies[k].len == SL_INDEX_QUARANTINED) {
+                /* Quarantined offsets (recover.c): what came before them
+                 * is served first; a read that starts in them gets
+                 * SL_EDAMAGED and, in *next, the first offset after. */
+                if (*count > 0)
+                    return 0;
+                *next = ies[k].base_offset + ies[k].count;
+                return SL_EDAMAGED;
+            }
             /* Coalesce entries adjacent in the same segment into one read. */
             sl_segment_t *seg = seg_for(store, ies[k].pos);
             if (seg == NULL)
@@ -1641,7 +1700,8 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                                    ? seg[1].start : UINT64_MAX;
             size_t j = k + 1;
             uint64_t span = ies[k].len, budget = max_bytes - (emitted < max_bytes ? emitted : max_bytes);
-            while (j < have && ies[j].pos == ies[k].pos + span &&
+            while (j < have && ies[j].len > SL_INDEX_HOLE &&
+                   ies[j].pos == ies[k].pos + span &&
                    ies[j].pos + ies[j].len <= seg_end &&
                    span + ies[j].len <= budget + 4096 && span < (8u << 20)) {
                 span += ies[j].len;
@@ -1653,6 +1713,17 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                 return SL_ENOMEM;
             ssize_t got = pread(seg->rfd, buf, (size_t)span,
                                 (off_t)(ies[k].pos - seg->start));
+            if (got >= 0 && got < (ssize_t)span) {
+                /* The bytes are gone (a segment file lost or cut short
+                 * below the checkpoint): damage, as for a failed CRC. */
+                sl_log_error("commit-log bytes missing; not serving them",
+                             "topic=%s partition=%s pos=%" PRIu64,
+                             part->topic, part->name, ies[k].pos);
+                if (*count > 0)
+                    return 0;
+                *next = ies[k].base_offset + ies[k].count;
+                return SL_EDAMAGED;
+            }
             if (got != (ssize_t)span)
                 return SL_EIO;
             const uint8_t *p = buf;
@@ -1663,12 +1734,22 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                                  ent.base_offset != ies[e].base_offset))
                     err = SL_ECORRUPT;
                 if (err != 0) {
+                    /* Damage found by a read (below the checkpoint, where
+                     * start-up does not look): never served; the records
+                     * before it are, and the caller learns where the
+                     * next intact batch starts. */
                     store->stats.crc_errors++;
                     sl_log_error("commit-log entry failed verification; not "
                                  "serving it", "topic=%s partition=%s pos=%"
-                                 PRIu64 " err=%s", part->topic, part->name,
-                                 ies[e].pos, sl_strerror(err));
-                    return SL_ECHECKSUM;
+                                 PRIu64 " offsets=%" PRIu64 "-%" PRIu64
+                                 " err=%s", part->topic, part->name,
+                                 ies[e].pos, ies[e].base_offset,
+                                 ies[e].base_offset + ies[e].count - 1,
+                                 sl_strerror(err));
+                    if (*count > 0)
+                        return 0;
+                    *next = ies[e].base_offset + ies[e].count;
+                    return SL_EDAMAGED;
                 }
                 sl_record_iter_t it;
                 sl_record_iter_init(&it, &ent);
@@ -1686,8 +1767,12 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                     (*count)++;
                     *next = rec.offset + 1;
                 }
-                if (rc < 0)
-                    return SL_ECORRUPT;
+                if (rc < 0) {
+                    if (*count > 0)
+                        return 0;
+                    *next = ies[e].base_offset + ies[e].count;
+                    return SL_EDAMAGED;
+                }
                 p += ies[e].len;
             }
             k = j;

@@ -76,11 +76,20 @@ typedef struct sl_part_s {
     uint64_t first_slot;     /* First index entry still in the log. */
     uint64_t first_slot_gen; /* Retention generation first_slot is for. */
     int64_t last_ts;
+    uint64_t reserved;       /* High-water mark: offsets below it may have
+                                been acknowledged (meta.log records). */
     sl_prod_t *prods;        /* Owned array. */
     uint32_t nprods, capprods;
     void *waiters;           /* For the server (long polls); not owned. */
     int advanced;            /* Scratch flag while completing a group. */
 } sl_part_t;
+
+/* Offsets [from, to) of a partition that recovery skipped (meta.log type
+ * 5): nothing was stored there, so a rebuild accepts the jump. */
+typedef struct {
+    uint32_t part_id;
+    uint64_t from, to;
+} sl_hole_t;
 
 /* An acknowledgement, opaque to the store, delivered after durability.
  * The store sets extra on acks of writes: SL_ACK_DUP for a put that was a
@@ -141,6 +150,8 @@ typedef struct {
     uint64_t retention_ms;    /* 0: unlimited. */
     int auto_create;
     uint32_t max_partitions; /* Creating one more is SL_ELIMIT; 0: none. */
+    int quarantine_damaged; /* Serve around damaged records (recover.c)
+                               instead of refusing to start. */
 } sl_store_opts_t;
 
 typedef struct sl_store_s sl_store_t;
@@ -157,6 +168,7 @@ typedef struct {
     uint64_t crc_errors;
     uint64_t recovered_entries;
     uint64_t truncated_bytes;
+    uint64_t damaged_ranges;  /* Quarantined at start-up. */
     uint64_t recovery_ms;
     uint64_t nospace_groups;      /* Groups undone for lack of space. */
     uint64_t nospace_refused;     /* Puts and commits refused (507). */
@@ -191,6 +203,13 @@ struct sl_store_s {
     uint32_t meta_parts;   /* Partitions whose names are durable. */
     uint64_t idx_block;    /* Allocation unit of the index directory. */
     uint64_t nospace_ns;   /* When a write last failed for lack of space. */
+    uint64_t seg_hwm;      /* Start of the newest segment meta.log names. */
+    int have_seg_hwm;
+    sl_hole_t *holes;      /* Skipped offsets, from meta.log. */
+    size_t nholes, capholes;
+    uint32_t meta_damage;  /* Damaged meta.log ranges found at start-up. */
+    uint32_t lost_names;   /* Partitions named _lost/partition-<id>. */
+    int meta_dirty;        /* meta.log must be rewritten after recovery. */
 
     sl_fdcache_t rcache;   /* Loop-thread index descriptors. */
     sl_buf_t scratch;      /* Loop-thread read buffer. */
@@ -296,8 +315,11 @@ int sl_store_offset_for_ts(sl_store_t *store, sl_part_t *part, int64_t ts,
 /* Reads durable records of part from offset on, calling emit for each one
  * until about max_bytes of values were emitted (at least one record when
  * any is available). *next receives the offset after the last emitted
- * record. A record whose CRC fails is never emitted: SL_ECHECKSUM. An
- * offset below the earliest is SL_EGONE; above the latest, SL_ERANGE. */
+ * record. A damaged record (one that fails verification, or offsets
+ * quarantined at start-up) is never emitted: records before it are
+ * returned first; a read that starts at it gets SL_EDAMAGED with *next set
+ * to the first offset after the damaged batch or range. An offset below
+ * the earliest is SL_EGONE; above the latest, SL_ERANGE. */
 typedef int (*sl_store_emit_cb)(void *ctx, const sl_record_t *rec);
 int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                   uint64_t max_bytes, sl_store_emit_cb emit, void *ctx,
