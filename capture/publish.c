@@ -136,9 +136,15 @@ int sl_checkpoint_decode(const uint8_t *data, size_t len, sl_checkpoint_t *cp) {
     return err == 0 ? 0 : SL_ECORRUPT;
 }
 
+/* Broker failures that pass: a broken connection, a malformed reply (the
+ * client closed the connection; the unacknowledged puts are sent again
+ * and the broker drops what it already holds), an overloaded broker and a
+ * full disk (507: puts resume when space returns). They are retried for
+ * ever; nothing is skipped. */
 static int transient(int err) {
     return err == SL_ECLOSED || err == SL_ETIMEDOUT || err == SL_ECONN ||
-           err == SL_EIO || err == SL_EAGAIN;
+           err == SL_EIO || err == SL_EAGAIN || err == SL_EPROTO ||
+           err == SL_ENOSPC;
 }
 
 static void sleep_ms(unsigned ms) {
@@ -249,9 +255,26 @@ static int take_ack(sl_publish_t *pub) {
     SL_ASSERT(ent->sent);
     sl_client_ack_t ack;
     int err;
-    while ((err = sl_client_put_ack(pub->cl, &ack)) != 0 && transient(err))
+    unsigned refused = 0;
+    while ((err = sl_client_put_ack(pub->cl, &ack)) != 0 && transient(err)) {
+        if (err == SL_ENOSPC || err == SL_EAGAIN) {
+            /* The broker is up but cannot store now: wait (200 ms doubling
+             * to 5 s) before sending the unacknowledged puts again. */
+            if (pub->stop != NULL && *pub->stop) {
+                snprintf(pub->err, sizeof pub->err, "stopped while the "
+                         "broker refused puts (%s)", sl_strerror(err));
+                return SL_ESTOPPED;
+            }
+            if (refused % 10 == 0)
+                sl_log_warn("broker cannot store now; capture paused, "
+                            "retrying", "error=\"%s\" unacked_bytes=%zu",
+                            sl_client_error(pub->cl), pub->inflight_bytes);
+            sleep_ms(refused < 5 ? 200u << refused : 5000);
+            refused++;
+        }
         if ((err = recover(pub)) != 0)
             return err;
+    }
     if (err != 0) {
         snprintf(pub->err, sizeof pub->err,
                  "the broker refused %s to %s (code %d: %s); capture stops "
