@@ -256,7 +256,10 @@ static int take_ack(sl_publish_t *pub) {
     sl_client_ack_t ack;
     int err;
     unsigned refused = 0;
+    int was_refused = 0; /* The last try got an error reply: not stored. */
     while ((err = sl_client_put_ack(pub->cl, &ack)) != 0 && transient(err)) {
+        /* After a broken connection the resent batch may be stored. */
+        was_refused = ack.code != 0;
         if (err == SL_ENOSPC || err == SL_EAGAIN) {
             /* The broker is up but cannot store now: wait (200 ms doubling
              * to 5 s) before sending the unacknowledged puts again. */
@@ -283,6 +286,18 @@ static int take_ack(sl_publish_t *pub) {
                  ent->kind == ENT_BATCH ? ent->part : pub->cp_part, ack.code,
                  sl_client_error(pub->cl));
         return err;
+    }
+    if (was_refused && ack.dup && ent->kind == ENT_BATCH) {
+        /* The broker refused this batch, yet now holds sequences at or
+         * beyond it: it stored a later batch of the partition first. The
+         * order is broken; stopping says so instead of losing the batch
+         * as a "duplicate". */
+        snprintf(pub->err, sizeof pub->err,
+                 "the broker refused a batch to %s and then stored a later "
+                 "one first (sequence %llu now counts as a duplicate); "
+                 "capture stops rather than lose it", ent->part,
+                 (unsigned long long)ent->first_seq);
+        return SL_ECORRUPT;
     }
     if (ent->kind == ENT_BATCH) {
         pub->stats.messages += ent->n;
