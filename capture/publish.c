@@ -258,8 +258,9 @@ static int take_ack(sl_publish_t *pub) {
     unsigned refused = 0;
     int was_refused = 0; /* The last try got an error reply: not stored. */
     while ((err = sl_client_put_ack(pub->cl, &ack)) != 0 && transient(err)) {
-        /* After a broken connection the resent batch may be stored. */
-        was_refused = ack.code != 0;
+        /* After a broken connection or a malformed ack the batch may be
+         * stored; only an error reply says it is not. */
+        was_refused = ack.code != 0 && ack.code != 200;
         if (err == SL_ENOSPC || err == SL_EAGAIN) {
             /* The broker is up but cannot store now: wait (200 ms doubling
              * to 5 s) before sending the unacknowledged puts again. */
