@@ -8,7 +8,9 @@
  * protocol's limits, a bad number, records out of order, a reply to
  * another request) is SL_EPROTO, nothing of it is returned as data, the
  * client closes the connection and the next call reconnects; the CLI
- * exits 1 with a clear message and never crashes; capture treats a
+ * exits 1 with a clear message and never crashes; sluice-apply fetching
+ * through such a reply reconnects and resumes (Redis from the harness;
+ * skipped without it); capture treats a
  * malformed ack and a 507 (insufficient storage) as broker failures and
  * ends with every message stored once, in order; `sluice tail --follow`
  * writes each message as it arrives when its stdout is a pipe.
@@ -24,6 +26,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <hiredis.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -82,6 +85,12 @@ struct fake_s {
     int refuse, refused, bad_acks;
     int close_now; /* Set by a handler: serve no more on this connection. */
     int keep_open; /* Refusals keep serving the connection. */
+    int concurrent; /* A thread per connection. */
+    int active;     /* Connection threads running. */
+    /* Apply mode: the first get is answered with a hostile reply; commits
+     * are recorded. */
+    int hostile_gets, gets, commits;
+    uint64_t committed;
     int have_last;
     uint64_t last_seq;
     stored_t stored[4096];
@@ -234,6 +243,26 @@ static void fake_serve(fake_t *fb, int fd) {
     free(r);
 }
 
+static int fake_get(fake_t *fb, const int *field);
+
+typedef struct {
+    fake_t *fb;
+    int fd;
+} conn_arg_t;
+
+static void *fake_conn_main(void *arg) {
+    conn_arg_t *ca = arg;
+    fake_serve(ca->fb, ca->fd);
+    close(ca->fd);
+    pthread_mutex_lock(&ca->fb->mu);
+    ca->fb->active--;
+    pthread_mutex_unlock(&ca->fb->mu);
+    free(ca);
+    return NULL;
+}
+
+/* Accepts connections; each is served by its own thread when the fake is
+ * concurrent (sluice-apply holds several), else one after the other. */
 static void *fake_main(void *arg) {
     fake_t *fb = arg;
     while (!fb->stop) {
@@ -246,10 +275,31 @@ static void *fake_main(void *arg) {
         pthread_mutex_lock(&fb->mu);
         fb->conns++;
         pthread_mutex_unlock(&fb->mu);
+        if (fb->concurrent) {
+            conn_arg_t *ca = malloc(sizeof *ca);
+            ca->fb = fb;
+            ca->fd = fd;
+            pthread_mutex_lock(&fb->mu);
+            fb->active++;
+            pthread_mutex_unlock(&fb->mu);
+            pthread_t th;
+            if (pthread_create(&th, NULL, fake_conn_main, ca) == 0) {
+                pthread_detach(th);
+                continue;
+            }
+            pthread_mutex_lock(&fb->mu);
+            fb->active--;
+            pthread_mutex_unlock(&fb->mu);
+            free(ca);
+            close(fd);
+            continue;
+        }
         fb->close_now = 0;
         fake_serve(fb, fd);
         close(fd);
     }
+    while (fake_get(fb, &fb->active) > 0)
+        sl_harness_sleep_ms(10);
     return NULL;
 }
 
@@ -758,6 +808,131 @@ SL_TEST(client_hostile_capture_refused_then_dup_stops) {
     if (strstr(err, "stored a later one first") == NULL)
         sl_test_fail(__FILE__, __LINE__, "message: %s", err);
     fake_stop(&fb);
+}
+
+/* ---- apply ------------------------------------------------------------------ */
+
+/* One transaction of partition ch.users: an update of user 1. */
+static const char *const apply_events[3] = {
+    "{\"kind\":\"begin\",\"src\":{\"file\":\"b.1\",\"pos\":1,\"end_pos\":1,"
+    "\"server_id\":1,\"ts\":1},\"trx\":{\"seq\":1,\"id\":\"0-1-1\"}}",
+    "{\"kind\":\"row\",\"op\":\"update\",\"before\":{\"id\":1},\"after\":"
+    "{\"id\":1},\"db\":\"ch\",\"table\":\"users\",\"row\":0,\"pk\":[\"id\"],"
+    "\"src\":{\"file\":\"b.1\",\"pos\":1,\"end_pos\":1,\"server_id\":1,"
+    "\"ts\":1},\"trx\":{\"seq\":1,\"id\":\"0-1-1\"}}",
+    "{\"kind\":\"commit\",\"rows\":1,\"src\":{\"file\":\"b.1\",\"pos\":1,"
+    "\"end_pos\":1,\"server_id\":1,\"ts\":1},\"trx\":{\"seq\":1,\"id\":"
+    "\"0-1-1\"}}"};
+
+/* The apply mode: a broker holding apply_events in shop/ch.users, whose
+ * first answers to gets are hostile. */
+static void apply_fn(fake_t *fb, int fd, const req_t *req) {
+    const char *verb = req->tok[0], *id = req->tok[1];
+    char line[256];
+    if (strcmp(verb, "partitions") == 0) {
+        fake_reply(fd, "200 {id} 1\r\nshop ch.users 0 3\r\nEND\r\n", id);
+    } else if (strcmp(verb, "offsets") == 0) {
+        fake_reply(fd, "200 {id} 0 3\r\n", id);
+    } else if (strcmp(verb, "committed") == 0) {
+        pthread_mutex_lock(&fb->mu);
+        int have = fb->commits > 0;
+        snprintf(line, sizeof line, "200 {id} %llu\r\n",
+                 (unsigned long long)fb->committed);
+        pthread_mutex_unlock(&fb->mu);
+        fake_reply(fd, have ? line : "404 {id} no committed offset\r\n", id);
+    } else if (strcmp(verb, "commit") == 0 && req->ntok >= 6) {
+        pthread_mutex_lock(&fb->mu);
+        fb->commits++;
+        fb->committed = strtoull(req->tok[5], NULL, 10);
+        pthread_mutex_unlock(&fb->mu);
+        snprintf(line, sizeof line, "200 {id} %.40s\r\n", req->tok[5]);
+        fake_reply(fd, line, id);
+    } else if (strcmp(verb, "get") == 0 && req->ntok >= 5) {
+        pthread_mutex_lock(&fb->mu);
+        fb->gets++;
+        int hostile = fb->hostile_gets > 0;
+        if (hostile)
+            fb->hostile_gets--;
+        pthread_mutex_unlock(&fb->mu);
+        if (hostile) {
+            fake_reply(fd, "200 {id} 576460752303423489 3 3\r\n0 1 5\r\n"
+                           "hello\r\n", id);
+            return;
+        }
+        uint64_t off = strtoull(req->tok[4], NULL, 10);
+        if (off >= 3) {
+            /* Caught up: hold the long poll a little, as the broker
+             * would, so that the consumer does not spin. */
+            sl_harness_sleep_ms(100);
+            snprintf(line, sizeof line, "200 {id} 0 %llu 3\r\n",
+                     (unsigned long long)off);
+            fake_reply(fd, line, id);
+            return;
+        }
+        sl_buf_t out = SL_BUF_INIT;
+        sl_buf_printf(&out, "200 %s %llu 3 3\r\n", id,
+                      (unsigned long long)(3 - off));
+        for (uint64_t i = off; i < 3; i++)
+            sl_buf_printf(&out, "%llu 1 %zu\r\n%s\r\n", (unsigned long long)i,
+                          strlen(apply_events[i]), apply_events[i]);
+        fake_send(fd, (const char *)out.data, out.len);
+        sl_buf_free(&out);
+    } else {
+        fake_reply(fd, "400 {id} unknown command\r\n", id);
+    }
+}
+
+/* sluice-apply whose broker answers its first gets with a reply announcing
+ * 576460752303423489 records: the fetch fails as a protocol error, apply
+ * reconnects and resumes from its position, applies the transaction (the
+ * Redis key is deleted), commits its offset, and exits cleanly. */
+SL_TEST(client_hostile_apply_resumes) {
+    uint16_t rport = sl_harness_port("REDIS");
+    fake_t fb;
+    memset(&fb, 0, sizeof fb);
+    fb.concurrent = 1;
+    fb.hostile_gets = 2;
+    fake_start(&fb, apply_fn);
+    char keys[600], logp[600], redis[64], cmd[800];
+    snprintf(keys, sizeof keys, "%s/keys", sl_test_tmpdir());
+    snprintf(logp, sizeof logp, "%s/apply.log", sl_test_tmpdir());
+    snprintf(redis, sizeof redis, "127.0.0.1:%u", rport);
+    FILE *kf = fopen(keys, "w");
+    SL_CHECK(kf != NULL);
+    fputs("ch.users hostile:user:{id}\n", kf);
+    fclose(kf);
+    redisContext *rc = redisConnect("127.0.0.1", rport);
+    SL_CHECK(rc != NULL && rc->err == 0);
+    redisReply *r = redisCommand(rc, "SET hostile:user:1 v");
+    SL_CHECK(r != NULL);
+    freeReplyObject(r);
+    char *argv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker",
+                    fb.addr, "--topic", "shop", "--group", "g", "--redis",
+                    redis, "--keys", keys, "--poll", "200ms", NULL};
+    int pid = sl_harness_spawn(argv, logp);
+    int done = 0;
+    for (int i = 0; i < 600 && !done; i++) {
+        pthread_mutex_lock(&fb.mu);
+        done = fb.committed >= 3;
+        pthread_mutex_unlock(&fb.mu);
+        if (!done)
+            sl_harness_sleep_ms(100);
+    }
+    int st = sl_harness_stop(pid, SIGTERM, 20000);
+    r = redisCommand(rc, "EXISTS hostile:user:1");
+    int gone = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 0;
+    freeReplyObject(r);
+    redisFree(rc);
+    snprintf(cmd, sizeof cmd, "grep -q 'fetch failed; retrying.*protocol "
+             "error' %s", logp);
+    int logged = system(cmd) == 0;
+    int hostile_left = fake_get(&fb, &fb.hostile_gets);
+    fake_stop(&fb);
+    if (!done || !gone || !logged || hostile_left != 0)
+        sl_test_fail(__FILE__, __LINE__, "committed %d, key gone %d, logged "
+                     "%d, hostile gets left %d (see %s)", done, gone, logged,
+                     hostile_left, logp);
+    SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 /* ---- tail --follow --------------------------------------------------------- */
