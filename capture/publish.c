@@ -386,13 +386,35 @@ int sl_publish_internal(sl_publish_t *pub, const char *part, const void *data,
     return 0;
 }
 
+/* Before a read is tried again after err: 0 to retry (after a pause), or
+ * err when capture is stopping or it is not a passing broker failure (a
+ * broken connection, a malformed reply, an overloaded broker; an error
+ * reading stored data is not retried: it would not pass). The client
+ * reconnects by itself on the next call. */
+static int read_retry(sl_publish_t *pub, int err, unsigned *attempt) {
+    if ((err != SL_ECLOSED && err != SL_ETIMEDOUT && err != SL_ECONN &&
+         err != SL_EPROTO && err != SL_EAGAIN) ||
+        (pub->stop != NULL && *pub->stop))
+        return err;
+    if (*attempt % 10 == 0)
+        sl_log_warn("broker read failed; retrying", "error=\"%s\"",
+                    sl_client_error(pub->cl));
+    sleep_ms(*attempt < 10 ? 200 : 1000);
+    (*attempt)++;
+    return 0;
+}
+
 int sl_publish_read_internal(sl_publish_t *pub, const char *part,
                              int (*cb)(void *ctx, const uint8_t *data,
                                        size_t len),
                              void *ctx) {
     uint64_t earliest, latest;
-    int err = sl_client_offsets(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, part,
-                                &earliest, &latest);
+    unsigned attempt = 0;
+    int err;
+    while ((err = sl_client_offsets(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, part,
+                                    &earliest, &latest)) != 0 &&
+           err != SL_ENOTFOUND && read_retry(pub, err, &attempt) == 0)
+        ;
     if (err == SL_ENOTFOUND)
         return 0;
     if (err != 0)
@@ -402,6 +424,8 @@ int sl_publish_read_internal(sl_publish_t *pub, const char *part,
         sl_client_fetch_t fetch;
         err = sl_client_get(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, part, offset,
                             16u << 20, 0, &fetch);
+        if (err != 0 && read_retry(pub, err, &attempt) == 0)
+            continue; /* From the same offset: nothing was handed out. */
         if (err != 0)
             return err;
         if (fetch.count == 0)

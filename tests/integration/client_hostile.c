@@ -810,6 +810,49 @@ SL_TEST(client_hostile_capture_refused_then_dup_stops) {
     fake_stop(&fb);
 }
 
+static int collect_cb(void *ctx, const uint8_t *data, size_t len) {
+    sl_buf_t *got = ctx;
+    sl_buf_append(got, data, len);
+    sl_buf_append_u8(got, ';');
+    return 0;
+}
+
+/* Capture reading its schema history through malformed replies (an
+ * offsets reply with EARLIEST above LATEST, a get announcing
+ * 576460752303423489 records): it reconnects and reads every record once. */
+SL_TEST(client_hostile_capture_history_read_resumes) {
+    sl_log_set_level(SL_LOG_ERROR);
+    const char *script[] = {
+        "404 {id} unknown partition\r\n", "200 {id} 9 1\r\n",
+        "200 {id} 0 2\r\n", "200 {id} 576460752303423489 1 2\r\n",
+        "200 {id} 1 1 2\r\n0 1 5\r\nhello\r\n",
+        "200 {id} 1 2 2\r\n1 1 5\r\nworld\r\n"};
+    fake_t fb;
+    memset(&fb, 0, sizeof fb);
+    fb.script = script;
+    fb.nscript = sizeof script / sizeof script[0];
+    fake_start(&fb, script_fn);
+    sl_publish_opts_t po = {.broker = fb.addr,
+                            .topic = "t",
+                            .checkpoint_partition = "cap",
+                            .producer = 7};
+    volatile int stop = 0;
+    sl_checkpoint_t cp;
+    int found = 1;
+    char err[600] = "";
+    sl_publish_t *pub = NULL;
+    SL_CHECK_OK(sl_publish_open(&pub, &po, &stop, &cp, &found, err,
+                                sizeof err));
+    SL_CHECK_INT(found, 0);
+    sl_buf_t got = SL_BUF_INIT;
+    SL_CHECK_OK(sl_publish_read_internal(pub, "schema", collect_cb, &got));
+    SL_CHECK_MEM(got.data, got.len, "hello;world;", 12);
+    SL_CHECK_INT(fake_get(&fb, &fb.conns), 3);
+    sl_buf_free(&got);
+    sl_publish_free(pub);
+    fake_stop(&fb);
+}
+
 /* ---- apply ------------------------------------------------------------------ */
 
 /* One transaction of partition ch.users: an update of user 1. */
