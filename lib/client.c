@@ -302,9 +302,9 @@ static int dial(sl_client_t *cl) {
         size_t rl;
         if (err == 0)
             err = status_line(cl, deadline, id, &code, &rest, &rl);
-        if (code == 401 || code == 403)
-            err = set_err(cl, SL_EAUTH, "broker %s:%u refused the secret",
-                          cl->host, cl->port);
+        if (code != 0 && code != 200)
+            err = set_err(cl, SL_EAUTH, "broker %s:%u refused the secret "
+                          "(%d)", cl->host, cl->port, code);
         if (err != 0) {
             disconnect(cl);
             return err;
@@ -548,8 +548,15 @@ static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
                       int64_t producer, uint64_t seq) {
     size_t tl = strlen(topic), pl = strlen(part);
     size_t total = 64 + tl + pl + 64;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        /* No broker takes a message above 1 GiB; refusing here also keeps
+         * the size sum from wrapping. */
+        if (msgs[i].len > SL_CLIENT_MAX_RECORD ||
+            total > SIZE_MAX - 26 - msgs[i].len)
+            return set_err(cl, SL_ETOOBIG, "message of %zu bytes",
+                           msgs[i].len);
         total += msgs[i].len + 26;
+    }
     uint8_t *start = sl_buf_extend(&cl->out, total);
     if (start == NULL)
         return SL_ENOMEM;
