@@ -559,7 +559,7 @@ SL_TEST(client_hostile_replies_are_protocol_errors) {
         /* The next call reconnects and gets the good reply. */
         rc = call(cl, cases[k].kind, &got);
         if (rc != 0 || got.len != strlen(cases[k].want) ||
-            memcmp(got.data, cases[k].want, got.len) != 0)
+            (got.len > 0 && memcmp(got.data, cases[k].want, got.len) != 0))
             sl_test_fail(__FILE__, __LINE__, "case %zu: after reconnect %s, "
                          "data '%.*s'", k, sl_errname(rc), (int)got.len,
                          (const char *)got.data);
