@@ -40,7 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- the fake broker ------------------------------------------------------ */
+/* ---- the fake broker ----------------------------------------------------- */
 
 /* One request as read: its tokens and, for put/mput, its messages. */
 typedef struct {
@@ -433,7 +433,8 @@ static int call(sl_client_t *cl, int k, sl_buf_t *got) {
         sl_client_fetch_t f;
         rc = sl_client_get(cl, "t", "p", 5, 0, 0, &f);
         for (size_t i = 0; i < f.count; i++)
-            sl_buf_printf(got, "%llu:%.*s;", (unsigned long long)f.recs[i].offset,
+            sl_buf_printf(got, "%llu:%.*s;",
+                          (unsigned long long)f.recs[i].offset,
                           (int)f.recs[i].len, (const char *)f.recs[i].data);
         if (f.count != 0 && rc != 0)
             sl_buf_append_str(got, "DATA-WITH-ERROR");
@@ -613,7 +614,7 @@ SL_TEST(client_hostile_long_line_and_pipelined_acks) {
     fake_stop(&fb);
 }
 
-/* ---- the CLI -------------------------------------------------------------- */
+/* ---- the CLI ------------------------------------------------------------- */
 
 /* Runs `sluice --broker ADDR args` with stdout and stderr to files; returns
  * the wait status and the two outputs. */
@@ -853,7 +854,7 @@ SL_TEST(client_hostile_capture_history_read_resumes) {
     fake_stop(&fb);
 }
 
-/* ---- apply ------------------------------------------------------------------ */
+/* ---- apply --------------------------------------------------------------- */
 
 /* One transaction of partition ch.users: an update of user 1. */
 static const char *const apply_events[3] = {
@@ -978,7 +979,7 @@ SL_TEST(client_hostile_apply_resumes) {
     SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-/* ---- tail --follow --------------------------------------------------------- */
+/* ---- tail --follow ------------------------------------------------------- */
 
 /* Starts `sluice --broker addr tail t p ARGS --follow` with stdout to a
  * pipe; returns the pid and the pipe's read end in *rfd. */
