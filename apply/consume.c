@@ -183,6 +183,27 @@ static int skipped(const part_t *p, uint64_t off) {
 
 static void rewind_part(worker_t *w, part_t *p, int wait);
 
+/* Broker failures that pass (a broken connection, a malformed reply, an
+ * overloaded broker, a full disk: 507): retried, never a reason to stop
+ * a partition or drop an event. */
+static int broker_transient(int rc) {
+    return rc == SL_ECLOSED || rc == SL_ETIMEDOUT || rc == SL_ECONN ||
+           rc == SL_EIO || rc == SL_ESYS || rc == SL_EAGAIN ||
+           rc == SL_EPROTO || rc == SL_ENOSPC;
+}
+
+/* The dead-letter topic cannot take the event now: the partition rolls
+ * back and the event is tried again after a pause (1 s), as often as it
+ * takes; it is never skipped. Returns 1 (handled). */
+static int dead_letter_later(worker_t *w, part_t *p, uint64_t off) {
+    sl_log_warn("dead-letter put must wait; retrying",
+                "part=%s offset=%llu error=\"%s\"", p->name,
+                (unsigned long long)off, sl_client_error(w->cl));
+    rewind_part(w, p, 0);
+    sl_sleep_ms(1000, w->c->hard);
+    return 1;
+}
+
 /*
  * Moves the message at off to the dead-letter topic (when configured) and
  * marks it skipped; the caller then rewinds the partition so the group is
@@ -199,6 +220,8 @@ static int dead_letter(worker_t *w, part_t *p, uint64_t off, const char *why) {
     sl_client_fetch_t f;
     memset(&f, 0, sizeof f);
     int rc = sl_client_get(w->cl, c->o.topic, p->name, off, 1, 0, &f);
+    if (rc != 0 && broker_transient(rc))
+        return dead_letter_later(w, p, off);
     if (rc != 0 || f.count < 1 || f.recs[0].offset != off)
         return 0;
     sl_buf_t out = SL_BUF_INIT;
@@ -240,6 +263,8 @@ static int dead_letter(worker_t *w, part_t *p, uint64_t off, const char *why) {
                            out.len, (int64_t)(h & 0xFFFFFFFFFFFFull),
                            off + 1, &doff, &dup);
     sl_buf_free(&out);
+    if (rc != 0 && broker_transient(rc))
+        return dead_letter_later(w, p, off);
     if (rc != 0) {
         sl_log_error("dead-letter put failed", "part=%s offset=%llu error=%s",
                      p->name, (unsigned long long)off, sl_strerror(rc));

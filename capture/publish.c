@@ -136,9 +136,15 @@ int sl_checkpoint_decode(const uint8_t *data, size_t len, sl_checkpoint_t *cp) {
     return err == 0 ? 0 : SL_ECORRUPT;
 }
 
+/* Broker failures that pass: a broken connection, a malformed reply (the
+ * client closed the connection; the unacknowledged puts are sent again
+ * and the broker drops what it already holds), an overloaded broker and a
+ * full disk (507: puts resume when space returns). They are retried for
+ * ever; nothing is skipped. */
 static int transient(int err) {
     return err == SL_ECLOSED || err == SL_ETIMEDOUT || err == SL_ECONN ||
-           err == SL_EIO || err == SL_EAGAIN;
+           err == SL_EIO || err == SL_EAGAIN || err == SL_EPROTO ||
+           err == SL_ENOSPC;
 }
 
 static void sleep_ms(unsigned ms) {
@@ -249,9 +255,30 @@ static int take_ack(sl_publish_t *pub) {
     SL_ASSERT(ent->sent);
     sl_client_ack_t ack;
     int err;
-    while ((err = sl_client_put_ack(pub->cl, &ack)) != 0 && transient(err))
+    unsigned refused = 0;
+    int was_refused = 0; /* The last try got an error reply: not stored. */
+    while ((err = sl_client_put_ack(pub->cl, &ack)) != 0 && transient(err)) {
+        /* After a broken connection or a malformed ack the batch may be
+         * stored; only an error reply says it is not. */
+        was_refused = ack.code != 0 && ack.code != 200;
+        if (err == SL_ENOSPC || err == SL_EAGAIN) {
+            /* The broker is up but cannot store now: wait (200 ms doubling
+             * to 5 s) before sending the unacknowledged puts again. */
+            if (pub->stop != NULL && *pub->stop) {
+                snprintf(pub->err, sizeof pub->err, "stopped while the "
+                         "broker refused puts (%s)", sl_strerror(err));
+                return SL_ESTOPPED;
+            }
+            if (refused % 10 == 0)
+                sl_log_warn("broker cannot store now; capture paused, "
+                            "retrying", "error=\"%s\" unacked_bytes=%zu",
+                            sl_client_error(pub->cl), pub->inflight_bytes);
+            sleep_ms(refused < 5 ? 200u << refused : 5000);
+            refused++;
+        }
         if ((err = recover(pub)) != 0)
             return err;
+    }
     if (err != 0) {
         snprintf(pub->err, sizeof pub->err,
                  "the broker refused %s to %s (code %d: %s); capture stops "
@@ -260,6 +287,18 @@ static int take_ack(sl_publish_t *pub) {
                  ent->kind == ENT_BATCH ? ent->part : pub->cp_part, ack.code,
                  sl_client_error(pub->cl));
         return err;
+    }
+    if (was_refused && ack.dup && ent->kind == ENT_BATCH) {
+        /* The broker refused this batch, yet now holds sequences at or
+         * beyond it: it stored a later batch of the partition first. The
+         * order is broken; stopping says so instead of losing the batch
+         * as a "duplicate". */
+        snprintf(pub->err, sizeof pub->err,
+                 "the broker refused a batch to %s and then stored a later "
+                 "one first (sequence %llu now counts as a duplicate); "
+                 "capture stops rather than lose it", ent->part,
+                 (unsigned long long)ent->first_seq);
+        return SL_ECORRUPT;
     }
     if (ent->kind == ENT_BATCH) {
         pub->stats.messages += ent->n;
@@ -347,13 +386,35 @@ int sl_publish_internal(sl_publish_t *pub, const char *part, const void *data,
     return 0;
 }
 
+/* Before a read is tried again after err: 0 to retry (after a pause), or
+ * err when capture is stopping or it is not a passing broker failure (a
+ * broken connection, a malformed reply, an overloaded broker; an error
+ * reading stored data is not retried: it would not pass). The client
+ * reconnects by itself on the next call. */
+static int read_retry(sl_publish_t *pub, int err, unsigned *attempt) {
+    if ((err != SL_ECLOSED && err != SL_ETIMEDOUT && err != SL_ECONN &&
+         err != SL_EPROTO && err != SL_EAGAIN) ||
+        (pub->stop != NULL && *pub->stop))
+        return err;
+    if (*attempt % 10 == 0)
+        sl_log_warn("broker read failed; retrying", "error=\"%s\"",
+                    sl_client_error(pub->cl));
+    sleep_ms(*attempt < 10 ? 200 : 1000);
+    (*attempt)++;
+    return 0;
+}
+
 int sl_publish_read_internal(sl_publish_t *pub, const char *part,
                              int (*cb)(void *ctx, const uint8_t *data,
                                        size_t len),
                              void *ctx) {
     uint64_t earliest, latest;
-    int err = sl_client_offsets(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, part,
-                                &earliest, &latest);
+    unsigned attempt = 0;
+    int err;
+    while ((err = sl_client_offsets(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, part,
+                                    &earliest, &latest)) != 0 &&
+           err != SL_ENOTFOUND && read_retry(pub, err, &attempt) == 0)
+        ;
     if (err == SL_ENOTFOUND)
         return 0;
     if (err != 0)
@@ -363,6 +424,8 @@ int sl_publish_read_internal(sl_publish_t *pub, const char *part,
         sl_client_fetch_t fetch;
         err = sl_client_get(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, part, offset,
                             16u << 20, 0, &fetch);
+        if (err != 0 && read_retry(pub, err, &attempt) == 0)
+            continue; /* From the same offset: nothing was handed out. */
         if (err != 0)
             return err;
         if (fetch.count == 0)

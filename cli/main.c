@@ -128,13 +128,16 @@ static int cmd_tail(sl_client_t *cl, const char *topic, const char *part,
             fputc('\n', stdout);
         }
         offset = f.next;
-        if (f.count == 0) {
-            if (!follow)
-                break;
+        if (f.count == 0 && !follow)
+            break;
+        /* Following, each batch is written as it arrives: a pipe or file
+         * is fully buffered, and the next long poll may wait seconds. */
+        if (follow)
             fflush(stdout);
-        }
-        if (ferror(stdout))
+        if (ferror(stdout)) {
+            fprintf(stderr, "sluice: writing the messages failed\n");
             return 1;
+        }
     }
     fflush(stdout);
     return 0;

@@ -23,6 +23,19 @@
  * producer id, duplicates are filtered by the broker) after
  * sl_client_reconnect().
  *
+ * Errors: a broker's error reply maps to one code: 400 (the request was
+ * malformed) SL_EINVAL, 401/403 SL_EAUTH, 404 SL_ENOTFOUND, 409
+ * SL_EEXIST, 413 SL_ETOOBIG, 416 SL_ERANGE (or SL_EGONE), 503 SL_EAGAIN,
+ * 507 (the broker's disk is full; puts resume when space returns)
+ * SL_ENOSPC, and any other code SL_EIO; after an error reply the
+ * connection goes on. SL_EPROTO means the broker's reply itself broke the
+ * protocol (docs/protocol.md, "What the client checks"): a count or
+ * length beyond the protocol's limits, a bad number, records out of order
+ * or over MAXBYTES, a reply to another request. Nothing of such a reply is
+ * returned as data, and the connection is closed; like a broken
+ * connection, it is a broker failure to retry after a reconnect (the next
+ * synchronous call reconnects), not a verdict on the request.
+ *
  * Ownership: strings passed in are copied or used only during the call.
  * Data returned by sl_client_get() (sl_client_fetch_t) points into the
  * client's buffer and stays valid until the next call on the same client.
@@ -170,5 +183,42 @@ int sl_client_partitions(sl_client_t *cl, const char *topic, sl_buf_t *out);
 int sl_client_stats(sl_client_t *cl, sl_buf_t *out);
 /* The broker's version string into out (NUL-terminated). */
 int sl_client_version(sl_client_t *cl, char *out, size_t outlen);
+
+/* ---- parsing replies without a connection (tests, fuzzing) ---- */
+
+/* A client with no connection and no broker, whose only use is
+ * sl_client_parse_reply(). Freed with sl_client_close(). */
+int sl_client_new_detached(sl_client_t **out);
+
+typedef enum {
+    SL_CLIENT_REPLY_PUT,        /* v[0] offset (UINT64_MAX: unknown), dup */
+    SL_CLIENT_REPLY_GET,        /* fetch */
+    SL_CLIENT_REPLY_OFFSETS,    /* v[0] earliest, v[1] latest */
+    SL_CLIENT_REPLY_COMMITTED,  /* v[0] offset (also offsets ts=, commit) */
+    SL_CLIENT_REPLY_PARTITIONS, /* lines */
+    SL_CLIENT_REPLY_STATS,      /* lines */
+    SL_CLIENT_REPLY_VERSION,    /* version */
+} sl_client_reply_kind_t;
+
+typedef struct {
+    int code;                /* The status code; 0 when none was read. */
+    uint64_t v[2];
+    int dup;
+    sl_client_fetch_t fetch; /* Points into cl's buffer, as for a get. */
+    sl_buf_t *lines;         /* Set by the caller (NULL: checked only);
+                                lines are appended, owned by the caller. */
+    char version[128];
+    size_t used;             /* Bytes of data the reply took. */
+} sl_client_reply_t;
+
+/* Parses data as the whole reply to request id 1 of the given kind, with
+ * the code the connected calls use: for a get, offset and max_bytes are
+ * the request's (max_bytes 0 meaning the default, as for sl_client_get).
+ * Returns what the matching call would (data ending early is SL_ECLOSED).
+ * cl must come from sl_client_new_detached(). */
+int sl_client_parse_reply(sl_client_t *cl, sl_client_reply_kind_t kind,
+                          uint64_t offset, uint64_t max_bytes,
+                          const void *data, size_t len,
+                          sl_client_reply_t *out);
 
 #endif
