@@ -846,7 +846,8 @@ static int errno_transient(long en) {
  * server, this covers a target that is out of space or memory (1021 disk
  * full, 1114 table full, 1041/1037/1038 out of memory, 1135 no thread,
  * 1034 "incorrect key file", which is also how a full tmpdir shows, and 3,
- * 1026, 1030, 1180, 1181 wrapping errno 28 ENOSPC or 122 EDQUOT) and a
+ * 1004, 1005, 1026, 1030, 1180, 1181 wrapping errno 28 ENOSPC or 122
+ * EDQUOT: creating sluice_offsets on a full disk is one) and a
  * table marked crashed (1194, 1195): the fault is the target's, not the
  * event's, and once an operator frees space or repairs the table the
  * same statement succeeds. Dead-lettering such an event would make the
@@ -871,6 +872,7 @@ static int is_transient(unsigned e, const char *msg) {
     case 0:
         return 1;
     case 3: /* EE_WRITE, mysys's "Error writing file" */
+    case ER_CANT_CREATE_FILE: case ER_CANT_CREATE_TABLE:
     case ER_ERROR_ON_WRITE: case ER_GET_ERRNO:
     case ER_ERROR_DURING_COMMIT: case ER_ERROR_DURING_ROLLBACK:
         return errno_transient(msg_errno(msg));
