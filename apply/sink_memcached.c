@@ -32,10 +32,12 @@
  * a delete must be acknowledged before the offset is committed, and with
  * acknowledged deletes libmemcached does one round trip per key
  * (memcached_delete() waits for each reply; its buffered and noreply
- * modes give up the per-key acknowledgement). Measured on one host with
- * memcached 1.6.18 and libmemcached 1.1.4, 100,000 deletes (batches of
- * 500 keys): this sink 0.11 s, memcached_delete() 2.9 s, about 25 times
- * slower; see the report of issue 12 for the program.
+ * modes give up the per-key acknowledgement). Measured over loopback
+ * (memcached 1.6.18, libmemcached 1.1.4, 2 shared cores), 100,000
+ * acknowledged deletes of existing keys: this sink 0.17 s in calls of 500
+ * keys and 0.22 s in calls of 20, against 3.3 s and 3.8 s for
+ * memcached_delete() per key: this sink is 15 to 20 times faster for the
+ * batches apply sends (and 1.3 times with one key per call).
  */
 #include "apply/sink_cache.h"
 
