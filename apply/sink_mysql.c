@@ -805,15 +805,20 @@ out:
 /* ---- connection ------------------------------------------------------- */
 
 /* The operating-system errno a server message carries, for the errors
- * that wrap one: 3 and 1026 "Error writing file '...' (Errcode: 28 ...)",
- * 1030 "Got error 28 \"No space left on device\" from storage engine",
- * 1180/1181 "Got error 28 ... during COMMIT". -1 when there is none. */
+ * that wrap one: 3 "Error writing file '...' (Errcode: 28 ...)", 1026 and
+ * 1004/1005 "... (errno: 28 ...)", 1030 "Got error 28 \"No space left on
+ * device\" from storage engine InnoDB", 1180/1181 "Got error 28 ... during
+ * COMMIT". The last marker counts: a file name quoted before it cannot
+ * pose as the errno. -1 when there is none. */
 static long msg_errno(const char *msg) {
     static const char *const marks[] = {"Errcode: ", "errno: ", "Got error "};
     if (msg == NULL)
         return -1;
     for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
-        const char *p = strstr(msg, marks[i]);
+        const char *p = NULL;
+        for (const char *q = strstr(msg, marks[i]); q != NULL;
+             q = strstr(q + 1, marks[i]))
+            p = q;
         if (p == NULL)
             continue;
         p += strlen(marks[i]);
@@ -853,7 +858,7 @@ static int errno_transient(long en) {
  * same statement succeeds. Dead-lettering such an event would make the
  * target silently diverge from the stream.
  */
-static int is_transient(unsigned e, const char *msg) {
+int sl_mysql_error_transient(unsigned e, const char *msg) {
     switch (e) {
     case CR_SERVER_GONE_ERROR: case CR_SERVER_LOST: case CR_CONN_HOST_ERROR:
     case CR_CONNECTION_ERROR: case CR_SERVER_LOST_EXTENDED:
@@ -879,6 +884,10 @@ static int is_transient(unsigned e, const char *msg) {
     default:
         return 0;
     }
+}
+
+static int is_transient(unsigned e, const char *msg) {
+    return sl_mysql_error_transient(e, msg);
 }
 
 static void bulk_reset(bulk_t *bk) {

@@ -174,6 +174,9 @@ const char *sl_mysql_sink_error(const sl_mysql_sink_t *sink);
  * error concerns no single message), and whether it was a drift stopped
  * by policy (never dead-lettered). */
 uint64_t sl_mysql_sink_failed_offset(const sl_mysql_sink_t *sink);
+/* 1 when server or client error e, with its message msg (may be NULL),
+ * is transient (see SL_EAGAIN above), 0 when it is permanent. */
+int sl_mysql_error_transient(unsigned e, const char *msg);
 int sl_mysql_sink_failed_drift(const sl_mysql_sink_t *sink);
 
 typedef struct {
