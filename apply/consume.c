@@ -135,6 +135,10 @@ typedef struct {
     uint64_t otrx_rows;
     uint64_t otrx_since_ms;
     uint64_t otrx_warned_ms;
+    /* Commit the group when the redo reaches this offset (UINT64_MAX:
+     * no such point): set when ended source transactions wait in the
+     * target transaction of one whose end does not come. */
+    uint64_t commit_at;
 } part_t;
 
 typedef struct consume_s consume_t;
@@ -600,7 +604,8 @@ static void note_open_trx(part_t *p, uint64_t off, int was_open, int b,
  * waited that long for its end: its changes are held (rightly: applying
  * part of a transaction would break atomicity), but an operator must
  * hear of it (a producer that died mid-transaction, a capture bug). */
-static void check_open_trx(const consume_t *c, part_t *p) {
+static void check_open_trx(worker_t *w, part_t *p) {
+    const consume_t *c = w->c;
     uint64_t warn = c->o.open_trx_warn_ms;
     if (warn == 0 || p->otrx_first == UINT64_MAX)
         return;
@@ -620,6 +625,19 @@ static void check_open_trx(const consume_t *c, part_t *p) {
                 (unsigned long long)((t - p->otrx_since_ms) / 1000),
                 (unsigned long long)p->applied_next,
                 (unsigned long long)p->latest);
+    if (p->group_open && p->group_trx > 0 && p->otrx_first > p->db_next &&
+        p->commit_at == UINT64_MAX) {
+        /* Source transactions that did end share the target transaction
+         * of the open one (a group commits at a boundary once caught up,
+         * and the boundary after the open one never comes). Redo the
+         * group and commit it where the open transaction starts, so they
+         * do not wait with it. */
+        sl_log_info("committing the transactions before the open one",
+                    "part=%s upto=%llu", p->name,
+                    (unsigned long long)p->otrx_first);
+        p->commit_at = p->otrx_first;
+        rewind_part(w, p, 0);
+    }
 }
 
 /* Processes one fetched batch of part p. */
@@ -657,10 +675,19 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
         int replay = c->o.mysql != NULL && c->o.ddl_replay &&
                      off >= p->db_next && kd != SL_JR_NONE &&
                      sl_jr_str_eq(&w->doc, kd, "ddl", 3) && !skipped(p, off);
+        int cut = off == p->commit_at;
+        if (cut)
+            p->commit_at = UINT64_MAX;
         if ((b & SL_TRX_ENDS_BEFORE) && p->group_open) {
             p->group_trx++;
-            if ((p->group_rows >= c->o.group_rows || *c->soft || replay) &&
+            if ((p->group_rows >= c->o.group_rows || *c->soft || replay ||
+                 cut) &&
                 commit_group(w, p, off))
+                return;
+        } else if (cut && p->group_open && p->group_trx > 0) {
+            /* The previous transaction ended with its marker; this event
+             * starts the open one. */
+            if (commit_group(w, p, off))
                 return;
         }
         if (replay) {
@@ -861,7 +888,7 @@ static void *worker_main(void *arg) {
                 got = 1;
             prefetch(w, p, &f);
             process(w, p, &f);
-            check_open_trx(c, p);
+            check_open_trx(w, p);
         }
         idle = !got;
         if (n == 0)
@@ -952,6 +979,7 @@ static void discover(consume_t *c, sl_client_t *cl) {
             }
             sl_keylist_init(&p->keys);
             p->otrx_first = UINT64_MAX;
+            p->commit_at = UINT64_MAX;
             p->worker = least_loaded(c);
             worker_t *w = &c->workers[p->worker];
             pthread_mutex_lock(&w->mu);

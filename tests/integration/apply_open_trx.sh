@@ -106,11 +106,26 @@ for _ in $(seq 1 100); do
 done
 [ $ok = 1 ] && pass "stats file shows the open transaction" ||
     fail "stats file lacks the open transaction: $(grep open_trx "$STATS" 2>/dev/null | tr '\n' ' ')"
-# (The committed transaction before it shares the open target transaction
-# and waits with it: a target transaction groups source transactions and is
-# committed at a boundary once caught up, which never comes here.)
 rows=$(sql "SELECT COUNT(*) FROM ot_dst.items WHERE id >= 1")
 [ "$rows" = 0 ] && pass "nothing of the open transaction applied" ||
+    fail "target holds $rows rows of the open transaction (expected 0)"
+# The committed transaction before it shared its target transaction (apply
+# groups source transactions); once the open one is reported, it is
+# committed on its own: its row and the position just before the open
+# transaction (offset 3).
+ok=0
+for _ in $(seq 1 100); do
+    if [ "$(sql "SELECT COUNT(*) FROM ot_dst.items WHERE id = 0")" = 1 ] &&
+        [ "$(sql "SELECT next_offset FROM ot_meta.sluice_offsets WHERE part='$PART'")" = 3 ]; then
+        ok=1
+        break
+    fi
+    sleep 0.1
+done
+[ $ok = 1 ] && pass "the transaction before the open one is applied" ||
+    fail "the committed transaction waits with the open one: $(sql "SELECT COUNT(*) FROM ot_dst.items") rows, sluice_offsets $(sql "SELECT next_offset FROM ot_meta.sluice_offsets WHERE part='$PART'" 2>&1)"
+rows=$(sql "SELECT COUNT(*) FROM ot_dst.items WHERE id >= 1")
+[ "$rows" = 0 ] && pass "still nothing of the open transaction applied" ||
     fail "target holds $rows rows of the open transaction (expected 0)"
 
 # Its commit arrives: all rows applied, the warning stops.
