@@ -59,7 +59,15 @@ static int mc_has(int fd, const char *key) {
     return strncmp(reply, "VALUE ", 6) == 0;
 }
 
+static uint16_t start_second_memcached_pid(int *pid);
+
 static uint16_t start_second_memcached(void) {
+    int pid;
+    return start_second_memcached_pid(&pid);
+}
+
+/* Starts another memcached on a free port; *pid is its process. */
+static uint16_t start_second_memcached_pid(int *pid) {
     /* The spawn helper execs without a PATH search. */
     const char *bin = access("/usr/bin/memcached", X_OK) == 0
                           ? "/usr/bin/memcached"
@@ -74,12 +82,40 @@ static uint16_t start_second_memcached(void) {
             argv[9] = "-u";
             argv[10] = "root";
         }
-        sl_harness_spawn(argv, NULL);
+        *pid = sl_harness_spawn(argv, NULL);
         if (sl_harness_wait_port(port, 10000) == 0)
             return port;
     }
     SL_CHECK(!"the second memcached did not start");
     return 0;
+}
+
+/* Publishes one source transaction updating ids 1..n of part (db.table)
+ * to topic shop; returns the offset after its commit. */
+static uint64_t publish_updates(sl_client_t *cl, const char *part, int n) {
+    const char *dot = strchr(part, '.');
+    char db[64], ev[1024];
+    snprintf(db, sizeof db, "%.*s", (int)(dot - part), part);
+    const char *src = "\"src\":{\"file\":\"b.1\",\"pos\":4,\"end_pos\":4,"
+                      "\"server_id\":1,\"ts\":1},\"trx\":{\"seq\":1,\"id\":"
+                      "\"0-1-9\"}";
+    uint64_t off;
+    int dup;
+    snprintf(ev, sizeof ev, "{\"kind\":\"begin\",%s}", src);
+    SL_CHECK_OK(sl_client_put(cl, "shop", part, ev, strlen(ev), -1, 0, &off,
+                              &dup));
+    for (int i = 1; i <= n; i++) {
+        snprintf(ev, sizeof ev, "{\"kind\":\"row\",\"op\":\"update\","
+                 "\"before\":{\"id\":%d,\"n\":1},\"after\":{\"id\":%d,"
+                 "\"n\":2},\"db\":\"%s\",\"table\":\"%s\",\"row\":%d,"
+                 "\"pk\":[\"id\"],%s}", i, i, db, dot + 1, i - 1, src);
+        SL_CHECK_OK(sl_client_put(cl, "shop", part, ev, strlen(ev), -1, 0,
+                                  &off, &dup));
+    }
+    snprintf(ev, sizeof ev, "{\"kind\":\"commit\",\"rows\":%d,%s}", n, src);
+    SL_CHECK_OK(sl_client_put(cl, "shop", part, ev, strlen(ev), -1, 0, &off,
+                              &dup));
+    return off + 1;
 }
 
 SL_TEST(apply_memcached_pool_deletes_on_the_ketama_server) {
@@ -126,28 +162,7 @@ SL_TEST(apply_memcached_pool_deletes_on_the_ketama_server) {
     /* Changes to users 1..NCHANGED, one transaction. */
     sl_client_t *cl;
     SL_CHECK_OK(sl_client_connect(broker, NULL, &cl));
-    char ev[1024];
-    const char *src = "\"src\":{\"file\":\"b.1\",\"pos\":4,\"end_pos\":4,"
-                      "\"server_id\":1,\"ts\":1},\"trx\":{\"seq\":1,\"id\":"
-                      "\"0-1-9\"}";
-    uint64_t off;
-    int dup;
-    snprintf(ev, sizeof ev, "{\"kind\":\"begin\",%s}", src);
-    SL_CHECK_OK(sl_client_put(cl, "shop", "mp_src.users", ev, strlen(ev), -1,
-                              0, &off, &dup));
-    for (int i = 1; i <= NCHANGED; i++) {
-        snprintf(ev, sizeof ev, "{\"kind\":\"row\",\"op\":\"update\","
-                 "\"before\":{\"id\":%d,\"n\":1},\"after\":{\"id\":%d,"
-                 "\"n\":2},\"db\":\"mp_src\",\"table\":\"users\",\"row\":%d,"
-                 "\"pk\":[\"id\"],%s}", i, i, i - 1, src);
-        SL_CHECK_OK(sl_client_put(cl, "shop", "mp_src.users", ev,
-                                  strlen(ev), -1, 0, &off, &dup));
-    }
-    snprintf(ev, sizeof ev, "{\"kind\":\"commit\",\"rows\":%d,%s}", NCHANGED,
-             src);
-    SL_CHECK_OK(sl_client_put(cl, "shop", "mp_src.users", ev, strlen(ev), -1,
-                              0, &off, &dup));
-    uint64_t end = off + 1;
+    uint64_t end = publish_updates(cl, "mp_src.users", NCHANGED);
 
     char keys[700], logp[700], m0[64], m1[64];
     snprintf(keys, sizeof keys, "%s/keys", dir);
@@ -195,6 +210,102 @@ SL_TEST(apply_memcached_pool_deletes_on_the_ketama_server) {
     }
     SL_CHECK_INT(wrong, 0);
     SL_CHECK_INT(kept, NKEYS - NCHANGED);
+    close(fd[0]);
+    close(fd[1]);
+    memcached_free(app);
+    sl_client_close(cl);
+}
+
+/* One server of the pool stops answering (SIGSTOP): the keys of the other
+ * server are deleted meanwhile, the consumer offset is not committed while
+ * the stopped server's share is unacknowledged (its keys are not remapped
+ * to the live server), and once it answers again its keys are deleted and
+ * the offset is committed. */
+SL_TEST(apply_memcached_pool_server_stalled_is_waited_for) {
+    uint16_t port[2];
+    port[0] = sl_harness_port("MEMCACHED");
+    int pid1 = 0;
+    port[1] = start_second_memcached_pid(&pid1);
+    char dir[600], broker[64];
+    snprintf(dir, sizeof dir, "%s/mcstall", sl_test_tmpdir());
+    mkdir(dir, 0700);
+    sl_harness_start_broker(dir, broker, sizeof broker);
+    memcached_st *app = memcached_create(NULL);
+    SL_CHECK(app != NULL);
+    SL_CHECK(memcached_behavior_set(app, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED,
+                                    1) == MEMCACHED_SUCCESS);
+    for (int s = 0; s < 2; s++)
+        SL_CHECK(memcached_server_add(app, "127.0.0.1", port[s]) ==
+                 MEMCACHED_SUCCESS);
+    int fd[2] = {mc_connect(port[0]), mc_connect(port[1])};
+    int home[NCHANGED + 1], per[2] = {0, 0};
+    char key[64];
+    for (int i = 1; i <= NCHANGED; i++) {
+        snprintf(key, sizeof key, "stall:%d", i);
+        SL_CHECK(memcached_set(app, key, strlen(key), "v", 1, 0, 0) ==
+                 MEMCACHED_SUCCESS);
+        memcached_return_t rc;
+        const memcached_instance_st *in =
+            memcached_server_by_key(app, key, strlen(key), &rc);
+        SL_CHECK(in != NULL);
+        home[i] = memcached_server_port(in) == port[0] ? 0 : 1;
+        per[home[i]]++;
+    }
+    SL_CHECK(per[0] > 0 && per[1] > 0);
+    sl_client_t *cl;
+    SL_CHECK_OK(sl_client_connect(broker, NULL, &cl));
+    uint64_t end = publish_updates(cl, "mp_src.stall", NCHANGED);
+    char keys[700], logp[700], m0[64], m1[64];
+    snprintf(keys, sizeof keys, "%s/keys", dir);
+    FILE *kf = fopen(keys, "w");
+    SL_CHECK(kf != NULL);
+    fputs("mp_src.stall stall:{id}\n", kf);
+    fclose(kf);
+    snprintf(logp, sizeof logp, "%s/apply.log", dir);
+    snprintf(m0, sizeof m0, "127.0.0.1:%u", port[0]);
+    snprintf(m1, sizeof m1, "127.0.0.1:%u", port[1]);
+    SL_CHECK(kill(pid1, SIGSTOP) == 0);
+    char *argv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker", broker,
+                    "--topic", "shop", "--group", "st", "--memcached", m0,
+                    "--memcached", m1, "--keys", keys, "--poll", "200ms",
+                    NULL};
+    int pid = sl_harness_spawn(argv, logp);
+    /* The live server's keys go. */
+    int left = per[0];
+    for (int t = 0; t < 600 && left > 0; t++) {
+        left = 0;
+        for (int i = 1; i <= NCHANGED; i++) {
+            snprintf(key, sizeof key, "stall:%d", i);
+            if (home[i] == 0)
+                left += mc_has(fd[0], key);
+        }
+        if (left > 0)
+            sl_harness_sleep_ms(100);
+    }
+    SL_CHECK_INT(left, 0);
+    /* Not committed while the stopped server's share is unacknowledged. */
+    uint64_t committed = 0;
+    int rc = sl_client_committed(cl, "st", "shop", "mp_src.stall",
+                                 &committed);
+    SL_CHECK(rc == SL_ENOTFOUND || (rc == 0 && committed < end));
+    SL_CHECK(kill(pid1, SIGCONT) == 0);
+    committed = 0;
+    for (int t = 0; t < 900 && committed < end; t++) {
+        rc = sl_client_committed(cl, "st", "shop", "mp_src.stall",
+                                 &committed);
+        SL_CHECK(rc == 0 || rc == SL_ENOTFOUND);
+        if (committed < end)
+            sl_harness_sleep_ms(100);
+    }
+    SL_CHECK_UINT(committed, end);
+    int still = 0;
+    for (int i = 1; i <= NCHANGED; i++) {
+        snprintf(key, sizeof key, "stall:%d", i);
+        still += mc_has(fd[home[i]], key);
+    }
+    SL_CHECK_INT(still, 0);
+    int status = sl_harness_stop(pid, SIGTERM, 10000);
+    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     close(fd[0]);
     close(fd[1]);
     memcached_free(app);
