@@ -124,6 +124,21 @@ typedef struct {
     uint64_t *skip;
     size_t nskip, capskip;
     uint64_t dead_lettered;
+    /* The source transaction open at the end of what was processed: its
+     * first offset (UINT64_MAX when none is open), id, rows so far, and
+     * since when (monotonic ms) it waits for its end; written by the
+     * worker, read by the stats report like the counters above (otrx_id
+     * keeps its last byte NUL). Kept across a rewind: the redo reaches
+     * the same first offset and does not restart the clock. */
+    uint64_t otrx_first;
+    char otrx_id[256];
+    uint64_t otrx_rows;
+    uint64_t otrx_since_ms;
+    uint64_t otrx_warned_ms;
+    /* Commit the group when the redo reaches this offset (UINT64_MAX:
+     * no such point): set when ended source transactions wait in the
+     * target transaction of one whose end does not come. */
+    uint64_t commit_at;
 } part_t;
 
 typedef struct consume_s consume_t;
@@ -586,6 +601,70 @@ static void copy_trx_id(part_t *p, const sl_jr_doc_t *doc, uint32_t id,
         p->src_ts = t;
 }
 
+/* Follows the source transaction left open by the event at off (b: its
+ * boundary class, was_open: whether one was open before it), for the
+ * open-transaction warning and stats. */
+static void note_open_trx(part_t *p, uint64_t off, int was_open, int b,
+                          const sl_jr_doc_t *doc, uint32_t kind) {
+    if (!p->tt.open) {
+        p->otrx_first = UINT64_MAX;
+        return;
+    }
+    if (!was_open || (b & SL_TRX_ENDS_BEFORE)) {
+        /* A transaction starts here. The same first offset again is the
+         * redo after a rewind: the wait goes on. */
+        if (off != p->otrx_first) {
+            p->otrx_since_ms = now_ms();
+            p->otrx_warned_ms = 0;
+        }
+        p->otrx_first = off;
+        p->otrx_rows = 0;
+        snprintf(p->otrx_id, sizeof p->otrx_id, "%s", p->tt.trx);
+    }
+    if (kind != SL_JR_NONE && sl_jr_str_eq(doc, kind, "row", 3))
+        p->otrx_rows++;
+}
+
+/* Warns, every open_trx_warn_ms, about a source transaction that has
+ * waited that long for its end: its changes are held (rightly: applying
+ * part of a transaction would break atomicity), but an operator must
+ * hear of it (a producer that died mid-transaction, a capture bug). */
+static void check_open_trx(worker_t *w, part_t *p) {
+    const consume_t *c = w->c;
+    uint64_t warn = c->o.open_trx_warn_ms;
+    if (warn == 0 || p->otrx_first == UINT64_MAX)
+        return;
+    uint64_t t = now_ms();
+    if (t - p->otrx_since_ms < warn ||
+        (p->otrx_warned_ms != 0 && t - p->otrx_warned_ms < warn))
+        return;
+    p->otrx_warned_ms = t;
+    char q[600];
+    sl_log_warn("source transaction not ended; its changes are held",
+                "part=%s trx=%s first_offset=%llu rows=%llu waited_s=%llu "
+                "next=%llu latest=%llu",
+                p->name, sl_log_quote(p->otrx_id[0] ? p->otrx_id : "-", q,
+                                      sizeof q),
+                (unsigned long long)p->otrx_first,
+                (unsigned long long)p->otrx_rows,
+                (unsigned long long)((t - p->otrx_since_ms) / 1000),
+                (unsigned long long)p->applied_next,
+                (unsigned long long)p->latest);
+    if (p->group_open && p->group_trx > 0 && p->otrx_first > p->db_next &&
+        p->commit_at == UINT64_MAX) {
+        /* Source transactions that did end share the target transaction
+         * of the open one (a group commits at a boundary once caught up,
+         * and the boundary after the open one never comes). Redo the
+         * group and commit it where the open transaction starts, so they
+         * do not wait with it. */
+        sl_log_info("committing the transactions before the open one",
+                    "part=%s upto=%llu", p->name,
+                    (unsigned long long)p->otrx_first);
+        p->commit_at = p->otrx_first;
+        rewind_part(w, p, 0);
+    }
+}
+
 /* Processes one fetched batch of part p. */
 static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
     consume_t *c = w->c;
@@ -614,15 +693,26 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
         sl_event_index(&w->doc, &ev);
         /* The transaction id, for the boundaries and the offsets row. */
         uint32_t trx_id = trx_id_of(&w->doc, ev.trx);
+        int was_open = p->tt.open;
         int b = trxtrack_at(&p->tt, &w->doc, ev.kind, trx_id);
+        note_open_trx(p, off, was_open, b, &w->doc, ev.kind);
         uint32_t kd = ev.kind;
         int replay = c->o.mysql != NULL && c->o.ddl_replay &&
                      off >= p->db_next && kd != SL_JR_NONE &&
                      sl_jr_str_eq(&w->doc, kd, "ddl", 3) && !skipped(p, off);
+        int cut = off == p->commit_at;
+        if (cut)
+            p->commit_at = UINT64_MAX;
         if ((b & SL_TRX_ENDS_BEFORE) && p->group_open) {
             p->group_trx++;
-            if ((p->group_rows >= c->o.group_rows || *c->soft || replay) &&
+            if ((p->group_rows >= c->o.group_rows || *c->soft || replay ||
+                 cut) &&
                 commit_group(w, p, off))
+                return;
+        } else if (cut && p->group_open && p->group_trx > 0) {
+            /* The previous transaction ended with its marker; this event
+             * starts the open one. */
+            if (commit_group(w, p, off))
                 return;
         }
         if (replay) {
@@ -736,8 +826,10 @@ static void *worker_main(void *arg) {
         sl_redis_sink_new(c->o.redis, c->o.redis_channel, c->o.redis_password,
                           &w->rs) != 0)
         sl_fatal("bad --redis address", "redis=%s", c->o.redis);
-    if (c->o.memcached != NULL && sl_mc_sink_new(c->o.memcached, &w->mc) != 0)
-        sl_fatal("bad --memcached address", "memcached=%s", c->o.memcached);
+    if (c->o.memcached != NULL &&
+        sl_mc_sink_new(c->o.memcached, c->o.nmemcached, &w->mc) != 0)
+        sl_fatal("bad --memcached address", "memcached=%s",
+                 c->o.memcached[0]);
     if (worker_connect(w) != 0)
         goto out;
     int idle = 0;
@@ -821,6 +913,7 @@ static void *worker_main(void *arg) {
                 got = 1;
             prefetch(w, p, &f);
             process(w, p, &f);
+            check_open_trx(w, p);
         }
         idle = !got;
         if (n == 0)
@@ -910,6 +1003,8 @@ static void discover(consume_t *c, sl_client_t *cl) {
                 continue;
             }
             sl_keylist_init(&p->keys);
+            p->otrx_first = UINT64_MAX;
+            p->commit_at = UINT64_MAX;
             p->worker = least_loaded(c);
             worker_t *w = &c->workers[p->worker];
             pthread_mutex_lock(&w->mu);
@@ -964,12 +1059,16 @@ static void report(consume_t *c, uint64_t elapsed_ms, int final) {
             memset(&ms, 0, sizeof ms);
             if (p->sink != NULL)
                 sl_mysql_sink_stats(p->sink, &ms);
+            uint64_t ofirst = p->otrx_first;
+            unsigned long long owait =
+                ofirst != UINT64_MAX ? (now_ms() - p->otrx_since_ms) / 1000
+                                     : 0;
             sl_log_info(final ? "partition final" : "partition stats",
                         "part=%s worker=%u state=%s next=%llu latest=%llu "
                         "lag=%llu behind_s=%lld rows=%llu trx=%llu "
                         "invalidated=%llu dead_lettered=%llu rate=%.0f "
                         "target_commits=%llu wait_target_ms=%llu "
-                        "wait_broker_ms=%llu",
+                        "wait_broker_ms=%llu open_trx_wait_s=%llu",
                         p->name, p->worker,
                         state, (unsigned long long)next,
                         (unsigned long long)p->latest,
@@ -979,7 +1078,7 @@ static void report(consume_t *c, uint64_t elapsed_ms, int final) {
                         (unsigned long long)p->dead_lettered, rate,
                         (unsigned long long)ms.groups,
                         (unsigned long long)(ms.wait_ns / 1000000u),
-                        (unsigned long long)(p->fetch_ns / 1000000u));
+                        (unsigned long long)(p->fetch_ns / 1000000u), owait);
             sl_buf_printf(&stats,
                           "STAT part:%s:state %s\nSTAT part:%s:next %llu\n"
                           "STAT part:%s:lag %llu\nSTAT part:%s:behind_s %lld\n"
@@ -995,6 +1094,16 @@ static void report(consume_t *c, uint64_t elapsed_ms, int final) {
                           (unsigned long long)p->invalidated, p->name,
                           (unsigned long long)p->dead_lettered, p->name, rate,
                           p->name, (unsigned long long)ms.groups);
+            sl_buf_printf(&stats, "STAT part:%s:open_trx_wait_s %llu\n",
+                          p->name, owait);
+            if (ofirst != UINT64_MAX)
+                sl_buf_printf(&stats,
+                              "STAT part:%s:open_trx %s\n"
+                              "STAT part:%s:open_trx_first %llu\n"
+                              "STAT part:%s:open_trx_rows %llu\n",
+                              p->name, p->otrx_id[0] ? p->otrx_id : "-",
+                              p->name, (unsigned long long)ofirst, p->name,
+                              (unsigned long long)p->otrx_rows);
             if (p->stopped)
                 sl_buf_printf(&stats, "STAT part:%s:error %s\n", p->name,
                               p->error);

@@ -47,7 +47,10 @@ typedef struct {
     const char *redis;
     const char *redis_channel;
     const char *redis_password;
-    const char *memcached;
+    /* memcached servers ("HOST:PORT", nmemcached of them; NULL: none),
+     * one ketama pool (apply/sink_cache.h). */
+    const char *const *memcached;
+    size_t nmemcached;
     const sl_keytpl_set_t *keys;
     uint64_t fetch_bytes;     /* Per get (default 1 MiB). */
     uint64_t poll_ms;         /* Long-poll wait (default 1000). */
@@ -61,6 +64,10 @@ typedef struct {
      * name, wrapped with its offset and error, and skipped. */
     const char *dead_letter;
     int ddl_replay;           /* Run DDL events on the target (default 0). */
+    /* A source transaction whose end has not arrived for this long is
+     * logged (naming it, its first offset and the wait), again every
+     * period, and shown in the stats; 0: never logged. */
+    uint64_t open_trx_warn_ms;
 } sl_consume_opts_t;
 
 /* Runs until *soft_stop (or *hard_stop). Returns 0 after a clean stop, or

@@ -5,6 +5,7 @@
  */
 #include "apply/consume.h"
 #include "apply/keytpl.h"
+#include "apply/sink_cache.h"
 #include "apply/sink_mysql.h"
 #include "config.h"
 #include "error.h"
@@ -39,7 +40,9 @@ static const sl_opt_t opts[] = {
     {"redis-channel", NULL, 0, "also PUBLISH each invalidated key here"},
     {"redis-password-file", NULL, 0,
      "file with the Redis password (else $SLUICE_REDIS_PASSWORD)"},
-    {"memcached", NULL, 0, "memcached HOST:PORT to invalidate keys in"},
+    {"memcached", NULL, SL_OPT_MULTI,
+     "memcached HOST:PORT to invalidate keys in (repeatable: the servers "
+     "form one pool, keys placed by libmemcached's ketama)"},
     {"keys", NULL, 0, "key templates file (required with --redis or "
                       "--memcached)"},
     {"fetch-bytes", "1MiB", 0, "bytes per broker fetch (bounds memory)"},
@@ -57,6 +60,9 @@ static const sl_opt_t opts[] = {
      "run DDL events on the target (see docs/apply.md for the caveats)"},
     {"dead-letter", NULL, 0, "move events that fail permanently to this "
                              "topic (same partition name) and continue"},
+    {"open-trx-warn", "60s", 0,
+     "warn (and repeat every period) when a source transaction has not "
+     "ended for this long; 0: never"},
     {"grace", "30s", 0, "on SIGTERM, time allowed to finish open "
                         "transactions"},
     {"log-level", "info", 0, "debug, info, warn or error"},
@@ -184,7 +190,8 @@ int main(int argc, char **argv) {
         sl_config_get_ms(&cfg, "poll", &co.poll_ms) != 0 ||
         sl_config_get_u64(&cfg, "group-rows", &co.group_rows) != 0 ||
         sl_config_get_ms(&cfg, "stats-interval", &co.stats_ms) != 0 ||
-        sl_config_get_ms(&cfg, "grace", &co.grace_ms) != 0)
+        sl_config_get_ms(&cfg, "grace", &co.grace_ms) != 0 ||
+        sl_config_get_ms(&cfg, "open-trx-warn", &co.open_trx_warn_ms) != 0)
         return usage(&cfg, cfg.err);
     if (co.fetch_bytes < 1024 || co.group_rows < 1)
         return usage(&cfg, "--fetch-bytes must be at least 1KiB and "
@@ -255,16 +262,32 @@ int main(int argc, char **argv) {
 
     /* Caches. */
     co.redis = sl_config_get(&cfg, "redis");
-    co.memcached = sl_config_get(&cfg, "memcached");
+    const sl_strlist_t *mcl = sl_config_get_list(&cfg, "memcached");
+    if (mcl != NULL && mcl->count > 0) {
+        co.memcached = (const char *const *)mcl->items;
+        co.nmemcached = mcl->count;
+    }
     co.redis_channel = sl_config_get(&cfg, "redis-channel");
     char *rpass = NULL;
     sl_keytpl_set_t *keys = NULL;
     if (co.redis != NULL &&
         sl_parse_hostport(co.redis, host, sizeof host, &port) != 0)
         return usage(&cfg, "--redis must be HOST:PORT");
-    if (co.memcached != NULL &&
-        sl_parse_hostport(co.memcached, host, sizeof host, &port) != 0)
-        return usage(&cfg, "--memcached must be HOST:PORT");
+    for (size_t i = 0; i < co.nmemcached; i++) {
+        if (sl_parse_hostport(co.memcached[i], host, sizeof host, &port) != 0)
+            return usage(&cfg, "--memcached must be HOST:PORT");
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(co.memcached[k], co.memcached[i]) == 0)
+                return usage(&cfg, "--memcached names the same server "
+                                   "twice");
+    }
+    if (co.nmemcached > 0) {
+        /* Checks the pool once here (a failure in a worker is fatal). */
+        sl_mc_sink_t *probe;
+        if (sl_mc_sink_new(co.memcached, co.nmemcached, &probe) != 0)
+            return usage(&cfg, "--memcached: cannot build the server pool");
+        sl_mc_sink_free(probe);
+    }
     if (co.redis != NULL || co.memcached != NULL) {
         const char *kf = sl_config_get(&cfg, "keys");
         if (kf == NULL)
@@ -300,9 +323,9 @@ int main(int argc, char **argv) {
 
     sl_log_info("sluice-apply started",
                 "broker=%s topic=%s group=%s workers=%u target=%s redis=%s "
-                "memcached=%s", co.broker, co.topic, co.group, co.workers,
+                "memcached=%s memcached_servers=%zu", co.broker, co.topic, co.group, co.workers,
                 target ? target : "-", co.redis ? co.redis : "-",
-                co.memcached ? co.memcached : "-");
+                co.memcached ? co.memcached[0] : "-", co.nmemcached);
     err = sl_consume_run(&co, &soft_stop, &hard_stop);
     if (err != 0)
         sl_log_error("sluice-apply failed", "error=\"%s\"", sl_strerror(err));

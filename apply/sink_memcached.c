@@ -12,8 +12,32 @@
  * A round writes up to SL_CACHE_PIPELINE deletes in one buffer, then reads
  * exactly as many reply lines; replies are small (at most 11 bytes for a
  * success), so a round's replies fit in the socket buffer and the
- * write-then-read order cannot deadlock. Any failure drops the connection
- * and restarts the whole list after a backoff.
+ * write-then-read order cannot deadlock. Any failure drops that server's
+ * connection and restarts its whole share of the list after a backoff.
+ *
+ * A pool of servers (--memcached given several times) is distributed as
+ * the ecosystem's clients do it: libmemcached's consistent hashing in its
+ * libketama-compatible mode (MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED: MD5,
+ * 160 points per server, servers named "host:port" as given), the mode of
+ * PHP's Memcached with libketama_compatible, pylibmc's "ketama" and
+ * libketama itself. So a key is deleted on the server the application's
+ * client stored it on, provided both list the same servers spelled the
+ * same way (the order does not matter). libmemcached computes only the
+ * ring here (memcached_generate_hash(), no connection of its own); a
+ * server that is down is retried like a single server and never ejected,
+ * because remapping its keys to another server would leave them cached
+ * on it when it returns.
+ *
+ * Why the hand-written protocol and not libmemcached's memcached_delete():
+ * a delete must be acknowledged before the offset is committed, and with
+ * acknowledged deletes libmemcached does one round trip per key
+ * (memcached_delete() waits for each reply; its buffered and noreply
+ * modes give up the per-key acknowledgement). Measured over loopback
+ * (memcached 1.6.18, libmemcached 1.1.4, 2 shared cores), 100,000
+ * acknowledged deletes of existing keys: this sink 0.17 s in calls of 500
+ * keys and 0.22 s in calls of 20, against 3.3 s and 3.8 s for
+ * memcached_delete() per key: this sink is 15 to 20 times faster for the
+ * batches apply sends (and 1.3 times with one key per call).
  */
 #include "apply/sink_cache.h"
 
@@ -24,6 +48,7 @@
 #include "parse.h"
 
 #include <arpa/inet.h>
+#include <libmemcached/memcached.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -37,53 +62,137 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-struct sl_mc_sink_s {
+/* One server of the pool and its connection. */
+typedef struct {
     char host[256];
     uint16_t port;
     int fd;
-    sl_buf_t out;
     char in[8192];
     size_t inpos; /* Start of the unread replies in in[]. */
     size_t inlen; /* End of them. */
+    size_t *idx;  /* The keys of the current call that hash here. */
+    size_t nidx, capidx;
+    int pending;  /* Its share of the current call is not acknowledged. */
+    uint64_t failures; /* Consecutive failed attempts (for the log). */
+} mc_server_t;
+
+struct sl_mc_sink_s {
+    mc_server_t *srv;
+    size_t nsrv;
+    memcached_st *ring; /* libmemcached, for the ketama ring only. */
+    size_t *pos2srv;    /* libmemcached's server position -> srv index. */
+    sl_buf_t out;
     sl_backoff_t bo;
     sl_cache_stats_t stats;
 };
 
-int sl_mc_sink_new(const char *hostport, sl_mc_sink_t **out) {
-    sl_mc_sink_t *mc = calloc(1, sizeof *mc);
-    if (mc == NULL)
-        return SL_ENOMEM;
-    if (sl_parse_hostport(hostport, mc->host, sizeof mc->host, &mc->port) !=
-        0) {
-        free(mc);
-        return SL_EINVAL;
-    }
-    mc->fd = -1;
-    sl_backoff_init(&mc->bo, 50, 5000);
-    *out = mc;
-    return 0;
-}
-
-static void drop(sl_mc_sink_t *mc) {
-    if (mc->fd >= 0)
-        close(mc->fd);
-    mc->fd = -1;
-    mc->inpos = mc->inlen = 0;
+static void drop(mc_server_t *sv) {
+    if (sv->fd >= 0)
+        close(sv->fd);
+    sv->fd = -1;
+    sv->inpos = sv->inlen = 0;
 }
 
 void sl_mc_sink_free(sl_mc_sink_t *mc) {
     if (mc == NULL)
         return;
-    drop(mc);
+    for (size_t i = 0; i < mc->nsrv; i++) {
+        drop(&mc->srv[i]);
+        free(mc->srv[i].idx);
+    }
+    free(mc->srv);
+    free(mc->pos2srv);
+    if (mc->ring != NULL)
+        memcached_free(mc->ring);
     sl_buf_free(&mc->out);
     free(mc);
+}
+
+/* Builds the ketama ring of the pool and maps libmemcached's server
+ * positions to ours (by host and port, so its internal order does not
+ * matter). */
+static int ring_init(sl_mc_sink_t *mc) {
+    mc->ring = memcached_create(NULL);
+    if (mc->ring == NULL)
+        return SL_ENOMEM;
+    if (memcached_behavior_set(mc->ring, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED,
+                               1) != MEMCACHED_SUCCESS)
+        return SL_EINVAL;
+    for (size_t i = 0; i < mc->nsrv; i++)
+        if (memcached_server_add(mc->ring, mc->srv[i].host,
+                                 mc->srv[i].port) != MEMCACHED_SUCCESS)
+            return SL_EINVAL;
+    uint32_t n = memcached_server_count(mc->ring);
+    if (n != mc->nsrv)
+        return SL_EINVAL;
+    mc->pos2srv = calloc(n, sizeof *mc->pos2srv);
+    if (mc->pos2srv == NULL)
+        return SL_ENOMEM;
+    for (uint32_t p = 0; p < n; p++) {
+        const memcached_instance_st *in =
+            memcached_server_instance_by_position(mc->ring, p);
+        const char *name = in ? memcached_server_name(in) : NULL;
+        size_t k = 0;
+        while (k < mc->nsrv &&
+               (name == NULL || strcmp(mc->srv[k].host, name) != 0 ||
+                mc->srv[k].port != memcached_server_port(in)))
+            k++;
+        if (k == mc->nsrv)
+            return SL_EINVAL;
+        mc->pos2srv[p] = k;
+    }
+    return 0;
+}
+
+int sl_mc_sink_new(const char *const *hostports, size_t n,
+                   sl_mc_sink_t **out) {
+    if (n == 0)
+        return SL_EINVAL;
+    sl_mc_sink_t *mc = calloc(1, sizeof *mc);
+    if (mc == NULL)
+        return SL_ENOMEM;
+    mc->srv = calloc(n, sizeof *mc->srv);
+    if (mc->srv == NULL) {
+        free(mc);
+        return SL_ENOMEM;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        mc_server_t *sv = &mc->srv[i];
+        sv->fd = -1;
+        mc->nsrv++;
+        if (sl_parse_hostport(hostports[i], sv->host, sizeof sv->host,
+                              &sv->port) != 0)
+            rc = SL_EINVAL;
+        for (size_t k = 0; k < i && rc == 0; k++)
+            if (strcmp(mc->srv[k].host, sv->host) == 0 &&
+                mc->srv[k].port == sv->port)
+                rc = SL_EINVAL; /* The same server twice. */
+    }
+    if (rc == 0 && n > 1)
+        rc = ring_init(mc);
+    if (rc != 0) {
+        sl_mc_sink_free(mc);
+        return rc;
+    }
+    sl_backoff_init(&mc->bo, 50, 5000);
+    *out = mc;
+    return 0;
+}
+
+size_t sl_mc_sink_server_of(const sl_mc_sink_t *mc, const char *key,
+                            size_t n) {
+    if (mc->nsrv == 1)
+        return 0;
+    uint32_t p = memcached_generate_hash(mc->ring, key, n);
+    return p < mc->nsrv ? mc->pos2srv[p] : 0;
 }
 
 void sl_mc_sink_stats(const sl_mc_sink_t *mc, sl_cache_stats_t *st) {
     *st = mc->stats;
 }
 
-static int ensure(sl_mc_sink_t *mc, char *why, size_t whylen) {
+static int ensure(mc_server_t *mc, char *why, size_t whylen) {
     if (mc->fd >= 0)
         return 0;
     struct addrinfo hints, *res = NULL;
@@ -135,7 +244,7 @@ static int ensure(sl_mc_sink_t *mc, char *why, size_t whylen) {
     return 0;
 }
 
-static int write_all(sl_mc_sink_t *mc, const uint8_t *p, size_t n, char *why,
+static int write_all(mc_server_t *mc, const uint8_t *p, size_t n, char *why,
                      size_t whylen) {
     while (n > 0) {
         ssize_t w = send(mc->fd, p, n, MSG_NOSIGNAL);
@@ -155,7 +264,7 @@ static int write_all(sl_mc_sink_t *mc, const uint8_t *p, size_t n, char *why,
 /* Reads one reply line (without CRLF) into line. Replies are consumed
  * by moving a cursor; the buffer is compacted only when it must read
  * more. */
-static int read_line(sl_mc_sink_t *mc, char *line, size_t cap, char *why,
+static int read_line(mc_server_t *mc, char *line, size_t cap, char *why,
                      size_t whylen) {
     for (;;) {
         char *start = mc->in + mc->inpos;
@@ -201,28 +310,29 @@ static int key_ok(const char *k, size_t n) {
     return 1;
 }
 
-static int attempt(sl_mc_sink_t *mc, const sl_keylist_t *kl, char *why,
-                   size_t whylen, uint64_t *existed) {
-    int rc = ensure(mc, why, whylen);
+/* Deletes the keys of kl routed to server sv, pipelined. */
+static int attempt(sl_mc_sink_t *mc, mc_server_t *sv, const sl_keylist_t *kl,
+                   char *why, size_t whylen, uint64_t *existed) {
+    int rc = ensure(sv, why, whylen);
     if (rc != 0)
         return rc;
     *existed = 0;
-    for (size_t i = 0; i < kl->count; i += SL_CACHE_PIPELINE) {
-        size_t n = kl->count - i < SL_CACHE_PIPELINE ? kl->count - i
-                                                     : SL_CACHE_PIPELINE;
+    for (size_t i = 0; i < sv->nidx; i += SL_CACHE_PIPELINE) {
+        size_t n = sv->nidx - i < SL_CACHE_PIPELINE ? sv->nidx - i
+                                                    : SL_CACHE_PIPELINE;
         sl_buf_reset(&mc->out);
         for (size_t k = 0; k < n; k++) {
             size_t kn;
-            const char *key = sl_keylist_key(kl, i + k, &kn);
+            const char *key = sl_keylist_key(kl, sv->idx[i + k], &kn);
             if (sl_buf_append(&mc->out, "delete ", 7) != 0 ||
                 sl_buf_append(&mc->out, key, kn) != 0 ||
                 sl_buf_append(&mc->out, "\r\n", 2) != 0)
                 return SL_ENOMEM;
         }
-        rc = write_all(mc, mc->out.data, mc->out.len, why, whylen);
+        rc = write_all(sv, mc->out.data, mc->out.len, why, whylen);
         for (size_t k = 0; k < n && rc == 0; k++) {
             char line[256];
-            rc = read_line(mc, line, sizeof line, why, whylen);
+            rc = read_line(sv, line, sizeof line, why, whylen);
             if (rc != 0)
                 break;
             if (strcmp(line, "DELETED") == 0) {
@@ -233,10 +343,33 @@ static int attempt(sl_mc_sink_t *mc, const sl_keylist_t *kl, char *why,
             }
         }
         if (rc != 0) {
-            drop(mc);
+            drop(sv);
             return rc;
         }
     }
+    return 0;
+}
+
+/* Routes every key of kl to its server (sv->idx). */
+static int route(sl_mc_sink_t *mc, const sl_keylist_t *kl) {
+    for (size_t s = 0; s < mc->nsrv; s++)
+        mc->srv[s].nidx = 0;
+    for (size_t i = 0; i < kl->count; i++) {
+        size_t kn;
+        const char *key = sl_keylist_key(kl, i, &kn);
+        mc_server_t *sv = &mc->srv[sl_mc_sink_server_of(mc, key, kn)];
+        if (sv->nidx == sv->capidx) {
+            size_t nc = sv->capidx ? sv->capidx * 2 : 64;
+            size_t *ni = realloc(sv->idx, nc * sizeof *ni);
+            if (ni == NULL)
+                return SL_ENOMEM;
+            sv->idx = ni;
+            sv->capidx = nc;
+        }
+        sv->idx[sv->nidx++] = i;
+    }
+    for (size_t s = 0; s < mc->nsrv; s++)
+        mc->srv[s].pending = mc->srv[s].nidx > 0;
     return 0;
 }
 
@@ -257,30 +390,51 @@ int sl_mc_sink_delete(sl_mc_sink_t *mc, const sl_keylist_t *kl,
     }
     if (kl->count == 0)
         return 0;
+    int rc = route(mc, kl);
+    if (rc != 0)
+        return rc;
+    uint64_t existed_all = 0;
     for (;;) {
-        char why[256] = "";
-        uint64_t existed = 0;
-        int rc = attempt(mc, kl, why, sizeof why, &existed);
-        if (rc == SL_ENOMEM)
-            return rc;
-        if (rc == 0) {
-            if (mc->bo.attempts > 0)
-                sl_log_info("memcached reachable again",
-                            "memcached=%s:%u retries=%llu", mc->host, mc->port,
-                            (unsigned long long)mc->bo.attempts);
+        /* Each server's share is retried until acknowledged; a share that
+         * was acknowledged is not sent again. */
+        int left = 0;
+        for (size_t s = 0; s < mc->nsrv; s++) {
+            mc_server_t *sv = &mc->srv[s];
+            if (!sv->pending)
+                continue;
+            char why[256] = "";
+            uint64_t existed = 0;
+            rc = attempt(mc, sv, kl, why, sizeof why, &existed);
+            if (rc == SL_ENOMEM)
+                return rc;
+            if (rc == 0) {
+                if (sv->failures > 0)
+                    sl_log_info("memcached reachable again",
+                                "memcached=%s:%u retries=%llu", sv->host,
+                                sv->port, (unsigned long long)sv->failures);
+                sv->failures = 0;
+                sv->pending = 0;
+                existed_all += existed;
+                continue;
+            }
+            left = 1;
+            char q[300];
+            if (sv->failures % 20 == 0)
+                sl_log_warn("memcached delete failed; retrying",
+                            "memcached=%s:%u error=%s keys=%zu attempt=%llu",
+                            sv->host, sv->port,
+                            sl_log_quote(why, q, sizeof q), sv->nidx,
+                            (unsigned long long)sv->failures + 1);
+            sv->failures++;
+        }
+        if (!left) {
             sl_backoff_reset(&mc->bo);
             mc->stats.batches++;
             mc->stats.keys += kl->count;
-            mc->stats.existed += existed;
+            mc->stats.existed += existed_all;
             return 0;
         }
         mc->stats.retries++;
-        char q[300];
-        if (mc->bo.attempts == 0 || mc->bo.attempts % 20 == 0)
-            sl_log_warn("memcached delete failed; retrying",
-                        "memcached=%s:%u error=%s keys=%zu attempt=%llu",
-                        mc->host, mc->port, sl_log_quote(why, q, sizeof q),
-                        kl->count, (unsigned long long)mc->bo.attempts + 1);
         if (sl_backoff_sleep(&mc->bo, stop))
             return SL_ESTOPPED;
     }

@@ -804,7 +804,61 @@ out:
 
 /* ---- connection ------------------------------------------------------- */
 
-static int is_transient(unsigned e) {
+/* The operating-system errno a server message carries, for the errors
+ * that wrap one: 3 "Error writing file '...' (Errcode: 28 ...)", 1026 and
+ * 1004/1005 "... (errno: 28 ...)", 1030 "Got error 28 \"No space left on
+ * device\" from storage engine InnoDB", 1180/1181 "Got error 28 ... during
+ * COMMIT". The last marker counts: a file name quoted before it cannot
+ * pose as the errno. -1 when there is none. */
+static long msg_errno(const char *msg) {
+    static const char *const marks[] = {"Errcode: ", "errno: ", "Got error "};
+    if (msg == NULL)
+        return -1;
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+        const char *p = NULL;
+        for (const char *q = strstr(msg, marks[i]); q != NULL;
+             q = strstr(q + 1, marks[i]))
+            p = q;
+        if (p == NULL)
+            continue;
+        p += strlen(marks[i]);
+        if (*p < '0' || *p > '9')
+            continue;
+        long v = 0;
+        while (*p >= '0' && *p <= '9' && v < 100000)
+            v = v * 10 + (*p++ - '0');
+        return v;
+    }
+    return -1;
+}
+
+/* Errnos inside a wrapped error that say the target lacks room or memory,
+ * or holds a damaged table an operator repairs: 28 ENOSPC, 122 EDQUOT,
+ * 12 ENOMEM, and the storage engines' 126 (index crashed), 127 (record
+ * file crashed), 134 (record deleted), 135/136 (record or index file
+ * full). */
+static int errno_transient(long en) {
+    return en == 28 || en == 122 || en == 12 || en == 126 || en == 127 ||
+           en == 134 || en == 135 || en == 136;
+}
+
+/*
+ * Whether error e (with the server's message msg, which may be NULL) is
+ * transient: the group is rolled back and redone after a backoff, for as
+ * long as it takes, and the event is never dead-lettered or skipped.
+ *
+ * Besides lost connections, lock conflicts and a read-only or stopping
+ * server, this covers a target that is out of space or memory (1021 disk
+ * full, 1114 table full, 1041/1037/1038 out of memory, 1135 no thread,
+ * 1034 "incorrect key file", which is also how a full tmpdir shows, and 3,
+ * 1004, 1005, 1026, 1030, 1180, 1181 wrapping errno 28 ENOSPC or 122
+ * EDQUOT: creating sluice_offsets on a full disk is one) and a
+ * table marked crashed (1194, 1195): the fault is the target's, not the
+ * event's, and once an operator frees space or repairs the table the
+ * same statement succeeds. Dead-lettering such an event would make the
+ * target silently diverge from the stream.
+ */
+int sl_mysql_error_transient(unsigned e, const char *msg) {
     switch (e) {
     case CR_SERVER_GONE_ERROR: case CR_SERVER_LOST: case CR_CONN_HOST_ERROR:
     case CR_CONNECTION_ERROR: case CR_SERVER_LOST_EXTENDED:
@@ -816,11 +870,24 @@ static int is_transient(unsigned e) {
     case 4031: /* ER_CLIENT_INTERACTION_TIMEOUT */
     case ER_NET_READ_ERROR: case ER_NET_READ_INTERRUPTED:
     case ER_NET_ERROR_ON_WRITE: case ER_NET_WRITE_INTERRUPTED:
+    case ER_DISK_FULL: case ER_RECORD_FILE_FULL:
+    case ER_OUTOFMEMORY: case ER_OUT_OF_SORTMEMORY: case ER_OUT_OF_RESOURCES:
+    case ER_CANT_CREATE_THREAD: case ER_NOT_KEYFILE:
+    case ER_CRASHED_ON_USAGE: case ER_CRASHED_ON_REPAIR:
     case 0:
         return 1;
+    case 3: /* EE_WRITE, mysys's "Error writing file" */
+    case ER_CANT_CREATE_FILE: case ER_CANT_CREATE_TABLE:
+    case ER_ERROR_ON_WRITE: case ER_GET_ERRNO:
+    case ER_ERROR_DURING_COMMIT: case ER_ERROR_DURING_ROLLBACK:
+        return errno_transient(msg_errno(msg));
     default:
         return 0;
     }
+}
+
+static int is_transient(unsigned e, const char *msg) {
+    return sl_mysql_error_transient(e, msg);
 }
 
 static void bulk_reset(bulk_t *bk) {
@@ -874,7 +941,7 @@ static int connect_once(sl_mysql_sink_t *s) {
                            s->opts.url.db, s->opts.url.port, NULL,
                            CLIENT_MULTI_STATEMENTS) == NULL) {
         unsigned e = mysql_errno(m);
-        seterr(s, is_transient(e) ? SL_EAGAIN : SL_EDB,
+        seterr(s, is_transient(e, mysql_error(m)) ? SL_EAGAIN : SL_EDB,
                "cannot connect to the target %s:%u as %s: %s (error %u)",
                s->opts.url.host, s->opts.url.port, s->opts.url.user,
                mysql_error(m), e);
@@ -901,7 +968,7 @@ static int exec(sl_mysql_sink_t *s, const char *sql) {
     s->stats.wait_ns += sl_mono_ns() - t0;
     if (q != 0) {
         unsigned e = mysql_errno(s->mysql);
-        int rc = seterr(s, is_transient(e) ? SL_EAGAIN : SL_EDB,
+        int rc = seterr(s, is_transient(e, mysql_error(s->mysql)) ? SL_EAGAIN : SL_EDB,
                         "target error %u: %s", e, mysql_error(s->mysql));
         if (rc == SL_EAGAIN)
             disconnect(s);
@@ -1078,7 +1145,7 @@ static int read_offset(sl_mysql_sink_t *s, const char *suffix, uint64_t *next,
     *found = 0;
     if (mysql_real_query(s->mysql, (const char *)q.data, q.len - 1) != 0) {
         unsigned e = mysql_errno(s->mysql);
-        rc = seterr(s, is_transient(e) ? SL_EAGAIN : SL_EDB,
+        rc = seterr(s, is_transient(e, mysql_error(s->mysql)) ? SL_EAGAIN : SL_EDB,
                     "reading sluice_offsets: error %u: %s", e,
                     mysql_error(s->mysql));
         if (rc == SL_EAGAIN)
@@ -1090,7 +1157,7 @@ static int read_offset(sl_mysql_sink_t *s, const char *suffix, uint64_t *next,
     MYSQL_RES *res = mysql_store_result(s->mysql);
     if (res == NULL) {
         unsigned e = mysql_errno(s->mysql);
-        rc = seterr(s, is_transient(e) ? SL_EAGAIN : SL_EDB,
+        rc = seterr(s, is_transient(e, mysql_error(s->mysql)) ? SL_EAGAIN : SL_EDB,
                     "reading sluice_offsets: error %u: %s", e,
                     mysql_error(s->mysql));
         if (rc == SL_EAGAIN)
@@ -1230,7 +1297,7 @@ static MYSQL_RES *query(sl_mysql_sink_t *s, sl_buf_t *q, int *rc) {
         res = mysql_store_result(s->mysql);
     if (res == NULL) {
         unsigned e = mysql_errno(s->mysql);
-        *rc = seterr(s, is_transient(e) ? SL_EAGAIN : SL_EDB,
+        *rc = seterr(s, is_transient(e, mysql_error(s->mysql)) ? SL_EAGAIN : SL_EDB,
                      "reading target metadata: error %u: %s", e,
                      mysql_error(s->mysql));
         if (*rc == SL_EAGAIN)
@@ -1475,7 +1542,7 @@ static int close_open(sl_mysql_sink_t *s);
 static int stmt_failed(sl_mysql_sink_t *s, const stmt_t *st, unsigned e,
                        const char *msg) {
     int rc;
-    int transient = is_transient(e);
+    int transient = is_transient(e, msg);
     if (!transient && st->nrows > 1) {
         /* Which row of a merged statement failed? The careful redo (one
          * row per statement) names it. */
@@ -1621,7 +1688,7 @@ static int send_batch(sl_mysql_sink_t *s) {
     if (mysql_send_query(s->mysql, (const char *)s->sql.data,
                          (unsigned long)s->sql.len) != 0) {
         unsigned e = mysql_errno(s->mysql);
-        int transient = is_transient(e);
+        int transient = is_transient(e, mysql_error(s->mysql));
         rc = seterr(s, transient ? SL_EAGAIN : SL_EDB,
                     "partition %s: sending statements failed: error %u: %s",
                     s->part, e, mysql_error(s->mysql));
@@ -1922,11 +1989,13 @@ static int bulk_prepare(sl_mysql_sink_t *s, pstmt_t **out) {
     if (stmt == NULL ||
         mysql_stmt_prepare(stmt, (const char *)q.data, q.len) != 0) {
         unsigned e = stmt ? mysql_stmt_errno(stmt) : CR_OUT_OF_MEMORY;
+        char emsg[512];
+        snprintf(emsg, sizeof emsg, "%s", stmt ? mysql_stmt_error(stmt) : "");
         if (stmt != NULL)
             mysql_stmt_close(stmt);
         free(cols);
         sl_buf_free(&q);
-        if (is_transient(e)) {
+        if (is_transient(e, emsg)) {
             disconnect(s);
             return seterr(s, SL_EAGAIN, "preparing a bulk statement failed: "
                           "error %u", e);
@@ -2474,7 +2543,7 @@ int sl_mysql_sink_ddl(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
     if (mysql_real_query(s->mysql, (const char *)sql.data, sql.len - 1) !=
         0) {
         unsigned e = mysql_errno(s->mysql);
-        int transient = is_transient(e);
+        int transient = is_transient(e, mysql_error(s->mysql));
         if (!transient)
             s->failed_offset = offset;
         rc = seterr(s, transient ? SL_EAGAIN : SL_EDB,
@@ -2564,7 +2633,7 @@ int sl_mysql_sink_commit(sl_mysql_sink_t *s, uint64_t next_offset,
     s->stats.wait_ns += sl_mono_ns() - t0;
     if (cq != 0) {
         unsigned e = mysql_errno(s->mysql);
-        if (!is_transient(e)) {
+        if (!is_transient(e, mysql_error(s->mysql))) {
             rc = seterr(s, SL_EDB, "COMMIT failed: error %u: %s", e,
                         mysql_error(s->mysql));
             sl_mysql_sink_abort(s);

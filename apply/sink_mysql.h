@@ -21,7 +21,10 @@
  *
  * Every call returns 0 or:
  *   SL_EAGAIN     a transient failure (server gone, deadlock 1213, lock wait
- *                 1205, read-only 1290/1836, ...); the transaction was
+ *                 1205, read-only 1290/1836, out of space 1021/1114 or
+ *                 3/1026/1030 with errno 28 or 122, out of memory
+ *                 1037/1038/1041, a crashed table 1034/1194/1195, ...:
+ *                 never dead-lettered); the transaction was
  *                 rolled back, and the caller waits (sl_mysql_sink_wait)
  *                 and redoes the whole group from its start offset. Also
  *                 returned, without a wait being needed, when drift needs a
@@ -171,6 +174,9 @@ const char *sl_mysql_sink_error(const sl_mysql_sink_t *sink);
  * error concerns no single message), and whether it was a drift stopped
  * by policy (never dead-lettered). */
 uint64_t sl_mysql_sink_failed_offset(const sl_mysql_sink_t *sink);
+/* 1 when server or client error e, with its message msg (may be NULL),
+ * is transient (see SL_EAGAIN above), 0 when it is permanent. */
+int sl_mysql_error_transient(unsigned e, const char *msg);
 int sl_mysql_sink_failed_drift(const sl_mysql_sink_t *sink);
 
 typedef struct {

@@ -59,7 +59,15 @@ int sl_config_init(sl_config_t *cfg, const char *program, const char *usage,
     while (opts[cfg->nopts].name != NULL)
         cfg->nopts++;
     cfg->values = calloc(cfg->nopts ? cfg->nopts : 1, sizeof *cfg->values);
-    return cfg->values ? 0 : SL_ENOMEM;
+    cfg->origin = calloc(cfg->nopts ? cfg->nopts : 1, sizeof *cfg->origin);
+    if (cfg->values == NULL || cfg->origin == NULL) {
+        free(cfg->values);
+        free(cfg->origin);
+        cfg->values = NULL;
+        cfg->origin = NULL;
+        return SL_ENOMEM;
+    }
+    return 0;
 }
 
 void sl_config_free(sl_config_t *cfg) {
@@ -67,15 +75,31 @@ void sl_config_free(sl_config_t *cfg) {
         for (size_t i = 0; i < cfg->nopts; i++)
             list_clear(&cfg->values[i]);
     free(cfg->values);
+    free(cfg->origin);
     list_clear(&cfg->args);
     cfg->values = NULL;
+    cfg->origin = NULL;
 }
 
-static int set_index(sl_config_t *cfg, long i, const char *value) {
+/* Where an option's current value came from. */
+enum { ORIGIN_NONE = 0, ORIGIN_API, ORIGIN_FILE, ORIGIN_ARGS };
+
+/* Sets option i from origin. A key that is not SL_OPT_MULTI may be set
+ * once per origin: a second value in the config files, or a second flag,
+ * is SL_EEXIST (the caller words the error); a flag replaces the file's
+ * value, and the API replaces anything. */
+static int set_index(sl_config_t *cfg, long i, const char *value,
+                     unsigned char origin) {
     sl_strlist_t *list = &cfg->values[i];
-    if (!(cfg->opts[i].flags & SL_OPT_MULTI))
+    if (!(cfg->opts[i].flags & SL_OPT_MULTI)) {
+        if (origin != ORIGIN_API && cfg->origin[i] == origin)
+            return SL_EEXIST;
         list_clear(list);
-    return list_push(list, value);
+    }
+    int rc = list_push(list, value);
+    if (rc == 0)
+        cfg->origin[i] = origin;
+    return rc;
 }
 
 int sl_config_set(sl_config_t *cfg, const char *key, const char *value) {
@@ -84,7 +108,7 @@ int sl_config_set(sl_config_t *cfg, const char *key, const char *value) {
         snprintf(cfg->err, sizeof cfg->err, "unknown option '%s'", key);
         return SL_EUSAGE;
     }
-    return set_index(cfg, i, value);
+    return set_index(cfg, i, value, ORIGIN_API);
 }
 
 typedef struct {
@@ -108,7 +132,15 @@ static int ini_cb(void *user, const char *section, const char *name,
         ctx->err = SL_ECONFIG;
         return 0;
     }
-    if (set_index(ctx->cfg, i, value) != 0) {
+    int rc = set_index(ctx->cfg, i, value, ORIGIN_FILE);
+    if (rc == SL_EEXIST) {
+        snprintf(ctx->cfg->err, sizeof ctx->cfg->err,
+                 "key '%s' is given twice (it is not repeatable; keep one)",
+                 ctx->cfg->opts[i].name);
+        ctx->err = SL_ECONFIG;
+        return 0;
+    }
+    if (rc != 0) {
         ctx->err = SL_ENOMEM;
         return 0;
     }
@@ -168,11 +200,19 @@ int sl_config_parse_args(sl_config_t *cfg, int argc, char **argv) {
             return SL_CONFIG_EXIT;
         }
     }
+    int configs = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--") == 0)
             break;
         const char *path = NULL;
+        if ((strcmp(arg, "--config") == 0 ||
+             strncmp(arg, "--config=", 9) == 0) && configs++ > 0) {
+            snprintf(cfg->err, sizeof cfg->err,
+                     "option '--config' is given twice (it is not "
+                     "repeatable; keep one)");
+            return SL_EUSAGE;
+        }
         if (strcmp(arg, "--config") == 0) {
             if (i + 1 >= argc) {
                 snprintf(cfg->err, sizeof cfg->err, "--config needs a file");
@@ -241,7 +281,14 @@ int sl_config_parse_args(sl_config_t *cfg, int argc, char **argv) {
                      cfg->opts[o].name);
             return SL_EUSAGE;
         }
-        if (set_index(cfg, o, value) != 0)
+        int rc = set_index(cfg, o, value, ORIGIN_ARGS);
+        if (rc == SL_EEXIST) {
+            snprintf(cfg->err, sizeof cfg->err,
+                     "option '--%s' is given twice (it is not repeatable; "
+                     "keep one)", cfg->opts[o].name);
+            return SL_EUSAGE;
+        }
+        if (rc != 0)
             return SL_ENOMEM;
     }
     return 0;

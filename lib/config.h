@@ -7,7 +7,11 @@
  * file whatever their order on the command line. Unknown keys, in the file
  * or as flags, are usage errors: a typo never silently falls back to a
  * default. Keys marked SL_OPT_MULTI may repeat; their values accumulate in
- * order (file values first, then flags).
+ * order (file values first, then flags). Any other key given twice in the
+ * config file, or twice on the command line (in any spelling: --x v,
+ * --x=v, --x_y), is a usage error naming it, so a second value never
+ * silently replaces the first; a flag overriding the file's value is the
+ * one intended override. --config itself may be given once.
  */
 #ifndef SL_CONFIG_H
 #define SL_CONFIG_H
@@ -40,6 +44,8 @@ typedef struct {
     const sl_opt_t *opts; /* The table. Not owned. */
     size_t nopts;
     sl_strlist_t *values; /* One list per option; owned. */
+    unsigned char *origin; /* Per option: where its value came from
+                            * (internal); owned. */
     sl_strlist_t args;    /* Positional arguments; owned. */
     char err[512];        /* The last error message. */
 } sl_config_t;
@@ -51,16 +57,20 @@ void sl_config_free(sl_config_t *cfg);
 
 /* Loads a key = value file. Lines starting with # or ; are comments;
  * [sections] are not used and are errors. Returns SL_ECONFIG with cfg->err
- * naming the file and line on any bad line or unknown key. */
+ * naming the file and line on any bad line, unknown key, or key that is
+ * not SL_OPT_MULTI given a second time (in this file or an earlier one). */
 int sl_config_load_file(sl_config_t *cfg, const char *path);
 
-/* Sets key to value (appending for SL_OPT_MULTI keys). */
+/* Sets key to value (appending for SL_OPT_MULTI keys, replacing any
+ * earlier value otherwise: this is the program's own override, not a
+ * user's repetition). */
 int sl_config_set(sl_config_t *cfg, const char *key, const char *value);
 
 /* Parses argv: --help and --version print and return SL_CONFIG_EXIT (the
  * caller exits 0); --config FILE is loaded before every other flag is
  * applied; anything not starting with "--" is positional ("--" ends flags).
- * On a bad flag returns SL_EUSAGE with cfg->err set (the caller exits 2). */
+ * On a bad flag, or a flag that is not SL_OPT_MULTI given twice, returns
+ * SL_EUSAGE with cfg->err set (the caller exits 2). */
 #define SL_CONFIG_EXIT 1
 int sl_config_parse_args(sl_config_t *cfg, int argc, char **argv);
 

@@ -160,7 +160,7 @@ SL_TEST(apply_memcached_pipelined_delete) {
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
     sl_mc_sink_t *mc;
-    SL_CHECK_OK(sl_mc_sink_new(addr, &mc));
+    SL_CHECK_OK(sl_mc_sink_new((const char *const[]){addr}, 1, &mc));
     volatile int stop = 0;
     SL_CHECK_OK(sl_mc_sink_delete(mc, &kl, &stop));
     sl_cache_stats_t st;
@@ -233,7 +233,7 @@ static void down_then_up(int redis) {
     if (redis)
         SL_CHECK_OK(sl_redis_sink_new(addr, NULL, NULL, &job.rs));
     else
-        SL_CHECK_OK(sl_mc_sink_new(addr, &job.mc));
+        SL_CHECK_OK(sl_mc_sink_new((const char *const[]){addr}, 1, &job.mc));
     pthread_t th;
     SL_CHECK(pthread_create(&th, NULL, del_thread, &job) == 0);
     usleep(700 * 1000);
@@ -297,7 +297,7 @@ SL_TEST(apply_cache_stop_while_retrying) {
     sl_keylist_init(&kl);
     add_key(&kl, "t4:a");
     del_job_t job = {.kl = &kl};
-    SL_CHECK_OK(sl_mc_sink_new(addr, &job.mc));
+    SL_CHECK_OK(sl_mc_sink_new((const char *const[]){addr}, 1, &job.mc));
     pthread_t th;
     SL_CHECK(pthread_create(&th, NULL, del_thread, &job) == 0);
     usleep(300 * 1000);

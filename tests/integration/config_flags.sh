@@ -94,8 +94,8 @@ conf_keys() {
 }
 
 # overrides PROGRAM: flags that point a program at local unused ports and
-# temporary paths (appended after the arguments under test; flags override
-# the config file and later flags override earlier ones).
+# temporary paths (they replace the same flags in the arguments under test
+# and override the config file's keys).
 overrides() {
     local n=$((++RUN)) dead
     dead=127.0.0.1:$("$FREEPORT")  # Nothing listens there: clients wait.
@@ -126,6 +126,32 @@ overrides() {
 }
 RUN=0
 
+# strip_overridden ARG...: ARGS gets ARG... without the flags (and their
+# values) that OVR sets: a flag that is not repeatable may be given only
+# once, so the overrides replace those flags instead of repeating them.
+strip_overridden() {
+    local names=' ' a n skip=0
+    for a in "${OVR[@]}"; do
+        case $a in --*) n=${a#--}; names+="${n//_/-} " ;; esac
+    done
+    ARGS=()
+    for a in "$@"; do
+        if [ $skip = 1 ]; then
+            skip=0
+            continue
+        fi
+        case $a in
+        --*=*) n=${a%%=*}; n=${n#--}; [[ $names == *" ${n//_/-} "* ]] && continue ;;
+        --*) n=${a#--}
+             if [[ $names == *" ${n//_/-} "* ]]; then
+                 skip=1
+                 continue
+             fi ;;
+        esac
+        ARGS+=("$a")
+    done
+}
+
 # dynamic_check WHERE PROGRAM ARG...: PROGRAM ARG... plus the overrides
 # must start and keep running for 3 s.
 dynamic_check() {
@@ -134,7 +160,8 @@ dynamic_check() {
     local keys=("$@")
     [ "${1:-}" = --config ] && mapfile -t keys < <(conf_keys "$2")
     overrides "$prog" "${keys[@]}"
-    timeout -k 5 3 "bin/$prog" "$@" "${OVR[@]}" > "$TMP/out" 2> "$TMP/err" &
+    strip_overridden "$@"
+    timeout -k 5 3 "bin/$prog" "${ARGS[@]}" "${OVR[@]}" > "$TMP/out" 2> "$TMP/err" &
     local pid=$!
     PIDS+=("$pid")
     wait "$pid"
@@ -282,5 +309,38 @@ if [ -f docker/healthcheck.sh ]; then
     static_check docker/healthcheck.sh sluice $(grep -E '^[[:space:]]*exec sluice ' docker/healthcheck.sh |
         grep -oE -- '--[a-z][a-z0-9-]*' | sed 's/^--//' | sort -u)
 fi
+
+# --- An option that is not repeatable, given twice, is a usage error in
+# every program (issue 12: a second --memcached silently replaced the
+# first): twice on the command line (any spelling), twice in a config
+# file, or --config twice. Repeatable options and a flag overriding the
+# file's key are covered by the dynamic checks above.
+# twice_check WHERE WANT PROGRAM ARG...: exit status 2 and a message
+# naming WANT and saying "twice".
+twice_check() {
+    local where=$1 want=$2 prog=$3 rc
+    shift 3
+    timeout -k 5 10 "bin/$prog" "$@" > "$TMP/out" 2> "$TMP/err"
+    rc=$?
+    if [ $rc = 2 ] && grep -q -- "$want" "$TMP/err" && grep -q twice "$TMP/err"; then
+        pass "twice:$where: $prog refuses it ($(head -n 1 "$TMP/err"))"
+    else
+        fail "twice:$where: $prog exited $rc: $(head -n 3 "$TMP/err" | tr '\n' ' ')"
+    fi
+}
+twice_check broker-flag --listen sluice-broker --listen 127.0.0.1:1 \
+    --data "$TMP/b" --listen=127.0.0.1:2
+twice_check capture-flag --topic sluice-capture --topic a --topic=b \
+    --source mysql://u@127.0.0.1:1
+twice_check apply-flag --dead-letter sluice-apply --topic t \
+    --redis 127.0.0.1:1 --dead-letter a --dead_letter b
+twice_check cli-flag --broker sluice --broker 127.0.0.1:1 \
+    --broker=127.0.0.1:2 stats
+printf 'listen = 127.0.0.1:1\ndata = %s/b\nlisten = 127.0.0.1:2\n' "$TMP" \
+    > "$TMP/twice.conf"
+twice_check broker-file "listen" sluice-broker --config "$TMP/twice.conf"
+printf 'data = %s/b\n' "$TMP" > "$TMP/once.conf"
+twice_check broker-config-twice --config sluice-broker \
+    --config "$TMP/once.conf" --config "$TMP/once.conf"
 
 exit $failed
