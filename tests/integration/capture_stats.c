@@ -230,6 +230,23 @@ SL_TEST(capture_stats_reader_that_never_reads_cannot_stall_publishing) {
     }
     SL_CHECK(strstr(text, want) != NULL);
 
+    /* A client that half-closes after its request (`printf stats | nc -N`)
+     * still gets the answer, then EOF. */
+    int hc = connect_to(port, 0);
+    SL_CHECK(hc >= 0);
+    SL_CHECK(write(hc, "stats\r\nquit\r\n", 13) == 13);
+    SL_CHECK(shutdown(hc, SHUT_WR) == 0);
+    static char half[65536];
+    size_t got = 0;
+    while (got + 1 < sizeof half &&
+           (r = read(hc, half + got, sizeof half - 1 - got)) > 0)
+        got += (size_t)r;
+    half[got] = '\0';
+    SL_CHECK(r == 0);
+    SL_CHECK(strstr(half, want) != NULL);
+    SL_CHECK(got >= 5 && strcmp(half + got - 5, "END\r\n") == 0);
+    close(hc);
+
     /* A line over the bound is refused and the connection closed; an
      * unknown command gets ERROR and the connection stays. */
     char longline[400];
