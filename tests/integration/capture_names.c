@@ -6,12 +6,16 @@
  * capture/partname.h) and applied by sluice-apply into the target MariaDB
  * under the same names and as Redis key invalidations. Before the
  * encoding, the first row of `café` stopped capture for good: the broker
- * refused the partition name.
+ * refused the partition name. A second test runs the same tables through
+ * every --partition-by mode and checks each row event sits in the
+ * partition its real names map to.
  */
 #include "capture/partname.h"
+#include "capture/route.h"
 #include "client.h"
 #include "error.h"
 #include "harness.h"
+#include "jsonread.h"
 #include "sl_test.h"
 
 #include <hiredis.h>
@@ -302,4 +306,152 @@ SL_TEST(capture_odd_names_reach_target_and_redis) {
     redisFree(rc);
     mysql_close(src);
     mysql_close(dst);
+}
+
+/* Reads every message of every partition of topic and checks, for each
+ * row event, that the partition's name is what the routing mode makes of
+ * the event's real names; counts row events per table in rows[]. */
+static void check_topic(sl_client_t *cl, const char *topic, const char *mode,
+                        size_t rows[NNAMES]) {
+    sl_buf_t list = SL_BUF_INIT, want = SL_BUF_INIT, db = SL_BUF_INIT,
+             tb = SL_BUF_INIT;
+    SL_CHECK_OK(sl_client_partitions(cl, topic, &list));
+    SL_CHECK_OK(sl_buf_append_u8(&list, '\0'));
+    sl_route_t route;
+    SL_CHECK_OK(sl_route_parse(mode, &route));
+    sl_jr_doc_t doc;
+    sl_jr_init(&doc);
+    char *save = NULL;
+    for (char *line = strtok_r((char *)list.data, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char part[300];
+        SL_CHECK(sscanf(line, "%*s %299s", part) == 1);
+        size_t plen = strcspn(part, "#");
+        SL_CHECK(plen <= SL_PARTNAME_MAX);
+        uint64_t offset = 0;
+        for (int guard = 0; guard < 1000; guard++) {
+            sl_client_fetch_t f;
+            int rc = sl_client_get(cl, topic, part, offset, 1 << 20, 0, &f);
+            if (rc == SL_ERANGE || (rc == 0 && f.count == 0))
+                break;
+            SL_CHECK_OK(rc);
+            for (size_t i = 0; i < f.count; i++) {
+                SL_CHECK_OK(sl_jr_parse(&doc, (const char *)f.recs[i].data,
+                                        f.recs[i].len));
+                uint32_t kind = sl_jr_get(&doc, 0, "kind");
+                if (kind == SL_JR_NONE || !sl_jr_str_eq(&doc, kind, "row", 3))
+                    continue;
+                sl_buf_reset(&db);
+                sl_buf_reset(&tb);
+                SL_CHECK_OK(sl_jr_unescape(&doc, sl_jr_get(&doc, 0, "db"),
+                                           &db));
+                SL_CHECK_OK(sl_jr_unescape(&doc, sl_jr_get(&doc, 0, "table"),
+                                           &tb));
+                /* The partition is the one the mode gives these names
+                 * (for key:N, one of the N). */
+                sl_buf_reset(&want);
+                SL_CHECK_OK(sl_route_partition(&route, (const char *)db.data,
+                                               db.len, (const char *)tb.data,
+                                               tb.len, 0, &want));
+                size_t wlen = strcspn((const char *)want.data, "#");
+                if (route.mode == SL_ROUTE_KEY)
+                    want.len = wlen;
+                if (want.len != (route.mode == SL_ROUTE_KEY ? plen
+                                                             : strlen(part)) ||
+                    memcmp(want.data, part, want.len) != 0)
+                    sl_test_fail(__FILE__, __LINE__,
+                                 "%s: row of `%.*s`.`%.*s` in partition %s",
+                                 mode, (int)db.len, (const char *)db.data,
+                                 (int)tb.len, (const char *)tb.data, part);
+                for (size_t k = 0; k < NNAMES; k++)
+                    if (strlen(names[k].db) == db.len &&
+                        memcmp(names[k].db, db.data, db.len) == 0 &&
+                        strlen(names[k].table) == tb.len &&
+                        memcmp(names[k].table, tb.data, tb.len) == 0)
+                        rows[k]++;
+            }
+            offset = f.next;
+        }
+    }
+    sl_jr_free(&doc);
+    sl_buf_free(&list);
+    sl_buf_free(&want);
+    sl_buf_free(&db);
+    sl_buf_free(&tb);
+}
+
+SL_TEST(capture_odd_names_in_every_routing_mode) {
+    MYSQL *src = sl_harness_mysql("SOURCE", NULL);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", sl_test_tmpdir());
+    create_all(src);
+    sl_harness_exec(src, "FLUSH BINARY LOGS");
+    SL_CHECK_OK(mysql_query(src, "SHOW MASTER STATUS"));
+    MYSQL_RES *res = mysql_store_result(src);
+    MYSQL_ROW row = mysql_fetch_row(res);
+    char start[200];
+    snprintf(start, sizeof start, "%s:%s", row[0], row[1]);
+    mysql_free_result(res);
+    for (size_t i = 0; i < NNAMES; i++) {
+        for (int id = 1; id <= NROWS; id++) {
+            char tail[64];
+            snprintf(tail, sizeof tail, "(%d, 'r%d')", id, id);
+            exec_on(src, "INSERT INTO %s.%s VALUES %s", &names[i], tail);
+        }
+        exec_on(src, "UPDATE %s.%s SET v = 'u' WHERE id = 2%s", &names[i],
+                "");
+        exec_on(src, "DELETE FROM %s.%s WHERE id = 3%s", &names[i], "");
+    }
+
+    char broker[64], log[600], source[128], spw[512];
+    int bpid = sl_harness_start_broker(dir, broker, sizeof broker);
+    snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%u",
+             getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
+    snprintf(spw, sizeof spw, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
+    static const char *const modes[] = {"table", "database", "server",
+                                        "key:3"};
+    int pids[4];
+    for (int m = 0; m < 4; m++) {
+        char topic[32], sid[16];
+        snprintf(topic, sizeof topic, "names_mode%d", m);
+        snprintf(sid, sizeof sid, "%d", 4211 + m);
+        snprintf(log, sizeof log, "%s/capture%d.log", dir, m);
+        char *argv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
+                        source, "--password-file", spw, "--broker", broker,
+                        "--topic", topic, "--server-id", sid, "--start",
+                        start, "--include",
+                        "(café|my db|d\\.o\\.t|d\\.b 64 .*)\\..*",
+                        "--partition-by", (char *)modes[m], "--heartbeat",
+                        "200ms", NULL};
+        pids[m] = sl_harness_spawn(argv, log);
+    }
+    sl_client_t *cl;
+    SL_CHECK_OK(sl_client_connect(broker, NULL, &cl));
+    for (int m = 0; m < 4; m++) {
+        char topic[32];
+        snprintf(topic, sizeof topic, "names_mode%d", m);
+        size_t rows[NNAMES];
+        int done = 0;
+        for (int tries = 0; tries < 600 && !done; tries++) {
+            memset(rows, 0, sizeof rows);
+            check_topic(cl, topic, modes[m], rows);
+            done = 1;
+            for (size_t k = 0; k < NNAMES; k++)
+                done &= rows[k] == NROWS + 2;
+            if (!done)
+                sl_harness_sleep_ms(100);
+        }
+        for (size_t k = 0; k < NNAMES; k++)
+            if (rows[k] != NROWS + 2)
+                sl_test_fail(__FILE__, __LINE__,
+                             "--partition-by %s: `%s`.`%s` has %zu row "
+                             "events, want %d",
+                             modes[m], names[k].db, names[k].table, rows[k],
+                             NROWS + 2);
+        int st = sl_harness_stop(pids[m], SIGTERM, 20000);
+        SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    sl_client_close(cl);
+    sl_harness_stop(bpid, SIGTERM, 20000);
+    mysql_close(src);
 }
