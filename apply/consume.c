@@ -764,12 +764,29 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
                 size_t dl, tl;
                 const char *dr = sl_jr_raw(&w->doc, db, &dl);
                 const char *tr = sl_jr_raw(&w->doc, tb, &tl);
+                /* Keys use the real names: a name with a '"' or '\\' is
+                 * escaped in the event's JSON. */
+                sl_buf_t names = SL_BUF_INIT;
+                if (sl_jr_tok(&w->doc, db)->escaped ||
+                    sl_jr_tok(&w->doc, tb)->escaped) {
+                    if (sl_jr_unescape(&w->doc, db, &names) != 0 ||
+                        (dl = names.len,
+                         sl_jr_unescape(&w->doc, tb, &names) != 0)) {
+                        sl_buf_free(&names);
+                        part_fail(p, "out of memory");
+                        return;
+                    }
+                    dr = (const char *)names.data;
+                    tr = dr + dl;
+                    tl = names.len - dl;
+                }
                 const sl_keytpl_table_t *tt =
                     sl_keytpl_find(c->o.keys, dr, dl, tr, tl);
                 if (tt != NULL) {
                     char err[512];
                     rc = sl_keytpl_eval(tt, &w->doc, ev.before, ev.after, dr,
                                         dl, tr, tl, &p->keys, err, sizeof err);
+                    sl_buf_free(&names);
                     if (rc != 0) {
                         char why[700];
                         snprintf(why, sizeof why, "offset %llu: %s",
@@ -780,6 +797,7 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
                         return;
                     }
                 }
+                sl_buf_free(&names);
             }
             if (c->o.mysql == NULL) {
                 copy_trx_id(p, &w->doc, trx_id, &ev);

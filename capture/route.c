@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "parse.h"
+#include "partname.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -35,12 +36,10 @@ int sl_route_partition(const sl_route_t *route, const char *db, size_t db_len,
     case SL_ROUTE_SERVER:
         return sl_buf_append_str(out, "all");
     case SL_ROUTE_DATABASE:
-        return sl_buf_append(out, db, db_len);
+        return sl_partname_encode(db, db_len, NULL, 0, out);
     case SL_ROUTE_TABLE:
     case SL_ROUTE_KEY:
-        if ((err = sl_buf_append(out, db, db_len)) != 0 ||
-            (err = sl_buf_append_u8(out, '.')) != 0 ||
-            (err = sl_buf_append(out, table, table_len)) != 0)
+        if ((err = sl_partname_encode(db, db_len, table, table_len, out)) != 0)
             return err;
         if (route->mode == SL_ROUTE_KEY)
             err = sl_buf_printf(out, "#%u",

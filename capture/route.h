@@ -12,6 +12,11 @@
  *             whose primary key changes moves partition, so its old and
  *             new keys are ordered separately. DDL goes to all N.
  *
+ * The db and table parts are encoded by partname.h (plain names
+ * [A-Za-z0-9_] stay as they are; anything else is escaped reversibly, or
+ * hashed when too long), so every name the servers allow gives a name the
+ * broker and Kafka accept. Events keep the real names.
+ *
  * Transaction markers go to every partition the transaction touched, so
  * a consumer of any partition knows where the transaction's rows end.
  */
@@ -38,7 +43,8 @@ typedef struct {
 /* Parses "table", "database", "server" or "key:N" (1 <= N <= 65536). */
 int sl_route_parse(const char *text, sl_route_t *route);
 
-/* Appends the partition name for a change of db.table to out. For key
+/* Appends the partition name for a change of db.table to out (encoded as
+ * partname.h says; SL_EINVAL for an empty db or table). For key
  * mode, key_hash is the hash of the row's primary-key values and
  * selects one of the N partitions (pass sl_hash_fnv1a() of the key
  * values, from lib/hash.h). */

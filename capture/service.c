@@ -58,6 +58,8 @@ static const sl_opt_t opts_table[] = {
     {"report-interval", "5s", 0, "how often progress is logged"},
     {"stats-listen", NULL, 0,
      "serve `stats` (memcached-style) on this HOST:PORT, e.g. 127.0.0.1:8124"},
+    {"stats-allow-remote", "no", SL_OPT_FLAG,
+     "let --stats-listen bind a non-loopback address (it has no auth)"},
     {"skip-event-type", NULL, SL_OPT_MULTI,
      "event type number to skip deliberately instead of failing on it"},
     {"from-file", NULL, SL_OPT_MULTI,
@@ -116,6 +118,7 @@ typedef struct {
 
     /* Report. */
     sl_capstats_t *stats;    /* The stats endpoint, or NULL. */
+    int stats_remote;        /* --stats-allow-remote. */
     sl_strmap_t part_rows;   /* Partition -> uint64_t rows published. */
     sl_buf_t stats_text;
     uint64_t last_stats_ns;
@@ -763,7 +766,9 @@ static int setup(svc_t *svc, int argc, char **argv) {
         (rc = sl_config_get_ms(&svc->cfg, "heartbeat", &heartbeat)) != 0 ||
         (rc = sl_config_get_ms(&svc->cfg, "timeout", &timeout)) != 0 ||
         (rc = sl_config_get_bool(&svc->cfg, "tls", &svc->src_opts.tls)) !=
-            0) {
+            0 ||
+        (rc = sl_config_get_bool(&svc->cfg, "stats-allow-remote",
+                                 &svc->stats_remote)) != 0) {
         snprintf(svc->err, sizeof svc->err, "%s", svc->cfg.err);
         return SL_EUSAGE;
     }
@@ -1008,8 +1013,8 @@ static int run(svc_t *svc) {
     }
     const char *listen = sl_config_get(&svc->cfg, "stats-listen");
     if (listen != NULL &&
-        (rc = sl_capstats_start(&svc->stats, listen, svc->err,
-                                sizeof svc->err)) != 0)
+        (rc = sl_capstats_start(&svc->stats, listen, svc->stats_remote,
+                                svc->err, sizeof svc->err)) != 0)
         return rc;
     snprintf(svc->schema_part, sizeof svc->schema_part, "%s.schema", name);
     svc->resume = have_cp ? &cp : NULL;
