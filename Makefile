@@ -72,7 +72,8 @@ ITESTS := $(patsubst %.c,build/%,$(ITEST_SRC))
 # built with ASan and UBSan.
 ITESTS_ASAN := build/tests-asan/integration/apply_mysql \
                build/tests-asan/integration/apply_cache \
-               build/tests-asan/integration/capture_types
+               build/tests-asan/integration/capture_types \
+               build/tests-asan/integration/client_hostile
 BENCHES := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzzers/%,$(FUZZ_SRC))
 
