@@ -45,9 +45,13 @@
 #include "version.h"
 
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 enum { ACK_PUT = 1, ACK_COMMIT = 2 };
 
@@ -477,6 +481,35 @@ static int may_parse(sl_conn_t *conn) {
 static void turn_end(sl_conn_t *conn) {
     conn_trim(conn);
     mem_update(conn->srv);
+}
+
+/* A connection that is not being read (at the memory budget) does not
+ * see its peer leave, and would keep its memory. So, once a second, one
+ * whose peer closed (FIN or RST) while the request it holds is partial,
+ * and what the kernel still has for it cannot complete that request, is
+ * closed (and counted as a truncated request). A peer that only shut down
+ * its write side after whole requests is left alone: those are answered
+ * when memory is released. */
+static void reap_stalled(sl_server_t *srv) {
+    sl_conn_t *next;
+    for (sl_conn_t *conn = srv->conns; conn; conn = next) {
+        next = conn->next;
+        size_t unparsed = conn->in.len - conn->in_off;
+        if (conn->reading || conn->closing || unparsed == 0 ||
+            conn->need <= unparsed)
+            continue;
+        uv_os_fd_t fd;
+        struct tcp_info ti;
+        socklen_t tlen = sizeof ti;
+        int queued = 0;
+        if (uv_fileno((uv_handle_t *)&conn->tcp, &fd) != 0 ||
+            getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tlen) != 0 ||
+            (ti.tcpi_state != TCP_CLOSE_WAIT && ti.tcpi_state != TCP_CLOSE) ||
+            ioctl(fd, FIONREAD, &queued) != 0 || queued < 0 ||
+            unparsed + (size_t)queued >= conn->need)
+            continue;
+        conn_close(conn);
+    }
 }
 
 /* ---- reading ----------------------------------------------------------- */
@@ -1200,6 +1233,7 @@ static void sweep_cb(uv_timer_t *t) {
             conn_close(conn);
         }
     }
+    reap_stalled(srv);
 }
 
 int sl_server_start(uv_loop_t *loop, sl_store_t *store,
