@@ -29,8 +29,8 @@
  * hold next to nothing.
  *
  * Fairness: one call of process() on a connection (about one loop turn)
- * executes at most TURN_REQS requests or about TURN_BYTES of input and
- * output; then the connection yields and a uv_idle handle goes on with it
+ * executes at most TURN_REQS requests, about TURN_BYTES of input and
+ * output, or about TURN_NS of work; then the connection yields and a uv_idle handle goes on with it
  * in the next turn, after the loop served the others. A partitions listing
  * is written in slices of LIST_LINES lines per turn (no more while the
  * output is at max_output), so a listing of 200,000 partitions never holds
@@ -55,18 +55,22 @@
 
 enum { ACK_PUT = 1, ACK_COMMIT = 2 };
 
-/* Work of one connection in one call of process(), then it yields. */
-#define TURN_REQS 64
+/* Work of one connection in one call of process(), then it yields: so
+ * many requests, bytes taken in and put out, or nanoseconds (cold reads
+ * are slow; warm puts are not). */
+#define TURN_REQS 1024
 #define TURN_BYTES (1u << 20)
+#define TURN_NS 2000000u
 /* Lines written, and partitions looked at, per slice of a listing. */
 #define LIST_LINES 256
 #define LIST_SCAN 8192
 /* Reads go into chunks of this size (a payload being received gets its
- * exact size); empty buffers larger than KEEP_BUF are given back. */
+ * exact size). Empty buffers are kept for reuse (fresh memory costs a page
+ * fault per page), up to KEEP_MAX, while less than half the budget is in
+ * use; past that, and at the budget, those over KEEP_BUF are given back. */
 #define READ_CHUNK (64u * 1024)
 #define KEEP_BUF 4096
-/* Largest get scratch kept between gets. */
-#define KEEP_BODY (4u << 20)
+#define KEEP_MAX (64u << 20)
 
 typedef struct sl_conn_s sl_conn_t;
 
@@ -133,6 +137,7 @@ struct sl_conn_s {
     int mem_wait;               /* A request waits for memory. */
     unsigned turn_reqs;         /* Requests begun in this turn. */
     size_t turn_in, turn_out;   /* in_off and out.len when it began. */
+    uint64_t turn_ns;           /* uv_hrtime() when it began. */
     /* A partitions listing being written: ids list_next..list_end, of
      * topic list_topic (owned; NULL: all topics). */
     int listing;
@@ -147,6 +152,7 @@ static void update_reading(sl_conn_t *conn);
 static void flush_dirty(sl_server_t *srv);
 static void mem_update(sl_server_t *srv);
 static void conn_trim(sl_conn_t *conn);
+static size_t mem_used(const sl_server_t *srv);
 static void conn_account(sl_conn_t *conn);
 static void conn_yield(sl_conn_t *conn);
 static int list_step(sl_conn_t *conn);
@@ -332,14 +338,24 @@ static void conn_account(sl_conn_t *conn) {
     conn->mem = now;
 }
 
+/* The largest empty buffer to keep now (see KEEP_MAX). */
+static size_t keep_limit(const sl_server_t *srv) {
+    if (srv->opts.max_memory == 0 || mem_used(srv) < srv->opts.max_memory / 2)
+        return KEEP_MAX;
+    return KEEP_BUF;
+}
+
 /* Gives back buffers that are empty (or a big input buffer mostly
- * consumed), so that idle connections hold next to nothing. */
-static void conn_trim(sl_conn_t *conn) {
+ * consumed) and larger than keep, so that under memory pressure idle
+ * connections hold next to nothing. */
+static void conn_trim_to(sl_conn_t *conn, size_t keep) {
     sl_buf_t *in = &conn->in;
     if (conn->in_off == in->len) {
-        sl_buf_free(in);
+        if (in->cap > keep)
+            sl_buf_free(in);
+        sl_buf_reset(in);
         conn->in_off = 0;
-    } else if (in->cap > 4 * READ_CHUNK &&
+    } else if (keep == KEEP_BUF && in->cap > 4 * READ_CHUNK &&
                in->len - conn->in_off <= in->cap / 4) {
         size_t rest = in->len - conn->in_off;
         uint8_t *data = malloc(rest > READ_CHUNK ? rest : READ_CHUNK);
@@ -352,11 +368,15 @@ static void conn_trim(sl_conn_t *conn) {
             conn->in_off = 0;
         }
     }
-    if (conn->out.len == 0 && conn->out.cap > KEEP_BUF)
+    if (conn->out.len == 0 && conn->out.cap > keep)
         sl_buf_free(&conn->out);
-    if (!conn->writing && conn->wbuf.len == 0 && conn->wbuf.cap > KEEP_BUF)
+    if (!conn->writing && conn->wbuf.len == 0 && conn->wbuf.cap > keep)
         sl_buf_free(&conn->wbuf);
     conn_account(conn);
+}
+
+static void conn_trim(sl_conn_t *conn) {
+    conn_trim_to(conn, keep_limit(conn->srv));
 }
 
 static size_t mem_used(const sl_server_t *srv) {
@@ -373,6 +393,14 @@ static void mem_update(sl_server_t *srv) {
         srv->st.mem_peak = used;
     if (budget == 0)
         return;
+    if (!srv->mem_full && used >= budget) {
+        /* First take back what is only kept for reuse. */
+        for (sl_conn_t *conn = srv->conns; conn; conn = conn->next)
+            conn_trim_to(conn, KEEP_BUF);
+        if (srv->body.cap > KEEP_BUF)
+            sl_buf_free(&srv->body);
+        used = mem_used(srv);
+    }
     if (!srv->mem_full && used >= budget) {
         srv->mem_full = 1;
         srv->st.mem_full_events++;
@@ -450,6 +478,7 @@ static void turn_begin(sl_conn_t *conn) {
     conn->turn_reqs = 0;
     conn->turn_in = conn->in_off;
     conn->turn_out = conn->out.len;
+    conn->turn_ns = uv_hrtime();
 }
 
 /* Whether process() may go on with the next request of conn now: not
@@ -458,7 +487,7 @@ static void turn_begin(sl_conn_t *conn) {
  * turn's share is spent (the idle handle goes on next turn). */
 static int may_parse(sl_conn_t *conn) {
     sl_server_t *srv = conn->srv;
-    if (conn->listing && list_step(conn) != 0)
+    if (conn->listing && (mem_defer(conn) || list_step(conn) != 0))
         return 0;
     size_t avail = conn->in.len - conn->in_off;
     if (avail == 0 || avail < conn->need)
@@ -469,7 +498,8 @@ static int may_parse(sl_conn_t *conn) {
                                                 : 0) +
                   (conn->out.len > conn->turn_out
                        ? conn->out.len - conn->turn_out : 0);
-    if (conn->turn_reqs >= TURN_REQS || done >= TURN_BYTES) {
+    if (conn->turn_reqs >= TURN_REQS || done >= TURN_BYTES ||
+        (conn->turn_reqs > 0 && uv_hrtime() - conn->turn_ns >= TURN_NS)) {
         conn_yield(conn);
         return 0;
     }
@@ -526,13 +556,18 @@ static int input_reserve(sl_conn_t *conn) {
     }
     size_t want = READ_CHUNK;
     size_t have = in->len - conn->in_off;
-    if (conn->need > have && conn->need - have > want)
+    int exact = conn->need > have && conn->need - have > want;
+    if (exact)
         want = conn->need - have;
     if (in->cap - in->len < want && conn->in_off > 0) {
         sl_buf_consume(in, conn->in_off);
         conn->in_off = 0;
     }
     if (in->cap - in->len < want) {
+        /* Chunks for pipelined requests grow geometrically (no copying
+         * per read); a payload's rest is reserved exactly. */
+        if (!exact)
+            want = in->cap > want ? in->cap : want;
         uint8_t *data = realloc(in->data, in->len + want);
         if (data == NULL)
             return SL_ENOMEM;
@@ -765,7 +800,7 @@ static int serve_get(sl_conn_t *conn, sl_part_t *part, uint64_t offset,
     *w++ = '\n';
     sl_buf_append(&conn->out, hdr, (size_t)(w - hdr));
     sl_buf_append(&conn->out, srv->body.data, srv->body.len);
-    if (srv->body.cap > KEEP_BODY)
+    if (srv->body.cap > keep_limit(srv))
         sl_buf_free(&srv->body);
     mark_dirty(conn);
     return 0;

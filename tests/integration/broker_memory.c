@@ -265,7 +265,9 @@ SL_TEST(broker_memory_unfinished_big_puts_stay_within_budget) {
     check_served(&b, "p");
     sl_client_t *cl = client(&b);
     SL_CHECK(stat_value(cl, "memory_full_events") >= 1);
-    SL_CHECK(stat_value(cl, "memory_used") < 8u * MIB);
+    /* Back under the mark where reading resumes (buffers below half the
+     * budget are kept for reuse). */
+    SL_CHECK(stat_value(cl, "memory_used") < 32u * MIB);
     SL_CHECK(stat_value(cl, "err_truncated_request") >= NCONN);
     sl_client_close(cl);
     SL_CHECK(peak_mib(b.pid) < 64 + 48);
@@ -300,7 +302,9 @@ SL_TEST(broker_memory_pipelined_big_gets_stay_within_budget) {
     check_served(&b, "p");
     sl_client_t *cl = client(&b);
     SL_CHECK(stat_value(cl, "memory_full_events") >= 1);
-    SL_CHECK(stat_value(cl, "memory_used") < 8u * MIB);
+    /* Back under the mark where reading resumes (buffers below half the
+     * budget are kept for reuse). */
+    SL_CHECK(stat_value(cl, "memory_used") < 32u * MIB);
     sl_client_close(cl);
     SL_CHECK(peak_mib(b.pid) < 64 + 48);
     broker_stop(&b);
