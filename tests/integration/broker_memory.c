@@ -441,3 +441,25 @@ SL_TEST(broker_memory_partitions_listing_is_streamed) {
     free(rep);
     broker_stop(&b);
 }
+
+SL_TEST(broker_memory_budget_below_minimum_is_refused) {
+    /* Less than 4 x max-message could not hold one largest request while
+     * it is received, staged and answered: refused at start (exit 2). */
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", sl_harness_free_port());
+    char data[600], log[600];
+    snprintf(data, sizeof data, "%s/data", sl_test_tmpdir());
+    snprintf(log, sizeof log, "%s/broker.log", sl_test_tmpdir());
+    const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen", addr,
+                          "--data", data, "--max-memory", "32MiB", NULL};
+    int pid = sl_harness_spawn((char *const *)argv, log);
+    int status = sl_harness_stop(pid, 0, 10000);
+    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+    FILE *f = fopen(log, "r");
+    SL_CHECK(f != NULL);
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    SL_CHECK(strstr(text, "max-memory must be at least") != NULL);
+}
