@@ -380,7 +380,9 @@ static void conn_trim(sl_conn_t *conn) {
 }
 
 static size_t mem_used(const sl_server_t *srv) {
-    return srv->mem_conns + srv->body.cap + sl_store_staged_bytes(srv->store);
+    /* Once stopping, the store may be freed before the last connection. */
+    return srv->mem_conns + srv->body.cap +
+           (srv->stopping ? 0 : sl_store_staged_bytes(srv->store));
 }
 
 /* Stops reading everywhere when the memory in use reaches the budget;
@@ -388,6 +390,8 @@ static size_t mem_used(const sl_server_t *srv) {
  * on in the next turn. */
 static void mem_update(sl_server_t *srv) {
     uint64_t budget = srv->opts.max_memory;
+    if (srv->stopping)
+        return;
     size_t used = mem_used(srv);
     if (used > srv->st.mem_peak)
         srv->st.mem_peak = used;
