@@ -61,7 +61,8 @@ enum { ACK_PUT = 1, ACK_COMMIT = 2 };
 #define TURN_REQS 1024
 #define TURN_BYTES (1u << 20)
 #define TURN_NS 2000000u
-/* Lines written, and partitions looked at, per slice of a listing. */
+/* Lines written, and partitions looked at, per slice of a listing (which
+ * also ends after TURN_NS: bounds of cold partitions read index files). */
 #define LIST_LINES 256
 #define LIST_SCAN 8192
 /* Reads go into chunks of this size (a payload being received gets its
@@ -936,7 +937,9 @@ static int list_step(sl_conn_t *conn) {
     while (conn->list_next <= conn->list_end) {
         if (conn->out.len + conn->wbuf.len >= srv->opts.max_output)
             return 1;
-        if (lines >= LIST_LINES || scanned >= LIST_SCAN) {
+        if (lines >= LIST_LINES || scanned >= LIST_SCAN ||
+            (lines > 0 && lines % 16 == 0 &&
+             uv_hrtime() - conn->turn_ns >= TURN_NS)) {
             conn_yield(conn);
             return 1;
         }
