@@ -13,6 +13,8 @@
 #include "secret.h"
 #include "signals.h"
 
+#include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,10 @@ static const sl_opt_t opts[] = {
      "with a secret, auth must succeed within this time of the connect, "
      "else the connection is closed (0: never)"},
     {"max-output", "64MiB", 0, "per-connection output before reading pauses"},
+    {"max-memory", "1GiB", 0,
+     "memory for request buffers, pending replies and staged writes of all "
+     "connections together; at it, reading pauses (at least 4 x the larger "
+     "of max-message and max-request)"},
     {"checkpoint-interval", "5s", 0, "how often recovery state is saved"},
     {"retention-bytes", "0", 0, "delete old segments past this size (0: keep)"},
     {"retention-age", "0", 0, "delete segments older than this (0: keep)"},
@@ -140,7 +146,7 @@ int main(int argc, char **argv) {
     memset(&so, 0, sizeof so);
     so.dir = sl_config_get(&cfg, "data");
     uint64_t seg, maxmsg, maxreq, maxconn, idle, maxout, ckpt, rbytes, rage;
-    uint64_t req_ms, auth_ms, maxparts;
+    uint64_t req_ms, auth_ms, maxparts, maxmem;
     int allow_remote, allow_insecure, auto_create, quarantine;
     if (sl_config_get_size(&cfg, "segment-size", &seg) != 0 ||
         sl_config_get_size(&cfg, "max-message", &maxmsg) != 0 ||
@@ -152,6 +158,7 @@ int main(int argc, char **argv) {
         sl_config_get_bool(&cfg, "allow-remote-insecure", &allow_insecure) !=
             0 ||
         sl_config_get_size(&cfg, "max-output", &maxout) != 0 ||
+        sl_config_get_size(&cfg, "max-memory", &maxmem) != 0 ||
         sl_config_get_ms(&cfg, "checkpoint-interval", &ckpt) != 0 ||
         sl_config_get_size(&cfg, "retention-bytes", &rbytes) != 0 ||
         sl_config_get_ms(&cfg, "retention-age", &rage) != 0 ||
@@ -173,6 +180,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sluice-broker: max-message and max-request must be "
                 "1..1GiB, segment-size at least 1MiB, max-connections > 0, "
                 "max-partitions below 2^32\n");
+        goto out;
+    }
+    if (maxmem < 4 * (maxmsg > maxreq ? maxmsg : maxreq)) {
+        /* Less would not hold one largest request while it is received,
+         * staged and answered. */
+        fprintf(stderr, "sluice-broker: max-memory must be at least 4 x the "
+                "larger of max-message and max-request (%" PRIu64 " bytes)\n",
+                4 * (maxmsg > maxreq ? maxmsg : maxreq));
         goto out;
     }
     so.segment_size = seg;
@@ -229,6 +244,12 @@ int main(int argc, char **argv) {
     sv.request_ms = req_ms;
     sv.auth_ms = auth_ms;
     sv.max_output = maxout;
+    sv.max_memory = maxmem;
+    /* Buffers of 1 MiB and more get their own mappings, returned to the
+     * system when freed, so that memory released under the budget leaves
+     * the process (glibc otherwise raises this threshold as large buffers
+     * are freed and keeps them in its heap). */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     sl_proto_default_limits(&sv.limits);
     sv.limits.max_msg = maxmsg;
     sv.limits.max_request = maxreq;

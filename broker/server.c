@@ -10,11 +10,32 @@
  * overtake acks. A get at the end of a partition with wait=MS parks the
  * connection on the partition until data arrives or the wait ends.
  *
- * Limits: a connection whose pending output passes max_output, or whose
- * unprocessed input holds a full request, stops being read until that
- * drains (back-pressure instead of memory growth); connections idle for
- * idle_ms are closed; past max_conns new connections get a 503 and are
- * closed.
+ * Limits: a connection whose pending output reaches max_output is neither
+ * read nor parsed further until that drains, and one whose unprocessed
+ * input holds a full request stops being read (back-pressure instead of
+ * memory growth); connections idle for idle_ms are closed; past max_conns
+ * new connections get a 503 and are closed.
+ *
+ * Memory budget: every connection's buffers (counted by what they have
+ * allocated), the get scratch and the store's staged bytes add up to one
+ * figure. When it reaches max_memory, reading stops on every connection
+ * except where the rest of a request being received fits in memory already
+ * reserved for it (so requests in flight can finish and release memory
+ * instead of deadlocking), and requests other than puts and commits wait
+ * unexecuted (a put only moves bytes from its connection's buffer to the
+ * store's staging). Below 7/8 of the budget, reading resumes and waiting
+ * requests run. A payload's buffer is reserved at its exact size once its
+ * header is parsed, and empty buffers are given back, so idle connections
+ * hold next to nothing.
+ *
+ * Fairness: one call of process() on a connection (about one loop turn)
+ * executes at most TURN_REQS requests, about TURN_BYTES of input and
+ * output, or about TURN_NS of work; then the connection yields, and a
+ * uv_idle handle goes on with it
+ * in the next turn, after the loop served the others. A partitions listing
+ * is written in slices of LIST_LINES lines per turn (no more while the
+ * output is at max_output), so a listing of 200,000 partitions never holds
+ * up other clients for more than a slice.
  *
  * Hostile peers: a refused put/mput header closes the connection (the
  * parser makes it fatal, see proto.h), so a payload never runs as
@@ -36,14 +57,35 @@
 #include "version.h"
 
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 enum { ACK_PUT = 1, ACK_COMMIT = 2 };
 
 /* How long a wrong secret's 403 is held back before the close. */
 #define SL_AUTH_FAIL_DELAY_MS 1000
+/* Work of one connection in one call of process(), then it yields: so
+ * many requests, bytes taken in and put out, or nanoseconds (cold reads
+ * are slow; warm puts are not). */
+#define TURN_REQS 1024
+#define TURN_BYTES (1u << 20)
+#define TURN_NS 2000000u
+/* Lines written, and partitions looked at, per slice of a listing (which
+ * also ends after TURN_NS: bounds of cold partitions read index files). */
+#define LIST_LINES 256
+#define LIST_SCAN 8192
+/* Reads go into chunks of this size (a payload being received gets its
+ * exact size). Empty buffers are kept for reuse (fresh memory costs a page
+ * fault per page), up to KEEP_MAX, while less than half the budget is in
+ * use; past that, and at the budget, those over KEEP_BUF are given back. */
+#define READ_CHUNK (64u * 1024)
+#define KEEP_BUF 4096
+#define KEEP_MAX (64u << 20)
 
 typedef struct sl_conn_s sl_conn_t;
 
@@ -55,6 +97,8 @@ typedef struct {
     uint64_t bytes_read, bytes_sent;
     uint64_t err_protocol, err_unknown_cmd, err_too_large, err_crc,
         err_auth, err_not_found, err_range, err_truncated, err_store;
+    uint64_t mem_full_events, mem_deferred, turn_yields;
+    size_t mem_peak;
 } srv_stats_t;
 
 struct sl_server_s {
@@ -78,6 +122,11 @@ struct sl_server_s {
     uint64_t auth_fail_unlogged; /* Failed auths not yet in the log. */
     uint64_t auth_fail_logged_ms; /* When the last such line was written. */
     char auth_fail_peer[64];      /* Address of the latest failure. */
+    size_t mem_conns;   /* Bytes accounted to connections (conn->mem). */
+    int mem_full;       /* At the memory budget: reading stopped. */
+    uv_idle_t idle;     /* Goes on with yielded connections next turn. */
+    uv_check_t check;   /* Notices memory released by the store. */
+    sl_conn_t *yhead, *ytail; /* Yielded connections, in order. */
     srv_stats_t st;
 };
 
@@ -105,6 +154,19 @@ struct sl_conn_s {
     int parked;                 /* Long poll in progress. */
     sl_part_t *wait_part;
     uint64_t wait_offset, wait_max, wait_reqid;
+    size_t mem;                 /* Bytes counted in srv->mem_conns. */
+    sl_conn_t *ynext;           /* Yield list. */
+    int queued;                 /* On the yield list. */
+    int mem_wait;               /* A request waits for memory. */
+    unsigned turn_reqs;         /* Requests begun in this turn. */
+    size_t turn_in, turn_out;   /* in_off and out.len when it began. */
+    uint64_t turn_ns;           /* uv_hrtime() when it began. */
+    /* A partitions listing being written: ids list_next..list_end, of
+     * topic list_topic (owned; NULL: all topics). */
+    int listing;
+    char *list_topic;
+    size_t list_tlen;
+    uint32_t list_next, list_end;
 };
 
 static void process(sl_conn_t *conn);
@@ -112,6 +174,12 @@ static void wait_timer_cb(uv_timer_t *t);
 static void flush(sl_conn_t *conn);
 static void update_reading(sl_conn_t *conn);
 static void flush_dirty(sl_server_t *srv);
+static void mem_update(sl_server_t *srv);
+static void conn_trim(sl_conn_t *conn);
+static size_t mem_used(const sl_server_t *srv);
+static void conn_account(sl_conn_t *conn);
+static void conn_yield(sl_conn_t *conn);
+static int list_step(sl_conn_t *conn);
 
 /* ---- output helpers --------------------------------------------------- */
 
@@ -158,12 +226,16 @@ static void reply(sl_conn_t *conn, int code, uint64_t reqid, int has_reqid,
 
 static void conn_free_maybe(sl_conn_t *conn) {
     if (conn->handles > 0 || conn->pending_acks > 0 || conn->writing ||
-        conn->dirty)
+        conn->dirty || conn->queued)
         return;
+    sl_server_t *srv = conn->srv;
+    srv->mem_conns -= conn->mem;
     sl_buf_free(&conn->in);
     sl_buf_free(&conn->out);
     sl_buf_free(&conn->wbuf);
+    free(conn->list_topic);
     free(conn);
+    mem_update(srv);
 }
 
 static void unpark(sl_conn_t *conn) {
@@ -236,12 +308,19 @@ static void write_cb(uv_write_t *req, int status) {
     update_reading(conn);
     if (!conn->closing && !conn->parked)
         process(conn);
-    flush_dirty(conn->srv);
+    sl_server_t *srv = conn->srv;
+    if (!conn->closing)
+        conn_trim(conn);
+    flush_dirty(srv);
+    mem_update(srv);
 }
 
 static void flush(sl_conn_t *conn) {
-    if (conn->closing || conn->writing)
+    if (conn->closing || conn->writing) {
+        if (!conn->closing)
+            conn_account(conn);
         return;
+    }
     if (conn->out.len == 0) {
         if (conn->close_after_flush && !conn->held)
             conn_close(conn);
@@ -251,6 +330,7 @@ static void flush(sl_conn_t *conn) {
     conn->wbuf = conn->out;
     conn->out = tmp;
     sl_buf_reset(&conn->out);
+    conn_account(conn);
     uv_buf_t b = uv_buf_init((char *)conn->wbuf.data, (unsigned)conn->wbuf.len);
     conn->wreq.data = conn;
     int rc = uv_write(&conn->wreq, (uv_stream_t *)&conn->tcp, &b, 1, write_cb);
@@ -273,20 +353,263 @@ static void flush_dirty(sl_server_t *srv) {
     }
 }
 
+/* ---- memory budget and fairness ------------------------------------------ */
+
+/* Brings conn's share of srv->mem_conns up to what its buffers hold. */
+static void conn_account(sl_conn_t *conn) {
+    size_t now = sizeof *conn + conn->in.cap + conn->out.cap + conn->wbuf.cap;
+    conn->srv->mem_conns += now - conn->mem; /* Unsigned: wraps right. */
+    conn->mem = now;
+}
+
+/* The largest empty buffer to keep now (see KEEP_MAX). */
+static size_t keep_limit(const sl_server_t *srv) {
+    if (srv->opts.max_memory == 0 || mem_used(srv) < srv->opts.max_memory / 2)
+        return KEEP_MAX;
+    return KEEP_BUF;
+}
+
+/* Gives back buffers that are empty (or a big input buffer mostly
+ * consumed) and larger than keep, so that under memory pressure idle
+ * connections hold next to nothing. */
+static void conn_trim_to(sl_conn_t *conn, size_t keep) {
+    sl_buf_t *in = &conn->in;
+    if (conn->in_off == in->len) {
+        if (in->cap > keep)
+            sl_buf_free(in);
+        sl_buf_reset(in);
+        conn->in_off = 0;
+    } else if (keep == KEEP_BUF && in->cap > 4 * READ_CHUNK &&
+               in->len - conn->in_off <= in->cap / 4) {
+        size_t rest = in->len - conn->in_off;
+        uint8_t *data = malloc(rest > READ_CHUNK ? rest : READ_CHUNK);
+        if (data != NULL) {
+            memcpy(data, in->data + conn->in_off, rest);
+            free(in->data);
+            in->data = data;
+            in->cap = rest > READ_CHUNK ? rest : READ_CHUNK;
+            in->len = rest;
+            conn->in_off = 0;
+        }
+    }
+    if (conn->out.len == 0 && conn->out.cap > keep)
+        sl_buf_free(&conn->out);
+    if (!conn->writing && conn->wbuf.len == 0 && conn->wbuf.cap > keep)
+        sl_buf_free(&conn->wbuf);
+    conn_account(conn);
+}
+
+static void conn_trim(sl_conn_t *conn) {
+    conn_trim_to(conn, keep_limit(conn->srv));
+}
+
+static size_t mem_used(const sl_server_t *srv) {
+    /* Once stopping, the store may be freed before the last connection. */
+    return srv->mem_conns + srv->body.cap +
+           (srv->stopping ? 0 : sl_store_staged_bytes(srv->store));
+}
+
+/* Stops reading everywhere when the memory in use reaches the budget;
+ * below 7/8 of it, reading resumes and requests that waited for memory go
+ * on in the next turn. */
+static void mem_update(sl_server_t *srv) {
+    uint64_t budget = srv->opts.max_memory;
+    if (srv->stopping)
+        return;
+    size_t used = mem_used(srv);
+    if (used > srv->st.mem_peak)
+        srv->st.mem_peak = used;
+    if (budget == 0)
+        return;
+    if (!srv->mem_full && used >= budget) {
+        /* First take back what is only kept for reuse. */
+        for (sl_conn_t *conn = srv->conns; conn; conn = conn->next)
+            conn_trim_to(conn, KEEP_BUF);
+        if (srv->body.cap > KEEP_BUF)
+            sl_buf_free(&srv->body);
+        used = mem_used(srv);
+    }
+    if (!srv->mem_full && used >= budget) {
+        srv->mem_full = 1;
+        srv->st.mem_full_events++;
+        sl_log_debug("memory budget reached; reading paused",
+                     "used=%zu max_memory=%" PRIu64, used, budget);
+        for (sl_conn_t *conn = srv->conns; conn; conn = conn->next)
+            update_reading(conn);
+    } else if (srv->mem_full && used < budget - budget / 8) {
+        srv->mem_full = 0;
+        sl_log_debug("memory released; reading resumed", "used=%zu", used);
+        for (sl_conn_t *conn = srv->conns; conn; conn = conn->next) {
+            update_reading(conn);
+            if (conn->mem_wait) {
+                conn->mem_wait = 0;
+                conn_yield(conn);
+            }
+        }
+    }
+}
+
+/* Whether a request that makes output (anything but put and commit) must
+ * wait because the budget is reached; it then stays unparsed. */
+static int mem_defer(sl_conn_t *conn) {
+    if (!conn->srv->mem_full)
+        return 0;
+    if (!conn->mem_wait)
+        conn->srv->st.mem_deferred++;
+    conn->mem_wait = 1;
+    return 1;
+}
+
+static void idle_cb(uv_idle_t *h);
+
+/* Queues conn to be processed in the next loop turn. */
+static void conn_yield(sl_conn_t *conn) {
+    sl_server_t *srv = conn->srv;
+    if (conn->queued || srv->stopping)
+        return;
+    conn->queued = 1;
+    conn->ynext = NULL;
+    if (srv->ytail)
+        srv->ytail->ynext = conn;
+    else
+        srv->yhead = conn;
+    srv->ytail = conn;
+    srv->st.turn_yields++;
+    uv_idle_start(&srv->idle, idle_cb);
+}
+
+static void idle_cb(uv_idle_t *h) {
+    sl_server_t *srv = h->data;
+    sl_conn_t *conn = srv->yhead;
+    srv->yhead = srv->ytail = NULL;
+    while (conn) {
+        sl_conn_t *next = conn->ynext;
+        conn->ynext = NULL;
+        conn->queued = 0;
+        if (conn->closing)
+            conn_free_maybe(conn);
+        else if (!conn->parked)
+            process(conn);
+        conn = next;
+    }
+    if (srv->yhead == NULL)
+        uv_idle_stop(h);
+    flush_dirty(srv);
+}
+
+static void check_cb(uv_check_t *h) {
+    mem_update(h->data);
+}
+
+/* Called at the start of process(). */
+static void turn_begin(sl_conn_t *conn) {
+    conn->turn_reqs = 0;
+    conn->turn_in = conn->in_off;
+    conn->turn_out = conn->out.len;
+    conn->turn_ns = uv_hrtime();
+}
+
+/* Whether process() may go on with the next request of conn now: not
+ * while a partitions listing is still being written, nor while the
+ * pending output is at max_output (write_cb goes on), nor once this
+ * turn's share is spent (the idle handle goes on next turn). */
+static int may_parse(sl_conn_t *conn) {
+    sl_server_t *srv = conn->srv;
+    if (conn->listing && (mem_defer(conn) || list_step(conn) != 0))
+        return 0;
+    size_t avail = conn->in.len - conn->in_off;
+    if (avail == 0 || avail < conn->need)
+        return 1; /* Nothing complete to run; process() stops there. */
+    if (conn->out.len + conn->wbuf.len >= srv->opts.max_output)
+        return 0;
+    size_t done = (conn->in_off > conn->turn_in ? conn->in_off - conn->turn_in
+                                                : 0) +
+                  (conn->out.len > conn->turn_out
+                       ? conn->out.len - conn->turn_out : 0);
+    if (conn->turn_reqs >= TURN_REQS || done >= TURN_BYTES ||
+        (conn->turn_reqs > 0 && uv_hrtime() - conn->turn_ns >= TURN_NS)) {
+        conn_yield(conn);
+        return 0;
+    }
+    conn->turn_reqs++;
+    return 1;
+}
+
+/* Called at the end of process(). */
+static void turn_end(sl_conn_t *conn) {
+    conn_trim(conn);
+    mem_update(conn->srv);
+}
+
+/* A connection that is not being read (at the memory budget) does not
+ * see its peer leave, and would keep its memory. So, once a second, one
+ * whose peer closed (FIN or RST) while the request it holds is partial,
+ * and what the kernel still has for it cannot complete that request, is
+ * closed (and counted as a truncated request). A peer that only shut down
+ * its write side after whole requests is left alone: those are answered
+ * when memory is released. */
+static void reap_stalled(sl_server_t *srv) {
+    sl_conn_t *next;
+    for (sl_conn_t *conn = srv->conns; conn; conn = next) {
+        next = conn->next;
+        size_t unparsed = conn->in.len - conn->in_off;
+        if (conn->reading || conn->closing || unparsed == 0 ||
+            conn->need <= unparsed)
+            continue;
+        uv_os_fd_t fd;
+        struct tcp_info ti;
+        socklen_t tlen = sizeof ti;
+        int queued = 0;
+        if (uv_fileno((uv_handle_t *)&conn->tcp, &fd) != 0 ||
+            getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tlen) != 0 ||
+            (ti.tcpi_state != TCP_CLOSE_WAIT && ti.tcpi_state != TCP_CLOSE) ||
+            ioctl(fd, FIONREAD, &queued) != 0 || queued < 0 ||
+            unparsed + (size_t)queued >= conn->need)
+            continue;
+        conn_close(conn);
+    }
+}
+
 /* ---- reading ----------------------------------------------------------- */
+
+/* Makes room in the input buffer for the next read: a chunk, or the rest
+ * of a payload being received at its exact size (sl_buf_reserve() would
+ * round it up to a power of two, and the budget counts what is
+ * allocated). */
+static int input_reserve(sl_conn_t *conn) {
+    sl_buf_t *in = &conn->in;
+    if (conn->in_off > 0 && conn->in_off == in->len) {
+        sl_buf_reset(in);
+        conn->in_off = 0;
+    }
+    size_t want = READ_CHUNK;
+    size_t have = in->len - conn->in_off;
+    int exact = conn->need > have && conn->need - have > want;
+    if (exact)
+        want = conn->need - have;
+    if (in->cap - in->len < want && conn->in_off > 0) {
+        sl_buf_consume(in, conn->in_off);
+        conn->in_off = 0;
+    }
+    if (in->cap - in->len < want) {
+        /* Chunks for pipelined requests grow geometrically (no copying
+         * per read); a payload's rest is reserved exactly. */
+        if (!exact)
+            want = in->cap > want ? in->cap : want;
+        uint8_t *data = realloc(in->data, in->len + want);
+        if (data == NULL)
+            return SL_ENOMEM;
+        in->data = data;
+        in->cap = in->len + want;
+    }
+    conn_account(conn);
+    return 0;
+}
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
     (void)hint;
     sl_conn_t *conn = h->data;
-    size_t want = 64 * 1024;
-    size_t have = conn->in.len - conn->in_off;
-    if (conn->need > have && conn->need - have > want)
-        want = conn->need - have;
-    if (conn->in_off > 0 && conn->in_off == conn->in.len) {
-        sl_buf_reset(&conn->in);
-        conn->in_off = 0;
-    }
-    if (sl_buf_reserve(&conn->in, want) != 0) {
+    if (input_reserve(conn) != 0) {
         buf->base = NULL;
         buf->len = 0;
         return;
@@ -318,8 +641,10 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         conn_close(conn);
         return;
     }
-    if (nread == 0)
+    if (nread == 0) {
+        conn_trim(conn); /* Nothing came: give the read buffer back. */
         return;
+    }
     conn->in.len += (size_t)nread;
     conn->srv->st.bytes_read += (uint64_t)nread;
     conn->last_active_ms = (uint64_t)uv_now(conn->srv->loop);
@@ -339,7 +664,10 @@ static void update_reading(sl_conn_t *conn) {
     int want = !conn->close_after_flush && !conn->eof && !conn->held &&
                conn->out.len + conn->wbuf.len < srv->opts.max_output &&
                srv->store->filling->data.len < (256u << 20) &&
-               (conn->need > unparsed || unparsed <= max_unparsed);
+               (conn->need > unparsed || unparsed <= max_unparsed) &&
+               (!srv->mem_full ||
+                (conn->need > unparsed &&
+                 conn->in.cap - conn->in.len >= conn->need - unparsed));
     if (want && !conn->reading) {
         if (uv_read_start((uv_stream_t *)&conn->tcp, alloc_cb, read_cb) == 0)
             conn->reading = 1;
@@ -536,7 +864,7 @@ static int serve_get(sl_conn_t *conn, sl_part_t *part, uint64_t offset,
     *w++ = '\n';
     sl_buf_append(&conn->out, hdr, (size_t)(w - hdr));
     sl_buf_append(&conn->out, srv->body.data, srv->body.len);
-    if (srv->body.cap > (64u << 20))
+    if (srv->body.cap > keep_limit(srv))
         sl_buf_free(&srv->body);
     mark_dirty(conn);
     return 0;
@@ -626,29 +954,71 @@ static void do_committed(sl_conn_t *conn, const sl_cmd_t *cmd) {
         reply(conn, 200, cmd->reqid, 1, "%" PRIu64, off);
 }
 
+static int topic_is(const sl_part_t *part, const char *topic, size_t tlen) {
+    return strlen(part->topic) == tlen && memcmp(part->topic, topic, tlen) == 0;
+}
+
+/* Starts a listing: the count of the partitions that exist now (ids are
+ * never reused or removed, so the lines written later are exactly these),
+ * then list_step() writes the lines in slices. Counting looks at names
+ * only (no I/O); the bounds, which may read index files, come per slice. */
 static void do_partitions(sl_conn_t *conn, const sl_cmd_t *cmd) {
     sl_store_t *store = conn->srv->store;
     uint32_t n = 0;
-    for (uint32_t id = 1; id <= store->nparts; id++) {
-        sl_part_t *part = store->parts[id];
-        if (cmd->topic.len == 0 || (strlen(part->topic) == cmd->topic.len &&
-                                    memcmp(part->topic, cmd->topic.p,
-                                           cmd->topic.len) == 0))
+    for (uint32_t id = 1; id <= store->nparts; id++)
+        if (cmd->topic.len == 0 ||
+            topic_is(store->parts[id], cmd->topic.p, cmd->topic.len))
             n++;
+    char *topic = NULL;
+    if (cmd->topic.len > 0) {
+        topic = malloc(cmd->topic.len);
+        if (topic == NULL) {
+            reply(conn, 500, cmd->reqid, 1, "out of memory");
+            return;
+        }
+        memcpy(topic, cmd->topic.p, cmd->topic.len);
     }
     reply(conn, 200, cmd->reqid, 1, "%u", n);
-    for (uint32_t id = 1; id <= store->nparts; id++) {
-        sl_part_t *part = store->parts[id];
-        if (cmd->topic.len == 0 || (strlen(part->topic) == cmd->topic.len &&
-                                    memcmp(part->topic, cmd->topic.p,
-                                           cmd->topic.len) == 0)) {
-            uint64_t a = 0, b = 0;
-            sl_store_bounds(store, part, &a, &b);
-            sl_buf_printf(&conn->out, "%s %s %" PRIu64 " %" PRIu64 "\r\n",
-                          part->topic, part->name, a, b);
+    conn->listing = 1;
+    conn->list_topic = topic;
+    conn->list_tlen = cmd->topic.len;
+    conn->list_next = 1;
+    conn->list_end = store->nparts;
+}
+
+/* Writes the next slice of a listing. Returns 0 when it is complete (END
+ * written), 1 while it goes on: in the next turn, or once the output
+ * drained below max_output (write_cb). */
+static int list_step(sl_conn_t *conn) {
+    sl_server_t *srv = conn->srv;
+    sl_store_t *store = srv->store;
+    unsigned lines = 0, scanned = 0;
+    while (conn->list_next <= conn->list_end) {
+        if (conn->out.len + conn->wbuf.len >= srv->opts.max_output)
+            return 1;
+        if (lines >= LIST_LINES || scanned >= LIST_SCAN ||
+            (lines > 0 && lines % 16 == 0 &&
+             uv_hrtime() - conn->turn_ns >= TURN_NS)) {
+            conn_yield(conn);
+            return 1;
         }
+        sl_part_t *part = store->parts[conn->list_next++];
+        scanned++;
+        if (conn->list_topic &&
+            !topic_is(part, conn->list_topic, conn->list_tlen))
+            continue;
+        uint64_t a = 0, b = 0;
+        sl_store_bounds(store, part, &a, &b);
+        sl_buf_printf(&conn->out, "%s %s %" PRIu64 " %" PRIu64 "\r\n",
+                      part->topic, part->name, a, b);
+        lines++;
     }
     sl_buf_append(&conn->out, "END\r\n", 5);
+    free(conn->list_topic);
+    conn->list_topic = NULL;
+    conn->listing = 0;
+    mark_dirty(conn);
+    return 0;
 }
 
 static void do_stats(sl_conn_t *conn, const sl_cmd_t *cmd) {
@@ -681,6 +1051,12 @@ static void do_stats(sl_conn_t *conn, const sl_cmd_t *cmd) {
     STAT("long_polls", "%" PRIu64, st->long_polls);
     STAT("bytes_read", "%" PRIu64, st->bytes_read);
     STAT("bytes_written", "%" PRIu64, st->bytes_sent);
+    STAT("max_memory", "%" PRIu64, srv->opts.max_memory);
+    STAT("memory_used", "%zu", mem_used(srv));
+    STAT("memory_peak", "%zu", st->mem_peak);
+    STAT("memory_full_events", "%" PRIu64, st->mem_full_events);
+    STAT("memory_deferred", "%" PRIu64, st->mem_deferred);
+    STAT("turn_yields", "%" PRIu64, st->turn_yields);
     STAT("log_bytes_written", "%" PRIu64, ss->bytes_written);
     STAT("group_commits", "%" PRIu64, ss->groups);
     STAT("fsyncs", "%" PRIu64, ss->fsyncs);
@@ -792,8 +1168,11 @@ static void process(sl_conn_t *conn) {
     sl_proto_limits_t lim = srv->opts.limits;
     int starved = 0; /* Stopped for want of bytes, not to wait. */
     int took = 0;    /* Consumed at least one request. */
+    turn_begin(conn);
     while (!conn->closing && !conn->close_after_flush && !conn->parked &&
            !conn->held) {
+        if (!may_parse(conn))
+            break;
         if (!conn->authed) {
             lim.no_payload = 1;
             if (lim.max_line > SL_PROTO_MAX_LINE_PREAUTH)
@@ -823,6 +1202,8 @@ static void process(sl_conn_t *conn) {
                                    cmd.type == SL_CMD_COMMIT);
         /* Anything but a put waits for earlier acks to keep reply order. */
         if (conn->pending_acks > 0 && !is_write)
+            break;
+        if (!is_write && mem_defer(conn))
             break;
         if (rc != 0) {
             count_proto_err(srv, &perr);
@@ -895,7 +1276,8 @@ static void process(sl_conn_t *conn) {
      * its replies are written; an incomplete request left is counted as
      * truncated by conn_close(). */
     if (conn->eof && starved && !conn->closing && !conn->parked &&
-        conn->pending_acks == 0)
+        conn->pending_acks == 0 && !conn->listing && !conn->queued &&
+        !conn->mem_wait)
         conn->close_after_flush = 1;
     /* The request deadline runs only while the broker waits for the rest
      * of a started request (not while it is parked, waiting for acks or
@@ -916,6 +1298,7 @@ static void process(sl_conn_t *conn) {
         sl_buf_consume(&conn->in, conn->in_off);
         conn->in_off = 0;
     }
+    turn_end(conn);
     mark_dirty(conn);
     update_reading(conn);
 }
@@ -1020,6 +1403,7 @@ static void on_connection(uv_stream_t *ls, int status) {
     conn->handles = 2;
     srv->open_handles++;
     conn->authed = srv->opts.secret == NULL;
+    conn_account(conn);
     conn->last_active_ms = (uint64_t)uv_now(srv->loop);
     conn->connected_ms = conn->last_active_ms;
     conn->next = srv->conns;
@@ -1070,6 +1454,7 @@ static void sweep_cb(uv_timer_t *t) {
             conn_close(conn);
         }
     }
+    reap_stalled(srv);
     flush_dirty(srv);
 }
 
@@ -1107,7 +1492,13 @@ int sl_server_start(uv_loop_t *loop, sl_store_t *store,
     uv_timer_init(loop, &srv->sweep);
     srv->sweep.data = srv;
     uv_timer_start(&srv->sweep, sweep_cb, 1000, 1000);
-    srv->open_handles = 2;
+    uv_idle_init(loop, &srv->idle);
+    srv->idle.data = srv;
+    uv_check_init(loop, &srv->check);
+    srv->check.data = srv;
+    uv_check_start(&srv->check, check_cb);
+    uv_unref((uv_handle_t *)&srv->check);
+    srv->open_handles = 4;
     *out = srv;
     return 0;
 }
@@ -1128,6 +1519,16 @@ void sl_server_stop(sl_server_t *srv, void (*cb)(void *data), void *data) {
     srv->stop_data = data;
     uv_close((uv_handle_t *)&srv->listener, srv_handle_closed);
     uv_close((uv_handle_t *)&srv->sweep, srv_handle_closed);
+    uv_close((uv_handle_t *)&srv->idle, srv_handle_closed);
+    uv_close((uv_handle_t *)&srv->check, srv_handle_closed);
+    /* The yield list dies with the idle handle; its connections are freed
+     * once their handles are closed. */
+    for (sl_conn_t *conn = srv->yhead, *next; conn; conn = next) {
+        next = conn->ynext;
+        conn->ynext = NULL;
+        conn->queued = 0;
+    }
+    srv->yhead = srv->ytail = NULL;
     while (srv->conns)
         conn_close(srv->conns);
 }

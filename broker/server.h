@@ -27,7 +27,14 @@ typedef struct {
                                byte, or the connection closes (0: never). */
     uint64_t auth_ms;       /* With a secret: auth must succeed this long
                                after the connect (0: never). */
-    uint64_t max_output;    /* Stop reading a connection past this. */
+    uint64_t max_output;    /* Stop reading and executing requests of a
+                               connection while its pending output is at
+                               this. */
+    uint64_t max_memory;    /* One budget for request buffers, pending
+                               output and the store's staging together: at
+                               it, reading stops on every connection and
+                               only puts already buffered are executed
+                               (0: no budget). */
     sl_proto_limits_t limits;
     const char *secret;     /* Shared secret, or NULL. Not copied. */
 } sl_server_opts_t;

@@ -1487,6 +1487,18 @@ void sl_store_index_usage(const sl_store_t *store, uint64_t *files,
     }
 }
 
+static size_t group_bytes(const sl_group_t *g) {
+    return g->data.len + g->meta.len + g->index.len + g->ichunks.len;
+}
+
+size_t sl_store_staged_bytes(const sl_store_t *store) {
+    /* The writer only reads these buffers of the group it holds, and the
+     * loop thread alone hands groups over and takes them back, so reading
+     * their lengths here needs no lock. */
+    return group_bytes(store->filling) +
+           (store->inflight ? group_bytes(store->inflight) : 0);
+}
+
 /* Reads index entries [slot, slot + n) of part (all below durable_slots)
  * from its file and its in-memory tail. */
 static int read_slots(sl_store_t *store, sl_part_t *part, uint64_t slot,

@@ -341,6 +341,11 @@ uint64_t sl_store_disk_used(const sl_store_t *store);
 void sl_store_index_usage(const sl_store_t *store, uint64_t *files,
                           uint64_t *bytes, uint64_t *disk_bytes);
 
+/* Bytes staged in memory and not yet written (the filling group and the
+ * one the writer holds): what the server counts against its memory
+ * budget. Loop thread only. */
+size_t sl_store_staged_bytes(const sl_store_t *store);
+
 /* Internal, shared with recover.c and meta.c. */
 int sl_store_add_part(sl_store_t *store, uint32_t id, const char *topic,
                       size_t tlen, const char *name, size_t nlen,
