@@ -907,6 +907,23 @@ static void *worker_main(void *arg) {
                  * so the partition stops and says which offsets; the
                  * operator restores the broker's data or accepts the loss
                  * (sets the position past them). */
+                /* The source transactions that ended before the damage
+                 * are applied first: at once when the group ends at a
+                 * boundary, else by redoing the group up to where the
+                 * open (damaged) transaction starts, as for the
+                 * open-transaction warning. The 422 comes back after. */
+                if (p->group_open && p->group_trx > 0 && p->sink != NULL) {
+                    if (!p->tt.open) {
+                        if (commit_group(w, p, p->pos))
+                            continue;
+                    } else if (p->otrx_first != UINT64_MAX &&
+                               p->otrx_first > p->db_next &&
+                               p->commit_at == UINT64_MAX) {
+                        p->commit_at = p->otrx_first;
+                        rewind_part(w, p, 0);
+                        continue;
+                    }
+                }
                 char why[400];
                 snprintf(why, sizeof why, "topic %s partition %s offsets "
                          "%llu-%llu are damaged on the broker (quarantined, "
