@@ -16,6 +16,11 @@
  *     MariaDB target, then stops the partition with an error naming the
  *     topic, partition and damaged offsets: it neither retries (spins) nor
  *     skips the damaged transaction.
+ * A second test gives apply a hole at the end of its partition (offsets
+ * recovery skipped after a kill -9 without a checkpoint file): the last
+ * fetch with records sees the partition's latest above its end, so the
+ * target transaction used to stay open until a new event came; a fetch
+ * that finds nothing now commits it.
  */
 #include "client.h"
 #include "error.h"
@@ -182,8 +187,81 @@ static int tail(const broker_t *b, const char *extra, const char *out,
     return WEXITSTATUS(rc);
 }
 
+/* A fresh target for the events of write_events(). */
+static MYSQL *fresh_target(void) {
+    MYSQL *m = sl_harness_mysql("TARGET", NULL);
+    sl_harness_exec(m, "DROP DATABASE IF EXISTS qd_dst");
+    sl_harness_exec(m, "DROP DATABASE IF EXISTS qd_meta");
+    sl_harness_exec(m, "CREATE DATABASE qd_dst");
+    sl_harness_exec(m, "CREATE DATABASE qd_meta");
+    sl_harness_exec(m, "CREATE TABLE qd_dst.t (id INT PRIMARY KEY, "
+                       "v VARCHAR(40))");
+    return m;
+}
+
+static int spawn_apply(const broker_t *b, const char *log) {
+    char target[200], pwf[600], logp[700];
+    snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/qd_meta",
+             getenv("SL_TARGET_USER") ? getenv("SL_TARGET_USER") : "sluice",
+             sl_harness_port("TARGET"));
+    snprintf(pwf, sizeof pwf, "%s", getenv("SL_TARGET_PASSWORD_FILE"));
+    snprintf(logp, sizeof logp, "%s/%s", root, log);
+    char *argv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker",
+                    (char *)b->addr, "--topic", TOPIC, "--group", "g",
+                    "--workers", "1", "--target", target,
+                    "--target-password-file", pwf, "--map", "qd_src=qd_dst",
+                    "--poll", "200ms", NULL};
+    return sl_harness_spawn(argv, logp);
+}
+
+SL_TEST(apply_commits_before_a_hole_at_the_end) {
+    snprintf(root, sizeof root, "%s/hole", sl_test_tmpdir());
+    mkdir(root, 0700);
+    snprintf(data, sizeof data, "%s/broker", root);
+    mkdir(data, 0700);
+    broker_t b;
+    int st = 0;
+    SL_CHECK_INT(broker_run(&b, 0, &st), 0);
+    sl_client_t *cl;
+    SL_CHECK_OK(sl_client_connect(b.addr, NULL, &cl));
+    write_events(cl);
+    sl_client_close(cl);
+    /* No checkpoint: recovery skips the partition to its high-water mark. */
+    sl_harness_stop(b.pid, SIGKILL, 10000);
+    char path[700];
+    snprintf(path, sizeof path, "%s/checkpoint", data);
+    SL_CHECK_INT(unlink(path), 0);
+    SL_CHECK_INT(broker_run(&b, 0, &st), 0);
+    SL_CHECK_INT(file_count(b.log, "offsets skipped to the high-water mark"),
+                 1);
+    SL_CHECK_OK(sl_client_connect(b.addr, NULL, &cl));
+    uint64_t earliest, latest;
+    SL_CHECK_OK(sl_client_offsets(cl, TOPIC, PART, &earliest, &latest));
+    SL_CHECK(latest > 4000); /* 3 * NTRX records, then the hole. */
+    sl_client_close(cl);
+    MYSQL *m = fresh_target();
+    int apply = spawn_apply(&b, "apply-hole.log");
+    char all[16];
+    snprintf(all, sizeof all, "%d", NTRX);
+    char *v = NULL;
+    for (int i = 0; i < 600; i++) {
+        free(v);
+        v = sl_harness_query_value(m, "SELECT COUNT(*) FROM qd_dst.t");
+        if (v != NULL && strcmp(v, all) == 0)
+            break;
+        pause_ms(100);
+    }
+    SL_CHECK_STR(v, all);
+    free(v);
+    int status = sl_harness_stop(apply, SIGTERM, 20000);
+    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    mysql_close(m);
+    sl_harness_stop(b.pid, SIGTERM, 20000);
+}
+
 SL_TEST(quarantined_records_stop_tail_and_apply) {
-    snprintf(root, sizeof root, "%s", sl_test_tmpdir());
+    snprintf(root, sizeof root, "%s/quarantine", sl_test_tmpdir());
+    mkdir(root, 0700);
     snprintf(data, sizeof data, "%s/broker", root);
     mkdir(data, 0700);
     broker_t b;
@@ -230,24 +308,10 @@ SL_TEST(quarantined_records_stop_tail_and_apply) {
     SL_CHECK_INT(file_count(out, "DAMAGE"), 0);
 
     /* sluice-apply into a real target. */
-    MYSQL *m = sl_harness_mysql("TARGET", NULL);
-    sl_harness_exec(m, "DROP DATABASE IF EXISTS qd_dst");
-    sl_harness_exec(m, "DROP DATABASE IF EXISTS qd_meta");
-    sl_harness_exec(m, "CREATE DATABASE qd_dst");
-    sl_harness_exec(m, "CREATE DATABASE qd_meta");
-    sl_harness_exec(m, "CREATE TABLE qd_dst.t (id INT PRIMARY KEY, "
-                       "v VARCHAR(40))");
-    char target[200], pwf[600], logp[700];
-    snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/qd_meta",
-             getenv("SL_TARGET_USER") ? getenv("SL_TARGET_USER") : "sluice",
-             sl_harness_port("TARGET"));
-    snprintf(pwf, sizeof pwf, "%s", getenv("SL_TARGET_PASSWORD_FILE"));
+    MYSQL *m = fresh_target();
+    char logp[700];
     snprintf(logp, sizeof logp, "%s/apply.log", root);
-    char *argv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker",
-                    b.addr, "--topic", TOPIC, "--group", "g", "--workers",
-                    "1", "--target", target, "--target-password-file", pwf,
-                    "--map", "qd_src=qd_dst", "--poll", "200ms", NULL};
-    int apply = sl_harness_spawn(argv, logp);
+    int apply = spawn_apply(&b, "apply.log");
     for (int i = 0; i < 600 && file_count(logp, "partition stopped") == 0;
          i++)
         pause_ms(100);
