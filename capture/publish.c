@@ -496,6 +496,60 @@ int sl_publish_sync(sl_publish_t *pub, int force, uint64_t checkpoint_ms) {
     return 0;
 }
 
+/* Finds the newest record of the internal partition part below latest
+ * and copies it into out (*offset: its offset; *found 0 when the
+ * partition holds none). Offsets need not be contiguous: recovery may have
+ * skipped a partition's next offset ahead to its high-water mark (a hole
+ * of up to a few thousand offsets that holds nothing; docs/broker.md,
+ * "Checkpoints and crash recovery"), so latest - 1 may hold no record.
+ * Windows below latest widen 16-fold (16, 256, 4096, 65536, ... offsets)
+ * down to earliest; each is read forward, keeping its last record (reads
+ * pass over holes), so the usual case costs one small get and a hole
+ * costs a few. The record is copied: fetched data points into the
+ * client's buffer, which the next get reuses. Damaged records (422) are
+ * not skipped: the error is returned (SL_EDAMAGED), since an older
+ * checkpoint than the newest would publish changes again. */
+static int newest_record(sl_publish_t *pub, const char *part,
+                         uint64_t earliest, uint64_t latest, sl_buf_t *out,
+                         uint64_t *offset, int *found) {
+    *found = 0;
+    uint64_t hi = latest, span = 16;
+    while (hi > earliest) {
+        uint64_t lo = hi - earliest > span ? hi - span : earliest;
+        uint64_t at = lo;
+        while (at < hi) {
+            sl_client_fetch_t fetch;
+            int err = sl_client_get(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, part,
+                                    at, 1u << 20, 0, &fetch);
+            if (err == SL_EGONE && fetch.earliest > at) {
+                /* Retention moved the start meanwhile. */
+                at = fetch.earliest;
+                continue;
+            }
+            if (err != 0)
+                return err;
+            if (fetch.count == 0)
+                break; /* Nothing more up to the end: a hole at the end. */
+            for (size_t i = 0; i < fetch.count; i++) {
+                if (fetch.recs[i].offset >= hi)
+                    break;
+                sl_buf_reset(out);
+                if ((err = sl_buf_append(out, fetch.recs[i].data,
+                                         fetch.recs[i].len)) != 0)
+                    return err;
+                *offset = fetch.recs[i].offset;
+                *found = 1;
+            }
+            at = fetch.next;
+        }
+        if (*found)
+            return 0;
+        hi = lo;
+        span = span > UINT64_MAX / 16 ? UINT64_MAX : span * 16;
+    }
+    return 0;
+}
+
 static int read_checkpoint(sl_publish_t *pub, sl_checkpoint_t *cp,
                            int *found) {
     uint64_t earliest, latest;
@@ -508,25 +562,45 @@ static int read_checkpoint(sl_publish_t *pub, sl_checkpoint_t *cp,
         return err;
     if (latest == 0 || latest <= earliest)
         return 0;
-    sl_client_fetch_t fetch;
-    err = sl_client_get(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, pub->cp_part,
-                        latest - 1, 1 << 20, 0, &fetch);
-    if (err != 0)
-        return err;
-    if (fetch.count == 0) {
+    sl_buf_t rec = SL_BUF_INIT;
+    uint64_t offset = 0;
+    int have = 0;
+    err = newest_record(pub, pub->cp_part, earliest, latest, &rec, &offset,
+                        &have);
+    if (err == SL_EDAMAGED)
         snprintf(pub->err, sizeof pub->err,
-                 "checkpoint %s/%s offset %llu could not be read",
+                 "checkpoint %s/%s: the newest checkpoint record is damaged "
+                 "on the broker (%s); capture will not fall back to an "
+                 "older one, which would publish changes again",
                  SL_PUBLISH_INTERNAL_TOPIC, pub->cp_part,
+                 sl_client_error(pub->cl));
+    if (err != 0) {
+        sl_buf_free(&rec);
+        return err;
+    }
+    if (!have) {
+        /* Offsets were handed out (latest > earliest) yet no record is
+         * there: every one of them is a hole. Nothing was checkpointed
+         * that the broker still holds; refusing beats starting over from
+         * the configured start position and publishing again. */
+        snprintf(pub->err, sizeof pub->err,
+                 "checkpoint %s/%s: offsets %llu-%llu hold no record; "
+                 "no checkpoint could be read",
+                 SL_PUBLISH_INTERNAL_TOPIC, pub->cp_part,
+                 (unsigned long long)earliest,
                  (unsigned long long)(latest - 1));
+        sl_buf_free(&rec);
         return SL_ECORRUPT;
     }
-    if (sl_checkpoint_decode(fetch.recs[0].data, fetch.recs[0].len, cp) != 0) {
+    if (sl_checkpoint_decode(rec.data, rec.len, cp) != 0) {
         snprintf(pub->err, sizeof pub->err,
                  "checkpoint %s/%s offset %llu is not a checkpoint record",
                  SL_PUBLISH_INTERNAL_TOPIC, pub->cp_part,
-                 (unsigned long long)(latest - 1));
+                 (unsigned long long)offset);
+        sl_buf_free(&rec);
         return SL_ECORRUPT;
     }
+    sl_buf_free(&rec);
     *found = 1;
     return 0;
 }

@@ -121,6 +121,19 @@ static int cmd_tail(sl_client_t *cl, const char *topic, const char *part,
             offset = f.earliest;
             continue;
         }
+        if (err == SL_EDAMAGED) {
+            /* Never skipped silently: what was written so far stays
+             * written, and the operator learns which offsets are lost and
+             * where reading can go on (--from). */
+            fflush(stdout);
+            fprintf(stderr, "sluice: %s/%s offsets %llu-%llu are damaged on "
+                    "the broker (quarantined) and cannot be read; the next "
+                    "readable offset is %llu (tail --from %llu skips them)\n",
+                    topic, part, (unsigned long long)offset,
+                    (unsigned long long)(f.next - 1),
+                    (unsigned long long)f.next, (unsigned long long)f.next);
+            return 1;
+        }
         if (err != 0)
             return fail(cl, "get", err);
         for (size_t i = 0; i < f.count; i++) {

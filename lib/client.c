@@ -402,6 +402,10 @@ static int code_to_err(int code) {
         return SL_EEXIST;
     case 416:
         return SL_ERANGE;
+    case 422:
+        /* Stored records the broker quarantined as damaged: never served,
+         * and asking again does not help (not transient). */
+        return SL_EDAMAGED;
     case 503:
         return SL_EAGAIN;
     case 507:
@@ -825,8 +829,8 @@ int sl_client_put_ack(sl_client_t *cl, sl_client_ack_t *ack) {
 
 /* ---- other requests -------------------------------------------------------- */
 
-/* Reads a reply's body; code is the status code (200, or 416 for a get),
- * rest the status line's text after the id. */
+/* Reads a reply's body; code is the status code (200, or 416 or 422 for a
+ * get), rest the status line's text after the id. */
 typedef int (*body_fn)(sl_client_t *cl, int64_t deadline, int code,
                        const char *rest, size_t rl, void *ctx);
 
@@ -841,6 +845,9 @@ static int send_request(sl_client_t *cl, const char *verb, const char *args,
     return err != 0 ? err : send_all(cl, deadline);
 }
 
+static int get_body(sl_client_t *cl, int64_t deadline, int code,
+                    const char *rest, size_t rl, void *vctx);
+
 /* Reads the reply to request id: its status line (the code in *code, 0
  * when no well-formed one was read) and, for success or 416, its body
  * through body. Unless the whole reply was read, the connection is closed
@@ -854,7 +861,8 @@ static int read_reply(sl_client_t *cl, int64_t deadline, uint64_t id,
         disconnect(cl);
         return err;
     }
-    if (body && (err == 0 || *code == 416)) {
+    if (body && (err == 0 || *code == 416 ||
+                 (*code == 422 && body == get_body))) {
         int berr = body(cl, deadline, *code, rest, rl, ctx);
         if (berr != 0) {
             disconnect(cl);
@@ -916,7 +924,7 @@ static uint64_t add_sat(uint64_t a, uint64_t b) {
 }
 
 /* A get's body. 416: "EARLIEST LATEST text", with the offset asked for
- * outside that range. 200: "COUNT NEXT [LATEST]" and COUNT records
+ * outside that range. 422: "NEXT text", NEXT above the offset asked for. 200: "COUNT NEXT [LATEST]" and COUNT records
  * "OFFSET TS LEN\r\n<LEN bytes>\r\n", where COUNT is at most
  * MAXBYTES / 16 + 1, the first OFFSET is at least the one asked for and
  * each later one above the one before, each record after the first starts
@@ -931,6 +939,18 @@ static int get_body(sl_client_t *cl, int64_t deadline, int code,
     sl_client_fetch_t *out = ctx->out;
     tok_t t[3];
     size_t nt = split(rest, rl, t, 3);
+    if (code == 422) {
+        /* "NEXT offsets A-B damaged (quarantined)": the offset asked for
+         * starts a damaged range ending below NEXT. NEXT is kept (in
+         * out->next) so that the caller can name the range and, when it
+         * chooses to accept the loss, go on from there. */
+        uint64_t next;
+        if (nt < 1 || tok_u64(&t[0], &next) != 0 || next <= ctx->offset)
+            return proto_err(cl, "422 reply without a NEXT above offset "
+                             "%llu", (unsigned long long)ctx->offset);
+        out->next = next;
+        return 0;
+    }
     if (code == 416) {
         uint64_t a, b;
         if (nt < 2 || tok_u64(&t[0], &a) != 0 || tok_u64(&t[1], &b) != 0 ||
@@ -1056,10 +1076,12 @@ static int get_result(int err, uint64_t offset, sl_client_fetch_t *out) {
     if (err == SL_ERANGE && offset < out->earliest)
         err = SL_EGONE;
     if (err != 0 && err != SL_ERANGE && err != SL_EGONE) {
-        /* Nothing of a failed reply is data. */
+        /* Nothing of a failed reply is data; only a 422 moves NEXT (past
+         * the damaged records, for the caller to report or skip). */
         out->recs = NULL;
         out->count = 0;
-        out->next = offset;
+        if (err != SL_EDAMAGED)
+            out->next = offset;
     }
     return err;
 }

@@ -25,7 +25,10 @@
  *
  * Errors: a broker's error reply maps to one code: 400 (the request was
  * malformed) SL_EINVAL, 401/403 SL_EAUTH, 404 SL_ENOTFOUND, 409
- * SL_EEXIST, 413 SL_ETOOBIG, 416 SL_ERANGE (or SL_EGONE), 503 SL_EAGAIN,
+ * SL_EEXIST, 413 SL_ETOOBIG, 416 SL_ERANGE (or SL_EGONE), 422 (stored
+ * records damaged and quarantined; never served, not transient; a get's
+ * fetch.next is the broker's NEXT, the first offset after them)
+ * SL_EDAMAGED, 503 SL_EAGAIN,
  * 507 (the broker's disk is full; puts resume when space returns)
  * SL_ENOSPC, and any other code SL_EIO; after an error reply the
  * connection goes on. SL_EPROTO means the broker's reply itself broke the
@@ -145,7 +148,12 @@ typedef struct {
 /* Reads from offset, up to about max_bytes; with wait_ms > 0 and nothing
  * there yet, the broker holds the request up to wait_ms (long poll).
  * SL_EGONE: offset deleted by retention (out->earliest is the first one
- * still there); SL_ERANGE: beyond the end; SL_ENOTFOUND: no partition. */
+ * still there); SL_ERANGE: beyond the end; SL_ENOTFOUND: no partition;
+ * SL_EDAMAGED: offsets offset..out->next-1 are damaged and quarantined
+ * (the records before them came with earlier gets). Offsets need not be
+ * contiguous: recovery may skip ahead (a "hole", docs/broker.md); a get
+ * passes over it, and one starting in a hole at the end answers COUNT 0
+ * with next = offset, as at the end of the partition. */
 int sl_client_get(sl_client_t *cl, const char *topic, const char *part,
                   uint64_t offset, uint64_t max_bytes, uint64_t wait_ms,
                   sl_client_fetch_t *out);

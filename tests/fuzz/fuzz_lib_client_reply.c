@@ -72,6 +72,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             abort();
         if (rc == 0 && f->count == 0 && f->next != offset)
             abort();
+        /* A 422 moves NEXT past the damaged records, never back. */
+        if (rc == SL_EDAMAGED && f->next <= offset)
+            abort();
     } else if (kind == SL_CLIENT_REPLY_PARTITIONS ||
                kind == SL_CLIENT_REPLY_STATS) {
         if (rc != 0 && lines.len != 0)
