@@ -101,13 +101,9 @@ static int validate_keys(const sl_keytpl_set_t *keys, const sl_mysql_url_t *url,
     }
     int rc = 0;
     for (size_t i = 0; i < sl_keytpl_count(keys) && rc == 0; i++) {
-        const char *name = sl_keytpl_name(keys, i);
-        const char *dot = strchr(name, '.');
-        if (strcmp(dot + 1, "*") == 0)
+        const char *db, *table;
+        if (sl_keytpl_names(keys, i, &db, &table))
             continue;
-        char db[256], table[256];
-        snprintf(db, sizeof db, "%.*s", (int)(dot - name), name);
-        snprintf(table, sizeof table, "%s", dot + 1);
         const char *dst = db;
         for (size_t k = 0; k < nmaps; k++)
             if (strcmp(maps[k].src, db) == 0)
