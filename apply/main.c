@@ -206,6 +206,14 @@ int main(int argc, char **argv) {
                        "SLUICE_BROKER_SECRET", &secret, errbuf,
                        sizeof errbuf) != 0)
         return usage(&cfg, errbuf);
+    /* Refused at start, not when the broker answers the auth line. */
+    if (secret != NULL &&
+        sl_secret_check_token(secret, "the broker secret "
+                              "(--broker-secret-file or SLUICE_BROKER_SECRET)",
+                              errbuf, sizeof errbuf) != 0) {
+        sl_secret_free(secret);
+        return usage(&cfg, errbuf);
+    }
     co.secret = secret;
 
     /* The MySQL target. */
