@@ -411,4 +411,23 @@ secret_check sluice-file-utf8 non-ASCII sluice \
 secret_check sluice-env-space space sluice \
     env "SLUICE_BROKER_SECRET=open sesame-$MARK" bin/sluice --broker "$dead" stats
 
+# --- docs/broker.md "Limits and options" is the broker's whole option
+# table: every option of `sluice-broker --help` has a row there (`--name`
+# in the first column), and every row names an option the broker has.
+doc_opts=$(sed -n '/^## Limits and options/,/^## /p' docs/broker.md |
+    sed -n 's/^| `--\([a-z0-9-]*\)[` ].*/\1/p' | sort -u)
+help_opts=$(bin/sluice-broker --help | sed -n 's/^  --\([a-z0-9-]*\).*/\1/p' |
+    grep -v -x -e help -e version | sort -u)
+if [ -z "$doc_opts" ] || [ -z "$help_opts" ]; then
+    fail "docs:broker.md: could not read the option rows ($(wc -w <<< "$doc_opts")) or --help ($(wc -w <<< "$help_opts"))"
+else
+    missing=$(comm -13 <(echo "$doc_opts") <(echo "$help_opts") | tr '\n' ' ')
+    stale=$(comm -23 <(echo "$doc_opts") <(echo "$help_opts") | tr '\n' ' ')
+    if [ -z "$missing$stale" ]; then
+        pass "docs:broker.md: Limits and options lists all $(wc -l <<< "$help_opts") options of sluice-broker --help"
+    else
+        fail "docs:broker.md: Limits and options lacks: ${missing:-none}; lists options the broker does not have: ${stale:-none}"
+    fi
+fi
+
 exit $failed
