@@ -124,8 +124,11 @@ static int validate_keys(const sl_keytpl_set_t *keys, const sl_mysql_url_t *url,
         while (cols && (row = mysql_fetch_row(res)) != NULL)
             cols[k++] = row[0];
         if (n == 0) {
+            /* Names may hold spaces and quotes: quoted as log values. */
+            char qd[600], qt[600];
             sl_log_warn("key templates for a table the target does not have",
-                        "table=%s.%s", dst, table);
+                        "db=%s table=%s", sl_log_quote(dst, qd, sizeof qd),
+                        sl_log_quote(table, qt, sizeof qt));
         } else {
             char err[512];
             if (sl_keytpl_validate(sl_keytpl_at(keys, i), cols, k, err,
