@@ -34,9 +34,11 @@ typedef struct {
 } tpl_t;
 
 struct sl_keytpl_table_s {
-    char *name; /* "db.table" or "db.*". */
-    size_t db_len;
-    int wildcard;
+    char *name;  /* The table as the file writes it, for messages. */
+    char *db;    /* Decoded database name (quotes removed). */
+    char *table; /* Decoded table name; "*" for a wildcard line. */
+    size_t db_len, table_len;
+    int wildcard; /* 1 for an unquoted `db.*`. */
     tpl_t *tpls;
     size_t ntpls;
 };
@@ -73,6 +75,8 @@ void sl_keytpl_free(sl_keytpl_set_t *set) {
             tpl_free(&set->tables[i].tpls[j]);
         free(set->tables[i].tpls);
         free(set->tables[i].name);
+        free(set->tables[i].db);
+        free(set->tables[i].table);
     }
     free(set->tables);
     free(set);
@@ -163,6 +167,108 @@ static int compile(tpl_t *tpl, const char *w, size_t n, int line, char *err,
     return rc;
 }
 
+/* Reads one part of a table name at ls[*i] into out: backquoted
+ * (`my db`, where `` stands for one backtick; any byte but a control byte
+ * may appear) or plain (up to a blank, and for the database part also up
+ * to the first '.', exactly as before quoting existed). *quoted tells
+ * which. A plain part that is not at a backtick keeps backticks inside it
+ * as ordinary bytes, so every file that loaded before loads the same. */
+static int read_name_part(const char *ls, size_t ll, size_t *i, int is_db,
+                          sl_buf_t *out, int *quoted, int line, char *err,
+                          size_t errlen) {
+    size_t k = *i;
+    int rc = 0;
+    *quoted = k < ll && ls[k] == '`';
+    if (*quoted) {
+        k++;
+        for (;;) {
+            if (k >= ll)
+                return errf(err, errlen, SL_ECONFIG,
+                            "line %d: unterminated ` in the %s name (write "
+                            "`` for a backtick inside a quoted name)", line,
+                            is_db ? "database" : "table");
+            if (ls[k] == '`') {
+                if (k + 1 < ll && ls[k + 1] == '`') {
+                    rc = sl_buf_append_u8(out, '`');
+                    k += 2;
+                } else {
+                    k++;
+                    break;
+                }
+            } else {
+                rc = sl_buf_append_u8(out, (uint8_t)ls[k]);
+                k++;
+            }
+            if (rc != 0)
+                return rc;
+        }
+    } else {
+        size_t st = k;
+        while (k < ll && ls[k] != ' ' && ls[k] != '\t' &&
+               !(is_db && ls[k] == '.'))
+            k++;
+        rc = sl_buf_append(out, ls + st, k - st);
+        if (rc != 0)
+            return rc;
+    }
+    if (out->len == 0)
+        return errf(err, errlen, SL_ECONFIG, "line %d: empty %s name", line,
+                    is_db ? "database" : "table");
+    /* MariaDB names have at most 64 characters, 256 bytes in any charset
+     * it allows; a longer one cannot name a table and would only grow
+     * buffers that quote names for the target. */
+    if (out->len > SL_KEYTPL_NAME_MAX)
+        return errf(err, errlen, SL_ECONFIG,
+                    "line %d: %s name longer than %d bytes", line,
+                    is_db ? "database" : "table", SL_KEYTPL_NAME_MAX);
+    *i = k;
+    return 0;
+}
+
+/* Parses the table at the start of a line (after leading blanks, at *i):
+ * db.table, db.*, each part plain or backquoted. Fills tt's names and
+ * moves *i past the name. */
+static int read_table(const char *ls, size_t ll, size_t *i,
+                      sl_keytpl_table_t *tt, int line, char *err,
+                      size_t errlen) {
+    size_t st = *i, k = *i;
+    sl_buf_t db = SL_BUF_INIT, table = SL_BUF_INIT;
+    int qdb = 0, qtable = 0;
+    int rc = read_name_part(ls, ll, &k, 1, &db, &qdb, line, err, errlen);
+    if (rc == 0 && (k >= ll || ls[k] != '.')) {
+        size_t end = k;
+        while (end < ll && ls[end] != ' ' && ls[end] != '\t')
+            end++;
+        rc = errf(err, errlen, SL_ECONFIG,
+                  "line %d: \"%.*s\" is not db.table (quote names with "
+                  "spaces or dots as `my db`.`my table`)", line,
+                  (int)(end - st), ls + st);
+    }
+    if (rc == 0) {
+        k++;
+        rc = read_name_part(ls, ll, &k, 0, &table, &qtable, line, err,
+                            errlen);
+    }
+    if (rc == 0 && k < ll && ls[k] != ' ' && ls[k] != '\t')
+        rc = errf(err, errlen, SL_ECONFIG,
+                  "line %d: \"%.*s\": a space must follow the quoted table "
+                  "name", line, (int)(k + 1 - st), ls + st);
+    if (rc == 0) {
+        tt->wildcard = !qtable && table.len == 1 && table.data[0] == '*';
+        tt->db_len = db.len;
+        tt->table_len = table.len;
+        tt->name = strndup(ls + st, k - st);
+        tt->db = strndup((const char *)db.data, db.len);
+        tt->table = strndup((const char *)table.data, table.len);
+        if (tt->name == NULL || tt->db == NULL || tt->table == NULL)
+            rc = SL_ENOMEM;
+    }
+    sl_buf_free(&db);
+    sl_buf_free(&table);
+    *i = k;
+    return rc;
+}
+
 int sl_keytpl_parse(const char *text, size_t len, sl_keytpl_set_t **out,
                     char *err, size_t errlen) {
     sl_keytpl_set_t *set = calloc(1, sizeof *set);
@@ -178,27 +284,10 @@ int sl_keytpl_parse(const char *text, size_t len, sl_keytpl_set_t **out,
         pos += ll + (nl ? 1 : 0);
         if (ll > 0 && ls[ll - 1] == '\r')
             ll--;
-        /* Split into words. */
-        const char *words[256];
-        size_t wlen[256], nw = 0;
         size_t i = 0;
-        while (i < ll) {
-            while (i < ll && (ls[i] == ' ' || ls[i] == '\t'))
-                i++;
-            if (i >= ll)
-                break;
-            size_t st = i;
-            while (i < ll && ls[i] != ' ' && ls[i] != '\t')
-                i++;
-            if (nw == 256) {
-                rc = errf(err, errlen, SL_ECONFIG,
-                          "line %d: more than 255 templates", line);
-                break;
-            }
-            words[nw] = ls + st;
-            wlen[nw++] = i - st;
-        }
-        if (rc != 0 || nw == 0 || words[0][0] == '#')
+        while (i < ll && (ls[i] == ' ' || ls[i] == '\t'))
+            i++;
+        if (i >= ll || ls[i] == '#')
             continue;
         for (size_t k = 0; k < ll; k++)
             if ((unsigned char)ls[k] < 0x20 && ls[k] != '\t') {
@@ -209,49 +298,64 @@ int sl_keytpl_parse(const char *text, size_t len, sl_keytpl_set_t **out,
             }
         if (rc != 0)
             break;
-        const char *dot = memchr(words[0], '.', wlen[0]);
-        if (dot == NULL || dot == words[0] || dot == words[0] + wlen[0] - 1) {
-            rc = errf(err, errlen, SL_ECONFIG,
-                      "line %d: \"%.*s\" is not db.table", line,
-                      (int)wlen[0], words[0]);
-            break;
-        }
-        if (nw < 2) {
-            rc = errf(err, errlen, SL_ECONFIG,
-                      "line %d: table %.*s has no key template", line,
-                      (int)wlen[0], words[0]);
-            break;
-        }
-        for (size_t t = 0; t < set->count; t++)
-            if (strlen(set->tables[t].name) == wlen[0] &&
-                memcmp(set->tables[t].name, words[0], wlen[0]) == 0) {
+        sl_keytpl_table_t tab;
+        memset(&tab, 0, sizeof tab);
+        rc = read_table(ls, ll, &i, &tab, line, err, errlen);
+        /* The templates: words separated by blanks. */
+        const char *words[256];
+        size_t wlen[256], nw = 0;
+        while (rc == 0 && i < ll) {
+            while (i < ll && (ls[i] == ' ' || ls[i] == '\t'))
+                i++;
+            if (i >= ll)
+                break;
+            size_t st = i;
+            while (i < ll && ls[i] != ' ' && ls[i] != '\t')
+                i++;
+            if (nw == 255) {
                 rc = errf(err, errlen, SL_ECONFIG,
-                          "line %d: table %s listed twice", line,
-                          set->tables[t].name);
+                          "line %d: more than 255 templates", line);
                 break;
             }
-        if (rc != 0)
-            break;
-        sl_keytpl_table_t *tabs =
-            realloc(set->tables, (set->count + 1) * sizeof *tabs);
-        if (tabs == NULL) {
-            rc = SL_ENOMEM;
+            words[nw] = ls + st;
+            wlen[nw++] = i - st;
+        }
+        if (rc == 0 && nw == 0)
+            rc = errf(err, errlen, SL_ECONFIG,
+                      "line %d: table %s has no key template", line,
+                      tab.name);
+        for (size_t t = 0; t < set->count && rc == 0; t++) {
+            const sl_keytpl_table_t *o = &set->tables[t];
+            if (o->wildcard == tab.wildcard && o->db_len == tab.db_len &&
+                o->table_len == tab.table_len &&
+                memcmp(o->db, tab.db, tab.db_len) == 0 &&
+                memcmp(o->table, tab.table, tab.table_len) == 0)
+                rc = errf(err, errlen, SL_ECONFIG,
+                          "line %d: table %s listed twice (first as %s)",
+                          line, tab.name, o->name);
+        }
+        sl_keytpl_table_t *tabs = NULL;
+        if (rc == 0) {
+            tabs = realloc(set->tables, (set->count + 1) * sizeof *tabs);
+            if (tabs == NULL)
+                rc = SL_ENOMEM;
+        }
+        if (rc != 0) {
+            free(tab.name);
+            free(tab.db);
+            free(tab.table);
             break;
         }
         set->tables = tabs;
         sl_keytpl_table_t *tt = &tabs[set->count++];
-        memset(tt, 0, sizeof *tt);
-        tt->name = strndup(words[0], wlen[0]);
-        tt->db_len = (size_t)(dot - words[0]);
-        tt->wildcard = wlen[0] - tt->db_len - 1 == 1 && dot[1] == '*';
-        tt->tpls = calloc(nw - 1, sizeof *tt->tpls);
-        if (tt->name == NULL || tt->tpls == NULL) {
+        *tt = tab;
+        tt->tpls = calloc(nw, sizeof *tt->tpls);
+        if (tt->tpls == NULL) {
             rc = SL_ENOMEM;
             break;
         }
-        for (size_t k = 1; k < nw && rc == 0; k++) {
-            rc = compile(&tt->tpls[k - 1], words[k], wlen[k], line, err,
-                         errlen);
+        for (size_t k = 0; k < nw && rc == 0; k++) {
+            rc = compile(&tt->tpls[k], words[k], wlen[k], line, err, errlen);
             tt->ntpls++;
         }
     }
@@ -303,14 +407,14 @@ const sl_keytpl_table_t *sl_keytpl_find(const sl_keytpl_set_t *set,
     const sl_keytpl_table_t *wild = NULL;
     for (size_t i = 0; i < set->count; i++) {
         const sl_keytpl_table_t *tt = &set->tables[i];
-        if (tt->db_len != db_len || memcmp(tt->name, db, db_len) != 0)
+        if (tt->db_len != db_len || memcmp(tt->db, db, db_len) != 0)
             continue;
         if (tt->wildcard) {
             wild = tt;
             continue;
         }
-        if (strlen(tt->name + db_len + 1) == table_len &&
-            memcmp(tt->name + db_len + 1, table, table_len) == 0)
+        if (tt->table_len == table_len &&
+            memcmp(tt->table, table, table_len) == 0)
             return tt;
     }
     return wild;
@@ -322,6 +426,12 @@ const char *sl_keytpl_name(const sl_keytpl_set_t *set, size_t i) {
 }
 const sl_keytpl_table_t *sl_keytpl_at(const sl_keytpl_set_t *set, size_t i) {
     return &set->tables[i];
+}
+int sl_keytpl_names(const sl_keytpl_set_t *set, size_t i, const char **db,
+                    const char **table) {
+    *db = set->tables[i].db;
+    *table = set->tables[i].table;
+    return set->tables[i].wildcard;
 }
 
 static int is_pseudo(const part_t *p) { return p->is_col >= PART_DB; }

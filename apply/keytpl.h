@@ -9,7 +9,17 @@
  *   shop.*         table:{_table}
  *
  * The table is `db.table`; `db.*` matches every table of db that has no
- * line of its own. In a template `{col}` is replaced by the value of column
+ * line of its own. A plain database name ends at the first '.', a plain
+ * table name at the next blank. Either part may instead be backquoted as
+ * in MySQL, which is how names with spaces, dots or a leading backtick are
+ * written; inside the quotes "``" is one backtick:
+ *
+ *   `my db`.`my table`   k:{id}
+ *   `v1.2`.users         u:{id}
+ *   shop.`*`             star:{id}     (a table really named "*")
+ *
+ * Only an unquoted `*` is the wildcard. Each name is at most
+ * SL_KEYTPL_NAME_MAX bytes after decoding. In a template `{col}` is replaced by the value of column
  * col, `{{` and `}}` stand for literal braces; a lone `}`, an unterminated
  * `{` or an empty `{}` are errors when the file is loaded. Two pseudo
  * columns exist: `{_db}` and `{_table}` (the source names).
@@ -37,6 +47,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Longest database or table name, in bytes, a keys file may give. */
+#define SL_KEYTPL_NAME_MAX 256
+
 typedef struct sl_keytpl_set_s sl_keytpl_set_t;
 typedef struct sl_keytpl_table_s sl_keytpl_table_t;
 
@@ -55,9 +68,15 @@ const sl_keytpl_table_t *sl_keytpl_find(const sl_keytpl_set_t *set,
                                         const char *db, size_t db_len,
                                         const char *table, size_t table_len);
 
-/* Number of table lines, and the name ("db.table" or "db.*") of line i. */
+/* Number of table lines, and the table of line i as the file writes it
+ * (for messages). */
 size_t sl_keytpl_count(const sl_keytpl_set_t *set);
 const char *sl_keytpl_name(const sl_keytpl_set_t *set, size_t i);
+/* The decoded database and table names of line i (quotes removed; table
+ * is "*" on a wildcard line). Returns 1 for a `db.*` line, else 0. The
+ * strings live as long as the set. */
+int sl_keytpl_names(const sl_keytpl_set_t *set, size_t i, const char **db,
+                    const char **table);
 const sl_keytpl_table_t *sl_keytpl_at(const sl_keytpl_set_t *set, size_t i);
 
 /* Checks that every column the templates name is in cols. SL_ECONFIG with

@@ -101,13 +101,9 @@ static int validate_keys(const sl_keytpl_set_t *keys, const sl_mysql_url_t *url,
     }
     int rc = 0;
     for (size_t i = 0; i < sl_keytpl_count(keys) && rc == 0; i++) {
-        const char *name = sl_keytpl_name(keys, i);
-        const char *dot = strchr(name, '.');
-        if (strcmp(dot + 1, "*") == 0)
+        const char *db, *table;
+        if (sl_keytpl_names(keys, i, &db, &table))
             continue;
-        char db[256], table[256];
-        snprintf(db, sizeof db, "%.*s", (int)(dot - name), name);
-        snprintf(table, sizeof table, "%s", dot + 1);
         const char *dst = db;
         for (size_t k = 0; k < nmaps; k++)
             if (strcmp(maps[k].src, db) == 0)
@@ -128,8 +124,11 @@ static int validate_keys(const sl_keytpl_set_t *keys, const sl_mysql_url_t *url,
         while (cols && (row = mysql_fetch_row(res)) != NULL)
             cols[k++] = row[0];
         if (n == 0) {
+            /* Names may hold spaces and quotes: quoted as log values. */
+            char qd[600], qt[600];
             sl_log_warn("key templates for a table the target does not have",
-                        "table=%s.%s", dst, table);
+                        "db=%s table=%s", sl_log_quote(dst, qd, sizeof qd),
+                        sl_log_quote(table, qt, sizeof qt));
         } else {
             char err[512];
             if (sl_keytpl_validate(sl_keytpl_at(keys, i), cols, k, err,
@@ -210,6 +209,14 @@ int main(int argc, char **argv) {
                        "SLUICE_BROKER_SECRET", &secret, errbuf,
                        sizeof errbuf) != 0)
         return usage(&cfg, errbuf);
+    /* Refused at start, not when the broker answers the auth line. */
+    if (secret != NULL &&
+        sl_secret_check_token(secret, "the broker secret "
+                              "(--broker-secret-file or SLUICE_BROKER_SECRET)",
+                              errbuf, sizeof errbuf) != 0) {
+        sl_secret_free(secret);
+        return usage(&cfg, errbuf);
+    }
     co.secret = secret;
 
     /* The MySQL target. */

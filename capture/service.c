@@ -792,6 +792,16 @@ static int setup(svc_t *svc, int argc, char **argv) {
         snprintf(svc->err, sizeof svc->err, "%s", errbuf);
         return SL_EUSAGE;
     }
+    /* A secret the auth line cannot carry would only be found when the
+     * broker refuses it, after the source connection: refuse it now. */
+    if (svc->broker_secret != NULL &&
+        sl_secret_check_token(svc->broker_secret,
+                              "the broker secret (--broker-secret-file or "
+                              "SLUICE_BROKER_SECRET)", errbuf,
+                              sizeof errbuf) != 0) {
+        snprintf(svc->err, sizeof svc->err, "%s", errbuf);
+        return SL_EUSAGE;
+    }
     svc->src_opts.host = svc->host;
     svc->src_opts.user = svc->user;
     svc->src_opts.password = svc->password;

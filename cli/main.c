@@ -208,11 +208,21 @@ int main(int argc, char **argv) {
     const char *broker = sl_config_get(&cfg, "broker");
     if (!sl_config_is_set(&cfg, "broker") && getenv("SLUICE_BROKER"))
         broker = getenv("SLUICE_BROKER");
-    char errbuf[256];
+    char errbuf[512];
     rc = 1;
     if (sl_secret_load(sl_config_get(&cfg, "auth-file"), "SLUICE_BROKER_SECRET",
                        &secret, errbuf, sizeof errbuf) != 0) {
         fprintf(stderr, "sluice: %s\n", errbuf);
+        goto out;
+    }
+    /* A secret the auth line cannot carry is a configuration error, told
+     * before any connection (exit 2, like other bad usage). */
+    if (secret != NULL &&
+        sl_secret_check_token(secret, "the broker secret (--auth-file or "
+                              "SLUICE_BROKER_SECRET)", errbuf,
+                              sizeof errbuf) != 0) {
+        fprintf(stderr, "sluice: %s\n", errbuf);
+        rc = 2;
         goto out;
     }
     sl_client_opts_t co = {secret, 5000, (int)timeout, 5000};

@@ -118,6 +118,25 @@ static void part_of(const name_t *nm, char *out, size_t cap) {
     sl_buf_free(&buf);
 }
 
+/* The key the template row:{_db}:{_table}:{id} gives a row: names with
+ * each byte below 0x21, 0x7F and '%' as %XX (docs/apply.md). */
+static size_t row_key(const name_t *nm, int id, char *out, size_t cap) {
+    size_t n = 0;
+    const char *parts[] = {"row:", nm->db, ":", nm->table, ":"};
+    for (size_t k = 0; k < 5; k++)
+        for (const unsigned char *p = (const unsigned char *)parts[k]; *p;
+             p++) {
+            if (n + 4 >= cap)
+                break;
+            if (k % 2 == 1 && (*p < 0x21 || *p == 0x7F || *p == '%'))
+                n += (size_t)snprintf(out + n, cap - n, "%%%02X", *p);
+            else
+                out[n++] = (char)*p;
+        }
+    n += (size_t)snprintf(out + n, cap - n, "%d", id);
+    return n < cap ? n : cap - 1;
+}
+
 SL_TEST(capture_odd_names_reach_target_and_redis) {
     MYSQL *src = sl_harness_mysql("SOURCE", NULL);
     MYSQL *dst = sl_harness_mysql("TARGET", NULL);
@@ -136,20 +155,17 @@ SL_TEST(capture_odd_names_reach_target_and_redis) {
     snprintf(start, sizeof start, "%s:%s", row[0], row[1]);
     mysql_free_result(res);
 
-    /* Redis: a key per row of every table of `café` (the keys file names
-     * a database by its name up to the first '.', and splits on spaces,
-     * so `my db` and `d.o.t` cannot have a line), plus one that no change
-     * touches. */
+    /* Redis: a key per row of every table, plus one that no change
+     * touches. The keys file gives `café` as a plain name with a
+     * wildcard, and every other database in backquotes (spaces, dots,
+     * quotes and doubled backticks). */
     redisContext *rc = redisConnect("127.0.0.1", rport);
     SL_CHECK(rc != NULL && rc->err == 0);
     char key[1024];
     for (size_t i = 0; i < NNAMES; i++) {
-        if (strcmp(names[i].db, "café") != 0)
-            continue;
         for (int id = 1; id <= NROWS; id++) {
-            int n = snprintf(key, sizeof key, "row:café:%s:%d",
-                             names[i].table, id);
-            redisReply *r = redisCommand(rc, "SET %b v", key, (size_t)n);
+            size_t n = row_key(&names[i], id, key, sizeof key);
+            redisReply *r = redisCommand(rc, "SET %b v", key, n);
             SL_CHECK(r != NULL);
             freeReplyObject(r);
         }
@@ -180,6 +196,17 @@ SL_TEST(capture_odd_names_reach_target_and_redis) {
     FILE *kf = fopen(keyf, "w");
     SL_CHECK(kf != NULL);
     fputs("café.* row:{_db}:{_table}:{id}\n", kf);
+    for (size_t i = 0; i < NNAMES; i++) {
+        char qd[300], qt[600];
+        if (strcmp(names[i].db, "café") == 0)
+            continue;
+        /* `d.o.t` by its wildcard, the others table by table. */
+        fprintf(kf, "%s.%s row:{_db}:{_table}:{id}\n",
+                quote(names[i].db, qd, sizeof qd),
+                strcmp(names[i].db, "d.o.t") == 0
+                    ? "*"
+                    : quote(names[i].table, qt, sizeof qt));
+    }
     fclose(kf);
     snprintf(log, sizeof log, "%s/apply.log", dir);
     char *aargv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker",
@@ -269,18 +296,15 @@ SL_TEST(capture_odd_names_reach_target_and_redis) {
     sl_buf_free(&list);
     sl_client_close(cl);
 
-    /* Redis: every row key of `café` invalidated, the untouched one kept
-     * (deletes follow the target commits: a bounded wait). */
+    /* Redis: every row key of every table invalidated, the untouched one
+     * kept (deletes follow the target commits: a bounded wait). */
     int left = 0;
     for (int tries = 0; tries < 300; tries++) {
         left = 0;
         for (size_t i = 0; i < NNAMES; i++) {
-            if (strcmp(names[i].db, "café") != 0)
-                continue;
             for (int id = 1; id <= NROWS; id++) {
-                int n = snprintf(key, sizeof key, "row:café:%s:%d",
-                                 names[i].table, id);
-                r = redisCommand(rc, "EXISTS %b", key, (size_t)n);
+                size_t n = row_key(&names[i], id, key, sizeof key);
+                r = redisCommand(rc, "EXISTS %b", key, n);
                 if (r != NULL && r->integer != 0) {
                     left++;
                     if (tries == 299)

@@ -343,4 +343,91 @@ printf 'data = %s/b\n' "$TMP" > "$TMP/once.conf"
 twice_check broker-config-twice --config sluice-broker \
     --config "$TMP/once.conf" --config "$TMP/once.conf"
 
+# --- A broker secret that the protocol's `auth` line cannot carry (a
+# space, a non-ASCII byte) is refused by every program at start, exit 2,
+# with a message that names the secret's source and never prints it;
+# before, the clients only learnt of it when the broker refused the auth
+# line (issue 12 item 8). Each program gets it from a file and from
+# SLUICE_BROKER_SECRET; the clients point at a port where nothing listens,
+# so only the start-up check can end them within the timeout.
+MARK=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+printf 'open sesame-%s\n' "$MARK" > "$TMP/secret-space"
+printf 'caf\303\251-%s\n' "$MARK" > "$TMP/secret-utf8"
+chmod 600 "$TMP/secret-space" "$TMP/secret-utf8"
+# secret_check WHERE WANT PROGRAM ARG...: exit 2, a message with "secret"
+# and WANT (the kind of byte), and no trace of the secret in the output.
+secret_check() {
+    local where=$1 want=$2 prog=$3 rc
+    shift 3
+    timeout -k 5 20 "$@" > "$TMP/out" 2> "$TMP/err"
+    rc=$?
+    if [ $rc = 2 ] && grep -q 'secret' "$TMP/err" && grep -q -- "$want" "$TMP/err" &&
+        ! grep -q "$MARK" "$TMP/err" "$TMP/out"; then
+        pass "secret:$where: $prog refuses it ($(head -n 1 "$TMP/err"))"
+    else
+        fail "secret:$where: $prog exited $rc: $(head -n 3 "$TMP/err" | tr '\n' ' ')"
+    fi
+}
+# with_secret PROGRAM FILE: ARGS gets PROGRAM's example config and the
+# overrides, with FILE as its broker secret (or, for FILE "env", no secret
+# file at all: the variable is the source).
+with_secret() {
+    local prog=$1 file=$2 conf flag i
+    conf=docs/examples/${prog#sluice-}.conf
+    overrides "$prog" redis
+    flag=--broker-secret-file
+    [ "$prog" = sluice-broker ] && flag=--auth-file
+    ARGS=(--config "$conf")
+    for ((i = 0; i < ${#OVR[@]}; i++)); do
+        if [ "${OVR[i]}" = "$flag" ]; then
+            i=$((i + 1))
+            continue
+        fi
+        ARGS+=("${OVR[i]}")
+    done
+    if [ "$file" = env ]; then
+        # The example files name a secret file, which would win over the
+        # variable: use a copy of the example without that key.
+        grep -v -E '^(broker-secret-file|auth-file)[[:space:]]*=' "$conf" > "$TMP/nosecret.conf"
+        ARGS[1]=$TMP/nosecret.conf
+    else
+        ARGS+=("$flag" "$file")
+    fi
+}
+for prog in sluice-capture sluice-apply sluice-broker; do
+    with_secret "$prog" "$TMP/secret-space"
+    secret_check "$prog-file-space" space "$prog" "bin/$prog" "${ARGS[@]}"
+    with_secret "$prog" "$TMP/secret-utf8"
+    secret_check "$prog-file-utf8" non-ASCII "$prog" "bin/$prog" "${ARGS[@]}"
+    with_secret "$prog" env
+    secret_check "$prog-env-space" space "$prog" \
+        env "SLUICE_BROKER_SECRET=open sesame-$MARK" "bin/$prog" "${ARGS[@]}"
+done
+dead=127.0.0.1:$("$FREEPORT")
+secret_check sluice-file-space space sluice \
+    bin/sluice --broker "$dead" --auth-file "$TMP/secret-space" stats
+secret_check sluice-file-utf8 non-ASCII sluice \
+    bin/sluice --broker "$dead" --auth-file "$TMP/secret-utf8" stats
+secret_check sluice-env-space space sluice \
+    env "SLUICE_BROKER_SECRET=open sesame-$MARK" bin/sluice --broker "$dead" stats
+
+# --- docs/broker.md "Limits and options" is the broker's whole option
+# table: every option of `sluice-broker --help` has a row there (`--name`
+# in the first column), and every row names an option the broker has.
+doc_opts=$(sed -n '/^## Limits and options/,/^## /p' docs/broker.md |
+    sed -n 's/^| `--\([a-z0-9-]*\)[` ].*/\1/p' | sort -u)
+help_opts=$(bin/sluice-broker --help | sed -n 's/^  --\([a-z0-9-]*\).*/\1/p' |
+    grep -v -x -e help -e version | sort -u)
+if [ -z "$doc_opts" ] || [ -z "$help_opts" ]; then
+    fail "docs:broker.md: could not read the option rows ($(wc -w <<< "$doc_opts")) or --help ($(wc -w <<< "$help_opts"))"
+else
+    missing=$(comm -13 <(echo "$doc_opts") <(echo "$help_opts") | tr '\n' ' ')
+    stale=$(comm -23 <(echo "$doc_opts") <(echo "$help_opts") | tr '\n' ' ')
+    if [ -z "$missing$stale" ]; then
+        pass "docs:broker.md: Limits and options lists all $(wc -l <<< "$help_opts") options of sluice-broker --help"
+    else
+        fail "docs:broker.md: Limits and options lacks: ${missing:-none}; lists options the broker does not have: ${stale:-none}"
+    fi
+fi
+
 exit $failed

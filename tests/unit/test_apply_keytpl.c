@@ -168,3 +168,115 @@ SL_TEST(keytpl_rejects_bad_files) {
                  SL_ECONFIG);
     SL_CHECK(strstr(err, "/nonexistent/keys") != NULL);
 }
+
+/* Issue 12 item 15: any name MariaDB allows (spaces, dots, backticks,
+ * UTF-8) can be given key templates by backquoting it, and plain names
+ * split exactly as before. */
+SL_TEST(keytpl_quoted_names_with_spaces_dots_and_backticks) {
+    sl_keytpl_set_t *set = load(
+        "`my db`.`my table`   sp:{id}\n"
+        "  `v1.2`.users\tdot:{id}\n"
+        "shop.`order items`   oi:{id}\n"
+        "`a``b`.`c``d.e`      bt:{id}\n"
+        "`caf\xc3\xa9`.*              cafe:{_table}:{id}\n"
+        "shop.`*`             star:{id}\n"
+        "plain.t.with.dots    pd:{id}\n"
+        "odd.x`y              ob:{id}\n");
+    struct {
+        const char *db, *table, *key;
+    } cases[] = {
+        {"my db", "my table", "sp:1"},
+        {"v1.2", "users", "dot:1"},
+        {"shop", "order items", "oi:1"},
+        {"a`b", "c`d.e", "bt:1"},
+        {"caf\xc3\xa9", "any table", "cafe:any%20table:1"},
+        {"shop", "*", "star:1"},
+        /* A plain name still ends at the first dot: db "plain". */
+        {"plain", "t.with.dots", "pd:1"},
+        /* A backtick inside a plain name is an ordinary byte. */
+        {"odd", "x`y", "ob:1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const sl_keytpl_table_t *tt =
+            sl_keytpl_find(set, cases[i].db, strlen(cases[i].db),
+                           cases[i].table, strlen(cases[i].table));
+        if (tt == NULL)
+            sl_test_fail(__FILE__, __LINE__, "no templates for %s.%s",
+                         cases[i].db, cases[i].table);
+        sl_jr_doc_t doc;
+        sl_jr_init(&doc);
+        const char *ev = "{\"before\":null,\"after\":{\"id\":1}}";
+        SL_CHECK_OK(sl_jr_parse(&doc, ev, strlen(ev)));
+        sl_keylist_t kl;
+        sl_keylist_init(&kl);
+        char err[256];
+        SL_CHECK_OK(sl_keytpl_eval(tt, &doc, sl_jr_get(&doc, 0, "before"),
+                                   sl_jr_get(&doc, 0, "after"), cases[i].db,
+                                   strlen(cases[i].db), cases[i].table,
+                                   strlen(cases[i].table), &kl, err,
+                                   sizeof err));
+        SL_CHECK_UINT(kl.count, 1);
+        size_t n;
+        const char *k = sl_keylist_key(&kl, 0, &n);
+        if (n != strlen(cases[i].key) || memcmp(k, cases[i].key, n) != 0)
+            sl_test_fail(__FILE__, __LINE__, "%s.%s: key %.*s, want %s",
+                         cases[i].db, cases[i].table, (int)n, k,
+                         cases[i].key);
+        sl_keylist_free(&kl);
+        sl_jr_free(&doc);
+    }
+    /* The quoted "*" is a table, not the wildcard: other shop tables get
+     * nothing; a quoted dotted db is not split. */
+    SL_CHECK(sl_keytpl_find(set, "shop", 4, "users", 5) == NULL);
+    SL_CHECK(sl_keytpl_find(set, "v1", 2, "2.users", 7) == NULL);
+    SL_CHECK(sl_keytpl_find(set, "my", 2, "db", 2) == NULL);
+    sl_keytpl_free(set);
+    set = NULL;
+
+    /* Names and messages: the decoded names for the target check, the
+     * written form for messages. */
+    set = load("`my db`.`my table` sp:{id}\n`x.y`.* w:{id}\n");
+    const char *db, *table;
+    SL_CHECK_INT(sl_keytpl_names(set, 0, &db, &table), 0);
+    SL_CHECK_STR(db, "my db");
+    SL_CHECK_STR(table, "my table");
+    SL_CHECK_STR(sl_keytpl_name(set, 0), "`my db`.`my table`");
+    SL_CHECK_INT(sl_keytpl_names(set, 1, &db, &table), 1);
+    SL_CHECK_STR(db, "x.y");
+    SL_CHECK_STR(table, "*");
+    sl_keytpl_free(set);
+}
+
+SL_TEST(keytpl_rejects_bad_quoted_names) {
+    char longname[400];
+    memset(longname, 'n', sizeof longname);
+    snprintf(longname, sizeof longname, "`%0300d`.t k:{id}\n", 0);
+    const char *bad[] = {
+        "`my db.t k:{id}\n",            /* unterminated quote */
+        "`my db`.`t k:{id}\n",          /* unterminated table quote */
+        "``.t k:{id}\n",                /* empty database */
+        "shop.`` k:{id}\n",             /* empty table */
+        "`my db` k:{id}\n",             /* no table */
+        "`my db`x.t k:{id}\n",          /* text after the quote */
+        "`a`.`b`c k:{id}\n",            /* text after the table quote */
+        "`my db`.`my table`\n",         /* no template */
+        "`a b`.t k:{id}\n`a b`.t j:{id}\n", /* listed twice */
+        "shop.users k:{id}\nshop.`users` j:{id}\n", /* same table */
+        "`a\x01`.t k:{id}\n",           /* control byte */
+        longname,                       /* longer than 256 bytes */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sl_keytpl_set_t *set = NULL;
+        char err[256] = "";
+        int rc = sl_keytpl_parse(bad[i], strlen(bad[i]), &set, err,
+                                 sizeof err);
+        if (rc != SL_ECONFIG)
+            sl_test_fail(__FILE__, __LINE__, "bad[%zu] gave %d", i, rc);
+        SL_CHECK(set == NULL);
+        SL_CHECK(strstr(err, "line ") != NULL);
+    }
+    /* shop.* and shop.`*` are different lines, not a duplicate. */
+    sl_keytpl_set_t *set = load("shop.* a:{id}\nshop.`*` b:{id}\n");
+    SL_CHECK_INT(sl_keytpl_count(set), 2);
+    sl_keytpl_free(set);
+}
