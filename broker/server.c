@@ -761,8 +761,7 @@ static void refusal_reply(sl_conn_t *conn, uint64_t reqid, refuse_t why,
         /* The code of the refusal that set the fence, so a client treats
          * the run of batches after it alike (507 and 503 stay transient). */
         reply(conn, store_err_code(err), reqid, 1, "an earlier batch of "
-              "this producer in this partition was refused (%s); resend "
-              "from it", sl_strerror(err));
+              "this producer in this partition was refused; resend from it");
         break;
     case RF_STORE:
     default:
