@@ -11,8 +11,9 @@
  * (a CRC mismatch, an unknown partition, the partition limit, a store
  * error) is not answered at once either: its error rides the store's ack
  * queue (an ACK_ERR, sl_store_ack_after) and goes out after the acks of
- * the requests before it, in request order. A get at the end of a partition with wait=MS parks the
- * connection on the partition until data arrives or the wait ends.
+ * the requests before it, in request order. A get at the end of a
+ * partition with wait=MS parks the connection on the partition until data
+ * arrives or the wait ends.
  *
  * Limits: a connection whose pending output reaches max_output is neither
  * read nor parsed further until that drains, and one whose unprocessed
@@ -1272,11 +1273,12 @@ static void auth_failed(sl_conn_t *conn, uint64_t reqid) {
     uv_timer_start(&conn->timer, auth_delay_cb, SL_AUTH_FAIL_DELAY_MS, 0);
 }
 
-/* A put or mput the parser refused for a CRC mismatch after consuming
- * it whole (so the connection stays usable). Its header was
- * valid, so its partition is looked up (and, for an idempotent producer,
- * created as the put would have) to fence the producer: its later
- * pipelined batches must not be stored before this one is resent. */
+/* A put or mput the parser refused for a CRC mismatch after consuming it
+ * whole (so the connection stays usable). Its header was valid, so its
+ * partition is looked up (and, for an idempotent producer, created as the
+ * put would have) to fence the producer: its later pipelined batches must
+ * not be stored before this one is resent, even into a partition they
+ * would create. */
 static void put_parse_refused(sl_conn_t *conn, const sl_cmd_t *cmd) {
     sl_part_t *part = NULL;
     int create = cmd->has_producer;
