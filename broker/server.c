@@ -7,8 +7,13 @@
  * the store's group buffer; its ack is written when the store reports the
  * group durable. Any other command waits (stays unparsed in the buffer)
  * until the connection has no unacknowledged put, so replies never
- * overtake acks. A get at the end of a partition with wait=MS parks the
- * connection on the partition until data arrives or the wait ends.
+ * overtake acks. A put, mput or commit refused while acks are pending
+ * (a CRC mismatch, an unknown partition, the partition limit, a store
+ * error) is not answered at once either: its error rides the store's ack
+ * queue (an ACK_ERR, sl_store_ack_after) and goes out after the acks of
+ * the requests before it, in request order. A get at the end of a
+ * partition with wait=MS parks the connection on the partition until data
+ * arrives or the wait ends.
  *
  * Limits: a connection whose pending output reaches max_output is neither
  * read nor parsed further until that drains, and one whose unprocessed
@@ -65,7 +70,24 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-enum { ACK_PUT = 1, ACK_COMMIT = 2 };
+/* Kinds of acks the server queues in the store. ACK_ERR is a refusal that
+ * must wait for the acks before it: value holds the refusal (refuse_t) in
+ * its upper 32 bits and the negated SL_E* code in its lower 32. */
+enum { ACK_PUT = 1, ACK_COMMIT = 2, ACK_ERR = 3 };
+
+/* Why a put, mput or commit was refused; selects the reply's text. */
+typedef enum {
+    RF_STORE = 0,  /* The store's error text (sl_strerror). */
+    RF_UNKNOWN,    /* 404: partition does not exist (no auto-create). */
+    RF_BADNAME,    /* 400: topic or partition name. */
+    RF_LIMIT,      /* 429: max-partitions reached. */
+    RF_OVERLAP,    /* 409: sequence range overlaps the last batch. */
+    RF_CRC,        /* 400: crc= does not match the payload. */
+    RF_NOMEM,      /* 500: out of memory. */
+    RF_COUNT,      /* 400: mput items do not match COUNT. */
+    RF_GROUP,      /* 400: bad group name (commit). */
+    RF_FENCED      /* An earlier batch of the producer was refused. */
+} refuse_t;
 
 /* How long a wrong secret's 403 is held back before the close. */
 #define SL_AUTH_FAIL_DELAY_MS 1000
@@ -705,26 +727,110 @@ static int store_err_code(int err) {
     }
 }
 
+/* Writes the reply of a refusal (see refuse()). */
+static void refusal_reply(sl_conn_t *conn, uint64_t reqid, refuse_t why,
+                          int err) {
+    switch (why) {
+    case RF_UNKNOWN:
+        reply(conn, 404, reqid, 1, "unknown partition");
+        break;
+    case RF_BADNAME:
+        reply(conn, 400, reqid, 1, "bad topic or partition name");
+        break;
+    case RF_LIMIT:
+        reply(conn, 429, reqid, 1, "partition limit reached "
+              "(max-partitions %u)", conn->srv->store->opts.max_partitions);
+        break;
+    case RF_OVERLAP:
+        reply(conn, 409, reqid, 1, "sequence range overlaps the last stored "
+              "batch of this producer; resend with the same batch "
+              "boundaries");
+        break;
+    case RF_CRC:
+        reply(conn, 400, reqid, 1, "crc mismatch");
+        break;
+    case RF_NOMEM:
+        reply(conn, 500, reqid, 1, "out of memory");
+        break;
+    case RF_COUNT:
+        reply(conn, 400, reqid, 1, "mput items do not match its count");
+        break;
+    case RF_GROUP:
+        reply(conn, 400, reqid, 1, "bad group name");
+        break;
+    case RF_FENCED:
+        /* The code of the refusal that set the fence, so a client treats
+         * the run of batches after it alike (507 and 503 stay transient). */
+        reply(conn, store_err_code(err), reqid, 1, "an earlier batch of "
+              "this producer in this partition was refused; resend from it");
+        break;
+    case RF_STORE:
+    default:
+        reply(conn, store_err_code(err), reqid, 1, "%s", sl_strerror(err));
+        break;
+    }
+}
+
+/* Refuses a request with reply text why and error err. Replies leave in
+ * request order: with acks pending on the connection (only puts, mputs
+ * and commits run then, see process()), the refusal is queued behind
+ * them in the store (an ACK_ERR) instead of being written at once. If
+ * even that cannot be queued (out of memory), the connection is closed
+ * without the reply: a reply out of order would be a protocol error for
+ * the client, and a closed connection makes it resend what was not
+ * acknowledged. */
+static void refuse(sl_conn_t *conn, uint64_t reqid, refuse_t why, int err) {
+    if (conn->pending_acks == 0) {
+        refusal_reply(conn, reqid, why, err);
+        return;
+    }
+    sl_ack_t ack = {conn, reqid,
+                    ((uint64_t)why << 32) | (uint32_t)-(int64_t)err, ACK_ERR,
+                    0};
+    if (sl_store_ack_after(conn->srv->store, &ack) == 0) {
+        conn->pending_acks++;
+        return;
+    }
+    sl_log_warn("out of memory queueing a refusal", "reqid=%" PRIu64
+                " action=closing the connection", reqid);
+    conn_close(conn);
+}
+
 static int find_part(sl_conn_t *conn, const sl_cmd_t *cmd, int create,
                      sl_part_t **part) {
     int err = sl_store_part(conn->srv->store, cmd->topic.p, cmd->topic.len,
                             cmd->part.p, cmd->part.len, create, part);
     if (err == SL_ENOTFOUND) {
         conn->srv->st.err_not_found++;
-        reply(conn, 404, cmd->reqid, 1, "unknown partition");
+        refuse(conn, cmd->reqid, RF_UNKNOWN, err);
     } else if (err == SL_EINVAL) {
         conn->srv->st.err_protocol++;
-        reply(conn, 400, cmd->reqid, 1, "bad topic or partition name");
+        refuse(conn, cmd->reqid, RF_BADNAME, err);
     } else if (err == SL_ELIMIT) {
+        /* No fence is needed for these three: the partition does not
+         * exist, so no batch of the producer can be stored in it after
+         * this one (a name stays bad, auto-create stays off, partitions
+         * are never removed, so the limit stays reached) and a resend is
+         * never taken for a duplicate. */
         conn->srv->st.err_store++;
-        reply(conn, 429, cmd->reqid, 1, "partition limit reached "
-              "(max-partitions %u)", conn->srv->store->opts.max_partitions);
+        refuse(conn, cmd->reqid, RF_LIMIT, err);
     } else if (err != 0) {
         conn->srv->st.err_store++;
-        reply(conn, store_err_code(err), cmd->reqid, 1, "%s",
-              sl_strerror(err));
+        refuse(conn, cmd->reqid, RF_STORE, err);
     }
     return err;
+}
+
+/* Refuses a put or mput whose partition exists before it reached the
+ * store. An idempotent producer is fenced at the batch's sequence, so
+ * that its later pipelined batches are refused too: stored, they would
+ * make the resend of this one look like a duplicate (store.c's fences).
+ * The store fences its own refusals (overlap, too large, ...). */
+static void put_refused(sl_conn_t *conn, const sl_cmd_t *cmd,
+                        sl_part_t *part, refuse_t why, int err) {
+    if (part != NULL && cmd->has_producer)
+        sl_store_fence(conn->srv->store, part, cmd->producer, cmd->seq, err);
+    refuse(conn, cmd->reqid, why, err);
 }
 
 static void do_put(sl_conn_t *conn, const sl_cmd_t *cmd) {
@@ -739,7 +845,7 @@ static void do_put(sl_conn_t *conn, const sl_cmd_t *cmd) {
             srv->msgs = realloc(srv->msgs, 64 * sizeof *srv->msgs);
             srv->capmsgs = srv->msgs ? 64 : 0;
             if (!srv->msgs) {
-                reply(conn, 500, cmd->reqid, 1, "out of memory");
+                put_refused(conn, cmd, part, RF_NOMEM, SL_ENOMEM);
                 return;
             }
         }
@@ -751,7 +857,7 @@ static void do_put(sl_conn_t *conn, const sl_cmd_t *cmd) {
         if (srv->capmsgs < cmd->count) {
             sl_msg_t *m = realloc(srv->msgs, cmd->count * sizeof *m);
             if (m == NULL) {
-                reply(conn, 500, cmd->reqid, 1, "out of memory");
+                put_refused(conn, cmd, part, RF_NOMEM, SL_ENOMEM);
                 return;
             }
             srv->msgs = m;
@@ -762,6 +868,13 @@ static void do_put(sl_conn_t *conn, const sl_cmd_t *cmd) {
                sl_proto_mput_next(&cur, end, &srv->msgs[n].data,
                                   &srv->msgs[n].len))
             n++;
+        /* The parser checked the items against COUNT; this guards the
+         * store from a short batch should the two ever disagree. */
+        if (n != cmd->count) {
+            srv->st.err_protocol++;
+            put_refused(conn, cmd, part, RF_COUNT, SL_EINVAL);
+            return;
+        }
     }
     sl_ack_t ack = {conn, cmd->reqid, 0, ACK_PUT, 0};
     uint64_t base;
@@ -770,14 +883,12 @@ static void do_put(sl_conn_t *conn, const sl_cmd_t *cmd) {
                               cmd->has_producer ? cmd->producer : -1,
                               cmd->seq, &ack, &base, &dup);
     if (err != 0) {
+        /* sl_store_append fenced the producer itself. */
         srv->st.err_store++;
         if (err == SL_ETOOBIG)
             srv->st.err_too_large++;
-        reply(conn, store_err_code(err), cmd->reqid, 1, "%s",
-              err == SL_EEXIST
-                  ? "sequence range overlaps the last stored batch of this "
-                    "producer; resend with the same batch boundaries"
-                  : sl_strerror(err));
+        refuse(conn, cmd->reqid, err == SL_EEXIST ? RF_OVERLAP : RF_STORE,
+               err);
         return;
     }
     conn->pending_acks++;
@@ -934,8 +1045,7 @@ static void do_commit(sl_conn_t *conn, const sl_cmd_t *cmd) {
     int err = sl_store_commit_offset(conn->srv->store, cmd->group.p,
                                      cmd->group.len, part, cmd->offset, &ack);
     if (err != 0) {
-        reply(conn, store_err_code(err), cmd->reqid, 1, "%s",
-              err == SL_EINVAL ? "bad group name" : sl_strerror(err));
+        refuse(conn, cmd->reqid, err == SL_EINVAL ? RF_GROUP : RF_STORE, err);
         return;
     }
     conn->pending_acks++;
@@ -1163,6 +1273,22 @@ static void auth_failed(sl_conn_t *conn, uint64_t reqid) {
     uv_timer_start(&conn->timer, auth_delay_cb, SL_AUTH_FAIL_DELAY_MS, 0);
 }
 
+/* A put or mput the parser refused for a CRC mismatch after consuming it
+ * whole (so the connection stays usable). Its header was valid, so its
+ * partition is looked up (and, for an idempotent producer, created as the
+ * put would have) to fence the producer: its later pipelined batches must
+ * not be stored before this one is resent, even into a partition they
+ * would create. */
+static void put_parse_refused(sl_conn_t *conn, const sl_cmd_t *cmd) {
+    sl_part_t *part = NULL;
+    int create = cmd->has_producer;
+    if (!conn->authed ||
+        sl_store_part(conn->srv->store, cmd->topic.p, cmd->topic.len,
+                      cmd->part.p, cmd->part.len, create, &part) != 0)
+        part = NULL;
+    put_refused(conn, cmd, part, RF_CRC, SL_EINVAL);
+}
+
 static void process(sl_conn_t *conn) {
     sl_server_t *srv = conn->srv;
     sl_proto_limits_t lim = srv->opts.limits;
@@ -1197,14 +1323,29 @@ static void process(sl_conn_t *conn) {
             break;
         }
         conn->need = 0;
-        int is_write = rc == 0 && (cmd.type == SL_CMD_PUT ||
-                                   cmd.type == SL_CMD_MPUT ||
-                                   cmd.type == SL_CMD_COMMIT);
+        /* A put or mput refused without closing (a CRC mismatch: its
+         * payload was consumed) is answered like a put, behind the acks
+         * before it instead of waiting for them. */
+        int put_err = rc != 0 && rc != SL_EAGAIN && !perr.fatal &&
+                      perr.has_reqid && perr.msg != NULL &&
+                      strcmp(perr.msg, "crc mismatch") == 0 &&
+                      (cmd.type == SL_CMD_PUT || cmd.type == SL_CMD_MPUT);
+        int is_write = (rc == 0 && (cmd.type == SL_CMD_PUT ||
+                                    cmd.type == SL_CMD_MPUT ||
+                                    cmd.type == SL_CMD_COMMIT)) ||
+                       put_err;
         /* Anything but a put waits for earlier acks to keep reply order. */
         if (conn->pending_acks > 0 && !is_write)
             break;
         if (!is_write && mem_defer(conn))
             break;
+        if (put_err) {
+            count_proto_err(srv, &perr);
+            conn->in_off += consumed;
+            took = 1;
+            put_parse_refused(conn, &cmd);
+            continue;
+        }
         if (rc != 0) {
             count_proto_err(srv, &perr);
             reply(conn, perr.code, perr.reqid, perr.has_reqid, "%s",
@@ -1318,6 +1459,21 @@ void sl_server_acks_cb(sl_store_t *store, sl_ack_t *acks, size_t n) {
             /* Nothing was stored (disk full); the client may retry. */
             srv->st.err_store++;
             reply(conn, 507, acks[i].reqid, 1, "insufficient storage");
+            continue;
+        }
+        if (acks[i].kind == ACK_ERR) {
+            /* A refusal that waited for the acks before it (refuse()). */
+            refusal_reply(conn, acks[i].reqid,
+                          (refuse_t)(acks[i].value >> 32),
+                          -(int)(uint32_t)acks[i].value);
+            continue;
+        }
+        if (acks[i].extra == SL_ACK_FENCED) {
+            /* Nothing was stored: an earlier batch of the producer was
+             * refused and must be resent first (store.c's fences). */
+            srv->st.err_store++;
+            refusal_reply(conn, acks[i].reqid, RF_FENCED,
+                          -(int)acks[i].value);
             continue;
         }
         char line[80];

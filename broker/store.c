@@ -765,13 +765,25 @@ static int undo_note_producer(sl_group_t *g, const sl_part_t *part,
 }
 
 /* Fences: an idempotent producer whose batch from sequence S was refused
- * for lack of space may have later batches in flight (pipelined) that
- * would otherwise be stored after it; resending S would then look like a
- * duplicate of an older sequence and be dropped. So, until the producer
- * sends a batch starting at or below S again, its batches above S in that
- * partition are refused too (SL_ENOSPC). Keyed by u32be partition id and
- * u64be producer; the value is S, or FENCE_NONE once cleared. */
+ * may have later batches in flight (pipelined) that would otherwise be
+ * stored after it; resending S would then look like a duplicate of an
+ * older sequence and be dropped, acknowledged as "dup" although it was
+ * never stored. So, until the producer stores a batch starting at or
+ * below S again, its batches above S in that partition are refused too,
+ * with the error that set the fence. Fences are set for lack of space
+ * (SL_ENOSPC, undo_group), for every refusal of sl_store_append once the
+ * partition exists (too large, group full, out of memory; for an
+ * overlapping range, SL_EEXIST, at the first sequence not stored, so that
+ * the documented recovery, resending the original batches, passes) and
+ * by the server through sl_store_fence (a CRC mismatch). Keyed by u32be
+ * partition id and u64be producer; the value is a fence_t whose seq is S,
+ * or FENCE_NONE once cleared. */
 #define FENCE_NONE UINT64_MAX
+
+typedef struct {
+    uint64_t seq;
+    int err;
+} fence_t;
 
 static size_t fence_key(uint8_t *key, const sl_part_t *part,
                         int64_t producer) {
@@ -781,38 +793,47 @@ static size_t fence_key(uint8_t *key, const sl_part_t *part,
 }
 
 static void fence_set(sl_store_t *store, const sl_part_t *part,
-                      int64_t producer, uint64_t seq) {
+                      int64_t producer, uint64_t seq, int err) {
     uint8_t key[12];
     size_t klen = fence_key(key, part, producer);
-    uint64_t *v = sl_strmap_get(&store->fences, key, klen);
+    fence_t *v = sl_strmap_get(&store->fences, key, klen);
     if (v == NULL) {
         v = malloc(sizeof *v);
         if (v == NULL || sl_strmap_put(&store->fences, key, klen, v) != 0)
             sl_fatal("out of memory fencing a producer", NULL);
-        *v = FENCE_NONE;
+        v->seq = FENCE_NONE;
     }
-    if (*v == FENCE_NONE)
+    if (v->seq == FENCE_NONE)
         store->nfences++;
-    if (*v == FENCE_NONE || seq < *v)
-        *v = seq;
+    if (v->seq == FENCE_NONE || seq < v->seq) {
+        v->seq = seq;
+        v->err = err;
+    }
 }
 
-/* SL_ENOSPC when the batch must wait for the refused one before it.
- * With clear set (the batch is being stored, not a duplicate), a batch
- * at or below the fence lifts it. */
+void sl_store_fence(sl_store_t *store, const sl_part_t *part,
+                    int64_t producer, uint64_t seq, int err) {
+    if (producer >= 0 && (uint64_t)producer <= SL_PRODUCER_MAX &&
+        seq <= SL_SEQ_MAX)
+        fence_set(store, part, producer, seq, err);
+}
+
+/* The fence's error when the batch must wait for the refused one before
+ * it, else 0. With clear set (the batch is being stored, not a
+ * duplicate), a batch at or below the fence lifts it. */
 static int fence_check(sl_store_t *store, const sl_part_t *part,
                        int64_t producer, uint64_t seq, int clear) {
     if (store->nfences == 0)
         return 0;
     uint8_t key[12];
     size_t klen = fence_key(key, part, producer);
-    uint64_t *v = sl_strmap_get(&store->fences, key, klen);
-    if (v == NULL || *v == FENCE_NONE)
+    fence_t *v = sl_strmap_get(&store->fences, key, klen);
+    if (v == NULL || v->seq == FENCE_NONE)
         return 0;
-    if (seq > *v)
-        return SL_ENOSPC;
+    if (seq > v->seq)
+        return v->err;
     if (clear) {
-        *v = FENCE_NONE;
+        v->seq = FENCE_NONE;
         store->nfences--;
     }
     return 0;
@@ -841,7 +862,7 @@ static void undo_group(sl_store_t *store, sl_group_t *g, int commits_too) {
                 memcpy(&part->prods[i], b + 10, sizeof(sl_prod_t));
             }
             fence_set(store, part, producer,
-                      sl_get_u64be(b + 10 + sizeof(sl_prod_t)));
+                      sl_get_u64be(b + 10 + sizeof(sl_prod_t)), SL_ENOSPC);
         } else if (commits_too) {
             char key[1100];
             size_t glen = n - 14;
@@ -1272,6 +1293,15 @@ static int note_segment(sl_store_t *store, sl_group_t *g) {
     return err;
 }
 
+/* Refuses an append with err; an idempotent producer's later batches in
+ * the partition then wait for this one (see the fences above). */
+static int refused(sl_store_t *store, const sl_part_t *part, int64_t producer,
+                   uint64_t seq, int err) {
+    if (producer >= 0)
+        fence_set(store, part, producer, seq, err);
+    return err;
+}
+
 int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
                     size_t n, int64_t producer, uint64_t seq,
                     const sl_ack_t *ack, uint64_t *base_offset, int *dup) {
@@ -1290,9 +1320,14 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
             if (ack == NULL)
                 return err;
             sl_ack_t a = *ack;
-            a.value = 0;
-            a.extra = SL_ACK_NOSPACE;
-            store->stats.nospace_refused++;
+            if (err == SL_ENOSPC) {
+                a.value = 0;
+                a.extra = SL_ACK_NOSPACE;
+                store->stats.nospace_refused++;
+            } else {
+                a.value = (uint64_t)-(int64_t)err;
+                a.extra = SL_ACK_FENCED;
+            }
             return add_ack(g, &a, WK_NONE);
         }
         for (uint32_t i = 0; i < part->nprods; i++) {
@@ -1301,8 +1336,10 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
                 continue;
             /* Part old, part new: storing it would duplicate the old part,
              * dropping it would lose the new one. Refuse, loudly. */
-            if (n - 1 > pr->last_seq - seq)
+            if (n - 1 > pr->last_seq - seq) {
+                fence_set(store, part, producer, pr->last_seq + 1, SL_EEXIST);
                 return SL_EEXIST;
+            }
             *dup = 1;
             *base_offset = UINT64_MAX;
             if (seq >= pr->first_seq) {
@@ -1331,14 +1368,14 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
         }
     }
     if (g->data.len > GROUP_MAX_BYTES)
-        return SL_EAGAIN;
+        return refused(store, part, producer, seq, SL_EAGAIN);
     if (producer >= 0)
         fence_check(store, part, producer, seq, 1);
     int err = reserve_offsets(g, part, n);
     if (err == 0)
         err = note_segment(store, g);
     if (err != 0)
-        return err;
+        return refused(store, part, producer, seq, err);
     int64_t ts = sl_wall_ms();
     if (ts < part->last_ts)
         ts = part->last_ts; /* Timestamps never go back in a partition. */
@@ -1346,11 +1383,11 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
     err = sl_record_encode(&g->data, part->id, part->next_offset, ts,
                                producer, seq, msgs, n);
     if (err != 0)
-        return err;
+        return refused(store, part, producer, seq, err);
     uint32_t len = (uint32_t)(g->data.len - at);
     if (len - SL_ENTRY_HDR > store->opts.max_batch) {
         g->data.len = at;
-        return SL_ETOOBIG;
+        return refused(store, part, producer, seq, SL_ETOOBIG);
     }
     uint64_t pos = store->log_end;
     uint64_t seg_start = store->nsegs ? store->segs[store->nsegs - 1].start : 0;
@@ -1361,7 +1398,7 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
             sl_segment_t *s = realloc(store->segs, cap * sizeof *s);
             if (s == NULL) {
                 g->data.len = at;
-                return SL_ENOMEM;
+                return refused(store, part, producer, seq, SL_ENOMEM);
             }
             store->segs = s;
             store->capsegs = cap;
@@ -1369,7 +1406,7 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
         uint8_t *r = sl_buf_extend(&g->rolls, 8);
         if (r == NULL) {
             g->data.len = at;
-            return SL_ENOMEM;
+            return refused(store, part, producer, seq, SL_ENOMEM);
         }
         sl_put_u64be(r, pos);
         store->segs[store->nsegs].start = pos;
@@ -1379,7 +1416,7 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
     uint8_t *ir = sl_buf_extend(&g->index, INDEX_REC);
     if (ir == NULL) {
         g->data.len = at;
-        return SL_ENOMEM;
+        return refused(store, part, producer, seq, SL_ENOMEM);
     }
     sl_index_entry_t ie = {part->next_offset, pos, len, (uint32_t)n, ts,
                            part->id};
@@ -1389,7 +1426,7 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
         if (t == NULL) {
             g->data.len = at;
             g->index.len -= INDEX_REC;
-            return SL_ENOMEM;
+            return refused(store, part, producer, seq, SL_ENOMEM);
         }
         part->itail = t;
         part->captail = cap;

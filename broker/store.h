@@ -97,6 +97,10 @@ typedef struct {
  * (nothing of it was stored; the client may retry). */
 #define SL_ACK_DUP 1
 #define SL_ACK_NOSPACE 2
+/* A put refused because an earlier batch of its idempotent producer in
+ * that partition was refused (a fence, store.c); value is the negated
+ * SL_E* code of that refusal. Nothing of it was stored. */
+#define SL_ACK_FENCED 3
 typedef struct {
     void *ctx;
     uint64_t reqid;
@@ -188,8 +192,8 @@ struct sl_store_s {
     uint32_t nparts, capparts;
     sl_strmap_t byname;  /* "topic\0name" -> sl_part_t*. */
     sl_strmap_t groups;  /* "group\0" u32be id -> uint64_t* offset. */
-    sl_strmap_t fences;  /* u32be id, u64be producer -> uint64_t* sequence
-                            (store.c: refused for lack of space). */
+    sl_strmap_t fences;  /* u32be id, u64be producer -> fence_t* (store.c:
+                            a refused batch of an idempotent producer). */
     uint32_t nfences;    /* Fences in force. */
 
     sl_segment_t *segs;
@@ -285,13 +289,22 @@ int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
  * refused with SL_EEXIST. The ack (when ack is
  * not NULL) is delivered after durability, with ack->value set to the base
  * offset. A batch of an idempotent producer whose earlier batch in this
- * partition was refused for lack of space, and that lies above that
- * batch's sequence, is refused too (its ack carries SL_ACK_NOSPACE, or
- * SL_ENOSPC without an ack) until the producer resends from there, so a
- * resend is never mistaken for a duplicate. */
+ * partition was refused (for lack of space, or by any other error of this
+ * function once the partition exists, or by sl_store_fence), and that
+ * lies above that batch's sequence, is refused too (its ack carries
+ * SL_ACK_NOSPACE for lack of space, else SL_ACK_FENCED; without an ack the
+ * error is returned) until the producer stores a batch from there again,
+ * so a resend is never mistaken for a duplicate. */
 int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
                     size_t n, int64_t producer, uint64_t seq,
                     const sl_ack_t *ack, uint64_t *base_offset, int *dup);
+
+/* Fences (producer, part) at seq with err: the producer's later batches
+ * above seq are refused until it stores a batch from seq again. For a
+ * batch the server refused before it reached sl_store_append (a CRC
+ * mismatch). Ignores a producer or seq out of range (never stored). */
+void sl_store_fence(sl_store_t *store, const sl_part_t *part,
+                    int64_t producer, uint64_t seq, int err);
 
 /* Stages a consumer-group offset; ack delivered after durability. */
 int sl_store_commit_offset(sl_store_t *store, const char *group, size_t glen,
