@@ -35,8 +35,9 @@ static inline void fz_rm_dir_files(const char *dir) {
     while ((ent = readdir(d)) != NULL) {
         if (ent->d_name[0] == '.')
             continue;
-        snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
-        unlink(path);
+        if (snprintf(path, sizeof path, "%s/%s", dir, ent->d_name) <
+            (int)sizeof path)
+            unlink(path);
     }
     closedir(d);
 }
