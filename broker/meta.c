@@ -7,7 +7,8 @@
  *                         length, name (ids are dense, from 1)
  *     type 2, group offset: u32 partition id, u64 offset, u16 group
  *                         length, group
- * A record is valid when its CRC matches and its body parses exactly. The
+ * A record is valid when its CRC matches, its body parses exactly and its
+ * names are within what the encoder writes (1024 bytes). The
  * first invalid record ends the log: it and everything after it are a torn
  * write and are truncated at start-up. Later records win (a group's
  * offset is the last one written). When the file grows past 16 MiB it is
@@ -98,7 +99,10 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
             return SL_ECORRUPT;
         if (id == 0 || id > store->nparts)
             return SL_ECORRUPT;
-        return sl_store_set_group(store, (const char *)s1, l1, id, off);
+        /* A group name longer than the encoder writes is a bad record,
+         * not a reason to refuse to start (found by fuzz_broker_meta). */
+        int err = sl_store_set_group(store, (const char *)s1, l1, id, off);
+        return err == SL_ETOOBIG ? SL_ECORRUPT : err;
     }
     return SL_ECORRUPT;
 }
