@@ -3,7 +3,7 @@
 # SECONDS (with ASan and UBSan), starting from its corpus directory
 # tests/fuzz/corpus/NAME when there is one. A crash fails the run and
 # leaves the input as build/fuzz-artifacts/NAME/crash-* (a hang: timeout-*,
-# the -timeout below; memory: oom-*).
+# the -timeout below; memory: oom-*). A UBSan report counts as a crash.
 #
 # Each target's line reports libFuzzer's final figures, parsed from its
 # log build/fuzz-artifacts/NAME.log: executions (stat::number_of_executed_
@@ -12,6 +12,9 @@
 # the hardening issue asks for is `make fuzz FUZZ_SECONDS=600`.
 set -u
 cd "$(dirname "$0")/.."
+# The fuzz objects are built with recoverable UBSan checks: without this a
+# UBSan report is printed and the run still passes.
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 seconds=$1
 shift
 passed=0 failed=0
