@@ -132,8 +132,10 @@ SL_TEST(fuzz_record_timestamp_delta_overflow_wraps) {
 
 /* fuzz_apply_event: a key template whose first piece renders empty (an
  * event with "table":"" and {_table} first) computed NULL + 0 on the
- * empty key buffer, undefined behaviour (UBSan). The key is now built
- * normally; this test fails under `make asan` without the fix. */
+ * empty key buffer, undefined behaviour (clang's UBSan; gcc's, which
+ * `make asan` uses, does not flag NULL + 0). The reproducer in
+ * tests/fuzz/corpus/fuzz_apply_event/empty-table-name-key fails the fuzz
+ * stage of `make test` without the fix; this test pins the key built. */
 SL_TEST(fuzz_keytpl_empty_first_piece) {
     sl_keytpl_set_t *set = NULL;
     char err[256];
