@@ -10,7 +10,9 @@
 #   make asan       unit tests under AddressSanitizer and UBSan
 #   make itest      integration and fault tests against real servers (two
 #                   of them also built with ASan and UBSan)
-#   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each;
+#                   the long run (issue 12) is FUZZ_SECONDS=600, and each
+#                   target's line gives its executions, cov and ft
 #   make bench      the benchmarks in bench/
 #   make demo       the whole pipeline on throwaway local servers
 #   make chaos      the long chaos test (CHAOS_SECONDS, CHAOS_SEED)
@@ -155,6 +157,11 @@ build/freeport: build/obj/tests/harness/tools/freeport.o
 build/fuzzers/%: build/fuzz/tests/fuzz/%.o $(call fuzzobj,$(MODULE_SRC))
 	@mkdir -p $(@D)
 	$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+# Regenerates the seeds of the targets whose input sluice itself writes
+# (tests/fuzz/seedgen.c); the corpora are committed, so this is optional.
+build/fuzz-seedgen: build/obj/tests/fuzz/seedgen.o build/libsluice.a
+	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
 
 unit: deps build/unit-tests
 	@./build/unit-tests $(T)

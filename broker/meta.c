@@ -21,7 +21,8 @@
  *                         segment, written once it exists durably, so that
  *                         recovery notices when the newest segment files
  *                         are lost
- * A record is valid when its CRC matches and its body parses exactly. An
+ * A record is valid when its CRC matches, its body parses exactly and its
+ * names are within what the encoder writes (1024 bytes). An
  * invalid record with no valid record after it is a torn write and is
  * truncated at start-up; one with valid records after it is damage: it is
  * skipped and reported (start-up stops unless damaged data is quarantined,
@@ -176,7 +177,10 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
             return SL_ECORRUPT;
         if (id == 0 || id > store->nparts)
             return SL_ECORRUPT;
-        return sl_store_set_group(store, (const char *)s1, l1, id, off);
+        /* A group name longer than the encoder writes is a bad record,
+         * not a reason to refuse to start (found by fuzz_broker_meta). */
+        int err = sl_store_set_group(store, (const char *)s1, l1, id, off);
+        return err == SL_ETOOBIG ? SL_ECORRUPT : err;
     }
     if (type == 5) {
         uint64_t from, to;

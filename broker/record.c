@@ -280,7 +280,10 @@ int sl_record_next(sl_record_iter_t *it, sl_record_t *rec) {
     if (rd.p != rend)
         return SL_ECORRUPT;
     rec->offset = it->base_offset + (uint64_t)offd;
-    rec->ts = it->base_ts + tsd;
+    /* Wraps as Kafka's Java longs do: the delta is stored data, and an
+     * overflow must not be undefined behaviour (found by
+     * fuzz_broker_record). */
+    rec->ts = (int64_t)((uint64_t)it->base_ts + (uint64_t)tsd);
     it->p = rend;
     return 1;
 }

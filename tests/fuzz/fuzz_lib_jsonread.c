@@ -42,8 +42,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
             if (t->type == SL_JR_STRING) {
                 sl_buf_reset(&buf);
+                /* An empty string leaves buf.data NULL; memcmp() must
+                 * not get NULL even for 0 bytes. */
                 if (sl_jr_unescape(&doc, i, &buf) == 0 &&
-                    !sl_jr_str_eq(&doc, i, (const char *)buf.data, buf.len))
+                    !sl_jr_str_eq(&doc, i,
+                                  buf.data ? (const char *)buf.data : "",
+                                  buf.len))
                     abort();
             } else if (t->type == SL_JR_NUMBER) {
                 uint64_t u;
