@@ -95,13 +95,7 @@ static void fill(const char *filler) {
 
 /* ---- the broker ------------------------------------------------------------ */
 
-typedef struct {
-    int pid;
-    uint16_t port;
-    char addr[64];
-    char data[600];
-    char log[600];
-} broker_t;
+typedef sl_harness_broker_t broker_t;
 
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -112,16 +106,10 @@ static void sleep_ms(int ms) {
 static const char *fsync_mode = "always";
 
 static void broker_start(broker_t *b) {
-    b->port = sl_harness_free_port();
-    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
-    const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen", b->addr,
-                          "--data", b->data, "--segment-size", "1MiB",
-                          "--checkpoint-interval", "200ms", "--fsync",
-                          fsync_mode, NULL};
-    b->pid = sl_harness_spawn((char *const *)argv, b->log);
-    if (sl_harness_wait_port(b->port, 10000) != 0)
-        sl_test_fail(__FILE__, __LINE__, "broker did not start (see %s)",
-                     b->log);
+    const char *const flags[] = {"--segment-size", "1MiB",
+                                 "--checkpoint-interval", "200ms", "--fsync",
+                                 fsync_mode, NULL};
+    sl_harness_broker_start(b, flags, 10000);
 }
 
 /* Fails the test when the broker process has exited. */
@@ -725,16 +713,10 @@ SL_TEST(broker_enospc_at_segment_roll) {
  * (also after a restart), and stats report what the index files cost. */
 SL_TEST(broker_max_partitions_refused_with_429) {
     broker_t b = {0};
-    snprintf(b.data, sizeof b.data, "%s/data", sl_test_tmpdir());
-    snprintf(b.log, sizeof b.log, "%s/broker.log", sl_test_tmpdir());
     for (int round = 0; round < 2; round++) {
-        b.port = sl_harness_free_port();
-        snprintf(b.addr, sizeof b.addr, "127.0.0.1:%u", b.port);
-        const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen",
-                              b.addr, "--data", b.data, "--max-partitions",
-                              "5", "--checkpoint-interval", "100ms", NULL};
-        b.pid = sl_harness_spawn((char *const *)argv, b.log);
-        SL_CHECK(sl_harness_wait_port(b.port, 10000) == 0);
+        const char *const flags[] = {"--max-partitions", "5",
+                                     "--checkpoint-interval", "100ms", NULL};
+        sl_harness_broker_start(&b, flags, 10000);
         raw_t r;
         raw_connect(&r, &b);
         char req[128], want[128];

@@ -26,33 +26,19 @@
 #define NPROD 4
 #define WINDOW 200
 
-typedef struct {
-    int pid;
-    uint16_t port;
-    char addr[64];
-    char data[600];
-    char log[600];
-} broker_t;
+typedef sl_harness_broker_t broker_t;
 
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
+/* Restarts listen on the same port: the producers keep their address. */
 static void broker_start(broker_t *b) {
-    if (b->data[0] == '\0') {
-        snprintf(b->data, sizeof b->data, "%s/data", sl_test_tmpdir());
-        snprintf(b->log, sizeof b->log, "%s/broker.log", sl_test_tmpdir());
-        b->port = sl_harness_free_port();
-        snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
-    }
-    const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen", b->addr,
-                          "--data", b->data, "--checkpoint-interval", "300ms",
-                          NULL};
-    b->pid = sl_harness_spawn((char *const *)argv, b->log);
-    if (sl_harness_wait_port(b->port, 10000) != 0)
-        sl_test_fail(__FILE__, __LINE__, "broker did not start (see %s)",
-                     b->log);
+    static const char *const flags[] = {"--checkpoint-interval", "300ms",
+                                        NULL};
+    b->same_port = 1;
+    sl_harness_broker_start(b, flags, 10000);
 }
 
 typedef struct {

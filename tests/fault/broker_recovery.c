@@ -35,40 +35,22 @@
 
 static const char *pnames[NPARTS] = {"a", "b", "c"};
 
-typedef struct {
-    int pid;
-    uint16_t port;
-    char addr[64];
-    char log[800];
-} broker_t;
+typedef sl_harness_broker_t broker_t;
 
 /* Starts the broker on data; returns 0 when it listens, or -1 when it
  * exited instead (its wait status in *status). */
 static int broker_run(broker_t *b, const char *data, int quarantine,
                       int *status) {
     static int n;
+    snprintf(b->data, sizeof b->data, "%s", data);
     snprintf(b->log, sizeof b->log, "%s/broker-%d.log", sl_test_tmpdir(),
              ++n);
-    b->port = sl_harness_free_port();
-    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
-    const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen", b->addr,
-                          "--data", data, "--segment-size", "1MiB",
-                          "--checkpoint-interval", "1h", "--fsync", "always",
-                          quarantine ? "--quarantine-damaged" : NULL, NULL};
-    b->pid = sl_harness_spawn((char *const *)argv, b->log);
-    for (int waited = 0; waited < 20000; waited += 50) {
-        if (sl_harness_wait_port(b->port, 50) == 0)
-            return 0;
-        int st;
-        if (waitpid(b->pid, &st, WNOHANG) == b->pid) {
-            *status = st;
-            sl_harness_stop(b->pid, 0, 10); /* Forget it. */
-            return -1;
-        }
-    }
-    sl_test_fail(__FILE__, __LINE__, "broker neither started nor exited (%s)",
-                 b->log);
-    return -1;
+    const char *const flags[] = {"--segment-size", "1MiB",
+                                 "--checkpoint-interval", "1h", "--fsync",
+                                 "always",
+                                 quarantine ? "--quarantine-damaged" : NULL,
+                                 NULL};
+    return sl_harness_broker_run(b, flags, 20000, status);
 }
 
 static void broker_start(broker_t *b, const char *data, int quarantine) {
@@ -76,13 +58,6 @@ static void broker_start(broker_t *b, const char *data, int quarantine) {
     if (broker_run(b, data, quarantine, &st) != 0)
         sl_test_fail(__FILE__, __LINE__, "broker did not start (see %s)",
                      b->log);
-}
-
-static sl_client_t *client(const broker_t *b) {
-    sl_client_opts_t o = {NULL, 5000, 10000, 5000};
-    sl_client_t *cl;
-    SL_CHECK_OK(sl_client_connect(b->addr, &o, &cl));
-    return cl;
 }
 
 static void value_for(char *v, int p, uint64_t off) {
@@ -94,7 +69,7 @@ static void value_for(char *v, int p, uint64_t off) {
 static uint64_t acked[NPARTS]; /* Acknowledged: offsets 0..acked-1. */
 
 static void put_phase(const broker_t *b, int count, int *rr) {
-    sl_client_t *cl = client(b);
+    sl_client_t *cl = sl_harness_broker_client(b, NULL);
     static char v[VALUE_LEN];
     for (int i = 0; i < count; i++) {
         int p = (*rr)++ % NPARTS;
@@ -236,7 +211,7 @@ static void must_not_start(broker_t *b, const char *work, const ent_t *hit) {
 /* Reads every partition; checks what is served against what was acked.
  * hit: the damaged entry (its offsets must not be served), or NULL. */
 static void check_served(const broker_t *b, const ent_t *hit) {
-    sl_client_t *cl = client(b);
+    sl_client_t *cl = sl_harness_broker_client(b, NULL);
     static char want[VALUE_LEN];
     for (int p = 0; p < NPARTS; p++) {
         uint64_t off = 0, served = 0, last = 0;
@@ -338,7 +313,7 @@ SL_TEST(broker_recovery_damage_anywhere) {
     char pristine[700], work[700], idx[64];
     snprintf(pristine, sizeof pristine, "%s/pristine", sl_test_tmpdir());
     snprintf(work, sizeof work, "%s/work", sl_test_tmpdir());
-    broker_t b;
+    broker_t b = {0};
     int rr = 0;
     broker_start(&b, pristine, 0);
     put_phase(&b, PHASE_A, &rr);
@@ -428,7 +403,7 @@ SL_TEST(broker_recovery_lost_and_corrupted_files) {
     char pristine[700], work[700];
     snprintf(pristine, sizeof pristine, "%s/pristine", sl_test_tmpdir());
     snprintf(work, sizeof work, "%s/work", sl_test_tmpdir());
-    broker_t b;
+    broker_t b = {0};
     int rr = 0;
     memset(acked, 0, sizeof acked);
     broker_start(&b, pristine, 0);
@@ -516,7 +491,7 @@ SL_TEST(broker_recovery_lost_and_corrupted_files) {
                      "segment (see %s)", b.log);
     SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
     broker_start(&b, work, 1);
-    sl_client_t *cl = client(&b);
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
     for (int p = 0; p < NPARTS; p++) {
         uint64_t off;
         int dup;

@@ -42,12 +42,7 @@
 #define TOPIC "qd"
 #define PART "qd_src.t"
 
-typedef struct {
-    int pid;
-    uint16_t port;
-    char addr[64];
-    char log[700];
-} broker_t;
+typedef sl_harness_broker_t broker_t;
 
 static char root[512], data[600];
 
@@ -55,24 +50,12 @@ static char root[512], data[600];
  * wait status in *status). */
 static int broker_run(broker_t *b, int quarantine, int *status) {
     static int n;
+    snprintf(b->data, sizeof b->data, "%s", data);
     snprintf(b->log, sizeof b->log, "%s/broker-%d.log", root, ++n);
-    b->port = sl_harness_free_port();
-    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
-    const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen",
-                          b->addr, "--data", data, "--fsync", "always",
-                          quarantine ? "--quarantine-damaged" : NULL, NULL};
-    b->pid = sl_harness_spawn((char *const *)argv, b->log);
-    for (int waited = 0; waited < 30000; waited += 50) {
-        if (sl_harness_wait_port(b->port, 50) == 0)
-            return 0;
-        if (waitpid(b->pid, status, WNOHANG) == b->pid) {
-            sl_harness_stop(b->pid, 0, 10); /* Forget it. */
-            return -1;
-        }
-    }
-    sl_test_fail(__FILE__, __LINE__, "broker neither started nor exited "
-                 "(%s)", b->log);
-    return -1;
+    const char *const flags[] = {"--fsync", "always",
+                                 quarantine ? "--quarantine-damaged" : NULL,
+                                 NULL};
+    return sl_harness_broker_run(b, flags, 30000, status);
 }
 
 static void put(sl_client_t *cl, const char *json, uint64_t want) {
@@ -219,7 +202,7 @@ SL_TEST(apply_commits_before_a_hole_at_the_end) {
     mkdir(root, 0700);
     snprintf(data, sizeof data, "%s/broker", root);
     mkdir(data, 0700);
-    broker_t b;
+    broker_t b = {0};
     int st = 0;
     SL_CHECK_INT(broker_run(&b, 0, &st), 0);
     sl_client_t *cl;
@@ -264,7 +247,7 @@ SL_TEST(quarantined_records_stop_tail_and_apply) {
     mkdir(root, 0700);
     snprintf(data, sizeof data, "%s/broker", root);
     mkdir(data, 0700);
-    broker_t b;
+    broker_t b = {0};
     int st = 0;
     SL_CHECK_INT(broker_run(&b, 0, &st), 0);
     sl_client_t *cl;

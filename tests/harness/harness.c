@@ -1,6 +1,7 @@
 /* The C side of the real-server test harness; see harness.h. */
 #include "harness.h"
 
+#include "error.h"
 #include "sl_test.h"
 
 #include <arpa/inet.h>
@@ -216,6 +217,74 @@ int sl_harness_start_broker(const char *dir, char *addr, size_t addrlen) {
         sl_test_fail(__FILE__, __LINE__, "sluice-broker did not start; see %s",
                      log);
     return pid;
+}
+
+int sl_harness_broker_run(sl_harness_broker_t *b, const char *const *extra,
+                          int timeout_ms, int *status) {
+    if (b->data[0] == '\0')
+        snprintf(b->data, sizeof b->data, "%s/data", sl_test_tmpdir());
+    if (b->log[0] == '\0')
+        snprintf(b->log, sizeof b->log, "%s/broker.log", sl_test_tmpdir());
+    if (!b->same_port || b->port == 0) {
+        b->port = sl_harness_free_port();
+        snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
+    }
+    const char *argv[40];
+    int n = 0;
+    argv[n++] = sl_harness_bin("sluice-broker");
+    argv[n++] = "--listen";
+    argv[n++] = b->addr;
+    argv[n++] = "--data";
+    argv[n++] = b->data;
+    for (int i = 0; extra && extra[i] && n < 38; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    b->pid = sl_harness_spawn((char *const *)argv, b->log);
+    /* Short waits for the port, with a look at the process between them,
+     * so a broker that refuses to start is told from one that is slow. */
+    for (int waited = 0; waited < timeout_ms; waited += 50) {
+        if (sl_harness_wait_port(b->port, 50) == 0)
+            return 0;
+        int st;
+        if (waitpid(b->pid, &st, WNOHANG) == b->pid) {
+            if (status != NULL)
+                *status = st;
+            forget_spawned(b->pid);
+            b->pid = 0;
+            return -1;
+        }
+    }
+    sl_test_fail(__FILE__, __LINE__, "sluice-broker neither started nor "
+                 "exited (see %s)", b->log);
+    return -1;
+}
+
+void sl_harness_broker_start(sl_harness_broker_t *b,
+                             const char *const *extra, int timeout_ms) {
+    int status = 0;
+    if (sl_harness_broker_run(b, extra, timeout_ms, &status) != 0)
+        sl_test_fail(__FILE__, __LINE__, "sluice-broker did not start "
+                     "(status %d; see %s)", status, b->log);
+}
+
+int sl_harness_broker_stop(sl_harness_broker_t *b, int sig, int timeout_ms) {
+    int status = sl_harness_stop(b->pid, sig, timeout_ms);
+    b->pid = 0;
+    if (sig == SIGTERM && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        sl_test_fail(__FILE__, __LINE__, "sluice-broker did not shut down "
+                     "cleanly on SIGTERM (status %d; see %s)", status, b->log);
+    return status;
+}
+
+sl_client_t *sl_harness_broker_client(const sl_harness_broker_t *b,
+                                      const sl_client_opts_t *opts) {
+    sl_client_opts_t def = {NULL, 5000, 10000, 5000};
+    sl_client_t *cl = NULL;
+    int err = sl_client_connect(b->addr, opts ? opts : &def, &cl);
+    if (err != 0)
+        sl_test_fail(__FILE__, __LINE__, "connect %s: %s", b->addr,
+                     sl_strerror(err));
+    return cl;
 }
 
 int sl_harness_wait_port(uint16_t port, int timeout_ms) {

@@ -20,6 +20,8 @@
 #ifndef SL_HARNESS_H
 #define SL_HARNESS_H
 
+#include "client.h"
+
 #include <mysql.h>
 #include <stdint.h>
 
@@ -69,6 +71,49 @@ void sl_harness_sleep_until_ns(uint64_t t_ns);
  * Returns the pid (stopped with sl_harness_stop(), or killed at exit);
  * fails the test when it does not start. */
 int sl_harness_start_broker(const char *dir, char *addr, size_t addrlen);
+
+/* A sluice-broker a test runs: its pid (0 when not running), its port and
+ * "127.0.0.1:PORT", its data directory and the log its output is appended
+ * to. same_port is set by the caller when a restart must listen on the
+ * port of the run before (clients keep their address). */
+typedef struct {
+    int pid;
+    uint16_t port;
+    int same_port;
+    char addr[64];
+    char data[600];
+    char log[800];
+} sl_harness_broker_t;
+
+/* Starts bin/sluice-broker --listen b->addr --data b->data followed by the
+ * NULL-terminated flags extra (NULL for none, at most 32; a NULL inside
+ * ends the list early, so an optional flag can be `cond ? "--x" : NULL`),
+ * its output appended to b->log. An empty b->data is TMPDIR/data and an
+ * empty b->log TMPDIR/broker.log (TMPDIR from sl_test_tmpdir()); the data
+ * directory is not created. A new free port is picked (b->port, b->addr)
+ * unless b->same_port is set and b->port is known. Waits up to timeout_ms:
+ * returns 0 when the broker accepts connections, or -1 when it exited
+ * first, its wait status in *status (status may be NULL) and b->pid 0.
+ * Fails the test when it does neither in time. */
+int sl_harness_broker_run(sl_harness_broker_t *b, const char *const *extra,
+                          int timeout_ms, int *status);
+
+/* sl_harness_broker_run() that fails the test (naming the log) when the
+ * broker does not start. */
+void sl_harness_broker_start(sl_harness_broker_t *b,
+                             const char *const *extra, int timeout_ms);
+
+/* Stops the broker with sig, waiting up to timeout_ms before SIGKILL, and
+ * sets b->pid to 0. With SIGTERM the test fails unless the broker exited
+ * with status 0 (a clean shutdown). Returns the wait status (or -1). */
+int sl_harness_broker_stop(sl_harness_broker_t *b, int sig, int timeout_ms);
+
+/* A lib/client connection to the broker with opts (NULL: no secret,
+ * connect 5 s, io 10 s, retry 5 s; generous, they only keep a broken
+ * broker from hanging the test). Fails the test when it cannot connect.
+ * The caller closes it with sl_client_close(). */
+sl_client_t *sl_harness_broker_client(const sl_harness_broker_t *b,
+                                      const sl_client_opts_t *opts);
 
 /* Waits up to timeout_ms until something accepts TCP connections on
  * 127.0.0.1:port. Returns 0, or -1 on timeout. */

@@ -33,41 +33,7 @@
 
 #define MIB (1024L * 1024L)
 
-typedef struct {
-    int pid;
-    uint16_t port;
-    char addr[64];
-    char data[600];
-    char log[600];
-} broker_t;
-
-/* Starts the broker with extra flags (NULL-terminated list). */
-static void broker_start(broker_t *b, const char *const *extra) {
-    snprintf(b->data, sizeof b->data, "%s/data", sl_test_tmpdir());
-    snprintf(b->log, sizeof b->log, "%s/broker.log", sl_test_tmpdir());
-    b->port = sl_harness_free_port();
-    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
-    const char *argv[40];
-    int n = 0;
-    argv[n++] = sl_harness_bin("sluice-broker");
-    argv[n++] = "--listen";
-    argv[n++] = b->addr;
-    argv[n++] = "--data";
-    argv[n++] = b->data;
-    for (int i = 0; extra && extra[i] && n < 38; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    b->pid = sl_harness_spawn((char *const *)argv, b->log);
-    if (sl_harness_wait_port(b->port, 10000) != 0)
-        sl_test_fail(__FILE__, __LINE__, "broker did not start (see %s)",
-                     b->log);
-}
-
-static void broker_stop(broker_t *b) {
-    int status = sl_harness_stop(b->pid, SIGTERM, 20000);
-    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    b->pid = 0;
-}
+typedef sl_harness_broker_t broker_t;
 
 static int alive(int pid) {
     return kill(pid, 0) == 0 && waitpid(pid, NULL, WNOHANG) == 0;
@@ -76,13 +42,8 @@ static int alive(int pid) {
 static sl_client_t *client(const broker_t *b) {
     /* Generous timeouts: they only keep a broken broker from hanging the
      * test. */
-    sl_client_opts_t o = {NULL, 10000, 60000, 10000};
-    sl_client_t *cl = NULL;
-    int err = sl_client_connect(b->addr, &o, &cl);
-    if (err != 0)
-        sl_test_fail(__FILE__, __LINE__, "connect %s: %s", b->addr,
-                     sl_strerror(err));
-    return cl;
+    static const sl_client_opts_t o = {NULL, 10000, 60000, 10000};
+    return sl_harness_broker_client(b, &o);
 }
 
 static uint64_t stat_value(sl_client_t *cl, const char *name) {
@@ -226,9 +187,9 @@ static void fill(const broker_t *b, const char *topic, const char *part,
 }
 
 SL_TEST(broker_memory_unfinished_big_puts_stay_within_budget) {
-    broker_t b;
+    broker_t b = {0};
     const char *flags[] = {"--max-memory", "64MiB", "--fsync", "never", NULL};
-    broker_start(&b, flags);
+    sl_harness_broker_start(&b, flags, 10000);
     enum { NCONN = 100 };
     const size_t len = 16 * MIB; /* max-message */
     int fds[NCONN];
@@ -271,13 +232,13 @@ SL_TEST(broker_memory_unfinished_big_puts_stay_within_budget) {
     SL_CHECK(stat_value(cl, "err_truncated_request") >= NCONN);
     sl_client_close(cl);
     SL_CHECK(peak_mib(b.pid) < 64 + 48);
-    broker_stop(&b);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
 }
 
 SL_TEST(broker_memory_pipelined_big_gets_stay_within_budget) {
-    broker_t b;
+    broker_t b = {0};
     const char *flags[] = {"--max-memory", "64MiB", "--fsync", "never", NULL};
-    broker_start(&b, flags);
+    sl_harness_broker_start(&b, flags, 10000);
     fill(&b, "t", "p", 4, 4 * MIB);
     long before = sl_harness_peak_rss_kb(b.pid) / 1024;
     enum { NCONN = 20, NGET = 50 };
@@ -307,13 +268,13 @@ SL_TEST(broker_memory_pipelined_big_gets_stay_within_budget) {
     SL_CHECK(stat_value(cl, "memory_used") < 32u * MIB);
     sl_client_close(cl);
     SL_CHECK(peak_mib(b.pid) < 64 + 48);
-    broker_stop(&b);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
 }
 
 SL_TEST(broker_memory_nonreading_client_does_not_stop_others) {
-    broker_t b;
+    broker_t b = {0};
     const char *flags[] = {"--fsync", "never", NULL}; /* max-memory 1 GiB */
-    broker_start(&b, flags);
+    sl_harness_broker_start(&b, flags, 10000);
     fill(&b, "t", "p", 4, 4 * MIB);
     /* 200 gets of 16 MiB each (3.2 GB of replies), never read. */
     int fd = raw_connect(b.port, 4096);
@@ -347,16 +308,16 @@ SL_TEST(broker_memory_nonreading_client_does_not_stop_others) {
     SL_CHECK(alive(b.pid));
     abort_conn(fd);
     check_served(&b, "p");
-    broker_stop(&b);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
 }
 
 #define LTOPIC "a_topic_name_long_enough_to_make_the_listing_big"
 
 SL_TEST(broker_memory_partitions_listing_is_streamed) {
-    broker_t b;
+    broker_t b = {0};
     const char *flags[] = {"--fsync", "never", "--max-output", "64KiB",
                            "--checkpoint-interval", "1h", NULL};
-    broker_start(&b, flags);
+    sl_harness_broker_start(&b, flags, 10000);
     enum { NPART = 50000, CHUNK = 1000 };
     /* Creates the partitions with pipelined puts, 1000 at a time. */
     int fd = raw_connect(b.port, 0);
@@ -439,7 +400,7 @@ SL_TEST(broker_memory_partitions_listing_is_streamed) {
     free(text);
     free(req);
     free(rep);
-    broker_stop(&b);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
 }
 
 SL_TEST(broker_memory_budget_below_minimum_is_refused) {
