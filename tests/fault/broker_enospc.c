@@ -130,15 +130,8 @@ typedef struct {
 
 static void raw_connect(raw_t *r, const broker_t *b) {
     memset(r, 0, sizeof *r);
-    r->fd = socket(AF_INET, SOCK_STREAM, 0);
+    r->fd = sl_harness_tcp_connect(b->port, 0, 30000, 0);
     SL_CHECK(r->fd >= 0);
-    struct timeval tv = {30, 0};
-    setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(b->port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    SL_CHECK(connect(r->fd, (struct sockaddr *)&sa, sizeof sa) == 0);
 }
 
 /* Sends req and returns the reply's status line (without the line end). */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -285,6 +286,57 @@ sl_client_t *sl_harness_broker_client(const sl_harness_broker_t *b,
         sl_test_fail(__FILE__, __LINE__, "connect %s: %s", b->addr,
                      sl_strerror(err));
     return cl;
+}
+
+static void set_timeout(int fd, int opt, int ms) {
+    struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000L};
+    setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv);
+}
+
+int sl_harness_tcp_connect(uint16_t port, int rcvbuf, int recv_timeout_ms,
+                           int send_timeout_ms) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    if (recv_timeout_ms > 0)
+        set_timeout(fd, SO_RCVTIMEO, recv_timeout_ms);
+    if (send_timeout_ms > 0)
+        set_timeout(fd, SO_SNDTIMEO, send_timeout_ms);
+    return fd;
+}
+
+const char *sl_harness_tcp_ask(uint16_t port, const char *req,
+                               const char *until, int timeout_ms,
+                               char *reply, size_t cap) {
+    reply[0] = '\0';
+    int fd = sl_harness_tcp_connect(port, 0, timeout_ms, timeout_ms);
+    if (fd < 0)
+        return reply;
+    size_t len = strlen(req);
+    if (write(fd, req, len) == (ssize_t)len) {
+        size_t got = 0;
+        ssize_t n;
+        while (got + 1 < cap &&
+               (n = read(fd, reply + got, cap - 1 - got)) > 0) {
+            got += (size_t)n;
+            reply[got] = '\0';
+            if (strstr(reply, until) != NULL)
+                break;
+        }
+    }
+    close(fd);
+    return reply;
 }
 
 int sl_harness_wait_port(uint16_t port, int timeout_ms) {

@@ -115,6 +115,23 @@ int sl_harness_broker_stop(sl_harness_broker_t *b, int sig, int timeout_ms);
 sl_client_t *sl_harness_broker_client(const sl_harness_broker_t *b,
                                       const sl_client_opts_t *opts);
 
+/* A TCP connection to 127.0.0.1:port; -1 when it cannot be made (the
+ * caller checks). rcvbuf > 0 sets the receive buffer before connecting,
+ * so the window stays small (a client that does not read). A timeout > 0
+ * is set, after connecting, as SO_RCVTIMEO / SO_SNDTIMEO, so a silent
+ * peer fails the test instead of hanging it. The caller closes the fd. */
+int sl_harness_tcp_connect(uint16_t port, int rcvbuf, int recv_timeout_ms,
+                           int send_timeout_ms);
+
+/* Sends req on a new connection to 127.0.0.1:port (timeout_ms both
+ * ways) and reads the answer into reply (cap bytes, NUL-terminated) until
+ * it holds the text until, the peer closes, a read waits timeout_ms or
+ * reply is full; then closes. Returns reply, "" when the connection or the
+ * send failed (the caller asserts on the text). */
+const char *sl_harness_tcp_ask(uint16_t port, const char *req,
+                               const char *until, int timeout_ms,
+                               char *reply, size_t cap);
+
 /* Waits up to timeout_ms until something accepts TCP connections on
  * 127.0.0.1:port. Returns 0, or -1 on timeout. */
 int sl_harness_wait_port(uint16_t port, int timeout_ms);

@@ -29,12 +29,8 @@
 #define NKEYS 240
 
 static int mc_connect(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    SL_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = sl_harness_tcp_connect(port, 0, 10000, 0);
+    SL_CHECK(fd >= 0);
     return fd;
 }
 

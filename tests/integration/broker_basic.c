@@ -44,15 +44,8 @@ static uint64_t stat_value(sl_client_t *cl, const char *name) {
 
 /* A raw connection for bad input. */
 static int raw_connect(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    SL_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = sl_harness_tcp_connect(port, 0, 5000, 0);
+    SL_CHECK(fd >= 0);
     return fd;
 }
 

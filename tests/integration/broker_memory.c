@@ -63,19 +63,8 @@ static uint64_t stat_value(sl_client_t *cl, const char *name) {
 /* A raw connection; rcvbuf > 0 makes its receive buffer small (before
  * connecting, so the window stays small), for clients that never read. */
 static int raw_connect(uint16_t port, int rcvbuf) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = sl_harness_tcp_connect(port, rcvbuf, 30000, 30000);
     SL_CHECK(fd >= 0);
-    if (rcvbuf > 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    SL_CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    struct timeval tv = {30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     return fd;
 }
 

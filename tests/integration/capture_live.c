@@ -310,28 +310,8 @@ static void compare(env_t *env, sl_client_t *cl) {
 /* Sends `stats` to capture's endpoint and returns the reply (static). */
 static const char *capture_stats(uint16_t port) {
     static char reply[8192];
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    reply[0] = '\0';
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
-        write(fd, "stats\r\n", 7) == 7) {
-        size_t got = 0;
-        ssize_t n;
-        while (got + 1 < sizeof reply &&
-               (n = read(fd, reply + got, sizeof reply - 1 - got)) > 0) {
-            got += (size_t)n;
-            reply[got] = '\0';
-            if (strstr(reply, "END\r\n") != NULL)
-                break;
-        }
-    }
-    close(fd);
-    return reply;
+    return sl_harness_tcp_ask(port, "stats\r\n", "END\r\n", 5000, reply,
+                              sizeof reply);
 }
 
 SL_TEST(capture_live_matches_the_binlog) {

@@ -67,45 +67,15 @@ static int start_capture(env_t *env, const char *listen, int allow_remote,
 }
 
 static int connect_to(uint16_t port, int rcvbuf) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    SL_CHECK(fd >= 0);
-    if (rcvbuf > 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return sl_harness_tcp_connect(port, rcvbuf, 10000, 10000);
 }
 
 /* Sends one request line and returns the answer up to END or EOF (static;
  * "" when nothing came within the 10 s read timeout). */
 static const char *ask(uint16_t port, const char *req) {
     static char reply[65536];
-    reply[0] = '\0';
-    int fd = connect_to(port, 0);
-    if (fd < 0)
-        return reply;
-    if (write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
-        size_t got = 0;
-        ssize_t n;
-        while (got + 1 < sizeof reply &&
-               (n = read(fd, reply + got, sizeof reply - 1 - got)) > 0) {
-            got += (size_t)n;
-            reply[got] = '\0';
-            if (strstr(reply, "END\r\n") != NULL)
-                break;
-        }
-    }
-    close(fd);
-    return reply;
+    return sl_harness_tcp_ask(port, req, "END\r\n", 10000, reply,
+                              sizeof reply);
 }
 
 /* Messages in the broker's partition cstats.t (0 when it has none). */
