@@ -288,6 +288,20 @@ sl_client_t *sl_harness_broker_client(const sl_harness_broker_t *b,
     return cl;
 }
 
+uint64_t sl_harness_broker_stat(sl_client_t *cl, const char *name) {
+    sl_buf_t text = SL_BUF_INIT;
+    SL_CHECK_OK(sl_client_stats(cl, &text));
+    sl_buf_append_u8(&text, 0);
+    char key[128];
+    snprintf(key, sizeof key, "STAT %s ", name);
+    const char *p = strstr((const char *)text.data, key);
+    uint64_t v = p ? strtoull(p + strlen(key), NULL, 10) : UINT64_MAX;
+    sl_buf_free(&text);
+    if (v == UINT64_MAX)
+        sl_test_fail(__FILE__, __LINE__, "no stat %s", name);
+    return v;
+}
+
 static void set_timeout(int fd, int opt, int ms) {
     struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000L};
     setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv);

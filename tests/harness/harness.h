@@ -115,6 +115,11 @@ int sl_harness_broker_stop(sl_harness_broker_t *b, int sig, int timeout_ms);
 sl_client_t *sl_harness_broker_client(const sl_harness_broker_t *b,
                                       const sl_client_opts_t *opts);
 
+/* The value of the broker's counter name from a `stats` request on cl
+ * ("STAT name VALUE"); fails the test when the request fails or the
+ * broker does not report name. */
+uint64_t sl_harness_broker_stat(sl_client_t *cl, const char *name);
+
 /* A TCP connection to 127.0.0.1:port; -1 when it cannot be made (the
  * caller checks). rcvbuf > 0 sets the receive buffer before connecting,
  * so the window stays small (a client that does not read). A timeout > 0

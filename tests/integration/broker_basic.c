@@ -28,20 +28,6 @@ static void sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
-static uint64_t stat_value(sl_client_t *cl, const char *name) {
-    sl_buf_t text = SL_BUF_INIT;
-    SL_CHECK_OK(sl_client_stats(cl, &text));
-    sl_buf_append_u8(&text, 0);
-    char key[128];
-    snprintf(key, sizeof key, "STAT %s ", name);
-    const char *p = strstr((const char *)text.data, key);
-    uint64_t v = p ? strtoull(p + strlen(key), NULL, 10) : UINT64_MAX;
-    sl_buf_free(&text);
-    if (v == UINT64_MAX)
-        sl_test_fail(__FILE__, __LINE__, "no stat %s", name);
-    return v;
-}
-
 /* A raw connection for bad input. */
 static int raw_connect(uint16_t port) {
     int fd = sl_harness_tcp_connect(port, 0, 5000, 0);
@@ -200,8 +186,8 @@ SL_TEST(broker_pipelined_puts) {
         SL_CHECK_UINT(ack.reqid, ids[i]);
         SL_CHECK_UINT(ack.offset, (uint64_t)(i / 2));
     }
-    SL_CHECK_UINT(stat_value(cl, "puts"), 5000);
-    SL_CHECK(stat_value(cl, "fsyncs") >= 1);
+    SL_CHECK_UINT(sl_harness_broker_stat(cl, "puts"), 5000);
+    SL_CHECK(sl_harness_broker_stat(cl, "fsyncs") >= 1);
     sl_client_close(cl);
     sl_harness_broker_stop(&b, SIGTERM, 10000);
 }
@@ -244,7 +230,7 @@ SL_TEST(broker_idempotent_put_survives_kill) {
     SL_CHECK_UINT(f.count, 5);
     SL_CHECK_MEM(f.recs[2].data, f.recs[2].len, "r3", 2);
     SL_CHECK_MEM(f.recs[4].data, f.recs[4].len, "r4", 2);
-    SL_CHECK_UINT(stat_value(cl, "dup_batches"), 2);
+    SL_CHECK_UINT(sl_harness_broker_stat(cl, "dup_batches"), 2);
     /* Sequences 503..504: half old, half new: refused with a 409. */
     sl_client_msg_t overlap[2] = {{"r4", 2}, {"r5", 2}};
     SL_CHECK_INT(sl_client_put_batch(cl, "db", "db.t", overlap, 2, 1001, 503,
@@ -292,9 +278,9 @@ SL_TEST(broker_long_poll) {
     pthread_t th;
     SL_CHECK_OK(pthread_create(&th, NULL, long_poll_thread, &ctx));
     /* Wait until the broker holds the poll, then put. */
-    for (int i = 0; i < 500 && stat_value(cl, "long_polls") == 0; i++)
+    for (int i = 0; i < 500 && sl_harness_broker_stat(cl, "long_polls") == 0; i++)
         sleep_ms(10);
-    SL_CHECK_UINT(stat_value(cl, "long_polls"), 1);
+    SL_CHECK_UINT(sl_harness_broker_stat(cl, "long_polls"), 1);
     SL_CHECK_OK(sl_client_put(cl, "t", "lp", "one", 3, -1, 0, &off, &dup));
     pthread_join(th, NULL);
     SL_CHECK_OK(ctx.err);
@@ -326,10 +312,10 @@ SL_TEST(broker_retention_by_size) {
                                   &dup));
     }
     /* Retention runs on a timer after a checkpoint covers old segments. */
-    for (int i = 0; i < 300 && stat_value(cl, "segments_deleted") == 0; i++)
+    for (int i = 0; i < 300 && sl_harness_broker_stat(cl, "segments_deleted") == 0; i++)
         sleep_ms(20);
-    SL_CHECK(stat_value(cl, "segments_deleted") > 0);
-    SL_CHECK(stat_value(cl, "disk_used") <= (3u << 20));
+    SL_CHECK(sl_harness_broker_stat(cl, "segments_deleted") > 0);
+    SL_CHECK(sl_harness_broker_stat(cl, "disk_used") <= (3u << 20));
     sl_client_fetch_t f;
     SL_CHECK_INT(sl_client_get(cl, "t", "ret", 0, 1000, 0, &f), SL_EGONE);
     SL_CHECK(f.earliest > 0);
@@ -368,7 +354,7 @@ SL_TEST(broker_auth) {
     uint64_t off;
     int dup;
     SL_CHECK_OK(sl_client_put(cl, "t", "p", "x", 1, -1, 0, &off, &dup));
-    SL_CHECK(stat_value(cl, "err_auth") >= 2);
+    SL_CHECK(sl_harness_broker_stat(cl, "err_auth") >= 2);
     sl_client_close(cl);
     sl_harness_broker_stop(&b, SIGTERM, 10000);
     /* The secret is never in the broker's log. */
@@ -463,13 +449,13 @@ SL_TEST(broker_bad_input) {
     uint64_t off;
     int dup;
     SL_CHECK_OK(sl_client_put(cl, "t", "p", "ok", 2, -1, 0, &off, &dup));
-    SL_CHECK(stat_value(cl, "err_unknown_command") >= 1);
-    SL_CHECK(stat_value(cl, "err_too_large") >= 1);
-    SL_CHECK(stat_value(cl, "err_crc_mismatch") >= 1);
-    SL_CHECK(stat_value(cl, "err_protocol") >= 4);
-    SL_CHECK(stat_value(cl, "err_truncated_request") >= 1);
-    SL_CHECK(stat_value(cl, "rejected_connections") >= 1);
-    SL_CHECK(stat_value(cl, "idle_closed") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "err_unknown_command") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "err_too_large") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "err_crc_mismatch") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "err_protocol") >= 4);
+    SL_CHECK(sl_harness_broker_stat(cl, "err_truncated_request") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "rejected_connections") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "idle_closed") >= 1);
     sl_client_close(cl);
     sl_harness_broker_stop(&b, SIGTERM, 10000);
 }

@@ -46,20 +46,6 @@ static sl_client_t *client(const broker_t *b) {
     return sl_harness_broker_client(b, &o);
 }
 
-static uint64_t stat_value(sl_client_t *cl, const char *name) {
-    sl_buf_t text = SL_BUF_INIT;
-    SL_CHECK_OK(sl_client_stats(cl, &text));
-    sl_buf_append_u8(&text, 0);
-    char key[128];
-    snprintf(key, sizeof key, "STAT %s ", name);
-    const char *p = strstr((const char *)text.data, key);
-    uint64_t v = p ? strtoull(p + strlen(key), NULL, 10) : UINT64_MAX;
-    sl_buf_free(&text);
-    if (v == UINT64_MAX)
-        sl_test_fail(__FILE__, __LINE__, "no stat %s", name);
-    return v;
-}
-
 /* A raw connection; rcvbuf > 0 makes its receive buffer small (before
  * connecting, so the window stays small), for clients that never read. */
 static int raw_connect(uint16_t port, int rcvbuf) {
@@ -214,11 +200,11 @@ SL_TEST(broker_memory_unfinished_big_puts_stay_within_budget) {
     free(payload);
     check_served(&b, "p");
     sl_client_t *cl = client(&b);
-    SL_CHECK(stat_value(cl, "memory_full_events") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "memory_full_events") >= 1);
     /* Back under the mark where reading resumes (buffers below half the
      * budget are kept for reuse). */
-    SL_CHECK(stat_value(cl, "memory_used") < 32u * MIB);
-    SL_CHECK(stat_value(cl, "err_truncated_request") >= NCONN);
+    SL_CHECK(sl_harness_broker_stat(cl, "memory_used") < 32u * MIB);
+    SL_CHECK(sl_harness_broker_stat(cl, "err_truncated_request") >= NCONN);
     sl_client_close(cl);
     SL_CHECK(peak_mib(b.pid) < 64 + 48);
     sl_harness_broker_stop(&b, SIGTERM, 20000);
@@ -251,10 +237,10 @@ SL_TEST(broker_memory_pipelined_big_gets_stay_within_budget) {
         abort_conn(fds[i]);
     check_served(&b, "p");
     sl_client_t *cl = client(&b);
-    SL_CHECK(stat_value(cl, "memory_full_events") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "memory_full_events") >= 1);
     /* Back under the mark where reading resumes (buffers below half the
      * budget are kept for reuse). */
-    SL_CHECK(stat_value(cl, "memory_used") < 32u * MIB);
+    SL_CHECK(sl_harness_broker_stat(cl, "memory_used") < 32u * MIB);
     sl_client_close(cl);
     SL_CHECK(peak_mib(b.pid) < 64 + 48);
     sl_harness_broker_stop(&b, SIGTERM, 20000);
@@ -286,7 +272,7 @@ SL_TEST(broker_memory_nonreading_client_does_not_stop_others) {
     SL_CHECK_OK(sl_client_put(cl, "t", "q", "x", 1, -1, 0, &off, &dup));
     SL_CHECK_UINT(off, 0);
     /* The non-reader holds at most about max-output (64 MiB) of replies. */
-    uint64_t used = stat_value(cl, "memory_used");
+    uint64_t used = sl_harness_broker_stat(cl, "memory_used");
     fprintf(stderr, "  non-reader: memory_used %" PRIu64 " MiB\n",
             used / (uint64_t)MIB);
     SL_CHECK(used < 160u * MIB);
@@ -349,7 +335,7 @@ SL_TEST(broker_memory_partitions_listing_is_streamed) {
     SL_CHECK_OK(sl_client_get(cl, LTOPIC, "partition_00042", 0, 1024, 0, &f));
     SL_CHECK(f.count == 1 && f.recs[0].len == 1 && f.recs[0].data[0] == 'x');
     /* The broker holds a slice of the listing, not all of it. */
-    uint64_t used = stat_value(cl, "memory_used");
+    uint64_t used = sl_harness_broker_stat(cl, "memory_used");
     fprintf(stderr, "  listing paused: memory_used %" PRIu64 " KiB\n",
             used / 1024);
     SL_CHECK(used < 1024u * 1024u);
