@@ -97,11 +97,6 @@ static void fill(const char *filler) {
 
 typedef sl_harness_broker_t broker_t;
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* The --fsync mode the brokers of the current test run with. */
 static const char *fsync_mode = "always";
 
@@ -224,7 +219,7 @@ static void *producer(void *arg) {
         uint64_t from = p->acked;
         int err = 0, sent = 0;
         if (from >= p->limit) {
-            sleep_ms(5);
+            sl_harness_sleep_ms(5);
             continue;
         }
         for (; sent < window && err == 0 && from + (uint64_t)sent < p->limit;
@@ -275,7 +270,7 @@ static void *producer(void *arg) {
             p->other++;
         }
         if (refused)
-            sleep_ms(2);
+            sl_harness_sleep_ms(2);
     }
     sl_client_close(cl);
     return NULL;
@@ -399,7 +394,7 @@ static void run_load(int idempotent) {
     }
     /* Let the load run, then fill the disk in the middle of it. */
     for (int w = 0; w < 3000 && total(prods, 0) < 400; w++)
-        sleep_ms(10);
+        sl_harness_sleep_ms(10);
     SL_CHECK(total(prods, 0) >= 400);
     fill(filler);
     /* Every producer is refused, none fails otherwise. */
@@ -409,7 +404,7 @@ static void run_load(int idempotent) {
         for (int i = 0; i < NPROD; i++)
             all_refused &= prods[i].refused >= 20;
         check_producers(prods);
-        sleep_ms(10);
+        sl_harness_sleep_ms(10);
     }
     SL_CHECK(all_refused);
     check_alive(&b);
@@ -442,7 +437,7 @@ static void run_load(int idempotent) {
         for (int i = 0; i < NPROD; i++)
             all_moved &= prods[i].acked == prods[i].limit;
         check_producers(prods);
-        sleep_ms(10);
+        sl_harness_sleep_ms(10);
     }
     SL_CHECK(all_moved);
     line = raw_cmd(&r, "put 10 load after-space 5\r\nhello\r\n");
@@ -531,7 +526,7 @@ static void startup_on_full_disk(int kill9) {
     fill(filler);
     broker_start(&b);
     /* Give it time to try (and skip) its start-up checkpoint. */
-    sleep_ms(1000);
+    sl_harness_sleep_ms(1000);
     check_alive(&b);
     raw_t r;
     raw_connect(&r, &b);
@@ -732,7 +727,7 @@ SL_TEST(broker_max_partitions_refused_with_429) {
         /* After a checkpoint every partition has its index file. */
         uint64_t files = 0;
         for (int w = 0; w < 500 && files < 5; w++) {
-            sleep_ms(20);
+            sl_harness_sleep_ms(20);
             files = stat_u64(&r, "index_files");
         }
         SL_CHECK_UINT(files, 5);

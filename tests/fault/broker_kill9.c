@@ -28,11 +28,6 @@
 
 typedef sl_harness_broker_t broker_t;
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Restarts listen on the same port: the producers keep their address. */
 static void broker_start(broker_t *b) {
     static const char *const flags[] = {"--checkpoint-interval", "300ms",
@@ -62,7 +57,7 @@ static void *producer(void *arg) {
             sl_client_opts_t o = {NULL, 1000, 5000, -1};
             if (sl_client_connect(p->b->addr, &o, &cl) != 0) {
                 cl = NULL;
-                sleep_ms(20);
+                sl_harness_sleep_ms(20);
                 continue;
             }
         }
@@ -153,7 +148,7 @@ static void run(int idempotent, int kills) {
         for (int i = 0; i < NPROD; i++)
             before += prods[i].acked;
         for (int w = 0; w < 1000 && now < before + 2000 * NPROD; w++) {
-            sleep_ms(10);
+            sl_harness_sleep_ms(10);
             now = 0;
             for (int i = 0; i < NPROD; i++)
                 now += prods[i].acked;

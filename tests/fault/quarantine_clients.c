@@ -153,11 +153,6 @@ static int file_count(const char *path, const char *text) {
     return n;
 }
 
-static void pause_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Runs `sluice tail` with extra arguments; returns its exit status. */
 static int tail(const broker_t *b, const char *extra, const char *out,
                 const char *err) {
@@ -232,7 +227,7 @@ SL_TEST(apply_commits_before_a_hole_at_the_end) {
         v = sl_harness_query_value(m, "SELECT COUNT(*) FROM qd_dst.t");
         if (v != NULL && strcmp(v, all) == 0)
             break;
-        pause_ms(100);
+        sl_harness_sleep_ms(100);
     }
     SL_CHECK_STR(v, all);
     free(v);
@@ -297,13 +292,13 @@ SL_TEST(quarantined_records_stop_tail_and_apply) {
     int apply = spawn_apply(&b, "apply.log");
     for (int i = 0; i < 600 && file_count(logp, "partition stopped") == 0;
          i++)
-        pause_ms(100);
+        sl_harness_sleep_ms(100);
     snprintf(want, sizeof want, "topic %s partition %s offsets %llu-%llu "
              "are damaged on the broker", TOPIC, PART,
              (unsigned long long)bad, (unsigned long long)bad);
     SL_CHECK_INT(file_count(logp, want), 1);
     /* Stopped for good: a second look later finds no retry either. */
-    pause_ms(1000);
+    sl_harness_sleep_ms(1000);
     SL_CHECK_INT(file_count(logp, "partition stopped"), 1);
     SL_CHECK_INT(file_count(logp, "fetch failed"), 0);
     /* The transactions before the damage are in the target; neither the

@@ -23,11 +23,6 @@
 
 typedef sl_harness_broker_t broker_t;
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* A raw connection for bad input. */
 static int raw_connect(uint16_t port) {
     int fd = sl_harness_tcp_connect(port, 0, 5000, 0);
@@ -279,7 +274,7 @@ SL_TEST(broker_long_poll) {
     SL_CHECK_OK(pthread_create(&th, NULL, long_poll_thread, &ctx));
     /* Wait until the broker holds the poll, then put. */
     for (int i = 0; i < 500 && sl_harness_broker_stat(cl, "long_polls") == 0; i++)
-        sleep_ms(10);
+        sl_harness_sleep_ms(10);
     SL_CHECK_UINT(sl_harness_broker_stat(cl, "long_polls"), 1);
     SL_CHECK_OK(sl_client_put(cl, "t", "lp", "one", 3, -1, 0, &off, &dup));
     pthread_join(th, NULL);
@@ -313,7 +308,7 @@ SL_TEST(broker_retention_by_size) {
     }
     /* Retention runs on a timer after a checkpoint covers old segments. */
     for (int i = 0; i < 300 && sl_harness_broker_stat(cl, "segments_deleted") == 0; i++)
-        sleep_ms(20);
+        sl_harness_sleep_ms(20);
     SL_CHECK(sl_harness_broker_stat(cl, "segments_deleted") > 0);
     SL_CHECK(sl_harness_broker_stat(cl, "disk_used") <= (3u << 20));
     sl_client_fetch_t f;

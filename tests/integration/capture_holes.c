@@ -42,11 +42,6 @@ typedef struct {
     uint64_t start_pos;
 } env_t;
 
-static void pause_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int start_broker(env_t *env, int n) {
     uint16_t port = sl_harness_free_port();
     snprintf(env->broker_addr, sizeof env->broker_addr, "127.0.0.1:%u",
@@ -134,7 +129,7 @@ static void wait_caught_up(env_t *env, MYSQL *mysql, const char *log) {
             sl_client_close(cl);
             return;
         }
-        pause_ms(100);
+        sl_harness_sleep_ms(100);
     }
     char cmd[800];
     snprintf(cmd, sizeof cmd, "tail -n 20 %s/%s", env->dir, log);
