@@ -46,19 +46,6 @@ static void broker_start(broker_t *b, const char *data) {
                      b->log);
 }
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        sl_test_fail(__FILE__, __LINE__, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(*len ? *len : 1);
-    SL_CHECK(fread(b, 1, *len, f) == *len);
-    fclose(f);
-    return b;
-}
-
 /* Messages in entries that end at or before pos (one partition only). */
 static uint64_t msgs_before(const uint8_t *log, size_t len, size_t pos) {
     uint64_t n = 0;
@@ -136,8 +123,8 @@ SL_TEST(broker_damaged_tail_recovery) {
     snprintf(seg, sizeof seg, "%s/log/00000000000000000000.log", pristine);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint", pristine);
     size_t len, clen;
-    uint8_t *log = slurp(seg, &len);
-    uint8_t *cp = slurp(ckpt, &clen);
+    uint8_t *log = sl_harness_slurp(seg, &len);
+    uint8_t *cp = sl_harness_slurp(ckpt, &clen);
     size_t ckpt_pos = clen >= 16 ? (size_t)sl_get_u64be(cp + 8) : 0;
     free(cp);
     SL_CHECK(ckpt_pos < len / 2);
@@ -189,7 +176,7 @@ SL_TEST(broker_damaged_tail_recovery) {
                              "on damaged data (see %s)", round, b.log);
             SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
             size_t now_len;
-            free(slurp(wseg, &now_len));
+            free(sl_harness_slurp(wseg, &now_len));
             SL_CHECK_UINT(now_len, len); /* Nothing truncated. */
             SL_CHECK_OK(broker_run(&b, work, 1, &status));
             cl = sl_harness_broker_client(&b, NULL);

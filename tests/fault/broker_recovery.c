@@ -99,19 +99,6 @@ static uint64_t seg_start[32];
 static int nsegs;
 static uint64_t ckpt_pos;
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        sl_test_fail(__FILE__, __LINE__, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(*len ? *len : 1);
-    SL_CHECK(fread(b, 1, *len, f) == *len);
-    fclose(f);
-    return b;
-}
-
 static void seg_file(char *out, size_t len, const char *data, int seg) {
     snprintf(out, len, "%s/log/%020llu.log", data,
              (unsigned long long)seg_start[seg]);
@@ -129,7 +116,7 @@ static void map_log(const char *data) {
         if (stat(path, &st) != 0)
             break;
         size_t len;
-        uint8_t *b = slurp(path, &len);
+        uint8_t *b = sl_harness_slurp(path, &len);
         for (size_t at = 0; at + 12 <= len;) {
             SL_CHECK(nents < MAX_ENTRIES);
             ent_t *e = &ents[nents++];
@@ -147,7 +134,7 @@ static void map_log(const char *data) {
     char path[1024];
     snprintf(path, sizeof path, "%s/checkpoint", data);
     size_t clen;
-    uint8_t *cp = slurp(path, &clen);
+    uint8_t *cp = sl_harness_slurp(path, &clen);
     ckpt_pos = sl_get_u64be(cp + 8);
     free(cp);
 }
@@ -187,7 +174,7 @@ static void must_not_start(broker_t *b, const char *work, const ent_t *hit) {
                      "(see %s)", b->log);
     SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
     size_t len;
-    uint8_t *log = slurp(b->log, &len);
+    uint8_t *log = sl_harness_slurp(b->log, &len);
     char *text = malloc(len + 1);
     memcpy(text, log, len);
     text[len] = '\0';
@@ -451,7 +438,7 @@ SL_TEST(broker_recovery_lost_and_corrupted_files) {
     char path[1024];
     snprintf(path, sizeof path, "%s/meta.log", work);
     size_t mlen;
-    uint8_t *m = slurp(path, &mlen);
+    uint8_t *m = sl_harness_slurp(path, &mlen);
     long at = -1;
     for (size_t q = 0; q + 13 <= mlen; q += 8 + sl_get_u32be(m + q))
         if (m[q + 8] == 1 && sl_get_u32be(m + q + 9) == 2)

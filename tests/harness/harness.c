@@ -412,6 +412,19 @@ void sl_harness_restart(const char *role) {
     }
 }
 
+uint8_t *sl_harness_slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        sl_test_fail(__FILE__, __LINE__, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(*len ? *len : 1);
+    SL_CHECK(fread(b, 1, *len, f) == *len);
+    fclose(f);
+    return b;
+}
+
 long sl_harness_peak_rss_kb(int pid) {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", pid);

@@ -146,6 +146,11 @@ int sl_harness_wait_port(uint16_t port, int timeout_ms);
  * SL_<ROLE>_PID. Fails the test if it does not come back. */
 void sl_harness_restart(const char *role);
 
+/* Reads the whole file at path into a malloc'd buffer the caller frees,
+ * its size in *len; fails the test when the file cannot be opened or
+ * read. */
+uint8_t *sl_harness_slurp(const char *path, size_t *len);
+
 /* Peak resident memory (VmHWM) of a running process, in KiB; 0 when
  * unknown. */
 long sl_harness_peak_rss_kb(int pid);
