@@ -115,6 +115,21 @@ char *sl_harness_query_value(MYSQL *mysql, const char *sql) {
     return value;
 }
 
+void sl_harness_master_status(MYSQL *mysql, char *file, size_t fl,
+                              uint64_t *pos) {
+    if (mysql_query(mysql, "SHOW MASTER STATUS") != 0)
+        sl_test_fail(__FILE__, __LINE__, "SHOW MASTER STATUS: %s",
+                     mysql_error(mysql));
+    MYSQL_RES *res = mysql_store_result(mysql);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    if (row == NULL)
+        sl_test_fail(__FILE__, __LINE__, "SHOW MASTER STATUS: no row (is "
+                     "log-bin on?)");
+    snprintf(file, fl, "%s", row[0]);
+    *pos = strtoull(row[1], NULL, 10);
+    mysql_free_result(res);
+}
+
 const char *sl_harness_bin(const char *program) {
     static char path[1024];
     const char *dir = getenv("SL_BIN");

@@ -38,6 +38,12 @@ void sl_harness_exec(MYSQL *mysql, const char *sql);
  * malloc'd string (NULL for SQL NULL or no row); fails the test on error. */
 char *sl_harness_query_value(MYSQL *mysql, const char *sql);
 
+/* The server's current binlog file and position (SHOW MASTER STATUS):
+ * the file name into file (fl bytes), the position into *pos. Fails the
+ * test on an error or when there is no row (binary logging off). */
+void sl_harness_master_status(MYSQL *mysql, char *file, size_t fl,
+                              uint64_t *pos);
+
 /* The port of a role ("SOURCE", "TARGET", "REDIS", "MEMCACHED"); skips
  * the test when the role is not running. */
 uint16_t sl_harness_port(const char *role);

@@ -109,13 +109,9 @@ static void newest(sl_client_t *cl, const char *topic, const char *part,
 
 /* Waits until capture's checkpoint reaches the source's current end. */
 static void wait_caught_up(env_t *env, MYSQL *mysql, const char *log) {
-    SL_CHECK_OK(mysql_query(mysql, "SHOW MASTER STATUS"));
-    MYSQL_RES *res = mysql_store_result(mysql);
-    MYSQL_ROW row = mysql_fetch_row(res);
     char file[128];
-    snprintf(file, sizeof file, "%s", row[0]);
-    uint64_t end = strtoull(row[1], NULL, 10);
-    mysql_free_result(res);
+    uint64_t end;
+    sl_harness_master_status(mysql, file, sizeof file, &end);
     sl_client_t *cl;
     SL_CHECK_OK(sl_client_connect(env->broker_addr, NULL, &cl));
     for (int i = 0; i < 600; i++) {
@@ -162,12 +158,8 @@ SL_TEST(capture_resumes_below_a_hole_at_the_end) {
     sl_harness_exec(mysql, "CREATE TABLE holes.t (id INT PRIMARY KEY, "
                            "v VARCHAR(20))");
     sl_harness_exec(mysql, "FLUSH BINARY LOGS");
-    SL_CHECK_OK(mysql_query(mysql, "SHOW MASTER STATUS"));
-    MYSQL_RES *res = mysql_store_result(mysql);
-    MYSQL_ROW row = mysql_fetch_row(res);
-    snprintf(env.start_file, sizeof env.start_file, "%s", row[0]);
-    env.start_pos = strtoull(row[1], NULL, 10);
-    mysql_free_result(res);
+    sl_harness_master_status(mysql, env.start_file, sizeof env.start_file,
+                             &env.start_pos);
 
     int cap = start_capture(&env, "capture1.log");
     workload(mysql, 1, ROWS1);

@@ -217,12 +217,8 @@ static void setup(env_t *env, MYSQL *mysql) {
     sl_harness_exec(mysql, "CREATE TABLE live.b (id INT PRIMARY KEY, "
                            "d DECIMAL(12,3), t DATETIME(6))");
     sl_harness_exec(mysql, "FLUSH BINARY LOGS");
-    SL_CHECK_OK(mysql_query(mysql, "SHOW MASTER STATUS"));
-    MYSQL_RES *res = mysql_store_result(mysql);
-    MYSQL_ROW row = mysql_fetch_row(res);
-    snprintf(env->start_file, sizeof env->start_file, "%s", row[0]);
-    env->start_pos = strtoull(row[1], NULL, 10);
-    mysql_free_result(res);
+    sl_harness_master_status(mysql, env->start_file, sizeof env->start_file,
+                             &env->start_pos);
 }
 
 /* Transactions over both tables: inserts, updates, deletes, and a
@@ -251,13 +247,9 @@ static void workload(MYSQL *mysql, int from, int count) {
  * passes it: after a rotation MariaDB may append its binlog checkpoint
  * event after we read the end). */
 static void wait_caught_up(env_t *env, MYSQL *mysql, sl_client_t *cl) {
-    SL_CHECK_OK(mysql_query(mysql, "SHOW MASTER STATUS"));
-    MYSQL_RES *res = mysql_store_result(mysql);
-    MYSQL_ROW row = mysql_fetch_row(res);
     char file[128];
-    snprintf(file, sizeof file, "%s", row[0]);
-    uint64_t end = strtoull(row[1], NULL, 10);
-    mysql_free_result(res);
+    uint64_t end;
+    sl_harness_master_status(mysql, file, sizeof file, &end);
     for (int i = 0; i < 600; i++) {
         uint64_t earliest, latest;
         sl_checkpoint_t cp;

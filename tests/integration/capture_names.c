@@ -148,12 +148,10 @@ SL_TEST(capture_odd_names_reach_target_and_redis) {
     sl_harness_exec(dst, "DROP DATABASE IF EXISTS names_meta");
     sl_harness_exec(dst, "CREATE DATABASE names_meta");
     sl_harness_exec(src, "FLUSH BINARY LOGS");
-    SL_CHECK_OK(mysql_query(src, "SHOW MASTER STATUS"));
-    MYSQL_RES *res = mysql_store_result(src);
-    MYSQL_ROW row = mysql_fetch_row(res);
-    char start[200];
-    snprintf(start, sizeof start, "%s:%s", row[0], row[1]);
-    mysql_free_result(res);
+    char file[128], start[200];
+    uint64_t pos;
+    sl_harness_master_status(src, file, sizeof file, &pos);
+    snprintf(start, sizeof start, "%s:%llu", file, (unsigned long long)pos);
 
     /* Redis: a key per row of every table, plus one that no change
      * touches. The keys file gives `café` as a plain name with a
@@ -410,12 +408,10 @@ SL_TEST(capture_odd_names_in_every_routing_mode) {
     snprintf(dir, sizeof dir, "%s", sl_test_tmpdir());
     create_all(src);
     sl_harness_exec(src, "FLUSH BINARY LOGS");
-    SL_CHECK_OK(mysql_query(src, "SHOW MASTER STATUS"));
-    MYSQL_RES *res = mysql_store_result(src);
-    MYSQL_ROW row = mysql_fetch_row(res);
-    char start[200];
-    snprintf(start, sizeof start, "%s:%s", row[0], row[1]);
-    mysql_free_result(res);
+    char file[128], start[200];
+    uint64_t pos;
+    sl_harness_master_status(src, file, sizeof file, &pos);
+    snprintf(start, sizeof start, "%s:%llu", file, (unsigned long long)pos);
     for (size_t i = 0; i < NNAMES; i++) {
         for (int id = 1; id <= NROWS; id++) {
             char tail[64];

@@ -41,11 +41,11 @@ static void setup(env_t *env, MYSQL *m) {
     sl_harness_exec(m, "CREATE TABLE cstats.t (id INT PRIMARY KEY, "
                        "v VARCHAR(40))");
     sl_harness_exec(m, "FLUSH BINARY LOGS");
-    SL_CHECK_OK(mysql_query(m, "SHOW MASTER STATUS"));
-    MYSQL_RES *res = mysql_store_result(m);
-    MYSQL_ROW row = mysql_fetch_row(res);
-    snprintf(env->start, sizeof env->start, "%s:%s", row[0], row[1]);
-    mysql_free_result(res);
+    char file[128];
+    uint64_t pos;
+    sl_harness_master_status(m, file, sizeof file, &pos);
+    snprintf(env->start, sizeof env->start, "%s:%llu", file,
+             (unsigned long long)pos);
 }
 
 static int start_capture(env_t *env, const char *listen, int allow_remote,
