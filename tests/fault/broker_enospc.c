@@ -277,45 +277,10 @@ static void *producer(void *arg) {
 }
 
 /* Reads both partitions and checks each producer's sequences: exactly
- * 0..want[i]-1, in order, each once. */
+ * 0..want[i]-1, in order, each once, at dense offsets. */
 static void verify(const broker_t *b, const uint64_t want[NPROD]) {
-    sl_client_opts_t o = {NULL, 5000, 30000, 5000};
-    sl_client_t *cl;
-    SL_CHECK_OK(sl_client_connect(b->addr, &o, &cl));
-    uint64_t counts[NPROD] = {0};
-    for (int part = 0; part < 2; part++) {
-        char name[8];
-        snprintf(name, sizeof name, "p%d", part);
-        uint64_t off = 0;
-        for (int guard = 0; guard < 1000000; guard++) {
-            sl_client_fetch_t f;
-            SL_CHECK_OK(sl_client_get(cl, "load", name, off, 1 << 20, 0, &f));
-            if (f.count == 0)
-                break;
-            for (size_t i = 0; i < f.count; i++) {
-                int who;
-                unsigned long long seq;
-                char tmp[64];
-                snprintf(tmp, sizeof tmp, "%.*s",
-                         (int)(f.recs[i].len < 40 ? f.recs[i].len : 40),
-                         (const char *)f.recs[i].data);
-                if (sscanf(tmp, "P%d:%llu:", &who, &seq) != 2 || who < 0 ||
-                    who >= NPROD || who % 2 != part)
-                    sl_test_fail(__FILE__, __LINE__, "stray message '%s'", tmp);
-                if (seq != counts[who])
-                    sl_test_fail(__FILE__, __LINE__, "producer %d: got seq "
-                                 "%llu, expected %llu (gap or duplicate) at "
-                                 "offset %llu", who, seq,
-                                 (unsigned long long)counts[who],
-                                 (unsigned long long)f.recs[i].offset);
-                if (f.recs[i].offset != off + i)
-                    sl_test_fail(__FILE__, __LINE__, "offsets not dense");
-                counts[who]++;
-            }
-            off = f.next;
-        }
-    }
-    sl_client_close(cl);
+    uint64_t counts[NPROD];
+    sl_harness_check_producer_log(b->addr, "load", NPROD, 30000, 1, counts);
     for (int i = 0; i < NPROD; i++)
         if (counts[i] != want[i])
             sl_test_fail(__FILE__, __LINE__, "producer %d: %llu acknowledged, "

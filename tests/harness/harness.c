@@ -317,6 +317,49 @@ uint64_t sl_harness_broker_stat(sl_client_t *cl, const char *name) {
     return v;
 }
 
+void sl_harness_check_producer_log(const char *addr, const char *topic,
+                                   int nprod, int io_timeout_ms, int dense,
+                                   uint64_t *counts) {
+    sl_client_opts_t o = {NULL, 5000, io_timeout_ms, 5000};
+    sl_client_t *cl;
+    SL_CHECK_OK(sl_client_connect(addr, &o, &cl));
+    memset(counts, 0, sizeof(uint64_t) * (size_t)nprod);
+    for (int part = 0; part < 2; part++) {
+        char name[8];
+        snprintf(name, sizeof name, "p%d", part);
+        uint64_t off = 0;
+        for (int guard = 0; guard < 1000000; guard++) {
+            sl_client_fetch_t f;
+            SL_CHECK_OK(sl_client_get(cl, topic, name, off, 1 << 20, 0, &f));
+            if (f.count == 0)
+                break;
+            for (size_t i = 0; i < f.count; i++) {
+                int who;
+                unsigned long long seq;
+                char tmp[64];
+                /* The head is enough; messages may be padded long. */
+                snprintf(tmp, sizeof tmp, "%.*s",
+                         (int)(f.recs[i].len < 40 ? f.recs[i].len : 40),
+                         (const char *)f.recs[i].data);
+                if (sscanf(tmp, "P%d:%llu", &who, &seq) != 2 || who < 0 ||
+                    who >= nprod || who % 2 != part)
+                    sl_test_fail(__FILE__, __LINE__, "stray message '%s'", tmp);
+                if (seq != counts[who])
+                    sl_test_fail(__FILE__, __LINE__, "producer %d: got seq "
+                                 "%llu, expected %llu (gap or duplicate) at "
+                                 "offset %llu", who, seq,
+                                 (unsigned long long)counts[who],
+                                 (unsigned long long)f.recs[i].offset);
+                if (dense && f.recs[i].offset != off + i)
+                    sl_test_fail(__FILE__, __LINE__, "offsets not dense");
+                counts[who]++;
+            }
+            off = f.next;
+        }
+    }
+    sl_client_close(cl);
+}
+
 static void set_timeout(int fd, int opt, int ms) {
     struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000L};
     setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv);

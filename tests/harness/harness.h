@@ -126,6 +126,17 @@ sl_client_t *sl_harness_broker_client(const sl_harness_broker_t *b,
  * broker does not report name. */
 uint64_t sl_harness_broker_stat(sl_client_t *cl, const char *name);
 
+/* Checks what load producers 0..nprod-1 wrote to topic on the broker at
+ * addr: producer P puts "P<P>:<seq>..." (a message starts so) into
+ * partition "p<P % 2>" with seq 0, 1, 2, ... Reads both partitions from
+ * offset 0 (io_timeout_ms a request) and fails the test on a stray
+ * message or on any producer's gap or duplicate; with dense, also when
+ * offsets have a gap. counts[P] (nprod entries, caller's) gets how many
+ * messages of producer P are stored. */
+void sl_harness_check_producer_log(const char *addr, const char *topic,
+                                   int nprod, int io_timeout_ms, int dense,
+                                   uint64_t *counts);
+
 /* A TCP connection to 127.0.0.1:port; -1 when it cannot be made (the
  * caller checks). rcvbuf > 0 sets the receive buffer before connecting,
  * so the window stays small (a client that does not read). A timeout > 0
