@@ -179,10 +179,8 @@ static MYSQL *fresh_target(void) {
 
 static int spawn_apply(const broker_t *b, const char *log) {
     char target[200], pwf[600], logp[700];
-    snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/qd_meta",
-             getenv("SL_TARGET_USER") ? getenv("SL_TARGET_USER") : "sluice",
-             sl_harness_port("TARGET"));
-    snprintf(pwf, sizeof pwf, "%s", getenv("SL_TARGET_PASSWORD_FILE"));
+    sl_harness_mysql_url("TARGET", "USER", "qd_meta", target, sizeof target);
+    snprintf(pwf, sizeof pwf, "%s", sl_harness_password_file("TARGET"));
     snprintf(logp, sizeof logp, "%s/%s", root, log);
     char *argv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker",
                     (char *)b->addr, "--topic", TOPIC, "--group", "g",

@@ -56,6 +56,21 @@ const char *sl_harness_password(const char *role) {
     return password;
 }
 
+void sl_harness_mysql_url(const char *role, const char *user_key,
+                          const char *db, char *out, size_t outlen) {
+    uint16_t port = sl_harness_port(role);
+    const char *user = env_of(role, user_key);
+    snprintf(out, outlen, "mysql://%s@127.0.0.1:%u%s%s",
+             user ? user : "sluice", port, db ? "/" : "", db ? db : "");
+}
+
+const char *sl_harness_password_file(const char *role) {
+    const char *path = env_of(role, "PASSWORD_FILE");
+    if (path == NULL)
+        sl_test_skip("no password file in the environment");
+    return path;
+}
+
 MYSQL *sl_harness_mysql(const char *role, const char *db) {
     uint16_t port = sl_harness_port(role);
     const char *user = env_of(role, "USER");

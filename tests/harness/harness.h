@@ -52,6 +52,19 @@ uint16_t sl_harness_port(const char *role);
  * returned string is static. Skips when absent. */
 const char *sl_harness_password(const char *role);
 
+/* The URL the sluice programs take for a MariaDB role ("SOURCE",
+ * "TARGET"): "mysql://USER@127.0.0.1:PORT" and "/db" when db is not NULL,
+ * USER from SL_<ROLE>_<user_key> (user_key "USER" or "REPL_USER"; "sluice"
+ * when unset), written to out. Skips the test when the role is not
+ * running. */
+void sl_harness_mysql_url(const char *role, const char *user_key,
+                          const char *db, char *out, size_t outlen);
+
+/* The path of a MariaDB role's password file (SL_<ROLE>_PASSWORD_FILE),
+ * for --password-file; skips the test when it is not in the environment.
+ * The string belongs to the environment. */
+const char *sl_harness_password_file(const char *role);
+
 /* Path of a sluice program ("sluice-broker"), from SL_BIN or ./bin. */
 const char *sl_harness_bin(const char *program);
 

@@ -59,13 +59,11 @@ static int start_broker(env_t *env, int n) {
 }
 
 static int start_capture(env_t *env, const char *log) {
-    char port[16], start[200], pwfile[512], source[128], path[700];
-    snprintf(port, sizeof port, "%u", sl_harness_port("SOURCE"));
+    char start[200], pwfile[512], source[128], path[700];
     snprintf(start, sizeof start, "%s:%llu", env->start_file,
              (unsigned long long)env->start_pos);
-    snprintf(pwfile, sizeof pwfile, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
-    snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%s",
-             getenv("SL_SOURCE_REPL_USER"), port);
+    snprintf(pwfile, sizeof pwfile, "%s", sl_harness_password_file("SOURCE"));
+    sl_harness_mysql_url("SOURCE", "REPL_USER", NULL, source, sizeof source);
     char *argv[] = {(char *)sl_harness_bin("sluice-capture"),
                     "--source", source, "--password-file", pwfile,
                     "--broker", env->broker_addr, "--topic", TOPIC,

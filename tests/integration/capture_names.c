@@ -174,9 +174,8 @@ SL_TEST(capture_odd_names_reach_target_and_redis) {
     char broker[64], keyf[600], log[600];
     int bpid = sl_harness_start_broker(dir, broker, sizeof broker);
     char source[128], spw[512];
-    snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%u",
-             getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
-    snprintf(spw, sizeof spw, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
+    sl_harness_mysql_url("SOURCE", "REPL_USER", NULL, source, sizeof source);
+    snprintf(spw, sizeof spw, "%s", sl_harness_password_file("SOURCE"));
     snprintf(log, sizeof log, "%s/capture.log", dir);
     char *cargv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
                      source, "--password-file", spw, "--broker", broker,
@@ -186,9 +185,9 @@ SL_TEST(capture_odd_names_reach_target_and_redis) {
                      NULL};
     int cpid = sl_harness_spawn(cargv, log);
     char target[200], tpw[512], redis[64];
-    snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/names_meta",
-             getenv("SL_TARGET_USER"), sl_harness_port("TARGET"));
-    snprintf(tpw, sizeof tpw, "%s", getenv("SL_TARGET_PASSWORD_FILE"));
+    sl_harness_mysql_url("TARGET", "USER", "names_meta", target,
+                         sizeof target);
+    snprintf(tpw, sizeof tpw, "%s", sl_harness_password_file("TARGET"));
     snprintf(redis, sizeof redis, "127.0.0.1:%u", rport);
     snprintf(keyf, sizeof keyf, "%s/keys", dir);
     FILE *kf = fopen(keyf, "w");
@@ -425,9 +424,8 @@ SL_TEST(capture_odd_names_in_every_routing_mode) {
 
     char broker[64], log[600], source[128], spw[512];
     int bpid = sl_harness_start_broker(dir, broker, sizeof broker);
-    snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%u",
-             getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
-    snprintf(spw, sizeof spw, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
+    sl_harness_mysql_url("SOURCE", "REPL_USER", NULL, source, sizeof source);
+    snprintf(spw, sizeof spw, "%s", sl_harness_password_file("SOURCE"));
     static const char *const modes[] = {"table", "database", "server",
                                         "key:3"};
     int pids[4];

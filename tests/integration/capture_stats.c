@@ -51,9 +51,8 @@ static void setup(env_t *env, MYSQL *m) {
 static int start_capture(env_t *env, const char *listen, int allow_remote,
                          const char *log) {
     char source[128], spw[512], path[700];
-    snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%u",
-             getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
-    snprintf(spw, sizeof spw, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
+    sl_harness_mysql_url("SOURCE", "REPL_USER", NULL, source, sizeof source);
+    snprintf(spw, sizeof spw, "%s", sl_harness_password_file("SOURCE"));
     snprintf(path, sizeof path, "%s/%s", env->dir, log);
     char *argv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
                     source, "--password-file", spw, "--broker", env->broker,
