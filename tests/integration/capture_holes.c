@@ -35,27 +35,16 @@
 
 typedef struct {
     char dir[512];
-    char data[600];
-    char broker_addr[64];
-    int broker_pid;
+    sl_harness_broker_t broker;
     char start_file[128];
     uint64_t start_pos;
 } env_t;
 
-static int start_broker(env_t *env, int n) {
-    uint16_t port = sl_harness_free_port();
-    snprintf(env->broker_addr, sizeof env->broker_addr, "127.0.0.1:%u",
-             port);
-    char log[700];
-    snprintf(log, sizeof log, "%s/broker%d.log", env->dir, n);
-    char *argv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen",
-                    env->broker_addr, "--data", env->data, "--fsync",
-                    "always", NULL};
-    int pid = sl_harness_spawn(argv, log);
-    if (sl_harness_wait_port(port, 20000) != 0)
-        sl_test_fail(__FILE__, __LINE__, "sluice-broker did not start; see "
-                     "%s", log);
-    return pid;
+static void start_broker(env_t *env, int n) {
+    static const char *const flags[] = {"--fsync", "always", NULL};
+    snprintf(env->broker.log, sizeof env->broker.log, "%s/broker%d.log",
+             env->dir, n);
+    sl_harness_broker_start(&env->broker, flags, 20000);
 }
 
 static int start_capture(env_t *env, const char *log) {
@@ -66,7 +55,7 @@ static int start_capture(env_t *env, const char *log) {
     sl_harness_mysql_url("SOURCE", "REPL_USER", NULL, source, sizeof source);
     char *argv[] = {(char *)sl_harness_bin("sluice-capture"),
                     "--source", source, "--password-file", pwfile,
-                    "--broker", env->broker_addr, "--topic", TOPIC,
+                    "--broker", env->broker.addr, "--topic", TOPIC,
                     "--server-id", "3011", "--start", start,
                     "--include", "holes\\..*", "--heartbeat", "200ms",
                     "--checkpoint-interval", "50ms", "--report-interval",
@@ -111,7 +100,7 @@ static void wait_caught_up(env_t *env, MYSQL *mysql, const char *log) {
     uint64_t end;
     sl_harness_master_status(mysql, file, sizeof file, &end);
     sl_client_t *cl;
-    SL_CHECK_OK(sl_client_connect(env->broker_addr, NULL, &cl));
+    SL_CHECK_OK(sl_client_connect(env->broker.addr, NULL, &cl));
     for (int i = 0; i < 600; i++) {
         char rec[1024];
         int found;
@@ -149,8 +138,8 @@ SL_TEST(capture_resumes_below_a_hole_at_the_end) {
     memset(&env, 0, sizeof env);
     MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
     snprintf(env.dir, sizeof env.dir, "%s", sl_test_tmpdir());
-    snprintf(env.data, sizeof env.data, "%s/broker", env.dir);
-    env.broker_pid = start_broker(&env, 1);
+    snprintf(env.broker.data, sizeof env.broker.data, "%s/broker", env.dir);
+    start_broker(&env, 1);
     sl_harness_exec(mysql, "DROP DATABASE IF EXISTS holes");
     sl_harness_exec(mysql, "CREATE DATABASE holes");
     sl_harness_exec(mysql, "CREATE TABLE holes.t (id INT PRIMARY KEY, "
@@ -167,15 +156,15 @@ SL_TEST(capture_resumes_below_a_hole_at_the_end) {
 
     /* Without its checkpoint file, recovery cannot vouch for the newest
      * batches (recover.c): every partition skips to its high-water mark. */
-    sl_harness_stop(env.broker_pid, SIGKILL, 10000);
+    sl_harness_stop(env.broker.pid, SIGKILL, 10000);
     char path[700];
-    snprintf(path, sizeof path, "%s/checkpoint", env.data);
+    snprintf(path, sizeof path, "%s/checkpoint", env.broker.data);
     SL_CHECK_INT(unlink(path), 0);
-    env.broker_pid = start_broker(&env, 2);
+    start_broker(&env, 2);
     snprintf(path, sizeof path, "%s/broker2.log", env.dir);
     SL_CHECK(file_has(path, "offsets skipped to the high-water mark"));
     sl_client_t *cl;
-    SL_CHECK_OK(sl_client_connect(env.broker_addr, NULL, &cl));
+    SL_CHECK_OK(sl_client_connect(env.broker.addr, NULL, &cl));
     uint64_t earliest, latest;
     SL_CHECK_OK(sl_client_offsets(cl, "__sluice_capture", TOPIC, &earliest,
                                   &latest));
@@ -236,6 +225,6 @@ SL_TEST(capture_resumes_below_a_hole_at_the_end) {
     status = sl_harness_stop(cap, SIGTERM, 20000);
     SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     sl_client_close(cl);
-    sl_harness_stop(env.broker_pid, SIGTERM, 20000);
+    sl_harness_stop(env.broker.pid, SIGTERM, 20000);
     mysql_close(mysql);
 }
