@@ -426,6 +426,20 @@ const char *sl_harness_tcp_ask(uint16_t port, const char *req,
     return reply;
 }
 
+const char *sl_harness_tcp_poll(uint16_t port, const char *req,
+                                const char *until, const char *want,
+                                int tries, int timeout_ms, char *reply,
+                                size_t cap) {
+    reply[0] = '\0';
+    for (int i = 0; i < tries; i++) {
+        sl_harness_tcp_ask(port, req, until, timeout_ms, reply, cap);
+        if (strstr(reply, want) != NULL)
+            break;
+        sleep_ms(100);
+    }
+    return reply;
+}
+
 int sl_harness_wait_port(uint16_t port, int timeout_ms) {
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);

@@ -167,6 +167,14 @@ const char *sl_harness_tcp_ask(uint16_t port, const char *req,
                                const char *until, int timeout_ms,
                                char *reply, size_t cap);
 
+/* sl_harness_tcp_ask() up to tries times, 100 ms apart, until the reply
+ * holds want (a report not yet made, counters not yet caught up). Returns
+ * the last reply; the caller asserts that it holds want. */
+const char *sl_harness_tcp_poll(uint16_t port, const char *req,
+                                const char *until, const char *want,
+                                int tries, int timeout_ms, char *reply,
+                                size_t cap);
+
 /* Waits up to timeout_ms until something accepts TCP connections on
  * 127.0.0.1:port. Returns 0, or -1 on timeout. */
 int sl_harness_wait_port(uint16_t port, int timeout_ms);

@@ -296,13 +296,6 @@ static void compare(env_t *env, sl_client_t *cl) {
     }
 }
 
-/* Sends `stats` to capture's endpoint and returns the reply (static). */
-static const char *capture_stats(uint16_t port) {
-    static char reply[8192];
-    return sl_harness_tcp_ask(port, "stats\r\n", "END\r\n", 5000, reply,
-                              sizeof reply);
-}
-
 SL_TEST(capture_live_matches_the_binlog) {
     env_t env;
     MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
@@ -319,14 +312,10 @@ SL_TEST(capture_live_matches_the_binlog) {
     compare(&env, cl);
     /* 60 inserts and 20 updates in live.a, 60 inserts and 12 deletes in
      * live.b; the endpoint catches up within its refresh period. */
-    const char *text = "";
-    for (int i = 0; i < 100; i++) {
-        text = capture_stats(stats_port);
-        if (strstr(text, "STAT rows 152\r\n") != NULL)
-            break;
-        struct timespec pause = {0, 100 * 1000000L};
-        nanosleep(&pause, NULL);
-    }
+    static char reply[8192];
+    const char *text = sl_harness_tcp_poll(stats_port, "stats\r\n", "END\r\n",
+                                           "STAT rows 152\r\n", 100, 5000,
+                                           reply, sizeof reply);
     SL_CHECK(strstr(text, "STAT rows 152\r\n") != NULL);
     SL_CHECK(strstr(text, "STAT rows:live.a 80\r\n") != NULL);
     SL_CHECK(strstr(text, "STAT rows:live.b 72\r\n") != NULL);

@@ -94,13 +94,11 @@ SL_TEST(capture_stats_reader_that_never_reads_cannot_stall_publishing) {
     snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
     int cpid = start_capture(&env, listen, 0, "capture.log");
     SL_CHECK_OK(sl_harness_wait_port(port, 30000));
-    const char *text = "";
     /* The first STAT text comes with capture's first report. */
-    for (int i = 0; i < 300 && strstr(text, "STAT rows ") == NULL; i++) {
-        text = ask(port, "stats\r\n");
-        if (strstr(text, "STAT rows ") == NULL)
-            sl_harness_sleep_ms(100);
-    }
+    static char first[65536];
+    const char *text = sl_harness_tcp_poll(port, "stats\r\n", "END\r\n",
+                                           "STAT rows ", 300, 10000, first,
+                                           sizeof first);
     SL_CHECK(strstr(text, "STAT rows ") != NULL);
 
     /* The hostile client: a tiny receive window, requests pipelined
@@ -254,13 +252,11 @@ SL_TEST(capture_stats_binds_loopback_unless_allowed) {
     /* Explicitly allowed, it serves (reached here over loopback). */
     cpid = start_capture(&env, listen, 1, "allowed.log");
     SL_CHECK_OK(sl_harness_wait_port(port, 30000));
-    const char *text = "";
     /* The first STAT text comes with capture's first report. */
-    for (int i = 0; i < 300 && strstr(text, "STAT rows ") == NULL; i++) {
-        text = ask(port, "stats\r\n");
-        if (strstr(text, "STAT rows ") == NULL)
-            sl_harness_sleep_ms(100);
-    }
+    static char first[65536];
+    const char *text = sl_harness_tcp_poll(port, "stats\r\n", "END\r\n",
+                                           "STAT rows ", 300, 10000, first,
+                                           sizeof first);
     SL_CHECK(strstr(text, "STAT rows ") != NULL);
     st = sl_harness_stop(cpid, SIGTERM, 20000);
     SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
