@@ -210,6 +210,25 @@ int sl_harness_spawn(char *const argv[], const char *log_path) {
     return pid;
 }
 
+int sl_harness_start_capture(const char *broker_addr,
+                             const char *const *flags, const char *log_path) {
+    char source[256];
+    sl_harness_mysql_url("SOURCE", "REPL_USER", NULL, source, sizeof source);
+    const char *argv[48];
+    int n = 0;
+    argv[n++] = sl_harness_bin("sluice-capture");
+    argv[n++] = "--source";
+    argv[n++] = source;
+    argv[n++] = "--password-file";
+    argv[n++] = sl_harness_password_file("SOURCE");
+    argv[n++] = "--broker";
+    argv[n++] = broker_addr;
+    for (int i = 0; flags && flags[i] && n < 46; i++)
+        argv[n++] = flags[i];
+    argv[n] = NULL;
+    return sl_harness_spawn((char *const *)argv, log_path);
+}
+
 int sl_harness_stop(int pid, int sig, int timeout_ms) {
     int status;
     if (pid <= 0)

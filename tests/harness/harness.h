@@ -74,6 +74,15 @@ const char *sl_harness_bin(const char *program);
  * is killed (SIGKILL) when the test program exits. */
 int sl_harness_spawn(char *const argv[], const char *log_path);
 
+/* Starts bin/sluice-capture reading the harness source as its
+ * replication user (--source, --password-file), publishing to the broker
+ * at broker_addr, with the NULL-terminated flags after those (at most 32;
+ * a NULL inside ends them, for an optional flag), its output appended to
+ * log_path. Returns the pid as sl_harness_spawn() does. Skips the test
+ * when the source is not running. */
+int sl_harness_start_capture(const char *broker_addr,
+                             const char *const *flags, const char *log_path);
+
 /* Sends sig to pid and waits up to timeout_ms for it to exit; then
  * SIGKILL. Returns the exit status as from waitpid (or -1). */
 int sl_harness_stop(int pid, int sig, int timeout_ms);

@@ -48,20 +48,16 @@ static void start_broker(env_t *env, int n) {
 }
 
 static int start_capture(env_t *env, const char *log) {
-    char start[200], pwfile[512], source[128], path[700];
+    char start[200], path[700];
     snprintf(start, sizeof start, "%s:%llu", env->start_file,
              (unsigned long long)env->start_pos);
-    snprintf(pwfile, sizeof pwfile, "%s", sl_harness_password_file("SOURCE"));
-    sl_harness_mysql_url("SOURCE", "REPL_USER", NULL, source, sizeof source);
-    char *argv[] = {(char *)sl_harness_bin("sluice-capture"),
-                    "--source", source, "--password-file", pwfile,
-                    "--broker", env->broker.addr, "--topic", TOPIC,
-                    "--server-id", "3011", "--start", start,
-                    "--include", "holes\\..*", "--heartbeat", "200ms",
-                    "--checkpoint-interval", "50ms", "--report-interval",
-                    "60s", NULL};
+    const char *const flags[] = {"--topic", TOPIC, "--server-id", "3011",
+                                 "--start", start, "--include", "holes\\..*",
+                                 "--heartbeat", "200ms",
+                                 "--checkpoint-interval", "50ms",
+                                 "--report-interval", "60s", NULL};
     snprintf(path, sizeof path, "%s/%s", env->dir, log);
-    return sl_harness_spawn(argv, path);
+    return sl_harness_start_capture(env->broker.addr, flags, path);
 }
 
 static void workload(MYSQL *mysql, int from, int count) {

@@ -181,26 +181,22 @@ static int start_capture(env_t *env, const char *log) {
 }
 
 static int start_capture_args(env_t *env, const char *log, char **extra) {
-    char start[200], pwfile[512], source[128];
+    char start[200];
     snprintf(start, sizeof start, "%s:%llu", env->start_file,
              (unsigned long long)env->start_pos);
-    snprintf(pwfile, sizeof pwfile, "%s", sl_harness_password_file("SOURCE"));
-    sl_harness_mysql_url("SOURCE", "REPL_USER", NULL, source, sizeof source);
-    char *argv[] = {(char *)sl_harness_bin("sluice-capture"),
-                    "--source", source, "--password-file", pwfile,
-                    "--broker", env->broker_addr, "--topic", "live",
-                    "--server-id", "3001", "--start", start,
-                    "--include", "live\\..*", "--heartbeat", "200ms",
-                    "--checkpoint-interval", "50ms", "--report-interval",
-                    "60s", NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    const char *flags[] = {"--topic", "live", "--server-id", "3001",
+                           "--start", start, "--include", "live\\..*",
+                           "--heartbeat", "200ms", "--checkpoint-interval",
+                           "50ms", "--report-interval", "60s", NULL, NULL,
+                           NULL, NULL, NULL, NULL, NULL};
     size_t argc = 0;
-    while (argv[argc] != NULL)
+    while (flags[argc] != NULL)
         argc++;
     for (size_t i = 0; extra != NULL && extra[i] != NULL && i < 6; i++)
-        argv[argc++] = extra[i];
+        flags[argc++] = extra[i];
     char path[600];
     snprintf(path, sizeof path, "%s/%s", env->dir, log);
-    return sl_harness_spawn(argv, path);
+    return sl_harness_start_capture(env->broker_addr, flags, path);
 }
 
 static void setup(env_t *env, MYSQL *mysql) {

@@ -173,17 +173,13 @@ SL_TEST(capture_odd_names_reach_target_and_redis) {
 
     char broker[64], keyf[600], log[600];
     int bpid = sl_harness_start_broker(dir, broker, sizeof broker);
-    char source[128], spw[512];
-    sl_harness_mysql_url("SOURCE", "REPL_USER", NULL, source, sizeof source);
-    snprintf(spw, sizeof spw, "%s", sl_harness_password_file("SOURCE"));
     snprintf(log, sizeof log, "%s/capture.log", dir);
-    char *cargv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
-                     source, "--password-file", spw, "--broker", broker,
-                     "--topic", "names", "--server-id", "4201", "--start",
-                     start, "--include", "(café|my db|d\\.o\\.t|d\\.b 64 .*)\\..*",
-                     "--heartbeat", "200ms", "--checkpoint-interval", "50ms",
-                     NULL};
-    int cpid = sl_harness_spawn(cargv, log);
+    const char *const cflags[] = {"--topic", "names", "--server-id", "4201",
+                                  "--start", start, "--include",
+                                  "(café|my db|d\\.o\\.t|d\\.b 64 .*)\\..*",
+                                  "--heartbeat", "200ms",
+                                  "--checkpoint-interval", "50ms", NULL};
+    int cpid = sl_harness_start_capture(broker, cflags, log);
     char target[200], tpw[512], redis[64];
     sl_harness_mysql_url("TARGET", "USER", "names_meta", target,
                          sizeof target);
@@ -422,10 +418,8 @@ SL_TEST(capture_odd_names_in_every_routing_mode) {
         exec_on(src, "DELETE FROM %s.%s WHERE id = 3%s", &names[i], "");
     }
 
-    char broker[64], log[600], source[128], spw[512];
+    char broker[64], log[600];
     int bpid = sl_harness_start_broker(dir, broker, sizeof broker);
-    sl_harness_mysql_url("SOURCE", "REPL_USER", NULL, source, sizeof source);
-    snprintf(spw, sizeof spw, "%s", sl_harness_password_file("SOURCE"));
     static const char *const modes[] = {"table", "database", "server",
                                         "key:3"};
     int pids[4];
@@ -434,14 +428,12 @@ SL_TEST(capture_odd_names_in_every_routing_mode) {
         snprintf(topic, sizeof topic, "names_mode%d", m);
         snprintf(sid, sizeof sid, "%d", 4211 + m);
         snprintf(log, sizeof log, "%s/capture%d.log", dir, m);
-        char *argv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
-                        source, "--password-file", spw, "--broker", broker,
-                        "--topic", topic, "--server-id", sid, "--start",
-                        start, "--include",
-                        "(café|my db|d\\.o\\.t|d\\.b 64 .*)\\..*",
-                        "--partition-by", (char *)modes[m], "--heartbeat",
-                        "200ms", NULL};
-        pids[m] = sl_harness_spawn(argv, log);
+        const char *const flags[] = {"--topic", topic, "--server-id", sid,
+                                     "--start", start, "--include",
+                                     "(café|my db|d\\.o\\.t|d\\.b 64 .*)\\..*",
+                                     "--partition-by", modes[m],
+                                     "--heartbeat", "200ms", NULL};
+        pids[m] = sl_harness_start_capture(broker, flags, log);
     }
     sl_client_t *cl;
     SL_CHECK_OK(sl_client_connect(broker, NULL, &cl));

@@ -50,19 +50,17 @@ static void setup(env_t *env, MYSQL *m) {
 
 static int start_capture(env_t *env, const char *listen, int allow_remote,
                          const char *log) {
-    char source[128], spw[512], path[700];
-    sl_harness_mysql_url("SOURCE", "REPL_USER", NULL, source, sizeof source);
-    snprintf(spw, sizeof spw, "%s", sl_harness_password_file("SOURCE"));
+    char path[700];
     snprintf(path, sizeof path, "%s/%s", env->dir, log);
-    char *argv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
-                    source, "--password-file", spw, "--broker", env->broker,
-                    "--topic", "cstats", "--server-id", "4301", "--start",
-                    env->start, "--include", "cstats\\..*", "--heartbeat",
-                    "200ms", "--checkpoint-interval", "50ms",
-                    "--report-interval", "100ms", "--stats-listen",
-                    (char *)listen, allow_remote ? "--stats-allow-remote" : NULL,
-                    NULL};
-    return sl_harness_spawn(argv, path);
+    const char *const flags[] = {"--topic", "cstats", "--server-id", "4301",
+                                 "--start", env->start, "--include",
+                                 "cstats\\..*", "--heartbeat", "200ms",
+                                 "--checkpoint-interval", "50ms",
+                                 "--report-interval", "100ms",
+                                 "--stats-listen", listen,
+                                 allow_remote ? "--stats-allow-remote" : NULL,
+                                 NULL};
+    return sl_harness_start_capture(env->broker, flags, path);
 }
 
 static int connect_to(uint16_t port, int rcvbuf) {
