@@ -359,7 +359,7 @@ void sl_harness_check_producer_log(const char *addr, const char *topic,
     SL_CHECK_OK(sl_client_connect(addr, &o, &cl));
     memset(counts, 0, sizeof(uint64_t) * (size_t)nprod);
     for (int part = 0; part < 2; part++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "p%d", part);
         uint64_t off = 0;
         for (int guard = 0; guard < 1000000; guard++) {
