@@ -190,18 +190,26 @@ static int spawn_apply(const broker_t *b, const char *log) {
     return sl_harness_spawn(argv, logp);
 }
 
-SL_TEST(apply_commits_before_a_hole_at_the_end) {
-    snprintf(root, sizeof root, "%s/hole", sl_test_tmpdir());
+/* Makes root (TMPDIR/name) and the broker's data directory in it, starts
+ * the broker there and writes the events. */
+static void start_with_events(broker_t *b, const char *name) {
+    snprintf(root, sizeof root, "%s/%s", sl_test_tmpdir(), name);
     mkdir(root, 0700);
     snprintf(data, sizeof data, "%s/broker", root);
     mkdir(data, 0700);
-    broker_t b = {0};
     int st = 0;
-    SL_CHECK_INT(broker_run(&b, 0, &st), 0);
+    SL_CHECK_INT(broker_run(b, 0, &st), 0);
     sl_client_t *cl;
-    SL_CHECK_OK(sl_client_connect(b.addr, NULL, &cl));
+    SL_CHECK_OK(sl_client_connect(b->addr, NULL, &cl));
     write_events(cl);
     sl_client_close(cl);
+}
+
+SL_TEST(apply_commits_before_a_hole_at_the_end) {
+    broker_t b = {0};
+    int st = 0;
+    start_with_events(&b, "hole");
+    sl_client_t *cl;
     /* No checkpoint: recovery skips the partition to its high-water mark. */
     sl_harness_stop(b.pid, SIGKILL, 10000);
     char path[700];
@@ -236,17 +244,10 @@ SL_TEST(apply_commits_before_a_hole_at_the_end) {
 }
 
 SL_TEST(quarantined_records_stop_tail_and_apply) {
-    snprintf(root, sizeof root, "%s/quarantine", sl_test_tmpdir());
-    mkdir(root, 0700);
-    snprintf(data, sizeof data, "%s/broker", root);
-    mkdir(data, 0700);
     broker_t b = {0};
     int st = 0;
-    SL_CHECK_INT(broker_run(&b, 0, &st), 0);
+    start_with_events(&b, "quarantine");
     sl_client_t *cl;
-    SL_CHECK_OK(sl_client_connect(b.addr, NULL, &cl));
-    write_events(cl);
-    sl_client_close(cl);
     st = sl_harness_stop(b.pid, SIGTERM, 20000);
     SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     damage();
