@@ -264,6 +264,27 @@ static void check_served(const broker_t *b, const ent_t *hit) {
     sl_client_close(cl);
 }
 
+/* Start-up on work stops (a non-zero exit) without --quarantine-damaged
+ * (what says what is wrong with the data); with it the broker starts. */
+static void refused_then_quarantined(broker_t *b, const char *work,
+                                     const char *what) {
+    int status = 0;
+    if (broker_run(b, work, 0, &status) == 0)
+        sl_test_fail(__FILE__, __LINE__, "broker started %s (see %s)", what,
+                     b->log);
+    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    broker_start(b, work, 1);
+}
+
+/* refused_then_quarantined(), then every partition is served; the
+ * broker is killed. */
+static void refused_then_served(broker_t *b, const char *work,
+                                const char *what) {
+    refused_then_quarantined(b, work, what);
+    check_served(b, NULL);
+    sl_harness_stop(b->pid, SIGKILL, 5000);
+}
+
 /* The entry index matching a predicate: the k-th entry of segment seg,
  * below (0) or above (1) the checkpoint, or -1 for any. */
 static const ent_t *pick(int seg, int above, int k) {
@@ -446,25 +467,12 @@ SL_TEST(broker_recovery_lost_and_corrupted_files) {
     free(m);
     SL_CHECK(at > 0);
     garble(work, "meta.log", at);
-    int status = 0;
-    if (broker_run(&b, work, 0, &status) == 0)
-        sl_test_fail(__FILE__, __LINE__, "broker started with a damaged "
-                     "meta.log (see %s)", b.log);
-    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-    broker_start(&b, work, 1);
-    check_served(&b, NULL);
-    sl_harness_stop(b.pid, SIGKILL, 5000);
+    refused_then_served(&b, work, "with a damaged meta.log");
 
     /* meta.log deleted: the same, names from the checkpoint. */
     copy_dir(pristine, work);
     rm_f(work, "meta.log");
-    if (broker_run(&b, work, 0, &status) == 0)
-        sl_test_fail(__FILE__, __LINE__, "broker started without meta.log "
-                     "(see %s)", b.log);
-    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-    broker_start(&b, work, 1);
-    check_served(&b, NULL);
-    sl_harness_stop(b.pid, SIGKILL, 5000);
+    refused_then_served(&b, work, "without meta.log");
 
     /* The newest segment file and the checkpoint lost: meta.log says the
      * segment existed; start-up stops; quarantined, the rest is served
@@ -473,11 +481,7 @@ SL_TEST(broker_recovery_lost_and_corrupted_files) {
     seg_file(path, sizeof path, work, nsegs - 1);
     SL_CHECK_OK(unlink(path));
     rm_f(work, "checkpoint");
-    if (broker_run(&b, work, 0, &status) == 0)
-        sl_test_fail(__FILE__, __LINE__, "broker started without its newest "
-                     "segment (see %s)", b.log);
-    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-    broker_start(&b, work, 1);
+    refused_then_quarantined(&b, work, "without its newest segment");
     sl_client_t *cl = sl_harness_broker_client(&b, NULL);
     for (int p = 0; p < NPARTS; p++) {
         uint64_t off;
