@@ -107,6 +107,19 @@ static void broker_start(broker_t *b) {
     sl_harness_broker_start(b, flags, 10000);
 }
 
+/* Mounts a tmpfs of size (mount_small_fs()), starts the broker with its
+ * data there and its log in TMPDIR, and writes the path of a filler file
+ * on the same tmpfs to filler. Returns the mount path. */
+static const char *start_on_small_fs(broker_t *b, const char *size,
+                                     char *filler, size_t fl) {
+    const char *mnt = mount_small_fs(size);
+    snprintf(b->data, sizeof b->data, "%s/data", mnt);
+    snprintf(b->log, sizeof b->log, "%s/broker.log", sl_test_tmpdir());
+    snprintf(filler, fl, "%s/filler", mnt);
+    broker_start(b);
+    return mnt;
+}
+
 /* Fails the test when the broker process has exited. */
 static void check_alive(const broker_t *b) {
     int st;
@@ -339,13 +352,9 @@ static int commit_while_full(raw_t *r) {
 }
 
 static void run_load(int idempotent) {
-    const char *mnt = mount_small_fs("6m");
     broker_t b = {0};
-    snprintf(b.data, sizeof b.data, "%s/data", mnt);
-    snprintf(b.log, sizeof b.log, "%s/broker.log", sl_test_tmpdir());
     char filler[700];
-    snprintf(filler, sizeof filler, "%s/filler", mnt);
-    broker_start(&b);
+    const char *mnt = start_on_small_fs(&b, "6m", filler, sizeof filler);
 
     prod_t prods[NPROD];
     pthread_t th[NPROD];
@@ -466,13 +475,9 @@ SL_TEST(broker_enospc_fsync_interval) {
 /* Found: on a full disk the broker restarted, died writing its start-up
  * checkpoint, and repeated. It must come up and serve reads. */
 static void startup_on_full_disk(int kill9) {
-    const char *mnt = mount_small_fs("4m");
     broker_t b = {0};
-    snprintf(b.data, sizeof b.data, "%s/data", mnt);
-    snprintf(b.log, sizeof b.log, "%s/broker.log", sl_test_tmpdir());
     char filler[700];
-    snprintf(filler, sizeof filler, "%s/filler", mnt);
-    broker_start(&b);
+    const char *mnt = start_on_small_fs(&b, "4m", filler, sizeof filler);
     sl_client_opts_t o = {NULL, 5000, 30000, -1};
     sl_client_t *cl;
     SL_CHECK_OK(sl_client_connect(b.addr, &o, &cl));
@@ -590,13 +595,9 @@ static int count_segments(const char *data) {
  * segment is deleted again, the put refused, and once space returns the
  * log goes on in a new segment with nothing lost. */
 SL_TEST(broker_enospc_at_segment_roll) {
-    const char *mnt = mount_small_fs("4m");
     broker_t b = {0};
-    snprintf(b.data, sizeof b.data, "%s/data", mnt);
-    snprintf(b.log, sizeof b.log, "%s/broker.log", sl_test_tmpdir());
     char filler[700];
-    snprintf(filler, sizeof filler, "%s/filler", mnt);
-    broker_start(&b);
+    const char *mnt = start_on_small_fs(&b, "4m", filler, sizeof filler);
     raw_t r;
     raw_connect(&r, &b);
     /* Fill the first segment (1 MiB) up to its last page. */
