@@ -24,13 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct {
-    int pid;
-    uint16_t port;
-    char addr[64];
-    char data[600];
-    char log[600];
-} broker_t;
+typedef sl_harness_broker_t broker_t;
 
 /* Starts the broker; returns 0 when it listens, or -1 when it exited
  * (its wait status in *status). */
@@ -38,24 +32,11 @@ static int broker_run(broker_t *b, const char *data, int quarantine,
                       int *status) {
     snprintf(b->data, sizeof b->data, "%s", data);
     snprintf(b->log, sizeof b->log, "%s/broker.log", sl_test_tmpdir());
-    b->port = sl_harness_free_port();
-    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
     /* No periodic checkpoint: the damaged tail lies after the last one. */
-    const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen", b->addr,
-                          "--data", b->data, "--checkpoint-interval", "1h",
-                          quarantine ? "--quarantine-damaged" : NULL, NULL};
-    b->pid = sl_harness_spawn((char *const *)argv, b->log);
-    for (int waited = 0; waited < 20000; waited += 50) {
-        if (sl_harness_wait_port(b->port, 50) == 0)
-            return 0;
-        if (waitpid(b->pid, status, WNOHANG) == b->pid) {
-            sl_harness_stop(b->pid, 0, 10); /* Forget it. */
-            return -1;
-        }
-    }
-    sl_test_fail(__FILE__, __LINE__, "broker neither started nor exited (see "
-                 "%s)", b->log);
-    return -1;
+    const char *const flags[] = {"--checkpoint-interval", "1h",
+                                 quarantine ? "--quarantine-damaged" : NULL,
+                                 NULL};
+    return sl_harness_broker_run(b, flags, 20000, status);
 }
 
 static void broker_start(broker_t *b, const char *data) {
@@ -63,26 +44,6 @@ static void broker_start(broker_t *b, const char *data) {
     if (broker_run(b, data, 0, &status) != 0)
         sl_test_fail(__FILE__, __LINE__, "broker did not start (see %s)",
                      b->log);
-}
-
-static sl_client_t *client(const broker_t *b) {
-    sl_client_opts_t o = {NULL, 5000, 10000, 5000};
-    sl_client_t *cl;
-    SL_CHECK_OK(sl_client_connect(b->addr, &o, &cl));
-    return cl;
-}
-
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        sl_test_fail(__FILE__, __LINE__, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(*len ? *len : 1);
-    SL_CHECK(fread(b, 1, *len, f) == *len);
-    fclose(f);
-    return b;
 }
 
 /* Messages in entries that end at or before pos (one partition only). */
@@ -133,9 +94,9 @@ SL_TEST(broker_damaged_tail_recovery) {
     char pristine[700], work[700], cmd[2400];
     snprintf(pristine, sizeof pristine, "%s/pristine", sl_test_tmpdir());
     snprintf(work, sizeof work, "%s/work", sl_test_tmpdir());
-    broker_t b;
+    broker_t b = {0};
     broker_start(&b, pristine);
-    sl_client_t *cl = client(&b);
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
     /* Batches of 1..7 messages so entries have different sizes. */
     uint64_t total = 0;
     for (int i = 0; i < 300; i++) {
@@ -162,8 +123,8 @@ SL_TEST(broker_damaged_tail_recovery) {
     snprintf(seg, sizeof seg, "%s/log/00000000000000000000.log", pristine);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint", pristine);
     size_t len, clen;
-    uint8_t *log = slurp(seg, &len);
-    uint8_t *cp = slurp(ckpt, &clen);
+    uint8_t *log = sl_harness_slurp(seg, &len);
+    uint8_t *cp = sl_harness_slurp(ckpt, &clen);
     size_t ckpt_pos = clen >= 16 ? (size_t)sl_get_u64be(cp + 8) : 0;
     free(cp);
     SL_CHECK(ckpt_pos < len / 2);
@@ -215,10 +176,10 @@ SL_TEST(broker_damaged_tail_recovery) {
                              "on damaged data (see %s)", round, b.log);
             SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
             size_t now_len;
-            free(slurp(wseg, &now_len));
+            free(sl_harness_slurp(wseg, &now_len));
             SL_CHECK_UINT(now_len, len); /* Nothing truncated. */
             SL_CHECK_OK(broker_run(&b, work, 1, &status));
-            cl = client(&b);
+            cl = sl_harness_broker_client(&b, NULL);
             uint64_t off = 0, got = 0, skipped = 0;
             for (int guard = 0; guard < 10000; guard++) {
                 sl_client_fetch_t f;
@@ -280,7 +241,7 @@ SL_TEST(broker_damaged_tail_recovery) {
          * a flip, the entry holding the flipped byte is lost). */
         uint64_t want = msgs_before(log, len, damage);
         broker_start(&b, work);
-        cl = client(&b);
+        cl = sl_harness_broker_client(&b, NULL);
         uint64_t off = 0, got = 0;
         for (int guard = 0; guard < 10000; guard++) {
             sl_client_fetch_t f;

@@ -95,33 +95,29 @@ static void fill(const char *filler) {
 
 /* ---- the broker ------------------------------------------------------------ */
 
-typedef struct {
-    int pid;
-    uint16_t port;
-    char addr[64];
-    char data[600];
-    char log[600];
-} broker_t;
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+typedef sl_harness_broker_t broker_t;
 
 /* The --fsync mode the brokers of the current test run with. */
 static const char *fsync_mode = "always";
 
 static void broker_start(broker_t *b) {
-    b->port = sl_harness_free_port();
-    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
-    const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen", b->addr,
-                          "--data", b->data, "--segment-size", "1MiB",
-                          "--checkpoint-interval", "200ms", "--fsync",
-                          fsync_mode, NULL};
-    b->pid = sl_harness_spawn((char *const *)argv, b->log);
-    if (sl_harness_wait_port(b->port, 10000) != 0)
-        sl_test_fail(__FILE__, __LINE__, "broker did not start (see %s)",
-                     b->log);
+    const char *const flags[] = {"--segment-size", "1MiB",
+                                 "--checkpoint-interval", "200ms", "--fsync",
+                                 fsync_mode, NULL};
+    sl_harness_broker_start(b, flags, 10000);
+}
+
+/* Mounts a tmpfs of size (mount_small_fs()), starts the broker with its
+ * data there and its log in TMPDIR, and writes the path of a filler file
+ * on the same tmpfs to filler. Returns the mount path. */
+static const char *start_on_small_fs(broker_t *b, const char *size,
+                                     char *filler, size_t fl) {
+    const char *mnt = mount_small_fs(size);
+    snprintf(b->data, sizeof b->data, "%s/data", mnt);
+    snprintf(b->log, sizeof b->log, "%s/broker.log", sl_test_tmpdir());
+    snprintf(filler, fl, "%s/filler", mnt);
+    broker_start(b);
+    return mnt;
 }
 
 /* Fails the test when the broker process has exited. */
@@ -142,15 +138,8 @@ typedef struct {
 
 static void raw_connect(raw_t *r, const broker_t *b) {
     memset(r, 0, sizeof *r);
-    r->fd = socket(AF_INET, SOCK_STREAM, 0);
+    r->fd = sl_harness_tcp_connect(b->port, 0, 30000, 0);
     SL_CHECK(r->fd >= 0);
-    struct timeval tv = {30, 0};
-    setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(b->port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    SL_CHECK(connect(r->fd, (struct sockaddr *)&sa, sizeof sa) == 0);
 }
 
 /* Sends req and returns the reply's status line (without the line end). */
@@ -243,7 +232,7 @@ static void *producer(void *arg) {
         uint64_t from = p->acked;
         int err = 0, sent = 0;
         if (from >= p->limit) {
-            sleep_ms(5);
+            sl_harness_sleep_ms(5);
             continue;
         }
         for (; sent < window && err == 0 && from + (uint64_t)sent < p->limit;
@@ -294,52 +283,17 @@ static void *producer(void *arg) {
             p->other++;
         }
         if (refused)
-            sleep_ms(2);
+            sl_harness_sleep_ms(2);
     }
     sl_client_close(cl);
     return NULL;
 }
 
 /* Reads both partitions and checks each producer's sequences: exactly
- * 0..want[i]-1, in order, each once. */
+ * 0..want[i]-1, in order, each once, at dense offsets. */
 static void verify(const broker_t *b, const uint64_t want[NPROD]) {
-    sl_client_opts_t o = {NULL, 5000, 30000, 5000};
-    sl_client_t *cl;
-    SL_CHECK_OK(sl_client_connect(b->addr, &o, &cl));
-    uint64_t counts[NPROD] = {0};
-    for (int part = 0; part < 2; part++) {
-        char name[8];
-        snprintf(name, sizeof name, "p%d", part);
-        uint64_t off = 0;
-        for (int guard = 0; guard < 1000000; guard++) {
-            sl_client_fetch_t f;
-            SL_CHECK_OK(sl_client_get(cl, "load", name, off, 1 << 20, 0, &f));
-            if (f.count == 0)
-                break;
-            for (size_t i = 0; i < f.count; i++) {
-                int who;
-                unsigned long long seq;
-                char tmp[64];
-                snprintf(tmp, sizeof tmp, "%.*s",
-                         (int)(f.recs[i].len < 40 ? f.recs[i].len : 40),
-                         (const char *)f.recs[i].data);
-                if (sscanf(tmp, "P%d:%llu:", &who, &seq) != 2 || who < 0 ||
-                    who >= NPROD || who % 2 != part)
-                    sl_test_fail(__FILE__, __LINE__, "stray message '%s'", tmp);
-                if (seq != counts[who])
-                    sl_test_fail(__FILE__, __LINE__, "producer %d: got seq "
-                                 "%llu, expected %llu (gap or duplicate) at "
-                                 "offset %llu", who, seq,
-                                 (unsigned long long)counts[who],
-                                 (unsigned long long)f.recs[i].offset);
-                if (f.recs[i].offset != off + i)
-                    sl_test_fail(__FILE__, __LINE__, "offsets not dense");
-                counts[who]++;
-            }
-            off = f.next;
-        }
-    }
-    sl_client_close(cl);
+    uint64_t counts[NPROD];
+    sl_harness_check_producer_log(b->addr, "load", NPROD, 30000, 1, counts);
     for (int i = 0; i < NPROD; i++)
         if (counts[i] != want[i])
             sl_test_fail(__FILE__, __LINE__, "producer %d: %llu acknowledged, "
@@ -398,13 +352,9 @@ static int commit_while_full(raw_t *r) {
 }
 
 static void run_load(int idempotent) {
-    const char *mnt = mount_small_fs("6m");
     broker_t b = {0};
-    snprintf(b.data, sizeof b.data, "%s/data", mnt);
-    snprintf(b.log, sizeof b.log, "%s/broker.log", sl_test_tmpdir());
     char filler[700];
-    snprintf(filler, sizeof filler, "%s/filler", mnt);
-    broker_start(&b);
+    const char *mnt = start_on_small_fs(&b, "6m", filler, sizeof filler);
 
     prod_t prods[NPROD];
     pthread_t th[NPROD];
@@ -418,7 +368,7 @@ static void run_load(int idempotent) {
     }
     /* Let the load run, then fill the disk in the middle of it. */
     for (int w = 0; w < 3000 && total(prods, 0) < 400; w++)
-        sleep_ms(10);
+        sl_harness_sleep_ms(10);
     SL_CHECK(total(prods, 0) >= 400);
     fill(filler);
     /* Every producer is refused, none fails otherwise. */
@@ -428,7 +378,7 @@ static void run_load(int idempotent) {
         for (int i = 0; i < NPROD; i++)
             all_refused &= prods[i].refused >= 20;
         check_producers(prods);
-        sleep_ms(10);
+        sl_harness_sleep_ms(10);
     }
     SL_CHECK(all_refused);
     check_alive(&b);
@@ -461,7 +411,7 @@ static void run_load(int idempotent) {
         for (int i = 0; i < NPROD; i++)
             all_moved &= prods[i].acked == prods[i].limit;
         check_producers(prods);
-        sleep_ms(10);
+        sl_harness_sleep_ms(10);
     }
     SL_CHECK(all_moved);
     line = raw_cmd(&r, "put 10 load after-space 5\r\nhello\r\n");
@@ -525,13 +475,9 @@ SL_TEST(broker_enospc_fsync_interval) {
 /* Found: on a full disk the broker restarted, died writing its start-up
  * checkpoint, and repeated. It must come up and serve reads. */
 static void startup_on_full_disk(int kill9) {
-    const char *mnt = mount_small_fs("4m");
     broker_t b = {0};
-    snprintf(b.data, sizeof b.data, "%s/data", mnt);
-    snprintf(b.log, sizeof b.log, "%s/broker.log", sl_test_tmpdir());
     char filler[700];
-    snprintf(filler, sizeof filler, "%s/filler", mnt);
-    broker_start(&b);
+    const char *mnt = start_on_small_fs(&b, "4m", filler, sizeof filler);
     sl_client_opts_t o = {NULL, 5000, 30000, -1};
     sl_client_t *cl;
     SL_CHECK_OK(sl_client_connect(b.addr, &o, &cl));
@@ -550,7 +496,7 @@ static void startup_on_full_disk(int kill9) {
     fill(filler);
     broker_start(&b);
     /* Give it time to try (and skip) its start-up checkpoint. */
-    sleep_ms(1000);
+    sl_harness_sleep_ms(1000);
     check_alive(&b);
     raw_t r;
     raw_connect(&r, &b);
@@ -649,13 +595,9 @@ static int count_segments(const char *data) {
  * segment is deleted again, the put refused, and once space returns the
  * log goes on in a new segment with nothing lost. */
 SL_TEST(broker_enospc_at_segment_roll) {
-    const char *mnt = mount_small_fs("4m");
     broker_t b = {0};
-    snprintf(b.data, sizeof b.data, "%s/data", mnt);
-    snprintf(b.log, sizeof b.log, "%s/broker.log", sl_test_tmpdir());
     char filler[700];
-    snprintf(filler, sizeof filler, "%s/filler", mnt);
-    broker_start(&b);
+    const char *mnt = start_on_small_fs(&b, "4m", filler, sizeof filler);
     raw_t r;
     raw_connect(&r, &b);
     /* Fill the first segment (1 MiB) up to its last page. */
@@ -725,16 +667,10 @@ SL_TEST(broker_enospc_at_segment_roll) {
  * (also after a restart), and stats report what the index files cost. */
 SL_TEST(broker_max_partitions_refused_with_429) {
     broker_t b = {0};
-    snprintf(b.data, sizeof b.data, "%s/data", sl_test_tmpdir());
-    snprintf(b.log, sizeof b.log, "%s/broker.log", sl_test_tmpdir());
     for (int round = 0; round < 2; round++) {
-        b.port = sl_harness_free_port();
-        snprintf(b.addr, sizeof b.addr, "127.0.0.1:%u", b.port);
-        const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen",
-                              b.addr, "--data", b.data, "--max-partitions",
-                              "5", "--checkpoint-interval", "100ms", NULL};
-        b.pid = sl_harness_spawn((char *const *)argv, b.log);
-        SL_CHECK(sl_harness_wait_port(b.port, 10000) == 0);
+        const char *const flags[] = {"--max-partitions", "5",
+                                     "--checkpoint-interval", "100ms", NULL};
+        sl_harness_broker_start(&b, flags, 10000);
         raw_t r;
         raw_connect(&r, &b);
         char req[128], want[128];
@@ -757,7 +693,7 @@ SL_TEST(broker_max_partitions_refused_with_429) {
         /* After a checkpoint every partition has its index file. */
         uint64_t files = 0;
         for (int w = 0; w < 500 && files < 5; w++) {
-            sleep_ms(20);
+            sl_harness_sleep_ms(20);
             files = stat_u64(&r, "index_files");
         }
         SL_CHECK_UINT(files, 5);

@@ -26,33 +26,14 @@
 #define NPROD 4
 #define WINDOW 200
 
-typedef struct {
-    int pid;
-    uint16_t port;
-    char addr[64];
-    char data[600];
-    char log[600];
-} broker_t;
+typedef sl_harness_broker_t broker_t;
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
+/* Restarts listen on the same port: the producers keep their address. */
 static void broker_start(broker_t *b) {
-    if (b->data[0] == '\0') {
-        snprintf(b->data, sizeof b->data, "%s/data", sl_test_tmpdir());
-        snprintf(b->log, sizeof b->log, "%s/broker.log", sl_test_tmpdir());
-        b->port = sl_harness_free_port();
-        snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
-    }
-    const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen", b->addr,
-                          "--data", b->data, "--checkpoint-interval", "300ms",
-                          NULL};
-    b->pid = sl_harness_spawn((char *const *)argv, b->log);
-    if (sl_harness_wait_port(b->port, 10000) != 0)
-        sl_test_fail(__FILE__, __LINE__, "broker did not start (see %s)",
-                     b->log);
+    static const char *const flags[] = {"--checkpoint-interval", "300ms",
+                                        NULL};
+    b->same_port = 1;
+    sl_harness_broker_start(b, flags, 10000);
 }
 
 typedef struct {
@@ -76,7 +57,7 @@ static void *producer(void *arg) {
             sl_client_opts_t o = {NULL, 1000, 5000, -1};
             if (sl_client_connect(p->b->addr, &o, &cl) != 0) {
                 cl = NULL;
-                sleep_ms(20);
+                sl_harness_sleep_ms(20);
                 continue;
             }
         }
@@ -111,43 +92,6 @@ static void *producer(void *arg) {
 
 /* Reads a whole partition and checks, per producer, that sequences are
  * 0, 1, 2, ... without gap or duplicate; returns the counts. */
-static void verify(const broker_t *b, uint64_t counts[NPROD]) {
-    sl_client_opts_t o = {NULL, 5000, 10000, 5000};
-    sl_client_t *cl;
-    SL_CHECK_OK(sl_client_connect(b->addr, &o, &cl));
-    memset(counts, 0, sizeof(uint64_t) * NPROD);
-    for (int part = 0; part < 2; part++) {
-        char name[8];
-        snprintf(name, sizeof name, "p%d", part);
-        uint64_t off = 0;
-        for (int guard = 0; guard < 1000000; guard++) {
-            sl_client_fetch_t f;
-            SL_CHECK_OK(sl_client_get(cl, "load", name, off, 1 << 20, 0, &f));
-            if (f.count == 0)
-                break;
-            for (size_t i = 0; i < f.count; i++) {
-                int who;
-                unsigned long long seq;
-                char tmp[64];
-                snprintf(tmp, sizeof tmp, "%.*s", (int)f.recs[i].len,
-                         (const char *)f.recs[i].data);
-                if (sscanf(tmp, "P%d:%llu", &who, &seq) != 2 || who < 0 ||
-                    who >= NPROD || who % 2 != part)
-                    sl_test_fail(__FILE__, __LINE__, "stray message '%s'", tmp);
-                if (seq != counts[who])
-                    sl_test_fail(__FILE__, __LINE__, "producer %d: got seq "
-                                 "%llu, expected %llu (gap or duplicate) at "
-                                 "offset %llu", who, seq,
-                                 (unsigned long long)counts[who],
-                                 (unsigned long long)f.recs[i].offset);
-                counts[who]++;
-            }
-            off = f.next;
-        }
-    }
-    sl_client_close(cl);
-}
-
 static void run(int idempotent, int kills) {
     broker_t b = {0};
     broker_start(&b);
@@ -167,7 +111,7 @@ static void run(int idempotent, int kills) {
         for (int i = 0; i < NPROD; i++)
             before += prods[i].acked;
         for (int w = 0; w < 1000 && now < before + 2000 * NPROD; w++) {
-            sleep_ms(10);
+            sl_harness_sleep_ms(10);
             now = 0;
             for (int i = 0; i < NPROD; i++)
                 now += prods[i].acked;
@@ -188,7 +132,7 @@ static void run(int idempotent, int kills) {
             SL_CHECK_UINT(prods[i].acked, prods[i].target);
     }
     uint64_t counts[NPROD];
-    verify(&b, counts);
+    sl_harness_check_producer_log(b.addr, "load", NPROD, 10000, 0, counts);
     for (int i = 0; i < NPROD; i++) {
         /* Every acked message is there; with resends, exactly the target. */
         if (counts[i] < prods[i].acked)

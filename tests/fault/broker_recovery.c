@@ -35,40 +35,22 @@
 
 static const char *pnames[NPARTS] = {"a", "b", "c"};
 
-typedef struct {
-    int pid;
-    uint16_t port;
-    char addr[64];
-    char log[800];
-} broker_t;
+typedef sl_harness_broker_t broker_t;
 
 /* Starts the broker on data; returns 0 when it listens, or -1 when it
  * exited instead (its wait status in *status). */
 static int broker_run(broker_t *b, const char *data, int quarantine,
                       int *status) {
     static int n;
+    snprintf(b->data, sizeof b->data, "%s", data);
     snprintf(b->log, sizeof b->log, "%s/broker-%d.log", sl_test_tmpdir(),
              ++n);
-    b->port = sl_harness_free_port();
-    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
-    const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen", b->addr,
-                          "--data", data, "--segment-size", "1MiB",
-                          "--checkpoint-interval", "1h", "--fsync", "always",
-                          quarantine ? "--quarantine-damaged" : NULL, NULL};
-    b->pid = sl_harness_spawn((char *const *)argv, b->log);
-    for (int waited = 0; waited < 20000; waited += 50) {
-        if (sl_harness_wait_port(b->port, 50) == 0)
-            return 0;
-        int st;
-        if (waitpid(b->pid, &st, WNOHANG) == b->pid) {
-            *status = st;
-            sl_harness_stop(b->pid, 0, 10); /* Forget it. */
-            return -1;
-        }
-    }
-    sl_test_fail(__FILE__, __LINE__, "broker neither started nor exited (%s)",
-                 b->log);
-    return -1;
+    const char *const flags[] = {"--segment-size", "1MiB",
+                                 "--checkpoint-interval", "1h", "--fsync",
+                                 "always",
+                                 quarantine ? "--quarantine-damaged" : NULL,
+                                 NULL};
+    return sl_harness_broker_run(b, flags, 20000, status);
 }
 
 static void broker_start(broker_t *b, const char *data, int quarantine) {
@@ -76,13 +58,6 @@ static void broker_start(broker_t *b, const char *data, int quarantine) {
     if (broker_run(b, data, quarantine, &st) != 0)
         sl_test_fail(__FILE__, __LINE__, "broker did not start (see %s)",
                      b->log);
-}
-
-static sl_client_t *client(const broker_t *b) {
-    sl_client_opts_t o = {NULL, 5000, 10000, 5000};
-    sl_client_t *cl;
-    SL_CHECK_OK(sl_client_connect(b->addr, &o, &cl));
-    return cl;
 }
 
 static void value_for(char *v, int p, uint64_t off) {
@@ -94,7 +69,7 @@ static void value_for(char *v, int p, uint64_t off) {
 static uint64_t acked[NPARTS]; /* Acknowledged: offsets 0..acked-1. */
 
 static void put_phase(const broker_t *b, int count, int *rr) {
-    sl_client_t *cl = client(b);
+    sl_client_t *cl = sl_harness_broker_client(b, NULL);
     static char v[VALUE_LEN];
     for (int i = 0; i < count; i++) {
         int p = (*rr)++ % NPARTS;
@@ -124,19 +99,6 @@ static uint64_t seg_start[32];
 static int nsegs;
 static uint64_t ckpt_pos;
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        sl_test_fail(__FILE__, __LINE__, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(*len ? *len : 1);
-    SL_CHECK(fread(b, 1, *len, f) == *len);
-    fclose(f);
-    return b;
-}
-
 static void seg_file(char *out, size_t len, const char *data, int seg) {
     snprintf(out, len, "%s/log/%020llu.log", data,
              (unsigned long long)seg_start[seg]);
@@ -154,7 +116,7 @@ static void map_log(const char *data) {
         if (stat(path, &st) != 0)
             break;
         size_t len;
-        uint8_t *b = slurp(path, &len);
+        uint8_t *b = sl_harness_slurp(path, &len);
         for (size_t at = 0; at + 12 <= len;) {
             SL_CHECK(nents < MAX_ENTRIES);
             ent_t *e = &ents[nents++];
@@ -172,7 +134,7 @@ static void map_log(const char *data) {
     char path[1024];
     snprintf(path, sizeof path, "%s/checkpoint", data);
     size_t clen;
-    uint8_t *cp = slurp(path, &clen);
+    uint8_t *cp = sl_harness_slurp(path, &clen);
     ckpt_pos = sl_get_u64be(cp + 8);
     free(cp);
 }
@@ -212,7 +174,7 @@ static void must_not_start(broker_t *b, const char *work, const ent_t *hit) {
                      "(see %s)", b->log);
     SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
     size_t len;
-    uint8_t *log = slurp(b->log, &len);
+    uint8_t *log = sl_harness_slurp(b->log, &len);
     char *text = malloc(len + 1);
     memcpy(text, log, len);
     text[len] = '\0';
@@ -236,7 +198,7 @@ static void must_not_start(broker_t *b, const char *work, const ent_t *hit) {
 /* Reads every partition; checks what is served against what was acked.
  * hit: the damaged entry (its offsets must not be served), or NULL. */
 static void check_served(const broker_t *b, const ent_t *hit) {
-    sl_client_t *cl = client(b);
+    sl_client_t *cl = sl_harness_broker_client(b, NULL);
     static char want[VALUE_LEN];
     for (int p = 0; p < NPARTS; p++) {
         uint64_t off = 0, served = 0, last = 0;
@@ -302,6 +264,27 @@ static void check_served(const broker_t *b, const ent_t *hit) {
     sl_client_close(cl);
 }
 
+/* Start-up on work stops (a non-zero exit) without --quarantine-damaged
+ * (what says what is wrong with the data); with it the broker starts. */
+static void refused_then_quarantined(broker_t *b, const char *work,
+                                     const char *what) {
+    int status = 0;
+    if (broker_run(b, work, 0, &status) == 0)
+        sl_test_fail(__FILE__, __LINE__, "broker started %s (see %s)", what,
+                     b->log);
+    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    broker_start(b, work, 1);
+}
+
+/* refused_then_quarantined(), then every partition is served; the
+ * broker is killed. */
+static void refused_then_served(broker_t *b, const char *work,
+                                const char *what) {
+    refused_then_quarantined(b, work, what);
+    check_served(b, NULL);
+    sl_harness_stop(b->pid, SIGKILL, 5000);
+}
+
 /* The entry index matching a predicate: the k-th entry of segment seg,
  * below (0) or above (1) the checkpoint, or -1 for any. */
 static const ent_t *pick(int seg, int above, int k) {
@@ -338,7 +321,7 @@ SL_TEST(broker_recovery_damage_anywhere) {
     char pristine[700], work[700], idx[64];
     snprintf(pristine, sizeof pristine, "%s/pristine", sl_test_tmpdir());
     snprintf(work, sizeof work, "%s/work", sl_test_tmpdir());
-    broker_t b;
+    broker_t b = {0};
     int rr = 0;
     broker_start(&b, pristine, 0);
     put_phase(&b, PHASE_A, &rr);
@@ -428,7 +411,7 @@ SL_TEST(broker_recovery_lost_and_corrupted_files) {
     char pristine[700], work[700];
     snprintf(pristine, sizeof pristine, "%s/pristine", sl_test_tmpdir());
     snprintf(work, sizeof work, "%s/work", sl_test_tmpdir());
-    broker_t b;
+    broker_t b = {0};
     int rr = 0;
     memset(acked, 0, sizeof acked);
     broker_start(&b, pristine, 0);
@@ -476,7 +459,7 @@ SL_TEST(broker_recovery_lost_and_corrupted_files) {
     char path[1024];
     snprintf(path, sizeof path, "%s/meta.log", work);
     size_t mlen;
-    uint8_t *m = slurp(path, &mlen);
+    uint8_t *m = sl_harness_slurp(path, &mlen);
     long at = -1;
     for (size_t q = 0; q + 13 <= mlen; q += 8 + sl_get_u32be(m + q))
         if (m[q + 8] == 1 && sl_get_u32be(m + q + 9) == 2)
@@ -484,25 +467,12 @@ SL_TEST(broker_recovery_lost_and_corrupted_files) {
     free(m);
     SL_CHECK(at > 0);
     garble(work, "meta.log", at);
-    int status = 0;
-    if (broker_run(&b, work, 0, &status) == 0)
-        sl_test_fail(__FILE__, __LINE__, "broker started with a damaged "
-                     "meta.log (see %s)", b.log);
-    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-    broker_start(&b, work, 1);
-    check_served(&b, NULL);
-    sl_harness_stop(b.pid, SIGKILL, 5000);
+    refused_then_served(&b, work, "with a damaged meta.log");
 
     /* meta.log deleted: the same, names from the checkpoint. */
     copy_dir(pristine, work);
     rm_f(work, "meta.log");
-    if (broker_run(&b, work, 0, &status) == 0)
-        sl_test_fail(__FILE__, __LINE__, "broker started without meta.log "
-                     "(see %s)", b.log);
-    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-    broker_start(&b, work, 1);
-    check_served(&b, NULL);
-    sl_harness_stop(b.pid, SIGKILL, 5000);
+    refused_then_served(&b, work, "without meta.log");
 
     /* The newest segment file and the checkpoint lost: meta.log says the
      * segment existed; start-up stops; quarantined, the rest is served
@@ -511,12 +481,8 @@ SL_TEST(broker_recovery_lost_and_corrupted_files) {
     seg_file(path, sizeof path, work, nsegs - 1);
     SL_CHECK_OK(unlink(path));
     rm_f(work, "checkpoint");
-    if (broker_run(&b, work, 0, &status) == 0)
-        sl_test_fail(__FILE__, __LINE__, "broker started without its newest "
-                     "segment (see %s)", b.log);
-    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-    broker_start(&b, work, 1);
-    sl_client_t *cl = client(&b);
+    refused_then_quarantined(&b, work, "without its newest segment");
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
     for (int p = 0; p < NPARTS; p++) {
         uint64_t off;
         int dup;

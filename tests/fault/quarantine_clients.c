@@ -42,12 +42,7 @@
 #define TOPIC "qd"
 #define PART "qd_src.t"
 
-typedef struct {
-    int pid;
-    uint16_t port;
-    char addr[64];
-    char log[700];
-} broker_t;
+typedef sl_harness_broker_t broker_t;
 
 static char root[512], data[600];
 
@@ -55,24 +50,12 @@ static char root[512], data[600];
  * wait status in *status). */
 static int broker_run(broker_t *b, int quarantine, int *status) {
     static int n;
+    snprintf(b->data, sizeof b->data, "%s", data);
     snprintf(b->log, sizeof b->log, "%s/broker-%d.log", root, ++n);
-    b->port = sl_harness_free_port();
-    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
-    const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen",
-                          b->addr, "--data", data, "--fsync", "always",
-                          quarantine ? "--quarantine-damaged" : NULL, NULL};
-    b->pid = sl_harness_spawn((char *const *)argv, b->log);
-    for (int waited = 0; waited < 30000; waited += 50) {
-        if (sl_harness_wait_port(b->port, 50) == 0)
-            return 0;
-        if (waitpid(b->pid, status, WNOHANG) == b->pid) {
-            sl_harness_stop(b->pid, 0, 10); /* Forget it. */
-            return -1;
-        }
-    }
-    sl_test_fail(__FILE__, __LINE__, "broker neither started nor exited "
-                 "(%s)", b->log);
-    return -1;
+    const char *const flags[] = {"--fsync", "always",
+                                 quarantine ? "--quarantine-damaged" : NULL,
+                                 NULL};
+    return sl_harness_broker_run(b, flags, 30000, status);
 }
 
 static void put(sl_client_t *cl, const char *json, uint64_t want) {
@@ -170,11 +153,6 @@ static int file_count(const char *path, const char *text) {
     return n;
 }
 
-static void pause_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Runs `sluice tail` with extra arguments; returns its exit status. */
 static int tail(const broker_t *b, const char *extra, const char *out,
                 const char *err) {
@@ -201,10 +179,8 @@ static MYSQL *fresh_target(void) {
 
 static int spawn_apply(const broker_t *b, const char *log) {
     char target[200], pwf[600], logp[700];
-    snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/qd_meta",
-             getenv("SL_TARGET_USER") ? getenv("SL_TARGET_USER") : "sluice",
-             sl_harness_port("TARGET"));
-    snprintf(pwf, sizeof pwf, "%s", getenv("SL_TARGET_PASSWORD_FILE"));
+    sl_harness_mysql_url("TARGET", "USER", "qd_meta", target, sizeof target);
+    snprintf(pwf, sizeof pwf, "%s", sl_harness_password_file("TARGET"));
     snprintf(logp, sizeof logp, "%s/%s", root, log);
     char *argv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker",
                     (char *)b->addr, "--topic", TOPIC, "--group", "g",
@@ -214,18 +190,26 @@ static int spawn_apply(const broker_t *b, const char *log) {
     return sl_harness_spawn(argv, logp);
 }
 
-SL_TEST(apply_commits_before_a_hole_at_the_end) {
-    snprintf(root, sizeof root, "%s/hole", sl_test_tmpdir());
+/* Makes root (TMPDIR/name) and the broker's data directory in it, starts
+ * the broker there and writes the events. */
+static void start_with_events(broker_t *b, const char *name) {
+    snprintf(root, sizeof root, "%s/%s", sl_test_tmpdir(), name);
     mkdir(root, 0700);
     snprintf(data, sizeof data, "%s/broker", root);
     mkdir(data, 0700);
-    broker_t b;
     int st = 0;
-    SL_CHECK_INT(broker_run(&b, 0, &st), 0);
+    SL_CHECK_INT(broker_run(b, 0, &st), 0);
     sl_client_t *cl;
-    SL_CHECK_OK(sl_client_connect(b.addr, NULL, &cl));
+    SL_CHECK_OK(sl_client_connect(b->addr, NULL, &cl));
     write_events(cl);
     sl_client_close(cl);
+}
+
+SL_TEST(apply_commits_before_a_hole_at_the_end) {
+    broker_t b = {0};
+    int st = 0;
+    start_with_events(&b, "hole");
+    sl_client_t *cl;
     /* No checkpoint: recovery skips the partition to its high-water mark. */
     sl_harness_stop(b.pid, SIGKILL, 10000);
     char path[700];
@@ -249,7 +233,7 @@ SL_TEST(apply_commits_before_a_hole_at_the_end) {
         v = sl_harness_query_value(m, "SELECT COUNT(*) FROM qd_dst.t");
         if (v != NULL && strcmp(v, all) == 0)
             break;
-        pause_ms(100);
+        sl_harness_sleep_ms(100);
     }
     SL_CHECK_STR(v, all);
     free(v);
@@ -260,17 +244,10 @@ SL_TEST(apply_commits_before_a_hole_at_the_end) {
 }
 
 SL_TEST(quarantined_records_stop_tail_and_apply) {
-    snprintf(root, sizeof root, "%s/quarantine", sl_test_tmpdir());
-    mkdir(root, 0700);
-    snprintf(data, sizeof data, "%s/broker", root);
-    mkdir(data, 0700);
-    broker_t b;
+    broker_t b = {0};
     int st = 0;
-    SL_CHECK_INT(broker_run(&b, 0, &st), 0);
+    start_with_events(&b, "quarantine");
     sl_client_t *cl;
-    SL_CHECK_OK(sl_client_connect(b.addr, NULL, &cl));
-    write_events(cl);
-    sl_client_close(cl);
     st = sl_harness_stop(b.pid, SIGTERM, 20000);
     SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     damage();
@@ -314,13 +291,13 @@ SL_TEST(quarantined_records_stop_tail_and_apply) {
     int apply = spawn_apply(&b, "apply.log");
     for (int i = 0; i < 600 && file_count(logp, "partition stopped") == 0;
          i++)
-        pause_ms(100);
+        sl_harness_sleep_ms(100);
     snprintf(want, sizeof want, "topic %s partition %s offsets %llu-%llu "
              "are damaged on the broker", TOPIC, PART,
              (unsigned long long)bad, (unsigned long long)bad);
     SL_CHECK_INT(file_count(logp, want), 1);
     /* Stopped for good: a second look later finds no retry either. */
-    pause_ms(1000);
+    sl_harness_sleep_ms(1000);
     SL_CHECK_INT(file_count(logp, "partition stopped"), 1);
     SL_CHECK_INT(file_count(logp, "fetch failed"), 0);
     /* The transactions before the damage are in the target; neither the

@@ -1,6 +1,7 @@
 /* The C side of the real-server test harness; see harness.h. */
 #include "harness.h"
 
+#include "error.h"
 #include "sl_test.h"
 
 #include <arpa/inet.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,6 +54,21 @@ const char *sl_harness_password(const char *role) {
     fclose(file);
     password[strcspn(password, "\r\n")] = '\0';
     return password;
+}
+
+void sl_harness_mysql_url(const char *role, const char *user_key,
+                          const char *db, char *out, size_t outlen) {
+    uint16_t port = sl_harness_port(role);
+    const char *user = env_of(role, user_key);
+    snprintf(out, outlen, "mysql://%s@127.0.0.1:%u%s%s",
+             user ? user : "sluice", port, db ? "/" : "", db ? db : "");
+}
+
+const char *sl_harness_password_file(const char *role) {
+    const char *path = env_of(role, "PASSWORD_FILE");
+    if (path == NULL)
+        sl_test_skip("no password file in the environment");
+    return path;
 }
 
 MYSQL *sl_harness_mysql(const char *role, const char *db) {
@@ -111,6 +128,21 @@ char *sl_harness_query_value(MYSQL *mysql, const char *sql) {
     }
     mysql_free_result(res);
     return value;
+}
+
+void sl_harness_master_status(MYSQL *mysql, char *file, size_t fl,
+                              uint64_t *pos) {
+    if (mysql_query(mysql, "SHOW MASTER STATUS") != 0)
+        sl_test_fail(__FILE__, __LINE__, "SHOW MASTER STATUS: %s",
+                     mysql_error(mysql));
+    MYSQL_RES *res = mysql_store_result(mysql);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    if (row == NULL)
+        sl_test_fail(__FILE__, __LINE__, "SHOW MASTER STATUS: no row (is "
+                     "log-bin on?)");
+    snprintf(file, fl, "%s", row[0]);
+    *pos = strtoull(row[1], NULL, 10);
+    mysql_free_result(res);
 }
 
 const char *sl_harness_bin(const char *program) {
@@ -178,6 +210,25 @@ int sl_harness_spawn(char *const argv[], const char *log_path) {
     return pid;
 }
 
+int sl_harness_start_capture(const char *broker_addr,
+                             const char *const *flags, const char *log_path) {
+    char source[256];
+    sl_harness_mysql_url("SOURCE", "REPL_USER", NULL, source, sizeof source);
+    const char *argv[48];
+    int n = 0;
+    argv[n++] = sl_harness_bin("sluice-capture");
+    argv[n++] = "--source";
+    argv[n++] = source;
+    argv[n++] = "--password-file";
+    argv[n++] = sl_harness_password_file("SOURCE");
+    argv[n++] = "--broker";
+    argv[n++] = broker_addr;
+    for (int i = 0; flags && flags[i] && n < 46; i++)
+        argv[n++] = flags[i];
+    argv[n] = NULL;
+    return sl_harness_spawn((char *const *)argv, log_path);
+}
+
 int sl_harness_stop(int pid, int sig, int timeout_ms) {
     int status;
     if (pid <= 0)
@@ -216,6 +267,196 @@ int sl_harness_start_broker(const char *dir, char *addr, size_t addrlen) {
         sl_test_fail(__FILE__, __LINE__, "sluice-broker did not start; see %s",
                      log);
     return pid;
+}
+
+int sl_harness_broker_run(sl_harness_broker_t *b, const char *const *extra,
+                          int timeout_ms, int *status) {
+    if (b->data[0] == '\0')
+        snprintf(b->data, sizeof b->data, "%s/data", sl_test_tmpdir());
+    if (b->log[0] == '\0')
+        snprintf(b->log, sizeof b->log, "%s/broker.log", sl_test_tmpdir());
+    if (!b->same_port || b->port == 0) {
+        b->port = sl_harness_free_port();
+        snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
+    }
+    const char *argv[40];
+    int n = 0;
+    argv[n++] = sl_harness_bin("sluice-broker");
+    argv[n++] = "--listen";
+    argv[n++] = b->addr;
+    argv[n++] = "--data";
+    argv[n++] = b->data;
+    for (int i = 0; extra && extra[i] && n < 38; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    b->pid = sl_harness_spawn((char *const *)argv, b->log);
+    /* Short waits for the port, with a look at the process between them,
+     * so a broker that refuses to start is told from one that is slow. */
+    for (int waited = 0; waited < timeout_ms; waited += 50) {
+        if (sl_harness_wait_port(b->port, 50) == 0)
+            return 0;
+        int st;
+        if (waitpid(b->pid, &st, WNOHANG) == b->pid) {
+            if (status != NULL)
+                *status = st;
+            forget_spawned(b->pid);
+            b->pid = 0;
+            return -1;
+        }
+    }
+    sl_test_fail(__FILE__, __LINE__, "sluice-broker neither started nor "
+                 "exited (see %s)", b->log);
+    return -1;
+}
+
+void sl_harness_broker_start(sl_harness_broker_t *b,
+                             const char *const *extra, int timeout_ms) {
+    int status = 0;
+    if (sl_harness_broker_run(b, extra, timeout_ms, &status) != 0)
+        sl_test_fail(__FILE__, __LINE__, "sluice-broker did not start "
+                     "(status %d; see %s)", status, b->log);
+}
+
+int sl_harness_broker_stop(sl_harness_broker_t *b, int sig, int timeout_ms) {
+    int status = sl_harness_stop(b->pid, sig, timeout_ms);
+    b->pid = 0;
+    if (sig == SIGTERM && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        sl_test_fail(__FILE__, __LINE__, "sluice-broker did not shut down "
+                     "cleanly on SIGTERM (status %d; see %s)", status, b->log);
+    return status;
+}
+
+sl_client_t *sl_harness_broker_client(const sl_harness_broker_t *b,
+                                      const sl_client_opts_t *opts) {
+    sl_client_opts_t def = {NULL, 5000, 10000, 5000};
+    sl_client_t *cl = NULL;
+    int err = sl_client_connect(b->addr, opts ? opts : &def, &cl);
+    if (err != 0)
+        sl_test_fail(__FILE__, __LINE__, "connect %s: %s", b->addr,
+                     sl_strerror(err));
+    return cl;
+}
+
+uint64_t sl_harness_broker_stat(sl_client_t *cl, const char *name) {
+    sl_buf_t text = SL_BUF_INIT;
+    SL_CHECK_OK(sl_client_stats(cl, &text));
+    sl_buf_append_u8(&text, 0);
+    char key[128];
+    snprintf(key, sizeof key, "STAT %s ", name);
+    const char *p = strstr((const char *)text.data, key);
+    uint64_t v = p ? strtoull(p + strlen(key), NULL, 10) : UINT64_MAX;
+    sl_buf_free(&text);
+    if (v == UINT64_MAX)
+        sl_test_fail(__FILE__, __LINE__, "no stat %s", name);
+    return v;
+}
+
+void sl_harness_check_producer_log(const char *addr, const char *topic,
+                                   int nprod, int io_timeout_ms, int dense,
+                                   uint64_t *counts) {
+    sl_client_opts_t o = {NULL, 5000, io_timeout_ms, 5000};
+    sl_client_t *cl;
+    SL_CHECK_OK(sl_client_connect(addr, &o, &cl));
+    memset(counts, 0, sizeof(uint64_t) * (size_t)nprod);
+    for (int part = 0; part < 2; part++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%d", part);
+        uint64_t off = 0;
+        for (int guard = 0; guard < 1000000; guard++) {
+            sl_client_fetch_t f;
+            SL_CHECK_OK(sl_client_get(cl, topic, name, off, 1 << 20, 0, &f));
+            if (f.count == 0)
+                break;
+            for (size_t i = 0; i < f.count; i++) {
+                int who;
+                unsigned long long seq;
+                char tmp[64];
+                /* The head is enough; messages may be padded long. */
+                snprintf(tmp, sizeof tmp, "%.*s",
+                         (int)(f.recs[i].len < 40 ? f.recs[i].len : 40),
+                         (const char *)f.recs[i].data);
+                if (sscanf(tmp, "P%d:%llu", &who, &seq) != 2 || who < 0 ||
+                    who >= nprod || who % 2 != part)
+                    sl_test_fail(__FILE__, __LINE__, "stray message '%s'", tmp);
+                if (seq != counts[who])
+                    sl_test_fail(__FILE__, __LINE__, "producer %d: got seq "
+                                 "%llu, expected %llu (gap or duplicate) at "
+                                 "offset %llu", who, seq,
+                                 (unsigned long long)counts[who],
+                                 (unsigned long long)f.recs[i].offset);
+                if (dense && f.recs[i].offset != off + i)
+                    sl_test_fail(__FILE__, __LINE__, "offsets not dense");
+                counts[who]++;
+            }
+            off = f.next;
+        }
+    }
+    sl_client_close(cl);
+}
+
+static void set_timeout(int fd, int opt, int ms) {
+    struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000L};
+    setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv);
+}
+
+int sl_harness_tcp_connect(uint16_t port, int rcvbuf, int recv_timeout_ms,
+                           int send_timeout_ms) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    if (recv_timeout_ms > 0)
+        set_timeout(fd, SO_RCVTIMEO, recv_timeout_ms);
+    if (send_timeout_ms > 0)
+        set_timeout(fd, SO_SNDTIMEO, send_timeout_ms);
+    return fd;
+}
+
+const char *sl_harness_tcp_ask(uint16_t port, const char *req,
+                               const char *until, int timeout_ms,
+                               char *reply, size_t cap) {
+    reply[0] = '\0';
+    int fd = sl_harness_tcp_connect(port, 0, timeout_ms, timeout_ms);
+    if (fd < 0)
+        return reply;
+    size_t len = strlen(req);
+    if (write(fd, req, len) == (ssize_t)len) {
+        size_t got = 0;
+        ssize_t n;
+        while (got + 1 < cap &&
+               (n = read(fd, reply + got, cap - 1 - got)) > 0) {
+            got += (size_t)n;
+            reply[got] = '\0';
+            if (strstr(reply, until) != NULL)
+                break;
+        }
+    }
+    close(fd);
+    return reply;
+}
+
+const char *sl_harness_tcp_poll(uint16_t port, const char *req,
+                                const char *until, const char *want,
+                                int tries, int timeout_ms, char *reply,
+                                size_t cap) {
+    reply[0] = '\0';
+    for (int i = 0; i < tries; i++) {
+        sl_harness_tcp_ask(port, req, until, timeout_ms, reply, cap);
+        if (strstr(reply, want) != NULL)
+            break;
+        sleep_ms(100);
+    }
+    return reply;
 }
 
 int sl_harness_wait_port(uint16_t port, int timeout_ms) {
@@ -275,6 +516,19 @@ void sl_harness_restart(const char *role) {
         }
         fclose(file);
     }
+}
+
+uint8_t *sl_harness_slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        sl_test_fail(__FILE__, __LINE__, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(*len ? *len : 1);
+    SL_CHECK(fread(b, 1, *len, f) == *len);
+    fclose(f);
+    return b;
 }
 
 long sl_harness_peak_rss_kb(int pid) {

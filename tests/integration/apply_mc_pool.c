@@ -29,12 +29,8 @@
 #define NKEYS 240
 
 static int mc_connect(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    SL_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = sl_harness_tcp_connect(port, 0, 10000, 0);
+    SL_CHECK(fd >= 0);
     return fd;
 }
 
@@ -118,6 +114,19 @@ static uint64_t publish_updates(sl_client_t *cl, const char *part, int n) {
     return off + 1;
 }
 
+/* The application's client over both servers: libmemcached,
+ * libketama-compatible (weighted ketama). */
+static memcached_st *app_client(const uint16_t port[2]) {
+    memcached_st *app = memcached_create(NULL);
+    SL_CHECK(app != NULL);
+    SL_CHECK(memcached_behavior_set(app, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED,
+                                    1) == MEMCACHED_SUCCESS);
+    for (int s = 0; s < 2; s++)
+        SL_CHECK(memcached_server_add(app, "127.0.0.1", port[s]) ==
+                 MEMCACHED_SUCCESS);
+    return app;
+}
+
 SL_TEST(apply_memcached_pool_deletes_on_the_ketama_server) {
     uint16_t port[2];
     port[0] = sl_harness_port("MEMCACHED");
@@ -127,14 +136,7 @@ SL_TEST(apply_memcached_pool_deletes_on_the_ketama_server) {
     mkdir(dir, 0700);
     sl_harness_start_broker(dir, broker, sizeof broker);
 
-    /* The application's client: libmemcached, libketama-compatible. */
-    memcached_st *app = memcached_create(NULL);
-    SL_CHECK(app != NULL);
-    SL_CHECK(memcached_behavior_set(app, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED,
-                                    1) == MEMCACHED_SUCCESS);
-    for (int s = 0; s < 2; s++)
-        SL_CHECK(memcached_server_add(app, "127.0.0.1", port[s]) ==
-                 MEMCACHED_SUCCESS);
+    memcached_st *app = app_client(port);
     int fd[2] = {mc_connect(port[0]), mc_connect(port[1])};
     int home[NKEYS + 1], per[2] = {0, 0};
     char key[64], cmd[300], reply[256];
@@ -230,13 +232,7 @@ SL_TEST(apply_memcached_pool_server_stalled_is_waited_for) {
     snprintf(dir, sizeof dir, "%s/mcstall", sl_test_tmpdir());
     mkdir(dir, 0700);
     sl_harness_start_broker(dir, broker, sizeof broker);
-    memcached_st *app = memcached_create(NULL);
-    SL_CHECK(app != NULL);
-    SL_CHECK(memcached_behavior_set(app, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED,
-                                    1) == MEMCACHED_SUCCESS);
-    for (int s = 0; s < 2; s++)
-        SL_CHECK(memcached_server_add(app, "127.0.0.1", port[s]) ==
-                 MEMCACHED_SUCCESS);
+    memcached_st *app = app_client(port);
     int fd[2] = {mc_connect(port[0]), mc_connect(port[1])};
     int home[NCHANGED + 1], per[2] = {0, 0};
     char key[64];

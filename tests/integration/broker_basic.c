@@ -21,85 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct {
-    int pid;
-    uint16_t port;
-    char addr[64];
-    char data[600];
-    char log[600];
-} broker_t;
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Starts the broker with extra flags (NULL-terminated list). */
-static void broker_start(broker_t *b, const char *const *extra) {
-    if (b->data[0] == '\0') {
-        snprintf(b->data, sizeof b->data, "%s/data", sl_test_tmpdir());
-        snprintf(b->log, sizeof b->log, "%s/broker.log", sl_test_tmpdir());
-    }
-    b->port = sl_harness_free_port();
-    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
-    const char *argv[40];
-    int n = 0;
-    argv[n++] = sl_harness_bin("sluice-broker");
-    argv[n++] = "--listen";
-    argv[n++] = b->addr;
-    argv[n++] = "--data";
-    argv[n++] = b->data;
-    for (int i = 0; extra && extra[i] && n < 38; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    b->pid = sl_harness_spawn((char *const *)argv, b->log);
-    if (sl_harness_wait_port(b->port, 10000) != 0)
-        sl_test_fail(__FILE__, __LINE__, "broker did not start (see %s)",
-                     b->log);
-}
-
-static void broker_stop(broker_t *b, int sig) {
-    int status = sl_harness_stop(b->pid, sig, 10000);
-    if (sig == SIGTERM)
-        SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    b->pid = 0;
-}
-
-static sl_client_t *client(const broker_t *b, const char *secret) {
-    sl_client_opts_t o = {secret, 5000, 10000, 5000};
-    sl_client_t *cl = NULL;
-    int err = sl_client_connect(b->addr, &o, &cl);
-    if (err != 0)
-        sl_test_fail(__FILE__, __LINE__, "connect %s: %s", b->addr,
-                     sl_strerror(err));
-    return cl;
-}
-
-static uint64_t stat_value(sl_client_t *cl, const char *name) {
-    sl_buf_t text = SL_BUF_INIT;
-    SL_CHECK_OK(sl_client_stats(cl, &text));
-    sl_buf_append_u8(&text, 0);
-    char key[128];
-    snprintf(key, sizeof key, "STAT %s ", name);
-    const char *p = strstr((const char *)text.data, key);
-    uint64_t v = p ? strtoull(p + strlen(key), NULL, 10) : UINT64_MAX;
-    sl_buf_free(&text);
-    if (v == UINT64_MAX)
-        sl_test_fail(__FILE__, __LINE__, "no stat %s", name);
-    return v;
-}
+typedef sl_harness_broker_t broker_t;
 
 /* A raw connection for bad input. */
 static int raw_connect(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    SL_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = sl_harness_tcp_connect(port, 0, 5000, 0);
+    SL_CHECK(fd >= 0);
     return fd;
 }
 
@@ -130,8 +57,8 @@ static int raw_closed(int fd) {
 
 SL_TEST(broker_put_get_offsets_commit) {
     broker_t b = {0};
-    broker_start(&b, NULL);
-    sl_client_t *cl = client(&b, NULL);
+    sl_harness_broker_start(&b, NULL, 10000);
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
     char ver[64];
     SL_CHECK_OK(sl_client_version(cl, ver, sizeof ver));
     SL_CHECK(strncmp(ver, "sluice-broker ", 14) == 0);
@@ -218,9 +145,9 @@ SL_TEST(broker_put_get_offsets_commit) {
     sl_client_close(cl);
 
     /* Everything survives kill -9 (acks came after fsync). */
-    broker_stop(&b, SIGKILL);
-    broker_start(&b, NULL);
-    cl = client(&b, NULL);
+    sl_harness_broker_stop(&b, SIGKILL, 10000);
+    sl_harness_broker_start(&b, NULL, 10000);
+    cl = sl_harness_broker_client(&b, NULL);
     SL_CHECK_OK(sl_client_offsets(cl, "shop", "shop.users", &a, &z));
     SL_CHECK_UINT(z, 100);
     SL_CHECK_OK(sl_client_committed(cl, "apply", "shop", "shop.users", &off));
@@ -232,13 +159,13 @@ SL_TEST(broker_put_get_offsets_commit) {
                               &dup));
     SL_CHECK_UINT(off, 100);
     sl_client_close(cl);
-    broker_stop(&b, SIGTERM);
+    sl_harness_broker_stop(&b, SIGTERM, 10000);
 }
 
 SL_TEST(broker_pipelined_puts) {
     broker_t b = {0};
-    broker_start(&b, NULL);
-    sl_client_t *cl = client(&b, NULL);
+    sl_harness_broker_start(&b, NULL, 10000);
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
     uint64_t ids[5000];
     for (int i = 0; i < 5000; i++) {
         char m[32];
@@ -254,16 +181,16 @@ SL_TEST(broker_pipelined_puts) {
         SL_CHECK_UINT(ack.reqid, ids[i]);
         SL_CHECK_UINT(ack.offset, (uint64_t)(i / 2));
     }
-    SL_CHECK_UINT(stat_value(cl, "puts"), 5000);
-    SL_CHECK(stat_value(cl, "fsyncs") >= 1);
+    SL_CHECK_UINT(sl_harness_broker_stat(cl, "puts"), 5000);
+    SL_CHECK(sl_harness_broker_stat(cl, "fsyncs") >= 1);
     sl_client_close(cl);
-    broker_stop(&b, SIGTERM);
+    sl_harness_broker_stop(&b, SIGTERM, 10000);
 }
 
 SL_TEST(broker_idempotent_put_survives_kill) {
     broker_t b = {0};
-    broker_start(&b, NULL);
-    sl_client_t *cl = client(&b, NULL);
+    sl_harness_broker_start(&b, NULL, 10000);
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
     uint64_t off;
     int dup;
     sl_client_msg_t two[2] = {{"r1", 2}, {"r2", 2}};
@@ -282,9 +209,9 @@ SL_TEST(broker_idempotent_put_survives_kill) {
     SL_CHECK(!dup);
     SL_CHECK_UINT(off, 3);
     sl_client_close(cl);
-    broker_stop(&b, SIGKILL);
-    broker_start(&b, NULL);
-    cl = client(&b, NULL);
+    sl_harness_broker_stop(&b, SIGKILL, 10000);
+    sl_harness_broker_start(&b, NULL, 10000);
+    cl = sl_harness_broker_client(&b, NULL);
     SL_CHECK_OK(sl_client_put(cl, "db", "db.t", "r3", 2, 1001, 502, &off, &dup));
     SL_CHECK(dup);
     SL_CHECK_UINT(off, 2);
@@ -298,7 +225,7 @@ SL_TEST(broker_idempotent_put_survives_kill) {
     SL_CHECK_UINT(f.count, 5);
     SL_CHECK_MEM(f.recs[2].data, f.recs[2].len, "r3", 2);
     SL_CHECK_MEM(f.recs[4].data, f.recs[4].len, "r4", 2);
-    SL_CHECK_UINT(stat_value(cl, "dup_batches"), 2);
+    SL_CHECK_UINT(sl_harness_broker_stat(cl, "dup_batches"), 2);
     /* Sequences 503..504: half old, half new: refused with a 409. */
     sl_client_msg_t overlap[2] = {{"r4", 2}, {"r5", 2}};
     SL_CHECK_INT(sl_client_put_batch(cl, "db", "db.t", overlap, 2, 1001, 503,
@@ -308,7 +235,7 @@ SL_TEST(broker_idempotent_put_survives_kill) {
     SL_CHECK(!dup);
     SL_CHECK_UINT(off, 5);
     sl_client_close(cl);
-    broker_stop(&b, SIGTERM);
+    sl_harness_broker_stop(&b, SIGTERM, 10000);
 }
 
 typedef struct {
@@ -337,8 +264,8 @@ static void *long_poll_thread(void *arg) {
 
 SL_TEST(broker_long_poll) {
     broker_t b = {0};
-    broker_start(&b, NULL);
-    sl_client_t *cl = client(&b, NULL);
+    sl_harness_broker_start(&b, NULL, 10000);
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
     uint64_t off;
     int dup;
     SL_CHECK_OK(sl_client_put(cl, "t", "lp", "zero", 4, -1, 0, &off, &dup));
@@ -346,9 +273,9 @@ SL_TEST(broker_long_poll) {
     pthread_t th;
     SL_CHECK_OK(pthread_create(&th, NULL, long_poll_thread, &ctx));
     /* Wait until the broker holds the poll, then put. */
-    for (int i = 0; i < 500 && stat_value(cl, "long_polls") == 0; i++)
-        sleep_ms(10);
-    SL_CHECK_UINT(stat_value(cl, "long_polls"), 1);
+    for (int i = 0; i < 500 && sl_harness_broker_stat(cl, "long_polls") == 0; i++)
+        sl_harness_sleep_ms(10);
+    SL_CHECK_UINT(sl_harness_broker_stat(cl, "long_polls"), 1);
     SL_CHECK_OK(sl_client_put(cl, "t", "lp", "one", 3, -1, 0, &off, &dup));
     pthread_join(th, NULL);
     SL_CHECK_OK(ctx.err);
@@ -360,7 +287,7 @@ SL_TEST(broker_long_poll) {
     SL_CHECK_UINT(f.count, 0);
     SL_CHECK_UINT(f.next, 2);
     sl_client_close(cl);
-    broker_stop(&b, SIGTERM);
+    sl_harness_broker_stop(&b, SIGTERM, 10000);
 }
 
 SL_TEST(broker_retention_by_size) {
@@ -368,8 +295,8 @@ SL_TEST(broker_retention_by_size) {
     const char *flags[] = {"--segment-size", "1MiB", "--retention-bytes",
                            "2MiB", "--checkpoint-interval", "200ms",
                            "--fsync", "never", NULL};
-    broker_start(&b, flags);
-    sl_client_t *cl = client(&b, NULL);
+    sl_harness_broker_start(&b, flags, 10000);
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
     static char big[64 * 1024];
     memset(big, 'r', sizeof big);
     uint64_t off;
@@ -380,10 +307,10 @@ SL_TEST(broker_retention_by_size) {
                                   &dup));
     }
     /* Retention runs on a timer after a checkpoint covers old segments. */
-    for (int i = 0; i < 300 && stat_value(cl, "segments_deleted") == 0; i++)
-        sleep_ms(20);
-    SL_CHECK(stat_value(cl, "segments_deleted") > 0);
-    SL_CHECK(stat_value(cl, "disk_used") <= (3u << 20));
+    for (int i = 0; i < 300 && sl_harness_broker_stat(cl, "segments_deleted") == 0; i++)
+        sl_harness_sleep_ms(20);
+    SL_CHECK(sl_harness_broker_stat(cl, "segments_deleted") > 0);
+    SL_CHECK(sl_harness_broker_stat(cl, "disk_used") <= (3u << 20));
     sl_client_fetch_t f;
     SL_CHECK_INT(sl_client_get(cl, "t", "ret", 0, 1000, 0, &f), SL_EGONE);
     SL_CHECK(f.earliest > 0);
@@ -395,7 +322,7 @@ SL_TEST(broker_retention_by_size) {
     snprintf(want, sizeof want, "%08llu", (unsigned long long)earliest);
     SL_CHECK_MEM(f.recs[0].data, 8, want, 8);
     sl_client_close(cl);
-    broker_stop(&b, SIGTERM);
+    sl_harness_broker_stop(&b, SIGTERM, 10000);
 }
 
 SL_TEST(broker_auth) {
@@ -407,23 +334,24 @@ SL_TEST(broker_auth) {
     fputs("s3cret-value\n", fp);
     fclose(fp);
     const char *flags[] = {"--auth-file", path, NULL};
-    broker_start(&b, flags);
+    sl_harness_broker_start(&b, flags, 10000);
     /* Without the secret every command is refused. */
-    sl_client_t *cl = client(&b, NULL);
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
     char ver[64];
     SL_CHECK_INT(sl_client_version(cl, ver, sizeof ver), SL_EAUTH);
     sl_client_close(cl);
     /* A wrong secret fails the connection. */
     sl_client_opts_t o = {"wrong", 5000, 5000, -1};
     SL_CHECK_INT(sl_client_connect(b.addr, &o, &cl), SL_EAUTH);
-    cl = client(&b, "s3cret-value");
+    sl_client_opts_t with_secret = {"s3cret-value", 5000, 10000, 5000};
+    cl = sl_harness_broker_client(&b, &with_secret);
     SL_CHECK_OK(sl_client_version(cl, ver, sizeof ver));
     uint64_t off;
     int dup;
     SL_CHECK_OK(sl_client_put(cl, "t", "p", "x", 1, -1, 0, &off, &dup));
-    SL_CHECK(stat_value(cl, "err_auth") >= 2);
+    SL_CHECK(sl_harness_broker_stat(cl, "err_auth") >= 2);
     sl_client_close(cl);
-    broker_stop(&b, SIGTERM);
+    sl_harness_broker_stop(&b, SIGTERM, 10000);
     /* The secret is never in the broker's log. */
     fp = fopen(b.log, "r");
     SL_CHECK(fp != NULL);
@@ -437,7 +365,7 @@ SL_TEST(broker_bad_input) {
     broker_t b = {0};
     const char *flags[] = {"--max-message", "1KiB", "--max-connections", "40",
                            "--idle-timeout", "1s", NULL};
-    broker_start(&b, flags);
+    sl_harness_broker_start(&b, flags, 10000);
     char out[4096];
     int fd = raw_connect(b.port);
     /* Non-fatal errors: the connection goes on. */
@@ -512,24 +440,24 @@ SL_TEST(broker_bad_input) {
     for (int i = 0; i < 45; i++)
         close(idle[i]);
     /* The broker still serves, and counted everything. */
-    sl_client_t *cl = client(&b, NULL);
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
     uint64_t off;
     int dup;
     SL_CHECK_OK(sl_client_put(cl, "t", "p", "ok", 2, -1, 0, &off, &dup));
-    SL_CHECK(stat_value(cl, "err_unknown_command") >= 1);
-    SL_CHECK(stat_value(cl, "err_too_large") >= 1);
-    SL_CHECK(stat_value(cl, "err_crc_mismatch") >= 1);
-    SL_CHECK(stat_value(cl, "err_protocol") >= 4);
-    SL_CHECK(stat_value(cl, "err_truncated_request") >= 1);
-    SL_CHECK(stat_value(cl, "rejected_connections") >= 1);
-    SL_CHECK(stat_value(cl, "idle_closed") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "err_unknown_command") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "err_too_large") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "err_crc_mismatch") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "err_protocol") >= 4);
+    SL_CHECK(sl_harness_broker_stat(cl, "err_truncated_request") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "rejected_connections") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "idle_closed") >= 1);
     sl_client_close(cl);
-    broker_stop(&b, SIGTERM);
+    sl_harness_broker_stop(&b, SIGTERM, 10000);
 }
 
 SL_TEST(broker_cli) {
     broker_t b = {0};
-    broker_start(&b, NULL);
+    sl_harness_broker_start(&b, NULL, 10000);
     char cmd[2048];
     const char *cli = sl_harness_bin("sluice");
     snprintf(cmd, sizeof cmd,
@@ -562,7 +490,7 @@ SL_TEST(broker_cli) {
              b.addr);
     int rc = system(cmd);
     SL_CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
-    broker_stop(&b, SIGTERM);
+    sl_harness_broker_stop(&b, SIGTERM, 10000);
 }
 
 SL_TEST(broker_fsync_modes_and_config_file) {
@@ -589,11 +517,11 @@ SL_TEST(broker_fsync_modes_and_config_file) {
                 modes[m]);
         fclose(fp);
         const char *flags[] = {"--config", conf, NULL};
-        broker_start(&b, flags);
+        sl_harness_broker_start(&b, flags, 10000);
         char ckpt[700];
         snprintf(ckpt, sizeof ckpt, "%s/checkpoint", b.data);
         SL_CHECK(access(ckpt, F_OK) == 0);
-        sl_client_t *cl = client(&b, NULL);
+        sl_client_t *cl = sl_harness_broker_client(&b, NULL);
         for (int i = 0; i < 2000; i++) {
             char msg[32];
             snprintf(msg, sizeof msg, "m%d", i);
@@ -606,9 +534,9 @@ SL_TEST(broker_fsync_modes_and_config_file) {
             SL_CHECK_UINT(ack.offset, (uint64_t)i);
         }
         sl_client_close(cl);
-        broker_stop(&b, SIGKILL);
-        broker_start(&b, flags);
-        cl = client(&b, NULL);
+        sl_harness_broker_stop(&b, SIGKILL, 10000);
+        sl_harness_broker_start(&b, flags, 10000);
+        cl = sl_harness_broker_client(&b, NULL);
         uint64_t a, z;
         SL_CHECK_OK(sl_client_offsets(cl, "t", "p", &a, &z));
         SL_CHECK_UINT(z, 2000);
@@ -617,7 +545,7 @@ SL_TEST(broker_fsync_modes_and_config_file) {
         SL_CHECK_UINT(f.count, 1);
         SL_CHECK_MEM(f.recs[0].data, f.recs[0].len, "m1999", 5);
         sl_client_close(cl);
-        broker_stop(&b, SIGTERM);
+        sl_harness_broker_stop(&b, SIGTERM, 10000);
     }
     /* A bad fsync value and an unknown key are usage errors (exit 2). */
     char cmd[1024];

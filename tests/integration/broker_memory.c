@@ -33,41 +33,7 @@
 
 #define MIB (1024L * 1024L)
 
-typedef struct {
-    int pid;
-    uint16_t port;
-    char addr[64];
-    char data[600];
-    char log[600];
-} broker_t;
-
-/* Starts the broker with extra flags (NULL-terminated list). */
-static void broker_start(broker_t *b, const char *const *extra) {
-    snprintf(b->data, sizeof b->data, "%s/data", sl_test_tmpdir());
-    snprintf(b->log, sizeof b->log, "%s/broker.log", sl_test_tmpdir());
-    b->port = sl_harness_free_port();
-    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
-    const char *argv[40];
-    int n = 0;
-    argv[n++] = sl_harness_bin("sluice-broker");
-    argv[n++] = "--listen";
-    argv[n++] = b->addr;
-    argv[n++] = "--data";
-    argv[n++] = b->data;
-    for (int i = 0; extra && extra[i] && n < 38; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    b->pid = sl_harness_spawn((char *const *)argv, b->log);
-    if (sl_harness_wait_port(b->port, 10000) != 0)
-        sl_test_fail(__FILE__, __LINE__, "broker did not start (see %s)",
-                     b->log);
-}
-
-static void broker_stop(broker_t *b) {
-    int status = sl_harness_stop(b->pid, SIGTERM, 20000);
-    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    b->pid = 0;
-}
+typedef sl_harness_broker_t broker_t;
 
 static int alive(int pid) {
     return kill(pid, 0) == 0 && waitpid(pid, NULL, WNOHANG) == 0;
@@ -76,45 +42,15 @@ static int alive(int pid) {
 static sl_client_t *client(const broker_t *b) {
     /* Generous timeouts: they only keep a broken broker from hanging the
      * test. */
-    sl_client_opts_t o = {NULL, 10000, 60000, 10000};
-    sl_client_t *cl = NULL;
-    int err = sl_client_connect(b->addr, &o, &cl);
-    if (err != 0)
-        sl_test_fail(__FILE__, __LINE__, "connect %s: %s", b->addr,
-                     sl_strerror(err));
-    return cl;
-}
-
-static uint64_t stat_value(sl_client_t *cl, const char *name) {
-    sl_buf_t text = SL_BUF_INIT;
-    SL_CHECK_OK(sl_client_stats(cl, &text));
-    sl_buf_append_u8(&text, 0);
-    char key[128];
-    snprintf(key, sizeof key, "STAT %s ", name);
-    const char *p = strstr((const char *)text.data, key);
-    uint64_t v = p ? strtoull(p + strlen(key), NULL, 10) : UINT64_MAX;
-    sl_buf_free(&text);
-    if (v == UINT64_MAX)
-        sl_test_fail(__FILE__, __LINE__, "no stat %s", name);
-    return v;
+    static const sl_client_opts_t o = {NULL, 10000, 60000, 10000};
+    return sl_harness_broker_client(b, &o);
 }
 
 /* A raw connection; rcvbuf > 0 makes its receive buffer small (before
  * connecting, so the window stays small), for clients that never read. */
 static int raw_connect(uint16_t port, int rcvbuf) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = sl_harness_tcp_connect(port, rcvbuf, 30000, 30000);
     SL_CHECK(fd >= 0);
-    if (rcvbuf > 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    SL_CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    struct timeval tv = {30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     return fd;
 }
 
@@ -226,9 +162,9 @@ static void fill(const broker_t *b, const char *topic, const char *part,
 }
 
 SL_TEST(broker_memory_unfinished_big_puts_stay_within_budget) {
-    broker_t b;
+    broker_t b = {0};
     const char *flags[] = {"--max-memory", "64MiB", "--fsync", "never", NULL};
-    broker_start(&b, flags);
+    sl_harness_broker_start(&b, flags, 10000);
     enum { NCONN = 100 };
     const size_t len = 16 * MIB; /* max-message */
     int fds[NCONN];
@@ -264,20 +200,20 @@ SL_TEST(broker_memory_unfinished_big_puts_stay_within_budget) {
     free(payload);
     check_served(&b, "p");
     sl_client_t *cl = client(&b);
-    SL_CHECK(stat_value(cl, "memory_full_events") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "memory_full_events") >= 1);
     /* Back under the mark where reading resumes (buffers below half the
      * budget are kept for reuse). */
-    SL_CHECK(stat_value(cl, "memory_used") < 32u * MIB);
-    SL_CHECK(stat_value(cl, "err_truncated_request") >= NCONN);
+    SL_CHECK(sl_harness_broker_stat(cl, "memory_used") < 32u * MIB);
+    SL_CHECK(sl_harness_broker_stat(cl, "err_truncated_request") >= NCONN);
     sl_client_close(cl);
     SL_CHECK(peak_mib(b.pid) < 64 + 48);
-    broker_stop(&b);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
 }
 
 SL_TEST(broker_memory_pipelined_big_gets_stay_within_budget) {
-    broker_t b;
+    broker_t b = {0};
     const char *flags[] = {"--max-memory", "64MiB", "--fsync", "never", NULL};
-    broker_start(&b, flags);
+    sl_harness_broker_start(&b, flags, 10000);
     fill(&b, "t", "p", 4, 4 * MIB);
     long before = sl_harness_peak_rss_kb(b.pid) / 1024;
     enum { NCONN = 20, NGET = 50 };
@@ -301,19 +237,19 @@ SL_TEST(broker_memory_pipelined_big_gets_stay_within_budget) {
         abort_conn(fds[i]);
     check_served(&b, "p");
     sl_client_t *cl = client(&b);
-    SL_CHECK(stat_value(cl, "memory_full_events") >= 1);
+    SL_CHECK(sl_harness_broker_stat(cl, "memory_full_events") >= 1);
     /* Back under the mark where reading resumes (buffers below half the
      * budget are kept for reuse). */
-    SL_CHECK(stat_value(cl, "memory_used") < 32u * MIB);
+    SL_CHECK(sl_harness_broker_stat(cl, "memory_used") < 32u * MIB);
     sl_client_close(cl);
     SL_CHECK(peak_mib(b.pid) < 64 + 48);
-    broker_stop(&b);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
 }
 
 SL_TEST(broker_memory_nonreading_client_does_not_stop_others) {
-    broker_t b;
+    broker_t b = {0};
     const char *flags[] = {"--fsync", "never", NULL}; /* max-memory 1 GiB */
-    broker_start(&b, flags);
+    sl_harness_broker_start(&b, flags, 10000);
     fill(&b, "t", "p", 4, 4 * MIB);
     /* 200 gets of 16 MiB each (3.2 GB of replies), never read. */
     int fd = raw_connect(b.port, 4096);
@@ -336,7 +272,7 @@ SL_TEST(broker_memory_nonreading_client_does_not_stop_others) {
     SL_CHECK_OK(sl_client_put(cl, "t", "q", "x", 1, -1, 0, &off, &dup));
     SL_CHECK_UINT(off, 0);
     /* The non-reader holds at most about max-output (64 MiB) of replies. */
-    uint64_t used = stat_value(cl, "memory_used");
+    uint64_t used = sl_harness_broker_stat(cl, "memory_used");
     fprintf(stderr, "  non-reader: memory_used %" PRIu64 " MiB\n",
             used / (uint64_t)MIB);
     SL_CHECK(used < 160u * MIB);
@@ -347,16 +283,16 @@ SL_TEST(broker_memory_nonreading_client_does_not_stop_others) {
     SL_CHECK(alive(b.pid));
     abort_conn(fd);
     check_served(&b, "p");
-    broker_stop(&b);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
 }
 
 #define LTOPIC "a_topic_name_long_enough_to_make_the_listing_big"
 
 SL_TEST(broker_memory_partitions_listing_is_streamed) {
-    broker_t b;
+    broker_t b = {0};
     const char *flags[] = {"--fsync", "never", "--max-output", "64KiB",
                            "--checkpoint-interval", "1h", NULL};
-    broker_start(&b, flags);
+    sl_harness_broker_start(&b, flags, 10000);
     enum { NPART = 50000, CHUNK = 1000 };
     /* Creates the partitions with pipelined puts, 1000 at a time. */
     int fd = raw_connect(b.port, 0);
@@ -399,7 +335,7 @@ SL_TEST(broker_memory_partitions_listing_is_streamed) {
     SL_CHECK_OK(sl_client_get(cl, LTOPIC, "partition_00042", 0, 1024, 0, &f));
     SL_CHECK(f.count == 1 && f.recs[0].len == 1 && f.recs[0].data[0] == 'x');
     /* The broker holds a slice of the listing, not all of it. */
-    uint64_t used = stat_value(cl, "memory_used");
+    uint64_t used = sl_harness_broker_stat(cl, "memory_used");
     fprintf(stderr, "  listing paused: memory_used %" PRIu64 " KiB\n",
             used / 1024);
     SL_CHECK(used < 1024u * 1024u);
@@ -439,7 +375,7 @@ SL_TEST(broker_memory_partitions_listing_is_streamed) {
     free(text);
     free(req);
     free(rep);
-    broker_stop(&b);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
 }
 
 SL_TEST(broker_memory_budget_below_minimum_is_refused) {

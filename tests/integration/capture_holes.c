@@ -35,51 +35,29 @@
 
 typedef struct {
     char dir[512];
-    char data[600];
-    char broker_addr[64];
-    int broker_pid;
+    sl_harness_broker_t broker;
     char start_file[128];
     uint64_t start_pos;
 } env_t;
 
-static void pause_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int start_broker(env_t *env, int n) {
-    uint16_t port = sl_harness_free_port();
-    snprintf(env->broker_addr, sizeof env->broker_addr, "127.0.0.1:%u",
-             port);
-    char log[700];
-    snprintf(log, sizeof log, "%s/broker%d.log", env->dir, n);
-    char *argv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen",
-                    env->broker_addr, "--data", env->data, "--fsync",
-                    "always", NULL};
-    int pid = sl_harness_spawn(argv, log);
-    if (sl_harness_wait_port(port, 20000) != 0)
-        sl_test_fail(__FILE__, __LINE__, "sluice-broker did not start; see "
-                     "%s", log);
-    return pid;
+static void start_broker(env_t *env, int n) {
+    static const char *const flags[] = {"--fsync", "always", NULL};
+    snprintf(env->broker.log, sizeof env->broker.log, "%s/broker%d.log",
+             env->dir, n);
+    sl_harness_broker_start(&env->broker, flags, 20000);
 }
 
 static int start_capture(env_t *env, const char *log) {
-    char port[16], start[200], pwfile[512], source[128], path[700];
-    snprintf(port, sizeof port, "%u", sl_harness_port("SOURCE"));
+    char start[200], path[700];
     snprintf(start, sizeof start, "%s:%llu", env->start_file,
              (unsigned long long)env->start_pos);
-    snprintf(pwfile, sizeof pwfile, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
-    snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%s",
-             getenv("SL_SOURCE_REPL_USER"), port);
-    char *argv[] = {(char *)sl_harness_bin("sluice-capture"),
-                    "--source", source, "--password-file", pwfile,
-                    "--broker", env->broker_addr, "--topic", TOPIC,
-                    "--server-id", "3011", "--start", start,
-                    "--include", "holes\\..*", "--heartbeat", "200ms",
-                    "--checkpoint-interval", "50ms", "--report-interval",
-                    "60s", NULL};
+    const char *const flags[] = {"--topic", TOPIC, "--server-id", "3011",
+                                 "--start", start, "--include", "holes\\..*",
+                                 "--heartbeat", "200ms",
+                                 "--checkpoint-interval", "50ms",
+                                 "--report-interval", "60s", NULL};
     snprintf(path, sizeof path, "%s/%s", env->dir, log);
-    return sl_harness_spawn(argv, path);
+    return sl_harness_start_capture(env->broker.addr, flags, path);
 }
 
 static void workload(MYSQL *mysql, int from, int count) {
@@ -114,15 +92,11 @@ static void newest(sl_client_t *cl, const char *topic, const char *part,
 
 /* Waits until capture's checkpoint reaches the source's current end. */
 static void wait_caught_up(env_t *env, MYSQL *mysql, const char *log) {
-    SL_CHECK_OK(mysql_query(mysql, "SHOW MASTER STATUS"));
-    MYSQL_RES *res = mysql_store_result(mysql);
-    MYSQL_ROW row = mysql_fetch_row(res);
     char file[128];
-    snprintf(file, sizeof file, "%s", row[0]);
-    uint64_t end = strtoull(row[1], NULL, 10);
-    mysql_free_result(res);
+    uint64_t end;
+    sl_harness_master_status(mysql, file, sizeof file, &end);
     sl_client_t *cl;
-    SL_CHECK_OK(sl_client_connect(env->broker_addr, NULL, &cl));
+    SL_CHECK_OK(sl_client_connect(env->broker.addr, NULL, &cl));
     for (int i = 0; i < 600; i++) {
         char rec[1024];
         int found;
@@ -134,7 +108,7 @@ static void wait_caught_up(env_t *env, MYSQL *mysql, const char *log) {
             sl_client_close(cl);
             return;
         }
-        pause_ms(100);
+        sl_harness_sleep_ms(100);
     }
     char cmd[800];
     snprintf(cmd, sizeof cmd, "tail -n 20 %s/%s", env->dir, log);
@@ -160,19 +134,15 @@ SL_TEST(capture_resumes_below_a_hole_at_the_end) {
     memset(&env, 0, sizeof env);
     MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
     snprintf(env.dir, sizeof env.dir, "%s", sl_test_tmpdir());
-    snprintf(env.data, sizeof env.data, "%s/broker", env.dir);
-    env.broker_pid = start_broker(&env, 1);
+    snprintf(env.broker.data, sizeof env.broker.data, "%s/broker", env.dir);
+    start_broker(&env, 1);
     sl_harness_exec(mysql, "DROP DATABASE IF EXISTS holes");
     sl_harness_exec(mysql, "CREATE DATABASE holes");
     sl_harness_exec(mysql, "CREATE TABLE holes.t (id INT PRIMARY KEY, "
                            "v VARCHAR(20))");
     sl_harness_exec(mysql, "FLUSH BINARY LOGS");
-    SL_CHECK_OK(mysql_query(mysql, "SHOW MASTER STATUS"));
-    MYSQL_RES *res = mysql_store_result(mysql);
-    MYSQL_ROW row = mysql_fetch_row(res);
-    snprintf(env.start_file, sizeof env.start_file, "%s", row[0]);
-    env.start_pos = strtoull(row[1], NULL, 10);
-    mysql_free_result(res);
+    sl_harness_master_status(mysql, env.start_file, sizeof env.start_file,
+                             &env.start_pos);
 
     int cap = start_capture(&env, "capture1.log");
     workload(mysql, 1, ROWS1);
@@ -182,15 +152,15 @@ SL_TEST(capture_resumes_below_a_hole_at_the_end) {
 
     /* Without its checkpoint file, recovery cannot vouch for the newest
      * batches (recover.c): every partition skips to its high-water mark. */
-    sl_harness_stop(env.broker_pid, SIGKILL, 10000);
+    sl_harness_stop(env.broker.pid, SIGKILL, 10000);
     char path[700];
-    snprintf(path, sizeof path, "%s/checkpoint", env.data);
+    snprintf(path, sizeof path, "%s/checkpoint", env.broker.data);
     SL_CHECK_INT(unlink(path), 0);
-    env.broker_pid = start_broker(&env, 2);
+    start_broker(&env, 2);
     snprintf(path, sizeof path, "%s/broker2.log", env.dir);
     SL_CHECK(file_has(path, "offsets skipped to the high-water mark"));
     sl_client_t *cl;
-    SL_CHECK_OK(sl_client_connect(env.broker_addr, NULL, &cl));
+    SL_CHECK_OK(sl_client_connect(env.broker.addr, NULL, &cl));
     uint64_t earliest, latest;
     SL_CHECK_OK(sl_client_offsets(cl, "__sluice_capture", TOPIC, &earliest,
                                   &latest));
@@ -251,6 +221,6 @@ SL_TEST(capture_resumes_below_a_hole_at_the_end) {
     status = sl_harness_stop(cap, SIGTERM, 20000);
     SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     sl_client_close(cl);
-    sl_harness_stop(env.broker_pid, SIGTERM, 20000);
+    sl_harness_stop(env.broker.pid, SIGTERM, 20000);
     mysql_close(mysql);
 }

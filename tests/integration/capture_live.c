@@ -181,29 +181,22 @@ static int start_capture(env_t *env, const char *log) {
 }
 
 static int start_capture_args(env_t *env, const char *log, char **extra) {
-    char port[16], start[200], pwfile[512];
-    snprintf(port, sizeof port, "%u", sl_harness_port("SOURCE"));
+    char start[200];
     snprintf(start, sizeof start, "%s:%llu", env->start_file,
              (unsigned long long)env->start_pos);
-    snprintf(pwfile, sizeof pwfile, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
-    char source[128];
-    snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%s",
-             getenv("SL_SOURCE_REPL_USER"), port);
-    char *argv[] = {(char *)sl_harness_bin("sluice-capture"),
-                    "--source", source, "--password-file", pwfile,
-                    "--broker", env->broker_addr, "--topic", "live",
-                    "--server-id", "3001", "--start", start,
-                    "--include", "live\\..*", "--heartbeat", "200ms",
-                    "--checkpoint-interval", "50ms", "--report-interval",
-                    "60s", NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    const char *flags[] = {"--topic", "live", "--server-id", "3001",
+                           "--start", start, "--include", "live\\..*",
+                           "--heartbeat", "200ms", "--checkpoint-interval",
+                           "50ms", "--report-interval", "60s", NULL, NULL,
+                           NULL, NULL, NULL, NULL, NULL};
     size_t argc = 0;
-    while (argv[argc] != NULL)
+    while (flags[argc] != NULL)
         argc++;
     for (size_t i = 0; extra != NULL && extra[i] != NULL && i < 6; i++)
-        argv[argc++] = extra[i];
+        flags[argc++] = extra[i];
     char path[600];
     snprintf(path, sizeof path, "%s/%s", env->dir, log);
-    return sl_harness_spawn(argv, path);
+    return sl_harness_start_capture(env->broker_addr, flags, path);
 }
 
 static void setup(env_t *env, MYSQL *mysql) {
@@ -217,12 +210,8 @@ static void setup(env_t *env, MYSQL *mysql) {
     sl_harness_exec(mysql, "CREATE TABLE live.b (id INT PRIMARY KEY, "
                            "d DECIMAL(12,3), t DATETIME(6))");
     sl_harness_exec(mysql, "FLUSH BINARY LOGS");
-    SL_CHECK_OK(mysql_query(mysql, "SHOW MASTER STATUS"));
-    MYSQL_RES *res = mysql_store_result(mysql);
-    MYSQL_ROW row = mysql_fetch_row(res);
-    snprintf(env->start_file, sizeof env->start_file, "%s", row[0]);
-    env->start_pos = strtoull(row[1], NULL, 10);
-    mysql_free_result(res);
+    sl_harness_master_status(mysql, env->start_file, sizeof env->start_file,
+                             &env->start_pos);
 }
 
 /* Transactions over both tables: inserts, updates, deletes, and a
@@ -251,13 +240,9 @@ static void workload(MYSQL *mysql, int from, int count) {
  * passes it: after a rotation MariaDB may append its binlog checkpoint
  * event after we read the end). */
 static void wait_caught_up(env_t *env, MYSQL *mysql, sl_client_t *cl) {
-    SL_CHECK_OK(mysql_query(mysql, "SHOW MASTER STATUS"));
-    MYSQL_RES *res = mysql_store_result(mysql);
-    MYSQL_ROW row = mysql_fetch_row(res);
     char file[128];
-    snprintf(file, sizeof file, "%s", row[0]);
-    uint64_t end = strtoull(row[1], NULL, 10);
-    mysql_free_result(res);
+    uint64_t end;
+    sl_harness_master_status(mysql, file, sizeof file, &end);
     for (int i = 0; i < 600; i++) {
         uint64_t earliest, latest;
         sl_checkpoint_t cp;
@@ -307,33 +292,6 @@ static void compare(env_t *env, sl_client_t *cl) {
     }
 }
 
-/* Sends `stats` to capture's endpoint and returns the reply (static). */
-static const char *capture_stats(uint16_t port) {
-    static char reply[8192];
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    reply[0] = '\0';
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
-        write(fd, "stats\r\n", 7) == 7) {
-        size_t got = 0;
-        ssize_t n;
-        while (got + 1 < sizeof reply &&
-               (n = read(fd, reply + got, sizeof reply - 1 - got)) > 0) {
-            got += (size_t)n;
-            reply[got] = '\0';
-            if (strstr(reply, "END\r\n") != NULL)
-                break;
-        }
-    }
-    close(fd);
-    return reply;
-}
-
 SL_TEST(capture_live_matches_the_binlog) {
     env_t env;
     MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
@@ -350,14 +308,10 @@ SL_TEST(capture_live_matches_the_binlog) {
     compare(&env, cl);
     /* 60 inserts and 20 updates in live.a, 60 inserts and 12 deletes in
      * live.b; the endpoint catches up within its refresh period. */
-    const char *text = "";
-    for (int i = 0; i < 100; i++) {
-        text = capture_stats(stats_port);
-        if (strstr(text, "STAT rows 152\r\n") != NULL)
-            break;
-        struct timespec pause = {0, 100 * 1000000L};
-        nanosleep(&pause, NULL);
-    }
+    static char reply[8192];
+    const char *text = sl_harness_tcp_poll(stats_port, "stats\r\n", "END\r\n",
+                                           "STAT rows 152\r\n", 100, 5000,
+                                           reply, sizeof reply);
     SL_CHECK(strstr(text, "STAT rows 152\r\n") != NULL);
     SL_CHECK(strstr(text, "STAT rows:live.a 80\r\n") != NULL);
     SL_CHECK(strstr(text, "STAT rows:live.b 72\r\n") != NULL);

@@ -148,12 +148,10 @@ SL_TEST(capture_odd_names_reach_target_and_redis) {
     sl_harness_exec(dst, "DROP DATABASE IF EXISTS names_meta");
     sl_harness_exec(dst, "CREATE DATABASE names_meta");
     sl_harness_exec(src, "FLUSH BINARY LOGS");
-    SL_CHECK_OK(mysql_query(src, "SHOW MASTER STATUS"));
-    MYSQL_RES *res = mysql_store_result(src);
-    MYSQL_ROW row = mysql_fetch_row(res);
-    char start[200];
-    snprintf(start, sizeof start, "%s:%s", row[0], row[1]);
-    mysql_free_result(res);
+    char file[128], start[200];
+    uint64_t pos;
+    sl_harness_master_status(src, file, sizeof file, &pos);
+    snprintf(start, sizeof start, "%s:%llu", file, (unsigned long long)pos);
 
     /* Redis: a key per row of every table, plus one that no change
      * touches. The keys file gives `café` as a plain name with a
@@ -175,22 +173,17 @@ SL_TEST(capture_odd_names_reach_target_and_redis) {
 
     char broker[64], keyf[600], log[600];
     int bpid = sl_harness_start_broker(dir, broker, sizeof broker);
-    char source[128], spw[512];
-    snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%u",
-             getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
-    snprintf(spw, sizeof spw, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
     snprintf(log, sizeof log, "%s/capture.log", dir);
-    char *cargv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
-                     source, "--password-file", spw, "--broker", broker,
-                     "--topic", "names", "--server-id", "4201", "--start",
-                     start, "--include", "(café|my db|d\\.o\\.t|d\\.b 64 .*)\\..*",
-                     "--heartbeat", "200ms", "--checkpoint-interval", "50ms",
-                     NULL};
-    int cpid = sl_harness_spawn(cargv, log);
+    const char *const cflags[] = {"--topic", "names", "--server-id", "4201",
+                                  "--start", start, "--include",
+                                  "(café|my db|d\\.o\\.t|d\\.b 64 .*)\\..*",
+                                  "--heartbeat", "200ms",
+                                  "--checkpoint-interval", "50ms", NULL};
+    int cpid = sl_harness_start_capture(broker, cflags, log);
     char target[200], tpw[512], redis[64];
-    snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/names_meta",
-             getenv("SL_TARGET_USER"), sl_harness_port("TARGET"));
-    snprintf(tpw, sizeof tpw, "%s", getenv("SL_TARGET_PASSWORD_FILE"));
+    sl_harness_mysql_url("TARGET", "USER", "names_meta", target,
+                         sizeof target);
+    snprintf(tpw, sizeof tpw, "%s", sl_harness_password_file("TARGET"));
     snprintf(redis, sizeof redis, "127.0.0.1:%u", rport);
     snprintf(keyf, sizeof keyf, "%s/keys", dir);
     FILE *kf = fopen(keyf, "w");
@@ -410,12 +403,10 @@ SL_TEST(capture_odd_names_in_every_routing_mode) {
     snprintf(dir, sizeof dir, "%s", sl_test_tmpdir());
     create_all(src);
     sl_harness_exec(src, "FLUSH BINARY LOGS");
-    SL_CHECK_OK(mysql_query(src, "SHOW MASTER STATUS"));
-    MYSQL_RES *res = mysql_store_result(src);
-    MYSQL_ROW row = mysql_fetch_row(res);
-    char start[200];
-    snprintf(start, sizeof start, "%s:%s", row[0], row[1]);
-    mysql_free_result(res);
+    char file[128], start[200];
+    uint64_t pos;
+    sl_harness_master_status(src, file, sizeof file, &pos);
+    snprintf(start, sizeof start, "%s:%llu", file, (unsigned long long)pos);
     for (size_t i = 0; i < NNAMES; i++) {
         for (int id = 1; id <= NROWS; id++) {
             char tail[64];
@@ -427,11 +418,8 @@ SL_TEST(capture_odd_names_in_every_routing_mode) {
         exec_on(src, "DELETE FROM %s.%s WHERE id = 3%s", &names[i], "");
     }
 
-    char broker[64], log[600], source[128], spw[512];
+    char broker[64], log[600];
     int bpid = sl_harness_start_broker(dir, broker, sizeof broker);
-    snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%u",
-             getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
-    snprintf(spw, sizeof spw, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
     static const char *const modes[] = {"table", "database", "server",
                                         "key:3"};
     int pids[4];
@@ -440,14 +428,12 @@ SL_TEST(capture_odd_names_in_every_routing_mode) {
         snprintf(topic, sizeof topic, "names_mode%d", m);
         snprintf(sid, sizeof sid, "%d", 4211 + m);
         snprintf(log, sizeof log, "%s/capture%d.log", dir, m);
-        char *argv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
-                        source, "--password-file", spw, "--broker", broker,
-                        "--topic", topic, "--server-id", sid, "--start",
-                        start, "--include",
-                        "(café|my db|d\\.o\\.t|d\\.b 64 .*)\\..*",
-                        "--partition-by", (char *)modes[m], "--heartbeat",
-                        "200ms", NULL};
-        pids[m] = sl_harness_spawn(argv, log);
+        const char *const flags[] = {"--topic", topic, "--server-id", sid,
+                                     "--start", start, "--include",
+                                     "(café|my db|d\\.o\\.t|d\\.b 64 .*)\\..*",
+                                     "--partition-by", modes[m],
+                                     "--heartbeat", "200ms", NULL};
+        pids[m] = sl_harness_start_capture(broker, flags, log);
     }
     sl_client_t *cl;
     SL_CHECK_OK(sl_client_connect(broker, NULL, &cl));

@@ -41,71 +41,38 @@ static void setup(env_t *env, MYSQL *m) {
     sl_harness_exec(m, "CREATE TABLE cstats.t (id INT PRIMARY KEY, "
                        "v VARCHAR(40))");
     sl_harness_exec(m, "FLUSH BINARY LOGS");
-    SL_CHECK_OK(mysql_query(m, "SHOW MASTER STATUS"));
-    MYSQL_RES *res = mysql_store_result(m);
-    MYSQL_ROW row = mysql_fetch_row(res);
-    snprintf(env->start, sizeof env->start, "%s:%s", row[0], row[1]);
-    mysql_free_result(res);
+    char file[128];
+    uint64_t pos;
+    sl_harness_master_status(m, file, sizeof file, &pos);
+    snprintf(env->start, sizeof env->start, "%s:%llu", file,
+             (unsigned long long)pos);
 }
 
 static int start_capture(env_t *env, const char *listen, int allow_remote,
                          const char *log) {
-    char source[128], spw[512], path[700];
-    snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%u",
-             getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
-    snprintf(spw, sizeof spw, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
+    char path[700];
     snprintf(path, sizeof path, "%s/%s", env->dir, log);
-    char *argv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
-                    source, "--password-file", spw, "--broker", env->broker,
-                    "--topic", "cstats", "--server-id", "4301", "--start",
-                    env->start, "--include", "cstats\\..*", "--heartbeat",
-                    "200ms", "--checkpoint-interval", "50ms",
-                    "--report-interval", "100ms", "--stats-listen",
-                    (char *)listen, allow_remote ? "--stats-allow-remote" : NULL,
-                    NULL};
-    return sl_harness_spawn(argv, path);
+    const char *const flags[] = {"--topic", "cstats", "--server-id", "4301",
+                                 "--start", env->start, "--include",
+                                 "cstats\\..*", "--heartbeat", "200ms",
+                                 "--checkpoint-interval", "50ms",
+                                 "--report-interval", "100ms",
+                                 "--stats-listen", listen,
+                                 allow_remote ? "--stats-allow-remote" : NULL,
+                                 NULL};
+    return sl_harness_start_capture(env->broker, flags, path);
 }
 
 static int connect_to(uint16_t port, int rcvbuf) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    SL_CHECK(fd >= 0);
-    if (rcvbuf > 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return sl_harness_tcp_connect(port, rcvbuf, 10000, 10000);
 }
 
 /* Sends one request line and returns the answer up to END or EOF (static;
  * "" when nothing came within the 10 s read timeout). */
 static const char *ask(uint16_t port, const char *req) {
     static char reply[65536];
-    reply[0] = '\0';
-    int fd = connect_to(port, 0);
-    if (fd < 0)
-        return reply;
-    if (write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
-        size_t got = 0;
-        ssize_t n;
-        while (got + 1 < sizeof reply &&
-               (n = read(fd, reply + got, sizeof reply - 1 - got)) > 0) {
-            got += (size_t)n;
-            reply[got] = '\0';
-            if (strstr(reply, "END\r\n") != NULL)
-                break;
-        }
-    }
-    close(fd);
-    return reply;
+    return sl_harness_tcp_ask(port, req, "END\r\n", 10000, reply,
+                              sizeof reply);
 }
 
 /* Messages in the broker's partition cstats.t (0 when it has none). */
@@ -125,13 +92,11 @@ SL_TEST(capture_stats_reader_that_never_reads_cannot_stall_publishing) {
     snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
     int cpid = start_capture(&env, listen, 0, "capture.log");
     SL_CHECK_OK(sl_harness_wait_port(port, 30000));
-    const char *text = "";
     /* The first STAT text comes with capture's first report. */
-    for (int i = 0; i < 300 && strstr(text, "STAT rows ") == NULL; i++) {
-        text = ask(port, "stats\r\n");
-        if (strstr(text, "STAT rows ") == NULL)
-            sl_harness_sleep_ms(100);
-    }
+    static char first[65536];
+    const char *text = sl_harness_tcp_poll(port, "stats\r\n", "END\r\n",
+                                           "STAT rows ", 300, 10000, first,
+                                           sizeof first);
     SL_CHECK(strstr(text, "STAT rows ") != NULL);
 
     /* The hostile client: a tiny receive window, requests pipelined
@@ -285,13 +250,11 @@ SL_TEST(capture_stats_binds_loopback_unless_allowed) {
     /* Explicitly allowed, it serves (reached here over loopback). */
     cpid = start_capture(&env, listen, 1, "allowed.log");
     SL_CHECK_OK(sl_harness_wait_port(port, 30000));
-    const char *text = "";
     /* The first STAT text comes with capture's first report. */
-    for (int i = 0; i < 300 && strstr(text, "STAT rows ") == NULL; i++) {
-        text = ask(port, "stats\r\n");
-        if (strstr(text, "STAT rows ") == NULL)
-            sl_harness_sleep_ms(100);
-    }
+    static char first[65536];
+    const char *text = sl_harness_tcp_poll(port, "stats\r\n", "END\r\n",
+                                           "STAT rows ", 300, 10000, first,
+                                           sizeof first);
     SL_CHECK(strstr(text, "STAT rows ") != NULL);
     st = sl_harness_stop(cpid, SIGTERM, 20000);
     SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);

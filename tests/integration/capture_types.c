@@ -180,19 +180,6 @@ static int collect_all_cb(void *ctx, const sl_change_t *chg) {
     return 0;
 }
 
-static void master_status(MYSQL *my, char *file, size_t fl, uint64_t *pos) {
-    if (mysql_query(my, "SHOW MASTER STATUS") != 0)
-        sl_test_fail(__FILE__, __LINE__, "%s", mysql_error(my));
-    MYSQL_RES *res = mysql_store_result(my);
-    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
-    if (row == NULL)
-        sl_test_fail(__FILE__, __LINE__, "SHOW MASTER STATUS: no row (is "
-                     "log-bin on?)");
-    snprintf(file, fl, "%s", row[0]);
-    *pos = strtoull(row[1], NULL, 10);
-    mysql_free_result(res);
-}
-
 static int b64_decode(const char *s, size_t n, sl_buf_t *out) {
     static const char tbl[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -306,7 +293,7 @@ SL_TEST(capture_types_against_select) {
                  families[f].table, families[f].cols);
     char file0[256], file1[256];
     uint64_t pos0, pos1;
-    master_status(my, file0, sizeof(file0), &pos0);
+    sl_harness_master_status(my, file0, sizeof(file0), &pos0);
     for (size_t f = 0; f < NFAM; f++)
         for (int r = 0; families[f].rows[r] != NULL; r++)
             exec_sql(my, "INSERT INTO %s VALUES (%d, %s)", families[f].table,
@@ -314,7 +301,7 @@ SL_TEST(capture_types_against_select) {
     sl_harness_exec(my, "UPDATE ints SET i = 42, bu = 7 WHERE id = 3");
     sl_harness_exec(my, "DELETE FROM strings WHERE id = 2");
     sl_harness_exec(my, "FLUSH BINARY LOGS");
-    master_status(my, file1, sizeof(file1), &pos1);
+    sl_harness_master_status(my, file1, sizeof(file1), &pos1);
     (void)pos1;
 
     /* Decode every file from file0:pos0 up to (not including) file1. */
@@ -448,7 +435,7 @@ SL_TEST(capture_mariadb_compressed_events) {
     char file0[256], file1[256];
     uint64_t pos0, pos1;
     sl_harness_exec(my, "FLUSH BINARY LOGS");
-    master_status(my, file0, sizeof(file0), &pos0);
+    sl_harness_master_status(my, file0, sizeof(file0), &pos0);
     sl_harness_exec(my, "SET GLOBAL log_bin_compress = ON");
     sl_harness_exec(my, "SET GLOBAL log_bin_compress_min_len = 10");
     /* A new connection picks up the global setting. */
@@ -464,7 +451,7 @@ SL_TEST(capture_mariadb_compressed_events) {
     mysql_close(mz);
     sl_harness_exec(my, "SET GLOBAL log_bin_compress = OFF");
     sl_harness_exec(my, "FLUSH BINARY LOGS");
-    master_status(my, file1, sizeof(file1), &pos1);
+    sl_harness_master_status(my, file1, sizeof(file1), &pos1);
 
     lines_t ls = {0};
     sl_binlog_t *dec;

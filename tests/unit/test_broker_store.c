@@ -5,6 +5,7 @@
  */
 #include "broker/store.h"
 #include "error.h"
+#include "harness.h"
 #include "log.h"
 #include "clock.h"
 #include "sl_test.h"
@@ -164,18 +165,6 @@ static void seg_path(char *out, size_t len, const char *dir) {
     snprintf(out, len, "%s/log/00000000000000000000.log", dir);
 }
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    SL_CHECK(f != NULL);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(*len ? *len : 1);
-    SL_CHECK(fread(b, 1, *len, f) == *len);
-    fclose(f);
-    return b;
-}
-
 static void spit(const char *path, const uint8_t *b, size_t len) {
     FILE *f = fopen(path, "wb");
     SL_CHECK(f != NULL);
@@ -270,7 +259,7 @@ SL_TEST(broker_store_torn_tail_every_byte) {
     seg_path(seg, sizeof seg, dir);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint", dir);
     size_t len;
-    uint8_t *orig = slurp(seg, &len);
+    uint8_t *orig = sl_harness_slurp(seg, &len);
     /* Entry boundaries, and how many users messages end before each. */
     size_t bounds[64], users_at[64], nb = 0, users = 0;
     for (size_t pos = 0; pos < len;) {
@@ -324,8 +313,8 @@ SL_TEST(broker_store_checkpoint_then_torn_tail) {
     seg_path(seg, sizeof seg, dir);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint", dir);
     size_t clen, first_len;
-    uint8_t *old_ckpt = slurp(ckpt, &clen);
-    free(slurp(seg, &first_len));
+    uint8_t *old_ckpt = sl_harness_slurp(ckpt, &clen);
+    free(sl_harness_slurp(seg, &first_len));
     write_msgs(dir, 0, 1); /* Reopen and close: nothing new. */
     /* Append more in a second session, then restore the old checkpoint
      * as if the broker died before checkpointing again. */
@@ -353,7 +342,7 @@ SL_TEST(broker_store_checkpoint_then_torn_tail) {
     }
     spit(ckpt, old_ckpt, clen);
     size_t len;
-    uint8_t *full = slurp(seg, &len);
+    uint8_t *full = sl_harness_slurp(seg, &len);
     /* Cut inside the last entry: 19 messages survive, and the scan only
      * covered what came after the checkpoint. */
     spit(seg, full, len - 3);
@@ -398,17 +387,17 @@ SL_TEST(broker_store_bit_flips) {
     seg_path(seg, sizeof seg, dir);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint", dir);
     size_t len;
-    uint8_t *orig = slurp(seg, &len);
+    uint8_t *orig = sl_harness_slurp(seg, &len);
     size_t starts[64], ends[64];
     uint32_t parts[64];
     size_t n = entries_of(orig, len, starts, ends, parts, 64);
     SL_CHECK_UINT(n, 20);
     SL_CHECK_UINT(ends[n - 1], len);
     size_t clen, mlen;
-    uint8_t *saved_ckpt = slurp(ckpt, &clen);
+    uint8_t *saved_ckpt = sl_harness_slurp(ckpt, &clen);
     char meta[1024];
     snprintf(meta, sizeof meta, "%s/meta.log", dir);
-    uint8_t *saved_meta = slurp(meta, &mlen);
+    uint8_t *saved_meta = sl_harness_slurp(meta, &mlen);
     srand(12345);
     for (int round = 0; round < 300; round++) {
         size_t at = (size_t)rand() % len;
@@ -443,7 +432,7 @@ SL_TEST(broker_store_bit_flips) {
                          "%d: open returned %d, want SL_EDAMAGED", at, k, bit,
                          err);
         size_t now_len;
-        uint8_t *now = slurp(seg, &now_len);
+        uint8_t *now = sl_harness_slurp(seg, &now_len);
         SL_CHECK(now_len == len && memcmp(now, copy, len) == 0);
         free(now);
         /* Quarantined: every other message is served, the damaged ones
@@ -1004,13 +993,13 @@ SL_TEST(broker_store_meta_damaged_or_lost) {
      * after users' 26 bytes): valid records follow, so it is damage, not
      * a torn tail. Start-up stops and cuts nothing. */
     size_t mlen;
-    uint8_t *m = slurp(meta, &mlen);
+    uint8_t *m = sl_harness_slurp(meta, &mlen);
     SL_CHECK(mlen > 100 && m[8] == 1 && m[26 + 8] == 1);
     m[26 + 12] ^= 0x08;
     spit(meta, m, mlen);
     free(m);
     SL_CHECK_INT(sl_store_open_offline(&store, &o), SL_EDAMAGED);
-    free(slurp(meta, &mlen));
+    free(sl_harness_slurp(meta, &mlen));
     SL_CHECK(mlen > 100);
     /* Quarantined: the orders name comes back from the checkpoint, the
      * group offset after the damage survives, meta.log is rewritten (the
