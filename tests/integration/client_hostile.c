@@ -147,8 +147,13 @@ static int rd_byte(rd_t *r, uint8_t *b) {
         if (poll(&pfd, 1, 100) <= 0)
             continue;
         ssize_t n = recv(r->fd, r->buf, sizeof r->buf, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0) {
-            if (n == 0) {
+            /* A client that closes with replies unread in its receive
+             * buffer makes the kernel send a reset, not a FIN: that is
+             * the client closing too. */
+            if (n == 0 || errno == ECONNRESET) {
                 pthread_mutex_lock(&r->fb->mu);
                 r->fb->eofs++;
                 pthread_mutex_unlock(&r->fb->mu);
