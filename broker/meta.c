@@ -447,7 +447,10 @@ int sl_meta_load(sl_store_t *store) {
         close(fd);
         return err;
     }
-    if (end < size) {
+    /* With damage the file is left as it is: start-up stops without
+     * changing it, or the quarantine rewrites it whole (sl_meta_rewrite),
+     * torn tail and all (found by fuzz_broker_meta). */
+    if (end < size && store->meta_damage == 0) {
         sl_log_warn("meta log: truncating torn tail", "file=%s at=%zu size=%zu",
                     path, end, size);
         if (ftruncate(fd, (off_t)end) != 0 || fsync(fd) != 0)
