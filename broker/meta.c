@@ -50,6 +50,11 @@
 #include <unistd.h>
 
 #define META_COMPACT_AT (16u << 20)
+/* No offset reaches 2^48 (nine years of a million messages a second in
+ * one partition). A high-water mark or hole beyond it is damage: obeyed,
+ * it would make recovery write up to 2^32 index entries of 2^32 offsets
+ * each, hanging start-up (found by fuzz_broker_meta). */
+#define META_MAX_OFFSET (UINT64_C(1) << 48)
 
 static int finish(sl_buf_t *out, size_t at) {
     size_t n = out->len - at - 8;
@@ -186,14 +191,14 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
         uint64_t from, to;
         if (sl_rd_u64be(&rd, &from) != 0 || sl_rd_u64be(&rd, &to) != 0 ||
             sl_reader_left(&rd) != 0 || id == 0 || id > store->nparts ||
-            to <= from)
+            to <= from || to > META_MAX_OFFSET)
             return SL_ECORRUPT;
         return sl_meta_note_hole(store, id, from, to);
     }
     if (type == 3) {
         uint64_t hwm;
         if (sl_rd_u64be(&rd, &hwm) != 0 || sl_reader_left(&rd) != 0 ||
-            id == 0 || id > store->nparts)
+            id == 0 || id > store->nparts || hwm > META_MAX_OFFSET)
             return SL_ECORRUPT;
         if (hwm > store->parts[id]->reserved)
             store->parts[id]->reserved = hwm;

@@ -227,7 +227,10 @@ static int load_ckpt(sl_store_t *store, uint64_t *pos) {
     uint64_t ckpt_pos = sl_get_u64be(b + 8);
     for (uint32_t i = 0; i < n; i++, p += 28) {
         uint32_t id = sl_get_u32be(p);
-        if (id == 0 || id > store->nparts)
+        /* The writer lists ids 1..N in order; one listed twice leaves
+         * another at zero, which would then reuse its offsets (found by
+         * fuzz_broker_checkpoint). */
+        if (id != i + 1 || id > store->nparts)
             goto out;
         /* Every offset below a genuine checkpoint's next offset is a
          * record at a log position below P (a byte at least) or in a

@@ -136,8 +136,8 @@ static void check_served(sl_store_t *store, const uint8_t *b, size_t len) {
                 abort(); /* A valid partition record not served. */
         } else if (p[0] == 3 && n == 13) {
             uint64_t hwm = sl_get_u64be(p + 5);
-            if (id == 0 || id > nparts)
-                continue;
+            if (id == 0 || id > nparts || hwm > (UINT64_C(1) << 48))
+                continue; /* Beyond any offset: damage (meta.c). */
             if (id > store->nparts || store->parts[id]->reserved < hwm ||
                 store->parts[id]->next_offset < hwm)
                 abort(); /* An offset that may have been acked reused. */

@@ -82,7 +82,7 @@ static inline const char *fz_dir(void) {
         abort();
     atexit(fz_cleanup);
     /* Recovery's warnings on damaged input are expected by the thousand. */
-    sl_log_set_level(SL_LOG_FATAL);
+    sl_log_set_level(getenv("FZ_LOG") ? SL_LOG_INFO : SL_LOG_FATAL);
     return fz_root;
 }
 
