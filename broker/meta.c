@@ -21,8 +21,10 @@
  *                         segment, written once it exists durably, so that
  *                         recovery notices when the newest segment files
  *                         are lost
- * A record is valid when its CRC matches, its body parses exactly and its
- * names are within what the encoder writes (1024 bytes). An
+ * A record is valid when its CRC matches, its body parses exactly, its
+ * names are within what the encoder writes (1024 bytes) and no offset in
+ * it exceeds 2^48 (a high-water mark or hole beyond that is impossible,
+ * and obeying it would hang recovery). An
  * invalid record with no valid record after it is a torn write and is
  * truncated at start-up; one with valid records after it is damage: it is
  * skipped and reported (start-up stops unless damaged data is quarantined,

@@ -16,8 +16,14 @@
  *                 that a damaged or lost meta.log loses no name the last
  *                 checkpoint knew (and so no offset is reused under it)
  *   end     u32 CRC-32C of every byte before it
- * It is valid when the magic, version and CRC match and the length is
- * exact. Before it is written, the index entries of every batch below P
+ * It is valid when the magic, version and CRC match, the length is
+ * exact, the partitions are listed as ids 1..N in order and no next
+ * offset exceeds P + 2^40 (every offset below it is a record stored below
+ * P or a skip of at most one reservation). An index file whose last
+ * checkpointed batch ends beyond P, and a P that is not where the last
+ * checkpointed batch ends (nor the newest segment's start), make recovery
+ * rebuild those indexes from the whole log: scanning from such a P would
+ * take the rest of an entry for a torn tail. Before it is written, the index entries of every batch below P
  * were written and the file system synced (syncfs), so they are on disk.
  *
  * Recovery: with a valid checkpoint, partitions start from its state,
