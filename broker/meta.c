@@ -26,7 +26,7 @@
  * it exceeds 2^48 (a high-water mark or hole beyond that is impossible,
  * and obeying it would hang recovery). An
  * invalid record with no valid record after it is a torn write and is
- * truncated at start-up; one with valid records after it is damage: it is
+ * truncated at start-up (unless start-up stops for damage); one with valid records after it is damage: it is
  * skipped and reported (start-up stops unless damaged data is quarantined,
  * see recover.c), and partitions whose records were lost get their names
  * back from the checkpoint, or else placeholder names. Later records win (a group's
@@ -454,16 +454,10 @@ int sl_meta_load(sl_store_t *store) {
         close(fd);
         return err;
     }
-    /* With damage the file is left as it is: start-up stops without
-     * changing it, or the quarantine rewrites it whole (sl_meta_rewrite),
-     * torn tail and all (found by fuzz_broker_meta). */
-    if (end < size && store->meta_damage == 0) {
-        sl_log_warn("meta log: truncating torn tail", "file=%s at=%zu size=%zu",
-                    path, end, size);
-        if (ftruncate(fd, (off_t)end) != 0 || fsync(fd) != 0)
-            sl_fatal("cannot truncate meta log", "file=%s errno=%d", path,
-                     errno);
-    }
+    /* A torn tail is cut by recovery (recover.c, cut_meta_tail()) once it
+     * knows that start-up goes on: a stop for damage, in meta.log or in
+     * the log, leaves the file as it was; the quarantine rewrites it
+     * whole (found by fuzz_broker_meta). */
     if (end > META_COMPACT_AT && store->meta_damage == 0) {
         close(fd);
         err = compact(store, path);

@@ -344,6 +344,23 @@ static void cut_tail(sl_store_t *store, uint64_t pos) {
     close(fd);
 }
 
+/* Cuts meta.log's torn tail, the bytes after what sl_meta_load() read
+ * (store->meta_size). Done only once start-up is sure to go on, so that a
+ * stop for damage changes nothing. */
+static void cut_meta_tail(sl_store_t *store) {
+    struct stat st;
+    if (store->meta_fd < 0 || fstat(store->meta_fd, &st) != 0 ||
+        (uint64_t)st.st_size <= store->meta_size)
+        return;
+    sl_log_warn("meta log: truncating torn tail", "file=%s/meta.log at=%"
+                PRIu64 " size=%" PRIu64, store->dir, store->meta_size,
+                (uint64_t)st.st_size);
+    if (ftruncate(store->meta_fd, (off_t)store->meta_size) != 0 ||
+        fsync(store->meta_fd) != 0)
+        sl_fatal("cannot truncate meta log", "file=%s/meta.log errno=%d",
+                 store->dir, errno);
+}
+
 /* A damaged byte range of the log, [pos, end). */
 typedef struct {
     uint64_t pos, end;
@@ -1250,10 +1267,12 @@ int sl_recover(sl_store_t *store) {
     /* The skips are durable before any new offset is handed out, so a
      * later rebuild of the index accepts them; a damaged or incomplete
      * meta.log is rewritten whole (holes included). */
-    if (store->meta_dirty || store->meta_damage > 0)
+    if (store->meta_dirty || store->meta_damage > 0) {
         err = sl_meta_rewrite(store);
-    else
+    } else {
+        cut_meta_tail(store);
         err = sl_meta_append_now(store, &holes);
+    }
     sl_buf_free(&holes);
     if (err != 0) {
         scan_free(&sc);

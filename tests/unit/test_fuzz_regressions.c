@@ -352,3 +352,36 @@ SL_TEST(fuzz_ckpt_impossible_next_offset_is_rebuilt_not_a_hang) {
     write_ckpt(dir, seg_len, 0, 0, UINT64_C(1) << 63);
     check_intact(dir, seg_len, next);
 }
+
+/* The class of fuzz_meta_damaged_with_torn_tail_stop_changes_nothing,
+ * with the damage in the log instead: meta.log's torn tail was cut at
+ * load, before recovery found the damaged batch and stopped. */
+SL_TEST(fuzz_meta_torn_tail_kept_when_log_damage_stops_startup) {
+    sl_log_set_level(SL_LOG_FATAL);
+    const char *dir = sl_test_tmpdir();
+    uint64_t seg_len, next[4];
+    make_store(dir, &seg_len, next);
+    uint64_t meta_len = file_len(dir, "meta.log");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/meta.log", dir);
+    int fd = open(path, O_WRONLY | O_APPEND);
+    SL_CHECK(fd >= 0);
+    SL_CHECK(write(fd, "\x00\x00\x00\x30torn", 8) == 8);
+    close(fd);
+    /* A flipped bit in the first batch's body, valid batches after it. */
+    snprintf(path, sizeof path, "%s/log/00000000000000000000.log", dir);
+    fd = open(path, O_RDWR);
+    SL_CHECK(fd >= 0);
+    uint8_t b;
+    SL_CHECK(pread(fd, &b, 1, 70) == 1);
+    b ^= 0x10;
+    SL_CHECK(pwrite(fd, &b, 1, 70) == 1);
+    close(fd);
+    sl_store_t *store;
+    SL_CHECK_INT(open_store(dir, 0, &store), SL_EDAMAGED);
+    SL_CHECK_UINT(file_len(dir, "meta.log"), meta_len + 8);
+    SL_CHECK_OK(open_store(dir, 1, &store));
+    SL_CHECK_UINT(store->nparts, 3);
+    sl_store_free(store);
+    SL_CHECK_UINT(file_len(dir, "log/00000000000000000000.log"), seg_len);
+}
