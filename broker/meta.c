@@ -21,10 +21,12 @@
  *                         segment, written once it exists durably, so that
  *                         recovery notices when the newest segment files
  *                         are lost
- * A record is valid when its CRC matches, its body parses exactly and its
- * names are within what the encoder writes (1024 bytes). An
+ * A record is valid when its CRC matches, its body parses exactly, its
+ * names are within what the encoder writes (1024 bytes) and no offset in
+ * it exceeds 2^48 (a high-water mark or hole beyond that is impossible,
+ * and obeying it would hang recovery). An
  * invalid record with no valid record after it is a torn write and is
- * truncated at start-up; one with valid records after it is damage: it is
+ * truncated at start-up (unless start-up stops for damage); one with valid records after it is damage: it is
  * skipped and reported (start-up stops unless damaged data is quarantined,
  * see recover.c), and partitions whose records were lost get their names
  * back from the checkpoint, or else placeholder names. Later records win (a group's
@@ -50,6 +52,11 @@
 #include <unistd.h>
 
 #define META_COMPACT_AT (16u << 20)
+/* No offset reaches 2^48 (nine years of a million messages a second in
+ * one partition). A high-water mark or hole beyond it is damage: obeyed,
+ * it would make recovery write up to 2^32 index entries of 2^32 offsets
+ * each, hanging start-up (found by fuzz_broker_meta). */
+#define META_MAX_OFFSET (UINT64_C(1) << 48)
 
 static int finish(sl_buf_t *out, size_t at) {
     size_t n = out->len - at - 8;
@@ -186,14 +193,14 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
         uint64_t from, to;
         if (sl_rd_u64be(&rd, &from) != 0 || sl_rd_u64be(&rd, &to) != 0 ||
             sl_reader_left(&rd) != 0 || id == 0 || id > store->nparts ||
-            to <= from)
+            to <= from || to > META_MAX_OFFSET)
             return SL_ECORRUPT;
         return sl_meta_note_hole(store, id, from, to);
     }
     if (type == 3) {
         uint64_t hwm;
         if (sl_rd_u64be(&rd, &hwm) != 0 || sl_reader_left(&rd) != 0 ||
-            id == 0 || id > store->nparts)
+            id == 0 || id > store->nparts || hwm > META_MAX_OFFSET)
             return SL_ECORRUPT;
         if (hwm > store->parts[id]->reserved)
             store->parts[id]->reserved = hwm;
@@ -447,13 +454,10 @@ int sl_meta_load(sl_store_t *store) {
         close(fd);
         return err;
     }
-    if (end < size) {
-        sl_log_warn("meta log: truncating torn tail", "file=%s at=%zu size=%zu",
-                    path, end, size);
-        if (ftruncate(fd, (off_t)end) != 0 || fsync(fd) != 0)
-            sl_fatal("cannot truncate meta log", "file=%s errno=%d", path,
-                     errno);
-    }
+    /* A torn tail is cut by recovery (recover.c, cut_meta_tail()) once it
+     * knows that start-up goes on: a stop for damage, in meta.log or in
+     * the log, leaves the file as it was; the quarantine rewrites it
+     * whole (found by fuzz_broker_meta). */
     if (end > META_COMPACT_AT && store->meta_damage == 0) {
         close(fd);
         err = compact(store, path);

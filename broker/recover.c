@@ -16,8 +16,14 @@
  *                 that a damaged or lost meta.log loses no name the last
  *                 checkpoint knew (and so no offset is reused under it)
  *   end     u32 CRC-32C of every byte before it
- * It is valid when the magic, version and CRC match and the length is
- * exact. Before it is written, the index entries of every batch below P
+ * It is valid when the magic, version and CRC match, the length is
+ * exact, the partitions are listed as ids 1..N in order and no next
+ * offset exceeds P + 2^40 (every offset below it is a record stored below
+ * P or a skip of at most one reservation). An index file whose last
+ * checkpointed batch ends beyond P, and a P that is not where the last
+ * checkpointed batch ends (nor the newest segment's start), make recovery
+ * rebuild those indexes from the whole log: scanning from such a P would
+ * take the rest of an entry for a torn tail. Before it is written, the index entries of every batch below P
  * were written and the file system synced (syncfs), so they are on disk.
  *
  * Recovery: with a valid checkpoint, partitions start from its state,
@@ -224,9 +230,23 @@ static int load_ckpt(sl_store_t *store, uint64_t *pos) {
     err = SL_ECORRUPT;
     uint32_t n = sl_get_u32be(b + 16), m = sl_get_u32be(b + 20);
     const uint8_t *p = b + 24;
+    uint64_t ckpt_pos = sl_get_u64be(b + 8);
     for (uint32_t i = 0; i < n; i++, p += 28) {
         uint32_t id = sl_get_u32be(p);
-        if (id == 0 || id > store->nparts)
+        /* The writer lists ids 1..N in order; one listed twice leaves
+         * another at zero, which would then reuse its offsets (found by
+         * fuzz_broker_checkpoint). */
+        if (id != i + 1 || id > store->nparts)
+            goto out;
+        /* Every offset below a genuine checkpoint's next offset is a
+         * record at a log position below P (a byte at least) or in a
+         * skip of at most one reservation per recovery, so one beyond
+         * P + 2^40 is a lie, and obeying it would quarantine up to 2^64
+         * offsets at 2^32 per index entry, hanging start-up (found by
+         * fuzz_broker_checkpoint). It is a damaged checkpoint: rebuilt
+         * from a scan of the log. */
+        if (sl_get_u64be(p + 4) > ckpt_pos + (UINT64_C(1) << 40) ||
+            ckpt_pos > UINT64_MAX - (UINT64_C(1) << 40))
             goto out;
         sl_part_t *part = store->parts[id];
         part->next_offset = sl_get_u64be(p + 4);
@@ -322,6 +342,23 @@ static void cut_tail(sl_store_t *store, uint64_t pos) {
         (store->opts.fsync_mode != SL_FSYNC_NEVER && fsync(fd) != 0))
         sl_fatal("cannot truncate segment", "segment=%s errno=%d", path, errno);
     close(fd);
+}
+
+/* Cuts meta.log's torn tail, the bytes after what sl_meta_load() read
+ * (store->meta_size). Done only once start-up is sure to go on, so that a
+ * stop for damage changes nothing. */
+static void cut_meta_tail(sl_store_t *store) {
+    struct stat st;
+    if (store->meta_fd < 0 || fstat(store->meta_fd, &st) != 0 ||
+        (uint64_t)st.st_size <= store->meta_size)
+        return;
+    sl_log_warn("meta log: truncating torn tail", "file=%s/meta.log at=%"
+                PRIu64 " size=%" PRIu64, store->dir, store->meta_size,
+                (uint64_t)st.st_size);
+    if (ftruncate(store->meta_fd, (off_t)store->meta_size) != 0 ||
+        fsync(store->meta_fd) != 0)
+        sl_fatal("cannot truncate meta log", "file=%s/meta.log errno=%d",
+                 store->dir, errno);
 }
 
 /* A damaged byte range of the log, [pos, end). */
@@ -785,10 +822,13 @@ static int scan_one(scan_t *sc, size_t i, uint64_t scan_from,
 }
 
 /* Checks part's index file against the checkpoint; *last_pos receives the
- * position of its last entry + 1 (0 when it has none). */
+ * position of its last entry + 1 (0 when it has none), *last_end where
+ * that entry ends (0 when none). */
 static int check_last_entry(sl_store_t *store, sl_part_t *part,
-                            uint64_t *last_pos) {
+                            uint64_t ckpt, uint64_t *last_pos,
+                            uint64_t *last_end) {
     *last_pos = 0;
+    *last_end = 0;
     int fd = sl_fdcache_get(&store->wcache, part->id);
     if (fd < 0)
         return fd;
@@ -825,9 +865,16 @@ static int check_last_entry(sl_store_t *store, sl_part_t *part,
             prev = ie;
         }
     }
-    if (ie.base_offset + ie.count != part->next_offset)
+    /* Every batch the checkpoint counts lies below its position; one that
+     * does not would be scanned again from there and, its offsets taken,
+     * be cut as a torn tail (found by fuzz_broker_checkpoint). */
+    /* A virtual entry (a hole or quarantined range, whose length field is
+     * its kind) stands at a position where a batch ended. */
+    uint64_t end = ie.len <= SL_INDEX_HOLE ? ie.pos : ie.pos + ie.len;
+    if (ie.base_offset + ie.count != part->next_offset || end > ckpt)
         return SL_ECORRUPT;
     *last_pos = ie.pos + 1;
+    *last_end = end;
     return 0;
 }
 
@@ -1040,9 +1087,15 @@ int sl_recover(sl_store_t *store) {
     sc.ckpt_pos = ckpt;
     sc.have_ckpt = have_ckpt;
     int any_damaged = 0;
+    /* Where the last batch below the checkpoint ends: P must be there, or
+     * at the start of the newest segment (when no batch is in it). */
+    uint64_t below_end = first;
     for (uint32_t id = 1; id <= store->nparts; id++) {
         sl_part_t *part = store->parts[id];
-        if (!have_ckpt || check_last_entry(store, part, &sc.last_pos[id]) != 0) {
+        uint64_t last_end = 0;
+        if (!have_ckpt ||
+            check_last_entry(store, part, ckpt, &sc.last_pos[id],
+                             &last_end) != 0) {
             if (have_ckpt)
                 sl_log_warn("recovery: index damaged, rebuilding it from the "
                             "log", "topic=%s partition=%s", part->topic,
@@ -1060,7 +1113,33 @@ int sl_recover(sl_store_t *store) {
                 scan_free(&sc);
                 return sl_err_from_errno(errno);
             }
+        } else if (last_end > below_end) {
+            below_end = last_end;
         }
+    }
+    if (have_ckpt && !any_damaged && ckpt != below_end &&
+        (store->nsegs == 0 || ckpt != store->segs[store->nsegs - 1].start)) {
+        /* A checkpoint whose position is not where its last batch ends
+         * (inside an entry, say) would make the scan from it take the
+         * rest of that entry for a torn tail and cut valid records (found
+         * by fuzz_broker_checkpoint): the whole log is scanned instead. */
+        sl_log_warn("recovery: checkpoint position is not an entry boundary; "
+                    "rebuilding the indexes from the log",
+                    "checkpoint=%" PRIu64 " last_batch_end=%" PRIu64, ckpt,
+                    below_end);
+        for (uint32_t id = 1; id <= store->nparts; id++) {
+            char path[4096];
+            sc.damaged[id] = 1;
+            sc.last_pos[id] = 0;
+            reset_part(store->parts[id]);
+            sl_fdcache_drop(&store->wcache, id);
+            sl_index_path(path, sizeof path, store->idxdir, id);
+            if (unlink(path) != 0 && errno != ENOENT) {
+                scan_free(&sc);
+                return sl_err_from_errno(errno);
+            }
+        }
+        any_damaged = 1;
     }
     uint64_t from = any_damaged ? first : ckpt;
     uint64_t prev_end = from;
@@ -1188,10 +1267,12 @@ int sl_recover(sl_store_t *store) {
     /* The skips are durable before any new offset is handed out, so a
      * later rebuild of the index accepts them; a damaged or incomplete
      * meta.log is rewritten whole (holes included). */
-    if (store->meta_dirty || store->meta_damage > 0)
+    if (store->meta_dirty || store->meta_damage > 0) {
         err = sl_meta_rewrite(store);
-    else
+    } else {
+        cut_meta_tail(store);
         err = sl_meta_append_now(store, &holes);
+    }
     sl_buf_free(&holes);
     if (err != 0) {
         scan_free(&sc);

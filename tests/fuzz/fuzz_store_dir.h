@@ -82,7 +82,7 @@ static inline const char *fz_dir(void) {
         abort();
     atexit(fz_cleanup);
     /* Recovery's warnings on damaged input are expected by the thousand. */
-    sl_log_set_level(SL_LOG_FATAL);
+    sl_log_set_level(getenv("FZ_LOG") ? SL_LOG_INFO : SL_LOG_FATAL);
     return fz_root;
 }
 
@@ -115,14 +115,38 @@ static inline int fz_read(const char *rel, sl_buf_t *out) {
     return r < 0 ? -1 : 0;
 }
 
-static inline int fz_open(sl_store_t **out) {
+/* Opens the store offline as the broker does at start-up, with or without
+ * the operator's --quarantine-damaged. */
+static inline int fz_open_q(sl_store_t **out, int quarantine) {
     sl_store_opts_t opts;
     memset(&opts, 0, sizeof opts);
     opts.dir = fz_dir();
     opts.segment_size = 1u << 20;
     opts.fsync_mode = SL_FSYNC_NEVER;
     opts.max_batch = 1u << 20;
+    opts.quarantine_damaged = quarantine;
     return sl_store_open_offline(out, &opts);
+}
+
+static inline int fz_open(sl_store_t **out) {
+    return fz_open_q(out, 0);
+}
+
+/* Whether rel exists with exactly the len bytes of data. */
+static inline int fz_same(const char *rel, const void *data, size_t len) {
+    sl_buf_t got = SL_BUF_INIT;
+    int same = fz_read(rel, &got) == 0 && got.len == len &&
+               (len == 0 || memcmp(got.data, data, len) == 0);
+    sl_buf_free(&got);
+    return same;
+}
+
+/* Whether rel is absent. */
+static inline int fz_absent(const char *rel) {
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", fz_dir(), rel);
+    return stat(path, &st) != 0;
 }
 
 /* The small store of the checkpoint target: partitions 1..FZ_NPARTS and

@@ -4,6 +4,7 @@
  * the real code; the same input is also kept in the target's seed corpus.
  */
 #include "broker/meta.h"
+#include "broker/recover.h"
 #include "apply/keytpl.h"
 #include "broker/record.h"
 #include "broker/store.h"
@@ -166,4 +167,221 @@ SL_TEST(fuzz_keytpl_empty_first_piece) {
     sl_keylist_free(&kl);
     sl_jr_free(&doc);
     sl_keytpl_free(set);
+}
+
+/* ---- broker recovery (fuzz_broker_meta, fuzz_broker_checkpoint) ---- */
+
+static void write_file(const char *dir, const char *rel, const void *data,
+                       size_t len) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    SL_CHECK(fd >= 0);
+    SL_CHECK(len == 0 || write(fd, data, len) == (ssize_t)len);
+    close(fd);
+}
+
+static uint64_t file_len(const char *dir, const char *rel) {
+    char path[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    SL_CHECK(stat(path, &st) == 0);
+    return (uint64_t)st.st_size;
+}
+
+static int open_store(const char *dir, int quarantine, sl_store_t **out) {
+    sl_store_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.dir = dir;
+    o.segment_size = 1u << 20;
+    o.fsync_mode = SL_FSYNC_NEVER;
+    o.max_batch = 1u << 20;
+    o.quarantine_damaged = quarantine;
+    *out = NULL;
+    return sl_store_open_offline(out, &o);
+}
+
+/* fuzz_broker_meta: a meta.log with a damaged record in the middle and a
+ * torn tail had its tail cut by sl_meta_load() before recovery stopped
+ * with SL_EDAMAGED, so the stop changed the file it promises to leave as
+ * it was. */
+SL_TEST(fuzz_meta_damaged_with_torn_tail_stop_changes_nothing) {
+    sl_log_set_level(SL_LOG_FATAL);
+    const char *dir = sl_test_tmpdir();
+    sl_buf_t meta = SL_BUF_INIT;
+    SL_CHECK_OK(sl_meta_encode_part(&meta, 1, "t", 1, "p", 1));
+    SL_CHECK(sl_buf_append(&meta, "garbage!garbage!", 16) == 0);
+    SL_CHECK_OK(sl_meta_encode_part(&meta, 2, "t", 1, "q", 1));
+    SL_CHECK(sl_buf_append(&meta, "\x00\x00\x00\x30torn", 8) == 0);
+    write_file(dir, "meta.log", meta.data, meta.len);
+    sl_store_t *store;
+    SL_CHECK_INT(open_store(dir, 0, &store), SL_EDAMAGED);
+    SL_CHECK_UINT(file_len(dir, "meta.log"), meta.len);
+    SL_CHECK_OK(open_store(dir, 1, &store));
+    SL_CHECK_UINT(store->nparts, 2);
+    SL_CHECK_STR(store->parts[2]->name, "q");
+    sl_store_free(store);
+    sl_buf_free(&meta);
+}
+
+/* fuzz_broker_meta: a CRC-valid high-water mark of 2^64-1 made recovery
+ * skip the partition to it with 2^32 index entries of 2^32 offsets each:
+ * start-up hung, writing a 160 GiB index. Beyond 2^48 it is damage. */
+SL_TEST(fuzz_meta_huge_high_water_mark_is_damage_not_a_hang) {
+    sl_log_set_level(SL_LOG_FATAL);
+    const char *dir = sl_test_tmpdir();
+    sl_buf_t meta = SL_BUF_INIT;
+    SL_CHECK_OK(sl_meta_encode_part(&meta, 1, "t", 1, "p", 1));
+    SL_CHECK_OK(sl_meta_encode_hwm(&meta, 1, 5000));
+    SL_CHECK_OK(sl_meta_encode_hwm(&meta, 1, UINT64_MAX));
+    write_file(dir, "meta.log", meta.data, meta.len);
+    sl_store_t *store;
+    SL_CHECK_INT(open_store(dir, 0, &store), SL_EDAMAGED);
+    SL_CHECK_UINT(file_len(dir, "meta.log"), meta.len);
+    SL_CHECK_OK(open_store(dir, 1, &store));
+    /* The plausible mark before it still holds: no offset below it is
+     * handed out again. */
+    SL_CHECK(store->parts[1]->next_offset >= 5000);
+    SL_CHECK(store->parts[1]->next_offset < (UINT64_C(1) << 48));
+    sl_store_free(store);
+    sl_buf_free(&meta);
+}
+
+/* A store of three partitions, nine batches (as fuzz_store_dir.h makes
+ * it), opened once so that its index files exist; *seg_len receives the
+ * log's size and next[] each partition's next offset. */
+static void make_store(const char *dir, uint64_t *seg_len, uint64_t next[4]) {
+    sl_buf_t meta = SL_BUF_INIT, seg = SL_BUF_INIT;
+    static const char *const names[3] = {"a", "b", "c"};
+    for (uint32_t id = 1; id <= 3; id++)
+        SL_CHECK_OK(sl_meta_encode_part(&meta, id, "t", 1, names[id - 1], 1));
+    uint64_t n[4] = {0};
+    for (int i = 0; i < 9; i++) {
+        uint32_t id = (uint32_t)(i % 3) + 1;
+        sl_msg_t msgs[2] = {{(const uint8_t *)"value", 5},
+                            {(const uint8_t *)"v2", 2}};
+        size_t cnt = (size_t)(i % 2) + 1;
+        SL_CHECK_OK(sl_record_encode(&seg, id, n[id], 1700000000000 + i, -1,
+                                     0, msgs, cnt));
+        n[id] += cnt;
+    }
+    char sub[1024];
+    snprintf(sub, sizeof sub, "%s/log", dir);
+    mkdir(sub, 0755);
+    snprintf(sub, sizeof sub, "%s/idx", dir);
+    mkdir(sub, 0755);
+    write_file(dir, "meta.log", meta.data, meta.len);
+    write_file(dir, "log/00000000000000000000.log", seg.data, seg.len);
+    sl_store_t *store;
+    SL_CHECK_OK(open_store(dir, 0, &store));
+    for (uint32_t id = 1; id <= 3; id++) {
+        SL_CHECK_UINT(store->parts[id]->next_offset, n[id]);
+        next[id] = n[id];
+    }
+    sl_store_free(store);
+    *seg_len = seg.len;
+    sl_buf_free(&meta);
+    sl_buf_free(&seg);
+}
+
+/* Writes a checkpoint of the store's state at log position pos, with
+ * partition entry k's id or next offset replaced when asked (the CRC is
+ * made to match: a checkpoint that lies, not one that is torn). */
+static void write_ckpt(const char *dir, uint64_t pos, int k, uint32_t id,
+                       uint64_t next) {
+    sl_store_t *store;
+    SL_CHECK_OK(open_store(dir, 0, &store));
+    sl_buf_t ck = SL_BUF_INIT;
+    SL_CHECK_OK(sl_ckpt_encode(store, pos, &ck));
+    sl_store_free(store);
+    if (k >= 0) {
+        uint8_t *e = ck.data + 24 + (size_t)k * 28;
+        if (id != 0)
+            sl_put_u32be(e, id);
+        if (next != 0)
+            sl_put_u64be(e + 4, next);
+        sl_put_u32be(ck.data + ck.len - 4, sl_crc32c(0, ck.data, ck.len - 4));
+    }
+    write_file(dir, "checkpoint", ck.data, ck.len);
+    sl_buf_free(&ck);
+}
+
+static void check_intact(const char *dir, uint64_t seg_len,
+                         const uint64_t next[4]) {
+    sl_store_t *store;
+    SL_CHECK_OK(open_store(dir, 0, &store));
+    SL_CHECK_UINT(store->log_end, seg_len);
+    for (uint32_t id = 1; id <= 3; id++)
+        SL_CHECK_UINT(store->parts[id]->next_offset, next[id]);
+    sl_store_free(store);
+    SL_CHECK_UINT(file_len(dir, "log/00000000000000000000.log"), seg_len);
+}
+
+/* fuzz_broker_checkpoint: a CRC-valid checkpoint whose position falls
+ * inside the last entry made recovery scan from there, take the rest of
+ * the entry for a torn tail and cut it: an acknowledged batch lost. */
+SL_TEST(fuzz_ckpt_position_inside_entry_cuts_nothing) {
+    sl_log_set_level(SL_LOG_FATAL);
+    const char *dir = sl_test_tmpdir();
+    uint64_t seg_len, next[4];
+    make_store(dir, &seg_len, next);
+    write_ckpt(dir, seg_len - 7, -1, 0, 0);
+    check_intact(dir, seg_len, next);
+}
+
+/* fuzz_broker_checkpoint: a checkpoint listing partition 1 twice and 3
+ * not at all left partition 3 at next offset 0 with its index cut to
+ * nothing: its offsets would have been handed out again. */
+SL_TEST(fuzz_ckpt_duplicate_partition_reuses_no_offset) {
+    sl_log_set_level(SL_LOG_FATAL);
+    const char *dir = sl_test_tmpdir();
+    uint64_t seg_len, next[4];
+    make_store(dir, &seg_len, next);
+    write_ckpt(dir, seg_len, 2, 1, 0);
+    check_intact(dir, seg_len, next);
+}
+
+/* fuzz_broker_checkpoint: a CRC-valid checkpoint claiming next offset
+ * 2^63 for a partition made the quarantine cover 2^63 offsets at 2^32 per
+ * index entry: start-up hung. Such a checkpoint is damaged and rebuilt. */
+SL_TEST(fuzz_ckpt_impossible_next_offset_is_rebuilt_not_a_hang) {
+    sl_log_set_level(SL_LOG_FATAL);
+    const char *dir = sl_test_tmpdir();
+    uint64_t seg_len, next[4];
+    make_store(dir, &seg_len, next);
+    write_ckpt(dir, seg_len, 0, 0, UINT64_C(1) << 63);
+    check_intact(dir, seg_len, next);
+}
+
+/* The class of fuzz_meta_damaged_with_torn_tail_stop_changes_nothing,
+ * with the damage in the log instead: meta.log's torn tail was cut at
+ * load, before recovery found the damaged batch and stopped. */
+SL_TEST(fuzz_meta_torn_tail_kept_when_log_damage_stops_startup) {
+    sl_log_set_level(SL_LOG_FATAL);
+    const char *dir = sl_test_tmpdir();
+    uint64_t seg_len, next[4];
+    make_store(dir, &seg_len, next);
+    uint64_t meta_len = file_len(dir, "meta.log");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/meta.log", dir);
+    int fd = open(path, O_WRONLY | O_APPEND);
+    SL_CHECK(fd >= 0);
+    SL_CHECK(write(fd, "\x00\x00\x00\x30torn", 8) == 8);
+    close(fd);
+    /* A flipped bit in the first batch's body, valid batches after it. */
+    snprintf(path, sizeof path, "%s/log/00000000000000000000.log", dir);
+    fd = open(path, O_RDWR);
+    SL_CHECK(fd >= 0);
+    uint8_t b;
+    SL_CHECK(pread(fd, &b, 1, 70) == 1);
+    b ^= 0x10;
+    SL_CHECK(pwrite(fd, &b, 1, 70) == 1);
+    close(fd);
+    sl_store_t *store;
+    SL_CHECK_INT(open_store(dir, 0, &store), SL_EDAMAGED);
+    SL_CHECK_UINT(file_len(dir, "meta.log"), meta_len + 8);
+    SL_CHECK_OK(open_store(dir, 1, &store));
+    SL_CHECK_UINT(store->nparts, 3);
+    sl_store_free(store);
+    SL_CHECK_UINT(file_len(dir, "log/00000000000000000000.log"), seg_len);
 }
