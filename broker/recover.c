@@ -17,7 +17,8 @@
  *                 checkpoint knew (and so no offset is reused under it)
  *   end     u32 CRC-32C of every byte before it
  * It is valid when the magic, version and CRC match, the length is
- * exact, the partitions are listed as ids 1..N in order and no next
+ * exact, the partitions are listed as ids 1..N in order, P is not more
+ * than 2^40 bytes past the end of the log files and no next
  * offset exceeds P + 2^40 (every offset below it is a record stored below
  * P or a skip of at most one reservation). An index file whose last
  * checkpointed batch ends beyond P, and a P that is not where the last
@@ -220,8 +221,9 @@ int sl_recover_names(sl_store_t *store, uint32_t upto) {
     return err;
 }
 
-/* Applies a checkpoint file; SL_ECORRUPT when it is not valid. */
-static int load_ckpt(sl_store_t *store, uint64_t *pos) {
+/* Applies a checkpoint file; SL_ECORRUPT when it is not valid. log_end is
+ * where the commit-log files on disk end. */
+static int load_ckpt(sl_store_t *store, uint64_t log_end, uint64_t *pos) {
     uint8_t *b;
     size_t size, names_at;
     int err = ckpt_read(store, &b, &size, &names_at);
@@ -231,6 +233,12 @@ static int load_ckpt(sl_store_t *store, uint64_t *pos) {
     uint32_t n = sl_get_u32be(b + 16), m = sl_get_u32be(b + 20);
     const uint8_t *p = b + 24;
     uint64_t ckpt_pos = sl_get_u64be(b + 8);
+    /* P far beyond the log files is a lie too: the bound below on next
+     * offsets is only as good as P (a P near 2^62 let a forged checkpoint
+     * quarantine 2^62 offsets; found by fuzz_broker_checkpoint). Lost
+     * newest segments can leave P past the files, but not by 2^40 bytes. */
+    if (ckpt_pos > log_end + (UINT64_C(1) << 40))
+        goto out;
     for (uint32_t i = 0; i < n; i++, p += 28) {
         uint32_t id = sl_get_u32be(p);
         /* The writer lists ids 1..N in order; one listed twice leaves
@@ -1024,7 +1032,7 @@ int sl_recover(sl_store_t *store) {
         log_size_end = store->segs[last].start + file_size(path);
     }
     uint64_t ckpt = 0;
-    int ckpt_err = load_ckpt(store, &ckpt);
+    int ckpt_err = load_ckpt(store, log_size_end, &ckpt);
     int have_ckpt = ckpt_err == 0;
     /* A new data directory: no log, no partition, no checkpoint file. */
     int fresh = ckpt_err == SL_ENOTFOUND && store->nsegs == 0 &&
