@@ -353,6 +353,20 @@ SL_TEST(fuzz_ckpt_impossible_next_offset_is_rebuilt_not_a_hang) {
     check_intact(dir, seg_len, next);
 }
 
+/* fuzz_broker_checkpoint (10-minute run): the same hang through the log
+ * position. A checkpoint whose P lies near 2^62, far past the log files,
+ * kept the next-offset bound (P + 2^40) useless: a next offset of 2^61
+ * passed it and the quarantine wrote index entries for minutes. Such a
+ * checkpoint is not trusted; the log is scanned instead. */
+SL_TEST(fuzz_ckpt_position_far_past_the_log_is_rebuilt_not_a_hang) {
+    sl_log_set_level(SL_LOG_FATAL);
+    const char *dir = sl_test_tmpdir();
+    uint64_t seg_len, next[4];
+    make_store(dir, &seg_len, next);
+    write_ckpt(dir, UINT64_C(1) << 62, 0, 0, UINT64_C(1) << 61);
+    check_intact(dir, seg_len, next);
+}
+
 /* The class of fuzz_meta_damaged_with_torn_tail_stop_changes_nothing,
  * with the damage in the log instead: meta.log's torn tail was cut at
  * load, before recovery found the damaged batch and stopped. */
