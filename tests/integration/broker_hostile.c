@@ -101,17 +101,11 @@ static int broker_refused(const char *const *args, char *out, size_t outlen) {
     return status;
 }
 
+/* A raw connection; the receive timeout is generous, only there to turn
+ * a hang into a failure. */
 static int raw_connect(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    SL_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    /* Generous: only there to turn a hang into a failure. */
-    struct timeval tv = {20, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = sl_harness_tcp_connect(port, 0, 20000, 0);
+    SL_CHECK(fd >= 0);
     return fd;
 }
 

@@ -28,52 +28,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-typedef struct {
-    int pid;
-    uint16_t port;
-    char addr[64];
-    char data[600];
-    char log[600];
-} broker_t;
-
-static void broker_start(broker_t *b, const char *const *extra) {
-    snprintf(b->data, sizeof b->data, "%s/data", sl_test_tmpdir());
-    snprintf(b->log, sizeof b->log, "%s/broker.log", sl_test_tmpdir());
-    b->port = sl_harness_free_port();
-    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", b->port);
-    const char *argv[40];
-    int n = 0;
-    argv[n++] = sl_harness_bin("sluice-broker");
-    argv[n++] = "--listen";
-    argv[n++] = b->addr;
-    argv[n++] = "--data";
-    argv[n++] = b->data;
-    for (int i = 0; extra && extra[i] && n < 38; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    b->pid = sl_harness_spawn((char *const *)argv, b->log);
-    if (sl_harness_wait_port(b->port, 10000) != 0)
-        sl_test_fail(__FILE__, __LINE__, "broker did not start (see %s)",
-                     b->log);
-}
-
-static void broker_stop(broker_t *b) {
-    int status = sl_harness_stop(b->pid, SIGTERM, 10000);
-    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    b->pid = 0;
-}
-
+/* A raw connection; the receive timeout is generous, only there to turn
+ * a hang into a failure. */
 static int raw_connect(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    SL_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    /* Generous: only there to turn a hang into a failure. */
-    struct timeval tv = {30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = sl_harness_tcp_connect(port, 0, 30000, 0);
+    SL_CHECK(fd >= 0);
     return fd;
 }
 
@@ -227,9 +186,9 @@ static uint32_t bad_crc(const char *payload) {
     "resend from it"
 
 SL_TEST(broker_order_refusals_keep_request_order) {
-    broker_t b;
+    sl_harness_broker_t b = {0};
     const char *flags[] = {"--max-partitions", "3", NULL};
-    broker_start(&b, flags);
+    sl_harness_broker_start(&b, flags, 10000);
     pipe_t p = {0};
     char opts[128], payload[64];
     uint64_t id = 1, off0 = 0;
@@ -314,12 +273,12 @@ SL_TEST(broker_order_refusals_keep_request_order) {
     ask(fd, "offsets 1 t p3\r\n", line, sizeof line);
     SL_CHECK_STR(line, "404 1 unknown partition\r\n");
     close(fd);
-    broker_stop(&b);
+    sl_harness_broker_stop(&b, SIGTERM, 10000);
 }
 
 SL_TEST(broker_order_crc_refusal_fences_the_producer) {
-    broker_t b;
-    broker_start(&b, NULL);
+    sl_harness_broker_t b = {0};
+    sl_harness_broker_start(&b, NULL, 10000);
     pipe_t p = {0};
     char opts[128], payload[64];
     uint64_t id = 1;
@@ -372,5 +331,5 @@ SL_TEST(broker_order_crc_refusal_fences_the_producer) {
     ask(fd, "offsets 1 t h\r\n", line, sizeof line);
     SL_CHECK_STR(line, "404 1 unknown partition\r\n");
     close(fd);
-    broker_stop(&b);
+    sl_harness_broker_stop(&b, SIGTERM, 10000);
 }
