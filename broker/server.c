@@ -685,7 +685,7 @@ static void update_reading(sl_conn_t *conn) {
                                        : SL_PROTO_MAX_LINE_PREAUTH + 65536;
     int want = !conn->close_after_flush && !conn->eof && !conn->held &&
                conn->out.len + conn->wbuf.len < srv->opts.max_output &&
-               srv->store->filling->data.len < (256u << 20) &&
+               sl_store_filling_bytes(srv->store) < (256u << 20) &&
                (conn->need > unparsed || unparsed <= max_unparsed) &&
                (!srv->mem_full ||
                 (conn->need > unparsed &&
@@ -696,7 +696,7 @@ static void update_reading(sl_conn_t *conn) {
     } else if (!want && conn->reading) {
         uv_read_stop((uv_stream_t *)&conn->tcp);
         conn->reading = 0;
-        if (srv->store->filling->data.len >= (256u << 20))
+        if (sl_store_filling_bytes(srv->store) >= (256u << 20))
             srv->paused++;
     }
 }
@@ -739,7 +739,7 @@ static void refusal_reply(sl_conn_t *conn, uint64_t reqid, refuse_t why,
         break;
     case RF_LIMIT:
         reply(conn, 429, reqid, 1, "partition limit reached "
-              "(max-partitions %u)", conn->srv->store->opts.max_partitions);
+              "(max-partitions %u)", sl_store_options(conn->srv->store)->max_partitions);
         break;
     case RF_OVERLAP:
         reply(conn, 409, reqid, 1, "sequence range overlaps the last stored "
@@ -1075,9 +1075,9 @@ static int topic_is(const sl_part_t *part, const char *topic, size_t tlen) {
 static void do_partitions(sl_conn_t *conn, const sl_cmd_t *cmd) {
     sl_store_t *store = conn->srv->store;
     uint32_t n = 0;
-    for (uint32_t id = 1; id <= store->nparts; id++)
+    for (uint32_t id = 1; id <= sl_store_nparts(store); id++)
         if (cmd->topic.len == 0 ||
-            topic_is(store->parts[id], cmd->topic.p, cmd->topic.len))
+            topic_is(sl_store_part_by_id(store, id), cmd->topic.p, cmd->topic.len))
             n++;
     char *topic = NULL;
     if (cmd->topic.len > 0) {
@@ -1093,7 +1093,7 @@ static void do_partitions(sl_conn_t *conn, const sl_cmd_t *cmd) {
     conn->list_topic = topic;
     conn->list_tlen = cmd->topic.len;
     conn->list_next = 1;
-    conn->list_end = store->nparts;
+    conn->list_end = sl_store_nparts(store);
 }
 
 /* Writes the next slice of a listing. Returns 0 when it is complete (END
@@ -1112,7 +1112,7 @@ static int list_step(sl_conn_t *conn) {
             conn_yield(conn);
             return 1;
         }
-        sl_part_t *part = store->parts[conn->list_next++];
+        sl_part_t *part = sl_store_part_by_id(store, conn->list_next++);
         scanned++;
         if (conn->list_topic &&
             !topic_is(part, conn->list_topic, conn->list_tlen))
@@ -1134,7 +1134,7 @@ static int list_step(sl_conn_t *conn) {
 static void do_stats(sl_conn_t *conn, const sl_cmd_t *cmd) {
     sl_server_t *srv = conn->srv;
     sl_store_t *store = srv->store;
-    const sl_store_stats_t *ss = &store->stats;
+    const sl_store_stats_t *ss = sl_store_get_stats(store);
     srv_stats_t *st = &srv->st;
     sl_buf_t *o = &conn->out;
     reply(conn, 200, cmd->reqid, 1, NULL);
@@ -1174,29 +1174,29 @@ static void do_stats(sl_conn_t *conn, const sl_cmd_t *cmd) {
          ss->fsyncs ? ss->fsync_ns / ss->fsyncs / 1000 : 0);
     STAT("fsync_max_us", "%" PRIu64, ss->fsync_max_ns / 1000);
     STAT("checkpoints", "%" PRIu64, ss->checkpoints);
-    STAT("partitions", "%u", store->nparts);
-    STAT("max_partitions", "%u", store->opts.max_partitions);
+    STAT("partitions", "%u", sl_store_nparts(store));
+    STAT("max_partitions", "%u", sl_store_options(store)->max_partitions);
     uint64_t ifiles, ibytes, idisk;
     sl_store_index_usage(store, &ifiles, &ibytes, &idisk);
     STAT("index_files", "%" PRIu64, ifiles);
     STAT("index_bytes", "%" PRIu64, ibytes);
     STAT("index_disk_bytes", "%" PRIu64, idisk);
     STAT("index_disk_bytes_per_partition", "%" PRIu64,
-         store->nparts ? idisk / store->nparts : 0);
+         sl_store_nparts(store) ? idisk / sl_store_nparts(store) : 0);
     STAT("disk_full", "%d", ss->disk_full);
     STAT("nospace_groups", "%" PRIu64, ss->nospace_groups);
     STAT("nospace_refused", "%" PRIu64, ss->nospace_refused);
     STAT("checkpoints_skipped", "%" PRIu64, ss->checkpoints_skipped);
-    STAT("segments", "%zu", store->nsegs);
+    STAT("segments", "%zu", sl_store_nsegments(store));
     STAT("segments_deleted", "%" PRIu64, ss->segments_deleted);
     STAT("disk_used", "%" PRIu64, sl_store_disk_used(store));
-    STAT("log_end", "%" PRIu64, store->durable_end);
+    STAT("log_end", "%" PRIu64, sl_store_durable_end(store));
     STAT("recovery_ms", "%" PRIu64, ss->recovery_ms);
     STAT("recovered_entries", "%" PRIu64, ss->recovered_entries);
     STAT("recovery_truncated_bytes", "%" PRIu64, ss->truncated_bytes);
     STAT("recovery_quarantined_ranges", "%" PRIu64, ss->damaged_ranges);
     STAT("crc_errors", "%" PRIu64, ss->crc_errors);
-    STAT("index_opens", "%" PRIu64, store->rcache.opens);
+    STAT("index_opens", "%" PRIu64, sl_store_index_opens(store));
     STAT("err_protocol", "%" PRIu64, st->err_protocol);
     STAT("err_unknown_command", "%" PRIu64, st->err_unknown_cmd);
     STAT("err_too_large", "%" PRIu64, st->err_too_large);
@@ -1447,7 +1447,7 @@ static void process(sl_conn_t *conn) {
 /* ---- store callbacks ---------------------------------------------------- */
 
 void sl_server_acks_cb(sl_store_t *store, sl_ack_t *acks, size_t n) {
-    sl_server_t *srv = store->data;
+    sl_server_t *srv = sl_store_get_data(store);
     for (size_t i = 0; i < n; i++) {
         sl_conn_t *conn = acks[i].ctx;
         conn->pending_acks--;
@@ -1503,7 +1503,7 @@ void sl_server_acks_cb(sl_store_t *store, sl_ack_t *acks, size_t n) {
     for (sl_conn_t *conn = srv->dirty; conn; conn = conn->dnext)
         if (conn->pending_acks == 0 && !conn->closing)
             process(conn);
-    if (srv->paused && store->filling->data.len < (64u << 20)) {
+    if (srv->paused && sl_store_filling_bytes(store) < (64u << 20)) {
         srv->paused = 0;
         for (sl_conn_t *conn = srv->conns; conn; conn = conn->next)
             update_reading(conn);
@@ -1512,7 +1512,7 @@ void sl_server_acks_cb(sl_store_t *store, sl_ack_t *acks, size_t n) {
 }
 
 void sl_server_advance_cb(sl_store_t *store, sl_part_t *part) {
-    sl_server_t *srv = store->data;
+    sl_server_t *srv = sl_store_get_data(store);
     while (part->waiters) {
         sl_conn_t *conn = part->waiters;
         uint64_t reqid = conn->wait_reqid, off = conn->wait_offset;
@@ -1623,7 +1623,7 @@ int sl_server_start(uv_loop_t *loop, sl_store_t *store,
     srv->store = store;
     srv->opts = *opts;
     srv->started_ms = sl_wall_ms();
-    store->data = srv;
+    sl_store_set_data(store, srv);
     struct sockaddr_storage addr;
     int rc = uv_ip4_addr(opts->host, opts->port, (struct sockaddr_in *)&addr);
     if (rc != 0)

@@ -1871,3 +1871,35 @@ int sl_store_retain(sl_store_t *store, int64_t now_ms) {
     }
     return deleted;
 }
+
+uint32_t sl_store_nparts(const sl_store_t *store) { return store->nparts; }
+
+sl_part_t *sl_store_part_by_id(const sl_store_t *store, uint32_t id) {
+    return id >= 1 && id <= store->nparts ? store->parts[id] : NULL;
+}
+
+const sl_store_opts_t *sl_store_options(const sl_store_t *store) {
+    return &store->opts;
+}
+
+const sl_store_stats_t *sl_store_get_stats(const sl_store_t *store) {
+    return &store->stats;
+}
+
+size_t sl_store_nsegments(const sl_store_t *store) { return store->nsegs; }
+
+uint64_t sl_store_durable_end(const sl_store_t *store) {
+    return store->durable_end;
+}
+
+uint64_t sl_store_index_opens(const sl_store_t *store) {
+    return store->rcache.opens;
+}
+
+size_t sl_store_filling_bytes(const sl_store_t *store) {
+    return store->filling->data.len;
+}
+
+void *sl_store_get_data(const sl_store_t *store) { return store->data; }
+
+void sl_store_set_data(sl_store_t *store, void *data) { store->data = data; }

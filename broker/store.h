@@ -359,6 +359,24 @@ void sl_store_index_usage(const sl_store_t *store, uint64_t *files,
  * budget. Loop thread only. */
 size_t sl_store_staged_bytes(const sl_store_t *store);
 
+/* Accessors for the server, which does not reach into the store. All are
+ * loop thread only; pointers returned stay owned by the store. */
+uint32_t sl_store_nparts(const sl_store_t *store);
+/* The partition with this id (1..sl_store_nparts()), NULL outside. */
+sl_part_t *sl_store_part_by_id(const sl_store_t *store, uint32_t id);
+const sl_store_opts_t *sl_store_options(const sl_store_t *store);
+const sl_store_stats_t *sl_store_get_stats(const sl_store_t *store);
+size_t sl_store_nsegments(const sl_store_t *store);
+/* Log position after the last durable byte. */
+uint64_t sl_store_durable_end(const sl_store_t *store);
+/* Index files the loop thread has opened (its descriptor cache misses). */
+uint64_t sl_store_index_opens(const sl_store_t *store);
+/* Bytes in the group being filled (not yet handed to the writer). */
+size_t sl_store_filling_bytes(const sl_store_t *store);
+/* The user's pointer, for callbacks (libuv's handle->data). */
+void *sl_store_get_data(const sl_store_t *store);
+void sl_store_set_data(sl_store_t *store, void *data);
+
 /* Internal, shared with recover.c and meta.c. */
 int sl_store_add_part(sl_store_t *store, uint32_t id, const char *topic,
                       size_t tlen, const char *name, size_t nlen,

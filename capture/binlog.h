@@ -25,6 +25,7 @@
 #define SL_CAPTURE_BINLOG_H
 
 #include "buf.h"
+#include "change.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -93,16 +94,6 @@ enum {
 /* The largest event accepted: MySQL's max_allowed_packet ceiling. */
 #define SL_BINLOG_MAX_EVENT (1024u * 1024u * 1024u + 4096u)
 
-/* What a change event describes (the "kind" member of its JSON). */
-typedef enum {
-    SL_CHANGE_ROW = 1,       /* One row: insert, update or delete. */
-    SL_CHANGE_BEGIN = 2,     /* A transaction starts. */
-    SL_CHANGE_COMMIT = 3,    /* A transaction ends (XID or COMMIT). */
-    SL_CHANGE_ROLLBACK = 4,  /* A transaction was rolled back. */
-    SL_CHANGE_DDL = 5,       /* A schema change statement. */
-    SL_CHANGE_STATEMENT = 6, /* Statement-based DML (no row images). */
-    SL_CHANGE_XA_PREPARE = 7 /* XA PREPARE: the transaction is prepared. */
-} sl_change_kind_t;
 
 typedef struct {
     sl_change_kind_t kind;

@@ -5,6 +5,13 @@
  * (SL_BUF_INIT) is an empty buffer ready for use. Growth is geometric, and
  * every append reports SL_ENOMEM instead of aborting, so a caller decoding a
  * hostile length can fail cleanly.
+ *
+ * The error is also sticky: a failed append records its code in the
+ * buffer, where sl_buf_error() finds it until the buffer is reset, freed or
+ * detached. Code that renders text with many small appends checks once at
+ * the end instead of after every call; an append after a failure may still
+ * succeed (a shorter one can fit), so the text is incomplete whenever
+ * sl_buf_error() is set and must not be used.
  */
 #ifndef SL_BUF_H
 #define SL_BUF_H
@@ -17,15 +24,24 @@ typedef struct {
     uint8_t *data; /* NULL until something is appended. */
     size_t len;    /* Bytes in use. */
     size_t cap;    /* Bytes allocated. */
+    int err;       /* The first failed append's code since the last reset,
+                      or 0. */
 } sl_buf_t;
 
-#define SL_BUF_INIT {NULL, 0, 0}
+#define SL_BUF_INIT {NULL, 0, 0, 0}
 
 void sl_buf_init(sl_buf_t *buf);
 /* Releases the storage and leaves an empty buffer. */
 void sl_buf_free(sl_buf_t *buf);
-/* Empties the buffer, keeping its storage for reuse. */
-static inline void sl_buf_reset(sl_buf_t *buf) { buf->len = 0; }
+/* Empties the buffer, keeping its storage for reuse, and clears its
+ * sticky error. */
+static inline void sl_buf_reset(sl_buf_t *buf) {
+    buf->len = 0;
+    buf->err = 0;
+}
+/* The sticky error: 0, or the code of the first append that failed since
+ * the buffer was last reset (SL_ENOMEM, or SL_EINVAL from a bad format). */
+static inline int sl_buf_error(const sl_buf_t *buf) { return buf->err; }
 /* Makes room for at least extra more bytes. */
 int sl_buf_reserve(sl_buf_t *buf, size_t extra);
 int sl_buf_append(sl_buf_t *buf, const void *data, size_t len);
