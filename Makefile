@@ -50,9 +50,11 @@ ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS)
 LDLIBS = $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC := $(wildcard lib/*.c)
-BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c))
-CAPTURE_SRC := $(filter-out capture/main.c,$(wildcard capture/*.c))
-APPLY_SRC := $(filter-out apply/main.c,$(wildcard apply/*.c))
+# A subsystem's sub-folders (capture/decoder/, capture/schema/, ...) are
+# part of its library code.
+BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c broker/*/*.c))
+CAPTURE_SRC := $(filter-out capture/main.c,$(wildcard capture/*.c capture/*/*.c))
+APPLY_SRC := $(filter-out apply/main.c,$(wildcard apply/*.c apply/*/*.c))
 MODULE_SRC := $(LIB_SRC) $(BROKER_SRC) $(CAPTURE_SRC) $(APPLY_SRC)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 # The runner's main() is kept apart so benchmarks, which have their own,

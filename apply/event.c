@@ -62,7 +62,35 @@ static inline uint32_t *slot_for(sl_event_t *ev, const char *key, size_t n) {
     }
 }
 
+static const char *kind_name(int v) {
+    return sl_change_kind_name((sl_change_kind_t)v);
+}
+
+static const char *op_name(int v) {
+    return sl_change_op_name((sl_change_op_t)v);
+}
+
+/* The value in [lo, hi] whose name string token tok holds, or 0 (unknown,
+ * absent, or not a string). An escaped string is compared exactly. */
+static int name_of(const sl_jr_doc_t *doc, uint32_t tok, int lo, int hi,
+                   const char *(*name)(int)) {
+    if (tok == SL_JR_NONE || sl_jr_type(doc, tok) != SL_JR_STRING)
+        return 0;
+    const sl_jr_tok_t *t = &doc->toks[tok];
+    for (int v = lo; v <= hi; v++) {
+        const char *n = name(v);
+        size_t len = strlen(n);
+        if (!t->escaped ? t->len == len &&
+                              memcmp(doc->text + t->start, n, len) == 0
+                        : sl_jr_str_eq(doc, tok, n, len))
+            return v;
+    }
+    return 0;
+}
+
 void sl_event_index(const sl_jr_doc_t *doc, sl_event_t *ev) {
+    ev->kind_id = SL_CHANGE_UNKNOWN;
+    ev->op_id = SL_OP_NONE;
     for (size_t i = 0; i < NMEMBERS; i++)
         *(uint32_t *)((char *)ev + members[i].off) = SL_JR_NONE;
     if (doc->ntoks == 0 || sl_jr_type(doc, 0) != SL_JR_OBJECT)
@@ -82,4 +110,8 @@ void sl_event_index(const sl_jr_doc_t *doc, sl_event_t *ev) {
         if (slot != NULL && *slot == SL_JR_NONE)
             *slot = k + 1;
     }
+    ev->kind_id = (sl_change_kind_t)name_of(doc, ev->kind, SL_CHANGE_ROW,
+                                            SL_CHANGE_XA_PREPARE, kind_name);
+    ev->op_id = (sl_change_op_t)name_of(doc, ev->op, SL_OP_INSERT,
+                                        SL_OP_DELETE, op_name);
 }

@@ -7,6 +7,7 @@
 #ifndef SL_EVENT_H
 #define SL_EVENT_H
 
+#include "change.h"
 #include "jsonread.h"
 
 #include <stdint.h>
@@ -17,6 +18,12 @@
 typedef struct {
     uint32_t kind, op, db, table, row, pk, positional, before, after, src,
         trx;
+    /* The "kind" and "op" strings as enums, found once here so that the
+     * consumer and the sinks switch on them: SL_CHANGE_UNKNOWN and
+     * SL_OP_NONE when absent, not a string, or a name this build does not
+     * know. */
+    sl_change_kind_t kind_id;
+    sl_change_op_t op_id;
 } sl_event_t;
 
 /* Fills ev from doc (root token 0). A document that is not an object

@@ -70,6 +70,39 @@ SL_TEST(apply_backoff_grows_with_jitter_and_resets) {
     SL_CHECK(sl_backoff_sleep(&bo, &stop) != 0);
 }
 
+/* sl_event_index() turns "kind" and "op" into enums: escaped names too,
+ * lookalikes and non-strings are unknown. */
+SL_TEST(apply_event_index_kind_and_op_enums) {
+    static const struct {
+        const char *doc;
+        sl_change_kind_t kind;
+        sl_change_op_t op;
+    } cases[] = {
+        {"{\"kind\":\"row\",\"op\":\"update\"}", SL_CHANGE_ROW, SL_OP_UPDATE},
+        {"{\"op\":\"delete\",\"kind\":\"r\\u006fw\"}", SL_CHANGE_ROW,
+         SL_OP_DELETE},
+        {"{\"kind\":\"commit\"}", SL_CHANGE_COMMIT, SL_OP_NONE},
+        {"{\"kind\":\"xa_prepare\",\"op\":\"insert\"}", SL_CHANGE_XA_PREPARE,
+         SL_OP_INSERT},
+        {"{\"kind\":\"ddl\",\"kind\":\"row\"}", SL_CHANGE_DDL, SL_OP_NONE},
+        {"{\"kind\":\"rows\",\"op\":\"insertx\"}", SL_CHANGE_UNKNOWN,
+         SL_OP_NONE},
+        {"{\"kind\":1,\"op\":[\"insert\"]}", SL_CHANGE_UNKNOWN, SL_OP_NONE},
+        {"[\"row\"]", SL_CHANGE_UNKNOWN, SL_OP_NONE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sl_jr_doc_t doc;
+        sl_jr_init(&doc);
+        SL_CHECK_INT(sl_jr_parse(&doc, cases[i].doc, strlen(cases[i].doc)),
+                     0);
+        sl_event_t ev;
+        sl_event_index(&doc, &ev);
+        SL_CHECK_INT((int)ev.kind_id, (int)cases[i].kind);
+        SL_CHECK_INT((int)ev.op_id, (int)cases[i].op);
+        sl_jr_free(&doc);
+    }
+}
+
 /* sl_event_index() must find each member where sl_jr_get() does: the
  * first of a repeated name, escaped names too, nothing for lookalikes. */
 SL_TEST(apply_event_index_matches_lookups) {
@@ -96,7 +129,8 @@ SL_TEST(apply_event_index_matches_lookups) {
         sl_event_index(&doc, &ev);
         /* The members in declaration order: all uint32_t. */
         uint32_t slots[sizeof names / sizeof names[0]];
-        _Static_assert(sizeof ev == sizeof slots, "one slot per name");
+        _Static_assert(offsetof(sl_event_t, kind_id) == sizeof slots,
+                       "one slot per name, then the enums");
         memcpy(slots, &ev, sizeof slots);
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
             uint32_t want = sl_jr_type(&doc, 0) == SL_JR_OBJECT
