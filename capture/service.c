@@ -9,7 +9,7 @@
 #include "error.h"
 #include "filter.h"
 #include "hash.h"
-#include "history.h"
+#include "capture/schema/history.h"
 #include "jsonread.h"
 #include "log.h"
 #include "parse.h"

@@ -33,7 +33,7 @@
  * busy stream does not allocate per statement.
  */
 #include "decoder.h"
-#include "capture/schema.h"
+#include "capture/schema/schema.h"
 #include "json.h"
 
 #include <stdlib.h>

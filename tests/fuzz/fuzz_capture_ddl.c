@@ -13,7 +13,7 @@
  * named in an effect has a non-NULL db and name, and the history always
  * survives a JSON round trip byte for byte.
  */
-#include "capture/schema.h"
+#include "capture/schema/schema.h"
 
 #include "buf.h"
 #include "error.h"

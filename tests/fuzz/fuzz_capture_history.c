@@ -15,7 +15,7 @@
  * loader, gives the same schema (compared as JSON; a second generation
  * when the first replaced invalid UTF-8).
  */
-#include "capture/history.h"
+#include "capture/schema/history.h"
 
 #include "buf.h"
 #include "error.h"

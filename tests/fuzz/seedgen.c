@@ -23,9 +23,9 @@
 
 #include "bytes.h"
 #include "capture/binlog.h"
-#include "capture/history.h"
+#include "capture/schema/history.h"
 #include "capture/publish.h"
-#include "capture/schema.h"
+#include "capture/schema/schema.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -13,7 +13,7 @@
  * from it and publish every row once: nothing twice, nothing lost, in
  * order, across the hole.
  */
-#include "capture/history.h"
+#include "capture/schema/history.h"
 #include "capture/publish.h"
 #include "client.h"
 #include "error.h"

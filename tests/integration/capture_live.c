@@ -7,7 +7,7 @@
  * partition it touched) — every committed row once, in commit order, even
  * when capture is killed with SIGKILL again and again during the load.
  */
-#include "capture/history.h"
+#include "capture/schema/history.h"
 #include "capture/publish.h"
 #include "client.h"
 #include "error.h"

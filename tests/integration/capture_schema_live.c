@@ -7,7 +7,7 @@
  * members, nullability and primary-key position, plus each table's
  * default charset.
  */
-#include "capture/schema.h"
+#include "capture/schema/schema.h"
 #include "error.h"
 #include "harness.h"
 #include "sl_test.h"

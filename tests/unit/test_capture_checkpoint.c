@@ -1,6 +1,6 @@
 /* Unit tests for capture's checkpoint records (capture/publish.h) and the
  * JSON reader's string copy they use. */
-#include "capture/history.h"
+#include "capture/schema/history.h"
 #include "capture/publish.h"
 #include "error.h"
 #include "jsonread.h"

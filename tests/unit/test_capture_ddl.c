@@ -1,6 +1,6 @@
 /* Unit tests for capture/ddl: the tokenizer (every comment, quote and
  * escape form) and the statement parser's raw output. */
-#include "capture/ddl.h"
+#include "capture/schema/ddl.h"
 #include "error.h"
 #include "sl_test.h"
 

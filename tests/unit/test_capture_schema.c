@@ -3,7 +3,7 @@
  * members, nullability, primary key), sequences of statements, failures
  * that name their tables, and the JSON round trip. */
 #include "capture/binlog.h"
-#include "capture/schema.h"
+#include "capture/schema/schema.h"
 #include "error.h"
 #include "jsonread.h"
 #include "sl_test.h"

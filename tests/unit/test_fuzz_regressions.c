@@ -8,7 +8,7 @@
 #include "apply/keytpl.h"
 #include "broker/record.h"
 #include "broker/store.h"
-#include "capture/history.h"
+#include "capture/schema/history.h"
 #include "bytes.h"
 #include "crc32c.h"
 #include "error.h"

@@ -10,7 +10,7 @@
  * MariaDB's slash-star-M-bang NNNNNN) are read as code when the writing
  * server's version is at least NNNNN.
  */
-#include "capture/ddl.h"
+#include "ddl.h"
 
 #include "buf.h"
 #include "error.h"

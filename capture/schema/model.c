@@ -22,7 +22,7 @@
  * key above is present with its type. The reader ignores unknown keys, so
  * a later version may add some.
  */
-#include "capture/schema.h"
+#include "schema.h"
 
 #include "error.h"
 #include "json.h"

@@ -27,7 +27,7 @@
 #define SL_CAPTURE_SCHEMA_H
 
 #include "buf.h"
-#include "capture/ddl.h"
+#include "ddl.h"
 
 #include <mysql.h>
 #include <stddef.h>

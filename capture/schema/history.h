@@ -20,7 +20,7 @@
 #define SL_CAPTURE_HISTORY_H
 
 #include "buf.h"
-#include "capture/schema.h"
+#include "schema.h"
 
 #include <stddef.h>
 #include <stdint.h>
