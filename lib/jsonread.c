@@ -904,3 +904,21 @@ int sl_jr_copy_str(const sl_jr_doc_t *doc, uint32_t i, char *out,
     sl_buf_free(&buf);
     return err;
 }
+
+int sl_jr_strdup(const sl_jr_doc_t *doc, uint32_t i, char **out,
+                 size_t *outlen) {
+    *out = NULL;
+    if (i == SL_JR_NONE || sl_jr_type(doc, i) != SL_JR_STRING)
+        return SL_EINVAL;
+    sl_buf_t buf = SL_BUF_INIT;
+    const char *cs;
+    int err = sl_jr_unescape(doc, i, &buf);
+    if (err == 0)
+        err = sl_buf_cstr(&buf, &cs);
+    if (err != 0) {
+        sl_buf_free(&buf);
+        return err;
+    }
+    *out = (char *)sl_buf_detach(&buf, outlen);
+    return 0;
+}

@@ -144,6 +144,13 @@ int sl_jr_unescape(const sl_jr_doc_t *doc, uint32_t i, sl_buf_t *out);
 int sl_jr_copy_str(const sl_jr_doc_t *doc, uint32_t i, char *out,
                    size_t outlen);
 
+/* Returns string token i, unescaped, as a malloc'd NUL-terminated string
+ * in *out (the caller frees it) and its length without the NUL in *outlen
+ * (optional; it differs from strlen(*out) when the string holds "\u0000").
+ * SL_EINVAL when i is SL_JR_NONE or not a string, SL_ENOMEM. */
+int sl_jr_strdup(const sl_jr_doc_t *doc, uint32_t i, char **out,
+                 size_t *outlen);
+
 /* Converts a number token written as an integer (no fraction, no
  * exponent). SL_EINVAL when not a number (or SL_JR_NONE) or not an
  * integer, SL_ERANGE when it does not fit. */

@@ -160,7 +160,7 @@ void sl_ddl_effect_free(sl_ddl_effect_t *effect);
 
 /* Appends the whole history (server, database charsets, tables in (db,
  * name) order) to out as one JSON document. The layout is specified at
- * the top of schema.c. Returns 0 or SL_ENOMEM. */
+ * the top of capture/schema/document.c. Returns 0 or SL_ENOMEM. */
 int sl_schema_to_json(const sl_schema_t *s, sl_buf_t *out);
 /* Replaces the history's content with the document json[0..len) written
  * by sl_schema_to_json(). Returns 0, SL_ECORRUPT (err says where; the

@@ -1,0 +1,747 @@
+/*
+ * Applying one DDL statement to the schema history: the parsed statement
+ * (ddl.c) turned into the columns the server would now have, with the
+ * server's rules for charsets, text type sizes and binary twins (see
+ * docs/schema-history.md).
+ */
+#include "internal.h"
+
+#include "error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+/* Column names compare ASCII case-insensitively, as in MySQL. */
+static int col_eq(const char *a, const char *b) {
+    return sl_ddl_word_eq(a, strlen(a), b);
+}
+
+/* Bytes per character at most, for the text-type sizing rules. */
+static unsigned mbmaxlen(const char *cs) {
+    static const struct {
+        const char *name;
+        unsigned n;
+    } t[] = {{"utf8mb4", 4}, {"utf8mb3", 3}, {"utf16", 4}, {"utf16le", 4},
+             {"utf32", 4},   {"ucs2", 2},    {"gbk", 2},   {"big5", 2},
+             {"sjis", 2},    {"cp932", 2},   {"ujis", 3},  {"eucjpms", 3},
+             {"gb2312", 2},  {"gb18030", 4}, {"euckr", 2}};
+    for (size_t i = 0; cs && i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(cs, t[i].name) == 0)
+            return t[i].n;
+    return 1;
+}
+
+static const char *const text_types[] = {"tinytext", "text", "mediumtext",
+                                         "longtext"};
+static const char *const blob_types[] = {"tinyblob", "blob", "mediumblob",
+                                         "longblob"};
+static const unsigned long long text_max[] = {255ULL, 65535ULL, 16777215ULL,
+                                              4294967295ULL};
+
+static int text_rank(const char *data_type) {
+    for (int i = 0; i < 4; i++)
+        if (strcmp(data_type, text_types[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int rank_for_bytes(unsigned long long bytes) {
+    for (int i = 0; i < 4; i++)
+        if (bytes <= text_max[i])
+            return i;
+    return 3;
+}
+
+static int set_types(sl_schema_col_t *c, const char *data_type,
+                     const char *column_type) {
+    char *d = strdup(data_type), *t = strdup(column_type);
+    if (d == NULL || t == NULL) {
+        free(d);
+        free(t);
+        return SL_ENOMEM;
+    }
+    free(c->data_type);
+    free(c->column_type);
+    c->data_type = d;
+    c->column_type = t;
+    return 0;
+}
+
+/* A text column in charset binary becomes its binary twin, as the server
+ * does: CHAR(n) -> BINARY(n), VARCHAR(n) -> VARBINARY(n), TEXT -> BLOB. */
+static int make_binary(sl_schema_col_t *c) {
+    char buf[64];
+    int r = text_rank(c->data_type);
+    if (r >= 0)
+        return set_types(c, blob_types[r], blob_types[r]);
+    if (strcmp(c->data_type, "char") == 0 ||
+        strcmp(c->data_type, "varchar") == 0) {
+        const char *paren = strchr(c->column_type, '(');
+        const char *bt = c->data_type[0] == 'c' ? "binary" : "varbinary";
+        snprintf(buf, sizeof buf, "%s%s", bt, paren ? paren : "");
+        return set_types(c, bt, buf);
+    }
+    return 0; /* ENUM/SET keep their type in charset binary. */
+}
+
+/* Builds a history column from a parsed definition, resolving its charset
+ * against the table's default. */
+static int resolve_col(sl_schema_col_t *c, const sl_ddl_col_t *d,
+                       const char *table_cs) {
+    int oom = 0;
+    memset(c, 0, sizeof *c);
+    c->name = sl__schema_dup_or_null(d->name, &oom);
+    c->data_type = sl__schema_dup_or_null(d->data_type, &oom);
+    c->column_type = sl__schema_dup_or_null(d->column_type, &oom);
+    c->is_unsigned = d->is_unsigned;
+    c->nullable = !d->not_null;
+    if (d->pk) {
+        c->is_pk = 1;
+        c->pk_seq = 1;
+        c->nullable = 0;
+    }
+    if (d->nvalues) {
+        c->values = calloc(d->nvalues, sizeof *c->values);
+        if (c->values == NULL)
+            oom = 1;
+        else
+            c->nvalues = d->nvalues;
+        for (size_t i = 0; c->values && i < d->nvalues; i++)
+            c->values[i] = sl__schema_dup_or_null(d->values[i], &oom);
+    }
+    if (oom) {
+        sl__schema_col_free(c);
+        return SL_ENOMEM;
+    }
+    if (d->is_binary) {
+        c->charset = strdup("binary");
+    } else if (d->is_text) {
+        const char *explicit_cs = d->charset;
+        if (explicit_cs && strcmp(explicit_cs, "default") == 0)
+            explicit_cs = NULL;
+        if (explicit_cs)
+            c->charset = sl__schema_norm_charset(explicit_cs);
+        else if (d->collation)
+            c->charset = sl__schema_collation_charset(d->collation);
+        else
+            c->charset = sl__schema_norm_charset(table_cs);
+    } else {
+        return 0;
+    }
+    if (c->charset == NULL) {
+        sl__schema_col_free(c);
+        return SL_ENOMEM;
+    }
+    int rc = 0;
+    if (d->is_text && strcmp(c->data_type, "text") == 0 && d->length >= 0) {
+        /* TEXT(n) is the smallest text type holding n characters. */
+        int r = rank_for_bytes((unsigned long long)d->length *
+                               mbmaxlen(c->charset));
+        rc = set_types(c, text_types[r], text_types[r]);
+    }
+    if (rc == 0 && d->is_text && strcmp(c->charset, "binary") == 0)
+        rc = make_binary(c);
+    if (rc != 0)
+        sl__schema_col_free(c);
+    return rc;
+}
+
+/* ---- DDL application ---------------------------------------------------- */
+
+static ssize_t col_index(const sl_schema_table_t *t, const char *name) {
+    for (size_t i = 0; name && i < t->ncols; i++)
+        if (col_eq(t->cols[i].name, name))
+            return (ssize_t)i;
+    return -1;
+}
+
+/* Removes column i, closing the gap in the primary key's numbering. */
+static void remove_col(sl_schema_table_t *t, size_t i) {
+    int seq = t->cols[i].pk_seq;
+    sl__schema_col_free(&t->cols[i]);
+    memmove(&t->cols[i], &t->cols[i + 1], (t->ncols - i - 1) * sizeof *t->cols);
+    t->ncols--;
+    if (seq > 0) {
+        for (size_t k = 0; k < t->ncols; k++) {
+            if (t->cols[k].pk_seq > seq)
+                t->cols[k].pk_seq--;
+        }
+    }
+}
+
+static void clear_pk(sl_schema_table_t *t) {
+    for (size_t k = 0; k < t->ncols; k++) {
+        t->cols[k].pk_seq = 0;
+        t->cols[k].is_pk = 0;
+    }
+}
+
+/* Where an added or moved column goes. */
+static int target_pos(const sl_schema_table_t *t, const sl_ddl_action_t *a,
+                      size_t *pos, char *err, size_t errlen) {
+    if (a->pos == SL_DDL_POS_FIRST) {
+        *pos = 0;
+    } else if (a->pos == SL_DDL_POS_AFTER) {
+        ssize_t i = col_index(t, a->after);
+        if (i < 0)
+            return sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
+                                   "AFTER %s: no such "
+                                   "column in %s.%s",
+                                   a->after ? a->after : "?", t->db, t->name);
+        *pos = (size_t)i + 1;
+    } else {
+        *pos = t->ncols;
+    }
+    return 0;
+}
+
+/* The charset conversion of CONVERT TO CHARACTER SET for one column: text
+ * types grow so that they still hold as many characters (never shrink). */
+static int convert_col(sl_schema_col_t *c, const char *cs) {
+    if (c->charset == NULL || strcmp(c->charset, "binary") == 0)
+        return 0;
+    int r = text_rank(c->data_type);
+    if (r >= 0) {
+        unsigned long long chars = text_max[r] / mbmaxlen(c->charset);
+        int nr = rank_for_bytes(chars * mbmaxlen(cs));
+        if (nr > r && set_types(c, text_types[nr], text_types[nr]) != 0)
+            return SL_ENOMEM;
+    }
+    char *d = strdup(cs);
+    if (d == NULL)
+        return SL_ENOMEM;
+    free(c->charset);
+    c->charset = d;
+    if (strcmp(cs, "binary") == 0)
+        return make_binary(c);
+    return 0;
+}
+
+/* Column identity during one ALTER TABLE: orig[k] is the name column k had
+ * before the statement (NULL for a column it added). DROP, MODIFY, CHANGE
+ * and RENAME COLUMN name columns as they were before the statement (so
+ * "CHANGE a b ..., CHANGE b a ..." swaps), while AFTER and key columns
+ * name them as they are now. */
+typedef struct {
+    const char **orig;
+} alter_ids_t;
+
+static ssize_t old_col_index(const sl_schema_table_t *t, const alter_ids_t *ids,
+                             const char *name) {
+    for (size_t k = 0; name && k < t->ncols; k++)
+        if (ids->orig[k] && col_eq(ids->orig[k], name))
+            return (ssize_t)k;
+    /* Not an original column: the server would have refused a reference
+     * to a column added by the same statement, but be lenient. */
+    ssize_t i = col_index(t, name);
+    return (i >= 0 && ids->orig[i] == NULL) ? i : -1;
+}
+
+static void ids_insert(alter_ids_t *ids, size_t n, size_t pos,
+                       const char *name) {
+    memmove(&ids->orig[pos + 1], &ids->orig[pos],
+            (n - pos) * sizeof *ids->orig);
+    ids->orig[pos] = name;
+}
+
+static void ids_remove(alter_ids_t *ids, size_t n, size_t pos) {
+    memmove(&ids->orig[pos], &ids->orig[pos + 1],
+            (n - pos - 1) * sizeof *ids->orig);
+}
+
+static int apply_action(sl_schema_t *s, sl_schema_table_t *t, alter_ids_t *ids,
+                        const sl_ddl_action_t *a, char *err, size_t errlen) {
+    sl_schema_col_t c;
+    size_t pos;
+    ssize_t i;
+    int rc;
+    switch (a->kind) {
+    case SL_DDL_ACT_ADD_COLUMN:
+        if (a->col.name == NULL)
+            return 0;
+        if (col_index(t, a->col.name) >= 0) {
+            if (a->if_exists)
+                return 0;
+            return sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
+                                   "ADD COLUMN %s: %s.%s "
+                                   "already has it in the history",
+                                   a->col.name, t->db, t->name);
+        }
+        if ((rc = target_pos(t, a, &pos, err, errlen)) != 0)
+            return rc;
+        if (resolve_col(&c, &a->col, t->charset) != 0)
+            return SL_ENOMEM;
+        if (c.pk_seq)
+            clear_pk(t);
+        if (sl__schema_insert_col(t, &c, pos) != 0) {
+            sl__schema_col_free(&c);
+            return SL_ENOMEM;
+        }
+        ids_insert(ids, t->ncols - 1, pos, NULL);
+        return 0;
+    case SL_DDL_ACT_DROP_COLUMN:
+        i = old_col_index(t, ids, a->name);
+        if (i < 0)
+            return a->if_exists
+                       ? 0
+                       : sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
+                                         "DROP COLUMN %s: not in %s.%s",
+                                         a->name ? a->name : "?", t->db,
+                                         t->name);
+        remove_col(t, (size_t)i);
+        ids_remove(ids, t->ncols + 1, (size_t)i);
+        return 0;
+    case SL_DDL_ACT_MODIFY_COLUMN: {
+        i = old_col_index(t, ids, a->name);
+        if (i < 0)
+            return a->if_exists
+                       ? 0
+                       : sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
+                                         "MODIFY/CHANGE %s: not in %s.%s",
+                                         a->name ? a->name : "?", t->db,
+                                         t->name);
+        /* No clash check on the new name: "CHANGE a b, CHANGE b a" is a
+         * valid swap, and the server has already validated the result. */
+        if (resolve_col(&c, &a->col, t->charset) != 0)
+            return SL_ENOMEM;
+        int seq = t->cols[i].pk_seq;
+        if (c.pk_seq) {
+            clear_pk(t);
+            seq = 1;
+        }
+        c.pk_seq = seq;
+        c.is_pk = seq > 0;
+        if (seq)
+            c.nullable = 0;
+        t->cols[i].pk_seq = 0; /* Keep the numbering while it moves. */
+        sl__schema_col_free(&t->cols[i]);
+        memmove(&t->cols[i], &t->cols[i + 1],
+                (t->ncols - (size_t)i - 1) * sizeof *t->cols);
+        t->ncols--;
+        const char *id = ids->orig[i];
+        ids_remove(ids, t->ncols + 1, (size_t)i);
+        if (a->pos == SL_DDL_POS_LAST) {
+            pos = (size_t)i;
+        } else if ((rc = target_pos(t, a, &pos, err, errlen)) != 0) {
+            sl__schema_col_free(&c);
+            return rc;
+        }
+        if (sl__schema_insert_col(t, &c, pos) != 0) {
+            sl__schema_col_free(&c);
+            return SL_ENOMEM;
+        }
+        ids_insert(ids, t->ncols - 1, pos, id);
+        return 0;
+    }
+    case SL_DDL_ACT_RENAME_COLUMN: {
+        i = old_col_index(t, ids, a->name);
+        if (i < 0)
+            return a->if_exists
+                       ? 0
+                       : sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
+                                         "RENAME COLUMN %s: not in %s.%s",
+                                         a->name ? a->name : "?", t->db,
+                                         t->name);
+        char *n = strdup(a->name2 ? a->name2 : "");
+        if (n == NULL)
+            return SL_ENOMEM;
+        free(t->cols[i].name);
+        t->cols[i].name = n;
+        return 0;
+    }
+    case SL_DDL_ACT_ADD_PK:
+        clear_pk(t);
+        for (size_t k = 0; k < a->nnames; k++) {
+            i = col_index(t, a->names[k]);
+            if (i < 0)
+                return sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
+                                       "PRIMARY KEY "
+                                       "column %s: not in %s.%s",
+                                       a->names[k], t->db, t->name);
+            t->cols[i].pk_seq = (int)k + 1;
+            t->cols[i].is_pk = 1;
+            t->cols[i].nullable = 0;
+        }
+        return 0;
+    case SL_DDL_ACT_DROP_PK: clear_pk(t); return 0;
+    case SL_DDL_ACT_TABLE_CHARSET:
+    case SL_DDL_ACT_CONVERT_CHARSET: {
+        char *cs = NULL;
+        if (a->charset && strcmp(a->charset, "default") != 0)
+            cs = sl__schema_norm_charset(a->charset);
+        else if (a->collation)
+            cs = sl__schema_collation_charset(a->collation);
+        else
+            cs = strdup(sl_schema_db_charset(s, t->db));
+        if (cs == NULL)
+            return SL_ENOMEM;
+        free(t->charset);
+        t->charset = cs;
+        if (a->kind == SL_DDL_ACT_CONVERT_CHARSET) {
+            for (size_t k = 0; k < t->ncols; k++)
+                if (convert_col(&t->cols[k], cs) != 0)
+                    return SL_ENOMEM;
+        }
+        return 0;
+    }
+    case SL_DDL_ACT_RENAME_TABLE:
+        return 0; /* Done by the caller, after every other action. */
+    }
+    return 0;
+}
+
+void sl_ddl_effect_free(sl_ddl_effect_t *effect) {
+    if (effect == NULL)
+        return;
+    for (size_t i = 0; i < effect->ntables; i++) {
+        free(effect->tables[i].db);
+        free(effect->tables[i].table);
+    }
+    free(effect->tables);
+    memset(effect, 0, sizeof *effect);
+}
+
+static int effect_add(sl_ddl_effect_t *e, const char *db, const char *table) {
+    if (e == NULL)
+        return 0;
+    sl_ddl_effect_table_t *a = realloc(e->tables, (e->ntables + 1) * sizeof *a);
+    if (a == NULL)
+        return SL_ENOMEM;
+    e->tables = a;
+    a[e->ntables].db = strdup(db);
+    a[e->ntables].table = strdup(table);
+    if (a[e->ntables].db == NULL || a[e->ntables].table == NULL) {
+        free(a[e->ntables].db);
+        free(a[e->ntables].table);
+        return SL_ENOMEM;
+    }
+    e->ntables++;
+    return 0;
+}
+
+static const char *name_db(const sl_ddl_name_t *n, const char *default_db) {
+    if (n->db)
+        return n->db;
+    return default_db ? default_db : "";
+}
+
+static int build_table(sl_schema_t *s, const sl_ddl_stmt_t *st, const char *db,
+                       sl_schema_table_t **out, char *err, size_t errlen) {
+    sl_schema_table_t *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return SL_ENOMEM;
+    t->db = strdup(db);
+    t->name = strdup(st->tables[0].table);
+    if (st->charset && strcmp(st->charset, "default") != 0)
+        t->charset = sl__schema_norm_charset(st->charset);
+    else if (st->collation)
+        t->charset = sl__schema_collation_charset(st->collation);
+    else
+        t->charset = strdup(sl_schema_db_charset(s, db));
+    if (t->db == NULL || t->name == NULL || t->charset == NULL) {
+        sl__schema_table_free(t);
+        return SL_ENOMEM;
+    }
+    if (st->ncols) {
+        t->cols = calloc(st->ncols, sizeof *t->cols);
+        if (t->cols == NULL) {
+            sl__schema_table_free(t);
+            return SL_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < st->ncols; i++) {
+        if (resolve_col(&t->cols[i], &st->cols[i], t->charset) != 0) {
+            sl__schema_table_free(t);
+            return SL_ENOMEM;
+        }
+        t->ncols = i + 1;
+    }
+    if (st->has_pk) {
+        clear_pk(t);
+        for (size_t k = 0; k < st->npk; k++) {
+            ssize_t i = col_index(t, st->pk[k]);
+            if (i < 0) {
+                int rc = sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
+                                         "PRIMARY KEY "
+                                         "column %s: not in %s.%s",
+                                         st->pk[k], db, t->name);
+                sl__schema_table_free(t);
+                return rc;
+            }
+            t->cols[i].pk_seq = (int)k + 1;
+            t->cols[i].is_pk = 1;
+            t->cols[i].nullable = 0;
+        }
+    }
+    *out = t;
+    return 0;
+}
+
+static int set_name(sl_schema_table_t *t, const char *db, const char *name) {
+    char *d = strdup(db), *n = strdup(name);
+    if (d == NULL || n == NULL) {
+        free(d);
+        free(n);
+        return SL_ENOMEM;
+    }
+    free(t->db);
+    free(t->name);
+    t->db = d;
+    t->name = n;
+    return 0;
+}
+
+static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
+                       const char *default_db, char *err, size_t errlen) {
+    const char *db = name_db(&st->tables[0], default_db);
+    const char *name = st->tables[0].table;
+    const sl_schema_table_t *cur =
+        sl_schema_find(s, db, strlen(db), name, strlen(name));
+    int has_change = 0;
+    for (size_t k = 0; k < st->nacts; k++)
+        has_change = 1;
+    if (cur == NULL) {
+        if (!has_change && st->kind != SL_DDL_ALTER_TABLE)
+            return 0; /* DROP INDEX on a table we do not follow. */
+        /* A rename of an unknown table leaves its new name unknown too. */
+        for (size_t k = 0; k < st->nacts; k++) {
+            const sl_ddl_action_t *a = &st->acts[k];
+            if (a->kind == SL_DDL_ACT_RENAME_TABLE)
+                sl_schema_drop(s, a->db ? a->db : db, a->table);
+        }
+        if (!has_change)
+            return 0;
+        return sl__schema_errf(err, errlen, SL_ENOTFOUND,
+                               "ALTER TABLE %s.%s: the "
+                               "table is not in the schema history",
+                               db, name);
+    }
+    if (!has_change)
+        return 0;
+    sl_schema_table_t *t = sl__schema_table_copy(cur);
+    if (t == NULL)
+        return SL_ENOMEM;
+    alter_ids_t ids;
+    ids.orig = calloc(cur->ncols + st->nacts + 1, sizeof *ids.orig);
+    if (ids.orig == NULL) {
+        sl__schema_table_free(t);
+        return SL_ENOMEM;
+    }
+    for (size_t k = 0; k < cur->ncols; k++)
+        ids.orig[k] = cur->cols[k].name; /* cur is unchanged until the end. */
+    const sl_ddl_action_t *rename = NULL;
+    /* The server applies table options (DEFAULT CHARSET, CONVERT TO) to the
+     * existing columns first; columns added or modified by the same
+     * statement then take the new default without conversion. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < st->nacts; k++) {
+            const sl_ddl_action_t *a = &st->acts[k];
+            int table_opt = a->kind == SL_DDL_ACT_TABLE_CHARSET ||
+                            a->kind == SL_DDL_ACT_CONVERT_CHARSET;
+            if (table_opt != (pass == 0))
+                continue;
+            int rc = apply_action(s, t, &ids, a, err, errlen);
+            if (rc != 0) {
+                free(ids.orig);
+                sl__schema_table_free(t);
+                return rc;
+            }
+            if (a->kind == SL_DDL_ACT_RENAME_TABLE)
+                rename = a;
+        }
+    }
+    free(ids.orig);
+    if (rename) {
+        if (set_name(t, rename->db ? rename->db : db, rename->table) != 0) {
+            sl__schema_table_free(t);
+            return SL_ENOMEM;
+        }
+        sl__schema_table_free(sl__schema_take(s, db, name));
+    }
+    return sl__schema_put_owned(s, t);
+}
+
+static int apply_rename(sl_schema_t *s, const sl_ddl_stmt_t *st,
+                        const char *default_db, char *err, size_t errlen) {
+    int rc = 0;
+    for (size_t i = 0; i + 1 < st->ntables; i += 2) {
+        const char *fdb = name_db(&st->tables[i], default_db);
+        const char *tdb = name_db(&st->tables[i + 1], default_db);
+        sl_schema_table_t *t = sl__schema_take(s, fdb, st->tables[i].table);
+        if (t == NULL) {
+            /* Unknown before, unknown after: forget any stale entry. */
+            sl_schema_drop(s, tdb, st->tables[i + 1].table);
+            if (rc == 0)
+                rc = sl__schema_errf(err, errlen, SL_ENOTFOUND,
+                                     "RENAME TABLE %s.%s: "
+                                     "the table is not in the schema history",
+                                     fdb, st->tables[i].table);
+            continue;
+        }
+        if (set_name(t, tdb, st->tables[i + 1].table) != 0) {
+            sl__schema_table_free(t);
+            return SL_ENOMEM;
+        }
+        if (sl__schema_put_owned(s, t) != 0)
+            return SL_ENOMEM;
+    }
+    return rc;
+}
+
+int sl_schema_apply_ddl(sl_schema_t *s, const char *default_db, const char *sql,
+                        size_t len, sl_ddl_effect_t *effect, char *err,
+                        size_t errlen) {
+    sl_ddl_stmt_t st;
+    if (effect)
+        memset(effect, 0, sizeof *effect);
+    if (err && errlen)
+        err[0] = '\0';
+    if (default_db && default_db[0] == '\0')
+        default_db = NULL;
+    int rc = sl_ddl_parse(sql, len, &s->opts, &st, err, errlen);
+    if (effect) {
+        effect->kind = st.kind;
+        effect->temporary = st.temporary;
+    }
+    for (size_t i = 0; i < st.ntables; i++) {
+        if (effect_add(effect, name_db(&st.tables[i], default_db),
+                       st.tables[i].table) != 0) {
+            sl_ddl_stmt_free(&st);
+            return sl__schema_errf(err, errlen, SL_ENOMEM, "out of memory");
+        }
+    }
+    if (rc == 0 && st.temporary) {
+        sl_ddl_stmt_free(&st);
+        return 0; /* Temporary tables' rows are not in a ROW binlog. */
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < st.ntables; i++) {
+            if (st.tables[i].db == NULL && default_db == NULL) {
+                rc = sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
+                                     "table %s without a "
+                                     "database and no default database",
+                                     st.tables[i].table);
+                break;
+            }
+        }
+    }
+    if (rc == 0) {
+        const char *db0 =
+            st.ntables ? name_db(&st.tables[0], default_db) : NULL;
+        switch (st.kind) {
+        case SL_DDL_NONE:
+        case SL_DDL_TRUNCATE_TABLE:
+        case SL_DDL_CREATE_INDEX:
+        case SL_DDL_OTHER_TABLE: break;
+        case SL_DDL_CREATE_TABLE: {
+            const sl_schema_table_t *old =
+                sl_schema_find(s, db0, strlen(db0), st.tables[0].table,
+                               strlen(st.tables[0].table));
+            if (old && st.if_not_exists && !st.or_replace)
+                break; /* Logged although it did nothing. */
+            sl_schema_table_t *t = NULL;
+            rc = build_table(s, &st, db0, &t, err, errlen);
+            if (rc == 0)
+                rc = sl__schema_put_owned(s, t);
+            break;
+        }
+        case SL_DDL_CREATE_TABLE_LIKE: {
+            const char *sdb = name_db(&st.tables[1], default_db);
+            const sl_schema_table_t *old =
+                sl_schema_find(s, db0, strlen(db0), st.tables[0].table,
+                               strlen(st.tables[0].table));
+            if (old && st.if_not_exists && !st.or_replace)
+                break;
+            const sl_schema_table_t *src =
+                sl_schema_find(s, sdb, strlen(sdb), st.tables[1].table,
+                               strlen(st.tables[1].table));
+            if (src == NULL) {
+                rc = sl__schema_errf(
+                    err, errlen, SL_ENOTFOUND,
+                    "CREATE TABLE %s.%s "
+                    "LIKE %s.%s: the source is not in the schema "
+                    "history",
+                    db0, st.tables[0].table, sdb, st.tables[1].table);
+                break;
+            }
+            sl_schema_table_t *t = sl__schema_table_copy(src);
+            if (t == NULL || set_name(t, db0, st.tables[0].table) != 0) {
+                sl__schema_table_free(t);
+                rc = SL_ENOMEM;
+                break;
+            }
+            rc = sl__schema_put_owned(s, t);
+            break;
+        }
+        case SL_DDL_ALTER_TABLE:
+        case SL_DDL_DROP_INDEX:
+            rc = apply_alter(s, &st, default_db, err, errlen);
+            break;
+        case SL_DDL_RENAME_TABLE:
+            rc = apply_rename(s, &st, default_db, err, errlen);
+            break;
+        case SL_DDL_DROP_TABLE:
+            for (size_t i = 0; i < st.ntables; i++)
+                sl_schema_drop(s, name_db(&st.tables[i], default_db),
+                               st.tables[i].table);
+            break;
+        case SL_DDL_CREATE_DATABASE:
+        case SL_DDL_ALTER_DATABASE: {
+            const char *db = st.database ? st.database : default_db;
+            if (db == NULL)
+                break;
+            if (st.kind == SL_DDL_CREATE_DATABASE && st.if_not_exists) {
+                int known = 0;
+                for (size_t i = 0; i < s->ndbs; i++)
+                    known |= strcmp(s->dbs[i].name, db) == 0;
+                if (known)
+                    break;
+            }
+            char *cs = NULL;
+            if (st.charset && strcmp(st.charset, "default") != 0)
+                cs = sl__schema_norm_charset(st.charset);
+            else if (st.collation)
+                cs = sl__schema_collation_charset(st.collation);
+            if (cs == NULL && st.kind == SL_DDL_ALTER_DATABASE)
+                break; /* No charset change. */
+            rc = sl_schema_set_db_charset(s, db, cs);
+            free(cs);
+            break;
+        }
+        case SL_DDL_DROP_DATABASE: {
+            const char *db = st.database;
+            if (db == NULL)
+                break;
+            for (size_t i = s->ntables; i-- > 0;) {
+                if (strcmp(s->tables[i]->db, db) != 0)
+                    continue;
+                if (effect_add(effect, db, s->tables[i]->name) != 0) {
+                    rc = SL_ENOMEM;
+                    break;
+                }
+                sl__schema_table_free(
+                    sl__schema_take(s, db, s->tables[i]->name));
+            }
+            sl__schema_forget_db(s, db);
+            break;
+        }
+        }
+    }
+    if (rc != 0 && rc != SL_ENOMEM && rc != SL_ENOTFOUND) {
+        /* Whatever the statement did to these tables is unknown now. */
+        for (size_t i = 0; i < st.ntables; i++)
+            sl_schema_drop(s, name_db(&st.tables[i], default_db),
+                           st.tables[i].table);
+    }
+    /* A table missing from the history is reported like any statement
+     * that cannot be interpreted, so callers have one rule: carry on only
+     * if every table named is filtered out. */
+    if (rc == SL_ENOTFOUND)
+        rc = SL_EUNSUPPORTED;
+    if (rc == SL_ENOMEM)
+        sl__schema_errf(err, errlen, rc, "out of memory");
+    sl_ddl_stmt_free(&st);
+    return rc;
+}

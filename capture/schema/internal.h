@@ -1,0 +1,63 @@
+/*
+ * Internals of the schema history, shared by its files and not meant for
+ * other modules: the history's layout and the model's helpers (model.c),
+ * used by applying DDL (apply.c), the live loader (live.c) and the JSON
+ * document (document.c). Unit tests may include it.
+ */
+#ifndef SL_CAPTURE_SCHEMA_INTERNAL_H
+#define SL_CAPTURE_SCHEMA_INTERNAL_H
+
+#include "schema.h"
+
+#include <stddef.h>
+
+typedef struct {
+    char *name;
+    char *charset;
+} sl__schema_db_t;
+
+struct sl_schema_s {
+    sl_schema_table_t **tables; /* Sorted by (db, name), byte order. */
+    size_t ntables, cap;
+    sl__schema_db_t *dbs; /* Unsorted; few entries. */
+    size_t ndbs;
+    char *server_charset; /* NULL: by flavor. */
+    sl_ddl_opts_t opts;
+};
+
+/* A copy of s, or NULL for NULL; sets *oom when the copy fails. */
+char *sl__schema_dup_or_null(const char *s, int *oom);
+void sl__schema_col_free(sl_schema_col_t *c);
+void sl__schema_table_free(sl_schema_table_t *t);
+/* A deep copy of t, or NULL when out of memory. */
+sl_schema_table_t *sl__schema_table_copy(const sl_schema_table_t *t);
+
+/* Stores t, replacing a table of the same name. Takes ownership of t (it
+ * is freed on error). Returns 0 or SL_ENOMEM. */
+int sl__schema_put_owned(sl_schema_t *s, sl_schema_table_t *t);
+/* Removes and returns db.table (the caller owns it), or NULL. */
+sl_schema_table_t *sl__schema_take(sl_schema_t *s, const char *db,
+                                   const char *table);
+/* Inserts column c (its contents are taken over) at position pos of t.
+ * Returns 0 or SL_ENOMEM (c is then still the caller's). */
+int sl__schema_insert_col(sl_schema_table_t *t, const sl_schema_col_t *c,
+                          size_t pos);
+/* Empties the history of tables and database charsets; keeps the server
+ * description. */
+void sl__schema_clear_content(sl_schema_t *s);
+/* Forgets a database's recorded charset. */
+void sl__schema_forget_db(sl_schema_t *s, const char *db);
+
+/* Lower-case, "utf8" spelt "utf8mb3" as MySQL 8.0.30+ and MariaDB 10.6+
+ * report it (old_mode UTF8_IS_UTF8MB3, the default). NULL for NULL or when
+ * out of memory. */
+char *sl__schema_norm_charset(const char *cs);
+/* The charset of a collation: its name up to the first '_' ("binary" has
+ * none), which holds for every MySQL and MariaDB collation. */
+char *sl__schema_collation_charset(const char *coll);
+
+/* Writes the message to err (when err is not NULL) and returns rc. */
+int sl__schema_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

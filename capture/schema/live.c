@@ -1,0 +1,174 @@
+/*
+ * Loading the schema history from a live server's information_schema
+ * (sl_schema_load_live).
+ */
+#include "internal.h"
+
+#include "error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int is_binary_type(const char *t) {
+    return strcmp(t, "binary") == 0 || strcmp(t, "varbinary") == 0 ||
+           strcmp(t, "tinyblob") == 0 || strcmp(t, "blob") == 0 ||
+           strcmp(t, "mediumblob") == 0 || strcmp(t, "longblob") == 0;
+}
+
+/* ENUM/SET members from COLUMN_TYPE ("enum('a','b''c')"). */
+static int values_from_column_type(sl_schema_col_t *c) {
+    const char *p = strchr(c->column_type, '(');
+    if (p == NULL)
+        return 0;
+    sl_ddl_lexer_t lx;
+    sl_ddl_tok_t tok;
+    sl_ddl_lex_init(&lx, p, strlen(p), NULL);
+    for (int guard = 0; guard < 1 << 20; guard++) {
+        if (sl_ddl_lex_next(&lx, &tok) != 0 || tok.type == SL_DDL_TOK_END)
+            break;
+        if (tok.type != SL_DDL_TOK_STRING)
+            continue;
+        char *v;
+        if (sl_ddl_tok_value(&lx, &tok, &v, NULL) != 0)
+            return SL_ENOMEM;
+        char **a = realloc(c->values, (c->nvalues + 1) * sizeof *a);
+        if (a == NULL) {
+            free(v);
+            return SL_ENOMEM;
+        }
+        c->values = a;
+        a[c->nvalues++] = v;
+    }
+    return 0;
+}
+
+static int query_rows(MYSQL *mysql, const char *sql, MYSQL_RES **res, char *err,
+                      size_t errlen) {
+    if (mysql_query(mysql, sql) != 0 ||
+        (*res = mysql_store_result(mysql)) == NULL)
+        return sl__schema_errf(err, errlen, SL_EDB, "schema query failed: %s",
+                               mysql_error(mysql));
+    return 0;
+}
+
+int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
+                        int (*want)(void *ctx, const char *db,
+                                    const char *table),
+                        void *ctx, char *err, size_t errlen) {
+    MYSQL_RES *res = NULL;
+    MYSQL_ROW row;
+    int rc = query_rows(mysql, "SELECT VERSION(), @@character_set_server", &res,
+                        err, errlen);
+    if (rc != 0)
+        return rc;
+    row = mysql_fetch_row(res);
+    if (row && row[0]) {
+        rc = sl_schema_set_server(s, strstr(row[0], "MariaDB") != NULL,
+                                  mysql_get_server_version(mysql), row[1]);
+    }
+    mysql_free_result(res);
+    if (rc != 0)
+        return sl__schema_errf(err, errlen, rc, "out of memory");
+    rc = query_rows(mysql,
+                    "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME "
+                    "FROM information_schema.SCHEMATA",
+                    &res, err, errlen);
+    if (rc != 0)
+        return rc;
+    while (rc == 0 && (row = mysql_fetch_row(res)) != NULL)
+        if (row[0] && row[1])
+            rc = sl_schema_set_db_charset(s, row[0], row[1]);
+    mysql_free_result(res);
+    if (rc != 0)
+        return sl__schema_errf(err, errlen, rc, "out of memory");
+    rc = query_rows(
+        mysql,
+        "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, "
+        "c.COLUMN_TYPE, c.CHARACTER_SET_NAME, c.IS_NULLABLE, k.SEQ_IN_INDEX, "
+        "t.TABLE_COLLATION "
+        "FROM information_schema.COLUMNS c "
+        "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA "
+        "AND t.TABLE_NAME = c.TABLE_NAME "
+        "LEFT JOIN information_schema.STATISTICS k ON k.TABLE_SCHEMA = "
+        "c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME AND k.COLUMN_NAME = "
+        "c.COLUMN_NAME AND k.INDEX_NAME = 'PRIMARY' "
+        "WHERE t.TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') "
+        "AND c.TABLE_SCHEMA NOT IN ('mysql', 'information_schema', "
+        "'performance_schema', 'sys') "
+        "ORDER BY BINARY c.TABLE_SCHEMA, BINARY c.TABLE_NAME, "
+        "c.ORDINAL_POSITION",
+        &res, err, errlen);
+    if (rc != 0)
+        return rc;
+    sl_schema_table_t *t = NULL;
+    int skip = 0;
+    while (rc == 0 && (row = mysql_fetch_row(res)) != NULL) {
+        if (!row[0] || !row[1] || !row[2] || !row[3] || !row[4])
+            continue;
+        if (t == NULL || strcmp(t->db, row[0]) != 0 ||
+            strcmp(t->name, row[1]) != 0) {
+            if (t && !skip) {
+                rc = sl__schema_put_owned(s, t);
+                t = NULL;
+                if (rc != 0)
+                    break;
+            }
+            sl__schema_table_free(t);
+            t = calloc(1, sizeof *t);
+            if (t == NULL) {
+                rc = SL_ENOMEM;
+                break;
+            }
+            t->db = strdup(row[0]);
+            t->name = strdup(row[1]);
+            t->charset = row[8] ? sl__schema_collation_charset(row[8])
+                                : strdup(sl_schema_db_charset(s, row[0]));
+            if (!t->db || !t->name || !t->charset) {
+                rc = SL_ENOMEM;
+                break;
+            }
+            skip = want && !want(ctx, row[0], row[1]);
+        }
+        if (skip)
+            continue;
+        sl_schema_col_t c;
+        memset(&c, 0, sizeof c);
+        int oom = 0;
+        c.name = sl__schema_dup_or_null(row[2], &oom);
+        c.data_type = sl__schema_norm_charset(row[3]); /* Lower-cases it. */
+        c.column_type = sl__schema_dup_or_null(row[4], &oom);
+        if (c.data_type == NULL)
+            oom = 1;
+        if (!oom) {
+            if (row[5])
+                c.charset = sl__schema_norm_charset(row[5]);
+            else if (is_binary_type(c.data_type))
+                c.charset = strdup("binary");
+            if ((row[5] || is_binary_type(c.data_type)) && c.charset == NULL)
+                oom = 1;
+        }
+        if (!oom) {
+            c.is_unsigned = strstr(c.column_type, " unsigned") != NULL;
+            c.nullable = row[6] && strcmp(row[6], "YES") == 0;
+            c.pk_seq = row[7] ? atoi(row[7]) : 0;
+            c.is_pk = c.pk_seq > 0;
+            if ((strcmp(c.data_type, "enum") == 0 ||
+                 strcmp(c.data_type, "set") == 0) &&
+                values_from_column_type(&c) != 0)
+                oom = 1;
+        }
+        if (oom || sl__schema_insert_col(t, &c, t->ncols) != 0) {
+            sl__schema_col_free(&c);
+            rc = SL_ENOMEM;
+        }
+    }
+    if (rc == 0 && t && !skip) {
+        rc = sl__schema_put_owned(s, t);
+        t = NULL;
+    }
+    sl__schema_table_free(t);
+    mysql_free_result(res);
+    if (rc != 0)
+        return sl__schema_errf(err, errlen, rc, "out of memory");
+    return 0;
+}
