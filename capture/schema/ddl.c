@@ -1,14 +1,6 @@
 /*
- * DDL tokenizer and parser (see ddl.h for the contract and
- * docs/schema-history.md for the statements understood).
- *
- * The lexer follows MySQL's sql_lex.cc rules where they decide what a
- * token is: quotes escape by doubling and (unless NO_BACKSLASH_ESCAPES) by
- * backslash, "x" is a string unless ANSI_QUOTES, `x` doubles its backquote,
- * "-- " needs a space or control byte after the dashes, '#' runs to the end
- * of the line, and executable comments (slash-star-bang NNNNN, and
- * MariaDB's slash-star-M-bang NNNNNN) are read as code when the writing
- * server's version is at least NNNNN.
+ * The DDL parser (see ddl.h for the contract and docs/schema-history.md
+ * for the statements understood); its tokenizer is lexer.c.
  */
 #include "ddl.h"
 
@@ -20,315 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- Lexer -------------------------------------------------------------- */
-
-static int is_space(unsigned char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-           c == '\v';
-}
-
-static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-
-static int is_hex(unsigned char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* Bytes of an unquoted identifier; MySQL allows any non-ASCII byte. */
-static int is_ident_byte(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
-           c == '_' || c == '$' || c >= 0x80;
+static int is_digit(unsigned char c) {
+    return c >= '0' && c <= '9';
 }
 
 static unsigned char lower(unsigned char c) {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
-int sl_ddl_word_eq(const char *a, size_t alen, const char *word) {
-    size_t i;
-    for (i = 0; i < alen; i++) {
-        if (word[i] == '\0' || lower((unsigned char)a[i]) !=
-                                   lower((unsigned char)word[i]))
-            return 0;
-    }
-    return word[i] == '\0';
-}
-
-void sl_ddl_lex_init(sl_ddl_lexer_t *lx, const char *sql, size_t len,
-                     const sl_ddl_opts_t *opts) {
-    memset(lx, 0, sizeof *lx);
-    lx->sql = sql;
-    lx->len = len;
-    if (opts)
-        lx->opts = *opts;
-}
-
-/* Scans a quoted token starting at the quote at lx->pos. */
-static int lex_quoted(sl_ddl_lexer_t *lx, sl_ddl_tok_t *tok, char q,
-                      int backslash) {
-    size_t i = lx->pos + 1;
-    while (i < lx->len) {
-        char c = lx->sql[i];
-        if (backslash && c == '\\') {
-            i += 2;
-            continue;
-        }
-        if (c == q) {
-            if (i + 1 < lx->len && lx->sql[i + 1] == q) {
-                i += 2;
-                continue;
-            }
-            tok->quote = q;
-            tok->body_off = lx->pos + 1;
-            tok->body_len = i - lx->pos - 1;
-            tok->len = i + 1 - tok->off;
-            lx->pos = i + 1;
-            return 0;
-        }
-        i++;
-    }
-    tok->type = SL_DDL_TOK_ERROR;
-    lx->pos = lx->len;
-    return SL_ECORRUPT;
-}
-
-/* Reads the digits of a version comment; returns the version, 0 if none. */
-static unsigned long lex_version(sl_ddl_lexer_t *lx) {
-    size_t i = lx->pos, n = 0;
-    unsigned long v = 0;
-    while (i < lx->len && n < 6 && is_digit((unsigned char)lx->sql[i])) {
-        v = v * 10 + (unsigned long)(lx->sql[i] - '0');
-        i++;
-        n++;
-    }
-    if (n < 5) /* MySQL needs five digits; fewer are the comment's text. */
-        return 0;
-    lx->pos = i;
-    return v;
-}
-
-/* Skips a plain comment whose "/ *" is at lx->pos. */
-static int lex_skip_comment(sl_ddl_lexer_t *lx, size_t start) {
-    size_t i = start;
-    while (i + 1 < lx->len) {
-        if (lx->sql[i] == '*' && lx->sql[i + 1] == '/') {
-            lx->pos = i + 2;
-            return 0;
-        }
-        i++;
-    }
-    lx->pos = lx->len;
-    return SL_ECORRUPT;
-}
-
-static const char *const multi_ops[] = {"<=>", "->>", "<=", ">=", "<>", "!=",
-                                        ":=",  "||",  "&&", "<<", ">>", "->"};
-
-int sl_ddl_lex_next(sl_ddl_lexer_t *lx, sl_ddl_tok_t *tok) {
-    const char *s = lx->sql;
-    memset(tok, 0, sizeof *tok);
-    for (;;) {
-        while (lx->pos < lx->len && is_space((unsigned char)s[lx->pos]))
-            lx->pos++;
-        tok->off = lx->pos;
-        if (lx->pos >= lx->len) {
-            tok->type = SL_DDL_TOK_END;
-            return 0;
-        }
-        size_t p = lx->pos, rest = lx->len - p;
-        char c = s[p];
-        if (c == '#' || (c == '-' && rest >= 2 && s[p + 1] == '-' &&
-                         (rest == 2 || (unsigned char)s[p + 2] <= ' '))) {
-            while (lx->pos < lx->len && s[lx->pos] != '\n')
-                lx->pos++;
-            continue;
-        }
-        if (c == '/' && rest >= 2 && s[p + 1] == '*') {
-            int mariadb_only = rest >= 4 && s[p + 2] == 'M' && s[p + 3] == '!';
-            if ((rest >= 3 && s[p + 2] == '!') || mariadb_only) {
-                lx->pos = p + (mariadb_only ? 4 : 3);
-                unsigned long v = lex_version(lx);
-                int run = lx->opts.version == 0 || v <= lx->opts.version;
-                if (mariadb_only && lx->opts.version != 0 &&
-                    !lx->opts.is_mariadb)
-                    run = 0;
-                if (run) {
-                    lx->exec_depth++;
-                    continue;
-                }
-            }
-            if (lex_skip_comment(lx, p + 2) != 0) {
-                tok->type = SL_DDL_TOK_ERROR;
-                return SL_ECORRUPT;
-            }
-            continue;
-        }
-        if (c == '*' && rest >= 2 && s[p + 1] == '/' && lx->exec_depth > 0) {
-            lx->exec_depth--;
-            lx->pos += 2;
-            continue;
-        }
-        break;
-    }
-    size_t p = lx->pos, rest = lx->len - p;
-    unsigned char c = (unsigned char)s[p];
-    int bs = !(lx->opts.sql_mode & SL_DDL_MODE_NO_BACKSLASH_ESCAPES);
-    if (c == '\'' || (c == '"' && !(lx->opts.sql_mode &
-                                    SL_DDL_MODE_ANSI_QUOTES))) {
-        tok->type = SL_DDL_TOK_STRING;
-        return lex_quoted(lx, tok, (char)c, bs);
-    }
-    if (c == '`' || c == '"') {
-        tok->type = SL_DDL_TOK_QIDENT;
-        return lex_quoted(lx, tok, (char)c, 0);
-    }
-    /* X'hex', B'bits', N'national': a letter glued to a quote. */
-    if (rest >= 2 && s[p + 1] == '\'' &&
-        (c == 'x' || c == 'X' || c == 'b' || c == 'B' || c == 'n' ||
-         c == 'N')) {
-        tok->type = (c == 'x' || c == 'X')   ? SL_DDL_TOK_HEX
-                    : (c == 'b' || c == 'B') ? SL_DDL_TOK_BIT
-                                             : SL_DDL_TOK_STRING;
-        lx->pos = p + 1;
-        return lex_quoted(lx, tok, '\'', tok->type == SL_DDL_TOK_STRING && bs);
-    }
-    if (is_ident_byte(c) || (c == '.' && rest >= 2 &&
-                             is_digit((unsigned char)s[p + 1]) &&
-                             (p == 0 || !is_ident_byte((unsigned char)s[p - 1]))
-                             && (p == 0 || s[p - 1] != '`'))) {
-        size_t i = p;
-        while (i < lx->len && is_ident_byte((unsigned char)s[i]))
-            i++;
-        size_t n = i - p;
-        int all_digits = n > 0;
-        for (size_t k = p; k < i; k++)
-            if (!is_digit((unsigned char)s[k]))
-                all_digits = 0;
-        tok->type = SL_DDL_TOK_IDENT;
-        if (n >= 3 && s[p] == '0' && (s[p + 1] == 'x' || s[p + 1] == 'b')) {
-            int ok = 1;
-            for (size_t k = p + 2; k < i; k++) {
-                unsigned char d = (unsigned char)s[k];
-                if (s[p + 1] == 'x' ? !is_hex(d) : (d != '0' && d != '1'))
-                    ok = 0;
-            }
-            if (ok)
-                tok->type = s[p + 1] == 'x' ? SL_DDL_TOK_HEX : SL_DDL_TOK_BIT;
-        }
-        if (all_digits || n == 0) {
-            /* A number: digits [. digits] [e [+-] digits]. */
-            tok->type = SL_DDL_TOK_NUMBER;
-            if (i < lx->len && s[i] == '.') {
-                i++;
-                while (i < lx->len && is_digit((unsigned char)s[i]))
-                    i++;
-            }
-            if (i + 1 < lx->len && (s[i] == 'e' || s[i] == 'E')) {
-                size_t j = i + 1;
-                if (j < lx->len && (s[j] == '+' || s[j] == '-'))
-                    j++;
-                if (j < lx->len && is_digit((unsigned char)s[j])) {
-                    while (j < lx->len && is_digit((unsigned char)s[j]))
-                        j++;
-                    i = j;
-                }
-            }
-        } else if (tok->type == SL_DDL_TOK_IDENT && is_digit(c)) {
-            /* 1e5 and 1e+5 are numbers; 1abc is an identifier. */
-            size_t k = p;
-            while (k < i && is_digit((unsigned char)s[k]))
-                k++;
-            if (k < i && (s[k] == 'e' || s[k] == 'E')) {
-                size_t j = k + 1;
-                int exp_digits = j < i;
-                for (size_t m = j; m < i; m++)
-                    if (!is_digit((unsigned char)s[m]))
-                        exp_digits = 0;
-                if (exp_digits)
-                    tok->type = SL_DDL_TOK_NUMBER;
-                else if (j == i && i + 1 < lx->len &&
-                         (s[i] == '+' || s[i] == '-') &&
-                         is_digit((unsigned char)s[i + 1])) {
-                    i++;
-                    while (i < lx->len && is_digit((unsigned char)s[i]))
-                        i++;
-                    tok->type = SL_DDL_TOK_NUMBER;
-                }
-            }
-        }
-        /* _charset'text': an introducer glued (or spaced) to a string. */
-        if (tok->type == SL_DDL_TOK_IDENT && c == '_' && n > 1) {
-            size_t j = i;
-            while (j < lx->len && is_space((unsigned char)s[j]))
-                j++;
-            if (j < lx->len && (s[j] == '\'' ||
-                                (s[j] == '"' && !(lx->opts.sql_mode &
-                                                  SL_DDL_MODE_ANSI_QUOTES)))) {
-                tok->type = SL_DDL_TOK_STRING;
-                tok->intro_off = p + 1;
-                tok->intro_len = n - 1;
-                lx->pos = j;
-                return lex_quoted(lx, tok, s[j], bs);
-            }
-        }
-        tok->len = i - p;
-        lx->pos = i;
-        return 0;
-    }
-    tok->type = SL_DDL_TOK_PUNCT;
-    tok->len = 1;
-    for (size_t k = 0; k < sizeof multi_ops / sizeof multi_ops[0]; k++) {
-        size_t m = strlen(multi_ops[k]);
-        if (rest >= m && memcmp(s + p, multi_ops[k], m) == 0) {
-            tok->len = m;
-            break;
-        }
-    }
-    lx->pos = p + tok->len;
-    return 0;
-}
-
-int sl_ddl_tok_value(const sl_ddl_lexer_t *lx, const sl_ddl_tok_t *tok,
-                     char **out, size_t *outlen) {
-    int quoted = tok->quote != 0;
-    const char *src = lx->sql + (quoted ? tok->body_off : tok->off);
-    size_t n = quoted ? tok->body_len : tok->len;
-    char *dst = malloc(n + 1);
-    if (dst == NULL)
-        return SL_ENOMEM;
-    size_t o = 0;
-    int bs = tok->quote != '`' && !(tok->quote == '"' &&
-                                    tok->type == SL_DDL_TOK_QIDENT) &&
-             !(lx->opts.sql_mode & SL_DDL_MODE_NO_BACKSLASH_ESCAPES) &&
-             tok->type == SL_DDL_TOK_STRING;
-    for (size_t i = 0; i < n; i++) {
-        char c = src[i];
-        if (quoted && c == tok->quote && i + 1 < n && src[i + 1] == c) {
-            dst[o++] = c;
-            i++;
-        } else if (bs && c == '\\' && i + 1 < n) {
-            char e = src[++i];
-            switch (e) {
-            case '0': dst[o++] = '\0'; break;
-            case 'n': dst[o++] = '\n'; break;
-            case 'r': dst[o++] = '\r'; break;
-            case 't': dst[o++] = '\t'; break;
-            case 'b': dst[o++] = '\b'; break;
-            case 'Z': dst[o++] = '\032'; break;
-            case '%': case '_': /* Kept escaped, as MySQL does. */
-                dst[o++] = '\\';
-                dst[o++] = e;
-                break;
-            default: dst[o++] = e; break;
-            }
-        } else {
-            dst[o++] = c;
-        }
-    }
-    dst[o] = '\0';
-    *out = dst;
-    if (outlen)
-        *outlen = o;
-    return 0;
 }
 
 /* ---- Parser state ------------------------------------------------------- */
@@ -369,8 +58,10 @@ static int fail(parser_t *p, int rc, const char *fmt, ...) {
             }
             near[k] = '\0';
             if (p->tok.type == SL_DDL_TOK_END)
-                snprintf(p->err, p->errlen, "%s at offset %zu (end of "
-                         "statement)", what, off);
+                snprintf(p->err, p->errlen,
+                         "%s at offset %zu (end of "
+                         "statement)",
+                         what, off);
             else
                 snprintf(p->err, p->errlen, "%s at offset %zu near '%s'", what,
                          off, near);
@@ -591,8 +282,7 @@ static int is_operator(const parser_t *p) {
  * arithmetic operators (MariaDB accepts unparenthesised expressions). */
 static int skip_value_expr(parser_t *p) {
     for (int guard = 0; guard < 10000 && !at_end(p); guard++) {
-        while (punct(p, '-') || punct(p, '+') || punct(p, '~') ||
-               punct(p, '!'))
+        while (punct(p, '-') || punct(p, '+') || punct(p, '~') || punct(p, '!'))
             advance(p);
         if (punct(p, '(')) {
             if (skip_parens(p) != 0)
@@ -731,15 +421,13 @@ static int parse_int_type(parser_t *p, sl_ddl_col_t *col, const char *name,
     parse_sign(p, &uns, &zf);
     col->is_unsigned = uns;
     long long shown = w >= 0 ? w : (uns ? wunsigned : wsigned);
-    if (mysql_no_widths(p) && !zf &&
-        !(strcmp(name, "tinyint") == 0 && w == 1))
+    if (mysql_no_widths(p) && !zf && !(strcmp(name, "tinyint") == 0 && w == 1))
         return set_type(p, col, name, "%s%s", name, sign_suffix(uns, zf));
     return set_type(p, col, name, "%s(%lld)%s", name, shown,
                     sign_suffix(uns, zf));
 }
 
-static int parse_enum_values(parser_t *p, sl_ddl_col_t *col,
-                             const char *name) {
+static int parse_enum_values(parser_t *p, sl_ddl_col_t *col, const char *name) {
     sl_buf_t ct = SL_BUF_INIT;
     if (expect_punct(p, '(') != 0)
         return p->rc;
@@ -747,8 +435,7 @@ static int parse_enum_values(parser_t *p, sl_ddl_col_t *col,
     for (;;) {
         if (p->tok.type != SL_DDL_TOK_STRING) {
             sl_buf_free(&ct);
-            return fail(p, SL_EUNSUPPORTED, "expected an %s value",
-                        name);
+            return fail(p, SL_EUNSUPPORTED, "expected an %s value", name);
         }
         size_t vlen = 0;
         char *v = NULL;
@@ -799,8 +486,8 @@ static int text_type(parser_t *p, sl_ddl_col_t *col, const char *name,
     long long n = def_len;
     if (parse_len(p, &n, NULL) < 0)
         return p->rc;
-    if (n < 0 && (strcmp(name, "varchar") == 0 ||
-                  strcmp(name, "varbinary") == 0))
+    if (n < 0 &&
+        (strcmp(name, "varchar") == 0 || strcmp(name, "varbinary") == 0))
         return fail(p, SL_EUNSUPPORTED, "%s needs a length", name);
     col->length = n;
     col->is_text = !binary;
@@ -844,9 +531,9 @@ static int parse_type(parser_t *p, sl_ddl_col_t *col) {
         advance(p);
         col->is_unsigned = 1;
         col->not_null = 1;
-        return set_type(p, col, "bigint", mysql_no_widths(p)
-                                              ? "bigint unsigned"
-                                              : "bigint(20) unsigned");
+        return set_type(p, col, "bigint",
+                        mysql_no_widths(p) ? "bigint unsigned"
+                                           : "bigint(20) unsigned");
     }
     if (IS("DECIMAL") || IS("DEC") || IS("NUMERIC") || IS("FIXED")) {
         advance(p);
@@ -893,8 +580,9 @@ static int parse_type(parser_t *p, sl_ddl_col_t *col) {
         return set_type(p, col, "date", "date");
     }
     if (IS("TIME") || IS("DATETIME") || IS("TIMESTAMP")) {
-        const char *t = IS("TIME") ? "time" : IS("DATETIME") ? "datetime"
-                                                             : "timestamp";
+        const char *t = IS("TIME")       ? "time"
+                        : IS("DATETIME") ? "datetime"
+                                         : "timestamp";
         advance(p);
         long long fsp = 0;
         if (parse_len(p, &fsp, NULL) < 0)
@@ -925,8 +613,8 @@ static int parse_type(parser_t *p, sl_ddl_col_t *col) {
                 varying = accept_kw(p, "VARYING");
             else
                 return fail(p, SL_EUNSUPPORTED, "expected CHAR or VARCHAR");
-        } else if (!varying && (accept_kw(p, "VARCHAR") ||
-                                accept_kw(p, "VARYING"))) {
+        } else if (!varying &&
+                   (accept_kw(p, "VARCHAR") || accept_kw(p, "VARYING"))) {
             varying = 1;
         }
         if (text_type(p, col, varying ? "varchar" : "char", varying ? -1 : 1,
@@ -978,8 +666,10 @@ static int parse_type(parser_t *p, sl_ddl_col_t *col) {
             return p->rc;
         if (len >= 0)
             snprintf(t, sizeof t, "%s",
-                     len < 256 ? "tinyblob" : len < 65536 ? "blob"
-                     : len < 16777216 ? "mediumblob" : "longblob");
+                     len < 256        ? "tinyblob"
+                     : len < 65536    ? "blob"
+                     : len < 16777216 ? "mediumblob"
+                                      : "longblob");
         col->is_binary = 1;
         return set_type(p, col, t, "%s", t);
     }
@@ -1013,10 +703,12 @@ static int parse_type(parser_t *p, sl_ddl_col_t *col) {
         }
         return set_type(p, col, "json", "json");
     }
-    static const char *const plain[] = {
-        "GEOMETRY",   "POINT",           "LINESTRING", "POLYGON",
-        "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON",
-        "GEOMETRYCOLLECTION", "GEOMCOLLECTION", "INET4", "INET6", "UUID"};
+    static const char *const plain[] = {"GEOMETRY",       "POINT",
+                                        "LINESTRING",     "POLYGON",
+                                        "MULTIPOINT",     "MULTILINESTRING",
+                                        "MULTIPOLYGON",   "GEOMETRYCOLLECTION",
+                                        "GEOMCOLLECTION", "INET4",
+                                        "INET6",          "UUID"};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
         if (IS(plain[i])) {
             char t[24];
@@ -1048,8 +740,8 @@ static int skip_references(parser_t *p) {
     for (int guard = 0; guard < 16 && !at_end(p); guard++) {
         if (accept_kw(p, "MATCH")) {
             advance(p);
-        } else if (kw(p, "ON") && (peek_kw(p, "DELETE") ||
-                                   peek_kw(p, "UPDATE"))) {
+        } else if (kw(p, "ON") &&
+                   (peek_kw(p, "DELETE") || peek_kw(p, "UPDATE"))) {
             advance(p);
             advance(p);
             if (accept_kw(p, "SET") || accept_kw(p, "NO"))
@@ -1108,8 +800,7 @@ static int parse_col_attrs(parser_t *p, sl_ddl_col_t *col) {
         } else if (accept_kw(p, "COLLATE")) {
             free(col->collation);
             col->collation = parse_cs_name(p);
-        } else if (kw(p, "CHARACTER") || kw(p, "CHARSET") ||
-                   kw(p, "CHAR")) {
+        } else if (kw(p, "CHARACTER") || kw(p, "CHARSET") || kw(p, "CHAR")) {
             if (!accept_kw(p, "CHARSET")) {
                 advance(p);
                 if (expect_kw(p, "SET") != 0)
@@ -1167,7 +858,8 @@ static int parse_col_attrs(parser_t *p, sl_ddl_col_t *col) {
                 return fail(p, SL_EUNSUPPORTED, "expected an SRID");
             advance(p);
         } else if (kw(p, "WITH") && peek_kw(p, "SYSTEM")) {
-            return fail(p, SL_EUNSUPPORTED, "system versioning adds hidden "
+            return fail(p, SL_EUNSUPPORTED,
+                        "system versioning adds hidden "
                         "row_start/row_end columns");
         } else if (accept_kw(p, "WITHOUT")) {
             if (expect_kw(p, "SYSTEM") != 0 || expect_kw(p, "VERSIONING") != 0)
@@ -1219,8 +911,7 @@ static int parse_key_parts(parser_t *p, char ***names, size_t *n) {
             if (skip_parens(p) != 0)
                 return p->rc;
             if (names)
-                return fail(p, SL_EUNSUPPORTED,
-                            "expression in a primary key");
+                return fail(p, SL_EUNSUPPORTED, "expression in a primary key");
         } else {
             char *name = parse_ident(p);
             if (name == NULL)
@@ -1259,8 +950,7 @@ static int parse_pk_def(parser_t *p, char ***names, size_t *n) {
 
 /* One element of a CREATE TABLE list or an ALTER ADD that is an index or
  * constraint. Returns 1 if it was one (handled), 0 if it is a column. */
-static int parse_index_elem(parser_t *p, char ***pk, size_t *npk,
-                            int *has_pk) {
+static int parse_index_elem(parser_t *p, char ***pk, size_t *npk, int *has_pk) {
     if (kw(p, "CONSTRAINT")) {
         advance(p);
         if (!kw(p, "PRIMARY") && !kw(p, "UNIQUE") && !kw(p, "FOREIGN") &&
@@ -1269,8 +959,8 @@ static int parse_index_elem(parser_t *p, char ***pk, size_t *npk,
     } else if (!(kw(p, "PRIMARY") || kw(p, "UNIQUE") || kw(p, "INDEX") ||
                  kw(p, "KEY") || kw(p, "FULLTEXT") || kw(p, "SPATIAL") ||
                  kw(p, "FOREIGN") || kw(p, "CHECK") ||
-                 (kw(p, "VECTOR") && (peek_kw(p, "INDEX") ||
-                                      peek_kw(p, "KEY"))) ||
+                 (kw(p, "VECTOR") &&
+                  (peek_kw(p, "INDEX") || peek_kw(p, "KEY"))) ||
                  (kw(p, "PERIOD") && peek_kw(p, "FOR")))) {
         return 0;
     }
@@ -1306,17 +996,42 @@ static int push_col(parser_t *p, sl_ddl_col_t **cols, size_t *n,
 
 /* A table option name that takes one value ([=] value). */
 static int is_table_option(const parser_t *p) {
-    static const char *const opts[] = {
-        "ENGINE", "TYPE", "AUTO_INCREMENT", "AVG_ROW_LENGTH", "CHECKSUM",
-        "TABLE_CHECKSUM", "COMMENT", "COMPRESSION", "CONNECTION",
-        "DELAY_KEY_WRITE", "ENCRYPTION", "ENGINE_ATTRIBUTE",
-        "SECONDARY_ENGINE_ATTRIBUTE", "SECONDARY_ENGINE", "INSERT_METHOD",
-        "KEY_BLOCK_SIZE", "MAX_ROWS", "MIN_ROWS", "PACK_KEYS", "PASSWORD",
-        "ROW_FORMAT", "STATS_AUTO_RECALC", "STATS_PERSISTENT",
-        "STATS_SAMPLE_PAGES", "AUTOEXTEND_SIZE", "PAGE_CHECKSUM",
-        "TRANSACTIONAL", "PAGE_COMPRESSED", "PAGE_COMPRESSION_LEVEL",
-        "ENCRYPTED", "ENCRYPTION_KEY_ID", "IETF_QUOTES", "ALGORITHM",
-        "LOCK", "START_TRANSACTION", "TABLESPACE"};
+    static const char *const opts[] = {"ENGINE",
+                                       "TYPE",
+                                       "AUTO_INCREMENT",
+                                       "AVG_ROW_LENGTH",
+                                       "CHECKSUM",
+                                       "TABLE_CHECKSUM",
+                                       "COMMENT",
+                                       "COMPRESSION",
+                                       "CONNECTION",
+                                       "DELAY_KEY_WRITE",
+                                       "ENCRYPTION",
+                                       "ENGINE_ATTRIBUTE",
+                                       "SECONDARY_ENGINE_ATTRIBUTE",
+                                       "SECONDARY_ENGINE",
+                                       "INSERT_METHOD",
+                                       "KEY_BLOCK_SIZE",
+                                       "MAX_ROWS",
+                                       "MIN_ROWS",
+                                       "PACK_KEYS",
+                                       "PASSWORD",
+                                       "ROW_FORMAT",
+                                       "STATS_AUTO_RECALC",
+                                       "STATS_PERSISTENT",
+                                       "STATS_SAMPLE_PAGES",
+                                       "AUTOEXTEND_SIZE",
+                                       "PAGE_CHECKSUM",
+                                       "TRANSACTIONAL",
+                                       "PAGE_COMPRESSED",
+                                       "PAGE_COMPRESSION_LEVEL",
+                                       "ENCRYPTED",
+                                       "ENCRYPTION_KEY_ID",
+                                       "IETF_QUOTES",
+                                       "ALGORITHM",
+                                       "LOCK",
+                                       "START_TRANSACTION",
+                                       "TABLESPACE"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         if (kw(p, opts[i]))
             return 1;
@@ -1347,8 +1062,10 @@ static int skip_table_option(parser_t *p) {
         return 1;
     }
     if (kw(p, "WITH") && peek_kw(p, "SYSTEM"))
-        return fail(p, SL_EUNSUPPORTED, "system versioning adds hidden "
-                    "row_start/row_end columns"), 1;
+        return fail(p, SL_EUNSUPPORTED,
+                    "system versioning adds hidden "
+                    "row_start/row_end columns"),
+               1;
     if (kw(p, "START") && peek_kw(p, "TRANSACTION")) {
         advance(p);
         advance(p);
@@ -1370,11 +1087,9 @@ static int skip_table_option(parser_t *p) {
 
 /* [DEFAULT] CHARACTER SET / CHARSET / COLLATE with its value. Returns 1 if
  * consumed. */
-static int parse_charset_option(parser_t *p, char **charset,
-                                char **collation) {
-    if (kw(p, "DEFAULT") && (peek_kw(p, "CHARACTER") ||
-                             peek_kw(p, "CHARSET") || peek_kw(p, "COLLATE") ||
-                             peek_kw(p, "CHAR")))
+static int parse_charset_option(parser_t *p, char **charset, char **collation) {
+    if (kw(p, "DEFAULT") && (peek_kw(p, "CHARACTER") || peek_kw(p, "CHARSET") ||
+                             peek_kw(p, "COLLATE") || peek_kw(p, "CHAR")))
         advance(p);
     if (kw(p, "CHARACTER") || kw(p, "CHAR")) {
         if (!peek_kw(p, "SET"))
@@ -1432,7 +1147,8 @@ static int parse_create_table(parser_t *p) {
                   sl_ddl_word_eq(w, t.len, "TABLE");
         }
         if (sel)
-            return fail(p, SL_EUNSUPPORTED, "CREATE TABLE ... SELECT: the "
+            return fail(p, SL_EUNSUPPORTED,
+                        "CREATE TABLE ... SELECT: the "
                         "columns come from a query");
         has_list = 1;
         advance(p);
@@ -1470,7 +1186,8 @@ static int parse_create_table(parser_t *p) {
         if (kw(p, "SELECT") || kw(p, "AS") || kw(p, "IGNORE") ||
             kw(p, "REPLACE") || kw(p, "WITH") || kw(p, "VALUES") ||
             kw(p, "TABLE") || punct(p, '('))
-            return fail(p, SL_EUNSUPPORTED, "CREATE TABLE ... SELECT: the "
+            return fail(p, SL_EUNSUPPORTED,
+                        "CREATE TABLE ... SELECT: the "
                         "columns come from a query");
         return fail(p, SL_EUNSUPPORTED, "unknown table option");
     }
@@ -1526,10 +1243,9 @@ static int parse_position(parser_t *p, sl_ddl_action_t *a) {
 }
 
 static int is_partition_op(const parser_t *p) {
-    static const char *const ops[] = {"COALESCE", "REORGANIZE", "EXCHANGE",
-                                      "ANALYZE",  "CHECK",      "OPTIMIZE",
-                                      "REBUILD",  "REPAIR",     "TRUNCATE",
-                                      "DISCARD",  "IMPORT"};
+    static const char *const ops[] = {
+        "COALESCE", "REORGANIZE", "EXCHANGE", "ANALYZE", "CHECK", "OPTIMIZE",
+        "REBUILD",  "REPAIR",     "TRUNCATE", "DISCARD", "IMPORT"};
     if ((kw(p, "PARTITION") && peek_kw(p, "BY")) || kw(p, "REMOVE") ||
         kw(p, "UPGRADE"))
         return 1;
@@ -1546,7 +1262,8 @@ static int parse_alter_add(parser_t *p) {
         return p->rc;
     }
     if (kw(p, "SYSTEM") && peek_kw(p, "VERSIONING"))
-        return fail(p, SL_EUNSUPPORTED, "ADD SYSTEM VERSIONING adds hidden "
+        return fail(p, SL_EUNSUPPORTED,
+                    "ADD SYSTEM VERSIONING adds hidden "
                     "row_start/row_end columns");
     int explicit_column = accept_kw(p, "COLUMN");
     int ine = parse_if_not_exists(p);
@@ -1645,7 +1362,8 @@ static int parse_alter_drop(parser_t *p) {
         return p->rc;
     }
     if (kw(p, "SYSTEM") && peek_kw(p, "VERSIONING"))
-        return fail(p, SL_EUNSUPPORTED, "DROP SYSTEM VERSIONING removes "
+        return fail(p, SL_EUNSUPPORTED,
+                    "DROP SYSTEM VERSIONING removes "
                     "hidden columns");
     if (kw(p, "INDEX") || kw(p, "KEY") || kw(p, "CONSTRAINT") ||
         kw(p, "CHECK") || (kw(p, "FOREIGN") && peek_kw(p, "KEY"))) {
@@ -1710,9 +1428,9 @@ static int parse_alter_alter(parser_t *p) {
 
 static int is_spec_head(const parser_t *p) {
     static const char *const heads[] = {
-        "ADD", "DROP", "MODIFY", "CHANGE", "RENAME", "ALTER", "CONVERT",
-        "DEFAULT", "CHARACTER", "CHARSET", "COLLATE", "ENABLE", "DISABLE",
-        "ORDER", "WITH", "WITHOUT", "FORCE"};
+        "ADD",     "DROP",    "MODIFY",    "CHANGE",  "RENAME",  "ALTER",
+        "CONVERT", "DEFAULT", "CHARACTER", "CHARSET", "COLLATE", "ENABLE",
+        "DISABLE", "ORDER",   "WITH",      "WITHOUT", "FORCE"};
     for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++)
         if (kw(p, heads[i]))
             return 1;
@@ -1788,7 +1506,8 @@ static int parse_alter_spec(parser_t *p) {
         return parse_alter_alter(p);
     if (accept_kw(p, "CONVERT")) {
         if (kw(p, "PARTITION") || kw(p, "TABLE"))
-            return fail(p, SL_EUNSUPPORTED, "CONVERT PARTITION/TABLE creates "
+            return fail(p, SL_EUNSUPPORTED,
+                        "CONVERT PARTITION/TABLE creates "
                         "or drops a table");
         if (expect_kw(p, "TO") != 0)
             return p->rc;
@@ -1852,7 +1571,8 @@ static int parse_alter_spec(parser_t *p) {
         return p->rc;
     }
     if (kw(p, "WITH") && peek_kw(p, "SYSTEM"))
-        return fail(p, SL_EUNSUPPORTED, "system versioning adds hidden "
+        return fail(p, SL_EUNSUPPORTED,
+                    "system versioning adds hidden "
                     "columns");
     if (accept_kw(p, "SECONDARY_LOAD") || accept_kw(p, "SECONDARY_UNLOAD"))
         return p->rc;
@@ -2009,7 +1729,8 @@ static int parse_create(parser_t *p) {
             parse_if_not_exists(p);
             table_ref(p);
             st->kind = SL_DDL_OTHER_TABLE;
-            return fail(p, SL_EUNSUPPORTED, "CREATE SEQUENCE: sequences "
+            return fail(p, SL_EUNSUPPORTED,
+                        "CREATE SEQUENCE: sequences "
                         "are not modelled by the schema history");
         } else if (p->tok.type == SL_DDL_TOK_PUNCT) {
             advance(p); /* DEFINER = `u`@`h` */
@@ -2050,8 +1771,8 @@ static int parse_statement(parser_t *p) {
             if (p->tok.type == SL_DDL_TOK_QIDENT ||
                 (p->tok.type == SL_DDL_TOK_IDENT && !kw(p, "DEFAULT") &&
                  !kw(p, "CHARACTER") && !kw(p, "CHARSET") &&
-                 !kw(p, "COLLATE") && !kw(p, "ENCRYPTION") &&
-                 !kw(p, "READ") && !kw(p, "COMMENT")))
+                 !kw(p, "COLLATE") && !kw(p, "ENCRYPTION") && !kw(p, "READ") &&
+                 !kw(p, "COMMENT")))
                 st->database = parse_ident(p);
             return parse_database_opts(p);
         }
@@ -2089,7 +1810,8 @@ static int parse_statement(parser_t *p) {
     }
     if (kw(p, "IMPORT") && peek_kw(p, "TABLE")) {
         st->kind = SL_DDL_OTHER_TABLE;
-        return fail(p, SL_EUNSUPPORTED, "IMPORT TABLE creates tables from "
+        return fail(p, SL_EUNSUPPORTED,
+                    "IMPORT TABLE creates tables from "
                     "files");
     }
     return 0;

@@ -1,8 +1,8 @@
 /*
- * A tokenizer and parser for the DDL that changes table definitions, as
- * MySQL 5.5-9.x and MariaDB 10.x/11.x write it into a binlog's Query
- * events. It is the front half of the schema history (capture/schema.c
- * applies what this file parses); see docs/schema-history.md for the
+ * A parser for the DDL that changes table definitions, as MySQL 5.5-9.x
+ * and MariaDB 10.x/11.x write it into a binlog's Query events (its
+ * tokenizer is lexer.h). It is the front half of the schema history
+ * (apply.c applies what this file parses); see docs/schema-history.md for the
  * statements understood and how each one changes the history.
  *
  * The parser is deliberately not a SQL grammar: it recognises the
@@ -21,75 +21,16 @@
 #ifndef SL_CAPTURE_DDL_H
 #define SL_CAPTURE_DDL_H
 
+#include "lexer.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-/* sql_mode bits that change how a statement is tokenized or typed; the
- * values are the server's own (the Query event's Q_SQL_MODE_CODE). */
-#define SL_DDL_MODE_REAL_AS_FLOAT 0x1ULL
-#define SL_DDL_MODE_ANSI_QUOTES 0x4ULL
-#define SL_DDL_MODE_NO_BACKSLASH_ESCAPES 0x100000ULL
-
-/* What wrote the statement: decides version comments, display widths in
- * column_type, JSON's type, and the default charset. version is the
- * server's numeric version (100611 for 10.6.11, 80036 for 8.0.36); 0 when
- * unknown (then every executable comment is executed). */
-typedef struct {
-    int is_mariadb;
-    unsigned long version;
-    uint64_t sql_mode;
-} sl_ddl_opts_t;
-
-/* ---- Tokenizer ---------------------------------------------------------- */
-
-typedef enum {
-    SL_DDL_TOK_END = 0,
-    SL_DDL_TOK_IDENT,  /* A bare word: keyword or identifier. */
-    SL_DDL_TOK_QIDENT, /* `quoted` identifier (or "x" under ANSI_QUOTES). */
-    SL_DDL_TOK_STRING, /* '...' or "..." (with optional _charset / N). */
-    SL_DDL_TOK_NUMBER, /* 12, 1.5, 1e3, .5 */
-    SL_DDL_TOK_HEX,    /* X'0A', 0x0A */
-    SL_DDL_TOK_BIT,    /* B'01', 0b01 */
-    SL_DDL_TOK_PUNCT,  /* One operator or punctuation mark (1-3 bytes). */
-    SL_DDL_TOK_ERROR   /* Unterminated quote or comment. */
-} sl_ddl_tok_type_t;
-
-typedef struct {
-    sl_ddl_tok_type_t type;
-    size_t off, len;           /* The token's bytes in the statement. */
-    size_t body_off, body_len; /* Inside the quotes (quoted kinds only). */
-    char quote;                /* ' " or ` for quoted kinds, else 0. */
-    size_t intro_off, intro_len; /* _charset introducer (len 0: none). */
-} sl_ddl_tok_t;
-
-typedef struct {
-    const char *sql;
-    size_t len;
-    size_t pos;
-    int exec_depth; /* Open executable comments whose "* /" ends nothing. */
-    sl_ddl_opts_t opts;
-} sl_ddl_lexer_t;
-
-/* Starts tokenizing sql[0..len) (not copied: it must outlive the lexer).
- * opts may be NULL (unknown server, default sql_mode). */
-void sl_ddl_lex_init(sl_ddl_lexer_t *lx, const char *sql, size_t len,
-                     const sl_ddl_opts_t *opts);
-/* Reads the next token into *tok, skipping whitespace and comments and
- * entering executable comments. Returns 0, or SL_ECORRUPT for an
- * unterminated quote or comment (tok->type is then SL_DDL_TOK_ERROR and
- * tok->off where it starts). At the end it keeps returning END. */
-int sl_ddl_lex_next(sl_ddl_lexer_t *lx, sl_ddl_tok_t *tok);
-/* The value of a quoted token (escapes and doubled quotes resolved) or the
- * bytes of any other token, as a NUL-terminated malloc'd string the caller
- * frees. *outlen (optional) excludes the NUL. Returns 0 or SL_ENOMEM. */
-int sl_ddl_tok_value(const sl_ddl_lexer_t *lx, const sl_ddl_tok_t *tok,
-                     char **out, size_t *outlen);
 
 /* ---- Parsed statements -------------------------------------------------- */
 
 /* Statement kinds (also sl_ddl_effect_t.kind in schema.h). */
 typedef enum {
-    SL_DDL_NONE = 0,        /* Changes no table definition. */
+    SL_DDL_NONE = 0, /* Changes no table definition. */
     SL_DDL_CREATE_TABLE,
     SL_DDL_CREATE_TABLE_LIKE,
     SL_DDL_ALTER_TABLE,
@@ -101,7 +42,7 @@ typedef enum {
     SL_DDL_CREATE_DATABASE,
     SL_DDL_ALTER_DATABASE,
     SL_DDL_DROP_DATABASE,
-    SL_DDL_OTHER_TABLE      /* Touches tables in a way not interpreted. */
+    SL_DDL_OTHER_TABLE /* Touches tables in a way not interpreted. */
 } sl_ddl_kind_t;
 
 /* One column definition as written. */
@@ -110,16 +51,16 @@ typedef struct {
     char *data_type;   /* Lower-case base type ("int", "varchar"). */
     char *column_type; /* As SHOW COLUMNS prints it, before charset rules. */
     int is_unsigned;
-    int is_text;       /* Takes a charset (char, varchar, text, enum, set). */
-    int is_binary;     /* charset binary by type (binary, varbinary, blob). */
-    long long length;  /* (n) of char/varchar/binary/varbinary/text/blob,
-                          -1 when not given. */
-    char *charset;     /* Explicit CHARACTER SET, lower-case, or NULL. */
-    char *collation;   /* Explicit COLLATE, lower-case, or NULL. */
-    char **values;     /* ENUM/SET members, unescaped. */
+    int is_text;      /* Takes a charset (char, varchar, text, enum, set). */
+    int is_binary;    /* charset binary by type (binary, varbinary, blob). */
+    long long length; /* (n) of char/varchar/binary/varbinary/text/blob,
+                         -1 when not given. */
+    char *charset;    /* Explicit CHARACTER SET, lower-case, or NULL. */
+    char *collation;  /* Explicit COLLATE, lower-case, or NULL. */
+    char **values;    /* ENUM/SET members, unescaped. */
     size_t nvalues;
-    int not_null;      /* NOT NULL, SERIAL, or PRIMARY KEY. */
-    int pk;            /* Inline PRIMARY KEY (or KEY). */
+    int not_null; /* NOT NULL, SERIAL, or PRIMARY KEY. */
+    int pk;       /* Inline PRIMARY KEY (or KEY). */
 } sl_ddl_col_t;
 
 typedef enum {
@@ -129,9 +70,9 @@ typedef enum {
     SL_DDL_ACT_RENAME_COLUMN,  /* name -> name2 */
     SL_DDL_ACT_ADD_PK,         /* names */
     SL_DDL_ACT_DROP_PK,
-    SL_DDL_ACT_TABLE_CHARSET,  /* charset and/or collation */
-    SL_DDL_ACT_CONVERT_CHARSET,/* charset and/or collation */
-    SL_DDL_ACT_RENAME_TABLE    /* db, table: the new name */
+    SL_DDL_ACT_TABLE_CHARSET,   /* charset and/or collation */
+    SL_DDL_ACT_CONVERT_CHARSET, /* charset and/or collation */
+    SL_DDL_ACT_RENAME_TABLE     /* db, table: the new name */
 } sl_ddl_act_kind_t;
 
 #define SL_DDL_POS_LAST 0
@@ -143,35 +84,35 @@ typedef struct {
     sl_ddl_col_t col;
     char *name, *name2;
     int if_exists;
-    int pos;           /* SL_DDL_POS_*. */
-    char *after;       /* Column name for SL_DDL_POS_AFTER. */
-    char **names;      /* ADD PRIMARY KEY columns, in key order. */
+    int pos;      /* SL_DDL_POS_*. */
+    char *after;  /* Column name for SL_DDL_POS_AFTER. */
+    char **names; /* ADD PRIMARY KEY columns, in key order. */
     size_t nnames;
     char *charset, *collation;
-    char *db, *table;  /* RENAME TO: db NULL means the table's own db. */
+    char *db, *table; /* RENAME TO: db NULL means the table's own db. */
 } sl_ddl_action_t;
 
 typedef struct {
-    char *db;    /* NULL: the statement's default database. */
+    char *db; /* NULL: the statement's default database. */
     char *table;
 } sl_ddl_name_t;
 
 typedef struct {
     sl_ddl_kind_t kind;
-    int temporary;      /* CREATE/DROP TEMPORARY TABLE. */
-    int if_not_exists;  /* CREATE ... IF NOT EXISTS. */
-    int or_replace;     /* CREATE OR REPLACE. */
+    int temporary;     /* CREATE/DROP TEMPORARY TABLE. */
+    int if_not_exists; /* CREATE ... IF NOT EXISTS. */
+    int or_replace;    /* CREATE OR REPLACE. */
     /* Tables named, in order. CREATE/ALTER/TRUNCATE/INDEX: [0] is the
      * table; LIKE: [0] new, [1] source; RENAME: pairs (from, to); DROP: the
      * list. */
     sl_ddl_name_t *tables;
     size_t ntables;
-    char *database;     /* CREATE/ALTER/DROP DATABASE: its name (NULL for
-                           ALTER DATABASE without a name). */
+    char *database; /* CREATE/ALTER/DROP DATABASE: its name (NULL for
+                       ALTER DATABASE without a name). */
     /* CREATE TABLE body. */
     sl_ddl_col_t *cols;
     size_t ncols;
-    char **pk;          /* PRIMARY KEY (...) columns, in key order. */
+    char **pk; /* PRIMARY KEY (...) columns, in key order. */
     size_t npk;
     int has_pk;
     char *charset, *collation; /* Table or database default, as written. */
@@ -190,9 +131,5 @@ int sl_ddl_parse(const char *sql, size_t len, const sl_ddl_opts_t *opts,
                  sl_ddl_stmt_t *stmt, char *err, size_t errlen);
 void sl_ddl_stmt_free(sl_ddl_stmt_t *stmt);
 void sl_ddl_col_free(sl_ddl_col_t *col);
-
-/* ASCII case-insensitive comparison of a NUL-terminated word with n bytes
- * (as MySQL compares keywords and column names). */
-int sl_ddl_word_eq(const char *a, size_t alen, const char *word);
 
 #endif
