@@ -1,16 +1,11 @@
 /*
- * sluice-capture: decodes MySQL/MariaDB binlogs into change events.
- *
- * Offline mode: `sluice-capture --from-file FILE... [--start-position N]
- * [--stop-position N]` writes one JSON object per line to stdout (the
- * format is docs/change-events.md), and exits 0 when every file decoded
- * completely, 1 with the error on stderr otherwise, 2 on bad usage.
- * Publishing to the broker (--broker) arrives with the live capture; see
- * docs/decoder.md.
+ * sluice-capture --from-file: decodes binlog files to stdout (see
+ * offline.h).
  */
+#include "offline.h"
+
 #include "capture/binlog.h"
 #include "config.h"
-#include "service.h"
 #include "error.h"
 #include "log.h"
 #include "parse.h"
@@ -39,6 +34,7 @@ static const sl_opt_t opts[] = {
 
 typedef struct {
     sl_binlog_t *dec;
+    sl_buf_t *out; /* The decoder's output buffer. */
     int fd;
     int err;
 } sink_t;
@@ -59,25 +55,21 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
 
 /* The decoder appends each change (and its newline) to its output
  * buffer; flushing in 1 MiB writes keeps output cheap. */
-static sl_buf_t *out_buf;
-
 static int on_change(void *ctx, const sl_change_t *chg) {
     sink_t *sink = ctx;
+    sl_buf_t *out = sink->out;
     (void)chg;
-    if (out_buf->len >= (1u << 20)) {
-        if (write_all(sink->fd, out_buf->data, out_buf->len) != 0) {
+    if (out->len >= (1u << 20)) {
+        if (write_all(sink->fd, out->data, out->len) != 0) {
             sink->err = errno;
             return SL_EIO;
         }
-        sl_buf_reset(out_buf);
+        sl_buf_reset(out);
     }
     return 0;
 }
 
-
-/* Offline decoding when --from-file is given; otherwise the live service
- * (capture/service.c), whose --help describes both modes. */
-static int wants_offline(int argc, char **argv) {
+int sl_capture_offline_wanted(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0)
             break;
@@ -90,9 +82,7 @@ static int wants_offline(int argc, char **argv) {
     return 0;
 }
 
-int main(int argc, char **argv) {
-    if (!wants_offline(argc, argv))
-        return sl_capture_service_main(argc, argv);
+int sl_capture_offline_main(int argc, char **argv) {
     sl_config_t cfg;
     if (sl_config_init(&cfg, "sluice-capture",
                        "sluice-capture --from-file FILE... "
@@ -135,13 +125,15 @@ int main(int argc, char **argv) {
     for (size_t i = 0; sk != NULL && i < sk->count; i++) {
         uint64_t t;
         if (sl_parse_u64(sk->items[i], &t) != 0 || t > 255) {
-            fprintf(stderr, "sluice-capture: --skip-event-type %s: want a "
-                    "number 0-255\n", sk->items[i]);
+            fprintf(stderr,
+                    "sluice-capture: --skip-event-type %s: want a "
+                    "number 0-255\n",
+                    sk->items[i]);
             goto done;
         }
         if (t == 15 || t == 1) {
             fprintf(stderr, "sluice-capture: the format description "
-                    "cannot be skipped\n");
+                            "cannot be skipped\n");
             goto done;
         }
         skip[nskip++] = (uint8_t)t;
@@ -149,8 +141,7 @@ int main(int argc, char **argv) {
     const sl_strlist_t *ff = sl_config_get_list(&cfg, "from-file");
     size_t nfiles = (ff ? ff->count : 0) + cfg.args.count;
     if (nfiles == 0 || ff == NULL || ff->count == 0) {
-        fprintf(stderr, "sluice-capture: give --from-file FILE... (live "
-                "capture from a server is not available yet)\n");
+        fprintf(stderr, "sluice-capture: give --from-file FILE...\n");
         goto done;
     }
     char **files = calloc(nfiles, sizeof(char *));
@@ -165,15 +156,18 @@ int main(int argc, char **argv) {
         files[k++] = cfg.args.items[i];
 
     sink_t sink = {.fd = STDOUT_FILENO};
-    sl_binlog_opts_t bo = {.skip_types = skip, .nskip_types = nskip,
-                           .column_types = coltypes, .accumulate = 1};
+    sl_binlog_opts_t bo = {.skip_types = skip,
+                           .nskip_types = nskip,
+                           .column_types = coltypes,
+                           .accumulate = 1};
     status = 1;
     if (sl_binlog_new(&dec, &bo, on_change, &sink) != 0) {
         free(files);
         goto done;
     }
     sink.dec = dec;
-    out_buf = sl_binlog_out(dec);
+    sink.out = sl_binlog_out(dec);
+    sl_buf_t *out_buf = sink.out;
     for (size_t i = 0; i < nfiles; i++) {
         err = sl_binlog_read_file(dec, files[i], i == 0 ? start : 4,
                                   i + 1 == nfiles ? stop : 0);

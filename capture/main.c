@@ -1,0 +1,14 @@
+/*
+ * sluice-capture: captures row changes from a live MySQL/MariaDB server and
+ * publishes them to the broker (capture/service.c, docs/capture.md). With
+ * --from-file it decodes binlog files to stdout instead (capture/offline.c,
+ * docs/decoder.md); --help describes both modes.
+ */
+#include "offline.h"
+#include "service.h"
+
+int main(int argc, char **argv) {
+    if (sl_capture_offline_wanted(argc, argv))
+        return sl_capture_offline_main(argc, argv);
+    return sl_capture_service_main(argc, argv);
+}
