@@ -11,6 +11,7 @@
 #include "error.h"
 #include "log.h"
 #include "parse.h"
+#include "program.h"
 #include "secret.h"
 
 #include <mysql.h>
@@ -68,6 +69,9 @@ static const sl_opt_t opts[] = {
     {"log-level", "info", 0, "debug, info, warn or error"},
     {NULL, NULL, 0, NULL},
 };
+
+static const char synopsis[] = "sluice-apply --config FILE | --topic T "
+                               "--target URL | --redis H:P ... [OPTIONS]";
 
 static volatile int soft_stop, hard_stop;
 
@@ -146,23 +150,14 @@ static int validate_keys(const sl_keytpl_set_t *keys, const sl_mysql_url_t *url,
 
 int main(int argc, char **argv) {
     sl_config_t cfg;
-    if (sl_config_init(&cfg, "sluice-apply", "sluice-apply --config FILE | "
-                       "--topic T --target URL | --redis H:P ... [OPTIONS]",
-                       opts) != 0)
-        return 1;
-    int err = sl_config_parse_args(&cfg, argc, argv);
-    if (err == SL_CONFIG_EXIT) {
-        sl_config_free(&cfg);
-        return 0;
-    }
-    if (err != 0)
-        return usage(&cfg, cfg.err);
+    int err = sl_program_args(&cfg, "sluice-apply", synopsis, opts, argc,
+                              argv);
+    if (err != SL_PROGRAM_RUN)
+        return err;
     if (cfg.args.count > 0)
         return usage(&cfg, "unexpected positional argument");
-    sl_log_level_t level;
-    if (sl_log_parse_level(sl_config_get(&cfg, "log-level"), &level) != 0)
+    if (sl_program_log_level(&cfg) != 0)
         return usage(&cfg, "--log-level must be debug, info, warn or error");
-    sl_log_set_level(level);
 
     sl_consume_opts_t co;
     memset(&co, 0, sizeof co);
@@ -205,17 +200,14 @@ int main(int argc, char **argv) {
         return usage(&cfg, "--dead-letter must differ from --topic");
     char errbuf[512];
     char *secret = NULL;
-    if (sl_secret_load(sl_config_get(&cfg, "broker-secret-file"),
-                       "SLUICE_BROKER_SECRET", &secret, errbuf,
-                       sizeof errbuf) != 0)
-        return usage(&cfg, errbuf);
     /* Refused at start, not when the broker answers the auth line. */
-    if (secret != NULL &&
-        sl_secret_check_token(secret, "the broker secret "
-                              "(--broker-secret-file or SLUICE_BROKER_SECRET)",
-                              errbuf, sizeof errbuf) != 0) {
-        sl_secret_free(secret);
-        return usage(&cfg, errbuf);
+    if ((err = sl_program_broker_secret(&cfg, "broker-secret-file",
+                                        "the broker secret "
+                                        "(--broker-secret-file or "
+                                        "SLUICE_BROKER_SECRET)",
+                                        2, &secret)) != 0) {
+        sl_config_free(&cfg);
+        return err;
     }
     co.secret = secret;
 

@@ -10,6 +10,7 @@
 #include "error.h"
 #include "log.h"
 #include "parse.h"
+#include "program.h"
 #include "secret.h"
 #include "signals.h"
 
@@ -64,6 +65,10 @@ static const sl_opt_t opts[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static const char synopsis[] =
+    "sluice-broker [--config FILE] [--listen HOST:PORT] [--data DIR] "
+    "[OPTIONS]";
+
 static sl_server_t *server;
 static sl_store_t *store;
 static sl_signals_t sigs;
@@ -114,33 +119,22 @@ static int is_loopback(const char *host) {
 
 int main(int argc, char **argv) {
     sl_config_t cfg;
-    if (sl_config_init(&cfg, "sluice-broker",
-                       "sluice-broker [--config FILE] [--listen HOST:PORT] "
-                       "[--data DIR] [OPTIONS]", opts) != 0)
-        return 1;
-    int err = sl_config_parse_args(&cfg, argc, argv);
-    if (err == SL_CONFIG_EXIT) {
-        sl_config_free(&cfg);
-        return 0;
-    }
-    if (err != 0) {
-        fprintf(stderr, "sluice-broker: %s\n", cfg.err);
-        sl_config_free(&cfg);
-        return 2;
-    }
-    int rc = 2;
+    int rc = sl_program_args(&cfg, "sluice-broker", synopsis, opts, argc,
+                             argv);
+    if (rc != SL_PROGRAM_RUN)
+        return rc;
+    rc = 2;
+    int err;
     char *secret = NULL;
     if (cfg.args.count > 0) {
         fprintf(stderr, "sluice-broker: unexpected argument '%s'\n",
                 cfg.args.items[0]);
         goto out;
     }
-    sl_log_level_t level;
-    if (sl_log_parse_level(sl_config_get(&cfg, "log-level"), &level) != 0) {
+    if (sl_program_log_level(&cfg) != 0) {
         fprintf(stderr, "sluice-broker: bad --log-level\n");
         goto out;
     }
-    sl_log_set_level(level);
 
     sl_store_opts_t so;
     memset(&so, 0, sizeof so);
@@ -207,18 +201,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sluice-broker: bad --listen (HOST:PORT)\n");
         goto out;
     }
-    char errbuf[256];
-    if (sl_secret_load(sl_config_get(&cfg, "auth-file"), "SLUICE_BROKER_SECRET",
-                       &secret, errbuf, sizeof errbuf) != 0) {
-        fprintf(stderr, "sluice-broker: %s\n", errbuf);
-        rc = 1;
-        goto out;
-    }
-    if (secret != NULL &&
-        sl_secret_check_token(secret, "the broker secret (auth-file or "
-                              "SLUICE_BROKER_SECRET)", errbuf,
-                              sizeof errbuf) != 0) {
-        fprintf(stderr, "sluice-broker: %s\n", errbuf);
+    int st = sl_program_broker_secret(&cfg, "auth-file",
+                                      "the broker secret (auth-file or "
+                                      "SLUICE_BROKER_SECRET)",
+                                      1, &secret);
+    if (st != 0) {
+        rc = st;
         goto out;
     }
     /* Protected mode (Redis's): a non-loopback address needs an explicit

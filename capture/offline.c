@@ -9,6 +9,7 @@
 #include "error.h"
 #include "log.h"
 #include "parse.h"
+#include "program.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -31,6 +32,9 @@ static const sl_opt_t opts[] = {
     {"log-level", "info", 0, "debug, info, warn or error"},
     {NULL, NULL, 0, NULL},
 };
+
+static const char synopsis[] = "sluice-capture --from-file FILE... "
+                               "[--start-position N] [--stop-position N]";
 
 typedef struct {
     sl_binlog_t *dec;
@@ -84,33 +88,21 @@ int sl_capture_offline_wanted(int argc, char **argv) {
 
 int sl_capture_offline_main(int argc, char **argv) {
     sl_config_t cfg;
-    if (sl_config_init(&cfg, "sluice-capture",
-                       "sluice-capture --from-file FILE... "
-                       "[--start-position N] [--stop-position N]",
-                       opts) != 0)
-        return 1;
-    int err = sl_config_parse_args(&cfg, argc, argv);
-    if (err == SL_CONFIG_EXIT) {
-        sl_config_free(&cfg);
-        return 0;
-    }
-    if (err != 0) {
-        fprintf(stderr, "sluice-capture: %s\n", cfg.err);
-        sl_config_free(&cfg);
-        return 2;
-    }
-    int status = 2;
+    int status = sl_program_args(&cfg, "sluice-capture", synopsis, opts,
+                                 argc, argv);
+    if (status != SL_PROGRAM_RUN)
+        return status;
+    status = 2;
+    int err;
     sl_binlog_t *dec = NULL;
     uint8_t skip[256];
     size_t nskip = 0;
     uint64_t start, stop;
     int coltypes = 0;
-    sl_log_level_t level;
-    if (sl_log_parse_level(sl_config_get(&cfg, "log-level"), &level) != 0) {
+    if (sl_program_log_level(&cfg) != 0) {
         fprintf(stderr, "sluice-capture: bad --log-level\n");
         goto done;
     }
-    sl_log_set_level(level);
     if (sl_config_get_u64(&cfg, "start-position", &start) != 0 ||
         sl_config_get_u64(&cfg, "stop-position", &stop) != 0 ||
         sl_config_get_bool(&cfg, "column-types", &coltypes) != 0) {

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "error.h"
 #include "parse.h"
+#include "program.h"
 #include "secret.h"
 
 #include <errno.h>
@@ -158,19 +159,11 @@ static int cmd_tail(sl_client_t *cl, const char *topic, const char *part,
 
 int main(int argc, char **argv) {
     sl_config_t cfg;
-    if (sl_config_init(&cfg, "sluice", usage, opts) != 0)
-        return 1;
-    int err = sl_config_parse_args(&cfg, argc, argv);
-    if (err == SL_CONFIG_EXIT) {
-        sl_config_free(&cfg);
-        return 0;
-    }
-    if (err != 0) {
-        fprintf(stderr, "sluice: %s\n", cfg.err);
-        sl_config_free(&cfg);
-        return 2;
-    }
-    int rc = 2;
+    int rc = sl_program_args(&cfg, "sluice", usage, opts, argc, argv);
+    if (rc != SL_PROGRAM_RUN)
+        return rc;
+    rc = 2;
+    int err;
     sl_client_t *cl = NULL;
     char *secret = NULL;
     size_t nargs = cfg.args.count;
@@ -208,23 +201,15 @@ int main(int argc, char **argv) {
     const char *broker = sl_config_get(&cfg, "broker");
     if (!sl_config_is_set(&cfg, "broker") && getenv("SLUICE_BROKER"))
         broker = getenv("SLUICE_BROKER");
-    char errbuf[512];
-    rc = 1;
-    if (sl_secret_load(sl_config_get(&cfg, "auth-file"), "SLUICE_BROKER_SECRET",
-                       &secret, errbuf, sizeof errbuf) != 0) {
-        fprintf(stderr, "sluice: %s\n", errbuf);
-        goto out;
-    }
     /* A secret the auth line cannot carry is a configuration error, told
      * before any connection (exit 2, like other bad usage). */
-    if (secret != NULL &&
-        sl_secret_check_token(secret, "the broker secret (--auth-file or "
-                              "SLUICE_BROKER_SECRET)", errbuf,
-                              sizeof errbuf) != 0) {
-        fprintf(stderr, "sluice: %s\n", errbuf);
-        rc = 2;
+    rc = sl_program_broker_secret(&cfg, "auth-file",
+                                  "the broker secret (--auth-file or "
+                                  "SLUICE_BROKER_SECRET)",
+                                  1, &secret);
+    if (rc != 0)
         goto out;
-    }
+    rc = 1;
     sl_client_opts_t co = {secret, 5000, (int)timeout, 5000};
     err = sl_client_connect(broker, &co, &cl);
     if (err != 0) {

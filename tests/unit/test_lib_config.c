@@ -1,9 +1,11 @@
-/* Unit tests for configuration, value parsers, secrets, log quoting and
- * signal handling (lib/config.h, parse.h, secret.h, log.h, signals.h). */
+/* Unit tests for configuration, value parsers, secrets, log quoting,
+ * signal handling and the programs' common start (lib/config.h, parse.h,
+ * secret.h, log.h, signals.h, program.h). */
 #include "config.h"
 #include "error.h"
 #include "log.h"
 #include "parse.h"
+#include "program.h"
 #include "secret.h"
 #include "signals.h"
 #include "sl_test.h"
@@ -267,6 +269,52 @@ SL_TEST(secret_from_file_or_env) {
     SL_CHECK_INT(sl_secret_load(path, NULL, &secret, err, sizeof err),
                  SL_ECONFIG);
     SL_CHECK(strstr(err, "absent") != NULL);
+}
+
+static const sl_opt_t program_opts[] = {
+    {"auth-file", NULL, 0, "secret file"},
+    {"log-level", "info", 0, "level"},
+    {NULL, NULL, 0, NULL},
+};
+
+SL_TEST(program_args_log_level_and_broker_secret) {
+    sl_config_t cfg;
+    char *bad_argv[] = {"prog", "--nope"};
+    SL_CHECK_INT(sl_program_args(&cfg, "prog", "prog [OPTIONS]", program_opts,
+                                 2, bad_argv),
+                 2);
+    char good[600], spaced[600], absent[600];
+    snprintf(good, sizeof good, "%s/good", sl_test_tmpdir());
+    snprintf(spaced, sizeof spaced, "%s/spaced", sl_test_tmpdir());
+    snprintf(absent, sizeof absent, "%s/absent", sl_test_tmpdir());
+    write_file(good, "t0ken\n");
+    write_file(spaced, "two words\n");
+    char *argv[] = {"prog", "--log-level", "warn", "--auth-file", good};
+    SL_CHECK_INT(sl_program_args(&cfg, "prog", "prog [OPTIONS]", program_opts,
+                                 5, argv),
+                 SL_PROGRAM_RUN);
+    SL_CHECK_OK(sl_program_log_level(&cfg));
+    char *secret;
+    SL_CHECK_OK(sl_program_broker_secret(&cfg, "auth-file", "the secret", 1,
+                                         &secret));
+    SL_CHECK_STR(secret, "t0ken");
+    sl_secret_free(secret);
+    /* A secret the auth line cannot carry is bad usage; an unreadable
+     * file gets the caller's status. */
+    SL_CHECK_OK(sl_config_set(&cfg, "auth-file", spaced));
+    SL_CHECK_INT(sl_program_broker_secret(&cfg, "auth-file", "the secret", 1,
+                                          &secret),
+                 2);
+    SL_CHECK(secret == NULL);
+    SL_CHECK_OK(sl_config_set(&cfg, "auth-file", absent));
+    SL_CHECK_INT(sl_program_broker_secret(&cfg, "auth-file", "the secret", 7,
+                                          &secret),
+                 7);
+    SL_CHECK(secret == NULL);
+    SL_CHECK_OK(sl_config_set(&cfg, "log-level", "loud"));
+    SL_CHECK_INT(sl_program_log_level(&cfg), SL_EUSAGE);
+    sl_log_set_level(SL_LOG_INFO);
+    sl_config_free(&cfg);
 }
 
 SL_TEST(log_quote_values) {
