@@ -1255,6 +1255,29 @@ static int is_partition_op(const parser_t *p) {
     return 0;
 }
 
+/* ALTER TABLE ADD of an index definition, if one follows: a PRIMARY KEY
+ * becomes an ADD_PK action, other indexes are skipped. Returns 1 when an
+ * index was read (p->rc tells whether it parsed), else 0. */
+static int parse_add_index(parser_t *p) {
+    char **pk = NULL;
+    size_t npk = 0;
+    int has_pk = 0;
+    int r = parse_index_elem(p, &pk, &npk, &has_pk);
+    if (has_pk && p->rc == 0) {
+        sl_ddl_action_t *a = new_act(p, SL_DDL_ACT_ADD_PK);
+        if (a) {
+            a->names = pk;
+            a->nnames = npk;
+            pk = NULL;
+            npk = 0;
+        }
+    }
+    for (size_t i = 0; i < npk; i++)
+        free(pk[i]);
+    free(pk);
+    return r;
+}
+
 static int parse_alter_add(parser_t *p) {
     sl_ddl_stmt_t *st = p->st;
     if (kw(p, "PARTITION")) {
@@ -1268,44 +1291,13 @@ static int parse_alter_add(parser_t *p) {
     int explicit_column = accept_kw(p, "COLUMN");
     int ine = parse_if_not_exists(p);
     if (!explicit_column && !ine) {
-        char **pk = NULL;
-        size_t npk = 0;
-        int has_pk = 0;
-        int r = parse_index_elem(p, &pk, &npk, &has_pk);
-        if (r && has_pk && p->rc == 0) {
-            sl_ddl_action_t *a = new_act(p, SL_DDL_ACT_ADD_PK);
-            if (a) {
-                a->names = pk;
-                a->nnames = npk;
-                pk = NULL;
-                npk = 0;
-            }
-        }
-        for (size_t i = 0; i < npk; i++)
-            free(pk[i]);
-        free(pk);
-        if (r)
+        if (parse_add_index(p))
             return p->rc;
     } else if (kw(p, "PRIMARY") || kw(p, "UNIQUE") || kw(p, "INDEX") ||
                kw(p, "KEY") || kw(p, "FULLTEXT") || kw(p, "SPATIAL") ||
                kw(p, "FOREIGN") || kw(p, "CONSTRAINT")) {
         /* ADD INDEX IF NOT EXISTS is parsed as an index (MariaDB). */
-        char **pk = NULL;
-        size_t npk = 0;
-        int has_pk = 0;
-        parse_index_elem(p, &pk, &npk, &has_pk);
-        if (has_pk && p->rc == 0) {
-            sl_ddl_action_t *a = new_act(p, SL_DDL_ACT_ADD_PK);
-            if (a) {
-                a->names = pk;
-                a->nnames = npk;
-                pk = NULL;
-                npk = 0;
-            }
-        }
-        for (size_t i = 0; i < npk; i++)
-            free(pk[i]);
-        free(pk);
+        parse_add_index(p);
         return p->rc;
     }
     (void)st;
