@@ -1303,30 +1303,14 @@ static int parse_alter_add(parser_t *p) {
     (void)st;
     if (accept_punct(p, '(')) {
         for (;;) {
-            sl_ddl_action_t *a = new_act(p, SL_DDL_ACT_ADD_COLUMN);
-            if (a == NULL)
-                return p->rc;
-            a->if_exists = ine;
             /* (a INT, INDEX (a)) is allowed too. */
-            char **pk = NULL;
-            size_t npk = 0;
-            int has_pk = 0;
-            if (parse_index_elem(p, &pk, &npk, &has_pk)) {
-                p->st->nacts--;
-                if (has_pk && p->rc == 0) {
-                    a = new_act(p, SL_DDL_ACT_ADD_PK);
-                    if (a) {
-                        a->names = pk;
-                        a->nnames = npk;
-                        pk = NULL;
-                        npk = 0;
-                    }
-                }
-                for (size_t i = 0; i < npk; i++)
-                    free(pk[i]);
-                free(pk);
-            } else if (parse_coldef(p, &a->col) != 0) {
-                return p->rc;
+            if (!parse_add_index(p)) {
+                sl_ddl_action_t *a = new_act(p, SL_DDL_ACT_ADD_COLUMN);
+                if (a == NULL)
+                    return p->rc;
+                a->if_exists = ine;
+                if (parse_coldef(p, &a->col) != 0)
+                    return p->rc;
             }
             if (p->rc || !accept_punct(p, ','))
                 break;
