@@ -1,5 +1,5 @@
 /*
- * The MySQL/MariaDB sink (contract in apply/sink_mysql.h, user view in
+ * The MySQL/MariaDB sink (contract in apply/mysql/sink.h, user view in
  * docs/apply.md).
  *
  * Statements are plain SQL text built with mysql_real_escape_string()
@@ -31,7 +31,7 @@
  * foreign_key_checks=0: partitions are applied independently, so a child
  * row may legitimately arrive before its parent.
  */
-#include "apply/sink_mysql.h"
+#include "apply/mysql/sink.h"
 
 #include "apply/backoff.h"
 #include "apply/event.h"
