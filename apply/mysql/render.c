@@ -76,8 +76,12 @@ int sl__mysql_put_quoted(MYSQL *mysql, sl_buf_t *b, const char *s, size_t n) {
         mysql ? mysql_real_escape_string(mysql, (char *)b->data + b->len, s,
                                          (unsigned long)n)
               : (unsigned long)escape_utf8((char *)b->data + b->len, s, n);
-    if (w == (unsigned long)-1)
+    if (w == (unsigned long)-1) {
+        /* A failed append like any other: sticky, the text unusable. */
+        if (b->err == 0)
+            b->err = SL_EINVAL;
         return SL_EINVAL;
+    }
     b->len += w;
     b->data[b->len++] = '\'';
     return 0;

@@ -86,6 +86,52 @@ static int read_offset(sl_mysql_sink_t *s, const char *suffix, uint64_t *next,
     return rc;
 }
 
+/*
+ * Writes the partition's row of sluice_offsets: the one place that builds
+ * this statement. With claim, the row is created with next_offset = next
+ * unless it exists (INSERT IGNORE; the counters keep their defaults);
+ * otherwise it is created or updated: next_offset becomes next, the
+ * counters grow by ntrx and nrows, last_trx is replaced. Runs in the open
+ * transaction, if any.
+ */
+static int write_offset(sl_mysql_sink_t *s, int claim, uint64_t next,
+                        uint64_t ntrx, uint64_t nrows, const char *last_trx) {
+    sl_buf_t q = SL_BUF_INIT;
+    sl_buf_append_str(&q, claim ? "INSERT IGNORE INTO" : "INSERT INTO");
+    sl_buf_append_str(&q, " sluice_offsets (group_name, topic, part, "
+                          "next_offset");
+    sl_buf_append_str(&q, claim ? ") VALUES ("
+                                : ", trx_applied, rows_applied, last_trx) "
+                                  "VALUES (");
+    sl__mysql_lit(s, &q, s->group);
+    sl_buf_append_u8(&q, ',');
+    sl__mysql_lit(s, &q, s->topic);
+    sl_buf_append_u8(&q, ',');
+    sl__mysql_lit(s, &q, s->part);
+    sl_buf_printf(&q, ",%llu", (unsigned long long)next);
+    if (claim) {
+        sl_buf_append_u8(&q, ')');
+    } else {
+        sl_buf_printf(&q, ",%llu,%llu,", (unsigned long long)ntrx,
+                      (unsigned long long)nrows);
+        char trx[256];
+        snprintf(trx, sizeof trx, "%s", last_trx ? last_trx : "");
+        sl__mysql_lit(s, &q, trx);
+        sl_buf_append_str(&q, ") ON DUPLICATE KEY UPDATE "
+                              "next_offset=VALUES(next_offset), "
+                              "trx_applied=trx_applied+VALUES(trx_applied), "
+                              "rows_applied=rows_applied+VALUES(rows_applied), "
+                              "last_trx=VALUES(last_trx), "
+                              "updated_at=CURRENT_TIMESTAMP(6)");
+    }
+    sl_buf_append_u8(&q, 0);
+    int rc = sl_buf_error(&q);
+    if (rc == 0)
+        rc = sl__mysql_exec(s, (const char *)q.data);
+    sl_buf_free(&q);
+    return rc;
+}
+
 int sl_mysql_sink_resume(sl_mysql_sink_t *s, uint64_t *next, int *found,
                          volatile int *stop) {
     for (;;) {
@@ -112,20 +158,7 @@ int sl_mysql_sink_claim(sl_mysql_sink_t *s, uint64_t start, uint64_t *next,
         int rc = sl__mysql_ensure_conn(s, stop);
         if (rc != 0)
             return rc;
-        sl_buf_t q = SL_BUF_INIT;
-        rc = sl_buf_append_str(
-            &q, "INSERT IGNORE INTO sluice_offsets (group_name, topic, "
-                "part, next_offset) VALUES (");
-        rc = rc ? rc : sl__mysql_lit(s, &q, s->group);
-        rc = rc ? rc : sl_buf_append_u8(&q, ',');
-        rc = rc ? rc : sl__mysql_lit(s, &q, s->topic);
-        rc = rc ? rc : sl_buf_append_u8(&q, ',');
-        rc = rc ? rc : sl__mysql_lit(s, &q, s->part);
-        rc = rc ? rc : sl_buf_printf(&q, ",%llu)", (unsigned long long)start);
-        rc = rc ? rc : sl_buf_append_u8(&q, 0);
-        if (rc == 0)
-            rc = sl__mysql_exec(s, (const char *)q.data);
-        sl_buf_free(&q);
+        rc = write_offset(s, 1, start, 0, 0, NULL);
         int found = 0;
         if (rc == 0)
             rc = read_offset(s, "", next, &found);
@@ -199,40 +232,6 @@ int sl_mysql_sink_begin(sl_mysql_sink_t *s, uint64_t start_offset,
             (unsigned long long)start_offset);
     }
     return 0;
-}
-
-/* Upserts the offsets row outside a group (autocommit). */
-static int upsert_offset(sl_mysql_sink_t *s, uint64_t next, uint64_t ntrx,
-                         uint64_t nrows, const char *last_trx) {
-    sl_buf_t q = SL_BUF_INIT;
-    int rc = sl_buf_append_str(
-        &q, "INSERT INTO sluice_offsets (group_name, topic, part, "
-            "next_offset, trx_applied, rows_applied, last_trx) VALUES (");
-    rc = rc ? rc : sl__mysql_lit(s, &q, s->group);
-    rc = rc ? rc : sl_buf_append_u8(&q, ',');
-    rc = rc ? rc : sl__mysql_lit(s, &q, s->topic);
-    rc = rc ? rc : sl_buf_append_u8(&q, ',');
-    rc = rc ? rc : sl__mysql_lit(s, &q, s->part);
-    rc =
-        rc ? rc
-           : sl_buf_printf(&q, ",%llu,%llu,%llu,", (unsigned long long)next,
-                           (unsigned long long)ntrx, (unsigned long long)nrows);
-    char trx[256];
-    snprintf(trx, sizeof trx, "%s", last_trx ? last_trx : "");
-    rc = rc ? rc : sl__mysql_lit(s, &q, trx);
-    rc = rc ? rc
-            : sl_buf_append_str(
-                  &q, ") ON DUPLICATE KEY UPDATE "
-                      "next_offset=VALUES(next_offset), "
-                      "trx_applied=trx_applied+VALUES(trx_applied), "
-                      "rows_applied=rows_applied+VALUES(rows_applied), "
-                      "last_trx=VALUES(last_trx), "
-                      "updated_at=CURRENT_TIMESTAMP(6)");
-    rc = rc ? rc : sl_buf_append_u8(&q, 0);
-    if (rc == 0)
-        rc = sl__mysql_exec(s, (const char *)q.data);
-    sl_buf_free(&q);
-    return rc;
 }
 
 int sl_mysql_sink_ddl(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
@@ -310,7 +309,7 @@ int sl_mysql_sink_ddl(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
     if (rc == 0)
         rc = sl__mysql_exec(s, (const char *)use.data);
     if (rc == 0)
-        rc = upsert_offset(s, offset + 1, 1, 0, "ddl");
+        rc = write_offset(s, 0, offset + 1, 1, 0, "ddl");
     if (rc == 0) {
         s->stats.ddl_replayed++;
         sl_log_info("DDL replayed", "part=%s offset=%llu", s->part,
@@ -331,38 +330,7 @@ int sl_mysql_sink_commit(sl_mysql_sink_t *s, uint64_t next_offset,
     int rc = sl__mysql_flush(s);
     if (rc != 0)
         return rc;
-    sl_buf_t q = SL_BUF_INIT;
-    rc = sl_buf_append_str(
-        &q, "INSERT INTO sluice_offsets (group_name, topic, part, "
-            "next_offset, trx_applied, rows_applied, last_trx) VALUES (");
-    rc = rc ? rc : sl__mysql_lit(s, &q, s->group);
-    rc = rc ? rc : sl_buf_append_u8(&q, ',');
-    rc = rc ? rc : sl__mysql_lit(s, &q, s->topic);
-    rc = rc ? rc : sl_buf_append_u8(&q, ',');
-    rc = rc ? rc : sl__mysql_lit(s, &q, s->part);
-    rc = rc ? rc
-            : sl_buf_printf(
-                  &q, ",%llu,%llu,%llu,", (unsigned long long)next_offset,
-                  (unsigned long long)ntrx, (unsigned long long)s->group_rows);
-    char trx[256];
-    snprintf(trx, sizeof trx, "%s", last_trx ? last_trx : "");
-    rc = rc ? rc : sl__mysql_lit(s, &q, trx);
-    rc = rc ? rc
-            : sl_buf_append_str(
-                  &q, ") ON DUPLICATE KEY UPDATE "
-                      "next_offset=VALUES(next_offset), "
-                      "trx_applied=trx_applied+VALUES(trx_applied), "
-                      "rows_applied=rows_applied+VALUES(rows_applied), "
-                      "last_trx=VALUES(last_trx), "
-                      "updated_at=CURRENT_TIMESTAMP(6)");
-    rc = rc ? rc : sl_buf_append_u8(&q, 0);
-    if (rc != 0) {
-        sl_buf_free(&q);
-        sl_mysql_sink_abort(s);
-        return rc;
-    }
-    rc = sl__mysql_exec(s, (const char *)q.data);
-    sl_buf_free(&q);
+    rc = write_offset(s, 0, next_offset, ntrx, s->group_rows, last_trx);
     if (rc != 0) {
         if (rc != SL_EAGAIN)
             sl_mysql_sink_abort(s);
