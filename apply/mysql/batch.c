@@ -238,9 +238,9 @@ int sl__mysql_close_open(sl_mysql_sink_t *s) {
     if (s->bk.state == 2) {
         rc = sl__mysql_bulk_emit(s, 0);
     } else if (s->open_kind == ST_INSERT || s->open_kind == ST_UPSERT) {
-        rc = sl__mysql_put_upsert_tail(&s->sql, s->open_tm, s->open_kind,
-                                       s->opts.drift, s->open_cols,
-                                       s->nopen_cols);
+        sl__mysql_put_upsert_tail(&s->sql, s->open_tm, s->open_kind,
+                                  s->opts.drift, s->open_cols, s->nopen_cols);
+        rc = sl_buf_error(&s->sql);
     } else if (s->open_kind == ST_DELETE) {
         rc = sl_buf_append_u8(&s->sql, ')');
     }
@@ -301,6 +301,29 @@ static int pk_unchanged(const sl_jr_doc_t *doc, const sl_event_t *ev,
     return 1;
 }
 
+/* Starts a merged statement on tm with columns cols[0..n): the head of a
+ * multi-row INSERT (upsert) up to its VALUES, or of a DELETE ... IN up to
+ * the list of keys. */
+static void put_merged_head(sl_mysql_sink_t *s, tmeta_t *tm, const int *cols,
+                            size_t n, int upsert) {
+    sl_buf_t *b = &s->sql;
+    if (s->nstmts > 0)
+        sl_buf_append_u8(b, ';');
+    if (upsert) {
+        sl__mysql_put_insert_head(b, tm, cols, n);
+        return;
+    }
+    sl_buf_append_str(b, "DELETE FROM ");
+    sl__mysql_put_table(b, tm);
+    sl_buf_append_str(b, n > 1 ? " WHERE (" : " WHERE ");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            sl_buf_append_u8(b, ',');
+        sl__mysql_put_ident(b, tm->cols[cols[i]].name);
+    }
+    sl_buf_append_str(b, n > 1 ? ") IN (" : " IN (");
+}
+
 /*
  * Consecutive inserts into the same table with the same columns become
  * one multi-row INSERT, and consecutive deletes by primary key one
@@ -312,12 +335,9 @@ static int pk_unchanged(const sl_jr_doc_t *doc, const sl_event_t *ev,
 int sl__mysql_try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
                         const sl_event_t *ev, tmeta_t *tm, uint64_t offset,
                         uint64_t rowno) {
-    uint32_t op = ev->op;
-    if (op == SL_JR_NONE)
-        return 0;
-    int ins = sl_jr_str_eq(doc, op, "insert", 6);
-    int del = !ins && sl_jr_str_eq(doc, op, "delete", 6);
-    int upd = !ins && !del && tm->pk_only && sl_jr_str_eq(doc, op, "update", 6);
+    int ins = ev->op_id == SL_OP_INSERT;
+    int del = ev->op_id == SL_OP_DELETE;
+    int upd = ev->op_id == SL_OP_UPDATE && tm->pk_only;
     if (!ins && !del && !upd)
         return 0;
     if (upd && !pk_unchanged(doc, ev, tm))
@@ -398,48 +418,25 @@ int sl__mysql_try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
     } else {
         rc = sl__mysql_close_open(s);
         mark = s->sql.len;
-        if (rc == 0 && s->nstmts > 0)
-            rc = sl_buf_append_u8(&s->sql, ';');
-        if (ins || upd) {
-            rc = rc ? rc : sl_buf_append_str(&s->sql, "INSERT INTO ");
-            rc = rc ? rc : sl__mysql_put_table(&s->sql, tm);
-            rc = rc ? rc : sl_buf_append_str(&s->sql, " (");
-            for (size_t i = 0; i < n && rc == 0; i++) {
-                if (i > 0)
-                    rc = sl_buf_append_u8(&s->sql, ',');
-                rc = rc ? rc
-                        : sl__mysql_put_ident(&s->sql, tm->cols[cols[i]].name);
-            }
-            rc = rc ? rc : sl_buf_append_str(&s->sql, ") VALUES ");
-        } else {
-            rc = rc ? rc : sl_buf_append_str(&s->sql, "DELETE FROM ");
-            rc = rc ? rc : sl__mysql_put_table(&s->sql, tm);
-            rc =
-                rc ? rc
-                   : sl_buf_append_str(&s->sql, n > 1 ? " WHERE (" : " WHERE ");
-            for (size_t i = 0; i < n && rc == 0; i++) {
-                if (i > 0)
-                    rc = sl_buf_append_u8(&s->sql, ',');
-                rc = rc ? rc
-                        : sl__mysql_put_ident(&s->sql, tm->cols[cols[i]].name);
-            }
-            rc = rc ? rc
-                    : sl_buf_append_str(&s->sql, n > 1 ? ") IN (" : " IN (");
-        }
+        if (rc == 0)
+            put_merged_head(s, tm, cols, n, ins || upd);
     }
     int paren = ins || upd || n > 1;
-    if (rc == 0 && paren)
-        rc = sl_buf_append_u8(&s->sql, '(');
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (i > 0)
-            rc = sl_buf_append_u8(&s->sql, ',');
-        rc = rc ? rc
-                : sl__mysql_put_value(s->mysql, &s->sql, doc, vals[i],
-                                      tm->cols[cols[i]].cls, &vtmp, err,
-                                      sizeof err);
+    if (rc == 0) {
+        if (paren)
+            sl_buf_append_u8(&s->sql, '(');
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (i > 0)
+                sl_buf_append_u8(&s->sql, ',');
+            rc = sl__mysql_put_value(s->mysql, &s->sql, doc, vals[i],
+                                     tm->cols[cols[i]].cls, &vtmp, err,
+                                     sizeof err);
+        }
+        if (paren)
+            sl_buf_append_u8(&s->sql, ')');
+        if (sl_buf_error(&s->sql) != 0)
+            rc = sl_buf_error(&s->sql);
     }
-    if (rc == 0 && paren)
-        rc = sl_buf_append_u8(&s->sql, ')');
     sl_buf_free(&vtmp);
     if (rc != 0) {
         /* Let the single-row path report it. */

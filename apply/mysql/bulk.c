@@ -232,22 +232,13 @@ static int bulk_prepare(sl_mysql_sink_t *s, pstmt_t **out) {
     if (rc != 0)
         return rc;
     sl_buf_t q = SL_BUF_INIT;
-    rc = sl_buf_append_str(&q, "INSERT INTO ");
-    rc = rc ? rc : sl__mysql_put_table(&q, bk->tm);
-    rc = rc ? rc : sl_buf_append_str(&q, " (");
-    for (size_t i = 0; i < bk->ncols && rc == 0; i++) {
-        if (i > 0)
-            rc = sl_buf_append_u8(&q, ',');
-        rc = rc ? rc
-                : sl__mysql_put_ident(&q, bk->tm->cols[s->open_cols[i]].name);
-    }
-    rc = rc ? rc : sl_buf_append_str(&q, ") VALUES (");
-    for (size_t i = 0; i < bk->ncols && rc == 0; i++)
-        rc = sl_buf_append_str(&q, i > 0 ? ",?" : "?");
-    rc = rc ? rc : sl_buf_append_u8(&q, ')');
-    rc = rc ? rc
-            : sl__mysql_put_upsert_tail(&q, bk->tm, bk->kind, s->opts.drift,
-                                        s->open_cols, bk->ncols);
+    sl__mysql_put_insert_head(&q, bk->tm, s->open_cols, bk->ncols);
+    for (size_t i = 0; i < bk->ncols; i++)
+        sl_buf_append_str(&q, i > 0 ? ",?" : "(?");
+    sl_buf_append_u8(&q, ')');
+    sl__mysql_put_upsert_tail(&q, bk->tm, bk->kind, s->opts.drift, s->open_cols,
+                              bk->ncols);
+    rc = sl_buf_error(&q);
     pstmt_t *ps = NULL;
     int *cols = malloc(bk->ncols * sizeof *cols);
     if (rc == 0 && cols != NULL) {

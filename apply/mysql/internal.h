@@ -29,10 +29,12 @@
 #include <stdint.h>
 #include <string.h>
 
-/* CLS_NUMTEXT: BIT, ENUM and SET, where a number and its text differ (an
+/* A target column's class: how render.c writes its values in SQL text and
+ * bulk.c binds them.
+ * CLS_NUMTEXT: BIT, ENUM and SET, where a number and its text differ (an
  * index or a bit value against a name or bytes): rendered as CLS_PLAIN in
- * SQL text, never bound as a string. */
-/* CLS_MJSON: a MariaDB JSON column (LONGTEXT with a json_valid() CHECK):
+ * SQL text, never bound as a string.
+ * CLS_MJSON: a MariaDB JSON column (LONGTEXT with a json_valid() CHECK):
  * as CLS_PLAIN, except that true and false are written as JSON text, not
  * as 1 and 0. */
 enum {
@@ -45,12 +47,15 @@ enum {
     CLS_MJSON
 };
 
+/* One column of a target table. */
 typedef struct {
     char *name;
     size_t len; /* strlen(name). */
     int cls;
 } col_t;
 
+/* What the target has for one source table (tables.c): the mapped table's
+ * columns in their order and the key that identifies a row. */
 typedef struct {
     char *src_db;
     char *table;
@@ -69,6 +74,8 @@ typedef struct {
  * index is the primary key, so the duplicate can only be that row). */
 enum { ST_INSERT, ST_UPDATE, ST_DELETE, ST_UPSERT };
 
+/* One statement of the pending or in-flight batch, for checking its
+ * outcome and naming the row behind a failure. */
 typedef struct {
     uint64_t offset; /* Of the first row of the statement. */
     uint64_t row;
@@ -78,6 +85,7 @@ typedef struct {
     uint64_t nrows; /* Rows merged into it (multi-row INSERT/DELETE). */
 } stmt_t;
 
+/* Rows with more columns are never merged (nor bulk-executed). */
 #define MAX_MERGE_COLS 1024
 
 /* Runs shorter than this stay SQL text: a bulk execution is a round trip
@@ -96,8 +104,8 @@ typedef struct {
 
 /* The values of a run, row by row: value (row r, column c) is the
  * len[r * ncols + c] bytes at data + off[r * ncols + c], or NULL when
- * ind[..] says so; cap is the slots allocated. sl__mysql_bulk_emit() lays them
- * out column by column for binding. */
+ * ind[..] says so; cap is the slots allocated. sl__mysql_bulk_emit() lays
+ * them out column by column for binding. */
 typedef struct {
     int state; /* 0 none, 1 staged beside the text, 2 bulk only. */
     tmeta_t *tm;
@@ -112,6 +120,7 @@ typedef struct {
     uint64_t offset, row; /* Of the first row. */
 } bulk_t;
 
+/* The sink: options, connection, the group being built and sent. */
 struct sl_mysql_sink_s {
     sl_mysql_opts_t opts;
     char *password;
@@ -216,32 +225,40 @@ int sl__mysql_exec(sl_mysql_sink_t *s, const char *sql);
 /* The CLS_* class of an information_schema DATA_TYPE name. */
 int sl__mysql_classify(const char *type);
 /* Appends a backquoted identifier. */
-int sl__mysql_put_ident(sl_buf_t *b, const char *name);
+void sl__mysql_put_ident(sl_buf_t *b, const char *name);
 /* Appends a quoted, escaped string literal of s[0..n) (mysql may be NULL:
  * utf8mb4 escaping without a connection). */
 int sl__mysql_put_quoted(MYSQL *mysql, sl_buf_t *b, const char *s, size_t n);
-/* Appends the escaped literal of a C string with the sink's connection. */
+/* Appends the escaped literal of a C string with the sink's connection; a
+ * failure is b's sticky error (sl_buf_error()). */
 int sl__mysql_lit(sl_mysql_sink_t *s, sl_buf_t *b, const char *str);
 /* Appends `db`.`table` of the target table. */
-int sl__mysql_put_table(sl_buf_t *b, const tmeta_t *tm);
+void sl__mysql_put_table(sl_buf_t *b, const tmeta_t *tm);
 /* Appends value token v of doc for a column of class cls (tmp is scratch);
  * a value that cannot be rendered returns SL_ECORRUPT with err set. */
 int sl__mysql_put_value(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
                         uint32_t v, int cls, sl_buf_t *tmp, char *err,
                         size_t errlen);
+/* Appends the head of a (multi-row) INSERT into tm of columns
+ * cols[0..n), up to its VALUES keyword. */
+void sl__mysql_put_insert_head(sl_buf_t *b, const tmeta_t *tm, const int *cols,
+                               size_t n);
 /* Appends the ON DUPLICATE KEY UPDATE tail of a merged insert or upsert
  * of columns cols[0..n). */
-int sl__mysql_put_upsert_tail(sl_buf_t *b, const tmeta_t *tm, int kind,
-                              sl_drift_t drift, const int *cols, size_t n);
-/* Appends the statement for the row event doc; *kind receives ST_*. */
+void sl__mysql_put_upsert_tail(sl_buf_t *b, const tmeta_t *tm, int kind,
+                               sl_drift_t drift, const int *cols, size_t n);
+/* Appends the statement for row event ev of doc (sl_event_index());
+ * *kind receives ST_*. */
 int sl__mysql_build_row(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
-                        const tmeta_t *tm, sl_drift_t drift, int *kind,
-                        sl_buf_t *tmp, char *err, size_t errlen);
-/* Appends the INSERT of doc's after image (an update that found no row,
+                        const sl_event_t *ev, const tmeta_t *tm,
+                        sl_drift_t drift, int *kind, sl_buf_t *tmp, char *err,
+                        size_t errlen);
+/* Appends the INSERT of ev's after image (an update that found no row,
  * policy overwrite). */
 int sl__mysql_build_upsert_after(MYSQL *mysql, sl_buf_t *b,
-                                 const sl_jr_doc_t *doc, const tmeta_t *tm,
-                                 sl_buf_t *tmp, char *err, size_t errlen);
+                                 const sl_jr_doc_t *doc, const sl_event_t *ev,
+                                 const tmeta_t *tm, sl_buf_t *tmp, char *err,
+                                 size_t errlen);
 
 /* ---- tables.c ---------------------------------------------------------- */
 

@@ -24,15 +24,14 @@
 #include <stdlib.h>
 #include <strings.h>
 
-int sl__mysql_put_ident(sl_buf_t *b, const char *name) {
-    int rc = sl_buf_append_u8(b, '`');
-    for (const char *p = name; *p && rc == 0; p++) {
+void sl__mysql_put_ident(sl_buf_t *b, const char *name) {
+    sl_buf_append_u8(b, '`');
+    for (const char *p = name; *p; p++) {
         if (*p == '`')
-            rc = sl_buf_append_u8(b, '`');
-        if (rc == 0)
-            rc = sl_buf_append_u8(b, (uint8_t)*p);
+            sl_buf_append_u8(b, '`');
+        sl_buf_append_u8(b, (uint8_t)*p);
     }
-    return rc ? rc : sl_buf_append_u8(b, '`');
+    sl_buf_append_u8(b, '`');
 }
 
 /* MySQL's escaping of a string literal body for ASCII-compatible
@@ -76,12 +75,8 @@ int sl__mysql_put_quoted(MYSQL *mysql, sl_buf_t *b, const char *s, size_t n) {
         mysql ? mysql_real_escape_string(mysql, (char *)b->data + b->len, s,
                                          (unsigned long)n)
               : (unsigned long)escape_utf8((char *)b->data + b->len, s, n);
-    if (w == (unsigned long)-1) {
-        /* A failed append like any other: sticky, the text unusable. */
-        if (b->err == 0)
-            b->err = SL_EINVAL;
+    if (w == (unsigned long)-1)
         return SL_EINVAL;
-    }
     b->len += w;
     b->data[b->len++] = '\'';
     return 0;
@@ -186,10 +181,10 @@ int sl__mysql_put_value(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
                     snprintf(err, errlen, "bad geometry wkb hex");
                     return SL_ECORRUPT;
                 }
-            int rc = sl_buf_append_str(b, "ST_GeomFromWKB(X'");
-            rc = rc ? rc : sl_buf_append(b, raw, n);
-            rc = rc ? rc : sl_buf_printf(b, "',%llu)", (unsigned long long)sr);
-            return rc;
+            sl_buf_append_str(b, "ST_GeomFromWKB(X'");
+            sl_buf_append(b, raw, n);
+            sl_buf_printf(b, "',%llu)", (unsigned long long)sr);
+            return sl_buf_error(b);
         }
         raw = sl_jr_raw(doc, v, &n);
         return sl__mysql_put_quoted(mysql, b, raw, n);
@@ -203,19 +198,29 @@ int sl__mysql_put_value(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
     return SL_ECORRUPT;
 }
 
-int sl__mysql_put_table(sl_buf_t *b, const tmeta_t *tm) {
-    int rc = sl__mysql_put_ident(b, tm->dst_db);
-    rc = rc ? rc : sl_buf_append_u8(b, '.');
-    return rc ? rc : sl__mysql_put_ident(b, tm->table);
+void sl__mysql_put_table(sl_buf_t *b, const tmeta_t *tm) {
+    sl__mysql_put_ident(b, tm->dst_db);
+    sl_buf_append_u8(b, '.');
+    sl__mysql_put_ident(b, tm->table);
 }
 
-/* WHERE clause identifying the before image. */
+/* Reports key token k of doc as a column the target table lacks. */
+static int no_column(const sl_jr_doc_t *doc, uint32_t k, const char *what,
+                     char *err, size_t errlen) {
+    size_t n;
+    const char *raw = sl_jr_raw(doc, k, &n);
+    snprintf(err, errlen, "%scolumn \"%.*s\" is not in the target table", what,
+             (int)(n > 64 ? 64 : n), raw);
+    return SL_ECORRUPT;
+}
+
+/* WHERE clause identifying the before image img; pk is the event's "pk"
+ * member (SL_JR_NONE when absent). */
 static int put_where(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
-                     uint32_t root, uint32_t img, const tmeta_t *tm,
+                     uint32_t pk, uint32_t img, const tmeta_t *tm,
                      sl_buf_t *tmp, char *err, size_t errlen) {
-    int rc = sl_buf_append_str(b, " WHERE ");
-    int first = 1;
-    uint32_t pk = sl_jr_get(doc, root, "pk");
+    sl_buf_append_str(b, " WHERE ");
+    int first = 1, rc;
     /* 1: the event's primary key; 2: the target's unique key; 3: all. */
     int mode = 3;
     if (pk != SL_JR_NONE && sl_jr_type(doc, pk) == SL_JR_ARRAY &&
@@ -231,22 +236,15 @@ static int put_where(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
     }
     if (mode == 1) {
         uint32_t it = 0, k, e;
-        while (rc == 0 && sl_jr_next(doc, pk, &it, &k, &e)) {
+        while (sl_jr_next(doc, pk, &it, &k, &e)) {
             if (sl_jr_type(doc, e) != SL_JR_STRING) {
                 snprintf(err, errlen, "pk lists a %s",
                          sl_jr_type_name(sl_jr_type(doc, e)));
                 return SL_ECORRUPT;
             }
             int c = sl__mysql_find_col(tm, doc, e);
-            size_t n;
-            const char *raw = sl_jr_raw(doc, e, &n);
-            if (c < 0) {
-                snprintf(err, errlen,
-                         "primary-key column \"%.*s\" is not in "
-                         "the target table",
-                         (int)(n > 64 ? 64 : n), raw);
-                return SL_ECORRUPT;
-            }
+            if (c < 0)
+                return no_column(doc, e, "primary-key ", err, errlen);
             uint32_t v = SL_JR_NONE, it2 = 0, k2, v2;
             while (sl_jr_next(doc, img, &it2, &k2, &v2))
                 if (sl__mysql_find_col(tm, doc, k2) == c) {
@@ -261,32 +259,33 @@ static int put_where(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
                 return SL_ECORRUPT;
             }
             if (!first)
-                rc = sl_buf_append_str(b, " AND ");
+                sl_buf_append_str(b, " AND ");
             first = 0;
-            rc = rc ? rc : sl__mysql_put_ident(b, tm->cols[c].name);
-            rc = rc ? rc
-                    : sl_buf_append_str(
-                          b, sl_jr_type(doc, v) == SL_JR_NULL ? " IS " : "=");
-            rc = rc ? rc
-                    : sl__mysql_put_value(mysql, b, doc, v, tm->cols[c].cls,
-                                          tmp, err, errlen);
+            sl__mysql_put_ident(b, tm->cols[c].name);
+            sl_buf_append_str(b,
+                              sl_jr_type(doc, v) == SL_JR_NULL ? " IS " : "=");
+            rc = sl__mysql_put_value(mysql, b, doc, v, tm->cols[c].cls, tmp,
+                                     err, errlen);
+            if (rc != 0)
+                return rc;
         }
     } else if (mode == 2) {
-        for (size_t i = 0; i < tm->nukey && rc == 0; i++) {
+        for (size_t i = 0; i < tm->nukey; i++) {
             uint32_t v = sl_jr_get(doc, img, tm->ukey[i]);
             int c = -1;
             for (size_t j = 0; j < tm->ncols; j++)
                 if (strcmp(tm->cols[j].name, tm->ukey[i]) == 0)
                     c = (int)j;
             if (!first)
-                rc = sl_buf_append_str(b, " AND ");
+                sl_buf_append_str(b, " AND ");
             first = 0;
-            rc = rc ? rc : sl__mysql_put_ident(b, tm->ukey[i]);
-            rc = rc ? rc : sl_buf_append_str(b, "=");
-            rc = rc ? rc
-                    : sl__mysql_put_value(mysql, b, doc, v,
-                                          c >= 0 ? tm->cols[c].cls : CLS_PLAIN,
-                                          tmp, err, errlen);
+            sl__mysql_put_ident(b, tm->ukey[i]);
+            sl_buf_append_str(b, "=");
+            rc = sl__mysql_put_value(mysql, b, doc, v,
+                                     c >= 0 ? tm->cols[c].cls : CLS_PLAIN, tmp,
+                                     err, errlen);
+            if (rc != 0)
+                return rc;
         }
     } else {
         int any_nonfloat = 0;
@@ -297,57 +296,91 @@ static int put_where(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
                 any_nonfloat = 1;
         }
         it = 0;
-        while (rc == 0 && sl_jr_next(doc, img, &it, &k, &v)) {
+        while (sl_jr_next(doc, img, &it, &k, &v)) {
             int c = sl__mysql_find_col(tm, doc, k);
-            if (c < 0) {
-                size_t n;
-                const char *raw = sl_jr_raw(doc, k, &n);
-                snprintf(err, errlen,
-                         "column \"%.*s\" is not in the target "
-                         "table",
-                         (int)(n > 64 ? 64 : n), raw);
-                return SL_ECORRUPT;
-            }
+            if (c < 0)
+                return no_column(doc, k, "", err, errlen);
             if (any_nonfloat && tm->cols[c].cls == CLS_FLOAT)
                 continue;
             if (!first)
-                rc = sl_buf_append_str(b, " AND ");
+                sl_buf_append_str(b, " AND ");
             first = 0;
-            rc = rc ? rc : sl__mysql_put_ident(b, tm->cols[c].name);
-            rc = rc ? rc : sl_buf_append_str(b, "<=>");
-            rc = rc ? rc
-                    : sl__mysql_put_value(mysql, b, doc, v, tm->cols[c].cls,
-                                          tmp, err, errlen);
+            sl__mysql_put_ident(b, tm->cols[c].name);
+            sl_buf_append_str(b, "<=>");
+            rc = sl__mysql_put_value(mysql, b, doc, v, tm->cols[c].cls, tmp,
+                                     err, errlen);
+            if (rc != 0)
+                return rc;
         }
     }
-    if (rc == 0 && first) {
+    if (first) {
         snprintf(err, errlen, "the before image names no column");
         return SL_ECORRUPT;
     }
-    return rc ? rc : sl_buf_append_str(b, " LIMIT 1");
+    sl_buf_append_str(b, " LIMIT 1");
+    return sl_buf_error(b);
 }
 
-/* Builds the statement for row event root (a parsed "row" event) into b.
- * *kind receives ST_*. */
+/* Appends `col`=value for every member of image img (an UPDATE's or an
+ * INSERT ... SET's assignments); *n receives how many. */
+static int put_set(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
+                   uint32_t img, const tmeta_t *tm, sl_buf_t *tmp, char *err,
+                   size_t errlen, size_t *n) {
+    uint32_t it = 0, k, v;
+    *n = 0;
+    while (sl_jr_next(doc, img, &it, &k, &v)) {
+        int c = sl__mysql_find_col(tm, doc, k);
+        if (c < 0)
+            return no_column(doc, k, "", err, errlen);
+        if ((*n)++ > 0)
+            sl_buf_append_u8(b, ',');
+        sl__mysql_put_ident(b, tm->cols[c].name);
+        sl_buf_append_u8(b, '=');
+        int rc = sl__mysql_put_value(mysql, b, doc, v, tm->cols[c].cls, tmp,
+                                     err, errlen);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Appends `col`=VALUES(`col`): an upsert's assignment of column name. */
+static void put_assign_values(sl_buf_t *b, const char *name) {
+    sl__mysql_put_ident(b, name);
+    sl_buf_append_str(b, "=VALUES(");
+    sl__mysql_put_ident(b, name);
+    sl_buf_append_u8(b, ')');
+}
+
+/* Appends `col`=`col`: the no-op assignment after ON DUPLICATE KEY UPDATE
+ * that leaves an existing row as it is (affected rows 0 tells a duplicate
+ * apart). */
+static void put_assign_self(sl_buf_t *b, const char *name) {
+    sl__mysql_put_ident(b, name);
+    sl_buf_append_u8(b, '=');
+    sl__mysql_put_ident(b, name);
+}
+
+/* Builds the statement for row event ev of doc into b. *kind receives
+ * ST_*. */
 int sl__mysql_build_row(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
-                        const tmeta_t *tm, sl_drift_t drift, int *kind,
-                        sl_buf_t *tmp, char *err, size_t errlen) {
-    uint32_t op = sl_jr_get(doc, 0, "op");
-    uint32_t before = sl_jr_get(doc, 0, "before");
-    uint32_t after = sl_jr_get(doc, 0, "after");
-    if (op == SL_JR_NONE || before == SL_JR_NONE || after == SL_JR_NONE) {
+                        const sl_event_t *ev, const tmeta_t *tm,
+                        sl_drift_t drift, int *kind, sl_buf_t *tmp, char *err,
+                        size_t errlen) {
+    uint32_t before = ev->before, after = ev->after;
+    if (ev->op == SL_JR_NONE || before == SL_JR_NONE || after == SL_JR_NONE) {
         snprintf(err, errlen, "row event without op, before or after");
         return SL_ECORRUPT;
     }
-    if (sl_jr_get(doc, 0, "positional") != SL_JR_NONE) {
+    if (ev->positional != SL_JR_NONE) {
         snprintf(err, errlen,
                  "row event without column names (set "
                  "binlog_row_metadata=FULL on the source)");
         return SL_ECORRUPT;
     }
-    int is_ins = sl_jr_str_eq(doc, op, "insert", 6);
-    int is_upd = sl_jr_str_eq(doc, op, "update", 6);
-    int is_del = sl_jr_str_eq(doc, op, "delete", 6);
+    int is_ins = ev->op_id == SL_OP_INSERT;
+    int is_upd = ev->op_id == SL_OP_UPDATE;
+    int is_del = ev->op_id == SL_OP_DELETE;
     if ((is_ins || is_upd) && sl_jr_type(doc, after) != SL_JR_OBJECT) {
         snprintf(err, errlen, "%s without an after image",
                  is_ins ? "insert" : "update");
@@ -358,110 +391,78 @@ int sl__mysql_build_row(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
                  is_del ? "delete" : "update");
         return SL_ECORRUPT;
     }
-    int rc = 0;
+    int rc;
     uint32_t it = 0, k, v;
-    if (is_ins) {
+    switch (ev->op_id) {
+    case SL_OP_INSERT: {
         *kind = ST_INSERT;
-        rc = sl_buf_append_str(b, "INSERT INTO ");
-        rc = rc ? rc : sl__mysql_put_table(b, tm);
-        rc = rc ? rc : sl_buf_append_str(b, " (");
-        int first = 1;
+        sl_buf_append_str(b, "INSERT INTO ");
+        sl__mysql_put_table(b, tm);
+        sl_buf_append_str(b, " (");
         int cidx[4096];
         size_t nc = 0;
-        while (rc == 0 && sl_jr_next(doc, after, &it, &k, &v)) {
+        while (sl_jr_next(doc, after, &it, &k, &v)) {
             int c = sl__mysql_find_col(tm, doc, k);
-            if (c < 0) {
-                size_t n;
-                const char *raw = sl_jr_raw(doc, k, &n);
-                snprintf(err, errlen,
-                         "column \"%.*s\" is not in the target "
-                         "table",
-                         (int)(n > 64 ? 64 : n), raw);
-                return SL_ECORRUPT;
-            }
+            if (c < 0)
+                return no_column(doc, k, "", err, errlen);
             if (nc >= sizeof cidx / sizeof cidx[0]) {
                 snprintf(err, errlen, "more than 4096 columns");
                 return SL_ECORRUPT;
             }
+            if (nc > 0)
+                sl_buf_append_u8(b, ',');
             cidx[nc++] = c;
-            if (!first)
-                rc = sl_buf_append_u8(b, ',');
-            first = 0;
-            rc = rc ? rc : sl__mysql_put_ident(b, tm->cols[c].name);
+            sl__mysql_put_ident(b, tm->cols[c].name);
         }
         if (nc == 0) {
             snprintf(err, errlen, "insert with an empty after image");
             return SL_ECORRUPT;
         }
-        rc = rc ? rc : sl_buf_append_str(b, ") VALUES (");
+        sl_buf_append_str(b, ") VALUES (");
         it = 0;
         size_t i = 0;
-        while (rc == 0 && sl_jr_next(doc, after, &it, &k, &v)) {
+        while (sl_jr_next(doc, after, &it, &k, &v)) {
             if (i > 0)
-                rc = sl_buf_append_u8(b, ',');
-            rc = rc ? rc
-                    : sl__mysql_put_value(mysql, b, doc, v,
-                                          tm->cols[cidx[i]].cls, tmp, err,
-                                          errlen);
+                sl_buf_append_u8(b, ',');
+            rc = sl__mysql_put_value(mysql, b, doc, v, tm->cols[cidx[i]].cls,
+                                     tmp, err, errlen);
+            if (rc != 0)
+                return rc;
             i++;
         }
-        rc = rc ? rc : sl_buf_append_str(b, ") ON DUPLICATE KEY UPDATE ");
+        sl_buf_append_str(b, ") ON DUPLICATE KEY UPDATE ");
         if (drift == SL_DRIFT_OVERWRITE) {
-            for (i = 0; i < nc && rc == 0; i++) {
+            for (i = 0; i < nc; i++) {
                 if (i > 0)
-                    rc = sl_buf_append_u8(b, ',');
-                rc = rc ? rc : sl__mysql_put_ident(b, tm->cols[cidx[i]].name);
-                rc = rc ? rc : sl_buf_append_str(b, "=VALUES(");
-                rc = rc ? rc : sl__mysql_put_ident(b, tm->cols[cidx[i]].name);
-                rc = rc ? rc : sl_buf_append_u8(b, ')');
+                    sl_buf_append_u8(b, ',');
+                put_assign_values(b, tm->cols[cidx[i]].name);
             }
         } else {
-            /* A no-op update: affected rows 0 tells a duplicate apart. */
-            rc = rc ? rc : sl__mysql_put_ident(b, tm->cols[cidx[0]].name);
-            rc = rc ? rc : sl_buf_append_u8(b, '=');
-            rc = rc ? rc : sl__mysql_put_ident(b, tm->cols[cidx[0]].name);
+            put_assign_self(b, tm->cols[cidx[0]].name);
         }
-        return rc;
+        return sl_buf_error(b);
     }
-    if (is_upd) {
+    case SL_OP_UPDATE: {
         *kind = ST_UPDATE;
-        rc = sl_buf_append_str(b, "UPDATE ");
-        rc = rc ? rc : sl__mysql_put_table(b, tm);
-        rc = rc ? rc : sl_buf_append_str(b, " SET ");
-        int first = 1;
-        while (rc == 0 && sl_jr_next(doc, after, &it, &k, &v)) {
-            int c = sl__mysql_find_col(tm, doc, k);
-            if (c < 0) {
-                size_t n;
-                const char *raw = sl_jr_raw(doc, k, &n);
-                snprintf(err, errlen,
-                         "column \"%.*s\" is not in the target "
-                         "table",
-                         (int)(n > 64 ? 64 : n), raw);
-                return SL_ECORRUPT;
-            }
-            if (!first)
-                rc = sl_buf_append_u8(b, ',');
-            first = 0;
-            rc = rc ? rc : sl__mysql_put_ident(b, tm->cols[c].name);
-            rc = rc ? rc : sl_buf_append_u8(b, '=');
-            rc = rc ? rc
-                    : sl__mysql_put_value(mysql, b, doc, v, tm->cols[c].cls,
-                                          tmp, err, errlen);
-        }
-        if (first) {
+        sl_buf_append_str(b, "UPDATE ");
+        sl__mysql_put_table(b, tm);
+        sl_buf_append_str(b, " SET ");
+        size_t n;
+        rc = put_set(mysql, b, doc, after, tm, tmp, err, errlen, &n);
+        if (rc != 0)
+            return rc;
+        if (n == 0) {
             snprintf(err, errlen, "update with an empty after image");
             return SL_ECORRUPT;
         }
-        return rc ? rc
-                  : put_where(mysql, b, doc, 0, before, tm, tmp, err, errlen);
+        return put_where(mysql, b, doc, ev->pk, before, tm, tmp, err, errlen);
     }
-    if (is_del) {
+    case SL_OP_DELETE:
         *kind = ST_DELETE;
-        rc = sl_buf_append_str(b, "DELETE FROM ");
-        rc = rc ? rc : sl__mysql_put_table(b, tm);
-        return rc ? rc
-                  : put_where(mysql, b, doc, 0, before, tm, tmp, err, errlen);
+        sl_buf_append_str(b, "DELETE FROM ");
+        sl__mysql_put_table(b, tm);
+        return put_where(mysql, b, doc, ev->pk, before, tm, tmp, err, errlen);
+    default: break;
     }
     snprintf(err, errlen, "unknown op");
     return SL_ECORRUPT;
@@ -470,52 +471,47 @@ int sl__mysql_build_row(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
 /* The INSERT of the after image used when an update finds no row and the
  * policy is overwrite. */
 int sl__mysql_build_upsert_after(MYSQL *mysql, sl_buf_t *b,
-                                 const sl_jr_doc_t *doc, const tmeta_t *tm,
-                                 sl_buf_t *tmp, char *err, size_t errlen) {
-    int rc = sl_buf_append_str(b, "INSERT INTO ");
-    rc = rc ? rc : sl__mysql_put_table(b, tm);
-    rc = rc ? rc : sl_buf_append_str(b, " SET ");
-    uint32_t after = sl_jr_get(doc, 0, "after"), it = 0, k, v;
-    int first = 1;
-    while (rc == 0 && sl_jr_next(doc, after, &it, &k, &v)) {
-        int c = sl__mysql_find_col(tm, doc, k);
-        if (c < 0)
-            return SL_ECORRUPT;
-        if (!first)
-            rc = sl_buf_append_u8(b, ',');
-        first = 0;
-        rc = rc ? rc : sl__mysql_put_ident(b, tm->cols[c].name);
-        rc = rc ? rc : sl_buf_append_u8(b, '=');
-        rc = rc ? rc
-                : sl__mysql_put_value(mysql, b, doc, v, tm->cols[c].cls, tmp,
-                                      err, errlen);
+                                 const sl_jr_doc_t *doc, const sl_event_t *ev,
+                                 const tmeta_t *tm, sl_buf_t *tmp, char *err,
+                                 size_t errlen) {
+    sl_buf_append_str(b, "INSERT INTO ");
+    sl__mysql_put_table(b, tm);
+    sl_buf_append_str(b, " SET ");
+    size_t n;
+    int rc = put_set(mysql, b, doc, ev->after, tm, tmp, err, errlen, &n);
+    return rc != 0 ? rc : sl_buf_error(b);
+}
+
+/* The head of a (multi-row) INSERT into tm of columns cols[0..n), up to
+ * and including its VALUES keyword. */
+void sl__mysql_put_insert_head(sl_buf_t *b, const tmeta_t *tm, const int *cols,
+                               size_t n) {
+    sl_buf_append_str(b, "INSERT INTO ");
+    sl__mysql_put_table(b, tm);
+    sl_buf_append_str(b, " (");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            sl_buf_append_u8(b, ',');
+        sl__mysql_put_ident(b, tm->cols[cols[i]].name);
     }
-    return rc;
+    sl_buf_append_str(b, ") VALUES ");
 }
 
 /* The ON DUPLICATE KEY UPDATE tail of a merged insert or upsert: all
  * columns for upserts and the overwrite policy, else a no-op assignment
  * (the affected-row count then tells which rows existed). */
-int sl__mysql_put_upsert_tail(sl_buf_t *b, const tmeta_t *tm, int kind,
-                              sl_drift_t drift, const int *cols, size_t n) {
-    int rc = sl_buf_append_str(b, " ON DUPLICATE KEY UPDATE ");
+void sl__mysql_put_upsert_tail(sl_buf_t *b, const tmeta_t *tm, int kind,
+                               sl_drift_t drift, const int *cols, size_t n) {
+    sl_buf_append_str(b, " ON DUPLICATE KEY UPDATE ");
     if (drift == SL_DRIFT_OVERWRITE || kind == ST_UPSERT) {
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            const char *name = tm->cols[cols[i]].name;
+        for (size_t i = 0; i < n; i++) {
             if (i > 0)
-                rc = sl_buf_append_u8(b, ',');
-            rc = rc ? rc : sl__mysql_put_ident(b, name);
-            rc = rc ? rc : sl_buf_append_str(b, "=VALUES(");
-            rc = rc ? rc : sl__mysql_put_ident(b, name);
-            rc = rc ? rc : sl_buf_append_u8(b, ')');
+                sl_buf_append_u8(b, ',');
+            put_assign_values(b, tm->cols[cols[i]].name);
         }
     } else {
-        const char *name = tm->cols[cols[0]].name;
-        rc = sl__mysql_put_ident(b, name);
-        rc = rc ? rc : sl_buf_append_u8(b, '=');
-        rc = rc ? rc : sl__mysql_put_ident(b, name);
+        put_assign_self(b, tm->cols[cols[0]].name);
     }
-    return rc;
 }
 
 int sl_mysql_build_sql(const char *json, size_t len, const char *dst_db,
@@ -555,11 +551,15 @@ int sl_mysql_build_sql(const char *json, size_t len, const char *dst_db,
     }
     tm.ukey = (char **)ukey;
     tm.nukey = nukey;
+    sl_event_t ev;
+    sl_event_index(&doc, &ev);
     int kind;
-    rc = sl__mysql_build_row(NULL, &b, &doc, &tm, drift, &kind, &tmp, err,
+    rc = sl__mysql_build_row(NULL, &b, &doc, &ev, &tm, drift, &kind, &tmp, err,
                              errlen);
-    if (rc == 0)
-        rc = sl_buf_append_u8(&b, 0);
+    if (rc == 0) {
+        sl_buf_append_u8(&b, 0);
+        rc = sl_buf_error(&b);
+    }
     if (rc == 0) {
         size_t n;
         *out = (char *)sl_buf_detach(&b, &n);
@@ -573,7 +573,12 @@ out:
     return rc;
 }
 
-/* Appends the escaped literal of a C string to b. */
+/* Appends the escaped literal of a C string to b. A failure is recorded
+ * as b's sticky error like any failed append, so that queries built from
+ * names (never from event values) check once at the end. */
 int sl__mysql_lit(sl_mysql_sink_t *s, sl_buf_t *b, const char *str) {
-    return sl__mysql_put_quoted(s->mysql, b, str, strlen(str));
+    int rc = sl__mysql_put_quoted(s->mysql, b, str, strlen(str));
+    if (rc != 0 && b->err == 0)
+        b->err = rc;
+    return rc;
 }

@@ -51,7 +51,8 @@ void sl__mysql_free_tables(sl_mysql_sink_t *s) {
 /* Runs a query and returns its result; NULL with the error set (and a
  * transient failure disconnecting) otherwise. */
 static MYSQL_RES *query(sl_mysql_sink_t *s, sl_buf_t *q, int *rc) {
-    *rc = sl_buf_append_u8(q, 0);
+    sl_buf_append_u8(q, 0);
+    *rc = sl_buf_error(q);
     if (*rc != 0)
         return NULL;
     MYSQL_RES *res = NULL;
@@ -71,14 +72,14 @@ static MYSQL_RES *query(sl_mysql_sink_t *s, sl_buf_t *q, int *rc) {
 }
 
 /* Appends sql, then "<db> AND TABLE_NAME=<table>" as literals: the tail
- * of every information_schema query about one table. */
-static int put_table_query(sl_mysql_sink_t *s, sl_buf_t *q, const char *sql,
-                           const char *db, const char *table) {
-    int rc = sl_buf_append_str(q, sql);
-    rc = rc ? rc : sl__mysql_lit(s, q, db);
-    rc = rc ? rc : sl_buf_append_str(q, " AND TABLE_NAME=");
-    rc = rc ? rc : sl__mysql_lit(s, q, table);
-    return rc;
+ * of every information_schema query about one table. query() checks the
+ * buffer's sticky error. */
+static void put_table_query(sl_mysql_sink_t *s, sl_buf_t *q, const char *sql,
+                            const char *db, const char *table) {
+    sl_buf_append_str(q, sql);
+    sl__mysql_lit(s, q, db);
+    sl_buf_append_str(q, " AND TABLE_NAME=");
+    sl__mysql_lit(s, q, table);
 }
 
 /* The metadata of the target table for src_db.table, loaded once. */
@@ -98,12 +99,12 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db, const char *table,
     tmeta_t tm;
     memset(&tm, 0, sizeof tm);
     sl_buf_t q = SL_BUF_INIT;
-    rc = put_table_query(s, &q,
-                         "SELECT COLUMN_NAME, DATA_TYPE FROM "
-                         "information_schema.COLUMNS WHERE TABLE_SCHEMA=",
-                         dst, table);
-    rc = rc ? rc : sl_buf_append_str(&q, " ORDER BY ORDINAL_POSITION");
-    MYSQL_RES *res = rc == 0 ? query(s, &q, &rc) : NULL;
+    put_table_query(s, &q,
+                    "SELECT COLUMN_NAME, DATA_TYPE FROM "
+                    "information_schema.COLUMNS WHERE TABLE_SCHEMA=",
+                    dst, table);
+    sl_buf_append_str(&q, " ORDER BY ORDINAL_POSITION");
+    MYSQL_RES *res = query(s, &q, &rc);
     sl_buf_free(&q);
     if (res == NULL)
         return rc;
@@ -128,22 +129,19 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db, const char *table,
     tm.missing = tm.ncols == 0;
     if (!tm.missing) {
         /* The columns of the first unique index, PRIMARY first. */
-        rc = put_table_query(s, &q,
-                             "SELECT COLUMN_NAME FROM information_schema."
-                             "STATISTICS WHERE NON_UNIQUE=0 AND "
-                             "TABLE_SCHEMA=",
-                             dst, table);
-        rc = rc ? rc
-                : put_table_query(s, &q,
-                                  " AND INDEX_NAME=(SELECT INDEX_NAME "
-                                  "FROM information_schema.STATISTICS "
-                                  "WHERE NON_UNIQUE=0 AND TABLE_SCHEMA=",
-                                  dst, table);
-        rc = rc ? rc
-                : sl_buf_append_str(
-                      &q, " ORDER BY INDEX_NAME<>'PRIMARY', INDEX_NAME "
-                          "LIMIT 1) ORDER BY SEQ_IN_INDEX");
-        res = rc == 0 ? query(s, &q, &rc) : NULL;
+        put_table_query(s, &q,
+                        "SELECT COLUMN_NAME FROM information_schema."
+                        "STATISTICS WHERE NON_UNIQUE=0 AND "
+                        "TABLE_SCHEMA=",
+                        dst, table);
+        put_table_query(s, &q,
+                        " AND INDEX_NAME=(SELECT INDEX_NAME "
+                        "FROM information_schema.STATISTICS "
+                        "WHERE NON_UNIQUE=0 AND TABLE_SCHEMA=",
+                        dst, table);
+        sl_buf_append_str(&q, " ORDER BY INDEX_NAME<>'PRIMARY', INDEX_NAME "
+                              "LIMIT 1) ORDER BY SEQ_IN_INDEX");
+        res = query(s, &q, &rc);
         sl_buf_free(&q);
         if (res == NULL) {
             for (size_t c = 0; c < tm.ncols; c++)
@@ -158,13 +156,13 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db, const char *table,
                 tm.ukey[tm.nukey++] = strdup(row[0] ? row[0] : "");
         }
         mysql_free_result(res);
-        rc = put_table_query(s, &q,
-                             "SELECT COUNT(DISTINCT INDEX_NAME), "
-                             "SUM(INDEX_NAME='PRIMARY') FROM "
-                             "information_schema.STATISTICS WHERE "
-                             "NON_UNIQUE=0 AND TABLE_SCHEMA=",
-                             dst, table);
-        res = rc == 0 ? query(s, &q, &rc) : NULL;
+        put_table_query(s, &q,
+                        "SELECT COUNT(DISTINCT INDEX_NAME), "
+                        "SUM(INDEX_NAME='PRIMARY') FROM "
+                        "information_schema.STATISTICS WHERE "
+                        "NON_UNIQUE=0 AND TABLE_SCHEMA=",
+                        dst, table);
+        res = query(s, &q, &rc);
         sl_buf_free(&q);
         if (res != NULL) {
             row = mysql_fetch_row(res);
@@ -175,11 +173,11 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db, const char *table,
         if (rc == 0 && s->mariadb) {
             /* MariaDB's JSON is LONGTEXT whose CHECK is json_valid(`col`):
              * the only sign of it in information_schema. */
-            rc = put_table_query(s, &q,
-                                 "SELECT CHECK_CLAUSE FROM information_schema."
-                                 "CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA=",
-                                 dst, table);
-            res = rc == 0 ? query(s, &q, &rc) : NULL;
+            put_table_query(s, &q,
+                            "SELECT CHECK_CLAUSE FROM information_schema."
+                            "CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA=",
+                            dst, table);
+            res = query(s, &q, &rc);
             sl_buf_free(&q);
             while (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
                 const char *cc = row[0] ? row[0] : "";

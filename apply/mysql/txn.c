@@ -29,13 +29,14 @@ const char sl_mysql_offsets_ddl[] =
     "  PRIMARY KEY (group_name, topic, part)\n"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
 
-static int offsets_where(sl_mysql_sink_t *s, sl_buf_t *b) {
-    int rc = sl_buf_append_str(b, " WHERE group_name=");
-    rc = rc ? rc : sl__mysql_lit(s, b, s->group);
-    rc = rc ? rc : sl_buf_append_str(b, " AND topic=");
-    rc = rc ? rc : sl__mysql_lit(s, b, s->topic);
-    rc = rc ? rc : sl_buf_append_str(b, " AND part=");
-    return rc ? rc : sl__mysql_lit(s, b, s->part);
+/* Appends the WHERE clause that selects this partition's offsets row. */
+static void put_offsets_where(sl_mysql_sink_t *s, sl_buf_t *b) {
+    sl_buf_append_str(b, " WHERE group_name=");
+    sl__mysql_lit(s, b, s->group);
+    sl_buf_append_str(b, " AND topic=");
+    sl__mysql_lit(s, b, s->topic);
+    sl_buf_append_str(b, " AND part=");
+    sl__mysql_lit(s, b, s->part);
 }
 
 /* Reads the offsets row; *found = 0 when absent. Transient errors
@@ -43,10 +44,11 @@ static int offsets_where(sl_mysql_sink_t *s, sl_buf_t *b) {
 static int read_offset(sl_mysql_sink_t *s, const char *suffix, uint64_t *next,
                        int *found) {
     sl_buf_t q = SL_BUF_INIT;
-    int rc = sl_buf_append_str(&q, "SELECT next_offset FROM sluice_offsets");
-    rc = rc ? rc : offsets_where(s, &q);
-    rc = rc ? rc : sl_buf_append_str(&q, suffix);
-    rc = rc ? rc : sl_buf_append_u8(&q, 0);
+    sl_buf_append_str(&q, "SELECT next_offset FROM sluice_offsets");
+    put_offsets_where(s, &q);
+    sl_buf_append_str(&q, suffix);
+    sl_buf_append_u8(&q, 0);
+    int rc = sl_buf_error(&q);
     if (rc != 0) {
         sl_buf_free(&q);
         return rc;
@@ -234,6 +236,14 @@ int sl_mysql_sink_begin(sl_mysql_sink_t *s, uint64_t start_offset,
     return 0;
 }
 
+/* Builds "USE `db`" as a C string in b. */
+static int put_use(sl_buf_t *b, const char *db) {
+    sl_buf_append_str(b, "USE ");
+    sl__mysql_put_ident(b, db);
+    sl_buf_append_u8(b, 0);
+    return sl_buf_error(b);
+}
+
 int sl_mysql_sink_ddl(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
                       uint64_t offset, volatile int *stop) {
     if (s->in_group)
@@ -259,11 +269,7 @@ int sl_mysql_sink_ddl(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
             rc = SL_ENOMEM;
             goto out;
         }
-        rc = sl_buf_append_str(&use, "USE ");
-        rc = rc ? rc
-                : sl__mysql_put_ident(
-                      &use, sl__mysql_dst_db(s, (const char *)dbname.data));
-        rc = rc ? rc : sl_buf_append_u8(&use, 0);
+        rc = put_use(&use, sl__mysql_dst_db(s, (const char *)dbname.data));
         if (rc != 0)
             goto out;
     }
@@ -289,9 +295,7 @@ int sl_mysql_sink_ddl(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
             sl__mysql_disconnect(s);
         else {
             sl_buf_t back = SL_BUF_INIT;
-            if (sl_buf_append_str(&back, "USE ") == 0 &&
-                sl__mysql_put_ident(&back, s->opts.url.db) == 0 &&
-                sl_buf_append_u8(&back, 0) == 0)
+            if (put_use(&back, s->opts.url.db) == 0)
                 (void)sl__mysql_exec(s, (const char *)back.data);
             sl_buf_free(&back);
         }
@@ -303,9 +307,7 @@ int sl_mysql_sink_ddl(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
     /* Columns may have changed. */
     sl__mysql_free_tables(s);
     sl_buf_reset(&use);
-    rc = sl_buf_append_str(&use, "USE ");
-    rc = rc ? rc : sl__mysql_put_ident(&use, s->opts.url.db);
-    rc = rc ? rc : sl_buf_append_u8(&use, 0);
+    rc = put_use(&use, s->opts.url.db);
     if (rc == 0)
         rc = sl__mysql_exec(s, (const char *)use.data);
     if (rc == 0)
