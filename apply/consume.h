@@ -27,7 +27,7 @@
 #define SL_APPLY_CONSUME_H
 
 #include "apply/keytpl.h"
-#include "apply/sink_mysql.h"
+#include "apply/mysql/sink.h"
 #include "config.h"
 
 #include <stddef.h>

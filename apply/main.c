@@ -6,7 +6,7 @@
 #include "apply/consume.h"
 #include "apply/keytpl.h"
 #include "apply/sink_cache.h"
-#include "apply/sink_mysql.h"
+#include "apply/mysql/sink.h"
 #include "config.h"
 #include "error.h"
 #include "log.h"

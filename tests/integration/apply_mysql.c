@@ -6,7 +6,7 @@
  * leaves nothing, drift policies, a killed connection is retried, and a
  * missing table stops with a message naming the offset and the row.
  */
-#include "apply/sink_mysql.h"
+#include "apply/mysql/sink.h"
 #include "error.h"
 #include "harness.h"
 #include "sl_test.h"

@@ -1,8 +1,8 @@
-/* Unit tests for the target error classification (apply/sink_mysql.h):
+/* Unit tests for the target error classification (apply/mysql/sink.h):
  * a target out of space or memory is transient, never a reason to
  * dead-letter an event (issue 12, item 17). The messages are MariaDB
  * 10.11's texts for those errors. */
-#include "apply/sink_mysql.h"
+#include "apply/mysql/sink.h"
 #include "sl_test.h"
 
 #include <mysqld_error.h>

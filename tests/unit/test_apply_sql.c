@@ -1,5 +1,5 @@
-/* Unit tests for the SQL the MySQL sink builds (apply/sink_mysql.h). */
-#include "apply/sink_mysql.h"
+/* Unit tests for the SQL the MySQL sink builds (apply/mysql/sink.h). */
+#include "apply/mysql/sink.h"
 #include "error.h"
 #include "sl_test.h"
 

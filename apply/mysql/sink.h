@@ -54,8 +54,8 @@
  * Ownership: the sink owns its connection; event text passed to
  * sl_mysql_sink_row() is only read during the call.
  */
-#ifndef SL_APPLY_SINK_MYSQL_H
-#define SL_APPLY_SINK_MYSQL_H
+#ifndef SL_APPLY_MYSQL_SINK_H
+#define SL_APPLY_MYSQL_SINK_H
 
 #include "apply/event.h"
 #include "jsonread.h"
