@@ -177,8 +177,7 @@ FNR == 1 {
                "carriage return: save the file with Unix line ends")
     else if (raw ~ /[ \t]$/)
         report("whitespace", file, FNR, "trailing whitespace: delete it")
-    if (length(raw) > 80 && !(raw ~ /^#[ ]*include[ ]/) &&
-        !(raw ~ /^[ ]*(\/\*|\*)[ ]*[^ ]*:\/\/[^ ]*([ ]*\*\/)?[ ]*$/))
+    if (length(raw) > 80)
         report("long", file, FNR, length(raw) " columns, over 80: make " \
                "format wraps code and comments; split a long string " \
                "literal into adjacent literals, put a URL on a comment " \
