@@ -97,6 +97,11 @@ function end_of_file(    i, name) {
                    "hand-written prototype of " name "(), which another " \
                    "file defines: include the header that declares it " \
                    "(for a module-internal function, its internal.h)")
+        else if (!is_test)
+            report("prototype", file, proto_line[name],
+                   name "() is declared in this .c file but not static: " \
+                   "declare it in its module's header (internal.h when " \
+                   "only its module uses it), or make it static")
     }
     delete proto_line
     delete proto_names
