@@ -24,6 +24,12 @@ function dirname(path) {
     return path
 }
 
+function exists(path,    line, ok) {
+    ok = (getline line < path) >= 0
+    close(path)
+    return ok
+}
+
 function is_internal_header(path) {
     return path ~ /(^|\/)internal\.h$/ || path ~ /_int\.h$/
 }
@@ -193,7 +199,10 @@ FNR == 1 {
         sub(/^[ ]*#[ ]*include[ ]*"/, "", inc)
         sub(/".*/, "", inc)
         if (is_internal_header(inc)) {
+            # A bare name is the including file's folder, or lib/ (-Ilib).
             incdir = inc ~ /\// ? dirname(inc) : dir
+            if (inc !~ /\// && !exists(dir "/" inc) && exists("lib/" inc))
+                incdir = "lib"
             if (incdir != dir)
                 report("internal", file, FNR, "includes " inc ", which " \
                        "is internal to " incdir "/: use that module's " \

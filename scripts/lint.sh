@@ -16,8 +16,9 @@
 # "lint: N problems" or "lint: ok".
 #
 # The formatter is pinned to clang-format 14, the version Debian 12 ships
-# (docker/packages.txt): other versions format differently. When it is
-# missing, docker/install-deps.sh installs it (as `make deps` does).
+# (docker/packages.txt): other versions format differently. When it (or
+# gawk, for lint.awk) is missing, docker/install-deps.sh installs it, as
+# `make deps` does.
 # CLANG_FORMAT names another binary of version 14.
 set -u
 cd "$(dirname "$0")/.."
@@ -30,11 +31,15 @@ case ${1:-} in
 esac
 
 CLANG_FORMAT=${CLANG_FORMAT:-clang-format-14}
-if ! command -v "$CLANG_FORMAT" >/dev/null 2>&1; then
+if ! command -v "$CLANG_FORMAT" >/dev/null 2>&1 || ! command -v gawk >/dev/null 2>&1; then
     docker/install-deps.sh || exit 1
 fi
 if ! command -v "$CLANG_FORMAT" >/dev/null 2>&1; then
     echo "lint: $CLANG_FORMAT not found (docker/packages.txt lists clang-format-14)" >&2
+    exit 1
+fi
+if ! command -v gawk >/dev/null 2>&1; then
+    echo "lint: gawk not found (docker/packages.txt lists it)" >&2
     exit 1
 fi
 version=$("$CLANG_FORMAT" --version)
@@ -43,12 +48,14 @@ case $version in
 *) echo "lint: $CLANG_FORMAT is not clang-format 14: $version" >&2; exit 1 ;;
 esac
 
-# The files: every tracked C file (a tree without .git: every C file
-# outside build/ and bin/).
+# The files: every tracked C file still present (a tree without .git:
+# every C file outside build/ and bin/).
 files=$(mktemp)
 trap 'rm -f "$files" "$files".*' EXIT
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git ls-files -z -- '*.c' '*.h' >"$files"
+    git ls-files -z -- '*.c' '*.h' | while IFS= read -r -d '' f; do
+        [ -f "$f" ] && printf '%s\0' "$f"
+    done >"$files"
 else
     find . -path ./build -prune -o -path ./bin -prune -o \
         \( -name '*.c' -o -name '*.h' \) -type f -printf '%P\0' >"$files"
