@@ -65,7 +65,7 @@ nproc=$(nproc 2>/dev/null || echo 2)
 if [ $mode = format ]; then
     xargs -0 -n 20 -P "$nproc" "$CLANG_FORMAT" -i --style=file <"$files" || exit 1
     if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-        echo "format: $(git diff --shortstat -- '*.c' '*.h' | sed 's/^ //')"
+        echo "format: done; uncommitted changes to C files now:$(git diff --shortstat -- '*.c' '*.h')"
     fi
     exit 0
 fi
