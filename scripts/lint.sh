@@ -63,7 +63,7 @@ fi
 nproc=$(nproc 2>/dev/null || echo 2)
 
 if [ $mode = format ]; then
-    xargs -0 -n 20 -P "$nproc" "$CLANG_FORMAT" -i --style=file <"$files" || exit 1
+    xargs -0 -r -n 20 -P "$nproc" "$CLANG_FORMAT" -i --style=file <"$files" || exit 1
     if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
         echo "format: done; uncommitted changes to C files now:$(git diff --shortstat -- '*.c' '*.h')"
     fi
@@ -73,7 +73,7 @@ fi
 # The formatter's findings, one per place ("file:line:col: error: ..."),
 # become one line per file. Each batch keeps only those lines, written
 # whole, so parallel batches cannot interleave within a line.
-xargs -0 -n 20 -P "$nproc" sh -c '"$0" --dry-run --Werror --style=file "$@" 2>&1 |
+xargs -0 -r -n 20 -P "$nproc" sh -c '"$0" --dry-run --Werror --style=file "$@" 2>&1 |
     grep --line-buffered -e ": error: " -e "^error: " -e "^Error" || :' \
     "$CLANG_FORMAT" <"$files" >"$files.fmt"
 awk -F: '/: error: code should be clang-formatted/ {
@@ -97,8 +97,12 @@ if grep -v -e ': error: code should be clang-formatted' "$files.fmt" | grep -q .
     exit 1
 fi
 
-tr '\0' '\n' <"$files" | LC_ALL=C.UTF-8 xargs -d '\n' gawk -f scripts/lint.awk \
-    >>"$files.out" || { echo "lint: scripts/lint.awk failed" >&2; exit 1; }
+# One gawk over all the files: the internal-name check needs them all.
+mapfile -d '' list <"$files"
+if [ ${#list[@]} -gt 0 ]; then
+    LC_ALL=C.UTF-8 gawk -f scripts/lint.awk "${list[@]}" </dev/null \
+        >>"$files.out" || { echo "lint: scripts/lint.awk failed" >&2; exit 1; }
+fi
 
 grep -v '^lint-count ' "$files.out" | sort -t: -k1,1 -k2,2n
 total=0 summary=
