@@ -3,9 +3,12 @@
 #   make            build bin/sluice-broker, bin/sluice-capture,
 #                   bin/sluice-apply and bin/sluice
 #   make deps       install the missing Debian packages of docker/packages.txt
-#   make test       deps + build + unit + integration and fault tests + unit
-#                   tests under ASan/UBSan + a short fuzz run; the last line
-#                   is "total: N passed, N failed, N skipped"
+#   make test       deps + lint + build + unit + integration and fault tests
+#                   + unit tests under ASan/UBSan + a short fuzz run; the last
+#                   line is "total: N passed, N failed, N skipped"
+#   make lint       style checks in seconds (docs/style.md): clang-format 14
+#                   with .clang-format, and the lines the style forbids
+#   make format     rewrites every tracked .c and .h file with clang-format 14
 #   make unit       unit tests only (T=json runs the tests whose name has "json")
 #   make asan       unit tests under AddressSanitizer and UBSan
 #   make itest      integration and fault tests against real servers (two
@@ -82,7 +85,7 @@ BENCHES := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzzers/%,$(FUZZ_SRC))
 
 .PHONY: all deps build test unit asan itest fuzz fuzz-smoke bench install \
-        clean help demo chaos
+        clean help demo chaos lint format
 .DEFAULT_GOAL := all
 # Objects built on the way to a program are kept (no rebuild next time).
 .SECONDARY:
@@ -91,7 +94,7 @@ all: deps build
 build: $(PROGRAMS) build/unit-tests $(ITESTS) $(BENCHES) build/freeport
 
 help:
-	@sed -n '3,18p' Makefile
+	@sed -n '3,21p' Makefile
 
 # Installs what is missing, with a single apt-get update, and does nothing
 # (no network, no root needed) when every package is already present.
@@ -180,7 +183,15 @@ fuzz-smoke: deps $(FUZZERS)
 fuzz: deps $(FUZZERS)
 	@tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
 
-test: deps
+# Style first: it takes seconds, and a finding stops the run before the
+# build (scripts/lint.sh).
+lint: deps
+	@scripts/lint.sh
+
+format: deps
+	@scripts/lint.sh --format
+
+test: deps lint
 	@$(MAKE) --no-print-directory build build/unit-tests-asan $(ITESTS_ASAN) \
 	  $(FUZZERS)
 	@tests/run-all.sh
