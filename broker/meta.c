@@ -37,6 +37,7 @@
 #include "broker/meta.h"
 
 #include "broker/recover.h"
+#include "broker/store_int.h"
 #include "bytes.h"
 #include "crc32c.h"
 #include "error.h"
@@ -174,7 +175,7 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
             return SL_ECORRUPT;
         if (id == 0 || id != store->nparts + 1)
             return SL_ECORRUPT;
-        return sl_store_add_part(store, id, (const char *)s1, l1,
+        return sl__store_add_part(store, id, (const char *)s1, l1,
                                  (const char *)s2, l2, NULL);
     }
     if (type == 2) {
@@ -186,7 +187,7 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
             return SL_ECORRUPT;
         /* A group name longer than the encoder writes is a bad record,
          * not a reason to refuse to start (found by fuzz_broker_meta). */
-        int err = sl_store_set_group(store, (const char *)s1, l1, id, off);
+        int err = sl__store_set_group(store, (const char *)s1, l1, id, off);
         return err == SL_ETOOBIG ? SL_ECORRUPT : err;
     }
     if (type == 5) {
@@ -305,7 +306,7 @@ int sl_meta_fill_parts(sl_store_t *store, uint32_t upto) {
         uint32_t id = store->nparts + 1;
         char name[32];
         int nl = snprintf(name, sizeof name, "partition-%u", id);
-        err = sl_store_add_part(store, id, "_lost", 5, name, (size_t)nl,
+        err = sl__store_add_part(store, id, "_lost", 5, name, (size_t)nl,
                                 NULL);
         if (err != 0)
             return err;

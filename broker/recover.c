@@ -60,6 +60,7 @@
 #include "broker/recover.h"
 
 #include "broker/meta.h"
+#include "broker/store_int.h"
 #include "bytes.h"
 #include "clock.h"
 #include "crc32c.h"
@@ -209,7 +210,7 @@ int sl_recover_names(sl_store_t *store, uint32_t upto) {
         at += 4 + tl + nl;
         if (id <= store->nparts)
             continue;
-        err = sl_store_add_part(store, id, topic, tl, name, nl, NULL);
+        err = sl__store_add_part(store, id, topic, tl, name, nl, NULL);
         if (err == 0) {
             store->meta_dirty = 1;
             sl_log_warn("partition name restored from the checkpoint",
@@ -265,7 +266,7 @@ static int load_ckpt(sl_store_t *store, uint64_t log_end, uint64_t *pos) {
         uint32_t id = sl_get_u32be(p);
         if (id == 0 || id > store->nparts)
             goto out;
-        err = sl_store_note_producer(store->parts[id],
+        err = sl__store_note_producer(store->parts[id],
                                      (int64_t)sl_get_u64be(p + 4),
                                      sl_get_u64be(p + 12),
                                      sl_get_u64be(p + 20),
@@ -336,7 +337,7 @@ static uint64_t file_size(const char *path) {
 static void cut_tail(sl_store_t *store, uint64_t pos) {
     char path[4096];
     size_t i = store->nsegs - 1;
-    sl_store_seg_path(store, store->segs[i].start, path, sizeof path);
+    sl__store_seg_path(store, store->segs[i].start, path, sizeof path);
     uint64_t size = file_size(path);
     uint64_t keep = pos - store->segs[i].start;
     if (size <= keep)
@@ -599,7 +600,7 @@ static int take_entry(scan_t *sc, uint64_t pos, const uint8_t *p,
     if (e.max_ts > part->last_ts)
         part->last_ts = e.max_ts;
     if (e.producer_id >= 0)
-        sl_store_note_producer(part, e.producer_id, e.seq,
+        sl__store_note_producer(part, e.producer_id, e.seq,
                                e.seq + e.count - 1, e.base_offset);
     sc->last_pos[e.part_id] = pos + 1;
     store->stats.recovered_entries++;
@@ -614,7 +615,7 @@ static int scan_segment(scan_t *sc, size_t i, uint64_t from, uint64_t *end,
                         int *clean, uint32_t *fail_part, uint32_t *fail_len) {
     sl_store_t *store = sc->store;
     char path[4096];
-    sl_store_seg_path(store, store->segs[i].start, path, sizeof path);
+    sl__store_seg_path(store, store->segs[i].start, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return sl_err_from_errno(errno);
@@ -733,7 +734,7 @@ static int valid_at(sl_store_t *store, int fd, uint64_t off, uint64_t seg_size,
 static int resync(sl_store_t *store, size_t i, uint64_t from,
                   uint64_t *found) {
     char path[4096];
-    sl_store_seg_path(store, store->segs[i].start, path, sizeof path);
+    sl__store_seg_path(store, store->segs[i].start, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
@@ -917,7 +918,7 @@ static void report(scan_t *sc, int quarantine) {
         if (d->pos < seg_start)
             snprintf(path, sizeof path, "(missing segment file)");
         else
-            sl_store_seg_path(store, seg_start, path, sizeof path);
+            sl__store_seg_path(store, seg_start, path, sizeof path);
         sl_log_error("recovery: damaged commit-log bytes",
                      "segment=%s at=%" PRIu64 " length=%" PRIu64
                      " log_position=%" PRIu64 " partition=%s", path,
@@ -1028,7 +1029,7 @@ int sl_recover(sl_store_t *store) {
     if (store->nsegs > 0) {
         char path[4096];
         size_t last = store->nsegs - 1;
-        sl_store_seg_path(store, store->segs[last].start, path, sizeof path);
+        sl__store_seg_path(store, store->segs[last].start, path, sizeof path);
         log_size_end = store->segs[last].start + file_size(path);
     }
     uint64_t ckpt = 0;
@@ -1153,7 +1154,7 @@ int sl_recover(sl_store_t *store) {
     uint64_t prev_end = from;
     for (size_t i = 0; i < store->nsegs; i++) {
         char path[4096];
-        sl_store_seg_path(store, store->segs[i].start, path, sizeof path);
+        sl__store_seg_path(store, store->segs[i].start, path, sizeof path);
         uint64_t seg_end = store->segs[i].start + file_size(path);
         if (i > 0 && store->segs[i].start != prev_end) {
             /* A missing segment file (below the checkpoint too): damage;

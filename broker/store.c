@@ -42,7 +42,7 @@
  * the tail or, for older ones, in the file. A crash loses only tails,
  * which recovery rebuilds from the commit log after the checkpoint.
  */
-#include "broker/store.h"
+#include "broker/store_int.h"
 
 #include "broker/meta.h"
 #include "broker/recover.h"
@@ -76,14 +76,14 @@ static int add_ack(sl_group_t *g, const sl_ack_t *ack, uint32_t wkind);
 static void add_ack_or_die(sl_group_t *g, const sl_ack_t *ack,
                            uint32_t wkind);
 
-void sl_store_seg_path(const sl_store_t *store, uint64_t start, char *out,
+void sl__store_seg_path(const sl_store_t *store, uint64_t start, char *out,
                        size_t outlen) {
     snprintf(out, outlen, "%s/%020" PRIu64 ".log", store->logdir, start);
 }
 
 /* ---- partitions, producers, groups ---------------------------------- */
 
-int sl_store_add_part(sl_store_t *store, uint32_t id, const char *topic,
+int sl__store_add_part(sl_store_t *store, uint32_t id, const char *topic,
                       size_t tlen, const char *name, size_t nlen,
                       sl_part_t **out) {
     if (id != store->nparts + 1)
@@ -134,7 +134,7 @@ static size_t group_key(char *key, const char *group, size_t glen,
     return glen + 5;
 }
 
-int sl_store_set_group(sl_store_t *store, const char *group, size_t glen,
+int sl__store_set_group(sl_store_t *store, const char *group, size_t glen,
                        uint32_t part_id, uint64_t offset) {
     char key[1100];
     if (glen > 1024)
@@ -152,7 +152,7 @@ int sl_store_set_group(sl_store_t *store, const char *group, size_t glen,
     return 0;
 }
 
-int sl_store_note_producer(sl_part_t *part, int64_t producer,
+int sl__store_note_producer(sl_part_t *part, int64_t producer,
                            uint64_t first_seq, uint64_t last_seq,
                            uint64_t base_offset) {
     sl_prod_t *pr = NULL;
@@ -384,7 +384,7 @@ static int roll_segment(sl_store_t *store, sl_group_t *g, uint64_t start) {
         store->wfd = -1;
     }
     char path[4096];
-    sl_store_seg_path(store, start, path, sizeof path);
+    sl__store_seg_path(store, start, path, sizeof path);
     store->wfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (store->wfd < 0) {
         if (errno_nospace(errno))
@@ -431,7 +431,7 @@ static void undo_data(sl_store_t *store, sl_group_t *g, int had_seg,
         store->wfd = -1;
         for (size_t i = 0; i < created; i++) {
             char path[4096];
-            sl_store_seg_path(store, sl_get_u64be(g->rolls.data + i * 8), path,
+            sl__store_seg_path(store, sl_get_u64be(g->rolls.data + i * 8), path,
                               sizeof path);
             if (unlink(path) != 0 && errno != ENOENT)
                 sl_fatal("cannot delete a segment that could not be written",
@@ -439,7 +439,7 @@ static void undo_data(sl_store_t *store, sl_group_t *g, int had_seg,
         }
         if (had_seg) {
             char path[4096];
-            sl_store_seg_path(store, seg0, path, sizeof path);
+            sl__store_seg_path(store, seg0, path, sizeof path);
             store->wfd = open(path, O_WRONLY | O_CLOEXEC);
             if (store->wfd < 0)
                 sl_fatal("cannot reopen segment", "segment=%s errno=%d", path,
@@ -1088,7 +1088,7 @@ int sl_store_open(sl_store_t **out, const sl_store_opts_t *opts,
     if (store->nsegs > 0) {
         uint64_t start = store->segs[store->nsegs - 1].start;
         char path[4096];
-        sl_store_seg_path(store, start, path, sizeof path);
+        sl__store_seg_path(store, start, path, sizeof path);
         store->wfd = open(path, O_WRONLY | O_CLOEXEC);
         if (store->wfd < 0 ||
             lseek(store->wfd, (off_t)(store->log_end - start), SEEK_SET) < 0) {
@@ -1248,7 +1248,7 @@ int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
                                   name, nlen);
     if (err != 0)
         return err;
-    err = sl_store_add_part(store, id, topic, tlen, name, nlen, out);
+    err = sl__store_add_part(store, id, topic, tlen, name, nlen, out);
     if (err != 0)
         return err;
     /* A fresh index file: nothing from an older incarnation survives. */
@@ -1442,7 +1442,7 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
     *base_offset = part->next_offset;
     if (producer >= 0) {
         if (undo_note_producer(g, part, producer, seq) != 0 ||
-            sl_store_note_producer(part, producer, seq, seq + n - 1,
+            sl__store_note_producer(part, producer, seq, seq + n - 1,
                                    part->next_offset) != 0)
             sl_fatal("out of memory staging producer state", NULL);
     }
@@ -1484,7 +1484,7 @@ int sl_store_commit_offset(sl_store_t *store, const char *group, size_t glen,
         err = sl_meta_encode_offset(&store->filling->meta, group, glen,
                                     part->id, offset);
     if (err == 0)
-        err = sl_store_set_group(store, group, glen, part->id, offset);
+        err = sl__store_set_group(store, group, glen, part->id, offset);
     if (err == 0 && ack)
         err = add_ack(store->filling, ack, WK_META);
     return err;
@@ -1685,7 +1685,7 @@ static sl_segment_t *seg_for(sl_store_t *store, uint64_t pos) {
     sl_segment_t *seg = &store->segs[lo];
     if (seg->rfd < 0) {
         char path[4096];
-        sl_store_seg_path(store, seg->start, path, sizeof path);
+        sl__store_seg_path(store, seg->start, path, sizeof path);
         seg->rfd = open(path, O_RDONLY | O_CLOEXEC);
         if (seg->rfd < 0)
             return NULL;
@@ -1840,7 +1840,7 @@ int sl_store_retain(sl_store_t *store, int64_t now_ms) {
         if (end > store->ckpt_done || end > store->durable_end)
             break;
         char path[4096];
-        sl_store_seg_path(store, store->segs[0].start, path, sizeof path);
+        sl__store_seg_path(store, store->segs[0].start, path, sizeof path);
         int drop = 0;
         if (store->opts.retention_bytes &&
             store->durable_end - store->segs[0].start >

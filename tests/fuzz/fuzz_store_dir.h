@@ -13,6 +13,7 @@
 #include "broker/meta.h"
 #include "broker/recover.h"
 #include "broker/store.h"
+#include "broker/store_int.h"
 #include "buf.h"
 #include "log.h"
 

@@ -8,6 +8,7 @@
 #include "apply/keytpl.h"
 #include "broker/record.h"
 #include "broker/store.h"
+#include "broker/store_int.h"
 #include "capture/history.h"
 #include "bytes.h"
 #include "crc32c.h"
