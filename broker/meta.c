@@ -36,7 +36,6 @@
  */
 #include "broker/meta.h"
 
-#include "broker/recover.h"
 #include "broker/store_int.h"
 #include "bytes.h"
 #include "crc32c.h"
@@ -133,7 +132,7 @@ int sl_meta_encode_hole(sl_buf_t *out, uint32_t part_id, uint64_t from,
     return finish(out, at);
 }
 
-int sl_meta_note_hole(sl_store_t *store, uint32_t part_id, uint64_t from,
+int sl__store_note_hole(sl_store_t *store, uint32_t part_id, uint64_t from,
                       uint64_t to) {
     if (store->nholes == store->capholes) {
         size_t cap = store->capholes ? store->capholes * 2 : 8;
@@ -196,7 +195,7 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
             sl_reader_left(&rd) != 0 || id == 0 || id > store->nparts ||
             to <= from || to > META_MAX_OFFSET)
             return SL_ECORRUPT;
-        return sl_meta_note_hole(store, id, from, to);
+        return sl__store_note_hole(store, id, from, to);
     }
     if (type == 3) {
         uint64_t hwm;
@@ -279,7 +278,7 @@ static int compact(sl_store_t *store, const char *path) {
     return err;
 }
 
-int sl_meta_append_now(sl_store_t *store, const sl_buf_t *recs) {
+int sl__store_meta_append_now(sl_store_t *store, const sl_buf_t *recs) {
     if (recs->len == 0)
         return 0;
     int err = write_all(store->meta_fd, recs->data, recs->len);
@@ -294,12 +293,12 @@ int sl_meta_append_now(sl_store_t *store, const sl_buf_t *recs) {
 /* Makes sure partitions 1..upto exist: names the checkpoint still has
  * (recover.c), else placeholders "_lost/partition-<id>" whose data is
  * served but whose real name is lost (damage, reported). */
-int sl_meta_fill_parts(sl_store_t *store, uint32_t upto) {
+int sl__store_fill_parts(sl_store_t *store, uint32_t upto) {
     if (upto <= store->nparts)
         return 0;
     if (upto - store->nparts > 1000000u)
         return SL_ECORRUPT;
-    int err = sl_recover_names(store, upto);
+    int err = sl__store_ckpt_names(store, upto);
     if (err != 0)
         return err;
     while (store->nparts < upto) {
@@ -337,7 +336,7 @@ static int record_at(const uint8_t *all, size_t got, size_t pos) {
            sl_crc32c(0, all + pos + 8, n) == sl_get_u32be(all + pos + 4);
 }
 
-int sl_meta_rewrite(sl_store_t *store) {
+int sl__store_meta_rewrite(sl_store_t *store) {
     char path[4096], keep[4200];
     snprintf(path, sizeof path, "%s/meta.log", store->dir);
     /* The damaged file is kept for the operator, under a new name. */
@@ -370,7 +369,7 @@ int sl_meta_rewrite(sl_store_t *store) {
     return 0;
 }
 
-int sl_meta_load(sl_store_t *store) {
+int sl__store_meta_load(sl_store_t *store) {
     char path[4096];
     snprintf(path, sizeof path, "%s/meta.log", store->dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -421,7 +420,7 @@ int sl_meta_load(sl_store_t *store) {
             /* Partition records before this one were lost. */
             if (store->meta_damage == 0)
                 store->meta_damage++;
-            err = sl_meta_fill_parts(store, need);
+            err = sl__store_fill_parts(store, need);
         }
         if (err == 0)
             err = apply(store, body, n);
@@ -441,7 +440,7 @@ int sl_meta_load(sl_store_t *store) {
         /* Partitions the checkpoint knows and meta.log does not: its tail
          * or the whole file was lost. */
         uint32_t before = store->nparts;
-        err = sl_recover_names(store, UINT32_MAX);
+        err = sl__store_ckpt_names(store, UINT32_MAX);
         if (err == 0 && store->nparts > before) {
             sl_log_error("meta.log lacks partitions the checkpoint names; "
                          "restored their names from it (group offsets and "

@@ -44,8 +44,8 @@
  */
 #include "broker/store_int.h"
 
+#include "broker/checkpoint.h"
 #include "broker/meta.h"
-#include "broker/recover.h"
 #include "bytes.h"
 #include "clock.h"
 #include "error.h"
@@ -75,114 +75,6 @@
 static int add_ack(sl_group_t *g, const sl_ack_t *ack, uint32_t wkind);
 static void add_ack_or_die(sl_group_t *g, const sl_ack_t *ack,
                            uint32_t wkind);
-
-void sl__store_seg_path(const sl_store_t *store, uint64_t start, char *out,
-                       size_t outlen) {
-    snprintf(out, outlen, "%s/%020" PRIu64 ".log", store->logdir, start);
-}
-
-/* ---- partitions, producers, groups ---------------------------------- */
-
-int sl__store_add_part(sl_store_t *store, uint32_t id, const char *topic,
-                      size_t tlen, const char *name, size_t nlen,
-                      sl_part_t **out) {
-    if (id != store->nparts + 1)
-        return SL_EINVAL;
-    if (id >= store->capparts) {
-        uint32_t cap = store->capparts ? store->capparts * 2 : 64;
-        sl_part_t **p = realloc(store->parts, cap * sizeof *p);
-        if (p == NULL)
-            return SL_ENOMEM;
-        store->parts = p;
-        store->capparts = cap;
-    }
-    sl_part_t *part = calloc(1, sizeof *part);
-    char *key = malloc(tlen + 1 + nlen);
-    if (part == NULL || key == NULL)
-        goto nomem;
-    part->topic = strndup(topic, tlen);
-    part->name = strndup(name, nlen);
-    if (part->topic == NULL || part->name == NULL)
-        goto nomem;
-    part->id = id;
-    memcpy(key, topic, tlen);
-    key[tlen] = '\0';
-    memcpy(key + tlen + 1, name, nlen);
-    if (sl_strmap_put(&store->byname, key, tlen + 1 + nlen, part) != 0)
-        goto nomem;
-    free(key);
-    store->parts[id] = part;
-    store->nparts = id;
-    if (out)
-        *out = part;
-    return 0;
-nomem:
-    free(key);
-    if (part) {
-        free(part->topic);
-        free(part->name);
-        free(part);
-    }
-    return SL_ENOMEM;
-}
-
-static size_t group_key(char *key, const char *group, size_t glen,
-                        uint32_t id) {
-    memcpy(key, group, glen);
-    key[glen] = '\0';
-    sl_put_u32be((uint8_t *)key + glen + 1, id);
-    return glen + 5;
-}
-
-int sl__store_set_group(sl_store_t *store, const char *group, size_t glen,
-                       uint32_t part_id, uint64_t offset) {
-    char key[1100];
-    if (glen > 1024)
-        return SL_ETOOBIG;
-    size_t klen = group_key(key, group, glen, part_id);
-    uint64_t *v = sl_strmap_get(&store->groups, key, klen);
-    if (v == NULL) {
-        v = malloc(sizeof *v);
-        if (v == NULL || sl_strmap_put(&store->groups, key, klen, v) != 0) {
-            free(v);
-            return SL_ENOMEM;
-        }
-    }
-    *v = offset;
-    return 0;
-}
-
-int sl__store_note_producer(sl_part_t *part, int64_t producer,
-                           uint64_t first_seq, uint64_t last_seq,
-                           uint64_t base_offset) {
-    sl_prod_t *pr = NULL;
-    for (uint32_t i = 0; i < part->nprods; i++)
-        if (part->prods[i].producer == producer)
-            pr = &part->prods[i];
-    if (pr == NULL) {
-        if (part->nprods == part->capprods) {
-            uint32_t cap = part->capprods ? part->capprods * 2 : 2;
-            sl_prod_t *p = realloc(part->prods, cap * sizeof *p);
-            if (p == NULL)
-                return SL_ENOMEM;
-            part->prods = p;
-            part->capprods = cap;
-        }
-        pr = &part->prods[part->nprods++];
-        memset(pr, 0, sizeof *pr);
-        pr->producer = producer;
-    } else {
-        pr->recent[pr->head] = (sl_prod_batch_t){pr->first_seq, pr->last_seq,
-                                                 pr->base_offset};
-        pr->head = (pr->head + 1) % SL_PROD_RECENT;
-        if (pr->nrecent < SL_PROD_RECENT)
-            pr->nrecent++;
-    }
-    pr->first_seq = first_seq;
-    pr->last_seq = last_seq;
-    pr->base_offset = base_offset;
-    return 0;
-}
 
 /* ---- opening ----------------------------------------------------------- */
 
@@ -225,9 +117,7 @@ static int open_common(sl_store_t **out, const sl_store_opts_t *opts) {
         (err = mkdir_p(store->logdir)) != 0 ||
         (err = mkdir_p(store->idxdir)) != 0)
         goto fail;
-    if ((err = sl_strmap_init(&store->byname)) != 0 ||
-        (err = sl_strmap_init(&store->groups)) != 0 ||
-        (err = sl_strmap_init(&store->fences)) != 0)
+    if ((err = sl__store_catalog_init(store)) != 0)
         goto fail;
     if ((err = sl_fdcache_init(&store->wcache, store->idxdir, 1,
                                nofile_budget(4, 1024))) != 0 ||
@@ -238,9 +128,9 @@ static int open_common(sl_store_t **out, const sl_store_opts_t *opts) {
     struct statvfs vfs;
     store->idx_block = statvfs(store->idxdir, &vfs) == 0 && vfs.f_bsize > 0
                            ? (uint64_t)vfs.f_bsize : 4096;
-    if ((err = sl_meta_load(store)) != 0)
+    if ((err = sl__store_meta_load(store)) != 0)
         goto fail;
-    if ((err = sl_recover(store)) != 0)
+    if ((err = sl__store_recover(store)) != 0)
         goto fail;
     *out = store;
     return 0;
@@ -269,28 +159,7 @@ static void group_free(sl_group_t *g) {
 void sl_store_free(sl_store_t *store) {
     if (store == NULL)
         return;
-    for (uint32_t id = 1; id <= store->nparts; id++) {
-        sl_part_t *part = store->parts[id];
-        free(part->topic);
-        free(part->name);
-        free(part->prods);
-        free(part->itail);
-        free(part);
-    }
-    free(store->parts);
-    sl_strmap_free(&store->byname);
-    if (store->groups.buckets)
-        for (size_t b = 0; b < store->groups.nbuckets; b++)
-            for (sl_strmap_node_t *n = store->groups.buckets[b]; n;
-                 n = n->next)
-                free(n->value);
-    sl_strmap_free(&store->groups);
-    if (store->fences.buckets)
-        for (size_t b = 0; b < store->fences.nbuckets; b++)
-            for (sl_strmap_node_t *n = store->fences.buckets[b]; n;
-                 n = n->next)
-                free(n->value);
-    sl_strmap_free(&store->fences);
+    sl__store_catalog_free(store);
     for (size_t i = 0; i < store->nsegs; i++)
         if (store->segs[i].rfd >= 0)
             close(store->segs[i].rfd);
@@ -764,85 +633,6 @@ static int undo_note_producer(sl_group_t *g, const sl_part_t *part,
     return undo_push(g, b, 18 + sizeof(sl_prod_t));
 }
 
-/* Fences: an idempotent producer whose batch from sequence S was refused
- * may have later batches in flight (pipelined) that would otherwise be
- * stored after it; resending S would then look like a duplicate of an
- * older sequence and be dropped, acknowledged as "dup" although it was
- * never stored. So, until the producer stores a batch starting at or
- * below S again, its batches above S in that partition are refused too,
- * with the error that set the fence. Fences are set for lack of space
- * (SL_ENOSPC, undo_group), for every refusal of sl_store_append once the
- * partition exists (too large, group full, out of memory; for an
- * overlapping range, SL_EEXIST, at the first sequence not stored, so that
- * the documented recovery, resending the original batches, passes) and
- * by the server through sl_store_fence (a CRC mismatch). Keyed by u32be
- * partition id and u64be producer; the value is a fence_t whose seq is S,
- * or FENCE_NONE once cleared. */
-#define FENCE_NONE UINT64_MAX
-
-typedef struct {
-    uint64_t seq;
-    int err;
-} fence_t;
-
-static size_t fence_key(uint8_t *key, const sl_part_t *part,
-                        int64_t producer) {
-    sl_put_u32be(key, part->id);
-    sl_put_u64be(key + 4, (uint64_t)producer);
-    return 12;
-}
-
-static void fence_set(sl_store_t *store, const sl_part_t *part,
-                      int64_t producer, uint64_t seq, int err) {
-    uint8_t key[12];
-    size_t klen = fence_key(key, part, producer);
-    fence_t *v = sl_strmap_get(&store->fences, key, klen);
-    if (v == NULL) {
-        v = malloc(sizeof *v);
-        if (v == NULL || sl_strmap_put(&store->fences, key, klen, v) != 0)
-            sl_fatal("out of memory fencing a producer", NULL);
-        v->seq = FENCE_NONE;
-    }
-    if (v->seq == FENCE_NONE)
-        store->nfences++;
-    if (v->seq == FENCE_NONE || seq < v->seq) {
-        v->seq = seq;
-        v->err = err;
-    }
-}
-
-void sl_store_fence(sl_store_t *store, const sl_part_t *part,
-                    int64_t producer, uint64_t seq, int err) {
-    if (producer >= 0 && (uint64_t)producer <= SL_PRODUCER_MAX &&
-        seq <= SL_SEQ_MAX)
-        fence_set(store, part, producer, seq, err);
-}
-
-/* The fence's error when the batch must wait for the refused one before
- * it, else 0. With clear set (the batch is being stored, not a
- * duplicate), a batch at or below the fence lifts it. */
-static int fence_check(sl_store_t *store, const sl_part_t *part,
-                       int64_t producer, uint64_t seq, int clear) {
-    if (store->nfences == 0)
-        return 0;
-    uint8_t key[12];
-    size_t klen = fence_key(key, part, producer);
-    fence_t *v = sl_strmap_get(&store->fences, key, klen);
-    if (v == NULL || v->seq == FENCE_NONE)
-        return 0;
-    if (seq > v->seq)
-        return v->err;
-    if (clear) {
-        v->seq = FENCE_NONE;
-        store->nfences--;
-    }
-    return 0;
-}
-
-/* A group's offset slot holding this value was never committed (the
- * commit that created it was undone). */
-#define GROUP_NONE UINT64_MAX
-
 /* Restores producer state (and, when commits_too, group offsets) changed
  * by the group, newest first. */
 static void undo_group(sl_store_t *store, sl_group_t *g, int commits_too) {
@@ -861,15 +651,13 @@ static void undo_group(sl_store_t *store, sl_group_t *g, int commits_too) {
             } else {
                 memcpy(&part->prods[i], b + 10, sizeof(sl_prod_t));
             }
-            fence_set(store, part, producer,
+            sl__store_fence_set(store, part, producer,
                       sl_get_u64be(b + 10 + sizeof(sl_prod_t)), SL_ENOSPC);
         } else if (commits_too) {
-            char key[1100];
-            size_t glen = n - 14;
-            size_t klen = group_key(key, (const char *)b + 14, glen, part->id);
-            uint64_t *v = sl_strmap_get(&store->groups, key, klen);
+            uint64_t *v = sl__store_group_slot(store, (const char *)b + 14,
+                                               n - 14, part->id);
             if (v != NULL)
-                *v = b[5] ? sl_get_u64be(b + 6) : GROUP_NONE;
+                *v = b[5] ? sl_get_u64be(b + 6) : SL__GROUP_NONE;
         }
     }
 }
@@ -1227,13 +1015,9 @@ static int valid_name(const char *s, size_t n) {
 int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
                   const char *name, size_t nlen, int create,
                   sl_part_t **out) {
-    char key[600];
     if (!valid_name(topic, tlen) || !valid_name(name, nlen))
         return SL_EINVAL;
-    memcpy(key, topic, tlen);
-    key[tlen] = '\0';
-    memcpy(key + tlen + 1, name, nlen);
-    sl_part_t *part = sl_strmap_get(&store->byname, key, tlen + 1 + nlen);
+    sl_part_t *part = sl__store_find_part(store, topic, tlen, name, nlen);
     if (part != NULL) {
         *out = part;
         return 0;
@@ -1298,7 +1082,7 @@ static int note_segment(sl_store_t *store, sl_group_t *g) {
 static int refused(sl_store_t *store, const sl_part_t *part, int64_t producer,
                    uint64_t seq, int err) {
     if (producer >= 0)
-        fence_set(store, part, producer, seq, err);
+        sl__store_fence_set(store, part, producer, seq, err);
     return err;
 }
 
@@ -1313,7 +1097,7 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
         if ((uint64_t)producer > SL_PRODUCER_MAX || seq > SL_SEQ_MAX ||
             n - 1 > SL_SEQ_MAX - seq)
             return SL_ERANGE;
-        int err = fence_check(store, part, producer, seq, 0);
+        int err = sl__store_fence_check(store, part, producer, seq, 0);
         if (err != 0) {
             /* Refused in order with the acks before it, so the refusal
              * never overtakes the ack of an earlier put. */
@@ -1337,7 +1121,7 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
             /* Part old, part new: storing it would duplicate the old part,
              * dropping it would lose the new one. Refuse, loudly. */
             if (n - 1 > pr->last_seq - seq) {
-                fence_set(store, part, producer, pr->last_seq + 1, SL_EEXIST);
+                sl__store_fence_set(store, part, producer, pr->last_seq + 1, SL_EEXIST);
                 return SL_EEXIST;
             }
             *dup = 1;
@@ -1370,7 +1154,7 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
     if (g->data.len > GROUP_MAX_BYTES)
         return refused(store, part, producer, seq, SL_EAGAIN);
     if (producer >= 0)
-        fence_check(store, part, producer, seq, 1);
+        sl__store_fence_check(store, part, producer, seq, 1);
     int err = reserve_offsets(g, part, n);
     if (err == 0)
         err = note_segment(store, g);
@@ -1466,17 +1250,15 @@ int sl_store_commit_offset(sl_store_t *store, const char *group, size_t glen,
                            const sl_ack_t *ack) {
     if (!valid_name(group, glen))
         return SL_EINVAL;
-    if (offset == GROUP_NONE)
+    if (offset == SL__GROUP_NONE)
         return SL_ERANGE;
     /* Remember the offset before, to restore it if the record cannot be
      * written for lack of space. */
     uint8_t b[14 + 255];
-    char key[300];
-    size_t klen = group_key(key, group, glen, part->id);
-    const uint64_t *old = sl_strmap_get(&store->groups, key, klen);
+    const uint64_t *old = sl__store_group_slot(store, group, glen, part->id);
     b[0] = 'C';
     sl_put_u32be(b + 1, part->id);
-    b[5] = old != NULL && *old != GROUP_NONE;
+    b[5] = old != NULL && *old != SL__GROUP_NONE;
     sl_put_u64be(b + 6, b[5] ? *old : 0);
     memcpy(b + 14, group, glen);
     int err = undo_push(store->filling, b, 14 + glen);
@@ -1492,12 +1274,8 @@ int sl_store_commit_offset(sl_store_t *store, const char *group, size_t glen,
 
 int sl_store_committed(sl_store_t *store, const char *group, size_t glen,
                        sl_part_t *part, uint64_t *offset) {
-    char key[1100];
-    if (glen > 1024)
-        return SL_ENOTFOUND;
-    size_t klen = group_key(key, group, glen, part->id);
-    uint64_t *v = sl_strmap_get(&store->groups, key, klen);
-    if (v == NULL || *v == GROUP_NONE)
+    const uint64_t *v = sl__store_group_slot(store, group, glen, part->id);
+    if (v == NULL || *v == SL__GROUP_NONE)
         return SL_ENOTFOUND;
     *offset = *v;
     return 0;
@@ -1870,12 +1648,6 @@ int sl_store_retain(sl_store_t *store, int64_t now_ms) {
         deleted++;
     }
     return deleted;
-}
-
-uint32_t sl_store_nparts(const sl_store_t *store) { return store->nparts; }
-
-sl_part_t *sl_store_part_by_id(const sl_store_t *store, uint32_t id) {
-    return id >= 1 && id <= store->nparts ? store->parts[id] : NULL;
 }
 
 const sl_store_opts_t *sl_store_options(const sl_store_t *store) {
