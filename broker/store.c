@@ -1355,37 +1355,16 @@ bad:
     return SL_ECHECKSUM;
 }
 
-/* First slot in [lo, hi) for which pred holds (pred monotonic). */
-typedef int (*slot_pred_fn)(const sl_index_entry_t *ie, uint64_t u, int64_t s);
+/* The store's view of a partition's index for sl_index_find_*: entries
+ * from its file and its in-memory tail. */
+typedef struct {
+    sl_store_t *store;
+    sl_part_t *part;
+} slot_reader_t;
 
-static int search(sl_store_t *store, sl_part_t *part, uint64_t lo, uint64_t hi,
-                  slot_pred_fn pred, uint64_t u, int64_t sv, uint64_t *slot) {
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        sl_index_entry_t ie;
-        int err = read_slots(store, part, mid, 1, &ie);
-        if (err != 0)
-            return err;
-        if (pred(&ie, u, sv))
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    *slot = lo;
-    return 0;
-}
-
-static int p_above_offset(const sl_index_entry_t *ie, uint64_t u, int64_t s) {
-    (void)s;
-    return ie->base_offset > u;
-}
-static int p_at_pos(const sl_index_entry_t *ie, uint64_t u, int64_t s) {
-    (void)s;
-    return ie->pos >= u;
-}
-static int p_at_ts(const sl_index_entry_t *ie, uint64_t u, int64_t s) {
-    (void)u;
-    return ie->max_ts >= s;
+static int read_slot(void *ctx, uint64_t slot, sl_index_entry_t *ie) {
+    slot_reader_t *r = ctx;
+    return read_slots(r->store, r->part, slot, 1, ie);
 }
 
 /* Moves part->first_slot past index entries whose data was deleted. */
@@ -1394,8 +1373,9 @@ static int refresh_first(sl_store_t *store, sl_part_t *part) {
         return 0;
     uint64_t log_start = store->nsegs ? store->segs[0].start : 0;
     uint64_t slot;
-    int err = search(store, part, part->first_slot, part->durable_slots,
-                     p_at_pos, log_start, 0, &slot);
+    slot_reader_t rd = {store, part};
+    int err = sl_index_find_pos(read_slot, &rd, part->first_slot,
+                                part->durable_slots, log_start, &slot);
     if (err != 0)
         return err;
     part->first_slot = slot;
@@ -1434,8 +1414,9 @@ int sl_store_offset_for_ts(sl_store_t *store, sl_part_t *part, int64_t ts,
         return err;
     }
     uint64_t slot;
-    err = search(store, part, part->first_slot, part->durable_slots, p_at_ts, 0,
-                 ts, &slot);
+    slot_reader_t rd = {store, part};
+    err = sl_index_find_ts(read_slot, &rd, part->first_slot,
+                           part->durable_slots, ts, &slot);
     if (err != 0)
         return err;
     if (slot >= part->durable_slots) {
@@ -1486,12 +1467,12 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
         return SL_ERANGE;
     if (offset == latest)
         return 0;
-    uint64_t slot, above;
-    err = search(store, part, part->first_slot, part->durable_slots,
-                 p_above_offset, offset, 0, &above);
+    uint64_t slot;
+    slot_reader_t rd = {store, part};
+    err = sl_index_find_offset(read_slot, &rd, part->first_slot,
+                               part->durable_slots, offset, &slot);
     if (err != 0)
         return err;
-    slot = above > part->first_slot ? above - 1 : part->first_slot;
     uint64_t emitted = 0;
     sl_index_entry_t ies[64];
     while (slot < part->durable_slots && (emitted < max_bytes || *count == 0)) {
