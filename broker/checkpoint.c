@@ -34,6 +34,7 @@
 #include "bytes.h"
 #include "crc32c.h"
 #include "error.h"
+#include "file.h"
 #include "log.h"
 
 #include <errno.h>
@@ -264,43 +265,64 @@ void sl__store_ckpt_first(sl_store_t *store) {
     snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", store->dir);
     snprintf(path, sizeof path, "%s/checkpoint", store->dir);
     int sync = store->opts.fsync_mode != SL_FSYNC_NEVER;
+    sl_file_step_t step = SL_FILE_STEP_NONE;
     int err = sl_ckpt_encode(store, 0, &b);
-    int fd = err == 0
-                 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
-                 : -1;
-    int saved = errno;
-    if (err == 0 && fd >= 0) {
-        size_t done = 0;
-        while (done < b.len) {
-            ssize_t n = write(fd, b.data + done, b.len - done);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                saved = n < 0 ? errno : EIO;
-                break;
-            }
-            done += (size_t)n;
-        }
-        if (done == b.len && sync && fsync(fd) != 0)
-            sl_fatal("fsync failed", "file=%s errno=%d", tmp, errno);
-        close(fd);
-        if (done == b.len && rename(tmp, path) != 0)
-            saved = errno;
-        else if (done == b.len)
-            saved = 0;
-    }
-    sl_buf_free(&b);
-    if (err != 0 || fd < 0 || saved != 0) {
-        unlink(tmp);
+    if (err == 0)
+        err = sl_file_replace(path, tmp, b.data, b.len, sync, &step);
+    if (step == SL_FILE_STEP_FSYNC)
+        sl_fatal("fsync failed", "file=%s errno=%d", tmp, errno);
+    if (step == SL_FILE_STEP_FSYNC_DIR)
+        sl_fatal("fsync failed", "dir=%s errno=%d", store->dir, errno);
+    if (err != 0)
         sl_log_warn("cannot write the first checkpoint now; the start-up "
-                    "checkpoint will",
-                    "file=%s errno=%d", path, err != 0 ? 0 : saved);
-        return;
+                    "checkpoint will", "file=%s errno=%d", path,
+                    step != SL_FILE_STEP_NONE ? errno : 0);
+    sl_buf_free(&b);
+}
+
+/* Runs on the checkpointer thread. Returns SL_ENOSPC when the checkpoint
+ * could not be written for lack of space (it is skipped and retried at
+ * the next interval; the previous one stays valid). Any other failure is
+ * fatal. */
+int sl__store_ckpt_write(sl_store_t *store, const sl_buf_t *ckpt) {
+    /* Every index entry below the checkpoint was written before the job
+     * was handed over and must be on disk first. With fsync = never
+     * nothing is synced (a power loss may lose anything; a crash of the
+     * process loses nothing, the page cache has it). */
+    int sync = store->opts.fsync_mode != SL_FSYNC_NEVER;
+    if (sync && syncfs(store->dirfd) != 0)
+        sl_fatal("syncfs failed", "errno=%d", errno);
+    char tmp[4096], path[4096];
+    snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", store->dir);
+    snprintf(path, sizeof path, "%s/checkpoint", store->dir);
+    sl_file_step_t step;
+    int err = sl_file_replace(path, tmp, ckpt->data, ckpt->len, sync, &step);
+    if (err == 0)
+        return 0;
+    switch (step) {
+    case SL_FILE_STEP_FSYNC:
+        sl_fatal("fsync failed", "file=%s errno=%d", tmp, errno);
+    case SL_FILE_STEP_FSYNC_DIR:
+        sl_fatal("cannot fsync directory", "dir=%s errno=%d", store->dir,
+                 errno);
+    case SL_FILE_STEP_WRITE:
+        if (err != SL_ENOSPC)
+            sl_fatal("write failed; refusing to acknowledge anything more",
+                     "file=%s errno=%d", tmp, errno);
+        break;
+    case SL_FILE_STEP_RENAME:
+        if (err != SL_ENOSPC)
+            sl_fatal("cannot rename checkpoint", "file=%s errno=%d", path,
+                     errno);
+        break;
+    default:
+        if (err != SL_ENOSPC)
+            sl_fatal("cannot write checkpoint", "file=%s errno=%d", tmp,
+                     errno);
+        break;
     }
-    if (sync) {
-        int dfd = open(store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd) != 0)
-            sl_fatal("fsync failed", "dir=%s errno=%d", store->dir, errno);
-        close(dfd);
-    }
+    sl_log_warn("disk full: checkpoint skipped, retried at the next "
+                "interval (recovery scans from the previous one)",
+                "file=%s", path);
+    return err;
 }

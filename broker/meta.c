@@ -40,6 +40,7 @@
 #include "bytes.h"
 #include "crc32c.h"
 #include "error.h"
+#include "file.h"
 #include "log.h"
 
 #include <errno.h>
@@ -209,29 +210,6 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
     return SL_ECORRUPT;
 }
 
-static int fsync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return sl_err_from_errno(errno);
-    int rc = fsync(fd);
-    close(fd);
-    return rc == 0 ? 0 : SL_EIO;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return sl_err_from_errno(errno);
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int compact(sl_store_t *store, const char *path) {
     sl_buf_t out = SL_BUF_INIT;
     int err = 0;
@@ -258,22 +236,11 @@ static int compact(sl_store_t *store, const char *path) {
                                   store->holes[i].from, store->holes[i].to);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s/meta.tmp", store->dir);
-    int fd = -1;
-    if (err == 0) {
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-            err = sl_err_from_errno(errno);
-    }
+    sl_file_step_t step = SL_FILE_STEP_NONE;
     if (err == 0)
-        err = write_all(fd, out.data, out.len);
-    if (err == 0 && fsync(fd) != 0)
+        err = sl_file_replace(path, tmp, out.data, out.len, 1, &step);
+    if (err != 0 && step == SL_FILE_STEP_FSYNC)
         sl_fatal("fsync failed", "file=%s errno=%d", tmp, errno);
-    if (fd >= 0)
-        close(fd);
-    if (err == 0 && rename(tmp, path) != 0)
-        err = sl_err_from_errno(errno);
-    if (err == 0)
-        err = fsync_dir(store->dir);
     sl_buf_free(&out);
     return err;
 }
@@ -281,7 +248,7 @@ static int compact(sl_store_t *store, const char *path) {
 int sl__store_meta_append_now(sl_store_t *store, const sl_buf_t *recs) {
     if (recs->len == 0)
         return 0;
-    int err = write_all(store->meta_fd, recs->data, recs->len);
+    int err = sl_file_write_all(store->meta_fd, recs->data, recs->len);
     if (err != 0)
         return err;
     if (store->opts.fsync_mode != SL_FSYNC_NEVER && fsync(store->meta_fd) != 0)

@@ -39,6 +39,7 @@
 #include "clock.h"
 #include "crc32c.h"
 #include "error.h"
+#include "file.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -219,8 +220,8 @@ static int put_index(sl_store_t *store, sl_part_t *part,
     int fd = sl_fdcache_get(&store->wcache, part->id);
     if (fd < 0)
         return fd;
-    if (pwrite(fd, raw, sizeof raw, (off_t)(part->slots * SL_INDEX_ENTRY)) !=
-        (ssize_t)sizeof raw)
+    if (sl_file_pwrite_all(fd, raw, sizeof raw,
+                           part->slots * SL_INDEX_ENTRY) != 0)
         sl_fatal("cannot write index", "partition=%u errno=%d", part->id,
                  errno);
     part->slots++;

@@ -47,6 +47,7 @@
 #include "broker/checkpoint.h"
 #include "broker/meta.h"
 #include "bytes.h"
+#include "file.h"
 #include "clock.h"
 #include "error.h"
 #include "log.h"
@@ -188,10 +189,8 @@ void sl_store_free(sl_store_t *store) {
 /* ---- the writer thread --------------------------------------------------- */
 
 static void fsync_dir_or_die(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0)
+    if (sl_file_fsync_dir(dir) != 0)
         sl_fatal("cannot fsync directory", "dir=%s errno=%d", dir, errno);
-    close(fd);
 }
 
 /* Whether errno says the file system is out of space or quota. */
@@ -199,33 +198,18 @@ static int errno_nospace(int e) {
     return sl_err_from_errno(e) == SL_ENOSPC;
 }
 
-/* Writes all of p[0..n) at the file offset (appending when at < 0),
- * handling short writes. Returns 0, or SL_ENOSPC when the file system is
- * full (some bytes may have been written: the caller undoes them). Any
- * other error is fatal: nothing more may be acknowledged. */
-static int write_all(int fd, const uint8_t *p, size_t n, int64_t at,
-                     const char *what) {
-    while (n > 0) {
-        ssize_t w = at < 0 ? write(fd, p, n) : pwrite(fd, p, n, (off_t)at);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno_nospace(errno))
-                return SL_ENOSPC;
-            sl_fatal("write failed; refusing to acknowledge anything more",
-                     "file=%s errno=%d", what, errno);
-        }
-        if (w == 0) {
-            /* A regular file only returns 0 for a full disk in practice;
-             * treat it as one rather than spinning. */
-            return SL_ENOSPC;
-        }
-        p += w;
-        n -= (size_t)w;
-        if (at >= 0)
-            at += w;
-    }
-    return 0;
+/* Writes all of p[0..n) at the file offset (appending when at < 0).
+ * Returns 0, or SL_ENOSPC when the file system is full (some bytes may
+ * have been written: the caller undoes them). Any other error is fatal:
+ * nothing more may be acknowledged. */
+static int write_or_die(int fd, const uint8_t *p, size_t n, int64_t at,
+                        const char *what) {
+    int err = at < 0 ? sl_file_write_all(fd, p, n)
+                     : sl_file_pwrite_all(fd, p, n, (uint64_t)at);
+    if (err != 0 && err != SL_ENOSPC)
+        sl_fatal("write failed; refusing to acknowledge anything more",
+                 "file=%s errno=%d", what, errno);
+    return err;
 }
 
 static void timed_sync(sl_store_t *store, sl_group_t *g, int fd,
@@ -280,7 +264,7 @@ static int write_index(sl_store_t *store, sl_group_t *g) {
         if (fd < 0)
             sl_fatal("cannot open index", "partition=%u err=%s", id,
                      sl_strerror(fd));
-        int err = write_all(fd, p + 16, len, (int64_t)(slot * SL_INDEX_ENTRY),
+        int err = write_or_die(fd, p + 16, len, (int64_t)(slot * SL_INDEX_ENTRY),
                             "index");
         if (err != 0)
             return err;
@@ -327,51 +311,6 @@ static void undo_data(sl_store_t *store, sl_group_t *g, int had_seg,
     store->wpos = g->start;
 }
 
-/* Runs on the checkpointer thread. Returns SL_ENOSPC when the checkpoint
- * could not be written for lack of space (it is skipped and retried at
- * the next interval; the previous one stays valid). */
-static int write_ckpt(sl_store_t *store, const sl_buf_t *ckpt) {
-    /* Every index entry below the checkpoint was written before the job
-     * was handed over and must be on disk first. With fsync = never
-     * nothing is synced (a power loss may lose anything; a crash of the
-     * process loses nothing, the page cache has it). */
-    int sync = store->opts.fsync_mode != SL_FSYNC_NEVER;
-    if (sync && syncfs(store->dirfd) != 0)
-        sl_fatal("syncfs failed", "errno=%d", errno);
-    char tmp[4096], path[4096];
-    snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", store->dir);
-    snprintf(path, sizeof path, "%s/checkpoint", store->dir);
-    int cfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int err = 0;
-    if (cfd < 0) {
-        if (!errno_nospace(errno))
-            sl_fatal("cannot write checkpoint", "file=%s errno=%d", tmp,
-                     errno);
-        err = SL_ENOSPC;
-    } else {
-        err = write_all(cfd, ckpt->data, ckpt->len, -1, tmp);
-        if (err == 0 && sync && fsync(cfd) != 0)
-            sl_fatal("fsync failed", "file=%s errno=%d", tmp, errno);
-        close(cfd);
-    }
-    if (err == 0 && rename(tmp, path) != 0) {
-        if (!errno_nospace(errno))
-            sl_fatal("cannot rename checkpoint", "file=%s errno=%d", path,
-                     errno);
-        err = SL_ENOSPC;
-    }
-    if (err != 0) {
-        unlink(tmp);
-        sl_log_warn("disk full: checkpoint skipped, retried at the next "
-                    "interval (recovery scans from the previous one)",
-                    "file=%s", path);
-        return err;
-    }
-    if (sync)
-        fsync_dir_or_die(store->dir);
-    return 0;
-}
-
 /* Writes the group's log bytes (starting segments where it rolls) and its
  * index chunks. SL_ENOSPC after undoing what was written. */
 static int write_data(sl_store_t *store, sl_group_t *g) {
@@ -388,7 +327,7 @@ static int write_data(sl_store_t *store, sl_group_t *g) {
                                         : g->start + g->data.len;
             if (until > pos) {
                 SL_ASSERT(store->wfd >= 0 && store->wpos == pos);
-                err = write_all(store->wfd, p, (size_t)(until - pos), -1,
+                err = write_or_die(store->wfd, p, (size_t)(until - pos), -1,
                                 "segment");
                 if (err != 0)
                     break;
@@ -426,7 +365,7 @@ static void process(sl_store_t *store, sl_group_t *g) {
         store->dirty = 0;
     }
     if (g->meta.len > 0) {
-        int err = write_all(store->meta_fd, g->meta.data, g->meta.len, -1,
+        int err = write_or_die(store->meta_fd, g->meta.data, g->meta.len, -1,
                             "meta.log");
         if (err != 0) {
             /* Cut the metadata log back to its last whole record. */
@@ -488,7 +427,7 @@ static void *ckpt_main(void *arg) {
         if (!store->ck_busy)
             break;
         pthread_mutex_unlock(&store->ckmu);
-        int err = write_ckpt(store, &store->ckjob);
+        int err = sl__store_ckpt_write(store, &store->ckjob);
         pthread_mutex_lock(&store->ckmu);
         store->ck_result_pos = store->ckjob_pos;
         store->ck_result = err == 0 ? 1 : 2;

@@ -202,6 +202,9 @@ int sl__store_ckpt_names(sl_store_t *store, uint32_t upto);
 int sl__store_ckpt_load(sl_store_t *store, uint64_t log_end, uint64_t *pos);
 /* Writes the first checkpoint of a new data directory. */
 void sl__store_ckpt_first(sl_store_t *store);
+/* Replaces DIR/checkpoint with ckpt (on the checkpointer thread): 0, or
+ * SL_ENOSPC when it was skipped for lack of space. */
+int sl__store_ckpt_write(sl_store_t *store, const sl_buf_t *ckpt);
 
 /* ---- meta.c -------------------------------------------------------------- */
 
