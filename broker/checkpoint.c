@@ -275,7 +275,8 @@ void sl__store_ckpt_first(sl_store_t *store) {
         sl_fatal("fsync failed", "dir=%s errno=%d", store->dir, errno);
     if (err != 0)
         sl_log_warn("cannot write the first checkpoint now; the start-up "
-                    "checkpoint will", "file=%s errno=%d", path,
+                    "checkpoint will",
+                    "file=%s errno=%d", path,
                     step != SL_FILE_STEP_NONE ? errno : 0);
     sl_buf_free(&b);
 }
@@ -317,8 +318,7 @@ int sl__store_ckpt_write(sl_store_t *store, const sl_buf_t *ckpt) {
         break;
     default:
         if (err != SL_ENOSPC)
-            sl_fatal("cannot write checkpoint", "file=%s errno=%d", tmp,
-                     errno);
+            sl_fatal("cannot write checkpoint", "file=%s errno=%d", tmp, errno);
         break;
     }
     sl_log_warn("disk full: checkpoint skipped, retried at the next "

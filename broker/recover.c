@@ -18,8 +18,8 @@
  * position where a whole entry verifies), nothing is truncated or deleted,
  * and a missing segment (a gap, or a newest segment meta.log names that is
  * gone), a checkpoint beyond the log, or a partition ending below its
- * checkpointed next offset are damage too. With damage, sl__store_recover() logs
- * every damaged byte range (segment, position, partition) and offset range
+ * checkpointed next offset are damage too. With damage, sl__store_recover()
+ * logs every damaged byte range (segment, position, partition) and offset range
  * and returns SL_EDAMAGED, having changed nothing but index files (which
  * are a cache), unless opts.quarantine_damaged is set: then the lost
  * offset ranges become index entries of length 0 (index.c), which reads
@@ -135,9 +135,9 @@ static void cut_meta_tail(sl_store_t *store) {
     if (store->meta_fd < 0 || fstat(store->meta_fd, &st) != 0 ||
         (uint64_t)st.st_size <= store->meta_size)
         return;
-    sl_log_warn("meta log: truncating torn tail", "file=%s/meta.log at=%"
-                PRIu64 " size=%" PRIu64, store->dir, store->meta_size,
-                (uint64_t)st.st_size);
+    sl_log_warn("meta log: truncating torn tail",
+                "file=%s/meta.log at=%" PRIu64 " size=%" PRIu64, store->dir,
+                store->meta_size, (uint64_t)st.st_size);
     if (ftruncate(store->meta_fd, (off_t)store->meta_size) != 0 ||
         fsync(store->meta_fd) != 0)
         sl_fatal("cannot truncate meta log", "file=%s/meta.log errno=%d",
@@ -168,9 +168,9 @@ typedef struct {
     size_t ndmg, capdmg;
     gap_t *gaps;
     size_t ngaps, capgaps;
-    int torn;            /* A torn tail starts at torn_pos. */
+    int torn; /* A torn tail starts at torn_pos. */
     uint64_t torn_pos;
-    uint32_t torn_part;  /* Its partition, 0 when unknown. */
+    uint32_t torn_part;   /* Its partition, 0 when unknown. */
     size_t nholes_sorted; /* store->holes[0..this) are sorted. */
 } scan_t;
 
@@ -220,8 +220,8 @@ static int put_index(sl_store_t *store, sl_part_t *part,
     int fd = sl_fdcache_get(&store->wcache, part->id);
     if (fd < 0)
         return fd;
-    if (sl_file_pwrite_all(fd, raw, sizeof raw,
-                           part->slots * SL_INDEX_ENTRY) != 0)
+    if (sl_file_pwrite_all(fd, raw, sizeof raw, part->slots * SL_INDEX_ENTRY) !=
+        0)
         sl_fatal("cannot write index", "partition=%u errno=%d", part->id,
                  errno);
     part->slots++;
@@ -237,8 +237,8 @@ static int put_virtual(sl_store_t *store, sl_part_t *part, uint64_t hi,
         uint64_t n = hi - part->next_offset;
         if (n > UINT32_MAX)
             n = UINT32_MAX;
-        sl_index_entry_t ie = {part->next_offset, pos, kind, (uint32_t)n,
-                               part->last_ts, part->id};
+        sl_index_entry_t ie = {part->next_offset, pos,           kind,
+                               (uint32_t)n,       part->last_ts, part->id};
         int err = put_index(store, part, &ie);
         if (err != 0)
             return err;
@@ -270,12 +270,12 @@ static int add_unknown_parts(scan_t *sc, uint32_t id) {
     uint8_t *d = realloc(sc->damaged, store->nparts + 1);
     if (d != NULL)
         sc->damaged = d;
-    uint64_t *c = realloc(sc->ckpt_next,
-                          (store->nparts + 1) * sizeof *sc->ckpt_next);
+    uint64_t *c =
+        realloc(sc->ckpt_next, (store->nparts + 1) * sizeof *sc->ckpt_next);
     if (c != NULL)
         sc->ckpt_next = c;
-    uint64_t *l = realloc(sc->last_pos,
-                          (store->nparts + 1) * sizeof *sc->last_pos);
+    uint64_t *l =
+        realloc(sc->last_pos, (store->nparts + 1) * sizeof *sc->last_pos);
     if (l != NULL)
         sc->last_pos = l;
     if (d == NULL || c == NULL || l == NULL)
@@ -307,8 +307,8 @@ static const sl_hole_t *find_hole(const scan_t *sc, uint32_t id,
     if (sc->nholes_sorted == 0)
         return NULL;
     sl_hole_t key = {id, from, 0};
-    return bsearch(&key, sc->store->holes, sc->nholes_sorted,
-                   sizeof key, hole_cmp);
+    return bsearch(&key, sc->store->holes, sc->nholes_sorted, sizeof key,
+                   hole_cmp);
 }
 
 /* Checks and indexes one entry; SL_ECORRUPT when it fails verification or
@@ -361,12 +361,13 @@ static int take_entry(scan_t *sc, uint64_t pos, const uint8_t *p,
             return SL_ECORRUPT;
         err = add_gap(sc, part->id, part->next_offset, e.base_offset, 0);
         if (err == 0)
-            err = put_virtual(store, part, e.base_offset, pos, SL_INDEX_QUARANTINED);
+            err = put_virtual(store, part, e.base_offset, pos,
+                              SL_INDEX_QUARANTINED);
         if (err != 0)
             return err;
     }
-    sl_index_entry_t ie = {e.base_offset, pos, len, e.count, e.max_ts,
-                           e.part_id};
+    sl_index_entry_t ie = {e.base_offset, pos,      len,
+                           e.count,       e.max_ts, e.part_id};
     err = put_index(store, part, &ie);
     if (err != 0)
         return err;
@@ -374,8 +375,8 @@ static int take_entry(scan_t *sc, uint64_t pos, const uint8_t *p,
     if (e.max_ts > part->last_ts)
         part->last_ts = e.max_ts;
     if (e.producer_id >= 0)
-        sl__store_note_producer(part, e.producer_id, e.seq,
-                               e.seq + e.count - 1, e.base_offset);
+        sl__store_note_producer(part, e.producer_id, e.seq, e.seq + e.count - 1,
+                                e.base_offset);
     sc->last_pos[e.part_id] = pos + 1;
     store->stats.recovered_entries++;
     return 0;
@@ -505,8 +506,7 @@ static int valid_at(sl_store_t *store, int fd, uint64_t off, uint64_t seg_size,
 /* Looks for the first valid entry after damage at log position from in
  * segment i, byte by byte (its header is damaged, so its length cannot
  * be trusted). Returns 1 and its position in *found, 0 when none. */
-static int resync(sl_store_t *store, size_t i, uint64_t from,
-                  uint64_t *found) {
+static int resync(sl_store_t *store, size_t i, uint64_t from, uint64_t *found) {
     char path[4096];
     sl__store_seg_path(store, store->segs[i].start, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -590,8 +590,10 @@ static int scan_one(scan_t *sc, size_t i, uint64_t scan_from,
                 sc->ndmg = dmg_mark;
                 sc->torn = 1;
                 sc->torn_pos = valid_end;
-                sc->torn_part = end == valid_end && flen > 0 &&
-                                        end + flen >= seg_end ? fpart : 0;
+                sc->torn_part =
+                    end == valid_end && flen > 0 && end + flen >= seg_end
+                        ? fpart
+                        : 0;
                 return 0;
             }
             return add_dmg(sc, end, seg_end,
@@ -607,9 +609,8 @@ static int scan_one(scan_t *sc, size_t i, uint64_t scan_from,
 /* Checks part's index file against the checkpoint; *last_pos receives the
  * position of its last entry + 1 (0 when it has none), *last_end where
  * that entry ends (0 when none). */
-static int check_last_entry(sl_store_t *store, sl_part_t *part,
-                            uint64_t ckpt, uint64_t *last_pos,
-                            uint64_t *last_end) {
+static int check_last_entry(sl_store_t *store, sl_part_t *part, uint64_t ckpt,
+                            uint64_t *last_pos, uint64_t *last_end) {
     *last_pos = 0;
     *last_end = 0;
     int fd = sl_fdcache_get(&store->wcache, part->id);
@@ -695,8 +696,8 @@ static void report(scan_t *sc, int quarantine) {
             sl__store_seg_path(store, seg_start, path, sizeof path);
         sl_log_error("recovery: damaged commit-log bytes",
                      "segment=%s at=%" PRIu64 " length=%" PRIu64
-                     " log_position=%" PRIu64 " partition=%s", path,
-                     d->pos - (d->pos >= seg_start ? seg_start : 0),
+                     " log_position=%" PRIu64 " partition=%s",
+                     path, d->pos - (d->pos >= seg_start ? seg_start : 0),
                      d->end - d->pos, d->pos,
                      part_label(store, d->part_id, label, sizeof label));
     }
@@ -748,8 +749,8 @@ int sl__store_recover(sl_store_t *store) {
     int ckpt_err = sl__store_ckpt_load(store, log_size_end, &ckpt);
     int have_ckpt = ckpt_err == 0;
     /* A new data directory: no log, no partition, no checkpoint file. */
-    int fresh = ckpt_err == SL_ENOTFOUND && store->nsegs == 0 &&
-                store->nparts == 0;
+    int fresh =
+        ckpt_err == SL_ENOTFOUND && store->nsegs == 0 && store->nparts == 0;
     /* meta.log names every segment once it exists durably: a newer one
      * than the newest file means segment files were lost. */
     int lost_newest = store->have_seg_hwm &&
@@ -776,9 +777,9 @@ int sl__store_recover(sl_store_t *store) {
         sl_log_error("recovery: the newest segment files are missing",
                      "newest_named_in_meta=%" PRIu64 " log_end=%" PRIu64,
                      store->seg_hwm, log_size_end);
-        err = add_dmg(&sc, log_size_end < store->seg_hwm ? log_size_end
-                                                         : store->seg_hwm,
-                      store->seg_hwm + 1, 0);
+        err = add_dmg(
+            &sc, log_size_end < store->seg_hwm ? log_size_end : store->seg_hwm,
+            store->seg_hwm + 1, 0);
         if (err != 0) {
             scan_free(&sc);
             return err;
@@ -789,7 +790,8 @@ int sl__store_recover(sl_store_t *store) {
          * by hand): that is damage, never a reason to forget offsets. */
         sl_log_error("recovery: checkpoint outside the log",
                      "checkpoint=%" PRIu64 " log_start=%" PRIu64
-                     " log_end=%" PRIu64, ckpt, first, log_size_end);
+                     " log_end=%" PRIu64,
+                     ckpt, first, log_size_end);
         if (ckpt > log_size_end)
             err = add_dmg(&sc, log_size_end, ckpt, 0);
         else
@@ -814,13 +816,12 @@ int sl__store_recover(sl_store_t *store) {
     for (uint32_t id = 1; id <= store->nparts; id++) {
         sl_part_t *part = store->parts[id];
         uint64_t last_end = 0;
-        if (!have_ckpt ||
-            check_last_entry(store, part, ckpt, &sc.last_pos[id],
-                             &last_end) != 0) {
+        if (!have_ckpt || check_last_entry(store, part, ckpt, &sc.last_pos[id],
+                                           &last_end) != 0) {
             if (have_ckpt)
                 sl_log_warn("recovery: index damaged, rebuilding it from the "
-                            "log", "topic=%s partition=%s", part->topic,
-                            part->name);
+                            "log",
+                            "topic=%s partition=%s", part->topic, part->name);
             sc.damaged[id] = 1;
             sc.last_pos[id] = 0;
             any_damaged = 1;
@@ -874,10 +875,13 @@ int sl__store_recover(sl_store_t *store) {
             sl_log_error("recovery: gap between segments",
                          "expected=%" PRIu64 " found=%" PRIu64, prev_end,
                          store->segs[i].start);
-            err = add_dmg(&sc, prev_end < store->segs[i].start
-                                   ? prev_end : store->segs[i].start,
-                          prev_end < store->segs[i].start
-                              ? store->segs[i].start : prev_end, 0);
+            err =
+                add_dmg(&sc,
+                        prev_end < store->segs[i].start ? prev_end
+                                                        : store->segs[i].start,
+                        prev_end < store->segs[i].start ? store->segs[i].start
+                                                        : prev_end,
+                        0);
             if (err != 0)
                 break;
         }
@@ -886,8 +890,8 @@ int sl__store_recover(sl_store_t *store) {
             prev_end = seg_end;
             continue;
         }
-        uint64_t scan_from = from > store->segs[i].start ? from
-                                                         : store->segs[i].start;
+        uint64_t scan_from =
+            from > store->segs[i].start ? from : store->segs[i].start;
         err = scan_one(&sc, i, scan_from, seg_end);
         if (err != 0)
             break;
@@ -921,7 +925,8 @@ int sl__store_recover(sl_store_t *store) {
             lost = 1;
             err = add_gap(&sc, id, part->next_offset, floor, 0);
             if (err == 0)
-                err = put_virtual(store, part, floor, end, SL_INDEX_QUARANTINED);
+                err =
+                    put_virtual(store, part, floor, end, SL_INDEX_QUARANTINED);
         }
         int exposed = lost || tail_exposed(&sc, id);
         if (err == 0 && exposed && part->reserved > part->next_offset) {
@@ -947,7 +952,7 @@ int sl__store_recover(sl_store_t *store) {
                                       part->reserved);
             if (err == 0)
                 err = sl__store_note_hole(store, id, part->next_offset,
-                                        part->reserved);
+                                          part->reserved);
             if (err == 0)
                 err = put_virtual(store, part, part->reserved, end,
                                   SL_INDEX_HOLE);
@@ -982,8 +987,7 @@ int sl__store_recover(sl_store_t *store) {
             scan_free(&sc);
             return SL_EDAMAGED;
         }
-        store->stats.damaged_ranges += sc.ndmg + sc.ngaps +
-                                       store->meta_damage;
+        store->stats.damaged_ranges += sc.ndmg + sc.ngaps + store->meta_damage;
     }
     /* The skips are durable before any new offset is handed out, so a
      * later rebuild of the index accepts them; a damaged or incomplete
@@ -1014,10 +1018,10 @@ int sl__store_recover(sl_store_t *store) {
     if (fresh)
         sl__store_ckpt_first(store);
     store->stats.recovery_ms = (sl_mono_ns() - t0) / 1000000;
-    sl_log_info("recovery done", "log_start=%" PRIu64 " log_end=%" PRIu64
-                " checkpoint=%" PRIu64 " scanned_entries=%" PRIu64
-                " partitions=%u ms=%" PRIu64, first, end, ckpt,
-                store->stats.recovered_entries, store->nparts,
+    sl_log_info("recovery done",
+                "log_start=%" PRIu64 " log_end=%" PRIu64 " checkpoint=%" PRIu64
+                " scanned_entries=%" PRIu64 " partitions=%u ms=%" PRIu64,
+                first, end, ckpt, store->stats.recovered_entries, store->nparts,
                 store->stats.recovery_ms);
     return 0;
 }

@@ -63,7 +63,7 @@ typedef struct {
     sl_buf_t ckpt;      /* A checkpoint to write after, when non-empty. */
     uint64_t ckpt_pos;
     sl_ack_t *acks;
-    uint8_t *wkinds; /* Per ack: what it waits for (store.c's WK_*). */
+    uint8_t *wkinds; /* Per ack: what it waits for (SL__WK_*). */
     size_t nacks, capacks;
     int sync_only; /* Interval mode: just fsync what was written. */
     /* Results from the writer. */
@@ -150,6 +150,17 @@ struct sl_store_s {
     sl_store_stats_t stats;
 };
 
+/* A group's index record: u32 part id, u64 slot, the 40-byte entry. */
+#define SL__INDEX_REC (4 + 8 + SL_INDEX_ENTRY)
+/* Index-tail entries handed to the writer at once. */
+#define SL__INDEX_CHUNK 32
+
+/* What an ack waits for, so a group refused for lack of space refuses
+ * exactly the requests whose bytes were not stored. */
+#define SL__WK_NONE 0 /* Nothing (sl_store_ack_after). */
+#define SL__WK_DATA 1 /* Log bytes: puts, including duplicates. */
+#define SL__WK_META 2 /* Metadata-log bytes: group offsets. */
+
 /* Path of the segment starting at log position start. */
 static inline void sl__store_seg_path(const sl_store_t *store, uint64_t start,
                                       char *out, size_t outlen) {
@@ -233,5 +244,26 @@ int sl__store_meta_rewrite(sl_store_t *store);
  * (or everything, when the checkpoint or an index is missing or damaged),
  * truncates a torn tail and judges damage. */
 int sl__store_recover(sl_store_t *store);
+
+/* ---- writer.c ------------------------------------------------------------ */
+
+/* Starts the writer and checkpointer threads and the loop handles that
+ * hand groups over and complete them. An SL_E* code when it cannot (the
+ * caller frees the store). */
+int sl__store_writer_start(sl_store_t *store);
+/* Drains what is staged, writes a final checkpoint and stops both
+ * threads (blocking; the loop handles are the caller's to close). */
+void sl__store_writer_stop(sl_store_t *store);
+void sl__store_group_free(sl_group_t *g);
+/* Queues an ack in g; wkind (SL__WK_*) is what it waits for. */
+int sl__store_add_ack(sl_group_t *g, const sl_ack_t *ack, uint32_t wkind);
+/* Moves the part of a partition's index tail not yet handed over into the
+ * group's index writes. */
+int sl__store_hand_tail(sl_group_t *g, sl_part_t *part);
+/* Undo records (format in writer.c): one of any kind, and one saving a
+ * producer's state before a batch at seq changes it. */
+int sl__store_undo_push(sl_group_t *g, const uint8_t *body, size_t n);
+int sl__store_undo_note_producer(sl_group_t *g, const sl_part_t *part,
+                                 int64_t producer, uint64_t seq);
 
 #endif
