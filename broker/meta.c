@@ -258,7 +258,7 @@ int sl__store_meta_append_now(sl_store_t *store, const sl_buf_t *recs) {
 }
 
 /* Makes sure partitions 1..upto exist: names the checkpoint still has
- * (recover.c), else placeholders "_lost/partition-<id>" whose data is
+ * (checkpoint.c), else placeholders "_lost/partition-<id>" whose data is
  * served but whose real name is lost (damage, reported). */
 int sl__store_fill_parts(sl_store_t *store, uint32_t upto) {
     if (upto <= store->nparts)

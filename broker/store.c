@@ -6,7 +6,7 @@
  *   DIR/log/<20-digit start position>.log  commit-log segments
  *   DIR/idx/<partition id>.idx             per-partition indexes (index.c)
  *   DIR/meta.log                           names and group offsets (meta.c)
- *   DIR/checkpoint                         recovery checkpoint (recover.c)
+ *   DIR/checkpoint                         recovery checkpoint (checkpoint.c)
  *
  * The commit log is one sequence of entries (record.c) for all partitions,
  * addressed by a 64-bit byte position that starts at 0 and only grows. It

@@ -3,7 +3,8 @@
  * DIR/log, format in record.c and store.c), per-partition index files
  * (DIR/idx, index.c), the metadata log of partition names and consumer
  * offsets (DIR/meta.log, meta.c) and the checkpoint (DIR/checkpoint,
- * recover.c).
+ * checkpoint.c; recovery in recover.c). The files of the store and the
+ * order in which they depend on each other are listed in store_int.h.
  *
  * Threads: every sl_store_* function is called on the loop thread. Disk
  * writes and fsyncs run on the store's own writer thread, which reports
@@ -88,7 +89,7 @@ typedef struct sl_part_s {
 #define SL_ACK_DUP 1
 #define SL_ACK_NOSPACE 2
 /* A put refused because an earlier batch of its idempotent producer in
- * that partition was refused (a fence, store.c); value is the negated
+ * that partition was refused (a fence, catalog.c); value is the negated
  * SL_E* code of that refusal. Nothing of it was stored. */
 #define SL_ACK_FENCED 3
 typedef struct {

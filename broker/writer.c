@@ -22,7 +22,6 @@
  * loop thread then rolls the group and the one staged behind it back in
  * memory from their undo records and refuses their writes (507). The
  * next group tries again, so writes resume by themselves. See rollback().
- *
  */
 #include "broker/store_int.h"
 
