@@ -682,9 +682,8 @@ int sl__store_writer_start(sl_store_t *store) {
         sl__store_seg_path(store, start, path, sizeof path);
         store->wfd = open(path, O_WRONLY | O_CLOEXEC);
         if (store->wfd < 0 ||
-            lseek(store->wfd, (off_t)(store->log_end - start), SEEK_SET) < 0) {
+            lseek(store->wfd, (off_t)(store->log_end - start), SEEK_SET) < 0)
             return SL_EIO;
-        }
         store->wseg_start = start;
         store->wpos = store->log_end;
     }
@@ -693,12 +692,10 @@ int sl__store_writer_start(sl_store_t *store) {
     pthread_mutex_init(&store->ckmu, NULL);
     pthread_cond_init(&store->ckcv, NULL);
     store->dirfd = open(store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (store->dirfd < 0) {
+    if (store->dirfd < 0)
         return SL_EIO;
-    }
-    if (pthread_create(&store->thread, NULL, writer_main, store) != 0) {
+    if (pthread_create(&store->thread, NULL, writer_main, store) != 0)
         return SL_ESYS;
-    }
     store->thread_started = 1;
     if (pthread_create(&store->ckthread, NULL, ckpt_main, store) != 0)
         sl_fatal("cannot start the checkpoint thread", NULL);
