@@ -220,8 +220,8 @@ static int put_index(sl_store_t *store, sl_part_t *part,
     int fd = sl_fdcache_get(&store->wcache, part->id);
     if (fd < 0)
         return fd;
-    if (sl_file_pwrite_all(fd, raw, sizeof raw, part->slots * SL_INDEX_ENTRY) !=
-        0)
+    uint64_t at = part->slots * SL_INDEX_ENTRY;
+    if (sl_file_pwrite_all(fd, raw, sizeof raw, at) != 0)
         sl_fatal("cannot write index", "partition=%u errno=%d", part->id,
                  errno);
     part->slots++;
