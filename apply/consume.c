@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "config.h"
 #include "error.h"
+#include "file.h"
 #include "json.h"
 #include "jsonread.h"
 #include "log.h"
@@ -1181,12 +1182,7 @@ static void report(consume_t *c, uint64_t elapsed_ms, int final) {
     if (c->o.stats_file != NULL) {
         char tmp[1024];
         snprintf(tmp, sizeof tmp, "%s.tmp", c->o.stats_file);
-        FILE *f = fopen(tmp, "w");
-        if (f != NULL) {
-            fwrite(stats.data, 1, stats.len, f);
-            if (fclose(f) == 0)
-                rename(tmp, c->o.stats_file);
-        }
+        sl_file_replace(c->o.stats_file, tmp, stats.data, stats.len, 0, NULL);
     }
     sl_buf_free(&stats);
 }

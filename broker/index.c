@@ -126,16 +126,21 @@ int sl_index_read(int fd, uint64_t slot, sl_index_entry_t *ie) {
     return sl_index_decode(raw, ie);
 }
 
+int sl_index_read_fd(void *ctx, uint64_t slot, sl_index_entry_t *ie) {
+    return sl_index_read(*(const int *)ctx, slot, ie);
+}
+
 /* The three searches share one shape: find the first slot in [lo, hi)
  * for which pred holds, pred being monotonic (false...false true...true). */
 typedef int (*pred_fn)(const sl_index_entry_t *ie, uint64_t u, int64_t s);
 
-static int first_true(int fd, uint64_t lo, uint64_t hi, pred_fn pred,
-                      uint64_t u, int64_t s, uint64_t *slot) {
+static int first_true(sl_index_reader_fn rd, void *ctx, uint64_t lo,
+                      uint64_t hi, pred_fn pred, uint64_t u, int64_t s,
+                      uint64_t *slot) {
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
         sl_index_entry_t ie;
-        int err = sl_index_read(fd, mid, &ie);
+        int err = rd(ctx, mid, &ie);
         if (err != 0)
             return err;
         if (pred(&ie, u, s))
@@ -160,22 +165,23 @@ static int at_ts(const sl_index_entry_t *ie, uint64_t u, int64_t s) {
     return ie->max_ts >= s;
 }
 
-int sl_index_find_offset(int fd, uint64_t lo, uint64_t hi, uint64_t offset,
-                         uint64_t *slot) {
+int sl_index_find_offset(sl_index_reader_fn rd, void *ctx, uint64_t lo,
+                         uint64_t hi, uint64_t offset, uint64_t *slot) {
     uint64_t first_above;
-    int err = first_true(fd, lo, hi, above_offset, offset, 0, &first_above);
+    int err = first_true(rd, ctx, lo, hi, above_offset, offset, 0,
+                         &first_above);
     if (err != 0)
         return err;
     *slot = first_above > lo ? first_above - 1 : lo;
     return 0;
 }
 
-int sl_index_find_pos(int fd, uint64_t lo, uint64_t hi, uint64_t pos,
-                      uint64_t *slot) {
-    return first_true(fd, lo, hi, at_pos, pos, 0, slot);
+int sl_index_find_pos(sl_index_reader_fn rd, void *ctx, uint64_t lo,
+                      uint64_t hi, uint64_t pos, uint64_t *slot) {
+    return first_true(rd, ctx, lo, hi, at_pos, pos, 0, slot);
 }
 
-int sl_index_find_ts(int fd, uint64_t lo, uint64_t hi, int64_t ts,
-                     uint64_t *slot) {
-    return first_true(fd, lo, hi, at_ts, 0, ts, slot);
+int sl_index_find_ts(sl_index_reader_fn rd, void *ctx, uint64_t lo,
+                     uint64_t hi, int64_t ts, uint64_t *slot) {
+    return first_true(rd, ctx, lo, hi, at_ts, 0, ts, slot);
 }

@@ -58,15 +58,24 @@ void sl_index_path(char *out, size_t outlen, const char *dir, uint32_t id);
 /* Reads entry number slot. SL_ETRUNC when the file is too short. */
 int sl_index_read(int fd, uint64_t slot, sl_index_entry_t *ie);
 
+/* The binary searches read entries through a reader, so that one search
+ * serves an index file (sl_index_read_fd) and the store's view of a
+ * partition's index (its file plus the entries still in memory). A reader
+ * fills *ie with entry number slot and returns 0 or an SL_E* code. */
+typedef int (*sl_index_reader_fn)(void *ctx, uint64_t slot,
+                                  sl_index_entry_t *ie);
+/* A reader over an index file; ctx points to its descriptor (an int). */
+int sl_index_read_fd(void *ctx, uint64_t slot, sl_index_entry_t *ie);
+
 /* Binary search over slots [lo, hi) for the last entry whose base offset
  * is <= offset; *slot receives it (lo when offset is below every entry). */
-int sl_index_find_offset(int fd, uint64_t lo, uint64_t hi, uint64_t offset,
-                         uint64_t *slot);
+int sl_index_find_offset(sl_index_reader_fn rd, void *ctx, uint64_t lo,
+                         uint64_t hi, uint64_t offset, uint64_t *slot);
 /* First slot in [lo, hi) whose position is >= pos (hi when none). */
-int sl_index_find_pos(int fd, uint64_t lo, uint64_t hi, uint64_t pos,
-                      uint64_t *slot);
+int sl_index_find_pos(sl_index_reader_fn rd, void *ctx, uint64_t lo,
+                      uint64_t hi, uint64_t pos, uint64_t *slot);
 /* First slot in [lo, hi) whose max timestamp is >= ts (hi when none). */
-int sl_index_find_ts(int fd, uint64_t lo, uint64_t hi, int64_t ts,
-                     uint64_t *slot);
+int sl_index_find_ts(sl_index_reader_fn rd, void *ctx, uint64_t lo,
+                     uint64_t hi, int64_t ts, uint64_t *slot);
 
 #endif

@@ -36,10 +36,11 @@
  */
 #include "broker/meta.h"
 
-#include "broker/recover.h"
+#include "broker/store_int.h"
 #include "bytes.h"
 #include "crc32c.h"
 #include "error.h"
+#include "file.h"
 #include "log.h"
 
 #include <errno.h>
@@ -132,7 +133,7 @@ int sl_meta_encode_hole(sl_buf_t *out, uint32_t part_id, uint64_t from,
     return finish(out, at);
 }
 
-int sl_meta_note_hole(sl_store_t *store, uint32_t part_id, uint64_t from,
+int sl__store_note_hole(sl_store_t *store, uint32_t part_id, uint64_t from,
                       uint64_t to) {
     if (store->nholes == store->capholes) {
         size_t cap = store->capholes ? store->capholes * 2 : 8;
@@ -174,7 +175,7 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
             return SL_ECORRUPT;
         if (id == 0 || id != store->nparts + 1)
             return SL_ECORRUPT;
-        return sl_store_add_part(store, id, (const char *)s1, l1,
+        return sl__store_add_part(store, id, (const char *)s1, l1,
                                  (const char *)s2, l2, NULL);
     }
     if (type == 2) {
@@ -186,7 +187,7 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
             return SL_ECORRUPT;
         /* A group name longer than the encoder writes is a bad record,
          * not a reason to refuse to start (found by fuzz_broker_meta). */
-        int err = sl_store_set_group(store, (const char *)s1, l1, id, off);
+        int err = sl__store_set_group(store, (const char *)s1, l1, id, off);
         return err == SL_ETOOBIG ? SL_ECORRUPT : err;
     }
     if (type == 5) {
@@ -195,7 +196,7 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
             sl_reader_left(&rd) != 0 || id == 0 || id > store->nparts ||
             to <= from || to > META_MAX_OFFSET)
             return SL_ECORRUPT;
-        return sl_meta_note_hole(store, id, from, to);
+        return sl__store_note_hole(store, id, from, to);
     }
     if (type == 3) {
         uint64_t hwm;
@@ -207,29 +208,6 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
         return 0;
     }
     return SL_ECORRUPT;
-}
-
-static int fsync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return sl_err_from_errno(errno);
-    int rc = fsync(fd);
-    close(fd);
-    return rc == 0 ? 0 : SL_EIO;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return sl_err_from_errno(errno);
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 static int compact(sl_store_t *store, const char *path) {
@@ -258,30 +236,19 @@ static int compact(sl_store_t *store, const char *path) {
                                   store->holes[i].from, store->holes[i].to);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s/meta.tmp", store->dir);
-    int fd = -1;
-    if (err == 0) {
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-            err = sl_err_from_errno(errno);
-    }
+    sl_file_step_t step = SL_FILE_STEP_NONE;
     if (err == 0)
-        err = write_all(fd, out.data, out.len);
-    if (err == 0 && fsync(fd) != 0)
+        err = sl_file_replace(path, tmp, out.data, out.len, 1, &step);
+    if (err != 0 && step == SL_FILE_STEP_FSYNC)
         sl_fatal("fsync failed", "file=%s errno=%d", tmp, errno);
-    if (fd >= 0)
-        close(fd);
-    if (err == 0 && rename(tmp, path) != 0)
-        err = sl_err_from_errno(errno);
-    if (err == 0)
-        err = fsync_dir(store->dir);
     sl_buf_free(&out);
     return err;
 }
 
-int sl_meta_append_now(sl_store_t *store, const sl_buf_t *recs) {
+int sl__store_meta_append_now(sl_store_t *store, const sl_buf_t *recs) {
     if (recs->len == 0)
         return 0;
-    int err = write_all(store->meta_fd, recs->data, recs->len);
+    int err = sl_file_write_all(store->meta_fd, recs->data, recs->len);
     if (err != 0)
         return err;
     if (store->opts.fsync_mode != SL_FSYNC_NEVER && fsync(store->meta_fd) != 0)
@@ -291,21 +258,21 @@ int sl_meta_append_now(sl_store_t *store, const sl_buf_t *recs) {
 }
 
 /* Makes sure partitions 1..upto exist: names the checkpoint still has
- * (recover.c), else placeholders "_lost/partition-<id>" whose data is
+ * (checkpoint.c), else placeholders "_lost/partition-<id>" whose data is
  * served but whose real name is lost (damage, reported). */
-int sl_meta_fill_parts(sl_store_t *store, uint32_t upto) {
+int sl__store_fill_parts(sl_store_t *store, uint32_t upto) {
     if (upto <= store->nparts)
         return 0;
     if (upto - store->nparts > 1000000u)
         return SL_ECORRUPT;
-    int err = sl_recover_names(store, upto);
+    int err = sl__store_ckpt_names(store, upto);
     if (err != 0)
         return err;
     while (store->nparts < upto) {
         uint32_t id = store->nparts + 1;
         char name[32];
         int nl = snprintf(name, sizeof name, "partition-%u", id);
-        err = sl_store_add_part(store, id, "_lost", 5, name, (size_t)nl,
+        err = sl__store_add_part(store, id, "_lost", 5, name, (size_t)nl,
                                 NULL);
         if (err != 0)
             return err;
@@ -336,7 +303,7 @@ static int record_at(const uint8_t *all, size_t got, size_t pos) {
            sl_crc32c(0, all + pos + 8, n) == sl_get_u32be(all + pos + 4);
 }
 
-int sl_meta_rewrite(sl_store_t *store) {
+int sl__store_meta_rewrite(sl_store_t *store) {
     char path[4096], keep[4200];
     snprintf(path, sizeof path, "%s/meta.log", store->dir);
     /* The damaged file is kept for the operator, under a new name. */
@@ -369,7 +336,7 @@ int sl_meta_rewrite(sl_store_t *store) {
     return 0;
 }
 
-int sl_meta_load(sl_store_t *store) {
+int sl__store_meta_load(sl_store_t *store) {
     char path[4096];
     snprintf(path, sizeof path, "%s/meta.log", store->dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -420,7 +387,7 @@ int sl_meta_load(sl_store_t *store) {
             /* Partition records before this one were lost. */
             if (store->meta_damage == 0)
                 store->meta_damage++;
-            err = sl_meta_fill_parts(store, need);
+            err = sl__store_fill_parts(store, need);
         }
         if (err == 0)
             err = apply(store, body, n);
@@ -440,7 +407,7 @@ int sl_meta_load(sl_store_t *store) {
         /* Partitions the checkpoint knows and meta.log does not: its tail
          * or the whole file was lost. */
         uint32_t before = store->nparts;
-        err = sl_recover_names(store, UINT32_MAX);
+        err = sl__store_ckpt_names(store, UINT32_MAX);
         if (err == 0 && store->nparts > before) {
             sl_log_error("meta.log lacks partitions the checkpoint names; "
                          "restored their names from it (group offsets and "

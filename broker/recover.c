@@ -1,31 +1,6 @@
 /*
- * Recovery and checkpoints.
- *
- * DIR/checkpoint (replaced atomically: written to checkpoint.tmp, fsynced,
- * renamed, directory fsynced), big-endian:
- *   0  u32  magic 0x534C434B ("SLCK")
- *   4  u32  version 2 (1: without the names)
- *   8  u64  commit-log position P the checkpoint describes
- *   16 u32  partition count N
- *   20 u32  producer-state count M
- *   24      N x { u32 id, u64 next offset, u64 index slots, i64 last ts }
- *           M x { u32 partition id, i64 producer, u64 first seq,
- *                 u64 last seq, u64 base offset }
- *           N x { u16 topic length, topic, u16 name length, name }, for
- *                 ids 1..N in order: a second copy of meta.log's names, so
- *                 that a damaged or lost meta.log loses no name the last
- *                 checkpoint knew (and so no offset is reused under it)
- *   end     u32 CRC-32C of every byte before it
- * It is valid when the magic, version and CRC match, the length is
- * exact, the partitions are listed as ids 1..N in order, P is not more
- * than 2^40 bytes past the end of the log files and no next
- * offset exceeds P + 2^40 (every offset below it is a record stored below
- * P or a skip of at most one reservation). An index file whose last
- * checkpointed batch ends beyond P, and a P that is not where the last
- * checkpointed batch ends (nor the newest segment's start), make recovery
- * rebuild those indexes from the whole log: scanning from such a P would
- * take the rest of an entry for a torn tail. Before it is written, the index entries of every batch below P
- * were written and the file system synced (syncfs), so they are on disk.
+ * Start-up recovery of the commit log (the checkpoint's format is at the
+ * top of checkpoint.c).
  *
  * Recovery: with a valid checkpoint, partitions start from its state,
  * index files are cut back to the checkpointed slot counts and checked
@@ -43,8 +18,8 @@
  * position where a whole entry verifies), nothing is truncated or deleted,
  * and a missing segment (a gap, or a newest segment meta.log names that is
  * gone), a checkpoint beyond the log, or a partition ending below its
- * checkpointed next offset are damage too. With damage, sl_recover() logs
- * every damaged byte range (segment, position, partition) and offset range
+ * checkpointed next offset are damage too. With damage, sl__store_recover()
+ * logs every damaged byte range (segment, position, partition) and offset range
  * and returns SL_EDAMAGED, having changed nothing but index files (which
  * are a cache), unless opts.quarantine_damaged is set: then the lost
  * offset ranges become index entries of length 0 (index.c), which reads
@@ -57,13 +32,14 @@
  * meta.log, which is written and synced before any offset under it is
  * acknowledged (meta.c, store.c).
  */
-#include "broker/recover.h"
+#include "broker/store_int.h"
 
 #include "broker/meta.h"
 #include "bytes.h"
 #include "clock.h"
 #include "crc32c.h"
 #include "error.h"
+#include "file.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -76,209 +52,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CKPT_MAGIC 0x534C434Bu
 /* The largest batch any configuration can write (max-request <= 1 GiB). */
 #define SL_RECOVER_MAX_BATCH ((1u << 30) + (1u << 27) + 4096u)
-
-int sl_ckpt_encode(const sl_store_t *store, uint64_t pos, sl_buf_t *out) {
-    uint32_t nprod = 0;
-    size_t names = 0;
-    for (uint32_t id = 1; id <= store->nparts; id++) {
-        nprod += store->parts[id]->nprods;
-        names += 4 + strlen(store->parts[id]->topic) +
-                 strlen(store->parts[id]->name);
-    }
-    size_t need = 24 + (size_t)store->nparts * 28 + (size_t)nprod * 36 +
-                  names + 4;
-    size_t at = out->len;
-    uint8_t *p = sl_buf_extend(out, need);
-    if (p == NULL)
-        return SL_ENOMEM;
-    sl_put_u32be(p, CKPT_MAGIC);
-    sl_put_u32be(p + 4, 2);
-    sl_put_u64be(p + 8, pos);
-    sl_put_u32be(p + 16, store->nparts);
-    sl_put_u32be(p + 20, nprod);
-    uint8_t *w = p + 24;
-    for (uint32_t id = 1; id <= store->nparts; id++) {
-        const sl_part_t *part = store->parts[id];
-        sl_put_u32be(w, id);
-        sl_put_u64be(w + 4, part->next_offset);
-        sl_put_u64be(w + 12, part->slots);
-        sl_put_u64be(w + 20, (uint64_t)part->last_ts);
-        w += 28;
-    }
-    for (uint32_t id = 1; id <= store->nparts; id++) {
-        const sl_part_t *part = store->parts[id];
-        for (uint32_t i = 0; i < part->nprods; i++) {
-            const sl_prod_t *pr = &part->prods[i];
-            sl_put_u32be(w, id);
-            sl_put_u64be(w + 4, (uint64_t)pr->producer);
-            sl_put_u64be(w + 12, pr->first_seq);
-            sl_put_u64be(w + 20, pr->last_seq);
-            sl_put_u64be(w + 28, pr->base_offset);
-            w += 36;
-        }
-    }
-    for (uint32_t id = 1; id <= store->nparts; id++) {
-        const sl_part_t *part = store->parts[id];
-        size_t tl = strlen(part->topic), nl = strlen(part->name);
-        sl_put_u16be(w, (uint16_t)tl);
-        memcpy(w + 2, part->topic, tl);
-        sl_put_u16be(w + 2 + tl, (uint16_t)nl);
-        memcpy(w + 4 + tl, part->name, nl);
-        w += 4 + tl + nl;
-    }
-    sl_put_u32be(w, sl_crc32c(0, p, (size_t)(w - p)));
-    SL_ASSERT(w + 4 == out->data + at + need);
-    return 0;
-}
-
-/* Reads and checks the checkpoint file: *b (owned by the caller) holds
- * *size bytes; *names_at is where the names start (0 for version 1). */
-static int ckpt_read(const sl_store_t *store, uint8_t **out, size_t *outsize,
-                     size_t *names_at) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/checkpoint", store->dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return SL_ENOTFOUND;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size < 28 || st.st_size > (1 << 30)) {
-        close(fd);
-        return SL_ECORRUPT;
-    }
-    size_t size = (size_t)st.st_size;
-    uint8_t *b = malloc(size);
-    if (b == NULL) {
-        close(fd);
-        return SL_ENOMEM;
-    }
-    ssize_t r = pread(fd, b, size, 0);
-    close(fd);
-    uint32_t version = r == (ssize_t)size ? sl_get_u32be(b + 4) : 0;
-    if (r != (ssize_t)size || sl_get_u32be(b) != CKPT_MAGIC ||
-        (version != 1 && version != 2) ||
-        sl_crc32c(0, b, size - 4) != sl_get_u32be(b + size - 4))
-        goto bad;
-    uint32_t n = sl_get_u32be(b + 16), m = sl_get_u32be(b + 20);
-    uint64_t fixed = 24 + (uint64_t)n * 28 + (uint64_t)m * 36;
-    if (fixed + 4 > size)
-        goto bad;
-    if (version == 1) {
-        if (fixed + 4 != size)
-            goto bad;
-        *names_at = 0;
-    } else {
-        size_t at = (size_t)fixed;
-        for (uint32_t i = 0; i < n; i++) {
-            for (int k = 0; k < 2; k++) {
-                if (at + 2 > size - 4)
-                    goto bad;
-                size_t l = sl_get_u16be(b + at);
-                if (l == 0 || l > 255 || at + 2 + l > size - 4)
-                    goto bad;
-                at += 2 + l;
-            }
-        }
-        if (at != size - 4)
-            goto bad;
-        *names_at = (size_t)fixed;
-    }
-    *out = b;
-    *outsize = size;
-    return 0;
-bad:
-    free(b);
-    return SL_ECORRUPT;
-}
-
-int sl_recover_names(sl_store_t *store, uint32_t upto) {
-    uint8_t *b;
-    size_t size, at;
-    if (ckpt_read(store, &b, &size, &at) != 0)
-        return 0; /* No names to offer. */
-    uint32_t n = sl_get_u32be(b + 16);
-    int err = 0;
-    for (uint32_t id = 1; at != 0 && id <= n && id <= upto && err == 0;
-         id++) {
-        size_t tl = sl_get_u16be(b + at);
-        const char *topic = (const char *)b + at + 2;
-        size_t nl = sl_get_u16be(b + at + 2 + tl);
-        const char *name = (const char *)b + at + 4 + tl;
-        at += 4 + tl + nl;
-        if (id <= store->nparts)
-            continue;
-        err = sl_store_add_part(store, id, topic, tl, name, nl, NULL);
-        if (err == 0) {
-            store->meta_dirty = 1;
-            sl_log_warn("partition name restored from the checkpoint",
-                        "id=%u topic=%.*s partition=%.*s", id, (int)tl, topic,
-                        (int)nl, name);
-        }
-    }
-    free(b);
-    return err;
-}
-
-/* Applies a checkpoint file; SL_ECORRUPT when it is not valid. log_end is
- * where the commit-log files on disk end. */
-static int load_ckpt(sl_store_t *store, uint64_t log_end, uint64_t *pos) {
-    uint8_t *b;
-    size_t size, names_at;
-    int err = ckpt_read(store, &b, &size, &names_at);
-    if (err != 0)
-        return err;
-    err = SL_ECORRUPT;
-    uint32_t n = sl_get_u32be(b + 16), m = sl_get_u32be(b + 20);
-    const uint8_t *p = b + 24;
-    uint64_t ckpt_pos = sl_get_u64be(b + 8);
-    /* P far beyond the log files is a lie too: the bound below on next
-     * offsets is only as good as P (a P near 2^62 let a forged checkpoint
-     * quarantine 2^62 offsets; found by fuzz_broker_checkpoint). Lost
-     * newest segments can leave P past the files, but not by 2^40 bytes. */
-    if (ckpt_pos > log_end + (UINT64_C(1) << 40))
-        goto out;
-    for (uint32_t i = 0; i < n; i++, p += 28) {
-        uint32_t id = sl_get_u32be(p);
-        /* The writer lists ids 1..N in order; one listed twice leaves
-         * another at zero, which would then reuse its offsets (found by
-         * fuzz_broker_checkpoint). */
-        if (id != i + 1 || id > store->nparts)
-            goto out;
-        /* Every offset below a genuine checkpoint's next offset is a
-         * record at a log position below P (a byte at least) or in a
-         * skip of at most one reservation per recovery, so one beyond
-         * P + 2^40 is a lie, and obeying it would quarantine up to 2^64
-         * offsets at 2^32 per index entry, hanging start-up (found by
-         * fuzz_broker_checkpoint). It is a damaged checkpoint: rebuilt
-         * from a scan of the log. */
-        if (sl_get_u64be(p + 4) > ckpt_pos + (UINT64_C(1) << 40) ||
-            ckpt_pos > UINT64_MAX - (UINT64_C(1) << 40))
-            goto out;
-        sl_part_t *part = store->parts[id];
-        part->next_offset = sl_get_u64be(p + 4);
-        part->slots = sl_get_u64be(p + 12);
-        part->last_ts = (int64_t)sl_get_u64be(p + 20);
-    }
-    for (uint32_t i = 0; i < m; i++, p += 36) {
-        uint32_t id = sl_get_u32be(p);
-        if (id == 0 || id > store->nparts)
-            goto out;
-        err = sl_store_note_producer(store->parts[id],
-                                     (int64_t)sl_get_u64be(p + 4),
-                                     sl_get_u64be(p + 12),
-                                     sl_get_u64be(p + 20),
-                                     sl_get_u64be(p + 28));
-        if (err != 0)
-            goto out;
-    }
-    *pos = sl_get_u64be(b + 8);
-    err = 0;
-out:
-    free(b);
-    return err;
-}
 
 static int seg_cmp(const void *a, const void *b) {
     const sl_segment_t *x = a, *y = b;
@@ -336,7 +111,7 @@ static uint64_t file_size(const char *path) {
 static void cut_tail(sl_store_t *store, uint64_t pos) {
     char path[4096];
     size_t i = store->nsegs - 1;
-    sl_store_seg_path(store, store->segs[i].start, path, sizeof path);
+    sl__store_seg_path(store, store->segs[i].start, path, sizeof path);
     uint64_t size = file_size(path);
     uint64_t keep = pos - store->segs[i].start;
     if (size <= keep)
@@ -352,7 +127,7 @@ static void cut_tail(sl_store_t *store, uint64_t pos) {
     close(fd);
 }
 
-/* Cuts meta.log's torn tail, the bytes after what sl_meta_load() read
+/* Cuts meta.log's torn tail, the bytes after what sl__store_meta_load() read
  * (store->meta_size). Done only once start-up is sure to go on, so that a
  * stop for damage changes nothing. */
 static void cut_meta_tail(sl_store_t *store) {
@@ -360,9 +135,9 @@ static void cut_meta_tail(sl_store_t *store) {
     if (store->meta_fd < 0 || fstat(store->meta_fd, &st) != 0 ||
         (uint64_t)st.st_size <= store->meta_size)
         return;
-    sl_log_warn("meta log: truncating torn tail", "file=%s/meta.log at=%"
-                PRIu64 " size=%" PRIu64, store->dir, store->meta_size,
-                (uint64_t)st.st_size);
+    sl_log_warn("meta log: truncating torn tail",
+                "file=%s/meta.log at=%" PRIu64 " size=%" PRIu64, store->dir,
+                store->meta_size, (uint64_t)st.st_size);
     if (ftruncate(store->meta_fd, (off_t)store->meta_size) != 0 ||
         fsync(store->meta_fd) != 0)
         sl_fatal("cannot truncate meta log", "file=%s/meta.log errno=%d",
@@ -393,9 +168,9 @@ typedef struct {
     size_t ndmg, capdmg;
     gap_t *gaps;
     size_t ngaps, capgaps;
-    int torn;            /* A torn tail starts at torn_pos. */
+    int torn; /* A torn tail starts at torn_pos. */
     uint64_t torn_pos;
-    uint32_t torn_part;  /* Its partition, 0 when unknown. */
+    uint32_t torn_part;   /* Its partition, 0 when unknown. */
     size_t nholes_sorted; /* store->holes[0..this) are sorted. */
 } scan_t;
 
@@ -445,8 +220,8 @@ static int put_index(sl_store_t *store, sl_part_t *part,
     int fd = sl_fdcache_get(&store->wcache, part->id);
     if (fd < 0)
         return fd;
-    if (pwrite(fd, raw, sizeof raw, (off_t)(part->slots * SL_INDEX_ENTRY)) !=
-        (ssize_t)sizeof raw)
+    uint64_t at = part->slots * SL_INDEX_ENTRY;
+    if (sl_file_pwrite_all(fd, raw, sizeof raw, at) != 0)
         sl_fatal("cannot write index", "partition=%u errno=%d", part->id,
                  errno);
     part->slots++;
@@ -462,8 +237,8 @@ static int put_virtual(sl_store_t *store, sl_part_t *part, uint64_t hi,
         uint64_t n = hi - part->next_offset;
         if (n > UINT32_MAX)
             n = UINT32_MAX;
-        sl_index_entry_t ie = {part->next_offset, pos, kind, (uint32_t)n,
-                               part->last_ts, part->id};
+        sl_index_entry_t ie = {part->next_offset, pos,           kind,
+                               (uint32_t)n,       part->last_ts, part->id};
         int err = put_index(store, part, &ie);
         if (err != 0)
             return err;
@@ -489,18 +264,18 @@ static int tail_exposed(const scan_t *sc, uint32_t id) {
 static int add_unknown_parts(scan_t *sc, uint32_t id) {
     sl_store_t *store = sc->store;
     uint32_t old = store->nparts;
-    int err = sl_meta_fill_parts(store, id);
+    int err = sl__store_fill_parts(store, id);
     if (err != 0)
         return err;
     uint8_t *d = realloc(sc->damaged, store->nparts + 1);
     if (d != NULL)
         sc->damaged = d;
-    uint64_t *c = realloc(sc->ckpt_next,
-                          (store->nparts + 1) * sizeof *sc->ckpt_next);
+    uint64_t *c =
+        realloc(sc->ckpt_next, (store->nparts + 1) * sizeof *sc->ckpt_next);
     if (c != NULL)
         sc->ckpt_next = c;
-    uint64_t *l = realloc(sc->last_pos,
-                          (store->nparts + 1) * sizeof *sc->last_pos);
+    uint64_t *l =
+        realloc(sc->last_pos, (store->nparts + 1) * sizeof *sc->last_pos);
     if (l != NULL)
         sc->last_pos = l;
     if (d == NULL || c == NULL || l == NULL)
@@ -532,8 +307,8 @@ static const sl_hole_t *find_hole(const scan_t *sc, uint32_t id,
     if (sc->nholes_sorted == 0)
         return NULL;
     sl_hole_t key = {id, from, 0};
-    return bsearch(&key, sc->store->holes, sc->nholes_sorted,
-                   sizeof key, hole_cmp);
+    return bsearch(&key, sc->store->holes, sc->nholes_sorted, sizeof key,
+                   hole_cmp);
 }
 
 /* Checks and indexes one entry; SL_ECORRUPT when it fails verification or
@@ -586,12 +361,13 @@ static int take_entry(scan_t *sc, uint64_t pos, const uint8_t *p,
             return SL_ECORRUPT;
         err = add_gap(sc, part->id, part->next_offset, e.base_offset, 0);
         if (err == 0)
-            err = put_virtual(store, part, e.base_offset, pos, SL_INDEX_QUARANTINED);
+            err = put_virtual(store, part, e.base_offset, pos,
+                              SL_INDEX_QUARANTINED);
         if (err != 0)
             return err;
     }
-    sl_index_entry_t ie = {e.base_offset, pos, len, e.count, e.max_ts,
-                           e.part_id};
+    sl_index_entry_t ie = {e.base_offset, pos,      len,
+                           e.count,       e.max_ts, e.part_id};
     err = put_index(store, part, &ie);
     if (err != 0)
         return err;
@@ -599,8 +375,8 @@ static int take_entry(scan_t *sc, uint64_t pos, const uint8_t *p,
     if (e.max_ts > part->last_ts)
         part->last_ts = e.max_ts;
     if (e.producer_id >= 0)
-        sl_store_note_producer(part, e.producer_id, e.seq,
-                               e.seq + e.count - 1, e.base_offset);
+        sl__store_note_producer(part, e.producer_id, e.seq, e.seq + e.count - 1,
+                                e.base_offset);
     sc->last_pos[e.part_id] = pos + 1;
     store->stats.recovered_entries++;
     return 0;
@@ -614,7 +390,7 @@ static int scan_segment(scan_t *sc, size_t i, uint64_t from, uint64_t *end,
                         int *clean, uint32_t *fail_part, uint32_t *fail_len) {
     sl_store_t *store = sc->store;
     char path[4096];
-    sl_store_seg_path(store, store->segs[i].start, path, sizeof path);
+    sl__store_seg_path(store, store->segs[i].start, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return sl_err_from_errno(errno);
@@ -730,10 +506,9 @@ static int valid_at(sl_store_t *store, int fd, uint64_t off, uint64_t seg_size,
 /* Looks for the first valid entry after damage at log position from in
  * segment i, byte by byte (its header is damaged, so its length cannot
  * be trusted). Returns 1 and its position in *found, 0 when none. */
-static int resync(sl_store_t *store, size_t i, uint64_t from,
-                  uint64_t *found) {
+static int resync(sl_store_t *store, size_t i, uint64_t from, uint64_t *found) {
     char path[4096];
-    sl_store_seg_path(store, store->segs[i].start, path, sizeof path);
+    sl__store_seg_path(store, store->segs[i].start, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
@@ -815,8 +590,10 @@ static int scan_one(scan_t *sc, size_t i, uint64_t scan_from,
                 sc->ndmg = dmg_mark;
                 sc->torn = 1;
                 sc->torn_pos = valid_end;
-                sc->torn_part = end == valid_end && flen > 0 &&
-                                        end + flen >= seg_end ? fpart : 0;
+                sc->torn_part =
+                    end == valid_end && flen > 0 && end + flen >= seg_end
+                        ? fpart
+                        : 0;
                 return 0;
             }
             return add_dmg(sc, end, seg_end,
@@ -832,9 +609,8 @@ static int scan_one(scan_t *sc, size_t i, uint64_t scan_from,
 /* Checks part's index file against the checkpoint; *last_pos receives the
  * position of its last entry + 1 (0 when it has none), *last_end where
  * that entry ends (0 when none). */
-static int check_last_entry(sl_store_t *store, sl_part_t *part,
-                            uint64_t ckpt, uint64_t *last_pos,
-                            uint64_t *last_end) {
+static int check_last_entry(sl_store_t *store, sl_part_t *part, uint64_t ckpt,
+                            uint64_t *last_pos, uint64_t *last_end) {
     *last_pos = 0;
     *last_end = 0;
     int fd = sl_fdcache_get(&store->wcache, part->id);
@@ -917,11 +693,11 @@ static void report(scan_t *sc, int quarantine) {
         if (d->pos < seg_start)
             snprintf(path, sizeof path, "(missing segment file)");
         else
-            sl_store_seg_path(store, seg_start, path, sizeof path);
+            sl__store_seg_path(store, seg_start, path, sizeof path);
         sl_log_error("recovery: damaged commit-log bytes",
                      "segment=%s at=%" PRIu64 " length=%" PRIu64
-                     " log_position=%" PRIu64 " partition=%s", path,
-                     d->pos - (d->pos >= seg_start ? seg_start : 0),
+                     " log_position=%" PRIu64 " partition=%s",
+                     path, d->pos - (d->pos >= seg_start ? seg_start : 0),
                      d->end - d->pos, d->pos,
                      part_label(store, d->part_id, label, sizeof label));
     }
@@ -956,69 +732,7 @@ static void scan_free(scan_t *sc) {
     free(sc->gaps);
 }
 
-/*
- * Writes the first checkpoint of a new data directory synchronously,
- * before the broker serves anything. Without it, the first checkpoint is
- * the asynchronous start-up one, whose syncfs waits for every dirty page
- * of the file system: on a busy machine it can take seconds, and a kill -9
- * after acknowledged puts (fsync = always, nothing in flight) then found
- * no checkpoint. Recovery cannot tell "never written" from "lost" (a lost
- * checkpoint means nothing vouches that no file was lost), so it skipped
- * every partition to its high-water mark: offsets jumped by ~4100 although
- * nothing was at risk. With this file there from the start, a missing
- * checkpoint always means a lost one. The store is empty, so no index
- * entry or log byte has to be synced first. A full disk is not fatal
- * (start-up serves reads; the asynchronous checkpoint tries again); a
- * failed fsync is.
- */
-static void first_ckpt(sl_store_t *store) {
-    sl_buf_t b = SL_BUF_INIT;
-    char tmp[4096], path[4096];
-    snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", store->dir);
-    snprintf(path, sizeof path, "%s/checkpoint", store->dir);
-    int sync = store->opts.fsync_mode != SL_FSYNC_NEVER;
-    int err = sl_ckpt_encode(store, 0, &b);
-    int fd = err == 0 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                             0644)
-                      : -1;
-    int saved = errno;
-    if (err == 0 && fd >= 0) {
-        size_t done = 0;
-        while (done < b.len) {
-            ssize_t n = write(fd, b.data + done, b.len - done);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                saved = n < 0 ? errno : EIO;
-                break;
-            }
-            done += (size_t)n;
-        }
-        if (done == b.len && sync && fsync(fd) != 0)
-            sl_fatal("fsync failed", "file=%s errno=%d", tmp, errno);
-        close(fd);
-        if (done == b.len && rename(tmp, path) != 0)
-            saved = errno;
-        else if (done == b.len)
-            saved = 0;
-    }
-    sl_buf_free(&b);
-    if (err != 0 || fd < 0 || saved != 0) {
-        unlink(tmp);
-        sl_log_warn("cannot write the first checkpoint now; the start-up "
-                    "checkpoint will", "file=%s errno=%d", path,
-                    err != 0 ? 0 : saved);
-        return;
-    }
-    if (sync) {
-        int dfd = open(store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd) != 0)
-            sl_fatal("fsync failed", "dir=%s errno=%d", store->dir, errno);
-        close(dfd);
-    }
-}
-
-int sl_recover(sl_store_t *store) {
+int sl__store_recover(sl_store_t *store) {
     uint64_t t0 = sl_mono_ns();
     int err = list_segments(store);
     if (err != 0)
@@ -1028,15 +742,15 @@ int sl_recover(sl_store_t *store) {
     if (store->nsegs > 0) {
         char path[4096];
         size_t last = store->nsegs - 1;
-        sl_store_seg_path(store, store->segs[last].start, path, sizeof path);
+        sl__store_seg_path(store, store->segs[last].start, path, sizeof path);
         log_size_end = store->segs[last].start + file_size(path);
     }
     uint64_t ckpt = 0;
-    int ckpt_err = load_ckpt(store, log_size_end, &ckpt);
+    int ckpt_err = sl__store_ckpt_load(store, log_size_end, &ckpt);
     int have_ckpt = ckpt_err == 0;
     /* A new data directory: no log, no partition, no checkpoint file. */
-    int fresh = ckpt_err == SL_ENOTFOUND && store->nsegs == 0 &&
-                store->nparts == 0;
+    int fresh =
+        ckpt_err == SL_ENOTFOUND && store->nsegs == 0 && store->nparts == 0;
     /* meta.log names every segment once it exists durably: a newer one
      * than the newest file means segment files were lost. */
     int lost_newest = store->have_seg_hwm &&
@@ -1063,9 +777,9 @@ int sl_recover(sl_store_t *store) {
         sl_log_error("recovery: the newest segment files are missing",
                      "newest_named_in_meta=%" PRIu64 " log_end=%" PRIu64,
                      store->seg_hwm, log_size_end);
-        err = add_dmg(&sc, log_size_end < store->seg_hwm ? log_size_end
-                                                         : store->seg_hwm,
-                      store->seg_hwm + 1, 0);
+        err = add_dmg(
+            &sc, log_size_end < store->seg_hwm ? log_size_end : store->seg_hwm,
+            store->seg_hwm + 1, 0);
         if (err != 0) {
             scan_free(&sc);
             return err;
@@ -1076,7 +790,8 @@ int sl_recover(sl_store_t *store) {
          * by hand): that is damage, never a reason to forget offsets. */
         sl_log_error("recovery: checkpoint outside the log",
                      "checkpoint=%" PRIu64 " log_start=%" PRIu64
-                     " log_end=%" PRIu64, ckpt, first, log_size_end);
+                     " log_end=%" PRIu64,
+                     ckpt, first, log_size_end);
         if (ckpt > log_size_end)
             err = add_dmg(&sc, log_size_end, ckpt, 0);
         else
@@ -1101,13 +816,12 @@ int sl_recover(sl_store_t *store) {
     for (uint32_t id = 1; id <= store->nparts; id++) {
         sl_part_t *part = store->parts[id];
         uint64_t last_end = 0;
-        if (!have_ckpt ||
-            check_last_entry(store, part, ckpt, &sc.last_pos[id],
-                             &last_end) != 0) {
+        if (!have_ckpt || check_last_entry(store, part, ckpt, &sc.last_pos[id],
+                                           &last_end) != 0) {
             if (have_ckpt)
                 sl_log_warn("recovery: index damaged, rebuilding it from the "
-                            "log", "topic=%s partition=%s", part->topic,
-                            part->name);
+                            "log",
+                            "topic=%s partition=%s", part->topic, part->name);
             sc.damaged[id] = 1;
             sc.last_pos[id] = 0;
             any_damaged = 1;
@@ -1153,7 +867,7 @@ int sl_recover(sl_store_t *store) {
     uint64_t prev_end = from;
     for (size_t i = 0; i < store->nsegs; i++) {
         char path[4096];
-        sl_store_seg_path(store, store->segs[i].start, path, sizeof path);
+        sl__store_seg_path(store, store->segs[i].start, path, sizeof path);
         uint64_t seg_end = store->segs[i].start + file_size(path);
         if (i > 0 && store->segs[i].start != prev_end) {
             /* A missing segment file (below the checkpoint too): damage;
@@ -1161,10 +875,13 @@ int sl_recover(sl_store_t *store) {
             sl_log_error("recovery: gap between segments",
                          "expected=%" PRIu64 " found=%" PRIu64, prev_end,
                          store->segs[i].start);
-            err = add_dmg(&sc, prev_end < store->segs[i].start
-                                   ? prev_end : store->segs[i].start,
-                          prev_end < store->segs[i].start
-                              ? store->segs[i].start : prev_end, 0);
+            err =
+                add_dmg(&sc,
+                        prev_end < store->segs[i].start ? prev_end
+                                                        : store->segs[i].start,
+                        prev_end < store->segs[i].start ? store->segs[i].start
+                                                        : prev_end,
+                        0);
             if (err != 0)
                 break;
         }
@@ -1173,8 +890,8 @@ int sl_recover(sl_store_t *store) {
             prev_end = seg_end;
             continue;
         }
-        uint64_t scan_from = from > store->segs[i].start ? from
-                                                         : store->segs[i].start;
+        uint64_t scan_from =
+            from > store->segs[i].start ? from : store->segs[i].start;
         err = scan_one(&sc, i, scan_from, seg_end);
         if (err != 0)
             break;
@@ -1208,7 +925,8 @@ int sl_recover(sl_store_t *store) {
             lost = 1;
             err = add_gap(&sc, id, part->next_offset, floor, 0);
             if (err == 0)
-                err = put_virtual(store, part, floor, end, SL_INDEX_QUARANTINED);
+                err =
+                    put_virtual(store, part, floor, end, SL_INDEX_QUARANTINED);
         }
         int exposed = lost || tail_exposed(&sc, id);
         if (err == 0 && exposed && part->reserved > part->next_offset) {
@@ -1233,8 +951,8 @@ int sl_recover(sl_store_t *store) {
             err = sl_meta_encode_hole(&holes, id, part->next_offset,
                                       part->reserved);
             if (err == 0)
-                err = sl_meta_note_hole(store, id, part->next_offset,
-                                        part->reserved);
+                err = sl__store_note_hole(store, id, part->next_offset,
+                                          part->reserved);
             if (err == 0)
                 err = put_virtual(store, part, part->reserved, end,
                                   SL_INDEX_HOLE);
@@ -1269,17 +987,16 @@ int sl_recover(sl_store_t *store) {
             scan_free(&sc);
             return SL_EDAMAGED;
         }
-        store->stats.damaged_ranges += sc.ndmg + sc.ngaps +
-                                       store->meta_damage;
+        store->stats.damaged_ranges += sc.ndmg + sc.ngaps + store->meta_damage;
     }
     /* The skips are durable before any new offset is handed out, so a
      * later rebuild of the index accepts them; a damaged or incomplete
      * meta.log is rewritten whole (holes included). */
     if (store->meta_dirty || store->meta_damage > 0) {
-        err = sl_meta_rewrite(store);
+        err = sl__store_meta_rewrite(store);
     } else {
         cut_meta_tail(store);
-        err = sl_meta_append_now(store, &holes);
+        err = sl__store_meta_append_now(store, &holes);
     }
     sl_buf_free(&holes);
     if (err != 0) {
@@ -1299,12 +1016,12 @@ int sl_recover(sl_store_t *store) {
         part->file_slots = part->slots;
     }
     if (fresh)
-        first_ckpt(store);
+        sl__store_ckpt_first(store);
     store->stats.recovery_ms = (sl_mono_ns() - t0) / 1000000;
-    sl_log_info("recovery done", "log_start=%" PRIu64 " log_end=%" PRIu64
-                " checkpoint=%" PRIu64 " scanned_entries=%" PRIu64
-                " partitions=%u ms=%" PRIu64, first, end, ckpt,
-                store->stats.recovered_entries, store->nparts,
+    sl_log_info("recovery done",
+                "log_start=%" PRIu64 " log_end=%" PRIu64 " checkpoint=%" PRIu64
+                " scanned_entries=%" PRIu64 " partitions=%u ms=%" PRIu64,
+                first, end, ckpt, store->stats.recovered_entries, store->nparts,
                 store->stats.recovery_ms);
     return 0;
 }

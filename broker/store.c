@@ -1,11 +1,12 @@
 /*
- * The commit log and its writer thread.
+ * The commit log: opening and closing the store, staging appends and
+ * group offsets, reads and retention.
  *
  * Layout on disk, under the data directory DIR:
  *   DIR/log/<20-digit start position>.log  commit-log segments
  *   DIR/idx/<partition id>.idx             per-partition indexes (index.c)
  *   DIR/meta.log                           names and group offsets (meta.c)
- *   DIR/checkpoint                         recovery checkpoint (recover.c)
+ *   DIR/checkpoint                         recovery checkpoint (checkpoint.c)
  *
  * The commit log is one sequence of entries (record.c) for all partitions,
  * addressed by a 64-bit byte position that starts at 0 and only grows. It
@@ -15,37 +16,21 @@
  * current one exceed the configured segment size (a larger entry gets a
  * segment of its own). Retention deletes whole segments from the front.
  *
- * Write path: the loop thread encodes each put straight into the filling
- * group's buffer, assigning its position and offsets at once; its index
- * entry goes to the partition's in-memory index tail. At the end
- * of a loop turn (uv_check) the group is handed to the writer thread if it
- * is idle; while it is busy, more appends join the next group, which is
- * how one fsync covers every put of a turn or more (group commit). The
- * writer appends the metadata records (fsync), the log bytes (write, then
- * fdatasync per the fsync mode), index chunks (pwrite, no fsync) and,
- * every checkpoint interval, a checkpoint; then uv_async_send wakes the
- * loop, which makes the data readable and delivers the acks.
- *
- * Disk full: a write that fails with ENOSPC or EDQUOT (a short write, a
- * segment that cannot be created, an index file that cannot grow) is
- * undone by the writer (files cut back to where the group started, its
- * new segments deleted, meta.log cut back to its last whole record); the
- * loop thread then rolls the group and the one staged behind it back in
- * memory from their undo records and refuses their writes (507). The
- * next group tries again, so writes resume by themselves. See rollback().
+ * Write path: appends are staged here, into the filling group, and the
+ * writer thread writes them (writer.c, which also tells how a full disk
+ * is handled).
  *
  * Index tails: a partition's newest index entries stay in memory and are
- * handed to the writer in chunks of INDEX_CHUNK entries (and all of them
+ * handed to the writer in chunks of SL__INDEX_CHUNK entries (and all of them
  * at each checkpoint), so the writer opens an index file once per chunk,
  * not once per batch, and only a small bounded cache of index descriptors
  * is ever open even with 10,000+ partitions. Readers look entries up in
  * the tail or, for older ones, in the file. A crash loses only tails,
  * which recovery rebuilds from the commit log after the checkpoint.
  */
-#include "broker/store.h"
+#include "broker/store_int.h"
 
 #include "broker/meta.h"
-#include "broker/recover.h"
 #include "bytes.h"
 #include "clock.h"
 #include "error.h"
@@ -62,127 +47,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#define INDEX_REC (4 + 8 + SL_INDEX_ENTRY)
 #define GROUP_MAX_BYTES (512u << 20)
-#define INDEX_CHUNK 32
-
-/* What an ack waits for, so a group refused for lack of space refuses
- * exactly the requests whose bytes were not stored. */
-#define WK_NONE 0 /* Nothing (sl_store_ack_after). */
-#define WK_DATA 1 /* Log bytes: puts, including duplicates. */
-#define WK_META 2 /* Metadata-log bytes: group offsets. */
-
-static int add_ack(sl_group_t *g, const sl_ack_t *ack, uint32_t wkind);
-static void add_ack_or_die(sl_group_t *g, const sl_ack_t *ack,
-                           uint32_t wkind);
-
-void sl_store_seg_path(const sl_store_t *store, uint64_t start, char *out,
-                       size_t outlen) {
-    snprintf(out, outlen, "%s/%020" PRIu64 ".log", store->logdir, start);
-}
-
-/* ---- partitions, producers, groups ---------------------------------- */
-
-int sl_store_add_part(sl_store_t *store, uint32_t id, const char *topic,
-                      size_t tlen, const char *name, size_t nlen,
-                      sl_part_t **out) {
-    if (id != store->nparts + 1)
-        return SL_EINVAL;
-    if (id >= store->capparts) {
-        uint32_t cap = store->capparts ? store->capparts * 2 : 64;
-        sl_part_t **p = realloc(store->parts, cap * sizeof *p);
-        if (p == NULL)
-            return SL_ENOMEM;
-        store->parts = p;
-        store->capparts = cap;
-    }
-    sl_part_t *part = calloc(1, sizeof *part);
-    char *key = malloc(tlen + 1 + nlen);
-    if (part == NULL || key == NULL)
-        goto nomem;
-    part->topic = strndup(topic, tlen);
-    part->name = strndup(name, nlen);
-    if (part->topic == NULL || part->name == NULL)
-        goto nomem;
-    part->id = id;
-    memcpy(key, topic, tlen);
-    key[tlen] = '\0';
-    memcpy(key + tlen + 1, name, nlen);
-    if (sl_strmap_put(&store->byname, key, tlen + 1 + nlen, part) != 0)
-        goto nomem;
-    free(key);
-    store->parts[id] = part;
-    store->nparts = id;
-    if (out)
-        *out = part;
-    return 0;
-nomem:
-    free(key);
-    if (part) {
-        free(part->topic);
-        free(part->name);
-        free(part);
-    }
-    return SL_ENOMEM;
-}
-
-static size_t group_key(char *key, const char *group, size_t glen,
-                        uint32_t id) {
-    memcpy(key, group, glen);
-    key[glen] = '\0';
-    sl_put_u32be((uint8_t *)key + glen + 1, id);
-    return glen + 5;
-}
-
-int sl_store_set_group(sl_store_t *store, const char *group, size_t glen,
-                       uint32_t part_id, uint64_t offset) {
-    char key[1100];
-    if (glen > 1024)
-        return SL_ETOOBIG;
-    size_t klen = group_key(key, group, glen, part_id);
-    uint64_t *v = sl_strmap_get(&store->groups, key, klen);
-    if (v == NULL) {
-        v = malloc(sizeof *v);
-        if (v == NULL || sl_strmap_put(&store->groups, key, klen, v) != 0) {
-            free(v);
-            return SL_ENOMEM;
-        }
-    }
-    *v = offset;
-    return 0;
-}
-
-int sl_store_note_producer(sl_part_t *part, int64_t producer,
-                           uint64_t first_seq, uint64_t last_seq,
-                           uint64_t base_offset) {
-    sl_prod_t *pr = NULL;
-    for (uint32_t i = 0; i < part->nprods; i++)
-        if (part->prods[i].producer == producer)
-            pr = &part->prods[i];
-    if (pr == NULL) {
-        if (part->nprods == part->capprods) {
-            uint32_t cap = part->capprods ? part->capprods * 2 : 2;
-            sl_prod_t *p = realloc(part->prods, cap * sizeof *p);
-            if (p == NULL)
-                return SL_ENOMEM;
-            part->prods = p;
-            part->capprods = cap;
-        }
-        pr = &part->prods[part->nprods++];
-        memset(pr, 0, sizeof *pr);
-        pr->producer = producer;
-    } else {
-        pr->recent[pr->head] = (sl_prod_batch_t){pr->first_seq, pr->last_seq,
-                                                 pr->base_offset};
-        pr->head = (pr->head + 1) % SL_PROD_RECENT;
-        if (pr->nrecent < SL_PROD_RECENT)
-            pr->nrecent++;
-    }
-    pr->first_seq = first_seq;
-    pr->last_seq = last_seq;
-    pr->base_offset = base_offset;
-    return 0;
-}
 
 /* ---- opening ----------------------------------------------------------- */
 
@@ -225,9 +90,7 @@ static int open_common(sl_store_t **out, const sl_store_opts_t *opts) {
         (err = mkdir_p(store->logdir)) != 0 ||
         (err = mkdir_p(store->idxdir)) != 0)
         goto fail;
-    if ((err = sl_strmap_init(&store->byname)) != 0 ||
-        (err = sl_strmap_init(&store->groups)) != 0 ||
-        (err = sl_strmap_init(&store->fences)) != 0)
+    if ((err = sl__store_catalog_init(store)) != 0)
         goto fail;
     if ((err = sl_fdcache_init(&store->wcache, store->idxdir, 1,
                                nofile_budget(4, 1024))) != 0 ||
@@ -237,10 +100,11 @@ static int open_common(sl_store_t **out, const sl_store_opts_t *opts) {
     store->filling = &store->groups_buf[0];
     struct statvfs vfs;
     store->idx_block = statvfs(store->idxdir, &vfs) == 0 && vfs.f_bsize > 0
-                           ? (uint64_t)vfs.f_bsize : 4096;
-    if ((err = sl_meta_load(store)) != 0)
+                           ? (uint64_t)vfs.f_bsize
+                           : 4096;
+    if ((err = sl__store_meta_load(store)) != 0)
         goto fail;
-    if ((err = sl_recover(store)) != 0)
+    if ((err = sl__store_recover(store)) != 0)
         goto fail;
     *out = store;
     return 0;
@@ -253,44 +117,10 @@ int sl_store_open_offline(sl_store_t **out, const sl_store_opts_t *opts) {
     return open_common(out, opts);
 }
 
-static void group_free(sl_group_t *g) {
-    sl_buf_free(&g->data);
-    sl_buf_free(&g->rolls);
-    sl_buf_free(&g->index);
-    sl_buf_free(&g->ichunks);
-    sl_buf_free(&g->meta);
-    sl_buf_free(&g->ckpt);
-    sl_buf_free(&g->undo);
-    free(g->acks);
-    free(g->wkinds);
-    memset(g, 0, sizeof *g);
-}
-
 void sl_store_free(sl_store_t *store) {
     if (store == NULL)
         return;
-    for (uint32_t id = 1; id <= store->nparts; id++) {
-        sl_part_t *part = store->parts[id];
-        free(part->topic);
-        free(part->name);
-        free(part->prods);
-        free(part->itail);
-        free(part);
-    }
-    free(store->parts);
-    sl_strmap_free(&store->byname);
-    if (store->groups.buckets)
-        for (size_t b = 0; b < store->groups.nbuckets; b++)
-            for (sl_strmap_node_t *n = store->groups.buckets[b]; n;
-                 n = n->next)
-                free(n->value);
-    sl_strmap_free(&store->groups);
-    if (store->fences.buckets)
-        for (size_t b = 0; b < store->fences.nbuckets; b++)
-            for (sl_strmap_node_t *n = store->fences.buckets[b]; n;
-                 n = n->next)
-                free(n->value);
-    sl_strmap_free(&store->fences);
+    sl__store_catalog_free(store);
     for (size_t i = 0; i < store->nsegs; i++)
         if (store->segs[i].rfd >= 0)
             close(store->segs[i].rfd);
@@ -308,751 +138,12 @@ void sl_store_free(sl_store_t *store) {
     if (store->rcache.fds)
         sl_fdcache_free(&store->rcache);
     sl_buf_free(&store->scratch);
-    group_free(&store->groups_buf[0]);
-    group_free(&store->groups_buf[1]);
+    sl__store_group_free(&store->groups_buf[0]);
+    sl__store_group_free(&store->groups_buf[1]);
     free(store->dir);
     free(store->logdir);
     free(store->idxdir);
     free(store);
-}
-
-/* ---- the writer thread --------------------------------------------------- */
-
-static void fsync_dir_or_die(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0)
-        sl_fatal("cannot fsync directory", "dir=%s errno=%d", dir, errno);
-    close(fd);
-}
-
-/* Whether errno says the file system is out of space or quota. */
-static int errno_nospace(int e) {
-    return sl_err_from_errno(e) == SL_ENOSPC;
-}
-
-/* Writes all of p[0..n) at the file offset (appending when at < 0),
- * handling short writes. Returns 0, or SL_ENOSPC when the file system is
- * full (some bytes may have been written: the caller undoes them). Any
- * other error is fatal: nothing more may be acknowledged. */
-static int write_all(int fd, const uint8_t *p, size_t n, int64_t at,
-                     const char *what) {
-    while (n > 0) {
-        ssize_t w = at < 0 ? write(fd, p, n) : pwrite(fd, p, n, (off_t)at);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno_nospace(errno))
-                return SL_ENOSPC;
-            sl_fatal("write failed; refusing to acknowledge anything more",
-                     "file=%s errno=%d", what, errno);
-        }
-        if (w == 0) {
-            /* A regular file only returns 0 for a full disk in practice;
-             * treat it as one rather than spinning. */
-            return SL_ENOSPC;
-        }
-        p += w;
-        n -= (size_t)w;
-        if (at >= 0)
-            at += w;
-    }
-    return 0;
-}
-
-static void timed_sync(sl_store_t *store, sl_group_t *g, int fd,
-                       const char *what) {
-    uint64_t t0 = sl_mono_ns();
-    if (fdatasync(fd) != 0)
-        sl_fatal("fsync failed; refusing to acknowledge anything more",
-                 "file=%s errno=%d", what, errno);
-    uint64_t ns = sl_mono_ns() - t0;
-    __atomic_store_n(&store->last_sync_ns, sl_mono_ns(), __ATOMIC_RELAXED);
-    if (g) {
-        g->fsyncs++;
-        g->fsync_ns += ns;
-        if (ns > g->fsync_max_ns)
-            g->fsync_max_ns = ns;
-    }
-}
-
-/* Starts the segment at start. SL_ENOSPC when it cannot be created. */
-static int roll_segment(sl_store_t *store, sl_group_t *g, uint64_t start) {
-    if (store->wfd >= 0) {
-        if (store->opts.fsync_mode != SL_FSYNC_NEVER)
-            timed_sync(store, g, store->wfd, "segment");
-        close(store->wfd);
-        store->wfd = -1;
-    }
-    char path[4096];
-    sl_store_seg_path(store, start, path, sizeof path);
-    store->wfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (store->wfd < 0) {
-        if (errno_nospace(errno))
-            return SL_ENOSPC;
-        sl_fatal("cannot create segment", "segment=%s errno=%d", path, errno);
-    }
-    if (store->opts.fsync_mode != SL_FSYNC_NEVER)
-        fsync_dir_or_die(store->logdir);
-    store->wseg_start = start;
-    store->wpos = start;
-    return 0;
-}
-
-/* SL_ENOSPC when an index file cannot be created or grown. */
-static int write_index(sl_store_t *store, sl_group_t *g) {
-    const uint8_t *p = g->ichunks.data, *end = p + g->ichunks.len;
-    while (p < end) {
-        uint32_t id = sl_get_u32be(p);
-        uint64_t slot = sl_get_u64be(p + 4);
-        size_t len = (size_t)sl_get_u32be(p + 12) * SL_INDEX_ENTRY;
-        int fd = sl_fdcache_get(&store->wcache, id);
-        if (fd == SL_ENOSPC)
-            return fd;
-        if (fd < 0)
-            sl_fatal("cannot open index", "partition=%u err=%s", id,
-                     sl_strerror(fd));
-        int err = write_all(fd, p + 16, len, (int64_t)(slot * SL_INDEX_ENTRY),
-                            "index");
-        if (err != 0)
-            return err;
-        p += 16 + len;
-    }
-    return 0;
-}
-
-/* Undoes a group's log bytes after a write failed for lack of space: the
- * segments the group created are deleted, and the one it started in is
- * cut back to where the group started. Nothing of it was acknowledged. */
-static void undo_data(sl_store_t *store, sl_group_t *g, int had_seg,
-                      uint64_t seg0, size_t created) {
-    if (created > 0) {
-        if (store->wfd >= 0)
-            close(store->wfd);
-        store->wfd = -1;
-        for (size_t i = 0; i < created; i++) {
-            char path[4096];
-            sl_store_seg_path(store, sl_get_u64be(g->rolls.data + i * 8), path,
-                              sizeof path);
-            if (unlink(path) != 0 && errno != ENOENT)
-                sl_fatal("cannot delete a segment that could not be written",
-                         "segment=%s errno=%d", path, errno);
-        }
-        if (had_seg) {
-            char path[4096];
-            sl_store_seg_path(store, seg0, path, sizeof path);
-            store->wfd = open(path, O_WRONLY | O_CLOEXEC);
-            if (store->wfd < 0)
-                sl_fatal("cannot reopen segment", "segment=%s errno=%d", path,
-                         errno);
-            store->wseg_start = seg0;
-        }
-    }
-    if (store->wfd >= 0) {
-        off_t keep = (off_t)(g->start - store->wseg_start);
-        if (ftruncate(store->wfd, keep) != 0 ||
-            lseek(store->wfd, keep, SEEK_SET) != keep)
-            sl_fatal("cannot cut back a segment after a failed write",
-                     "segment_start=%" PRIu64 " errno=%d", store->wseg_start,
-                     errno);
-    }
-    store->wpos = g->start;
-}
-
-/* Runs on the checkpointer thread. Returns SL_ENOSPC when the checkpoint
- * could not be written for lack of space (it is skipped and retried at
- * the next interval; the previous one stays valid). */
-static int write_ckpt(sl_store_t *store, const sl_buf_t *ckpt) {
-    /* Every index entry below the checkpoint was written before the job
-     * was handed over and must be on disk first. With fsync = never
-     * nothing is synced (a power loss may lose anything; a crash of the
-     * process loses nothing, the page cache has it). */
-    int sync = store->opts.fsync_mode != SL_FSYNC_NEVER;
-    if (sync && syncfs(store->dirfd) != 0)
-        sl_fatal("syncfs failed", "errno=%d", errno);
-    char tmp[4096], path[4096];
-    snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", store->dir);
-    snprintf(path, sizeof path, "%s/checkpoint", store->dir);
-    int cfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int err = 0;
-    if (cfd < 0) {
-        if (!errno_nospace(errno))
-            sl_fatal("cannot write checkpoint", "file=%s errno=%d", tmp,
-                     errno);
-        err = SL_ENOSPC;
-    } else {
-        err = write_all(cfd, ckpt->data, ckpt->len, -1, tmp);
-        if (err == 0 && sync && fsync(cfd) != 0)
-            sl_fatal("fsync failed", "file=%s errno=%d", tmp, errno);
-        close(cfd);
-    }
-    if (err == 0 && rename(tmp, path) != 0) {
-        if (!errno_nospace(errno))
-            sl_fatal("cannot rename checkpoint", "file=%s errno=%d", path,
-                     errno);
-        err = SL_ENOSPC;
-    }
-    if (err != 0) {
-        unlink(tmp);
-        sl_log_warn("disk full: checkpoint skipped, retried at the next "
-                    "interval (recovery scans from the previous one)",
-                    "file=%s", path);
-        return err;
-    }
-    if (sync)
-        fsync_dir_or_die(store->dir);
-    return 0;
-}
-
-/* Writes the group's log bytes (starting segments where it rolls) and its
- * index chunks. SL_ENOSPC after undoing what was written. */
-static int write_data(sl_store_t *store, sl_group_t *g) {
-    int had_seg = store->wfd >= 0;
-    uint64_t seg0 = store->wseg_start;
-    size_t created = 0;
-    int err = 0;
-    if (g->data.len > 0) {
-        uint64_t pos = g->start;
-        const uint8_t *p = g->data.data;
-        size_t nrolls = g->rolls.len / 8;
-        for (size_t r = 0; r <= nrolls && err == 0; r++) {
-            uint64_t until = r < nrolls ? sl_get_u64be(g->rolls.data + r * 8)
-                                        : g->start + g->data.len;
-            if (until > pos) {
-                SL_ASSERT(store->wfd >= 0 && store->wpos == pos);
-                err = write_all(store->wfd, p, (size_t)(until - pos), -1,
-                                "segment");
-                if (err != 0)
-                    break;
-                p += until - pos;
-                store->wpos = until;
-                pos = until;
-            }
-            if (r < nrolls) {
-                /* Counted even when the open failed: the undo then finds
-                 * no file to delete, and reopens the previous segment. */
-                err = roll_segment(store, g, until);
-                created++;
-            }
-        }
-        SL_ASSERT(err != 0 || p == g->data.data + g->data.len);
-    }
-    /* Index entries may reach their files before the log bytes are
-     * synced: readers and recovery use only entries below what is durable
-     * and checkpointed. Writing them before the sync lets a full disk
-     * here undo the group as a whole. */
-    if (err == 0 && g->ichunks.len > 0)
-        err = write_index(store, g);
-    if (err != 0 && g->data.len > 0)
-        undo_data(store, g, had_seg, seg0, created);
-    return err;
-}
-
-static void process(sl_store_t *store, sl_group_t *g) {
-    int mode = store->opts.fsync_mode;
-    g->err_meta = g->err_data = 0;
-    if (g->sync_only) {
-        /* Interval mode's timer: sync what earlier groups wrote. */
-        if (store->wfd >= 0 && store->dirty)
-            timed_sync(store, g, store->wfd, "segment");
-        store->dirty = 0;
-    }
-    if (g->meta.len > 0) {
-        int err = write_all(store->meta_fd, g->meta.data, g->meta.len, -1,
-                            "meta.log");
-        if (err != 0) {
-            /* Cut the metadata log back to its last whole record. */
-            if (ftruncate(store->meta_fd, (off_t)store->meta_size) != 0 ||
-                lseek(store->meta_fd, (off_t)store->meta_size, SEEK_SET) !=
-                    (off_t)store->meta_size)
-                sl_fatal("cannot cut back meta.log after a failed write",
-                         "errno=%d", errno);
-            g->err_meta = g->err_data = err;
-            return;
-        }
-        store->meta_size += g->meta.len;
-        if (mode != SL_FSYNC_NEVER)
-            timed_sync(store, g, store->meta_fd, "meta.log");
-    }
-    if (g->data.len > 0 || g->ichunks.len > 0) {
-        int err = write_data(store, g);
-        if (err != 0) {
-            g->err_data = err;
-            return;
-        }
-    }
-    if (g->data.len > 0) {
-        if (mode == SL_FSYNC_ALWAYS) {
-            timed_sync(store, g, store->wfd, "segment");
-        } else if (mode == SL_FSYNC_INTERVAL) {
-            store->dirty = 1;
-            if (sl_mono_ns() -
-                    __atomic_load_n(&store->last_sync_ns, __ATOMIC_RELAXED) >=
-                store->opts.fsync_interval_ms * 1000000u) {
-                timed_sync(store, g, store->wfd, "segment");
-                store->dirty = 0;
-            }
-        }
-    }
-    if (g->ckpt.len > 0) {
-        /* One checkpoint at a time; they are seconds apart, so waiting
-         * here is rare. */
-        pthread_mutex_lock(&store->ckmu);
-        while (store->ck_busy)
-            pthread_cond_wait(&store->ckcv, &store->ckmu);
-        sl_buf_t t = store->ckjob;
-        store->ckjob = g->ckpt;
-        g->ckpt = t;
-        sl_buf_reset(&g->ckpt);
-        store->ckjob_pos = g->ckpt_pos;
-        store->ck_busy = 1;
-        pthread_cond_broadcast(&store->ckcv);
-        pthread_mutex_unlock(&store->ckmu);
-    }
-}
-
-static void *ckpt_main(void *arg) {
-    sl_store_t *store = arg;
-    pthread_mutex_lock(&store->ckmu);
-    for (;;) {
-        while (!store->ck_busy && !store->ck_stop)
-            pthread_cond_wait(&store->ckcv, &store->ckmu);
-        if (!store->ck_busy)
-            break;
-        pthread_mutex_unlock(&store->ckmu);
-        int err = write_ckpt(store, &store->ckjob);
-        pthread_mutex_lock(&store->ckmu);
-        store->ck_result_pos = store->ckjob_pos;
-        store->ck_result = err == 0 ? 1 : 2;
-        store->ck_busy = 0;
-        pthread_cond_broadcast(&store->ckcv);
-        uv_async_send(&store->async);
-    }
-    pthread_mutex_unlock(&store->ckmu);
-    return NULL;
-}
-
-static void *writer_main(void *arg) {
-    sl_store_t *store = arg;
-    pthread_mutex_lock(&store->mu);
-    for (;;) {
-        while (!store->job_ready && !store->stopping)
-            pthread_cond_wait(&store->cv, &store->mu);
-        if (!store->job_ready && store->stopping)
-            break;
-        sl_group_t *g = store->inflight;
-        store->job_ready = 0;
-        pthread_mutex_unlock(&store->mu);
-        process(store, g);
-        pthread_mutex_lock(&store->mu);
-        store->job_done = 1;
-        uv_async_send(&store->async);
-    }
-    pthread_mutex_unlock(&store->mu);
-    return NULL;
-}
-
-static int group_has_work(const sl_group_t *g) {
-    return g->data.len || g->meta.len || g->nacks || g->index.len ||
-           g->ichunks.len || g->ckpt.len || g->sync_only;
-}
-
-/* Moves the part of a partition's index tail not yet handed over into the
- * group's index writes. */
-static int hand_tail(sl_group_t *g, sl_part_t *part) {
-    uint32_t n = part->ntail - part->handed;
-    if (n == 0)
-        return 0;
-    uint8_t *c = sl_buf_extend(&g->ichunks, 16 + (size_t)n * SL_INDEX_ENTRY);
-    if (c == NULL)
-        return SL_ENOMEM;
-    sl_put_u32be(c, part->id);
-    sl_put_u64be(c + 4, part->file_slots + part->handed);
-    sl_put_u32be(c + 12, n);
-    memcpy(c + 16, part->itail + (size_t)part->handed * SL_INDEX_ENTRY,
-           (size_t)n * SL_INDEX_ENTRY);
-    part->handed += n;
-    return 0;
-}
-
-/* Hands the filling group to the writer when it is idle. */
-static void kick(sl_store_t *store) {
-    if (store->inflight != NULL || store->closing > 1)
-        return;
-    sl_group_t *g = store->filling;
-    if (store->want_ckpt) {
-        /* Every index entry below the checkpoint must reach its file. */
-        for (uint32_t id = 1; id <= store->nparts; id++)
-            if (hand_tail(g, store->parts[id]) != 0)
-                return;
-        store->want_ckpt = 0;
-        g->ckpt_pos = store->log_end;
-        if (sl_ckpt_encode(store, store->log_end, &g->ckpt) != 0)
-            sl_buf_reset(&g->ckpt);
-        store->last_ckpt_ns = sl_mono_ns();
-    }
-    if (!group_has_work(g))
-        return;
-    /* After a write failed for lack of space, a group holding only
-     * carried-over metadata (no client waiting, no checkpoint, no interval
-     * fsync due) waits a second: retrying it at once would spin on a full
-     * disk. */
-    if (store->stats.disk_full && g->nacks == 0 && g->ckpt.len == 0 &&
-        !g->sync_only && sl_mono_ns() - store->nospace_ns < 1000000000u)
-        return;
-    g->nparts_hi = store->nparts;
-    store->filling = g == &store->groups_buf[0] ? &store->groups_buf[1]
-                                                : &store->groups_buf[0];
-    store->filling->start = store->log_end;
-    pthread_mutex_lock(&store->mu);
-    store->inflight = g;
-    store->job_ready = 1;
-    pthread_cond_signal(&store->cv);
-    pthread_mutex_unlock(&store->mu);
-}
-
-void sl_store_kick(sl_store_t *store) {
-    kick(store);
-}
-
-static void reset_group(sl_group_t *g) {
-    /* Keep the storage for the next turn, unless one burst made it huge. */
-    if (g->data.cap > (64u << 20))
-        sl_buf_free(&g->data);
-    sl_buf_reset(&g->data);
-    sl_buf_reset(&g->rolls);
-    sl_buf_reset(&g->index);
-    sl_buf_reset(&g->ichunks);
-    sl_buf_reset(&g->meta);
-    sl_buf_reset(&g->ckpt);
-    sl_buf_reset(&g->undo);
-    g->nacks = 0;
-    g->sync_only = 0;
-    g->err_meta = g->err_data = 0;
-    g->fsyncs = g->fsync_ns = g->fsync_max_ns = 0;
-}
-
-/* ---- undoing a group refused for lack of space (loop thread) ------------- */
-
-/* Undo records, appended to a group's undo buffer as it is staged and
- * walked backwards: a body followed by its u32 length.
- *   'P' u32 part id, u32 producer index, u8 was new, sl_prod_t before
- *   'C' u32 part id, u8 had an offset, u64 offset before, group name */
-static int undo_push(sl_group_t *g, const uint8_t *body, size_t n) {
-    uint8_t *p = sl_buf_extend(&g->undo, n + 4);
-    if (p == NULL)
-        return SL_ENOMEM;
-    memcpy(p, body, n);
-    sl_put_u32be(p + n, (uint32_t)n);
-    return 0;
-}
-
-static int undo_note_producer(sl_group_t *g, const sl_part_t *part,
-                              int64_t producer, uint64_t seq) {
-    uint8_t b[24 + sizeof(sl_prod_t)];
-    uint32_t i = 0;
-    while (i < part->nprods && part->prods[i].producer != producer)
-        i++;
-    b[0] = 'P';
-    sl_put_u32be(b + 1, part->id);
-    sl_put_u32be(b + 5, i);
-    b[9] = i == part->nprods;
-    if (i < part->nprods)
-        memcpy(b + 10, &part->prods[i], sizeof(sl_prod_t));
-    else
-        memset(b + 10, 0, sizeof(sl_prod_t));
-    sl_put_u64be(b + 10 + sizeof(sl_prod_t), seq);
-    return undo_push(g, b, 18 + sizeof(sl_prod_t));
-}
-
-/* Fences: an idempotent producer whose batch from sequence S was refused
- * may have later batches in flight (pipelined) that would otherwise be
- * stored after it; resending S would then look like a duplicate of an
- * older sequence and be dropped, acknowledged as "dup" although it was
- * never stored. So, until the producer stores a batch starting at or
- * below S again, its batches above S in that partition are refused too,
- * with the error that set the fence. Fences are set for lack of space
- * (SL_ENOSPC, undo_group), for every refusal of sl_store_append once the
- * partition exists (too large, group full, out of memory; for an
- * overlapping range, SL_EEXIST, at the first sequence not stored, so that
- * the documented recovery, resending the original batches, passes) and
- * by the server through sl_store_fence (a CRC mismatch). Keyed by u32be
- * partition id and u64be producer; the value is a fence_t whose seq is S,
- * or FENCE_NONE once cleared. */
-#define FENCE_NONE UINT64_MAX
-
-typedef struct {
-    uint64_t seq;
-    int err;
-} fence_t;
-
-static size_t fence_key(uint8_t *key, const sl_part_t *part,
-                        int64_t producer) {
-    sl_put_u32be(key, part->id);
-    sl_put_u64be(key + 4, (uint64_t)producer);
-    return 12;
-}
-
-static void fence_set(sl_store_t *store, const sl_part_t *part,
-                      int64_t producer, uint64_t seq, int err) {
-    uint8_t key[12];
-    size_t klen = fence_key(key, part, producer);
-    fence_t *v = sl_strmap_get(&store->fences, key, klen);
-    if (v == NULL) {
-        v = malloc(sizeof *v);
-        if (v == NULL || sl_strmap_put(&store->fences, key, klen, v) != 0)
-            sl_fatal("out of memory fencing a producer", NULL);
-        v->seq = FENCE_NONE;
-    }
-    if (v->seq == FENCE_NONE)
-        store->nfences++;
-    if (v->seq == FENCE_NONE || seq < v->seq) {
-        v->seq = seq;
-        v->err = err;
-    }
-}
-
-void sl_store_fence(sl_store_t *store, const sl_part_t *part,
-                    int64_t producer, uint64_t seq, int err) {
-    if (producer >= 0 && (uint64_t)producer <= SL_PRODUCER_MAX &&
-        seq <= SL_SEQ_MAX)
-        fence_set(store, part, producer, seq, err);
-}
-
-/* The fence's error when the batch must wait for the refused one before
- * it, else 0. With clear set (the batch is being stored, not a
- * duplicate), a batch at or below the fence lifts it. */
-static int fence_check(sl_store_t *store, const sl_part_t *part,
-                       int64_t producer, uint64_t seq, int clear) {
-    if (store->nfences == 0)
-        return 0;
-    uint8_t key[12];
-    size_t klen = fence_key(key, part, producer);
-    fence_t *v = sl_strmap_get(&store->fences, key, klen);
-    if (v == NULL || v->seq == FENCE_NONE)
-        return 0;
-    if (seq > v->seq)
-        return v->err;
-    if (clear) {
-        v->seq = FENCE_NONE;
-        store->nfences--;
-    }
-    return 0;
-}
-
-/* A group's offset slot holding this value was never committed (the
- * commit that created it was undone). */
-#define GROUP_NONE UINT64_MAX
-
-/* Restores producer state (and, when commits_too, group offsets) changed
- * by the group, newest first. */
-static void undo_group(sl_store_t *store, sl_group_t *g, int commits_too) {
-    size_t end = g->undo.len;
-    while (end > 0) {
-        uint32_t n = sl_get_u32be(g->undo.data + end - 4);
-        const uint8_t *b = g->undo.data + end - 4 - n;
-        end -= 4 + (size_t)n;
-        sl_part_t *part = store->parts[sl_get_u32be(b + 1)];
-        if (b[0] == 'P') {
-            uint32_t i = sl_get_u32be(b + 5);
-            int64_t producer = part->prods[i].producer;
-            if (b[9]) {
-                SL_ASSERT(i + 1 == part->nprods);
-                part->nprods--;
-            } else {
-                memcpy(&part->prods[i], b + 10, sizeof(sl_prod_t));
-            }
-            fence_set(store, part, producer,
-                      sl_get_u64be(b + 10 + sizeof(sl_prod_t)), SL_ENOSPC);
-        } else if (commits_too) {
-            char key[1100];
-            size_t glen = n - 14;
-            size_t klen = group_key(key, (const char *)b + 14, glen, part->id);
-            uint64_t *v = sl_strmap_get(&store->groups, key, klen);
-            if (v != NULL)
-                *v = b[5] ? sl_get_u64be(b + 6) : GROUP_NONE;
-        }
-    }
-}
-
-/* Rewinds a partition to what is durable. */
-static void rewind_part(sl_store_t *store, uint32_t id) {
-    sl_part_t *part = store->parts[id];
-    part->next_offset = part->durable_offset;
-    part->slots = part->durable_slots;
-    part->ntail = (uint32_t)(part->durable_slots - part->file_slots);
-    part->handed = 0;
-    /* The group's high-water-mark record may have been undone with it:
-     * the next append writes a new one (recovery keeps the largest). */
-    part->reserved = 0;
-}
-
-static void rewind_parts(sl_store_t *store, sl_group_t *g) {
-    size_t n = g->index.len / INDEX_REC;
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *r = g->index.data + i * INDEX_REC;
-        rewind_part(store, sl_get_u32be(r));
-        store->stats.puts -= sl_get_u32be(r + 12 + 20);
-        store->stats.put_batches--;
-    }
-    for (const uint8_t *c = g->ichunks.data, *ce = c + g->ichunks.len;
-         c < ce; c += 16 + (size_t)sl_get_u32be(c + 12) * SL_INDEX_ENTRY)
-        rewind_part(store, sl_get_u32be(c));
-}
-
-/* Marks the acks of g whose write failed and appends them to out. */
-static void refuse_acks(sl_store_t *store, sl_group_t *out, sl_group_t *g,
-                        int meta_failed) {
-    for (size_t i = 0; i < g->nacks; i++) {
-        sl_ack_t a = g->acks[i];
-        uint8_t wk = g->wkinds[i];
-        if (wk == WK_DATA || (wk == WK_META && meta_failed)) {
-            a.extra = SL_ACK_NOSPACE;
-            store->stats.nospace_refused++;
-        }
-        if (out != g)
-            add_ack_or_die(out, &a, wk);
-        else
-            g->acks[i] = a;
-    }
-}
-
-/* The writer could not store group g for lack of space and undid its
- * files. Everything staged after it (the filling group) was built on it,
- * so both are rolled back to what is durable: offsets, index tails,
- * producer state, group offsets whose records were not written, and
- * segments they started. Their puts and commits are refused (err =
- * SL_ENOSPC, a 507 reply); names of partitions they created stay in
- * memory and are staged again, so later data never lacks its name.
- * Reads need no new space and go on; so does the next write attempt. */
-static void rollback(sl_store_t *store, sl_group_t *g) {
-    sl_group_t *f = store->filling;
-    int meta_failed = g->err_meta != 0;
-    if (!meta_failed)
-        store->meta_parts = g->nparts_hi;
-    undo_group(store, f, 1);
-    undo_group(store, g, meta_failed);
-    rewind_parts(store, f);
-    rewind_parts(store, g);
-    size_t drop = (g->rolls.len + f->rolls.len) / 8;
-    SL_ASSERT(drop <= store->nsegs);
-    for (size_t i = store->nsegs - drop; i < store->nsegs; i++)
-        if (store->segs[i].rfd >= 0)
-            close(store->segs[i].rfd);
-    store->nsegs -= drop;
-    store->log_end = store->durable_end;
-    /* Likewise a segment-name record: name the newest segment again. */
-    store->have_seg_hwm = 0;
-    uint64_t before = store->stats.nospace_refused;
-    refuse_acks(store, g, g, meta_failed);
-    refuse_acks(store, g, f, 1);
-    store->stats.nospace_groups++;
-    if (!store->stats.disk_full)
-        sl_log_error("disk full: write undone, puts and commits refused "
-                     "with 507 until space returns (reads go on; writes are "
-                     "retried with every new group)", "refused=%" PRIu64
-                     " log_end=%" PRIu64, store->stats.nospace_refused - before,
-                     store->log_end);
-    store->stats.disk_full = 1;
-    store->nospace_ns = sl_mono_ns();
-    reset_group(f);
-    f->start = store->log_end;
-    for (uint32_t id = store->meta_parts + 1; id <= store->nparts; id++) {
-        sl_part_t *part = store->parts[id];
-        if (sl_meta_encode_part(&f->meta, id, part->topic, strlen(part->topic),
-                                part->name, strlen(part->name)) != 0)
-            sl_fatal("out of memory staging partition names again", NULL);
-    }
-    /* The acks go out last: the callback may stage new work into f. */
-    if (g->nacks && store->acks_cb)
-        store->acks_cb(store, g->acks, g->nacks);
-    reset_group(g);
-}
-
-static void complete(sl_store_t *store) {
-    if (store->ck_started) {
-        pthread_mutex_lock(&store->ckmu);
-        if (store->ck_result == 1) {
-            store->ckpt_done = store->ck_result_pos;
-            store->stats.checkpoints++;
-        } else if (store->ck_result == 2) {
-            store->stats.checkpoints_skipped++;
-        }
-        store->ck_result = 0;
-        pthread_mutex_unlock(&store->ckmu);
-    }
-    pthread_mutex_lock(&store->mu);
-    if (!store->job_done) {
-        pthread_mutex_unlock(&store->mu);
-        return;
-    }
-    store->job_done = 0;
-    sl_group_t *g = store->inflight;
-    store->inflight = NULL;
-    pthread_mutex_unlock(&store->mu);
-
-    store->stats.fsyncs += g->fsyncs;
-    store->stats.fsync_ns += g->fsync_ns;
-    if (g->fsync_max_ns > store->stats.fsync_max_ns)
-        store->stats.fsync_max_ns = g->fsync_max_ns;
-    if (g->err_data != 0) {
-        rollback(store, g);
-        kick(store);
-        return;
-    }
-    store->meta_parts = g->nparts_hi;
-    if (store->stats.disk_full && (g->data.len > 0 || g->meta.len > 0)) {
-        store->stats.disk_full = 0;
-        sl_log_info("disk space available again: puts are stored", NULL);
-    }
-    store->stats.groups++;
-    store->stats.bytes_written += g->data.len;
-    if (g->data.len)
-        store->durable_end = g->start + g->data.len;
-    size_t n = g->index.len / INDEX_REC;
-    sl_part_t *last = NULL;
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *r = g->index.data + i * INDEX_REC;
-        uint32_t id = sl_get_u32be(r);
-        sl_part_t *part = last && last->id == id ? last : store->parts[id];
-        part->durable_slots = sl_get_u64be(r + 4) + 1;
-        part->durable_offset = sl_get_u64be(r + 12) + sl_get_u32be(r + 12 + 20);
-        part->advanced = 1;
-        last = part;
-    }
-    for (const uint8_t *c = g->ichunks.data, *ce = c + g->ichunks.len;
-         c < ce;) {
-        sl_part_t *part = store->parts[sl_get_u32be(c)];
-        uint32_t k = sl_get_u32be(c + 12);
-        /* Chunks are written in order, so they are the tail's front. */
-        SL_ASSERT(sl_get_u64be(c + 4) == part->file_slots && part->handed >= k);
-        memmove(part->itail, part->itail + (size_t)k * SL_INDEX_ENTRY,
-                (size_t)(part->ntail - k) * SL_INDEX_ENTRY);
-        part->ntail -= k;
-        part->handed -= k;
-        part->file_slots += k;
-        c += 16 + (size_t)k * SL_INDEX_ENTRY;
-    }
-    if (g->nacks && store->acks_cb)
-        store->acks_cb(store, g->acks, g->nacks);
-    for (size_t i = 0; i < n; i++) {
-        sl_part_t *part = store->parts[sl_get_u32be(g->index.data +
-                                                    i * INDEX_REC)];
-        if (part->advanced) {
-            part->advanced = 0;
-            if (part->waiters && store->advance_cb)
-                store->advance_cb(store, part);
-        }
-    }
-    reset_group(g);
-    kick(store);
-}
-
-static void async_cb(uv_async_t *h) {
-    complete(h->data);
-}
-
-static void check_cb(uv_check_t *h) {
-    kick(h->data);
 }
 
 static void timer_cb(uv_timer_t *h) {
@@ -1062,12 +153,13 @@ static void timer_cb(uv_timer_t *h) {
         now - store->last_ckpt_ns >= store->opts.checkpoint_ms * 1000000u &&
         store->durable_end != store->ckpt_done)
         store->want_ckpt = 1;
-    if (store->opts.fsync_mode == SL_FSYNC_INTERVAL && store->inflight == NULL &&
+    if (store->opts.fsync_mode == SL_FSYNC_INTERVAL &&
+        store->inflight == NULL &&
         now - __atomic_load_n(&store->last_sync_ns, __ATOMIC_RELAXED) >=
             store->opts.fsync_interval_ms * 1000000u)
         store->filling->sync_only = store->filling->data.len == 0;
     sl_store_retain(store, sl_wall_ms());
-    kick(store);
+    sl_store_kick(store);
 }
 
 int sl_store_open(sl_store_t **out, const sl_store_opts_t *opts,
@@ -1085,59 +177,16 @@ int sl_store_open(sl_store_t **out, const sl_store_opts_t *opts,
     store->meta_parts = store->nparts;
     store->last_sync_ns = store->last_ckpt_ns = sl_mono_ns();
     store->want_ckpt = 1;
-    if (store->nsegs > 0) {
-        uint64_t start = store->segs[store->nsegs - 1].start;
-        char path[4096];
-        sl_store_seg_path(store, start, path, sizeof path);
-        store->wfd = open(path, O_WRONLY | O_CLOEXEC);
-        if (store->wfd < 0 ||
-            lseek(store->wfd, (off_t)(store->log_end - start), SEEK_SET) < 0) {
-            sl_store_free(store);
-            return SL_EIO;
-        }
-        store->wseg_start = start;
-        store->wpos = store->log_end;
-    }
-    pthread_mutex_init(&store->mu, NULL);
-    pthread_cond_init(&store->cv, NULL);
-    pthread_mutex_init(&store->ckmu, NULL);
-    pthread_cond_init(&store->ckcv, NULL);
-    store->dirfd = open(store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (store->dirfd < 0) {
+    err = sl__store_writer_start(store);
+    if (err != 0) {
         sl_store_free(store);
-        return SL_EIO;
+        return err;
     }
-    if (pthread_create(&store->thread, NULL, writer_main, store) != 0) {
-        sl_store_free(store);
-        return SL_ESYS;
-    }
-    store->thread_started = 1;
-    if (pthread_create(&store->ckthread, NULL, ckpt_main, store) != 0)
-        sl_fatal("cannot start the checkpoint thread", NULL);
-    store->ck_started = 1;
-    uv_async_init(loop, &store->async, async_cb);
-    store->async.data = store;
     uv_timer_init(loop, &store->timer);
     store->timer.data = store;
-    uv_check_init(loop, &store->check);
-    store->check.data = store;
-    uv_check_start(&store->check, check_cb);
     uv_timer_start(&store->timer, timer_cb, 100, 100);
     *out = store;
     return 0;
-}
-
-/* Waits (blocking) until the writer finished the in-flight group. */
-static void wait_writer(sl_store_t *store) {
-    for (;;) {
-        pthread_mutex_lock(&store->mu);
-        int busy = store->inflight != NULL && !store->job_done;
-        pthread_mutex_unlock(&store->mu);
-        if (!busy)
-            break;
-        usleep(500);
-    }
-    complete(store);
 }
 
 static void closed_one(uv_handle_t *h) {
@@ -1152,31 +201,7 @@ static void closed_one(uv_handle_t *h) {
 }
 
 void sl_store_close(sl_store_t *store, void (*cb)(void *data)) {
-    /* Drain what is staged and write a final checkpoint. Blocking here is
-     * fine: the server stopped accepting work. */
-    store->closing = 1;
-    wait_writer(store);
-    store->want_ckpt = 1;
-    kick(store);
-    wait_writer(store);
-    kick(store);
-    wait_writer(store);
-    store->closing = 2;
-    pthread_mutex_lock(&store->mu);
-    store->stopping = 1;
-    pthread_cond_signal(&store->cv);
-    pthread_mutex_unlock(&store->mu);
-    pthread_join(store->thread, NULL);
-    store->thread_started = 0;
-    /* Let the final checkpoint finish, then stop its thread. */
-    pthread_mutex_lock(&store->ckmu);
-    while (store->ck_busy)
-        pthread_cond_wait(&store->ckcv, &store->ckmu);
-    store->ck_stop = 1;
-    pthread_cond_broadcast(&store->ckcv);
-    pthread_mutex_unlock(&store->ckmu);
-    pthread_join(store->ckthread, NULL);
-    store->ck_started = 0;
+    sl__store_writer_stop(store);
     store->close_cb = cb;
     store->close_open = 3;
     uv_close((uv_handle_t *)&store->async, closed_one);
@@ -1184,35 +209,11 @@ void sl_store_close(sl_store_t *store, void (*cb)(void *data)) {
     uv_close((uv_handle_t *)&store->check, closed_one);
 }
 
-/* ---- staging (loop thread) ------------------------------------------------ */
-
-static int add_ack(sl_group_t *g, const sl_ack_t *ack, uint32_t wkind) {
-    if (g->nacks == g->capacks) {
-        size_t cap = g->capacks ? g->capacks * 2 : 1024;
-        sl_ack_t *a = realloc(g->acks, cap * sizeof *a);
-        if (a == NULL)
-            return SL_ENOMEM;
-        g->acks = a;
-        uint8_t *k = realloc(g->wkinds, cap);
-        if (k == NULL)
-            return SL_ENOMEM;
-        g->wkinds = k;
-        g->capacks = cap;
-    }
-    g->acks[g->nacks] = *ack;
-    g->wkinds[g->nacks] = (uint8_t)wkind;
-    g->nacks++;
-    return 0;
-}
-
-static void add_ack_or_die(sl_group_t *g, const sl_ack_t *ack,
-                           uint32_t wkind) {
-    if (add_ack(g, ack, wkind) != 0)
-        sl_fatal("out of memory refusing acks", NULL);
-}
+/* ---- staging (loop thread) ------------------------------------------------
+ */
 
 int sl_store_ack_after(sl_store_t *store, const sl_ack_t *ack) {
-    return add_ack(store->filling, ack, WK_NONE);
+    return sl__store_add_ack(store->filling, ack, SL__WK_NONE);
 }
 
 static int valid_name(const char *s, size_t n) {
@@ -1225,15 +226,10 @@ static int valid_name(const char *s, size_t n) {
 }
 
 int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
-                  const char *name, size_t nlen, int create,
-                  sl_part_t **out) {
-    char key[600];
+                  const char *name, size_t nlen, int create, sl_part_t **out) {
     if (!valid_name(topic, tlen) || !valid_name(name, nlen))
         return SL_EINVAL;
-    memcpy(key, topic, tlen);
-    key[tlen] = '\0';
-    memcpy(key + tlen + 1, name, nlen);
-    sl_part_t *part = sl_strmap_get(&store->byname, key, tlen + 1 + nlen);
+    sl_part_t *part = sl__store_find_part(store, topic, tlen, name, nlen);
     if (part != NULL) {
         *out = part;
         return 0;
@@ -1244,11 +240,11 @@ int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
         store->nparts >= store->opts.max_partitions)
         return SL_ELIMIT;
     uint32_t id = store->nparts + 1;
-    int err = sl_meta_encode_part(&store->filling->meta, id, topic, tlen,
-                                  name, nlen);
+    int err =
+        sl_meta_encode_part(&store->filling->meta, id, topic, tlen, name, nlen);
     if (err != 0)
         return err;
-    err = sl_store_add_part(store, id, topic, tlen, name, nlen, out);
+    err = sl__store_add_part(store, id, topic, tlen, name, nlen, out);
     if (err != 0)
         return err;
     /* A fresh index file: nothing from an older incarnation survives. */
@@ -1294,11 +290,11 @@ static int note_segment(sl_store_t *store, sl_group_t *g) {
 }
 
 /* Refuses an append with err; an idempotent producer's later batches in
- * the partition then wait for this one (see the fences above). */
+ * the partition then wait for this one (see the fences in catalog.c). */
 static int refused(sl_store_t *store, const sl_part_t *part, int64_t producer,
                    uint64_t seq, int err) {
     if (producer >= 0)
-        fence_set(store, part, producer, seq, err);
+        sl__store_fence_set(store, part, producer, seq, err);
     return err;
 }
 
@@ -1313,7 +309,7 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
         if ((uint64_t)producer > SL_PRODUCER_MAX || seq > SL_SEQ_MAX ||
             n - 1 > SL_SEQ_MAX - seq)
             return SL_ERANGE;
-        int err = fence_check(store, part, producer, seq, 0);
+        int err = sl__store_fence_check(store, part, producer, seq, 0);
         if (err != 0) {
             /* Refused in order with the acks before it, so the refusal
              * never overtakes the ack of an earlier put. */
@@ -1325,10 +321,10 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
                 a.extra = SL_ACK_NOSPACE;
                 store->stats.nospace_refused++;
             } else {
-                a.value = (uint64_t)-(int64_t)err;
+                a.value = (uint64_t) - (int64_t)err;
                 a.extra = SL_ACK_FENCED;
             }
-            return add_ack(g, &a, WK_NONE);
+            return sl__store_add_ack(g, &a, SL__WK_NONE);
         }
         for (uint32_t i = 0; i < part->nprods; i++) {
             sl_prod_t *pr = &part->prods[i];
@@ -1337,7 +333,8 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
             /* Part old, part new: storing it would duplicate the old part,
              * dropping it would lose the new one. Refuse, loudly. */
             if (n - 1 > pr->last_seq - seq) {
-                fence_set(store, part, producer, pr->last_seq + 1, SL_EEXIST);
+                sl__store_fence_set(store, part, producer, pr->last_seq + 1,
+                                    SL_EEXIST);
                 return SL_EEXIST;
             }
             *dup = 1;
@@ -1362,7 +359,7 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
                 sl_ack_t a = *ack;
                 a.value = *base_offset;
                 a.extra = SL_ACK_DUP;
-                return add_ack(g, &a, WK_DATA);
+                return sl__store_add_ack(g, &a, SL__WK_DATA);
             }
             return 0;
         }
@@ -1370,7 +367,7 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
     if (g->data.len > GROUP_MAX_BYTES)
         return refused(store, part, producer, seq, SL_EAGAIN);
     if (producer >= 0)
-        fence_check(store, part, producer, seq, 1);
+        sl__store_fence_check(store, part, producer, seq, 1);
     int err = reserve_offsets(g, part, n);
     if (err == 0)
         err = note_segment(store, g);
@@ -1380,8 +377,8 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
     if (ts < part->last_ts)
         ts = part->last_ts; /* Timestamps never go back in a partition. */
     size_t at = g->data.len;
-    err = sl_record_encode(&g->data, part->id, part->next_offset, ts,
-                               producer, seq, msgs, n);
+    err = sl_record_encode(&g->data, part->id, part->next_offset, ts, producer,
+                           seq, msgs, n);
     if (err != 0)
         return refused(store, part, producer, seq, err);
     uint32_t len = (uint32_t)(g->data.len - at);
@@ -1413,19 +410,19 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
         store->segs[store->nsegs].rfd = -1;
         store->nsegs++;
     }
-    uint8_t *ir = sl_buf_extend(&g->index, INDEX_REC);
+    uint8_t *ir = sl_buf_extend(&g->index, SL__INDEX_REC);
     if (ir == NULL) {
         g->data.len = at;
         return refused(store, part, producer, seq, SL_ENOMEM);
     }
-    sl_index_entry_t ie = {part->next_offset, pos, len, (uint32_t)n, ts,
-                           part->id};
+    sl_index_entry_t ie = {part->next_offset, pos, len,
+                           (uint32_t)n,       ts,  part->id};
     if (part->ntail == part->captail) {
-        uint32_t cap = part->captail ? part->captail * 2 : INDEX_CHUNK;
+        uint32_t cap = part->captail ? part->captail * 2 : SL__INDEX_CHUNK;
         uint8_t *t = realloc(part->itail, (size_t)cap * SL_INDEX_ENTRY);
         if (t == NULL) {
             g->data.len = at;
-            g->index.len -= INDEX_REC;
+            g->index.len -= SL__INDEX_REC;
             return refused(store, part, producer, seq, SL_ENOMEM);
         }
         part->itail = t;
@@ -1437,13 +434,14 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
     memcpy(part->itail + (size_t)part->ntail * SL_INDEX_ENTRY, ir + 12,
            SL_INDEX_ENTRY);
     part->ntail++;
-    if (part->ntail - part->handed >= INDEX_CHUNK && hand_tail(g, part) != 0)
+    if (part->ntail - part->handed >= SL__INDEX_CHUNK &&
+        sl__store_hand_tail(g, part) != 0)
         sl_fatal("out of memory staging an index chunk", NULL);
     *base_offset = part->next_offset;
     if (producer >= 0) {
-        if (undo_note_producer(g, part, producer, seq) != 0 ||
-            sl_store_note_producer(part, producer, seq, seq + n - 1,
-                                   part->next_offset) != 0)
+        if (sl__store_undo_note_producer(g, part, producer, seq) != 0 ||
+            sl__store_note_producer(part, producer, seq, seq + n - 1,
+                                    part->next_offset) != 0)
             sl_fatal("out of memory staging producer state", NULL);
     }
     part->slots++;
@@ -1456,7 +454,7 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
         sl_ack_t a = *ack;
         a.value = *base_offset;
         a.extra = 0;
-        return add_ack(g, &a, WK_DATA);
+        return sl__store_add_ack(g, &a, SL__WK_DATA);
     }
     return 0;
 }
@@ -1466,44 +464,39 @@ int sl_store_commit_offset(sl_store_t *store, const char *group, size_t glen,
                            const sl_ack_t *ack) {
     if (!valid_name(group, glen))
         return SL_EINVAL;
-    if (offset == GROUP_NONE)
+    if (offset == SL__GROUP_NONE)
         return SL_ERANGE;
     /* Remember the offset before, to restore it if the record cannot be
      * written for lack of space. */
     uint8_t b[14 + 255];
-    char key[300];
-    size_t klen = group_key(key, group, glen, part->id);
-    const uint64_t *old = sl_strmap_get(&store->groups, key, klen);
+    const uint64_t *old = sl__store_group_slot(store, group, glen, part->id);
     b[0] = 'C';
     sl_put_u32be(b + 1, part->id);
-    b[5] = old != NULL && *old != GROUP_NONE;
+    b[5] = old != NULL && *old != SL__GROUP_NONE;
     sl_put_u64be(b + 6, b[5] ? *old : 0);
     memcpy(b + 14, group, glen);
-    int err = undo_push(store->filling, b, 14 + glen);
+    int err = sl__store_undo_push(store->filling, b, 14 + glen);
     if (err == 0)
         err = sl_meta_encode_offset(&store->filling->meta, group, glen,
                                     part->id, offset);
     if (err == 0)
-        err = sl_store_set_group(store, group, glen, part->id, offset);
+        err = sl__store_set_group(store, group, glen, part->id, offset);
     if (err == 0 && ack)
-        err = add_ack(store->filling, ack, WK_META);
+        err = sl__store_add_ack(store->filling, ack, SL__WK_META);
     return err;
 }
 
 int sl_store_committed(sl_store_t *store, const char *group, size_t glen,
                        sl_part_t *part, uint64_t *offset) {
-    char key[1100];
-    if (glen > 1024)
-        return SL_ENOTFOUND;
-    size_t klen = group_key(key, group, glen, part->id);
-    uint64_t *v = sl_strmap_get(&store->groups, key, klen);
-    if (v == NULL || *v == GROUP_NONE)
+    const uint64_t *v = sl__store_group_slot(store, group, glen, part->id);
+    if (v == NULL || *v == SL__GROUP_NONE)
         return SL_ENOTFOUND;
     *offset = *v;
     return 0;
 }
 
-/* ---- reading (loop thread) ------------------------------------------------ */
+/* ---- reading (loop thread) ------------------------------------------------
+ */
 
 uint64_t sl_store_disk_used(const sl_store_t *store) {
     uint64_t start = store->nsegs ? store->segs[0].start : store->durable_end;
@@ -1551,8 +544,8 @@ static int read_slots(sl_store_t *store, sl_part_t *part, uint64_t slot,
         int fd = sl_fdcache_get(&store->rcache, part->id);
         if (fd < 0)
             return fd;
-        ssize_t r = pread(fd, raw, k * SL_INDEX_ENTRY,
-                          (off_t)(slot * SL_INDEX_ENTRY));
+        ssize_t r =
+            pread(fd, raw, k * SL_INDEX_ENTRY, (off_t)(slot * SL_INDEX_ENTRY));
         if (r != (ssize_t)(k * SL_INDEX_ENTRY))
             return SL_EIO;
         for (; done < k; done++)
@@ -1577,37 +570,16 @@ bad:
     return SL_ECHECKSUM;
 }
 
-/* First slot in [lo, hi) for which pred holds (pred monotonic). */
-typedef int (*slot_pred_fn)(const sl_index_entry_t *ie, uint64_t u, int64_t s);
+/* The store's view of a partition's index for sl_index_find_*: entries
+ * from its file and its in-memory tail. */
+typedef struct {
+    sl_store_t *store;
+    sl_part_t *part;
+} slot_reader_t;
 
-static int search(sl_store_t *store, sl_part_t *part, uint64_t lo, uint64_t hi,
-                  slot_pred_fn pred, uint64_t u, int64_t sv, uint64_t *slot) {
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        sl_index_entry_t ie;
-        int err = read_slots(store, part, mid, 1, &ie);
-        if (err != 0)
-            return err;
-        if (pred(&ie, u, sv))
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    *slot = lo;
-    return 0;
-}
-
-static int p_above_offset(const sl_index_entry_t *ie, uint64_t u, int64_t s) {
-    (void)s;
-    return ie->base_offset > u;
-}
-static int p_at_pos(const sl_index_entry_t *ie, uint64_t u, int64_t s) {
-    (void)s;
-    return ie->pos >= u;
-}
-static int p_at_ts(const sl_index_entry_t *ie, uint64_t u, int64_t s) {
-    (void)u;
-    return ie->max_ts >= s;
+static int read_slot(void *ctx, uint64_t slot, sl_index_entry_t *ie) {
+    slot_reader_t *r = ctx;
+    return read_slots(r->store, r->part, slot, 1, ie);
 }
 
 /* Moves part->first_slot past index entries whose data was deleted. */
@@ -1616,8 +588,9 @@ static int refresh_first(sl_store_t *store, sl_part_t *part) {
         return 0;
     uint64_t log_start = store->nsegs ? store->segs[0].start : 0;
     uint64_t slot;
-    int err = search(store, part, part->first_slot, part->durable_slots,
-                     p_at_pos, log_start, 0, &slot);
+    slot_reader_t rd = {store, part};
+    int err = sl_index_find_pos(read_slot, &rd, part->first_slot,
+                                part->durable_slots, log_start, &slot);
     if (err != 0)
         return err;
     part->first_slot = slot;
@@ -1656,8 +629,9 @@ int sl_store_offset_for_ts(sl_store_t *store, sl_part_t *part, int64_t ts,
         return err;
     }
     uint64_t slot;
-    err = search(store, part, part->first_slot, part->durable_slots, p_at_ts, 0,
-                 ts, &slot);
+    slot_reader_t rd = {store, part};
+    err = sl_index_find_ts(read_slot, &rd, part->first_slot,
+                           part->durable_slots, ts, &slot);
     if (err != 0)
         return err;
     if (slot >= part->durable_slots) {
@@ -1685,7 +659,7 @@ static sl_segment_t *seg_for(sl_store_t *store, uint64_t pos) {
     sl_segment_t *seg = &store->segs[lo];
     if (seg->rfd < 0) {
         char path[4096];
-        sl_store_seg_path(store, seg->start, path, sizeof path);
+        sl__store_seg_path(store, seg->start, path, sizeof path);
         seg->rfd = open(path, O_RDONLY | O_CLOEXEC);
         if (seg->rfd < 0)
             return NULL;
@@ -1708,12 +682,12 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
         return SL_ERANGE;
     if (offset == latest)
         return 0;
-    uint64_t slot, above;
-    err = search(store, part, part->first_slot, part->durable_slots,
-                 p_above_offset, offset, 0, &above);
+    uint64_t slot;
+    slot_reader_t rd = {store, part};
+    err = sl_index_find_offset(read_slot, &rd, part->first_slot,
+                               part->durable_slots, offset, &slot);
     if (err != 0)
         return err;
-    slot = above > part->first_slot ? above - 1 : part->first_slot;
     uint64_t emitted = 0;
     sl_index_entry_t ies[64];
     while (slot < part->durable_slots && (emitted < max_bytes || *count == 0)) {
@@ -1746,9 +720,12 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
             if (seg == NULL)
                 return SL_EIO;
             uint64_t seg_end = seg + 1 < store->segs + store->nsegs
-                                   ? seg[1].start : UINT64_MAX;
+                                   ? seg[1].start
+                                   : UINT64_MAX;
             size_t j = k + 1;
-            uint64_t span = ies[k].len, budget = max_bytes - (emitted < max_bytes ? emitted : max_bytes);
+            uint64_t span = ies[k].len,
+                     budget = max_bytes -
+                              (emitted < max_bytes ? emitted : max_bytes);
             while (j < have && ies[j].len > SL_INDEX_HOLE &&
                    ies[j].pos == ies[k].pos + span &&
                    ies[j].pos + ies[j].len <= seg_end &&
@@ -1766,8 +743,8 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                 /* The bytes are gone (a segment file lost or cut short
                  * below the checkpoint): damage, as for a failed CRC. */
                 sl_log_error("commit-log bytes missing; not serving them",
-                             "topic=%s partition=%s pos=%" PRIu64,
-                             part->topic, part->name, ies[k].pos);
+                             "topic=%s partition=%s pos=%" PRIu64, part->topic,
+                             part->name, ies[k].pos);
                 if (*count > 0)
                     return 0;
                 *next = ies[k].base_offset + ies[k].count;
@@ -1789,10 +766,11 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                      * next intact batch starts. */
                     store->stats.crc_errors++;
                     sl_log_error("commit-log entry failed verification; not "
-                                 "serving it", "topic=%s partition=%s pos=%"
-                                 PRIu64 " offsets=%" PRIu64 "-%" PRIu64
-                                 " err=%s", part->topic, part->name,
-                                 ies[e].pos, ies[e].base_offset,
+                                 "serving it",
+                                 "topic=%s partition=%s pos=%" PRIu64
+                                 " offsets=%" PRIu64 "-%" PRIu64 " err=%s",
+                                 part->topic, part->name, ies[e].pos,
+                                 ies[e].base_offset,
                                  ies[e].base_offset + ies[e].count - 1,
                                  sl_strerror(err));
                     if (*count > 0)
@@ -1831,7 +809,8 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
     return 0;
 }
 
-/* ---- retention ------------------------------------------------------------ */
+/* ---- retention ------------------------------------------------------------
+ */
 
 int sl_store_retain(sl_store_t *store, int64_t now_ms) {
     int deleted = 0;
@@ -1840,7 +819,7 @@ int sl_store_retain(sl_store_t *store, int64_t now_ms) {
         if (end > store->ckpt_done || end > store->durable_end)
             break;
         char path[4096];
-        sl_store_seg_path(store, store->segs[0].start, path, sizeof path);
+        sl__store_seg_path(store, store->segs[0].start, path, sizeof path);
         int drop = 0;
         if (store->opts.retention_bytes &&
             store->durable_end - store->segs[0].start >
@@ -1872,12 +851,6 @@ int sl_store_retain(sl_store_t *store, int64_t now_ms) {
     return deleted;
 }
 
-uint32_t sl_store_nparts(const sl_store_t *store) { return store->nparts; }
-
-sl_part_t *sl_store_part_by_id(const sl_store_t *store, uint32_t id) {
-    return id >= 1 && id <= store->nparts ? store->parts[id] : NULL;
-}
-
 const sl_store_opts_t *sl_store_options(const sl_store_t *store) {
     return &store->opts;
 }
@@ -1886,7 +859,9 @@ const sl_store_stats_t *sl_store_get_stats(const sl_store_t *store) {
     return &store->stats;
 }
 
-size_t sl_store_nsegments(const sl_store_t *store) { return store->nsegs; }
+size_t sl_store_nsegments(const sl_store_t *store) {
+    return store->nsegs;
+}
 
 uint64_t sl_store_durable_end(const sl_store_t *store) {
     return store->durable_end;
@@ -1900,6 +875,10 @@ size_t sl_store_filling_bytes(const sl_store_t *store) {
     return store->filling->data.len;
 }
 
-void *sl_store_get_data(const sl_store_t *store) { return store->data; }
+void *sl_store_get_data(const sl_store_t *store) {
+    return store->data;
+}
 
-void sl_store_set_data(sl_store_t *store, void *data) { store->data = data; }
+void sl_store_set_data(sl_store_t *store, void *data) {
+    store->data = data;
+}

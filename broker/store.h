@@ -3,7 +3,8 @@
  * DIR/log, format in record.c and store.c), per-partition index files
  * (DIR/idx, index.c), the metadata log of partition names and consumer
  * offsets (DIR/meta.log, meta.c) and the checkpoint (DIR/checkpoint,
- * recover.c).
+ * checkpoint.c; recovery in recover.c). The files of the store and the
+ * order in which they depend on each other are listed in store_int.h.
  *
  * Threads: every sl_store_* function is called on the loop thread. Disk
  * writes and fsyncs run on the store's own writer thread, which reports
@@ -25,12 +26,9 @@
 #ifndef SL_BROKER_STORE_H
 #define SL_BROKER_STORE_H
 
-#include "broker/index.h"
 #include "broker/record.h"
-#include "strmap.h"
 #include "buf.h"
 
-#include <pthread.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -84,13 +82,6 @@ typedef struct sl_part_s {
     int advanced;            /* Scratch flag while completing a group. */
 } sl_part_t;
 
-/* Offsets [from, to) of a partition that recovery skipped (meta.log type
- * 5): nothing was stored there, so a rebuild accepts the jump. */
-typedef struct {
-    uint32_t part_id;
-    uint64_t from, to;
-} sl_hole_t;
-
 /* An acknowledgement, opaque to the store, delivered after durability.
  * The store sets extra on acks of writes: SL_ACK_DUP for a put that was a
  * duplicate, SL_ACK_NOSPACE for a put or commit refused for lack of space
@@ -98,7 +89,7 @@ typedef struct {
 #define SL_ACK_DUP 1
 #define SL_ACK_NOSPACE 2
 /* A put refused because an earlier batch of its idempotent producer in
- * that partition was refused (a fence, store.c); value is the negated
+ * that partition was refused (a fence, catalog.c); value is the negated
  * SL_E* code of that refusal. Nothing of it was stored. */
 #define SL_ACK_FENCED 3
 typedef struct {
@@ -108,40 +99,6 @@ typedef struct {
     uint32_t kind;
     uint32_t extra;
 } sl_ack_t;
-
-typedef struct {
-    uint64_t start;
-    int rfd; /* Read descriptor on the loop thread, -1 until needed. */
-} sl_segment_t;
-
-/* One group commit: bytes for the log and the metadata log, index
- * entries, and the acks to send once it is durable. */
-typedef struct {
-    sl_buf_t data;     /* Commit-log bytes starting at position start. */
-    uint64_t start;
-    sl_buf_t rolls;    /* u64 positions where a new segment starts. */
-    sl_buf_t index;    /* Records of u32 part id, u64 slot, 40-byte entry:
-                          what becomes readable when the group is durable. */
-    sl_buf_t ichunks;  /* Index writes: u32 part id, u64 first slot, u32 n,
-                          then n 40-byte entries. */
-    sl_buf_t meta;     /* Metadata-log bytes, written and synced first. */
-    sl_buf_t undo;     /* Loop-thread undo records (producer state, group
-                          offsets) to roll the group back if refused. */
-    uint32_t nparts_hi; /* Partitions whose names are in this group's
-                           metadata bytes or earlier ones. */
-    sl_buf_t ckpt;     /* A checkpoint to write after, when non-empty. */
-    uint64_t ckpt_pos;
-    sl_ack_t *acks;
-    uint8_t *wkinds;   /* Per ack: what it waits for (store.c's WK_*). */
-    size_t nacks, capacks;
-    int sync_only;     /* Interval mode: just fsync what was written. */
-    /* Results from the writer. */
-    int err_meta;      /* SL_ENOSPC: the metadata bytes were not stored. */
-    int err_data;      /* SL_ENOSPC: the log bytes were not stored. */
-    uint64_t fsyncs;
-    uint64_t fsync_ns;
-    uint64_t fsync_max_ns;
-} sl_group_t;
 
 typedef struct {
     const char *dir;
@@ -179,82 +136,6 @@ typedef struct {
     uint64_t checkpoints_skipped; /* Checkpoints not written (no space). */
     int disk_full;                /* The last group failed for space. */
 } sl_store_stats_t;
-
-struct sl_store_s {
-    sl_store_opts_t opts;
-    char *dir, *logdir, *idxdir;
-    uv_loop_t *loop;
-    sl_store_acks_cb acks_cb;
-    sl_store_advance_cb advance_cb;
-    void *data;
-
-    sl_part_t **parts; /* By id; ids start at 1; parts[0] unused. */
-    uint32_t nparts, capparts;
-    sl_strmap_t byname;  /* "topic\0name" -> sl_part_t*. */
-    sl_strmap_t groups;  /* "group\0" u32be id -> uint64_t* offset. */
-    sl_strmap_t fences;  /* u32be id, u64be producer -> fence_t* (store.c:
-                            a refused batch of an idempotent producer). */
-    uint32_t nfences;    /* Fences in force. */
-
-    sl_segment_t *segs;
-    size_t nsegs, capsegs;
-    uint64_t log_end;      /* Position after the last staged byte. */
-    uint64_t durable_end;  /* Position after the last durable byte. */
-    uint64_t ckpt_done;    /* Position of the last completed checkpoint. */
-    uint64_t retention_gen;
-    int meta_fd;
-    uint64_t meta_size;    /* Writer-owned once the writer runs. */
-    uint32_t meta_parts;   /* Partitions whose names are durable. */
-    uint64_t idx_block;    /* Allocation unit of the index directory. */
-    uint64_t nospace_ns;   /* When a write last failed for lack of space. */
-    uint64_t seg_hwm;      /* Start of the newest segment meta.log names. */
-    int have_seg_hwm;
-    sl_hole_t *holes;      /* Skipped offsets, from meta.log. */
-    size_t nholes, capholes;
-    uint32_t meta_damage;  /* Damaged meta.log ranges found at start-up. */
-    uint32_t lost_names;   /* Partitions named _lost/partition-<id>. */
-    int meta_dirty;        /* meta.log must be rewritten after recovery. */
-
-    sl_fdcache_t rcache;   /* Loop-thread index descriptors. */
-    sl_buf_t scratch;      /* Loop-thread read buffer. */
-
-    /* Writer thread. */
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    sl_group_t groups_buf[2];
-    sl_group_t *filling;   /* Loop only. */
-    sl_group_t *inflight;  /* Handed to the writer; NULL when idle. */
-    int job_ready, job_done, stopping, thread_started;
-    uv_async_t async;
-    uv_timer_t timer;      /* Checkpoints, retention, interval fsync. */
-    uv_check_t check;      /* Hands the group over at the end of a turn. */
-    void (*close_cb)(void *data);
-    int close_open;
-    int want_ckpt;
-    uint64_t last_ckpt_ns;
-    int closing;
-    /* Checkpointer thread: writes checkpoints (syncfs + atomic replace)
-     * off the writer, so acks never wait for them. */
-    pthread_t ckthread;
-    pthread_mutex_t ckmu;
-    pthread_cond_t ckcv;
-    sl_buf_t ckjob;        /* The checkpoint being written. */
-    uint64_t ckjob_pos;
-    int ck_busy, ck_stop, ck_started, ck_result; /* ck_result: 1 done,
-                                                    2 skipped (no space). */
-    uint64_t ck_result_pos;
-    int dirfd;             /* The data directory, for syncfs. */
-    /* Writer-owned. */
-    int wfd;
-    uint64_t wseg_start;
-    uint64_t wpos;
-    sl_fdcache_t wcache;
-    uint64_t last_sync_ns;
-    int dirty;
-
-    sl_store_stats_t stats;
-};
 
 /* Opens (creating if needed) the store at opts->dir, recovers it, and
  * starts the writer thread. opts->dir is copied. */
@@ -376,17 +257,5 @@ size_t sl_store_filling_bytes(const sl_store_t *store);
 /* The user's pointer, for callbacks (libuv's handle->data). */
 void *sl_store_get_data(const sl_store_t *store);
 void sl_store_set_data(sl_store_t *store, void *data);
-
-/* Internal, shared with recover.c and meta.c. */
-int sl_store_add_part(sl_store_t *store, uint32_t id, const char *topic,
-                      size_t tlen, const char *name, size_t nlen,
-                      sl_part_t **out);
-int sl_store_set_group(sl_store_t *store, const char *group, size_t glen,
-                       uint32_t part_id, uint64_t offset);
-int sl_store_note_producer(sl_part_t *part, int64_t producer,
-                           uint64_t first_seq, uint64_t last_seq,
-                           uint64_t base_offset);
-void sl_store_seg_path(const sl_store_t *store, uint64_t start, char *out,
-                       size_t outlen);
 
 #endif

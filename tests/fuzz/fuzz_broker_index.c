@@ -86,9 +86,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
 
     uint64_t s_off = UINT64_MAX, s_pos = UINT64_MAX, s_ts = UINT64_MAX;
-    int r1 = sl_index_find_offset(memfd, lo, hi, key, &s_off);
-    int r2 = sl_index_find_pos(memfd, lo, hi, key, &s_pos);
-    int r3 = sl_index_find_ts(memfd, lo, hi, (int64_t)key, &s_ts);
+    int r1 =
+        sl_index_find_offset(sl_index_read_fd, &memfd, lo, hi, key, &s_off);
+    int r2 = sl_index_find_pos(sl_index_read_fd, &memfd, lo, hi, key, &s_pos);
+    int r3 =
+        sl_index_find_ts(sl_index_read_fd, &memfd, lo, hi, (int64_t)key, &s_ts);
     int rs[3] = {r1, r2, r3};
     for (int i = 0; i < 3; i++)
         if (rs[i] != 0 && (all_ok || rs[i] != SL_ECHECKSUM))

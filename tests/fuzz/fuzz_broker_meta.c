@@ -5,8 +5,8 @@
  * whose length field fits, so mutations reach the record bodies), the
  * rest is the content of meta.log. It is written into a private data
  * directory (with an empty commit log) and the store is opened offline,
- * which runs sl_meta_load() and recovery as the broker does at start-up,
- * first without and then with the operator's quarantine option.
+ * which runs sl__store_meta_load() and recovery as the broker does at
+ * start-up, first without and then with the operator's quarantine option.
  *
  * The oracle is the recovery contract of docs/broker.md ("Checkpoints and
  * crash recovery"), checked against an independent reading of the file

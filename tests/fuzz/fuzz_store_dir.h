@@ -11,8 +11,9 @@
 #define SL_FUZZ_STORE_DIR_H
 
 #include "broker/meta.h"
-#include "broker/recover.h"
+#include "broker/checkpoint.h"
 #include "broker/store.h"
+#include "broker/store_int.h"
 #include "buf.h"
 #include "log.h"
 

@@ -154,19 +154,22 @@ SL_TEST(broker_index_codec_and_search) {
                  SL_INDEX_ENTRY);
     }
     uint64_t slot;
-    SL_CHECK_OK(sl_index_find_offset(fd, 0, 100, 0, &slot));
+    SL_CHECK_OK(sl_index_find_offset(sl_index_read_fd, &fd, 0, 100, 0, &slot));
     SL_CHECK_UINT(slot, 0);
-    SL_CHECK_OK(sl_index_find_offset(fd, 0, 100, 151, &slot));
+    SL_CHECK_OK(
+        sl_index_find_offset(sl_index_read_fd, &fd, 0, 100, 151, &slot));
     SL_CHECK_UINT(slot, 50);
-    SL_CHECK_OK(sl_index_find_offset(fd, 0, 100, 299, &slot));
+    SL_CHECK_OK(
+        sl_index_find_offset(sl_index_read_fd, &fd, 0, 100, 299, &slot));
     SL_CHECK_UINT(slot, 99);
-    SL_CHECK_OK(sl_index_find_pos(fd, 0, 100, 5500, &slot));
+    SL_CHECK_OK(sl_index_find_pos(sl_index_read_fd, &fd, 0, 100, 5500, &slot));
     SL_CHECK_UINT(slot, 6);
-    SL_CHECK_OK(sl_index_find_pos(fd, 0, 100, 999999, &slot));
+    SL_CHECK_OK(
+        sl_index_find_pos(sl_index_read_fd, &fd, 0, 100, 999999, &slot));
     SL_CHECK_UINT(slot, 100);
-    SL_CHECK_OK(sl_index_find_ts(fd, 0, 100, 455, &slot));
+    SL_CHECK_OK(sl_index_find_ts(sl_index_read_fd, &fd, 0, 100, 455, &slot));
     SL_CHECK_UINT(slot, 46);
-    SL_CHECK_OK(sl_index_find_ts(fd, 10, 100, 0, &slot));
+    SL_CHECK_OK(sl_index_find_ts(sl_index_read_fd, &fd, 10, 100, 0, &slot));
     SL_CHECK_UINT(slot, 10);
     SL_CHECK_INT(sl_index_read(fd, 100, &out), SL_ETRUNC);
     close(fd);

@@ -4,6 +4,7 @@
  * tails (a cut at every byte) and bit flips.
  */
 #include "broker/store.h"
+#include "broker/store_int.h"
 #include "error.h"
 #include "harness.h"
 #include "log.h"

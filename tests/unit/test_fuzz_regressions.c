@@ -4,10 +4,11 @@
  * the real code; the same input is also kept in the target's seed corpus.
  */
 #include "broker/meta.h"
-#include "broker/recover.h"
+#include "broker/checkpoint.h"
 #include "apply/keytpl.h"
 #include "broker/record.h"
 #include "broker/store.h"
+#include "broker/store_int.h"
 #include "capture/schema/history.h"
 #include "bytes.h"
 #include "crc32c.h"
@@ -32,9 +33,9 @@ static void put_record(sl_buf_t *out, const uint8_t *body, size_t n) {
 
 /* fuzz_broker_meta: a meta.log group-offset record whose group name is
  * longer than the encoder writes (1100 bytes, CRC valid) made
- * sl_meta_load() fail with SL_ETOOBIG, an error that named nothing. It is
- * now a bad record, and since its CRC holds it is damage: start-up stops
- * with SL_EDAMAGED unless damaged data is quarantined. */
+ * sl__store_meta_load() fail with SL_ETOOBIG, an error that named
+ * nothing. It is now a bad record, and since its CRC holds it is damage:
+ * start-up stops with SL_EDAMAGED unless damaged data is quarantined. */
 SL_TEST(fuzz_meta_long_group_name_does_not_stop_startup) {
     sl_log_set_level(SL_LOG_FATAL);
     const char *dir = sl_test_tmpdir();
@@ -202,9 +203,9 @@ static int open_store(const char *dir, int quarantine, sl_store_t **out) {
 }
 
 /* fuzz_broker_meta: a meta.log with a damaged record in the middle and a
- * torn tail had its tail cut by sl_meta_load() before recovery stopped
- * with SL_EDAMAGED, so the stop changed the file it promises to leave as
- * it was. */
+ * torn tail had its tail cut by sl__store_meta_load() before recovery
+ * stopped with SL_EDAMAGED, so the stop changed the file it promises to
+ * leave as it was. */
 SL_TEST(fuzz_meta_damaged_with_torn_tail_stop_changes_nothing) {
     sl_log_set_level(SL_LOG_FATAL);
     const char *dir = sl_test_tmpdir();
