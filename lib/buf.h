@@ -28,7 +28,10 @@ typedef struct {
                       or 0. */
 } sl_buf_t;
 
+/* Not formatted: clang-format 14 breaks the initializer off its name. */
+/* clang-format off */
 #define SL_BUF_INIT {NULL, 0, 0, 0}
+/* clang-format on */
 
 void sl_buf_init(sl_buf_t *buf);
 /* Releases the storage and leaves an empty buffer. */

@@ -123,11 +123,14 @@ int sl_json_escape(sl_buf_t *out, const void *str, size_t len, int *replaced) {
         } else if (c < 0x20 || c == 0x7F) {
             esc[0] = '\\';
             switch (c) {
+            /* Not formatted: one escape per line reads as a table. */
+            /* clang-format off */
             case '\b': esc[1] = 'b'; esc_len = 2; break;
             case '\f': esc[1] = 'f'; esc_len = 2; break;
             case '\n': esc[1] = 'n'; esc_len = 2; break;
             case '\r': esc[1] = 'r'; esc_len = 2; break;
             case '\t': esc[1] = 't'; esc_len = 2; break;
+            /* clang-format on */
             default:
                 memcpy(esc + 1, "u00", 3);
                 esc[4] = hex[c >> 4];

@@ -253,8 +253,11 @@ static size_t scan_string(sl_jr_doc_t *doc, const unsigned char *s,
                 break;
             unsigned char e = s[i + 1];
             switch (e) {
+            /* Not formatted: the escapes JSON allows, as one list. */
+            /* clang-format off */
             case '"': case '\\': case '/': case 'b': case 'f': case 'n':
             case 'r': case 't':
+            /* clang-format on */
                 i += 2;
                 continue;
             case 'u': {
@@ -628,12 +631,15 @@ static size_t unescape_one(const unsigned char *p, unsigned char *out,
                            size_t *outn) {
     unsigned char e = p[1];
     switch (e) {
+    /* Not formatted: one escape per line reads as a table. */
+    /* clang-format off */
     case 'b': out[0] = '\b'; *outn = 1; return 2;
     case 'f': out[0] = '\f'; *outn = 1; return 2;
     case 'n': out[0] = '\n'; *outn = 1; return 2;
     case 'r': out[0] = '\r'; *outn = 1; return 2;
     case 't': out[0] = '\t'; *outn = 1; return 2;
     case 'u': break;
+    /* clang-format on */
     default: out[0] = e; *outn = 1; return 2;
     }
     unsigned u = 0, lo = 0;

@@ -1,7 +1,10 @@
 /*
  * Leveled logging to stderr in logfmt:
  *
- *   ts=2026-11-22T01:31:27.123Z level=info msg="broker started" listen=127.0.0.1:8123
+ *   ts=2026-11-22T01:31:27.123Z level=info msg="broker started" \
+ *     listen=127.0.0.1:8123
+ *
+ * (one line in the log; broken here to fit).
  *
  * The message is always quoted by the logger. The key=value tail is printed
  * by the caller's format; values that may hold spaces or quotes should go

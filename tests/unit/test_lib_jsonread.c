@@ -110,10 +110,13 @@ SL_TEST(jsonread_escapes_and_unicode) {
 SL_TEST(jsonread_scalars_and_whitespace) {
     sl_jr_doc_t doc;
     sl_jr_init(&doc);
+    /* Not formatted: a table of inputs. */
+    /* clang-format off */
     const char *ok[] = {" 0 ", "-0", "1e5", "1E+5", "1.25e-7", "true",
                         "false", "null", "\"\"", "[]", "{}", "\r\n\t[ ]",
                         "[[],{},[[]]]", "{\"a\":{\"b\":[1,2,{\"c\":null}]}}",
                         "-9223372036854775808"};
+    /* clang-format on */
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int rc = parse(&doc, ok[i]);
         if (rc != 0)
@@ -145,6 +148,8 @@ SL_TEST(jsonread_scalars_and_whitespace) {
 }
 
 SL_TEST(jsonread_rejects_malformed) {
+    /* Not formatted: a table of inputs. */
+    /* clang-format off */
     static const char *bad[] = {
         "", " ", "{", "}", "[", "]", "[1,]", "{\"a\":1,}", "{\"a\"}",
         "{\"a\" 1}", "{a:1}", "{1:2}", "[1 2]", "01", "-", "+1", "1.",
@@ -155,6 +160,7 @@ SL_TEST(jsonread_rejects_malformed) {
         "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xe2\x82\"",
         "[1,,2]", "[,1]", "{,}", "{\"a\":1 \"b\":2}", "/* c */ 1", "[1]x",
         "\"a\"\"b\"", "{\"a\"::1}", "[\"a\":1]",
+    /* clang-format on */
     };
     sl_jr_doc_t doc;
     sl_jr_init(&doc);
