@@ -34,6 +34,7 @@
 #include "clock.h"
 #include "error.h"
 #include "log.h"
+#include "status.h"
 
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -533,7 +534,8 @@ static void sweep_cb(uv_timer_t *t) {
         if (open && srv->opts.auth_ms && !conn->authed &&
             now - conn->connected_ms > srv->opts.auth_ms) {
             srv->st.timeouts++;
-            sl__server_reply(conn, 408, 0, 0, "authentication timeout");
+            sl__server_reply(conn, SL_STATUS_TIMEOUT, 0, 0,
+                             "authentication timeout");
             conn->close_after_flush = 1;
             sl__server_update_reading(conn);
             continue;
@@ -542,7 +544,7 @@ static void sweep_cb(uv_timer_t *t) {
             conn->reading && !conn->parked &&
             now - conn->req_start_ms > srv->opts.request_ms) {
             srv->st.timeouts++;
-            sl__server_reply(conn, 408, 0, 0, "request timeout");
+            sl__server_reply(conn, SL_STATUS_TIMEOUT, 0, 0, "request timeout");
             conn->close_after_flush = 1;
             sl__server_update_reading(conn);
             continue;

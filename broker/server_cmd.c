@@ -36,6 +36,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "status.h"
 #include "version.h"
 
 #include <inttypes.h>
@@ -163,65 +164,55 @@ void sl__server_unpark(sl_conn_t *conn) {
 
 /* ---- commands ----------------------------------------------------------- */
 
-static int store_err_code(int err) {
-    switch (err) {
-    case SL_ETOOBIG: return 413;
-    case SL_EAGAIN: return 503;
-    case SL_EINVAL:
-    case SL_ERANGE: return 400;
-    case SL_ENOTFOUND: return 404;
-    case SL_EEXIST: return 409;
-    case SL_ELIMIT: return 429;
-    case SL_ENOSPC: return 507;
-    case SL_EDAMAGED: return 422;
-    default: return 500;
-    }
-}
-
 /* Writes the reply of a refusal (see refuse()). */
 static void refusal_reply(sl_conn_t *conn, uint64_t reqid, refuse_t why,
                           int err) {
     switch (why) {
     case RF_UNKNOWN:
-        sl__server_reply(conn, 404, reqid, 1, "unknown partition");
+        sl__server_reply(conn, SL_STATUS_NOT_FOUND, reqid, 1,
+                         "unknown partition");
         break;
     case RF_BADNAME:
-        sl__server_reply(conn, 400, reqid, 1, "bad topic or partition name");
+        sl__server_reply(conn, SL_STATUS_BAD_REQUEST, reqid, 1,
+                         "bad topic or partition name");
         break;
     case RF_LIMIT:
-        sl__server_reply(conn, 429, reqid, 1,
+        sl__server_reply(conn, SL_STATUS_LIMIT, reqid, 1,
                          "partition limit reached "
                          "(max-partitions %u)",
                          sl_store_options(conn->srv->store)->max_partitions);
         break;
     case RF_OVERLAP:
-        sl__server_reply(conn, 409, reqid, 1,
+        sl__server_reply(conn, SL_STATUS_CONFLICT, reqid, 1,
                          "sequence range overlaps the last stored "
                          "batch of this producer; resend with the same batch "
                          "boundaries");
         break;
-    case RF_CRC: sl__server_reply(conn, 400, reqid, 1, "crc mismatch"); break;
+    case RF_CRC:
+        sl__server_reply(conn, SL_STATUS_BAD_REQUEST, reqid, 1, "crc mismatch");
+        break;
     case RF_NOMEM:
-        sl__server_reply(conn, 500, reqid, 1, "out of memory");
+        sl__server_reply(conn, SL_STATUS_INTERNAL, reqid, 1, "out of memory");
         break;
     case RF_COUNT:
-        sl__server_reply(conn, 400, reqid, 1,
+        sl__server_reply(conn, SL_STATUS_BAD_REQUEST, reqid, 1,
                          "mput items do not match its count");
         break;
     case RF_GROUP:
-        sl__server_reply(conn, 400, reqid, 1, "bad group name");
+        sl__server_reply(conn, SL_STATUS_BAD_REQUEST, reqid, 1,
+                         "bad group name");
         break;
     case RF_FENCED:
         /* The code of the refusal that set the fence, so a client treats
          * the run of batches after it alike (507 and 503 stay transient). */
         sl__server_reply(
-            conn, store_err_code(err), reqid, 1,
+            conn, sl_status_of_error(err), reqid, 1,
             "an earlier batch of "
             "this producer in this partition was refused; resend from it");
         break;
     case RF_STORE:
     default:
-        sl__server_reply(conn, store_err_code(err), reqid, 1, "%s",
+        sl__server_reply(conn, sl_status_of_error(err), reqid, 1, "%s",
                          sl_strerror(err));
         break;
     }
@@ -389,7 +380,7 @@ static int serve_get(sl_conn_t *conn, sl_part_t *part, uint64_t offset,
         uint64_t earliest = 0, latest = 0;
         sl_store_bounds(srv->store, part, &earliest, &latest);
         srv->st.err_range++;
-        sl__server_reply(conn, 416, reqid, 1,
+        sl__server_reply(conn, SL_STATUS_OUT_OF_RANGE, reqid, 1,
                          "%" PRIu64 " %" PRIu64 " offset %s", earliest, latest,
                          err == SL_EGONE ? "no longer stored (retention)"
                                          : "beyond the end");
@@ -398,7 +389,7 @@ static int serve_get(sl_conn_t *conn, sl_part_t *part, uint64_t offset,
     if (err == SL_EDAMAGED) {
         /* Like 416, the text starts with the offset to go on from. */
         srv->st.err_store++;
-        sl__server_reply(conn, store_err_code(err), reqid, 1,
+        sl__server_reply(conn, sl_status_of_error(err), reqid, 1,
                          "%" PRIu64 " offsets "
                          "%" PRIu64 "-%" PRIu64 " damaged (quarantined)",
                          next, offset, next - 1);
@@ -406,7 +397,7 @@ static int serve_get(sl_conn_t *conn, sl_part_t *part, uint64_t offset,
     }
     if (err != 0) {
         srv->st.err_store++;
-        sl__server_reply(conn, 500, reqid, 1, "read failed: %s",
+        sl__server_reply(conn, SL_STATUS_INTERNAL, reqid, 1, "read failed: %s",
                          sl_strerror(err));
         return 0;
     }
@@ -490,15 +481,16 @@ static void do_offsets(sl_conn_t *conn, const sl_cmd_t *cmd) {
     if (cmd->has_ts) {
         err = sl_store_offset_for_ts(conn->srv->store, part, cmd->ts, &a);
         if (err == 0)
-            sl__server_reply(conn, 200, cmd->reqid, 1, "%" PRIu64, a);
+            sl__server_reply(conn, SL_STATUS_OK, cmd->reqid, 1, "%" PRIu64, a);
     } else {
         err = sl_store_bounds(conn->srv->store, part, &a, &b);
         if (err == 0)
-            sl__server_reply(conn, 200, cmd->reqid, 1, "%" PRIu64 " %" PRIu64,
-                             a, b);
+            sl__server_reply(conn, SL_STATUS_OK, cmd->reqid, 1,
+                             "%" PRIu64 " %" PRIu64, a, b);
     }
     if (err != 0)
-        sl__server_reply(conn, 500, cmd->reqid, 1, "%s", sl_strerror(err));
+        sl__server_reply(conn, SL_STATUS_INTERNAL, cmd->reqid, 1, "%s",
+                         sl_strerror(err));
 }
 
 static void do_commit(sl_conn_t *conn, const sl_cmd_t *cmd) {
@@ -524,9 +516,10 @@ static void do_committed(sl_conn_t *conn, const sl_cmd_t *cmd) {
     uint64_t off;
     if (sl_store_committed(conn->srv->store, cmd->group.p, cmd->group.len, part,
                            &off) != 0)
-        sl__server_reply(conn, 404, cmd->reqid, 1, "no committed offset");
+        sl__server_reply(conn, SL_STATUS_NOT_FOUND, cmd->reqid, 1,
+                         "no committed offset");
     else
-        sl__server_reply(conn, 200, cmd->reqid, 1, "%" PRIu64, off);
+        sl__server_reply(conn, SL_STATUS_OK, cmd->reqid, 1, "%" PRIu64, off);
 }
 
 static int topic_is(const sl_part_t *part, const char *topic, size_t tlen) {
@@ -548,12 +541,13 @@ static void do_partitions(sl_conn_t *conn, const sl_cmd_t *cmd) {
     if (cmd->topic.len > 0) {
         topic = malloc(cmd->topic.len);
         if (topic == NULL) {
-            sl__server_reply(conn, 500, cmd->reqid, 1, "out of memory");
+            sl__server_reply(conn, SL_STATUS_INTERNAL, cmd->reqid, 1,
+                             "out of memory");
             return;
         }
         memcpy(topic, cmd->topic.p, cmd->topic.len);
     }
-    sl__server_reply(conn, 200, cmd->reqid, 1, "%u", n);
+    sl__server_reply(conn, SL_STATUS_OK, cmd->reqid, 1, "%u", n);
     conn->listing = 1;
     conn->list_topic = topic;
     conn->list_tlen = cmd->topic.len;
@@ -606,9 +600,9 @@ static int secret_eq(const char *a, const char *b, size_t blen) {
 }
 
 static void count_proto_err(sl_server_t *srv, const sl_proto_err_t *err) {
-    if (err->code == 401)
+    if (err->code == SL_STATUS_AUTH_REQUIRED)
         srv->st.err_auth++;
-    else if (err->code == 413)
+    else if (err->code == SL_STATUS_TOO_LARGE)
         srv->st.err_too_large++;
     else if (strcmp(err->msg, "unknown command") == 0)
         srv->st.err_unknown_cmd++;
@@ -635,7 +629,8 @@ void sl__server_log_auth_failures(sl_server_t *srv, int force) {
 static void auth_delay_cb(uv_timer_t *t) {
     sl_conn_t *conn = t->data;
     conn->held = 0;
-    sl__server_reply(conn, 403, conn->wait_reqid, 1, "bad secret");
+    sl__server_reply(conn, SL_STATUS_BAD_SECRET, conn->wait_reqid, 1,
+                     "bad secret");
     sl__server_flush_dirty(conn->srv);
 }
 
@@ -748,7 +743,7 @@ void sl__server_process(sl_conn_t *conn) {
         if (!conn->authed && cmd.type != SL_CMD_AUTH &&
             cmd.type != SL_CMD_QUIT) {
             srv->st.err_auth++;
-            sl__server_reply(conn, 401, cmd.reqid, 1,
+            sl__server_reply(conn, SL_STATUS_AUTH_REQUIRED, cmd.reqid, 1,
                              "authentication required");
             continue;
         }
@@ -769,12 +764,12 @@ void sl__server_process(sl_conn_t *conn) {
             break;
         case SL_CMD_VERSION:
             srv->st.cmd_other++;
-            sl__server_reply(conn, 200, cmd.reqid, 1, "sluice-broker %s",
-                             SL_VERSION);
+            sl__server_reply(conn, SL_STATUS_OK, cmd.reqid, 1,
+                             "sluice-broker %s", SL_VERSION);
             break;
         case SL_CMD_QUIT:
             srv->st.cmd_other++;
-            sl__server_reply(conn, 200, cmd.reqid, 1, "bye");
+            sl__server_reply(conn, SL_STATUS_OK, cmd.reqid, 1, "bye");
             conn->close_after_flush = 1;
             break;
         case SL_CMD_AUTH:
@@ -782,7 +777,7 @@ void sl__server_process(sl_conn_t *conn) {
             if (srv->opts.secret == NULL ||
                 secret_eq(srv->opts.secret, cmd.secret.p, cmd.secret.len)) {
                 conn->authed = 1;
-                sl__server_reply(conn, 200, cmd.reqid, 1, "ok");
+                sl__server_reply(conn, SL_STATUS_OK, cmd.reqid, 1, "ok");
             } else {
                 auth_failed(conn, cmd.reqid);
             }
@@ -835,7 +830,7 @@ void sl_server_acks_cb(sl_store_t *store, sl_ack_t *acks, size_t n) {
         if (acks[i].extra == SL_ACK_NOSPACE) {
             /* Nothing was stored (disk full); the client may retry. */
             srv->st.err_store++;
-            sl__server_reply(conn, 507, acks[i].reqid, 1,
+            sl__server_reply(conn, SL_STATUS_NO_SPACE, acks[i].reqid, 1,
                              "insufficient storage");
             continue;
         }

@@ -6,6 +6,7 @@
 #include "broker/server_int.h"
 
 #include "clock.h"
+#include "status.h"
 #include "version.h"
 
 #include <inttypes.h>
@@ -16,7 +17,7 @@ void sl__server_stats(sl_conn_t *conn, const sl_cmd_t *cmd) {
     const sl_store_stats_t *ss = sl_store_get_stats(store);
     srv_stats_t *st = &srv->st;
     sl_buf_t *o = &conn->out;
-    sl__server_reply(conn, 200, cmd->reqid, 1, NULL);
+    sl__server_reply(conn, SL_STATUS_OK, cmd->reqid, 1, NULL);
 #define STAT(name, fmt, v) sl_buf_printf(o, "STAT " name " " fmt "\r\n", v)
     STAT("version", "%s", SL_VERSION);
     STAT("uptime", "%" PRId64, (sl_wall_ms() - srv->started_ms) / 1000);
