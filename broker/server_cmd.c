@@ -35,6 +35,7 @@
 #include "broker/server_int.h"
 
 #include "error.h"
+#include "fmt.h"
 #include "log.h"
 #include "status.h"
 #include "version.h"
@@ -78,18 +79,6 @@ typedef enum {
 #define LIST_SCAN 8192
 
 static int list_step(sl_conn_t *conn);
-
-static char *u64_to(char *p, uint64_t v) {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
 
 /* ---- ordering, fairness and the budget ---------------------------------- */
 
@@ -351,11 +340,11 @@ static int emit_cb(void *vctx, const sl_record_t *rec) {
     if (p == NULL)
         return SL_ENOMEM;
     char *w = (char *)p;
-    w = u64_to(w, rec->offset);
+    w = sl_fmt_u64(w, rec->offset);
     *w++ = ' ';
-    w = u64_to(w, (uint64_t)(rec->ts < 0 ? 0 : rec->ts));
+    w = sl_fmt_u64(w, (uint64_t)(rec->ts < 0 ? 0 : rec->ts));
     *w++ = ' ';
-    w = u64_to(w, rec->value_len);
+    w = sl_fmt_u64(w, rec->value_len);
     *w++ = '\r';
     *w++ = '\n';
     if (rec->value_len)
@@ -408,18 +397,18 @@ static int serve_get(sl_conn_t *conn, sl_part_t *part, uint64_t offset,
     char hdr[96];
     char *w = hdr;
     w += snprintf(w, 8, "200 ");
-    w = u64_to(w, reqid);
+    w = sl_fmt_u64(w, reqid);
     *w++ = ' ';
-    w = u64_to(w, count);
+    w = sl_fmt_u64(w, count);
     *w++ = ' ';
-    w = u64_to(w, count ? next : offset);
+    w = sl_fmt_u64(w, count ? next : offset);
     /* The partition's end, so that a consumer can tell a fetch cut by
      * MAXBYTES from being caught up (it keeps a target transaction open
      * only while more is already there). */
     uint64_t earliest = 0, latest = 0;
     sl_store_bounds(srv->store, part, &earliest, &latest);
     *w++ = ' ';
-    w = u64_to(w, latest);
+    w = sl_fmt_u64(w, latest);
     *w++ = '\r';
     *w++ = '\n';
     sl_buf_append(&conn->out, hdr, (size_t)(w - hdr));
@@ -853,13 +842,13 @@ void sl_server_acks_cb(sl_store_t *store, sl_ack_t *acks, size_t n) {
         *w++ = '0';
         *w++ = '0';
         *w++ = ' ';
-        w = u64_to(w, acks[i].reqid);
+        w = sl_fmt_u64(w, acks[i].reqid);
         *w++ = ' ';
         if (acks[i].value == UINT64_MAX) {
             memcpy(w, "unknown", 7);
             w += 7;
         } else {
-            w = u64_to(w, acks[i].value);
+            w = sl_fmt_u64(w, acks[i].value);
         }
         if (acks[i].extra) {
             memcpy(w, " dup", 4);

@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "error.h"
+#include "fmt.h"
 #include "parse.h"
 #include "status.h"
 
@@ -503,18 +504,6 @@ static int ensure_connected(sl_client_t *cl) {
 
 /* ---- puts ---------------------------------------------------------------- */
 
-static char *put_u64(char *w, uint64_t v) {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *w++ = tmp[--n];
-    return w;
-}
-
 /* Formats by hand: this is the hot path of a pipelined producer. */
 static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
                       const char *part, const sl_client_msg_t *msgs, size_t n,
@@ -541,7 +530,7 @@ static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
         memcpy(w, "mput ", 5);
         w += 5;
     }
-    w = put_u64(w, id);
+    w = sl_fmt_u64(w, id);
     *w++ = ' ';
     memcpy(w, topic, tl);
     w += tl;
@@ -549,18 +538,18 @@ static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
     memcpy(w, part, pl);
     w += pl;
     *w++ = ' ';
-    w = put_u64(w, n == 1 ? msgs[0].len : n);
+    w = sl_fmt_u64(w, n == 1 ? msgs[0].len : n);
     if (producer >= 0) {
         memcpy(w, " pid=", 5);
-        w = put_u64(w + 5, (uint64_t)producer);
+        w = sl_fmt_u64(w + 5, (uint64_t)producer);
         memcpy(w, " seq=", 5);
-        w = put_u64(w + 5, seq);
+        w = sl_fmt_u64(w + 5, seq);
     }
     *w++ = '\r';
     *w++ = '\n';
     for (size_t i = 0; i < n; i++) {
         if (n > 1) {
-            w = put_u64(w, msgs[i].len);
+            w = sl_fmt_u64(w, msgs[i].len);
             *w++ = '\r';
             *w++ = '\n';
         }
