@@ -483,6 +483,8 @@ static void on_connection(uv_stream_t *ls, int status) {
             return;
         uv_tcp_init(srv->loop, t);
         if (uv_accept(ls, (uv_stream_t *)t) == 0) {
+            /* SL_STATUS_UNAVAILABLE, written once without a
+             * connection to queue it on. */
             const char *msg = "503 - too many connections\r\n";
             uv_buf_t b = uv_buf_init((char *)msg, (unsigned)strlen(msg));
             uv_try_write((uv_stream_t *)t, &b, 1);

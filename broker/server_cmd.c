@@ -67,9 +67,9 @@ typedef enum {
 
 /* How long a wrong secret's 403 is held back before the close. */
 #define SL_AUTH_FAIL_DELAY_MS 1000
-/* Work of one connection in one call of process(), then it yields: so
- * many requests, bytes taken in and put out, or nanoseconds (cold reads
- * are slow; warm puts are not). */
+/* Work of one connection in one call of sl__server_process(), then it
+ * yields: so many requests, bytes taken in and put out, or nanoseconds
+ * (cold reads are slow; warm puts are not). */
 #define TURN_REQS 1024
 #define TURN_BYTES (1u << 20)
 #define TURN_NS 2000000u
