@@ -16,6 +16,7 @@
 
 #include "crc32c.h"
 #include "error.h"
+#include "status.h"
 
 #include <string.h>
 
@@ -90,34 +91,34 @@ static int parse_options(sl_span_t *tok, size_t from, size_t ntok,
         uint64_t x;
         if (allow_prod && opt_val(&tok[i], "pid", &v)) {
             if (parse_u64(v.p, v.len, &x) != 0 || x >= (1ull << 48))
-                return fail(err, 400, "bad pid (0 <= pid < 2^48)", 0);
+                return fail(err, SL_STATUS_BAD_REQUEST, "bad pid (0 <= pid < 2^48)", 0);
             cmd->has_producer = 1;
             cmd->producer = (int64_t)x;
         } else if (allow_prod && opt_val(&tok[i], "seq", &v)) {
             if (parse_u64(v.p, v.len, &x) != 0 || x >= (1ull << 63))
-                return fail(err, 400, "bad seq (0 <= seq < 2^63)", 0);
+                return fail(err, SL_STATUS_BAD_REQUEST, "bad seq (0 <= seq < 2^63)", 0);
             cmd->seq = x;
             have_seq = 1;
         } else if (allow_crc && opt_val(&tok[i], "crc", &v)) {
             if (parse_u64(v.p, v.len, &x) != 0 || x > UINT32_MAX)
-                return fail(err, 400, "bad crc", 0);
+                return fail(err, SL_STATUS_BAD_REQUEST, "bad crc", 0);
             cmd->has_crc = 1;
             cmd->crc = (uint32_t)x;
         } else if (allow_wait && opt_val(&tok[i], "wait", &v)) {
             if (parse_u64(v.p, v.len, &x) != 0 || x > 3600000)
-                return fail(err, 400, "bad wait (ms, at most 3600000)", 0);
+                return fail(err, SL_STATUS_BAD_REQUEST, "bad wait (ms, at most 3600000)", 0);
             cmd->wait_ms = x;
         } else if (allow_ts && opt_val(&tok[i], "ts", &v)) {
             if (parse_u64(v.p, v.len, &x) != 0 || x > INT64_MAX)
-                return fail(err, 400, "bad ts", 0);
+                return fail(err, SL_STATUS_BAD_REQUEST, "bad ts", 0);
             cmd->has_ts = 1;
             cmd->ts = (int64_t)x;
         } else {
-            return fail(err, 400, "unexpected argument", 0);
+            return fail(err, SL_STATUS_BAD_REQUEST, "unexpected argument", 0);
         }
     }
     if (cmd->has_producer != have_seq)
-        return fail(err, 400, "pid and seq go together", 0);
+        return fail(err, SL_STATUS_BAD_REQUEST, "pid and seq go together", 0);
     return 0;
 }
 
@@ -172,7 +173,7 @@ static int parse_request(const uint8_t *buf, size_t len,
     const uint8_t *nl = memchr(buf, '\n', scan);
     if (nl == NULL) {
         if (len >= lim->max_line)
-            return fail(err, 400, "line too long", 1);
+            return fail(err, SL_STATUS_BAD_REQUEST, "line too long", 1);
         return SL_EAGAIN;
     }
     size_t line_len = (size_t)(nl - buf) + 1;
@@ -191,22 +192,22 @@ static int parse_request(const uint8_t *buf, size_t len,
         while (j < text_len && buf[j] != ' ')
             j++;
         if (ntok == MAX_TOKENS)
-            return fail(err, 400, "too many arguments", 0);
+            return fail(err, SL_STATUS_BAD_REQUEST, "too many arguments", 0);
         tok[ntok].p = (const char *)buf + i;
         tok[ntok].len = j - i;
         for (size_t k = i; k < j; k++)
             if (buf[k] < 0x21 || buf[k] > 0x7E)
-                return fail(err, 400, "control or non-ASCII byte in command",
+                return fail(err, SL_STATUS_BAD_REQUEST, "control or non-ASCII byte in command",
                             0);
         ntok++;
         i = j;
     }
     if (ntok == 0)
-        return fail(err, 400, "empty line", 0);
+        return fail(err, SL_STATUS_BAD_REQUEST, "empty line", 0);
     if (ntok < 2 || parse_u64(tok[1].p, tok[1].len, &cmd->reqid) != 0) {
         /* put/mput without a usable header cannot be resynchronised. */
         int fatal = tok_is(&tok[0], "put") || tok_is(&tok[0], "mput");
-        return fail(err, 400, "missing or bad request id", fatal);
+        return fail(err, SL_STATUS_BAD_REQUEST, "missing or bad request id", fatal);
     }
     err->has_reqid = 1;
     err->reqid = cmd->reqid;
@@ -217,19 +218,19 @@ static int parse_request(const uint8_t *buf, size_t len,
         uint64_t n;
         /* Before auth no payload is ever buffered: refuse at the header. */
         if (lim->no_payload)
-            return fail(err, 401, "authentication required", 1);
+            return fail(err, SL_STATUS_AUTH_REQUIRED, "authentication required", 1);
         if (ntok < 5)
-            return fail(err, 400, multi ? "usage: mput ID TOPIC PARTITION COUNT"
+            return fail(err, SL_STATUS_BAD_REQUEST, multi ? "usage: mput ID TOPIC PARTITION COUNT"
                                         : "usage: put ID TOPIC PARTITION LENGTH",
                         1);
         if (parse_u64(tok[4].p, tok[4].len, &n) != 0)
-            return fail(err, 400, multi ? "bad count" : "bad length", 1);
+            return fail(err, SL_STATUS_BAD_REQUEST, multi ? "bad count" : "bad length", 1);
         if (!multi && n > lim->max_msg)
-            return fail(err, 413, "message too large", 1);
+            return fail(err, SL_STATUS_TOO_LARGE, "message too large", 1);
         if (multi && (n == 0 || n > lim->max_count))
-            return fail(err, n == 0 ? 400 : 413, "bad count", 1);
+            return fail(err, n == 0 ? SL_STATUS_BAD_REQUEST : SL_STATUS_TOO_LARGE, "bad count", 1);
         if (tok[2].len > SL_PROTO_MAX_NAME || tok[3].len > SL_PROTO_MAX_NAME)
-            return fail(err, 400, "bad topic or partition name", 1);
+            return fail(err, SL_STATUS_BAD_REQUEST, "bad topic or partition name", 1);
         cmd->topic = tok[2];
         cmd->part = tok[3];
         /* Option errors are fatal too: the payload follows regardless. */
@@ -252,7 +253,7 @@ static int parse_request(const uint8_t *buf, size_t len,
                 return SL_EAGAIN;
             }
             if (t < 0)
-                return fail(err, 400, "payload longer than its length", 1);
+                return fail(err, SL_STATUS_BAD_REQUEST, "payload longer than its length", 1);
             cmd->payload = p;
             cmd->payload_len = n;
             *consumed = line_len + n + (size_t)t;
@@ -266,7 +267,7 @@ static int parse_request(const uint8_t *buf, size_t len,
                 const uint8_t *e = memchr(q, '\n', lscan);
                 if (e == NULL) {
                     if (ql >= 24)
-                        return fail(err, 400, "bad item length line", 1);
+                        return fail(err, SL_STATUS_BAD_REQUEST, "bad item length line", 1);
                     *consumed = 0;
                     *need = line_len + at + 24;
                     return SL_EAGAIN;
@@ -276,12 +277,12 @@ static int parse_request(const uint8_t *buf, size_t len,
                     ll--;
                 uint64_t il;
                 if (parse_u64((const char *)q, ll, &il) != 0)
-                    return fail(err, 400, "bad item length", 1);
+                    return fail(err, SL_STATUS_BAD_REQUEST, "bad item length", 1);
                 if (il > lim->max_msg)
-                    return fail(err, 413, "message too large", 1);
+                    return fail(err, SL_STATUS_TOO_LARGE, "message too large", 1);
                 size_t hdr = (size_t)(e - q) + 1;
                 if (at + hdr + il > lim->max_request)
-                    return fail(err, 413, "request too large", 1);
+                    return fail(err, SL_STATUS_TOO_LARGE, "request too large", 1);
                 if (ql < hdr + il) {
                     *consumed = 0;
                     *need = line_len + at + hdr + il + 2;
@@ -294,7 +295,7 @@ static int parse_request(const uint8_t *buf, size_t len,
                     return SL_EAGAIN;
                 }
                 if (t < 0)
-                    return fail(err, 400, "item longer than its length", 1);
+                    return fail(err, SL_STATUS_BAD_REQUEST, "item longer than its length", 1);
                 at += hdr + il + (size_t)t;
             }
             cmd->payload = p;
@@ -303,24 +304,24 @@ static int parse_request(const uint8_t *buf, size_t len,
         }
         if (cmd->has_crc &&
             sl_crc32c(0, cmd->payload, cmd->payload_len) != cmd->crc)
-            return fail(err, 400, "crc mismatch", 0);
+            return fail(err, SL_STATUS_BAD_REQUEST, "crc mismatch", 0);
         return 0;
     }
     if (tok_is(c, "get")) {
         cmd->type = SL_CMD_GET;
         if (ntok < 5)
-            return fail(err, 400, "usage: get ID TOPIC PARTITION OFFSET "
+            return fail(err, SL_STATUS_BAD_REQUEST, "usage: get ID TOPIC PARTITION OFFSET "
                         "[MAXBYTES] [wait=MS]", 0);
         cmd->topic = tok[2];
         cmd->part = tok[3];
         if (parse_u64(tok[4].p, tok[4].len, &cmd->offset) != 0)
-            return fail(err, 400, "bad offset", 0);
+            return fail(err, SL_STATUS_BAD_REQUEST, "bad offset", 0);
         cmd->max_bytes = 1u << 20;
         size_t from = 5;
         if (ntok > 5 && memchr(tok[5].p, '=', tok[5].len) == NULL) {
             if (parse_u64(tok[5].p, tok[5].len, &cmd->max_bytes) != 0 ||
                 cmd->max_bytes == 0)
-                return fail(err, 400, "bad max bytes", 0);
+                return fail(err, SL_STATUS_BAD_REQUEST, "bad max bytes", 0);
             if (cmd->max_bytes > lim->max_request)
                 cmd->max_bytes = lim->max_request;
             from = 6;
@@ -330,7 +331,7 @@ static int parse_request(const uint8_t *buf, size_t len,
     if (tok_is(c, "offsets")) {
         cmd->type = SL_CMD_OFFSETS;
         if (ntok < 4)
-            return fail(err, 400, "usage: offsets ID TOPIC PARTITION [ts=MS]",
+            return fail(err, SL_STATUS_BAD_REQUEST, "usage: offsets ID TOPIC PARTITION [ts=MS]",
                         0);
         cmd->topic = tok[2];
         cmd->part = tok[3];
@@ -339,19 +340,19 @@ static int parse_request(const uint8_t *buf, size_t len,
     if (tok_is(c, "commit")) {
         cmd->type = SL_CMD_COMMIT;
         if (ntok != 6)
-            return fail(err, 400, "usage: commit ID GROUP TOPIC PARTITION "
+            return fail(err, SL_STATUS_BAD_REQUEST, "usage: commit ID GROUP TOPIC PARTITION "
                         "OFFSET", 0);
         cmd->group = tok[2];
         cmd->topic = tok[3];
         cmd->part = tok[4];
         if (parse_u64(tok[5].p, tok[5].len, &cmd->offset) != 0)
-            return fail(err, 400, "bad offset", 0);
+            return fail(err, SL_STATUS_BAD_REQUEST, "bad offset", 0);
         return 0;
     }
     if (tok_is(c, "committed")) {
         cmd->type = SL_CMD_COMMITTED;
         if (ntok != 5)
-            return fail(err, 400, "usage: committed ID GROUP TOPIC PARTITION",
+            return fail(err, SL_STATUS_BAD_REQUEST, "usage: committed ID GROUP TOPIC PARTITION",
                         0);
         cmd->group = tok[2];
         cmd->topic = tok[3];
@@ -361,7 +362,7 @@ static int parse_request(const uint8_t *buf, size_t len,
     if (tok_is(c, "partitions")) {
         cmd->type = SL_CMD_PARTITIONS;
         if (ntok > 3)
-            return fail(err, 400, "usage: partitions ID [TOPIC]", 0);
+            return fail(err, SL_STATUS_BAD_REQUEST, "usage: partitions ID [TOPIC]", 0);
         if (ntok == 3)
             cmd->topic = tok[2];
         return 0;
@@ -369,7 +370,7 @@ static int parse_request(const uint8_t *buf, size_t len,
     if (tok_is(c, "auth")) {
         cmd->type = SL_CMD_AUTH;
         if (ntok != 3)
-            return fail(err, 400, "usage: auth ID SECRET", 0);
+            return fail(err, SL_STATUS_BAD_REQUEST, "usage: auth ID SECRET", 0);
         cmd->secret = tok[2];
         return 0;
     }
@@ -383,10 +384,10 @@ static int parse_request(const uint8_t *buf, size_t len,
     if (simple) {
         cmd->type = simple;
         if (ntok != 2)
-            return fail(err, 400, "unexpected argument", 0);
+            return fail(err, SL_STATUS_BAD_REQUEST, "unexpected argument", 0);
         return 0;
     }
-    return fail(err, 400, "unknown command", 0);
+    return fail(err, SL_STATUS_BAD_REQUEST, "unknown command", 0);
 }
 
 int sl_proto_mput_next(const uint8_t **cursor, const uint8_t *end,

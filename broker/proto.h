@@ -65,7 +65,7 @@ typedef struct {
 } sl_proto_limits_t;
 
 typedef struct {
-    int code;          /* 400, 413, ... */
+    int code;          /* An SL_STATUS_* code (lib/status.h). */
     const char *msg;   /* Static text. */
     int has_reqid;
     uint64_t reqid;

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "bytes.h"
 #include "error.h"
+#include "fmt.h"
 #include "json.h"
 
 #include <iconv.h>
@@ -342,58 +343,6 @@ void sl_charset_close_all(sl_binlog_t *dec);
  * CPU has it. The _sw variant is zlib alone, for the tests. */
 uint32_t sl_binlog_crc32(uint32_t crc, const void *data, size_t len);
 uint32_t sl_binlog_crc32_sw(uint32_t crc, const void *data, size_t len);
-
-/* Fast number formatting into a buffer (no printf in the hot path): the
- * digits are written two at a time from a table of "00".."99", straight
- * into the output after one room check. The tables live in event.c. */
-extern const char sl_digit_pairs[201];
-extern const uint64_t sl_pow10_u64[20];
-
-/* Writes v (< 100) as two digits at p. */
-static inline void sl_put_2digits(uint8_t *p, unsigned v) {
-    memcpy(p, sl_digit_pairs + 2 * v, 2);
-}
-
-/* Writes v (< 10^n) as exactly n digits, zero-padded, at p. */
-static inline void sl_put_digits(uint8_t *p, uint32_t v, unsigned n) {
-    uint8_t *q = p + n;
-    while (q - p >= 2) {
-        q -= 2;
-        sl_put_2digits(q, v % 100);
-        v /= 100;
-    }
-    if (q > p)
-        *p = (uint8_t)('0' + v % 10);
-}
-
-/* The number of decimal digits of v (1 for 0): the bit length times
- * log10(2) (1233 / 4096) is the count or one less, and one comparison
- * tells which. */
-static inline unsigned sl_count_digits(uint64_t v) {
-    unsigned t = ((unsigned)(64 - __builtin_clzll(v | 1)) * 1233) >> 12;
-    return t + (v >= sl_pow10_u64[t]) + (v == 0);
-}
-
-/* Writes the n digits of v (n = sl_count_digits(v)) ending at p + n. */
-static inline void sl_put_u64_digits(uint8_t *p, uint64_t v, unsigned n) {
-    uint8_t *q = p + n;
-    while (v >= ((uint64_t)1 << 32)) {
-        q -= 2;
-        sl_put_2digits(q, (unsigned)(v % 100));
-        v /= 100;
-    }
-    /* The rest fits 32 bits, where division by a constant is cheaper. */
-    uint32_t w = (uint32_t)v;
-    while (w >= 100) {
-        q -= 2;
-        sl_put_2digits(q, w % 100);
-        w /= 100;
-    }
-    if (w >= 10)
-        sl_put_2digits(q - 2, w);
-    else
-        q[-1] = (uint8_t)('0' + w);
-}
 
 static inline int sl_out_u64(sl_buf_t *out, uint64_t v) {
     if (__builtin_expect(out->cap - out->len < 20, 0) &&

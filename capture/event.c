@@ -255,20 +255,6 @@ unsigned sl_binlog_post_header(const sl_binlog_t *dec, unsigned type) {
 
 /* ---- Output helpers ---------------------------------------------------- */
 
-/* With room for the literal's terminating NUL, which is never read. */
-const char sl_digit_pairs[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233"
-    "34353637383940414243444546474849505152535455565758596061626364656667"
-    "6869707172737475767778798081828384858687888990919293949596979899";
-
-const uint64_t sl_pow10_u64[20] = {
-    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
-    10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
-    100000000000ull, 1000000000000ull, 10000000000000ull,
-    100000000000000ull, 1000000000000000ull, 10000000000000000ull,
-    100000000000000000ull, 1000000000000000000ull,
-    10000000000000000000ull};
-
 static void put_str(sl_buf_t *out, const char *s) {
     sl_out_raw(out, s, strlen(s));
 }

@@ -17,7 +17,9 @@
 
 #include "clock.h"
 #include "error.h"
+#include "fmt.h"
 #include "parse.h"
+#include "status.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -302,7 +304,7 @@ static int dial(sl_client_t *cl) {
         size_t rl;
         if (err == 0)
             err = status_line(cl, deadline, id, &code, &rest, &rl);
-        if (code != 0 && code != 200)
+        if (code != 0 && code != SL_STATUS_OK)
             err = set_err(cl, SL_EAUTH, "broker %s:%u refused the secret "
                           "(%d)", cl->host, cl->port, code);
         if (err != 0) {
@@ -382,38 +384,6 @@ int sl_client_reconnect(sl_client_t *cl) {
 }
 
 /* ---- replies ---------------------------------------------------------- */
-
-static int code_to_err(int code) {
-    switch (code) {
-    case 200:
-        return 0;
-    case 400:
-        /* The broker found the request malformed: a caller's mistake, not
-         * a broken reply (SL_EPROTO is kept for those). */
-        return SL_EINVAL;
-    case 401:
-    case 403:
-        return SL_EAUTH;
-    case 404:
-        return SL_ENOTFOUND;
-    case 413:
-        return SL_ETOOBIG;
-    case 409:
-        return SL_EEXIST;
-    case 416:
-        return SL_ERANGE;
-    case 422:
-        /* Stored records the broker quarantined as damaged: never served,
-         * and asking again does not help (not transient). */
-        return SL_EDAMAGED;
-    case 503:
-        return SL_EAGAIN;
-    case 507:
-        return SL_ENOSPC;
-    default:
-        return SL_EIO;
-    }
-}
 
 /* A protocol number: 1-20 decimal digits, no sign, no overflow. */
 static int span_u64(const char *p, size_t n, uint64_t *v) {
@@ -501,7 +471,7 @@ static int status_line(sl_client_t *cl, int64_t deadline, uint64_t reqid,
     uint64_t id;
     if (idlen == 1 && *idp == '-') {
         /* An error about a request the broker could not parse. */
-        if (c == 200)
+        if (c == SL_STATUS_OK)
             return proto_err(cl, "success reply without a request id");
     } else if (span_u64(idp, idlen, &id) != 0) {
         return proto_err(cl, "bad request id in status line");
@@ -512,9 +482,9 @@ static int status_line(sl_client_t *cl, int64_t deadline, uint64_t reqid,
     *code = c;
     *rest = sp2 ? sp2 + 1 : end;
     *restlen = (size_t)(end - *rest);
-    if (c != 200) {
+    if (c != SL_STATUS_OK) {
         set_reply_err(cl, c, *rest, *restlen);
-        return code_to_err(c);
+        return sl_status_error(c);
     }
     return 0;
 }
@@ -533,18 +503,6 @@ static int ensure_connected(sl_client_t *cl) {
 }
 
 /* ---- puts ---------------------------------------------------------------- */
-
-static char *put_u64(char *w, uint64_t v) {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *w++ = tmp[--n];
-    return w;
-}
 
 /* Formats by hand: this is the hot path of a pipelined producer. */
 static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
@@ -572,7 +530,7 @@ static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
         memcpy(w, "mput ", 5);
         w += 5;
     }
-    w = put_u64(w, id);
+    w = sl_fmt_u64(w, id);
     *w++ = ' ';
     memcpy(w, topic, tl);
     w += tl;
@@ -580,18 +538,18 @@ static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
     memcpy(w, part, pl);
     w += pl;
     *w++ = ' ';
-    w = put_u64(w, n == 1 ? msgs[0].len : n);
+    w = sl_fmt_u64(w, n == 1 ? msgs[0].len : n);
     if (producer >= 0) {
         memcpy(w, " pid=", 5);
-        w = put_u64(w + 5, (uint64_t)producer);
+        w = sl_fmt_u64(w + 5, (uint64_t)producer);
         memcpy(w, " seq=", 5);
-        w = put_u64(w + 5, seq);
+        w = sl_fmt_u64(w + 5, seq);
     }
     *w++ = '\r';
     *w++ = '\n';
     for (size_t i = 0; i < n; i++) {
         if (n > 1) {
-            w = put_u64(w, msgs[i].len);
+            w = sl_fmt_u64(w, msgs[i].len);
             *w++ = '\r';
             *w++ = '\n';
         }
@@ -861,8 +819,8 @@ static int read_reply(sl_client_t *cl, int64_t deadline, uint64_t id,
         disconnect(cl);
         return err;
     }
-    if (body && (err == 0 || *code == 416 ||
-                 (*code == 422 && body == get_body))) {
+    if (body && (err == 0 || *code == SL_STATUS_OUT_OF_RANGE ||
+                 (*code == SL_STATUS_DAMAGED && body == get_body))) {
         int berr = body(cl, deadline, *code, rest, rl, ctx);
         if (berr != 0) {
             disconnect(cl);
@@ -939,7 +897,7 @@ static int get_body(sl_client_t *cl, int64_t deadline, int code,
     sl_client_fetch_t *out = ctx->out;
     tok_t t[3];
     size_t nt = split(rest, rl, t, 3);
-    if (code == 422) {
+    if (code == SL_STATUS_DAMAGED) {
         /* "NEXT offsets A-B damaged (quarantined)": the offset asked for
          * starts a damaged range ending below NEXT. NEXT is kept (in
          * out->next) so that the caller can name the range and, when it
@@ -951,7 +909,7 @@ static int get_body(sl_client_t *cl, int64_t deadline, int code,
         out->next = next;
         return 0;
     }
-    if (code == 416) {
+    if (code == SL_STATUS_OUT_OF_RANGE) {
         uint64_t a, b;
         if (nt < 2 || tok_u64(&t[0], &a) != 0 || tok_u64(&t[1], &b) != 0 ||
             a > b)
