@@ -7,6 +7,7 @@
 #include "capture/binlog.h"
 #include "config.h"
 #include "error.h"
+#include "file.h"
 #include "log.h"
 #include "parse.h"
 #include "program.h"
@@ -43,20 +44,6 @@ typedef struct {
     int err;
 } sink_t;
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return SL_EIO;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* The decoder appends each change (and its newline) to its output
  * buffer; flushing in 1 MiB writes keeps output cheap. */
 static int on_change(void *ctx, const sl_change_t *chg) {
@@ -64,7 +51,7 @@ static int on_change(void *ctx, const sl_change_t *chg) {
     sl_buf_t *out = sink->out;
     (void)chg;
     if (out->len >= (1u << 20)) {
-        if (write_all(sink->fd, out->data, out->len) != 0) {
+        if (sl_file_write_all(sink->fd, out->data, out->len) != 0) {
             sink->err = errno;
             return SL_EIO;
         }
@@ -166,7 +153,7 @@ int sl_capture_offline_main(int argc, char **argv) {
         /* Flush what was decoded before reporting an error, so the
          * output ends exactly before the failing event. */
         if (out_buf->len > 0 &&
-            write_all(STDOUT_FILENO, out_buf->data, out_buf->len) != 0) {
+            sl_file_write_all(STDOUT_FILENO, out_buf->data, out_buf->len) != 0) {
             fprintf(stderr, "sluice-capture: writing stdout: %s\n",
                     strerror(errno));
             free(files);
