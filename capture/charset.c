@@ -335,3 +335,67 @@ int sl_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
         return put_string(dec, p, n, out, NULL);
     }
 }
+
+int sl_text_utf8(sl_binlog_t *dec, const sl_charset_t *cs, const uint8_t *p,
+                 size_t n, const uint8_t **text, size_t *len) {
+    *text = p;
+    *len = n;
+    int rc = 0;
+    switch (cs != NULL ? cs->cls : SL_CS_UTF8) {
+    case SL_CS_ASCII:
+    case SL_CS_LATIN1:
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] >= 0x80) {
+                if ((rc = latin1_to_utf8(p, n, &dec->tmp)) != 0)
+                    return sl_binlog_fail(dec, rc, "out of memory");
+                *text = dec->tmp.data;
+                *len = dec->tmp.len;
+                break;
+            }
+        }
+        break;
+    case SL_CS_ICONV:
+        if ((rc = iconv_to_utf8(dec, cs, p, n, &dec->tmp)) != 0)
+            return rc;
+        *text = dec->tmp.data;
+        *len = dec->tmp.len;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* The length of the valid UTF-8 sequence at p (1 to 4), or 0 when the
+ * byte starts none: the rule of the JSON escaper, which replaces such a
+ * byte by U+FFFD. */
+static size_t utf8_seq_len(const uint8_t *p, size_t left) {
+    uint8_t c = p[0];
+    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2
+                       : c >= 0xE0 && c <= 0xEF     ? 3
+                       : c >= 0xF0 && c <= 0xF4     ? 4
+                                                    : 0;
+    if (n == 0 || n > left)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0) ||
+        (c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))
+        return 0; /* Overlong, surrogate, or above U+10FFFF. */
+    return n;
+}
+
+int sl_utf8_sanitize(const uint8_t *p, size_t n, sl_buf_t *out) {
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq_len(p + i, n - i);
+        if (len == 0) {
+            sl_buf_append(out, "\xEF\xBF\xBD", 3);
+            i++;
+        } else {
+            sl_buf_append(out, p + i, len);
+            i += len;
+        }
+    }
+    return sl_buf_error(out);
+}

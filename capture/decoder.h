@@ -177,6 +177,7 @@ struct sl_binlog_s {
     sl_buf_t tmp2;  /* Scratch for JSON diff application. */
     sl_buf_t zbuf;  /* Decompressed MariaDB event / payload inner event. */
     sl_buf_t zin;   /* Zstd output window. */
+    sl_buf_t sql;   /* The current statement's text, as "sql" says it. */
 
     /* A small cache of iconv descriptors, by charset name. */
     struct {
@@ -295,10 +296,10 @@ static inline size_t sl_binlog_begin(sl_binlog_t *dec) {
     return dec->out.len;
 }
 
-/* Emits the JSON in dec->out[start..] as one change. */
-int sl_binlog_emit(sl_binlog_t *dec, sl_change_kind_t kind, size_t start,
-                   const uint8_t *db, size_t db_len, const uint8_t *table,
-                   size_t table_len);
+/* Emits the JSON in dec->out[start..] as one change: chg holds what the
+ * caller knows (kind, names, SQL, images); the coordinates and the
+ * transaction are filled in here. */
+int sl_binlog_emit(sl_binlog_t *dec, sl_change_t *chg, size_t start);
 
 /* Writes the "src" and "trx" members shared by every change. */
 void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out);
@@ -337,6 +338,14 @@ int sl_value_truncated(sl_binlog_t *dec, const sl_column_t *col,
 int sl_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
                     const uint8_t *p, size_t n, sl_buf_t *out);
 void sl_charset_close_all(sl_binlog_t *dec);
+/* Points *text at the bytes in charset cs as UTF-8: p itself for UTF-8,
+ * binary and unknown charsets (which may hold invalid sequences), else a
+ * conversion held in dec->tmp until its next use. */
+int sl_text_utf8(sl_binlog_t *dec, const sl_charset_t *cs, const uint8_t *p,
+                 size_t n, const uint8_t **text, size_t *len);
+/* Appends p with every byte that starts no valid UTF-8 sequence replaced
+ * by U+FFFD, as the JSON escaper does. Returns the buffer's error. */
+int sl_utf8_sanitize(const uint8_t *p, size_t n, sl_buf_t *out);
 
 /* CRC-32 with zlib's interface and results (crc32.c): PCLMULQDQ when the
  * CPU has it. The _sw variant is zlib alone, for the tests. */

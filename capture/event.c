@@ -187,6 +187,7 @@ void sl_binlog_free(sl_binlog_t *dec) {
     sl_buf_free(&dec->file_json);
     sl_buf_free(&dec->sid_json);
     sl_buf_free(&dec->coords);
+    sl_buf_free(&dec->sql);
     free(dec->file);
     free(dec);
 }
@@ -406,30 +407,27 @@ void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out) {
 
 __thread int sl_out_oom;
 
-int sl_binlog_emit(sl_binlog_t *dec, sl_change_kind_t kind, size_t start,
-                   const uint8_t *db, size_t db_len, const uint8_t *table,
-                   size_t table_len) {
+int sl_binlog_emit(sl_binlog_t *dec, sl_change_t *chg, size_t start) {
     if (sl_ck_append_u8(&dec->out, '\n') != 0 || sl_out_oom) {
         sl_out_oom = 0;
         dec->out.len = start;
         return sl_binlog_fail(dec, SL_ENOMEM, "out of memory for output");
     }
-    sl_change_t chg = {
-        .kind = kind,
-        .db = (const char *)db,
-        .db_len = db_len,
-        .table = (const char *)table,
-        .table_len = table_len,
-        .file = dec->file ? dec->file : "-",
-        .pos = dec->pos,
-        .trx_seq = dec->trx_seq,
-        .row = dec->trx_row,
-        .json = (const char *)dec->out.data + start,
-        .json_len = dec->out.len - start - 1,
-    };
+    chg->file = dec->file ? dec->file : "-";
+    chg->pos = dec->pos;
+    chg->trx_seq = dec->trx_seq;
+    chg->row = dec->trx_row;
+    chg->gtid = dec->gtid;
+    chg->trx_pos = dec->trx_pos;
+    chg->has_logical_clock = dec->has_lc;
+    chg->last_committed = dec->last_committed;
+    chg->sequence_number = dec->sequence_number;
+    chg->commit_ts_us = dec->commit_ts_us;
+    chg->json = (const char *)dec->out.data + start;
+    chg->json_len = dec->out.len - start - 1;
     if (dec->cb == NULL)
         return 0;
-    int rc = dec->cb(dec->ctx, &chg);
+    int rc = dec->cb(dec->ctx, chg);
     if (rc != 0)
         snprintf(dec->err, sizeof(dec->err),
                  "binlog %s:%llu: the change consumer stopped the decoder "
@@ -473,7 +471,8 @@ static int emit_simple(sl_binlog_t *dec, sl_change_kind_t kind,
     }
     sl_binlog_put_coords(dec, out);
     sl_out_c(out, '}');
-    return sl_binlog_emit(dec, kind, start, NULL, 0, NULL, 0);
+    sl_change_t chg = {.kind = kind};
+    return sl_binlog_emit(dec, &chg, start);
 }
 
 int sl_binlog_trx_begin(sl_binlog_t *dec, int emit);
@@ -848,18 +847,34 @@ static int emit_query(sl_binlog_t *dec, sl_change_kind_t kind,
     else
         put_str(out, "null");
     put_str(out, ",\"sql\":");
+    /* Statement text may hold binary literals: bytes that are not UTF-8
+     * become U+FFFD here (documented); row values never do. */
     const sl_charset_t *cs = q->client_cs ? sl_charset_by_collation(
                                                 q->client_cs)
                                           : NULL;
-    if (cs == NULL || cs->cls == SL_CS_BINARY || cs->cls == SL_CS_UTF8) {
-        /* Statement text may hold binary literals: bytes that are not
-         * UTF-8 become U+FFFD here (documented); row values never do. */
-        put_jstr(out, q->sql, q->sql_len);
-    } else {
-        int rc = sl_text_to_json(dec, cs, q->sql, q->sql_len, out);
+    const uint8_t *text = q->sql;
+    size_t text_len = q->sql_len;
+    if (cs != NULL && cs->cls != SL_CS_BINARY && cs->cls != SL_CS_UTF8) {
+        int rc = sl_text_utf8(dec, cs, q->sql, q->sql_len, &text, &text_len);
         if (rc != 0)
             return rc;
     }
+    int replaced = 0;
+    sl_out_c(out, '"');
+    if (sl_json_plain_prefix(text, text_len) == text_len)
+        sl_out_raw(out, text, text_len);
+    else
+        sl_ck_escape(out, text, text_len, &replaced);
+    sl_out_c(out, '"');
+    /* The service reads the statement as "sql" says it. */
+    sl_buf_t *sql = &dec->sql;
+    sl_buf_reset(sql);
+    if (replaced)
+        sl_utf8_sanitize(text, text_len, sql);
+    else
+        sl_buf_append(sql, text, text_len);
+    if (sl_buf_append_u8(sql, 0) != 0)
+        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
     if (q->has_sql_mode) {
         put_str(out, ",\"sql_mode\":");
         sl_out_u64(out, q->sql_mode);
@@ -878,7 +893,16 @@ static int emit_query(sl_binlog_t *dec, sl_change_kind_t kind,
     }
     sl_binlog_put_coords(dec, out);
     sl_ck_append_u8(out, '}');
-    return sl_binlog_emit(dec, kind, start, q->db, q->db_len, NULL, 0);
+    sl_change_t chg = {
+        .kind = kind,
+        .db = (const char *)q->db,
+        .db_len = q->db_len,
+        .sql = (const char *)sql->data,
+        .sql_len = sql->len - 1,
+        .has_sql_mode = q->has_sql_mode,
+        .sql_mode = q->sql_mode,
+    };
+    return sl_binlog_emit(dec, &chg, start);
 }
 
 static int decode_query(sl_binlog_t *dec, unsigned type, const uint8_t *body,

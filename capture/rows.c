@@ -236,6 +236,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
             return R_FAIL("rows event extra data length %u", extra);
     }
     const char *op;
+    sl_change_op_t opcode;
     int opi; /* Index of op in the table map's cached row heads. */
     int has_before = 0, has_after = 0, two_bitmaps = 0;
     int partial = type == SL_EV_PARTIAL_UPDATE_ROWS;
@@ -246,6 +247,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     case SL_EV_WRITE_ROWS: case SL_EV_MARIA_WRITE_ROWS_COMPRESSED_V1:
     case SL_EV_MARIA_WRITE_ROWS_COMPRESSED:
         op = "insert";
+        opcode = SL_OP_INSERT;
         opi = 0;
         has_after = 1;
         break;
@@ -253,11 +255,13 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     case SL_EV_DELETE_ROWS: case SL_EV_MARIA_DELETE_ROWS_COMPRESSED_V1:
     case SL_EV_MARIA_DELETE_ROWS_COMPRESSED:
         op = "delete";
+        opcode = SL_OP_DELETE;
         opi = 2;
         has_before = 1;
         break;
     default:
         op = "update";
+        opcode = SL_OP_UPDATE;
         opi = 1;
         has_before = has_after = 1;
         two_bitmaps = type != SL_EV_PRE_GA_UPDATE_ROWS;
@@ -376,6 +380,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         sl_out_u64(out, dec->trx_row);
         sl_out_raw(out, mid->data, mid->len);
         int rc;
+        size_t before_at = out->len;
         if (has_before) {
             if (partial)
                 for (uint32_t j = 0; j < tm->ncols; j++)
@@ -387,7 +392,9 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         } else {
             PUT(out, "null");
         }
+        size_t before_end = out->len;
         PUT(out, ",\"after\":");
+        size_t after_at = out->len;
         if (has_after) {
             if (partial)
                 rc = decode_partial_ai(dec, tm, bm_after, np_after, &rd, out,
@@ -400,6 +407,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         } else {
             PUT(out, "null");
         }
+        size_t after_end = out->len;
         if (dec->opts.column_types) {
             PUT(out, ",\"types\":{");
             for (uint32_t j = 0; j < tm->ncols; j++) {
@@ -419,8 +427,19 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         if (sl_out_c(out, '}') != 0)
             return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
         dec->stats.rows++;
-        rc = sl_binlog_emit(dec, SL_CHANGE_ROW, start, db, tm->db_len, tbl,
-                            tm->table_len);
+        sl_change_t chg = {
+            .kind = SL_CHANGE_ROW,
+            .op = opcode,
+            .db = (const char *)db,
+            .db_len = tm->db_len,
+            .table = (const char *)tbl,
+            .table_len = tm->table_len,
+            .before = has_before ? (const char *)out->data + before_at : NULL,
+            .before_len = has_before ? before_end - before_at : 0,
+            .after = has_after ? (const char *)out->data + after_at : NULL,
+            .after_len = has_after ? after_end - after_at : 0,
+        };
+        rc = sl_binlog_emit(dec, &chg, start);
         dec->trx_row++;
         if (rc != 0)
             return rc;

@@ -307,16 +307,6 @@ static int publish_row(svc_t *svc, const sl_change_t *chg) {
     return 0;
 }
 
-/* Copies member name of the parsed event's "trx" object into out ("" when
- * absent or too long). */
-static void trx_str(svc_t *svc, const char *name, char *out, size_t outlen) {
-    uint32_t trx = sl_jr_get(&svc->doc, 0, "trx");
-    uint32_t tok = trx != SL_JR_NONE ? sl_jr_get(&svc->doc, trx, name)
-                                     : SL_JR_NONE;
-    if (sl_jr_copy_str(&svc->doc, tok, out, outlen) != 0)
-        out[0] = '\0';
-}
-
 /* Marks the end of the current event as a resume point. */
 static int boundary_here(svc_t *svc) {
     sl_checkpoint_t cp;
@@ -331,12 +321,8 @@ static int boundary_here(svc_t *svc) {
 
 /* A transaction (or a statement outside one) ended with this change. */
 static int boundary(svc_t *svc, const sl_change_t *chg) {
-    char gtid[sizeof svc->last_gtid];
-    if (sl_jr_parse(&svc->doc, chg->json, chg->json_len) == 0) {
-        trx_str(svc, "gtid", gtid, sizeof gtid);
-        if (gtid[0] != '\0')
-            memcpy(svc->last_gtid, gtid, sizeof gtid);
-    }
+    if (chg->gtid[0] != '\0')
+        snprintf(svc->last_gtid, sizeof svc->last_gtid, "%s", chg->gtid);
     return boundary_here(svc);
 }
 
@@ -383,20 +369,11 @@ static int want_table(void *ctx, const char *db, const char *table) {
  * recorded in the broker, and published to the partitions of the tables
  * it names. */
 static int on_ddl(svc_t *svc, const sl_change_t *chg) {
-    if (sl_jr_parse(&svc->doc, chg->json, chg->json_len) != 0)
+    if (chg->sql == NULL)
         return SL_ECORRUPT;
-    uint32_t sqltok = sl_jr_get(&svc->doc, 0, "sql");
-    uint64_t sql_mode = 0;
-    uint32_t modetok = sl_jr_get(&svc->doc, 0, "sql_mode");
-    if (modetok != SL_JR_NONE)
-        sl_jr_u64(&svc->doc, modetok, &sql_mode);
-    sl_buf_reset(&svc->scratch);
-    if (sqltok == SL_JR_NONE ||
-        sl_jr_unescape(&svc->doc, sqltok, &svc->scratch) != 0 ||
-        sl_buf_append_u8(&svc->scratch, '\0') != 0)
-        return SL_ECORRUPT;
-    const char *sql = (const char *)svc->scratch.data;
-    size_t sql_len = svc->scratch.len - 1;
+    const char *sql = chg->sql;
+    size_t sql_len = chg->sql_len;
+    uint64_t sql_mode = chg->has_sql_mode ? chg->sql_mode : 0;
     char db[256] = "";
     if (chg->db != NULL)
         snprintf(db, sizeof db, "%.*s", (int)chg->db_len, chg->db);
@@ -485,19 +462,13 @@ static int on_change(void *ctx, const sl_change_t *chg) {
     case SL_CHANGE_STATEMENT: {
         /* Statement-based DML carries no rows: capturing it would lose
          * them silently, so it stops capture. */
-        if (sl_jr_parse(&svc->doc, chg->json, chg->json_len) == 0) {
-            uint32_t sql = sl_jr_get(&svc->doc, 0, "sql");
-            size_t len = 0;
-            const char *text =
-                sql != SL_JR_NONE ? sl_jr_raw(&svc->doc, sql, &len) : "";
-            if (is_dml_statement(text, len)) {
-                snprintf(svc->err, sizeof svc->err,
-                         "%s:%llu: statement-based DML (%.80s); capture needs "
-                         "binlog_format=ROW for every change, or rows would "
-                         "be lost",
-                         chg->file, (unsigned long long)chg->pos, text);
-                return SL_EUNSUPPORTED;
-            }
+        if (chg->sql != NULL && is_dml_statement(chg->sql, chg->sql_len)) {
+            snprintf(svc->err, sizeof svc->err,
+                     "%s:%llu: statement-based DML (%.80s); capture needs "
+                     "binlog_format=ROW for every change, or rows would be "
+                     "lost",
+                     chg->file, (unsigned long long)chg->pos, chg->sql);
+            return SL_EUNSUPPORTED;
         }
         if (!svc->in_trx)
             return boundary(svc, chg);
