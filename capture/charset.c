@@ -270,9 +270,9 @@ static int put_string(sl_binlog_t *dec, const uint8_t *p, size_t n,
             return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
         return 0;
     }
-    if (sl_ck_append_u8(out, '"') != 0 ||
-        sl_ck_escape(out, p, n, replaced) != 0 ||
-        sl_ck_append_u8(out, '"') != 0)
+    if (sl_buf_append_u8(out, '"') != 0 ||
+        sl_json_escape(out, p, n, replaced) != 0 ||
+        sl_buf_append_u8(out, '"') != 0)
         return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
     return 0;
 }
@@ -281,9 +281,9 @@ static int put_base64(sl_binlog_t *dec, const uint8_t *p, size_t n,
                       sl_buf_t *out) {
     /* One reservation for the whole value, then inline appends. */
     if (n > SIZE_MAX / 2 ||
-        sl_ck_rc(sl_buf_reserve(out, 13 + (n + 2) / 3 * 4)) != 0 ||
+        sl_buf_reserve(out, 13 + (n + 2) / 3 * 4) != 0 ||
         SL_OUT_LIT(out, "{\"base64\":\"") != 0 ||
-        sl_ck_base64(out, p, n) != 0 || SL_OUT_LIT(out, "\"}") != 0)
+        sl_base64_encode(out, p, n) != 0 || SL_OUT_LIT(out, "\"}") != 0)
         return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
     return 0;
 }

@@ -86,6 +86,8 @@ typedef struct {
     int8_t is_unsigned; /* 1 unsigned, 0 signed, -1 unknown. */
     uint8_t is_pk;
     uint8_t visible;
+    uint8_t dropped;     /* Excluded by opts.column_keep. */
+    uint8_t key_escaped; /* The JSON key holds an escape sequence. */
     uint32_t collation; /* 0 when unknown. */
     const sl_charset_t *cs;
     uint32_t geom_type;
@@ -125,6 +127,8 @@ typedef struct {
     int has_charsets;
     int has_pk;
     uint32_t flags;
+    uint32_t ndropped; /* Columns opts.column_keep excluded. */
+    int pk_dropped;    /* One of them is in the primary key. */
 } sl_tablemap_t;
 
 #define SL_MAX_TABLEMAPS 4096
@@ -213,22 +217,11 @@ struct sl_binlog_s {
     char err[768];
 };
 
-/* Set when an append to an output buffer failed (out of memory). Output
- * is written by many small appends whose results would be tedious to
- * check one by one; every change checks this flag before it is handed
- * out, so a change with a missing piece is an error, never emitted. */
-extern __thread int sl_out_oom;
-static inline int sl_ck_rc(int rc) {
-    if (rc != 0)
-        sl_out_oom = 1;
-    return rc;
-}
-#define sl_ck_append(b, p, n) sl_ck_rc(sl_buf_append((b), (p), (n)))
-#define sl_ck_append_u8(b, c) sl_ck_rc(sl_buf_append_u8((b), (c)))
-#define sl_ck_append_str(b, s) sl_ck_rc(sl_buf_append_str((b), (s)))
-#define sl_ck_printf(b, ...) sl_ck_rc(sl_buf_printf((b), __VA_ARGS__))
-#define sl_ck_escape(b, p, n, r) sl_ck_rc(sl_json_escape((b), (p), (n), (r)))
-#define sl_ck_base64(b, p, n) sl_ck_rc(sl_base64_encode((b), (p), (n)))
+/* Output is written by many small appends whose results would be
+ * tedious to check one by one: a failed append leaves its error in the
+ * buffer (sl_buf_error()), and every change checks its output buffer once
+ * before it is handed out, so a change with a missing piece is an error,
+ * never emitted. */
 
 /* Appends without a function call when the buffer has room; these are the
  * hot path of every row. */
@@ -237,7 +230,7 @@ static inline int sl_out_c(sl_buf_t *b, char c) {
         b->data[b->len++] = (uint8_t)c;
         return 0;
     }
-    return sl_ck_rc(sl_buf_append_u8(b, (uint8_t)c));
+    return sl_buf_append_u8(b, (uint8_t)c);
 }
 /* Copies 8 to 16 bytes as two (possibly overlapping) words. */
 static inline void sl_copy_8_16(uint8_t *d, const uint8_t *s, size_t n) {
@@ -277,7 +270,7 @@ static inline int sl_out_raw(sl_buf_t *b, const void *p, size_t n) {
         b->len += n;
         return 0;
     }
-    return sl_ck_rc(sl_buf_append(b, p, n));
+    return sl_buf_append(b, p, n);
 }
 #define SL_OUT_LIT(b, s) sl_out_raw((b), (s), sizeof(s) - 1)
 
@@ -290,7 +283,6 @@ unsigned sl_binlog_post_header(const sl_binlog_t *dec, unsigned type);
 
 /* Starts a change: returns the offset where its JSON begins. */
 static inline size_t sl_binlog_begin(sl_binlog_t *dec) {
-    sl_out_oom = 0;
     if (!dec->opts.accumulate)
         sl_buf_reset(&dec->out);
     return dec->out.len;
@@ -301,8 +293,9 @@ static inline size_t sl_binlog_begin(sl_binlog_t *dec) {
  * transaction are filled in here. */
 int sl_binlog_emit(sl_binlog_t *dec, sl_change_t *chg, size_t start);
 
-/* Writes the "src" and "trx" members shared by every change. */
-void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out);
+/* Writes the "src" and "trx" members shared by every change; SL_ENOMEM
+ * (with the decoder's error set) when they could not be rendered. */
+int sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out);
 /* Points *coords at those members rendered for the current event and
  * transaction (owned by dec; valid until the decoder moves on to another
  * event or transaction). SL_ENOMEM when they could not be rendered. */
@@ -406,7 +399,7 @@ static inline void sl_put_u64_digits(uint8_t *p, uint64_t v, unsigned n) {
 
 static inline int sl_out_u64(sl_buf_t *out, uint64_t v) {
     if (__builtin_expect(out->cap - out->len < 20, 0) &&
-        sl_ck_rc(sl_buf_reserve(out, 20)) != 0)
+        sl_buf_reserve(out, 20) != 0)
         return SL_ENOMEM;
     unsigned n = sl_count_digits(v);
     sl_put_u64_digits(out->data + out->len, v, n);
@@ -416,7 +409,7 @@ static inline int sl_out_u64(sl_buf_t *out, uint64_t v) {
 
 static inline int sl_out_i64(sl_buf_t *out, int64_t v) {
     if (__builtin_expect(out->cap - out->len < 21, 0) &&
-        sl_ck_rc(sl_buf_reserve(out, 21)) != 0)
+        sl_buf_reserve(out, 21) != 0)
         return SL_ENOMEM;
     uint64_t u = (uint64_t)v;
     if (v < 0) {

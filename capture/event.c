@@ -279,7 +279,7 @@ static void put_jstr(sl_buf_t *out, const void *s, size_t n) {
     if (sl_json_plain_prefix(s, n) == n)
         sl_out_raw(out, s, n);
     else
-        sl_ck_escape(out, s, n, NULL);
+        sl_json_escape(out, s, n, NULL);
     sl_out_c(out, '"');
 }
 
@@ -314,9 +314,6 @@ static void render_trx(sl_binlog_t *dec, sl_buf_t *out) {
 }
 
 int sl_binlog_coords(sl_binlog_t *dec, const sl_buf_t **coords) {
-    /* Failures are judged on this rendering alone. */
-    int oom_before = sl_out_oom;
-    sl_out_oom = 0;
     const char *file = dec->file ? dec->file : "-";
     if (dec->file_json_for != file) {
         sl_buf_reset(&dec->file_json);
@@ -384,9 +381,9 @@ int sl_binlog_coords(sl_binlog_t *dec, const sl_buf_t **coords) {
      * to be appended. */
     if (dec->coords.len == dec->coords_src_len)
         sl_out_raw(&dec->coords, dec->trx_json.data, dec->trx_json.len);
-    int failed = sl_out_oom;
-    sl_out_oom = oom_before | failed;
-    if (failed) {
+    if (sl_buf_error(&dec->file_json) != 0 ||
+        sl_buf_error(&dec->sid_json) != 0 ||
+        sl_buf_error(&dec->trx_json) != 0 || sl_buf_error(&dec->coords) != 0) {
         /* Nothing partly rendered may be reused. */
         dec->file_json_for = NULL;
         dec->sid_json.len = 0;
@@ -398,18 +395,18 @@ int sl_binlog_coords(sl_binlog_t *dec, const sl_buf_t **coords) {
     return 0;
 }
 
-void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out) {
+int sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out) {
     const sl_buf_t *coords;
-    if (sl_binlog_coords(dec, &coords) == 0)
-        sl_out_raw(out, coords->data, coords->len);
+    int rc = sl_binlog_coords(dec, &coords);
+    if (rc != 0)
+        return sl_binlog_fail(dec, rc, "out of memory for output");
+    return sl_out_raw(out, coords->data, coords->len);
 }
 
 
-__thread int sl_out_oom;
-
 int sl_binlog_emit(sl_binlog_t *dec, sl_change_t *chg, size_t start) {
-    if (sl_ck_append_u8(&dec->out, '\n') != 0 || sl_out_oom) {
-        sl_out_oom = 0;
+    if (sl_buf_append_u8(&dec->out, '\n') != 0 ||
+        sl_buf_error(&dec->out) != 0) {
         dec->out.len = start;
         return sl_binlog_fail(dec, SL_ENOMEM, "out of memory for output");
     }
@@ -469,7 +466,10 @@ static int emit_simple(sl_binlog_t *dec, sl_change_kind_t kind,
         SL_OUT_LIT(out, "\":");
         sl_out_u64(out, extra);
     }
-    sl_binlog_put_coords(dec, out);
+    if (sl_binlog_put_coords(dec, out) != 0) {
+        out->len = start;
+        return SL_ENOMEM;
+    }
     sl_out_c(out, '}');
     sl_change_t chg = {.kind = kind};
     return sl_binlog_emit(dec, &chg, start);
@@ -864,7 +864,7 @@ static int emit_query(sl_binlog_t *dec, sl_change_kind_t kind,
     if (sl_json_plain_prefix(text, text_len) == text_len)
         sl_out_raw(out, text, text_len);
     else
-        sl_ck_escape(out, text, text_len, &replaced);
+        sl_json_escape(out, text, text_len, &replaced);
     sl_out_c(out, '"');
     /* The service reads the statement as "sql" says it. */
     sl_buf_t *sql = &dec->sql;
@@ -891,8 +891,11 @@ static int emit_query(sl_binlog_t *dec, sl_change_kind_t kind,
         put_str(out, ",\"error_code\":");
         sl_out_u64(out, q->error_code);
     }
-    sl_binlog_put_coords(dec, out);
-    sl_ck_append_u8(out, '}');
+    if (sl_binlog_put_coords(dec, out) != 0) {
+        out->len = start;
+        return SL_ENOMEM;
+    }
+    sl_out_c(out, '}');
     sl_change_t chg = {
         .kind = kind,
         .db = (const char *)q->db,

@@ -43,31 +43,45 @@ static void put_lit(sl_buf_t *out, const char *s, size_t n) {
 }
 #define PUT(out, s) put_lit((out), (s), sizeof(s) - 1)
 
-/* Decodes one image into out as a JSON object. cols lists the indexes of
- * its npresent columns (the set bits of the event's column bitmap, worked
- * out once per event). */
+/* Where each primary-key value of the routing image was rendered, by
+ * column: at[i] is its offset in the output and len[i] its length, or
+ * SIZE_MAX when the image lacks it. NULL when no hash is wanted. */
+typedef struct {
+    size_t *at, *len;
+} spans_t;
+
+/* Decodes one image into out as a JSON object, leaving out the columns
+ * opts.column_keep excluded (their values are decoded, then dropped).
+ * cols lists the indexes of its npresent columns (the set bits of the
+ * event's column bitmap, worked out once per event). */
 static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
                         const uint32_t *cols, uint32_t npresent,
                         sl_reader_t *rd, sl_buf_t *out,
-                        const uint8_t *before_json[], size_t before_len[]) {
+                        const uint8_t *before_json[], size_t before_len[],
+                        const spans_t *spans) {
     const uint8_t *nulls;
     if (sl_rd_bytes(rd, (npresent + 7) / 8, &nulls) != 0)
         return R_FAIL("row null bitmap truncated (%zu bytes left)",
                       sl_reader_left(rd));
     sl_out_c(out, '{');
     const uint8_t *keys = tm->keys.data;
+    int sep = 0;
     for (uint32_t k = 0; k < npresent; k++) {
         uint32_t i = cols[k];
         const sl_column_t *c = &tm->cols[i];
+        size_t mark = out->len;
         /* The comma, the key and a NULL go in under one room check. */
         if (__builtin_expect(out->cap - out->len < c->key_len + 5u, 0) &&
-            sl_ck_rc(sl_buf_reserve(out, c->key_len + 5u)) != 0)
+            sl_buf_reserve(out, c->key_len + 5u) != 0)
             return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
         uint8_t *o = out->data + out->len;
-        if (k > 0)
+        int had_members = sep;
+        if (sep)
             *o++ = ',';
+        sep = 1;
         sl_copy(o, keys + c->key_off, c->key_len);
         o += c->key_len;
+        size_t value_at = (size_t)(o - out->data);
         int is_null = bit(nulls, k);
         if (is_null) {
             memcpy(o, "null", 4);
@@ -77,23 +91,32 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
         if (is_null) {
             if (before_json != NULL)
                 before_json[i] = NULL;
-            continue;
-        }
-        if (before_json != NULL && c->type == SL_T_JSON) {
-            /* Remember where the before image's binary JSON is, for a
-             * partial after image. */
-            if (sl_reader_left(rd) >= c->meta && c->meta >= 1 &&
-                c->meta <= 4) {
-                uint64_t l = sl_get_uNle(rd->p, c->meta);
-                if (l <= sl_reader_left(rd) - c->meta) {
-                    before_json[i] = rd->p + c->meta;
-                    before_len[i] = (size_t)l;
+        } else {
+            if (before_json != NULL && c->type == SL_T_JSON) {
+                /* Remember where the before image's binary JSON is, for
+                 * a partial after image. */
+                if (sl_reader_left(rd) >= c->meta && c->meta >= 1 &&
+                    c->meta <= 4) {
+                    uint64_t l = sl_get_uNle(rd->p, c->meta);
+                    if (l <= sl_reader_left(rd) - c->meta) {
+                        before_json[i] = rd->p + c->meta;
+                        before_len[i] = (size_t)l;
+                    }
                 }
             }
+            int rc = sl_value_decode(dec, c, rd, out);
+            if (rc != 0)
+                return rc;
         }
-        int rc = sl_value_decode(dec, c, rd, out);
-        if (rc != 0)
-            return rc;
+        if (__builtin_expect(c->dropped, 0)) {
+            out->len = mark;
+            sep = had_members;
+            continue;
+        }
+        if (spans != NULL && c->is_pk) {
+            spans->at[i] = value_at;
+            spans->len[i] = out->len - value_at;
+        }
     }
     sl_out_c(out, '}');
     return 0;
@@ -119,10 +142,10 @@ static int render_json_diff(sl_binlog_t *dec, const uint8_t *p, size_t n,
         if (!first)
             sl_out_c(out, ',');
         PUT(out, "{\"op\":\"");
-        sl_ck_append_str(out, ops[op]);
+        sl_buf_append_str(out, ops[op]);
         PUT(out, "\",\"path\":\"");
         int replaced = 0;
-        sl_ck_escape(out, path, (size_t)pl, &replaced);
+        sl_json_escape(out, path, (size_t)pl, &replaced);
         if (replaced)
             return R_FAIL("partial JSON diff path is not UTF-8");
         sl_out_c(out, '"');
@@ -146,7 +169,8 @@ static int render_json_diff(sl_binlog_t *dec, const uint8_t *p, size_t n,
 static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
                              const uint8_t *present, uint32_t npresent,
                              sl_reader_t *rd, sl_buf_t *out,
-                             const uint8_t **bj, const size_t *bjlen) {
+                             const uint8_t **bj, const size_t *bjlen,
+                             const spans_t *spans) {
     uint64_t opts;
     const uint8_t *partial_bm = NULL;
     uint32_t json_idx = 0;
@@ -172,13 +196,16 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
         uint32_t my_json = c->type == SL_T_JSON ? json_idx++ : 0;
         if (!bit(present, i))
             continue;
+        size_t mark = out->len;
+        int had_members = !first;
         if (!first)
             sl_out_c(out, ',');
         first = 0;
         sl_out_raw(out, tm->keys.data + c->key_off, c->key_len);
+        size_t value_at = out->len;
         if (bit(nulls, k++)) {
             PUT(out, "null");
-            continue;
+            goto rendered;
         }
         int is_partial = 0;
         if (partial_bm != NULL && c->type == SL_T_JSON)
@@ -187,7 +214,7 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
             int rc = sl_value_decode(dec, c, rd, out);
             if (rc != 0)
                 return rc;
-            continue;
+            goto rendered;
         }
         uint64_t l;
         const uint8_t *diff;
@@ -202,16 +229,73 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
             int rc = render_json_diff(dec, diff, (size_t)l, out);
             if (rc != 0)
                 return rc;
-            continue;
+            goto rendered;
         }
         int rc = sl_jsondiff_apply(bj[i], bjlen[i], diff, (size_t)l, out);
         if (rc != 0)
             return sl_binlog_fail(dec, rc,
                                   "cannot apply the partial JSON update of "
                                   "column %u: %s", i + 1, sl_strerror(rc));
+    rendered:
+        if (c->dropped) {
+            out->len = mark;
+            first = !had_members;
+            continue;
+        }
+        if (spans != NULL && c->is_pk) {
+            spans->at[i] = value_at;
+            spans->len[i] = out->len - value_at;
+        }
     }
     sl_out_c(out, '}');
     return 0;
+}
+
+static void clear_spans(const sl_tablemap_t *tm, const spans_t *spans) {
+    for (uint32_t j = 0; j < tm->npk; j++)
+        spans->len[tm->pk[j]] = SIZE_MAX;
+}
+
+/* FNV-1a, a running hash: feeding the pieces one after another equals
+ * hashing their concatenation. */
+#define FNV_OFFSET 14695981039346656037ull
+#define FNV_PRIME 1099511628211ull
+static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+/* The routing hash of a row (see sl_binlog_opts_t.key_hash) from its
+ * rendered image out[img_at..img_end]. A primary-key column whose JSON
+ * key needs escaping counts as absent, as it always has: routing must
+ * not move rows between partitions. */
+static uint64_t key_hash(const sl_tablemap_t *tm, const sl_buf_t *out,
+                         const spans_t *spans, size_t img_at,
+                         size_t img_end) {
+    if (!tm->has_pk || tm->npk == 0)
+        return fnv1a(FNV_OFFSET, out->data + img_at, img_end - img_at);
+    uint64_t h = FNV_OFFSET;
+    static const uint8_t nul = 0;
+    for (uint32_t j = 0; j < tm->npk; j++) {
+        uint32_t i = tm->pk[j];
+        const uint8_t *v = (const uint8_t *)"null";
+        size_t n = 4;
+        if (spans->len[i] != SIZE_MAX && !tm->cols[i].key_escaped) {
+            v = out->data + spans->at[i];
+            n = spans->len[i];
+            if (n >= 2 && v[0] == '"') {
+                /* A string counts without its quotes. */
+                v++;
+                n -= 2;
+            }
+        }
+        h = fnv1a(h, v, n);
+        h = fnv1a(h, &nul, 1);
+    }
+    return h;
 }
 
 int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
@@ -327,11 +411,11 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     sl_buf_t *head = &tm->rowhead[opi];
     if (head->len == 0) {
         SL_OUT_LIT(head, "{\"kind\":\"row\",\"op\":\"");
-        sl_ck_append_str(head, op);
+        sl_buf_append_str(head, op);
         SL_OUT_LIT(head, "\",\"db\":\"");
-        sl_ck_escape(head, db, tm->db_len, NULL);
+        sl_json_escape(head, db, tm->db_len, NULL);
         SL_OUT_LIT(head, "\",\"table\":\"");
-        sl_ck_escape(head, tbl, tm->table_len, NULL);
+        sl_json_escape(head, tbl, tm->table_len, NULL);
         SL_OUT_LIT(head, "\",\"row\":");
     }
     sl_buf_t *mid = &tm->rowmid;
@@ -353,10 +437,10 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
             PUT(mid, ",\"positional\":true");
         PUT(mid, ",\"before\":");
     }
-    if (sl_out_oom) {
+    if (sl_buf_error(head) != 0 || sl_buf_error(mid) != 0) {
         /* A partial rendering must not be reused. */
-        head->len = 0;
-        mid->len = 0;
+        sl_buf_reset(head);
+        sl_buf_reset(mid);
         return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
     }
     /* Room for the usual expansion of row bytes into JSON, so the inline
@@ -368,6 +452,22 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
     if ((has_before && np_before == 0) || (has_after && np_after == 0))
         return R_FAIL("rows event with an empty column bitmap");
+    /* A row that has an excluded primary-key column (in an image, or in
+     * "types") says so: consumers could not tell which row changed. */
+    int pk_excluded = 0;
+    for (uint32_t j = 0; tm->pk_dropped && j < tm->npk; j++) {
+        uint32_t i = tm->pk[j];
+        pk_excluded |= tm->cols[i].dropped &&
+                       (dec->opts.column_types ||
+                        (has_before && bit(bm_before, i)) ||
+                        (has_after && bit(bm_after, i)));
+    }
+    /* The routing hash reads the primary-key values of the after image
+     * (the before image of a delete) where they were rendered. */
+    int hash = dec->opts.key_hash;
+    int hash_before = !has_after;
+    size_t span_at[hash ? ncols : 1], span_len[hash ? ncols : 1];
+    spans_t spans = {span_at, span_len};
     /* Every row of the event ends with the same "src" and "trx": nothing
      * between its rows changes the event or the transaction. */
     const sl_buf_t *coords;
@@ -385,8 +485,11 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
             if (partial)
                 for (uint32_t j = 0; j < tm->ncols; j++)
                     bj[j] = NULL;
+            if (hash && hash_before)
+                clear_spans(tm, &spans);
             rc = decode_image(dec, tm, cols_before, np_before, &rd, out,
-                              partial ? bj : NULL, bjlen);
+                              partial ? bj : NULL, bjlen,
+                              hash && hash_before ? &spans : NULL);
             if (rc != 0)
                 return rc;
         } else {
@@ -396,12 +499,14 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         PUT(out, ",\"after\":");
         size_t after_at = out->len;
         if (has_after) {
+            if (hash)
+                clear_spans(tm, &spans);
             if (partial)
                 rc = decode_partial_ai(dec, tm, bm_after, np_after, &rd, out,
-                                       bj, bjlen);
+                                       bj, bjlen, hash ? &spans : NULL);
             else
                 rc = decode_image(dec, tm, cols_after, np_after, &rd, out,
-                                  NULL, NULL);
+                                  NULL, NULL, hash ? &spans : NULL);
             if (rc != 0)
                 return rc;
         } else {
@@ -410,15 +515,21 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         size_t after_end = out->len;
         if (dec->opts.column_types) {
             PUT(out, ",\"types\":{");
+            int sep = 0;
             for (uint32_t j = 0; j < tm->ncols; j++) {
                 const sl_column_t *c = &tm->cols[j];
-                if (j > 0)
+                if (c->dropped)
+                    continue;
+                if (sep)
                     sl_out_c(out, ',');
+                sep = 1;
                 sl_out_raw(out, tm->keys.data + c->key_off, c->key_len);
                 sl_out_c(out, '"');
                 sl_buf_reset(&dec->tmp);
                 sl_column_type_name(tm, c, &dec->tmp);
-                sl_ck_escape(out, dec->tmp.data, dec->tmp.len, NULL);
+                if (sl_buf_error(&dec->tmp) != 0)
+                    return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+                sl_json_escape(out, dec->tmp.data, dec->tmp.len, NULL);
                 sl_out_c(out, '"');
             }
             sl_out_c(out, '}');
@@ -438,7 +549,12 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
             .before_len = has_before ? before_end - before_at : 0,
             .after = has_after ? (const char *)out->data + after_at : NULL,
             .after_len = has_after ? after_end - after_at : 0,
+            .pk_excluded = pk_excluded,
         };
+        if (hash)
+            chg.key_hash = key_hash(tm, out, &spans,
+                                    hash_before ? before_at : after_at,
+                                    hash_before ? before_end : after_end);
         rc = sl_binlog_emit(dec, &chg, start);
         dec->trx_row++;
         if (rc != 0)

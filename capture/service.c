@@ -10,13 +10,11 @@
 #include "filter.h"
 #include "hash.h"
 #include "history.h"
-#include "jsonread.h"
 #include "log.h"
 #include "parse.h"
 #include "preflight.h"
 #include "publish.h"
 #include "route.h"
-#include "rowjson.h"
 #include "secret.h"
 #include "source.h"
 #include "stats.h"
@@ -105,9 +103,6 @@ typedef struct {
     sl_strmap_t touched;  /* Partitions that got rows in this transaction. */
     int in_trx;
     sl_buf_t part;        /* Scratch: partition name. */
-    sl_jr_doc_t doc;      /* Scratch: parsed commit/DDL events. */
-    sl_buf_t scratch;
-    sl_buf_t rewritten;   /* A row event without its excluded columns. */
 
     /* Where the current event ends (the resume point after a commit). */
     const char *cur_file;
@@ -247,51 +242,35 @@ static int publish_to(svc_t *svc, const char *db, size_t db_len,
                               svc->part.len, json, json_len);
 }
 
-typedef struct {
-    svc_t *svc;
-    const sl_change_t *chg;
-} keep_ctx_t;
-
-static int keep_column(void *ctx, const char *column, size_t len) {
-    keep_ctx_t *kc = ctx;
-    return sl_filter_column(kc->svc->filter, kc->chg->db, kc->chg->db_len,
-                            kc->chg->table, kc->chg->table_len, column, len);
+/* The decoder asks once per table map which columns to keep. Rows of a
+ * table that is not captured are never published, so their columns are
+ * all kept (an excluded primary-key column there is no error). */
+static int keep_column(void *ctx, const char *db, size_t db_len,
+                       const char *table, size_t table_len,
+                       const char *column, size_t len) {
+    svc_t *svc = ctx;
+    if (!sl_filter_table(svc->filter, db, db_len, table, table_len))
+        return 1;
+    return sl_filter_column(svc->filter, db, db_len, table, table_len,
+                            column, len);
 }
 
+/* A row, rendered without its excluded columns and with its routing hash
+ * by the decoder. */
 static int publish_row(svc_t *svc, const sl_change_t *chg) {
-    const char *json = chg->json;
-    size_t len = chg->json_len;
     int err;
-    if (sl_filter_has_column_rules(svc->filter)) {
-        keep_ctx_t kc = {svc, chg};
-        size_t dropped;
-        sl_buf_reset(&svc->rewritten);
-        err = sl_rowjson_drop_columns(&svc->doc, json, len, keep_column, &kc,
-                                      &svc->scratch, &svc->rewritten,
-                                      &dropped);
-        if (err != 0) {
-            snprintf(svc->err, sizeof svc->err,
-                     "%s:%llu: cannot drop excluded columns of %.*s.%.*s%s",
-                     chg->file, (unsigned long long)chg->pos,
-                     (int)chg->db_len, chg->db, (int)chg->table_len,
-                     chg->table,
-                     err == SL_EINVAL ? ": a primary-key column is excluded"
-                                      : "");
-            return err;
-        }
-        json = (const char *)svc->rewritten.data;
-        len = svc->rewritten.len;
-    }
-    uint64_t key_hash = 0;
-    if (svc->route.mode == SL_ROUTE_KEY &&
-        (err = sl_rowjson_key_hash(&svc->doc, json, len, &key_hash)) != 0) {
+    if (chg->pk_excluded) {
         snprintf(svc->err, sizeof svc->err,
-                 "%s:%llu: no routing key in a row event", chg->file,
-                 (unsigned long long)chg->pos);
-        return err;
+                 "%s:%llu: cannot drop excluded columns of %.*s.%.*s: a "
+                 "primary-key column is excluded",
+                 chg->file, (unsigned long long)chg->pos, (int)chg->db_len,
+                 chg->db, (int)chg->table_len, chg->table);
+        return SL_EINVAL;
     }
+    uint64_t key_hash = svc->route.mode == SL_ROUTE_KEY ? chg->key_hash : 0;
     if ((err = publish_to(svc, chg->db, chg->db_len, chg->table,
-                          chg->table_len, key_hash, json, len, 1)) != 0)
+                          chg->table_len, key_hash, chg->json, chg->json_len,
+                          1)) != 0)
         return err;
     uint64_t *count = sl_strmap_get(&svc->part_rows, svc->part.data,
                                     svc->part.len);
@@ -585,6 +564,11 @@ static int new_decoder(svc_t *svc) {
     dopts.nskip_types = svc->nskip;
     dopts.schema_lookup = lookup_table;
     dopts.schema_ctx = svc;
+    if (sl_filter_has_column_rules(svc->filter)) {
+        dopts.column_keep = keep_column;
+        dopts.column_ctx = svc;
+    }
+    dopts.key_hash = svc->route.mode == SL_ROUTE_KEY;
     svc->in_trx = 0;
     clear_touched(svc);
     return sl_binlog_new(&svc->dec, &dopts, on_change, svc);
@@ -1049,7 +1033,6 @@ int sl_capture_service_main(int argc, char **argv) {
     sl_strmap_init(&svc->touched);
     sl_strmap_init(&svc->part_rows);
     svc->start_ns = sl_mono_ns();
-    sl_jr_init(&svc->doc);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -1085,10 +1068,7 @@ int sl_capture_service_main(int argc, char **argv) {
             free(n->value);
     sl_strmap_free(&svc->part_rows);
     sl_buf_free(&svc->stats_text);
-    sl_jr_free(&svc->doc);
     sl_buf_free(&svc->part);
-    sl_buf_free(&svc->scratch);
-    sl_buf_free(&svc->rewritten);
     sl_secret_free(svc->password);
     sl_secret_free(svc->broker_secret);
     free(svc->start_file);

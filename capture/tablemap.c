@@ -347,7 +347,7 @@ static uint32_t default_collation(const char *charset) {
  * do. */
 static int raw_add(sl_tablemap_t *tm, const char *p, size_t n, uint32_t *off) {
     *off = (uint32_t)tm->raw.len;
-    return sl_ck_append(&tm->raw, p, n);
+    return sl_buf_append(&tm->raw, p, n);
 }
 
 /* Fills what the table map lacks from the schema history (see
@@ -435,19 +435,52 @@ static int render_keys(sl_binlog_t *dec, sl_tablemap_t *tm) {
     for (uint32_t i = 0; i < tm->ncols; i++) {
         sl_column_t *c = &tm->cols[i];
         c->key_off = (uint32_t)tm->keys.len;
-        int rc = sl_ck_append_u8(&tm->keys, '"');
+        sl_buf_append_u8(&tm->keys, '"');
         if (tm->has_names) {
-            rc |= sl_ck_escape(&tm->keys, tm->raw.data + c->name_off,
-                                 c->name_len, NULL);
+            sl_json_escape(&tm->keys, tm->raw.data + c->name_off, c->name_len,
+                           NULL);
         } else {
-            rc |= sl_ck_append_u8(&tm->keys, '@');
-            rc |= sl_out_u64(&tm->keys, i + 1);
+            sl_buf_append_u8(&tm->keys, '@');
+            sl_out_u64(&tm->keys, i + 1);
         }
-        rc |= sl_ck_append(&tm->keys, "\":", 2);
-        if (rc != 0)
+        sl_buf_append(&tm->keys, "\":", 2);
+        if (sl_buf_error(&tm->keys) != 0)
             return sl_binlog_fail(dec, SL_ENOMEM, "no memory for keys");
         c->key_len = (uint32_t)tm->keys.len - c->key_off;
+        c->key_escaped =
+            memchr(tm->keys.data + c->key_off, '\\', c->key_len) != NULL;
     }
+    return 0;
+}
+
+/* Asks opts.column_keep about every column once per table map, so rows
+ * only test a flag. The callback gets the name a consumer reads in the
+ * row's JSON: the column name as UTF-8 (bytes that are not become U+FFFD,
+ * as in the key), or "@N" without names. */
+static int ask_keep(sl_binlog_t *dec, sl_tablemap_t *tm) {
+    const char *db = (const char *)tm->raw.data + tm->db_off;
+    const char *table = (const char *)tm->raw.data + tm->table_off;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        sl_column_t *c = &tm->cols[i];
+        sl_buf_t *name = &dec->tmp;
+        sl_buf_reset(name);
+        if (tm->has_names)
+            sl_utf8_sanitize(tm->raw.data + c->name_off, c->name_len, name);
+        else
+            sl_buf_printf(name, "@%u", i + 1);
+        if (sl_buf_error(name) != 0)
+            return sl_binlog_fail(dec, SL_ENOMEM, "no memory for names");
+        if (dec->opts.column_keep(dec->opts.column_ctx, db, tm->db_len,
+                                  table, tm->table_len,
+                                  name->len ? (const char *)name->data : "",
+                                  name->len))
+            continue;
+        c->dropped = 1;
+        tm->ndropped++;
+    }
+    for (uint32_t j = 0; j < tm->npk; j++)
+        if (tm->cols[tm->pk[j]].dropped)
+            tm->pk_dropped = 1;
     return 0;
 }
 
@@ -481,7 +514,7 @@ int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
     tm->in_use = 0;
     sl_buf_reset(&tm->keys); /* Not reusable until fully decoded. */
     sl_buf_reset(&tm->raw);
-    if (sl_ck_append(&tm->raw, body, len) != 0)
+    if (sl_buf_append(&tm->raw, body, len) != 0)
         return sl_binlog_fail(dec, SL_ENOMEM, "no memory for table map");
     const uint8_t *b = tm->raw.data;
     tm->table_id = table_id;
@@ -489,6 +522,8 @@ int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
     tm->has_names = tm->has_signedness = tm->has_charsets = tm->has_pk = 0;
     tm->nstrv = 0;
     tm->npk = 0;
+    tm->ndropped = 0;
+    tm->pk_dropped = 0;
     sl_reader_t rd;
     sl_reader_init(&rd, b + ph, len - ph);
     uint8_t l;
@@ -634,6 +669,8 @@ int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
         }
     }
     rc = render_keys(dec, tm);
+    if (rc == 0 && dec->opts.column_keep != NULL)
+        rc = ask_keep(dec, tm);
     if (rc != 0)
         return rc;
     tm->in_use = 1;
@@ -642,74 +679,74 @@ int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
 
 static void put_values(const sl_tablemap_t *tm, const sl_column_t *c,
                        sl_buf_t *out) {
-    sl_ck_append_u8(out, '(');
+    sl_buf_append_u8(out, '(');
     for (uint32_t j = 0; j < c->strv_count; j++) {
         const sl_strref_t *s = &tm->strv[c->strv_first + j];
         if (j > 0)
-            sl_ck_append_u8(out, ',');
-        sl_ck_append_u8(out, '\'');
-        sl_ck_append(out, tm->raw.data + s->off, s->len);
-        sl_ck_append_u8(out, '\'');
+            sl_buf_append_u8(out, ',');
+        sl_buf_append_u8(out, '\'');
+        sl_buf_append(out, tm->raw.data + s->off, s->len);
+        sl_buf_append_u8(out, '\'');
     }
-    sl_ck_append_u8(out, ')');
+    sl_buf_append_u8(out, ')');
 }
 
 void sl_column_type_name(const sl_tablemap_t *tm, const sl_column_t *c,
                          sl_buf_t *out) {
     const char *u = c->is_unsigned == 1 ? " unsigned" : "";
     switch (c->real_type) {
-    case SL_T_TINY: sl_ck_printf(out, "tinyint%s", u); return;
-    case SL_T_SHORT: sl_ck_printf(out, "smallint%s", u); return;
-    case SL_T_INT24: sl_ck_printf(out, "mediumint%s", u); return;
-    case SL_T_LONG: sl_ck_printf(out, "int%s", u); return;
-    case SL_T_LONGLONG: sl_ck_printf(out, "bigint%s", u); return;
-    case SL_T_FLOAT: sl_ck_printf(out, "float%s", u); return;
-    case SL_T_DOUBLE: sl_ck_printf(out, "double%s", u); return;
+    case SL_T_TINY: sl_buf_printf(out, "tinyint%s", u); return;
+    case SL_T_SHORT: sl_buf_printf(out, "smallint%s", u); return;
+    case SL_T_INT24: sl_buf_printf(out, "mediumint%s", u); return;
+    case SL_T_LONG: sl_buf_printf(out, "int%s", u); return;
+    case SL_T_LONGLONG: sl_buf_printf(out, "bigint%s", u); return;
+    case SL_T_FLOAT: sl_buf_printf(out, "float%s", u); return;
+    case SL_T_DOUBLE: sl_buf_printf(out, "double%s", u); return;
     case SL_T_NEWDECIMAL:
-        sl_ck_printf(out, "decimal(%u,%u)%s", c->meta >> 8, c->meta & 255,
+        sl_buf_printf(out, "decimal(%u,%u)%s", c->meta >> 8, c->meta & 255,
                       u);
         return;
-    case SL_T_DECIMAL: sl_ck_printf(out, "decimal_old"); return;
-    case SL_T_YEAR: sl_ck_printf(out, "year"); return;
-    case SL_T_DATE: case SL_T_NEWDATE: sl_ck_printf(out, "date"); return;
-    case SL_T_TIME: sl_ck_printf(out, "time"); return;
-    case SL_T_TIME2: sl_ck_printf(out, "time(%u)", c->meta); return;
-    case SL_T_DATETIME: sl_ck_printf(out, "datetime"); return;
-    case SL_T_DATETIME2: sl_ck_printf(out, "datetime(%u)", c->meta); return;
-    case SL_T_TIMESTAMP: sl_ck_printf(out, "timestamp"); return;
+    case SL_T_DECIMAL: sl_buf_printf(out, "decimal_old"); return;
+    case SL_T_YEAR: sl_buf_printf(out, "year"); return;
+    case SL_T_DATE: case SL_T_NEWDATE: sl_buf_printf(out, "date"); return;
+    case SL_T_TIME: sl_buf_printf(out, "time"); return;
+    case SL_T_TIME2: sl_buf_printf(out, "time(%u)", c->meta); return;
+    case SL_T_DATETIME: sl_buf_printf(out, "datetime"); return;
+    case SL_T_DATETIME2: sl_buf_printf(out, "datetime(%u)", c->meta); return;
+    case SL_T_TIMESTAMP: sl_buf_printf(out, "timestamp"); return;
     case SL_T_TIMESTAMP2:
-        sl_ck_printf(out, "timestamp(%u)", c->meta);
+        sl_buf_printf(out, "timestamp(%u)", c->meta);
         return;
     case SL_T_BIT:
-        sl_ck_printf(out, "bit(%u)", (c->meta & 255) * 8 + (c->meta >> 8));
+        sl_buf_printf(out, "bit(%u)", (c->meta & 255) * 8 + (c->meta >> 8));
         return;
     case SL_T_ENUM: case SL_T_SET:
-        sl_ck_append_str(out, c->real_type == SL_T_ENUM ? "enum" : "set");
+        sl_buf_append_str(out, c->real_type == SL_T_ENUM ? "enum" : "set");
         if (c->strv_count)
             put_values(tm, c, out);
         return;
     case SL_T_STRING:
-        sl_ck_printf(out, "%s(%u)",
+        sl_buf_printf(out, "%s(%u)",
                       c->cs && c->cs->cls == SL_CS_BINARY ? "binary"
                                                            : "char",
                       c->max_len);
         return;
     case SL_T_VARCHAR: case SL_T_VAR_STRING:
-        sl_ck_printf(out, "%s(%u)",
+        sl_buf_printf(out, "%s(%u)",
                       c->cs && c->cs->cls == SL_CS_BINARY ? "varbinary"
                                                            : "varchar",
                       c->max_len);
         return;
     case SL_T_BLOB: {
         static const char *const sz[] = {"", "tiny", "", "medium", "long"};
-        sl_ck_printf(out, "%s%s", c->meta <= 4 ? sz[c->meta] : "",
+        sl_buf_printf(out, "%s%s", c->meta <= 4 ? sz[c->meta] : "",
                       c->cs == NULL ? "blob_or_text"
                       : c->cs->cls == SL_CS_BINARY ? "blob" : "text");
         return;
     }
-    case SL_T_JSON: sl_ck_printf(out, "json"); return;
-    case SL_T_GEOMETRY: sl_ck_printf(out, "geometry"); return;
-    case SL_T_VECTOR: sl_ck_printf(out, "vector"); return;
-    default: sl_ck_printf(out, "type%u", c->real_type); return;
+    case SL_T_JSON: sl_buf_printf(out, "json"); return;
+    case SL_T_GEOMETRY: sl_buf_printf(out, "geometry"); return;
+    case SL_T_VECTOR: sl_buf_printf(out, "vector"); return;
+    default: sl_buf_printf(out, "type%u", c->real_type); return;
     }
 }

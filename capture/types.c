@@ -49,10 +49,8 @@ static void put_frac(sl_buf_t *out, uint32_t usec, unsigned fsp) {
     if (fsp == 0)
         return;
     uint8_t *p = sl_buf_extend(out, 1 + fsp);
-    if (p == NULL) {
-        sl_out_oom = 1;
-        return;
-    }
+    if (p == NULL)
+        return; /* Reported with the change (sl_buf_error()). */
     p[0] = '.';
     uint8_t d[6];
     sl_put_digits(d, usec, 6);
@@ -64,7 +62,7 @@ static void put_frac(sl_buf_t *out, uint32_t usec, unsigned fsp) {
 static void put_datetime(sl_buf_t *out, unsigned y, unsigned mo, unsigned d,
                          unsigned h, unsigned mi, unsigned s, uint32_t usec,
                          unsigned fsp) {
-    if (out->cap - out->len < 32 && sl_ck_rc(sl_buf_reserve(out, 32)) != 0)
+    if (out->cap - out->len < 32 && sl_buf_reserve(out, 32) != 0)
         return;
     uint8_t *p = out->data + out->len;
     y %= 10000;
@@ -182,8 +180,8 @@ static int put_decimal_u64(sl_binlog_t *dec, const uint8_t *b, unsigned intg,
     if (decimal_part(b, &off, intg, 1, &ip) != 0 ||
         decimal_part(b, &off, scale, 0, &fp) != 0)
         return V_FAIL("DECIMAL digit group out of range");
-    if (out->cap - out->len < 48 && sl_ck_rc(sl_buf_reserve(out, 48)) != 0)
-        return 0; /* Reported with the change (sl_out_oom). */
+    if (out->cap - out->len < 48 && sl_buf_reserve(out, 48) != 0)
+        return 0; /* Reported with the change (sl_buf_error()). */
     uint8_t *p = out->data + out->len, *start = p;
     *p++ = '"';
     if (neg && (ip | fp) != 0)
@@ -403,10 +401,8 @@ static int get_len(sl_binlog_t *dec, sl_reader_t *rd, unsigned nbytes,
 static void put_hex(sl_buf_t *out, const uint8_t *p, size_t n) {
     static const char hex[] = "0123456789abcdef";
     uint8_t *o = sl_buf_extend(out, n * 2);
-    if (o == NULL) {
-        sl_out_oom = 1;
-        return;
-    }
+    if (o == NULL)
+        return; /* Reported with the change (sl_buf_error()). */
     for (size_t i = 0; i < n; i++) {
         o[2 * i] = (uint8_t)hex[p[i] >> 4];
         o[2 * i + 1] = (uint8_t)hex[p[i] & 15];
@@ -421,7 +417,7 @@ static int put_name(sl_binlog_t *dec, const sl_tablemap_t *tm_unused,
     const uint8_t *p = raw + s->off;
     if (sl_json_plain_prefix(p, s->len) == s->len)
         return sl_out_raw(out, p, s->len);
-    return sl_ck_escape(out, p, s->len, NULL);
+    return sl_json_escape(out, p, s->len, NULL);
 }
 
 /* The table map a column belongs to: columns are stored inside their
@@ -674,7 +670,7 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             /* BINARY(n): the server drops trailing zero bytes from the
              * row image and pads them back when it reads the row. */
             sl_buf_reset(&dec->tmp2);
-            if (sl_ck_append(&dec->tmp2, p, n) != 0 ||
+            if (sl_buf_append(&dec->tmp2, p, n) != 0 ||
                 sl_buf_reserve(&dec->tmp2, col->max_len - n) != 0)
                 return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
             memset(dec->tmp2.data + n, 0, col->max_len - n);
