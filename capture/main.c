@@ -8,7 +8,7 @@
  * Publishing to the broker (--broker) arrives with the live capture; see
  * docs/decoder.md.
  */
-#include "capture/binlog.h"
+#include "capture/decoder/binlog.h"
 #include "config.h"
 #include "service.h"
 #include "error.h"

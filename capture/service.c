@@ -1,7 +1,7 @@
 /* The live capture service; see service.h. */
 #include "service.h"
 
-#include "binlog.h"
+#include "capture/decoder/binlog.h"
 #include "strmap.h"
 #include "bytes.h"
 #include "clock.h"

@@ -10,7 +10,7 @@
  * behind them. Any crash, sanitizer report, leak or hang is a bug: the
  * decoder must answer every input with 0 or an error.
  */
-#include "capture/binlog.h"
+#include "capture/decoder/binlog.h"
 #include "bytes.h"
 
 #include <stdint.h>

@@ -3,8 +3,8 @@
  * corrupt input (every truncation and single-bit flip of a real file)
  * answered with an error naming the position, never a crash.
  */
-#include "capture/binlog.h"
-#include "capture/decoder.h"
+#include "capture/decoder/binlog.h"
+#include "capture/decoder/internal.h"
 #include "capture/source.h"
 #include "sl_test.h"
 

@@ -9,7 +9,7 @@
  * MySQL 8 binlog (the fixture json.binlog.000001).
  */
 #include "bytes.h"
-#include "capture/binlog.h"
+#include "capture/decoder/binlog.h"
 #include "error.h"
 #include "sl_test.h"
 #include "test_capture_binlog.h"

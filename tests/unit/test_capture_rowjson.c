@@ -5,7 +5,7 @@
  * table map with column names and a primary key, and rows events.
  */
 #include "bytes.h"
-#include "capture/binlog.h"
+#include "capture/decoder/binlog.h"
 #include "error.h"
 #include "jsonread.h"
 #include "sl_test.h"

@@ -32,7 +32,7 @@
  *                                   VECTOR: float32 LE elements; JSON:
  *                                   MySQL binary JSON)
  */
-#include "decoder.h"
+#include "internal.h"
 #include "json.h"
 #include "json_bin.h"
 

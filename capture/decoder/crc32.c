@@ -11,7 +11,7 @@
  * and CPUs without the instruction use zlib. The unit tests compare both
  * paths with zlib over every length from 0 to a few KiB.
  */
-#include "decoder.h"
+#include "internal.h"
 
 #include <zlib.h>
 

@@ -18,7 +18,7 @@
  * is valid when every value lies inside the event; a rows event is valid
  * when its rows end exactly at its end.
  */
-#include "decoder.h"
+#include "internal.h"
 #include "json.h"
 #include "json_bin.h"
 

@@ -15,7 +15,7 @@
  * (1025-1279), "mysql561" variants at 576-767 and UCA 14.0 collations at
  * 2048-3327 (utf8mb3, utf8mb4, ucs2, utf16, utf32 in blocks of 256).
  */
-#include "decoder.h"
+#include "internal.h"
 #include "json.h"
 
 #include <errno.h>

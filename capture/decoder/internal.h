@@ -4,8 +4,8 @@
  * (column values) and charset.c (text conversion). Not a public API: the
  * rest of sluice uses capture/binlog.h.
  */
-#ifndef SL_CAPTURE_DECODER_H
-#define SL_CAPTURE_DECODER_H
+#ifndef SL_CAPTURE_DECODER_INTERNAL_H
+#define SL_CAPTURE_DECODER_INTERNAL_H
 
 #include "binlog.h"
 #include "buf.h"

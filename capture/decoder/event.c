@@ -42,7 +42,7 @@
  * big-endian, then a zlib stream. For QUERY_COMPRESSED it replaces the
  * query text; for rows events, the row data after the column bitmaps.
  */
-#include "decoder.h"
+#include "internal.h"
 #include "json.h"
 #include "log.h"
 

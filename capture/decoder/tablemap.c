@@ -32,7 +32,7 @@
  * STMT_END_F) or transaction, like a replica's; slots are reused so a
  * busy stream does not allocate per statement.
  */
-#include "decoder.h"
+#include "internal.h"
 #include "capture/schema.h"
 #include "json.h"
 

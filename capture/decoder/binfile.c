@@ -18,7 +18,7 @@
  * naming its position, as is a size field smaller than the header or
  * larger than SL_BINLOG_MAX_EVENT.
  */
-#include "decoder.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
