@@ -123,7 +123,7 @@ static const sl_charset_t *by_id_low(unsigned id) {
     return NULL;
 }
 
-const sl_charset_t *sl_charset_by_collation(uint64_t id) {
+const sl_charset_t *sl__dec_charset_by_collation(uint64_t id) {
     if (id < 1024)
         return by_id_low((unsigned)id) ? by_id_low((unsigned)id)
                : (id >= 576 && id <= 607)   ? &CS_UTF8MB3
@@ -193,7 +193,7 @@ static iconv_t iconv_get(sl_binlog_t *dec, const char *name) {
     return cd;
 }
 
-void sl_charset_close_all(sl_binlog_t *dec) {
+void sl__dec_charset_close_all(sl_binlog_t *dec) {
     for (unsigned i = 0; i < dec->niconv; i++)
         iconv_close(dec->iconv_cache[i].cd);
     dec->niconv = 0;
@@ -202,25 +202,25 @@ void sl_charset_close_all(sl_binlog_t *dec) {
 static int iconv_to_utf8(sl_binlog_t *dec, const sl_charset_t *cs,
                          const uint8_t *p, size_t n, sl_buf_t *tmp) {
     if (cs->iconv_name == NULL)
-        return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+        return sl__dec_fail(dec, SL_EUNSUPPORTED,
                               "character set %s has no converter in this "
                               "C library; cannot emit its text as UTF-8",
                               cs->name);
     iconv_t cd = iconv_get(dec, cs->iconv_name);
     if (cd == (iconv_t)-1)
-        return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+        return sl__dec_fail(dec, SL_EUNSUPPORTED,
                               "iconv cannot convert %s (%s) to UTF-8",
                               cs->name, cs->iconv_name);
     iconv(cd, NULL, NULL, NULL, NULL);
     sl_buf_reset(tmp);
     if (sl_buf_reserve(tmp, n * 4 + 16) != 0)
-        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
     char *in = (char *)(uintptr_t)p;
     size_t inleft = n;
     char *o = (char *)tmp->data;
     size_t oleft = tmp->cap;
     if (iconv(cd, &in, &inleft, &o, &oleft) == (size_t)-1 || inleft != 0)
-        return sl_binlog_fail(dec, SL_ECORRUPT,
+        return sl__dec_fail(dec, SL_ECORRUPT,
                               "bytes not valid in character set %s at "
                               "offset %zu of a %zu-byte value", cs->name,
                               n - inleft, n);
@@ -265,15 +265,15 @@ static int put_string(sl_binlog_t *dec, const uint8_t *p, size_t n,
         break;
     }
     if (i == n) {
-        if (sl_out_c(out, '"') != 0 || sl_out_raw(out, p, n) != 0 ||
-            sl_out_c(out, '"') != 0)
-            return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        if (sl__dec_out_c(out, '"') != 0 || sl__dec_out_raw(out, p, n) != 0 ||
+            sl__dec_out_c(out, '"') != 0)
+            return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
         return 0;
     }
     if (sl_buf_append_u8(out, '"') != 0 ||
         sl_json_escape(out, p, n, replaced) != 0 ||
         sl_buf_append_u8(out, '"') != 0)
-        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -282,13 +282,13 @@ static int put_base64(sl_binlog_t *dec, const uint8_t *p, size_t n,
     /* One reservation for the whole value, then inline appends. */
     if (n > SIZE_MAX / 2 ||
         sl_buf_reserve(out, 13 + (n + 2) / 3 * 4) != 0 ||
-        SL_OUT_LIT(out, "{\"base64\":\"") != 0 ||
-        sl_base64_encode(out, p, n) != 0 || SL_OUT_LIT(out, "\"}") != 0)
-        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        SL__DEC_OUT_LIT(out, "{\"base64\":\"") != 0 ||
+        sl_base64_encode(out, p, n) != 0 || SL__DEC_OUT_LIT(out, "\"}") != 0)
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
     return 0;
 }
 
-int sl_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
+int sl__dec_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
                     const uint8_t *p, size_t n, sl_buf_t *out) {
     int replaced = 0;
     size_t mark = out->len;
@@ -307,7 +307,7 @@ int sl_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
         rc = put_string(dec, p, n, out, &replaced);
         if (rc == 0 && replaced) {
             out->len = mark;
-            return sl_binlog_fail(dec, SL_ECORRUPT,
+            return sl__dec_fail(dec, SL_ECORRUPT,
                                   "invalid UTF-8 in a %s value of %zu bytes",
                                   cs->name, n);
         }
@@ -318,7 +318,7 @@ int sl_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
             if (p[i] >= 0x80) {
                 rc = latin1_to_utf8(p, n, &dec->tmp);
                 if (rc != 0)
-                    return sl_binlog_fail(dec, rc, "out of memory");
+                    return sl__dec_fail(dec, rc, "out of memory");
                 return put_string(dec, dec->tmp.data, dec->tmp.len, out,
                                   NULL);
             }
@@ -336,7 +336,7 @@ int sl_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
     }
 }
 
-int sl_text_utf8(sl_binlog_t *dec, const sl_charset_t *cs, const uint8_t *p,
+int sl__dec_text_utf8(sl_binlog_t *dec, const sl_charset_t *cs, const uint8_t *p,
                  size_t n, const uint8_t **text, size_t *len) {
     *text = p;
     *len = n;
@@ -347,7 +347,7 @@ int sl_text_utf8(sl_binlog_t *dec, const sl_charset_t *cs, const uint8_t *p,
         for (size_t i = 0; i < n; i++) {
             if (p[i] >= 0x80) {
                 if ((rc = latin1_to_utf8(p, n, &dec->tmp)) != 0)
-                    return sl_binlog_fail(dec, rc, "out of memory");
+                    return sl__dec_fail(dec, rc, "out of memory");
                 *text = dec->tmp.data;
                 *len = dec->tmp.len;
                 break;
@@ -386,7 +386,7 @@ static size_t utf8_seq_len(const uint8_t *p, size_t left) {
     return n;
 }
 
-int sl_utf8_sanitize(const uint8_t *p, size_t n, sl_buf_t *out) {
+int sl__dec_utf8_sanitize(const uint8_t *p, size_t n, sl_buf_t *out) {
     for (size_t i = 0; i < n;) {
         size_t len = utf8_seq_len(p + i, n - i);
         if (len == 0) {

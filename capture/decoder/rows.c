@@ -24,22 +24,16 @@
 
 #include <string.h>
 
-int sl_binlog_trx_begin(sl_binlog_t *dec, int emit);
-int sl_binlog_trx_end(sl_binlog_t *dec, sl_change_kind_t kind, int emit,
-                      const char *extra_key, uint64_t extra);
-int sl_binlog_inflate(sl_binlog_t *dec, const uint8_t *p, size_t n,
-                      sl_buf_t *out);
-
 #define STMT_END_F 1
 
 static inline int bit(const uint8_t *bm, uint32_t i) {
     return (bm[i >> 3] >> (i & 7)) & 1;
 }
 
-#define R_FAIL(...) sl_binlog_fail(dec, SL_ECORRUPT, __VA_ARGS__)
+#define R_FAIL(...) sl__dec_fail(dec, SL_ECORRUPT, __VA_ARGS__)
 
 static void put_lit(sl_buf_t *out, const char *s, size_t n) {
-    sl_out_raw(out, s, n);
+    sl__dec_out_raw(out, s, n);
 }
 #define PUT(out, s) put_lit((out), (s), sizeof(s) - 1)
 
@@ -63,7 +57,7 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
     if (sl_rd_bytes(rd, (npresent + 7) / 8, &nulls) != 0)
         return R_FAIL("row null bitmap truncated (%zu bytes left)",
                       sl_reader_left(rd));
-    sl_out_c(out, '{');
+    sl__dec_out_c(out, '{');
     const uint8_t *keys = tm->keys.data;
     int sep = 0;
     for (uint32_t k = 0; k < npresent; k++) {
@@ -73,13 +67,13 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
         /* The comma, the key and a NULL go in under one room check. */
         if (__builtin_expect(out->cap - out->len < c->key_len + 5u, 0) &&
             sl_buf_reserve(out, c->key_len + 5u) != 0)
-            return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+            return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
         uint8_t *o = out->data + out->len;
         int had_members = sep;
         if (sep)
             *o++ = ',';
         sep = 1;
-        sl_copy(o, keys + c->key_off, c->key_len);
+        sl__dec_copy(o, keys + c->key_off, c->key_len);
         o += c->key_len;
         size_t value_at = (size_t)(o - out->data);
         int is_null = bit(nulls, k);
@@ -104,7 +98,7 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
                     }
                 }
             }
-            int rc = sl_value_decode(dec, c, rd, out);
+            int rc = sl__dec_value_decode(dec, c, rd, out);
             if (rc != 0)
                 return rc;
         }
@@ -118,7 +112,7 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
             spans->len[i] = out->len - value_at;
         }
     }
-    sl_out_c(out, '}');
+    sl__dec_out_c(out, '}');
     return 0;
 }
 
@@ -140,7 +134,7 @@ static int render_json_diff(sl_binlog_t *dec, const uint8_t *p, size_t n,
             sl_rd_lenenc(&rd, &pl) != 0 || sl_rd_bytes(&rd, pl, &path) != 0)
             return R_FAIL("partial JSON diff malformed");
         if (!first)
-            sl_out_c(out, ',');
+            sl__dec_out_c(out, ',');
         PUT(out, "{\"op\":\"");
         sl_buf_append_str(out, ops[op]);
         PUT(out, "\",\"path\":\"");
@@ -148,17 +142,17 @@ static int render_json_diff(sl_binlog_t *dec, const uint8_t *p, size_t n,
         sl_json_escape(out, path, (size_t)pl, &replaced);
         if (replaced)
             return R_FAIL("partial JSON diff path is not UTF-8");
-        sl_out_c(out, '"');
+        sl__dec_out_c(out, '"');
         if (op != 2) {
             if (sl_rd_lenenc(&rd, &vl) != 0 || sl_rd_bytes(&rd, vl, &val) != 0)
                 return R_FAIL("partial JSON diff value truncated");
             PUT(out, ",\"value\":");
             int rc = sl_jsonb_to_json(val, (size_t)vl, out);
             if (rc != 0)
-                return sl_binlog_fail(dec, rc, "partial JSON diff value: %s",
+                return sl__dec_fail(dec, rc, "partial JSON diff value: %s",
                                       sl_strerror(rc));
         }
-        sl_out_c(out, '}');
+        sl__dec_out_c(out, '}');
     }
     PUT(out, "]}");
     return 0;
@@ -186,7 +180,7 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
     const uint8_t *nulls;
     if (sl_rd_bytes(rd, (npresent + 7) / 8, &nulls) != 0)
         return R_FAIL("row null bitmap truncated");
-    sl_out_c(out, '{');
+    sl__dec_out_c(out, '{');
     uint32_t k = 0;
     int first = 1;
     for (uint32_t i = 0; i < tm->ncols; i++) {
@@ -199,9 +193,9 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
         size_t mark = out->len;
         int had_members = !first;
         if (!first)
-            sl_out_c(out, ',');
+            sl__dec_out_c(out, ',');
         first = 0;
-        sl_out_raw(out, tm->keys.data + c->key_off, c->key_len);
+        sl__dec_out_raw(out, tm->keys.data + c->key_off, c->key_len);
         size_t value_at = out->len;
         if (bit(nulls, k++)) {
             PUT(out, "null");
@@ -211,7 +205,7 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
         if (partial_bm != NULL && c->type == SL_T_JSON)
             is_partial = bit(partial_bm, my_json);
         if (!is_partial) {
-            int rc = sl_value_decode(dec, c, rd, out);
+            int rc = sl__dec_value_decode(dec, c, rd, out);
             if (rc != 0)
                 return rc;
             goto rendered;
@@ -233,7 +227,7 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
         }
         int rc = sl_jsondiff_apply(bj[i], bjlen[i], diff, (size_t)l, out);
         if (rc != 0)
-            return sl_binlog_fail(dec, rc,
+            return sl__dec_fail(dec, rc,
                                   "cannot apply the partial JSON update of "
                                   "column %u: %s", i + 1, sl_strerror(rc));
     rendered:
@@ -247,7 +241,7 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
             spans->len[i] = out->len - value_at;
         }
     }
-    sl_out_c(out, '}');
+    sl__dec_out_c(out, '}');
     return 0;
 }
 
@@ -298,9 +292,9 @@ static uint64_t key_hash(const sl_tablemap_t *tm, const sl_buf_t *out,
     return h;
 }
 
-int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
+int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
                    size_t len) {
-    unsigned ph = sl_binlog_post_header(dec, type);
+    unsigned ph = sl__dec_post_header(dec, type);
     int v2 = type == SL_EV_WRITE_ROWS || type == SL_EV_UPDATE_ROWS ||
              type == SL_EV_DELETE_ROWS || type == SL_EV_PARTIAL_UPDATE_ROWS ||
              type == SL_EV_MARIA_WRITE_ROWS_COMPRESSED ||
@@ -352,12 +346,12 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         break;
     }
     if (type >= SL_EV_PRE_GA_WRITE_ROWS && type <= SL_EV_PRE_GA_DELETE_ROWS)
-        return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+        return sl__dec_fail(dec, SL_EUNSUPPORTED,
                               "pre-GA rows event (MySQL 5.1.0-5.1.15 "
                               "development releases) holds rows in the "
                               "storage engine's record layout, which the "
                               "binlog does not describe; cannot decode");
-    sl_tablemap_t *tm = sl_tablemap_find(dec, table_id);
+    sl_tablemap_t *tm = sl__dec_tablemap_find(dec, table_id);
     if (tm == NULL)
         return R_FAIL("rows event for table id %llu without a TABLE_MAP "
                       "(start position inside a statement?)",
@@ -386,7 +380,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
             cols_after[np_after++] = i;
     }
     if (compressed) {
-        int rc = sl_binlog_inflate(dec, rd.p, sl_reader_left(&rd),
+        int rc = sl__dec_inflate(dec, rd.p, sl_reader_left(&rd),
                                    &dec->zbuf);
         if (rc != 0)
             return rc;
@@ -395,7 +389,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     if (!dec->in_trx) {
         /* Rows without BEGIN (a file that starts mid-stream, or a tool's
          * output): an implicit transaction ending with the statement. */
-        int rc = sl_binlog_trx_begin(dec, 1);
+        int rc = sl__dec_trx_begin(dec, 1);
         if (rc != 0)
             return rc;
         dec->in_trx = 2;
@@ -410,26 +404,26 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
      * row of the table and operation: rendered once per table map. */
     sl_buf_t *head = &tm->rowhead[opi];
     if (head->len == 0) {
-        SL_OUT_LIT(head, "{\"kind\":\"row\",\"op\":\"");
+        SL__DEC_OUT_LIT(head, "{\"kind\":\"row\",\"op\":\"");
         sl_buf_append_str(head, op);
-        SL_OUT_LIT(head, "\",\"db\":\"");
+        SL__DEC_OUT_LIT(head, "\",\"db\":\"");
         sl_json_escape(head, db, tm->db_len, NULL);
-        SL_OUT_LIT(head, "\",\"table\":\"");
+        SL__DEC_OUT_LIT(head, "\",\"table\":\"");
         sl_json_escape(head, tbl, tm->table_len, NULL);
-        SL_OUT_LIT(head, "\",\"row\":");
+        SL__DEC_OUT_LIT(head, "\",\"row\":");
     }
     sl_buf_t *mid = &tm->rowmid;
     if (mid->len == 0) {
         PUT(mid, ",\"pk\":");
         if (tm->has_pk) {
-            sl_out_c(mid, '[');
+            sl__dec_out_c(mid, '[');
             for (uint32_t j = 0; j < tm->npk; j++) {
                 const sl_column_t *c = &tm->cols[tm->pk[j]];
                 if (j > 0)
-                    sl_out_c(mid, ',');
-                sl_out_raw(mid, tm->keys.data + c->key_off, c->key_len - 1);
+                    sl__dec_out_c(mid, ',');
+                sl__dec_out_raw(mid, tm->keys.data + c->key_off, c->key_len - 1);
             }
-            sl_out_c(mid, ']');
+            sl__dec_out_c(mid, ']');
         } else {
             PUT(mid, "null");
         }
@@ -441,7 +435,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         /* A partial rendering must not be reused. */
         sl_buf_reset(head);
         sl_buf_reset(mid);
-        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
     }
     /* Room for the usual expansion of row bytes into JSON, so the inline
      * appends rarely need to grow the buffer. */
@@ -449,7 +443,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     if (expect > ((size_t)1 << 20))
         expect = (size_t)1 << 20; /* Large values grow it as they go. */
     if (sl_buf_reserve(&dec->out, expect + 65536) != 0)
-        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
     if ((has_before && np_before == 0) || (has_after && np_after == 0))
         return R_FAIL("rows event with an empty column bitmap");
     /* A row that has an excluded primary-key column (in an image, or in
@@ -471,14 +465,14 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     /* Every row of the event ends with the same "src" and "trx": nothing
      * between its rows changes the event or the transaction. */
     const sl_buf_t *coords;
-    if (sl_binlog_coords(dec, &coords) != 0)
-        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+    if (sl__dec_coords(dec, &coords) != 0)
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
     while (sl_reader_left(&rd) > 0) {
-        size_t start = sl_binlog_begin(dec);
+        size_t start = sl__dec_begin(dec);
         sl_buf_t *out = &dec->out;
-        sl_out_raw(out, head->data, head->len);
-        sl_out_u64(out, dec->trx_row);
-        sl_out_raw(out, mid->data, mid->len);
+        sl__dec_out_raw(out, head->data, head->len);
+        sl__dec_out_u64(out, dec->trx_row);
+        sl__dec_out_raw(out, mid->data, mid->len);
         int rc;
         size_t before_at = out->len;
         if (has_before) {
@@ -521,22 +515,22 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
                 if (c->dropped)
                     continue;
                 if (sep)
-                    sl_out_c(out, ',');
+                    sl__dec_out_c(out, ',');
                 sep = 1;
-                sl_out_raw(out, tm->keys.data + c->key_off, c->key_len);
-                sl_out_c(out, '"');
+                sl__dec_out_raw(out, tm->keys.data + c->key_off, c->key_len);
+                sl__dec_out_c(out, '"');
                 sl_buf_reset(&dec->tmp);
-                sl_column_type_name(tm, c, &dec->tmp);
+                sl__dec_column_type_name(tm, c, &dec->tmp);
                 if (sl_buf_error(&dec->tmp) != 0)
-                    return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+                    return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
                 sl_json_escape(out, dec->tmp.data, dec->tmp.len, NULL);
-                sl_out_c(out, '"');
+                sl__dec_out_c(out, '"');
             }
-            sl_out_c(out, '}');
+            sl__dec_out_c(out, '}');
         }
-        sl_out_raw(out, coords->data, coords->len);
-        if (sl_out_c(out, '}') != 0)
-            return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        sl__dec_out_raw(out, coords->data, coords->len);
+        if (sl__dec_out_c(out, '}') != 0)
+            return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
         dec->stats.rows++;
         sl_change_t chg = {
             .kind = SL_CHANGE_ROW,
@@ -555,17 +549,17 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
             chg.key_hash = key_hash(tm, out, &spans,
                                     hash_before ? before_at : after_at,
                                     hash_before ? before_end : after_end);
-        rc = sl_binlog_emit(dec, &chg, start);
+        rc = sl__dec_emit(dec, &chg, start);
         dec->trx_row++;
         if (rc != 0)
             return rc;
     }
     if (flags & STMT_END_F) {
         if (dec->in_trx == 2)
-            return sl_binlog_trx_end(dec, SL_CHANGE_COMMIT, 1, NULL, 0);
+            return sl__dec_trx_end(dec, SL_CHANGE_COMMIT, 1, NULL, 0);
         /* Table maps end with their statement; release them so table ids
          * do not pile up. */
-        sl_tablemap_release_all(dec);
+        sl__dec_tablemap_release_all(dec);
     }
     return 0;
 }

@@ -42,7 +42,7 @@
 #include <string.h>
 #include <time.h>
 
-#define V_FAIL(...) sl_binlog_fail(dec, SL_ECORRUPT, __VA_ARGS__)
+#define V_FAIL(...) sl__dec_fail(dec, SL_ECORRUPT, __VA_ARGS__)
 
 /* Writes fsp digits of usec (microseconds). */
 static void put_frac(sl_buf_t *out, uint32_t usec, unsigned fsp) {
@@ -53,7 +53,7 @@ static void put_frac(sl_buf_t *out, uint32_t usec, unsigned fsp) {
         return; /* Reported with the change (sl_buf_error()). */
     p[0] = '.';
     uint8_t d[6];
-    sl_put_digits(d, usec, 6);
+    sl__dec_put_digits(d, usec, 6);
     memcpy(p + 1, d, fsp);
 }
 
@@ -67,23 +67,23 @@ static void put_datetime(sl_buf_t *out, unsigned y, unsigned mo, unsigned d,
     uint8_t *p = out->data + out->len;
     y %= 10000;
     p[0] = '"';
-    sl_put_2digits(p + 1, y / 100);
-    sl_put_2digits(p + 3, y % 100);
+    sl__dec_put_2digits(p + 1, y / 100);
+    sl__dec_put_2digits(p + 3, y % 100);
     p[5] = '-';
-    sl_put_2digits(p + 6, mo % 100);
+    sl__dec_put_2digits(p + 6, mo % 100);
     p[8] = '-';
-    sl_put_2digits(p + 9, d % 100);
+    sl__dec_put_2digits(p + 9, d % 100);
     p[11] = ' ';
-    sl_put_2digits(p + 12, h % 100);
+    sl__dec_put_2digits(p + 12, h % 100);
     p[14] = ':';
-    sl_put_2digits(p + 15, mi % 100);
+    sl__dec_put_2digits(p + 15, mi % 100);
     p[17] = ':';
-    sl_put_2digits(p + 18, s % 100);
+    sl__dec_put_2digits(p + 18, s % 100);
     size_t n = 20;
     if (fsp > 0) {
         /* All six digits fit the reservation; fsp of them are kept. */
         p[n++] = '.';
-        sl_put_digits(p + n, usec % 1000000, 6);
+        sl__dec_put_digits(p + n, usec % 1000000, 6);
         n += fsp;
     }
     p[n++] = '"';
@@ -98,20 +98,20 @@ static void put_time(sl_buf_t *out, int neg, unsigned h, unsigned mi,
     tmp[n++] = '"';
     if (neg)
         tmp[n++] = '-';
-    unsigned hd = h < 100 ? 2 : sl_count_digits(h);
-    sl_put_u64_digits(tmp + n, h, hd);
+    unsigned hd = h < 100 ? 2 : sl__dec_count_digits(h);
+    sl__dec_put_u64_digits(tmp + n, h, hd);
     if (h < 10)
         tmp[n] = '0';
     n += hd;
     tmp[n++] = ':';
-    sl_put_2digits(tmp + n, mi % 100);
+    sl__dec_put_2digits(tmp + n, mi % 100);
     n += 2;
     tmp[n++] = ':';
-    sl_put_2digits(tmp + n, s % 100);
+    sl__dec_put_2digits(tmp + n, s % 100);
     n += 2;
-    sl_out_raw(out, tmp, n);
+    sl__dec_out_raw(out, tmp, n);
     put_frac(out, usec, fsp);
-    sl_out_c(out, '"');
+    sl__dec_out_c(out, '"');
 }
 
 /* The fraction of TIME2/DATETIME2/TIMESTAMP2: ceil(fsp/2) bytes BE,
@@ -186,14 +186,14 @@ static int put_decimal_u64(sl_binlog_t *dec, const uint8_t *b, unsigned intg,
     *p++ = '"';
     if (neg && (ip | fp) != 0)
         *p++ = '-';
-    unsigned n = sl_count_digits(ip);
-    sl_put_u64_digits(p, ip, n);
+    unsigned n = sl__dec_count_digits(ip);
+    sl__dec_put_u64_digits(p, ip, n);
     p += n;
     if (scale > 0) {
         *p++ = '.';
         memset(p, '0', scale);
-        n = sl_count_digits(fp);
-        sl_put_u64_digits(p + scale - n, fp, n);
+        n = sl__dec_count_digits(fp);
+        sl__dec_put_u64_digits(p + scale - n, fp, n);
         p += scale;
     }
     *p++ = '"';
@@ -214,7 +214,7 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
     if (sl_reader_left(rd) < size)
         return V_FAIL("DECIMAL value truncated");
     uint8_t b[40] = {0};
-    sl_copy(b, rd->p, size);
+    sl__dec_copy(b, rd->p, size);
     rd->p += size;
     int neg = (b[0] & 0x80) == 0;
     b[0] ^= 0x80;
@@ -233,7 +233,7 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
         off += nb;
         if (v >= pow10_u32[intg0x])
             return V_FAIL("DECIMAL digit group out of range");
-        sl_put_digits((uint8_t *)txt + tn, v, (int)intg0x);
+        sl__dec_put_digits((uint8_t *)txt + tn, v, (int)intg0x);
         tn += intg0x;
     }
     for (unsigned i = 0; i < intg0; i++) {
@@ -241,13 +241,13 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
         off += 4;
         if (v > 999999999u)
             return V_FAIL("DECIMAL digit group out of range");
-        sl_put_digits((uint8_t *)txt + tn, v, 9);
+        sl__dec_put_digits((uint8_t *)txt + tn, v, 9);
         tn += 9;
     }
     size_t lead = 0;
     while (lead + 1 < tn && txt[lead] == '0')
         lead++;
-    sl_out_c(out, '"');
+    sl__dec_out_c(out, '"');
     int allzero = 1;
     for (size_t i = 0; i < tn; i++)
         if (txt[i] != '0')
@@ -259,7 +259,7 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
         off += 4;
         if (v > 999999999u)
             return V_FAIL("DECIMAL digit group out of range");
-        sl_put_digits((uint8_t *)frac + fn, v, 9);
+        sl__dec_put_digits((uint8_t *)frac + fn, v, 9);
         fn += 9;
     }
     if (frac0x) {
@@ -268,23 +268,23 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
         off += nb;
         if (v >= pow10_u32[frac0x])
             return V_FAIL("DECIMAL digit group out of range");
-        sl_put_digits((uint8_t *)frac + fn, v, (int)frac0x);
+        sl__dec_put_digits((uint8_t *)frac + fn, v, (int)frac0x);
         fn += frac0x;
     }
     for (size_t i = 0; i < fn; i++)
         if (frac[i] != '0')
             allzero = 0;
     if (neg && !allzero)
-        sl_out_c(out, '-');
+        sl__dec_out_c(out, '-');
     if (tn == 0)
-        sl_out_c(out, '0');
+        sl__dec_out_c(out, '0');
     else
-        sl_out_raw(out, txt + lead, tn - lead);
+        sl__dec_out_raw(out, txt + lead, tn - lead);
     if (fn > 0) {
-        sl_out_c(out, '.');
-        sl_out_raw(out, frac, fn);
+        sl__dec_out_c(out, '.');
+        sl__dec_out_raw(out, frac, fn);
     }
-    sl_out_c(out, '"');
+    sl__dec_out_c(out, '"');
     return 0;
 }
 
@@ -297,7 +297,7 @@ static void put_float(sl_buf_t *out, float f) {
     /* The range check comes first: casting an out-of-range value to an
      * integer is undefined behaviour. */
     if (fabsf(f) < 16777216.0f && f == (float)(int32_t)f) {
-        sl_out_i64(out, (int32_t)f);
+        sl__dec_out_i64(out, (int32_t)f);
         return;
     }
     for (int prec = 6; prec <= 9; prec++) {
@@ -305,7 +305,7 @@ static void put_float(sl_buf_t *out, float f) {
         if (strtof(tmp, NULL) == f)
             break;
     }
-    sl_out_raw(out, tmp, (size_t)n);
+    sl__dec_out_raw(out, tmp, (size_t)n);
 }
 
 static const double pow10_exact[23] = {
@@ -349,17 +349,17 @@ static int put_double_fast(sl_buf_t *out, double d) {
         uint64_t u = m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
         if (m < 0)
             tmp[n++] = '-';
-        uint64_t ip = u / sl_pow10_u64[k], fp = u % sl_pow10_u64[k];
-        unsigned id = sl_count_digits(ip);
-        sl_put_u64_digits(tmp + n, ip, id);
+        uint64_t ip = u / sl__dec_pow10_u64[k], fp = u % sl__dec_pow10_u64[k];
+        unsigned id = sl__dec_count_digits(ip);
+        sl__dec_put_u64_digits(tmp + n, ip, id);
         n += id;
         tmp[n++] = '.';
         /* The fraction has exactly k digits, leading zeros included. */
         memset(tmp + n, '0', (size_t)k);
-        unsigned fd = sl_count_digits(fp);
-        sl_put_u64_digits(tmp + n + (unsigned)k - fd, fp, fd);
+        unsigned fd = sl__dec_count_digits(fp);
+        sl__dec_put_u64_digits(tmp + n + (unsigned)k - fd, fp, fd);
         n += (size_t)k;
-        sl_out_raw(out, tmp, n);
+        sl__dec_out_raw(out, tmp, n);
         return 1;
     }
     return 0;
@@ -369,7 +369,7 @@ static void put_double(sl_buf_t *out, double d) {
     char tmp[40];
     int n = 0;
     if (fabs(d) < 9007199254740992.0 && d == (double)(int64_t)d) {
-        sl_out_i64(out, (int64_t)d);
+        sl__dec_out_i64(out, (int64_t)d);
         return;
     }
     if (put_double_fast(out, d))
@@ -379,7 +379,7 @@ static void put_double(sl_buf_t *out, double d) {
         if (strtod(tmp, NULL) == d)
             break;
     }
-    sl_out_raw(out, tmp, (size_t)n);
+    sl__dec_out_raw(out, tmp, (size_t)n);
 }
 
 static int get_len(sl_binlog_t *dec, sl_reader_t *rd, unsigned nbytes,
@@ -416,7 +416,7 @@ static int put_name(sl_binlog_t *dec, const sl_tablemap_t *tm_unused,
     (void)dec;
     const uint8_t *p = raw + s->off;
     if (sl_json_plain_prefix(p, s->len) == s->len)
-        return sl_out_raw(out, p, s->len);
+        return sl__dec_out_raw(out, p, s->len);
     return sl_json_escape(out, p, s->len, NULL);
 }
 
@@ -432,13 +432,13 @@ static const sl_tablemap_t *owner(const sl_binlog_t *dec,
     return NULL;
 }
 
-int sl_value_truncated(sl_binlog_t *dec, const sl_column_t *col,
+int sl__dec_value_truncated(sl_binlog_t *dec, const sl_column_t *col,
                        const sl_reader_t *rd) {
     return V_FAIL("value of type %u truncated (%zu bytes left in the event)",
                   col->real_type, sl_reader_left(rd));
 }
 
-int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
+int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
                           sl_reader_t *rd, sl_buf_t *out) {
     const uint8_t *p;
     size_t n;
@@ -470,17 +470,17 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
     case SL_T_NEWDECIMAL:
         return decode_newdecimal(dec, col, rd, out);
     case SL_T_DECIMAL:
-        return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+        return sl__dec_fail(dec, SL_EUNSUPPORTED,
                               "pre-5.0 DECIMAL column: its row format "
                               "needs the column's display width, which "
                               "the binlog does not carry");
     case SL_T_NULL:
-        sl_out_raw(out, "null", 4);
+        sl__dec_out_raw(out, "null", 4);
         return 0;
     case SL_T_YEAR:
         if (sl_reader_left(rd) < 1)
             goto trunc;
-        sl_out_u64(out, rd->p[0] ? 1900u + rd->p[0] : 0);
+        sl__dec_out_u64(out, rd->p[0] ? 1900u + rd->p[0] : 0);
         rd->p += 1;
         return 0;
     case SL_T_DATE: case SL_T_NEWDATE: {
@@ -490,13 +490,13 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         rd->p += 3;
         uint8_t tmp[12];
         tmp[0] = '"';
-        sl_put_digits(tmp + 1, (v >> 9) % 10000, 4);
+        sl__dec_put_digits(tmp + 1, (v >> 9) % 10000, 4);
         tmp[5] = '-';
-        sl_put_digits(tmp + 6, (v >> 5) & 15, 2);
+        sl__dec_put_digits(tmp + 6, (v >> 5) & 15, 2);
         tmp[8] = '-';
-        sl_put_digits(tmp + 9, v & 31, 2);
+        sl__dec_put_digits(tmp + 9, v & 31, 2);
         tmp[11] = '"';
-        sl_out_raw(out, tmp, 12);
+        sl__dec_out_raw(out, tmp, 12);
         return 0;
     }
     case SL_T_TIME: {
@@ -616,7 +616,7 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             return V_FAIL("BIT of %u bytes", bytes);
         if (sl_reader_left(rd) < bytes)
             goto trunc;
-        sl_out_u64(out, sl_get_uNbe(rd->p, bytes));
+        sl__dec_out_u64(out, sl_get_uNbe(rd->p, bytes));
         rd->p += bytes;
         return 0;
     }
@@ -631,11 +631,11 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         rd->p += nb;
         const sl_tablemap_t *tm = col->strv_count ? owner(dec, col) : NULL;
         if (tm == NULL) {
-            sl_out_u64(out, v);
+            sl__dec_out_u64(out, v);
             return 0;
         }
         const sl_strref_t *names = tm->strv + col->strv_first;
-        sl_out_c(out, '"');
+        sl__dec_out_c(out, '"');
         if (col->real_type == SL_T_ENUM) {
             if (v > col->strv_count)
                 return V_FAIL("ENUM index %llu of %u values",
@@ -651,13 +651,13 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
                     return V_FAIL("SET bit %u of %u values", i,
                                   col->strv_count);
                 if (!first)
-                    sl_out_c(out, ',');
+                    sl__dec_out_c(out, ',');
                 first = 0;
                 put_name(dec, tm, tm->raw.data, &names[i], out);
                 v &= ~(1ULL << i);
             }
         }
-        sl_out_c(out, '"');
+        sl__dec_out_c(out, '"');
         return 0;
     }
     case SL_T_STRING: case SL_T_VARCHAR: case SL_T_VAR_STRING: {
@@ -672,33 +672,33 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             sl_buf_reset(&dec->tmp2);
             if (sl_buf_append(&dec->tmp2, p, n) != 0 ||
                 sl_buf_reserve(&dec->tmp2, col->max_len - n) != 0)
-                return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+                return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
             memset(dec->tmp2.data + n, 0, col->max_len - n);
             dec->tmp2.len = col->max_len;
-            return sl_text_to_json(dec, col->cs, dec->tmp2.data,
+            return sl__dec_text_to_json(dec, col->cs, dec->tmp2.data,
                                    dec->tmp2.len, out);
         }
-        return sl_text_to_json(dec, col->cs, p, n, out);
+        return sl__dec_text_to_json(dec, col->cs, p, n, out);
     }
     case SL_T_BLOB: {
         int rc = get_len(dec, rd, col->meta, &p, &n);
         if (rc != 0)
             return rc;
-        return sl_text_to_json(dec, col->cs, p, n, out);
+        return sl__dec_text_to_json(dec, col->cs, p, n, out);
     }
     case SL_T_JSON: {
         int rc = get_len(dec, rd, col->meta, &p, &n);
         if (rc != 0)
             return rc;
         if (n == 0) {
-            sl_out_raw(out, "null", 4);
+            sl__dec_out_raw(out, "null", 4);
             return 0;
         }
         size_t mark = out->len;
         rc = sl_jsonb_to_json(p, n, out);
         if (rc != 0) {
             out->len = mark;
-            return sl_binlog_fail(dec, rc, "binary JSON value of %zu bytes "
+            return sl__dec_fail(dec, rc, "binary JSON value of %zu bytes "
                                   "does not decode: %s", n, sl_strerror(rc));
         }
         return 0;
@@ -709,11 +709,11 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             return rc;
         if (n < 4)
             return V_FAIL("GEOMETRY value of %zu bytes has no SRID", n);
-        sl_out_raw(out, "{\"srid\":", 8);
-        sl_out_u64(out, sl_get_u32le(p));
-        sl_out_raw(out, ",\"wkb\":\"", 8);
+        sl__dec_out_raw(out, "{\"srid\":", 8);
+        sl__dec_out_u64(out, sl_get_u32le(p));
+        sl__dec_out_raw(out, ",\"wkb\":\"", 8);
         put_hex(out, p + 4, n - 4);
-        sl_out_raw(out, "\"}", 2);
+        sl__dec_out_raw(out, "\"}", 2);
         return 0;
     }
     case SL_T_VECTOR: {
@@ -722,7 +722,7 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             return rc;
         if (n % 4 != 0)
             return V_FAIL("VECTOR value of %zu bytes is not float32s", n);
-        sl_out_c(out, '[');
+        sl__dec_out_c(out, '[');
         for (size_t i = 0; i < n; i += 4) {
             uint32_t bits = sl_get_u32le(p + i);
             float f;
@@ -730,16 +730,16 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             if (!isfinite(f))
                 return V_FAIL("VECTOR element is not finite");
             if (i > 0)
-                sl_out_c(out, ',');
+                sl__dec_out_c(out, ',');
             put_float(out, f);
         }
-        sl_out_c(out, ']');
+        sl__dec_out_c(out, ']');
         return 0;
     }
     default:
-        return sl_binlog_fail(dec, SL_EUNSUPPORTED, "column type %u",
+        return sl__dec_fail(dec, SL_EUNSUPPORTED, "column type %u",
                               col->real_type);
     }
 trunc:
-    return sl_value_truncated(dec, col, rd);
+    return sl__dec_value_truncated(dec, col, rd);
 }
