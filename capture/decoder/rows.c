@@ -48,11 +48,11 @@ typedef struct {
  * opts.column_keep excluded (their values are decoded, then dropped).
  * cols lists the indexes of its npresent columns (the set bits of the
  * event's column bitmap, worked out once per event). */
-static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
-                        const uint32_t *cols, uint32_t npresent,
-                        sl_reader_t *rd, sl_buf_t *out,
-                        const uint8_t *before_json[], size_t before_len[],
-                        const spans_t *spans) {
+static inline __attribute__((always_inline)) int
+image_loop(sl_binlog_t *dec, const sl_tablemap_t *tm, const uint32_t *cols,
+           uint32_t npresent, sl_reader_t *rd, sl_buf_t *out,
+           const uint8_t *before_json[], size_t before_len[],
+           const spans_t *spans, const int extra) {
     const uint8_t *nulls;
     if (sl_rd_bytes(rd, (npresent + 7) / 8, &nulls) != 0)
         return R_FAIL("row null bitmap truncated (%zu bytes left)",
@@ -70,7 +70,7 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
             return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
         uint8_t *o = out->data + out->len;
         int had_members = sep;
-        if (sep)
+        if (extra ? sep : k > 0)
             *o++ = ',';
         sep = 1;
         sl__dec_copy(o, keys + c->key_off, c->key_len);
@@ -102,7 +102,9 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
             if (rc != 0)
                 return rc;
         }
-        if (__builtin_expect(c->dropped, 0)) {
+        if (!extra)
+            continue;
+        if (c->dropped) {
             out->len = mark;
             sep = had_members;
             continue;
@@ -114,6 +116,20 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
     }
     sl__dec_out_c(out, '}');
     return 0;
+}
+
+/* The loop above without exclusion and spans is the hot path of every
+ * row: it gets its own copy without their tests. */
+static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
+                        const uint32_t *cols, uint32_t npresent,
+                        sl_reader_t *rd, sl_buf_t *out,
+                        const uint8_t *before_json[], size_t before_len[],
+                        const spans_t *spans) {
+    if (tm->ndropped != 0 || spans != NULL)
+        return image_loop(dec, tm, cols, npresent, rd, out, before_json,
+                          before_len, spans, 1);
+    return image_loop(dec, tm, cols, npresent, rd, out, before_json,
+                      before_len, NULL, 0);
 }
 
 /* Renders a partial JSON diff list as {"json_diff":[{"op":...,"path":...,
@@ -467,6 +483,17 @@ int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     const sl_buf_t *coords;
     if (sl__dec_coords(dec, &coords) != 0)
         return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
+    /* What the change says beside its JSON; the same for every row of the
+     * event but the images. */
+    sl_change_t chg = {
+        .kind = SL_CHANGE_ROW,
+        .op = opcode,
+        .db = (const char *)db,
+        .db_len = tm->db_len,
+        .table = (const char *)tbl,
+        .table_len = tm->table_len,
+        .pk_excluded = pk_excluded,
+    };
     while (sl_reader_left(&rd) > 0) {
         size_t start = sl__dec_begin(dec);
         sl_buf_t *out = &dec->out;
@@ -532,19 +559,10 @@ int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         if (sl__dec_out_c(out, '}') != 0)
             return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
         dec->stats.rows++;
-        sl_change_t chg = {
-            .kind = SL_CHANGE_ROW,
-            .op = opcode,
-            .db = (const char *)db,
-            .db_len = tm->db_len,
-            .table = (const char *)tbl,
-            .table_len = tm->table_len,
-            .before = has_before ? (const char *)out->data + before_at : NULL,
-            .before_len = has_before ? before_end - before_at : 0,
-            .after = has_after ? (const char *)out->data + after_at : NULL,
-            .after_len = has_after ? after_end - after_at : 0,
-            .pk_excluded = pk_excluded,
-        };
+        chg.before = has_before ? (const char *)out->data + before_at : NULL;
+        chg.before_len = has_before ? before_end - before_at : 0;
+        chg.after = has_after ? (const char *)out->data + after_at : NULL;
+        chg.after_len = has_after ? after_end - after_at : 0;
         if (hash)
             chg.key_hash = key_hash(tm, out, &spans,
                                     hash_before ? before_at : after_at,
