@@ -103,6 +103,7 @@ typedef struct {
     sl_strmap_t touched;  /* Partitions that got rows in this transaction. */
     int in_trx;
     sl_buf_t part;        /* Scratch: partition name. */
+    sl_buf_t sql;         /* Scratch: a DDL statement as a C string. */
 
     /* Where the current event ends (the resume point after a commit). */
     const char *cur_file;
@@ -348,9 +349,12 @@ static int want_table(void *ctx, const char *db, const char *table) {
  * recorded in the broker, and published to the partitions of the tables
  * it names. */
 static int on_ddl(svc_t *svc, const sl_change_t *chg) {
-    if (chg->sql == NULL)
+    sl_buf_reset(&svc->sql);
+    if (chg->sql == NULL ||
+        sl_buf_append(&svc->sql, chg->sql, chg->sql_len) != 0 ||
+        sl_buf_append_u8(&svc->sql, '\0') != 0)
         return SL_ECORRUPT;
-    const char *sql = chg->sql;
+    const char *sql = (const char *)svc->sql.data;
     size_t sql_len = chg->sql_len;
     uint64_t sql_mode = chg->has_sql_mode ? chg->sql_mode : 0;
     char db[256] = "";
@@ -443,10 +447,11 @@ static int on_change(void *ctx, const sl_change_t *chg) {
          * them silently, so it stops capture. */
         if (chg->sql != NULL && is_dml_statement(chg->sql, chg->sql_len)) {
             snprintf(svc->err, sizeof svc->err,
-                     "%s:%llu: statement-based DML (%.80s); capture needs "
+                     "%s:%llu: statement-based DML (%.*s); capture needs "
                      "binlog_format=ROW for every change, or rows would be "
                      "lost",
-                     chg->file, (unsigned long long)chg->pos, chg->sql);
+                     chg->file, (unsigned long long)chg->pos,
+                     (int)(chg->sql_len < 80 ? chg->sql_len : 80), chg->sql);
             return SL_EUNSUPPORTED;
         }
         if (!svc->in_trx)
@@ -1069,6 +1074,7 @@ int sl_capture_service_main(int argc, char **argv) {
     sl_strmap_free(&svc->part_rows);
     sl_buf_free(&svc->stats_text);
     sl_buf_free(&svc->part);
+    sl_buf_free(&svc->sql);
     sl_secret_free(svc->password);
     sl_secret_free(svc->broker_secret);
     free(svc->start_file);

@@ -118,9 +118,9 @@ typedef struct {
     int has_logical_clock;
     uint64_t last_committed, sequence_number;
     uint64_t commit_ts_us;
-    /* DDL and statements: the text of "sql" unescaped (UTF-8,
-     * NUL-terminated, sql_len bytes before the NUL), and the session's
-     * sql_mode when the event carried one. NULL for other kinds. */
+    /* DDL and statements: the text of "sql" unescaped (UTF-8, sql_len
+     * bytes, not NUL-terminated), and the session's sql_mode when the
+     * event carried one. NULL for other kinds. */
     const char *sql;
     size_t sql_len;
     int has_sql_mode;

@@ -311,15 +311,16 @@ int sl__dec_emit_query(sl_binlog_t *dec, sl_change_kind_t kind,
     else
         sl_json_escape(out, text, text_len, &replaced);
     sl__dec_out_c(out, '"');
-    /* The service reads the statement as "sql" says it. */
-    sl_buf_t *sql = &dec->sql;
-    sl_buf_reset(sql);
-    if (replaced)
-        sl__dec_utf8_sanitize(text, text_len, sql);
-    else
-        sl_buf_append(sql, text, text_len);
-    if (sl_buf_append_u8(sql, 0) != 0)
-        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
+    /* The consumer reads the statement as "sql" says it: the text itself
+     * (in the event or in dec->tmp, untouched until the change is handed
+     * out) unless bytes had to be replaced. */
+    if (replaced) {
+        sl_buf_reset(&dec->sql);
+        if (sl__dec_utf8_sanitize(text, text_len, &dec->sql) != 0)
+            return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
+        text = dec->sql.data;
+        text_len = dec->sql.len;
+    }
     if (q->has_sql_mode) {
         put_str(out, ",\"sql_mode\":");
         sl__dec_out_u64(out, q->sql_mode);
@@ -345,8 +346,8 @@ int sl__dec_emit_query(sl_binlog_t *dec, sl_change_kind_t kind,
         .kind = kind,
         .db = (const char *)q->db,
         .db_len = q->db_len,
-        .sql = (const char *)sql->data,
-        .sql_len = sql->len - 1,
+        .sql = (const char *)text,
+        .sql_len = text_len,
         .has_sql_mode = q->has_sql_mode,
         .sql_mode = q->sql_mode,
     };

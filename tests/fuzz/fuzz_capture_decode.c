@@ -33,7 +33,7 @@ static void touch(const char *p, size_t n) {
 static int sink_cb(void *ctx, const sl_change_t *chg) {
     (void)ctx;
     touch(chg->json, chg->json_len);
-    touch(chg->sql, chg->sql_len + (chg->sql != NULL));
+    touch(chg->sql, chg->sql_len);
     touch(chg->before, chg->before_len);
     touch(chg->after, chg->after_len);
     touch(chg->gtid, strlen(chg->gtid));
