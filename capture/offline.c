@@ -4,7 +4,7 @@
  */
 #include "offline.h"
 
-#include "capture/binlog.h"
+#include "capture/decoder/binlog.h"
 #include "config.h"
 #include "error.h"
 #include "file.h"

@@ -46,8 +46,8 @@ int sl_route_parse(const char *text, sl_route_t *route);
 /* Appends the partition name for a change of db.table to out (encoded as
  * partname.h says; SL_EINVAL for an empty db or table). For key
  * mode, key_hash is the hash of the row's primary-key values and
- * selects one of the N partitions (pass sl_hash_fnv1a() of the key
- * values, from lib/hash.h). */
+ * selects one of the N partitions (the decoder computes it while it
+ * renders the row: sl_change_t.key_hash with sl_binlog_opts_t.key_hash). */
 int sl_route_partition(const sl_route_t *route, const char *db, size_t db_len,
                        const char *table, size_t table_len, uint64_t key_hash,
                        sl_buf_t *out);

@@ -1,7 +1,7 @@
 /* The live capture service; see service.h. */
 #include "service.h"
 
-#include "binlog.h"
+#include "capture/decoder/binlog.h"
 #include "strmap.h"
 #include "bytes.h"
 #include "clock.h"
@@ -10,13 +10,11 @@
 #include "filter.h"
 #include "hash.h"
 #include "capture/schema/history.h"
-#include "jsonread.h"
 #include "log.h"
 #include "parse.h"
 #include "preflight.h"
 #include "publish.h"
 #include "route.h"
-#include "rowjson.h"
 #include "secret.h"
 #include "source.h"
 #include "stats.h"
@@ -105,9 +103,7 @@ typedef struct {
     sl_strmap_t touched;  /* Partitions that got rows in this transaction. */
     int in_trx;
     sl_buf_t part;        /* Scratch: partition name. */
-    sl_jr_doc_t doc;      /* Scratch: parsed commit/DDL events. */
-    sl_buf_t scratch;
-    sl_buf_t rewritten;   /* A row event without its excluded columns. */
+    sl_buf_t sql;         /* Scratch: a DDL statement as a C string. */
 
     /* Where the current event ends (the resume point after a commit). */
     const char *cur_file;
@@ -247,51 +243,35 @@ static int publish_to(svc_t *svc, const char *db, size_t db_len,
                               svc->part.len, json, json_len);
 }
 
-typedef struct {
-    svc_t *svc;
-    const sl_change_t *chg;
-} keep_ctx_t;
-
-static int keep_column(void *ctx, const char *column, size_t len) {
-    keep_ctx_t *kc = ctx;
-    return sl_filter_column(kc->svc->filter, kc->chg->db, kc->chg->db_len,
-                            kc->chg->table, kc->chg->table_len, column, len);
+/* The decoder asks once per table map which columns to keep. Rows of a
+ * table that is not captured are never published, so their columns are
+ * all kept (an excluded primary-key column there is no error). */
+static int keep_column(void *ctx, const char *db, size_t db_len,
+                       const char *table, size_t table_len,
+                       const char *column, size_t len) {
+    svc_t *svc = ctx;
+    if (!sl_filter_table(svc->filter, db, db_len, table, table_len))
+        return 1;
+    return sl_filter_column(svc->filter, db, db_len, table, table_len,
+                            column, len);
 }
 
+/* A row, rendered without its excluded columns and with its routing hash
+ * by the decoder. */
 static int publish_row(svc_t *svc, const sl_change_t *chg) {
-    const char *json = chg->json;
-    size_t len = chg->json_len;
     int err;
-    if (sl_filter_has_column_rules(svc->filter)) {
-        keep_ctx_t kc = {svc, chg};
-        size_t dropped;
-        sl_buf_reset(&svc->rewritten);
-        err = sl_rowjson_drop_columns(&svc->doc, json, len, keep_column, &kc,
-                                      &svc->scratch, &svc->rewritten,
-                                      &dropped);
-        if (err != 0) {
-            snprintf(svc->err, sizeof svc->err,
-                     "%s:%llu: cannot drop excluded columns of %.*s.%.*s%s",
-                     chg->file, (unsigned long long)chg->pos,
-                     (int)chg->db_len, chg->db, (int)chg->table_len,
-                     chg->table,
-                     err == SL_EINVAL ? ": a primary-key column is excluded"
-                                      : "");
-            return err;
-        }
-        json = (const char *)svc->rewritten.data;
-        len = svc->rewritten.len;
-    }
-    uint64_t key_hash = 0;
-    if (svc->route.mode == SL_ROUTE_KEY &&
-        (err = sl_rowjson_key_hash(&svc->doc, json, len, &key_hash)) != 0) {
+    if (chg->pk_excluded) {
         snprintf(svc->err, sizeof svc->err,
-                 "%s:%llu: no routing key in a row event", chg->file,
-                 (unsigned long long)chg->pos);
-        return err;
+                 "%s:%llu: cannot drop excluded columns of %.*s.%.*s: a "
+                 "primary-key column is excluded",
+                 chg->file, (unsigned long long)chg->pos, (int)chg->db_len,
+                 chg->db, (int)chg->table_len, chg->table);
+        return SL_EINVAL;
     }
+    uint64_t key_hash = svc->route.mode == SL_ROUTE_KEY ? chg->key_hash : 0;
     if ((err = publish_to(svc, chg->db, chg->db_len, chg->table,
-                          chg->table_len, key_hash, json, len, 1)) != 0)
+                          chg->table_len, key_hash, chg->json, chg->json_len,
+                          1)) != 0)
         return err;
     uint64_t *count = sl_strmap_get(&svc->part_rows, svc->part.data,
                                     svc->part.len);
@@ -305,16 +285,6 @@ static int publish_row(svc_t *svc, const sl_change_t *chg) {
     }
     (*count)++;
     return 0;
-}
-
-/* Copies member name of the parsed event's "trx" object into out ("" when
- * absent or too long). */
-static void trx_str(svc_t *svc, const char *name, char *out, size_t outlen) {
-    uint32_t trx = sl_jr_get(&svc->doc, 0, "trx");
-    uint32_t tok = trx != SL_JR_NONE ? sl_jr_get(&svc->doc, trx, name)
-                                     : SL_JR_NONE;
-    if (sl_jr_copy_str(&svc->doc, tok, out, outlen) != 0)
-        out[0] = '\0';
 }
 
 /* Marks the end of the current event as a resume point. */
@@ -331,12 +301,8 @@ static int boundary_here(svc_t *svc) {
 
 /* A transaction (or a statement outside one) ended with this change. */
 static int boundary(svc_t *svc, const sl_change_t *chg) {
-    char gtid[sizeof svc->last_gtid];
-    if (sl_jr_parse(&svc->doc, chg->json, chg->json_len) == 0) {
-        trx_str(svc, "gtid", gtid, sizeof gtid);
-        if (gtid[0] != '\0')
-            memcpy(svc->last_gtid, gtid, sizeof gtid);
-    }
+    if (chg->gtid[0] != '\0')
+        snprintf(svc->last_gtid, sizeof svc->last_gtid, "%s", chg->gtid);
     return boundary_here(svc);
 }
 
@@ -383,20 +349,14 @@ static int want_table(void *ctx, const char *db, const char *table) {
  * recorded in the broker, and published to the partitions of the tables
  * it names. */
 static int on_ddl(svc_t *svc, const sl_change_t *chg) {
-    if (sl_jr_parse(&svc->doc, chg->json, chg->json_len) != 0)
+    sl_buf_reset(&svc->sql);
+    if (chg->sql == NULL ||
+        sl_buf_append(&svc->sql, chg->sql, chg->sql_len) != 0 ||
+        sl_buf_append_u8(&svc->sql, '\0') != 0)
         return SL_ECORRUPT;
-    uint32_t sqltok = sl_jr_get(&svc->doc, 0, "sql");
-    uint64_t sql_mode = 0;
-    uint32_t modetok = sl_jr_get(&svc->doc, 0, "sql_mode");
-    if (modetok != SL_JR_NONE)
-        sl_jr_u64(&svc->doc, modetok, &sql_mode);
-    sl_buf_reset(&svc->scratch);
-    if (sqltok == SL_JR_NONE ||
-        sl_jr_unescape(&svc->doc, sqltok, &svc->scratch) != 0 ||
-        sl_buf_append_u8(&svc->scratch, '\0') != 0)
-        return SL_ECORRUPT;
-    const char *sql = (const char *)svc->scratch.data;
-    size_t sql_len = svc->scratch.len - 1;
+    const char *sql = (const char *)svc->sql.data;
+    size_t sql_len = chg->sql_len;
+    uint64_t sql_mode = chg->has_sql_mode ? chg->sql_mode : 0;
     char db[256] = "";
     if (chg->db != NULL)
         snprintf(db, sizeof db, "%.*s", (int)chg->db_len, chg->db);
@@ -485,19 +445,14 @@ static int on_change(void *ctx, const sl_change_t *chg) {
     case SL_CHANGE_STATEMENT: {
         /* Statement-based DML carries no rows: capturing it would lose
          * them silently, so it stops capture. */
-        if (sl_jr_parse(&svc->doc, chg->json, chg->json_len) == 0) {
-            uint32_t sql = sl_jr_get(&svc->doc, 0, "sql");
-            size_t len = 0;
-            const char *text =
-                sql != SL_JR_NONE ? sl_jr_raw(&svc->doc, sql, &len) : "";
-            if (is_dml_statement(text, len)) {
-                snprintf(svc->err, sizeof svc->err,
-                         "%s:%llu: statement-based DML (%.80s); capture needs "
-                         "binlog_format=ROW for every change, or rows would "
-                         "be lost",
-                         chg->file, (unsigned long long)chg->pos, text);
-                return SL_EUNSUPPORTED;
-            }
+        if (chg->sql != NULL && is_dml_statement(chg->sql, chg->sql_len)) {
+            snprintf(svc->err, sizeof svc->err,
+                     "%s:%llu: statement-based DML (%.*s); capture needs "
+                     "binlog_format=ROW for every change, or rows would be "
+                     "lost",
+                     chg->file, (unsigned long long)chg->pos,
+                     (int)(chg->sql_len < 80 ? chg->sql_len : 80), chg->sql);
+            return SL_EUNSUPPORTED;
         }
         if (!svc->in_trx)
             return boundary(svc, chg);
@@ -614,6 +569,11 @@ static int new_decoder(svc_t *svc) {
     dopts.nskip_types = svc->nskip;
     dopts.schema_lookup = lookup_table;
     dopts.schema_ctx = svc;
+    if (sl_filter_has_column_rules(svc->filter)) {
+        dopts.column_keep = keep_column;
+        dopts.column_ctx = svc;
+    }
+    dopts.key_hash = svc->route.mode == SL_ROUTE_KEY;
     svc->in_trx = 0;
     clear_touched(svc);
     return sl_binlog_new(&svc->dec, &dopts, on_change, svc);
@@ -1078,7 +1038,6 @@ int sl_capture_service_main(int argc, char **argv) {
     sl_strmap_init(&svc->touched);
     sl_strmap_init(&svc->part_rows);
     svc->start_ns = sl_mono_ns();
-    sl_jr_init(&svc->doc);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -1114,10 +1073,8 @@ int sl_capture_service_main(int argc, char **argv) {
             free(n->value);
     sl_strmap_free(&svc->part_rows);
     sl_buf_free(&svc->stats_text);
-    sl_jr_free(&svc->doc);
     sl_buf_free(&svc->part);
-    sl_buf_free(&svc->scratch);
-    sl_buf_free(&svc->rewritten);
+    sl_buf_free(&svc->sql);
     sl_secret_free(svc->password);
     sl_secret_free(svc->broker_secret);
     free(svc->start_file);

@@ -118,7 +118,7 @@ typedef struct {
 } sl_ddl_effect_table_t;
 
 typedef struct {
-    int kind;      /* SL_DDL_* from capture/ddl.h (SL_DDL_NONE: nothing). */
+    int kind;      /* SL_DDL_* from capture/schema/ddl.h (SL_DDL_NONE: nothing). */
     size_t ntables;
     /* Every table the statement touches, even when the rest could not be
      * parsed: CREATE/ALTER/TRUNCATE/INDEX name theirs, LIKE names the new

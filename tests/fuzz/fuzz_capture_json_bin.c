@@ -11,7 +11,7 @@
  * by a small multiple of the input (the decoder's defence against shared
  * values built to blow up the output).
  */
-#include "capture/json_bin.h"
+#include "capture/decoder/json_bin.h"
 
 #include "buf.h"
 

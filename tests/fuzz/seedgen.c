@@ -22,7 +22,7 @@
 #include "fuzz_store_dir.h"
 
 #include "bytes.h"
-#include "capture/binlog.h"
+#include "capture/decoder/binlog.h"
 #include "capture/schema/history.h"
 #include "capture/publish.h"
 #include "capture/schema/schema.h"

@@ -6,7 +6,7 @@
  * neighbour's sign (-100 came out as 65436) and every text column after a
  * GEOMETRY took its neighbour's charset (text came out as base64).
  */
-#include "capture/binlog.h"
+#include "capture/decoder/binlog.h"
 #include "error.h"
 #include "harness.h"
 #include "sl_test.h"

@@ -12,7 +12,7 @@
  *   b  binary: our {"base64": ...} decodes to the SELECT bytes
  *   g  geometry: our {"srid":N,"wkb":"hex"} as "N:hex"
  */
-#include "capture/binlog.h"
+#include "capture/decoder/binlog.h"
 #include "bytes.h"
 #include "harness.h"
 #include "sl_test.h"

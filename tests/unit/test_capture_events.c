@@ -3,8 +3,8 @@
  * corrupt input (every truncation and single-bit flip of a real file)
  * answered with an error naming the position, never a crash.
  */
-#include "capture/binlog.h"
-#include "capture/decoder.h"
+#include "capture/decoder/binlog.h"
+#include "capture/decoder/internal.h"
 #include "capture/source.h"
 #include "sl_test.h"
 
@@ -24,15 +24,15 @@ SL_TEST(capture_crc32_matches_zlib) {
     for (size_t off = 0; off < 16; off += 5)
         for (size_t len = 0; len <= 4096; len++) {
             uint32_t want = (uint32_t)crc32(0, buf + off, (uInt)len);
-            SL_CHECK_UINT(sl_binlog_crc32(0, buf + off, len), want);
+            SL_CHECK_UINT(sl__dec_crc32(0, buf + off, len), want);
             /* Chained calls give the CRC of the concatenation. */
-            uint32_t part = sl_binlog_crc32(0, buf + off, len / 3);
-            SL_CHECK_UINT(sl_binlog_crc32(part, buf + off + len / 3,
+            uint32_t part = sl__dec_crc32(0, buf + off, len / 3);
+            SL_CHECK_UINT(sl__dec_crc32(part, buf + off + len / 3,
                                           len - len / 3),
                           want);
         }
-    SL_CHECK_UINT(sl_binlog_crc32_sw(0, "123456789", 9), 0xCBF43926u);
-    SL_CHECK_UINT(sl_binlog_crc32(0, "123456789", 9), 0xCBF43926u);
+    SL_CHECK_UINT(sl__dec_crc32_sw(0, "123456789", 9), 0xCBF43926u);
+    SL_CHECK_UINT(sl__dec_crc32(0, "123456789", 9), 0xCBF43926u);
 }
 
 /* The table-driven number formatter against printf, at every power of ten
@@ -46,18 +46,18 @@ SL_TEST(capture_number_formatting_matches_printf) {
                            UINT64_MAX - 1};
         for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
             sl_buf_reset(&buf);
-            SL_CHECK_OK(sl_out_u64(&buf, vals[i]));
+            SL_CHECK_OK(sl__dec_out_u64(&buf, vals[i]));
             snprintf(want, sizeof(want), "%llu", (unsigned long long)vals[i]);
             SL_CHECK_MEM(buf.data, buf.len, want, strlen(want));
             int64_t s = (int64_t)vals[i];
             sl_buf_reset(&buf);
-            SL_CHECK_OK(sl_out_i64(&buf, s));
+            SL_CHECK_OK(sl__dec_out_i64(&buf, s));
             snprintf(want, sizeof(want), "%lld", (long long)s);
             SL_CHECK_MEM(buf.data, buf.len, want, strlen(want));
             if (s == INT64_MIN)
                 continue; /* -s would overflow; checked below. */
             sl_buf_reset(&buf);
-            SL_CHECK_OK(sl_out_i64(&buf, -s));
+            SL_CHECK_OK(sl__dec_out_i64(&buf, -s));
             snprintf(want, sizeof(want), "%lld", (long long)-s);
             SL_CHECK_MEM(buf.data, buf.len, want, strlen(want));
         }
@@ -65,7 +65,7 @@ SL_TEST(capture_number_formatting_matches_printf) {
             p *= 10;
     }
     sl_buf_reset(&buf);
-    SL_CHECK_OK(sl_out_i64(&buf, INT64_MIN));
+    SL_CHECK_OK(sl__dec_out_i64(&buf, INT64_MIN));
     SL_CHECK_MEM(buf.data, buf.len, "-9223372036854775808", 20);
     uint8_t d[9];
     sl_put_digits(d, 4321, 6);
@@ -75,7 +75,7 @@ SL_TEST(capture_number_formatting_matches_printf) {
     sl_buf_free(&buf);
 }
 
-/* sl_copy against memcpy at every length around its word-move paths. */
+/* sl__dec_copy against memcpy at every length around its word-move paths. */
 SL_TEST(capture_small_copy_matches_memcpy) {
     uint8_t src[80], dst[96], ref[96];
     for (size_t i = 0; i < sizeof(src); i++)
@@ -83,7 +83,7 @@ SL_TEST(capture_small_copy_matches_memcpy) {
     for (size_t n = 0; n <= sizeof(src); n++) {
         memset(dst, 0xAA, sizeof(dst));
         memset(ref, 0xAA, sizeof(ref));
-        sl_copy(dst + 3, src, n);
+        sl__dec_copy(dst + 3, src, n);
         memcpy(ref + 3, src, n);
         SL_CHECK_MEM(dst, sizeof(dst), ref, sizeof(ref));
     }

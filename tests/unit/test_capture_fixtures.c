@@ -17,7 +17,7 @@
  * 4. The values the source projects' own tests assert (INDEX.md, "Asserted
  *    values") are checked explicitly.
  */
-#include "capture/binlog.h"
+#include "capture/decoder/binlog.h"
 #include "sl_test.h"
 #include "test_capture_lib.h"
 

@@ -4,7 +4,7 @@
  * encoder below), taken from the public msmp jsonb.terms vectors, and read
  * from real MySQL binlogs in the fixtures directory.
  */
-#include "capture/json_bin.h"
+#include "capture/decoder/json_bin.h"
 
 #include "buf.h"
 #include "bytes.h"

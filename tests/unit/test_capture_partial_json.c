@@ -9,13 +9,13 @@
  * MySQL 8 binlog (the fixture json.binlog.000001).
  */
 #include "bytes.h"
-#include "capture/binlog.h"
+#include "capture/decoder/binlog.h"
 #include "error.h"
 #include "sl_test.h"
+#include "test_capture_binlog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <zlib.h>
 
 static sl_buf_t out_json;
 
@@ -26,25 +26,6 @@ static int collect_cb(void *ctx, const sl_change_t *chg) {
         sl_buf_append_u8(&out_json, '\n');
     }
     return 0;
-}
-
-/* Wraps body in a v4 event header and a CRC32 trailer. */
-static void event(sl_buf_t *ev, uint8_t type, const uint8_t *body,
-                  size_t len, uint32_t pos) {
-    uint8_t hdr[19];
-    uint32_t size = (uint32_t)(19 + len + 4);
-    sl_put_u32le(hdr, 1700000000);
-    hdr[4] = type;
-    sl_put_u32le(hdr + 5, 1);
-    sl_put_u32le(hdr + 9, size);
-    sl_put_u32le(hdr + 13, pos + size);
-    sl_put_u16le(hdr + 17, 0);
-    sl_buf_reset(ev);
-    sl_buf_append(ev, hdr, 19);
-    sl_buf_append(ev, body, len);
-    uint8_t crc[4];
-    sl_put_u32le(crc, (uint32_t)crc32(0, ev->data, (uInt)ev->len));
-    sl_buf_append(ev, crc, 4);
 }
 
 SL_TEST(partial_json_bitmap_counts_every_json_column) {
@@ -82,7 +63,7 @@ SL_TEST(partial_json_bitmap_counts_every_json_column) {
         8, 1, 0,                          /* primary key: column 0 */
     };
     sl_buf_t ev = SL_BUF_INIT;
-    event(&ev, SL_EV_TABLE_MAP, tmap, sizeof tmap, pos);
+    ct_binlog_event(&ev, SL_EV_TABLE_MAP, tmap, sizeof tmap, pos);
     SL_CHECK_OK(sl_binlog_feed(dec, ev.data, ev.len, pos, 1));
     pos += (uint32_t)ev.len;
 
@@ -102,7 +83,7 @@ SL_TEST(partial_json_bitmap_counts_every_json_column) {
         9, 0, 0, 0,                       /* b: a 9-byte diff list */
         0, 3, '$', '.', 'k', 3, 5, 2, 0,  /* REPLACE $.k with int16 2 */
     };
-    event(&ev, SL_EV_PARTIAL_UPDATE_ROWS, rows, sizeof rows, pos);
+    ct_binlog_event(&ev, SL_EV_PARTIAL_UPDATE_ROWS, rows, sizeof rows, pos);
     int rc = sl_binlog_feed(dec, ev.data, ev.len, pos, 1);
     if (rc != 0)
         sl_test_fail(__FILE__, __LINE__, "%s", sl_binlog_errmsg(dec));

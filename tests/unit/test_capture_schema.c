@@ -2,7 +2,7 @@
  * asserted exactly (names, order, types, signedness, charsets, ENUM/SET
  * members, nullability, primary key), sequences of statements, failures
  * that name their tables, and the JSON round trip. */
-#include "capture/binlog.h"
+#include "capture/decoder/binlog.h"
 #include "capture/schema/schema.h"
 #include "error.h"
 #include "jsonread.h"

@@ -1,11 +1,15 @@
 /*
- * Internals of the binlog decoder shared by event.c (framing and
- * non-row events), tablemap.c (TABLE_MAP), rows.c (row images), types.c
- * (column values) and charset.c (text conversion). Not a public API: the
- * rest of sluice uses capture/binlog.h.
+ * Internals of the binlog decoder, shared by its files: framing.c (the
+ * common header, the format description, dispatch), envelope.c (the JSON
+ * envelope of every change, transaction boundaries), query.c (QUERY),
+ * gtid.c (GTID events), payload.c (TRANSACTION_PAYLOAD, MariaDB
+ * compressed events), tablemap.c (TABLE_MAP), rows.c (row images),
+ * types.c (column values), charset.c (text conversion) and crc32.c. Not a
+ * public API: the rest of sluice uses capture/decoder/binlog.h. Functions
+ * here are named sl__dec_... (internal to the decoder).
  */
-#ifndef SL_CAPTURE_DECODER_H
-#define SL_CAPTURE_DECODER_H
+#ifndef SL_CAPTURE_DECODER_INTERNAL_H
+#define SL_CAPTURE_DECODER_INTERNAL_H
 
 #include "binlog.h"
 #include "buf.h"
@@ -76,7 +80,7 @@ typedef struct {
 } sl_charset_t;
 
 /* Looks up a collation id; NULL when unknown. */
-const sl_charset_t *sl_charset_by_collation(uint64_t id);
+const sl_charset_t *sl__dec_charset_by_collation(uint64_t id);
 
 typedef struct {
     uint8_t type;      /* From the table map (STRING for ENUM/SET/CHAR). */
@@ -87,6 +91,8 @@ typedef struct {
     int8_t is_unsigned; /* 1 unsigned, 0 signed, -1 unknown. */
     uint8_t is_pk;
     uint8_t visible;
+    uint8_t dropped;     /* Excluded by opts.column_keep. */
+    uint8_t key_escaped; /* The JSON key holds an escape sequence. */
     uint32_t collation; /* 0 when unknown. */
     const sl_charset_t *cs;
     uint32_t geom_type;
@@ -126,6 +132,8 @@ typedef struct {
     int has_charsets;
     int has_pk;
     uint32_t flags;
+    uint32_t ndropped; /* Columns opts.column_keep excluded. */
+    int pk_dropped;    /* One of them is in the primary key. */
 } sl_tablemap_t;
 
 #define SL_MAX_TABLEMAPS 4096
@@ -178,6 +186,7 @@ struct sl_binlog_s {
     sl_buf_t tmp2;  /* Scratch for JSON diff application. */
     sl_buf_t zbuf;  /* Decompressed MariaDB event / payload inner event. */
     sl_buf_t zin;   /* Zstd output window. */
+    sl_buf_t sql;   /* The current statement's text, as "sql" says it. */
 
     /* A small cache of iconv descriptors, by charset name. */
     struct {
@@ -213,34 +222,23 @@ struct sl_binlog_s {
     char err[768];
 };
 
-/* Set when an append to an output buffer failed (out of memory). Output
- * is written by many small appends whose results would be tedious to
- * check one by one; every change checks this flag before it is handed
- * out, so a change with a missing piece is an error, never emitted. */
-extern __thread int sl_out_oom;
-static inline int sl_ck_rc(int rc) {
-    if (rc != 0)
-        sl_out_oom = 1;
-    return rc;
-}
-#define sl_ck_append(b, p, n) sl_ck_rc(sl_buf_append((b), (p), (n)))
-#define sl_ck_append_u8(b, c) sl_ck_rc(sl_buf_append_u8((b), (c)))
-#define sl_ck_append_str(b, s) sl_ck_rc(sl_buf_append_str((b), (s)))
-#define sl_ck_printf(b, ...) sl_ck_rc(sl_buf_printf((b), __VA_ARGS__))
-#define sl_ck_escape(b, p, n, r) sl_ck_rc(sl_json_escape((b), (p), (n), (r)))
-#define sl_ck_base64(b, p, n) sl_ck_rc(sl_base64_encode((b), (p), (n)))
+/* Output is written by many small appends whose results would be
+ * tedious to check one by one: a failed append leaves its error in the
+ * buffer (sl_buf_error()), and every change checks its output buffer once
+ * before it is handed out, so a change with a missing piece is an error,
+ * never emitted. */
 
 /* Appends without a function call when the buffer has room; these are the
  * hot path of every row. */
-static inline int sl_out_c(sl_buf_t *b, char c) {
+static inline int sl__dec_out_c(sl_buf_t *b, char c) {
     if (__builtin_expect(b->len < b->cap, 1)) {
         b->data[b->len++] = (uint8_t)c;
         return 0;
     }
-    return sl_ck_rc(sl_buf_append_u8(b, (uint8_t)c));
+    return sl_buf_append_u8(b, (uint8_t)c);
 }
 /* Copies 8 to 16 bytes as two (possibly overlapping) words. */
-static inline void sl_copy_8_16(uint8_t *d, const uint8_t *s, size_t n) {
+static inline void sl__dec_copy_8_16(uint8_t *d, const uint8_t *s, size_t n) {
     uint64_t a, b;
     memcpy(&a, s, 8);
     memcpy(&b, s + n - 8, 8);
@@ -250,14 +248,14 @@ static inline void sl_copy_8_16(uint8_t *d, const uint8_t *s, size_t n) {
 
 /* Copies n bytes with a few word moves when n is small (keys, cached
  * JSON fragments, short values): a libc call costs more than the copy. */
-static inline void sl_copy(uint8_t *d, const uint8_t *s, size_t n) {
+static inline void sl__dec_copy(uint8_t *d, const uint8_t *s, size_t n) {
     if (n > 32) {
         memcpy(d, s, n);
     } else if (n >= 16) {
-        sl_copy_8_16(d, s, 16);
-        sl_copy_8_16(d + n - 16, s + n - 16, 16);
+        sl__dec_copy_8_16(d, s, 16);
+        sl__dec_copy_8_16(d + n - 16, s + n - 16, 16);
     } else if (n >= 8) {
-        sl_copy_8_16(d, s, n);
+        sl__dec_copy_8_16(d, s, n);
     } else if (n >= 4) {
         uint32_t a, b;
         memcpy(&a, s, 4);
@@ -271,82 +269,143 @@ static inline void sl_copy(uint8_t *d, const uint8_t *s, size_t n) {
     }
 }
 
-static inline int sl_out_raw(sl_buf_t *b, const void *p, size_t n) {
+static inline int sl__dec_out_raw(sl_buf_t *b, const void *p, size_t n) {
     if (__builtin_expect(b->cap - b->len >= n, 1)) {
-        sl_copy(b->data + b->len, p, n);
+        sl__dec_copy(b->data + b->len, p, n);
         b->len += n;
         return 0;
     }
-    return sl_ck_rc(sl_buf_append(b, p, n));
+    return sl_buf_append(b, p, n);
 }
-#define SL_OUT_LIT(b, s) sl_out_raw((b), (s), sizeof(s) - 1)
+#define SL__DEC_OUT_LIT(b, s) sl__dec_out_raw((b), (s), sizeof(s) - 1)
+
+/* A QUERY event's fields (query.c), for its rendering (envelope.c). */
+typedef struct {
+    const uint8_t *db;
+    size_t db_len;
+    const uint8_t *sql;
+    size_t sql_len;
+    uint64_t sql_mode;
+    int has_sql_mode;
+    unsigned client_cs;
+    const uint8_t *tz;
+    size_t tz_len;
+    uint32_t error_code;
+} sl_query_t;
 
 /* Records an error about the current event and returns code. */
-int sl_binlog_fail(sl_binlog_t *dec, int code, const char *fmt, ...)
+int sl__dec_fail(sl_binlog_t *dec, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* The post-header length of type from the FDE (or the v3 defaults). */
-unsigned sl_binlog_post_header(const sl_binlog_t *dec, unsigned type);
+unsigned sl__dec_post_header(const sl_binlog_t *dec, unsigned type);
 
 /* Starts a change: returns the offset where its JSON begins. */
-static inline size_t sl_binlog_begin(sl_binlog_t *dec) {
-    sl_out_oom = 0;
+static inline size_t sl__dec_begin(sl_binlog_t *dec) {
     if (!dec->opts.accumulate)
         sl_buf_reset(&dec->out);
     return dec->out.len;
 }
 
-/* Emits the JSON in dec->out[start..] as one change. */
-int sl_binlog_emit(sl_binlog_t *dec, sl_change_kind_t kind, size_t start,
-                   const uint8_t *db, size_t db_len, const uint8_t *table,
-                   size_t table_len);
+/* Emits the JSON in dec->out[start..] as one change: chg holds what the
+ * caller knows (kind, names, SQL, images); the coordinates and the
+ * transaction are filled in here. */
+int sl__dec_emit(sl_binlog_t *dec, sl_change_t *chg, size_t start);
 
-/* Writes the "src" and "trx" members shared by every change. */
-void sl_binlog_put_coords(sl_binlog_t *dec, sl_buf_t *out);
+/* Writes the "src" and "trx" members shared by every change; SL_ENOMEM
+ * (with the decoder's error set) when they could not be rendered. */
+int sl__dec_put_coords(sl_binlog_t *dec, sl_buf_t *out);
 /* Points *coords at those members rendered for the current event and
  * transaction (owned by dec; valid until the decoder moves on to another
  * event or transaction). SL_ENOMEM when they could not be rendered. */
-int sl_binlog_coords(sl_binlog_t *dec, const sl_buf_t **coords);
+int sl__dec_coords(sl_binlog_t *dec, const sl_buf_t **coords);
+
+/* Decodes one complete event (framing.c); the payload decoder feeds
+ * its inner events here. */
+int sl__dec_event(sl_binlog_t *dec, const uint8_t *ev, size_t len, int emit);
+
+/* Transactions (envelope.c). A new transaction closes one still open
+ * (with a rollback: it never committed in this binlog); its end emits
+ * kind (with the member extra_key: extra when extra_key is not NULL)
+ * when emit is set, then counts it and releases its table maps. */
+void sl__dec_trx_reset(sl_binlog_t *dec);
+int sl__dec_trx_close_open(sl_binlog_t *dec, int emit);
+int sl__dec_trx_begin(sl_binlog_t *dec, int emit);
+int sl__dec_trx_end(sl_binlog_t *dec, sl_change_kind_t kind, int emit,
+                    const char *extra_key, uint64_t extra);
+/* Emits a DDL or another statement (envelope.c). */
+int sl__dec_emit_query(sl_binlog_t *dec, sl_change_kind_t kind,
+                       const sl_query_t *q);
+
+/* QUERY, QUERY_COMPRESSED and EXECUTE_LOAD_QUERY (query.c). */
+int sl__dec_query(sl_binlog_t *dec, unsigned type, const uint8_t *body,
+                  size_t len, int emit);
+
+/* GTID events (gtid.c): MySQL's GTID and ANONYMOUS_GTID, tagged GTID and
+ * PREVIOUS_GTIDS; MariaDB's GTID and GTID_LIST. */
+int sl__dec_gtid_mysql(sl_binlog_t *dec, unsigned type, const uint8_t *body,
+                       size_t len);
+int sl__dec_gtid_tagged(sl_binlog_t *dec, const uint8_t *body, size_t len);
+int sl__dec_gtid_previous(sl_binlog_t *dec, const uint8_t *body, size_t len);
+int sl__dec_gtid_maria(sl_binlog_t *dec, const uint8_t *body, size_t len,
+                       int emit);
+int sl__dec_gtid_list(sl_binlog_t *dec, const uint8_t *body, size_t len);
+
+/* Payloads (payload.c): a TRANSACTION_PAYLOAD, decompressed in a window
+ * and its inner events fed one by one; and the zlib part of MariaDB's
+ * compressed events inflated into out. */
+int sl__dec_payload(sl_binlog_t *dec, const uint8_t *body, size_t len,
+                    int emit);
+int sl__dec_inflate(sl_binlog_t *dec, const uint8_t *p, size_t n,
+                    sl_buf_t *out);
 
 /* Table maps (tablemap.c). */
-int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len);
-sl_tablemap_t *sl_tablemap_find(sl_binlog_t *dec, uint64_t table_id);
-void sl_tablemap_release_all(sl_binlog_t *dec);
-void sl_tablemap_free_all(sl_binlog_t *dec);
+int sl__dec_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len);
+sl_tablemap_t *sl__dec_tablemap_find(sl_binlog_t *dec, uint64_t table_id);
+void sl__dec_tablemap_release_all(sl_binlog_t *dec);
+void sl__dec_tablemap_free_all(sl_binlog_t *dec);
 /* "int unsigned", "varchar(255)", for the "types" option. */
-void sl_column_type_name(const sl_tablemap_t *tm, const sl_column_t *col,
+void sl__dec_column_type_name(const sl_tablemap_t *tm, const sl_column_t *col,
                          sl_buf_t *out);
 
 /* Rows events (rows.c). type is the event type, body points after the
  * common header, len excludes the checksum. */
-int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
+int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
                    size_t len);
 
 /* Column values (types.c): decodes the value of col at rd and appends its
- * JSON to out. Integers are decoded inline (sl_value_decode, after the
+ * JSON to out. Integers are decoded inline (sl__dec_value_decode, after the
  * number formatting below); every other type in types.c. */
-static inline int sl_value_decode(sl_binlog_t *dec, const sl_column_t *col,
+static inline int sl__dec_value_decode(sl_binlog_t *dec, const sl_column_t *col,
                                   sl_reader_t *rd, sl_buf_t *out);
-int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
+int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
                           sl_reader_t *rd, sl_buf_t *out);
 /* The error for a value that runs past the end of its event. */
-int sl_value_truncated(sl_binlog_t *dec, const sl_column_t *col,
+int sl__dec_value_truncated(sl_binlog_t *dec, const sl_column_t *col,
                        const sl_reader_t *rd);
 
 /* Text (charset.c): appends bytes in charset cs to out as a JSON string
  * (with quotes), or as {"base64":...} for binary. */
-int sl_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
+int sl__dec_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
                     const uint8_t *p, size_t n, sl_buf_t *out);
-void sl_charset_close_all(sl_binlog_t *dec);
+void sl__dec_charset_close_all(sl_binlog_t *dec);
+/* Points *text at the bytes in charset cs as UTF-8: p itself for UTF-8,
+ * binary and unknown charsets (which may hold invalid sequences), else a
+ * conversion held in dec->tmp until its next use. */
+int sl__dec_text_utf8(sl_binlog_t *dec, const sl_charset_t *cs, const uint8_t *p,
+                 size_t n, const uint8_t **text, size_t *len);
+/* Appends p with every byte that starts no valid UTF-8 sequence replaced
+ * by U+FFFD, as the JSON escaper does. Returns the buffer's error. */
+int sl__dec_utf8_sanitize(const uint8_t *p, size_t n, sl_buf_t *out);
 
 /* CRC-32 with zlib's interface and results (crc32.c): PCLMULQDQ when the
  * CPU has it. The _sw variant is zlib alone, for the tests. */
-uint32_t sl_binlog_crc32(uint32_t crc, const void *data, size_t len);
-uint32_t sl_binlog_crc32_sw(uint32_t crc, const void *data, size_t len);
+uint32_t sl__dec_crc32(uint32_t crc, const void *data, size_t len);
+uint32_t sl__dec_crc32_sw(uint32_t crc, const void *data, size_t len);
 
-static inline int sl_out_u64(sl_buf_t *out, uint64_t v) {
+static inline int sl__dec_out_u64(sl_buf_t *out, uint64_t v) {
     if (__builtin_expect(out->cap - out->len < 20, 0) &&
-        sl_ck_rc(sl_buf_reserve(out, 20)) != 0)
+        sl_buf_reserve(out, 20) != 0)
         return SL_ENOMEM;
     unsigned n = sl_count_digits(v);
     sl_put_u64_digits(out->data + out->len, v, n);
@@ -354,9 +413,9 @@ static inline int sl_out_u64(sl_buf_t *out, uint64_t v) {
     return 0;
 }
 
-static inline int sl_out_i64(sl_buf_t *out, int64_t v) {
+static inline int sl__dec_out_i64(sl_buf_t *out, int64_t v) {
     if (__builtin_expect(out->cap - out->len < 21, 0) &&
-        sl_ck_rc(sl_buf_reserve(out, 21)) != 0)
+        sl_buf_reserve(out, 21) != 0)
         return SL_ENOMEM;
     uint64_t u = (uint64_t)v;
     if (v < 0) {
@@ -372,16 +431,16 @@ static inline int sl_out_i64(sl_buf_t *out, int64_t v) {
 /* TINY/SHORT/INT24/LONG/LONGLONG: 1/2/3/4/8 bytes little-endian, two's
  * complement unless the column is unsigned. */
 static inline __attribute__((always_inline)) int
-sl_value_decode(sl_binlog_t *dec, const sl_column_t *col, sl_reader_t *rd,
+sl__dec_value_decode(sl_binlog_t *dec, const sl_column_t *col, sl_reader_t *rd,
                 sl_buf_t *out) {
     static const uint8_t int_size[SL_T_INT24 + 1] = {
         [SL_T_TINY] = 1, [SL_T_SHORT] = 2, [SL_T_INT24] = 3,
         [SL_T_LONG] = 4, [SL_T_LONGLONG] = 8};
     unsigned n = col->real_type <= SL_T_INT24 ? int_size[col->real_type] : 0;
     if (n == 0)
-        return sl_value_decode_other(dec, col, rd, out);
+        return sl__dec_value_decode_other(dec, col, rd, out);
     if (sl_reader_left(rd) < n)
-        return sl_value_truncated(dec, col, rd);
+        return sl__dec_value_truncated(dec, col, rd);
     const uint8_t *p = rd->p;
     uint64_t u;
     /* Fixed-size loads: a byte loop over n costs more than the rest. */
@@ -394,11 +453,11 @@ sl_value_decode(sl_binlog_t *dec, const sl_column_t *col, sl_reader_t *rd,
     }
     rd->p += n;
     if (col->is_unsigned == 1)
-        return sl_out_u64(out, u);
+        return sl__dec_out_u64(out, u);
     /* Sign-extend from n bytes (arithmetic right shift, as gcc and clang
      * define it). */
     unsigned shift = 64 - 8 * n;
-    return sl_out_i64(out, (int64_t)(u << shift) >> shift);
+    return sl__dec_out_i64(out, (int64_t)(u << shift) >> shift);
 }
 
 #endif

@@ -95,8 +95,12 @@ enum {
 #define SL_BINLOG_MAX_EVENT (1024u * 1024u * 1024u + 4096u)
 
 
+/* One change as the decoder knows it: what it is, where it comes from and
+ * its transaction, the SQL of a statement, and the rendered JSON. Every
+ * pointer is valid during the callback only. */
 typedef struct {
     sl_change_kind_t kind;
+    sl_change_op_t op;      /* Rows: insert, update or delete. */
     const char *db;         /* Database (may be NULL), not NUL-terminated. */
     size_t db_len;
     const char *table;      /* Table for rows (NULL otherwise). */
@@ -105,8 +109,32 @@ typedef struct {
     uint64_t pos;           /* Position of the event in its file. */
     uint64_t trx_seq;       /* Transactions completed before this one. */
     uint64_t row;           /* Row index in its transaction (rows only). */
+    /* The transaction, as its "trx" member says: the GTID ("" when the
+     * server wrote none, NUL-terminated), the position where it began,
+     * and MySQL's logical clock and original commit timestamp (0 when
+     * absent). */
+    const char *gtid;
+    uint64_t trx_pos;
+    int has_logical_clock;
+    uint64_t last_committed, sequence_number;
+    uint64_t commit_ts_us;
+    /* DDL and statements: the text of "sql" unescaped (UTF-8, sql_len
+     * bytes, not NUL-terminated), and the session's sql_mode when the
+     * event carried one. NULL for other kinds. */
+    const char *sql;
+    size_t sql_len;
+    int has_sql_mode;
+    uint64_t sql_mode;
+    /* Rows: the images as rendered in json (NULL when the image is null),
+     * the routing hash when opts.key_hash asked for it, and pk_excluded
+     * when opts.column_keep excluded a primary-key column that this row
+     * has: consumers could then no longer tell which row changed. */
+    const char *before, *after;
+    size_t before_len, after_len;
+    uint64_t key_hash;
+    int pk_excluded;
     /* The JSON object, without a newline; it is followed in the buffer
-     * by a '\n' that json_len does not count. Valid during the callback. */
+     * by a '\n' that json_len does not count. */
     const char *json;
     size_t json_len;
 } sl_change_t;
@@ -140,6 +168,22 @@ typedef struct {
         void *ctx, const char *db, size_t db_len, const char *table,
         size_t table_len);
     void *schema_ctx;
+    /* Column exclusion: asked once per column when a table map is
+     * decoded (the answer is kept with the map), with the column's name
+     * ("@N" without names); returning 0 leaves the column out of the
+     * row images and "types". NULL keeps every column. */
+    int (*column_keep)(void *ctx, const char *db, size_t db_len,
+                       const char *table, size_t table_len,
+                       const char *column, size_t column_len);
+    void *column_ctx;
+    /* Computes each row's routing hash (sl_change_t.key_hash): FNV-1a over
+     * the JSON text of its primary-key values in the after image (the
+     * before image for a delete), in "pk" order, each followed by a NUL
+     * byte ("null" for a value the image lacks; strings without their
+     * quotes), so every change of one key hashes alike; for a table
+     * without a primary key, over the whole image object. The image is
+     * taken as rendered, after column exclusion. */
+    int key_hash;
 } sl_binlog_opts_t;
 
 typedef struct sl_binlog_s sl_binlog_t;

@@ -18,17 +18,11 @@
  * is valid when every value lies inside the event; a rows event is valid
  * when its rows end exactly at its end.
  */
-#include "decoder.h"
+#include "internal.h"
 #include "json.h"
 #include "json_bin.h"
 
 #include <string.h>
-
-int sl_binlog_trx_begin(sl_binlog_t *dec, int emit);
-int sl_binlog_trx_end(sl_binlog_t *dec, sl_change_kind_t kind, int emit,
-                      const char *extra_key, uint64_t extra);
-int sl_binlog_inflate(sl_binlog_t *dec, const uint8_t *p, size_t n,
-                      sl_buf_t *out);
 
 #define STMT_END_F 1
 
@@ -36,38 +30,52 @@ static inline int bit(const uint8_t *bm, uint32_t i) {
     return (bm[i >> 3] >> (i & 7)) & 1;
 }
 
-#define R_FAIL(...) sl_binlog_fail(dec, SL_ECORRUPT, __VA_ARGS__)
+#define R_FAIL(...) sl__dec_fail(dec, SL_ECORRUPT, __VA_ARGS__)
 
 static void put_lit(sl_buf_t *out, const char *s, size_t n) {
-    sl_out_raw(out, s, n);
+    sl__dec_out_raw(out, s, n);
 }
 #define PUT(out, s) put_lit((out), (s), sizeof(s) - 1)
 
-/* Decodes one image into out as a JSON object. cols lists the indexes of
- * its npresent columns (the set bits of the event's column bitmap, worked
- * out once per event). */
-static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
-                        const uint32_t *cols, uint32_t npresent,
-                        sl_reader_t *rd, sl_buf_t *out,
-                        const uint8_t *before_json[], size_t before_len[]) {
+/* Where each primary-key value of the routing image was rendered, by
+ * column: at[i] is its offset in the output and len[i] its length, or
+ * SIZE_MAX when the image lacks it. NULL when no hash is wanted. */
+typedef struct {
+    size_t *at, *len;
+} spans_t;
+
+/* Decodes one image into out as a JSON object, leaving out the columns
+ * opts.column_keep excluded (their values are decoded, then dropped).
+ * cols lists the indexes of its npresent columns (the set bits of the
+ * event's column bitmap, worked out once per event). */
+static inline __attribute__((always_inline)) int
+image_loop(sl_binlog_t *dec, const sl_tablemap_t *tm, const uint32_t *cols,
+           uint32_t npresent, sl_reader_t *rd, sl_buf_t *out,
+           const uint8_t *before_json[], size_t before_len[],
+           const spans_t *spans, const int extra) {
     const uint8_t *nulls;
     if (sl_rd_bytes(rd, (npresent + 7) / 8, &nulls) != 0)
         return R_FAIL("row null bitmap truncated (%zu bytes left)",
                       sl_reader_left(rd));
-    sl_out_c(out, '{');
+    sl__dec_out_c(out, '{');
     const uint8_t *keys = tm->keys.data;
+    int sep = 0;
     for (uint32_t k = 0; k < npresent; k++) {
         uint32_t i = cols[k];
         const sl_column_t *c = &tm->cols[i];
+        size_t mark = out->len;
         /* The comma, the key and a NULL go in under one room check. */
         if (__builtin_expect(out->cap - out->len < c->key_len + 5u, 0) &&
-            sl_ck_rc(sl_buf_reserve(out, c->key_len + 5u)) != 0)
-            return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+            sl_buf_reserve(out, c->key_len + 5u) != 0)
+            return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
         uint8_t *o = out->data + out->len;
-        if (k > 0)
+        int had_members = sep;
+        if (extra ? sep : k > 0)
             *o++ = ',';
-        sl_copy(o, keys + c->key_off, c->key_len);
+        sep = 1;
+        sl__dec_copy(o, keys + c->key_off, c->key_len);
         o += c->key_len;
+        size_t value_at = (size_t)(o - out->data);
         int is_null = bit(nulls, k);
         if (is_null) {
             memcpy(o, "null", 4);
@@ -77,26 +85,51 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
         if (is_null) {
             if (before_json != NULL)
                 before_json[i] = NULL;
-            continue;
-        }
-        if (before_json != NULL && c->type == SL_T_JSON) {
-            /* Remember where the before image's binary JSON is, for a
-             * partial after image. */
-            if (sl_reader_left(rd) >= c->meta && c->meta >= 1 &&
-                c->meta <= 4) {
-                uint64_t l = sl_get_uNle(rd->p, c->meta);
-                if (l <= sl_reader_left(rd) - c->meta) {
-                    before_json[i] = rd->p + c->meta;
-                    before_len[i] = (size_t)l;
+        } else {
+            if (before_json != NULL && c->type == SL_T_JSON) {
+                /* Remember where the before image's binary JSON is, for
+                 * a partial after image. */
+                if (sl_reader_left(rd) >= c->meta && c->meta >= 1 &&
+                    c->meta <= 4) {
+                    uint64_t l = sl_get_uNle(rd->p, c->meta);
+                    if (l <= sl_reader_left(rd) - c->meta) {
+                        before_json[i] = rd->p + c->meta;
+                        before_len[i] = (size_t)l;
+                    }
                 }
             }
+            int rc = sl__dec_value_decode(dec, c, rd, out);
+            if (rc != 0)
+                return rc;
         }
-        int rc = sl_value_decode(dec, c, rd, out);
-        if (rc != 0)
-            return rc;
+        if (!extra)
+            continue;
+        if (c->dropped) {
+            out->len = mark;
+            sep = had_members;
+            continue;
+        }
+        if (spans != NULL && c->is_pk) {
+            spans->at[i] = value_at;
+            spans->len[i] = out->len - value_at;
+        }
     }
-    sl_out_c(out, '}');
+    sl__dec_out_c(out, '}');
     return 0;
+}
+
+/* The loop above without exclusion and spans is the hot path of every
+ * row: it gets its own copy without their tests. */
+static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
+                        const uint32_t *cols, uint32_t npresent,
+                        sl_reader_t *rd, sl_buf_t *out,
+                        const uint8_t *before_json[], size_t before_len[],
+                        const spans_t *spans) {
+    if (tm->ndropped != 0 || spans != NULL)
+        return image_loop(dec, tm, cols, npresent, rd, out, before_json,
+                          before_len, spans, 1);
+    return image_loop(dec, tm, cols, npresent, rd, out, before_json,
+                      before_len, NULL, 0);
 }
 
 /* Renders a partial JSON diff list as {"json_diff":[{"op":...,"path":...,
@@ -117,25 +150,25 @@ static int render_json_diff(sl_binlog_t *dec, const uint8_t *p, size_t n,
             sl_rd_lenenc(&rd, &pl) != 0 || sl_rd_bytes(&rd, pl, &path) != 0)
             return R_FAIL("partial JSON diff malformed");
         if (!first)
-            sl_out_c(out, ',');
+            sl__dec_out_c(out, ',');
         PUT(out, "{\"op\":\"");
-        sl_ck_append_str(out, ops[op]);
+        sl_buf_append_str(out, ops[op]);
         PUT(out, "\",\"path\":\"");
         int replaced = 0;
-        sl_ck_escape(out, path, (size_t)pl, &replaced);
+        sl_json_escape(out, path, (size_t)pl, &replaced);
         if (replaced)
             return R_FAIL("partial JSON diff path is not UTF-8");
-        sl_out_c(out, '"');
+        sl__dec_out_c(out, '"');
         if (op != 2) {
             if (sl_rd_lenenc(&rd, &vl) != 0 || sl_rd_bytes(&rd, vl, &val) != 0)
                 return R_FAIL("partial JSON diff value truncated");
             PUT(out, ",\"value\":");
             int rc = sl_jsonb_to_json(val, (size_t)vl, out);
             if (rc != 0)
-                return sl_binlog_fail(dec, rc, "partial JSON diff value: %s",
+                return sl__dec_fail(dec, rc, "partial JSON diff value: %s",
                                       sl_strerror(rc));
         }
-        sl_out_c(out, '}');
+        sl__dec_out_c(out, '}');
     }
     PUT(out, "]}");
     return 0;
@@ -146,7 +179,8 @@ static int render_json_diff(sl_binlog_t *dec, const uint8_t *p, size_t n,
 static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
                              const uint8_t *present, uint32_t npresent,
                              sl_reader_t *rd, sl_buf_t *out,
-                             const uint8_t **bj, const size_t *bjlen) {
+                             const uint8_t **bj, const size_t *bjlen,
+                             const spans_t *spans) {
     uint64_t opts;
     const uint8_t *partial_bm = NULL;
     uint32_t json_idx = 0;
@@ -162,7 +196,7 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
     const uint8_t *nulls;
     if (sl_rd_bytes(rd, (npresent + 7) / 8, &nulls) != 0)
         return R_FAIL("row null bitmap truncated");
-    sl_out_c(out, '{');
+    sl__dec_out_c(out, '{');
     uint32_t k = 0;
     int first = 1;
     for (uint32_t i = 0; i < tm->ncols; i++) {
@@ -172,22 +206,25 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
         uint32_t my_json = c->type == SL_T_JSON ? json_idx++ : 0;
         if (!bit(present, i))
             continue;
+        size_t mark = out->len;
+        int had_members = !first;
         if (!first)
-            sl_out_c(out, ',');
+            sl__dec_out_c(out, ',');
         first = 0;
-        sl_out_raw(out, tm->keys.data + c->key_off, c->key_len);
+        sl__dec_out_raw(out, tm->keys.data + c->key_off, c->key_len);
+        size_t value_at = out->len;
         if (bit(nulls, k++)) {
             PUT(out, "null");
-            continue;
+            goto rendered;
         }
         int is_partial = 0;
         if (partial_bm != NULL && c->type == SL_T_JSON)
             is_partial = bit(partial_bm, my_json);
         if (!is_partial) {
-            int rc = sl_value_decode(dec, c, rd, out);
+            int rc = sl__dec_value_decode(dec, c, rd, out);
             if (rc != 0)
                 return rc;
-            continue;
+            goto rendered;
         }
         uint64_t l;
         const uint8_t *diff;
@@ -202,21 +239,78 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
             int rc = render_json_diff(dec, diff, (size_t)l, out);
             if (rc != 0)
                 return rc;
-            continue;
+            goto rendered;
         }
         int rc = sl_jsondiff_apply(bj[i], bjlen[i], diff, (size_t)l, out);
         if (rc != 0)
-            return sl_binlog_fail(dec, rc,
+            return sl__dec_fail(dec, rc,
                                   "cannot apply the partial JSON update of "
                                   "column %u: %s", i + 1, sl_strerror(rc));
+    rendered:
+        if (c->dropped) {
+            out->len = mark;
+            first = !had_members;
+            continue;
+        }
+        if (spans != NULL && c->is_pk) {
+            spans->at[i] = value_at;
+            spans->len[i] = out->len - value_at;
+        }
     }
-    sl_out_c(out, '}');
+    sl__dec_out_c(out, '}');
     return 0;
 }
 
-int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
+static void clear_spans(const sl_tablemap_t *tm, const spans_t *spans) {
+    for (uint32_t j = 0; j < tm->npk; j++)
+        spans->len[tm->pk[j]] = SIZE_MAX;
+}
+
+/* FNV-1a, a running hash: feeding the pieces one after another equals
+ * hashing their concatenation. */
+#define FNV_OFFSET 14695981039346656037ull
+#define FNV_PRIME 1099511628211ull
+static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+/* The routing hash of a row (see sl_binlog_opts_t.key_hash) from its
+ * rendered image out[img_at..img_end]. A primary-key column whose JSON
+ * key needs escaping counts as absent, as it always has: routing must
+ * not move rows between partitions. */
+static uint64_t key_hash(const sl_tablemap_t *tm, const sl_buf_t *out,
+                         const spans_t *spans, size_t img_at,
+                         size_t img_end) {
+    if (!tm->has_pk || tm->npk == 0)
+        return fnv1a(FNV_OFFSET, out->data + img_at, img_end - img_at);
+    uint64_t h = FNV_OFFSET;
+    static const uint8_t nul = 0;
+    for (uint32_t j = 0; j < tm->npk; j++) {
+        uint32_t i = tm->pk[j];
+        const uint8_t *v = (const uint8_t *)"null";
+        size_t n = 4;
+        if (spans->len[i] != SIZE_MAX && !tm->cols[i].key_escaped) {
+            v = out->data + spans->at[i];
+            n = spans->len[i];
+            if (n >= 2 && v[0] == '"') {
+                /* A string counts without its quotes. */
+                v++;
+                n -= 2;
+            }
+        }
+        h = fnv1a(h, v, n);
+        h = fnv1a(h, &nul, 1);
+    }
+    return h;
+}
+
+int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
                    size_t len) {
-    unsigned ph = sl_binlog_post_header(dec, type);
+    unsigned ph = sl__dec_post_header(dec, type);
     int v2 = type == SL_EV_WRITE_ROWS || type == SL_EV_UPDATE_ROWS ||
              type == SL_EV_DELETE_ROWS || type == SL_EV_PARTIAL_UPDATE_ROWS ||
              type == SL_EV_MARIA_WRITE_ROWS_COMPRESSED ||
@@ -236,6 +330,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
             return R_FAIL("rows event extra data length %u", extra);
     }
     const char *op;
+    sl_change_op_t opcode;
     int opi; /* Index of op in the table map's cached row heads. */
     int has_before = 0, has_after = 0, two_bitmaps = 0;
     int partial = type == SL_EV_PARTIAL_UPDATE_ROWS;
@@ -246,6 +341,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     case SL_EV_WRITE_ROWS: case SL_EV_MARIA_WRITE_ROWS_COMPRESSED_V1:
     case SL_EV_MARIA_WRITE_ROWS_COMPRESSED:
         op = "insert";
+        opcode = SL_OP_INSERT;
         opi = 0;
         has_after = 1;
         break;
@@ -253,23 +349,25 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     case SL_EV_DELETE_ROWS: case SL_EV_MARIA_DELETE_ROWS_COMPRESSED_V1:
     case SL_EV_MARIA_DELETE_ROWS_COMPRESSED:
         op = "delete";
+        opcode = SL_OP_DELETE;
         opi = 2;
         has_before = 1;
         break;
     default:
         op = "update";
+        opcode = SL_OP_UPDATE;
         opi = 1;
         has_before = has_after = 1;
         two_bitmaps = type != SL_EV_PRE_GA_UPDATE_ROWS;
         break;
     }
     if (type >= SL_EV_PRE_GA_WRITE_ROWS && type <= SL_EV_PRE_GA_DELETE_ROWS)
-        return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+        return sl__dec_fail(dec, SL_EUNSUPPORTED,
                               "pre-GA rows event (MySQL 5.1.0-5.1.15 "
                               "development releases) holds rows in the "
                               "storage engine's record layout, which the "
                               "binlog does not describe; cannot decode");
-    sl_tablemap_t *tm = sl_tablemap_find(dec, table_id);
+    sl_tablemap_t *tm = sl__dec_tablemap_find(dec, table_id);
     if (tm == NULL)
         return R_FAIL("rows event for table id %llu without a TABLE_MAP "
                       "(start position inside a statement?)",
@@ -298,7 +396,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
             cols_after[np_after++] = i;
     }
     if (compressed) {
-        int rc = sl_binlog_inflate(dec, rd.p, sl_reader_left(&rd),
+        int rc = sl__dec_inflate(dec, rd.p, sl_reader_left(&rd),
                                    &dec->zbuf);
         if (rc != 0)
             return rc;
@@ -307,7 +405,7 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     if (!dec->in_trx) {
         /* Rows without BEGIN (a file that starts mid-stream, or a tool's
          * output): an implicit transaction ending with the statement. */
-        int rc = sl_binlog_trx_begin(dec, 1);
+        int rc = sl__dec_trx_begin(dec, 1);
         if (rc != 0)
             return rc;
         dec->in_trx = 2;
@@ -322,26 +420,26 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
      * row of the table and operation: rendered once per table map. */
     sl_buf_t *head = &tm->rowhead[opi];
     if (head->len == 0) {
-        SL_OUT_LIT(head, "{\"kind\":\"row\",\"op\":\"");
-        sl_ck_append_str(head, op);
-        SL_OUT_LIT(head, "\",\"db\":\"");
-        sl_ck_escape(head, db, tm->db_len, NULL);
-        SL_OUT_LIT(head, "\",\"table\":\"");
-        sl_ck_escape(head, tbl, tm->table_len, NULL);
-        SL_OUT_LIT(head, "\",\"row\":");
+        SL__DEC_OUT_LIT(head, "{\"kind\":\"row\",\"op\":\"");
+        sl_buf_append_str(head, op);
+        SL__DEC_OUT_LIT(head, "\",\"db\":\"");
+        sl_json_escape(head, db, tm->db_len, NULL);
+        SL__DEC_OUT_LIT(head, "\",\"table\":\"");
+        sl_json_escape(head, tbl, tm->table_len, NULL);
+        SL__DEC_OUT_LIT(head, "\",\"row\":");
     }
     sl_buf_t *mid = &tm->rowmid;
     if (mid->len == 0) {
         PUT(mid, ",\"pk\":");
         if (tm->has_pk) {
-            sl_out_c(mid, '[');
+            sl__dec_out_c(mid, '[');
             for (uint32_t j = 0; j < tm->npk; j++) {
                 const sl_column_t *c = &tm->cols[tm->pk[j]];
                 if (j > 0)
-                    sl_out_c(mid, ',');
-                sl_out_raw(mid, tm->keys.data + c->key_off, c->key_len - 1);
+                    sl__dec_out_c(mid, ',');
+                sl__dec_out_raw(mid, tm->keys.data + c->key_off, c->key_len - 1);
             }
-            sl_out_c(mid, ']');
+            sl__dec_out_c(mid, ']');
         } else {
             PUT(mid, "null");
         }
@@ -349,11 +447,11 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
             PUT(mid, ",\"positional\":true");
         PUT(mid, ",\"before\":");
     }
-    if (sl_out_oom) {
+    if (sl_buf_error(head) != 0 || sl_buf_error(mid) != 0) {
         /* A partial rendering must not be reused. */
-        head->len = 0;
-        mid->len = 0;
-        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        sl_buf_reset(head);
+        sl_buf_reset(mid);
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
     }
     /* Room for the usual expansion of row bytes into JSON, so the inline
      * appends rarely need to grow the buffer. */
@@ -361,76 +459,125 @@ int sl_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     if (expect > ((size_t)1 << 20))
         expect = (size_t)1 << 20; /* Large values grow it as they go. */
     if (sl_buf_reserve(&dec->out, expect + 65536) != 0)
-        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
     if ((has_before && np_before == 0) || (has_after && np_after == 0))
         return R_FAIL("rows event with an empty column bitmap");
+    /* A row that has an excluded primary-key column (in an image, or in
+     * "types") says so: consumers could not tell which row changed. */
+    int pk_excluded = 0;
+    for (uint32_t j = 0; tm->pk_dropped && j < tm->npk; j++) {
+        uint32_t i = tm->pk[j];
+        pk_excluded |= tm->cols[i].dropped &&
+                       (dec->opts.column_types ||
+                        (has_before && bit(bm_before, i)) ||
+                        (has_after && bit(bm_after, i)));
+    }
+    /* The routing hash reads the primary-key values of the after image
+     * (the before image of a delete) where they were rendered. */
+    int hash = dec->opts.key_hash;
+    int hash_before = !has_after;
+    size_t span_at[hash ? ncols : 1], span_len[hash ? ncols : 1];
+    spans_t spans = {span_at, span_len};
     /* Every row of the event ends with the same "src" and "trx": nothing
      * between its rows changes the event or the transaction. */
     const sl_buf_t *coords;
-    if (sl_binlog_coords(dec, &coords) != 0)
-        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+    if (sl__dec_coords(dec, &coords) != 0)
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
+    /* What the change says beside its JSON; the same for every row of the
+     * event but the images. */
+    sl_change_t chg = {
+        .kind = SL_CHANGE_ROW,
+        .op = opcode,
+        .db = (const char *)db,
+        .db_len = tm->db_len,
+        .table = (const char *)tbl,
+        .table_len = tm->table_len,
+        .pk_excluded = pk_excluded,
+    };
     while (sl_reader_left(&rd) > 0) {
-        size_t start = sl_binlog_begin(dec);
+        size_t start = sl__dec_begin(dec);
         sl_buf_t *out = &dec->out;
-        sl_out_raw(out, head->data, head->len);
-        sl_out_u64(out, dec->trx_row);
-        sl_out_raw(out, mid->data, mid->len);
+        sl__dec_out_raw(out, head->data, head->len);
+        sl__dec_out_u64(out, dec->trx_row);
+        sl__dec_out_raw(out, mid->data, mid->len);
         int rc;
+        size_t before_at = out->len;
         if (has_before) {
             if (partial)
                 for (uint32_t j = 0; j < tm->ncols; j++)
                     bj[j] = NULL;
+            if (hash && hash_before)
+                clear_spans(tm, &spans);
             rc = decode_image(dec, tm, cols_before, np_before, &rd, out,
-                              partial ? bj : NULL, bjlen);
+                              partial ? bj : NULL, bjlen,
+                              hash && hash_before ? &spans : NULL);
             if (rc != 0)
                 return rc;
         } else {
             PUT(out, "null");
         }
+        size_t before_end = out->len;
         PUT(out, ",\"after\":");
+        size_t after_at = out->len;
         if (has_after) {
+            if (hash)
+                clear_spans(tm, &spans);
             if (partial)
                 rc = decode_partial_ai(dec, tm, bm_after, np_after, &rd, out,
-                                       bj, bjlen);
+                                       bj, bjlen, hash ? &spans : NULL);
             else
                 rc = decode_image(dec, tm, cols_after, np_after, &rd, out,
-                                  NULL, NULL);
+                                  NULL, NULL, hash ? &spans : NULL);
             if (rc != 0)
                 return rc;
         } else {
             PUT(out, "null");
         }
+        size_t after_end = out->len;
         if (dec->opts.column_types) {
             PUT(out, ",\"types\":{");
+            int sep = 0;
             for (uint32_t j = 0; j < tm->ncols; j++) {
                 const sl_column_t *c = &tm->cols[j];
-                if (j > 0)
-                    sl_out_c(out, ',');
-                sl_out_raw(out, tm->keys.data + c->key_off, c->key_len);
-                sl_out_c(out, '"');
+                if (c->dropped)
+                    continue;
+                if (sep)
+                    sl__dec_out_c(out, ',');
+                sep = 1;
+                sl__dec_out_raw(out, tm->keys.data + c->key_off, c->key_len);
+                sl__dec_out_c(out, '"');
                 sl_buf_reset(&dec->tmp);
-                sl_column_type_name(tm, c, &dec->tmp);
-                sl_ck_escape(out, dec->tmp.data, dec->tmp.len, NULL);
-                sl_out_c(out, '"');
+                sl__dec_column_type_name(tm, c, &dec->tmp);
+                if (sl_buf_error(&dec->tmp) != 0)
+                    return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
+                sl_json_escape(out, dec->tmp.data, dec->tmp.len, NULL);
+                sl__dec_out_c(out, '"');
             }
-            sl_out_c(out, '}');
+            sl__dec_out_c(out, '}');
         }
-        sl_out_raw(out, coords->data, coords->len);
-        if (sl_out_c(out, '}') != 0)
-            return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        sl__dec_out_raw(out, coords->data, coords->len);
+        if (sl__dec_out_c(out, '}') != 0)
+            return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
         dec->stats.rows++;
-        rc = sl_binlog_emit(dec, SL_CHANGE_ROW, start, db, tm->db_len, tbl,
-                            tm->table_len);
+        chg.before = has_before ? (const char *)out->data + before_at : NULL;
+        chg.before_len = has_before ? before_end - before_at : 0;
+        chg.after = has_after ? (const char *)out->data + after_at : NULL;
+        chg.after_len = has_after ? after_end - after_at : 0;
+        if (hash)
+            chg.key_hash = key_hash(tm, out, &spans,
+                                    hash_before ? before_at : after_at,
+                                    hash_before ? before_end : after_end);
+        rc = sl__dec_emit(dec, &chg, start);
         dec->trx_row++;
         if (rc != 0)
             return rc;
     }
     if (flags & STMT_END_F) {
         if (dec->in_trx == 2)
-            return sl_binlog_trx_end(dec, SL_CHANGE_COMMIT, 1, NULL, 0);
+            return sl__dec_trx_end(dec, SL_CHANGE_COMMIT, 1, NULL, 0);
         /* Table maps end with their statement; release them so table ids
          * do not pile up. */
-        sl_tablemap_release_all(dec);
+        sl__dec_tablemap_release_all(dec);
     }
     return 0;
 }

@@ -15,7 +15,7 @@
  * (1025-1279), "mysql561" variants at 576-767 and UCA 14.0 collations at
  * 2048-3327 (utf8mb3, utf8mb4, ucs2, utf16, utf32 in blocks of 256).
  */
-#include "decoder.h"
+#include "internal.h"
 #include "json.h"
 
 #include <errno.h>
@@ -123,7 +123,7 @@ static const sl_charset_t *by_id_low(unsigned id) {
     return NULL;
 }
 
-const sl_charset_t *sl_charset_by_collation(uint64_t id) {
+const sl_charset_t *sl__dec_charset_by_collation(uint64_t id) {
     if (id < 1024)
         return by_id_low((unsigned)id) ? by_id_low((unsigned)id)
                : (id >= 576 && id <= 607)   ? &CS_UTF8MB3
@@ -193,7 +193,7 @@ static iconv_t iconv_get(sl_binlog_t *dec, const char *name) {
     return cd;
 }
 
-void sl_charset_close_all(sl_binlog_t *dec) {
+void sl__dec_charset_close_all(sl_binlog_t *dec) {
     for (unsigned i = 0; i < dec->niconv; i++)
         iconv_close(dec->iconv_cache[i].cd);
     dec->niconv = 0;
@@ -202,25 +202,25 @@ void sl_charset_close_all(sl_binlog_t *dec) {
 static int iconv_to_utf8(sl_binlog_t *dec, const sl_charset_t *cs,
                          const uint8_t *p, size_t n, sl_buf_t *tmp) {
     if (cs->iconv_name == NULL)
-        return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+        return sl__dec_fail(dec, SL_EUNSUPPORTED,
                               "character set %s has no converter in this "
                               "C library; cannot emit its text as UTF-8",
                               cs->name);
     iconv_t cd = iconv_get(dec, cs->iconv_name);
     if (cd == (iconv_t)-1)
-        return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+        return sl__dec_fail(dec, SL_EUNSUPPORTED,
                               "iconv cannot convert %s (%s) to UTF-8",
                               cs->name, cs->iconv_name);
     iconv(cd, NULL, NULL, NULL, NULL);
     sl_buf_reset(tmp);
     if (sl_buf_reserve(tmp, n * 4 + 16) != 0)
-        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
     char *in = (char *)(uintptr_t)p;
     size_t inleft = n;
     char *o = (char *)tmp->data;
     size_t oleft = tmp->cap;
     if (iconv(cd, &in, &inleft, &o, &oleft) == (size_t)-1 || inleft != 0)
-        return sl_binlog_fail(dec, SL_ECORRUPT,
+        return sl__dec_fail(dec, SL_ECORRUPT,
                               "bytes not valid in character set %s at "
                               "offset %zu of a %zu-byte value", cs->name,
                               n - inleft, n);
@@ -265,15 +265,15 @@ static int put_string(sl_binlog_t *dec, const uint8_t *p, size_t n,
         break;
     }
     if (i == n) {
-        if (sl_out_c(out, '"') != 0 || sl_out_raw(out, p, n) != 0 ||
-            sl_out_c(out, '"') != 0)
-            return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        if (sl__dec_out_c(out, '"') != 0 || sl__dec_out_raw(out, p, n) != 0 ||
+            sl__dec_out_c(out, '"') != 0)
+            return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
         return 0;
     }
-    if (sl_ck_append_u8(out, '"') != 0 ||
-        sl_ck_escape(out, p, n, replaced) != 0 ||
-        sl_ck_append_u8(out, '"') != 0)
-        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+    if (sl_buf_append_u8(out, '"') != 0 ||
+        sl_json_escape(out, p, n, replaced) != 0 ||
+        sl_buf_append_u8(out, '"') != 0)
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -281,14 +281,14 @@ static int put_base64(sl_binlog_t *dec, const uint8_t *p, size_t n,
                       sl_buf_t *out) {
     /* One reservation for the whole value, then inline appends. */
     if (n > SIZE_MAX / 2 ||
-        sl_ck_rc(sl_buf_reserve(out, 13 + (n + 2) / 3 * 4)) != 0 ||
-        SL_OUT_LIT(out, "{\"base64\":\"") != 0 ||
-        sl_ck_base64(out, p, n) != 0 || SL_OUT_LIT(out, "\"}") != 0)
-        return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+        sl_buf_reserve(out, 13 + (n + 2) / 3 * 4) != 0 ||
+        SL__DEC_OUT_LIT(out, "{\"base64\":\"") != 0 ||
+        sl_base64_encode(out, p, n) != 0 || SL__DEC_OUT_LIT(out, "\"}") != 0)
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
     return 0;
 }
 
-int sl_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
+int sl__dec_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
                     const uint8_t *p, size_t n, sl_buf_t *out) {
     int replaced = 0;
     size_t mark = out->len;
@@ -307,7 +307,7 @@ int sl_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
         rc = put_string(dec, p, n, out, &replaced);
         if (rc == 0 && replaced) {
             out->len = mark;
-            return sl_binlog_fail(dec, SL_ECORRUPT,
+            return sl__dec_fail(dec, SL_ECORRUPT,
                                   "invalid UTF-8 in a %s value of %zu bytes",
                                   cs->name, n);
         }
@@ -318,7 +318,7 @@ int sl_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
             if (p[i] >= 0x80) {
                 rc = latin1_to_utf8(p, n, &dec->tmp);
                 if (rc != 0)
-                    return sl_binlog_fail(dec, rc, "out of memory");
+                    return sl__dec_fail(dec, rc, "out of memory");
                 return put_string(dec, dec->tmp.data, dec->tmp.len, out,
                                   NULL);
             }
@@ -334,4 +334,68 @@ int sl_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
     default:
         return put_string(dec, p, n, out, NULL);
     }
+}
+
+int sl__dec_text_utf8(sl_binlog_t *dec, const sl_charset_t *cs, const uint8_t *p,
+                 size_t n, const uint8_t **text, size_t *len) {
+    *text = p;
+    *len = n;
+    int rc = 0;
+    switch (cs != NULL ? cs->cls : SL_CS_UTF8) {
+    case SL_CS_ASCII:
+    case SL_CS_LATIN1:
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] >= 0x80) {
+                if ((rc = latin1_to_utf8(p, n, &dec->tmp)) != 0)
+                    return sl__dec_fail(dec, rc, "out of memory");
+                *text = dec->tmp.data;
+                *len = dec->tmp.len;
+                break;
+            }
+        }
+        break;
+    case SL_CS_ICONV:
+        if ((rc = iconv_to_utf8(dec, cs, p, n, &dec->tmp)) != 0)
+            return rc;
+        *text = dec->tmp.data;
+        *len = dec->tmp.len;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* The length of the valid UTF-8 sequence at p (1 to 4), or 0 when the
+ * byte starts none: the rule of the JSON escaper, which replaces such a
+ * byte by U+FFFD. */
+static size_t utf8_seq_len(const uint8_t *p, size_t left) {
+    uint8_t c = p[0];
+    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2
+                       : c >= 0xE0 && c <= 0xEF     ? 3
+                       : c >= 0xF0 && c <= 0xF4     ? 4
+                                                    : 0;
+    if (n == 0 || n > left)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0) ||
+        (c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))
+        return 0; /* Overlong, surrogate, or above U+10FFFF. */
+    return n;
+}
+
+int sl__dec_utf8_sanitize(const uint8_t *p, size_t n, sl_buf_t *out) {
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq_len(p + i, n - i);
+        if (len == 0) {
+            sl_buf_append(out, "\xEF\xBF\xBD", 3);
+            i++;
+        } else {
+            sl_buf_append(out, p + i, len);
+            i += len;
+        }
+    }
+    return sl_buf_error(out);
 }

@@ -32,7 +32,7 @@
  *                                   VECTOR: float32 LE elements; JSON:
  *                                   MySQL binary JSON)
  */
-#include "decoder.h"
+#include "internal.h"
 #include "json.h"
 #include "json_bin.h"
 
@@ -42,17 +42,15 @@
 #include <string.h>
 #include <time.h>
 
-#define V_FAIL(...) sl_binlog_fail(dec, SL_ECORRUPT, __VA_ARGS__)
+#define V_FAIL(...) sl__dec_fail(dec, SL_ECORRUPT, __VA_ARGS__)
 
 /* Writes fsp digits of usec (microseconds). */
 static void put_frac(sl_buf_t *out, uint32_t usec, unsigned fsp) {
     if (fsp == 0)
         return;
     uint8_t *p = sl_buf_extend(out, 1 + fsp);
-    if (p == NULL) {
-        sl_out_oom = 1;
-        return;
-    }
+    if (p == NULL)
+        return; /* Reported with the change (sl_buf_error()). */
     p[0] = '.';
     uint8_t d[6];
     sl_put_digits(d, usec, 6);
@@ -64,7 +62,7 @@ static void put_frac(sl_buf_t *out, uint32_t usec, unsigned fsp) {
 static void put_datetime(sl_buf_t *out, unsigned y, unsigned mo, unsigned d,
                          unsigned h, unsigned mi, unsigned s, uint32_t usec,
                          unsigned fsp) {
-    if (out->cap - out->len < 32 && sl_ck_rc(sl_buf_reserve(out, 32)) != 0)
+    if (out->cap - out->len < 32 && sl_buf_reserve(out, 32) != 0)
         return;
     uint8_t *p = out->data + out->len;
     y %= 10000;
@@ -111,9 +109,9 @@ static void put_time(sl_buf_t *out, int neg, unsigned h, unsigned mi,
     tmp[n++] = ':';
     sl_put_2digits(tmp + n, s % 100);
     n += 2;
-    sl_out_raw(out, tmp, n);
+    sl__dec_out_raw(out, tmp, n);
     put_frac(out, usec, fsp);
-    sl_out_c(out, '"');
+    sl__dec_out_c(out, '"');
 }
 
 /* The fraction of TIME2/DATETIME2/TIMESTAMP2: ceil(fsp/2) bytes BE,
@@ -182,8 +180,8 @@ static int put_decimal_u64(sl_binlog_t *dec, const uint8_t *b, unsigned intg,
     if (decimal_part(b, &off, intg, 1, &ip) != 0 ||
         decimal_part(b, &off, scale, 0, &fp) != 0)
         return V_FAIL("DECIMAL digit group out of range");
-    if (out->cap - out->len < 48 && sl_ck_rc(sl_buf_reserve(out, 48)) != 0)
-        return 0; /* Reported with the change (sl_out_oom). */
+    if (out->cap - out->len < 48 && sl_buf_reserve(out, 48) != 0)
+        return 0; /* Reported with the change (sl_buf_error()). */
     uint8_t *p = out->data + out->len, *start = p;
     *p++ = '"';
     if (neg && (ip | fp) != 0)
@@ -216,7 +214,7 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
     if (sl_reader_left(rd) < size)
         return V_FAIL("DECIMAL value truncated");
     uint8_t b[40] = {0};
-    sl_copy(b, rd->p, size);
+    sl__dec_copy(b, rd->p, size);
     rd->p += size;
     int neg = (b[0] & 0x80) == 0;
     b[0] ^= 0x80;
@@ -249,7 +247,7 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
     size_t lead = 0;
     while (lead + 1 < tn && txt[lead] == '0')
         lead++;
-    sl_out_c(out, '"');
+    sl__dec_out_c(out, '"');
     int allzero = 1;
     for (size_t i = 0; i < tn; i++)
         if (txt[i] != '0')
@@ -277,16 +275,16 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
         if (frac[i] != '0')
             allzero = 0;
     if (neg && !allzero)
-        sl_out_c(out, '-');
+        sl__dec_out_c(out, '-');
     if (tn == 0)
-        sl_out_c(out, '0');
+        sl__dec_out_c(out, '0');
     else
-        sl_out_raw(out, txt + lead, tn - lead);
+        sl__dec_out_raw(out, txt + lead, tn - lead);
     if (fn > 0) {
-        sl_out_c(out, '.');
-        sl_out_raw(out, frac, fn);
+        sl__dec_out_c(out, '.');
+        sl__dec_out_raw(out, frac, fn);
     }
-    sl_out_c(out, '"');
+    sl__dec_out_c(out, '"');
     return 0;
 }
 
@@ -299,7 +297,7 @@ static void put_float(sl_buf_t *out, float f) {
     /* The range check comes first: casting an out-of-range value to an
      * integer is undefined behaviour. */
     if (fabsf(f) < 16777216.0f && f == (float)(int32_t)f) {
-        sl_out_i64(out, (int32_t)f);
+        sl__dec_out_i64(out, (int32_t)f);
         return;
     }
     for (int prec = 6; prec <= 9; prec++) {
@@ -307,7 +305,7 @@ static void put_float(sl_buf_t *out, float f) {
         if (strtof(tmp, NULL) == f)
             break;
     }
-    sl_out_raw(out, tmp, (size_t)n);
+    sl__dec_out_raw(out, tmp, (size_t)n);
 }
 
 static const double pow10_exact[23] = {
@@ -361,7 +359,7 @@ static int put_double_fast(sl_buf_t *out, double d) {
         unsigned fd = sl_count_digits(fp);
         sl_put_u64_digits(tmp + n + (unsigned)k - fd, fp, fd);
         n += (size_t)k;
-        sl_out_raw(out, tmp, n);
+        sl__dec_out_raw(out, tmp, n);
         return 1;
     }
     return 0;
@@ -371,7 +369,7 @@ static void put_double(sl_buf_t *out, double d) {
     char tmp[40];
     int n = 0;
     if (fabs(d) < 9007199254740992.0 && d == (double)(int64_t)d) {
-        sl_out_i64(out, (int64_t)d);
+        sl__dec_out_i64(out, (int64_t)d);
         return;
     }
     if (put_double_fast(out, d))
@@ -381,7 +379,7 @@ static void put_double(sl_buf_t *out, double d) {
         if (strtod(tmp, NULL) == d)
             break;
     }
-    sl_out_raw(out, tmp, (size_t)n);
+    sl__dec_out_raw(out, tmp, (size_t)n);
 }
 
 static int get_len(sl_binlog_t *dec, sl_reader_t *rd, unsigned nbytes,
@@ -403,10 +401,8 @@ static int get_len(sl_binlog_t *dec, sl_reader_t *rd, unsigned nbytes,
 static void put_hex(sl_buf_t *out, const uint8_t *p, size_t n) {
     static const char hex[] = "0123456789abcdef";
     uint8_t *o = sl_buf_extend(out, n * 2);
-    if (o == NULL) {
-        sl_out_oom = 1;
-        return;
-    }
+    if (o == NULL)
+        return; /* Reported with the change (sl_buf_error()). */
     for (size_t i = 0; i < n; i++) {
         o[2 * i] = (uint8_t)hex[p[i] >> 4];
         o[2 * i + 1] = (uint8_t)hex[p[i] & 15];
@@ -420,8 +416,8 @@ static int put_name(sl_binlog_t *dec, const sl_tablemap_t *tm_unused,
     (void)dec;
     const uint8_t *p = raw + s->off;
     if (sl_json_plain_prefix(p, s->len) == s->len)
-        return sl_out_raw(out, p, s->len);
-    return sl_ck_escape(out, p, s->len, NULL);
+        return sl__dec_out_raw(out, p, s->len);
+    return sl_json_escape(out, p, s->len, NULL);
 }
 
 /* The table map a column belongs to: columns are stored inside their
@@ -436,13 +432,13 @@ static const sl_tablemap_t *owner(const sl_binlog_t *dec,
     return NULL;
 }
 
-int sl_value_truncated(sl_binlog_t *dec, const sl_column_t *col,
+int sl__dec_value_truncated(sl_binlog_t *dec, const sl_column_t *col,
                        const sl_reader_t *rd) {
     return V_FAIL("value of type %u truncated (%zu bytes left in the event)",
                   col->real_type, sl_reader_left(rd));
 }
 
-int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
+int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
                           sl_reader_t *rd, sl_buf_t *out) {
     const uint8_t *p;
     size_t n;
@@ -474,17 +470,17 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
     case SL_T_NEWDECIMAL:
         return decode_newdecimal(dec, col, rd, out);
     case SL_T_DECIMAL:
-        return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+        return sl__dec_fail(dec, SL_EUNSUPPORTED,
                               "pre-5.0 DECIMAL column: its row format "
                               "needs the column's display width, which "
                               "the binlog does not carry");
     case SL_T_NULL:
-        sl_out_raw(out, "null", 4);
+        sl__dec_out_raw(out, "null", 4);
         return 0;
     case SL_T_YEAR:
         if (sl_reader_left(rd) < 1)
             goto trunc;
-        sl_out_u64(out, rd->p[0] ? 1900u + rd->p[0] : 0);
+        sl__dec_out_u64(out, rd->p[0] ? 1900u + rd->p[0] : 0);
         rd->p += 1;
         return 0;
     case SL_T_DATE: case SL_T_NEWDATE: {
@@ -500,7 +496,7 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         tmp[8] = '-';
         sl_put_digits(tmp + 9, v & 31, 2);
         tmp[11] = '"';
-        sl_out_raw(out, tmp, 12);
+        sl__dec_out_raw(out, tmp, 12);
         return 0;
     }
     case SL_T_TIME: {
@@ -620,7 +616,7 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             return V_FAIL("BIT of %u bytes", bytes);
         if (sl_reader_left(rd) < bytes)
             goto trunc;
-        sl_out_u64(out, sl_get_uNbe(rd->p, bytes));
+        sl__dec_out_u64(out, sl_get_uNbe(rd->p, bytes));
         rd->p += bytes;
         return 0;
     }
@@ -635,11 +631,11 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         rd->p += nb;
         const sl_tablemap_t *tm = col->strv_count ? owner(dec, col) : NULL;
         if (tm == NULL) {
-            sl_out_u64(out, v);
+            sl__dec_out_u64(out, v);
             return 0;
         }
         const sl_strref_t *names = tm->strv + col->strv_first;
-        sl_out_c(out, '"');
+        sl__dec_out_c(out, '"');
         if (col->real_type == SL_T_ENUM) {
             if (v > col->strv_count)
                 return V_FAIL("ENUM index %llu of %u values",
@@ -655,13 +651,13 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
                     return V_FAIL("SET bit %u of %u values", i,
                                   col->strv_count);
                 if (!first)
-                    sl_out_c(out, ',');
+                    sl__dec_out_c(out, ',');
                 first = 0;
                 put_name(dec, tm, tm->raw.data, &names[i], out);
                 v &= ~(1ULL << i);
             }
         }
-        sl_out_c(out, '"');
+        sl__dec_out_c(out, '"');
         return 0;
     }
     case SL_T_STRING: case SL_T_VARCHAR: case SL_T_VAR_STRING: {
@@ -674,35 +670,35 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             /* BINARY(n): the server drops trailing zero bytes from the
              * row image and pads them back when it reads the row. */
             sl_buf_reset(&dec->tmp2);
-            if (sl_ck_append(&dec->tmp2, p, n) != 0 ||
+            if (sl_buf_append(&dec->tmp2, p, n) != 0 ||
                 sl_buf_reserve(&dec->tmp2, col->max_len - n) != 0)
-                return sl_binlog_fail(dec, SL_ENOMEM, "out of memory");
+                return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
             memset(dec->tmp2.data + n, 0, col->max_len - n);
             dec->tmp2.len = col->max_len;
-            return sl_text_to_json(dec, col->cs, dec->tmp2.data,
+            return sl__dec_text_to_json(dec, col->cs, dec->tmp2.data,
                                    dec->tmp2.len, out);
         }
-        return sl_text_to_json(dec, col->cs, p, n, out);
+        return sl__dec_text_to_json(dec, col->cs, p, n, out);
     }
     case SL_T_BLOB: {
         int rc = get_len(dec, rd, col->meta, &p, &n);
         if (rc != 0)
             return rc;
-        return sl_text_to_json(dec, col->cs, p, n, out);
+        return sl__dec_text_to_json(dec, col->cs, p, n, out);
     }
     case SL_T_JSON: {
         int rc = get_len(dec, rd, col->meta, &p, &n);
         if (rc != 0)
             return rc;
         if (n == 0) {
-            sl_out_raw(out, "null", 4);
+            sl__dec_out_raw(out, "null", 4);
             return 0;
         }
         size_t mark = out->len;
         rc = sl_jsonb_to_json(p, n, out);
         if (rc != 0) {
             out->len = mark;
-            return sl_binlog_fail(dec, rc, "binary JSON value of %zu bytes "
+            return sl__dec_fail(dec, rc, "binary JSON value of %zu bytes "
                                   "does not decode: %s", n, sl_strerror(rc));
         }
         return 0;
@@ -713,11 +709,11 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             return rc;
         if (n < 4)
             return V_FAIL("GEOMETRY value of %zu bytes has no SRID", n);
-        sl_out_raw(out, "{\"srid\":", 8);
-        sl_out_u64(out, sl_get_u32le(p));
-        sl_out_raw(out, ",\"wkb\":\"", 8);
+        sl__dec_out_raw(out, "{\"srid\":", 8);
+        sl__dec_out_u64(out, sl_get_u32le(p));
+        sl__dec_out_raw(out, ",\"wkb\":\"", 8);
         put_hex(out, p + 4, n - 4);
-        sl_out_raw(out, "\"}", 2);
+        sl__dec_out_raw(out, "\"}", 2);
         return 0;
     }
     case SL_T_VECTOR: {
@@ -726,7 +722,7 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             return rc;
         if (n % 4 != 0)
             return V_FAIL("VECTOR value of %zu bytes is not float32s", n);
-        sl_out_c(out, '[');
+        sl__dec_out_c(out, '[');
         for (size_t i = 0; i < n; i += 4) {
             uint32_t bits = sl_get_u32le(p + i);
             float f;
@@ -734,16 +730,16 @@ int sl_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             if (!isfinite(f))
                 return V_FAIL("VECTOR element is not finite");
             if (i > 0)
-                sl_out_c(out, ',');
+                sl__dec_out_c(out, ',');
             put_float(out, f);
         }
-        sl_out_c(out, ']');
+        sl__dec_out_c(out, ']');
         return 0;
     }
     default:
-        return sl_binlog_fail(dec, SL_EUNSUPPORTED, "column type %u",
+        return sl__dec_fail(dec, SL_EUNSUPPORTED, "column type %u",
                               col->real_type);
     }
 trunc:
-    return sl_value_truncated(dec, col, rd);
+    return sl__dec_value_truncated(dec, col, rd);
 }

@@ -64,7 +64,7 @@
  * time, everything else stays a reference into the binary and is printed
  * by the same streaming printer.
  */
-#include "capture/json_bin.h"
+#include "json_bin.h"
 
 #include "bytes.h"
 #include "error.h"

@@ -11,7 +11,7 @@
  * and CPUs without the instruction use zlib. The unit tests compare both
  * paths with zlib over every length from 0 to a few KiB.
  */
-#include "decoder.h"
+#include "internal.h"
 
 #include <zlib.h>
 
@@ -135,11 +135,11 @@ static uint32_t crc_slice8(uint32_t raw, const uint8_t *p, size_t len) {
     return raw;
 }
 
-uint32_t sl_binlog_crc32_sw(uint32_t crc, const void *data, size_t len) {
+uint32_t sl__dec_crc32_sw(uint32_t crc, const void *data, size_t len) {
     return (uint32_t)crc32(crc, data, (uInt)len);
 }
 
-uint32_t sl_binlog_crc32(uint32_t crc, const void *data, size_t len) {
+uint32_t sl__dec_crc32(uint32_t crc, const void *data, size_t len) {
     const uint8_t *p = data;
     uint32_t raw = ~crc;
 #if defined(__x86_64__)

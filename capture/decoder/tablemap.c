@@ -32,7 +32,7 @@
  * STMT_END_F) or transaction, like a replica's; slots are reused so a
  * busy stream does not allocate per statement.
  */
-#include "decoder.h"
+#include "internal.h"
 #include "capture/schema/schema.h"
 #include "json.h"
 
@@ -60,19 +60,19 @@ static sl_tablemap_t *slot_get(sl_binlog_t *dec, uint64_t table_id) {
     return &dec->maps[dec->nmaps++];
 }
 
-sl_tablemap_t *sl_tablemap_find(sl_binlog_t *dec, uint64_t table_id) {
+sl_tablemap_t *sl__dec_tablemap_find(sl_binlog_t *dec, uint64_t table_id) {
     for (uint32_t i = 0; i < dec->nmaps; i++)
         if (dec->maps[i].in_use && dec->maps[i].table_id == table_id)
             return &dec->maps[i];
     return NULL;
 }
 
-void sl_tablemap_release_all(sl_binlog_t *dec) {
+void sl__dec_tablemap_release_all(sl_binlog_t *dec) {
     for (uint32_t i = 0; i < dec->nmaps; i++)
         dec->maps[i].in_use = 0;
 }
 
-void sl_tablemap_free_all(sl_binlog_t *dec) {
+void sl__dec_tablemap_free_all(sl_binlog_t *dec) {
     for (uint32_t i = 0; i < dec->nmaps; i++) {
         sl_tablemap_t *tm = &dec->maps[i];
         sl_buf_free(&tm->raw);
@@ -124,7 +124,7 @@ static int is_enum_set(const sl_column_t *c) {
     return c->real_type == SL_T_ENUM || c->real_type == SL_T_SET;
 }
 
-#define TM_FAIL(...) sl_binlog_fail(dec, SL_ECORRUPT, __VA_ARGS__)
+#define TM_FAIL(...) sl__dec_fail(dec, SL_ECORRUPT, __VA_ARGS__)
 
 /* Applies a charset field (types 2/3 or 10/11) to the columns chosen by
  * pick. */
@@ -263,7 +263,7 @@ static int parse_optional(sl_binlog_t *dec, sl_tablemap_t *tm,
                                        "truncated");
                     if (add_strv(tm, (uint32_t)(f.p - base),
                                  (uint32_t)sl) != 0)
-                        return sl_binlog_fail(dec, SL_ENOMEM, "no memory");
+                        return sl__dec_fail(dec, SL_ENOMEM, "no memory");
                     f.p += sl;
                 }
             }
@@ -296,7 +296,7 @@ static int parse_optional(sl_binlog_t *dec, sl_tablemap_t *tm,
                                    (unsigned long long)idx, tm->ncols);
                 tm->cols[idx].is_pk = 1;
                 if (add_pk(tm, (uint32_t)idx) != 0)
-                    return sl_binlog_fail(dec, SL_ENOMEM, "no memory");
+                    return sl__dec_fail(dec, SL_ENOMEM, "no memory");
             }
             tm->has_pk = 1;
             break;
@@ -347,7 +347,7 @@ static uint32_t default_collation(const char *charset) {
  * do. */
 static int raw_add(sl_tablemap_t *tm, const char *p, size_t n, uint32_t *off) {
     *off = (uint32_t)tm->raw.len;
-    return sl_ck_append(&tm->raw, p, n);
+    return sl_buf_append(&tm->raw, p, n);
 }
 
 /* Fills what the table map lacks from the schema history (see
@@ -365,7 +365,7 @@ static int apply_schema(sl_binlog_t *dec, sl_tablemap_t *tm) {
     if (st == NULL)
         return 0;
     if (st->ncols != tm->ncols)
-        return sl_binlog_fail(dec, SL_ECORRUPT,
+        return sl__dec_fail(dec, SL_ECORRUPT,
                               "table %.*s.%.*s has %u columns in the binlog "
                               "but %zu in the schema history; the history "
                               "missed a schema change",
@@ -378,7 +378,7 @@ static int apply_schema(sl_binlog_t *dec, sl_tablemap_t *tm) {
         uint32_t off;
         if (names) {
             if (raw_add(tm, sc->name, strlen(sc->name), &off) != 0)
-                return sl_binlog_fail(dec, SL_ENOMEM, "no memory");
+                return sl__dec_fail(dec, SL_ENOMEM, "no memory");
             c->name_off = off;
             c->name_len = (uint32_t)strlen(sc->name);
         }
@@ -388,7 +388,7 @@ static int apply_schema(sl_binlog_t *dec, sl_tablemap_t *tm) {
             (is_character(c) || is_enum_set(c))) {
             c->collation = default_collation(sc->charset);
             if (c->collation == 0)
-                return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+                return sl__dec_fail(dec, SL_EUNSUPPORTED,
                                       "table %.*s.%.*s column %s: unknown "
                                       "charset %s in the schema history",
                                       (int)tm->db_len, db,
@@ -401,7 +401,7 @@ static int apply_schema(sl_binlog_t *dec, sl_tablemap_t *tm) {
                 if (raw_add(tm, sc->values[j], strlen(sc->values[j]),
                             &off) != 0 ||
                     add_strv(tm, off, (uint32_t)strlen(sc->values[j])) != 0)
-                    return sl_binlog_fail(dec, SL_ENOMEM, "no memory");
+                    return sl__dec_fail(dec, SL_ENOMEM, "no memory");
             }
             c->strv_count = (uint32_t)sc->nvalues;
         }
@@ -418,7 +418,7 @@ static int apply_schema(sl_binlog_t *dec, sl_tablemap_t *tm) {
                 break;
             tm->cols[i].is_pk = 1;
             if (add_pk(tm, i) != 0)
-                return sl_binlog_fail(dec, SL_ENOMEM, "no memory");
+                return sl__dec_fail(dec, SL_ENOMEM, "no memory");
         }
         tm->has_pk = tm->npk > 0;
     }
@@ -435,24 +435,57 @@ static int render_keys(sl_binlog_t *dec, sl_tablemap_t *tm) {
     for (uint32_t i = 0; i < tm->ncols; i++) {
         sl_column_t *c = &tm->cols[i];
         c->key_off = (uint32_t)tm->keys.len;
-        int rc = sl_ck_append_u8(&tm->keys, '"');
+        sl_buf_append_u8(&tm->keys, '"');
         if (tm->has_names) {
-            rc |= sl_ck_escape(&tm->keys, tm->raw.data + c->name_off,
-                                 c->name_len, NULL);
+            sl_json_escape(&tm->keys, tm->raw.data + c->name_off, c->name_len,
+                           NULL);
         } else {
-            rc |= sl_ck_append_u8(&tm->keys, '@');
-            rc |= sl_out_u64(&tm->keys, i + 1);
+            sl_buf_append_u8(&tm->keys, '@');
+            sl__dec_out_u64(&tm->keys, i + 1);
         }
-        rc |= sl_ck_append(&tm->keys, "\":", 2);
-        if (rc != 0)
-            return sl_binlog_fail(dec, SL_ENOMEM, "no memory for keys");
+        sl_buf_append(&tm->keys, "\":", 2);
+        if (sl_buf_error(&tm->keys) != 0)
+            return sl__dec_fail(dec, SL_ENOMEM, "no memory for keys");
         c->key_len = (uint32_t)tm->keys.len - c->key_off;
+        c->key_escaped =
+            memchr(tm->keys.data + c->key_off, '\\', c->key_len) != NULL;
     }
     return 0;
 }
 
-int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
-    unsigned ph = sl_binlog_post_header(dec, SL_EV_TABLE_MAP);
+/* Asks opts.column_keep about every column once per table map, so rows
+ * only test a flag. The callback gets the name a consumer reads in the
+ * row's JSON: the column name as UTF-8 (bytes that are not become U+FFFD,
+ * as in the key), or "@N" without names. */
+static int ask_keep(sl_binlog_t *dec, sl_tablemap_t *tm) {
+    const char *db = (const char *)tm->raw.data + tm->db_off;
+    const char *table = (const char *)tm->raw.data + tm->table_off;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        sl_column_t *c = &tm->cols[i];
+        sl_buf_t *name = &dec->tmp;
+        sl_buf_reset(name);
+        if (tm->has_names)
+            sl__dec_utf8_sanitize(tm->raw.data + c->name_off, c->name_len, name);
+        else
+            sl_buf_printf(name, "@%u", i + 1);
+        if (sl_buf_error(name) != 0)
+            return sl__dec_fail(dec, SL_ENOMEM, "no memory for names");
+        if (dec->opts.column_keep(dec->opts.column_ctx, db, tm->db_len,
+                                  table, tm->table_len,
+                                  name->len ? (const char *)name->data : "",
+                                  name->len))
+            continue;
+        c->dropped = 1;
+        tm->ndropped++;
+    }
+    for (uint32_t j = 0; j < tm->npk; j++)
+        if (tm->cols[tm->pk[j]].dropped)
+            tm->pk_dropped = 1;
+    return 0;
+}
+
+int sl__dec_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
+    unsigned ph = sl__dec_post_header(dec, SL_EV_TABLE_MAP);
     if (ph != 6 && ph != 8)
         return TM_FAIL("table map post-header length %u", ph);
     if (len < ph)
@@ -475,20 +508,22 @@ int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
     }
     sl_tablemap_t *tm = slot_get(dec, table_id);
     if (tm == NULL)
-        return sl_binlog_fail(dec, SL_ETOOBIG,
+        return sl__dec_fail(dec, SL_ETOOBIG,
                               "more than %u table maps in one statement",
                               SL_MAX_TABLEMAPS);
     tm->in_use = 0;
     sl_buf_reset(&tm->keys); /* Not reusable until fully decoded. */
     sl_buf_reset(&tm->raw);
-    if (sl_ck_append(&tm->raw, body, len) != 0)
-        return sl_binlog_fail(dec, SL_ENOMEM, "no memory for table map");
+    if (sl_buf_append(&tm->raw, body, len) != 0)
+        return sl__dec_fail(dec, SL_ENOMEM, "no memory for table map");
     const uint8_t *b = tm->raw.data;
     tm->table_id = table_id;
     tm->flags = sl_get_u16le(b + ph - 2);
     tm->has_names = tm->has_signedness = tm->has_charsets = tm->has_pk = 0;
     tm->nstrv = 0;
     tm->npk = 0;
+    tm->ndropped = 0;
+    tm->pk_dropped = 0;
     sl_reader_t rd;
     sl_reader_init(&rd, b + ph, len - ph);
     uint8_t l;
@@ -512,7 +547,7 @@ int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
     if (ncols > tm->cols_cap) {
         sl_column_t *n = realloc(tm->cols, ncols * sizeof(*n));
         if (n == NULL)
-            return sl_binlog_fail(dec, SL_ENOMEM, "no memory");
+            return sl__dec_fail(dec, SL_ENOMEM, "no memory");
         tm->cols = n;
         tm->cols_cap = (uint32_t)ncols;
     }
@@ -557,7 +592,7 @@ int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
             need = 0;
             break;
         default:
-            return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+            return sl__dec_fail(dec, SL_EUNSUPPORTED,
                                   "table %.*s.%.*s column %u has type %u, "
                                   "which sluice cannot decode",
                                   (int)tm->db_len, b + tm->db_off,
@@ -621,19 +656,21 @@ int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
     for (uint32_t i = 0; i < ncols; i++) {
         sl_column_t *c = &tm->cols[i];
         if (c->collation != 0) {
-            c->cs = sl_charset_by_collation(c->collation);
+            c->cs = sl__dec_charset_by_collation(c->collation);
             if (c->cs == NULL)
-                return sl_binlog_fail(dec, SL_EUNSUPPORTED,
+                return sl__dec_fail(dec, SL_EUNSUPPORTED,
                                       "table %.*s.%.*s column %u: unknown "
                                       "collation id %u",
                                       (int)tm->db_len, b + tm->db_off,
                                       (int)tm->table_len, b + tm->table_off,
                                       i + 1, c->collation);
         } else if (c->real_type == SL_T_ENUM || c->real_type == SL_T_SET) {
-            c->cs = sl_charset_by_collation(33);
+            c->cs = sl__dec_charset_by_collation(33);
         }
     }
     rc = render_keys(dec, tm);
+    if (rc == 0 && dec->opts.column_keep != NULL)
+        rc = ask_keep(dec, tm);
     if (rc != 0)
         return rc;
     tm->in_use = 1;
@@ -642,74 +679,74 @@ int sl_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
 
 static void put_values(const sl_tablemap_t *tm, const sl_column_t *c,
                        sl_buf_t *out) {
-    sl_ck_append_u8(out, '(');
+    sl_buf_append_u8(out, '(');
     for (uint32_t j = 0; j < c->strv_count; j++) {
         const sl_strref_t *s = &tm->strv[c->strv_first + j];
         if (j > 0)
-            sl_ck_append_u8(out, ',');
-        sl_ck_append_u8(out, '\'');
-        sl_ck_append(out, tm->raw.data + s->off, s->len);
-        sl_ck_append_u8(out, '\'');
+            sl_buf_append_u8(out, ',');
+        sl_buf_append_u8(out, '\'');
+        sl_buf_append(out, tm->raw.data + s->off, s->len);
+        sl_buf_append_u8(out, '\'');
     }
-    sl_ck_append_u8(out, ')');
+    sl_buf_append_u8(out, ')');
 }
 
-void sl_column_type_name(const sl_tablemap_t *tm, const sl_column_t *c,
+void sl__dec_column_type_name(const sl_tablemap_t *tm, const sl_column_t *c,
                          sl_buf_t *out) {
     const char *u = c->is_unsigned == 1 ? " unsigned" : "";
     switch (c->real_type) {
-    case SL_T_TINY: sl_ck_printf(out, "tinyint%s", u); return;
-    case SL_T_SHORT: sl_ck_printf(out, "smallint%s", u); return;
-    case SL_T_INT24: sl_ck_printf(out, "mediumint%s", u); return;
-    case SL_T_LONG: sl_ck_printf(out, "int%s", u); return;
-    case SL_T_LONGLONG: sl_ck_printf(out, "bigint%s", u); return;
-    case SL_T_FLOAT: sl_ck_printf(out, "float%s", u); return;
-    case SL_T_DOUBLE: sl_ck_printf(out, "double%s", u); return;
+    case SL_T_TINY: sl_buf_printf(out, "tinyint%s", u); return;
+    case SL_T_SHORT: sl_buf_printf(out, "smallint%s", u); return;
+    case SL_T_INT24: sl_buf_printf(out, "mediumint%s", u); return;
+    case SL_T_LONG: sl_buf_printf(out, "int%s", u); return;
+    case SL_T_LONGLONG: sl_buf_printf(out, "bigint%s", u); return;
+    case SL_T_FLOAT: sl_buf_printf(out, "float%s", u); return;
+    case SL_T_DOUBLE: sl_buf_printf(out, "double%s", u); return;
     case SL_T_NEWDECIMAL:
-        sl_ck_printf(out, "decimal(%u,%u)%s", c->meta >> 8, c->meta & 255,
+        sl_buf_printf(out, "decimal(%u,%u)%s", c->meta >> 8, c->meta & 255,
                       u);
         return;
-    case SL_T_DECIMAL: sl_ck_printf(out, "decimal_old"); return;
-    case SL_T_YEAR: sl_ck_printf(out, "year"); return;
-    case SL_T_DATE: case SL_T_NEWDATE: sl_ck_printf(out, "date"); return;
-    case SL_T_TIME: sl_ck_printf(out, "time"); return;
-    case SL_T_TIME2: sl_ck_printf(out, "time(%u)", c->meta); return;
-    case SL_T_DATETIME: sl_ck_printf(out, "datetime"); return;
-    case SL_T_DATETIME2: sl_ck_printf(out, "datetime(%u)", c->meta); return;
-    case SL_T_TIMESTAMP: sl_ck_printf(out, "timestamp"); return;
+    case SL_T_DECIMAL: sl_buf_printf(out, "decimal_old"); return;
+    case SL_T_YEAR: sl_buf_printf(out, "year"); return;
+    case SL_T_DATE: case SL_T_NEWDATE: sl_buf_printf(out, "date"); return;
+    case SL_T_TIME: sl_buf_printf(out, "time"); return;
+    case SL_T_TIME2: sl_buf_printf(out, "time(%u)", c->meta); return;
+    case SL_T_DATETIME: sl_buf_printf(out, "datetime"); return;
+    case SL_T_DATETIME2: sl_buf_printf(out, "datetime(%u)", c->meta); return;
+    case SL_T_TIMESTAMP: sl_buf_printf(out, "timestamp"); return;
     case SL_T_TIMESTAMP2:
-        sl_ck_printf(out, "timestamp(%u)", c->meta);
+        sl_buf_printf(out, "timestamp(%u)", c->meta);
         return;
     case SL_T_BIT:
-        sl_ck_printf(out, "bit(%u)", (c->meta & 255) * 8 + (c->meta >> 8));
+        sl_buf_printf(out, "bit(%u)", (c->meta & 255) * 8 + (c->meta >> 8));
         return;
     case SL_T_ENUM: case SL_T_SET:
-        sl_ck_append_str(out, c->real_type == SL_T_ENUM ? "enum" : "set");
+        sl_buf_append_str(out, c->real_type == SL_T_ENUM ? "enum" : "set");
         if (c->strv_count)
             put_values(tm, c, out);
         return;
     case SL_T_STRING:
-        sl_ck_printf(out, "%s(%u)",
+        sl_buf_printf(out, "%s(%u)",
                       c->cs && c->cs->cls == SL_CS_BINARY ? "binary"
                                                            : "char",
                       c->max_len);
         return;
     case SL_T_VARCHAR: case SL_T_VAR_STRING:
-        sl_ck_printf(out, "%s(%u)",
+        sl_buf_printf(out, "%s(%u)",
                       c->cs && c->cs->cls == SL_CS_BINARY ? "varbinary"
                                                            : "varchar",
                       c->max_len);
         return;
     case SL_T_BLOB: {
         static const char *const sz[] = {"", "tiny", "", "medium", "long"};
-        sl_ck_printf(out, "%s%s", c->meta <= 4 ? sz[c->meta] : "",
+        sl_buf_printf(out, "%s%s", c->meta <= 4 ? sz[c->meta] : "",
                       c->cs == NULL ? "blob_or_text"
                       : c->cs->cls == SL_CS_BINARY ? "blob" : "text");
         return;
     }
-    case SL_T_JSON: sl_ck_printf(out, "json"); return;
-    case SL_T_GEOMETRY: sl_ck_printf(out, "geometry"); return;
-    case SL_T_VECTOR: sl_ck_printf(out, "vector"); return;
-    default: sl_ck_printf(out, "type%u", c->real_type); return;
+    case SL_T_JSON: sl_buf_printf(out, "json"); return;
+    case SL_T_GEOMETRY: sl_buf_printf(out, "geometry"); return;
+    case SL_T_VECTOR: sl_buf_printf(out, "vector"); return;
+    default: sl_buf_printf(out, "type%u", c->real_type); return;
     }
 }

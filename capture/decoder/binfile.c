@@ -18,7 +18,7 @@
  * naming its position, as is a size field smaller than the header or
  * larger than SL_BINLOG_MAX_EVENT.
  */
-#include "decoder.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -115,7 +115,7 @@ int sl_binlog_read_file(sl_binlog_t *dec, const char *path, uint64_t start,
             if (esz < 13 || esz > SL_BINLOG_MAX_EVENT) {
                 dec->pos = epos;
                 dec->type = buf[off + 4];
-                rc = sl_binlog_fail(dec, SL_ECORRUPT,
+                rc = sl__dec_fail(dec, SL_ECORRUPT,
                                     "event size %u is impossible (corrupt "
                                     "or not a binlog)", esz);
                 goto out;
@@ -125,7 +125,7 @@ int sl_binlog_read_file(sl_binlog_t *dec, const char *path, uint64_t start,
             if (start > epos && start < epos + esz) {
                 dec->pos = epos;
                 dec->type = buf[off + 4];
-                rc = sl_binlog_fail(dec, SL_EINVAL,
+                rc = sl__dec_fail(dec, SL_EINVAL,
                                     "start position %llu is inside this "
                                     "event (%u bytes); use an event "
                                     "boundary", (unsigned long long)start,
@@ -144,12 +144,12 @@ int sl_binlog_read_file(sl_binlog_t *dec, const char *path, uint64_t start,
                 uint32_t esz = have - off >= 13
                                    ? sl_binlog_event_size(buf + off) : 0;
                 if (esz)
-                    rc = sl_binlog_fail(dec, SL_ETRUNC,
+                    rc = sl__dec_fail(dec, SL_ETRUNC,
                                         "truncated event: the header "
                                         "announces %u bytes, the file ends "
                                         "after %zu", esz, have - off);
                 else
-                    rc = sl_binlog_fail(dec, SL_ETRUNC,
+                    rc = sl__dec_fail(dec, SL_ETRUNC,
                                         "%zu stray bytes at the end of the "
                                         "file (a partial event header)",
                                         have - off);
@@ -231,21 +231,21 @@ static int walk_mem(sl_binlog_t *dec, const char *name, const uint8_t *data,
         dec->pos = off;
         dec->type = len - off > 4 ? data[off + 4] : 0;
         if (len - off < 13)
-            return sl_binlog_fail(dec, SL_ETRUNC,
+            return sl__dec_fail(dec, SL_ETRUNC,
                                   "%zu stray bytes at the end of the file "
                                   "(a partial event header)", len - off);
         uint32_t esz = sl_binlog_event_size(data + off);
         if (esz < 13 || esz > SL_BINLOG_MAX_EVENT)
-            return sl_binlog_fail(dec, SL_ECORRUPT,
+            return sl__dec_fail(dec, SL_ECORRUPT,
                                   "event size %u is impossible (corrupt or "
                                   "not a binlog)", esz);
         if (len - off < esz)
-            return sl_binlog_fail(dec, SL_ETRUNC,
+            return sl__dec_fail(dec, SL_ETRUNC,
                                   "truncated event: the header announces "
                                   "%u bytes, the file ends after %zu", esz,
                                   len - off);
         if (start > off && start < off + esz)
-            return sl_binlog_fail(dec, SL_EINVAL,
+            return sl__dec_fail(dec, SL_EINVAL,
                                   "start position %llu is inside this event "
                                   "(%u bytes); use an event boundary",
                                   (unsigned long long)start, esz);
