@@ -46,19 +46,28 @@ static uint32_t trx_id_of(const sl_jr_doc_t *doc, uint32_t trx) {
     return trx != SL_JR_NONE ? sl_jr_get(doc, trx, "id") : SL_JR_NONE;
 }
 
-/* The boundary logic of sl_trxtrack_feed() on the event's "kind" and its
- * transaction id, already looked up. */
+/* The boundary logic of sl_trxtrack_feed() on an indexed event and its
+ * transaction id token (id), already looked up. */
 static int trxtrack_at(sl_trxtrack_t *tt, const sl_jr_doc_t *doc,
-                       uint32_t kind, uint32_t id) {
-    if (kind == SL_JR_NONE)
+                       const sl_event_t *ev, uint32_t id) {
+    if (ev->kind == SL_JR_NONE)
         return SL_TRX_NONE;
     int r = SL_TRX_NONE;
-    if (sl_jr_str_eq(doc, kind, "commit", 6) ||
-        sl_jr_str_eq(doc, kind, "rollback", 8) ||
-        sl_jr_str_eq(doc, kind, "xa_prepare", 10)) {
+    switch (ev->kind_id) {
+    case SL_CHANGE_COMMIT:
+    case SL_CHANGE_ROLLBACK:
+    case SL_CHANGE_XA_PREPARE:
         tt->open = 0;
         tt->trx[0] = '\0';
         return SL_TRX_ENDS_HERE;
+    case SL_CHANGE_DDL:
+        /* DDL commits implicitly and is a transaction of its own. */
+        r = tt->open ? SL_TRX_ENDS_BEFORE : SL_TRX_NONE;
+        tt->open = 0;
+        tt->trx[0] = '\0';
+        return r | SL_TRX_ENDS_HERE;
+    default:
+        break;
     }
     const char *idp = "";
     size_t idn = 0;
@@ -67,19 +76,13 @@ static int trxtrack_at(sl_trxtrack_t *tt, const sl_jr_doc_t *doc,
         if (idn >= sizeof tt->trx)
             idn = sizeof tt->trx - 1;
     }
-    if (sl_jr_str_eq(doc, kind, "ddl", 3)) {
-        /* DDL commits implicitly and is a transaction of its own. */
-        r = tt->open ? SL_TRX_ENDS_BEFORE : SL_TRX_NONE;
-        tt->open = 0;
-        tt->trx[0] = '\0';
-        return r | SL_TRX_ENDS_HERE;
-    }
-    if (sl_jr_str_eq(doc, kind, "begin", 5)) {
+    if (ev->kind_id == SL_CHANGE_BEGIN) {
         r = tt->open ? SL_TRX_ENDS_BEFORE : SL_TRX_NONE;
     } else if (tt->open && tt->trx[0] != '\0' &&
                (strlen(tt->trx) != idn || memcmp(tt->trx, idp, idn) != 0)) {
-        /* A row (or statement): a different transaction id means the
-         * previous transaction ended without a marker in this partition. */
+        /* A row, a statement or a kind this build does not know: a
+         * different transaction id means the previous transaction ended
+         * without a marker in this partition. */
         r = SL_TRX_ENDS_BEFORE;
     }
     tt->open = 1;
@@ -89,8 +92,9 @@ static int trxtrack_at(sl_trxtrack_t *tt, const sl_jr_doc_t *doc,
 }
 
 int sl_trxtrack_feed(sl_trxtrack_t *tt, const sl_jr_doc_t *doc) {
-    return trxtrack_at(tt, doc, sl_jr_get(doc, 0, "kind"),
-                       trx_id_of(doc, sl_jr_get(doc, 0, "trx")));
+    sl_event_t ev;
+    sl_event_index(doc, &ev);
+    return trxtrack_at(tt, doc, &ev, trx_id_of(doc, ev.trx));
 }
 
 /* ---- state ------------------------------------------------------------ */
@@ -605,7 +609,7 @@ static void copy_trx_id(part_t *p, const sl_jr_doc_t *doc, uint32_t id,
  * boundary class, was_open: whether one was open before it), for the
  * open-transaction warning and stats. */
 static void note_open_trx(part_t *p, uint64_t off, int was_open, int b,
-                          const sl_jr_doc_t *doc, uint32_t kind) {
+                          sl_change_kind_t kind) {
     if (!p->tt.open) {
         p->otrx_first = UINT64_MAX;
         return;
@@ -621,7 +625,7 @@ static void note_open_trx(part_t *p, uint64_t off, int was_open, int b,
         p->otrx_rows = 0;
         snprintf(p->otrx_id, sizeof p->otrx_id, "%s", p->tt.trx);
     }
-    if (kind != SL_JR_NONE && sl_jr_str_eq(doc, kind, "row", 3))
+    if (kind == SL_CHANGE_ROW)
         p->otrx_rows++;
 }
 
@@ -694,12 +698,12 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
         /* The transaction id, for the boundaries and the offsets row. */
         uint32_t trx_id = trx_id_of(&w->doc, ev.trx);
         int was_open = p->tt.open;
-        int b = trxtrack_at(&p->tt, &w->doc, ev.kind, trx_id);
-        note_open_trx(p, off, was_open, b, &w->doc, ev.kind);
-        uint32_t kd = ev.kind;
+        int b = trxtrack_at(&p->tt, &w->doc, &ev, trx_id);
+        note_open_trx(p, off, was_open, b, ev.kind_id);
+        int row = ev.kind_id == SL_CHANGE_ROW;
         int replay = c->o.mysql != NULL && c->o.ddl_replay &&
-                     off >= p->db_next && kd != SL_JR_NONE &&
-                     sl_jr_str_eq(&w->doc, kd, "ddl", 3) && !skipped(p, off);
+                     off >= p->db_next && ev.kind_id == SL_CHANGE_DDL &&
+                     !skipped(p, off);
         int cut = off == p->commit_at;
         if (cut)
             p->commit_at = UINT64_MAX;
@@ -746,19 +750,16 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
             rc = sl_mysql_sink_row_ev(p->sink, &w->doc, &ev, off);
             if (sink_result(w, p, rc))
                 return;
-            uint32_t kind = ev.kind;
-            if (kind != SL_JR_NONE && sl_jr_str_eq(&w->doc, kind, "row", 3)) {
+            if (row) {
                 p->group_rows++;
                 p->rows++;
             }
             copy_trx_id(p, &w->doc, trx_id, &ev);
         }
         if (cache && c->o.keys != NULL && off >= p->cache_next && !skip) {
-            uint32_t kind = ev.kind;
             uint32_t db = ev.db;
             uint32_t tb = ev.table;
-            if (kind != SL_JR_NONE && sl_jr_str_eq(&w->doc, kind, "row", 3) &&
-                db != SL_JR_NONE && tb != SL_JR_NONE &&
+            if (row && db != SL_JR_NONE && tb != SL_JR_NONE &&
                 sl_jr_type(&w->doc, db) == SL_JR_STRING &&
                 sl_jr_type(&w->doc, tb) == SL_JR_STRING) {
                 size_t dl, tl;
@@ -801,8 +802,7 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
             }
             if (c->o.mysql == NULL) {
                 copy_trx_id(p, &w->doc, trx_id, &ev);
-                if (kind != SL_JR_NONE &&
-                    sl_jr_str_eq(&w->doc, kind, "row", 3))
+                if (row)
                     p->rows++;
             }
         }
