@@ -16,10 +16,10 @@
 #ifndef SL_APPLY_INTERNAL_H
 #define SL_APPLY_INTERNAL_H
 
-#include "apply/backoff.h"
 #include "apply/consume.h"
 #include "apply/event.h"
 #include "apply/sink_cache.h"
+#include "backoff.h"
 #include "client.h"
 #include "clock.h"
 #include "jsonread.h"

@@ -41,7 +41,7 @@
  */
 #include "apply/sink_cache.h"
 
-#include "apply/backoff.h"
+#include "backoff.h"
 #include "buf.h"
 #include "error.h"
 #include "log.h"

@@ -33,7 +33,7 @@
  */
 #include "apply/sink_mysql.h"
 
-#include "apply/backoff.h"
+#include "backoff.h"
 #include "apply/event.h"
 #include "buf.h"
 #include "clock.h"

@@ -10,7 +10,7 @@
  */
 #include "apply/sink_cache.h"
 
-#include "apply/backoff.h"
+#include "backoff.h"
 #include "error.h"
 #include "log.h"
 #include "parse.h"

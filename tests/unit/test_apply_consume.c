@@ -1,8 +1,8 @@
 /* Unit tests for transaction-boundary tracking (apply/consume.h) and the
- * retry pacing (apply/backoff.h). */
-#include "apply/backoff.h"
+ * retry pacing (lib/backoff.h). */
 #include "apply/consume.h"
 #include "apply/event.h"
+#include "backoff.h"
 #include "error.h"
 #include "sl_test.h"
 

@@ -7,8 +7,8 @@
  * retrying against the same server spread out instead of arriving in
  * step. A success resets the delay.
  */
-#ifndef SL_APPLY_BACKOFF_H
-#define SL_APPLY_BACKOFF_H
+#ifndef SL_BACKOFF_H
+#define SL_BACKOFF_H
 
 #include <stdint.h>
 

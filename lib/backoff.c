@@ -1,4 +1,4 @@
-#include "apply/backoff.h"
+#include "backoff.h"
 
 #include <stdint.h>
 #include <time.h>
