@@ -16,9 +16,10 @@
  * once); with both sinks, keys are deleted only after the target commit
  * that covers their rows, so a reader refilling the cache sees new data.
  *
- * Back-pressure: each worker holds at most one fetch (fetch_bytes) plus
- * one statement batch and the keys of one target transaction group; a
- * slow sink simply delays the next fetch.
+ * Back-pressure: each worker holds at most two fetches (fetch_bytes each:
+ * the one it applies and the one asked for ahead), two statement batches
+ * (the one the target executes and the one being built) and the keys of
+ * one target transaction group; a slow sink simply delays the next fetch.
  *
  * Stopping: *soft_stop makes workers finish the open target transaction
  * (up to the end of its source transaction) and exit; *hard_stop abandons
