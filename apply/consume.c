@@ -19,17 +19,16 @@
  * A transient sink failure rolls the group back and rewinds the partition
  * to its last committed position; a permanent one stops the partition
  * (logged with the sink's message naming offset and row).
+ *
+ * The main thread runs sl_consume_run() below; its partition discovery
+ * is in apply/assign.c and its stats report in apply/report.c (the files
+ * of this module are listed in apply/internal.h).
  */
 #include "apply/consume.h"
 
-#include "apply/backoff.h"
-#include "apply/event.h"
-#include "apply/sink_cache.h"
-#include "client.h"
-#include "clock.h"
+#include "apply/internal.h"
 #include "config.h"
 #include "error.h"
-#include "file.h"
 #include "json.h"
 #include "jsonread.h"
 #include "log.h"
@@ -40,146 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- transaction boundaries ------------------------------------------ */
-
-/* The "id" of an event's "trx" member (SL_JR_NONE when absent). */
-static uint32_t trx_id_of(const sl_jr_doc_t *doc, uint32_t trx) {
-    return trx != SL_JR_NONE ? sl_jr_get(doc, trx, "id") : SL_JR_NONE;
-}
-
-/* The boundary logic of sl_trxtrack_feed() on the event's "kind" and its
- * transaction id, already looked up. */
-static int trxtrack_at(sl_trxtrack_t *tt, const sl_jr_doc_t *doc,
-                       uint32_t kind, uint32_t id) {
-    if (kind == SL_JR_NONE)
-        return SL_TRX_NONE;
-    int r = SL_TRX_NONE;
-    if (sl_jr_str_eq(doc, kind, "commit", 6) ||
-        sl_jr_str_eq(doc, kind, "rollback", 8) ||
-        sl_jr_str_eq(doc, kind, "xa_prepare", 10)) {
-        tt->open = 0;
-        tt->trx[0] = '\0';
-        return SL_TRX_ENDS_HERE;
-    }
-    const char *idp = "";
-    size_t idn = 0;
-    if (id != SL_JR_NONE && sl_jr_type(doc, id) == SL_JR_STRING) {
-        idp = sl_jr_raw(doc, id, &idn);
-        if (idn >= sizeof tt->trx)
-            idn = sizeof tt->trx - 1;
-    }
-    if (sl_jr_str_eq(doc, kind, "ddl", 3)) {
-        /* DDL commits implicitly and is a transaction of its own. */
-        r = tt->open ? SL_TRX_ENDS_BEFORE : SL_TRX_NONE;
-        tt->open = 0;
-        tt->trx[0] = '\0';
-        return r | SL_TRX_ENDS_HERE;
-    }
-    if (sl_jr_str_eq(doc, kind, "begin", 5)) {
-        r = tt->open ? SL_TRX_ENDS_BEFORE : SL_TRX_NONE;
-    } else if (tt->open && tt->trx[0] != '\0' &&
-               (strlen(tt->trx) != idn || memcmp(tt->trx, idp, idn) != 0)) {
-        /* A row (or statement): a different transaction id means the
-         * previous transaction ended without a marker in this partition. */
-        r = SL_TRX_ENDS_BEFORE;
-    }
-    tt->open = 1;
-    memcpy(tt->trx, idp, idn);
-    tt->trx[idn] = '\0';
-    return r;
-}
-
-int sl_trxtrack_feed(sl_trxtrack_t *tt, const sl_jr_doc_t *doc) {
-    return trxtrack_at(tt, doc, sl_jr_get(doc, 0, "kind"),
-                       trx_id_of(doc, sl_jr_get(doc, 0, "trx")));
-}
-
-/* ---- state ------------------------------------------------------------ */
-
-typedef struct {
-    char *name;
-    unsigned worker;
-    int stopped;
-    int resumed;
-    sl_mysql_sink_t *sink;
-    int db_found;
-    uint64_t db_next;
-    uint64_t cache_next;
-    uint64_t pos;
-    int group_open;
-    uint64_t group_trx;
-    uint64_t group_rows;
-    char last_trx[256];
-    sl_trxtrack_t tt;
-    sl_keylist_t keys;
-    uint64_t last_broker_commit_ms;
-    /* Stats, read by the main thread without a lock (64-bit stores are
-     * atomic on the platforms we build for; a torn read would only skew a
-     * log line). */
-    uint64_t rows, trx, invalidated, latest, applied_next;
-    uint64_t fetch_ns; /* Waiting for broker fetches (long polls too). */
-    int64_t src_ts;
-    uint64_t prev_rows;
-    char error[512];
-    /* Offsets moved to the dead-letter topic, skipped when re-read. */
-    uint64_t *skip;
-    size_t nskip, capskip;
-    uint64_t dead_lettered;
-    /* The source transaction open at the end of what was processed: its
-     * first offset (UINT64_MAX when none is open), id, rows so far, and
-     * since when (monotonic ms) it waits for its end; written by the
-     * worker, read by the stats report like the counters above (otrx_id
-     * keeps its last byte NUL). Kept across a rewind: the redo reaches
-     * the same first offset and does not restart the clock. */
-    uint64_t otrx_first;
-    char otrx_id[256];
-    uint64_t otrx_rows;
-    uint64_t otrx_since_ms;
-    uint64_t otrx_warned_ms;
-    /* Commit the group when the redo reaches this offset (UINT64_MAX:
-     * no such point): set when ended source transactions wait in the
-     * target transaction of one whose end does not come. */
-    uint64_t commit_at;
-} part_t;
-
-typedef struct consume_s consume_t;
-
-typedef struct {
-    pthread_t th;
-    unsigned idx;
-    consume_t *c;
-    pthread_mutex_t mu;
-    part_t **parts;
-    size_t nparts, cap;
-    sl_client_t *cl;        /* Commits, offsets, dead letters. */
-    /* Fetches alternate between two more connections: while the worker
-     * applies the data of one, the broker already prepares the next fetch
-     * on the other (sl_client_get_send), so the target is not kept waiting
-     * for the broker. pend_p is the partition of the get sent and not yet
-     * received (NULL for none), on fcl[pend_k], from pend_off. */
-    sl_client_t *fcl[2];
-    int fcur;
-    part_t *pend_p;
-    int pend_k;
-    uint64_t pend_off;
-    sl_redis_sink_t *rs;
-    sl_mc_sink_t *mc;
-    sl_jr_doc_t doc;
-    sl_backoff_t bo;
-    int started;
-    volatile int done;
-} worker_t;
-
-struct consume_s {
-    sl_consume_opts_t o;
-    volatile int *soft;
-    volatile int *hard;
-    worker_t *workers;
-};
-
-static uint64_t now_ms(void) { return sl_mono_ns() / 1000000u; }
-
-static void part_fail(part_t *p, const char *why) {
+static void part_fail(sl__part_t *p, const char *why) {
     char q[1100];
     snprintf(p->error, sizeof p->error, "%s", why);
     p->stopped = 1;
@@ -190,14 +50,14 @@ static void part_fail(part_t *p, const char *why) {
                  sl_log_quote(why, q, sizeof q));
 }
 
-static int skipped(const part_t *p, uint64_t off) {
+static int skipped(const sl__part_t *p, uint64_t off) {
     for (size_t i = 0; i < p->nskip; i++)
         if (p->skip[i] == off)
             return 1;
     return 0;
 }
 
-static void rewind_part(worker_t *w, part_t *p, int wait);
+static void rewind_part(sl__worker_t *w, sl__part_t *p, int wait);
 
 /* Broker failures that pass (a broken connection, a malformed reply, an
  * overloaded broker, a full disk: 507): retried, never a reason to stop
@@ -211,7 +71,7 @@ static int broker_transient(int rc) {
 /* The dead-letter topic cannot take the event now: the partition rolls
  * back and the event is tried again after a pause (1 s), as often as it
  * takes; it is never skipped. Returns 1 (handled). */
-static int dead_letter_later(worker_t *w, part_t *p, uint64_t off) {
+static int dead_letter_later(sl__worker_t *w, sl__part_t *p, uint64_t off) {
     sl_log_warn("dead-letter put must wait; retrying",
                 "part=%s offset=%llu error=\"%s\"", p->name,
                 (unsigned long long)off, sl_client_error(w->cl));
@@ -229,8 +89,9 @@ static int dead_letter_later(worker_t *w, part_t *p, uint64_t off) {
  * store it once. Returns 1 when the
  * event was dead-lettered, 0 when the partition must stop instead.
  */
-static int dead_letter(worker_t *w, part_t *p, uint64_t off, const char *why) {
-    consume_t *c = w->c;
+static int dead_letter(sl__worker_t *w, sl__part_t *p, uint64_t off,
+                       const char *why) {
+    sl__consume_t *c = w->c;
     if (c->o.dead_letter == NULL || off == UINT64_MAX)
         return 0;
     sl_client_fetch_t f;
@@ -275,9 +136,9 @@ static int dead_letter(worker_t *w, part_t *p, uint64_t off, const char *why) {
     int dup = 0;
     rc = sl_json_error(&js);
     if (rc == 0)
-        rc = sl_client_put(w->cl, c->o.dead_letter, p->name, out.data,
-                           out.len, (int64_t)(h & 0xFFFFFFFFFFFFull),
-                           off + 1, &doff, &dup);
+        rc = sl_client_put(w->cl, c->o.dead_letter, p->name, out.data, out.len,
+                           (int64_t)(h & 0xFFFFFFFFFFFFull), off + 1, &doff,
+                           &dup);
     sl_buf_free(&out);
     if (rc != 0 && broker_transient(rc))
         return dead_letter_later(w, p, off);
@@ -306,14 +167,15 @@ static int dead_letter(worker_t *w, part_t *p, uint64_t off, const char *why) {
 }
 
 /* A permanent failure of the message at off: dead-letter it, or stop. */
-static void fail_at(worker_t *w, part_t *p, uint64_t off, const char *why) {
+static void fail_at(sl__worker_t *w, sl__part_t *p, uint64_t off,
+                    const char *why) {
     if (!dead_letter(w, p, off, why))
         part_fail(p, why);
 }
 
 /* A worker's broker connection (commits or fetches), with the worker
  * timeouts. */
-static int broker_connect(const consume_t *c, sl_client_t **out) {
+static int broker_connect(const sl__consume_t *c, sl_client_t **out) {
     sl_client_opts_t co = {.secret = c->o.secret,
                            .connect_timeout_ms = 3000,
                            .io_timeout_ms = 30000,
@@ -322,8 +184,8 @@ static int broker_connect(const consume_t *c, sl_client_t **out) {
 }
 
 /* Connects the worker's broker client, retrying until hard stop. */
-static int worker_connect(worker_t *w) {
-    consume_t *c = w->c;
+static int worker_connect(sl__worker_t *w) {
+    sl__consume_t *c = w->c;
     while (w->cl == NULL) {
         int rc = broker_connect(c, &w->cl);
         if (rc == 0)
@@ -339,10 +201,10 @@ static int worker_connect(worker_t *w) {
     return 0;
 }
 
-static int start_offset(worker_t *w, part_t *p, uint64_t *off) {
+static int start_offset(sl__worker_t *w, sl__part_t *p, uint64_t *off) {
     uint64_t earliest, latest;
-    int rc = sl_client_offsets(w->cl, w->c->o.topic, p->name, &earliest,
-                               &latest);
+    int rc =
+        sl_client_offsets(w->cl, w->c->o.topic, p->name, &earliest, &latest);
     if (rc != 0)
         return rc;
     *off = w->c->o.start_latest ? latest : earliest;
@@ -350,7 +212,7 @@ static int start_offset(worker_t *w, part_t *p, uint64_t *off) {
 }
 
 /* Connects fetch connection k when it is not. */
-static int fetch_client(worker_t *w, int k) {
+static int fetch_client(sl__worker_t *w, int k) {
     if (w->fcl[k] != NULL)
         return 0;
     int rc = broker_connect(w->c, &w->fcl[k]);
@@ -360,7 +222,7 @@ static int fetch_client(worker_t *w, int k) {
 }
 
 /* Reads (and drops) the reply of the get sent ahead. */
-static void drop_pending(worker_t *w) {
+static void drop_pending(sl__worker_t *w) {
     sl_client_fetch_t junk;
     if (w->pend_p != NULL)
         (void)sl_client_get_recv(w->fcl[w->pend_k], &junk);
@@ -370,9 +232,9 @@ static void drop_pending(worker_t *w) {
 /* Fetches p from p->pos: the reply of the get sent ahead when it is for
  * exactly that, else a new get on a connection that is not busy. The data
  * stays valid until the next fetch_part(). */
-static int fetch_part(worker_t *w, part_t *p, uint64_t wait,
+static int fetch_part(sl__worker_t *w, sl__part_t *p, uint64_t wait,
                       sl_client_fetch_t *f) {
-    consume_t *c = w->c;
+    sl__consume_t *c = w->c;
     if (w->pend_p != NULL && w->pend_p->stopped)
         drop_pending(w);
     if (w->pend_p == p) {
@@ -401,7 +263,8 @@ static int fetch_part(worker_t *w, part_t *p, uint64_t wait,
 
 /* When the broker holds more of p than f brought, asks for the next part
  * on the other connection before f is applied. */
-static void prefetch(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
+static void prefetch(sl__worker_t *w, sl__part_t *p,
+                     const sl_client_fetch_t *f) {
     if (w->pend_p != NULL || f->count == 0 || f->latest <= f->next ||
         *w->c->soft)
         return;
@@ -417,8 +280,8 @@ static void prefetch(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
 }
 
 /* Finds where the partition stands. */
-static int resume(worker_t *w, part_t *p) {
-    consume_t *c = w->c;
+static int resume(sl__worker_t *w, sl__part_t *p) {
+    sl__consume_t *c = w->c;
     int rc;
     if (c->o.mysql != NULL) {
         if (p->sink == NULL) {
@@ -468,15 +331,15 @@ static int resume(worker_t *w, part_t *p) {
         p->pos = p->cache_next < p->db_next ? p->cache_next : p->db_next;
     p->applied_next = p->pos;
     p->resumed = 1;
-    sl_log_info("partition resumed", "part=%s worker=%u offset=%llu%s",
-                p->name, w->idx, (unsigned long long)p->pos,
+    sl_log_info("partition resumed", "part=%s worker=%u offset=%llu%s", p->name,
+                w->idx, (unsigned long long)p->pos,
                 c->o.mysql && p->db_found ? " from=sluice_offsets" : "");
     return 0;
 }
 
 /* Deletes the collected keys and commits the broker group offset. */
-static int flush_keys(worker_t *w, part_t *p, uint64_t upto) {
-    consume_t *c = w->c;
+static int flush_keys(sl__worker_t *w, sl__part_t *p, uint64_t upto) {
+    sl__consume_t *c = w->c;
     int rc = 0;
     if (p->keys.count > 0) {
         /* A cache that is down is retried until it is back, but not past
@@ -501,14 +364,14 @@ static int flush_keys(worker_t *w, part_t *p, uint64_t upto) {
         if (rc != 0)
             return rc;
         p->cache_next = upto;
-        p->last_broker_commit_ms = now_ms();
+        p->last_broker_commit_ms = sl__consume_now_ms();
     }
     return 0;
 }
 
 /* After a transient failure: roll back and start again from the last
  * committed position. */
-static void rewind_part(worker_t *w, part_t *p, int wait) {
+static void rewind_part(sl__worker_t *w, sl__part_t *p, int wait) {
     if (p->sink != NULL) {
         sl_mysql_sink_abort(p->sink);
         if (wait && !sl_mysql_sink_careful(p->sink))
@@ -526,13 +389,12 @@ static void rewind_part(worker_t *w, part_t *p, int wait) {
 }
 
 /* Handles a sink result; returns 1 when processing of the fetch must stop. */
-static int sink_result(worker_t *w, part_t *p, int rc) {
+static int sink_result(sl__worker_t *w, sl__part_t *p, int rc) {
     if (rc == 0)
         return 0;
     if (rc == SL_EAGAIN) {
         char q[1100];
-        sl_log_warn("target transaction redone", "part=%s reason=%s",
-                    p->name,
+        sl_log_warn("target transaction redone", "part=%s reason=%s", p->name,
                     sl_log_quote(sl_mysql_sink_error(p->sink), q, sizeof q));
         rewind_part(w, p, 1);
         return 1;
@@ -555,10 +417,10 @@ static int sink_result(worker_t *w, part_t *p, int rc) {
     return 1;
 }
 
-static int commit_group(worker_t *w, part_t *p, uint64_t end) {
-    consume_t *c = w->c;
-    int rc = sl_mysql_sink_commit(p->sink, end, p->group_trx, p->last_trx,
-                                  c->hard);
+static int commit_group(sl__worker_t *w, sl__part_t *p, uint64_t end) {
+    sl__consume_t *c = w->c;
+    int rc =
+        sl_mysql_sink_commit(p->sink, end, p->group_trx, p->last_trx, c->hard);
     if (sink_result(w, p, rc))
         return 1;
     p->trx += p->group_trx;
@@ -574,18 +436,17 @@ static int commit_group(worker_t *w, part_t *p, uint64_t end) {
                 rewind_part(w, p, 0);
             return 1;
         }
-    } else if (now_ms() - p->last_broker_commit_ms >= 1000) {
+    } else if (sl__consume_now_ms() - p->last_broker_commit_ms >= 1000) {
         /* For `sluice offsets --group` and lag tools only: the target's
          * sluice_offsets row is the position of record. */
-        if (sl_client_commit(w->cl, c->o.group, c->o.topic, p->name, end) ==
-            0)
-            p->last_broker_commit_ms = now_ms();
+        if (sl_client_commit(w->cl, c->o.group, c->o.topic, p->name, end) == 0)
+            p->last_broker_commit_ms = sl__consume_now_ms();
     }
     return 0;
 }
 
 /* Notes the event's transaction id (token id) and source timestamp. */
-static void copy_trx_id(part_t *p, const sl_jr_doc_t *doc, uint32_t id,
+static void copy_trx_id(sl__part_t *p, const sl_jr_doc_t *doc, uint32_t id,
                         const sl_event_t *ev) {
     if (id == SL_JR_NONE || sl_jr_type(doc, id) != SL_JR_STRING)
         return;
@@ -605,8 +466,8 @@ static void copy_trx_id(part_t *p, const sl_jr_doc_t *doc, uint32_t id,
 /* Follows the source transaction left open by the event at off (b: its
  * boundary class, was_open: whether one was open before it), for the
  * open-transaction warning and stats. */
-static void note_open_trx(part_t *p, uint64_t off, int was_open, int b,
-                          const sl_jr_doc_t *doc, uint32_t kind) {
+static void note_open_trx(sl__part_t *p, uint64_t off, int was_open, int b,
+                          sl_change_kind_t kind) {
     if (!p->tt.open) {
         p->otrx_first = UINT64_MAX;
         return;
@@ -615,14 +476,14 @@ static void note_open_trx(part_t *p, uint64_t off, int was_open, int b,
         /* A transaction starts here. The same first offset again is the
          * redo after a rewind: the wait goes on. */
         if (off != p->otrx_first) {
-            p->otrx_since_ms = now_ms();
+            p->otrx_since_ms = sl__consume_now_ms();
             p->otrx_warned_ms = 0;
         }
         p->otrx_first = off;
         p->otrx_rows = 0;
         snprintf(p->otrx_id, sizeof p->otrx_id, "%s", p->tt.trx);
     }
-    if (kind != SL_JR_NONE && sl_jr_str_eq(doc, kind, "row", 3))
+    if (kind == SL_CHANGE_ROW)
         p->otrx_rows++;
 }
 
@@ -630,27 +491,25 @@ static void note_open_trx(part_t *p, uint64_t off, int was_open, int b,
  * waited that long for its end: its changes are held (rightly: applying
  * part of a transaction would break atomicity), but an operator must
  * hear of it (a producer that died mid-transaction, a capture bug). */
-static void check_open_trx(worker_t *w, part_t *p) {
-    const consume_t *c = w->c;
+static void check_open_trx(sl__worker_t *w, sl__part_t *p) {
+    const sl__consume_t *c = w->c;
     uint64_t warn = c->o.open_trx_warn_ms;
     if (warn == 0 || p->otrx_first == UINT64_MAX)
         return;
-    uint64_t t = now_ms();
+    uint64_t t = sl__consume_now_ms();
     if (t - p->otrx_since_ms < warn ||
         (p->otrx_warned_ms != 0 && t - p->otrx_warned_ms < warn))
         return;
     p->otrx_warned_ms = t;
     char q[600];
-    sl_log_warn("source transaction not ended; its changes are held",
-                "part=%s trx=%s first_offset=%llu rows=%llu waited_s=%llu "
-                "next=%llu latest=%llu",
-                p->name, sl_log_quote(p->otrx_id[0] ? p->otrx_id : "-", q,
-                                      sizeof q),
-                (unsigned long long)p->otrx_first,
-                (unsigned long long)p->otrx_rows,
-                (unsigned long long)((t - p->otrx_since_ms) / 1000),
-                (unsigned long long)p->applied_next,
-                (unsigned long long)p->latest);
+    sl_log_warn(
+        "source transaction not ended; its changes are held",
+        "part=%s trx=%s first_offset=%llu rows=%llu waited_s=%llu "
+        "next=%llu latest=%llu",
+        p->name, sl_log_quote(p->otrx_id[0] ? p->otrx_id : "-", q, sizeof q),
+        (unsigned long long)p->otrx_first, (unsigned long long)p->otrx_rows,
+        (unsigned long long)((t - p->otrx_since_ms) / 1000),
+        (unsigned long long)p->applied_next, (unsigned long long)p->latest);
     if (p->group_open && p->group_trx > 0 && p->otrx_first > p->db_next &&
         p->commit_at == UINT64_MAX) {
         /* Source transactions that did end share the target transaction
@@ -667,8 +526,9 @@ static void check_open_trx(worker_t *w, part_t *p) {
 }
 
 /* Processes one fetched batch of part p. */
-static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
-    consume_t *c = w->c;
+static void process(sl__worker_t *w, sl__part_t *p,
+                    const sl_client_fetch_t *f) {
+    sl__consume_t *c = w->c;
     int cache = c->o.redis != NULL || c->o.memcached != NULL;
     for (size_t i = 0; i < f->count; i++) {
         const sl_client_rec_t *rec = &f->recs[i];
@@ -680,9 +540,10 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
         int rc = sl_jr_parse(&w->doc, (const char *)rec->data, rec->len);
         if (rc != 0) {
             char why[400];
-            snprintf(why, sizeof why, "offset %llu: not a change event: "
-                     "byte %zu: %s", (unsigned long long)off,
-                     w->doc.err_pos, w->doc.err);
+            snprintf(why, sizeof why,
+                     "offset %llu: not a change event: "
+                     "byte %zu: %s",
+                     (unsigned long long)off, w->doc.err_pos, w->doc.err);
             if (skipped(p, off)) {
                 p->pos = off + 1;
                 continue;
@@ -693,14 +554,14 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
         sl_event_t ev;
         sl_event_index(&w->doc, &ev);
         /* The transaction id, for the boundaries and the offsets row. */
-        uint32_t trx_id = trx_id_of(&w->doc, ev.trx);
+        uint32_t trx_id = sl__trx_id_of(&w->doc, ev.trx);
         int was_open = p->tt.open;
-        int b = trxtrack_at(&p->tt, &w->doc, ev.kind, trx_id);
-        note_open_trx(p, off, was_open, b, &w->doc, ev.kind);
-        uint32_t kd = ev.kind;
+        int b = sl__trxtrack_at(&p->tt, &w->doc, &ev, trx_id);
+        note_open_trx(p, off, was_open, b, ev.kind_id);
+        int row = ev.kind_id == SL_CHANGE_ROW;
         int replay = c->o.mysql != NULL && c->o.ddl_replay &&
-                     off >= p->db_next && kd != SL_JR_NONE &&
-                     sl_jr_str_eq(&w->doc, kd, "ddl", 3) && !skipped(p, off);
+                     off >= p->db_next && ev.kind_id == SL_CHANGE_DDL &&
+                     !skipped(p, off);
         int cut = off == p->commit_at;
         if (cut)
             p->commit_at = UINT64_MAX;
@@ -747,19 +608,16 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
             rc = sl_mysql_sink_row_ev(p->sink, &w->doc, &ev, off);
             if (sink_result(w, p, rc))
                 return;
-            uint32_t kind = ev.kind;
-            if (kind != SL_JR_NONE && sl_jr_str_eq(&w->doc, kind, "row", 3)) {
+            if (row) {
                 p->group_rows++;
                 p->rows++;
             }
             copy_trx_id(p, &w->doc, trx_id, &ev);
         }
         if (cache && c->o.keys != NULL && off >= p->cache_next && !skip) {
-            uint32_t kind = ev.kind;
             uint32_t db = ev.db;
             uint32_t tb = ev.table;
-            if (kind != SL_JR_NONE && sl_jr_str_eq(&w->doc, kind, "row", 3) &&
-                db != SL_JR_NONE && tb != SL_JR_NONE &&
+            if (row && db != SL_JR_NONE && tb != SL_JR_NONE &&
                 sl_jr_type(&w->doc, db) == SL_JR_STRING &&
                 sl_jr_type(&w->doc, tb) == SL_JR_STRING) {
                 size_t dl, tl;
@@ -802,8 +660,7 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
             }
             if (c->o.mysql == NULL) {
                 copy_trx_id(p, &w->doc, trx_id, &ev);
-                if (kind != SL_JR_NONE &&
-                    sl_jr_str_eq(&w->doc, kind, "row", 3))
+                if (row)
                     p->rows++;
             }
         }
@@ -813,8 +670,8 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
             /* The end of this fetch ends the group only when it is the
              * end of the partition too (caught up); a fetch cut by
              * --fetch-bytes leaves the group open for the next one. */
-            int last = i + 1 == f->count &&
-                       (f->latest == 0 || f->next >= f->latest);
+            int last =
+                i + 1 == f->count && (f->latest == 0 || f->next >= f->latest);
             if ((p->group_rows >= c->o.group_rows || last || *c->soft) &&
                 commit_group(w, p, off + 1))
                 return;
@@ -837,8 +694,8 @@ static void process(worker_t *w, part_t *p, const sl_client_fetch_t *f) {
 }
 
 static void *worker_main(void *arg) {
-    worker_t *w = arg;
-    consume_t *c = w->c;
+    sl__worker_t *w = arg;
+    sl__consume_t *c = w->c;
     sl_jr_init(&w->doc);
     sl_backoff_init(&w->bo, 100, 5000);
     if (c->o.redis != NULL &&
@@ -847,8 +704,7 @@ static void *worker_main(void *arg) {
         sl_fatal("bad --redis address", "redis=%s", c->o.redis);
     if (c->o.memcached != NULL &&
         sl_mc_sink_new(c->o.memcached, c->o.nmemcached, &w->mc) != 0)
-        sl_fatal("bad --memcached address", "memcached=%s",
-                 c->o.memcached[0]);
+        sl_fatal("bad --memcached address", "memcached=%s", c->o.memcached[0]);
     if (worker_connect(w) != 0)
         goto out;
     int idle = 0;
@@ -859,7 +715,7 @@ static void *worker_main(void *arg) {
         int any_open = 0;
         for (size_t i = 0; i < n; i++) {
             pthread_mutex_lock(&w->mu);
-            part_t *p = w->parts[i];
+            sl__part_t *p = w->parts[i];
             pthread_mutex_unlock(&w->mu);
             any_open |= p->group_open;
         }
@@ -868,7 +724,7 @@ static void *worker_main(void *arg) {
         int got = 0;
         for (size_t i = 0; i < n && !*c->hard; i++) {
             pthread_mutex_lock(&w->mu);
-            part_t *p = w->parts[i];
+            sl__part_t *p = w->parts[i];
             pthread_mutex_unlock(&w->mu);
             if (p->stopped || (*c->soft && !p->group_open))
                 continue;
@@ -901,7 +757,8 @@ static void *worker_main(void *arg) {
                 continue;
             if (rc == SL_EGONE) {
                 char why[300];
-                snprintf(why, sizeof why, "offset %llu was deleted by the "
+                snprintf(why, sizeof why,
+                         "offset %llu was deleted by the "
                          "broker's retention (earliest now %llu); changes "
                          "are missing, refusing to skip them",
                          (unsigned long long)p->pos,
@@ -911,7 +768,8 @@ static void *worker_main(void *arg) {
             }
             if (rc == SL_ERANGE) {
                 char why[300];
-                snprintf(why, sizeof why, "offset %llu is beyond the end of "
+                snprintf(why, sizeof why,
+                         "offset %llu is beyond the end of "
                          "the partition (latest %llu): the broker lost "
                          "messages this consumer had seen",
                          (unsigned long long)p->pos,
@@ -944,15 +802,16 @@ static void *worker_main(void *arg) {
                     }
                 }
                 char why[400];
-                snprintf(why, sizeof why, "topic %s partition %s offsets "
-                         "%llu-%llu are damaged on the broker (quarantined, "
-                         "422) and cannot be read; changes are missing, "
-                         "refusing to skip them (the next readable offset "
-                         "is %llu)", c->o.topic, p->name,
-                         (unsigned long long)p->pos,
-                         (unsigned long long)(f.next > p->pos ? f.next - 1
-                                                              : p->pos),
-                         (unsigned long long)f.next);
+                snprintf(
+                    why, sizeof why,
+                    "topic %s partition %s offsets "
+                    "%llu-%llu are damaged on the broker (quarantined, "
+                    "422) and cannot be read; changes are missing, "
+                    "refusing to skip them (the next readable offset "
+                    "is %llu)",
+                    c->o.topic, p->name, (unsigned long long)p->pos,
+                    (unsigned long long)(f.next > p->pos ? f.next - 1 : p->pos),
+                    (unsigned long long)f.next);
                 part_fail(p, why);
                 continue;
             }
@@ -999,201 +858,12 @@ out:
     return NULL;
 }
 
-/* ---- discovery and stats (main thread) -------------------------------- */
-
-/* The worker owning the fewest partitions (the first among equals). */
-static unsigned least_loaded(consume_t *c) {
-    unsigned best = 0;
-    size_t best_n = SIZE_MAX;
-    for (unsigned i = 0; i < c->o.workers; i++) {
-        worker_t *w = &c->workers[i];
-        pthread_mutex_lock(&w->mu);
-        size_t n = w->nparts;
-        pthread_mutex_unlock(&w->mu);
-        if (n < best_n) {
-            best = i;
-            best_n = n;
-        }
-    }
-    return best;
-}
-
-static part_t *find_part(consume_t *c, const char *name) {
-    for (unsigned i = 0; i < c->o.workers; i++) {
-        worker_t *w = &c->workers[i];
-        for (size_t k = 0; k < w->nparts; k++)
-            if (strcmp(w->parts[k]->name, name) == 0)
-                return w->parts[k];
-    }
-    return NULL;
-}
-
-static int wanted(const consume_t *c, const char *name) {
-    if (c->o.only == NULL || c->o.only->count == 0)
-        return 1;
-    for (size_t i = 0; i < c->o.only->count; i++)
-        if (strcmp(c->o.only->items[i], name) == 0)
-            return 1;
-    return 0;
-}
-
-static void discover(consume_t *c, sl_client_t *cl) {
-    sl_buf_t out = SL_BUF_INIT;
-    int rc = sl_client_partitions(cl, c->o.topic, &out);
-    if (rc != 0) {
-        if (rc != SL_ENOTFOUND)
-            sl_log_warn("cannot list partitions", "topic=%s error=%s",
-                        c->o.topic, sl_strerror(rc));
-        sl_client_reconnect(cl);
-        sl_buf_free(&out);
-        return;
-    }
-    const char *s;
-    if (sl_buf_cstr(&out, &s) != 0) {
-        sl_buf_free(&out);
-        return;
-    }
-    char *save = NULL, *copy = strdup(s);
-    for (char *line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
-         line = strtok_r(NULL, "\n", &save)) {
-        char topic[256], name[256];
-        unsigned long long earliest, latest;
-        if (sscanf(line, "%255s %255s %llu %llu", topic, name, &earliest,
-                   &latest) != 4 ||
-            strcmp(topic, c->o.topic) != 0 || !wanted(c, name))
-            continue;
-        part_t *p = find_part(c, name);
-        if (p == NULL) {
-            p = calloc(1, sizeof *p);
-            if (p == NULL || (p->name = strdup(name)) == NULL) {
-                free(p);
-                continue;
-            }
-            sl_keylist_init(&p->keys);
-            p->otrx_first = UINT64_MAX;
-            p->commit_at = UINT64_MAX;
-            p->worker = least_loaded(c);
-            worker_t *w = &c->workers[p->worker];
-            pthread_mutex_lock(&w->mu);
-            if (w->nparts == w->cap) {
-                size_t ncap = w->cap ? w->cap * 2 : 16;
-                part_t **np = realloc(w->parts, ncap * sizeof *np);
-                if (np == NULL) {
-                    pthread_mutex_unlock(&w->mu);
-                    free(p->name);
-                    free(p);
-                    continue;
-                }
-                w->parts = np;
-                w->cap = ncap;
-            }
-            w->parts[w->nparts++] = p;
-            pthread_mutex_unlock(&w->mu);
-            sl_log_info("partition assigned", "part=%s worker=%u", name,
-                        p->worker);
-        }
-        p->latest = latest;
-    }
-    free(copy);
-    sl_buf_free(&out);
-}
-
-static void report(consume_t *c, uint64_t elapsed_ms, int final) {
-    sl_buf_t stats = SL_BUF_INIT;
-    int64_t now_s = sl_wall_ms() / 1000;
-    uint64_t total_rows = 0;
-    for (unsigned i = 0; i < c->o.workers; i++) {
-        worker_t *w = &c->workers[i];
-        pthread_mutex_lock(&w->mu);
-        for (size_t k = 0; k < w->nparts; k++) {
-            part_t *p = w->parts[k];
-            uint64_t rows = p->rows, next = p->applied_next;
-            uint64_t lag = p->latest > next ? p->latest - next : 0;
-            double rate = elapsed_ms
-                              ? (double)(rows - p->prev_rows) * 1000.0 /
-                                    (double)elapsed_ms
-                              : 0;
-            p->prev_rows = rows;
-            total_rows += rows;
-            long long behind = p->src_ts > 0 && lag > 0
-                                   ? (long long)(now_s - p->src_ts)
-                                   : 0;
-            const char *state = p->stopped ? "stopped"
-                                : p->resumed ? "running" : "starting";
-            /* Where the worker's time went: waiting for the target and
-             * for the broker; the rest is its own CPU. */
-            sl_mysql_stats_t ms;
-            memset(&ms, 0, sizeof ms);
-            if (p->sink != NULL)
-                sl_mysql_sink_stats(p->sink, &ms);
-            uint64_t ofirst = p->otrx_first;
-            unsigned long long owait =
-                ofirst != UINT64_MAX ? (now_ms() - p->otrx_since_ms) / 1000
-                                     : 0;
-            sl_log_info(final ? "partition final" : "partition stats",
-                        "part=%s worker=%u state=%s next=%llu latest=%llu "
-                        "lag=%llu behind_s=%lld rows=%llu trx=%llu "
-                        "invalidated=%llu dead_lettered=%llu rate=%.0f "
-                        "target_commits=%llu wait_target_ms=%llu "
-                        "wait_broker_ms=%llu open_trx_wait_s=%llu",
-                        p->name, p->worker,
-                        state, (unsigned long long)next,
-                        (unsigned long long)p->latest,
-                        (unsigned long long)lag, behind,
-                        (unsigned long long)rows, (unsigned long long)p->trx,
-                        (unsigned long long)p->invalidated,
-                        (unsigned long long)p->dead_lettered, rate,
-                        (unsigned long long)ms.groups,
-                        (unsigned long long)(ms.wait_ns / 1000000u),
-                        (unsigned long long)(p->fetch_ns / 1000000u), owait);
-            sl_buf_printf(&stats,
-                          "STAT part:%s:state %s\nSTAT part:%s:next %llu\n"
-                          "STAT part:%s:lag %llu\nSTAT part:%s:behind_s %lld\n"
-                          "STAT part:%s:rows %llu\nSTAT part:%s:trx %llu\n"
-                          "STAT part:%s:invalidated %llu\n"
-                          "STAT part:%s:dead_lettered %llu\n"
-                          "STAT part:%s:rate %.0f\n"
-                          "STAT part:%s:target_commits %llu\n",
-                          p->name, state, p->name, (unsigned long long)next,
-                          p->name, (unsigned long long)lag, p->name, behind,
-                          p->name, (unsigned long long)rows, p->name,
-                          (unsigned long long)p->trx, p->name,
-                          (unsigned long long)p->invalidated, p->name,
-                          (unsigned long long)p->dead_lettered, p->name, rate,
-                          p->name, (unsigned long long)ms.groups);
-            sl_buf_printf(&stats, "STAT part:%s:open_trx_wait_s %llu\n",
-                          p->name, owait);
-            if (ofirst != UINT64_MAX)
-                sl_buf_printf(&stats,
-                              "STAT part:%s:open_trx %s\n"
-                              "STAT part:%s:open_trx_first %llu\n"
-                              "STAT part:%s:open_trx_rows %llu\n",
-                              p->name, p->otrx_id[0] ? p->otrx_id : "-",
-                              p->name, (unsigned long long)ofirst, p->name,
-                              (unsigned long long)p->otrx_rows);
-            if (p->stopped)
-                sl_buf_printf(&stats, "STAT part:%s:error %s\n", p->name,
-                              p->error);
-        }
-        pthread_mutex_unlock(&w->mu);
-    }
-    sl_buf_printf(&stats, "STAT rows %llu\nEND\n",
-                  (unsigned long long)total_rows);
-    if (c->o.stats_file != NULL) {
-        char tmp[1024];
-        snprintf(tmp, sizeof tmp, "%s.tmp", c->o.stats_file);
-        sl_file_replace(c->o.stats_file, tmp, stats.data, stats.len, 0, NULL);
-    }
-    sl_buf_free(&stats);
-}
-
 int sl_consume_run(const sl_consume_opts_t *opts, volatile int *soft_stop,
                    volatile int *hard_stop) {
     if (opts->workers == 0 || opts->topic == NULL ||
-        (opts->mysql == NULL && opts->redis == NULL &&
-         opts->memcached == NULL))
+        (opts->mysql == NULL && opts->redis == NULL && opts->memcached == NULL))
         return SL_EINVAL;
-    consume_t c;
+    sl__consume_t c;
     memset(&c, 0, sizeof c);
     c.o = *opts;
     if (c.o.fetch_bytes == 0)
@@ -1227,41 +897,44 @@ int sl_consume_run(const sl_consume_opts_t *opts, volatile int *soft_stop,
             break;
     }
     if (cl != NULL)
-        discover(&c, cl);
+        sl__consume_discover(&c, cl);
     for (unsigned i = 0; i < c.o.workers; i++) {
-        worker_t *w = &c.workers[i];
+        sl__worker_t *w = &c.workers[i];
         w->idx = i;
         w->c = &c;
         pthread_mutex_init(&w->mu, NULL);
         if (cl != NULL && pthread_create(&w->th, NULL, worker_main, w) == 0)
             w->started = 1;
     }
-    uint64_t last_disc = now_ms(), last_stats = now_ms();
+    uint64_t last_disc = sl__consume_now_ms(),
+             last_stats = sl__consume_now_ms();
     while (cl != NULL && !*soft_stop && !*hard_stop) {
         sl_sleep_ms(100, soft_stop);
-        uint64_t t = now_ms();
+        uint64_t t = sl__consume_now_ms();
         if (t - last_disc >= c.o.discover_ms) {
-            discover(&c, cl);
+            sl__consume_discover(&c, cl);
             last_disc = t;
         }
         if (t - last_stats >= c.o.stats_ms) {
-            report(&c, t - last_stats, 0);
+            sl__consume_report(&c, t - last_stats, 0);
             last_stats = t;
         }
     }
     /* Stopping: workers finish their open target transactions, for at
      * most grace_ms (a source transaction whose end never arrives must not
      * hold the exit); a second signal (hard stop) cuts that short. */
-    uint64_t t0 = now_ms();
+    uint64_t t0 = sl__consume_now_ms();
     for (;;) {
         int alive = 0;
         for (unsigned i = 0; i < c.o.workers; i++)
             alive |= c.workers[i].started && !c.workers[i].done;
         if (!alive || *hard_stop)
             break;
-        if (now_ms() - t0 >= (c.o.grace_ms ? c.o.grace_ms : 30000)) {
+        if (sl__consume_now_ms() - t0 >=
+            (c.o.grace_ms ? c.o.grace_ms : 30000)) {
             sl_log_warn("open transactions did not finish in time; rolling "
-                        "them back", NULL);
+                        "them back",
+                        NULL);
             *hard_stop = 1;
             break;
         }
@@ -1270,11 +943,11 @@ int sl_consume_run(const sl_consume_opts_t *opts, volatile int *soft_stop,
     for (unsigned i = 0; i < c.o.workers; i++)
         if (c.workers[i].started)
             pthread_join(c.workers[i].th, NULL);
-    report(&c, now_ms() - last_stats, 1);
+    sl__consume_report(&c, sl__consume_now_ms() - last_stats, 1);
     for (unsigned i = 0; i < c.o.workers; i++) {
-        worker_t *w = &c.workers[i];
+        sl__worker_t *w = &c.workers[i];
         for (size_t k = 0; k < w->nparts; k++) {
-            part_t *p = w->parts[k];
+            sl__part_t *p = w->parts[k];
             sl_mysql_sink_free(p->sink);
             sl_keylist_free(&p->keys);
             free(p->skip);

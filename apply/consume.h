@@ -3,10 +3,11 @@
  * from sluice-broker and hand every change, strictly in order per
  * partition, to the sinks (MySQL/MariaDB, Redis, memcached).
  *
- * Assignment: a partition is owned by exactly one worker (partition name
- * hash modulo the number of workers), so its changes are applied by one
- * thread in offset order; different partitions proceed in parallel. New
- * partitions are discovered while running.
+ * Assignment: a partition is owned by exactly one worker, so its changes
+ * are applied by one thread in offset order; different partitions proceed
+ * in parallel. Partitions are discovered at start and every discover_ms
+ * while running; each new one goes to the worker that owns the fewest
+ * partitions at that moment (the first among equals) and stays there.
  *
  * Positions: with a MySQL target, the position of record is the
  * partition's row of sluice_offsets, updated in the target transaction
@@ -15,9 +16,10 @@
  * once); with both sinks, keys are deleted only after the target commit
  * that covers their rows, so a reader refilling the cache sees new data.
  *
- * Back-pressure: each worker holds at most one fetch (fetch_bytes) plus
- * one statement batch and the keys of one target transaction group; a
- * slow sink simply delays the next fetch.
+ * Back-pressure: each worker holds at most two fetches (fetch_bytes each:
+ * the one it applies and the one asked for ahead), two statement batches
+ * (the one the target executes and the one being built) and the keys of
+ * one target transaction group; a slow sink simply delays the next fetch.
  *
  * Stopping: *soft_stop makes workers finish the open target transaction
  * (up to the end of its source transaction) and exit; *hard_stop abandons
@@ -92,7 +94,8 @@ enum {
     SL_TRX_ENDS_HERE = 2,    /* This event ends a transaction. */
 };
 
-/* Classifies the event whose parsed tokens are in doc (root 0). */
+/* Classifies the event whose parsed tokens are in doc (root 0); the
+ * consumer itself classifies events it has already indexed. */
 int sl_trxtrack_feed(sl_trxtrack_t *tt, const sl_jr_doc_t *doc);
 
 #endif

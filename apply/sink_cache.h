@@ -6,10 +6,12 @@
  * answers each DEL with an integer, memcached each `delete` with DELETED
  * or NOT_FOUND (both success: the key is gone either way). When the server
  * is down or the connection breaks mid-pipeline, the sink reconnects with
- * exponential backoff and jitter and sends the whole list again (deleting
+ * exponential backoff and jitter and sends the whole list again (for a
+ * memcached pool, the share of each server not yet acknowledged; deleting
  * twice is harmless), forever, until it succeeds or *stop is set. So the
  * caller may commit the broker offset as soon as a call returns 0: the
- * invalidation is at least once and never lost.
+ * invalidation is at least once and never lost. Both sinks share that
+ * loop (apply/sink_cache.c); only one attempt at one server is theirs.
  *
  * Redis can also PUBLISH each invalidated key on a channel (MetaQ's
  * broadcast cache invalidation), for processes that keep local caches;

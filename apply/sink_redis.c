@@ -8,11 +8,10 @@
  * restarts the whole list after a backoff: a partial success is never
  * reported as success.
  */
-#include "apply/sink_cache.h"
+#include "apply/sink_cache_int.h"
 
-#include "apply/backoff.h"
+#include "backoff.h"
 #include "error.h"
-#include "log.h"
 #include "parse.h"
 
 #include <hiredis.h>
@@ -25,6 +24,7 @@ struct sl_redis_sink_s {
     char *channel;
     char *password;
     redisContext *ctx;
+    sl__cache_target_t target; /* The one server, for the retry loop. */
     sl_backoff_t bo;
     sl_cache_stats_t stats;
     const char **argv; /* Scratch for DEL arguments. */
@@ -50,6 +50,8 @@ int sl_redis_sink_new(const char *hostport, const char *channel,
         sl_redis_sink_free(rs);
         return SL_ENOMEM;
     }
+    rs->target.host = rs->host;
+    rs->target.port = rs->port;
     sl_backoff_init(&rs->bo, 50, 5000);
     *out = rs;
     return 0;
@@ -107,9 +109,11 @@ static int ensure(sl_redis_sink_t *rs, char *why, size_t whylen) {
     return 0;
 }
 
-/* One attempt at the whole list. */
-static int attempt(sl_redis_sink_t *rs, const sl_keylist_t *kl, char *why,
+/* One attempt at the whole list (sl__cache_ops_t.attempt; t is 0). */
+static int attempt(void *sink, size_t t, const sl_keylist_t *kl, char *why,
                    size_t whylen, uint64_t *existed, uint64_t *published) {
+    sl_redis_sink_t *rs = sink;
+    (void)t;
     int rc = ensure(rs, why, whylen);
     if (rc != 0)
         return rc;
@@ -165,34 +169,18 @@ io_error:
     return SL_ECONN;
 }
 
+static sl__cache_target_t *target(void *sink, size_t t) {
+    (void)t;
+    return &((sl_redis_sink_t *)sink)->target;
+}
+
+static const sl__cache_ops_t ops = {"redis", target, attempt};
+
 int sl_redis_sink_delete(sl_redis_sink_t *rs, const sl_keylist_t *kl,
                          volatile int *stop) {
     if (kl->count == 0)
         return 0;
-    for (;;) {
-        char why[256] = "";
-        uint64_t existed = 0, published = 0;
-        int rc = attempt(rs, kl, why, sizeof why, &existed, &published);
-        if (rc == 0) {
-            if (rs->bo.attempts > 0)
-                sl_log_info("redis reachable again", "redis=%s:%u retries=%llu",
-                            rs->host, rs->port,
-                            (unsigned long long)rs->bo.attempts);
-            sl_backoff_reset(&rs->bo);
-            rs->stats.batches++;
-            rs->stats.keys += kl->count;
-            rs->stats.existed += existed;
-            rs->stats.published += published;
-            return 0;
-        }
-        rs->stats.retries++;
-        char q[300];
-        if (rs->bo.attempts == 0 || rs->bo.attempts % 20 == 0)
-            sl_log_warn("redis delete failed; retrying",
-                        "redis=%s:%u error=%s keys=%zu attempt=%llu",
-                        rs->host, rs->port, sl_log_quote(why, q, sizeof q),
-                        kl->count, (unsigned long long)rs->bo.attempts + 1);
-        if (sl_backoff_sleep(&rs->bo, stop))
-            return SL_ESTOPPED;
-    }
+    rs->target.nkeys = kl->count;
+    rs->target.pending = 1;
+    return sl__cache_retry(&ops, rs, 1, &rs->bo, &rs->stats, kl, stop);
 }

@@ -1,6 +1,7 @@
 /* The publisher; see publish.h for the exactly-once scheme. */
 #include "publish.h"
 
+#include "backoff.h"
 #include "clock.h"
 #include "error.h"
 #include "json.h"
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef enum {
     ENT_BATCH = 1,      /* Messages for one partition. */
@@ -147,9 +147,10 @@ static int transient(int err) {
            err == SL_ENOSPC;
 }
 
-static void sleep_ms(unsigned ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+/* The pause before the broker is tried again: 200 ms for the first ten
+ * tries, then 1 s. */
+static void broker_backoff_init(sl_backoff_t *bo) {
+    sl_backoff_init_exact(bo, 200, 1000, 10, 5);
 }
 
 /* Sends one entry's request (batches and checkpoint puts). */
@@ -188,8 +189,10 @@ static int send_entry(sl_publish_t *pub, ent_t *ent) {
 /* After a broken connection: reconnect (for ever, while not stopped) and
  * send again, in order, every request that was not acknowledged. */
 static int recover(sl_publish_t *pub) {
-    for (unsigned attempt = 0;; attempt++) {
-        if (pub->stop != NULL && *pub->stop && attempt > 0) {
+    sl_backoff_t bo;
+    broker_backoff_init(&bo);
+    for (;;) {
+        if (pub->stop != NULL && *pub->stop && bo.attempts > 0) {
             snprintf(pub->err, sizeof pub->err,
                      "stopped while the broker was unreachable");
             return SL_ESTOPPED;
@@ -209,11 +212,11 @@ static int recover(sl_publish_t *pub) {
         }
         if (!transient(err))
             return err;
-        if (attempt % 10 == 0)
+        if (bo.attempts % 10 == 0)
             sl_log_warn("broker unreachable; capture paused, retrying",
                         "error=\"%s\" unacked_bytes=%zu",
                         sl_client_error(pub->cl), pub->inflight_bytes);
-        sleep_ms(attempt < 10 ? 200 : 1000);
+        sl_backoff_sleep(&bo, NULL);
     }
 }
 
@@ -255,7 +258,8 @@ static int take_ack(sl_publish_t *pub) {
     SL_ASSERT(ent->sent);
     sl_client_ack_t ack;
     int err;
-    unsigned refused = 0;
+    sl_backoff_t refused; /* 200 ms doubling to 5 s. */
+    sl_backoff_init_exact(&refused, 200, 5000, 1, 2);
     int was_refused = 0; /* The last try got an error reply: not stored. */
     while ((err = sl_client_put_ack(pub->cl, &ack)) != 0 && transient(err)) {
         /* After a broken connection or a malformed ack the batch may be
@@ -269,12 +273,11 @@ static int take_ack(sl_publish_t *pub) {
                          "broker refused puts (%s)", sl_strerror(err));
                 return SL_ESTOPPED;
             }
-            if (refused % 10 == 0)
+            if (refused.attempts % 10 == 0)
                 sl_log_warn("broker cannot store now; capture paused, "
                             "retrying", "error=\"%s\" unacked_bytes=%zu",
                             sl_client_error(pub->cl), pub->inflight_bytes);
-            sleep_ms(refused < 5 ? 200u << refused : 5000);
-            refused++;
+            sl_backoff_sleep(&refused, NULL);
         }
         if ((err = recover(pub)) != 0)
             return err;
@@ -391,16 +394,15 @@ int sl_publish_internal(sl_publish_t *pub, const char *part, const void *data,
  * broken connection, a malformed reply, an overloaded broker; an error
  * reading stored data is not retried: it would not pass). The client
  * reconnects by itself on the next call. */
-static int read_retry(sl_publish_t *pub, int err, unsigned *attempt) {
+static int read_retry(sl_publish_t *pub, int err, sl_backoff_t *bo) {
     if ((err != SL_ECLOSED && err != SL_ETIMEDOUT && err != SL_ECONN &&
          err != SL_EPROTO && err != SL_EAGAIN) ||
         (pub->stop != NULL && *pub->stop))
         return err;
-    if (*attempt % 10 == 0)
+    if (bo->attempts % 10 == 0)
         sl_log_warn("broker read failed; retrying", "error=\"%s\"",
                     sl_client_error(pub->cl));
-    sleep_ms(*attempt < 10 ? 200 : 1000);
-    (*attempt)++;
+    sl_backoff_sleep(bo, NULL);
     return 0;
 }
 
@@ -409,11 +411,12 @@ int sl_publish_read_internal(sl_publish_t *pub, const char *part,
                                        size_t len),
                              void *ctx) {
     uint64_t earliest, latest;
-    unsigned attempt = 0;
+    sl_backoff_t bo;
+    broker_backoff_init(&bo);
     int err;
     while ((err = sl_client_offsets(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, part,
                                     &earliest, &latest)) != 0 &&
-           err != SL_ENOTFOUND && read_retry(pub, err, &attempt) == 0)
+           err != SL_ENOTFOUND && read_retry(pub, err, &bo) == 0)
         ;
     if (err == SL_ENOTFOUND)
         return 0;
@@ -424,7 +427,7 @@ int sl_publish_read_internal(sl_publish_t *pub, const char *part,
         sl_client_fetch_t fetch;
         err = sl_client_get(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, part, offset,
                             16u << 20, 0, &fetch);
-        if (err != 0 && read_retry(pub, err, &attempt) == 0)
+        if (err != 0 && read_retry(pub, err, &bo) == 0)
             continue; /* From the same offset: nothing was handed out. */
         if (err != 0)
             return err;
@@ -627,7 +630,9 @@ int sl_publish_open(sl_publish_t **out, const sl_publish_opts_t *opts,
     }
     sl_client_opts_t copts = {opts->secret, 5000, 30000, 10000};
     int err;
-    for (unsigned attempt = 0;; attempt++) {
+    sl_backoff_t bo;
+    broker_backoff_init(&bo);
+    for (;;) {
         err = sl_client_connect(opts->broker, &copts, &pub->cl);
         if (err == 0)
             err = read_checkpoint(pub, cp, found);
@@ -637,10 +642,10 @@ int sl_publish_open(sl_publish_t **out, const sl_publish_opts_t *opts,
             sl_client_close(pub->cl);
             pub->cl = NULL;
         }
-        if (attempt % 10 == 0)
+        if (bo.attempts % 10 == 0)
             sl_log_warn("broker unreachable; waiting for it", "broker=%s",
                         opts->broker);
-        sleep_ms(attempt < 10 ? 200 : 1000);
+        sl_backoff_sleep(&bo, NULL);
     }
     if (err == 0 && *found) {
         pub->written = *cp;

@@ -15,6 +15,7 @@
  */
 #include "client.h"
 
+#include "backoff.h"
 #include "clock.h"
 #include "error.h"
 #include "fmt.h"
@@ -371,15 +372,16 @@ void sl_client_close(sl_client_t *cl) {
 int sl_client_reconnect(sl_client_t *cl) {
     disconnect(cl);
     int64_t deadline = now_ms() + (cl->opts.retry_ms > 0 ? cl->opts.retry_ms : 0);
-    int backoff = 100;
+    sl_backoff_t bo;
+    sl_backoff_init_exact(&bo, 100, 2000, 1, 2);
     for (;;) {
         int err = dial(cl);
         if (err == 0 || err == SL_EAUTH)
             return err;
-        if (now_ms() + backoff > deadline)
+        uint32_t pause = sl_backoff_next(&bo);
+        if (now_ms() + pause > deadline)
             return err;
-        usleep((useconds_t)backoff * 1000);
-        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+        sl_sleep_ms(pause, NULL);
     }
 }
 

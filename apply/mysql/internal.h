@@ -19,7 +19,7 @@
 
 #include "sink.h"
 
-#include "apply/backoff.h"
+#include "backoff.h"
 #include "apply/event.h"
 #include "buf.h"
 #include "jsonread.h"

@@ -1,8 +1,8 @@
 /* Unit tests for transaction-boundary tracking (apply/consume.h) and the
- * retry pacing (apply/backoff.h). */
-#include "apply/backoff.h"
+ * retry pacing (lib/backoff.h). */
 #include "apply/consume.h"
 #include "apply/event.h"
+#include "backoff.h"
 #include "error.h"
 #include "sl_test.h"
 
@@ -68,6 +68,26 @@ SL_TEST(apply_backoff_grows_with_jitter_and_resets) {
     volatile int stop = 1;
     sl_backoff_init(&bo, 60000, 60000);
     SL_CHECK(sl_backoff_sleep(&bo, &stop) != 0);
+}
+
+/* The exact schedules of the broker client's reconnect (100 ms doubling
+ * to 2 s) and capture's broker pauses (ten of 200 ms, then 1 s; a refused
+ * put: 200 ms doubling to 5 s), as they were before they shared
+ * lib/backoff.c. */
+SL_TEST(backoff_exact_schedules) {
+    sl_backoff_t bo;
+    sl_backoff_init_exact(&bo, 100, 2000, 1, 2);
+    uint32_t client[] = {100, 200, 400, 800, 1600, 2000, 2000};
+    for (int i = 0; i < 7; i++)
+        SL_CHECK_UINT(sl_backoff_next(&bo), client[i]);
+    sl_backoff_init_exact(&bo, 200, 1000, 10, 5);
+    for (int i = 0; i < 13; i++)
+        SL_CHECK_UINT(sl_backoff_next(&bo), i < 10 ? 200 : 1000);
+    sl_backoff_init_exact(&bo, 200, 5000, 1, 2);
+    for (unsigned i = 0; i < 8; i++)
+        SL_CHECK_UINT(sl_backoff_next(&bo), i < 5 ? 200u << i : 5000);
+    sl_backoff_reset(&bo);
+    SL_CHECK_UINT(sl_backoff_next(&bo), 200);
 }
 
 /* sl_event_index() turns "kind" and "op" into enums: escaped names too,

@@ -1,14 +1,27 @@
-#include "apply/backoff.h"
+/*
+ * Retry pacing (contract in lib/backoff.h).
+ */
+#include "backoff.h"
 
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
-void sl_backoff_init(sl_backoff_t *bo, uint32_t min_ms, uint32_t max_ms) {
+/* The fields both kinds share; the seed only matters with jitter. */
+static void init(sl_backoff_t *bo, uint32_t min_ms, uint32_t max_ms,
+                 uint32_t hold, uint32_t factor, int jitter) {
     bo->min_ms = min_ms ? min_ms : 1;
     bo->max_ms = max_ms < bo->min_ms ? bo->min_ms : max_ms;
+    bo->hold = hold ? hold : 1;
+    bo->factor = factor < 2 ? 2 : factor;
+    bo->jitter = jitter;
     bo->cur_ms = 0;
     bo->attempts = 0;
+    bo->seed = 1;
+}
+
+void sl_backoff_init(sl_backoff_t *bo, uint32_t min_ms, uint32_t max_ms) {
+    init(bo, min_ms, max_ms, 1, 2, 1);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     bo->seed = (uint32_t)ts.tv_nsec ^ ((uint32_t)getpid() << 16) ^
@@ -17,19 +30,26 @@ void sl_backoff_init(sl_backoff_t *bo, uint32_t min_ms, uint32_t max_ms) {
         bo->seed = 1;
 }
 
+void sl_backoff_init_exact(sl_backoff_t *bo, uint32_t min_ms,
+                           uint32_t max_ms, uint32_t hold, uint32_t factor) {
+    init(bo, min_ms, max_ms, hold, factor, 0);
+}
+
 void sl_backoff_reset(sl_backoff_t *bo) {
     bo->cur_ms = 0;
     bo->attempts = 0;
 }
 
 uint32_t sl_backoff_next(sl_backoff_t *bo) {
-    if (bo->cur_ms == 0)
+    if (bo->cur_ms == 0 || bo->attempts < bo->hold)
         bo->cur_ms = bo->min_ms;
-    else if (bo->cur_ms >= bo->max_ms / 2)
+    else if (bo->cur_ms >= bo->max_ms / bo->factor)
         bo->cur_ms = bo->max_ms;
     else
-        bo->cur_ms *= 2;
+        bo->cur_ms *= bo->factor;
     bo->attempts++;
+    if (!bo->jitter)
+        return bo->cur_ms;
     /* xorshift32: good enough to de-synchronise retries. */
     uint32_t x = bo->seed;
     x ^= x << 13;

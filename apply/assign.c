@@ -1,0 +1,110 @@
+/*
+ * Partition discovery and assignment (apply/consume.h, "Assignment"):
+ * the main thread lists the topic's partitions and gives each new one to
+ * the worker that owns the fewest, where it stays.
+ */
+#include "apply/internal.h"
+
+#include "error.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The worker owning the fewest partitions (the first among equals). */
+static unsigned least_loaded(sl__consume_t *c) {
+    unsigned best = 0;
+    size_t best_n = SIZE_MAX;
+    for (unsigned i = 0; i < c->o.workers; i++) {
+        sl__worker_t *w = &c->workers[i];
+        pthread_mutex_lock(&w->mu);
+        size_t n = w->nparts;
+        pthread_mutex_unlock(&w->mu);
+        if (n < best_n) {
+            best = i;
+            best_n = n;
+        }
+    }
+    return best;
+}
+
+static sl__part_t *find_part(sl__consume_t *c, const char *name) {
+    for (unsigned i = 0; i < c->o.workers; i++) {
+        sl__worker_t *w = &c->workers[i];
+        for (size_t k = 0; k < w->nparts; k++)
+            if (strcmp(w->parts[k]->name, name) == 0)
+                return w->parts[k];
+    }
+    return NULL;
+}
+
+static int wanted(const sl__consume_t *c, const char *name) {
+    if (c->o.only == NULL || c->o.only->count == 0)
+        return 1;
+    for (size_t i = 0; i < c->o.only->count; i++)
+        if (strcmp(c->o.only->items[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+void sl__consume_discover(sl__consume_t *c, sl_client_t *cl) {
+    sl_buf_t out = SL_BUF_INIT;
+    int rc = sl_client_partitions(cl, c->o.topic, &out);
+    if (rc != 0) {
+        if (rc != SL_ENOTFOUND)
+            sl_log_warn("cannot list partitions", "topic=%s error=%s",
+                        c->o.topic, sl_strerror(rc));
+        sl_client_reconnect(cl);
+        sl_buf_free(&out);
+        return;
+    }
+    const char *s;
+    if (sl_buf_cstr(&out, &s) != 0) {
+        sl_buf_free(&out);
+        return;
+    }
+    char *save = NULL, *copy = strdup(s);
+    for (char *line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char topic[256], name[256];
+        unsigned long long earliest, latest;
+        if (sscanf(line, "%255s %255s %llu %llu", topic, name, &earliest,
+                   &latest) != 4 ||
+            strcmp(topic, c->o.topic) != 0 || !wanted(c, name))
+            continue;
+        sl__part_t *p = find_part(c, name);
+        if (p == NULL) {
+            p = calloc(1, sizeof *p);
+            if (p == NULL || (p->name = strdup(name)) == NULL) {
+                free(p);
+                continue;
+            }
+            sl_keylist_init(&p->keys);
+            p->otrx_first = UINT64_MAX;
+            p->commit_at = UINT64_MAX;
+            p->worker = least_loaded(c);
+            sl__worker_t *w = &c->workers[p->worker];
+            pthread_mutex_lock(&w->mu);
+            if (w->nparts == w->cap) {
+                size_t ncap = w->cap ? w->cap * 2 : 16;
+                sl__part_t **np = realloc(w->parts, ncap * sizeof *np);
+                if (np == NULL) {
+                    pthread_mutex_unlock(&w->mu);
+                    free(p->name);
+                    free(p);
+                    continue;
+                }
+                w->parts = np;
+                w->cap = ncap;
+            }
+            w->parts[w->nparts++] = p;
+            pthread_mutex_unlock(&w->mu);
+            sl_log_info("partition assigned", "part=%s worker=%u", name,
+                        p->worker);
+        }
+        p->latest = latest;
+    }
+    free(copy);
+    sl_buf_free(&out);
+}
