@@ -52,7 +52,7 @@ int sl_mysql_url_parse(const char *text, sl_mysql_url_t *url) {
     if (slash == NULL || slash[1] == '\0' || strchr(slash + 1, '/') ||
         strlen(slash + 1) >= sizeof url->db)
         return SL_EINVAL;
-    strcpy(url->db, slash + 1);
+    memcpy(url->db, slash + 1, strlen(slash + 1) + 1); /* Length checked. */
     char hp[300];
     size_t hl = (size_t)(slash - h);
     if (hl == 0 || hl >= sizeof hp)
@@ -65,7 +65,7 @@ int sl_mysql_url_parse(const char *text, sl_mysql_url_t *url) {
                                      &url->port);
         if (hl >= sizeof url->host)
             return SL_EINVAL;
-        strcpy(url->host, hp);
+        memcpy(url->host, hp, hl + 1); /* Length checked. */
         url->port = 3306;
         return 0;
     }

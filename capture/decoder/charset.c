@@ -66,6 +66,9 @@ ICS(CS_CP932, "cp932", "CP932");
 ICS(CS_EUCJPMS, "eucjpms", "EUC-JP-MS");
 ICS(CS_GB18030, "gb18030", "GB18030");
 
+/* Not formatted: the collation ids of each charset on one line read as
+ * the table they are (clang-format would give every label its own line). */
+/* clang-format off */
 static const sl_charset_t *by_id_low(unsigned id) {
     switch (id) {
     case 1: case 84: return &CS_BIG5;
@@ -122,7 +125,9 @@ static const sl_charset_t *by_id_low(unsigned id) {
     if (id >= 255 && id <= 323) return &CS_UTF8;
     return NULL;
 }
+/* clang-format on */
 
+/* clang-format off */
 const sl_charset_t *sl__dec_charset_by_collation(uint64_t id) {
     if (id < 1024)
         return by_id_low((unsigned)id) ? by_id_low((unsigned)id)
@@ -141,6 +146,7 @@ const sl_charset_t *sl__dec_charset_by_collation(uint64_t id) {
     if (id < 3328) return &CS_UTF32;
     return NULL;
 }
+/* clang-format on */
 
 /* MySQL latin1 0x80-0x9F (Windows-1252, holes kept as C1 controls). */
 static const uint16_t cp1252_hi[32] = {

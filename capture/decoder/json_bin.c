@@ -68,6 +68,7 @@
 
 #include "bytes.h"
 #include "error.h"
+#include "fmt.h"
 
 #include <float.h>
 #include <inttypes.h>
@@ -506,11 +507,13 @@ static int put_decimal(jctx_t *cx, const uint8_t *p, size_t n) {
     uint32_t g;
     if (intg0x) {
         DEC_GROUP(dig2bytes[intg0x], intg0x, g);
-        o += sprintf(o, "%0*" PRIu32, intg0x, g);
+        sl_put_digits((uint8_t *)o, g, (unsigned)intg0x);
+        o += intg0x;
     }
     for (int i = 0; i < intg0; i++) {
         DEC_GROUP(4, 9, g);
-        o += sprintf(o, "%09" PRIu32, g);
+        sl_put_digits((uint8_t *)o, g, 9);
+        o += 9;
     }
     /* Strip leading zeros of the integer part, keeping one digit. */
     char *int_start = text + 1;
@@ -528,11 +531,13 @@ static int put_decimal(jctx_t *cx, const uint8_t *p, size_t n) {
         *o++ = '.';
         for (int i = 0; i < frac0; i++) {
             DEC_GROUP(4, 9, g);
-            o += sprintf(o, "%09" PRIu32, g);
+            sl_put_digits((uint8_t *)o, g, 9);
+        o += 9;
         }
         if (frac0x) {
             DEC_GROUP(dig2bytes[frac0x], frac0x, g);
-            o += sprintf(o, "%0*" PRIu32, frac0x, g);
+            sl_put_digits((uint8_t *)o, g, (unsigned)frac0x);
+            o += frac0x;
         }
     }
 #undef DEC_GROUP
