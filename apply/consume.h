@@ -36,8 +36,8 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *broker;       /* "HOST:PORT". */
-    const char *secret;       /* Broker secret or NULL. */
+    const char *broker; /* "HOST:PORT". */
+    const char *secret; /* Broker secret or NULL. */
     const char *topic;
     const char *group;
     unsigned workers;
@@ -54,18 +54,18 @@ typedef struct {
     const char *const *memcached;
     size_t nmemcached;
     const sl_keytpl_set_t *keys;
-    uint64_t fetch_bytes;     /* Per get (default 1 MiB). */
-    uint64_t poll_ms;         /* Long-poll wait (default 1000). */
-    uint64_t group_rows;      /* Rows per target transaction (default 20000). */
-    uint64_t stats_ms;        /* Log and stats-file period (default 10 s). */
-    uint64_t discover_ms;     /* Partition discovery period (default 2 s). */
-    const char *stats_file;   /* STAT lines rewritten each period, or NULL. */
-    uint64_t grace_ms;        /* Soft stop: time to finish (default 30 s). */
+    uint64_t fetch_bytes;   /* Per get (default 1 MiB). */
+    uint64_t poll_ms;       /* Long-poll wait (default 1000). */
+    uint64_t group_rows;    /* Rows per target transaction (default 20000). */
+    uint64_t stats_ms;      /* Log and stats-file period (default 10 s). */
+    uint64_t discover_ms;   /* Partition discovery period (default 2 s). */
+    const char *stats_file; /* STAT lines rewritten each period, or NULL. */
+    uint64_t grace_ms;      /* Soft stop: time to finish (default 30 s). */
     /* Dead-letter topic, or NULL: an event that fails permanently (not a
      * drift stopped by policy) is put there, in a partition of the same
      * name, wrapped with its offset and error, and skipped. */
     const char *dead_letter;
-    int ddl_replay;           /* Run DDL events on the target (default 0). */
+    int ddl_replay; /* Run DDL events on the target (default 0). */
     /* A source transaction whose end has not arrived for this long is
      * logged (naming it, its first offset and the wait), again every
      * period, and shown in the stats; 0: never logged. */
@@ -84,14 +84,14 @@ int sl_consume_run(const sl_consume_opts_t *opts, volatile int *soft_stop,
  * just before it (a row of another transaction: commit marker missing)
  * or with it (commit, rollback, xa_prepare, ddl). Exposed for tests. */
 typedef struct {
-    char trx[256];   /* Id of the open transaction ("" when none). */
-    int open;        /* Rows seen since the last boundary. */
+    char trx[256]; /* Id of the open transaction ("" when none). */
+    int open;      /* Rows seen since the last boundary. */
 } sl_trxtrack_t;
 
 enum {
-    SL_TRX_NONE = 0,         /* Inside a transaction. */
-    SL_TRX_ENDS_BEFORE = 1,  /* The previous transaction ended before. */
-    SL_TRX_ENDS_HERE = 2,    /* This event ends a transaction. */
+    SL_TRX_NONE = 0,        /* Inside a transaction. */
+    SL_TRX_ENDS_BEFORE = 1, /* The previous transaction ended before. */
+    SL_TRX_ENDS_HERE = 2,   /* This event ends a transaction. */
 };
 
 /* Classifies the event whose parsed tokens are in doc (root 0); the

@@ -47,18 +47,14 @@ static inline uint32_t *slot_for(sl_event_t *ev, const char *key, size_t n) {
         if (memcmp(key, "trx", 3) == 0)
             return &ev->trx;
         return NULL;
-    case 4:
-        return memcmp(key, "kind", 4) == 0 ? &ev->kind : NULL;
+    case 4: return memcmp(key, "kind", 4) == 0 ? &ev->kind : NULL;
     case 5:
         if (key[0] == 't')
             return memcmp(key, "table", 5) == 0 ? &ev->table : NULL;
         return memcmp(key, "after", 5) == 0 ? &ev->after : NULL;
-    case 6:
-        return memcmp(key, "before", 6) == 0 ? &ev->before : NULL;
-    case 10:
-        return memcmp(key, "positional", 10) == 0 ? &ev->positional : NULL;
-    default:
-        return NULL;
+    case 6: return memcmp(key, "before", 6) == 0 ? &ev->before : NULL;
+    case 10: return memcmp(key, "positional", 10) == 0 ? &ev->positional : NULL;
+    default: return NULL;
     }
 }
 
@@ -80,9 +76,9 @@ static int name_of(const sl_jr_doc_t *doc, uint32_t tok, int lo, int hi,
     for (int v = lo; v <= hi; v++) {
         const char *n = name(v);
         size_t len = strlen(n);
-        if (!t->escaped ? t->len == len &&
-                              memcmp(doc->text + t->start, n, len) == 0
-                        : sl_jr_str_eq(doc, tok, n, len))
+        if (!t->escaped
+                ? t->len == len && memcmp(doc->text + t->start, n, len) == 0
+                : sl_jr_str_eq(doc, tok, n, len))
             return v;
     }
     return 0;
@@ -112,6 +108,6 @@ void sl_event_index(const sl_jr_doc_t *doc, sl_event_t *ev) {
     }
     ev->kind_id = (sl_change_kind_t)name_of(doc, ev->kind, SL_CHANGE_ROW,
                                             SL_CHANGE_XA_PREPARE, kind_name);
-    ev->op_id = (sl_change_op_t)name_of(doc, ev->op, SL_OP_INSERT,
-                                        SL_OP_DELETE, op_name);
+    ev->op_id = (sl_change_op_t)name_of(doc, ev->op, SL_OP_INSERT, SL_OP_DELETE,
+                                        op_name);
 }

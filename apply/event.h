@@ -16,8 +16,7 @@
  * absent. With a repeated name the first one counts, as sl_jr_get()
  * finds it. */
 typedef struct {
-    uint32_t kind, op, db, table, row, pk, positional, before, after, src,
-        trx;
+    uint32_t kind, op, db, table, row, pk, positional, before, after, src, trx;
     /* The "kind" and "op" strings as enums, found once here so that the
      * consumer and the sinks switch on them: SL_CHANGE_UNKNOWN and
      * SL_OP_NONE when absent, not a string, or a name this build does not

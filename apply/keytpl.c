@@ -92,7 +92,7 @@ static int add_part(tpl_t *tpl, int is_col, const char *text, size_t len) {
         return SL_ENOMEM;
     memcpy(copy, text, len);
     copy[len] = '\0';
-    p[tpl->nparts].is_col = !is_col                     ? PART_TEXT
+    p[tpl->nparts].is_col = !is_col                       ? PART_TEXT
                             : strcmp(copy, "_db") == 0    ? PART_DB
                             : strcmp(copy, "_table") == 0 ? PART_TABLE
                                                           : PART_COL;
@@ -123,7 +123,8 @@ static int compile(tpl_t *tpl, const char *w, size_t n, int line, char *err,
         } else if (c == '}') {
             rc = errf(err, errlen, SL_ECONFIG,
                       "line %d: template %s: '}' without '{' (write '}}' "
-                      "for a literal brace)", line, tpl->src);
+                      "for a literal brace)",
+                      line, tpl->src);
         } else if (c == '{') {
             const char *end = memchr(w + i + 1, '}', n - i - 1);
             if (end == NULL) {
@@ -136,7 +137,8 @@ static int compile(tpl_t *tpl, const char *w, size_t n, int line, char *err,
             if (cl == 0 || memchr(w + i + 1, '{', cl) != NULL) {
                 rc = errf(err, errlen, SL_ECONFIG,
                           "line %d: template %s: empty or nested column "
-                          "reference", line, tpl->src);
+                          "reference",
+                          line, tpl->src);
                 break;
             }
             if (lit.len > 0) {
@@ -162,7 +164,8 @@ static int compile(tpl_t *tpl, const char *w, size_t n, int line, char *err,
         if (cols == 0)
             rc = errf(err, errlen, SL_ECONFIG,
                       "line %d: template %s names no column, so every row "
-                      "would invalidate the same key", line, tpl->src);
+                      "would invalidate the same key",
+                      line, tpl->src);
     }
     return rc;
 }
@@ -185,8 +188,8 @@ static int read_name_part(const char *ls, size_t ll, size_t *i, int is_db,
             if (k >= ll)
                 return errf(err, errlen, SL_ECONFIG,
                             "line %d: unterminated ` in the %s name (write "
-                            "`` for a backtick inside a quoted name)", line,
-                            is_db ? "database" : "table");
+                            "`` for a backtick inside a quoted name)",
+                            line, is_db ? "database" : "table");
             if (ls[k] == '`') {
                 if (k + 1 < ll && ls[k + 1] == '`') {
                     rc = sl_buf_append_u8(out, '`');
@@ -241,18 +244,18 @@ static int read_table(const char *ls, size_t ll, size_t *i,
             end++;
         rc = errf(err, errlen, SL_ECONFIG,
                   "line %d: \"%.*s\" is not db.table (quote names with "
-                  "spaces or dots as `my db`.`my table`)", line,
-                  (int)(end - st), ls + st);
+                  "spaces or dots as `my db`.`my table`)",
+                  line, (int)(end - st), ls + st);
     }
     if (rc == 0) {
         k++;
-        rc = read_name_part(ls, ll, &k, 0, &table, &qtable, line, err,
-                            errlen);
+        rc = read_name_part(ls, ll, &k, 0, &table, &qtable, line, err, errlen);
     }
     if (rc == 0 && k < ll && ls[k] != ' ' && ls[k] != '\t')
         rc = errf(err, errlen, SL_ECONFIG,
                   "line %d: \"%.*s\": a space must follow the quoted table "
-                  "name", line, (int)(k + 1 - st), ls + st);
+                  "name",
+                  line, (int)(k + 1 - st), ls + st);
     if (rc == 0) {
         tt->wildcard = !qtable && table.len == 1 && table.data[0] == '*';
         tt->db_len = db.len;
@@ -322,8 +325,7 @@ int sl_keytpl_parse(const char *text, size_t len, sl_keytpl_set_t **out,
         }
         if (rc == 0 && nw == 0)
             rc = errf(err, errlen, SL_ECONFIG,
-                      "line %d: table %s has no key template", line,
-                      tab.name);
+                      "line %d: table %s has no key template", line, tab.name);
         for (size_t t = 0; t < set->count && rc == 0; t++) {
             const sl_keytpl_table_t *o = &set->tables[t];
             if (o->wildcard == tab.wildcard && o->db_len == tab.db_len &&
@@ -331,8 +333,8 @@ int sl_keytpl_parse(const char *text, size_t len, sl_keytpl_set_t **out,
                 memcmp(o->db, tab.db, tab.db_len) == 0 &&
                 memcmp(o->table, tab.table, tab.table_len) == 0)
                 rc = errf(err, errlen, SL_ECONFIG,
-                          "line %d: table %s listed twice (first as %s)",
-                          line, tab.name, o->name);
+                          "line %d: table %s listed twice (first as %s)", line,
+                          tab.name, o->name);
         }
         sl_keytpl_table_t *tabs = NULL;
         if (rc == 0) {
@@ -450,8 +452,8 @@ int sl_keytpl_validate(const sl_keytpl_table_t *tt, const char *const *cols,
             if (c == ncols)
                 return errf(err, errlen, SL_ECONFIG,
                             "keys for %s: template %s names column \"%s\", "
-                            "which the table does not have", tt->name,
-                            tpl->src, p->text);
+                            "which the table does not have",
+                            tt->name, tpl->src, p->text);
         }
     }
     return 0;
@@ -514,12 +516,9 @@ static int render(const sl_jr_doc_t *doc, uint32_t v, sl_buf_t *out,
     size_t n;
     const char *raw;
     switch (sl_jr_type(doc, v)) {
-    case SL_JR_NULL:
-        return 1;
-    case SL_JR_TRUE:
-        return put_escaped(out, "1", 1);
-    case SL_JR_FALSE:
-        return put_escaped(out, "0", 1);
+    case SL_JR_NULL: return 1;
+    case SL_JR_TRUE: return put_escaped(out, "1", 1);
+    case SL_JR_FALSE: return put_escaped(out, "0", 1);
     case SL_JR_NUMBER:
         raw = sl_jr_raw(doc, v, &n);
         return put_escaped(out, raw, n);
@@ -582,8 +581,10 @@ int sl_keytpl_eval(const sl_keytpl_table_t *tt, const sl_jr_doc_t *doc,
         if (img == SL_JR_NONE || sl_jr_type(doc, img) == SL_JR_NULL)
             continue;
         if (sl_jr_type(doc, img) != SL_JR_OBJECT) {
-            rc = errf(err, errlen, SL_ECORRUPT, "%s image is a %s, not an "
-                      "object", im ? "after" : "before",
+            rc = errf(err, errlen, SL_ECORRUPT,
+                      "%s image is a %s, not an "
+                      "object",
+                      im ? "after" : "before",
                       sl_jr_type_name(sl_jr_type(doc, img)));
             break;
         }

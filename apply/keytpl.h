@@ -19,8 +19,9 @@
  *   shop.`*`             star:{id}     (a table really named "*")
  *
  * Only an unquoted `*` is the wildcard. Each name is at most
- * SL_KEYTPL_NAME_MAX bytes after decoding. In a template `{col}` is replaced by the value of column
- * col, `{{` and `}}` stand for literal braces; a lone `}`, an unterminated
+ * SL_KEYTPL_NAME_MAX bytes after decoding. In a template `{col}` is replaced by
+ * the value of column col, `{{` and `}}` stand for literal braces; a lone `}`,
+ * an unterminated
  * `{` or an empty `{}` are errors when the file is loaded. Two pseudo
  * columns exist: `{_db}` and `{_table}` (the source names).
  *
@@ -86,8 +87,8 @@ int sl_keytpl_validate(const sl_keytpl_table_t *tt, const char *const *cols,
 
 /* The keys of one row change, appended to a list. */
 typedef struct {
-    sl_buf_t bytes;   /* Key bytes, back to back. Owned. */
-    size_t *off;      /* Start of key i in bytes; count + 1 entries. */
+    sl_buf_t bytes; /* Key bytes, back to back. Owned. */
+    size_t *off;    /* Start of key i in bytes; count + 1 entries. */
     size_t count;
     size_t cap;
 } sl_keylist_t;

@@ -5,8 +5,8 @@
  */
 #include "apply/consume.h"
 #include "apply/keytpl.h"
-#include "apply/sink_cache.h"
 #include "apply/mysql/sink.h"
+#include "apply/sink_cache.h"
 #include "config.h"
 #include "error.h"
 #include "log.h"
@@ -30,13 +30,13 @@ static const sl_opt_t opts[] = {
      "consume only this partition (repeatable; default: all of the topic)"},
     {"start", "earliest", 0,
      "where to begin with no stored position: earliest or latest"},
-    {"target", NULL, 0, "MySQL/MariaDB target mysql://USER@HOST:PORT/DB "
-                        "(DB holds sluice_offsets)"},
+    {"target", NULL, 0,
+     "MySQL/MariaDB target mysql://USER@HOST:PORT/DB "
+     "(DB holds sluice_offsets)"},
     {"target-password-file", NULL, 0,
      "file with the target password (else $SLUICE_TARGET_PASSWORD)"},
     {"map", NULL, SL_OPT_MULTI, "database mapping SRC_DB=DST_DB (repeatable)"},
-    {"drift", "overwrite", 0,
-     "target drift policy: overwrite, skip or stop"},
+    {"drift", "overwrite", 0, "target drift policy: overwrite, skip or stop"},
     {"redis", NULL, 0, "Redis HOST:PORT to invalidate keys in"},
     {"redis-channel", NULL, 0, "also PUBLISH each invalidated key here"},
     {"redis-password-file", NULL, 0,
@@ -44,8 +44,9 @@ static const sl_opt_t opts[] = {
     {"memcached", NULL, SL_OPT_MULTI,
      "memcached HOST:PORT to invalidate keys in (repeatable: the servers "
      "form one pool, keys placed by libmemcached's ketama)"},
-    {"keys", NULL, 0, "key templates file (required with --redis or "
-                      "--memcached)"},
+    {"keys", NULL, 0,
+     "key templates file (required with --redis or "
+     "--memcached)"},
     {"fetch-bytes", "1MiB", 0, "bytes per broker fetch (bounds memory)"},
     {"poll", "1s", 0, "long-poll wait when idle"},
     {"group-rows", "20000", 0,
@@ -59,13 +60,15 @@ static const sl_opt_t opts[] = {
     {"stats-file", NULL, 0, "rewrite STAT lines to this file each period"},
     {"ddl-replay", "no", SL_OPT_FLAG,
      "run DDL events on the target (see docs/apply.md for the caveats)"},
-    {"dead-letter", NULL, 0, "move events that fail permanently to this "
-                             "topic (same partition name) and continue"},
+    {"dead-letter", NULL, 0,
+     "move events that fail permanently to this "
+     "topic (same partition name) and continue"},
     {"open-trx-warn", "60s", 0,
      "warn (and repeat every period) when a source transaction has not "
      "ended for this long; 0: never"},
-    {"grace", "30s", 0, "on SIGTERM, time allowed to finish open "
-                        "transactions"},
+    {"grace", "30s", 0,
+     "on SIGTERM, time allowed to finish open "
+     "transactions"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {NULL, NULL, 0, NULL},
 };
@@ -115,9 +118,11 @@ static int validate_keys(const sl_keytpl_set_t *keys, const sl_mysql_url_t *url,
         char edb[600], etb[600], q[1500];
         mysql_real_escape_string(m, edb, dst, strlen(dst));
         mysql_real_escape_string(m, etb, table, strlen(table));
-        snprintf(q, sizeof q, "SELECT COLUMN_NAME FROM "
+        snprintf(q, sizeof q,
+                 "SELECT COLUMN_NAME FROM "
                  "information_schema.COLUMNS WHERE TABLE_SCHEMA='%s' AND "
-                 "TABLE_NAME='%s'", edb, etb);
+                 "TABLE_NAME='%s'",
+                 edb, etb);
         MYSQL_RES *res = NULL;
         if (mysql_query(m, q) != 0 || (res = mysql_store_result(m)) == NULL)
             break;
@@ -150,8 +155,7 @@ static int validate_keys(const sl_keytpl_set_t *keys, const sl_mysql_url_t *url,
 
 int main(int argc, char **argv) {
     sl_config_t cfg;
-    int err = sl_program_args(&cfg, "sluice-apply", synopsis, opts, argc,
-                              argv);
+    int err = sl_program_args(&cfg, "sluice-apply", synopsis, opts, argc, argv);
     if (err != SL_PROGRAM_RUN)
         return err;
     if (cfg.args.count > 0)
@@ -322,7 +326,8 @@ int main(int argc, char **argv) {
 
     sl_log_info("sluice-apply started",
                 "broker=%s topic=%s group=%s workers=%u target=%s redis=%s "
-                "memcached=%s memcached_servers=%zu", co.broker, co.topic, co.group, co.workers,
+                "memcached=%s memcached_servers=%zu",
+                co.broker, co.topic, co.group, co.workers,
                 target ? target : "-", co.redis ? co.redis : "-",
                 co.memcached ? co.memcached[0] : "-", co.nmemcached);
     err = sl_consume_run(&co, &soft_stop, &hard_stop);

@@ -62,16 +62,14 @@ typedef struct sl_mc_sink_s sl_mc_sink_t;
  * consistent hashing picks (see apply/sink_memcached.c), and a delete call
  * returns 0 once every server acknowledged its share. SL_EINVAL for a bad
  * address or the same server twice. */
-int sl_mc_sink_new(const char *const *hostports, size_t n,
-                   sl_mc_sink_t **out);
+int sl_mc_sink_new(const char *const *hostports, size_t n, sl_mc_sink_t **out);
 void sl_mc_sink_free(sl_mc_sink_t *mc);
 int sl_mc_sink_delete(sl_mc_sink_t *mc, const sl_keylist_t *kl,
                       volatile int *stop);
 void sl_mc_sink_stats(const sl_mc_sink_t *mc, sl_cache_stats_t *st);
 /* The index (in the order given to sl_mc_sink_new) of the server key
  * goes to. */
-size_t sl_mc_sink_server_of(const sl_mc_sink_t *mc, const char *key,
-                            size_t n);
+size_t sl_mc_sink_server_of(const sl_mc_sink_t *mc, const char *key, size_t n);
 
 /* Keys per pipelined round trip; bounded so that the replies of one round
  * fit in the socket buffers and neither side blocks writing. */

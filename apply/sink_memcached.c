@@ -48,9 +48,9 @@
 #include "parse.h"
 
 #include <arpa/inet.h>
-#include <libmemcached/memcached.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libmemcached/memcached.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -118,8 +118,8 @@ static int ring_init(sl_mc_sink_t *mc) {
                                1) != MEMCACHED_SUCCESS)
         return SL_EINVAL;
     for (size_t i = 0; i < mc->nsrv; i++)
-        if (memcached_server_add(mc->ring, mc->srv[i].host,
-                                 mc->srv[i].port) != MEMCACHED_SUCCESS)
+        if (memcached_server_add(mc->ring, mc->srv[i].host, mc->srv[i].port) !=
+            MEMCACHED_SUCCESS)
             return SL_EINVAL;
     uint32_t n = memcached_server_count(mc->ring);
     if (n != mc->nsrv)
@@ -143,8 +143,7 @@ static int ring_init(sl_mc_sink_t *mc) {
     return 0;
 }
 
-int sl_mc_sink_new(const char *const *hostports, size_t n,
-                   sl_mc_sink_t **out) {
+int sl_mc_sink_new(const char *const *hostports, size_t n, sl_mc_sink_t **out) {
     if (n == 0)
         return SL_EINVAL;
     sl_mc_sink_t *mc = calloc(1, sizeof *mc);
@@ -181,8 +180,7 @@ int sl_mc_sink_new(const char *const *hostports, size_t n,
     return 0;
 }
 
-size_t sl_mc_sink_server_of(const sl_mc_sink_t *mc, const char *key,
-                            size_t n) {
+size_t sl_mc_sink_server_of(const sl_mc_sink_t *mc, const char *key, size_t n) {
     if (mc->nsrv == 1)
         return 0;
     uint32_t p = memcached_generate_hash(mc->ring, key, n);
@@ -289,8 +287,8 @@ static int read_line(mc_server_t *mc, char *line, size_t cap, char *why,
             snprintf(why, whylen, "reply line over %zu bytes", sizeof mc->in);
             return SL_EPROTO;
         }
-        ssize_t r = recv(mc->fd, mc->in + mc->inlen, sizeof mc->in - mc->inlen,
-                         0);
+        ssize_t r =
+            recv(mc->fd, mc->in + mc->inlen, sizeof mc->in - mc->inlen, 0);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
@@ -323,8 +321,8 @@ static int attempt(void *sink, size_t t, const sl_keylist_t *kl, char *why,
         return rc;
     *existed = 0;
     for (size_t i = 0; i < sv->nidx; i += SL_CACHE_PIPELINE) {
-        size_t n = sv->nidx - i < SL_CACHE_PIPELINE ? sv->nidx - i
-                                                    : SL_CACHE_PIPELINE;
+        size_t n =
+            sv->nidx - i < SL_CACHE_PIPELINE ? sv->nidx - i : SL_CACHE_PIPELINE;
         sl_buf_reset(&mc->out);
         for (size_t k = 0; k < n; k++) {
             size_t kn;

@@ -45,8 +45,8 @@ int sl_redis_sink_new(const char *hostport, const char *channel,
     rs->password = password ? strdup(password) : NULL;
     rs->argv = malloc((SL_CACHE_PIPELINE + 1) * sizeof *rs->argv);
     rs->argvlen = malloc((SL_CACHE_PIPELINE + 1) * sizeof *rs->argvlen);
-    if ((channel && !rs->channel) || (password && !rs->password) ||
-        !rs->argv || !rs->argvlen) {
+    if ((channel && !rs->channel) || (password && !rs->password) || !rs->argv ||
+        !rs->argvlen) {
         sl_redis_sink_free(rs);
         return SL_ENOMEM;
     }
@@ -163,8 +163,8 @@ static int attempt(void *sink, size_t t, const sl_keylist_t *kl, char *why,
     }
     return 0;
 io_error:
-    snprintf(why, whylen, "%s", rs->ctx->errstr[0] ? rs->ctx->errstr
-                                                   : "I/O error");
+    snprintf(why, whylen, "%s",
+             rs->ctx->errstr[0] ? rs->ctx->errstr : "I/O error");
     drop(rs);
     return SL_ECONN;
 }

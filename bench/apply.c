@@ -76,8 +76,10 @@ static double cpu_s(int pid) {
     buf[n] = '\0';
     const char *p = strrchr(buf, ')');
     unsigned long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-                            "%lu %lu", &ut, &st) != 2)
+    if (!p || sscanf(p + 2,
+                     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                     "%lu %lu",
+                     &ut, &st) != 2)
         return 0;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -106,8 +108,17 @@ static int perf_start(const char *name) {
     char out[700], pid[32];
     snprintf(out, sizeof out, "%s/%s.data", d, name);
     snprintf(pid, sizeof pid, "%d", target_pid());
-    char *argv[] = {"/usr/bin/perf", "record", "-q", "-e", "cpu-clock", "-g", "-p",
-                    pid, "-o", out, NULL};
+    char *argv[] = {"/usr/bin/perf",
+                    "record",
+                    "-q",
+                    "-e",
+                    "cpu-clock",
+                    "-g",
+                    "-p",
+                    pid,
+                    "-o",
+                    out,
+                    NULL};
     /* BENCH_PERF_WIDE=1 samples every process (perf -a), to see the
      * target, sluice-apply and the broker side by side. */
     if (getenv("BENCH_PERF_WIDE") && atoi(getenv("BENCH_PERF_WIDE")) > 0) {
@@ -126,8 +137,8 @@ static void perf_stop(int p) {
         sl_harness_stop(p, SIGINT, 30000);
 }
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-                                                     noreturn));
+static void die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -163,8 +174,9 @@ static void create_tables(MYSQL *m, const char *db, int ntables) {
     execf(m, "DROP DATABASE IF EXISTS %s", db);
     execf(m, "CREATE DATABASE %s", db);
     for (int t = 0; t < ntables; t++)
-        execf(m, "CREATE TABLE %s.t%d (id INT PRIMARY KEY, a INT, "
-                 "b VARCHAR(32), c DECIMAL(12,2), d DATETIME) ENGINE=InnoDB",
+        execf(m,
+              "CREATE TABLE %s.t%d (id INT PRIMARY KEY, a INT, "
+              "b VARCHAR(32), c DECIMAL(12,2), d DATETIME) ENGINE=InnoDB",
               db, t);
 }
 
@@ -181,19 +193,23 @@ static long workload(MYSQL *m, const char *db, int ntables, long rows) {
             sl_buf_printf(&sql, "INSERT INTO %s.t%d VALUES ", db, t);
             for (int r = 0; r < TRX_ROWS; r++) {
                 long id = k * TRX_ROWS + r;
-                sl_buf_printf(&sql, "%s(%ld,%ld,'value-%ld',%ld.25,"
-                              "'2024-01-01 00:00:00')", r ? "," : "", id,
-                              id, id, id % 100000);
+                sl_buf_printf(&sql,
+                              "%s(%ld,%ld,'value-%ld',%ld.25,"
+                              "'2024-01-01 00:00:00')",
+                              r ? "," : "", id, id, id, id % 100000);
             }
         } else if (i < ins + upd) {
             long first = (k - ins / ntables) * TRX_ROWS;
-            sl_buf_printf(&sql, "UPDATE %s.t%d SET a=a+1, b='updated' WHERE "
-                          "id BETWEEN %ld AND %ld", db, t, first,
-                          first + TRX_ROWS - 1);
+            sl_buf_printf(&sql,
+                          "UPDATE %s.t%d SET a=a+1, b='updated' WHERE "
+                          "id BETWEEN %ld AND %ld",
+                          db, t, first, first + TRX_ROWS - 1);
         } else {
             long first = (k - (ins + upd) / ntables) * TRX_ROWS;
-            sl_buf_printf(&sql, "DELETE FROM %s.t%d WHERE id BETWEEN %ld "
-                          "AND %ld", db, t, first, first + TRX_ROWS - 1);
+            sl_buf_printf(&sql,
+                          "DELETE FROM %s.t%d WHERE id BETWEEN %ld "
+                          "AND %ld",
+                          db, t, first, first + TRX_ROWS - 1);
         }
         sl_buf_append_str(&sql, ";COMMIT;");
         if ((i + 1) % 200 == 0 || i + 1 == ntrx) {
@@ -270,12 +286,26 @@ static void capture_all(const char *db, const char *topic, const char *file,
              getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
     snprintf(start, sizeof start, "%s:%llu", file, pos);
     snprintf(include, sizeof include, "%s\\..*", db);
-    char *argv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
-                    source, "--password-file",
-                    getenv("SL_SOURCE_PASSWORD_FILE"), "--broker", broker,
-                    "--topic", (char *)topic, "--name", (char *)topic,
-                    "--server-id", "4201", "--start", start, "--include",
-                    include, "--report-interval", "600s", NULL};
+    char *argv[] = {(char *)sl_harness_bin("sluice-capture"),
+                    "--source",
+                    source,
+                    "--password-file",
+                    getenv("SL_SOURCE_PASSWORD_FILE"),
+                    "--broker",
+                    broker,
+                    "--topic",
+                    (char *)topic,
+                    "--name",
+                    (char *)topic,
+                    "--server-id",
+                    "4201",
+                    "--start",
+                    start,
+                    "--include",
+                    include,
+                    "--report-interval",
+                    "600s",
+                    NULL};
     int pid = spawn(argv, "capture.log");
     double t0 = now_s();
     while (topic_end(cl, topic) < expect) {
@@ -299,10 +329,11 @@ static double native(MYSQL *dst, const char *db, int ntables, int threads,
     sl_harness_exec(dst, "SET sql_log_bin=1");
     execf(dst, "SET GLOBAL slave_parallel_threads=%d", threads);
     sl_harness_exec(dst, "SET GLOBAL slave_parallel_mode='optimistic'");
-    execf(dst, "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%u, "
-               "MASTER_USER='%s', MASTER_PASSWORD='%s', "
-               "MASTER_LOG_FILE='%s', MASTER_LOG_POS=%llu, "
-               "MASTER_USE_GTID=no",
+    execf(dst,
+          "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%u, "
+          "MASTER_USER='%s', MASTER_PASSWORD='%s', "
+          "MASTER_LOG_FILE='%s', MASTER_LOG_POS=%llu, "
+          "MASTER_USE_GTID=no",
           sl_harness_port("SOURCE"), getenv("SL_SOURCE_REPL_USER"),
           sl_harness_password("SOURCE"), file, pos);
     sl_harness_exec(dst, "START SLAVE IO_THREAD");
@@ -387,16 +418,39 @@ static double sluice_mysql(MYSQL *dst, const char *srcdb, const char *dstdb,
     snprintf(map, sizeof map, "%s=%s", srcdb, dstdb);
     snprintf(workers, sizeof workers, "%d", ntables);
     /* BENCH_APPLY_BIN: another build of sluice-apply, to compare two. */
-    const char *bin = getenv("BENCH_APPLY_BIN") ? getenv("BENCH_APPLY_BIN")
-                                                : sl_harness_bin("sluice-apply");
-    char *argv[] = {(char *)bin, "--broker", broker,
-                    "--topic", (char *)topic, "--group", "bench-mysql",
-                    "--workers", workers, "--target", target,
+    const char *bin = getenv("BENCH_APPLY_BIN")
+                          ? getenv("BENCH_APPLY_BIN")
+                          : sl_harness_bin("sluice-apply");
+    char *argv[] = {(char *)bin,
+                    "--broker",
+                    broker,
+                    "--topic",
+                    (char *)topic,
+                    "--group",
+                    "bench-mysql",
+                    "--workers",
+                    workers,
+                    "--target",
+                    target,
                     "--target-password-file",
-                    getenv("SL_TARGET_PASSWORD_FILE"), "--map", map,
-                    "--drift", "stop", "--poll", "100ms",
-                    "--stats-interval", "600s", NULL, NULL, NULL, NULL,
-                    NULL, NULL, NULL, NULL, NULL};
+                    getenv("SL_TARGET_PASSWORD_FILE"),
+                    "--map",
+                    map,
+                    "--drift",
+                    "stop",
+                    "--poll",
+                    "100ms",
+                    "--stats-interval",
+                    "600s",
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL};
     /* BENCH_APPLY_ARGS: up to 8 more flags, space-separated (tuning). */
     char extra[512];
     snprintf(extra, sizeof extra, "%s",
@@ -405,8 +459,7 @@ static double sluice_mysql(MYSQL *dst, const char *srcdb, const char *dstdb,
     while (argv[na] != NULL)
         na++;
     for (char *tok = strtok(extra, " ");
-         tok && na + 1 < sizeof argv / sizeof argv[0];
-         tok = strtok(NULL, " "))
+         tok && na + 1 < sizeof argv / sizeof argv[0]; tok = strtok(NULL, " "))
         argv[na++] = tok;
     char pname[32];
     snprintf(pname, sizeof pname, "sluice-%dt", ntables);
@@ -448,13 +501,15 @@ static int same_tables(MYSQL *src, MYSQL *dst, const char *srcdb,
                        const char *dstdb, int ntables) {
     for (int t = 0; t < ntables; t++) {
         char sql[300];
-        snprintf(sql, sizeof sql, "SELECT CONCAT(COUNT(*),':',IFNULL(SUM("
-                 "CRC32(CONCAT_WS('|',id,a,b,c,d))),0)) FROM %s.t%d", srcdb,
-                 t);
+        snprintf(sql, sizeof sql,
+                 "SELECT CONCAT(COUNT(*),':',IFNULL(SUM("
+                 "CRC32(CONCAT_WS('|',id,a,b,c,d))),0)) FROM %s.t%d",
+                 srcdb, t);
         char *a = value(src, sql);
-        snprintf(sql, sizeof sql, "SELECT CONCAT(COUNT(*),':',IFNULL(SUM("
-                 "CRC32(CONCAT_WS('|',id,a,b,c,d))),0)) FROM %s.t%d", dstdb,
-                 t);
+        snprintf(sql, sizeof sql,
+                 "SELECT CONCAT(COUNT(*),':',IFNULL(SUM("
+                 "CRC32(CONCAT_WS('|',id,a,b,c,d))),0)) FROM %s.t%d",
+                 dstdb, t);
         char *b = value(dst, sql);
         int same = a && b && strcmp(a, b) == 0;
         free(a);
@@ -485,10 +540,11 @@ static double sluice_cache(const char *which, const char *addr,
     const char *bin = getenv("BENCH_APPLY_BIN")
                           ? getenv("BENCH_APPLY_BIN")
                           : sl_harness_bin("sluice-apply");
-    char *argv[] = {(char *)bin, "--broker", broker,
-                    "--topic", (char *)topic, "--group", group, "--workers",
-                    workers, flag, (char *)addr, "--keys", keys, "--poll",
-                    "100ms", "--stats-interval", "600s", NULL};
+    char *argv[] = {(char *)bin,   "--broker", broker,       "--topic",
+                    (char *)topic, "--group",  group,        "--workers",
+                    workers,       flag,       (char *)addr, "--keys",
+                    keys,          "--poll",   "100ms",      "--stats-interval",
+                    "600s",        NULL};
     char log[64];
     snprintf(log, sizeof log, "apply-%s.log", which);
     double t0 = now_s();
@@ -608,8 +664,7 @@ static void run_layout(MYSQL *src, MYSQL *dst, sl_client_t *cl, int nt,
     unsigned long long expect = (unsigned long long)(rows + ntrx);
     g0 = now_s();
     capture_all(srcdb, topic, file, pos, expect, cl);
-    fprintf(stderr, "layout %d%s: captured in %.1f s\n", nt, tag,
-            now_s() - g0);
+    fprintf(stderr, "layout %d%s: captured in %.1f s\n", nt, tag, now_s() - g0);
     /* BENCH_REPEAT=R times the three appliers (and the cache runs) R
      * times in turn on the same captured topic: the machine's speed moves
      * between runs, and the median ratio says more than one sample. */
@@ -640,8 +695,9 @@ static void run_layout(MYSQL *src, MYSQL *dst, sl_client_t *cl, int nt,
         printf("%d table%s%s: wall / CPU seconds: sluice-apply %.2f s wall, "
                "target %.2f s + sluice-apply %.2f s + broker %.2f s CPU | "
                "native threads=0 %.2f s wall, target %.2f s CPU | threads=4 "
-               "%.2f s wall, target %.2f s CPU\n", nt, nt > 1 ? "s" : "", label,
-               t_sl, ct_sl, ca_sl, cb_sl, t_n0, ct_n0, t_n4, ct_n4);
+               "%.2f s wall, target %.2f s CPU\n",
+               nt, nt > 1 ? "s" : "", label, t_sl, ct_sl, ca_sl, cb_sl, t_n0,
+               ct_n0, t_n4, ct_n4);
         fflush(stdout);
         r0[r] = sl_rate / n0_rate;
         r4[r] = sl_rate / n4_rate;
@@ -653,10 +709,10 @@ static void run_layout(MYSQL *src, MYSQL *dst, sl_client_t *cl, int nt,
         char raddr[64], maddr[64];
         snprintf(raddr, sizeof raddr, "127.0.0.1:%u", rp);
         snprintf(maddr, sizeof maddr, "127.0.0.1:%u", mp);
-        double t_r = sluice_cache("redis", raddr, topic, srcdb, nt, expect,
-                                  r, cl);
-        double t_m = sluice_cache("memcached", maddr, topic, srcdb, nt,
-                                  expect, r, cl);
+        double t_r =
+            sluice_cache("redis", raddr, topic, srcdb, nt, expect, r, cl);
+        double t_m =
+            sluice_cache("memcached", maddr, topic, srcdb, nt, expect, r, cl);
         double t_rr = raw_redis(rp, rows);
         double t_rm = raw_memcached(mp, rows);
         printf("invalidation (%ld keys, %d partitions): redis sluice-apply "
@@ -672,15 +728,16 @@ static void run_layout(MYSQL *src, MYSQL *dst, sl_client_t *cl, int nt,
     if (repeat == 1)
         return;
     printf("%d table%s%s: median of %d runs: ratio vs threads=0 %.2fx "
-           "(%.2f-%.2f), vs threads=4 %.2fx (%.2f-%.2f)\n", nt,
-           nt > 1 ? "s" : "", label, repeat, median(r0, repeat),
+           "(%.2f-%.2f), vs threads=4 %.2fx (%.2f-%.2f)\n",
+           nt, nt > 1 ? "s" : "", label, repeat, median(r0, repeat),
            lowest(r0, repeat), highest(r0, repeat), median(r4, repeat),
            lowest(r4, repeat), highest(r4, repeat));
     if (caches)
         printf("invalidation: median of %d runs: redis %.2fx (%.2f-%.2f), "
-               "memcached %.2fx (%.2f-%.2f)\n", repeat, median(rr, repeat),
-               lowest(rr, repeat), highest(rr, repeat), median(rm, repeat),
-               lowest(rm, repeat), highest(rm, repeat));
+               "memcached %.2fx (%.2f-%.2f)\n",
+               repeat, median(rr, repeat), lowest(rr, repeat),
+               highest(rr, repeat), median(rm, repeat), lowest(rm, repeat),
+               highest(rm, repeat));
     fflush(stdout);
 }
 
@@ -713,8 +770,14 @@ int main(int argc, char **argv) {
     snprintf(broker, sizeof broker, "127.0.0.1:%u", bport);
     char data[700];
     snprintf(data, sizeof data, "%s/broker", dir);
-    char *bargv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen",
-                     broker, "--data", data, "--fsync", "never", NULL};
+    char *bargv[] = {(char *)sl_harness_bin("sluice-broker"),
+                     "--listen",
+                     broker,
+                     "--data",
+                     data,
+                     "--fsync",
+                     "never",
+                     NULL};
     broker_pid = spawn(bargv, "broker.log");
     if (sl_harness_wait_port(bport, 10000) != 0)
         die("broker did not start");
@@ -724,8 +787,8 @@ int main(int argc, char **argv) {
 
     printf("bench/apply: %ld row changes per layout, %d rows per "
            "transaction (inserts, updates, deletes 5:3:2); target "
-           "innodb_flush_log_at_trx_commit=2, sync_binlog=0\n", rows,
-           TRX_ROWS);
+           "innodb_flush_log_at_trx_commit=2, sync_binlog=0\n",
+           rows, TRX_ROWS);
     fflush(stdout);
     /* BENCH_LAYOUTS=1 or =8 runs one layout only (for quick comparisons). */
     int layouts[2] = {1, 8}, nlayouts = 2;
@@ -734,8 +797,7 @@ int main(int argc, char **argv) {
         nlayouts = 1;
     }
     for (int L = 0; L < nlayouts; L++)
-        run_layout(src, dst, cl, layouts[L], rows, "", "",
-                   layouts[L] == 8);
+        run_layout(src, dst, cl, layouts[L], rows, "", "", layouts[L] == 8);
     if (drows > 0) {
         /* MariaDB's own defaults: the redo log is flushed at every commit,
          * the binlog left to the operating system. */
@@ -750,7 +812,8 @@ int main(int argc, char **argv) {
         /* A replica that survives a crash of its host without losing what
          * it acknowledged: every commit is flushed to disk. */
         printf("bench/apply: durable target (innodb_flush_log_at_trx_commit"
-               "=1, sync_binlog=1), %ld row changes per layout\n", drows);
+               "=1, sync_binlog=1), %ld row changes per layout\n",
+               drows);
         fflush(stdout);
         sl_harness_exec(dst, "SET GLOBAL innodb_flush_log_at_trx_commit=1");
         sl_harness_exec(dst, "SET GLOBAL sync_binlog=1");

@@ -55,9 +55,7 @@ static int want(int n) {
     return 0;
 }
 
-static double now_s(void) {
-    return (double)sl_mono_ns() / 1e9;
-}
+static double now_s(void) { return (double)sl_mono_ns() / 1e9; }
 
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -153,8 +151,8 @@ static void broker_start(server_t *s, const char *fsync, const char *name) {
     const char *bin = getenv("SL_BIN") ? getenv("SL_BIN") : "bin";
     char path[512];
     snprintf(path, sizeof path, "%s/sluice-broker", bin);
-    char *argv[] = {path, "--listen", s->addr, "--data", data, "--fsync",
-                    (char *)fsync, "--log-level", "warn", NULL};
+    char *argv[] = {path,      "--listen",    s->addr,       "--data", data,
+                    "--fsync", (char *)fsync, "--log-level", "warn",   NULL};
     s->pid = spawn(argv, log);
     if (wait_port(s->port) != 0) {
         fprintf(stderr, "bench: broker did not start (see %s)\n", log);
@@ -197,19 +195,20 @@ static void lat_print(lat_t *l) {
         return;
     }
     qsort(l->lat, l->n, sizeof *l->lat, cmp_u64);
-    printf("  ack latency: p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms\n",
-           (double)l->lat[l->n / 2] / 1e6, (double)l->lat[l->n * 99 / 100] / 1e6,
-           (double)l->lat[l->n * 999 / 1000] / 1e6,
-           (double)l->lat[l->n - 1] / 1e6);
+    printf(
+        "  ack latency: p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms\n",
+        (double)l->lat[l->n / 2] / 1e6, (double)l->lat[l->n * 99 / 100] / 1e6,
+        (double)l->lat[l->n * 999 / 1000] / 1e6,
+        (double)l->lat[l->n - 1] / 1e6);
 }
 
 /* ---- producers ----------------------------------------------------------- */
 
 typedef struct {
     const char *addr;
-    int batch;      /* Messages per request (1: put, >1: mput). */
-    int nparts;     /* Partitions to spread over. */
-    int window;     /* Requests in flight. */
+    int batch;  /* Messages per request (1: put, >1: mput). */
+    int nparts; /* Partitions to spread over. */
+    int window; /* Requests in flight. */
     int idx;
     uint64_t msgs;
     lat_t lat;
@@ -334,8 +333,8 @@ static void run_paced(const char *addr, int rate) {
         }
     }
     double el = (double)(sl_mono_ns() - t0) / 1e9;
-    printf("  paced (open loop) target %d msgs/s, achieved %.0f msgs/s\n",
-           rate, (double)nsent / el);
+    printf("  paced (open loop) target %d msgs/s, achieved %.0f msgs/s\n", rate,
+           (double)nsent / el);
     lat_print(&lat);
     free(lat.lat);
     free(sent);
@@ -379,7 +378,8 @@ static void warm_partitions(const char *addr, int n) {
     for (int i = 0; i < 2000 && stat_of(cl, "checkpoints") <= ck; i++)
         sleep_ms(10);
     printf("  warm-up: %d partitions created in %.2f s, their index files "
-           "by the next checkpoint %.2f s later\n", n, t1 - t0, now_s() - t1);
+           "by the next checkpoint %.2f s later\n",
+           n, t1 - t0, now_s() - t1);
     sl_client_close(cl);
 }
 
@@ -407,7 +407,8 @@ static double run_consumer(const char *addr, const char *part) {
     return rate;
 }
 
-/* ---- Redis Streams -------------------------------------------------------- */
+/* ---- Redis Streams --------------------------------------------------------
+ */
 
 static double run_redis(uint16_t port, int window) {
     redisContext *rc = redisConnect("127.0.0.1", port);
@@ -458,9 +459,20 @@ static double redis_case(const char *fsync) {
     snprintf(log, sizeof log, "%s.log", dir);
     uint16_t port = free_port();
     snprintf(portbuf, sizeof portbuf, "%u", port);
-    char *argv[] = {"redis-server", "--port", portbuf, "--bind", "127.0.0.1",
-                    "--dir", dir, "--appendonly", "yes", "--appendfsync",
-                    (char *)fsync, "--save", "", NULL};
+    char *argv[] = {"redis-server",
+                    "--port",
+                    portbuf,
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    dir,
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    (char *)fsync,
+                    "--save",
+                    "",
+                    NULL};
     int pid = spawn(argv, log);
     if (wait_port(port) != 0) {
         printf("  redis-server did not start; skipping\n");
@@ -488,7 +500,8 @@ static int run_bench(void) {
     }
     signal(SIGPIPE, SIG_IGN);
     printf("bench/broker: %zu-byte messages, %.1f s per case, loopback, "
-           "%ld cores\n", msg_size, secs, sysconf(_SC_NPROCESSORS_ONLN));
+           "%ld cores\n",
+           msg_size, secs, sysconf(_SC_NPROCESSORS_ONLN));
 
     server_t b;
     double batch1 = 0, cons = 0, batch10k = 0, single = 0;
@@ -538,7 +551,8 @@ static int run_bench(void) {
     long rss = rss_kb(b.pid);
     printf("\n  broker RSS at start %ld MiB, after the runs above %ld MiB "
            "(log written: see [1]-[5]; the log is read with pread, not "
-           "cached)\n", rss0 / 1024, rss / 1024);
+           "cached)\n",
+           rss0 / 1024, rss / 1024);
     stop(b.pid);
 
     const char *modes[] = {"interval 100ms", "never"};
@@ -562,15 +576,18 @@ static int run_bench(void) {
     printf("\nsummary\n");
     printf("  batch puts, 1 partition:        %10.0f msgs/s\n", batch1);
     printf("  batch puts, 10,000 partitions:  %10.0f msgs/s (%.0f%% of 1 "
-           "partition)\n", batch10k, 100 * batch10k / batch1);
+           "partition)\n",
+           batch10k, 100 * batch10k / batch1);
     printf("  consumer:                       %10.0f msgs/s\n", cons);
     printf("  single pipelined puts (always): %10.0f msgs/s\n", single);
     if (r_always > 0 && single > 0)
         printf("  Redis XADD appendfsync always:  %10.0f msgs/s  -> sluice "
-               "is %.2fx (target >= 2x)\n", r_always, single / r_always);
+               "is %.2fx (target >= 2x)\n",
+               r_always, single / r_always);
     if (r_every > 0 && single > 0)
         printf("  Redis XADD appendfsync everysec:%10.0f msgs/s  -> sluice "
-               "(always) is %.2fx\n", r_every, single / r_every);
+               "(always) is %.2fx\n",
+               r_every, single / r_every);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmproot);
     if (system(cmd) != 0)
@@ -578,6 +595,4 @@ static int run_bench(void) {
     return 0;
 }
 
-int main(void) {
-    return run_bench();
-}
+int main(void) { return run_bench(); }

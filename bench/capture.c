@@ -47,17 +47,19 @@ static void coords(MYSQL *mysql, char *file, size_t flen, uint64_t *pos) {
 static int checkpoint_at(sl_client_t *cl, const char *file, uint64_t pos) {
     uint64_t earliest, latest;
     if (sl_client_offsets(cl, "__sluice_capture", "bench", &earliest,
-                          &latest) != 0 || latest == 0)
+                          &latest) != 0 ||
+        latest == 0)
         return 0;
     sl_client_fetch_t fetch;
     if (sl_client_get(cl, "__sluice_capture", "bench", latest - 1, 4096, 0,
-                      &fetch) != 0 || fetch.count != 1)
+                      &fetch) != 0 ||
+        fetch.count != 1)
         return 0;
     char want[256];
     snprintf(want, sizeof want, "\"file\":\"%s\",\"pos\":%llu", file,
              (unsigned long long)pos);
-    return memmem(fetch.recs[0].data, fetch.recs[0].len, want,
-                  strlen(want)) != NULL;
+    return memmem(fetch.recs[0].data, fetch.recs[0].len, want, strlen(want)) !=
+           NULL;
 }
 
 static int start_capture(const char *broker, const char *file, uint64_t pos,
@@ -67,12 +69,24 @@ static int start_capture(const char *broker, const char *file, uint64_t pos,
     snprintf(start, sizeof start, "%s:%llu", file, (unsigned long long)pos);
     snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%s",
              getenv("SL_SOURCE_REPL_USER"), port);
-    char *argv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
-                    source, "--password-file",
-                    getenv("SL_SOURCE_PASSWORD_FILE"), "--broker",
-                    (char *)broker, "--topic", "bench", "--server-id", "4001",
-                    "--start", start, "--heartbeat", "100ms",
-                    "--report-interval", "600s", NULL};
+    char *argv[] = {(char *)sl_harness_bin("sluice-capture"),
+                    "--source",
+                    source,
+                    "--password-file",
+                    getenv("SL_SOURCE_PASSWORD_FILE"),
+                    "--broker",
+                    (char *)broker,
+                    "--topic",
+                    "bench",
+                    "--server-id",
+                    "4001",
+                    "--start",
+                    start,
+                    "--heartbeat",
+                    "100ms",
+                    "--report-interval",
+                    "600s",
+                    NULL};
     return sl_harness_spawn(argv, log);
 }
 
@@ -141,8 +155,8 @@ int main(int argc, char **argv) {
     double secs = (sl_mono_ns() - t0) / 1e9;
     printf("  throughput: %ld rows in %.2f s = %.0f rows/s (binlog %.1f MB, "
            "capture peak RSS %ld KiB)\n",
-           rows, secs, rows / secs,
-           (double)(end_pos - pos) / 1e6, sl_harness_peak_rss_kb(cap));
+           rows, secs, rows / secs, (double)(end_pos - pos) / 1e6,
+           sl_harness_peak_rss_kb(cap));
     fflush(stdout);
 
     /* 2. Latency at a steady rate. */
@@ -178,8 +192,9 @@ int main(int argc, char **argv) {
     uint64_t offset = start_offset;
     for (int guard = 0; guard < 100000 && nlat < ntrx; guard++) {
         sl_client_fetch_t fetch;
-        if (sl_client_get(cl, "bench", "bench.t", offset, 1 << 20, 0,
-                          &fetch) != 0 || fetch.count == 0)
+        if (sl_client_get(cl, "bench", "bench.t", offset, 1 << 20, 0, &fetch) !=
+                0 ||
+            fetch.count == 0)
             break;
         for (size_t r = 0; r < fetch.count && nlat < ntrx; r++)
             if (memmem(fetch.recs[r].data, fetch.recs[r].len,

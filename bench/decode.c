@@ -20,8 +20,8 @@
 #include "sl_test.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -119,8 +119,8 @@ static void run_counted(char *const argv[], const char *const needles[],
     char pats[3][128];
     size_t pls[3], np = 0, keep = 1;
     for (; np < 3 && needles[np] != NULL; np++)
-        pls[np] = (size_t)snprintf(pats[np], sizeof(pats[np]), "\n%s",
-                                   needles[np]);
+        pls[np] =
+            (size_t)snprintf(pats[np], sizeof(pats[np]), "\n%s", needles[np]);
     size_t maxpl = 0;
     for (size_t i = 0; i < np; i++)
         if (pls[i] > maxpl)
@@ -264,18 +264,17 @@ static void bench_decode(void) {
     }
     const char *capture = sl_harness_bin("sluice-capture");
     char *cap_argv_nots[] = {(char *)capture, "--from-file", path, NULL};
-    char *mb_argv[] = {"taskset", "-c", "0", "mariadb-binlog",
-                       "--base64-output=decode-rows", "--verbose", path,
-                       NULL};
+    char *mb_argv[] = {
+        "taskset",   "-c", "0", "mariadb-binlog", "--base64-output=decode-rows",
+        "--verbose", path, NULL};
     char *mb_argv_nots[] = {"mariadb-binlog", "--base64-output=decode-rows",
                             "--verbose", path, NULL};
-    char *cap_ts[] = {"taskset", "-c", "0", (char *)capture, "--from-file",
-                      path, NULL};
+    char *cap_ts[] = {"taskset",     "-c", "0", (char *)capture,
+                      "--from-file", path, NULL};
     run_t rc, rm;
     /* Warm the page cache once so both read from memory. */
     static const char *const json_rows[] = {"{\"kind\":\"row\"", NULL};
-    static const char *const text_rows[] = {"### INSERT INTO ",
-                                            "### UPDATE ",
+    static const char *const text_rows[] = {"### INSERT INTO ", "### UPDATE ",
                                             "### DELETE FROM ", NULL};
     /* First both outputs are checked (every row printed, piped to a
      * counter), which also warms the page cache; then each decoder is
@@ -283,12 +282,16 @@ static void bench_decode(void) {
      * depend on how fast this process reads a pipe. */
     run_counted(ts ? cap_ts : cap_argv_nots, json_rows, &rc);
     if (!WIFEXITED(rc.status) || WEXITSTATUS(rc.status) != 0)
-        sl_test_fail(__FILE__, __LINE__, "sluice-capture failed (status "
-                     "%d)", rc.status);
+        sl_test_fail(__FILE__, __LINE__,
+                     "sluice-capture failed (status "
+                     "%d)",
+                     rc.status);
     run_counted(ts ? mb_argv : mb_argv_nots, text_rows, &rm);
     if (!WIFEXITED(rm.status) || WEXITSTATUS(rm.status) != 0)
-        sl_test_fail(__FILE__, __LINE__, "mariadb-binlog failed (status "
-                     "%d)", rm.status);
+        sl_test_fail(__FILE__, __LINE__,
+                     "mariadb-binlog failed (status "
+                     "%d)",
+                     rm.status);
     SL_CHECK_UINT(rc.count, rows);
     SL_CHECK_UINT(rm.count, rows);
     printf("bench/decode: both decoders printed all %llu row changes\n",
@@ -299,12 +302,12 @@ static void bench_decode(void) {
         !WIFEXITED(rm.status) || WEXITSTATUS(rm.status) != 0)
         sl_test_fail(__FILE__, __LINE__, "a timed run failed");
     printf("bench/decode: %-15s %9.0f rows/s %7.1f MB/s  (%.2f s wall, "
-           "%.2f s cpu, peak RSS %ld MiB)\n", "sluice-capture",
-           rows / rc.wall, mb / rc.wall, rc.wall, rc.cpu,
+           "%.2f s cpu, peak RSS %ld MiB)\n",
+           "sluice-capture", rows / rc.wall, mb / rc.wall, rc.wall, rc.cpu,
            rc.maxrss_kb / 1024);
     printf("bench/decode: %-15s %9.0f rows/s %7.1f MB/s  (%.2f s wall, "
-           "%.2f s cpu, peak RSS %ld MiB)\n", "mariadb-binlog",
-           rows / rm.wall, mb / rm.wall, rm.wall, rm.cpu,
+           "%.2f s cpu, peak RSS %ld MiB)\n",
+           "mariadb-binlog", rows / rm.wall, mb / rm.wall, rm.wall, rm.cpu,
            rm.maxrss_kb / 1024);
     printf("bench/decode: sluice-capture is %.1fx mariadb-binlog in wall "
            "time, %.1fx in CPU time (targets: >= 10x, >= 500000 rows/s)%s\n",
@@ -322,13 +325,16 @@ static void bench_decode(void) {
         generate(my, "big", big_rows, big_rows, sel, path, sizeof(path));
         SL_CHECK_INT(stat(path, &st), 0);
         printf("bench/decode: generated one transaction of %llu rows, "
-               "binlog %.0f MiB in %.1f s\n", (unsigned long long)big_rows,
+               "binlog %.0f MiB in %.1f s\n",
+               (unsigned long long)big_rows,
                (double)st.st_size / (1024.0 * 1024.0), now_s() - b0);
         run_t rb;
         run_counted(ts ? cap_ts : cap_argv_nots, json_rows, &rb);
         if (!WIFEXITED(rb.status) || WEXITSTATUS(rb.status) != 0)
-            sl_test_fail(__FILE__, __LINE__, "sluice-capture failed on the "
-                         "big transaction (status %d)", rb.status);
+            sl_test_fail(__FILE__, __LINE__,
+                         "sluice-capture failed on the "
+                         "big transaction (status %d)",
+                         rb.status);
         SL_CHECK_UINT(rb.count, big_rows);
         printf("bench/decode: 1 transaction of %.0f MiB: peak RSS %ld MiB "
                "(target < 64 MiB); %.0f rows/s, %.1f MB/s with the output "

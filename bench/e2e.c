@@ -100,19 +100,45 @@ int main(int argc, char **argv) {
              getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
     snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/sluice",
              getenv("SL_TARGET_USER"), sl_harness_port("TARGET"));
-    char *cargv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
-                     source, "--password-file",
-                     getenv("SL_SOURCE_PASSWORD_FILE"), "--broker", broker,
-                     "--topic", "e2e", "--server-id", "4101", "--start",
-                     start, "--include", "e2e_bench\\..*", "--heartbeat",
-                     "100ms", "--report-interval", "600s", NULL};
+    char *cargv[] = {(char *)sl_harness_bin("sluice-capture"),
+                     "--source",
+                     source,
+                     "--password-file",
+                     getenv("SL_SOURCE_PASSWORD_FILE"),
+                     "--broker",
+                     broker,
+                     "--topic",
+                     "e2e",
+                     "--server-id",
+                     "4101",
+                     "--start",
+                     start,
+                     "--include",
+                     "e2e_bench\\..*",
+                     "--heartbeat",
+                     "100ms",
+                     "--report-interval",
+                     "600s",
+                     NULL};
     int cpid = sl_harness_spawn(cargv, clog);
-    char *aargv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker",
-                     broker, "--topic", "e2e", "--workers", "2", "--target",
-                     target, "--target-password-file",
-                     getenv("SL_TARGET_PASSWORD_FILE"), "--map",
-                     "e2e_bench=e2e_bench_dst", "--poll", "100ms",
-                     "--stats-interval", "600s", NULL};
+    char *aargv[] = {(char *)sl_harness_bin("sluice-apply"),
+                     "--broker",
+                     broker,
+                     "--topic",
+                     "e2e",
+                     "--workers",
+                     "2",
+                     "--target",
+                     target,
+                     "--target-password-file",
+                     getenv("SL_TARGET_PASSWORD_FILE"),
+                     "--map",
+                     "e2e_bench=e2e_bench_dst",
+                     "--poll",
+                     "100ms",
+                     "--stats-interval",
+                     "600s",
+                     NULL};
     int apid = sl_harness_spawn(aargv, alog);
 
     printf("bench/e2e: source MariaDB -> sluice-capture -> sluice-broker "
@@ -182,9 +208,9 @@ int main(int argc, char **argv) {
         printf("  latency at %ld rows/s (%ld rows in %ld-row transactions; "
                "writer %.2f s behind schedule): commit-to-apply p50 %.1f ms, "
                "p99 %.1f ms, p99.9 %.1f ms, max %.1f ms\n",
-               rate, k, per_trx, behind > 0 ? behind : 0.0,
-               lat[k / 2] / 1e3, lat[k * 99 / 100] / 1e3,
-               lat[k * 999 / 1000] / 1e3, lat[k - 1] / 1e3);
+               rate, k, per_trx, behind > 0 ? behind : 0.0, lat[k / 2] / 1e3,
+               lat[k * 99 / 100] / 1e3, lat[k * 999 / 1000] / 1e3,
+               lat[k - 1] / 1e3);
     free(lat);
 
     /* 3. Memory. */

@@ -59,9 +59,7 @@ sl_part_t *sl__store_find_part(const sl_store_t *store, const char *topic,
     return sl_strmap_get(&store->byname, key, tlen + 1 + nlen);
 }
 
-uint32_t sl_store_nparts(const sl_store_t *store) {
-    return store->nparts;
-}
+uint32_t sl_store_nparts(const sl_store_t *store) { return store->nparts; }
 
 sl_part_t *sl_store_part_by_id(const sl_store_t *store, uint32_t id) {
     return id >= 1 && id <= store->nparts ? store->parts[id] : NULL;

@@ -168,8 +168,8 @@ static int at_ts(const sl_index_entry_t *ie, uint64_t u, int64_t s) {
 int sl_index_find_offset(sl_index_reader_fn rd, void *ctx, uint64_t lo,
                          uint64_t hi, uint64_t offset, uint64_t *slot) {
     uint64_t first_above;
-    int err = first_true(rd, ctx, lo, hi, above_offset, offset, 0,
-                         &first_above);
+    int err =
+        first_true(rd, ctx, lo, hi, above_offset, offset, 0, &first_above);
     if (err != 0)
         return err;
     *slot = first_above > lo ? first_above - 1 : lo;
@@ -181,7 +181,7 @@ int sl_index_find_pos(sl_index_reader_fn rd, void *ctx, uint64_t lo,
     return first_true(rd, ctx, lo, hi, at_pos, pos, 0, slot);
 }
 
-int sl_index_find_ts(sl_index_reader_fn rd, void *ctx, uint64_t lo,
-                     uint64_t hi, int64_t ts, uint64_t *slot) {
+int sl_index_find_ts(sl_index_reader_fn rd, void *ctx, uint64_t lo, uint64_t hi,
+                     int64_t ts, uint64_t *slot) {
     return first_true(rd, ctx, lo, hi, at_ts, 0, ts, slot);
 }

@@ -22,9 +22,9 @@
 
 typedef struct {
     uint64_t base_offset;
-    uint64_t pos;      /* Commit-log position of the entry. */
-    uint32_t len;      /* Entry length, sluice header included. */
-    uint32_t count;    /* Records in the batch. */
+    uint64_t pos;   /* Commit-log position of the entry. */
+    uint32_t len;   /* Entry length, sluice header included. */
+    uint32_t count; /* Records in the batch. */
     int64_t max_ts;
     uint32_t part_id;
 } sl_index_entry_t;
@@ -35,12 +35,12 @@ int sl_index_decode(const uint8_t in[SL_INDEX_ENTRY], sl_index_entry_t *ie);
 
 /* A direct-mapped cache of index-file descriptors. Owned by one thread. */
 typedef struct {
-    char *dir;        /* Owned copy of the index directory. */
+    char *dir; /* Owned copy of the index directory. */
     int writable;
     size_t size;
     uint32_t *ids;
-    int *fds;         /* -1 when empty. */
-    uint64_t opens;   /* Statistics: how many open(2) calls. */
+    int *fds;       /* -1 when empty. */
+    uint64_t opens; /* Statistics: how many open(2) calls. */
 } sl_fdcache_t;
 
 int sl_fdcache_init(sl_fdcache_t *fc, const char *dir, int writable,
@@ -75,7 +75,7 @@ int sl_index_find_offset(sl_index_reader_fn rd, void *ctx, uint64_t lo,
 int sl_index_find_pos(sl_index_reader_fn rd, void *ctx, uint64_t lo,
                       uint64_t hi, uint64_t pos, uint64_t *slot);
 /* First slot in [lo, hi) whose max timestamp is >= ts (hi when none). */
-int sl_index_find_ts(sl_index_reader_fn rd, void *ctx, uint64_t lo,
-                     uint64_t hi, int64_t ts, uint64_t *slot);
+int sl_index_find_ts(sl_index_reader_fn rd, void *ctx, uint64_t lo, uint64_t hi,
+                     int64_t ts, uint64_t *slot);
 
 #endif

@@ -119,8 +119,7 @@ static int is_loopback(const char *host) {
 
 int main(int argc, char **argv) {
     sl_config_t cfg;
-    int rc = sl_program_args(&cfg, "sluice-broker", synopsis, opts, argc,
-                             argv);
+    int rc = sl_program_args(&cfg, "sluice-broker", synopsis, opts, argc, argv);
     if (rc != SL_PROGRAM_RUN)
         return rc;
     rc = 2;
@@ -164,14 +163,17 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (parse_fsync(sl_config_get(&cfg, "fsync"), &so) != 0) {
-        fprintf(stderr, "sluice-broker: bad --fsync '%s' (always, never or "
-                "interval MS)\n", sl_config_get(&cfg, "fsync"));
+        fprintf(stderr,
+                "sluice-broker: bad --fsync '%s' (always, never or "
+                "interval MS)\n",
+                sl_config_get(&cfg, "fsync"));
         goto out;
     }
     if (maxmsg == 0 || maxmsg > (1u << 30) || maxreq == 0 ||
         maxreq > (1u << 30) || seg < (1u << 20) || maxconn == 0 ||
         maxparts > UINT32_MAX - 1) {
-        fprintf(stderr, "sluice-broker: max-message and max-request must be "
+        fprintf(stderr,
+                "sluice-broker: max-message and max-request must be "
                 "1..1GiB, segment-size at least 1MiB, max-connections > 0, "
                 "max-partitions below 2^32\n");
         goto out;
@@ -179,7 +181,8 @@ int main(int argc, char **argv) {
     if (maxmem < 4 * (maxmsg > maxreq ? maxmsg : maxreq)) {
         /* Less would not hold one largest request while it is received,
          * staged and answered. */
-        fprintf(stderr, "sluice-broker: max-memory must be at least 4 x the "
+        fprintf(stderr,
+                "sluice-broker: max-memory must be at least 4 x the "
                 "larger of max-message and max-request (%" PRIu64 " bytes)\n",
                 4 * (maxmsg > maxreq ? maxmsg : maxreq));
         goto out;
@@ -212,16 +215,20 @@ int main(int argc, char **argv) {
     /* Protected mode (Redis's): a non-loopback address needs an explicit
      * option, and without a secret one that says it is insecure. */
     if (!is_loopback(host) && !allow_remote && !allow_insecure) {
-        fprintf(stderr, "sluice-broker: refusing to listen on %s without "
+        fprintf(stderr,
+                "sluice-broker: refusing to listen on %s without "
                 "--allow-remote (with a secret: --auth-file or "
-                "SLUICE_BROKER_SECRET)\n", host);
+                "SLUICE_BROKER_SECRET)\n",
+                host);
         goto out;
     }
     if (!is_loopback(host) && secret == NULL && !allow_insecure) {
-        fprintf(stderr, "sluice-broker: refusing to listen on %s without a "
+        fprintf(stderr,
+                "sluice-broker: refusing to listen on %s without a "
                 "secret: anyone who can reach it could read and write every "
                 "partition. Set --auth-file FILE or SLUICE_BROKER_SECRET, or "
-                "pass --allow-remote-insecure to accept that\n", host);
+                "pass --allow-remote-insecure to accept that\n",
+                host);
         goto out;
     }
     if (strcmp(host, "localhost") == 0)
@@ -250,14 +257,17 @@ int main(int argc, char **argv) {
                         sl_server_advance_cb, NULL);
     if (err != 0) {
         if (err == SL_EDAMAGED)
-            fprintf(stderr, "sluice-broker: data directory %s holds damaged "
+            fprintf(stderr,
+                    "sluice-broker: data directory %s holds damaged "
                     "records (listed in the log above); nothing was "
                     "truncated or deleted. Restore it, or start with "
                     "--quarantine-damaged to serve everything else\n",
                     so.dir);
         else
-            fprintf(stderr, "sluice-broker: cannot open data directory "
-                    "%s: %s\n", so.dir, sl_strerror(err));
+            fprintf(stderr,
+                    "sluice-broker: cannot open data directory "
+                    "%s: %s\n",
+                    so.dir, sl_strerror(err));
         goto out;
     }
     err = sl_server_start(loop, store, &sv, &server);
@@ -274,10 +284,10 @@ int main(int argc, char **argv) {
     }
     if (!is_loopback(host) && secret == NULL)
         sl_log_warn("listening without auth on a non-loopback address "
-                    "(--allow-remote-insecure)", "listen=%s:%u", host,
-                    sv.port);
-    sl_log_info("broker started", "listen=%s:%u data=%s fsync=%s auth=%s",
-                host, sv.port, so.dir, sl_config_get(&cfg, "fsync"),
+                    "(--allow-remote-insecure)",
+                    "listen=%s:%u", host, sv.port);
+    sl_log_info("broker started", "listen=%s:%u data=%s fsync=%s auth=%s", host,
+                sv.port, so.dir, sl_config_get(&cfg, "fsync"),
                 secret ? "on" : "off");
     uv_run(loop, UV_RUN_DEFAULT);
     sl_server_free(server);

@@ -26,13 +26,14 @@
  * it exceeds 2^48 (a high-water mark or hole beyond that is impossible,
  * and obeying it would hang recovery). An
  * invalid record with no valid record after it is a torn write and is
- * truncated at start-up (unless start-up stops for damage); one with valid records after it is damage: it is
- * skipped and reported (start-up stops unless damaged data is quarantined,
- * see recover.c), and partitions whose records were lost get their names
- * back from the checkpoint, or else placeholder names. Later records win (a group's
- * offset is the last one written). When the file grows past 16 MiB it is
- * rewritten at start-up with one record per partition and per group
- * offset (written to meta.tmp, fsynced, renamed over, directory fsynced).
+ * truncated at start-up (unless start-up stops for damage); one with valid
+ * records after it is damage: it is skipped and reported (start-up stops unless
+ * damaged data is quarantined, see recover.c), and partitions whose records
+ * were lost get their names back from the checkpoint, or else placeholder
+ * names. Later records win (a group's offset is the last one written). When the
+ * file grows past 16 MiB it is rewritten at start-up with one record per
+ * partition and per group offset (written to meta.tmp, fsynced, renamed over,
+ * directory fsynced).
  */
 #include "broker/meta.h"
 
@@ -134,7 +135,7 @@ int sl_meta_encode_hole(sl_buf_t *out, uint32_t part_id, uint64_t from,
 }
 
 int sl__store_note_hole(sl_store_t *store, uint32_t part_id, uint64_t from,
-                      uint64_t to) {
+                        uint64_t to) {
     if (store->nholes == store->capholes) {
         size_t cap = store->capholes ? store->capholes * 2 : 8;
         sl_hole_t *h = realloc(store->holes, cap * sizeof *h);
@@ -176,7 +177,7 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
         if (id == 0 || id != store->nparts + 1)
             return SL_ECORRUPT;
         return sl__store_add_part(store, id, (const char *)s1, l1,
-                                 (const char *)s2, l2, NULL);
+                                  (const char *)s2, l2, NULL);
     }
     if (type == 2) {
         uint64_t off;
@@ -272,13 +273,13 @@ int sl__store_fill_parts(sl_store_t *store, uint32_t upto) {
         uint32_t id = store->nparts + 1;
         char name[32];
         int nl = snprintf(name, sizeof name, "partition-%u", id);
-        err = sl__store_add_part(store, id, "_lost", 5, name, (size_t)nl,
-                                NULL);
+        err = sl__store_add_part(store, id, "_lost", 5, name, (size_t)nl, NULL);
         if (err != 0)
             return err;
         sl_log_error("partition name lost (meta.log damaged or missing, "
                      "and not in the checkpoint); its data is served as "
-                     "_lost/partition-<id>", "id=%u", id);
+                     "_lost/partition-<id>",
+                     "id=%u", id);
         store->lost_names++;
     }
     store->meta_dirty = 1;
@@ -314,7 +315,8 @@ int sl__store_meta_rewrite(sl_store_t *store) {
                     "file=%s errno=%d", keep, errno);
     else
         sl_log_warn("meta.log rewritten from what was recovered; the old "
-                    "file is kept", "copy=%s", keep);
+                    "file is kept",
+                    "copy=%s", keep);
     if (store->meta_fd >= 0) {
         close(store->meta_fd);
         store->meta_fd = -1;

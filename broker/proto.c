@@ -91,12 +91,14 @@ static int parse_options(sl_span_t *tok, size_t from, size_t ntok,
         uint64_t x;
         if (allow_prod && opt_val(&tok[i], "pid", &v)) {
             if (parse_u64(v.p, v.len, &x) != 0 || x >= (1ull << 48))
-                return fail(err, SL_STATUS_BAD_REQUEST, "bad pid (0 <= pid < 2^48)", 0);
+                return fail(err, SL_STATUS_BAD_REQUEST,
+                            "bad pid (0 <= pid < 2^48)", 0);
             cmd->has_producer = 1;
             cmd->producer = (int64_t)x;
         } else if (allow_prod && opt_val(&tok[i], "seq", &v)) {
             if (parse_u64(v.p, v.len, &x) != 0 || x >= (1ull << 63))
-                return fail(err, SL_STATUS_BAD_REQUEST, "bad seq (0 <= seq < 2^63)", 0);
+                return fail(err, SL_STATUS_BAD_REQUEST,
+                            "bad seq (0 <= seq < 2^63)", 0);
             cmd->seq = x;
             have_seq = 1;
         } else if (allow_crc && opt_val(&tok[i], "crc", &v)) {
@@ -106,7 +108,8 @@ static int parse_options(sl_span_t *tok, size_t from, size_t ntok,
             cmd->crc = (uint32_t)x;
         } else if (allow_wait && opt_val(&tok[i], "wait", &v)) {
             if (parse_u64(v.p, v.len, &x) != 0 || x > 3600000)
-                return fail(err, SL_STATUS_BAD_REQUEST, "bad wait (ms, at most 3600000)", 0);
+                return fail(err, SL_STATUS_BAD_REQUEST,
+                            "bad wait (ms, at most 3600000)", 0);
             cmd->wait_ms = x;
         } else if (allow_ts && opt_val(&tok[i], "ts", &v)) {
             if (parse_u64(v.p, v.len, &x) != 0 || x > INT64_MAX)
@@ -138,12 +141,11 @@ static int storage_line(const uint8_t *buf, size_t text_len) {
 
 static int parse_request(const uint8_t *buf, size_t len,
                          const sl_proto_limits_t *lim, sl_cmd_t *cmd,
-                         size_t *consumed, size_t *need,
-                         sl_proto_err_t *err);
+                         size_t *consumed, size_t *need, sl_proto_err_t *err);
 
-int sl_proto_parse(const uint8_t *buf, size_t len,
-                   const sl_proto_limits_t *lim, sl_cmd_t *cmd,
-                   size_t *consumed, size_t *need, sl_proto_err_t *err) {
+int sl_proto_parse(const uint8_t *buf, size_t len, const sl_proto_limits_t *lim,
+                   sl_cmd_t *cmd, size_t *consumed, size_t *need,
+                   sl_proto_err_t *err) {
     int rc = parse_request(buf, len, lim, cmd, consumed, need, err);
     if (rc != SL_EPROTO || err->fatal)
         return rc;
@@ -163,8 +165,7 @@ int sl_proto_parse(const uint8_t *buf, size_t len,
 
 static int parse_request(const uint8_t *buf, size_t len,
                          const sl_proto_limits_t *lim, sl_cmd_t *cmd,
-                         size_t *consumed, size_t *need,
-                         sl_proto_err_t *err) {
+                         size_t *consumed, size_t *need, sl_proto_err_t *err) {
     memset(cmd, 0, sizeof *cmd);
     memset(err, 0, sizeof *err);
     *consumed = 0;
@@ -197,8 +198,8 @@ static int parse_request(const uint8_t *buf, size_t len,
         tok[ntok].len = j - i;
         for (size_t k = i; k < j; k++)
             if (buf[k] < 0x21 || buf[k] > 0x7E)
-                return fail(err, SL_STATUS_BAD_REQUEST, "control or non-ASCII byte in command",
-                            0);
+                return fail(err, SL_STATUS_BAD_REQUEST,
+                            "control or non-ASCII byte in command", 0);
         ntok++;
         i = j;
     }
@@ -207,7 +208,8 @@ static int parse_request(const uint8_t *buf, size_t len,
     if (ntok < 2 || parse_u64(tok[1].p, tok[1].len, &cmd->reqid) != 0) {
         /* put/mput without a usable header cannot be resynchronised. */
         int fatal = tok_is(&tok[0], "put") || tok_is(&tok[0], "mput");
-        return fail(err, SL_STATUS_BAD_REQUEST, "missing or bad request id", fatal);
+        return fail(err, SL_STATUS_BAD_REQUEST, "missing or bad request id",
+                    fatal);
     }
     err->has_reqid = 1;
     err->reqid = cmd->reqid;
@@ -218,19 +220,25 @@ static int parse_request(const uint8_t *buf, size_t len,
         uint64_t n;
         /* Before auth no payload is ever buffered: refuse at the header. */
         if (lim->no_payload)
-            return fail(err, SL_STATUS_AUTH_REQUIRED, "authentication required", 1);
+            return fail(err, SL_STATUS_AUTH_REQUIRED, "authentication required",
+                        1);
         if (ntok < 5)
-            return fail(err, SL_STATUS_BAD_REQUEST, multi ? "usage: mput ID TOPIC PARTITION COUNT"
-                                        : "usage: put ID TOPIC PARTITION LENGTH",
+            return fail(err, SL_STATUS_BAD_REQUEST,
+                        multi ? "usage: mput ID TOPIC PARTITION COUNT"
+                              : "usage: put ID TOPIC PARTITION LENGTH",
                         1);
         if (parse_u64(tok[4].p, tok[4].len, &n) != 0)
-            return fail(err, SL_STATUS_BAD_REQUEST, multi ? "bad count" : "bad length", 1);
+            return fail(err, SL_STATUS_BAD_REQUEST,
+                        multi ? "bad count" : "bad length", 1);
         if (!multi && n > lim->max_msg)
             return fail(err, SL_STATUS_TOO_LARGE, "message too large", 1);
         if (multi && (n == 0 || n > lim->max_count))
-            return fail(err, n == 0 ? SL_STATUS_BAD_REQUEST : SL_STATUS_TOO_LARGE, "bad count", 1);
+            return fail(err,
+                        n == 0 ? SL_STATUS_BAD_REQUEST : SL_STATUS_TOO_LARGE,
+                        "bad count", 1);
         if (tok[2].len > SL_PROTO_MAX_NAME || tok[3].len > SL_PROTO_MAX_NAME)
-            return fail(err, SL_STATUS_BAD_REQUEST, "bad topic or partition name", 1);
+            return fail(err, SL_STATUS_BAD_REQUEST,
+                        "bad topic or partition name", 1);
         cmd->topic = tok[2];
         cmd->part = tok[3];
         /* Option errors are fatal too: the payload follows regardless. */
@@ -253,7 +261,8 @@ static int parse_request(const uint8_t *buf, size_t len,
                 return SL_EAGAIN;
             }
             if (t < 0)
-                return fail(err, SL_STATUS_BAD_REQUEST, "payload longer than its length", 1);
+                return fail(err, SL_STATUS_BAD_REQUEST,
+                            "payload longer than its length", 1);
             cmd->payload = p;
             cmd->payload_len = n;
             *consumed = line_len + n + (size_t)t;
@@ -267,7 +276,8 @@ static int parse_request(const uint8_t *buf, size_t len,
                 const uint8_t *e = memchr(q, '\n', lscan);
                 if (e == NULL) {
                     if (ql >= 24)
-                        return fail(err, SL_STATUS_BAD_REQUEST, "bad item length line", 1);
+                        return fail(err, SL_STATUS_BAD_REQUEST,
+                                    "bad item length line", 1);
                     *consumed = 0;
                     *need = line_len + at + 24;
                     return SL_EAGAIN;
@@ -277,12 +287,15 @@ static int parse_request(const uint8_t *buf, size_t len,
                     ll--;
                 uint64_t il;
                 if (parse_u64((const char *)q, ll, &il) != 0)
-                    return fail(err, SL_STATUS_BAD_REQUEST, "bad item length", 1);
+                    return fail(err, SL_STATUS_BAD_REQUEST, "bad item length",
+                                1);
                 if (il > lim->max_msg)
-                    return fail(err, SL_STATUS_TOO_LARGE, "message too large", 1);
+                    return fail(err, SL_STATUS_TOO_LARGE, "message too large",
+                                1);
                 size_t hdr = (size_t)(e - q) + 1;
                 if (at + hdr + il > lim->max_request)
-                    return fail(err, SL_STATUS_TOO_LARGE, "request too large", 1);
+                    return fail(err, SL_STATUS_TOO_LARGE, "request too large",
+                                1);
                 if (ql < hdr + il) {
                     *consumed = 0;
                     *need = line_len + at + hdr + il + 2;
@@ -295,7 +308,8 @@ static int parse_request(const uint8_t *buf, size_t len,
                     return SL_EAGAIN;
                 }
                 if (t < 0)
-                    return fail(err, SL_STATUS_BAD_REQUEST, "item longer than its length", 1);
+                    return fail(err, SL_STATUS_BAD_REQUEST,
+                                "item longer than its length", 1);
                 at += hdr + il + (size_t)t;
             }
             cmd->payload = p;
@@ -310,8 +324,10 @@ static int parse_request(const uint8_t *buf, size_t len,
     if (tok_is(c, "get")) {
         cmd->type = SL_CMD_GET;
         if (ntok < 5)
-            return fail(err, SL_STATUS_BAD_REQUEST, "usage: get ID TOPIC PARTITION OFFSET "
-                        "[MAXBYTES] [wait=MS]", 0);
+            return fail(err, SL_STATUS_BAD_REQUEST,
+                        "usage: get ID TOPIC PARTITION OFFSET "
+                        "[MAXBYTES] [wait=MS]",
+                        0);
         cmd->topic = tok[2];
         cmd->part = tok[3];
         if (parse_u64(tok[4].p, tok[4].len, &cmd->offset) != 0)
@@ -331,8 +347,8 @@ static int parse_request(const uint8_t *buf, size_t len,
     if (tok_is(c, "offsets")) {
         cmd->type = SL_CMD_OFFSETS;
         if (ntok < 4)
-            return fail(err, SL_STATUS_BAD_REQUEST, "usage: offsets ID TOPIC PARTITION [ts=MS]",
-                        0);
+            return fail(err, SL_STATUS_BAD_REQUEST,
+                        "usage: offsets ID TOPIC PARTITION [ts=MS]", 0);
         cmd->topic = tok[2];
         cmd->part = tok[3];
         return parse_options(tok, 4, ntok, cmd, 0, 0, 0, 1, err);
@@ -340,8 +356,10 @@ static int parse_request(const uint8_t *buf, size_t len,
     if (tok_is(c, "commit")) {
         cmd->type = SL_CMD_COMMIT;
         if (ntok != 6)
-            return fail(err, SL_STATUS_BAD_REQUEST, "usage: commit ID GROUP TOPIC PARTITION "
-                        "OFFSET", 0);
+            return fail(err, SL_STATUS_BAD_REQUEST,
+                        "usage: commit ID GROUP TOPIC PARTITION "
+                        "OFFSET",
+                        0);
         cmd->group = tok[2];
         cmd->topic = tok[3];
         cmd->part = tok[4];
@@ -352,8 +370,8 @@ static int parse_request(const uint8_t *buf, size_t len,
     if (tok_is(c, "committed")) {
         cmd->type = SL_CMD_COMMITTED;
         if (ntok != 5)
-            return fail(err, SL_STATUS_BAD_REQUEST, "usage: committed ID GROUP TOPIC PARTITION",
-                        0);
+            return fail(err, SL_STATUS_BAD_REQUEST,
+                        "usage: committed ID GROUP TOPIC PARTITION", 0);
         cmd->group = tok[2];
         cmd->topic = tok[3];
         cmd->part = tok[4];
@@ -362,7 +380,8 @@ static int parse_request(const uint8_t *buf, size_t len,
     if (tok_is(c, "partitions")) {
         cmd->type = SL_CMD_PARTITIONS;
         if (ntok > 3)
-            return fail(err, SL_STATUS_BAD_REQUEST, "usage: partitions ID [TOPIC]", 0);
+            return fail(err, SL_STATUS_BAD_REQUEST,
+                        "usage: partitions ID [TOPIC]", 0);
         if (ntok == 3)
             cmd->topic = tok[2];
         return 0;

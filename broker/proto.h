@@ -38,12 +38,12 @@ typedef struct {
     uint64_t wait_ms;   /* get wait= */
     uint64_t count;     /* mput */
     int has_ts;
-    int64_t ts;         /* offsets ts= */
+    int64_t ts; /* offsets ts= */
     int has_producer;
-    int64_t producer;   /* pid= */
-    uint64_t seq;       /* seq= */
+    int64_t producer; /* pid= */
+    uint64_t seq;     /* seq= */
     int has_crc;
-    uint32_t crc;       /* crc= */
+    uint32_t crc;           /* crc= */
     const uint8_t *payload; /* put: the message; mput: the item list */
     size_t payload_len;
 } sl_cmd_t;
@@ -65,11 +65,11 @@ typedef struct {
 } sl_proto_limits_t;
 
 typedef struct {
-    int code;          /* An SL_STATUS_* code (lib/status.h). */
-    const char *msg;   /* Static text. */
+    int code;        /* An SL_STATUS_* code (lib/status.h). */
+    const char *msg; /* Static text. */
     int has_reqid;
     uint64_t reqid;
-    int fatal;         /* The stream cannot be resynchronised: close. */
+    int fatal; /* The stream cannot be resynchronised: close. */
 } sl_proto_err_t;
 
 void sl_proto_default_limits(sl_proto_limits_t *lim);
@@ -84,9 +84,9 @@ void sl_proto_default_limits(sl_proto_limits_t *lim);
  *              fatal unless its payload was consumed with it (a CRC
  *              mismatch): the caller must then close the connection,
  *              since the bytes that follow are a payload, not commands. */
-int sl_proto_parse(const uint8_t *buf, size_t len,
-                   const sl_proto_limits_t *lim, sl_cmd_t *cmd,
-                   size_t *consumed, size_t *need, sl_proto_err_t *err);
+int sl_proto_parse(const uint8_t *buf, size_t len, const sl_proto_limits_t *lim,
+                   sl_cmd_t *cmd, size_t *consumed, size_t *need,
+                   sl_proto_err_t *err);
 
 /* Iterates the items of a parsed mput: returns 1 with *data and *dlen set, or
  * 0 at the end. Only valid on a payload sl_proto_parse() accepted. */

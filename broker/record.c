@@ -117,15 +117,15 @@ int sl_record_encode(sl_buf_t *out, uint32_t part_id, uint64_t base_offset,
         size_t body = 1 + 1 + zz_len((int64_t)i) + 1 +
                       zz_len((int64_t)msgs[i].len) + msgs[i].len + 1;
         w += sl_put_varint(w, (int64_t)body);
-        *w++ = 0;                           /* attributes */
-        *w++ = 0;                           /* timestampDelta 0 */
-        w += sl_put_varint(w, (int64_t)i);  /* offsetDelta */
-        *w++ = 1;                           /* keyLength -1 */
+        *w++ = 0;                          /* attributes */
+        *w++ = 0;                          /* timestampDelta 0 */
+        w += sl_put_varint(w, (int64_t)i); /* offsetDelta */
+        *w++ = 1;                          /* keyLength -1 */
         w += sl_put_varint(w, (int64_t)msgs[i].len);
         if (msgs[i].len > 0)
             memcpy(w, msgs[i].data, msgs[i].len);
         w += msgs[i].len;
-        *w++ = 0;                           /* no headers */
+        *w++ = 0; /* no headers */
     }
     SL_ASSERT(w == p + total);
     sl_put_u32be(b + 17, sl_crc32c(0, b + 21, blen - 21));
@@ -146,8 +146,7 @@ int sl_record_header(const uint8_t *p, size_t len, uint32_t max_batch,
     return 0;
 }
 
-static int check(const uint8_t *p, size_t entry_len, sl_entry_t *e,
-                 int walk) {
+static int check(const uint8_t *p, size_t entry_len, sl_entry_t *e, int walk) {
     if (entry_len < SL_ENTRY_MIN)
         return SL_ETRUNC;
     if (sl_crc32c(0, p, 8) != sl_get_u32be(p + 8))

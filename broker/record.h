@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_ENTRY_HDR 12          /* The sluice header. */
-#define SL_BATCH_HDR 61          /* RecordBatch v2 fixed part. */
+#define SL_ENTRY_HDR 12 /* The sluice header. */
+#define SL_BATCH_HDR 61 /* RecordBatch v2 fixed part. */
 #define SL_ENTRY_MIN (SL_ENTRY_HDR + SL_BATCH_HDR)
 #define SL_BATCH_ATTR_LOG_APPEND_TIME 0x08
 #define SL_NO_PRODUCER (-1)
@@ -31,10 +31,10 @@ typedef struct {
 /* The decoded fixed fields of one entry. */
 typedef struct {
     uint32_t part_id;
-    uint32_t batch_len;     /* Bytes of the RecordBatch (entry = 12 + this). */
+    uint32_t batch_len; /* Bytes of the RecordBatch (entry = 12 + this). */
     uint64_t base_offset;
     uint16_t attributes;
-    uint32_t count;         /* Records in the batch. */
+    uint32_t count; /* Records in the batch. */
     int64_t base_ts;
     int64_t max_ts;
     int64_t producer_id;    /* SL_NO_PRODUCER when the put carried none. */

@@ -324,9 +324,7 @@ static void idle_cb(uv_idle_t *h) {
     sl__server_flush_dirty(srv);
 }
 
-static void check_cb(uv_check_t *h) {
-    sl__server_mem_update(h->data);
-}
+static void check_cb(uv_check_t *h) { sl__server_mem_update(h->data); }
 
 /* A connection that is not being read (at the memory budget) does not
  * see its peer leave, and would keep its memory. So, once a second, one
@@ -469,9 +467,7 @@ void sl__server_update_reading(sl_conn_t *conn) {
 
 /* ---- listener ----------------------------------------------------------- */
 
-static void reject_closed(uv_handle_t *h) {
-    free(h);
-}
+static void reject_closed(uv_handle_t *h) { free(h); }
 
 static void on_connection(uv_stream_t *ls, int status) {
     sl_server_t *srv = ls->data;

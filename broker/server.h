@@ -18,25 +18,25 @@
 #include <uv.h>
 
 typedef struct {
-    const char *host;       /* Listen address (127.0.0.1 by default). */
+    const char *host; /* Listen address (127.0.0.1 by default). */
     uint16_t port;
     uint64_t max_conns;
-    uint64_t idle_ms;       /* Close connections idle this long (0: never). */
-    uint64_t request_ms;    /* A started request must be complete (header
-                               and payload) this long after its first
-                               byte, or the connection closes (0: never). */
-    uint64_t auth_ms;       /* With a secret: auth must succeed this long
-                               after the connect (0: never). */
-    uint64_t max_output;    /* Stop reading and executing requests of a
-                               connection while its pending output is at
-                               this. */
-    uint64_t max_memory;    /* One budget for request buffers, pending
-                               output and the store's staging together: at
-                               it, reading stops on every connection and
-                               only puts already buffered are executed
-                               (0: no budget). */
+    uint64_t idle_ms;    /* Close connections idle this long (0: never). */
+    uint64_t request_ms; /* A started request must be complete (header
+                            and payload) this long after its first
+                            byte, or the connection closes (0: never). */
+    uint64_t auth_ms;    /* With a secret: auth must succeed this long
+                            after the connect (0: never). */
+    uint64_t max_output; /* Stop reading and executing requests of a
+                            connection while its pending output is at
+                            this. */
+    uint64_t max_memory; /* One budget for request buffers, pending
+                            output and the store's staging together: at
+                            it, reading stops on every connection and
+                            only puts already buffered are executed
+                            (0: no budget). */
     sl_proto_limits_t limits;
-    const char *secret;     /* Shared secret, or NULL. Not copied. */
+    const char *secret; /* Shared secret, or NULL. Not copied. */
 } sl_server_opts_t;
 
 typedef struct sl_server_s sl_server_t;

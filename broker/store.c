@@ -859,9 +859,7 @@ const sl_store_stats_t *sl_store_get_stats(const sl_store_t *store) {
     return &store->stats;
 }
 
-size_t sl_store_nsegments(const sl_store_t *store) {
-    return store->nsegs;
-}
+size_t sl_store_nsegments(const sl_store_t *store) { return store->nsegs; }
 
 uint64_t sl_store_durable_end(const sl_store_t *store) {
     return store->durable_end;
@@ -875,10 +873,6 @@ size_t sl_store_filling_bytes(const sl_store_t *store) {
     return store->filling->data.len;
 }
 
-void *sl_store_get_data(const sl_store_t *store) {
-    return store->data;
-}
+void *sl_store_get_data(const sl_store_t *store) { return store->data; }
 
-void sl_store_set_data(sl_store_t *store, void *data) {
-    store->data = data;
-}
+void sl_store_set_data(sl_store_t *store, void *data) { store->data = data; }

@@ -74,12 +74,12 @@ typedef struct sl_part_s {
     uint64_t first_slot;     /* First index entry still in the log. */
     uint64_t first_slot_gen; /* Retention generation first_slot is for. */
     int64_t last_ts;
-    uint64_t reserved;       /* High-water mark: offsets below it may have
-                                been acknowledged (meta.log records). */
-    sl_prod_t *prods;        /* Owned array. */
+    uint64_t reserved; /* High-water mark: offsets below it may have
+                          been acknowledged (meta.log records). */
+    sl_prod_t *prods;  /* Owned array. */
     uint32_t nprods, capprods;
-    void *waiters;           /* For the server (long polls); not owned. */
-    int advanced;            /* Scratch flag while completing a group. */
+    void *waiters; /* For the server (long polls); not owned. */
+    int advanced;  /* Scratch flag while completing a group. */
 } sl_part_t;
 
 /* An acknowledgement, opaque to the store, delivered after durability.
@@ -105,14 +105,14 @@ typedef struct {
     uint64_t segment_size;
     sl_fsync_mode_t fsync_mode;
     uint64_t fsync_interval_ms;
-    uint32_t max_batch;     /* Largest RecordBatch accepted. */
+    uint32_t max_batch; /* Largest RecordBatch accepted. */
     uint64_t checkpoint_ms;
     uint64_t retention_bytes; /* 0: unlimited. */
     uint64_t retention_ms;    /* 0: unlimited. */
     int auto_create;
     uint32_t max_partitions; /* Creating one more is SL_ELIMIT; 0: none. */
-    int quarantine_damaged; /* Serve around damaged records (recover.c)
-                               instead of refusing to start. */
+    int quarantine_damaged;  /* Serve around damaged records (recover.c)
+                                instead of refusing to start. */
 } sl_store_opts_t;
 
 typedef struct sl_store_s sl_store_t;
@@ -129,7 +129,7 @@ typedef struct {
     uint64_t crc_errors;
     uint64_t recovered_entries;
     uint64_t truncated_bytes;
-    uint64_t damaged_ranges;  /* Quarantined at start-up. */
+    uint64_t damaged_ranges; /* Quarantined at start-up. */
     uint64_t recovery_ms;
     uint64_t nospace_groups;      /* Groups undone for lack of space. */
     uint64_t nospace_refused;     /* Puts and commits refused (507). */
@@ -158,8 +158,7 @@ void sl_store_free(sl_store_t *store);
  * create is set and auto-creation is on. SL_ENOTFOUND otherwise;
  * SL_ELIMIT when creating it would exceed opts.max_partitions. */
 int sl_store_part(sl_store_t *store, const char *topic, size_t tlen,
-                  const char *name, size_t nlen, int create,
-                  sl_part_t **out);
+                  const char *name, size_t nlen, int create, sl_part_t **out);
 
 /* Stages a batch of msgs[0..n) for part. With producer >= 0, a batch whose
  * sequence is not above the last one stored for (producer, part) is not
@@ -184,8 +183,8 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
  * above seq are refused until it stores a batch from seq again. For a
  * batch the server refused before it reached sl_store_append (a CRC
  * mismatch). Ignores a producer or seq out of range (never stored). */
-void sl_store_fence(sl_store_t *store, const sl_part_t *part,
-                    int64_t producer, uint64_t seq, int err);
+void sl_store_fence(sl_store_t *store, const sl_part_t *part, int64_t producer,
+                    uint64_t seq, int err);
 
 /* Stages a consumer-group offset; ack delivered after durability. */
 int sl_store_commit_offset(sl_store_t *store, const char *group, size_t glen,

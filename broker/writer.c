@@ -49,9 +49,7 @@ static void fsync_dir_or_die(const char *dir) {
 }
 
 /* Whether errno says the file system is out of space or quota. */
-static int errno_nospace(int e) {
-    return sl_err_from_errno(e) == SL_ENOSPC;
-}
+static int errno_nospace(int e) { return sl_err_from_errno(e) == SL_ENOSPC; }
 
 /* Writes all of p[0..n) at the file offset (appending when at < 0).
  * Returns 0, or SL_ENOSPC when the file system is full (some bytes may
@@ -410,9 +408,7 @@ static void kick(sl_store_t *store) {
     pthread_mutex_unlock(&store->mu);
 }
 
-void sl_store_kick(sl_store_t *store) {
-    kick(store);
-}
+void sl_store_kick(sl_store_t *store) { kick(store); }
 
 static void reset_group(sl_group_t *g) {
     /* Keep the storage for the next turn, unless one burst made it huge. */
@@ -667,13 +663,9 @@ static void complete(sl_store_t *store) {
     kick(store);
 }
 
-static void async_cb(uv_async_t *h) {
-    complete(h->data);
-}
+static void async_cb(uv_async_t *h) { complete(h->data); }
 
-static void check_cb(uv_check_t *h) {
-    kick(h->data);
-}
+static void check_cb(uv_check_t *h) { kick(h->data); }
 
 int sl__store_writer_start(sl_store_t *store) {
     if (store->nsegs > 0) {

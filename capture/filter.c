@@ -20,7 +20,7 @@ struct sl_filter_s {
     rules_t include, exclude, columns;
     pcre2_match_data *match;
     sl_strmap_t decisions; /* "db.table" -> KEEP or DROP. */
-    char *name;       /* Scratch for "db.table[.column]". */
+    char *name;            /* Scratch for "db.table[.column]". */
     size_t name_cap;
 };
 
@@ -39,15 +39,16 @@ static int rules_compile(rules_t *rules, const char *const *patterns,
     for (size_t i = 0; i < count; i++) {
         int code;
         PCRE2_SIZE offset;
-        pcre2_code *re = pcre2_compile(
-            (PCRE2_SPTR)patterns[i], PCRE2_ZERO_TERMINATED,
-            PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF, &code, &offset,
-            NULL);
+        pcre2_code *re =
+            pcre2_compile((PCRE2_SPTR)patterns[i], PCRE2_ZERO_TERMINATED,
+                          PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF, &code,
+                          &offset, NULL);
         if (re == NULL) {
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(code, msg, sizeof msg);
-            snprintf(err, errlen, "%s pattern '%s' is not a valid regular "
-                                  "expression at offset %zu: %s",
+            snprintf(err, errlen,
+                     "%s pattern '%s' is not a valid regular "
+                     "expression at offset %zu: %s",
                      what, patterns[i], (size_t)offset, (char *)msg);
             return SL_ECONFIG;
         }
@@ -73,21 +74,20 @@ void sl_filter_free(sl_filter_t *filter) {
 }
 
 int sl_filter_new(sl_filter_t **out, const char *const *include,
-                  size_t ninclude, const char *const *exclude,
-                  size_t nexclude, const char *const *exclude_columns,
-                  size_t nexclude_columns, char *err, size_t errlen) {
+                  size_t ninclude, const char *const *exclude, size_t nexclude,
+                  const char *const *exclude_columns, size_t nexclude_columns,
+                  char *err, size_t errlen) {
     *out = NULL;
     sl_filter_t *filter = calloc(1, sizeof *filter);
     if (filter == NULL)
         return SL_ENOMEM;
     int rc;
-    if ((rc = rules_compile(&filter->include, include, ninclude, "include",
-                            err, errlen)) != 0 ||
-        (rc = rules_compile(&filter->exclude, exclude, nexclude, "exclude",
-                            err, errlen)) != 0 ||
-        (rc = rules_compile(&filter->columns, exclude_columns,
-                            nexclude_columns, "exclude-column", err,
-                            errlen)) != 0) {
+    if ((rc = rules_compile(&filter->include, include, ninclude, "include", err,
+                            errlen)) != 0 ||
+        (rc = rules_compile(&filter->exclude, exclude, nexclude, "exclude", err,
+                            errlen)) != 0 ||
+        (rc = rules_compile(&filter->columns, exclude_columns, nexclude_columns,
+                            "exclude-column", err, errlen)) != 0) {
         sl_filter_free(filter);
         return rc;
     }
@@ -159,8 +159,7 @@ int sl_filter_column(sl_filter_t *filter, const char *db, size_t db_len,
                      size_t column_len) {
     if (filter->columns.count == 0)
         return 1;
-    size_t len =
-        join(filter, db, db_len, table, table_len, column, column_len);
+    size_t len = join(filter, db, db_len, table, table_len, column, column_len);
     if (len == 0)
         return 0; /* Out of memory: dropping an excluded column is safer. */
     return !any_match(filter, &filter->columns, filter->name, len);

@@ -21,9 +21,9 @@ typedef struct sl_filter_s sl_filter_t;
  * bad pattern returns SL_ECONFIG with err naming it and the offset of the
  * problem. *out is owned by the caller (sl_filter_free()). */
 int sl_filter_new(sl_filter_t **out, const char *const *include,
-                  size_t ninclude, const char *const *exclude,
-                  size_t nexclude, const char *const *exclude_columns,
-                  size_t nexclude_columns, char *err, size_t errlen);
+                  size_t ninclude, const char *const *exclude, size_t nexclude,
+                  const char *const *exclude_columns, size_t nexclude_columns,
+                  char *err, size_t errlen);
 void sl_filter_free(sl_filter_t *filter);
 
 /* 1 when db.table is captured, else 0. */

@@ -75,8 +75,8 @@ int sl_capture_offline_wanted(int argc, char **argv) {
 
 int sl_capture_offline_main(int argc, char **argv) {
     sl_config_t cfg;
-    int status = sl_program_args(&cfg, "sluice-capture", synopsis, opts,
-                                 argc, argv);
+    int status =
+        sl_program_args(&cfg, "sluice-capture", synopsis, opts, argc, argv);
     if (status != SL_PROGRAM_RUN)
         return status;
     status = 2;
@@ -152,8 +152,8 @@ int sl_capture_offline_main(int argc, char **argv) {
                                   i + 1 == nfiles ? stop : 0);
         /* Flush what was decoded before reporting an error, so the
          * output ends exactly before the failing event. */
-        if (out_buf->len > 0 &&
-            sl_file_write_all(STDOUT_FILENO, out_buf->data, out_buf->len) != 0) {
+        if (out_buf->len > 0 && sl_file_write_all(STDOUT_FILENO, out_buf->data,
+                                                  out_buf->len) != 0) {
             fprintf(stderr, "sluice-capture: writing stdout: %s\n",
                     strerror(errno));
             free(files);

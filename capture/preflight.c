@@ -42,8 +42,8 @@ static char *variable(MYSQL *mysql, const char *name) {
 static void check_binlog_settings(ctx_t *ctx, MYSQL *mysql) {
     char what[512];
     char *log_bin = variable(mysql, "log_bin");
-    if (log_bin == NULL || (strcasecmp(log_bin, "ON") != 0 &&
-                            strcmp(log_bin, "1") != 0)) {
+    if (log_bin == NULL ||
+        (strcasecmp(log_bin, "ON") != 0 && strcmp(log_bin, "1") != 0)) {
         finding(ctx, 1,
                 "the binary log is off (log_bin), so there is nothing to "
                 "capture.",
@@ -101,8 +101,9 @@ static void check_binlog_settings(ctx_t *ctx, MYSQL *mysql) {
     char *checksum = variable(mysql, "binlog_checksum");
     if (checksum != NULL && strcasecmp(checksum, "CRC32") != 0 &&
         strcasecmp(checksum, "NONE") != 0) {
-        snprintf(what, sizeof what, "binlog_checksum is %s, which capture "
-                                    "does not know.",
+        snprintf(what, sizeof what,
+                 "binlog_checksum is %s, which capture "
+                 "does not know.",
                  checksum);
         finding(ctx, 1, what, "SET GLOBAL binlog_checksum = 'CRC32';");
     }
@@ -205,8 +206,8 @@ int sl_preflight_run(const sl_source_opts_t *opts, sl_buf_t *report,
     check_binlog_settings(&ctx, mysql);
     check_privileges(&ctx, mysql);
     check_server_id(&ctx, mysql, opts->server_id);
-    if (opts->gtid != NULL && strstr(mysql_get_server_info(mysql),
-                                     "MariaDB") == NULL) {
+    if (opts->gtid != NULL &&
+        strstr(mysql_get_server_info(mysql), "MariaDB") == NULL) {
         char *mode = variable(mysql, "gtid_mode");
         if (mode == NULL || strcasecmp(mode, "ON") != 0)
             finding(&ctx, 1,

@@ -40,14 +40,14 @@ struct sl_publish_s {
     size_t max_inflight, max_batch, max_batch_bytes;
     volatile int *stop;
 
-    ent_t *q;        /* Ring of entries. */
+    ent_t *q; /* Ring of entries. */
     size_t qhead, qlen, qcap;
     size_t inflight_bytes;
 
     uint64_t next_seq;
-    int have_safe;       /* A checkpoint is safe to write. */
+    int have_safe; /* A checkpoint is safe to write. */
     sl_checkpoint_t safe;
-    int safe_written;    /* The safe one was already put. */
+    int safe_written; /* The safe one was already put. */
     int have_written;
     sl_checkpoint_t written; /* The last checkpoint stored in the broker. */
     uint64_t last_cp_ns;
@@ -159,10 +159,10 @@ static int send_entry(sl_publish_t *pub, ent_t *ent) {
     sl_client_msg_t *msgs = stack;
     if (ent->kind == ENT_CHECKPOINT || ent->kind == ENT_INTERNAL) {
         sl_client_msg_t msg = {ent->data.data, ent->data.len};
-        int err = sl_client_put_send(
-            pub->cl, SL_PUBLISH_INTERNAL_TOPIC,
-            ent->kind == ENT_INTERNAL ? ent->part : pub->cp_part, &msg, 1, -1,
-            0, NULL);
+        int err = sl_client_put_send(pub->cl, SL_PUBLISH_INTERNAL_TOPIC,
+                                     ent->kind == ENT_INTERNAL ? ent->part
+                                                               : pub->cp_part,
+                                     &msg, 1, -1, 0, NULL);
         ent->sent = err == 0;
         return err;
     }
@@ -269,13 +269,16 @@ static int take_ack(sl_publish_t *pub) {
             /* The broker is up but cannot store now: wait (200 ms doubling
              * to 5 s) before sending the unacknowledged puts again. */
             if (pub->stop != NULL && *pub->stop) {
-                snprintf(pub->err, sizeof pub->err, "stopped while the "
-                         "broker refused puts (%s)", sl_strerror(err));
+                snprintf(pub->err, sizeof pub->err,
+                         "stopped while the "
+                         "broker refused puts (%s)",
+                         sl_strerror(err));
                 return SL_ESTOPPED;
             }
             if (refused.attempts % 10 == 0)
                 sl_log_warn("broker cannot store now; capture paused, "
-                            "retrying", "error=\"%s\" unacked_bytes=%zu",
+                            "retrying",
+                            "error=\"%s\" unacked_bytes=%zu",
                             sl_client_error(pub->cl), pub->inflight_bytes);
             sl_backoff_sleep(&refused, NULL);
         }
@@ -299,8 +302,8 @@ static int take_ack(sl_publish_t *pub) {
         snprintf(pub->err, sizeof pub->err,
                  "the broker refused a batch to %s and then stored a later "
                  "one first (sequence %llu now counts as a duplicate); "
-                 "capture stops rather than lose it", ent->part,
-                 (unsigned long long)ent->first_seq);
+                 "capture stops rather than lose it",
+                 ent->part, (unsigned long long)ent->first_seq);
         return SL_ECORRUPT;
     }
     if (ent->kind == ENT_BATCH) {
@@ -473,8 +476,7 @@ int sl_publish_sync(sl_publish_t *pub, int force, uint64_t checkpoint_ms) {
     if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
         return err;
     uint64_t now = sl_mono_ns();
-    int due = force ||
-              now - pub->last_cp_ns >= checkpoint_ms * 1000000ull;
+    int due = force || now - pub->last_cp_ns >= checkpoint_ms * 1000000ull;
     if (!due)
         return 0;
     if ((err = drain(pub, 0)) != 0)
@@ -512,9 +514,9 @@ int sl_publish_sync(sl_publish_t *pub, int force, uint64_t checkpoint_ms) {
  * client's buffer, which the next get reuses. Damaged records (422) are
  * not skipped: the error is returned (SL_EDAMAGED), since an older
  * checkpoint than the newest would publish changes again. */
-static int newest_record(sl_publish_t *pub, const char *part,
-                         uint64_t earliest, uint64_t latest, sl_buf_t *out,
-                         uint64_t *offset, int *found) {
+static int newest_record(sl_publish_t *pub, const char *part, uint64_t earliest,
+                         uint64_t latest, sl_buf_t *out, uint64_t *offset,
+                         int *found) {
     *found = 0;
     uint64_t hi = latest, span = 16;
     while (hi > earliest) {
@@ -553,8 +555,7 @@ static int newest_record(sl_publish_t *pub, const char *part,
     return 0;
 }
 
-static int read_checkpoint(sl_publish_t *pub, sl_checkpoint_t *cp,
-                           int *found) {
+static int read_checkpoint(sl_publish_t *pub, sl_checkpoint_t *cp, int *found) {
     uint64_t earliest, latest;
     *found = 0;
     int err = sl_client_offsets(pub->cl, SL_PUBLISH_INTERNAL_TOPIC,
@@ -653,9 +654,9 @@ int sl_publish_open(sl_publish_t **out, const sl_publish_opts_t *opts,
     }
     if (err != 0) {
         snprintf(errbuf, errlen, "broker %s: %s", opts->broker,
-                 pub->err[0] ? pub->err
-                             : (pub->cl ? sl_client_error(pub->cl)
-                                        : sl_strerror(err)));
+                 pub->err[0]
+                     ? pub->err
+                     : (pub->cl ? sl_client_error(pub->cl) : sl_strerror(err)));
         sl_publish_free(pub);
         return err;
     }

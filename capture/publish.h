@@ -11,10 +11,10 @@
  * Replays reproduce the same sequences, and the same batches, because the
  * counter's value is saved in every checkpoint, batches are cut at points
  * that depend only on the messages (see sl_publish_cut()), and a restart
- * replays the binlog from that checkpoint with the same filters and routing (the producer id is derived
- * from the capture name and those settings, so a changed configuration is
- * a new producer). Checkpoints are put only once every message before them
- * has been acknowledged; they are the resume point.
+ * replays the binlog from that checkpoint with the same filters and routing
+ * (the producer id is derived from the capture name and those settings, so a
+ * changed configuration is a new producer). Checkpoints are put only once every
+ * message before them has been acknowledged; they are the resume point.
  *
  * Memory is bounded: at most max_inflight bytes of unacknowledged messages
  * are kept (they are needed to re-send after a broken connection); past
@@ -37,26 +37,26 @@
 #define SL_PUBLISH_INTERNAL_TOPIC "__sluice_capture"
 
 typedef struct {
-    const char *broker;       /* "HOST:PORT". Copied. */
-    const char *secret;       /* Broker shared secret or NULL. Copied. */
-    const char *topic;        /* Data topic. Copied. */
+    const char *broker; /* "HOST:PORT". Copied. */
+    const char *secret; /* Broker shared secret or NULL. Copied. */
+    const char *topic;  /* Data topic. Copied. */
     /* Checkpoints go to partition checkpoint_partition (the capture name)
      * of the internal topic SL_PUBLISH_INTERNAL_TOPIC, so consumers listing
      * the data topic never see them. Copied. */
     const char *checkpoint_partition;
-    int64_t producer;         /* >= 0. */
-    size_t max_inflight;      /* Bytes of unacked messages (default 64 MiB). */
-    size_t max_batch;         /* Messages per batch put (default 512). */
-    size_t max_batch_bytes;   /* Bytes per batch put (default 1 MiB). */
+    int64_t producer;       /* >= 0. */
+    size_t max_inflight;    /* Bytes of unacked messages (default 64 MiB). */
+    size_t max_batch;       /* Messages per batch put (default 512). */
+    size_t max_batch_bytes; /* Bytes per batch put (default 1 MiB). */
 } sl_publish_opts_t;
 
 /* What a checkpoint records: where to resume and the counter there. */
 typedef struct {
     char file[256];
-    uint64_t pos;        /* The position after the last complete event. */
-    char gtid[192];      /* The last transaction's GTID, or "". */
-    uint64_t next_seq;   /* The capture sequence of the next message. */
-    int64_t ts;          /* Source commit time (seconds) of that event. */
+    uint64_t pos;      /* The position after the last complete event. */
+    char gtid[192];    /* The last transaction's GTID, or "". */
+    uint64_t next_seq; /* The capture sequence of the next message. */
+    int64_t ts;        /* Source commit time (seconds) of that event. */
 } sl_checkpoint_t;
 
 typedef struct sl_publish_s sl_publish_t;
@@ -117,8 +117,8 @@ int sl_publish_last_checkpoint(const sl_publish_t *pub, sl_checkpoint_t *cp);
 
 /* Counters. */
 typedef struct {
-    uint64_t messages;     /* Acknowledged, stored or duplicate. */
-    uint64_t duplicates;   /* Acknowledged as already stored. */
+    uint64_t messages;   /* Acknowledged, stored or duplicate. */
+    uint64_t duplicates; /* Acknowledged as already stored. */
     uint64_t bytes;
     uint64_t checkpoints;
     uint64_t reconnects;

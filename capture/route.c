@@ -33,10 +33,8 @@ int sl_route_partition(const sl_route_t *route, const char *db, size_t db_len,
                        sl_buf_t *out) {
     int err = 0;
     switch (route->mode) {
-    case SL_ROUTE_SERVER:
-        return sl_buf_append_str(out, "all");
-    case SL_ROUTE_DATABASE:
-        return sl_partname_encode(db, db_len, NULL, 0, out);
+    case SL_ROUTE_SERVER: return sl_buf_append_str(out, "all");
+    case SL_ROUTE_DATABASE: return sl_partname_encode(db, db_len, NULL, 0, out);
     case SL_ROUTE_TABLE:
     case SL_ROUTE_KEY:
         if ((err = sl_partname_encode(db, db_len, table, table_len, out)) != 0)

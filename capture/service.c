@@ -1,15 +1,14 @@
 /* The live capture service; see service.h. */
 #include "service.h"
 
-#include "capture/decoder/binlog.h"
-#include "strmap.h"
 #include "bytes.h"
+#include "capture/decoder/binlog.h"
+#include "capture/schema/history.h"
 #include "clock.h"
 #include "config.h"
 #include "error.h"
 #include "filter.h"
 #include "hash.h"
-#include "capture/schema/history.h"
 #include "log.h"
 #include "parse.h"
 #include "preflight.h"
@@ -18,6 +17,7 @@
 #include "secret.h"
 #include "source.h"
 #include "stats.h"
+#include "strmap.h"
 
 #include <ctype.h>
 #include <mysqld_error.h>
@@ -90,36 +90,36 @@ typedef struct {
     char *start_gtid;
     sl_filter_t *filter;
     sl_route_t route;
-    sl_schema_t *schema;   /* The schema history in force. */
+    sl_schema_t *schema;           /* The schema history in force. */
     const sl_checkpoint_t *resume; /* The checkpoint started from, or NULL. */
-    char schema_part[300]; /* "<name>.schema" in the internal topic. */
-    sl_buf_t record;       /* Scratch: a schema history record. */
+    char schema_part[300];         /* "<name>.schema" in the internal topic. */
+    sl_buf_t record;               /* Scratch: a schema history record. */
     sl_publish_t *pub;
     sl_binlog_t *dec;
     uint8_t skip[256];
     size_t nskip;
 
     /* Transaction state. */
-    sl_strmap_t touched;  /* Partitions that got rows in this transaction. */
+    sl_strmap_t touched; /* Partitions that got rows in this transaction. */
     int in_trx;
-    sl_buf_t part;        /* Scratch: partition name. */
-    sl_buf_t sql;         /* Scratch: a DDL statement as a C string. */
+    sl_buf_t part; /* Scratch: partition name. */
+    sl_buf_t sql;  /* Scratch: a DDL statement as a C string. */
 
     /* Where the current event ends (the resume point after a commit). */
     const char *cur_file;
     uint64_t cur_end;
     uint32_t cur_ts;
-    int boundary_done;    /* The current event already marked a boundary. */
-    char last_gtid[192];  /* GTID of the last transaction ended. */
+    int boundary_done;   /* The current event already marked a boundary. */
+    char last_gtid[192]; /* GTID of the last transaction ended. */
 
     /* Report. */
-    sl_capstats_t *stats;    /* The stats endpoint, or NULL. */
-    int stats_remote;        /* --stats-allow-remote. */
-    sl_strmap_t part_rows;   /* Partition -> uint64_t rows published. */
+    sl_capstats_t *stats;  /* The stats endpoint, or NULL. */
+    int stats_remote;      /* --stats-allow-remote. */
+    sl_strmap_t part_rows; /* Partition -> uint64_t rows published. */
     sl_buf_t stats_text;
     uint64_t last_stats_ns;
     uint64_t start_ns;
-    uint64_t sessions;       /* Replication connections opened. */
+    uint64_t sessions; /* Replication connections opened. */
     uint64_t rows, events, bytes, last_rows, last_events, last_bytes;
     uint64_t last_report_ns;
     int64_t last_event_ts;
@@ -210,8 +210,7 @@ static int parse_start(svc_t *svc, const char *text) {
 static int64_t producer_id(svc_t *svc, const char *name) {
     sl_buf_t buf = SL_BUF_INIT;
     static const char *keys[] = {"include", "exclude", "exclude-column"};
-    sl_buf_printf(&buf, "%s\n%s\n%s\n", name,
-                  sl_config_get(&svc->cfg, "topic"),
+    sl_buf_printf(&buf, "%s\n%s\n%s\n", name, sl_config_get(&svc->cfg, "topic"),
                   sl_config_get(&svc->cfg, "partition-by"));
     for (size_t k = 0; k < 3; k++) {
         const sl_strlist_t *list = sl_config_get_list(&svc->cfg, keys[k]);
@@ -219,8 +218,8 @@ static int64_t producer_id(svc_t *svc, const char *name) {
             sl_buf_printf(&buf, "%s=%s\n", keys[k], list->items[i]);
     }
     /* The broker takes producer ids below 2^48. */
-    int64_t id = (int64_t)(sl_hash_fnv1a(buf.data, buf.len) &
-                           ((UINT64_C(1) << 48) - 1));
+    int64_t id =
+        (int64_t)(sl_hash_fnv1a(buf.data, buf.len) & ((UINT64_C(1) << 48) - 1));
     sl_buf_free(&buf);
     return id;
 }
@@ -247,13 +246,13 @@ static int publish_to(svc_t *svc, const char *db, size_t db_len,
  * table that is not captured are never published, so their columns are
  * all kept (an excluded primary-key column there is no error). */
 static int keep_column(void *ctx, const char *db, size_t db_len,
-                       const char *table, size_t table_len,
-                       const char *column, size_t len) {
+                       const char *table, size_t table_len, const char *column,
+                       size_t len) {
     svc_t *svc = ctx;
     if (!sl_filter_table(svc->filter, db, db_len, table, table_len))
         return 1;
-    return sl_filter_column(svc->filter, db, db_len, table, table_len,
-                            column, len);
+    return sl_filter_column(svc->filter, db, db_len, table, table_len, column,
+                            len);
 }
 
 /* A row, rendered without its excluded columns and with its routing hash
@@ -269,12 +268,11 @@ static int publish_row(svc_t *svc, const sl_change_t *chg) {
         return SL_EINVAL;
     }
     uint64_t key_hash = svc->route.mode == SL_ROUTE_KEY ? chg->key_hash : 0;
-    if ((err = publish_to(svc, chg->db, chg->db_len, chg->table,
-                          chg->table_len, key_hash, chg->json, chg->json_len,
-                          1)) != 0)
+    if ((err = publish_to(svc, chg->db, chg->db_len, chg->table, chg->table_len,
+                          key_hash, chg->json, chg->json_len, 1)) != 0)
         return err;
-    uint64_t *count = sl_strmap_get(&svc->part_rows, svc->part.data,
-                                    svc->part.len);
+    uint64_t *count =
+        sl_strmap_get(&svc->part_rows, svc->part.data, svc->part.len);
     if (count == NULL) {
         if ((count = calloc(1, sizeof *count)) == NULL ||
             sl_strmap_put(&svc->part_rows, svc->part.data, svc->part.len,
@@ -368,10 +366,9 @@ static int on_ddl(svc_t *svc, const sl_change_t *chg) {
                                   sql_len, &effect, why, sizeof why);
     int captured = 0;
     for (size_t i = 0; i < effect.ntables; i++)
-        captured |= sl_filter_table(svc->filter, effect.tables[i].db,
-                                    strlen(effect.tables[i].db),
-                                    effect.tables[i].table,
-                                    strlen(effect.tables[i].table));
+        captured |= sl_filter_table(
+            svc->filter, effect.tables[i].db, strlen(effect.tables[i].db),
+            effect.tables[i].table, strlen(effect.tables[i].table));
     if (err == SL_EUNSUPPORTED && (captured || effect.ntables == 0)) {
         snprintf(svc->err, sizeof svc->err,
                  "%s:%llu: the schema history cannot interpret this DDL "
@@ -390,11 +387,11 @@ static int on_ddl(svc_t *svc, const sl_change_t *chg) {
         return err;
     }
     sl_buf_reset(&svc->record);
-    err = sl_history_ddl_record(chg->file, chg->pos, chg->db, chg->db_len,
-                                sql, sql_len, sql_mode, &svc->record);
+    err = sl_history_ddl_record(chg->file, chg->pos, chg->db, chg->db_len, sql,
+                                sql_len, sql_mode, &svc->record);
     if (err == 0 && effect.ntables > 0)
-        err = sl_publish_internal(svc->pub, svc->schema_part,
-                                  svc->record.data, svc->record.len);
+        err = sl_publish_internal(svc->pub, svc->schema_part, svc->record.data,
+                                  svc->record.len);
     /* The statement goes to each captured table it names (all N
      * partitions of a table under key:N). */
     for (size_t i = 0; i < effect.ntables && err == 0; i++) {
@@ -415,8 +412,7 @@ static int on_change(void *ctx, const sl_change_t *chg) {
     svc_t *svc = ctx;
     int err = 0;
     switch (chg->kind) {
-    case SL_CHANGE_UNKNOWN:
-        return 0;
+    case SL_CHANGE_UNKNOWN: return 0;
     case SL_CHANGE_BEGIN:
         svc->in_trx = 1;
         clear_touched(svc);
@@ -545,17 +541,15 @@ static int standalone_event(uint8_t type) {
     case SL_EV_FORMAT_DESCRIPTION:
     case SL_EV_PREVIOUS_GTIDS:
     case SL_EV_MARIA_BINLOG_CHECKPOINT:
-    case SL_EV_MARIA_GTID_LIST:
-        return 1;
-    default:
-        return 0;
+    case SL_EV_MARIA_GTID_LIST: return 1;
+    default: return 0;
     }
 }
 
 static const struct sl_schema_table_s *lookup_table(void *ctx, const char *db,
-                                                   size_t db_len,
-                                                   const char *table,
-                                                   size_t table_len) {
+                                                    size_t db_len,
+                                                    const char *table,
+                                                    size_t table_len) {
     svc_t *svc = ctx;
     return sl_schema_find(svc->schema, db, db_len, table, table_len);
 }
@@ -686,7 +680,8 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
             break;
         }
         report(svc, 0);
-        if (svc->stats != NULL && sl_mono_ns() - svc->last_stats_ns > 500000000u)
+        if (svc->stats != NULL &&
+            sl_mono_ns() - svc->last_stats_ns > 500000000u)
             update_stats(svc);
     }
     sl_source_close(src);
@@ -727,8 +722,7 @@ static int setup(svc_t *svc, int argc, char **argv) {
     if ((rc = sl_config_get_u64(&svc->cfg, "server-id", &server_id)) != 0 ||
         (rc = sl_config_get_ms(&svc->cfg, "heartbeat", &heartbeat)) != 0 ||
         (rc = sl_config_get_ms(&svc->cfg, "timeout", &timeout)) != 0 ||
-        (rc = sl_config_get_bool(&svc->cfg, "tls", &svc->src_opts.tls)) !=
-            0 ||
+        (rc = sl_config_get_bool(&svc->cfg, "tls", &svc->src_opts.tls)) != 0 ||
         (rc = sl_config_get_bool(&svc->cfg, "stats-allow-remote",
                                  &svc->stats_remote)) != 0) {
         snprintf(svc->err, sizeof svc->err, "%s", svc->cfg.err);
@@ -759,8 +753,8 @@ static int setup(svc_t *svc, int argc, char **argv) {
     if (svc->broker_secret != NULL &&
         sl_secret_check_token(svc->broker_secret,
                               "the broker secret (--broker-secret-file or "
-                              "SLUICE_BROKER_SECRET)", errbuf,
-                              sizeof errbuf) != 0) {
+                              "SLUICE_BROKER_SECRET)",
+                              errbuf, sizeof errbuf) != 0) {
         snprintf(svc->err, sizeof svc->err, "%s", errbuf);
         return SL_EUSAGE;
     }
@@ -773,8 +767,8 @@ static int setup(svc_t *svc, int argc, char **argv) {
     svc->src_opts.tls_ca = sl_config_get(&svc->cfg, "tls-ca");
     if (svc->src_opts.tls_ca != NULL)
         svc->src_opts.tls = 1;
-    if (sl_route_parse(sl_config_get(&svc->cfg, "partition-by"),
-                       &svc->route) != 0) {
+    if (sl_route_parse(sl_config_get(&svc->cfg, "partition-by"), &svc->route) !=
+        0) {
         snprintf(svc->err, sizeof svc->err,
                  "--partition-by must be table, database, server or key:N");
         return SL_EUSAGE;
@@ -808,8 +802,8 @@ static int run_preflight(svc_t *svc) {
     sl_buf_t report_buf = SL_BUF_INIT;
     sl_preflight_result_t result;
     char err[1024];
-    rc = sl_preflight_run(&svc->src_opts, &report_buf, &result, err,
-                          sizeof err);
+    rc =
+        sl_preflight_run(&svc->src_opts, &report_buf, &result, err, sizeof err);
     const char *text = "";
     sl_buf_cstr(&report_buf, &text);
     if (rc == 0 && (result.errors || result.warnings))
@@ -869,9 +863,9 @@ static int init_schema(svc_t *svc) {
                                       load_history_cb, &ld);
         if (rc == 0 && !ld.have_snapshot) {
             snprintf(ld.err, sizeof ld.err,
-                     "no snapshot before %.200s:%llu in %s/%.200s",
-                     cp->file, (unsigned long long)cp->pos,
-                     SL_PUBLISH_INTERNAL_TOPIC, svc->schema_part);
+                     "no snapshot before %.200s:%llu in %s/%.200s", cp->file,
+                     (unsigned long long)cp->pos, SL_PUBLISH_INTERNAL_TOPIC,
+                     svc->schema_part);
             rc = SL_ENOTFOUND;
         }
         if (rc != 0) {
@@ -881,8 +875,7 @@ static int init_schema(svc_t *svc) {
             return rc;
         }
         sl_log_info("schema history rebuilt", "tables=%zu ddl_applied=%llu",
-                    sl_schema_count(ld.schema),
-                    (unsigned long long)ld.applied);
+                    sl_schema_count(ld.schema), (unsigned long long)ld.applied);
         svc->schema = ld.schema;
         ld.schema = NULL;
         sl_history_loader_free(&ld);
@@ -891,8 +884,8 @@ static int init_schema(svc_t *svc) {
     } else {
         MYSQL *mysql;
         char err[512];
-        if ((rc = sl_source_connect(&mysql, &svc->src_opts, err,
-                                    sizeof err)) != 0) {
+        if ((rc = sl_source_connect(&mysql, &svc->src_opts, err, sizeof err)) !=
+            0) {
             snprintf(svc->err, sizeof svc->err, "%s", err);
             return rc;
         }
@@ -924,9 +917,9 @@ static int init_schema(svc_t *svc) {
         /* A connection lost during the read (the source restarting) is an
          * outage to wait out, like a failed connect, not a schema error. */
         unsigned int code = mysql_errno(mysql);
-        if (rc != 0 && ((code >= 2000 && code < 3000) ||
-                        code == ER_SERVER_SHUTDOWN ||
-                        code == ER_CONNECTION_KILLED))
+        if (rc != 0 &&
+            ((code >= 2000 && code < 3000) || code == ER_SERVER_SHUTDOWN ||
+             code == ER_CONNECTION_KILLED))
             rc = SL_ECONN;
         mysql_close(mysql);
         if (rc != 0) {
@@ -973,8 +966,8 @@ static int run(svc_t *svc) {
     };
     sl_checkpoint_t cp;
     int have_cp = 0;
-    if ((rc = sl_publish_open(&svc->pub, &popts, &stop_requested, &cp,
-                              &have_cp, svc->err, sizeof svc->err)) != 0)
+    if ((rc = sl_publish_open(&svc->pub, &popts, &stop_requested, &cp, &have_cp,
+                              svc->err, sizeof svc->err)) != 0)
         return rc;
     if (have_cp) {
         sl_log_info("resuming from checkpoint",

@@ -32,10 +32,10 @@
 struct sl_source_s {
     MYSQL *mysql;
     sl_source_flavor_t flavor;
-    int crc;          /* Events carry a 4-byte CRC32 trailer. */
+    int crc; /* Events carry a 4-byte CRC32 trailer. */
     uint32_t timeout_ms;
-    char file[512];   /* The file of the next event. */
-    uint64_t pos;     /* The position of the next event. */
+    char file[512]; /* The file of the next event. */
+    uint64_t pos;   /* The position of the next event. */
     char version[128];
 };
 
@@ -58,8 +58,7 @@ static int classify(unsigned int code, const char *msg) {
     case ER_ACCESS_DENIED_ERROR:
     case ER_DBACCESS_DENIED_ERROR:
     case ER_SPECIFIC_ACCESS_DENIED_ERROR:
-    case ER_TABLEACCESS_DENIED_ERROR:
-        return SL_EAUTH;
+    case ER_TABLEACCESS_DENIED_ERROR: return SL_EAUTH;
     case ER_MASTER_FATAL_ERROR_READING_BINLOG:
         /* 1236 covers purged files, a position past the end and a GTID
          * position the server no longer has; all mean "cannot resume
@@ -77,10 +76,8 @@ static int classify(unsigned int code, const char *msg) {
     case ER_SERVER_SHUTDOWN:
     case ER_CONNECTION_KILLED:
     case ER_QUERY_INTERRUPTED:
-    case ER_CON_COUNT_ERROR:
-        return SL_ECONN;
-    default:
-        return code >= 2000 && code < 3000 ? SL_ECONN : SL_EDB;
+    case ER_CON_COUNT_ERROR: return SL_ECONN;
+    default: return code >= 2000 && code < 3000 ? SL_ECONN : SL_EDB;
     }
 }
 
@@ -276,14 +273,15 @@ bad:
 static int current_end(sl_source_t *src, char *err, size_t errlen) {
     char file[512], pos[32];
     char *cols[] = {file, pos};
-    int rc = query_row(src, "SHOW MASTER STATUS", cols, 2, sizeof file, err,
-                       errlen);
+    int rc =
+        query_row(src, "SHOW MASTER STATUS", cols, 2, sizeof file, err, errlen);
     if (rc != 0 && rc != SL_EAUTH)
-        rc = query_row(src, "SHOW BINARY LOG STATUS", cols, 2, sizeof file,
-                       err, errlen);
+        rc = query_row(src, "SHOW BINARY LOG STATUS", cols, 2, sizeof file, err,
+                       errlen);
     if (rc == SL_ENOTFOUND) {
-        set_err(err, errlen, "the source has no binary log (log_bin is OFF): "
-                             "enable it with log_bin=ON and restart the server");
+        set_err(err, errlen,
+                "the source has no binary log (log_bin is OFF): "
+                "enable it with log_bin=ON and restart the server");
         return SL_ECONFIG;
     }
     if (rc != 0)
@@ -303,8 +301,8 @@ static int register_replica(sl_source_t *src, const sl_source_opts_t *opts,
     /* pkt[4..6]: three empty strings. */
     sl_put_u16le(pkt + 7, 0);
     MYSQL *mysql = src->mysql;
-    if (mysql->methods->db_command(mysql, COM_REGISTER_SLAVE,
-                                   (const char *)pkt, 17, 0, NULL) != 0) {
+    if (mysql->methods->db_command(mysql, COM_REGISTER_SLAVE, (const char *)pkt,
+                                   17, 0, NULL) != 0) {
         unsigned int code = mysql_errno(mysql);
         set_err(err, errlen, "registering as replica %u failed: %u %s",
                 opts->server_id, code, mysql_error(mysql));
@@ -313,8 +311,8 @@ static int register_replica(sl_source_t *src, const sl_source_opts_t *opts,
     return 0;
 }
 
-static int start_dump(sl_source_t *src, const sl_source_opts_t *opts,
-                      char *err, size_t errlen) {
+static int start_dump(sl_source_t *src, const sl_source_opts_t *opts, char *err,
+                      size_t errlen) {
     MYSQL *mysql = src->mysql;
     sl_buf_t pkt = SL_BUF_INIT;
     int rc;
@@ -335,8 +333,10 @@ static int start_dump(sl_source_t *src, const sl_source_opts_t *opts,
             goto out;
         }
         if ((rc = sl_source_encode_gtid_set(opts->gtid, &pkt)) != 0) {
-            set_err(err, errlen, "'%s' is not a MySQL GTID set "
-                                 "(uuid:1-5:7,uuid:tag:1-3)", opts->gtid);
+            set_err(err, errlen,
+                    "'%s' is not a MySQL GTID set "
+                    "(uuid:1-5:7,uuid:tag:1-3)",
+                    opts->gtid);
             goto out;
         }
         sl_put_u32le(pkt.data + size_at, (uint32_t)(pkt.len - size_at - 4));
@@ -364,8 +364,8 @@ static int start_dump(sl_source_t *src, const sl_source_opts_t *opts,
             (rc = sl_buf_append_str(&pkt, file)) != 0)
             goto out;
     }
-    if (mysql->methods->db_command(mysql, cmd, (const char *)pkt.data,
-                                   pkt.len, 1, NULL) != 0) {
+    if (mysql->methods->db_command(mysql, cmd, (const char *)pkt.data, pkt.len,
+                                   1, NULL) != 0) {
         unsigned int code = mysql_errno(mysql);
         set_err(err, errlen, "starting the binlog dump failed: %u %s", code,
                 mysql_error(mysql));
@@ -388,8 +388,8 @@ int sl_source_connect(MYSQL **out, const sl_source_opts_t *opts, char *err,
         opts->connect_timeout_ms ? (opts->connect_timeout_ms + 999) / 1000 : 10;
     /* Reads may be silent for a heartbeat period; the read timeout is the
      * silence limit, so a dead connection is noticed, not waited on. */
-    unsigned int read_s = opts->timeout_ms ? (opts->timeout_ms + 999) / 1000
-                                           : 60;
+    unsigned int read_s =
+        opts->timeout_ms ? (opts->timeout_ms + 999) / 1000 : 60;
     mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &connect_s);
     mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &read_s);
     mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &read_s);
@@ -401,8 +401,8 @@ int sl_source_connect(MYSQL **out, const sl_source_opts_t *opts, char *err,
         if (opts->tls_ca != NULL)
             mysql_options(mysql, MYSQL_OPT_SSL_CA, opts->tls_ca);
     }
-    if (mysql_real_connect(mysql, opts->host, opts->user, opts->password,
-                           NULL, opts->port, NULL, 0) == NULL) {
+    if (mysql_real_connect(mysql, opts->host, opts->user, opts->password, NULL,
+                           opts->port, NULL, 0) == NULL) {
         unsigned int code = mysql_errno(mysql);
         set_err(err, errlen, "cannot connect to the source %s:%u as %s: %u %s",
                 opts->host, opts->port, opts->user ? opts->user : "", code,
@@ -430,8 +430,8 @@ int sl_source_open(sl_source_t **out, const sl_source_opts_t *opts, char *err,
         goto fail;
     snprintf(src->version, sizeof src->version, "%s",
              mysql_get_server_info(src->mysql));
-    src->flavor = strstr(src->version, "MariaDB") ? SL_SOURCE_MARIADB
-                                                  : SL_SOURCE_MYSQL;
+    src->flavor =
+        strstr(src->version, "MariaDB") ? SL_SOURCE_MARIADB : SL_SOURCE_MYSQL;
 
     char checksum[32];
     char *cols[] = {checksum};
@@ -446,8 +446,10 @@ int sl_source_open(sl_source_t **out, const sl_source_opts_t *opts, char *err,
         rc = SL_EUNSUPPORTED;
         goto fail;
     }
-    if ((rc = query(src, "SET @master_binlog_checksum = "
-                         "@@global.binlog_checksum", err, errlen)) != 0)
+    if ((rc = query(src,
+                    "SET @master_binlog_checksum = "
+                    "@@global.binlog_checksum",
+                    err, errlen)) != 0)
         goto fail;
     char sql[1024];
     snprintf(sql, sizeof sql, "SET @master_heartbeat_period = %llu",
@@ -496,8 +498,7 @@ fail:
 }
 
 int sl_source_next(sl_source_t *src, const uint8_t **ev, size_t *len,
-                   const char **file, uint64_t *pos, char *err,
-                   size_t errlen) {
+                   const char **file, uint64_t *pos, char *err, size_t errlen) {
     uint64_t started = sl_mono_ns();
     unsigned long n = mysql_net_read_packet(src->mysql);
     /* Connector/C signals errors with packet_error, (unsigned int)-1. */
@@ -507,8 +508,9 @@ int sl_source_next(sl_source_t *src, const uint8_t **ev, size_t *len,
         uint64_t waited_ms = (sl_mono_ns() - started) / 1000000u;
         if (src->timeout_ms && (code == CR_SERVER_LOST || code == 0) &&
             waited_ms + 500 >= src->timeout_ms) {
-            set_err(err, errlen, "no event and no heartbeat from the source "
-                                 "for %llu ms at %s:%llu",
+            set_err(err, errlen,
+                    "no event and no heartbeat from the source "
+                    "for %llu ms at %s:%llu",
                     (unsigned long long)waited_ms, src->file,
                     (unsigned long long)src->pos);
             return SL_ETIMEDOUT;
@@ -523,8 +525,9 @@ int sl_source_next(sl_source_t *src, const uint8_t **ev, size_t *len,
                     "what was missed",
                     src->file, (unsigned long long)src->pos, code, msg);
         else
-            set_err(err, errlen, "replication stream from the source broke "
-                                 "at %s:%llu: %u %s",
+            set_err(err, errlen,
+                    "replication stream from the source broke "
+                    "at %s:%llu: %u %s",
                     src->file, (unsigned long long)src->pos, code, msg);
         return rc == SL_EDB ? SL_EPROTO : rc;
     }
@@ -538,8 +541,9 @@ int sl_source_next(sl_source_t *src, const uint8_t **ev, size_t *len,
         return SL_ECLOSED;
     }
     if (p[0] != 0x00) {
-        set_err(err, errlen, "unexpected packet 0x%02x in the replication "
-                             "stream",
+        set_err(err, errlen,
+                "unexpected packet 0x%02x in the replication "
+                "stream",
                 p[0]);
         return SL_EPROTO;
     }
@@ -555,8 +559,9 @@ int sl_source_next(sl_source_t *src, const uint8_t **ev, size_t *len,
     uint16_t flags = sl_get_u16le(p + 17);
     uint8_t type = p[4];
     if (size != n) {
-        set_err(err, errlen, "event at %s:%llu says %u bytes but its packet "
-                             "holds %lu",
+        set_err(err, errlen,
+                "event at %s:%llu says %u bytes but its packet "
+                "holds %lu",
                 src->file, (unsigned long long)src->pos, size, n);
         return SL_EPROTO;
     }

@@ -34,21 +34,21 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *host;         /* Not owned; copied by sl_source_open(). */
+    const char *host; /* Not owned; copied by sl_source_open(). */
     uint16_t port;
     const char *user;
-    const char *password;     /* Never logged. May be NULL. */
-    uint32_t server_id;       /* Our replica id: unique among replicas. */
+    const char *password; /* Never logged. May be NULL. */
+    uint32_t server_id;   /* Our replica id: unique among replicas. */
     /* Where to start: a file and position, or a GTID position. With both
      * file NULL and gtid NULL the dump starts at the current end. */
     const char *file;
     uint64_t pos;
-    const char *gtid;         /* MariaDB "D-S-N,..." or MySQL "uuid:1-5,...". */
-    uint32_t heartbeat_ms;    /* Server heartbeat period; 0 disables. */
-    uint32_t timeout_ms;      /* Silence longer than this is SL_ETIMEDOUT. */
+    const char *gtid;      /* MariaDB "D-S-N,..." or MySQL "uuid:1-5,...". */
+    uint32_t heartbeat_ms; /* Server heartbeat period; 0 disables. */
+    uint32_t timeout_ms;   /* Silence longer than this is SL_ETIMEDOUT. */
     uint32_t connect_timeout_ms;
-    int tls;                  /* 1: require TLS. */
-    const char *tls_ca;       /* CA file to verify the server, or NULL. */
+    int tls;            /* 1: require TLS. */
+    const char *tls_ca; /* CA file to verify the server, or NULL. */
 } sl_source_opts_t;
 
 typedef struct sl_source_s sl_source_t;
@@ -75,8 +75,7 @@ int sl_source_open(sl_source_t **out, const sl_source_opts_t *opts, char *err,
  * the source must be closed and reopened from the last position the
  * caller has safely processed. */
 int sl_source_next(sl_source_t *src, const uint8_t **ev, size_t *len,
-                   const char **file, uint64_t *pos, char *err,
-                   size_t errlen);
+                   const char **file, uint64_t *pos, char *err, size_t errlen);
 
 /* The position of the next event: where a reconnect resumes. */
 void sl_source_position(const sl_source_t *src, const char **file,

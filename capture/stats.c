@@ -22,11 +22,11 @@
 typedef struct {
     int fd;
     sl_capstats_parser_t parser;
-    sl_buf_t out;   /* Answers not yet sent, from out_off on. */
+    sl_buf_t out; /* Answers not yet sent, from out_off on. */
     size_t out_off;
-    char in[4096];  /* Bytes read and not yet parsed: in[in_off..in_len). */
+    char in[4096]; /* Bytes read and not yet parsed: in[in_off..in_len). */
     size_t in_off, in_len;
-    int closing;    /* Close once out is sent (quit, a too-long line). */
+    int closing;      /* Close once out is sent (quit, a too-long line). */
     uint64_t last_ns; /* Last time a byte moved either way. */
 } client_t;
 
@@ -121,8 +121,7 @@ static int run_lines(sl_capstats_t *st, client_t *cl) {
                                         cl->in_len - cl->in_off, &cmd);
         int err = 0;
         switch (cmd) {
-        case SL_CAPSTATS_NONE:
-            break;
+        case SL_CAPSTATS_NONE: break;
         case SL_CAPSTATS_STATS:
             pthread_mutex_lock(&st->lock);
             err = sl_buf_append(&cl->out, st->text.data, st->text.len);
@@ -130,9 +129,7 @@ static int run_lines(sl_capstats_t *st, client_t *cl) {
             if (err == 0)
                 err = sl_buf_append(&cl->out, "END\r\n", 5);
             break;
-        case SL_CAPSTATS_QUIT:
-            cl->closing = 1;
-            break;
+        case SL_CAPSTATS_QUIT: cl->closing = 1; break;
         case SL_CAPSTATS_UNKNOWN:
             err = sl_buf_append(&cl->out, "ERROR\r\n", 7);
             break;
@@ -150,8 +147,7 @@ static int run_lines(sl_capstats_t *st, client_t *cl) {
 }
 
 /* Reads and answers what cl sent. Returns -1 when cl is to be closed. */
-static int serve(sl_capstats_t *st, client_t *cl, short revents,
-                 uint64_t now) {
+static int serve(sl_capstats_t *st, client_t *cl, short revents, uint64_t now) {
     if ((revents & (POLLIN | POLLHUP | POLLERR)) && cl->in_len == 0 &&
         !cl->closing) {
         ssize_t n = recv(cl->fd, cl->in, sizeof cl->in, MSG_DONTWAIT);
@@ -161,8 +157,7 @@ static int serve(sl_capstats_t *st, client_t *cl, short revents,
             cl->closing = 1;
             cl->last_ns = now;
         }
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-            errno != EINTR)
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return -1;
         if (n > 0) {
             cl->in_len = (size_t)n;
@@ -185,8 +180,8 @@ static void accept_clients(sl_capstats_t *st, uint64_t now) {
         if (st->nclients == SL_CAPSTATS_MAX_CLIENTS ||
             (cl = calloc(1, sizeof *cl)) == NULL) {
             static const char busy[] = "ERROR too many clients\r\n";
-            ssize_t n = send(fd, busy, sizeof busy - 1,
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
+            ssize_t n =
+                send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
             (void)n; /* Best effort: the client is refused either way. */
             close(fd);
             continue;
@@ -248,7 +243,8 @@ static int is_loopback(const struct sockaddr *sa) {
         return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
     }
     if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        const struct in6_addr *a =
+            &((const struct sockaddr_in6 *)sa)->sin6_addr;
         if (IN6_IS_ADDR_LOOPBACK(a))
             return 1;
         return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
@@ -262,8 +258,7 @@ int sl_capstats_start(sl_capstats_t **out, const char *hostport,
     uint16_t port;
     *out = NULL;
     if (sl_parse_hostport(hostport, host, sizeof host, &port) != 0) {
-        snprintf(err, errlen, "--stats-listen '%s' is not HOST:PORT",
-                 hostport);
+        snprintf(err, errlen, "--stats-listen '%s' is not HOST:PORT", hostport);
         return SL_EINVAL;
     }
     struct addrinfo hints, *ai = NULL;
@@ -293,8 +288,8 @@ int sl_capstats_start(sl_capstats_t **out, const char *hostport,
         return SL_ENOMEM;
     }
     pthread_mutex_init(&st->lock, NULL);
-    st->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                    0);
+    st->fd =
+        socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int one = 1;
     if (st->fd >= 0)
         setsockopt(st->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

@@ -26,7 +26,8 @@
 static const sl_opt_t opts[] = {
     {"broker", "127.0.0.1:8123", 0,
      "broker address (default: $SLUICE_BROKER or 127.0.0.1:8123)"},
-    {"auth-file", NULL, 0, "file with the shared secret "
+    {"auth-file", NULL, 0,
+     "file with the shared secret "
      "(or $SLUICE_BROKER_SECRET)"},
     {"from", "earliest", 0, "tail: earliest, latest or an offset"},
     {"follow", "no", SL_OPT_FLAG, "tail: keep waiting for new messages"},
@@ -116,9 +117,10 @@ static int cmd_tail(sl_client_t *cl, const char *topic, const char *part,
         err = sl_client_get(cl, topic, part, offset, 1u << 20,
                             follow ? 10000 : 0, &f);
         if (err == SL_EGONE) {
-            fprintf(stderr, "sluice: offset %llu was deleted by retention; "
-                    "continuing at %llu\n", (unsigned long long)offset,
-                    (unsigned long long)f.earliest);
+            fprintf(stderr,
+                    "sluice: offset %llu was deleted by retention; "
+                    "continuing at %llu\n",
+                    (unsigned long long)offset, (unsigned long long)f.earliest);
             offset = f.earliest;
             continue;
         }
@@ -127,7 +129,8 @@ static int cmd_tail(sl_client_t *cl, const char *topic, const char *part,
              * written, and the operator learns which offsets are lost and
              * where reading can go on (--from). */
             fflush(stdout);
-            fprintf(stderr, "sluice: %s/%s offsets %llu-%llu are damaged on "
+            fprintf(stderr,
+                    "sluice: %s/%s offsets %llu-%llu are damaged on "
                     "the broker (quarantined) and cannot be read; the next "
                     "readable offset is %llu (tail --from %llu skips them)\n",
                     topic, part, (unsigned long long)offset,
@@ -183,7 +186,8 @@ int main(int argc, char **argv) {
                strcmp(cmd, "offsets") == 0) {
         want_min = want_max = 3;
     } else {
-        fprintf(stderr, "sluice: unknown command '%s'\nusage: %s\n", cmd, usage);
+        fprintf(stderr, "sluice: unknown command '%s'\nusage: %s\n", cmd,
+                usage);
         goto out;
     }
     if (nargs < want_min || nargs > want_max) {
@@ -221,9 +225,9 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "partitions") == 0) {
         sl_buf_t text = SL_BUF_INIT;
-        err = cmd[0] == 's' ? sl_client_stats(cl, &text)
-                            : sl_client_partitions(cl, nargs > 1 ? args[1] : NULL,
-                                                   &text);
+        err = cmd[0] == 's'
+                  ? sl_client_stats(cl, &text)
+                  : sl_client_partitions(cl, nargs > 1 ? args[1] : NULL, &text);
         if (err != 0) {
             rc = fail(cl, cmd, err);
         } else {
@@ -234,7 +238,8 @@ int main(int argc, char **argv) {
     } else if (strcmp(cmd, "put") == 0) {
         rc = cmd_put(cl, args[1], args[2]);
     } else if (strcmp(cmd, "tail") == 0) {
-        rc = cmd_tail(cl, args[1], args[2], sl_config_get(&cfg, "from"), follow);
+        rc =
+            cmd_tail(cl, args[1], args[2], sl_config_get(&cfg, "from"), follow);
     } else {
         uint64_t a, b;
         err = sl_client_offsets(cl, args[1], args[2], &a, &b);

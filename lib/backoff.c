@@ -30,8 +30,8 @@ void sl_backoff_init(sl_backoff_t *bo, uint32_t min_ms, uint32_t max_ms) {
         bo->seed = 1;
 }
 
-void sl_backoff_init_exact(sl_backoff_t *bo, uint32_t min_ms,
-                           uint32_t max_ms, uint32_t hold, uint32_t factor) {
+void sl_backoff_init_exact(sl_backoff_t *bo, uint32_t min_ms, uint32_t max_ms,
+                           uint32_t hold, uint32_t factor) {
     init(bo, min_ms, max_ms, hold, factor, 0);
 }
 

@@ -36,8 +36,8 @@ typedef struct {
 void sl_backoff_init(sl_backoff_t *bo, uint32_t min_ms, uint32_t max_ms);
 /* Exact delays: min_ms for the first hold failures (at least 1), then
  * times factor (at least 2) per failure up to max_ms; no jitter. */
-void sl_backoff_init_exact(sl_backoff_t *bo, uint32_t min_ms,
-                           uint32_t max_ms, uint32_t hold, uint32_t factor);
+void sl_backoff_init_exact(sl_backoff_t *bo, uint32_t min_ms, uint32_t max_ms,
+                           uint32_t hold, uint32_t factor);
 void sl_backoff_reset(sl_backoff_t *bo);
 /* The next delay in ms (with jitter when enabled), advancing the state. */
 uint32_t sl_backoff_next(sl_backoff_t *bo);

@@ -4,9 +4,12 @@
 #include <string.h>
 
 static const char *const kind_names[] = {
-    [SL_CHANGE_UNKNOWN] = "",          [SL_CHANGE_ROW] = "row",
-    [SL_CHANGE_BEGIN] = "begin",       [SL_CHANGE_COMMIT] = "commit",
-    [SL_CHANGE_ROLLBACK] = "rollback", [SL_CHANGE_DDL] = "ddl",
+    [SL_CHANGE_UNKNOWN] = "",
+    [SL_CHANGE_ROW] = "row",
+    [SL_CHANGE_BEGIN] = "begin",
+    [SL_CHANGE_COMMIT] = "commit",
+    [SL_CHANGE_ROLLBACK] = "rollback",
+    [SL_CHANGE_DDL] = "ddl",
     [SL_CHANGE_STATEMENT] = "statement",
     [SL_CHANGE_XA_PREPARE] = "xa_prepare",
 };
@@ -39,8 +42,7 @@ static unsigned lookup(const char *const *names, size_t n, const char *name,
 }
 
 sl_change_kind_t sl_change_kind_parse(const char *name, size_t len) {
-    return (sl_change_kind_t)lookup(kind_names, NELEM(kind_names), name,
-                                    len);
+    return (sl_change_kind_t)lookup(kind_names, NELEM(kind_names), name, len);
 }
 
 sl_change_op_t sl_change_op_parse(const char *name, size_t len) {

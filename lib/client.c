@@ -68,7 +68,7 @@ struct sl_client_s {
     char err[512];
     sl_client_rec_t *recs;
     size_t caprecs;
-    int get_pending;        /* A get sent by sl_client_get_send(). */
+    int get_pending; /* A get sent by sl_client_get_send(). */
     uint64_t get_pending_id, get_pending_offset, get_pending_max;
 };
 
@@ -88,8 +88,7 @@ static int proto_err(sl_client_t *cl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int proto_err(sl_client_t *cl, const char *fmt, ...) {
     int n = snprintf(cl->err, sizeof cl->err,
-                     "malformed reply from broker %s:%u: ", cl->host,
-                     cl->port);
+                     "malformed reply from broker %s:%u: ", cl->host, cl->port);
     if (n < 0 || (size_t)n >= sizeof cl->err)
         return SL_EPROTO;
     va_list ap;
@@ -101,13 +100,9 @@ static int proto_err(sl_client_t *cl, const char *fmt, ...) {
     return SL_EPROTO;
 }
 
-const char *sl_client_error(const sl_client_t *cl) {
-    return cl->err;
-}
+const char *sl_client_error(const sl_client_t *cl) { return cl->err; }
 
-static int64_t now_ms(void) {
-    return (int64_t)(sl_mono_ns() / 1000000);
-}
+static int64_t now_ms(void) { return (int64_t)(sl_mono_ns() / 1000000); }
 
 static void disconnect(sl_client_t *cl) {
     if (cl->fd >= 0)
@@ -141,8 +136,8 @@ static int wait_fd(sl_client_t *cl, short ev, int64_t deadline) {
 static int send_all(sl_client_t *cl, int64_t deadline) {
     size_t done = 0;
     while (done < cl->out.len) {
-        ssize_t w = send(cl->fd, cl->out.data + done, cl->out.len - done,
-                         MSG_NOSIGNAL);
+        ssize_t w =
+            send(cl->fd, cl->out.data + done, cl->out.len - done, MSG_NOSIGNAL);
         if (w > 0) {
             done += (size_t)w;
             continue;
@@ -171,15 +166,17 @@ static int read_more(sl_client_t *cl, int64_t deadline) {
     if (sl_buf_reserve(&cl->in, 256 * 1024) != 0)
         return SL_ENOMEM;
     for (;;) {
-        ssize_t r = recv(cl->fd, cl->in.data + cl->in.len,
-                         cl->in.cap - cl->in.len, 0);
+        ssize_t r =
+            recv(cl->fd, cl->in.data + cl->in.len, cl->in.cap - cl->in.len, 0);
         if (r > 0) {
             cl->in.len += (size_t)r;
             return 0;
         }
         if (r == 0)
-            return set_err(cl, SL_ECLOSED, "broker %s:%u closed the "
-                           "connection", cl->host, cl->port);
+            return set_err(cl, SL_ECLOSED,
+                           "broker %s:%u closed the "
+                           "connection",
+                           cl->host, cl->port);
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -199,10 +196,9 @@ static int read_line(sl_client_t *cl, int64_t deadline, size_t *start,
                      size_t *len) {
     size_t scanned = cl->in_off;
     for (;;) {
-        uint8_t *nl = cl->in.len > scanned
-                          ? memchr(cl->in.data + scanned, '\n',
-                                   cl->in.len - scanned)
-                          : NULL;
+        uint8_t *nl = cl->in.len > scanned ? memchr(cl->in.data + scanned, '\n',
+                                                    cl->in.len - scanned)
+                                           : NULL;
         if (nl != NULL) {
             size_t end = (size_t)(nl - cl->in.data);
             if (end - cl->in_off > SL_CLIENT_MAX_LINE)
@@ -247,7 +243,8 @@ static void compact_in(sl_client_t *cl) {
 static int status_line(sl_client_t *cl, int64_t deadline, uint64_t reqid,
                        int *code, const char **rest, size_t *restlen);
 
-/* ---- connecting ----------------------------------------------------------- */
+/* ---- connecting -----------------------------------------------------------
+ */
 
 static int dial(sl_client_t *cl) {
     char port[8];
@@ -261,8 +258,8 @@ static int dial(sl_client_t *cl) {
                        gai_strerror(gai));
     int err = SL_ECONN;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        0);
+        int fd = socket(ai->ai_family,
+                        SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
             continue;
         int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
@@ -271,7 +268,8 @@ static int dial(sl_client_t *cl) {
             rc = poll(&pfd, 1, cl->opts.connect_timeout_ms);
             int soerr = 0;
             socklen_t sl = sizeof soerr;
-            if (rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
+            if (rc == 1 &&
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
                 soerr == 0)
                 rc = 0;
             else {
@@ -286,8 +284,8 @@ static int dial(sl_client_t *cl) {
             err = 0;
             break;
         }
-        set_err(cl, SL_ECONN, "cannot connect to %s:%u: %s", cl->host,
-                cl->port, strerror(errno));
+        set_err(cl, SL_ECONN, "cannot connect to %s:%u: %s", cl->host, cl->port,
+                strerror(errno));
         close(fd);
     }
     freeaddrinfo(res);
@@ -306,8 +304,10 @@ static int dial(sl_client_t *cl) {
         if (err == 0)
             err = status_line(cl, deadline, id, &code, &rest, &rl);
         if (code != 0 && code != SL_STATUS_OK)
-            err = set_err(cl, SL_EAUTH, "broker %s:%u refused the secret "
-                          "(%d)", cl->host, cl->port, code);
+            err = set_err(cl, SL_EAUTH,
+                          "broker %s:%u refused the secret "
+                          "(%d)",
+                          cl->host, cl->port, code);
         if (err != 0) {
             disconnect(cl);
             return err;
@@ -332,7 +332,8 @@ int sl_client_connect(const char *hostport, const sl_client_opts_t *opts,
         cl->opts.io_timeout_ms = 30000;
     if (cl->opts.retry_ms == 0)
         cl->opts.retry_ms = 30000;
-    if (sl_parse_hostport(hostport, cl->host, sizeof cl->host, &cl->port) != 0) {
+    if (sl_parse_hostport(hostport, cl->host, sizeof cl->host, &cl->port) !=
+        0) {
         free(cl);
         return SL_EINVAL;
     }
@@ -371,7 +372,8 @@ void sl_client_close(sl_client_t *cl) {
 
 int sl_client_reconnect(sl_client_t *cl) {
     disconnect(cl);
-    int64_t deadline = now_ms() + (cl->opts.retry_ms > 0 ? cl->opts.retry_ms : 0);
+    int64_t deadline =
+        now_ms() + (cl->opts.retry_ms > 0 ? cl->opts.retry_ms : 0);
     sl_backoff_t bo;
     sl_backoff_init_exact(&bo, 100, 2000, 1, 2);
     for (;;) {
@@ -517,8 +519,7 @@ static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
          * the size sum from wrapping. */
         if (msgs[i].len > SL_CLIENT_MAX_RECORD ||
             total > SIZE_MAX - 26 - msgs[i].len)
-            return set_err(cl, SL_ETOOBIG, "message of %zu bytes",
-                           msgs[i].len);
+            return set_err(cl, SL_ETOOBIG, "message of %zu bytes", msgs[i].len);
         total += msgs[i].len + 26;
     }
     uint8_t *start = sl_buf_extend(&cl->out, total);
@@ -583,12 +584,11 @@ static int parse_ack(sl_client_t *cl, const char *rest, size_t rl,
 }
 
 int sl_client_put_batch(sl_client_t *cl, const char *topic, const char *part,
-                        const sl_client_msg_t *msgs, size_t n,
-                        int64_t producer, uint64_t seq, uint64_t *base_offset,
-                        int *dup) {
+                        const sl_client_msg_t *msgs, size_t n, int64_t producer,
+                        uint64_t seq, uint64_t *base_offset, int *dup) {
     if (n == 0 || cl->inflight > 0)
-        return set_err(cl, SL_EINVAL, n ? "pipelined puts still unacked"
-                                        : "empty batch");
+        return set_err(cl, SL_EINVAL,
+                       n ? "pipelined puts still unacked" : "empty batch");
     if (cl->get_pending)
         return set_err(cl, SL_EINVAL, "a sent get is not received yet");
     for (int attempt = 0;; attempt++) {
@@ -634,20 +634,21 @@ int sl_client_put_batch(sl_client_t *cl, const char *topic, const char *part,
 }
 
 int sl_client_put(sl_client_t *cl, const char *topic, const char *part,
-                  const void *data, size_t len, int64_t producer,
-                  uint64_t seq, uint64_t *offset, int *dup) {
+                  const void *data, size_t len, int64_t producer, uint64_t seq,
+                  uint64_t *offset, int *dup) {
     sl_client_msg_t m = {data, len};
     return sl_client_put_batch(cl, topic, part, &m, 1, producer, seq, offset,
                                dup);
 }
 
 int sl_client_put_send(sl_client_t *cl, const char *topic, const char *part,
-                       const sl_client_msg_t *msgs, size_t n,
-                       int64_t producer, uint64_t seq, uint64_t *reqid) {
+                       const sl_client_msg_t *msgs, size_t n, int64_t producer,
+                       uint64_t seq, uint64_t *reqid) {
     if (n == 0)
         return SL_EINVAL;
     if (cl->fd < 0)
-        return set_err(cl, SL_ECLOSED, "not connected (call "
+        return set_err(cl, SL_ECLOSED,
+                       "not connected (call "
                        "sl_client_reconnect)");
     if (cl->inflight == cl->ring_cap) {
         size_t cap = cl->ring_cap ? cl->ring_cap * 2 : 1024;
@@ -685,8 +686,8 @@ int sl_client_flush(sl_client_t *cl) {
     int64_t deadline = now_ms() + cl->opts.io_timeout_ms;
     size_t done = 0;
     while (done < cl->out.len) {
-        ssize_t w = send(cl->fd, cl->out.data + done, cl->out.len - done,
-                         MSG_NOSIGNAL);
+        ssize_t w =
+            send(cl->fd, cl->out.data + done, cl->out.len - done, MSG_NOSIGNAL);
         if (w > 0) {
             done += (size_t)w;
             continue;
@@ -706,8 +707,10 @@ int sl_client_flush(sl_client_t *cl) {
                 size_t buffered = cl->in.len - cl->in_off;
                 if (buffered > SL_CLIENT_ACK_SLACK &&
                     (buffered - SL_CLIENT_ACK_SLACK) / 128 > cl->inflight) {
-                    int perr = proto_err(cl, "more reply bytes than the "
-                                         "acks of %zu puts", cl->inflight);
+                    int perr = proto_err(cl,
+                                         "more reply bytes than the "
+                                         "acks of %zu puts",
+                                         cl->inflight);
                     disconnect(cl);
                     return perr;
                 }
@@ -718,7 +721,8 @@ int sl_client_flush(sl_client_t *cl) {
                         cl->in.len += (size_t)r;
                     else if (r == 0) {
                         disconnect(cl);
-                        return set_err(cl, SL_ECLOSED, "broker closed the "
+                        return set_err(cl, SL_ECLOSED,
+                                       "broker closed the "
                                        "connection");
                     }
                 }
@@ -733,9 +737,7 @@ int sl_client_flush(sl_client_t *cl) {
     return 0;
 }
 
-size_t sl_client_inflight(const sl_client_t *cl) {
-    return cl->inflight;
-}
+size_t sl_client_inflight(const sl_client_t *cl) { return cl->inflight; }
 
 int sl_client_ack_ready(sl_client_t *cl, int timeout_ms) {
     int err = sl_client_flush(cl);
@@ -787,7 +789,8 @@ int sl_client_put_ack(sl_client_t *cl, sl_client_ack_t *ack) {
     return err;
 }
 
-/* ---- other requests -------------------------------------------------------- */
+/* ---- other requests --------------------------------------------------------
+ */
 
 /* Reads a reply's body; code is the status code (200, or 416 or 422 for a
  * get), rest the status line's text after the id. */
@@ -800,8 +803,7 @@ static int send_request(sl_client_t *cl, const char *verb, const char *args,
     compact_in(cl);
     *id = cl->next_reqid++;
     int err = sl_buf_printf(&cl->out, "%s %llu%s%s\r\n", verb,
-                            (unsigned long long)*id, args[0] ? " " : "",
-                            args);
+                            (unsigned long long)*id, args[0] ? " " : "", args);
     return err != 0 ? err : send_all(cl, deadline);
 }
 
@@ -884,12 +886,12 @@ static uint64_t add_sat(uint64_t a, uint64_t b) {
 }
 
 /* A get's body. 416: "EARLIEST LATEST text", with the offset asked for
- * outside that range. 422: "NEXT text", NEXT above the offset asked for. 200: "COUNT NEXT [LATEST]" and COUNT records
- * "OFFSET TS LEN\r\n<LEN bytes>\r\n", where COUNT is at most
- * MAXBYTES / 16 + 1, the first OFFSET is at least the one asked for and
- * each later one above the one before, each record after the first starts
- * while the records before it (LEN + 16 each) are below MAXBYTES, LEN is
- * at most 1 GiB, TS below 2^63, and NEXT is above the last OFFSET (the
+ * outside that range. 422: "NEXT text", NEXT above the offset asked for. 200:
+ * "COUNT NEXT [LATEST]" and COUNT records "OFFSET TS LEN\r\n<LEN bytes>\r\n",
+ * where COUNT is at most MAXBYTES / 16 + 1, the first OFFSET is at least the
+ * one asked for and each later one above the one before, each record after the
+ * first starts while the records before it (LEN + 16 each) are below MAXBYTES,
+ * LEN is at most 1 GiB, TS below 2^63, and NEXT is above the last OFFSET (the
  * broker sends the last OFFSET + 1) or, when COUNT is 0, the offset asked
  * for. LATEST is advisory: unreadable, it
  * is 0 (unknown), as from brokers that do not send it. */
@@ -906,8 +908,10 @@ static int get_body(sl_client_t *cl, int64_t deadline, int code,
          * chooses to accept the loss, go on from there. */
         uint64_t next;
         if (nt < 1 || tok_u64(&t[0], &next) != 0 || next <= ctx->offset)
-            return proto_err(cl, "422 reply without a NEXT above offset "
-                             "%llu", (unsigned long long)ctx->offset);
+            return proto_err(cl,
+                             "422 reply without a NEXT above offset "
+                             "%llu",
+                             (unsigned long long)ctx->offset);
         out->next = next;
         return 0;
     }
@@ -917,7 +921,8 @@ static int get_body(sl_client_t *cl, int64_t deadline, int code,
             a > b)
             return proto_err(cl, "416 reply without EARLIEST LATEST");
         if (ctx->offset >= a && ctx->offset <= b)
-            return proto_err(cl, "416 reply for offset %llu, inside the "
+            return proto_err(cl,
+                             "416 reply for offset %llu, inside the "
                              "stored range %llu-%llu",
                              (unsigned long long)ctx->offset,
                              (unsigned long long)a, (unsigned long long)b);
@@ -932,7 +937,8 @@ static int get_body(sl_client_t *cl, int64_t deadline, int code,
         latest = 0; /* Unknown, as from older brokers. */
     uint64_t max_count = ctx->max_bytes / SL_CLIENT_REC_OVERHEAD + 1;
     if (count > max_count)
-        return proto_err(cl, "get reply announces %llu records; MAXBYTES "
+        return proto_err(cl,
+                         "get reply announces %llu records; MAXBYTES "
                          "%llu allows at most %llu",
                          (unsigned long long)count,
                          (unsigned long long)ctx->max_bytes,
@@ -1002,7 +1008,8 @@ static int get_body(sl_client_t *cl, int64_t deadline, int code,
         prev = v[0];
     }
     if (count > 0 && next <= prev)
-        return proto_err(cl, "get reply's NEXT %llu is not above its last "
+        return proto_err(cl,
+                         "get reply's NEXT %llu is not above its last "
                          "record %llu",
                          (unsigned long long)next, (unsigned long long)prev);
     for (size_t i = 0; i < count; i++)
@@ -1074,8 +1081,7 @@ int sl_client_get_send(sl_client_t *cl, const char *topic, const char *part,
     char args[700];
     get_args(args, sizeof args, topic, part, offset, max_bytes, 0);
     uint64_t id;
-    err = send_request(cl, "get", args, now_ms() + cl->opts.io_timeout_ms,
-                       &id);
+    err = send_request(cl, "get", args, now_ms() + cl->opts.io_timeout_ms, &id);
     if (err != 0) {
         if (conn_error(err))
             disconnect(cl);
@@ -1173,9 +1179,9 @@ int sl_client_commit(sl_client_t *cl, const char *group, const char *topic,
     u64s_ctx_t ctx = {1, {0, 0}};
     err = request(cl, "commit", args, 0, u64s_body, &ctx);
     if (err == 0 && ctx.v[0] != offset) {
-        err = proto_err(cl, "commit of %llu acknowledged as %llu",
-                        (unsigned long long)offset,
-                        (unsigned long long)ctx.v[0]);
+        err =
+            proto_err(cl, "commit of %llu acknowledged as %llu",
+                      (unsigned long long)offset, (unsigned long long)ctx.v[0]);
         disconnect(cl);
     }
     return err;
@@ -1234,8 +1240,10 @@ static int lines_body(sl_client_t *cl, int64_t deadline, int code,
         const char *p = (const char *)cl->in.data + st;
         if (ln == 3 && memcmp(p, "END", 3) == 0) {
             if (ctx->partitions && got != want)
-                err = proto_err(cl, "partitions reply announced %llu lines "
-                                "and sent %llu", (unsigned long long)want,
+                err = proto_err(cl,
+                                "partitions reply announced %llu lines "
+                                "and sent %llu",
+                                (unsigned long long)want,
                                 (unsigned long long)got);
             break;
         }
@@ -1248,15 +1256,17 @@ static int lines_body(sl_client_t *cl, int64_t deadline, int code,
         if (ctx->partitions) {
             uint64_t a, b;
             if (++got > want) {
-                err = proto_err(cl, "partitions reply has more lines than "
-                                "the %llu announced", (unsigned long long)want);
+                err = proto_err(cl,
+                                "partitions reply has more lines than "
+                                "the %llu announced",
+                                (unsigned long long)want);
                 break;
             }
             if (split(p, ln, t, 4) != 4 || !good_name(&t[0]) ||
                 !good_name(&t[1]) || tok_u64(&t[2], &a) != 0 ||
                 tok_u64(&t[3], &b) != 0 || a > b) {
                 err = proto_err(cl, "bad partitions line (expected TOPIC "
-                                "PARTITION EARLIEST LATEST)");
+                                    "PARTITION EARLIEST LATEST)");
                 break;
             }
         } else {
@@ -1265,7 +1275,7 @@ static int lines_body(sl_client_t *cl, int64_t deadline, int code,
                 ok = (unsigned char)p[i] >= 0x20 && (unsigned char)p[i] < 0x7f;
             if (!ok) {
                 err = proto_err(cl, "bad stats line (expected STAT NAME "
-                                "VALUE)");
+                                    "VALUE)");
                 break;
             }
         }
@@ -1339,9 +1349,8 @@ int sl_client_new_detached(sl_client_t **out) {
 }
 
 int sl_client_parse_reply(sl_client_t *cl, sl_client_reply_kind_t kind,
-                          uint64_t offset, uint64_t max_bytes,
-                          const void *data, size_t len,
-                          sl_client_reply_t *out) {
+                          uint64_t offset, uint64_t max_bytes, const void *data,
+                          size_t len, sl_client_reply_t *out) {
     sl_buf_t *lines = out->lines;
     memset(out, 0, sizeof *out);
     out->lines = lines;
@@ -1388,8 +1397,7 @@ int sl_client_parse_reply(sl_client_t *cl, sl_client_reply_kind_t kind,
         err = read_reply(cl, deadline, 1, version_body, &ctx, &code);
         break;
     }
-    default:
-        return set_err(cl, SL_EINVAL, "unknown reply kind");
+    default: return set_err(cl, SL_EINVAL, "unknown reply kind");
     }
     out->code = code;
     out->used = cl->in_off;

@@ -91,18 +91,17 @@ typedef struct {
  * (UINT64_MAX when unknown, i.e. older than the last batch). A batch
  * whose sequences are partly old and partly new is refused: SL_EEXIST. */
 int sl_client_put(sl_client_t *cl, const char *topic, const char *part,
-                  const void *data, size_t len, int64_t producer,
-                  uint64_t seq, uint64_t *offset, int *dup);
+                  const void *data, size_t len, int64_t producer, uint64_t seq,
+                  uint64_t *offset, int *dup);
 int sl_client_put_batch(sl_client_t *cl, const char *topic, const char *part,
-                        const sl_client_msg_t *msgs, size_t n,
-                        int64_t producer, uint64_t seq, uint64_t *base_offset,
-                        int *dup);
+                        const sl_client_msg_t *msgs, size_t n, int64_t producer,
+                        uint64_t seq, uint64_t *base_offset, int *dup);
 
 /* Pipelined: queues a put (or, with n > 1, a batch put). *reqid (may be
  * NULL) receives its request id. Flushes when the queue is large. */
 int sl_client_put_send(sl_client_t *cl, const char *topic, const char *part,
-                       const sl_client_msg_t *msgs, size_t n,
-                       int64_t producer, uint64_t seq, uint64_t *reqid);
+                       const sl_client_msg_t *msgs, size_t n, int64_t producer,
+                       uint64_t seq, uint64_t *reqid);
 /* Writes every queued request. */
 int sl_client_flush(sl_client_t *cl);
 
@@ -110,7 +109,7 @@ typedef struct {
     uint64_t reqid;
     uint64_t offset; /* Base offset; UINT64_MAX when unknown (dup). */
     int dup;
-    int code;        /* The broker's result code (200 on success). */
+    int code; /* The broker's result code (200 on success). */
 } sl_client_ack_t;
 
 /* Flushes, then waits for the next ack in send order. Returns 0 with
@@ -130,7 +129,7 @@ int sl_client_ack_ready(sl_client_t *cl, int timeout_ms);
 
 typedef struct {
     uint64_t offset;
-    int64_t ts;        /* Append time, ms since the epoch. */
+    int64_t ts; /* Append time, ms since the epoch. */
     const uint8_t *data;
     size_t len;
 } sl_client_rec_t;
@@ -138,11 +137,11 @@ typedef struct {
 typedef struct {
     sl_client_rec_t *recs; /* count records; owned by the client. */
     size_t count;
-    uint64_t next;         /* Offset to ask for next. */
-    uint64_t earliest;     /* Set on SL_EGONE / SL_ERANGE. */
-    uint64_t latest;       /* The partition's end (next offset to be
-                            * written) when the fetch was served; 0 when
-                            * the broker did not say. */
+    uint64_t next;     /* Offset to ask for next. */
+    uint64_t earliest; /* Set on SL_EGONE / SL_ERANGE. */
+    uint64_t latest;   /* The partition's end (next offset to be
+                        * written) when the fetch was served; 0 when
+                        * the broker did not say. */
 } sl_client_fetch_t;
 
 /* Reads from offset, up to about max_bytes; with wait_ms > 0 and nothing
@@ -209,14 +208,14 @@ typedef enum {
 } sl_client_reply_kind_t;
 
 typedef struct {
-    int code;                /* The status code; 0 when none was read. */
+    int code; /* The status code; 0 when none was read. */
     uint64_t v[2];
     int dup;
     sl_client_fetch_t fetch; /* Points into cl's buffer, as for a get. */
     sl_buf_t *lines;         /* Set by the caller (NULL: checked only);
                                 lines are appended, owned by the caller. */
     char version[128];
-    size_t used;             /* Bytes of data the reply took. */
+    size_t used; /* Bytes of data the reply took. */
 } sl_client_reply_t;
 
 /* Parses data as the whole reply to request id 1 of the given kind, with
@@ -225,8 +224,7 @@ typedef struct {
  * Returns what the matching call would (data ending early is SL_ECLOSED).
  * cl must come from sl_client_new_detached(). */
 int sl_client_parse_reply(sl_client_t *cl, sl_client_reply_kind_t kind,
-                          uint64_t offset, uint64_t max_bytes,
-                          const void *data, size_t len,
-                          sl_client_reply_t *out);
+                          uint64_t offset, uint64_t max_bytes, const void *data,
+                          size_t len, sl_client_reply_t *out);
 
 #endif

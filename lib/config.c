@@ -127,8 +127,7 @@ static int ini_cb(void *user, const char *section, const char *name,
     }
     long i = find_opt(ctx->cfg, name, strlen(name));
     if (i < 0) {
-        snprintf(ctx->cfg->err, sizeof ctx->cfg->err, "unknown key '%s'",
-                 name);
+        snprintf(ctx->cfg->err, sizeof ctx->cfg->err, "unknown key '%s'", name);
         ctx->err = SL_ECONFIG;
         return 0;
     }
@@ -151,8 +150,7 @@ int sl_config_load_file(sl_config_t *cfg, const char *path) {
     ini_ctx_t ctx = {cfg, 0};
     int line = ini_parse(path, ini_cb, &ctx);
     if (line == -1) {
-        snprintf(cfg->err, sizeof cfg->err, "cannot open config file %s",
-                 path);
+        snprintf(cfg->err, sizeof cfg->err, "cannot open config file %s", path);
         return SL_ECONFIG;
     }
     if (line != 0) {
@@ -170,7 +168,8 @@ int sl_config_load_file(sl_config_t *cfg, const char *path) {
 void sl_config_print_help(const sl_config_t *cfg, FILE *out) {
     fprintf(out, "Usage: %s\n\nOptions (each is also a config-file key):\n",
             cfg->usage);
-    fprintf(out, "  --config FILE           read key = value lines from FILE\n");
+    fprintf(out,
+            "  --config FILE           read key = value lines from FILE\n");
     for (size_t i = 0; i < cfg->nopts; i++) {
         const sl_opt_t *opt = &cfg->opts[i];
         fprintf(out, "  --%-22s %s", opt->name, opt->help ? opt->help : "");
@@ -207,7 +206,8 @@ int sl_config_parse_args(sl_config_t *cfg, int argc, char **argv) {
             break;
         const char *path = NULL;
         if ((strcmp(arg, "--config") == 0 ||
-             strncmp(arg, "--config=", 9) == 0) && configs++ > 0) {
+             strncmp(arg, "--config=", 9) == 0) &&
+            configs++ > 0) {
             snprintf(cfg->err, sizeof cfg->err,
                      "option '--config' is given twice (it is not "
                      "repeatable; keep one)");
@@ -225,8 +225,8 @@ int sl_config_parse_args(sl_config_t *cfg, int argc, char **argv) {
             /* Skip the value of a flag that takes one. */
             const char *name = arg + 2;
             const char *eq = strchr(name, '=');
-            long o = find_opt(cfg, name, eq ? (size_t)(eq - name)
-                                            : strlen(name));
+            long o =
+                find_opt(cfg, name, eq ? (size_t)(eq - name) : strlen(name));
             if (!eq && o >= 0 && !(cfg->opts[o].flags & SL_OPT_FLAG))
                 i++;
         }
@@ -246,8 +246,7 @@ int sl_config_parse_args(sl_config_t *cfg, int argc, char **argv) {
                 continue;
             }
             if (!flags_done && arg[0] == '-' && arg[1] != '\0') {
-                snprintf(cfg->err, sizeof cfg->err, "unknown option '%s'",
-                         arg);
+                snprintf(cfg->err, sizeof cfg->err, "unknown option '%s'", arg);
                 return SL_EUSAGE;
             }
             if (list_push(&cfg->args, arg) != 0)
@@ -285,7 +284,8 @@ int sl_config_parse_args(sl_config_t *cfg, int argc, char **argv) {
         if (rc == SL_EEXIST) {
             snprintf(cfg->err, sizeof cfg->err,
                      "option '--%s' is given twice (it is not repeatable; "
-                     "keep one)", cfg->opts[o].name);
+                     "keep one)",
+                     cfg->opts[o].name);
             return SL_EUSAGE;
         }
         if (rc != 0)
@@ -338,8 +338,8 @@ static int get_typed(sl_config_t *cfg, const char *key, uint64_t *v,
         return SL_ENOTFOUND;
     }
     if (fn(text, v) != 0) {
-        snprintf(cfg->err, sizeof cfg->err,
-                 "option '%s': '%s' is not %s", key, text, what);
+        snprintf(cfg->err, sizeof cfg->err, "option '%s': '%s' is not %s", key,
+                 text, what);
         return SL_ECONFIG;
     }
     return 0;

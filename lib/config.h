@@ -27,10 +27,10 @@ enum {
 };
 
 typedef struct {
-    const char *name;  /* "fsync"; NULL ends the table. */
-    const char *def;   /* Default value, or NULL for none. */
-    unsigned flags;    /* SL_OPT_*. */
-    const char *help;  /* One line for --help. */
+    const char *name; /* "fsync"; NULL ends the table. */
+    const char *def;  /* Default value, or NULL for none. */
+    unsigned flags;   /* SL_OPT_*. */
+    const char *help; /* One line for --help. */
 } sl_opt_t;
 
 typedef struct {
@@ -43,11 +43,11 @@ typedef struct {
     const char *usage;    /* Synopsis printed by --help. Not owned. */
     const sl_opt_t *opts; /* The table. Not owned. */
     size_t nopts;
-    sl_strlist_t *values; /* One list per option; owned. */
+    sl_strlist_t *values;  /* One list per option; owned. */
     unsigned char *origin; /* Per option: where its value came from
                             * (internal); owned. */
-    sl_strlist_t args;    /* Positional arguments; owned. */
-    char err[512];        /* The last error message. */
+    sl_strlist_t args;     /* Positional arguments; owned. */
+    char err[512];         /* The last error message. */
 } sl_config_t;
 
 /* Prepares cfg for the table opts (which must outlive cfg). */

@@ -36,8 +36,7 @@ uint32_t sl_crc32c_sw(uint32_t crc, const void *data, size_t len) {
                              (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
         crc = table[7][lo & 0xFF] ^ table[6][(lo >> 8) & 0xFF] ^
               table[5][(lo >> 16) & 0xFF] ^ table[4][lo >> 24] ^
-              table[3][p[4]] ^ table[2][p[5]] ^ table[1][p[6]] ^
-              table[0][p[7]];
+              table[3][p[4]] ^ table[2][p[5]] ^ table[1][p[6]] ^ table[0][p[7]];
         p += 8;
         len -= 8;
     }

@@ -43,8 +43,7 @@ static inline int sl_json_plain_word(const uint8_t *p) {
     const uint64_t high = 0x8080808080808080ull;
     uint64_t w;
     memcpy(&w, p, 8);
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\'),
-             d = w ^ (ones * 0x7F);
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\'), d = w ^ (ones * 0x7F);
     uint64_t bad = w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
                    ((b - ones) & ~b) | ((d - ones) & ~d);
     return (bad & high) == 0;
@@ -64,7 +63,8 @@ static inline size_t sl_json_plain_prefix(const uint8_t *p, size_t n) {
             /* The last block overlaps checked bytes rather than run a
              * byte loop over the remainder. */
             size_t at = n - i >= 16 ? i : n - 16;
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + at));
+            __m128i v =
+                _mm_loadu_si128((const __m128i *)(const void *)(p + at));
             __m128i bad = _mm_or_si128(
                 _mm_or_si128(_mm_cmplt_epi8(v, ctl), _mm_cmpeq_epi8(v, quote)),
                 _mm_or_si128(_mm_cmpeq_epi8(v, bsl), _mm_cmpeq_epi8(v, del)));
@@ -93,11 +93,11 @@ static inline size_t sl_json_plain_prefix(const uint8_t *p, size_t n) {
 }
 
 typedef struct {
-    sl_buf_t *out;        /* Not owned. */
-    int depth;            /* Current nesting level. */
-    int err;              /* First error seen; later calls do nothing. */
+    sl_buf_t *out; /* Not owned. */
+    int depth;     /* Current nesting level. */
+    int err;       /* First error seen; later calls do nothing. */
     uint8_t need_comma[SL_JSON_MAX_DEPTH + 1];
-    uint8_t after_key;    /* A key was written; the value needs no comma. */
+    uint8_t after_key; /* A key was written; the value needs no comma. */
 } sl_json_t;
 
 /* Starts writing into out (appending; out stays owned by the caller). */

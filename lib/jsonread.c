@@ -34,10 +34,9 @@ void sl_jr_free(sl_jr_doc_t *doc) {
     doc->ntoks = doc->cap = 0;
 }
 
-static void set_err(sl_jr_doc_t *doc, size_t pos, const char *fmt,
-                    va_list ap) __attribute__((format(printf, 3, 0)));
-static void set_err(sl_jr_doc_t *doc, size_t pos, const char *fmt,
-                    va_list ap) {
+static void set_err(sl_jr_doc_t *doc, size_t pos, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void set_err(sl_jr_doc_t *doc, size_t pos, const char *fmt, va_list ap) {
     vsnprintf(doc->err, sizeof doc->err, fmt, ap);
     doc->err_pos = pos;
 }
@@ -134,8 +133,9 @@ static inline uint64_t sl_jr_le64(uint64_t x) {
 static inline uint64_t care_mask(uint64_t x) {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
-            ((b - ones) & ~b) | x) & highs;
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) |
+            x) &
+           highs;
 }
 
 #if defined(__SSE2__)
@@ -144,10 +144,10 @@ static inline uint64_t care_mask(uint64_t x) {
  * bytes and the bytes >= 0x80 at once. */
 static inline unsigned care_bits(const unsigned char *p) {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i care = _mm_or_si128(
-        _mm_cmpgt_epi8(_mm_set1_epi8(0x20), v),
-        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                     _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    __m128i care =
+        _mm_or_si128(_mm_cmpgt_epi8(_mm_set1_epi8(0x20), v),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
     return (unsigned)_mm_movemask_epi8(care);
 }
 #endif
@@ -158,8 +158,7 @@ static inline unsigned care_bits(const unsigned char *p) {
  * stop short within the last 8 bytes of the text, and it returns len
  * when there is nothing but plain bytes up to the end; either way
  * scan_string() carries on from there. */
-static inline size_t plain_end(const unsigned char *s, size_t len,
-                               size_t i) {
+static inline size_t plain_end(const unsigned char *s, size_t len, size_t i) {
 #if defined(__SSE2__)
     /* Sixteen bytes at a time (every x86-64 has SSE2). */
     for (; len - i >= 16; i += 16) {
@@ -185,8 +184,7 @@ static inline size_t plain_end(const unsigned char *s, size_t len,
 }
 
 /* Where the run of digits from s[i] ends. */
-static inline size_t digits_end(const unsigned char *s, size_t len,
-                                size_t i) {
+static inline size_t digits_end(const unsigned char *s, size_t len, size_t i) {
 #if defined(__SSE2__)
     /* Signed compares: the bytes >= 0x80 are below '0' too. */
     const __m128i below = _mm_set1_epi8('0' - 1);
@@ -223,8 +221,8 @@ static size_t scan_fail(sl_jr_doc_t *doc, size_t pos, const char *fmt, ...) {
 /* Scans a string body from s[i] (after the opening quote or after plain
  * ASCII bytes of it) and returns the position of its closing quote; sets
  * *escaped when it meets a backslash. */
-static size_t scan_string(sl_jr_doc_t *doc, const unsigned char *s,
-                          size_t len, size_t i, int *escaped) {
+static size_t scan_string(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
+                          size_t i, int *escaped) {
     while (i < len) {
         /* Plain ASCII runs, 8 bytes at a time, then straight to the first
          * byte that needs a look. */
@@ -245,8 +243,7 @@ static size_t scan_string(sl_jr_doc_t *doc, const unsigned char *s,
         if (c == '"')
             return i;
         if (c < 0x20)
-            return scan_fail(doc, i,
-                             "control byte 0x%02x inside a string", c);
+            return scan_fail(doc, i, "control byte 0x%02x inside a string", c);
         if (c == '\\') {
             *escaped = 1;
             if (i + 1 >= len)
@@ -257,7 +254,7 @@ static size_t scan_string(sl_jr_doc_t *doc, const unsigned char *s,
             /* clang-format off */
             case '"': case '\\': case '/': case 'b': case 'f': case 'n':
             case 'r': case 't':
-            /* clang-format on */
+                /* clang-format on */
                 i += 2;
                 continue;
             case 'u': {
@@ -266,8 +263,8 @@ static size_t scan_string(sl_jr_doc_t *doc, const unsigned char *s,
                     return scan_fail(doc, i, "bad \\u escape");
                 i += 6;
                 if (u >= 0xDC00 && u <= 0xDFFF)
-                    return scan_fail(doc, i - 6,
-                                     "lone low surrogate \\u%04x", u);
+                    return scan_fail(doc, i - 6, "lone low surrogate \\u%04x",
+                                     u);
                 if (u >= 0xD800 && u <= 0xDBFF) {
                     unsigned lo;
                     if (i + 1 >= len || s[i] != '\\' || s[i + 1] != 'u' ||
@@ -275,7 +272,8 @@ static size_t scan_string(sl_jr_doc_t *doc, const unsigned char *s,
                         lo < 0xDC00 || lo > 0xDFFF)
                         return scan_fail(doc, i - 6,
                                          "high surrogate \\u%04x without its "
-                                         "low half", u);
+                                         "low half",
+                                         u);
                     i += 6;
                 }
                 continue;
@@ -298,8 +296,8 @@ static size_t scan_string(sl_jr_doc_t *doc, const unsigned char *s,
 }
 
 /* Scans the number at s[i] and returns where it ends. */
-static size_t scan_number(sl_jr_doc_t *doc, const unsigned char *s,
-                          size_t len, size_t i) {
+static size_t scan_number(sl_jr_doc_t *doc, const unsigned char *s, size_t len,
+                          size_t i) {
     size_t at = i;
     if (i < len && s[i] == '-')
         i++;
@@ -336,8 +334,8 @@ static size_t scan_number(sl_jr_doc_t *doc, const unsigned char *s,
  * the end). Out of line: peek() rarely needs it. */
 static __attribute__((noinline)) size_t skip_ws(const unsigned char *s,
                                                 size_t len, size_t i) {
-    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
-                       s[i] == '\r'))
+    while (i < len &&
+           (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
         i++;
     return i;
 }
@@ -416,14 +414,14 @@ number_end(sl_jr_doc_t *doc, const unsigned char *s, size_t len, size_t i) {
 }
 
 /* Room for token n, or out to `failed` with rc set. */
-#define NEED_TOK(start)                                                    \
-    do {                                                                   \
-        if (__builtin_expect(n >= limit, 0)) {                             \
-            if ((rc = make_room(doc, n, (start))) != 0)                    \
-                goto failed;                                               \
-            toks = doc->toks;                                              \
-            limit = tok_limit(doc);                                        \
-        }                                                                  \
+#define NEED_TOK(start)                                                        \
+    do {                                                                       \
+        if (__builtin_expect(n >= limit, 0)) {                                 \
+            if ((rc = make_room(doc, n, (start))) != 0)                        \
+                goto failed;                                                   \
+            toks = doc->toks;                                                  \
+            limit = tok_limit(doc);                                            \
+        }                                                                      \
     } while (0)
 
 /*
@@ -496,8 +494,7 @@ value_c:
     }
     if (c == '{' || c == '[') {
         if (depth >= max_depth) {
-            rc = fail(doc, SL_ETOOBIG, i, "nesting deeper than %u",
-                      max_depth);
+            rc = fail(doc, SL_ETOOBIG, i, "nesting deeper than %u", max_depth);
             goto failed;
         }
         NEED_TOK(i);
@@ -640,7 +637,10 @@ static size_t unescape_one(const unsigned char *p, unsigned char *out,
     case 't': out[0] = '\t'; *outn = 1; return 2;
     case 'u': break;
     /* clang-format on */
-    default: out[0] = e; *outn = 1; return 2;
+    default:
+        out[0] = e;
+        *outn = 1;
+        return 2;
     }
     unsigned u = 0, lo = 0;
     size_t used = 6;

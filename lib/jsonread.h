@@ -45,22 +45,22 @@ typedef enum {
 } sl_jr_type_t;
 
 typedef struct {
-    uint8_t type;     /* sl_jr_type_t. */
-    uint8_t escaped;  /* Strings: the text holds at least one backslash. */
-    uint32_t start;   /* Offset of the value's text (strings: after '"'). */
-    uint32_t len;     /* Text length (strings: without the quotes;
-                         containers: from the bracket to its match). */
-    uint32_t next;    /* Index of the first token after this subtree. */
-    uint32_t count;   /* Containers: members (objects) or elements. */
+    uint8_t type;    /* sl_jr_type_t. */
+    uint8_t escaped; /* Strings: the text holds at least one backslash. */
+    uint32_t start;  /* Offset of the value's text (strings: after '"'). */
+    uint32_t len;    /* Text length (strings: without the quotes;
+                        containers: from the bracket to its match). */
+    uint32_t next;   /* Index of the first token after this subtree. */
+    uint32_t count;  /* Containers: members (objects) or elements. */
 } sl_jr_tok_t;
 
 #define SL_JR_DEFAULT_DEPTH 64
 #define SL_JR_NONE UINT32_MAX
 
 typedef struct {
-    const char *text;   /* The document (borrowed). */
+    const char *text; /* The document (borrowed). */
     size_t text_len;
-    sl_jr_tok_t *toks;  /* Owned. */
+    sl_jr_tok_t *toks; /* Owned. */
     uint32_t ntoks;
     uint32_t cap;
     uint32_t max_depth; /* 0 means SL_JR_DEFAULT_DEPTH. */
@@ -78,8 +78,7 @@ void sl_jr_free(sl_jr_doc_t *doc);
  * tokens are unusable. The root is token 0. */
 int sl_jr_parse(sl_jr_doc_t *doc, const char *text, size_t len);
 
-static inline const sl_jr_tok_t *sl_jr_tok(const sl_jr_doc_t *doc,
-                                           uint32_t i) {
+static inline const sl_jr_tok_t *sl_jr_tok(const sl_jr_doc_t *doc, uint32_t i) {
     return &doc->toks[i];
 }
 static inline sl_jr_type_t sl_jr_type(const sl_jr_doc_t *doc, uint32_t i) {

@@ -28,8 +28,8 @@ int sl_log_parse_level(const char *text, sl_log_level_t *level) {
 const char *sl_log_quote(const char *value, char *out, size_t outlen) {
     int plain = *value != '\0';
     for (const char *p = value; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == '"' || *p == '=' ||
-            *p == '\\' || (unsigned char)*p == 0x7F)
+        if ((unsigned char)*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' ||
+            (unsigned char)*p == 0x7F)
             plain = 0;
     size_t o = 0;
     if (outlen == 0)
@@ -70,12 +70,12 @@ static void vlog(sl_log_level_t level, const char *msg, const char *kvfmt,
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     char quoted[1024];
-    int n = snprintf(line, sizeof line,
-                     "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s msg=%s",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                     level_names[level], sl_log_quote(msg, quoted,
-                                                      sizeof quoted));
+    int n =
+        snprintf(line, sizeof line,
+                 "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s msg=%s",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level],
+                 sl_log_quote(msg, quoted, sizeof quoted));
     if (n < 0)
         return;
     size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
@@ -84,7 +84,7 @@ static void vlog(sl_log_level_t level, const char *msg, const char *kvfmt,
         int m = vsnprintf(line + len, sizeof line - len, kvfmt, ap);
         if (m > 0)
             len += (size_t)m < sizeof line - len ? (size_t)m
-                                                  : sizeof line - len - 1;
+                                                 : sizeof line - len - 1;
     }
     if (len + 1 >= sizeof line)
         len = sizeof line - 2;

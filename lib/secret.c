@@ -73,21 +73,24 @@ int sl_secret_check_token(const char *secret, const char *what, char *errbuf,
         return SL_ECONFIG;
     }
     if (len > SL_SECRET_MAX_TOKEN) {
-        snprintf(errbuf, errlen, "%s is %zu bytes long; at most %d can be "
-                 "sent in the broker protocol's auth line", what, len,
-                 SL_SECRET_MAX_TOKEN);
+        snprintf(errbuf, errlen,
+                 "%s is %zu bytes long; at most %d can be "
+                 "sent in the broker protocol's auth line",
+                 what, len, SL_SECRET_MAX_TOKEN);
         return SL_ECONFIG;
     }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)secret[i];
         if (c < 0x21 || c > 0x7E) {
             /* The byte's position, never the secret itself. */
-            snprintf(errbuf, errlen, "%s has a %s at byte %zu; the broker "
+            snprintf(errbuf, errlen,
+                     "%s has a %s at byte %zu; the broker "
                      "protocol sends it as one token of printable ASCII "
                      "(0x21-0x7E): no spaces, control or non-ASCII bytes",
-                     what, c == ' ' ? "space" : c < 0x20 || c == 0x7F
-                                                    ? "control byte"
-                                                    : "non-ASCII byte",
+                     what,
+                     c == ' '                ? "space"
+                     : c < 0x20 || c == 0x7F ? "control byte"
+                                             : "non-ASCII byte",
                      i + 1);
             return SL_ECONFIG;
         }

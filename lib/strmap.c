@@ -73,8 +73,7 @@ static int grow(sl_strmap_t *map) {
     return 0;
 }
 
-int sl_strmap_put(sl_strmap_t *map, const void *key, size_t klen,
-                  void *value) {
+int sl_strmap_put(sl_strmap_t *map, const void *key, size_t klen, void *value) {
     uint64_t h = sl_strmap_hash(key, klen);
     sl_strmap_node_t *n = find(map, key, klen, h);
     if (n) {

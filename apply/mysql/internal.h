@@ -19,8 +19,8 @@
 
 #include "sink.h"
 
-#include "backoff.h"
 #include "apply/event.h"
+#include "backoff.h"
 #include "buf.h"
 #include "jsonread.h"
 

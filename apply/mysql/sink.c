@@ -139,18 +139,14 @@ void sl_mysql_sink_free(sl_mysql_sink_t *s) {
     free(s);
 }
 
-const char *sl_mysql_sink_error(const sl_mysql_sink_t *s) {
-    return s->err;
-}
+const char *sl_mysql_sink_error(const sl_mysql_sink_t *s) { return s->err; }
 int sl_mysql_sink_failed_drift(const sl_mysql_sink_t *s) {
     return s->failed_drift;
 }
 uint64_t sl_mysql_sink_failed_offset(const sl_mysql_sink_t *s) {
     return s->failed_offset;
 }
-int sl_mysql_sink_careful(const sl_mysql_sink_t *s) {
-    return s->want_careful;
-}
+int sl_mysql_sink_careful(const sl_mysql_sink_t *s) { return s->want_careful; }
 void sl_mysql_sink_stats(const sl_mysql_sink_t *s, sl_mysql_stats_t *st) {
     *st = s->stats;
 }

@@ -90,15 +90,15 @@ int sl_mysql_url_parse(const char *text, sl_mysql_url_t *url);
 
 typedef struct {
     sl_mysql_url_t url;
-    const char *password;     /* May be NULL. Copied. */
-    const sl_dbmap_t *maps;   /* Copied. */
+    const char *password;   /* May be NULL. Copied. */
+    const sl_dbmap_t *maps; /* Copied. */
     size_t nmaps;
     sl_drift_t drift;
-    const char *group;        /* Consumer group (offsets key). Copied. */
-    const char *topic;        /* Copied. */
-    size_t batch_bytes;       /* SQL per round trip (default 64 KiB). */
-    int text_only;            /* Never MariaDB bulk execution (--bulk=no). */
-    uint32_t retry_min_ms;    /* Backoff (default 100 ms .. 10 s). */
+    const char *group;     /* Consumer group (offsets key). Copied. */
+    const char *topic;     /* Copied. */
+    size_t batch_bytes;    /* SQL per round trip (default 64 KiB). */
+    int text_only;         /* Never MariaDB bulk execution (--bulk=no). */
+    uint32_t retry_min_ms; /* Backoff (default 100 ms .. 10 s). */
     uint32_t retry_max_ms;
 } sl_mysql_opts_t;
 
@@ -180,19 +180,19 @@ int sl_mysql_error_transient(unsigned e, const char *msg);
 int sl_mysql_sink_failed_drift(const sl_mysql_sink_t *sink);
 
 typedef struct {
-    uint64_t groups;       /* Target transactions committed. */
-    uint64_t trx;          /* Source transactions applied. */
-    uint64_t rows;         /* Row changes applied (committed). */
+    uint64_t groups; /* Target transactions committed. */
+    uint64_t trx;    /* Source transactions applied. */
+    uint64_t rows;   /* Row changes applied (committed). */
     uint64_t inserts, updates, deletes;
     uint64_t drift;        /* Drift cases seen (all policies). */
     uint64_t retries;      /* Groups redone after a transient error. */
     uint64_t ddl_skipped;  /* DDL events not replayed. */
     uint64_t ddl_replayed; /* DDL events run on the target. */
     uint64_t round_trips;
-    uint64_t bulk_rows;    /* Rows sent by bulk execution (MariaDB). */
-    uint64_t wait_ns;      /* Time spent waiting for the target's answers
-                            * (the target is the bottleneck when this is
-                            * most of the wall time). */
+    uint64_t bulk_rows; /* Rows sent by bulk execution (MariaDB). */
+    uint64_t wait_ns;   /* Time spent waiting for the target's answers
+                         * (the target is the bottleneck when this is
+                         * most of the wall time). */
 } sl_mysql_stats_t;
 void sl_mysql_sink_stats(const sl_mysql_sink_t *sink, sl_mysql_stats_t *st);
 
@@ -204,7 +204,6 @@ void sl_mysql_sink_stats(const sl_mysql_sink_t *sink, sl_mysql_stats_t *st);
 int sl_mysql_build_sql(const char *json, size_t len, const char *dst_db,
                        const char *const *cols, const char *const *types,
                        size_t ncols, const char *const *ukey, size_t nukey,
-                       sl_drift_t drift, char **out, char *err,
-                       size_t errlen);
+                       sl_drift_t drift, char **out, char *err, size_t errlen);
 
 #endif

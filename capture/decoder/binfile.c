@@ -22,11 +22,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CHUNK (4u << 20)
@@ -62,8 +62,8 @@ int sl_binlog_read_file(sl_binlog_t *dec, const char *path, uint64_t start,
     dec->type = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(dec->err, sizeof(dec->err), "binlog %s: cannot open: %s",
-                 path, strerror(errno));
+        snprintf(dec->err, sizeof(dec->err), "binlog %s: cannot open: %s", path,
+                 strerror(errno));
         return SL_EIO;
     }
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -99,8 +99,7 @@ int sl_binlog_read_file(sl_binlog_t *dec, const char *path, uint64_t start,
     eof = got < cap;
     if (have < 4 || memcmp(buf, SL_BINLOG_MAGIC, 4) != 0) {
         snprintf(dec->err, sizeof(dec->err),
-                 "binlog %s:0: not a binlog file (magic bytes missing)",
-                 base);
+                 "binlog %s:0: not a binlog file (magic bytes missing)", base);
         rc = SL_ECORRUPT;
         goto out;
     }
@@ -116,8 +115,9 @@ int sl_binlog_read_file(sl_binlog_t *dec, const char *path, uint64_t start,
                 dec->pos = epos;
                 dec->type = buf[off + 4];
                 rc = sl__dec_fail(dec, SL_ECORRUPT,
-                                    "event size %u is impossible (corrupt "
-                                    "or not a binlog)", esz);
+                                  "event size %u is impossible (corrupt "
+                                  "or not a binlog)",
+                                  esz);
                 goto out;
             }
             if (have - off < esz)
@@ -126,10 +126,10 @@ int sl_binlog_read_file(sl_binlog_t *dec, const char *path, uint64_t start,
                 dec->pos = epos;
                 dec->type = buf[off + 4];
                 rc = sl__dec_fail(dec, SL_EINVAL,
-                                    "start position %llu is inside this "
-                                    "event (%u bytes); use an event "
-                                    "boundary", (unsigned long long)start,
-                                    esz);
+                                  "start position %llu is inside this "
+                                  "event (%u bytes); use an event "
+                                  "boundary",
+                                  (unsigned long long)start, esz);
                 goto out;
             }
             rc = sl_binlog_feed(dec, buf + off, esz, epos, epos >= start);
@@ -141,18 +141,19 @@ int sl_binlog_read_file(sl_binlog_t *dec, const char *path, uint64_t start,
             if (have - off != 0) {
                 dec->pos = pos + off;
                 dec->type = have - off > 4 ? buf[off + 4] : 0;
-                uint32_t esz = have - off >= 13
-                                   ? sl_binlog_event_size(buf + off) : 0;
+                uint32_t esz =
+                    have - off >= 13 ? sl_binlog_event_size(buf + off) : 0;
                 if (esz)
                     rc = sl__dec_fail(dec, SL_ETRUNC,
-                                        "truncated event: the header "
-                                        "announces %u bytes, the file ends "
-                                        "after %zu", esz, have - off);
+                                      "truncated event: the header "
+                                      "announces %u bytes, the file ends "
+                                      "after %zu",
+                                      esz, have - off);
                 else
                     rc = sl__dec_fail(dec, SL_ETRUNC,
-                                        "%zu stray bytes at the end of the "
-                                        "file (a partial event header)",
-                                        have - off);
+                                      "%zu stray bytes at the end of the "
+                                      "file (a partial event header)",
+                                      have - off);
                 goto out;
             }
             break;
@@ -191,8 +192,8 @@ done:
     rc = 0;
     goto out;
 io:
-    snprintf(dec->err, sizeof(dec->err), "binlog %s:%llu: read error: %s",
-             base, (unsigned long long)pos, strerror(errno));
+    snprintf(dec->err, sizeof(dec->err), "binlog %s:%llu: read error: %s", base,
+             (unsigned long long)pos, strerror(errno));
 out:
     free(buf);
     close(fd);
@@ -232,31 +233,33 @@ static int walk_mem(sl_binlog_t *dec, const char *name, const uint8_t *data,
         dec->type = len - off > 4 ? data[off + 4] : 0;
         if (len - off < 13)
             return sl__dec_fail(dec, SL_ETRUNC,
-                                  "%zu stray bytes at the end of the file "
-                                  "(a partial event header)", len - off);
+                                "%zu stray bytes at the end of the file "
+                                "(a partial event header)",
+                                len - off);
         uint32_t esz = sl_binlog_event_size(data + off);
         if (esz < 13 || esz > SL_BINLOG_MAX_EVENT)
             return sl__dec_fail(dec, SL_ECORRUPT,
-                                  "event size %u is impossible (corrupt or "
-                                  "not a binlog)", esz);
+                                "event size %u is impossible (corrupt or "
+                                "not a binlog)",
+                                esz);
         if (len - off < esz)
             return sl__dec_fail(dec, SL_ETRUNC,
-                                  "truncated event: the header announces "
-                                  "%u bytes, the file ends after %zu", esz,
-                                  len - off);
+                                "truncated event: the header announces "
+                                "%u bytes, the file ends after %zu",
+                                esz, len - off);
         if (start > off && start < off + esz)
             return sl__dec_fail(dec, SL_EINVAL,
-                                  "start position %llu is inside this event "
-                                  "(%u bytes); use an event boundary",
-                                  (unsigned long long)start, esz);
+                                "start position %llu is inside this event "
+                                "(%u bytes); use an event boundary",
+                                (unsigned long long)start, esz);
         rc = sl_binlog_feed(dec, data + off, esz, off, off >= start);
         if (rc != 0)
             return rc;
         off += esz;
         if (release && page > 0 && off - released >= RELEASE_STEP) {
             size_t upto = off & ~((size_t)page - 1);
-            (void)madvise((void *)(uintptr_t)(data + released),
-                          upto - released, MADV_DONTNEED);
+            (void)madvise((void *)(uintptr_t)(data + released), upto - released,
+                          MADV_DONTNEED);
             released = upto;
         }
     }

@@ -89,26 +89,27 @@ enum {
     SL_EV_MARIA_DELETE_ROWS_COMPRESSED = 171,
 };
 
-#define SL_BINLOG_MAGIC "\xfe" "bin"
+#define SL_BINLOG_MAGIC                                                        \
+    "\xfe"                                                                     \
+    "bin"
 #define SL_BINLOG_HEADER_LEN 19
 /* The largest event accepted: MySQL's max_allowed_packet ceiling. */
 #define SL_BINLOG_MAX_EVENT (1024u * 1024u * 1024u + 4096u)
-
 
 /* One change as the decoder knows it: what it is, where it comes from and
  * its transaction, the SQL of a statement, and the rendered JSON. Every
  * pointer is valid during the callback only. */
 typedef struct {
     sl_change_kind_t kind;
-    sl_change_op_t op;      /* Rows: insert, update or delete. */
-    const char *db;         /* Database (may be NULL), not NUL-terminated. */
+    sl_change_op_t op; /* Rows: insert, update or delete. */
+    const char *db;    /* Database (may be NULL), not NUL-terminated. */
     size_t db_len;
-    const char *table;      /* Table for rows (NULL otherwise). */
+    const char *table; /* Table for rows (NULL otherwise). */
     size_t table_len;
-    const char *file;       /* Binlog file name (NUL-terminated). */
-    uint64_t pos;           /* Position of the event in its file. */
-    uint64_t trx_seq;       /* Transactions completed before this one. */
-    uint64_t row;           /* Row index in its transaction (rows only). */
+    const char *file; /* Binlog file name (NUL-terminated). */
+    uint64_t pos;     /* Position of the event in its file. */
+    uint64_t trx_seq; /* Transactions completed before this one. */
+    uint64_t row;     /* Row index in its transaction (rows only). */
     /* The transaction, as its "trx" member says: the GTID ("" when the
      * server wrote none, NUL-terminated), the position where it began,
      * and MySQL's logical clock and original commit timestamp (0 when
@@ -164,17 +165,18 @@ typedef struct {
      * values, primary key). NULL when there is none; a table it does not
      * know keeps positional names ("@1"). The table returned belongs to
      * the callee and must stay valid until the next decoder call. */
-    const struct sl_schema_table_s *(*schema_lookup)(
-        void *ctx, const char *db, size_t db_len, const char *table,
-        size_t table_len);
+    const struct sl_schema_table_s *(*schema_lookup)(void *ctx, const char *db,
+                                                     size_t db_len,
+                                                     const char *table,
+                                                     size_t table_len);
     void *schema_ctx;
     /* Column exclusion: asked once per column when a table map is
      * decoded (the answer is kept with the map), with the column's name
      * ("@N" without names); returning 0 leaves the column out of the
      * row images and "types". NULL keeps every column. */
     int (*column_keep)(void *ctx, const char *db, size_t db_len,
-                       const char *table, size_t table_len,
-                       const char *column, size_t column_len);
+                       const char *table, size_t table_len, const char *column,
+                       size_t column_len);
     void *column_ctx;
     /* Computes each row's routing hash (sl_change_t.key_hash): FNV-1a over
      * the JSON text of its primary-key values in the after image (the

@@ -209,14 +209,14 @@ static int iconv_to_utf8(sl_binlog_t *dec, const sl_charset_t *cs,
                          const uint8_t *p, size_t n, sl_buf_t *tmp) {
     if (cs->iconv_name == NULL)
         return sl__dec_fail(dec, SL_EUNSUPPORTED,
-                              "character set %s has no converter in this "
-                              "C library; cannot emit its text as UTF-8",
-                              cs->name);
+                            "character set %s has no converter in this "
+                            "C library; cannot emit its text as UTF-8",
+                            cs->name);
     iconv_t cd = iconv_get(dec, cs->iconv_name);
     if (cd == (iconv_t)-1)
         return sl__dec_fail(dec, SL_EUNSUPPORTED,
-                              "iconv cannot convert %s (%s) to UTF-8",
-                              cs->name, cs->iconv_name);
+                            "iconv cannot convert %s (%s) to UTF-8", cs->name,
+                            cs->iconv_name);
     iconv(cd, NULL, NULL, NULL, NULL);
     sl_buf_reset(tmp);
     if (sl_buf_reserve(tmp, n * 4 + 16) != 0)
@@ -227,9 +227,9 @@ static int iconv_to_utf8(sl_binlog_t *dec, const sl_charset_t *cs,
     size_t oleft = tmp->cap;
     if (iconv(cd, &in, &inleft, &o, &oleft) == (size_t)-1 || inleft != 0)
         return sl__dec_fail(dec, SL_ECORRUPT,
-                              "bytes not valid in character set %s at "
-                              "offset %zu of a %zu-byte value", cs->name,
-                              n - inleft, n);
+                            "bytes not valid in character set %s at "
+                            "offset %zu of a %zu-byte value",
+                            cs->name, n - inleft, n);
     tmp->len = tmp->cap - oleft;
     return 0;
 }
@@ -251,20 +251,19 @@ static int put_string(sl_binlog_t *dec, const uint8_t *p, size_t n,
             i += 2;
             continue;
         }
-        if (c >= 0xE0 && c <= 0xEF && i + 2 < n &&
-            (p[i + 1] & 0xC0) == 0x80 && (p[i + 2] & 0xC0) == 0x80 &&
-            !(c == 0xE0 && p[i + 1] < 0xA0) &&   /* Overlong. */
-            !(c == 0xED && p[i + 1] >= 0xA0) &&  /* Surrogates. */
+        if (c >= 0xE0 && c <= 0xEF && i + 2 < n && (p[i + 1] & 0xC0) == 0x80 &&
+            (p[i + 2] & 0xC0) == 0x80 &&
+            !(c == 0xE0 && p[i + 1] < 0xA0) &&  /* Overlong. */
+            !(c == 0xED && p[i + 1] >= 0xA0) && /* Surrogates. */
             !(c == 0xE2 && p[i + 1] == 0x80 &&
               (p[i + 2] == 0xA8 || p[i + 2] == 0xA9))) {
             i += 3;
             continue;
         }
-        if (c >= 0xF0 && c <= 0xF4 && i + 3 < n &&
-            (p[i + 1] & 0xC0) == 0x80 && (p[i + 2] & 0xC0) == 0x80 &&
-            (p[i + 3] & 0xC0) == 0x80 &&
-            !(c == 0xF0 && p[i + 1] < 0x90) &&   /* Overlong. */
-            !(c == 0xF4 && p[i + 1] >= 0x90)) {  /* Above U+10FFFF. */
+        if (c >= 0xF0 && c <= 0xF4 && i + 3 < n && (p[i + 1] & 0xC0) == 0x80 &&
+            (p[i + 2] & 0xC0) == 0x80 && (p[i + 3] & 0xC0) == 0x80 &&
+            !(c == 0xF0 && p[i + 1] < 0x90) &&  /* Overlong. */
+            !(c == 0xF4 && p[i + 1] >= 0x90)) { /* Above U+10FFFF. */
             i += 4;
             continue;
         }
@@ -286,8 +285,7 @@ static int put_string(sl_binlog_t *dec, const uint8_t *p, size_t n,
 static int put_base64(sl_binlog_t *dec, const uint8_t *p, size_t n,
                       sl_buf_t *out) {
     /* One reservation for the whole value, then inline appends. */
-    if (n > SIZE_MAX / 2 ||
-        sl_buf_reserve(out, 13 + (n + 2) / 3 * 4) != 0 ||
+    if (n > SIZE_MAX / 2 || sl_buf_reserve(out, 13 + (n + 2) / 3 * 4) != 0 ||
         SL__DEC_OUT_LIT(out, "{\"base64\":\"") != 0 ||
         sl_base64_encode(out, p, n) != 0 || SL__DEC_OUT_LIT(out, "\"}") != 0)
         return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
@@ -295,7 +293,7 @@ static int put_base64(sl_binlog_t *dec, const uint8_t *p, size_t n,
 }
 
 int sl__dec_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
-                    const uint8_t *p, size_t n, sl_buf_t *out) {
+                         const uint8_t *p, size_t n, sl_buf_t *out) {
     int replaced = 0;
     size_t mark = out->len;
     int rc;
@@ -314,8 +312,8 @@ int sl__dec_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
         if (rc == 0 && replaced) {
             out->len = mark;
             return sl__dec_fail(dec, SL_ECORRUPT,
-                                  "invalid UTF-8 in a %s value of %zu bytes",
-                                  cs->name, n);
+                                "invalid UTF-8 in a %s value of %zu bytes",
+                                cs->name, n);
         }
         return rc;
     case SL_CS_ASCII:
@@ -325,25 +323,23 @@ int sl__dec_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
                 rc = latin1_to_utf8(p, n, &dec->tmp);
                 if (rc != 0)
                     return sl__dec_fail(dec, rc, "out of memory");
-                return put_string(dec, dec->tmp.data, dec->tmp.len, out,
-                                  NULL);
+                return put_string(dec, dec->tmp.data, dec->tmp.len, out, NULL);
             }
         }
         return put_string(dec, p, n, out, NULL);
-    case SL_CS_BINARY:
-        return put_base64(dec, p, n, out);
+    case SL_CS_BINARY: return put_base64(dec, p, n, out);
     case SL_CS_ICONV:
         rc = iconv_to_utf8(dec, cs, p, n, &dec->tmp);
         if (rc != 0)
             return rc;
         return put_string(dec, dec->tmp.data, dec->tmp.len, out, NULL);
-    default:
-        return put_string(dec, p, n, out, NULL);
+    default: return put_string(dec, p, n, out, NULL);
     }
 }
 
-int sl__dec_text_utf8(sl_binlog_t *dec, const sl_charset_t *cs, const uint8_t *p,
-                 size_t n, const uint8_t **text, size_t *len) {
+int sl__dec_text_utf8(sl_binlog_t *dec, const sl_charset_t *cs,
+                      const uint8_t *p, size_t n, const uint8_t **text,
+                      size_t *len) {
     *text = p;
     *len = n;
     int rc = 0;
@@ -366,8 +362,7 @@ int sl__dec_text_utf8(sl_binlog_t *dec, const sl_charset_t *cs, const uint8_t *p
         *text = dec->tmp.data;
         *len = dec->tmp.len;
         break;
-    default:
-        break;
+    default: break;
     }
     return 0;
 }
@@ -377,10 +372,11 @@ int sl__dec_text_utf8(sl_binlog_t *dec, const sl_charset_t *cs, const uint8_t *p
  * byte by U+FFFD. */
 static size_t utf8_seq_len(const uint8_t *p, size_t left) {
     uint8_t c = p[0];
-    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2
-                       : c >= 0xE0 && c <= 0xEF     ? 3
-                       : c >= 0xF0 && c <= 0xF4     ? 4
-                                                    : 0;
+    size_t n = c < 0x80                 ? 1
+               : c >= 0xC2 && c <= 0xDF ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
     if (n == 0 || n > left)
         return 0;
     for (size_t i = 1; i < n; i++)

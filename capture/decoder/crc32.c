@@ -65,9 +65,9 @@ crc_fold(uint32_t raw, const uint8_t *p, size_t len) {
                        x4);
     while (len >= 16) {
         h = _mm_clmulepi64_si128(x1, k43, 0x11);
-        x1 = _mm_xor_si128(
-            _mm_xor_si128(_mm_clmulepi64_si128(x1, k43, 0x00), h),
-            _mm_loadu_si128((const __m128i *)p));
+        x1 =
+            _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x1, k43, 0x00), h),
+                          _mm_loadu_si128((const __m128i *)p));
         p += 16;
         len -= 16;
     }
@@ -114,8 +114,8 @@ __attribute__((constructor)) static void slice_init(void) {
     }
     for (uint32_t i = 0; i < 256; i++)
         for (int t = 1; t < 8; t++)
-            slice[t][i] = (slice[t - 1][i] >> 8) ^
-                          slice[0][slice[t - 1][i] & 0xFF];
+            slice[t][i] =
+                (slice[t - 1][i] >> 8) ^ slice[0][slice[t - 1][i] & 0xFF];
 }
 
 /* raw: the non-inverted register. */
@@ -125,8 +125,7 @@ static uint32_t crc_slice8(uint32_t raw, const uint8_t *p, size_t len) {
                              ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24));
         raw = slice[7][lo & 0xFF] ^ slice[6][(lo >> 8) & 0xFF] ^
               slice[5][(lo >> 16) & 0xFF] ^ slice[4][lo >> 24] ^
-              slice[3][p[4]] ^ slice[2][p[5]] ^ slice[1][p[6]] ^
-              slice[0][p[7]];
+              slice[3][p[4]] ^ slice[2][p[5]] ^ slice[1][p[6]] ^ slice[0][p[7]];
         p += 8;
         len -= 8;
     }

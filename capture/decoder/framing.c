@@ -126,13 +126,9 @@ int sl__dec_fail(sl_binlog_t *dec, int code, const char *fmt, ...) {
     return code;
 }
 
-const char *sl_binlog_errmsg(const sl_binlog_t *dec) {
-    return dec->err;
-}
+const char *sl_binlog_errmsg(const sl_binlog_t *dec) { return dec->err; }
 
-sl_buf_t *sl_binlog_out(sl_binlog_t *dec) {
-    return &dec->out;
-}
+sl_buf_t *sl_binlog_out(sl_binlog_t *dec) { return &dec->out; }
 
 void sl_binlog_set_checksum(sl_binlog_t *dec, int crc32_on) {
     dec->checksum = crc32_on != 0;

@@ -19,9 +19,9 @@
 #include "json.h"
 
 #include <iconv.h>
-#include <string.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* MySQL column types (enum_field_types). */
 enum {
@@ -69,8 +69,8 @@ typedef enum {
     SL_CS_UTF8 = 1,    /* utf8mb3, utf8mb4: validated and copied. */
     SL_CS_LATIN1 = 2,  /* MySQL latin1 = cp1252 with five holes. */
     SL_CS_ASCII = 3,
-    SL_CS_BINARY = 4,  /* Emitted as base64. */
-    SL_CS_ICONV = 5    /* Converted with iconv(3) from iconv_name. */
+    SL_CS_BINARY = 4, /* Emitted as base64. */
+    SL_CS_ICONV = 5   /* Converted with iconv(3) from iconv_name. */
 } sl_cs_class_t;
 
 typedef struct {
@@ -93,12 +93,12 @@ typedef struct {
     uint8_t visible;
     uint8_t dropped;     /* Excluded by opts.column_keep. */
     uint8_t key_escaped; /* The JSON key holds an escape sequence. */
-    uint32_t collation; /* 0 when unknown. */
+    uint32_t collation;  /* 0 when unknown. */
     const sl_charset_t *cs;
     uint32_t geom_type;
     uint32_t vec_dim;
-    uint32_t key_off, key_len;   /* `"name":` in keys. */
-    uint32_t name_off, name_len; /* Name bytes in raw (if known). */
+    uint32_t key_off, key_len;       /* `"name":` in keys. */
+    uint32_t name_off, name_len;     /* Name bytes in raw (if known). */
     uint32_t strv_first, strv_count; /* ENUM/SET value names. */
 } sl_column_t;
 
@@ -181,12 +181,12 @@ struct sl_binlog_s {
     sl_tablemap_t *maps;
     uint32_t nmaps, maps_cap;
 
-    sl_buf_t out;   /* JSON output: one change at a time. */
-    sl_buf_t tmp;   /* Scratch for conversions. */
-    sl_buf_t tmp2;  /* Scratch for JSON diff application. */
-    sl_buf_t zbuf;  /* Decompressed MariaDB event / payload inner event. */
-    sl_buf_t zin;   /* Zstd output window. */
-    sl_buf_t sql;   /* The current statement's text, as "sql" says it. */
+    sl_buf_t out;  /* JSON output: one change at a time. */
+    sl_buf_t tmp;  /* Scratch for conversions. */
+    sl_buf_t tmp2; /* Scratch for JSON diff application. */
+    sl_buf_t zbuf; /* Decompressed MariaDB event / payload inner event. */
+    sl_buf_t zin;  /* Zstd output window. */
+    sl_buf_t sql;  /* The current statement's text, as "sql" says it. */
 
     /* A small cache of iconv descriptors, by charset name. */
     struct {
@@ -366,34 +366,35 @@ void sl__dec_tablemap_release_all(sl_binlog_t *dec);
 void sl__dec_tablemap_free_all(sl_binlog_t *dec);
 /* "int unsigned", "varchar(255)", for the "types" option. */
 void sl__dec_column_type_name(const sl_tablemap_t *tm, const sl_column_t *col,
-                         sl_buf_t *out);
+                              sl_buf_t *out);
 
 /* Rows events (rows.c). type is the event type, body points after the
  * common header, len excludes the checksum. */
 int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
-                   size_t len);
+                        size_t len);
 
 /* Column values (types.c): decodes the value of col at rd and appends its
  * JSON to out. Integers are decoded inline (sl__dec_value_decode, after the
  * number formatting below); every other type in types.c. */
 static inline int sl__dec_value_decode(sl_binlog_t *dec, const sl_column_t *col,
-                                  sl_reader_t *rd, sl_buf_t *out);
+                                       sl_reader_t *rd, sl_buf_t *out);
 int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
-                          sl_reader_t *rd, sl_buf_t *out);
+                               sl_reader_t *rd, sl_buf_t *out);
 /* The error for a value that runs past the end of its event. */
 int sl__dec_value_truncated(sl_binlog_t *dec, const sl_column_t *col,
-                       const sl_reader_t *rd);
+                            const sl_reader_t *rd);
 
 /* Text (charset.c): appends bytes in charset cs to out as a JSON string
  * (with quotes), or as {"base64":...} for binary. */
 int sl__dec_text_to_json(sl_binlog_t *dec, const sl_charset_t *cs,
-                    const uint8_t *p, size_t n, sl_buf_t *out);
+                         const uint8_t *p, size_t n, sl_buf_t *out);
 void sl__dec_charset_close_all(sl_binlog_t *dec);
 /* Points *text at the bytes in charset cs as UTF-8: p itself for UTF-8,
  * binary and unknown charsets (which may hold invalid sequences), else a
  * conversion held in dec->tmp until its next use. */
-int sl__dec_text_utf8(sl_binlog_t *dec, const sl_charset_t *cs, const uint8_t *p,
-                 size_t n, const uint8_t **text, size_t *len);
+int sl__dec_text_utf8(sl_binlog_t *dec, const sl_charset_t *cs,
+                      const uint8_t *p, size_t n, const uint8_t **text,
+                      size_t *len);
 /* Appends p with every byte that starts no valid UTF-8 sequence replaced
  * by U+FFFD, as the JSON escaper does. Returns the buffer's error. */
 int sl__dec_utf8_sanitize(const uint8_t *p, size_t n, sl_buf_t *out);
@@ -432,10 +433,12 @@ static inline int sl__dec_out_i64(sl_buf_t *out, int64_t v) {
  * complement unless the column is unsigned. */
 static inline __attribute__((always_inline)) int
 sl__dec_value_decode(sl_binlog_t *dec, const sl_column_t *col, sl_reader_t *rd,
-                sl_buf_t *out) {
-    static const uint8_t int_size[SL_T_INT24 + 1] = {
-        [SL_T_TINY] = 1, [SL_T_SHORT] = 2, [SL_T_INT24] = 3,
-        [SL_T_LONG] = 4, [SL_T_LONGLONG] = 8};
+                     sl_buf_t *out) {
+    static const uint8_t int_size[SL_T_INT24 + 1] = {[SL_T_TINY] = 1,
+                                                     [SL_T_SHORT] = 2,
+                                                     [SL_T_INT24] = 3,
+                                                     [SL_T_LONG] = 4,
+                                                     [SL_T_LONGLONG] = 8};
     unsigned n = col->real_type <= SL_T_INT24 ? int_size[col->real_type] : 0;
     if (n == 0)
         return sl__dec_value_decode_other(dec, col, rd, out);

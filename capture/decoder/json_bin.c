@@ -276,7 +276,8 @@ static int put_string(jctx_t *cx, const uint8_t *p, size_t n) {
         char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
         size_t elen = 2;
         switch (c) {
-        case '"': case '\\': break;
+        case '"':
+        case '\\': break;
         case '\b': esc[1] = 'b'; break;
         case '\f': esc[1] = 'f'; break;
         case '\n': esc[1] = 'n'; break;
@@ -349,8 +350,7 @@ static int roundtrips(const char *digits, size_t nd, int exp10, double a) {
  * power of two (where the gap below a is half the gap above) the next one
  * up, which may still round back to a when the nearest does not. On
  * success digits/nd/exp10 hold it. */
-static int try_prec(double a, int prec, char *digits, size_t *nd,
-                    int *exp10) {
+static int try_prec(double a, int prec, char *digits, size_t *nd, int *exp10) {
     char tmp[40], up[24];
     snprintf(tmp, sizeof tmp, "%.*e", prec - 1, a);
     split_e(tmp, digits, nd, exp10);
@@ -424,7 +424,9 @@ static int format_double(double v, char *buf, size_t cap) {
         decpt = 1;
     }
     int width = neg ? 33 : 34;
-    int fixed_len = decpt <= 0 ? len - decpt + 2 : decpt < len ? len + 1 : decpt;
+    int fixed_len = decpt <= 0    ? len - decpt + 2
+                    : decpt < len ? len + 1
+                                  : decpt;
     int have_space = fixed_len <= width;
     char *o = buf;
     if (neg)
@@ -472,8 +474,8 @@ static int format_double(double v, char *buf, size_t cap) {
  * "0"), then '.' and exactly scale digits. */
 static int put_decimal(jctx_t *cx, const uint8_t *p, size_t n) {
     static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
-    static const uint32_t pow10[10] = {1,       10,       100,      1000,
-                                       10000,   100000,   1000000,  10000000,
+    static const uint32_t pow10[10] = {1,         10,        100,     1000,
+                                       10000,     100000,    1000000, 10000000,
                                        100000000, 1000000000};
     if (n < 2)
         return SL_ECORRUPT;
@@ -483,8 +485,8 @@ static int put_decimal(jctx_t *cx, const uint8_t *p, size_t n) {
     int intg = prec - scale;
     int intg0 = intg / 9, intg0x = intg % 9;
     int frac0 = scale / 9, frac0x = scale % 9;
-    size_t size = (size_t)(intg0 * 4 + dig2bytes[intg0x] + frac0 * 4 +
-                           dig2bytes[frac0x]);
+    size_t size =
+        (size_t)(intg0 * 4 + dig2bytes[intg0x] + frac0 * 4 + dig2bytes[frac0x]);
     if (n - 2 != size)
         return SL_ECORRUPT;
     uint8_t b[40];
@@ -532,7 +534,7 @@ static int put_decimal(jctx_t *cx, const uint8_t *p, size_t n) {
         for (int i = 0; i < frac0; i++) {
             DEC_GROUP(4, 9, g);
             sl_put_digits((uint8_t *)o, g, 9);
-        o += 9;
+            o += 9;
         }
         if (frac0x) {
             DEC_GROUP(dig2bytes[frac0x], frac0x, g);
@@ -555,8 +557,7 @@ static int put_decimal(jctx_t *cx, const uint8_t *p, size_t n) {
 /* DATE, TIME, DATETIME and TIMESTAMP from MySQL's 8-byte packed form,
  * printed by my_TIME_to_str(t, 6): "YYYY-MM-DD", "[-]HH:MM:SS.ffffff"
  * (hours may exceed 24) and "YYYY-MM-DD HH:MM:SS.ffffff", quoted. */
-static int put_temporal(jctx_t *cx, uint8_t mtype, const uint8_t *p,
-                        size_t n) {
+static int put_temporal(jctx_t *cx, uint8_t mtype, const uint8_t *p, size_t n) {
     if (n != 8)
         return SL_ECORRUPT;
     int64_t v = (int64_t)sl_get_u64le(p);
@@ -584,8 +585,7 @@ static int put_temporal(jctx_t *cx, uint8_t mtype, const uint8_t *p,
         unsigned minute = (unsigned)((hms >> 6) % (1u << 6));
         unsigned hour = (unsigned)(hms >> 12);
         if (mtype == MT_DATE)
-            snprintf(text, sizeof text, "\"%04u-%02u-%02u\"", year, month,
-                     day);
+            snprintf(text, sizeof text, "\"%04u-%02u-%02u\"", year, month, day);
         else
             snprintf(text, sizeof text,
                      "\"%04u-%02u-%02u %02u:%02u:%02u.%06" PRIu32 "\"", year,
@@ -746,22 +746,18 @@ static int emit_value(jctx_t *cx, uint8_t type, const uint8_t *data,
         if ((err = charge(cx, n)))
             return err;
         switch (mtype) {
-        case MT_NEWDECIMAL:
-            return put_decimal(cx, p, n);
+        case MT_NEWDECIMAL: return put_decimal(cx, p, n);
         case MT_DATE:
         case MT_TIME:
         case MT_DATETIME:
-        case MT_TIMESTAMP:
-            return put_temporal(cx, mtype, p, n);
+        case MT_TIMESTAMP: return put_temporal(cx, mtype, p, n);
         case MT_VAR_STRING:
             cx->bytes_left += n; /* put_string charges it again. */
             return put_string(cx, p, n);
-        default:
-            return put_opaque_b64(cx, mtype, p, n);
+        default: return put_opaque_b64(cx, mtype, p, n);
         }
     }
-    default:
-        return SL_ECORRUPT;
+    default: return SL_ECORRUPT;
     }
 }
 
@@ -973,7 +969,9 @@ static int unquote(const uint8_t *p, size_t n, uint8_t *dst, size_t *dlen,
             return SL_ECORRUPT;
         c = p[i++];
         switch (c) {
-        case '"': case '\\': case '/': dst[o++] = c; break;
+        case '"':
+        case '\\':
+        case '/': dst[o++] = c; break;
         case 'b': dst[o++] = '\b'; break;
         case 'f': dst[o++] = '\f'; break;
         case 'n': dst[o++] = '\n'; break;
@@ -1012,8 +1010,7 @@ static int unquote(const uint8_t *p, size_t n, uint8_t *dst, size_t *dlen,
             }
             break;
         }
-        default:
-            return SL_ECORRUPT;
+        default: return SL_ECORRUPT;
         }
     }
     return SL_ECORRUPT; /* No closing quote. */
@@ -1230,8 +1227,7 @@ static int apply_one(dctx_t *dc, jnode_t *root, int op, const jleg_t *legs,
                 if (key_before(last->name, last->nlen, parent->keys[at],
                                parent->klens[at]))
                     break;
-            return node_insert_at(dc, parent, at, val, last->name,
-                                  last->nlen);
+            return node_insert_at(dc, parent, at, val, last->name, last->nlen);
         default:
             if (!exists)
                 return SL_ECORRUPT;

@@ -128,8 +128,8 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
     if (tm->ndropped != 0 || spans != NULL)
         return image_loop(dec, tm, cols, npresent, rd, out, before_json,
                           before_len, spans, 1);
-    return image_loop(dec, tm, cols, npresent, rd, out, before_json,
-                      before_len, NULL, 0);
+    return image_loop(dec, tm, cols, npresent, rd, out, before_json, before_len,
+                      NULL, 0);
 }
 
 /* Renders a partial JSON diff list as {"json_diff":[{"op":...,"path":...,
@@ -146,8 +146,8 @@ static int render_json_diff(sl_binlog_t *dec, const uint8_t *p, size_t n,
         uint8_t op;
         uint64_t pl, vl;
         const uint8_t *path, *val;
-        if (sl_rd_u8(&rd, &op) != 0 || op > 2 ||
-            sl_rd_lenenc(&rd, &pl) != 0 || sl_rd_bytes(&rd, pl, &path) != 0)
+        if (sl_rd_u8(&rd, &op) != 0 || op > 2 || sl_rd_lenenc(&rd, &pl) != 0 ||
+            sl_rd_bytes(&rd, pl, &path) != 0)
             return R_FAIL("partial JSON diff malformed");
         if (!first)
             sl__dec_out_c(out, ',');
@@ -166,7 +166,7 @@ static int render_json_diff(sl_binlog_t *dec, const uint8_t *p, size_t n,
             int rc = sl_jsonb_to_json(val, (size_t)vl, out);
             if (rc != 0)
                 return sl__dec_fail(dec, rc, "partial JSON diff value: %s",
-                                      sl_strerror(rc));
+                                    sl_strerror(rc));
         }
         sl__dec_out_c(out, '}');
     }
@@ -178,9 +178,8 @@ static int render_json_diff(sl_binlog_t *dec, const uint8_t *p, size_t n,
  * this variant of decode_image handles it. */
 static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
                              const uint8_t *present, uint32_t npresent,
-                             sl_reader_t *rd, sl_buf_t *out,
-                             const uint8_t **bj, const size_t *bjlen,
-                             const spans_t *spans) {
+                             sl_reader_t *rd, sl_buf_t *out, const uint8_t **bj,
+                             const size_t *bjlen, const spans_t *spans) {
     uint64_t opts;
     const uint8_t *partial_bm = NULL;
     uint32_t json_idx = 0;
@@ -244,8 +243,9 @@ static int decode_partial_ai(sl_binlog_t *dec, const sl_tablemap_t *tm,
         int rc = sl_jsondiff_apply(bj[i], bjlen[i], diff, (size_t)l, out);
         if (rc != 0)
             return sl__dec_fail(dec, rc,
-                                  "cannot apply the partial JSON update of "
-                                  "column %u: %s", i + 1, sl_strerror(rc));
+                                "cannot apply the partial JSON update of "
+                                "column %u: %s",
+                                i + 1, sl_strerror(rc));
     rendered:
         if (c->dropped) {
             out->len = mark;
@@ -283,8 +283,7 @@ static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n) {
  * key needs escaping counts as absent, as it always has: routing must
  * not move rows between partitions. */
 static uint64_t key_hash(const sl_tablemap_t *tm, const sl_buf_t *out,
-                         const spans_t *spans, size_t img_at,
-                         size_t img_end) {
+                         const spans_t *spans, size_t img_at, size_t img_end) {
     if (!tm->has_pk || tm->npk == 0)
         return fnv1a(FNV_OFFSET, out->data + img_at, img_end - img_at);
     uint64_t h = FNV_OFFSET;
@@ -309,7 +308,7 @@ static uint64_t key_hash(const sl_tablemap_t *tm, const sl_buf_t *out,
 }
 
 int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
-                   size_t len) {
+                        size_t len) {
     unsigned ph = sl__dec_post_header(dec, type);
     int v2 = type == SL_EV_WRITE_ROWS || type == SL_EV_UPDATE_ROWS ||
              type == SL_EV_DELETE_ROWS || type == SL_EV_PARTIAL_UPDATE_ROWS ||
@@ -337,16 +336,20 @@ int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     int compressed = type >= SL_EV_MARIA_WRITE_ROWS_COMPRESSED_V1 &&
                      type <= SL_EV_MARIA_DELETE_ROWS_COMPRESSED;
     switch (type) {
-    case SL_EV_PRE_GA_WRITE_ROWS: case SL_EV_WRITE_ROWS_V1:
-    case SL_EV_WRITE_ROWS: case SL_EV_MARIA_WRITE_ROWS_COMPRESSED_V1:
+    case SL_EV_PRE_GA_WRITE_ROWS:
+    case SL_EV_WRITE_ROWS_V1:
+    case SL_EV_WRITE_ROWS:
+    case SL_EV_MARIA_WRITE_ROWS_COMPRESSED_V1:
     case SL_EV_MARIA_WRITE_ROWS_COMPRESSED:
         op = "insert";
         opcode = SL_OP_INSERT;
         opi = 0;
         has_after = 1;
         break;
-    case SL_EV_PRE_GA_DELETE_ROWS: case SL_EV_DELETE_ROWS_V1:
-    case SL_EV_DELETE_ROWS: case SL_EV_MARIA_DELETE_ROWS_COMPRESSED_V1:
+    case SL_EV_PRE_GA_DELETE_ROWS:
+    case SL_EV_DELETE_ROWS_V1:
+    case SL_EV_DELETE_ROWS:
+    case SL_EV_MARIA_DELETE_ROWS_COMPRESSED_V1:
     case SL_EV_MARIA_DELETE_ROWS_COMPRESSED:
         op = "delete";
         opcode = SL_OP_DELETE;
@@ -363,10 +366,10 @@ int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     }
     if (type >= SL_EV_PRE_GA_WRITE_ROWS && type <= SL_EV_PRE_GA_DELETE_ROWS)
         return sl__dec_fail(dec, SL_EUNSUPPORTED,
-                              "pre-GA rows event (MySQL 5.1.0-5.1.15 "
-                              "development releases) holds rows in the "
-                              "storage engine's record layout, which the "
-                              "binlog does not describe; cannot decode");
+                            "pre-GA rows event (MySQL 5.1.0-5.1.15 "
+                            "development releases) holds rows in the "
+                            "storage engine's record layout, which the "
+                            "binlog does not describe; cannot decode");
     sl_tablemap_t *tm = sl__dec_tablemap_find(dec, table_id);
     if (tm == NULL)
         return R_FAIL("rows event for table id %llu without a TABLE_MAP "
@@ -396,8 +399,7 @@ int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
             cols_after[np_after++] = i;
     }
     if (compressed) {
-        int rc = sl__dec_inflate(dec, rd.p, sl_reader_left(&rd),
-                                   &dec->zbuf);
+        int rc = sl__dec_inflate(dec, rd.p, sl_reader_left(&rd), &dec->zbuf);
         if (rc != 0)
             return rc;
         sl_reader_init(&rd, dec->zbuf.data, dec->zbuf.len);
@@ -437,7 +439,8 @@ int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
                 const sl_column_t *c = &tm->cols[tm->pk[j]];
                 if (j > 0)
                     sl__dec_out_c(mid, ',');
-                sl__dec_out_raw(mid, tm->keys.data + c->key_off, c->key_len - 1);
+                sl__dec_out_raw(mid, tm->keys.data + c->key_off,
+                                c->key_len - 1);
             }
             sl__dec_out_c(mid, ']');
         } else {
@@ -467,10 +470,10 @@ int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     int pk_excluded = 0;
     for (uint32_t j = 0; tm->pk_dropped && j < tm->npk; j++) {
         uint32_t i = tm->pk[j];
-        pk_excluded |= tm->cols[i].dropped &&
-                       (dec->opts.column_types ||
-                        (has_before && bit(bm_before, i)) ||
-                        (has_after && bit(bm_after, i)));
+        pk_excluded |=
+            tm->cols[i].dropped &&
+            (dec->opts.column_types || (has_before && bit(bm_before, i)) ||
+             (has_after && bit(bm_after, i)));
     }
     /* The routing hash reads the primary-key values of the after image
      * (the before image of a delete) where they were rendered. */
@@ -526,8 +529,8 @@ int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
                 rc = decode_partial_ai(dec, tm, bm_after, np_after, &rd, out,
                                        bj, bjlen, hash ? &spans : NULL);
             else
-                rc = decode_image(dec, tm, cols_after, np_after, &rd, out,
-                                  NULL, NULL, hash ? &spans : NULL);
+                rc = decode_image(dec, tm, cols_after, np_after, &rd, out, NULL,
+                                  NULL, hash ? &spans : NULL);
             if (rc != 0)
                 return rc;
         } else {
@@ -564,9 +567,9 @@ int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         chg.after = has_after ? (const char *)out->data + after_at : NULL;
         chg.after_len = has_after ? after_end - after_at : 0;
         if (hash)
-            chg.key_hash = key_hash(tm, out, &spans,
-                                    hash_before ? before_at : after_at,
-                                    hash_before ? before_end : after_end);
+            chg.key_hash =
+                key_hash(tm, out, &spans, hash_before ? before_at : after_at,
+                         hash_before ? before_end : after_end);
         rc = sl__dec_emit(dec, &chg, start);
         dec->trx_row++;
         if (rc != 0)

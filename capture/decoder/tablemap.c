@@ -32,8 +32,8 @@
  * STMT_END_F) or transaction, like a replica's; slots are reused so a
  * busy stream does not allocate per statement.
  */
-#include "internal.h"
 #include "capture/schema/schema.h"
+#include "internal.h"
 #include "json.h"
 
 #include <stdlib.h>
@@ -95,14 +95,16 @@ void sl__dec_tablemap_free_all(sl_binlog_t *dec) {
  * later numeric column took its neighbour's sign). */
 static int is_numeric(const sl_binlog_t *dec, const sl_column_t *c) {
     switch (c->type) {
-    case SL_T_TINY: case SL_T_SHORT: case SL_T_INT24: case SL_T_LONG:
-    case SL_T_LONGLONG: case SL_T_NEWDECIMAL: case SL_T_FLOAT:
-    case SL_T_DOUBLE:
-        return 1;
-    case SL_T_YEAR:
-        return dec->mariadb;
-    default:
-        return 0;
+    case SL_T_TINY:
+    case SL_T_SHORT:
+    case SL_T_INT24:
+    case SL_T_LONG:
+    case SL_T_LONGLONG:
+    case SL_T_NEWDECIMAL:
+    case SL_T_FLOAT:
+    case SL_T_DOUBLE: return 1;
+    case SL_T_YEAR: return dec->mariadb;
+    default: return 0;
     }
 }
 
@@ -111,12 +113,13 @@ static int is_numeric(const sl_binlog_t *dec, const sl_column_t *c) {
  * otherwise take the wrong charset. */
 static int is_character(const sl_column_t *c) {
     switch (c->real_type) {
-    case SL_T_STRING: case SL_T_VAR_STRING: case SL_T_VARCHAR:
-    case SL_T_BLOB: case SL_T_VECTOR: /* MySQL 9 counts VECTOR here. */
-    case SL_T_GEOMETRY:
-        return 1;
-    default:
-        return 0;
+    case SL_T_STRING:
+    case SL_T_VAR_STRING:
+    case SL_T_VARCHAR:
+    case SL_T_BLOB:
+    case SL_T_VECTOR: /* MySQL 9 counts VECTOR here. */
+    case SL_T_GEOMETRY: return 1;
+    default: return 0;
     }
 }
 
@@ -128,9 +131,8 @@ static int is_enum_set(const sl_column_t *c) {
 
 /* Applies a charset field (types 2/3 or 10/11) to the columns chosen by
  * pick. */
-static int apply_charsets(sl_binlog_t *dec, sl_tablemap_t *tm,
-                          sl_reader_t *rd, int is_default,
-                          int (*pick)(const sl_column_t *)) {
+static int apply_charsets(sl_binlog_t *dec, sl_tablemap_t *tm, sl_reader_t *rd,
+                          int is_default, int (*pick)(const sl_column_t *)) {
     uint64_t coll;
     if (is_default) {
         if (sl_rd_lenenc(rd, &coll) != 0)
@@ -206,7 +208,8 @@ static int parse_optional(sl_binlog_t *dec, sl_tablemap_t *tm,
         sl_rd_u8(rd, &ftype);
         if (sl_rd_lenenc(rd, &flen) != 0 || flen > sl_reader_left(rd))
             return TM_FAIL("table map optional metadata field %u "
-                           "overruns the event", ftype);
+                           "overruns the event",
+                           ftype);
         sl_reader_t f;
         sl_reader_init(&f, rd->p, flen);
         rd->p += flen;
@@ -219,17 +222,18 @@ static int parse_optional(sl_binlog_t *dec, sl_tablemap_t *tm,
                     continue;
                 if (k / 8 >= flen)
                     return TM_FAIL("table map signedness bitmap short");
-                tm->cols[i].is_unsigned =
-                    (f.p[k / 8] >> (7 - k % 8)) & 1;
+                tm->cols[i].is_unsigned = (f.p[k / 8] >> (7 - k % 8)) & 1;
                 k++;
             }
             tm->has_signedness = 1;
             break;
         }
-        case 2: rc = apply_charsets(dec, tm, &f, 1, is_character);
+        case 2:
+            rc = apply_charsets(dec, tm, &f, 1, is_character);
             tm->has_charsets = 1;
             break;
-        case 3: rc = apply_charsets(dec, tm, &f, 0, is_character);
+        case 3:
+            rc = apply_charsets(dec, tm, &f, 0, is_character);
             tm->has_charsets = 1;
             break;
         case 10: rc = apply_charsets(dec, tm, &f, 1, is_enum_set); break;
@@ -245,7 +249,8 @@ static int parse_optional(sl_binlog_t *dec, sl_tablemap_t *tm,
             }
             tm->has_names = 1;
             break;
-        case 5: case 6: { /* SET / ENUM value names. */
+        case 5:
+        case 6: { /* SET / ENUM value names. */
             uint8_t want = ftype == 5 ? SL_T_SET : SL_T_ENUM;
             for (uint32_t i = 0; i < tm->ncols; i++) {
                 if (tm->cols[i].real_type != want)
@@ -257,19 +262,18 @@ static int parse_optional(sl_binlog_t *dec, sl_tablemap_t *tm,
                 tm->cols[i].strv_count = (uint32_t)cnt;
                 for (uint64_t j = 0; j < cnt; j++) {
                     uint64_t sl;
-                    if (sl_rd_lenenc(&f, &sl) != 0 ||
-                        sl > sl_reader_left(&f))
+                    if (sl_rd_lenenc(&f, &sl) != 0 || sl > sl_reader_left(&f))
                         return TM_FAIL("table map ENUM/SET value "
                                        "truncated");
-                    if (add_strv(tm, (uint32_t)(f.p - base),
-                                 (uint32_t)sl) != 0)
+                    if (add_strv(tm, (uint32_t)(f.p - base), (uint32_t)sl) != 0)
                         return sl__dec_fail(dec, SL_ENOMEM, "no memory");
                     f.p += sl;
                 }
             }
             break;
         }
-        case 7: case 13: { /* Geometry type / vector dimensions. */
+        case 7:
+        case 13: { /* Geometry type / vector dimensions. */
             uint8_t want = ftype == 7 ? SL_T_GEOMETRY : SL_T_VECTOR;
             for (uint32_t i = 0; i < tm->ncols; i++) {
                 if (tm->cols[i].type != want)
@@ -284,7 +288,8 @@ static int parse_optional(sl_binlog_t *dec, sl_tablemap_t *tm,
             }
             break;
         }
-        case 8: case 9: /* Primary key. */
+        case 8:
+        case 9: /* Primary key. */
             while (sl_reader_left(&f) > 0) {
                 uint64_t idx, prefix;
                 if (sl_rd_lenenc(&f, &idx) != 0)
@@ -307,8 +312,7 @@ static int parse_optional(sl_binlog_t *dec, sl_tablemap_t *tm,
                 tm->cols[i].visible = (f.p[i / 8] >> (7 - i % 8)) & 1;
             }
             break;
-        default:
-            break;
+        default: break;
         }
         if (rc != 0)
             return rc;
@@ -324,16 +328,16 @@ static uint32_t default_collation(const char *charset) {
         const char *name;
         uint32_t id;
     } map[] = {
-        {"big5", 1},      {"dec8", 3},     {"cp850", 4},    {"hp8", 6},
-        {"koi8r", 7},     {"latin1", 8},   {"latin2", 9},   {"swe7", 10},
-        {"ascii", 11},    {"ujis", 12},    {"sjis", 13},    {"hebrew", 16},
-        {"tis620", 18},   {"euckr", 19},   {"koi8u", 22},   {"gb2312", 24},
-        {"greek", 25},    {"cp1250", 26},  {"gbk", 28},     {"latin5", 30},
-        {"armscii8", 32}, {"utf8mb3", 33}, {"utf8", 33},    {"ucs2", 35},
-        {"cp866", 36},    {"keybcs2", 37}, {"macce", 38},   {"macroman", 39},
-        {"cp852", 40},    {"latin7", 41},  {"utf8mb4", 45}, {"cp1251", 51},
-        {"utf16", 54},    {"utf16le", 56}, {"cp1256", 57},  {"cp1257", 59},
-        {"utf32", 60},    {"binary", 63},  {"geostd8", 92}, {"cp932", 95},
+        {"big5", 1},      {"dec8", 3},      {"cp850", 4},    {"hp8", 6},
+        {"koi8r", 7},     {"latin1", 8},    {"latin2", 9},   {"swe7", 10},
+        {"ascii", 11},    {"ujis", 12},     {"sjis", 13},    {"hebrew", 16},
+        {"tis620", 18},   {"euckr", 19},    {"koi8u", 22},   {"gb2312", 24},
+        {"greek", 25},    {"cp1250", 26},   {"gbk", 28},     {"latin5", 30},
+        {"armscii8", 32}, {"utf8mb3", 33},  {"utf8", 33},    {"ucs2", 35},
+        {"cp866", 36},    {"keybcs2", 37},  {"macce", 38},   {"macroman", 39},
+        {"cp852", 40},    {"latin7", 41},   {"utf8mb4", 45}, {"cp1251", 51},
+        {"utf16", 54},    {"utf16le", 56},  {"cp1256", 57},  {"cp1257", 59},
+        {"utf32", 60},    {"binary", 63},   {"geostd8", 92}, {"cp932", 95},
         {"eucjpms", 97},  {"gb18030", 248},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -355,8 +359,7 @@ static int raw_add(sl_tablemap_t *tm, const char *p, size_t n, uint32_t *off) {
  * from the binlog's is out of step with the source: decoding with it
  * would mislabel columns, so that is an error. */
 static int apply_schema(sl_binlog_t *dec, sl_tablemap_t *tm) {
-    if (tm->has_names && tm->has_signedness && tm->has_charsets &&
-        tm->has_pk)
+    if (tm->has_names && tm->has_signedness && tm->has_charsets && tm->has_pk)
         return 0;
     const char *db = (const char *)tm->raw.data + tm->db_off;
     const char *table = (const char *)tm->raw.data + tm->table_off;
@@ -366,11 +369,11 @@ static int apply_schema(sl_binlog_t *dec, sl_tablemap_t *tm) {
         return 0;
     if (st->ncols != tm->ncols)
         return sl__dec_fail(dec, SL_ECORRUPT,
-                              "table %.*s.%.*s has %u columns in the binlog "
-                              "but %zu in the schema history; the history "
-                              "missed a schema change",
-                              (int)tm->db_len, db, (int)tm->table_len, table,
-                              tm->ncols, st->ncols);
+                            "table %.*s.%.*s has %u columns in the binlog "
+                            "but %zu in the schema history; the history "
+                            "missed a schema change",
+                            (int)tm->db_len, db, (int)tm->table_len, table,
+                            tm->ncols, st->ncols);
     int names = !tm->has_names, pk = !tm->has_pk;
     for (uint32_t i = 0; i < tm->ncols; i++) {
         sl_column_t *c = &tm->cols[i];
@@ -389,17 +392,16 @@ static int apply_schema(sl_binlog_t *dec, sl_tablemap_t *tm) {
             c->collation = default_collation(sc->charset);
             if (c->collation == 0)
                 return sl__dec_fail(dec, SL_EUNSUPPORTED,
-                                      "table %.*s.%.*s column %s: unknown "
-                                      "charset %s in the schema history",
-                                      (int)tm->db_len, db,
-                                      (int)tm->table_len, table, sc->name,
-                                      sc->charset);
+                                    "table %.*s.%.*s column %s: unknown "
+                                    "charset %s in the schema history",
+                                    (int)tm->db_len, db, (int)tm->table_len,
+                                    table, sc->name, sc->charset);
         }
         if (is_enum_set(c) && c->strv_count == 0 && sc->nvalues > 0) {
             c->strv_first = tm->nstrv;
             for (size_t j = 0; j < sc->nvalues; j++) {
-                if (raw_add(tm, sc->values[j], strlen(sc->values[j]),
-                            &off) != 0 ||
+                if (raw_add(tm, sc->values[j], strlen(sc->values[j]), &off) !=
+                        0 ||
                     add_strv(tm, off, (uint32_t)strlen(sc->values[j])) != 0)
                     return sl__dec_fail(dec, SL_ENOMEM, "no memory");
             }
@@ -465,15 +467,15 @@ static int ask_keep(sl_binlog_t *dec, sl_tablemap_t *tm) {
         sl_buf_t *name = &dec->tmp;
         sl_buf_reset(name);
         if (tm->has_names)
-            sl__dec_utf8_sanitize(tm->raw.data + c->name_off, c->name_len, name);
+            sl__dec_utf8_sanitize(tm->raw.data + c->name_off, c->name_len,
+                                  name);
         else
             sl_buf_printf(name, "@%u", i + 1);
         if (sl_buf_error(name) != 0)
             return sl__dec_fail(dec, SL_ENOMEM, "no memory for names");
-        if (dec->opts.column_keep(dec->opts.column_ctx, db, tm->db_len,
-                                  table, tm->table_len,
-                                  name->len ? (const char *)name->data : "",
-                                  name->len))
+        if (dec->opts.column_keep(
+                dec->opts.column_ctx, db, tm->db_len, table, tm->table_len,
+                name->len ? (const char *)name->data : "", name->len))
             continue;
         c->dropped = 1;
         tm->ndropped++;
@@ -509,8 +511,8 @@ int sl__dec_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
     sl_tablemap_t *tm = slot_get(dec, table_id);
     if (tm == NULL)
         return sl__dec_fail(dec, SL_ETOOBIG,
-                              "more than %u table maps in one statement",
-                              SL_MAX_TABLEMAPS);
+                            "more than %u table maps in one statement",
+                            SL_MAX_TABLEMAPS);
     tm->in_use = 0;
     sl_buf_reset(&tm->keys); /* Not reusable until fully decoded. */
     sl_buf_reset(&tm->raw);
@@ -558,8 +560,8 @@ int sl__dec_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
     uint64_t mlen = 0;
     /* MySQL 5.1 before 5.1.15 wrote no metadata block at all. */
     int no_meta = sl_reader_left(&rd) == 0;
-    if (!no_meta && (sl_rd_lenenc(&rd, &mlen) != 0 ||
-                     mlen > sl_reader_left(&rd)))
+    if (!no_meta &&
+        (sl_rd_lenenc(&rd, &mlen) != 0 || mlen > sl_reader_left(&rd)))
         return TM_FAIL("table map metadata length %llu overruns the event",
                        (unsigned long long)mlen);
     sl_reader_t m;
@@ -574,44 +576,63 @@ int sl__dec_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
         uint8_t b0 = 0, b1 = 0;
         int need = 0;
         switch (c->type) {
-        case SL_T_FLOAT: case SL_T_DOUBLE: case SL_T_BLOB:
-        case SL_T_TINY_BLOB: case SL_T_MEDIUM_BLOB: case SL_T_LONG_BLOB:
-        case SL_T_GEOMETRY: case SL_T_JSON: case SL_T_VECTOR:
-        case SL_T_TIMESTAMP2: case SL_T_DATETIME2: case SL_T_TIME2:
-            need = 1;
-            break;
-        case SL_T_VARCHAR: case SL_T_VAR_STRING: case SL_T_BIT:
-        case SL_T_NEWDECIMAL: case SL_T_STRING: case SL_T_ENUM:
-        case SL_T_SET:
-            need = 2;
-            break;
-        case SL_T_DECIMAL: case SL_T_TINY: case SL_T_SHORT: case SL_T_LONG:
-        case SL_T_NULL: case SL_T_TIMESTAMP: case SL_T_LONGLONG:
-        case SL_T_INT24: case SL_T_DATE: case SL_T_TIME: case SL_T_DATETIME:
-        case SL_T_YEAR: case SL_T_NEWDATE:
-            need = 0;
-            break;
+        case SL_T_FLOAT:
+        case SL_T_DOUBLE:
+        case SL_T_BLOB:
+        case SL_T_TINY_BLOB:
+        case SL_T_MEDIUM_BLOB:
+        case SL_T_LONG_BLOB:
+        case SL_T_GEOMETRY:
+        case SL_T_JSON:
+        case SL_T_VECTOR:
+        case SL_T_TIMESTAMP2:
+        case SL_T_DATETIME2:
+        case SL_T_TIME2: need = 1; break;
+        case SL_T_VARCHAR:
+        case SL_T_VAR_STRING:
+        case SL_T_BIT:
+        case SL_T_NEWDECIMAL:
+        case SL_T_STRING:
+        case SL_T_ENUM:
+        case SL_T_SET: need = 2; break;
+        case SL_T_DECIMAL:
+        case SL_T_TINY:
+        case SL_T_SHORT:
+        case SL_T_LONG:
+        case SL_T_NULL:
+        case SL_T_TIMESTAMP:
+        case SL_T_LONGLONG:
+        case SL_T_INT24:
+        case SL_T_DATE:
+        case SL_T_TIME:
+        case SL_T_DATETIME:
+        case SL_T_YEAR:
+        case SL_T_NEWDATE: need = 0; break;
         default:
             return sl__dec_fail(dec, SL_EUNSUPPORTED,
-                                  "table %.*s.%.*s column %u has type %u, "
-                                  "which sluice cannot decode",
-                                  (int)tm->db_len, b + tm->db_off,
-                                  (int)tm->table_len, b + tm->table_off,
-                                  i + 1, c->type);
+                                "table %.*s.%.*s column %u has type %u, "
+                                "which sluice cannot decode",
+                                (int)tm->db_len, b + tm->db_off,
+                                (int)tm->table_len, b + tm->table_off, i + 1,
+                                c->type);
         }
         if (need >= 1 && no_meta)
             return TM_FAIL("column %u (type %u) needs metadata, and this "
-                           "pre-5.1.15 table map has none", i + 1, c->type);
+                           "pre-5.1.15 table map has none",
+                           i + 1, c->type);
         if (need >= 1 && sl_rd_u8(&m, &b0) != 0)
             return TM_FAIL("table map metadata short at column %u", i + 1);
         if (need == 2 && sl_rd_u8(&m, &b1) != 0)
             return TM_FAIL("table map metadata short at column %u", i + 1);
         switch (c->type) {
-        case SL_T_VARCHAR: case SL_T_VAR_STRING:
+        case SL_T_VARCHAR:
+        case SL_T_VAR_STRING:
             c->meta = (uint16_t)(b0 | (b1 << 8));
             c->max_len = c->meta;
             break;
-        case SL_T_STRING: case SL_T_ENUM: case SL_T_SET:
+        case SL_T_STRING:
+        case SL_T_ENUM:
+        case SL_T_SET:
             if (b0 == SL_T_ENUM || b0 == SL_T_SET) {
                 c->real_type = b0;
                 c->max_len = b1;
@@ -626,9 +647,7 @@ int sl__dec_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
             }
             c->meta = (uint16_t)((b0 << 8) | b1);
             break;
-        default:
-            c->meta = need == 2 ? (uint16_t)((b0 << 8) | b1) : b0;
-            break;
+        default: c->meta = need == 2 ? (uint16_t)((b0 << 8) | b1) : b0; break;
         }
         if (c->type == SL_T_TINY_BLOB || c->type == SL_T_MEDIUM_BLOB ||
             c->type == SL_T_LONG_BLOB)
@@ -659,11 +678,11 @@ int sl__dec_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
             c->cs = sl__dec_charset_by_collation(c->collation);
             if (c->cs == NULL)
                 return sl__dec_fail(dec, SL_EUNSUPPORTED,
-                                      "table %.*s.%.*s column %u: unknown "
-                                      "collation id %u",
-                                      (int)tm->db_len, b + tm->db_off,
-                                      (int)tm->table_len, b + tm->table_off,
-                                      i + 1, c->collation);
+                                    "table %.*s.%.*s column %u: unknown "
+                                    "collation id %u",
+                                    (int)tm->db_len, b + tm->db_off,
+                                    (int)tm->table_len, b + tm->table_off,
+                                    i + 1, c->collation);
         } else if (c->real_type == SL_T_ENUM || c->real_type == SL_T_SET) {
             c->cs = sl__dec_charset_by_collation(33);
         }
@@ -692,7 +711,7 @@ static void put_values(const sl_tablemap_t *tm, const sl_column_t *c,
 }
 
 void sl__dec_column_type_name(const sl_tablemap_t *tm, const sl_column_t *c,
-                         sl_buf_t *out) {
+                              sl_buf_t *out) {
     const char *u = c->is_unsigned == 1 ? " unsigned" : "";
     switch (c->real_type) {
     case SL_T_TINY: sl_buf_printf(out, "tinyint%s", u); return;
@@ -703,45 +722,45 @@ void sl__dec_column_type_name(const sl_tablemap_t *tm, const sl_column_t *c,
     case SL_T_FLOAT: sl_buf_printf(out, "float%s", u); return;
     case SL_T_DOUBLE: sl_buf_printf(out, "double%s", u); return;
     case SL_T_NEWDECIMAL:
-        sl_buf_printf(out, "decimal(%u,%u)%s", c->meta >> 8, c->meta & 255,
-                      u);
+        sl_buf_printf(out, "decimal(%u,%u)%s", c->meta >> 8, c->meta & 255, u);
         return;
     case SL_T_DECIMAL: sl_buf_printf(out, "decimal_old"); return;
     case SL_T_YEAR: sl_buf_printf(out, "year"); return;
-    case SL_T_DATE: case SL_T_NEWDATE: sl_buf_printf(out, "date"); return;
+    case SL_T_DATE:
+    case SL_T_NEWDATE: sl_buf_printf(out, "date"); return;
     case SL_T_TIME: sl_buf_printf(out, "time"); return;
     case SL_T_TIME2: sl_buf_printf(out, "time(%u)", c->meta); return;
     case SL_T_DATETIME: sl_buf_printf(out, "datetime"); return;
     case SL_T_DATETIME2: sl_buf_printf(out, "datetime(%u)", c->meta); return;
     case SL_T_TIMESTAMP: sl_buf_printf(out, "timestamp"); return;
-    case SL_T_TIMESTAMP2:
-        sl_buf_printf(out, "timestamp(%u)", c->meta);
-        return;
+    case SL_T_TIMESTAMP2: sl_buf_printf(out, "timestamp(%u)", c->meta); return;
     case SL_T_BIT:
         sl_buf_printf(out, "bit(%u)", (c->meta & 255) * 8 + (c->meta >> 8));
         return;
-    case SL_T_ENUM: case SL_T_SET:
+    case SL_T_ENUM:
+    case SL_T_SET:
         sl_buf_append_str(out, c->real_type == SL_T_ENUM ? "enum" : "set");
         if (c->strv_count)
             put_values(tm, c, out);
         return;
     case SL_T_STRING:
         sl_buf_printf(out, "%s(%u)",
-                      c->cs && c->cs->cls == SL_CS_BINARY ? "binary"
-                                                           : "char",
+                      c->cs && c->cs->cls == SL_CS_BINARY ? "binary" : "char",
                       c->max_len);
         return;
-    case SL_T_VARCHAR: case SL_T_VAR_STRING:
+    case SL_T_VARCHAR:
+    case SL_T_VAR_STRING:
         sl_buf_printf(out, "%s(%u)",
                       c->cs && c->cs->cls == SL_CS_BINARY ? "varbinary"
-                                                           : "varchar",
+                                                          : "varchar",
                       c->max_len);
         return;
     case SL_T_BLOB: {
         static const char *const sz[] = {"", "tiny", "", "medium", "long"};
         sl_buf_printf(out, "%s%s", c->meta <= 4 ? sz[c->meta] : "",
-                      c->cs == NULL ? "blob_or_text"
-                      : c->cs->cls == SL_CS_BINARY ? "blob" : "text");
+                      c->cs == NULL                ? "blob_or_text"
+                      : c->cs->cls == SL_CS_BINARY ? "blob"
+                                                   : "text");
         return;
     }
     case SL_T_JSON: sl_buf_printf(out, "json"); return;

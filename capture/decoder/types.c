@@ -37,8 +37,8 @@
 #include "json_bin.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -130,15 +130,14 @@ static int read_frac(sl_reader_t *rd, unsigned fsp, int32_t *usec,
 }
 
 static const uint8_t dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
-static const uint32_t pow10_u32[10] = {1, 10, 100, 1000, 10000, 100000,
-                                       1000000, 10000000, 100000000,
-                                       1000000000};
+static const uint32_t pow10_u32[10] = {
+    1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
 
 /* Reads the digit groups of one part of a decimal (ndig digits; the
  * partial group first for the integer part, last for the fraction) as one
  * number: ndig <= 18 always fits. Returns -1 for a group out of range. */
-static inline int decimal_group(const uint8_t *b, size_t *off,
-                                unsigned digits, uint64_t *acc) {
+static inline int decimal_group(const uint8_t *b, size_t *off, unsigned digits,
+                                uint64_t *acc) {
     uint32_t g;
     switch (dig2bytes[digits]) {
     case 0: return 0;
@@ -209,8 +208,7 @@ static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
     unsigned intg = prec - scale;
     unsigned intg0 = intg / 9, intg0x = intg % 9;
     unsigned frac0 = scale / 9, frac0x = scale % 9;
-    size_t size = intg0 * 4 + dig2bytes[intg0x] + frac0 * 4 +
-                  dig2bytes[frac0x];
+    size_t size = intg0 * 4 + dig2bytes[intg0x] + frac0 * 4 + dig2bytes[frac0x];
     if (sl_reader_left(rd) < size)
         return V_FAIL("DECIMAL value truncated");
     uint8_t b[40] = {0};
@@ -309,7 +307,7 @@ static void put_float(sl_buf_t *out, float f) {
 }
 
 static const double pow10_exact[23] = {
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 /* The shortest decimal m / 10^k (k fraction digits) that reads back as d,
@@ -331,10 +329,9 @@ static int put_double_fast(sl_buf_t *out, double d) {
          * above it every double is an integer. */
         double r = scaled;
         if (as < 4503599627370496.0)
-            r = scaled >= 0 ? (scaled + 4503599627370496.0) -
-                                  4503599627370496.0
-                            : (scaled - 4503599627370496.0) +
-                                  4503599627370496.0;
+            r = scaled >= 0
+                    ? (scaled + 4503599627370496.0) - 4503599627370496.0
+                    : (scaled - 4503599627370496.0) + 4503599627370496.0;
         /* A filter before the division: m / 10^k can only round to d
          * when |m - d * 10^k| <= 10^k * |d| * 2^-53, so |m - scaled| <=
          * |scaled| * 2^-52 (with scaled's own rounding); the bound below
@@ -410,8 +407,7 @@ static void put_hex(sl_buf_t *out, const uint8_t *p, size_t n) {
 }
 
 static int put_name(sl_binlog_t *dec, const sl_tablemap_t *tm_unused,
-                    const uint8_t *raw, const sl_strref_t *s,
-                    sl_buf_t *out) {
+                    const uint8_t *raw, const sl_strref_t *s, sl_buf_t *out) {
     (void)tm_unused;
     (void)dec;
     const uint8_t *p = raw + s->off;
@@ -433,13 +429,13 @@ static const sl_tablemap_t *owner(const sl_binlog_t *dec,
 }
 
 int sl__dec_value_truncated(sl_binlog_t *dec, const sl_column_t *col,
-                       const sl_reader_t *rd) {
+                            const sl_reader_t *rd) {
     return V_FAIL("value of type %u truncated (%zu bytes left in the event)",
                   col->real_type, sl_reader_left(rd));
 }
 
 int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
-                          sl_reader_t *rd, sl_buf_t *out) {
+                               sl_reader_t *rd, sl_buf_t *out) {
     const uint8_t *p;
     size_t n;
     switch (col->real_type) {
@@ -467,23 +463,21 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         put_double(out, d);
         return 0;
     }
-    case SL_T_NEWDECIMAL:
-        return decode_newdecimal(dec, col, rd, out);
+    case SL_T_NEWDECIMAL: return decode_newdecimal(dec, col, rd, out);
     case SL_T_DECIMAL:
         return sl__dec_fail(dec, SL_EUNSUPPORTED,
-                              "pre-5.0 DECIMAL column: its row format "
-                              "needs the column's display width, which "
-                              "the binlog does not carry");
-    case SL_T_NULL:
-        sl__dec_out_raw(out, "null", 4);
-        return 0;
+                            "pre-5.0 DECIMAL column: its row format "
+                            "needs the column's display width, which "
+                            "the binlog does not carry");
+    case SL_T_NULL: sl__dec_out_raw(out, "null", 4); return 0;
     case SL_T_YEAR:
         if (sl_reader_left(rd) < 1)
             goto trunc;
         sl__dec_out_u64(out, rd->p[0] ? 1900u + rd->p[0] : 0);
         rd->p += 1;
         return 0;
-    case SL_T_DATE: case SL_T_NEWDATE: {
+    case SL_T_DATE:
+    case SL_T_NEWDATE: {
         if (sl_reader_left(rd) < 3)
             goto trunc;
         uint32_t v = sl_get_u24le(rd->p);
@@ -542,8 +536,7 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         uint64_t hms = a >> 24;
         uint32_t usec = (uint32_t)(a % (1 << 24));
         put_time(out, neg, (unsigned)((hms >> 12) % (1 << 10)),
-                 (unsigned)((hms >> 6) % 64), (unsigned)(hms % 64), usec,
-                 fsp);
+                 (unsigned)((hms >> 6) % 64), (unsigned)(hms % 64), usec, fsp);
         return 0;
     }
     case SL_T_DATETIME: {
@@ -578,15 +571,15 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
                      (uint32_t)usec, fsp);
         return 0;
     }
-    case SL_T_TIMESTAMP: case SL_T_TIMESTAMP2: {
+    case SL_T_TIMESTAMP:
+    case SL_T_TIMESTAMP2: {
         unsigned fsp = col->real_type == SL_T_TIMESTAMP2 ? col->meta : 0, nb;
         if (fsp > 6)
             return V_FAIL("TIMESTAMP fsp %u > 6", fsp);
         if (sl_reader_left(rd) < 4)
             goto trunc;
-        uint32_t secs = col->real_type == SL_T_TIMESTAMP2
-                            ? sl_get_u32be(rd->p)
-                            : sl_get_u32le(rd->p);
+        uint32_t secs = col->real_type == SL_T_TIMESTAMP2 ? sl_get_u32be(rd->p)
+                                                          : sl_get_u32le(rd->p);
         rd->p += 4;
         int32_t usec = 0;
         if (read_frac(rd, fsp, &usec, &nb) != 0)
@@ -606,8 +599,8 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         uint32_t day = doy - (153 * mp + 2) / 5 + 1;
         uint32_t mon = mp < 10 ? mp + 3 : mp - 9;
         uint32_t year = yoe + era * 400 + (mon <= 2);
-        put_datetime(out, year, mon, day, sod / 3600, sod / 60 % 60,
-                     sod % 60, (uint32_t)usec, fsp);
+        put_datetime(out, year, mon, day, sod / 3600, sod / 60 % 60, sod % 60,
+                     (uint32_t)usec, fsp);
         return 0;
     }
     case SL_T_BIT: {
@@ -620,7 +613,8 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         rd->p += bytes;
         return 0;
     }
-    case SL_T_ENUM: case SL_T_SET: {
+    case SL_T_ENUM:
+    case SL_T_SET: {
         unsigned nb = col->max_len;
         if (nb < 1 || nb > 8 || (col->real_type == SL_T_ENUM && nb > 2))
             return V_FAIL("%s of %u bytes",
@@ -660,7 +654,9 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         sl__dec_out_c(out, '"');
         return 0;
     }
-    case SL_T_STRING: case SL_T_VARCHAR: case SL_T_VAR_STRING: {
+    case SL_T_STRING:
+    case SL_T_VARCHAR:
+    case SL_T_VAR_STRING: {
         unsigned lb = col->max_len > 255 ? 2 : 1;
         int rc = get_len(dec, rd, lb, &p, &n);
         if (rc != 0)
@@ -676,7 +672,7 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             memset(dec->tmp2.data + n, 0, col->max_len - n);
             dec->tmp2.len = col->max_len;
             return sl__dec_text_to_json(dec, col->cs, dec->tmp2.data,
-                                   dec->tmp2.len, out);
+                                        dec->tmp2.len, out);
         }
         return sl__dec_text_to_json(dec, col->cs, p, n, out);
     }
@@ -698,8 +694,10 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         rc = sl_jsonb_to_json(p, n, out);
         if (rc != 0) {
             out->len = mark;
-            return sl__dec_fail(dec, rc, "binary JSON value of %zu bytes "
-                                  "does not decode: %s", n, sl_strerror(rc));
+            return sl__dec_fail(dec, rc,
+                                "binary JSON value of %zu bytes "
+                                "does not decode: %s",
+                                n, sl_strerror(rc));
         }
         return 0;
     }
@@ -738,7 +736,7 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
     }
     default:
         return sl__dec_fail(dec, SL_EUNSUPPORTED, "column type %u",
-                              col->real_type);
+                            col->real_type);
     }
 trunc:
     return sl__dec_value_truncated(dec, col, rd);

@@ -12,9 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int is_digit(unsigned char c) {
-    return c >= '0' && c <= '9';
-}
+static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 static unsigned char lower(unsigned char c) {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;

@@ -141,8 +141,8 @@ int sl_history_loader_feed(sl_history_loader_t *ld, const uint8_t *data,
     } else if (strcmp((const char *)type.data, "ddl") == 0) {
         uint64_t sql_mode = 0;
         uint32_t dbtok = sl_jr_get(&doc, 0, "db");
-        int has_db = dbtok != SL_JR_NONE &&
-                     sl_jr_type(&doc, dbtok) == SL_JR_STRING;
+        int has_db =
+            dbtok != SL_JR_NONE && sl_jr_type(&doc, dbtok) == SL_JR_STRING;
         if ((err = get_string(&doc, 0, "sql", &text)) != 0 ||
             (has_db && (err = get_string(&doc, 0, "db", &db)) != 0) ||
             (err = sl_jr_u64(&doc, sl_jr_get(&doc, 0, "sql_mode"),

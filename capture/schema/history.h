@@ -38,11 +38,11 @@ int sl_history_cmp(const char *file_a, uint64_t pos_a, const char *file_b,
 
 /* Rebuilds a history from records up to (not including) file:pos. */
 typedef struct {
-    sl_schema_t *schema;  /* Replaced by each usable snapshot; owned. */
+    sl_schema_t *schema; /* Replaced by each usable snapshot; owned. */
     const char *until_file;
     uint64_t until_pos;
     int have_snapshot;
-    char last_file[256];  /* The last record applied. */
+    char last_file[256]; /* The last record applied. */
     uint64_t last_pos;
     uint64_t applied;
     char err[512];

@@ -21,9 +21,7 @@ static int is_space(unsigned char c) {
            c == '\v';
 }
 
-static int is_digit(unsigned char c) {
-    return c >= '0' && c <= '9';
-}
+static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 static int is_hex(unsigned char c) {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');

@@ -306,9 +306,7 @@ const sl_schema_table_t *sl_schema_find(const sl_schema_t *s, const char *db,
     return found ? s->tables[pos] : NULL;
 }
 
-size_t sl_schema_count(const sl_schema_t *s) {
-    return s->ntables;
-}
+size_t sl_schema_count(const sl_schema_t *s) { return s->ntables; }
 
 const sl_schema_table_t *sl_schema_at(const sl_schema_t *s, size_t i) {
     return i < s->ntables ? s->tables[i] : NULL;

@@ -39,15 +39,15 @@ typedef struct {
     char *column_type; /* As SHOW COLUMNS prints it: "int(10) unsigned",
                           "enum('a','b')", "varchar(20)". */
     int is_unsigned;
-    char *charset;     /* MySQL charset name for text columns ("utf8mb4",
-                          "latin1"), "binary" for BINARY/VARBINARY/BLOB,
-                          NULL for non-text columns. "utf8" is always
-                          written "utf8mb3". */
-    char **values;     /* ENUM/SET member names, unescaped. */
+    char *charset; /* MySQL charset name for text columns ("utf8mb4",
+                      "latin1"), "binary" for BINARY/VARBINARY/BLOB,
+                      NULL for non-text columns. "utf8" is always
+                      written "utf8mb3". */
+    char **values; /* ENUM/SET member names, unescaped. */
     size_t nvalues;
     int nullable;
-    int is_pk;         /* Part of the PRIMARY KEY. */
-    int pk_seq;        /* 1-based position in the PRIMARY KEY, 0 if not. */
+    int is_pk;  /* Part of the PRIMARY KEY. */
+    int pk_seq; /* 1-based position in the PRIMARY KEY, 0 if not. */
 } sl_schema_col_t;
 
 typedef struct sl_schema_table_s {
@@ -70,8 +70,8 @@ void sl_schema_free(sl_schema_t *s);
  * utf8mb4 for MySQL 8+, latin1 otherwise). These decide executable
  * comments, column_type display widths, JSON's type, and the charset of
  * databases created without one. Returns 0 or SL_ENOMEM. */
-int sl_schema_set_server(sl_schema_t *s, int is_mariadb,
-                         unsigned long version, const char *charset);
+int sl_schema_set_server(sl_schema_t *s, int is_mariadb, unsigned long version,
+                         const char *charset);
 /* The sql_mode of the statements applied next (the Query event's
  * Q_SQL_MODE_CODE): ANSI_QUOTES, NO_BACKSLASH_ESCAPES and REAL_AS_FLOAT
  * change how DDL reads. */
@@ -118,7 +118,7 @@ typedef struct {
 } sl_ddl_effect_table_t;
 
 typedef struct {
-    int kind;      /* SL_DDL_* from capture/schema/ddl.h (SL_DDL_NONE: nothing). */
+    int kind; /* SL_DDL_* from capture/schema/ddl.h (SL_DDL_NONE: nothing). */
     size_t ntables;
     /* Every table the statement touches, even when the rest could not be
      * parsed: CREATE/ALTER/TRUNCATE/INDEX name theirs, LIKE names the new
@@ -153,9 +153,9 @@ typedef struct {
  *
  * effect may be NULL; otherwise the caller frees it with
  * sl_ddl_effect_free() whatever the result. */
-int sl_schema_apply_ddl(sl_schema_t *s, const char *default_db,
-                        const char *sql, size_t len, sl_ddl_effect_t *effect,
-                        char *err, size_t errlen);
+int sl_schema_apply_ddl(sl_schema_t *s, const char *default_db, const char *sql,
+                        size_t len, sl_ddl_effect_t *effect, char *err,
+                        size_t errlen);
 void sl_ddl_effect_free(sl_ddl_effect_t *effect);
 
 /* Appends the whole history (server, database charsets, tables in (db,
@@ -165,7 +165,7 @@ int sl_schema_to_json(const sl_schema_t *s, sl_buf_t *out);
 /* Replaces the history's content with the document json[0..len) written
  * by sl_schema_to_json(). Returns 0, SL_ECORRUPT (err says where; the
  * history is then unchanged) or SL_ENOMEM. */
-int sl_schema_from_json(sl_schema_t *s, const char *json, size_t len,
-                        char *err, size_t errlen);
+int sl_schema_from_json(sl_schema_t *s, const char *json, size_t len, char *err,
+                        size_t errlen);
 
 #endif

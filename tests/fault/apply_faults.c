@@ -39,8 +39,14 @@ static void start_broker(const char *tag) {
     snprintf(listen, sizeof listen, "127.0.0.1:%u", broker_port);
     snprintf(data, sizeof data, "%s/broker", root);
     snprintf(logp, sizeof logp, "%s/broker.log", root);
-    char *argv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen", listen,
-                    "--data", data, "--fsync", "never", NULL};
+    char *argv[] = {(char *)sl_harness_bin("sluice-broker"),
+                    "--listen",
+                    listen,
+                    "--data",
+                    data,
+                    "--fsync",
+                    "never",
+                    NULL};
     (sl_harness_spawn(argv, logp));
     SL_CHECK(sl_harness_wait_port(broker_port, 10000) == 0);
 }
@@ -58,7 +64,7 @@ static sl_client_t *client(void) {
  * i - 2. Published as begin, rows, commit. The expected final state is
  * computed alongside. */
 typedef struct {
-    sl_buf_t msgs;        /* Messages back to back. */
+    sl_buf_t msgs; /* Messages back to back. */
     size_t *len;
     size_t n, cap;
 } batch_t;
@@ -99,8 +105,9 @@ static void batch_put(sl_client_t *cl, const char *part, batch_t *b) {
     b->n = 0;
 }
 
-#define COORD "\"src\":{\"file\":\"b.1\",\"pos\":%d,\"end_pos\":%d," \
-              "\"server_id\":1,\"ts\":1},\"trx\":{\"seq\":%d,\"id\":\"t-%d\"}"
+#define COORD                                                                  \
+    "\"src\":{\"file\":\"b.1\",\"pos\":%d,\"end_pos\":%d,"                     \
+    "\"server_id\":1,\"ts\":1},\"trx\":{\"seq\":%d,\"id\":\"t-%d\"}"
 
 /* Offsets just after each transaction's commit marker in table a's
  * partition: the only places a committed position may be. */
@@ -126,24 +133,28 @@ static size_t load(sl_client_t *cl, const char *t, int from, int to) {
     size_t total = 0;
     for (int i = from; i < to; i++) {
         batch_add(&b, "{\"kind\":\"begin\"," COORD "}", i, i, i, i);
-        batch_add(&b, "{\"kind\":\"row\",\"op\":\"insert\",\"db\":\"fdb\","
+        batch_add(&b,
+                  "{\"kind\":\"row\",\"op\":\"insert\",\"db\":\"fdb\","
                   "\"table\":\"%s\",\"row\":0,\"pk\":[\"id\"],\"before\":null,"
-                  "\"after\":{\"id\":%d,\"v\":%d}," COORD "}", t, i, i, i, i,
-                  i, i);
-        batch_add(&b, "{\"kind\":\"row\",\"op\":\"update\",\"db\":\"fdb\","
+                  "\"after\":{\"id\":%d,\"v\":%d}," COORD "}",
+                  t, i, i, i, i, i, i);
+        batch_add(&b,
+                  "{\"kind\":\"row\",\"op\":\"update\",\"db\":\"fdb\","
                   "\"table\":\"%s\",\"row\":1,\"pk\":[\"id\"],\"before\":{"
-                  "\"id\":%d,\"v\":%d},\"after\":{\"id\":%d,\"v\":%d},"
-                  COORD "}", t, i, i, i, 2 * i + 1, i, i, i, i);
+                  "\"id\":%d,\"v\":%d},\"after\":{\"id\":%d,\"v\":%d}," COORD
+                  "}",
+                  t, i, i, i, 2 * i + 1, i, i, i, i);
         int rows = 2;
         if (i % 3 == 2) {
-            batch_add(&b, "{\"kind\":\"row\",\"op\":\"delete\",\"db\":\"fdb\","
+            batch_add(&b,
+                      "{\"kind\":\"row\",\"op\":\"delete\",\"db\":\"fdb\","
                       "\"table\":\"%s\",\"row\":2,\"pk\":[\"id\"],\"before\":{"
-                      "\"id\":%d,\"v\":%d},\"after\":null," COORD "}", t,
-                      i - 2, 2 * (i - 2) + 1, i, i, i, i);
+                      "\"id\":%d,\"v\":%d},\"after\":null," COORD "}",
+                      t, i - 2, 2 * (i - 2) + 1, i, i, i, i);
             rows++;
         }
-        batch_add(&b, "{\"kind\":\"commit\",\"rows\":%d," COORD "}", rows, i,
-                  i, i, i);
+        batch_add(&b, "{\"kind\":\"commit\",\"rows\":%d," COORD "}", rows, i, i,
+                  i, i);
         total += (size_t)rows + 2;
         if (strcmp(t, "a") == 0 && nbounds_a < MAX_BOUNDS)
             bounds_a[nbounds_a++] = sent_a + total;
@@ -236,8 +247,10 @@ static unsigned long long offset_of(const char *part) {
                            sl_harness_password("TARGET"), NULL,
                            sl_harness_port("TARGET"), NULL, 0) != NULL) {
         char sql[300];
-        snprintf(sql, sizeof sql, "SELECT next_offset FROM "
-                 "fmeta.sluice_offsets WHERE part='%s'", part);
+        snprintf(sql, sizeof sql,
+                 "SELECT next_offset FROM "
+                 "fmeta.sluice_offsets WHERE part='%s'",
+                 part);
         if (mysql_query(m, sql) == 0) {
             MYSQL_RES *res = mysql_store_result(m);
             MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
@@ -277,15 +290,18 @@ static void check_target(int ntrx, size_t msgs) {
     expected(ntrx, exp, sizeof exp);
     const char *tables[] = {"a", "b"};
     for (int t = 0; t < 2; t++) {
-        snprintf(sql, sizeof sql, "SELECT CONCAT(COUNT(*), ',', "
+        snprintf(sql, sizeof sql,
+                 "SELECT CONCAT(COUNT(*), ',', "
                  "IFNULL(SUM(CRC32(CONCAT(id,':',v))),0)) FROM fdst.%s",
                  tables[t]);
         char *v = q(sql);
         SL_CHECK_STR(v, exp);
         free(v);
-        snprintf(sql, sizeof sql, "SELECT CONCAT(next_offset,'/',trx_applied,"
+        snprintf(sql, sizeof sql,
+                 "SELECT CONCAT(next_offset,'/',trx_applied,"
                  "'/',rows_applied) FROM fmeta.sluice_offsets WHERE "
-                 "part='fdb.%s'", tables[t]);
+                 "part='fdb.%s'",
+                 tables[t]);
         v = q(sql);
         int rows = 2 * ntrx + ntrx / 3;
         char want[100];
@@ -349,8 +365,10 @@ SL_TEST(apply_fault_kill9_ten_times_exactly_once) {
 static int harness_sh(const char *fn) {
     char cmd[2048];
     const char *bin = getenv("SL_BIN");
-    snprintf(cmd, sizeof cmd, "bash -c '. \"%s/../tests/harness/harness.sh\" "
-             "&& %s' >>%s/harness.log 2>&1", bin ? bin : "bin", fn, root);
+    snprintf(cmd, sizeof cmd,
+             "bash -c '. \"%s/../tests/harness/harness.sh\" "
+             "&& %s' >>%s/harness.log 2>&1",
+             bin ? bin : "bin", fn, root);
     return system(cmd);
 }
 
@@ -397,9 +415,20 @@ SL_TEST(apply_fault_redis_restarted) {
     snprintf(rlog, sizeof rlog, "%s/redis.log", root);
     snprintf(redis, sizeof redis, "127.0.0.1:%u", rport);
     mkdir(rdir, 0700);
-    char *rargv[] = {"/usr/bin/redis-server", "--bind", "127.0.0.1", "--port",
-                     rp, "--dir", rdir, "--save", "", "--appendonly", "yes",
-                     "--appendfsync", "always", NULL};
+    char *rargv[] = {"/usr/bin/redis-server",
+                     "--bind",
+                     "127.0.0.1",
+                     "--port",
+                     rp,
+                     "--dir",
+                     rdir,
+                     "--save",
+                     "",
+                     "--appendonly",
+                     "yes",
+                     "--appendfsync",
+                     "always",
+                     NULL};
     if (access(rargv[0], X_OK) != 0)
         SL_SKIP("no /usr/bin/redis-server");
     int rpid = (sl_harness_spawn(rargv, rlog));
@@ -551,14 +580,16 @@ SL_TEST(apply_fault_memory_bounded_while_sink_down) {
             peak = r;
     }
     uint64_t committed = 0;
-    int rc = sl_client_committed(cl, "sluice-apply", "load", "fdb.a",
-                                 &committed);
+    int rc =
+        sl_client_committed(cl, "sluice-apply", "load", "fdb.a", &committed);
     SL_CHECK(rc == SL_ENOTFOUND || committed == 0);
     /* One fetch, one parsed batch and its keys: far below the backlog. */
     SL_CHECK(peak > 0);
     if (peak > 32 * 1024)
-        sl_test_fail(__FILE__, __LINE__, "RSS %ld KiB with %zu messages "
-                     "waiting", peak, msgs);
+        sl_test_fail(__FILE__, __LINE__,
+                     "RSS %ld KiB with %zu messages "
+                     "waiting",
+                     peak, msgs);
     int st = sl_harness_stop(pid, SIGTERM, 20000);
     SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     sl_client_close(cl);

@@ -150,8 +150,8 @@ SL_TEST(broker_damaged_tail_recovery) {
             int flips = 1 + rand() % 3;
             memset(hit, 0, sizeof hit);
             for (int k = 0; k < flips; k++) {
-                size_t at = k == 0 ? damage
-                                   : damage + (size_t)rand() % (len - damage);
+                size_t at =
+                    k == 0 ? damage : damage + (size_t)rand() % (len - damage);
                 fseek(f, (long)at, SEEK_SET);
                 int c = fgetc(f);
                 fseek(f, (long)at, SEEK_SET);
@@ -162,8 +162,8 @@ SL_TEST(broker_damaged_tail_recovery) {
         }
         /* A flip followed by an intact entry is damage, not a torn
          * write. */
-        size_t first_hit = entry_at(log, len, damage), nent = entry_at(log,
-                                                                       len, len);
+        size_t first_hit = entry_at(log, len, damage),
+               nent = entry_at(log, len, len);
         int torn = 1;
         for (size_t k = first_hit + 1; round % 2 == 1 && k < nent; k++)
             if (!hit[k])
@@ -172,8 +172,10 @@ SL_TEST(broker_damaged_tail_recovery) {
             damaged_rounds++;
             int status = 0;
             if (broker_run(&b, work, 0, &status) == 0)
-                sl_test_fail(__FILE__, __LINE__, "round %d: broker started "
-                             "on damaged data (see %s)", round, b.log);
+                sl_test_fail(__FILE__, __LINE__,
+                             "round %d: broker started "
+                             "on damaged data (see %s)",
+                             round, b.log);
             SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
             size_t now_len;
             free(sl_harness_slurp(wseg, &now_len));
@@ -187,9 +189,10 @@ SL_TEST(broker_damaged_tail_recovery) {
                 if (err != 0) {
                     unsigned long long next;
                     if (sscanf(sl_client_error(cl), "broker: 422 %llu",
-                               &next) != 1 || next <= off)
-                        sl_test_fail(__FILE__, __LINE__, "round %d: %s",
-                                     round, sl_client_error(cl));
+                               &next) != 1 ||
+                        next <= off)
+                        sl_test_fail(__FILE__, __LINE__, "round %d: %s", round,
+                                     sl_client_error(cl));
                     skipped += next - off;
                     off = next;
                     continue;
@@ -209,9 +212,10 @@ SL_TEST(broker_damaged_tail_recovery) {
                     snprintf(exp, sizeof exp, "v%llu", (unsigned long long)o);
                     if (k == nent || hit[k] || f.recs[i].len != strlen(exp) ||
                         memcmp(f.recs[i].data, exp, f.recs[i].len) != 0)
-                        sl_test_fail(__FILE__, __LINE__, "round %d: record "
-                                     "%llu served wrongly", round,
-                                     (unsigned long long)o);
+                        sl_test_fail(__FILE__, __LINE__,
+                                     "round %d: record "
+                                     "%llu served wrongly",
+                                     round, (unsigned long long)o);
                     got++;
                 }
                 off = f.next;
@@ -224,14 +228,16 @@ SL_TEST(broker_damaged_tail_recovery) {
                     want += cnt;
             }
             if (got != want)
-                sl_test_fail(__FILE__, __LINE__, "round %d: served %llu "
-                             "records of %llu untouched", round,
-                             (unsigned long long)got, (unsigned long long)want);
+                sl_test_fail(__FILE__, __LINE__,
+                             "round %d: served %llu "
+                             "records of %llu untouched",
+                             round, (unsigned long long)got,
+                             (unsigned long long)want);
             SL_CHECK(skipped > 0);
             uint64_t noff;
             int dup;
-            SL_CHECK_OK(sl_client_put(cl, "t", "p", "after", 5, -1, 0, &noff,
-                                      &dup));
+            SL_CHECK_OK(
+                sl_client_put(cl, "t", "p", "after", 5, -1, 0, &noff, &dup));
             SL_CHECK(noff >= total);
             sl_client_close(cl);
             sl_harness_stop(b.pid, SIGKILL, 5000);
@@ -253,22 +259,26 @@ SL_TEST(broker_damaged_tail_recovery) {
                 snprintf(exp, sizeof exp, "v%llu", (unsigned long long)got);
                 if (f.recs[i].offset != got || f.recs[i].len != strlen(exp) ||
                     memcmp(f.recs[i].data, exp, f.recs[i].len) != 0)
-                    sl_test_fail(__FILE__, __LINE__, "round %d: record %llu "
-                                 "wrong", round, (unsigned long long)got);
+                    sl_test_fail(__FILE__, __LINE__,
+                                 "round %d: record %llu "
+                                 "wrong",
+                                 round, (unsigned long long)got);
                 got++;
             }
             off = f.next;
         }
         if (got != want)
-            sl_test_fail(__FILE__, __LINE__, "round %d (%s at %zu): kept %llu "
-                         "records, expected %llu", round,
-                         round % 2 ? "bit flip" : "truncation", damage,
+            sl_test_fail(__FILE__, __LINE__,
+                         "round %d (%s at %zu): kept %llu "
+                         "records, expected %llu",
+                         round, round % 2 ? "bit flip" : "truncation", damage,
                          (unsigned long long)got, (unsigned long long)want);
         /* The cut records were acknowledged: their offsets are not handed
          * out again. */
         uint64_t noff;
         int dup;
-        SL_CHECK_OK(sl_client_put(cl, "t", "p", "after", 5, -1, 0, &noff, &dup));
+        SL_CHECK_OK(
+            sl_client_put(cl, "t", "p", "after", 5, -1, 0, &noff, &dup));
         SL_CHECK(noff >= total);
         sl_client_close(cl);
         sl_harness_stop(b.pid, SIGKILL, 5000);

@@ -37,7 +37,8 @@
 
 #define NPROD 4
 
-/* ---- the tmpfs ------------------------------------------------------------ */
+/* ---- the tmpfs ------------------------------------------------------------
+ */
 
 static char mounted[8][600];
 static int nmounted;
@@ -58,8 +59,10 @@ static const char *mount_small_fs(const char *size) {
     snprintf(opts, sizeof opts, "size=%s", size);
     if (mount("tmpfs", path, "tmpfs", 0, opts) != 0) {
         char why[256];
-        snprintf(why, sizeof why, "cannot mount a tmpfs (%s): needs root or "
-                 "CAP_SYS_ADMIN", strerror(errno));
+        snprintf(why, sizeof why,
+                 "cannot mount a tmpfs (%s): needs root or "
+                 "CAP_SYS_ADMIN",
+                 strerror(errno));
         SL_SKIP(why);
     }
     if (nmounted == 0)
@@ -93,7 +96,8 @@ static void fill(const char *filler) {
     close(fd);
 }
 
-/* ---- the broker ------------------------------------------------------------ */
+/* ---- the broker ------------------------------------------------------------
+ */
 
 typedef sl_harness_broker_t broker_t;
 
@@ -101,9 +105,9 @@ typedef sl_harness_broker_t broker_t;
 static const char *fsync_mode = "always";
 
 static void broker_start(broker_t *b) {
-    const char *const flags[] = {"--segment-size", "1MiB",
-                                 "--checkpoint-interval", "200ms", "--fsync",
-                                 fsync_mode, NULL};
+    const char *const flags[] = {
+        "--segment-size", "1MiB", "--checkpoint-interval", "200ms", "--fsync",
+        fsync_mode,       NULL};
     sl_harness_broker_start(b, flags, 10000);
 }
 
@@ -128,7 +132,8 @@ static void check_alive(const broker_t *b) {
                      st, b->log);
 }
 
-/* ---- a raw protocol connection, to check replies to the letter ------------ */
+/* ---- a raw protocol connection, to check replies to the letter ------------
+ */
 
 typedef struct {
     int fd;
@@ -162,8 +167,10 @@ static const char *raw_cmd(raw_t *r, const char *req) {
         SL_CHECK(r->len < sizeof r->buf);
         ssize_t got = recv(r->fd, r->buf + r->len, sizeof r->buf - r->len, 0);
         if (got <= 0)
-            sl_test_fail(__FILE__, __LINE__, "broker closed the connection "
-                         "after '%.60s'", req);
+            sl_test_fail(__FILE__, __LINE__,
+                         "broker closed the connection "
+                         "after '%.60s'",
+                         req);
         r->len += (size_t)got;
     }
 }
@@ -194,12 +201,13 @@ static int put_until_refused(raw_t *r, const char *part, int id) {
     return 0;
 }
 
-/* ---- producers ------------------------------------------------------------ */
+/* ---- producers ------------------------------------------------------------
+ */
 
 typedef struct {
     int idx;
     const broker_t *b;
-    int idempotent;     /* Pipelined with producer id and sequences. */
+    int idempotent; /* Pipelined with producer id and sequences. */
     volatile int stop;
     volatile uint64_t limit;   /* Sends no sequence from here on. */
     volatile uint64_t acked;   /* Sequences 0..acked-1 are acknowledged. */
@@ -261,7 +269,8 @@ static void *producer(void *arg) {
                 err = 0;
                 p->acked++;
             } else if (ack.code == 200) {
-                snprintf(p->why, sizeof p->why, "seq %llu stored after an "
+                snprintf(p->why, sizeof p->why,
+                         "seq %llu stored after an "
                          "earlier one was refused (dup=%d)",
                          (unsigned long long)(from + (uint64_t)i), ack.dup);
                 p->other++;
@@ -270,9 +279,10 @@ static void *producer(void *arg) {
                 refused = 1;
                 p->refused++;
             } else {
-                snprintf(p->why, sizeof p->why, "put failed: err=%s code=%d "
-                         "(%s)", sl_strerror(err), ack.code,
-                         sl_client_error(cl));
+                snprintf(p->why, sizeof p->why,
+                         "put failed: err=%s code=%d "
+                         "(%s)",
+                         sl_strerror(err), ack.code, sl_client_error(cl));
                 p->other++;
                 err = SL_EIO;
             }
@@ -296,8 +306,10 @@ static void verify(const broker_t *b, const uint64_t want[NPROD]) {
     sl_harness_check_producer_log(b->addr, "load", NPROD, 30000, 1, counts);
     for (int i = 0; i < NPROD; i++)
         if (counts[i] != want[i])
-            sl_test_fail(__FILE__, __LINE__, "producer %d: %llu acknowledged, "
-                         "%llu stored", i, (unsigned long long)want[i],
+            sl_test_fail(__FILE__, __LINE__,
+                         "producer %d: %llu acknowledged, "
+                         "%llu stored",
+                         i, (unsigned long long)want[i],
                          (unsigned long long)counts[i]);
 }
 
@@ -341,12 +353,12 @@ static int commit_while_full(raw_t *r) {
         if (ok)
             snprintf(want, sizeof want, "200 %d %d", 5000 + i, i + 1);
         else
-            snprintf(want, sizeof want, "404 %d no committed offset",
-                     5000 + i);
+            snprintf(want, sizeof want, "404 %d no committed offset", 5000 + i);
         if (strcmp(line, want) != 0)
-            sl_test_fail(__FILE__, __LINE__, "commit answered '%s', then "
-                         "committed '%s' (expected '%s')", line_copy, line,
-                         want);
+            sl_test_fail(__FILE__, __LINE__,
+                         "commit answered '%s', then "
+                         "committed '%s' (expected '%s')",
+                         line_copy, line, want);
     }
     return refused;
 }
@@ -485,8 +497,8 @@ static void startup_on_full_disk(int kill9) {
     for (int i = 0; i < 300; i++) {
         snprintf(m, sizeof m, "msg-%d", i);
         uint64_t off;
-        SL_CHECK_OK(sl_client_put(cl, "t", i % 2 ? "a" : "b", m, strlen(m),
-                                  -1, 0, &off, NULL));
+        SL_CHECK_OK(sl_client_put(cl, "t", i % 2 ? "a" : "b", m, strlen(m), -1,
+                                  0, &off, NULL));
         SL_CHECK_UINT(off, (uint64_t)(i / 2));
     }
     SL_CHECK_OK(sl_client_commit(cl, "g", "t", "a", 42));
@@ -569,8 +581,7 @@ static uint64_t stat_u64(raw_t *r, const char *name) {
     SL_CHECK(strncmp(line, "200 ", 4) == 0);
     uint64_t v = UINT64_MAX;
     size_t nl = strlen(name);
-    for (line = raw_cmd(r, ""); strcmp(line, "END") != 0;
-         line = raw_cmd(r, ""))
+    for (line = raw_cmd(r, ""); strcmp(line, "END") != 0; line = raw_cmd(r, ""))
         if (strncmp(line, "STAT ", 5) == 0 &&
             strncmp(line + 5, name, nl) == 0 && line[5 + nl] == ' ')
             SL_CHECK(sscanf(line + 6 + nl, "%" SCNu64, &v) == 1);
@@ -678,7 +689,9 @@ SL_TEST(broker_max_partitions_refused_with_429) {
             snprintf(req, sizeof req, "put %d t part%d 2\r\nhi\r\n", i, i);
             /* part0 got a second message in the first round. */
             snprintf(want, sizeof want, "200 %d %d", i,
-                     round == 0 ? 0 : i == 0 ? 2 : 1);
+                     round == 0 ? 0
+                     : i == 0   ? 2
+                                : 1);
             SL_CHECK_STR(raw_cmd(&r, req), want);
         }
         SL_CHECK_STR(raw_cmd(&r, "put 7 t part5 2\r\nhi\r\n"),
@@ -701,8 +714,7 @@ SL_TEST(broker_max_partitions_refused_with_429) {
         uint64_t disk = stat_u64(&r, "index_disk_bytes");
         SL_CHECK(bytes >= 5 * 40 && bytes % 40 == 0);
         SL_CHECK(disk >= bytes && disk % 5 == 0);
-        SL_CHECK_UINT(stat_u64(&r, "index_disk_bytes_per_partition"),
-                      disk / 5);
+        SL_CHECK_UINT(stat_u64(&r, "index_disk_bytes_per_partition"), disk / 5);
         close(r.fd);
         SL_CHECK_INT(sl_harness_stop(b.pid, SIGTERM, 10000), 0);
     }

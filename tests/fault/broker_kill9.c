@@ -30,8 +30,7 @@ typedef sl_harness_broker_t broker_t;
 
 /* Restarts listen on the same port: the producers keep their address. */
 static void broker_start(broker_t *b) {
-    static const char *const flags[] = {"--checkpoint-interval", "300ms",
-                                        NULL};
+    static const char *const flags[] = {"--checkpoint-interval", "300ms", NULL};
     b->same_port = 1;
     sl_harness_broker_start(b, flags, 10000);
 }
@@ -41,8 +40,8 @@ typedef struct {
     const broker_t *b;
     int idempotent;
     volatile int stop;
-    uint64_t acked;     /* Sequences 0..acked-1 are acknowledged. */
-    uint64_t target;    /* Stop after this many acks. */
+    uint64_t acked;  /* Sequences 0..acked-1 are acknowledged. */
+    uint64_t target; /* Stop after this many acks. */
     int failed;
     char why[256];
 } prod_t;
@@ -136,9 +135,10 @@ static void run(int idempotent, int kills) {
     for (int i = 0; i < NPROD; i++) {
         /* Every acked message is there; with resends, exactly the target. */
         if (counts[i] < prods[i].acked)
-            sl_test_fail(__FILE__, __LINE__, "producer %d: %llu acked but "
-                         "only %llu stored", i,
-                         (unsigned long long)prods[i].acked,
+            sl_test_fail(__FILE__, __LINE__,
+                         "producer %d: %llu acked but "
+                         "only %llu stored",
+                         i, (unsigned long long)prods[i].acked,
                          (unsigned long long)counts[i]);
         if (idempotent)
             SL_CHECK_UINT(counts[i], prods[i].target);
@@ -146,10 +146,6 @@ static void run(int idempotent, int kills) {
     sl_harness_stop(b.pid, SIGTERM, 10000);
 }
 
-SL_TEST(broker_kill9_plain_producers) {
-    run(0, 1);
-}
+SL_TEST(broker_kill9_plain_producers) { run(0, 1); }
 
-SL_TEST(broker_kill9_idempotent_producers_three_kills) {
-    run(1, 3);
-}
+SL_TEST(broker_kill9_idempotent_producers_three_kills) { run(1, 3); }

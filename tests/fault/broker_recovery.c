@@ -43,10 +43,12 @@ static int broker_run(broker_t *b, const char *data, int quarantine,
                       int *status) {
     static int n;
     snprintf(b->data, sizeof b->data, "%s", data);
-    snprintf(b->log, sizeof b->log, "%s/broker-%d.log", sl_test_tmpdir(),
-             ++n);
-    const char *const flags[] = {"--segment-size", "1MiB",
-                                 "--checkpoint-interval", "1h", "--fsync",
+    snprintf(b->log, sizeof b->log, "%s/broker-%d.log", sl_test_tmpdir(), ++n);
+    const char *const flags[] = {"--segment-size",
+                                 "1MiB",
+                                 "--checkpoint-interval",
+                                 "1h",
+                                 "--fsync",
                                  "always",
                                  quarantine ? "--quarantine-damaged" : NULL,
                                  NULL};
@@ -76,8 +78,8 @@ static void put_phase(const broker_t *b, int count, int *rr) {
         value_for(v, p, acked[p]);
         uint64_t off;
         int dup;
-        SL_CHECK_OK(sl_client_put(cl, "t", pnames[p], v, VALUE_LEN, -1, 0,
-                                  &off, &dup));
+        SL_CHECK_OK(
+            sl_client_put(cl, "t", pnames[p], v, VALUE_LEN, -1, 0, &off, &dup));
         SL_CHECK_UINT(off, acked[p]);
         acked[p]++;
     }
@@ -170,8 +172,10 @@ static void must_not_start(broker_t *b, const char *work, const ent_t *hit) {
     }
     int status = 0;
     if (broker_run(b, work, 0, &status) == 0)
-        sl_test_fail(__FILE__, __LINE__, "broker started on damaged data "
-                     "(see %s)", b->log);
+        sl_test_fail(__FILE__, __LINE__,
+                     "broker started on damaged data "
+                     "(see %s)",
+                     b->log);
     SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
     size_t len;
     uint8_t *log = sl_harness_slurp(b->log, &len);
@@ -183,8 +187,10 @@ static void must_not_start(broker_t *b, const char *work, const ent_t *hit) {
              (unsigned long long)seg_start[hit->seg]);
     if (strstr(text, "damaged") == NULL || strstr(text, name) == NULL ||
         strstr(text, "--quarantine-damaged") == NULL)
-        sl_test_fail(__FILE__, __LINE__, "the log (%s) does not name the "
-                     "damaged segment %s", b->log, name);
+        sl_test_fail(__FILE__, __LINE__,
+                     "the log (%s) does not name the "
+                     "damaged segment %s",
+                     b->log, name);
     free(text);
     free(log);
     for (int i = 0; i < nsegs; i++) {
@@ -203,8 +209,8 @@ static void check_served(const broker_t *b, const ent_t *hit) {
     for (int p = 0; p < NPARTS; p++) {
         uint64_t off = 0, served = 0, last = 0;
         int any = 0;
-        uint64_t hit_off = hit && hit->part_id == (uint32_t)p + 1 ? hit->base
-                                                                  : UINT64_MAX;
+        uint64_t hit_off =
+            hit && hit->part_id == (uint32_t)p + 1 ? hit->base : UINT64_MAX;
         for (int guard = 0; guard < 100000; guard++) {
             sl_client_fetch_t f;
             int err = sl_client_get(cl, "t", pnames[p], off, 1 << 20, 0, &f);
@@ -223,20 +229,25 @@ static void check_served(const broker_t *b, const ent_t *hit) {
             for (size_t i = 0; i < f.count; i++) {
                 uint64_t o = f.recs[i].offset;
                 if (any && o <= last)
-                    sl_test_fail(__FILE__, __LINE__, "t/%s: offset %llu after "
-                                 "%llu", pnames[p], (unsigned long long)o,
+                    sl_test_fail(__FILE__, __LINE__,
+                                 "t/%s: offset %llu after "
+                                 "%llu",
+                                 pnames[p], (unsigned long long)o,
                                  (unsigned long long)last);
                 if (o >= acked[p] || o == hit_off)
-                    sl_test_fail(__FILE__, __LINE__, "t/%s: served offset "
-                                 "%llu (acked %llu, damaged %llu)", pnames[p],
-                                 (unsigned long long)o,
+                    sl_test_fail(__FILE__, __LINE__,
+                                 "t/%s: served offset "
+                                 "%llu (acked %llu, damaged %llu)",
+                                 pnames[p], (unsigned long long)o,
                                  (unsigned long long)acked[p],
                                  (unsigned long long)hit_off);
                 value_for(want, p, o);
                 if (f.recs[i].len != VALUE_LEN ||
                     memcmp(f.recs[i].data, want, VALUE_LEN) != 0)
-                    sl_test_fail(__FILE__, __LINE__, "t/%s: record %llu "
-                                 "wrong", pnames[p], (unsigned long long)o);
+                    sl_test_fail(__FILE__, __LINE__,
+                                 "t/%s: record %llu "
+                                 "wrong",
+                                 pnames[p], (unsigned long long)o);
                 last = o;
                 any = 1;
                 served++;
@@ -245,20 +256,23 @@ static void check_served(const broker_t *b, const ent_t *hit) {
         }
         uint64_t want_served = acked[p] - (hit_off != UINT64_MAX ? 1 : 0);
         if (served != want_served)
-            sl_test_fail(__FILE__, __LINE__, "t/%s: served %llu records, "
-                         "want %llu", pnames[p], (unsigned long long)served,
+            sl_test_fail(__FILE__, __LINE__,
+                         "t/%s: served %llu records, "
+                         "want %llu",
+                         pnames[p], (unsigned long long)served,
                          (unsigned long long)want_served);
     }
     /* No offset is reused. */
     for (int p = 0; p < NPARTS; p++) {
         uint64_t off;
         int dup;
-        SL_CHECK_OK(sl_client_put(cl, "t", pnames[p], "new", 3, -1, 0, &off,
-                                  &dup));
+        SL_CHECK_OK(
+            sl_client_put(cl, "t", pnames[p], "new", 3, -1, 0, &off, &dup));
         if (off < acked[p])
-            sl_test_fail(__FILE__, __LINE__, "t/%s: put got offset %llu, "
-                         "acknowledged before: 0..%llu", pnames[p],
-                         (unsigned long long)off,
+            sl_test_fail(__FILE__, __LINE__,
+                         "t/%s: put got offset %llu, "
+                         "acknowledged before: 0..%llu",
+                         pnames[p], (unsigned long long)off,
                          (unsigned long long)acked[p] - 1);
     }
     sl_client_close(cl);
@@ -486,8 +500,8 @@ SL_TEST(broker_recovery_lost_and_corrupted_files) {
     for (int p = 0; p < NPARTS; p++) {
         uint64_t off;
         int dup;
-        SL_CHECK_OK(sl_client_put(cl, "t", pnames[p], "new", 3, -1, 0, &off,
-                                  &dup));
+        SL_CHECK_OK(
+            sl_client_put(cl, "t", pnames[p], "new", 3, -1, 0, &off, &dup));
         SL_CHECK(off >= acked[p]);
     }
     sl_client_close(cl);

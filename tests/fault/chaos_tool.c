@@ -235,12 +235,11 @@ static int insert_items(worker_t *wk, model_t *m, int64_t acct, int n) {
     size_t len = (size_t)snprintf(sql, sizeof sql, "INSERT INTO item VALUES ");
     for (int i = 0; i < n && len < sizeof sql - 400; i++) {
         int64_t id = new_key(wk);
-        len += (size_t)snprintf(sql + len, sizeof sql - len,
-                                "%s(%lld, %lld, %d, 't%d', REPEAT('b', %d))",
-                                i ? "," : "", (long long)id, (long long)acct,
-                                rnd_below(&wk->rng, 1000),
-                                rnd_below(&wk->rng, 50),
-                                rnd_below(&wk->rng, 300));
+        len += (size_t)snprintf(
+            sql + len, sizeof sql - len,
+            "%s(%lld, %lld, %d, 't%d', REPEAT('b', %d))", i ? "," : "",
+            (long long)id, (long long)acct, rnd_below(&wk->rng, 1000),
+            rnd_below(&wk->rng, 50), rnd_below(&wk->rng, 300));
         idset_add(&m->item, id);
     }
     return wexec(wk, "%s", sql);
@@ -270,15 +269,18 @@ static int run_kind(worker_t *wk, model_t *m, int kind) {
             return run_kind(wk, m, 0);
         {
             int amount = 1 + rnd_below(r, 500);
-            if (wexec(wk, "UPDATE acct SET bal = bal - %d, ts = NOW(6) "
-                          "WHERE id = %lld", amount,
-                      (long long)pick(wk, &m->acct)) != 0 ||
-                wexec(wk, "UPDATE acct SET bal = bal + %d, note = "
-                          "CONCAT(LEFT(IFNULL(note, ''), 150), '+') "
-                          "WHERE id = %lld", amount,
-                      (long long)pick(wk, &m->acct)) != 0 ||
-                wexec(wk, "UPDATE item SET qty = qty + 1, tag = NULL "
-                          "WHERE id = %lld",
+            if (wexec(wk,
+                      "UPDATE acct SET bal = bal - %d, ts = NOW(6) "
+                      "WHERE id = %lld",
+                      amount, (long long)pick(wk, &m->acct)) != 0 ||
+                wexec(wk,
+                      "UPDATE acct SET bal = bal + %d, note = "
+                      "CONCAT(LEFT(IFNULL(note, ''), 150), '+') "
+                      "WHERE id = %lld",
+                      amount, (long long)pick(wk, &m->acct)) != 0 ||
+                wexec(wk,
+                      "UPDATE item SET qty = qty + 1, tag = NULL "
+                      "WHERE id = %lld",
                       (long long)pick(wk, &m->item)) != 0)
                 return -1;
         }
@@ -307,9 +309,10 @@ static int run_kind(worker_t *wk, model_t *m, int kind) {
             if (m->pair.n > 0) {
                 size_t j = (size_t)rnd_below(r, (int)m->pair.n);
                 int64_t nb = new_key(wk);
-                if (wexec(wk, "UPDATE pair SET b = %lld, v = v + 1 WHERE "
-                              "a = %d AND b = %lld", (long long)nb, wk->w,
-                          (long long)m->pair.ids[j]) != 0)
+                if (wexec(wk,
+                          "UPDATE pair SET b = %lld, v = v + 1 WHERE "
+                          "a = %d AND b = %lld",
+                          (long long)nb, wk->w, (long long)m->pair.ids[j]) != 0)
                     return -1;
                 m->pair.ids[j] = nb;
             }
@@ -324,8 +327,8 @@ static int run_kind(worker_t *wk, model_t *m, int kind) {
             /* The items go too; which ids they had is re-read below. */
             if (wexec(wk, "DELETE FROM item WHERE acct = %lld",
                       (long long)id) != 0 ||
-                wexec(wk, "DELETE FROM acct WHERE id = %lld",
-                      (long long)id) != 0)
+                wexec(wk, "DELETE FROM acct WHERE id = %lld", (long long)id) !=
+                    0)
                 return -1;
             idset_del_at(&m->acct, i);
             if (m->pair.n > 3) {
@@ -337,28 +340,30 @@ static int run_kind(worker_t *wk, model_t *m, int kind) {
             }
         }
         return 1; /* The item set must be re-read after commit. */
-    case 4: /* Bulk: one multi-row insert, one multi-row update. */
+    case 4:       /* Bulk: one multi-row insert, one multi-row update. */
         if (m->acct.n == 0)
             return run_kind(wk, m, 0);
         if (insert_items(wk, m, pick(wk, &m->acct), 20 + rnd_below(r, 60)) !=
                 0 ||
-            wexec(wk, "UPDATE item SET qty = qty * 2 %% 100000, tag = 'bulk' "
-                      "WHERE id %% %d = %d AND qty < %d LIMIT 50",
+            wexec(wk,
+                  "UPDATE item SET qty = qty * 2 %% 100000, tag = 'bulk' "
+                  "WHERE id %% %d = %d AND qty < %d LIMIT 50",
                   wk->nworkers, wk->w, rnd_below(r, 1000)) != 0)
             return -1;
         return 0;
     case 5: /* The keyless table: duplicates, deletes of one of them. */
-        {
-            int k = wk->w * 1000 + rnd_below(r, 20);
-            if (wexec(wk, "INSERT INTO bag VALUES (%d, 'v%d'), (%d, 'v%d')",
-                      k, k % 3, k, k % 3) != 0 ||
-                wexec(wk, "DELETE FROM bag WHERE k = %d AND v = 'v%d' "
-                          "LIMIT 1", wk->w * 1000 + rnd_below(r, 20),
-                      rnd_below(r, 3)) != 0 ||
-                wexec(wk, "UPDATE bag SET v = 'v%d' WHERE k = %d LIMIT 1",
-                      rnd_below(r, 3), wk->w * 1000 + rnd_below(r, 20)) != 0)
-                return -1;
-        }
+    {
+        int k = wk->w * 1000 + rnd_below(r, 20);
+        if (wexec(wk, "INSERT INTO bag VALUES (%d, 'v%d'), (%d, 'v%d')", k,
+                  k % 3, k, k % 3) != 0 ||
+            wexec(wk,
+                  "DELETE FROM bag WHERE k = %d AND v = 'v%d' "
+                  "LIMIT 1",
+                  wk->w * 1000 + rnd_below(r, 20), rnd_below(r, 3)) != 0 ||
+            wexec(wk, "UPDATE bag SET v = 'v%d' WHERE k = %d LIMIT 1",
+                  rnd_below(r, 3), wk->w * 1000 + rnd_below(r, 20)) != 0)
+            return -1;
+    }
         return 0;
     case 6: /* A big transaction: up to ~2,000 rows in one statement, so
              * that kills land inside transactions being streamed. */
@@ -369,13 +374,13 @@ static int run_kind(worker_t *wk, model_t *m, int kind) {
                                 500 + rnd_below(r, 1500));
         {
             int64_t lo = pick(wk, &m->item);
-            return wexec(wk, "UPDATE item SET qty = qty + 1 WHERE id BETWEEN "
-                             "%lld AND %lld AND id %% %d = %d",
+            return wexec(wk,
+                         "UPDATE item SET qty = qty + 1 WHERE id BETWEEN "
+                         "%lld AND %lld AND id %% %d = %d",
                          (long long)lo, (long long)lo + 2000 * wk->nworkers,
                          wk->nworkers, wk->w);
         }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -402,8 +407,10 @@ static int recover(worker_t *wk, int64_t trx, int commit_sent, long rows) {
     wk->reconnects++;
     if (commit_sent) {
         char sql[128];
-        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM ledger WHERE trx = "
-                                  "%lld", (long long)trx);
+        snprintf(sql, sizeof sql,
+                 "SELECT COUNT(*) FROM ledger WHERE trx = "
+                 "%lld",
+                 (long long)trx);
         char *v = sl_harness_query_value(wk->mysql, sql);
         if (v != NULL && strcmp(v, "1") == 0) {
             ack(wk, trx);
@@ -504,13 +511,12 @@ static int worker_main(int w, int nworkers, uint64_t seed, double seconds,
             return 1;
         }
     }
-    snprintf(path, sizeof path, "%s/workload.%d", env_or("CHAOS_DIR", "."),
-             w);
+    snprintf(path, sizeof path, "%s/workload.%d", env_or("CHAOS_DIR", "."), w);
     FILE *f = fopen(path, "w");
     if (f == NULL)
         return 1;
-    fprintf(f, "%ld %ld %ld %ld %ld", wk.committed, wk.rolled_back,
-            wk.failed, wk.rows, wk.reconnects);
+    fprintf(f, "%ld %ld %ld %ld %ld", wk.committed, wk.rolled_back, wk.failed,
+            wk.rows, wk.reconnects);
     for (int i = 0; i < 7; i++)
         fprintf(f, " %ld", wk.kinds[i]);
     fprintf(f, "\n");
@@ -546,8 +552,8 @@ static void workload(void) {
     long sum[12] = {0};
     for (int w = 0; w < nworkers; w++) {
         char path[1024];
-        snprintf(path, sizeof path, "%s/workload.%d",
-                 env_or("CHAOS_DIR", "."), w);
+        snprintf(path, sizeof path, "%s/workload.%d", env_or("CHAOS_DIR", "."),
+                 w);
         FILE *f = fopen(path, "r");
         long v[12] = {0};
         if (f != NULL) {
@@ -599,8 +605,9 @@ static const char *const tables[] = {"acct", "item", "pair", "bag", "ledger"};
 /* Per table: the row count and an MD5 over the rows' MD5s in key order,
  * every column included; both servers compute it. */
 #define ROWHASH(cols, order, table)                                            \
-    "SELECT CONCAT(COUNT(*), ':', IFNULL(MD5(GROUP_CONCAT(MD5(CONCAT_WS('|', " \
-    cols ")) ORDER BY " order " SEPARATOR '')), '-')) FROM %s." table
+    "SELECT CONCAT(COUNT(*), ':', "                                            \
+    "IFNULL(MD5(GROUP_CONCAT(MD5(CONCAT_WS('|', " cols ")) ORDER BY " order    \
+    " SEPARATOR '')), '-')) FROM %s." table
 static const char *const hashes[NTABLES] = {
     ROWHASH("id, owner, bal, note, ts", "id", "acct"),
     ROWHASH("id, acct, qty, IFNULL(tag, 'NULL'), body", "id", "item"),
@@ -627,16 +634,18 @@ static int checkpoint_at(sl_client_t *cl, const char *name, const char *file,
                          const char *pos) {
     uint64_t earliest, latest;
     if (sl_client_offsets(cl, "__sluice_capture", name, &earliest, &latest) !=
-            0 || latest == 0)
+            0 ||
+        latest == 0)
         return 0;
     sl_client_fetch_t fetch;
     if (sl_client_get(cl, "__sluice_capture", name, latest - 1, 1 << 16, 0,
-                      &fetch) != 0 || fetch.count < 1)
+                      &fetch) != 0 ||
+        fetch.count < 1)
         return 0;
     char want[300];
     snprintf(want, sizeof want, "\"file\":\"%s\",\"pos\":%s", file, pos);
-    return memmem(fetch.recs[0].data, fetch.recs[0].len, want,
-                  strlen(want)) != NULL;
+    return memmem(fetch.recs[0].data, fetch.recs[0].len, want, strlen(want)) !=
+           NULL;
 }
 
 /* How many events the offline decoder finds in the source's binlogs from
@@ -665,11 +674,13 @@ static int checkpoint_of(sl_client_t *cl, const char *name, char *file,
                          size_t filelen, char *pos, size_t poslen) {
     uint64_t earliest, latest;
     if (sl_client_offsets(cl, "__sluice_capture", name, &earliest, &latest) !=
-            0 || latest == 0)
+            0 ||
+        latest == 0)
         return 0;
     sl_client_fetch_t fetch;
     if (sl_client_get(cl, "__sluice_capture", name, latest - 1, 1 << 16, 0,
-                      &fetch) != 0 || fetch.count < 1)
+                      &fetch) != 0 ||
+        fetch.count < 1)
         return 0;
     sl_jr_doc_t doc;
     sl_jr_init(&doc);
@@ -693,8 +704,8 @@ typedef struct {
     uint64_t latest;
 } partinfo_t;
 
-static size_t list_parts(sl_client_t *cl, const char *topic,
-                         partinfo_t *parts, size_t max) {
+static size_t list_parts(sl_client_t *cl, const char *topic, partinfo_t *parts,
+                         size_t max) {
     sl_buf_t out;
     sl_buf_init(&out);
     size_t n = 0;
@@ -868,8 +879,8 @@ static void check_partition(sl_client_t *cl, const char *topic,
     for (long guard = 0; guard < 100000000 && !done; guard++) {
         sl_client_fetch_t fetch;
         int rc = sl_client_get(cl, topic, part, offset, 1 << 20, 0, &fetch);
-        if (rc == SL_ERANGE || rc == SL_ENOTFOUND || (rc == 0 &&
-                                                      fetch.count == 0))
+        if (rc == SL_ERANGE || rc == SL_ENOTFOUND ||
+            (rc == 0 && fetch.count == 0))
             break;
         if (rc != 0)
             sl_test_fail(__FILE__, __LINE__, "get %s at %llu: %s", part,
@@ -926,8 +937,9 @@ static void check_partition(sl_client_t *cl, const char *topic,
                     snprintf(pc->first_diff, sizeof pc->first_diff,
                              "offset %llu:\n  broker %.600s\n  binlog %.600s",
                              (unsigned long long)rec->offset, got,
-                             wn > 0 ? wline : "(nothing: the binlog has fewer "
-                                              "messages)");
+                             wn > 0 ? wline
+                                    : "(nothing: the binlog has fewer "
+                                      "messages)");
             }
         }
         offset = fetch.next;
@@ -940,7 +952,8 @@ static void check_partition(sl_client_t *cl, const char *topic,
                 wline[--wn] = '\0';
             snprintf(pc->first_diff, sizeof pc->first_diff,
                      "offset %llu: the partition ends; the binlog has "
-                     "%.600s", (unsigned long long)offset, wline);
+                     "%.600s",
+                     (unsigned long long)offset, wline);
         }
     }
     sl_jr_free(&doc);
@@ -1073,8 +1086,8 @@ static void verify(void) {
             dstm = mysql_init(NULL);
             if (mysql_real_connect(dstm, "127.0.0.1", getenv("SL_TARGET_USER"),
                                    sl_harness_password("TARGET"), NULL,
-                                   sl_harness_port("TARGET"), NULL, 0) ==
-                NULL) {
+                                   sl_harness_port("TARGET"), NULL,
+                                   0) == NULL) {
                 mysql_close(dstm);
                 dstm = NULL;
                 sleep_s(0.5);
@@ -1153,14 +1166,15 @@ static void verify(void) {
             snprintf(pdetail + strlen(pdetail),
                      sizeof pdetail - strlen(pdetail),
                      "\n  %s: %ld messages differ from the binlog; first at "
-                     "%s", part, pc.differ, pc.first_diff);
+                     "%s",
+                     part, pc.differ, pc.first_diff);
         }
         if (pc.order_errors > 0 || pc.offset_gaps > 0) {
             all_ordered = 0;
             snprintf(odetail + strlen(odetail),
                      sizeof odetail - strlen(odetail),
-                     " %s: %ld out of order, %ld offset gaps; first %s;",
-                     part, pc.order_errors, pc.offset_gaps, pc.first_order);
+                     " %s: %ld out of order, %ld offset gaps; first %s;", part,
+                     pc.order_errors, pc.offset_gaps, pc.first_order);
         }
         if (strcmp(tables[t], "ledger") == 0)
             ledger_pc = pc;

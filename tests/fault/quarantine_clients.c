@@ -52,17 +52,16 @@ static int broker_run(broker_t *b, int quarantine, int *status) {
     static int n;
     snprintf(b->data, sizeof b->data, "%s", data);
     snprintf(b->log, sizeof b->log, "%s/broker-%d.log", root, ++n);
-    const char *const flags[] = {"--fsync", "always",
-                                 quarantine ? "--quarantine-damaged" : NULL,
-                                 NULL};
+    const char *const flags[] = {
+        "--fsync", "always", quarantine ? "--quarantine-damaged" : NULL, NULL};
     return sl_harness_broker_run(b, flags, 30000, status);
 }
 
 static void put(sl_client_t *cl, const char *json, uint64_t want) {
     uint64_t off;
     int dup;
-    SL_CHECK_OK(sl_client_put(cl, TOPIC, PART, json, strlen(json), -1, 0,
-                              &off, &dup));
+    SL_CHECK_OK(
+        sl_client_put(cl, TOPIC, PART, json, strlen(json), -1, 0, &off, &dup));
     SL_CHECK_UINT(off, want);
 }
 
@@ -78,11 +77,12 @@ static void write_events(sl_client_t *cl) {
         snprintf(s, sizeof s, src, k, k, k, k);
         snprintf(ev, sizeof ev, "{\"kind\":\"begin\",%s}", s);
         put(cl, ev, off++);
-        snprintf(ev, sizeof ev, "{\"kind\":\"row\",\"op\":\"insert\","
+        snprintf(ev, sizeof ev,
+                 "{\"kind\":\"row\",\"op\":\"insert\","
                  "\"db\":\"qd_src\",\"table\":\"t\",\"row\":0,\"pk\":"
                  "[\"id\"],\"before\":null,\"after\":{\"id\":%d,\"v\":"
-                 "\"%s-%03d\"},%s}", k, k == BAD_TRX ? "DAMAGE" : "value", k,
-                 s);
+                 "\"%s-%03d\"},%s}",
+                 k, k == BAD_TRX ? "DAMAGE" : "value", k, s);
         put(cl, ev, off++);
         snprintf(ev, sizeof ev, "{\"kind\":\"commit\",\"rows\":1,%s}", s);
         put(cl, ev, off++);
@@ -158,8 +158,7 @@ static int tail(const broker_t *b, const char *extra, const char *out,
                 const char *err) {
     char cmd[3000];
     snprintf(cmd, sizeof cmd, "%s --broker %s tail %s %s %s > %s 2> %s",
-             sl_harness_bin("sluice"), b->addr, TOPIC, PART, extra, out,
-             err);
+             sl_harness_bin("sluice"), b->addr, TOPIC, PART, extra, out, err);
     int rc = system(cmd);
     SL_CHECK(WIFEXITED(rc));
     return WEXITSTATUS(rc);
@@ -182,11 +181,24 @@ static int spawn_apply(const broker_t *b, const char *log) {
     sl_harness_mysql_url("TARGET", "USER", "qd_meta", target, sizeof target);
     snprintf(pwf, sizeof pwf, "%s", sl_harness_password_file("TARGET"));
     snprintf(logp, sizeof logp, "%s/%s", root, log);
-    char *argv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker",
-                    (char *)b->addr, "--topic", TOPIC, "--group", "g",
-                    "--workers", "1", "--target", target,
-                    "--target-password-file", pwf, "--map", "qd_src=qd_dst",
-                    "--poll", "200ms", NULL};
+    char *argv[] = {(char *)sl_harness_bin("sluice-apply"),
+                    "--broker",
+                    (char *)b->addr,
+                    "--topic",
+                    TOPIC,
+                    "--group",
+                    "g",
+                    "--workers",
+                    "1",
+                    "--target",
+                    target,
+                    "--target-password-file",
+                    pwf,
+                    "--map",
+                    "qd_src=qd_dst",
+                    "--poll",
+                    "200ms",
+                    NULL};
     return sl_harness_spawn(argv, logp);
 }
 
@@ -272,9 +284,10 @@ SL_TEST(quarantined_records_stop_tail_and_apply) {
     SL_CHECK_INT(tail(&b, "", out, err), 1);
     SL_CHECK_INT(count_lines(out), (int)bad);
     char want[300];
-    snprintf(want, sizeof want, "sluice: %s/%s offsets %llu-%llu are "
-             "damaged on the broker (quarantined)", TOPIC, PART,
-             (unsigned long long)bad, (unsigned long long)bad);
+    snprintf(want, sizeof want,
+             "sluice: %s/%s offsets %llu-%llu are "
+             "damaged on the broker (quarantined)",
+             TOPIC, PART, (unsigned long long)bad, (unsigned long long)bad);
     SL_CHECK_INT(file_count(err, want), 1);
     snprintf(want, sizeof want, "--from %llu", (unsigned long long)bad + 1);
     SL_CHECK_INT(file_count(err, want), 1);
@@ -289,12 +302,12 @@ SL_TEST(quarantined_records_stop_tail_and_apply) {
     char logp[700];
     snprintf(logp, sizeof logp, "%s/apply.log", root);
     int apply = spawn_apply(&b, "apply.log");
-    for (int i = 0; i < 600 && file_count(logp, "partition stopped") == 0;
-         i++)
+    for (int i = 0; i < 600 && file_count(logp, "partition stopped") == 0; i++)
         sl_harness_sleep_ms(100);
-    snprintf(want, sizeof want, "topic %s partition %s offsets %llu-%llu "
-             "are damaged on the broker", TOPIC, PART,
-             (unsigned long long)bad, (unsigned long long)bad);
+    snprintf(want, sizeof want,
+             "topic %s partition %s offsets %llu-%llu "
+             "are damaged on the broker",
+             TOPIC, PART, (unsigned long long)bad, (unsigned long long)bad);
     SL_CHECK_INT(file_count(logp, want), 1);
     /* Stopped for good: a second look later finds no retry either. */
     sl_harness_sleep_ms(1000);

@@ -28,18 +28,18 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const names[] = {"kind", "op", "db", "table", "row", "pk",
-                                    "positional", "before", "after", "src",
-                                    "trx"};
+static const char *const names[] = {"kind",  "op",  "db",         "table",
+                                    "row",   "pk",  "positional", "before",
+                                    "after", "src", "trx"};
 
 static sl_keytpl_set_t *templates;
 
 static void check_index(const sl_jr_doc_t *doc) {
     sl_event_t ev;
     sl_event_index(doc, &ev);
-    const uint32_t got[] = {ev.kind, ev.op, ev.db, ev.table, ev.row, ev.pk,
-                            ev.positional, ev.before, ev.after, ev.src,
-                            ev.trx};
+    const uint32_t got[] = {ev.kind,  ev.op,  ev.db,         ev.table,
+                            ev.row,   ev.pk,  ev.positional, ev.before,
+                            ev.after, ev.src, ev.trx};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         uint32_t want = sl_jr_type(doc, 0) == SL_JR_OBJECT
                             ? sl_jr_get(doc, 0, names[i])
@@ -66,10 +66,9 @@ static void check_keys(const sl_jr_doc_t *doc) {
             sl_keylist_t kl;
             sl_keylist_init(&kl);
             char err[256] = "";
-            int rc = sl_keytpl_eval(tt, doc, ev.before, ev.after,
-                                    (const char *)db.data, db.len,
-                                    (const char *)table.data, table.len, &kl,
-                                    err, sizeof err);
+            int rc = sl_keytpl_eval(
+                tt, doc, ev.before, ev.after, (const char *)db.data, db.len,
+                (const char *)table.data, table.len, &kl, err, sizeof err);
             if (rc != 0 && rc != SL_ECORRUPT && rc != SL_ENOMEM)
                 abort();
             if (rc == SL_ECORRUPT && err[0] == '\0')
@@ -93,12 +92,11 @@ static void check_keys(const sl_jr_doc_t *doc) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (templates == NULL) {
-        static const char keys[] =
-            "d.t k:{id} e:{email}:{_db}.{_table}\n"
-            "shop.* t:{_table}:{id}\n"
-            "test.* {_table}:{a}:{b}\n"
-            "sakila.* {_table}:{id}\n"
-            "auth.* a:{@1}:{_table}\n";
+        static const char keys[] = "d.t k:{id} e:{email}:{_db}.{_table}\n"
+                                   "shop.* t:{_table}:{id}\n"
+                                   "test.* {_table}:{a}:{b}\n"
+                                   "sakila.* {_table}:{id}\n"
+                                   "auth.* a:{@1}:{_table}\n";
         char err[256];
         if (sl_keytpl_parse(keys, sizeof keys - 1, &templates, err,
                             sizeof err) != 0)

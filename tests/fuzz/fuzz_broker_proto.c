@@ -147,8 +147,8 @@ static void run(const uint8_t *buf, size_t size, int no_payload) {
         range_t r;
         uint64_t declared = 0;
         int multi = 0;
-        int has_payload = declared_payload(buf, size, off, &r, &declared,
-                                           &multi);
+        int has_payload =
+            declared_payload(buf, size, off, &r, &declared, &multi);
         if (has_payload && nranges < MAX_RANGES)
             ranges[nranges++] = r;
         sl_cmd_t cmd;
@@ -173,8 +173,7 @@ static void run(const uint8_t *buf, size_t size, int no_payload) {
         }
         if (rc != 0 || used == 0 || used > size - off)
             abort();
-        if (no_payload &&
-            (cmd.type == SL_CMD_PUT || cmd.type == SL_CMD_MPUT))
+        if (no_payload && (cmd.type == SL_CMD_PUT || cmd.type == SL_CMD_MPUT))
             abort();
         if (cmd.payload != NULL &&
             (cmd.payload < buf + off ||

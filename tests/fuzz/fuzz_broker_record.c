@@ -75,9 +75,8 @@ static long walk(const sl_entry_t *e, sl_msg_t *vals, size_t nvals,
 static void reencode(const sl_entry_t *e, const sl_msg_t *vals) {
     sl_buf_t out = SL_BUF_INIT;
     int rc = sl_record_encode(&out, e->part_id, e->base_offset, e->max_ts,
-                              e->producer_id,
-                              e->producer_id < 0 ? 0 : e->seq, vals,
-                              e->count);
+                              e->producer_id, e->producer_id < 0 ? 0 : e->seq,
+                              vals, e->count);
     if (rc == SL_ENOMEM || rc == SL_ETOOBIG) {
         sl_buf_free(&out);
         return;
@@ -116,8 +115,8 @@ static void one_entry(uint8_t *p, size_t elen) {
         abort();
     if (c != 0)
         return;
-    if (ec.records != p + SL_ENTRY_MIN || ec.end != p + elen ||
-        ec.count == 0 || ec.batch_len + SL_ENTRY_HDR != elen)
+    if (ec.records != p + SL_ENTRY_MIN || ec.end != p + elen || ec.count == 0 ||
+        ec.batch_len + SL_ENTRY_HDR != elen)
         abort();
     /* Every record takes at least 7 bytes, so this bounds the array. */
     size_t nvals = ec.count < elen / 7 + 1 ? ec.count : elen / 7 + 1;

@@ -42,8 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sl_checkpoint_t back;
     if (sl_checkpoint_decode(out.data, out.len, &back) != 0 ||
         strcmp(back.file, cp.file) != 0 || strcmp(back.gtid, cp.gtid) != 0 ||
-        back.pos != cp.pos || back.next_seq != cp.next_seq ||
-        back.ts != cp.ts)
+        back.pos != cp.pos || back.next_seq != cp.next_seq || back.ts != cp.ts)
         abort();
     sl_buf_free(&out);
     return 0;

@@ -39,10 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (sl_schema_new(&s) != 0)
         return 0;
     uint8_t flags = data[0];
-    sl_schema_set_server(s, flags & 1, (flags & 2) ? ((flags & 1) ? 101106
-                                                                   : 80036)
-                                                   : 0,
-                         NULL);
+    sl_schema_set_server(
+        s, flags & 1, (flags & 2) ? ((flags & 1) ? 101106 : 80036) : 0, NULL);
     uint64_t mode = 0;
     if (flags & 4)
         mode |= SL_DDL_MODE_ANSI_QUOTES;
@@ -52,9 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         mode |= SL_DDL_MODE_REAL_AS_FLOAT;
     char err[256];
     for (size_t i = 0; i < sizeof seed_tables / sizeof seed_tables[0]; i++)
-        if (sl_schema_apply_ddl(s, "d", seed_tables[i],
-                                strlen(seed_tables[i]), NULL, err,
-                                sizeof err) != 0)
+        if (sl_schema_apply_ddl(s, "d", seed_tables[i], strlen(seed_tables[i]),
+                                NULL, err, sizeof err) != 0)
             abort();
     sl_schema_set_sql_mode(s, mode);
 
@@ -72,8 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int rc = sl_schema_apply_ddl(s, (n & 1) ? "d" : NULL, sql, len, &eff,
                                      err, sizeof err);
         free(sql);
-        if (rc != 0 && rc != SL_EUNSUPPORTED &&
-            rc != SL_ENOMEM)
+        if (rc != 0 && rc != SL_EUNSUPPORTED && rc != SL_ENOMEM)
             abort();
         if (rc != 0 && err[0] == '\0')
             abort();

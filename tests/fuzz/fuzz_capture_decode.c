@@ -13,8 +13,8 @@
  * behind them. Any crash, sanitizer report, leak or hang is a bug: the
  * decoder must answer every input with 0 or an error.
  */
-#include "capture/decoder/binlog.h"
 #include "bytes.h"
+#include "capture/decoder/binlog.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,9 +40,8 @@ static int sink_cb(void *ctx, const sl_change_t *chg) {
     return 0;
 }
 
-static int keep_cb(void *ctx, const char *db, size_t db_len,
-                   const char *table, size_t table_len, const char *column,
-                   size_t len) {
+static int keep_cb(void *ctx, const char *db, size_t db_len, const char *table,
+                   size_t table_len, const char *column, size_t len) {
     (void)ctx, (void)db, (void)db_len, (void)table, (void)table_len;
     return len == 0 || (column[0] & 1) == 0;
 }
@@ -51,14 +50,36 @@ static size_t make_fde(uint8_t *p, int maria) {
     /* Post-header lengths per type, as MySQL 8.0 / MariaDB 10.11 write. */
     uint8_t ph[171];
     memset(ph, 0, sizeof(ph));
-    ph[1 - 1] = 56; ph[2 - 1] = 13; ph[4 - 1] = 8; ph[6 - 1] = 18;
-    ph[8 - 1] = 4; ph[9 - 1] = 4; ph[10 - 1] = 4; ph[11 - 1] = 4;
-    ph[12 - 1] = 18; ph[15 - 1] = 84; ph[17 - 1] = 4; ph[18 - 1] = 26;
-    ph[19 - 1] = 8; ph[20 - 1] = 8; ph[21 - 1] = 8; ph[22 - 1] = 8;
-    ph[23 - 1] = 8; ph[24 - 1] = 8; ph[25 - 1] = 8; ph[26 - 1] = 2;
-    ph[30 - 1] = 10; ph[31 - 1] = 10; ph[32 - 1] = 10; ph[33 - 1] = 42;
-    ph[34 - 1] = 42; ph[39 - 1] = 10;
-    ph[161 - 1] = 4; ph[162 - 1] = 19; ph[163 - 1] = 4; ph[165 - 1] = 13;
+    ph[1 - 1] = 56;
+    ph[2 - 1] = 13;
+    ph[4 - 1] = 8;
+    ph[6 - 1] = 18;
+    ph[8 - 1] = 4;
+    ph[9 - 1] = 4;
+    ph[10 - 1] = 4;
+    ph[11 - 1] = 4;
+    ph[12 - 1] = 18;
+    ph[15 - 1] = 84;
+    ph[17 - 1] = 4;
+    ph[18 - 1] = 26;
+    ph[19 - 1] = 8;
+    ph[20 - 1] = 8;
+    ph[21 - 1] = 8;
+    ph[22 - 1] = 8;
+    ph[23 - 1] = 8;
+    ph[24 - 1] = 8;
+    ph[25 - 1] = 8;
+    ph[26 - 1] = 2;
+    ph[30 - 1] = 10;
+    ph[31 - 1] = 10;
+    ph[32 - 1] = 10;
+    ph[33 - 1] = 42;
+    ph[34 - 1] = 42;
+    ph[39 - 1] = 10;
+    ph[161 - 1] = 4;
+    ph[162 - 1] = 19;
+    ph[163 - 1] = 4;
+    ph[165 - 1] = 13;
     for (int t = 166; t <= 168; t++)
         ph[t - 1] = 8;
     for (int t = 169; t <= 171; t++)
@@ -90,7 +111,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (buf == NULL)
         return 0;
     size_t len = 0;
-    memcpy(buf, "\xfe" "bin", 4);
+    memcpy(buf,
+           "\xfe"
+           "bin",
+           4);
     len = 4;
     if (mode != 0)
         len += make_fde(buf + len, mode == 2);

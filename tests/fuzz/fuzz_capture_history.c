@@ -30,7 +30,8 @@ static int reload(const sl_schema_t *schema, sl_buf_t *json) {
     sl_buf_t rec = SL_BUF_INIT;
     sl_history_loader_t ld;
     int rc = sl_history_snapshot_record(schema, "binlog.000001", 4, &rec);
-    if (rc == 0 && (rc = sl_history_loader_init(&ld, "binlog.000001", 5)) == 0) {
+    if (rc == 0 &&
+        (rc = sl_history_loader_init(&ld, "binlog.000001", 5)) == 0) {
         rc = sl_history_loader_feed(&ld, rec.data, rec.len);
         if (rc != 0 && rc != SL_ENOMEM)
             abort(); /* A snapshot the writer made must load. */
@@ -86,8 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (sl_schema_new(&s2) != 0 ||
             sl_schema_from_json(s2, (const char *)j2.data, j2.len, err,
                                 sizeof err) != 0 ||
-            reload(s2, &j3) != 0 ||
-            j2.len != j3.len || memcmp(j2.data, j3.data, j2.len) != 0)
+            reload(s2, &j3) != 0 || j2.len != j3.len ||
+            memcmp(j2.data, j3.data, j2.len) != 0)
             abort();
         sl_schema_free(s2);
     }

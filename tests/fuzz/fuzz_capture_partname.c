@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         } else if (rc != 0 || has_table != (table != NULL) ||
                    db.len != db_len || memcmp(db.data, in, db_len) != 0 ||
-                   (table != NULL && (tb.len != table_len ||
-                                      memcmp(tb.data, table, table_len))))
+                   (table != NULL &&
+                    (tb.len != table_len || memcmp(tb.data, table, table_len))))
             abort();
     } else if (rc != SL_EINVAL || (db_len != 0 && (!nul || table_len != 0))) {
         abort(); /* Only empty names are refused. */
@@ -56,8 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (sl_partname_decode(in, size, &db, &tb, &has_table) == 0) {
         sl_buf_reset(&name);
         if (sl_partname_encode((const char *)db.data, db.len,
-                               has_table ? (const char *)tb.data : NULL,
-                               tb.len, &name) != 0 ||
+                               has_table ? (const char *)tb.data : NULL, tb.len,
+                               &name) != 0 ||
             name.len != size || memcmp(name.data, in, size) != 0)
             abort();
     }

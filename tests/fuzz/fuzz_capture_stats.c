@@ -41,8 +41,8 @@ static size_t feed(const char *in, size_t len, uint8_t seed, int chunked,
         size_t coff = 0;
         while (coff < chunk) {
             sl_capstats_cmd_t cmd;
-            size_t took = sl_capstats_parse(&parser, in + off + coff,
-                                            chunk - coff, &cmd);
+            size_t took =
+                sl_capstats_parse(&parser, in + off + coff, chunk - coff, &cmd);
             if (took > chunk - coff || parser.have > SL_CAPSTATS_MAX_LINE)
                 abort();
             if (cmd != SL_CAPSTATS_NONE && ncmds < MAXCMDS)

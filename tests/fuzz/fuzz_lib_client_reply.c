@@ -39,8 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sl_client_reply_t r;
     memset(&r, 0, sizeof r);
     r.lines = &lines;
-    int rc = sl_client_parse_reply(cl, kind, offset, max_bytes, data, size,
-                                   &r);
+    int rc = sl_client_parse_reply(cl, kind, offset, max_bytes, data, size, &r);
     if (rc == SL_EPROTO && sl_client_error(cl)[0] == '\0')
         abort();
     if (r.used > size)

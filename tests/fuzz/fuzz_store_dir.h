@@ -10,8 +10,8 @@
 #ifndef SL_FUZZ_STORE_DIR_H
 #define SL_FUZZ_STORE_DIR_H
 
-#include "broker/meta.h"
 #include "broker/checkpoint.h"
+#include "broker/meta.h"
 #include "broker/store.h"
 #include "broker/store_int.h"
 #include "buf.h"
@@ -129,9 +129,7 @@ static inline int fz_open_q(sl_store_t **out, int quarantine) {
     return sl_store_open_offline(out, &opts);
 }
 
-static inline int fz_open(sl_store_t **out) {
-    return fz_open_q(out, 0);
-}
+static inline int fz_open(sl_store_t **out) { return fz_open_q(out, 0); }
 
 /* Whether rel exists with exactly the len bytes of data. */
 static inline int fz_same(const char *rel, const void *data, size_t len) {

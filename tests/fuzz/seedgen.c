@@ -23,8 +23,8 @@
 
 #include "bytes.h"
 #include "capture/decoder/binlog.h"
-#include "capture/schema/history.h"
 #include "capture/publish.h"
+#include "capture/schema/history.h"
 #include "capture/schema/schema.h"
 
 #include <errno.h>
@@ -77,8 +77,8 @@ static void broker_seeds(void) {
         uint32_t elen = sl_get_u32be(seg.data + pos + 4) + SL_ENTRY_HDR;
         seed2("fuzz_broker_record", "\0", 1, seg.data + pos, elen);
         if (pos + elen < seg.len) {
-            uint32_t e2 = sl_get_u32be(seg.data + pos + elen + 4) +
-                          SL_ENTRY_HDR;
+            uint32_t e2 =
+                sl_get_u32be(seg.data + pos + elen + 4) + SL_ENTRY_HDR;
             seed2("fuzz_broker_record", "\3", 1, seg.data + pos, elen + e2);
         }
         pos += elen;
@@ -159,8 +159,8 @@ static void capture_checkpoint_seeds(void) {
     static const sl_checkpoint_t cps[] = {
         {"binlog.000042", 1234, "0-1-77", 9001, 1700000000},
         {"mysql-bin.000001", 4, "", 0, 0},
-        {"binlog.1000000", UINT64_MAX, "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5",
-         UINT64_MAX, INT64_MIN},
+        {"binlog.1000000", UINT64_MAX,
+         "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5", UINT64_MAX, INT64_MIN},
         {"b\xc3\xa9 \"q\"", 157, "0-1-1,1-2-3", 1, -1},
     };
     for (size_t i = 0; i < sizeof cps / sizeof cps[0]; i++) {
@@ -192,9 +192,9 @@ static void history_seeds(void) {
         abort();
     for (size_t i = 0; i < sizeof ddl / sizeof ddl[0]; i++) {
         sl_buf_t rec = SL_BUF_INIT;
-        if (sl_history_ddl_record("binlog.000001", 100 + i * 50, "d", 1,
-                                  ddl[i], strlen(ddl[i]),
-                                  i == 3 ? 0x400 : 0, &rec) != 0)
+        if (sl_history_ddl_record("binlog.000001", 100 + i * 50, "d", 1, ddl[i],
+                                  strlen(ddl[i]), i == 3 ? 0x400 : 0,
+                                  &rec) != 0)
             abort();
         seed2("fuzz_capture_history", "\x80", 1, rec.data, rec.len);
         if (sl_buf_append(&all, rec.data, rec.len) != 0 ||
@@ -255,10 +255,14 @@ static void event_seeds(const char *fixtures) {
         "rust_mysql_common/test-data/binlogs/mysql_type_bit.000001",
         "rust_mysql_common/test-data/binlogs/time_issue.000001",
         "rust_mysql_common/test-data/binlogs/vector.binlog",
-        "rust_mysql_common/test-data/binlogs/binlog_transaction_with_GTID_TAG.000001",
-        "mysql-binlog-connector-java/src/test/resources/mysql-bin.checksum-crc32",
-        "mysql-8.0.40/mysql-test/std_data/binlog_recovery/duplicate_xid_xa_commit.000001",
-        "mysql-8.0.40/mysql-test/std_data/rpl_binlog_with_gipk_info_full_metadata.000001",
+        "rust_mysql_common/test-data/binlogs/"
+        "binlog_transaction_with_GTID_TAG.000001",
+        "mysql-binlog-connector-java/src/test/resources/"
+        "mysql-bin.checksum-crc32",
+        "mysql-8.0.40/mysql-test/std_data/binlog_recovery/"
+        "duplicate_xid_xa_commit.000001",
+        "mysql-8.0.40/mysql-test/std_data/"
+        "rpl_binlog_with_gipk_info_full_metadata.000001",
         "MyFlash/binlog_output_base.flashback",
         "msmp/test/binlog.000001",
         "gh-ost/go/binlog/testdata/mysql-bin.000070",
@@ -301,7 +305,8 @@ static void event_seeds(const char *fixtures) {
         "{\"kind\":\"commit\",\"trx\":\"0-1-5\"}\n"
         "{\"kind\":\"row\",\"op\":\"delete\",\"db\":\"test\",\"table\":\"t1\","
         "\"trx\":\"0-1-6\",\"before\":{\"a\":true,\"b\":1.5e3}}\n"
-        "{\"kind\":\"ddl\",\"db\":\"d\",\"trx\":\"0-1-7\",\"sql\":\"DROP TABLE t\"}";
+        "{\"kind\":\"ddl\",\"db\":\"d\",\"trx\":\"0-1-7\",\"sql\":\"DROP TABLE "
+        "t\"}";
     seed("fuzz_apply_event", made, strlen(made));
 }
 

@@ -34,8 +34,10 @@ uint16_t sl_harness_port(const char *role) {
     const char *port = env_of(role, "PORT");
     if (port == NULL) {
         char why[128];
-        snprintf(why, sizeof why, "no %s server in the environment (run "
-                                  "through tests/run-integration.sh)", role);
+        snprintf(why, sizeof why,
+                 "no %s server in the environment (run "
+                 "through tests/run-integration.sh)",
+                 role);
         sl_test_skip(why);
     }
     return (uint16_t)atoi(port);
@@ -60,8 +62,8 @@ void sl_harness_mysql_url(const char *role, const char *user_key,
                           const char *db, char *out, size_t outlen) {
     uint16_t port = sl_harness_port(role);
     const char *user = env_of(role, user_key);
-    snprintf(out, outlen, "mysql://%s@127.0.0.1:%u%s%s",
-             user ? user : "sluice", port, db ? "/" : "", db ? db : "");
+    snprintf(out, outlen, "mysql://%s@127.0.0.1:%u%s%s", user ? user : "sluice",
+             port, db ? "/" : "", db ? db : "");
 }
 
 const char *sl_harness_password_file(const char *role) {
@@ -83,14 +85,13 @@ MYSQL *sl_harness_mysql(const char *role, const char *db) {
     mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &timeout);
     mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
     mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (mysql_real_connect(mysql, "127.0.0.1", user ? user : "sluice",
-                           password, db, port, NULL,
-                           CLIENT_MULTI_STATEMENTS) == NULL) {
+    if (mysql_real_connect(mysql, "127.0.0.1", user ? user : "sluice", password,
+                           db, port, NULL, CLIENT_MULTI_STATEMENTS) == NULL) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", mysql_error(mysql));
         mysql_close(mysql);
-        sl_test_fail(__FILE__, __LINE__, "connect to %s on port %u: %s",
-                     role, port, msg);
+        sl_test_fail(__FILE__, __LINE__, "connect to %s on port %u: %s", role,
+                     port, msg);
     }
     return mysql;
 }
@@ -104,8 +105,7 @@ void sl_harness_exec(MYSQL *mysql, const char *sql) {
         if (res != NULL)
             mysql_free_result(res);
         else if (mysql_field_count(mysql) != 0)
-            sl_test_fail(__FILE__, __LINE__, "%s: %s", sql,
-                         mysql_error(mysql));
+            sl_test_fail(__FILE__, __LINE__, "%s: %s", sql, mysql_error(mysql));
     } while (mysql_next_result(mysql) == 0);
     if (mysql_errno(mysql) != 0)
         sl_test_fail(__FILE__, __LINE__, "%s: %s", sql, mysql_error(mysql));
@@ -138,7 +138,8 @@ void sl_harness_master_status(MYSQL *mysql, char *file, size_t fl,
     MYSQL_RES *res = mysql_store_result(mysql);
     MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
     if (row == NULL)
-        sl_test_fail(__FILE__, __LINE__, "SHOW MASTER STATUS: no row (is "
+        sl_test_fail(__FILE__, __LINE__,
+                     "SHOW MASTER STATUS: no row (is "
                      "log-bin on?)");
     snprintf(file, fl, "%s", row[0]);
     *pos = strtoull(row[1], NULL, 10);
@@ -210,8 +211,8 @@ int sl_harness_spawn(char *const argv[], const char *log_path) {
     return pid;
 }
 
-int sl_harness_start_capture(const char *broker_addr,
-                             const char *const *flags, const char *log_path) {
+int sl_harness_start_capture(const char *broker_addr, const char *const *flags,
+                             const char *log_path) {
     char source[256];
     sl_harness_mysql_url("SOURCE", "REPL_USER", NULL, source, sizeof source);
     const char *argv[48];
@@ -260,8 +261,14 @@ int sl_harness_start_broker(const char *dir, char *addr, size_t addrlen) {
     mkdir(data, 0700);
     uint16_t port = sl_harness_free_port();
     snprintf(addr, addrlen, "127.0.0.1:%u", port);
-    char *argv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen", addr,
-                    "--data", data, "--fsync", "always", NULL};
+    char *argv[] = {(char *)sl_harness_bin("sluice-broker"),
+                    "--listen",
+                    addr,
+                    "--data",
+                    data,
+                    "--fsync",
+                    "always",
+                    NULL};
     int pid = sl_harness_spawn(argv, log);
     if (sl_harness_wait_port(port, 10000) != 0)
         sl_test_fail(__FILE__, __LINE__, "sluice-broker did not start; see %s",
@@ -304,25 +311,31 @@ int sl_harness_broker_run(sl_harness_broker_t *b, const char *const *extra,
             return -1;
         }
     }
-    sl_test_fail(__FILE__, __LINE__, "sluice-broker neither started nor "
-                 "exited (see %s)", b->log);
+    sl_test_fail(__FILE__, __LINE__,
+                 "sluice-broker neither started nor "
+                 "exited (see %s)",
+                 b->log);
     return -1;
 }
 
-void sl_harness_broker_start(sl_harness_broker_t *b,
-                             const char *const *extra, int timeout_ms) {
+void sl_harness_broker_start(sl_harness_broker_t *b, const char *const *extra,
+                             int timeout_ms) {
     int status = 0;
     if (sl_harness_broker_run(b, extra, timeout_ms, &status) != 0)
-        sl_test_fail(__FILE__, __LINE__, "sluice-broker did not start "
-                     "(status %d; see %s)", status, b->log);
+        sl_test_fail(__FILE__, __LINE__,
+                     "sluice-broker did not start "
+                     "(status %d; see %s)",
+                     status, b->log);
 }
 
 int sl_harness_broker_stop(sl_harness_broker_t *b, int sig, int timeout_ms) {
     int status = sl_harness_stop(b->pid, sig, timeout_ms);
     b->pid = 0;
     if (sig == SIGTERM && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-        sl_test_fail(__FILE__, __LINE__, "sluice-broker did not shut down "
-                     "cleanly on SIGTERM (status %d; see %s)", status, b->log);
+        sl_test_fail(__FILE__, __LINE__,
+                     "sluice-broker did not shut down "
+                     "cleanly on SIGTERM (status %d; see %s)",
+                     status, b->log);
     return status;
 }
 
@@ -379,10 +392,11 @@ void sl_harness_check_producer_log(const char *addr, const char *topic,
                     who >= nprod || who % 2 != part)
                     sl_test_fail(__FILE__, __LINE__, "stray message '%s'", tmp);
                 if (seq != counts[who])
-                    sl_test_fail(__FILE__, __LINE__, "producer %d: got seq "
+                    sl_test_fail(__FILE__, __LINE__,
+                                 "producer %d: got seq "
                                  "%llu, expected %llu (gap or duplicate) at "
-                                 "offset %llu", who, seq,
-                                 (unsigned long long)counts[who],
+                                 "offset %llu",
+                                 who, seq, (unsigned long long)counts[who],
                                  (unsigned long long)f.recs[i].offset);
                 if (dense && f.recs[i].offset != off + i)
                     sl_test_fail(__FILE__, __LINE__, "offsets not dense");
@@ -423,8 +437,8 @@ int sl_harness_tcp_connect(uint16_t port, int rcvbuf, int recv_timeout_ms,
 }
 
 const char *sl_harness_tcp_ask(uint16_t port, const char *req,
-                               const char *until, int timeout_ms,
-                               char *reply, size_t cap) {
+                               const char *until, int timeout_ms, char *reply,
+                               size_t cap) {
     reply[0] = '\0';
     int fd = sl_harness_tcp_connect(port, 0, timeout_ms, timeout_ms);
     if (fd < 0)
@@ -446,9 +460,8 @@ const char *sl_harness_tcp_ask(uint16_t port, const char *req,
 }
 
 const char *sl_harness_tcp_poll(uint16_t port, const char *req,
-                                const char *until, const char *want,
-                                int tries, int timeout_ms, char *reply,
-                                size_t cap) {
+                                const char *until, const char *want, int tries,
+                                int timeout_ms, char *reply, size_t cap) {
     reply[0] = '\0';
     for (int i = 0; i < tries; i++) {
         sl_harness_tcp_ask(port, req, until, timeout_ms, reply, cap);

@@ -80,8 +80,8 @@ int sl_harness_spawn(char *const argv[], const char *log_path);
  * a NULL inside ends them, for an optional flag), its output appended to
  * log_path. Returns the pid as sl_harness_spawn() does. Skips the test
  * when the source is not running. */
-int sl_harness_start_capture(const char *broker_addr,
-                             const char *const *flags, const char *log_path);
+int sl_harness_start_capture(const char *broker_addr, const char *const *flags,
+                             const char *log_path);
 
 /* Sends sig to pid and waits up to timeout_ms for it to exit; then
  * SIGKILL. Returns the exit status as from waitpid (or -1). */
@@ -128,8 +128,8 @@ int sl_harness_broker_run(sl_harness_broker_t *b, const char *const *extra,
 
 /* sl_harness_broker_run() that fails the test (naming the log) when the
  * broker does not start. */
-void sl_harness_broker_start(sl_harness_broker_t *b,
-                             const char *const *extra, int timeout_ms);
+void sl_harness_broker_start(sl_harness_broker_t *b, const char *const *extra,
+                             int timeout_ms);
 
 /* Stops the broker with sig, waiting up to timeout_ms before SIGKILL, and
  * sets b->pid to 0. With SIGTERM the test fails unless the broker exited
@@ -173,16 +173,15 @@ int sl_harness_tcp_connect(uint16_t port, int rcvbuf, int recv_timeout_ms,
  * reply is full; then closes. Returns reply, "" when the connection or the
  * send failed (the caller asserts on the text). */
 const char *sl_harness_tcp_ask(uint16_t port, const char *req,
-                               const char *until, int timeout_ms,
-                               char *reply, size_t cap);
+                               const char *until, int timeout_ms, char *reply,
+                               size_t cap);
 
 /* sl_harness_tcp_ask() up to tries times, 100 ms apart, until the reply
  * holds want (a report not yet made, counters not yet caught up). Returns
  * the last reply; the caller asserts that it holds want. */
 const char *sl_harness_tcp_poll(uint16_t port, const char *req,
-                                const char *until, const char *want,
-                                int tries, int timeout_ms, char *reply,
-                                size_t cap);
+                                const char *until, const char *want, int tries,
+                                int timeout_ms, char *reply, size_t cap);
 
 /* Waits up to timeout_ms until something accepts TCP connections on
  * 127.0.0.1:port. Returns 0, or -1 on timeout. */

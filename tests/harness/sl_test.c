@@ -32,8 +32,8 @@ void sl_test_register(const char *name, sl_test_fn fn) {
 
 void sl_test_fail(const char *file, int line, const char *fmt, ...) {
     va_list ap;
-    int n = snprintf(sl_test_fail_msg, sizeof sl_test_fail_msg, "%s:%d: ",
-                     file, line);
+    int n = snprintf(sl_test_fail_msg, sizeof sl_test_fail_msg, "%s:%d: ", file,
+                     line);
     va_start(ap, fmt);
     vsnprintf(sl_test_fail_msg + n, sizeof sl_test_fail_msg - (size_t)n, fmt,
               ap);
@@ -71,8 +71,7 @@ const char *sl_test_tmpdir(void) {
 const char *sl_test_fixtures(void) {
     static char path[1024];
     const char *env = getenv("SLUICE_FIXTURES");
-    snprintf(path, sizeof path, "%s",
-             env ? env : "../shared/fixtures/binlogs");
+    snprintf(path, sizeof path, "%s", env ? env : "../shared/fixtures/binlogs");
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
         return NULL;
@@ -98,4 +97,3 @@ void sl_test_rm_rf(const char *path) {
     }
     rmdir(path);
 }
-

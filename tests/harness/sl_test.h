@@ -1,13 +1,14 @@
 /*
  * A minimal unit-test framework. Each test is a function registered at
- * load time by SL_TEST(name); tests/harness/testmain.c runs every test (or those
- * whose name contains argv[1]) and prints one line per test:
+ * load time by SL_TEST(name); tests/harness/testmain.c runs every test (or
+ * those whose name contains argv[1]) and prints one line per test:
  *
  *   PASS crc32c_rfc3720
  *   FAIL json_escape: tests/unit/test_json.c:42: expected "a" got "b"
  *
- * then the closing line "PROGRAM: N passed, N failed, N skipped". A failed check stops
- * its test (the rest of that test would only report knock-on failures).
+ * then the closing line "PROGRAM: N passed, N failed, N skipped". A failed
+ * check stops its test (the rest of that test would only report knock-on
+ * failures).
  */
 #ifndef SL_TEST_H
 #define SL_TEST_H
@@ -64,8 +65,9 @@ void sl_test_rm_rf(const char *path);
     do {                                                                       \
         long long sl_a_ = (long long)(a), sl_b_ = (long long)(b);              \
         if (sl_a_ != sl_b_)                                                    \
-            sl_test_fail(__FILE__, __LINE__, "%s == %lld, expected %s == %lld",\
-                         #a, sl_a_, #b, sl_b_);                                \
+            sl_test_fail(__FILE__, __LINE__,                                   \
+                         "%s == %lld, expected %s == %lld", #a, sl_a_, #b,     \
+                         sl_b_);                                               \
     } while (0)
 
 #define SL_CHECK_UINT(a, b)                                                    \

@@ -250,12 +250,28 @@ static void down_then_up(int redis) {
              redis ? "redis" : "mc");
     int pid;
     if (redis) {
-        char *argv[] = {(char *)in_path("redis-server"), "--bind", "127.0.0.1", "--port",
-                        portstr, "--save", "", "--appendonly", "no", NULL};
+        char *argv[] = {(char *)in_path("redis-server"),
+                        "--bind",
+                        "127.0.0.1",
+                        "--port",
+                        portstr,
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        NULL};
         pid = sl_harness_spawn(argv, logp);
     } else {
-        char *argv[] = {(char *)in_path("memcached"), "-l", "127.0.0.1", "-p", portstr,
-                        "-U", "0", "-u", "root", NULL};
+        char *argv[] = {(char *)in_path("memcached"),
+                        "-l",
+                        "127.0.0.1",
+                        "-p",
+                        portstr,
+                        "-U",
+                        "0",
+                        "-u",
+                        "root",
+                        NULL};
         if (getuid() != 0)
             argv[7] = NULL;
         pid = sl_harness_spawn(argv, logp);

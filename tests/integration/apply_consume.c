@@ -42,8 +42,14 @@ static void start_broker(void) {
     static int nbrokers;
     snprintf(data, sizeof data, "%s/broker%d", root, nbrokers++);
     snprintf(logp, sizeof logp, "%s/broker.log", root);
-    char *argv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen", listen,
-                    "--data", data, "--fsync", "never", NULL};
+    char *argv[] = {(char *)sl_harness_bin("sluice-broker"),
+                    "--listen",
+                    listen,
+                    "--data",
+                    data,
+                    "--fsync",
+                    "never",
+                    NULL};
     broker_pid = (sl_harness_spawn(argv, logp));
     SL_CHECK(sl_harness_wait_port(broker_port, 10000) == 0);
 }
@@ -59,8 +65,8 @@ static sl_client_t *client(void) {
 static void put(sl_client_t *cl, const char *part, const char *json) {
     uint64_t off;
     int dup;
-    SL_CHECK_OK(sl_client_put(cl, "shop", part, json, strlen(json), -1, 0,
-                              &off, &dup));
+    SL_CHECK_OK(
+        sl_client_put(cl, "shop", part, json, strlen(json), -1, 0, &off, &dup));
 }
 
 /* One transaction in one partition: begin, the rows, commit. */
@@ -68,21 +74,27 @@ static void trx(sl_client_t *cl, const char *table, int seq,
                 const char *const *rows, int n) {
     char part[64], ev[2048];
     snprintf(part, sizeof part, "apc_src.%s", table);
-    snprintf(ev, sizeof ev, "{\"kind\":\"begin\",\"src\":{\"file\":\"b.1\","
+    snprintf(ev, sizeof ev,
+             "{\"kind\":\"begin\",\"src\":{\"file\":\"b.1\","
              "\"pos\":%d,\"end_pos\":%d,\"server_id\":1,\"ts\":1},\"trx\":"
-             "{\"seq\":%d,\"id\":\"0-1-%d\"}}", seq, seq, seq, seq);
+             "{\"seq\":%d,\"id\":\"0-1-%d\"}}",
+             seq, seq, seq, seq);
     put(cl, part, ev);
     for (int i = 0; i < n; i++) {
-        snprintf(ev, sizeof ev, "{\"kind\":\"row\",%s,\"db\":\"apc_src\","
-                 "\"table\":\"%s\",\"row\":%d,\"pk\":[\"id\"],\"src\":{\"file\":"
-                 "\"b.1\",\"pos\":%d,\"end_pos\":%d,\"server_id\":1,\"ts\":1},"
-                 "\"trx\":{\"seq\":%d,\"id\":\"0-1-%d\"}}", rows[i], table, i,
-                 seq, seq, seq, seq);
+        snprintf(
+            ev, sizeof ev,
+            "{\"kind\":\"row\",%s,\"db\":\"apc_src\","
+            "\"table\":\"%s\",\"row\":%d,\"pk\":[\"id\"],\"src\":{\"file\":"
+            "\"b.1\",\"pos\":%d,\"end_pos\":%d,\"server_id\":1,\"ts\":1},"
+            "\"trx\":{\"seq\":%d,\"id\":\"0-1-%d\"}}",
+            rows[i], table, i, seq, seq, seq, seq);
         put(cl, part, ev);
     }
-    snprintf(ev, sizeof ev, "{\"kind\":\"commit\",\"rows\":%d,\"src\":{\"file\":"
+    snprintf(ev, sizeof ev,
+             "{\"kind\":\"commit\",\"rows\":%d,\"src\":{\"file\":"
              "\"b.1\",\"pos\":%d,\"end_pos\":%d,\"server_id\":1,\"ts\":1},"
-             "\"trx\":{\"seq\":%d,\"id\":\"0-1-%d\"}}", n, seq, seq, seq, seq);
+             "\"trx\":{\"seq\":%d,\"id\":\"0-1-%d\"}}",
+             n, seq, seq, seq, seq);
     put(cl, part, ev);
 }
 
@@ -109,14 +121,42 @@ static int spawn_apply_args(const char *extra_log_tag, const char *dlq,
     snprintf(keys, sizeof keys, "%s/keys", root);
     snprintf(logp, sizeof logp, "%s/apply-%s.log", root, extra_log_tag);
     snprintf(stats, sizeof stats, "%s/stats", root);
-    char *argv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker", broker,
-                    "--topic", "shop", "--group", "g", "--workers", "2",
-                    "--target", target, "--target-password-file", pwf,
-                    "--map", "apc_src=apc_dst", "--redis", redis,
-                    "--redis-channel", "inval", "--memcached", mc, "--keys",
-                    keys, "--poll", "200ms", "--drift", "stop",
-                    "--stats-interval", "500ms", "--stats-file", stats, NULL,
-                    NULL, NULL, NULL, NULL};
+    char *argv[] = {(char *)sl_harness_bin("sluice-apply"),
+                    "--broker",
+                    broker,
+                    "--topic",
+                    "shop",
+                    "--group",
+                    "g",
+                    "--workers",
+                    "2",
+                    "--target",
+                    target,
+                    "--target-password-file",
+                    pwf,
+                    "--map",
+                    "apc_src=apc_dst",
+                    "--redis",
+                    redis,
+                    "--redis-channel",
+                    "inval",
+                    "--memcached",
+                    mc,
+                    "--keys",
+                    keys,
+                    "--poll",
+                    "200ms",
+                    "--drift",
+                    "stop",
+                    "--stats-interval",
+                    "500ms",
+                    "--stats-file",
+                    stats,
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL};
     size_t n = 0;
     while (argv[n] != NULL)
         n++;
@@ -141,8 +181,10 @@ static char *q(const char *sql) {
 /* Waits until the offsets row of part reaches next. */
 static int wait_offset(const char *part, unsigned next, int timeout_ms) {
     char sql[300];
-    snprintf(sql, sizeof sql, "SELECT next_offset FROM apc_meta.sluice_offsets "
-             "WHERE part='%s'", part);
+    snprintf(sql, sizeof sql,
+             "SELECT next_offset FROM apc_meta.sluice_offsets "
+             "WHERE part='%s'",
+             part);
     for (int t = 0; t < timeout_ms; t += 100) {
         MYSQL *m = sl_harness_mysql("TARGET", NULL);
         int exists = 0;
@@ -203,8 +245,8 @@ static void mc_line(int fd, const char *cmd, char *reply, size_t cap) {
 }
 
 static const char *const cache_keys[] = {
-    "user:1", "user:2", "user:email:a@x", "user:email:b@x", "user:email:c@x",
-    "order:10", "order:11", "user:3"};
+    "user:1",         "user:2",   "user:email:a@x", "user:email:b@x",
+    "user:email:c@x", "order:10", "order:11",       "user:3"};
 #define NKEYS 8
 
 SL_TEST(apply_consume_end_to_end) {
@@ -220,7 +262,8 @@ SL_TEST(apply_consume_end_to_end) {
     snprintf(keys, sizeof keys, "%s/keys", root);
     FILE *kf = fopen(keys, "w");
     fputs("# test keys\napc_src.users user:{id} user:email:{email}\n"
-          "apc_src.orders order:{id} user:{user_id}\n", kf);
+          "apc_src.orders order:{id} user:{user_id}\n",
+          kf);
     fclose(kf);
     /* Seed the caches with every key the changes touch. */
     redisContext *rc = redisConnect("127.0.0.1", sl_harness_port("REDIS"));
@@ -247,8 +290,9 @@ SL_TEST(apply_consume_end_to_end) {
         "\"op\":\"insert\",\"before\":null,\"after\":{\"id\":2,\"email\":"
         "\"b@x\",\"n\":0}"};
     trx(cl, "users", 1, t1, 2);
-    const char *o1[] = {"\"op\":\"insert\",\"before\":null,\"after\":{\"id\":10,"
-                        "\"user_id\":1,\"amount\":\"12345678901234.5678\"}"};
+    const char *o1[] = {
+        "\"op\":\"insert\",\"before\":null,\"after\":{\"id\":10,"
+        "\"user_id\":1,\"amount\":\"12345678901234.5678\"}"};
     trx(cl, "orders", 1, o1, 1);
     /* An e-mail change and a primary-key change. */
     const char *t2[] = {
@@ -258,10 +302,11 @@ SL_TEST(apply_consume_end_to_end) {
         "\"op\":\"update\",\"before\":{\"id\":2,\"email\":\"b@x\",\"n\":0},"
         "\"after\":{\"id\":3,\"email\":\"b@x\",\"n\":0}"};
     trx(cl, "users", 2, t2, 2);
-    const char *o2[] = {"\"op\":\"delete\",\"before\":{\"id\":10,\"user_id\":1,"
-                        "\"amount\":\"12345678901234.5678\"},\"after\":null",
-                        "\"op\":\"insert\",\"before\":null,\"after\":{\"id\":11,"
-                        "\"user_id\":3,\"amount\":\"-0.0001\"}"};
+    const char *o2[] = {
+        "\"op\":\"delete\",\"before\":{\"id\":10,\"user_id\":1,"
+        "\"amount\":\"12345678901234.5678\"},\"after\":null",
+        "\"op\":\"insert\",\"before\":null,\"after\":{\"id\":11,"
+        "\"user_id\":3,\"amount\":\"-0.0001\"}"};
     trx(cl, "orders", 2, o2, 2);
     const char *n1[] = {"\"op\":\"insert\",\"before\":null,\"after\":{\"id\":1,"
                         "\"t\":\"x\"}"};
@@ -430,16 +475,19 @@ SL_TEST(apply_consume_sigterm_finishes_the_open_transaction) {
                  "email VARCHAR(64), n BIGINT UNSIGNED)");
     sl_client_t *cl = client();
     char ev[1024];
-    put(cl, "apc_src.users", "{\"kind\":\"begin\",\"src\":{\"file\":\"b.1\","
+    put(cl, "apc_src.users",
+        "{\"kind\":\"begin\",\"src\":{\"file\":\"b.1\","
         "\"pos\":1,\"end_pos\":1,\"server_id\":1,\"ts\":1},\"trx\":{\"seq\":1,"
         "\"id\":\"0-1-1\"}}");
     for (int i = 0; i < 3; i++) {
-        snprintf(ev, sizeof ev, "{\"kind\":\"row\",\"op\":\"insert\",\"db\":"
+        snprintf(ev, sizeof ev,
+                 "{\"kind\":\"row\",\"op\":\"insert\",\"db\":"
                  "\"apc_src\",\"table\":\"users\",\"row\":%d,\"pk\":[\"id\"],"
                  "\"before\":null,\"after\":{\"id\":%d,\"email\":\"e%d\","
                  "\"n\":%d},\"src\":{\"file\":\"b.1\",\"pos\":1,\"end_pos\":1,"
                  "\"server_id\":1,\"ts\":1},\"trx\":{\"seq\":1,\"id\":"
-                 "\"0-1-1\"}}", i, i, i, i);
+                 "\"0-1-1\"}}",
+                 i, i, i, i);
         put(cl, "apc_src.users", ev);
     }
     int pid = spawn_apply("term", NULL);
@@ -462,7 +510,8 @@ SL_TEST(apply_consume_sigterm_finishes_the_open_transaction) {
     int st;
     /* Still there: its transaction has not ended yet. */
     SL_CHECK_INT(waitpid(pid, &st, WNOHANG), 0);
-    put(cl, "apc_src.users", "{\"kind\":\"commit\",\"rows\":3,\"src\":{\"file\":"
+    put(cl, "apc_src.users",
+        "{\"kind\":\"commit\",\"rows\":3,\"src\":{\"file\":"
         "\"b.1\",\"pos\":1,\"end_pos\":1,\"server_id\":1,\"ts\":1},\"trx\":"
         "{\"seq\":1,\"id\":\"0-1-1\"}}");
     int exited = 0;
@@ -497,10 +546,13 @@ SL_TEST(apply_consume_lagging_partition_groups_across_fetches) {
     const char *rows[1] = {row};
     for (int i = 0; i < 400; i++) {
         if (i < 300)
-            snprintf(row, sizeof row, "\"op\":\"insert\",\"before\":null,"
-                     "\"after\":{\"id\":%d,\"v\":%d}", i, i);
+            snprintf(row, sizeof row,
+                     "\"op\":\"insert\",\"before\":null,"
+                     "\"after\":{\"id\":%d,\"v\":%d}",
+                     i, i);
         else
-            snprintf(row, sizeof row, "\"op\":\"update\",\"before\":"
+            snprintf(row, sizeof row,
+                     "\"op\":\"update\",\"before\":"
                      "{\"id\":%d,\"v\":%d},\"after\":{\"id\":%d,\"v\":%d}",
                      i - 300, i - 300, i - 300, 1000 + i);
         trx(cl, "lag", i + 1, rows, 1);
@@ -533,7 +585,8 @@ SL_TEST(apply_consume_lagging_partition_groups_across_fetches) {
         const char *c = strstr(sbuf, "STAT part:apc_src.lag:target_commits ");
         if (c != NULL)
             commits = strtoull(c + strlen("STAT part:apc_src.lag:"
-                                          "target_commits "), NULL, 10);
+                                          "target_commits "),
+                               NULL, 10);
     }
     SL_CHECK(commits >= 1 && commits <= 3);
     int st = sl_harness_stop(pid, SIGTERM, 20000);

@@ -79,36 +79,39 @@ static void workload(MYSQL *m) { workload_range(m, 0, NUSERS); }
 static void workload_range(MYSQL *m, int from, int to) {
     for (int i = from; i < to; i++) {
         /* A multi-table transaction with every column type. */
-        exec_fmt(m,
-                 "BEGIN;"
-                 "INSERT INTO e2e.users (id, email, name, bal, big, bin, doc, f, "
-                 "d, bt, y, dd, tm, dt, ts, e, s, g, txt, blb, lat, small, "
-                 "tiny, med) VALUES (%d, 'u%d@x', 'n\\'%d é😀 \\\\', "
-                 "%d.%04d, %llu, UNHEX('00FF%02X27'), '{\"k\": [%d, \"v\"]}', "
-                 "%d.5, %d.25e10, b'10101%d', %d, '2024-%02d-%02d', "
-                 "'-%d:01:02.5', '2024-01-02 03:04:05.%06d', "
-                 "'2030-01-01 00:00:0%d.123', '%c', 'x,%c', %s, REPEAT('t', %d), "
-                 "UNHEX(REPEAT('AB', %d)), 'caf\\xe9', %d, %d, %d);"
-                 "INSERT INTO e2e.orders VALUES (%d, %d, %d.%02d, 'o%d');"
-                 "INSERT INTO e2e.nokey VALUES (%d, 'k%d');"
-                 "COMMIT",
-                 i, i, i, i, i % 10000, 18446744073709551615ull - (unsigned)i,
-                 i % 256, i, i, i, i % 2, 1901 + i % 250, 1 + i % 12,
-                 1 + i % 28, i % 800, i, i % 10, 'a' + i % 3, 'y' + i % 2,
-                 i % 4 ? "ST_GeomFromText('POINT(1 2)')" : "NULL", i % 50,
-                 i % 20, i - 100, i % 256, i * 100, i, i, i, i % 100, i,
-                 i % 7, i);
+        exec_fmt(
+            m,
+            "BEGIN;"
+            "INSERT INTO e2e.users (id, email, name, bal, big, bin, doc, f, "
+            "d, bt, y, dd, tm, dt, ts, e, s, g, txt, blb, lat, small, "
+            "tiny, med) VALUES (%d, 'u%d@x', 'n\\'%d é😀 \\\\', "
+            "%d.%04d, %llu, UNHEX('00FF%02X27'), '{\"k\": [%d, \"v\"]}', "
+            "%d.5, %d.25e10, b'10101%d', %d, '2024-%02d-%02d', "
+            "'-%d:01:02.5', '2024-01-02 03:04:05.%06d', "
+            "'2030-01-01 00:00:0%d.123', '%c', 'x,%c', %s, REPEAT('t', %d), "
+            "UNHEX(REPEAT('AB', %d)), 'caf\\xe9', %d, %d, %d);"
+            "INSERT INTO e2e.orders VALUES (%d, %d, %d.%02d, 'o%d');"
+            "INSERT INTO e2e.nokey VALUES (%d, 'k%d');"
+            "COMMIT",
+            i, i, i, i, i % 10000, 18446744073709551615ull - (unsigned)i,
+            i % 256, i, i, i, i % 2, 1901 + i % 250, 1 + i % 12, 1 + i % 28,
+            i % 800, i, i % 10, 'a' + i % 3, 'y' + i % 2,
+            i % 4 ? "ST_GeomFromText('POINT(1 2)')" : "NULL", i % 50, i % 20,
+            i - 100, i % 256, i * 100, i, i, i, i % 100, i, i % 7, i);
         if (i % 3 == 2)
-            exec_fmt(m, "UPDATE e2e.users SET email='changed%d@x', bal=-bal "
-                        "WHERE id=%d", i - 1, i - 1);
+            exec_fmt(m,
+                     "UPDATE e2e.users SET email='changed%d@x', bal=-bal "
+                     "WHERE id=%d",
+                     i - 1, i - 1);
         if (i % 5 == 4)
-            exec_fmt(m, "UPDATE e2e.users SET id=id+100000 WHERE id=%d",
-                     i - 2);
+            exec_fmt(m, "UPDATE e2e.users SET id=id+100000 WHERE id=%d", i - 2);
         if (i % 7 == 6)
-            exec_fmt(m, "BEGIN; DELETE FROM e2e.orders WHERE id=%d;"
-                        "DELETE FROM e2e.nokey WHERE a=%d LIMIT 1;"
-                        "UPDATE e2e.users SET name=NULL, g=NULL WHERE id=%d;"
-                        "COMMIT", i - 3, i % 7, i);
+            exec_fmt(m,
+                     "BEGIN; DELETE FROM e2e.orders WHERE id=%d;"
+                     "DELETE FROM e2e.nokey WHERE a=%d LIMIT 1;"
+                     "UPDATE e2e.users SET name=NULL, g=NULL WHERE id=%d;"
+                     "COMMIT",
+                     i - 3, i % 7, i);
         if (i % 11 == 10)
             exec_fmt(m, "DELETE FROM e2e.users WHERE id=%d", i - 5);
     }
@@ -201,8 +204,14 @@ SL_TEST(apply_e2e_capture_broker_apply) {
     snprintf(data, sizeof data, "%s/broker", dir);
     mkdir(data, 0700);
     snprintf(log, sizeof log, "%s/broker.log", dir);
-    char *bargv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen",
-                     broker, "--data", data, "--fsync", "never", NULL};
+    char *bargv[] = {(char *)sl_harness_bin("sluice-broker"),
+                     "--listen",
+                     broker,
+                     "--data",
+                     data,
+                     "--fsync",
+                     "never",
+                     NULL};
     (sl_harness_spawn(bargv, log));
     SL_CHECK_OK(sl_harness_wait_port(bport, 10000));
     char source[128], spw[512];
@@ -210,11 +219,26 @@ SL_TEST(apply_e2e_capture_broker_apply) {
              getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
     snprintf(spw, sizeof spw, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
     snprintf(log, sizeof log, "%s/capture.log", dir);
-    char *cargv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
-                     source, "--password-file", spw, "--broker", broker,
-                     "--topic", "e2e", "--server-id", "4101", "--start", start,
-                     "--include", "e2e\\..*", "--heartbeat", "200ms",
-                     "--checkpoint-interval", "50ms", NULL};
+    char *cargv[] = {(char *)sl_harness_bin("sluice-capture"),
+                     "--source",
+                     source,
+                     "--password-file",
+                     spw,
+                     "--broker",
+                     broker,
+                     "--topic",
+                     "e2e",
+                     "--server-id",
+                     "4101",
+                     "--start",
+                     start,
+                     "--include",
+                     "e2e\\..*",
+                     "--heartbeat",
+                     "200ms",
+                     "--checkpoint-interval",
+                     "50ms",
+                     NULL};
     int cpid = (sl_harness_spawn(cargv, log));
     char target[200], tpw[512], redis[64], mc[64], keyf[600];
     snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/e2e_meta",
@@ -227,11 +251,29 @@ SL_TEST(apply_e2e_capture_broker_apply) {
     fputs("e2e.users user:{id} user:email:{email}\n", kf);
     fclose(kf);
     snprintf(log, sizeof log, "%s/apply.log", dir);
-    char *aargv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker",
-                     broker, "--topic", "e2e", "--workers", "3", "--target",
-                     target, "--target-password-file", tpw, "--map",
-                     "e2e=e2e_dst", "--redis", redis, "--memcached", mc,
-                     "--keys", keyf, "--poll", "200ms", "--drift", "stop",
+    char *aargv[] = {(char *)sl_harness_bin("sluice-apply"),
+                     "--broker",
+                     broker,
+                     "--topic",
+                     "e2e",
+                     "--workers",
+                     "3",
+                     "--target",
+                     target,
+                     "--target-password-file",
+                     tpw,
+                     "--map",
+                     "e2e=e2e_dst",
+                     "--redis",
+                     redis,
+                     "--memcached",
+                     mc,
+                     "--keys",
+                     keyf,
+                     "--poll",
+                     "200ms",
+                     "--drift",
+                     "stop",
                      NULL};
     int apid = (sl_harness_spawn(aargv, log));
 
@@ -327,8 +369,14 @@ SL_TEST(apply_e2e_ddl_replay) {
     snprintf(data, sizeof data, "%s/broker", dir);
     mkdir(data, 0700);
     snprintf(log, sizeof log, "%s/broker.log", dir);
-    char *bargv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen",
-                     broker, "--data", data, "--fsync", "never", NULL};
+    char *bargv[] = {(char *)sl_harness_bin("sluice-broker"),
+                     "--listen",
+                     broker,
+                     "--data",
+                     data,
+                     "--fsync",
+                     "never",
+                     NULL};
     (sl_harness_spawn(bargv, log));
     SL_CHECK_OK(sl_harness_wait_port(bport, 10000));
     char source[128], spw[512];
@@ -336,21 +384,49 @@ SL_TEST(apply_e2e_ddl_replay) {
              getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
     snprintf(spw, sizeof spw, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
     snprintf(log, sizeof log, "%s/capture.log", dir);
-    char *cargv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
-                     source, "--password-file", spw, "--broker", broker,
-                     "--topic", "e2d", "--server-id", "4102", "--start", start,
-                     "--include", "e2d\\..*", "--heartbeat", "200ms",
-                     "--checkpoint-interval", "50ms", NULL};
+    char *cargv[] = {(char *)sl_harness_bin("sluice-capture"),
+                     "--source",
+                     source,
+                     "--password-file",
+                     spw,
+                     "--broker",
+                     broker,
+                     "--topic",
+                     "e2d",
+                     "--server-id",
+                     "4102",
+                     "--start",
+                     start,
+                     "--include",
+                     "e2d\\..*",
+                     "--heartbeat",
+                     "200ms",
+                     "--checkpoint-interval",
+                     "50ms",
+                     NULL};
     int cpid = (sl_harness_spawn(cargv, log));
     char target[200], tpw[512];
     snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/e2d_meta",
              getenv("SL_TARGET_USER"), sl_harness_port("TARGET"));
     snprintf(tpw, sizeof tpw, "%s", getenv("SL_TARGET_PASSWORD_FILE"));
     snprintf(log, sizeof log, "%s/apply.log", dir);
-    char *aargv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker",
-                     broker, "--topic", "e2d", "--workers", "2", "--target",
-                     target, "--target-password-file", tpw, "--map",
-                     "e2d=e2d_dst", "--ddl-replay", "--poll", "200ms", NULL};
+    char *aargv[] = {(char *)sl_harness_bin("sluice-apply"),
+                     "--broker",
+                     broker,
+                     "--topic",
+                     "e2d",
+                     "--workers",
+                     "2",
+                     "--target",
+                     target,
+                     "--target-password-file",
+                     tpw,
+                     "--map",
+                     "e2d=e2d_dst",
+                     "--ddl-replay",
+                     "--poll",
+                     "200ms",
+                     NULL};
     int apid = (sl_harness_spawn(aargv, log));
     /* DDL with a default database and unqualified names, so that --map
      * applies (qualified names in DDL text are not rewritten; see
@@ -448,8 +524,12 @@ SL_TEST(apply_e2e_kill9_during_live_load) {
     snprintf(data, sizeof data, "%s/broker", dir);
     mkdir(data, 0700);
     snprintf(log, sizeof log, "%s/broker.log", dir);
-    char *bargv[] = {(char *)sl_harness_bin("sluice-broker"), "--listen",
-                     broker, "--data", data, NULL};
+    char *bargv[] = {(char *)sl_harness_bin("sluice-broker"),
+                     "--listen",
+                     broker,
+                     "--data",
+                     data,
+                     NULL};
     (sl_harness_spawn(bargv, log));
     SL_CHECK_OK(sl_harness_wait_port(bport, 10000));
     char source[128], spw[512];
@@ -457,21 +537,51 @@ SL_TEST(apply_e2e_kill9_during_live_load) {
              getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
     snprintf(spw, sizeof spw, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
     snprintf(log, sizeof log, "%s/capture.log", dir);
-    char *cargv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
-                     source, "--password-file", spw, "--broker", broker,
-                     "--topic", "e2e", "--server-id", "4103", "--start", start,
-                     "--include", "e2e\\..*", "--heartbeat", "200ms",
-                     "--checkpoint-interval", "50ms", NULL};
+    char *cargv[] = {(char *)sl_harness_bin("sluice-capture"),
+                     "--source",
+                     source,
+                     "--password-file",
+                     spw,
+                     "--broker",
+                     broker,
+                     "--topic",
+                     "e2e",
+                     "--server-id",
+                     "4103",
+                     "--start",
+                     start,
+                     "--include",
+                     "e2e\\..*",
+                     "--heartbeat",
+                     "200ms",
+                     "--checkpoint-interval",
+                     "50ms",
+                     NULL};
     int cpid = (sl_harness_spawn(cargv, log));
     char target[200], tpw[512];
     snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/e2e_meta",
              getenv("SL_TARGET_USER"), sl_harness_port("TARGET"));
     snprintf(tpw, sizeof tpw, "%s", getenv("SL_TARGET_PASSWORD_FILE"));
-    char *aargv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker",
-                     broker, "--topic", "e2e", "--workers", "3", "--target",
-                     target, "--target-password-file", tpw, "--map",
-                     "e2e=e2e_dst", "--poll", "100ms", "--drift", "stop",
-                     "--group-rows", "20", NULL};
+    char *aargv[] = {(char *)sl_harness_bin("sluice-apply"),
+                     "--broker",
+                     broker,
+                     "--topic",
+                     "e2e",
+                     "--workers",
+                     "3",
+                     "--target",
+                     target,
+                     "--target-password-file",
+                     tpw,
+                     "--map",
+                     "e2e=e2e_dst",
+                     "--poll",
+                     "100ms",
+                     "--drift",
+                     "stop",
+                     "--group-rows",
+                     "20",
+                     NULL};
     pthread_t th;
     load_done = 0;
     SL_CHECK(pthread_create(&th, NULL, workload_thread, load) == 0);

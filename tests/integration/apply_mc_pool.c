@@ -72,8 +72,8 @@ static uint16_t start_second_memcached_pid(int *pid) {
         uint16_t port = sl_harness_free_port();
         char p[16];
         snprintf(p, sizeof p, "%u", port);
-        char *argv[] = {(char *)bin, "-l", "127.0.0.1", "-p", p, "-U", "0",
-                        "-m", "64", NULL, NULL, NULL};
+        char *argv[] = {(char *)bin, "-l", "127.0.0.1", "-p", p,    "-U",
+                        "0",         "-m", "64",        NULL, NULL, NULL};
         if (getuid() == 0) {
             argv[9] = "-u";
             argv[10] = "root";
@@ -98,19 +98,21 @@ static uint64_t publish_updates(sl_client_t *cl, const char *part, int n) {
     uint64_t off;
     int dup;
     snprintf(ev, sizeof ev, "{\"kind\":\"begin\",%s}", src);
-    SL_CHECK_OK(sl_client_put(cl, "shop", part, ev, strlen(ev), -1, 0, &off,
-                              &dup));
+    SL_CHECK_OK(
+        sl_client_put(cl, "shop", part, ev, strlen(ev), -1, 0, &off, &dup));
     for (int i = 1; i <= n; i++) {
-        snprintf(ev, sizeof ev, "{\"kind\":\"row\",\"op\":\"update\","
+        snprintf(ev, sizeof ev,
+                 "{\"kind\":\"row\",\"op\":\"update\","
                  "\"before\":{\"id\":%d,\"n\":1},\"after\":{\"id\":%d,"
                  "\"n\":2},\"db\":\"%s\",\"table\":\"%s\",\"row\":%d,"
-                 "\"pk\":[\"id\"],%s}", i, i, db, dot + 1, i - 1, src);
-        SL_CHECK_OK(sl_client_put(cl, "shop", part, ev, strlen(ev), -1, 0,
-                                  &off, &dup));
+                 "\"pk\":[\"id\"],%s}",
+                 i, i, db, dot + 1, i - 1, src);
+        SL_CHECK_OK(
+            sl_client_put(cl, "shop", part, ev, strlen(ev), -1, 0, &off, &dup));
     }
     snprintf(ev, sizeof ev, "{\"kind\":\"commit\",\"rows\":%d,%s}", n, src);
-    SL_CHECK_OK(sl_client_put(cl, "shop", part, ev, strlen(ev), -1, 0, &off,
-                              &dup));
+    SL_CHECK_OK(
+        sl_client_put(cl, "shop", part, ev, strlen(ev), -1, 0, &off, &dup));
     return off + 1;
 }
 
@@ -177,15 +179,27 @@ SL_TEST(apply_memcached_pool_deletes_on_the_ketama_server) {
      * depend on it. */
     snprintf(m0, sizeof m0, "127.0.0.1:%u", port[1]);
     snprintf(m1, sizeof m1, "127.0.0.1:%u", port[0]);
-    char *argv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker", broker,
-                    "--topic", "shop", "--group", "mp", "--memcached", m0,
-                    "--memcached", m1, "--keys", keys, "--poll", "200ms",
+    char *argv[] = {(char *)sl_harness_bin("sluice-apply"),
+                    "--broker",
+                    broker,
+                    "--topic",
+                    "shop",
+                    "--group",
+                    "mp",
+                    "--memcached",
+                    m0,
+                    "--memcached",
+                    m1,
+                    "--keys",
+                    keys,
+                    "--poll",
+                    "200ms",
                     NULL};
     int pid = sl_harness_spawn(argv, logp);
     uint64_t committed = 0;
     for (int t = 0; t < 600 && committed < end; t++) {
-        int rc = sl_client_committed(cl, "mp", "shop", "mp_src.users",
-                                     &committed);
+        int rc =
+            sl_client_committed(cl, "mp", "shop", "mp_src.users", &committed);
         SL_CHECK(rc == 0 || rc == SL_ENOTFOUND);
         if (committed < end)
             sl_harness_sleep_ms(100);
@@ -261,9 +275,21 @@ SL_TEST(apply_memcached_pool_server_stalled_is_waited_for) {
     snprintf(m0, sizeof m0, "127.0.0.1:%u", port[0]);
     snprintf(m1, sizeof m1, "127.0.0.1:%u", port[1]);
     SL_CHECK(kill(pid1, SIGSTOP) == 0);
-    char *argv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker", broker,
-                    "--topic", "shop", "--group", "st", "--memcached", m0,
-                    "--memcached", m1, "--keys", keys, "--poll", "200ms",
+    char *argv[] = {(char *)sl_harness_bin("sluice-apply"),
+                    "--broker",
+                    broker,
+                    "--topic",
+                    "shop",
+                    "--group",
+                    "st",
+                    "--memcached",
+                    m0,
+                    "--memcached",
+                    m1,
+                    "--keys",
+                    keys,
+                    "--poll",
+                    "200ms",
                     NULL};
     int pid = sl_harness_spawn(argv, logp);
     /* The live server's keys go. */
@@ -281,14 +307,12 @@ SL_TEST(apply_memcached_pool_server_stalled_is_waited_for) {
     SL_CHECK_INT(left, 0);
     /* Not committed while the stopped server's share is unacknowledged. */
     uint64_t committed = 0;
-    int rc = sl_client_committed(cl, "st", "shop", "mp_src.stall",
-                                 &committed);
+    int rc = sl_client_committed(cl, "st", "shop", "mp_src.stall", &committed);
     SL_CHECK(rc == SL_ENOTFOUND || (rc == 0 && committed < end));
     SL_CHECK(kill(pid1, SIGCONT) == 0);
     committed = 0;
     for (int t = 0; t < 900 && committed < end; t++) {
-        rc = sl_client_committed(cl, "st", "shop", "mp_src.stall",
-                                 &committed);
+        rc = sl_client_committed(cl, "st", "shop", "mp_src.stall", &committed);
         SL_CHECK(rc == 0 || rc == SL_ENOTFOUND);
         if (committed < end)
             sl_harness_sleep_ms(100);
@@ -317,9 +341,16 @@ SL_TEST(apply_memcached_same_server_twice_refused) {
     fputs("mp_src.users user:{id}\n", kf);
     fclose(kf);
     snprintf(logp, sizeof logp, "%s/apply2.log", sl_test_tmpdir());
-    char *argv[] = {(char *)sl_harness_bin("sluice-apply"), "--topic", "shop",
-                    "--memcached", "127.0.0.1:1", "--memcached",
-                    "127.0.0.1:1", "--keys", keys, NULL};
+    char *argv[] = {(char *)sl_harness_bin("sluice-apply"),
+                    "--topic",
+                    "shop",
+                    "--memcached",
+                    "127.0.0.1:1",
+                    "--memcached",
+                    "127.0.0.1:1",
+                    "--keys",
+                    keys,
+                    NULL};
     int pid = sl_harness_spawn(argv, logp);
     int status = sl_harness_stop(pid, 0, 10000);
     SL_CHECK(WIFEXITED(status));

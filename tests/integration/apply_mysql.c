@@ -123,19 +123,21 @@ SL_TEST(apply_mysql_values_map_and_exactly_once_offsets) {
     SL_CHECK_INT(found, 0);
     SL_CHECK_OK(sl_mysql_sink_begin(s, 0, 0, &stop));
     row(s, 0, "{\"kind\":\"begin\",\"src\":{},\"trx\":{}}");
-    row(s, 1, EV("insert", "null",
-                 "{\"id\":18446744073709551615,\"d\":\"-12345678901234567890"
-                 "123456789012345.123456789012345678901234567891\","
-                 "\"b\":{\"base64\":\"AAEC/w==\"},\"j\":{\"k\":[1,2.5,\"x\"]},"
-                 "\"s\":\"it's \\\"q\\\" \\\\ \\u00e9\xf0\x9f\x98\x80\","
-                 "\"dt\":\"2024-02-29 23:59:59.999999\","
-                 "\"ts\":\"2038-01-19 03:14:07.500\",\"z\":\"0000-00-00\","
-                 "\"g\":{\"srid\":0,\"wkb\":\"0101000000000000000000F03F000000"
-                 "0000000040\"},\"n\":null}"));
+    row(s, 1,
+        EV("insert", "null",
+           "{\"id\":18446744073709551615,\"d\":\"-12345678901234567890"
+           "123456789012345.123456789012345678901234567891\","
+           "\"b\":{\"base64\":\"AAEC/w==\"},\"j\":{\"k\":[1,2.5,\"x\"]},"
+           "\"s\":\"it's \\\"q\\\" \\\\ \\u00e9\xf0\x9f\x98\x80\","
+           "\"dt\":\"2024-02-29 23:59:59.999999\","
+           "\"ts\":\"2038-01-19 03:14:07.500\",\"z\":\"0000-00-00\","
+           "\"g\":{\"srid\":0,\"wkb\":\"0101000000000000000000F03F000000"
+           "0000000040\"},\"n\":null}"));
     row(s, 2, "{\"kind\":\"commit\",\"rows\":1,\"src\":{},\"trx\":{}}");
     row(s, 3, EV("insert", "null", "{\"id\":2,\"s\":\"two\",\"n\":2}"));
-    row(s, 4, EV("update", "{\"id\":2,\"s\":\"two\",\"n\":2}",
-                 "{\"id\":3,\"s\":\"three\",\"n\":3}"));
+    row(s, 4,
+        EV("update", "{\"id\":2,\"s\":\"two\",\"n\":2}",
+           "{\"id\":3,\"s\":\"three\",\"n\":3}"));
     SL_CHECK_OK(sl_mysql_sink_commit(s, 5, 2, "0-1-2", &stop));
     char *v = q("SELECT CONCAT_WS('|', id, d, HEX(b), j, s, dt, ts, z, "
                 "ST_AsText(g), IFNULL(n,'null')) FROM ap_dst.t WHERE id > 10");
@@ -201,7 +203,8 @@ SL_TEST(apply_mysql_drift_policies) {
     SL_CHECK_INT(rc, SL_EDB);
     SL_CHECK_INT(redos, 1);
     SL_CHECK(strstr(sl_mysql_sink_error(s), "offset 1 row 0") != NULL);
-    SL_CHECK(strstr(sl_mysql_sink_error(s), "insert of an existing key") != NULL);
+    SL_CHECK(strstr(sl_mysql_sink_error(s), "insert of an existing key") !=
+             NULL);
     SL_CHECK_UINT(sl_mysql_sink_failed_offset(s), 1);
     sl_mysql_sink_free(s);
     char *v = q("SELECT GROUP_CONCAT(id,s ORDER BY id) FROM ap_dst.t");
@@ -261,15 +264,18 @@ SL_TEST(apply_mysql_no_key_tables) {
     sl_mysql_sink_t *s = sink_for("p.nokey", SL_DRIFT_STOP);
     SL_CHECK_OK(sl_mysql_sink_resume(s, &next, &found, &stop));
     SL_CHECK_OK(sl_mysql_sink_begin(s, 0, 0, &stop));
-    row(s, 0, "{\"kind\":\"row\",\"op\":\"delete\",\"db\":\"ap_src\",\"table\":"
-              "\"n\",\"row\":0,\"pk\":null,\"before\":{\"a\":1,\"f\":0.1},"
-              "\"after\":null}");
-    row(s, 1, "{\"kind\":\"row\",\"op\":\"update\",\"db\":\"ap_src\",\"table\":"
-              "\"n\",\"row\":1,\"pk\":null,\"before\":{\"a\":2,\"f\":null},"
-              "\"after\":{\"a\":3,\"f\":null}}");
-    row(s, 2, "{\"kind\":\"row\",\"op\":\"update\",\"db\":\"ap_src\",\"table\":"
-              "\"u\",\"row\":2,\"pk\":null,\"before\":{\"a\":1,\"e\":\"y\"},"
-              "\"after\":{\"a\":5,\"e\":\"y\"}}");
+    row(s, 0,
+        "{\"kind\":\"row\",\"op\":\"delete\",\"db\":\"ap_src\",\"table\":"
+        "\"n\",\"row\":0,\"pk\":null,\"before\":{\"a\":1,\"f\":0.1},"
+        "\"after\":null}");
+    row(s, 1,
+        "{\"kind\":\"row\",\"op\":\"update\",\"db\":\"ap_src\",\"table\":"
+        "\"n\",\"row\":1,\"pk\":null,\"before\":{\"a\":2,\"f\":null},"
+        "\"after\":{\"a\":3,\"f\":null}}");
+    row(s, 2,
+        "{\"kind\":\"row\",\"op\":\"update\",\"db\":\"ap_src\",\"table\":"
+        "\"u\",\"row\":2,\"pk\":null,\"before\":{\"a\":1,\"e\":\"y\"},"
+        "\"after\":{\"a\":5,\"e\":\"y\"}}");
     SL_CHECK_OK(sl_mysql_sink_commit(s, 3, 1, "x", &stop));
     sl_mysql_sink_free(s);
     char *v = q("SELECT GROUP_CONCAT(a ORDER BY a) FROM ap_dst.n");
@@ -356,7 +362,8 @@ SL_TEST(apply_mysql_missing_table_stops_with_offset_and_row) {
 
 #define MEV(op, before, after)                                                 \
     "{\"kind\":\"row\",\"op\":\"" op "\",\"db\":\"ap_src\",\"table\":\"m\","   \
-    "\"row\":0,\"pk\":[\"a\",\"b\"],\"before\":" before ",\"after\":" after "}"
+    "\"row\":0,\"pk\":[\"a\",\"b\"],\"before\":" before ",\"after\":" after    \
+    "}"
 
 SL_TEST(apply_mysql_merged_statements) {
     ensure_offsets_table();
@@ -435,15 +442,17 @@ SL_TEST(apply_mysql_pipelined_batches) {
     const char *evs[600];
     int n = 0;
     for (int i = 0; i < 200; i++, n++)
-        snprintf(evbuf[n], sizeof evbuf[n], EV("insert", "null",
-                 "{\"id\":%d,\"s\":\"v%d\",\"n\":1}"), i, i);
+        snprintf(evbuf[n], sizeof evbuf[n],
+                 EV("insert", "null", "{\"id\":%d,\"s\":\"v%d\",\"n\":1}"), i,
+                 i);
     for (int i = 0; i < 200; i += 2, n++)
-        snprintf(evbuf[n], sizeof evbuf[n], EV("update",
-                 "{\"id\":%d,\"s\":\"v%d\",\"n\":1}",
-                 "{\"id\":%d,\"s\":\"u%d\",\"n\":2}"), i, i, i, i);
+        snprintf(evbuf[n], sizeof evbuf[n],
+                 EV("update", "{\"id\":%d,\"s\":\"v%d\",\"n\":1}",
+                    "{\"id\":%d,\"s\":\"u%d\",\"n\":2}"),
+                 i, i, i, i);
     for (int i = 0; i < 200; i += 5, n++)
-        snprintf(evbuf[n], sizeof evbuf[n], EV("delete",
-                 "{\"id\":%d}", "null"), i);
+        snprintf(evbuf[n], sizeof evbuf[n], EV("delete", "{\"id\":%d}", "null"),
+                 i);
     for (int i = 0; i < n; i++)
         evs[i] = evbuf[i];
     SL_CHECK_OK(apply_group(s, evs, n, &redos));
@@ -465,8 +474,8 @@ SL_TEST(apply_mysql_pipelined_batches) {
     SL_CHECK_OK(sl_mysql_sink_resume(s, &next, &found, &stop));
     n = 0;
     for (int i = 1000; i < 1200; i++, n++)
-        snprintf(evbuf[n], sizeof evbuf[n], EV("insert", "null",
-                 "{\"id\":%d,\"s\":\"x\",\"n\":%d}"), i,
+        snprintf(evbuf[n], sizeof evbuf[n],
+                 EV("insert", "null", "{\"id\":%d,\"s\":\"x\",\"n\":%d}"), i,
                  i == 1030 ? 999 : 1);
     SL_CHECK_INT(apply_group(s, evs, n, &redos), SL_EDB);
     SL_CHECK_INT(redos, 1);
@@ -482,9 +491,11 @@ SL_TEST(apply_mysql_pipelined_batches) {
 /* One change event on table tbl of ap_src (into buf). */
 static const char *vev(char *buf, size_t cap, const char *tbl, const char *op,
                        const char *before, const char *after) {
-    snprintf(buf, cap, "{\"kind\":\"row\",\"op\":\"%s\",\"db\":\"ap_src\","
+    snprintf(buf, cap,
+             "{\"kind\":\"row\",\"op\":\"%s\",\"db\":\"ap_src\","
              "\"table\":\"%s\",\"row\":0,\"pk\":[\"id\"],\"before\":%s,"
-             "\"after\":%s}", op, tbl, before, after);
+             "\"after\":%s}",
+             op, tbl, before, after);
     return buf;
 }
 
@@ -500,7 +511,8 @@ static void vimage(char *buf, size_t cap, int i, int upd) {
     if (i == 50)
         snprintf(e, sizeof e, "3");
     if (i == 55)
-        snprintf(g, sizeof g, "{\"srid\":0,\"wkb\":\"0101000000000000000000"
+        snprintf(g, sizeof g,
+                 "{\"srid\":0,\"wkb\":\"0101000000000000000000"
                  "F03F0000000000000040\"}");
     snprintf(buf, cap,
              "{\"id\":%d,\"d\":\"-%d.%06d\",\"u\":%s,\"f\":%d.5e-3,"
@@ -511,11 +523,12 @@ static void vimage(char *buf, size_t cap, int i, int upd) {
              "\"jb\":%s,\"n\":%s}",
              i, i * 1000 + upd, i * 7, i % 2 ? "18446744073709551615" : "0", i,
              b64[i % 4],
-             i % 3 == 0 ? "{\"k\":[1,2.5,\"x\"]}" : i % 3 == 1
-                                                       ? "[1,\"a\\u00e9\"]"
-                                                       : "12.50",
-             i % 5 == 0 ? "null" : upd ? "\"upd \\\\ it's\"" :
-                                  "\"it's \\\"q\\\" \\\\ \\u00e9\\ud83d\\ude00\"",
+             i % 3 == 0   ? "{\"k\":[1,2.5,\"x\"]}"
+             : i % 3 == 1 ? "[1,\"a\\u00e9\"]"
+                          : "12.50",
+             i % 5 == 0 ? "null"
+             : upd      ? "\"upd \\\\ it's\""
+                        : "\"it's \\\"q\\\" \\\\ \\u00e9\\ud83d\\ude00\"",
              i, i % 60, i, i % 4 ? "\"2038-01-19 03:14:07.500\"" : "null",
              i % 7 ? "2024-01-31" : "0000-00-00", 700 + i, 1901 + i, e, bt, g,
              i % 2 ? "true" : "false", i % 2 ? "true" : "false",
@@ -538,7 +551,8 @@ SL_TEST(apply_mysql_bulk_matches_text) {
                  "l VARCHAR(32) CHARACTER SET latin1, dt DATETIME(6), "
                  "ts TIMESTAMP(3) NULL, z DATE, tm TIME(2), y YEAR, "
                  "e ENUM('a','b','c'), st SET('x','y'), bt BIT(8), g POINT "
-                 "NULL, ok BOOL, jb JSON, n INT)", k);
+                 "NULL, ok BOOL, jb JSON, n INT)",
+                 k);
         sl_harness_exec(m, sql);
     }
     mysql_close(m);
@@ -550,14 +564,14 @@ SL_TEST(apply_mysql_bulk_matches_text) {
         int n = 0;
         for (int i = 0; i < 60; i++, n++) {
             vimage(after, sizeof after, i, 0);
-            list[k][n] = vev(evs[k][n], sizeof evs[k][n], tbl, "insert", "null",
-                             after);
+            list[k][n] =
+                vev(evs[k][n], sizeof evs[k][n], tbl, "insert", "null", after);
         }
         for (int i = 0; i < 60; i++, n++) {
             vimage(before, sizeof before, i, 0);
             vimage(after, sizeof after, i, 1);
-            list[k][n] = vev(evs[k][n], sizeof evs[k][n], tbl, "update",
-                             before, after);
+            list[k][n] =
+                vev(evs[k][n], sizeof evs[k][n], tbl, "update", before, after);
         }
     }
     int redos;
@@ -567,8 +581,8 @@ SL_TEST(apply_mysql_bulk_matches_text) {
     int found;
     for (int k = 1; k >= 0; k--) {
         text_only = k;
-        sl_mysql_sink_t *s = sink_for(k == 0 ? "p.bulk" : "p.text",
-                                      SL_DRIFT_STOP);
+        sl_mysql_sink_t *s =
+            sink_for(k == 0 ? "p.bulk" : "p.text", SL_DRIFT_STOP);
         SL_CHECK_OK(sl_mysql_sink_resume(s, &next, &found, &stop));
         int rc = apply_group(s, list[k], 120, &redos);
         if (rc != 0)
@@ -594,11 +608,15 @@ SL_TEST(apply_mysql_bulk_matches_text) {
                        "IFNULL(HEX(ST_AsBinary(g)),'N'), IFNULL(HEX(ok),'N'), "
                        "IFNULL(HEX(jb),'N'), IFNULL(HEX(n),'N'))";
     char sql[2048];
-    snprintf(sql, sizeof sql, "SELECT CONCAT(COUNT(*), ':', MD5(GROUP_CONCAT(%s "
-             "ORDER BY id SEPARATOR '\\n'))) FROM ap_dst.v1", cols);
+    snprintf(sql, sizeof sql,
+             "SELECT CONCAT(COUNT(*), ':', MD5(GROUP_CONCAT(%s "
+             "ORDER BY id SEPARATOR '\\n'))) FROM ap_dst.v1",
+             cols);
     char *v1 = q(sql);
-    snprintf(sql, sizeof sql, "SELECT CONCAT(COUNT(*), ':', MD5(GROUP_CONCAT(%s "
-             "ORDER BY id SEPARATOR '\\n'))) FROM ap_dst.v2", cols);
+    snprintf(sql, sizeof sql,
+             "SELECT CONCAT(COUNT(*), ':', MD5(GROUP_CONCAT(%s "
+             "ORDER BY id SEPARATOR '\\n'))) FROM ap_dst.v2",
+             cols);
     char *v2 = q(sql);
     SL_CHECK(strncmp(v1, "60:", 3) == 0);
     SL_CHECK_STR(v1, v2);

@@ -155,8 +155,8 @@ SL_TEST(broker_put_get_offsets_commit) {
     SL_CHECK_OK(sl_client_get(cl, "shop", "shop.users", 99, 1 << 20, 0, &f));
     SL_CHECK_UINT(f.count, 1);
     SL_CHECK_MEM(f.recs[0].data, f.recs[0].len, "msg-99", 6);
-    SL_CHECK_OK(sl_client_put(cl, "shop", "shop.users", "new", 3, -1, 0, &off,
-                              &dup));
+    SL_CHECK_OK(
+        sl_client_put(cl, "shop", "shop.users", "new", 3, -1, 0, &off, &dup));
     SL_CHECK_UINT(off, 100);
     sl_client_close(cl);
     sl_harness_broker_stop(&b, SIGTERM, 10000);
@@ -171,8 +171,8 @@ SL_TEST(broker_pipelined_puts) {
         char m[32];
         snprintf(m, sizeof m, "p%d", i);
         sl_client_msg_t msg = {m, strlen(m)};
-        SL_CHECK_OK(sl_client_put_send(cl, "t", i % 2 ? "odd" : "even", &msg,
-                                       1, -1, 0, &ids[i]));
+        SL_CHECK_OK(sl_client_put_send(cl, "t", i % 2 ? "odd" : "even", &msg, 1,
+                                       -1, 0, &ids[i]));
     }
     SL_CHECK_UINT(sl_client_inflight(cl), 5000);
     for (int i = 0; i < 5000; i++) {
@@ -194,14 +194,16 @@ SL_TEST(broker_idempotent_put_survives_kill) {
     uint64_t off;
     int dup;
     sl_client_msg_t two[2] = {{"r1", 2}, {"r2", 2}};
-    SL_CHECK_OK(sl_client_put_batch(cl, "db", "db.t", two, 2, 1001, 500, &off,
-                                    &dup));
+    SL_CHECK_OK(
+        sl_client_put_batch(cl, "db", "db.t", two, 2, 1001, 500, &off, &dup));
     SL_CHECK_UINT(off, 0);
     SL_CHECK(!dup);
-    SL_CHECK_OK(sl_client_put(cl, "db", "db.t", "r3", 2, 1001, 502, &off, &dup));
+    SL_CHECK_OK(
+        sl_client_put(cl, "db", "db.t", "r3", 2, 1001, 502, &off, &dup));
     SL_CHECK_UINT(off, 2);
     /* A retry of the last batch is not stored again. */
-    SL_CHECK_OK(sl_client_put(cl, "db", "db.t", "r3", 2, 1001, 502, &off, &dup));
+    SL_CHECK_OK(
+        sl_client_put(cl, "db", "db.t", "r3", 2, 1001, 502, &off, &dup));
     SL_CHECK(dup);
     SL_CHECK_UINT(off, 2);
     /* Another producer has its own sequence space. */
@@ -212,12 +214,15 @@ SL_TEST(broker_idempotent_put_survives_kill) {
     sl_harness_broker_stop(&b, SIGKILL, 10000);
     sl_harness_broker_start(&b, NULL, 10000);
     cl = sl_harness_broker_client(&b, NULL);
-    SL_CHECK_OK(sl_client_put(cl, "db", "db.t", "r3", 2, 1001, 502, &off, &dup));
+    SL_CHECK_OK(
+        sl_client_put(cl, "db", "db.t", "r3", 2, 1001, 502, &off, &dup));
     SL_CHECK(dup);
     SL_CHECK_UINT(off, 2);
-    SL_CHECK_OK(sl_client_put(cl, "db", "db.t", "r1", 2, 1001, 500, &off, &dup));
+    SL_CHECK_OK(
+        sl_client_put(cl, "db", "db.t", "r1", 2, 1001, 500, &off, &dup));
     SL_CHECK(dup);
-    SL_CHECK_OK(sl_client_put(cl, "db", "db.t", "r4", 2, 1001, 503, &off, &dup));
+    SL_CHECK_OK(
+        sl_client_put(cl, "db", "db.t", "r4", 2, 1001, 503, &off, &dup));
     SL_CHECK(!dup);
     SL_CHECK_UINT(off, 4);
     sl_client_fetch_t f;
@@ -229,9 +234,11 @@ SL_TEST(broker_idempotent_put_survives_kill) {
     /* Sequences 503..504: half old, half new: refused with a 409. */
     sl_client_msg_t overlap[2] = {{"r4", 2}, {"r5", 2}};
     SL_CHECK_INT(sl_client_put_batch(cl, "db", "db.t", overlap, 2, 1001, 503,
-                                     &off, &dup), SL_EEXIST);
+                                     &off, &dup),
+                 SL_EEXIST);
     SL_CHECK(strstr(sl_client_error(cl), "409") != NULL);
-    SL_CHECK_OK(sl_client_put(cl, "db", "db.t", "r5", 2, 1001, 504, &off, &dup));
+    SL_CHECK_OK(
+        sl_client_put(cl, "db", "db.t", "r5", 2, 1001, 504, &off, &dup));
     SL_CHECK(!dup);
     SL_CHECK_UINT(off, 5);
     sl_client_close(cl);
@@ -273,7 +280,8 @@ SL_TEST(broker_long_poll) {
     pthread_t th;
     SL_CHECK_OK(pthread_create(&th, NULL, long_poll_thread, &ctx));
     /* Wait until the broker holds the poll, then put. */
-    for (int i = 0; i < 500 && sl_harness_broker_stat(cl, "long_polls") == 0; i++)
+    for (int i = 0; i < 500 && sl_harness_broker_stat(cl, "long_polls") == 0;
+         i++)
         sl_harness_sleep_ms(10);
     SL_CHECK_UINT(sl_harness_broker_stat(cl, "long_polls"), 1);
     SL_CHECK_OK(sl_client_put(cl, "t", "lp", "one", 3, -1, 0, &off, &dup));
@@ -292,9 +300,15 @@ SL_TEST(broker_long_poll) {
 
 SL_TEST(broker_retention_by_size) {
     broker_t b = {0};
-    const char *flags[] = {"--segment-size", "1MiB", "--retention-bytes",
-                           "2MiB", "--checkpoint-interval", "200ms",
-                           "--fsync", "never", NULL};
+    const char *flags[] = {"--segment-size",
+                           "1MiB",
+                           "--retention-bytes",
+                           "2MiB",
+                           "--checkpoint-interval",
+                           "200ms",
+                           "--fsync",
+                           "never",
+                           NULL};
     sl_harness_broker_start(&b, flags, 10000);
     sl_client_t *cl = sl_harness_broker_client(&b, NULL);
     static char big[64 * 1024];
@@ -303,11 +317,12 @@ SL_TEST(broker_retention_by_size) {
     int dup;
     for (int i = 0; i < 100; i++) {
         snprintf(big, 16, "%08d", i);
-        SL_CHECK_OK(sl_client_put(cl, "t", "ret", big, sizeof big, -1, 0, &off,
-                                  &dup));
+        SL_CHECK_OK(
+            sl_client_put(cl, "t", "ret", big, sizeof big, -1, 0, &off, &dup));
     }
     /* Retention runs on a timer after a checkpoint covers old segments. */
-    for (int i = 0; i < 300 && sl_harness_broker_stat(cl, "segments_deleted") == 0; i++)
+    for (int i = 0;
+         i < 300 && sl_harness_broker_stat(cl, "segments_deleted") == 0; i++)
         sl_harness_sleep_ms(20);
     SL_CHECK(sl_harness_broker_stat(cl, "segments_deleted") > 0);
     SL_CHECK(sl_harness_broker_stat(cl, "disk_used") <= (3u << 20));
@@ -363,8 +378,13 @@ SL_TEST(broker_auth) {
 
 SL_TEST(broker_bad_input) {
     broker_t b = {0};
-    const char *flags[] = {"--max-message", "1KiB", "--max-connections", "40",
-                           "--idle-timeout", "1s", NULL};
+    const char *flags[] = {"--max-message",
+                           "1KiB",
+                           "--max-connections",
+                           "40",
+                           "--idle-timeout",
+                           "1s",
+                           NULL};
     sl_harness_broker_start(&b, flags, 10000);
     char out[4096];
     int fd = raw_connect(b.port);
@@ -462,7 +482,8 @@ SL_TEST(broker_cli) {
     const char *cli = sl_harness_bin("sluice");
     snprintf(cmd, sizeof cmd,
              "printf 'one\\ntwo\\nthree\\n' | %s --broker %s put shop shop.t "
-             "2>/dev/null", cli, b.addr);
+             "2>/dev/null",
+             cli, b.addr);
     SL_CHECK_INT(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "SLUICE_BROKER=%s %s tail shop shop.t --from 1",
              b.addr, cli);
@@ -577,8 +598,7 @@ static void *fake_broker_main(void *arg) {
         return NULL;
     char line[512];
     size_t n = 0;
-    while (n + 1 < sizeof line && read(fd, line + n, 1) == 1 &&
-           line[n] != '\n')
+    while (n + 1 < sizeof line && read(fd, line + n, 1) == 1 && line[n] != '\n')
         n++;
     line[n] = '\0';
     char id[32] = "0";

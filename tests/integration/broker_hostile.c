@@ -244,8 +244,10 @@ SL_TEST(broker_hostile_refused_put_header_closes) {
         close(fd);
         if (closed != 1 || strncmp(out, "400 ", 4) != 0 ||
             strchr(out, '\n') != out + strlen(out) - 1)
-            sl_test_fail(__FILE__, __LINE__, "case %zu: closed=%d reply "
-                         "\"%s\"", i, closed, out);
+            sl_test_fail(__FILE__, __LINE__,
+                         "case %zu: closed=%d reply "
+                         "\"%s\"",
+                         i, closed, out);
     }
     check_absent(&b, NULL, "t", "victim");
     /* A CRC mismatch consumed its payload with it: the connection goes on. */
@@ -368,8 +370,9 @@ SL_TEST(broker_hostile_auth_deadline_and_failures) {
     char path[700];
     snprintf(path, sizeof path, "%s/secret", sl_test_tmpdir());
     write_secret_file(path, "s3cret-value\n");
-    const char *flags[] = {"--auth-file", path, "--auth-timeout", "2s",
-                           "--idle-timeout", "300s", NULL};
+    const char *flags[] = {
+        "--auth-file", path, "--auth-timeout", "2s", "--idle-timeout",
+        "300s",        NULL};
     broker_start(&b, flags);
     int fd = raw_connect(b.port);
     char out[8192];
@@ -420,8 +423,8 @@ SL_TEST(broker_hostile_auth_deadline_and_failures) {
     long sum = 0;
     int lines = 0;
     for (int waited = 0; waited < 15000; waited += 100) {
-        lines = count_in_file(b.log, "authentication failed", "attempts=",
-                              &sum);
+        lines =
+            count_in_file(b.log, "authentication failed", "attempts=", &sum);
         if (sum >= 20)
             break;
         sl_harness_sleep_ms(100);
@@ -490,8 +493,8 @@ SL_TEST(broker_hostile_exposure_and_secrets) {
     int st = broker_refused(plain, out, sizeof out);
     SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
     SL_CHECK(strstr(out, "--allow-remote") != NULL);
-    const char *remote[] = {"--listen", listen, "--data", data,
-                            "--allow-remote", NULL};
+    const char *remote[] = {"--listen", listen,           "--data",
+                            data,       "--allow-remote", NULL};
     st = broker_refused(remote, out, sizeof out);
     SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
     SL_CHECK(strstr(out, "without a secret") != NULL);
@@ -503,8 +506,8 @@ SL_TEST(broker_hostile_exposure_and_secrets) {
     snprintf(path, sizeof path, "%s/secret", sl_test_tmpdir());
     for (int i = 0; i < 4; i++) {
         write_secret_file(path, bad[i]);
-        const char *args[] = {"--listen", "127.0.0.1:1", "--data", data,
-                              "--auth-file", path, NULL};
+        const char *args[] = {"--listen",    "127.0.0.1:1", "--data", data,
+                              "--auth-file", path,          NULL};
         st = broker_refused(args, out, sizeof out);
         SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
         if (strstr(out, why[i]) == NULL)

@@ -124,15 +124,15 @@ static void check_served(const broker_t *b, const char *part) {
     sl_client_t *cl = client(b);
     uint64_t off0, off1;
     int dup;
-    SL_CHECK_OK(sl_client_put(cl, "after", part, "hello", 5, -1, 0, &off0,
-                              &dup));
+    SL_CHECK_OK(
+        sl_client_put(cl, "after", part, "hello", 5, -1, 0, &off0, &dup));
     size_t big = 4 * MIB;
     uint8_t *data = malloc(big);
     SL_CHECK(data != NULL);
     for (size_t i = 0; i < big; i++)
         data[i] = (uint8_t)(i * 131 + 7);
-    SL_CHECK_OK(sl_client_put(cl, "after", part, data, big, -1, 0, &off1,
-                              &dup));
+    SL_CHECK_OK(
+        sl_client_put(cl, "after", part, data, big, -1, 0, &off1, &dup));
     SL_CHECK_UINT(off1, off0 + 1);
     sl_client_fetch_t f;
     SL_CHECK_OK(sl_client_get(cl, "after", part, off0, 16 * MIB, 0, &f));
@@ -144,8 +144,8 @@ static void check_served(const broker_t *b, const char *part) {
 }
 
 /* Puts n messages of size bytes into topic/part, for the get tests. */
-static void fill(const broker_t *b, const char *topic, const char *part,
-                 int n, size_t size) {
+static void fill(const broker_t *b, const char *topic, const char *part, int n,
+                 size_t size) {
     sl_client_t *cl = client(b);
     uint8_t *data = malloc(size);
     SL_CHECK(data != NULL);
@@ -153,8 +153,8 @@ static void fill(const broker_t *b, const char *topic, const char *part,
     for (int i = 0; i < n; i++) {
         uint64_t off;
         int dup;
-        SL_CHECK_OK(sl_client_put(cl, topic, part, data, size, -1, 0, &off,
-                                  &dup));
+        SL_CHECK_OK(
+            sl_client_put(cl, topic, part, data, size, -1, 0, &off, &dup));
         SL_CHECK_UINT(off, (uint64_t)i);
     }
     free(data);
@@ -290,8 +290,9 @@ SL_TEST(broker_memory_nonreading_client_does_not_stop_others) {
 
 SL_TEST(broker_memory_partitions_listing_is_streamed) {
     broker_t b = {0};
-    const char *flags[] = {"--fsync", "never", "--max-output", "64KiB",
-                           "--checkpoint-interval", "1h", NULL};
+    const char *flags[] = {
+        "--fsync", "never", "--max-output", "64KiB", "--checkpoint-interval",
+        "1h",      NULL};
     sl_harness_broker_start(&b, flags, 10000);
     enum { NPART = 50000, CHUNK = 1000 };
     /* Creates the partitions with pipelined puts, 1000 at a time. */
@@ -302,8 +303,8 @@ SL_TEST(broker_memory_partitions_listing_is_streamed) {
     for (int base = 0; base < NPART; base += CHUNK) {
         size_t len = 0;
         for (int i = base; i < base + CHUNK; i++)
-            len += (size_t)sprintf(req + len, "put %d " LTOPIC
-                                   " partition_%05d 1\r\nx\r\n", i, i);
+            len += (size_t)sprintf(
+                req + len, "put %d " LTOPIC " partition_%05d 1\r\nx\r\n", i, i);
         send_all(fd, req, len);
         int lines = 0;
         size_t got = 0;
@@ -360,8 +361,8 @@ SL_TEST(broker_memory_partitions_listing_is_streamed) {
     for (char *line = strstr(text, "\r\n") + 2; strncmp(line, "END\r\n", 5);) {
         int id;
         char rest[32];
-        SL_CHECK(sscanf(line, LTOPIC " partition_%05d %31[0-9 ]", &id,
-                        rest) == 2);
+        SL_CHECK(sscanf(line, LTOPIC " partition_%05d %31[0-9 ]", &id, rest) ==
+                 2);
         SL_CHECK(id >= 0 && id < NPART && !seen[id]);
         SL_CHECK(strcmp(rest, "0 1") == 0);
         seen[id] = 1;
@@ -386,8 +387,14 @@ SL_TEST(broker_memory_budget_below_minimum_is_refused) {
     char data[600], log[600];
     snprintf(data, sizeof data, "%s/data", sl_test_tmpdir());
     snprintf(log, sizeof log, "%s/broker.log", sl_test_tmpdir());
-    const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen", addr,
-                          "--data", data, "--max-memory", "32MiB", NULL};
+    const char *argv[] = {sl_harness_bin("sluice-broker"),
+                          "--listen",
+                          addr,
+                          "--data",
+                          data,
+                          "--max-memory",
+                          "32MiB",
+                          NULL};
     int pid = sl_harness_spawn((char *const *)argv, log);
     int status = sl_harness_stop(pid, 0, 10000);
     SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2);

@@ -85,8 +85,8 @@ static void pipe_want(pipe_t *p, const char *fmt, ...) {
 }
 
 /* A put of payload to topic/part with extra options (may be ""). */
-static void pipe_put(pipe_t *p, uint64_t id, const char *part,
-                     const char *opts, const char *payload) {
+static void pipe_put(pipe_t *p, uint64_t id, const char *part, const char *opts,
+                     const char *payload) {
     pipe_req(p, "put %" PRIu64 " t %s %zu%s%s\r\n%s\r\n", id, part,
              strlen(payload), *opts ? " " : "", opts, payload);
 }
@@ -107,16 +107,18 @@ static int pipe_run(pipe_t *p, uint16_t port) {
             if (r <= 0)
                 sl_test_fail(__FILE__, __LINE__,
                              "connection ended (or timed out) before reply "
-                             "%zu of %zu; wanted: %s", i + 1, p->n,
-                             p->want[i]);
+                             "%zu of %zu; wanted: %s",
+                             i + 1, p->n, p->want[i]);
             got += (size_t)r;
         }
         *nl = '\0';
         if (nl > in + at && nl[-1] == '\r')
             nl[-1] = '\0';
         if (strcmp(in + at, p->want[i]) != 0)
-            sl_test_fail(__FILE__, __LINE__, "reply %zu: got \"%s\", "
-                         "wanted \"%s\"", i + 1, in + at, p->want[i]);
+            sl_test_fail(__FILE__, __LINE__,
+                         "reply %zu: got \"%s\", "
+                         "wanted \"%s\"",
+                         i + 1, in + at, p->want[i]);
         at = (size_t)(nl - in) + 1;
     }
     SL_CHECK_INT((int)(got - at), 0); /* Nothing more than was asked. */
@@ -155,8 +157,8 @@ static void stored(int fd, const char *part, char *out, size_t outlen) {
         uint64_t off, ts;
         size_t len;
         ask(fd, "", line, sizeof line);
-        SL_CHECK(sscanf(line, "%" SCNu64 " %" SCNu64 " %zu", &off, &ts,
-                        &len) == 3);
+        SL_CHECK(sscanf(line, "%" SCNu64 " %" SCNu64 " %zu", &off, &ts, &len) ==
+                 3);
         SL_CHECK_INT((int)off, (int)i);
         char data[256];
         SL_CHECK(len + 2 <= sizeof data);
@@ -179,10 +181,10 @@ static uint32_t bad_crc(const char *payload) {
 }
 
 #define OVERLAP_TEXT                                                           \
-    "sequence range overlaps the last stored batch of this producer; "        \
+    "sequence range overlaps the last stored batch of this producer; "         \
     "resend with the same batch boundaries"
 #define FENCED_TEXT                                                            \
-    "an earlier batch of this producer in this partition was refused; "       \
+    "an earlier batch of this producer in this partition was refused; "        \
     "resend from it"
 
 SL_TEST(broker_order_refusals_keep_request_order) {
@@ -213,8 +215,10 @@ SL_TEST(broker_order_refusals_keep_request_order) {
     pipe_put(&p, id, "p2", "", "two");
     pipe_want(&p, "200 %" PRIu64 " 0", id++);
     pipe_put(&p, id, "p3", "", "three");
-    pipe_want(&p, "429 %" PRIu64 " partition limit reached "
-              "(max-partitions 3)", id++);
+    pipe_want(&p,
+              "429 %" PRIu64 " partition limit reached "
+              "(max-partitions 3)",
+              id++);
     for (int i = 0; i < 10; i++, id++) {
         snprintf(payload, sizeof payload, "m%" PRIu64, off0);
         pipe_put(&p, id, "p0", "", payload);

@@ -31,9 +31,9 @@ static int open_fds(int pid) {
 static int start(const char *data, const char *log, char *addr, size_t alen) {
     uint16_t port = sl_harness_free_port();
     snprintf(addr, alen, "127.0.0.1:%u", port);
-    const char *argv[] = {sl_harness_bin("sluice-broker"), "--listen", addr,
-                          "--data", data, "--checkpoint-interval", "500ms",
-                          NULL};
+    const char *argv[] = {
+        sl_harness_bin("sluice-broker"), "--listen", addr, "--data", data,
+        "--checkpoint-interval",         "500ms",    NULL};
     int pid = sl_harness_spawn((char *const *)argv, log);
     if (sl_harness_wait_port(port, 10000) != 0)
         sl_test_fail(__FILE__, __LINE__, "broker did not start (see %s)", log);
@@ -55,8 +55,8 @@ SL_TEST(broker_twelve_thousand_partitions) {
             snprintf(part, sizeof part, "t.%d", p);
             snprintf(msg, sizeof msg, "%d-%d", p, round);
             sl_client_msg_t m = {msg, strlen(msg)};
-            SL_CHECK_OK(sl_client_put_send(cl, "many", part, &m, 1, -1, 0,
-                                           NULL));
+            SL_CHECK_OK(
+                sl_client_put_send(cl, "many", part, &m, 1, -1, 0, NULL));
         }
         while (sl_client_inflight(cl) > 0) {
             sl_client_ack_t ack;
@@ -93,7 +93,8 @@ SL_TEST(broker_twelve_thousand_partitions) {
     /* New puts continue every partition's offsets. */
     uint64_t off;
     int dup;
-    SL_CHECK_OK(sl_client_put(cl, "many", "t.11999", "x", 1, -1, 0, &off, &dup));
+    SL_CHECK_OK(
+        sl_client_put(cl, "many", "t.11999", "x", 1, -1, 0, &off, &dup));
     SL_CHECK_UINT(off, 3);
     fds = open_fds(pid);
     SL_CHECK(fds > 0 && fds < 2000);

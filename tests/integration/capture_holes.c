@@ -13,8 +13,8 @@
  * from it and publish every row once: nothing twice, nothing lost, in
  * order, across the hole.
  */
-#include "capture/schema/history.h"
 #include "capture/publish.h"
+#include "capture/schema/history.h"
 #include "client.h"
 #include "error.h"
 #include "harness.h"
@@ -51,11 +51,21 @@ static int start_capture(env_t *env, const char *log) {
     char start[200], path[700];
     snprintf(start, sizeof start, "%s:%llu", env->start_file,
              (unsigned long long)env->start_pos);
-    const char *const flags[] = {"--topic", TOPIC, "--server-id", "3011",
-                                 "--start", start, "--include", "holes\\..*",
-                                 "--heartbeat", "200ms",
-                                 "--checkpoint-interval", "50ms",
-                                 "--report-interval", "60s", NULL};
+    const char *const flags[] = {"--topic",
+                                 TOPIC,
+                                 "--server-id",
+                                 "3011",
+                                 "--start",
+                                 start,
+                                 "--include",
+                                 "holes\\..*",
+                                 "--heartbeat",
+                                 "200ms",
+                                 "--checkpoint-interval",
+                                 "50ms",
+                                 "--report-interval",
+                                 "60s",
+                                 NULL};
     snprintf(path, sizeof path, "%s/%s", env->dir, log);
     return sl_harness_start_capture(env->broker.addr, flags, path);
 }
@@ -63,8 +73,8 @@ static int start_capture(env_t *env, const char *log) {
 static void workload(MYSQL *mysql, int from, int count) {
     char sql[256];
     for (int i = from; i < from + count; i++) {
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO holes.t VALUES (%d, 'v%d')", i, i);
+        snprintf(sql, sizeof sql, "INSERT INTO holes.t VALUES (%d, 'v%d')", i,
+                 i);
         sl_harness_exec(mysql, sql);
     }
 }
@@ -102,8 +112,8 @@ static void wait_caught_up(env_t *env, MYSQL *mysql, const char *log) {
         int found;
         sl_checkpoint_t cp;
         newest(cl, "__sluice_capture", TOPIC, rec, sizeof rec, &found);
-        if (found && sl_checkpoint_decode((const uint8_t *)rec, strlen(rec),
-                                          &cp) == 0 &&
+        if (found &&
+            sl_checkpoint_decode((const uint8_t *)rec, strlen(rec), &cp) == 0 &&
             sl_history_cmp(cp.file, cp.pos, file, end) >= 0) {
             sl_client_close(cl);
             return;
@@ -162,8 +172,8 @@ SL_TEST(capture_resumes_below_a_hole_at_the_end) {
     sl_client_t *cl;
     SL_CHECK_OK(sl_client_connect(env.broker.addr, NULL, &cl));
     uint64_t earliest, latest;
-    SL_CHECK_OK(sl_client_offsets(cl, "__sluice_capture", TOPIC, &earliest,
-                                  &latest));
+    SL_CHECK_OK(
+        sl_client_offsets(cl, "__sluice_capture", TOPIC, &earliest, &latest));
     SL_CHECK(latest > 4096); /* Only a few checkpoints were written. */
     sl_client_fetch_t f;
     SL_CHECK_OK(sl_client_get(cl, "__sluice_capture", TOPIC, latest - 1,
@@ -193,8 +203,8 @@ SL_TEST(capture_resumes_below_a_hole_at_the_end) {
                 hole_to = f.recs[i].offset;
             }
             at = f.recs[i].offset + 1;
-            SL_CHECK_OK(sl_jr_parse(&doc, (const char *)f.recs[i].data,
-                                    f.recs[i].len));
+            SL_CHECK_OK(
+                sl_jr_parse(&doc, (const char *)f.recs[i].data, f.recs[i].len));
             uint32_t kind = sl_jr_get(&doc, 0, "kind");
             if (kind == SL_JR_NONE || !sl_jr_str_eq(&doc, kind, "row", 3))
                 continue;
@@ -203,8 +213,10 @@ SL_TEST(capture_resumes_below_a_hole_at_the_end) {
             int64_t id = 0;
             SL_CHECK_OK(sl_jr_i64(&doc, sl_jr_get(&doc, after, "id"), &id));
             if (id != next_id)
-                sl_test_fail(__FILE__, __LINE__, "row id %lld at offset "
-                             "%llu, expected %d", (long long)id,
+                sl_test_fail(__FILE__, __LINE__,
+                             "row id %lld at offset "
+                             "%llu, expected %d",
+                             (long long)id,
                              (unsigned long long)f.recs[i].offset, next_id);
             next_id++;
         }
@@ -215,8 +227,8 @@ SL_TEST(capture_resumes_below_a_hole_at_the_end) {
     /* The data partition skipped too: the rows after the restart lie
      * above the hole. */
     SL_CHECK(hole_to > hole_from + 4000);
-    printf("# data partition hole %llu-%llu\n",
-           (unsigned long long)hole_from, (unsigned long long)(hole_to - 1));
+    printf("# data partition hole %llu-%llu\n", (unsigned long long)hole_from,
+           (unsigned long long)(hole_to - 1));
 
     status = sl_harness_stop(cap, SIGTERM, 20000);
     SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);

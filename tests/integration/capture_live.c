@@ -7,8 +7,8 @@
  * partition it touched) — every committed row once, in commit order, even
  * when capture is killed with SIGKILL again and again during the load.
  */
-#include "capture/schema/history.h"
 #include "capture/publish.h"
+#include "capture/schema/history.h"
 #include "client.h"
 #include "error.h"
 #include "harness.h"
@@ -18,10 +18,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -146,8 +146,8 @@ static void oracle(const char *datadir, const char *file, uint64_t pos,
     SL_CHECK_INT(pclose(pipe), 0);
 }
 
-static void read_partition(sl_client_t *cl, const char *topic,
-                           const char *part, lines_t *out) {
+static void read_partition(sl_client_t *cl, const char *topic, const char *part,
+                           lines_t *out) {
     uint64_t offset = 0;
     for (int guard = 0; guard < 100000; guard++) {
         sl_client_fetch_t fetch;
@@ -158,8 +158,7 @@ static void read_partition(sl_client_t *cl, const char *topic,
             sl_test_fail(__FILE__, __LINE__, "get %s: %s", part,
                          sl_client_error(cl));
         for (size_t i = 0; i < fetch.count; i++) {
-            lines_add(out, (const char *)fetch.recs[i].data,
-                      fetch.recs[i].len);
+            lines_add(out, (const char *)fetch.recs[i].data, fetch.recs[i].len);
             strip_seq(out->items[out->n - 1]);
         }
         offset = fetch.next;
@@ -184,11 +183,27 @@ static int start_capture_args(env_t *env, const char *log, char **extra) {
     char start[200];
     snprintf(start, sizeof start, "%s:%llu", env->start_file,
              (unsigned long long)env->start_pos);
-    const char *flags[] = {"--topic", "live", "--server-id", "3001",
-                           "--start", start, "--include", "live\\..*",
-                           "--heartbeat", "200ms", "--checkpoint-interval",
-                           "50ms", "--report-interval", "60s", NULL, NULL,
-                           NULL, NULL, NULL, NULL, NULL};
+    const char *flags[] = {"--topic",
+                           "live",
+                           "--server-id",
+                           "3001",
+                           "--start",
+                           start,
+                           "--include",
+                           "live\\..*",
+                           "--heartbeat",
+                           "200ms",
+                           "--checkpoint-interval",
+                           "50ms",
+                           "--report-interval",
+                           "60s",
+                           NULL,
+                           NULL,
+                           NULL,
+                           NULL,
+                           NULL,
+                           NULL,
+                           NULL};
     size_t argc = 0;
     while (flags[argc] != NULL)
         argc++;
@@ -248,11 +263,13 @@ static void wait_caught_up(env_t *env, MYSQL *mysql, sl_client_t *cl) {
         sl_checkpoint_t cp;
         sl_client_fetch_t fetch;
         if (sl_client_offsets(cl, "__sluice_capture", "live", &earliest,
-                              &latest) == 0 && latest > 0 &&
-            sl_client_get(cl, "__sluice_capture", "live", latest - 1, 4096,
-                          0, &fetch) == 0 && fetch.count == 1 &&
-            sl_checkpoint_decode(fetch.recs[0].data, fetch.recs[0].len,
-                                 &cp) == 0 &&
+                              &latest) == 0 &&
+            latest > 0 &&
+            sl_client_get(cl, "__sluice_capture", "live", latest - 1, 4096, 0,
+                          &fetch) == 0 &&
+            fetch.count == 1 &&
+            sl_checkpoint_decode(fetch.recs[0].data, fetch.recs[0].len, &cp) ==
+                0 &&
             sl_history_cmp(cp.file, cp.pos, file, end) >= 0)
             return;
         struct timespec ts = {0, 100 * 1000000L};
@@ -268,8 +285,7 @@ static void wait_caught_up(env_t *env, MYSQL *mysql, sl_client_t *cl) {
 static void compare(env_t *env, sl_client_t *cl) {
     parts_t want;
     memset(&want, 0, sizeof want);
-    oracle(getenv("SL_SOURCE_DATADIR"), env->start_file, env->start_pos,
-           &want);
+    oracle(getenv("SL_SOURCE_DATADIR"), env->start_file, env->start_pos, &want);
     SL_CHECK_INT(want.n, 2);
     for (size_t i = 0; i < want.n; i++) {
         lines_t got;
@@ -422,8 +438,8 @@ SL_TEST(capture_key_routing_and_column_exclusion) {
                 used[t][k] = 1;
                 if (t == 0)
                     SL_CHECK(strstr(got.items[j], "\"v\":") == NULL);
-                SL_CHECK_OK(sl_jr_parse(&doc, got.items[j],
-                                        strlen(got.items[j])));
+                SL_CHECK_OK(
+                    sl_jr_parse(&doc, got.items[j], strlen(got.items[j])));
                 uint32_t img = sl_jr_get(&doc, 0, "after");
                 if (sl_jr_type(&doc, img) != SL_JR_OBJECT)
                     img = sl_jr_get(&doc, 0, "before");
@@ -512,8 +528,8 @@ SL_TEST(capture_streams_a_million_row_transaction) {
     SL_CHECK(fetch.count >= 1);
     SL_CHECK(memmem(fetch.recs[0].data, fetch.recs[0].len, "\"kind\":\"ddl\"",
                     12) != NULL);
-    SL_CHECK_OK(sl_client_get(cl, "live", "live.big", 1000001, 4096, 0,
-                              &fetch));
+    SL_CHECK_OK(
+        sl_client_get(cl, "live", "live.big", 1000001, 4096, 0, &fetch));
     SL_CHECK(fetch.count == 1);
     SL_CHECK(memmem(fetch.recs[0].data, fetch.recs[0].len,
                     "\"kind\":\"commit\",\"rows\":1000000", 30) != NULL);
@@ -584,8 +600,9 @@ SL_TEST(capture_schema_history_without_binlog_metadata) {
     SL_CHECK_OK(sl_client_connect(env.broker_addr, NULL, &cl));
     for (int i = 0; i < 300; i++) {
         uint64_t earliest, latest = 0;
-        if (sl_client_offsets(cl, "__sluice_capture", "live.schema",
-                              &earliest, &latest) == 0 && latest > 0)
+        if (sl_client_offsets(cl, "__sluice_capture", "live.schema", &earliest,
+                              &latest) == 0 &&
+            latest > 0)
             break;
         struct timespec pause = {0, 20 * 1000000L};
         nanosleep(&pause, NULL);

@@ -29,7 +29,8 @@
 #define NROWS 6
 
 /* 64 characters: the servers' limit for both database and table names. */
-#define LONG_DB "d.b 64 chars 'quoted' `ticked` ------------------------------..."
+#define LONG_DB                                                                \
+    "d.b 64 chars 'quoted' `ticked` ------------------------------..."
 /* The server keeps a table in files named after it, with each character
  * outside [A-Za-z0-9_] spelt as @ and up to 4 more bytes: 64 CJK
  * characters exceed the file system's 255 bytes, 60 Latin ones and 4 CJK
@@ -42,10 +43,9 @@ typedef struct {
 } name_t;
 
 static const name_t names[] = {
-    {"café", "測試表格"},      {"my db", "my table"},
-    {"café", "a.b"},           {"café", "q'uo\"te"},
-    {"café", "back`tick"},     {"café", LONG_TABLE},
-    {"d.o.t", "-x-2e-"},       {LONG_DB, "t"},
+    {"café", "測試表格"}, {"my db", "my table"}, {"café", "a.b"},
+    {"café", "q'uo\"te"}, {"café", "back`tick"}, {"café", LONG_TABLE},
+    {"d.o.t", "-x-2e-"},  {LONG_DB, "t"},
 };
 #define NNAMES (sizeof names / sizeof names[0])
 
@@ -174,15 +174,22 @@ SL_TEST(capture_odd_names_reach_target_and_redis) {
     char broker[64], keyf[600], log[600];
     int bpid = sl_harness_start_broker(dir, broker, sizeof broker);
     snprintf(log, sizeof log, "%s/capture.log", dir);
-    const char *const cflags[] = {"--topic", "names", "--server-id", "4201",
-                                  "--start", start, "--include",
+    const char *const cflags[] = {"--topic",
+                                  "names",
+                                  "--server-id",
+                                  "4201",
+                                  "--start",
+                                  start,
+                                  "--include",
                                   "(café|my db|d\\.o\\.t|d\\.b 64 .*)\\..*",
-                                  "--heartbeat", "200ms",
-                                  "--checkpoint-interval", "50ms", NULL};
+                                  "--heartbeat",
+                                  "200ms",
+                                  "--checkpoint-interval",
+                                  "50ms",
+                                  NULL};
     int cpid = sl_harness_start_capture(broker, cflags, log);
     char target[200], tpw[512], redis[64];
-    sl_harness_mysql_url("TARGET", "USER", "names_meta", target,
-                         sizeof target);
+    sl_harness_mysql_url("TARGET", "USER", "names_meta", target, sizeof target);
     snprintf(tpw, sizeof tpw, "%s", sl_harness_password_file("TARGET"));
     snprintf(redis, sizeof redis, "127.0.0.1:%u", rport);
     snprintf(keyf, sizeof keyf, "%s/keys", dir);
@@ -202,11 +209,26 @@ SL_TEST(capture_odd_names_reach_target_and_redis) {
     }
     fclose(kf);
     snprintf(log, sizeof log, "%s/apply.log", dir);
-    char *aargv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker",
-                     broker, "--topic", "names", "--workers", "2",
-                     "--target", target, "--target-password-file", tpw,
-                     "--redis", redis, "--keys", keyf, "--poll", "200ms",
-                     "--drift", "stop", NULL};
+    char *aargv[] = {(char *)sl_harness_bin("sluice-apply"),
+                     "--broker",
+                     broker,
+                     "--topic",
+                     "names",
+                     "--workers",
+                     "2",
+                     "--target",
+                     target,
+                     "--target-password-file",
+                     tpw,
+                     "--redis",
+                     redis,
+                     "--keys",
+                     keyf,
+                     "--poll",
+                     "200ms",
+                     "--drift",
+                     "stop",
+                     NULL};
     int apid = sl_harness_spawn(aargv, log);
 
     /* Inserts, an update and a delete in each table, values in UTF-8. */
@@ -235,12 +257,13 @@ SL_TEST(capture_odd_names_reach_target_and_redis) {
         }
         if (got == NULL || strcmp(got, want) != 0) {
             char cmd[1300];
-            snprintf(cmd, sizeof cmd, "tail -n 15 %s/capture.log %s",
-                     dir, log);
+            snprintf(cmd, sizeof cmd, "tail -n 15 %s/capture.log %s", dir, log);
             if (system(cmd) != 0)
                 printf("# no logs\n");
-            sl_test_fail(__FILE__, __LINE__, "`%s`.`%s`: target has %s, "
-                         "source %s", names[i].db, names[i].table,
+            sl_test_fail(__FILE__, __LINE__,
+                         "`%s`.`%s`: target has %s, "
+                         "source %s",
+                         names[i].db, names[i].table,
                          got ? got : "(unreadable)", want);
         }
         free(got);
@@ -262,19 +285,21 @@ SL_TEST(capture_odd_names_reach_target_and_redis) {
         longs += sl_partname_is_long(part, strlen(part));
         snprintf(line, sizeof line, "names %s ", part);
         if (strstr((const char *)list.data, line) == NULL)
-            sl_test_fail(__FILE__, __LINE__, "no partition %s for `%s`.`%s` "
-                         "in:\n%s", part, names[i].db, names[i].table,
+            sl_test_fail(__FILE__, __LINE__,
+                         "no partition %s for `%s`.`%s` "
+                         "in:\n%s",
+                         part, names[i].db, names[i].table,
                          (const char *)list.data);
         sl_client_fetch_t fetch;
         SL_CHECK_OK(sl_client_get(cl, "names", part, 0, 1 << 16, 0, &fetch));
         SL_CHECK(fetch.count > 0);
-        char *json = strndup((const char *)fetch.recs[0].data,
-                             fetch.recs[0].len);
+        char *json =
+            strndup((const char *)fetch.recs[0].data, fetch.recs[0].len);
         char want[400];
         /* JSON escapes '"' in the quoted name. */
         snprintf(want, sizeof want, "\"table\":\"%s\"",
                  strcmp(names[i].table, "q'uo\"te") == 0 ? "q'uo\\\"te"
-                                                        : names[i].table);
+                                                         : names[i].table);
         if (strstr(json, want) == NULL)
             sl_test_fail(__FILE__, __LINE__, "%s: event lacks %s: %s", part,
                          want, json);
@@ -360,10 +385,10 @@ static void check_topic(sl_client_t *cl, const char *topic, const char *mode,
                     continue;
                 sl_buf_reset(&db);
                 sl_buf_reset(&tb);
-                SL_CHECK_OK(sl_jr_unescape(&doc, sl_jr_get(&doc, 0, "db"),
-                                           &db));
-                SL_CHECK_OK(sl_jr_unescape(&doc, sl_jr_get(&doc, 0, "table"),
-                                           &tb));
+                SL_CHECK_OK(
+                    sl_jr_unescape(&doc, sl_jr_get(&doc, 0, "db"), &db));
+                SL_CHECK_OK(
+                    sl_jr_unescape(&doc, sl_jr_get(&doc, 0, "table"), &tb));
                 /* The partition is the one the mode gives these names
                  * (for key:N, one of the N). */
                 sl_buf_reset(&want);
@@ -373,8 +398,8 @@ static void check_topic(sl_client_t *cl, const char *topic, const char *mode,
                 size_t wlen = strcspn((const char *)want.data, "#");
                 if (route.mode == SL_ROUTE_KEY)
                     want.len = wlen;
-                if (want.len != (route.mode == SL_ROUTE_KEY ? plen
-                                                             : strlen(part)) ||
+                if (want.len !=
+                        (route.mode == SL_ROUTE_KEY ? plen : strlen(part)) ||
                     memcmp(want.data, part, want.len) != 0)
                     sl_test_fail(__FILE__, __LINE__,
                                  "%s: row of `%.*s`.`%.*s` in partition %s",
@@ -413,26 +438,32 @@ SL_TEST(capture_odd_names_in_every_routing_mode) {
             snprintf(tail, sizeof tail, "(%d, 'r%d')", id, id);
             exec_on(src, "INSERT INTO %s.%s VALUES %s", &names[i], tail);
         }
-        exec_on(src, "UPDATE %s.%s SET v = 'u' WHERE id = 2%s", &names[i],
-                "");
+        exec_on(src, "UPDATE %s.%s SET v = 'u' WHERE id = 2%s", &names[i], "");
         exec_on(src, "DELETE FROM %s.%s WHERE id = 3%s", &names[i], "");
     }
 
     char broker[64], log[600];
     int bpid = sl_harness_start_broker(dir, broker, sizeof broker);
-    static const char *const modes[] = {"table", "database", "server",
-                                        "key:3"};
+    static const char *const modes[] = {"table", "database", "server", "key:3"};
     int pids[4];
     for (int m = 0; m < 4; m++) {
         char topic[32], sid[16];
         snprintf(topic, sizeof topic, "names_mode%d", m);
         snprintf(sid, sizeof sid, "%d", 4211 + m);
         snprintf(log, sizeof log, "%s/capture%d.log", dir, m);
-        const char *const flags[] = {"--topic", topic, "--server-id", sid,
-                                     "--start", start, "--include",
+        const char *const flags[] = {"--topic",
+                                     topic,
+                                     "--server-id",
+                                     sid,
+                                     "--start",
+                                     start,
+                                     "--include",
                                      "(café|my db|d\\.o\\.t|d\\.b 64 .*)\\..*",
-                                     "--partition-by", modes[m],
-                                     "--heartbeat", "200ms", NULL};
+                                     "--partition-by",
+                                     modes[m],
+                                     "--heartbeat",
+                                     "200ms",
+                                     NULL};
         pids[m] = sl_harness_start_capture(broker, flags, log);
     }
     sl_client_t *cl;

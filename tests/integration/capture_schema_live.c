@@ -37,8 +37,8 @@ static int str_eq(const char *a, const char *b) {
 
 /* Describes the first difference between the two histories' test tables
  * into msg; returns 0 when they are equal. */
-static int compare(const sl_schema_t *hist, const sl_schema_t *live,
-                   char *msg, size_t msglen) {
+static int compare(const sl_schema_t *hist, const sl_schema_t *live, char *msg,
+                   size_t msglen) {
     size_t nh = sl_schema_count(hist), nl = sl_schema_count(live);
     size_t ih = 0, il = 0;
     for (;;) {
@@ -56,13 +56,13 @@ static int compare(const sl_schema_t *hist, const sl_schema_t *live,
         if (th == NULL || tl == NULL || strcmp(th->db, tl->db) != 0 ||
             strcmp(th->name, tl->name) != 0) {
             snprintf(msg, msglen, "tables differ: history %s.%s, server %s.%s",
-                     th ? th->db : "-", th ? th->name : "-",
-                     tl ? tl->db : "-", tl ? tl->name : "-");
+                     th ? th->db : "-", th ? th->name : "-", tl ? tl->db : "-",
+                     tl ? tl->name : "-");
             return 1;
         }
         if (!str_eq(th->charset, tl->charset)) {
-            snprintf(msg, msglen, "%s.%s: table charset %s, server %s",
-                     th->db, th->name, th->charset, tl->charset);
+            snprintf(msg, msglen, "%s.%s: table charset %s, server %s", th->db,
+                     th->name, th->charset, tl->charset);
             return 1;
         }
         if (th->ncols != tl->ncols) {
@@ -88,11 +88,10 @@ static int compare(const sl_schema_t *hist, const sl_schema_t *live,
                          "null=%d pk=%d nv=%zu",
                          th->db, th->name, i, a->name, a->data_type,
                          a->column_type, a->is_unsigned,
-                         a->charset ? a->charset : "-", a->nullable,
-                         a->pk_seq, a->nvalues, b->name, b->data_type,
-                         b->column_type, b->is_unsigned,
-                         b->charset ? b->charset : "-", b->nullable,
-                         b->pk_seq, b->nvalues);
+                         a->charset ? a->charset : "-", a->nullable, a->pk_seq,
+                         a->nvalues, b->name, b->data_type, b->column_type,
+                         b->is_unsigned, b->charset ? b->charset : "-",
+                         b->nullable, b->pk_seq, b->nvalues);
                 return 1;
             }
         }
@@ -109,16 +108,15 @@ static void step(MYSQL *mysql, sl_schema_t *hist, const char *db,
     sl_harness_exec(mysql, sql);
     char err[512];
     sl_ddl_effect_t eff;
-    int rc = sl_schema_apply_ddl(hist, db, sql, strlen(sql), &eff, err,
-                                 sizeof err);
+    int rc =
+        sl_schema_apply_ddl(hist, db, sql, strlen(sql), &eff, err, sizeof err);
     sl_ddl_effect_free(&eff);
     if (rc != 0)
         sl_test_fail(__FILE__, line, "apply %s: %s (%s)", sql, sl_errname(rc),
                      err);
     sl_schema_t *live = NULL;
     SL_CHECK_OK(sl_schema_new(&live));
-    rc = sl_schema_load_live(live, mysql, want_test_dbs, NULL, err,
-                             sizeof err);
+    rc = sl_schema_load_live(live, mysql, want_test_dbs, NULL, err, sizeof err);
     if (rc != 0) {
         sl_schema_free(live);
         sl_test_fail(__FILE__, line, "load_live: %s", err);
@@ -317,8 +315,8 @@ SL_TEST(schema_live_load_then_alter) {
     sl_schema_t *hist = NULL;
     char err[512];
     SL_CHECK_OK(sl_schema_new(&hist));
-    SL_CHECK_OK(sl_schema_load_live(hist, mysql, want_test_dbs, NULL, err,
-                                    sizeof err));
+    SL_CHECK_OK(
+        sl_schema_load_live(hist, mysql, want_test_dbs, NULL, err, sizeof err));
     const sl_schema_table_t *t = sl_schema_find(hist, DB, strlen(DB), "a", 1);
     SL_CHECK(t != NULL);
     SL_CHECK_INT(t->ncols, 3);

@@ -205,8 +205,8 @@ SL_TEST(source_starts_from_a_mariadb_gtid) {
     uint64_t pos;
     int found = 0;
     for (int i = 0; i < 200 && !found; i++) {
-        SL_CHECK_OK(sl_source_next(src, &ev, &len, &file, &pos, err,
-                                   sizeof err));
+        SL_CHECK_OK(
+            sl_source_next(src, &ev, &len, &file, &pos, err, sizeof err));
         if (ev[4] == EV_MARIA_GTID) {
             /* Body: seq_no u64le, domain u32le. */
             unsigned long long seq = 0;
@@ -271,8 +271,8 @@ SL_TEST(source_heartbeats_and_silence) {
     uint64_t pos;
     int heartbeats = 0;
     for (int i = 0; i < 50 && heartbeats < 2; i++) {
-        SL_CHECK_OK(sl_source_next(src, &ev, &len, &file, &pos, err,
-                                   sizeof err));
+        SL_CHECK_OK(
+            sl_source_next(src, &ev, &len, &file, &pos, err, sizeof err));
         if (ev[4] == EV_HEARTBEAT) {
             SL_CHECK_UINT(pos, 0);
             heartbeats++;
@@ -302,8 +302,8 @@ SL_TEST(gtid_set_encoding) {
     SL_CHECK_UINT(buf.data[0], 1);
     SL_CHECK_UINT(buf.data[8], 0x3E);
     SL_CHECK_UINT(buf.data[8 + 16], 2);
-    SL_CHECK_UINT(buf.data[8 + 16 + 8], 1);       /* start 1 */
-    SL_CHECK_UINT(buf.data[8 + 16 + 8 + 8], 6);   /* end 5 + 1 */
+    SL_CHECK_UINT(buf.data[8 + 16 + 8], 1);     /* start 1 */
+    SL_CHECK_UINT(buf.data[8 + 16 + 8 + 8], 6); /* end 5 + 1 */
     SL_CHECK_UINT(buf.data[8 + 16 + 8 + 16], 7);
     SL_CHECK_UINT(buf.data[8 + 16 + 8 + 24], 8);
     sl_buf_reset(&buf);

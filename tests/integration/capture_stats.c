@@ -34,8 +34,8 @@ typedef struct {
 
 static void setup(env_t *env, MYSQL *m) {
     snprintf(env->dir, sizeof env->dir, "%s", sl_test_tmpdir());
-    env->broker_pid = sl_harness_start_broker(env->dir, env->broker,
-                                              sizeof env->broker);
+    env->broker_pid =
+        sl_harness_start_broker(env->dir, env->broker, sizeof env->broker);
     sl_harness_exec(m, "DROP DATABASE IF EXISTS cstats");
     sl_harness_exec(m, "CREATE DATABASE cstats");
     sl_harness_exec(m, "CREATE TABLE cstats.t (id INT PRIMARY KEY, "
@@ -52,12 +52,22 @@ static int start_capture(env_t *env, const char *listen, int allow_remote,
                          const char *log) {
     char path[700];
     snprintf(path, sizeof path, "%s/%s", env->dir, log);
-    const char *const flags[] = {"--topic", "cstats", "--server-id", "4301",
-                                 "--start", env->start, "--include",
-                                 "cstats\\..*", "--heartbeat", "200ms",
-                                 "--checkpoint-interval", "50ms",
-                                 "--report-interval", "100ms",
-                                 "--stats-listen", listen,
+    const char *const flags[] = {"--topic",
+                                 "cstats",
+                                 "--server-id",
+                                 "4301",
+                                 "--start",
+                                 env->start,
+                                 "--include",
+                                 "cstats\\..*",
+                                 "--heartbeat",
+                                 "200ms",
+                                 "--checkpoint-interval",
+                                 "50ms",
+                                 "--report-interval",
+                                 "100ms",
+                                 "--stats-listen",
+                                 listen,
                                  allow_remote ? "--stats-allow-remote" : NULL,
                                  NULL};
     return sl_harness_start_capture(env->broker, flags, path);
@@ -71,8 +81,7 @@ static int connect_to(uint16_t port, int rcvbuf) {
  * "" when nothing came within the 10 s read timeout). */
 static const char *ask(uint16_t port, const char *req) {
     static char reply[65536];
-    return sl_harness_tcp_ask(port, req, "END\r\n", 10000, reply,
-                              sizeof reply);
+    return sl_harness_tcp_ask(port, req, "END\r\n", 10000, reply, sizeof reply);
 }
 
 /* Messages in the broker's partition cstats.t (0 when it has none). */
@@ -94,9 +103,9 @@ SL_TEST(capture_stats_reader_that_never_reads_cannot_stall_publishing) {
     SL_CHECK_OK(sl_harness_wait_port(port, 30000));
     /* The first STAT text comes with capture's first report. */
     static char first[65536];
-    const char *text = sl_harness_tcp_poll(port, "stats\r\n", "END\r\n",
-                                           "STAT rows ", 300, 10000, first,
-                                           sizeof first);
+    const char *text =
+        sl_harness_tcp_poll(port, "stats\r\n", "END\r\n", "STAT rows ", 300,
+                            10000, first, sizeof first);
     SL_CHECK(strstr(text, "STAT rows ") != NULL);
 
     /* The hostile client: a tiny receive window, requests pipelined
@@ -127,8 +136,8 @@ SL_TEST(capture_stats_reader_that_never_reads_cannot_stall_publishing) {
     /* Rows written now reach the broker while the hog sits there. */
     char sql[200];
     for (int i = 1; i <= NROWS; i++) {
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO cstats.t VALUES (%d, 'v%d')", i, i);
+        snprintf(sql, sizeof sql, "INSERT INTO cstats.t VALUES (%d, 'v%d')", i,
+                 i);
         sl_harness_exec(m, sql);
     }
     sl_client_t *cl;
@@ -171,7 +180,8 @@ SL_TEST(capture_stats_reader_that_never_reads_cannot_stall_publishing) {
     SL_CHECK(r == 0 || errno == ECONNRESET);
     SL_CHECK(ends < sent / 7);
     printf("# hog: %zu requests sent, %zu answers read (%zu bytes) before "
-           "the endpoint closed it\n", sent / 7, ends, total);
+           "the endpoint closed it\n",
+           sent / 7, ends, total);
     close(hog);
 
     /* At the client limit a further connection is told so and closed;
@@ -243,8 +253,8 @@ SL_TEST(capture_stats_binds_loopback_unless_allowed) {
     int st = sl_harness_stop(cpid, 0, 30000); /* Waits for it to exit. */
     SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) != 0);
     char cmd[800];
-    snprintf(cmd, sizeof cmd, "grep -q -- '--stats-allow-remote' %s/refused.log",
-             env.dir);
+    snprintf(cmd, sizeof cmd,
+             "grep -q -- '--stats-allow-remote' %s/refused.log", env.dir);
     SL_CHECK_INT(system(cmd), 0);
 
     /* Explicitly allowed, it serves (reached here over loopback). */
@@ -252,9 +262,9 @@ SL_TEST(capture_stats_binds_loopback_unless_allowed) {
     SL_CHECK_OK(sl_harness_wait_port(port, 30000));
     /* The first STAT text comes with capture's first report. */
     static char first[65536];
-    const char *text = sl_harness_tcp_poll(port, "stats\r\n", "END\r\n",
-                                           "STAT rows ", 300, 10000, first,
-                                           sizeof first);
+    const char *text =
+        sl_harness_tcp_poll(port, "stats\r\n", "END\r\n", "STAT rows ", 300,
+                            10000, first, sizeof first);
     SL_CHECK(strstr(text, "STAT rows ") != NULL);
     st = sl_harness_stop(cpid, SIGTERM, 20000);
     SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);

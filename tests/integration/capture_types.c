@@ -12,11 +12,11 @@
  *   b  binary: our {"base64": ...} decodes to the SELECT bytes
  *   g  geometry: our {"srid":N,"wkb":"hex"} as "N:hex"
  */
-#include "capture/decoder/binlog.h"
+#include "../unit/test_capture_lib.h"
 #include "bytes.h"
+#include "capture/decoder/binlog.h"
 #include "harness.h"
 #include "sl_test.h"
-#include "../unit/test_capture_lib.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -37,7 +37,8 @@ static const family_t families[] = {
      "ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, su SMALLINT UNSIGNED, "
      "mi MEDIUMINT, mu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED, "
      "bi BIGINT, bu BIGINT UNSIGNED",
-     "ti, tu, si, su, mi, mu, i, iu, bi, bu", "nnnnnnnnnn",
+     "ti, tu, si, su, mi, mu, i, iu, bi, bu",
+     "nnnnnnnnnn",
      {"-128, 0, -32768, 0, -8388608, 0, -2147483648, 0, "
       "-9223372036854775808, 0",
       "127, 255, 32767, 65535, 8388607, 16777215, 2147483647, 4294967295, "
@@ -47,7 +48,8 @@ static const family_t families[] = {
     {"reals",
      "f FLOAT, d DOUBLE, d65 DECIMAL(65,30), d10 DECIMAL(10,0), "
      "d5 DECIMAL(5,5), d18 DECIMAL(18,9)",
-     "f, d, d65, d10, d5, d18", "fdnnnn",
+     "f, d, d65, d10, d5, d18",
+     "fdnnnn",
      {"3.40282e38, 1.7976931348623157e308, "
       "99999999999999999999999999999999999.999999999999999999999999999999, "
       "9999999999, 0.99999, 999999999.999999999",
@@ -106,7 +108,8 @@ static const family_t families[] = {
      "gr VARCHAR(20) CHARACTER SET greek, cy VARCHAR(20) CHARACTER SET "
      "cp1251, asc1 VARCHAR(10) CHARACTER SET ascii, t TEXT, tt TINYTEXT, "
      "mt MEDIUMTEXT, lt LONGTEXT",
-     "c, v, l1, gr, cy, asc1, t, tt, mt, lt", "nnnnnnnnnn",
+     "c, v, l1, gr, cy, asc1, t, tt, mt, lt",
+     "nnnnnnnnnn",
      {"'', '', '', '', '', '', '', '', '', ''",
       "'abc', 'héllo wörld ✓ 😀 𝄞', 'café €', 'αβγ Ω', 'привет', "
       "'plain', 'text 😀', 'tiny', 'medium 𝄞', 'long ✓'",
@@ -119,7 +122,8 @@ static const family_t families[] = {
     {"binaries",
      "bn BINARY(4), vb VARBINARY(256), tb TINYBLOB, b BLOB, mb MEDIUMBLOB, "
      "lb LONGBLOB",
-     "bn, vb, tb, b, mb, lb", "bbbbbb",
+     "bn, vb, tb, b, mb, lb",
+     "bbbbbb",
      {"'', '', '', '', '', ''",
       "x'01', @allbytes, @allbytes255, @allbytes, @allbytes, @allbytes",
       "x'FFFFFFFF', x'00', x'00', REPEAT(@allbytes, 200), "
@@ -129,7 +133,8 @@ static const family_t families[] = {
      "b1 BIT(1), b7 BIT(7), b64 BIT(64), e ENUM('a','b','c'), "
      "e2 ENUM('x','y'), s SET('x','y','z'), s64 SET('a0','a1','a2','a3',"
      "'a4','a5','a6','a7','a8','a9')",
-     "b1+0, b7+0, b64+0, e, e2, s, s64", "nnnnnnn",
+     "b1+0, b7+0, b64+0, e, e2, s, s64",
+     "nnnnnnn",
      {"b'0', b'0', b'0', 'a', 'x', '', ''",
       "b'1', b'1111111', x'FFFFFFFFFFFFFFFF', 'c', 'y', 'x,y,z', "
       "'a0,a9'",
@@ -146,8 +151,7 @@ static const family_t families[] = {
       "'[]', ST_GeomFromText('LINESTRING(0 0,1.5 -2)', 3857), "
       "ST_GeomFromText('POINT(-180 90)')",
       "NULL, NULL, NULL", NULL}},
-    {"big", "lb LONGBLOB", "lb", "b",
-     {"REPEAT(@allbytes, 131072)", NULL}},
+    {"big", "lb LONGBLOB", "lb", "b", {"REPEAT(@allbytes, 131072)", NULL}},
 };
 
 #define NFAM (sizeof(families) / sizeof(families[0]))
@@ -338,8 +342,8 @@ SL_TEST(capture_types_against_select) {
     for (size_t f = 0; f < NFAM; f++) {
         const family_t *fam = &families[f];
         char q[2048];
-        snprintf(q, sizeof(q), "SELECT id, %s FROM %s ORDER BY id",
-                 fam->select, fam->table);
+        snprintf(q, sizeof(q), "SELECT id, %s FROM %s ORDER BY id", fam->select,
+                 fam->table);
         if (mysql_query(my, q) != 0)
             sl_test_fail(__FILE__, __LINE__, "%s: %s", q, mysql_error(my));
         MYSQL_RES *res = mysql_store_result(my);
@@ -360,8 +364,10 @@ SL_TEST(capture_types_against_select) {
                     after = a;
             }
             if (after == NULL)
-                sl_test_fail(__FILE__, __LINE__, "%s id %d: no insert "
-                             "decoded", fam->table, id);
+                sl_test_fail(__FILE__, __LINE__,
+                             "%s id %d: no insert "
+                             "decoded",
+                             fam->table, id);
             /* Updated rows compare with the update's after image. */
             for (size_t i = 0; i < ls.n; i++) {
                 if (strcmp(ct_get(evs[i], "table")->s, fam->table) != 0 ||
@@ -376,9 +382,10 @@ SL_TEST(capture_types_against_select) {
                 char why[300];
                 if (!same(fam->kinds[c], after->kids[c + 1], row[c + 1],
                           row[c + 1] ? lens[c + 1] : 0, why, sizeof(why)))
-                    sl_test_fail(__FILE__, __LINE__, "%s id %d column %s: "
-                                 "%s", fam->table, id, after->keys[c + 1],
-                                 why);
+                    sl_test_fail(__FILE__, __LINE__,
+                                 "%s id %d column %s: "
+                                 "%s",
+                                 fam->table, id, after->keys[c + 1], why);
                 compared++;
             }
         }
@@ -441,9 +448,10 @@ SL_TEST(capture_mariadb_compressed_events) {
     /* A new connection picks up the global setting. */
     MYSQL *mz = sl_harness_mysql("SOURCE", DB "_z");
     for (int i = 1; i <= 50; i++)
-        exec_sql(mz, "INSERT INTO z VALUES (%d, CONCAT(REPEAT('compress "
-                     "me ', %d), 'ü'), %d, REPEAT(x'00ff', %d))", i, i * 10,
-                 i * 7, i);
+        exec_sql(mz,
+                 "INSERT INTO z VALUES (%d, CONCAT(REPEAT('compress "
+                 "me ', %d), 'ü'), %d, REPEAT(x'00ff', %d))",
+                 i, i * 10, i * 7, i);
     sl_harness_exec(mz, "UPDATE z SET n = n + 1, t = CONCAT(t, '!') "
                         "WHERE id % 3 = 0");
     sl_harness_exec(mz, "DELETE FROM z WHERE id % 5 = 0");

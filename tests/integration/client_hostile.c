@@ -26,8 +26,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <hiredis.h>
 #include <fcntl.h>
+#include <hiredis.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -68,8 +68,8 @@ struct fake_s {
     pthread_t th;
     volatile int stop;
     pthread_mutex_t mu;
-    int conns;     /* Connections accepted. */
-    int eofs;      /* Connections the client closed. */
+    int conns; /* Connections accepted. */
+    int eofs;  /* Connections the client closed. */
     int requests;
     fake_fn fn;
     /* Script mode: the replies to requests 1, 2, ... (the last one
@@ -83,8 +83,8 @@ struct fake_s {
      * are malformed (after storing). Producer sequences are checked as
      * the broker does. */
     int refuse, refused, bad_acks;
-    int close_now; /* Set by a handler: serve no more on this connection. */
-    int keep_open; /* Refusals keep serving the connection. */
+    int close_now;  /* Set by a handler: serve no more on this connection. */
+    int keep_open;  /* Refusals keep serving the connection. */
     int concurrent; /* A thread per connection. */
     int active;     /* Connection threads running. */
     /* Apply mode: the first get is answered with a hostile reply; commits
@@ -402,8 +402,8 @@ static void put_fn(fake_t *fb, int fd, const req_t *req) {
     }
     if (getenv("FAKE_DEBUG"))
         fprintf(stderr, "fake: %s %s %s seq=%llu n=%zu dup=%d refuse=%d\n",
-                req->tok[0], req->tok[1], req->tok[3],
-                (unsigned long long)seq, req->nmsgs, dup, fb->refuse);
+                req->tok[0], req->tok[1], req->tok[3], (unsigned long long)seq,
+                req->nmsgs, dup, fb->refuse);
     int bad = fb->bad_acks > 0;
     if (bad)
         fb->bad_acks--;
@@ -426,8 +426,7 @@ static sl_client_t *fake_client(const fake_t *fb) {
 
 /* ---- the client library ------------------------------------------------- */
 
-enum { K_GET, K_OFFSETS, K_COMMITTED, K_PARTITIONS, K_STATS, K_PUT,
-       K_COMMIT };
+enum { K_GET, K_OFFSETS, K_COMMITTED, K_PARTITIONS, K_STATS, K_PUT, K_COMMIT };
 
 /* Runs one call of kind k; fills what it returned as data into got. */
 static int call(sl_client_t *cl, int k, sl_buf_t *got) {
@@ -460,10 +459,8 @@ static int call(sl_client_t *cl, int k, sl_buf_t *got) {
             sl_buf_printf(got, "%llu", (unsigned long long)a);
         return rc;
     }
-    case K_PARTITIONS:
-        return sl_client_partitions(cl, NULL, got);
-    case K_STATS:
-        return sl_client_stats(cl, got);
+    case K_PARTITIONS: return sl_client_partitions(cl, NULL, got);
+    case K_STATS: return sl_client_stats(cl, got);
     case K_PUT: {
         uint64_t off = 77;
         int dup = 0;
@@ -492,13 +489,13 @@ SL_TEST(client_hostile_replies_are_protocol_errors) {
     } cases[] = {
         {K_GET, "200 {id} 576460752303423489 9 9\r\n5 1 3\r\nabc\r\n",
          "200 {id} 1 6 6\r\n5 1 3\r\nabc\r\n", "5:abc;"},
-        {K_GET, "200 {id} 65538 9 9\r\n5 1 3\r\nabc\r\n",
-         "200 {id} 0 5 5\r\n", ""},
+        {K_GET, "200 {id} 65538 9 9\r\n5 1 3\r\nabc\r\n", "200 {id} 0 5 5\r\n",
+         ""},
         {K_GET, "200 {id} 18446744073709551616 9 9\r\n", "200 {id} 0 5 5\r\n",
          ""},
         {K_GET, "200 {id} -1 9 9\r\n", "200 {id} 0 5 5\r\n", ""},
-        {K_GET, "200 {id} 1 6 6\r\n5 1 1073741825\r\nabc",
-         "200 {id} 0 5 5\r\n", ""},
+        {K_GET, "200 {id} 1 6 6\r\n5 1 1073741825\r\nabc", "200 {id} 0 5 5\r\n",
+         ""},
         {K_GET, "200 {id} 1 6 6\r\n5 1 18446744073709551615\r\nabc",
          "200 {id} 0 5 5\r\n", ""},
         {K_GET, "200 {id} 1 6 6\r\n5 1 3\r\nabcdef\r\n", "200 {id} 0 5 5\r\n",
@@ -510,8 +507,8 @@ SL_TEST(client_hostile_replies_are_protocol_errors) {
         {K_GET, "200 {id} 0 900 900\r\n", "200 {id} 0 5 5\r\n", ""},
         {K_GET, "200 {id} 1 6 6\r\n5 9223372036854775808 1\r\na\r\n",
          "200 {id} 0 5 5\r\n", ""},
-        {K_GET, "416 {id} 0 10 offset beyond the end\r\n",
-         "200 {id} 0 5 5\r\n", ""},
+        {K_GET, "416 {id} 0 10 offset beyond the end\r\n", "200 {id} 0 5 5\r\n",
+         ""},
         {K_GET, "416 {id} zz\r\n", "200 {id} 0 5 5\r\n", ""},
         {K_GET, "200 999999 0 5 5\r\n", "200 {id} 0 5 5\r\n", ""},
         {K_GET, "200 - 0 5 5\r\n", "200 {id} 0 5 5\r\n", ""},
@@ -566,8 +563,10 @@ SL_TEST(client_hostile_replies_are_protocol_errors) {
         rc = call(cl, cases[k].kind, &got);
         if (rc != 0 || got.len != strlen(cases[k].want) ||
             (got.len > 0 && memcmp(got.data, cases[k].want, got.len) != 0))
-            sl_test_fail(__FILE__, __LINE__, "case %zu: after reconnect %s, "
-                         "data '%.*s'", k, sl_errname(rc), (int)got.len,
+            sl_test_fail(__FILE__, __LINE__,
+                         "case %zu: after reconnect %s, "
+                         "data '%.*s'",
+                         k, sl_errname(rc), (int)got.len,
                          (const char *)got.data);
         SL_CHECK_INT(fake_get(&fb, &fb.conns), 2);
         sl_buf_free(&got);
@@ -607,8 +606,8 @@ SL_TEST(client_hostile_long_line_and_pipelined_acks) {
     cl = fake_client(&fb);
     sl_client_msg_t m = {"x", 1};
     for (int i = 0; i < 3; i++)
-        SL_CHECK_OK(sl_client_put_send(cl, "t", "p", &m, 1, 1, (uint64_t)i,
-                                       NULL));
+        SL_CHECK_OK(
+            sl_client_put_send(cl, "t", "p", &m, 1, 1, (uint64_t)i, NULL));
     sl_client_ack_t ack;
     SL_CHECK_OK(sl_client_put_ack(cl, &ack));
     SL_CHECK_UINT(ack.offset, 0);
@@ -623,8 +622,8 @@ SL_TEST(client_hostile_long_line_and_pipelined_acks) {
 
 /* Runs `sluice --broker ADDR args` with stdout and stderr to files; returns
  * the wait status and the two outputs. */
-static int run_cli(const char *addr, const char *args, char *out,
-                   size_t outlen, char *err, size_t errlen) {
+static int run_cli(const char *addr, const char *args, char *out, size_t outlen,
+                   char *err, size_t errlen) {
     char o[600], e[600], cmd[2048];
     snprintf(o, sizeof o, "%s/cli.out", sl_test_tmpdir());
     snprintf(e, sizeof e, "%s/cli.err", sl_test_tmpdir());
@@ -657,8 +656,7 @@ SL_TEST(client_hostile_cli) {
         {"tail t p",
          {"200 {id} 0 5\r\n", "200 {id} 1 1 5\r\n0 1 1073741825\r\nabc"}},
         {"tail t p", {"200 {id} 0 5\r\n", "200 {id} 1 1 5\r\n0 1 3\r\nabcX\n"}},
-        {"tail t p --follow",
-         {"200 {id} 0 5\r\n", "200 {id} 0 9 5\r\n"}},
+        {"tail t p --follow", {"200 {id} 0 5\r\n", "200 {id} 0 9 5\r\n"}},
         {"tail t p", {"200 {id} 18446744073709551616 5\r\n", NULL}},
         {"offsets t p", {"200 {id} 9 3\r\n", NULL}},
         {"offsets t p", {"200 {id} -1 3\r\n", NULL}},
@@ -674,17 +672,18 @@ SL_TEST(client_hostile_cli) {
         fb.nscript = cases[k].script[1] ? 2 : 1;
         fake_start(&fb, script_fn);
         char out[4096], err[4096];
-        int rc = run_cli(fb.addr, cases[k].args, out, sizeof out, err,
-                         sizeof err);
+        int rc =
+            run_cli(fb.addr, cases[k].args, out, sizeof out, err, sizeof err);
         int lines_ok = strncmp(cases[k].args, "offsets", 7) == 0
                            ? strncmp(out, "earliest 0\nlatest 3\n", 20) == 0 ||
                                  out[0] == '\0'
                            : out[0] == '\0';
         if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 1 ||
             strstr(err, "malformed reply from broker") == NULL || !lines_ok)
-            sl_test_fail(__FILE__, __LINE__, "case %zu (%s): status %d, "
-                         "stdout '%s', stderr '%s'", k, cases[k].args, rc,
-                         out, err);
+            sl_test_fail(__FILE__, __LINE__,
+                         "case %zu (%s): status %d, "
+                         "stdout '%s', stderr '%s'",
+                         k, cases[k].args, rc, out, err);
         fake_stop(&fb);
     }
 }
@@ -735,8 +734,10 @@ static void check_stored_once(fake_t *fb, int n) {
         char want[32];
         snprintf(want, sizeof want, "m%d", k);
         if (strcmp(fb->stored[i].data, want) != 0)
-            sl_test_fail(__FILE__, __LINE__, "stored #%d is '%s', expected "
-                         "'%s'", k, fb->stored[i].data, want);
+            sl_test_fail(__FILE__, __LINE__,
+                         "stored #%d is '%s', expected "
+                         "'%s'",
+                         k, fb->stored[i].data, want);
         k++;
     }
     SL_CHECK_INT(k, n);
@@ -828,11 +829,12 @@ static int collect_cb(void *ctx, const uint8_t *data, size_t len) {
  * 576460752303423489 records): it reconnects and reads every record once. */
 SL_TEST(client_hostile_capture_history_read_resumes) {
     sl_log_set_level(SL_LOG_ERROR);
-    const char *script[] = {
-        "404 {id} unknown partition\r\n", "200 {id} 9 1\r\n",
-        "200 {id} 0 2\r\n", "200 {id} 576460752303423489 1 2\r\n",
-        "200 {id} 1 1 2\r\n0 1 5\r\nhello\r\n",
-        "200 {id} 1 2 2\r\n1 1 5\r\nworld\r\n"};
+    const char *script[] = {"404 {id} unknown partition\r\n",
+                            "200 {id} 9 1\r\n",
+                            "200 {id} 0 2\r\n",
+                            "200 {id} 576460752303423489 1 2\r\n",
+                            "200 {id} 1 1 2\r\n0 1 5\r\nhello\r\n",
+                            "200 {id} 1 2 2\r\n1 1 5\r\nworld\r\n"};
     fake_t fb;
     memset(&fb, 0, sizeof fb);
     fb.script = script;
@@ -847,8 +849,8 @@ SL_TEST(client_hostile_capture_history_read_resumes) {
     int found = 1;
     char err[600] = "";
     sl_publish_t *pub = NULL;
-    SL_CHECK_OK(sl_publish_open(&pub, &po, &stop, &cp, &found, err,
-                                sizeof err));
+    SL_CHECK_OK(
+        sl_publish_open(&pub, &po, &stop, &cp, &found, err, sizeof err));
     SL_CHECK_INT(found, 0);
     sl_buf_t got = SL_BUF_INIT;
     SL_CHECK_OK(sl_publish_read_internal(pub, "schema", collect_cb, &got));
@@ -904,8 +906,10 @@ static void apply_fn(fake_t *fb, int fd, const req_t *req) {
             fb->hostile_gets--;
         pthread_mutex_unlock(&fb->mu);
         if (hostile) {
-            fake_reply(fd, "200 {id} 576460752303423489 3 3\r\n0 1 5\r\n"
-                           "hello\r\n", id);
+            fake_reply(fd,
+                       "200 {id} 576460752303423489 3 3\r\n0 1 5\r\n"
+                       "hello\r\n",
+                       id);
             return;
         }
         uint64_t off = strtoull(req->tok[4], NULL, 10);
@@ -955,9 +959,20 @@ SL_TEST(client_hostile_apply_resumes) {
     redisReply *r = redisCommand(rc, "SET hostile:user:1 v");
     SL_CHECK(r != NULL);
     freeReplyObject(r);
-    char *argv[] = {(char *)sl_harness_bin("sluice-apply"), "--broker",
-                    fb.addr, "--topic", "shop", "--group", "g", "--redis",
-                    redis, "--keys", keys, "--poll", "200ms", NULL};
+    char *argv[] = {(char *)sl_harness_bin("sluice-apply"),
+                    "--broker",
+                    fb.addr,
+                    "--topic",
+                    "shop",
+                    "--group",
+                    "g",
+                    "--redis",
+                    redis,
+                    "--keys",
+                    keys,
+                    "--poll",
+                    "200ms",
+                    NULL};
     int pid = sl_harness_spawn(argv, logp);
     int done = 0;
     for (int i = 0; i < 600 && !done; i++) {
@@ -972,15 +987,18 @@ SL_TEST(client_hostile_apply_resumes) {
     int gone = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 0;
     freeReplyObject(r);
     redisFree(rc);
-    snprintf(cmd, sizeof cmd, "grep -q 'fetch failed; retrying.*protocol "
-             "error' %s", logp);
+    snprintf(cmd, sizeof cmd,
+             "grep -q 'fetch failed; retrying.*protocol "
+             "error' %s",
+             logp);
     int logged = system(cmd) == 0;
     int hostile_left = fake_get(&fb, &fb.hostile_gets);
     fake_stop(&fb);
     if (!done || !gone || !logged || hostile_left != 0)
-        sl_test_fail(__FILE__, __LINE__, "committed %d, key gone %d, logged "
-                     "%d, hostile gets left %d (see %s)", done, gone, logged,
-                     hostile_left, logp);
+        sl_test_fail(__FILE__, __LINE__,
+                     "committed %d, key gone %d, logged "
+                     "%d, hostile gets left %d (see %s)",
+                     done, gone, logged, hostile_left, logp);
     SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
@@ -1002,9 +1020,9 @@ static int spawn_tail(const char *addr, const char *from, int *rfd) {
             dup2(fd, 2);
         close(p[0]);
         close(p[1]);
-        execl(sl_harness_bin("sluice"), "sluice", "--broker", addr,
-              "--timeout", "300s", "tail", "t", "p", "--from", from,
-              "--follow", (char *)NULL);
+        execl(sl_harness_bin("sluice"), "sluice", "--broker", addr, "--timeout",
+              "300s", "tail", "t", "p", "--from", from, "--follow",
+              (char *)NULL);
         _exit(127);
     }
     close(p[1]);

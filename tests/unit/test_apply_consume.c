@@ -113,8 +113,7 @@ SL_TEST(apply_event_index_kind_and_op_enums) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sl_jr_doc_t doc;
         sl_jr_init(&doc);
-        SL_CHECK_INT(sl_jr_parse(&doc, cases[i].doc, strlen(cases[i].doc)),
-                     0);
+        SL_CHECK_INT(sl_jr_parse(&doc, cases[i].doc, strlen(cases[i].doc)), 0);
         sl_event_t ev;
         sl_event_index(&doc, &ev);
         SL_CHECK_INT((int)ev.kind_id, (int)cases[i].kind);
@@ -138,9 +137,9 @@ SL_TEST(apply_event_index_matches_lookups) {
         "[1,2]",
         "\"kind\"",
     };
-    static const char *names[] = {"kind", "op", "db", "table", "row", "pk",
-                                  "positional", "before", "after", "src",
-                                  "trx"};
+    static const char *names[] = {"kind",  "op",  "db",         "table",
+                                  "row",   "pk",  "positional", "before",
+                                  "after", "src", "trx"};
     for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
         sl_jr_doc_t doc;
         sl_jr_init(&doc);
@@ -157,8 +156,10 @@ SL_TEST(apply_event_index_matches_lookups) {
                                 ? sl_jr_get(&doc, 0, names[i])
                                 : SL_JR_NONE;
             if (slots[i] != want)
-                sl_test_fail(__FILE__, __LINE__, "doc %zu member %s: %u, "
-                             "lookup %u", d, names[i], slots[i], want);
+                sl_test_fail(__FILE__, __LINE__,
+                             "doc %zu member %s: %u, "
+                             "lookup %u",
+                             d, names[i], slots[i], want);
         }
         sl_jr_free(&doc);
     }

@@ -54,8 +54,9 @@ SL_TEST(keytpl_before_and_after_images) {
     char err[256];
     /* A changed e-mail invalidates the old and the new key; the unchanged
      * id key is deleted once. */
-    char *k = keys_of(tt, "{\"before\":{\"id\":7,\"email\":\"a@x\"},"
-                          "\"after\":{\"id\":7,\"email\":\"b@x\"}}",
+    char *k = keys_of(tt,
+                      "{\"before\":{\"id\":7,\"email\":\"a@x\"},"
+                      "\"after\":{\"id\":7,\"email\":\"b@x\"}}",
                       &rc, err, sizeof err);
     SL_CHECK_OK(rc);
     SL_CHECK_STR(k, "user:7|user:email:a@x|user:email:b@x");
@@ -95,7 +96,8 @@ SL_TEST(keytpl_value_rendering_and_escaping) {
         const char *val, *key;
     } cases[] = {
         {"\"a b%c\\n\\u00e9\"", "{k}:a%20b%25c%0A\xc3\xa9:}"},
-        {"12345678901234567890.000000001", "{k}:12345678901234567890.000000001:}"},
+        {"12345678901234567890.000000001",
+         "{k}:12345678901234567890.000000001:}"},
         {"-0.5e10", "{k}:-0.5e10:}"},
         {"true", "{k}:1:}"},
         {"false", "{k}:0:}"},
@@ -120,8 +122,10 @@ SL_TEST(keytpl_missing_column_is_an_error) {
     const sl_keytpl_table_t *tt = sl_keytpl_find(set, "shop", 4, "users", 5);
     int rc;
     char err[256];
-    char *k = keys_of(tt, "{\"before\":{\"id\":1,\"email\":\"a\"},"
-                          "\"after\":{\"id\":1}}", &rc, err, sizeof err);
+    char *k = keys_of(tt,
+                      "{\"before\":{\"id\":1,\"email\":\"a\"},"
+                      "\"after\":{\"id\":1}}",
+                      &rc, err, sizeof err);
     SL_CHECK_INT(rc, SL_ECORRUPT);
     SL_CHECK(strstr(err, "\"email\" is not in the after image") != NULL);
     /* Nothing of the failed row is left in the list. */
@@ -142,17 +146,24 @@ SL_TEST(keytpl_missing_column_is_an_error) {
 
 SL_TEST(keytpl_rejects_bad_files) {
     static const char *bad[] = {
-        "", "# only a comment\n", "users user:{id}\n", "shop. k:{id}\n",
-        ".users k:{id}\n", "shop.users\n", "shop.users k:{id\n",
-        "shop.users k:}{id}\n", "shop.users k:{}\n", "shop.users k:{a{b}\n",
-        "shop.users constant\n", "shop.users a:{id}\nshop.users b:{id}\n",
+        "",
+        "# only a comment\n",
+        "users user:{id}\n",
+        "shop. k:{id}\n",
+        ".users k:{id}\n",
+        "shop.users\n",
+        "shop.users k:{id\n",
+        "shop.users k:}{id}\n",
+        "shop.users k:{}\n",
+        "shop.users k:{a{b}\n",
+        "shop.users constant\n",
+        "shop.users a:{id}\nshop.users b:{id}\n",
         "shop.users a:{id}\x01\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sl_keytpl_set_t *set = NULL;
         char err[256] = "";
-        int rc = sl_keytpl_parse(bad[i], strlen(bad[i]), &set, err,
-                                 sizeof err);
+        int rc = sl_keytpl_parse(bad[i], strlen(bad[i]), &set, err, sizeof err);
         if (rc != SL_ECONFIG)
             sl_test_fail(__FILE__, __LINE__, "bad[%zu] gave %d", i, rc);
         SL_CHECK(set == NULL);
@@ -173,15 +184,15 @@ SL_TEST(keytpl_rejects_bad_files) {
  * UTF-8) can be given key templates by backquoting it, and plain names
  * split exactly as before. */
 SL_TEST(keytpl_quoted_names_with_spaces_dots_and_backticks) {
-    sl_keytpl_set_t *set = load(
-        "`my db`.`my table`   sp:{id}\n"
-        "  `v1.2`.users\tdot:{id}\n"
-        "shop.`order items`   oi:{id}\n"
-        "`a``b`.`c``d.e`      bt:{id}\n"
-        "`caf\xc3\xa9`.*              cafe:{_table}:{id}\n"
-        "shop.`*`             star:{id}\n"
-        "plain.t.with.dots    pd:{id}\n"
-        "odd.x`y              ob:{id}\n");
+    sl_keytpl_set_t *set =
+        load("`my db`.`my table`   sp:{id}\n"
+             "  `v1.2`.users\tdot:{id}\n"
+             "shop.`order items`   oi:{id}\n"
+             "`a``b`.`c``d.e`      bt:{id}\n"
+             "`caf\xc3\xa9`.*              cafe:{_table}:{id}\n"
+             "shop.`*`             star:{id}\n"
+             "plain.t.with.dots    pd:{id}\n"
+             "odd.x`y              ob:{id}\n");
     struct {
         const char *db, *table, *key;
     } cases[] = {
@@ -210,18 +221,16 @@ SL_TEST(keytpl_quoted_names_with_spaces_dots_and_backticks) {
         sl_keylist_t kl;
         sl_keylist_init(&kl);
         char err[256];
-        SL_CHECK_OK(sl_keytpl_eval(tt, &doc, sl_jr_get(&doc, 0, "before"),
-                                   sl_jr_get(&doc, 0, "after"), cases[i].db,
-                                   strlen(cases[i].db), cases[i].table,
-                                   strlen(cases[i].table), &kl, err,
-                                   sizeof err));
+        SL_CHECK_OK(sl_keytpl_eval(
+            tt, &doc, sl_jr_get(&doc, 0, "before"), sl_jr_get(&doc, 0, "after"),
+            cases[i].db, strlen(cases[i].db), cases[i].table,
+            strlen(cases[i].table), &kl, err, sizeof err));
         SL_CHECK_UINT(kl.count, 1);
         size_t n;
         const char *k = sl_keylist_key(&kl, 0, &n);
         if (n != strlen(cases[i].key) || memcmp(k, cases[i].key, n) != 0)
             sl_test_fail(__FILE__, __LINE__, "%s.%s: key %.*s, want %s",
-                         cases[i].db, cases[i].table, (int)n, k,
-                         cases[i].key);
+                         cases[i].db, cases[i].table, (int)n, k, cases[i].key);
         sl_keylist_free(&kl);
         sl_jr_free(&doc);
     }
@@ -252,24 +261,23 @@ SL_TEST(keytpl_rejects_bad_quoted_names) {
     memset(longname, 'n', sizeof longname);
     snprintf(longname, sizeof longname, "`%0300d`.t k:{id}\n", 0);
     const char *bad[] = {
-        "`my db.t k:{id}\n",            /* unterminated quote */
-        "`my db`.`t k:{id}\n",          /* unterminated table quote */
-        "``.t k:{id}\n",                /* empty database */
-        "shop.`` k:{id}\n",             /* empty table */
-        "`my db` k:{id}\n",             /* no table */
-        "`my db`x.t k:{id}\n",          /* text after the quote */
-        "`a`.`b`c k:{id}\n",            /* text after the table quote */
-        "`my db`.`my table`\n",         /* no template */
+        "`my db.t k:{id}\n",                /* unterminated quote */
+        "`my db`.`t k:{id}\n",              /* unterminated table quote */
+        "``.t k:{id}\n",                    /* empty database */
+        "shop.`` k:{id}\n",                 /* empty table */
+        "`my db` k:{id}\n",                 /* no table */
+        "`my db`x.t k:{id}\n",              /* text after the quote */
+        "`a`.`b`c k:{id}\n",                /* text after the table quote */
+        "`my db`.`my table`\n",             /* no template */
         "`a b`.t k:{id}\n`a b`.t j:{id}\n", /* listed twice */
         "shop.users k:{id}\nshop.`users` j:{id}\n", /* same table */
-        "`a\x01`.t k:{id}\n",           /* control byte */
-        longname,                       /* longer than 256 bytes */
+        "`a\x01`.t k:{id}\n",                       /* control byte */
+        longname,                                   /* longer than 256 bytes */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sl_keytpl_set_t *set = NULL;
         char err[256] = "";
-        int rc = sl_keytpl_parse(bad[i], strlen(bad[i]), &set, err,
-                                 sizeof err);
+        int rc = sl_keytpl_parse(bad[i], strlen(bad[i]), &set, err, sizeof err);
         if (rc != SL_ECONFIG)
             sl_test_fail(__FILE__, __LINE__, "bad[%zu] gave %d", i, rc);
         SL_CHECK(set == NULL);

@@ -6,17 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char *const cols[] = {"id", "email", "bal", "bin", "doc", "g",
-                                   "f", "o`dd"};
-static const char *const types[] = {"bigint", "varchar", "decimal",
-                                    "varbinary", "json", "point", "double",
-                                    "int"};
+static const char *const cols[] = {"id",  "email", "bal", "bin",
+                                   "doc", "g",     "f",   "o`dd"};
+static const char *const types[] = {"bigint", "varchar", "decimal", "varbinary",
+                                    "json",   "point",   "double",  "int"};
 
 static char *build(const char *ev, sl_drift_t drift, const char *const *ukey,
                    size_t nukey, int *rc) {
     char *sql = NULL, err[300] = "";
-    *rc = sl_mysql_build_sql(ev, strlen(ev), "dst", cols, types, 8, ukey,
-                             nukey, drift, &sql, err, sizeof err);
+    *rc = sl_mysql_build_sql(ev, strlen(ev), "dst", cols, types, 8, ukey, nukey,
+                             drift, &sql, err, sizeof err);
     if (*rc != 0)
         return strdup(err);
     return sql;
@@ -26,16 +25,20 @@ SL_TEST(apply_sql_insert_values) {
     int rc;
     char *sql = build(
         "{\"kind\":\"row\",\"op\":\"insert\",\"db\":\"shop\",\"table\":\"u\","
-        "\"pk\":[\"id\"],\"before\":null,\"after\":{\"id\":18446744073709551615,"
-        "\"email\":\"o'neil\\\\\\n\\u00e9\",\"bal\":\"-12345678901234567890.0000000001\","
+        "\"pk\":[\"id\"],\"before\":null,\"after\":{\"id\":"
+        "18446744073709551615,"
+        "\"email\":\"o'neil\\\\\\n\\u00e9\",\"bal\":\"-12345678901234567890."
+        "0000000001\","
         "\"bin\":{\"base64\":\"AP8n\"},\"doc\":{\"a\":[1,\"x\"]},"
         "\"g\":{\"srid\":4326,\"wkb\":\"0101\"},\"f\":1.5e-7,\"o`dd\":null}}",
         SL_DRIFT_OVERWRITE, NULL, 0, &rc);
     SL_CHECK_OK(rc);
-    SL_CHECK_STR(sql,
+    SL_CHECK_STR(
+        sql,
         "INSERT INTO `dst`.`u` (`id`,`email`,`bal`,`bin`,`doc`,`g`,`f`,`o``dd`)"
         " VALUES (18446744073709551615,'o\\'neil\\\\\\n\xc3\xa9',"
-        "'-12345678901234567890.0000000001',X'00FF27','{\\\"a\\\":[1,\\\"x\\\"]}',"
+        "'-12345678901234567890.0000000001',X'00FF27','{\\\"a\\\":[1,\\\"x\\\"]"
+        "}',"
         "ST_GeomFromWKB(X'0101',4326),1.5e-7,NULL) ON DUPLICATE KEY UPDATE "
         "`id`=VALUES(`id`),`email`=VALUES(`email`),`bal`=VALUES(`bal`),"
         "`bin`=VALUES(`bin`),`doc`=VALUES(`doc`),`g`=VALUES(`g`),"
@@ -43,9 +46,11 @@ SL_TEST(apply_sql_insert_values) {
     free(sql);
     /* skip and stop only detect the duplicate (a no-op update). A JSON
      * column holding a JSON string keeps its quotes. */
-    sql = build("{\"kind\":\"row\",\"op\":\"insert\",\"db\":\"s\",\"table\":\"u\","
-                "\"pk\":[\"id\"],\"before\":null,\"after\":{\"id\":1,"
-                "\"doc\":\"str\"}}", SL_DRIFT_SKIP, NULL, 0, &rc);
+    sql = build(
+        "{\"kind\":\"row\",\"op\":\"insert\",\"db\":\"s\",\"table\":\"u\","
+        "\"pk\":[\"id\"],\"before\":null,\"after\":{\"id\":1,"
+        "\"doc\":\"str\"}}",
+        SL_DRIFT_SKIP, NULL, 0, &rc);
     SL_CHECK_OK(rc);
     SL_CHECK_STR(sql, "INSERT INTO `dst`.`u` (`id`,`doc`) VALUES "
                       "(1,'\\\"str\\\"') ON DUPLICATE KEY UPDATE `id`=`id`");
@@ -66,25 +71,31 @@ SL_TEST(apply_sql_update_delete_keys) {
     free(sql);
     /* No primary key: the target's unique key. */
     const char *const uk[] = {"email"};
-    sql = build("{\"kind\":\"row\",\"op\":\"delete\",\"db\":\"s\",\"table\":\"u\","
-                "\"pk\":null,\"before\":{\"id\":1,\"email\":\"a\"},"
-                "\"after\":null}", SL_DRIFT_STOP, uk, 1, &rc);
+    sql = build(
+        "{\"kind\":\"row\",\"op\":\"delete\",\"db\":\"s\",\"table\":\"u\","
+        "\"pk\":null,\"before\":{\"id\":1,\"email\":\"a\"},"
+        "\"after\":null}",
+        SL_DRIFT_STOP, uk, 1, &rc);
     SL_CHECK_OK(rc);
     SL_CHECK_STR(sql, "DELETE FROM `dst`.`u` WHERE `email`='a' LIMIT 1");
     free(sql);
     /* The unique key is NULL in this row: every column, NULL-safe, except
      * the double. */
-    sql = build("{\"kind\":\"row\",\"op\":\"delete\",\"db\":\"s\",\"table\":\"u\","
-                "\"pk\":null,\"before\":{\"id\":1,\"email\":null,\"f\":0.1},"
-                "\"after\":null}", SL_DRIFT_STOP, uk, 1, &rc);
+    sql = build(
+        "{\"kind\":\"row\",\"op\":\"delete\",\"db\":\"s\",\"table\":\"u\","
+        "\"pk\":null,\"before\":{\"id\":1,\"email\":null,\"f\":0.1},"
+        "\"after\":null}",
+        SL_DRIFT_STOP, uk, 1, &rc);
     SL_CHECK_OK(rc);
     SL_CHECK_STR(sql, "DELETE FROM `dst`.`u` WHERE `id`<=>1 AND "
                       "`email`<=>NULL LIMIT 1");
     free(sql);
     /* A NULL primary-key part (impossible in InnoDB, but well formed). */
-    sql = build("{\"kind\":\"row\",\"op\":\"delete\",\"db\":\"s\",\"table\":\"u\","
-                "\"pk\":[\"id\",\"email\"],\"before\":{\"id\":1,\"email\":null},"
-                "\"after\":null}", SL_DRIFT_STOP, NULL, 0, &rc);
+    sql = build(
+        "{\"kind\":\"row\",\"op\":\"delete\",\"db\":\"s\",\"table\":\"u\","
+        "\"pk\":[\"id\",\"email\"],\"before\":{\"id\":1,\"email\":null},"
+        "\"after\":null}",
+        SL_DRIFT_STOP, NULL, 0, &rc);
     SL_CHECK_OK(rc);
     SL_CHECK_STR(sql, "DELETE FROM `dst`.`u` WHERE `id`=1 AND `email` IS NULL "
                       "LIMIT 1");
@@ -96,7 +107,8 @@ SL_TEST(apply_sql_rejects_what_it_cannot_apply) {
         const char *ev, *msg;
     } bad[] = {
         {"{\"kind\":\"row\",\"op\":\"insert\",\"table\":\"u\",\"pk\":null,"
-         "\"before\":null,\"after\":{\"nope\":1}}", "\"nope\" is not in"},
+         "\"before\":null,\"after\":{\"nope\":1}}",
+         "\"nope\" is not in"},
         {"{\"kind\":\"row\",\"op\":\"update\",\"table\":\"u\",\"pk\":[\"id\"],"
          "\"before\":{\"email\":\"a\"},\"after\":{\"id\":1}}",
          "not in the before image"},
@@ -107,9 +119,11 @@ SL_TEST(apply_sql_rejects_what_it_cannot_apply) {
          "\"positional\":true,\"before\":null,\"after\":{\"@1\":1}}",
          "binlog_row_metadata=FULL"},
         {"{\"kind\":\"row\",\"op\":\"upsert\",\"table\":\"u\",\"pk\":null,"
-         "\"before\":null,\"after\":{\"id\":1}}", "unknown op"},
+         "\"before\":null,\"after\":{\"id\":1}}",
+         "unknown op"},
         {"{\"kind\":\"row\",\"op\":\"delete\",\"table\":\"u\",\"pk\":null,"
-         "\"before\":null,\"after\":null}", "without a before image"},
+         "\"before\":null,\"after\":null}",
+         "without a before image"},
         {"{\"kind\":\"row\",\"op\":\"insert\",\"table\":\"u\",\"pk\":null,"
          "\"before\":null,\"after\":{\"g\":{\"srid\":1,\"wkb\":\"0x'\"}}}",
          "wkb"},
@@ -134,10 +148,10 @@ SL_TEST(apply_sql_url_map_and_policy) {
     SL_CHECK_STR(u.db, "sluice");
     SL_CHECK_OK(sl_mysql_url_parse("mysql://a@db.example/x", &u));
     SL_CHECK_INT(u.port, 3306);
-    const char *bad[] = {"mysql://a:pw@h:1/x", "mysql://h:1/x", "http://a@h/x",
-                         "mysql://a@h:1", "mysql://a@h:1/", "mysql://a@h:0/x",
-                         "mysql://a@h:99999/x", "mysql://a@/x",
-                         "mysql://a@h:1/x/y"};
+    const char *bad[] = {
+        "mysql://a:pw@h:1/x",  "mysql://h:1/x",  "http://a@h/x",
+        "mysql://a@h:1",       "mysql://a@h:1/", "mysql://a@h:0/x",
+        "mysql://a@h:99999/x", "mysql://a@/x",   "mysql://a@h:1/x/y"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (sl_mysql_url_parse(bad[i], &u) == 0)
             sl_test_fail(__FILE__, __LINE__, "accepted %s", bad[i]);

@@ -68,21 +68,21 @@ SL_TEST(broker_proto_incomplete_needs_more) {
     sl_cmd_t cmd;
     size_t used, need;
     sl_proto_err_t err;
-    SL_CHECK_OK(sl_proto_parse((const uint8_t *)req, n, &l, &cmd, &used, &need,
-                               &err));
+    SL_CHECK_OK(
+        sl_proto_parse((const uint8_t *)req, n, &l, &cmd, &used, &need, &err));
     SL_CHECK_INT(cmd.type, SL_CMD_MPUT);
     SL_CHECK_UINT(cmd.count, 2);
     SL_CHECK_UINT(used, n);
     const uint8_t *cur = cmd.payload, *data;
     size_t dl;
-    SL_CHECK_INT(sl_proto_mput_next(&cur, cmd.payload + cmd.payload_len, &data,
-                                    &dl), 1);
+    SL_CHECK_INT(
+        sl_proto_mput_next(&cur, cmd.payload + cmd.payload_len, &data, &dl), 1);
     SL_CHECK_MEM(data, dl, "abc", 3);
-    SL_CHECK_INT(sl_proto_mput_next(&cur, cmd.payload + cmd.payload_len, &data,
-                                    &dl), 1);
+    SL_CHECK_INT(
+        sl_proto_mput_next(&cur, cmd.payload + cmd.payload_len, &data, &dl), 1);
     SL_CHECK_MEM(data, dl, "de", 2);
-    SL_CHECK_INT(sl_proto_mput_next(&cur, cmd.payload + cmd.payload_len, &data,
-                                    &dl), 0);
+    SL_CHECK_INT(
+        sl_proto_mput_next(&cur, cmd.payload + cmd.payload_len, &data, &dl), 0);
 }
 
 SL_TEST(broker_proto_other_commands) {
@@ -131,14 +131,14 @@ SL_TEST(broker_proto_malformed) {
     char huge[64];
     snprintf(huge, sizeof huge, "put 1 t p %u\r\n", (16u << 20) + 1);
     const bad_t cases[] = {
-        {"bogus 1\r\n", 400, 0},                       /* unknown command */
-        {"\r\n", 400, 0},                              /* empty line */
-        {"version\r\n", 400, 0},                       /* no request id */
-        {"version x\r\n", 400, 0},                     /* bad request id */
-        {"version -1\r\n", 400, 0},                    /* negative id */
+        {"bogus 1\r\n", 400, 0},                         /* unknown command */
+        {"\r\n", 400, 0},                                /* empty line */
+        {"version\r\n", 400, 0},                         /* no request id */
+        {"version x\r\n", 400, 0},                       /* bad request id */
+        {"version -1\r\n", 400, 0},                      /* negative id */
         {"version 99999999999999999999999\r\n", 400, 0}, /* overflow */
         {"version 1 extra\r\n", 400, 0},
-        {"get 1 t p abc\r\n", 400, 0},                 /* malformed number */
+        {"get 1 t p abc\r\n", 400, 0}, /* malformed number */
         {"get 1 t p -5\r\n", 400, 0},
         {"get 1 t p 1 0\r\n", 400, 0},
         {"get 1 t p 1 wait=x\r\n", 400, 0},
@@ -147,21 +147,21 @@ SL_TEST(broker_proto_malformed) {
         {"offsets 1 t p ts=-1\r\n", 400, 0},
         {"commit 1 g t p\r\n", 400, 0},
         {"commit 1 g t p 1x\r\n", 400, 0},
-        {"put 1 t p -5\r\n", 400, 1},                  /* negative length */
+        {"put 1 t p -5\r\n", 400, 1}, /* negative length */
         {"put 1 t p 5x\r\n", 400, 1},
         {"put 1 t p\r\n", 400, 1},
         {"put x t p 3\r\nabc\r\n", 400, 1},
-        {huge, 413, 1},                                /* oversized */
-        {"put 1 t p 3\r\nabcdef\r\n", 400, 1},         /* longer payload */
-        {"put 1 t p 3 pid=1\r\nabc\r\n", 400, 1},      /* pid without seq */
+        {huge, 413, 1},                           /* oversized */
+        {"put 1 t p 3\r\nabcdef\r\n", 400, 1},    /* longer payload */
+        {"put 1 t p 3 pid=1\r\nabc\r\n", 400, 1}, /* pid without seq */
         {"put 1 t p 3 pid=1 seq=9223372036854775808\r\nabc\r\n", 400, 1},
         {"put 1 t p 3 pid=281474976710656 seq=1\r\nabc\r\n", 400, 1},
-        {"put 1 t p 3 crc=1\r\nabc\r\n", 400, 0},      /* CRC mismatch */
+        {"put 1 t p 3 crc=1\r\nabc\r\n", 400, 0}, /* CRC mismatch */
         {"mput 1 t p 0\r\n", 400, 1},
         {"mput 1 t p 2000000\r\n", 413, 1},
         {"mput 1 t p 1\r\nx\r\nabc\r\n", 400, 1},
         {"mput 1 t p 1\r\n3\r\nabcd\r\n", 400, 1},
-        {"version 1\x01\r\n", 400, 0},                 /* control byte */
+        {"version 1\x01\r\n", 400, 0}, /* control byte */
         {"version 1 \xff\r\n", 400, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -171,8 +171,10 @@ SL_TEST(broker_proto_malformed) {
         int rc = parse(cases[i].req, &cmd, &used, &err);
         if (rc != SL_EPROTO || err.code != cases[i].code ||
             err.fatal != cases[i].fatal)
-            sl_test_fail(__FILE__, __LINE__, "case %zu (%s): rc=%d code=%d "
-                         "fatal=%d", i, cases[i].req, rc, err.code, err.fatal);
+            sl_test_fail(__FILE__, __LINE__,
+                         "case %zu (%s): rc=%d code=%d "
+                         "fatal=%d",
+                         i, cases[i].req, rc, err.code, err.fatal);
         if (!err.fatal)
             SL_CHECK(used > 0 && used <= strlen(cases[i].req));
     }
@@ -200,17 +202,17 @@ SL_TEST(broker_proto_long_line) {
  * Every way of refusing a put or mput header must now be fatal. */
 SL_TEST(broker_proto_refused_put_header_is_fatal) {
     const char *cases[] = {
-        "put 1 caf\xc3\xa9 p 22\r\nput 2 t p 1\r\nx\r\n\r\n",  /* UTF-8 */
-        "put 1 t p\x01 5\r\nhello\r\n",                         /* control */
-        "put 1 t p 5 \x7f\r\nhello\r\n",                        /* DEL */
-        "mput 1 t \xff 1\r\n5\r\nhello\r\n",                    /* non-ASCII */
-        "put 1 t p 5 a b c d e f g h\r\nhello\r\n",             /* tokens */
-        "put 1 t p 5 crc=x\r\nhello\r\n",                       /* option */
+        "put 1 caf\xc3\xa9 p 22\r\nput 2 t p 1\r\nx\r\n\r\n", /* UTF-8 */
+        "put 1 t p\x01 5\r\nhello\r\n",                       /* control */
+        "put 1 t p 5 \x7f\r\nhello\r\n",                      /* DEL */
+        "mput 1 t \xff 1\r\n5\r\nhello\r\n",                  /* non-ASCII */
+        "put 1 t p 5 a b c d e f g h\r\nhello\r\n",           /* tokens */
+        "put 1 t p 5 crc=x\r\nhello\r\n",                     /* option */
         "put 1 t p 5 bogus=1\r\nhello\r\n",
-        "put 1 t p 5 wait=1\r\nhello\r\n",          /* get's option */
-        "put 99999999999999999999999 t p 5\r\nhello\r\n",      /* bad id */
-        "  put 1 t p 5x\r\nhello\r\n",              /* leading spaces */
-        "mput 1 t p 1 seq=1\r\n5\r\nhello\r\n",     /* seq without pid */
+        "put 1 t p 5 wait=1\r\nhello\r\n",                /* get's option */
+        "put 99999999999999999999999 t p 5\r\nhello\r\n", /* bad id */
+        "  put 1 t p 5x\r\nhello\r\n",                    /* leading spaces */
+        "mput 1 t p 1 seq=1\r\n5\r\nhello\r\n",           /* seq without pid */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sl_cmd_t cmd;
@@ -218,8 +220,10 @@ SL_TEST(broker_proto_refused_put_header_is_fatal) {
         sl_proto_err_t err;
         int rc = parse(cases[i], &cmd, &used, &err);
         if (rc != SL_EPROTO || !err.fatal || err.code != 400)
-            sl_test_fail(__FILE__, __LINE__, "case %zu: rc=%d code=%d "
-                         "fatal=%d", i, rc, err.code, err.fatal);
+            sl_test_fail(__FILE__, __LINE__,
+                         "case %zu: rc=%d code=%d "
+                         "fatal=%d",
+                         i, rc, err.code, err.fatal);
     }
     /* A name over the store's 255-byte rule is refused at the header. */
     char longname[400];
@@ -238,8 +242,9 @@ SL_TEST(broker_proto_refused_put_header_is_fatal) {
                  SL_EPROTO);
     SL_CHECK(!err.fatal);
     /* A CRC mismatch consumed its payload with it: the stream is intact. */
-    SL_CHECK_INT(parse("put 1 t p 3 crc=1\r\nabc\r\nversion 2\r\n", &cmd,
-                       &used, &err), SL_EPROTO);
+    SL_CHECK_INT(
+        parse("put 1 t p 3 crc=1\r\nabc\r\nversion 2\r\n", &cmd, &used, &err),
+        SL_EPROTO);
     SL_CHECK(!err.fatal);
     SL_CHECK_UINT(used, strlen("put 1 t p 3 crc=1\r\nabc\r\n"));
 }
@@ -255,8 +260,8 @@ SL_TEST(broker_proto_no_payload_before_auth) {
         sl_cmd_t cmd;
         size_t used, need;
         sl_proto_err_t err;
-        int rc = sl_proto_parse((const uint8_t *)cases[i], strlen(cases[i]),
-                                &l, &cmd, &used, &need, &err);
+        int rc = sl_proto_parse((const uint8_t *)cases[i], strlen(cases[i]), &l,
+                                &cmd, &used, &need, &err);
         SL_CHECK_INT(rc, SL_EPROTO);
         SL_CHECK_INT(err.code, 401);
         SL_CHECK(err.fatal);

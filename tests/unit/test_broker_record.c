@@ -66,9 +66,10 @@ SL_TEST(broker_record_no_producer_and_big_seq) {
     sl_buf_reset(&buf);
     /* Every bit of a 63-bit sequence and a 48-bit producer id survives. */
     const uint64_t seqs[] = {(1ull << 63) - 1, 0x5A5A5A5A5A5A5A5Aull >> 1,
-                             1ull << 47, 1ull << 48, 0xFFFFFFFFull, 1};
-    const int64_t pids[] = {(int64_t)((1ull << 48) - 1), 9, 0, 1ll << 40,
-                            12345, 77};
+                             1ull << 47,       1ull << 48,
+                             0xFFFFFFFFull,    1};
+    const int64_t pids[] = {
+        (int64_t)((1ull << 48) - 1), 9, 0, 1ll << 40, 12345, 77};
     for (int i = 0; i < 6; i++) {
         sl_buf_reset(&buf);
         SL_CHECK_OK(sl_record_encode(&buf, 1, 0, 1, pids[i], seqs[i], &m, 1));

@@ -5,10 +5,10 @@
  */
 #include "broker/store.h"
 #include "broker/store_int.h"
+#include "clock.h"
 #include "error.h"
 #include "harness.h"
 #include "log.h"
-#include "clock.h"
 #include "sl_test.h"
 
 #include <fcntl.h>
@@ -45,8 +45,8 @@ typedef struct {
 
 static void live_open(live_t *lv, const sl_store_opts_t *o) {
     SL_CHECK_OK(uv_loop_init(&lv->loop));
-    SL_CHECK_OK(sl_store_open(&lv->store, o, &lv->loop, count_acks, NULL,
-                              NULL));
+    SL_CHECK_OK(
+        sl_store_open(&lv->store, o, &lv->loop, count_acks, NULL, NULL));
 }
 
 /* Runs the loop until every staged ack arrived. */
@@ -206,26 +206,27 @@ SL_TEST(broker_store_idempotent_and_groups_survive_restart) {
     sl_msg_t m[2] = {{(const uint8_t *)"a", 1}, {(const uint8_t *)"b", 1}};
     uint64_t base;
     int dup;
-    SL_CHECK_OK(sl_store_append(lv.store, part, m, 2, 77, 10, NULL, &base,
-                                &dup));
+    SL_CHECK_OK(
+        sl_store_append(lv.store, part, m, 2, 77, 10, NULL, &base, &dup));
     SL_CHECK_UINT(base, 0);
     SL_CHECK(!dup);
-    SL_CHECK_OK(sl_store_append(lv.store, part, m, 1, 77, 11, NULL, &base,
-                                &dup));
+    SL_CHECK_OK(
+        sl_store_append(lv.store, part, m, 1, 77, 11, NULL, &base, &dup));
     SL_CHECK(dup);
     SL_CHECK_UINT(base, 1);
-    SL_CHECK_OK(sl_store_append(lv.store, part, m, 1, 77, 12, NULL, &base,
-                                &dup));
+    SL_CHECK_OK(
+        sl_store_append(lv.store, part, m, 1, 77, 12, NULL, &base, &dup));
     SL_CHECK(!dup);
     SL_CHECK_UINT(base, 2);
     /* A resent older batch gets its original offset too (10..11 at 0). */
-    SL_CHECK_OK(sl_store_append(lv.store, part, m, 1, 77, 11, NULL, &base,
-                                &dup));
+    SL_CHECK_OK(
+        sl_store_append(lv.store, part, m, 1, 77, 11, NULL, &base, &dup));
     SL_CHECK(dup);
     SL_CHECK_UINT(base, 1);
     /* Sequences 12..13: 12 is stored, 13 is not: refused, not half-kept. */
-    SL_CHECK_INT(sl_store_append(lv.store, part, m, 2, 77, 12, NULL, &base,
-                                 &dup), SL_EEXIST);
+    SL_CHECK_INT(
+        sl_store_append(lv.store, part, m, 2, 77, 12, NULL, &base, &dup),
+        SL_EEXIST);
     SL_CHECK_UINT(part->next_offset, 3);
     sl_ack_t ack = {NULL, 1, 0, 2, 0};
     SL_CHECK_OK(sl_store_commit_offset(lv.store, "g1", 2, part, 3, &ack));
@@ -237,12 +238,12 @@ SL_TEST(broker_store_idempotent_and_groups_survive_restart) {
     SL_CHECK_OK(unlink(path));
     live_open(&lv, &o);
     SL_CHECK_OK(sl_store_part(lv.store, "t", 1, "p", 1, 0, &part));
-    SL_CHECK_OK(sl_store_append(lv.store, part, m, 1, 77, 12, NULL, &base,
-                                &dup));
+    SL_CHECK_OK(
+        sl_store_append(lv.store, part, m, 1, 77, 12, NULL, &base, &dup));
     SL_CHECK(dup);
     SL_CHECK_UINT(base, 2);
-    SL_CHECK_OK(sl_store_append(lv.store, part, m, 1, 77, 5, NULL, &base,
-                                &dup));
+    SL_CHECK_OK(
+        sl_store_append(lv.store, part, m, 1, 77, 5, NULL, &base, &dup));
     SL_CHECK(dup);
     SL_CHECK_UINT(base, UINT64_MAX);
     uint64_t off;
@@ -264,7 +265,8 @@ SL_TEST(broker_store_torn_tail_every_byte) {
     /* Entry boundaries, and how many users messages end before each. */
     size_t bounds[64], users_at[64], nb = 0, users = 0;
     for (size_t pos = 0; pos < len;) {
-        uint32_t pid = (uint32_t)orig[pos] << 24 | (uint32_t)orig[pos + 1] << 16 |
+        uint32_t pid = (uint32_t)orig[pos] << 24 |
+                       (uint32_t)orig[pos + 1] << 16 |
                        (uint32_t)orig[pos + 2] << 8 | orig[pos + 3];
         uint32_t bl = (uint32_t)orig[pos + 4] << 24 |
                       (uint32_t)orig[pos + 5] << 16 |
@@ -294,9 +296,10 @@ SL_TEST(broker_store_torn_tail_every_byte) {
             end = bounds[i];
         }
         if (read_users(store) != want || store->log_end != end)
-            sl_test_fail(__FILE__, __LINE__, "cut %zu: got %llu messages, "
-                         "log_end %llu; want %zu, %zu", cut,
-                         (unsigned long long)read_users(store),
+            sl_test_fail(__FILE__, __LINE__,
+                         "cut %zu: got %llu messages, "
+                         "log_end %llu; want %zu, %zu",
+                         cut, (unsigned long long)read_users(store),
                          (unsigned long long)store->log_end, want, end);
         sl_store_free(store);
         /* The torn bytes were truncated away. */
@@ -429,9 +432,10 @@ SL_TEST(broker_store_bit_flips) {
         /* Damage with intact entries after it: start-up stops and changes
          * nothing in the log. */
         if (err != SL_EDAMAGED)
-            sl_test_fail(__FILE__, __LINE__, "flip at %zu (entry %zu) bit "
-                         "%d: open returned %d, want SL_EDAMAGED", at, k, bit,
-                         err);
+            sl_test_fail(__FILE__, __LINE__,
+                         "flip at %zu (entry %zu) bit "
+                         "%d: open returned %d, want SL_EDAMAGED",
+                         at, k, bit, err);
         size_t now_len;
         uint8_t *now = sl_harness_slurp(seg, &now_len);
         SL_CHECK(now_len == len && memcmp(now, copy, len) == 0);
@@ -443,7 +447,8 @@ SL_TEST(broker_store_bit_flips) {
         uint64_t damaged = 0;
         uint64_t got = read_users_d(store, &damaged);
         if (got != 30 - lost || damaged < lost || store->log_end != len)
-            sl_test_fail(__FILE__, __LINE__, "flip at %zu bit %d: got %llu "
+            sl_test_fail(__FILE__, __LINE__,
+                         "flip at %zu bit %d: got %llu "
                          "(want %llu), damaged %llu, log_end %llu (want %zu)",
                          at, bit, (unsigned long long)got,
                          (unsigned long long)(30 - lost),
@@ -480,7 +485,8 @@ SL_TEST(broker_store_bit_flips) {
     check_ctx_t ctx = {0, 0, 0};
     uint64_t next, count;
     SL_CHECK_INT(sl_store_read(lv.store, orders, 9, 1000, check_emit, &ctx,
-                               &next, &count), SL_EDAMAGED);
+                               &next, &count),
+                 SL_EDAMAGED);
     SL_CHECK_UINT(count, 0);
     SL_CHECK_UINT(next, 10);
     SL_CHECK_OK(sl_store_read(lv.store, orders, 8, 1000, check_emit, &ctx,
@@ -492,11 +498,11 @@ SL_TEST(broker_store_bit_flips) {
     sl_ack_t ack = {NULL, 0, 0, 1, 0};
     uint64_t base;
     int dup;
-    SL_CHECK_OK(sl_store_append(lv.store, users, &m, 1, -1, 0, &ack, &base,
-                                &dup));
+    SL_CHECK_OK(
+        sl_store_append(lv.store, users, &m, 1, -1, 0, &ack, &base, &dup));
     SL_CHECK_UINT(base, 30);
-    SL_CHECK_OK(sl_store_append(lv.store, orders, &m, 1, -1, 0, &ack, &base,
-                                &dup));
+    SL_CHECK_OK(
+        sl_store_append(lv.store, orders, &m, 1, -1, 0, &ack, &base, &dup));
     SL_CHECK_UINT(base, 10);
     live_sync(&lv, 2);
     live_close(&lv);
@@ -526,11 +532,11 @@ SL_TEST(broker_store_bit_flips) {
     snprintf(t, sizeof t, "m%llu", (unsigned long long)b);
     m.data = (const uint8_t *)t;
     m.len = strlen(t);
-    SL_CHECK_OK(sl_store_append(lv.store, users, &m, 1, -1, 0, &ack, &base,
-                                &dup));
+    SL_CHECK_OK(
+        sl_store_append(lv.store, users, &m, 1, -1, 0, &ack, &base, &dup));
     SL_CHECK_UINT(base, b);
-    SL_CHECK_OK(sl_store_append(lv.store, orders, &m, 1, -1, 0, &ack, &base,
-                                &dup));
+    SL_CHECK_OK(
+        sl_store_append(lv.store, orders, &m, 1, -1, 0, &ack, &base, &dup));
     SL_CHECK(base >= 10);
     live_sync(&lv, 2);
     live_close(&lv);
@@ -562,8 +568,8 @@ SL_TEST(broker_store_segments_and_retention) {
         sl_ack_t ack = {NULL, 0, 0, 1, 0};
         uint64_t base;
         int dup;
-        SL_CHECK_OK(sl_store_append(lv.store, part, &m, 1, -1, 0, &ack, &base,
-                                    &dup));
+        SL_CHECK_OK(
+            sl_store_append(lv.store, part, &m, 1, -1, 0, &ack, &base, &dup));
         live_sync(&lv, (size_t)i + 1);
     }
     SL_CHECK(lv.store->nsegs >= 8);
@@ -586,8 +592,9 @@ SL_TEST(broker_store_segments_and_retention) {
     SL_CHECK_UINT(b, 80);
     uint64_t next, count;
     check_ctx_t ctx = {0, 0, 0};
-    SL_CHECK_INT(sl_store_read(lv.store, part, 0, 100, check_emit, &ctx, &next,
-                               &count), SL_EGONE);
+    SL_CHECK_INT(
+        sl_store_read(lv.store, part, 0, 100, check_emit, &ctx, &next, &count),
+        SL_EGONE);
     /* Retention by age: with "now" far ahead, every segment but the
      * active one is old enough. */
     lv.store->opts.retention_bytes = 0;
@@ -680,8 +687,8 @@ static size_t write_big(const char *dir, uint64_t *seg_start, size_t max) {
         sl_ack_t ack = {NULL, 0, 0, 1, 0};
         uint64_t base;
         int dup;
-        SL_CHECK_OK(sl_store_append(lv.store, part, &m, 1, -1, 0, &ack, &base,
-                                    &dup));
+        SL_CHECK_OK(
+            sl_store_append(lv.store, part, &m, 1, -1, 0, &ack, &base, &dup));
         if (i % 5 == 4)
             live_sync(&lv, (size_t)i + 1);
     }
@@ -710,8 +717,8 @@ static uint64_t put_one(const char *dir, int quarantine) {
     sl_ack_t ack = {NULL, 0, 0, 1, 0};
     uint64_t base;
     int dup;
-    SL_CHECK_OK(sl_store_append(lv.store, part, &m, 1, -1, 0, &ack, &base,
-                                &dup));
+    SL_CHECK_OK(
+        sl_store_append(lv.store, part, &m, 1, -1, 0, &ack, &base, &dup));
     live_sync(&lv, 1);
     live_close(&lv);
     return base;
@@ -828,8 +835,9 @@ SL_TEST(broker_store_flip_in_oldest_segment_and_lost_index) {
     SL_CHECK_OK(sl_store_part(store, "t", 1, "p", 1, 0, &part));
     big_ctx_t ctx = {0, 0, 0};
     uint64_t next, count;
-    SL_CHECK_INT(sl_store_read(store, part, 1, 1u << 20, big_emit, &ctx,
-                               &next, &count), SL_EDAMAGED);
+    SL_CHECK_INT(
+        sl_store_read(store, part, 1, 1u << 20, big_emit, &ctx, &next, &count),
+        SL_EDAMAGED);
     SL_CHECK_UINT(next, 2);
     SL_CHECK_UINT(ctx.count, 0);
     sl_store_free(store);
@@ -932,8 +940,8 @@ SL_TEST(broker_store_skipped_offsets_survive_index_rebuild) {
     sl_ack_t ack = {NULL, 0, 0, 1, 0};
     uint64_t base;
     int dup;
-    SL_CHECK_OK(sl_store_append(lv.store, users, &m, 1, -1, 0, &ack, &base,
-                                &dup));
+    SL_CHECK_OK(
+        sl_store_append(lv.store, users, &m, 1, -1, 0, &ack, &base, &dup));
     SL_CHECK_UINT(base, skip);
     live_sync(&lv, 1);
     uint64_t orders_next = orders->next_offset;
@@ -1023,8 +1031,7 @@ SL_TEST(broker_store_meta_damaged_or_lost) {
 
     /* meta.log deleted: the names come back from the checkpoint; it is
      * still damage (group offsets are gone). Offsets continue. */
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", dir, copy,
-             dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", dir, copy, dir);
     SL_CHECK_INT(system(cmd), 0);
     SL_CHECK_OK(unlink(meta));
     SL_CHECK_INT(sl_store_open_offline(&store, &o), SL_EDAMAGED);
@@ -1033,14 +1040,12 @@ SL_TEST(broker_store_meta_damaged_or_lost) {
     SL_CHECK_UINT(read_users(store), 30);
     SL_CHECK_OK(sl_store_part(store, "shop", 4, "users", 5, 0, &users));
     SL_CHECK(users->next_offset >= 30);
-    SL_CHECK_INT(sl_store_committed(store, "g1", 2, users, &off),
-                 SL_ENOTFOUND);
+    SL_CHECK_INT(sl_store_committed(store, "g1", 2, users, &off), SL_ENOTFOUND);
     sl_store_free(store);
 
     /* meta.log and the checkpoint deleted: no name is left; the data is
      * served under placeholder names, nothing is dropped. */
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", dir, copy,
-             dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", dir, copy, dir);
     SL_CHECK_INT(system(cmd), 0);
     SL_CHECK_OK(unlink(meta));
     SL_CHECK_OK(unlink(ckpt));
@@ -1051,11 +1056,10 @@ SL_TEST(broker_store_meta_damaged_or_lost) {
     SL_CHECK_UINT(store->nparts, 2);
     SL_CHECK_INT(sl_store_part(store, "shop", 4, "users", 5, 0, &users),
                  SL_ENOTFOUND);
-    SL_CHECK_OK(sl_store_part(store, "_lost", 5, "partition-1", 11, 0,
-                              &users));
+    SL_CHECK_OK(sl_store_part(store, "_lost", 5, "partition-1", 11, 0, &users));
     SL_CHECK_UINT(users->next_offset, 30);
-    SL_CHECK_OK(sl_store_part(store, "_lost", 5, "partition-2", 11, 0,
-                              &orders));
+    SL_CHECK_OK(
+        sl_store_part(store, "_lost", 5, "partition-2", 11, 0, &orders));
     SL_CHECK_UINT(orders->next_offset, 10);
     sl_store_free(store);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", copy);

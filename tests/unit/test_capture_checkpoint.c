@@ -1,7 +1,7 @@
 /* Unit tests for capture's checkpoint records (capture/publish.h) and the
  * JSON reader's string copy they use. */
-#include "capture/schema/history.h"
 #include "capture/publish.h"
+#include "capture/schema/history.h"
 #include "error.h"
 #include "jsonread.h"
 #include "sl_test.h"
@@ -30,16 +30,16 @@ SL_TEST(checkpoint_rejects_malformed_records) {
     const char *bad[] = {
         "",
         "[]",
-        "{\"file\":\"b.1\",\"pos\":4,\"gtid\":\"\",\"seq\":1}",  /* no ts */
+        "{\"file\":\"b.1\",\"pos\":4,\"gtid\":\"\",\"seq\":1}", /* no ts */
         "{\"file\":1,\"pos\":4,\"gtid\":\"\",\"seq\":1,\"ts\":0}",
         "{\"file\":\"b.1\",\"pos\":-4,\"gtid\":\"\",\"seq\":1,\"ts\":0}",
         "{\"file\":\"b.1\",\"pos\":4.5,\"gtid\":\"\",\"seq\":1,\"ts\":0}",
         "{\"file\":\"b.1\",\"pos\":4,\"gtid\":\"\",\"seq\":1,\"ts\":0",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        SL_CHECK_INT(sl_checkpoint_decode((const uint8_t *)bad[i],
-                                          strlen(bad[i]), &cp),
-                     SL_ECORRUPT);
+        SL_CHECK_INT(
+            sl_checkpoint_decode((const uint8_t *)bad[i], strlen(bad[i]), &cp),
+            SL_ECORRUPT);
     /* A file name longer than the record holds is refused, not cut. */
     char big[600];
     memset(big, 'x', 300);
@@ -57,19 +57,16 @@ SL_TEST(jsonread_copy_str) {
     const char *text = "{\"a\":\"x\\u00e9\\n\",\"n\":1}";
     SL_CHECK_OK(sl_jr_parse(&doc, text, strlen(text)));
     char out[8];
-    SL_CHECK_OK(sl_jr_copy_str(&doc, sl_jr_get(&doc, 0, "a"), out,
-                               sizeof out));
+    SL_CHECK_OK(sl_jr_copy_str(&doc, sl_jr_get(&doc, 0, "a"), out, sizeof out));
     SL_CHECK_STR(out, "x\xc3\xa9\n");
     char tiny[4];
-    SL_CHECK_INT(sl_jr_copy_str(&doc, sl_jr_get(&doc, 0, "a"), tiny,
-                                sizeof tiny),
-                 SL_ETOOBIG);
+    SL_CHECK_INT(
+        sl_jr_copy_str(&doc, sl_jr_get(&doc, 0, "a"), tiny, sizeof tiny),
+        SL_ETOOBIG);
     SL_CHECK_STR(tiny, "");
-    SL_CHECK_INT(sl_jr_copy_str(&doc, sl_jr_get(&doc, 0, "n"), out,
-                                sizeof out),
+    SL_CHECK_INT(sl_jr_copy_str(&doc, sl_jr_get(&doc, 0, "n"), out, sizeof out),
                  SL_EINVAL);
-    SL_CHECK_INT(sl_jr_copy_str(&doc, SL_JR_NONE, out, sizeof out),
-                 SL_EINVAL);
+    SL_CHECK_INT(sl_jr_copy_str(&doc, SL_JR_NONE, out, sizeof out), SL_EINVAL);
     sl_jr_free(&doc);
 }
 
@@ -102,16 +99,15 @@ SL_TEST(history_loader_rejects_malformed_records) {
     const char *ddl = "{\"type\":\"ddl\",\"file\":\"binlog.000002\",\"pos\":9,"
                       "\"db\":\"d\",\"sql\":\"CREATE TABLE t (id INT "
                       "PRIMARY KEY)\",\"sql_mode\":0}";
-    SL_CHECK_OK(sl_history_loader_feed(&ld, (const uint8_t *)ddl,
-                                       strlen(ddl)));
+    SL_CHECK_OK(sl_history_loader_feed(&ld, (const uint8_t *)ddl, strlen(ddl)));
     SL_CHECK(ld.have_snapshot);
     SL_CHECK(sl_schema_find(ld.schema, "d", 1, "t", 1) != NULL);
     /* Past the resume point: ignored. */
     const char *later = "{\"type\":\"ddl\",\"file\":\"binlog.000010\","
                         "\"pos\":4,\"db\":\"d\",\"sql\":\"DROP TABLE t\","
                         "\"sql_mode\":0}";
-    SL_CHECK_OK(sl_history_loader_feed(&ld, (const uint8_t *)later,
-                                       strlen(later)));
+    SL_CHECK_OK(
+        sl_history_loader_feed(&ld, (const uint8_t *)later, strlen(later)));
     SL_CHECK(sl_schema_find(ld.schema, "d", 1, "t", 1) != NULL);
     sl_schema_free(empty);
     sl_buf_free(&rec);

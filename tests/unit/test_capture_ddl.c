@@ -24,8 +24,8 @@ static char *lex_all(const char *sql, const sl_ddl_opts_t *opts) {
         }
         if (tok.type == SL_DDL_TOK_END)
             break;
-        static const char *const names[] = {"END", "ID", "QID", "STR", "NUM",
-                                            "HEX", "BIT", "P", "ERR"};
+        static const char *const names[] = {"END", "ID",  "QID", "STR", "NUM",
+                                            "HEX", "BIT", "P",   "ERR"};
         char *v = NULL;
         if (sl_ddl_tok_value(&lx, &tok, &v, NULL) != 0)
             return NULL;
@@ -43,10 +43,10 @@ SL_TEST(ddl_lex_words_numbers_punct) {
     SL_CHECK_STR(lex_all("CREATE table t1(a int,b.c)", NULL),
                  "ID:CREATE ID:table ID:t1 P:( ID:a ID:int P:, ID:b P:. ID:c "
                  "P:)");
-    SL_CHECK_STR(lex_all("12 1.5 1e5 1e+5 .5 1abc 0x1F 0b01 $x caf\xc3\xa9",
-                         NULL),
-                 "NUM:12 NUM:1.5 NUM:1e5 NUM:1e+5 NUM:.5 ID:1abc HEX:0x1F "
-                 "BIT:0b01 ID:$x ID:caf\xc3\xa9");
+    SL_CHECK_STR(
+        lex_all("12 1.5 1e5 1e+5 .5 1abc 0x1F 0b01 $x caf\xc3\xa9", NULL),
+        "NUM:12 NUM:1.5 NUM:1e5 NUM:1e+5 NUM:.5 ID:1abc HEX:0x1F "
+        "BIT:0b01 ID:$x ID:caf\xc3\xa9");
     SL_CHECK_STR(lex_all("a<=>b<=c>=d<>e!=f:=g||h->>i->j", NULL),
                  "ID:a P:<=> ID:b P:<= ID:c P:>= ID:d P:<> ID:e P:!= ID:f "
                  "P::= ID:g P:|| ID:h P:->> ID:i P:-> ID:j");
@@ -167,16 +167,28 @@ SL_TEST(ddl_parse_errors_name_offset) {
 
 SL_TEST(ddl_parse_non_ddl_is_none) {
     const char *stmts[] = {
-        "BEGIN", "COMMIT", "INSERT INTO t VALUES (1)", "GRANT ALL ON *.* TO x",
+        "BEGIN",
+        "COMMIT",
+        "INSERT INTO t VALUES (1)",
+        "GRANT ALL ON *.* TO x",
         "CREATE VIEW v AS SELECT 1",
         "CREATE DEFINER=`root`@`localhost` TRIGGER tr BEFORE INSERT ON t FOR "
         "EACH ROW SET NEW.a = 1",
         "CREATE OR REPLACE ALGORITHM=MERGE VIEW v AS SELECT * FROM t",
         "CREATE PROCEDURE p() BEGIN CREATE TABLE x (a int); END",
-        "CREATE USER 'u'@'%' IDENTIFIED BY 'p'", "ALTER VIEW v AS SELECT 2",
-        "DROP VIEW v", "DROP PROCEDURE IF EXISTS p", "RENAME USER a TO b",
-        "ANALYZE TABLE t", "OPTIMIZE TABLE t", "FLUSH TABLES", "SET @a = 1",
-        "SAVEPOINT s", "", "   ", "/* only a comment */",
+        "CREATE USER 'u'@'%' IDENTIFIED BY 'p'",
+        "ALTER VIEW v AS SELECT 2",
+        "DROP VIEW v",
+        "DROP PROCEDURE IF EXISTS p",
+        "RENAME USER a TO b",
+        "ANALYZE TABLE t",
+        "OPTIMIZE TABLE t",
+        "FLUSH TABLES",
+        "SET @a = 1",
+        "SAVEPOINT s",
+        "",
+        "   ",
+        "/* only a comment */",
         "CREATE SPATIAL REFERENCE SYSTEM 1 NAME 'x'"};
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
         sl_ddl_stmt_t st;
@@ -184,8 +196,8 @@ SL_TEST(ddl_parse_non_ddl_is_none) {
         int rc = sl_ddl_parse(stmts[i], strlen(stmts[i]), NULL, &st, err,
                               sizeof err);
         if (rc != 0 || st.kind != SL_DDL_NONE)
-            sl_test_fail(__FILE__, __LINE__, "%s: rc %d kind %d (%s)",
-                         stmts[i], rc, st.kind, err);
+            sl_test_fail(__FILE__, __LINE__, "%s: rc %d kind %d (%s)", stmts[i],
+                         rc, st.kind, err);
         sl_ddl_stmt_free(&st);
     }
 }

@@ -27,9 +27,8 @@ SL_TEST(capture_crc32_matches_zlib) {
             SL_CHECK_UINT(sl__dec_crc32(0, buf + off, len), want);
             /* Chained calls give the CRC of the concatenation. */
             uint32_t part = sl__dec_crc32(0, buf + off, len / 3);
-            SL_CHECK_UINT(sl__dec_crc32(part, buf + off + len / 3,
-                                          len - len / 3),
-                          want);
+            SL_CHECK_UINT(
+                sl__dec_crc32(part, buf + off + len / 3, len - len / 3), want);
         }
     SL_CHECK_UINT(sl__dec_crc32_sw(0, "123456789", 9), 0xCBF43926u);
     SL_CHECK_UINT(sl__dec_crc32(0, "123456789", 9), 0xCBF43926u);
@@ -42,8 +41,8 @@ SL_TEST(capture_number_formatting_matches_printf) {
     char want[32];
     uint64_t p = 1;
     for (int k = 0; k <= 20; k++) {
-        uint64_t vals[] = {p - 1, p, p + 1, p * 3 + 7, UINT64_MAX,
-                           UINT64_MAX - 1};
+        uint64_t vals[] = {p - 1,     p,          p + 1,
+                           p * 3 + 7, UINT64_MAX, UINT64_MAX - 1};
         for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
             sl_buf_reset(&buf);
             SL_CHECK_OK(sl__dec_out_u64(&buf, vals[i]));
@@ -117,7 +116,9 @@ static int read_fixture(const char *rel, sl_buf_t *out) {
 SL_TEST(capture_every_truncation_fails_cleanly) {
     sl_buf_t file = SL_BUF_INIT;
     SL_CHECK_INT(read_fixture("rust_mysql_common/test-data/binlogs/"
-                              "mysql-enum-string-set.000001", &file), 0);
+                              "mysql-enum-string-set.000001",
+                              &file),
+                 0);
     size_t ok = 0, failed = 0;
     for (size_t len = 0; len <= file.len; len++) {
         sl_binlog_t *dec;
@@ -128,8 +129,7 @@ SL_TEST(capture_every_truncation_fails_cleanly) {
             ok++;
         } else {
             failed++;
-            SL_CHECK(strstr(sl_binlog_errmsg(dec), "binlog t.000001:") !=
-                     NULL);
+            SL_CHECK(strstr(sl_binlog_errmsg(dec), "binlog t.000001:") != NULL);
         }
         sl_binlog_free(dec);
     }
@@ -143,7 +143,9 @@ SL_TEST(capture_every_truncation_fails_cleanly) {
 SL_TEST(capture_every_bit_flip_is_detected) {
     sl_buf_t file = SL_BUF_INIT;
     SL_CHECK_INT(read_fixture("rust_mysql_common/test-data/binlogs/"
-                              "mysql_type_bit.000001", &file), 0);
+                              "mysql_type_bit.000001",
+                              &file),
+                 0);
     for (size_t i = 4; i < file.len; i++) {
         for (int b = 0; b < 8; b += 3) {
             /* The format description's LOG_EVENT_BINLOG_IN_USE_F flag is
@@ -157,8 +159,10 @@ SL_TEST(capture_every_bit_flip_is_detected) {
             SL_CHECK_OK(sl_binlog_new(&dec, NULL, count_cb, &changes));
             int rc = sl_binlog_read_mem(dec, "f", file.data, file.len, 4, 0);
             if (rc == 0)
-                sl_test_fail(__FILE__, __LINE__, "bit %d of byte %zu "
-                             "flipped, yet the file decoded", b, i);
+                sl_test_fail(__FILE__, __LINE__,
+                             "bit %d of byte %zu "
+                             "flipped, yet the file decoded",
+                             b, i);
             sl_binlog_free(dec);
             file.data[i] ^= (uint8_t)(1 << b);
         }
@@ -170,7 +174,8 @@ SL_TEST(capture_every_bit_flip_is_detected) {
 SL_TEST(capture_unknown_event_type_and_skip) {
     sl_buf_t file = SL_BUF_INIT;
     SL_CHECK_INT(read_fixture("mysql-binlog-connector-java/src/test/"
-                              "resources/mysql-bin.checksum-none", &file),
+                              "resources/mysql-bin.checksum-none",
+                              &file),
                  0);
     /* Turn the first event after the format description that is not
      * flagged ignorable into type 99 (no checksum in this file). */
@@ -182,8 +187,8 @@ SL_TEST(capture_unknown_event_type_and_skip) {
     sl_binlog_t *dec;
     size_t changes = 0;
     SL_CHECK_OK(sl_binlog_new(&dec, NULL, count_cb, &changes));
-    SL_CHECK(sl_binlog_read_mem(dec, "x.000001", file.data, file.len, 4,
-                                0) != 0);
+    SL_CHECK(sl_binlog_read_mem(dec, "x.000001", file.data, file.len, 4, 0) !=
+             0);
     char want[64];
     snprintf(want, sizeof(want), "x.000001:%zu: unknown event type", off);
     SL_CHECK(strstr(sl_binlog_errmsg(dec), want) != NULL);
@@ -192,8 +197,7 @@ SL_TEST(capture_unknown_event_type_and_skip) {
     uint8_t skip = 99;
     sl_binlog_opts_t opts = {.skip_types = &skip, .nskip_types = 1};
     SL_CHECK_OK(sl_binlog_new(&dec, &opts, count_cb, &changes));
-    SL_CHECK_OK(sl_binlog_read_mem(dec, "x.000001", file.data, file.len, 4,
-                                   0));
+    SL_CHECK_OK(sl_binlog_read_mem(dec, "x.000001", file.data, file.len, 4, 0));
     SL_CHECK(changes > 0);
     sl_binlog_free(dec);
     sl_buf_free(&file);
@@ -204,7 +208,9 @@ SL_TEST(capture_unknown_event_type_and_skip) {
 SL_TEST(capture_start_and_stop_positions) {
     sl_buf_t file = SL_BUF_INIT;
     SL_CHECK_INT(read_fixture("BinlogVisualizer/cmd/binlogviz/testdata/"
-                              "minimal.binlog", &file), 0);
+                              "minimal.binlog",
+                              &file),
+                 0);
     size_t all = 0, part = 0;
     sl_binlog_t *dec;
     SL_CHECK_OK(sl_binlog_new(&dec, NULL, count_cb, &all));
@@ -219,8 +225,7 @@ SL_TEST(capture_start_and_stop_positions) {
     part = 0;
     size_t fde_end = 4 + sl_binlog_event_size(file.data + 4);
     SL_CHECK_OK(sl_binlog_new(&dec, NULL, count_cb, &part));
-    SL_CHECK_OK(sl_binlog_read_mem(dec, "m", file.data, file.len, 4,
-                                   fde_end));
+    SL_CHECK_OK(sl_binlog_read_mem(dec, "m", file.data, file.len, 4, fde_end));
     SL_CHECK_INT(part, 0);
     sl_binlog_free(dec);
     sl_buf_free(&file);
@@ -351,7 +356,8 @@ SL_TEST(capture_gtid_set_encoding_matches_mysql) {
         "55778904-0299-11f1-b1b8-4ef0c4956feb:1-13:mytag",
         "55778904-0299-11f1-b1b8-4ef0c4956feb:mytag:",
         "55778904-0299-11f1-b1b8-4ef0c4956feb:my-tag:1",
-        "55778904-0299-11f1-b1b8-4ef0c4956feb:a23456789012345678901234567890123:1",
+        "55778904-0299-11f1-b1b8-4ef0c4956feb:"
+        "a23456789012345678901234567890123:1",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (sl_source_encode_gtid_set(bad[i], &buf) != SL_EINVAL)

@@ -10,8 +10,8 @@ SL_TEST(filter_include_and_exclude_are_anchored) {
     const char *exclude[] = {"shop\\.tmp_.*"};
     sl_filter_t *f;
     char err[256];
-    SL_CHECK_OK(sl_filter_new(&f, include, 2, exclude, 1, NULL, 0, err,
-                              sizeof err));
+    SL_CHECK_OK(
+        sl_filter_new(&f, include, 2, exclude, 1, NULL, 0, err, sizeof err));
     SL_CHECK_INT(T(f, "shop", "orders"), 1);
     SL_CHECK_INT(T(f, "shop", "tmp_x"), 0);
     SL_CHECK_INT(T(f, "crm", "customers"), 1);
@@ -47,8 +47,8 @@ SL_TEST(filter_columns_and_utf8_names) {
     const char *include[] = {"caf\xc3\xa9\\..*"};
     sl_filter_t *f;
     char err[256];
-    SL_CHECK_OK(sl_filter_new(&f, include, 1, NULL, 0, columns, 2, err,
-                              sizeof err));
+    SL_CHECK_OK(
+        sl_filter_new(&f, include, 1, NULL, 0, columns, 2, err, sizeof err));
     SL_CHECK_INT(sl_filter_column(f, "shop", 4, "users", 5, "email", 5), 0);
     SL_CHECK_INT(sl_filter_column(f, "shop", 4, "users", 5, "name", 4), 1);
     SL_CHECK_INT(sl_filter_column(f, "hr", 2, "people", 6, "ssn", 3), 0);

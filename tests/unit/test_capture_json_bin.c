@@ -151,7 +151,8 @@ static void v_cont(val_t *v, int large, const char *const *keys,
         pos += kl;
     }
     for (size_t i = 0; i < n; i++) {
-        uint8_t *e = base + 2 * osz + (keys ? n * (osz + 2) : 0) + i * (1 + osz);
+        uint8_t *e =
+            base + 2 * osz + (keys ? n * (osz + 2) : 0) + i * (1 + osz);
         uint8_t t = kids[i].b[0];
         e[0] = t;
         memset(e + 1, 0, osz);
@@ -343,7 +344,7 @@ SL_TEST(jsonb_opaque_decimal_temporal_base64) {
     /* Negative TIME: the packed value negated. */
     uint64_t packed = sl_get_u64le(tm);
     uint8_t ntm[8];
-    sl_put_u64le(ntm, (uint64_t)-(int64_t)packed);
+    sl_put_u64le(ntm, (uint64_t) - (int64_t)packed);
     v_opaque(&v, 11, ntm, 8);
     CHECK_TEXT(&v, "\"-87:31:46.654321\"");
     v_opaque(&v, 11, tm, 7);
@@ -378,18 +379,16 @@ SL_TEST(jsonb_msmp_vectors) {
     static const uint8_t arr[] = {2, 2, 0, 10, 0, 5, 1, 0, 5, 2, 0};
     SL_CHECK_STR(conv(arr, sizeof arr), "[1, 2]");
     static const uint8_t obj4[] = {
-        0,  4,  0,  60, 0,  32, 0,  1,  0,  33, 0,  1,   0,  34, 0,  2,
-        0,  36, 0,  2,  0,  12, 38, 0,  12, 40, 0,  12,  42, 0,  2,  46,
-        0,  97, 99, 97, 98, 98, 99, 1,  98, 1,  100, 3,  97, 98, 99, 2,
-        0,  14, 0,  12, 10, 0,  12, 12, 0,  1,  120, 1,  121};
+        0, 4,  0,  60, 0,  32, 0,  1,  0,  33, 0,   1,  0,  34, 0,  2,
+        0, 36, 0,  2,  0,  12, 38, 0,  12, 40, 0,   12, 42, 0,  2,  46,
+        0, 97, 99, 97, 98, 98, 99, 1,  98, 1,  100, 3,  97, 98, 99, 2,
+        0, 14, 0,  12, 10, 0,  12, 12, 0,  1,  120, 1,  121};
     SL_CHECK_STR(conv(obj4, sizeof obj4),
                  "{\"a\": \"b\", \"c\": \"d\", \"ab\": \"abc\", "
                  "\"bc\": [\"x\", \"y\"]}");
-    static const uint8_t mixed[] = {2,  5, 0, 23, 0,  12, 19, 0,  5,
-                                    10, 0, 4, 0,  0,  4,  1,  0,  4,
-                                    2,  0, 3, 97, 98, 99};
-    SL_CHECK_STR(conv(mixed, sizeof mixed),
-                 "[\"abc\", 10, null, true, false]");
+    static const uint8_t mixed[] = {2, 5, 0, 23, 0, 12, 19, 0, 5, 10, 0,  4,
+                                    0, 0, 4, 1,  0, 4,  2,  0, 3, 97, 98, 99};
+    SL_CHECK_STR(conv(mixed, sizeof mixed), "[\"abc\", 10, null, true, false]");
     static const uint8_t empty_obj[] = {0, 0, 0, 4, 0};
     SL_CHECK_STR(conv(empty_obj, sizeof empty_obj), "{}");
     static const uint8_t empty_arr[] = {2, 0, 0, 4, 0};
@@ -402,8 +401,8 @@ SL_TEST(jsonb_large_object_longest_key) {
     size_t n = 1 + 19 + 65535;
     uint8_t *b = malloc(n);
     SL_CHECK(b != NULL);
-    static const uint8_t head[] = {1,  1, 0, 0,    0,    0x12, 0, 1, 0, 19,
-                                   0,  0, 0, 0xFF, 0xFF, 5,    123, 0, 0, 0};
+    static const uint8_t head[] = {1, 1, 0, 0,    0,    0x12, 0,   1, 0, 19,
+                                   0, 0, 0, 0xFF, 0xFF, 5,    123, 0, 0, 0};
     memcpy(b, head, sizeof head);
     memset(b + sizeof head, 'a', n - sizeof head);
     sl_buf_t out = SL_BUF_INIT;
@@ -556,9 +555,8 @@ SL_TEST(jsonb_malformed_forms) {
     sl_put_u16le(o.b + 7, 300); /* key length */
     CHECK_ERR(o.b, o.n, SL_ECORRUPT);
     /* A large container whose count would overflow 32-bit arithmetic. */
-    static const uint8_t hugecount[] = {0x03, 0xFF, 0xFF, 0xFF, 0xFF,
-                                        0x0F, 0,    0,    0,    0,
-                                        0,    0,    0,    0,    0,  0};
+    static const uint8_t hugecount[] = {
+        0x03, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     CHECK_ERR(hugecount, sizeof hugecount, SL_ECORRUPT);
 }
 
@@ -579,7 +577,8 @@ SL_TEST(jsonb_shared_value_bomb_is_rejected) {
     child[0] = 1;
     clen = 1;
     for (int level = 0; level < 40; level++) {
-        buf[0] = 2; buf[1] = 0; /* count */
+        buf[0] = 2;
+        buf[1] = 0; /* count */
         sl_put_u16le(buf + 2, (uint16_t)(10 + clen));
         for (int e = 0; e < 2; e++) {
             buf[4 + 3 * e] = ctype;
@@ -673,7 +672,8 @@ static void check_apply_err(const val_t *doc, const val_t *d, int want,
         sl_test_fail(__FILE__, line, "got %s, expected %s", sl_errname(err),
                      sl_errname(want));
 }
-#define CHECK_APPLY_ERR(doc, d, want) check_apply_err((doc), (d), (want), __LINE__)
+#define CHECK_APPLY_ERR(doc, d, want)                                          \
+    check_apply_err((doc), (d), (want), __LINE__)
 
 SL_TEST(jsondiff_replace_insert_remove) {
     val_t doc, d, x, t, n9;
@@ -688,7 +688,8 @@ SL_TEST(jsondiff_replace_insert_remove) {
 
     d.n = 0;
     diff_add(&d, SL_JSONDIFF_REPLACE, "$.a", &x);
-    CHECK_APPLY(&doc, &d, "{\"a\": \"x\", \"b\": [1, 2], \"c d\": {\"x\": \"y\"}}");
+    CHECK_APPLY(&doc, &d,
+                "{\"a\": \"x\", \"b\": [1, 2], \"c d\": {\"x\": \"y\"}}");
 
     d.n = 0;
     diff_add(&d, SL_JSONDIFF_REPLACE, "$.\"c d\".x", &t);
@@ -744,7 +745,7 @@ SL_TEST(jsondiff_rejected_like_mysql) {
         int op;
         const char *path;
     } rejected[] = {
-        {SL_JSONDIFF_REPLACE, "$"},       /* the root */
+        {SL_JSONDIFF_REPLACE, "$"}, /* the root */
         {SL_JSONDIFF_REMOVE, "$"},
         {SL_JSONDIFF_REPLACE, "$.nope"},  /* missing member */
         {SL_JSONDIFF_REPLACE, "$.b[2]"},  /* index out of range */
@@ -753,13 +754,13 @@ SL_TEST(jsondiff_rejected_like_mysql) {
         {SL_JSONDIFF_INSERT, "$.a[0]"},   /* parent is a scalar */
         {SL_JSONDIFF_REMOVE, "$.nope"},
         {SL_JSONDIFF_REMOVE, "$.b[5]"},
-        {SL_JSONDIFF_REPLACE, "$.b.x"},   /* member of an array */
-        {SL_JSONDIFF_REPLACE, "$[0]"},    /* index into an object */
-        {SL_JSONDIFF_REPLACE, "$.*"},     /* wildcards, ellipses, ranges */
+        {SL_JSONDIFF_REPLACE, "$.b.x"}, /* member of an array */
+        {SL_JSONDIFF_REPLACE, "$[0]"},  /* index into an object */
+        {SL_JSONDIFF_REPLACE, "$.*"},   /* wildcards, ellipses, ranges */
         {SL_JSONDIFF_REPLACE, "$.b[*]"},
         {SL_JSONDIFF_REPLACE, "$**.a"},
         {SL_JSONDIFF_REPLACE, "$.b[0 to 1]"},
-        {SL_JSONDIFF_REPLACE, "a"},       /* not a path */
+        {SL_JSONDIFF_REPLACE, "a"}, /* not a path */
         {SL_JSONDIFF_REPLACE, "$."},
         {SL_JSONDIFF_REPLACE, "$.\"a"},
         {SL_JSONDIFF_REPLACE, "$.\"\\ud800\""},
@@ -904,8 +905,12 @@ static void parse_tmap(const uint8_t *b, const uint8_t *end, tmap_t *tm) {
     SL_CHECK_OK(lenenc(&p, end, &mlen));
     for (int i = 0; i < tm->ncol; i++) {
         switch (tm->types[i]) {
-        case 0xF5: case 0xFC: tm->meta[i] = *p++; break;
-        case 0x0F: tm->meta[i] = sl_get_u16le(p); p += 2; break;
+        case 0xF5:
+        case 0xFC: tm->meta[i] = *p++; break;
+        case 0x0F:
+            tm->meta[i] = sl_get_u16le(p);
+            p += 2;
+            break;
         case 0x03: tm->meta[i] = 0; break;
         default: sl_test_fail(__FILE__, __LINE__, "type %u", tm->types[i]);
         }
@@ -949,10 +954,17 @@ static const uint8_t *parse_image(const tmap_t *tm, const uint8_t *p,
         k++;
         size_t n;
         switch (tm->types[i]) {
-        case 0x03: n = 4; im->val[i] = p; break;
+        case 0x03:
+            n = 4;
+            im->val[i] = p;
+            break;
         case 0x0F:
-            if (tm->meta[i] > 255) { n = sl_get_u16le(p); p += 2; }
-            else { n = *p++; }
+            if (tm->meta[i] > 255) {
+                n = sl_get_u16le(p);
+                p += 2;
+            } else {
+                n = *p++;
+            }
             im->val[i] = p;
             break;
         default: /* JSON and BLOB: a meta-byte little-endian length */
@@ -974,7 +986,10 @@ static void walk(const file_t *f, row_cb cb, void *arg) {
     tmap_t tm;
     memset(&tm, 0, sizeof tm);
     size_t pos = 4;
-    SL_CHECK(f->len > 4 && memcmp(f->data, "\xfe" "bin", 4) == 0);
+    SL_CHECK(f->len > 4 && memcmp(f->data,
+                                  "\xfe"
+                                  "bin",
+                                  4) == 0);
     while (pos + 19 <= f->len) {
         const uint8_t *h = f->data + pos;
         uint8_t type = h[4];

@@ -22,10 +22,10 @@ typedef struct ct_node_s ct_node_t;
 struct ct_node_s {
     ct_type_t type;
     int b;
-    char *s;        /* Strings (unescaped, NUL-terminated) and numbers. */
+    char *s; /* Strings (unescaped, NUL-terminated) and numbers. */
     size_t slen;
-    size_t n;       /* Children. */
-    char **keys;    /* Objects. */
+    size_t n;    /* Children. */
+    char **keys; /* Objects. */
     ct_node_t **kids;
 };
 
@@ -90,14 +90,13 @@ static char *ct_string(ct_parser_t *ps, size_t *len) {
         case 'b': *o++ = '\b'; break;
         case 'f': *o++ = '\f'; break;
         case 'u': {
-            unsigned c = (unsigned)strtoul((char[5]){s[i + 1], s[i + 2],
-                                                     s[i + 3], s[i + 4], 0},
-                                           NULL, 16);
+            unsigned c = (unsigned)strtoul(
+                (char[5]){s[i + 1], s[i + 2], s[i + 3], s[i + 4], 0}, NULL, 16);
             i += 4;
             if (c >= 0xD800 && c < 0xDC00 && i + 6 < raw && s[i + 1] == '\\') {
                 unsigned lo = (unsigned)strtoul(
-                    (char[5]){s[i + 3], s[i + 4], s[i + 5], s[i + 6], 0},
-                    NULL, 16);
+                    (char[5]){s[i + 3], s[i + 4], s[i + 5], s[i + 6], 0}, NULL,
+                    16);
                 c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
                 i += 6;
             }
@@ -355,8 +354,7 @@ static int ct_validate(const ct_node_t *sch, const ct_node_t *v, char *err,
             char dummy[256];
             if (ct_validate(cond, v, dummy, sizeof(dummy), path)) {
                 const ct_node_t *then = ct_get(sub, "then");
-                if (then != NULL &&
-                    !ct_validate(then, v, err, errlen, path))
+                if (then != NULL && !ct_validate(then, v, err, errlen, path))
                     return 0;
             }
         } else if (!ct_validate(sub, v, err, errlen, path)) {

@@ -53,14 +53,14 @@ SL_TEST(partial_json_bitmap_counts_every_json_column) {
 
     /* TABLE_MAP d.t (id INT, a JSON NULL, b JSON NULL), names and PK. */
     static const uint8_t tmap[] = {
-        1, 0, 0, 0, 0, 0, 1, 0,           /* table id 1, flags */
-        1, 'd', 0, 1, 't', 0,             /* db, table */
-        3, 3, 245, 245,                   /* 3 columns: LONG, JSON, JSON */
-        2, 4, 4,                          /* metadata: JSON length bytes */
-        0x06,                             /* a and b nullable */
-        1, 1, 0x00,                       /* signedness: id signed */
-        4, 7, 2, 'i', 'd', 1, 'a', 1, 'b', /* column names */
-        8, 1, 0,                          /* primary key: column 0 */
+        1,    0,   0,    0,   0,   0, 1,   0, /* table id 1, flags */
+        1,    'd', 0,    1,   't', 0,         /* db, table */
+        3,    3,   245,  245,                 /* 3 columns: LONG, JSON, JSON */
+        2,    4,   4,                         /* metadata: JSON length bytes */
+        0x06,                                 /* a and b nullable */
+        1,    1,   0x00,                      /* signedness: id signed */
+        4,    7,   2,    'i', 'd', 1, 'a', 1, 'b', /* column names */
+        8,    1,   0,                              /* primary key: column 0 */
     };
     sl_buf_t ev = SL_BUF_INIT;
     ct_binlog_event(&ev, SL_EV_TABLE_MAP, tmap, sizeof tmap, pos);
@@ -70,18 +70,19 @@ SL_TEST(partial_json_bitmap_counts_every_json_column) {
     /* Before: id 7, a NULL, b {"k":1}. After: id 7, a NULL, b partially
      * updated by REPLACE $.k = 2 (partial bits: a 0, b 1). */
     static const uint8_t rows[] = {
-        1, 0, 0, 0, 0, 0, 1, 0, 2, 0,     /* table id, flags, extra len */
-        3, 0x07, 0x07,                    /* columns, before/after present */
-        0x02,                             /* before nulls: a */
-        7, 0, 0, 0,                       /* id */
-        13, 0, 0, 0,                      /* b: 13 bytes of binary JSON */
-        0x00, 1, 0, 12, 0, 11, 0, 1, 0, 5, 1, 0, 'k',
-        1,                                /* value options: partial JSON */
-        0x02,                             /* partial bits: b only */
-        0x02,                             /* after nulls: a */
-        7, 0, 0, 0,                       /* id */
-        9, 0, 0, 0,                       /* b: a 9-byte diff list */
-        0, 3, '$', '.', 'k', 3, 5, 2, 0,  /* REPLACE $.k with int16 2 */
+        1,    0,    0,    0,   0,   0,  1, 0, 2, 0, /* table id, flags, extra
+                                                       len */
+        3,    0x07, 0x07,    /* columns, before/after present */
+        0x02,                /* before nulls: a */
+        7,    0,    0,    0, /* id */
+        13,   0,    0,    0, /* b: 13 bytes of binary JSON */
+        0x00, 1,    0,    12,  0,   11, 0, 1, 0, 5, 1,
+        0,    'k',  1,       /* value options: partial JSON */
+        0x02,                /* partial bits: b only */
+        0x02,                /* after nulls: a */
+        7,    0,    0,    0, /* id */
+        9,    0,    0,    0, /* b: a 9-byte diff list */
+        0,    3,    '$',  '.', 'k', 3,  5, 2, 0, /* REPLACE $.k with int16 2 */
     };
     ct_binlog_event(&ev, SL_EV_PARTIAL_UPDATE_ROWS, rows, sizeof rows, pos);
     int rc = sl_binlog_feed(dec, ev.data, ev.len, pos, 1);
@@ -89,8 +90,9 @@ SL_TEST(partial_json_bitmap_counts_every_json_column) {
         sl_test_fail(__FILE__, __LINE__, "%s", sl_binlog_errmsg(dec));
     const char *text;
     SL_CHECK_OK(sl_buf_cstr(&out_json, &text));
-    SL_CHECK(strstr(text, "\"before\":{\"id\":7,\"a\":null,\"b\":{\"k\": 1}}") !=
-             NULL);
+    SL_CHECK(
+        strstr(text, "\"before\":{\"id\":7,\"a\":null,\"b\":{\"k\": 1}}") !=
+        NULL);
     SL_CHECK(strstr(text, "\"after\":{\"id\":7,\"a\":null,\"b\":{\"k\": 2}}") !=
              NULL);
     sl_buf_free(&ev);

@@ -82,9 +82,11 @@ SL_TEST(partname_escapes_every_other_byte) {
 
 SL_TEST(partname_round_trips) {
     const char *pairs[][2] = {
-        {"café", "測試表格"}, {"my db", "my table"}, {"a.b", "c.d"},
-        {"x-y", "-"},        {"`", "'"},          {"--", ".."},
-        {"-2e", "-"},        {"shop", "users"},   {" ", "\x7f"},
+        {"café", "測試表格"}, {"my db", "my table"},
+        {"a.b", "c.d"},       {"x-y", "-"},
+        {"`", "'"},           {"--", ".."},
+        {"-2e", "-"},         {"shop", "users"},
+        {" ", "\x7f"},
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         round_trip(pairs[i][0], strlen(pairs[i][0]), pairs[i][1],
@@ -133,8 +135,8 @@ SL_TEST(partname_worst_case_fits_kafka) {
     sl_route_t route;
     SL_CHECK_OK(sl_route_parse("key:65536", &route));
     sl_buf_reset(&buf);
-    SL_CHECK_OK(sl_route_partition(&route, db, strlen(db), table,
-                                   strlen(table), 65535, &buf));
+    SL_CHECK_OK(sl_route_partition(&route, db, strlen(db), table, strlen(table),
+                                   65535, &buf));
     SL_CHECK_UINT(buf.len, SL_PARTNAME_MAX + 6);
     /* A cut that would split an escape backs up to its '-'. */
     char cut[202];
@@ -208,15 +210,14 @@ SL_TEST(partname_collisions_impossible_in_short_form) {
 SL_TEST(partname_decode_refuses_foreign_names) {
     sl_buf_t d = SL_BUF_INIT, t = SL_BUF_INIT;
     int has_table;
-    const char *bad[] = {"",      ".",     "a.",   ".a",  "a.b.c", "a-2",
-                         "a-zz",  "a-2E",  "a-41", "a#1", "a b",   "a-5f",
-                         "-c3-",  "caf\xc3\xa9"};
+    const char *bad[] = {"",    ".",    "a.",   ".a",         "a.b.c",
+                         "a-2", "a-zz", "a-2E", "a-41",       "a#1",
+                         "a b", "a-5f", "-c3-", "caf\xc3\xa9"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        SL_CHECK_INT(sl_partname_decode(bad[i], strlen(bad[i]), &d, &t,
-                                        &has_table),
-                     SL_EINVAL);
-    SL_CHECK_INT(sl_partname_decode("a--00", 5, &d, &t, &has_table),
-                 SL_ETRUNC);
+        SL_CHECK_INT(
+            sl_partname_decode(bad[i], strlen(bad[i]), &d, &t, &has_table),
+            SL_EINVAL);
+    SL_CHECK_INT(sl_partname_decode("a--00", 5, &d, &t, &has_table), SL_ETRUNC);
     sl_buf_t out = SL_BUF_INIT;
     SL_CHECK_INT(sl_partname_encode("", 0, "t", 1, &out), SL_EINVAL);
     SL_CHECK_INT(sl_partname_encode("d", 1, "", 0, &out), SL_EINVAL);

@@ -8,8 +8,8 @@ static const char *name(const sl_route_t *route, const char *db,
                         const char *table, uint64_t key_hash, sl_buf_t *buf) {
     const char *str;
     sl_buf_reset(buf);
-    SL_CHECK_OK(sl_route_partition(route, db, strlen(db), table,
-                                   strlen(table), key_hash, buf));
+    SL_CHECK_OK(sl_route_partition(route, db, strlen(db), table, strlen(table),
+                                   key_hash, buf));
     SL_CHECK_OK(sl_buf_cstr(buf, &str));
     return str;
 }

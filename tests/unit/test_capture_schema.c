@@ -18,8 +18,8 @@
 static const char *render(const sl_schema_t *s, const char *db,
                           const char *table) {
     static char out[4096];
-    const sl_schema_table_t *t = sl_schema_find(s, db, strlen(db), table,
-                                                strlen(table));
+    const sl_schema_table_t *t =
+        sl_schema_find(s, db, strlen(db), table, strlen(table));
     if (t == NULL)
         return "(missing)";
     size_t o = 0;
@@ -31,23 +31,21 @@ static const char *render(const sl_schema_t *s, const char *db,
                               c->name, c->column_type);
         if (strlen(c->data_type) != w ||
             strncmp(c->data_type, c->column_type, w) != 0)
-            o += (size_t)snprintf(out + o, sizeof out - o, "/%s",
-                                  c->data_type);
+            o += (size_t)snprintf(out + o, sizeof out - o, "/%s", c->data_type);
         if (c->is_unsigned != (strstr(c->column_type, "unsigned") != NULL))
             o += (size_t)snprintf(out + o, sizeof out - o, ":BADUNSIGNED");
         if (c->is_pk != (c->pk_seq > 0))
             o += (size_t)snprintf(out + o, sizeof out - o, ":BADPK");
         if (c->charset)
-            o += (size_t)snprintf(out + o, sizeof out - o, ":cs=%s",
-                                  c->charset);
+            o +=
+                (size_t)snprintf(out + o, sizeof out - o, ":cs=%s", c->charset);
         for (size_t v = 0; v < c->nvalues; v++)
             o += (size_t)snprintf(out + o, sizeof out - o, "%s%s",
                                   v ? "|" : ":v=", c->values[v]);
         if (!c->nullable)
             o += (size_t)snprintf(out + o, sizeof out - o, ":nn");
         if (c->pk_seq)
-            o += (size_t)snprintf(out + o, sizeof out - o, ":pk=%d",
-                                  c->pk_seq);
+            o += (size_t)snprintf(out + o, sizeof out - o, ":pk=%d", c->pk_seq);
         if (o >= sizeof out)
             break;
     }
@@ -58,8 +56,8 @@ static void apply_ok(sl_schema_t *s, const char *db, const char *sql,
                      int line) {
     char err[256];
     sl_ddl_effect_t eff;
-    int rc = sl_schema_apply_ddl(s, db, sql, strlen(sql), &eff, err,
-                                 sizeof err);
+    int rc =
+        sl_schema_apply_ddl(s, db, sql, strlen(sql), &eff, err, sizeof err);
     sl_ddl_effect_free(&eff);
     if (rc != 0)
         sl_test_fail(__FILE__, line, "%s: %s (%s)", sql, sl_errname(rc), err);
@@ -99,8 +97,9 @@ SL_TEST(schema_create_mysql8_drops_display_widths) {
     sl_schema_t *s = NULL;
     SL_CHECK_OK(sl_schema_new(&s));
     SL_CHECK_OK(sl_schema_set_server(s, 0, 80036, NULL));
-    APPLY(s, "d", "CREATE TABLE t (a INT(11), b TINYINT(1), c INT ZEROFILL, "
-                  "d BIGINT UNSIGNED, e YEAR, f JSON, g TEXT, h SERIAL)");
+    APPLY(s, "d",
+          "CREATE TABLE t (a INT(11), b TINYINT(1), c INT ZEROFILL, "
+          "d BIGINT UNSIGNED, e YEAR, f JSON, g TEXT, h SERIAL)");
     SL_CHECK_STR(render(s, "d", "t"),
                  "a:int,b:tinyint(1),c:int(10) unsigned zerofill,"
                  "d:bigint unsigned,e:year,f:json,g:text:cs=utf8mb4,"
@@ -163,8 +162,7 @@ SL_TEST(schema_create_enum_set_and_other_types) {
 
 SL_TEST(schema_create_keys_attributes_and_options) {
     sl_schema_t *s = new_schema();
-    APPLY(s, "d",
-          "/*!40101 SET NAMES utf8 */");
+    APPLY(s, "d", "/*!40101 SET NAMES utf8 */");
     APPLY(s, "d",
           "CREATE TABLE IF NOT EXISTS `my db`.`T``1` (\n"
           "  `Id` int NOT NULL AUTO_INCREMENT COMMENT 'the id',\n"
@@ -199,8 +197,9 @@ SL_TEST(schema_create_keys_attributes_and_options) {
     SL_CHECK_STR(render(s, "my db", "T`1") + 0, render(s, "my db", "T`1"));
     SL_CHECK(strncmp(render(s, "my db", "T`1"), "Id:", 3) == 0);
     /* Inline PRIMARY KEY; MariaDB's CREATE OR REPLACE replaces. */
-    APPLY(s, "d", "CREATE OR REPLACE TABLE `T``1` (a bigint primary key, "
-                  "b int key)");
+    APPLY(s, "d",
+          "CREATE OR REPLACE TABLE `T``1` (a bigint primary key, "
+          "b int key)");
     SL_CHECK_STR(render(s, "d", "T`1"), "a:bigint(20):nn:pk=1,b:int(11):nn:"
                                         "pk=1");
     APPLY(s, "d", "CREATE OR REPLACE TABLE `T``1` (a bigint primary key)");
@@ -210,50 +209,58 @@ SL_TEST(schema_create_keys_attributes_and_options) {
 
 SL_TEST(schema_alter_columns_in_sequence) {
     sl_schema_t *s = new_schema();
-    APPLY(s, "d", "CREATE TABLE t (id int NOT NULL, a varchar(5), b int, "
-                  "PRIMARY KEY (id)) DEFAULT CHARSET=latin1");
-    APPLY(s, "d", "ALTER TABLE t ADD COLUMN c int UNSIGNED AFTER id, "
-                  "ADD d text FIRST");
+    APPLY(s, "d",
+          "CREATE TABLE t (id int NOT NULL, a varchar(5), b int, "
+          "PRIMARY KEY (id)) DEFAULT CHARSET=latin1");
+    APPLY(s, "d",
+          "ALTER TABLE t ADD COLUMN c int UNSIGNED AFTER id, "
+          "ADD d text FIRST");
     SL_CHECK_STR(render(s, "d", "t"),
                  "d:text:cs=latin1,id:int(11):nn:pk=1,c:int(10) unsigned,"
                  "a:varchar(5):cs=latin1,b:int(11)");
-    APPLY(s, "d", "ALTER TABLE t DROP COLUMN d, DROP b, "
-                  "MODIFY a varchar(50) CHARACTER SET utf8mb4 NOT NULL FIRST");
+    APPLY(s, "d",
+          "ALTER TABLE t DROP COLUMN d, DROP b, "
+          "MODIFY a varchar(50) CHARACTER SET utf8mb4 NOT NULL FIRST");
     SL_CHECK_STR(render(s, "d", "t"),
                  "a:varchar(50):cs=utf8mb4:nn,id:int(11):nn:pk=1,"
                  "c:int(10) unsigned");
-    APPLY(s, "d", "ALTER TABLE d.t CHANGE COLUMN c cc bigint, "
-                  "CHANGE id ID int(5) unsigned NOT NULL AFTER cc");
+    APPLY(s, "d",
+          "ALTER TABLE d.t CHANGE COLUMN c cc bigint, "
+          "CHANGE id ID int(5) unsigned NOT NULL AFTER cc");
     SL_CHECK_STR(render(s, "d", "t"),
                  "a:varchar(50):cs=utf8mb4:nn,cc:bigint(20),"
                  "ID:int(5) unsigned:nn:pk=1");
-    APPLY(s, "d", "ALTER TABLE t RENAME COLUMN cc TO c2, "
-                  "ALTER COLUMN c2 SET DEFAULT 5, ALTER a DROP DEFAULT, "
-                  "ALTER COLUMN c2 SET INVISIBLE, ENGINE=InnoDB, "
-                  "ROW_FORMAT=COMPACT, AUTO_INCREMENT=10, COMMENT 'x', "
-                  "KEY_BLOCK_SIZE=8, ALGORITHM=INPLACE, LOCK=NONE, FORCE");
+    APPLY(s, "d",
+          "ALTER TABLE t RENAME COLUMN cc TO c2, "
+          "ALTER COLUMN c2 SET DEFAULT 5, ALTER a DROP DEFAULT, "
+          "ALTER COLUMN c2 SET INVISIBLE, ENGINE=InnoDB, "
+          "ROW_FORMAT=COMPACT, AUTO_INCREMENT=10, COMMENT 'x', "
+          "KEY_BLOCK_SIZE=8, ALGORITHM=INPLACE, LOCK=NONE, FORCE");
     SL_CHECK_STR(render(s, "d", "t"),
                  "a:varchar(50):cs=utf8mb4:nn,c2:bigint(20),"
                  "ID:int(5) unsigned:nn:pk=1");
     /* Keys: the PK changes, secondary indexes change nothing. */
-    APPLY(s, "d", "ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (c2, a), "
-                  "ADD UNIQUE INDEX u (ID), ADD INDEX (a), ADD FULLTEXT KEY "
-                  "f (a), ADD CONSTRAINT c1 CHECK (c2 > 0), ADD CONSTRAINT fk "
-                  "FOREIGN KEY (ID) REFERENCES o (x)");
+    APPLY(s, "d",
+          "ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (c2, a), "
+          "ADD UNIQUE INDEX u (ID), ADD INDEX (a), ADD FULLTEXT KEY "
+          "f (a), ADD CONSTRAINT c1 CHECK (c2 > 0), ADD CONSTRAINT fk "
+          "FOREIGN KEY (ID) REFERENCES o (x)");
     SL_CHECK_STR(render(s, "d", "t"),
                  "a:varchar(50):cs=utf8mb4:nn:pk=2,c2:bigint(20):nn:pk=1,"
                  "ID:int(5) unsigned:nn");
-    APPLY(s, "d", "ALTER TABLE t DROP INDEX u, DROP KEY a, DROP FOREIGN KEY "
-                  "fk, DROP CONSTRAINT c1, RENAME INDEX f TO g, RENAME KEY g "
-                  "TO h");
+    APPLY(s, "d",
+          "ALTER TABLE t DROP INDEX u, DROP KEY a, DROP FOREIGN KEY "
+          "fk, DROP CONSTRAINT c1, RENAME INDEX f TO g, RENAME KEY g "
+          "TO h");
     /* Dropping a PK column closes the gap in the numbering. */
     APPLY(s, "d", "ALTER TABLE t DROP COLUMN c2");
     SL_CHECK_STR(render(s, "d", "t"),
                  "a:varchar(50):cs=utf8mb4:nn:pk=1,ID:int(5) unsigned:nn");
     /* ADD (a, b) and MariaDB IF [NOT] EXISTS. */
-    APPLY(s, "d", "ALTER TABLE t ADD COLUMN (x int, y char(2)), "
-                  "ADD COLUMN IF NOT EXISTS x bigint, DROP COLUMN IF EXISTS "
-                  "nope, MODIFY COLUMN IF EXISTS nope int");
+    APPLY(s, "d",
+          "ALTER TABLE t ADD COLUMN (x int, y char(2)), "
+          "ADD COLUMN IF NOT EXISTS x bigint, DROP COLUMN IF EXISTS "
+          "nope, MODIFY COLUMN IF EXISTS nope int");
     SL_CHECK_STR(render(s, "d", "t"),
                  "a:varchar(50):cs=utf8mb4:nn:pk=1,ID:int(5) unsigned:nn,"
                  "x:int(11),y:char(2):cs=latin1");
@@ -263,8 +270,9 @@ SL_TEST(schema_alter_columns_in_sequence) {
                  "a:varchar(50):cs=utf8mb4:nn:pk=1,ID:int(5) unsigned:nn,"
                  "X:smallint(6)");
     /* Old names refer to the table before the statement: swaps work. */
-    APPLY(s, "d", "ALTER TABLE t CHANGE a X varchar(50) NOT NULL, "
-                  "CHANGE X a smallint");
+    APPLY(s, "d",
+          "ALTER TABLE t CHANGE a X varchar(50) NOT NULL, "
+          "CHANGE X a smallint");
     SL_CHECK_STR(render(s, "d", "t"),
                  "X:varchar(50):cs=latin1:nn:pk=1,ID:int(5) unsigned:nn,"
                  "a:smallint(6)");
@@ -272,8 +280,9 @@ SL_TEST(schema_alter_columns_in_sequence) {
     SL_CHECK_STR(render(s, "d", "t"),
                  "a:varchar(50):cs=latin1:nn:pk=1,ID:int(5) unsigned:nn,"
                  "X:smallint(6)");
-    APPLY(s, "d", "ALTER TABLE t MODIFY a varchar(50) CHARSET utf8mb4 NOT "
-                  "NULL");
+    APPLY(s, "d",
+          "ALTER TABLE t MODIFY a varchar(50) CHARSET utf8mb4 NOT "
+          "NULL");
     SL_CHECK_STR(render(s, "d", "t"),
                  "a:varchar(50):cs=utf8mb4:nn:pk=1,ID:int(5) unsigned:nn,"
                  "X:smallint(6)");
@@ -287,9 +296,10 @@ SL_TEST(schema_alter_columns_in_sequence) {
 
 SL_TEST(schema_alter_charsets) {
     sl_schema_t *s = new_schema();
-    APPLY(s, "d", "CREATE TABLE t (a tinytext, b text, c mediumtext, "
-                  "d varchar(10), e enum('a'), f blob, g longtext, h int) "
-                  "DEFAULT CHARSET=latin1");
+    APPLY(s, "d",
+          "CREATE TABLE t (a tinytext, b text, c mediumtext, "
+          "d varchar(10), e enum('a'), f blob, g longtext, h int) "
+          "DEFAULT CHARSET=latin1");
     /* The table default changes; existing columns keep theirs, new ones
      * take it. */
     APPLY(s, "d", "ALTER TABLE t DEFAULT CHARACTER SET = utf8mb4");
@@ -300,8 +310,9 @@ SL_TEST(schema_alter_charsets) {
                  "e:enum('a'):cs=latin1:v=a,f:blob:cs=binary,"
                  "g:longtext:cs=latin1,h:int(11),i:char(1):cs=utf8mb4");
     /* CONVERT TO grows text types to keep their length in characters. */
-    APPLY(s, "d", "ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4 COLLATE "
-                  "utf8mb4_unicode_ci");
+    APPLY(s, "d",
+          "ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4 COLLATE "
+          "utf8mb4_unicode_ci");
     SL_CHECK_STR(render(s, "d", "t"),
                  "a:text:cs=utf8mb4,b:mediumtext:cs=utf8mb4,"
                  "c:longtext:cs=utf8mb4,d:varchar(10):cs=utf8mb4,"
@@ -321,13 +332,15 @@ SL_TEST(schema_alter_charsets) {
     /* Table options apply first: a column added by the same statement
      * takes the new charset without the CONVERT growth. */
     APPLY(s, "d", "CREATE TABLE w (a text) CHARSET latin1");
-    APPLY(s, "d", "ALTER TABLE w ADD b text, CONVERT TO CHARACTER SET "
-                  "utf8mb4");
+    APPLY(s, "d",
+          "ALTER TABLE w ADD b text, CONVERT TO CHARACTER SET "
+          "utf8mb4");
     SL_CHECK_STR(render(s, "d", "w"),
                  "a:mediumtext:cs=utf8mb4,b:text:cs=utf8mb4");
     /* Database charsets: CREATE and ALTER DATABASE. */
-    APPLY(s, NULL, "CREATE DATABASE IF NOT EXISTS `x` /*!40100 DEFAULT "
-                   "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin */");
+    APPLY(s, NULL,
+          "CREATE DATABASE IF NOT EXISTS `x` /*!40100 DEFAULT "
+          "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin */");
     APPLY(s, "x", "CREATE TABLE t (a char(1))");
     SL_CHECK_STR(render(s, "x", "t"), "a:char(1):cs=utf8mb4");
     APPLY(s, "x", "ALTER DATABASE CHARACTER SET ucs2");
@@ -359,8 +372,9 @@ SL_TEST(schema_rename_drop_like_and_databases) {
     APPLY(s, "d", "CREATE TABLE IF NOT EXISTS l2 (LIKE d.c2)");
     SL_CHECK_STR(render(s, "d", "l"), "y:int(11),z:int(11)");
     SL_CHECK_STR(render(s, "d", "l2"), "y:int(11),z:int(11)");
-    APPLY(s, "d", "DROP TABLE IF EXISTS `l`, d.l2, nope /* generated by "
-                  "server */");
+    APPLY(s, "d",
+          "DROP TABLE IF EXISTS `l`, d.l2, nope /* generated by "
+          "server */");
     SL_CHECK_STR(render(s, "d", "l"), "(missing)");
     SL_CHECK_STR(render(s, "d", "l2"), "(missing)");
     /* Temporary tables never enter the history. */
@@ -377,8 +391,9 @@ SL_TEST(schema_rename_drop_like_and_databases) {
     APPLY(s, "d", "DROP INDEX `PRIMARY` ON c2");
     SL_CHECK_STR(render(s, "d", "c2"), "y:int(11),z:int(11):nn");
     /* Non-reserved words are column names: vector, comment, first. */
-    APPLY(s, "d", "CREATE TABLE nr (vector int, comment text, status int, "
-                  "VECTOR INDEX (vector))");
+    APPLY(s, "d",
+          "CREATE TABLE nr (vector int, comment text, status int, "
+          "VECTOR INDEX (vector))");
     SL_CHECK_STR(render(s, "d", "nr"),
                  "vector:int(11),comment:text:cs=latin1,status:int(11)");
     /* DROP DATABASE drops its tables and names them. */
@@ -386,8 +401,8 @@ SL_TEST(schema_rename_drop_like_and_databases) {
     sl_ddl_effect_t eff;
     char err[256];
     const char *sql = "DROP DATABASE IF EXISTS d";
-    SL_CHECK_OK(sl_schema_apply_ddl(s, NULL, sql, strlen(sql), &eff, err,
-                                    sizeof err));
+    SL_CHECK_OK(
+        sl_schema_apply_ddl(s, NULL, sql, strlen(sql), &eff, err, sizeof err));
     SL_CHECK_INT(eff.kind, SL_DDL_DROP_DATABASE);
     SL_CHECK_INT(eff.ntables, 3);
     SL_CHECK_STR(eff.tables[0].db, "d");
@@ -419,8 +434,8 @@ static void expect_fail(sl_schema_t *s, const char *db, const char *sql,
     char names[512] = "";
     size_t o = 0;
     sl_ddl_effect_t eff;
-    int rc = sl_schema_apply_ddl(s, db, sql, strlen(sql), &eff, err,
-                                 sizeof err);
+    int rc =
+        sl_schema_apply_ddl(s, db, sql, strlen(sql), &eff, err, sizeof err);
     for (size_t i = 0; i < eff.ntables; i++)
         o += (size_t)snprintf(names + o, sizeof names - o, "%s%s.%s",
                               i ? "," : "", eff.tables[i].db,
@@ -438,18 +453,17 @@ SL_TEST(schema_unsupported_ddl_names_tables) {
     sl_schema_t *s = new_schema();
     APPLY(s, "d", "CREATE TABLE t (a int)");
     APPLY(s, "d", "CREATE TABLE u (a int)");
-    FAILS(s, "d", "CREATE TABLE c AS SELECT * FROM t", SL_EUNSUPPORTED,
-          "d.c", "SELECT");
+    FAILS(s, "d", "CREATE TABLE c AS SELECT * FROM t", SL_EUNSUPPORTED, "d.c",
+          "SELECT");
     FAILS(s, "d", "CREATE TABLE x.c (a int) SELECT 1 AS b", SL_EUNSUPPORTED,
           "x.c", "SELECT");
-    FAILS(s, "d", "CREATE TABLE c SELECT 1", SL_EUNSUPPORTED, "d.c",
-          "SELECT");
+    FAILS(s, "d", "CREATE TABLE c SELECT 1", SL_EUNSUPPORTED, "d.c", "SELECT");
     FAILS(s, "d", "CREATE TABLE sv (a int) WITH SYSTEM VERSIONING",
           SL_EUNSUPPORTED, "d.sv", "row_start");
     FAILS(s, "d", "CREATE TABLE sv (a int WITH SYSTEM VERSIONING)",
           SL_EUNSUPPORTED, "d.sv", "row_start");
-    FAILS(s, "d", "ALTER TABLE t ADD SYSTEM VERSIONING", SL_EUNSUPPORTED,
-          "d.t", "offset");
+    FAILS(s, "d", "ALTER TABLE t ADD SYSTEM VERSIONING", SL_EUNSUPPORTED, "d.t",
+          "offset");
     /* The table whose definition became unknown left the history. */
     SL_CHECK_STR(render(s, "d", "t"), "(missing)");
     FAILS(s, "d", "ALTER TABLE t ADD b int", SL_EUNSUPPORTED, "d.t",
@@ -474,17 +488,17 @@ SL_TEST(schema_unsupported_ddl_names_tables) {
     /* An ALTER of a column the history lacks: history and server
      * disagree, so the table is dropped from the history. */
     APPLY(s, "d", "CREATE TABLE v (a int)");
-    FAILS(s, "d", "ALTER TABLE v DROP COLUMN zz", SL_EUNSUPPORTED, "d.v",
-          "zz");
+    FAILS(s, "d", "ALTER TABLE v DROP COLUMN zz", SL_EUNSUPPORTED, "d.v", "zz");
     SL_CHECK_STR(render(s, "d", "v"), "(missing)");
     sl_schema_free(s);
 }
 
 SL_TEST(schema_partition_and_option_specs_change_nothing) {
     sl_schema_t *s = new_schema();
-    APPLY(s, "d", "CREATE TABLE t (a int, b int) PARTITION BY RANGE (a) "
-                  "(PARTITION p0 VALUES LESS THAN (10), PARTITION p1 VALUES "
-                  "LESS THAN MAXVALUE)");
+    APPLY(s, "d",
+          "CREATE TABLE t (a int, b int) PARTITION BY RANGE (a) "
+          "(PARTITION p0 VALUES LESS THAN (10), PARTITION p1 VALUES "
+          "LESS THAN MAXVALUE)");
     const char *stmts[] = {
         "ALTER TABLE t ADD PARTITION (PARTITION p2 VALUES LESS THAN (20))",
         "ALTER TABLE t DROP PARTITION p0, p1",
@@ -499,8 +513,10 @@ SL_TEST(schema_partition_and_option_specs_change_nothing) {
         "ALTER TABLE t ENGINE=InnoDB ROW_FORMAT=DYNAMIC",
         "ALTER ONLINE IGNORE TABLE t FORCE",
         "ALTER TABLE t ORDER BY a, b, ALGORITHM=COPY",
-        "ALTER TABLE t DISABLE KEYS", "ALTER TABLE t ENABLE KEYS",
-        "ALTER TABLE t DISCARD TABLESPACE", "ALTER TABLE t IMPORT TABLESPACE",
+        "ALTER TABLE t DISABLE KEYS",
+        "ALTER TABLE t ENABLE KEYS",
+        "ALTER TABLE t DISCARD TABLESPACE",
+        "ALTER TABLE t IMPORT TABLESPACE",
         "ALTER TABLE t ALTER INDEX i INVISIBLE",
         "ALTER TABLE t ALTER CHECK c NOT ENFORCED",
         "ALTER TABLE t WAIT 5 COMMENT = 'x'",
@@ -509,7 +525,8 @@ SL_TEST(schema_partition_and_option_specs_change_nothing) {
         "ALTER TABLE t DROP INDEX IF EXISTS ix",
         "CREATE INDEX i2 ON t (a) ALGORITHM=INPLACE LOCK=NONE",
         "CREATE OR REPLACE UNIQUE INDEX i3 ON t (b)",
-        "OPTIMIZE TABLE t", "ANALYZE TABLE t"};
+        "OPTIMIZE TABLE t",
+        "ANALYZE TABLE t"};
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
         APPLY(s, "d", stmts[i]);
         SL_CHECK_STR(render(s, "d", "t"), "a:int(11),b:int(11)");
@@ -519,14 +536,13 @@ SL_TEST(schema_partition_and_option_specs_change_nothing) {
 
 SL_TEST(schema_sql_mode_changes_reading) {
     sl_schema_t *s = new_schema();
-    sl_schema_set_sql_mode(s, SL_DDL_MODE_ANSI_QUOTES |
-                                  SL_DDL_MODE_REAL_AS_FLOAT);
+    sl_schema_set_sql_mode(s,
+                           SL_DDL_MODE_ANSI_QUOTES | SL_DDL_MODE_REAL_AS_FLOAT);
     APPLY(s, "d", "CREATE TABLE \"q t\" (\"a\" REAL, b ENUM('x'))");
     SL_CHECK_STR(render(s, "d", "q t"), "a:float,b:enum('x'):cs=latin1:v=x");
     sl_schema_set_sql_mode(s, SL_DDL_MODE_NO_BACKSLASH_ESCAPES);
     APPLY(s, "d", "CREATE TABLE e (b ENUM('x\\','y'))");
-    SL_CHECK_STR(render(s, "d", "e"),
-                 "b:enum('x\\\\','y'):cs=latin1:v=x\\|y");
+    SL_CHECK_STR(render(s, "d", "e"), "b:enum('x\\\\','y'):cs=latin1:v=x\\|y");
     sl_schema_free(s);
 }
 
@@ -564,9 +580,10 @@ SL_TEST(schema_json_round_trip) {
     sl_schema_t *s = new_schema();
     APPLY(s, NULL, "CREATE DATABASE z CHARACTER SET utf8mb4");
     APPLY(s, NULL, "CREATE DATABASE a CHARACTER SET ucs2");
-    APPLY(s, "z", "CREATE TABLE t (id bigint unsigned NOT NULL, "
-                  "e enum('q\"x','b\\\\s','\xc3\xa9','') , n varchar(3), "
-                  "PRIMARY KEY (n, id))");
+    APPLY(s, "z",
+          "CREATE TABLE t (id bigint unsigned NOT NULL, "
+          "e enum('q\"x','b\\\\s','\xc3\xa9','') , n varchar(3), "
+          "PRIMARY KEY (n, id))");
     APPLY(s, "a", "CREATE TABLE `we\"ird\\` (x int)");
     sl_buf_t j1 = SL_BUF_INIT, j2 = SL_BUF_INIT;
     SL_CHECK_OK(sl_schema_to_json(s, &j1));
@@ -574,8 +591,8 @@ SL_TEST(schema_json_round_trip) {
     char err[256];
     SL_CHECK_OK(sl_schema_new(&r));
     APPLY(r, "q", "CREATE TABLE gone (a int)");
-    SL_CHECK_OK(sl_schema_from_json(r, (const char *)j1.data, j1.len, err,
-                                    sizeof err));
+    SL_CHECK_OK(
+        sl_schema_from_json(r, (const char *)j1.data, j1.len, err, sizeof err));
     SL_CHECK_OK(sl_schema_to_json(r, &j2));
     SL_CHECK_MEM(j1.data, j1.len, j2.data, j2.len);
     SL_CHECK_STR(render(r, "q", "gone"), "(missing)");
@@ -593,7 +610,10 @@ SL_TEST(schema_json_round_trip) {
     const char *doc = (const char *)j1.data;
     SL_CHECK(strstr(doc, "\"name\":\"a\"") < strstr(doc, "\"name\":\"z\""));
     /* Corrupt documents are refused and leave the history unchanged. */
-    const char *bad[] = {"", "{", "[]", "{\"format\":\"x\",\"version\":1}",
+    const char *bad[] = {"",
+                         "{",
+                         "[]",
+                         "{\"format\":\"x\",\"version\":1}",
                          "{\"format\":\"sluice-schema-history\",\"version\":2,"
                          "\"server\":{},\"databases\":[],\"tables\":[]}",
                          "{\"format\":\"sluice-schema-history\",\"version\":1,"
@@ -601,8 +621,8 @@ SL_TEST(schema_json_round_trip) {
                          "\"charset\":null},\"databases\":[],\"tables\":"
                          "[{\"db\":\"a\"}]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int rc = sl_schema_from_json(r, bad[i], strlen(bad[i]), err,
-                                     sizeof err);
+        int rc =
+            sl_schema_from_json(r, bad[i], strlen(bad[i]), err, sizeof err);
         SL_CHECK_INT(rc, SL_ECORRUPT);
         SL_CHECK(strstr(err, "schema history JSON") != NULL);
     }
@@ -659,8 +679,8 @@ static int fixture_change_cb(void *arg, const sl_change_t *chg) {
     /* Sequences are refused by design; anything else must be understood. */
     if (rc != 0 && !notfound && strcasestr(text, "SEQUENCE") == NULL &&
         fc->failure[0] == '\0')
-        snprintf(fc->failure, sizeof fc->failure, "%s: %.200s: %s",
-                 chg->file, text, err);
+        snprintf(fc->failure, sizeof fc->failure, "%s: %.200s: %s", chg->file,
+                 text, err);
     sl_ddl_effect_free(&eff);
     return 0;
 }
@@ -676,7 +696,10 @@ static int fixture_walk_cb(const char *path, const struct stat *st, int type,
         return 0;
     size_t n = fread(magic, 1, 4, f);
     fclose(f);
-    if (n != 4 || memcmp(magic, "\xfe" "bin", 4) != 0)
+    if (n != 4 || memcmp(magic,
+                         "\xfe"
+                         "bin",
+                         4) != 0)
         return 0;
     fixture_ctx_t *fc = fixture_ctx;
     sl_binlog_t *dec = NULL;
@@ -705,8 +728,8 @@ SL_TEST(schema_fixture_binlogs_every_ddl_understood) {
     sl_buf_free(&fc.sql);
     sl_buf_free(&fc.db);
     printf("  fixtures: %zu statements, %zu changed the history, %zu on "
-           "tables created before the file\n", fc.statements, fc.applied,
-           fc.notfound);
+           "tables created before the file\n",
+           fc.statements, fc.applied, fc.notfound);
     if (fc.failure[0])
         sl_test_fail(__FILE__, __LINE__, "%s", fc.failure);
     SL_CHECK(fc.applied >= 100);
@@ -717,35 +740,43 @@ SL_TEST(schema_online_schema_change_tools) {
      * the binlog: shadow table LIKE the original, ALTER on the shadow,
      * atomic swap by RENAME, DROP of the old table. */
     sl_schema_t *s = new_schema();
-    APPLY(s, "shop", "CREATE TABLE `shop`.`orders` (id bigint NOT NULL, "
-                     "total decimal(10,2), PRIMARY KEY (id)) ENGINE=InnoDB");
-    APPLY(s, "shop", "create /* gh-ost */ table `shop`.`_orders_gho` like "
-                     "`shop`.`orders`");
-    APPLY(s, "shop", "alter /* gh-ost */ table `shop`.`_orders_gho` add "
-                     "column note varchar(20) character set utf8mb4 after "
-                     "id, modify total decimal(12,2) not null");
-    APPLY(s, "shop", "create /* gh-ost */ table `shop`.`_orders_ghc` (id "
-                     "bigint auto_increment, last_update timestamp not null "
-                     "DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,"
-                     " hint varchar(64) charset ascii not null, value "
-                     "varchar(4096) charset ascii not null, primary "
-                     "key(id), unique key hint_uidx(hint)) auto_increment=256"
-                     " comment='gh-ost changelog'");
-    APPLY(s, "shop", "rename /* gh-ost */ table `shop`.`orders` to "
-                     "`shop`.`_orders_del`, `shop`.`_orders_gho` to "
-                     "`shop`.`orders`");
-    APPLY(s, "shop", "drop /* gh-ost */ table if exists "
-                     "`shop`.`_orders_del`");
-    APPLY(s, "shop", "DROP TABLE IF EXISTS `shop`.`_orders_ghc` /* "
-                     "generated by server */");
+    APPLY(s, "shop",
+          "CREATE TABLE `shop`.`orders` (id bigint NOT NULL, "
+          "total decimal(10,2), PRIMARY KEY (id)) ENGINE=InnoDB");
+    APPLY(s, "shop",
+          "create /* gh-ost */ table `shop`.`_orders_gho` like "
+          "`shop`.`orders`");
+    APPLY(s, "shop",
+          "alter /* gh-ost */ table `shop`.`_orders_gho` add "
+          "column note varchar(20) character set utf8mb4 after "
+          "id, modify total decimal(12,2) not null");
+    APPLY(s, "shop",
+          "create /* gh-ost */ table `shop`.`_orders_ghc` (id "
+          "bigint auto_increment, last_update timestamp not null "
+          "DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,"
+          " hint varchar(64) charset ascii not null, value "
+          "varchar(4096) charset ascii not null, primary "
+          "key(id), unique key hint_uidx(hint)) auto_increment=256"
+          " comment='gh-ost changelog'");
+    APPLY(s, "shop",
+          "rename /* gh-ost */ table `shop`.`orders` to "
+          "`shop`.`_orders_del`, `shop`.`_orders_gho` to "
+          "`shop`.`orders`");
+    APPLY(s, "shop",
+          "drop /* gh-ost */ table if exists "
+          "`shop`.`_orders_del`");
+    APPLY(s, "shop",
+          "DROP TABLE IF EXISTS `shop`.`_orders_ghc` /* "
+          "generated by server */");
     SL_CHECK_STR(render(s, "shop", "orders"),
                  "id:bigint(20):nn:pk=1,note:varchar(20):cs=utf8mb4,"
                  "total:decimal(12,2):nn");
     SL_CHECK_INT(sl_schema_count(s), 1);
     /* MySQL 8 logs CREATE TABLE ... SELECT (atomic DDL) as the created
      * table's definition followed by START TRANSACTION. */
-    APPLY(s, "shop", "CREATE TABLE `copy` (\n  `id` bigint NOT NULL\n) "
-                     "START TRANSACTION");
+    APPLY(s, "shop",
+          "CREATE TABLE `copy` (\n  `id` bigint NOT NULL\n) "
+          "START TRANSACTION");
     SL_CHECK_STR(render(s, "shop", "copy"), "id:bigint(20):nn");
     sl_schema_free(s);
 }

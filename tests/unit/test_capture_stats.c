@@ -14,8 +14,8 @@ static const char *run(const char *text, size_t len, size_t step) {
         size_t took = 0;
         while (took < chunk) {
             sl_capstats_cmd_t cmd;
-            size_t t = sl_capstats_parse(&p, text + off + took, chunk - took,
-                                         &cmd);
+            size_t t =
+                sl_capstats_parse(&p, text + off + took, chunk - took, &cmd);
             if (cmd != SL_CAPSTATS_NONE && n + 1 < sizeof out)
                 out[n++] = "-squL"[cmd];
             if (t == 0)

@@ -3,14 +3,14 @@
  * defect, named for what broke. Each feeds the input that reproduced it to
  * the real code; the same input is also kept in the target's seed corpus.
  */
-#include "broker/meta.h"
-#include "broker/checkpoint.h"
 #include "apply/keytpl.h"
+#include "broker/checkpoint.h"
+#include "broker/meta.h"
 #include "broker/record.h"
 #include "broker/store.h"
 #include "broker/store_int.h"
-#include "capture/schema/history.h"
 #include "bytes.h"
+#include "capture/schema/history.h"
 #include "crc32c.h"
 #include "error.h"
 #include "log.h"
@@ -97,7 +97,8 @@ SL_TEST(fuzz_history_unusable_record_is_ecorrupt_with_message) {
         "{\"type\":\"ddl\",\"file\":\"binlog.000001\",\"pos\":4,\"sql\":\"x\","
         "\"sql_mode\":-1}",
         "{\"type\":\"snapshot\",\"file\":\"binlog.000001\",\"pos\":4}",
-        "{\"type\":\"ddl\",\"file\":\"binlog.000001\",\"pos\":18446744073709551616}",
+        "{\"type\":\"ddl\",\"file\":\"binlog.000001\",\"pos\":"
+        "18446744073709551616}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sl_history_loader_t ld;
@@ -159,8 +160,8 @@ SL_TEST(fuzz_keytpl_empty_first_piece) {
     uint32_t after = sl_jr_get(&doc, 0, "after");
     sl_keylist_t kl;
     sl_keylist_init(&kl);
-    SL_CHECK_OK(sl_keytpl_eval(tt, &doc, SL_JR_NONE, after, "d", 1, "", 0,
-                               &kl, err, sizeof err));
+    SL_CHECK_OK(sl_keytpl_eval(tt, &doc, SL_JR_NONE, after, "d", 1, "", 0, &kl,
+                               err, sizeof err));
     SL_CHECK_UINT(kl.count, 1);
     size_t klen;
     const char *k = sl_keylist_key(&kl, 0, &klen);
@@ -262,8 +263,8 @@ static void make_store(const char *dir, uint64_t *seg_len, uint64_t next[4]) {
         sl_msg_t msgs[2] = {{(const uint8_t *)"value", 5},
                             {(const uint8_t *)"v2", 2}};
         size_t cnt = (size_t)(i % 2) + 1;
-        SL_CHECK_OK(sl_record_encode(&seg, id, n[id], 1700000000000 + i, -1,
-                                     0, msgs, cnt));
+        SL_CHECK_OK(sl_record_encode(&seg, id, n[id], 1700000000000 + i, -1, 0,
+                                     msgs, cnt));
         n[id] += cnt;
     }
     char sub[1024];

@@ -18,8 +18,10 @@ SL_TEST(client_reply_get_damaged) {
     sl_client_t *cl;
     SL_CHECK_OK(sl_client_new_detached(&cl));
     sl_client_reply_t r = {0};
-    SL_CHECK_INT(parse(cl, 40, "422 1 57 offsets 40-56 damaged "
-                               "(quarantined)\r\n", &r),
+    SL_CHECK_INT(parse(cl, 40,
+                       "422 1 57 offsets 40-56 damaged "
+                       "(quarantined)\r\n",
+                       &r),
                  SL_EDAMAGED);
     SL_CHECK_UINT(r.fetch.next, 57);
     SL_CHECK_UINT(r.fetch.count, 0);

@@ -141,8 +141,9 @@ SL_TEST(reader_lenenc) {
 }
 
 SL_TEST(varint_round_trip_and_rejects_overlong) {
-    const int64_t values[] = {0, 1, -1, 63, -64, 64, 300, -300, INT32_MAX,
-                              INT32_MIN, INT64_MAX, INT64_MIN};
+    const int64_t values[] = {0,         1,         -1,        63,
+                              -64,       64,        300,       -300,
+                              INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         uint8_t out[10];
         size_t n = sl_put_varint(out, values[i]);

@@ -42,8 +42,9 @@ SL_TEST(config_file_then_flags_override) {
     sl_config_t cfg;
     SL_CHECK_OK(sl_config_init(&cfg, "t", "t [OPTIONS]", test_opts));
     /* The flag comes before --config on the command line and still wins. */
-    char *argv[] = {"t", "--fsync=interval", "--config", path, "pos1",
-                    "--include", "crm\\..*", "--follow", "--", "--pos2"};
+    char *argv[] = {
+        "t",         "--fsync=interval", "--config", path, "pos1",
+        "--include", "crm\\..*",         "--follow", "--", "--pos2"};
     SL_CHECK_OK(sl_config_parse_args(&cfg, 10, argv));
     SL_CHECK_STR(sl_config_get(&cfg, "listen"), "127.0.0.1:9000");
     SL_CHECK_STR(sl_config_get(&cfg, "fsync"), "interval");
@@ -174,8 +175,8 @@ SL_TEST(config_option_given_twice_is_an_error) {
     /* A flag overrides the file once; repeatable keys accumulate from
      * both; the program's own sl_config_set() still replaces. */
     SL_CHECK_OK(sl_config_init(&cfg, "t", "t", test_opts));
-    char *argv_ok[] = {"t", "--config", path2, "--fsync", "never",
-                       "--include", "c", "--include=d"};
+    char *argv_ok[] = {"t",     "--config",  path2, "--fsync",
+                       "never", "--include", "c",   "--include=d"};
     SL_CHECK_OK(sl_config_parse_args(&cfg, 8, argv_ok));
     SL_CHECK_STR(sl_config_get(&cfg, "fsync"), "never");
     const sl_strlist_t *list = sl_config_get_list(&cfg, "include");
@@ -252,18 +253,18 @@ SL_TEST(secret_from_file_or_env) {
     char *secret;
     snprintf(path, sizeof path, "%s/pw", sl_test_tmpdir());
     write_file(path, "s3cr3t with spaces\nsecond line\n");
-    SL_CHECK_OK(sl_secret_load(path, "SL_TEST_SECRET_ENV", &secret, err,
-                               sizeof err));
+    SL_CHECK_OK(
+        sl_secret_load(path, "SL_TEST_SECRET_ENV", &secret, err, sizeof err));
     SL_CHECK_STR(secret, "s3cr3t with spaces");
     sl_secret_free(secret);
     setenv("SL_TEST_SECRET_ENV", "from-env", 1);
-    SL_CHECK_OK(sl_secret_load(NULL, "SL_TEST_SECRET_ENV", &secret, err,
-                               sizeof err));
+    SL_CHECK_OK(
+        sl_secret_load(NULL, "SL_TEST_SECRET_ENV", &secret, err, sizeof err));
     SL_CHECK_STR(secret, "from-env");
     sl_secret_free(secret);
     unsetenv("SL_TEST_SECRET_ENV");
-    SL_CHECK_OK(sl_secret_load(NULL, "SL_TEST_SECRET_ENV", &secret, err,
-                               sizeof err));
+    SL_CHECK_OK(
+        sl_secret_load(NULL, "SL_TEST_SECRET_ENV", &secret, err, sizeof err));
     SL_CHECK(secret == NULL);
     snprintf(path, sizeof path, "%s/absent", sl_test_tmpdir());
     SL_CHECK_INT(sl_secret_load(path, NULL, &secret, err, sizeof err),
@@ -290,26 +291,26 @@ SL_TEST(program_args_log_level_and_broker_secret) {
     write_file(good, "t0ken\n");
     write_file(spaced, "two words\n");
     char *argv[] = {"prog", "--log-level", "warn", "--auth-file", good};
-    SL_CHECK_INT(sl_program_args(&cfg, "prog", "prog [OPTIONS]", program_opts,
-                                 5, argv),
-                 SL_PROGRAM_RUN);
+    SL_CHECK_INT(
+        sl_program_args(&cfg, "prog", "prog [OPTIONS]", program_opts, 5, argv),
+        SL_PROGRAM_RUN);
     SL_CHECK_OK(sl_program_log_level(&cfg));
     char *secret;
-    SL_CHECK_OK(sl_program_broker_secret(&cfg, "auth-file", "the secret", 1,
-                                         &secret));
+    SL_CHECK_OK(
+        sl_program_broker_secret(&cfg, "auth-file", "the secret", 1, &secret));
     SL_CHECK_STR(secret, "t0ken");
     sl_secret_free(secret);
     /* A secret the auth line cannot carry is bad usage; an unreadable
      * file gets the caller's status. */
     SL_CHECK_OK(sl_config_set(&cfg, "auth-file", spaced));
-    SL_CHECK_INT(sl_program_broker_secret(&cfg, "auth-file", "the secret", 1,
-                                          &secret),
-                 2);
+    SL_CHECK_INT(
+        sl_program_broker_secret(&cfg, "auth-file", "the secret", 1, &secret),
+        2);
     SL_CHECK(secret == NULL);
     SL_CHECK_OK(sl_config_set(&cfg, "auth-file", absent));
-    SL_CHECK_INT(sl_program_broker_secret(&cfg, "auth-file", "the secret", 7,
-                                          &secret),
-                 7);
+    SL_CHECK_INT(
+        sl_program_broker_secret(&cfg, "auth-file", "the secret", 7, &secret),
+        7);
     SL_CHECK(secret == NULL);
     SL_CHECK_OK(sl_config_set(&cfg, "log-level", "loud"));
     SL_CHECK_INT(sl_program_log_level(&cfg), SL_EUSAGE);

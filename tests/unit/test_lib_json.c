@@ -93,11 +93,11 @@ SL_TEST(json_utf8_valid_is_kept_invalid_is_replaced) {
         size_t len;
         const char *out;
     } bad[] = {
-        {"\x80", 1, "\"\xef\xbf\xbd\""},                 /* Stray continuation. */
-        {"a\xc3", 2, "\"a\xef\xbf\xbd\""},               /* Truncated. */
+        {"\x80", 1, "\"\xef\xbf\xbd\""},   /* Stray continuation. */
+        {"a\xc3", 2, "\"a\xef\xbf\xbd\""}, /* Truncated. */
         {"\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""}, /* Overlong '/'. */
         {"\xed\xa0\x80", 3,
-         "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""},    /* Surrogate. */
+         "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""}, /* Surrogate. */
         {"\xf4\x90\x80\x80", 4,
          "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""}, /* >10FFFF */
         {"\xff", 1, "\"\xef\xbf\xbd\""},
@@ -128,14 +128,17 @@ SL_TEST(json_numbers_and_base64) {
     SL_CHECK_STR(finish(&buf), "[0.1,1e+300,-2.5,\"NaN\","
                                "\"-Infinity\",-9223372036854775808]");
     /* RFC 4648 section 10 test vectors. */
-    const char *vectors[][2] = {{"", ""},           {"f", "Zg=="},
-                                {"fo", "Zm8="},     {"foo", "Zm9v"},
-                                {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+    const char *vectors[][2] = {{"", ""},
+                                {"f", "Zg=="},
+                                {"fo", "Zm8="},
+                                {"foo", "Zm9v"},
+                                {"foob", "Zm9vYg=="},
+                                {"fooba", "Zm9vYmE="},
                                 {"foobar", "Zm9vYmFy"}};
     for (size_t i = 0; i < 7; i++) {
         sl_buf_reset(&buf);
-        SL_CHECK_OK(sl_base64_encode(&buf, vectors[i][0],
-                                     strlen(vectors[i][0])));
+        SL_CHECK_OK(
+            sl_base64_encode(&buf, vectors[i][0], strlen(vectors[i][0])));
         SL_CHECK_STR(finish(&buf), vectors[i][1]);
     }
     sl_buf_reset(&buf);

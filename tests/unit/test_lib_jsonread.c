@@ -23,7 +23,8 @@ static char *unesc(const sl_jr_doc_t *doc, uint32_t i) {
 
 SL_TEST(jsonread_change_event) {
     const char *ev =
-        "{\"kind\":\"row\",\"op\":\"update\",\"db\":\"shop\",\"table\":\"users\","
+        "{\"kind\":\"row\",\"op\":\"update\",\"db\":\"shop\",\"table\":"
+        "\"users\","
         "\"row\":3,\"pk\":[\"id\"],\"before\":{\"id\":18446744073709551615,"
         "\"email\":\"a@x\",\"bal\":\"12345678901234567890.123456789\","
         "\"bin\":{\"base64\":\"AAEC/w==\"},\"n\":null},"
@@ -51,10 +52,10 @@ SL_TEST(jsonread_change_event) {
     char *email = unesc(&doc, sl_jr_get(&doc, after, "email"));
     SL_CHECK_STR(email, "b\xc3\xa9@x");
     free(email);
-    SL_CHECK(sl_jr_str_eq(&doc, sl_jr_get(&doc, after, "email"),
-                          "b\xc3\xa9@x", 5));
-    SL_CHECK(!sl_jr_str_eq(&doc, sl_jr_get(&doc, after, "email"),
-                           "b\xc3\xa9@", 4));
+    SL_CHECK(
+        sl_jr_str_eq(&doc, sl_jr_get(&doc, after, "email"), "b\xc3\xa9@x", 5));
+    SL_CHECK(
+        !sl_jr_str_eq(&doc, sl_jr_get(&doc, after, "email"), "b\xc3\xa9@", 4));
     SL_CHECK_INT(sl_jr_type(&doc, sl_jr_get(&doc, before, "n")), SL_JR_NULL);
     uint32_t num = sl_jr_get(&doc, after, "n");
     raw = sl_jr_raw(&doc, num, &n);
@@ -71,8 +72,8 @@ SL_TEST(jsonread_change_event) {
     /* Walking the members gives them in document order; skipping a nested
      * value lands on the next member. */
     uint32_t it = 0, key, val, count = 0;
-    const char *names[] = {"kind", "op", "db", "table", "row", "pk",
-                           "before", "after", "trx"};
+    const char *names[] = {"kind", "op",     "db",    "table", "row",
+                           "pk",   "before", "after", "trx"};
     while (sl_jr_next(&doc, 0, &it, &key, &val)) {
         SL_CHECK(count < 9);
         SL_CHECK(sl_jr_str_eq(&doc, key, names[count], strlen(names[count])));
@@ -87,8 +88,9 @@ SL_TEST(jsonread_change_event) {
 SL_TEST(jsonread_escapes_and_unicode) {
     sl_jr_doc_t doc;
     sl_jr_init(&doc);
-    SL_CHECK_OK(parse(&doc, "[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\","
-                            "\"\\ud83d\\ude00\",\"\\u0000x\",\"\xe2\x82\xac\"]"));
+    SL_CHECK_OK(parse(&doc,
+                      "[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\","
+                      "\"\\ud83d\\ude00\",\"\\u0000x\",\"\xe2\x82\xac\"]"));
     SL_CHECK_INT(sl_jr_tok(&doc, 0)->count, 4);
     char *s = unesc(&doc, 1);
     SL_CHECK_STR(s, "a\"b\\c/d\b\f\n\r\t");
@@ -120,8 +122,7 @@ SL_TEST(jsonread_scalars_and_whitespace) {
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int rc = parse(&doc, ok[i]);
         if (rc != 0)
-            sl_test_fail(__FILE__, __LINE__, "rejected %s: %s", ok[i],
-                         doc.err);
+            sl_test_fail(__FILE__, __LINE__, "rejected %s: %s", ok[i], doc.err);
     }
     int64_t sv;
     SL_CHECK_OK(sl_jr_i64(&doc, 0, &sv));
@@ -160,7 +161,7 @@ SL_TEST(jsonread_rejects_malformed) {
         "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xe2\x82\"",
         "[1,,2]", "[,1]", "{,}", "{\"a\":1 \"b\":2}", "/* c */ 1", "[1]x",
         "\"a\"\"b\"", "{\"a\"::1}", "[\"a\":1]",
-    /* clang-format on */
+        /* clang-format on */
     };
     sl_jr_doc_t doc;
     sl_jr_init(&doc);
@@ -238,8 +239,8 @@ SL_TEST(jsonread_base64_strict) {
     SL_CHECK_INT(b.len, 0);
     SL_CHECK_OK(sl_jr_base64_decode(&b, "Zm9vYg==", 8));
     SL_CHECK_MEM(b.data, b.len, "foob", 4);
-    const char *bad[] = {"Zm9", "Zm9vYg=", "Zm=v", "Z===", "Zm9vYh==",
-                         "Zm 9v", "Zm9v\n", "====", "Zm9v===="};
+    const char *bad[] = {"Zm9",   "Zm9vYg=", "Zm=v", "Z===",    "Zm9vYh==",
+                         "Zm 9v", "Zm9v\n",  "====", "Zm9v===="};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sl_buf_reset(&b);
         SL_CHECK_INT(sl_jr_base64_decode(&b, bad[i], strlen(bad[i])),
@@ -292,8 +293,9 @@ SL_TEST(jsonread_special_bytes_at_every_position) {
 SL_TEST(jsonread_member_lookup) {
     sl_jr_doc_t doc;
     sl_jr_init(&doc);
-    const char *t = "{\"\":0,\"ab\":1,\"k\\u0065y\":2,\"key\":3,\"a\":{\"b\":4},"
-                    "\"ba\":5}";
+    const char *t =
+        "{\"\":0,\"ab\":1,\"k\\u0065y\":2,\"key\":3,\"a\":{\"b\":4},"
+        "\"ba\":5}";
     SL_CHECK_OK(sl_jr_parse(&doc, t, strlen(t)));
     int64_t v;
     /* An escaped key matches after unescaping, and the first of two
@@ -343,9 +345,10 @@ SL_TEST(jsonread_i64_matches_strtoll) {
             int64_t got = 0;
             int rc = sl_jr_i64(&doc, 0, &got);
             if (rc != want_rc || (rc == 0 && got != want))
-                sl_test_fail(__FILE__, __LINE__, "%s: rc %d value %lld, "
-                             "strtoll rc %d value %lld", text, rc,
-                             (long long)got, want_rc, want);
+                sl_test_fail(__FILE__, __LINE__,
+                             "%s: rc %d value %lld, "
+                             "strtoll rc %d value %lld",
+                             text, rc, (long long)got, want_rc, want);
         }
     }
     sl_jr_free(&doc);

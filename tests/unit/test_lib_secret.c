@@ -13,8 +13,8 @@ SL_TEST(secret_env_is_removed_and_process_not_dumpable) {
     char err[256];
     char *secret = NULL;
     setenv("SL_TEST_SECRET_UNSET", "tok3n", 1);
-    SL_CHECK_OK(sl_secret_load(NULL, "SL_TEST_SECRET_UNSET", &secret, err,
-                               sizeof err));
+    SL_CHECK_OK(
+        sl_secret_load(NULL, "SL_TEST_SECRET_UNSET", &secret, err, sizeof err));
     SL_CHECK_STR(secret, "tok3n");
     SL_CHECK(getenv("SL_TEST_SECRET_UNSET") == NULL);
     SL_CHECK_INT(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
@@ -27,8 +27,9 @@ SL_TEST(secret_check_token_refuses_unsendable) {
     SL_CHECK_INT(sl_secret_check_token("", "the secret", err, sizeof err),
                  SL_ECONFIG);
     SL_CHECK(strstr(err, "empty") != NULL);
-    SL_CHECK_INT(sl_secret_check_token("two words", "the secret", err,
-                                       sizeof err), SL_ECONFIG);
+    SL_CHECK_INT(
+        sl_secret_check_token("two words", "the secret", err, sizeof err),
+        SL_ECONFIG);
     SL_CHECK(strstr(err, "space at byte 4") != NULL);
     SL_CHECK(strstr(err, "two") == NULL); /* Never the secret itself. */
     SL_CHECK_INT(sl_secret_check_token("caf\xc3\xa9", "s", err, sizeof err),
