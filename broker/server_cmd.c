@@ -260,7 +260,7 @@ static int find_part(sl_conn_t *conn, const sl_cmd_t *cmd, int create,
 /* Refuses a put or mput whose partition exists before it reached the
  * store. An idempotent producer is fenced at the batch's sequence, so
  * that its later pipelined batches are refused too: stored, they would
- * make the resend of this one look like a duplicate (store.c's fences).
+ * make the resend of this one look like a duplicate (catalog.c's fences).
  * The store fences its own refusals (overlap, too large, ...). */
 static void put_refused(sl_conn_t *conn, const sl_cmd_t *cmd, sl_part_t *part,
                         refuse_t why, int err) {
@@ -831,7 +831,7 @@ void sl_server_acks_cb(sl_store_t *store, sl_ack_t *acks, size_t n) {
         }
         if (acks[i].extra == SL_ACK_FENCED) {
             /* Nothing was stored: an earlier batch of the producer was
-             * refused and must be resent first (store.c's fences). */
+             * refused and must be resent first (catalog.c's fences). */
             srv->st.err_store++;
             refusal_reply(conn, acks[i].reqid, RF_FENCED, -(int)acks[i].value);
             continue;

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for capture's schema-history loader (capture/history.c):
+ * libFuzzer target for capture's schema-history loader (capture/schema/history.c):
  * the records capture reads back from the broker at start-up to rebuild
  * the table definitions in force at its checkpoint.
  *
