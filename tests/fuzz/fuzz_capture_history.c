@@ -1,7 +1,7 @@
 /*
- * libFuzzer target for capture's schema-history loader (capture/schema/history.c):
- * the records capture reads back from the broker at start-up to rebuild
- * the table definitions in force at its checkpoint.
+ * libFuzzer target for capture's schema-history loader
+ * (capture/schema/history.c): the records capture reads back from the broker at
+ * start-up to rebuild the table definitions in force at its checkpoint.
  *
  * Input: byte 0 picks the resume point (the loader ignores records at or
  * past it); the rest is a sequence of records separated by newlines (the
