@@ -46,25 +46,10 @@
  * a document that needs more (shared values built to blow up the output)
  * is corrupt.
  *
- * Partial JSON diff list (MySQL Json_diff_vector::write_binary(), the bytes
- * after the uint32le length that replaces a JSON column's value in a
- * PARTIAL_UPDATE_ROWS after-image when its partial bit is set):
- *
- *   diff*     until the list's bytes are used up
- *   diff   := op(1: 0 REPLACE, 1 INSERT, 2 REMOVE)
- *             lenenc path-length, path text ("$.a[1].\"b c\"")
- *             [op != REMOVE] lenenc value-length, binary JSON doc
- *   lenenc := MySQL net_field_length: < 0xFB itself; 0xFC, 0xFD, 0xFE
- *             followed by 2, 3, 8 little-endian bytes (0xFB, 0xFF invalid)
- *
- * A list is valid when every length stays inside it, every op is known,
- * every path parses (no wildcards, ellipses or ranges) and every value is
- * a valid binary JSON doc of at least one byte. Diffs are applied to a
- * small tree: containers on the diff paths are expanded one level at a
- * time, everything else stays a reference into the binary and is printed
- * by the same streaming printer.
+ * Partial JSON diffs, which print through this file's printer, are in
+ * json_diff.c.
  */
-#include "json_bin.h"
+#include "json_bin_int.h"
 
 #include "bytes.h"
 #include "error.h"
@@ -77,23 +62,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-    JT_SMALL_OBJ = 0x00,
-    JT_LARGE_OBJ = 0x01,
-    JT_SMALL_ARR = 0x02,
-    JT_LARGE_ARR = 0x03,
-    JT_LITERAL = 0x04,
-    JT_INT16 = 0x05,
-    JT_UINT16 = 0x06,
-    JT_INT32 = 0x07,
-    JT_UINT32 = 0x08,
-    JT_INT64 = 0x09,
-    JT_UINT64 = 0x0A,
-    JT_DOUBLE = 0x0B,
-    JT_STRING = 0x0C,
-    JT_OPAQUE = 0x0F,
-};
-
 /* MySQL column types that opaque values carry and that print specially. */
 enum {
     MT_TIMESTAMP = 7,
@@ -104,60 +72,23 @@ enum {
     MT_VAR_STRING = 253,
 };
 
-/* Shared by one conversion: the output and the work still allowed. */
-typedef struct {
-    sl_buf_t *out;
-    size_t nodes_left; /* Values that may still be visited. */
-    size_t bytes_left; /* String, key and opaque bytes that may be printed. */
-} jctx_t;
-
-static void ctx_init(jctx_t *cx, sl_buf_t *out, size_t input_len) {
-    cx->out = out;
-    cx->nodes_left = input_len + 1;
-    cx->bytes_left = input_len;
-}
-
-static int visit(jctx_t *cx) {
-    if (cx->nodes_left == 0)
-        return SL_ECORRUPT;
-    cx->nodes_left--;
-    return 0;
-}
-
-static int charge(jctx_t *cx, size_t n) {
+static int charge(sl_jsonb_ctx_t *cx, size_t n) {
     if (n > cx->bytes_left)
         return SL_ECORRUPT;
     cx->bytes_left -= n;
     return 0;
 }
 
-static int put(jctx_t *cx, const void *p, size_t n) {
-    return sl_buf_append(cx->out, p, n) == 0 ? 0 : SL_ENOMEM;
+static int puts_(sl_jsonb_ctx_t *cx, const char *s) {
+    return sl__jsonb_put(cx, s, strlen(s));
 }
-
-static int puts_(jctx_t *cx, const char *s) { return put(cx, s, strlen(s)); }
 
 /* ---- Containers -------------------------------------------------------- */
 
-typedef struct {
-    const uint8_t *base; /* First byte of count. */
-    size_t bytes;        /* Declared size, <= what the parent allows. */
-    uint32_t count;
-    int large;
-    int is_obj;
-    size_t osz;  /* Offset/size field width: 2 or 4. */
-    size_t hdr;  /* Header size: count, size, key and value entries. */
-    size_t keys; /* Offset of the first value entry. */
-} jcont_t;
-
-static int is_container(uint8_t type) { return type <= JT_LARGE_ARR; }
-
-/* Reads a container header from avail bytes; short_err is returned when the
- * header itself does not fit (SL_ETRUNC at the root, else SL_ECORRUPT). */
-static int cont_open(uint8_t type, const uint8_t *data, size_t avail,
-                     int short_err, jcont_t *c) {
-    c->large = (type == JT_LARGE_OBJ || type == JT_LARGE_ARR);
-    c->is_obj = (type == JT_SMALL_OBJ || type == JT_LARGE_OBJ);
+int sl__jsonb_cont_open(uint8_t type, const uint8_t *data, size_t avail,
+                        int short_err, sl_jsonb_cont_t *c) {
+    c->large = (type == SL_JT_LARGE_OBJ || type == SL_JT_LARGE_ARR);
+    c->is_obj = (type == SL_JT_SMALL_OBJ || type == SL_JT_LARGE_OBJ);
     c->osz = c->large ? 4 : 2;
     if (avail < 2 * c->osz)
         return short_err;
@@ -184,8 +115,8 @@ static int cont_open(uint8_t type, const uint8_t *data, size_t avail,
     return 0;
 }
 
-static int cont_key(const jcont_t *c, uint32_t i, const uint8_t **key,
-                    size_t *klen) {
+int sl__jsonb_cont_key(const sl_jsonb_cont_t *c, uint32_t i,
+                       const uint8_t **key, size_t *klen) {
     const uint8_t *e = c->base + 2 * c->osz + (size_t)i * (c->osz + 2);
     size_t off = c->large ? sl_get_u32le(e) : sl_get_u16le(e);
     size_t n = sl_get_u16le(e + c->osz);
@@ -196,14 +127,12 @@ static int cont_key(const jcont_t *c, uint32_t i, const uint8_t **key,
     return 0;
 }
 
-/* The i-th value: its type and the bytes it may use. An inlined value is
- * read in place from its entry. */
-static int cont_value(const jcont_t *c, uint32_t i, uint8_t *type,
-                      const uint8_t **data, size_t *avail) {
+int sl__jsonb_cont_value(const sl_jsonb_cont_t *c, uint32_t i, uint8_t *type,
+                         const uint8_t **data, size_t *avail) {
     const uint8_t *e = c->base + c->keys + (size_t)i * (1 + c->osz);
     uint8_t t = e[0];
-    int inlined = t == JT_LITERAL || t == JT_INT16 || t == JT_UINT16 ||
-                  (c->large && (t == JT_INT32 || t == JT_UINT32));
+    int inlined = t == SL_JT_LITERAL || t == SL_JT_INT16 || t == SL_JT_UINT16 ||
+                  (c->large && (t == SL_JT_INT32 || t == SL_JT_UINT32));
     *type = t;
     if (inlined) {
         *data = e + 1;
@@ -248,14 +177,14 @@ static size_t utf8_len(const uint8_t *p, size_t left) {
 /* Appends p as a quoted JSON string with MySQL's escapes (double_quote()
  * in sql/json_dom.cc): \" \\ \b \f \n \r \t, other control bytes as
  * \u00xx in lower case, everything else as is. */
-static int put_string(jctx_t *cx, const uint8_t *p, size_t n) {
+int sl__jsonb_put_string(sl_jsonb_ctx_t *cx, const uint8_t *p, size_t n) {
     static const char hex[] = "0123456789abcdef";
     int err = charge(cx, n);
     if (err)
         return err;
     if (sl_buf_reserve(cx->out, n + 2) != 0)
         return SL_ENOMEM;
-    if ((err = put(cx, "\"", 1)))
+    if ((err = sl__jsonb_put(cx, "\"", 1)))
         return err;
     size_t i = 0, run = 0;
     while (i < n) {
@@ -271,7 +200,7 @@ static int put_string(jctx_t *cx, const uint8_t *p, size_t n) {
             i += k;
             continue;
         }
-        if ((err = put(cx, p + run, i - run)))
+        if ((err = sl__jsonb_put(cx, p + run, i - run)))
             return err;
         char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
         size_t elen = 2;
@@ -291,14 +220,14 @@ static int put_string(jctx_t *cx, const uint8_t *p, size_t n) {
             esc[5] = hex[c & 15];
             elen = 6;
         }
-        if ((err = put(cx, esc, elen)))
+        if ((err = sl__jsonb_put(cx, esc, elen)))
             return err;
         i++;
         run = i;
     }
-    if ((err = put(cx, p + run, n - run)))
+    if ((err = sl__jsonb_put(cx, p + run, n - run)))
         return err;
-    return put(cx, "\"", 1);
+    return sl__jsonb_put(cx, "\"", 1);
 }
 
 /* Reads MySQL's variable-length string length (at most 5 bytes, < 2^32). */
@@ -320,15 +249,6 @@ static int read_varlen(const uint8_t *p, size_t avail, int short_err,
     return SL_ECORRUPT;
 }
 
-/* Formats v as MySQL's my_gcvt(v, MY_GCVT_ARG_DOUBLE, 34) does, then adds
- * ".0" when the text has neither '.' nor 'e' (json_dom.cc does this so a
- * double stays distinguishable from an integer). The digits are the
- * shortest that read back as v (dtoa mode 4 with ndigits 34 yields these,
- * since a double never needs more than 17). The layout rule, from
- * my_gcvt() with that width: fixed notation when the decimal exponent
- * decpt (value = 0.DIGITS x 10^decpt) is in [-14, 15], or above 15 while
- * there are more digits than decpt; otherwise "D.DDDe[-]X" with no '+' and
- * no exponent padding. */
 /* Splits the "%.*e" text t of a non-negative number into its digits and
  * decimal exponent. */
 static void split_e(const char *t, char *digits, size_t *nd, int *exp10) {
@@ -406,6 +326,15 @@ static void shortest_digits(double a, char *digits, size_t *nd, int *exp10) {
     *exp10 = e17;
 }
 
+/* Formats v as MySQL's my_gcvt(v, MY_GCVT_ARG_DOUBLE, 34) does, then adds
+ * ".0" when the text has neither '.' nor 'e' (json_dom.cc does this so a
+ * double stays distinguishable from an integer). The digits are the
+ * shortest that read back as v (dtoa mode 4 with ndigits 34 yields these,
+ * since a double never needs more than 17). The layout rule, from
+ * my_gcvt() with that width: fixed notation when the decimal exponent
+ * decpt (value = 0.DIGITS x 10^decpt) is in [-14, 15], or above 15 while
+ * there are more digits than decpt; otherwise "D.DDDe[-]X" with no '+' and
+ * no exponent padding. */
 static int format_double(double v, char *buf, size_t cap) {
     char digits[24];
     if (!isfinite(v) || cap < 40)
@@ -472,7 +401,7 @@ static int format_double(double v, char *buf, size_t cap) {
  * flipped, every byte inverted for a negative number. Printed like
  * decimal2string(): sign, integer digits without leading zeros (at least
  * "0"), then '.' and exactly scale digits. */
-static int put_decimal(jctx_t *cx, const uint8_t *p, size_t n) {
+static int put_decimal(sl_jsonb_ctx_t *cx, const uint8_t *p, size_t n) {
     static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
     static const uint32_t pow10[10] = {1,         10,        100,     1000,
                                        10000,     100000,    1000000, 10000000,
@@ -551,13 +480,14 @@ static int put_decimal(jctx_t *cx, const uint8_t *p, size_t n) {
             nonzero = 1;
     if (mask && nonzero)
         *--start = '-';
-    return put(cx, start, (size_t)(o - start));
+    return sl__jsonb_put(cx, start, (size_t)(o - start));
 }
 
 /* DATE, TIME, DATETIME and TIMESTAMP from MySQL's 8-byte packed form,
  * printed by my_TIME_to_str(t, 6): "YYYY-MM-DD", "[-]HH:MM:SS.ffffff"
  * (hours may exceed 24) and "YYYY-MM-DD HH:MM:SS.ffffff", quoted. */
-static int put_temporal(jctx_t *cx, uint8_t mtype, const uint8_t *p, size_t n) {
+static int put_temporal(sl_jsonb_ctx_t *cx, uint8_t mtype, const uint8_t *p,
+                        size_t n) {
     if (n != 8)
         return SL_ECORRUPT;
     int64_t v = (int64_t)sl_get_u64le(p);
@@ -596,7 +526,7 @@ static int put_temporal(jctx_t *cx, uint8_t mtype, const uint8_t *p, size_t n) {
 
 /* "base64:type<N>:" then MySQL's base64 (RFC 4648 alphabet, padded, a
  * newline after every 76 characters when more follow), quoted. */
-static int put_opaque_b64(jctx_t *cx, uint8_t mtype, const uint8_t *p,
+static int put_opaque_b64(sl_jsonb_ctx_t *cx, uint8_t mtype, const uint8_t *p,
                           size_t n) {
     static const char tab[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -610,7 +540,7 @@ static int put_opaque_b64(jctx_t *cx, uint8_t mtype, const uint8_t *p,
     size_t line = 0;
     for (size_t i = 0; i < n; i += 3) {
         if (line == 76) {
-            if ((err = put(cx, "\\n", 2)))
+            if ((err = sl__jsonb_put(cx, "\\n", 2)))
                 return err;
             line = 0;
         }
@@ -622,61 +552,57 @@ static int put_opaque_b64(jctx_t *cx, uint8_t mtype, const uint8_t *p,
         char q[4] = {tab[(c >> 18) & 63], tab[(c >> 12) & 63],
                      i + 1 < n ? tab[(c >> 6) & 63] : '=',
                      i + 2 < n ? tab[c & 63] : '='};
-        if ((err = put(cx, q, 4)))
+        if ((err = sl__jsonb_put(cx, q, 4)))
             return err;
         line += 4;
     }
-    return put(cx, "\"", 1);
+    return sl__jsonb_put(cx, "\"", 1);
 }
 
-static int emit_value(jctx_t *cx, uint8_t type, const uint8_t *data,
-                      size_t avail, int depth, int short_err);
-
-static int emit_container(jctx_t *cx, uint8_t type, const uint8_t *data,
+static int emit_container(sl_jsonb_ctx_t *cx, uint8_t type, const uint8_t *data,
                           size_t avail, int depth, int short_err) {
-    jcont_t c;
-    int err = cont_open(type, data, avail, short_err, &c);
+    sl_jsonb_cont_t c;
+    int err = sl__jsonb_cont_open(type, data, avail, short_err, &c);
     if (err)
         return err;
     if (depth + 1 > SL_JSONB_MAX_DEPTH)
         return SL_ECORRUPT;
-    if ((err = put(cx, c.is_obj ? "{" : "[", 1)))
+    if ((err = sl__jsonb_put(cx, c.is_obj ? "{" : "[", 1)))
         return err;
     for (uint32_t i = 0; i < c.count; i++) {
-        if (i > 0 && (err = put(cx, ", ", 2)))
+        if (i > 0 && (err = sl__jsonb_put(cx, ", ", 2)))
             return err;
         if (c.is_obj) {
             const uint8_t *key;
             size_t klen;
-            if ((err = cont_key(&c, i, &key, &klen)) ||
-                (err = put_string(cx, key, klen)) || (err = put(cx, ": ", 2)))
+            if ((err = sl__jsonb_cont_key(&c, i, &key, &klen)) ||
+                (err = sl__jsonb_put_string(cx, key, klen)) ||
+                (err = sl__jsonb_put(cx, ": ", 2)))
                 return err;
         }
         uint8_t t;
         const uint8_t *vp;
         size_t vn;
-        if ((err = cont_value(&c, i, &t, &vp, &vn)) ||
-            (err = emit_value(cx, t, vp, vn, depth + 1, SL_ECORRUPT)))
+        if ((err = sl__jsonb_cont_value(&c, i, &t, &vp, &vn)) ||
+            (err = sl__jsonb_emit_value(cx, t, vp, vn, depth + 1, SL_ECORRUPT)))
             return err;
     }
-    return put(cx, c.is_obj ? "}" : "]", 1);
+    return sl__jsonb_put(cx, c.is_obj ? "}" : "]", 1);
 }
 
-/* Prints one value of the given type whose bytes start at data with avail
- * bytes available; depth is the number of containers around it. */
-static int emit_value(jctx_t *cx, uint8_t type, const uint8_t *data,
-                      size_t avail, int depth, int short_err) {
+int sl__jsonb_emit_value(sl_jsonb_ctx_t *cx, uint8_t type, const uint8_t *data,
+                         size_t avail, int depth, int short_err) {
     char num[48];
-    int err = visit(cx);
+    int err = sl__jsonb_visit(cx);
     if (err)
         return err;
     switch (type) {
-    case JT_SMALL_OBJ:
-    case JT_LARGE_OBJ:
-    case JT_SMALL_ARR:
-    case JT_LARGE_ARR:
+    case SL_JT_SMALL_OBJ:
+    case SL_JT_LARGE_OBJ:
+    case SL_JT_SMALL_ARR:
+    case SL_JT_LARGE_ARR:
         return emit_container(cx, type, data, avail, depth, short_err);
-    case JT_LITERAL:
+    case SL_JT_LITERAL:
         if (avail < 1)
             return short_err;
         switch (data[0]) {
@@ -685,37 +611,37 @@ static int emit_value(jctx_t *cx, uint8_t type, const uint8_t *data,
         case 2: return puts_(cx, "false");
         default: return SL_ECORRUPT;
         }
-    case JT_INT16:
+    case SL_JT_INT16:
         if (avail < 2)
             return short_err;
         snprintf(num, sizeof num, "%d", (int16_t)sl_get_u16le(data));
         return puts_(cx, num);
-    case JT_UINT16:
+    case SL_JT_UINT16:
         if (avail < 2)
             return short_err;
         snprintf(num, sizeof num, "%u", (unsigned)sl_get_u16le(data));
         return puts_(cx, num);
-    case JT_INT32:
+    case SL_JT_INT32:
         if (avail < 4)
             return short_err;
         snprintf(num, sizeof num, "%" PRId32, (int32_t)sl_get_u32le(data));
         return puts_(cx, num);
-    case JT_UINT32:
+    case SL_JT_UINT32:
         if (avail < 4)
             return short_err;
         snprintf(num, sizeof num, "%" PRIu32, sl_get_u32le(data));
         return puts_(cx, num);
-    case JT_INT64:
+    case SL_JT_INT64:
         if (avail < 8)
             return short_err;
         snprintf(num, sizeof num, "%" PRId64, (int64_t)sl_get_u64le(data));
         return puts_(cx, num);
-    case JT_UINT64:
+    case SL_JT_UINT64:
         if (avail < 8)
             return short_err;
         snprintf(num, sizeof num, "%" PRIu64, sl_get_u64le(data));
         return puts_(cx, num);
-    case JT_DOUBLE: {
+    case SL_JT_DOUBLE: {
         if (avail < 8)
             return short_err;
         uint64_t bits = sl_get_u64le(data);
@@ -725,15 +651,15 @@ static int emit_value(jctx_t *cx, uint8_t type, const uint8_t *data,
             return SL_ECORRUPT; /* MySQL cannot store NaN or infinity. */
         return puts_(cx, num);
     }
-    case JT_STRING: {
+    case SL_JT_STRING: {
         size_t n = 0, used = 0;
         if ((err = read_varlen(data, avail, short_err, &n, &used)))
             return err;
         if (n > avail - used)
             return short_err;
-        return put_string(cx, data + used, n);
+        return sl__jsonb_put_string(cx, data + used, n);
     }
-    case JT_OPAQUE: {
+    case SL_JT_OPAQUE: {
         size_t n = 0, used = 0;
         if (avail < 1)
             return short_err;
@@ -753,7 +679,7 @@ static int emit_value(jctx_t *cx, uint8_t type, const uint8_t *data,
         case MT_TIMESTAMP: return put_temporal(cx, mtype, p, n);
         case MT_VAR_STRING:
             cx->bytes_left += n; /* put_string charges it again. */
-            return put_string(cx, p, n);
+            return sl__jsonb_put_string(cx, p, n);
         default: return put_opaque_b64(cx, mtype, p, n);
         }
     }
@@ -763,561 +689,14 @@ static int emit_value(jctx_t *cx, uint8_t type, const uint8_t *data,
 
 int sl_jsonb_to_json(const uint8_t *data, size_t len, sl_buf_t *out) {
     size_t mark = out->len;
-    jctx_t cx;
+    sl_jsonb_ctx_t cx;
     int err;
-    ctx_init(&cx, out, len);
+    sl__jsonb_ctx_init(&cx, out, len);
     if (len == 0)
         err = puts_(&cx, "null");
     else
-        err = emit_value(&cx, data[0], data + 1, len - 1, 0, SL_ETRUNC);
-    if (err)
-        out->len = mark;
-    return err;
-}
-
-/* ---- Partial JSON diffs ------------------------------------------------ */
-
-enum { N_REF, N_OBJ, N_ARR };
-
-typedef struct jnode jnode_t;
-struct jnode {
-    int kind;
-    /* N_REF: a binary value, printed by emit_value(). */
-    uint8_t type;
-    const uint8_t *data;
-    size_t avail;
-    int short_err;
-    /* N_OBJ and N_ARR: children (and keys for objects). */
-    size_t n, cap;
-    jnode_t **kids;
-    const uint8_t **keys;
-    size_t *klens;
-};
-
-/* Every allocation of one sl_jsondiff_apply() call, freed together. */
-typedef struct arena_blk {
-    struct arena_blk *next;
-    max_align_t data[];
-} arena_blk_t;
-
-typedef struct {
-    arena_blk_t *blocks;
-    jctx_t cx;
-} dctx_t;
-
-static void *arena_alloc(dctx_t *dc, size_t n) {
-    arena_blk_t *b = malloc(sizeof *b + n);
-    if (b == NULL)
-        return NULL;
-    b->next = dc->blocks;
-    dc->blocks = b;
-    return b->data;
-}
-
-static void arena_free(dctx_t *dc) {
-    while (dc->blocks) {
-        arena_blk_t *b = dc->blocks;
-        dc->blocks = b->next;
-        free(b);
-    }
-}
-
-static jnode_t *node_ref(dctx_t *dc, uint8_t type, const uint8_t *data,
-                         size_t avail, int short_err) {
-    jnode_t *nd = arena_alloc(dc, sizeof *nd);
-    if (nd == NULL)
-        return NULL;
-    memset(nd, 0, sizeof *nd);
-    nd->kind = N_REF;
-    nd->type = type;
-    nd->data = data;
-    nd->avail = avail;
-    nd->short_err = short_err;
-    return nd;
-}
-
-/* Makes room for one more child. */
-static int node_grow(dctx_t *dc, jnode_t *nd) {
-    if (nd->n < nd->cap)
-        return 0;
-    size_t cap = nd->cap ? nd->cap * 2 : 4;
-    jnode_t **kids = arena_alloc(dc, cap * sizeof *kids);
-    const uint8_t **keys = arena_alloc(dc, cap * sizeof *keys);
-    size_t *klens = arena_alloc(dc, cap * sizeof *klens);
-    if (kids == NULL || keys == NULL || klens == NULL)
-        return SL_ENOMEM;
-    if (nd->n) {
-        memcpy(kids, nd->kids, nd->n * sizeof *kids);
-        memcpy(keys, nd->keys, nd->n * sizeof *keys);
-        memcpy(klens, nd->klens, nd->n * sizeof *klens);
-    }
-    nd->kids = kids;
-    nd->keys = keys;
-    nd->klens = klens;
-    nd->cap = cap;
-    return 0;
-}
-
-/* Turns a binary container into an N_OBJ/N_ARR whose children are binary
- * references. Scalars stay N_REF (a path into one is "not found"). */
-static int node_expand(dctx_t *dc, jnode_t *nd, int depth) {
-    if (nd->kind != N_REF || !is_container(nd->type))
-        return 0;
-    jcont_t c;
-    int err = cont_open(nd->type, nd->data, nd->avail, nd->short_err, &c);
-    if (err)
-        return err;
-    if (depth + 1 > SL_JSONB_MAX_DEPTH)
-        return SL_ECORRUPT;
-    nd->kind = c.is_obj ? N_OBJ : N_ARR;
-    nd->n = nd->cap = 0;
-    for (uint32_t i = 0; i < c.count; i++) {
-        uint8_t t;
-        const uint8_t *vp;
-        size_t vn;
-        if ((err = visit(&dc->cx)) || (err = node_grow(dc, nd)) ||
-            (err = cont_value(&c, i, &t, &vp, &vn)))
-            return err;
-        if (c.is_obj &&
-            (err = cont_key(&c, i, &nd->keys[nd->n], &nd->klens[nd->n])))
-            return err;
-        if ((nd->kids[nd->n] = node_ref(dc, t, vp, vn, SL_ECORRUPT)) == NULL)
-            return SL_ENOMEM;
-        nd->n++;
-    }
-    return 0;
-}
-
-static int emit_node(jctx_t *cx, const jnode_t *nd, int depth) {
-    int err;
-    if (nd->kind == N_REF)
-        return emit_value(cx, nd->type, nd->data, nd->avail, depth,
-                          nd->short_err);
-    if (depth + 1 > SL_JSONB_MAX_DEPTH)
-        return SL_ECORRUPT;
-    int obj = nd->kind == N_OBJ;
-    if ((err = put(cx, obj ? "{" : "[", 1)))
-        return err;
-    for (size_t i = 0; i < nd->n; i++) {
-        if (i > 0 && (err = put(cx, ", ", 2)))
-            return err;
-        if (obj && ((err = put_string(cx, nd->keys[i], nd->klens[i])) ||
-                    (err = put(cx, ": ", 2))))
-            return err;
-        if ((err = emit_node(cx, nd->kids[i], depth + 1)))
-            return err;
-    }
-    return put(cx, obj ? "}" : "]", 1);
-}
-
-/* One path leg: a member name (unescaped) or an array index. */
-typedef struct {
-    int member;
-    const uint8_t *name;
-    size_t nlen;
-    uint64_t index;
-    int from_end; /* [last] or [last-N]: index counts from the end. */
-} jleg_t;
-
-static int is_ws(uint8_t c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static int hexval(uint8_t c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int read_hex4(const uint8_t *p, size_t left, uint32_t *v) {
-    if (left < 4)
-        return SL_ECORRUPT;
-    uint32_t x = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
-        if (h < 0)
-            return SL_ECORRUPT;
-        x = (x << 4) | (uint32_t)h;
-    }
-    *v = x;
-    return 0;
-}
-
-/* Unescapes the JSON string body at p[0..n) (p[0] is past the opening
- * quote) into dst, which has room for n bytes; sets *consumed to the bytes
- * read including the closing quote. */
-static int unquote(const uint8_t *p, size_t n, uint8_t *dst, size_t *dlen,
-                   size_t *consumed) {
-    size_t i = 0, o = 0;
-    while (i < n) {
-        uint8_t c = p[i];
-        if (c == '"') {
-            *dlen = o;
-            *consumed = i + 1;
-            return 0;
-        }
-        if (c != '\\') {
-            dst[o++] = c;
-            i++;
-            continue;
-        }
-        if (++i >= n)
-            return SL_ECORRUPT;
-        c = p[i++];
-        switch (c) {
-        case '"':
-        case '\\':
-        case '/': dst[o++] = c; break;
-        case 'b': dst[o++] = '\b'; break;
-        case 'f': dst[o++] = '\f'; break;
-        case 'n': dst[o++] = '\n'; break;
-        case 'r': dst[o++] = '\r'; break;
-        case 't': dst[o++] = '\t'; break;
-        case 'u': {
-            uint32_t cp, lo;
-            if (read_hex4(p + i, n - i, &cp))
-                return SL_ECORRUPT;
-            i += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (n - i < 6 || p[i] != '\\' || p[i + 1] != 'u' ||
-                    read_hex4(p + i + 2, n - i - 2, &lo) || lo < 0xDC00 ||
-                    lo > 0xDFFF)
-                    return SL_ECORRUPT;
-                i += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                return SL_ECORRUPT;
-            }
-            /* At most 4 output bytes for 6 or 12 input bytes: fits. */
-            if (cp < 0x80) {
-                dst[o++] = (uint8_t)cp;
-            } else if (cp < 0x800) {
-                dst[o++] = (uint8_t)(0xC0 | (cp >> 6));
-                dst[o++] = (uint8_t)(0x80 | (cp & 0x3F));
-            } else if (cp < 0x10000) {
-                dst[o++] = (uint8_t)(0xE0 | (cp >> 12));
-                dst[o++] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-                dst[o++] = (uint8_t)(0x80 | (cp & 0x3F));
-            } else {
-                dst[o++] = (uint8_t)(0xF0 | (cp >> 18));
-                dst[o++] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-                dst[o++] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-                dst[o++] = (uint8_t)(0x80 | (cp & 0x3F));
-            }
-            break;
-        }
-        default: return SL_ECORRUPT;
-        }
-    }
-    return SL_ECORRUPT; /* No closing quote. */
-}
-
-static int parse_uint(const uint8_t *p, size_t n, size_t *i, uint64_t *v) {
-    size_t start = *i;
-    uint64_t x = 0;
-    while (*i < n && p[*i] >= '0' && p[*i] <= '9') {
-        x = x * 10 + (uint64_t)(p[*i] - '0');
-        if (x > UINT32_MAX)
-            return SL_ECORRUPT;
-        (*i)++;
-    }
-    if (*i == start)
-        return SL_ECORRUPT;
-    *v = x;
-    return 0;
-}
-
-/* Parses a MySQL JSON path without wildcards, ellipses or ranges, as
- * Json_path::to_string() writes it: "$", then ".name", ."quoted name",
- * "[N]", "[last]" or "[last-N]", with optional blanks between tokens.
- * The legs array is arena-allocated. */
-static int parse_path(dctx_t *dc, const uint8_t *p, size_t n, jleg_t **legs_out,
-                      size_t *nlegs) {
-    size_t i = 0, count = 0;
-    /* Every leg takes at least two bytes. */
-    jleg_t *legs = arena_alloc(dc, (n / 2 + 1) * sizeof *legs);
-    uint8_t *names = arena_alloc(dc, n + 1);
-    size_t names_used = 0;
-    if (legs == NULL || names == NULL)
-        return SL_ENOMEM;
-    while (i < n && is_ws(p[i]))
-        i++;
-    if (i >= n || p[i] != '$')
-        return SL_ECORRUPT;
-    i++;
-    for (;;) {
-        while (i < n && is_ws(p[i]))
-            i++;
-        if (i >= n)
-            break;
-        jleg_t *leg = &legs[count];
-        memset(leg, 0, sizeof *leg);
-        if (p[i] == '.') {
-            i++;
-            while (i < n && is_ws(p[i]))
-                i++;
-            if (i >= n)
-                return SL_ECORRUPT;
-            leg->member = 1;
-            leg->name = names + names_used;
-            if (p[i] == '"') {
-                size_t used;
-                if (unquote(p + i + 1, n - i - 1, names + names_used,
-                            &leg->nlen, &used))
-                    return SL_ECORRUPT;
-                i += 1 + used;
-            } else {
-                size_t start = i;
-                while (i < n && !is_ws(p[i]) && p[i] != '.' && p[i] != '[' &&
-                       p[i] != '*' && p[i] != '"')
-                    i++;
-                if (i == start || (p[start] >= '0' && p[start] <= '9'))
-                    return SL_ECORRUPT; /* Empty, wildcard or not a name. */
-                leg->nlen = i - start;
-                memcpy(names + names_used, p + start, leg->nlen);
-            }
-            names_used += leg->nlen;
-        } else if (p[i] == '[') {
-            i++;
-            while (i < n && is_ws(p[i]))
-                i++;
-            if (n - i >= 4 && memcmp(p + i, "last", 4) == 0) {
-                i += 4;
-                leg->from_end = 1;
-                while (i < n && is_ws(p[i]))
-                    i++;
-                if (i < n && p[i] == '-') {
-                    i++;
-                    while (i < n && is_ws(p[i]))
-                        i++;
-                    if (parse_uint(p, n, &i, &leg->index))
-                        return SL_ECORRUPT;
-                }
-            } else if (parse_uint(p, n, &i, &leg->index)) {
-                return SL_ECORRUPT; /* "[*]" and the like. */
-            }
-            while (i < n && is_ws(p[i]))
-                i++;
-            if (i >= n || p[i] != ']')
-                return SL_ECORRUPT; /* Ranges ("to") end up here too. */
-            i++;
-        } else {
-            return SL_ECORRUPT;
-        }
-        count++;
-    }
-    *legs_out = legs;
-    *nlegs = count;
-    return 0;
-}
-
-/* MySQL's Json_array_index: the position an index designates in an array
- * of size elements (clamped to size), and whether it is inside. */
-static size_t leg_position(const jleg_t *leg, size_t size, int *within) {
-    *within = leg->index < size;
-    if (leg->from_end)
-        return leg->index < size ? size - (size_t)leg->index - 1 : 0;
-    return leg->index < size ? (size_t)leg->index : size;
-}
-
-static int find_member(const jnode_t *nd, const jleg_t *leg, size_t *at) {
-    for (size_t i = 0; i < nd->n; i++)
-        if (nd->klens[i] == leg->nlen &&
-            memcmp(nd->keys[i], leg->name, leg->nlen) == 0) {
-            *at = i;
-            return 1;
-        }
-    return 0;
-}
-
-/* Follows legs[0..nlegs) from root, expanding containers on the way.
- * Sets *found to NULL when the path does not exist (no auto-wrapping). */
-static int seek(dctx_t *dc, jnode_t *root, const jleg_t *legs, size_t nlegs,
-                jnode_t **found, int *depth) {
-    jnode_t *nd = root;
-    int err;
-    *found = NULL;
-    *depth = 0;
-    for (size_t k = 0; k < nlegs; k++) {
-        if ((err = node_expand(dc, nd, (int)k)))
-            return err;
-        size_t at;
-        int within;
-        if (nd->kind == N_ARR && !legs[k].member) {
-            at = leg_position(&legs[k], nd->n, &within);
-            if (!within)
-                return 0;
-        } else if (nd->kind == N_OBJ && legs[k].member) {
-            if (!find_member(nd, &legs[k], &at))
-                return 0;
-        } else {
-            return 0;
-        }
-        nd = nd->kids[at];
-    }
-    *found = nd;
-    *depth = (int)nlegs;
-    return 0;
-}
-
-/* MySQL's Json_key_comparator: shorter keys first, then bytewise. */
-static int key_before(const uint8_t *a, size_t alen, const uint8_t *b,
-                      size_t blen) {
-    if (alen != blen)
-        return alen < blen;
-    return memcmp(a, b, alen) < 0;
-}
-
-static int node_insert_at(dctx_t *dc, jnode_t *nd, size_t at, jnode_t *kid,
-                          const uint8_t *key, size_t klen) {
-    int err = node_grow(dc, nd);
-    if (err)
-        return err;
-    size_t tail = nd->n - at;
-    memmove(&nd->kids[at + 1], &nd->kids[at], tail * sizeof *nd->kids);
-    memmove(&nd->keys[at + 1], &nd->keys[at], tail * sizeof *nd->keys);
-    memmove(&nd->klens[at + 1], &nd->klens[at], tail * sizeof *nd->klens);
-    nd->kids[at] = kid;
-    nd->keys[at] = key;
-    nd->klens[at] = klen;
-    nd->n++;
-    return 0;
-}
-
-static void node_remove_at(jnode_t *nd, size_t at) {
-    size_t tail = nd->n - at - 1;
-    memmove(&nd->kids[at], &nd->kids[at + 1], tail * sizeof *nd->kids);
-    memmove(&nd->keys[at], &nd->keys[at + 1], tail * sizeof *nd->keys);
-    memmove(&nd->klens[at], &nd->klens[at + 1], tail * sizeof *nd->klens);
-    nd->n--;
-}
-
-/* Applies one diff; SL_ECORRUPT where MySQL returns REJECTED. */
-static int apply_one(dctx_t *dc, jnode_t *root, int op, const jleg_t *legs,
-                     size_t nlegs, jnode_t *val) {
-    jnode_t *parent;
-    int depth, err;
-    if (nlegs == 0)
-        return SL_ECORRUPT; /* MySQL never diffs the root: rejected. */
-    if ((err = seek(dc, root, legs, nlegs - 1, &parent, &depth)))
-        return err;
-    if (parent == NULL)
-        return SL_ECORRUPT;
-    if ((err = node_expand(dc, parent, depth)))
-        return err;
-    const jleg_t *last = &legs[nlegs - 1];
-    size_t at;
-    int within;
-    if (parent->kind == N_OBJ && last->member) {
-        int exists = find_member(parent, last, &at);
-        switch (op) {
-        case SL_JSONDIFF_REPLACE:
-            if (!exists)
-                return SL_ECORRUPT;
-            parent->kids[at] = val;
-            return 0;
-        case SL_JSONDIFF_INSERT:
-            if (exists)
-                return SL_ECORRUPT;
-            for (at = 0; at < parent->n; at++)
-                if (key_before(last->name, last->nlen, parent->keys[at],
-                               parent->klens[at]))
-                    break;
-            return node_insert_at(dc, parent, at, val, last->name, last->nlen);
-        default:
-            if (!exists)
-                return SL_ECORRUPT;
-            node_remove_at(parent, at);
-            return 0;
-        }
-    }
-    if (parent->kind == N_ARR && !last->member) {
-        at = leg_position(last, parent->n, &within);
-        switch (op) {
-        case SL_JSONDIFF_REPLACE:
-            if (!within)
-                return SL_ECORRUPT;
-            parent->kids[at] = val;
-            return 0;
-        case SL_JSONDIFF_INSERT:
-            return node_insert_at(dc, parent, at, val, NULL, 0);
-        default:
-            if (!within)
-                return SL_ECORRUPT;
-            node_remove_at(parent, at);
-            return 0;
-        }
-    }
-    return SL_ECORRUPT;
-}
-
-static int diff_apply(dctx_t *dc, const uint8_t *before, size_t before_len,
-                      const uint8_t *diff, size_t diff_len) {
-    static const uint8_t null_literal[1] = {0};
-    jnode_t *root;
-    int err;
-    if (before_len == 0)
-        root = node_ref(dc, JT_LITERAL, null_literal, 1, SL_ETRUNC);
-    else
-        root = node_ref(dc, before[0], before + 1, before_len - 1, SL_ETRUNC);
-    if (root == NULL)
-        return SL_ENOMEM;
-    sl_reader_t rd;
-    sl_reader_init(&rd, diff, diff_len);
-    while (sl_reader_left(&rd) > 0) {
-        uint8_t op;
-        uint64_t plen, vlen;
-        const uint8_t *path, *vbytes = NULL;
-        if ((err = sl_rd_u8(&rd, &op)))
-            return err;
-        if (op > SL_JSONDIFF_REMOVE)
-            return SL_ECORRUPT;
-        if ((err = sl_rd_lenenc(&rd, &plen)))
-            return err;
-        if (plen > sl_reader_left(&rd))
-            return SL_ETRUNC;
-        if ((err = sl_rd_bytes(&rd, (size_t)plen, &path)))
-            return err;
-        if (op != SL_JSONDIFF_REMOVE) {
-            if ((err = sl_rd_lenenc(&rd, &vlen)))
-                return err;
-            if (vlen > sl_reader_left(&rd))
-                return SL_ETRUNC;
-            if (vlen == 0)
-                return SL_ECORRUPT; /* parse_binary() rejects it. */
-            if ((err = sl_rd_bytes(&rd, (size_t)vlen, &vbytes)))
-                return err;
-        }
-        jleg_t *legs;
-        size_t nlegs;
-        if ((err = parse_path(dc, path, (size_t)plen, &legs, &nlegs)))
-            return err;
-        jnode_t *val = NULL;
-        if (vbytes != NULL &&
-            (val = node_ref(dc, vbytes[0], vbytes + 1, (size_t)vlen - 1,
-                            SL_ECORRUPT)) == NULL)
-            return SL_ENOMEM;
-        if ((err = apply_one(dc, root, op, legs, nlegs, val)))
-            return err;
-    }
-    return emit_node(&dc->cx, root, 0);
-}
-
-int sl_jsondiff_apply(const uint8_t *before, size_t before_len,
-                      const uint8_t *diff, size_t diff_len, sl_buf_t *out) {
-    size_t mark = out->len;
-    dctx_t dc;
-    dc.blocks = NULL;
-    /* Expanded children are visited twice (expanded, then printed), so the
-     * node budget is doubled; values from diffs add their own bytes. */
-    ctx_init(&dc.cx, out, before_len + diff_len);
-    dc.cx.nodes_left = 2 * (before_len + diff_len) + 2;
-    int err = diff_apply(&dc, before, before_len, diff, diff_len);
-    arena_free(&dc);
+        err =
+            sl__jsonb_emit_value(&cx, data[0], data + 1, len - 1, 0, SL_ETRUNC);
     if (err)
         out->len = mark;
     return err;

@@ -3,8 +3,10 @@
  * text, and MySQL 8 partial JSON updates (PARTIAL_UPDATE_ROWS_EVENT with
  * binlog_row_value_options=PARTIAL_JSON) applied to a before-image.
  *
- * The byte layouts are specified at the top of capture/json_bin.c and in
- * docs/json.md. The text follows MySQL's own printer (what JSON_EXTRACT or
+ * json_bin.c implements the first, json_diff.c the second; the byte
+ * layouts are specified at the top of each and in docs/json.md.
+ *
+ * The text follows MySQL's own printer (what JSON_EXTRACT or
  * CAST(... AS CHAR) return): keys in stored order, ", " between elements,
  * ": " after keys, doubles in MySQL's shortest round-trip form with ".0"
  * added to integral values, DECIMAL as its exact digits (unquoted),
