@@ -1,7 +1,8 @@
 /*
- * libFuzzer target for the broker client's reply parsing (lib/client.c),
- * through sl_client_parse_reply(): the same status-line, get, ack, number
- * and listing code the connected calls run, fed from a buffer.
+ * libFuzzer target for the broker client's reply parsing (lib/client.c and
+ * lib/client_request.c), through sl_client_parse_reply(): the same
+ * status-line, get, ack, number and listing code the connected calls run,
+ * fed from a buffer.
  *
  * Input layout: byte 0 picks the request kind (modulo the kinds), byte 1
  * the get's MAXBYTES (0: the default 1 MiB, else byte * 8), byte 2 the
