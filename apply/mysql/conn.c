@@ -166,22 +166,24 @@ static int connect_once(sl_mysql_sink_t *s) {
     return 0;
 }
 
+int sl__mysql_query_failed(sl_mysql_sink_t *s, const char *context) {
+    unsigned e = mysql_errno(s->mysql);
+    int rc = sl__mysql_seterr(
+        s,
+        sl_mysql_error_transient(e, mysql_error(s->mysql)) ? SL_EAGAIN : SL_EDB,
+        "%s error %u: %s", context, e, mysql_error(s->mysql));
+    if (rc == SL_EAGAIN)
+        sl__mysql_disconnect(s);
+    return rc;
+}
+
 /* Runs one statement without a result set (or discards it). */
 int sl__mysql_exec(sl_mysql_sink_t *s, const char *sql) {
     uint64_t t0 = sl_mono_ns();
     int q = mysql_real_query(s->mysql, sql, strlen(sql));
     s->stats.wait_ns += sl_mono_ns() - t0;
-    if (q != 0) {
-        unsigned e = mysql_errno(s->mysql);
-        int rc = sl__mysql_seterr(
-            s,
-            sl_mysql_error_transient(e, mysql_error(s->mysql)) ? SL_EAGAIN
-                                                               : SL_EDB,
-            "target error %u: %s", e, mysql_error(s->mysql));
-        if (rc == SL_EAGAIN)
-            sl__mysql_disconnect(s);
-        return rc;
-    }
+    if (q != 0)
+        return sl__mysql_query_failed(s, "target");
     MYSQL_RES *res = mysql_store_result(s->mysql);
     if (res)
         mysql_free_result(res);

@@ -219,6 +219,10 @@ int sl__mysql_ensure_conn(sl_mysql_sink_t *s, volatile int *stop);
 /* Runs one statement without a result set (or discards it); a transient
  * failure disconnects and returns SL_EAGAIN. */
 int sl__mysql_exec(sl_mysql_sink_t *s, const char *sql);
+/* Records the target's last error as "CONTEXT error N: text" (SL_EAGAIN
+ * when it is transient, after dropping the connection; else SL_EDB) and
+ * returns that code. */
+int sl__mysql_query_failed(sl_mysql_sink_t *s, const char *context);
 
 /* ---- render.c ---------------------------------------------------------- */
 

@@ -58,16 +58,8 @@ static MYSQL_RES *query(sl_mysql_sink_t *s, sl_buf_t *q, int *rc) {
     MYSQL_RES *res = NULL;
     if (mysql_real_query(s->mysql, (const char *)q->data, q->len - 1) == 0)
         res = mysql_store_result(s->mysql);
-    if (res == NULL) {
-        unsigned e = mysql_errno(s->mysql);
-        *rc = sl__mysql_seterr(
-            s,
-            sl_mysql_error_transient(e, mysql_error(s->mysql)) ? SL_EAGAIN
-                                                               : SL_EDB,
-            "reading target metadata: error %u: %s", e, mysql_error(s->mysql));
-        if (*rc == SL_EAGAIN)
-            sl__mysql_disconnect(s);
-    }
+    if (res == NULL)
+        *rc = sl__mysql_query_failed(s, "reading target metadata:");
     return res;
 }
 

@@ -55,28 +55,14 @@ static int read_offset(sl_mysql_sink_t *s, const char *suffix, uint64_t *next,
     }
     *found = 0;
     if (mysql_real_query(s->mysql, (const char *)q.data, q.len - 1) != 0) {
-        unsigned e = mysql_errno(s->mysql);
-        rc = sl__mysql_seterr(
-            s,
-            sl_mysql_error_transient(e, mysql_error(s->mysql)) ? SL_EAGAIN
-                                                               : SL_EDB,
-            "reading sluice_offsets: error %u: %s", e, mysql_error(s->mysql));
-        if (rc == SL_EAGAIN)
-            sl__mysql_disconnect(s);
+        rc = sl__mysql_query_failed(s, "reading sluice_offsets:");
         sl_buf_free(&q);
         return rc;
     }
     sl_buf_free(&q);
     MYSQL_RES *res = mysql_store_result(s->mysql);
     if (res == NULL) {
-        unsigned e = mysql_errno(s->mysql);
-        rc = sl__mysql_seterr(
-            s,
-            sl_mysql_error_transient(e, mysql_error(s->mysql)) ? SL_EAGAIN
-                                                               : SL_EDB,
-            "reading sluice_offsets: error %u: %s", e, mysql_error(s->mysql));
-        if (rc == SL_EAGAIN)
-            sl__mysql_disconnect(s);
+        rc = sl__mysql_query_failed(s, "reading sluice_offsets:");
         return rc;
     }
     MYSQL_ROW row = mysql_fetch_row(res);
