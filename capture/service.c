@@ -423,6 +423,22 @@ static int on_change(void *ctx, const sl_change_t *chg) {
             svc->filtered++;
             return 0;
         }
+        if (chg->positional) {
+            /* Publishing "@1", "@2" ... for a captured table would hand
+             * consumers rows they cannot map to columns (apply would
+             * write them to the wrong ones): stop instead. */
+            snprintf(svc->err, sizeof svc->err,
+                     "%s:%llu: rows of %.*s.%.*s, which the schema history "
+                     "does not know, and the binlog does not name their "
+                     "columns (binlog_row_metadata=MINIMAL); refusing to "
+                     "publish them with positional names: set "
+                     "binlog_row_metadata=FULL on the source, or start "
+                     "capture anew (a new --name) so the history loads "
+                     "the table",
+                     chg->file, (unsigned long long)chg->pos, (int)chg->db_len,
+                     chg->db, (int)chg->table_len, chg->table);
+            return SL_EUNSUPPORTED;
+        }
         svc->rows++;
         return publish_row(svc, chg);
     case SL_CHANGE_COMMIT:

@@ -134,6 +134,10 @@ typedef struct {
     size_t before_len, after_len;
     uint64_t key_hash;
     int pk_excluded;
+    /* Rows: neither the binlog (binlog_row_metadata=MINIMAL) nor the
+     * schema history named the columns, so the keys are positions ("@1")
+     * and the JSON says "positional": true. */
+    int positional;
     /* The JSON object, without a newline; it is followed in the buffer
      * by a '\n' that json_len does not count. */
     const char *json;

@@ -496,6 +496,7 @@ int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         .table = (const char *)tbl,
         .table_len = tm->table_len,
         .pk_excluded = pk_excluded,
+        .positional = !tm->has_names,
     };
     while (sl_reader_left(&rd) > 0) {
         size_t start = sl__dec_begin(dec);

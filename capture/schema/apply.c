@@ -493,6 +493,19 @@ static int set_name(sl_schema_table_t *t, const char *db, const char *name) {
     return 0;
 }
 
+/* The database of ALTER TABLE ... RENAME TO's new name: an unqualified
+ * name goes to the statement's default database, not the table's, as
+ * MySQL and MariaDB do (ALTER TABLE db1.t RENAME TO t2 moves the table to
+ * the session's database). Without a default database the server refuses
+ * the statement ("No database selected"), so the table's own database is
+ * only a fallback that a binlog should never exercise. */
+static const char *rename_db(const sl_ddl_action_t *a, const char *default_db,
+                             const char *table_db) {
+    if (a->db)
+        return a->db;
+    return default_db && default_db[0] ? default_db : table_db;
+}
+
 static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
                        const char *default_db, char *err, size_t errlen) {
     const char *db = name_db(&st->tables[0], default_db);
@@ -509,7 +522,7 @@ static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
         for (size_t k = 0; k < st->nacts; k++) {
             const sl_ddl_action_t *a = &st->acts[k];
             if (a->kind == SL_DDL_ACT_RENAME_TABLE)
-                sl_schema_drop(s, a->db ? a->db : db, a->table);
+                sl_schema_drop(s, rename_db(a, default_db, db), a->table);
         }
         if (!has_change)
             return 0;
@@ -554,7 +567,8 @@ static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
     }
     free(ids.orig);
     if (rename) {
-        if (set_name(t, rename->db ? rename->db : db, rename->table) != 0) {
+        if (set_name(t, rename_db(rename, default_db, db), rename->table) !=
+            0) {
             sl__schema_table_free(t);
             return SL_ENOMEM;
         }

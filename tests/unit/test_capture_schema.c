@@ -353,6 +353,37 @@ SL_TEST(schema_alter_charsets) {
     sl_schema_free(s);
 }
 
+/* ALTER TABLE ... RENAME TO with an unqualified new name moves the table
+ * into the statement's default database, not the table's own (as MySQL
+ * and MariaDB do); RENAME TABLE likewise. */
+SL_TEST(schema_alter_rename_unqualified_goes_to_default_db) {
+    sl_schema_t *s = new_schema();
+    APPLY(s, "d", "CREATE TABLE db1.t (x int)");
+    APPLY(s, "d", "ALTER TABLE db1.t RENAME TO t2");
+    SL_CHECK_STR(render(s, "d", "t2"), "x:int(11)");
+    SL_CHECK_STR(render(s, "db1", "t2"), "(missing)");
+    SL_CHECK_STR(render(s, "db1", "t"), "(missing)");
+    APPLY(s, "d", "CREATE TABLE db1.u (y int)");
+    APPLY(s, "e", "ALTER TABLE db1.u ADD z int, RENAME AS u2");
+    SL_CHECK_STR(render(s, "e", "u2"), "y:int(11),z:int(11)");
+    SL_CHECK_STR(render(s, "db1", "u2"), "(missing)");
+    APPLY(s, "d", "CREATE TABLE db1.v (w int)");
+    APPLY(s, "f", "RENAME TABLE db1.v TO v2");
+    SL_CHECK_STR(render(s, "f", "v2"), "w:int(11)");
+    SL_CHECK_STR(render(s, "db1", "v2"), "(missing)");
+    /* A rename of an unknown table forgets a stale entry under the new
+     * name, in the default database too. */
+    APPLY(s, "d", "CREATE TABLE d.n2 (q int)");
+    char err[256];
+    sl_ddl_effect_t eff;
+    const char *sql = "ALTER TABLE db1.nope RENAME TO n2";
+    SL_CHECK(sl_schema_apply_ddl(s, "d", sql, strlen(sql), &eff, err,
+                                 sizeof err) != 0);
+    sl_ddl_effect_free(&eff);
+    SL_CHECK_STR(render(s, "d", "n2"), "(missing)");
+    sl_schema_free(s);
+}
+
 SL_TEST(schema_rename_drop_like_and_databases) {
     sl_schema_t *s = new_schema();
     APPLY(s, "d", "CREATE TABLE a (x int)");
