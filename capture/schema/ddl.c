@@ -888,11 +888,53 @@ static int parse_col_attrs(parser_t *p, sl_ddl_col_t *col) {
     return fail(p, SL_EUNSUPPORTED, "too many column attributes");
 }
 
+/* A column name as the server's field_ident reads it: a, t.a, db.t.a or
+ * .a. The server refuses a qualifier that does not name the table being
+ * defined, so one that names another table is refused here too. */
+static char *parse_field_ident(parser_t *p) {
+    if (accept_punct(p, '.'))
+        return parse_ident(p);
+    char *a = parse_ident(p);
+    if (a == NULL || !punct(p, '.'))
+        return a;
+    advance(p);
+    char *b = parse_ident(p), *db = NULL, *table = a;
+    if (b == NULL) {
+        free(a);
+        return NULL;
+    }
+    char *name = b;
+    if (punct(p, '.')) {
+        advance(p);
+        name = parse_ident(p);
+        db = a;
+        table = b;
+        if (name == NULL) {
+            free(a);
+            free(b);
+            return NULL;
+        }
+    }
+    const sl_ddl_name_t *t = p->st->ntables ? &p->st->tables[0] : NULL;
+    int ok =
+        t != NULL && sl_ddl_word_eq(table, strlen(table), t->table) &&
+        (db == NULL || t->db == NULL || sl_ddl_word_eq(db, strlen(db), t->db));
+    free(a);
+    free(b == name ? NULL : b);
+    if (!ok) {
+        free(name);
+        fail(p, SL_EUNSUPPORTED,
+             "column name qualified by another table than the one altered");
+        return NULL;
+    }
+    return name;
+}
+
 /* name type attributes... */
 static int parse_coldef(parser_t *p, sl_ddl_col_t *col) {
     memset(col, 0, sizeof *col);
     col->length = -1;
-    col->name = parse_ident(p);
+    col->name = parse_field_ident(p);
     if (col->name == NULL)
         return p->rc;
     if (parse_type(p, col) != 0)
@@ -1361,7 +1403,7 @@ static int parse_alter_drop(parser_t *p) {
     if (a == NULL)
         return p->rc;
     a->if_exists = parse_if_exists(p);
-    a->name = parse_ident(p);
+    a->name = parse_field_ident(p);
     if (!accept_kw(p, "RESTRICT"))
         accept_kw(p, "CASCADE");
     return p->rc;
@@ -1429,7 +1471,7 @@ static int parse_alter_spec(parser_t *p) {
             return p->rc;
         a->if_exists = parse_if_exists(p);
         if (change) {
-            a->name = parse_ident(p);
+            a->name = parse_field_ident(p);
             if (a->name == NULL)
                 return p->rc;
         }

@@ -565,6 +565,24 @@ SL_TEST(schema_partition_and_option_specs_change_nothing) {
     sl_schema_free(s);
 }
 
+SL_TEST(schema_ddl_the_servers_accept) {
+    sl_schema_t *s = new_schema();
+    /* Column names qualified by the table being defined (field_ident). */
+    APPLY(s, "d", "CREATE TABLE foo (foo.id INT, d.foo.b INT, .c INT)");
+    APPLY(s, "d", "ALTER TABLE foo ADD COLUMN foo.a VARCHAR(255)");
+    APPLY(s, "d",
+          "ALTER TABLE d.foo CHANGE d.foo.b foo.b2 BIGINT, "
+          "MODIFY foo.c SMALLINT, DROP COLUMN foo.id");
+    SL_CHECK_STR(render(s, "d", "foo"),
+                 "b2:bigint(20),c:smallint(6),a:varchar(255):cs=latin1");
+    sl_ddl_effect_t eff = {0};
+    char err[256];
+    SL_CHECK(sl_schema_apply_ddl(s, "d", "ALTER TABLE foo ADD bar.z INT", 29,
+                                 &eff, err, sizeof err) != 0);
+    sl_ddl_effect_free(&eff);
+    sl_schema_free(s);
+}
+
 SL_TEST(schema_sql_mode_changes_reading) {
     sl_schema_t *s = new_schema();
     sl_schema_set_sql_mode(s,
