@@ -1072,8 +1072,18 @@ static int is_table_option(const parser_t *p) {
                                        "LOCK",
                                        "START_TRANSACTION",
                                        "TABLESPACE"};
+    /* The server reads an option name as an identifier, so it may be
+     * backquoted (`ENCRYPTED`=NO, as MariaDB's own dumps write some). */
+    const char *name = p->lx.sql + p->tok.off;
+    size_t len = p->tok.len;
+    if (p->tok.type == SL_DDL_TOK_QIDENT && p->tok.quote == '`') {
+        name = p->lx.sql + p->tok.body_off;
+        len = p->tok.body_len;
+    } else if (p->tok.type != SL_DDL_TOK_IDENT) {
+        return 0;
+    }
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
-        if (kw(p, opts[i]))
+        if (sl_ddl_word_eq(name, len, opts[i]))
             return 1;
     return 0;
 }

@@ -580,6 +580,15 @@ SL_TEST(schema_ddl_the_servers_accept) {
     SL_CHECK(sl_schema_apply_ddl(s, "d", "ALTER TABLE foo ADD bar.z INT", 29,
                                  &eff, err, sizeof err) != 0);
     sl_ddl_effect_free(&eff);
+
+    /* Table options with backquoted names are skipped like bare ones. */
+    APPLY(s, "d",
+          "CREATE TABLE o (a INT) ENGINE=InnoDB `ENCRYPTED`=NO "
+          "`page_compressed`=1 `page_compression_level`=3");
+    APPLY(s, "d",
+          "ALTER TABLE o `ENCRYPTED`=NO, `page_compressed`=1, "
+          "ADD b INT, `page_compression_level`=5");
+    SL_CHECK_STR(render(s, "d", "o"), "a:int(11),b:int(11)");
     sl_schema_free(s);
 }
 
