@@ -208,7 +208,14 @@ int sl_ddl_lex_next(sl_ddl_lexer_t *lx, sl_ddl_tok_t *tok) {
             if (ok)
                 tok->type = s[p + 1] == 'x' ? SL_DDL_TOK_HEX : SL_DDL_TOK_BIT;
         }
-        if (all_digits || n == 0) {
+        /* After a bare name and a '.', the server reads the next word as a
+         * name even when it is all digits (shard_1.20151214, t.1e5); after
+         * a quoted name it reads a number, and refuses the statement. */
+        int after_sep = n > 0 && p >= 2 && s[p - 1] == '.' &&
+                        is_ident_byte((unsigned char)s[p - 2]);
+        if (after_sep) {
+            tok->type = SL_DDL_TOK_IDENT;
+        } else if (all_digits || n == 0) {
             /* A number: digits [. digits] [e [+-] digits]. */
             tok->type = SL_DDL_TOK_NUMBER;
             if (i < lx->len && s[i] == '.') {

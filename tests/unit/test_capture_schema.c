@@ -589,6 +589,13 @@ SL_TEST(schema_ddl_the_servers_accept) {
           "ALTER TABLE o `ENCRYPTED`=NO, `page_compressed`=1, "
           "ADD b INT, `page_compression_level`=5");
     SL_CHECK_STR(render(s, "d", "o"), "a:int(11),b:int(11)");
+
+    /* A name of digits after a qualifier is a name, not a number. */
+    APPLY(s, "d", "CREATE DATABASE shard_1");
+    APPLY(s, "d", "CREATE TABLE shard_1.20151214 (a int)");
+    APPLY(s, "d", "ALTER TABLE shard_1.20151214 ADD shard_1.20151214.1e5 INT");
+    APPLY(s, "d", "RENAME TABLE shard_1.20151214 TO shard_1.20151215");
+    SL_CHECK_STR(render(s, "shard_1", "20151215"), "a:int(11),1e5:int(11)");
     sl_schema_free(s);
 }
 
