@@ -352,6 +352,10 @@ static int apply_action(sl_schema_t *s, sl_schema_table_t *t, alter_ids_t *ids,
         return 0;
     }
     case SL_DDL_ACT_ADD_PK:
+        /* ADD PRIMARY KEY IF NOT EXISTS keeps a key the table has. */
+        for (size_t k = 0; a->if_exists && k < t->ncols; k++)
+            if (t->cols[k].is_pk)
+                return 0;
         clear_pk(t);
         for (size_t k = 0; k < a->nnames; k++) {
             i = col_index(t, a->names[k]);

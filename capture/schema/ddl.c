@@ -973,10 +973,31 @@ static int parse_key_parts(parser_t *p, char ***names, size_t *n) {
     return expect_punct(p, ')');
 }
 
-/* PRIMARY KEY [name] [USING x] (parts) [options] */
-static int parse_pk_def(parser_t *p, char ***names, size_t *n) {
+static int parse_if_exists(parser_t *p) {
+    if (kw(p, "IF") && peek_kw(p, "EXISTS")) {
+        advance(p);
+        advance(p);
+        return 1;
+    }
+    return 0;
+}
+
+static int parse_if_not_exists(parser_t *p) {
+    if (kw(p, "IF") && peek_kw(p, "NOT")) {
+        advance(p);
+        advance(p);
+        expect_kw(p, "EXISTS");
+        return 1;
+    }
+    return 0;
+}
+
+/* PRIMARY KEY [IF NOT EXISTS] [name] [USING x] (parts) [options]; *ine
+ * tells whether IF NOT EXISTS (MariaDB) was given. */
+static int parse_pk_def(parser_t *p, char ***names, size_t *n, int *ine) {
     if (expect_kw(p, "KEY") != 0)
         return p->rc;
+    *ine = parse_if_not_exists(p);
     if (p->tok.type == SL_DDL_TOK_IDENT && !kw(p, "USING"))
         advance(p); /* A name, which MySQL ignores for the primary key. */
     else if (p->tok.type == SL_DDL_TOK_QIDENT)
@@ -989,7 +1010,8 @@ static int parse_pk_def(parser_t *p, char ***names, size_t *n) {
 }
 
 /* One element of a CREATE TABLE list or an ALTER ADD that is an index or
- * constraint. Returns 1 if it was one (handled), 0 if it is a column. */
+ * constraint. Returns 1 if it was one (handled), 0 if it is a column.
+ * *has_pk becomes 1 for a primary key, 2 for one with IF NOT EXISTS. */
 static int parse_index_elem(parser_t *p, char ***pk, size_t *npk, int *has_pk) {
     if (kw(p, "CONSTRAINT")) {
         advance(p);
@@ -1008,8 +1030,9 @@ static int parse_index_elem(parser_t *p, char ***pk, size_t *npk, int *has_pk) {
         for (size_t i = 0; i < *npk; i++)
             free((*pk)[i]);
         *npk = 0;
-        *has_pk = 1;
-        parse_pk_def(p, pk, npk);
+        int ine = 0;
+        parse_pk_def(p, pk, npk, &ine);
+        *has_pk = ine ? 2 : 1;
         return 1;
     }
     if (accept_kw(p, "CHECK")) {
@@ -1263,25 +1286,6 @@ static sl_ddl_action_t *new_act(parser_t *p, sl_ddl_act_kind_t kind) {
     return a;
 }
 
-static int parse_if_exists(parser_t *p) {
-    if (kw(p, "IF") && peek_kw(p, "EXISTS")) {
-        advance(p);
-        advance(p);
-        return 1;
-    }
-    return 0;
-}
-
-static int parse_if_not_exists(parser_t *p) {
-    if (kw(p, "IF") && peek_kw(p, "NOT")) {
-        advance(p);
-        advance(p);
-        expect_kw(p, "EXISTS");
-        return 1;
-    }
-    return 0;
-}
-
 static int parse_position(parser_t *p, sl_ddl_action_t *a) {
     if (accept_kw(p, "FIRST")) {
         a->pos = SL_DDL_POS_FIRST;
@@ -1316,6 +1320,7 @@ static int parse_add_index(parser_t *p) {
     if (has_pk && p->rc == 0) {
         sl_ddl_action_t *a = new_act(p, SL_DDL_ACT_ADD_PK);
         if (a) {
+            a->if_exists = has_pk == 2;
             a->names = pk;
             a->nnames = npk;
             pk = NULL;

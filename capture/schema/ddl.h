@@ -68,7 +68,7 @@ typedef enum {
     SL_DDL_ACT_DROP_COLUMN,    /* name, if_exists */
     SL_DDL_ACT_MODIFY_COLUMN,  /* name (old) and col (new), pos/after */
     SL_DDL_ACT_RENAME_COLUMN,  /* name -> name2 */
-    SL_DDL_ACT_ADD_PK,         /* names */
+    SL_DDL_ACT_ADD_PK,         /* names, if_exists = IF NOT EXISTS */
     SL_DDL_ACT_DROP_PK,
     SL_DDL_ACT_TABLE_CHARSET,   /* charset and/or collation */
     SL_DDL_ACT_CONVERT_CHARSET, /* charset and/or collation */

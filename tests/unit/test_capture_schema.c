@@ -596,6 +596,20 @@ SL_TEST(schema_ddl_the_servers_accept) {
     APPLY(s, "d", "ALTER TABLE shard_1.20151214 ADD shard_1.20151214.1e5 INT");
     APPLY(s, "d", "RENAME TABLE shard_1.20151214 TO shard_1.20151215");
     SL_CHECK_STR(render(s, "shard_1", "20151215"), "a:int(11),1e5:int(11)");
+
+    /* ADD PRIMARY KEY IF NOT EXISTS sets the key unless one exists. */
+    APPLY(s, "d", "CREATE TABLE p (a int, b int)");
+    APPLY(s, "d", "ALTER TABLE p ADD PRIMARY KEY IF NOT EXISTS (a)");
+    APPLY(s, "d", "ALTER TABLE p ADD PRIMARY KEY IF NOT EXISTS (b)");
+    APPLY(s, "d",
+          "ALTER TABLE p ADD CONSTRAINT c PRIMARY KEY IF NOT EXISTS (b)");
+    SL_CHECK_STR(render(s, "d", "p"), "a:int(11):nn:pk=1,b:int(11)");
+    APPLY(s, "d", "CREATE TABLE q (a int, b int)");
+    APPLY(s, "d",
+          "ALTER TABLE q ADD CONSTRAINT c PRIMARY KEY IF NOT EXISTS "
+          "USING BTREE (b, a)");
+    APPLY(s, "d", "ALTER TABLE q ADD PRIMARY KEY IF NOT EXISTS pk (a)");
+    SL_CHECK_STR(render(s, "d", "q"), "a:int(11):nn:pk=2,b:int(11):nn:pk=1");
     sl_schema_free(s);
 }
 
