@@ -333,7 +333,9 @@ void sl_ddl_col_free(sl_ddl_col_t *col) {
 }
 
 /* (n) or (n,m); *a and *b stay untouched when absent. Returns 1 if
- * present, 0 if absent, -1 on error. */
+ * present, 0 if absent, -1 on error. A lone length may be written as a
+ * decimal, FLOAT(7.4): the server takes its integer part (strtoul), so
+ * that is what it stands for; (7.5,2) and (.5) it refuses. */
 static int parse_len(parser_t *p, long long *a, long long *b) {
     if (!punct(p, '('))
         return 0;
@@ -344,8 +346,20 @@ static int parse_len(parser_t *p, long long *a, long long *b) {
             return -1;
         }
         long long v = 0;
+        int frac = 0;
         for (size_t k = 0; k < p->tok.len; k++) {
             char c = p->lx.sql[p->tok.off + k];
+            if (frac) {
+                if (!is_digit((unsigned char)c)) {
+                    fail(p, SL_EUNSUPPORTED, "expected a length");
+                    return -1;
+                }
+                continue;
+            }
+            if (c == '.' && k > 0 && i == 0) {
+                frac = 1;
+                continue;
+            }
             if (!is_digit((unsigned char)c)) {
                 fail(p, SL_EUNSUPPORTED, "expected an integer length");
                 return -1;
@@ -358,6 +372,8 @@ static int parse_len(parser_t *p, long long *a, long long *b) {
         }
         *(i == 0 ? a : b) = v;
         advance(p);
+        if (frac)
+            break;
         if (i == 0 && b != NULL && accept_punct(p, ','))
             continue;
         break;
@@ -538,6 +554,8 @@ static int parse_type(parser_t *p, sl_ddl_col_t *col) {
         long long m = 10, d = 0;
         if (parse_len(p, &m, &d) < 0)
             return p->rc;
+        if (m == 0 && d == 0)
+            m = 10; /* The servers' my_decimal_trim(): DECIMAL(0) is (10,0). */
         int uns = 0, zf = 0;
         parse_sign(p, &uns, &zf);
         col->is_unsigned = uns;

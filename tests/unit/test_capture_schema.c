@@ -610,6 +610,29 @@ SL_TEST(schema_ddl_the_servers_accept) {
           "USING BTREE (b, a)");
     APPLY(s, "d", "ALTER TABLE q ADD PRIMARY KEY IF NOT EXISTS pk (a)");
     SL_CHECK_STR(render(s, "d", "q"), "a:int(11):nn:pk=2,b:int(11):nn:pk=1");
+
+    /* A length written as a decimal stands for its integer part, as
+     * information_schema.COLUMNS.COLUMN_TYPE of MariaDB 10.11 shows. */
+    APPLY(s, "d",
+          "CREATE TABLE f (a FLOAT(7.4), b DECIMAL(19.5), c DECIMAL(0.2), "
+          "d FLOAT(24.6), e FLOAT(25.1), g VARCHAR(10.7), h INT(3.6), "
+          "l CHAR(2.5), m BIT(3.5), q TIMESTAMP(3.7), r FLOAT(0.4), "
+          "s TEXT(300.5), t DATETIME(6.9), u VARCHAR(10.), v DECIMAL(010.3))");
+    SL_CHECK_STR(render(s, "d", "f"),
+                 "a:float,b:decimal(19,0),c:decimal(10,0),d:float,e:double,"
+                 "g:varchar(10):cs=latin1,h:int(3),l:char(2):cs=latin1,"
+                 "m:bit(3),q:timestamp(3),r:float,s:text:cs=latin1,"
+                 "t:datetime(6),u:varchar(10):cs=latin1,v:decimal(10,0)");
+    APPLY(s, "d", "ALTER TABLE f MODIFY a FLOAT(7.4) UNSIGNED");
+    SL_CHECK(strncmp(render(s, "d", "f"), "a:float unsigned,", 17) == 0);
+    const char *bad[] = {"CREATE TABLE z (a DECIMAL(7.5,2))",
+                         "CREATE TABLE z (a DECIMAL(7,2.5))",
+                         "CREATE TABLE z (a FLOAT(.5))"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        SL_CHECK(sl_schema_apply_ddl(s, "d", bad[i], strlen(bad[i]), &eff, err,
+                                     sizeof err) != 0);
+        sl_ddl_effect_free(&eff);
+    }
     sl_schema_free(s);
 }
 
