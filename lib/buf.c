@@ -18,16 +18,9 @@ void sl_buf_free(sl_buf_t *buf) {
     sl_buf_init(buf);
 }
 
-/* Records a failure in the buffer's sticky error (the first one wins). */
-static int fail(sl_buf_t *buf, int err) {
-    if (buf->err == 0)
-        buf->err = err;
-    return err;
-}
-
 int sl_buf_reserve(sl_buf_t *buf, size_t extra) {
     if (extra > SIZE_MAX - buf->len - 1)
-        return fail(buf, SL_ENOMEM);
+        return sl_buf_fail(buf, SL_ENOMEM);
     size_t need = buf->len + extra;
     if (need <= buf->cap)
         return 0;
@@ -36,7 +29,7 @@ int sl_buf_reserve(sl_buf_t *buf, size_t extra) {
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     uint8_t *data = realloc(buf->data, cap);
     if (data == NULL)
-        return fail(buf, SL_ENOMEM);
+        return sl_buf_fail(buf, SL_ENOMEM);
     buf->data = data;
     buf->cap = cap;
     return 0;
@@ -82,7 +75,7 @@ int sl_buf_vprintf(sl_buf_t *buf, const char *fmt, va_list ap) {
     int n = vsnprintf(small, sizeof small, fmt, copy);
     va_end(copy);
     if (n < 0)
-        return fail(buf, SL_EINVAL);
+        return sl_buf_fail(buf, SL_EINVAL);
     if ((size_t)n < sizeof small)
         return sl_buf_append(buf, small, (size_t)n);
     int err = sl_buf_reserve(buf, (size_t)n + 1);

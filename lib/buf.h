@@ -45,6 +45,14 @@ static inline void sl_buf_reset(sl_buf_t *buf) {
 /* The sticky error: 0, or the code of the first append that failed since
  * the buffer was last reset (SL_ENOMEM, or SL_EINVAL from a bad format). */
 static inline int sl_buf_error(const sl_buf_t *buf) { return buf->err; }
+/* Records err as the buffer's sticky error unless one is already set (the
+ * first failure wins), for code that appends through a helper of its own
+ * that can fail (an escaper); returns err. */
+static inline int sl_buf_fail(sl_buf_t *buf, int err) {
+    if (buf->err == 0)
+        buf->err = err;
+    return err;
+}
 /* Makes room for at least extra more bytes. */
 int sl_buf_reserve(sl_buf_t *buf, size_t extra);
 int sl_buf_append(sl_buf_t *buf, const void *data, size_t len);

@@ -578,7 +578,5 @@ out:
  * names (never from event values) check once at the end. */
 int sl__mysql_lit(sl_mysql_sink_t *s, sl_buf_t *b, const char *str) {
     int rc = sl__mysql_put_quoted(s->mysql, b, str, strlen(str));
-    if (rc != 0 && b->err == 0)
-        b->err = rc;
-    return rc;
+    return rc != 0 ? sl_buf_fail(b, rc) : 0;
 }

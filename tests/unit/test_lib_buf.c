@@ -21,6 +21,12 @@ SL_TEST(buf_sticky_error_survives_later_appends_until_reset) {
     SL_CHECK_INT(sl_buf_append_u8(&buf, 'z'), 0);
     SL_CHECK(sl_buf_extend(&buf, SIZE_MAX - 4) == NULL);
     SL_CHECK_INT(sl_buf_error(&buf), SL_ENOMEM);
+    /* A helper's own failure joins in; the first failure still wins. */
+    SL_CHECK_INT(sl_buf_fail(&buf, SL_EINVAL), SL_EINVAL);
+    SL_CHECK_INT(sl_buf_error(&buf), SL_ENOMEM);
+    sl_buf_reset(&buf);
+    SL_CHECK_INT(sl_buf_fail(&buf, SL_EINVAL), SL_EINVAL);
+    SL_CHECK_INT(sl_buf_error(&buf), SL_EINVAL);
     sl_buf_free(&buf);
     SL_CHECK_INT(sl_buf_error(&buf), 0);
 }
