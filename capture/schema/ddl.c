@@ -1420,10 +1420,13 @@ static int parse_alter_drop(parser_t *p) {
         if (accept_kw(p, "FOREIGN"))
             is_index = 0;
         advance(p);
-        parse_if_exists(p);
+        int ie = parse_if_exists(p);
         char *name = parse_ident(p);
-        if (name && is_index && sl_ddl_word_eq(name, strlen(name), "PRIMARY"))
-            new_act(p, SL_DDL_ACT_DROP_PK);
+        if (name && is_index && sl_ddl_word_eq(name, strlen(name), "PRIMARY")) {
+            sl_ddl_action_t *a = new_act(p, SL_DDL_ACT_DROP_PK);
+            if (a)
+                a->if_exists = ie;
+        }
         free(name);
         return p->rc;
     }
@@ -1728,7 +1731,7 @@ static int parse_drop_index(parser_t *p) {
     p->st->kind = SL_DDL_DROP_INDEX;
     if (!accept_kw(p, "ONLINE"))
         accept_kw(p, "OFFLINE");
-    parse_if_exists(p);
+    int ie = parse_if_exists(p);
     char *name = parse_ident(p);
     if (name == NULL)
         return p->rc;
@@ -1736,8 +1739,11 @@ static int parse_drop_index(parser_t *p) {
     free(name);
     if (expect_kw(p, "ON") != 0 || table_ref(p) != 0)
         return p->rc;
-    if (primary)
-        new_act(p, SL_DDL_ACT_DROP_PK);
+    if (primary) {
+        sl_ddl_action_t *a = new_act(p, SL_DDL_ACT_DROP_PK);
+        if (a)
+            a->if_exists = ie;
+    }
     skip_to_end(p); /* ALGORITHM=, LOCK=, WAIT n. */
     return p->rc;
 }

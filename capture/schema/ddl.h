@@ -64,12 +64,12 @@ typedef struct {
 } sl_ddl_col_t;
 
 typedef enum {
-    SL_DDL_ACT_ADD_COLUMN = 1, /* col, pos/after, if_exists = IF NOT EXISTS */
-    SL_DDL_ACT_DROP_COLUMN,    /* name, if_exists */
-    SL_DDL_ACT_MODIFY_COLUMN,  /* name (old) and col (new), pos/after */
-    SL_DDL_ACT_RENAME_COLUMN,  /* name -> name2 */
-    SL_DDL_ACT_ADD_PK,         /* names, if_exists = IF NOT EXISTS */
-    SL_DDL_ACT_DROP_PK,
+    SL_DDL_ACT_ADD_COLUMN = 1,  /* col, pos/after, if_exists = IF NOT EXISTS */
+    SL_DDL_ACT_DROP_COLUMN,     /* name, if_exists */
+    SL_DDL_ACT_MODIFY_COLUMN,   /* name (old) and col (new), pos/after */
+    SL_DDL_ACT_RENAME_COLUMN,   /* name -> name2 */
+    SL_DDL_ACT_ADD_PK,          /* names, if_exists = IF NOT EXISTS */
+    SL_DDL_ACT_DROP_PK,         /* if_exists (DROP INDEX IF EXISTS `PRIMARY`) */
     SL_DDL_ACT_TABLE_CHARSET,   /* charset and/or collation */
     SL_DDL_ACT_CONVERT_CHARSET, /* charset and/or collation */
     SL_DDL_ACT_RENAME_TABLE     /* db, table: the new name */

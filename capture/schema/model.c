@@ -57,7 +57,7 @@ void sl__schema_table_free(sl_schema_table_t *t) {
     free(t);
 }
 
-static int col_copy(sl_schema_col_t *d, const sl_schema_col_t *c) {
+int sl__schema_col_copy(sl_schema_col_t *d, const sl_schema_col_t *c) {
     int oom = 0;
     memset(d, 0, sizeof *d);
     d->name = sl__schema_dup_or_null(c->name, &oom);
@@ -100,7 +100,7 @@ sl_schema_table_t *sl__schema_table_copy(const sl_schema_table_t *t) {
         if (d->cols == NULL)
             oom = 1;
         for (size_t i = 0; !oom && i < t->ncols; i++) {
-            if (col_copy(&d->cols[i], &t->cols[i]) != 0)
+            if (sl__schema_col_copy(&d->cols[i], &t->cols[i]) != 0)
                 oom = 1;
             else
                 d->ncols = i + 1;

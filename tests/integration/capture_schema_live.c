@@ -381,3 +381,128 @@ SL_TEST(schema_live_sql_modes) {
     sl_schema_free(hist);
     mysql_close(mysql);
 }
+
+/* The server refuses sql (so the statement never reaches a binlog and
+ * what the history would make of it does not matter). */
+static void refused(MYSQL *mysql, const char *db, const char *sql, int line) {
+    if (mysql_select_db(mysql, db) != 0)
+        sl_test_fail(__FILE__, line, "USE %s: %s", db, mysql_error(mysql));
+    if (mysql_query(mysql, sql) == 0)
+        sl_test_fail(__FILE__, line, "the server accepted \"%s\"", sql);
+}
+#define REFUSED(db, sql) refused(mysql, db, sql, __LINE__)
+
+SL_TEST(schema_live_alter_name_resolution) {
+    /* Names inside one ALTER TABLE: DROP/CHANGE/MODIFY/RENAME COLUMN name
+     * the columns as they were, FIRST/AFTER and new keys as they are when
+     * that specification is placed (capture/schema/alter.c). Each table is
+     * recreated so that every statement starts from a known shape. */
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_schema_t *hist = start(mysql);
+    STEP("mysql", "CREATE DATABASE " DB " CHARACTER SET latin1");
+    static const char *const forms[] = {
+        "CHANGE a a INT AFTER b2, CHANGE b b2 VARCHAR(255)",
+        "CHANGE b b2 VARCHAR(255), CHANGE a a INT AFTER b2",
+        "ADD f int, ADD e int AFTER f",
+        "DROP b, ADD b bigint, ADD e int AFTER b",
+        "ADD b bigint, DROP b",
+        "DROP b, ADD b bigint FIRST",
+        "RENAME COLUMN a TO x, RENAME COLUMN b TO a",
+        "RENAME COLUMN a TO b, RENAME COLUMN b TO a",
+        "ADD x int, MODIFY x bigint",
+        "ADD x int, MODIFY x bigint FIRST",
+        "ADD x int FIRST, MODIFY x bigint",
+        "ADD x int FIRST, CHANGE x x bigint AFTER c",
+        "ADD x int, ADD y int, MODIFY x bigint AFTER y",
+        "ADD e int AFTER a2, CHANGE a a2 int",
+        "CHANGE a x int, ADD a int AFTER x",
+        "MODIFY c int FIRST, MODIFY d int FIRST",
+        "MODIFY b int AFTER d, MODIFY d int AFTER a",
+        "MODIFY d int AFTER c, MODIFY c int AFTER d",
+        "ADD (e int, f int), ADD g int AFTER e",
+        "ADD COLUMN (e int, f int), ADD COLUMN h int FIRST",
+        "RENAME COLUMN a TO x, ADD e int AFTER x",
+        "CHANGE a b int, CHANGE b a int",
+        "CHANGE a b int AFTER c, CHANGE b a int FIRST",
+        "ADD e int AFTER d, ADD f int AFTER d",
+        "DROP b, CHANGE a b int",
+        "DROP a, DROP b, DROP c",
+        "ADD COLUMN IF NOT EXISTS e int, ADD COLUMN IF NOT EXISTS e bigint",
+        "ADD COLUMN IF NOT EXISTS a bigint, ADD e int AFTER a",
+        "DROP COLUMN IF EXISTS a, DROP COLUMN IF EXISTS a",
+        "DROP b, ADD COLUMN IF NOT EXISTS b bigint",
+        "MODIFY COLUMN IF EXISTS x int, ADD x int",
+        "ADD x int, MODIFY COLUMN IF EXISTS x bigint",
+        "CHANGE a x int, ADD COLUMN IF NOT EXISTS x int",
+        "RENAME COLUMN IF EXISTS zz TO x, ADD zz int",
+        "CHANGE COLUMN IF EXISTS zz y int, RENAME COLUMN IF EXISTS a TO zz",
+        "ADD PRIMARY KEY (c)",
+        "ADD c2 int PRIMARY KEY FIRST",
+        "ADD x int, ADD PRIMARY KEY (x, a)",
+        "CHANGE a x int, ADD PRIMARY KEY (x)",
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        STEP(DB, "CREATE OR REPLACE TABLE t (a int, b int, c int, d int)");
+        char sql[256];
+        snprintf(sql, sizeof sql, "ALTER TABLE t %s", forms[i]);
+        step(mysql, hist, DB, sql, __LINE__ * 1000 + (int)i);
+    }
+    /* With a two-column primary key. */
+    static const char *const keyed[] = {
+        "DROP PRIMARY KEY, ADD PRIMARY KEY (c)",
+        "ADD PRIMARY KEY (c), DROP PRIMARY KEY",
+        "DROP PRIMARY KEY, ADD PRIMARY KEY IF NOT EXISTS (c)",
+        "ADD PRIMARY KEY IF NOT EXISTS (c)",
+        "DROP a, DROP b",
+        "DROP b, ADD b int",
+        "DROP b, ADD b int NOT NULL FIRST",
+        "CHANGE b x int",
+        "RENAME COLUMN b TO x",
+        "CHANGE a b int, CHANGE b a int",
+        "RENAME COLUMN b TO b2, ADD b int",
+        "CHANGE b b2 int, ADD b int FIRST",
+        "MODIFY b int NULL",
+        "DROP PRIMARY KEY, ADD c2 int PRIMARY KEY",
+        "DROP PRIMARY KEY, MODIFY c int PRIMARY KEY",
+        "DROP PRIMARY KEY, ADD PRIMARY KEY (x), CHANGE c x int",
+        "DROP INDEX `PRIMARY`, ADD PRIMARY KEY (d)",
+        "DROP CONSTRAINT `PRIMARY`",
+        "DROP KEY IF EXISTS `PRIMARY`, DROP INDEX IF EXISTS `PRIMARY`",
+        "MODIFY a bigint AFTER d, CHANGE b b int FIRST",
+    };
+    for (size_t i = 0; i < sizeof keyed / sizeof keyed[0]; i++) {
+        STEP(DB, "CREATE OR REPLACE TABLE t (a int NOT NULL, b int NOT NULL, "
+                 "c int, d int, PRIMARY KEY (a, b))");
+        char sql[256];
+        snprintf(sql, sizeof sql, "ALTER TABLE t %s", keyed[i]);
+        step(mysql, hist, DB, sql, __LINE__ * 1000 + (int)i);
+    }
+    /* What the server refuses: a name that exists only after the
+     * statement, a column dropped or added twice, two primary keys. */
+    STEP(DB, "CREATE OR REPLACE TABLE t (a int NOT NULL, b int NOT NULL, "
+             "c int, d int, PRIMARY KEY (a, b))");
+    static const char *const bad[] = {
+        "ALTER TABLE t ADD e int AFTER f, ADD f int",
+        "ALTER TABLE t ADD e int AFTER c, DROP c",
+        "ALTER TABLE t DROP c, ADD e int AFTER c",
+        "ALTER TABLE t ADD x int, DROP x",
+        "ALTER TABLE t RENAME COLUMN a TO b2, RENAME COLUMN b2 TO c2",
+        "ALTER TABLE t RENAME COLUMN a TO x, MODIFY a bigint",
+        "ALTER TABLE t RENAME COLUMN a TO x, MODIFY x bigint",
+        "ALTER TABLE t CHANGE a x int, MODIFY x bigint",
+        "ALTER TABLE t ADD x int, CHANGE x y bigint",
+        "ALTER TABLE t MODIFY x bigint, ADD x int",
+        "ALTER TABLE t CHANGE a a2 int AFTER a2",
+        "ALTER TABLE t CHANGE a x int, ADD e int AFTER a",
+        "ALTER TABLE t DROP c, DROP c",
+        "ALTER TABLE t MODIFY c int FIRST, MODIFY c bigint",
+        "ALTER TABLE t ADD PRIMARY KEY (c)",
+        "ALTER TABLE t DROP PRIMARY KEY, DROP PRIMARY KEY",
+        "ALTER TABLE t DROP a, DROP b, DROP c, DROP d",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        refused(mysql, DB, bad[i], __LINE__ * 1000 + (int)i);
+    STEP(DB, "DROP DATABASE " DB);
+    sl_schema_free(hist);
+    mysql_close(mysql);
+}
