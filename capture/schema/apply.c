@@ -54,9 +54,31 @@ static int rank_for_bytes(unsigned long long bytes) {
     return 3;
 }
 
+/* How information_schema's COLUMN_TYPE (and SHOW CREATE TABLE) marks a
+ * MariaDB COMPRESSED column: a versioned comment after the type, as in
+ * varchar(100) followed by this mark. */
+static const char compressed_mark[] = " /*M!100301 COMPRESSED*"
+                                      "/";
+
+static int is_compressed(const char *column_type) {
+    size_t n = strlen(column_type), m = sizeof compressed_mark - 1;
+    return n >= m && strcmp(column_type + n - m, compressed_mark) == 0;
+}
+
+/* Sets both types; a compressed column stays compressed when its type
+ * changes (TEXT to MEDIUMTEXT by CONVERT TO, TEXT to BLOB by charset
+ * binary). */
 static int set_types(sl_schema_col_t *c, const char *data_type,
                      const char *column_type) {
-    char *d = strdup(data_type), *t = strdup(column_type);
+    int keep = c->column_type && is_compressed(c->column_type) &&
+               !is_compressed(column_type);
+    size_t n = strlen(column_type);
+    char *d = strdup(data_type), *t = malloc(n + sizeof compressed_mark);
+    if (t) {
+        memcpy(t, column_type, n + 1);
+        if (keep)
+            memcpy(t + n, compressed_mark, sizeof compressed_mark);
+    }
     if (d == NULL || t == NULL) {
         free(d);
         free(t);
@@ -141,6 +163,16 @@ int sl__schema_resolve_col(sl_schema_col_t *c, const sl_ddl_col_t *d,
     }
     if (rc == 0 && d->is_text && strcmp(c->charset, "binary") == 0)
         rc = make_binary(c);
+    if (rc == 0 && d->compressed && !is_compressed(c->column_type)) {
+        size_t n = strlen(c->column_type);
+        char *t = realloc(c->column_type, n + sizeof compressed_mark);
+        if (t == NULL) {
+            rc = SL_ENOMEM;
+        } else {
+            memcpy(t + n, compressed_mark, sizeof compressed_mark);
+            c->column_type = t;
+        }
+    }
     if (rc != 0)
         sl__schema_col_free(c);
     return rc;

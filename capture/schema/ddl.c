@@ -881,6 +881,9 @@ static int parse_col_attrs(parser_t *p, sl_ddl_col_t *col) {
             if (expect_kw(p, "SYSTEM") != 0 || expect_kw(p, "VERSIONING") != 0)
                 return p->rc;
         } else if (accept_kw(p, "COMPRESSED")) {
+            /* MariaDB 10.3+: stored zlib-compressed (binlog types 140 and
+             * 141); [= zlib] names the only method there is. */
+            col->compressed = 1;
             if (accept_punct(p, '='))
                 advance(p);
         } else if (kw(p, "SERIAL") && peek_kw(p, "DEFAULT")) {

@@ -59,8 +59,11 @@ typedef struct {
     char *collation;  /* Explicit COLLATE, lower-case, or NULL. */
     char **values;    /* ENUM/SET members, unescaped. */
     size_t nvalues;
-    int not_null; /* NOT NULL, SERIAL, or PRIMARY KEY. */
-    int pk;       /* Inline PRIMARY KEY (or KEY). */
+    int compressed; /* MariaDB COMPRESSED[=zlib] (apply.c appends the
+                       server's versioned COMPRESSED comment to
+                       column_type, as information_schema shows it). */
+    int not_null;   /* NOT NULL, SERIAL, or PRIMARY KEY. */
+    int pk;         /* Inline PRIMARY KEY (or KEY). */
 } sl_ddl_col_t;
 
 typedef enum {

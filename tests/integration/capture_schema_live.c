@@ -506,3 +506,30 @@ SL_TEST(schema_live_alter_name_resolution) {
     sl_schema_free(hist);
     mysql_close(mysql);
 }
+
+SL_TEST(schema_live_compressed_columns) {
+    /* MariaDB COMPRESSED: COLUMN_TYPE gains the versioned comment
+     * information_schema shows ("varchar(100) /" "*M!100301 COMPRESSED*" "/"),
+     * kept through CONVERT TO and charset binary. */
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_schema_t *hist = start(mysql);
+    STEP("mysql", "CREATE DATABASE " DB " CHARACTER SET latin1");
+    STEP(DB, "CREATE TABLE c (a VARCHAR(100) COMPRESSED, b BLOB COMPRESSED, "
+             "c TEXT COMPRESSED=zlib, d VARCHAR(10) /*M!100301 COMPRESSED*/, "
+             "e TINYBLOB compressed, f VARBINARY(20) COMPRESSED = zlib, "
+             "g LONGTEXT COMPRESSED NOT NULL, h CHAR(1), "
+             "i VARCHAR(5) COMPRESSED CHARACTER SET binary, "
+             "j TEXT(10) COMPRESSED, k JSON COMPRESSED, "
+             "l VARCHAR(5) CHARSET utf8mb4 COLLATE utf8mb4_bin COMPRESSED, "
+             "m LONG VARCHAR COMPRESSED, n NVARCHAR(4) COMPRESSED, "
+             "o VARCHAR(5) COMPRESSED DEFAULT 'x' COMMENT 'y', "
+             "p TEXT COMPRESSED CHARSET binary, q BLOB(70000) COMPRESSED)");
+    STEP(DB, "ALTER TABLE c MODIFY h VARCHAR(3) COMPRESSED, ADD r MEDIUMBLOB "
+             "/*M!100301 COMPRESSED*/ FIRST, MODIFY a VARCHAR(100)");
+    STEP(DB, "ALTER TABLE c CONVERT TO CHARACTER SET utf8mb4");
+    STEP(DB, "ALTER TABLE c CHANGE c c2 TEXT COMPRESSED CHARACTER SET latin1 "
+             "NOT NULL AFTER r");
+    STEP(DB, "DROP DATABASE " DB);
+    sl_schema_free(hist);
+    mysql_close(mysql);
+}

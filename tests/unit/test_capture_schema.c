@@ -665,6 +665,42 @@ SL_TEST(schema_alter_name_resolution_within_statement) {
     sl_schema_free(s);
 }
 
+SL_TEST(schema_mariadb_compressed_columns) {
+    /* COLUMN_TYPE as MariaDB 10.11's information_schema shows it. */
+    sl_schema_t *s = new_schema();
+    APPLY(s, "d",
+          "CREATE TABLE c (a VARCHAR(100) COMPRESSED, b BLOB COMPRESSED, "
+          "c TEXT COMPRESSED=zlib, d VARCHAR(10) /*M!100301 COMPRESSED*/, "
+          "e VARCHAR(5) COMPRESSED CHARACTER SET binary, f TEXT(10) "
+          "COMPRESSED NOT NULL, g TEXT COMPRESSED CHARSET binary, h CHAR(1))");
+    SL_CHECK_STR(render(s, "d", "c"),
+                 "a:varchar(100) /*M!100301 COMPRESSED*/:cs=latin1,"
+                 "b:blob /*M!100301 COMPRESSED*/:cs=binary,"
+                 "c:text /*M!100301 COMPRESSED*/:cs=latin1,"
+                 "d:varchar(10) /*M!100301 COMPRESSED*/:cs=latin1,"
+                 "e:varbinary(5) /*M!100301 COMPRESSED*/:cs=binary,"
+                 "f:tinytext /*M!100301 COMPRESSED*/:cs=latin1:nn,"
+                 "g:blob /*M!100301 COMPRESSED*/:cs=binary,"
+                 "h:char(1):cs=latin1");
+    APPLY(s, "d",
+          "ALTER TABLE c MODIFY a VARCHAR(100), MODIFY h VARCHAR(3) "
+          "COMPRESSED, CONVERT TO CHARACTER SET utf8mb4");
+    SL_CHECK_STR(render(s, "d", "c"),
+                 "a:varchar(100):cs=utf8mb4,"
+                 "b:blob /*M!100301 COMPRESSED*/:cs=binary,"
+                 "c:mediumtext /*M!100301 COMPRESSED*/:cs=utf8mb4,"
+                 "d:varchar(10) /*M!100301 COMPRESSED*/:cs=utf8mb4,"
+                 "e:varbinary(5) /*M!100301 COMPRESSED*/:cs=binary,"
+                 "f:text /*M!100301 COMPRESSED*/:cs=utf8mb4:nn,"
+                 "g:blob /*M!100301 COMPRESSED*/:cs=binary,"
+                 "h:varchar(3) /*M!100301 COMPRESSED*/:cs=utf8mb4");
+    /* A MySQL server does not run the MariaDB-only comment. */
+    SL_CHECK_OK(sl_schema_set_server(s, 0, 80036, "utf8mb4"));
+    APPLY(s, "d", "CREATE TABLE m (d VARCHAR(10) /*M!100301 COMPRESSED*/)");
+    SL_CHECK_STR(render(s, "d", "m"), "d:varchar(10):cs=utf8mb4");
+    sl_schema_free(s);
+}
+
 SL_TEST(schema_partition_and_option_specs_change_nothing) {
     sl_schema_t *s = new_schema();
     APPLY(s, "d",
