@@ -34,6 +34,12 @@
  *     KEY" leaves (c). A key added (ADD PRIMARY KEY, or PRIMARY KEY on a
  *     column) names the columns as they are at the end.
  *
+ *  5. MariaDB's hidden row_start/row_end (a table WITH SYSTEM VERSIONING
+ *     without AS ROW START/END columns of its own) cannot be named by
+ *     any specification and stay last: an ADD ... FIRST/AFTER places the
+ *     column among the others. ADD SYSTEM VERSIONING (or WITH SYSTEM
+ *     VERSIONING) adds them, DROP SYSTEM VERSIONING removes them.
+ *
  * Whatever the server would refuse (an unknown or duplicate name, two
  * primary keys, no column left) is SL_EUNSUPPORTED: such a statement is
  * not in a binlog, so meeting one means the history is wrong.
@@ -102,7 +108,7 @@ static ssize_t list_find(const newlist_t *l, const char *name) {
 
 static ssize_t orig_find(const sl_schema_table_t *t, const char *name) {
     for (size_t i = 0; i < t->ncols; i++)
-        if (col_eq(t->cols[i].name, name))
+        if (!t->cols[i].hidden && col_eq(t->cols[i].name, name))
             return (ssize_t)i;
     return -1;
 }
@@ -186,6 +192,56 @@ static int make_def(newcol_t *e, const sl_ddl_action_t *a,
     return 0;
 }
 
+/* Step 5: MariaDB's hidden row_start/row_end stay after every other
+ * column; DROP SYSTEM VERSIONING removes them, ADD SYSTEM VERSIONING adds
+ * them unless the statement defines AS ROW START/END columns itself. */
+static int place_hidden(newlist_t *l, const sl_schema_table_t *t,
+                        const sl_ddl_stmt_t *st, const char *live) {
+    int add = 0, drop = 0, explicit_period = 0, had = 0;
+    for (size_t k = 0; k < st->nacts; k++) {
+        const sl_ddl_action_t *a = &st->acts[k];
+        add |= live[k] && a->kind == SL_DDL_ACT_ADD_VERSIONING;
+        drop |= live[k] && a->kind == SL_DDL_ACT_DROP_VERSIONING;
+        explicit_period |= live[k] && is_create(a) && a->col.row_period;
+    }
+    sl_schema_table_t fresh;
+    memset(&fresh, 0, sizeof fresh);
+    const sl_schema_table_t *from = t;
+    for (size_t i = 0; i < t->ncols; i++)
+        had |= t->cols[i].hidden;
+    if (had && add)
+        return refuse(l, "ADD SYSTEM VERSIONING:", "already versioned");
+    if (!had && add && !explicit_period) {
+        if (sl__schema_add_hidden_versioning(&fresh) != 0) {
+            for (size_t i = 0; i < fresh.ncols; i++)
+                sl__schema_col_free(&fresh.cols[i]);
+            free(fresh.cols);
+            return SL_ENOMEM;
+        }
+        from = &fresh;
+    } else if (drop) {
+        return 0;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < from->ncols; i++) {
+        if (!from->cols[i].hidden)
+            continue;
+        newcol_t e;
+        memset(&e, 0, sizeof e);
+        e.field = 1;
+        if (rc == 0 && sl__schema_col_copy(&e.col, &from->cols[i]) != 0)
+            rc = SL_ENOMEM;
+        else if (rc == 0 && list_insert(l, l->n, &e) != 0) {
+            sl__schema_col_free(&e.col);
+            rc = SL_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < fresh.ncols; i++)
+        sl__schema_col_free(&fresh.cols[i]);
+    free(fresh.cols);
+    return rc;
+}
+
 /* Steps 2 and 3: the new column list. */
 static int build_columns(newlist_t *l, const sl_schema_table_t *t,
                          const sl_ddl_stmt_t *st, const char *live,
@@ -195,6 +251,8 @@ static int build_columns(newlist_t *l, const sl_schema_table_t *t,
     for (size_t i = 0; i < t->ncols; i++) {
         const sl_schema_col_t *oc = &t->cols[i];
         size_t k;
+        if (oc->hidden)
+            continue; /* No specification can name them (step 5). */
         for (k = 0; k < st->nacts; k++)
             if (live[k] && !used[k] &&
                 st->acts[k].kind == SL_DDL_ACT_DROP_COLUMN &&
@@ -298,6 +356,9 @@ static int build_columns(newlist_t *l, const sl_schema_table_t *t,
     }
     if (l->n == 0)
         return refuse(l, "no column would be left:", "DROP");
+    int rc = place_hidden(l, t, st, live);
+    if (rc != 0)
+        return rc;
     for (size_t i = 0; i < l->n; i++)
         for (size_t j = i + 1; j < l->n; j++)
             if (col_eq(l->v[i].col.name, l->v[j].col.name))

@@ -307,6 +307,14 @@ static int build_table(sl_schema_t *s, const sl_ddl_stmt_t *st, const char *db,
         }
         t->ncols = i + 1;
     }
+    int explicit_period = 0;
+    for (size_t i = 0; i < st->ncols; i++)
+        explicit_period |= st->cols[i].row_period;
+    if (st->versioning && !explicit_period &&
+        sl__schema_add_hidden_versioning(t) != 0) {
+        sl__schema_table_free(t);
+        return SL_ENOMEM;
+    }
     if (st->has_pk) {
         clear_pk(t);
         for (size_t k = 0; k < st->npk; k++) {

@@ -840,18 +840,21 @@ static int parse_col_attrs(parser_t *p, sl_ddl_col_t *col) {
                    accept_kw(p, "SECONDARY_ENGINE_ATTRIBUTE")) {
             accept_punct(p, '=');
             advance(p);
-        } else if (accept_kw(p, "GENERATED")) {
-            if (expect_kw(p, "ALWAYS") != 0 || expect_kw(p, "AS") != 0)
+        } else if (kw(p, "GENERATED") || kw(p, "AS")) {
+            /* [GENERATED ALWAYS] AS (expr) | AS ROW START | AS ROW END:
+             * an explicit row start/end column of system versioning. */
+            if (accept_kw(p, "GENERATED") && expect_kw(p, "ALWAYS") != 0)
+                return p->rc;
+            if (expect_kw(p, "AS") != 0)
                 return p->rc;
             if (accept_kw(p, "ROW")) {
                 if (!accept_kw(p, "START") && !accept_kw(p, "END"))
                     return fail(p, SL_EUNSUPPORTED, "expected START or END");
+                col->row_period = 1;
+                col->not_null = 1; /* As the server makes them. */
             } else if (skip_parens(p) != 0) {
                 return p->rc;
             }
-        } else if (accept_kw(p, "AS")) {
-            if (skip_parens(p) != 0)
-                return p->rc;
         } else if (accept_kw(p, "VIRTUAL") || accept_kw(p, "STORED") ||
                    accept_kw(p, "PERSISTENT") || accept_kw(p, "INVISIBLE") ||
                    accept_kw(p, "VISIBLE")) {
@@ -873,13 +876,16 @@ static int parse_col_attrs(parser_t *p, sl_ddl_col_t *col) {
             if (p->tok.type != SL_DDL_TOK_NUMBER)
                 return fail(p, SL_EUNSUPPORTED, "expected an SRID");
             advance(p);
-        } else if (kw(p, "WITH") && peek_kw(p, "SYSTEM")) {
-            return fail(p, SL_EUNSUPPORTED,
-                        "system versioning adds hidden "
-                        "row_start/row_end columns");
-        } else if (accept_kw(p, "WITHOUT")) {
+        } else if (kw(p, "WITH") || kw(p, "WITHOUT")) {
+            /* A versioned column makes CREATE TABLE's table versioned
+             * (hidden row_start/row_end); in ALTER TABLE the table must
+             * already be. */
+            int with = kw(p, "WITH");
+            advance(p);
             if (expect_kw(p, "SYSTEM") != 0 || expect_kw(p, "VERSIONING") != 0)
                 return p->rc;
+            if (with && p->st->kind == SL_DDL_CREATE_TABLE)
+                p->st->versioning = 1;
         } else if (accept_kw(p, "COMPRESSED")) {
             /* MariaDB 10.3+: stored zlib-compressed (binlog types 140 and
              * 141); [= zlib] names the only method there is. */
@@ -1155,11 +1161,15 @@ static int skip_table_option(parser_t *p) {
         advance(p);
         return 1;
     }
-    if (kw(p, "WITH") && peek_kw(p, "SYSTEM"))
-        return fail(p, SL_EUNSUPPORTED,
-                    "system versioning adds hidden "
-                    "row_start/row_end columns"),
-               1;
+    if (kw(p, "WITH") && peek_kw(p, "SYSTEM")) {
+        /* MariaDB: the table gets hidden row_start/row_end columns
+         * unless it defines its own (apply.c). */
+        advance(p);
+        advance(p);
+        if (expect_kw(p, "VERSIONING") == 0)
+            p->st->versioning = 1;
+        return 1;
+    }
     if (kw(p, "START") && peek_kw(p, "TRANSACTION")) {
         advance(p);
         advance(p);
@@ -1360,10 +1370,12 @@ static int parse_alter_add(parser_t *p) {
         skip_to_end(p);
         return p->rc;
     }
-    if (kw(p, "SYSTEM") && peek_kw(p, "VERSIONING"))
-        return fail(p, SL_EUNSUPPORTED,
-                    "ADD SYSTEM VERSIONING adds hidden "
-                    "row_start/row_end columns");
+    if (kw(p, "SYSTEM") && peek_kw(p, "VERSIONING")) {
+        advance(p);
+        advance(p);
+        new_act(p, SL_DDL_ACT_ADD_VERSIONING);
+        return p->rc;
+    }
     int explicit_column = accept_kw(p, "COLUMN");
     int ine = parse_if_not_exists(p);
     if (!explicit_column && !ine) {
@@ -1413,10 +1425,12 @@ static int parse_alter_drop(parser_t *p) {
         skip_to_end(p);
         return p->rc;
     }
-    if (kw(p, "SYSTEM") && peek_kw(p, "VERSIONING"))
-        return fail(p, SL_EUNSUPPORTED,
-                    "DROP SYSTEM VERSIONING removes "
-                    "hidden columns");
+    if (kw(p, "SYSTEM") && peek_kw(p, "VERSIONING")) {
+        advance(p);
+        advance(p);
+        new_act(p, SL_DDL_ACT_DROP_VERSIONING);
+        return p->rc;
+    }
     if (kw(p, "INDEX") || kw(p, "KEY") || kw(p, "CONSTRAINT") ||
         kw(p, "CHECK") || (kw(p, "FOREIGN") && peek_kw(p, "KEY"))) {
         int is_index = kw(p, "INDEX") || kw(p, "KEY") || kw(p, "CONSTRAINT");
@@ -1625,10 +1639,14 @@ static int parse_alter_spec(parser_t *p) {
         advance(p);
         return p->rc;
     }
-    if (kw(p, "WITH") && peek_kw(p, "SYSTEM"))
-        return fail(p, SL_EUNSUPPORTED,
-                    "system versioning adds hidden "
-                    "columns");
+    if (kw(p, "WITH") && peek_kw(p, "SYSTEM")) {
+        /* ALTER TABLE t WITH SYSTEM VERSIONING = ADD SYSTEM VERSIONING. */
+        advance(p);
+        advance(p);
+        if (expect_kw(p, "VERSIONING") == 0)
+            new_act(p, SL_DDL_ACT_ADD_VERSIONING);
+        return p->rc;
+    }
     if (accept_kw(p, "SECONDARY_LOAD") || accept_kw(p, "SECONDARY_UNLOAD"))
         return p->rc;
     if (skip_table_option(p))

@@ -64,6 +64,7 @@ typedef struct {
                        column_type, as information_schema shows it). */
     int not_null;   /* NOT NULL, SERIAL, or PRIMARY KEY. */
     int pk;         /* Inline PRIMARY KEY (or KEY). */
+    int row_period; /* AS ROW START / AS ROW END (system versioning). */
 } sl_ddl_col_t;
 
 typedef enum {
@@ -75,7 +76,9 @@ typedef enum {
     SL_DDL_ACT_DROP_PK,         /* if_exists (DROP INDEX IF EXISTS `PRIMARY`) */
     SL_DDL_ACT_TABLE_CHARSET,   /* charset and/or collation */
     SL_DDL_ACT_CONVERT_CHARSET, /* charset and/or collation */
-    SL_DDL_ACT_RENAME_TABLE     /* db, table: the new name */
+    SL_DDL_ACT_RENAME_TABLE,    /* db, table: the new name */
+    SL_DDL_ACT_ADD_VERSIONING,  /* ADD SYSTEM VERSIONING (MariaDB) */
+    SL_DDL_ACT_DROP_VERSIONING  /* DROP SYSTEM VERSIONING */
 } sl_ddl_act_kind_t;
 
 #define SL_DDL_POS_LAST 0
@@ -105,6 +108,8 @@ typedef struct {
     int temporary;     /* CREATE/DROP TEMPORARY TABLE. */
     int if_not_exists; /* CREATE ... IF NOT EXISTS. */
     int or_replace;    /* CREATE OR REPLACE. */
+    int versioning;    /* CREATE TABLE ... WITH SYSTEM VERSIONING (on the
+                          table or a column). */
     /* Tables named, in order. CREATE/ALTER/TRUNCATE/INDEX: [0] is the
      * table; LIKE: [0] new, [1] source; RENAME: pairs (from, to); DROP: the
      * list. */

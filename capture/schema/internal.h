@@ -45,6 +45,13 @@ sl_schema_table_t *sl__schema_take(sl_schema_t *s, const char *db,
  * Returns 0 or SL_ENOMEM (c is then still the caller's). */
 int sl__schema_insert_col(sl_schema_table_t *t, const sl_schema_col_t *c,
                           size_t pos);
+/* Appends MariaDB's implicit system-versioning columns to t: row_start
+ * and row_end, timestamp(6) NOT NULL, hidden (see sl_schema_col_t). A
+ * table WITH SYSTEM VERSIONING that defines no AS ROW START/END column of
+ * its own has them after all its other columns in every row image, while
+ * information_schema.COLUMNS omits them (information_schema.TABLES says
+ * TABLE_TYPE 'SYSTEM VERSIONED'). Returns 0 or SL_ENOMEM. */
+int sl__schema_add_hidden_versioning(sl_schema_table_t *t);
 /* Empties the history of tables and database charsets; keeps the server
  * description. */
 void sl__schema_clear_content(sl_schema_t *s);

@@ -48,6 +48,10 @@ typedef struct {
     int nullable;
     int is_pk;  /* Part of the PRIMARY KEY. */
     int pk_seq; /* 1-based position in the PRIMARY KEY, 0 if not. */
+    /* MariaDB's implicit row_start/row_end of a table WITH SYSTEM
+     * VERSIONING: in every row image (after all other columns), but not
+     * in information_schema.COLUMNS and not nameable by DDL. */
+    int hidden;
 } sl_schema_col_t;
 
 typedef struct sl_schema_table_s {

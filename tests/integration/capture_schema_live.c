@@ -35,6 +35,16 @@ static int str_eq(const char *a, const char *b) {
     return strcmp(a, b) == 0;
 }
 
+/* The columns information_schema shows: all but MariaDB's hidden
+ * row_start/row_end of a system-versioned table (checked apart, by
+ * check_hidden). */
+static size_t shown_cols(const sl_schema_table_t *t) {
+    size_t n = 0;
+    for (size_t i = 0; i < t->ncols; i++)
+        n += !t->cols[i].hidden;
+    return n;
+}
+
 /* Describes the first difference between the two histories' test tables
  * into msg; returns 0 when they are equal. */
 static int compare(const sl_schema_t *hist, const sl_schema_t *live, char *msg,
@@ -65,12 +75,12 @@ static int compare(const sl_schema_t *hist, const sl_schema_t *live, char *msg,
                      th->name, th->charset, tl->charset);
             return 1;
         }
-        if (th->ncols != tl->ncols) {
+        if (shown_cols(th) != tl->ncols) {
             snprintf(msg, msglen, "%s.%s: %zu columns, server %zu", th->db,
-                     th->name, th->ncols, tl->ncols);
+                     th->name, shown_cols(th), tl->ncols);
             return 1;
         }
-        for (size_t i = 0; i < th->ncols; i++) {
+        for (size_t i = 0; i < tl->ncols; i++) {
             const sl_schema_col_t *a = &th->cols[i], *b = &tl->cols[i];
             int same = str_eq(a->name, b->name) &&
                        str_eq(a->data_type, b->data_type) &&
@@ -100,6 +110,62 @@ static int compare(const sl_schema_t *hist, const sl_schema_t *live, char *msg,
     }
 }
 
+/* The hidden columns of the history's system-versioned tables, against
+ * the server: only the last two, row_start and row_end, exactly when
+ * information_schema.TABLES says SYSTEM VERSIONED and the server has no
+ * visible column of those names; and what SELECT row_start, row_end
+ * returns is TIMESTAMP(6). (That row images carry them after every other
+ * column is MariaDB's binlog format; the capture tests decode them.) */
+static void check_hidden(MYSQL *mysql, const sl_schema_t *hist, int line) {
+    for (size_t k = 0; k < sl_schema_count(hist); k++) {
+        const sl_schema_table_t *t = sl_schema_at(hist, k);
+        if (!want_test_dbs(NULL, t->db, t->name))
+            continue;
+        size_t hidden = t->ncols - shown_cols(t);
+        if (hidden != 0 &&
+            (hidden != 2 || !t->cols[t->ncols - 2].hidden ||
+             !t->cols[t->ncols - 1].hidden ||
+             strcmp(t->cols[t->ncols - 2].name, "row_start") != 0 ||
+             strcmp(t->cols[t->ncols - 1].name, "row_end") != 0))
+            sl_test_fail(__FILE__, line, "%s.%s: hidden columns misplaced",
+                         t->db, t->name);
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "SELECT TABLE_TYPE = 'SYSTEM VERSIONED' AND NOT EXISTS "
+                 "(SELECT 1 FROM information_schema.COLUMNS c WHERE "
+                 "c.TABLE_SCHEMA = '%s' AND c.TABLE_NAME = '%s' AND "
+                 "c.COLUMN_NAME IN ('row_start', 'row_end')) FROM "
+                 "information_schema.TABLES WHERE TABLE_SCHEMA = '%s' AND "
+                 "TABLE_NAME = '%s'",
+                 t->db, t->name, t->db, t->name);
+        char *v = sl_harness_query_value(mysql, sql);
+        int versioned = v && strcmp(v, "1") == 0;
+        free(v);
+        /* Versioned by explicit AS ROW START/END columns of other names,
+         * the table has no row_start/row_end at all. */
+        int ok = 0;
+        if (versioned) {
+            snprintf(sql, sizeof sql,
+                     "SELECT row_start, row_end FROM `%s`.`%s` LIMIT 0", t->db,
+                     t->name);
+            MYSQL_RES *res = NULL;
+            if (mysql_query(mysql, sql) == 0 &&
+                (res = mysql_store_result(mysql)) != NULL) {
+                MYSQL_FIELD *f = mysql_fetch_fields(res);
+                ok = mysql_num_fields(res) == 2 &&
+                     f[0].type == MYSQL_TYPE_TIMESTAMP && f[0].decimals == 6 &&
+                     f[1].type == MYSQL_TYPE_TIMESTAMP && f[1].decimals == 6;
+                mysql_free_result(res);
+            }
+        }
+        if (ok != (hidden == 2))
+            sl_test_fail(__FILE__, line,
+                         "%s.%s: history has %zu hidden columns, the server "
+                         "%s hidden row_start/row_end TIMESTAMP(6)",
+                         t->db, t->name, hidden, ok ? "has" : "has no");
+    }
+}
+
 /* Runs sql on the server and through the history, then compares. */
 static void step(MYSQL *mysql, sl_schema_t *hist, const char *db,
                  const char *sql, int line) {
@@ -126,6 +192,7 @@ static void step(MYSQL *mysql, sl_schema_t *hist, const char *db,
     sl_schema_free(live);
     if (diff)
         sl_test_fail(__FILE__, line, "after \"%s\": %s", sql, msg);
+    check_hidden(mysql, hist, line);
 }
 #define STEP(db, sql) step(mysql, hist, db, sql, __LINE__)
 
@@ -529,6 +596,49 @@ SL_TEST(schema_live_compressed_columns) {
     STEP(DB, "ALTER TABLE c CONVERT TO CHARACTER SET utf8mb4");
     STEP(DB, "ALTER TABLE c CHANGE c c2 TEXT COMPRESSED CHARACTER SET latin1 "
              "NOT NULL AFTER r");
+    STEP(DB, "DROP DATABASE " DB);
+    sl_schema_free(hist);
+    mysql_close(mysql);
+}
+
+SL_TEST(schema_live_system_versioning) {
+    /* MariaDB system versioning: implicit row_start/row_end are hidden
+     * columns of the history (check_hidden), explicit AS ROW START/END
+     * columns are ordinary ones. Changing a versioned table's columns
+     * needs system_versioning_alter_history=KEEP. */
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_schema_t *hist = start(mysql);
+    sl_harness_exec(mysql, "SET SESSION system_versioning_alter_history=KEEP");
+    STEP("mysql", "CREATE DATABASE " DB " CHARACTER SET latin1");
+    STEP(DB, "CREATE TABLE v (id int PRIMARY KEY, b int INVISIBLE) WITH "
+             "SYSTEM VERSIONING");
+    STEP(DB, "ALTER TABLE v ADD c int FIRST, ADD d int AFTER id, DROP b");
+    STEP(DB, "ALTER TABLE v DROP SYSTEM VERSIONING, ADD e int");
+    STEP(DB, "ALTER TABLE v ADD SYSTEM VERSIONING, MODIFY e bigint FIRST");
+    STEP(DB, "CREATE TABLE w (a int WITH SYSTEM VERSIONING, b int WITHOUT "
+             "SYSTEM VERSIONING)");
+    STEP(DB, "CREATE TABLE w2 LIKE w");
+    STEP(DB, "CREATE TABLE w3 (a int) /*!100301 WITH SYSTEM VERSIONING*/ "
+             "PARTITION BY SYSTEM_TIME INTERVAL 1 DAY PARTITIONS 3");
+    STEP(DB, "CREATE TABLE u (a int)");
+    STEP(DB, "ALTER TABLE u WITH SYSTEM VERSIONING");
+    STEP(DB, "ALTER TABLE u ADD x int AFTER a, MODIFY a bigint");
+    STEP(DB, "CREATE TABLE e (a int, s TIMESTAMP(6) GENERATED ALWAYS AS ROW "
+             "START, e TIMESTAMP(6) GENERATED ALWAYS AS ROW END INVISIBLE, "
+             "PERIOD FOR SYSTEM_TIME(s, e), b int) WITH SYSTEM VERSIONING");
+    STEP(DB, "ALTER TABLE e DROP SYSTEM VERSIONING, DROP COLUMN s, "
+             "DROP COLUMN e");
+    STEP(DB, "CREATE TABLE f (a int)");
+    STEP(DB, "ALTER TABLE f ADD COLUMN ts TIMESTAMP(6) AS ROW START, ADD "
+             "COLUMN te TIMESTAMP(6) AS ROW END, ADD PERIOD FOR "
+             "SYSTEM_TIME(ts, te), ADD SYSTEM VERSIONING");
+    STEP(DB, "CREATE TABLE g (id bigint UNSIGNED, x bigint UNSIGNED "
+             "GENERATED ALWAYS AS ROW START, y bigint UNSIGNED GENERATED "
+             "ALWAYS AS ROW END, PERIOD FOR SYSTEM_TIME (x, y)) "
+             "ENGINE=InnoDB WITH SYSTEM VERSIONING");
+    REFUSED(DB, "ALTER TABLE v ADD x int AFTER row_end");
+    REFUSED(DB, "ALTER TABLE v ADD SYSTEM VERSIONING");
+    REFUSED(DB, "ALTER TABLE v ADD row_start int");
     STEP(DB, "DROP DATABASE " DB);
     sl_schema_free(hist);
     mysql_close(mysql);

@@ -489,12 +489,8 @@ SL_TEST(schema_unsupported_ddl_names_tables) {
     FAILS(s, "d", "CREATE TABLE x.c (a int) SELECT 1 AS b", SL_EUNSUPPORTED,
           "x.c", "SELECT");
     FAILS(s, "d", "CREATE TABLE c SELECT 1", SL_EUNSUPPORTED, "d.c", "SELECT");
-    FAILS(s, "d", "CREATE TABLE sv (a int) WITH SYSTEM VERSIONING",
-          SL_EUNSUPPORTED, "d.sv", "row_start");
-    FAILS(s, "d", "CREATE TABLE sv (a int WITH SYSTEM VERSIONING)",
-          SL_EUNSUPPORTED, "d.sv", "row_start");
-    FAILS(s, "d", "ALTER TABLE t ADD SYSTEM VERSIONING", SL_EUNSUPPORTED, "d.t",
-          "offset");
+    FAILS(s, "d", "ALTER TABLE t ADD SYSTEM VERSIONING, ADD z FROB",
+          SL_EUNSUPPORTED, "d.t", "offset");
     /* The table whose definition became unknown left the history. */
     SL_CHECK_STR(render(s, "d", "t"), "(missing)");
     FAILS(s, "d", "ALTER TABLE t ADD b int", SL_EUNSUPPORTED, "d.t",
@@ -698,6 +694,78 @@ SL_TEST(schema_mariadb_compressed_columns) {
     SL_CHECK_OK(sl_schema_set_server(s, 0, 80036, "utf8mb4"));
     APPLY(s, "d", "CREATE TABLE m (d VARCHAR(10) /*M!100301 COMPRESSED*/)");
     SL_CHECK_STR(render(s, "d", "m"), "d:varchar(10):cs=utf8mb4");
+    sl_schema_free(s);
+}
+
+SL_TEST(schema_mariadb_system_versioning_hidden_columns) {
+    /* Row images of a table WITH SYSTEM VERSIONING carry row_start and
+     * row_end, TIMESTAMP(6) NOT NULL, after every other column (MariaDB
+     * 10.11's binlog); information_schema.COLUMNS does not show them. */
+    sl_schema_t *s = new_schema();
+    APPLY(s, "d",
+          "CREATE TABLE v (id int PRIMARY KEY, b int INVISIBLE) WITH SYSTEM "
+          "VERSIONING");
+    const char *hid = "row_start:timestamp(6):nn,row_end:timestamp(6):nn";
+    char want[256];
+    snprintf(want, sizeof want, "id:int(11):nn:pk=1,b:int(11),%s", hid);
+    SL_CHECK_STR(render(s, "d", "v"), want);
+    const sl_schema_table_t *t = sl_schema_find(s, "d", 1, "v", 1);
+    SL_CHECK(t && !t->cols[1].hidden && t->cols[2].hidden && t->cols[3].hidden);
+    APPLY(s, "d", "ALTER TABLE v ADD c int FIRST, ADD d int AFTER id, DROP b");
+    snprintf(want, sizeof want, "c:int(11),id:int(11):nn:pk=1,d:int(11),%s",
+             hid);
+    SL_CHECK_STR(render(s, "d", "v"), want);
+    APPLY(s, "d", "ALTER TABLE v DROP SYSTEM VERSIONING, ADD e int");
+    SL_CHECK_STR(render(s, "d", "v"),
+                 "c:int(11),id:int(11):nn:pk=1,d:int(11),e:int(11)");
+    APPLY(s, "d", "ALTER TABLE v ADD SYSTEM VERSIONING, MODIFY e bigint FIRST");
+    snprintf(want, sizeof want,
+             "e:bigint(20),c:int(11),id:int(11):nn:pk=1,d:int(11),%s", hid);
+    SL_CHECK_STR(render(s, "d", "v"), want);
+    /* The hidden columns cannot be named; re-adding versioning fails. */
+    FAILS(s, "d", "ALTER TABLE v ADD x int AFTER row_end", SL_EUNSUPPORTED,
+          "d.v", "row_end");
+    APPLY(s, "d", "CREATE TABLE w (a int) /*!100301 WITH SYSTEM VERSIONING*/");
+    FAILS(s, "d", "ALTER TABLE w ADD SYSTEM VERSIONING", SL_EUNSUPPORTED, "d.w",
+          "already versioned");
+    APPLY(s, "d",
+          "CREATE TABLE w (a int WITH SYSTEM VERSIONING, b int "
+          "WITHOUT SYSTEM VERSIONING)");
+    snprintf(want, sizeof want, "a:int(11),b:int(11),%s", hid);
+    SL_CHECK_STR(render(s, "d", "w"), want);
+    APPLY(s, "d", "CREATE TABLE w2 LIKE w");
+    SL_CHECK_STR(render(s, "d", "w2"), want);
+    APPLY(s, "d", "CREATE TABLE u (a int)");
+    APPLY(s, "d", "ALTER TABLE u WITH SYSTEM VERSIONING");
+    snprintf(want, sizeof want, "a:int(11),%s", hid);
+    SL_CHECK_STR(render(s, "d", "u"), want);
+    /* Explicit row start/end columns are ordinary NOT NULL columns. */
+    APPLY(s, "d",
+          "CREATE TABLE e (a int, s TIMESTAMP(6) GENERATED ALWAYS AS ROW "
+          "START, e TIMESTAMP(6) GENERATED ALWAYS AS ROW END INVISIBLE, "
+          "PERIOD FOR SYSTEM_TIME(s, e), b int) WITH SYSTEM VERSIONING");
+    SL_CHECK_STR(render(s, "d", "e"),
+                 "a:int(11),s:timestamp(6):nn,e:timestamp(6):nn,b:int(11)");
+    APPLY(s, "d", "CREATE TABLE f (a int)");
+    APPLY(s, "d",
+          "ALTER TABLE f ADD COLUMN ts TIMESTAMP(6) AS ROW START, ADD COLUMN "
+          "te TIMESTAMP(6) AS ROW END, ADD PERIOD FOR SYSTEM_TIME(ts, te), "
+          "ADD SYSTEM VERSIONING");
+    SL_CHECK_STR(render(s, "d", "f"),
+                 "a:int(11),ts:timestamp(6):nn,te:timestamp(6):nn");
+    /* The JSON document keeps the flag. */
+    sl_buf_t j = SL_BUF_INIT;
+    SL_CHECK_OK(sl_schema_to_json(s, &j));
+    sl_schema_t *back = NULL;
+    char err[256];
+    SL_CHECK_OK(sl_schema_new(&back));
+    SL_CHECK_OK(sl_schema_from_json(back, (const char *)j.data, j.len, err,
+                                    sizeof err));
+    t = sl_schema_find(back, "d", 1, "w2", 2);
+    SL_CHECK(t && t->ncols == 4 && !t->cols[1].hidden && t->cols[2].hidden &&
+             t->cols[3].hidden);
+    sl_schema_free(back);
+    sl_buf_free(&j);
     sl_schema_free(s);
 }
 
