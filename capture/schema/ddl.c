@@ -5,7 +5,7 @@
  * CREATE TABLE and the other statements. Column definitions are in
  * ddl_column.c, ALTER TABLE in ddl_alter.c, the tokenizer in lexer.c.
  */
-#include "ddl_parser.h"
+#include "ddl_int.h"
 
 #include "buf.h"
 #include "error.h"

@@ -1,9 +1,9 @@
 /*
- * ALTER TABLE for the DDL parser (ddl_parser.h): each specification in
+ * ALTER TABLE for the DDL parser (ddl_int.h): each specification in
  * order becomes an action of sl_ddl_stmt_t (ddl.h); capture/schema/alter.c
  * then applies them with the servers' name resolution.
  */
-#include "ddl_parser.h"
+#include "ddl_int.h"
 
 #include "buf.h"
 #include "error.h"

@@ -1,10 +1,10 @@
 /*
- * Column definitions of the DDL parser (ddl_parser.h): a column's name,
+ * Column definitions of the DDL parser (ddl_int.h): a column's name,
  * its type with the parameters that decide COLUMN_TYPE, and the
  * attributes after it (nullability, charset, keys, versioning,
  * compression), skipping those that change nothing in a row image.
  */
-#include "ddl_parser.h"
+#include "ddl_int.h"
 
 #include "buf.h"
 #include "error.h"

@@ -6,8 +6,8 @@
  * the parser (p->rc, see sl__ddl_fail) and is a no-op returning it once
  * one is recorded, so callers may chain calls and check p->rc once.
  */
-#ifndef SL_CAPTURE_DDL_PARSER_H
-#define SL_CAPTURE_DDL_PARSER_H
+#ifndef SL_CAPTURE_DDL_INT_H
+#define SL_CAPTURE_DDL_INT_H
 
 #include "ddl.h"
 
