@@ -273,6 +273,7 @@ static int build_columns(newlist_t *l, const sl_schema_table_t *t,
             if (make_def(&e, a, t->charset) != 0)
                 return SL_ENOMEM;
             e.field = 1;
+            e.col.in_period = oc->in_period;
             /* Matched: step 3 only moves it, if it has a position. */
             used[k] = a->pos == SL_DDL_POS_LAST ? 1 : 2;
         } else {
@@ -442,8 +443,64 @@ static int build_key(newlist_t *l, const sl_schema_table_t *t,
     return 0;
 }
 
+static int is_system_time(const char *name) {
+    return name && sl_ddl_word_eq(name, strlen(name), "SYSTEM_TIME");
+}
+
+int sl__schema_apply_periods(sl_schema_table_t *t, const sl_ddl_stmt_t *st,
+                             int had_period, char *err, size_t errlen) {
+    int drops = 0;
+    for (size_t k = 0; k < st->nacts; k++) {
+        const sl_ddl_action_t *a = &st->acts[k];
+        if (a->kind == SL_DDL_ACT_DROP_PERIOD && !is_system_time(a->name)) {
+            drops = 1;
+            for (size_t i = 0; i < t->ncols; i++)
+                t->cols[i].in_period = 0;
+        }
+    }
+    /* ADD PERIOD IF NOT EXISTS is decided by the period's name, which
+     * the history does not keep: with a period already there the server
+     * skips it (same name) or refuses it (one period per table), unless
+     * the statement also drops one; then the outcome depends on names. */
+    for (size_t k = 0; k < st->nacts; k++) {
+        const sl_ddl_action_t *a = &st->acts[k];
+        if (a->kind == SL_DDL_ACT_ADD_PERIOD && a->if_exists && had_period &&
+            drops && !is_system_time(a->name))
+            return sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
+                                   "%s.%s: DROP PERIOD with ADD PERIOD IF NOT "
+                                   "EXISTS depends on period names the "
+                                   "schema history does not keep",
+                                   t->db, t->name);
+    }
+    for (size_t k = 0; k < st->nacts; k++) {
+        const sl_ddl_action_t *a = &st->acts[k];
+        if (a->kind != SL_DDL_ACT_ADD_PERIOD || is_system_time(a->name) ||
+            (a->if_exists && had_period))
+            continue;
+        for (size_t n = 0; n < a->nnames; n++) {
+            ssize_t i = -1;
+            for (size_t c = 0; i < 0 && c < t->ncols; c++)
+                if (!t->cols[c].hidden && col_eq(t->cols[c].name, a->names[n]))
+                    i = (ssize_t)c;
+            if (i < 0)
+                return sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
+                                       "PERIOD FOR %s: no column %s in %s.%s",
+                                       a->name ? a->name : "?", a->names[n],
+                                       t->db, t->name);
+            t->cols[i].in_period = 1;
+        }
+    }
+    for (size_t i = 0; i < t->ncols; i++)
+        if (t->cols[i].in_period)
+            t->cols[i].nullable = 0;
+    return 0;
+}
+
 int sl__schema_alter_columns(sl_schema_table_t *t, const sl_ddl_stmt_t *st,
                              char *err, size_t errlen) {
+    int had_period = 0;
+    for (size_t i = 0; i < t->ncols; i++)
+        had_period |= t->cols[i].in_period;
     newlist_t l = {NULL, 0, t, err, errlen};
     char *live = calloc(st->nacts + 1, 2);
     if (live == NULL)
@@ -475,5 +532,5 @@ int sl__schema_alter_columns(sl_schema_table_t *t, const sl_ddl_stmt_t *st,
         t->cols[i] = l.v[i].col;
     t->ncols = l.n;
     free(l.v);
-    return 0;
+    return sl__schema_apply_periods(t, st, had_period, err, errlen);
 }

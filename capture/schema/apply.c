@@ -226,8 +226,10 @@ static int apply_table_charset(sl_schema_t *s, sl_schema_table_t *t,
         cs = sl__schema_norm_charset(a->charset);
     else if (a->collation)
         cs = sl__schema_collation_charset(a->collation);
-    else
+    else if (a->charset) /* CHARACTER SET DEFAULT: the database's. */
         cs = strdup(sl_schema_db_charset(s, t->db));
+    else /* Only COLLATE DEFAULT: the table's charset stays. */
+        cs = strdup(t->charset);
     if (cs == NULL)
         return SL_ENOMEM;
     free(t->charset);
@@ -315,15 +317,20 @@ static int build_table(sl_schema_t *s, const sl_ddl_stmt_t *st, const char *db,
         sl__schema_table_free(t);
         return SL_ENOMEM;
     }
+    int rc = sl__schema_apply_periods(t, st, 0, err, errlen);
+    if (rc != 0) {
+        sl__schema_table_free(t);
+        return rc;
+    }
     if (st->has_pk) {
         clear_pk(t);
         for (size_t k = 0; k < st->npk; k++) {
             ssize_t i = col_index(t, st->pk[k]);
             if (i < 0) {
-                int rc = sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
-                                         "PRIMARY KEY "
-                                         "column %s: not in %s.%s",
-                                         st->pk[k], db, t->name);
+                rc = sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
+                                     "PRIMARY KEY "
+                                     "column %s: not in %s.%s",
+                                     st->pk[k], db, t->name);
                 sl__schema_table_free(t);
                 return rc;
             }
@@ -378,10 +385,15 @@ static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
         /* A rename of an unknown table leaves its new name unknown too. */
         for (size_t k = 0; k < st->nacts; k++) {
             const sl_ddl_action_t *a = &st->acts[k];
-            if (a->kind == SL_DDL_ACT_RENAME_TABLE)
+            if (a->kind == SL_DDL_ACT_RENAME_TABLE ||
+                a->kind == SL_DDL_ACT_PARTITION_TO_TABLE ||
+                a->kind == SL_DDL_ACT_TABLE_TO_PARTITION)
                 sl_schema_drop(s, rename_db(a, default_db, db), a->table);
         }
-        if (!has_change)
+        /* ALTER TABLE IF EXISTS of a table that does not exist does
+         * nothing (the server logs it anyway); rows of a captured table
+         * missing from the history still stop capture. */
+        if (!has_change || st->tables[0].if_exists)
             return 0;
         return sl__schema_errf(err, errlen, SL_ENOTFOUND,
                                "ALTER TABLE %s.%s: the "
@@ -415,6 +427,26 @@ static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
         sl__schema_table_free(t);
         return rc;
     }
+    /* CONVERT PARTITION p TO TABLE u: u has the table's columns; CONVERT
+     * TABLE u TO PARTITION p: u is gone. */
+    for (size_t k = 0; k < st->nacts; k++) {
+        const sl_ddl_action_t *a = &st->acts[k];
+        const char *udb = rename_db(a, default_db, db);
+        if (a->kind == SL_DDL_ACT_TABLE_TO_PARTITION) {
+            sl_schema_drop(s, udb, a->table);
+        } else if (a->kind == SL_DDL_ACT_PARTITION_TO_TABLE) {
+            sl_schema_table_t *u = sl__schema_table_copy(t);
+            if (u == NULL || set_name(u, udb, a->table) != 0) {
+                sl__schema_table_free(u);
+                sl__schema_table_free(t);
+                return SL_ENOMEM;
+            }
+            if (sl__schema_put_owned(s, u) != 0) { /* u freed by it. */
+                sl__schema_table_free(t);
+                return SL_ENOMEM;
+            }
+        }
+    }
     if (rename) {
         if (set_name(t, rename_db(rename, default_db, db), rename->table) !=
             0) {
@@ -436,6 +468,8 @@ static int apply_rename(sl_schema_t *s, const sl_ddl_stmt_t *st,
         if (t == NULL) {
             /* Unknown before, unknown after: forget any stale entry. */
             sl_schema_drop(s, tdb, st->tables[i + 1].table);
+            if (st->tables[i].if_exists)
+                continue; /* RENAME TABLE IF EXISTS: nothing to rename. */
             if (rc == 0)
                 rc = sl__schema_errf(err, errlen, SL_ENOTFOUND,
                                      "RENAME TABLE %s.%s: "
@@ -567,8 +601,11 @@ int sl_schema_apply_ddl(sl_schema_t *s, const char *default_db, const char *sql,
                 cs = sl__schema_norm_charset(st.charset);
             else if (st.collation)
                 cs = sl__schema_collation_charset(st.collation);
-            if (cs == NULL && st.kind == SL_DDL_ALTER_DATABASE)
-                break; /* No charset change. */
+            /* CHARACTER SET DEFAULT is the server's (set_db_charset with
+             * NULL); nothing at all changes no charset. */
+            int to_server = st.charset && strcmp(st.charset, "default") == 0;
+            if (cs == NULL && !to_server && st.kind == SL_DDL_ALTER_DATABASE)
+                break;
             rc = sl_schema_set_db_charset(s, db, cs);
             free(cs);
             break;

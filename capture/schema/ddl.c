@@ -186,6 +186,7 @@ int sl__ddl_push_name(sl__ddl_parser_t *p, char *db, char *table) {
     st->tables = n;
     n[st->ntables].db = db;
     n[st->ntables].table = table;
+    n[st->ntables].if_exists = 0;
     st->ntables++;
     return 0;
 }
@@ -375,6 +376,27 @@ static int parse_pk_def(sl__ddl_parser_t *p, char ***names, size_t *n,
     return sl__ddl_skip_element(p);
 }
 
+/* PERIOD [IF NOT EXISTS] FOR name (start, end), after PERIOD: an
+ * application-time period makes its columns NOT NULL (MariaDB). */
+static int parse_period(sl__ddl_parser_t *p) {
+    int ine = sl__ddl_parse_if_not_exists(p);
+    if (sl__ddl_expect_kw(p, "FOR") != 0)
+        return p->rc;
+    sl_ddl_action_t *a = sl__ddl_new_act(p, SL_DDL_ACT_ADD_PERIOD);
+    if (a == NULL)
+        return p->rc;
+    a->if_exists = ine;
+    a->name = sl__ddl_parse_ident(p);
+    if (sl__ddl_expect_punct(p, '(') != 0)
+        return p->rc;
+    for (int i = 0; i < 2 && p->rc == 0; i++) {
+        if (i == 1 && sl__ddl_expect_punct(p, ',') != 0)
+            break;
+        sl__ddl_push_str(p, &a->names, &a->nnames, sl__ddl_parse_ident(p));
+    }
+    return sl__ddl_expect_punct(p, ')');
+}
+
 int sl__ddl_parse_index_elem(sl__ddl_parser_t *p, char ***pk, size_t *npk,
                              int *has_pk) {
     if (sl__ddl_kw(p, "CONSTRAINT")) {
@@ -388,9 +410,12 @@ int sl__ddl_parse_index_elem(sl__ddl_parser_t *p, char ***pk, size_t *npk,
                  sl__ddl_kw(p, "FOREIGN") || sl__ddl_kw(p, "CHECK") ||
                  (sl__ddl_kw(p, "VECTOR") &&
                   (sl__ddl_peek_kw(p, "INDEX") || sl__ddl_peek_kw(p, "KEY"))) ||
-                 (sl__ddl_kw(p, "PERIOD") && sl__ddl_peek_kw(p, "FOR")))) {
+                 (sl__ddl_kw(p, "PERIOD") &&
+                  (sl__ddl_peek_kw(p, "FOR") || sl__ddl_peek_kw(p, "IF"))))) {
         return 0;
     }
+    if (sl__ddl_accept_kw(p, "PERIOD"))
+        return parse_period(p), 1;
     if (sl__ddl_accept_kw(p, "PRIMARY")) {
         for (size_t i = 0; i < *npk; i++)
             free((*pk)[i]);
@@ -505,6 +530,21 @@ int sl__ddl_skip_table_option(sl__ddl_parser_t *p) {
             p->st->versioning = 1;
         return 1;
     }
+    if (sl__ddl_kw(p, "SEQUENCE") && !sl__ddl_peek_kw(p, "FOR")) {
+        /* MariaDB: SEQUENCE=1 makes the table a sequence, whose columns
+         * the history does not model; SEQUENCE=0 is an ordinary table. */
+        sl__ddl_advance(p);
+        sl__ddl_accept_punct(p, '=');
+        int zero = p->tok.type == SL_DDL_TOK_NUMBER && p->tok.len == 1 &&
+                   p->lx.sql[p->tok.off] == '0';
+        if (!zero && !sl__ddl_kw(p, "NO") && !sl__ddl_kw(p, "DEFAULT"))
+            return sl__ddl_fail(p, SL_EUNSUPPORTED,
+                                "SEQUENCE=1: sequences are not modelled "
+                                "by the schema history"),
+                   1;
+        sl__ddl_advance(p);
+        return 1;
+    }
     if (sl__ddl_kw(p, "START") && sl__ddl_peek_kw(p, "TRANSACTION")) {
         sl__ddl_advance(p);
         sl__ddl_advance(p);
@@ -540,6 +580,12 @@ int sl__ddl_parse_charset_option(sl__ddl_parser_t *p, char **charset,
             return 0;
         free(*collation);
         *collation = sl__ddl_parse_cs_name(p);
+        if (*collation && strcmp(*collation, "default") == 0) {
+            /* COLLATE DEFAULT: the charset's default collation, which
+             * says nothing about the charset. */
+            free(*collation);
+            *collation = NULL;
+        }
         return 1;
     }
     free(*charset);
@@ -644,9 +690,10 @@ static int parse_create_table(sl__ddl_parser_t *p) {
 static int parse_rename_table(sl__ddl_parser_t *p) {
     p->st->kind = SL_DDL_RENAME_TABLE;
     for (int guard = 0; guard < 100000; guard++) {
-        sl__ddl_parse_if_exists(p);
+        int ie = sl__ddl_parse_if_exists(p);
         if (sl__ddl_table_ref(p) != 0)
             return p->rc;
+        p->st->tables[p->st->ntables - 1].if_exists = ie;
         sl__ddl_skip_wait(p);
         if (sl__ddl_expect_kw(p, "TO") != 0 || sl__ddl_table_ref(p) != 0)
             return p->rc;

@@ -78,7 +78,13 @@ typedef enum {
     SL_DDL_ACT_CONVERT_CHARSET, /* charset and/or collation */
     SL_DDL_ACT_RENAME_TABLE,    /* db, table: the new name */
     SL_DDL_ACT_ADD_VERSIONING,  /* ADD SYSTEM VERSIONING (MariaDB) */
-    SL_DDL_ACT_DROP_VERSIONING  /* DROP SYSTEM VERSIONING */
+    SL_DDL_ACT_DROP_VERSIONING, /* DROP SYSTEM VERSIONING */
+    SL_DDL_ACT_ADD_PERIOD,      /* PERIOD FOR name (names[0], names[1]),
+                                   also in CREATE TABLE; if_exists = IF NOT
+                                   EXISTS */
+    SL_DDL_ACT_DROP_PERIOD,     /* DROP PERIOD FOR name, if_exists */
+    SL_DDL_ACT_PARTITION_TO_TABLE, /* CONVERT PARTITION p TO TABLE db.table */
+    SL_DDL_ACT_TABLE_TO_PARTITION  /* CONVERT TABLE db.table TO PARTITION */
 } sl_ddl_act_kind_t;
 
 #define SL_DDL_POS_LAST 0
@@ -101,6 +107,7 @@ typedef struct {
 typedef struct {
     char *db; /* NULL: the statement's default database. */
     char *table;
+    int if_exists; /* ALTER TABLE IF EXISTS t, RENAME TABLE IF EXISTS t. */
 } sl_ddl_name_t;
 
 typedef struct {
@@ -124,7 +131,8 @@ typedef struct {
     size_t npk;
     int has_pk;
     char *charset, *collation; /* Table or database default, as written. */
-    /* ALTER TABLE specifications, in order. */
+    /* ALTER TABLE specifications, in order (CREATE TABLE: its PERIOD FOR
+     * definitions). */
     sl_ddl_action_t *acts;
     size_t nacts;
 } sl_ddl_stmt_t;

@@ -167,8 +167,15 @@ static int parse_alter_drop(sl__ddl_parser_t *p) {
         free(name);
         return p->rc;
     }
-    if (sl__ddl_kw(p, "PERIOD") && sl__ddl_peek_kw(p, "FOR")) {
-        sl__ddl_skip_element(p);
+    if (sl__ddl_kw(p, "PERIOD") &&
+        (sl__ddl_peek_kw(p, "FOR") || sl__ddl_peek_kw(p, "IF"))) {
+        sl__ddl_advance(p);
+        sl_ddl_action_t *a = sl__ddl_new_act(p, SL_DDL_ACT_DROP_PERIOD);
+        if (a == NULL)
+            return p->rc;
+        a->if_exists = sl__ddl_parse_if_exists(p);
+        if (sl__ddl_expect_kw(p, "FOR") == 0)
+            a->name = sl__ddl_parse_ident(p);
         return p->rc;
     }
     sl__ddl_accept_kw(p, "COLUMN");
@@ -214,6 +221,47 @@ static int parse_alter_alter(sl__ddl_parser_t *p) {
     if (sl__ddl_accept_kw(p, "DROP"))
         return sl__ddl_expect_kw(p, "DEFAULT");
     return sl__ddl_fail(p, SL_EUNSUPPORTED, "expected SET or DROP");
+}
+
+/* Reads the other table an action names (RENAME TO, CONVERT) into
+ * a->db/a->table and records a copy in stmt->tables. */
+static int act_table_name(sl__ddl_parser_t *p, sl_ddl_action_t *a) {
+    if (sl__ddl_parse_table_name(p, &a->db, &a->table) != 0)
+        return p->rc;
+    char *db = a->db ? strdup(a->db) : NULL, *t = strdup(a->table);
+    if ((a->db && db == NULL) || t == NULL) {
+        free(db);
+        free(t);
+        return sl__ddl_fail(p, SL_ENOMEM, "out of memory");
+    }
+    return sl__ddl_push_name(p, db, t);
+}
+
+/* MariaDB 10.7+, after CONVERT: PARTITION p TO TABLE t makes table t of
+ * the partition (the table's definition); TABLE t TO PARTITION p ...
+ * makes table t a partition (t is gone). Both record t in stmt->tables
+ * after the altered table. */
+static int parse_convert_partition(sl__ddl_parser_t *p) {
+    int to_table = sl__ddl_accept_kw(p, "PARTITION");
+    sl_ddl_action_t *a =
+        sl__ddl_new_act(p, to_table ? SL_DDL_ACT_PARTITION_TO_TABLE
+                                    : SL_DDL_ACT_TABLE_TO_PARTITION);
+    if (a == NULL)
+        return p->rc;
+    if (to_table) {
+        sl__ddl_parse_if_not_exists(p);
+        free(sl__ddl_parse_ident(p)); /* The partition. */
+        if (sl__ddl_expect_kw(p, "TO") != 0 ||
+            sl__ddl_expect_kw(p, "TABLE") != 0)
+            return p->rc;
+    } else {
+        sl__ddl_expect_kw(p, "TABLE");
+    }
+    if (act_table_name(p, a) != 0 || to_table)
+        return p->rc;
+    /* TO PARTITION p VALUES ... [WITH|WITHOUT VALIDATION]: no column. */
+    sl__ddl_skip_to_end(p);
+    return p->rc;
 }
 
 static int is_spec_head(const sl__ddl_parser_t *p) {
@@ -282,23 +330,13 @@ static int parse_alter_spec(sl__ddl_parser_t *p) {
         sl_ddl_action_t *a = sl__ddl_new_act(p, SL_DDL_ACT_RENAME_TABLE);
         if (a == NULL)
             return p->rc;
-        if (sl__ddl_parse_table_name(p, &a->db, &a->table) != 0)
-            return p->rc;
-        char *db = a->db ? strdup(a->db) : NULL, *t = strdup(a->table);
-        if ((a->db && db == NULL) || t == NULL) {
-            free(db);
-            free(t);
-            return sl__ddl_fail(p, SL_ENOMEM, "out of memory");
-        }
-        return sl__ddl_push_name(p, db, t);
+        return act_table_name(p, a);
     }
     if (sl__ddl_accept_kw(p, "ALTER"))
         return parse_alter_alter(p);
     if (sl__ddl_accept_kw(p, "CONVERT")) {
         if (sl__ddl_kw(p, "PARTITION") || sl__ddl_kw(p, "TABLE"))
-            return sl__ddl_fail(p, SL_EUNSUPPORTED,
-                                "CONVERT PARTITION/TABLE creates "
-                                "or drops a table");
+            return parse_convert_partition(p);
         if (sl__ddl_expect_kw(p, "TO") != 0)
             return p->rc;
         sl_ddl_action_t *a = sl__ddl_new_act(p, SL_DDL_ACT_CONVERT_CHARSET);
@@ -308,9 +346,6 @@ static int parse_alter_spec(sl__ddl_parser_t *p) {
             return sl__ddl_fail(p, SL_EUNSUPPORTED, "expected CHARACTER SET");
         if (p->rc == 0 && sl__ddl_kw(p, "COLLATE"))
             sl__ddl_parse_charset_option(p, &a->charset, &a->collation);
-        if (a->charset && strcmp(a->charset, "default") == 0)
-            return sl__ddl_fail(p, SL_EUNSUPPORTED,
-                                "CONVERT TO CHARACTER SET DEFAULT");
         return p->rc;
     }
     {
@@ -383,9 +418,10 @@ static int parse_alter_spec(sl__ddl_parser_t *p) {
 int sl__ddl_parse_alter_table(sl__ddl_parser_t *p) {
     sl_ddl_stmt_t *st = p->st;
     st->kind = SL_DDL_ALTER_TABLE;
-    sl__ddl_parse_if_exists(p);
+    int ie = sl__ddl_parse_if_exists(p);
     if (sl__ddl_table_ref(p) != 0)
         return p->rc;
+    st->tables[0].if_exists = ie;
     sl__ddl_skip_wait(p);
     for (int guard = 0; guard < 100000 && !sl__ddl_at_end(p); guard++) {
         while (sl__ddl_accept_punct(p, ','))

@@ -496,8 +496,9 @@ static int parse_col_attrs(sl__ddl_parser_t *p, sl_ddl_col_t *col) {
     for (int guard = 0; guard < 10000; guard++) {
         if (sl__ddl_at_end(p) || sl__ddl_punct(p, ',') ||
             sl__ddl_punct(p, ')') || sl__ddl_punct(p, ';') ||
-            sl__ddl_kw(p, "FIRST") || sl__ddl_kw(p, "AFTER"))
-            return p->rc;
+            sl__ddl_kw(p, "FIRST") || sl__ddl_kw(p, "AFTER") ||
+            (sl__ddl_kw(p, "PARTITION") && sl__ddl_peek_kw(p, "BY")))
+            return p->rc; /* ALTER ... ADD c INT PARTITION BY needs no ','. */
         if (sl__ddl_kw(p, "NOT") && sl__ddl_peek_kw(p, "NULL")) {
             sl__ddl_advance(p);
             sl__ddl_advance(p);
@@ -523,6 +524,10 @@ static int parse_col_attrs(sl__ddl_parser_t *p, sl_ddl_col_t *col) {
         } else if (sl__ddl_accept_kw(p, "COLLATE")) {
             free(col->collation);
             col->collation = sl__ddl_parse_cs_name(p);
+            if (col->collation && strcmp(col->collation, "default") == 0) {
+                free(col->collation); /* COLLATE DEFAULT: no charset. */
+                col->collation = NULL;
+            }
         } else if (sl__ddl_kw(p, "CHARACTER") || sl__ddl_kw(p, "CHARSET") ||
                    sl__ddl_kw(p, "CHAR")) {
             if (!sl__ddl_accept_kw(p, "CHARSET")) {

@@ -72,6 +72,16 @@ int sl__schema_resolve_col(sl_schema_col_t *c, const sl_ddl_col_t *d,
 int sl__schema_alter_columns(sl_schema_table_t *t, const sl_ddl_stmt_t *st,
                              char *err, size_t errlen);
 
+/* The PERIOD FOR actions of st (CREATE or ALTER TABLE) on t's final
+ * columns: DROP PERIOD forgets which columns form the application-time
+ * period, ADD PERIOD marks its two columns (in_period, NOT NULL); a
+ * SYSTEM_TIME period changes nothing (its columns are NOT NULL already).
+ * had_period: t had an application-time period before the statement
+ * (ADD PERIOD IF NOT EXISTS then does nothing). Returns 0 or
+ * SL_EUNSUPPORTED (a column it names does not exist). */
+int sl__schema_apply_periods(sl_schema_table_t *t, const sl_ddl_stmt_t *st,
+                             int had_period, char *err, size_t errlen);
+
 /* Lower-case, "utf8" spelt "utf8mb3" as MySQL 8.0.30+ and MariaDB 10.6+
  * report it (old_mode UTF8_IS_UTF8MB3, the default). NULL for NULL or when
  * out of memory. */

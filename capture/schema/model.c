@@ -67,6 +67,7 @@ int sl__schema_col_copy(sl_schema_col_t *d, const sl_schema_col_t *c) {
     d->is_unsigned = c->is_unsigned;
     d->nullable = c->nullable;
     d->hidden = c->hidden;
+    d->in_period = c->in_period;
     d->pk_seq = c->pk_seq;
     d->is_pk = c->pk_seq > 0 || c->is_pk;
     if (d->is_pk && d->pk_seq == 0)

@@ -52,6 +52,9 @@ typedef struct {
      * VERSIONING: in every row image (after all other columns), but not
      * in information_schema.COLUMNS and not nameable by DDL. */
     int hidden;
+    /* Start or end of MariaDB's application-time PERIOD FOR: the server
+     * keeps it NOT NULL whatever a later MODIFY says, as for a key. */
+    int in_period;
 } sl_schema_col_t;
 
 typedef struct sl_schema_table_s {

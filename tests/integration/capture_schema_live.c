@@ -643,3 +643,263 @@ SL_TEST(schema_live_system_versioning) {
     sl_schema_free(hist);
     mysql_close(mysql);
 }
+
+/* The CREATE/ALTER TABLE clauses of the MariaDB 11 and MySQL 8.4 manuals
+ * (those MariaDB 10.11 accepts), each statement checked against the
+ * server; every group starts from an empty database. */
+static const char *const grammar_groups[][80] = {
+    {"CREATE TABLE t2 (a INT NULL DEFAULT NULL, b INT ZEROFILL, c INT(5) "
+     "UNSIGNED ZEROFILL NOT NULL)",
+     "CREATE TABLE t3 (a int INVISIBLE, b int, c int AS (b+1) VIRTUAL "
+     "INVISIBLE, d int GENERATED ALWAYS AS (b*2) STORED, e int AS (b) "
+     "PERSISTENT UNIQUE)",
+     "CREATE TABLE t7 (a timestamp(3) DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE "
+     "CURRENT_TIMESTAMP(3), b datetime DEFAULT NOW(), c date DEFAULT "
+     "(CURRENT_DATE), d int DEFAULT (1 + 2), e varchar(10) DEFAULT "
+     "concat('a','b'))",
+     "CREATE TABLE t10 (a int, b int, KEY (a) VISIBLE, KEY (b) IGNORED, KEY ab "
+     "(a, b) NOT IGNORED)",
+     "CREATE TABLE t11 (p point NOT NULL, SPATIAL INDEX (p)) ENGINE=InnoDB",
+     "CREATE TABLE t12 (a int) ENGINE=InnoDB AUTO_INCREMENT=10 "
+     "AVG_ROW_LENGTH=100 CHECKSUM=1 COMMENT='x' CONNECTION='y' "
+     "DELAY_KEY_WRITE=0 MAX_ROWS=10 MIN_ROWS=1 PACK_KEYS=DEFAULT "
+     "ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE=8 STATS_AUTO_RECALC=DEFAULT "
+     "STATS_PERSISTENT=1 STATS_SAMPLE_PAGES=20 PAGE_CHECKSUM=1 TRANSACTIONAL=0",
+     "CREATE TABLE t13 (a int) ENGINE InnoDB DEFAULT CHARACTER SET = utf8mb4 "
+     "DEFAULT COLLATE = utf8mb4_unicode_ci",
+     "CREATE TABLE t14 (a char(3)) CHARSET utf8mb3 COLLATE utf8mb3_bin",
+     "CREATE TABLE t15 (a char(3)) COLLATE utf8mb4_general_ci",
+     "CREATE TABLE t16 (a int, b char(1)) ENGINE=InnoDB, DEFAULT "
+     "CHARSET=cp1251, COMMENT 'c'",
+     "CREATE TABLE t17 (a int) ENGINE=MyISAM DATA DIRECTORY='/tmp' INDEX "
+     "DIRECTORY='/tmp'",
+     "CREATE TABLE t18 (a int) ENGINE=MERGE UNION=(t2) INSERT_METHOD=LAST",
+     "CREATE TABLE t19 (a int NOT NULL, b int, PRIMARY KEY (a)) PARTITION BY "
+     "HASH (a) PARTITIONS 4",
+     "CREATE TABLE t21 (a int, b int) PARTITION BY LIST (a) SUBPARTITION BY "
+     "HASH (b) SUBPARTITIONS 2 (PARTITION p0 VALUES IN (1,2), PARTITION p1 "
+     "VALUES IN (3))",
+     "CREATE TABLE t22 (a int) /*!50100 PARTITION BY KEY (a) PARTITIONS 2 */",
+     "CREATE TABLE `T 23` (`a b` int, `c``d` int, `e\"f` int)",
+     "create table t24 (A INT, b Int) engine = innodb default charset = latin1",
+     "CREATE   TABLE   t25(a   INT ,b  VARCHAR ( 5 ) )",
+     "CREATE TABLE t27 (a int) /*!40101 ENGINE=InnoDB */ /*!40101 DEFAULT "
+     "CHARSET=utf8mb4 */ /*M!100400 COMMENT 'x' */",
+     "CREATE TABLE t29 (id int NOT NULL, CONSTRAINT pk PRIMARY KEY (id), "
+     "CONSTRAINT UNIQUE KEY (id))",
+     "CREATE TABLE t30 (a int, b int, PRIMARY KEY USING BTREE (a, b DESC) "
+     "KEY_BLOCK_SIZE=8 COMMENT 'p')",
+     "CREATE TABLE t31 (a varchar(100), PRIMARY KEY (a(10)))",
+     "CREATE TABLE t32 (a int, b int, UNIQUE (a), UNIQUE KEY (b), INDEX USING "
+     "BTREE (a))",
+     "CREATE TABLE t34 (a int) ENGINE=InnoDB `ENCRYPTED`=NO "
+     "`ENCRYPTION_KEY_ID`=1",
+     "CREATE TABLE t35 (a int) SEQUENCE=0",
+     "CREATE TABLE t37 (id int, a date, b date, PERIOD FOR p (a, b), UNIQUE "
+     "(id, p WITHOUT OVERLAPS))",
+     "CREATE TABLE t39 (j json CHECK (json_valid(j)), k longtext CHARACTER SET "
+     "utf8mb4 COLLATE utf8mb4_bin)",
+     "CREATE TABLE t40 (a inet4, b inet6, c uuid DEFAULT uuid())",
+     "CREATE TABLE t41 (a int) TABLESPACE innodb_system",
+     "CREATE TABLE t42 (a int) ENGINE=InnoDB STATS_PERSISTENT=DEFAULT "
+     "ROW_FORMAT DYNAMIC",
+     "CREATE TABLE t44 (a decimal(10,2) signed, b float(7,2) zerofill, c "
+     "double precision(10,3) unsigned, d real(5,1))",
+     "CREATE TABLE t45 (a int) CHARACTER SET = binary",
+     "CREATE TABLE t46 (a varchar(3), b text, c enum('x')) DEFAULT "
+     "CHARSET=binary",
+     "CREATE TABLE t47 (a year(4), b bit(8) DEFAULT b'101', c binary(3) "
+     "DEFAULT 0x414243, d tinyint(1) DEFAULT TRUE)",
+     "CREATE TABLE t48 (a char(5) charset ascii, b char(5) unicode, c "
+     "varchar(5) byte)",
+     "CREATE TABLE t49 (a int) ENGINE=Aria PAGE_CHECKSUM=1 TRANSACTIONAL=1 "
+     "ROW_FORMAT=PAGE",
+     "CREATE OR REPLACE TEMPORARY TABLE tt (a int)",
+     "CREATE TABLE t50 (a INT) WITH SYSTEM VERSIONING COMMENT 'v'",
+     "CREATE TABLE t51 (a int, b int, PRIMARY KEY (a), FOREIGN KEY fk2 (b) "
+     "REFERENCES t51 (a) ON DELETE SET DEFAULT)",
+     "CREATE TABLE t52 (`key` int, `primary` int, `index` int, `check` int, "
+     "`constraint` int, `unique` int)",
+     "CREATE TABLE t53 (period int, system int, versioning int, `first` int, "
+     "`after` int)",
+     "CREATE TABLE t55 (a int, KEY (a) COMMENT 'a' VISIBLE, KEY b (a) /*!80000 "
+     "INVISIBLE */)",
+     "CREATE TABLE t56 (a int) MAX_ROWS = 5 , ENGINE = 'InnoDB'",
+     "CREATE TABLE t57 (a int) DEFAULT CHARSET 'utf8mb4'",
+     "CREATE TABLE t58 (a varchar(2) CHARACTER SET 'latin1' COLLATE "
+     "'latin1_bin')",
+     NULL},
+    {"CREATE TABLE t1 (a INT NOT NULL AUTO_INCREMENT UNIQUE KEY COMMENT 'x' , "
+     "PRIMARY KEY (a))",
+     "CREATE TABLE t5 (a int REFERENCES t1 (a) ON DELETE CASCADE ON UPDATE SET "
+     "NULL, b int REFERENCES t1(a) MATCH FULL ON DELETE NO ACTION)",
+     "CREATE TABLE t6 (a int CHECK (a > 0), b int, c varchar(5) COLLATE "
+     "latin1_bin)",
+     "CREATE TABLE t8 (a int, b int, INDEX i1 (a), KEY k2 USING BTREE (b) "
+     "COMMENT 'c', UNIQUE INDEX u (a, b) USING HASH, CONSTRAINT fk FOREIGN KEY "
+     "(a) REFERENCES t1 (a), CHECK (a > b), CONSTRAINT ck CHECK (b > 0))",
+     "CREATE TABLE t9 (a varchar(10), b text, FULLTEXT INDEX (a, b)) "
+     "ENGINE=MyISAM",
+     "CREATE TABLE t20 (a int NOT NULL, b date) PARTITION BY RANGE COLUMNS (a) "
+     "(PARTITION p0 VALUES LESS THAN (10) COMMENT 'c', PARTITION p1 VALUES "
+     "LESS THAN MAXVALUE)",
+     "CREATE TABLE t28 (a int, b varchar(5) /*M!100301 COMPRESSED */)",
+     "CREATE TABLE t35 (a int) SEQUENCE=0",
+     "CREATE TABLE t36 (a date, b date, c int, PERIOD FOR p (a, b))",
+     "CREATE TABLE t37 (id int, a date, b date, PERIOD FOR p (a, b), UNIQUE "
+     "(id, p WITHOUT OVERLAPS))",
+     "CREATE TABLE t38 (a int DEFAULT 1 NOT NULL INVISIBLE COMMENT 'c' CHECK "
+     "(a > 0), b int)",
+     "CREATE TABLE t43 (a serial, b bigint)",
+     "CREATE TABLE t60 (a date, b date, c int)",
+     "ALTER TABLE t60 ADD PERIOD FOR p(a, b)",
+     "ALTER TABLE t60 DROP PERIOD FOR p",
+     "ALTER TABLE t60 ADD PERIOD IF NOT EXISTS FOR p(a, b), ADD d int",
+     "ALTER TABLE t60 DROP PERIOD IF EXISTS FOR p, DROP PERIOD IF EXISTS FOR "
+     "p2",
+     "CREATE TABLE t61 (a int, s date, e date)",
+     "ALTER TABLE t61 ADD COLUMN x date, ADD PERIOD FOR app (x, e)",
+     NULL},
+    {"CREATE TABLE a1 (id int NOT NULL, a int, b varchar(10), c text, PRIMARY "
+     "KEY (id)) ENGINE=InnoDB",
+     "ALTER TABLE a1 ADD COLUMN d int NOT NULL DEFAULT 0 COMMENT 'x' AFTER a, "
+     "ALGORITHM=INPLACE, LOCK=NONE",
+     "ALTER TABLE a1 ADD e int, ALGORITHM=INSTANT",
+     "ALTER TABLE a1 ALGORITHM=COPY, ADD f int FIRST",
+     "ALTER TABLE a1 LOCK=SHARED, ALGORITHM DEFAULT, ADD g int",
+     "ALTER TABLE a1 ADD INDEX (a), ADD KEY kb (b(5)) USING BTREE COMMENT 'c', "
+     "ADD UNIQUE KEY IF NOT EXISTS ua (a), ADD FULLTEXT INDEX ft (c), ADD "
+     "CONSTRAINT ck CHECK (a > 0)",
+     "ALTER TABLE a1 ADD CONSTRAINT fk FOREIGN KEY IF NOT EXISTS (a) "
+     "REFERENCES a1 (id) ON DELETE CASCADE",
+     "ALTER TABLE a1 DROP FOREIGN KEY IF EXISTS fk, DROP CONSTRAINT IF EXISTS "
+     "ck, DROP INDEX IF EXISTS ft, DROP KEY kb",
+     "ALTER TABLE a1 RENAME INDEX ua TO ub, RENAME KEY IF EXISTS ub TO uc",
+     "ALTER TABLE a1 ALTER COLUMN a SET DEFAULT 3, ALTER b DROP DEFAULT, ALTER "
+     "COLUMN IF EXISTS nope SET DEFAULT 1",
+     "ALTER TABLE a1 MODIFY COLUMN a bigint unsigned NOT NULL DEFAULT 0 FIRST",
+     "ALTER TABLE a1 CHANGE COLUMN b bb varchar(20) CHARACTER SET utf8mb4 "
+     "COLLATE utf8mb4_bin NULL AFTER c",
+     "ALTER TABLE a1 RENAME COLUMN bb TO b, RENAME COLUMN IF EXISTS zz TO yy",
+     "ALTER TABLE a1 DROP COLUMN IF EXISTS g, DROP f, DROP COLUMN e RESTRICT",
+     "ALTER TABLE a1 ORDER BY a DESC, id",
+     "ALTER TABLE a1 ENABLE KEYS",
+     "ALTER TABLE a1 DISABLE KEYS",
+     "ALTER TABLE a1 FORCE",
+     "ALTER TABLE a1 ENGINE=InnoDB ROW_FORMAT=DYNAMIC COMMENT='t' "
+     "STATS_PERSISTENT=0 AUTO_INCREMENT 5 KEY_BLOCK_SIZE=0",
+     "ALTER TABLE a1 CONVERT TO CHARACTER SET utf8mb4 COLLATE "
+     "utf8mb4_general_ci, ADD h char(2)",
+     "ALTER TABLE a1 DEFAULT CHARACTER SET latin1 COLLATE latin1_bin",
+     "ALTER TABLE a1 CHARACTER SET = utf8mb3, ADD i varchar(3)",
+     "ALTER TABLE a1 COLLATE=latin1_general_ci",
+     "ALTER TABLE a1 ADD COLUMN IF NOT EXISTS (j int, k int)",
+     "ALTER IGNORE TABLE a1 ADD l int",
+     "ALTER ONLINE TABLE a1 ADD m int, LOCK=NONE",
+     "ALTER TABLE IF EXISTS a1 ADD n int",
+     "ALTER TABLE IF EXISTS nope ADD n int",
+     "ALTER TABLE a1 WAIT 10 ADD o int",
+     "ALTER TABLE a1 NOWAIT ADD p int",
+     "ALTER TABLE a1 ADD q int INVISIBLE, ADD r int AS (q + 1) VIRTUAL, ADD s "
+     "int AS (q * 2) STORED INVISIBLE",
+     "ALTER TABLE a1 ADD t varchar(5) COMPRESSED, ADD u blob /*M!100301 "
+     "COMPRESSED*/",
+     "ALTER TABLE a1 DROP PRIMARY KEY, ADD CONSTRAINT PRIMARY KEY USING BTREE "
+     "(id, a)",
+     "ALTER TABLE a1 ADD COLUMN `v w` int, ADD `x``y` int",
+     "ALTER TABLE a1 RENAME TO a2",
+     "ALTER TABLE a2 RENAME AS " DB ".a3, ADD z1 int",
+     "ALTER TABLE a3 RENAME a4",
+     "CREATE TABLE a5 (id int NOT NULL, a bigint unsigned NOT NULL DEFAULT 0, "
+     "c text CHARACTER SET utf8mb3 COLLATE utf8mb3_bin, d int)",
+     "ALTER TABLE a4 ENGINE=MyISAM",
+     "ALTER TABLE a4 ADD `first` int FIRST, ADD `after` int AFTER `first`",
+     "ALTER TABLE a4 DROP `first`, DROP `after`",
+     "ALTER TABLE a4 ADD COLUMN primary_id int, ADD COLUMN unique_id int, ADD "
+     "index_x int, ADD key_y int",
+     "ALTER TABLE a4 ADD check_z int, ADD constraint_w int, ADD foreign_k int, "
+     "ADD fulltext_f int, ADD spatial_s int",
+     "ALTER TABLE a4 DROP COLUMN primary_id, DROP unique_id, DROP index_x, "
+     "DROP key_y, DROP check_z, DROP constraint_w",
+     NULL},
+    {"CREATE TABLE p1 (id int NOT NULL, a int, PRIMARY KEY (id))",
+     "ALTER TABLE p1 /*!50100 PARTITION BY KEY (id) PARTITIONS 2 */",
+     "ALTER TABLE p1 ADD PARTITION PARTITIONS 2",
+     "ALTER TABLE p1 COALESCE PARTITION 1",
+     "ALTER TABLE p1 REMOVE PARTITIONING",
+     "ALTER TABLE p1 PARTITION BY RANGE (id) (PARTITION p0 VALUES LESS THAN "
+     "(10), PARTITION p1 VALUES LESS THAN (100))",
+     "ALTER TABLE p1 ADD PARTITION IF NOT EXISTS (PARTITION p2 VALUES LESS "
+     "THAN (200))",
+     "ALTER TABLE p1 DROP PARTITION IF EXISTS p2",
+     "ALTER TABLE p1 TRUNCATE PARTITION p0",
+     "ALTER TABLE p1 REBUILD PARTITION p0, p1",
+     "ALTER TABLE p1 REORGANIZE PARTITION p0 INTO (PARTITION p0a VALUES LESS "
+     "THAN (5), PARTITION p0b VALUES LESS THAN (10))",
+     "CREATE TABLE p2 (id int NOT NULL, a int, PRIMARY KEY (id))",
+     "ALTER TABLE p1 CONVERT PARTITION p0a TO TABLE p3",
+     "ALTER TABLE p1 ADD c int PARTITION BY KEY () PARTITIONS 2",
+     "ALTER TABLE p1 ADD COLUMN zx int, ADD INDEX IF NOT EXISTS ix (zx), "
+     "ALGORITHM=COPY",
+     "ALTER TABLE `p1` MODIFY `zx` int /*!50606 DEFAULT NULL */",
+     "alter table p1 add column ZW int after ZX, modify ZX bigint",
+     "ALTER TABLE p1 ADD `first` int FIRST, ADD `after` int AFTER `first`",
+     "ALTER TABLE p1 DROP `first`, DROP `after`",
+     "ALTER TABLE p1 ADD `period` int, ADD `system` int",
+     "ALTER TABLE p1 DROP `period`, DROP `system`",
+     "ALTER TABLE p1 ADD COLUMN primary_id int, ADD COLUMN unique_id int, ADD "
+     "index_x int, ADD key_y int",
+     "ALTER TABLE p1 ADD check_z int, ADD constraint_w int, ADD foreign_k int, "
+     "ADD fulltext_f int, ADD spatial_s int",
+     "ALTER TABLE p1 DROP COLUMN primary_id, DROP unique_id, DROP index_x, "
+     "DROP key_y, DROP check_z, DROP constraint_w",
+     "ALTER TABLE p1 ADD status int, ADD `comment` int, ADD engine int, ADD "
+     "`charset` int, ADD collate_x int",
+     "ALTER TABLE p1 MODIFY status bigint, MODIFY `comment` bigint, MODIFY "
+     "engine bigint",
+     "ALTER TABLE p1 CHANGE status status2 int, DROP COLUMN engine",
+     NULL},
+    {"CREATE TABLE r1 (id int NOT NULL, a varchar(3), PRIMARY KEY (id)) "
+     "PARTITION BY RANGE (id) (PARTITION p0 VALUES LESS THAN (10), PARTITION "
+     "p1 VALUES LESS THAN (100))",
+     "ALTER TABLE r1 CONVERT PARTITION p0 TO TABLE r2",
+     "ALTER TABLE r2 ADD b int", "ALTER TABLE r2 DROP b",
+     "ALTER TABLE r1 CONVERT TO CHARACTER SET DEFAULT",
+     "ALTER TABLE r1 CONVERT TO CHARACTER SET utf8mb4, ADD c text",
+     "ALTER TABLE r1 CONVERT TO CHARSET DEFAULT COLLATE DEFAULT",
+     "ALTER TABLE r1 DEFAULT CHARSET DEFAULT, ADD d text",
+     "ALTER TABLE r1 CHARACTER SET utf8mb4 COLLATE DEFAULT",
+     "ALTER TABLE r1 COLLATE DEFAULT",
+     "CREATE TABLE r4 (a text) CHARSET DEFAULT",
+     "ALTER DATABASE " DB " DEFAULT CHARACTER SET DEFAULT",
+     "CREATE TABLE r6 (a text)", "ALTER DATABASE CHARACTER SET utf8mb4",
+     "CREATE TABLE r7 (a text)",
+     "ALTER SCHEMA " DB " COLLATE latin1_german1_ci",
+     "CREATE TABLE r8 (a text)", NULL},
+    {"CREATE TABLE q (a int, s date, e date)",
+     "ALTER TABLE q ADD COLUMN x date, ADD PERIOD FOR app (x, e)",
+     "CREATE TABLE t (a text) CHARSET utf8mb4",
+     "ALTER TABLE t CONVERT TO CHARSET DEFAULT COLLATE DEFAULT",
+     "ALTER TABLE t CHARACTER SET utf8mb4 COLLATE DEFAULT",
+     "ALTER TABLE t COLLATE DEFAULT, ADD b char(1)",
+     "ALTER TABLE t CONVERT TO CHARACTER SET DEFAULT",
+     "CREATE TABLE u (a char(1) COLLATE DEFAULT) CHARSET DEFAULT",
+     "ALTER TABLE IF EXISTS nope ADD b int, RENAME TO t2",
+     "RENAME TABLE IF EXISTS nope TO t3, t TO t4", NULL},
+};
+
+SL_TEST(schema_live_grammar_clauses) {
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_schema_t *hist = start(mysql);
+    sl_harness_exec(mysql, "SET SESSION system_versioning_alter_history=KEEP");
+    for (size_t g = 0; g < sizeof grammar_groups / sizeof grammar_groups[0];
+         g++) {
+        STEP("mysql", "DROP DATABASE IF EXISTS " DB);
+        STEP("mysql", "CREATE DATABASE " DB " CHARACTER SET latin1");
+        for (size_t i = 0; grammar_groups[g][i]; i++)
+            step(mysql, hist, DB, grammar_groups[g][i], (int)(g * 1000 + i));
+    }
+    STEP("mysql", "DROP DATABASE " DB);
+    sl_schema_free(hist);
+    mysql_close(mysql);
+}
