@@ -374,7 +374,7 @@ static int parse_alter_spec(sl__ddl_parser_t *p) {
         if (sl__ddl_expect_kw(p, "BY") != 0)
             return p->rc;
         for (int guard = 0; guard < 4096; guard++) {
-            free(sl__ddl_parse_ident(p));
+            free(sl__ddl_parse_field_ident(p)); /* t.a as well */
             if (!sl__ddl_accept_kw(p, "ASC"))
                 sl__ddl_accept_kw(p, "DESC");
             if (!sl__ddl_punct(p, ','))

@@ -903,3 +903,52 @@ SL_TEST(schema_live_grammar_clauses) {
     sl_schema_free(hist);
     mysql_close(mysql);
 }
+
+SL_TEST(schema_live_corpus_failures) {
+    /* Statements from MariaDB's own test suites that stopped capture in
+     * helper H5's corpus run (/work/wt/corpus-failures.md #1, #2, #4,
+     * #5), now understood. */
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_schema_t *hist = start(mysql);
+    sl_harness_exec(mysql, "SET SESSION system_versioning_alter_history=KEEP");
+    STEP("mysql", "CREATE DATABASE " DB " CHARACTER SET utf8mb4");
+    STEP(DB, "create table t1 (pk integer auto_increment primary key) "
+             "engine=myisam with system versioning");
+    STEP(DB, "create table t (a int)");
+    STEP(DB, "alter table t add column trx_start timestamp(6) as row start "
+             "invisible, add column trx_end timestamp(6) as row end "
+             "invisible, add period for system_time(trx_start, trx_end), "
+             "add system versioning");
+    STEP(DB, "create or replace table t (a int, row_start timestamp(6) as "
+             "row start invisible, row_end timestamp(6) as row end "
+             "invisible, period for system_time(row_start, row_end)) with "
+             "system versioning");
+    STEP(DB, "create or replace table t2 (a int, b int, s bigint unsigned "
+             "GENERATED ALWAYS AS ROW START, e bigint unsigned GENERATED "
+             "ALWAYS AS ROW END, PERIOD FOR SYSTEM_TIME (s, e)) WITH SYSTEM "
+             "VERSIONING");
+    STEP(DB, "alter table t2 add index idx(a), lock=none");
+    STEP(DB, "create table t3 (a int) with system versioning");
+    STEP(DB, "create table tt1 like t3");
+    STEP(DB, "alter table t3 drop system versioning");
+    STEP(DB, "alter table t3 add system versioning");
+    STEP(DB, "create table t4 (a int without system versioning, b int) with "
+             "system versioning");
+    STEP(DB, "create table p (a int NOT NULL) PARTITION BY RANGE (a) "
+             "(PARTITION p0 VALUES LESS THAN (10), PARTITION p1 VALUES LESS "
+             "THAN (20), PARTITION p2 VALUES LESS THAN (30))");
+    STEP(DB, "alter table p convert partition p2 to table tp2");
+    STEP(DB, "alter table p convert table tp2 to partition p2 values less "
+             "than (30)");
+    STEP(DB, "CREATE TABLE t5 (id int(11) unsigned NOT NULL DEFAULT 0, "
+             "type_id tinyint(4) unsigned NOT NULL DEFAULT 0, body text NOT "
+             "NULL, status enum('new','old') NOT NULL DEFAULT 'new', PRIMARY "
+             "KEY (id)) ENGINE=MyISAM");
+    STEP(DB, "ALTER TABLE t5 ORDER BY t5.id, t5.status, t5.type_id, t5.body");
+    STEP(DB, "ALTER TABLE t5 ORDER BY " DB ".t5.id DESC, status");
+    STEP(DB, "create table t6 (f text, vf tinytext as (f), key (vf(64))) "
+             "engine=innodb");
+    STEP(DB, "DROP DATABASE " DB);
+    sl_schema_free(hist);
+    mysql_close(mysql);
+}

@@ -359,3 +359,16 @@ SL_TEST(schema_if_exists_on_missing_tables) {
           "not in the schema history");
     sl_schema_free(s);
 }
+
+SL_TEST(schema_order_by_qualified_columns) {
+    /* main/alter_table.test: ORDER BY names columns like field_ident. */
+    sl_schema_t *s = new_schema();
+    APPLY(s, "d", "CREATE TABLE t1 (id int, status int, body text)");
+    APPLY(s, "d", "ALTER TABLE t1 ORDER BY t1.id, t1.status DESC, d.t1.body");
+    APPLY(s, "d", "ALTER TABLE t1 ORDER BY id, ADD x int");
+    SL_CHECK_STR(render(s, "d", "t1"),
+                 "id:int(11),status:int(11),body:text:cs=latin1,x:int(11)");
+    FAILS(s, "d", "ALTER TABLE t1 ORDER BY t2.id", SL_EUNSUPPORTED, "d.t1",
+          "another table");
+    sl_schema_free(s);
+}
