@@ -886,6 +886,15 @@ static const char *const grammar_groups[][80] = {
      "CREATE TABLE u (a char(1) COLLATE DEFAULT) CHARSET DEFAULT",
      "ALTER TABLE IF EXISTS nope ADD b int, RENAME TO t2",
      "RENAME TABLE IF EXISTS nope TO t3, t TO t4", NULL},
+    {"cReAtE\ttAbLe `T`(`a`InT,B\tVarChar(3)/*x*/NOT/**/NULL)",
+     "/*!40000 ALTER TABLE `T` DISABLE KEYS */",
+     "aLtEr   TaBlE `T`\n\tADD\n`x` InT -- a comment\n, ADD/*c*/y int # "
+     "another\n FIRST",
+     "ALTER TABLE `T` /*!50100 ADD COLUMN z INT */, /*M!100301 MODIFY b "
+     "varchar(3) COMPRESSED NOT NULL */",
+     "ALTER TABLE `T` ADD `Primary` int, ADD `Key` int, ADD `index` int "
+     "AFTER `Key`, MODIFY `primary` bigint",
+     NULL},
 };
 
 SL_TEST(schema_live_grammar_clauses) {

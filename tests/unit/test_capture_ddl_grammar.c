@@ -372,3 +372,85 @@ SL_TEST(schema_order_by_qualified_columns) {
           "another table");
     sl_schema_free(s);
 }
+
+SL_TEST(schema_mysql84_clauses) {
+    /* MySQL 8.4's CREATE/ALTER TABLE clauses (its manual), read with
+     * MySQL 8.4 conventions (no display widths, JSON as json). */
+    sl_schema_t *s = NULL;
+    SL_CHECK_OK(sl_schema_new(&s));
+    SL_CHECK_OK(sl_schema_set_server(s, 0, 80400, "utf8mb4"));
+    APPLY(s, "d",
+          "CREATE TABLE m1 (my_row_id BIGINT UNSIGNED NOT NULL "
+          "AUTO_INCREMENT /*!80023 INVISIBLE */, a INT NOT NULL DEFAULT "
+          "(1+1) VISIBLE, b VARCHAR(10) COLLATE utf8mb4_0900_ai_ci "
+          "ENGINE_ATTRIBUTE='{}' SECONDARY_ENGINE_ATTRIBUTE = '{}', c POINT "
+          "NOT NULL /*!80003 SRID 4326 */, d JSON, e INT GENERATED ALWAYS AS "
+          "(a+1) VIRTUAL NOT NULL INVISIBLE, f DATETIME(6) DEFAULT "
+          "CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6), g TINYINT(1), "
+          "h INT(5) ZEROFILL, i YEAR, j BIT(2) COLUMN_FORMAT FIXED STORAGE "
+          "MEMORY, PRIMARY KEY (my_row_id), KEY idx ((a + 1)), CONSTRAINT chk "
+          "CHECK (a > 0) /*!80016 NOT ENFORCED */, SPATIAL KEY (c), UNIQUE "
+          "KEY u (b(5) DESC) USING BTREE INVISIBLE) ENGINE=InnoDB DEFAULT "
+          "CHARSET=utf8mb4 COLLATE=utf8mb4_0900_ai_ci AUTOEXTEND_SIZE=4M "
+          "SECONDARY_ENGINE=RAPID STATS_PERSISTENT=0 COMPRESSION='zlib' "
+          "ENCRYPTION='N' TABLESPACE innodb_system "
+          "/*!50100 STORAGE DISK */ START TRANSACTION");
+    SL_CHECK_STR(render(s, "d", "m1"),
+                 "my_row_id:bigint unsigned:nn:pk=1,a:int:nn,"
+                 "b:varchar(10):cs=utf8mb4,c:point:nn,d:json,e:int:nn,"
+                 "f:datetime(6),g:tinyint(1),h:int(5) unsigned zerofill,"
+                 "i:year,j:bit(2)");
+    APPLY(s, "d",
+          "ALTER TABLE m1 ALTER COLUMN a SET INVISIBLE, ALTER CHECK chk "
+          "ENFORCED, ADD COLUMN k INT AFTER a, ALGORITHM=INSTANT");
+    APPLY(s, "d", "ALTER TABLE m1 DROP CHECK chk, DROP CONSTRAINT u");
+    APPLY(s, "d",
+          "ALTER TABLE m1 RENAME COLUMN k TO k2, SECONDARY_ENGINE=NULL");
+    APPLY(s, "d", "ALTER TABLE m1 SECONDARY_LOAD");
+    APPLY(s, "d", "ALTER TABLE m1 SECONDARY_UNLOAD");
+    APPLY(s, "d",
+          "ALTER TABLE m1 ALTER INDEX idx INVISIBLE, ALTER INDEX idx "
+          "VISIBLE, RENAME INDEX idx TO idx2");
+    APPLY(s, "d",
+          "ALTER TABLE m1 CHANGE COLUMN f f2 DATETIME(3) NULL FIRST, FORCE, "
+          "ALGORITHM=COPY, LOCK=EXCLUSIVE");
+    APPLY(s, "d", "ALTER TABLE m1 ENGINE=InnoDB, AUTOEXTEND_SIZE=8M");
+    APPLY(s, "d",
+          "ALTER TABLE m1 DROP PRIMARY KEY, ADD PRIMARY KEY (my_row_id, a), "
+          "ALTER COLUMN k2 SET DEFAULT (5), ALTER k2 SET VISIBLE");
+    SL_CHECK_STR(render(s, "d", "m1"),
+                 "f2:datetime(3),my_row_id:bigint unsigned:nn:pk=1,"
+                 "a:int:nn:pk=2,k2:int,b:varchar(10):cs=utf8mb4,c:point:nn,"
+                 "d:json,e:int:nn,g:tinyint(1),h:int(5) unsigned zerofill,"
+                 "i:year,j:bit(2)");
+    /* MySQL does not run MariaDB's comments, MariaDB runs MySQL's. */
+    APPLY(s, "d",
+          "CREATE TABLE m2 (a INT /*M!100301 COMPRESSED*/, b INT "
+          "/*!80023 INVISIBLE */) /*M!100301 WITH SYSTEM VERSIONING */");
+    SL_CHECK_STR(render(s, "d", "m2"), "a:int,b:int");
+    sl_schema_free(s);
+}
+
+SL_TEST(schema_case_spacing_comments_and_versions) {
+    sl_schema_t *s = new_schema();
+    APPLY(s, "d", "cReAtE\ttAbLe\n`T`(`a`InT,B\tVarChar(3)/*x*/NOT/**/NULL)");
+    APPLY(s, "d", "/*!40000 ALTER TABLE `T` DISABLE KEYS */");
+    APPLY(s, "d",
+          "aLtEr   TaBlE `T`\n\tADD\n`x` InT -- a comment\n, ADD/*c*/y "
+          "int # another\n FIRST");
+    APPLY(s, "d",
+          "ALTER TABLE `T` /*!50100 ADD COLUMN z INT */, /*M!100301 MODIFY "
+          "b varchar(3) COMPRESSED NOT NULL */");
+    /* MODIFY b renames B to b, as the server does. */
+    SL_CHECK_STR(render(s, "d", "T"),
+                 "y:int(11),a:int(11),b:varchar(3) /*M!100301 COMPRESSED*/:"
+                 "cs=latin1:nn,x:int(11),z:int(11)");
+    APPLY(s, "d",
+          "ALTER TABLE `T` ADD `Primary` int, ADD `Key` int, ADD "
+          "`index` int AFTER `Key`, MODIFY `primary` bigint");
+    SL_CHECK_STR(render(s, "d", "T"),
+                 "y:int(11),a:int(11),b:varchar(3) /*M!100301 COMPRESSED*/:"
+                 "cs=latin1:nn,x:int(11),z:int(11),Key:int(11),index:int(11),"
+                 "primary:bigint(20)");
+    sl_schema_free(s);
+}
