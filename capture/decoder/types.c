@@ -221,7 +221,8 @@ static int put_decimal_u64(sl_binlog_t *dec, const uint8_t *b, unsigned intg,
 static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
                              sl_reader_t *rd, sl_buf_t *out) {
     unsigned prec = col->meta >> 8, scale = col->meta & 255;
-    if (prec == 0 || prec > 65 || scale > 30 || scale > prec)
+    /* MariaDB allows a scale up to 38 (DECIMAL_MAX_SCALE), MySQL 30. */
+    if (prec == 0 || prec > 65 || scale > 38 || scale > prec)
         return V_FAIL("DECIMAL(%u,%u) metadata impossible", prec, scale);
     unsigned intg = prec - scale;
     unsigned intg0 = intg / 9, intg0x = intg % 9;
