@@ -372,11 +372,12 @@ static int ddl_table_list(svc_t *svc, const sl_ddl_effect_t *effect, char *out,
  * a restart, replaying it from the broker), or column names from the
  * binlog itself. */
 static int ddl_unreadable(svc_t *svc, const sl_change_t *chg, const char *db,
-                          const char *sql, size_t sql_len,
+                          const char *sql, size_t body, size_t sql_len,
                           sl_ddl_effect_t *effect, const char *why) {
     char names_why[256] = "", tables[400];
-    int rc = sl_schema_ddl_unreadable(svc->schema, db, sql, sql_len, effect,
-                                      names_why, sizeof names_why);
+    int rc =
+        sl_schema_ddl_unreadable(svc->schema, db, sql + body, sql_len - body,
+                                 effect, names_why, sizeof names_why);
     int captured = ddl_table_list(svc, effect, tables, sizeof tables);
     unsigned long long pos = (unsigned long long)chg->pos;
     if (rc == SL_ENOMEM) {
@@ -433,10 +434,12 @@ static int on_ddl(svc_t *svc, const sl_change_t *chg) {
     sl_ddl_effect_t effect;
     memset(&effect, 0, sizeof effect);
     char why[512] = "";
-    int err = sl_schema_apply_ddl(svc->schema, chg->db ? db : NULL, sql,
-                                  sql_len, &effect, why, sizeof why);
+    /* MariaDB logs "SET STATEMENT ... FOR ALTER TABLE ..." as written. */
+    size_t body = sl_schema_ddl_body(svc->schema, sql, sql_len);
+    int err = sl_schema_apply_ddl(svc->schema, chg->db ? db : NULL, sql + body,
+                                  sql_len - body, &effect, why, sizeof why);
     if (err == SL_EUNSUPPORTED &&
-        (err = ddl_unreadable(svc, chg, chg->db ? db : NULL, sql, sql_len,
+        (err = ddl_unreadable(svc, chg, chg->db ? db : NULL, sql, body, sql_len,
                               &effect, why)) != 0) {
         sl_ddl_effect_free(&effect);
         return err;

@@ -152,15 +152,18 @@ int sl_history_loader_feed(sl_history_loader_t *ld, const uint8_t *data,
         }
         sl_schema_set_sql_mode(ld->schema, sql_mode);
         const char *dbname = has_db ? (const char *)db.data : NULL;
-        err = sl_schema_apply_ddl(ld->schema, dbname, (const char *)text.data,
-                                  text.len - 1, NULL, ld->err, sizeof ld->err);
+        const char *sql = (const char *)text.data;
+        size_t body = sl_schema_ddl_body(ld->schema, sql, text.len - 1);
+        err = sl_schema_apply_ddl(ld->schema, dbname, sql + body,
+                                  text.len - 1 - body, NULL, ld->err,
+                                  sizeof ld->err);
         /* A statement capture let through (every table it may affect
          * filtered out) is let through again, and the history forgets the
          * same tables as it did live (sl_schema_ddl_unreadable). */
         if (err == SL_EUNSUPPORTED) {
-            err = sl_schema_ddl_unreadable(
-                ld->schema, dbname, (const char *)text.data, text.len - 1, NULL,
-                ld->err, sizeof ld->err);
+            err = sl_schema_ddl_unreadable(ld->schema, dbname, sql + body,
+                                           text.len - 1 - body, NULL, ld->err,
+                                           sizeof ld->err);
             if (err == SL_EUNSUPPORTED)
                 err = 0;
         }

@@ -493,6 +493,23 @@ int sl_schema_ddl_tables(const char *default_db, const char *sql, size_t len,
     return f.rc;
 }
 
+size_t sl_schema_ddl_body(const sl_schema_t *s, const char *sql, size_t len) {
+    finder_t f;
+    memset(&f, 0, sizeof f);
+    sl_ddl_lex_init(&f.lx, sql, len, &s->opts);
+    advance(&f);
+    if (!kw(&f, "SET") || !peek_kw(&f, "STATEMENT"))
+        return 0;
+    advance(&f);
+    advance(&f);
+    /* The current token is the statement's first. An executable comment
+     * open there would be lost by starting over, so the prefix is then
+     * kept (the parser fails closed on it). */
+    if (skip_set_statement(&f) != 0 || at_end(&f) || f.lx.exec_depth != 0)
+        return 0;
+    return f.tok.off;
+}
+
 int sl_schema_ddl_unreadable(sl_schema_t *s, const char *default_db,
                              const char *sql, size_t len,
                              sl_ddl_effect_t *effect, char *err,

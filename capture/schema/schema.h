@@ -188,6 +188,13 @@ int sl_schema_ddl_tables(const char *default_db, const char *sql, size_t len,
                          const sl_ddl_opts_t *opts, sl_ddl_effect_t *out,
                          char *err, size_t errlen);
 
+/* Where the statement proper starts in sql: after MariaDB's prefix
+ * "SET STATEMENT var = value [, ...] FOR", which the server logs as
+ * written and which would otherwise hide the statement from the parser;
+ * 0 when there is none. Callers give sl_schema_apply_ddl() the text from
+ * there (with s's sql_mode already set). */
+size_t sl_schema_ddl_body(const sl_schema_t *s, const char *sql, size_t len);
+
 /* For a statement sl_schema_apply_ddl() just refused with SL_EUNSUPPORTED
  * (same s, default_db and sql): adds to effect (may be NULL) the tables
  * sl_schema_ddl_tables() finds, each once, and removes them from the

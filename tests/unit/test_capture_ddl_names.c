@@ -350,3 +350,48 @@ SL_TEST(ddl_names_history_replay_forgets_tables) {
     sl_buf_free(&rec);
     sl_schema_free(s);
 }
+
+/* MariaDB logs "SET STATEMENT ... FOR stmt" as written: the statement
+ * proper starts after FOR, and live capture and the history replay both
+ * apply it from there (before, the parser took it for a SET and the
+ * ALTER was lost without an error). */
+SL_TEST(ddl_names_set_statement_body) {
+    sl_schema_t *s = NULL;
+    SL_CHECK_OK(sl_schema_new(&s));
+    SL_CHECK_OK(sl_schema_set_server(s, 1, 101119, "latin1"));
+    const char *sql =
+        "SET STATEMENT max_statement_time=100, sql_mode=(SELECT 'a') FOR "
+        "/* c */ ALTER TABLE x ADD COLUMN z2 INT";
+    size_t body = sl_schema_ddl_body(s, sql, strlen(sql));
+    SL_CHECK_STR(sql + body, "ALTER TABLE x ADD COLUMN z2 INT");
+    static const char *const none[] = {
+        "SET @a = 1",
+        "SET STATEMENT a=1",
+        "ALTER TABLE x ADD c int",
+        "",
+        "SET STATEMENT a=1 FOR",
+        "SET STATEMENT a=1 FOR /*!50000 ALTER */"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
+        SL_CHECK_UINT(sl_schema_ddl_body(s, none[i], strlen(none[i])), 0);
+
+    char err[256];
+    const char *create = "CREATE TABLE x (id int)";
+    SL_CHECK_OK(sl_schema_apply_ddl(s, "d", create, strlen(create), NULL, err,
+                                    sizeof err));
+    sl_buf_t rec = SL_BUF_INIT;
+    sl_history_loader_t ld;
+    SL_CHECK_OK(sl_history_loader_init(&ld, "bin.000002", 4));
+    SL_CHECK_OK(sl_history_snapshot_record(s, "bin.000001", 100, &rec));
+    SL_CHECK_OK(sl_history_loader_feed(&ld, rec.data, rec.len));
+    sl_buf_reset(&rec);
+    SL_CHECK_OK(sl_history_ddl_record("bin.000001", 200, "d", 1, sql,
+                                      strlen(sql), 0, &rec));
+    SL_CHECK_OK(sl_history_loader_feed(&ld, rec.data, rec.len));
+    const sl_schema_table_t *t = sl_schema_find(ld.schema, "d", 1, "x", 1);
+    SL_CHECK(t != NULL);
+    SL_CHECK_UINT(t->ncols, 2);
+    SL_CHECK_STR(t->cols[1].name, "z2");
+    sl_history_loader_free(&ld);
+    sl_buf_free(&rec);
+    sl_schema_free(s);
+}
