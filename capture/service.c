@@ -22,6 +22,7 @@
 #include <ctype.h>
 #include <mysqld_error.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,6 +365,19 @@ static int ddl_table_list(svc_t *svc, const sl_ddl_effect_t *effect, char *out,
     return captured;
 }
 
+/* Sets svc->err and returns SL_EUNSUPPORTED. The callers cut the parts
+ * of unbounded length (statement, reasons, tables) so that the remedy at
+ * the end always fits. */
+static int ddl_stop(svc_t *svc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int ddl_stop(svc_t *svc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(svc->err, sizeof svc->err, fmt, ap);
+    va_end(ap);
+    return SL_EUNSUPPORTED;
+}
+
 /* A statement the schema history could not interpret (why): capture can
  * pass over it only when the tables it may affect are known and none is
  * captured; then it warns once and counts it. Otherwise it stops with an
@@ -385,26 +399,24 @@ static int ddl_unreadable(svc_t *svc, const sl_change_t *chg, const char *db,
                  pos);
         return rc;
     }
-    if (rc != 0) {
-        snprintf(svc->err, sizeof svc->err,
-                 "%s:%llu: the schema history cannot interpret this DDL (%s), "
-                 "and which tables it changes cannot be determined (%s): "
-                 "%.200s; excluding tables cannot help here: set "
-                 "binlog_row_metadata=FULL on the source and start capture "
-                 "anew (a new --name)",
-                 chg->file, pos, why, names_why, sql);
-        return SL_EUNSUPPORTED;
-    }
-    if (captured) {
-        snprintf(svc->err, sizeof svc->err,
-                 "%s:%llu: the schema history cannot interpret this DDL (%s): "
-                 "%.200s; it may change %s: exclude the captured ones "
-                 "(--exclude) and restart capture, or set "
-                 "binlog_row_metadata=FULL on the source and start capture "
-                 "anew (a new --name)",
-                 chg->file, pos, why, sql, tables);
-        return SL_EUNSUPPORTED;
-    }
+    if (rc != 0)
+        return ddl_stop(
+            svc,
+            "%s:%llu: the schema history cannot interpret this DDL (%.160s), "
+            "and which tables it changes cannot be determined (%.160s): "
+            "%.200s; excluding tables cannot help here: set "
+            "binlog_row_metadata=FULL on the source and start capture "
+            "anew (a new --name)",
+            chg->file, pos, why, names_why, sql);
+    if (captured)
+        return ddl_stop(
+            svc,
+            "%s:%llu: the schema history cannot interpret this DDL (%.160s): "
+            "%.200s; it may change %.300s: exclude the captured ones "
+            "(--exclude) and restart capture, or set "
+            "binlog_row_metadata=FULL on the source and start capture "
+            "anew (a new --name)",
+            chg->file, pos, why, sql, tables);
     char qt[420], qs[300];
     sl_log_warn("DDL on tables not captured passed over, unread",
                 "file=%s pos=%llu tables=%s statement=%s", chg->file, pos,
