@@ -22,7 +22,7 @@
  *   DROP [TEMPORARY] TABLE[S]|SEQUENCE [IF EXISTS] a [, b ...]
  *        [WAIT n|NOWAIT] [RESTRICT|CASCADE] [FORCE]
  *   DROP INDEX [ONLINE|OFFLINE] [IF EXISTS] i ON t ...
- *   TRUNCATE [TABLE] t [WAIT n|NOWAIT]
+ *   TRUNCATE [TABLE] t ...
  *
  * where a name is [db.]t, .t, bare or quoted. Inside the rest of ALTER
  * TABLE the clauses that name another table are found anywhere:
@@ -33,8 +33,8 @@
  *
  * Anything else is "cannot be determined": another verb (databases,
  * IMPORT TABLE), a statement that does not tokenize, a missing name, an
- * unqualified name without a default database, text after a DROP/RENAME/
- * TRUNCATE list, or a second statement after ';'. The caller then stops
+ * unqualified name without a default database, text after a DROP or
+ * RENAME list, or a second statement after ';'. The caller then stops
  * rather than guess.
  *
  * Bounds: every step consumes a token, tokens never read past sql + len,
@@ -433,8 +433,7 @@ static int stmt_truncate(finder_t *f) {
     f->out->kind = SL_DDL_TRUNCATE_TABLE;
     if (table_name(f) != 0)
         return f->rc;
-    accept_wait(f);
-    return expect_end(f);
+    return skip_rest(f); /* WAIT n, PARTITION (...): one table only. */
 }
 
 /* MariaDB's SET STATEMENT var = value [, ...] FOR statement: the
