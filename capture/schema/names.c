@@ -316,6 +316,20 @@ static int name_list(finder_t *f) {
     return f->rc;
 }
 
+/* CREATE/DROP INDEX from the index name on: i [USING x|TYPE x] ON t ... */
+static int index_on(finder_t *f) {
+    if (!is_name_tok(f))
+        return fail(f, SL_EUNSUPPORTED, "expected an index name");
+    advance(f);
+    if (accept_kw(f, "USING") || accept_kw(f, "TYPE"))
+        advance(f);
+    if (!accept_kw(f, "ON"))
+        return fail(f, SL_EUNSUPPORTED, "expected ON");
+    if (table_name(f) != 0)
+        return f->rc;
+    return skip_rest(f);
+}
+
 static int stmt_create(finder_t *f) {
     if (kw(f, "OR") && peek_kw(f, "REPLACE")) {
         advance(f);
@@ -345,17 +359,7 @@ static int stmt_create(finder_t *f) {
     if (!f->out->temporary && accept_kw(f, "INDEX")) {
         f->out->kind = SL_DDL_CREATE_INDEX;
         accept_if_not_exists(f);
-        if (!is_name_tok(f))
-            return fail(f, SL_EUNSUPPORTED, "expected an index name");
-        advance(f);
-        /* [USING BTREE|HASH|RTREE] or [TYPE x] before ON. */
-        if (accept_kw(f, "USING") || accept_kw(f, "TYPE"))
-            advance(f);
-        if (!accept_kw(f, "ON"))
-            return fail(f, SL_EUNSUPPORTED, "expected ON");
-        if (table_name(f) != 0)
-            return f->rc;
-        return skip_rest(f);
+        return index_on(f);
     }
     return fail(f, SL_EUNSUPPORTED, "not a CREATE TABLE, SEQUENCE or INDEX");
 }
@@ -399,14 +403,7 @@ static int stmt_drop(finder_t *f) {
         if (!accept_kw(f, "ONLINE"))
             accept_kw(f, "OFFLINE");
         accept_if_exists(f);
-        if (!is_name_tok(f))
-            return fail(f, SL_EUNSUPPORTED, "expected an index name");
-        advance(f);
-        if (!accept_kw(f, "ON"))
-            return fail(f, SL_EUNSUPPORTED, "expected ON");
-        if (table_name(f) != 0)
-            return f->rc;
-        return skip_rest(f);
+        return index_on(f);
     }
     return fail(f, SL_EUNSUPPORTED, "not a DROP TABLE, SEQUENCE or INDEX");
 }

@@ -43,34 +43,6 @@ static void restore_full_metadata(void) {
     mysql_close(mysql);
 }
 
-/* Every message of the partition, joined with newlines (malloc'd). */
-static char *read_partition(sl_client_t *cl, const char *part) {
-    size_t cap = 4096, len = 0;
-    char *all = malloc(cap);
-    SL_CHECK(all != NULL);
-    all[0] = '\0';
-    uint64_t offset = 0;
-    for (int guard = 0; guard < 10000; guard++) {
-        sl_client_fetch_t f;
-        int rc = sl_client_get(cl, TOPIC, part, offset, 1 << 20, 0, &f);
-        if (rc != 0 || f.count == 0)
-            break;
-        for (size_t i = 0; i < f.count; i++) {
-            while (len + f.recs[i].len + 2 > cap) {
-                cap *= 2;
-                all = realloc(all, cap);
-                SL_CHECK(all != NULL);
-            }
-            memcpy(all + len, f.recs[i].data, f.recs[i].len);
-            len += f.recs[i].len;
-            all[len++] = '\n';
-            all[len] = '\0';
-        }
-        offset = f.next;
-    }
-    return all;
-}
-
 static char *slurp_text(const char *path) {
     size_t len;
     char *text = (char *)sl_harness_slurp(path, &len);
@@ -78,25 +50,6 @@ static char *slurp_text(const char *path) {
     SL_CHECK(text != NULL);
     text[len] = '\0';
     return text;
-}
-
-/* Waits until partition part holds a row whose text contains want. */
-static void wait_row(sl_client_t *cl, const char *part, const char *want,
-                     const char *log) {
-    for (int i = 0; i < 300; i++) {
-        char *all = read_partition(cl, part);
-        int hit = strstr(all, want) != NULL;
-        free(all);
-        if (hit)
-            return;
-        sl_harness_sleep_ms(100);
-    }
-    char cmd[800];
-    snprintf(cmd, sizeof cmd, "tail -n 20 %s", log);
-    if (system(cmd) != 0)
-        printf("# no capture log\n");
-    sl_test_fail(__FILE__, __LINE__, "no row with %s in %s after 30 s", want,
-                 part);
 }
 
 static size_t count(const char *text, const char *what) {
@@ -178,14 +131,15 @@ SL_TEST(capture_passes_over_unreadable_ddl_of_excluded_tables_only) {
     sl_harness_exec(mysql, "SET STATEMENT max_statement_time=100 FOR "
                            "ALTER TABLE a ADD COLUMN n INT");
     sl_harness_exec(mysql, "INSERT INTO a VALUES (2, 'a-two', 22)");
-    wait_row(cl, DB ".a", "\"v\":\"a-two\"", logpath);
+    sl_harness_wait_partition_text(cl, TOPIC, DB ".a", "\"v\":\"a-two\"",
+                                   logpath);
 
-    char *rows = read_partition(cl, DB ".a");
+    char *rows = sl_harness_partition_text(cl, TOPIC, DB ".a");
     SL_CHECK(strstr(rows, "\"v\":\"a-one\"") != NULL);
     if (strstr(rows, "\"n\":22") == NULL || strstr(rows, "\"@") != NULL)
         sl_test_fail(__FILE__, __LINE__, "rows of " DB ".a: %s", rows);
     free(rows);
-    rows = read_partition(cl, DB ".xs");
+    rows = sl_harness_partition_text(cl, TOPIC, DB ".xs");
     SL_CHECK_STR(rows, ""); /* Excluded. */
     free(rows);
     static char reply[65536];
@@ -210,13 +164,7 @@ SL_TEST(capture_passes_over_unreadable_ddl_of_excluded_tables_only) {
     sl_harness_exec(mysql, "ALTER TABLE .x EXCHANGE PARTITION p0 WITH TABLE "
                            "c");
     sl_harness_exec(mysql, "INSERT INTO a VALUES (3, 'a-after', 33)");
-    int exited = 0;
-    for (int i = 0; i < 300 && !exited; i++) {
-        if (waitpid(cap, &status, WNOHANG) == cap)
-            exited = 1;
-        else
-            sl_harness_sleep_ms(100);
-    }
+    int exited = sl_harness_wait_exit(cap, 30000, &status);
     if (!exited)
         status = sl_harness_stop(cap, SIGTERM, 20000);
     log = slurp_text(logpath);
@@ -249,7 +197,7 @@ SL_TEST(capture_passes_over_unreadable_ddl_of_excluded_tables_only) {
         strstr(err, "binlog_row_metadata=FULL") == NULL)
         sl_test_fail(__FILE__, __LINE__, "imprecise error: %s", log);
     free(log);
-    rows = read_partition(cl, DB ".a");
+    rows = sl_harness_partition_text(cl, TOPIC, DB ".a");
     SL_CHECK(strstr(rows, "a-after") == NULL);
     free(rows);
 

@@ -455,23 +455,15 @@ static int cross_cb(void *arg, const sl_change_t *chg) {
 
 static int cross_walk_cb(const char *path, const struct stat *sb, int type,
                          struct FTW *ftw) {
+    (void)sb;
     (void)ftw;
-    if (type != FTW_F || sb->st_size < 4)
-        return 0;
-    FILE *f = fopen(path, "rb");
-    char magic[4] = {0};
-    size_t n = f ? fread(magic, 1, 4, f) : 0;
-    if (f)
-        fclose(f);
-    if (n != 4 || memcmp(magic,
-                         "\xfe"
-                         "bin",
-                         4) != 0)
+    if (type != FTW_F)
         return 0;
     sl_binlog_t *dec = NULL;
     if (sl_binlog_new(&dec, NULL, cross_cb, cross) != 0)
         return 1;
-    /* A decoder error (an encrypted or cut fixture) ends the file. */
+    /* Another file (no binlog magic), an encrypted or a cut binlog ends
+     * with a decoder error; the statements before it were compared. */
     (void)sl_binlog_read_file(dec, path, 4, 0);
     sl_binlog_free(dec);
     return 0;
