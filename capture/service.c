@@ -22,6 +22,7 @@
 #include <ctype.h>
 #include <mysqld_error.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,7 @@ typedef struct {
     uint64_t last_report_ns;
     int64_t last_event_ts;
     uint64_t filtered;
+    uint64_t ddl_skipped; /* Unreadable DDL on tables not captured. */
     char err[1024];
 } svc_t;
 
@@ -342,10 +344,92 @@ static int want_table(void *ctx, const char *db, const char *table) {
     return sl_filter_table(svc->filter, db, strlen(db), table, strlen(table));
 }
 
+/* Writes "db.t, db.u" (the tables of effect, with " (captured)" after
+ * those capture takes) into out, truncated to fit; returns how many are
+ * captured. */
+static int ddl_table_list(svc_t *svc, const sl_ddl_effect_t *effect, char *out,
+                          size_t outlen) {
+    int captured = 0;
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < effect->ntables; i++) {
+        const char *tdb = effect->tables[i].db, *t = effect->tables[i].table;
+        int c = sl_filter_table(svc->filter, tdb, strlen(tdb), t, strlen(t));
+        captured += c;
+        if (o < outlen) {
+            int n = snprintf(out + o, outlen - o, "%s%s.%s%s", i ? ", " : "",
+                             tdb, t, c ? " (captured)" : "");
+            o += n > 0 ? (size_t)n : 0;
+        }
+    }
+    return captured;
+}
+
+/* Sets svc->err and returns SL_EUNSUPPORTED. The callers cut the parts
+ * of unbounded length (statement, reasons, tables) so that the remedy at
+ * the end always fits. */
+static int ddl_stop(svc_t *svc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int ddl_stop(svc_t *svc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(svc->err, sizeof svc->err, fmt, ap);
+    va_end(ap);
+    return SL_EUNSUPPORTED;
+}
+
+/* A statement the schema history could not interpret (why): capture can
+ * pass over it only when the tables it may affect are known and none is
+ * captured; then it warns once and counts it. Otherwise it stops with an
+ * error naming the statement, its position, the tables and the remedy:
+ * excluding them (the history then passes over the statement again after
+ * a restart, replaying it from the broker), or column names from the
+ * binlog itself. */
+static int ddl_unreadable(svc_t *svc, const sl_change_t *chg, const char *db,
+                          const char *sql, size_t body, size_t sql_len,
+                          sl_ddl_effect_t *effect, const char *why) {
+    char names_why[256] = "", tables[400];
+    int rc =
+        sl_schema_ddl_unreadable(svc->schema, db, sql + body, sql_len - body,
+                                 effect, names_why, sizeof names_why);
+    int captured = ddl_table_list(svc, effect, tables, sizeof tables);
+    unsigned long long pos = (unsigned long long)chg->pos;
+    if (rc == SL_ENOMEM) {
+        snprintf(svc->err, sizeof svc->err, "%s:%llu: out of memory", chg->file,
+                 pos);
+        return rc;
+    }
+    if (rc != 0)
+        return ddl_stop(
+            svc,
+            "%s:%llu: the schema history cannot interpret this DDL (%.160s), "
+            "and which tables it changes cannot be determined (%.160s): "
+            "%.200s; excluding tables cannot help here: set "
+            "binlog_row_metadata=FULL on the source and start capture "
+            "anew (a new --name)",
+            chg->file, pos, why, names_why, sql);
+    if (captured)
+        return ddl_stop(
+            svc,
+            "%s:%llu: the schema history cannot interpret this DDL (%.160s): "
+            "%.200s; it may change %.300s: exclude the captured ones "
+            "(--exclude) and restart capture, or set "
+            "binlog_row_metadata=FULL on the source and start capture "
+            "anew (a new --name)",
+            chg->file, pos, why, sql, tables);
+    char qt[420], qs[300];
+    sl_log_warn("DDL on tables not captured passed over, unread",
+                "file=%s pos=%llu tables=%s statement=%s", chg->file, pos,
+                sl_log_quote(tables, qt, sizeof qt),
+                sl_log_quote(sql, qs, sizeof qs));
+    svc->ddl_skipped++;
+    return 0;
+}
+
 /* A DDL statement: applied to the schema history at its position (an
- * unreadable one is fatal unless every table it names is filtered out),
- * recorded in the broker, and published to the partitions of the tables
- * it names. */
+ * unreadable one is fatal unless every table it may affect is known and
+ * filtered out: ddl_unreadable), recorded in the broker, and published to
+ * the partitions of the tables it names. */
 static int on_ddl(svc_t *svc, const sl_change_t *chg) {
     sl_buf_reset(&svc->sql);
     if (chg->sql == NULL ||
@@ -362,23 +446,17 @@ static int on_ddl(svc_t *svc, const sl_change_t *chg) {
     sl_ddl_effect_t effect;
     memset(&effect, 0, sizeof effect);
     char why[512] = "";
-    int err = sl_schema_apply_ddl(svc->schema, chg->db ? db : NULL, sql,
-                                  sql_len, &effect, why, sizeof why);
-    int captured = 0;
-    for (size_t i = 0; i < effect.ntables; i++)
-        captured |= sl_filter_table(
-            svc->filter, effect.tables[i].db, strlen(effect.tables[i].db),
-            effect.tables[i].table, strlen(effect.tables[i].table));
-    if (err == SL_EUNSUPPORTED && (captured || effect.ntables == 0)) {
-        snprintf(svc->err, sizeof svc->err,
-                 "%s:%llu: the schema history cannot interpret this DDL "
-                 "(%s): %.200s; exclude the tables it changes, or run with "
-                 "binlog_row_metadata=FULL and restart capture",
-                 chg->file, (unsigned long long)chg->pos, why, sql);
+    /* MariaDB logs "SET STATEMENT ... FOR ALTER TABLE ..." as written. */
+    size_t body = sl_schema_ddl_body(svc->schema, sql, sql_len);
+    int err = sl_schema_apply_ddl(svc->schema, chg->db ? db : NULL, sql + body,
+                                  sql_len - body, &effect, why, sizeof why);
+    if (err == SL_EUNSUPPORTED &&
+        (err = ddl_unreadable(svc, chg, chg->db ? db : NULL, sql, body, sql_len,
+                              &effect, why)) != 0) {
         sl_ddl_effect_free(&effect);
         return err;
     }
-    if (err != 0 && err != SL_EUNSUPPORTED) {
+    if (err != 0) {
         snprintf(svc->err, sizeof svc->err,
                  "%s:%llu: applying DDL to the schema history failed (%s): "
                  "%.200s",
@@ -494,6 +572,8 @@ static void update_stats(svc_t *svc) {
     sl_buf_printf(b, "STAT rows %llu\r\n", (unsigned long long)svc->rows);
     sl_buf_printf(b, "STAT rows_filtered %llu\r\n",
                   (unsigned long long)svc->filtered);
+    sl_buf_printf(b, "STAT ddl_skipped_uncaptured %llu\r\n",
+                  (unsigned long long)svc->ddl_skipped);
     sl_buf_printf(b, "STAT messages_acked %llu\r\n",
                   (unsigned long long)st.messages);
     sl_buf_printf(b, "STAT messages_duplicate %llu\r\n",

@@ -175,4 +175,44 @@ int sl_schema_to_json(const sl_schema_t *s, sl_buf_t *out);
 int sl_schema_from_json(sl_schema_t *s, const char *json, size_t len, char *err,
                         size_t errlen);
 
+/* The tables a DDL statement may affect, found from its skeleton only
+ * (capture/schema/names.c lists the forms), for statements the parser
+ * cannot read: the table of CREATE/ALTER/TRUNCATE/CREATE INDEX/DROP
+ * INDEX, every table of DROP TABLE and RENAME TABLE, and the other tables
+ * an ALTER TABLE names (RENAME TO, EXCHANGE PARTITION ... WITH TABLE,
+ * CONVERT TABLE/PARTITION). Unqualified names take default_db (NULL or
+ * "" for none); opts (may be NULL) gives the server and sql_mode, which
+ * decide executable comments and ANSI_QUOTES.
+ *
+ * Returns 0 with out->tables naming at least one table (each once, db
+ * never NULL), SL_EUNSUPPORTED when the tables cannot be determined (any
+ * other statement, text that does not tokenize, a missing name; err says
+ * what and at which offset; out may hold the names read before), or
+ * SL_ENOMEM. out is cleared first; the caller frees it with
+ * sl_ddl_effect_free() whatever the result. Does not depend on, or
+ * change, any history. */
+int sl_schema_ddl_tables(const char *default_db, const char *sql, size_t len,
+                         const sl_ddl_opts_t *opts, sl_ddl_effect_t *out,
+                         char *err, size_t errlen);
+
+/* Where the statement proper starts in sql: after MariaDB's prefix
+ * "SET STATEMENT var = value [, ...] FOR", which the server logs as
+ * written and which would otherwise hide the statement from the parser;
+ * 0 when there is none. Callers give sl_schema_apply_ddl() the text from
+ * there (with s's sql_mode already set). */
+size_t sl_schema_ddl_body(const sl_schema_t *s, const char *sql, size_t len);
+
+/* For a statement sl_schema_apply_ddl() just refused with SL_EUNSUPPORTED
+ * (same s, default_db and sql): adds to effect (may be NULL) the tables
+ * sl_schema_ddl_tables() finds, each once, and removes them from the
+ * history, since the statement's effect on them is unknown. Returns 0
+ * when effect now names every table the statement may affect (the names
+ * were found, or the parser read the whole statement and failed only on
+ * the history), SL_EUNSUPPORTED when they cannot be determined (err says
+ * why), or SL_ENOMEM. So a caller may carry on past the statement only
+ * when this returns 0 and no table of effect is one it captures. */
+int sl_schema_ddl_unreadable(sl_schema_t *s, const char *default_db,
+                             const char *sql, size_t len,
+                             sl_ddl_effect_t *effect, char *err, size_t errlen);
+
 #endif
