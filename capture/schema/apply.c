@@ -487,6 +487,21 @@ static int apply_rename(sl_schema_t *s, const sl_ddl_stmt_t *st,
     return rc;
 }
 
+/* DROP DATABASE db: its tables leave the history (each named in the
+ * effect), and its charset is forgotten. */
+static int drop_database(sl_schema_t *s, const char *db,
+                         sl_ddl_effect_t *effect) {
+    for (size_t i = s->ntables; i-- > 0;) {
+        if (strcmp(s->tables[i]->db, db) != 0)
+            continue;
+        if (effect_add(effect, db, s->tables[i]->name) != 0)
+            return SL_ENOMEM;
+        sl__schema_table_free(sl__schema_take(s, db, s->tables[i]->name));
+    }
+    sl__schema_forget_db(s, db);
+    return 0;
+}
+
 int sl_schema_apply_ddl(sl_schema_t *s, const char *default_db, const char *sql,
                         size_t len, sl_ddl_effect_t *effect, char *err,
                         size_t errlen) {
@@ -589,6 +604,11 @@ int sl_schema_apply_ddl(sl_schema_t *s, const char *default_db, const char *sql,
             const char *db = st.database ? st.database : default_db;
             if (db == NULL)
                 break;
+            /* MariaDB's CREATE OR REPLACE DATABASE drops the old one with
+             * its tables first. */
+            if (st.kind == SL_DDL_CREATE_DATABASE && st.or_replace &&
+                (rc = drop_database(s, db, effect)) != 0)
+                break;
             if (st.kind == SL_DDL_CREATE_DATABASE && st.if_not_exists) {
                 int known = 0;
                 for (size_t i = 0; i < s->ndbs; i++)
@@ -610,23 +630,10 @@ int sl_schema_apply_ddl(sl_schema_t *s, const char *default_db, const char *sql,
             free(cs);
             break;
         }
-        case SL_DDL_DROP_DATABASE: {
-            const char *db = st.database;
-            if (db == NULL)
-                break;
-            for (size_t i = s->ntables; i-- > 0;) {
-                if (strcmp(s->tables[i]->db, db) != 0)
-                    continue;
-                if (effect_add(effect, db, s->tables[i]->name) != 0) {
-                    rc = SL_ENOMEM;
-                    break;
-                }
-                sl__schema_table_free(
-                    sl__schema_take(s, db, s->tables[i]->name));
-            }
-            sl__schema_forget_db(s, db);
+        case SL_DDL_DROP_DATABASE:
+            if (st.database)
+                rc = drop_database(s, st.database, effect);
             break;
-        }
         }
     }
     if (rc != 0 && rc != SL_ENOMEM && rc != SL_ENOTFOUND) {

@@ -689,8 +689,9 @@ static int parse_create_table(sl__ddl_parser_t *p) {
 
 static int parse_rename_table(sl__ddl_parser_t *p) {
     p->st->kind = SL_DDL_RENAME_TABLE;
+    /* MariaDB's IF EXISTS comes once and covers every pair. */
+    int ie = sl__ddl_parse_if_exists(p);
     for (int guard = 0; guard < 100000; guard++) {
-        int ie = sl__ddl_parse_if_exists(p);
         if (sl__ddl_table_ref(p) != 0)
             return p->rc;
         p->st->tables[p->st->ntables - 1].if_exists = ie;

@@ -961,3 +961,28 @@ SL_TEST(schema_live_corpus_failures) {
     sl_schema_free(hist);
     mysql_close(mysql);
 }
+
+SL_TEST(schema_live_database_statements) {
+    /* CREATE OR REPLACE DATABASE drops the old database's tables;
+     * TRUNCATE, DROP TABLE and RENAME TABLE with their MariaDB options. */
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_schema_t *hist = start(mysql);
+    STEP("mysql", "CREATE DATABASE " DB " CHARACTER SET utf8mb4");
+    STEP("mysql", "CREATE DATABASE " DB2 " CHARACTER SET utf8mb4");
+    STEP(DB, "CREATE TABLE " DB2 ".t (a text)");
+    STEP(DB, "CREATE TABLE t (a text)");
+    STEP(DB, "CREATE OR REPLACE DATABASE " DB2 " CHARACTER SET latin1");
+    STEP(DB, "CREATE TABLE " DB2 ".u (a text)");
+    STEP(DB, "CREATE DATABASE IF NOT EXISTS " DB2 " CHARACTER SET ucs2");
+    STEP(DB, "CREATE TABLE " DB2 ".w (a text)");
+    STEP(DB, "ALTER DATABASE " DB2 " COMMENT 'x' CHARACTER SET cp1251");
+    STEP(DB, "CREATE TABLE " DB2 ".x (a text)");
+    STEP(DB, "TRUNCATE TABLE t WAIT 5");
+    STEP(DB, "TRUNCATE t NOWAIT");
+    STEP(DB, "RENAME TABLES IF EXISTS t WAIT 1 TO t2, nope TO n2");
+    STEP(DB, "DROP TABLE IF EXISTS /* c */ t2, nope WAIT 2 RESTRICT");
+    STEP(DB, "DROP SCHEMA IF EXISTS " DB2);
+    STEP(DB, "DROP DATABASE " DB);
+    sl_schema_free(hist);
+    mysql_close(mysql);
+}

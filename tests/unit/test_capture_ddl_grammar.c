@@ -454,3 +454,24 @@ SL_TEST(schema_case_spacing_comments_and_versions) {
                  "primary:bigint(20)");
     sl_schema_free(s);
 }
+
+SL_TEST(schema_create_or_replace_database) {
+    /* MariaDB's CREATE OR REPLACE DATABASE drops the old one first. */
+    sl_schema_t *s = new_schema();
+    APPLY(s, "d", "CREATE DATABASE e CHARACTER SET utf8mb4");
+    APPLY(s, "d", "CREATE TABLE e.t (a text)");
+    APPLY(s, "d", "CREATE TABLE d.t (a text)");
+    sl_ddl_effect_t eff;
+    char err[256];
+    const char *sql = "CREATE OR REPLACE DATABASE e CHARACTER SET latin1";
+    SL_CHECK_OK(
+        sl_schema_apply_ddl(s, "d", sql, strlen(sql), &eff, err, sizeof err));
+    SL_CHECK_INT(eff.ntables, 1);
+    SL_CHECK_STR(eff.tables[0].table, "t");
+    sl_ddl_effect_free(&eff);
+    SL_CHECK_STR(render(s, "e", "t"), "(missing)");
+    SL_CHECK_STR(render(s, "d", "t"), "a:text:cs=latin1");
+    APPLY(s, "d", "CREATE TABLE e.u (a text)");
+    SL_CHECK_STR(render(s, "e", "u"), "a:text:cs=latin1");
+    sl_schema_free(s);
+}
