@@ -318,6 +318,11 @@ static int parse_type(sl__ddl_parser_t *p, sl_ddl_col_t *col) {
         parse_sign(p, &uns, &zf);
         if (mysql_no_widths(p))
             return set_type(p, col, "year", "year");
+        /* MariaDB keeps YEAR(2), as MySQL did before 5.7.5; every other
+         * width is YEAR(4). */
+        if (m == 2 && (p->lx.opts.is_mariadb || p->lx.opts.version == 0 ||
+                       p->lx.opts.version < 50705))
+            return set_type(p, col, "year", "year(2)");
         return set_type(p, col, "year", "year(4)");
     }
     if (IS("NATIONAL") || IS("NCHAR") || IS("NVARCHAR")) {

@@ -895,6 +895,36 @@ static const char *const grammar_groups[][80] = {
      "ALTER TABLE `T` ADD `Primary` int, ADD `Key` int, ADD `index` int "
      "AFTER `Key`, MODIFY `primary` bigint",
      NULL},
+    {"CREATE TABLE d1 (a int DEFAULT -1, b int DEFAULT +1, c varchar(5) "
+     "DEFAULT 'a' 'b', d varchar(5) DEFAULT _utf8mb4'x', e bit(2) DEFAULT "
+     "b'1', f binary(1) DEFAULT x'41', g date DEFAULT DATE '2020-01-01', h "
+     "datetime DEFAULT TIMESTAMP'2020-01-01 00:00:00', i datetime DEFAULT "
+     "(now()), j timestamp DEFAULT current_timestamp(), k int DEFAULT NULL, l "
+     "double DEFAULT 1.5e3, m varchar(3) DEFAULT '', n varchar(80) DEFAULT "
+     "CURRENT_USER, o varchar(40) DEFAULT uuid(), q int DEFAULT (1) NOT NULL, "
+     "r char(1) DEFAULT 'x' COLLATE latin1_bin)",
+     "CREATE TABLE d2 (a enum('a','b') CHARACTER SET utf8mb4 COLLATE "
+     "utf8mb4_bin DEFAULT 'a', b set('x','y') DEFAULT 'x,y', c NATIONAL "
+     "CHARACTER VARYING(10), d NCHAR VARCHAR(10), e NATIONAL VARCHAR(3), f "
+     "CHARACTER VARYING(4), g FLOAT4, h FLOAT8, i DOUBLE PRECISION UNSIGNED, j "
+     "BIGINT(20) UNSIGNED ZEROFILL, k BOOL NOT NULL, l TIMESTAMP, m TIMESTAMP "
+     "NULL DEFAULT NULL, n NUMERIC(3,1), o INTEGER(3), p DEC(4,1) ZEROFILL)",
+     "CREATE TABLE d3 (a year(2), b year(3), c year(2) unsigned, d year(1))",
+     "CREATE TABLE d4 (ts timestamp, ts2 timestamp, d datetime)",
+     "CREATE TABLE d5 (a int1, b int2, c int3, d int4, e int8, f middleint "
+     "unsigned, g real unsigned, h fixed(5,2))",
+     "CREATE TABLE d6 (a tinytext charset utf8mb4, b mediumtext ascii, c "
+     "longtext unicode, d text binary, e varchar(5) binary charset utf8mb4, f "
+     "char(3) charset latin1 binary)",
+     "CREATE TABLE d7 (a text(70000) charset latin1, b text(300) charset "
+     "utf8mb4, c blob(255), d blob(256), e blob(70000), f text(16777216))",
+     "CREATE TABLE d8 (a char(0), b varchar(0), c binary(0), d bit(64), e "
+     "decimal(65,30), f float(53), g double(255,30), h decimal(65,38))",
+     "CREATE TABLE d9 (a geometry NOT NULL, b point REF_SYSTEM_ID=4326, c "
+     "polygon, d multipoint, e json NOT NULL DEFAULT '{}')",
+     "CREATE TABLE d10 (a int unsigned zerofill, b tinyint(1) unsigned, c "
+     "smallint(3) zerofill, d mediumint(20) zerofill)",
+     NULL},
 };
 
 SL_TEST(schema_live_grammar_clauses) {

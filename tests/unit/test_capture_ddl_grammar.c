@@ -475,3 +475,21 @@ SL_TEST(schema_create_or_replace_database) {
     SL_CHECK_STR(render(s, "e", "u"), "a:text:cs=latin1");
     sl_schema_free(s);
 }
+
+SL_TEST(schema_year_widths) {
+    /* MariaDB keeps YEAR(2) (information_schema says year(2)); any other
+     * width is year(4). MySQL 5.7.5+ makes YEAR(2) a YEAR(4). */
+    sl_schema_t *s = new_schema();
+    APPLY(s, "d",
+          "CREATE TABLE y (a year(2), b year(3), c year(2) unsigned, d "
+          "year(1), e year)");
+    SL_CHECK_STR(render(s, "d", "y"), "a:year(2),b:year(4),c:year(2),"
+                                      "d:year(4),e:year(4)");
+    SL_CHECK_OK(sl_schema_set_server(s, 0, 50744, "latin1"));
+    APPLY(s, "d", "CREATE TABLE y2 (a year(2))");
+    SL_CHECK_STR(render(s, "d", "y2"), "a:year(4)");
+    SL_CHECK_OK(sl_schema_set_server(s, 0, 50640, "latin1"));
+    APPLY(s, "d", "CREATE TABLE y3 (a year(2))");
+    SL_CHECK_STR(render(s, "d", "y3"), "a:year(2)");
+    sl_schema_free(s);
+}
