@@ -554,8 +554,17 @@ int sl__ddl_skip_table_option(sl__ddl_parser_t *p) {
         sl__ddl_advance(p);
         return 1;
     }
-    if (!sl__ddl_is_table_option(p))
-        return 0;
+    if (!sl__ddl_is_table_option(p)) {
+        /* MariaDB's engine-defined table options (CONNECT's
+         * TABLE_TYPE=CSV, FILE_NAME='x'...) are name = value; no such
+         * option changes a column. */
+        sl_ddl_tok_t next = sl__ddl_peek(p);
+        int named = p->tok.type == SL_DDL_TOK_IDENT ||
+                    (p->tok.type == SL_DDL_TOK_QIDENT && p->tok.quote == '`');
+        if (!named || next.type != SL_DDL_TOK_PUNCT || next.len != 1 ||
+            p->lx.sql[next.off] != '=')
+            return 0;
+    }
     sl__ddl_advance(p);
     sl__ddl_accept_punct(p, '=');
     if (sl__ddl_at_end(p))

@@ -493,3 +493,18 @@ SL_TEST(schema_year_widths) {
     SL_CHECK_STR(render(s, "d", "y3"), "a:year(2)");
     sl_schema_free(s);
 }
+
+SL_TEST(schema_engine_defined_table_options) {
+    /* MariaDB engines declare their own table options, name = value
+     * (CONNECT, Spider, S3...); none changes a column. An unknown word
+     * without a value is still refused. */
+    sl_schema_t *s = new_schema();
+    APPLY(s, "d",
+          "CREATE TABLE c (a int) ENGINE=CONNECT TABLE_TYPE=CSV "
+          "FILE_NAME='/tmp/x.csv' HEADER=1 SEP_CHAR=';' `QUOTED`=1");
+    APPLY(s, "d", "ALTER TABLE c HEADER=0, ADD b int, MAPPED=YES");
+    SL_CHECK_STR(render(s, "d", "c"), "a:int(11),b:int(11)");
+    FAILS(s, "d", "CREATE TABLE k (a int) FROB", SL_EUNSUPPORTED, "d.k",
+          "unknown table option");
+    sl_schema_free(s);
+}

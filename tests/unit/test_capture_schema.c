@@ -425,7 +425,7 @@ SL_TEST(schema_unsupported_ddl_names_tables) {
     FAILS(s, "d", "CREATE SEQUENCE s1", SL_EUNSUPPORTED, "d.s1", "SEQUENCE");
     FAILS(s, "d", "ALTER TABLE t2 CONVERT PARTITION p TO TABLE x",
           SL_EUNSUPPORTED, "d.t2,d.x", "not in the schema history");
-    FAILS(s, "d", "CREATE TABLE k (a int) FROB=1", SL_EUNSUPPORTED, "d.k",
+    FAILS(s, "d", "CREATE TABLE k (a int) FROB 1", SL_EUNSUPPORTED, "d.k",
           "unknown table option");
     FAILS(s, "d", "CREATE TABLE 'k' (a int)", SL_EUNSUPPORTED, "",
           "expected a name at offset 13");
