@@ -925,6 +925,18 @@ static const char *const grammar_groups[][80] = {
      "CREATE TABLE d10 (a int unsigned zerofill, b tinyint(1) unsigned, c "
      "smallint(3) zerofill, d mediumint(20) zerofill)",
      NULL},
+    {"CREATE TABLE t (a int, b int, c int, d int)",
+     "ALTER TABLE t ADD e int AFTER b, MODIFY b int FIRST",
+     "ALTER TABLE t MODIFY c int FIRST, ADD f int AFTER c, CHANGE d d2 int "
+     "AFTER f",
+     "ALTER TABLE t ADD g int FIRST, ADD h int FIRST, MODIFY a int AFTER h",
+     "ALTER TABLE t CHANGE b b int AFTER a, CHANGE a a int AFTER b",
+     "ALTER TABLE t ADD (i int, j int), MODIFY i bigint AFTER j, ADD k int "
+     "AFTER i",
+     "ALTER TABLE t RENAME COLUMN c TO c3, MODIFY d2 int AFTER c3, ADD l int "
+     "AFTER d2",
+     "ALTER TABLE t DROP e, ADD e bigint AFTER a, CHANGE f e2 int AFTER e",
+     NULL},
 };
 
 SL_TEST(schema_live_grammar_clauses) {

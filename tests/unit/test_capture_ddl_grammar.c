@@ -508,3 +508,30 @@ SL_TEST(schema_engine_defined_table_options) {
           "unknown table option");
     sl_schema_free(s);
 }
+
+SL_TEST(schema_alter_interleaved_positions) {
+    /* ADD and positioned CHANGE/MODIFY interleaved: each is placed in
+     * statement order against the list as it stands (MariaDB 10.11 gave
+     * the final order h,b,a,e,e2,g,c3,d2,l,j,i,k). */
+    sl_schema_t *s = new_schema();
+    static const char *const seq[] = {
+        "CREATE TABLE t (a int, b int, c int, d int)",
+        "ALTER TABLE t ADD e int AFTER b, MODIFY b int FIRST",
+        "ALTER TABLE t MODIFY c int FIRST, ADD f int AFTER c, CHANGE d d2 "
+        "int AFTER f",
+        "ALTER TABLE t ADD g int FIRST, ADD h int FIRST, MODIFY a int AFTER h",
+        "ALTER TABLE t CHANGE b b int AFTER a, CHANGE a a int AFTER b",
+        "ALTER TABLE t ADD (i int, j int), MODIFY i bigint AFTER j, ADD k int "
+        "AFTER i",
+        "ALTER TABLE t RENAME COLUMN c TO c3, MODIFY d2 int AFTER c3, ADD l "
+        "int AFTER d2",
+        "ALTER TABLE t DROP e, ADD e bigint AFTER a, CHANGE f e2 int AFTER e",
+    };
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++)
+        apply_ok(s, "d", seq[i], __LINE__ * 100 + (int)i);
+    SL_CHECK_STR(render(s, "d", "t"),
+                 "h:int(11),b:int(11),a:int(11),e:bigint(20),e2:int(11),"
+                 "g:int(11),c3:int(11),d2:int(11),l:int(11),j:int(11),"
+                 "i:bigint(20),k:int(11)");
+    sl_schema_free(s);
+}
