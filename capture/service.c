@@ -470,18 +470,37 @@ static int on_ddl(svc_t *svc, const sl_change_t *chg) {
     if (err == 0 && effect.ntables > 0)
         err = sl_publish_internal(svc->pub, svc->schema_part, svc->record.data,
                                   svc->record.len);
-    /* The statement goes to each captured table it names (all N
-     * partitions of a table under key:N). */
+    /* The statement goes once to each partition of a captured table it
+     * names (all N partitions of a table under key:N): a statement naming
+     * several tables of one partition (DROP TABLE a, b under
+     * --partition-by database), or one table twice (RENAME TABLE a TO t,
+     * b TO a), is published there once. */
+    sl_strmap_t sent;
+    if (err == 0)
+        err = sl_strmap_init(&sent);
+    else
+        memset(&sent, 0, sizeof sent);
     for (size_t i = 0; i < effect.ntables && err == 0; i++) {
         const char *tdb = effect.tables[i].db, *tname = effect.tables[i].table;
         if (!sl_filter_table(svc->filter, tdb, strlen(tdb), tname,
                              strlen(tname)))
             continue;
         uint32_t n = svc->route.mode == SL_ROUTE_KEY ? svc->route.buckets : 1;
-        for (uint32_t b = 0; b < n && err == 0; b++)
-            err = publish_to(svc, tdb, strlen(tdb), tname, strlen(tname), b,
-                             chg->json, chg->json_len, 0);
+        for (uint32_t b = 0; b < n && err == 0; b++) {
+            sl_buf_reset(&svc->part);
+            err = sl_route_partition(&svc->route, tdb, strlen(tdb), tname,
+                                     strlen(tname), b, &svc->part);
+            if (err != 0 ||
+                sl_strmap_get(&sent, svc->part.data, svc->part.len) != NULL)
+                continue;
+            err = sl_strmap_put(&sent, svc->part.data, svc->part.len, &sent);
+            if (err == 0)
+                err =
+                    sl_publish_message(svc->pub, (const char *)svc->part.data,
+                                       svc->part.len, chg->json, chg->json_len);
+        }
     }
+    sl_strmap_free(&sent);
     sl_ddl_effect_free(&effect);
     return err;
 }
