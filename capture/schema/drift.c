@@ -183,6 +183,7 @@ int sl_schema_diff(const sl_schema_t *hist, const sl_schema_t *live,
             put_table(report, NULL, tl);
             il++;
         } else {
+            out->compared++;
             if (!table_eq(th, tl)) {
                 out->differ++;
                 put_table(report, th, tl);

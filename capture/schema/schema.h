@@ -170,6 +170,7 @@ int sl_schema_from_json(sl_schema_t *s, const char *json, size_t len, char *err,
 
 /* How two histories differ (sl_schema_diff). */
 typedef struct {
+    size_t compared;     /* Tables both hold. */
     size_t differ;       /* Tables both hold, with different definitions. */
     size_t only_history; /* Tables hist holds and live lacks. */
     size_t only_server;  /* Tables live holds and hist lacks. */

@@ -55,6 +55,7 @@ SL_TEST(schema_diff_equal_histories_give_no_report) {
                          NULL, &d);
     SL_CHECK_STR(r, "");
     SL_CHECK_INT(d.differ + d.only_history + d.only_server, 0);
+    SL_CHECK_INT(d.compared, 1);
 }
 
 SL_TEST(schema_diff_each_column_field) {
@@ -139,6 +140,7 @@ SL_TEST(schema_diff_missing_and_extra_tables) {
     r = diff("CREATE TABLE x (a int)", "CREATE TABLE x (b int)", want_not_x,
              &d);
     SL_CHECK_STR(r, "");
+    SL_CHECK_INT(d.compared, 0);
     SL_CHECK_INT(d.differ + d.only_history + d.only_server, 0);
     r = diff("CREATE TABLE x (a int)", NULL, want_not_x, &d);
     SL_CHECK_STR(r, "");
@@ -164,6 +166,7 @@ SL_TEST(schema_diff_merges_sorted_tables) {
     SL_CHECK_INT(d.only_history, 1); /* d.a */
     SL_CHECK_INT(d.only_server, 2);  /* d.b, e.c */
     SL_CHECK_INT(d.differ, 1);       /* e.b */
+    SL_CHECK_INT(d.compared, 2);     /* d.c, e.b */
     const char *text = "";
     SL_CHECK_OK(sl_buf_cstr(&report, &text));
     const char *pa = strstr(text, "d.a: in the history only");
