@@ -17,6 +17,10 @@
  * keeps dropping snapshots) or an unreachable server costs at most one
  * information_schema read a second. */
 #define RETRY_MS 1000
+/* After attempts that could not read the server (a restart, or a query
+ * longer than --timeout on a server with very many tables), the wait
+ * doubles up to this, so capture is not held up by checks that fail. */
+#define MAX_BACKOFF_MS 60000
 /* The pause before the second check that confirms a difference. */
 #define CONFIRM_PAUSE_MS 100
 
@@ -38,7 +42,7 @@ struct sl_driftcheck_s {
     sl_schema_t *snap; /* The server's tables read between e1 and e2. */
     sl_buf_t report;
     size_t warned_only_server; /* Tables the last warning was about. */
-    int failing;               /* The last attempt could not read the server. */
+    unsigned failures; /* Attempts in a row that could not read the server. */
     struct {
         uint64_t checks, retries, errors, mismatches;
     } stats;
@@ -146,10 +150,15 @@ static int take_snapshot(sl_driftcheck_t *chk, const char *file, uint64_t pos,
         /* An outage (the source restarting): try again later, on a new
          * session. */
         chk->stats.errors++;
-        if (!chk->failing)
+        if (chk->failures == 0)
             sl_log_warn("schema check cannot read the source; retrying",
                         "error=\"%s\"", why);
-        chk->failing = 1;
+        uint64_t wait_ms = (uint64_t)RETRY_MS
+                           << (chk->failures < 6 ? chk->failures : 6);
+        if (wait_ms > MAX_BACKOFF_MS)
+            wait_ms = MAX_BACKOFF_MS;
+        chk->next_try_ns = sl_mono_ns() + wait_ms * 1000000ull;
+        chk->failures++;
         drop_snapshot(chk);
         if (chk->mysql != NULL)
             mysql_close(chk->mysql);
@@ -165,7 +174,7 @@ static int take_snapshot(sl_driftcheck_t *chk, const char *file, uint64_t pos,
                  why);
         return rc;
     }
-    chk->failing = 0;
+    chk->failures = 0;
     if (sl_history_cmp(file, pos, chk->e1_file, chk->e1_pos) > 0) {
         /* The server's end is behind capture (its binlog was reset, or
          * this is another server): the positions say nothing. */

@@ -24,10 +24,11 @@
  *
  * Checks are due at start-up, after every DDL event, and every interval;
  * a due check is tried at the next transaction boundary, at most once a
- * second. Tables on the server that the history lacks are reported as a
- * warning, not a stop: no row of them is decoded with a wrong definition
- * (rows of a table the history lacks stop capture themselves when the
- * binlog does not name their columns).
+ * second; after attempts that could not read the server, with a wait that
+ * doubles up to a minute. Tables on the server that the history lacks are
+ * reported as a warning, not a stop: no row of them is decoded with a wrong
+ * definition (rows of a table the history lacks stop capture themselves when
+ * the binlog does not name their columns).
  *
  * Not thread-safe: it belongs to the capture loop.
  */
