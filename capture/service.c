@@ -58,7 +58,8 @@ static const sl_opt_t opts_table[] = {
      "compare the schema history with the source's information_schema "
      "when caught up; a difference stops capture"},
     {"schema-check-interval", "60s", 0,
-     "how often the schema check runs (besides at start and after DDL)"},
+     "how often the schema check runs besides at start and after DDL (0: "
+     "only then)"},
     {"report-interval", "5s", 0, "how often progress is logged"},
     {"stats-listen", NULL, 0,
      "serve `stats` (memcached-style) on this HOST:PORT, e.g. 127.0.0.1:8124"},
