@@ -215,4 +215,25 @@ int sl_schema_ddl_unreadable(sl_schema_t *s, const char *default_db,
                              const char *sql, size_t len,
                              sl_ddl_effect_t *effect, char *err, size_t errlen);
 
+/* How two histories differ (sl_schema_diff). */
+typedef struct {
+    size_t compared;     /* Tables both hold. */
+    size_t differ;       /* Tables both hold, with different definitions. */
+    size_t only_history; /* Tables hist holds and live lacks. */
+    size_t only_server;  /* Tables live holds and hist lacks. */
+} sl_schema_diff_t;
+
+/* Compares the tables that want (NULL: all) selects in hist (the history)
+ * and live (read from the server with sl_schema_load_live): per table its
+ * default charset and, column by column, name, data_type, column_type,
+ * signedness, charset, ENUM/SET members, nullability and primary-key
+ * position. Fills *out with the counts, and appends to report, for each
+ * table that differs or that one side lacks, both definitions column by
+ * column (the layout is at the top of capture/schema/drift.c). Nothing
+ * is appended when the two agree. Neither history is changed; the caller
+ * owns report. Returns 0 or SL_ENOMEM (report's error). */
+int sl_schema_diff(const sl_schema_t *hist, const sl_schema_t *live,
+                   int (*want)(void *ctx, const char *db, const char *table),
+                   void *ctx, sl_buf_t *report, sl_schema_diff_t *out);
+
 #endif

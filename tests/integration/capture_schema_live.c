@@ -29,12 +29,6 @@ static int want_not_skipped(void *ctx, const char *db, const char *table) {
     return want_test_dbs(NULL, db, table) && strcmp(table, "skipped") != 0;
 }
 
-static int str_eq(const char *a, const char *b) {
-    if (a == NULL || b == NULL)
-        return a == b;
-    return strcmp(a, b) == 0;
-}
-
 /* The columns information_schema shows: all but MariaDB's hidden
  * row_start/row_end of a system-versioned table (checked apart, by
  * check_hidden). */
@@ -45,69 +39,19 @@ static size_t shown_cols(const sl_schema_table_t *t) {
     return n;
 }
 
-/* Describes the first difference between the two histories' test tables
- * into msg; returns 0 when they are equal. */
+/* Describes every difference between the two histories' test tables
+ * (sl_schema_diff) into msg; returns 0 when they are equal. */
 static int compare(const sl_schema_t *hist, const sl_schema_t *live, char *msg,
                    size_t msglen) {
-    size_t nh = sl_schema_count(hist), nl = sl_schema_count(live);
-    size_t ih = 0, il = 0;
-    for (;;) {
-        const sl_schema_table_t *th = NULL, *tl = NULL;
-        while (ih < nh && !want_test_dbs(NULL, sl_schema_at(hist, ih)->db, ""))
-            ih++;
-        while (il < nl && !want_test_dbs(NULL, sl_schema_at(live, il)->db, ""))
-            il++;
-        if (ih < nh)
-            th = sl_schema_at(hist, ih);
-        if (il < nl)
-            tl = sl_schema_at(live, il);
-        if (th == NULL && tl == NULL)
-            return 0;
-        if (th == NULL || tl == NULL || strcmp(th->db, tl->db) != 0 ||
-            strcmp(th->name, tl->name) != 0) {
-            snprintf(msg, msglen, "tables differ: history %s.%s, server %s.%s",
-                     th ? th->db : "-", th ? th->name : "-", tl ? tl->db : "-",
-                     tl ? tl->name : "-");
-            return 1;
-        }
-        if (!str_eq(th->charset, tl->charset)) {
-            snprintf(msg, msglen, "%s.%s: table charset %s, server %s", th->db,
-                     th->name, th->charset, tl->charset);
-            return 1;
-        }
-        if (shown_cols(th) != tl->ncols) {
-            snprintf(msg, msglen, "%s.%s: %zu columns, server %zu", th->db,
-                     th->name, shown_cols(th), tl->ncols);
-            return 1;
-        }
-        for (size_t i = 0; i < tl->ncols; i++) {
-            const sl_schema_col_t *a = &th->cols[i], *b = &tl->cols[i];
-            int same = str_eq(a->name, b->name) &&
-                       str_eq(a->data_type, b->data_type) &&
-                       str_eq(a->column_type, b->column_type) &&
-                       a->is_unsigned == b->is_unsigned &&
-                       str_eq(a->charset, b->charset) &&
-                       a->nullable == b->nullable && a->pk_seq == b->pk_seq &&
-                       a->is_pk == b->is_pk && a->nvalues == b->nvalues;
-            for (size_t v = 0; same && v < a->nvalues; v++)
-                same = str_eq(a->values[v], b->values[v]);
-            if (!same) {
-                snprintf(msg, msglen,
-                         "%s.%s column %zu: history %s %s/%s u=%d cs=%s "
-                         "null=%d pk=%d nv=%zu; server %s %s/%s u=%d cs=%s "
-                         "null=%d pk=%d nv=%zu",
-                         th->db, th->name, i, a->name, a->data_type,
-                         a->column_type, a->is_unsigned,
-                         a->charset ? a->charset : "-", a->nullable, a->pk_seq,
-                         a->nvalues, b->name, b->data_type, b->column_type,
-                         b->is_unsigned, b->charset ? b->charset : "-",
-                         b->nullable, b->pk_seq, b->nvalues);
-                return 1;
-            }
-        }
-        ih++;
-        il++;
-    }
+    sl_buf_t report = SL_BUF_INIT;
+    sl_schema_diff_t d;
+    SL_CHECK_OK(sl_schema_diff(hist, live, want_test_dbs, NULL, &report, &d));
+    int differ = d.differ + d.only_history + d.only_server > 0;
+    const char *text = "";
+    SL_CHECK_OK(sl_buf_cstr(&report, &text));
+    snprintf(msg, msglen, "%s", text);
+    sl_buf_free(&report);
+    return differ;
 }
 
 /* The hidden columns of the history's system-versioned tables, against
@@ -187,11 +131,11 @@ static void step(MYSQL *mysql, sl_schema_t *hist, const char *db,
         sl_schema_free(live);
         sl_test_fail(__FILE__, line, "load_live: %s", err);
     }
-    char msg[1024];
+    char msg[4096];
     int diff = compare(hist, live, msg, sizeof msg);
     sl_schema_free(live);
     if (diff)
-        sl_test_fail(__FILE__, line, "after \"%s\": %s", sql, msg);
+        sl_test_fail(__FILE__, line, "after \"%s\":\n%s", sql, msg);
     check_hidden(mysql, hist, line);
 }
 #define STEP(db, sql) step(mysql, hist, db, sql, __LINE__)
@@ -401,7 +345,7 @@ SL_TEST(schema_live_load_then_alter) {
     SL_CHECK_OK(sl_schema_new(&back));
     SL_CHECK_OK(sl_schema_from_json(back, (const char *)j.data, j.len, err,
                                     sizeof err));
-    char msg[1024];
+    char msg[4096];
     if (compare(back, hist, msg, sizeof msg) != 0)
         sl_test_fail(__FILE__, __LINE__, "JSON round trip: %s", msg);
     sl_schema_free(back);
