@@ -6,6 +6,7 @@
 
 #include "error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,8 +63,9 @@ int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
     if (rc != 0)
         return rc;
     row = mysql_fetch_row(res);
+    int row_is_mariadb = row && row[0] && strstr(row[0], "MariaDB") != NULL;
     if (row && row[0]) {
-        rc = sl_schema_set_server(s, strstr(row[0], "MariaDB") != NULL,
+        rc = sl_schema_set_server(s, row_is_mariadb,
                                   mysql_get_server_version(mysql), row[1]);
     }
     mysql_free_result(res);
@@ -81,11 +83,18 @@ int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
     mysql_free_result(res);
     if (rc != 0)
         return sl__schema_errf(err, errlen, rc, "out of memory");
-    rc = query_rows(
-        mysql,
+    /* A system-versioned table (MariaDB 10.3+) whose period columns are
+     * implicit has row_start and row_end in every row image, after the
+     * other columns, but information_schema.COLUMNS does not list them:
+     * they are added below, where the table's type says it is versioned
+     * and no listed column is its ROW START. GENERATION_EXPRESSION is
+     * asked of MariaDB only (MySQL 5.6 lacks it, and has no versioning). */
+    char sql[1024];
+    snprintf(
+        sql, sizeof sql,
         "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, "
         "c.COLUMN_TYPE, c.CHARACTER_SET_NAME, c.IS_NULLABLE, k.SEQ_IN_INDEX, "
-        "t.TABLE_COLLATION "
+        "t.TABLE_COLLATION, t.TABLE_TYPE, %s "
         "FROM information_schema.COLUMNS c "
         "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA "
         "AND t.TABLE_NAME = c.TABLE_NAME "
@@ -97,16 +106,21 @@ int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
         "'performance_schema', 'sys') "
         "ORDER BY BINARY c.TABLE_SCHEMA, BINARY c.TABLE_NAME, "
         "c.ORDINAL_POSITION",
-        &res, err, errlen);
+        row_is_mariadb ? "c.GENERATION_EXPRESSION" : "NULL");
+    rc = query_rows(mysql, sql, &res, err, errlen);
     if (rc != 0)
         return rc;
     sl_schema_table_t *t = NULL;
     int skip = 0;
+    int versioned = 0, has_row_start = 0;
     while (rc == 0 && (row = mysql_fetch_row(res)) != NULL) {
         if (!row[0] || !row[1] || !row[2] || !row[3] || !row[4])
             continue;
         if (t == NULL || strcmp(t->db, row[0]) != 0 ||
             strcmp(t->name, row[1]) != 0) {
+            if (t && !skip && versioned && !has_row_start &&
+                (rc = sl__schema_add_hidden_versioning(t)) != 0)
+                break;
             if (t && !skip) {
                 rc = sl__schema_put_owned(s, t);
                 t = NULL;
@@ -128,7 +142,11 @@ int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
                 break;
             }
             skip = want && !want(ctx, row[0], row[1]);
+            versioned = row[9] && strcmp(row[9], "SYSTEM VERSIONED") == 0;
+            has_row_start = 0;
         }
+        if (row[10] && strcmp(row[10], "ROW START") == 0)
+            has_row_start = 1;
         if (skip)
             continue;
         sl_schema_col_t c;
@@ -151,6 +169,13 @@ int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
             c.is_unsigned = strstr(c.column_type, " unsigned") != NULL;
             c.nullable = row[6] && strcmp(row[6], "YES") == 0;
             c.pk_seq = row[7] ? atoi(row[7]) : 0;
+            /* MariaDB appends a versioned table's ROW END column to its
+             * primary key (information_schema shows it there when the
+             * column is explicit, never when implicit); the history keeps
+             * the key the DDL declared, as it does for implicit periods,
+             * so the two readings agree. */
+            if (row[10] && strcmp(row[10], "ROW END") == 0)
+                c.pk_seq = 0;
             c.is_pk = c.pk_seq > 0;
             if ((strcmp(c.data_type, "enum") == 0 ||
                  strcmp(c.data_type, "set") == 0) &&
@@ -162,6 +187,8 @@ int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
             rc = SL_ENOMEM;
         }
     }
+    if (rc == 0 && t && !skip && versioned && !has_row_start)
+        rc = sl__schema_add_hidden_versioning(t);
     if (rc == 0 && t && !skip) {
         rc = sl__schema_put_owned(s, t);
         t = NULL;

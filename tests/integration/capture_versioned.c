@@ -129,3 +129,75 @@ SL_TEST(capture_versioned_rows_minimal_metadata) {
     sl_harness_exec(my, "DROP DATABASE " DB);
     mysql_close(my);
 }
+
+/* A history loaded from the server (capture's start, or a drift check's
+ * other side) holds the implicit row_start/row_end of a versioned table
+ * after its other columns, hidden, although information_schema does not
+ * list them; a table with explicit period columns gets nothing added, and
+ * keeps the primary key its DDL declared (the server appends the ROW END
+ * column to it, and shows that only for explicit ones); and the loaded
+ * history equals the one the DDL built. */
+SL_TEST(capture_versioned_live_load_adds_hidden_columns) {
+    MYSQL *my = sl_harness_mysql("SOURCE", NULL);
+    sl_harness_exec(my, "DROP DATABASE IF EXISTS " DB);
+    sl_harness_exec(my, "CREATE DATABASE " DB " CHARACTER SET utf8mb4");
+    sl_harness_exec(my, "USE " DB);
+    static const char *const ddl[] = {
+        "CREATE TABLE imp (id int PRIMARY KEY, a varchar(10)) WITH SYSTEM "
+        "VERSIONING",
+        "CREATE TABLE expl (id int PRIMARY KEY, rs timestamp(6) AS ROW "
+        "START INVISIBLE, re timestamp(6) AS ROW END INVISIBLE, PERIOD FOR "
+        "SYSTEM_TIME (rs, re)) WITH SYSTEM VERSIONING",
+        "CREATE TABLE plain (id int PRIMARY KEY)",
+    };
+    sl_schema_t *built = NULL, *live = NULL;
+    char err[512];
+    SL_CHECK_OK(sl_schema_new(&built));
+    SL_CHECK_OK(sl_schema_load_live(built, my, NULL, NULL, err, sizeof err));
+    for (size_t i = 0; i < sizeof ddl / sizeof ddl[0]; i++) {
+        sl_harness_exec(my, ddl[i]);
+        if (sl_schema_apply_ddl(built, DB, ddl[i], strlen(ddl[i]), NULL, err,
+                                sizeof err) != 0)
+            sl_test_fail(__FILE__, __LINE__, "%s: %s", ddl[i], err);
+    }
+    SL_CHECK_OK(sl_schema_new(&live));
+    SL_CHECK_OK(sl_schema_load_live(live, my, NULL, NULL, err, sizeof err));
+    const sl_schema_table_t *imp =
+        sl_schema_find(live, DB, strlen(DB), "imp", 3);
+    SL_CHECK(imp != NULL);
+    SL_CHECK_UINT(imp->ncols, 4);
+    SL_CHECK_STR(imp->cols[2].name, "row_start");
+    SL_CHECK_STR(imp->cols[3].name, "row_end");
+    SL_CHECK(imp->cols[2].hidden && imp->cols[3].hidden);
+    const sl_schema_table_t *expl =
+        sl_schema_find(live, DB, strlen(DB), "expl", 4);
+    SL_CHECK(expl != NULL);
+    SL_CHECK_UINT(expl->ncols, 3);
+    SL_CHECK_INT(expl->cols[0].pk_seq, 1);
+    SL_CHECK_INT(expl->cols[2].pk_seq, 0);
+    const sl_schema_table_t *plain =
+        sl_schema_find(live, DB, strlen(DB), "plain", 5);
+    SL_CHECK(plain != NULL);
+    SL_CHECK_UINT(plain->ncols, 1);
+    /* Hidden columns on both sides, in the same places. */
+    const sl_schema_table_t *bimp =
+        sl_schema_find(built, DB, strlen(DB), "imp", 3);
+    SL_CHECK(bimp != NULL);
+    SL_CHECK_UINT(bimp->ncols, imp->ncols);
+    for (size_t i = 0; i < imp->ncols; i++) {
+        SL_CHECK_STR(bimp->cols[i].name, imp->cols[i].name);
+        SL_CHECK_INT(bimp->cols[i].hidden, imp->cols[i].hidden);
+    }
+    sl_buf_t report;
+    sl_buf_init(&report);
+    sl_schema_diff_t d;
+    SL_CHECK_OK(sl_schema_diff(built, live, NULL, NULL, &report, &d));
+    if (d.differ || d.only_history || d.only_server)
+        sl_test_fail(__FILE__, __LINE__, "%.*s", (int)report.len,
+                     (const char *)report.data);
+    sl_buf_free(&report);
+    sl_schema_free(built);
+    sl_schema_free(live);
+    sl_harness_exec(my, "DROP DATABASE " DB);
+    mysql_close(my);
+}
