@@ -48,63 +48,55 @@ static int wanted(const sl__consume_t *c, const char *name) {
     return 0;
 }
 
-void sl__consume_discover(sl__consume_t *c, sl_client_t *cl) {
-    sl_buf_t out = SL_BUF_INIT;
-    int rc = sl_client_partitions(cl, c->o.topic, &out);
+/* One partition of the listing (sl_stream_partitions()): assigned to the
+ * least loaded worker when it is new and wanted; its end noted for the
+ * lag. Always 0: a partition that cannot be taken now (out of memory) is
+ * tried again at the next discovery. */
+static int discovered_cb(void *ctx, const char *name, size_t name_len,
+                         uint64_t latest) {
+    sl__consume_t *c = ctx;
+    (void)name_len;
+    if (!wanted(c, name))
+        return 0;
+    sl__part_t *p = find_part(c, name);
+    if (p == NULL) {
+        p = calloc(1, sizeof *p);
+        if (p == NULL || (p->name = strdup(name)) == NULL) {
+            free(p);
+            return 0;
+        }
+        sl_keylist_init(&p->keys);
+        p->otrx_first = UINT64_MAX;
+        p->commit_at = UINT64_MAX;
+        p->worker = least_loaded(c);
+        sl__worker_t *w = &c->workers[p->worker];
+        pthread_mutex_lock(&w->mu);
+        if (w->nparts == w->cap) {
+            size_t ncap = w->cap ? w->cap * 2 : 16;
+            sl__part_t **np = realloc(w->parts, ncap * sizeof *np);
+            if (np == NULL) {
+                pthread_mutex_unlock(&w->mu);
+                free(p->name);
+                free(p);
+                return 0;
+            }
+            w->parts = np;
+            w->cap = ncap;
+        }
+        w->parts[w->nparts++] = p;
+        pthread_mutex_unlock(&w->mu);
+        sl_log_info("partition assigned", "part=%s worker=%u", name, p->worker);
+    }
+    p->latest = latest;
+    return 0;
+}
+
+void sl__consume_discover(sl__consume_t *c, sl_stream_t *st) {
+    int rc = sl_stream_partitions(st, c->o.topic, c->o.group, discovered_cb, c);
     if (rc != 0) {
         if (rc != SL_ENOTFOUND)
             sl_log_warn("cannot list partitions", "topic=%s error=%s",
                         c->o.topic, sl_strerror(rc));
-        sl_client_reconnect(cl);
-        sl_buf_free(&out);
-        return;
+        sl_stream_reconnect(st);
     }
-    const char *s;
-    if (sl_buf_cstr(&out, &s) != 0) {
-        sl_buf_free(&out);
-        return;
-    }
-    char *save = NULL, *copy = strdup(s);
-    for (char *line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
-         line = strtok_r(NULL, "\n", &save)) {
-        char topic[256], name[256];
-        unsigned long long earliest, latest;
-        if (sscanf(line, "%255s %255s %llu %llu", topic, name, &earliest,
-                   &latest) != 4 ||
-            strcmp(topic, c->o.topic) != 0 || !wanted(c, name))
-            continue;
-        sl__part_t *p = find_part(c, name);
-        if (p == NULL) {
-            p = calloc(1, sizeof *p);
-            if (p == NULL || (p->name = strdup(name)) == NULL) {
-                free(p);
-                continue;
-            }
-            sl_keylist_init(&p->keys);
-            p->otrx_first = UINT64_MAX;
-            p->commit_at = UINT64_MAX;
-            p->worker = least_loaded(c);
-            sl__worker_t *w = &c->workers[p->worker];
-            pthread_mutex_lock(&w->mu);
-            if (w->nparts == w->cap) {
-                size_t ncap = w->cap ? w->cap * 2 : 16;
-                sl__part_t **np = realloc(w->parts, ncap * sizeof *np);
-                if (np == NULL) {
-                    pthread_mutex_unlock(&w->mu);
-                    free(p->name);
-                    free(p);
-                    continue;
-                }
-                w->parts = np;
-                w->cap = ncap;
-            }
-            w->parts[w->nparts++] = p;
-            pthread_mutex_unlock(&w->mu);
-            sl_log_info("partition assigned", "part=%s worker=%u", name,
-                        p->worker);
-        }
-        p->latest = latest;
-    }
-    free(copy);
-    sl_buf_free(&out);
 }

@@ -74,7 +74,7 @@ static int broker_transient(int rc) {
 static int dead_letter_later(sl__worker_t *w, sl__part_t *p, uint64_t off) {
     sl_log_warn("dead-letter put must wait; retrying",
                 "part=%s offset=%llu error=\"%s\"", p->name,
-                (unsigned long long)off, sl_client_error(w->cl));
+                (unsigned long long)off, sl_stream_error(w->cl));
     rewind_part(w, p, 0);
     sl_sleep_ms(1000, w->c->hard);
     return 1;
@@ -94,9 +94,9 @@ static int dead_letter(sl__worker_t *w, sl__part_t *p, uint64_t off,
     sl__consume_t *c = w->c;
     if (c->o.dead_letter == NULL || off == UINT64_MAX)
         return 0;
-    sl_client_fetch_t f;
+    sl_stream_fetch_t f;
     memset(&f, 0, sizeof f);
-    int rc = sl_client_get(w->cl, c->o.topic, p->name, off, 1, 0, &f);
+    int rc = sl_stream_get(w->cl, c->o.topic, p->name, off, 1, 0, &f);
     if (rc != 0 && broker_transient(rc))
         return dead_letter_later(w, p, off);
     if (rc != 0 || f.count < 1 || f.recs[0].offset != off)
@@ -136,7 +136,7 @@ static int dead_letter(sl__worker_t *w, sl__part_t *p, uint64_t off,
     int dup = 0;
     rc = sl_json_error(&js);
     if (rc == 0)
-        rc = sl_client_put(w->cl, c->o.dead_letter, p->name, out.data, out.len,
+        rc = sl_stream_put(w->cl, c->o.dead_letter, p->name, out.data, out.len,
                            (int64_t)(h & 0xFFFFFFFFFFFFull), off + 1, &doff,
                            &dup);
     sl_buf_free(&out);
@@ -175,12 +175,12 @@ static void fail_at(sl__worker_t *w, sl__part_t *p, uint64_t off,
 
 /* A worker's broker connection (commits or fetches), with the worker
  * timeouts. */
-static int broker_connect(const sl__consume_t *c, sl_client_t **out) {
-    sl_client_opts_t co = {.secret = c->o.secret,
+static int broker_connect(const sl__consume_t *c, sl_stream_t **out) {
+    sl_stream_opts_t co = {.secret = c->o.secret,
                            .connect_timeout_ms = 3000,
                            .io_timeout_ms = 30000,
                            .retry_ms = 3000};
-    return sl_client_connect(c->o.broker, &co, out);
+    return sl_stream_open(c->o.broker, &co, out);
 }
 
 /* Connects the worker's broker client, retrying until hard stop. */
@@ -204,7 +204,7 @@ static int worker_connect(sl__worker_t *w) {
 static int start_offset(sl__worker_t *w, sl__part_t *p, uint64_t *off) {
     uint64_t earliest, latest;
     int rc =
-        sl_client_offsets(w->cl, w->c->o.topic, p->name, &earliest, &latest);
+        sl_stream_offsets(w->cl, w->c->o.topic, p->name, &earliest, &latest);
     if (rc != 0)
         return rc;
     *off = w->c->o.start_latest ? latest : earliest;
@@ -223,9 +223,9 @@ static int fetch_client(sl__worker_t *w, int k) {
 
 /* Reads (and drops) the reply of the get sent ahead. */
 static void drop_pending(sl__worker_t *w) {
-    sl_client_fetch_t junk;
+    sl_stream_fetch_t junk;
     if (w->pend_p != NULL)
-        (void)sl_client_get_recv(w->fcl[w->pend_k], &junk);
+        (void)sl_stream_get_recv(w->fcl[w->pend_k], &junk);
     w->pend_p = NULL;
 }
 
@@ -233,7 +233,7 @@ static void drop_pending(sl__worker_t *w) {
  * exactly that, else a new get on a connection that is not busy. The data
  * stays valid until the next fetch_part(). */
 static int fetch_part(sl__worker_t *w, sl__part_t *p, uint64_t wait,
-                      sl_client_fetch_t *f) {
+                      sl_stream_fetch_t *f) {
     sl__consume_t *c = w->c;
     if (w->pend_p != NULL && w->pend_p->stopped)
         drop_pending(w);
@@ -241,7 +241,7 @@ static int fetch_part(sl__worker_t *w, sl__part_t *p, uint64_t wait,
         if (w->pend_off == p->pos) {
             int k = w->pend_k;
             w->pend_p = NULL;
-            int rc = sl_client_get_recv(w->fcl[k], f);
+            int rc = sl_stream_get_recv(w->fcl[k], f);
             w->fcur = k;
             if (rc != SL_ECLOSED && rc != SL_ETIMEDOUT && rc != SL_ECONN &&
                 rc != SL_EIO && rc != SL_ESYS)
@@ -257,21 +257,21 @@ static int fetch_part(sl__worker_t *w, sl__part_t *p, uint64_t wait,
         return rc;
     w->fcur = k;
     memset(f, 0, sizeof *f);
-    return sl_client_get(w->fcl[k], c->o.topic, p->name, p->pos,
+    return sl_stream_get(w->fcl[k], c->o.topic, p->name, p->pos,
                          c->o.fetch_bytes, wait, f);
 }
 
 /* When the broker holds more of p than f brought, asks for the next part
  * on the other connection before f is applied. */
 static void prefetch(sl__worker_t *w, sl__part_t *p,
-                     const sl_client_fetch_t *f) {
+                     const sl_stream_fetch_t *f) {
     if (w->pend_p != NULL || f->count == 0 || f->latest <= f->next ||
         *w->c->soft)
         return;
     int k = w->fcur ^ 1;
     if (fetch_client(w, k) != 0)
         return;
-    if (sl_client_get_send(w->fcl[k], w->c->o.topic, p->name, f->next,
+    if (sl_stream_get_send(w->fcl[k], w->c->o.topic, p->name, f->next,
                            w->c->o.fetch_bytes) == 0) {
         w->pend_p = p;
         w->pend_k = k;
@@ -310,7 +310,7 @@ static int resume(sl__worker_t *w, sl__part_t *p) {
         }
     }
     if (c->o.redis != NULL || c->o.memcached != NULL) {
-        rc = sl_client_committed(w->cl, c->o.group, c->o.topic, p->name,
+        rc = sl_stream_committed(w->cl, c->o.group, c->o.topic, p->name,
                                  &p->cache_next);
         if (rc == SL_ENOTFOUND) {
             if (c->o.mysql != NULL)
@@ -360,7 +360,7 @@ static int flush_keys(sl__worker_t *w, sl__part_t *p, uint64_t upto) {
         sl_keylist_reset(&p->keys);
     }
     if (upto > p->cache_next) {
-        rc = sl_client_commit(w->cl, c->o.group, c->o.topic, p->name, upto);
+        rc = sl_stream_commit(w->cl, c->o.group, c->o.topic, p->name, upto);
         if (rc != 0)
             return rc;
         p->cache_next = upto;
@@ -439,7 +439,7 @@ static int commit_group(sl__worker_t *w, sl__part_t *p, uint64_t end) {
     } else if (sl__consume_now_ms() - p->last_broker_commit_ms >= 1000) {
         /* For `sluice offsets --group` and lag tools only: the target's
          * sluice_offsets row is the position of record. */
-        if (sl_client_commit(w->cl, c->o.group, c->o.topic, p->name, end) == 0)
+        if (sl_stream_commit(w->cl, c->o.group, c->o.topic, p->name, end) == 0)
             p->last_broker_commit_ms = sl__consume_now_ms();
     }
     return 0;
@@ -527,11 +527,11 @@ static void check_open_trx(sl__worker_t *w, sl__part_t *p) {
 
 /* Processes one fetched batch of part p. */
 static void process(sl__worker_t *w, sl__part_t *p,
-                    const sl_client_fetch_t *f) {
+                    const sl_stream_fetch_t *f) {
     sl__consume_t *c = w->c;
     int cache = c->o.redis != NULL || c->o.memcached != NULL;
     for (size_t i = 0; i < f->count; i++) {
-        const sl_client_rec_t *rec = &f->recs[i];
+        const sl_stream_rec_t *rec = &f->recs[i];
         uint64_t off = rec->offset;
         if (off < p->pos)
             continue;
@@ -733,7 +733,7 @@ static void *worker_main(void *arg) {
                 if (rc != 0) {
                     if (rc == SL_ECLOSED || rc == SL_ETIMEDOUT ||
                         rc == SL_ECONN)
-                        sl_client_reconnect(w->cl);
+                        sl_stream_reconnect(w->cl);
                     sl_backoff_sleep(&w->bo, c->hard);
                     continue;
                 }
@@ -749,7 +749,7 @@ static void *worker_main(void *arg) {
             if (p->group_open && p->sink != NULL &&
                 sink_result(w, p, sl_mysql_sink_kick(p->sink)))
                 continue;
-            sl_client_fetch_t f;
+            sl_stream_fetch_t f;
             uint64_t t0 = sl_mono_ns();
             int rc = fetch_part(w, p, wait, &f);
             p->fetch_ns += sl_mono_ns() - t0;
@@ -819,7 +819,7 @@ static void *worker_main(void *arg) {
                 sl_log_warn("fetch failed; retrying", "part=%s error=%s",
                             p->name, sl_strerror(rc));
                 if (w->fcl[w->fcur] != NULL)
-                    sl_client_reconnect(w->fcl[w->fcur]);
+                    sl_stream_reconnect(w->fcl[w->fcur]);
                 sl_backoff_sleep(&w->bo, c->hard);
                 continue;
             }
@@ -881,12 +881,12 @@ int sl_consume_run(const sl_consume_opts_t *opts, volatile int *soft_stop,
     c.workers = calloc(c.o.workers, sizeof *c.workers);
     if (c.workers == NULL)
         return SL_ENOMEM;
-    sl_client_t *cl = NULL;
+    sl_stream_t *cl = NULL;
     sl_backoff_t bo;
     sl_backoff_init(&bo, 100, 5000);
     while (cl == NULL && !*soft_stop) {
-        sl_client_opts_t co = {.secret = c.o.secret, .retry_ms = 3000};
-        int rc = sl_client_connect(c.o.broker, &co, &cl);
+        sl_stream_opts_t co = {.secret = c.o.secret, .retry_ms = 3000};
+        int rc = sl_stream_open(c.o.broker, &co, &cl);
         if (rc == 0)
             break;
         cl = NULL;
@@ -956,16 +956,16 @@ int sl_consume_run(const sl_consume_opts_t *opts, volatile int *soft_stop,
         }
         free(w->parts);
         if (w->cl)
-            sl_client_close(w->cl);
+            sl_stream_close(w->cl);
         for (int k = 0; k < 2; k++)
             if (w->fcl[k])
-                sl_client_close(w->fcl[k]);
+                sl_stream_close(w->fcl[k]);
         sl_redis_sink_free(w->rs);
         sl_mc_sink_free(w->mc);
         pthread_mutex_destroy(&w->mu);
     }
     free(c.workers);
     if (cl != NULL)
-        sl_client_close(cl);
+        sl_stream_close(cl);
     return 0;
 }

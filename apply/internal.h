@@ -20,9 +20,9 @@
 #include "apply/event.h"
 #include "apply/sink_cache.h"
 #include "backoff.h"
-#include "client.h"
 #include "clock.h"
 #include "jsonread.h"
+#include "stream.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -84,13 +84,14 @@ typedef struct {
     pthread_mutex_t mu;
     sl__part_t **parts;
     size_t nparts, cap;
-    sl_client_t *cl; /* Commits, offsets, dead letters. */
-    /* Fetches alternate between two more connections: while the worker
+    sl_stream_t *cl; /* The log (lib/stream.h): commits, offsets, dead
+                        letters. */
+    /* Fetches alternate between two more sessions: while the worker
      * applies the data of one, the broker already prepares the next fetch
-     * on the other (sl_client_get_send), so the target is not kept waiting
+     * on the other (sl_stream_get_send), so the target is not kept waiting
      * for the broker. pend_p is the partition of the get sent and not yet
      * received (NULL for none), on fcl[pend_k], from pend_off. */
-    sl_client_t *fcl[2];
+    sl_stream_t *fcl[2];
     int fcur;
     sl__part_t *pend_p;
     int pend_k;
@@ -125,10 +126,11 @@ static inline uint32_t sl__trx_id_of(const sl_jr_doc_t *doc, uint32_t trx) {
 int sl__trxtrack_at(sl_trxtrack_t *tt, const sl_jr_doc_t *doc,
                     const sl_event_t *ev, uint32_t id);
 
-/* Lists the topic's partitions on the broker (cl) and assigns each new
- * wanted one to the least loaded worker; notes every partition's latest
- * offset for the lag. Main thread. */
-void sl__consume_discover(sl__consume_t *c, sl_client_t *cl);
+/* Lists the topic's partitions on the log (st; with the consumer group,
+ * so that a transport with group membership answers this member's share)
+ * and assigns each new wanted one to the least loaded worker; notes every
+ * partition's latest offset for the lag. Main thread. */
+void sl__consume_discover(sl__consume_t *c, sl_stream_t *st);
 
 /* Logs a stats line per partition (elapsed_ms since the last report, for
  * the rates; final: the last one, at exit) and rewrites the stats file.

@@ -33,7 +33,7 @@ typedef struct {
 } ent_t;
 
 struct sl_publish_s {
-    sl_client_t *cl;
+    sl_stream_t *st; /* The log (lib/stream.h). */
     char *topic;
     char *cp_part;
     int64_t producer;
@@ -155,14 +155,18 @@ static void broker_backoff_init(sl_backoff_t *bo) {
 
 /* Sends one entry's request (batches and checkpoint puts). */
 static int send_entry(sl_publish_t *pub, ent_t *ent) {
-    sl_client_msg_t stack[64];
-    sl_client_msg_t *msgs = stack;
+    sl_stream_msg_t stack[64];
+    sl_stream_msg_t *msgs = stack;
     if (ent->kind == ENT_CHECKPOINT || ent->kind == ENT_INTERNAL) {
-        sl_client_msg_t msg = {ent->data.data, ent->data.len};
-        int err = sl_client_put_send(pub->cl, SL_PUBLISH_INTERNAL_TOPIC,
-                                     ent->kind == ENT_INTERNAL ? ent->part
-                                                               : pub->cp_part,
-                                     &msg, 1, -1, 0, NULL);
+        sl_stream_msg_t msg = {ent->data.data, ent->data.len};
+        sl_stream_batch_t b = {
+            .topic = SL_PUBLISH_INTERNAL_TOPIC,
+            .part = ent->kind == ENT_INTERNAL ? ent->part : pub->cp_part,
+            .msgs = &msg,
+            .n = 1,
+            .producer = -1,
+        };
+        int err = sl_stream_send(pub->st, &b, NULL);
         ent->sent = err == 0;
         return err;
     }
@@ -178,8 +182,15 @@ static int send_entry(sl_publish_t *pub, ent_t *ent) {
         msgs[i].len = ent->lens[i];
         off += ent->lens[i];
     }
-    int err = sl_client_put_send(pub->cl, pub->topic, ent->part, msgs, ent->n,
-                                 pub->producer, ent->first_seq, NULL);
+    sl_stream_batch_t b = {
+        .topic = pub->topic,
+        .part = ent->part,
+        .msgs = msgs,
+        .n = ent->n,
+        .producer = pub->producer,
+        .seq = ent->first_seq,
+    };
+    int err = sl_stream_send(pub->st, &b, NULL);
     if (msgs != stack)
         free(msgs);
     ent->sent = err == 0;
@@ -197,7 +208,7 @@ static int recover(sl_publish_t *pub) {
                      "stopped while the broker was unreachable");
             return SL_ESTOPPED;
         }
-        int err = sl_client_reconnect(pub->cl);
+        int err = sl_stream_reconnect(pub->st);
         if (err == 0) {
             pub->stats.reconnects++;
             for (size_t i = 0; i < pub->qlen && err == 0; i++) {
@@ -206,7 +217,7 @@ static int recover(sl_publish_t *pub) {
                     err = send_entry(pub, ent);
             }
             if (err == 0)
-                err = sl_client_flush(pub->cl);
+                err = sl_stream_flush(pub->st);
             if (err == 0)
                 return 0;
         }
@@ -215,7 +226,7 @@ static int recover(sl_publish_t *pub) {
         if (bo.attempts % 10 == 0)
             sl_log_warn("broker unreachable; capture paused, retrying",
                         "error=\"%s\" unacked_bytes=%zu",
-                        sl_client_error(pub->cl), pub->inflight_bytes);
+                        sl_stream_error(pub->st), pub->inflight_bytes);
         sl_backoff_sleep(&bo, NULL);
     }
 }
@@ -256,12 +267,12 @@ static int take_ack(sl_publish_t *pub) {
         return 0;
     }
     SL_ASSERT(ent->sent);
-    sl_client_ack_t ack;
+    sl_stream_ack_t ack;
     int err;
     sl_backoff_t refused; /* 200 ms doubling to 5 s. */
     sl_backoff_init_exact(&refused, 200, 5000, 1, 2);
     int was_refused = 0; /* The last try got an error reply: not stored. */
-    while ((err = sl_client_put_ack(pub->cl, &ack)) != 0 && transient(err)) {
+    while ((err = sl_stream_ack(pub->st, &ack)) != 0 && transient(err)) {
         /* After a broken connection or a malformed ack the batch may be
          * stored; only an error reply says it is not. */
         was_refused = ack.code != 0 && ack.code != 200;
@@ -279,7 +290,7 @@ static int take_ack(sl_publish_t *pub) {
                 sl_log_warn("broker cannot store now; capture paused, "
                             "retrying",
                             "error=\"%s\" unacked_bytes=%zu",
-                            sl_client_error(pub->cl), pub->inflight_bytes);
+                            sl_stream_error(pub->st), pub->inflight_bytes);
             sl_backoff_sleep(&refused, NULL);
         }
         if ((err = recover(pub)) != 0)
@@ -291,7 +302,7 @@ static int take_ack(sl_publish_t *pub) {
                  "rather than skip it",
                  ent->kind == ENT_BATCH ? "a batch" : "a checkpoint",
                  ent->kind == ENT_BATCH ? ent->part : pub->cp_part, ack.code,
-                 sl_client_error(pub->cl));
+                 sl_stream_error(pub->st));
         return err;
     }
     if (was_refused && ack.dup && ent->kind == ENT_BATCH) {
@@ -327,7 +338,7 @@ static int take_ack(sl_publish_t *pub) {
 static int drain(sl_publish_t *pub, size_t target) {
     int err = target == 0 ? send_unsent(pub) : 0;
     if (err == 0)
-        err = sl_client_flush(pub->cl);
+        err = sl_stream_flush(pub->st);
     if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
         return err;
     for (;;) {
@@ -404,7 +415,7 @@ static int read_retry(sl_publish_t *pub, int err, sl_backoff_t *bo) {
         return err;
     if (bo->attempts % 10 == 0)
         sl_log_warn("broker read failed; retrying", "error=\"%s\"",
-                    sl_client_error(pub->cl));
+                    sl_stream_error(pub->st));
     sl_backoff_sleep(bo, NULL);
     return 0;
 }
@@ -417,7 +428,7 @@ int sl_publish_read_internal(sl_publish_t *pub, const char *part,
     sl_backoff_t bo;
     broker_backoff_init(&bo);
     int err;
-    while ((err = sl_client_offsets(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, part,
+    while ((err = sl_stream_offsets(pub->st, SL_PUBLISH_INTERNAL_TOPIC, part,
                                     &earliest, &latest)) != 0 &&
            err != SL_ENOTFOUND && read_retry(pub, err, &bo) == 0)
         ;
@@ -427,8 +438,8 @@ int sl_publish_read_internal(sl_publish_t *pub, const char *part,
         return err;
     uint64_t offset = earliest;
     while (offset < latest) {
-        sl_client_fetch_t fetch;
-        err = sl_client_get(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, part, offset,
+        sl_stream_fetch_t fetch;
+        err = sl_stream_get(pub->st, SL_PUBLISH_INTERNAL_TOPIC, part, offset,
                             16u << 20, 0, &fetch);
         if (err != 0 && read_retry(pub, err, &bo) == 0)
             continue; /* From the same offset: nothing was handed out. */
@@ -472,7 +483,7 @@ int sl_publish_sync(sl_publish_t *pub, int force, uint64_t checkpoint_ms) {
      * natural moment, and it bounds latency. */
     int err = send_unsent(pub);
     if (err == 0)
-        err = sl_client_flush(pub->cl);
+        err = sl_stream_flush(pub->st);
     if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
         return err;
     uint64_t now = sl_mono_ns();
@@ -523,8 +534,8 @@ static int newest_record(sl_publish_t *pub, const char *part, uint64_t earliest,
         uint64_t lo = hi - earliest > span ? hi - span : earliest;
         uint64_t at = lo;
         while (at < hi) {
-            sl_client_fetch_t fetch;
-            int err = sl_client_get(pub->cl, SL_PUBLISH_INTERNAL_TOPIC, part,
+            sl_stream_fetch_t fetch;
+            int err = sl_stream_get(pub->st, SL_PUBLISH_INTERNAL_TOPIC, part,
                                     at, 1u << 20, 0, &fetch);
             if (err == SL_EGONE && fetch.earliest > at) {
                 /* Retention moved the start meanwhile. */
@@ -558,7 +569,7 @@ static int newest_record(sl_publish_t *pub, const char *part, uint64_t earliest,
 static int read_checkpoint(sl_publish_t *pub, sl_checkpoint_t *cp, int *found) {
     uint64_t earliest, latest;
     *found = 0;
-    int err = sl_client_offsets(pub->cl, SL_PUBLISH_INTERNAL_TOPIC,
+    int err = sl_stream_offsets(pub->st, SL_PUBLISH_INTERNAL_TOPIC,
                                 pub->cp_part, &earliest, &latest);
     if (err == SL_ENOTFOUND)
         return 0;
@@ -577,7 +588,7 @@ static int read_checkpoint(sl_publish_t *pub, sl_checkpoint_t *cp, int *found) {
                  "on the broker (%s); capture will not fall back to an "
                  "older one, which would publish changes again",
                  SL_PUBLISH_INTERNAL_TOPIC, pub->cp_part,
-                 sl_client_error(pub->cl));
+                 sl_stream_error(pub->st));
     if (err != 0) {
         sl_buf_free(&rec);
         return err;
@@ -629,19 +640,19 @@ int sl_publish_open(sl_publish_t **out, const sl_publish_opts_t *opts,
         sl_publish_free(pub);
         return SL_ENOMEM;
     }
-    sl_client_opts_t copts = {opts->secret, 5000, 30000, 10000};
+    sl_stream_opts_t sopts = {opts->secret, 5000, 30000, 10000};
     int err;
     sl_backoff_t bo;
     broker_backoff_init(&bo);
     for (;;) {
-        err = sl_client_connect(opts->broker, &copts, &pub->cl);
+        err = sl_stream_open(opts->broker, &sopts, &pub->st);
         if (err == 0)
             err = read_checkpoint(pub, cp, found);
         if (err == 0 || !transient(err) || (stop != NULL && *stop))
             break;
-        if (pub->cl != NULL) {
-            sl_client_close(pub->cl);
-            pub->cl = NULL;
+        if (pub->st != NULL) {
+            sl_stream_close(pub->st);
+            pub->st = NULL;
         }
         if (bo.attempts % 10 == 0)
             sl_log_warn("broker unreachable; waiting for it", "broker=%s",
@@ -656,7 +667,7 @@ int sl_publish_open(sl_publish_t **out, const sl_publish_opts_t *opts,
         snprintf(errbuf, errlen, "broker %s: %s", opts->broker,
                  pub->err[0]
                      ? pub->err
-                     : (pub->cl ? sl_client_error(pub->cl) : sl_strerror(err)));
+                     : (pub->st ? sl_stream_error(pub->st) : sl_strerror(err)));
         sl_publish_free(pub);
         return err;
     }
@@ -670,8 +681,8 @@ void sl_publish_free(sl_publish_t *pub) {
     while (pub->qlen > 0)
         qpop(pub);
     free(pub->q);
-    if (pub->cl != NULL)
-        sl_client_close(pub->cl);
+    if (pub->st != NULL)
+        sl_stream_close(pub->st);
     free(pub->topic);
     free(pub->cp_part);
     free(pub);

@@ -29,7 +29,7 @@
 #define SL_CAPTURE_PUBLISH_H
 
 #include "buf.h"
-#include "client.h"
+#include "stream.h"
 
 #include <stddef.h>
 #include <stdint.h>
