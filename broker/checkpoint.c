@@ -69,8 +69,8 @@ int sl_ckpt_encode(const sl_store_t *store, uint64_t pos, sl_buf_t *out) {
         names += 4 + strlen(store->parts[id]->topic) +
                  strlen(store->parts[id]->name);
     }
-    size_t need = 24 + (size_t)store->nparts * 28 + (size_t)nprod * 36 +
-                  names + 12 + kbytes + 4;
+    size_t need = 24 + (size_t)store->nparts * 28 + (size_t)nprod * 36 + names +
+                  12 + kbytes + 4;
     size_t at = out->len;
     uint8_t *p = sl_buf_extend(out, need);
     if (p == NULL)

@@ -308,8 +308,8 @@ int sl_record_iter_open(sl_record_iter_t *it, const sl_entry_t *e,
     if (scratch == NULL)
         return SL_EUNSUPPORTED;
     sl_buf_reset(scratch);
-    int err = sl_record_inflate(codec, e->records, (size_t)(e->end - e->records),
-                                scratch, max);
+    int err = sl_record_inflate(codec, e->records,
+                                (size_t)(e->end - e->records), scratch, max);
     if (err != 0)
         return err;
     it->p = scratch->data;

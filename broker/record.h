@@ -34,6 +34,8 @@
 #define SL_BATCH_ATTR_CODEC 0x07
 #define SL_BATCH_ATTR_TRANSACTIONAL 0x10
 #define SL_BATCH_ATTR_CONTROL 0x20
+/* The most a Kafka batch's records may decompress to. */
+#define SL_INFLATE_MAX (64u << 20)
 /* Kafka sequence numbers are non-negative i32 and wrap to 0. */
 #define SL_KSEQ_MAX 0x7FFFFFFF
 

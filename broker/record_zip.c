@@ -31,8 +31,7 @@
 
 /* Room for at least one more byte in out, below base + max: *room
  * receives how much. SL_ETOOBIG when out is full. */
-static uint8_t *room_for(sl_buf_t *out, size_t base, size_t max,
-                         size_t *room) {
+static uint8_t *room_for(sl_buf_t *out, size_t base, size_t max, size_t *room) {
     size_t used = out->len - base;
     if (used >= max)
         return NULL;
@@ -112,8 +111,7 @@ static int inflate_zstd(const uint8_t *in, size_t n, sl_buf_t *out,
     return err;
 }
 
-static int inflate_lz4(const uint8_t *in, size_t n, sl_buf_t *out,
-                       size_t max) {
+static int inflate_lz4(const uint8_t *in, size_t n, sl_buf_t *out, size_t max) {
     size_t base = out->len;
     LZ4F_dctx *dc;
     if (LZ4F_isError(LZ4F_createDecompressionContext(&dc, LZ4F_VERSION)))
@@ -148,8 +146,8 @@ static int inflate_lz4(const uint8_t *in, size_t n, sl_buf_t *out,
 }
 
 /* One raw snappy block. */
-static int snappy_block(const uint8_t *in, size_t n, sl_buf_t *out,
-                        size_t base, size_t max) {
+static int snappy_block(const uint8_t *in, size_t n, sl_buf_t *out, size_t base,
+                        size_t max) {
     size_t len;
     if (snappy_uncompressed_length((const char *)in, n, &len) != SNAPPY_OK)
         return SL_ECORRUPT;
@@ -192,15 +190,10 @@ static int inflate_snappy(const uint8_t *in, size_t n, sl_buf_t *out,
 int sl_record_inflate(int codec, const uint8_t *in, size_t n, sl_buf_t *out,
                       size_t max) {
     switch (codec) {
-    case SL_CODEC_GZIP:
-        return inflate_gzip(in, n, out, max);
-    case SL_CODEC_SNAPPY:
-        return inflate_snappy(in, n, out, max);
-    case SL_CODEC_LZ4:
-        return inflate_lz4(in, n, out, max);
-    case SL_CODEC_ZSTD:
-        return inflate_zstd(in, n, out, max);
-    default:
-        return SL_EUNSUPPORTED;
+    case SL_CODEC_GZIP: return inflate_gzip(in, n, out, max);
+    case SL_CODEC_SNAPPY: return inflate_snappy(in, n, out, max);
+    case SL_CODEC_LZ4: return inflate_lz4(in, n, out, max);
+    case SL_CODEC_ZSTD: return inflate_zstd(in, n, out, max);
+    default: return SL_EUNSUPPORTED;
     }
 }

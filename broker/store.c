@@ -138,6 +138,7 @@ void sl_store_free(sl_store_t *store) {
     if (store->rcache.fds)
         sl_fdcache_free(&store->rcache);
     sl_buf_free(&store->scratch);
+    sl_buf_free(&store->inflated);
     sl__store_group_free(&store->groups_buf[0]);
     sl__store_group_free(&store->groups_buf[1]);
     free(store->dir);
@@ -471,9 +472,8 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
 }
 
 int sl_store_append_batch(sl_store_t *store, sl_part_t *part,
-                          const uint8_t *batch, size_t len,
-                          const sl_entry_t *e, const sl_ack_t *ack,
-                          uint64_t *base, int *verdict) {
+                          const uint8_t *batch, size_t len, const sl_entry_t *e,
+                          const sl_ack_t *ack, uint64_t *base, int *verdict) {
     sl_group_t *g = store->filling;
     *verdict = SL_KPROD_OK;
     *base = UINT64_MAX;
@@ -519,6 +519,10 @@ int sl_store_append_batch(sl_store_t *store, sl_part_t *part,
     if (err != 0)
         return err;
     *base = part->next_offset;
+    /* An id no InitProducerId handed out (a client's own): never hand it
+     * out later (recovery does the same from the log). */
+    if (e->producer_id >= store->kpid_next)
+        store->kpid_next = e->producer_id + 1;
     if (e->producer_id >= 0 &&
         (sl__store_undo_note_kprod(g, part, e->producer_id) != 0 ||
          sl__store_kprod_note(part, e->producer_id, e->producer_epoch,
@@ -883,10 +887,15 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                     return SL_EDAMAGED;
                 }
                 sl_record_iter_t it;
-                sl_record_iter_init(&it, &ent);
                 sl_record_t rec;
-                int rc;
-                while ((rc = sl_record_next(&it, &rec)) == 1) {
+                /* A compressed Kafka batch is decompressed first (it was
+                 * when produced, so a failure now is damage). */
+                int rc = sl_record_iter_open(&it, &ent, &store->inflated,
+                                             SL_INFLATE_MAX);
+                while (rc == 0 || rc == 1) {
+                    rc = sl_record_next(&it, &rec);
+                    if (rc != 1)
+                        break;
                     if (rec.offset < offset)
                         continue;
                     if (emitted >= max_bytes && *count > 0)
@@ -907,6 +916,95 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                 p += ies[e].len;
             }
             k = j;
+        }
+        slot += k;
+    }
+    return 0;
+}
+
+int sl_store_read_batches(sl_store_t *store, sl_part_t *part, uint64_t offset,
+                          uint64_t max_bytes, sl_buf_t *out, uint64_t *next,
+                          uint64_t *count) {
+    uint64_t earliest, latest;
+    *count = 0;
+    *next = offset;
+    int err = sl_store_bounds(store, part, &earliest, &latest);
+    if (err != 0)
+        return err;
+    if (offset < earliest)
+        return SL_EGONE;
+    if (offset > latest)
+        return SL_ERANGE;
+    if (offset == latest)
+        return 0;
+    uint64_t slot;
+    slot_reader_t rd = {store, part};
+    err = sl_index_find_offset(read_slot, &rd, part->first_slot,
+                               part->durable_slots, offset, &slot);
+    if (err != 0)
+        return err;
+    uint64_t copied = 0;
+    sl_index_entry_t ies[64];
+    while (slot < part->durable_slots && (copied < max_bytes || *count == 0)) {
+        uint64_t want = part->durable_slots - slot;
+        if (want > 64)
+            want = 64;
+        if (slot < part->file_slots && want > part->file_slots - slot)
+            want = part->file_slots - slot;
+        err = read_slots(store, part, slot, (size_t)want, ies);
+        if (err != 0)
+            return err;
+        size_t k = 0;
+        for (; k < (size_t)want; k++) {
+            const sl_index_entry_t *ie = &ies[k];
+            if (ie->len == SL_INDEX_HOLE)
+                continue;
+            uint64_t blen =
+                ie->len > SL_INDEX_HOLE ? ie->len - SL_ENTRY_HDR : 0;
+            /* Whole batches only, and at least one. */
+            if (*count > 0 && copied + blen > max_bytes)
+                return 0;
+            sl_segment_t *seg =
+                ie->len > SL_INDEX_HOLE ? seg_for(store, ie->pos) : NULL;
+            size_t at = out->len;
+            uint8_t *w = seg ? sl_buf_extend(out, ie->len) : NULL;
+            ssize_t got =
+                w ? pread(seg->rfd, w, ie->len, (off_t)(ie->pos - seg->start))
+                  : -1;
+            sl_entry_t ent;
+            err = got == (ssize_t)ie->len ? sl_record_check(w, ie->len, &ent)
+                                          : SL_EDAMAGED;
+            if (err == 0 &&
+                (ent.part_id != part->id || ent.base_offset != ie->base_offset))
+                err = SL_ECORRUPT;
+            if (err != 0) {
+                out->len = at;
+                if (w == NULL && seg != NULL)
+                    return SL_ENOMEM;
+                /* Quarantined, missing or damaged (see sl_store_read):
+                 * never served; what came before it is. */
+                if (ie->len > SL_INDEX_HOLE) {
+                    store->stats.crc_errors++;
+                    sl_log_error("commit-log entry failed verification; not "
+                                 "serving it",
+                                 "topic=%s partition=%s pos=%" PRIu64 " err=%s",
+                                 part->topic, part->name, ie->pos,
+                                 sl_strerror(err));
+                }
+                if (*count > 0)
+                    return 0;
+                *next = ie->base_offset + ie->count;
+                return SL_EDAMAGED;
+            }
+            /* The RecordBatch without the sluice header, as stored. */
+            memmove(w, w + SL_ENTRY_HDR, (size_t)blen);
+            out->len -= SL_ENTRY_HDR;
+            copied += blen;
+            *count += ie->base_offset + ie->count > offset
+                          ? ie->base_offset + ie->count - offset
+                          : 0;
+            *next = ie->base_offset + ie->count;
+            offset = *next;
         }
         slot += k;
     }

@@ -78,11 +78,13 @@ typedef struct {
 } sl_kprod_t;
 
 /* Verdicts of the Kafka idempotence check (sl_store_append_batch). */
-#define SL_KPROD_OK 0           /* Stored. */
-#define SL_KPROD_DUP 1          /* A retry of a remembered batch: not
-                                   stored again; its original offset. */
-#define SL_KPROD_DUP_OLD 2      /* Sequences stored before, in a batch no
-                                   longer remembered (Kafka's
+#define SL_KPROD_OK 0 /* Stored. */
+#define SL_KPROD_DUP                                                           \
+    1 /* A retry of a remembered batch: not                                    \
+         stored again; its original offset. */
+#define SL_KPROD_DUP_OLD                                                       \
+    2                           /* Sequences stored before, in a batch no      \
+                                   longer remembered (Kafka's                  \
                                    DUPLICATE_SEQUENCE_NUMBER). */
 #define SL_KPROD_OUT_OF_ORDER 3 /* A gap or overlap in the sequence. */
 #define SL_KPROD_STALE_EPOCH 4  /* An epoch below the producer's current. */
@@ -111,7 +113,7 @@ typedef struct sl_part_s {
     uint32_t nkprods, capkprods;
     void *waiters;  /* For the server (long polls); not owned. */
     void *kwaiters; /* For the Kafka listener's Fetch long polls. */
-    int advanced;  /* Scratch flag while completing a group. */
+    int advanced;   /* Scratch flag while completing a group. */
 } sl_part_t;
 
 /* An acknowledgement, opaque to the store, delivered after durability.
@@ -226,9 +228,8 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
  * receives the base offset (or the original one) when there is one. A
  * batch is copied: batch may be freed when this returns. */
 int sl_store_append_batch(sl_store_t *store, sl_part_t *part,
-                          const uint8_t *batch, size_t len,
-                          const sl_entry_t *e, const sl_ack_t *ack,
-                          uint64_t *base, int *verdict);
+                          const uint8_t *batch, size_t len, const sl_entry_t *e,
+                          const sl_ack_t *ack, uint64_t *base, int *verdict);
 
 /* Hands out a new Kafka producer id (InitProducerId): never one handed
  * out before, across restarts too (a high-water mark in meta.log, synced
@@ -276,6 +277,17 @@ typedef int (*sl_store_emit_cb)(void *ctx, const sl_record_t *rec);
 int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                   uint64_t max_bytes, sl_store_emit_cb emit, void *ctx,
                   uint64_t *next, uint64_t *count);
+
+/* Appends to out (caller-owned) the stored RecordBatches of part from the
+ * one holding offset on, as stored (a Kafka Fetch serves them without
+ * re-encoding; the sluice header is left out), whole batches only, until
+ * the next would exceed max_bytes (at least one when any is available).
+ * Each is verified first; damage is never served, and errors are those of
+ * sl_store_read. *next is the offset after the last batch, *count the
+ * records at or after offset appended. */
+int sl_store_read_batches(sl_store_t *store, sl_part_t *part, uint64_t offset,
+                          uint64_t max_bytes, sl_buf_t *out, uint64_t *next,
+                          uint64_t *count);
 
 /* Hands staged work to the writer now if it is idle (the store does this
  * itself at the end of every loop turn). */

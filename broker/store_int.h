@@ -105,15 +105,16 @@ struct sl_store_s {
     int have_seg_hwm;
     sl_hole_t *holes; /* Skipped offsets, from meta.log. */
     size_t nholes, capholes;
-    uint32_t meta_damage; /* Damaged meta.log ranges found at start-up. */
-    uint32_t lost_names;  /* Partitions named _lost/partition-<id>. */
-    int meta_dirty;       /* meta.log must be rewritten after recovery. */
+    uint32_t meta_damage;  /* Damaged meta.log ranges found at start-up. */
+    uint32_t lost_names;   /* Partitions named _lost/partition-<id>. */
+    int meta_dirty;        /* meta.log must be rewritten after recovery. */
     int64_t kpid_next;     /* Next Kafka producer id to hand out. */
     int64_t kpid_reserved; /* Ids below it are covered by a meta.log
                               high-water mark (staged or durable). */
 
     sl_fdcache_t rcache; /* Loop-thread index descriptors. */
     sl_buf_t scratch;    /* Loop-thread read buffer. */
+    sl_buf_t inflated;   /* Loop-thread: a decompressed Kafka batch. */
 
     /* Writer thread. */
     pthread_t thread;
