@@ -1,17 +1,24 @@
 /*
- * Produce (API key 0, versions 3-7), and the data path's shared state.
+ * Produce (API key 0, versions 0-7), and the data path's shared state.
  *
- * Request (v3-7):
- *   transactional_id  nullable string (must be null: no transactions)
+ * Versions 0-2 are advertised only because librdkafka compresses with gzip
+ * or snappy only when the broker's Produce range includes version 0
+ * (rdkafka_msgset_writer.c checks Produce 0..0 for them): their requests
+ * are read, and a message set that is not a RecordBatch v2 (magic 0 or 1)
+ * gets UNSUPPORTED_FOR_MESSAGE_FORMAT. Clients use the highest version,
+ * 7, which carries RecordBatch v2.
+ *
+ * Request (v0-7):
+ *   transactional_id  nullable string (v3+; must be null: no transactions)
  *   acks              i16: 0 (no reply), 1 or -1 (all)
  *   timeout_ms        i32
  *   topics            [ name string, partitions [ index i32,
  *                                                 records nullable bytes ] ]
- * Response (v3-7):
+ * Response (v0-7):
  *   topics            [ name string, partitions [ index i32, error_code
- *                       i16, base_offset i64, log_append_time_ms i64,
+ *                       i16, base_offset i64, log_append_time_ms i64 (v2+),
  *                       log_start_offset i64 (v5+) ] ]
- *   throttle_time_ms  i32
+ *   throttle_time_ms  i32 (v1+)
  *
  * The records of a partition are one or more RecordBatch v2 (magic 2).
  * Each is checked (framing, CRC-32C, codec, records; record.c) and staged
@@ -43,6 +50,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#define KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT 43
+#define KERR_UNSUPPORTED_COMPRESSION_TYPE 76
 
 sl_kdata_t *sl__kafka_data(sl_kafka_t *k) {
     if (k->data == NULL) {
@@ -188,6 +198,8 @@ static int16_t produce_part(sl_kafka_t *k, produce_t *pr, sl_part_t *part,
         if (end - p < SL_BATCH_HDR)
             return SL_KERR_CORRUPT_MESSAGE;
         uint64_t blen = (uint64_t)sl_get_u32be(p + 8) + 12;
+        if (p[16] == 0 || p[16] == 1)
+            return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
         if (p[16] != 2 || blen > (uint64_t)(end - p) || blen < SL_BATCH_HDR)
             return SL_KERR_CORRUPT_MESSAGE;
         sl_entry_t e;
@@ -245,9 +257,10 @@ int sl__kafka_h_produce(sl_kafka_t *k, sl_kconn_t *conn, const sl_kreq_t *req,
     sl_kdata_t *d = sl__kafka_data(k);
     if (d == NULL)
         return SL_ENOMEM;
-    const char *txn;
-    int16_t txn_len;
-    sl__kafka_r_str(body, &txn, &txn_len);
+    const char *txn = NULL;
+    int16_t txn_len = -1;
+    if (req->version >= 3)
+        sl__kafka_r_str(body, &txn, &txn_len);
     int16_t acks = sl__kafka_r_i16(body);
     sl__kafka_r_i32(body); /* timeout_ms: durability takes what it takes */
     if (body->err)
@@ -311,7 +324,8 @@ int sl__kafka_h_produce(sl_kafka_t *k, sl_kconn_t *conn, const sl_kreq_t *req,
             size_t pos = b->len;
             sl__kafka_w_i16(b, SL_KERR_NONE);
             sl__kafka_w_i64(b, -1); /* base_offset */
-            sl__kafka_w_i64(b, -1); /* log_append_time_ms: CreateTime */
+            if (req->version >= 2)
+                sl__kafka_w_i64(b, -1); /* log_append_time_ms: CreateTime */
             size_t lso_pos = b->len;
             if (req->version >= 5)
                 sl__kafka_w_i64(b, 0);
@@ -343,7 +357,8 @@ int sl__kafka_h_produce(sl_kafka_t *k, sl_kconn_t *conn, const sl_kreq_t *req,
             }
         }
     }
-    sl__kafka_w_i32(b, 0); /* throttle_time_ms */
+    if (req->version >= 1)
+        sl__kafka_w_i32(b, 0); /* throttle_time_ms */
     /* The scan above read the whole body, so body->err is 0 here. */
     if (acks == 0) {
         /* No reply; the acks still come and free the waiter. */
