@@ -108,7 +108,7 @@ static void replies_advance(sl_kconn_t *conn) {
                             "peer=%s api=%d error=\"%s\"", conn->peer, r->key,
                             sl_strerror(sl_buf_error(&r->buf)));
                 conn->close_after_flush = 1;
-            } else if (!conn->close_after_flush) {
+            } else {
                 sl_put_u32be(r->buf.data, (uint32_t)(r->buf.len - 4));
                 if (conn->out.len == 0 && r->buf.cap > conn->out.cap) {
                     /* Hand the buffer over instead of copying it. */
@@ -268,7 +268,7 @@ static void flush(sl_kconn_t *conn) {
     if (conn->closing || conn->writing)
         return;
     if (conn->out.len == 0) {
-        if (conn->close_after_flush && conn->rhead == NULL)
+        if (conn->close_after_flush && conn->rhead == NULL && !conn->holding)
             sl__kafka_conn_close(conn);
         else if (conn->eof && conn->rhead == NULL &&
                  conn->in.len - conn->in_off < 4)
