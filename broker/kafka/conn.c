@@ -270,9 +270,8 @@ static void flush(sl_kconn_t *conn) {
     if (conn->out.len == 0) {
         if (conn->close_after_flush && conn->rhead == NULL && !conn->holding)
             sl__kafka_conn_close(conn);
-        else if (conn->eof && conn->rhead == NULL &&
-                 conn->in.len - conn->in_off < 4)
-            sl__kafka_conn_close(conn);
+        else if (conn->eof && conn->rhead == NULL && !conn->holding)
+            sl__kafka_conn_close(conn); /* Counts a partial frame left. */
         return;
     }
     sl_buf_t tmp = conn->wbuf;
