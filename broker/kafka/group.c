@@ -22,25 +22,12 @@
  */
 #include "broker/kafka/group.h"
 #include "error.h"
+#include "strmap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-
-/* Kafka bounds the metadata of a commit with offset.metadata.max.bytes;
- * member ids are client ids plus 37 bytes, and client ids are strings of
- * the protocol (int16 length). */
-#define INITIAL_BUCKETS 16
-
-static uint64_t hash_name(const char *p, size_t len) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a. */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (uint8_t)p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 static int str_eq(const char *s, size_t slen, sl_kstr_t k) {
     return k.len >= 0 && (size_t)k.len == slen && memcmp(s, k.p, slen) == 0;
@@ -109,74 +96,37 @@ static void free_group(sl_kgroup_t *g) {
 }
 
 void sl__kgroup_free(sl_kcoord_t *c) {
-    for (size_t i = 0; i < c->nbuckets; i++) {
-        sl_kgroup_t *g = c->table[i];
-        while (g != NULL) {
-            sl_kgroup_t *next = g->next;
-            free_group(g);
-            g = next;
-        }
-    }
-    free(c->table);
-    c->table = NULL;
-    c->nbuckets = 0;
+    for (size_t i = 0; i < c->groups.nbuckets; i++)
+        for (sl_strmap_node_t *n = c->groups.buckets[i]; n; n = n->next)
+            free_group(n->value);
+    sl_strmap_free(&c->groups);
 }
 
 sl_kgroup_t *sl__kgroup_find(const sl_kcoord_t *c, sl_kstr_t group) {
-    if (c->nbuckets == 0 || group.len < 0)
+    if (c->groups.buckets == NULL || group.len < 0)
         return NULL;
-    uint64_t h = hash_name(group.p, (size_t)group.len);
-    for (sl_kgroup_t *g = c->table[h & (c->nbuckets - 1)]; g != NULL;
-         g = g->next)
-        if (str_eq(g->name, g->name_len, group))
-            return g;
-    return NULL;
-}
-
-static int grow_table(sl_kcoord_t *c) {
-    size_t n = c->nbuckets == 0 ? INITIAL_BUCKETS : c->nbuckets * 2;
-    sl_kgroup_t **t = calloc(n, sizeof(*t));
-    if (t == NULL)
-        return SL_ENOMEM;
-    for (size_t i = 0; i < c->nbuckets; i++) {
-        sl_kgroup_t *g = c->table[i];
-        while (g != NULL) {
-            sl_kgroup_t *next = g->next;
-            size_t b = hash_name(g->name, g->name_len) & (n - 1);
-            g->next = t[b];
-            t[b] = g;
-            g = next;
-        }
-    }
-    free(c->table);
-    c->table = t;
-    c->nbuckets = n;
-    return 0;
+    return sl_strmap_get(&c->groups, group.p, (size_t)group.len);
 }
 
 static int new_group(sl_kcoord_t *c, sl_kstr_t name, sl_kgroup_t **out) {
-    if (c->st.groups >= c->nbuckets && grow_table(c) != 0)
+    if (c->groups.buckets == NULL && sl_strmap_init(&c->groups) != 0)
         return SL_ENOMEM;
     sl_kgroup_t *g = calloc(1, sizeof(*g));
-    if (g == NULL || (g->name = dup_str(name)) == NULL) {
+    if (g == NULL || (g->name = dup_str(name)) == NULL ||
+        sl_strmap_put(&c->groups, name.p, (size_t)name.len, g) != 0) {
+        if (g != NULL)
+            free(g->name);
         free(g);
         return SL_ENOMEM;
     }
     g->name_len = (size_t)name.len;
-    size_t b = hash_name(g->name, g->name_len) & (c->nbuckets - 1);
-    g->next = c->table[b];
-    c->table[b] = g;
     c->st.groups++;
     *out = g;
     return 0;
 }
 
 static void drop_group(sl_kcoord_t *c, sl_kgroup_t *g) {
-    size_t b = hash_name(g->name, g->name_len) & (c->nbuckets - 1);
-    sl_kgroup_t **pp = &c->table[b];
-    while (*pp != g)
-        pp = &(*pp)->next;
-    *pp = g->next;
+    sl_strmap_del(&c->groups, g->name, g->name_len);
     c->st.groups--;
     free_group(g);
 }
@@ -766,9 +716,10 @@ int16_t sl__kgroup_commit_check(sl_kcoord_t *c, sl_kstr_t group,
 }
 
 void sl__kgroup_forget(sl_kcoord_t *c, void *wait) {
-    for (size_t i = 0; i < c->nbuckets; i++)
-        for (sl_kgroup_t *g = c->table[i]; g != NULL; g = g->next)
-            for (sl_kmember_t *m = g->members; m != NULL; m = m->next) {
+    for (size_t i = 0; i < c->groups.nbuckets; i++)
+        for (sl_strmap_node_t *n = c->groups.buckets[i]; n; n = n->next)
+            for (sl_kmember_t *m = ((sl_kgroup_t *)n->value)->members; m;
+                 m = m->next) {
                 if (m->join_wait == wait)
                     m->join_wait = NULL;
                 if (m->sync_wait == wait)
@@ -785,9 +736,10 @@ void sl__kgroup_tick(sl_kcoord_t *c, int64_t now) {
     /* A removal can free a group and with it the chain link we stand on,
      * so restart the bucket after every change; ticks are rare and
      * groups few. */
-    for (size_t i = 0; i < c->nbuckets; i++) {
+    for (size_t i = 0; i < c->groups.nbuckets; i++) {
     again:
-        for (sl_kgroup_t *g = c->table[i]; g != NULL; g = g->next) {
+        for (sl_strmap_node_t *n = c->groups.buckets[i]; n; n = n->next) {
+            sl_kgroup_t *g = n->value;
             for (sl_kmember_t *m = g->members; m != NULL; m = m->next) {
                 if (expired(m, now)) {
                     c->st.expired++;
@@ -806,8 +758,9 @@ void sl__kgroup_tick(sl_kcoord_t *c, int64_t now) {
 
 int64_t sl__kgroup_next_deadline(const sl_kcoord_t *c) {
     int64_t next = INT64_MAX;
-    for (size_t i = 0; i < c->nbuckets; i++)
-        for (const sl_kgroup_t *g = c->table[i]; g != NULL; g = g->next) {
+    for (size_t i = 0; i < c->groups.nbuckets; i++)
+        for (sl_strmap_node_t *n = c->groups.buckets[i]; n; n = n->next) {
+            const sl_kgroup_t *g = n->value;
             if (g->state == SL_KGROUP_PREPARING && g->join_deadline < next)
                 next = g->join_deadline;
             for (const sl_kmember_t *m = g->members; m != NULL; m = m->next)

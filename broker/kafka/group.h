@@ -33,6 +33,8 @@
 #ifndef SL_BROKER_KAFKA_GROUP_H
 #define SL_BROKER_KAFKA_GROUP_H
 
+#include "strmap.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -98,8 +100,7 @@ typedef struct sl_kmember_s {
 } sl_kmember_t;
 
 typedef struct sl_kgroup_s {
-    struct sl_kgroup_s *next; /* Hash chain. */
-    char *name;               /* Owned, NUL-terminated. */
+    char *name; /* Owned, NUL-terminated. */
     size_t name_len;
     sl_kgroup_state_t state;
     int32_t generation;
@@ -142,8 +143,7 @@ typedef struct {
 
 typedef struct {
     sl_kgroup_opts_t opts;
-    sl_kgroup_t **table; /* Hash buckets (power of two). */
-    size_t nbuckets;
+    sl_strmap_t groups; /* Name -> sl_kgroup_t (owned). */
     sl_kgroup_join_cb join_cb;
     sl_kgroup_sync_cb sync_cb;
     void *cb_arg;

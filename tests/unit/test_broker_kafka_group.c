@@ -184,6 +184,19 @@ static void two_members(sl_kcoord_t *c, waiter_t *a, waiter_t *b) {
     SL_CHECK_INT(b->generation, 2);
 }
 
+/* two_members(), then both sync (no assignments): a stable generation 2. */
+static void stable_two(sl_kcoord_t *c, waiter_t *a, waiter_t *b) {
+    waiter_t sa = {0}, sb = {0};
+    two_members(c, a, b);
+    SL_CHECK_OK(
+        sl__kgroup_sync(c, S("g"), 2, S(a->member_id), NULL, 0, 0, &sa));
+    SL_CHECK_OK(
+        sl__kgroup_sync(c, S("g"), 2, S(b->member_id), NULL, 0, 0, &sb));
+    SL_CHECK_INT(sa.err, 0);
+    SL_CHECK_INT(sb.err, 0);
+    SL_CHECK_INT(sb.assign_len, 0);
+}
+
 SL_TEST(kafka_group_follower_sync_before_and_after_leader) {
     sl_kcoord_t c;
     setup(&c);
@@ -245,14 +258,8 @@ SL_TEST(kafka_group_rebalance_during_sync_fails_waiting_followers) {
 SL_TEST(kafka_group_leave_rebalances_and_leader_moves) {
     sl_kcoord_t c;
     setup(&c);
-    waiter_t a, b, sa = {0}, sb = {0};
-    two_members(&c, &a, &b);
-    SL_CHECK_OK(
-        sl__kgroup_sync(&c, S("g"), 2, S(a.member_id), NULL, 0, 1, &sa));
-    SL_CHECK_OK(
-        sl__kgroup_sync(&c, S("g"), 2, S(b.member_id), NULL, 0, 1, &sb));
-    SL_CHECK_INT(sb.err, 0);
-    SL_CHECK_INT(sb.assign_len, 0);
+    waiter_t a, b;
+    stable_two(&c, &a, &b);
     SL_CHECK_INT(sl__kgroup_leave(&c, S("g"), S(a.member_id), 5), 0);
     SL_CHECK_INT(sl__kgroup_leave(&c, S("g"), S(a.member_id), 5),
                  SL_KERR_UNKNOWN_MEMBER_ID);
@@ -277,12 +284,8 @@ SL_TEST(kafka_group_leave_rebalances_and_leader_moves) {
 SL_TEST(kafka_group_session_expiry_removes_member_and_rebalances) {
     sl_kcoord_t c;
     setup(&c);
-    waiter_t a, b, sa = {0}, sb = {0};
-    two_members(&c, &a, &b);
-    SL_CHECK_OK(
-        sl__kgroup_sync(&c, S("g"), 2, S(a.member_id), NULL, 0, 0, &sa));
-    SL_CHECK_OK(
-        sl__kgroup_sync(&c, S("g"), 2, S(b.member_id), NULL, 0, 0, &sb));
+    waiter_t a, b;
+    stable_two(&c, &a, &b);
     SL_CHECK_INT(sl__kgroup_next_deadline(&c), 10000);
     /* a keeps heartbeating, b goes quiet. */
     SL_CHECK_INT(sl__kgroup_heartbeat(&c, S("g"), 2, S(a.member_id), 9000), 0);
@@ -307,12 +310,8 @@ SL_TEST(kafka_group_session_expiry_removes_member_and_rebalances) {
 SL_TEST(kafka_group_rebalance_timeout_drops_members_that_did_not_rejoin) {
     sl_kcoord_t c;
     setup(&c);
-    waiter_t a, b, sa = {0}, sb = {0};
-    two_members(&c, &a, &b);
-    SL_CHECK_OK(
-        sl__kgroup_sync(&c, S("g"), 2, S(a.member_id), NULL, 0, 0, &sa));
-    SL_CHECK_OK(
-        sl__kgroup_sync(&c, S("g"), 2, S(b.member_id), NULL, 0, 0, &sb));
+    waiter_t a, b;
+    stable_two(&c, &a, &b);
     /* The leader rejoins (a leader's JoinGroup always rebalances); b keeps
      * heartbeating but never rejoins. */
     waiter_t a2 = {0};
