@@ -1,5 +1,5 @@
 /*
- * The group coordinator's state machine (group.h): the rules of Kafka's
+ * The group coordinator's state machine (group_int.h): the rules of Kafka's
  * GroupCoordinator.scala and GroupMetadata.scala, re-stated here as C.
  *
  * A rebalance: a JoinGroup from a new member, a known member with new
@@ -20,7 +20,7 @@
  * or SyncGroup reply does not expire (the rebalance timeout, or the
  * leader's session, bounds that wait), as in Kafka.
  */
-#include "broker/kafka/group.h"
+#include "broker/kafka/group_int.h"
 #include "error.h"
 #include "strmap.h"
 

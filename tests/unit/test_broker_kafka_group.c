@@ -2,7 +2,7 @@
  * driven by hand with its own clock: the rules of Kafka's
  * GroupCoordinator for joins, rebalances, syncs, heartbeats, leaving,
  * session expiry and commit checks. */
-#include "broker/kafka/group.h"
+#include "broker/kafka/group_int.h"
 #include "error.h"
 #include "sl_test.h"
 

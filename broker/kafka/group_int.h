@@ -30,8 +30,8 @@
  * the caller's; the coordinator only hands them back, exactly once each,
  * through a callback, unless sl__kgroup_forget() took one back first.
  */
-#ifndef SL_BROKER_KAFKA_GROUP_H
-#define SL_BROKER_KAFKA_GROUP_H
+#ifndef SL_BROKER_KAFKA_GROUP_INT_H
+#define SL_BROKER_KAFKA_GROUP_INT_H
 
 #include "strmap.h"
 
