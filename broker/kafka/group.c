@@ -704,13 +704,16 @@ int16_t sl__kgroup_commit_check(sl_kcoord_t *c, sl_kstr_t group,
         return generation < 0 ? SL_KERR_NONE : SL_KERR_ILLEGAL_GENERATION;
     if (generation < 0 && g->state == SL_KGROUP_EMPTY)
         return SL_KERR_NONE;
-    if (g->state == SL_KGROUP_COMPLETING)
-        return SL_KERR_REBALANCE_IN_PROGRESS;
     sl_kmember_t *m = find_member(g, member_id);
     if (m == NULL || m->pending)
         return SL_KERR_UNKNOWN_MEMBER_ID;
     if (generation != g->generation)
         return SL_KERR_ILLEGAL_GENERATION;
+    /* A valid member between JoinGroup and the leader's SyncGroup has no
+     * assignment yet; Stable and PreparingRebalance commit (a member of
+     * the current generation may commit until it rejoined). */
+    if (g->state == SL_KGROUP_COMPLETING)
+        return SL_KERR_REBALANCE_IN_PROGRESS;
     m->expires = now + m->session_ms;
     return SL_KERR_NONE;
 }
