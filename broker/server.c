@@ -274,6 +274,8 @@ void sl__server_mem_update(sl_server_t *srv) {
                      "used=%zu max_memory=%" PRIu64, used, budget);
         for (sl_conn_t *conn = srv->conns; conn; conn = conn->next)
             sl__server_update_reading(conn);
+        if (srv->ext.flush)
+            srv->ext.flush(srv->ext.arg);
     } else if (srv->mem_full && used < budget - budget / 8) {
         srv->mem_full = 0;
         sl_log_debug("memory released; reading resumed", "used=%zu", used);
@@ -284,6 +286,8 @@ void sl__server_mem_update(sl_server_t *srv) {
                 sl__server_conn_yield(conn);
             }
         }
+        if (srv->ext.flush)
+            srv->ext.flush(srv->ext.arg);
     }
 }
 
@@ -473,7 +477,7 @@ static void on_connection(uv_stream_t *ls, int status) {
     sl_server_t *srv = ls->data;
     if (status < 0 || srv->stopping)
         return;
-    if (srv->nconns >= srv->opts.max_conns) {
+    if (srv->nconns + srv->ext_conns >= srv->opts.max_conns) {
         uv_tcp_t *t = malloc(sizeof *t);
         if (t == NULL)
             return;
@@ -636,4 +640,30 @@ void sl_server_free(sl_server_t *srv) {
     free(srv->msgs);
     sl_buf_free(&srv->body);
     free(srv);
+}
+
+/* ---- the second listener's share (server.h) ---------------------------- */
+
+void sl_server_set_ext(sl_server_t *srv, const sl_server_ext_t *ext) {
+    srv->ext = *ext;
+}
+
+void sl_server_mem_account(sl_server_t *srv, size_t *held, size_t now) {
+    srv->mem_conns += now - *held; /* Unsigned: wraps right. */
+    *held = now;
+    sl__server_mem_update(srv);
+}
+
+int sl_server_mem_full(const sl_server_t *srv) { return srv->mem_full; }
+
+int sl_server_conn_admit(sl_server_t *srv) {
+    if (srv->nconns + srv->ext_conns >= srv->opts.max_conns)
+        return SL_ELIMIT;
+    srv->ext_conns++;
+    return 0;
+}
+
+void sl_server_conn_release(sl_server_t *srv) {
+    if (srv->ext_conns > 0)
+        srv->ext_conns--;
 }
