@@ -33,25 +33,15 @@
 #ifndef SL_BROKER_KAFKA_GROUP_INT_H
 #define SL_BROKER_KAFKA_GROUP_INT_H
 
+#include "broker/kafka/internal.h"
 #include "strmap.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Kafka error codes the coordinator answers with. */
-#define SL_KERR_NONE 0
-#define SL_KERR_UNKNOWN_TOPIC_OR_PARTITION 3
+/* Kafka's OFFSET_METADATA_TOO_LARGE; internal.h has the rest of the
+ * protocol's error codes. */
 #define SL_KERR_OFFSET_METADATA_TOO_LARGE 12
-#define SL_KERR_COORDINATOR_NOT_AVAILABLE 15
-#define SL_KERR_ILLEGAL_GENERATION 22
-#define SL_KERR_INCONSISTENT_GROUP_PROTOCOL 23
-#define SL_KERR_INVALID_GROUP_ID 24
-#define SL_KERR_UNKNOWN_MEMBER_ID 25
-#define SL_KERR_INVALID_SESSION_TIMEOUT 26
-#define SL_KERR_REBALANCE_IN_PROGRESS 27
-#define SL_KERR_INVALID_REQUEST 42
-#define SL_KERR_MEMBER_ID_REQUIRED 79
-#define SL_KERR_GROUP_MAX_SIZE_REACHED 81
 
 typedef enum {
     SL_KGROUP_EMPTY = 0,
