@@ -118,7 +118,7 @@ fi
 
 # ---- stats ---------------------------------------------------------------
 stats=$(bin/sluice --broker "127.0.0.1:$bport" stats 2>&1)
-reb=$(printf '%s\n' "$stats" | awk '$1 == "kafka_group_rebalances" { print $2 }')
+reb=$(printf '%s\n' "$stats" | awk '$2 == "kafka_group_rebalances" { print $3 }')
 if [ -n "$reb" ] && [ "$reb" -gt 0 ]; then
     pass kafka_groups_stats_count_rebalances
 else
