@@ -166,6 +166,7 @@ void sl__kafka_groups_stats(sl_kafka_t *k, sl_buf_t *out) {
     sl_buf_printf(out,
                   "STAT kafka_groups %" PRIu64 "\r\n"
                   "STAT kafka_group_members %" PRIu64 "\r\n"
+                  "STAT kafka_group_bytes %" PRIu64 "\r\n"
                   "STAT kafka_group_rebalances %" PRIu64 "\r\n"
                   "STAT kafka_group_joins %" PRIu64 "\r\n"
                   "STAT kafka_group_syncs %" PRIu64 "\r\n"
@@ -176,9 +177,9 @@ void sl__kafka_groups_stats(sl_kafka_t *k, sl_buf_t *out) {
                   "STAT kafka_offset_commit_partitions %" PRIu64 "\r\n"
                   "STAT kafka_offset_commit_refused %" PRIu64 "\r\n"
                   "STAT kafka_offset_fetches %" PRIu64 "\r\n",
-                  st.groups, st.members, st.rebalances, st.joins, st.syncs,
-                  st.heartbeats, st.leaves, st.expired, commits, parts, refused,
-                  fetches);
+                  st.groups, st.members, st.bytes, st.rebalances, st.joins,
+                  st.syncs, st.heartbeats, st.leaves, st.expired, commits,
+                  parts, refused, fetches);
 }
 
 /* ---- FindCoordinator ----------------------------------------------------
