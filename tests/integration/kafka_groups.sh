@@ -6,7 +6,8 @@
 #   - kafka-python: offsets committed through the text protocol are what
 #     OffsetFetch reads and the other way round (xproto.py); a group of
 #     three members rebalancing while a producer keeps producing
-#     (group3.py);
+#     (group3.py); raw requests: a member dying with its JoinGroup held,
+#     a follower syncing after the leader, malformed requests (hostile.py);
 #   - kafkajs (npm, installed into build/node): producer, consumer group,
 #     commits fetched back, resume (kafkajs_group.js);
 #   - the group counters of the broker's stats.
@@ -90,6 +91,8 @@ if "$py" -c 'import kafka' 2>/dev/null; then
         2> "$dir/xproto.err" || { tail -n 20 "$dir/xproto.err"; failed=1; }
     (cd "$here" && timeout 600 "$py" group3.py "$bport" "$kport") \
         2> "$dir/group3.err" || { tail -n 20 "$dir/group3.err"; failed=1; }
+    (cd "$here" && timeout 300 "$py" hostile.py "$bport" "$kport") \
+        2> "$dir/hostile.err" || { tail -n 20 "$dir/hostile.err"; failed=1; }
 else
     echo "SKIP kafka_groups_python: python3-kafka is not installed"
 fi
