@@ -80,6 +80,13 @@ typedef struct {
 } sl_server_ext_t;
 void sl_server_set_ext(sl_server_t *srv, const sl_server_ext_t *ext);
 
+/* Makes room in a connection's input buffer (unparsed from *in_off) for
+ * the next read: a chunk, or the rest of a request of need bytes being
+ * received at its exact size (sl_buf_reserve() would round it up to a
+ * power of two, and the budget counts what is allocated). Consumed input
+ * is dropped first when that makes room. Shared by both listeners. */
+int sl_server_input_reserve(sl_buf_t *in, size_t *in_off, size_t need);
+
 /* Accounts a connection of the second listener in the memory budget:
  * *held is what it counted so far (starting at 0), now what it holds; the
  * budget is re-checked. */

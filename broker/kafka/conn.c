@@ -39,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define READ_CHUNK (64u * 1024)
 #define KEEP_BUF 4096
 /* The largest frame read before SASL authentication. */
 #define PREAUTH_MAX (64u * 1024)
@@ -108,7 +107,7 @@ static void replies_advance(sl_kconn_t *conn) {
                             "peer=%s api=%d error=\"%s\"", conn->peer, r->key,
                             sl_strerror(sl_buf_error(&r->buf)));
                 conn->close_after_flush = 1;
-            } else if (!conn->close_after_flush) {
+            } else {
                 sl_put_u32be(r->buf.data, (uint32_t)(r->buf.len - 4));
                 if (conn->out.len == 0 && r->buf.cap > conn->out.cap) {
                     /* Hand the buffer over instead of copying it. */
@@ -268,11 +267,10 @@ static void flush(sl_kconn_t *conn) {
     if (conn->closing || conn->writing)
         return;
     if (conn->out.len == 0) {
-        if (conn->close_after_flush && conn->rhead == NULL)
+        if (conn->close_after_flush && conn->rhead == NULL && !conn->holding)
             sl__kafka_conn_close(conn);
-        else if (conn->eof && conn->rhead == NULL &&
-                 conn->in.len - conn->in_off < 4)
-            sl__kafka_conn_close(conn);
+        else if (conn->eof && conn->rhead == NULL && !conn->holding)
+            sl__kafka_conn_close(conn); /* Counts a partial frame left. */
         return;
     }
     sl_buf_t tmp = conn->wbuf;
@@ -309,34 +307,10 @@ static size_t frame_max(const sl_kconn_t *conn) {
     return conn->authed ? conn->k->opts.max_request : PREAUTH_MAX;
 }
 
-/* Makes room for the next read: a chunk, or the rest of a frame being
- * received at its exact size (the budget counts what is allocated). */
 static int input_reserve(sl_kconn_t *conn) {
-    sl_buf_t *in = &conn->in;
-    if (conn->in_off > 0 && conn->in_off == in->len) {
-        sl_buf_reset(in);
-        conn->in_off = 0;
-    }
-    size_t want = READ_CHUNK;
-    size_t have = in->len - conn->in_off;
-    int exact = conn->need > have && conn->need - have > want;
-    if (exact)
-        want = conn->need - have;
-    if (in->cap - in->len < want && conn->in_off > 0) {
-        sl_buf_consume(in, conn->in_off);
-        conn->in_off = 0;
-    }
-    if (in->cap - in->len < want) {
-        if (!exact)
-            want = in->cap > want ? in->cap : want;
-        uint8_t *data = realloc(in->data, in->len + want);
-        if (data == NULL)
-            return SL_ENOMEM;
-        in->data = data;
-        in->cap = in->len + want;
-    }
+    int err = sl_server_input_reserve(&conn->in, &conn->in_off, conn->need);
     sl__kafka_conn_account(conn);
-    return 0;
+    return err;
 }
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {

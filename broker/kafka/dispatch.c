@@ -168,11 +168,51 @@ static int plain_check(const sl_kafka_t *k, const uint8_t *tok, size_t len) {
     return 0;
 }
 
+/* How long a failed authentication's answer (or, after SaslHandshake v0,
+ * the close) is held back, so guessing the secret is slow; nothing more
+ * is read from the connection meanwhile. */
+#define AUTH_FAIL_DELAY_MS 1000
+
+/* Logs failed authentications, at most one line a second (a flood of
+ * wrong guesses must not flood the log). */
 static void auth_failed(sl_kafka_t *k, sl_kconn_t *conn, const char *why) {
     k->st.err_auth++;
-    sl_log_warn("kafka SASL authentication failed", "peer=%s reason=\"%s\"",
-                conn->peer, why);
+    k->auth_unlogged++;
     conn->close_after_flush = 1;
+    uint64_t now = (uint64_t)uv_now(k->loop);
+    if (k->auth_logged_ms != 0 && now - k->auth_logged_ms < 1000)
+        return;
+    sl_log_warn("kafka SASL authentication failed",
+                "peer=%s reason=\"%s\" failures=%" PRIu64, conn->peer, why,
+                k->auth_unlogged);
+    k->auth_unlogged = 0;
+    k->auth_logged_ms = now ? now : 1;
+}
+
+static void held_reply_cb(uv_timer_t *t) {
+    sl_kconn_t *conn = t->data;
+    sl_kreply_t *reply = conn->held;
+    conn->held = NULL;
+    conn->holding = 0;
+    if (reply != NULL)
+        sl__kafka_reply_done(reply);
+    else
+        sl__kafka_conn_close(conn);
+}
+
+static void held_cancel_cb(void *arg) {
+    sl_kconn_t *conn = arg;
+    conn->held = NULL;
+    uv_timer_stop(&conn->timer);
+}
+
+/* Sends reply (NULL: closes) after AUTH_FAIL_DELAY_MS. */
+static void hold(sl_kconn_t *conn, sl_kreply_t *reply) {
+    conn->held = reply;
+    conn->holding = 1;
+    if (reply != NULL)
+        sl__kafka_reply_on_cancel(reply, held_cancel_cb, conn);
+    uv_timer_start(&conn->timer, held_reply_cb, AUTH_FAIL_DELAY_MS, 0);
 }
 
 static int h_sasl_handshake(sl_kafka_t *k, sl_kconn_t *conn,
@@ -235,11 +275,13 @@ static int h_sasl_authenticate(sl_kafka_t *k, sl_kconn_t *conn,
     sl__kafka_w_bytes(b, "", 0);
     if (req->version >= 1)
         sl__kafka_w_i64(b, 0);
-    if (err == SL_KERR_NONE)
+    if (err == SL_KERR_NONE) {
         conn->authed = 1;
-    else
+        sl__kafka_reply_done(reply);
+    } else {
         auth_failed(k, conn, msg);
-    sl__kafka_reply_done(reply);
+        hold(conn, reply);
+    }
     return 0;
 }
 
@@ -249,7 +291,8 @@ int sl__kafka_sasl_raw(sl_kafka_t *k, sl_kconn_t *conn, const uint8_t *frame,
     if (plain_check(k, frame, len) != 0) {
         /* The v0 exchange has no error reply: Kafka closes. */
         auth_failed(k, conn, "Authentication failed: invalid credentials");
-        return SL_EAUTH;
+        hold(conn, NULL);
+        return 0;
     }
     conn->authed = 1;
     return sl__kafka_send_raw(conn, "", 0);

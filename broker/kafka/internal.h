@@ -233,7 +233,7 @@ void sl__kafka_reply_on_cancel(sl_kreply_t *reply, sl_kreply_cancel_cb cb,
  * core's. */
 struct sl_kconn_s {
     uv_tcp_t tcp;
-    uv_timer_t timer; /* Held SASL failures. */
+    uv_timer_t timer; /* Holds back a failed authentication. */
     sl_kafka_t *k;
     sl_kconn_t *next, *prev; /* All connections. */
     sl_kconn_t *dnext;       /* Dirty list (output to flush). */
@@ -247,13 +247,15 @@ struct sl_kconn_s {
     uint64_t last_active_ms, connected_ms, req_start_ms;
     int writing, reading, closing, close_after_flush, dirty, eof;
     int handles;
-    int authed;      /* SASL done, or no secret. */
-    int sasl_mech;   /* SaslHandshake chose PLAIN. */
-    int sasl_raw;    /* SaslHandshake v0: the next frame is a raw token. */
-    int req_waiting; /* A frame has begun and is not complete. */
-    size_t mem;      /* Bytes counted in the server's budget. */
-    char peer[64];   /* "ip:port", for log lines. */
-    void *user;      /* Free for handlers (not used by the core). */
+    int authed;        /* SASL done, or no secret. */
+    int sasl_mech;     /* SaslHandshake chose PLAIN. */
+    int sasl_raw;      /* SaslHandshake v0: the next frame is a raw token. */
+    int req_waiting;   /* A frame has begun and is not complete. */
+    size_t mem;        /* Bytes counted in the server's budget. */
+    char peer[64];     /* "ip:port", for log lines. */
+    sl_kreply_t *held; /* A failed SaslAuthenticate's reply, held back. */
+    int holding;       /* The hold timer runs (no close before it ends). */
+    void *user;        /* Free for handlers (not used by the core). */
 };
 
 /* ---- the listener (conn.c) -------------------------------------------- */
@@ -314,6 +316,7 @@ struct sl_kafka_s {
     void (*stop_cb)(void *);
     void *stop_data;
     sl_kstats_t st;
+    uint64_t auth_unlogged, auth_logged_ms; /* Failed auths, for the log. */
     /* names.c: Kafka topic name -> sl_ktopic_t, built from the store's
      * partitions 1..names_scanned. */
     sl_strmap_t topics;
