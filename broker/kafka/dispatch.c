@@ -64,6 +64,12 @@ static const sl_kapi_t apis[] = {
     {SL_KAPI_CREATE_TOPICS, 0, 4, sl__kafka_h_create_topics},
 
     /* The data path: Produce, Fetch, ListOffsets, InitProducerId. */
+    /* Produce from 0: librdkafka compresses with gzip or snappy only when
+     * version 0 is advertised (produce.c). */
+    {SL_KAPI_PRODUCE, 0, 7, sl__kafka_h_produce},
+    {SL_KAPI_FETCH, 4, 11, sl__kafka_h_fetch},
+    {SL_KAPI_LIST_OFFSETS, 0, 2, sl__kafka_h_list_offsets},
+    {SL_KAPI_INIT_PRODUCER_ID, 0, 1, sl__kafka_h_init_producer_id},
 
     /* (end of the data path's rows) */
 
