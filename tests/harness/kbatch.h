@@ -28,4 +28,11 @@ typedef struct {
  * Fails the test on an encoder error. */
 void sl_test_kbatch(sl_buf_t *out, const sl_test_kbatch_t *b);
 
+/* Appends in compressed with codec (SL_CODEC_*; snappy raw, or with xerial
+ * in xerial's framing as two blocks) to out, as a producer compresses a
+ * batch's records: gzip level 6, zstd level 3 with the content size, lz4
+ * frames with default settings. Fails the test on a library error. */
+void sl_test_kcompress(int codec, int xerial, const sl_buf_t *in,
+                       sl_buf_t *out);
+
 #endif
