@@ -5,7 +5,8 @@ which starts the brokers. Prints PASS/FAIL lines like the C tests.
 
     kafka_core.py MODE TEXT_PORT KAFKA_PORT [SECRET]
 
-MODE is names (kcat -L after text-protocol puts), create (CreateTopics
+MODE is names (kcat -L after text-protocol puts), advertised (the
+address Metadata names), create (CreateTopics
 through kafka-python's admin client), hostile (raw bad input, counted in
 stats, other clients unaffected), conns (the connection limit) or sasl
 (SASL/PLAIN with kcat, kafka-python and raw requests before auth).
@@ -443,6 +444,16 @@ def mode_sasl():
     check("still_serves", topics == {"src.shop.users": 1}, str(md))
 
 
-{"names": mode_names, "create": mode_create, "hostile": mode_hostile,
+def mode_advertised():
+    # Started with --kafka-advertised localhost:KAFKA_PORT: Metadata names
+    # that address, and librdkafka connects to it.
+    topics, md = kcat_list()
+    check("metadata_names_advertised",
+          md is not None and not isinstance(md, str) and
+          md["brokers"] == [{"id": 0, "name": "localhost:%d" % KAFKA_PORT}],
+          str(md))
+
+
+{"advertised": mode_advertised, "names": mode_names, "create": mode_create, "hostile": mode_hostile,
  "conns": mode_conns, "sasl": mode_sasl}[MODE]()
 sys.exit(failed)
