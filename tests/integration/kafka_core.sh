@@ -79,6 +79,10 @@ for mode in names create hostile; do
         stop_broker
     fi
 done
+if start_broker no_auto_create --auto-create no; then
+    run_mode no_auto_create "$TPORT" "$KPORT"
+    stop_broker
+fi
 if start_broker advertised --kafka-advertised localhost; then
     run_mode advertised "$TPORT" "$KPORT"
     stop_broker
