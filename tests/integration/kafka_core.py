@@ -388,6 +388,15 @@ def mode_hostile():
                     int(base.get("kafka_errors_truncated", "0")) + 1)
     check("truncated_counted",
           got > int(base.get("kafka_errors_truncated", "0")), str(got))
+    # A Kafka connection's buffers count in the broker's one memory budget:
+    # 1.5 MiB of a 2 MiB request held by the broker show in memory_used.
+    used = stat(t, "memory_used")
+    big = raw_conn()
+    big.sendall(struct.pack(">i", 2 << 20) + b"\0" * (3 << 19))
+    grown = wait_stat(t, "memory_used", used + (3 << 19))
+    check("budget_counts_kafka_buffers", grown >= used + (3 << 19),
+          "memory_used %d -> %d" % (used, grown))
+    big.close()
     # Many connections, half of them in the middle of a request: another
     # client is unaffected.
     socks = []
