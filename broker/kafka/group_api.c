@@ -128,6 +128,9 @@ static sl_kgroups_t *groups_of(sl_kafka_t *k) {
     return gs;
 }
 
+/* The timer is not one of the listener's counted handles (open_handles):
+ * its close frees the coordinator and touches nothing else, so it may
+ * complete after the listener was freed. */
 static void timer_closed_cb(uv_handle_t *handle) {
     sl_kgroups_t *gs = handle->data;
     sl__kgroup_free(&gs->coord);
