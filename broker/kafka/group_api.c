@@ -489,7 +489,9 @@ static void commit_ack_cb(sl_kafka_t *k, sl_kack_t *self, const sl_ack_t *ack) {
     sl_kcommit_t *cw = (sl_kcommit_t *)self;
     if (cw->reply != NULL && ack->extra == SL_ACK_NOSPACE) {
         /* Kafka answers a failed write of the offsets log with a
-         * retriable COORDINATOR_NOT_AVAILABLE. */
+         * retriable COORDINATOR_NOT_AVAILABLE. Only a live reply is
+         * counted: after a cancel (the connection, or the listener,
+         * stopped) cw->gs may be gone already. */
         sl_buf_t *b = sl__kafka_reply_buf(cw->reply);
         if (ack->reqid + 2 <= b->len) {
             b->data[ack->reqid] = 0;
