@@ -656,6 +656,10 @@ void sl_server_mem_account(sl_server_t *srv, size_t *held, size_t now) {
 
 int sl_server_mem_full(const sl_server_t *srv) { return srv->mem_full; }
 
+size_t sl_server_keep_limit(const sl_server_t *srv) {
+    return sl__server_keep_limit(srv);
+}
+
 int sl_server_conn_admit(sl_server_t *srv) {
     if (srv->nconns + srv->ext_conns >= srv->opts.max_conns)
         return SL_ELIMIT;

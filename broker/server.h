@@ -91,6 +91,9 @@ int sl_server_input_reserve(sl_buf_t *in, size_t *in_off, size_t need);
  * *held is what it counted so far (starting at 0), now what it holds; the
  * budget is re-checked. */
 void sl_server_mem_account(sl_server_t *srv, size_t *held, size_t now);
+/* The largest empty buffer a connection should keep for reuse now (large
+ * while the budget is far, small near it). */
+size_t sl_server_keep_limit(const sl_server_t *srv);
 /* Whether the memory budget is reached (reading must pause). */
 int sl_server_mem_full(const sl_server_t *srv);
 /* Takes one connection slot of max_connections for the second listener:
