@@ -10,78 +10,18 @@ what clients never do on purpose:
     close that connection only.
 
 Usage: hostile.py TEXT_PORT KAFKA_PORT"""
-import socket
 import struct
 import sys
 import time
 
-from common import Text, check, finish
+from common import Conn as RawConn, Text, check, finish, s16, sbytes
 
 text_port, kafka_port = int(sys.argv[1]), int(sys.argv[2])
 LIMIT_S = 60
 
 
-def s16(s):
-    b = s.encode()
-    return struct.pack(">h", len(b)) + b
-
-
-def sbytes(b):
-    return struct.pack(">i", len(b)) + b
-
-
-class Conn:
-    def __init__(self):
-        self.sock = socket.create_connection(("127.0.0.1", kafka_port),
-                                             timeout=LIMIT_S)
-        self.corr = 0
-
-    def send(self, key, version, body):
-        self.corr += 1
-        head = struct.pack(">hhi", key, version, self.corr) + s16("hostile")
-        msg = head + body
-        self.sock.sendall(struct.pack(">i", len(msg)) + msg)
-
-    def recv(self):
-        size = struct.unpack(">i", self._n(4))[0]
-        data = self._n(size)
-        corr = struct.unpack(">i", data[:4])[0]
-        if corr != self.corr:
-            raise RuntimeError("correlation id %d, expected %d"
-                               % (corr, self.corr))
-        return Reader(data[4:])
-
-    def _n(self, n):
-        out = b""
-        while len(out) < n:
-            chunk = self.sock.recv(n - len(out))
-            if not chunk:
-                raise ConnectionError("closed by the broker")
-            out += chunk
-        return out
-
-
-class Reader:
-    def __init__(self, data):
-        self.d, self.p = data, 0
-
-    def i16(self):
-        self.p += 2
-        return struct.unpack(">h", self.d[self.p - 2:self.p])[0]
-
-    def i32(self):
-        self.p += 4
-        return struct.unpack(">i", self.d[self.p - 4:self.p])[0]
-
-    def str(self):
-        n = self.i16()
-        self.p += max(n, 0)
-        return self.d[self.p - n:self.p].decode() if n >= 0 else None
-
-    def bytes(self):
-        n = self.i32()
-        self.p += max(n, 0)
-        return self.d[self.p - n:self.p] if n >= 0 else None
+def Conn():
+    return RawConn(kafka_port, LIMIT_S)
 
 
 def join(conn, member, session_ms=6000):
