@@ -45,6 +45,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define GROUP_MAX_BYTES (512u << 20)
@@ -984,8 +985,8 @@ int sl_store_read_batches(sl_store_t *store, sl_part_t *part, uint64_t offset,
                 *next = ies[k].base_offset + ies[k].count;
                 return SL_EDAMAGED;
             }
-            /* Entries adjacent in the segment are read with one pread,
-             * straight into out, within the byte budget. */
+            /* Entries adjacent in the segment are read together, within
+             * the byte budget. */
             uint64_t seg_end = seg + 1 < store->segs + store->nsegs
                                    ? seg[1].start
                                    : UINT64_MAX;
@@ -999,24 +1000,37 @@ int sl_store_read_batches(sl_store_t *store, sl_part_t *part, uint64_t offset,
                 run += ies[j].len - SL_ENTRY_HDR;
                 j++;
             }
+            /* One preadv for the run: each sluice header into hdrs, each
+             * RecordBatch straight to its place in out, so nothing is
+             * moved afterwards. */
             size_t at = out->len;
-            uint8_t *w = sl_buf_extend(out, (size_t)span);
-            if (w == NULL)
+            if (sl_buf_extend(out, (size_t)run) == NULL)
                 return SL_ENOMEM;
-            ssize_t got = pread(seg->rfd, w, (size_t)span,
-                                (off_t)(ies[k].pos - seg->start));
+            uint8_t hdrs[64][SL_ENTRY_HDR];
+            struct iovec iov[128];
+            size_t wpos = at;
+            for (size_t e = k; e < j; e++) {
+                iov[2 * (e - k)].iov_base = hdrs[e - k];
+                iov[2 * (e - k)].iov_len = SL_ENTRY_HDR;
+                iov[2 * (e - k) + 1].iov_base = out->data + wpos;
+                iov[2 * (e - k) + 1].iov_len = ies[e].len - SL_ENTRY_HDR;
+                wpos += ies[e].len - SL_ENTRY_HDR;
+            }
+            ssize_t got = preadv(seg->rfd, iov, (int)(2 * (j - k)),
+                                 (off_t)(ies[k].pos - seg->start));
             if (got < 0) {
                 out->len = at;
                 return SL_EIO;
             }
-            /* Verify each entry and move its RecordBatch (the sluice
-             * header left out) down to where the output goes on. */
-            size_t rpos = 0, wpos = at;
+            /* Verify each entry. */
+            size_t rpos = 0;
+            wpos = at;
             for (size_t e = k; e < j; e++) {
                 const sl_index_entry_t *ie = &ies[e];
                 sl_entry_t ent;
                 err = rpos + ie->len <= (size_t)got
-                          ? sl_record_check(w + rpos, ie->len, &ent)
+                          ? sl_record_check_split(hdrs[e - k], out->data + wpos,
+                                                  ie->len, &ent)
                           : SL_EDAMAGED; /* Bytes missing from the file. */
                 if (err == 0 && (ent.part_id != part->id ||
                                  ent.base_offset != ie->base_offset))
@@ -1030,7 +1044,6 @@ int sl_store_read_batches(sl_store_t *store, sl_part_t *part, uint64_t offset,
                     return SL_EDAMAGED;
                 }
                 size_t bl = ie->len - SL_ENTRY_HDR;
-                memmove(out->data + wpos, w + rpos + SL_ENTRY_HDR, bl);
                 wpos += bl;
                 rpos += ie->len;
                 copied += bl;
