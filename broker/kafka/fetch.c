@@ -356,7 +356,14 @@ int sl__kafka_h_fetch(sl_kafka_t *k, sl_kconn_t *conn, const sl_kreq_t *req,
         sl__kafka_r_str(body, &name, &nlen);
         if (nlen < 0)
             nlen = 0;
-        f->topics[t] = strndup(name ? name : "", (size_t)nlen);
+        /* Copied as bytes: a name with a NUL in it (invalid, answered
+         * UNKNOWN_TOPIC_OR_PARTITION) is echoed at its full length. */
+        f->topics[t] = malloc((size_t)nlen + 1);
+        if (f->topics[t] != NULL) {
+            if (nlen > 0)
+                memcpy(f->topics[t], name, (size_t)nlen);
+            f->topics[t][nlen] = '\0';
+        }
         if (f->topics[t] == NULL) {
             f->ntopics = (uint32_t)t;
             fetch_free(f);
