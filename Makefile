@@ -25,7 +25,7 @@ PREFIX ?= /usr/local
 CLANG ?= clang
 FUZZ_SECONDS ?= 60
 
-PC_MODULES := libmariadb libuv libpcre2-8 hiredis libzstd zlib inih libcrypto libmemcached
+PC_MODULES := libmariadb libuv libpcre2-8 hiredis libzstd zlib inih libcrypto libmemcached liblz4 snappy
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE_CFLAGS := -std=gnu11 -g $(WARN) -D_GNU_SOURCE -I. -Ilib -Itests/harness -MMD -MP
@@ -46,7 +46,9 @@ build/config.mk: Makefile docker/packages.txt
 	@mkdir -p build
 	@set -e; cf=$$(pkg-config --cflags $(PC_MODULES)); \
 	  lf=$$(pkg-config --libs $(PC_MODULES)); \
-	  printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\n' "$$cf" "$$lf" > $@.tmp; \
+	  rk=$$(pkg-config --cflags --libs rdkafka); \
+	  printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nRDKAFKA := %s\n' \
+	    "$$cf" "$$lf" "$$rk" > $@.tmp; \
 	  mv $@.tmp $@
 
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS)
@@ -155,6 +157,11 @@ build/tests-asan/%: build/asan/tests/%.o \
 build/bench/%: build/obj/bench/%.o $(call obj,$(HARNESS_SRC)) build/libsluice.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
+
+# The Kafka data-path test and benchmark drive the broker with librdkafka
+# (a real Kafka client); only they link it, never the sluice programs.
+RDKAFKA_BINS := build/tests/integration/kafka_data build/bench/kafka
+$(RDKAFKA_BINS): LDLIBS += $(RDKAFKA)
 
 build/freeport: build/obj/tests/harness/tools/freeport.o
 	$(CC) -o $@ $^

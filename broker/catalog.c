@@ -37,6 +37,7 @@ void sl__store_catalog_free(sl_store_t *store) {
         free(part->topic);
         free(part->name);
         free(part->prods);
+        free(part->kprods);
         free(part->itail);
         free(part);
     }
@@ -172,6 +173,108 @@ int sl__store_note_producer(sl_part_t *part, int64_t producer,
     pr->first_seq = first_seq;
     pr->last_seq = last_seq;
     pr->base_offset = base_offset;
+    return 0;
+}
+
+/* Kafka producer state, by Kafka's rules (ProducerStateManager and
+ * ProducerAppendInfo.checkSequence, Kafka 2.x and later):
+ *   - a batch without a producer id (-1) is never checked;
+ *   - a producer id the partition does not know accepts any sequence
+ *     (its batches may have gone with retention, as in Kafka);
+ *   - an epoch below the producer's current one is STALE_EPOCH
+ *     (INVALID_PRODUCER_EPOCH); a higher one must start at sequence 0
+ *     (else OUT_OF_ORDER) and forgets the old epoch's batches;
+ *   - in the current epoch, a batch whose first and last sequence equal
+ *     one of the last 5 batches is DUP (Kafka answers such a retry with
+ *     success and the original offsets, storing nothing);
+ *   - otherwise the batch must follow the newest one: first_seq ==
+ *     last_seq + 1, or 0 after 2^31 - 1 (else OUT_OF_ORDER), except that
+ *     a batch lying wholly at or below the newest last sequence (within
+ *     2^30, so a wrap is never mistaken for the past) is DUP_OLD: stored
+ *     before, in a batch no longer remembered. Kafka 2.x answers that with
+ *     OUT_OF_ORDER_SEQUENCE_NUMBER, which is fatal to an idempotent
+ *     librdkafka producer; DUPLICATE_SEQUENCE_NUMBER, which librdkafka
+ *     counts as delivered, is the truth here since the sequences of one
+ *     epoch are stored once and in order.
+ * Linear search: a partition has few producers writing to it. */
+static sl_kprod_t *find_kprod(const sl_part_t *part, int64_t pid) {
+    for (uint32_t i = 0; i < part->nkprods; i++)
+        if (part->kprods[i].pid == pid)
+            return &part->kprods[i];
+    return NULL;
+}
+
+int32_t sl__store_kseq_last(int32_t first_seq, uint32_t count) {
+    uint64_t last = (uint64_t)(uint32_t)first_seq + count - 1;
+    return (int32_t)(last > SL_KSEQ_MAX ? last - SL_KSEQ_MAX - 1 : last);
+}
+
+/* How far seq a lies behind seq b, modulo 2^31. */
+static uint32_t kseq_behind(int32_t a, int32_t b) {
+    return ((uint32_t)b - (uint32_t)a) & SL_KSEQ_MAX;
+}
+
+int sl__store_kprod_check(const sl_part_t *part, int64_t pid, int16_t epoch,
+                          int32_t first_seq, uint32_t count, uint64_t *orig) {
+    *orig = UINT64_MAX;
+    if (pid < 0)
+        return SL_KPROD_OK;
+    const sl_kprod_t *kp = find_kprod(part, pid);
+    if (kp == NULL)
+        return SL_KPROD_OK;
+    if (epoch < kp->epoch)
+        return SL_KPROD_STALE_EPOCH;
+    if (epoch > kp->epoch || kp->nbatches == 0)
+        return first_seq == 0 || kp->nbatches == 0 ? SL_KPROD_OK
+                                                   : SL_KPROD_OUT_OF_ORDER;
+    int32_t last = sl__store_kseq_last(first_seq, count);
+    for (uint32_t k = 0; k < kp->nbatches; k++) {
+        const sl_kbatch_t *b = &kp->batches[k];
+        if (b->first_seq == first_seq && b->last_seq == last) {
+            *orig = b->base_offset;
+            return SL_KPROD_DUP;
+        }
+    }
+    const sl_kbatch_t *newest =
+        &kp->batches[(kp->head + SL_KPROD_BATCHES - 1) % SL_KPROD_BATCHES];
+    if ((newest->last_seq == SL_KSEQ_MAX && first_seq == 0) ||
+        (int64_t)first_seq == (int64_t)newest->last_seq + 1)
+        return SL_KPROD_OK;
+    uint32_t back = kseq_behind(first_seq, newest->last_seq);
+    if (back < (1u << 30) && back >= count - 1)
+        return SL_KPROD_DUP_OLD;
+    return SL_KPROD_OUT_OF_ORDER;
+}
+
+int sl__store_kprod_note(sl_part_t *part, int64_t pid, int16_t epoch,
+                         int32_t first_seq, uint32_t count,
+                         uint64_t base_offset) {
+    if (pid < 0 || first_seq < 0)
+        return 0;
+    sl_kprod_t *kp = find_kprod(part, pid);
+    if (kp == NULL) {
+        if (part->nkprods == part->capkprods) {
+            uint32_t cap = part->capkprods ? part->capkprods * 2 : 2;
+            sl_kprod_t *p = realloc(part->kprods, cap * sizeof *p);
+            if (p == NULL)
+                return SL_ENOMEM;
+            part->kprods = p;
+            part->capkprods = cap;
+        }
+        kp = &part->kprods[part->nkprods++];
+        memset(kp, 0, sizeof *kp);
+        kp->pid = pid;
+        kp->epoch = epoch;
+    }
+    if (epoch != kp->epoch) {
+        kp->epoch = epoch;
+        kp->nbatches = kp->head = 0;
+    }
+    kp->batches[kp->head] = (sl_kbatch_t){
+        first_seq, sl__store_kseq_last(first_seq, count), base_offset};
+    kp->head = (uint8_t)((kp->head + 1) % SL_KPROD_BATCHES);
+    if (kp->nbatches < SL_KPROD_BATCHES)
+        kp->nbatches++;
     return 0;
 }
 

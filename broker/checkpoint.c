@@ -4,7 +4,8 @@
  * DIR/checkpoint (replaced atomically: written to checkpoint.tmp, fsynced,
  * renamed, directory fsynced), big-endian:
  *   0  u32  magic 0x534C434B ("SLCK")
- *   4  u32  version 2 (1: without the names)
+ *   4  u32  version 3 (1: without the names, 2: without the Kafka
+ *           producer state)
  *   8  u64  commit-log position P the checkpoint describes
  *   16 u32  partition count N
  *   20 u32  producer-state count M
@@ -15,6 +16,12 @@
  *                 ids 1..N in order: a second copy of meta.log's names, so
  *                 that a damaged or lost meta.log loses no name the last
  *                 checkpoint knew (and so no offset is reused under it)
+ *           u64 next Kafka producer id to hand out
+ *           u32 Kafka producer-state count K
+ *           K x { u32 partition id, i64 producer id, i16 epoch, u8 n
+ *                 (1..5), n x { i32 first seq, i32 last seq, u64 base
+ *                 offset }, oldest first }: Kafka's idempotence state
+ *                 (catalog.c), which recovery goes on from
  *   end     u32 CRC-32C of every byte before it
  * It is valid when the magic, version and CRC match, the length is
  * exact, the partitions are listed as ids 1..N in order, P is not more
@@ -48,21 +55,28 @@
 #define CKPT_MAGIC 0x534C434Bu
 
 int sl_ckpt_encode(const sl_store_t *store, uint64_t pos, sl_buf_t *out) {
-    uint32_t nprod = 0;
-    size_t names = 0;
+    uint32_t nprod = 0, nkprod = 0;
+    size_t names = 0, kbytes = 0;
     for (uint32_t id = 1; id <= store->nparts; id++) {
         nprod += store->parts[id]->nprods;
+        for (uint32_t i = 0; i < store->parts[id]->nkprods; i++) {
+            const sl_kprod_t *kp = &store->parts[id]->kprods[i];
+            if (kp->nbatches == 0)
+                continue;
+            nkprod++;
+            kbytes += 15 + (size_t)kp->nbatches * 16;
+        }
         names += 4 + strlen(store->parts[id]->topic) +
                  strlen(store->parts[id]->name);
     }
-    size_t need =
-        24 + (size_t)store->nparts * 28 + (size_t)nprod * 36 + names + 4;
+    size_t need = 24 + (size_t)store->nparts * 28 + (size_t)nprod * 36 + names +
+                  12 + kbytes + 4;
     size_t at = out->len;
     uint8_t *p = sl_buf_extend(out, need);
     if (p == NULL)
         return SL_ENOMEM;
     sl_put_u32be(p, CKPT_MAGIC);
-    sl_put_u32be(p + 4, 2);
+    sl_put_u32be(p + 4, 3);
     sl_put_u64be(p + 8, pos);
     sl_put_u32be(p + 16, store->nparts);
     sl_put_u32be(p + 20, nprod);
@@ -96,15 +110,42 @@ int sl_ckpt_encode(const sl_store_t *store, uint64_t pos, sl_buf_t *out) {
         memcpy(w + 4 + tl, part->name, nl);
         w += 4 + tl + nl;
     }
+    sl_put_u64be(w, (uint64_t)store->kpid_next);
+    sl_put_u32be(w + 8, nkprod);
+    w += 12;
+    for (uint32_t id = 1; id <= store->nparts; id++) {
+        const sl_part_t *part = store->parts[id];
+        for (uint32_t i = 0; i < part->nkprods; i++) {
+            const sl_kprod_t *kp = &part->kprods[i];
+            if (kp->nbatches == 0)
+                continue;
+            sl_put_u32be(w, id);
+            sl_put_u64be(w + 4, (uint64_t)kp->pid);
+            sl_put_u16be(w + 12, (uint16_t)kp->epoch);
+            w[14] = kp->nbatches;
+            w += 15;
+            for (uint32_t k = 0; k < kp->nbatches; k++) {
+                const sl_kbatch_t *kb =
+                    &kp->batches[(kp->head + SL_KPROD_BATCHES - kp->nbatches +
+                                  k) %
+                                 SL_KPROD_BATCHES];
+                sl_put_u32be(w, (uint32_t)kb->first_seq);
+                sl_put_u32be(w + 4, (uint32_t)kb->last_seq);
+                sl_put_u64be(w + 8, kb->base_offset);
+                w += 16;
+            }
+        }
+    }
     sl_put_u32be(w, sl_crc32c(0, p, (size_t)(w - p)));
     SL_ASSERT(w + 4 == out->data + at + need);
     return 0;
 }
 
 /* Reads and checks the checkpoint file: *b (owned by the caller) holds
- * *size bytes; *names_at is where the names start (0 for version 1). */
+ * *size bytes; *names_at is where the names start (0 for version 1),
+ * *kafka_at where the Kafka producer state starts (0 before version 3). */
 static int ckpt_read(const sl_store_t *store, uint8_t **out, size_t *outsize,
-                     size_t *names_at) {
+                     size_t *names_at, size_t *kafka_at) {
     char path[4096];
     snprintf(path, sizeof path, "%s/checkpoint", store->dir);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -125,13 +166,14 @@ static int ckpt_read(const sl_store_t *store, uint8_t **out, size_t *outsize,
     close(fd);
     uint32_t version = r == (ssize_t)size ? sl_get_u32be(b + 4) : 0;
     if (r != (ssize_t)size || sl_get_u32be(b) != CKPT_MAGIC ||
-        (version != 1 && version != 2) ||
+        (version < 1 || version > 3) ||
         sl_crc32c(0, b, size - 4) != sl_get_u32be(b + size - 4))
         goto bad;
     uint32_t n = sl_get_u32be(b + 16), m = sl_get_u32be(b + 20);
     uint64_t fixed = 24 + (uint64_t)n * 28 + (uint64_t)m * 36;
     if (fixed + 4 > size)
         goto bad;
+    *kafka_at = 0;
     if (version == 1) {
         if (fixed + 4 != size)
             goto bad;
@@ -148,6 +190,22 @@ static int ckpt_read(const sl_store_t *store, uint8_t **out, size_t *outsize,
                 at += 2 + l;
             }
         }
+        if (version == 3) {
+            *kafka_at = at;
+            if (at + 12 > size - 4)
+                goto bad;
+            uint32_t k = sl_get_u32be(b + at + 8);
+            at += 12;
+            for (uint32_t i = 0; i < k; i++) {
+                if (at + 15 > size - 4)
+                    goto bad;
+                uint8_t nb = b[at + 14];
+                if (nb == 0 || nb > SL_KPROD_BATCHES ||
+                    at + 15 + (size_t)nb * 16 > size - 4)
+                    goto bad;
+                at += 15 + (size_t)nb * 16;
+            }
+        }
         if (at != size - 4)
             goto bad;
         *names_at = (size_t)fixed;
@@ -162,8 +220,8 @@ bad:
 
 int sl__store_ckpt_names(sl_store_t *store, uint32_t upto) {
     uint8_t *b;
-    size_t size, at;
-    if (ckpt_read(store, &b, &size, &at) != 0)
+    size_t size, at, kafka_at;
+    if (ckpt_read(store, &b, &size, &at, &kafka_at) != 0)
         return 0; /* No names to offer. */
     uint32_t n = sl_get_u32be(b + 16);
     int err = 0;
@@ -191,8 +249,8 @@ int sl__store_ckpt_names(sl_store_t *store, uint32_t upto) {
  * where the commit-log files on disk end. */
 int sl__store_ckpt_load(sl_store_t *store, uint64_t log_end, uint64_t *pos) {
     uint8_t *b;
-    size_t size, names_at;
-    int err = ckpt_read(store, &b, &size, &names_at);
+    size_t size, names_at, kafka_at;
+    int err = ckpt_read(store, &b, &size, &names_at, &kafka_at);
     if (err != 0)
         return err;
     err = SL_ECORRUPT;
@@ -236,6 +294,41 @@ int sl__store_ckpt_load(sl_store_t *store, uint64_t log_end, uint64_t *pos) {
             sl_get_u64be(p + 12), sl_get_u64be(p + 20), sl_get_u64be(p + 28));
         if (err != 0)
             goto out;
+    }
+    if (kafka_at != 0) {
+        const uint8_t *k = b + kafka_at;
+        int64_t next = (int64_t)sl_get_u64be(k);
+        if (next < 0)
+            goto out;
+        if (next > store->kpid_next)
+            store->kpid_next = next;
+        uint32_t nk = sl_get_u32be(k + 8);
+        k += 12;
+        for (uint32_t i = 0; i < nk; i++) {
+            uint32_t id = sl_get_u32be(k);
+            int64_t pid = (int64_t)sl_get_u64be(k + 4);
+            int16_t epoch = (int16_t)sl_get_u16be(k + 12);
+            uint8_t nb = k[14];
+            if (id == 0 || id > store->nparts || pid < 0)
+                goto out;
+            k += 15;
+            for (uint8_t j = 0; j < nb; j++, k += 16) {
+                int32_t first = (int32_t)sl_get_u32be(k);
+                int32_t last = (int32_t)sl_get_u32be(k + 4);
+                if (first < 0 || last < 0)
+                    goto out;
+                /* The count that gives last from first (wrapping). */
+                uint32_t count =
+                    (((uint32_t)last - (uint32_t)first) & SL_KSEQ_MAX) + 1;
+                err = sl__store_kprod_note(store->parts[id], pid, epoch, first,
+                                           count, sl_get_u64be(k + 8));
+                if (err != 0)
+                    goto out;
+            }
+            if (pid >= store->kpid_next)
+                store->kpid_next = pid + 1;
+        }
+        err = SL_ECORRUPT;
     }
     *pos = sl_get_u64be(b + 8);
     err = 0;

@@ -4,6 +4,7 @@
  * SIGTERM/SIGINT stops accepting, drains what is staged (acks included),
  * writes a checkpoint and exits 0.
  */
+#include "broker/kafka/kafka.h"
 #include "broker/server.h"
 #include "broker/store.h"
 #include "config.h"
@@ -29,6 +30,13 @@ static const sl_opt_t opts[] = {
     {"allow-remote-insecure", "no", SL_OPT_FLAG,
      "allow listening on an address other than loopback WITHOUT a secret "
      "(anyone who can reach the port can read and write every partition)"},
+    {"kafka-listen", "127.0.0.1:9092", 0,
+     "HOST:PORT of the Kafka listener, or off (docs/kafka.md); the same "
+     "allow-remote rules as --listen. When the default address is busy the "
+     "broker runs without it; an address given that is busy is fatal"},
+    {"kafka-advertised", NULL, 0,
+     "HOST[:PORT] Kafka clients are told to connect to (Metadata); default: "
+     "the kafka-listen address (set it when listening on 0.0.0.0)"},
     {"data", "./data", 0, "data directory"},
     {"fsync", "always", 0,
      "always | interval [MS] (1000 when omitted) | never (see docs/broker.md "
@@ -70,6 +78,7 @@ static const char synopsis[] =
     "[OPTIONS]";
 
 static sl_server_t *server;
+static sl_kafka_t *kafka;
 static sl_store_t *store;
 static sl_signals_t sigs;
 static int stopping;
@@ -82,6 +91,8 @@ static void on_stop(sl_signals_t *sig, int signum) {
     }
     stopping = 1;
     sl_log_info("stopping", "signal=%d", signum);
+    if (kafka)
+        sl_kafka_stop(kafka, NULL, NULL);
     sl_server_stop(server, NULL, NULL);
     sl_store_close(store, NULL);
     sl_signals_close(&sigs, NULL);
@@ -115,6 +126,80 @@ static int parse_fsync(const char *text, sl_store_opts_t *so) {
 static int is_loopback(const char *host) {
     return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
            strcmp(host, "localhost") == 0;
+}
+
+/* Protected mode (Redis's): a non-loopback address needs an explicit
+ * option, and without a secret one that says it is insecure. what names
+ * the option for the message. */
+static int exposure_ok(const char *host, const char *what, int allow_remote,
+                       int allow_insecure, const char *secret) {
+    if (!is_loopback(host) && !allow_remote && !allow_insecure) {
+        fprintf(stderr,
+                "sluice-broker: refusing to listen on %s (%s) without "
+                "--allow-remote (with a secret: --auth-file or "
+                "SLUICE_BROKER_SECRET)\n",
+                host, what);
+        return 0;
+    }
+    if (!is_loopback(host) && secret == NULL && !allow_insecure) {
+        fprintf(stderr,
+                "sluice-broker: refusing to listen on %s (%s) without a "
+                "secret: anyone who can reach it could read and write every "
+                "partition. Set --auth-file FILE or SLUICE_BROKER_SECRET, or "
+                "pass --allow-remote-insecure to accept that\n",
+                host, what);
+        return 0;
+    }
+    return 1;
+}
+
+/* The Kafka listener's options from kafka-listen and kafka-advertised
+ * (its other limits are the text listener's). *on is 0 for "off". */
+static int kafka_options(sl_config_t *cfg, const sl_server_opts_t *sv,
+                         uint32_t max_batch, char *host, size_t hcap, char *adv,
+                         size_t acap, sl_kafka_opts_t *ko, int *on) {
+    const char *listen = sl_config_get(cfg, "kafka-listen");
+    memset(ko, 0, sizeof *ko);
+    *on = strcmp(listen, "off") != 0;
+    if (!*on)
+        return 0;
+    if (sl_parse_hostport(listen, host, hcap, &ko->port) != 0) {
+        fprintf(stderr, "sluice-broker: bad --kafka-listen (HOST:PORT or "
+                        "off)\n");
+        return SL_EINVAL;
+    }
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, hcap, "127.0.0.1");
+    ko->host = host;
+    const char *a = sl_config_get(cfg, "kafka-advertised");
+    if (a != NULL && *a) {
+        if (strchr(a, ':') != NULL) {
+            if (sl_parse_hostport(a, adv, acap, &ko->adv_port) != 0) {
+                fprintf(stderr, "sluice-broker: bad --kafka-advertised "
+                                "(HOST or HOST:PORT)\n");
+                return SL_EINVAL;
+            }
+        } else {
+            snprintf(adv, acap, "%s", a);
+        }
+        ko->adv_host = adv;
+    } else if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
+        fprintf(stderr,
+                "sluice-broker: --kafka-listen %s needs --kafka-advertised "
+                "HOST: clients connect to the address Metadata names, and "
+                "%s is no address to connect to\n",
+                host, host);
+        return SL_EINVAL;
+    }
+    /* A Produce request carries a batch of up to max_batch bytes and its
+     * topic and partition framing. */
+    ko->max_request = (uint64_t)max_batch + (1u << 20);
+    ko->idle_ms = sv->idle_ms;
+    ko->request_ms = sv->request_ms;
+    ko->auth_ms = sv->auth_ms;
+    ko->max_output = sv->max_output;
+    ko->secret = sv->secret;
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -212,25 +297,8 @@ int main(int argc, char **argv) {
         rc = st;
         goto out;
     }
-    /* Protected mode (Redis's): a non-loopback address needs an explicit
-     * option, and without a secret one that says it is insecure. */
-    if (!is_loopback(host) && !allow_remote && !allow_insecure) {
-        fprintf(stderr,
-                "sluice-broker: refusing to listen on %s without "
-                "--allow-remote (with a secret: --auth-file or "
-                "SLUICE_BROKER_SECRET)\n",
-                host);
+    if (!exposure_ok(host, "listen", allow_remote, allow_insecure, secret))
         goto out;
-    }
-    if (!is_loopback(host) && secret == NULL && !allow_insecure) {
-        fprintf(stderr,
-                "sluice-broker: refusing to listen on %s without a "
-                "secret: anyone who can reach it could read and write every "
-                "partition. Set --auth-file FILE or SLUICE_BROKER_SECRET, or "
-                "pass --allow-remote-insecure to accept that\n",
-                host);
-        goto out;
-    }
     if (strcmp(host, "localhost") == 0)
         snprintf(host, sizeof host, "127.0.0.1");
     sv.host = host;
@@ -248,8 +316,16 @@ int main(int argc, char **argv) {
     sl_proto_default_limits(&sv.limits);
     sv.limits.max_msg = maxmsg;
     sv.limits.max_request = maxreq;
-    rc = 1;
     sv.secret = secret;
+    char khost[256], kadv[256];
+    sl_kafka_opts_t ko;
+    int kafka_on;
+    if (kafka_options(&cfg, &sv, so.max_batch, khost, sizeof khost, kadv,
+                      sizeof kadv, &ko, &kafka_on) != 0 ||
+        (kafka_on && !exposure_ok(khost, "kafka-listen", allow_remote,
+                                  allow_insecure, secret)))
+        goto out;
+    rc = 1;
 
     signal(SIGPIPE, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();
@@ -278,6 +354,29 @@ int main(int argc, char **argv) {
         uv_run(loop, UV_RUN_DEFAULT);
         goto out;
     }
+    if (kafka_on) {
+        err = sl_kafka_start(loop, server, store, &ko, &kafka);
+        if (err != 0 && !sl_config_is_set(&cfg, "kafka-listen")) {
+            /* The default address: another broker on this machine may
+             * hold it; the text protocol serves all the same. */
+            sl_log_warn("Kafka listener not started: the default address "
+                        "cannot be bound (set kafka-listen to another "
+                        "address, or off)",
+                        "kafka_listen=%s:%u error=\"%s\"", khost, ko.port,
+                        sl_strerror(err));
+            kafka = NULL;
+        } else if (err != 0) {
+            fprintf(stderr,
+                    "sluice-broker: cannot listen on kafka-listen "
+                    "%s: %s\n",
+                    sl_config_get(&cfg, "kafka-listen"), sl_strerror(err));
+            sl_server_stop(server, NULL, NULL);
+            sl_store_close(store, NULL);
+            uv_run(loop, UV_RUN_DEFAULT);
+            sl_server_free(server);
+            goto out;
+        }
+    }
     if (sl_signals_start(loop, &sigs, on_stop) != 0) {
         fprintf(stderr, "sluice-broker: cannot install signal handlers\n");
         goto out;
@@ -286,10 +385,13 @@ int main(int argc, char **argv) {
         sl_log_warn("listening without auth on a non-loopback address "
                     "(--allow-remote-insecure)",
                     "listen=%s:%u", host, sv.port);
-    sl_log_info("broker started", "listen=%s:%u data=%s fsync=%s auth=%s", host,
-                sv.port, so.dir, sl_config_get(&cfg, "fsync"),
-                secret ? "on" : "off");
+    sl_log_info("broker started",
+                "listen=%s:%u kafka=%s data=%s fsync=%s auth=%s", host, sv.port,
+                kafka ? sl_config_get(&cfg, "kafka-listen") : "off", so.dir,
+                sl_config_get(&cfg, "fsync"), secret ? "on" : "off");
     uv_run(loop, UV_RUN_DEFAULT);
+    if (kafka)
+        sl_kafka_free(kafka);
     sl_server_free(server);
     uv_loop_close(loop);
     sl_log_info("broker stopped", NULL);

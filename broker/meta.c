@@ -17,6 +17,10 @@
  *     type 5, hole:       u32 partition id, u64 from, u64 to: recovery
  *                         skipped offsets from..to-1 of the partition (to
  *                         its high-water mark); nothing is stored there
+ *     type 6, Kafka producer ids: u32 0, u64 H: no Kafka producer id at or
+ *                         above H was handed out (InitProducerId reserves
+ *                         ids in blocks; the record is synced before the
+ *                         reply, so ids never repeat across restarts)
  *     type 4, segment:    u64 start position of the newest commit-log
  *                         segment, written once it exists durably, so that
  *                         recovery notices when the newest segment files
@@ -111,6 +115,17 @@ int sl_meta_encode_hwm(sl_buf_t *out, uint32_t part_id, uint64_t hwm) {
     return finish(out, at);
 }
 
+int sl_meta_encode_pid_hwm(sl_buf_t *out, uint64_t hwm) {
+    size_t at = out->len;
+    uint8_t *p = sl_buf_extend(out, 8 + 1 + 4 + 8);
+    if (p == NULL)
+        return SL_ENOMEM;
+    p[8] = 6;
+    sl_put_u32be(p + 9, 0);
+    sl_put_u64be(p + 13, hwm);
+    return finish(out, at);
+}
+
 int sl_meta_encode_seg(sl_buf_t *out, uint64_t start) {
     size_t at = out->len;
     uint8_t *p = sl_buf_extend(out, 8 + 1 + 8);
@@ -169,6 +184,15 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
     }
     if (sl_rd_u32be(&rd, &id) != 0)
         return SL_ECORRUPT;
+    if (type == 6) {
+        uint64_t hwm;
+        if (sl_rd_u64be(&rd, &hwm) != 0 || sl_reader_left(&rd) != 0 ||
+            id != 0 || hwm > META_MAX_OFFSET)
+            return SL_ECORRUPT;
+        if ((int64_t)hwm > store->kpid_next)
+            store->kpid_next = (int64_t)hwm;
+        return 0;
+    }
     if (type == 1) {
         if (sl_rd_u16be(&rd, &l1) != 0 || sl_rd_bytes(&rd, l1, &s1) != 0 ||
             sl_rd_u16be(&rd, &l2) != 0 || sl_rd_bytes(&rd, l2, &s2) != 0 ||
@@ -232,6 +256,8 @@ static int compact(sl_store_t *store, const char *path) {
         }
     if (err == 0 && store->have_seg_hwm)
         err = sl_meta_encode_seg(&out, store->seg_hwm);
+    if (err == 0 && store->kpid_next > 0)
+        err = sl_meta_encode_pid_hwm(&out, (uint64_t)store->kpid_next);
     for (size_t i = 0; i < store->nholes && err == 0; i++)
         err = sl_meta_encode_hole(&out, store->holes[i].part_id,
                                   store->holes[i].from, store->holes[i].to);

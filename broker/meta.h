@@ -25,6 +25,9 @@ int sl_meta_encode_hole(sl_buf_t *out, uint32_t part_id, uint64_t from,
                         uint64_t to);
 /* A new segment starting at log position start (type 4). */
 int sl_meta_encode_seg(sl_buf_t *out, uint64_t start);
+/* The Kafka producer-id high-water mark (type 6): no producer id at or
+ * above hwm was handed out. */
+int sl_meta_encode_pid_hwm(sl_buf_t *out, uint64_t hwm);
 int sl_meta_encode_offset(sl_buf_t *out, const char *group, size_t glen,
                           uint32_t part_id, uint64_t offset);
 

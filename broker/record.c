@@ -1,16 +1,22 @@
 /*
  * Commit-log entry codec.
  *
- * An entry is a 12-byte sluice header followed by one Kafka RecordBatch v2.
- * Every integer is big-endian, as in Kafka. Varints are Kafka's zig-zag
- * varints (protobuf style, at most 10 bytes).
+ * An entry is a 12-byte sluice header followed by one Kafka RecordBatch v2:
+ * a sluice batch, which the broker encoded for a text-protocol put, or a
+ * Kafka batch, stored as a Kafka producer sent it. Every integer is
+ * big-endian, as in Kafka. Varints are Kafka's zig-zag varints (protobuf
+ * style, at most 10 bytes).
  *
  * Sluice header:
  *   0  u32  partition id (the catalogue maps it to topic and name)
- *   4  u32  length L of the RecordBatch that follows (61 <= L <= max)
- *   8  u32  CRC-32C of bytes 0..7 of this header
+ *   4  u32  bit 31: 1 for a Kafka batch, 0 for a sluice batch; bits 0-30:
+ *           length L of the RecordBatch that follows (61 <= L <= max)
+ *   8  u32  CRC-32C of bytes 0..7 of this header (so the kind is covered)
+ * (Brokers before the Kafka listener read a Kafka batch's length word as
+ * a length above the maximum, that is as damage: they refuse to start on
+ * a log holding one instead of misreading it.)
  *
- * RecordBatch v2 (offsets relative to its start):
+ * A sluice batch, RecordBatch v2 (offsets relative to its start):
  *   0  i64  baseOffset: logical offset of the first record in its partition.
  *           Stamped by the broker; outside every CRC, as in Kafka.
  *   8  i32  batchLength: bytes after this field, always L - 12
@@ -40,13 +46,33 @@
  *   varint valueLength (-1 for null), value bytes
  *   varint header count (0), headers
  *
+ * A Kafka batch has the same layout, with the producer's bytes from
+ * offset 8 on; the broker stamps only baseOffset and sets
+ * partitionLeaderEpoch to 0 (both outside the CRC, as Kafka's brokers
+ * stamp them). What differs from a sluice batch:
+ *   attributes  bits 0-2 any codec Kafka defines (1 gzip, 2 snappy, 3 lz4,
+ *               4 zstd): then everything after the records count is the
+ *               compressed records; bit 3 usually 0 (CreateTime: the
+ *               timestamps are the producer's and need not grow); bits 4
+ *               and 5 (transactional, control) are refused when produced
+ *   producer    producerId, producerEpoch and baseSequence are Kafka's
+ *               (-1, -1, -1 without idempotence); the last sequence is
+ *               baseSequence + lastOffsetDelta, wrapping to 0 after
+ *               2^31 - 1
+ *   records     keys, headers and timestamp deltas as the producer wrote
+ *               them
+ * Recovery rebuilds the Kafka producer state (catalog.c) from these
+ * fields, as Kafka rebuilds it from its log.
+ *
  * An entry is valid when the header CRC matches, L is within bounds, the
  * batch CRC matches, magic is 2, batchLength is L - 12, the leader epoch is
  * 0 (sluice has no leaders; the field is outside the CRC, so anything else
  * is damage), the count is at
  * least 1 and equals lastOffsetDelta + 1, and the records parse to exactly
- * the end of the batch with offset deltas 0, 1, 2, ... Recovery adds one
- * more rule: baseOffset must be the partition's next offset.
+ * the end of the batch with offset deltas 0, 1, 2, ... (for a compressed
+ * Kafka batch the records are checked when it is produced; afterwards the
+ * CRC vouches for them). Recovery adds one more rule: baseOffset must be
+ * the partition's next offset.
  */
 #include "broker/record.h"
 
@@ -138,7 +164,7 @@ int sl_record_header(const uint8_t *p, size_t len, uint32_t max_batch,
         return SL_ETRUNC;
     if (sl_crc32c(0, p, 8) != sl_get_u32be(p + 8))
         return SL_ECHECKSUM;
-    uint32_t blen = sl_get_u32be(p + 4);
+    uint32_t blen = sl_get_u32be(p + 4) & ~SL_ENTRY_KAFKA;
     if (blen < SL_BATCH_HDR || blen > max_batch)
         return SL_ECORRUPT;
     *part_id = sl_get_u32be(p);
@@ -146,21 +172,15 @@ int sl_record_header(const uint8_t *p, size_t len, uint32_t max_batch,
     return 0;
 }
 
-static int check(const uint8_t *p, size_t entry_len, sl_entry_t *e, int walk) {
-    if (entry_len < SL_ENTRY_MIN)
-        return SL_ETRUNC;
-    if (sl_crc32c(0, p, 8) != sl_get_u32be(p + 8))
-        return SL_ECHECKSUM;
-    uint32_t blen = sl_get_u32be(p + 4);
-    if ((size_t)blen + SL_ENTRY_HDR != entry_len)
-        return SL_ECORRUPT;
-    const uint8_t *b = p + SL_ENTRY_HDR;
-    if (sl_get_u32be(b + 8) != blen - 12 || sl_get_u32be(b + 12) != 0 ||
-        b[16] != 2)
+/* Checks the RecordBatch at b (blen bytes, blen >= SL_BATCH_HDR) and fills
+ * *e, without walking the records. kafka: a Kafka batch (its producer
+ * fields are Kafka's; any known codec). */
+static int check_batch(const uint8_t *b, uint32_t blen, int kafka,
+                       sl_entry_t *e) {
+    if (sl_get_u32be(b + 8) != blen - 12 || b[16] != 2)
         return SL_ECORRUPT;
     if (sl_crc32c(0, b + 21, blen - 21) != sl_get_u32be(b + 17))
         return SL_ECHECKSUM;
-    e->part_id = sl_get_u32be(p);
     e->batch_len = blen;
     e->base_offset = sl_get_u64be(b);
     e->attributes = sl_get_u16be(b + 21);
@@ -168,28 +188,39 @@ static int check(const uint8_t *p, size_t entry_len, sl_entry_t *e, int walk) {
     e->base_ts = (int64_t)sl_get_u64be(b + 27);
     e->max_ts = (int64_t)sl_get_u64be(b + 35);
     uint64_t pid_field = sl_get_u64be(b + 43);
-    if ((int64_t)pid_field < 0) {
+    e->kafka = kafka;
+    e->seq = 0;
+    e->producer_epoch = (int16_t)sl_get_u16be(b + 51);
+    e->base_seq = (int32_t)sl_get_u32be(b + 53);
+    if (kafka) {
+        e->producer_id = (int64_t)pid_field;
+    } else if ((int64_t)pid_field < 0) {
         e->producer_id = SL_NO_PRODUCER;
-        e->seq = 0;
     } else {
         e->producer_id = (int64_t)(pid_field & SL_PRODUCER_MAX);
         e->seq = (pid_field >> 48) << 48 |
                  (uint64_t)sl_get_u16be(b + 51) << 32 | sl_get_u32be(b + 53);
     }
     e->count = sl_get_u32be(b + 57);
-    if ((e->attributes & 0x07) != 0)
+    int codec = e->attributes & SL_BATCH_ATTR_CODEC;
+    if (kafka ? codec > SL_CODEC_ZSTD : codec != SL_CODEC_NONE)
         return SL_EUNSUPPORTED;
     if (e->count == 0 || e->count > 0x7FFFFFFF || last_delta + 1 != e->count)
         return SL_ECORRUPT;
     e->records = b + SL_BATCH_HDR;
     e->end = b + blen;
-    if (!walk)
-        return 0;
+    return 0;
+}
+
+/* Walks the records of a checked entry: they must parse to the end with
+ * offset deltas 0, 1, ..., count - 1. */
+static int walk(const sl_entry_t *e, sl_buf_t *scratch, size_t max) {
     sl_record_iter_t it;
-    sl_record_iter_init(&it, e);
+    int rc = sl_record_iter_open(&it, e, scratch, max);
+    if (rc != 0)
+        return rc;
     sl_record_t rec;
     uint32_t seen = 0;
-    int rc;
     while ((rc = sl_record_next(&it, &rec)) == 1) {
         if (rec.offset != e->base_offset + seen)
             return SL_ECORRUPT;
@@ -200,12 +231,71 @@ static int check(const uint8_t *p, size_t entry_len, sl_entry_t *e, int walk) {
     return seen == e->count ? 0 : SL_ECORRUPT;
 }
 
+/* Checks an entry whose 12-byte header is at h and whose batch is at b
+ * (contiguous or not). */
+static int check(const uint8_t *h, const uint8_t *b, size_t entry_len,
+                 sl_entry_t *e, int walk_records) {
+    if (entry_len < SL_ENTRY_MIN)
+        return SL_ETRUNC;
+    if (sl_crc32c(0, h, 8) != sl_get_u32be(h + 8))
+        return SL_ECHECKSUM;
+    uint32_t word = sl_get_u32be(h + 4);
+    uint32_t blen = word & ~SL_ENTRY_KAFKA;
+    if ((size_t)blen + SL_ENTRY_HDR != entry_len)
+        return SL_ECORRUPT;
+    if (sl_get_u32be(b + 12) != 0)
+        return SL_ECORRUPT;
+    int err = check_batch(b, blen, (word & SL_ENTRY_KAFKA) != 0, e);
+    if (err != 0)
+        return err;
+    e->part_id = sl_get_u32be(h);
+    if (!walk_records || (e->attributes & SL_BATCH_ATTR_CODEC) != 0)
+        return 0;
+    return walk(e, NULL, 0);
+}
+
+int sl_record_check_split(const uint8_t *hdr, const uint8_t *batch,
+                          size_t entry_len, sl_entry_t *e) {
+    return check(hdr, batch, entry_len, e, 0);
+}
+
+int sl_record_kafka_check(const uint8_t *batch, size_t len, sl_buf_t *scratch,
+                          size_t max_inflated, sl_entry_t *e) {
+    if (len < SL_BATCH_HDR || len > 0x7FFFFFFF)
+        return SL_ECORRUPT;
+    int err = check_batch(batch, (uint32_t)len, 1, e);
+    if (err != 0)
+        return err;
+    if (e->attributes & (SL_BATCH_ATTR_TRANSACTIONAL | SL_BATCH_ATTR_CONTROL))
+        return SL_EPROTO;
+    e->part_id = 0;
+    err = walk(e, scratch, max_inflated);
+    return err == SL_ECORRUPT ? SL_EINVAL : err;
+}
+
+int sl_record_encode_kafka(sl_buf_t *out, uint32_t part_id,
+                           uint64_t base_offset, const uint8_t *batch,
+                           size_t len) {
+    if (len < SL_BATCH_HDR || len > 0x7FFFFFFF)
+        return SL_EINVAL;
+    uint8_t *p = sl_buf_extend(out, SL_ENTRY_HDR + len);
+    if (p == NULL)
+        return SL_ENOMEM;
+    sl_put_u32be(p, part_id);
+    sl_put_u32be(p + 4, (uint32_t)len | SL_ENTRY_KAFKA);
+    sl_put_u32be(p + 8, sl_crc32c(0, p, 8));
+    memcpy(p + SL_ENTRY_HDR, batch, len);
+    sl_put_u64be(p + SL_ENTRY_HDR, base_offset);
+    sl_put_u32be(p + SL_ENTRY_HDR + 12, 0);
+    return 0;
+}
+
 int sl_record_verify(const uint8_t *p, size_t entry_len, sl_entry_t *e) {
-    return check(p, entry_len, e, 1);
+    return check(p, p + SL_ENTRY_HDR, entry_len, e, 1);
 }
 
 int sl_record_check(const uint8_t *p, size_t entry_len, sl_entry_t *e) {
-    return check(p, entry_len, e, 0);
+    return check(p, p + SL_ENTRY_HDR, entry_len, e, 0);
 }
 
 void sl_record_iter_init(sl_record_iter_t *it, const sl_entry_t *e) {
@@ -213,6 +303,24 @@ void sl_record_iter_init(sl_record_iter_t *it, const sl_entry_t *e) {
     it->end = e->end;
     it->base_offset = e->base_offset;
     it->base_ts = e->base_ts;
+}
+
+int sl_record_iter_open(sl_record_iter_t *it, const sl_entry_t *e,
+                        sl_buf_t *scratch, size_t max) {
+    sl_record_iter_init(it, e);
+    int codec = e->attributes & SL_BATCH_ATTR_CODEC;
+    if (codec == SL_CODEC_NONE)
+        return 0;
+    if (scratch == NULL)
+        return SL_EUNSUPPORTED;
+    sl_buf_reset(scratch);
+    int err = sl_record_inflate(codec, e->records,
+                                (size_t)(e->end - e->records), scratch, max);
+    if (err != 0)
+        return err;
+    it->p = scratch->data;
+    it->end = scratch->data + scratch->len;
+    return 0;
 }
 
 int sl_record_next(sl_record_iter_t *it, sl_record_t *rec) {
@@ -256,10 +364,12 @@ int sl_record_next(sl_record_iter_t *it, sl_record_t *rec) {
     } else if (vlen != -1) {
         return SL_ECORRUPT;
     }
-    /* Headers are skipped: sluice writes none, but a batch that carries
-     * some (a future Kafka listener) must still iterate. */
-    if (sl_rd_varint(&rd, &nh) != 0 || nh < 0)
+    /* Headers are checked and handed over encoded: sluice writes none, a
+     * Kafka producer may. */
+    if (sl_rd_varint(&rd, &nh) != 0 || nh < 0 || nh > 0x7FFFFFFF)
         return SL_ECORRUPT;
+    rec->headers = rd.p;
+    rec->nheaders = (uint32_t)nh;
     for (int64_t h = 0; h < nh; h++) {
         int64_t hk, hv;
         if (sl_rd_varint(&rd, &hk) != 0 || hk < 0 ||
@@ -278,6 +388,7 @@ int sl_record_next(sl_record_iter_t *it, sl_record_t *rec) {
     }
     if (rd.p != rend)
         return SL_ECORRUPT;
+    rec->headers_len = (size_t)(rend - rec->headers);
     rec->offset = it->base_offset + (uint64_t)offd;
     /* Wraps as Kafka's Java longs do: the delta is stored data, and an
      * overflow must not be undefined behaviour (found by

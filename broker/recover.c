@@ -366,17 +366,29 @@ static int take_entry(scan_t *sc, uint64_t pos, const uint8_t *p,
         if (err != 0)
             return err;
     }
-    sl_index_entry_t ie = {e.base_offset, pos,      len,
-                           e.count,       e.max_ts, e.part_id};
+    /* A Kafka batch's index entry holds the largest timestamp so far
+     * (store.c): its CreateTime timestamps need not grow. A sluice
+     * batch's append time never goes back, so it is its own. */
+    int64_t ts = e.kafka && e.max_ts < part->last_ts ? part->last_ts : e.max_ts;
+    sl_index_entry_t ie = {e.base_offset, pos, len, e.count, ts, e.part_id};
     err = put_index(store, part, &ie);
     if (err != 0)
         return err;
     part->next_offset += e.count;
-    if (e.max_ts > part->last_ts)
-        part->last_ts = e.max_ts;
-    if (e.producer_id >= 0)
+    if (ts > part->last_ts)
+        part->last_ts = ts;
+    if (e.kafka && e.producer_id >= 0) {
+        /* Kafka's producer state, rebuilt from the batches' producer
+         * fields as Kafka rebuilds it from its log. */
+        if (sl__store_kprod_note(part, e.producer_id, e.producer_epoch,
+                                 e.base_seq, e.count, e.base_offset) != 0)
+            return SL_ENOMEM;
+        if (e.producer_id >= store->kpid_next)
+            store->kpid_next = e.producer_id + 1;
+    } else if (e.producer_id >= 0) {
         sl__store_note_producer(part, e.producer_id, e.seq, e.seq + e.count - 1,
                                 e.base_offset);
+    }
     sc->last_pos[e.part_id] = pos + 1;
     store->stats.recovered_entries++;
     return 0;
@@ -667,6 +679,7 @@ static void reset_part(sl_part_t *part) {
     part->slots = 0;
     part->last_ts = 0;
     part->nprods = 0;
+    part->nkprods = 0;
 }
 
 static const char *part_label(sl_store_t *store, uint32_t id, char *buf,

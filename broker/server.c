@@ -274,6 +274,8 @@ void sl__server_mem_update(sl_server_t *srv) {
                      "used=%zu max_memory=%" PRIu64, used, budget);
         for (sl_conn_t *conn = srv->conns; conn; conn = conn->next)
             sl__server_update_reading(conn);
+        if (srv->ext.flush)
+            srv->ext.flush(srv->ext.arg);
     } else if (srv->mem_full && used < budget - budget / 8) {
         srv->mem_full = 0;
         sl_log_debug("memory released; reading resumed", "used=%zu", used);
@@ -284,6 +286,8 @@ void sl__server_mem_update(sl_server_t *srv) {
                 sl__server_conn_yield(conn);
             }
         }
+        if (srv->ext.flush)
+            srv->ext.flush(srv->ext.arg);
     }
 }
 
@@ -357,24 +361,19 @@ static void reap_stalled(sl_server_t *srv) {
 
 /* ---- reading ----------------------------------------------------------- */
 
-/* Makes room in the input buffer for the next read: a chunk, or the rest
- * of a payload being received at its exact size (sl_buf_reserve() would
- * round it up to a power of two, and the budget counts what is
- * allocated). */
-static int input_reserve(sl_conn_t *conn) {
-    sl_buf_t *in = &conn->in;
-    if (conn->in_off > 0 && conn->in_off == in->len) {
+int sl_server_input_reserve(sl_buf_t *in, size_t *in_off, size_t need) {
+    if (*in_off > 0 && *in_off == in->len) {
         sl_buf_reset(in);
-        conn->in_off = 0;
+        *in_off = 0;
     }
     size_t want = READ_CHUNK;
-    size_t have = in->len - conn->in_off;
-    int exact = conn->need > have && conn->need - have > want;
+    size_t have = in->len - *in_off;
+    int exact = need > have && need - have > want;
     if (exact)
-        want = conn->need - have;
-    if (in->cap - in->len < want && conn->in_off > 0) {
-        sl_buf_consume(in, conn->in_off);
-        conn->in_off = 0;
+        want = need - have;
+    if (in->cap - in->len<want && * in_off> 0) {
+        sl_buf_consume(in, *in_off);
+        *in_off = 0;
     }
     if (in->cap - in->len < want) {
         /* Chunks for pipelined requests grow geometrically (no copying
@@ -387,8 +386,13 @@ static int input_reserve(sl_conn_t *conn) {
         in->data = data;
         in->cap = in->len + want;
     }
-    conn_account(conn);
     return 0;
+}
+
+static int input_reserve(sl_conn_t *conn) {
+    int err = sl_server_input_reserve(&conn->in, &conn->in_off, conn->need);
+    conn_account(conn);
+    return err;
 }
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
@@ -473,7 +477,7 @@ static void on_connection(uv_stream_t *ls, int status) {
     sl_server_t *srv = ls->data;
     if (status < 0 || srv->stopping)
         return;
-    if (srv->nconns >= srv->opts.max_conns) {
+    if (srv->nconns + srv->ext_conns >= srv->opts.max_conns) {
         uv_tcp_t *t = malloc(sizeof *t);
         if (t == NULL)
             return;
@@ -636,4 +640,34 @@ void sl_server_free(sl_server_t *srv) {
     free(srv->msgs);
     sl_buf_free(&srv->body);
     free(srv);
+}
+
+/* ---- the second listener's share (server.h) ---------------------------- */
+
+void sl_server_set_ext(sl_server_t *srv, const sl_server_ext_t *ext) {
+    srv->ext = *ext;
+}
+
+void sl_server_mem_account(sl_server_t *srv, size_t *held, size_t now) {
+    srv->mem_conns += now - *held; /* Unsigned: wraps right. */
+    *held = now;
+    sl__server_mem_update(srv);
+}
+
+int sl_server_mem_full(const sl_server_t *srv) { return srv->mem_full; }
+
+size_t sl_server_keep_limit(const sl_server_t *srv) {
+    return sl__server_keep_limit(srv);
+}
+
+int sl_server_conn_admit(sl_server_t *srv) {
+    if (srv->nconns + srv->ext_conns >= srv->opts.max_conns)
+        return SL_ELIMIT;
+    srv->ext_conns++;
+    return 0;
+}
+
+void sl_server_conn_release(sl_server_t *srv) {
+    if (srv->ext_conns > 0)
+        srv->ext_conns--;
 }

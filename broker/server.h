@@ -61,4 +61,45 @@ void sl_server_free(sl_server_t *srv);
 void sl_server_acks_cb(sl_store_t *store, sl_ack_t *acks, size_t n);
 void sl_server_advance_cb(sl_store_t *store, sl_part_t *part);
 
+/* A second listener on the same loop and store (the Kafka listener,
+ * broker/kafka/) shares the server's store callbacks, memory budget,
+ * connection limit and stats reply through these hooks. Acks of kind
+ * SL_SERVER_ACK_EXT (outside the server's own kinds) go to ack(); every
+ * advance also goes to advance(); flush() runs at the end of each batch
+ * of acks or advance and whenever the budget is crossed (either way), so
+ * the listener writes what completed and re-checks its reading; stats()
+ * appends STAT lines to the stats reply. Any hook may be NULL. The struct
+ * is copied. */
+#define SL_SERVER_ACK_EXT 0x100
+typedef struct {
+    void *arg;
+    void (*ack)(void *arg, const sl_ack_t *ack);
+    void (*advance)(void *arg, sl_part_t *part);
+    void (*flush)(void *arg);
+    void (*stats)(void *arg, sl_buf_t *out);
+} sl_server_ext_t;
+void sl_server_set_ext(sl_server_t *srv, const sl_server_ext_t *ext);
+
+/* Makes room in a connection's input buffer (unparsed from *in_off) for
+ * the next read: a chunk, or the rest of a request of need bytes being
+ * received at its exact size (sl_buf_reserve() would round it up to a
+ * power of two, and the budget counts what is allocated). Consumed input
+ * is dropped first when that makes room. Shared by both listeners. */
+int sl_server_input_reserve(sl_buf_t *in, size_t *in_off, size_t need);
+
+/* Accounts a connection of the second listener in the memory budget:
+ * *held is what it counted so far (starting at 0), now what it holds; the
+ * budget is re-checked. */
+void sl_server_mem_account(sl_server_t *srv, size_t *held, size_t now);
+/* The largest empty buffer a connection should keep for reuse now (large
+ * while the budget is far, small near it). */
+size_t sl_server_keep_limit(const sl_server_t *srv);
+/* Whether the memory budget is reached (reading must pause). */
+int sl_server_mem_full(const sl_server_t *srv);
+/* Takes one connection slot of max_connections for the second listener:
+ * 0, or SL_ELIMIT when every slot is taken. Give it back with
+ * sl_server_conn_release(). */
+int sl_server_conn_admit(sl_server_t *srv);
+void sl_server_conn_release(sl_server_t *srv);
+
 #endif

@@ -810,6 +810,11 @@ void sl__server_process(sl_conn_t *conn) {
 void sl_server_acks_cb(sl_store_t *store, sl_ack_t *acks, size_t n) {
     sl_server_t *srv = sl_store_get_data(store);
     for (size_t i = 0; i < n; i++) {
+        if (acks[i].kind == SL_SERVER_ACK_EXT) {
+            if (srv->ext.ack)
+                srv->ext.ack(srv->ext.arg, &acks[i]);
+            continue;
+        }
         sl_conn_t *conn = acks[i].ctx;
         conn->pending_acks--;
         if (conn->closing) {
@@ -869,6 +874,8 @@ void sl_server_acks_cb(sl_store_t *store, sl_ack_t *acks, size_t n) {
             sl__server_update_reading(conn);
     }
     sl__server_flush_dirty(srv);
+    if (srv->ext.flush)
+        srv->ext.flush(srv->ext.arg);
 }
 
 void sl_server_advance_cb(sl_store_t *store, sl_part_t *part) {
@@ -876,4 +883,8 @@ void sl_server_advance_cb(sl_store_t *store, sl_part_t *part) {
     while (part->waiters)
         wake(part->waiters);
     sl__server_flush_dirty(srv);
+    if (srv->ext.advance)
+        srv->ext.advance(srv->ext.arg, part);
+    if (srv->ext.flush)
+        srv->ext.flush(srv->ext.arg);
 }

@@ -60,6 +60,8 @@ struct sl_server_s {
     uv_check_t check;         /* Notices memory released by the store. */
     sl_conn_t *yhead, *ytail; /* Yielded connections, in order. */
     srv_stats_t st;
+    sl_server_ext_t ext; /* The Kafka listener's hooks (server.h). */
+    uint64_t ext_conns;  /* Its connections, within max_conns. */
 };
 
 struct sl_conn_s {

@@ -87,5 +87,7 @@ void sl__server_stats(sl_conn_t *conn, const sl_cmd_t *cmd) {
     STAT("err_truncated_request", "%" PRIu64, st->err_truncated);
     STAT("err_store", "%" PRIu64, st->err_store);
 #undef STAT
+    if (srv->ext.stats)
+        srv->ext.stats(srv->ext.arg, o);
     sl_buf_append(o, "END\r\n", 5);
 }

@@ -45,6 +45,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define GROUP_MAX_BYTES (512u << 20)
@@ -138,6 +139,7 @@ void sl_store_free(sl_store_t *store) {
     if (store->rcache.fds)
         sl_fdcache_free(&store->rcache);
     sl_buf_free(&store->scratch);
+    sl_buf_free(&store->inflated);
     sl__store_group_free(&store->groups_buf[0]);
     sl__store_group_free(&store->groups_buf[1]);
     free(store->dir);
@@ -298,6 +300,65 @@ static int refused(sl_store_t *store, const sl_part_t *part, int64_t producer,
     return err;
 }
 
+/* Puts the entry just encoded at g->data[at..) (n records, timestamp ts for
+ * the index) in the log: a new segment when it does not fit the current
+ * one, and an index entry. On an error the entry is taken back out. */
+static int stage_entry(sl_store_t *store, sl_group_t *g, sl_part_t *part,
+                       size_t at, uint32_t len, size_t n, int64_t ts) {
+    uint64_t pos = store->log_end;
+    uint64_t seg_start = store->nsegs ? store->segs[store->nsegs - 1].start : 0;
+    if (store->nsegs == 0 ||
+        (pos > seg_start && pos + len > seg_start + store->opts.segment_size)) {
+        if (store->nsegs == store->capsegs) {
+            size_t cap = store->capsegs ? store->capsegs * 2 : 16;
+            sl_segment_t *s = realloc(store->segs, cap * sizeof *s);
+            if (s == NULL) {
+                g->data.len = at;
+                return SL_ENOMEM;
+            }
+            store->segs = s;
+            store->capsegs = cap;
+        }
+        uint8_t *r = sl_buf_extend(&g->rolls, 8);
+        if (r == NULL) {
+            g->data.len = at;
+            return SL_ENOMEM;
+        }
+        sl_put_u64be(r, pos);
+        store->segs[store->nsegs].start = pos;
+        store->segs[store->nsegs].rfd = -1;
+        store->nsegs++;
+    }
+    uint8_t *ir = sl_buf_extend(&g->index, SL__INDEX_REC);
+    if (ir == NULL) {
+        g->data.len = at;
+        return SL_ENOMEM;
+    }
+    sl_index_entry_t ie = {part->next_offset, pos, len,
+                           (uint32_t)n,       ts,  part->id};
+    if (part->ntail == part->captail) {
+        uint32_t cap = part->captail ? part->captail * 2 : SL__INDEX_CHUNK;
+        uint8_t *t = realloc(part->itail, (size_t)cap * SL_INDEX_ENTRY);
+        if (t == NULL) {
+            g->data.len = at;
+            g->index.len -= SL__INDEX_REC;
+            return SL_ENOMEM;
+        }
+        part->itail = t;
+        part->captail = cap;
+    }
+    sl_put_u32be(ir, part->id);
+    sl_put_u64be(ir + 4, part->slots);
+    sl_index_encode(ir + 12, &ie);
+    memcpy(part->itail + (size_t)part->ntail * SL_INDEX_ENTRY, ir + 12,
+           SL_INDEX_ENTRY);
+    part->ntail++;
+    if (part->ntail - part->handed >= SL__INDEX_CHUNK &&
+        sl__store_hand_tail(g, part) != 0)
+        sl_fatal("out of memory staging an index chunk", NULL);
+    return 0;
+}
+
 int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
                     size_t n, int64_t producer, uint64_t seq,
                     const sl_ack_t *ack, uint64_t *base_offset, int *dup) {
@@ -386,57 +447,9 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
         g->data.len = at;
         return refused(store, part, producer, seq, SL_ETOOBIG);
     }
-    uint64_t pos = store->log_end;
-    uint64_t seg_start = store->nsegs ? store->segs[store->nsegs - 1].start : 0;
-    if (store->nsegs == 0 ||
-        (pos > seg_start && pos + len > seg_start + store->opts.segment_size)) {
-        if (store->nsegs == store->capsegs) {
-            size_t cap = store->capsegs ? store->capsegs * 2 : 16;
-            sl_segment_t *s = realloc(store->segs, cap * sizeof *s);
-            if (s == NULL) {
-                g->data.len = at;
-                return refused(store, part, producer, seq, SL_ENOMEM);
-            }
-            store->segs = s;
-            store->capsegs = cap;
-        }
-        uint8_t *r = sl_buf_extend(&g->rolls, 8);
-        if (r == NULL) {
-            g->data.len = at;
-            return refused(store, part, producer, seq, SL_ENOMEM);
-        }
-        sl_put_u64be(r, pos);
-        store->segs[store->nsegs].start = pos;
-        store->segs[store->nsegs].rfd = -1;
-        store->nsegs++;
-    }
-    uint8_t *ir = sl_buf_extend(&g->index, SL__INDEX_REC);
-    if (ir == NULL) {
-        g->data.len = at;
-        return refused(store, part, producer, seq, SL_ENOMEM);
-    }
-    sl_index_entry_t ie = {part->next_offset, pos, len,
-                           (uint32_t)n,       ts,  part->id};
-    if (part->ntail == part->captail) {
-        uint32_t cap = part->captail ? part->captail * 2 : SL__INDEX_CHUNK;
-        uint8_t *t = realloc(part->itail, (size_t)cap * SL_INDEX_ENTRY);
-        if (t == NULL) {
-            g->data.len = at;
-            g->index.len -= SL__INDEX_REC;
-            return refused(store, part, producer, seq, SL_ENOMEM);
-        }
-        part->itail = t;
-        part->captail = cap;
-    }
-    sl_put_u32be(ir, part->id);
-    sl_put_u64be(ir + 4, part->slots);
-    sl_index_encode(ir + 12, &ie);
-    memcpy(part->itail + (size_t)part->ntail * SL_INDEX_ENTRY, ir + 12,
-           SL_INDEX_ENTRY);
-    part->ntail++;
-    if (part->ntail - part->handed >= SL__INDEX_CHUNK &&
-        sl__store_hand_tail(g, part) != 0)
-        sl_fatal("out of memory staging an index chunk", NULL);
+    err = stage_entry(store, g, part, at, len, n, ts);
+    if (err != 0)
+        return refused(store, part, producer, seq, err);
     *base_offset = part->next_offset;
     if (producer >= 0) {
         if (sl__store_undo_note_producer(g, part, producer, seq) != 0 ||
@@ -457,6 +470,102 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
         return sl__store_add_ack(g, &a, SL__WK_DATA);
     }
     return 0;
+}
+
+int sl_store_append_batch(sl_store_t *store, sl_part_t *part,
+                          const uint8_t *batch, size_t len, const sl_entry_t *e,
+                          const sl_ack_t *ack, uint64_t *base, int *verdict) {
+    sl_group_t *g = store->filling;
+    *verdict = SL_KPROD_OK;
+    *base = UINT64_MAX;
+    if (e->producer_id >= 0 && (e->base_seq < 0 || e->producer_epoch < 0))
+        return SL_EINVAL;
+    if (len > store->opts.max_batch)
+        return SL_ETOOBIG;
+    uint64_t orig;
+    int v = sl__store_kprod_check(part, e->producer_id, e->producer_epoch,
+                                  e->base_seq, e->count, &orig);
+    if (v != SL_KPROD_OK) {
+        *verdict = v;
+        if (v != SL_KPROD_DUP && v != SL_KPROD_DUP_OLD)
+            return 0;
+        /* Acknowledged after the group holding the original (this one or
+         * an earlier one) is durable, as for sluice's duplicates. */
+        *base = orig;
+        store->stats.dup_batches++;
+        if (ack == NULL)
+            return 0;
+        sl_ack_t a = *ack;
+        a.value = orig;
+        a.extra = SL_ACK_DUP;
+        return sl__store_add_ack(g, &a, SL__WK_DATA);
+    }
+    if (g->data.len > GROUP_MAX_BYTES)
+        return SL_EAGAIN;
+    int err = reserve_offsets(g, part, e->count);
+    if (err == 0)
+        err = note_segment(store, g);
+    if (err != 0)
+        return err;
+    size_t at = g->data.len;
+    err = sl_record_encode_kafka(&g->data, part->id, part->next_offset, batch,
+                                 len);
+    if (err != 0)
+        return err;
+    /* The index holds the largest timestamp so far, as Kafka's time index
+     * does: producers' CreateTime timestamps need not grow. */
+    int64_t ts = e->max_ts > part->last_ts ? e->max_ts : part->last_ts;
+    err = stage_entry(store, g, part, at, (uint32_t)(g->data.len - at),
+                      e->count, ts);
+    if (err != 0)
+        return err;
+    *base = part->next_offset;
+    /* An id no InitProducerId handed out (a client's own): never hand it
+     * out later (recovery does the same from the log). */
+    if (e->producer_id >= store->kpid_next)
+        store->kpid_next = e->producer_id + 1;
+    if (e->producer_id >= 0 &&
+        (sl__store_undo_note_kprod(g, part, e->producer_id) != 0 ||
+         sl__store_kprod_note(part, e->producer_id, e->producer_epoch,
+                              e->base_seq, e->count, part->next_offset) != 0))
+        sl_fatal("out of memory staging producer state", NULL);
+    part->slots++;
+    part->next_offset += e->count;
+    part->last_ts = ts;
+    store->log_end += SL_ENTRY_HDR + len;
+    store->stats.puts += e->count;
+    store->stats.put_batches++;
+    if (ack) {
+        sl_ack_t a = *ack;
+        a.value = *base;
+        a.extra = 0;
+        return sl__store_add_ack(g, &a, SL__WK_DATA);
+    }
+    return 0;
+}
+
+/* Producer ids are reserved in blocks, like offsets: one meta.log record
+ * per block. */
+#define PID_RESERVE_BLOCK 1024
+
+int sl_store_new_producer_id(sl_store_t *store, const sl_ack_t *ack,
+                             int64_t *pid) {
+    sl_group_t *g = store->filling;
+    if (store->kpid_next >= store->kpid_reserved) {
+        int64_t hwm = store->kpid_next + PID_RESERVE_BLOCK;
+        int err = sl_meta_encode_pid_hwm(&g->meta, (uint64_t)hwm);
+        if (err != 0)
+            return err;
+        store->kpid_reserved = hwm;
+    }
+    *pid = store->kpid_next++;
+    sl_ack_t a = *ack;
+    a.value = (uint64_t)*pid;
+    a.extra = 0;
+    /* Waiting for metadata: if the record reserving the id (in this group
+     * or the one in flight) is refused for lack of space, so is the id
+     * (writer.c then makes the next id write a new record). */
+    return sl__store_add_ack(g, &a, SL__WK_META);
 }
 
 int sl_store_commit_offset(sl_store_t *store, const char *group, size_t glen,
@@ -779,10 +888,15 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                     return SL_EDAMAGED;
                 }
                 sl_record_iter_t it;
-                sl_record_iter_init(&it, &ent);
                 sl_record_t rec;
-                int rc;
-                while ((rc = sl_record_next(&it, &rec)) == 1) {
+                /* A compressed Kafka batch is decompressed first (it was
+                 * when produced, so a failure now is damage). */
+                int rc = sl_record_iter_open(&it, &ent, &store->inflated,
+                                             SL_INFLATE_MAX);
+                while (rc == 0 || rc == 1) {
+                    rc = sl_record_next(&it, &rec);
+                    if (rc != 1)
+                        break;
                     if (rec.offset < offset)
                         continue;
                     if (emitted >= max_bytes && *count > 0)
@@ -802,6 +916,145 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                 }
                 p += ies[e].len;
             }
+            k = j;
+        }
+        slot += k;
+    }
+    return 0;
+}
+
+/* Logs damage found by a Kafka read (see sl_store_read). */
+static void batch_damage(sl_store_t *store, const sl_part_t *part,
+                         const sl_index_entry_t *ie, int err) {
+    store->stats.crc_errors++;
+    sl_log_error("commit-log entry failed verification; not serving it",
+                 "topic=%s partition=%s pos=%" PRIu64 " err=%s", part->topic,
+                 part->name, ie->pos, sl_strerror(err));
+}
+
+int sl_store_read_batches(sl_store_t *store, sl_part_t *part, uint64_t offset,
+                          uint64_t max_bytes, sl_buf_t *out, uint64_t *next,
+                          uint64_t *count) {
+    uint64_t earliest, latest;
+    *count = 0;
+    *next = offset;
+    int err = sl_store_bounds(store, part, &earliest, &latest);
+    if (err != 0)
+        return err;
+    if (offset < earliest)
+        return SL_EGONE;
+    if (offset > latest)
+        return SL_ERANGE;
+    if (offset == latest)
+        return 0;
+    uint64_t slot;
+    slot_reader_t rd = {store, part};
+    err = sl_index_find_offset(read_slot, &rd, part->first_slot,
+                               part->durable_slots, offset, &slot);
+    if (err != 0)
+        return err;
+    uint64_t copied = 0, nbatches = 0;
+    sl_index_entry_t ies[64];
+    while (slot < part->durable_slots) {
+        uint64_t want = part->durable_slots - slot;
+        if (want > 64)
+            want = 64;
+        if (slot < part->file_slots && want > part->file_slots - slot)
+            want = part->file_slots - slot;
+        err = read_slots(store, part, slot, (size_t)want, ies);
+        if (err != 0)
+            return err;
+        size_t k = 0;
+        while (k < (size_t)want) {
+            if (ies[k].len == SL_INDEX_HOLE) {
+                k++;
+                continue;
+            }
+            /* Whole batches only, and at least one. */
+            uint64_t blen = ies[k].len - SL_ENTRY_HDR;
+            if (nbatches > 0 && copied + blen > max_bytes)
+                return 0;
+            sl_segment_t *seg = ies[k].len == SL_INDEX_QUARANTINED
+                                    ? NULL
+                                    : seg_for(store, ies[k].pos);
+            if (seg == NULL) {
+                /* Quarantined offsets, or a segment gone: never served;
+                 * what came before is (see sl_store_read). */
+                if (nbatches > 0)
+                    return 0;
+                *next = ies[k].base_offset + ies[k].count;
+                return SL_EDAMAGED;
+            }
+            /* Entries adjacent in the segment are read together, within
+             * the byte budget. */
+            uint64_t seg_end = seg + 1 < store->segs + store->nsegs
+                                   ? seg[1].start
+                                   : UINT64_MAX;
+            size_t j = k + 1;
+            uint64_t span = ies[k].len, run = blen;
+            while (j < (size_t)want && ies[j].len > SL_INDEX_HOLE &&
+                   ies[j].pos == ies[k].pos + span &&
+                   ies[j].pos + ies[j].len <= seg_end && span < (8u << 20) &&
+                   copied + run + ies[j].len - SL_ENTRY_HDR <= max_bytes) {
+                span += ies[j].len;
+                run += ies[j].len - SL_ENTRY_HDR;
+                j++;
+            }
+            /* One preadv for the run: each sluice header into hdrs, each
+             * RecordBatch straight to its place in out, so nothing is
+             * moved afterwards. */
+            size_t at = out->len;
+            if (sl_buf_extend(out, (size_t)run) == NULL)
+                return SL_ENOMEM;
+            uint8_t hdrs[64][SL_ENTRY_HDR];
+            struct iovec iov[128];
+            size_t wpos = at;
+            for (size_t e = k; e < j; e++) {
+                iov[2 * (e - k)].iov_base = hdrs[e - k];
+                iov[2 * (e - k)].iov_len = SL_ENTRY_HDR;
+                iov[2 * (e - k) + 1].iov_base = out->data + wpos;
+                iov[2 * (e - k) + 1].iov_len = ies[e].len - SL_ENTRY_HDR;
+                wpos += ies[e].len - SL_ENTRY_HDR;
+            }
+            ssize_t got = preadv(seg->rfd, iov, (int)(2 * (j - k)),
+                                 (off_t)(ies[k].pos - seg->start));
+            if (got < 0) {
+                out->len = at;
+                return SL_EIO;
+            }
+            /* Verify each entry. */
+            size_t rpos = 0;
+            wpos = at;
+            for (size_t e = k; e < j; e++) {
+                const sl_index_entry_t *ie = &ies[e];
+                sl_entry_t ent;
+                err = rpos + ie->len <= (size_t)got
+                          ? sl_record_check_split(hdrs[e - k], out->data + wpos,
+                                                  ie->len, &ent)
+                          : SL_EDAMAGED; /* Bytes missing from the file. */
+                if (err == 0 && (ent.part_id != part->id ||
+                                 ent.base_offset != ie->base_offset))
+                    err = SL_ECORRUPT;
+                if (err != 0) {
+                    out->len = wpos;
+                    batch_damage(store, part, ie, err);
+                    if (nbatches > 0)
+                        return 0;
+                    *next = ie->base_offset + ie->count;
+                    return SL_EDAMAGED;
+                }
+                size_t bl = ie->len - SL_ENTRY_HDR;
+                wpos += bl;
+                rpos += ie->len;
+                copied += bl;
+                nbatches++;
+                if (ie->base_offset + ie->count > offset)
+                    *count +=
+                        ie->base_offset + ie->count -
+                        (ie->base_offset > offset ? ie->base_offset : offset);
+                *next = ie->base_offset + ie->count;
+            }
+            out->len = wpos;
             k = j;
         }
         slot += k;

@@ -58,6 +58,37 @@ typedef struct {
     uint32_t nrecent, head;
 } sl_prod_t;
 
+/* Kafka idempotence state of one producer id in one partition
+ * (catalog.c), kept apart from sluice's own sl_prod_t: its epoch and its
+ * last SL_KPROD_BATCHES batches, as Kafka's ProducerStateEntry keeps them,
+ * so that a retried batch gets its original offset. Rebuilt from the
+ * producer fields of the log's Kafka batches after a crash, and saved in
+ * checkpoints. */
+#define SL_KPROD_BATCHES 5
+typedef struct {
+    int32_t first_seq, last_seq; /* last_seq wraps to 0 after 2^31 - 1. */
+    uint64_t base_offset;
+} sl_kbatch_t;
+
+typedef struct {
+    int64_t pid;
+    int16_t epoch;
+    uint8_t nbatches, head; /* Newest at batches[(head + N - 1) % N]. */
+    sl_kbatch_t batches[SL_KPROD_BATCHES];
+} sl_kprod_t;
+
+/* Verdicts of the Kafka idempotence check (sl_store_append_batch). */
+#define SL_KPROD_OK 0 /* Stored. */
+#define SL_KPROD_DUP                                                           \
+    1 /* A retry of a remembered batch: not                                    \
+         stored again; its original offset. */
+#define SL_KPROD_DUP_OLD                                                       \
+    2                           /* Sequences stored before, in a batch no      \
+                                   longer remembered (Kafka's                  \
+                                   DUPLICATE_SEQUENCE_NUMBER). */
+#define SL_KPROD_OUT_OF_ORDER 3 /* A gap or overlap in the sequence. */
+#define SL_KPROD_STALE_EPOCH 4  /* An epoch below the producer's current. */
+
 typedef struct sl_part_s {
     uint32_t id;
     char *topic;             /* Owned. */
@@ -78,8 +109,11 @@ typedef struct sl_part_s {
                           been acknowledged (meta.log records). */
     sl_prod_t *prods;  /* Owned array. */
     uint32_t nprods, capprods;
-    void *waiters; /* For the server (long polls); not owned. */
-    int advanced;  /* Scratch flag while completing a group. */
+    sl_kprod_t *kprods; /* Owned array: Kafka producers. */
+    uint32_t nkprods, capkprods;
+    void *waiters;  /* For the server (long polls); not owned. */
+    void *kwaiters; /* For the Kafka listener's Fetch long polls. */
+    int advanced;   /* Scratch flag while completing a group. */
 } sl_part_t;
 
 /* An acknowledgement, opaque to the store, delivered after durability.
@@ -179,6 +213,32 @@ int sl_store_append(sl_store_t *store, sl_part_t *part, const sl_msg_t *msgs,
                     size_t n, int64_t producer, uint64_t seq,
                     const sl_ack_t *ack, uint64_t *base_offset, int *dup);
 
+/* Stages a Kafka RecordBatch v2 (batch[0..len), checked by
+ * sl_record_kafka_check, which filled *e) for part, stored verbatim but
+ * for its base offset and leader epoch (record.c). The batch's producer
+ * fields go through Kafka's idempotence check first, whose verdict lands
+ * in *verdict (SL_KPROD_*): OK, stored, ack value = its base offset;
+ * DUP, not stored, ack value = the original base offset and extra =
+ * SL_ACK_DUP; DUP_OLD, not stored, the same ack with value UINT64_MAX;
+ * OUT_OF_ORDER and STALE_EPOCH, nothing staged and no ack. Acks (when ack
+ * is not NULL) are delivered after durability, in order with the others.
+ * Errors (nothing staged, no ack): SL_EINVAL for producer fields Kafka
+ * forbids (an idempotent batch without a sequence), SL_ETOOBIG above
+ * max_batch, SL_EAGAIN when the filling group is full, SL_ENOMEM. *base
+ * receives the base offset (or the original one) when there is one. A
+ * batch is copied: batch may be freed when this returns. */
+int sl_store_append_batch(sl_store_t *store, sl_part_t *part,
+                          const uint8_t *batch, size_t len, const sl_entry_t *e,
+                          const sl_ack_t *ack, uint64_t *base, int *verdict);
+
+/* Hands out a new Kafka producer id (InitProducerId): never one handed
+ * out before, across restarts too (a high-water mark in meta.log, synced
+ * before the ack). The ack (not NULL) is delivered once that is durable,
+ * with value = the producer id, or extra = SL_ACK_NOSPACE when the mark
+ * could not be written (the id must then not be used). */
+int sl_store_new_producer_id(sl_store_t *store, const sl_ack_t *ack,
+                             int64_t *pid);
+
 /* Fences (producer, part) at seq with err: the producer's later batches
  * above seq are refused until it stores a batch from seq again. For a
  * batch the server refused before it reached sl_store_append (a CRC
@@ -217,6 +277,17 @@ typedef int (*sl_store_emit_cb)(void *ctx, const sl_record_t *rec);
 int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
                   uint64_t max_bytes, sl_store_emit_cb emit, void *ctx,
                   uint64_t *next, uint64_t *count);
+
+/* Appends to out (caller-owned) the stored RecordBatches of part from the
+ * one holding offset on, as stored (a Kafka Fetch serves them without
+ * re-encoding; the sluice header is left out), whole batches only, until
+ * the next would exceed max_bytes (at least one when any is available).
+ * Each is verified first; damage is never served, and errors are those of
+ * sl_store_read. *next is the offset after the last batch, *count the
+ * records at or after offset appended. */
+int sl_store_read_batches(sl_store_t *store, sl_part_t *part, uint64_t offset,
+                          uint64_t max_bytes, sl_buf_t *out, uint64_t *next,
+                          uint64_t *count);
 
 /* Hands staged work to the writer now if it is idle (the store does this
  * itself at the end of every loop turn). */

@@ -105,12 +105,16 @@ struct sl_store_s {
     int have_seg_hwm;
     sl_hole_t *holes; /* Skipped offsets, from meta.log. */
     size_t nholes, capholes;
-    uint32_t meta_damage; /* Damaged meta.log ranges found at start-up. */
-    uint32_t lost_names;  /* Partitions named _lost/partition-<id>. */
-    int meta_dirty;       /* meta.log must be rewritten after recovery. */
+    uint32_t meta_damage;  /* Damaged meta.log ranges found at start-up. */
+    uint32_t lost_names;   /* Partitions named _lost/partition-<id>. */
+    int meta_dirty;        /* meta.log must be rewritten after recovery. */
+    int64_t kpid_next;     /* Next Kafka producer id to hand out. */
+    int64_t kpid_reserved; /* Ids below it are covered by a meta.log
+                              high-water mark (staged or durable). */
 
     sl_fdcache_t rcache; /* Loop-thread index descriptors. */
     sl_buf_t scratch;    /* Loop-thread read buffer. */
+    sl_buf_t inflated;   /* Loop-thread: a decompressed Kafka batch. */
 
     /* Writer thread. */
     pthread_t thread;
@@ -197,6 +201,19 @@ uint64_t *sl__store_group_slot(const sl_store_t *store, const char *group,
 int sl__store_note_producer(sl_part_t *part, int64_t producer,
                             uint64_t first_seq, uint64_t last_seq,
                             uint64_t base_offset);
+/* Kafka producer state (rules in catalog.c). The verdict (SL_KPROD_*) on
+ * a batch of pid at epoch with first_seq and count records; for a
+ * duplicate, *orig its original base offset (UINT64_MAX when unknown). */
+int sl__store_kprod_check(const sl_part_t *part, int64_t pid, int16_t epoch,
+                          int32_t first_seq, uint32_t count, uint64_t *orig);
+/* Records that pid stored count records from first_seq at base_offset. */
+int sl__store_kprod_note(sl_part_t *part, int64_t pid, int16_t epoch,
+                         int32_t first_seq, uint32_t count,
+                         uint64_t base_offset);
+/* The last sequence of a batch: first_seq + count - 1, wrapping to 0
+ * after 2^31 - 1 as Kafka's sequences do. */
+int32_t sl__store_kseq_last(int32_t first_seq, uint32_t count);
+
 /* Fences (the rules are in catalog.c): set one, and check a batch. */
 void sl__store_fence_set(sl_store_t *store, const sl_part_t *part,
                          int64_t producer, uint64_t seq, int err);
@@ -265,5 +282,8 @@ int sl__store_hand_tail(sl_group_t *g, sl_part_t *part);
 int sl__store_undo_push(sl_group_t *g, const uint8_t *body, size_t n);
 int sl__store_undo_note_producer(sl_group_t *g, const sl_part_t *part,
                                  int64_t producer, uint64_t seq);
+/* One saving a Kafka producer's state before a batch changes it. */
+int sl__store_undo_note_kprod(sl_group_t *g, const sl_part_t *part,
+                              int64_t pid);
 
 #endif

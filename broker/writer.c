@@ -432,6 +432,8 @@ static void reset_group(sl_group_t *g) {
 /* Undo records, appended to a group's undo buffer as it is staged and
  * walked backwards: a body followed by its u32 length.
  *   'P' u32 part id, u32 producer index, u8 was new, sl_prod_t before
+ *   'K' u32 part id, u32 Kafka producer index, u8 was new, sl_kprod_t
+ *       before
  *   'C' u32 part id, u8 had an offset, u64 offset before, group name */
 int sl__store_undo_push(sl_group_t *g, const uint8_t *body, size_t n) {
     uint8_t *p = sl_buf_extend(&g->undo, n + 4);
@@ -460,8 +462,27 @@ int sl__store_undo_note_producer(sl_group_t *g, const sl_part_t *part,
     return sl__store_undo_push(g, b, 18 + sizeof(sl_prod_t));
 }
 
+int sl__store_undo_note_kprod(sl_group_t *g, const sl_part_t *part,
+                              int64_t pid) {
+    uint8_t b[10 + sizeof(sl_kprod_t)];
+    uint32_t i = 0;
+    while (i < part->nkprods && part->kprods[i].pid != pid)
+        i++;
+    b[0] = 'K';
+    sl_put_u32be(b + 1, part->id);
+    sl_put_u32be(b + 5, i);
+    b[9] = i == part->nkprods;
+    if (i < part->nkprods)
+        memcpy(b + 10, &part->kprods[i], sizeof(sl_kprod_t));
+    else
+        memset(b + 10, 0, sizeof(sl_kprod_t));
+    return sl__store_undo_push(g, b, sizeof b);
+}
+
 /* Restores producer state (and, when commits_too, group offsets) changed
- * by the group, newest first. */
+ * by the group, newest first. A Kafka producer's state simply goes back:
+ * its batches after the refused one then fail as out of order, which
+ * Kafka's clients expect after a failed batch. */
 static void undo_group(sl_store_t *store, sl_group_t *g, int commits_too) {
     size_t end = g->undo.len;
     while (end > 0) {
@@ -469,7 +490,15 @@ static void undo_group(sl_store_t *store, sl_group_t *g, int commits_too) {
         const uint8_t *b = g->undo.data + end - 4 - n;
         end -= 4 + (size_t)n;
         sl_part_t *part = store->parts[sl_get_u32be(b + 1)];
-        if (b[0] == 'P') {
+        if (b[0] == 'K') {
+            uint32_t i = sl_get_u32be(b + 5);
+            if (b[9]) {
+                SL_ASSERT(i + 1 == part->nkprods);
+                part->nkprods--;
+            } else {
+                memcpy(&part->kprods[i], b + 10, sizeof(sl_kprod_t));
+            }
+        } else if (b[0] == 'P') {
             uint32_t i = sl_get_u32be(b + 5);
             int64_t producer = part->prods[i].producer;
             if (b[9]) {
@@ -556,8 +585,11 @@ static void rollback(sl_store_t *store, sl_group_t *g) {
             close(store->segs[i].rfd);
     store->nsegs -= drop;
     store->log_end = store->durable_end;
-    /* Likewise a segment-name record: name the newest segment again. */
+    /* Likewise a segment-name record: name the newest segment again; and
+     * the producer-id mark may have been refused: the next id writes one
+     * (ids already handed out are never handed out again). */
     store->have_seg_hwm = 0;
+    store->kpid_reserved = store->kpid_next;
     uint64_t before = store->stats.nospace_refused;
     refuse_acks(store, g, g, meta_failed);
     refuse_acks(store, g, f, 1);
@@ -635,7 +667,8 @@ static void complete(sl_store_t *store) {
         part->advanced = 1;
         last = part;
     }
-    for (const uint8_t *c = g->ichunks.data, *ce = c + g->ichunks.len;
+    /* An empty buffer's data is NULL, and NULL + 0 is undefined. */
+    for (const uint8_t *c = g->ichunks.data, *ce = c ? c + g->ichunks.len : c;
          c < ce;) {
         sl_part_t *part = store->parts[sl_get_u32be(c)];
         uint32_t k = sl_get_u32be(c + 12);
@@ -655,7 +688,7 @@ static void complete(sl_store_t *store) {
             store->parts[sl_get_u32be(g->index.data + i * SL__INDEX_REC)];
         if (part->advanced) {
             part->advanced = 0;
-            if (part->waiters && store->advance_cb)
+            if ((part->waiters || part->kwaiters) && store->advance_cb)
                 store->advance_cb(store, part);
         }
     }

@@ -96,3 +96,19 @@ int sl_strmap_put(sl_strmap_t *map, const void *key, size_t klen, void *value) {
     map->count++;
     return 0;
 }
+
+void *sl_strmap_del(sl_strmap_t *map, const void *key, size_t klen) {
+    uint64_t h = sl_strmap_hash(key, klen);
+    sl_strmap_node_t **pp = &map->buckets[h & (map->nbuckets - 1)];
+    for (; *pp != NULL; pp = &(*pp)->next) {
+        sl_strmap_node_t *n = *pp;
+        if (n->hash == h && n->klen == klen && memcmp(n->key, key, klen) == 0) {
+            void *value = n->value;
+            *pp = n->next;
+            free(n);
+            map->count--;
+            return value;
+        }
+    }
+    return NULL;
+}

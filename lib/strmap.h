@@ -30,6 +30,8 @@ void sl_strmap_free(sl_strmap_t *map);
 void *sl_strmap_get(const sl_strmap_t *map, const void *key, size_t klen);
 /* Inserts or replaces. */
 int sl_strmap_put(sl_strmap_t *map, const void *key, size_t klen, void *value);
+/* Removes key; returns its value (the caller's to free), NULL when none. */
+void *sl_strmap_del(sl_strmap_t *map, const void *key, size_t klen);
 uint64_t sl_strmap_hash(const void *key, size_t klen);
 
 #endif
