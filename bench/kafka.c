@@ -1,0 +1,669 @@
+/*
+ * bench/kafka: sluice-broker's Kafka listener driven by librdkafka (the C
+ * client kcat, Python's confluent-kafka and many others are built on)
+ * beside the native protocol and Redis Streams, on the same broker in the
+ * same run, fsync=always, 100-byte messages. Figures are printed, never
+ * asserted. Each round starts a fresh broker and runs:
+ *   [1] native mput of 1000, 1 partition, 2 producers (bench/broker's [1]);
+ *   [2] librdkafka producer, 1 topic of 1 partition: acks=all,
+ *       enable.idempotence=true, linger.ms=5, batch.num.messages 10000,
+ *       at most 100,000 messages queued; connected (one message
+ *       delivered) before the clock starts; rate from the first timed send
+ *       to the last delivery report;
+ *   [3] native get of [1] to its end, 8 MiB a get;
+ *   [4] librdkafka consumer of [2] from the beginning to the end
+ *       (fetches of up to 8 MiB, as the native gets);
+ *   [5] ack latency at a paced 50,000 msgs/s (open loop, from each
+ *       message's scheduled time): native single puts, and librdkafka
+ *       delivery reports (which include linger.ms);
+ *   [6] produce-to-consume latency at a paced 20,000 msgs/s: a native put
+ *       read by a native long-polling get, and a librdkafka producer read
+ *       by a librdkafka consumer (the send time travels in the payload);
+ *   [7] 10,000 native partitions (mput of 100, round robin; warmed with
+ *       a message each) and 10,000 Kafka topics (created by one
+ *       CreateTopics; then runs of 100 messages per topic, round robin, so
+ *       a batch holds 100 as the mput does); when librdkafka's idempotent
+ *       producer stalls over 10,000 partitions (its own mock cluster
+ *       does too), the run is repeated with enable.idempotence=false and
+ *       the summary says so;
+ *   [8] Redis Streams XADD, appendfsync always, pipelined 1000 deep.
+ * Then a table: per figure the median of the rounds and their range,
+ * with the issue's targets.
+ * Environment: SL_BIN (default ./bin), BENCH_SECONDS (default 2 per case),
+ * BENCH_ROUNDS (default 3), BENCH_MSG_SIZE (default 100).
+ */
+#include "benchkit.h"
+#include "client.h"
+#include "clock.h"
+#include "error.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_ROUNDS 9
+#define KTOPICS 10000
+
+/* The figures of one round. */
+enum {
+    F_NPUT,
+    F_KPUT,
+    F_NGET,
+    F_KGET,
+    F_NACK50,
+    F_NACK99,
+    F_KACK50,
+    F_KACK99,
+    F_NE2E50,
+    F_NE2E99,
+    F_KE2E50,
+    F_KE2E99,
+    F_N10K,
+    F_K10K,
+    F_REDIS,
+    F_REDIS50,
+    F_REDIS99,
+    NFIG
+};
+static double fig[MAX_ROUNDS][NFIG];
+static char kaddr[64];
+/* Rounds whose 10,000-topic figure needed enable.idempotence=false. */
+static int k10k_plain;
+
+static void die(const char *what, const char *why) {
+    fprintf(stderr, "bench/kafka: %s: %s\n", what, why);
+    exit(1);
+}
+
+static void kset(rd_kafka_conf_t *conf, const char *k, const char *v) {
+    char err[256];
+    if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK)
+        die(k, err);
+}
+
+/* ---- librdkafka producer ------------------------------------------------ */
+
+/* Delivery reports: each message's opaque is the time it counts from. */
+typedef struct {
+    uint64_t ok, failed, last_ns;
+    sl_bench_lat_t lat;
+} kstat_t;
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    kstat_t *st = opaque;
+    uint64_t now = sl_mono_ns();
+    if (m->err != 0) {
+        if (st->failed++ == 0)
+            fprintf(stderr, "bench/kafka: delivery failed: %s\n",
+                    rd_kafka_err2str(m->err));
+        return;
+    }
+    st->ok++;
+    st->last_ns = now;
+    sl_bench_lat_add(&st->lat, now - (uint64_t)(uintptr_t)m->_private);
+}
+
+static rd_kafka_t *kproducer(kstat_t *st, int idempotent) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char err[256];
+    kset(conf, "bootstrap.servers", kaddr);
+    kset(conf, "acks", "all");
+    kset(conf, "enable.idempotence", idempotent ? "true" : "false");
+    kset(conf, "linger.ms", "5");
+    kset(conf, "batch.num.messages", "10000");
+    kset(conf, "batch.size", "8000000");
+    kset(conf, "message.max.bytes", "8000000");
+    kset(conf, "queue.buffering.max.messages", "100000");
+    kset(conf, "queue.buffering.max.kbytes", "1048576");
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, st);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (rk == NULL)
+        die("producer", err);
+    return rk;
+}
+
+/* Enqueues one message counted from t_ns, waiting while the queue is
+ * full. */
+static void kproduce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const void *data,
+                     size_t len, uint64_t t_ns) {
+    while (rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, (void *)data, len,
+                            NULL, 0, (void *)(uintptr_t)t_ns) != 0) {
+        if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            die("produce", rd_kafka_err2str(rd_kafka_last_error()));
+        rd_kafka_poll(rk, 1);
+    }
+}
+
+static void kflush(rd_kafka_t *rk) {
+    if (rd_kafka_flush(rk, 120000) != 0)
+        die("flush", "messages still undelivered after 120 s");
+}
+
+/* Creates topics[0..n) with one partition each in one CreateTopics
+ * request (librdkafka's admin API) and waits for the next checkpoint, as
+ * sl_bench_warm_partitions does natively. */
+static void kafka_create(const char *addr, const char *const *topics, int n) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char err[256];
+    kset(conf, "bootstrap.servers", kaddr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (rk == NULL)
+        die("admin", err);
+    rd_kafka_NewTopic_t **nt = calloc((size_t)n, sizeof *nt);
+    for (int i = 0; i < n; i++)
+        if ((nt[i] = rd_kafka_NewTopic_new(topics[i], 1, 1, err, sizeof err)) ==
+            NULL)
+            die("NewTopic", err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(o, 120000, err, sizeof err);
+    double t0 = sl_bench_now_s();
+    rd_kafka_CreateTopics(rk, nt, (size_t)n, o, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 130000);
+    if (ev == NULL || rd_kafka_event_error(ev) != 0)
+        die("CreateTopics", ev ? rd_kafka_event_error_string(ev) : "timeout");
+    size_t cnt;
+    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(
+        rd_kafka_event_CreateTopics_result(ev), &cnt);
+    for (size_t i = 0; i < cnt; i++)
+        if (rd_kafka_topic_result_error(tr[i]) != 0)
+            die(rd_kafka_topic_result_name(tr[i]),
+                rd_kafka_topic_result_error_string(tr[i]));
+    double t1 = sl_bench_now_s();
+    rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy_array(nt, (size_t)n);
+    free(nt);
+    rd_kafka_destroy(rk);
+    sl_client_t *cl = sl_bench_connect(addr);
+    uint64_t ck = sl_bench_stat(cl, "checkpoints");
+    for (int i = 0; i < 2000 && sl_bench_stat(cl, "checkpoints") <= ck; i++)
+        sl_bench_sleep_ms(10);
+    sl_client_close(cl);
+    printf("  warm-up: %d topics created by one CreateTopics in %.2f s, "
+           "their index files by the next checkpoint %.2f s later\n",
+           n, t1 - t0, sl_bench_now_s() - t1);
+}
+
+/* Produces to topics[0..ntopics) in runs of run messages per topic for
+ * sl_bench_secs, as fast as the queue allows, after one message to the
+ * first topic has been delivered (connection, metadata, producer id);
+ * prints and returns msgs/s (first timed send to last delivery), the
+ * latency of the delivery reports in pct, and in *delivered how many
+ * messages the topics got. */
+static double kafka_produce(const char *const *topics, int ntopics, int run,
+                            int idempotent, double pct[2],
+                            uint64_t *delivered) {
+    kstat_t st = {0};
+    rd_kafka_t *rk = kproducer(&st, idempotent);
+    rd_kafka_topic_t **rkt = calloc((size_t)ntopics, sizeof *rkt);
+    for (int i = 0; i < ntopics; i++)
+        rkt[i] = rd_kafka_topic_new(rk, topics[i], NULL);
+    kproduce(rk, rkt[0], "w", 1, sl_mono_ns());
+    int stalled = rd_kafka_flush(rk, 30000) != 0;
+    st.ok = st.lat.n = 0;
+    char *payload = malloc(sl_bench_msg_size);
+    memset(payload, 'k', sl_bench_msg_size);
+    uint64_t t0 = sl_mono_ns(), n = 0;
+    uint64_t end = t0 + (uint64_t)(sl_bench_secs * 1e9);
+    while (!stalled && sl_mono_ns() < end) {
+        for (int i = 0; i < 1000; i++, n++)
+            kproduce(rk, rkt[(n / (uint64_t)run) % (uint64_t)ntopics], payload,
+                     sl_bench_msg_size, sl_mono_ns());
+        rd_kafka_poll(rk, 0);
+    }
+    if (!stalled)
+        stalled = rd_kafka_flush(rk, 30000) != 0;
+    if (stalled) {
+        /* librdkafka 2.0's idempotent producer can stall with thousands
+         * of partitions (its own mock cluster does the same); say so
+         * rather than wait. */
+        printf("  STALLED: %llu of %llu messages undelivered 30 s after "
+               "the last send (librdkafka, enable.idempotence=%s)\n",
+               (unsigned long long)(n + 1 - st.ok), (unsigned long long)n + 1,
+               idempotent ? "true" : "false");
+        rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(rk, 5000);
+    }
+    double rate = -1;
+    *delivered = 0;
+    if (!stalled) {
+        *delivered = st.ok + 1;
+        double el = (double)(st.last_ns - t0) / 1e9;
+        rate = (double)st.ok / el;
+        printf("  %llu msgs delivered (%llu failed) in %.2f s: %.0f msgs/s, "
+               "%.1f MB/s\n delivery report",
+               (unsigned long long)st.ok, (unsigned long long)st.failed, el,
+               rate, rate * (double)sl_bench_msg_size / 1e6);
+        sl_bench_lat_print(&st.lat, pct);
+    }
+    for (int i = 0; i < ntopics; i++)
+        rd_kafka_topic_destroy(rkt[i]);
+    free(rkt);
+    free(payload);
+    free(st.lat.lat);
+    rd_kafka_destroy(rk);
+    return rate;
+}
+
+/* Paced produce at rate msgs/s, open loop, latency from each message's
+ * scheduled time to its delivery report. */
+static void kafka_paced(const char *topic, int rate, double pct[2]) {
+    kstat_t st = {0};
+    rd_kafka_t *rk = kproducer(&st, 1);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    kproduce(rk, rkt, "w", 1, sl_mono_ns()); /* Connected and known. */
+    kflush(rk);
+    st.lat.n = 0;
+    char *payload = malloc(sl_bench_msg_size);
+    memset(payload, 'p', sl_bench_msg_size);
+    uint64_t step = 1000000000ull / (uint64_t)rate, t0 = sl_mono_ns();
+    uint64_t end = t0 + (uint64_t)(sl_bench_secs * 1e9), n = 0;
+    for (uint64_t next = t0; next < end; next += step, n++) {
+        while (sl_mono_ns() < next)
+            rd_kafka_poll(rk, 0);
+        kproduce(rk, rkt, payload, sl_bench_msg_size, next);
+    }
+    kflush(rk);
+    printf("  paced (open loop) target %d msgs/s, sent %llu\n delivery report",
+           rate, (unsigned long long)n);
+    sl_bench_lat_print(&st.lat, pct);
+    free(payload);
+    free(st.lat.lat);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+}
+
+/* ---- librdkafka consumer ------------------------------------------------- */
+
+static rd_kafka_t *kconsumer(const char *wait_ms) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char err[256];
+    kset(conf, "bootstrap.servers", kaddr);
+    kset(conf, "enable.partition.eof", "true");
+    kset(conf, "fetch.max.bytes", "8388608");
+    kset(conf, "max.partition.fetch.bytes", "8388608");
+    kset(conf, "receive.message.max.bytes", "16777216");
+    kset(conf, "fetch.wait.max.ms", wait_ms);
+    kset(conf, "queued.min.messages", "1000000");
+    kset(conf, "queued.max.messages.kbytes", "1048576");
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (rk == NULL)
+        die("consumer", err);
+    return rk;
+}
+
+/* Reads partition 0 of topic from the beginning until it has read expect
+ * messages (or met the end of the partition, which costs a long poll);
+ * prints and returns msgs/s. */
+static double kafka_consume(const char *topic, uint64_t expect) {
+    rd_kafka_t *rk = kconsumer("100");
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    double t0 = sl_bench_now_s();
+    if (rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING) != 0)
+        die("consume_start", rd_kafka_err2str(rd_kafka_last_error()));
+    static rd_kafka_message_t *msgs[10000];
+    uint64_t total = 0;
+    for (int eof = 0; !eof && total < expect;) {
+        ssize_t n = rd_kafka_consume_batch(rkt, 0, 5000, msgs, 10000);
+        if (n < 0)
+            die("consume", rd_kafka_err2str(rd_kafka_last_error()));
+        for (ssize_t i = 0; i < n; i++) {
+            if (msgs[i]->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                eof = 1;
+            else if (msgs[i]->err != 0)
+                die("consume", rd_kafka_message_errstr(msgs[i]));
+            else
+                total++;
+            rd_kafka_message_destroy(msgs[i]);
+        }
+    }
+    double el = sl_bench_now_s() - t0;
+    double rate = (double)total / el;
+    printf("  read %llu msgs in %.2f s: %.0f msgs/s, %.1f MB/s\n",
+           (unsigned long long)total, el, rate,
+           rate * (double)sl_bench_msg_size / 1e6);
+    rd_kafka_consume_stop(rkt, 0);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return rate;
+}
+
+/* ---- produce-to-consume latency ------------------------------------------ */
+
+/* A paced producer thread: native put (bench/e2e) or librdkafka (topic
+ * ke2e). Each payload starts with its scheduled send time. */
+typedef struct {
+    const char *addr; /* Native when set. */
+    int rate;
+    uint64_t sent; /* Read once done is set. */
+    int done;      /* Set (atomically) when every message is acked. */
+} e2e_prod_t;
+
+static void *e2e_producer(void *arg) {
+    e2e_prod_t *p = arg;
+    char *payload = calloc(1, sl_bench_msg_size < 8 ? 8 : sl_bench_msg_size);
+    size_t len = sl_bench_msg_size < 8 ? 8 : sl_bench_msg_size;
+    kstat_t st = {0};
+    sl_client_t *cl = NULL;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_topic_t *rkt = NULL;
+    if (p->addr != NULL) {
+        cl = sl_bench_connect(p->addr);
+    } else {
+        rk = kproducer(&st, 1);
+        rkt = rd_kafka_topic_new(rk, "ke2e", NULL);
+    }
+    uint64_t step = 1000000000ull / (uint64_t)p->rate, t0 = sl_mono_ns();
+    uint64_t end = t0 + (uint64_t)(sl_bench_secs * 1e9);
+    for (uint64_t next = t0; next < end; next += step) {
+        while (sl_mono_ns() < next) {
+            if (rk != NULL)
+                rd_kafka_poll(rk, 0);
+            else
+                while (sl_client_inflight(cl) > 0 &&
+                       sl_client_ack_ready(cl, 0) > 0) {
+                    sl_client_ack_t ack;
+                    if (sl_client_put_ack(cl, &ack) != 0)
+                        die("put ack", sl_client_error(cl));
+                }
+        }
+        memcpy(payload, &next, 8);
+        if (rk != NULL) {
+            kproduce(rk, rkt, payload, len, next);
+        } else {
+            sl_client_msg_t m = {payload, len};
+            if (sl_client_put_send(cl, "bench", "e2e", &m, 1, -1, 0, NULL))
+                die("put", sl_client_error(cl));
+        }
+        p->sent++;
+    }
+    if (rk != NULL) {
+        kflush(rk);
+        rd_kafka_topic_destroy(rkt);
+        rd_kafka_destroy(rk);
+        free(st.lat.lat);
+    } else {
+        while (sl_client_inflight(cl) > 0) {
+            sl_client_ack_t ack;
+            if (sl_client_put_ack(cl, &ack) != 0)
+                die("put ack", sl_client_error(cl));
+        }
+        sl_client_close(cl);
+    }
+    free(payload);
+    __atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void lat_of(sl_bench_lat_t *lat, const void *data, size_t len) {
+    uint64_t t;
+    if (len < 8)
+        die("e2e", "a message without its send time");
+    memcpy(&t, data, 8);
+    if (t != 0)
+        sl_bench_lat_add(lat, sl_mono_ns() - t);
+}
+
+/* Native (addr set) or Kafka: a consumer waits at the end of an empty
+ * partition, then the producer starts; every message's latency from its
+ * scheduled send to its arrival. */
+static void e2e(const char *addr, int rate, double pct[2]) {
+    sl_bench_lat_t lat = {0};
+    e2e_prod_t p = {addr, rate, 0, 0};
+    pthread_t th;
+    sl_client_t *cl = NULL;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_topic_t *rkt = NULL;
+    if (addr != NULL) {
+        /* The partition exists before the clock starts (message 0, sent
+         * at time 0, is skipped). */
+        cl = sl_bench_connect(addr);
+        char z[8] = {0};
+        sl_client_msg_t m = {z, 8};
+        sl_client_ack_t ack;
+        if (sl_client_put_send(cl, "bench", "e2e", &m, 1, -1, 0, NULL) ||
+            sl_client_put_ack(cl, &ack))
+            die("put", sl_client_error(cl));
+    } else {
+        /* The topic exists (and the consumer is at its end) before the
+         * clock starts. */
+        kstat_t st = {0};
+        rd_kafka_t *w = kproducer(&st, 1);
+        rd_kafka_topic_t *wt = rd_kafka_topic_new(w, "ke2e", NULL);
+        char z[8] = {0};
+        kproduce(w, wt, z, 8, 0);
+        kflush(w);
+        rd_kafka_topic_destroy(wt);
+        rd_kafka_destroy(w);
+        free(st.lat.lat);
+        rk = kconsumer("100");
+        rkt = rd_kafka_topic_new(rk, "ke2e", NULL);
+        if (rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_END) != 0)
+            die("consume_start", rd_kafka_err2str(rd_kafka_last_error()));
+        /* Let the consumer reach the end before the producer starts. */
+        rd_kafka_message_t *m = rd_kafka_consume(rkt, 0, 2000);
+        if (m != NULL)
+            rd_kafka_message_destroy(m);
+    }
+    pthread_create(&th, NULL, e2e_producer, &p);
+    uint64_t got = 0, off = 0;
+    uint64_t give_up = sl_mono_ns() + (uint64_t)((sl_bench_secs + 60) * 1e9);
+    for (;;) {
+        if (sl_mono_ns() > give_up)
+            die("e2e", "messages missing after 60 s");
+        if (cl != NULL) {
+            sl_client_fetch_t f;
+            if (sl_client_get(cl, "bench", "e2e", off, 1 << 20, 100, &f) != 0)
+                die("get", sl_client_error(cl));
+            for (size_t i = 0; i < f.count; i++)
+                lat_of(&lat, f.recs[i].data, f.recs[i].len);
+            got += f.count - (off == 0 && f.count > 0);
+            off = f.next;
+        } else {
+            rd_kafka_message_t *msgs[1000];
+            ssize_t n = rd_kafka_consume_batch(rkt, 0, 100, msgs, 1000);
+            for (ssize_t i = 0; i < n; i++) {
+                if (msgs[i]->err == 0) {
+                    lat_of(&lat, msgs[i]->payload, msgs[i]->len);
+                    got++;
+                } else if (msgs[i]->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                    die("consume", rd_kafka_message_errstr(msgs[i]));
+                }
+                rd_kafka_message_destroy(msgs[i]);
+            }
+        }
+        if (__atomic_load_n(&p.done, __ATOMIC_ACQUIRE) && got >= p.sent)
+            break;
+    }
+    pthread_join(th, NULL);
+    printf("  %llu msgs at %d msgs/s\n produce-to-consume",
+           (unsigned long long)got, rate);
+    sl_bench_lat_print(&lat, pct);
+    free(lat.lat);
+    if (cl != NULL) {
+        sl_client_close(cl);
+    } else {
+        rd_kafka_consume_stop(rkt, 0);
+        rd_kafka_topic_destroy(rkt);
+        rd_kafka_destroy(rk);
+    }
+}
+
+/* ---- one round, and the table ------------------------------------------ */
+
+static void round_run(int r, const char *const *ktopics) {
+    sl_bench_server_t b;
+    char name[32], kflag[64];
+    snprintf(name, sizeof name, "round%d", r + 1);
+    snprintf(kflag, sizeof kflag, "127.0.0.1:%u", sl_bench_free_port());
+    snprintf(kaddr, sizeof kaddr, "%s", kflag);
+    const char *const extra[] = {"--kafka-listen", kflag, NULL};
+    sl_bench_broker_start(&b, "always", name, extra);
+    uint16_t kport = (uint16_t)atoi(strchr(kflag, ':') + 1);
+    if (sl_bench_wait_port(kport) != 0)
+        die("broker", "the Kafka listener did not come up");
+    double *f = fig[r], pct[2];
+    uint64_t n1 = 0, n10k = 0;
+    const char *one[] = {"kbench"};
+    printf("\n=== round %d\n[1] native mput of 1000, 1 partition, 2 "
+           "producers\n",
+           r + 1);
+    f[F_NPUT] = sl_bench_producers(b.addr, 2, 1000, 1, 4, pct);
+    printf("[2] librdkafka producer, 1 topic, acks=all, idempotent, "
+           "linger.ms=5\n");
+    f[F_KPUT] = kafka_produce(one, 1, 1, 1, pct, &n1);
+    printf("[3] native get of [1]\n");
+    f[F_NGET] = sl_bench_consumer(b.addr, "bench", "p0");
+    printf("[4] librdkafka consumer of [2]\n");
+    f[F_KGET] = kafka_consume("kbench", n1);
+    printf("[5] ack latency, paced 50,000 msgs/s: native put\n");
+    sl_bench_paced(b.addr, 50000, &f[F_NACK50]);
+    printf("    librdkafka\n");
+    kafka_paced("kpaced", 50000, &f[F_KACK50]);
+    printf("[6] produce-to-consume latency, paced 20,000 msgs/s: native\n");
+    e2e(b.addr, 20000, &f[F_NE2E50]);
+    printf("    librdkafka\n");
+    e2e(NULL, 20000, &f[F_KE2E50]);
+    printf("[7] 10,000 native partitions, mput of 100, 2 producers\n");
+    sl_bench_warm_partitions(b.addr, KTOPICS);
+    f[F_N10K] = sl_bench_producers(b.addr, 2, 100, KTOPICS, 40, pct);
+    printf("    10,000 Kafka topics, runs of 100 a topic, 1 producer\n");
+    kafka_create(b.addr, ktopics, KTOPICS);
+    f[F_K10K] = kafka_produce(ktopics, KTOPICS, 100, 1, pct, &n10k);
+    if (f[F_K10K] < 0) {
+        printf("    the same with enable.idempotence=false\n");
+        f[F_K10K] = kafka_produce(ktopics, KTOPICS, 100, 0, pct, &n10k);
+        k10k_plain++;
+    }
+    {
+        sl_client_t *cl = sl_bench_connect(b.addr);
+        printf("  broker fsyncs %llu, average %llu us, max %llu us; RSS %ld "
+               "MiB\n",
+               (unsigned long long)sl_bench_stat(cl, "fsyncs"),
+               (unsigned long long)sl_bench_stat(cl, "fsync_avg_us"),
+               (unsigned long long)sl_bench_stat(cl, "fsync_max_us"),
+               sl_bench_rss_kb(b.pid) / 1024);
+        sl_client_close(cl);
+    }
+    sl_bench_stop(b.pid);
+    printf("[8] Redis Streams XADD, appendfsync always\n");
+    f[F_REDIS] = sl_bench_redis("always", &f[F_REDIS50]);
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median and range of figure i over the rounds. */
+static void stat3(int rounds, int i, double *med, double *lo, double *hi) {
+    double v[MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++)
+        v[r] = fig[r][i];
+    qsort(v, (size_t)rounds, sizeof *v, cmp_d);
+    *med = rounds % 2 ? v[rounds / 2] : (v[rounds / 2 - 1] + v[rounds / 2]) / 2;
+    *lo = v[0];
+    *hi = v[rounds - 1];
+}
+
+static void row(int rounds, const char *what, int ours, int peer,
+                const char *unit, const char *target) {
+    double m = 0, lo = 0, hi = 0, pm = 0, plo = 0, phi = 0;
+    if (ours >= 0)
+        stat3(rounds, ours, &m, &lo, &hi);
+    if (peer >= 0)
+        stat3(rounds, peer, &pm, &plo, &phi);
+    int ms = strcmp(unit, "ms") == 0;
+    const char *fmt = ms ? "%.2f [%.2f-%.2f]" : "%.0f [%.0f-%.0f]";
+    char a[64] = "", p[64] = "";
+    if (ours >= 0)
+        snprintf(a, sizeof a, fmt, m, lo, hi);
+    if (peer >= 0)
+        snprintf(p, sizeof p, fmt, pm, plo, phi);
+    printf("  %-34s %-30s %-30s %s\n", what, a, p, target);
+}
+
+int main(void) {
+    const char *s = getenv("BENCH_SECONDS");
+    if (s && atof(s) > 0)
+        sl_bench_secs = atof(s);
+    s = getenv("BENCH_MSG_SIZE");
+    if (s && atoi(s) > 0)
+        sl_bench_msg_size = (size_t)atoi(s);
+    int rounds = getenv("BENCH_ROUNDS") ? atoi(getenv("BENCH_ROUNDS")) : 3;
+    if (rounds < 1 || rounds > MAX_ROUNDS)
+        rounds = 3;
+    snprintf(sl_bench_tmproot, sizeof sl_bench_tmproot,
+             "%s/sluice-bench-kafka.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (mkdtemp(sl_bench_tmproot) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    char **ktopics = calloc(KTOPICS, sizeof *ktopics);
+    for (int i = 0; i < KTOPICS; i++) {
+        ktopics[i] = malloc(16);
+        snprintf(ktopics[i], 16, "kt%d", i);
+    }
+    double load[3] = {0};
+    if (getloadavg(load, 3) < 0)
+        load[0] = -1;
+    printf("bench/kafka: %zu-byte messages, %.1f s per case, %d rounds, "
+           "fsync=always, loopback, %ld cores, load average %.2f at start, "
+           "librdkafka %s\n",
+           sl_bench_msg_size, sl_bench_secs, rounds,
+           sysconf(_SC_NPROCESSORS_ONLN), load[0], rd_kafka_version_str());
+    for (int r = 0; r < rounds; r++)
+        round_run(r, (const char *const *)ktopics);
+    if (getloadavg(load, 3) < 0)
+        load[0] = -1;
+
+    printf("\nsummary: median [range] of %d rounds; load average %.2f at "
+           "the end\n",
+           rounds, load[0]);
+    printf("  %-34s %-30s %-30s %s\n", "", "Kafka (librdkafka)",
+           "native / Redis", "target");
+    row(rounds, "produce, 1 topic (msgs/s)", F_KPUT, F_NPUT, "",
+        ">= 1,000,000 and >= 0.8x native");
+    row(rounds, "consume (msgs/s)", F_KGET, F_NGET, "", ">= 2,000,000");
+    row(rounds, "ack p50 at 50k/s (ms)", F_KACK50, F_NACK50, "ms", "");
+    row(rounds, "ack p99 at 50k/s (ms)", F_KACK99, F_NACK99, "ms", "");
+    row(rounds, "produce-to-consume p50 (ms)", F_KE2E50, F_NE2E50, "ms", "");
+    row(rounds, "produce-to-consume p99 (ms)", F_KE2E99, F_NE2E99, "ms", "");
+    row(rounds, "10,000 topics/partitions (msgs/s)", F_K10K, F_N10K, "",
+        ">= 80% of 1 topic");
+    row(rounds, "Redis XADD always (msgs/s)", -1, F_REDIS, "", "");
+    row(rounds, "Redis XADD p50 (ms), window 1000", -1, F_REDIS50, "ms", "");
+    row(rounds, "Redis XADD p99 (ms), window 1000", -1, F_REDIS99, "ms", "");
+    if (k10k_plain > 0)
+        printf("  10,000 topics: in %d of %d rounds librdkafka's idempotent "
+               "producer stalled and the figure is with "
+               "enable.idempotence=false\n",
+               k10k_plain, rounds);
+    for (int r = 0; r < rounds; r++)
+        printf("  round %d: Kafka/native produce %.2fx, Kafka 10,000 topics "
+               "%.0f%% of 1, native 10,000 partitions %.0f%% of 1\n",
+               r + 1, fig[r][F_KPUT] / fig[r][F_NPUT],
+               100 * fig[r][F_K10K] / fig[r][F_KPUT],
+               100 * fig[r][F_N10K] / fig[r][F_NPUT]);
+    for (int i = 0; i < KTOPICS; i++)
+        free(ktopics[i]);
+    free(ktopics);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sl_bench_tmproot);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench: could not remove %s\n", sl_bench_tmproot);
+    return 0;
+}
