@@ -302,6 +302,32 @@ static rd_kafka_t *kconsumer(const char *wait_ms) {
     return rk;
 }
 
+/* What a consumer saw: messages, the end of the partition, and where
+ * given, each message's latency from the send time in its payload. */
+typedef struct {
+    uint64_t n;
+    int eof;
+    sl_bench_lat_t *lat;
+} consumed_t;
+
+static void lat_of(sl_bench_lat_t *lat, const void *data, size_t len);
+
+/* Called for every message or event the queue holds (consume_callback
+ * returns as soon as the queue is empty, where consume_batch would wait
+ * for its count to fill). */
+static void consumed_cb(rd_kafka_message_t *m, void *opaque) {
+    consumed_t *c = opaque;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        c->eof = 1;
+        return;
+    }
+    if (m->err != 0)
+        die("consume", rd_kafka_message_errstr(m));
+    if (c->lat != NULL)
+        lat_of(c->lat, m->payload, m->len);
+    c->n++;
+}
+
 /* Reads partition 0 of topic from the beginning until it has read expect
  * messages (or met the end of the partition, which costs a long poll);
  * prints and returns msgs/s. */
@@ -311,22 +337,11 @@ static double kafka_consume(const char *topic, uint64_t expect) {
     double t0 = sl_bench_now_s();
     if (rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING) != 0)
         die("consume_start", rd_kafka_err2str(rd_kafka_last_error()));
-    static rd_kafka_message_t *msgs[10000];
-    uint64_t total = 0;
-    for (int eof = 0; !eof && total < expect;) {
-        ssize_t n = rd_kafka_consume_batch(rkt, 0, 5000, msgs, 10000);
-        if (n < 0)
+    consumed_t c = {0, 0, NULL};
+    while (!c.eof && c.n < expect)
+        if (rd_kafka_consume_callback(rkt, 0, 1000, consumed_cb, &c) < 0)
             die("consume", rd_kafka_err2str(rd_kafka_last_error()));
-        for (ssize_t i = 0; i < n; i++) {
-            if (msgs[i]->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                eof = 1;
-            else if (msgs[i]->err != 0)
-                die("consume", rd_kafka_message_errstr(msgs[i]));
-            else
-                total++;
-            rd_kafka_message_destroy(msgs[i]);
-        }
-    }
+    uint64_t total = c.n;
     double el = sl_bench_now_s() - t0;
     double rate = (double)total / el;
     printf("  read %llu msgs in %.2f s: %.0f msgs/s, %.1f MB/s\n",
@@ -470,17 +485,10 @@ static void e2e(const char *addr, int rate, double pct[2]) {
             got += f.count - (off == 0 && f.count > 0);
             off = f.next;
         } else {
-            rd_kafka_message_t *msgs[1000];
-            ssize_t n = rd_kafka_consume_batch(rkt, 0, 100, msgs, 1000);
-            for (ssize_t i = 0; i < n; i++) {
-                if (msgs[i]->err == 0) {
-                    lat_of(&lat, msgs[i]->payload, msgs[i]->len);
-                    got++;
-                } else if (msgs[i]->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                    die("consume", rd_kafka_message_errstr(msgs[i]));
-                }
-                rd_kafka_message_destroy(msgs[i]);
-            }
+            consumed_t c = {0, 0, &lat};
+            if (rd_kafka_consume_callback(rkt, 0, 100, consumed_cb, &c) < 0)
+                die("consume", rd_kafka_err2str(rd_kafka_last_error()));
+            got += c.n;
         }
         if (__atomic_load_n(&p.done, __ATOMIC_ACQUIRE) && got >= p.sent)
             break;
