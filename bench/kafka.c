@@ -68,6 +68,17 @@ enum {
     F_REDIS,
     F_REDIS50,
     F_REDIS99,
+    /* CPU microseconds per message of the throughput cases: the broker's,
+     * and the bench process's (the clients: librdkafka's threads or the
+     * native client's). */
+    F_NPUT_B,
+    F_NPUT_C,
+    F_KPUT_B,
+    F_KPUT_C,
+    F_NGET_B,
+    F_NGET_C,
+    F_KGET_B,
+    F_KGET_C,
     NFIG
 };
 static double fig[MAX_ROUNDS][NFIG];
@@ -507,6 +518,33 @@ static void e2e(const char *addr, int rate, double pct[2]) {
     }
 }
 
+/* CPU use over one throughput case. */
+typedef struct {
+    int bpid;
+    double b, c, t;
+} cpu_t;
+
+static void cpu_start(cpu_t *u, int bpid) {
+    u->bpid = bpid;
+    u->b = sl_bench_cpu_s(bpid);
+    u->c = sl_bench_cpu_s(getpid());
+    u->t = sl_bench_now_s();
+}
+
+/* Prints the broker's and the clients' CPU since cpu_start and stores
+ * them per message (rate msgs/s over the case's wall time, which includes
+ * connecting) in out[0] and out[1]. */
+static void cpu_end(const cpu_t *u, double rate, double out[2]) {
+    double b = sl_bench_cpu_s(u->bpid) - u->b;
+    double c = sl_bench_cpu_s(getpid()) - u->c;
+    double msgs = rate * (sl_bench_now_s() - u->t);
+    out[0] = msgs > 0 ? b / msgs * 1e6 : 0;
+    out[1] = msgs > 0 ? c / msgs * 1e6 : 0;
+    printf("  CPU: broker %.2f s (%.2f us/msg), clients %.2f s (%.2f "
+           "us/msg)\n",
+           b, out[0], c, out[1]);
+}
+
 /* ---- one round, and the table ------------------------------------------ */
 
 static void round_run(int r, const char *const *ktopics) {
@@ -526,14 +564,23 @@ static void round_run(int r, const char *const *ktopics) {
     printf("\n=== round %d\n[1] native mput of 1000, 1 partition, 2 "
            "producers\n",
            r + 1);
+    cpu_t u;
+    cpu_start(&u, b.pid);
     f[F_NPUT] = sl_bench_producers(b.addr, 2, 1000, 1, 4, pct);
+    cpu_end(&u, f[F_NPUT], &f[F_NPUT_B]);
     printf("[2] librdkafka producer, 1 topic, acks=all, idempotent, "
            "linger.ms=5\n");
+    cpu_start(&u, b.pid);
     f[F_KPUT] = kafka_produce(one, 1, 1, 1, pct, &n1);
+    cpu_end(&u, f[F_KPUT], &f[F_KPUT_B]);
     printf("[3] native get of [1]\n");
+    cpu_start(&u, b.pid);
     f[F_NGET] = sl_bench_consumer(b.addr, "bench", "p0");
+    cpu_end(&u, f[F_NGET], &f[F_NGET_B]);
     printf("[4] librdkafka consumer of [2]\n");
+    cpu_start(&u, b.pid);
     f[F_KGET] = kafka_consume("kbench", n1);
+    cpu_end(&u, f[F_KGET], &f[F_KGET_B]);
     printf("[5] ack latency, paced 50,000 msgs/s: native put\n");
     sl_bench_paced(b.addr, 50000, &f[F_NACK50]);
     printf("    librdkafka\n");
@@ -652,6 +699,10 @@ int main(void) {
     row(rounds, "produce-to-consume p99 (ms)", F_KE2E99, F_NE2E99, "ms", "");
     row(rounds, "10,000 topics/partitions (msgs/s)", F_K10K, F_N10K, "",
         ">= 80% of 1 topic");
+    row(rounds, "produce: broker CPU us/msg", F_KPUT_B, F_NPUT_B, "ms", "");
+    row(rounds, "produce: client CPU us/msg", F_KPUT_C, F_NPUT_C, "ms", "");
+    row(rounds, "consume: broker CPU us/msg", F_KGET_B, F_NGET_B, "ms", "");
+    row(rounds, "consume: client CPU us/msg", F_KGET_C, F_NGET_C, "ms", "");
     row(rounds, "Redis XADD always (msgs/s)", -1, F_REDIS, "", "");
     row(rounds, "Redis XADD p50 (ms), window 1000", -1, F_REDIS50, "ms", "");
     row(rounds, "Redis XADD p99 (ms), window 1000", -1, F_REDIS99, "ms", "");
