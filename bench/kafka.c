@@ -83,6 +83,8 @@ enum {
 };
 static double fig[MAX_ROUNDS][NFIG];
 static char kaddr[64];
+/* The last Kafka read's rate from its start (its CPU is per message). */
+static double kget_overall;
 /* Rounds whose 10,000-topic figure needed enable.idempotence=false. */
 static int k10k_plain;
 
@@ -319,6 +321,7 @@ typedef struct {
     uint64_t n;
     int eof;
     sl_bench_lat_t *lat;
+    double first; /* When the first message arrived (0: none yet). */
 } consumed_t;
 
 static void lat_of(sl_bench_lat_t *lat, const void *data, size_t len);
@@ -336,7 +339,8 @@ static void consumed_cb(rd_kafka_message_t *m, void *opaque) {
         die("consume", rd_kafka_message_errstr(m));
     if (c->lat != NULL)
         lat_of(c->lat, m->payload, m->len);
-    c->n++;
+    if (c->n++ == 0)
+        c->first = sl_bench_now_s();
 }
 
 /* Reads partition 0 of topic from the beginning until it has read expect
@@ -348,16 +352,24 @@ static double kafka_consume(const char *topic, uint64_t expect) {
     double t0 = sl_bench_now_s();
     if (rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING) != 0)
         die("consume_start", rd_kafka_err2str(rd_kafka_last_error()));
-    consumed_t c = {0, 0, NULL};
+    consumed_t c = {0, 0, NULL, 0};
     while (!c.eof && c.n < expect)
         if (rd_kafka_consume_callback(rkt, 0, 1000, consumed_cb, &c) < 0)
             die("consume", rd_kafka_err2str(rd_kafka_last_error()));
     uint64_t total = c.n;
-    double el = sl_bench_now_s() - t0;
-    double rate = (double)total / el;
-    printf("  read %llu msgs in %.2f s: %.0f msgs/s, %.1f MB/s\n",
-           (unsigned long long)total, el, rate,
-           rate * (double)sl_bench_msg_size / 1e6);
+    double t1 = sl_bench_now_s(), el = t1 - t0;
+    /* librdkafka waits about 0.5 s after its first Metadata before it
+     * asks for offsets (not so against its mock cluster; not explained
+     * here): the rate is also given from the first message on. */
+    double steady =
+        c.first > 0 && t1 > c.first ? (double)(total - 1) / (t1 - c.first) : 0;
+    printf("  read %llu msgs in %.2f s: %.0f msgs/s, %.1f MB/s; from the "
+           "first message on (%.2f s after the start): %.0f msgs/s\n",
+           (unsigned long long)total, el, (double)total / el,
+           (double)total / el * (double)sl_bench_msg_size / 1e6, c.first - t0,
+           steady);
+    double rate = steady;
+    kget_overall = (double)total / el;
     rd_kafka_consume_stop(rkt, 0);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
@@ -496,7 +508,7 @@ static void e2e(const char *addr, int rate, double pct[2]) {
             got += f.count - (off == 0 && f.count > 0);
             off = f.next;
         } else {
-            consumed_t c = {0, 0, &lat};
+            consumed_t c = {0, 0, &lat, 0};
             if (rd_kafka_consume_callback(rkt, 0, 100, consumed_cb, &c) < 0)
                 die("consume", rd_kafka_err2str(rd_kafka_last_error()));
             got += c.n;
@@ -577,10 +589,10 @@ static void round_run(int r, const char *const *ktopics) {
     cpu_start(&u, b.pid);
     f[F_NGET] = sl_bench_consumer(b.addr, "bench", "p0");
     cpu_end(&u, f[F_NGET], &f[F_NGET_B]);
-    printf("[4] librdkafka consumer of [2]\n");
+    printf("[4] librdkafka consumer of [2] (rate from its first message)\n");
     cpu_start(&u, b.pid);
     f[F_KGET] = kafka_consume("kbench", n1);
-    cpu_end(&u, f[F_KGET], &f[F_KGET_B]);
+    cpu_end(&u, kget_overall, &f[F_KGET_B]);
     printf("[5] ack latency, paced 50,000 msgs/s: native put\n");
     sl_bench_paced(b.addr, 50000, &f[F_NACK50]);
     printf("    librdkafka\n");
