@@ -361,24 +361,19 @@ static void reap_stalled(sl_server_t *srv) {
 
 /* ---- reading ----------------------------------------------------------- */
 
-/* Makes room in the input buffer for the next read: a chunk, or the rest
- * of a payload being received at its exact size (sl_buf_reserve() would
- * round it up to a power of two, and the budget counts what is
- * allocated). */
-static int input_reserve(sl_conn_t *conn) {
-    sl_buf_t *in = &conn->in;
-    if (conn->in_off > 0 && conn->in_off == in->len) {
+int sl_server_input_reserve(sl_buf_t *in, size_t *in_off, size_t need) {
+    if (*in_off > 0 && *in_off == in->len) {
         sl_buf_reset(in);
-        conn->in_off = 0;
+        *in_off = 0;
     }
     size_t want = READ_CHUNK;
-    size_t have = in->len - conn->in_off;
-    int exact = conn->need > have && conn->need - have > want;
+    size_t have = in->len - *in_off;
+    int exact = need > have && need - have > want;
     if (exact)
-        want = conn->need - have;
-    if (in->cap - in->len < want && conn->in_off > 0) {
-        sl_buf_consume(in, conn->in_off);
-        conn->in_off = 0;
+        want = need - have;
+    if (in->cap - in->len<want && * in_off> 0) {
+        sl_buf_consume(in, *in_off);
+        *in_off = 0;
     }
     if (in->cap - in->len < want) {
         /* Chunks for pipelined requests grow geometrically (no copying
@@ -391,8 +386,13 @@ static int input_reserve(sl_conn_t *conn) {
         in->data = data;
         in->cap = in->len + want;
     }
-    conn_account(conn);
     return 0;
+}
+
+static int input_reserve(sl_conn_t *conn) {
+    int err = sl_server_input_reserve(&conn->in, &conn->in_off, conn->need);
+    conn_account(conn);
+    return err;
 }
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
@@ -655,6 +655,10 @@ void sl_server_mem_account(sl_server_t *srv, size_t *held, size_t now) {
 }
 
 int sl_server_mem_full(const sl_server_t *srv) { return srv->mem_full; }
+
+size_t sl_server_keep_limit(const sl_server_t *srv) {
+    return sl__server_keep_limit(srv);
+}
 
 int sl_server_conn_admit(sl_server_t *srv) {
     if (srv->nconns + srv->ext_conns >= srv->opts.max_conns)

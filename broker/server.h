@@ -80,10 +80,20 @@ typedef struct {
 } sl_server_ext_t;
 void sl_server_set_ext(sl_server_t *srv, const sl_server_ext_t *ext);
 
+/* Makes room in a connection's input buffer (unparsed from *in_off) for
+ * the next read: a chunk, or the rest of a request of need bytes being
+ * received at its exact size (sl_buf_reserve() would round it up to a
+ * power of two, and the budget counts what is allocated). Consumed input
+ * is dropped first when that makes room. Shared by both listeners. */
+int sl_server_input_reserve(sl_buf_t *in, size_t *in_off, size_t need);
+
 /* Accounts a connection of the second listener in the memory budget:
  * *held is what it counted so far (starting at 0), now what it holds; the
  * budget is re-checked. */
 void sl_server_mem_account(sl_server_t *srv, size_t *held, size_t now);
+/* The largest empty buffer a connection should keep for reuse now (large
+ * while the budget is far, small near it). */
+size_t sl_server_keep_limit(const sl_server_t *srv);
 /* Whether the memory budget is reached (reading must pause). */
 int sl_server_mem_full(const sl_server_t *srv);
 /* Takes one connection slot of max_connections for the second listener:

@@ -667,7 +667,8 @@ static void complete(sl_store_t *store) {
         part->advanced = 1;
         last = part;
     }
-    for (const uint8_t *c = g->ichunks.data, *ce = c + g->ichunks.len;
+    /* An empty buffer's data is NULL, and NULL + 0 is undefined. */
+    for (const uint8_t *c = g->ichunks.data, *ce = c ? c + g->ichunks.len : c;
          c < ce;) {
         sl_part_t *part = store->parts[sl_get_u32be(c)];
         uint32_t k = sl_get_u32be(c + 12);

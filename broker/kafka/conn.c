@@ -39,8 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define READ_CHUNK (64u * 1024)
-#define KEEP_BUF 4096
 /* The largest frame read before SASL authentication. */
 #define PREAUTH_MAX (64u * 1024)
 /* Reply slots per connection before reading pauses. */
@@ -55,25 +53,31 @@ static void process(sl_kconn_t *conn);
 /* ---- memory ------------------------------------------------------------- */
 
 void sl__kafka_conn_account(sl_kconn_t *conn) {
-    size_t now = sizeof *conn + conn->in.cap + conn->out.cap + conn->wbuf.cap;
+    size_t now = sizeof *conn + conn->in.cap + conn->out.cap + conn->wbuf.cap +
+                 conn->spare.cap;
     for (sl_kreply_t *r = conn->rhead; r; r = r->next)
         now += sizeof *r + r->buf.cap;
     sl_server_mem_account(conn->k->srv, &conn->mem, now);
 }
 
-/* Gives back empty buffers above KEEP_BUF, so idle connections hold next
- * to nothing. */
+/* Gives back empty buffers above what the budget lets a connection keep
+ * for reuse (the text server's rule: generous far from the budget, next to
+ * nothing near it), so idle connections hold little when memory is
+ * short, and busy ones do not allocate a fresh buffer per reply. */
 static void conn_trim(sl_kconn_t *conn) {
+    size_t keep = sl_server_keep_limit(conn->k->srv);
     if (conn->in_off == conn->in.len) {
-        if (conn->in.cap > KEEP_BUF)
+        if (conn->in.cap > keep)
             sl_buf_free(&conn->in);
         sl_buf_reset(&conn->in);
         conn->in_off = 0;
     }
-    if (conn->out.len == 0 && conn->out.cap > KEEP_BUF)
+    if (conn->out.len == 0 && conn->out.cap > keep)
         sl_buf_free(&conn->out);
-    if (!conn->writing && conn->wbuf.len == 0 && conn->wbuf.cap > KEEP_BUF)
+    if (!conn->writing && conn->wbuf.len == 0 && conn->wbuf.cap > keep)
         sl_buf_free(&conn->wbuf);
+    if (conn->spare.cap > keep)
+        sl_buf_free(&conn->spare);
     sl__kafka_conn_account(conn);
 }
 
@@ -87,7 +91,15 @@ static void mark_dirty(sl_kconn_t *conn) {
     }
 }
 
+/* Frees a reply; its buffer is kept as the connection's spare for the
+ * next reply (conn_trim gives it back when memory is short). */
 static void reply_free(sl_kreply_t *reply) {
+    sl_kconn_t *conn = reply->conn;
+    if (!conn->closing && conn->spare.cap < reply->buf.cap) {
+        sl_buf_t tmp = conn->spare;
+        conn->spare = reply->buf;
+        reply->buf = tmp;
+    }
     sl_buf_free(&reply->buf);
     free(reply);
 }
@@ -102,12 +114,15 @@ static void replies_advance(sl_kconn_t *conn) {
         if (conn->rhead == NULL)
             conn->rtail = NULL;
         conn->nreplies--;
-        if (!r->none && !conn->closing) {
+        if (!r->none && !conn->closing && !conn->broken) {
             if (sl_buf_error(&r->buf) != 0 || r->buf.len - 4 > INT32_MAX) {
+                /* Nothing after it may be sent either: the client matches
+                 * replies by order. */
                 sl_log_warn("kafka reply could not be built; closing",
                             "peer=%s api=%d error=\"%s\"", conn->peer, r->key,
                             sl_strerror(sl_buf_error(&r->buf)));
                 conn->close_after_flush = 1;
+                conn->broken = 1;
             } else {
                 sl_put_u32be(r->buf.data, (uint32_t)(r->buf.len - 4));
                 if (conn->out.len == 0 && r->buf.cap > conn->out.cap) {
@@ -159,6 +174,9 @@ static sl_kreply_t *reply_open(sl_kconn_t *conn, int16_t key, int16_t version,
     r->conn = conn;
     r->key = key;
     r->version = version;
+    r->buf = conn->spare;
+    sl_buf_init(&conn->spare);
+    sl_buf_reset(&r->buf);
     sl__kafka_w_i32_hole(&r->buf);
     if (corr != NULL)
         sl__kafka_w_i32(&r->buf, *corr);
@@ -190,6 +208,7 @@ static void conn_free_maybe(sl_kconn_t *conn) {
     sl_buf_free(&conn->in);
     sl_buf_free(&conn->out);
     sl_buf_free(&conn->wbuf);
+    sl_buf_free(&conn->spare);
     sl_server_mem_account(k->srv, &conn->mem, 0);
     free(conn);
 }
@@ -201,6 +220,7 @@ static void handle_closed(uv_handle_t *h) {
     if (conn->handles == 0) {
         k->open_handles--;
         conn_free_maybe(conn);
+        sl__kafka_flush_dirty(k);
         if (k->stopping && k->open_handles == 0 && k->stop_cb) {
             void (*cb)(void *) = k->stop_cb;
             k->stop_cb = NULL;
@@ -308,34 +328,10 @@ static size_t frame_max(const sl_kconn_t *conn) {
     return conn->authed ? conn->k->opts.max_request : PREAUTH_MAX;
 }
 
-/* Makes room for the next read: a chunk, or the rest of a frame being
- * received at its exact size (the budget counts what is allocated). */
 static int input_reserve(sl_kconn_t *conn) {
-    sl_buf_t *in = &conn->in;
-    if (conn->in_off > 0 && conn->in_off == in->len) {
-        sl_buf_reset(in);
-        conn->in_off = 0;
-    }
-    size_t want = READ_CHUNK;
-    size_t have = in->len - conn->in_off;
-    int exact = conn->need > have && conn->need - have > want;
-    if (exact)
-        want = conn->need - have;
-    if (in->cap - in->len < want && conn->in_off > 0) {
-        sl_buf_consume(in, conn->in_off);
-        conn->in_off = 0;
-    }
-    if (in->cap - in->len < want) {
-        if (!exact)
-            want = in->cap > want ? in->cap : want;
-        uint8_t *data = realloc(in->data, in->len + want);
-        if (data == NULL)
-            return SL_ENOMEM;
-        in->data = data;
-        in->cap = in->len + want;
-    }
+    int err = sl_server_input_reserve(&conn->in, &conn->in_off, conn->need);
     sl__kafka_conn_account(conn);
-    return 0;
+    return err;
 }
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {

@@ -241,6 +241,7 @@ struct sl_kconn_s {
     size_t in_off;
     size_t need;        /* Bytes of the frame being received. */
     sl_buf_t out, wbuf; /* Pending output, and the one being written. */
+    sl_buf_t spare;     /* A reply buffer kept for the next reply. */
     uv_write_t wreq;
     sl_kreply_t *rhead, *rtail; /* Replies in request order. */
     unsigned nreplies;          /* Not yet moved to out. */
@@ -255,6 +256,7 @@ struct sl_kconn_s {
     char peer[64];     /* "ip:port", for log lines. */
     sl_kreply_t *held; /* A failed SaslAuthenticate's reply, held back. */
     int holding;       /* The hold timer runs (no close before it ends). */
+    int broken;        /* A reply failed: nothing more is sent. */
     void *user;        /* Free for handlers (not used by the core). */
 };
 

@@ -10,7 +10,8 @@
  * Metadata response: throttle_time_ms i32 (v3+); brokers [node_id i32,
  *   host string, port i32, rack nullable string (v1+)]; cluster_id
  *   nullable string (v2+); controller_id i32 (v1+); topics [error_code
- *   i16, name string, is_internal i8 (v1+), partitions [error_code i16,
+ *   i16, name string, is_internal i8 (v1+; 1 for names starting "__"),
+ *   partitions [error_code i16,
  *   partition_index i32, leader_id i32, replica_nodes [i32], isr_nodes
  *   [i32]]].
  *
@@ -42,8 +43,10 @@ static void write_topic(sl_buf_t *b, int16_t version, int16_t err,
                         const char *name, size_t len, int32_t nparts) {
     sl__kafka_w_i16(b, err);
     sl__kafka_w_str(b, name, (int16_t)len);
+    /* Sluice's own topics (capture's checkpoints and schema history in
+     * __sluice_capture) are internal, as Kafka's __consumer_offsets is. */
     if (version >= 1)
-        sl__kafka_w_i8(b, 0);
+        sl__kafka_w_i8(b, len >= 2 && name[0] == '_' && name[1] == '_');
     sl__kafka_w_i32(b, nparts);
     for (int32_t i = 0; i < nparts; i++) {
         sl__kafka_w_i16(b, SL_KERR_NONE);

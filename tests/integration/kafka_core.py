@@ -5,7 +5,9 @@ which starts the brokers. Prints PASS/FAIL lines like the C tests.
 
     kafka_core.py MODE TEXT_PORT KAFKA_PORT [SECRET]
 
-MODE is names (kcat -L after text-protocol puts), create (CreateTopics
+MODE is names (kcat -L after text-protocol puts; auto-creation),
+advertised (the address Metadata names), no_auto_create (--auto-create
+no), create (CreateTopics
 through kafka-python's admin client), hostile (raw bad input, counted in
 stats, other clients unaffected), conns (the connection limit) or sasl
 (SASL/PLAIN with kcat, kafka-python and raw requests before auth).
@@ -212,11 +214,50 @@ def mode_names():
     # A named Metadata request for one topic.
     named, md2 = kcat_list(["-t", "src.shop.orders"])
     check("named_topic", named == {"src.shop.orders": 3}, str(named))
+    # Auto-creation through a named Metadata request: v1 always asks for
+    # it, v4 only with allow_auto_topic_creation.
+    def md_named(ver, name, allow=None):
+        body = struct.pack(">ih", 1, len(name)) + name
+        if allow is not None:
+            body += bytes([allow])
+        c = raw_conn()
+        c.sendall(frame(3, ver, 5, body))
+        d = recv_frame(c)
+        c.close()
+        # The topic entry follows the brokers and the controller id: its
+        # error code sits right before the name.
+        i = d.find(struct.pack(">h", len(name)) + name)
+        return struct.unpack(">h", d[i - 2:i])[0] if i >= 2 else None
+    check("v4_no_auto_create", md_named(4, b"auto4", 0) == 3 and
+          t.partitions("auto4") == [], t.partitions("auto4"))
+    check("v4_auto_create", md_named(4, b"auto4", 1) == 0 and
+          t.partitions("auto4") == ["#0"], t.partitions("auto4"))
+    check("v1_auto_create", md_named(1, b"app.auto1") == 0 and
+          t.partitions("app") == ["auto1"], t.partitions("app"))
     # A new table written later shows up.
     t.put("src", "shop.items#5")
     topics, _ = kcat_list()
     check("new_partition_seen", topics and topics.get("src.shop.items") == 6,
           str(topics))
+
+
+def mode_no_auto_create():
+    # --auto-create no: neither Metadata nor CreateTopics makes partitions.
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import PolicyViolationError
+    t = Text()
+    topics, md = kcat_list(["-t", "nope"])
+    check("metadata_does_not_create",
+          t.partitions("nope") == [] and topics == {"nope": 0} and
+          md["topics"][0].get("error") == "Broker: Unknown topic or partition",
+          str(md))
+    admin = KafkaAdminClient(bootstrap_servers=BOOT, request_timeout_ms=20000)
+    try:
+        admin.create_topics([NewTopic("nope", 2, 1)])
+        check("create_topics_refused", False, "created")
+    except PolicyViolationError:
+        check("create_topics_refused", t.partitions("nope") == [])
+    admin.close()
 
 
 def mode_create():
@@ -347,6 +388,15 @@ def mode_hostile():
                     int(base.get("kafka_errors_truncated", "0")) + 1)
     check("truncated_counted",
           got > int(base.get("kafka_errors_truncated", "0")), str(got))
+    # A Kafka connection's buffers count in the broker's one memory budget:
+    # 1.5 MiB of a 2 MiB request held by the broker show in memory_used.
+    used = stat(t, "memory_used")
+    big = raw_conn()
+    big.sendall(struct.pack(">i", 2 << 20) + b"\0" * (3 << 19))
+    grown = wait_stat(t, "memory_used", used + (3 << 19))
+    check("budget_counts_kafka_buffers", grown >= used + (3 << 19),
+          "memory_used %d -> %d" % (used, grown))
+    big.close()
     # Many connections, half of them in the middle of a request: another
     # client is unaffected.
     socks = []
@@ -443,6 +493,17 @@ def mode_sasl():
     check("still_serves", topics == {"src.shop.users": 1}, str(md))
 
 
-{"names": mode_names, "create": mode_create, "hostile": mode_hostile,
+def mode_advertised():
+    # Started with --kafka-advertised localhost:KAFKA_PORT: Metadata names
+    # that address, and librdkafka connects to it.
+    topics, md = kcat_list()
+    check("metadata_names_advertised",
+          md is not None and not isinstance(md, str) and
+          md["brokers"] == [{"id": 0, "name": "localhost:%d" % KAFKA_PORT}],
+          str(md))
+
+
+{"advertised": mode_advertised, "names": mode_names,
+ "no_auto_create": mode_no_auto_create, "create": mode_create, "hostile": mode_hostile,
  "conns": mode_conns, "sasl": mode_sasl}[MODE]()
 sys.exit(failed)

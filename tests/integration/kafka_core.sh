@@ -79,6 +79,14 @@ for mode in names create hostile; do
         stop_broker
     fi
 done
+if start_broker no_auto_create --auto-create no; then
+    run_mode no_auto_create "$TPORT" "$KPORT"
+    stop_broker
+fi
+if start_broker advertised --kafka-advertised localhost; then
+    run_mode advertised "$TPORT" "$KPORT"
+    stop_broker
+fi
 if start_broker conns --max-connections 20; then
     run_mode conns "$TPORT" "$KPORT"
     stop_broker
@@ -120,6 +128,7 @@ sys.stdout.write("ready\n"); sys.stdout.flush()
 time.sleep(60)
 ' > "$TMP/hold.out" &
 HOLDER=$!
+disown "$HOLDER" # No "Killed" line when it is stopped below.
 PIDS+=("$HOLDER")
 for i in $(seq 1 100); do grep -q ready "$TMP/hold.out" && break; sleep 0.05; done
 P3=$(build/freeport)
@@ -140,7 +149,6 @@ fi
 kill -TERM "$DPID" 2> /dev/null
 wait "$DPID" 2> /dev/null
 kill -KILL "$HOLDER" 2> /dev/null
-wait "$HOLDER" 2> /dev/null
 
 # off: no Kafka listener.
 P4=$(build/freeport)
