@@ -231,26 +231,32 @@ static int walk(const sl_entry_t *e, sl_buf_t *scratch, size_t max) {
     return seen == e->count ? 0 : SL_ECORRUPT;
 }
 
-static int check(const uint8_t *p, size_t entry_len, sl_entry_t *e,
-                 int walk_records) {
+/* Checks an entry whose 12-byte header is at h and whose batch is at b
+ * (contiguous or not). */
+static int check(const uint8_t *h, const uint8_t *b, size_t entry_len,
+                 sl_entry_t *e, int walk_records) {
     if (entry_len < SL_ENTRY_MIN)
         return SL_ETRUNC;
-    if (sl_crc32c(0, p, 8) != sl_get_u32be(p + 8))
+    if (sl_crc32c(0, h, 8) != sl_get_u32be(h + 8))
         return SL_ECHECKSUM;
-    uint32_t word = sl_get_u32be(p + 4);
+    uint32_t word = sl_get_u32be(h + 4);
     uint32_t blen = word & ~SL_ENTRY_KAFKA;
     if ((size_t)blen + SL_ENTRY_HDR != entry_len)
         return SL_ECORRUPT;
-    const uint8_t *b = p + SL_ENTRY_HDR;
     if (sl_get_u32be(b + 12) != 0)
         return SL_ECORRUPT;
     int err = check_batch(b, blen, (word & SL_ENTRY_KAFKA) != 0, e);
     if (err != 0)
         return err;
-    e->part_id = sl_get_u32be(p);
+    e->part_id = sl_get_u32be(h);
     if (!walk_records || (e->attributes & SL_BATCH_ATTR_CODEC) != 0)
         return 0;
     return walk(e, NULL, 0);
+}
+
+int sl_record_check_split(const uint8_t *hdr, const uint8_t *batch,
+                          size_t entry_len, sl_entry_t *e) {
+    return check(hdr, batch, entry_len, e, 0);
 }
 
 int sl_record_kafka_check(const uint8_t *batch, size_t len, sl_buf_t *scratch,
@@ -285,11 +291,11 @@ int sl_record_encode_kafka(sl_buf_t *out, uint32_t part_id,
 }
 
 int sl_record_verify(const uint8_t *p, size_t entry_len, sl_entry_t *e) {
-    return check(p, entry_len, e, 1);
+    return check(p, p + SL_ENTRY_HDR, entry_len, e, 1);
 }
 
 int sl_record_check(const uint8_t *p, size_t entry_len, sl_entry_t *e) {
-    return check(p, entry_len, e, 0);
+    return check(p, p + SL_ENTRY_HDR, entry_len, e, 0);
 }
 
 void sl_record_iter_init(sl_record_iter_t *it, const sl_entry_t *e) {

@@ -115,6 +115,10 @@ int sl_record_verify(const uint8_t *p, size_t entry_len, sl_entry_t *e);
 /* The same checks without walking the records (the CRC already vouches
  * for them; iteration still reports a malformed record). */
 int sl_record_check(const uint8_t *p, size_t entry_len, sl_entry_t *e);
+/* sl_record_check over an entry read apart: its 12-byte header at hdr,
+ * its batch (entry_len - 12 bytes) at batch. */
+int sl_record_check_split(const uint8_t *hdr, const uint8_t *batch,
+                          size_t entry_len, sl_entry_t *e);
 
 /* Iterates the records of a verified entry. */
 typedef struct {

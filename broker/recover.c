@@ -366,15 +366,17 @@ static int take_entry(scan_t *sc, uint64_t pos, const uint8_t *p,
         if (err != 0)
             return err;
     }
-    /* The index holds the largest timestamp so far (store.c): a Kafka
-     * batch's CreateTime timestamps need not grow. */
-    int64_t ts = e.max_ts > part->last_ts ? e.max_ts : part->last_ts;
+    /* A Kafka batch's index entry holds the largest timestamp so far
+     * (store.c): its CreateTime timestamps need not grow. A sluice
+     * batch's append time never goes back, so it is its own. */
+    int64_t ts = e.kafka && e.max_ts < part->last_ts ? part->last_ts : e.max_ts;
     sl_index_entry_t ie = {e.base_offset, pos, len, e.count, ts, e.part_id};
     err = put_index(store, part, &ie);
     if (err != 0)
         return err;
     part->next_offset += e.count;
-    part->last_ts = ts;
+    if (ts > part->last_ts)
+        part->last_ts = ts;
     if (e.kafka && e.producer_id >= 0) {
         /* Kafka's producer state, rebuilt from the batches' producer
          * fields as Kafka rebuilds it from its log. */

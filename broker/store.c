@@ -45,6 +45,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define GROUP_MAX_BYTES (512u << 20)
@@ -922,6 +923,15 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
     return 0;
 }
 
+/* Logs damage found by a Kafka read (see sl_store_read). */
+static void batch_damage(sl_store_t *store, const sl_part_t *part,
+                         const sl_index_entry_t *ie, int err) {
+    store->stats.crc_errors++;
+    sl_log_error("commit-log entry failed verification; not serving it",
+                 "topic=%s partition=%s pos=%" PRIu64 " err=%s", part->topic,
+                 part->name, ie->pos, sl_strerror(err));
+}
+
 int sl_store_read_batches(sl_store_t *store, sl_part_t *part, uint64_t offset,
                           uint64_t max_bytes, sl_buf_t *out, uint64_t *next,
                           uint64_t *count) {
@@ -943,9 +953,9 @@ int sl_store_read_batches(sl_store_t *store, sl_part_t *part, uint64_t offset,
                                part->durable_slots, offset, &slot);
     if (err != 0)
         return err;
-    uint64_t copied = 0;
+    uint64_t copied = 0, nbatches = 0;
     sl_index_entry_t ies[64];
-    while (slot < part->durable_slots && (copied < max_bytes || *count == 0)) {
+    while (slot < part->durable_slots) {
         uint64_t want = part->durable_slots - slot;
         if (want > 64)
             want = 64;
@@ -955,56 +965,97 @@ int sl_store_read_batches(sl_store_t *store, sl_part_t *part, uint64_t offset,
         if (err != 0)
             return err;
         size_t k = 0;
-        for (; k < (size_t)want; k++) {
-            const sl_index_entry_t *ie = &ies[k];
-            if (ie->len == SL_INDEX_HOLE)
+        while (k < (size_t)want) {
+            if (ies[k].len == SL_INDEX_HOLE) {
+                k++;
                 continue;
-            uint64_t blen =
-                ie->len > SL_INDEX_HOLE ? ie->len - SL_ENTRY_HDR : 0;
+            }
             /* Whole batches only, and at least one. */
-            if (*count > 0 && copied + blen > max_bytes)
+            uint64_t blen = ies[k].len - SL_ENTRY_HDR;
+            if (nbatches > 0 && copied + blen > max_bytes)
                 return 0;
-            sl_segment_t *seg =
-                ie->len > SL_INDEX_HOLE ? seg_for(store, ie->pos) : NULL;
-            size_t at = out->len;
-            uint8_t *w = seg ? sl_buf_extend(out, ie->len) : NULL;
-            ssize_t got =
-                w ? pread(seg->rfd, w, ie->len, (off_t)(ie->pos - seg->start))
-                  : -1;
-            sl_entry_t ent;
-            err = got == (ssize_t)ie->len ? sl_record_check(w, ie->len, &ent)
-                                          : SL_EDAMAGED;
-            if (err == 0 &&
-                (ent.part_id != part->id || ent.base_offset != ie->base_offset))
-                err = SL_ECORRUPT;
-            if (err != 0) {
-                out->len = at;
-                if (w == NULL && seg != NULL)
-                    return SL_ENOMEM;
-                /* Quarantined, missing or damaged (see sl_store_read):
-                 * never served; what came before it is. */
-                if (ie->len > SL_INDEX_HOLE) {
-                    store->stats.crc_errors++;
-                    sl_log_error("commit-log entry failed verification; not "
-                                 "serving it",
-                                 "topic=%s partition=%s pos=%" PRIu64 " err=%s",
-                                 part->topic, part->name, ie->pos,
-                                 sl_strerror(err));
-                }
-                if (*count > 0)
+            sl_segment_t *seg = ies[k].len == SL_INDEX_QUARANTINED
+                                    ? NULL
+                                    : seg_for(store, ies[k].pos);
+            if (seg == NULL) {
+                /* Quarantined offsets, or a segment gone: never served;
+                 * what came before is (see sl_store_read). */
+                if (nbatches > 0)
                     return 0;
-                *next = ie->base_offset + ie->count;
+                *next = ies[k].base_offset + ies[k].count;
                 return SL_EDAMAGED;
             }
-            /* The RecordBatch without the sluice header, as stored. */
-            memmove(w, w + SL_ENTRY_HDR, (size_t)blen);
-            out->len -= SL_ENTRY_HDR;
-            copied += blen;
-            *count += ie->base_offset + ie->count > offset
-                          ? ie->base_offset + ie->count - offset
-                          : 0;
-            *next = ie->base_offset + ie->count;
-            offset = *next;
+            /* Entries adjacent in the segment are read together, within
+             * the byte budget. */
+            uint64_t seg_end = seg + 1 < store->segs + store->nsegs
+                                   ? seg[1].start
+                                   : UINT64_MAX;
+            size_t j = k + 1;
+            uint64_t span = ies[k].len, run = blen;
+            while (j < (size_t)want && ies[j].len > SL_INDEX_HOLE &&
+                   ies[j].pos == ies[k].pos + span &&
+                   ies[j].pos + ies[j].len <= seg_end && span < (8u << 20) &&
+                   copied + run + ies[j].len - SL_ENTRY_HDR <= max_bytes) {
+                span += ies[j].len;
+                run += ies[j].len - SL_ENTRY_HDR;
+                j++;
+            }
+            /* One preadv for the run: each sluice header into hdrs, each
+             * RecordBatch straight to its place in out, so nothing is
+             * moved afterwards. */
+            size_t at = out->len;
+            if (sl_buf_extend(out, (size_t)run) == NULL)
+                return SL_ENOMEM;
+            uint8_t hdrs[64][SL_ENTRY_HDR];
+            struct iovec iov[128];
+            size_t wpos = at;
+            for (size_t e = k; e < j; e++) {
+                iov[2 * (e - k)].iov_base = hdrs[e - k];
+                iov[2 * (e - k)].iov_len = SL_ENTRY_HDR;
+                iov[2 * (e - k) + 1].iov_base = out->data + wpos;
+                iov[2 * (e - k) + 1].iov_len = ies[e].len - SL_ENTRY_HDR;
+                wpos += ies[e].len - SL_ENTRY_HDR;
+            }
+            ssize_t got = preadv(seg->rfd, iov, (int)(2 * (j - k)),
+                                 (off_t)(ies[k].pos - seg->start));
+            if (got < 0) {
+                out->len = at;
+                return SL_EIO;
+            }
+            /* Verify each entry. */
+            size_t rpos = 0;
+            wpos = at;
+            for (size_t e = k; e < j; e++) {
+                const sl_index_entry_t *ie = &ies[e];
+                sl_entry_t ent;
+                err = rpos + ie->len <= (size_t)got
+                          ? sl_record_check_split(hdrs[e - k], out->data + wpos,
+                                                  ie->len, &ent)
+                          : SL_EDAMAGED; /* Bytes missing from the file. */
+                if (err == 0 && (ent.part_id != part->id ||
+                                 ent.base_offset != ie->base_offset))
+                    err = SL_ECORRUPT;
+                if (err != 0) {
+                    out->len = wpos;
+                    batch_damage(store, part, ie, err);
+                    if (nbatches > 0)
+                        return 0;
+                    *next = ie->base_offset + ie->count;
+                    return SL_EDAMAGED;
+                }
+                size_t bl = ie->len - SL_ENTRY_HDR;
+                wpos += bl;
+                rpos += ie->len;
+                copied += bl;
+                nbatches++;
+                if (ie->base_offset + ie->count > offset)
+                    *count +=
+                        ie->base_offset + ie->count -
+                        (ie->base_offset > offset ? ie->base_offset : offset);
+                *next = ie->base_offset + ie->count;
+            }
+            out->len = wpos;
+            k = j;
         }
         slot += k;
     }

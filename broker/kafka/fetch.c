@@ -36,7 +36,7 @@
  * (sl__kafka_advance) and min_bytes are there, or at max_wait_ms with
  * what there is. The parsed request is kept (copied) while parked.
  */
-#include "broker/kafka/data.h"
+#include "broker/kafka/data_int.h"
 
 #include "bytes.h"
 #include "clock.h"
@@ -141,6 +141,8 @@ static uint64_t build(sl_kafka_t *k, sl_kdata_t *d, sl_kfetch_t *f) {
             if (f->version >= 11)
                 sl__kafka_w_i32(b, -1); /* preferred_read_replica */
             size_t len_at = sl__kafka_w_i32_hole(b);
+            if (sl_buf_error(b) != 0)
+                return total; /* The reply fails; nothing is patched. */
             size_t start = b->len;
             if (code == SL_KERR_NONE && fp->part != NULL &&
                 (uint64_t)fp->offset < latest && sl_buf_error(b) == 0) {

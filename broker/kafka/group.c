@@ -194,7 +194,16 @@ static sl_kmember_t *new_member(sl_kcoord_t *c, sl_kgroup_t *g,
 }
 
 /* Replaces m's protocols and timeouts with the request's. */
-static int set_protocols(sl_kmember_t *m, const sl_kjoin_t *req) {
+static int set_protocols(sl_kcoord_t *c, sl_kmember_t *m,
+                         const sl_kjoin_t *req) {
+    size_t need = 0;
+    for (uint32_t i = 0; i < req->nprotos; i++)
+        need +=
+            (size_t)(req->protos[i].name.len > 0 ? req->protos[i].name.len
+                                                 : 0) +
+            (size_t)(req->protos[i].meta_len > 0 ? req->protos[i].meta_len : 0);
+    if (c->st.bytes - m->proto_bytes + need > c->opts.max_bytes)
+        return SL_ELIMIT;
     sl_kproto_t *p = calloc(req->nprotos, sizeof(*p));
     if (p == NULL)
         return SL_ENOMEM;
@@ -215,6 +224,8 @@ static int set_protocols(sl_kmember_t *m, const sl_kjoin_t *req) {
             memcpy(p[i].meta, in->meta, (size_t)p[i].meta_len);
     }
     free_protos(m);
+    c->st.bytes = c->st.bytes - m->proto_bytes + need;
+    m->proto_bytes = need;
     m->protos = p;
     m->nprotos = req->nprotos;
     m->session_ms = req->session_ms;
@@ -332,6 +343,7 @@ static void prepare_rebalance(sl_kcoord_t *c, sl_kgroup_t *g, int64_t now) {
                 answer_sync(c, m, SL_KERR_REBALANCE_IN_PROGRESS);
     }
     for (sl_kmember_t *m = g->members; m != NULL; m = m->next) {
+        c->st.bytes -= (size_t)m->assign_len;
         free(m->assign);
         m->assign = NULL;
         m->assign_len = 0;
@@ -363,6 +375,7 @@ static void unlink_member(sl_kcoord_t *c, sl_kgroup_t *g, sl_kmember_t *m) {
             }
     }
     c->st.members--;
+    c->st.bytes -= m->proto_bytes + (size_t)m->assign_len;
     free_member(m);
 }
 
@@ -447,8 +460,9 @@ static void complete_join(sl_kcoord_t *c, sl_kgroup_t *g, int64_t now) {
  * known with protocols to update) waits in the rebalance. */
 static int join_and_rebalance(sl_kcoord_t *c, sl_kgroup_t *g, sl_kmember_t *m,
                               const sl_kjoin_t *req, int64_t now, void *wait) {
-    if (set_protocols(m, req) != 0)
-        return SL_ENOMEM;
+    int err = set_protocols(c, m, req);
+    if (err != 0)
+        return err;
     if (g->nmembers == 0 || g->protocol_type == NULL) {
         char *pt = dup_str(req->protocol_type);
         if (pt == NULL)
@@ -582,6 +596,12 @@ int sl__kgroup_join(sl_kcoord_t *c, const sl_kjoin_t *req, int64_t now,
         join_known(c, g, m, req, now, wait, &err);
     if (err != 0 && created)
         maybe_drop(c, g);
+    if (err == SL_ELIMIT) {
+        /* Past the coordinator's memory bound: refused, nothing kept. */
+        join_error(c, wait, SL_KERR_GROUP_MAX_SIZE_REACHED,
+                   m != NULL ? m->id : "");
+        return 0;
+    }
     return err;
 }
 
@@ -593,6 +613,13 @@ static void sync_error(sl_kcoord_t *c, void *wait, int16_t err) {
  * none), then every waiting follower is answered. */
 static int take_assignments(sl_kcoord_t *c, sl_kgroup_t *g,
                             const sl_kassign_in_t *as, uint32_t n) {
+    size_t old = 0, need = 0;
+    for (const sl_kmember_t *m = g->members; m != NULL; m = m->next)
+        old += (size_t)m->assign_len;
+    for (uint32_t i = 0; i < n; i++)
+        need += (size_t)(as[i].assign_len > 0 ? as[i].assign_len : 0);
+    if (c->st.bytes - old + need > c->opts.max_bytes)
+        return SL_ELIMIT;
     for (sl_kmember_t *m = g->members; m != NULL; m = m->next) {
         if (m->pending)
             continue;
@@ -600,6 +627,7 @@ static int take_assignments(sl_kcoord_t *c, sl_kgroup_t *g,
         for (uint32_t i = 0; i < n && a == NULL; i++)
             if (str_eq(m->id, m->id_len, as[i].member_id))
                 a = &as[i];
+        c->st.bytes -= (size_t)m->assign_len;
         free(m->assign);
         m->assign = NULL;
         m->assign_len = 0;
@@ -609,9 +637,9 @@ static int take_assignments(sl_kcoord_t *c, sl_kgroup_t *g,
                 return SL_ENOMEM;
             memcpy(m->assign, a->assign, (size_t)a->assign_len);
             m->assign_len = a->assign_len;
+            c->st.bytes += (size_t)a->assign_len;
         }
     }
-    (void)c;
     return 0;
 }
 
@@ -652,8 +680,13 @@ int sl__kgroup_sync(sl_kcoord_t *c, sl_kstr_t group, int32_t generation,
         m->awaiting_sync = 1;
         return 0;
     }
-    if (take_assignments(c, g, assigns, nassigns) != 0)
-        return SL_ENOMEM;
+    int err = take_assignments(c, g, assigns, nassigns);
+    if (err == SL_ELIMIT) {
+        sync_error(c, wait, SL_KERR_GROUP_MAX_SIZE_REACHED);
+        return 0;
+    }
+    if (err != 0)
+        return err;
     m->sync_wait = wait;
     m->awaiting_sync = 1;
     g->state = SL_KGROUP_STABLE;

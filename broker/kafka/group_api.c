@@ -128,6 +128,9 @@ static sl_kgroups_t *groups_of(sl_kafka_t *k) {
     return gs;
 }
 
+/* The timer is not one of the listener's counted handles (open_handles):
+ * its close frees the coordinator and touches nothing else, so it may
+ * complete after the listener was freed. */
 static void timer_closed_cb(uv_handle_t *handle) {
     sl_kgroups_t *gs = handle->data;
     sl__kgroup_free(&gs->coord);
@@ -166,6 +169,7 @@ void sl__kafka_groups_stats(sl_kafka_t *k, sl_buf_t *out) {
     sl_buf_printf(out,
                   "STAT kafka_groups %" PRIu64 "\r\n"
                   "STAT kafka_group_members %" PRIu64 "\r\n"
+                  "STAT kafka_group_bytes %" PRIu64 "\r\n"
                   "STAT kafka_group_rebalances %" PRIu64 "\r\n"
                   "STAT kafka_group_joins %" PRIu64 "\r\n"
                   "STAT kafka_group_syncs %" PRIu64 "\r\n"
@@ -176,9 +180,9 @@ void sl__kafka_groups_stats(sl_kafka_t *k, sl_buf_t *out) {
                   "STAT kafka_offset_commit_partitions %" PRIu64 "\r\n"
                   "STAT kafka_offset_commit_refused %" PRIu64 "\r\n"
                   "STAT kafka_offset_fetches %" PRIu64 "\r\n",
-                  st.groups, st.members, st.rebalances, st.joins, st.syncs,
-                  st.heartbeats, st.leaves, st.expired, commits, parts, refused,
-                  fetches);
+                  st.groups, st.members, st.bytes, st.rebalances, st.joins,
+                  st.syncs, st.heartbeats, st.leaves, st.expired, commits,
+                  parts, refused, fetches);
 }
 
 /* ---- FindCoordinator ----------------------------------------------------
@@ -485,7 +489,9 @@ static void commit_ack_cb(sl_kafka_t *k, sl_kack_t *self, const sl_ack_t *ack) {
     sl_kcommit_t *cw = (sl_kcommit_t *)self;
     if (cw->reply != NULL && ack->extra == SL_ACK_NOSPACE) {
         /* Kafka answers a failed write of the offsets log with a
-         * retriable COORDINATOR_NOT_AVAILABLE. */
+         * retriable COORDINATOR_NOT_AVAILABLE. Only a live reply is
+         * counted: after a cancel (the connection, or the listener,
+         * stopped) cw->gs may be gone already. */
         sl_buf_t *b = sl__kafka_reply_buf(cw->reply);
         if (ack->reqid + 2 <= b->len) {
             b->data[ack->reqid] = 0;

@@ -80,13 +80,14 @@ typedef struct sl_kmember_s {
     uint32_t nprotos;
     uint8_t *assign; /* Owned: the leader's assignment for it. */
     int32_t assign_len;
-    int64_t expires;   /* Session deadline (last heartbeat + session). */
-    int pending;       /* Id handed out with MEMBER_ID_REQUIRED, not
-                          joined yet (Kafka's pendingMembers). */
-    int awaiting_join; /* Rejoined in this rebalance. */
-    int awaiting_sync; /* Sent SyncGroup, waits for the leader's. */
-    void *join_wait;   /* The caller's waiter for either; NULL when the */
-    void *sync_wait;   /* reply was given or the waiter was forgotten. */
+    size_t proto_bytes; /* Bytes of protos' names and metadata. */
+    int64_t expires;    /* Session deadline (last heartbeat + session). */
+    int pending;        /* Id handed out with MEMBER_ID_REQUIRED, not
+                           joined yet (Kafka's pendingMembers). */
+    int awaiting_join;  /* Rejoined in this rebalance. */
+    int awaiting_sync;  /* Sent SyncGroup, waits for the leader's. */
+    void *join_wait;    /* The caller's waiter for either; NULL when the */
+    void *sync_wait;    /* reply was given or the waiter was forgotten. */
 } sl_kmember_t;
 
 typedef struct sl_kgroup_s {
@@ -107,11 +108,15 @@ typedef struct {
     int32_t max_session_ms; /* Kafka's group.max.session.timeout.ms. */
     uint32_t max_members;   /* All groups together, pending included: a
                                join beyond is GROUP_MAX_SIZE_REACHED. */
+    size_t max_bytes;       /* Protocol metadata and assignments of all
+                               members together: a JoinGroup or leader's
+                               SyncGroup beyond is GROUP_MAX_SIZE_REACHED. */
 } sl_kgroup_opts_t;
 
-/* Kafka's broker defaults, and a bound on memory. */
+/* Kafka's broker defaults, and bounds on memory (real groups hold a few
+ * hundred bytes per member). */
 #define SL_KGROUP_OPTS_DEFAULT                                                 \
-    { 6000, 1800000, 10000 }
+    { 6000, 1800000, 10000, 64u << 20 }
 
 /* A JoinGroup's answer: called with err and, when err is NONE, the group
  * and member (the new generation; the leader's reply lists g's members
@@ -128,6 +133,7 @@ typedef void (*sl_kgroup_sync_cb)(void *arg, void *wait, int16_t err,
 typedef struct {
     uint64_t groups;  /* Groups now. */
     uint64_t members; /* Members now, pending ones included. */
+    uint64_t bytes;   /* Metadata and assignments held now. */
     uint64_t rebalances, joins, syncs, heartbeats, leaves, expired;
 } sl_kgroup_stats_t;
 

@@ -26,7 +26,7 @@
  * across a crash. A transactional id is refused with
  * TRANSACTIONAL_ID_AUTHORIZATION_FAILED: transactions are not supported.
  */
-#include "broker/kafka/data.h"
+#include "broker/kafka/data_int.h"
 
 #include "error.h"
 

@@ -42,7 +42,7 @@
  * (disk full: nothing stored; the client retries), REQUEST_TIMED_OUT
  * (the store's staging is full: retry).
  */
-#include "broker/kafka/data.h"
+#include "broker/kafka/data_int.h"
 
 #include "bytes.h"
 #include "error.h"
@@ -171,8 +171,10 @@ static int16_t verdict_error(int verdict) {
 /* How many batches records[0..len) frames (as far as it frames). */
 static uint32_t count_batches(const uint8_t *recs, int32_t len) {
     uint32_t n = 0;
-    const uint8_t *p = recs, *end = recs + (len > 0 ? len : 0);
-    while (recs != NULL && end - p >= SL_BATCH_HDR) {
+    if (recs == NULL || len <= 0)
+        return 0; /* Null records (NULL + 0 would be undefined). */
+    const uint8_t *p = recs, *end = recs + len;
+    while (end - p >= SL_BATCH_HDR) {
         uint64_t blen = (uint64_t)sl_get_u32be(p + 8) + 12;
         if (blen > (uint64_t)(end - p) || blen < SL_BATCH_HDR)
             break;

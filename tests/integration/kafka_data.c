@@ -223,10 +223,9 @@ SL_TEST(kafka_data_text_put_read_by_kcat) {
 /* ---- raw Kafka requests ----------------------------------------------------
  */
 
-/* Sends one request (header v1, client id "t") and reads the response
- * body (after the correlation id) into resp; returns its length. */
-static size_t kcall(int fd, int16_t key, int16_t ver, const sl_buf_t *body,
-                    uint8_t *resp, size_t cap) {
+/* Sends one request (header v1, client id "t"); returns its correlation
+ * id. */
+static int32_t ksend(int fd, int16_t key, int16_t ver, const sl_buf_t *body) {
     static int32_t corr = 1;
     sl_buf_t req = SL_BUF_INIT;
     uint8_t h[4 + 2 + 2 + 4 + 2 + 1];
@@ -240,31 +239,33 @@ static size_t kcall(int fd, int16_t key, int16_t ver, const sl_buf_t *body,
     sl_buf_append(&req, body->data, body->len);
     SL_CHECK_INT(write(fd, req.data, req.len), (ssize_t)req.len);
     sl_buf_free(&req);
-    uint8_t sz[4];
+    return corr++;
+}
+
+static void read_exact(int fd, uint8_t *p, size_t n) {
     size_t got = 0;
-    while (got < 4) {
-        ssize_t r = read(fd, sz + got, 4 - got);
+    while (got < n) {
+        ssize_t r = read(fd, p + got, n - got);
         SL_CHECK(r > 0);
         got += (size_t)r;
     }
-    size_t len = sl_get_u32be(sz);
+}
+
+/* Reads the response to request corr: its body (after the correlation
+ * id) into resp; returns its length. */
+static size_t krecv(int fd, int32_t corr, uint8_t *resp, size_t cap) {
+    uint8_t h[8];
+    read_exact(fd, h, 8);
+    size_t len = sl_get_u32be(h);
     SL_CHECK(len >= 4 && len - 4 <= cap);
-    uint8_t c[4];
-    got = 0;
-    while (got < 4) {
-        ssize_t r = read(fd, c + got, 4 - got);
-        SL_CHECK(r > 0);
-        got += (size_t)r;
-    }
-    SL_CHECK_INT((int32_t)sl_get_u32be(c), corr);
-    corr++;
-    got = 0;
-    while (got < len - 4) {
-        ssize_t r = read(fd, resp + got, len - 4 - got);
-        SL_CHECK(r > 0);
-        got += (size_t)r;
-    }
+    SL_CHECK_INT((int32_t)sl_get_u32be(h + 4), corr);
+    read_exact(fd, resp, len - 4);
     return len - 4;
+}
+
+static size_t kcall(int fd, int16_t key, int16_t ver, const sl_buf_t *body,
+                    uint8_t *resp, size_t cap) {
+    return krecv(fd, ksend(fd, key, ver, body), resp, cap);
 }
 
 static void w16(sl_buf_t *b, int16_t v) {
@@ -332,13 +333,13 @@ static int64_t latest(int fd, const char *topic) {
     return (int64_t)sl_get_u64be(p + 6 + 8);
 }
 
-/* Fetch v4 of (topic, 0) from offset: the records bytes into out (cap);
- * returns their length, and the error code in *err. */
-static size_t fetch(int fd, const char *topic, int64_t offset, int16_t *err,
-                    uint8_t *out, size_t cap) {
+/* Sends Fetch v4 of (topic, 0) from offset, waiting up to max_wait_ms
+ * for a byte; returns the correlation id. */
+static int32_t fetch_send(int fd, const char *topic, int64_t offset,
+                          int32_t max_wait_ms) {
     sl_buf_t b = SL_BUF_INIT;
     w32(&b, -1);
-    w32(&b, 0);       /* max_wait_ms */
+    w32(&b, max_wait_ms);
     w32(&b, 1);       /* min_bytes */
     w32(&b, 1 << 20); /* max_bytes */
     sl_buf_append_u8(&b, 0);
@@ -348,9 +349,17 @@ static size_t fetch(int fd, const char *topic, int64_t offset, int16_t *err,
     w32(&b, 0);
     w64(&b, offset);
     w32(&b, 1 << 20);
-    uint8_t *r = malloc(2 << 20);
-    kcall(fd, 1, 4, &b, r, 2 << 20);
+    int32_t corr = ksend(fd, 1, 4, &b);
     sl_buf_free(&b);
+    return corr;
+}
+
+/* Reads a Fetch v4 response: the records bytes into out (cap); returns
+ * their length, and the error code in *err. */
+static size_t fetch_recv(int fd, int32_t corr, int16_t *err, uint8_t *out,
+                         size_t cap) {
+    uint8_t *r = malloc(2 << 20);
+    krecv(fd, corr, r, 2 << 20);
     /* throttle, [topics] name, [parts] index, error, hw, lso,
      * [aborted], records. */
     size_t tl = sl_get_u16be(r + 8);
@@ -365,6 +374,11 @@ static size_t fetch(int fd, const char *topic, int64_t offset, int16_t *err,
     memcpy(out, p + 4, n);
     free(r);
     return n;
+}
+
+static size_t fetch(int fd, const char *topic, int64_t offset, int16_t *err,
+                    uint8_t *out, size_t cap) {
+    return fetch_recv(fd, fetch_send(fd, topic, offset, 0), err, out, cap);
 }
 
 static void kbatch(sl_buf_t *out, int64_t pid, int16_t epoch, int32_t seq,
@@ -485,8 +499,56 @@ SL_TEST(kafka_data_raw_idempotence) {
     sl_harness_broker_stop(&kb.b, SIGTERM, 10000);
 }
 
-/* ---- codecs
- * ------------------------------------------------------------------
+/* A Fetch at the end waits (max_wait_ms) and is answered with the batch
+ * another connection produces meanwhile, woken by the store. */
+SL_TEST(kafka_data_fetch_long_poll) {
+    kbroker_t kb = {0};
+    kb_start(&kb);
+    int fd1 = sl_harness_tcp_connect(kb.kport, 0, 60000, 10000);
+    int fd2 = sl_harness_tcp_connect(kb.kport, 0, 10000, 10000);
+    SL_CHECK(fd1 >= 0 && fd2 >= 0);
+    sl_buf_t m = SL_BUF_INIT;
+    w32(&m, 1);
+    wstr(&m, "lp");
+    sl_buf_append_u8(&m, 1);
+    uint8_t mr[1024];
+    kcall(fd2, 3, 4, &m, mr, sizeof mr);
+    sl_buf_free(&m);
+    sl_buf_t b = SL_BUF_INIT;
+    int64_t base;
+    kbatch(&b, -1, -1, -1, 2, "first");
+    SL_CHECK_INT(produce(fd2, "lp", &b, &base), 0);
+    SL_CHECK_INT(base, 0);
+    /* Parked at offset 2 for up to 10 minutes (so only the wake-up can
+     * answer it before fd1's 60 s read timeout fails the test): wait
+     * until the broker says it is parked (stats), then produce. */
+    int32_t corr = fetch_send(fd1, "lp", 2, 600000);
+    sl_client_t *cl = sl_harness_broker_client(&kb.b, NULL);
+    for (int i = 0; i < 1000; i++) {
+        if (sl_harness_broker_stat(cl, "kafka_fetch_parked") >= 1)
+            break;
+        sl_harness_sleep_ms(10);
+    }
+    SL_CHECK_UINT(sl_harness_broker_stat(cl, "kafka_fetch_parked"), 1);
+    sl_client_close(cl);
+    kbatch(&b, -1, -1, -1, 3, "second");
+    SL_CHECK_INT(produce(fd2, "lp", &b, &base), 0);
+    SL_CHECK_INT(base, 2);
+    int16_t err;
+    uint8_t *recs = malloc(1 << 20);
+    size_t n = fetch_recv(fd1, corr, &err, recs, 1 << 20);
+    SL_CHECK_INT(err, 0);
+    SL_CHECK(n > SL_BATCH_HDR);
+    SL_CHECK_UINT(sl_get_u64be(recs), 2);
+    SL_CHECK_UINT(sl_get_u32be(recs + 57), 3);
+    free(recs);
+    sl_buf_free(&b);
+    close(fd1);
+    close(fd2);
+    sl_harness_broker_stop(&kb.b, SIGTERM, 10000);
+}
+
+/* ---- codecs ----------------------------------------------------------------
  */
 
 /* Whether ApiVersions v0 lists API key. */

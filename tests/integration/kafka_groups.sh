@@ -6,7 +6,10 @@
 #   - kafka-python: offsets committed through the text protocol are what
 #     OffsetFetch reads and the other way round (xproto.py); a group of
 #     three members rebalancing while a producer keeps producing
-#     (group3.py);
+#     (group3.py); raw requests: a member dying with its JoinGroup held,
+#     a follower syncing after the leader, malformed requests (hostile.py);
+#   - OffsetCommit on a full disk (a broker on a small tmpfs): refused with
+#     a retriable error, `committed` agrees, commits resume (nospace.py);
 #   - kafkajs (npm, installed into build/node): producer, consumer group,
 #     commits fetched back, resume (kafkajs_group.js);
 #   - the group counters of the broker's stats.
@@ -90,8 +93,39 @@ if "$py" -c 'import kafka' 2>/dev/null; then
         2> "$dir/xproto.err" || { tail -n 20 "$dir/xproto.err"; failed=1; }
     (cd "$here" && timeout 600 "$py" group3.py "$bport" "$kport") \
         2> "$dir/group3.err" || { tail -n 20 "$dir/group3.err"; failed=1; }
+    (cd "$here" && timeout 300 "$py" hostile.py "$bport" "$kport") \
+        2> "$dir/hostile.err" || { tail -n 20 "$dir/hostile.err"; failed=1; }
 else
     echo "SKIP kafka_groups_python: python3-kafka is not installed"
+fi
+
+# ---- OffsetCommit on a full disk: a second broker on a small tmpfs -------
+mnt="$dir/small"
+mkdir -p "$mnt"
+if mount -t tmpfs -o size=6m tmpfs "$mnt" 2> /dev/null; then
+    # Unmounted on any exit, before the harness removes the directory.
+    trap 'umount "$mnt" 2> /dev/null; sl_h_cleanup' EXIT
+    nb=$(build/freeport)
+    nk=$(build/freeport)
+    bin/sluice-broker --listen "127.0.0.1:$nb" --kafka-listen "127.0.0.1:$nk" \
+        --data "$mnt/broker" --segment-size 1MiB \
+        > "$dir/nospace-broker.log" 2>&1 &
+    ns_pid=$!
+    sl_h_record_pid kafka-groups-nospace-broker $ns_pid
+    if sl_h_wait_for broker 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$nk"; then
+        (cd "$here" && timeout 300 "$py" nospace.py "$nb" "$nk" \
+            "$mnt/filler") 2> "$dir/nospace.err" ||
+            { tail -n 20 "$dir/nospace.err"; failed=1; }
+        kill -0 $ns_pid 2> /dev/null ||
+            fail kafka_groups_nospace_broker_stays_up "$(tail -n 3 "$dir/nospace-broker.log")"
+    else
+        fail kafka_groups_nospace_setup "broker on tmpfs did not start"
+    fi
+    sl_h_kill $ns_pid
+    umount "$mnt"
+    trap 'sl_h_cleanup' EXIT
+else
+    echo "SKIP kafka_groups_nospace: mounting a tmpfs is not permitted here"
 fi
 
 # ---- kafkajs (from npm, into build/node) ---------------------------------

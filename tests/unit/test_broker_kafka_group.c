@@ -391,7 +391,7 @@ SL_TEST(kafka_group_join_refusals) {
 
 SL_TEST(kafka_group_member_limit_and_pending_expiry) {
     sl_kcoord_t c;
-    sl_kgroup_opts_t o = {6000, 60000, 2};
+    sl_kgroup_opts_t o = {6000, 60000, 2, 1 << 20};
     sl__kgroup_init(&c, &o, join_cb, sync_cb, NULL);
     waiter_t w1 = {0}, w2 = {0}, w3 = {0};
     sl_kjoin_t r = join_req("", RANGE_RR, 2, 1);
@@ -456,5 +456,33 @@ SL_TEST(kafka_group_v0_join_without_member_id_required) {
     SL_CHECK_INT(w2.calls, 1);
     SL_CHECK_INT(w2.generation, 2);
     SL_CHECK_UINT(c.st.rebalances, 2);
+    sl__kgroup_free(&c);
+}
+
+SL_TEST(kafka_group_memory_bound_refuses_joins_and_assignments) {
+    sl_kcoord_t c;
+    /* RANGE_RR holds 5 + 2 + 10 + 2 = 19 bytes per member. */
+    sl_kgroup_opts_t o = {6000, 60000, 100, 19 + 19 + 4};
+    sl__kgroup_init(&c, &o, join_cb, sync_cb, NULL);
+    waiter_t a, b, w = {0}, sa = {0};
+    two_members(&c, &a, &b);
+    SL_CHECK_UINT(c.st.bytes, 38);
+    /* A third member's metadata would pass the bound. */
+    sl_kjoin_t r = join_req("", RANGE_RR, 2, 0);
+    SL_CHECK_OK(sl__kgroup_join(&c, &r, 0, &w));
+    SL_CHECK_INT(w.err, SL_KERR_GROUP_MAX_SIZE_REACHED);
+    SL_CHECK_UINT(c.st.members, 2);
+    /* So would assignments of 5 bytes; 4 fit. */
+    sl_kassign_in_t big[1] = {{S(b.member_id), (const uint8_t *)"12345", 5}};
+    SL_CHECK_OK(sl__kgroup_sync(&c, S("g"), 2, S(a.member_id), big, 1, 0, &sa));
+    SL_CHECK_INT(sa.err, SL_KERR_GROUP_MAX_SIZE_REACHED);
+    big[0].assign_len = 4;
+    SL_CHECK_OK(sl__kgroup_sync(&c, S("g"), 2, S(a.member_id), big, 1, 0, &sa));
+    SL_CHECK_INT(sa.err, 0);
+    SL_CHECK_UINT(c.st.bytes, 42);
+    SL_CHECK_INT(sl__kgroup_leave(&c, S("g"), S(b.member_id), 1), 0);
+    SL_CHECK_UINT(c.st.bytes, 19);
+    SL_CHECK_INT(sl__kgroup_leave(&c, S("g"), S(a.member_id), 1), 0);
+    SL_CHECK_UINT(c.st.bytes, 0);
     sl__kgroup_free(&c);
 }

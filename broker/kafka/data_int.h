@@ -3,8 +3,8 @@
  * fetch.c, offsets.c): its state in k->data, created on first use, and its
  * counters. The wire formats of the requests are at the top of each file.
  */
-#ifndef SL_BROKER_KAFKA_DATA_H
-#define SL_BROKER_KAFKA_DATA_H
+#ifndef SL_BROKER_KAFKA_DATA_INT_H
+#define SL_BROKER_KAFKA_DATA_INT_H
 
 #include "broker/kafka/internal.h"
 #include "broker/store.h"
