@@ -79,6 +79,10 @@ enum {
     F_NGET_C,
     F_KGET_B,
     F_KGET_C,
+    F_N10K_B,
+    F_N10K_C,
+    F_K10K_B,
+    F_K10K_C,
     NFIG
 };
 static double fig[MAX_ROUNDS][NFIG];
@@ -603,15 +607,20 @@ static void round_run(int r, const char *const *ktopics) {
     e2e(NULL, 20000, &f[F_KE2E50]);
     printf("[7] 10,000 native partitions, mput of 100, 2 producers\n");
     sl_bench_warm_partitions(b.addr, KTOPICS);
+    cpu_start(&u, b.pid);
     f[F_N10K] = sl_bench_producers(b.addr, 2, 100, KTOPICS, 40, pct);
+    cpu_end(&u, f[F_N10K], &f[F_N10K_B]);
     printf("    10,000 Kafka topics, runs of 100 a topic, 1 producer\n");
     kafka_create(b.addr, ktopics, KTOPICS);
+    cpu_start(&u, b.pid);
     f[F_K10K] = kafka_produce(ktopics, KTOPICS, 100, 1, pct, &n10k);
     if (f[F_K10K] < 0) {
         printf("    the same with enable.idempotence=false\n");
+        cpu_start(&u, b.pid);
         f[F_K10K] = kafka_produce(ktopics, KTOPICS, 100, 0, pct, &n10k);
         k10k_plain++;
     }
+    cpu_end(&u, f[F_K10K], &f[F_K10K_B]);
     {
         sl_client_t *cl = sl_bench_connect(b.addr);
         printf("  broker fsyncs %llu, average %llu us, max %llu us; RSS %ld "
@@ -715,6 +724,8 @@ int main(void) {
     row(rounds, "produce: client CPU us/msg", F_KPUT_C, F_NPUT_C, "ms", "");
     row(rounds, "consume: broker CPU us/msg", F_KGET_B, F_NGET_B, "ms", "");
     row(rounds, "consume: client CPU us/msg", F_KGET_C, F_NGET_C, "ms", "");
+    row(rounds, "10,000: broker CPU us/msg", F_K10K_B, F_N10K_B, "ms", "");
+    row(rounds, "10,000: client CPU us/msg", F_K10K_C, F_N10K_C, "ms", "");
     row(rounds, "Redis XADD always (msgs/s)", -1, F_REDIS, "", "");
     row(rounds, "Redis XADD p50 (ms), window 1000", -1, F_REDIS50, "ms", "");
     row(rounds, "Redis XADD p99 (ms), window 1000", -1, F_REDIS99, "ms", "");
