@@ -38,6 +38,7 @@
  * records the target with `perf record` during each timed run
  * (BENCH_PERF_WIDE=1: every process).
  */
+#include "benchkit.h"
 #include "client.h"
 #include "clock.h"
 #include "error.h"
@@ -62,27 +63,6 @@
 static char dir[512];
 static char broker[64];
 static double now_s(void) { return (double)sl_mono_ns() / 1e9; }
-
-/* CPU seconds (user + system) a process has used so far, from
- * /proc/PID/stat; 0 when it cannot be read. */
-static double cpu_s(int pid) {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    unsigned long ut = 0, st = 0;
-    if (!p || sscanf(p + 2,
-                     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-                     "%lu %lu",
-                     &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 
 /* CPU seconds of the last timed run: the target server's, sluice-apply's
  * (0 for native replication, which runs inside the target) and the
@@ -365,7 +345,7 @@ static double native(MYSQL *dst, const char *db, int ntables, int threads,
     char pname[32];
     snprintf(pname, sizeof pname, "native%d-%dt", threads, ntables);
     int perf = perf_start(pname);
-    double t0 = now_s(), c0 = cpu_s(target_pid());
+    double t0 = now_s(), c0 = sl_bench_cpu_s(target_pid());
     sl_harness_exec(dst, "START SLAVE SQL_THREAD");
     for (;;) {
         if (mysql_query(dst, "SHOW SLAVE STATUS") != 0)
@@ -398,7 +378,7 @@ static double native(MYSQL *dst, const char *db, int ntables, int threads,
         sl_harness_sleep_ms(20);
     }
     double dt = now_s() - t0;
-    cpu_target = cpu_s(target_pid()) - c0;
+    cpu_target = sl_bench_cpu_s(target_pid()) - c0;
     cpu_apply = 0;
     perf_stop(perf);
     sl_harness_exec(dst, "STOP SLAVE");
@@ -464,7 +444,8 @@ static double sluice_mysql(MYSQL *dst, const char *srcdb, const char *dstdb,
     char pname[32];
     snprintf(pname, sizeof pname, "sluice-%dt", ntables);
     int perf = perf_start(pname);
-    double t0 = now_s(), c0 = cpu_s(target_pid()), b0 = cpu_s(broker_pid);
+    double t0 = now_s(), c0 = sl_bench_cpu_s(target_pid()),
+           b0 = sl_bench_cpu_s(broker_pid);
     int pid = spawn(argv, "apply-mysql.log");
     for (;;) {
         /* The table appears when sluice-apply starts: an error is 0. */
@@ -488,9 +469,9 @@ static double sluice_mysql(MYSQL *dst, const char *srcdb, const char *dstdb,
         sl_harness_sleep_ms(20);
     }
     double dt = now_s() - t0;
-    cpu_target = cpu_s(target_pid()) - c0;
-    cpu_apply = cpu_s(pid);
-    cpu_broker = cpu_s(broker_pid) - b0;
+    cpu_target = sl_bench_cpu_s(target_pid()) - c0;
+    cpu_apply = sl_bench_cpu_s(pid);
+    cpu_broker = sl_bench_cpu_s(broker_pid) - b0;
     perf_stop(perf);
     sl_harness_stop(pid, SIGTERM, 30000);
     return dt;

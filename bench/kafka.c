@@ -1,650 +1,751 @@
 /*
- * bench/kafka: the Kafka listener's data path beside the native protocol,
- * in one run on one sluice-broker (fsync=always), with librdkafka as the
- * Kafka client:
- *   [1] native batch puts (mput of 1000), 1 partition, 2 producers;
- *   [2] a librdkafka producer (batched, acks=all, idempotent) into one
- *       partition through the Kafka listener, and its ratio to [1];
- *   [3] native get read-back of [1];
- *   [4] a librdkafka consumer reading [2] back;
- *   [5] ack latency at a paced 20,000 msgs/s: librdkafka produce to
- *       delivery report, and produce to a tailing librdkafka consumer
- *       receiving it (end to end, through long polls).
- * It starts its own bin/sluice-broker on free 127.0.0.1 ports in a
- * temporary directory and stops it by pid. Figures are printed, never
- * asserted. Environment: SL_BIN (default ./bin), BENCH_SECONDS (default 2
- * per case), BENCH_MSG_SIZE (default 100).
+ * bench/kafka: sluice-broker's Kafka listener driven by librdkafka (the C
+ * client kcat, Python's confluent-kafka and many others are built on)
+ * beside the native protocol and Redis Streams, on the same broker in the
+ * same run, fsync=always, 100-byte messages. Figures are printed, never
+ * asserted. Each round starts a fresh broker and runs:
+ *   [1] native mput of 1000, 1 partition, 2 producers (bench/broker's [1]);
+ *   [2] librdkafka producer, 1 topic of 1 partition: acks=all,
+ *       enable.idempotence=true, linger.ms=5, batch.num.messages 10000,
+ *       at most 100,000 messages queued; connected (one message
+ *       delivered) before the clock starts; rate from the first timed send
+ *       to the last delivery report;
+ *   [3] native get of [1] to its end, 8 MiB a get;
+ *   [4] librdkafka consumer of [2] from the beginning to the end
+ *       (fetches of up to 8 MiB, as the native gets);
+ *   [5] ack latency at a paced 50,000 msgs/s (open loop, from each
+ *       message's scheduled time): native single puts, and librdkafka
+ *       delivery reports (which include linger.ms);
+ *   [6] produce-to-consume latency at a paced 20,000 msgs/s: a native put
+ *       read by a native long-polling get, and a librdkafka producer read
+ *       by a librdkafka consumer (the send time travels in the payload);
+ *   [7] 10,000 native partitions (mput of 100, round robin; warmed with
+ *       a message each) and 10,000 Kafka topics (created by one
+ *       CreateTopics; then runs of 100 messages per topic, round robin, so
+ *       a batch holds 100 as the mput does); when librdkafka's idempotent
+ *       producer stalls over 10,000 partitions (its own mock cluster
+ *       does too), the run is repeated with enable.idempotence=false and
+ *       the summary says so;
+ *   [8] Redis Streams XADD, appendfsync always, pipelined 1000 deep.
+ * Then a table: per figure the median of the rounds and their range,
+ * with the issue's targets.
+ * Environment: SL_BIN (default ./bin), BENCH_SECONDS (default 2 per case),
+ * BENCH_ROUNDS (default 3), BENCH_MSG_SIZE (default 100).
  */
+#include "benchkit.h"
 #include "client.h"
 #include "clock.h"
 #include "error.h"
 
-#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-static double secs = 2.0;
-static size_t msg_size = 100;
-static char tmproot[256];
+#define MAX_ROUNDS 9
+#define KTOPICS 10000
 
-static double now_s(void) { return (double)sl_mono_ns() / 1e9; }
+/* The figures of one round. */
+enum {
+    F_NPUT,
+    F_KPUT,
+    F_NGET,
+    F_KGET,
+    F_NACK50,
+    F_NACK99,
+    F_KACK50,
+    F_KACK99,
+    F_NE2E50,
+    F_NE2E99,
+    F_KE2E50,
+    F_KE2E99,
+    F_N10K,
+    F_K10K,
+    F_REDIS,
+    F_REDIS50,
+    F_REDIS99,
+    /* CPU microseconds per message of the throughput cases: the broker's,
+     * and the bench process's (the clients: librdkafka's threads or the
+     * native client's). */
+    F_NPUT_B,
+    F_NPUT_C,
+    F_KPUT_B,
+    F_KPUT_C,
+    F_NGET_B,
+    F_NGET_C,
+    F_KGET_B,
+    F_KGET_C,
+    F_N10K_B,
+    F_N10K_C,
+    F_K10K_B,
+    F_K10K_C,
+    NFIG
+};
+static double fig[MAX_ROUNDS][NFIG];
+static char kaddr[64];
+/* The last Kafka read's rate from its start (its CPU is per message). */
+static double kget_overall;
+/* Rounds whose 10,000-topic figure needed enable.idempotence=false. */
+static int k10k_plain;
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+static void die(const char *what, const char *why) {
+    fprintf(stderr, "bench/kafka: %s: %s\n", what, why);
+    exit(1);
 }
 
-static uint16_t free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        perror("free port");
-        exit(1);
-    }
-    close(fd);
-    return ntohs(a.sin_port);
+static void kset(rd_kafka_conf_t *conf, const char *k, const char *v) {
+    char err[256];
+    if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK)
+        die(k, err);
 }
 
-static int port_open(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
+/* ---- librdkafka producer ------------------------------------------------ */
 
+/* Delivery reports: each message's opaque is the time it counts from. */
 typedef struct {
-    int pid;
-    char addr[64], kaddr[64];
-} broker_t;
+    uint64_t ok, failed, last_ns;
+    sl_bench_lat_t lat;
+} kstat_t;
 
-static void broker_start(broker_t *b) {
-    char data[512], log[512];
-    snprintf(data, sizeof data, "%s/data", tmproot);
-    snprintf(log, sizeof log, "%s/broker.log", tmproot);
-    uint16_t port = free_port(), kport = free_port();
-    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%u", port);
-    snprintf(b->kaddr, sizeof b->kaddr, "127.0.0.1:%u", kport);
-    const char *bin = getenv("SL_BIN") ? getenv("SL_BIN") : "bin";
-    char path[512];
-    snprintf(path, sizeof path, "%s/sluice-broker", bin);
-    char *argv[] = {path,     "--listen",    b->addr, "--kafka-listen",
-                    b->kaddr, "--data",      data,    "--fsync",
-                    "always", "--log-level", "warn",  NULL};
-    b->pid = fork();
-    if (b->pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    for (int i = 0; i < 500 && !(port_open(port) && port_open(kport)); i++)
-        sleep_ms(20);
-    if (!port_open(port) || !port_open(kport)) {
-        fprintf(stderr, "bench: broker did not start (see %s)\n", log);
-        exit(1);
-    }
-}
-
-/* CPU seconds (user + system) used so far by pid (0: this process). */
-static double cpu_s(int pid) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%s/stat", pid ? "" : "self");
-    if (pid)
-        snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    char buf[1024];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    unsigned long ut = 0, st = 0;
-    /* Fields after the command: state is 3, utime 14, stime 15. */
-    if (p == NULL || sscanf(p + 2,
-                            "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-                            "%*u %lu %lu",
-                            &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static int broker_pid;
-static double cpu_b0, cpu_c0;
-
-static void cpu_mark(void) {
-    cpu_b0 = cpu_s(broker_pid);
-    cpu_c0 = cpu_s(0);
-}
-
-static void cpu_print(void) {
-    printf("  CPU: broker %.2f s, clients (this process) %.2f s\n",
-           cpu_s(broker_pid) - cpu_b0, cpu_s(0) - cpu_c0);
-}
-
-static void broker_stop(broker_t *b) {
-    kill(b->pid, SIGTERM);
-    for (int i = 0; i < 1000; i++) {
-        if (waitpid(b->pid, NULL, WNOHANG) == b->pid)
-            return;
-        sleep_ms(10);
-    }
-    kill(b->pid, SIGKILL);
-    waitpid(b->pid, NULL, 0);
-}
-
-/* ---- latency samples ------------------------------------------------------
- */
-
-typedef struct {
-    uint64_t *v;
-    size_t n, cap;
-    pthread_mutex_t mu;
-} lat_t;
-
-static void lat_add(lat_t *l, uint64_t ns) {
-    pthread_mutex_lock(&l->mu);
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 1 << 16;
-        l->v = realloc(l->v, l->cap * sizeof *l->v);
-    }
-    l->v[l->n++] = ns;
-    pthread_mutex_unlock(&l->mu);
-}
-
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Prints p50/p99 and stores them (ms) in out[0..1]. */
-static void lat_print(const char *what, lat_t *l, double *out) {
-    if (l->n == 0) {
-        printf("  %s: no samples\n", what);
-        return;
-    }
-    qsort(l->v, l->n, sizeof *l->v, cmp_u64);
-    out[0] = (double)l->v[l->n / 2] / 1e6;
-    out[1] = (double)l->v[l->n * 99 / 100] / 1e6;
-    printf("  %s: p50 %.3f ms  p99 %.3f ms  max %.3f ms (%zu samples)\n", what,
-           out[0], out[1], (double)l->v[l->n - 1] / 1e6, l->n);
-}
-
-/* ---- native -----------------------------------------------------------------
- */
-
-typedef struct {
-    const char *addr;
-    uint64_t msgs;
-} nprod_t;
-
-static sl_client_t *connect_or_die(const char *addr) {
-    sl_client_opts_t o = {NULL, 5000, 60000, -1};
-    sl_client_t *cl;
-    int err = sl_client_connect(addr, &o, &cl);
-    if (err != 0) {
-        fprintf(stderr, "bench: connect %s: %s\n", addr, sl_strerror(err));
-        exit(1);
-    }
-    return cl;
-}
-
-/* mput of 1000, 4 in flight, for secs. */
-static void *native_producer(void *arg) {
-    nprod_t *p = arg;
-    sl_client_t *cl = connect_or_die(p->addr);
-    char *payload = malloc(msg_size);
-    memset(payload, 'x', msg_size);
-    sl_client_msg_t msgs[1000];
-    for (int i = 0; i < 1000; i++) {
-        msgs[i].data = payload;
-        msgs[i].len = msg_size;
-    }
-    int inflight = 0;
-    double end = now_s() + secs;
-    while (now_s() < end || inflight > 0) {
-        while (inflight < 4 && now_s() < end) {
-            if (sl_client_put_send(cl, "bench", "p0", msgs, 1000, -1, 0,
-                                   NULL) != 0) {
-                fprintf(stderr, "bench: put: %s\n", sl_client_error(cl));
-                exit(1);
-            }
-            inflight++;
-        }
-        sl_client_ack_t ack;
-        if (sl_client_put_ack(cl, &ack) != 0) {
-            fprintf(stderr, "bench: ack: %s\n", sl_client_error(cl));
-            exit(1);
-        }
-        inflight--;
-        p->msgs += 1000;
-    }
-    free(payload);
-    sl_client_close(cl);
-    return NULL;
-}
-
-static double native_produce(const char *addr) {
-    nprod_t ps[2] = {{addr, 0}, {addr, 0}};
-    pthread_t th[2];
-    double t0 = now_s();
-    for (int i = 0; i < 2; i++)
-        pthread_create(&th[i], NULL, native_producer, &ps[i]);
-    for (int i = 0; i < 2; i++)
-        pthread_join(th[i], NULL);
-    double el = now_s() - t0;
-    double rate = (double)(ps[0].msgs + ps[1].msgs) / el;
-    printf("  %llu msgs in %.2f s: %.0f msgs/s, %.1f MB/s\n",
-           (unsigned long long)(ps[0].msgs + ps[1].msgs), el, rate,
-           rate * (double)msg_size / 1e6);
-    return rate;
-}
-
-static double native_consume(const char *addr) {
-    sl_client_t *cl = connect_or_die(addr);
-    uint64_t off = 0, total = 0;
-    double t0 = now_s();
-    for (;;) {
-        sl_client_fetch_t f;
-        if (sl_client_get(cl, "bench", "p0", off, 8u << 20, 0, &f) != 0) {
-            fprintf(stderr, "bench: get: %s\n", sl_client_error(cl));
-            exit(1);
-        }
-        if (f.count == 0)
-            break;
-        total += f.count;
-        off = f.next;
-    }
-    double el = now_s() - t0;
-    double rate = (double)total / el;
-    printf("  read %llu msgs in %.2f s: %.0f msgs/s, %.1f MB/s\n",
-           (unsigned long long)total, el, rate, rate * (double)msg_size / 1e6);
-    sl_client_close(cl);
-    return rate;
-}
-
-/* ---- librdkafka --------------------------------------------------------- */
-
-static rd_kafka_conf_t *kconf(const char *kaddr, const char *const (*kv)[2],
-                              size_t n) {
-    char err[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(c, "bootstrap.servers", kaddr, err, sizeof err) !=
-        RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
-    }
-    /* BENCH_KDEBUG: librdkafka debug contexts (e.g. "protocol"). */
-    const char *dbg = getenv("BENCH_KDEBUG");
-    if (dbg && *dbg)
-        rd_kafka_conf_set(c, "debug", dbg, err, sizeof err);
-    for (size_t i = 0; i < n; i++)
-        if (rd_kafka_conf_set(c, kv[i][0], kv[i][1], err, sizeof err) !=
-            RD_KAFKA_CONF_OK) {
-            fprintf(stderr, "bench: %s=%s: %s\n", kv[i][0], kv[i][1], err);
-            exit(1);
-        }
-    return c;
-}
-
-typedef struct {
-    uint64_t ok, failed;
-    double last_s;
-    lat_t *lat;
-    uint64_t sample_every;
-} dr_t;
-
-/* A message's opaque is its produce time (ns); every sample_every-th
- * delivery is sampled. */
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
-    dr_t *d = opaque;
-    if (m->err) {
-        d->failed++;
+    kstat_t *st = opaque;
+    uint64_t now = sl_mono_ns();
+    if (m->err != 0) {
+        if (st->failed++ == 0)
+            fprintf(stderr, "bench/kafka: delivery failed: %s\n",
+                    rd_kafka_err2str(m->err));
         return;
     }
-    d->ok++;
-    d->last_s = now_s();
-    if (d->lat && d->ok % d->sample_every == 0)
-        lat_add(d->lat, sl_mono_ns() - (uint64_t)(uintptr_t)m->_private);
+    st->ok++;
+    st->last_ns = now;
+    sl_bench_lat_add(&st->lat, now - (uint64_t)(uintptr_t)m->_private);
 }
 
-static rd_kafka_t *kproducer(const char *kaddr, dr_t *d, int linger_ms) {
-    char linger[16];
-    snprintf(linger, sizeof linger, "%d", linger_ms);
-    const char *const kv[][2] = {
-        {"enable.idempotence", "true"},
-        {"acks", "all"},
-        {"linger.ms", linger},
-        {"batch.num.messages", "100000"},
-        {"batch.size", "8000000"},
-        {"message.max.bytes", "8388608"},
-        {"queue.buffering.max.messages", "2000000"},
-        {"queue.buffering.max.kbytes", "2000000"},
-        {"message.timeout.ms", "60000"},
-    };
-    rd_kafka_conf_t *c = kconf(kaddr, kv, sizeof kv / sizeof kv[0]);
-    rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
-    rd_kafka_conf_set_opaque(c, d);
-    char err[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
-    if (rk == NULL) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
-    }
+static rd_kafka_t *kproducer(kstat_t *st, int idempotent) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char err[256];
+    kset(conf, "bootstrap.servers", kaddr);
+    kset(conf, "acks", "all");
+    kset(conf, "enable.idempotence", idempotent ? "true" : "false");
+    kset(conf, "linger.ms", "5");
+    kset(conf, "batch.num.messages", "10000");
+    kset(conf, "batch.size", "8000000");
+    kset(conf, "message.max.bytes", "8000000");
+    kset(conf, "queue.buffering.max.messages", "100000");
+    kset(conf, "queue.buffering.max.kbytes", "1048576");
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, st);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (rk == NULL)
+        die("producer", err);
     return rk;
 }
 
-static void kproduce_one(rd_kafka_t *rk, const char *topic, const char *v,
-                         size_t len) {
-    for (;;) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
-            RD_KAFKA_V_VALUE((void *)v, len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)sl_mono_ns()), RD_KAFKA_V_END);
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
-            return;
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            fprintf(stderr, "bench: produce: %s\n", rd_kafka_err2str(e));
-            exit(1);
-        }
+/* Enqueues one message counted from t_ns, waiting while the queue is
+ * full. */
+static void kproduce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const void *data,
+                     size_t len, uint64_t t_ns) {
+    while (rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, (void *)data, len,
+                            NULL, 0, (void *)(uintptr_t)t_ns) != 0) {
+        if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            die("produce", rd_kafka_err2str(rd_kafka_last_error()));
         rd_kafka_poll(rk, 1);
     }
 }
 
-/* One saturating librdkafka producer (its own idempotent producer id):
- * produces for secs, then waits for every delivery. */
-typedef struct {
-    const char *kaddr;
-    lat_t *lat;
-    uint64_t ok, failed;
-    double t0, last_s;
-} kprod_t;
-
-static void *kafka_producer(void *arg) {
-    kprod_t *p = arg;
-    dr_t d = {0, 0, 0, p->lat, 100};
-    rd_kafka_t *rk = kproducer(p->kaddr, &d, 5);
-    char *payload = malloc(msg_size);
-    memset(payload, 'k', msg_size);
-    /* Connect and learn the partition first (not timed). */
-    kproduce_one(rk, "kbench", payload, msg_size);
-    rd_kafka_flush(rk, 10000);
-    uint64_t base = d.ok;
-    p->t0 = now_s();
-    double end = p->t0 + secs;
-    /* At most WINDOW messages not yet delivered, as an application
-     * would bound them: a producer thread that never waits only takes
-     * the CPU its client library and the broker need. */
-    const uint64_t window = 200000;
-    uint64_t sent = 0;
-    while (now_s() < end) {
-        for (int i = 0; i < 1000; i++)
-            kproduce_one(rk, "kbench", payload, msg_size);
-        sent += 1000;
-        rd_kafka_poll(rk, 0);
-        while (sent > d.ok - base + window && now_s() < end + 30)
-            rd_kafka_poll(rk, 5);
-    }
-    rd_kafka_flush(rk, 60000);
-    p->ok = d.ok - base;
-    p->failed = d.failed;
-    p->last_s = d.last_s;
-    rd_kafka_destroy(rk);
-    free(payload);
-    return NULL;
+static void kflush(rd_kafka_t *rk) {
+    if (rd_kafka_flush(rk, 120000) != 0)
+        die("flush", "messages still undelivered after 120 s");
 }
 
-/* nprod producers into partition 0 of kbench; the rate is deliveries
- * over the time from the first start to the last delivery. *count gets
- * the messages stored (for the read-back). */
-static double kafka_produce(const char *kaddr, int nprod, uint64_t *count) {
-    lat_t lat = {0};
-    pthread_mutex_init(&lat.mu, NULL);
-    kprod_t ps[8];
-    pthread_t th[8];
-    for (int i = 0; i < nprod; i++) {
-        memset(&ps[i], 0, sizeof ps[i]);
-        ps[i].kaddr = kaddr;
-        ps[i].lat = &lat;
-        pthread_create(&th[i], NULL, kafka_producer, &ps[i]);
+/* Creates topics[0..n) with one partition each in one CreateTopics
+ * request (librdkafka's admin API) and waits for the next checkpoint, as
+ * sl_bench_warm_partitions does natively. */
+static void kafka_create(const char *addr, const char *const *topics, int n) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char err[256];
+    kset(conf, "bootstrap.servers", kaddr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (rk == NULL)
+        die("admin", err);
+    rd_kafka_NewTopic_t **nt = calloc((size_t)n, sizeof *nt);
+    for (int i = 0; i < n; i++)
+        if ((nt[i] = rd_kafka_NewTopic_new(topics[i], 1, 1, err, sizeof err)) ==
+            NULL)
+            die("NewTopic", err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(o, 120000, err, sizeof err);
+    double t0 = sl_bench_now_s();
+    rd_kafka_CreateTopics(rk, nt, (size_t)n, o, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 130000);
+    if (ev == NULL || rd_kafka_event_error(ev) != 0)
+        die("CreateTopics", ev ? rd_kafka_event_error_string(ev) : "timeout");
+    size_t cnt;
+    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(
+        rd_kafka_event_CreateTopics_result(ev), &cnt);
+    for (size_t i = 0; i < cnt; i++)
+        if (rd_kafka_topic_result_error(tr[i]) != 0)
+            die(rd_kafka_topic_result_name(tr[i]),
+                rd_kafka_topic_result_error_string(tr[i]));
+    double t1 = sl_bench_now_s();
+    rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy_array(nt, (size_t)n);
+    free(nt);
+    rd_kafka_destroy(rk);
+    sl_client_t *cl = sl_bench_connect(addr);
+    uint64_t ck = sl_bench_stat(cl, "checkpoints");
+    for (int i = 0; i < 2000 && sl_bench_stat(cl, "checkpoints") <= ck; i++)
+        sl_bench_sleep_ms(10);
+    sl_client_close(cl);
+    printf("  warm-up: %d topics created by one CreateTopics in %.2f s, "
+           "their index files by the next checkpoint %.2f s later\n",
+           n, t1 - t0, sl_bench_now_s() - t1);
+}
+
+/* Produces to topics[0..ntopics) in runs of run messages per topic for
+ * sl_bench_secs, as fast as the queue allows, after one message to the
+ * first topic has been delivered (connection, metadata, producer id);
+ * prints and returns msgs/s (first timed send to last delivery), the
+ * latency of the delivery reports in pct, and in *delivered how many
+ * messages the topics got. */
+static double kafka_produce(const char *const *topics, int ntopics, int run,
+                            int idempotent, double pct[2],
+                            uint64_t *delivered) {
+    kstat_t st = {0};
+    rd_kafka_t *rk = kproducer(&st, idempotent);
+    rd_kafka_topic_t **rkt = calloc((size_t)ntopics, sizeof *rkt);
+    for (int i = 0; i < ntopics; i++)
+        rkt[i] = rd_kafka_topic_new(rk, topics[i], NULL);
+    kproduce(rk, rkt[0], "w", 1, sl_mono_ns());
+    int stalled = rd_kafka_flush(rk, 30000) != 0;
+    st.ok = st.lat.n = 0;
+    char *payload = malloc(sl_bench_msg_size);
+    memset(payload, 'k', sl_bench_msg_size);
+    uint64_t t0 = sl_mono_ns(), n = 0;
+    uint64_t end = t0 + (uint64_t)(sl_bench_secs * 1e9);
+    while (!stalled && sl_mono_ns() < end) {
+        for (int i = 0; i < 1000; i++, n++)
+            kproduce(rk, rkt[(n / (uint64_t)run) % (uint64_t)ntopics], payload,
+                     sl_bench_msg_size, sl_mono_ns());
+        rd_kafka_poll(rk, 0);
     }
-    uint64_t ok = 0, failed = 0;
-    double t0 = 1e300, last = 0;
-    for (int i = 0; i < nprod; i++) {
-        pthread_join(th[i], NULL);
-        ok += ps[i].ok;
-        failed += ps[i].failed;
-        if (ps[i].t0 < t0)
-            t0 = ps[i].t0;
-        if (ps[i].last_s > last)
-            last = ps[i].last_s;
+    if (!stalled)
+        stalled = rd_kafka_flush(rk, 30000) != 0;
+    if (stalled) {
+        /* librdkafka 2.0's idempotent producer can stall with thousands
+         * of partitions (its own mock cluster does the same); say so
+         * rather than wait. */
+        printf("  STALLED: %llu of %llu messages undelivered 30 s after "
+               "the last send (librdkafka, enable.idempotence=%s)\n",
+               (unsigned long long)(n + 1 - st.ok), (unsigned long long)n + 1,
+               idempotent ? "true" : "false");
+        rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(rk, 5000);
     }
-    double el = last - t0;
-    double rate = (double)ok / el;
-    printf("  %llu msgs delivered in %.2f s: %.0f msgs/s, %.1f MB/s "
-           "(%llu failed)\n",
-           (unsigned long long)ok, el, rate, rate * (double)msg_size / 1e6,
-           (unsigned long long)failed);
-    double p[2];
-    lat_print("delivery latency at saturation (includes the client's "
-              "queue)",
-              &lat, p);
-    free(lat.v);
-    *count = ok + (uint64_t)nprod; /* With the untimed first ones. */
+    double rate = -1;
+    *delivered = 0;
+    if (!stalled) {
+        *delivered = st.ok + 1;
+        double el = (double)(st.last_ns - t0) / 1e9;
+        rate = (double)st.ok / el;
+        printf("  %llu msgs delivered (%llu failed) in %.2f s: %.0f msgs/s, "
+               "%.1f MB/s\n delivery report",
+               (unsigned long long)st.ok, (unsigned long long)st.failed, el,
+               rate, rate * (double)sl_bench_msg_size / 1e6);
+        sl_bench_lat_print(&st.lat, pct);
+    }
+    for (int i = 0; i < ntopics; i++)
+        rd_kafka_topic_destroy(rkt[i]);
+    free(rkt);
+    free(payload);
+    free(st.lat.lat);
+    rd_kafka_destroy(rk);
     return rate;
 }
 
-static rd_kafka_t *kconsumer(const char *kaddr, const char *topic,
-                             int64_t from) {
-    const char *const kv[][2] = {
-        {"group.id", "bench"},
-        {"enable.auto.commit", "false"},
-        {"fetch.wait.max.ms", "100"},
-        {"fetch.max.bytes", "52428800"},
-        {"max.partition.fetch.bytes", "8388608"},
-        {"queued.min.messages", "1000000"},
-    };
-    rd_kafka_conf_t *c = kconf(kaddr, kv, sizeof kv / sizeof kv[0]);
-    char err[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
-    if (rk == NULL) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
+/* Paced produce at rate msgs/s, open loop, latency from each message's
+ * scheduled time to its delivery report. */
+static void kafka_paced(const char *topic, int rate, double pct[2]) {
+    kstat_t st = {0};
+    rd_kafka_t *rk = kproducer(&st, 1);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    kproduce(rk, rkt, "w", 1, sl_mono_ns()); /* Connected and known. */
+    kflush(rk);
+    st.lat.n = 0;
+    char *payload = malloc(sl_bench_msg_size);
+    memset(payload, 'p', sl_bench_msg_size);
+    uint64_t step = 1000000000ull / (uint64_t)rate, t0 = sl_mono_ns();
+    uint64_t end = t0 + (uint64_t)(sl_bench_secs * 1e9), n = 0;
+    for (uint64_t next = t0; next < end; next += step, n++) {
+        while (sl_mono_ns() < next)
+            rd_kafka_poll(rk, 0);
+        kproduce(rk, rkt, payload, sl_bench_msg_size, next);
     }
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, topic, 0)->offset = from;
-    if (rd_kafka_assign(rk, l) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        fprintf(stderr, "bench: assign failed\n");
-        exit(1);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
+    kflush(rk);
+    printf("  paced (open loop) target %d msgs/s, sent %llu\n delivery report",
+           rate, (unsigned long long)n);
+    sl_bench_lat_print(&st.lat, pct);
+    free(payload);
+    free(st.lat.lat);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+}
+
+/* ---- librdkafka consumer ------------------------------------------------- */
+
+static rd_kafka_t *kconsumer(const char *wait_ms) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char err[256];
+    kset(conf, "bootstrap.servers", kaddr);
+    kset(conf, "enable.partition.eof", "true");
+    kset(conf, "fetch.max.bytes", "8388608");
+    kset(conf, "max.partition.fetch.bytes", "8388608");
+    kset(conf, "receive.message.max.bytes", "16777216");
+    kset(conf, "fetch.wait.max.ms", wait_ms);
+    kset(conf, "queued.min.messages", "1000000");
+    kset(conf, "queued.max.messages.kbytes", "1048576");
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (rk == NULL)
+        die("consumer", err);
     return rk;
 }
 
-static double kafka_consume(const char *kaddr, uint64_t want) {
-    rd_kafka_t *rk = kconsumer(kaddr, "kbench", RD_KAFKA_OFFSET_BEGINNING);
-    uint64_t got = 0;
-    double t0 = now_s(), stall = t0;
-    while (got < want && now_s() - stall < 10) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (m == NULL)
-            continue;
-        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            got++;
-            stall = now_s();
-        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            fprintf(stderr, "bench: consume: %s\n", rd_kafka_message_errstr(m));
-        }
-        rd_kafka_message_destroy(m);
+/* What a consumer saw: messages, the end of the partition, and where
+ * given, each message's latency from the send time in its payload. */
+typedef struct {
+    uint64_t n;
+    int eof;
+    sl_bench_lat_t *lat;
+    double first; /* When the first message arrived (0: none yet). */
+} consumed_t;
+
+static void lat_of(sl_bench_lat_t *lat, const void *data, size_t len);
+
+/* Called for every message or event the queue holds (consume_callback
+ * returns as soon as the queue is empty, where consume_batch would wait
+ * for its count to fill). */
+static void consumed_cb(rd_kafka_message_t *m, void *opaque) {
+    consumed_t *c = opaque;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        c->eof = 1;
+        return;
     }
-    double el = now_s() - t0;
-    double rate = (double)got / el;
-    printf("  read %llu of %llu msgs in %.2f s: %.0f msgs/s, %.1f MB/s "
-           "(from the first fetch on, connection included)\n",
-           (unsigned long long)got, (unsigned long long)want, el, rate,
-           rate * (double)msg_size / 1e6);
-    rd_kafka_consumer_close(rk);
+    if (m->err != 0)
+        die("consume", rd_kafka_message_errstr(m));
+    if (c->lat != NULL)
+        lat_of(c->lat, m->payload, m->len);
+    if (c->n++ == 0)
+        c->first = sl_bench_now_s();
+}
+
+/* Reads partition 0 of topic from the beginning until it has read expect
+ * messages (or met the end of the partition, which costs a long poll);
+ * prints and returns msgs/s. */
+static double kafka_consume(const char *topic, uint64_t expect) {
+    rd_kafka_t *rk = kconsumer("100");
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    double t0 = sl_bench_now_s();
+    if (rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING) != 0)
+        die("consume_start", rd_kafka_err2str(rd_kafka_last_error()));
+    consumed_t c = {0, 0, NULL, 0};
+    while (!c.eof && c.n < expect)
+        if (rd_kafka_consume_callback(rkt, 0, 1000, consumed_cb, &c) < 0)
+            die("consume", rd_kafka_err2str(rd_kafka_last_error()));
+    uint64_t total = c.n;
+    double t1 = sl_bench_now_s(), el = t1 - t0;
+    /* librdkafka waits about 0.5 s after its first Metadata before it
+     * asks for offsets (not so against its mock cluster; not explained
+     * here): the rate is also given from the first message on. */
+    double steady =
+        c.first > 0 && t1 > c.first ? (double)(total - 1) / (t1 - c.first) : 0;
+    printf("  read %llu msgs in %.2f s: %.0f msgs/s, %.1f MB/s; from the "
+           "first message on (%.2f s after the start): %.0f msgs/s\n",
+           (unsigned long long)total, el, (double)total / el,
+           (double)total / el * (double)sl_bench_msg_size / 1e6, c.first - t0,
+           steady);
+    double rate = steady;
+    kget_overall = (double)total / el;
+    rd_kafka_consume_stop(rkt, 0);
+    rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
     return rate;
 }
 
-/* [5]: paced produce; a tailing consumer measures produce-to-receive from
- * the send time carried in each value. */
-typedef struct {
-    const char *kaddr;
-    volatile int stop;
-    lat_t lat;
-} tail_t;
+/* ---- produce-to-consume latency ------------------------------------------ */
 
-static void *tailer(void *arg) {
-    tail_t *t = arg;
-    rd_kafka_t *rk = kconsumer(t->kaddr, "klat", RD_KAFKA_OFFSET_END);
-    while (!t->stop) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (m == NULL)
-            continue;
-        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->len >= 8) {
-            uint64_t sent;
-            memcpy(&sent, m->payload, 8);
-            lat_add(&t->lat, sl_mono_ns() - sent);
-        }
-        rd_kafka_message_destroy(m);
+/* A paced producer thread: native put (bench/e2e) or librdkafka (topic
+ * ke2e). Each payload starts with its scheduled send time. */
+typedef struct {
+    const char *addr; /* Native when set. */
+    int rate;
+    uint64_t sent; /* Read once done is set. */
+    int done;      /* Set (atomically) when every message is acked. */
+} e2e_prod_t;
+
+static void *e2e_producer(void *arg) {
+    e2e_prod_t *p = arg;
+    char *payload = calloc(1, sl_bench_msg_size < 8 ? 8 : sl_bench_msg_size);
+    size_t len = sl_bench_msg_size < 8 ? 8 : sl_bench_msg_size;
+    kstat_t st = {0};
+    sl_client_t *cl = NULL;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_topic_t *rkt = NULL;
+    if (p->addr != NULL) {
+        cl = sl_bench_connect(p->addr);
+    } else {
+        rk = kproducer(&st, 1);
+        rkt = rd_kafka_topic_new(rk, "ke2e", NULL);
     }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    uint64_t step = 1000000000ull / (uint64_t)p->rate, t0 = sl_mono_ns();
+    uint64_t end = t0 + (uint64_t)(sl_bench_secs * 1e9);
+    for (uint64_t next = t0; next < end; next += step) {
+        while (sl_mono_ns() < next) {
+            if (rk != NULL)
+                rd_kafka_poll(rk, 0);
+            else
+                while (sl_client_inflight(cl) > 0 &&
+                       sl_client_ack_ready(cl, 0) > 0) {
+                    sl_client_ack_t ack;
+                    if (sl_client_put_ack(cl, &ack) != 0)
+                        die("put ack", sl_client_error(cl));
+                }
+        }
+        memcpy(payload, &next, 8);
+        if (rk != NULL) {
+            kproduce(rk, rkt, payload, len, next);
+        } else {
+            sl_client_msg_t m = {payload, len};
+            if (sl_client_put_send(cl, "bench", "e2e", &m, 1, -1, 0, NULL))
+                die("put", sl_client_error(cl));
+        }
+        p->sent++;
+    }
+    if (rk != NULL) {
+        kflush(rk);
+        rd_kafka_topic_destroy(rkt);
+        rd_kafka_destroy(rk);
+        free(st.lat.lat);
+    } else {
+        while (sl_client_inflight(cl) > 0) {
+            sl_client_ack_t ack;
+            if (sl_client_put_ack(cl, &ack) != 0)
+                die("put ack", sl_client_error(cl));
+        }
+        sl_client_close(cl);
+    }
+    free(payload);
+    __atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
-static void kafka_latency(const char *kaddr, double *prod, double *cons) {
-    lat_t lat = {0};
-    pthread_mutex_init(&lat.mu, NULL);
-    dr_t d = {0, 0, 0, &lat, 1};
-    rd_kafka_t *rk = kproducer(kaddr, &d, 0);
-    char *payload = malloc(msg_size < 8 ? 8 : msg_size);
-    memset(payload, 'l', msg_size);
-    kproduce_one(rk, "klat", payload, msg_size); /* Creates the topic. */
-    rd_kafka_flush(rk, 10000);
-    lat.n = 0;
-    tail_t t = {kaddr, 0, {0}};
-    pthread_mutex_init(&t.lat.mu, NULL);
+static void lat_of(sl_bench_lat_t *lat, const void *data, size_t len) {
+    uint64_t t;
+    if (len < 8)
+        die("e2e", "a message without its send time");
+    memcpy(&t, data, 8);
+    if (t != 0)
+        sl_bench_lat_add(lat, sl_mono_ns() - t);
+}
+
+/* Native (addr set) or Kafka: a consumer waits at the end of an empty
+ * partition, then the producer starts; every message's latency from its
+ * scheduled send to its arrival. */
+static void e2e(const char *addr, int rate, double pct[2]) {
+    sl_bench_lat_t lat = {0};
+    e2e_prod_t p = {addr, rate, 0, 0};
     pthread_t th;
-    pthread_create(&th, NULL, tailer, &t);
-    sleep_ms(1500); /* The consumer's assignment and first fetch. */
-    const int rate = 20000;
-    uint64_t t0 = sl_mono_ns(), n = 0;
-    while (sl_mono_ns() - t0 < (uint64_t)(secs * 1e9)) {
-        uint64_t due = t0 + n * (1000000000u / rate);
-        while (sl_mono_ns() < due)
-            rd_kafka_poll(rk, 0);
-        uint64_t now = sl_mono_ns();
-        memcpy(payload, &now, 8);
-        kproduce_one(rk, "klat", payload, msg_size);
-        n++;
+    sl_client_t *cl = NULL;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_topic_t *rkt = NULL;
+    if (addr != NULL) {
+        /* The partition exists before the clock starts (message 0, sent
+         * at time 0, is skipped). */
+        cl = sl_bench_connect(addr);
+        char z[8] = {0};
+        sl_client_msg_t m = {z, 8};
+        sl_client_ack_t ack;
+        if (sl_client_put_send(cl, "bench", "e2e", &m, 1, -1, 0, NULL) ||
+            sl_client_put_ack(cl, &ack))
+            die("put", sl_client_error(cl));
+    } else {
+        /* The topic exists (and the consumer is at its end) before the
+         * clock starts. */
+        kstat_t st = {0};
+        rd_kafka_t *w = kproducer(&st, 1);
+        rd_kafka_topic_t *wt = rd_kafka_topic_new(w, "ke2e", NULL);
+        char z[8] = {0};
+        kproduce(w, wt, z, 8, 0);
+        kflush(w);
+        rd_kafka_topic_destroy(wt);
+        rd_kafka_destroy(w);
+        free(st.lat.lat);
+        rk = kconsumer("100");
+        rkt = rd_kafka_topic_new(rk, "ke2e", NULL);
+        if (rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_END) != 0)
+            die("consume_start", rd_kafka_err2str(rd_kafka_last_error()));
+        /* Let the consumer reach the end before the producer starts. */
+        rd_kafka_message_t *m = rd_kafka_consume(rkt, 0, 2000);
+        if (m != NULL)
+            rd_kafka_message_destroy(m);
     }
-    rd_kafka_flush(rk, 30000);
-    sleep_ms(500);
-    t.stop = 1;
+    pthread_create(&th, NULL, e2e_producer, &p);
+    uint64_t got = 0, off = 0;
+    uint64_t give_up = sl_mono_ns() + (uint64_t)((sl_bench_secs + 60) * 1e9);
+    for (;;) {
+        if (sl_mono_ns() > give_up)
+            die("e2e", "messages missing after 60 s");
+        if (cl != NULL) {
+            sl_client_fetch_t f;
+            if (sl_client_get(cl, "bench", "e2e", off, 1 << 20, 100, &f) != 0)
+                die("get", sl_client_error(cl));
+            for (size_t i = 0; i < f.count; i++)
+                lat_of(&lat, f.recs[i].data, f.recs[i].len);
+            got += f.count - (off == 0 && f.count > 0);
+            off = f.next;
+        } else {
+            consumed_t c = {0, 0, &lat, 0};
+            if (rd_kafka_consume_callback(rkt, 0, 100, consumed_cb, &c) < 0)
+                die("consume", rd_kafka_err2str(rd_kafka_last_error()));
+            got += c.n;
+        }
+        if (__atomic_load_n(&p.done, __ATOMIC_ACQUIRE) && got >= p.sent)
+            break;
+    }
     pthread_join(th, NULL);
-    printf("  %llu msgs at %d msgs/s (acks=all, idempotent, linger.ms=0)\n",
-           (unsigned long long)n, rate);
-    lat_print("produce ack latency (produce() to delivery report)", &lat, prod);
-    lat_print("consume latency (produce() to a tailing consumer's poll)",
-              &t.lat, cons);
-    rd_kafka_destroy(rk);
-    free(payload);
-    free(lat.v);
-    free(t.lat.v);
+    printf("  %llu msgs at %d msgs/s\n produce-to-consume",
+           (unsigned long long)got, rate);
+    sl_bench_lat_print(&lat, pct);
+    free(lat.lat);
+    if (cl != NULL) {
+        sl_client_close(cl);
+    } else {
+        rd_kafka_consume_stop(rkt, 0);
+        rd_kafka_topic_destroy(rkt);
+        rd_kafka_destroy(rk);
+    }
+}
+
+/* CPU use over one throughput case. */
+typedef struct {
+    int bpid;
+    double b, c, t;
+} cpu_t;
+
+static void cpu_start(cpu_t *u, int bpid) {
+    u->bpid = bpid;
+    u->b = sl_bench_cpu_s(bpid);
+    u->c = sl_bench_cpu_s(getpid());
+    u->t = sl_bench_now_s();
+}
+
+/* Prints the broker's and the clients' CPU since cpu_start and stores
+ * them per message (rate msgs/s over the case's wall time, which includes
+ * connecting) in out[0] and out[1]. */
+static void cpu_end(const cpu_t *u, double rate, double out[2]) {
+    double b = sl_bench_cpu_s(u->bpid) - u->b;
+    double c = sl_bench_cpu_s(getpid()) - u->c;
+    double msgs = rate * (sl_bench_now_s() - u->t);
+    out[0] = msgs > 0 ? b / msgs * 1e6 : 0;
+    out[1] = msgs > 0 ? c / msgs * 1e6 : 0;
+    printf("  CPU: broker %.2f s (%.2f us/msg), clients %.2f s (%.2f "
+           "us/msg)\n",
+           b, out[0], c, out[1]);
+}
+
+/* ---- one round, and the table ------------------------------------------ */
+
+static void round_run(int r, const char *const *ktopics) {
+    sl_bench_server_t b;
+    char name[32], kflag[64];
+    snprintf(name, sizeof name, "round%d", r + 1);
+    snprintf(kflag, sizeof kflag, "127.0.0.1:%u", sl_bench_free_port());
+    snprintf(kaddr, sizeof kaddr, "%s", kflag);
+    const char *const extra[] = {"--kafka-listen", kflag, NULL};
+    sl_bench_broker_start(&b, "always", name, extra);
+    uint16_t kport = (uint16_t)atoi(strchr(kflag, ':') + 1);
+    if (sl_bench_wait_port(kport) != 0)
+        die("broker", "the Kafka listener did not come up");
+    double *f = fig[r], pct[2];
+    uint64_t n1 = 0, n10k = 0;
+    const char *one[] = {"kbench"};
+    printf("\n=== round %d\n[1] native mput of 1000, 1 partition, 2 "
+           "producers\n",
+           r + 1);
+    cpu_t u;
+    cpu_start(&u, b.pid);
+    f[F_NPUT] = sl_bench_producers(b.addr, 2, 1000, 1, 4, pct);
+    cpu_end(&u, f[F_NPUT], &f[F_NPUT_B]);
+    printf("[2] librdkafka producer, 1 topic, acks=all, idempotent, "
+           "linger.ms=5\n");
+    cpu_start(&u, b.pid);
+    f[F_KPUT] = kafka_produce(one, 1, 1, 1, pct, &n1);
+    cpu_end(&u, f[F_KPUT], &f[F_KPUT_B]);
+    printf("[3] native get of [1]\n");
+    cpu_start(&u, b.pid);
+    f[F_NGET] = sl_bench_consumer(b.addr, "bench", "p0");
+    cpu_end(&u, f[F_NGET], &f[F_NGET_B]);
+    printf("[4] librdkafka consumer of [2] (rate from its first message)\n");
+    cpu_start(&u, b.pid);
+    f[F_KGET] = kafka_consume("kbench", n1);
+    cpu_end(&u, kget_overall, &f[F_KGET_B]);
+    printf("[5] ack latency, paced 50,000 msgs/s: native put\n");
+    sl_bench_paced(b.addr, 50000, &f[F_NACK50]);
+    printf("    librdkafka\n");
+    kafka_paced("kpaced", 50000, &f[F_KACK50]);
+    printf("[6] produce-to-consume latency, paced 20,000 msgs/s: native\n");
+    e2e(b.addr, 20000, &f[F_NE2E50]);
+    printf("    librdkafka\n");
+    e2e(NULL, 20000, &f[F_KE2E50]);
+    printf("[7] 10,000 native partitions, mput of 100, 2 producers\n");
+    sl_bench_warm_partitions(b.addr, KTOPICS);
+    cpu_start(&u, b.pid);
+    f[F_N10K] = sl_bench_producers(b.addr, 2, 100, KTOPICS, 40, pct);
+    cpu_end(&u, f[F_N10K], &f[F_N10K_B]);
+    printf("    10,000 Kafka topics, runs of 100 a topic, 1 producer\n");
+    kafka_create(b.addr, ktopics, KTOPICS);
+    cpu_start(&u, b.pid);
+    f[F_K10K] = kafka_produce(ktopics, KTOPICS, 100, 1, pct, &n10k);
+    if (f[F_K10K] < 0) {
+        printf("    the same with enable.idempotence=false\n");
+        cpu_start(&u, b.pid);
+        f[F_K10K] = kafka_produce(ktopics, KTOPICS, 100, 0, pct, &n10k);
+        k10k_plain++;
+    }
+    cpu_end(&u, f[F_K10K], &f[F_K10K_B]);
+    {
+        sl_client_t *cl = sl_bench_connect(b.addr);
+        printf("  broker fsyncs %llu, average %llu us, max %llu us; RSS %ld "
+               "MiB\n",
+               (unsigned long long)sl_bench_stat(cl, "fsyncs"),
+               (unsigned long long)sl_bench_stat(cl, "fsync_avg_us"),
+               (unsigned long long)sl_bench_stat(cl, "fsync_max_us"),
+               sl_bench_rss_kb(b.pid) / 1024);
+        sl_client_close(cl);
+    }
+    sl_bench_stop(b.pid);
+    printf("[8] Redis Streams XADD, appendfsync always\n");
+    f[F_REDIS] = sl_bench_redis("always", &f[F_REDIS50]);
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median and range of figure i over the rounds. */
+static void stat3(int rounds, int i, double *med, double *lo, double *hi) {
+    double v[MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++)
+        v[r] = fig[r][i];
+    qsort(v, (size_t)rounds, sizeof *v, cmp_d);
+    *med = rounds % 2 ? v[rounds / 2] : (v[rounds / 2 - 1] + v[rounds / 2]) / 2;
+    *lo = v[0];
+    *hi = v[rounds - 1];
+}
+
+static void row(int rounds, const char *what, int ours, int peer,
+                const char *unit, const char *target) {
+    double m = 0, lo = 0, hi = 0, pm = 0, plo = 0, phi = 0;
+    if (ours >= 0)
+        stat3(rounds, ours, &m, &lo, &hi);
+    if (peer >= 0)
+        stat3(rounds, peer, &pm, &plo, &phi);
+    int ms = strcmp(unit, "ms") == 0;
+    const char *fmt = ms ? "%.2f [%.2f-%.2f]" : "%.0f [%.0f-%.0f]";
+    char a[64] = "", p[64] = "";
+    if (ours >= 0)
+        snprintf(a, sizeof a, fmt, m, lo, hi);
+    if (peer >= 0)
+        snprintf(p, sizeof p, fmt, pm, plo, phi);
+    printf("  %-34s %-30s %-30s %s\n", what, a, p, target);
 }
 
 int main(void) {
     const char *s = getenv("BENCH_SECONDS");
     if (s && atof(s) > 0)
-        secs = atof(s);
+        sl_bench_secs = atof(s);
     s = getenv("BENCH_MSG_SIZE");
     if (s && atoi(s) > 0)
-        msg_size = (size_t)atoi(s);
-    snprintf(tmproot, sizeof tmproot, "%s/sluice-kbench.XXXXXX",
+        sl_bench_msg_size = (size_t)atoi(s);
+    int rounds = getenv("BENCH_ROUNDS") ? atoi(getenv("BENCH_ROUNDS")) : 3;
+    if (rounds < 1 || rounds > MAX_ROUNDS)
+        rounds = 3;
+    snprintf(sl_bench_tmproot, sizeof sl_bench_tmproot,
+             "%s/sluice-bench-kafka.XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (mkdtemp(tmproot) == NULL) {
+    if (mkdtemp(sl_bench_tmproot) == NULL) {
         perror("mkdtemp");
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
-    printf("bench/kafka: %zu-byte messages, %.1f s per case, loopback, "
-           "fsync=always, %ld cores, librdkafka %s\n",
-           msg_size, secs, sysconf(_SC_NPROCESSORS_ONLN),
-           rd_kafka_version_str());
-    broker_t b;
-    broker_start(&b);
-    broker_pid = b.pid;
-    printf("\n[1] native batch puts (mput of 1000), 1 partition, 2 "
-           "producers\n");
-    cpu_mark();
-    double native = native_produce(b.addr);
-    cpu_print();
-    printf("\n[2] librdkafka producers (2, like [1]), 1 partition, acks=all, "
-           "idempotent, linger.ms=5, batches up to 8 MB\n");
-    uint64_t kcount;
-    cpu_mark();
-    double kprod = kafka_produce(b.kaddr, 2, &kcount);
-    cpu_print();
-    printf("  ratio to native [1]: %.2f (target >= 0.80); target >= "
-           "1,000,000 msgs/s: %s\n",
-           kprod / native, kprod >= 1e6 ? "met" : "NOT met");
-    printf("\n[3] native get, read-back of [1]\n");
-    cpu_mark();
-    double ncons = native_consume(b.addr);
-    cpu_print();
-    printf("\n[4] librdkafka consumer, read-back of [2]\n");
-    cpu_mark();
-    double kcons = kafka_consume(b.kaddr, kcount);
-    cpu_print();
-    printf("  target >= 2,000,000 msgs/s: %s\n",
-           kcons >= 2e6 ? "met" : "NOT met");
-    printf("\n[5] latency, paced\n");
-    double pl[2] = {0, 0}, cl[2] = {0, 0};
-    kafka_latency(b.kaddr, pl, cl);
-    broker_stop(&b);
-    printf("\nsummary\n");
-    printf("  native mput produce:      %10.0f msgs/s\n", native);
-    printf("  Kafka produce (librdkafka):%10.0f msgs/s (%.2fx native)\n", kprod,
-           kprod / native);
-    printf("  native get consume:       %10.0f msgs/s\n", ncons);
-    printf("  Kafka consume (librdkafka):%10.0f msgs/s (%.2fx native)\n", kcons,
-           kcons / ncons);
-    printf("  Kafka produce ack latency: p50 %.3f ms, p99 %.3f ms\n", pl[0],
-           pl[1]);
-    printf("  Kafka consume latency:     p50 %.3f ms, p99 %.3f ms\n", cl[0],
-           cl[1]);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    char **ktopics = calloc(KTOPICS, sizeof *ktopics);
+    for (int i = 0; i < KTOPICS; i++) {
+        ktopics[i] = malloc(16);
+        snprintf(ktopics[i], 16, "kt%d", i);
+    }
+    double load[3] = {0};
+    if (getloadavg(load, 3) < 0)
+        load[0] = -1;
+    printf("bench/kafka: %zu-byte messages, %.1f s per case, %d rounds, "
+           "fsync=always, loopback, %ld cores, load average %.2f at start, "
+           "librdkafka %s\n",
+           sl_bench_msg_size, sl_bench_secs, rounds,
+           sysconf(_SC_NPROCESSORS_ONLN), load[0], rd_kafka_version_str());
+    for (int r = 0; r < rounds; r++)
+        round_run(r, (const char *const *)ktopics);
+    if (getloadavg(load, 3) < 0)
+        load[0] = -1;
+
+    printf("\nsummary: median [range] of %d rounds; load average %.2f at "
+           "the end\n",
+           rounds, load[0]);
+    printf("  %-34s %-30s %-30s %s\n", "", "Kafka (librdkafka)",
+           "native / Redis", "target");
+    row(rounds, "produce, 1 topic (msgs/s)", F_KPUT, F_NPUT, "",
+        ">= 1,000,000 and >= 0.8x native");
+    row(rounds, "consume (msgs/s)", F_KGET, F_NGET, "", ">= 2,000,000");
+    row(rounds, "ack p50 at 50k/s (ms)", F_KACK50, F_NACK50, "ms", "");
+    row(rounds, "ack p99 at 50k/s (ms)", F_KACK99, F_NACK99, "ms", "");
+    row(rounds, "produce-to-consume p50 (ms)", F_KE2E50, F_NE2E50, "ms", "");
+    row(rounds, "produce-to-consume p99 (ms)", F_KE2E99, F_NE2E99, "ms", "");
+    row(rounds, "10,000 topics/partitions (msgs/s)", F_K10K, F_N10K, "",
+        ">= 80% of 1 topic");
+    row(rounds, "produce: broker CPU us/msg", F_KPUT_B, F_NPUT_B, "ms", "");
+    row(rounds, "produce: client CPU us/msg", F_KPUT_C, F_NPUT_C, "ms", "");
+    row(rounds, "consume: broker CPU us/msg", F_KGET_B, F_NGET_B, "ms", "");
+    row(rounds, "consume: client CPU us/msg", F_KGET_C, F_NGET_C, "ms", "");
+    row(rounds, "10,000: broker CPU us/msg", F_K10K_B, F_N10K_B, "ms", "");
+    row(rounds, "10,000: client CPU us/msg", F_K10K_C, F_N10K_C, "ms", "");
+    row(rounds, "Redis XADD always (msgs/s)", -1, F_REDIS, "", "");
+    row(rounds, "Redis XADD p50 (ms), window 1000", -1, F_REDIS50, "ms", "");
+    row(rounds, "Redis XADD p99 (ms), window 1000", -1, F_REDIS99, "ms", "");
+    if (k10k_plain > 0)
+        printf("  10,000 topics: in %d of %d rounds librdkafka's idempotent "
+               "producer stalled and the figure is with "
+               "enable.idempotence=false\n",
+               k10k_plain, rounds);
+    for (int r = 0; r < rounds; r++)
+        printf("  round %d: Kafka/native produce %.2fx, Kafka 10,000 topics "
+               "%.0f%% of 1, native 10,000 partitions %.0f%% of 1\n",
+               r + 1, fig[r][F_KPUT] / fig[r][F_NPUT],
+               100 * fig[r][F_K10K] / fig[r][F_KPUT],
+               100 * fig[r][F_N10K] / fig[r][F_NPUT]);
+    for (int i = 0; i < KTOPICS; i++)
+        free(ktopics[i]);
+    free(ktopics);
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmproot);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sl_bench_tmproot);
     if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", tmproot);
+        fprintf(stderr, "bench: could not remove %s\n", sl_bench_tmproot);
     return 0;
 }

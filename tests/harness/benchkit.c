@@ -175,6 +175,27 @@ void sl_bench_lat_print(sl_bench_lat_t *l, double pct[2]) {
     }
 }
 
+/* CPU seconds (user + system) a process has used so far, from
+ * /proc/PID/stat; 0 when it cannot be read. */
+double sl_bench_cpu_s(int pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2,
+                     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                     "%lu %lu",
+                     &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* ---- producers ----------------------------------------------------------- */
 
 typedef struct {

@@ -32,6 +32,9 @@ int sl_bench_spawn(char *const argv[], const char *log);
 void sl_bench_stop(int pid);
 /* Resident memory of pid in KiB (-1 when unknown). */
 long sl_bench_rss_kb(int pid);
+/* CPU seconds (user + system, all threads) pid has used so far; 0 when
+ * unknown. */
+double sl_bench_cpu_s(int pid);
 
 /* A server the benchmark started. */
 typedef struct {
