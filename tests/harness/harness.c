@@ -589,6 +589,28 @@ void sl_harness_restart(const char *role) {
     }
 }
 
+void sl_harness_wait_file_text(const char *path, const char *want,
+                               int timeout_ms) {
+    for (int waited = 0;; waited += 50) {
+        FILE *f = fopen(path, "rb");
+        if (f != NULL) {
+            static char text[1 << 20];
+            size_t n = fread(text, 1, sizeof text - 1, f);
+            fclose(f);
+            text[n] = '\0';
+            if (strstr(text, want) != NULL)
+                return;
+            if (waited >= timeout_ms)
+                sl_test_fail(__FILE__, __LINE__,
+                             "no \"%s\" in %s after %d ms: %s", want, path,
+                             timeout_ms, text);
+        } else if (waited >= timeout_ms) {
+            sl_test_fail(__FILE__, __LINE__, "%s never appeared", path);
+        }
+        sleep_ms(50);
+    }
+}
+
 uint8_t *sl_harness_slurp(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (f == NULL)

@@ -214,6 +214,13 @@ void sl_harness_restart(const char *role);
  * read. */
 uint8_t *sl_harness_slurp(const char *path, size_t *len);
 
+/* Waits up to timeout_ms until the file at path contains want (a log
+ * line a program writes once it is ready, e.g. capture's "schema history
+ * read from the source"); fails the test, printing the file, otherwise.
+ * The file need not exist yet. */
+void sl_harness_wait_file_text(const char *path, const char *want,
+                               int timeout_ms);
+
 /* Peak resident memory (VmHWM) of a running process, in KiB; 0 when
  * unknown. */
 long sl_harness_peak_rss_kb(int pid);

@@ -44,6 +44,10 @@ SL_TEST(capture_publishes_a_ddl_once_per_partition) {
         "--heartbeat", "200ms", "--partition-by", "database",
         NULL};
     int cap = sl_harness_start_capture(broker, flags, logpath);
+    /* Capture reads the tables' definitions from the server as they are
+     * when it starts: the statements below must come after that. */
+    sl_harness_wait_file_text(logpath, "schema history read from the source",
+                              30000);
     sl_client_t *cl;
     SL_CHECK_OK(sl_client_connect(broker, NULL, &cl));
 
