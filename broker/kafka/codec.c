@@ -66,40 +66,33 @@ static int bad_length(sl_kreader_t *r) {
     return r->err;
 }
 
-int sl__kafka_r_str(sl_kreader_t *r, const char **s, int16_t *len) {
-    *s = NULL;
-    *len = -1;
-    int16_t n = sl__kafka_r_i16(r);
+/* Takes the n bytes announced by a length just read (-1: null, *out
+ * NULL). Returns 0 or r->err. */
+static int take_len(sl_kreader_t *r, int32_t n, const uint8_t **out) {
+    *out = NULL;
     if (r->err != 0)
         return r->err;
     if (n < -1)
         return bad_length(r);
     if (n == -1)
         return 0;
+    return take(r, (size_t)n, out);
+}
+
+int sl__kafka_r_str(sl_kreader_t *r, const char **s, int16_t *len) {
+    int16_t n = sl__kafka_r_i16(r);
     const uint8_t *p;
-    if (take(r, (size_t)n, &p) != 0)
-        return r->err;
+    int err = take_len(r, n, &p);
     *s = (const char *)p;
-    *len = n;
-    return 0;
+    *len = err == 0 && n >= 0 ? n : -1;
+    return err;
 }
 
 int sl__kafka_r_bytes(sl_kreader_t *r, const uint8_t **out, int32_t *len) {
-    *out = NULL;
-    *len = -1;
     int32_t n = sl__kafka_r_i32(r);
-    if (r->err != 0)
-        return r->err;
-    if (n < -1)
-        return bad_length(r);
-    if (n == -1)
-        return 0;
-    const uint8_t *p;
-    if (take(r, (size_t)n, &p) != 0)
-        return r->err;
-    *out = p;
-    *len = n;
-    return 0;
+    int err = take_len(r, n, out);
+    *len = err == 0 && n >= 0 ? n : -1;
+    return err;
 }
 
 int32_t sl__kafka_r_array(sl_kreader_t *r, size_t min_elem) {

@@ -308,7 +308,28 @@ static void flush(sl_kconn_t *conn) {
     conn->writing = 1;
 }
 
+/* Looks at every connection again when the budget was crossed (either
+ * way) or one was held back by the whole broker; otherwise (the common
+ * case, after every batch of store acks and every advance) nothing. */
+static void rescan_maybe(sl_kafka_t *k) {
+    int full = sl_server_mem_full(k->srv);
+    if (full == k->mem_full_seen && !k->stalled)
+        return;
+    k->mem_full_seen = full;
+    k->stalled = 0;
+    k->in_core++;
+    for (sl_kconn_t *conn = k->conns; conn; conn = conn->next) {
+        int was = conn->reading;
+        update_reading(conn);
+        if (!was && !conn->closing && conn->in.len - conn->in_off >= conn->need)
+            process(conn);
+    }
+    k->in_core--;
+}
+
 void sl__kafka_flush_dirty(sl_kafka_t *k) {
+    if (!k->in_core && !k->stopping)
+        rescan_maybe(k);
     while (k->dirty) {
         sl_kconn_t *conn = k->dirty;
         k->dirty = conn->dnext;
@@ -378,14 +399,18 @@ static void update_reading(sl_kconn_t *conn) {
     sl_kafka_t *k = conn->k;
     size_t unparsed = conn->in.len - conn->in_off;
     int partial = conn->need > unparsed;
-    int want =
-        !conn->close_after_flush && !conn->eof &&
-        conn->nreplies < MAX_INFLIGHT &&
-        conn->out.len + conn->wbuf.len < k->opts.max_output &&
-        sl_store_filling_bytes(k->store) < (256u << 20) &&
-        (partial || unparsed < 4) &&
-        (!sl_server_mem_full(k->srv) ||
-         (partial && conn->in.cap - conn->in.len >= conn->need - unparsed));
+    /* Held back by the whole broker (the store's staging, the budget)
+     * rather than by this connection: ext_flush() looks again. */
+    int global =
+        sl_store_filling_bytes(k->store) >= (256u << 20) ||
+        (sl_server_mem_full(k->srv) &&
+         !(partial && conn->in.cap - conn->in.len >= conn->need - unparsed));
+    int want = !conn->close_after_flush && !conn->eof &&
+               conn->nreplies < MAX_INFLIGHT &&
+               conn->out.len + conn->wbuf.len < k->opts.max_output &&
+               (partial || unparsed < 4) && !global;
+    if (!want && global)
+        k->stalled = 1;
     if (want && !conn->reading) {
         if (uv_read_start((uv_stream_t *)&conn->tcp, alloc_cb, read_cb) == 0)
             conn->reading = 1;
@@ -619,17 +644,8 @@ static void ext_advance(void *arg, sl_part_t *part) {
  * re-check reading (the budget or the store's staging may have eased). */
 static void ext_flush(void *arg) {
     sl_kafka_t *k = arg;
-    if (k->in_core)
-        return;
-    k->in_core++;
-    for (sl_kconn_t *conn = k->conns; conn; conn = conn->next)
-        if (!conn->reading && !conn->closing) {
-            update_reading(conn);
-            if (!conn->closing && conn->in.len - conn->in_off >= conn->need)
-                process(conn);
-        }
-    k->in_core--;
-    sl__kafka_flush_dirty(k);
+    if (!k->in_core)
+        sl__kafka_flush_dirty(k);
 }
 
 static void ext_stats(void *arg, sl_buf_t *out) { sl__kafka_stats(arg, out); }

@@ -313,7 +313,9 @@ struct sl_kafka_s {
     sl_kconn_t *conns;
     uint64_t nconns;
     sl_kconn_t *dirty;
-    int in_core; /* Inside a core callback: flush at its end. */
+    int in_core;       /* Inside a core callback: flush at its end. */
+    int stalled;       /* A connection waits for the budget or the store. */
+    int mem_full_seen; /* The budget's state at the last look. */
     int stopping, open_handles;
     void (*stop_cb)(void *);
     void *stop_data;

@@ -12,11 +12,11 @@
  * (a long poll, say) is closed by the harness, which cancels its
  * deferred replies.
  *
- * Besides ASan/UBSan's checks it asserts that what the broker sent is a
- * sequence of whole frames (int32 size, then that many bytes; a response
- * carries at least its correlation id unless it is a raw SASL token), so
- * a reply is never cut or malformed at the framing level, and that every
- * handle closes (no leak of connections across inputs).
+ * Besides ASan/UBSan's checks it asserts that what the broker sent before
+ * a clean end of stream is a sequence of whole frames (int32 size, then that
+ * many bytes; a response carries at least its correlation id unless it is a raw
+ * SASL token), so a reply is never cut or malformed at the framing level, and
+ * that every handle closes (no leak of connections across inputs).
  */
 #include "broker/kafka/internal.h"
 #include "fuzz_store_dir.h"
@@ -81,17 +81,18 @@ static void setup(void) {
     kafka->adv_port = kport;
 }
 
-/* Checks that out holds whole frames only. */
+/* Checks that out holds whole frames only; prints what it got first. */
 static void check_frames(const uint8_t *out, size_t len) {
     size_t pos = 0;
     while (pos < len) {
-        if (len - pos < 4)
+        int32_t n = len - pos < 4 ? -1 : (int32_t)sl_get_u32be(out + pos);
+        if (n < 0 || (size_t)n > len - pos - 4 || (n > 0 && n < 4)) {
+            fprintf(stderr, "not whole frames at %zu of %zu:", pos, len);
+            for (size_t i = 0; i < len && i < 256; i++)
+                fprintf(stderr, " %02x", out[i]);
+            fprintf(stderr, "\n");
             abort();
-        int32_t n = (int32_t)sl_get_u32be(out + pos);
-        if (n < 0 || (size_t)n > len - pos - 4)
-            abort();
-        if (n > 0 && n < 4)
-            abort();
+        }
         pos += 4 + (size_t)n;
     }
 }
@@ -102,19 +103,49 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (kafka == NULL)
         setup();
     kafka->opts.secret = (data[0] & 1) ? "fuzz-secret" : NULL;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons(kport);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+    /* Hundreds of connections a second, each half-closed by us first, so
+     * each leaves a TIME_WAIT on our side: they come from a rotating
+     * loopback address (127.0.0.0/8 is all loopback), each with its own
+     * ephemeral ports, and a connect that finds none free waits. */
+    static uint32_t nconn;
+    int fd = -1, last_errno = 0;
+    for (int tries = 0; fd < 0 && tries < 500; tries++) {
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            abort();
+        struct sockaddr_in src;
+        memset(&src, 0, sizeof src);
+        src.sin_family = AF_INET;
+        src.sin_addr.s_addr = htonl(0x7f000002u + (nconn++ % 4096));
+        /* The port is picked at connect(), for this destination. */
+        int one = 1;
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0 ||
+            connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+            last_errno = errno;
+            close(fd);
+            fd = -1;
+            usleep(10000);
+        }
+    }
+    if (fd < 0) {
+        fprintf(stderr, "cannot connect to the listener: %s\n",
+                strerror(last_errno));
         abort();
+    }
+    struct linger lg = {1, 0}; /* No TIME_WAIT when the broker has not
+                                  closed first. */
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     fcntl(fd, F_SETFL, O_NONBLOCK);
     const uint8_t *p = data + 1;
     size_t left = size - 1;
     sl_buf_t got = SL_BUF_INIT;
-    int shut = 0, eof = 0;
+    int shut = 0, eof = 0, reset = 0;
     unsigned idle = 0;
     /* Until the broker closes, or nothing moves for a while. */
     while (!eof && idle < 200) {
@@ -141,11 +172,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
             moved = 1;
         }
-        if (r == 0 || (r < 0 && errno != EAGAIN))
+        if (r == 0)
             eof = 1;
+        else if (r < 0 && errno != EAGAIN)
+            eof = reset = 1;
         idle = moved ? 0 : idle + 1;
     }
-    if (eof)
+    /* After a reset (the broker closed with input of ours unread, e.g.
+     * after refusing a frame) the kernel drops what was not read yet, so
+     * only a clean end of stream vouches for whole frames. */
+    if (eof && !reset)
         check_frames(got.data, got.len);
     /* Whatever is still open (a long poll, a held reply) goes now. */
     while (kafka->conns)

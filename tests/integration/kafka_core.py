@@ -7,7 +7,7 @@ which starts the brokers. Prints PASS/FAIL lines like the C tests.
 
 MODE is names (kcat -L after text-protocol puts; auto-creation),
 advertised (the address Metadata names), no_auto_create (--auto-create
-no), create (CreateTopics
+no), budget (the shared memory budget), create (CreateTopics
 through kafka-python's admin client), hostile (raw bad input, counted in
 stats, other clients unaffected), conns (the connection limit) or sasl
 (SASL/PLAIN with kcat, kafka-python and raw requests before auth).
@@ -417,6 +417,43 @@ def mode_hostile():
     check("text_still_serves", True)
 
 
+def mode_budget():
+    # --max-memory 4 MiB: three partial 1.5 MiB Kafka requests fill the
+    # budget; then reading pauses everywhere (text requests included), so a
+    # new client's ApiVersions waits instead of being refused, and once the
+    # three go the broker resumes by itself and answers it.
+    t = Text()
+    hogs = []
+    for _ in range(3):
+        c = raw_conn()
+        c.sendall(struct.pack(">i", 3 << 19) + b"\0" * ((3 << 19) - 100))
+        hogs.append(c)
+    # Below the budget an ApiVersions is answered at once; the first one
+    # left waiting (2 s, far above an answer's time) marks the budget.
+    waiter = None
+    for i in range(20):
+        c = raw_conn()
+        c.settimeout(2)
+        c.sendall(frame(18, 0, 77))
+        try:
+            recv_frame(c)
+            c.close()
+        except socket.timeout:
+            waiter = c
+            break
+    check("budget_reached", waiter is not None, "every request answered")
+    for c in hogs:
+        c.close()
+    if waiter is not None:
+        waiter.settimeout(30)
+        d = recv_frame(waiter)
+        check("resumes_after_release",
+              d is not None and d[:4] == struct.pack(">i", 77), repr(d))
+    check("counted", stat(t, "memory_full_events") >= 1)
+    topics, md = kcat_list()
+    check("serves_after", topics is not None, str(md))
+
+
 def mode_conns():
     t = Text()
     base = stat(t, "kafka_conns_rejected")
@@ -503,7 +540,7 @@ def mode_advertised():
           str(md))
 
 
-{"advertised": mode_advertised, "names": mode_names,
+{"advertised": mode_advertised, "budget": mode_budget, "names": mode_names,
  "no_auto_create": mode_no_auto_create, "create": mode_create, "hostile": mode_hostile,
  "conns": mode_conns, "sasl": mode_sasl}[MODE]()
 sys.exit(failed)

@@ -87,6 +87,11 @@ if start_broker advertised --kafka-advertised localhost; then
     run_mode advertised "$TPORT" "$KPORT"
     stop_broker
 fi
+if start_broker budget --max-request 512KiB --max-message 512KiB \
+    --max-memory 4MiB; then
+    run_mode budget "$TPORT" "$KPORT"
+    stop_broker
+fi
 if start_broker conns --max-connections 20; then
     run_mode conns "$TPORT" "$KPORT"
     stop_broker
