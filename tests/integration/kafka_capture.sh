@@ -81,7 +81,9 @@ for _ in $(seq 1 200); do
     # Each row is one event and each transaction adds a commit event.
     [ "$(sum_latest src kcap.users)" -ge 3 ] &&
         [ "$(sum_latest src kcap.caf)" -ge 2 ] &&
-        [ "$(sum_latest keyed kcap.orders)" -ge 41 ] && break
+        [ "$(sum_latest keyed kcap.orders)" -ge 41 ] &&
+        # and both captures wrote a checkpoint (after the acks, so later).
+        [ "$(parts __sluice_capture | awk '$2 == "kcap-keyed" || $2 == "kcap-table"' | wc -l)" -ge 2 ] && break
     sleep 0.1
 done
 keyed_max=$(parts keyed | awk '{ n = $2; sub(/.*#/, "", n); if (n + 0 > m) m = n + 0 } END { print m + 0 }')
