@@ -969,8 +969,8 @@ static char *extract(size_t *len) {
     mkdir("build", 0755);
     mkdir(OUT_DIR, 0755);
     snprintf(cmd, sizeof cmd,
-             "python3 scripts/ddl-corpus.py --capture %s%s%s --max %s "
-             "--fuzz-seeds " OUT_DIR "/seeds " OUT_DIR "/corpus.txt",
+             "python3 scripts/ddl-corpus.py --capture %s%s%s --max %s " OUT_DIR
+             "/corpus.txt",
              sl_harness_bin("sluice-capture"), fx ? " --fixtures " : "",
              fx ? fx : "", max ? max : "2000");
     printf("# %s\n", cmd);
