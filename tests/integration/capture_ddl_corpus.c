@@ -456,12 +456,14 @@ static void clear_expectations(ctx_t *c) {
     c->nexp = 0;
 }
 
-/* INSERT (or UPDATE ... SET) of variant v into t's writable columns. */
-static void build_write(ctx_t *c, const tbl_t *t, int v, sl_buf_t *q) {
+/* INSERT of variant v (update 0), or UPDATE ... SET of variant v (update
+ * 1), of t's writable columns into q. */
+static void build_write(ctx_t *c, const tbl_t *t, int v, int update,
+                        sl_buf_t *q) {
     sl_buf_reset(q);
-    sl_buf_append_str(q, v ? "UPDATE " : "INSERT INTO ");
+    sl_buf_append_str(q, update ? "UPDATE " : "INSERT INTO ");
     put_table(q, t);
-    sl_buf_append_str(q, v ? " SET " : " (");
+    sl_buf_append_str(q, update ? " SET " : " (");
     size_t k = 0;
     for (size_t i = 0; i < t->ncols; i++) {
         if (t->cols[i].generated)
@@ -469,12 +471,12 @@ static void build_write(ctx_t *c, const tbl_t *t, int v, sl_buf_t *q) {
         if (k++)
             sl_buf_append_str(q, ", ");
         dc_put_ident(q, t->cols[i].name);
-        if (v) {
+        if (update) {
             sl_buf_append_str(q, " = ");
-            dc_put_value(q, c->b, &t->cols[i], 1, i);
+            dc_put_value(q, c->b, &t->cols[i], v, i);
         }
     }
-    if (v) {
+    if (update) {
         if (k == 0)
             sl_buf_reset(q);
         return;
@@ -486,7 +488,7 @@ static void build_write(ctx_t *c, const tbl_t *t, int v, sl_buf_t *q) {
             continue;
         if (k++)
             sl_buf_append_str(q, ", ");
-        dc_put_value(q, c->b, &t->cols[i], 0, i);
+        dc_put_value(q, c->b, &t->cols[i], v, i);
     }
     sl_buf_append_u8(q, ')');
 }
@@ -522,8 +524,17 @@ static void write_rows(ctx_t *c, const tbl_t *t) {
     if (rc != 0)
         goto out;
     c->n.tables_written++;
-    build_write(c, t, 0, &q);
-    if (run(c->b, (const char *)q.data, q.len, err, sizeof err) != 0) {
+    /* The limits first; then the other values (a partition or a CHECK may
+     * refuse the limits); then the defaults. */
+    int used = 0;
+    build_write(c, t, 0, 0, &q);
+    unsigned rc0 = run(c->b, (const char *)q.data, q.len, err, sizeof err);
+    if (rc0 != 0) {
+        used = 1;
+        build_write(c, t, 1, 0, &q);
+        rc0 = run(c->b, (const char *)q.data, q.len, NULL, 0);
+    }
+    if (rc0 != 0) {
         sl_buf_reset(&q);
         sl_buf_append_str(&q, "INSERT INTO ");
         put_table(&q, t);
@@ -539,7 +550,7 @@ static void write_rows(ctx_t *c, const tbl_t *t) {
     if (read_rows(c, t, &ins, 1) != 1)
         goto out; /* BLACKHOLE keeps nothing: its events are extras. */
     expect(c, t, OP_INSERT, 0, NULL, &ins);
-    build_write(c, t, 1, &q);
+    build_write(c, t, !used, 1, &q);
     if (q.len > 0 &&
         run(c->b, (const char *)q.data, q.len, err, sizeof err) == 0 &&
         affected == 1 && read_rows(c, t, &upd, 1) == 1) {
