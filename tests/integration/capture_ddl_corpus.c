@@ -263,6 +263,34 @@ static tbl_t *find_tbl(tset_t *s, const char *db, const char *name) {
     return NULL;
 }
 
+/* A system-versioned table without explicit AS ROW START/END columns has
+ * the implicit row_start and row_end, which information_schema does not
+ * list but the binlog's rows carry: added as hidden columns (read with
+ * SELECT row_start, row_end; never written). */
+static void add_implicit_period(ctx_t *c, tbl_t *t) {
+    sl_buf_t q = SL_BUF_INIT;
+    sl_buf_append_str(&q, "SHOW CREATE TABLE ");
+    put_table(&q, t);
+    MYSQL_RES *res = query(c->b, cstr(&q));
+    MYSQL_ROW row = mysql_fetch_row(res);
+    int explicit = row && row[1] && strcasestr(row[1], "AS ROW START");
+    mysql_free_result(res);
+    sl_buf_free(&q);
+    if (explicit)
+        return;
+    t->cols = realloc(t->cols, (t->ncols + 2) * sizeof *t->cols);
+    SL_CHECK(t->cols != NULL);
+    for (int k = 0; k < 2; k++) {
+        dc_col_t *col = &t->cols[t->ncols++];
+        memset(col, 0, sizeof *col);
+        col->name = xstrdup(k ? "row_end" : "row_start");
+        col->data_type = xstrdup("timestamp");
+        col->column_type = xstrdup("timestamp(6)");
+        col->generated = 1;
+        col->cls = DC_EXACT | DC_HIDDEN;
+    }
+}
+
 /* Reads every base table of the corpus databases with its columns, in
  * ordinal order, and a signature of each (to see which ones a statement
  * changed). */
@@ -363,6 +391,9 @@ static void snapshot(ctx_t *c, tset_t *s) {
     sl_buf_free(&in);
     sl_buf_free(&q);
     free_list(dbs, ndbs);
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i].type, "SYSTEM VERSIONED") == 0)
+            add_implicit_period(c, &s->v[i]);
 }
 
 /* 1 when name appears in sql as a word (ASCII case-insensitively). */

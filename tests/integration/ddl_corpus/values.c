@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static char *dup(const char *s) {
     char *d = strdup(s ? s : "");
@@ -390,59 +391,77 @@ static int same_value(int cls, const char *want, size_t wlen, const char *got,
 
 /* Compares image want with the JSON object obj; describes the first
  * difference into msg and returns 1, or returns 0 when they agree. */
+/* Compares JSON value val with want's column j; 0 when they agree. */
+static int diff_value(const sl_jr_doc_t *d, uint32_t val, const dc_img_t *want,
+                      size_t j, const char *name, char *msg, size_t msglen) {
+    sl_buf_t v = SL_BUF_INIT;
+    int isnull = canon(d, val, &v);
+    const char *got = cstr_of(&v);
+    int cls = want->cls[j] & ~DC_HIDDEN, bad = 0;
+    if (cls != DC_NAME &&
+        (isnull != (want->vals[j] == NULL) ||
+         (!isnull &&
+          !same_value(cls, want->vals[j], want->lens[j], got, v.len)))) {
+        size_t rl;
+        const char *raw = sl_jr_raw(d, val, &rl);
+        snprintf(msg, msglen, "column \"%s\": event %.*s, server %.200s", name,
+                 (int)(rl < 200 ? rl : 200), raw,
+                 want->vals[j] ? want->vals[j] : "NULL");
+        bad = 1;
+    }
+    sl_buf_free(&v);
+    return bad;
+}
+
 int dc_diff_image(const sl_jr_doc_t *d, uint32_t obj, const dc_img_t *want,
                   char *msg, size_t msglen) {
     if (obj == SL_JR_NONE || sl_jr_type(d, obj) != SL_JR_OBJECT) {
         snprintf(msg, msglen, "no image in the event");
         return 1;
     }
+    /* The listed columns come first in want, in order; hidden ones after
+     * them, found by name wherever the event has them. */
+    size_t nlisted = 0, nhidden = 0, hidden_seen = 0;
+    while (nlisted < want->n && !(want->cls[nlisted] & DC_HIDDEN))
+        nlisted++;
+    nhidden = want->n - nlisted;
     uint32_t it = 0, key, val;
     size_t i = 0;
-    sl_buf_t k = SL_BUF_INIT, v = SL_BUF_INIT;
+    sl_buf_t k = SL_BUF_INIT;
     int bad = 0;
     while (!bad && sl_jr_next(d, obj, &it, &key, &val)) {
         sl_buf_reset(&k);
-        sl_buf_reset(&v);
         SL_CHECK_OK(sl_jr_unescape(d, key, &k));
         const char *name = cstr_of(&k);
-        if (i >= want->n) {
+        if (i < nlisted && strcmp(name, want->names[i]) == 0) {
+            bad = diff_value(d, val, want, i, name, msg, msglen);
+            i++;
+            continue;
+        }
+        size_t h = nlisted;
+        while (h < want->n && strcasecmp(name, want->names[h]) != 0)
+            h++;
+        if (h < want->n) {
+            bad = diff_value(d, val, want, h, name, msg, msglen);
+            hidden_seen++;
+        } else if (i < nlisted) {
+            snprintf(msg, msglen,
+                     "column %zu is \"%s\", the server's is \"%s\"", i + 1,
+                     name, want->names[i]);
+            bad = 1;
+        } else {
             snprintf(msg, msglen, "extra column \"%s\" (the server has %zu)",
                      name, want->n);
             bad = 1;
-            break;
         }
-        if (strcmp(name, want->names[i]) != 0) {
-            snprintf(msg, msglen,
-                     "column %zu is \"%s\", the server's is "
-                     "\"%s\"",
-                     i + 1, name, want->names[i]);
-            bad = 1;
-            break;
-        }
-        int isnull = canon(d, val, &v);
-        const char *got = cstr_of(&v);
-        if (want->cls[i] == DC_NAME) {
-            /* Only the name is compared. */
-        } else if (isnull != (want->vals[i] == NULL) ||
-                   (!isnull && !same_value(want->cls[i], want->vals[i],
-                                           want->lens[i], got, v.len))) {
-            size_t rl;
-            const char *raw = sl_jr_raw(d, val, &rl);
-            snprintf(msg, msglen, "column \"%s\": event %.*s, server %.200s",
-                     name, (int)(rl < 200 ? rl : 200), raw,
-                     want->vals[i] ? want->vals[i] : "NULL");
-            bad = 1;
-        }
-        i++;
     }
-    if (!bad && i < want->n) {
+    if (!bad && (i < nlisted || hidden_seen < nhidden)) {
         snprintf(msg, msglen,
-                 "%zu columns, the server has %zu (\"%s\" "
-                 "missing)",
-                 i, want->n, want->names[i]);
+                 "%zu columns, the server has %zu (\"%s\" missing)",
+                 i + hidden_seen, want->n,
+                 i < nlisted ? want->names[i] : "a hidden column");
         bad = 1;
     }
     sl_buf_free(&k);
-    sl_buf_free(&v);
     return bad;
 }

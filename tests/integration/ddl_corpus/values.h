@@ -23,6 +23,10 @@
 /* How a column's value is compared. DC_NAME: only the name (a virtual
  * column of rand() or now() has another value each time it is read). */
 enum { DC_EXACT, DC_FLOAT, DC_DOUBLE, DC_HEX, DC_GEOM, DC_NAME };
+/* Or'ed into a class: a column information_schema does not list (the
+ * implicit row_start/row_end of a system-versioned table), which a row
+ * image holds after the listed ones and an event wherever it has it. */
+#define DC_HIDDEN 0x100
 
 /* A column as information_schema.COLUMNS describes it. */
 typedef struct {
