@@ -191,8 +191,14 @@ static void failure(ctx_t *c, const char *what, const char *db,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    printf("# %s after statement %ld (%s): %.200s: %.300s\n", what, c->stmt_no,
-           c->group, c->sql ? c->sql : "(group reset)", msg);
+    /* The first ones on stdout (the stops by reason sum up the rest), all
+     * in the report. */
+    static int printed;
+    if (printed++ < 40)
+        printf("# %s after statement %ld (%s): %.200s: %.300s\n", what,
+               c->stmt_no, c->group, c->sql ? c->sql : "(group reset)", msg);
+    else if (printed == 42)
+        printf("# (more failures in " OUT_DIR "/report.md)\n");
     fprintf(c->report,
             "\n## %s: %s #%ld\n\nStatement:\n\n```sql\n%.2000s\n"
             "```\n\n%s\n",
