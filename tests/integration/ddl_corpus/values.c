@@ -57,6 +57,14 @@ int dc_col_class(const char *dt) {
     for (size_t i = 0; i < sizeof geom / sizeof geom[0]; i++)
         if (strcmp(dt, geom[i]) == 0)
             return DC_GEOM;
+    /* MariaDB's INET6 and INET4 are binary strings in the binlog (their
+     * bytes, as CAST(... AS BINARY) gives them); a UUID's stored bytes are
+     * in another order than any SQL expression shows, so only its name is
+     * compared. */
+    if (strcmp(dt, "inet6") == 0 || strcmp(dt, "inet4") == 0)
+        return DC_HEX;
+    if (strcmp(dt, "uuid") == 0)
+        return DC_NAME;
     if (strcmp(dt, "float") == 0)
         return DC_FLOAT;
     if (strcmp(dt, "double") == 0)
@@ -240,6 +248,13 @@ void dc_put_value(sl_buf_t *b, MYSQL *m, const dc_col_t *col, int v,
                       v         ? 1ULL
                       : n >= 64 ? UINT64_MAX
                                 : (1ULL << n) - 1);
+    } else if (strcmp(dt, "inet6") == 0) {
+        sl_buf_append_str(b, v ? "'::ffff:1.2.3.4'" : "'ffff:ffff::1'");
+    } else if (strcmp(dt, "inet4") == 0) {
+        sl_buf_append_str(b, v ? "'0.0.0.1'" : "'255.255.255.254'");
+    } else if (strcmp(dt, "uuid") == 0) {
+        sl_buf_append_str(b, v ? "'00000000-0000-0000-0000-000000000001'"
+                               : "'ffffffff-ffff-4fff-8fff-fffffffffffe'");
     } else if (col->cls == DC_GEOM) {
         put_geometry(b, dt, v);
     } else if (col->cls == DC_HEX) {
@@ -251,13 +266,6 @@ void dc_put_value(sl_buf_t *b, MYSQL *m, const dc_col_t *col, int v,
         for (long long i = 0; i < n; i++)
             sl_buf_append(b, pat + (v ? 14 : (i % 9) * 2), 2);
         sl_buf_append_u8(b, '\'');
-    } else if (strcmp(dt, "inet6") == 0) {
-        sl_buf_append_str(b, v ? "'::ffff:1.2.3.4'" : "'ffff:ffff::1'");
-    } else if (strcmp(dt, "inet4") == 0) {
-        sl_buf_append_str(b, v ? "'0.0.0.1'" : "'255.255.255.254'");
-    } else if (strcmp(dt, "uuid") == 0) {
-        sl_buf_append_str(b, v ? "'00000000-0000-0000-0000-000000000001'"
-                               : "'ffffffff-ffff-4fff-8fff-fffffffffffe'");
     } else if (col->charset != NULL) {
         /* Text: the longest value up to 300 characters; a long column
          * (TEXT, JSON) gets a valid JSON document, as MariaDB's JSON is a
@@ -290,6 +298,12 @@ void dc_put_select_expr(sl_buf_t *b, const dc_col_t *col) {
         /* SELECT pads ZEROFILL columns with zeros; the number does not. */
         dc_put_ident(b, col->name);
         sl_buf_append_str(b, " + 0");
+    } else if (strcmp(col->data_type, "inet6") == 0 ||
+               strcmp(col->data_type, "inet4") == 0) {
+        sl_buf_append_str(b, "HEX(CAST(");
+        dc_put_ident(b, col->name);
+        sl_buf_printf(b, " AS BINARY(%d)))",
+                      strcmp(col->data_type, "inet6") == 0 ? 16 : 4);
     } else if (col->cls == DC_HEX || col->cls == DC_GEOM) {
         sl_buf_append_str(b, "HEX(");
         dc_put_ident(b, col->name);
