@@ -6,6 +6,7 @@
 #include "capture/schema/history.h"
 #include "clock.h"
 #include "config.h"
+#include "driftcheck.h"
 #include "error.h"
 #include "filter.h"
 #include "hash.h"
@@ -22,6 +23,7 @@
 #include <ctype.h>
 #include <mysqld_error.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,12 @@ static const sl_opt_t opts_table[] = {
     {"tls", "no", SL_OPT_FLAG, "require TLS to the source"},
     {"tls-ca", NULL, 0, "CA file to verify the source's certificate"},
     {"preflight", "yes", 0, "check the source's settings before starting"},
+    {"schema-check", "yes", 0,
+     "compare the schema history with the source's information_schema "
+     "when caught up; a difference stops capture"},
+    {"schema-check-interval", "60s", 0,
+     "how often the schema check runs besides at start and after DDL (0: "
+     "only then)"},
     {"report-interval", "5s", 0, "how often progress is logged"},
     {"stats-listen", NULL, 0,
      "serve `stats` (memcached-style) on this HOST:PORT, e.g. 127.0.0.1:8124"},
@@ -96,6 +104,9 @@ typedef struct {
     sl_buf_t record;               /* Scratch: a schema history record. */
     sl_publish_t *pub;
     sl_binlog_t *dec;
+    sl_driftcheck_t *drift; /* The schema check, or NULL when off. */
+    int drift_on;           /* --schema-check. */
+    uint64_t drift_interval_ms;
     uint8_t skip[256];
     size_t nskip;
 
@@ -124,6 +135,7 @@ typedef struct {
     uint64_t last_report_ns;
     int64_t last_event_ts;
     uint64_t filtered;
+    uint64_t ddl_skipped; /* Unreadable DDL on tables not captured. */
     char err[1024];
 } svc_t;
 
@@ -342,10 +354,92 @@ static int want_table(void *ctx, const char *db, const char *table) {
     return sl_filter_table(svc->filter, db, strlen(db), table, strlen(table));
 }
 
+/* Writes "db.t, db.u" (the tables of effect, with " (captured)" after
+ * those capture takes) into out, truncated to fit; returns how many are
+ * captured. */
+static int ddl_table_list(svc_t *svc, const sl_ddl_effect_t *effect, char *out,
+                          size_t outlen) {
+    int captured = 0;
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < effect->ntables; i++) {
+        const char *tdb = effect->tables[i].db, *t = effect->tables[i].table;
+        int c = sl_filter_table(svc->filter, tdb, strlen(tdb), t, strlen(t));
+        captured += c;
+        if (o < outlen) {
+            int n = snprintf(out + o, outlen - o, "%s%s.%s%s", i ? ", " : "",
+                             tdb, t, c ? " (captured)" : "");
+            o += n > 0 ? (size_t)n : 0;
+        }
+    }
+    return captured;
+}
+
+/* Sets svc->err and returns SL_EUNSUPPORTED. The callers cut the parts
+ * of unbounded length (statement, reasons, tables) so that the remedy at
+ * the end always fits. */
+static int ddl_stop(svc_t *svc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int ddl_stop(svc_t *svc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(svc->err, sizeof svc->err, fmt, ap);
+    va_end(ap);
+    return SL_EUNSUPPORTED;
+}
+
+/* A statement the schema history could not interpret (why): capture can
+ * pass over it only when the tables it may affect are known and none is
+ * captured; then it warns once and counts it. Otherwise it stops with an
+ * error naming the statement, its position, the tables and the remedy:
+ * excluding them (the history then passes over the statement again after
+ * a restart, replaying it from the broker), or column names from the
+ * binlog itself. */
+static int ddl_unreadable(svc_t *svc, const sl_change_t *chg, const char *db,
+                          const char *sql, size_t body, size_t sql_len,
+                          sl_ddl_effect_t *effect, const char *why) {
+    char names_why[256] = "", tables[400];
+    int rc =
+        sl_schema_ddl_unreadable(svc->schema, db, sql + body, sql_len - body,
+                                 effect, names_why, sizeof names_why);
+    int captured = ddl_table_list(svc, effect, tables, sizeof tables);
+    unsigned long long pos = (unsigned long long)chg->pos;
+    if (rc == SL_ENOMEM) {
+        snprintf(svc->err, sizeof svc->err, "%s:%llu: out of memory", chg->file,
+                 pos);
+        return rc;
+    }
+    if (rc != 0)
+        return ddl_stop(
+            svc,
+            "%s:%llu: the schema history cannot interpret this DDL (%.160s), "
+            "and which tables it changes cannot be determined (%.160s): "
+            "%.200s; excluding tables cannot help here: set "
+            "binlog_row_metadata=FULL on the source and start capture "
+            "anew (a new --name)",
+            chg->file, pos, why, names_why, sql);
+    if (captured)
+        return ddl_stop(
+            svc,
+            "%s:%llu: the schema history cannot interpret this DDL (%.160s): "
+            "%.200s; it may change %.300s: exclude the captured ones "
+            "(--exclude) and restart capture, or set "
+            "binlog_row_metadata=FULL on the source and start capture "
+            "anew (a new --name)",
+            chg->file, pos, why, sql, tables);
+    char qt[420], qs[300];
+    sl_log_warn("DDL on tables not captured passed over, unread",
+                "file=%s pos=%llu tables=%s statement=%s", chg->file, pos,
+                sl_log_quote(tables, qt, sizeof qt),
+                sl_log_quote(sql, qs, sizeof qs));
+    svc->ddl_skipped++;
+    return 0;
+}
+
 /* A DDL statement: applied to the schema history at its position (an
- * unreadable one is fatal unless every table it names is filtered out),
- * recorded in the broker, and published to the partitions of the tables
- * it names. */
+ * unreadable one is fatal unless every table it may affect is known and
+ * filtered out: ddl_unreadable), recorded in the broker, and published to
+ * the partitions of the tables it names. */
 static int on_ddl(svc_t *svc, const sl_change_t *chg) {
     sl_buf_reset(&svc->sql);
     if (chg->sql == NULL ||
@@ -362,23 +456,17 @@ static int on_ddl(svc_t *svc, const sl_change_t *chg) {
     sl_ddl_effect_t effect;
     memset(&effect, 0, sizeof effect);
     char why[512] = "";
-    int err = sl_schema_apply_ddl(svc->schema, chg->db ? db : NULL, sql,
-                                  sql_len, &effect, why, sizeof why);
-    int captured = 0;
-    for (size_t i = 0; i < effect.ntables; i++)
-        captured |= sl_filter_table(
-            svc->filter, effect.tables[i].db, strlen(effect.tables[i].db),
-            effect.tables[i].table, strlen(effect.tables[i].table));
-    if (err == SL_EUNSUPPORTED && (captured || effect.ntables == 0)) {
-        snprintf(svc->err, sizeof svc->err,
-                 "%s:%llu: the schema history cannot interpret this DDL "
-                 "(%s): %.200s; exclude the tables it changes, or run with "
-                 "binlog_row_metadata=FULL and restart capture",
-                 chg->file, (unsigned long long)chg->pos, why, sql);
+    /* MariaDB logs "SET STATEMENT ... FOR ALTER TABLE ..." as written. */
+    size_t body = sl_schema_ddl_body(svc->schema, sql, sql_len);
+    int err = sl_schema_apply_ddl(svc->schema, chg->db ? db : NULL, sql + body,
+                                  sql_len - body, &effect, why, sizeof why);
+    if (err == SL_EUNSUPPORTED &&
+        (err = ddl_unreadable(svc, chg, chg->db ? db : NULL, sql, body, sql_len,
+                              &effect, why)) != 0) {
         sl_ddl_effect_free(&effect);
         return err;
     }
-    if (err != 0 && err != SL_EUNSUPPORTED) {
+    if (err != 0) {
         snprintf(svc->err, sizeof svc->err,
                  "%s:%llu: applying DDL to the schema history failed (%s): "
                  "%.200s",
@@ -392,18 +480,37 @@ static int on_ddl(svc_t *svc, const sl_change_t *chg) {
     if (err == 0 && effect.ntables > 0)
         err = sl_publish_internal(svc->pub, svc->schema_part, svc->record.data,
                                   svc->record.len);
-    /* The statement goes to each captured table it names (all N
-     * partitions of a table under key:N). */
+    /* The statement goes once to each partition of a captured table it
+     * names (all N partitions of a table under key:N): a statement naming
+     * several tables of one partition (DROP TABLE a, b under
+     * --partition-by database), or one table twice (RENAME TABLE a TO t,
+     * b TO a), is published there once. */
+    sl_strmap_t sent;
+    if (err == 0)
+        err = sl_strmap_init(&sent);
+    else
+        memset(&sent, 0, sizeof sent);
     for (size_t i = 0; i < effect.ntables && err == 0; i++) {
         const char *tdb = effect.tables[i].db, *tname = effect.tables[i].table;
         if (!sl_filter_table(svc->filter, tdb, strlen(tdb), tname,
                              strlen(tname)))
             continue;
         uint32_t n = svc->route.mode == SL_ROUTE_KEY ? svc->route.buckets : 1;
-        for (uint32_t b = 0; b < n && err == 0; b++)
-            err = publish_to(svc, tdb, strlen(tdb), tname, strlen(tname), b,
-                             chg->json, chg->json_len, 0);
+        for (uint32_t b = 0; b < n && err == 0; b++) {
+            sl_buf_reset(&svc->part);
+            err = sl_route_partition(&svc->route, tdb, strlen(tdb), tname,
+                                     strlen(tname), b, &svc->part);
+            if (err != 0 ||
+                sl_strmap_get(&sent, svc->part.data, svc->part.len) != NULL)
+                continue;
+            err = sl_strmap_put(&sent, svc->part.data, svc->part.len, &sent);
+            if (err == 0)
+                err =
+                    sl_publish_message(svc->pub, (const char *)svc->part.data,
+                                       svc->part.len, chg->json, chg->json_len);
+        }
     }
+    sl_strmap_free(&sent);
     sl_ddl_effect_free(&effect);
     return err;
 }
@@ -451,6 +558,8 @@ static int on_change(void *ctx, const sl_change_t *chg) {
     case SL_CHANGE_DDL:
         if ((err = on_ddl(svc, chg)) != 0)
             return err;
+        if (svc->drift != NULL)
+            sl_driftcheck_ddl(svc->drift, svc->cur_file, svc->cur_end);
         if (!svc->in_trx)
             return boundary(svc, chg);
         return 0;
@@ -494,6 +603,8 @@ static void update_stats(svc_t *svc) {
     sl_buf_printf(b, "STAT rows %llu\r\n", (unsigned long long)svc->rows);
     sl_buf_printf(b, "STAT rows_filtered %llu\r\n",
                   (unsigned long long)svc->filtered);
+    sl_buf_printf(b, "STAT ddl_skipped_uncaptured %llu\r\n",
+                  (unsigned long long)svc->ddl_skipped);
     sl_buf_printf(b, "STAT messages_acked %llu\r\n",
                   (unsigned long long)st.messages);
     sl_buf_printf(b, "STAT messages_duplicate %llu\r\n",
@@ -506,6 +617,8 @@ static void update_stats(svc_t *svc) {
                   (unsigned long long)svc->sessions);
     sl_buf_printf(b, "STAT unacked_bytes %zu\r\n", st.inflight_bytes);
     sl_buf_printf(b, "STAT partitions %zu\r\n", svc->part_rows.count);
+    if (svc->drift != NULL)
+        sl_driftcheck_put_stats(svc->drift, b);
     for (size_t i = 0; i < svc->part_rows.nbuckets; i++)
         for (sl_strmap_node_t *n = svc->part_rows.buckets[i]; n; n = n->next)
             sl_buf_printf(b, "STAT rows:%.*s %llu\r\n", (int)n->klen, n->key,
@@ -627,6 +740,8 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
         sl_source_close(src);
         return rc;
     }
+    if (svc->drift != NULL)
+        sl_driftcheck_session(svc->drift);
     char cur_name[512] = "";
     for (;;) {
         if (stop_requested && !svc->in_trx) {
@@ -695,6 +810,17 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
                      sl_publish_error(svc->pub));
             break;
         }
+        /* Between transactions the history is that of capture's position:
+         * compare it with the source when a check is due. */
+        if (!svc->in_trx && svc->drift != NULL &&
+            (rc = sl_driftcheck_step(svc->drift, svc->schema, svc->cur_file,
+                                     svc->cur_end, svc->err,
+                                     sizeof svc->err)) != 0) {
+            const char *text = sl_driftcheck_report(svc->drift);
+            if (text[0] != '\0')
+                fprintf(stderr, "sluice-capture schema check:\n%s", text);
+            break;
+        }
         report(svc, 0);
         if (svc->stats != NULL &&
             sl_mono_ns() - svc->last_stats_ns > 500000000u)
@@ -740,7 +866,11 @@ static int setup(svc_t *svc, int argc, char **argv) {
         (rc = sl_config_get_ms(&svc->cfg, "timeout", &timeout)) != 0 ||
         (rc = sl_config_get_bool(&svc->cfg, "tls", &svc->src_opts.tls)) != 0 ||
         (rc = sl_config_get_bool(&svc->cfg, "stats-allow-remote",
-                                 &svc->stats_remote)) != 0) {
+                                 &svc->stats_remote)) != 0 ||
+        (rc = sl_config_get_bool(&svc->cfg, "schema-check", &svc->drift_on)) !=
+            0 ||
+        (rc = sl_config_get_ms(&svc->cfg, "schema-check-interval",
+                               &svc->drift_interval_ms)) != 0) {
         snprintf(svc->err, sizeof svc->err, "%s", svc->cfg.err);
         return SL_EUSAGE;
     }
@@ -1001,6 +1131,16 @@ static int run(svc_t *svc) {
     svc->resume = have_cp ? &cp : NULL;
     if ((rc = with_source_retry(svc, init_schema)) != 0)
         return rc;
+    if (svc->drift_on) {
+        sl_driftcheck_opts_t dopts = {
+            .source = &svc->src_opts,
+            .interval_ms = svc->drift_interval_ms,
+            .want = want_table,
+            .want_ctx = svc,
+        };
+        if ((rc = sl_driftcheck_new(&svc->drift, &dopts)) != 0)
+            return rc;
+    }
     svc->last_report_ns = sl_mono_ns();
     uint64_t first_seq = sl_publish_seq(svc->pub);
     unsigned backoff = 100;
@@ -1071,6 +1211,7 @@ int sl_capture_service_main(int argc, char **argv) {
         }
     }
     sl_binlog_free(svc->dec);
+    sl_driftcheck_free(svc->drift);
     sl_publish_free(svc->pub);
     sl_filter_free(svc->filter);
     sl_schema_free(svc->schema);

@@ -414,6 +414,40 @@ int sl_source_connect(MYSQL **out, const sl_source_opts_t *opts, char *err,
     return 0;
 }
 
+int sl_source_errkind(MYSQL *mysql) {
+    return classify(mysql_errno(mysql), mysql_error(mysql));
+}
+
+int sl_source_binlog_end(MYSQL *mysql, char *file, size_t filelen,
+                         uint64_t *pos, char *err, size_t errlen) {
+    /* MySQL 8.4 removed SHOW MASTER STATUS (a syntax error there); 8.2+
+     * and MariaDB 10.5+ have other spellings, but the old one is tried
+     * first because every other server knows it. */
+    const char *sql = "SHOW MASTER STATUS";
+    if (mysql_query(mysql, sql) != 0 && mysql_errno(mysql) == ER_PARSE_ERROR) {
+        sql = "SHOW BINARY LOG STATUS";
+        mysql_query(mysql, sql);
+    }
+    MYSQL_RES *res = mysql_errno(mysql) ? NULL : mysql_store_result(mysql);
+    if (res == NULL) {
+        set_err(err, errlen, "%s on the source failed: %u %s", sql,
+                mysql_errno(mysql), mysql_error(mysql));
+        return sl_source_errkind(mysql);
+    }
+    MYSQL_ROW row = mysql_fetch_row(res);
+    int rc = 0;
+    if (row == NULL || row[0] == NULL || row[1] == NULL || row[0][0] == '\0' ||
+        strlen(row[0]) >= filelen) {
+        set_err(err, errlen, "%s on the source shows no binary log", sql);
+        rc = SL_ENOTFOUND;
+    } else {
+        snprintf(file, filelen, "%s", row[0]);
+        *pos = strtoull(row[1], NULL, 10);
+    }
+    mysql_free_result(res);
+    return rc;
+}
+
 int sl_source_open(sl_source_t **out, const sl_source_opts_t *opts, char *err,
                    size_t errlen) {
     *out = NULL;

@@ -95,6 +95,20 @@ typedef struct st_mysql MYSQL;
 int sl_source_connect(MYSQL **out, const sl_source_opts_t *opts, char *err,
                       size_t errlen);
 
+/* The end of the server's binary log, over a client session from
+ * sl_source_connect(): SHOW MASTER STATUS, or SHOW BINARY LOG STATUS on
+ * servers that removed the former (MySQL 8.4+). *file gets the file name
+ * (no directory), *pos the position just after its last event. Returns 0,
+ * SL_ENOTFOUND when the server shows none (log_bin off), or the error of a
+ * failed query classified as sl_source_errkind() does, with err set. */
+int sl_source_binlog_end(MYSQL *mysql, char *file, size_t filelen,
+                         uint64_t *pos, char *err, size_t errlen);
+
+/* What the last error on a client session means: SL_ECONN when the
+ * connection broke or the server is going away (retry later), SL_EAUTH for
+ * a missing privilege, SL_EDB for any other server error. */
+int sl_source_errkind(MYSQL *mysql);
+
 /* Encodes a MySQL GTID set ("uuid:1-5:7,uuid2:1-3") in the binary form of
  * COM_BINLOG_DUMP_GTID (n_sids u64le, then per sid: 16-byte uuid,
  * n_intervals u64le, [start u64le, end-exclusive u64le]...). A set that

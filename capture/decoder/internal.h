@@ -46,6 +46,10 @@ enum {
     SL_T_DATETIME2 = 18,
     SL_T_TIME2 = 19,
     SL_T_TYPED_ARRAY = 20,
+    /* MariaDB 10.3+ columns declared COMPRESSED (seen on 10.11: BLOB/TEXT
+     * are 140, VARCHAR/VARBINARY 141). */
+    SL_T_BLOB_COMPRESSED = 140,
+    SL_T_VARCHAR_COMPRESSED = 141,
     SL_T_VECTOR = 242,
     SL_T_INVALID = 243,
     SL_T_BOOL = 244,
@@ -183,7 +187,8 @@ struct sl_binlog_s {
 
     sl_buf_t out;  /* JSON output: one change at a time. */
     sl_buf_t tmp;  /* Scratch for conversions. */
-    sl_buf_t tmp2; /* Scratch for JSON diff application. */
+    sl_buf_t tmp2; /* Scratch: BINARY padding, an inflated COMPRESSED
+                      column value. */
     sl_buf_t zbuf; /* Decompressed MariaDB event / payload inner event. */
     sl_buf_t zin;  /* Zstd output window. */
     sl_buf_t sql;  /* The current statement's text, as "sql" says it. */

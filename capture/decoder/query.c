@@ -153,9 +153,45 @@ static size_t sql_lead(const uint8_t *s, size_t n) {
     return i;
 }
 
+/* Where the statement proper starts after MariaDB's prefix "SET
+ * STATEMENT var = value [, ...] FOR", which the server logs as written
+ * (the first FOR outside quotes and parentheses); 0 without one. */
+static size_t set_statement_body(const uint8_t *s, size_t n) {
+    if (!word_is(s, n, "SET"))
+        return 0;
+    size_t i = 3;
+    while (i < n && isspace(s[i]))
+        i++;
+    if (!word_is(s + i, n - i, "STATEMENT"))
+        return 0;
+    int depth = 0;
+    for (i += 9; i < n; i++) {
+        uint8_t c = s[i];
+        if (c == '\'' || c == '"' || c == '`') {
+            for (i++; i < n && s[i] != c; i++)
+                if (s[i] == '\\' && c != '`')
+                    i++;
+            continue;
+        }
+        if (c == '(') {
+            depth++;
+        } else if (c == ')' && depth > 0) {
+            depth--;
+        } else if (depth == 0 && !(isalnum(s[i - 1]) || s[i - 1] == '_') &&
+                   word_is(s + i, n - i, "FOR")) {
+            i += 3;
+            return i + sql_lead(s + i, n - i);
+        }
+    }
+    return 0;
+}
+
 static int is_ddl(const uint8_t *s, size_t n) {
     static const char *const kw[] = {"CREATE", "ALTER",    "DROP",
                                      "RENAME", "TRUNCATE", NULL};
+    size_t body = set_statement_body(s, n);
+    s += body;
+    n -= body;
     for (int i = 0; kw[i] != NULL; i++)
         if (word_is(s, n, kw[i]))
             return 1;

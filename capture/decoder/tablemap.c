@@ -7,6 +7,9 @@
  * column count (lenenc), one type byte per column, metadata length
  * (lenenc), metadata (per type: FLOAT/DOUBLE/BLOB/GEOMETRY/JSON/VECTOR/
  * TIME2/DATETIME2/TIMESTAMP2 1 byte; VARCHAR/VAR_STRING u16le max bytes;
+ * MariaDB's BLOB_COMPRESSED (140) 1 byte, the length prefix size as for
+ * BLOB; VARCHAR_COMPRESSED (141) u16le, the column's maximum bytes plus
+ * one for the compression header byte;
  * NEWDECIMAL precision u8, scale u8; STRING real type u8 and length u8
  * (bits 4-5 of the real type, inverted, extend the length); BIT bits%8 u8,
  * bytes u8; others none), nullability bitmap (ceil(n/8) bytes, bit i =
@@ -117,7 +120,9 @@ static int is_character(const sl_column_t *c) {
     case SL_T_VAR_STRING:
     case SL_T_VARCHAR:
     case SL_T_BLOB:
-    case SL_T_VECTOR: /* MySQL 9 counts VECTOR here. */
+    case SL_T_VARCHAR_COMPRESSED: /* MariaDB counts compressed columns */
+    case SL_T_BLOB_COMPRESSED:    /* here (seen on 10.11). */
+    case SL_T_VECTOR:             /* MySQL 9 counts VECTOR here. */
     case SL_T_GEOMETRY: return 1;
     default: return 0;
     }
@@ -587,8 +592,10 @@ int sl__dec_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
         case SL_T_VECTOR:
         case SL_T_TIMESTAMP2:
         case SL_T_DATETIME2:
-        case SL_T_TIME2: need = 1; break;
+        case SL_T_TIME2:
+        case SL_T_BLOB_COMPRESSED: need = 1; break;
         case SL_T_VARCHAR:
+        case SL_T_VARCHAR_COMPRESSED:
         case SL_T_VAR_STRING:
         case SL_T_BIT:
         case SL_T_NEWDECIMAL:
@@ -629,6 +636,21 @@ int sl__dec_tablemap_decode(sl_binlog_t *dec, const uint8_t *body, size_t len) {
         case SL_T_VAR_STRING:
             c->meta = (uint16_t)(b0 | (b1 << 8));
             c->max_len = c->meta;
+            break;
+        case SL_T_VARCHAR_COMPRESSED:
+            /* The maximum counts the header byte, so it is at least 1. */
+            c->meta = (uint16_t)(b0 | (b1 << 8));
+            c->max_len = c->meta;
+            if (c->max_len < 1)
+                return TM_FAIL("column %u: compressed VARCHAR of %u bytes",
+                               i + 1, c->max_len);
+            break;
+        case SL_T_BLOB_COMPRESSED:
+            c->meta = b0;
+            if (b0 < 1 || b0 > 4)
+                return TM_FAIL("column %u: compressed BLOB with a %u-byte "
+                               "length",
+                               i + 1, b0);
             break;
         case SL_T_STRING:
         case SL_T_ENUM:
@@ -713,6 +735,8 @@ static void put_values(const sl_tablemap_t *tm, const sl_column_t *c,
 void sl__dec_column_type_name(const sl_tablemap_t *tm, const sl_column_t *c,
                               sl_buf_t *out) {
     const char *u = c->is_unsigned == 1 ? " unsigned" : "";
+    int compressed = c->real_type == SL_T_VARCHAR_COMPRESSED ||
+                     c->real_type == SL_T_BLOB_COMPRESSED;
     switch (c->real_type) {
     case SL_T_TINY: sl_buf_printf(out, "tinyint%s", u); return;
     case SL_T_SHORT: sl_buf_printf(out, "smallint%s", u); return;
@@ -750,17 +774,21 @@ void sl__dec_column_type_name(const sl_tablemap_t *tm, const sl_column_t *c,
         return;
     case SL_T_VARCHAR:
     case SL_T_VAR_STRING:
-        sl_buf_printf(out, "%s(%u)",
-                      c->cs && c->cs->cls == SL_CS_BINARY ? "varbinary"
-                                                          : "varchar",
-                      c->max_len);
+    case SL_T_VARCHAR_COMPRESSED:
+        /* A compressed column's maximum counts its header byte. */
+        sl_buf_printf(
+            out, "%s(%u)%s",
+            c->cs && c->cs->cls == SL_CS_BINARY ? "varbinary" : "varchar",
+            c->max_len - (compressed ? 1 : 0), compressed ? " compressed" : "");
         return;
-    case SL_T_BLOB: {
+    case SL_T_BLOB:
+    case SL_T_BLOB_COMPRESSED: {
         static const char *const sz[] = {"", "tiny", "", "medium", "long"};
-        sl_buf_printf(out, "%s%s", c->meta <= 4 ? sz[c->meta] : "",
+        sl_buf_printf(out, "%s%s%s", c->meta <= 4 ? sz[c->meta] : "",
                       c->cs == NULL                ? "blob_or_text"
                       : c->cs->cls == SL_CS_BINARY ? "blob"
-                                                   : "text");
+                                                   : "text",
+                      compressed ? " compressed" : "");
         return;
     }
     case SL_T_JSON: sl_buf_printf(out, "json"); return;

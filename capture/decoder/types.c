@@ -31,6 +31,23 @@
  *   VECTOR                          the bytes (GEOMETRY: SRID u32le + WKB;
  *                                   VECTOR: float32 LE elements; JSON:
  *                                   MySQL binary JSON)
+ *   BLOB_COMPRESSED (140),          MariaDB's COMPRESSED columns: the
+ *   VARCHAR_COMPRESSED (141)        length prefix of BLOB / VARCHAR (the
+ *                                   metadata, less the header byte, gives
+ *                                   the column's maximum), then the stored
+ *                                   bytes: none for an empty value, else
+ *                                   a header byte and the rest. Its high
+ *                                   nibble is the method: 0 = the value
+ *                                   follows as is (shorter than
+ *                                   column_compression_threshold, or it
+ *                                   did not shrink); 8 = zlib, where bit 3
+ *                                   set means a raw deflate stream (the
+ *                                   default, column_compression_zlib_wrap
+ *                                   = OFF), clear a zlib-wrapped one, and
+ *                                   bits 0-2 are n (1-4): the value's
+ *                                   length follows in n bytes big-endian,
+ *                                   then the stream. The server writes
+ *                                   no other form; any other is an error.
  */
 #include "internal.h"
 #include "json.h"
@@ -41,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zlib.h>
 
 #define V_FAIL(...) sl__dec_fail(dec, SL_ECORRUPT, __VA_ARGS__)
 
@@ -203,7 +221,8 @@ static int put_decimal_u64(sl_binlog_t *dec, const uint8_t *b, unsigned intg,
 static int decode_newdecimal(sl_binlog_t *dec, const sl_column_t *col,
                              sl_reader_t *rd, sl_buf_t *out) {
     unsigned prec = col->meta >> 8, scale = col->meta & 255;
-    if (prec == 0 || prec > 65 || scale > 30 || scale > prec)
+    /* MariaDB allows a scale up to 38 (DECIMAL_MAX_SCALE), MySQL 30. */
+    if (prec == 0 || prec > 65 || scale > 38 || scale > prec)
         return V_FAIL("DECIMAL(%u,%u) metadata impossible", prec, scale);
     unsigned intg = prec - scale;
     unsigned intg0 = intg / 9, intg0x = intg % 9;
@@ -426,6 +445,140 @@ static const sl_tablemap_t *owner(const sl_binlog_t *dec,
             return tm;
     }
     return NULL;
+}
+
+/* "db.table column name" (or "@N" without names) for an error. */
+static void column_label(const sl_binlog_t *dec, const sl_column_t *col,
+                         char *buf, size_t cap) {
+    const sl_tablemap_t *tm = owner(dec, col);
+    if (tm == NULL) {
+        snprintf(buf, cap, "a column");
+        return;
+    }
+    const char *raw = (const char *)tm->raw.data;
+    unsigned idx = (unsigned)(col - tm->cols);
+    if (tm->has_names)
+        snprintf(buf, cap, "table %.*s.%.*s column %.*s", (int)tm->db_len,
+                 raw + tm->db_off, (int)tm->table_len, raw + tm->table_off,
+                 (int)col->name_len, raw + col->name_off);
+    else
+        snprintf(buf, cap, "table %.*s.%.*s column @%u", (int)tm->db_len,
+                 raw + tm->db_off, (int)tm->table_len, raw + tm->table_off,
+                 idx + 1);
+}
+
+/* Values above this are inflated into dec->tmp2 and its memory is given
+ * back afterwards, so one huge value does not stay resident. */
+#define KEEP_SCRATCH (16u << 20)
+
+/* The value of a COMPRESSED column (see the top of this file) from its
+ * stored bytes p[0..n): points *val at p itself or at the value inflated
+ * into dec->tmp2. max is the most the column can hold: a header claiming
+ * more is corrupt, as the server reads it. The inflated stream must end
+ * exactly at the declared length and at the end of the stored bytes; the
+ * server writes nothing else, so anything else is damage, never a value
+ * to publish. */
+static int uncompress_value(sl_binlog_t *dec, const sl_column_t *col,
+                            const uint8_t *p, size_t n, uint64_t max,
+                            const uint8_t **val, size_t *vlen) {
+    char what[320];
+    if (n == 0) {
+        *val = p;
+        *vlen = 0;
+        return 0;
+    }
+    unsigned method = p[0] >> 4;
+    if (method == 0) {
+        *val = p + 1;
+        *vlen = n - 1;
+        return 0;
+    }
+    column_label(dec, col, what, sizeof(what));
+    if (method != 8)
+        return V_FAIL("%s: COMPRESSED value with header byte 0x%02x: "
+                      "compression method %u is unknown (MariaDB writes "
+                      "0, stored, or 8, zlib)",
+                      what, p[0], method);
+    unsigned lenlen = p[0] & 7;
+    if (lenlen < 1 || lenlen > 4 || n < 1 + (size_t)lenlen)
+        return V_FAIL("%s: COMPRESSED value of %zu bytes with header byte "
+                      "0x%02x: its length field of %u bytes is impossible",
+                      what, n, p[0], lenlen);
+    uint64_t ulen = sl_get_uNbe(p + 1, lenlen);
+    if (ulen > max)
+        return V_FAIL("%s: COMPRESSED value claims %llu bytes, more than "
+                      "the column holds (%llu)",
+                      what, (unsigned long long)ulen, (unsigned long long)max);
+    if (ulen > SL_BINLOG_MAX_EVENT)
+        return sl__dec_fail(dec, SL_ETOOBIG,
+                            "%s: COMPRESSED value claims %llu bytes, more "
+                            "than any server sends (max_allowed_packet)",
+                            what, (unsigned long long)ulen);
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (inflateInit2(&zs, (p[0] & 8) ? -MAX_WBITS : MAX_WBITS) != Z_OK)
+        return sl__dec_fail(dec, SL_ENOMEM, "%s: zlib: out of memory", what);
+    /* One byte of room beyond the declared length, so a stream that runs
+     * longer is caught as such rather than cut to fit. */
+    sl_buf_reset(&dec->tmp2);
+    if (sl_buf_reserve(&dec->tmp2, (size_t)ulen + 1) != 0) {
+        inflateEnd(&zs);
+        return sl__dec_fail(dec, SL_ENOMEM,
+                            "%s: no memory for a COMPRESSED value of %llu "
+                            "bytes",
+                            what, (unsigned long long)ulen);
+    }
+    zs.next_in = (Bytef *)(uintptr_t)(p + 1 + lenlen);
+    zs.avail_in = (uInt)(n - 1 - lenlen);
+    zs.next_out = dec->tmp2.data;
+    zs.avail_out = (uInt)(ulen + 1);
+    int zrc = inflate(&zs, Z_FINISH);
+    uLong got = zs.total_out;
+    uInt rest = zs.avail_in;
+    const char *zmsg = zs.msg ? zs.msg : "";
+    char zm[128];
+    snprintf(zm, sizeof(zm), "%s", zmsg);
+    inflateEnd(&zs);
+    if (zrc != Z_STREAM_END)
+        return V_FAIL("%s: COMPRESSED value of %zu bytes does not inflate "
+                      "to the %llu bytes its header says (zlib %d%s%s, "
+                      "%lu bytes out)",
+                      what, n, (unsigned long long)ulen, zrc, zm[0] ? ": " : "",
+                      zm, (unsigned long)got);
+    if (got != ulen || rest != 0)
+        return V_FAIL("%s: COMPRESSED value inflates to %lu bytes, its "
+                      "header says %llu, and %u stored bytes follow the "
+                      "stream",
+                      what, (unsigned long)got, (unsigned long long)ulen,
+                      (unsigned)rest);
+    dec->tmp2.len = (size_t)ulen;
+    *val = dec->tmp2.data;
+    *vlen = (size_t)ulen;
+    return 0;
+}
+
+/* BLOB_COMPRESSED and VARCHAR_COMPRESSED: the length prefix as for BLOB
+ * or VARCHAR, the stored bytes inflated, then text as for those types. */
+static int decode_compressed(sl_binlog_t *dec, const sl_column_t *col,
+                             sl_reader_t *rd, sl_buf_t *out) {
+    const uint8_t *p, *val;
+    size_t n, vlen;
+    uint64_t max;
+    int rc;
+    if (col->real_type == SL_T_VARCHAR_COMPRESSED) {
+        rc = get_len(dec, rd, col->max_len > 255 ? 2 : 1, &p, &n);
+        max = col->max_len - 1;
+    } else {
+        rc = get_len(dec, rd, col->meta, &p, &n);
+        max = (1ull << (8 * col->meta)) - 1;
+    }
+    if (rc == 0)
+        rc = uncompress_value(dec, col, p, n, max, &val, &vlen);
+    if (rc == 0)
+        rc = sl__dec_text_to_json(dec, col->cs, val, vlen, out);
+    if (dec->tmp2.cap > KEEP_SCRATCH)
+        sl_buf_free(&dec->tmp2);
+    return rc;
 }
 
 int sl__dec_value_truncated(sl_binlog_t *dec, const sl_column_t *col,
@@ -682,6 +835,8 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             return rc;
         return sl__dec_text_to_json(dec, col->cs, p, n, out);
     }
+    case SL_T_BLOB_COMPRESSED:
+    case SL_T_VARCHAR_COMPRESSED: return decode_compressed(dec, col, rd, out);
     case SL_T_JSON: {
         int rc = get_len(dec, rd, col->meta, &p, &n);
         if (rc != 0)

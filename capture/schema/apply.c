@@ -54,9 +54,31 @@ static int rank_for_bytes(unsigned long long bytes) {
     return 3;
 }
 
+/* How information_schema's COLUMN_TYPE (and SHOW CREATE TABLE) marks a
+ * MariaDB COMPRESSED column: a versioned comment after the type, as in
+ * varchar(100) followed by this mark. */
+static const char compressed_mark[] = " /*M!100301 COMPRESSED*"
+                                      "/";
+
+static int is_compressed(const char *column_type) {
+    size_t n = strlen(column_type), m = sizeof compressed_mark - 1;
+    return n >= m && strcmp(column_type + n - m, compressed_mark) == 0;
+}
+
+/* Sets both types; a compressed column stays compressed when its type
+ * changes (TEXT to MEDIUMTEXT by CONVERT TO, TEXT to BLOB by charset
+ * binary). */
 static int set_types(sl_schema_col_t *c, const char *data_type,
                      const char *column_type) {
-    char *d = strdup(data_type), *t = strdup(column_type);
+    int keep = c->column_type && is_compressed(c->column_type) &&
+               !is_compressed(column_type);
+    size_t n = strlen(column_type);
+    char *d = strdup(data_type), *t = malloc(n + sizeof compressed_mark);
+    if (t) {
+        memcpy(t, column_type, n + 1);
+        if (keep)
+            memcpy(t + n, compressed_mark, sizeof compressed_mark);
+    }
     if (d == NULL || t == NULL) {
         free(d);
         free(t);
@@ -86,10 +108,8 @@ static int make_binary(sl_schema_col_t *c) {
     return 0; /* ENUM/SET keep their type in charset binary. */
 }
 
-/* Builds a history column from a parsed definition, resolving its charset
- * against the table's default. */
-static int resolve_col(sl_schema_col_t *c, const sl_ddl_col_t *d,
-                       const char *table_cs) {
+int sl__schema_resolve_col(sl_schema_col_t *c, const sl_ddl_col_t *d,
+                           const char *table_cs) {
     int oom = 0;
     memset(c, 0, sizeof *c);
     c->name = sl__schema_dup_or_null(d->name, &oom);
@@ -143,6 +163,16 @@ static int resolve_col(sl_schema_col_t *c, const sl_ddl_col_t *d,
     }
     if (rc == 0 && d->is_text && strcmp(c->charset, "binary") == 0)
         rc = make_binary(c);
+    if (rc == 0 && d->compressed && !is_compressed(c->column_type)) {
+        size_t n = strlen(c->column_type);
+        char *t = realloc(c->column_type, n + sizeof compressed_mark);
+        if (t == NULL) {
+            rc = SL_ENOMEM;
+        } else {
+            memcpy(t + n, compressed_mark, sizeof compressed_mark);
+            c->column_type = t;
+        }
+    }
     if (rc != 0)
         sl__schema_col_free(c);
     return rc;
@@ -157,44 +187,11 @@ static ssize_t col_index(const sl_schema_table_t *t, const char *name) {
     return -1;
 }
 
-/* Removes column i, closing the gap in the primary key's numbering. */
-static void remove_col(sl_schema_table_t *t, size_t i) {
-    int seq = t->cols[i].pk_seq;
-    sl__schema_col_free(&t->cols[i]);
-    memmove(&t->cols[i], &t->cols[i + 1], (t->ncols - i - 1) * sizeof *t->cols);
-    t->ncols--;
-    if (seq > 0) {
-        for (size_t k = 0; k < t->ncols; k++) {
-            if (t->cols[k].pk_seq > seq)
-                t->cols[k].pk_seq--;
-        }
-    }
-}
-
 static void clear_pk(sl_schema_table_t *t) {
     for (size_t k = 0; k < t->ncols; k++) {
         t->cols[k].pk_seq = 0;
         t->cols[k].is_pk = 0;
     }
-}
-
-/* Where an added or moved column goes. */
-static int target_pos(const sl_schema_table_t *t, const sl_ddl_action_t *a,
-                      size_t *pos, char *err, size_t errlen) {
-    if (a->pos == SL_DDL_POS_FIRST) {
-        *pos = 0;
-    } else if (a->pos == SL_DDL_POS_AFTER) {
-        ssize_t i = col_index(t, a->after);
-        if (i < 0)
-            return sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
-                                   "AFTER %s: no such "
-                                   "column in %s.%s",
-                                   a->after ? a->after : "?", t->db, t->name);
-        *pos = (size_t)i + 1;
-    } else {
-        *pos = t->ncols;
-    }
-    return 0;
 }
 
 /* The charset conversion of CONVERT TO CHARACTER SET for one column: text
@@ -219,179 +216,28 @@ static int convert_col(sl_schema_col_t *c, const char *cs) {
     return 0;
 }
 
-/* Column identity during one ALTER TABLE: orig[k] is the name column k had
- * before the statement (NULL for a column it added). DROP, MODIFY, CHANGE
- * and RENAME COLUMN name columns as they were before the statement (so
- * "CHANGE a b ..., CHANGE b a ..." swaps), while AFTER and key columns
- * name them as they are now. */
-typedef struct {
-    const char **orig;
-} alter_ids_t;
-
-static ssize_t old_col_index(const sl_schema_table_t *t, const alter_ids_t *ids,
-                             const char *name) {
-    for (size_t k = 0; name && k < t->ncols; k++)
-        if (ids->orig[k] && col_eq(ids->orig[k], name))
-            return (ssize_t)k;
-    /* Not an original column: the server would have refused a reference
-     * to a column added by the same statement, but be lenient. */
-    ssize_t i = col_index(t, name);
-    return (i >= 0 && ids->orig[i] == NULL) ? i : -1;
-}
-
-static void ids_insert(alter_ids_t *ids, size_t n, size_t pos,
-                       const char *name) {
-    memmove(&ids->orig[pos + 1], &ids->orig[pos],
-            (n - pos) * sizeof *ids->orig);
-    ids->orig[pos] = name;
-}
-
-static void ids_remove(alter_ids_t *ids, size_t n, size_t pos) {
-    memmove(&ids->orig[pos], &ids->orig[pos + 1],
-            (n - pos - 1) * sizeof *ids->orig);
-}
-
-static int apply_action(sl_schema_t *s, sl_schema_table_t *t, alter_ids_t *ids,
-                        const sl_ddl_action_t *a, char *err, size_t errlen) {
-    sl_schema_col_t c;
-    size_t pos;
-    ssize_t i;
-    int rc;
-    switch (a->kind) {
-    case SL_DDL_ACT_ADD_COLUMN:
-        if (a->col.name == NULL)
-            return 0;
-        if (col_index(t, a->col.name) >= 0) {
-            if (a->if_exists)
-                return 0;
-            return sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
-                                   "ADD COLUMN %s: %s.%s "
-                                   "already has it in the history",
-                                   a->col.name, t->db, t->name);
-        }
-        if ((rc = target_pos(t, a, &pos, err, errlen)) != 0)
-            return rc;
-        if (resolve_col(&c, &a->col, t->charset) != 0)
-            return SL_ENOMEM;
-        if (c.pk_seq)
-            clear_pk(t);
-        if (sl__schema_insert_col(t, &c, pos) != 0) {
-            sl__schema_col_free(&c);
-            return SL_ENOMEM;
-        }
-        ids_insert(ids, t->ncols - 1, pos, NULL);
-        return 0;
-    case SL_DDL_ACT_DROP_COLUMN:
-        i = old_col_index(t, ids, a->name);
-        if (i < 0)
-            return a->if_exists
-                       ? 0
-                       : sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
-                                         "DROP COLUMN %s: not in %s.%s",
-                                         a->name ? a->name : "?", t->db,
-                                         t->name);
-        remove_col(t, (size_t)i);
-        ids_remove(ids, t->ncols + 1, (size_t)i);
-        return 0;
-    case SL_DDL_ACT_MODIFY_COLUMN: {
-        i = old_col_index(t, ids, a->name);
-        if (i < 0)
-            return a->if_exists
-                       ? 0
-                       : sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
-                                         "MODIFY/CHANGE %s: not in %s.%s",
-                                         a->name ? a->name : "?", t->db,
-                                         t->name);
-        /* No clash check on the new name: "CHANGE a b, CHANGE b a" is a
-         * valid swap, and the server has already validated the result. */
-        if (resolve_col(&c, &a->col, t->charset) != 0)
-            return SL_ENOMEM;
-        int seq = t->cols[i].pk_seq;
-        if (c.pk_seq) {
-            clear_pk(t);
-            seq = 1;
-        }
-        c.pk_seq = seq;
-        c.is_pk = seq > 0;
-        if (seq)
-            c.nullable = 0;
-        t->cols[i].pk_seq = 0; /* Keep the numbering while it moves. */
-        sl__schema_col_free(&t->cols[i]);
-        memmove(&t->cols[i], &t->cols[i + 1],
-                (t->ncols - (size_t)i - 1) * sizeof *t->cols);
-        t->ncols--;
-        const char *id = ids->orig[i];
-        ids_remove(ids, t->ncols + 1, (size_t)i);
-        if (a->pos == SL_DDL_POS_LAST) {
-            pos = (size_t)i;
-        } else if ((rc = target_pos(t, a, &pos, err, errlen)) != 0) {
-            sl__schema_col_free(&c);
-            return rc;
-        }
-        if (sl__schema_insert_col(t, &c, pos) != 0) {
-            sl__schema_col_free(&c);
-            return SL_ENOMEM;
-        }
-        ids_insert(ids, t->ncols - 1, pos, id);
-        return 0;
-    }
-    case SL_DDL_ACT_RENAME_COLUMN: {
-        i = old_col_index(t, ids, a->name);
-        if (i < 0)
-            return a->if_exists
-                       ? 0
-                       : sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
-                                         "RENAME COLUMN %s: not in %s.%s",
-                                         a->name ? a->name : "?", t->db,
-                                         t->name);
-        char *n = strdup(a->name2 ? a->name2 : "");
-        if (n == NULL)
-            return SL_ENOMEM;
-        free(t->cols[i].name);
-        t->cols[i].name = n;
-        return 0;
-    }
-    case SL_DDL_ACT_ADD_PK:
-        /* ADD PRIMARY KEY IF NOT EXISTS keeps a key the table has. */
-        for (size_t k = 0; a->if_exists && k < t->ncols; k++)
-            if (t->cols[k].is_pk)
-                return 0;
-        clear_pk(t);
-        for (size_t k = 0; k < a->nnames; k++) {
-            i = col_index(t, a->names[k]);
-            if (i < 0)
-                return sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
-                                       "PRIMARY KEY "
-                                       "column %s: not in %s.%s",
-                                       a->names[k], t->db, t->name);
-            t->cols[i].pk_seq = (int)k + 1;
-            t->cols[i].is_pk = 1;
-            t->cols[i].nullable = 0;
-        }
-        return 0;
-    case SL_DDL_ACT_DROP_PK: clear_pk(t); return 0;
-    case SL_DDL_ACT_TABLE_CHARSET:
-    case SL_DDL_ACT_CONVERT_CHARSET: {
-        char *cs = NULL;
-        if (a->charset && strcmp(a->charset, "default") != 0)
-            cs = sl__schema_norm_charset(a->charset);
-        else if (a->collation)
-            cs = sl__schema_collation_charset(a->collation);
-        else
-            cs = strdup(sl_schema_db_charset(s, t->db));
-        if (cs == NULL)
-            return SL_ENOMEM;
-        free(t->charset);
-        t->charset = cs;
-        if (a->kind == SL_DDL_ACT_CONVERT_CHARSET) {
-            for (size_t k = 0; k < t->ncols; k++)
-                if (convert_col(&t->cols[k], cs) != 0)
-                    return SL_ENOMEM;
-        }
-        return 0;
-    }
-    case SL_DDL_ACT_RENAME_TABLE:
-        return 0; /* Done by the caller, after every other action. */
+/* [DEFAULT] CHARACTER SET / COLLATE and CONVERT TO CHARACTER SET of an
+ * ALTER TABLE: the table's default charset, and with CONVERT every text
+ * column's. */
+static int apply_table_charset(sl_schema_t *s, sl_schema_table_t *t,
+                               const sl_ddl_action_t *a) {
+    char *cs = NULL;
+    if (a->charset && strcmp(a->charset, "default") != 0)
+        cs = sl__schema_norm_charset(a->charset);
+    else if (a->collation)
+        cs = sl__schema_collation_charset(a->collation);
+    else if (a->charset) /* CHARACTER SET DEFAULT: the database's. */
+        cs = strdup(sl_schema_db_charset(s, t->db));
+    else /* Only COLLATE DEFAULT: the table's charset stays. */
+        cs = strdup(t->charset);
+    if (cs == NULL)
+        return SL_ENOMEM;
+    free(t->charset);
+    t->charset = cs;
+    if (a->kind == SL_DDL_ACT_CONVERT_CHARSET) {
+        for (size_t k = 0; k < t->ncols; k++)
+            if (convert_col(&t->cols[k], cs) != 0)
+                return SL_ENOMEM;
     }
     return 0;
 }
@@ -456,21 +302,35 @@ static int build_table(sl_schema_t *s, const sl_ddl_stmt_t *st, const char *db,
         }
     }
     for (size_t i = 0; i < st->ncols; i++) {
-        if (resolve_col(&t->cols[i], &st->cols[i], t->charset) != 0) {
+        if (sl__schema_resolve_col(&t->cols[i], &st->cols[i], t->charset) !=
+            0) {
             sl__schema_table_free(t);
             return SL_ENOMEM;
         }
         t->ncols = i + 1;
+    }
+    int explicit_period = 0;
+    for (size_t i = 0; i < st->ncols; i++)
+        explicit_period |= st->cols[i].row_period;
+    if (st->versioning && !explicit_period &&
+        sl__schema_add_hidden_versioning(t) != 0) {
+        sl__schema_table_free(t);
+        return SL_ENOMEM;
+    }
+    int rc = sl__schema_apply_periods(t, st, 0, err, errlen);
+    if (rc != 0) {
+        sl__schema_table_free(t);
+        return rc;
     }
     if (st->has_pk) {
         clear_pk(t);
         for (size_t k = 0; k < st->npk; k++) {
             ssize_t i = col_index(t, st->pk[k]);
             if (i < 0) {
-                int rc = sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
-                                         "PRIMARY KEY "
-                                         "column %s: not in %s.%s",
-                                         st->pk[k], db, t->name);
+                rc = sl__schema_errf(err, errlen, SL_EUNSUPPORTED,
+                                     "PRIMARY KEY "
+                                     "column %s: not in %s.%s",
+                                     st->pk[k], db, t->name);
                 sl__schema_table_free(t);
                 return rc;
             }
@@ -525,10 +385,15 @@ static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
         /* A rename of an unknown table leaves its new name unknown too. */
         for (size_t k = 0; k < st->nacts; k++) {
             const sl_ddl_action_t *a = &st->acts[k];
-            if (a->kind == SL_DDL_ACT_RENAME_TABLE)
+            if (a->kind == SL_DDL_ACT_RENAME_TABLE ||
+                a->kind == SL_DDL_ACT_PARTITION_TO_TABLE ||
+                a->kind == SL_DDL_ACT_TABLE_TO_PARTITION)
                 sl_schema_drop(s, rename_db(a, default_db, db), a->table);
         }
-        if (!has_change)
+        /* ALTER TABLE IF EXISTS of a table that does not exist does
+         * nothing (the server logs it anyway); rows of a captured table
+         * missing from the history still stop capture. */
+        if (!has_change || st->tables[0].if_exists)
             return 0;
         return sl__schema_errf(err, errlen, SL_ENOTFOUND,
                                "ALTER TABLE %s.%s: the "
@@ -540,36 +405,48 @@ static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
     sl_schema_table_t *t = sl__schema_table_copy(cur);
     if (t == NULL)
         return SL_ENOMEM;
-    alter_ids_t ids;
-    ids.orig = calloc(cur->ncols + st->nacts + 1, sizeof *ids.orig);
-    if (ids.orig == NULL) {
-        sl__schema_table_free(t);
-        return SL_ENOMEM;
-    }
-    for (size_t k = 0; k < cur->ncols; k++)
-        ids.orig[k] = cur->cols[k].name; /* cur is unchanged until the end. */
-    const sl_ddl_action_t *rename = NULL;
     /* The server applies table options (DEFAULT CHARSET, CONVERT TO) to the
      * existing columns first; columns added or modified by the same
      * statement then take the new default without conversion. */
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t k = 0; k < st->nacts; k++) {
-            const sl_ddl_action_t *a = &st->acts[k];
-            int table_opt = a->kind == SL_DDL_ACT_TABLE_CHARSET ||
-                            a->kind == SL_DDL_ACT_CONVERT_CHARSET;
-            if (table_opt != (pass == 0))
-                continue;
-            int rc = apply_action(s, t, &ids, a, err, errlen);
-            if (rc != 0) {
-                free(ids.orig);
-                sl__schema_table_free(t);
-                return rc;
-            }
-            if (a->kind == SL_DDL_ACT_RENAME_TABLE)
-                rename = a;
+    const sl_ddl_action_t *rename = NULL;
+    for (size_t k = 0; k < st->nacts; k++) {
+        const sl_ddl_action_t *a = &st->acts[k];
+        int rc = 0;
+        if (a->kind == SL_DDL_ACT_TABLE_CHARSET ||
+            a->kind == SL_DDL_ACT_CONVERT_CHARSET)
+            rc = apply_table_charset(s, t, a);
+        else if (a->kind == SL_DDL_ACT_RENAME_TABLE)
+            rename = a;
+        if (rc != 0) {
+            sl__schema_table_free(t);
+            return rc;
         }
     }
-    free(ids.orig);
+    int rc = sl__schema_alter_columns(t, st, err, errlen);
+    if (rc != 0) {
+        sl__schema_table_free(t);
+        return rc;
+    }
+    /* CONVERT PARTITION p TO TABLE u: u has the table's columns; CONVERT
+     * TABLE u TO PARTITION p: u is gone. */
+    for (size_t k = 0; k < st->nacts; k++) {
+        const sl_ddl_action_t *a = &st->acts[k];
+        const char *udb = rename_db(a, default_db, db);
+        if (a->kind == SL_DDL_ACT_TABLE_TO_PARTITION) {
+            sl_schema_drop(s, udb, a->table);
+        } else if (a->kind == SL_DDL_ACT_PARTITION_TO_TABLE) {
+            sl_schema_table_t *u = sl__schema_table_copy(t);
+            if (u == NULL || set_name(u, udb, a->table) != 0) {
+                sl__schema_table_free(u);
+                sl__schema_table_free(t);
+                return SL_ENOMEM;
+            }
+            if (sl__schema_put_owned(s, u) != 0) { /* u freed by it. */
+                sl__schema_table_free(t);
+                return SL_ENOMEM;
+            }
+        }
+    }
     if (rename) {
         if (set_name(t, rename_db(rename, default_db, db), rename->table) !=
             0) {
@@ -591,6 +468,8 @@ static int apply_rename(sl_schema_t *s, const sl_ddl_stmt_t *st,
         if (t == NULL) {
             /* Unknown before, unknown after: forget any stale entry. */
             sl_schema_drop(s, tdb, st->tables[i + 1].table);
+            if (st->tables[i].if_exists)
+                continue; /* RENAME TABLE IF EXISTS: nothing to rename. */
             if (rc == 0)
                 rc = sl__schema_errf(err, errlen, SL_ENOTFOUND,
                                      "RENAME TABLE %s.%s: "
@@ -606,6 +485,21 @@ static int apply_rename(sl_schema_t *s, const sl_ddl_stmt_t *st,
             return SL_ENOMEM;
     }
     return rc;
+}
+
+/* DROP DATABASE db: its tables leave the history (each named in the
+ * effect), and its charset is forgotten. */
+static int drop_database(sl_schema_t *s, const char *db,
+                         sl_ddl_effect_t *effect) {
+    for (size_t i = s->ntables; i-- > 0;) {
+        if (strcmp(s->tables[i]->db, db) != 0)
+            continue;
+        if (effect_add(effect, db, s->tables[i]->name) != 0)
+            return SL_ENOMEM;
+        sl__schema_table_free(sl__schema_take(s, db, s->tables[i]->name));
+    }
+    sl__schema_forget_db(s, db);
+    return 0;
 }
 
 int sl_schema_apply_ddl(sl_schema_t *s, const char *default_db, const char *sql,
@@ -710,6 +604,11 @@ int sl_schema_apply_ddl(sl_schema_t *s, const char *default_db, const char *sql,
             const char *db = st.database ? st.database : default_db;
             if (db == NULL)
                 break;
+            /* MariaDB's CREATE OR REPLACE DATABASE drops the old one with
+             * its tables first. */
+            if (st.kind == SL_DDL_CREATE_DATABASE && st.or_replace &&
+                (rc = drop_database(s, db, effect)) != 0)
+                break;
             if (st.kind == SL_DDL_CREATE_DATABASE && st.if_not_exists) {
                 int known = 0;
                 for (size_t i = 0; i < s->ndbs; i++)
@@ -722,29 +621,19 @@ int sl_schema_apply_ddl(sl_schema_t *s, const char *default_db, const char *sql,
                 cs = sl__schema_norm_charset(st.charset);
             else if (st.collation)
                 cs = sl__schema_collation_charset(st.collation);
-            if (cs == NULL && st.kind == SL_DDL_ALTER_DATABASE)
-                break; /* No charset change. */
+            /* CHARACTER SET DEFAULT is the server's (set_db_charset with
+             * NULL); nothing at all changes no charset. */
+            int to_server = st.charset && strcmp(st.charset, "default") == 0;
+            if (cs == NULL && !to_server && st.kind == SL_DDL_ALTER_DATABASE)
+                break;
             rc = sl_schema_set_db_charset(s, db, cs);
             free(cs);
             break;
         }
-        case SL_DDL_DROP_DATABASE: {
-            const char *db = st.database;
-            if (db == NULL)
-                break;
-            for (size_t i = s->ntables; i-- > 0;) {
-                if (strcmp(s->tables[i]->db, db) != 0)
-                    continue;
-                if (effect_add(effect, db, s->tables[i]->name) != 0) {
-                    rc = SL_ENOMEM;
-                    break;
-                }
-                sl__schema_table_free(
-                    sl__schema_take(s, db, s->tables[i]->name));
-            }
-            sl__schema_forget_db(s, db);
+        case SL_DDL_DROP_DATABASE:
+            if (st.database)
+                rc = drop_database(s, st.database, effect);
             break;
-        }
         }
     }
     if (rc != 0 && rc != SL_ENOMEM && rc != SL_ENOTFOUND) {

@@ -59,20 +59,32 @@ typedef struct {
     char *collation;  /* Explicit COLLATE, lower-case, or NULL. */
     char **values;    /* ENUM/SET members, unescaped. */
     size_t nvalues;
-    int not_null; /* NOT NULL, SERIAL, or PRIMARY KEY. */
-    int pk;       /* Inline PRIMARY KEY (or KEY). */
+    int compressed; /* MariaDB COMPRESSED[=zlib] (apply.c appends the
+                       server's versioned COMPRESSED comment to
+                       column_type, as information_schema shows it). */
+    int not_null;   /* NOT NULL, SERIAL, or PRIMARY KEY. */
+    int pk;         /* Inline PRIMARY KEY (or KEY). */
+    int row_period; /* AS ROW START / AS ROW END (system versioning). */
 } sl_ddl_col_t;
 
 typedef enum {
-    SL_DDL_ACT_ADD_COLUMN = 1, /* col, pos/after, if_exists = IF NOT EXISTS */
-    SL_DDL_ACT_DROP_COLUMN,    /* name, if_exists */
-    SL_DDL_ACT_MODIFY_COLUMN,  /* name (old) and col (new), pos/after */
-    SL_DDL_ACT_RENAME_COLUMN,  /* name -> name2 */
-    SL_DDL_ACT_ADD_PK,         /* names, if_exists = IF NOT EXISTS */
-    SL_DDL_ACT_DROP_PK,
+    SL_DDL_ACT_ADD_COLUMN = 1,  /* col, pos/after, if_exists = IF NOT EXISTS */
+    SL_DDL_ACT_DROP_COLUMN,     /* name, if_exists */
+    SL_DDL_ACT_MODIFY_COLUMN,   /* name (old) and col (new), pos/after */
+    SL_DDL_ACT_RENAME_COLUMN,   /* name -> name2 */
+    SL_DDL_ACT_ADD_PK,          /* names, if_exists = IF NOT EXISTS */
+    SL_DDL_ACT_DROP_PK,         /* if_exists (DROP INDEX IF EXISTS `PRIMARY`) */
     SL_DDL_ACT_TABLE_CHARSET,   /* charset and/or collation */
     SL_DDL_ACT_CONVERT_CHARSET, /* charset and/or collation */
-    SL_DDL_ACT_RENAME_TABLE     /* db, table: the new name */
+    SL_DDL_ACT_RENAME_TABLE,    /* db, table: the new name */
+    SL_DDL_ACT_ADD_VERSIONING,  /* ADD SYSTEM VERSIONING (MariaDB) */
+    SL_DDL_ACT_DROP_VERSIONING, /* DROP SYSTEM VERSIONING */
+    SL_DDL_ACT_ADD_PERIOD,      /* PERIOD FOR name (names[0], names[1]),
+                                   also in CREATE TABLE; if_exists = IF NOT
+                                   EXISTS */
+    SL_DDL_ACT_DROP_PERIOD,     /* DROP PERIOD FOR name, if_exists */
+    SL_DDL_ACT_PARTITION_TO_TABLE, /* CONVERT PARTITION p TO TABLE db.table */
+    SL_DDL_ACT_TABLE_TO_PARTITION  /* CONVERT TABLE db.table TO PARTITION */
 } sl_ddl_act_kind_t;
 
 #define SL_DDL_POS_LAST 0
@@ -95,6 +107,7 @@ typedef struct {
 typedef struct {
     char *db; /* NULL: the statement's default database. */
     char *table;
+    int if_exists; /* ALTER TABLE IF EXISTS t, RENAME TABLE IF EXISTS t. */
 } sl_ddl_name_t;
 
 typedef struct {
@@ -102,6 +115,8 @@ typedef struct {
     int temporary;     /* CREATE/DROP TEMPORARY TABLE. */
     int if_not_exists; /* CREATE ... IF NOT EXISTS. */
     int or_replace;    /* CREATE OR REPLACE. */
+    int versioning;    /* CREATE TABLE ... WITH SYSTEM VERSIONING (on the
+                          table or a column). */
     /* Tables named, in order. CREATE/ALTER/TRUNCATE/INDEX: [0] is the
      * table; LIKE: [0] new, [1] source; RENAME: pairs (from, to); DROP: the
      * list. */
@@ -116,7 +131,8 @@ typedef struct {
     size_t npk;
     int has_pk;
     char *charset, *collation; /* Table or database default, as written. */
-    /* ALTER TABLE specifications, in order. */
+    /* ALTER TABLE specifications, in order (CREATE TABLE: its PERIOD FOR
+     * definitions). */
     sl_ddl_action_t *acts;
     size_t nacts;
 } sl_ddl_stmt_t;

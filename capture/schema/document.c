@@ -17,6 +17,11 @@
  *                           "values":[],"nullable":false,"pk":1}, ...]},
  *              ...]}                                  (by db, then name)
  *
+ * A column may end with "hidden":true and then "period":true (each written
+ * only when true, absent means false): "hidden" marks MariaDB's implicit
+ * row_start/row_end of a system-versioned table, which row images carry
+ * and information_schema does not show; "period" a column of an
+ * application-time PERIOD FOR, which the server keeps NOT NULL.
  * "pk" is the column's 1-based position in the PRIMARY KEY, 0 when not in
  * it. Names and values are JSON strings (sl_json_str escaping); a document
  * is valid when it parses as JSON, "format" and "version" match, and every
@@ -117,6 +122,14 @@ int sl_schema_to_json(const sl_schema_t *s, sl_buf_t *out) {
             sl_json_bool(&j, c->nullable);
             sl_json_key(&j, "pk");
             sl_json_int(&j, c->pk_seq ? c->pk_seq : (c->is_pk ? 1 : 0));
+            if (c->hidden) {
+                sl_json_key(&j, "hidden");
+                sl_json_bool(&j, 1);
+            }
+            if (c->in_period) {
+                sl_json_key(&j, "period");
+                sl_json_bool(&j, 1);
+            }
             sl_json_obj_end(&j);
         }
         sl_json_arr_end(&j);
@@ -235,6 +248,14 @@ static int read_col(const sl_jr_doc_t *doc, uint32_t cn, size_t i,
                                i, t->db, t->name);
     c->pk_seq = (int)pk;
     c->is_pk = c->pk_seq > 0;
+    if ((sl_jr_get(doc, cn, "hidden") != SL_JR_NONE &&
+         get_bool(doc, cn, "hidden", &c->hidden)) ||
+        (sl_jr_get(doc, cn, "period") != SL_JR_NONE &&
+         get_bool(doc, cn, "period", &c->in_period)))
+        return sl__schema_errf(err, errlen, SL_ECORRUPT,
+                               "schema history JSON: \"hidden\" or "
+                               "\"period\" of %s.%s.%s is not a boolean",
+                               t->db, t->name, c->name);
     uint32_t n = sl_jr_tok(doc, vals)->count;
     if (n > 0 && (c->values = calloc(n, sizeof *c->values)) == NULL)
         return sl__schema_errf(err, errlen, SL_ENOMEM, "out of memory");

@@ -151,17 +151,22 @@ int sl_history_loader_feed(sl_history_loader_t *ld, const uint8_t *data,
             goto out;
         }
         sl_schema_set_sql_mode(ld->schema, sql_mode);
-        sl_ddl_effect_t effect;
-        memset(&effect, 0, sizeof effect);
-        err = sl_schema_apply_ddl(ld->schema,
-                                  has_db ? (const char *)db.data : NULL,
-                                  (const char *)text.data, text.len - 1,
-                                  &effect, ld->err, sizeof ld->err);
-        sl_ddl_effect_free(&effect);
-        /* A statement capture let through (its tables filtered out) is
-         * let through again. */
-        if (err == SL_EUNSUPPORTED)
-            err = 0;
+        const char *dbname = has_db ? (const char *)db.data : NULL;
+        const char *sql = (const char *)text.data;
+        size_t body = sl_schema_ddl_body(ld->schema, sql, text.len - 1);
+        err = sl_schema_apply_ddl(ld->schema, dbname, sql + body,
+                                  text.len - 1 - body, NULL, ld->err,
+                                  sizeof ld->err);
+        /* A statement capture let through (every table it may affect
+         * filtered out) is let through again, and the history forgets the
+         * same tables as it did live (sl_schema_ddl_unreadable). */
+        if (err == SL_EUNSUPPORTED) {
+            err = sl_schema_ddl_unreadable(ld->schema, dbname, sql + body,
+                                           text.len - 1 - body, NULL, ld->err,
+                                           sizeof ld->err);
+            if (err == SL_EUNSUPPORTED)
+                err = 0;
+        }
         if (err != 0)
             goto out;
         ld->applied++;

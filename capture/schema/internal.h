@@ -1,8 +1,8 @@
 /*
  * Internals of the schema history, shared by its files and not meant for
  * other modules: the history's layout and the model's helpers (model.c),
- * used by applying DDL (apply.c), the live loader (live.c) and the JSON
- * document (document.c). Unit tests may include it.
+ * used by applying DDL (apply.c, alter.c), the live loader (live.c) and the
+ * JSON document (document.c). Unit tests may include it.
  */
 #ifndef SL_CAPTURE_SCHEMA_INTERNAL_H
 #define SL_CAPTURE_SCHEMA_INTERNAL_H
@@ -29,6 +29,9 @@ struct sl_schema_s {
 char *sl__schema_dup_or_null(const char *s, int *oom);
 void sl__schema_col_free(sl_schema_col_t *c);
 void sl__schema_table_free(sl_schema_table_t *t);
+/* A deep copy of column c into *d. Returns 0 or SL_ENOMEM (*d is then
+ * empty). */
+int sl__schema_col_copy(sl_schema_col_t *d, const sl_schema_col_t *c);
 /* A deep copy of t, or NULL when out of memory. */
 sl_schema_table_t *sl__schema_table_copy(const sl_schema_table_t *t);
 
@@ -42,11 +45,42 @@ sl_schema_table_t *sl__schema_take(sl_schema_t *s, const char *db,
  * Returns 0 or SL_ENOMEM (c is then still the caller's). */
 int sl__schema_insert_col(sl_schema_table_t *t, const sl_schema_col_t *c,
                           size_t pos);
+/* Appends MariaDB's implicit system-versioning columns to t: row_start
+ * and row_end, timestamp(6) NOT NULL, hidden (see sl_schema_col_t). A
+ * table WITH SYSTEM VERSIONING that defines no AS ROW START/END column of
+ * its own has them after all its other columns in every row image, while
+ * information_schema.COLUMNS omits them (information_schema.TABLES says
+ * TABLE_TYPE 'SYSTEM VERSIONED'). Returns 0 or SL_ENOMEM. */
+int sl__schema_add_hidden_versioning(sl_schema_table_t *t);
 /* Empties the history of tables and database charsets; keeps the server
  * description. */
 void sl__schema_clear_content(sl_schema_t *s);
 /* Forgets a database's recorded charset. */
 void sl__schema_forget_db(sl_schema_t *s, const char *db);
+
+/* Builds history column *c from a parsed definition, resolving its
+ * charset against the table's default table_cs (apply.c). An inline
+ * PRIMARY KEY makes it is_pk with pk_seq 1. Returns 0 or SL_ENOMEM (*c is
+ * then empty). */
+int sl__schema_resolve_col(sl_schema_col_t *c, const sl_ddl_col_t *d,
+                           const char *table_cs);
+/* Applies the column and primary-key specifications of ALTER TABLE st to
+ * t (alter.c; table charsets are the caller's), resolving names within
+ * the statement as the servers do. On error t's columns are unchanged
+ * and err says what the server would have refused. Returns 0,
+ * SL_EUNSUPPORTED or SL_ENOMEM. */
+int sl__schema_alter_columns(sl_schema_table_t *t, const sl_ddl_stmt_t *st,
+                             char *err, size_t errlen);
+
+/* The PERIOD FOR actions of st (CREATE or ALTER TABLE) on t's final
+ * columns: DROP PERIOD forgets which columns form the application-time
+ * period, ADD PERIOD marks its two columns (in_period, NOT NULL); a
+ * SYSTEM_TIME period changes nothing (its columns are NOT NULL already).
+ * had_period: t had an application-time period before the statement
+ * (ADD PERIOD IF NOT EXISTS then does nothing). Returns 0 or
+ * SL_EUNSUPPORTED (a column it names does not exist). */
+int sl__schema_apply_periods(sl_schema_table_t *t, const sl_ddl_stmt_t *st,
+                             int had_period, char *err, size_t errlen);
 
 /* Lower-case, "utf8" spelt "utf8mb3" as MySQL 8.0.30+ and MariaDB 10.6+
  * report it (old_mode UTF8_IS_UTF8MB3, the default). NULL for NULL or when

@@ -57,7 +57,7 @@ void sl__schema_table_free(sl_schema_table_t *t) {
     free(t);
 }
 
-static int col_copy(sl_schema_col_t *d, const sl_schema_col_t *c) {
+int sl__schema_col_copy(sl_schema_col_t *d, const sl_schema_col_t *c) {
     int oom = 0;
     memset(d, 0, sizeof *d);
     d->name = sl__schema_dup_or_null(c->name, &oom);
@@ -66,6 +66,8 @@ static int col_copy(sl_schema_col_t *d, const sl_schema_col_t *c) {
     d->charset = sl__schema_dup_or_null(c->charset, &oom);
     d->is_unsigned = c->is_unsigned;
     d->nullable = c->nullable;
+    d->hidden = c->hidden;
+    d->in_period = c->in_period;
     d->pk_seq = c->pk_seq;
     d->is_pk = c->pk_seq > 0 || c->is_pk;
     if (d->is_pk && d->pk_seq == 0)
@@ -100,7 +102,7 @@ sl_schema_table_t *sl__schema_table_copy(const sl_schema_table_t *t) {
         if (d->cols == NULL)
             oom = 1;
         for (size_t i = 0; !oom && i < t->ncols; i++) {
-            if (col_copy(&d->cols[i], &t->cols[i]) != 0)
+            if (sl__schema_col_copy(&d->cols[i], &t->cols[i]) != 0)
                 oom = 1;
             else
                 d->ncols = i + 1;
@@ -338,6 +340,24 @@ int sl__schema_insert_col(sl_schema_table_t *t, const sl_schema_col_t *c,
     memmove(&a[pos + 1], &a[pos], (t->ncols - pos) * sizeof *a);
     a[pos] = *c;
     t->ncols++;
+    return 0;
+}
+
+int sl__schema_add_hidden_versioning(sl_schema_table_t *t) {
+    static const char *const names[] = {"row_start", "row_end"};
+    for (size_t i = 0; i < 2; i++) {
+        sl_schema_col_t c;
+        memset(&c, 0, sizeof c);
+        c.name = strdup(names[i]);
+        c.data_type = strdup("timestamp");
+        c.column_type = strdup("timestamp(6)");
+        c.hidden = 1;
+        if (c.name == NULL || c.data_type == NULL || c.column_type == NULL ||
+            sl__schema_insert_col(t, &c, t->ncols) != 0) {
+            sl__schema_col_free(&c);
+            return SL_ENOMEM;
+        }
+    }
     return 0;
 }
 

@@ -48,6 +48,13 @@ typedef struct {
     int nullable;
     int is_pk;  /* Part of the PRIMARY KEY. */
     int pk_seq; /* 1-based position in the PRIMARY KEY, 0 if not. */
+    /* MariaDB's implicit row_start/row_end of a table WITH SYSTEM
+     * VERSIONING: in every row image (after all other columns), but not
+     * in information_schema.COLUMNS and not nameable by DDL. */
+    int hidden;
+    /* Start or end of MariaDB's application-time PERIOD FOR: the server
+     * keeps it NOT NULL whatever a later MODIFY says, as for a key. */
+    int in_period;
 } sl_schema_col_t;
 
 typedef struct sl_schema_table_s {
@@ -167,5 +174,66 @@ int sl_schema_to_json(const sl_schema_t *s, sl_buf_t *out);
  * history is then unchanged) or SL_ENOMEM. */
 int sl_schema_from_json(sl_schema_t *s, const char *json, size_t len, char *err,
                         size_t errlen);
+
+/* The tables a DDL statement may affect, found from its skeleton only
+ * (capture/schema/names.c lists the forms), for statements the parser
+ * cannot read: the table of CREATE/ALTER/TRUNCATE/CREATE INDEX/DROP
+ * INDEX, every table of DROP TABLE and RENAME TABLE, and the other tables
+ * an ALTER TABLE names (RENAME TO, EXCHANGE PARTITION ... WITH TABLE,
+ * CONVERT TABLE/PARTITION). Unqualified names take default_db (NULL or
+ * "" for none); opts (may be NULL) gives the server and sql_mode, which
+ * decide executable comments and ANSI_QUOTES.
+ *
+ * Returns 0 with out->tables naming at least one table (each once, db
+ * never NULL), SL_EUNSUPPORTED when the tables cannot be determined (any
+ * other statement, text that does not tokenize, a missing name; err says
+ * what and at which offset; out may hold the names read before), or
+ * SL_ENOMEM. out is cleared first; the caller frees it with
+ * sl_ddl_effect_free() whatever the result. Does not depend on, or
+ * change, any history. */
+int sl_schema_ddl_tables(const char *default_db, const char *sql, size_t len,
+                         const sl_ddl_opts_t *opts, sl_ddl_effect_t *out,
+                         char *err, size_t errlen);
+
+/* Where the statement proper starts in sql: after MariaDB's prefix
+ * "SET STATEMENT var = value [, ...] FOR", which the server logs as
+ * written and which would otherwise hide the statement from the parser;
+ * 0 when there is none. Callers give sl_schema_apply_ddl() the text from
+ * there (with s's sql_mode already set). */
+size_t sl_schema_ddl_body(const sl_schema_t *s, const char *sql, size_t len);
+
+/* For a statement sl_schema_apply_ddl() just refused with SL_EUNSUPPORTED
+ * (same s, default_db and sql): adds to effect (may be NULL) the tables
+ * sl_schema_ddl_tables() finds, each once, and removes them from the
+ * history, since the statement's effect on them is unknown. Returns 0
+ * when effect now names every table the statement may affect (the names
+ * were found, or the parser read the whole statement and failed only on
+ * the history), SL_EUNSUPPORTED when they cannot be determined (err says
+ * why), or SL_ENOMEM. So a caller may carry on past the statement only
+ * when this returns 0 and no table of effect is one it captures. */
+int sl_schema_ddl_unreadable(sl_schema_t *s, const char *default_db,
+                             const char *sql, size_t len,
+                             sl_ddl_effect_t *effect, char *err, size_t errlen);
+
+/* How two histories differ (sl_schema_diff). */
+typedef struct {
+    size_t compared;     /* Tables both hold. */
+    size_t differ;       /* Tables both hold, with different definitions. */
+    size_t only_history; /* Tables hist holds and live lacks. */
+    size_t only_server;  /* Tables live holds and hist lacks. */
+} sl_schema_diff_t;
+
+/* Compares the tables that want (NULL: all) selects in hist (the history)
+ * and live (read from the server with sl_schema_load_live): per table its
+ * default charset and, column by column, name, data_type, column_type,
+ * signedness, charset, ENUM/SET members, nullability and primary-key
+ * position. Fills *out with the counts, and appends to report, for each
+ * table that differs or that one side lacks, both definitions column by
+ * column (the layout is at the top of capture/schema/drift.c). Nothing
+ * is appended when the two agree. Neither history is changed; the caller
+ * owns report. Returns 0 or SL_ENOMEM (report's error). */
+int sl_schema_diff(const sl_schema_t *hist, const sl_schema_t *live,
+                   int (*want)(void *ctx, const char *db, const char *table),
+                   void *ctx, sl_buf_t *report, sl_schema_diff_t *out);
 
 #endif

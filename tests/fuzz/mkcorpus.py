@@ -5,7 +5,8 @@
 
 FIXTURES_DIR is the real-server binlog collection (its INDEX.md lists the
 sources). Writes tests/fuzz/corpus/<target>/ for fuzz_capture_decode,
-fuzz_capture_ddl, fuzz_capture_json_bin and fuzz_lib_jsonread. The corpora
+fuzz_capture_ddl, fuzz_capture_ddl_names, fuzz_capture_json_bin and
+fuzz_lib_jsonread. The corpora
 are committed, so neither this script nor the fixtures are needed to build
 or run the fuzzers; it is kept so the seeds can be regenerated and their
 origin is plain. fuzz_capture_ddl gets more seeds at each run, never
@@ -239,6 +240,30 @@ def ddl_corpus(fixtures, budget):
     return n
 
 
+def ddl_names_corpus(fixtures, budget):
+    """Seeds of fuzz_capture_ddl_names (fuzz_capture_ddl's input format):
+    the statements of its unit test, some with an ANSI_QUOTES or
+    no-default-database flag, and every 4th DDL statement of the
+    fixtures."""
+    stmts = []
+    p = os.path.join(REPO, "tests", "unit", "test_capture_ddl_names.c")
+    if os.path.exists(p):
+        stmts += [s for s in c_literals(p) if b"\0" not in s and
+                  (DDL_START.match(s) or s.lower().startswith(b"set "))]
+    stmts += [q for q in query_texts(fixtures)
+              if DDL_START.match(q) and len(q) <= 2000][::4]
+    flags = [0x03, 0x01, 0x07, 0x23, 0x02, 0x00]
+    n = 0
+    seen = set()
+    for i, s in enumerate(stmts):
+        if s in seen:
+            continue
+        seen.add(s)
+        n += write_seed("fuzz_capture_ddl_names",
+                        bytes([flags[i % len(flags)]]) + s, budget)
+    return n
+
+
 # ---- binary JSON ---------------------------------------------------------
 
 def varlen(n):
@@ -424,6 +449,8 @@ def main():
               "fuzz_lib_jsonread": 128 << 10}
     print("decode", decode_corpus(fixtures, budget))
     print("ddl", ddl_corpus(fixtures, budget))
+    budget["fuzz_capture_ddl_names"] = 96 << 10
+    print("ddl_names", ddl_names_corpus(fixtures, budget))
     print("json_bin", json_bin_corpus(budget))
     print("jsonread", jsonread_corpus(fixtures, budget))
 

@@ -254,6 +254,17 @@ int sl_harness_stop(int pid, int sig, int timeout_ms) {
     return -1;
 }
 
+int sl_harness_wait_exit(int pid, int timeout_ms, int *status) {
+    for (int waited = 0; pid > 0 && waited <= timeout_ms; waited += 10) {
+        if (waitpid(pid, status, WNOHANG) == pid) {
+            forget_spawned(pid);
+            return 1;
+        }
+        sleep_ms(10);
+    }
+    return 0;
+}
+
 int sl_harness_start_broker(const char *dir, char *addr, size_t addrlen) {
     char data[1024], log[1024];
     snprintf(data, sizeof data, "%s/broker", dir);
@@ -362,6 +373,53 @@ uint64_t sl_harness_broker_stat(sl_client_t *cl, const char *name) {
     if (v == UINT64_MAX)
         sl_test_fail(__FILE__, __LINE__, "no stat %s", name);
     return v;
+}
+
+char *sl_harness_partition_text(sl_client_t *cl, const char *topic,
+                                const char *part) {
+    size_t cap = 4096, len = 0;
+    char *all = malloc(cap);
+    SL_CHECK(all != NULL);
+    all[0] = '\0';
+    uint64_t offset = 0;
+    for (int guard = 0; guard < 10000; guard++) {
+        sl_client_fetch_t f;
+        int rc = sl_client_get(cl, topic, part, offset, 1 << 20, 0, &f);
+        if (rc != 0 || f.count == 0)
+            break;
+        for (size_t i = 0; i < f.count; i++) {
+            while (len + f.recs[i].len + 2 > cap) {
+                cap *= 2;
+                all = realloc(all, cap);
+                SL_CHECK(all != NULL);
+            }
+            memcpy(all + len, f.recs[i].data, f.recs[i].len);
+            len += f.recs[i].len;
+            all[len++] = '\n';
+            all[len] = '\0';
+        }
+        offset = f.next;
+    }
+    return all;
+}
+
+void sl_harness_wait_partition_text(sl_client_t *cl, const char *topic,
+                                    const char *part, const char *want,
+                                    const char *log_path) {
+    for (int i = 0; i < 300; i++) {
+        char *all = sl_harness_partition_text(cl, topic, part);
+        int hit = strstr(all, want) != NULL;
+        free(all);
+        if (hit)
+            return;
+        sl_harness_sleep_ms(100);
+    }
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "tail -n 20 %s", log_path);
+    if (system(cmd) != 0)
+        printf("# no log at %s\n", log_path);
+    sl_test_fail(__FILE__, __LINE__, "no message with %s in %s after 30 s",
+                 want, part);
 }
 
 void sl_harness_check_producer_log(const char *addr, const char *topic,

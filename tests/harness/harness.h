@@ -87,6 +87,11 @@ int sl_harness_start_capture(const char *broker_addr, const char *const *flags,
  * SIGKILL. Returns the exit status as from waitpid (or -1). */
 int sl_harness_stop(int pid, int sig, int timeout_ms);
 
+/* Waits up to timeout_ms for pid to exit by itself. Returns 1 with its
+ * wait status in *status, or 0 when it is still running (the caller then
+ * stops it, and fails the test if it should have exited). */
+int sl_harness_wait_exit(int pid, int timeout_ms, int *status);
+
 void sl_harness_sleep_ms(int ms);
 
 /* Sleeps until CLOCK_MONOTONIC reaches t_ns (returns at once if past), for
@@ -147,6 +152,18 @@ sl_client_t *sl_harness_broker_client(const sl_harness_broker_t *b,
  * ("STAT name VALUE"); fails the test when the request fails or the
  * broker does not report name. */
 uint64_t sl_harness_broker_stat(sl_client_t *cl, const char *name);
+
+/* Every message of topic/part from offset 0 (none when the partition does
+ * not exist), joined with a newline after each, as a malloc'd string the
+ * caller frees. */
+char *sl_harness_partition_text(sl_client_t *cl, const char *topic,
+                                const char *part);
+
+/* Waits up to 30 s until topic/part holds a message containing want;
+ * otherwise prints the end of the log at log_path and fails the test. */
+void sl_harness_wait_partition_text(sl_client_t *cl, const char *topic,
+                                    const char *part, const char *want,
+                                    const char *log_path);
 
 /* Checks what load producers 0..nprod-1 wrote to topic on the broker at
  * addr: producer P puts "P<P>:<seq>..." (a message starts so) into

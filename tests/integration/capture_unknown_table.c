@@ -71,54 +71,6 @@ static int start_capture(env_t *env, const char *include, const char *log) {
     return sl_harness_start_capture(env->broker_addr, flags, path);
 }
 
-/* Every message of topic/part (none when the partition does not exist),
- * joined with newlines into a malloc'd string. */
-static char *read_partition(sl_client_t *cl, const char *part) {
-    size_t cap = 4096, len = 0;
-    char *all = malloc(cap);
-    SL_CHECK(all != NULL);
-    all[0] = '\0';
-    uint64_t offset = 0;
-    for (int guard = 0; guard < 10000; guard++) {
-        sl_client_fetch_t f;
-        int rc = sl_client_get(cl, TOPIC, part, offset, 1 << 20, 0, &f);
-        if (rc != 0 || f.count == 0)
-            break;
-        for (size_t i = 0; i < f.count; i++) {
-            while (len + f.recs[i].len + 2 > cap) {
-                cap *= 2;
-                all = realloc(all, cap);
-                SL_CHECK(all != NULL);
-            }
-            memcpy(all + len, f.recs[i].data, f.recs[i].len);
-            len += f.recs[i].len;
-            all[len++] = '\n';
-            all[len] = '\0';
-        }
-        offset = f.next;
-    }
-    return all;
-}
-
-/* Waits until partition part holds a row whose text contains want. */
-static void wait_row(sl_client_t *cl, const char *part, const char *want,
-                     const char *log) {
-    for (int i = 0; i < 300; i++) {
-        char *all = read_partition(cl, part);
-        int hit = strstr(all, want) != NULL;
-        free(all);
-        if (hit)
-            return;
-        sl_harness_sleep_ms(100);
-    }
-    char cmd[800];
-    snprintf(cmd, sizeof cmd, "tail -n 20 %s", log);
-    if (system(cmd) != 0)
-        printf("# no capture log\n");
-    sl_test_fail(__FILE__, __LINE__, "no row with %s in %s after 30 s", want,
-                 part);
-}
-
 /* Waits until capture's checkpoint reaches the source's current end. */
 static void wait_caught_up(MYSQL *mysql, sl_client_t *cl) {
     char file[128];
@@ -175,13 +127,13 @@ SL_TEST(capture_stops_on_rows_of_a_table_the_history_does_not_know) {
     sl_harness_exec(mysql, "INSERT INTO " DB ".a VALUES (1, 'a-one')");
     sl_harness_exec(mysql, "INSERT INTO " DB ".b VALUES (1, 'b-one')");
     sl_harness_exec(mysql, "INSERT INTO " DB ".a VALUES (2, 'a-two')");
-    wait_row(cl, DB ".a", "\"v\":\"a-two\"", log1);
+    sl_harness_wait_partition_text(cl, TOPIC, DB ".a", "\"v\":\"a-two\"", log1);
     wait_caught_up(mysql, cl);
-    char *rows = read_partition(cl, DB ".a");
+    char *rows = sl_harness_partition_text(cl, TOPIC, DB ".a");
     SL_CHECK(strstr(rows, "\"v\":\"a-one\"") != NULL);
     SL_CHECK(strstr(rows, "positional") == NULL);
     free(rows);
-    rows = read_partition(cl, DB ".b");
+    rows = sl_harness_partition_text(cl, TOPIC, DB ".b");
     SL_CHECK_STR(rows, ""); /* Filtered out. */
     free(rows);
     int status = sl_harness_stop(cap, SIGTERM, 20000);
@@ -191,18 +143,13 @@ SL_TEST(capture_stops_on_rows_of_a_table_the_history_does_not_know) {
      * rebuilt from the broker and does not know unk_it.b. */
     cap = start_capture(&env, DB "\\.(a|b)", "capture2.log");
     sl_harness_exec(mysql, "INSERT INTO " DB ".a VALUES (3, 'a-three')");
-    wait_row(cl, DB ".a", "\"v\":\"a-three\"", log2);
+    sl_harness_wait_partition_text(cl, TOPIC, DB ".a", "\"v\":\"a-three\"",
+                                   log2);
     SL_CHECK(waitpid(cap, &status, WNOHANG) == 0); /* Still running. */
     sl_harness_exec(mysql, "INSERT INTO " DB ".b VALUES (2, 'b-two')");
 
     /* Capture stops by itself (exit status 1), naming the table. */
-    int exited = 0;
-    for (int i = 0; i < 300 && !exited; i++) {
-        if (waitpid(cap, &status, WNOHANG) == cap)
-            exited = 1;
-        else
-            sl_harness_sleep_ms(100);
-    }
+    int exited = sl_harness_wait_exit(cap, 30000, &status);
     if (!exited)
         status = sl_harness_stop(cap, SIGTERM, 20000);
     size_t loglen;
@@ -210,7 +157,7 @@ SL_TEST(capture_stops_on_rows_of_a_table_the_history_does_not_know) {
     log = realloc(log, loglen + 1);
     SL_CHECK(log != NULL);
     log[loglen] = '\0';
-    rows = read_partition(cl, DB ".b");
+    rows = sl_harness_partition_text(cl, TOPIC, DB ".b");
     /* Nothing of unk_it.b reached the broker, positional or not. */
     if (strstr(rows, "\"@1\"") != NULL || strstr(rows, "positional") != NULL)
         sl_test_fail(__FILE__, __LINE__,
@@ -218,7 +165,7 @@ SL_TEST(capture_stops_on_rows_of_a_table_the_history_does_not_know) {
                      rows);
     SL_CHECK_STR(rows, "");
     free(rows);
-    rows = read_partition(cl, DB ".a");
+    rows = sl_harness_partition_text(cl, TOPIC, DB ".a");
     SL_CHECK(strstr(rows, "positional") == NULL);
     free(rows);
     if (!exited)

@@ -375,4 +375,26 @@ static ct_node_t *ct_load_schema(void) {
     return ct_parse(buf, n);
 }
 
+/* A list of the decoder's changes as JSON lines, for the tests that
+ * collect them (inline: a test that does not is not warned about them). */
+typedef struct {
+    char **lines;
+    size_t n, cap;
+} ct_lines_t;
+
+static inline void ct_lines_add(ct_lines_t *ls, const char *json, size_t len) {
+    if (ls->n == ls->cap) {
+        ls->cap = ls->cap ? ls->cap * 2 : 64;
+        ls->lines = realloc(ls->lines, ls->cap * sizeof(char *));
+    }
+    ls->lines[ls->n++] = strndup(json, len);
+}
+
+static inline void ct_lines_free(ct_lines_t *ls) {
+    for (size_t i = 0; i < ls->n; i++)
+        free(ls->lines[i]);
+    free(ls->lines);
+    memset(ls, 0, sizeof(*ls));
+}
+
 #endif
