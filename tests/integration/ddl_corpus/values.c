@@ -65,6 +65,8 @@ int dc_col_class(const char *dt) {
         return DC_HEX;
     if (strcmp(dt, "uuid") == 0)
         return DC_NAME;
+    if (strcmp(dt, "set") == 0)
+        return DC_SET;
     if (strcmp(dt, "float") == 0)
         return DC_FLOAT;
     if (strcmp(dt, "double") == 0)
@@ -388,10 +390,35 @@ static int canon(const sl_jr_doc_t *d, uint32_t i, sl_buf_t *out) {
     return 0;
 }
 
+/* s without its empty comma-separated items, into out (len bytes). */
+static void drop_empty_items(const char *s, size_t len, sl_buf_t *out) {
+    for (size_t i = 0; i < len;) {
+        size_t n = 0;
+        while (i + n < len && s[i + n] != ',')
+            n++;
+        if (n > 0) {
+            if (out->len > 0)
+                sl_buf_append_u8(out, ',');
+            sl_buf_append(out, s + i, n);
+        }
+        i += n + 1;
+    }
+}
+
 static int same_value(int cls, const char *want, size_t wlen, const char *got,
                       size_t glen) {
     if (wlen == glen && memcmp(want, got, wlen) == 0)
         return 1;
+    if (cls == DC_SET) {
+        sl_buf_t a = SL_BUF_INIT, b = SL_BUF_INIT;
+        drop_empty_items(want, wlen, &a);
+        drop_empty_items(got, glen, &b);
+        int same = a.len == b.len &&
+                   (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
+        sl_buf_free(&a);
+        sl_buf_free(&b);
+        return same;
+    }
     if (cls == DC_FLOAT || cls == DC_DOUBLE) {
         char *e1, *e2;
         double a = strtod(want, &e1), b = strtod(got, &e2);

@@ -21,8 +21,10 @@
 #include <stddef.h>
 
 /* How a column's value is compared. DC_NAME: only the name (a virtual
- * column of rand() or now() has another value each time it is read). */
-enum { DC_EXACT, DC_FLOAT, DC_DOUBLE, DC_HEX, DC_GEOM, DC_NAME };
+ * column of rand() or now() has another value each time it is read).
+ * DC_SET: as text without empty items (a SET with a '' member: the server
+ * prints "a,b" where the event has ",a,b", the same members). */
+enum { DC_EXACT, DC_FLOAT, DC_DOUBLE, DC_HEX, DC_GEOM, DC_NAME, DC_SET };
 /* Or'ed into a class: a column information_schema does not list (the
  * implicit row_start/row_end of a system-versioned table), which a row
  * image holds after the listed ones and an event wherever it has it. */
