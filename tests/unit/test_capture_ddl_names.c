@@ -404,7 +404,7 @@ SL_TEST(ddl_names_set_statement_body) {
 
 typedef struct {
     size_t parsed, compared, unread, unread_found;
-    char failure[600];
+    char failure[2048];
 } cross_t;
 
 static cross_t *cross;
