@@ -1095,7 +1095,20 @@ static char *extract(size_t *len) {
     if (fx == NULL)
         printf("# no fixture binlogs (SLUICE_FIXTURES): the corpus comes "
                "from MariaDB's test suite only\n");
-    return (char *)sl_harness_slurp(OUT_DIR "/corpus.txt", len);
+    char *text = (char *)sl_harness_slurp(OUT_DIR "/corpus.txt", len);
+    long groups = 0, stmts = 0;
+    if (*len < 64 ||
+        sscanf(text,
+               "# DDL corpus from scripts/ddl-corpus.py: "
+               "%ld groups, %ld statements",
+               &groups, &stmts) != 2 ||
+        stmts < 400)
+        sl_test_fail(__FILE__, __LINE__,
+                     "the corpus has %ld statements, not 400: is "
+                     "mariadb-test installed (docker/packages.txt, "
+                     "/usr/share/mysql/mysql-test)?",
+                     stmts);
+    return text;
 }
 
 SL_TEST(capture_ddl_corpus_rows_match_the_server) {
