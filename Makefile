@@ -148,6 +148,15 @@ build/tests/%: build/obj/tests/%.o $(call obj,$(HARNESS_SRC) $(TESTMAIN_SRC)) \
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
 
+# The DDL corpus test keeps its row values and their comparison in a file
+# of their own (tests/integration/ddl_corpus/), linked before the archive.
+build/tests/integration/capture_ddl_corpus: \
+    build/obj/tests/integration/capture_ddl_corpus.o \
+    build/obj/tests/integration/ddl_corpus/values.o \
+    $(call obj,$(HARNESS_SRC) $(TESTMAIN_SRC)) build/libsluice.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
+
 build/tests-asan/%: build/asan/tests/%.o \
                     $(call asanobj,$(HARNESS_SRC) $(TESTMAIN_SRC)) \
                     build/libsluice-asan.a

@@ -5,6 +5,13 @@
 # leaves the input as build/fuzz-artifacts/NAME/crash-* (a hang: timeout-*,
 # the -timeout below; memory: oom-*). A UBSan report counts as a crash.
 #
+# fuzz_capture_ddl and fuzz_capture_ddl_names (same input format) also
+# start from the live DDL corpus: the statements scripts/ddl-corpus.py
+# extracts from the fixture binlogs and MariaDB's test suite (the
+# mariadb-test package), written as seeds into build/fuzz-seeds/NAME at
+# each run and never committed. The
+# extraction is skipped, saying so, when python3 or the sources are missing.
+#
 # Each target's line reports libFuzzer's final figures, parsed from its
 # log build/fuzz-artifacts/NAME.log: executions (stat::number_of_executed_
 # units), coverage "cov" (code edges reached) and "ft" (features) of the
@@ -32,6 +39,27 @@ figures() {
     echo "execs ${execs:-?}, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}"
 }
 
+# Writes the DDL corpus seeds for target $1; prints their directory, or
+# nothing.
+ddl_corpus_seeds() {
+    local dir=build/fuzz-seeds/$1
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    # As many statements as the run has time for (100 a second, 1000 to
+    # 6000): a short run still gets past the seeds to fuzzing.
+    local max=$((seconds * 100))
+    [ $max -lt 1000 ] && max=1000
+    [ $max -gt 6000 ] && max=6000
+    if python3 scripts/ddl-corpus.py --max "${DDL_CORPUS_SEEDS:-$max}" \
+        --fuzz-seeds "$dir" build/fuzz-seeds/ddl-corpus.txt >&2 &&
+        [ -n "$(ls -A "$dir")" ]; then
+        echo "$dir"
+    else
+        echo "fuzz: no DDL corpus seeds (python3, mariadb-test or the" \
+            "fixtures missing)" >&2
+    fi
+}
+
 for fuzzer in "$@"; do
     name=$(basename "$fuzzer")
     work="build/fuzz-corpus/$name"
@@ -40,6 +68,12 @@ for fuzzer in "$@"; do
     mkdir -p "$work" "$art"
     seeds=()
     [ -d "tests/fuzz/corpus/$name" ] && seeds=("tests/fuzz/corpus/$name")
+    case $name in
+    fuzz_capture_ddl | fuzz_capture_ddl_names)
+        extra=$(ddl_corpus_seeds "$name")
+        [ -n "$extra" ] && seeds+=("$extra")
+        ;;
+    esac
     if timeout -k 10 $((seconds + 120)) "$fuzzer" -max_total_time="$seconds" \
         -timeout=30 -artifact_prefix="$art/" -print_final_stats=1 \
         "$work" "${seeds[@]}" > "$log" 2>&1; then

@@ -9,7 +9,10 @@ fuzz_capture_ddl, fuzz_capture_ddl_names, fuzz_capture_json_bin and
 fuzz_lib_jsonread. The corpora
 are committed, so neither this script nor the fixtures are needed to build
 or run the fuzzers; it is kept so the seeds can be regenerated and their
-origin is plain. The broker, checkpoint, history and event seeds come from
+origin is plain. fuzz_capture_ddl gets more seeds at each run, never
+committed: tests/run-fuzz.sh writes the live DDL corpus (the statements
+scripts/ddl-corpus.py extracts from the fixture binlogs and MariaDB's own
+test suite) into build/fuzz-seeds/fuzz_capture_ddl. The broker, checkpoint, history and event seeds come from
 the real encoders instead: see tests/fuzz/seedgen.c.
 """
 import hashlib
