@@ -4,6 +4,7 @@
 #include "bytes.h"
 #include "capture/decoder/binlog.h"
 #include "capture/schema/history.h"
+#include "capture/schema/lexer.h"
 #include "clock.h"
 #include "config.h"
 #include "driftcheck.h"
@@ -333,19 +334,46 @@ static int publish_commit(svc_t *svc, const sl_change_t *chg) {
     return err;
 }
 
-static int is_dml_statement(const char *sql, size_t len) {
-    static const char *verbs[] = {"insert", "update", "delete", "replace",
-                                  "load"};
+static const char *const dml_verbs[] = {"insert",  "update", "delete",
+                                        "replace", "load",   "with"};
+
+/* The plain test: the first word after blanks and '('. */
+static int starts_with_dml_verb(const char *sql, size_t len) {
     while (len > 0 && (isspace((unsigned char)*sql) || *sql == '(')) {
         sql++;
         len--;
     }
-    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
-        size_t n = strlen(verbs[i]);
-        if (len > n && strncasecmp(sql, verbs[i], n) == 0 &&
+    for (size_t i = 0; i < sizeof dml_verbs / sizeof dml_verbs[0]; i++) {
+        size_t n = strlen(dml_verbs[i]);
+        if (len > n && strncasecmp(sql, dml_verbs[i], n) == 0 &&
             !isalnum((unsigned char)sql[n]))
             return 1;
     }
+    return 0;
+}
+
+/* Whether a Query event that is no DDL changes rows (statement-based
+ * DML, which carries no rows). Its first word is read with the DDL lexer,
+ * so that comments, executable comments and MariaDB's "SET STATEMENT ...
+ * FOR" prefix (all logged as written) cannot hide the verb; WITH counts,
+ * since a statement starting with it reaches the binlog only when it
+ * writes. Text the lexer cannot read falls back to the plain test. */
+static int is_dml_statement(const svc_t *svc, const char *sql, size_t len) {
+    size_t body = svc->schema ? sl_schema_ddl_body(svc->schema, sql, len) : 0;
+    sl_ddl_lexer_t lx;
+    sl_ddl_tok_t tok;
+    sl_ddl_lex_init(&lx, sql + body, len - body, NULL);
+    do {
+        if (sl_ddl_lex_next(&lx, &tok) != 0)
+            return starts_with_dml_verb(sql + body, len - body);
+    } while (tok.type == SL_DDL_TOK_PUNCT && tok.len == 1 &&
+             sql[body + tok.off] == '(');
+    if (tok.type != SL_DDL_TOK_IDENT)
+        return 0;
+    for (size_t i = 0; i < sizeof dml_verbs / sizeof dml_verbs[0]; i++)
+        if (tok.len == strlen(dml_verbs[i]) &&
+            strncasecmp(sql + body + tok.off, dml_verbs[i], tok.len) == 0)
+            return 1;
     return 0;
 }
 
@@ -566,7 +594,7 @@ static int on_change(void *ctx, const sl_change_t *chg) {
     case SL_CHANGE_STATEMENT: {
         /* Statement-based DML carries no rows: capturing it would lose
          * them silently, so it stops capture. */
-        if (chg->sql != NULL && is_dml_statement(chg->sql, chg->sql_len)) {
+        if (chg->sql != NULL && is_dml_statement(svc, chg->sql, chg->sql_len)) {
             snprintf(svc->err, sizeof svc->err,
                      "%s:%llu: statement-based DML (%.*s); capture needs "
                      "binlog_format=ROW for every change, or rows would be "
