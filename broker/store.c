@@ -776,12 +776,15 @@ static sl_segment_t *seg_for(sl_store_t *store, uint64_t pos) {
     return seg;
 }
 
-int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
-                  uint64_t max_bytes, sl_store_emit_cb emit, void *ctx,
-                  uint64_t *next, uint64_t *count) {
+/* Where a read of part from offset starts, for sl_store_read and
+ * sl_store_read_batches: SL_EGONE below the earliest offset still stored,
+ * SL_ERANGE above the latest; *at_end set when offset is the latest
+ * (nothing to read yet); otherwise *slot is the index entry holding
+ * offset. */
+static int read_begin(sl_store_t *store, sl_part_t *part, uint64_t offset,
+                      uint64_t *slot, int *at_end) {
     uint64_t earliest, latest;
-    *count = 0;
-    *next = offset;
+    *at_end = 0;
     int err = sl_store_bounds(store, part, &earliest, &latest);
     if (err != 0)
         return err;
@@ -789,13 +792,24 @@ int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
         return SL_EGONE;
     if (offset > latest)
         return SL_ERANGE;
-    if (offset == latest)
+    if (offset == latest) {
+        *at_end = 1;
         return 0;
-    uint64_t slot;
+    }
     slot_reader_t rd = {store, part};
-    err = sl_index_find_offset(read_slot, &rd, part->first_slot,
-                               part->durable_slots, offset, &slot);
-    if (err != 0)
+    return sl_index_find_offset(read_slot, &rd, part->first_slot,
+                                part->durable_slots, offset, slot);
+}
+
+int sl_store_read(sl_store_t *store, sl_part_t *part, uint64_t offset,
+                  uint64_t max_bytes, sl_store_emit_cb emit, void *ctx,
+                  uint64_t *next, uint64_t *count) {
+    *count = 0;
+    *next = offset;
+    uint64_t slot;
+    int at_end;
+    int err = read_begin(store, part, offset, &slot, &at_end);
+    if (err != 0 || at_end)
         return err;
     uint64_t emitted = 0;
     sl_index_entry_t ies[64];
@@ -935,23 +949,12 @@ static void batch_damage(sl_store_t *store, const sl_part_t *part,
 int sl_store_read_batches(sl_store_t *store, sl_part_t *part, uint64_t offset,
                           uint64_t max_bytes, sl_buf_t *out, uint64_t *next,
                           uint64_t *count) {
-    uint64_t earliest, latest;
     *count = 0;
     *next = offset;
-    int err = sl_store_bounds(store, part, &earliest, &latest);
-    if (err != 0)
-        return err;
-    if (offset < earliest)
-        return SL_EGONE;
-    if (offset > latest)
-        return SL_ERANGE;
-    if (offset == latest)
-        return 0;
     uint64_t slot;
-    slot_reader_t rd = {store, part};
-    err = sl_index_find_offset(read_slot, &rd, part->first_slot,
-                               part->durable_slots, offset, &slot);
-    if (err != 0)
+    int at_end;
+    int err = read_begin(store, part, offset, &slot, &at_end);
+    if (err != 0 || at_end)
         return err;
     uint64_t copied = 0, nbatches = 0;
     sl_index_entry_t ies[64];
