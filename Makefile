@@ -19,6 +19,8 @@
 #   make bench      the benchmarks in bench/
 #   make demo       the whole pipeline on throwaway local servers
 #   make chaos      the long chaos test (CHAOS_SECONDS, CHAOS_SEED)
+#   make docker-test  build the image and run docker/compose.yaml end to end
+#                   (minutes; starts a Docker engine when none runs)
 #   make install PREFIX=/usr/local, make clean
 
 PREFIX ?= /usr/local
@@ -41,8 +43,9 @@ endif
 
 # pkg-config runs once, after the packages are installed; its answer is
 # cached here (make re-reads it before building anything).
+# DEPS_SET=build installs only the build packages (docker/Dockerfile).
 build/config.mk: Makefile docker/packages.txt
-	@docker/install-deps.sh
+	@docker/install-deps.sh $(DEPS_SET)
 	@mkdir -p build
 	@set -e; cf=$$(pkg-config --cflags $(PC_MODULES)); \
 	  lf=$$(pkg-config --libs $(PC_MODULES)); \
@@ -87,7 +90,7 @@ BENCHES := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzzers/%,$(FUZZ_SRC))
 
 .PHONY: all deps build test unit asan itest fuzz fuzz-smoke bench install \
-        clean help demo chaos lint format
+        clean help demo chaos lint format docker-test
 .DEFAULT_GOAL := all
 # Objects built on the way to a program are kept (no rebuild next time).
 .SECONDARY:
@@ -219,6 +222,12 @@ bench: deps build
 # verdict (scripts/demo.sh).
 demo: deps build
 	@scripts/demo.sh
+
+# The container image and the compose pipeline, end to end with the demo's
+# verdict (scripts/docker-test.sh). Not part of `make test`: it takes
+# minutes. Needs build/freeport only.
+docker-test: build/freeport
+	@scripts/docker-test.sh
 
 # The long chaos run (the short one is part of make test):
 # make chaos CHAOS_SECONDS=600 CHAOS_SEED=42

@@ -1,12 +1,23 @@
 #!/bin/sh
 # Installs the Debian packages of docker/packages.txt that are missing.
+#
+#   docker/install-deps.sh          every package of the list
+#   docker/install-deps.sh build    only what building the programs needs:
+#                                   the lines before the "end of the build
+#                                   packages" marker (docker/Dockerfile)
+#
 # Idempotent: when all are present it prints nothing, needs no network and
 # no root. Otherwise it runs `apt-get update` once, then one non-interactive
 # `apt-get install --no-install-recommends`. Used by `make deps` and by
 # docker/Dockerfile, so the list lives in one place.
 set -eu
 here=$(dirname "$0")
-packages=$(sed -e 's/#.*//' "$here/packages.txt" | tr -s ' \n' ' ')
+case ${1:-all} in
+all) list=$(cat "$here/packages.txt") ;;
+build) list=$(sed -e '/^# -- end of the build packages/,$d' "$here/packages.txt") ;;
+*) echo "install-deps.sh: unknown set '$1' (all or build)" >&2; exit 2 ;;
+esac
+packages=$(printf '%s\n' "$list" | sed -e 's/#.*//' | tr -s ' \n' ' ')
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' $packages 2>/dev/null |
     awk '$2 == "installed" { print $1 }' || true)
 missing=
