@@ -11,7 +11,9 @@
 #            close, counted in stats, other clients unaffected;
 #   conns    the shared max-connections limit;
 #   sasl     SASL/PLAIN with the broker secret (kcat, kafka-python), and
-#            nothing but ApiVersions and SASL before it.
+#            nothing but ApiVersions and SASL before it;
+#   mockdiff librdkafka's mock cluster beside the broker: the same kcat
+#            commands, the same observable results (kafka_mockdiff.py).
 # Then the listener's address rules: a busy kafka-listen given by the user
 # is fatal, a busy default only a warning, `off` disables it.
 set -u
@@ -79,6 +81,13 @@ for mode in names create hostile; do
         stop_broker
     fi
 done
+# librdkafka's mock cluster as a differential reference: the same kcat
+# commands against both give the same records, offsets and group resume
+# (kafka_mockdiff.py, which hosts the mock itself).
+if start_broker mockdiff; then
+    $PY tests/integration/kafka_mockdiff.py "$TPORT" "$KPORT" || failed=1
+    stop_broker
+fi
 if start_broker no_auto_create --auto-create no; then
     run_mode no_auto_create "$TPORT" "$KPORT"
     stop_broker
