@@ -253,6 +253,13 @@ static int run_bench(void) {
                paced_fsync_p99 > 0 ? paced_p99 / paced_fsync_p99 : 0);
         sl_client_close(scl);
         sl_bench_stop(b.pid);
+        /* The same with fsync=never: the latency of the broker's own path
+         * (network loop, hand-over, write, ack) without the disk's. */
+        sl_bench_broker_start(&b, "never", "paced-never", NULL);
+        printf("\n[5.2] paced single puts at 50,000 msgs/s, fsync=never (the "
+               "broker's path without the disk)\n");
+        sl_bench_paced(b.addr, 50000, pct);
+        sl_bench_stop(b.pid);
     }
 
     const char *modes[] = {"interval 100ms", "never"};
