@@ -53,6 +53,8 @@ void sl__server_stats(sl_conn_t *conn, const sl_cmd_t *cmd) {
     STAT("fsync_avg_us", "%" PRIu64,
          ss->fsyncs ? ss->fsync_ns / ss->fsyncs / 1000 : 0);
     STAT("fsync_max_us", "%" PRIu64, ss->fsync_max_ns / 1000);
+    STAT("fsync_p99_us", "%" PRIu64, sl_store_fsync_p99_us(store, 0));
+    STAT("fsync_p99_time_us", "%" PRIu64, sl_store_fsync_p99_us(store, 1));
     STAT("checkpoints", "%" PRIu64, ss->checkpoints);
     STAT("partitions", "%u", sl_store_nparts(store));
     STAT("max_partitions", "%u", sl_store_options(store)->max_partitions);

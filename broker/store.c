@@ -1111,6 +1111,37 @@ const sl_store_opts_t *sl_store_options(const sl_store_t *store) {
     return &store->opts;
 }
 
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+uint64_t sl_store_fsync_p99_us(const sl_store_t *store, int by_time) {
+    size_t n = store->stats.fsyncs < SL__FSYNC_RING ? store->stats.fsyncs
+                                                    : SL__FSYNC_RING;
+    if (n == 0)
+        return 0;
+    uint32_t *v = malloc(n * sizeof *v);
+    if (v == NULL)
+        return 0;
+    memcpy(v, store->fsync_ring, n * sizeof *v);
+    qsort(v, n, sizeof *v, cmp_u32);
+    uint64_t p = v[n * 99 / 100];
+    if (by_time) {
+        /* The shortest duration d such that fsyncs of at most d fill 99 %
+         * of the time spent in fsync. */
+        uint64_t total = 0, sum = 0;
+        for (size_t i = 0; i < n; i++)
+            total += v[i];
+        size_t i = 0;
+        while (i + 1 < n && (sum + v[i]) * 100 < total * 99)
+            sum += v[i++];
+        p = v[i];
+    }
+    free(v);
+    return p;
+}
+
 const sl_store_stats_t *sl_store_get_stats(const sl_store_t *store) {
     return &store->stats;
 }

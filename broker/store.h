@@ -114,6 +114,8 @@ typedef struct sl_part_s {
     void *waiters;  /* For the server (long polls); not owned. */
     void *kwaiters; /* For the Kafka listener's Fetch long polls. */
     int advanced;   /* Scratch flag while completing a group. */
+    uint32_t idrop; /* Scratch while completing a group: tail entries the
+                       writer wrote to the index file, dropped at once. */
 } sl_part_t;
 
 /* An acknowledgement, opaque to the store, delivered after durability.
@@ -317,6 +319,12 @@ uint32_t sl_store_nparts(const sl_store_t *store);
 sl_part_t *sl_store_part_by_id(const sl_store_t *store, uint32_t id);
 const sl_store_opts_t *sl_store_options(const sl_store_t *store);
 const sl_store_stats_t *sl_store_get_stats(const sl_store_t *store);
+/* The 99th percentile of the latest 4096 fsyncs' durations, in
+ * microseconds (0 before the first): what bounds ack latency under
+ * fsync=always, for stats and bench/broker. With by_time, weighted by
+ * duration: the p99 of the fsync a put arriving at a random moment finds
+ * in progress (a 100 ms stall is one fsync, but 100 ms of arrivals). */
+uint64_t sl_store_fsync_p99_us(const sl_store_t *store, int by_time);
 size_t sl_store_nsegments(const sl_store_t *store);
 /* Log position after the last durable byte. */
 uint64_t sl_store_durable_end(const sl_store_t *store);

@@ -35,6 +35,11 @@
 
 /* Offsets [from, to) of a partition that recovery skipped (meta.log type
  * 5): nothing was stored there, so a rebuild accepts the jump. */
+/* Fsync durations a group reports (it makes at most a few: metadata,
+ * segment roll, log, directory) and the recent ones the store keeps. */
+#define SL__GROUP_FSYNCS 8
+#define SL__FSYNC_RING 4096
+
 typedef struct {
     uint32_t part_id;
     uint64_t from, to;
@@ -72,6 +77,7 @@ typedef struct {
     uint64_t fsyncs;
     uint64_t fsync_ns;
     uint64_t fsync_max_ns;
+    uint32_t fsync_us[SL__GROUP_FSYNCS]; /* The first fsyncs' durations. */
 } sl_group_t;
 
 struct sl_store_s {
@@ -152,6 +158,9 @@ struct sl_store_s {
     int dirty;
 
     sl_store_stats_t stats;
+    /* The durations of the latest SL__FSYNC_RING fsyncs (us), a ring
+     * indexed by stats.fsyncs, for sl_store_fsync_p99_us(). */
+    uint32_t fsync_ring[SL__FSYNC_RING];
 };
 
 /* A group's index record: u32 part id, u64 slot, the 40-byte entry. */

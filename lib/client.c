@@ -642,12 +642,17 @@ int sl_client_flush(sl_client_t *cl) {
 
 size_t sl_client_inflight(const sl_client_t *cl) { return cl->inflight; }
 
+/* Whether a whole reply line is buffered (an ack that needs no read). */
+static int ack_buffered(const sl_client_t *cl) {
+    return cl->in.len > cl->in_off &&
+           memchr(cl->in.data + cl->in_off, '\n', cl->in.len - cl->in_off);
+}
+
 int sl_client_ack_ready(sl_client_t *cl, int timeout_ms) {
     int err = sl_client_flush(cl);
     if (err != 0)
         return err;
-    if (cl->in.len > cl->in_off &&
-        memchr(cl->in.data + cl->in_off, '\n', cl->in.len - cl->in_off))
+    if (ack_buffered(cl))
         return 1;
     if (cl->fd < 0)
         return sl__client_set_err(cl, SL_ECLOSED, "not connected");
@@ -665,7 +670,11 @@ int sl_client_put_ack(sl_client_t *cl, sl_client_ack_t *ack) {
     memset(ack, 0, sizeof *ack);
     if (cl->inflight == 0)
         return sl__client_set_err(cl, SL_EINVAL, "no put in flight");
-    int err = sl_client_flush(cl);
+    /* An ack already received is returned without sending: the puts queued
+     * meanwhile go out together when the buffered acks run out (or the
+     * queue reaches FLUSH_AT), so a producer refilling its window ack by
+     * ack sends one write per burst of acks, not one per put. */
+    int err = ack_buffered(cl) ? 0 : sl_client_flush(cl);
     if (err != 0)
         return err;
     uint64_t id = cl->inflight_ids[cl->ring_head];

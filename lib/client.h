@@ -112,7 +112,12 @@ typedef struct {
     int code; /* The broker's result code (200 on success). */
 } sl_client_ack_t;
 
-/* Flushes, then waits for the next ack in send order. Returns 0 with
+/* Returns the next ack in send order. When it is already buffered, the
+ * puts queued since stay queued (they go out with the next flush, at 256
+ * KiB, or when an ack must be waited for): a producer that refills its
+ * window as acks come sends them in one write per burst of acks. When it
+ * must wait, it flushes first. Call sl_client_flush() or
+ * sl_client_ack_ready() to send queued puts without waiting. Returns 0 with
  * ack->code 200, or an SL_E* code for an error reply (ack->code says
  * which) or a broken connection (SL_ECLOSED, SL_ETIMEDOUT). */
 int sl_client_put_ack(sl_client_t *cl, sl_client_ack_t *ack);

@@ -194,6 +194,59 @@ SL_TEST(broker_store_write_read_reopen) {
     sl_store_free(store);
 }
 
+/* One group holding several index chunks of two partitions, interleaved
+ * (single-message appends, SL__INDEX_CHUNK entries a chunk): completing it
+ * drops each partition's written entries from its in-memory tail at once.
+ * Every message must read back in order, live (tail and file) and after a
+ * reopen (index files alone). */
+SL_TEST(broker_store_interleaved_index_chunks_in_one_group) {
+    const char *dir = sl_test_tmpdir();
+    sl_store_opts_t o;
+    opts_for(&o, dir);
+    live_t lv;
+    live_open(&lv, &o);
+    sl_part_t *users, *orders;
+    SL_CHECK_OK(sl_store_part(lv.store, "shop", 4, "users", 5, 1, &users));
+    SL_CHECK_OK(sl_store_part(lv.store, "shop", 4, "orders", 6, 1, &orders));
+    acked = 0;
+    size_t staged = 0;
+    uint64_t next = 0;
+    for (int round = 0; round < 3; round++) {
+        /* 100 + 37 * round a partition: 3 to 5 chunks each, and a
+         * remainder left in the tail for the next group. */
+        for (int i = 0; i < 100 + 37 * round; i++) {
+            char text[24];
+            snprintf(text, sizeof text, "m%llu", (unsigned long long)next);
+            sl_msg_t m = {(const uint8_t *)text, strlen(text)};
+            sl_ack_t ack = {NULL, next, 0, 1, 0};
+            uint64_t base;
+            int dup;
+            SL_CHECK_OK(sl_store_append(lv.store, users, &m, 1, -1, 0, &ack,
+                                        &base, &dup));
+            SL_CHECK_UINT(base, next);
+            sl_msg_t om = {(const uint8_t *)"o", 1};
+            SL_CHECK_OK(sl_store_append(lv.store, orders, &om, 1, -1, 0, &ack,
+                                        &base, &dup));
+            next++;
+            staged += 2;
+        }
+        live_sync(&lv, staged);
+        SL_CHECK_UINT(read_users(lv.store), next);
+    }
+    SL_CHECK_UINT(next, 100 + 137 + 174);
+    SL_CHECK(users->ntail < 2 * 32 && orders->ntail < 2 * 32);
+    live_close(&lv);
+    sl_store_t *store;
+    SL_CHECK_OK(sl_store_open_offline(&store, &o));
+    SL_CHECK_UINT(read_users(store), next);
+    sl_part_t *op;
+    SL_CHECK_OK(sl_store_part(store, "shop", 4, "orders", 6, 0, &op));
+    uint64_t a, b;
+    SL_CHECK_OK(sl_store_bounds(store, op, &a, &b));
+    SL_CHECK_UINT(b - a, next);
+    sl_store_free(store);
+}
+
 SL_TEST(broker_store_idempotent_and_groups_survive_restart) {
     const char *dir = sl_test_tmpdir();
     sl_store_opts_t o;
