@@ -167,9 +167,12 @@ build/bench/%: build/obj/bench/%.o $(call obj,$(HARNESS_SRC)) build/libsluice.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
 
-# The Kafka data-path test and benchmark drive the broker with librdkafka
-# (a real Kafka client); only they link it, never the sluice programs.
-RDKAFKA_BINS := build/tests/integration/kafka_data build/bench/kafka
+# librdkafka: capture and apply reach Kafka clusters through it
+# (lib/stream_kafka*.c), and so does everything that links their code (the
+# tests, benchmarks and fuzzers); the broker and the CLI never do.
+RDKAFKA_BINS := bin/sluice-capture bin/sluice-apply build/unit-tests \
+                build/unit-tests-asan $(ITESTS) $(ITESTS_ASAN) $(BENCHES) \
+                $(FUZZERS) build/fuzz-seedgen
 $(RDKAFKA_BINS): LDLIBS += $(RDKAFKA)
 
 build/freeport: build/obj/tests/harness/tools/freeport.o
