@@ -93,7 +93,8 @@ FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzzers/%,$(FUZZ_SRC))
 .SECONDARY:
 
 all: deps build
-build: $(PROGRAMS) build/unit-tests $(ITESTS) $(BENCHES) build/freeport
+build: $(PROGRAMS) build/unit-tests $(ITESTS) $(BENCHES) build/freeport \
+       build/tests/tools/kafka_mock
 
 help:
 	@sed -n '3,21p' Makefile
@@ -174,6 +175,11 @@ RDKAFKA_BINS := bin/sluice-capture bin/sluice-apply build/unit-tests \
                 build/unit-tests-asan $(ITESTS) $(ITESTS_ASAN) $(BENCHES) \
                 $(FUZZERS) build/fuzz-seedgen
 $(RDKAFKA_BINS): LDLIBS += $(RDKAFKA)
+
+# librdkafka's mock Kafka cluster, driven on stdin (tests/tools/kafka_mock.c).
+build/tests/tools/kafka_mock: build/obj/tests/tools/kafka_mock.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -g -o $@ $^ $(RDKAFKA)
 
 build/freeport: build/obj/tests/harness/tools/freeport.o
 	$(CC) -o $@ $^

@@ -274,6 +274,11 @@ static int send_entry(sl_publish_t *pub, ent_t *ent) {
         int err = tail_of(pub, ent->part, &t);
         if (err != 0)
             return err;
+        if (t->have && t->seq >= ent->first_seq)
+            sl_log_info("already stored; not sent again",
+                        "part=%s first_seq=%llu n=%zu stored_up_to=%llu",
+                        ent->part, (unsigned long long)ent->first_seq, ent->n,
+                        (unsigned long long)t->seq);
         if (t->have && t->seq >= ent->first_seq + ent->n - 1) {
             ent->sent = 1;
             ent->local_dup = 1;

@@ -103,10 +103,45 @@ int sl__kafka_map(sl__kafka_t *k, const char *topic, const char *part, char *kt,
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf) {
     (void)rk;
-    if (level <= 4)
+    /* CONFWARN says enable.gapless.guarantee is "experimental": sluice
+     * sets it on purpose (docs/kafka.md), so that is no warning. */
+    if (level <= 4 && strcmp(fac, "CONFWARN") != 0)
         sl_log_warn("librdkafka", "facility=%s msg=\"%s\"", fac, buf);
     else if (level <= 6)
         sl_log_info("librdkafka", "facility=%s msg=\"%s\"", fac, buf);
+}
+
+/* Errors outside a request: an authentication failure is kept, so that
+ * the request it made fail reports it (SL_EAUTH) instead of a timeout. */
+static void error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaque) {
+    (void)rk;
+    sl__kafka_t *k = opaque;
+    if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+        e == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
+        e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+        e == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED) {
+        k->auth_err = e;
+        snprintf(k->auth_text, sizeof k->auth_text, "%s", reason);
+    }
+}
+
+/* After a failed request: the authentication error that caused it, if
+ * librdkafka reported one. */
+static int auth_failure(sl__kafka_t *k, rd_kafka_t *rk) {
+    if (rk == k->cons) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 0);
+        if (m != NULL)
+            rd_kafka_message_destroy(m); /* Re-fetched after a reassign. */
+    } else {
+        rd_kafka_poll(rk, 0);
+    }
+    if (k->auth_err == 0)
+        return 0;
+    snprintf(k->err, sizeof k->err,
+             "kafka brokers %.100s refused this client (%s): %.200s; check "
+             "the SASL/TLS settings (--kafka-opt) and the secret",
+             k->brokers, rd_kafka_err2name(k->auth_err), k->auth_text);
+    return SL_EAUTH;
 }
 
 /* One setting; the value is never part of an error message when the key
@@ -120,7 +155,8 @@ static int conf_set(sl__kafka_t *k, rd_kafka_conf_t *conf, const char *key,
     if (is_sensitive(key))
         snprintf(k->err, sizeof k->err, "kafka setting %s refused", key);
     else
-        snprintf(k->err, sizeof k->err, "kafka setting %.200s: %.200s", key, errstr);
+        snprintf(k->err, sizeof k->err, "kafka setting %.200s: %.200s", key,
+                 errstr);
     return SL_ECONFIG;
 }
 
@@ -138,7 +174,8 @@ static int user_value(sl__kafka_t *k, const char *key, const char *v,
     else if ((*out = strdup(v)) == NULL)
         return SL_ENOMEM;
     if (err != 0) {
-        snprintf(k->err, sizeof k->err, "kafka setting %.200s: %.200s", key, errbuf);
+        snprintf(k->err, sizeof k->err, "kafka setting %.200s: %.200s", key,
+                 errbuf);
         return err;
     }
     if (*out == NULL) {
@@ -156,6 +193,8 @@ int sl__kafka_conf(sl__kafka_t *k, int producer, const char *group,
     if (conf == NULL)
         return SL_ENOMEM;
     rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_opaque(conf, k);
     char tmo[32];
     snprintf(tmo, sizeof tmo, "%d", k->io_timeout_ms);
     int err = conf_set(k, conf, "bootstrap.servers", k->brokers);
@@ -286,10 +325,16 @@ int sl__kafka_topic_parts(sl__kafka_t *k, rd_kafka_t *rk, const char *kt,
         return SL_ENOMEM;
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t e =
-        rd_kafka_metadata(rk, 0, rkt, &md, k->io_timeout_ms);
+        rd_kafka_metadata(rk, 0, rkt, &md, k->connect_timeout_ms);
     rd_kafka_topic_destroy(rkt);
-    if (e != 0)
-        return sl__kafka_err(k, e, "kafka metadata");
+    if (e != 0) {
+        int a = auth_failure(k, rk);
+        if (a != 0)
+            return a;
+        char what[300];
+        snprintf(what, sizeof what, "kafka metadata from %.200s", k->brokers);
+        return sl__kafka_err(k, e, what);
+    }
     int err = SL_ENOTFOUND;
     for (int i = 0; i < md->topic_cnt; i++) {
         if (strcmp(md->topics[i].topic, kt) != 0)
@@ -626,9 +671,11 @@ static int kafka_partitions(sl_stream_t *s, const char *topic,
     const struct rd_kafka_metadata *md = NULL;
     if (err == 0) {
         rd_kafka_resp_err_t e =
-            rd_kafka_metadata(k->cons, 1, NULL, &md, k->io_timeout_ms);
-        if (e != 0)
-            return sl__kafka_err(k, e, "kafka metadata");
+            rd_kafka_metadata(k->cons, 1, NULL, &md, k->connect_timeout_ms);
+        if (e != 0) {
+            int a = auth_failure(k, k->cons);
+            return a != 0 ? a : sl__kafka_err(k, e, "kafka metadata");
+        }
     }
     for (int i = 0; err == 0 && i < md->topic_cnt; i++) {
         const struct rd_kafka_metadata_topic *t = &md->topics[i];

@@ -70,6 +70,12 @@ typedef struct {
     char ptopic[256], ppart[256];
     uint64_t poff, pmax;
 
+    /* The last authentication or authorization error librdkafka reported
+     * outside a request (error_cb; it runs inside our polls, on the
+     * session's thread). */
+    rd_kafka_resp_err_t auth_err;
+    char auth_text[256];
+
     char err[512];
 } sl__kafka_t;
 

@@ -74,7 +74,6 @@ static int producer(sl__kafka_t *k) {
     if (err != 0)
         return err;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
-    rd_kafka_conf_set_opaque(conf, k);
     char errstr[256];
     k->prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (k->prod == NULL) {
@@ -358,6 +357,12 @@ int sl__kafka_ack(sl_stream_t *s, sl_stream_ack_t *ack) {
     int r = sl__kafka_ack_ready(s, k->io_timeout_ms);
     if (r < 0)
         return r;
+    if (r == 0 && k->auth_err != 0) {
+        snprintf(k->err, sizeof k->err,
+                 "kafka brokers %.100s refused this client (%s): %.200s",
+                 k->brokers, rd_kafka_err2name(k->auth_err), k->auth_text);
+        return SL_EAUTH;
+    }
     if (r == 0) {
         snprintf(k->err, sizeof k->err,
                  "kafka: no delivery report in %d ms (brokers %s)",
