@@ -267,7 +267,9 @@ static int fetch_part(sl__worker_t *w, sl__part_t *p, uint64_t wait,
 static void prefetch(sl__worker_t *w, sl__part_t *p,
                      const sl_stream_fetch_t *f) {
     if (w->pend_p != NULL || f->count == 0 || f->latest <= f->next ||
-        *w->c->soft)
+        *w->c->soft ||
+        (w->fcl[w->fcur] != NULL &&
+         (sl_stream_caps(w->fcl[w->fcur]) & SL_STREAM_CAP_PREFETCH)))
         return;
     int k = w->fcur ^ 1;
     if (fetch_client(w, k) != 0)

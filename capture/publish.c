@@ -357,14 +357,37 @@ static void pop_boundaries(sl_publish_t *pub) {
     }
 }
 
+/* A request the log refused for good (a topic too small, a refusal of
+ * this client): the reason goes into pub->err and the log at once, since
+ * the caller may be deep in the decoder, whose own message is generic. */
+static int send_failed(sl_publish_t *pub, const ent_t *ent, int err) {
+    if (err == SL_ESTOPPED || pub->err[0] != '\0')
+        return err;
+    snprintf(pub->err, sizeof pub->err,
+             "cannot publish to %s (%s): %s; capture stops rather than skip "
+             "it",
+             ent->kind == ENT_BATCH ? ent->part : pub->cp_part,
+             sl_strerror(err), sl_stream_error(pub->st));
+    sl_log_error("capture cannot publish", "error=\"%s\"", pub->err);
+    return err;
+}
+
+/* Sends one entry, through a reconnect when the session broke. */
+static int send_or_recover(sl_publish_t *pub, ent_t *ent) {
+    int err = send_entry(pub, ent);
+    if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
+        return send_failed(pub, ent, err);
+    return 0;
+}
+
 /* Sends every request not sent yet (the open batch included). */
 static int send_unsent(sl_publish_t *pub) {
     for (size_t i = 0; i < pub->qlen; i++) {
         ent_t *ent = qat(pub, i);
         if (ent->sent || ent->kind == ENT_BOUNDARY)
             continue;
-        int err = send_entry(pub, ent);
-        if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
+        int err = send_or_recover(pub, ent);
+        if (err != 0)
             return err;
     }
     return 0;
@@ -484,8 +507,7 @@ int sl_publish_message(sl_publish_t *pub, const char *part, size_t part_len,
         ent->data.len + len > pub->max_batch_bytes ||
         strlen(ent->part) != part_len || memcmp(ent->part, part, part_len)) {
         if (ent != NULL && ent->kind == ENT_BATCH && !ent->sent) {
-            err = send_entry(pub, ent);
-            if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
+            if ((err = send_or_recover(pub, ent)) != 0)
                 return err;
         }
         if ((err = qpush(pub, ENT_BATCH, &ent)) != 0)
@@ -584,10 +606,7 @@ int sl_publish_cut(sl_publish_t *pub) {
     ent_t *ent = qat(pub, pub->qlen - 1);
     if (ent->kind != ENT_BATCH || ent->sent)
         return 0;
-    int err = send_entry(pub, ent);
-    if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
-        return err;
-    return 0;
+    return send_or_recover(pub, ent);
 }
 
 int sl_publish_boundary(sl_publish_t *pub, const sl_checkpoint_t *cp) {
@@ -623,8 +642,7 @@ int sl_publish_sync(sl_publish_t *pub, int force, uint64_t checkpoint_ms) {
     if ((err = sl_checkpoint_encode(&pub->safe, &ent->data)) != 0)
         return err;
     pub->inflight_bytes += ent->data.len;
-    err = send_entry(pub, ent);
-    if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
+    if ((err = send_or_recover(pub, ent)) != 0)
         return err;
     if ((err = drain(pub, 0)) != 0)
         return err;

@@ -86,6 +86,11 @@ enum {
      * member was assigned by the log's group membership; without it the
      * caller assigns partitions itself (apply/assign.c). */
     SL_STREAM_CAP_GROUPS = 8,
+    /* The session keeps fetching ahead of the caller by itself (librdkafka
+     * prefetches the assigned partition): a caller's own read-ahead on a
+     * second session (sl_stream_get_send()) only moves the partition
+     * between sessions and costs a round trip each time. */
+    SL_STREAM_CAP_PREFETCH = 16,
 };
 
 /* Opens a session on the log at url (opts may be NULL for defaults). On

@@ -54,7 +54,8 @@ static int is_sensitive(const char *key) {
            strstr(key, ".key") != NULL;
 }
 
-int sl__kafka_err(sl__kafka_t *k, rd_kafka_resp_err_t e, const char *what) {
+int sl__stream_kafka_err(sl__stream_kafka_t *k, rd_kafka_resp_err_t e,
+                         const char *what) {
     snprintf(k->err, sizeof k->err, "%s: %s", what, rd_kafka_err2str(e));
     switch (e) {
     case RD_KAFKA_RESP_ERR_NO_ERROR: return 0;
@@ -87,10 +88,10 @@ int sl__kafka_err(sl__kafka_t *k, rd_kafka_resp_err_t e, const char *what) {
     }
 }
 
-int sl__kafka_map(sl__kafka_t *k, const char *topic, const char *part, char *kt,
-                  size_t cap, int32_t *kp) {
-    int err = sl__kafka_name_of(topic, strlen(topic), part, strlen(part), kt,
-                                cap, kp);
+int sl__stream_kafka_map(sl__stream_kafka_t *k, const char *topic,
+                         const char *part, char *kt, size_t cap, int32_t *kp) {
+    int err =
+        sl_kafka_name_of(topic, strlen(topic), part, strlen(part), kt, cap, kp);
     if (err != 0)
         snprintf(k->err, sizeof k->err,
                  "partition (%s, %s) has no Kafka name (docs/kafka.md, "
@@ -115,7 +116,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
  * the request it made fail reports it (SL_EAUTH) instead of a timeout. */
 static void error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaque) {
     (void)rk;
-    sl__kafka_t *k = opaque;
+    sl__stream_kafka_t *k = opaque;
     if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
         e == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
         e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
@@ -127,7 +128,7 @@ static void error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaque) {
 
 /* After a failed request: the authentication error that caused it, if
  * librdkafka reported one. */
-static int auth_failure(sl__kafka_t *k, rd_kafka_t *rk) {
+static int auth_failure(sl__stream_kafka_t *k, rd_kafka_t *rk) {
     if (rk == k->cons) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 0);
         if (m != NULL)
@@ -146,8 +147,8 @@ static int auth_failure(sl__kafka_t *k, rd_kafka_t *rk) {
 
 /* One setting; the value is never part of an error message when the key
  * names a secret. */
-static int conf_set(sl__kafka_t *k, rd_kafka_conf_t *conf, const char *key,
-                    const char *value) {
+static int conf_set(sl__stream_kafka_t *k, rd_kafka_conf_t *conf,
+                    const char *key, const char *value) {
     char errstr[256];
     if (rd_kafka_conf_set(conf, key, value, errstr, sizeof errstr) ==
         RD_KAFKA_CONF_OK)
@@ -162,7 +163,7 @@ static int conf_set(sl__kafka_t *k, rd_kafka_conf_t *conf, const char *key,
 
 /* A user's value: "@file:PATH" and "@env:NAME" are read as secrets. The
  * result is owned by the caller (sl_secret_free()). */
-static int user_value(sl__kafka_t *k, const char *key, const char *v,
+static int user_value(sl__stream_kafka_t *k, const char *key, const char *v,
                       char **out) {
     char errbuf[256];
     int err = 0;
@@ -186,8 +187,8 @@ static int user_value(sl__kafka_t *k, const char *key, const char *v,
     return 0;
 }
 
-int sl__kafka_conf(sl__kafka_t *k, int producer, const char *group,
-                   rd_kafka_conf_t **out) {
+int sl__stream_kafka_conf(sl__stream_kafka_t *k, int producer,
+                          const char *group, rd_kafka_conf_t **out) {
     *out = NULL;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (conf == NULL)
@@ -202,6 +203,20 @@ int sl__kafka_conf(sl__kafka_t *k, int producer, const char *group,
         err = conf_set(k, conf, "socket.timeout.ms", tmo);
     if (err == 0 && k->secret != NULL)
         err = conf_set(k, conf, "sasl.password", k->secret);
+    /* Tuning defaults, which the user's settings may change: a short
+     * linger (batches fill from capture's own batching), librdkafka's
+     * queue above capture's --max-inflight so that a produce never meets
+     * QUEUE_FULL, and a bounded prefetch per consumer (apply holds a few
+     * consumers per worker). */
+    static const char *const tune[][2] = {
+        {"linger.ms", "2"},
+        {"queue.buffering.max.kbytes", "2097151"},
+        {"queue.buffering.max.messages", "10000000"},
+        {"queued.max.messages.kbytes", "8192"},
+    };
+    for (size_t i = 0; i < sizeof tune / sizeof tune[0] && err == 0; i++)
+        if (producer == (i < 3))
+            err = conf_set(k, conf, tune[i][0], tune[i][1]);
     for (size_t i = 0; i < k->nprops && err == 0; i++) {
         const char *eq = strchr(k->props[i], '=');
         char key[256];
@@ -246,9 +261,6 @@ int sl__kafka_conf(sl__kafka_t *k, int producer, const char *group,
             {"acks", "all"},
             {"message.timeout.ms", "0"},
             {"allow.auto.create.topics", "false"},
-            {"queue.buffering.max.kbytes", "2097151"},
-            {"queue.buffering.max.messages", "10000000"},
-            {"linger.ms", "2"},
         };
         for (size_t i = 0; i < sizeof p / sizeof p[0] && err == 0; i++)
             err = conf_set(k, conf, p[i][0], p[i][1]);
@@ -279,13 +291,13 @@ int sl__kafka_conf(sl__kafka_t *k, int producer, const char *group,
 
 /* ---- the consumer ---- */
 
-static void drop_msgs(sl__kafka_t *k) {
+static void drop_msgs(sl__stream_kafka_t *k) {
     for (size_t i = 0; i < k->nmsgs; i++)
         rd_kafka_message_destroy(k->msgs[i]);
     k->nmsgs = 0;
 }
 
-static void consumer_drop(sl__kafka_t *k) {
+static void consumer_drop(sl__stream_kafka_t *k) {
     drop_msgs(k);
     if (k->cons != NULL) {
         rd_kafka_consumer_close(k->cons);
@@ -297,12 +309,12 @@ static void consumer_drop(sl__kafka_t *k) {
 }
 
 /* The consumer for group (NULL: any; the reader's own id otherwise). */
-static int consumer(sl__kafka_t *k, const char *group) {
+static int consumer(sl__stream_kafka_t *k, const char *group) {
     if (k->cons != NULL && (group == NULL || strcmp(group, k->cur_group) == 0))
         return 0;
     consumer_drop(k);
     rd_kafka_conf_t *conf;
-    int err = sl__kafka_conf(k, 0, group, &conf);
+    int err = sl__stream_kafka_conf(k, 0, group, &conf);
     if (err != 0)
         return err;
     char errstr[256];
@@ -318,8 +330,8 @@ static int consumer(sl__kafka_t *k, const char *group) {
     return 0;
 }
 
-int sl__kafka_topic_parts(sl__kafka_t *k, rd_kafka_t *rk, const char *kt,
-                          int *nparts) {
+int sl__stream_kafka_topic_parts(sl__stream_kafka_t *k, rd_kafka_t *rk,
+                                 const char *kt, int *nparts) {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, kt, NULL);
     if (rkt == NULL)
         return SL_ENOMEM;
@@ -333,7 +345,7 @@ int sl__kafka_topic_parts(sl__kafka_t *k, rd_kafka_t *rk, const char *kt,
             return a;
         char what[300];
         snprintf(what, sizeof what, "kafka metadata from %.200s", k->brokers);
-        return sl__kafka_err(k, e, what);
+        return sl__stream_kafka_err(k, e, what);
     }
     int err = SL_ENOTFOUND;
     for (int i = 0; i < md->topic_cnt; i++) {
@@ -343,7 +355,7 @@ int sl__kafka_topic_parts(sl__kafka_t *k, rd_kafka_t *rk, const char *kt,
             *nparts = md->topics[i].partition_cnt;
             err = 0;
         } else {
-            err = sl__kafka_err(k, md->topics[i].err, kt);
+            err = sl__stream_kafka_err(k, md->topics[i].err, kt);
         }
     }
     rd_kafka_metadata_destroy(md);
@@ -354,14 +366,14 @@ int sl__kafka_topic_parts(sl__kafka_t *k, rd_kafka_t *rk, const char *kt,
 
 static int kafka_offsets(sl_stream_t *s, const char *topic, const char *part,
                          uint64_t *earliest, uint64_t *latest) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     char kt[256];
     int32_t kp;
-    int n, err = sl__kafka_map(k, topic, part, kt, sizeof kt, &kp);
+    int n, err = sl__stream_kafka_map(k, topic, part, kt, sizeof kt, &kp);
     if (err == 0)
         err = consumer(k, NULL);
     if (err == 0)
-        err = sl__kafka_topic_parts(k, k->cons, kt, &n);
+        err = sl__stream_kafka_topic_parts(k, k->cons, kt, &n);
     if (err == 0 && kp >= n) {
         snprintf(k->err, sizeof k->err,
                  "kafka topic %s has %d partitions, no partition %d", kt, n,
@@ -373,7 +385,7 @@ static int kafka_offsets(sl_stream_t *s, const char *topic, const char *part,
         rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
             k->cons, kt, kp, &lo, &hi, k->io_timeout_ms);
         if (e != 0)
-            return sl__kafka_err(k, e, kt);
+            return sl__stream_kafka_err(k, e, kt);
         *earliest = (uint64_t)lo;
         *latest = (uint64_t)hi;
     }
@@ -381,7 +393,7 @@ static int kafka_offsets(sl_stream_t *s, const char *topic, const char *part,
 }
 
 /* Assigns (kt, kp) at offset unless the assignment delivers it next. */
-static int assign_at(sl__kafka_t *k, const char *kt, int32_t kp,
+static int assign_at(sl__stream_kafka_t *k, const char *kt, int32_t kp,
                      uint64_t offset) {
     if (strcmp(k->ctopic, kt) == 0 && k->cpart == kp &&
         k->cnext == (int64_t)offset)
@@ -392,7 +404,7 @@ static int assign_at(sl__kafka_t *k, const char *kt, int32_t kp,
     rd_kafka_topic_partition_list_destroy(l);
     if (e != 0) {
         k->ctopic[0] = '\0';
-        return sl__kafka_err(k, e, "kafka assign");
+        return sl__stream_kafka_err(k, e, "kafka assign");
     }
     snprintf(k->ctopic, sizeof k->ctopic, "%s", kt);
     k->cpart = kp;
@@ -400,7 +412,7 @@ static int assign_at(sl__kafka_t *k, const char *kt, int32_t kp,
     return 0;
 }
 
-static int keep_msg(sl__kafka_t *k, rd_kafka_message_t *m) {
+static int keep_msg(sl__stream_kafka_t *k, rd_kafka_message_t *m) {
     if (k->nmsgs == k->msgcap) {
         size_t ncap = k->msgcap ? k->msgcap * 2 : 256;
         rd_kafka_message_t **nm = realloc(k->msgs, ncap * sizeof *nm);
@@ -421,8 +433,9 @@ static int keep_msg(sl__kafka_t *k, rd_kafka_message_t *m) {
  * nothing there yet it waits up to wait_ms; records that exist (below the
  * high watermark) are always waited for, up to the I/O timeout, since a
  * fresh assignment delivers nothing until its first fetch returns. */
-static int fetch(sl__kafka_t *k, const char *kt, int32_t kp, uint64_t offset,
-                 uint64_t max_bytes, uint64_t wait_ms, sl_stream_fetch_t *out) {
+static int fetch(sl__stream_kafka_t *k, const char *kt, int32_t kp,
+                 uint64_t offset, uint64_t max_bytes, uint64_t wait_ms,
+                 sl_stream_fetch_t *out) {
     memset(out, 0, sizeof *out);
     out->next = offset;
     int err = assign_at(k, kt, kp, offset);
@@ -446,7 +459,7 @@ static int fetch(sl__kafka_t *k, const char *kt, int32_t kp, uint64_t offset,
                 rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
                     k->cons, kt, kp, &lo, &hi, k->io_timeout_ms);
                 if (e != 0)
-                    return sl__kafka_err(k, e, kt);
+                    return sl__stream_kafka_err(k, e, kt);
                 checked = 1;
             }
             if (hi >= 0 && (int64_t)offset >= hi)
@@ -480,7 +493,7 @@ static int fetch(sl__kafka_t *k, const char *kt, int32_t kp, uint64_t offset,
                     return (int64_t)offset < lo ? SL_EGONE : SL_ERANGE;
                 }
             }
-            return sl__kafka_err(k, e, kt);
+            return sl__stream_kafka_err(k, e, kt);
         }
         if (m->partition != kp || m->offset < (int64_t)offset ||
             strcmp(rd_kafka_topic_name(m->rkt), kt) != 0) {
@@ -517,18 +530,19 @@ static int fetch(sl__kafka_t *k, const char *kt, int32_t kp, uint64_t offset,
 static int kafka_get(sl_stream_t *s, const char *topic, const char *part,
                      uint64_t offset, uint64_t max_bytes, uint64_t wait_ms,
                      sl_stream_fetch_t *out) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     drop_msgs(k);
     k->pend = 0;
     char kt[256];
     int32_t kp;
-    int n, err = sl__kafka_map(k, topic, part, kt, sizeof kt, &kp);
+    int n, err = sl__stream_kafka_map(k, topic, part, kt, sizeof kt, &kp);
     if (err == 0)
         err = consumer(k, NULL);
     /* A partition that does not exist is SL_ENOTFOUND at once, as on
      * sluice-broker, instead of a fetch that waits for it. */
     if (err == 0 && strcmp(kt, k->ctopic) != 0 &&
-        (err = sl__kafka_topic_parts(k, k->cons, kt, &n)) == 0 && kp >= n) {
+        (err = sl__stream_kafka_topic_parts(k, k->cons, kt, &n)) == 0 &&
+        kp >= n) {
         snprintf(k->err, sizeof k->err, "kafka topic %s has no partition %d",
                  kt, (int)kp);
         err = SL_ENOTFOUND;
@@ -544,10 +558,10 @@ static int kafka_get(sl_stream_t *s, const char *topic, const char *part,
  * on); the second collects what came. */
 static int kafka_get_send(sl_stream_t *s, const char *topic, const char *part,
                           uint64_t offset, uint64_t max_bytes) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     char kt[256];
     int32_t kp;
-    int err = sl__kafka_map(k, topic, part, kt, sizeof kt, &kp);
+    int err = sl__stream_kafka_map(k, topic, part, kt, sizeof kt, &kp);
     if (err == 0)
         err = consumer(k, NULL);
     if (err == 0 && strcmp(kt, k->ctopic) == 0)
@@ -563,7 +577,7 @@ static int kafka_get_send(sl_stream_t *s, const char *topic, const char *part,
 }
 
 static int kafka_get_recv(sl_stream_t *s, sl_stream_fetch_t *out) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     if (!k->pend) {
         memset(out, 0, sizeof *out);
         return SL_EINVAL;
@@ -586,7 +600,7 @@ static int be64_header(rd_kafka_headers_t *h, const char *name, uint64_t *v) {
 
 static int kafka_rec_seq(sl_stream_t *s, const sl_stream_fetch_t *f, size_t i,
                          int64_t *producer, uint64_t *seq) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     if (f->recs != k->recs || i >= k->nmsgs)
         return SL_EINVAL;
     rd_kafka_headers_t *h = NULL;
@@ -610,11 +624,11 @@ static int tp_list(const char *kt, int32_t kp, int64_t offset,
 
 static int kafka_commit(sl_stream_t *s, const char *group, const char *topic,
                         const char *part, uint64_t offset) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     char kt[256];
     int32_t kp;
     rd_kafka_topic_partition_list_t *l = NULL;
-    int err = sl__kafka_map(k, topic, part, kt, sizeof kt, &kp);
+    int err = sl__stream_kafka_map(k, topic, part, kt, sizeof kt, &kp);
     if (err == 0)
         err = consumer(k, group);
     if (err == 0)
@@ -623,7 +637,7 @@ static int kafka_commit(sl_stream_t *s, const char *group, const char *topic,
         rd_kafka_resp_err_t e = rd_kafka_commit(k->cons, l, 0);
         if (e == 0 && l->elems[0].err != 0)
             e = l->elems[0].err;
-        err = sl__kafka_err(k, e, "kafka offset commit");
+        err = sl__stream_kafka_err(k, e, "kafka offset commit");
     }
     if (l != NULL)
         rd_kafka_topic_partition_list_destroy(l);
@@ -632,11 +646,11 @@ static int kafka_commit(sl_stream_t *s, const char *group, const char *topic,
 
 static int kafka_committed(sl_stream_t *s, const char *group, const char *topic,
                            const char *part, uint64_t *offset) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     char kt[256];
     int32_t kp;
     rd_kafka_topic_partition_list_t *l = NULL;
-    int err = sl__kafka_map(k, topic, part, kt, sizeof kt, &kp);
+    int err = sl__stream_kafka_map(k, topic, part, kt, sizeof kt, &kp);
     if (err == 0)
         err = consumer(k, group);
     if (err == 0)
@@ -646,7 +660,7 @@ static int kafka_committed(sl_stream_t *s, const char *group, const char *topic,
             rd_kafka_committed(k->cons, l, k->io_timeout_ms);
         if (e == 0 && l->elems[0].err != 0)
             e = l->elems[0].err;
-        err = sl__kafka_err(k, e, "kafka committed offsets");
+        err = sl__stream_kafka_err(k, e, "kafka committed offsets");
         if (err == 0 && l->elems[0].offset < 0) {
             snprintf(k->err, sizeof k->err, "group %s has no offset", group);
             err = SL_ENOTFOUND;
@@ -665,7 +679,7 @@ static int kafka_committed(sl_stream_t *s, const char *group, const char *topic,
 static int kafka_partitions(sl_stream_t *s, const char *topic,
                             const char *group, sl_stream_part_cb cb,
                             void *ctx) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     (void)group;
     int err = consumer(k, NULL);
     const struct rd_kafka_metadata *md = NULL;
@@ -674,7 +688,7 @@ static int kafka_partitions(sl_stream_t *s, const char *topic,
             rd_kafka_metadata(k->cons, 1, NULL, &md, k->connect_timeout_ms);
         if (e != 0) {
             int a = auth_failure(k, k->cons);
-            return a != 0 ? a : sl__kafka_err(k, e, "kafka metadata");
+            return a != 0 ? a : sl__stream_kafka_err(k, e, "kafka metadata");
         }
     }
     for (int i = 0; err == 0 && i < md->topic_cnt; i++) {
@@ -683,16 +697,16 @@ static int kafka_partitions(sl_stream_t *s, const char *topic,
             continue;
         for (int p = 0; p < t->partition_cnt && err == 0; p++) {
             char st[256], sp[256];
-            if (sl__kafka_sluice_name(t->topic, strlen(t->topic), p,
-                                      t->partition_cnt == 1, st, sizeof st, sp,
-                                      sizeof sp) != 0 ||
+            if (sl_kafka_sluice_name(t->topic, strlen(t->topic), p,
+                                     t->partition_cnt == 1, st, sizeof st, sp,
+                                     sizeof sp) != 0 ||
                 strcmp(st, topic) != 0)
                 continue;
             int64_t lo, hi;
             rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
                 k->cons, t->topic, p, &lo, &hi, k->io_timeout_ms);
             if (e != 0)
-                err = sl__kafka_err(k, e, t->topic);
+                err = sl__stream_kafka_err(k, e, t->topic);
             else
                 err = cb(ctx, sp, strlen(sp), (uint64_t)hi);
         }
@@ -703,12 +717,12 @@ static int kafka_partitions(sl_stream_t *s, const char *topic,
 }
 
 static const char *kafka_error(const sl_stream_t *s) {
-    return ((const sl__kafka_t *)s)->err;
+    return ((const sl__stream_kafka_t *)s)->err;
 }
 
 static void kafka_close(sl_stream_t *s) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
-    sl__kafka_producer_drop(k);
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
+    sl__stream_kafka_producer_drop(k);
     consumer_drop(k);
     free(k->msgs);
     free(k->recs);
@@ -725,8 +739,8 @@ static void kafka_close(sl_stream_t *s) {
 /* A new session: a new producer (new producer id and epoch; capture reads
  * the partitions' tails again) and a new consumer. */
 static int kafka_reconnect(sl_stream_t *s) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
-    sl__kafka_producer_drop(k);
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
+    sl__stream_kafka_producer_drop(k);
     consumer_drop(k);
     k->pend = 0;
     return 0;
@@ -736,14 +750,15 @@ static const sl__stream_ops_t kafka_ops = {
     .close = kafka_close,
     .reconnect = kafka_reconnect,
     .error = kafka_error,
-    .caps = SL_STREAM_CAP_HEADERS | SL_STREAM_CAP_CREATE,
-    .send = sl__kafka_send,
-    .flush = sl__kafka_flush,
-    .ack = sl__kafka_ack,
-    .inflight = sl__kafka_inflight,
-    .ack_ready = sl__kafka_ack_ready,
-    .put = sl__kafka_put,
-    .create = sl__kafka_create,
+    .caps =
+        SL_STREAM_CAP_HEADERS | SL_STREAM_CAP_CREATE | SL_STREAM_CAP_PREFETCH,
+    .send = sl__stream_kafka_send,
+    .flush = sl__stream_kafka_flush,
+    .ack = sl__stream_kafka_ack,
+    .inflight = sl__stream_kafka_inflight,
+    .ack_ready = sl__stream_kafka_ack_ready,
+    .put = sl__stream_kafka_put,
+    .create = sl__stream_kafka_create,
     .get = kafka_get,
     .get_send = kafka_get_send,
     .get_recv = kafka_get_recv,
@@ -755,17 +770,17 @@ static const sl__stream_ops_t kafka_ops = {
 };
 
 /* Reads sluice's own settings (sluice.KEY=N) out of the list. */
-static int own_setting(sl__kafka_t *k, const char *prop) {
+static int own_setting(sl__stream_kafka_t *k, const char *prop) {
     static const struct {
         const char *key;
         size_t off;
         long lo, hi;
     } own[] = {
-        {"sluice.replication.factor=", offsetof(sl__kafka_t, replication), -1,
-         32767},
-        {"sluice.min.insync.replicas=", offsetof(sl__kafka_t, min_insync), 0,
-         32767},
-        {"sluice.partitions=", offsetof(sl__kafka_t, nparts), 0, 65536},
+        {"sluice.replication.factor=",
+         offsetof(sl__stream_kafka_t, replication), -1, 32767},
+        {"sluice.min.insync.replicas=",
+         offsetof(sl__stream_kafka_t, min_insync), 0, 32767},
+        {"sluice.partitions=", offsetof(sl__stream_kafka_t, nparts), 0, 65536},
     };
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
         size_t n = strlen(own[i].key);
@@ -790,7 +805,7 @@ static int own_setting(sl__kafka_t *k, const char *prop) {
 
 int sl__stream_kafka_open(const char *servers, const sl_stream_opts_t *opts,
                           sl_stream_t **out, char *errbuf, size_t errlen) {
-    sl__kafka_t *k = calloc(1, sizeof *k);
+    sl__stream_kafka_t *k = calloc(1, sizeof *k);
     if (k == NULL)
         return SL_ENOMEM;
     k->base.ops = &kafka_ops;
@@ -832,9 +847,9 @@ int sl__stream_kafka_open(const char *servers, const sl_stream_opts_t *opts,
     }
     /* Check the settings now, not at the first produce. */
     rd_kafka_conf_t *conf = NULL;
-    if (err == 0 && (err = sl__kafka_conf(k, 1, NULL, &conf)) == 0)
+    if (err == 0 && (err = sl__stream_kafka_conf(k, 1, NULL, &conf)) == 0)
         rd_kafka_conf_destroy(conf);
-    if (err == 0 && (err = sl__kafka_conf(k, 0, NULL, &conf)) == 0)
+    if (err == 0 && (err = sl__stream_kafka_conf(k, 0, NULL, &conf)) == 0)
         rd_kafka_conf_destroy(conf);
     if (err != 0) {
         if (errbuf != NULL)

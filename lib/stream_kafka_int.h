@@ -19,6 +19,7 @@
 #ifndef SL_STREAM_KAFKA_INT_H
 #define SL_STREAM_KAFKA_INT_H
 
+#include "broker/kafka/kafka.h"
 #include "stream_int.h"
 #include "strmap.h"
 
@@ -36,7 +37,7 @@ typedef struct {
     int err;         /* The first failure (SL_E*), 0 if none. */
     int code;        /* librdkafka's code of that failure. */
     uint64_t offset; /* Offset of the first message, when reported. */
-} sl__kafka_batch_t;
+} sl__stream_kafka_batch_t;
 
 typedef struct {
     sl_stream_t base; /* First: the public handle. */
@@ -52,7 +53,7 @@ typedef struct {
     char cur_group[256];
 
     rd_kafka_t *prod;
-    sl__kafka_batch_t *ring;
+    sl__stream_kafka_batch_t *ring;
     size_t rhead, rlen, rcap;
     uint64_t next_reqid;
     int fatal;           /* The producer hit a fatal error: reconnect. */
@@ -77,42 +78,37 @@ typedef struct {
     char auth_text[256];
 
     char err[512];
-} sl__kafka_t;
+} sl__stream_kafka_t;
 
 /* Builds a configuration for a producer (producer 1) or a consumer of
  * group (NULL: a reader that never commits), with the user's settings
  * and the ones that carry the guarantees. On failure k->err says why. */
-int sl__kafka_conf(sl__kafka_t *k, int producer, const char *group,
-                   rd_kafka_conf_t **out);
+int sl__stream_kafka_conf(sl__stream_kafka_t *k, int producer,
+                          const char *group, rd_kafka_conf_t **out);
 /* An SL_E* code for a librdkafka error, with its text into k->err. */
-int sl__kafka_err(sl__kafka_t *k, rd_kafka_resp_err_t e, const char *what);
+int sl__stream_kafka_err(sl__stream_kafka_t *k, rd_kafka_resp_err_t e,
+                         const char *what);
 /* The Kafka name of a sluice partition (docs/kafka.md, "Names"). */
-int sl__kafka_map(sl__kafka_t *k, const char *topic, const char *part, char *kt,
-                  size_t cap, int32_t *kp);
+int sl__stream_kafka_map(sl__stream_kafka_t *k, const char *topic,
+                         const char *part, char *kt, size_t cap, int32_t *kp);
 
 /* Producing (lib/stream_kafka_produce.c). */
-int sl__kafka_send(sl_stream_t *s, const sl_stream_batch_t *b, uint64_t *reqid);
-int sl__kafka_flush(sl_stream_t *s);
-int sl__kafka_ack(sl_stream_t *s, sl_stream_ack_t *ack);
-size_t sl__kafka_inflight(const sl_stream_t *s);
-int sl__kafka_ack_ready(sl_stream_t *s, int timeout_ms);
-int sl__kafka_put(sl_stream_t *s, const char *topic, const char *part,
-                  const void *data, size_t len, int64_t producer, uint64_t seq,
-                  uint64_t *offset, int *dup);
-int sl__kafka_create(sl_stream_t *s, const char *topic, unsigned nparts);
+int sl__stream_kafka_send(sl_stream_t *s, const sl_stream_batch_t *b,
+                          uint64_t *reqid);
+int sl__stream_kafka_flush(sl_stream_t *s);
+int sl__stream_kafka_ack(sl_stream_t *s, sl_stream_ack_t *ack);
+size_t sl__stream_kafka_inflight(const sl_stream_t *s);
+int sl__stream_kafka_ack_ready(sl_stream_t *s, int timeout_ms);
+int sl__stream_kafka_put(sl_stream_t *s, const char *topic, const char *part,
+                         const void *data, size_t len, int64_t producer,
+                         uint64_t seq, uint64_t *offset, int *dup);
+int sl__stream_kafka_create(sl_stream_t *s, const char *topic, unsigned nparts);
 /* Drops the producer: purges what it holds and destroys it. */
-void sl__kafka_producer_drop(sl__kafka_t *k);
+void sl__stream_kafka_producer_drop(sl__stream_kafka_t *k);
 
 /* The partition count of Kafka topic kt as the cluster reports it, through
  * handle rk: SL_ENOTFOUND when there is no such topic. */
-int sl__kafka_topic_parts(sl__kafka_t *k, rd_kafka_t *rk, const char *kt,
-                          int *nparts);
-
-/* The bijection of docs/kafka.md, defined once in broker/kafka/names.c so
- * that both sides of sluice-broker and this transport can never disagree. */
-int sl__kafka_name_of(const char *topic, size_t tlen, const char *name,
-                      size_t nlen, char *out, size_t cap, int32_t *partition);
-int sl__kafka_sluice_name(const char *topic, size_t tlen, int32_t partition,
-                          int bare, char *t, size_t tcap, char *p, size_t pcap);
+int sl__stream_kafka_topic_parts(sl__stream_kafka_t *k, rd_kafka_t *rk,
+                                 const char *kt, int *nparts);
 
 #endif

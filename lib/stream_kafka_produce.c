@@ -35,12 +35,13 @@
  * keyed) and its schema history (".schema": kept for ever, unkeyed). */
 #define INTERNAL_TOPIC "__sluice_capture"
 
-static sl__kafka_batch_t *rat(sl__kafka_t *k, size_t i) {
+static sl__stream_kafka_batch_t *rat(sl__stream_kafka_t *k, size_t i) {
     return &k->ring[(k->rhead + i) % k->rcap];
 }
 
 /* The batch of reqid, while it is in the ring. */
-static sl__kafka_batch_t *by_reqid(sl__kafka_t *k, uint64_t reqid) {
+static sl__stream_kafka_batch_t *by_reqid(sl__stream_kafka_t *k,
+                                          uint64_t reqid) {
     if (k->rlen == 0)
         return NULL;
     uint64_t first = rat(k, 0)->reqid;
@@ -52,25 +53,25 @@ static sl__kafka_batch_t *by_reqid(sl__kafka_t *k, uint64_t reqid) {
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
                       void *opaque) {
     (void)rk;
-    sl__kafka_t *k = opaque;
-    sl__kafka_batch_t *b = by_reqid(k, (uint64_t)(uintptr_t)m->_private);
+    sl__stream_kafka_t *k = opaque;
+    sl__stream_kafka_batch_t *b = by_reqid(k, (uint64_t)(uintptr_t)m->_private);
     if (b == NULL)
         return; /* Of a batch the ring dropped (purged on reconnect). */
     if (b->left > 0)
         b->left--;
     if (m->err != 0 && b->err == 0) {
         b->code = m->err;
-        b->err = sl__kafka_err(k, m->err, rd_kafka_topic_name(m->rkt));
+        b->err = sl__stream_kafka_err(k, m->err, rd_kafka_topic_name(m->rkt));
     } else if (m->err == 0 && b->offset == UINT64_MAX) {
         b->offset = (uint64_t)m->offset;
     }
 }
 
-static int producer(sl__kafka_t *k) {
+static int producer(sl__stream_kafka_t *k) {
     if (k->prod != NULL)
         return 0;
     rd_kafka_conf_t *conf;
-    int err = sl__kafka_conf(k, 1, NULL, &conf);
+    int err = sl__stream_kafka_conf(k, 1, NULL, &conf);
     if (err != 0)
         return err;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
@@ -85,7 +86,27 @@ static int producer(sl__kafka_t *k) {
     return 0;
 }
 
-void sl__kafka_producer_drop(sl__kafka_t *k) {
+/* A topic this session checked, with librdkafka's handle for it (looked
+ * up once, not per message). */
+typedef struct {
+    int nparts;
+    rd_kafka_topic_t *rkt;
+} ktopic_t;
+
+/* Topic handles go before the producer they belong to. */
+static void topics_drop(sl__stream_kafka_t *k) {
+    for (size_t b = 0; b < k->ensured.nbuckets; b++)
+        for (sl_strmap_node_t *n = k->ensured.buckets[b]; n; n = n->next) {
+            ktopic_t *t = n->value;
+            rd_kafka_topic_destroy(t->rkt);
+            free(t);
+        }
+    sl_strmap_free(&k->ensured);
+    sl_strmap_init(&k->ensured);
+}
+
+void sl__stream_kafka_producer_drop(sl__stream_kafka_t *k) {
+    topics_drop(k); /* Checked again by the next session. */
     if (k->prod != NULL) {
         /* Purged messages get their (failed) reports in the flush; the
          * ring is dropped after it, so nothing points at it any more. */
@@ -96,15 +117,12 @@ void sl__kafka_producer_drop(sl__kafka_t *k) {
         k->prod = NULL;
     }
     k->rhead = k->rlen = 0;
-    /* Partition counts are checked again by the next session. */
-    sl_strmap_free(&k->ensured);
-    sl_strmap_init(&k->ensured);
 }
 
-static int ring_push(sl__kafka_t *k, sl__kafka_batch_t **out) {
+static int ring_push(sl__stream_kafka_t *k, sl__stream_kafka_batch_t **out) {
     if (k->rlen == k->rcap) {
         size_t ncap = k->rcap ? k->rcap * 2 : 64;
-        sl__kafka_batch_t *nr = malloc(ncap * sizeof *nr);
+        sl__stream_kafka_batch_t *nr = malloc(ncap * sizeof *nr);
         if (nr == NULL)
             return SL_ENOMEM;
         for (size_t i = 0; i < k->rlen; i++)
@@ -114,7 +132,7 @@ static int ring_push(sl__kafka_t *k, sl__kafka_batch_t **out) {
         k->rcap = ncap;
         k->rhead = 0;
     }
-    sl__kafka_batch_t *b = rat(k, k->rlen++);
+    sl__stream_kafka_batch_t *b = rat(k, k->rlen++);
     memset(b, 0, sizeof *b);
     b->reqid = k->next_reqid++;
     b->offset = UINT64_MAX;
@@ -124,7 +142,7 @@ static int ring_push(sl__kafka_t *k, sl__kafka_batch_t **out) {
 
 /* CreateTopics for kt with nparts partitions; configs optional (a cluster
  * that refuses topic configs, such as sluice-broker, gets none). */
-static rd_kafka_resp_err_t create_topic(sl__kafka_t *k, const char *kt,
+static rd_kafka_resp_err_t create_topic(sl__stream_kafka_t *k, const char *kt,
                                         int nparts, int with_configs,
                                         int internal, char *msg, size_t mlen) {
     char errstr[256];
@@ -180,13 +198,15 @@ static rd_kafka_resp_err_t create_topic(sl__kafka_t *k, const char *kt,
 /* Makes sure Kafka topic kt exists with at least need partitions, once per
  * session: creates it when missing, else (creation refused or
  * unsupported) checks what exists and stops with a precise error. */
-static int ensure_topic(sl__kafka_t *k, const char *kt, int need,
-                        int internal) {
-    uintptr_t have = (uintptr_t)sl_strmap_get(&k->ensured, kt, strlen(kt));
-    if (have >= (uintptr_t)need)
+static int ensure_topic(sl__stream_kafka_t *k, const char *kt, int need,
+                        int internal, rd_kafka_topic_t **rkt) {
+    ktopic_t *have = sl_strmap_get(&k->ensured, kt, strlen(kt));
+    if (have != NULL && have->nparts >= need) {
+        *rkt = have->rkt;
         return 0;
+    }
     int n = 0;
-    int err = sl__kafka_topic_parts(k, k->prod, kt, &n);
+    int err = sl__stream_kafka_topic_parts(k, k->prod, kt, &n);
     char msg[256] = "";
     if (err == SL_ENOTFOUND) {
         rd_kafka_resp_err_t e =
@@ -203,7 +223,7 @@ static int ensure_topic(sl__kafka_t *k, const char *kt, int need,
         else if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
             sl_log_warn("kafka topic not created; using what exists",
                         "topic=%s error=\"%s\"", kt, msg);
-        err = sl__kafka_topic_parts(k, k->prod, kt, &n);
+        err = sl__stream_kafka_topic_parts(k, k->prod, kt, &n);
         if (err == SL_ENOTFOUND)
             snprintf(k->err, sizeof k->err,
                      "kafka topic %s does not exist and could not be "
@@ -219,7 +239,20 @@ static int ensure_topic(sl__kafka_t *k, const char *kt, int need,
                  kt, n, need);
         return SL_ERANGE;
     }
-    return sl_strmap_put(&k->ensured, kt, strlen(kt), (void *)(uintptr_t)n);
+    if (have == NULL) {
+        if ((have = calloc(1, sizeof *have)) == NULL)
+            return SL_ENOMEM;
+        if ((have->rkt = rd_kafka_topic_new(k->prod, kt, NULL)) == NULL ||
+            sl_strmap_put(&k->ensured, kt, strlen(kt), have) != 0) {
+            if (have->rkt != NULL)
+                rd_kafka_topic_destroy(have->rkt);
+            free(have);
+            return SL_ENOMEM;
+        }
+    }
+    have->nparts = n;
+    *rkt = have->rkt;
+    return 0;
 }
 
 static void be64(uint8_t *b, uint64_t v) {
@@ -227,14 +260,14 @@ static void be64(uint8_t *b, uint64_t v) {
         b[i] = (uint8_t)v;
 }
 
-int sl__kafka_send(sl_stream_t *s, const sl_stream_batch_t *b,
-                   uint64_t *reqid) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
+int sl__stream_kafka_send(sl_stream_t *s, const sl_stream_batch_t *b,
+                          uint64_t *reqid) {
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     if (k->fatal)
         return SL_ECLOSED;
     char kt[256];
     int32_t kp;
-    int err = sl__kafka_map(k, b->topic, b->part, kt, sizeof kt, &kp);
+    int err = sl__stream_kafka_map(k, b->topic, b->part, kt, sizeof kt, &kp);
     if (err == 0)
         err = producer(k);
     int internal = strcmp(b->topic, INTERNAL_TOPIC) == 0;
@@ -245,9 +278,10 @@ int sl__kafka_send(sl_stream_t *s, const sl_stream_batch_t *b,
     int need = kp + 1;
     if (strchr(b->part, '#') != NULL && (int)k->nparts > need)
         need = (int)k->nparts;
+    rd_kafka_topic_t *rkt = NULL;
     if (err == 0)
-        err = ensure_topic(k, kt, need, internal);
-    sl__kafka_batch_t *bt = NULL;
+        err = ensure_topic(k, kt, need, internal, &rkt);
+    sl__stream_kafka_batch_t *bt = NULL;
     if (err == 0)
         err = ring_push(k, &bt);
     if (err != 0)
@@ -277,7 +311,7 @@ int sl__kafka_send(sl_stream_t *s, const sl_stream_batch_t *b,
         rd_kafka_resp_err_t e;
         for (;;) {
             e = rd_kafka_producev(
-                k->prod, RD_KAFKA_V_TOPIC(kt), RD_KAFKA_V_PARTITION(kp),
+                k->prod, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(kp),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_VALUE((void *)(uintptr_t)b->msgs[i].data,
                                  b->msgs[i].len),
@@ -293,7 +327,7 @@ int sl__kafka_send(sl_stream_t *s, const sl_stream_batch_t *b,
             rd_kafka_headers_destroy(h);
             bt = by_reqid(k, id);
             bt->code = e;
-            bt->err = sl__kafka_err(k, e, kt);
+            bt->err = sl__stream_kafka_err(k, e, kt);
             break;
         }
         by_reqid(k, id)->left++;
@@ -303,8 +337,8 @@ int sl__kafka_send(sl_stream_t *s, const sl_stream_batch_t *b,
     return 0;
 }
 
-int sl__kafka_flush(sl_stream_t *s) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
+int sl__stream_kafka_flush(sl_stream_t *s) {
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     if (k->prod != NULL)
         rd_kafka_poll(k->prod, 0);
     return 0;
@@ -312,7 +346,7 @@ int sl__kafka_flush(sl_stream_t *s) {
 
 /* A fatal producer error fails every unacknowledged batch: capture starts
  * a new session. */
-static int check_fatal(sl__kafka_t *k) {
+static int check_fatal(sl__stream_kafka_t *k) {
     char errstr[256];
     rd_kafka_resp_err_t e =
         k->prod ? rd_kafka_fatal_error(k->prod, errstr, sizeof errstr) : 0;
@@ -326,8 +360,8 @@ static int check_fatal(sl__kafka_t *k) {
     return SL_ECLOSED;
 }
 
-int sl__kafka_ack_ready(sl_stream_t *s, int timeout_ms) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
+int sl__stream_kafka_ack_ready(sl_stream_t *s, int timeout_ms) {
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     if (k->rlen == 0)
         return 0;
     uint64_t until =
@@ -346,15 +380,15 @@ int sl__kafka_ack_ready(sl_stream_t *s, int timeout_ms) {
     }
 }
 
-int sl__kafka_ack(sl_stream_t *s, sl_stream_ack_t *ack) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
+int sl__stream_kafka_ack(sl_stream_t *s, sl_stream_ack_t *ack) {
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     memset(ack, 0, sizeof *ack);
     if (k->rlen == 0)
         return SL_EINVAL;
     /* Waits while librdkafka retries (it never gives up here); past the
      * I/O timeout the session is declared broken, so capture logs that it
      * is paused and starts a new one. */
-    int r = sl__kafka_ack_ready(s, k->io_timeout_ms);
+    int r = sl__stream_kafka_ack_ready(s, k->io_timeout_ms);
     if (r < 0)
         return r;
     if (r == 0 && k->auth_err != 0) {
@@ -369,7 +403,7 @@ int sl__kafka_ack(sl_stream_t *s, sl_stream_ack_t *ack) {
                  k->io_timeout_ms, k->brokers);
         return SL_ETIMEDOUT;
     }
-    sl__kafka_batch_t *b = rat(k, 0);
+    sl__stream_kafka_batch_t *b = rat(k, 0);
     ack->reqid = b->reqid;
     ack->offset = b->offset;
     ack->code = b->code;
@@ -381,14 +415,14 @@ int sl__kafka_ack(sl_stream_t *s, sl_stream_ack_t *ack) {
     return err;
 }
 
-size_t sl__kafka_inflight(const sl_stream_t *s) {
-    return ((const sl__kafka_t *)s)->rlen;
+size_t sl__stream_kafka_inflight(const sl_stream_t *s) {
+    return ((const sl__stream_kafka_t *)s)->rlen;
 }
 
-int sl__kafka_put(sl_stream_t *s, const char *topic, const char *part,
-                  const void *data, size_t len, int64_t producer_id,
-                  uint64_t seq, uint64_t *offset, int *dup) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
+int sl__stream_kafka_put(sl_stream_t *s, const char *topic, const char *part,
+                         const void *data, size_t len, int64_t producer_id,
+                         uint64_t seq, uint64_t *offset, int *dup) {
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     if (k->rlen != 0)
         return SL_EINVAL; /* Not between sends and their acks. */
     sl_stream_msg_t m = {data, len};
@@ -398,10 +432,10 @@ int sl__kafka_put(sl_stream_t *s, const char *topic, const char *part,
                            .n = 1,
                            .producer = producer_id,
                            .seq = seq};
-    int err = sl__kafka_send(s, &b, NULL);
+    int err = sl__stream_kafka_send(s, &b, NULL);
     sl_stream_ack_t a;
     if (err == 0)
-        err = sl__kafka_ack(s, &a);
+        err = sl__stream_kafka_ack(s, &a);
     if (err == 0) {
         if (offset != NULL)
             *offset = a.offset;
@@ -411,14 +445,16 @@ int sl__kafka_put(sl_stream_t *s, const char *topic, const char *part,
     return err;
 }
 
-int sl__kafka_create(sl_stream_t *s, const char *topic, unsigned nparts) {
-    sl__kafka_t *k = (sl__kafka_t *)s;
+int sl__stream_kafka_create(sl_stream_t *s, const char *topic,
+                            unsigned nparts) {
+    sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     char kt[256];
     int32_t kp;
-    int err = sl__kafka_map(k, topic, "#0", kt, sizeof kt, &kp);
+    int err = sl__stream_kafka_map(k, topic, "#0", kt, sizeof kt, &kp);
     if (err == 0)
         err = producer(k);
+    rd_kafka_topic_t *rkt;
     if (err == 0)
-        err = ensure_topic(k, kt, nparts ? (int)nparts : 1, 0);
+        err = ensure_topic(k, kt, nparts ? (int)nparts : 1, 0, &rkt);
     return err;
 }
