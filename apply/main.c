@@ -13,6 +13,7 @@
 #include "parse.h"
 #include "program.h"
 #include "secret.h"
+#include "stream.h"
 
 #include <mysql.h>
 #include <signal.h>
@@ -180,6 +181,16 @@ int main(int argc, char **argv) {
     if (strncmp(co.broker, "kafka://", 8) != 0 &&
         sl_parse_hostport(co.broker, host, sizeof host, &port) != 0)
         return usage(&cfg, "--broker must be HOST:PORT or kafka://HOST:PORT");
+    if (strncmp(co.broker, "kafka://", 8) == 0) {
+        /* The Kafka settings are checked now (opening connects nowhere),
+         * not retried for ever by the workers. */
+        sl_stream_opts_t so = {.props = co.props};
+        sl_stream_t *probe = NULL;
+        if (sl_stream_open(co.broker, &so, &probe) != 0)
+            return usage(&cfg, "bad kafka:// address or --kafka-opt (the "
+                               "log line above says which)");
+        sl_stream_close(probe);
+    }
     uint64_t v;
     if (sl_config_get_u64(&cfg, "workers", &v) != 0 || v < 1 || v > 1024)
         return usage(&cfg, "--workers must be 1..1024");

@@ -160,6 +160,16 @@ else
     pass "secret_never_logged"
 fi
 
+# A setting that would weaken the guarantees is refused at start.
+timeout 60 bin/sluice-apply --broker "kafka://127.0.0.1:$kport" --topic src \
+    --kafka-opt enable.auto.commit=true > "$dir/aopt.log" 2>&1
+rc=$?
+if [ $rc = 2 ] && grep -q 'enable.auto.commit=true would weaken' "$dir/aopt.log"; then
+    pass "weakening_setting_refused"
+else
+    fail "weakening_setting_refused: status $rc $(tail -n 2 "$dir/aopt.log")"
+fi
+
 # A checkpoint record that does not parse: capture refuses to guess.
 printf 'not a checkpoint\n' | bin/sluice --broker "127.0.0.1:$tport" put __sluice_capture ktr-bad > /dev/null
 capture ktr-bad "kafka://127.0.0.1:$kport" bad.log --topic src --include 'ktr\.users'

@@ -3,6 +3,7 @@
  * dials them; "kafka://HOST:PORT[,...]" the Kafka transport, whose
  * settings are checked at open; anything else is refused as a bad address
  * before any connection, with nothing handed out. */
+#include "config.h"
 #include "error.h"
 #include "sl_test.h"
 #include "stream.h"
@@ -96,4 +97,40 @@ SL_TEST(stream_kafka_open_settings) {
         SL_CHECK_INT(sl_stream_open(addr, &o, &s), SL_ECONFIG);
         SL_CHECK(s == NULL);
     }
+}
+
+/* `kafka.KEY = VALUE` in a config file is `--kafka-opt KEY=VALUE` (after
+ * the file's, flags' values follow), and the list reaches lib/stream.h as
+ * a NULL-terminated array. */
+SL_TEST(stream_kafka_config_lines) {
+    static const sl_opt_t opts[] = {
+        {"broker", NULL, 0, "b"},
+        {"kafka-opt", NULL, SL_OPT_MULTI, "k"},
+        {NULL, NULL, 0, NULL},
+    };
+    char path[600];
+    snprintf(path, sizeof path, "%s/k.conf", sl_test_tmpdir());
+    FILE *f = fopen(path, "w");
+    SL_CHECK(f != NULL);
+    fputs("broker = kafka://h:9092\nkafka.client.id = unit\n"
+          "kafka.sasl.password = @env:X\n",
+          f);
+    fclose(f);
+    sl_config_t cfg;
+    SL_CHECK_OK(sl_config_init(&cfg, "t", "t", opts));
+    char *argv[] = {"t", "--config", path, "--kafka-opt", "linger.ms=1", NULL};
+    SL_CHECK_OK(sl_config_parse_args(&cfg, 5, argv));
+    const sl_strlist_t *l = sl_config_get_list(&cfg, "kafka-opt");
+    SL_CHECK_INT((int)l->count, 3);
+    SL_CHECK_STR(l->items[0], "client.id=unit");
+    SL_CHECK_STR(l->items[1], "sasl.password=@env:X");
+    SL_CHECK_STR(l->items[2], "linger.ms=1");
+    SL_CHECK(l->items[3] == NULL);
+    sl_config_free(&cfg);
+    /* Without a kafka-opt key in the table, kafka.* stays unknown. */
+    static const sl_opt_t plain[] = {{"broker", NULL, 0, "b"},
+                                     {NULL, NULL, 0, NULL}};
+    SL_CHECK_OK(sl_config_init(&cfg, "t", "t", plain));
+    SL_CHECK_INT(sl_config_load_file(&cfg, path), SL_ECONFIG);
+    sl_config_free(&cfg);
 }
