@@ -42,6 +42,10 @@ struct sl_publish_s {
      * first batch to it (tail_t values; emptied by every reconnect). */
     int dedup;
     sl_strmap_t tails;
+    /* With SL_STREAM_CAP_HEADERS: records carry the row's key (row_keys()). */
+    int keyed;
+    sl_buf_t keybuf;
+    sl_jr_doc_t jdoc;
     char *topic;
     char *cp_part;
     int64_t producer;
@@ -159,6 +163,64 @@ static int transient(int err) {
  * tries, then 1 s. */
 static void broker_backoff_init(sl_backoff_t *bo) {
     sl_backoff_init_exact(bo, 200, 1000, 10, 5);
+}
+
+/* The record keys of a batch, on a transport with keys (Kafka): for a row
+ * event, its primary key's values as a JSON array of their text in the
+ * event, in key order ("[7]", "[\"eu\",42]"), taken from "after" (from
+ * "before" for a delete); so compacted topics and key-based consumers
+ * see one key per row. Other events, and rows of tables without a key,
+ * get none. keys[i] points into pub->keybuf until the next call. */
+static int row_keys(sl_publish_t *pub, const sl_stream_msg_t *msgs, size_t n,
+                    sl_stream_msg_t *keys) {
+    sl_buf_reset(&pub->keybuf);
+    size_t *at = malloc((n ? n : 1) * sizeof *at);
+    if (at == NULL)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        at[i] = pub->keybuf.len;
+        keys[i].len = 0;
+        const char *text = msgs[i].data;
+        static const char row_ev[] = "{\"kind\":\"row\"";
+        if (msgs[i].len < sizeof row_ev ||
+            memcmp(text, row_ev, sizeof row_ev - 1) != 0 ||
+            sl_jr_parse(&pub->jdoc, text, msgs[i].len) != 0)
+            continue;
+        uint32_t pk = sl_jr_get(&pub->jdoc, 0, "pk");
+        uint32_t row = sl_jr_get(&pub->jdoc, 0, "after");
+        if (row == SL_JR_NONE || sl_jr_type(&pub->jdoc, row) != SL_JR_OBJECT)
+            row = sl_jr_get(&pub->jdoc, 0, "before");
+        if (pk == SL_JR_NONE || sl_jr_type(&pub->jdoc, pk) != SL_JR_ARRAY ||
+            row == SL_JR_NONE || sl_jr_type(&pub->jdoc, row) != SL_JR_OBJECT)
+            continue;
+        sl_buf_append(&pub->keybuf, "[", 1);
+        uint32_t it = 0, k, col;
+        int first = 1;
+        while (sl_jr_next(&pub->jdoc, pk, &it, &k, &col)) {
+            size_t cl, vl;
+            const char *cn = sl_jr_raw(&pub->jdoc, col, &cl);
+            uint32_t v = sl_jr_getn(&pub->jdoc, row, cn, cl);
+            if (v == SL_JR_NONE)
+                continue;
+            const char *vt = sl_jr_raw(&pub->jdoc, v, &vl);
+            int str = sl_jr_type(&pub->jdoc, v) == SL_JR_STRING;
+            if (!first)
+                sl_buf_append(&pub->keybuf, ",", 1);
+            first = 0;
+            if (str)
+                sl_buf_append(&pub->keybuf, "\"", 1);
+            sl_buf_append(&pub->keybuf, vt, vl);
+            if (str)
+                sl_buf_append(&pub->keybuf, "\"", 1);
+        }
+        sl_buf_append(&pub->keybuf, "]", 1);
+        keys[i].len = pub->keybuf.len - at[i];
+    }
+    /* The buffer is complete: the pointers are taken only now. */
+    for (size_t i = 0; i < n; i++)
+        keys[i].data = keys[i].len ? pub->keybuf.data + at[i] : NULL;
+    free(at);
+    return pub->keybuf.err;
 }
 
 /* What a partition holds of this capture, as far as its tail says. */
@@ -303,7 +365,14 @@ static int send_entry(sl_publish_t *pub, ent_t *ent) {
         .producer = pub->producer,
         .seq = ent->first_seq + skip,
     };
-    int err = sl_stream_send(pub->st, &b, NULL);
+    sl_stream_msg_t *keys = NULL;
+    int err = 0;
+    if (pub->keyed && (keys = calloc(b.n ? b.n : 1, sizeof *keys)) != NULL &&
+        (err = row_keys(pub, b.msgs, b.n, keys)) == 0)
+        b.keys = keys;
+    if (err == 0)
+        err = sl_stream_send(pub->st, &b, NULL);
+    free(keys);
     if (msgs != stack)
         free(msgs);
     ent->sent = err == 0;
@@ -784,6 +853,7 @@ int sl_publish_open(sl_publish_t **out, const sl_publish_opts_t *opts,
     sl_stream_opts_t sopts = {opts->secret, 5000,        30000,
                               10000,        opts->props, opts->nparts};
     sl_strmap_init(&pub->tails);
+    sl_jr_init(&pub->jdoc);
     int err;
     sl_backoff_t bo;
     broker_backoff_init(&bo);
@@ -791,6 +861,8 @@ int sl_publish_open(sl_publish_t **out, const sl_publish_opts_t *opts,
         err = sl_stream_open(opts->broker, &sopts, &pub->st);
         if (err == 0)
             pub->dedup = !(sl_stream_caps(pub->st) & SL_STREAM_CAP_DEDUP);
+        if (err == 0)
+            pub->keyed = !!(sl_stream_caps(pub->st) & SL_STREAM_CAP_HEADERS);
         if (err == 0)
             err = read_checkpoint(pub, cp, found);
         if (err == 0 || !transient(err) || (stop != NULL && *stop))
@@ -830,6 +902,8 @@ void sl_publish_free(sl_publish_t *pub) {
         sl_stream_close(pub->st);
     tails_clear(pub);
     sl_strmap_free(&pub->tails);
+    sl_buf_free(&pub->keybuf);
+    sl_jr_free(&pub->jdoc);
     free(pub->topic);
     free(pub->cp_part);
     free(pub);

@@ -9,7 +9,8 @@
 #
 # Then, against a broker of its own: kcat reads the tables' topics that
 # capture wrote through kafka:// and gets the change events, with the
-# record headers; kafka-python consumes them in a consumer group; and bad
+# record headers and each row's primary key as the record key;
+# kafka-python consumes them in a consumer group; and bad
 # input gets clear errors with nothing skipped: unreachable bootstrap
 # servers, a topic with fewer partitions than key:N needs, a refused SASL
 # login, a record in capture's checkpoint topic that does not parse.
@@ -92,6 +93,14 @@ if [ "$n" = 4 ]; then
     pass "kcat_reads_table_topic_events_with_headers"
 else
     fail "kcat_reads_table_topic_events_with_headers: $n of 4 row events $(head -c 300 "$dir/kcat.err") $(tail -n 3 "$dir/table.log")"
+fi
+# Each row event's record key is its primary key.
+keys=$(timeout 20 kcat -b "127.0.0.1:$kport" -C -t src.ktr.users -o beginning -e \
+    -f '%k|%s\n' 2> /dev/null | grep '"kind":"row"' | cut -d'|' -f1 | tr '\n' ' ')
+if [ "$keys" = "[1] [2] [3] [2] " ]; then
+    pass "record_key_is_the_primary_key"
+else
+    fail "record_key_is_the_primary_key: keys '$keys'"
 fi
 got=$(timeout 120 /usr/bin/python3 - "$kport" << 'PYEOF' 2> "$dir/kpy.err"
 import json, sys
