@@ -96,7 +96,8 @@ FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzzers/%,$(FUZZ_SRC))
 .SECONDARY:
 
 all: deps build
-build: $(PROGRAMS) build/unit-tests $(ITESTS) $(BENCHES) build/freeport
+build: $(PROGRAMS) build/unit-tests $(ITESTS) $(BENCHES) build/freeport \
+       build/tests/tools/kafka_mock
 
 help:
 	@sed -n '3,21p' Makefile
@@ -170,10 +171,18 @@ build/bench/%: build/obj/bench/%.o $(call obj,$(HARNESS_SRC)) build/libsluice.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
 
-# The Kafka data-path test and benchmark drive the broker with librdkafka
-# (a real Kafka client); only they link it, never the sluice programs.
-RDKAFKA_BINS := build/tests/integration/kafka_data build/bench/kafka
+# librdkafka: capture and apply reach Kafka clusters through it
+# (lib/stream_kafka*.c), and so does everything that links their code (the
+# tests, benchmarks and fuzzers); the broker and the CLI never do.
+RDKAFKA_BINS := bin/sluice-capture bin/sluice-apply build/unit-tests \
+                build/unit-tests-asan $(ITESTS) $(ITESTS_ASAN) $(BENCHES) \
+                $(FUZZERS) build/fuzz-seedgen
 $(RDKAFKA_BINS): LDLIBS += $(RDKAFKA)
+
+# librdkafka's mock Kafka cluster, driven on stdin (tests/tools/kafka_mock.c).
+build/tests/tools/kafka_mock: build/obj/tests/tools/kafka_mock.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -g -o $@ $^ $(RDKAFKA)
 
 build/freeport: build/obj/tests/harness/tools/freeport.o
 	$(CC) -o $@ $^

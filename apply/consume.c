@@ -179,7 +179,8 @@ static int broker_connect(const sl__consume_t *c, sl_stream_t **out) {
     sl_stream_opts_t co = {.secret = c->o.secret,
                            .connect_timeout_ms = 3000,
                            .io_timeout_ms = 30000,
-                           .retry_ms = 3000};
+                           .retry_ms = 3000,
+                           .props = c->o.props};
     return sl_stream_open(c->o.broker, &co, out);
 }
 
@@ -266,7 +267,9 @@ static int fetch_part(sl__worker_t *w, sl__part_t *p, uint64_t wait,
 static void prefetch(sl__worker_t *w, sl__part_t *p,
                      const sl_stream_fetch_t *f) {
     if (w->pend_p != NULL || f->count == 0 || f->latest <= f->next ||
-        *w->c->soft)
+        *w->c->soft ||
+        (w->fcl[w->fcur] != NULL &&
+         (sl_stream_caps(w->fcl[w->fcur]) & SL_STREAM_CAP_PREFETCH)))
         return;
     int k = w->fcur ^ 1;
     if (fetch_client(w, k) != 0)
@@ -885,7 +888,8 @@ int sl_consume_run(const sl_consume_opts_t *opts, volatile int *soft_stop,
     sl_backoff_t bo;
     sl_backoff_init(&bo, 100, 5000);
     while (cl == NULL && !*soft_stop) {
-        sl_stream_opts_t co = {.secret = c.o.secret, .retry_ms = 3000};
+        sl_stream_opts_t co = {
+            .secret = c.o.secret, .retry_ms = 3000, .props = c.o.props};
         int rc = sl_stream_open(c.o.broker, &co, &cl);
         if (rc == 0)
             break;

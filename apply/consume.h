@@ -36,8 +36,9 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *broker; /* "HOST:PORT". */
-    const char *secret; /* Broker secret or NULL. */
+    const char *broker;       /* "HOST:PORT" or "kafka://HOST:PORT[,...]". */
+    const char *secret;       /* Broker secret or NULL. */
+    const char *const *props; /* Transport settings (lib/stream.h). */
     const char *topic;
     const char *group;
     unsigned workers;

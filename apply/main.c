@@ -13,6 +13,7 @@
 #include "parse.h"
 #include "program.h"
 #include "secret.h"
+#include "stream.h"
 
 #include <mysql.h>
 #include <signal.h>
@@ -21,8 +22,11 @@
 #include <string.h>
 
 static const sl_opt_t opts[] = {
-    {"broker", "127.0.0.1:8123", 0, "sluice-broker HOST:PORT"},
+    {"broker", "127.0.0.1:8123", 0,
+     "sluice-broker HOST:PORT, or kafka://HOST:PORT[,...] (docs/kafka.md)"},
     {"broker-secret-file", NULL, 0, "file holding the broker's shared secret"},
+    {"kafka-opt", NULL, SL_OPT_MULTI,
+     "KEY=VALUE librdkafka property (or sluice.*) for kafka:// brokers"},
     {"topic", NULL, 0, "topic to consume (required)"},
     {"group", "sluice-apply", 0, "consumer group (offsets are kept per group)"},
     {"workers", "4", 0, "worker threads; each partition has one owner"},
@@ -172,8 +176,21 @@ int main(int argc, char **argv) {
         return usage(&cfg, "--topic is required");
     char host[256];
     uint16_t port;
-    if (sl_parse_hostport(co.broker, host, sizeof host, &port) != 0)
-        return usage(&cfg, "--broker must be HOST:PORT");
+    co.props =
+        (const char *const *)sl_config_get_list(&cfg, "kafka-opt")->items;
+    if (strncmp(co.broker, "kafka://", 8) != 0 &&
+        sl_parse_hostport(co.broker, host, sizeof host, &port) != 0)
+        return usage(&cfg, "--broker must be HOST:PORT or kafka://HOST:PORT");
+    if (strncmp(co.broker, "kafka://", 8) == 0) {
+        /* The Kafka settings are checked now (opening connects nowhere),
+         * not retried for ever by the workers. */
+        sl_stream_opts_t so = {.props = co.props};
+        sl_stream_t *probe = NULL;
+        if (sl_stream_open(co.broker, &so, &probe) != 0)
+            return usage(&cfg, "bad kafka:// address or --kafka-opt (the "
+                               "log line above says which)");
+        sl_stream_close(probe);
+    }
     uint64_t v;
     if (sl_config_get_u64(&cfg, "workers", &v) != 0 || v < 1 || v > 1024)
         return usage(&cfg, "--workers must be 1..1024");

@@ -106,7 +106,7 @@ int main(int argc, char **argv) {
                      "--password-file",
                      getenv("SL_SOURCE_PASSWORD_FILE"),
                      "--broker",
-                     broker,
+                     (char *)sl_harness_log_addr(broker),
                      "--topic",
                      "e2e",
                      "--server-id",
@@ -123,7 +123,7 @@ int main(int argc, char **argv) {
     int cpid = sl_harness_spawn(cargv, clog);
     char *aargv[] = {(char *)sl_harness_bin("sluice-apply"),
                      "--broker",
-                     broker,
+                     (char *)sl_harness_log_addr(broker),
                      "--topic",
                      "e2e",
                      "--workers",

@@ -7,6 +7,7 @@
 #include "json.h"
 #include "jsonread.h"
 #include "log.h"
+#include "strmap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,11 +30,22 @@ typedef struct {
     size_t *lens;
     size_t n, cap;
     uint64_t first_seq;
+    int local_dup; /* Already stored (read from the tail): not sent, no
+                      ack comes for it. */
     sl_checkpoint_t cp;
 } ent_t;
 
 struct sl_publish_s {
     sl_stream_t *st; /* The log (lib/stream.h). */
+    /* Without SL_STREAM_CAP_DEDUP (Kafka): per data partition, the highest
+     * capture sequence it holds, read from its tail before this session's
+     * first batch to it (tail_t values; emptied by every reconnect). */
+    int dedup;
+    sl_strmap_t tails;
+    /* With SL_STREAM_CAP_HEADERS: records carry the row's key (row_keys()). */
+    int keyed;
+    sl_buf_t keybuf;
+    sl_jr_doc_t jdoc;
     char *topic;
     char *cp_part;
     int64_t producer;
@@ -153,6 +165,146 @@ static void broker_backoff_init(sl_backoff_t *bo) {
     sl_backoff_init_exact(bo, 200, 1000, 10, 5);
 }
 
+/* The record keys of a batch, on a transport with keys (Kafka): for a row
+ * event, its primary key's values as a JSON array of their text in the
+ * event, in key order ("[7]", "[\"eu\",42]"), taken from "after" (from
+ * "before" for a delete); so compacted topics and key-based consumers
+ * see one key per row. Other events, and rows of tables without a key,
+ * get none. keys[i] points into pub->keybuf until the next call. */
+static int row_keys(sl_publish_t *pub, const sl_stream_msg_t *msgs, size_t n,
+                    sl_stream_msg_t *keys) {
+    sl_buf_reset(&pub->keybuf);
+    size_t *at = malloc((n ? n : 1) * sizeof *at);
+    if (at == NULL)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        at[i] = pub->keybuf.len;
+        keys[i].len = 0;
+        const char *text = msgs[i].data;
+        static const char row_ev[] = "{\"kind\":\"row\"";
+        if (msgs[i].len < sizeof row_ev ||
+            memcmp(text, row_ev, sizeof row_ev - 1) != 0 ||
+            sl_jr_parse(&pub->jdoc, text, msgs[i].len) != 0)
+            continue;
+        uint32_t pk = sl_jr_get(&pub->jdoc, 0, "pk");
+        uint32_t row = sl_jr_get(&pub->jdoc, 0, "after");
+        if (row == SL_JR_NONE || sl_jr_type(&pub->jdoc, row) != SL_JR_OBJECT)
+            row = sl_jr_get(&pub->jdoc, 0, "before");
+        if (pk == SL_JR_NONE || sl_jr_type(&pub->jdoc, pk) != SL_JR_ARRAY ||
+            row == SL_JR_NONE || sl_jr_type(&pub->jdoc, row) != SL_JR_OBJECT)
+            continue;
+        sl_buf_append(&pub->keybuf, "[", 1);
+        uint32_t it = 0, k, col;
+        int first = 1;
+        while (sl_jr_next(&pub->jdoc, pk, &it, &k, &col)) {
+            size_t cl, vl;
+            const char *cn = sl_jr_raw(&pub->jdoc, col, &cl);
+            uint32_t v = sl_jr_getn(&pub->jdoc, row, cn, cl);
+            if (v == SL_JR_NONE)
+                continue;
+            const char *vt = sl_jr_raw(&pub->jdoc, v, &vl);
+            int str = sl_jr_type(&pub->jdoc, v) == SL_JR_STRING;
+            if (!first)
+                sl_buf_append(&pub->keybuf, ",", 1);
+            first = 0;
+            if (str)
+                sl_buf_append(&pub->keybuf, "\"", 1);
+            sl_buf_append(&pub->keybuf, vt, vl);
+            if (str)
+                sl_buf_append(&pub->keybuf, "\"", 1);
+        }
+        sl_buf_append(&pub->keybuf, "]", 1);
+        keys[i].len = pub->keybuf.len - at[i];
+    }
+    /* The buffer is complete: the pointers are taken only now. */
+    for (size_t i = 0; i < n; i++)
+        keys[i].data = keys[i].len ? pub->keybuf.data + at[i] : NULL;
+    free(at);
+    return pub->keybuf.err;
+}
+
+/* What a partition holds of this capture, as far as its tail says. */
+typedef struct {
+    int have;     /* A record with a sequence of this producer is there. */
+    uint64_t seq; /* The highest such sequence. */
+} tail_t;
+
+static void tails_clear(sl_publish_t *pub) {
+    for (size_t b = 0; b < pub->tails.nbuckets; b++)
+        for (sl_strmap_node_t *n = pub->tails.buckets[b]; n; n = n->next)
+            free(n->value);
+    sl_strmap_free(&pub->tails);
+    sl_strmap_init(&pub->tails);
+}
+
+/* Reads the highest capture sequence of this producer stored in data
+ * partition part: windows below the end widening 16-fold, as
+ * newest_record() does, each read forward; a record without the headers
+ * (another writer) is passed over. Records carry sequences in increasing
+ * order within a partition, so the last one found is the highest. */
+static int read_tail(sl_publish_t *pub, const char *part, tail_t *t) {
+    uint64_t earliest, latest;
+    t->have = 0;
+    int err = sl_stream_offsets(pub->st, pub->topic, part, &earliest, &latest);
+    if (err == SL_ENOTFOUND)
+        return 0;
+    if (err != 0)
+        return err;
+    uint64_t hi = latest, span = 16;
+    while (hi > earliest) {
+        uint64_t lo = hi - earliest > span ? hi - span : earliest;
+        uint64_t at = lo;
+        while (at < hi) {
+            sl_stream_fetch_t f;
+            err = sl_stream_get(pub->st, pub->topic, part, at, 1u << 20, 0, &f);
+            if (err == SL_EGONE && f.earliest > at) {
+                at = f.earliest;
+                continue;
+            }
+            if (err != 0)
+                return err;
+            if (f.count == 0)
+                break;
+            for (size_t i = 0; i < f.count && f.recs[i].offset < hi; i++) {
+                int64_t producer;
+                uint64_t seq;
+                if (sl_stream_rec_seq(pub->st, &f, i, &producer, &seq) == 0 &&
+                    producer == pub->producer) {
+                    t->have = 1;
+                    t->seq = seq;
+                }
+            }
+            at = f.next;
+        }
+        if (t->have)
+            break;
+        hi = lo;
+        span = span > UINT64_MAX / 16 ? UINT64_MAX : span * 16;
+    }
+    if (t->have)
+        sl_log_info("partition tail read", "part=%s seq=%llu", part,
+                    (unsigned long long)t->seq);
+    return 0;
+}
+
+/* The tail of part, read once per session. */
+static int tail_of(sl_publish_t *pub, const char *part, const tail_t **out) {
+    tail_t *t = sl_strmap_get(&pub->tails, part, strlen(part));
+    if (t == NULL) {
+        if ((t = calloc(1, sizeof *t)) == NULL)
+            return SL_ENOMEM;
+        int err = read_tail(pub, part, t);
+        if (err == 0)
+            err = sl_strmap_put(&pub->tails, part, strlen(part), t);
+        if (err != 0) {
+            free(t);
+            return err;
+        }
+    }
+    *out = t;
+    return 0;
+}
+
 /* Sends one entry's request (batches and checkpoint puts). */
 static int send_entry(sl_publish_t *pub, ent_t *ent) {
     sl_stream_msg_t stack[64];
@@ -174,6 +326,29 @@ static int send_entry(sl_publish_t *pub, ent_t *ent) {
         ent->sent = 1; /* Nothing to say; no ack will come for it. */
         return 0;
     }
+    /* Messages the partition already holds (read from its tail) are not
+     * sent again: a batch wholly there is acknowledged here, one that
+     * straddles the tail is sent from its first message above it. */
+    size_t skip = 0;
+    ent->local_dup = 0;
+    if (pub->dedup) {
+        const tail_t *t;
+        int err = tail_of(pub, ent->part, &t);
+        if (err != 0)
+            return err;
+        if (t->have && t->seq >= ent->first_seq)
+            sl_log_info("already stored; not sent again",
+                        "part=%s first_seq=%llu n=%zu stored_up_to=%llu",
+                        ent->part, (unsigned long long)ent->first_seq, ent->n,
+                        (unsigned long long)t->seq);
+        if (t->have && t->seq >= ent->first_seq + ent->n - 1) {
+            ent->sent = 1;
+            ent->local_dup = 1;
+            return 0;
+        }
+        if (t->have && t->seq >= ent->first_seq)
+            skip = (size_t)(t->seq - ent->first_seq + 1);
+    }
     if (ent->n > 64 && (msgs = malloc(ent->n * sizeof *msgs)) == NULL)
         return SL_ENOMEM;
     size_t off = 0;
@@ -185,12 +360,19 @@ static int send_entry(sl_publish_t *pub, ent_t *ent) {
     sl_stream_batch_t b = {
         .topic = pub->topic,
         .part = ent->part,
-        .msgs = msgs,
-        .n = ent->n,
+        .msgs = msgs + skip,
+        .n = ent->n - skip,
         .producer = pub->producer,
-        .seq = ent->first_seq,
+        .seq = ent->first_seq + skip,
     };
-    int err = sl_stream_send(pub->st, &b, NULL);
+    sl_stream_msg_t *keys = NULL;
+    int err = 0;
+    if (pub->keyed && (keys = calloc(b.n ? b.n : 1, sizeof *keys)) != NULL &&
+        (err = row_keys(pub, b.msgs, b.n, keys)) == 0)
+        b.keys = keys;
+    if (err == 0)
+        err = sl_stream_send(pub->st, &b, NULL);
+    free(keys);
     if (msgs != stack)
         free(msgs);
     ent->sent = err == 0;
@@ -209,6 +391,8 @@ static int recover(sl_publish_t *pub) {
             return SL_ESTOPPED;
         }
         int err = sl_stream_reconnect(pub->st);
+        if (pub->dedup)
+            tails_clear(pub); /* A new session reads the tails again. */
         if (err == 0) {
             pub->stats.reconnects++;
             for (size_t i = 0; i < pub->qlen && err == 0; i++) {
@@ -242,14 +426,37 @@ static void pop_boundaries(sl_publish_t *pub) {
     }
 }
 
+/* A request the log refused for good (a topic too small, a refusal of
+ * this client): the reason goes into pub->err and the log at once, since
+ * the caller may be deep in the decoder, whose own message is generic. */
+static int send_failed(sl_publish_t *pub, const ent_t *ent, int err) {
+    if (err == SL_ESTOPPED || pub->err[0] != '\0')
+        return err;
+    snprintf(pub->err, sizeof pub->err,
+             "cannot publish to %s (%s): %s; capture stops rather than skip "
+             "it",
+             ent->kind == ENT_BATCH ? ent->part : pub->cp_part,
+             sl_strerror(err), sl_stream_error(pub->st));
+    sl_log_error("capture cannot publish", "error=\"%s\"", pub->err);
+    return err;
+}
+
+/* Sends one entry, through a reconnect when the session broke. */
+static int send_or_recover(sl_publish_t *pub, ent_t *ent) {
+    int err = send_entry(pub, ent);
+    if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
+        return send_failed(pub, ent, err);
+    return 0;
+}
+
 /* Sends every request not sent yet (the open batch included). */
 static int send_unsent(sl_publish_t *pub) {
     for (size_t i = 0; i < pub->qlen; i++) {
         ent_t *ent = qat(pub, i);
         if (ent->sent || ent->kind == ENT_BOUNDARY)
             continue;
-        int err = send_entry(pub, ent);
-        if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
+        int err = send_or_recover(pub, ent);
+        if (err != 0)
             return err;
     }
     return 0;
@@ -267,6 +474,14 @@ static int take_ack(sl_publish_t *pub) {
         return 0;
     }
     SL_ASSERT(ent->sent);
+    if (ent->local_dup) {
+        pub->stats.messages += ent->n;
+        pub->stats.bytes += ent->data.len;
+        pub->stats.duplicates += ent->n;
+        qpop(pub);
+        pop_boundaries(pub);
+        return 0;
+    }
     sl_stream_ack_t ack;
     int err;
     sl_backoff_t refused; /* 200 ms doubling to 5 s. */
@@ -361,8 +576,7 @@ int sl_publish_message(sl_publish_t *pub, const char *part, size_t part_len,
         ent->data.len + len > pub->max_batch_bytes ||
         strlen(ent->part) != part_len || memcmp(ent->part, part, part_len)) {
         if (ent != NULL && ent->kind == ENT_BATCH && !ent->sent) {
-            err = send_entry(pub, ent);
-            if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
+            if ((err = send_or_recover(pub, ent)) != 0)
                 return err;
         }
         if ((err = qpush(pub, ENT_BATCH, &ent)) != 0)
@@ -461,10 +675,7 @@ int sl_publish_cut(sl_publish_t *pub) {
     ent_t *ent = qat(pub, pub->qlen - 1);
     if (ent->kind != ENT_BATCH || ent->sent)
         return 0;
-    int err = send_entry(pub, ent);
-    if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
-        return err;
-    return 0;
+    return send_or_recover(pub, ent);
 }
 
 int sl_publish_boundary(sl_publish_t *pub, const sl_checkpoint_t *cp) {
@@ -500,8 +711,7 @@ int sl_publish_sync(sl_publish_t *pub, int force, uint64_t checkpoint_ms) {
     if ((err = sl_checkpoint_encode(&pub->safe, &ent->data)) != 0)
         return err;
     pub->inflight_bytes += ent->data.len;
-    err = send_entry(pub, ent);
-    if (err != 0 && (!transient(err) || (err = recover(pub)) != 0))
+    if ((err = send_or_recover(pub, ent)) != 0)
         return err;
     if ((err = drain(pub, 0)) != 0)
         return err;
@@ -640,12 +850,19 @@ int sl_publish_open(sl_publish_t **out, const sl_publish_opts_t *opts,
         sl_publish_free(pub);
         return SL_ENOMEM;
     }
-    sl_stream_opts_t sopts = {opts->secret, 5000, 30000, 10000};
+    sl_stream_opts_t sopts = {opts->secret, 5000,        30000,
+                              10000,        opts->props, opts->nparts};
+    sl_strmap_init(&pub->tails);
+    sl_jr_init(&pub->jdoc);
     int err;
     sl_backoff_t bo;
     broker_backoff_init(&bo);
     for (;;) {
         err = sl_stream_open(opts->broker, &sopts, &pub->st);
+        if (err == 0)
+            pub->dedup = !(sl_stream_caps(pub->st) & SL_STREAM_CAP_DEDUP);
+        if (err == 0)
+            pub->keyed = !!(sl_stream_caps(pub->st) & SL_STREAM_CAP_HEADERS);
         if (err == 0)
             err = read_checkpoint(pub, cp, found);
         if (err == 0 || !transient(err) || (stop != NULL && *stop))
@@ -683,6 +900,10 @@ void sl_publish_free(sl_publish_t *pub) {
     free(pub->q);
     if (pub->st != NULL)
         sl_stream_close(pub->st);
+    tails_clear(pub);
+    sl_strmap_free(&pub->tails);
+    sl_buf_free(&pub->keybuf);
+    sl_jr_free(&pub->jdoc);
     free(pub->topic);
     free(pub->cp_part);
     free(pub);

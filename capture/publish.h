@@ -37,7 +37,7 @@
 #define SL_PUBLISH_INTERNAL_TOPIC "__sluice_capture"
 
 typedef struct {
-    const char *broker; /* "HOST:PORT". Copied. */
+    const char *broker; /* "HOST:PORT", "kafka://...". Copied. */
     const char *secret; /* Broker shared secret or NULL. Copied. */
     const char *topic;  /* Data topic. Copied. */
     /* Checkpoints go to partition checkpoint_partition (the capture name)
@@ -48,6 +48,10 @@ typedef struct {
     size_t max_inflight;    /* Bytes of unacked messages (default 64 MiB). */
     size_t max_batch;       /* Messages per batch put (default 512). */
     size_t max_batch_bytes; /* Bytes per batch put (default 1 MiB). */
+    /* The transport's settings ("KEY=VALUE"; Kafka: librdkafka properties
+     * and sluice.*), or NULL. Copied by the stream. */
+    const char *const *props;
+    unsigned nparts; /* Partitions of a key:N topic (N), 0 otherwise. */
 } sl_publish_opts_t;
 
 /* What a checkpoint records: where to resume and the counter there. */

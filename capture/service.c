@@ -36,9 +36,12 @@ static const sl_opt_t opts_table[] = {
     {"password-file", NULL, 0,
      "file holding the source password (else $SLUICE_SOURCE_PASSWORD)"},
     {"server-id", "54321", 0, "replica server id, unique in the topology"},
-    {"broker", "127.0.0.1:8123", 0, "sluice-broker HOST:PORT"},
+    {"broker", "127.0.0.1:8123", 0,
+     "sluice-broker HOST:PORT, or kafka://HOST:PORT[,...] (docs/kafka.md)"},
     {"broker-secret-file", NULL, 0,
      "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
+    {"kafka-opt", NULL, SL_OPT_MULTI,
+     "KEY=VALUE librdkafka property (or sluice.*) for kafka:// brokers"},
     {"topic", "sluice", 0, "topic the change events go to"},
     {"name", NULL, 0,
      "this capture's name: its checkpoint and producer id (default: topic)"},
@@ -1137,6 +1140,9 @@ static int run(svc_t *svc) {
         .checkpoint_partition = name,
         .producer = producer_id(svc, name),
         .max_inflight = max_inflight,
+        .props = (const char *const *)sl_config_get_list(&svc->cfg, "kafka-opt")
+                     ->items,
+        .nparts = svc->route.buckets,
     };
     sl_checkpoint_t cp;
     int have_cp = 0;

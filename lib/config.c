@@ -32,12 +32,15 @@ static int list_push(sl_strlist_t *list, const char *value) {
     char *copy = strdup(value);
     if (copy == NULL)
         return SL_ENOMEM;
-    char **items = realloc(list->items, (list->count + 1) * sizeof *items);
+    /* One more slot: the list stays NULL-terminated (kafka-opt lists go to
+     * lib/stream.h as they are). */
+    char **items = realloc(list->items, (list->count + 2) * sizeof *items);
     if (items == NULL) {
         free(copy);
         return SL_ENOMEM;
     }
     items[list->count++] = copy;
+    items[list->count] = NULL;
     list->items = items;
     return 0;
 }
@@ -116,6 +119,17 @@ typedef struct {
     int err;
 } ini_ctx_t;
 
+/* `kafka.KEY = VALUE` in a file is `--kafka-opt KEY=VALUE`. */
+static int kafka_line(ini_ctx_t *ctx, long i, const char *key,
+                      const char *value) {
+    char *kv = NULL;
+    if (asprintf(&kv, "%s=%s", key, value) < 0 ||
+        set_index(ctx->cfg, i, kv, ORIGIN_FILE) != 0)
+        ctx->err = SL_ENOMEM;
+    free(kv);
+    return ctx->err == 0;
+}
+
 static int ini_cb(void *user, const char *section, const char *name,
                   const char *value) {
     ini_ctx_t *ctx = user;
@@ -126,6 +140,9 @@ static int ini_cb(void *user, const char *section, const char *name,
         return 0;
     }
     long i = find_opt(ctx->cfg, name, strlen(name));
+    if (i < 0 && strncmp(name, "kafka.", 6) == 0 &&
+        (i = find_opt(ctx->cfg, "kafka-opt", 9)) >= 0)
+        return kafka_line(ctx, i, name + 6, value); /* docs/kafka.md */
     if (i < 0) {
         snprintf(ctx->cfg->err, sizeof ctx->cfg->err, "unknown key '%s'", name);
         ctx->err = SL_ECONFIG;

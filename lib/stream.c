@@ -3,12 +3,15 @@
  * the transport, and every call goes to that transport's operation.
  *
  * Addresses: "HOST:PORT" and "sluice://HOST:PORT" are sluice-broker's text
- * protocol; anything else goes to it too and is refused there as a bad
- * HOST:PORT (SL_EINVAL), as before this interface existed.
+ * protocol; "kafka://HOST:PORT[,HOST:PORT...]" is any Kafka-protocol
+ * cluster (lib/stream_kafka.c); anything else goes to the text protocol
+ * and is refused there as a bad HOST:PORT (SL_EINVAL), as before this
+ * interface existed.
  */
 #include "stream_int.h"
 
 #include "error.h"
+#include "log.h"
 
 #include <string.h>
 
@@ -20,6 +23,17 @@ int sl_stream_open(const char *url, const sl_stream_opts_t *opts,
     static const char sluice[] = "sluice://";
     if (strncmp(url, sluice, sizeof sluice - 1) == 0)
         return sl__stream_sluice_open(url + sizeof sluice - 1, opts, out);
+    static const char kafka[] = "kafka://";
+    if (strncmp(url, kafka, sizeof kafka - 1) == 0) {
+        char err[512] = "";
+        int rc = sl__stream_kafka_open(url + sizeof kafka - 1, opts, out, err,
+                                       sizeof err);
+        /* There is no session to ask for the text: it is logged here. */
+        if (rc != 0 && err[0] != '\0')
+            sl_log_error("cannot open the Kafka transport", "error=\"%s\"",
+                         err);
+        return rc;
+    }
     return sl__stream_sluice_open(url, opts, out);
 }
 

@@ -12,8 +12,8 @@
  *   "HOST:PORT" or "sluice://HOST:PORT"   sluice-broker's text protocol
  *       (lib/stream_sluice.c over lib/client.h; docs/protocol.md).
  *
- * A Kafka implementation over librdkafka ("kafka://HOST:PORT[,...]") is
- * planned in docs/transport.md and not part of this build.
+ *   "kafka://HOST:PORT[,HOST:PORT...]"     any Kafka-protocol cluster
+ *       (lib/stream_kafka*.c over librdkafka; docs/kafka.md).
  *
  * Names: a partition is named by (topic, partition name), as sluice-broker
  * names it: "db.table" or "db.table#3" for key:N routing. A transport that
@@ -51,13 +51,20 @@
 typedef struct sl_stream_s sl_stream_t;
 
 typedef struct {
-    const char *secret;     /* Shared secret (sluice) or SASL password
-                               (Kafka), or NULL. Copied. */
-    int connect_timeout_ms; /* Default 5000. */
-    int io_timeout_ms;      /* Per request, long-poll wait excluded.
-                               Default 30000. */
-    int retry_ms;           /* Reconnect budget of synchronous calls;
-                               default 30000; -1 disables reconnects. */
+    const char *secret;       /* Shared secret (sluice) or SASL password
+                                 (Kafka), or NULL. Copied. */
+    int connect_timeout_ms;   /* Default 5000. */
+    int io_timeout_ms;        /* Per request, long-poll wait excluded.
+                                 Default 30000. */
+    int retry_ms;             /* Reconnect budget of synchronous calls;
+                                 default 30000; -1 disables reconnects. */
+    const char *const *props; /* NULL-terminated "KEY=VALUE" settings of
+                                 the transport (Kafka: librdkafka
+                                 properties and sluice.*), or NULL.
+                                 Copied. */
+    unsigned key_parts;       /* N of capture's key:N routing: the partition
+                                 count a topic of "#k" partitions is created
+                                 with (Kafka); 0 otherwise. */
 } sl_stream_opts_t;
 
 /* What a transport does for its callers, as SL_STREAM_CAP_* bits from
@@ -79,6 +86,11 @@ enum {
      * member was assigned by the log's group membership; without it the
      * caller assigns partitions itself (apply/assign.c). */
     SL_STREAM_CAP_GROUPS = 8,
+    /* The session keeps fetching ahead of the caller by itself (librdkafka
+     * prefetches the assigned partition): a caller's own read-ahead on a
+     * second session (sl_stream_get_send()) only moves the partition
+     * between sessions and costs a round trip each time. */
+    SL_STREAM_CAP_PREFETCH = 16,
 };
 
 /* Opens a session on the log at url (opts may be NULL for defaults). On

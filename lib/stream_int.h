@@ -52,5 +52,9 @@ struct sl_stream_s {
 /* Opens the text-protocol transport on "HOST:PORT" (lib/stream_sluice.c). */
 int sl__stream_sluice_open(const char *hostport, const sl_stream_opts_t *opts,
                            sl_stream_t **out);
+/* Opens the Kafka transport on "HOST:PORT[,...]" (lib/stream_kafka.c); on
+ * failure errbuf says why (never a secret). */
+int sl__stream_kafka_open(const char *servers, const sl_stream_opts_t *opts,
+                          sl_stream_t **out, char *errbuf, size_t errlen);
 
 #endif

@@ -55,4 +55,16 @@ void sl_kafka_stop(sl_kafka_t *k, void (*cb)(void *data), void *data);
  * the store may deliver acks until then). */
 void sl_kafka_free(sl_kafka_t *k);
 
+/* The name bijection of docs/kafka.md ("Names"), for the Kafka transport
+ * of capture and apply (lib/stream_kafka.c), so that both sides of
+ * sluice-broker and any cluster use one mapping (names.c). The Kafka name
+ * of sluice partition (topic, name): the topic into out[cap], the number
+ * into *partition; SL_ENOTFOUND when it has none. */
+int sl_kafka_name_of(const char *topic, size_t tlen, const char *name,
+                     size_t nlen, char *out, size_t cap, int32_t *partition);
+/* The sluice name of Kafka (topic, partition); bare: no "#0" on partition
+ * 0 of a split-form topic. SL_EINVAL when there is none. */
+int sl_kafka_sluice_name(const char *topic, size_t tlen, int32_t partition,
+                         int bare, char *t, size_t tcap, char *p, size_t pcap);
+
 #endif

@@ -404,3 +404,14 @@ void sl__kafka_names_free(sl_kafka_t *k) {
         }
     sl_strmap_free(&k->topics);
 }
+
+int sl_kafka_name_of(const char *topic, size_t tlen, const char *name,
+                     size_t nlen, char *out, size_t cap, int32_t *partition) {
+    return sl__kafka_name_of(topic, tlen, name, nlen, out, cap, partition);
+}
+
+int sl_kafka_sluice_name(const char *topic, size_t tlen, int32_t partition,
+                         int bare, char *t, size_t tcap, char *p, size_t pcap) {
+    return sl__kafka_sluice_name(topic, tlen, partition, bare, t, tcap, p,
+                                 pcap);
+}

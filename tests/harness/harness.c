@@ -272,19 +272,39 @@ int sl_harness_start_broker(const char *dir, char *addr, size_t addrlen) {
     mkdir(data, 0700);
     uint16_t port = sl_harness_free_port();
     snprintf(addr, addrlen, "127.0.0.1:%u", port);
+    char klisten[64] = "off";
+    uint16_t kport = 0;
+    if (getenv("SL_BENCH_TRANSPORT") != NULL &&
+        strcmp(getenv("SL_BENCH_TRANSPORT"), "kafka") == 0) {
+        kport = sl_harness_free_port();
+        snprintf(klisten, sizeof klisten, "127.0.0.1:%u", kport);
+    }
     char *argv[] = {(char *)sl_harness_bin("sluice-broker"),
                     "--listen",
                     addr,
+                    "--kafka-listen",
+                    klisten,
                     "--data",
                     data,
                     "--fsync",
                     "always",
                     NULL};
     int pid = sl_harness_spawn(argv, log);
-    if (sl_harness_wait_port(port, 10000) != 0)
+    if (sl_harness_wait_port(port, 10000) != 0 ||
+        (kport != 0 && sl_harness_wait_port(kport, 10000) != 0))
         sl_test_fail(__FILE__, __LINE__, "sluice-broker did not start; see %s",
                      log);
+    if (kport != 0) {
+        char kafka[80];
+        snprintf(kafka, sizeof kafka, "kafka://%s", klisten);
+        setenv("SL_HARNESS_KAFKA", kafka, 1);
+    }
     return pid;
+}
+
+const char *sl_harness_log_addr(const char *addr) {
+    const char *kafka = getenv("SL_HARNESS_KAFKA");
+    return kafka != NULL ? kafka : addr;
 }
 
 int sl_harness_broker_run(sl_harness_broker_t *b, const char *const *extra,

@@ -104,6 +104,10 @@ void sl_harness_sleep_until_ns(uint64_t t_ns);
  * Returns the pid (stopped with sl_harness_stop(), or killed at exit);
  * fails the test when it does not start. */
 int sl_harness_start_broker(const char *dir, char *addr, size_t addrlen);
+/* The address capture and apply are given for the broker at addr: addr
+ * itself, or with SL_BENCH_TRANSPORT=kafka (bench/kafka_transport.sh) the
+ * Kafka listener sl_harness_start_broker() opened, "kafka://HOST:PORT". */
+const char *sl_harness_log_addr(const char *addr);
 
 /* A sluice-broker a test runs: its pid (0 when not running), its port and
  * "127.0.0.1:PORT", its data directory and the log its output is appended

@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -53,6 +54,24 @@ static const char *const hashes[] = {
     "SELECT CONCAT(COUNT(*), ':', MD5(GROUP_CONCAT(CONCAT_WS('|', a, b) "
     "ORDER BY a, b SEPARATOR ';'))) FROM %s.nokey",
 };
+
+/* The transport capture and apply use: sluice-broker's text protocol, or
+ * its Kafka listener with SL_TEST_TRANSPORT=kafka (run so by
+ * tests/integration/kafka_transport.sh). Fills the broker's
+ * --kafka-listen value and the address capture and apply are given;
+ * returns the Kafka port (0: none). */
+static uint16_t transport(uint16_t bport, char klisten[64], char addr[80]) {
+    const char *t = getenv("SL_TEST_TRANSPORT");
+    if (t == NULL || strcmp(t, "kafka") != 0) {
+        snprintf(klisten, 64, "off");
+        snprintf(addr, 80, "127.0.0.1:%u", bport);
+        return 0;
+    }
+    uint16_t kport = sl_harness_free_port();
+    snprintf(klisten, 64, "127.0.0.1:%u", kport);
+    snprintf(addr, 80, "kafka://127.0.0.1:%u", kport);
+    return kport;
+}
 
 static char *hash_of(MYSQL *m, int t, const char *db) {
     char sql[1024];
@@ -204,9 +223,13 @@ SL_TEST(apply_e2e_capture_broker_apply) {
     snprintf(data, sizeof data, "%s/broker", dir);
     mkdir(data, 0700);
     snprintf(log, sizeof log, "%s/broker.log", dir);
+    char klisten[64], log_addr[80];
+    uint16_t kport = transport(bport, klisten, log_addr);
     char *bargv[] = {(char *)sl_harness_bin("sluice-broker"),
                      "--listen",
                      broker,
+                     "--kafka-listen",
+                     klisten,
                      "--data",
                      data,
                      "--fsync",
@@ -214,6 +237,8 @@ SL_TEST(apply_e2e_capture_broker_apply) {
                      NULL};
     (sl_harness_spawn(bargv, log));
     SL_CHECK_OK(sl_harness_wait_port(bport, 10000));
+    if (kport != 0)
+        SL_CHECK_OK(sl_harness_wait_port(kport, 10000));
     char source[128], spw[512];
     snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%u",
              getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
@@ -225,7 +250,7 @@ SL_TEST(apply_e2e_capture_broker_apply) {
                      "--password-file",
                      spw,
                      "--broker",
-                     broker,
+                     log_addr,
                      "--topic",
                      "e2e",
                      "--server-id",
@@ -253,7 +278,7 @@ SL_TEST(apply_e2e_capture_broker_apply) {
     snprintf(log, sizeof log, "%s/apply.log", dir);
     char *aargv[] = {(char *)sl_harness_bin("sluice-apply"),
                      "--broker",
-                     broker,
+                     log_addr,
                      "--topic",
                      "e2e",
                      "--workers",
