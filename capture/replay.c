@@ -44,35 +44,45 @@ int sl_replay_active(void) { return active != NULL; }
 const char *sl_replay_identity(void) { return active ? "replay\n" : ""; }
 
 /* The replay's own options; all take a value. */
-static const char *const own_opts[] = {
-    "from-file",     "start-position", "stop-position",
-    "start-datetime", "stop-datetime", "include-gtids",
-    "exclude-gtids", "schema-from",    "schema-history",
-    "progress",      NULL};
+static const char *const own_opts[] = {"from-file",
+                                       "start-position",
+                                       "stop-position",
+                                       "start-datetime",
+                                       "stop-datetime",
+                                       "include-gtids",
+                                       "exclude-gtids",
+                                       "schema-from",
+                                       "schema-history",
+                                       "progress",
+                                       NULL};
 
 /* Options of the service that take no value. */
-static const char *const service_flags[] = {"tls", "stats-allow-remote",
-                                            "help", "version", NULL};
+static const char *const service_flags[] = {"tls", "stats-allow-remote", "help",
+                                            "version", NULL};
 
 static const char help_text[] =
     "Usage: sluice-capture --from-file FILE... --broker HOST:PORT [OPTIONS]\n"
     "Replays binlog files into the broker, exactly once (docs/replay.md).\n"
     "  --from-file FILE|DIR|GLOB  binlog files in order (repeatable; more may\n"
-    "                             follow as arguments); a directory is read in\n"
+    "                             follow as arguments); a directory is read "
+    "in\n"
     "                             the order of its .index file\n"
     "  --start-position N         position in the first file to start at\n"
     "  --stop-position N          position in the last file to stop at\n"
     "  --start-datetime TIME      skip transactions older than TIME\n"
     "  --stop-datetime TIME       stop at the first transaction at or after\n"
-    "                             TIME ('YYYY-MM-DD HH:MM:SS' local, Z for UTC,\n"
+    "                             TIME ('YYYY-MM-DD HH:MM:SS' local, Z for "
+    "UTC,\n"
     "                             @EPOCH)\n"
     "  --include-gtids SET        replay only these transactions\n"
     "  --exclude-gtids SET        leave these transactions out (SET: D-S-N,\n"
-    "                             D-S-N1-N2 (S may be *), or uuid:N[-M][:N-M])\n"
+    "                             D-S-N1-N2 (S may be *), or "
+    "uuid:N[-M][:N-M])\n"
     "  --schema-from URL          table definitions from this live server\n"
     "                             (mysql://USER@HOST:PORT; password from\n"
     "                             --password-file or $SLUICE_SOURCE_PASSWORD)\n"
-    "  --schema-history NAME      table definitions from the schema history of\n"
+    "  --schema-history NAME      table definitions from the schema history "
+    "of\n"
     "                             the earlier capture NAME\n"
     "  --progress auto|yes|no     progress line on stderr (auto: on a tty)\n"
     "The capture's options apply as for a live capture: --broker, --topic,\n"
@@ -175,8 +185,7 @@ static int add_sorted(sl_replay_t *rp, char **names, size_t n, char *err,
 
 /* A directory: the files its .index lists, in that order, else every
  * NAME.NNNNNN in it in number order. */
-static int add_dir(sl_replay_t *rp, const char *dir, char *err,
-                   size_t errlen) {
+static int add_dir(sl_replay_t *rp, const char *dir, char *err, size_t errlen) {
     DIR *d = opendir(dir);
     if (d == NULL) {
         snprintf(err, errlen, "%s: %s", dir, strerror(errno));
@@ -559,8 +568,7 @@ static int take_option(sl_replay_t *rp, const char *name, const char *value,
     if (strcmp(name, "start-position") == 0 ||
         strcmp(name, "stop-position") == 0) {
         uint64_t v;
-        if (sl_parse_u64(value, &v) != 0 ||
-            (name[2] == 'a' && v < 4)) {
+        if (sl_parse_u64(value, &v) != 0 || (name[2] == 'a' && v < 4)) {
             snprintf(err, errlen, "--%s: want a position%s, not '%s'", name,
                      name[2] == 'a' ? " >= 4" : "", value);
             return SL_EUSAGE;
@@ -733,7 +741,8 @@ int sl_capture_replay_main(int argc, char **argv) {
     sargv[sargc++] = "--name";
     sargv[sargc++] = fullname;
     sargv[sargc++] = "--source";
-    sargv[sargc++] = schema_url ? schema_url : "mysql://replay@replay.invalid:1";
+    sargv[sargc++] =
+        schema_url ? schema_url : "mysql://replay@replay.invalid:1";
     sargv[sargc++] = "--preflight";
     sargv[sargc++] = "no";
     sargv[sargc++] = "--schema-check";
@@ -756,9 +765,9 @@ int sl_capture_replay_main(int argc, char **argv) {
             "sluice-capture: replay %s as %s: %zu file(s), %s, %llu events, "
             "%llu rows in %.1f s (%.0f rows/s); %llu transaction(s) left out "
             "by the filters%s\n",
-            status == 0 && rp.finished ? "done" : "stopped", fullname, rp.file_index + 1,
-            bytes, (unsigned long long)rp.events, (unsigned long long)rp.rows,
-            secs, secs > 0 ? rp.rows / secs : 0.0,
+            status == 0 && rp.finished ? "done" : "stopped", fullname,
+            rp.file_index + 1, bytes, (unsigned long long)rp.events,
+            (unsigned long long)rp.rows, secs, secs > 0 ? rp.rows / secs : 0.0,
             (unsigned long long)rp.trx_skipped,
             rp.stopped_at_datetime ? "; stopped at --stop-datetime" : "");
     active = NULL;

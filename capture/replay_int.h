@@ -18,19 +18,19 @@ typedef struct {
 /* One item of --include-gtids / --exclude-gtids: a MariaDB GTID range
  * D-S-N or D-S-N1-N2 (server "*" for any), or a MySQL range uuid:N[-M]. */
 typedef struct {
-    int mysql;         /* 1: uuid form. */
-    uint32_t domain;   /* MariaDB. */
-    uint32_t server;   /* MariaDB. */
-    int any_server;    /* MariaDB "*". */
-    uint8_t uuid[16];  /* MySQL. */
-    uint64_t lo, hi;   /* Inclusive sequence number range. */
+    int mysql;        /* 1: uuid form. */
+    uint32_t domain;  /* MariaDB. */
+    uint32_t server;  /* MariaDB. */
+    int any_server;   /* MariaDB "*". */
+    uint8_t uuid[16]; /* MySQL. */
+    uint64_t lo, hi;  /* Inclusive sequence number range. */
 } sl_replay_gtid_range_t;
 
 typedef struct {
     sl_replay_file_t *files;
     size_t nfiles;
-    uint64_t start_pos; /* In the first file (>= 4). */
-    uint64_t stop_pos;  /* In the last file; 0: its end. */
+    uint64_t start_pos;        /* In the first file (>= 4). */
+    uint64_t stop_pos;         /* In the last file; 0: its end. */
     int64_t start_ms, stop_ms; /* --start/--stop-datetime; -1 when unset. */
     sl_replay_gtid_range_t *include, *exclude;
     size_t ninclude, nexclude;

@@ -36,8 +36,8 @@
 #include "error.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +52,10 @@ struct sl_replay_src_s {
     int fd;
     const uint8_t *map;
     size_t maplen;
-    uint64_t off;   /* The next event's offset in the file. */
-    int fde_due;    /* Hand over the file's FDE (artificial) first. */
-    unsigned qpost; /* QUERY post-header length: 13, 11 before v4. */
-    int crc;        /* Events end with a CRC32. */
+    uint64_t off;        /* The next event's offset in the file. */
+    int fde_due;         /* Hand over the file's FDE (artificial) first. */
+    unsigned qpost;      /* QUERY post-header length: 13, 11 before v4. */
+    int crc;             /* Events end with a CRC32. */
     char rotate_to[256]; /* The next file named by a ROTATE, or "". */
     int in_trx, began, skipping;
     int done;
@@ -101,7 +101,10 @@ static int map_file(sl_replay_src_t *s, size_t fi, char *err, size_t errlen) {
         return fail(err, errlen, SL_EIO, "%s: mmap: %s", f->path,
                     strerror(errno));
     madvise((void *)s->map, s->maplen, MADV_SEQUENTIAL);
-    if (memcmp(s->map, "\xfe" "bin", 4) != 0)
+    if (memcmp(s->map,
+               "\xfe"
+               "bin",
+               4) != 0)
         return fail(err, errlen, SL_ECORRUPT,
                     "%s: not a binlog file (no 0xFE 'bin' magic)", f->path);
     s->qpost = 13;
@@ -141,8 +144,7 @@ static int is_standalone(uint8_t type) {
     case 27:  /* HEARTBEAT */
     case 35:  /* PREVIOUS_GTIDS */
     case 161: /* MariaDB BINLOG_CHECKPOINT */
-    case 163: /* MariaDB GTID_LIST */
-        return 1;
+    case 163: /* MariaDB GTID_LIST */ return 1;
     default: return 0;
     }
 }
@@ -303,10 +305,9 @@ int sl_replay_src_next(sl_replay_src_t *s, const uint8_t **ev, size_t *len,
             *pos = 0;
             return 0;
         }
-        if (!s->in_trx && last && rp->stop_pos != 0 &&
-            s->off >= rp->stop_pos) {
+        if (!s->in_trx && last && rp->stop_pos != 0 && s->off >= rp->stop_pos) {
             s->done = 1;
-        rp->finished = 1;
+            rp->finished = 1;
             return fail(err, errlen, SL_ESTOPPED, "the replay ended");
         }
         size_t n;
@@ -336,7 +337,7 @@ int sl_replay_src_next(sl_replay_src_t *s, const uint8_t **ev, size_t *len,
                 rp->stopped_at_datetime =
                     rp->stop_ms >= 0 && ts_ms >= rp->stop_ms;
                 s->done = 1;
-        rp->finished = 1;
+                rp->finished = 1;
                 return fail(err, errlen, SL_ESTOPPED, "the replay ended");
             }
             s->in_trx = 1;

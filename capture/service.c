@@ -1059,8 +1059,8 @@ static int init_schema(svc_t *svc) {
         sl_history_loader_free(&ld);
         snprintf(file, sizeof file, "%.255s", cp->file);
         pos = cp->pos;
-    } else if (sl_replay_schema(svc->pub, &svc->schema, file, sizeof file,
-                                &pos, &rc, svc->err, sizeof svc->err)) {
+    } else if (sl_replay_schema(svc->pub, &svc->schema, file, sizeof file, &pos,
+                                &rc, svc->err, sizeof svc->err)) {
         if (rc != 0) /* A replay's table definitions: replay.h. */
             return rc;
     } else {

@@ -455,8 +455,8 @@ static int open_replay(sl_source_t *src, sl_source_t **out,
                        const sl_source_opts_t *opts, char *err, size_t errlen) {
     snprintf(src->version, sizeof src->version, "binlog files (replay)");
     src->flavor = SL_SOURCE_MARIADB;
-    int rc = sl_replay_src_open(&src->replay, opts->file, opts->pos, err,
-                                errlen);
+    int rc =
+        sl_replay_src_open(&src->replay, opts->file, opts->pos, err, errlen);
     if (rc != 0) {
         free(src);
         return rc;
