@@ -32,7 +32,7 @@
  * after a delay on a timer; failures are logged at most once a second
  * with a count.
  */
-#include "broker/server_groups.h"
+#include "broker/server_groups_int.h"
 #include "broker/server_int.h"
 
 #include "error.h"

@@ -1,6 +1,6 @@
 /*
  * Consumer-group administration commands of the text protocol; see
- * server_groups.h and docs/protocol.md.
+ * server_groups_int.h and docs/protocol.md.
  *
  * Text-protocol members: the connections that committed for a group are
  * remembered here (group name -> up to MAX_SEEN connections, each with
@@ -10,7 +10,7 @@
  * closing. The table is per process and only grows with the number of
  * groups ever committed to in it (each holds MAX_SEEN slots).
  */
-#include "broker/server_groups.h"
+#include "broker/server_groups_int.h"
 
 #include "broker/server_int.h"
 #include "broker/store_int.h"

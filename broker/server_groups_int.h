@@ -8,8 +8,8 @@
  * commit: a member of the group in the Kafka listener's coordinator, or an
  * open text-protocol connection that committed an offset for the group.
  */
-#ifndef SL_BROKER_SERVER_GROUPS_H
-#define SL_BROKER_SERVER_GROUPS_H
+#ifndef SL_BROKER_SERVER_GROUPS_INT_H
+#define SL_BROKER_SERVER_GROUPS_INT_H
 
 #include "broker/proto.h"
 
