@@ -430,6 +430,7 @@ static void find_fixtures(const char *dir, char (*out)[600], int *n, int max) {
 static char *offline_rows(const char *path, const char *dir, int *nrows) {
     char out[700];
     snprintf(out, sizeof out, "%s/offline.jsonl", dir);
+    unlink(out); /* sl_harness_spawn() appends. */
     char *argv[] = {(char *)sl_harness_bin("sluice-capture"), "--from-file",
                     (char *)path, NULL};
     int pid = sl_harness_spawn(argv, out);
