@@ -237,10 +237,9 @@ static size_t count_lines(const char *s, const char *needle) {
 /* Runs sluice-apply from topic into database dst_db of the target until
  * each table's hash equals want[] (bounded), then stops it. */
 static void apply_until(env_t *e, const char *topic, const char *dst_db,
-                        char *want[2]) {
+                        char *want[2], const char *drift) {
     MYSQL *dst = sl_harness_mysql("TARGET", NULL);
-    exec_fmt(dst, "DROP DATABASE IF EXISTS %s_meta", dst_db);
-    exec_fmt(dst, "CREATE DATABASE %s_meta", dst_db);
+    exec_fmt(dst, "CREATE DATABASE IF NOT EXISTS %s_meta", dst_db);
     char target[256], tpw[512], map[128], log[700];
     snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/%s_meta",
              getenv("SL_TARGET_USER"), sl_harness_port("TARGET"), dst_db);
@@ -261,7 +260,7 @@ static void apply_until(env_t *e, const char *topic, const char *dst_db,
                     "--poll",
                     "100ms",
                     "--drift",
-                    "stop",
+                    (char *)drift,
                     NULL};
     int pid = sl_harness_spawn(argv, log);
     int equal = 0;
@@ -333,7 +332,7 @@ SL_TEST(capture_replay_exactly_once_into_target) {
     free(killed_text);
     free(clean);
 
-    apply_until(&e, "killed", "rp_dst", want);
+    apply_until(&e, "killed", "rp_dst", want, "stop");
     for (int t = 0; t < 2; t++)
         free(want[t]);
     mysql_close(src);
@@ -386,7 +385,50 @@ SL_TEST(capture_replay_point_in_time) {
     char log[700];
     snprintf(log, sizeof log, "%s/replay.log", e.dir);
     sl_harness_wait_file_text(log, "stopped at --stop-datetime", 1000);
-    apply_until(&e, "pit", "rp_pit", want);
+    apply_until(&e, "pit", "rp_pit", want, "stop");
+
+    /* sluice-apply --reset-to: shown without the confirmation, moved
+     * with it; applied again with the idempotent drift policy, the
+     * target ends as it was. */
+    char target[256];
+    snprintf(target, sizeof target, "mysql://%s@127.0.0.1:%u/rp_pit_meta",
+             getenv("SL_TARGET_USER"), sl_harness_port("TARGET"));
+    char *rargv[] = {(char *)sl_harness_bin("sluice-apply"),
+                     "--broker",
+                     e.b.addr,
+                     "--topic",
+                     "pit",
+                     "--target",
+                     target,
+                     "--target-password-file",
+                     getenv("SL_TARGET_PASSWORD_FILE"),
+                     "--reset-to",
+                     "@0",
+                     NULL,
+                     NULL};
+    snprintf(log, sizeof log, "%s/reset.log", e.dir);
+    int st, pid = sl_harness_spawn(rargv, log);
+    SL_CHECK(sl_harness_wait_exit(pid, 30000, &st));
+    SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    sl_harness_wait_file_text(log, "nothing changed", 1000);
+    char *moved = sl_harness_query_value(
+        dst, "SELECT COUNT(*) FROM rp_pit_meta.sluice_offsets WHERE "
+             "next_offset = 0");
+    SL_CHECK_STR(moved, "0");
+    free(moved);
+    /* The target damaged: only applying the stream again repairs it. */
+    sl_harness_exec(dst, "UPDATE rp_pit.items SET v = 'damaged'");
+    sl_harness_exec(dst, "DELETE FROM rp_pit.notes");
+    rargv[11] = "--reset-confirm";
+    pid = sl_harness_spawn(rargv, log);
+    SL_CHECK(sl_harness_wait_exit(pid, 30000, &st));
+    SL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    sl_harness_wait_file_text(log, "idempotent drift policy", 1000);
+    moved = sl_harness_query_value(
+        dst, "SELECT SUM(next_offset) FROM rp_pit_meta.sluice_offsets");
+    SL_CHECK_STR(moved, "0");
+    free(moved);
+    apply_until(&e, "pit", "rp_pit", want, "overwrite");
     for (int t = 0; t < 2; t++)
         free(want[t]);
     mysql_close(src);
