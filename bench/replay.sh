@@ -39,7 +39,9 @@ read -r file start < <(src -e "SHOW MASTER STATUS" | awk '{print $1, $2}')
 path=$SL_SOURCE_DATADIR/$file
 echo "writing ${want} of binlog into $file" >&2
 id=0
-while [ "$(stat -c %s "$path")" -lt "$bytes" ]; do
+# Each round adds about 11 MiB; stopping a round short of BYTES keeps the
+# file below max_binlog_size (1 GiB at most), so it does not rotate.
+while [ $(($(stat -c %s "$path") + 12 * 1024 * 1024)) -lt "$bytes" ]; do
     sql=""
     for _ in $(seq 50); do
         sql="$sql INSERT INTO rb.t SELECT seq, REPEAT(CHAR(97 + seq % 26), 200), seq * 3 FROM rb.seq_$((id + 1))_to_$((id + 1000));"
@@ -50,13 +52,17 @@ done
 src -e "FLUSH BINARY LOGS"
 rows=$id
 size=$(stat -c %s "$path")
+[ "$(src -e "SHOW MASTER STATUS" | awk '{print $1}')" != "$file" ] || exit 1
+n=$(src -e "SHOW BINARY LOGS" | awk -v f="$file" '$1 > f' | wc -l)
+[ "$n" = 1 ] || { echo "the rows span more than $file" >&2; exit 1; }
 echo "binlog: $file $size bytes, $rows rows" >&2
 
 # A broker for the two captures.
 bport=$(build/freeport)
 bin/sluice-broker --listen 127.0.0.1:$bport --data "$root/broker" --kafka-listen off --fsync interval >"$root/broker.log" 2>&1 &
 bpid=$!
-trap 'kill $bpid 2>/dev/null || true' EXIT
+cpid=
+trap 'kill $bpid $cpid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do bin/sluice --broker 127.0.0.1:$bport stats >/dev/null 2>&1 && break; sleep 0.1; done
 msgs() { bin/sluice --broker 127.0.0.1:$bport partitions "$1" | awk '{s += $4} END {print s + 0}'; }
 
@@ -81,6 +87,7 @@ while [ "$(msgs live)" -lt "$total" ]; do
 done
 t1=$(now)
 kill $cpid; wait $cpid || true
+cpid=
 live_s=$(echo "$t1 - $t0" | bc)
 echo "live: $rows rows in ${live_s}s: $(echo "$rows / $live_s" | bc) rows/s"
 

@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "config.h"
 #include "error.h"
+#include "hash.h"
 #include "log.h"
 #include "parse.h"
 #include "publish.h"
@@ -576,6 +577,16 @@ static int take_option(sl_replay_t *rp, const char *name, const char *value,
         *(name[2] == 'a' ? &rp->start_pos : &rp->stop_pos) = v;
         return 0;
     }
+    /* The filters that decide which transactions exist (not where the
+     * replay ends) are part of its identity: see sl_capture_replay_main. */
+    if (strcmp(name, "start-datetime") == 0 ||
+        strcmp(name, "include-gtids") == 0 ||
+        strcmp(name, "exclude-gtids") == 0) {
+        rp->filter_hash ^= sl_hash_fnv1a(name, strlen(name)) * 31 +
+                           sl_hash_fnv1a(value, strlen(value));
+        if (rp->filter_hash == 0)
+            rp->filter_hash = 1;
+    }
     if (strcmp(name, "start-datetime") == 0 ||
         strcmp(name, "stop-datetime") == 0) {
         int64_t ms;
@@ -735,7 +746,16 @@ int sl_capture_replay_main(int argc, char **argv) {
         rp.bytes_total -= rp.files[rp.nfiles - 1].size - rp.stop_pos;
 
     char fullname[512], start[600];
-    snprintf(fullname, sizeof fullname, "%s.replay", name ? name : topic);
+    /* A replay that leaves transactions out publishes other messages at
+     * the same positions than one that does not: it is a replay of its
+     * own (name, checkpoint and producer), so a run resumed with other
+     * filters never mixes the two. Where it stops is no part of it: a
+     * later stop point continues the same replay. */
+    if (rp.filter_hash != 0)
+        snprintf(fullname, sizeof fullname, "%s.replay-%08x",
+                 name ? name : topic, (unsigned)(rp.filter_hash & 0xffffffffu));
+    else
+        snprintf(fullname, sizeof fullname, "%s.replay", name ? name : topic);
     snprintf(start, sizeof start, "%s:%llu", rp.files[0].name,
              (unsigned long long)rp.start_pos);
     sargv[sargc++] = "--name";

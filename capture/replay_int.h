@@ -35,6 +35,7 @@ typedef struct {
     sl_replay_gtid_range_t *include, *exclude;
     size_t ninclude, nexclude;
     char *schema_history; /* --schema-history NAME, or NULL. */
+    uint64_t filter_hash; /* Of the transaction filters given; 0: none. */
     int schema_from;      /* --schema-from was given. */
     int progress;         /* Draw the progress line. */
 
