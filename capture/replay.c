@@ -27,6 +27,7 @@
 #include "parse.h"
 #include "publish.h"
 #include "service.h"
+#include "source.h"
 #include "timeparse.h"
 
 #include <dirent.h>
@@ -493,6 +494,59 @@ int sl_replay_schema(struct sl_publish_s *pub, struct sl_schema_s **schema,
     return 1;
 }
 
+int sl_replay_fill_schema(struct sl_publish_s *pub,
+                          const sl_source_opts_t *source,
+                          struct sl_schema_s *schema, const char *file,
+                          uint64_t pos, char *err, size_t errlen) {
+    sl_replay_t *rp = active;
+    if (rp == NULL || (!rp->schema_from && rp->schema_history == NULL))
+        return 0;
+    sl_schema_t *given = NULL;
+    int rc;
+    if (rp->schema_history != NULL) {
+        char part[300];
+        snprintf(part, sizeof part, "%s.schema", rp->schema_history);
+        sl_history_loader_t ld;
+        if ((rc = sl_history_loader_init(&ld, file, pos)) != 0)
+            return rc;
+        rc = sl_publish_read_internal(pub, part, history_cb, &ld);
+        if (rc == 0 && !ld.have_snapshot)
+            rc = SL_ENOTFOUND;
+        if (rc != 0)
+            snprintf(err, errlen,
+                     "--schema-history %.200s: no table definitions at "
+                     "%.200s:%llu in %s/%.250s: %s",
+                     rp->schema_history, file, (unsigned long long)pos,
+                     SL_PUBLISH_INTERNAL_TOPIC, part,
+                     ld.err[0] ? ld.err : "no snapshot");
+        given = ld.schema;
+        ld.schema = NULL;
+        sl_history_loader_free(&ld);
+    } else {
+        MYSQL *mysql;
+        if ((rc = sl_source_connect(&mysql, source, err, errlen)) != 0)
+            return rc;
+        if ((rc = sl_schema_new(&given)) == 0)
+            rc = sl_schema_load_live(given, mysql, NULL, NULL, err, errlen);
+        mysql_close(mysql);
+    }
+    size_t added = 0;
+    for (size_t i = 0; rc == 0 && i < sl_schema_count(given); i++) {
+        const sl_schema_table_t *t = sl_schema_at(given, i);
+        if (sl_schema_find(schema, t->db, strlen(t->db), t->name,
+                           strlen(t->name)) != NULL)
+            continue;
+        rc = sl_schema_put(schema, t);
+        added++;
+    }
+    sl_schema_free(given);
+    if (rc == 0)
+        sl_log_info("resumed replay: tables its history lacked were taken "
+                    "from the definitions given",
+                    "tables_added=%zu", added);
+    return rc;
+}
+
 void sl_replay_hint(char *err, size_t errlen) {
     if (active == NULL)
         return;
@@ -500,7 +554,9 @@ void sl_replay_hint(char *err, size_t errlen) {
     snprintf(err + len, errlen - len,
              "; for a replay, give the table definitions: --schema-from "
              "mysql://USER@HOST:PORT (a server with these tables) or "
-             "--schema-history NAME (the history of an earlier capture)");
+             "--schema-history NAME (the history of an earlier capture) and "
+             "run the same replay again: it resumes here and takes the "
+             "tables its history lacks from them");
 }
 
 /* ---- progress ---- */

@@ -32,6 +32,8 @@
 #ifndef SL_CAPTURE_REPLAY_H
 #define SL_CAPTURE_REPLAY_H
 
+#include "source.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +63,18 @@ const char *sl_replay_identity(void);
 int sl_replay_schema(struct sl_publish_s *pub, struct sl_schema_s **schema,
                      char *file, size_t filelen, uint64_t *pos, int *rc,
                      char *err, size_t errlen);
+
+/* A replay resumed from its checkpoint with --schema-from or
+ * --schema-history takes from them the tables its own history (schema,
+ * rebuilt at file:pos) lacks, so rows the first run refused for want of
+ * their definitions can be replayed by running it again with them. Tables
+ * the history has are kept as they are (their DDL is in it). Returns 0
+ * (also outside a replay or without those options) or an error with err
+ * set. */
+int sl_replay_fill_schema(struct sl_publish_s *pub,
+                          const sl_source_opts_t *source,
+                          struct sl_schema_s *schema, const char *file,
+                          uint64_t pos, char *err, size_t errlen);
 
 /* Called by the service after each event with its row count: draws the
  * progress line when it is due. */

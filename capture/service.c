@@ -1057,6 +1057,10 @@ static int init_schema(svc_t *svc) {
         svc->schema = ld.schema;
         ld.schema = NULL;
         sl_history_loader_free(&ld);
+        if ((rc = sl_replay_fill_schema(svc->pub, &svc->src_opts, svc->schema,
+                                        cp->file, cp->pos, svc->err,
+                                        sizeof svc->err)) != 0)
+            return rc; /* A resumed replay: replay.h. */
         snprintf(file, sizeof file, "%.255s", cp->file);
         pos = cp->pos;
     } else if (sl_replay_schema(svc->pub, &svc->schema, file, sizeof file, &pos,

@@ -754,14 +754,15 @@ SL_TEST(capture_replay_minimal_metadata) {
     free(none);
     unlink(log);
 
-    /* From a live server. */
+    /* From a live server: the same replay run again with them resumes
+     * where it refused and names the rows. */
     char url[200];
     snprintf(url, sizeof url, "mysql://%s@127.0.0.1:%u",
              getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
     const char *from[] = {"--schema-from", url, "--password-file",
                           getenv("SL_SOURCE_PASSWORD_FILE"), NULL};
-    SL_CHECK_INT(replay(&e, paths, n, from, "live", 0), 0);
-    char *text = sl_harness_partition_text(cl, "live", "rpm.m");
+    SL_CHECK_INT(replay(&e, paths, n, from, "none", 0), 0);
+    char *text = sl_harness_partition_text(cl, "none", "rpm.m");
     SL_CHECK(strstr(text, "\"after\":{\"id\":1,\"name\":\"one\",\"qty\":10}"));
     SL_CHECK(strstr(text, "\"qty\":4000000000}") != NULL);
     free(text);
