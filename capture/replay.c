@@ -42,6 +42,7 @@
 static sl_replay_t *active;
 
 sl_replay_t *sl__replay_get(void) { return active; }
+void sl__replay_set(sl_replay_t *rp) { active = rp; }
 int sl_replay_active(void) { return active != NULL; }
 const char *sl_replay_identity(void) { return active ? "replay\n" : ""; }
 

@@ -50,8 +50,10 @@ typedef struct {
     uint64_t rows;           /* From the service (sl_replay_tick). */
 } sl_replay_t;
 
-/* The replay in progress (set by sl_capture_replay_main()). */
+/* The replay in progress (set by sl_capture_replay_main(), or by
+ * sl__replay_set() for the fuzzer; NULL: none). */
 sl_replay_t *sl__replay_get(void);
+void sl__replay_set(sl_replay_t *rp);
 
 /* Whether a transaction with this GTID event passes the GTID filters. */
 int sl__replay_gtid_wanted(const sl_replay_t *rp, const uint8_t *ev,

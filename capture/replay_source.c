@@ -173,7 +173,10 @@ static void after_query(sl_replay_src_t *s, const uint8_t *ev, size_t len) {
         s->began = 1;
         return;
     }
-    if (!s->began || query_is(q, n, "COMMIT") || query_is(q, n, "ROLLBACK"))
+    /* ROLLBACK TO SAVEPOINT stays inside the transaction. */
+    int rollback = query_is(q, n, "ROLLBACK") &&
+                   !(n > 11 && strncasecmp((const char *)q + 9, "TO", 2) == 0);
+    if (!s->began || query_is(q, n, "COMMIT") || rollback)
         s->in_trx = 0;
 }
 

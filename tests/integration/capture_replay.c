@@ -435,6 +435,18 @@ SL_TEST(capture_replay_point_in_time) {
     mysql_close(dst);
 }
 
+/* The file at path as a NUL-terminated string (sl_harness_slurp's buffer
+ * is not terminated). */
+static char *slurp_text(const char *path, size_t *len) {
+    uint8_t *raw = sl_harness_slurp(path, len);
+    char *text = malloc(*len + 1);
+    SL_CHECK(text != NULL);
+    memcpy(text, raw, *len);
+    text[*len] = '\0';
+    free(raw);
+    return text;
+}
+
 /* Collects fixture binlogs (files with a companion .mariadb-binlog.txt). */
 static void find_fixtures(const char *dir, char (*out)[600], int *n, int max) {
     DIR *d = opendir(dir);
@@ -481,7 +493,7 @@ static char *offline_rows(const char *path, const char *dir, int *nrows) {
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         return NULL;
     size_t len;
-    char *text = (char *)sl_harness_slurp(out, &len);
+    char *text = slurp_text(out, &len);
     sl_buf_t rows = SL_BUF_INIT;
     *nrows = 0;
     for (char *p = text; p && *p;) {
@@ -592,7 +604,7 @@ SL_TEST(capture_replay_fixtures) {
         snprintf(log, sizeof log, "%s/replay.log", e.dir);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
             size_t len;
-            char *text = (char *)sl_harness_slurp(log, &len);
+            char *text = slurp_text(log, &len);
             /* A refusal: a clean exit 1 with the reason logged (no
              * crash, nothing half-done). */
             char *why = strstr(text, "msg=\"capture stopped\" error=");
