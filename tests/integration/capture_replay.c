@@ -351,6 +351,9 @@ SL_TEST(capture_replay_point_in_time) {
     uint64_t pos;
     sl_harness_master_status(src, first, sizeof first, &pos);
     workload(src, 1, 30);
+    char mid_file[256];
+    uint64_t mid;
+    sl_harness_master_status(src, mid_file, sizeof mid_file, &mid);
     char *want[2];
     for (int t = 0; t < 2; t++)
         want[t] = hash_of(src, "rp", t);
@@ -385,6 +388,26 @@ SL_TEST(capture_replay_point_in_time) {
     char log[700];
     snprintf(log, sizeof log, "%s/replay.log", e.dir);
     sl_harness_wait_file_text(log, "stopped at --stop-datetime", 1000);
+    /* --stop-position at the same point publishes the same; and
+     * --start-datetime there publishes only the second part. */
+    char midpos[32];
+    snprintf(midpos, sizeof midpos, "%llu", (unsigned long long)mid);
+    const char *bypos[] = {"--include", "rp\\..*", "--stop-position", midpos,
+                           NULL};
+    SL_CHECK_INT(replay(&e, paths, n, bypos, "pitpos", 0), 0);
+    char *a = topic_text(&e, "pit"), *b = topic_text(&e, "pitpos");
+    SL_CHECK_STR(b, a);
+    free(b);
+    const char *later[] = {"--include", "rp\\..*", "--start-datetime", at,
+                           NULL};
+    SL_CHECK_INT(replay(&e, paths, n, later, "later", 0), 0);
+    b = topic_text(&e, "later");
+    SL_CHECK(strstr(a, "\"id\":2999,") != NULL);
+    SL_CHECK(strstr(b, "\"id\":2999,") == NULL);
+    SL_CHECK(strstr(a, "\"id\":3000,") == NULL);
+    SL_CHECK(strstr(b, "\"id\":3000,") != NULL);
+    free(a);
+    free(b);
     apply_until(&e, "pit", "rp_pit", want, "stop");
 
     /* sluice-apply --reset-to: shown without the confirmation, moved
