@@ -696,6 +696,11 @@ static int split_args(sl_replay_t *rp, int argc, char **argv, char **out,
                       const char **topic, char *err, size_t errlen) {
     int rc = 0, dashdash = 0;
     rp->progress = isatty(STDERR_FILENO);
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(help_text, stdout);
+            return SL_CONFIG_EXIT;
+        }
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *arg = argv[i];
         if (dashdash || strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
