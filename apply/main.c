@@ -5,6 +5,7 @@
  */
 #include "apply/consume.h"
 #include "apply/keytpl.h"
+#include "apply/mysql/reset.h"
 #include "apply/mysql/sink.h"
 #include "apply/sink_cache.h"
 #include "config.h"
@@ -73,6 +74,11 @@ static const sl_opt_t opts[] = {
     {"grace", "30s", 0,
      "on SIGTERM, time allowed to finish open "
      "transactions"},
+    {"reset-to", NULL, 0,
+     "rewind the target's offsets to earliest or a TIME, then exit "
+     "(docs/replay.md)"},
+    {"reset-confirm", "no", SL_OPT_FLAG,
+     "--reset-to: move the offsets (without it, only shows them)"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {NULL, NULL, 0, NULL},
 };
@@ -278,6 +284,22 @@ int main(int argc, char **argv) {
         co.mysql = &mo;
     } else if (sl_config_is_set(&cfg, "map")) {
         return usage(&cfg, "--map needs --target");
+    }
+    if (sl_config_is_set(&cfg, "reset-to")) { /* apply/mysql/reset.c */
+        int confirm = 0;
+        if (co.mysql == NULL ||
+            sl_config_get_bool(&cfg, "reset-confirm", &confirm) != 0)
+            return usage(&cfg, "--reset-to needs --target");
+        char rerr[1024] = "";
+        int st = sl_mysql_reset_offsets(&mo, co.broker, secret,
+                                        sl_config_get(&cfg, "reset-to"),
+                                        confirm, rerr, sizeof rerr);
+        if (rerr[0] != '\0')
+            fprintf(stderr, "sluice-apply: %s\n", rerr);
+        sl_secret_free(tpass);
+        sl_secret_free(secret);
+        sl_config_free(&cfg);
+        return st;
     }
 
     /* Caches. */

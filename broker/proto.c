@@ -386,6 +386,24 @@ static int parse_request(const uint8_t *buf, size_t len,
             cmd->topic = tok[2];
         return 0;
     }
+    if (tok_is(c, "groups") || tok_is(c, "greset")) { /* server_groups.c */
+        int reset = tok_is(c, "greset");
+        cmd->type = reset ? SL_CMD_GRESET : SL_CMD_GROUPS;
+        if (reset ? ntok != 6 : ntok > 3)
+            return fail(err, SL_STATUS_BAD_REQUEST,
+                        reset ? "usage: greset ID GROUP TOPIC PARTITION OFFSET"
+                              : "usage: groups ID [GROUP]",
+                        0);
+        if (ntok >= 3)
+            cmd->group = tok[2];
+        if (!reset)
+            return 0;
+        cmd->topic = tok[3];
+        cmd->part = tok[4];
+        if (parse_u64(tok[5].p, tok[5].len, &cmd->offset) != 0)
+            return fail(err, SL_STATUS_BAD_REQUEST, "bad offset", 0);
+        return 0;
+    }
     if (tok_is(c, "auth")) {
         cmd->type = SL_CMD_AUTH;
         if (ntok != 3)

@@ -22,6 +22,8 @@ typedef enum {
     SL_CMD_VERSION,
     SL_CMD_QUIT,
     SL_CMD_AUTH,
+    SL_CMD_GROUPS, /* server_groups.c */
+    SL_CMD_GRESET,
 } sl_cmd_type_t;
 
 typedef struct {

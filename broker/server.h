@@ -77,6 +77,8 @@ typedef struct {
     void (*advance)(void *arg, sl_part_t *part);
     void (*flush)(void *arg);
     void (*stats)(void *arg, sl_buf_t *out);
+    /* Members the group has in the listener (server_groups.c). */
+    unsigned (*members)(void *arg, const char *group, size_t glen);
 } sl_server_ext_t;
 void sl_server_set_ext(sl_server_t *srv, const sl_server_ext_t *ext);
 

@@ -32,6 +32,7 @@
  * after a delay on a timer; failures are logged at most once a second
  * with a count.
  */
+#include "broker/server_groups_int.h"
 #include "broker/server_int.h"
 
 #include "error.h"
@@ -741,7 +742,15 @@ void sl__server_process(sl_conn_t *conn) {
         case SL_CMD_MPUT: do_put(conn, &cmd); break;
         case SL_CMD_GET: do_get(conn, &cmd); break;
         case SL_CMD_OFFSETS: do_offsets(conn, &cmd); break;
-        case SL_CMD_COMMIT: do_commit(conn, &cmd); break;
+        case SL_CMD_COMMIT:
+            sl__server_groups_saw_commit(conn, &cmd); /* server_groups.c */
+            do_commit(conn, &cmd);
+            break;
+        case SL_CMD_GROUPS: sl__server_groups(conn, &cmd); break;
+        case SL_CMD_GRESET:
+            if (sl__server_group_reset_check(conn, &cmd) == 0)
+                do_commit(conn, &cmd);
+            break;
         case SL_CMD_COMMITTED: do_committed(conn, &cmd); break;
         case SL_CMD_PARTITIONS:
             srv->st.cmd_other++;

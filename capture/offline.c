@@ -1,6 +1,7 @@
 /*
  * sluice-capture --from-file: decodes binlog files to stdout (see
- * offline.h).
+ * offline.h). Given --broker too, capture/main.c runs the replay into the
+ * broker instead (capture/replay.c).
  */
 #include "offline.h"
 
@@ -34,8 +35,11 @@ static const sl_opt_t opts[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static const char synopsis[] = "sluice-capture --from-file FILE... "
-                               "[--start-position N] [--stop-position N]";
+static const char synopsis[] =
+    "sluice-capture --from-file FILE... "
+    "[--start-position N] [--stop-position N]\n"
+    "       (with --broker HOST:PORT the files are replayed into the broker: "
+    "capture/replay.c, docs/replay.md)";
 
 typedef struct {
     sl_binlog_t *dec;

@@ -15,6 +15,7 @@
 #include "parse.h"
 #include "preflight.h"
 #include "publish.h"
+#include "replay.h"
 #include "route.h"
 #include "secret.h"
 #include "source.h"
@@ -228,6 +229,7 @@ static int64_t producer_id(svc_t *svc, const char *name) {
     static const char *keys[] = {"include", "exclude", "exclude-column"};
     sl_buf_printf(&buf, "%s\n%s\n%s\n", name, sl_config_get(&svc->cfg, "topic"),
                   sl_config_get(&svc->cfg, "partition-by"));
+    sl_buf_printf(&buf, "%s", sl_replay_identity()); /* replay.h */
     for (size_t k = 0; k < 3; k++) {
         const sl_strlist_t *list = sl_config_get_list(&svc->cfg, keys[k]);
         for (size_t i = 0; i < list->count; i++)
@@ -575,6 +577,7 @@ static int on_change(void *ctx, const sl_change_t *chg) {
                      "the table",
                      chg->file, (unsigned long long)chg->pos, (int)chg->db_len,
                      chg->db, (int)chg->table_len, chg->table);
+            sl_replay_hint(svc->err, sizeof svc->err);
             return SL_EUNSUPPORTED;
         }
         svc->rows++;
@@ -853,6 +856,7 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
             break;
         }
         report(svc, 0);
+        sl_replay_tick(svc->rows);
         if (svc->stats != NULL &&
             sl_mono_ns() - svc->last_stats_ns > 500000000u)
             update_stats(svc);
@@ -1056,8 +1060,16 @@ static int init_schema(svc_t *svc) {
         svc->schema = ld.schema;
         ld.schema = NULL;
         sl_history_loader_free(&ld);
+        if ((rc = sl_replay_fill_schema(svc->pub, &svc->src_opts, svc->schema,
+                                        cp->file, cp->pos, svc->err,
+                                        sizeof svc->err)) != 0)
+            return rc; /* A resumed replay: replay.h. */
         snprintf(file, sizeof file, "%.255s", cp->file);
         pos = cp->pos;
+    } else if (sl_replay_schema(svc->pub, &svc->schema, file, sizeof file, &pos,
+                                &rc, svc->err, sizeof svc->err)) {
+        if (rc != 0) /* A replay's table definitions: replay.h. */
+            return rc;
     } else {
         MYSQL *mysql;
         char err[512];
@@ -1180,6 +1192,8 @@ static int run(svc_t *svc) {
     unsigned backoff = 100;
     for (;;) {
         rc = run_session(svc, &cp, have_cp, checkpoint_ms);
+        if (rc == SL_ESTOPPED && sl_replay_active())
+            rc = 0; /* A replay reached the end of its files. */
         if (rc != 0 && rc != SL_EAGAIN)
             return rc;
         /* Everything published must be acknowledged before the resume

@@ -5,6 +5,7 @@
 #include "clock.h"
 #include "error.h"
 #include "log.h"
+#include "replay.h"
 
 #include <ctype.h>
 #include <errmsg.h>
@@ -37,6 +38,7 @@ struct sl_source_s {
     char file[512]; /* The file of the next event. */
     uint64_t pos;   /* The position of the next event. */
     char version[128];
+    sl_replay_src_t *replay; /* A replay's reader of files (replay.h). */
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -448,6 +450,21 @@ int sl_source_binlog_end(MYSQL *mysql, char *file, size_t filelen,
     return rc;
 }
 
+/* The replay's reader stands in for the replication connection. */
+static int open_replay(sl_source_t *src, sl_source_t **out,
+                       const sl_source_opts_t *opts, char *err, size_t errlen) {
+    snprintf(src->version, sizeof src->version, "binlog files (replay)");
+    src->flavor = SL_SOURCE_MARIADB;
+    int rc =
+        sl_replay_src_open(&src->replay, opts->file, opts->pos, err, errlen);
+    if (rc != 0) {
+        free(src);
+        return rc;
+    }
+    *out = src;
+    return 0;
+}
+
 int sl_source_open(sl_source_t **out, const sl_source_opts_t *opts, char *err,
                    size_t errlen) {
     *out = NULL;
@@ -458,6 +475,8 @@ int sl_source_open(sl_source_t **out, const sl_source_opts_t *opts, char *err,
     sl_source_t *src = calloc(1, sizeof *src);
     if (src == NULL)
         return SL_ENOMEM;
+    if (sl_replay_active()) /* Files instead of a server: replay.h. */
+        return open_replay(src, out, opts, err, errlen);
     src->timeout_ms = opts->timeout_ms;
     int rc = sl_source_connect(&src->mysql, opts, err, errlen);
     if (rc != 0)
@@ -533,6 +552,8 @@ fail:
 
 int sl_source_next(sl_source_t *src, const uint8_t **ev, size_t *len,
                    const char **file, uint64_t *pos, char *err, size_t errlen) {
+    if (src->replay != NULL)
+        return sl_replay_src_next(src->replay, ev, len, file, pos, err, errlen);
     uint64_t started = sl_mono_ns();
     unsigned long n = mysql_net_read_packet(src->mysql);
     /* Connector/C signals errors with packet_error, (unsigned int)-1. */
@@ -633,6 +654,10 @@ int sl_source_next(sl_source_t *src, const uint8_t **ev, size_t *len,
 
 void sl_source_position(const sl_source_t *src, const char **file,
                         uint64_t *pos) {
+    if (src->replay != NULL) {
+        sl_replay_src_position(src->replay, file, pos);
+        return;
+    }
     *file = src->file;
     *pos = src->pos;
 }
@@ -646,6 +671,7 @@ const char *sl_source_version(const sl_source_t *src) { return src->version; }
 void sl_source_close(sl_source_t *src) {
     if (src == NULL)
         return;
+    sl_replay_src_close(src->replay);
     if (src->mysql != NULL)
         mysql_close(src->mysql);
     free(src);

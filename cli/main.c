@@ -11,6 +11,7 @@
  * 127.0.0.1:8123; the shared secret from --auth-file or
  * $SLUICE_BROKER_SECRET.
  */
+#include "cli/groups.h"
 #include "client.h"
 #include "config.h"
 #include "error.h"
@@ -43,7 +44,8 @@ static const char *usage =
     "  partitions [TOPIC]\n"
     "  put TOPIC PARTITION            (one message per stdin line)\n"
     "  tail TOPIC PARTITION [--from earliest|latest|N] [--follow]\n"
-    "  offsets TOPIC PARTITION [--group G]";
+    "  offsets TOPIC PARTITION [--group G]\n"
+    "  groups [GROUP] | groups reset GROUP --to ... (sluice groups --help)";
 
 static int fail(sl_client_t *cl, const char *what, int err) {
     fprintf(stderr, "sluice: %s: %s\n", what,
@@ -161,6 +163,8 @@ static int cmd_tail(sl_client_t *cl, const char *topic, const char *part,
 }
 
 int main(int argc, char **argv) {
+    if (sl_cli_groups_wanted(argc, argv)) /* cli/groups.c */
+        return sl_cli_groups_main(argc, argv);
     sl_config_t cfg;
     int rc = sl_program_args(&cfg, "sluice", usage, opts, argc, argv);
     if (rc != SL_PROGRAM_RUN)

@@ -193,6 +193,13 @@ int sl_client_committed(sl_client_t *cl, const char *group, const char *topic,
  * stats: "STAT name value" lines. */
 int sl_client_partitions(sl_client_t *cl, const char *topic, sl_buf_t *out);
 int sl_client_stats(sl_client_t *cl, sl_buf_t *out);
+/* Consumer groups (docs/protocol.md, groups and greset): "GROUP TOPIC
+ * PARTITION COMMITTED EARLIEST LATEST LAG MEMBERS" lines (group NULL: all
+ * groups); a reset is refused with SL_EEXIST while the group has live
+ * members, SL_ERANGE outside the stored offsets. */
+int sl_client_groups(sl_client_t *cl, const char *group, sl_buf_t *out);
+int sl_client_group_reset(sl_client_t *cl, const char *group, const char *topic,
+                          const char *part, uint64_t offset);
 /* The broker's version string into out (NUL-terminated). */
 int sl_client_version(sl_client_t *cl, char *out, size_t outlen);
 

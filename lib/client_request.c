@@ -477,7 +477,8 @@ static int good_name(const sl__client_tok_t *t) {
 
 typedef struct {
     sl_buf_t *out;
-    int partitions; /* 1: "N", then N "TOPIC PARTITION EARLIEST LATEST". */
+    int partitions; /* 1: "N", then N "TOPIC PARTITION EARLIEST LATEST";
+                       2: "N", then N printable groups lines. */
 } lines_ctx_t;
 
 /* A listing: lines up to "END". Partitions lines are checked field by
@@ -527,9 +528,19 @@ static int lines_body(sl_client_t *cl, int64_t deadline, int code,
                                          (unsigned long long)want);
                 break;
             }
-            if (sl__client_split(p, ln, t, 4) != 4 || !good_name(&t[0]) ||
-                !good_name(&t[1]) || sl__client_tok_u64(&t[2], &a) != 0 ||
-                sl__client_tok_u64(&t[3], &b) != 0 || a > b) {
+            if (ctx->partitions == 2) { /* groups: checked by the caller */
+                int ok = 1;
+                for (size_t i = 0; ok && i < ln; i++)
+                    ok = (unsigned char)p[i] >= 0x20 &&
+                         (unsigned char)p[i] < 0x7f;
+                if (!ok) {
+                    err = sl__client_proto_err(cl, "bad groups line");
+                    break;
+                }
+            } else if (sl__client_split(p, ln, t, 4) != 4 ||
+                       !good_name(&t[0]) || !good_name(&t[1]) ||
+                       sl__client_tok_u64(&t[2], &a) != 0 ||
+                       sl__client_tok_u64(&t[3], &b) != 0 || a > b) {
                 err = sl__client_proto_err(
                     cl, "bad partitions line (expected TOPIC "
                         "PARTITION EARLIEST LATEST)");
@@ -565,6 +576,28 @@ int sl_client_partitions(sl_client_t *cl, const char *topic, sl_buf_t *out) {
     }
     lines_ctx_t ctx = {out, 1};
     return request(cl, "partitions", topic ? topic : "", 0, lines_body, &ctx);
+}
+
+int sl_client_groups(sl_client_t *cl, const char *group, sl_buf_t *out) {
+    if (group) {
+        int err = check_names(cl, group, NULL, NULL);
+        if (err != 0)
+            return err;
+    }
+    lines_ctx_t ctx = {out, 2};
+    return request(cl, "groups", group ? group : "", 0, lines_body, &ctx);
+}
+
+int sl_client_group_reset(sl_client_t *cl, const char *group, const char *topic,
+                          const char *part, uint64_t offset) {
+    int err = check_names(cl, group, topic, part);
+    if (err != 0)
+        return err;
+    char args[900];
+    snprintf(args, sizeof args, "%s %s %s %llu", group, topic, part,
+             (unsigned long long)offset);
+    u64s_ctx_t ctx = {1, {0, 0}};
+    return request(cl, "greset", args, 0, u64s_body, &ctx);
 }
 
 int sl_client_stats(sl_client_t *cl, sl_buf_t *out) {

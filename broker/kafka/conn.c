@@ -649,6 +649,9 @@ static void ext_flush(void *arg) {
 }
 
 static void ext_stats(void *arg, sl_buf_t *out) { sl__kafka_stats(arg, out); }
+static unsigned ext_members(void *arg, const char *group, size_t glen) {
+    return sl__kafka_group_members(arg, group, glen);
+}
 
 int sl_kafka_start(uv_loop_t *loop, sl_server_t *srv, sl_store_t *store,
                    const sl_kafka_opts_t *opts, sl_kafka_t **out) {
@@ -693,7 +696,8 @@ int sl_kafka_start(uv_loop_t *loop, sl_server_t *srv, sl_store_t *store,
     k->sweep.data = k;
     uv_timer_start(&k->sweep, sweep_cb, 1000, 1000);
     k->open_handles = 2;
-    sl_server_ext_t ext = {k, ext_ack, ext_advance, ext_flush, ext_stats};
+    sl_server_ext_t ext = {k,         ext_ack,   ext_advance,
+                           ext_flush, ext_stats, ext_members};
     sl_server_set_ext(srv, &ext);
     *out = k;
     return 0;

@@ -154,6 +154,14 @@ void sl__kafka_groups_free(sl_kafka_t *k) {
     (void)k;
 }
 
+unsigned sl__kafka_group_members(sl_kafka_t *k, const char *group,
+                                 size_t glen) {
+    sl_kgroups_t *gs = k->groups;
+    sl_kstr_t name = {group, (int32_t)glen};
+    const sl_kgroup_t *g = gs ? sl__kgroup_find(&gs->coord, name) : NULL;
+    return g ? g->nmembers : 0;
+}
+
 void sl__kafka_groups_stats(sl_kafka_t *k, sl_buf_t *out) {
     sl_kgroups_t *gs = k->groups;
     sl_kgroup_stats_t st;

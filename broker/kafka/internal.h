@@ -450,6 +450,8 @@ void sl__kafka_data_stats(sl_kafka_t *k, sl_buf_t *out);
 void sl__kafka_groups_stop(sl_kafka_t *k);
 void sl__kafka_groups_free(sl_kafka_t *k);
 void sl__kafka_groups_stats(sl_kafka_t *k, sl_buf_t *out);
+/* Members group has now (0 when unknown), for `greset` (server_groups.c). */
+unsigned sl__kafka_group_members(sl_kafka_t *k, const char *group, size_t glen);
 
 /* ---- names.c -------------------------------------------------------------
  * The bijection between sluice (topic T, partition name P) and Kafka
