@@ -47,8 +47,9 @@ build/config.mk: Makefile docker/packages.txt
 	@set -e; cf=$$(pkg-config --cflags $(PC_MODULES)); \
 	  lf=$$(pkg-config --libs $(PC_MODULES)); \
 	  rk=$$(pkg-config --cflags --libs rdkafka); \
-	  printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nRDKAFKA := %s\n' \
-	    "$$cf" "$$lf" "$$rk" > $@.tmp; \
+	  mhd=$$(pkg-config --libs libmicrohttpd); \
+	  printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nRDKAFKA := %s\nMHD := %s\n' \
+	    "$$cf" "$$lf" "$$rk" "$$mhd" > $@.tmp; \
 	  mv $@.tmp $@
 
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS)
@@ -171,6 +172,12 @@ build/bench/%: build/obj/bench/%.o $(call obj,$(HARNESS_SRC)) build/libsluice.a
 # (a real Kafka client); only they link it, never the sluice programs.
 RDKAFKA_BINS := build/tests/integration/kafka_data build/bench/kafka
 $(RDKAFKA_BINS): LDLIBS += $(RDKAFKA)
+
+# The HTTP endpoint (lib/http.c, http-listen) is served by libmicrohttpd:
+# linked into the three services and into what links every object.
+MHD_BINS := bin/sluice-broker bin/sluice-capture bin/sluice-apply \
+            $(FUZZERS)
+$(MHD_BINS): LDLIBS += $(MHD)
 
 build/freeport: build/obj/tests/harness/tools/freeport.o
 	$(CC) -o $@ $^

@@ -5,10 +5,12 @@
  * writes a checkpoint and exits 0.
  */
 #include "broker/kafka/kafka.h"
+#include "broker/metrics.h"
 #include "broker/server.h"
 #include "broker/store.h"
 #include "config.h"
 #include "error.h"
+#include "http.h"
 #include "log.h"
 #include "parse.h"
 #include "program.h"
@@ -70,6 +72,7 @@ static const sl_opt_t opts[] = {
     {"auth-file", NULL, 0,
      "file holding the shared secret (or env SLUICE_BROKER_SECRET)"},
     {"log-level", "info", 0, "debug, info, warn or error"},
+    SL_HTTP_OPTS,
     {NULL, NULL, 0, NULL},
 };
 
@@ -91,6 +94,7 @@ static void on_stop(sl_signals_t *sig, int signum) {
     }
     stopping = 1;
     sl_log_info("stopping", "signal=%d", signum);
+    sl_broker_metrics_close();
     if (kafka)
         sl_kafka_stop(kafka, NULL, NULL);
     sl_server_stop(server, NULL, NULL);
@@ -377,6 +381,17 @@ int main(int argc, char **argv) {
             goto out;
         }
     }
+    char merr[512];
+    if (sl_broker_metrics_start(&cfg, loop, server, store, &kafka, merr,
+                                sizeof merr) != 0) {
+        fprintf(stderr, "sluice-broker: %s\n", merr);
+        sl_server_stop(server, NULL, NULL);
+        sl_store_close(store, NULL);
+        if (kafka)
+            sl_kafka_stop(kafka, NULL, NULL);
+        uv_run(loop, UV_RUN_DEFAULT);
+        goto out;
+    }
     if (sl_signals_start(loop, &sigs, on_stop) != 0) {
         fprintf(stderr, "sluice-broker: cannot install signal handlers\n");
         goto out;
@@ -390,6 +405,7 @@ int main(int argc, char **argv) {
                 kafka ? sl_config_get(&cfg, "kafka-listen") : "off", so.dir,
                 sl_config_get(&cfg, "fsync"), secret ? "on" : "off");
     uv_run(loop, UV_RUN_DEFAULT);
+    sl_broker_metrics_stop();
     if (kafka)
         sl_kafka_free(kafka);
     sl_server_free(server);

@@ -3,6 +3,7 @@
 
 #include "bytes.h"
 #include "capture/decoder/binlog.h"
+#include "capture/metrics.h"
 #include "capture/schema/history.h"
 #include "capture/schema/lexer.h"
 #include "clock.h"
@@ -11,6 +12,7 @@
 #include "error.h"
 #include "filter.h"
 #include "hash.h"
+#include "http.h"
 #include "log.h"
 #include "parse.h"
 #include "preflight.h"
@@ -67,6 +69,7 @@ static const sl_opt_t opts_table[] = {
      "serve `stats` (memcached-style) on this HOST:PORT, e.g. 127.0.0.1:8124"},
     {"stats-allow-remote", "no", SL_OPT_FLAG,
      "let --stats-listen bind a non-loopback address (it has no auth)"},
+    SL_HTTP_OPTS,
     {"skip-event-type", NULL, SL_OPT_MULTI,
      "event type number to skip deliberately instead of failing on it"},
     {"from-file", NULL, SL_OPT_MULTI,
@@ -575,6 +578,7 @@ static int on_change(void *ctx, const sl_change_t *chg) {
             return SL_EUNSUPPORTED;
         }
         svc->rows++;
+        sl_capture_metrics_row(chg);
         return publish_row(svc, chg);
     case SL_CHANGE_COMMIT:
     case SL_CHANGE_ROLLBACK:
@@ -853,6 +857,9 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
         if (svc->stats != NULL &&
             sl_mono_ns() - svc->last_stats_ns > 500000000u)
             update_stats(svc);
+        sl_capture_metrics_tick(svc->pub, svc->last_event_ts, svc->events,
+                                svc->bytes, svc->rows, svc->filtered,
+                                svc->sessions, &svc->part_rows);
     }
     sl_source_close(src);
     return rc;
@@ -1155,6 +1162,9 @@ static int run(svc_t *svc) {
         (rc = sl_capstats_start(&svc->stats, listen, svc->stats_remote,
                                 svc->err, sizeof svc->err)) != 0)
         return rc;
+    if ((rc = sl_capture_metrics_start(&svc->cfg, svc->err,
+                                       sizeof svc->err)) != 0)
+        return rc;
     snprintf(svc->schema_part, sizeof svc->schema_part, "%s.schema", name);
     svc->resume = have_cp ? &cp : NULL;
     if ((rc = with_source_retry(svc, init_schema)) != 0)
@@ -1174,6 +1184,7 @@ static int run(svc_t *svc) {
     unsigned backoff = 100;
     for (;;) {
         rc = run_session(svc, &cp, have_cp, checkpoint_ms);
+        sl_capture_metrics_down(rc != 0 ? svc->err : "stopping");
         if (rc != 0 && rc != SL_EAGAIN)
             return rc;
         /* Everything published must be acknowledged before the resume
@@ -1245,6 +1256,7 @@ int sl_capture_service_main(int argc, char **argv) {
     sl_schema_free(svc->schema);
     sl_buf_free(&svc->record);
     sl_capstats_stop(svc->stats);
+    sl_capture_metrics_stop();
     sl_strmap_free(&svc->touched);
     for (size_t i = 0; i < svc->part_rows.nbuckets; i++)
         for (sl_strmap_node_t *n = svc->part_rows.buckets[i]; n; n = n->next)
