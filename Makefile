@@ -53,7 +53,10 @@ build/config.mk: Makefile docker/packages.txt
 	  mv $@.tmp $@
 
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS)
-LDLIBS = $(PKG_LIBS) -lpthread -lm
+# libmicrohttpd serves the HTTP endpoint (lib/http.c, http-listen): only
+# what pulls lib/http.o from the archive (the three services and the tests
+# that run them) ends up depending on it.
+LDLIBS = $(PKG_LIBS) -Wl,--as-needed $(MHD) -Wl,--no-as-needed -lpthread -lm
 
 LIB_SRC := $(wildcard lib/*.c)
 # A subsystem's sub-folders (capture/decoder/, capture/schema/, ...) are
@@ -173,11 +176,6 @@ build/bench/%: build/obj/bench/%.o $(call obj,$(HARNESS_SRC)) build/libsluice.a
 RDKAFKA_BINS := build/tests/integration/kafka_data build/bench/kafka
 $(RDKAFKA_BINS): LDLIBS += $(RDKAFKA)
 
-# The HTTP endpoint (lib/http.c, http-listen) is served by libmicrohttpd:
-# linked into the three services and into what links every object.
-MHD_BINS := bin/sluice-broker bin/sluice-capture bin/sluice-apply \
-            $(FUZZERS)
-$(MHD_BINS): LDLIBS += $(MHD)
 
 build/freeport: build/obj/tests/harness/tools/freeport.o
 	$(CC) -o $@ $^

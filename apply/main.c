@@ -5,10 +5,12 @@
  */
 #include "apply/consume.h"
 #include "apply/keytpl.h"
+#include "apply/metrics.h"
 #include "apply/mysql/sink.h"
 #include "apply/sink_cache.h"
 #include "config.h"
 #include "error.h"
+#include "http.h"
 #include "log.h"
 #include "parse.h"
 #include "program.h"
@@ -70,6 +72,7 @@ static const sl_opt_t opts[] = {
      "on SIGTERM, time allowed to finish open "
      "transactions"},
     {"log-level", "info", 0, "debug, info, warn or error"},
+    SL_HTTP_OPTS,
     {NULL, NULL, 0, NULL},
 };
 
@@ -316,6 +319,10 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    if (sl_apply_metrics_start(&cfg, errbuf, sizeof errbuf) != 0) {
+        sl_keytpl_free(keys);
+        return usage(&cfg, errbuf);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -335,6 +342,7 @@ int main(int argc, char **argv) {
         sl_log_error("sluice-apply failed", "error=\"%s\"", sl_strerror(err));
     else
         sl_log_info("sluice-apply stopped", NULL);
+    sl_apply_metrics_stop();
     sl_keytpl_free(keys);
     sl_secret_free(tpass);
     sl_secret_free(rpass);

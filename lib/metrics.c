@@ -139,6 +139,17 @@ void sl_metrics_hist_observe_ns(sl_metrics_hist_t *h, uint64_t ns) {
     __atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
 }
 
+void sl_metrics_hist_add(sl_metrics_hist_t *dst, const sl_metrics_hist_t *src) {
+    if (dst->bounds == NULL && dst->count == 0) {
+        dst->bounds = src->bounds;
+        dst->nbounds = src->nbounds;
+    }
+    for (unsigned i = 0; i <= SL_METRICS_MAX_BUCKETS; i++)
+        dst->counts[i] += __atomic_load_n(&src->counts[i], __ATOMIC_RELAXED);
+    dst->count += __atomic_load_n(&src->count, __ATOMIC_RELAXED);
+    dst->sum_ns += __atomic_load_n(&src->sum_ns, __ATOMIC_RELAXED);
+}
+
 void sl_metrics_hist(sl_metrics_t *m, const char *name,
                      const char *const *labels, const sl_metrics_hist_t *h) {
     uint64_t cum = 0;

@@ -93,6 +93,10 @@ void sl_metrics_hist_init(sl_metrics_hist_t *h, const double *bounds,
  * thread, no lock). */
 void sl_metrics_hist_observe_ns(sl_metrics_hist_t *h, uint64_t ns);
 
+/* Adds src's counts to dst (both with the same bounds); dst is the
+ * caller's, not shared. */
+void sl_metrics_hist_add(sl_metrics_hist_t *dst, const sl_metrics_hist_t *src);
+
 /* Writes the _bucket, _sum (seconds) and _count samples of h under name
  * with the labels (as sl_metrics_u64), after sl_metrics_family(). */
 void sl_metrics_hist(sl_metrics_t *m, const char *name,
