@@ -1,6 +1,7 @@
 /* sluice-capture's metrics; see metrics.h. */
 #include "capture/metrics.h"
 
+#include "backoff.h"
 #include "clock.h"
 #include "error.h"
 #include "lib/http.h"
@@ -161,7 +162,12 @@ void sl_capture_metrics_tick(const sl_publish_t *pub, int64_t last_event_ts,
     cm.sessions = sessions;
     cm.part_rows = part_rows;
     sl_http_render(cm.http, render, NULL);
-    sl_http_set_ready(cm.http, 1, NULL);
+    /* A backoff began recently: the publisher retries the broker. The
+     * longest pause is 5 s, so a retry loop always shows. */
+    uint64_t last = sl_backoff_last_sleep_ms(), now_ms = now / 1000000u;
+    int retrying = last != 0 && now_ms - last < 6000;
+    sl_http_set_ready(cm.http, !retrying,
+                      retrying ? "retrying the broker" : NULL);
 }
 
 void sl_capture_metrics_down(const char *reason) {

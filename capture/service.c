@@ -886,6 +886,9 @@ static int setup(svc_t *svc, int argc, char **argv) {
         return SL_EUSAGE;
     }
     sl_log_set_level(level);
+    if ((rc = sl_capture_metrics_start(&svc->cfg, svc->err,
+                                       sizeof svc->err)) != 0)
+        return rc;
     const char *source = sl_config_get(&svc->cfg, "source");
     if (source == NULL) {
         snprintf(svc->err, sizeof svc->err, "--source is required");
@@ -1161,9 +1164,6 @@ static int run(svc_t *svc) {
     if (listen != NULL &&
         (rc = sl_capstats_start(&svc->stats, listen, svc->stats_remote,
                                 svc->err, sizeof svc->err)) != 0)
-        return rc;
-    if ((rc = sl_capture_metrics_start(&svc->cfg, svc->err,
-                                       sizeof svc->err)) != 0)
         return rc;
     snprintf(svc->schema_part, sizeof svc->schema_part, "%s.schema", name);
     svc->resume = have_cp ? &cp : NULL;
