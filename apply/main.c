@@ -72,6 +72,7 @@ static const sl_opt_t opts[] = {
      "on SIGTERM, time allowed to finish open "
      "transactions"},
     {"log-level", "info", 0, "debug, info, warn or error"},
+    {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
     SL_HTTP_OPTS,
     {NULL, NULL, 0, NULL},
 };
@@ -164,7 +165,8 @@ int main(int argc, char **argv) {
     if (cfg.args.count > 0)
         return usage(&cfg, "unexpected positional argument");
     if (sl_program_log_level(&cfg) != 0)
-        return usage(&cfg, "--log-level must be debug, info, warn or error");
+        return usage(&cfg, "--log-level must be debug, info, warn or error, "
+                                 "--log-format text or json");
 
     sl_consume_opts_t co;
     memset(&co, 0, sizeof co);

@@ -72,6 +72,7 @@ static const sl_opt_t opts[] = {
     {"auth-file", NULL, 0,
      "file holding the shared secret (or env SLUICE_BROKER_SECRET)"},
     {"log-level", "info", 0, "debug, info, warn or error"},
+    {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
     SL_HTTP_OPTS,
     {NULL, NULL, 0, NULL},
 };
@@ -220,7 +221,7 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (sl_program_log_level(&cfg) != 0) {
-        fprintf(stderr, "sluice-broker: bad --log-level\n");
+        fprintf(stderr, "sluice-broker: bad --log-level or --log-format\n");
         goto out;
     }
 

@@ -76,6 +76,7 @@ static const sl_opt_t opts_table[] = {
      "decode binlog files offline instead (`sluice-capture --from-file F "
      "--help` lists that mode's options)"},
     {"log-level", "info", 0, "debug, info, warn or error"},
+    {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -886,6 +887,13 @@ static int setup(svc_t *svc, int argc, char **argv) {
         return SL_EUSAGE;
     }
     sl_log_set_level(level);
+    sl_log_format_t format;
+    if (sl_log_parse_format(sl_config_get(&svc->cfg, "log-format"), &format) !=
+        0) {
+        snprintf(svc->err, sizeof svc->err, "--log-format: text or json");
+        return SL_EUSAGE;
+    }
+    sl_log_set_format(format);
     if ((rc = sl_capture_metrics_start(&svc->cfg, svc->err,
                                        sizeof svc->err)) != 0)
         return rc;

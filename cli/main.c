@@ -34,6 +34,7 @@ static const sl_opt_t opts[] = {
     {"group", NULL, 0, "offsets: also print this group's committed offset"},
     {"timeout", "30s", 0, "I/O timeout"},
     {"log-level", "info", 0, "debug, info, warn or error"},
+    {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -173,6 +174,10 @@ int main(int argc, char **argv) {
     char **args = cfg.args.items;
     if (nargs == 0) {
         fprintf(stderr, "sluice: missing command\nusage: %s\n", usage);
+        goto out;
+    }
+    if (sl_program_log_level(&cfg) != 0) {
+        fprintf(stderr, "sluice: bad --log-level or --log-format\n");
         goto out;
     }
     const char *cmd = args[0];

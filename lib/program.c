@@ -24,9 +24,12 @@ int sl_program_args(sl_config_t *cfg, const char *program, const char *usage,
 
 int sl_program_log_level(const sl_config_t *cfg) {
     sl_log_level_t level;
-    if (sl_log_parse_level(sl_config_get(cfg, "log-level"), &level) != 0)
+    sl_log_format_t format;
+    if (sl_log_parse_level(sl_config_get(cfg, "log-level"), &level) != 0 ||
+        sl_log_parse_format(sl_config_get(cfg, "log-format"), &format) != 0)
         return SL_EUSAGE;
     sl_log_set_level(level);
+    sl_log_set_format(format);
     return 0;
 }
 

@@ -115,15 +115,24 @@ for pr in "capture $CH" "broker $BH" "apply $AH"; do
     check "$1: unknown path is 404" test \
         "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/nope")" = 404
 done
-check "capture: checkpoint age and reconnects" has capture \
+# Figures that settle a moment after the rows are applied (apply commits
+# its broker offsets now and then): waited for, each rendered again.
+eventually() {
+    sl_h_wait_for "$2" 30 bash -c \
+        "curl -sf http://127.0.0.1:$1/metrics | grep -Eq '$2'"
+}
+check "capture: checkpoint age" eventually $CH \
     '^sluice_capture_checkpoint_age_seconds [0-9]'
-check "broker: fsync histogram" has broker \
+check "capture: reconnects by peer" eventually $CH \
+    '^sluice_capture_reconnects_total\{peer="source"\} 0$'
+check "broker: fsync histogram" eventually $BH \
     '^sluice_broker_fsync_duration_seconds_bucket\{le="\+Inf"\} [1-9]'
-check "broker: group lag" has broker \
+check "broker: group lag" eventually $BH \
     '^sluice_broker_group_lag\{group="hm",topic="hm",partition="hm.t"\} 0$'
-check "apply: lag series" has apply \
+check "broker: disk free" eventually $BH '^sluice_broker_disk_free_bytes [1-9]'
+check "apply: lag series" eventually $AH \
     '^sluice_apply_lag_offsets\{topic="hm",partition="hm.t"\} 0$'
-check "apply: commit latency histogram" has apply \
+check "apply: commit latency histogram" eventually $AH \
     '^sluice_apply_target_commit_duration_seconds_count [1-9]'
 
 if promtool check rules docs/monitoring/alerts.yml > "$D/rules.out" 2>&1; then
