@@ -81,6 +81,16 @@ static int is_number(const char *s, size_t n) {
     return 1;
 }
 
+/* Whether s starts with "key=" (a token with '=' before any space). */
+static int next_is_key(const char *s) {
+    while (*s == ' ')
+        s++;
+    const char *k = s;
+    while (*s && *s != ' ' && *s != '=' && *s != '"')
+        s++;
+    return *s == '=' && s != k;
+}
+
 /* Reads the logfmt tail kv into members of l; returns -1 (l unchanged
  * past start) when it is not key=value pairs as sl_log_quote() writes
  * them. */
@@ -122,8 +132,10 @@ static int put_kv(line_t *l, const char *kv) {
             p++;
             put(l, "\"", 1);
         } else {
+            /* An unquoted value runs to the next " key=": a caller that
+             * did not quote a value with spaces still reads as one. */
             const char *v = p;
-            while (*p && *p != ' ')
+            while (*p && !(*p == ' ' && next_is_key(p + 1)))
                 p++;
             size_t vlen = (size_t)(p - v);
             if (is_number(v, vlen)) {
