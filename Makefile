@@ -131,7 +131,7 @@ build/libsluice-asan.a: $(call asanobj,$(MODULE_SRC))
 bin/sluice-broker: build/obj/broker/main.o build/libsluice.a
 bin/sluice-capture: build/obj/capture/main.o build/libsluice.a
 bin/sluice-apply: build/obj/apply/main.o build/libsluice.a
-bin/sluice: build/obj/cli/main.o build/libsluice.a
+bin/sluice: $(call obj,$(wildcard cli/*.c)) build/libsluice.a
 $(PROGRAMS):
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
