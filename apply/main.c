@@ -24,7 +24,8 @@
 
 static const sl_opt_t opts[] = {
     {"broker", "127.0.0.1:8123", 0, "sluice-broker HOST:PORT"},
-    {"broker-secret-file", NULL, 0, "file holding the broker's shared secret"},
+    {"broker-secret-file", NULL, 0,
+     "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
     {"topic", NULL, 0, "topic to consume (required)"},
     {"group", "sluice-apply", 0, "consumer group (offsets are kept per group)"},
     {"workers", "4", 0, "worker threads; each partition has one owner"},

@@ -28,7 +28,7 @@ static const sl_opt_t opts[] = {
     {"listen", "127.0.0.1:8123", 0, "HOST:PORT to listen on"},
     {"allow-remote", "no", SL_OPT_FLAG,
      "allow listening on an address other than loopback (requires a secret: "
-     "auth-file or SLUICE_BROKER_SECRET)"},
+     "broker-secret-file or SLUICE_BROKER_SECRET)"},
     {"allow-remote-insecure", "no", SL_OPT_FLAG,
      "allow listening on an address other than loopback WITHOUT a secret "
      "(anyone who can reach the port can read and write every partition)"},
@@ -69,8 +69,9 @@ static const sl_opt_t opts[] = {
     {"quarantine-damaged", "no", SL_OPT_FLAG,
      "start even when stored records are damaged: reads of them get 422, "
      "everything else is served (see docs/broker.md)"},
-    {"auth-file", NULL, 0,
-     "file holding the shared secret (or env SLUICE_BROKER_SECRET)"},
+    {"broker-secret-file", NULL, 0,
+     "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
+    {"auth-file", "broker-secret-file", SL_OPT_ALIAS, NULL},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
     SL_HTTP_OPTS,
@@ -141,7 +142,7 @@ static int exposure_ok(const char *host, const char *what, int allow_remote,
     if (!is_loopback(host) && !allow_remote && !allow_insecure) {
         fprintf(stderr,
                 "sluice-broker: refusing to listen on %s (%s) without "
-                "--allow-remote (with a secret: --auth-file or "
+                "--allow-remote (with a secret: --broker-secret-file or "
                 "SLUICE_BROKER_SECRET)\n",
                 host, what);
         return 0;
@@ -150,7 +151,8 @@ static int exposure_ok(const char *host, const char *what, int allow_remote,
         fprintf(stderr,
                 "sluice-broker: refusing to listen on %s (%s) without a "
                 "secret: anyone who can reach it could read and write every "
-                "partition. Set --auth-file FILE or SLUICE_BROKER_SECRET, or "
+                "partition. Set --broker-secret-file FILE or "
+                "SLUICE_BROKER_SECRET, or "
                 "pass --allow-remote-insecure to accept that\n",
                 host, what);
         return 0;
@@ -294,10 +296,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sluice-broker: bad --listen (HOST:PORT)\n");
         goto out;
     }
-    int st = sl_program_broker_secret(&cfg, "auth-file",
-                                      "the broker secret (auth-file or "
-                                      "SLUICE_BROKER_SECRET)",
-                                      1, &secret);
+    int st =
+        sl_program_broker_secret(&cfg, "broker-secret-file",
+                                 "the broker secret (broker-secret-file or "
+                                 "SLUICE_BROKER_SECRET)",
+                                 1, &secret);
     if (st != 0) {
         rc = st;
         goto out;

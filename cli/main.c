@@ -8,7 +8,7 @@
  *   sluice offsets TOPIC PARTITION [--group G]
  *
  * The broker address comes from --broker, else $SLUICE_BROKER, else
- * 127.0.0.1:8123; the shared secret from --auth-file or
+ * 127.0.0.1:8123; the shared secret from --broker-secret-file or
  * $SLUICE_BROKER_SECRET.
  */
 #include "cli/tail.h"
@@ -27,9 +27,9 @@
 static const sl_opt_t opts[] = {
     {"broker", "127.0.0.1:8123", 0,
      "broker address (default: $SLUICE_BROKER or 127.0.0.1:8123)"},
-    {"auth-file", NULL, 0,
-     "file with the shared secret "
-     "(or $SLUICE_BROKER_SECRET)"},
+    {"broker-secret-file", NULL, 0,
+     "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
+    {"auth-file", "broker-secret-file", SL_OPT_ALIAS, NULL},
     {"from", "earliest", 0,
      "tail: earliest, latest, an offset N, -N (N before the end) or s@MS "
      "(first at or after a time, ms since the epoch) (kcat -o)"},
@@ -118,8 +118,8 @@ int main(int argc, char **argv) {
         broker = getenv("SLUICE_BROKER");
     /* A secret the auth line cannot carry is a configuration error, told
      * before any connection (exit 2, like other bad usage). */
-    rc = sl_program_broker_secret(&cfg, "auth-file",
-                                  "the broker secret (--auth-file or "
+    rc = sl_program_broker_secret(&cfg, "broker-secret-file",
+                                  "the broker secret (--broker-secret-file or "
                                   "SLUICE_BROKER_SECRET)",
                                   1, &secret);
     if (rc != 0)
