@@ -167,7 +167,7 @@ int main(int argc, char **argv) {
         return usage(&cfg, "unexpected positional argument");
     if (sl_program_log_level(&cfg) != 0)
         return usage(&cfg, "--log-level must be debug, info, warn or error, "
-                                 "--log-format text or json");
+                           "--log-format text or json");
 
     sl_consume_opts_t co;
     memset(&co, 0, sizeof co);

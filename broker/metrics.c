@@ -1,7 +1,6 @@
 /* sluice-broker's metrics; see metrics.h. */
 #include "broker/metrics.h"
 
-#include "broker/kafka/internal.h"
 #include "broker/server_int.h"
 #include "broker/store_int.h"
 #include "bytes.h"
@@ -32,7 +31,7 @@ static struct {
 } bm;
 
 /* The value of "STAT name N" in the Kafka listener's stats (0 when
- * absent). Those lines are its documented accessor (docs/kafka.md). */
+ * absent): those lines are its documented accessor (docs/kafka.md). */
 static uint64_t kstat(const char *name) {
     size_t nlen = strlen(name);
     const char *p = (const char *)bm.kstats.data;
@@ -228,8 +227,10 @@ static void render(sl_metrics_t *m, void *ctx) {
 static void tick_cb(uv_timer_t *timer) {
     (void)timer;
     sl_buf_reset(&bm.kstats);
-    if (*bm.kafka != NULL)
-        sl__kafka_stats(*bm.kafka, &bm.kstats);
+    /* The Kafka listener's counters, through the server's stats hook
+     * (broker/server.h), as the stats reply gets them. */
+    if (*bm.kafka != NULL && bm.srv->ext.stats != NULL)
+        bm.srv->ext.stats(bm.srv->ext.arg, &bm.kstats);
     sl_http_render(bm.http, render, NULL);
     int full = sl_store_get_stats(bm.store)->disk_full;
     sl_http_set_ready(bm.http, !full,

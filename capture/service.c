@@ -894,8 +894,8 @@ static int setup(svc_t *svc, int argc, char **argv) {
         return SL_EUSAGE;
     }
     sl_log_set_format(format);
-    if ((rc = sl_capture_metrics_start(&svc->cfg, svc->err,
-                                       sizeof svc->err)) != 0)
+    if ((rc = sl_capture_metrics_start(&svc->cfg, svc->err, sizeof svc->err)) !=
+        0)
         return rc;
     const char *source = sl_config_get(&svc->cfg, "source");
     if (source == NULL) {

@@ -21,8 +21,8 @@
 #include <stdio.h>
 
 enum {
-    SL_OPT_MULTI = 1 << 0, /* May repeat; keeps every value. */
-    SL_OPT_FLAG = 1 << 1,  /* Boolean that may be given as a bare --name. */
+    SL_OPT_MULTI = 1 << 0,  /* May repeat; keeps every value. */
+    SL_OPT_FLAG = 1 << 1,   /* Boolean that may be given as a bare --name. */
     SL_OPT_SECRET = 1 << 2, /* Never printed. Only file paths should be keys. */
     /* An old name kept: def holds the name of the option it stands for
      * (given as either, it is the same option); --help does not list it. */
