@@ -172,9 +172,12 @@ build/bench/%: build/obj/bench/%.o $(call obj,$(HARNESS_SRC)) build/libsluice.a
 	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
 
 # The Kafka data-path test and benchmark drive the broker with librdkafka
-# (a real Kafka client); only they link it, never the sluice programs.
+# (a real Kafka client); of the programs only the CLI links it (below).
 RDKAFKA_BINS := build/tests/integration/kafka_data build/bench/kafka
 $(RDKAFKA_BINS): LDLIBS += $(RDKAFKA)
+# The CLI's `produce --kafka` (cli/produce.c) keeps keys and headers by
+# producing through the Kafka listener with librdkafka.
+bin/sluice: LDLIBS += $(RDKAFKA)
 
 
 build/freeport: build/obj/tests/harness/tools/freeport.o

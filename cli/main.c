@@ -125,6 +125,11 @@ int main(int argc, char **argv) {
     if (rc != 0)
         goto out;
     rc = 1;
+    if ((strcmp(cmd, "produce") == 0 || strcmp(cmd, "put") == 0) &&
+        sl_config_get(&cfg, "kafka") != NULL) {
+        rc = sl_cli_produce(&cfg, NULL, nargs, args, secret);
+        goto out;
+    }
     sl_client_opts_t co = {secret, 5000, (int)timeout, 5000};
     err = sl_client_connect(broker, &co, &cl);
     if (err != 0) {
@@ -147,7 +152,7 @@ int main(int argc, char **argv) {
         }
         sl_buf_free(&text);
     } else if (strcmp(cmd, "put") == 0 || strcmp(cmd, "produce") == 0) {
-        rc = sl_cli_produce(&cfg, cl, nargs, args);
+        rc = sl_cli_produce(&cfg, cl, nargs, args, secret);
     } else if (strcmp(cmd, "tail") == 0 || strcmp(cmd, "consume") == 0) {
         rc = sl_cli_tail(&cfg, cl, nargs, args);
     } else {

@@ -30,11 +30,14 @@
          "tail: per message: %t topic, %p partition, %o offset, %T timestamp " \
          "(ms), %k key, %h headers, %s payload, %S its size, %% (kcat -f)"},   \
         {"key", NULL, 0,                                                       \
-         "produce: a key for every message (the text protocol has none: "      \
-         "refused)"},                                                          \
+         "produce: a key for every message (needs --kafka; kcat -k)"},         \
+        {"header", NULL, SL_OPT_MULTI,                                         \
+         "produce: a NAME=VALUE header (repeatable, needs --kafka; kcat -H)"}, \
     {                                                                          \
-        "header", NULL, SL_OPT_MULTI,                                          \
-            "produce: NAME=VALUE header (the text protocol has none: refused)" \
+        "kafka", NULL, 0,                                                      \
+            "produce: through the broker's Kafka listener at HOST:PORT, "      \
+            "which "                                                           \
+            "keeps keys and headers (PARTITION is then a number)"              \
     }
 
 /* Returns argv with kcat's short options replaced by the long ones, in a
@@ -46,8 +49,9 @@ char **sl_cli_short_flags(int argc, char **argv);
  * partitions. Returns the exit status. */
 int sl_cli_tail(sl_config_t *cfg, sl_client_t *cl, size_t nargs, char **args);
 
-/* sluice produce TOPIC PARTITION. Returns the exit status. */
-int sl_cli_produce(sl_config_t *cfg, sl_client_t *cl, size_t nargs,
-                   char **args);
+/* sluice produce TOPIC PARTITION; cl is NULL with --kafka (secret, or
+ * NULL, authenticates there). Returns the exit status. */
+int sl_cli_produce(sl_config_t *cfg, sl_client_t *cl, size_t nargs, char **args,
+                   const char *secret);
 
 #endif

@@ -4,7 +4,8 @@
 # --follow, -o earliest|latest|N|-N|s@MS, several partitions and a whole
 # topic, -G consuming as a group (a second run goes on where the first
 # committed), -f with every placeholder; produce refuses keys and headers
-# the text protocol cannot store; a bad -o is a usage error.
+# the text protocol cannot store, and with --kafka stores them through the
+# Kafka listener (read back with kcat); a bad -o is a usage error.
 # Prints PASS/FAIL lines; exit status 1 when anything failed.
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -20,8 +21,8 @@ unset SL_HARNESS_ROOT
 sl_h_init || { fail "setup: harness"; exit 1; }
 D=$SL_HARNESS_ROOT/cli
 mkdir -p "$D"
-BP=$(sl_h_freeport)
-bin/sluice-broker --listen "127.0.0.1:$BP" --kafka-listen off --fsync never \
+BP=$(sl_h_freeport) KP=$(sl_h_freeport)
+bin/sluice-broker --listen "127.0.0.1:$BP" --kafka-listen "127.0.0.1:$KP" --fsync never \
     --data "$D/broker" > "$D/broker.log" 2>&1 &
 sl_h_record_pid broker $!
 sl_h_wait_for broker 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BP" ||
@@ -87,6 +88,23 @@ fi
 out=$(echo m | s produce t a -H h=v 2>&1)
 if [ $? = 2 ]; then pass "produce -H refused"; else fail "produce -H refused (got: $out)"; fi
 same "refused produce stored nothing" "$(seq 1 10)" s tail t a
+printf 'v1\nv2\n' | s produce kt 0 -k key1 -H a=1 --header b=two \
+    --kafka "127.0.0.1:$KP" 2> "$D/kp.err" ||
+    fail "produce --kafka: $(cat "$D/kp.err")"
+if command -v kcat > /dev/null; then
+    same "produce --kafka keeps keys and headers (kcat reads them)" \
+        "$(printf 'key1|a=1,b=two|v1\nkey1|a=1,b=two|v2')" \
+        timeout 30 kcat -C -b "127.0.0.1:$KP" -t kt -p 0 -o beginning -e -q \
+        -f '%k|%h|%s\n'
+else
+    fail "produce --kafka: kcat is missing (make deps)"
+fi
+out=$(echo m | s produce kt x -k k --kafka "127.0.0.1:$KP" 2>&1)
+if [ $? = 2 ] && [[ $out == *"Kafka partition number"* ]]; then
+    pass "produce --kafka needs a partition number"
+else
+    fail "produce --kafka needs a partition number (got: $out)"
+fi
 out=$(s tail t a -o yesterday 2>&1)
 if [ $? = 2 ] && [[ $out == *"bad --from"* ]]; then
     pass "bad -o is a usage error"

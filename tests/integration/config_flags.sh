@@ -376,7 +376,6 @@ with_secret() {
     conf=docs/examples/${prog#sluice-}.conf
     overrides "$prog" redis
     flag=--broker-secret-file
-    [ "$prog" = sluice-broker ] && flag=--broker-secret-file
     ARGS=(--config "$conf")
     for ((i = 0; i < ${#OVR[@]}; i++)); do
         if [ "${OVR[i]}" = "$flag" ]; then
