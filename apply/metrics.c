@@ -25,17 +25,9 @@ static struct {
 } am;
 
 int sl_apply_metrics_start(sl_config_t *cfg, char *err, size_t errlen) {
-    const char *listen = sl_config_get(cfg, "http-listen");
-    int remote = 0;
-    if (listen == NULL)
-        return 0;
-    if (sl_config_get_bool(cfg, "http-allow-remote", &remote) != 0) {
-        snprintf(err, errlen, "%s", cfg->err);
-        return SL_EUSAGE;
-    }
     /* The main loop turns every 100 ms; 10 s without a tick is a stuck
      * consumer. */
-    return sl_http_start(&am.http, listen, remote, 10000, err, errlen);
+    return sl_http_start_config(&am.http, cfg, 10000, err, errlen);
 }
 
 /* One sample per partition of every worker (read without a lock, as the

@@ -240,21 +240,15 @@ static void tick_cb(uv_timer_t *timer) {
 int sl_broker_metrics_start(sl_config_t *cfg, uv_loop_t *loop, sl_server_t *srv,
                             sl_store_t *store, sl_kafka_t *const *kafka,
                             char *err, size_t errlen) {
-    const char *listen = sl_config_get(cfg, "http-listen");
-    int remote = 0;
-    if (listen == NULL)
+    if (sl_config_get(cfg, "http-listen") == NULL)
         return 0;
-    if (sl_config_get_bool(cfg, "http-allow-remote", &remote) != 0) {
-        snprintf(err, errlen, "%s", cfg->err);
-        return SL_EUSAGE;
-    }
     bm.srv = srv;
     bm.store = store;
     bm.kafka = kafka;
     sl_buf_init(&bm.kstats);
     /* The loop renders every second; 10 s without a render means the loop
      * is stuck. */
-    int rc = sl_http_start(&bm.http, listen, remote, 10000, err, errlen);
+    int rc = sl_http_start_config(&bm.http, cfg, 10000, err, errlen);
     if (rc != 0)
         return rc;
     uv_timer_init(loop, &bm.timer);

@@ -29,13 +29,10 @@ static struct {
 } cm;
 
 int sl_capture_metrics_start(sl_config_t *cfg, char *err, size_t errlen) {
-    const char *listen = sl_config_get(cfg, "http-listen");
-    int remote = 0;
     uint64_t timeout_ms = 10000;
-    if (listen == NULL)
+    if (sl_config_get(cfg, "http-listen") == NULL)
         return 0;
-    if (sl_config_get_bool(cfg, "http-allow-remote", &remote) != 0 ||
-        sl_config_get_ms(cfg, "timeout", &timeout_ms) != 0) {
+    if (sl_config_get_ms(cfg, "timeout", &timeout_ms) != 0) {
         snprintf(err, errlen, "%s", cfg->err);
         return SL_EUSAGE;
     }
@@ -44,23 +41,26 @@ int sl_capture_metrics_start(sl_config_t *cfg, char *err, size_t errlen) {
     /* Events or heartbeats arrive at least every `timeout` while the
      * source is connected; longer without a tick means capture is stuck
      * (a broker that does not answer, a source that does not send). */
-    return sl_http_start(&cm.http, listen, remote, timeout_ms + 5000, err,
-                         errlen);
+    return sl_http_start_config(&cm.http, cfg, timeout_ms + 5000, err, errlen);
 }
 
 void sl_capture_metrics_row(const sl_change_t *chg) {
     if (cm.http == NULL || chg->table == NULL)
         return;
+    /* "db\0table", built without printf: this runs for every row while
+     * the endpoint is on. */
     char key[600];
-    int n =
-        snprintf(key, sizeof key, "%.*s%c%.*s", (int)chg->db_len,
-                 chg->db ? chg->db : "", 0, (int)chg->table_len, chg->table);
-    if (n < 0 || (size_t)n >= sizeof key)
+    size_t dl = chg->db ? chg->db_len : 0, n = dl + 1 + chg->table_len;
+    if (n >= sizeof key)
         return; /* Names are at most 64 characters each; never reached. */
-    table_rows_t *t = sl_strmap_get(&cm.tables, key, (size_t)n);
+    if (dl > 0)
+        memcpy(key, chg->db, dl);
+    key[dl] = '\0';
+    memcpy(key + dl + 1, chg->table, chg->table_len);
+    table_rows_t *t = sl_strmap_get(&cm.tables, key, n);
     if (t == NULL) {
         if ((t = calloc(1, sizeof *t)) == NULL ||
-            sl_strmap_put(&cm.tables, key, (size_t)n, t) != 0) {
+            sl_strmap_put(&cm.tables, key, n, t) != 0) {
             free(t);
             return; /* Out of memory: a count is lost, nothing else. */
         }

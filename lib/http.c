@@ -3,6 +3,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "config.h"
 #include "error.h"
 #include "metrics.h"
 #include "parse.h"
@@ -206,6 +207,20 @@ int sl_http_start(sl_http_t **out, const char *hostport, int allow_remote,
     }
     *out = h;
     return 0;
+}
+
+int sl_http_start_config(sl_http_t **out, sl_config_t *cfg,
+                         uint64_t stale_ms, char *err, size_t errlen) {
+    const char *listen = sl_config_get(cfg, "http-listen");
+    int remote = 0;
+    *out = NULL;
+    if (listen == NULL)
+        return 0;
+    if (sl_config_get_bool(cfg, "http-allow-remote", &remote) != 0) {
+        snprintf(err, errlen, "%s", cfg->err);
+        return SL_EUSAGE;
+    }
+    return sl_http_start(out, listen, remote, stale_ms, err, errlen);
 }
 
 void sl_http_set_metrics(sl_http_t *h, const char *text, size_t len,
