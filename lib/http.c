@@ -209,8 +209,8 @@ int sl_http_start(sl_http_t **out, const char *hostport, int allow_remote,
     return 0;
 }
 
-int sl_http_start_config(sl_http_t **out, sl_config_t *cfg,
-                         uint64_t stale_ms, char *err, size_t errlen) {
+int sl_http_start_config(sl_http_t **out, sl_config_t *cfg, uint64_t stale_ms,
+                         char *err, size_t errlen) {
     const char *listen = sl_config_get(cfg, "http-listen");
     int remote = 0;
     *out = NULL;

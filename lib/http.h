@@ -53,8 +53,8 @@ int sl_http_start(sl_http_t **out, const char *hostport, int allow_remote,
 
 /* sl_http_start() with the options of SL_HTTP_OPTS from cfg: *out stays
  * NULL (and 0 is returned) when http-listen is not set. */
-int sl_http_start_config(sl_http_t **out, sl_config_t *cfg,
-                         uint64_t stale_ms, char *err, size_t errlen);
+int sl_http_start_config(sl_http_t **out, sl_config_t *cfg, uint64_t stale_ms,
+                         char *err, size_t errlen);
 
 /* Replaces the metrics served (both copied). Never waits for a client. */
 void sl_http_set_metrics(sl_http_t *h, const char *text, size_t len,
