@@ -50,12 +50,16 @@ build/config.mk: Makefile docker/packages.txt
 	@set -e; cf=$$(pkg-config --cflags $(PC_MODULES)); \
 	  lf=$$(pkg-config --libs $(PC_MODULES)); \
 	  rk=$$(pkg-config --cflags --libs rdkafka); \
-	  printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nRDKAFKA := %s\n' \
-	    "$$cf" "$$lf" "$$rk" > $@.tmp; \
+	  mhd=$$(pkg-config --libs libmicrohttpd); \
+	  printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nRDKAFKA := %s\nMHD := %s\n' \
+	    "$$cf" "$$lf" "$$rk" "$$mhd" > $@.tmp; \
 	  mv $@.tmp $@
 
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS)
-LDLIBS = $(PKG_LIBS) -lpthread -lm
+# libmicrohttpd serves the HTTP endpoint (lib/http.c, http-listen): only
+# what pulls lib/http.o from the archive (the three services and the tests
+# that run them) ends up depending on it.
+LDLIBS = $(PKG_LIBS) -Wl,--as-needed $(MHD) -Wl,--no-as-needed -lpthread -lm
 
 LIB_SRC := $(wildcard lib/*.c)
 # A subsystem's sub-folders (capture/decoder/, capture/schema/, ...) are
@@ -173,11 +177,14 @@ build/bench/%: build/obj/bench/%.o $(call obj,$(HARNESS_SRC)) build/libsluice.a
 
 # librdkafka: capture and apply reach Kafka clusters through it
 # (lib/stream_kafka*.c), and so does everything that links their code (the
-# tests, benchmarks and fuzzers); the broker and the CLI never do.
+# tests, benchmarks and fuzzers); the broker never does.
 RDKAFKA_BINS := bin/sluice-capture bin/sluice-apply build/unit-tests \
                 build/unit-tests-asan $(ITESTS) $(ITESTS_ASAN) $(BENCHES) \
                 $(FUZZERS) build/fuzz-seedgen
 $(RDKAFKA_BINS): LDLIBS += $(RDKAFKA)
+# The CLI's `produce --kafka` (cli/produce.c) keeps keys and headers by
+# producing through the Kafka listener with librdkafka.
+bin/sluice: LDLIBS += $(RDKAFKA)
 
 # librdkafka's mock Kafka cluster, driven on stdin (tests/tools/kafka_mock.c).
 build/tests/tools/kafka_mock: build/obj/tests/tools/kafka_mock.o

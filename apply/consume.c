@@ -27,6 +27,7 @@
 #include "apply/consume.h"
 
 #include "apply/internal.h"
+#include "apply/metrics.h"
 #include "config.h"
 #include "error.h"
 #include "json.h"
@@ -919,6 +920,7 @@ int sl_consume_run(const sl_consume_opts_t *opts, volatile int *soft_stop,
             sl__consume_discover(&c, cl);
             last_disc = t;
         }
+        sl_apply_metrics_tick(&c, 1);
         if (t - last_stats >= c.o.stats_ms) {
             sl__consume_report(&c, t - last_stats, 0);
             last_stats = t;

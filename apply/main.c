@@ -6,10 +6,12 @@
 #include "apply/consume.h"
 #include "apply/keytpl.h"
 #include "apply/mysql/reset.h"
+#include "apply/metrics.h"
 #include "apply/mysql/sink.h"
 #include "apply/sink_cache.h"
 #include "config.h"
 #include "error.h"
+#include "http.h"
 #include "log.h"
 #include "parse.h"
 #include "program.h"
@@ -25,7 +27,8 @@
 static const sl_opt_t opts[] = {
     {"broker", "127.0.0.1:8123", 0,
      "sluice-broker HOST:PORT, or kafka://HOST:PORT[,...] (docs/kafka.md)"},
-    {"broker-secret-file", NULL, 0, "file holding the broker's shared secret"},
+    {"broker-secret-file", NULL, 0,
+     "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
     {"kafka-opt", NULL, SL_OPT_MULTI,
      "KEY=VALUE librdkafka property (or sluice.*) for kafka:// brokers"},
     {"topic", NULL, 0, "topic to consume (required)"},
@@ -80,6 +83,8 @@ static const sl_opt_t opts[] = {
     {"reset-confirm", "no", SL_OPT_FLAG,
      "--reset-to: move the offsets (without it, only shows them)"},
     {"log-level", "info", 0, "debug, info, warn or error"},
+    {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
+    SL_HTTP_OPTS,
     {NULL, NULL, 0, NULL},
 };
 
@@ -171,7 +176,8 @@ int main(int argc, char **argv) {
     if (cfg.args.count > 0)
         return usage(&cfg, "unexpected positional argument");
     if (sl_program_log_level(&cfg) != 0)
-        return usage(&cfg, "--log-level must be debug, info, warn or error");
+        return usage(&cfg, "--log-level must be debug, info, warn or error, "
+                           "--log-format text or json");
 
     sl_consume_opts_t co;
     memset(&co, 0, sizeof co);
@@ -355,6 +361,10 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    if (sl_apply_metrics_start(&cfg, errbuf, sizeof errbuf) != 0) {
+        sl_keytpl_free(keys);
+        return usage(&cfg, errbuf);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -374,6 +384,7 @@ int main(int argc, char **argv) {
         sl_log_error("sluice-apply failed", "error=\"%s\"", sl_strerror(err));
     else
         sl_log_info("sluice-apply stopped", NULL);
+    sl_apply_metrics_stop();
     sl_keytpl_free(keys);
     sl_secret_free(tpass);
     sl_secret_free(rpass);

@@ -5,10 +5,12 @@
  * writes a checkpoint and exits 0.
  */
 #include "broker/kafka/kafka.h"
+#include "broker/metrics.h"
 #include "broker/server.h"
 #include "broker/store.h"
 #include "config.h"
 #include "error.h"
+#include "http.h"
 #include "log.h"
 #include "parse.h"
 #include "program.h"
@@ -26,7 +28,7 @@ static const sl_opt_t opts[] = {
     {"listen", "127.0.0.1:8123", 0, "HOST:PORT to listen on"},
     {"allow-remote", "no", SL_OPT_FLAG,
      "allow listening on an address other than loopback (requires a secret: "
-     "auth-file or SLUICE_BROKER_SECRET)"},
+     "broker-secret-file or SLUICE_BROKER_SECRET)"},
     {"allow-remote-insecure", "no", SL_OPT_FLAG,
      "allow listening on an address other than loopback WITHOUT a secret "
      "(anyone who can reach the port can read and write every partition)"},
@@ -67,9 +69,12 @@ static const sl_opt_t opts[] = {
     {"quarantine-damaged", "no", SL_OPT_FLAG,
      "start even when stored records are damaged: reads of them get 422, "
      "everything else is served (see docs/broker.md)"},
-    {"auth-file", NULL, 0,
-     "file holding the shared secret (or env SLUICE_BROKER_SECRET)"},
+    {"broker-secret-file", NULL, 0,
+     "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
+    {"auth-file", "broker-secret-file", SL_OPT_ALIAS, NULL},
     {"log-level", "info", 0, "debug, info, warn or error"},
+    {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
+    SL_HTTP_OPTS,
     {NULL, NULL, 0, NULL},
 };
 
@@ -91,6 +96,7 @@ static void on_stop(sl_signals_t *sig, int signum) {
     }
     stopping = 1;
     sl_log_info("stopping", "signal=%d", signum);
+    sl_broker_metrics_close();
     if (kafka)
         sl_kafka_stop(kafka, NULL, NULL);
     sl_server_stop(server, NULL, NULL);
@@ -136,7 +142,7 @@ static int exposure_ok(const char *host, const char *what, int allow_remote,
     if (!is_loopback(host) && !allow_remote && !allow_insecure) {
         fprintf(stderr,
                 "sluice-broker: refusing to listen on %s (%s) without "
-                "--allow-remote (with a secret: --auth-file or "
+                "--allow-remote (with a secret: --broker-secret-file or "
                 "SLUICE_BROKER_SECRET)\n",
                 host, what);
         return 0;
@@ -145,7 +151,8 @@ static int exposure_ok(const char *host, const char *what, int allow_remote,
         fprintf(stderr,
                 "sluice-broker: refusing to listen on %s (%s) without a "
                 "secret: anyone who can reach it could read and write every "
-                "partition. Set --auth-file FILE or SLUICE_BROKER_SECRET, or "
+                "partition. Set --broker-secret-file FILE or "
+                "SLUICE_BROKER_SECRET, or "
                 "pass --allow-remote-insecure to accept that\n",
                 host, what);
         return 0;
@@ -216,7 +223,7 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (sl_program_log_level(&cfg) != 0) {
-        fprintf(stderr, "sluice-broker: bad --log-level\n");
+        fprintf(stderr, "sluice-broker: bad --log-level or --log-format\n");
         goto out;
     }
 
@@ -289,10 +296,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sluice-broker: bad --listen (HOST:PORT)\n");
         goto out;
     }
-    int st = sl_program_broker_secret(&cfg, "auth-file",
-                                      "the broker secret (auth-file or "
-                                      "SLUICE_BROKER_SECRET)",
-                                      1, &secret);
+    int st =
+        sl_program_broker_secret(&cfg, "broker-secret-file",
+                                 "the broker secret (broker-secret-file or "
+                                 "SLUICE_BROKER_SECRET)",
+                                 1, &secret);
     if (st != 0) {
         rc = st;
         goto out;
@@ -377,6 +385,17 @@ int main(int argc, char **argv) {
             goto out;
         }
     }
+    char merr[512];
+    if (sl_broker_metrics_start(&cfg, loop, server, store, &kafka, merr,
+                                sizeof merr) != 0) {
+        fprintf(stderr, "sluice-broker: %s\n", merr);
+        sl_server_stop(server, NULL, NULL);
+        sl_store_close(store, NULL);
+        if (kafka)
+            sl_kafka_stop(kafka, NULL, NULL);
+        uv_run(loop, UV_RUN_DEFAULT);
+        goto out;
+    }
     if (sl_signals_start(loop, &sigs, on_stop) != 0) {
         fprintf(stderr, "sluice-broker: cannot install signal handlers\n");
         goto out;
@@ -390,6 +409,7 @@ int main(int argc, char **argv) {
                 kafka ? sl_config_get(&cfg, "kafka-listen") : "off", so.dir,
                 sl_config_get(&cfg, "fsync"), secret ? "on" : "off");
     uv_run(loop, UV_RUN_DEFAULT);
+    sl_broker_metrics_stop();
     if (kafka)
         sl_kafka_free(kafka);
     sl_server_free(server);

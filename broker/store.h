@@ -28,6 +28,7 @@
 
 #include "broker/record.h"
 #include "buf.h"
+#include "lib/metrics.h"
 
 #include <stdint.h>
 #include <uv.h>
@@ -171,6 +172,7 @@ typedef struct {
     uint64_t nospace_refused;     /* Puts and commits refused (507). */
     uint64_t checkpoints_skipped; /* Checkpoints not written (no space). */
     int disk_full;                /* The last group failed for space. */
+    sl_metrics_hist_t fsync_hist; /* fdatasync latency (writer thread). */
 } sl_store_stats_t;
 
 /* Opens (creating if needed) the store at opts->dir, recovers it, and

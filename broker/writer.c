@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "error.h"
 #include "file.h"
+#include "lib/metrics.h"
 #include "log.h"
 
 #include <errno.h>
@@ -73,6 +74,7 @@ static void timed_sync(sl_store_t *store, sl_group_t *g, int fd,
                  "file=%s errno=%d", what, errno);
     uint64_t ns = sl_mono_ns() - t0;
     __atomic_store_n(&store->last_sync_ns, sl_mono_ns(), __ATOMIC_RELAXED);
+    sl_metrics_hist_observe_ns(&store->stats.fsync_hist, ns);
     if (g) {
         if (g->fsyncs < SL__GROUP_FSYNCS)
             g->fsync_us[g->fsyncs] =

@@ -32,6 +32,7 @@ static const sl_opt_t opts[] = {
     {"column-types", "no", SL_OPT_FLAG,
      "add a \"types\" object (column -> SQL type) to every row event"},
     {"log-level", "info", 0, "debug, info, warn or error"},
+    {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -91,7 +92,7 @@ int sl_capture_offline_main(int argc, char **argv) {
     uint64_t start, stop;
     int coltypes = 0;
     if (sl_program_log_level(&cfg) != 0) {
-        fprintf(stderr, "sluice-capture: bad --log-level\n");
+        fprintf(stderr, "sluice-capture: bad --log-level or --log-format\n");
         goto done;
     }
     if (sl_config_get_u64(&cfg, "start-position", &start) != 0 ||

@@ -3,6 +3,7 @@
 
 #include "bytes.h"
 #include "capture/decoder/binlog.h"
+#include "capture/metrics.h"
 #include "capture/schema/history.h"
 #include "capture/schema/lexer.h"
 #include "clock.h"
@@ -11,6 +12,7 @@
 #include "error.h"
 #include "filter.h"
 #include "hash.h"
+#include "http.h"
 #include "log.h"
 #include "parse.h"
 #include "preflight.h"
@@ -71,12 +73,14 @@ static const sl_opt_t opts_table[] = {
      "serve `stats` (memcached-style) on this HOST:PORT, e.g. 127.0.0.1:8124"},
     {"stats-allow-remote", "no", SL_OPT_FLAG,
      "let --stats-listen bind a non-loopback address (it has no auth)"},
+    SL_HTTP_OPTS,
     {"skip-event-type", NULL, SL_OPT_MULTI,
      "event type number to skip deliberately instead of failing on it"},
     {"from-file", NULL, SL_OPT_MULTI,
      "decode binlog files offline instead (`sluice-capture --from-file F "
      "--help` lists that mode's options)"},
     {"log-level", "info", 0, "debug, info, warn or error"},
+    {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -581,6 +585,7 @@ static int on_change(void *ctx, const sl_change_t *chg) {
             return SL_EUNSUPPORTED;
         }
         svc->rows++;
+        sl_capture_metrics_row(chg);
         return publish_row(svc, chg);
     case SL_CHANGE_COMMIT:
     case SL_CHANGE_ROLLBACK:
@@ -860,6 +865,9 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
         if (svc->stats != NULL &&
             sl_mono_ns() - svc->last_stats_ns > 500000000u)
             update_stats(svc);
+        sl_capture_metrics_tick(svc->pub, svc->last_event_ts, svc->events,
+                                svc->bytes, svc->rows, svc->filtered,
+                                svc->sessions, &svc->part_rows);
     }
     sl_source_close(src);
     return rc;
@@ -886,6 +894,16 @@ static int setup(svc_t *svc, int argc, char **argv) {
         return SL_EUSAGE;
     }
     sl_log_set_level(level);
+    sl_log_format_t format;
+    if (sl_log_parse_format(sl_config_get(&svc->cfg, "log-format"), &format) !=
+        0) {
+        snprintf(svc->err, sizeof svc->err, "--log-format: text or json");
+        return SL_EUSAGE;
+    }
+    sl_log_set_format(format);
+    if ((rc = sl_capture_metrics_start(&svc->cfg, svc->err, sizeof svc->err)) !=
+        0)
+        return rc;
     const char *source = sl_config_get(&svc->cfg, "source");
     if (source == NULL) {
         snprintf(svc->err, sizeof svc->err, "--source is required");
@@ -1194,6 +1212,7 @@ static int run(svc_t *svc) {
         rc = run_session(svc, &cp, have_cp, checkpoint_ms);
         if (rc == SL_ESTOPPED && sl_replay_active())
             rc = 0; /* A replay reached the end of its files. */
+        sl_capture_metrics_down(rc != 0 ? svc->err : "stopping");
         if (rc != 0 && rc != SL_EAGAIN)
             return rc;
         /* Everything published must be acknowledged before the resume
@@ -1265,6 +1284,7 @@ int sl_capture_service_main(int argc, char **argv) {
     sl_schema_free(svc->schema);
     sl_buf_free(&svc->record);
     sl_capstats_stop(svc->stats);
+    sl_capture_metrics_stop();
     sl_strmap_free(&svc->touched);
     for (size_t i = 0; i < svc->part_rows.nbuckets; i++)
         for (sl_strmap_node_t *n = svc->part_rows.buckets[i]; n; n = n->next)

@@ -3,15 +3,16 @@
  *
  *   sluice [--broker HOST:PORT] stats
  *   sluice partitions [TOPIC]
- *   sluice put TOPIC PARTITION          one message per stdin line
- *   sluice tail TOPIC PARTITION [--from earliest|latest|N] [--follow]
+ *   sluice put|produce TOPIC PARTITION  one message per stdin line
+ *   sluice tail|consume TOPIC [PARTITION...] [kcat-style options]
  *   sluice offsets TOPIC PARTITION [--group G]
  *
  * The broker address comes from --broker, else $SLUICE_BROKER, else
- * 127.0.0.1:8123; the shared secret from --auth-file or
+ * 127.0.0.1:8123; the shared secret from --broker-secret-file or
  * $SLUICE_BROKER_SECRET.
  */
 #include "cli/groups.h"
+#include "cli/tail.h"
 #include "client.h"
 #include "config.h"
 #include "error.h"
@@ -27,14 +28,20 @@
 static const sl_opt_t opts[] = {
     {"broker", "127.0.0.1:8123", 0,
      "broker address (default: $SLUICE_BROKER or 127.0.0.1:8123)"},
-    {"auth-file", NULL, 0,
-     "file with the shared secret "
-     "(or $SLUICE_BROKER_SECRET)"},
-    {"from", "earliest", 0, "tail: earliest, latest or an offset"},
+    {"broker-secret-file", NULL, 0,
+     "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
+    {"auth-file", "broker-secret-file", SL_OPT_ALIAS, NULL},
+    {"from", "earliest", 0,
+     "tail: earliest, latest, an offset N, -N (N before the end) or s@MS "
+     "(first at or after a time, ms since the epoch) (kcat -o)"},
     {"follow", "no", SL_OPT_FLAG, "tail: keep waiting for new messages"},
-    {"group", NULL, 0, "offsets: also print this group's committed offset"},
+    {"group", NULL, 0,
+     "offsets: also print this group's committed offset; tail: consume as "
+     "this group, from its committed offsets, committing (kcat -G)"},
     {"timeout", "30s", 0, "I/O timeout"},
     {"log-level", "info", 0, "debug, info, warn or error"},
+    {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
+    SL_CLI_TAIL_OPTS,
     {NULL, NULL, 0, NULL},
 };
 
@@ -42,8 +49,9 @@ static const char *usage =
     "sluice [--broker HOST:PORT] COMMAND ...\n"
     "  stats\n"
     "  partitions [TOPIC]\n"
-    "  put TOPIC PARTITION            (one message per stdin line)\n"
-    "  tail TOPIC PARTITION [--from earliest|latest|N] [--follow]\n"
+    "  put|produce TOPIC PARTITION    (one message per stdin line)\n"
+    "  tail|consume TOPIC [PARTITION...] [-o FROM] [-c N] [-e] [-G GROUP]\n"
+    "                                 [-f FORMAT] [--follow]\n"
     "  offsets TOPIC PARTITION [--group G]\n"
     "  groups [GROUP] | groups reset GROUP --to ... (sluice groups --help)";
 
@@ -54,119 +62,15 @@ static int fail(sl_client_t *cl, const char *what, int err) {
     return 1;
 }
 
-static int cmd_put(sl_client_t *cl, const char *topic, const char *part) {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    uint64_t sent = 0, acked = 0;
-    int rc = 0;
-    while ((n = getline(&line, &cap, stdin)) >= 0) {
-        if (n > 0 && line[n - 1] == '\n')
-            n--;
-        if (n > 0 && line[n - 1] == '\r')
-            n--;
-        sl_client_msg_t m = {line, (size_t)n};
-        int err = sl_client_put_send(cl, topic, part, &m, 1, -1, 0, NULL);
-        if (err != 0) {
-            rc = fail(cl, "put", err);
-            break;
-        }
-        sent++;
-        while (sl_client_inflight(cl) >= 10000) {
-            sl_client_ack_t ack;
-            err = sl_client_put_ack(cl, &ack);
-            if (err != 0) {
-                rc = fail(cl, "put", err);
-                goto done;
-            }
-            acked++;
-        }
-    }
-    while (rc == 0 && sl_client_inflight(cl) > 0) {
-        sl_client_ack_t ack;
-        int err = sl_client_put_ack(cl, &ack);
-        if (err != 0) {
-            rc = fail(cl, "put", err);
-            break;
-        }
-        acked++;
-    }
-done:
-    free(line);
-    fprintf(stderr, "sluice: %llu messages acknowledged\n",
-            (unsigned long long)acked);
-    if (rc == 0 && acked != sent)
-        rc = 1;
-    return rc;
-}
-
-static int cmd_tail(sl_client_t *cl, const char *topic, const char *part,
-                    const char *from, int follow) {
-    uint64_t earliest, latest, offset;
-    int err = sl_client_offsets(cl, topic, part, &earliest, &latest);
-    if (err != 0)
-        return fail(cl, "offsets", err);
-    if (strcmp(from, "earliest") == 0)
-        offset = earliest;
-    else if (strcmp(from, "latest") == 0)
-        offset = latest;
-    else if (sl_parse_u64(from, &offset) != 0) {
-        fprintf(stderr, "sluice: bad --from '%s'\n", from);
-        return 2;
-    }
-    for (;;) {
-        sl_client_fetch_t f;
-        err = sl_client_get(cl, topic, part, offset, 1u << 20,
-                            follow ? 10000 : 0, &f);
-        if (err == SL_EGONE) {
-            fprintf(stderr,
-                    "sluice: offset %llu was deleted by retention; "
-                    "continuing at %llu\n",
-                    (unsigned long long)offset, (unsigned long long)f.earliest);
-            offset = f.earliest;
-            continue;
-        }
-        if (err == SL_EDAMAGED) {
-            /* Never skipped silently: what was written so far stays
-             * written, and the operator learns which offsets are lost and
-             * where reading can go on (--from). */
-            fflush(stdout);
-            fprintf(stderr,
-                    "sluice: %s/%s offsets %llu-%llu are damaged on "
-                    "the broker (quarantined) and cannot be read; the next "
-                    "readable offset is %llu (tail --from %llu skips them)\n",
-                    topic, part, (unsigned long long)offset,
-                    (unsigned long long)(f.next - 1),
-                    (unsigned long long)f.next, (unsigned long long)f.next);
-            return 1;
-        }
-        if (err != 0)
-            return fail(cl, "get", err);
-        for (size_t i = 0; i < f.count; i++) {
-            fwrite(f.recs[i].data, 1, f.recs[i].len, stdout);
-            fputc('\n', stdout);
-        }
-        offset = f.next;
-        if (f.count == 0 && !follow)
-            break;
-        /* Following, each batch is written as it arrives: a pipe or file
-         * is fully buffered, and the next long poll may wait seconds. */
-        if (follow)
-            fflush(stdout);
-        if (ferror(stdout)) {
-            fprintf(stderr, "sluice: writing the messages failed\n");
-            return 1;
-        }
-    }
-    fflush(stdout);
-    return 0;
-}
-
 int main(int argc, char **argv) {
     if (sl_cli_groups_wanted(argc, argv)) /* cli/groups.c */
         return sl_cli_groups_main(argc, argv);
     sl_config_t cfg;
-    int rc = sl_program_args(&cfg, "sluice", usage, opts, argc, argv);
+    char **av = sl_cli_short_flags(argc, argv);
+    if (av == NULL)
+        return 1;
+    int rc = sl_program_args(&cfg, "sluice", usage, opts, argc, av);
+    free(av);
     if (rc != SL_PROGRAM_RUN)
         return rc;
     rc = 2;
@@ -179,6 +83,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sluice: missing command\nusage: %s\n", usage);
         goto out;
     }
+    if (sl_program_log_level(&cfg) != 0) {
+        fprintf(stderr, "sluice: bad --log-level or --log-format\n");
+        goto out;
+    }
     const char *cmd = args[0];
     size_t want_min = 1, want_max = 1;
     if (strcmp(cmd, "stats") == 0) {
@@ -186,9 +94,12 @@ int main(int argc, char **argv) {
     } else if (strcmp(cmd, "partitions") == 0) {
         want_min = 1;
         want_max = 2;
-    } else if (strcmp(cmd, "put") == 0 || strcmp(cmd, "tail") == 0 ||
+    } else if (strcmp(cmd, "put") == 0 || strcmp(cmd, "produce") == 0 ||
                strcmp(cmd, "offsets") == 0) {
         want_min = want_max = 3;
+    } else if (strcmp(cmd, "tail") == 0 || strcmp(cmd, "consume") == 0) {
+        want_min = 2;
+        want_max = SIZE_MAX;
     } else {
         fprintf(stderr, "sluice: unknown command '%s'\nusage: %s\n", cmd,
                 usage);
@@ -211,13 +122,18 @@ int main(int argc, char **argv) {
         broker = getenv("SLUICE_BROKER");
     /* A secret the auth line cannot carry is a configuration error, told
      * before any connection (exit 2, like other bad usage). */
-    rc = sl_program_broker_secret(&cfg, "auth-file",
-                                  "the broker secret (--auth-file or "
+    rc = sl_program_broker_secret(&cfg, "broker-secret-file",
+                                  "the broker secret (--broker-secret-file or "
                                   "SLUICE_BROKER_SECRET)",
                                   1, &secret);
     if (rc != 0)
         goto out;
     rc = 1;
+    if ((strcmp(cmd, "produce") == 0 || strcmp(cmd, "put") == 0) &&
+        sl_config_get(&cfg, "kafka") != NULL) {
+        rc = sl_cli_produce(&cfg, NULL, nargs, args, secret);
+        goto out;
+    }
     sl_client_opts_t co = {secret, 5000, (int)timeout, 5000};
     err = sl_client_connect(broker, &co, &cl);
     if (err != 0) {
@@ -239,11 +155,10 @@ int main(int argc, char **argv) {
             rc = 0;
         }
         sl_buf_free(&text);
-    } else if (strcmp(cmd, "put") == 0) {
-        rc = cmd_put(cl, args[1], args[2]);
-    } else if (strcmp(cmd, "tail") == 0) {
-        rc =
-            cmd_tail(cl, args[1], args[2], sl_config_get(&cfg, "from"), follow);
+    } else if (strcmp(cmd, "put") == 0 || strcmp(cmd, "produce") == 0) {
+        rc = sl_cli_produce(&cfg, cl, nargs, args, secret);
+    } else if (strcmp(cmd, "tail") == 0 || strcmp(cmd, "consume") == 0) {
+        rc = sl_cli_tail(&cfg, cl, nargs, args);
     } else {
         uint64_t a, b;
         err = sl_client_offsets(cl, args[1], args[2], &a, &b);

@@ -17,7 +17,7 @@ case $what in
 broker)
     addr=${2:-127.0.0.1:8123}
     if [ -n "${3:-}" ]; then
-        exec sluice --broker "$addr" --auth-file "$3" --timeout 5s stats > /dev/null
+        exec sluice --broker "$addr" --broker-secret-file "$3" --timeout 5s stats > /dev/null
     fi
     exec sluice --broker "$addr" --timeout 5s stats > /dev/null
     ;;

@@ -72,6 +72,23 @@ int sl_sleep_ms(uint32_t ms, volatile int *stop) {
     return stop != NULL && *stop;
 }
 
+static uint64_t sleeps_total, last_sleep_ms;
+
+uint64_t sl_backoff_sleeps_total(void) {
+    return __atomic_load_n(&sleeps_total, __ATOMIC_RELAXED);
+}
+
+uint64_t sl_backoff_last_sleep_ms(void) {
+    return __atomic_load_n(&last_sleep_ms, __ATOMIC_RELAXED);
+}
+
 int sl_backoff_sleep(sl_backoff_t *bo, volatile int *stop) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    __atomic_fetch_add(&sleeps_total, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&last_sleep_ms,
+                     (uint64_t)now.tv_sec * 1000u +
+                         (uint64_t)now.tv_nsec / 1000000u,
+                     __ATOMIC_RELAXED);
     return sl_sleep_ms(sl_backoff_next(bo), stop);
 }

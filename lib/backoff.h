@@ -45,6 +45,11 @@ uint32_t sl_backoff_next(sl_backoff_t *bo);
  * (without finishing the sleep) as soon as *stop is non-zero. stop may be
  * NULL. */
 int sl_backoff_sleep(sl_backoff_t *bo, volatile int *stop);
+/* Process-wide, for the metrics and /readyz (lib/http.h): how many
+ * sl_backoff_sleep() calls began, and when the last one began (monotonic
+ * ms, 0 for never). Relaxed atomics: retries are never a hot path. */
+uint64_t sl_backoff_sleeps_total(void);
+uint64_t sl_backoff_last_sleep_ms(void);
 /* Sleeps ms milliseconds, waking early on *stop; returns *stop. */
 int sl_sleep_ms(uint32_t ms, volatile int *stop);
 

@@ -23,8 +23,16 @@ static int name_eq(const char *a, const char *b, size_t blen) {
 
 static long find_opt(const sl_config_t *cfg, const char *name, size_t len) {
     for (size_t i = 0; i < cfg->nopts; i++)
-        if (name_eq(cfg->opts[i].name, name, len))
+        if (name_eq(cfg->opts[i].name, name, len)) {
+            const char *to = cfg->opts[i].def;
+            /* An alias never names another alias (one step at most). */
+            if ((cfg->opts[i].flags & SL_OPT_ALIAS) && to != NULL)
+                for (size_t k = 0; k < cfg->nopts; k++)
+                    if (!(cfg->opts[k].flags & SL_OPT_ALIAS) &&
+                        name_eq(cfg->opts[k].name, to, strlen(to)))
+                        return (long)k;
             return (long)i;
+        }
     return -1;
 }
 
@@ -182,22 +190,66 @@ int sl_config_load_file(sl_config_t *cfg, const char *path) {
     return 0;
 }
 
+/* One option of --help: the name in a 26-column field (a longer one on a
+ * line of its own), the text wrapped at 79 columns under itself. */
+#define HELP_COL 28
+#define HELP_WIDTH 79
+static void help_line(FILE *out, const char *name, const char *text) {
+    int col = fprintf(out, "  %s", name);
+    if (col + 1 >= HELP_COL) {
+        fputc('\n', out);
+        col = 0;
+    }
+    fprintf(out, "%*s", HELP_COL - col, "");
+    col = HELP_COL;
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t w = strcspn(p, " ");
+        if (w == 0)
+            break;
+        if (col > HELP_COL && col + 1 + (int)w > HELP_WIDTH) {
+            fprintf(out, "\n%*s", HELP_COL, "");
+            col = HELP_COL;
+        } else if (col > HELP_COL) {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(p, 1, w, out);
+        col += (int)w;
+        p += w;
+    }
+    fputc('\n', out);
+}
+
 void sl_config_print_help(const sl_config_t *cfg, FILE *out) {
     fprintf(out, "Usage: %s\n\nOptions (each is also a config-file key):\n",
             cfg->usage);
-    fprintf(out,
-            "  --config FILE           read key = value lines from FILE\n");
+    help_line(out, "--config FILE", "read key = value lines from FILE");
     for (size_t i = 0; i < cfg->nopts; i++) {
         const sl_opt_t *opt = &cfg->opts[i];
-        fprintf(out, "  --%-22s %s", opt->name, opt->help ? opt->help : "");
-        if (opt->def != NULL)
-            fprintf(out, " (default: %s)", opt->def);
-        if (opt->flags & SL_OPT_MULTI)
-            fprintf(out, " (repeatable)");
-        fputc('\n', out);
+        if (opt->flags & SL_OPT_ALIAS)
+            continue;
+        char name[96], text[1024];
+        snprintf(name, sizeof name, "--%s", opt->name);
+        const char *help = opt->help ? opt->help : "";
+        int n = snprintf(text, sizeof text, "%s", help);
+        /* The annotations, unless the text already says so (no
+         * "(default: X) (default: X)"); a flag's "no" is no default. */
+        if (opt->def != NULL && opt->def[0] != '\0' &&
+            strstr(help, "default") == NULL &&
+            !((opt->flags & SL_OPT_FLAG) && strcmp(opt->def, "no") == 0) &&
+            n >= 0 && (size_t)n < sizeof text)
+            n += snprintf(text + n, sizeof text - (size_t)n, " (default: %s)",
+                          opt->def);
+        if ((opt->flags & SL_OPT_MULTI) && strstr(help, "repeatable") == NULL &&
+            n >= 0 && (size_t)n < sizeof text)
+            snprintf(text + n, sizeof text - (size_t)n, " (repeatable)");
+        help_line(out, name, text);
     }
-    fprintf(out, "  --help                  print this help\n"
-                 "  --version               print the version\n");
+    help_line(out, "--help", "print this help");
+    help_line(out, "--version", "print the version");
 }
 
 int sl_config_parse_args(sl_config_t *cfg, int argc, char **argv) {

@@ -21,16 +21,19 @@
 #include <stdio.h>
 
 enum {
-    SL_OPT_MULTI = 1 << 0, /* May repeat; keeps every value. */
-    SL_OPT_FLAG = 1 << 1,  /* Boolean that may be given as a bare --name. */
-    SL_OPT_SECRET = 1 << 2 /* Never printed. Only file paths should be keys. */
+    SL_OPT_MULTI = 1 << 0,  /* May repeat; keeps every value. */
+    SL_OPT_FLAG = 1 << 1,   /* Boolean that may be given as a bare --name. */
+    SL_OPT_SECRET = 1 << 2, /* Never printed. Only file paths should be keys. */
+    /* An old name kept: def holds the name of the option it stands for
+     * (given as either, it is the same option); --help does not list it. */
+    SL_OPT_ALIAS = 1 << 3
 };
 
 typedef struct {
     const char *name; /* "fsync"; NULL ends the table. */
     const char *def;  /* Default value, or NULL for none. */
     unsigned flags;   /* SL_OPT_*. */
-    const char *help; /* One line for --help. */
+    const char *help; /* One line for --help (wrapped there). */
 } sl_opt_t;
 
 typedef struct {

@@ -9,6 +9,17 @@
  * The message is always quoted by the logger. The key=value tail is printed
  * by the caller's format; values that may hold spaces or quotes should go
  * through sl_log_quote(). Secrets (passwords) must never be passed here.
+ *
+ * With --log-format json (sl_log_set_format) each line is one JSON object
+ * instead, for log shippers that parse JSON:
+ *
+ *   {"ts":"2026-11-22T01:31:27.123Z","level":"info","msg":"broker started",
+ *    "listen":"127.0.0.1:8123","partitions":3}
+ *
+ * (one line). The logfmt tail is read back into members: a value that is
+ * a plain decimal number becomes a JSON number, any other a string (quoted
+ * logfmt values unescaped); a tail that does not read as key=value pairs
+ * is kept whole as "kv".
  */
 #ifndef SL_LOG_H
 #define SL_LOG_H
@@ -22,6 +33,17 @@ typedef enum {
     SL_LOG_ERROR = 3,
     SL_LOG_FATAL = 4,
 } sl_log_level_t;
+
+typedef enum {
+    SL_LOG_TEXT = 0, /* logfmt (the default). */
+    SL_LOG_JSON = 1, /* One JSON object per line. */
+} sl_log_format_t;
+
+/* Sets the line format (process-wide; set it before starting threads). */
+void sl_log_set_format(sl_log_format_t format);
+
+/* Parses "text" or "json"; returns 0 or SL_EINVAL. */
+int sl_log_parse_format(const char *text, sl_log_format_t *format);
 
 /* Sets the lowest level printed (default SL_LOG_INFO). */
 void sl_log_set_level(sl_log_level_t level);

@@ -8,6 +8,7 @@
 #include "secret.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int sl_program_args(sl_config_t *cfg, const char *program, const char *usage,
                     const sl_opt_t *opts, int argc, char **argv) {
@@ -24,9 +25,16 @@ int sl_program_args(sl_config_t *cfg, const char *program, const char *usage,
 
 int sl_program_log_level(const sl_config_t *cfg) {
     sl_log_level_t level;
-    if (sl_log_parse_level(sl_config_get(cfg, "log-level"), &level) != 0)
+    sl_log_format_t format = SL_LOG_TEXT;
+    int has_format = 0;
+    for (size_t i = 0; i < cfg->nopts; i++)
+        has_format |= strcmp(cfg->opts[i].name, "log-format") == 0;
+    if (sl_log_parse_level(sl_config_get(cfg, "log-level"), &level) != 0 ||
+        (has_format &&
+         sl_log_parse_format(sl_config_get(cfg, "log-format"), &format) != 0))
         return SL_EUSAGE;
     sl_log_set_level(level);
+    sl_log_set_format(format);
     return 0;
 }
 

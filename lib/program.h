@@ -22,7 +22,8 @@
 int sl_program_args(sl_config_t *cfg, const char *program, const char *usage,
                     const sl_opt_t *opts, int argc, char **argv);
 
-/* Sets the log level named by the option "log-level". Returns 0, or
+/* Sets the log level and line format named by the options "log-level"
+ * and "log-format" (the latter when the table has it). Returns 0, or
  * SL_EUSAGE with nothing printed (each program words that error itself). */
 int sl_program_log_level(const sl_config_t *cfg);
 

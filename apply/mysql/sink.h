@@ -59,6 +59,7 @@
 
 #include "apply/event.h"
 #include "jsonread.h"
+#include "lib/metrics.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -193,6 +194,7 @@ typedef struct {
     uint64_t wait_ns;   /* Time spent waiting for the target's answers
                          * (the target is the bottleneck when this is
                          * most of the wall time). */
+    sl_metrics_hist_t commit_hist; /* Time each COMMIT took. */
 } sl_mysql_stats_t;
 void sl_mysql_sink_stats(const sl_mysql_sink_t *sink, sl_mysql_stats_t *st);
 

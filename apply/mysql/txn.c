@@ -327,6 +327,7 @@ int sl_mysql_sink_commit(sl_mysql_sink_t *s, uint64_t next_offset,
     uint64_t t0 = sl_mono_ns();
     int cq = mysql_real_query(s->mysql, "COMMIT", 6);
     s->stats.wait_ns += sl_mono_ns() - t0;
+    sl_metrics_hist_observe_ns(&s->stats.commit_hist, sl_mono_ns() - t0);
     if (cq != 0) {
         unsigned e = mysql_errno(s->mysql);
         if (!sl_mysql_error_transient(e, mysql_error(s->mysql))) {

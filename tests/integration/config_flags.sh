@@ -102,7 +102,7 @@ overrides() {
     case $1 in
     sluice-broker)
         OVR=(--listen "127.0.0.1:$("$FREEPORT")" --data "$TMP/broker-$n"
-             --auth-file "$TMP/secret") ;;
+             --broker-secret-file "$TMP/secret") ;;
     sluice-capture)
         OVR=(--source "mysql://sluice@$dead" --password-file "$TMP/secret"
              --broker "$dead" --broker-secret-file "$TMP/secret"
@@ -376,7 +376,6 @@ with_secret() {
     conf=docs/examples/${prog#sluice-}.conf
     overrides "$prog" redis
     flag=--broker-secret-file
-    [ "$prog" = sluice-broker ] && flag=--auth-file
     ARGS=(--config "$conf")
     for ((i = 0; i < ${#OVR[@]}; i++)); do
         if [ "${OVR[i]}" = "$flag" ]; then
