@@ -5,8 +5,8 @@
  */
 #include "apply/consume.h"
 #include "apply/keytpl.h"
-#include "apply/mysql/reset.h"
 #include "apply/metrics.h"
+#include "apply/mysql/reset.h"
 #include "apply/mysql/sink.h"
 #include "apply/sink_cache.h"
 #include "config.h"
