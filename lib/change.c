@@ -14,12 +14,15 @@ static const char *const kind_names[] = {
     [SL_CHANGE_XA_PREPARE] = "xa_prepare",
 };
 
+/* clang-format off */
 static const char *const op_names[] = {
     [SL_OP_NONE] = "",
     [SL_OP_INSERT] = "insert",
     [SL_OP_UPDATE] = "update",
     [SL_OP_DELETE] = "delete",
+    [SL_OP_READ] = "read",
 };
+/* clang-format on */
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

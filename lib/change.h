@@ -28,7 +28,8 @@ typedef enum {
     SL_OP_NONE = 0, /* Not a row event, or an op this build does not know. */
     SL_OP_INSERT = 1,
     SL_OP_UPDATE = 2,
-    SL_OP_DELETE = 3
+    SL_OP_DELETE = 3,
+    SL_OP_READ = 4 /* A snapshot row: the row as read. */
 } sl_change_op_t;
 
 /* The JSON name of a kind or op ("row", "insert"); "" for UNKNOWN/NONE.

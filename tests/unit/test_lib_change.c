@@ -18,10 +18,11 @@ SL_TEST(change_kind_names_round_trip) {
 }
 
 SL_TEST(change_op_names_round_trip) {
-    for (int o = SL_OP_INSERT; o <= SL_OP_DELETE; o++) {
+    for (int o = SL_OP_INSERT; o <= SL_OP_READ; o++) {
         const char *name = sl_change_op_name((sl_change_op_t)o);
         SL_CHECK_INT((int)sl_change_op_parse(name, strlen(name)), o);
     }
     SL_CHECK_INT((int)sl_change_op_parse("Insert", 6), SL_OP_NONE);
     SL_CHECK_INT((int)sl_change_op_parse("upd", 3), SL_OP_NONE);
+    SL_CHECK_STR(sl_change_op_name(SL_OP_READ), "read");
 }
