@@ -206,6 +206,7 @@ for round in $(seq 1 12); do
         cur=$(offset_of sn_src.big gk)
         [ -n "$cur" ] && [ "$cur" -gt "$prev" ] && break
         kill -0 "$APPLY" 2> /dev/null || break
+        grep -q 'partition stopped' "$LOG" && break
         sleep 0.05
     done
     kill -9 "$APPLY" 2> /dev/null
@@ -216,6 +217,7 @@ for round in $(seq 1 12); do
     prev=${cur:-0}
     [ $mid -ge 6 ] && break
     [ "$prev" -ge "$END" ] && break
+    grep -q 'partition stopped' "$LOG" && break
 done
 [ $mid -ge 5 ] && pass "sluice-apply killed with -9 $mid times inside the stream (offsets $(grep -c 'partition resumed' "$LOG") resumes)" ||
     fail "only $mid of $kills kills landed inside the stream (end $END, at $prev)"

@@ -57,6 +57,30 @@ SL_TEST(apply_sql_insert_values) {
     free(sql);
 }
 
+/* A snapshot row is an upsert of every column whatever the drift policy
+ * (the stream may have inserted the row first); without an after image it
+ * is refused. */
+SL_TEST(apply_sql_read_row_upserts) {
+    int rc;
+    char *sql =
+        build("{\"kind\":\"row\",\"op\":\"read\",\"db\":\"s\",\"table\":\"u\","
+              "\"pk\":[\"id\"],\"before\":null,\"after\":{\"id\":1,"
+              "\"email\":\"a\"},\"snapshot\":{\"id\":\"x\",\"chunk\":0}}",
+              SL_DRIFT_SKIP, NULL, 0, &rc);
+    SL_CHECK_OK(rc);
+    SL_CHECK_STR(sql, "INSERT INTO `dst`.`u` (`id`,`email`) VALUES (1,'a') ON "
+                      "DUPLICATE KEY UPDATE `id`=VALUES(`id`),"
+                      "`email`=VALUES(`email`)");
+    free(sql);
+    sql = build("{\"kind\":\"row\",\"op\":\"read\",\"db\":\"s\","
+                "\"table\":\"u\",\"pk\":[\"id\"],\"before\":null,"
+                "\"after\":null}",
+                SL_DRIFT_STOP, NULL, 0, &rc);
+    SL_CHECK(rc != 0);
+    SL_CHECK(strstr(sql, "read without an after image") != NULL);
+    free(sql);
+}
+
 SL_TEST(apply_sql_update_delete_keys) {
     int rc;
     /* By the event's primary key (a changed key: SET has the new value,
