@@ -64,10 +64,6 @@ static const char *kind_name(int v) {
     return sl_change_kind_name((sl_change_kind_t)v);
 }
 
-static const char *snap_name(int v) {
-    return v == SL_EVENT_SNAP_START ? "snapshot_start" : "snapshot_done";
-}
-
 static const char *op_name(int v) {
     return sl_change_op_name((sl_change_op_t)v);
 }
@@ -114,10 +110,10 @@ void sl_event_index(const sl_jr_doc_t *doc, sl_event_t *ev) {
             *slot = k + 1;
     }
     ev->kind_id = (sl_change_kind_t)name_of(doc, ev->kind, SL_CHANGE_ROW,
-                                            SL_CHANGE_XA_PREPARE, kind_name);
+                                            SL_CHANGE_SNAPSHOT_DONE, kind_name);
     ev->op_id =
         (sl_change_op_t)name_of(doc, ev->op, SL_OP_INSERT, SL_OP_READ, op_name);
-    if (ev->kind_id == SL_CHANGE_UNKNOWN)
-        ev->snap = name_of(doc, ev->kind, SL_EVENT_SNAP_START,
-                           SL_EVENT_SNAP_DONE, snap_name);
+    ev->snap = ev->kind_id == SL_CHANGE_SNAPSHOT_START  ? SL_EVENT_SNAP_START
+               : ev->kind_id == SL_CHANGE_SNAPSHOT_DONE ? SL_EVENT_SNAP_DONE
+                                                        : SL_EVENT_SNAP_NONE;
 }

@@ -24,9 +24,8 @@ typedef struct {
      * know. */
     sl_change_kind_t kind_id;
     sl_change_op_t op_id;
-    /* A snapshot marker ("snapshot_start", "snapshot_done": kinds that
-     * sl_change_kind_t leaves out, so kind_id is SL_CHANGE_UNKNOWN for
-     * them), or SL_EVENT_SNAP_NONE. */
+    /* A snapshot marker (kind_id SL_CHANGE_SNAPSHOT_START or _DONE), or
+     * SL_EVENT_SNAP_NONE: what the sinks switch on. */
     int snap;
 } sl_event_t;
 

@@ -139,6 +139,7 @@ SL_TEST(apply_event_index_kind_and_op_enums) {
         {"{\"kind\":1,\"op\":[\"insert\"]}", SL_CHANGE_UNKNOWN, SL_OP_NONE},
         {"[\"row\"]", SL_CHANGE_UNKNOWN, SL_OP_NONE},
         {"{\"kind\":\"row\",\"op\":\"read\"}", SL_CHANGE_ROW, SL_OP_READ},
+        {"{\"kind\":\"snapshot_done\"}", SL_CHANGE_SNAPSHOT_DONE, SL_OP_NONE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sl_jr_doc_t doc;
