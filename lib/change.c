@@ -12,14 +12,21 @@ static const char *const kind_names[] = {
     [SL_CHANGE_DDL] = "ddl",
     [SL_CHANGE_STATEMENT] = "statement",
     [SL_CHANGE_XA_PREPARE] = "xa_prepare",
+    [SL_CHANGE_SNAPSHOT_START] = "snapshot_start",
+    [SL_CHANGE_SNAPSHOT_DONE] = "snapshot_done",
 };
 
+/* One name a line, as in kind_names (clang-format 14 packs these five
+ * short entries two to a line). */
+/* clang-format off */
 static const char *const op_names[] = {
     [SL_OP_NONE] = "",
     [SL_OP_INSERT] = "insert",
     [SL_OP_UPDATE] = "update",
     [SL_OP_DELETE] = "delete",
+    [SL_OP_READ] = "read",
 };
+/* clang-format on */
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
