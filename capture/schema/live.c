@@ -52,6 +52,95 @@ static int query_rows(MYSQL *mysql, const char *sql, MYSQL_RES **res, char *err,
     return 0;
 }
 
+/* Adds the keys of the tables just loaded (not the PRIMARY KEY) from
+ * information_schema.STATISTICS, and their hash columns: INDEX_TYPE
+ * 'HASH' is MariaDB's hash UNIQUE key, except in MEMORY, whose own index
+ * type that is (hashkey.c). */
+static int load_keys(sl_schema_t *s, MYSQL *mysql,
+                     int (*want)(void *ctx, const char *db, const char *table),
+                     void *ctx, char *err, size_t errlen) {
+    MYSQL_RES *res = NULL;
+    MYSQL_ROW row;
+    int rc = query_rows(
+        mysql,
+        "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, "
+        "COLUMN_NAME, SUB_PART, INDEX_TYPE FROM information_schema.STATISTICS "
+        "WHERE INDEX_NAME <> 'PRIMARY' AND TABLE_SCHEMA NOT IN ('mysql', "
+        "'information_schema', 'performance_schema', 'sys') "
+        "ORDER BY BINARY TABLE_SCHEMA, BINARY TABLE_NAME, INDEX_NAME, "
+        "SEQ_IN_INDEX",
+        &res, err, errlen);
+    if (rc != 0)
+        return rc;
+    sl_schema_table_t *t = NULL;
+    sl_ddl_index_t idx;
+    memset(&idx, 0, sizeof idx);
+    int is_hash = 0;
+    for (;;) {
+        row = mysql_fetch_row(res);
+        int same_key = row && t && idx.name && strcmp(t->db, row[0]) == 0 &&
+                       strcmp(t->name, row[1]) == 0 && row[2] &&
+                       strcmp(idx.name, row[2]) == 0;
+        if (!same_key && t && idx.name) {
+            if ((rc = sl__schema_key_add(t, &idx)) != 0)
+                break;
+            sl__schema_key_loaded(t, &t->keys[t->nkeys - 1], is_hash);
+        }
+        if (!same_key)
+            sl_ddl_index_free(&idx);
+        int same_table = row && t && strcmp(t->db, row[0]) == 0 &&
+                         strcmp(t->name, row[1]) == 0;
+        if (!same_table && t) {
+            if ((rc = sl__schema_hash_cols(t)) != 0 ||
+                (rc = sl__schema_put_owned(s, t)) != 0) {
+                t = NULL;
+                break;
+            }
+            t = NULL;
+        }
+        if (row == NULL)
+            break;
+        if (!row[0] || !row[1] || !row[2] || !row[4])
+            continue;
+        if (!same_table) {
+            if (want && !want(ctx, row[0], row[1]))
+                continue;
+            t = sl__schema_take(s, row[0], row[1]);
+            if (t == NULL)
+                continue; /* A view, or not loaded above. */
+        }
+        if (!same_key) {
+            idx.name = strdup(row[2]);
+            idx.unique = row[3] && strcmp(row[3], "0") == 0;
+            is_hash = row[6] && strcmp(row[6], "HASH") == 0;
+            if (idx.name == NULL) {
+                rc = SL_ENOMEM;
+                break;
+            }
+        }
+        char *part = strdup(row[4]);
+        char **a = realloc(idx.parts, (idx.nparts + 1) * sizeof *a);
+        if (a)
+            idx.parts = a;
+        long long *pre = realloc(idx.prefix, (idx.nparts + 1) * sizeof *pre);
+        if (pre)
+            idx.prefix = pre;
+        if (part == NULL || a == NULL || pre == NULL) {
+            free(part);
+            rc = SL_ENOMEM;
+            break;
+        }
+        pre[idx.nparts] = row[5] ? atoll(row[5]) : -1;
+        a[idx.nparts++] = part;
+    }
+    sl_ddl_index_free(&idx);
+    sl__schema_table_free(t);
+    mysql_free_result(res);
+    if (rc != 0)
+        return sl__schema_errf(err, errlen, rc, "out of memory");
+    return 0;
+}
+
 int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
                         int (*want)(void *ctx, const char *db,
                                     const char *table),
@@ -94,7 +183,7 @@ int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
         sql, sizeof sql,
         "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, "
         "c.COLUMN_TYPE, c.CHARACTER_SET_NAME, c.IS_NULLABLE, k.SEQ_IN_INDEX, "
-        "t.TABLE_COLLATION, t.TABLE_TYPE, %s "
+        "t.TABLE_COLLATION, t.TABLE_TYPE, %s, t.ENGINE "
         "FROM information_schema.COLUMNS c "
         "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA "
         "AND t.TABLE_NAME = c.TABLE_NAME "
@@ -142,6 +231,11 @@ int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
                 break;
             }
             skip = want && !want(ctx, row[0], row[1]);
+            if (row[11] && (t->engine = sl__schema_norm_charset(row[11])) ==
+                               NULL) { /* Lower-cases it. */
+                rc = SL_ENOMEM;
+                break;
+            }
             versioned = row[9] && strcmp(row[9], "SYSTEM VERSIONED") == 0;
             has_row_start = 0;
         }
@@ -197,5 +291,5 @@ int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
     mysql_free_result(res);
     if (rc != 0)
         return sl__schema_errf(err, errlen, rc, "out of memory");
-    return 0;
+    return load_keys(s, mysql, want, ctx, err, errlen);
 }
