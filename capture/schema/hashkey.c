@@ -15,10 +15,13 @@
  *    the engine's key part limit or the whole key longer than its key
  *    limit (bytes: characters times the charset's bytes per character;
  *    InnoDB 3072 and 3072, MyISAM 1000 and 1000; varchar(768) utf8mb4 is
- *    a B-tree in InnoDB, varchar(769) a hash; Aria's limit is higher than
- *    2000 and not modelled); or when it is declared USING HASH. MEMORY
- *    has no hash keys (USING HASH is its own index type there). Other
- *    index kinds never get one.
+ *    a B-tree in InnoDB, varchar(769) a hash); or when it is declared
+ *    USING HASH. MEMORY has no hash keys (USING HASH is its own index
+ *    type there). Aria, with its default 8 KiB aria_block_size, indexes
+ *    2300 bytes and refuses every longer or hash key ("Specified key was
+ *    too long; max key length is 2300 bytes", a blob's too), so only a
+ *    larger block size lets such a table exist: a longer key there is
+ *    MAYBE. Other index kinds never get a hash.
  *  - USING HASH on a key that needs no hash lasts only until the server
  *    next rebuilds the table's definition: any ALTER TABLE but RENAME and
  *    ENABLE/DISABLE KEYS, CREATE INDEX and DROP INDEX (run as ALTERs),
@@ -284,6 +287,8 @@ static int decide(const sl_schema_table_t *t, const sl_schema_key_t *k) {
                 ? 0
             : hi <= (unsigned long long)lim ? 1
                                             : -1;
+    else if (t->engine && strcmp(t->engine, "aria") == 0)
+        fits = hi <= 2300 ? 1 : -1; /* Longer: refused, or a hash. */
     else /* No engine indexes less than MyISAM's 1000 bytes. */
         fits = hi <= 1000 ? 1 : -1;
     if (fits == 0)
