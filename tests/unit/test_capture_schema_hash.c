@@ -184,3 +184,32 @@ SL_TEST(schema_hash_unique_like_json_and_user_column_names) {
     sl_schema_free(r);
     sl_schema_free(s);
 }
+
+SL_TEST(schema_hash_unique_drift_compares_hash_columns) {
+    sl_schema_t *h = maria(), *l = maria();
+    /* The history does not know the engine: 1 or 2 hash columns. */
+    APPLY(h, "d",
+          "CREATE TABLE t (a VARCHAR(255), b BLOB, UNIQUE(a), UNIQUE(b)) "
+          "CHARSET utf8mb4");
+    APPLY(l, "d",
+          "CREATE TABLE t (a VARCHAR(255), b BLOB, UNIQUE(a), UNIQUE(b)) "
+          "CHARSET utf8mb4 ENGINE=InnoDB");
+    sl_buf_t rep = SL_BUF_INIT;
+    sl_schema_diff_t d;
+    SL_CHECK_OK(sl_schema_diff(h, l, NULL, NULL, &rep, &d));
+    SL_CHECK_INT(d.differ, 0);
+    APPLY(l, "d", "ALTER TABLE t ENGINE=MyISAM");
+    SL_CHECK_OK(sl_schema_diff(h, l, NULL, NULL, &rep, &d));
+    SL_CHECK_INT(d.differ, 0);
+    /* A hash the server does not have: a difference, shown. */
+    APPLY(l, "d", "ALTER TABLE t DROP INDEX b, DROP INDEX a");
+    SL_CHECK_OK(sl_schema_diff(h, l, NULL, NULL, &rep, &d));
+    SL_CHECK_INT(d.differ, 1);
+    const char *text;
+    sl_buf_cstr(&rep, &text);
+    SL_CHECK(strstr(text, "hash UNIQUE key columns (DB_ROW_HASH_n): "
+                          "history 2 (1 of them maybe), server 0") != NULL);
+    sl_buf_free(&rep);
+    sl_schema_free(h);
+    sl_schema_free(l);
+}
