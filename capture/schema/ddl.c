@@ -440,7 +440,8 @@ int sl__ddl_parse_index_body(sl__ddl_parser_t *p, sl_ddl_index_t *idx) {
     if (sl__ddl_expect_punct(p, '(') != 0)
         return p->rc;
     for (int guard = 0; guard < 4096 && p->rc == 0; guard++) {
-        if (sl__ddl_punct(p, '(')) { /* Functional key part: no column. */
+        int named = !sl__ddl_punct(p, '(');
+        if (!named) { /* Functional key part: no column. */
             idx->expr = 1;
             if (sl__ddl_skip_parens(p) != 0)
                 return p->rc;
@@ -471,6 +472,14 @@ int sl__ddl_parse_index_body(sl__ddl_parser_t *p, sl_ddl_index_t *idx) {
         }
         if (!sl__ddl_accept_kw(p, "ASC"))
             sl__ddl_accept_kw(p, "DESC");
+        if (sl__ddl_kw(p, "WITHOUT") && sl__ddl_peek_kw(p, "OVERLAPS")) {
+            /* MariaDB's period key: the part names a PERIOD, whose two
+             * date columns the key holds; not a column for the rules. */
+            sl__ddl_advance(p);
+            sl__ddl_advance(p);
+            if (named)
+                free(idx->parts[--idx->nparts]);
+        }
         if (!sl__ddl_accept_punct(p, ','))
             break;
     }
