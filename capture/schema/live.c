@@ -198,12 +198,12 @@ static int load_keys(sl_schema_t *s, MYSQL *mysql,
         int same_table = row && t && strcmp(t->db, row[0]) == 0 &&
                          strcmp(t->name, row[1]) == 0;
         if (!same_table && t) {
-            if ((rc = sl__schema_hash_cols(t)) != 0 ||
-                (rc = sl__schema_put_owned(s, t)) != 0) {
-                t = NULL;
-                break;
-            }
+            if ((rc = sl__schema_hash_cols(t)) != 0)
+                break;                       /* t is freed below. */
+            rc = sl__schema_put_owned(s, t); /* Frees t on error. */
             t = NULL;
+            if (rc != 0)
+                break;
         }
         if (row == NULL)
             break;

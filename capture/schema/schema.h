@@ -143,10 +143,13 @@ int sl_schema_drop(sl_schema_t *s, const char *db, const char *table);
 
 /* Reads every table's columns from a live server with one query over
  * information_schema.COLUMNS (joined with TABLES for the default charset
- * and STATISTICS for the PRIMARY KEY), ordered by ORDINAL_POSITION, plus
- * the server's version and charsets. Skips the system databases (mysql,
- * information_schema, performance_schema, sys) and views; want (NULL: all)
- * selects tables. Tables read replace those of the same name. Returns 0,
+ * and engine and STATISTICS for the PRIMARY KEY), ordered by
+ * ORDINAL_POSITION, one over STATISTICS for the other keys (and MariaDB's
+ * hash-key columns), plus the server's version and charsets. Skips the
+ * system databases (mysql, information_schema, performance_schema, sys)
+ * and views; want (NULL: all) selects tables, and is asked first over the
+ * table names so that the server reads the definitions of the selected
+ * tables only. Tables read replace those of the same name. Returns 0,
  * SL_EDB with the server's message in err, or SL_ENOMEM. */
 int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
                         int (*want)(void *ctx, const char *db,
