@@ -331,7 +331,7 @@ static int build_table(sl_schema_t *s, const sl_ddl_stmt_t *st, const char *db,
             t->cols[i].nullable = 0;
         }
     }
-    rc = sl__schema_keys_apply(t, NULL, st, err, errlen);
+    rc = sl__schema_keys_apply(t, NULL, st, &s->opts, err, errlen);
     if (rc != 0) {
         sl__schema_table_free(t);
         return rc;
@@ -426,7 +426,7 @@ static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
     }
     int rc = sl__schema_alter_columns(t, st, err, errlen);
     if (rc == 0)
-        rc = sl__schema_keys_apply(t, cur, st, err, errlen);
+        rc = sl__schema_keys_apply(t, cur, st, &s->opts, err, errlen);
     if (rc != 0) {
         sl__schema_table_free(t);
         return rc;
@@ -591,7 +591,7 @@ int sl_schema_apply_ddl(sl_schema_t *s, const char *default_db, const char *sql,
             sl_ddl_stmt_t like;
             memset(&like, 0, sizeof like);
             like.rebuild = 1;
-            rc = sl__schema_keys_apply(t, src, &like, err, errlen);
+            rc = sl__schema_keys_apply(t, src, &like, &s->opts, err, errlen);
             if (rc != 0) {
                 sl__schema_table_free(t);
                 break;

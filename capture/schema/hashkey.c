@@ -234,9 +234,45 @@ static long engine_limit(const char *engine) {
     return 0;
 }
 
+/* Which server wrote the binlog, for the rules. */
+enum { SRV_NONE, SRV_MARIADB, SRV_UNKNOWN };
+
+/* MySQL and MariaDB before 10.4 have no hash keys (MySQL refuses a UNIQUE
+ * over a BLOB without prefix, and a key too long; it takes USING HASH on
+ * InnoDB as a B-tree). A server not known (a history never loaded from
+ * one) may be either: then only the BLOB rule is sure. */
+static int server_kind(const sl_ddl_opts_t *srv) {
+    if (srv == NULL || (!srv->is_mariadb && srv->version == 0))
+        return SRV_UNKNOWN;
+    if (!srv->is_mariadb || (srv->version != 0 && srv->version < 100400))
+        return SRV_NONE;
+    return SRV_MARIADB;
+}
+
+static int decide_maria(const sl_schema_table_t *t, const sl_schema_key_t *k);
+
 /* The hash of unique key k of t by the rules at the top of this file,
- * using_hash included. */
-static int decide(const sl_schema_table_t *t, const sl_schema_key_t *k) {
+ * using_hash included, for a server of kind srv. */
+static int decide(const sl_schema_table_t *t, const sl_schema_key_t *k,
+                  int srv) {
+    if (srv == SRV_NONE)
+        return SL_SCHEMA_HASH_NO;
+    int h = decide_maria(t, k);
+    if (srv == SRV_UNKNOWN && h == SL_SCHEMA_HASH_YES) {
+        /* Sure only when a part is a BLOB without prefix, which MySQL
+         * refuses, so only MariaDB can have logged it. */
+        for (size_t i = 0; i < k->nparts; i++) {
+            const sl_schema_col_t *c = find_col(t, k->parts[i]);
+            if (c && c->data_type && is_blob_like(c->data_type) &&
+                k->prefix[i] < 0)
+                return SL_SCHEMA_HASH_YES;
+        }
+        return SL_SCHEMA_HASH_MAYBE;
+    }
+    return h;
+}
+
+static int decide_maria(const sl_schema_table_t *t, const sl_schema_key_t *k) {
     long lim = engine_limit(t->engine);
     if (!k->unique || lim < 0)
         return SL_SCHEMA_HASH_NO;
@@ -307,7 +343,7 @@ void sl__schema_key_loaded(const sl_schema_table_t *t, sl_schema_key_t *k,
     k->hash = is_hash ? SL_SCHEMA_HASH_YES : SL_SCHEMA_HASH_NO;
     /* A hash the rules do not require may come from USING HASH, which
      * the next rebuild ends. */
-    if (is_hash && decide(t, k) != SL_SCHEMA_HASH_YES)
+    if (is_hash && decide(t, k, SRV_MARIADB) != SL_SCHEMA_HASH_YES)
         k->using_hash = 1;
 }
 
@@ -411,7 +447,9 @@ static int follow_columns(sl_schema_table_t *t, const sl_ddl_stmt_t *st) {
 }
 
 int sl__schema_keys_apply(sl_schema_table_t *t, const sl_schema_table_t *old,
-                          const sl_ddl_stmt_t *st, char *err, size_t errlen) {
+                          const sl_ddl_stmt_t *st, const sl_ddl_opts_t *srv,
+                          char *err, size_t errlen) {
+    int kind = server_kind(srv);
     int engine_changed = 0;
     if (st->engine) {
         char *e = strdup(st->engine);
@@ -468,7 +506,7 @@ int sl__schema_keys_apply(sl_schema_table_t *t, const sl_schema_table_t *old,
      * the same rule. Others are decided now. */
     for (size_t i = 0; i < t->nkeys; i++) {
         sl_schema_key_t *k = &t->keys[i];
-        int h = decide(t, k);
+        int h = decide(t, k, kind);
         if (h == SL_SCHEMA_HASH_MAYBE && old && i < first_new &&
             !engine_changed && k->hash == SL_SCHEMA_HASH_NO &&
             k->using_hash == 0) {

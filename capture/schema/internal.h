@@ -69,10 +69,12 @@ int sl__schema_key_add(sl_schema_table_t *t, const sl_ddl_index_t *idx);
  * result; old holds t as it was before an ALTER (NULL for CREATE): key
  * parts follow renamed and dropped columns, the engine changes, a rebuild
  * ends USING HASH on the keys it kept, and each unique key's hash is
- * decided again. Then sl__schema_hash_cols(). Returns 0, SL_EUNSUPPORTED
- * or SL_ENOMEM. */
+ * decided again, by the rules of the server srv describes (NULL: not
+ * known; MySQL and MariaDB before 10.4 have no hash keys). Then
+ * sl__schema_hash_cols(). Returns 0, SL_EUNSUPPORTED or SL_ENOMEM. */
 int sl__schema_keys_apply(sl_schema_table_t *t, const sl_schema_table_t *old,
-                          const sl_ddl_stmt_t *st, char *err, size_t errlen);
+                          const sl_ddl_stmt_t *st, const sl_ddl_opts_t *srv,
+                          char *err, size_t errlen);
 /* Sets the hash of key k of t as information_schema shows it (is_hash:
  * INDEX_TYPE 'HASH'), and whether only USING HASH can explain it. */
 void sl__schema_key_loaded(const sl_schema_table_t *t, sl_schema_key_t *k,

@@ -213,3 +213,28 @@ SL_TEST(schema_hash_unique_drift_compares_hash_columns) {
     sl_schema_free(h);
     sl_schema_free(l);
 }
+
+SL_TEST(schema_hash_unique_only_on_mariadb_10_4) {
+    /* MySQL takes USING HASH on InnoDB as a B-tree and has no hash keys;
+     * nor has MariaDB 10.3. */
+    const char *ddl = "CREATE TABLE t (a INT, b VARCHAR(2000), UNIQUE(a) "
+                      "USING HASH, UNIQUE(b)) CHARSET utf8mb4 ENGINE=InnoDB";
+    sl_schema_t *s = NULL;
+    SL_CHECK_OK(sl_schema_new(&s));
+    SL_CHECK_OK(sl_schema_set_server(s, 0, 80036, NULL));
+    APPLY(s, "d", ddl);
+    SL_CHECK_STR(cols(s, "t"), "a,b");
+    sl_schema_free(s);
+    SL_CHECK_OK(sl_schema_new(&s));
+    SL_CHECK_OK(sl_schema_set_server(s, 1, 100311, NULL));
+    APPLY(s, "d", ddl);
+    SL_CHECK_STR(cols(s, "t"), "a,b");
+    sl_schema_free(s);
+    /* A server not known: only a BLOB key is sure (MySQL refuses it). */
+    SL_CHECK_OK(sl_schema_new(&s));
+    APPLY(s, "d", ddl);
+    SL_CHECK_STR(cols(s, "t"), "a,b,DB_ROW_HASH_1,DB_ROW_HASH_2~2");
+    APPLY(s, "d", "CREATE TABLE u (a BLOB, UNIQUE(a))");
+    SL_CHECK_STR(cols(s, "u"), "a,DB_ROW_HASH_1");
+    sl_schema_free(s);
+}
