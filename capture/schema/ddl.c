@@ -463,8 +463,17 @@ int sl__ddl_parse_index_body(sl__ddl_parser_t *p, sl_ddl_index_t *idx) {
                 if (p->tok.type != SL_DDL_TOK_NUMBER)
                     return sl__ddl_fail(p, SL_EUNSUPPORTED,
                                         "expected a key part length");
-                pre[idx->nparts - 1] =
-                    strtoll(p->lx.sql + p->tok.off, NULL, 10);
+                /* The statement is not NUL-terminated: read the digits
+                 * of the token only (a length past 2^32 is no key's). */
+                long long v = 0;
+                for (size_t i = 0; i < p->tok.len; i++) {
+                    char ch = p->lx.sql[p->tok.off + i];
+                    if (ch < '0' || ch > '9')
+                        break;
+                    if (v < 4294967296LL)
+                        v = v * 10 + (ch - '0');
+                }
+                pre[idx->nparts - 1] = v;
                 sl__ddl_advance(p);
                 if (sl__ddl_expect_punct(p, ')') != 0)
                     return p->rc;

@@ -238,3 +238,24 @@ SL_TEST(schema_hash_unique_only_on_mariadb_10_4) {
     SL_CHECK_STR(cols(s, "u"), "a,DB_ROW_HASH_1");
     sl_schema_free(s);
 }
+
+/* fuzz_capture_ddl: a key part length at the very end of a statement that
+ * is not NUL-terminated (a Query event's text is not) was read with
+ * strtoll, past the end of the buffer. It is read from the token's bytes
+ * only. */
+SL_TEST(fuzz_schema_key_part_length_at_end_of_statement) {
+    static const char sql[] = "CREATE TABLE t (a TEXT, UNIQUE (a(10";
+    size_t len = sizeof sql - 1;
+    char *buf = malloc(len); /* No NUL after the digits. */
+    SL_CHECK(buf != NULL);
+    memcpy(buf, sql, len);
+    sl_schema_t *s = maria();
+    char err[256];
+    SL_CHECK_INT(sl_schema_apply_ddl(s, "d", buf, len, NULL, err, sizeof err),
+                 SL_EUNSUPPORTED);
+    free(buf);
+    /* Whole, the same length reads right: a B-tree on 40 bytes. */
+    APPLY(s, "d", "CREATE TABLE t (a TEXT, UNIQUE (a(10)))");
+    SL_CHECK_STR(cols(s, "t"), "a");
+    sl_schema_free(s);
+}
