@@ -166,7 +166,9 @@ SL_TEST(schema_hash_unique_like_json_and_user_column_names) {
     sl_buf_t b;
     sl_buf_init(&b);
     SL_CHECK_OK(sl_schema_to_json(s, &b));
-    SL_CHECK(strstr((const char *)b.data, "DB_ROW_HASH_2") == NULL);
+    const char *text;
+    SL_CHECK_OK(sl_buf_cstr(&b, &text));
+    SL_CHECK(strstr(text, "DB_ROW_HASH_2") == NULL);
     sl_schema_t *r = maria();
     char err[256];
     SL_CHECK_OK(
