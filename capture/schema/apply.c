@@ -18,19 +18,11 @@ static int col_eq(const char *a, const char *b) {
     return sl_ddl_word_eq(a, strlen(a), b);
 }
 
-/* Bytes per character at most, for the text-type sizing rules. */
+/* Bytes per character at most, for the text-type sizing rules (1 for a
+ * charset not known). */
 static unsigned mbmaxlen(const char *cs) {
-    static const struct {
-        const char *name;
-        unsigned n;
-    } t[] = {{"utf8mb4", 4}, {"utf8mb3", 3}, {"utf16", 4}, {"utf16le", 4},
-             {"utf32", 4},   {"ucs2", 2},    {"gbk", 2},   {"big5", 2},
-             {"sjis", 2},    {"cp932", 2},   {"ujis", 3},  {"eucjpms", 3},
-             {"gb2312", 2},  {"gb18030", 4}, {"euckr", 2}};
-    for (size_t i = 0; cs && i < sizeof t / sizeof t[0]; i++)
-        if (strcmp(cs, t[i].name) == 0)
-            return t[i].n;
-    return 1;
+    unsigned n = sl__schema_mbmaxlen(cs);
+    return n ? n : 1;
 }
 
 static const char *const text_types[] = {"tinytext", "text", "mediumtext",
@@ -339,6 +331,11 @@ static int build_table(sl_schema_t *s, const sl_ddl_stmt_t *st, const char *db,
             t->cols[i].nullable = 0;
         }
     }
+    rc = sl__schema_keys_apply(t, NULL, st, &s->opts, err, errlen);
+    if (rc != 0) {
+        sl__schema_table_free(t);
+        return rc;
+    }
     *out = t;
     return 0;
 }
@@ -376,9 +373,13 @@ static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
     const char *name = st->tables[0].table;
     const sl_schema_table_t *cur =
         sl_schema_find(s, db, strlen(db), name, strlen(name));
+    /* Index specifications alone change no column of a table the history
+     * does not hold. */
     int has_change = 0;
     for (size_t k = 0; k < st->nacts; k++)
-        has_change = 1;
+        has_change |= st->acts[k].kind != SL_DDL_ACT_ADD_INDEX &&
+                      st->acts[k].kind != SL_DDL_ACT_DROP_INDEX &&
+                      st->acts[k].kind != SL_DDL_ACT_RENAME_INDEX;
     if (cur == NULL) {
         if (!has_change && st->kind != SL_DDL_ALTER_TABLE)
             return 0; /* DROP INDEX on a table we do not follow. */
@@ -400,11 +401,12 @@ static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
                                "table is not in the schema history",
                                db, name);
     }
-    if (!has_change)
+    if (!has_change && st->nacts == 0 && !st->rebuild && !st->engine)
         return 0;
     sl_schema_table_t *t = sl__schema_table_copy(cur);
     if (t == NULL)
         return SL_ENOMEM;
+    sl__schema_hash_strip(t); /* Put back by sl__schema_keys_apply(). */
     /* The server applies table options (DEFAULT CHARSET, CONVERT TO) to the
      * existing columns first; columns added or modified by the same
      * statement then take the new default without conversion. */
@@ -423,6 +425,8 @@ static int apply_alter(sl_schema_t *s, const sl_ddl_stmt_t *st,
         }
     }
     int rc = sl__schema_alter_columns(t, st, err, errlen);
+    if (rc == 0)
+        rc = sl__schema_keys_apply(t, cur, st, &s->opts, err, errlen);
     if (rc != 0) {
         sl__schema_table_free(t);
         return rc;
@@ -545,7 +549,6 @@ int sl_schema_apply_ddl(sl_schema_t *s, const char *default_db, const char *sql,
         switch (st.kind) {
         case SL_DDL_NONE:
         case SL_DDL_TRUNCATE_TABLE:
-        case SL_DDL_CREATE_INDEX:
         case SL_DDL_OTHER_TABLE: break;
         case SL_DDL_CREATE_TABLE: {
             const sl_schema_table_t *old =
@@ -584,10 +587,20 @@ int sl_schema_apply_ddl(sl_schema_t *s, const char *default_db, const char *sql,
                 rc = SL_ENOMEM;
                 break;
             }
+            /* The copy is a new definition: USING HASH does not carry. */
+            sl_ddl_stmt_t like;
+            memset(&like, 0, sizeof like);
+            like.rebuild = 1;
+            rc = sl__schema_keys_apply(t, src, &like, &s->opts, err, errlen);
+            if (rc != 0) {
+                sl__schema_table_free(t);
+                break;
+            }
             rc = sl__schema_put_owned(s, t);
             break;
         }
         case SL_DDL_ALTER_TABLE:
+        case SL_DDL_CREATE_INDEX:
         case SL_DDL_DROP_INDEX:
             rc = apply_alter(s, &st, default_db, err, errlen);
             break;

@@ -397,13 +397,151 @@ static int parse_period(sl__ddl_parser_t *p) {
     return sl__ddl_expect_punct(p, ')');
 }
 
+void sl_ddl_index_free(sl_ddl_index_t *idx) {
+    free(idx->name);
+    for (size_t i = 0; i < idx->nparts; i++)
+        free(idx->parts[i]);
+    free(idx->parts);
+    free(idx->prefix);
+    memset(idx, 0, sizeof *idx);
+}
+
+/* USING|TYPE HASH|BTREE|RTREE, if current; records HASH. */
+static int accept_index_type(sl__ddl_parser_t *p, sl_ddl_index_t *idx) {
+    if (!sl__ddl_kw(p, "USING") && !sl__ddl_kw(p, "TYPE"))
+        return 0;
+    sl_ddl_tok_t next = sl__ddl_peek(p);
+    if (next.type != SL_DDL_TOK_IDENT ||
+        !(sl_ddl_word_eq(p->lx.sql + next.off, next.len, "HASH") ||
+          sl_ddl_word_eq(p->lx.sql + next.off, next.len, "BTREE") ||
+          sl_ddl_word_eq(p->lx.sql + next.off, next.len, "RTREE")))
+        return 0;
+    sl__ddl_advance(p);
+    if (sl__ddl_kw(p, "HASH"))
+        idx->using_hash = 1;
+    else
+        idx->using_hash = 0; /* The last one written counts. */
+    sl__ddl_advance(p);
+    return 1;
+}
+
+int sl__ddl_parse_index_body(sl__ddl_parser_t *p, sl_ddl_index_t *idx) {
+    if (p->tok.type == SL_DDL_TOK_QIDENT ||
+        (p->tok.type == SL_DDL_TOK_IDENT && !sl__ddl_kw(p, "USING") &&
+         !sl__ddl_kw(p, "TYPE"))) {
+        free(idx->name);
+        idx->name = sl__ddl_parse_ident(p);
+    } else if (sl__ddl_kw(p, "TYPE") && !sl__ddl_peek_kw(p, "HASH") &&
+               !sl__ddl_peek_kw(p, "BTREE") && !sl__ddl_peek_kw(p, "RTREE")) {
+        free(idx->name);
+        idx->name = sl__ddl_parse_ident(p); /* An index named type. */
+    }
+    accept_index_type(p, idx);
+    if (sl__ddl_expect_punct(p, '(') != 0)
+        return p->rc;
+    for (int guard = 0; guard < 4096 && p->rc == 0; guard++) {
+        int named = !sl__ddl_punct(p, '(');
+        if (!named) { /* Functional key part: no column. */
+            idx->expr = 1;
+            if (sl__ddl_skip_parens(p) != 0)
+                return p->rc;
+        } else {
+            char *name = sl__ddl_parse_ident(p);
+            if (name == NULL)
+                return p->rc;
+            long long *pre =
+                realloc(idx->prefix, (idx->nparts + 1) * sizeof *pre);
+            if (pre == NULL) {
+                free(name);
+                return sl__ddl_fail(p, SL_ENOMEM, "out of memory");
+            }
+            idx->prefix = pre;
+            pre[idx->nparts] = -1;
+            if (sl__ddl_push_str(p, &idx->parts, &idx->nparts, name) != 0)
+                return p->rc;
+            if (sl__ddl_accept_punct(p, '(')) {
+                if (p->tok.type != SL_DDL_TOK_NUMBER)
+                    return sl__ddl_fail(p, SL_EUNSUPPORTED,
+                                        "expected a key part length");
+                /* The statement is not NUL-terminated: read the digits
+                 * of the token only (a length past 2^32 is no key's). */
+                long long v = 0;
+                for (size_t i = 0; i < p->tok.len; i++) {
+                    char ch = p->lx.sql[p->tok.off + i];
+                    if (ch < '0' || ch > '9')
+                        break;
+                    if (v < 4294967296LL)
+                        v = v * 10 + (ch - '0');
+                }
+                pre[idx->nparts - 1] = v;
+                sl__ddl_advance(p);
+                if (sl__ddl_expect_punct(p, ')') != 0)
+                    return p->rc;
+            }
+        }
+        if (!sl__ddl_accept_kw(p, "ASC"))
+            sl__ddl_accept_kw(p, "DESC");
+        if (sl__ddl_kw(p, "WITHOUT") && sl__ddl_peek_kw(p, "OVERLAPS")) {
+            /* MariaDB's period key: the part names a PERIOD, whose two
+             * date columns the key holds; not a column for the rules. */
+            sl__ddl_advance(p);
+            sl__ddl_advance(p);
+            if (named)
+                free(idx->parts[--idx->nparts]);
+        }
+        if (!sl__ddl_accept_punct(p, ','))
+            break;
+    }
+    if (sl__ddl_expect_punct(p, ')') != 0)
+        return p->rc;
+    /* Index options: USING may come here too; the rest (COMMENT,
+     * KEY_BLOCK_SIZE, WITH PARSER, [IN]VISIBLE, IGNORED, CLUSTERING=...)
+     * changes no column. */
+    for (int guard = 0; guard < 100000 && !sl__ddl_at_end(p); guard++) {
+        if (sl__ddl_punct(p, ',') || sl__ddl_punct(p, ')') ||
+            sl__ddl_punct(p, ';'))
+            break;
+        if (accept_index_type(p, idx))
+            continue;
+        if (sl__ddl_punct(p, '(')) {
+            if (sl__ddl_skip_parens(p) != 0)
+                return p->rc;
+            continue;
+        }
+        sl__ddl_advance(p);
+    }
+    return p->rc;
+}
+
+/* The rest of an index element after its CONSTRAINT symbol (may be NULL):
+ * [UNIQUE|FULLTEXT|SPATIAL|VECTOR] [INDEX|KEY] [IF NOT EXISTS] [name]
+ * [USING x] (parts) [options], recorded as an ADD_INDEX action. */
+static int parse_index_def(sl__ddl_parser_t *p, const char *symbol) {
+    sl_ddl_action_t *a = sl__ddl_new_act(p, SL_DDL_ACT_ADD_INDEX);
+    if (a == NULL)
+        return p->rc;
+    a->idx.unique = sl__ddl_accept_kw(p, "UNIQUE");
+    if (!a->idx.unique && !sl__ddl_accept_kw(p, "FULLTEXT") &&
+        !sl__ddl_accept_kw(p, "SPATIAL"))
+        sl__ddl_accept_kw(p, "VECTOR");
+    if (!sl__ddl_accept_kw(p, "INDEX"))
+        sl__ddl_accept_kw(p, "KEY");
+    a->if_exists = sl__ddl_parse_if_not_exists(p);
+    if (symbol && (a->idx.name = strdup(symbol)) == NULL)
+        return sl__ddl_fail(p, SL_ENOMEM, "out of memory");
+    return sl__ddl_parse_index_body(p, &a->idx);
+}
+
 int sl__ddl_parse_index_elem(sl__ddl_parser_t *p, char ***pk, size_t *npk,
                              int *has_pk) {
+    char *symbol = NULL;
     if (sl__ddl_kw(p, "CONSTRAINT")) {
         sl__ddl_advance(p);
         if (!sl__ddl_kw(p, "PRIMARY") && !sl__ddl_kw(p, "UNIQUE") &&
             !sl__ddl_kw(p, "FOREIGN") && !sl__ddl_kw(p, "CHECK"))
-            sl__ddl_advance(p); /* The symbol. */
+            symbol = sl__ddl_parse_ident(p); /* The symbol. */
+        if (p->rc)
+            return free(symbol), 1;
     } else if (!(sl__ddl_kw(p, "PRIMARY") || sl__ddl_kw(p, "UNIQUE") ||
                  sl__ddl_kw(p, "INDEX") || sl__ddl_kw(p, "KEY") ||
                  sl__ddl_kw(p, "FULLTEXT") || sl__ddl_kw(p, "SPATIAL") ||
@@ -413,6 +551,10 @@ int sl__ddl_parse_index_elem(sl__ddl_parser_t *p, char ***pk, size_t *npk,
                  (sl__ddl_kw(p, "PERIOD") &&
                   (sl__ddl_peek_kw(p, "FOR") || sl__ddl_peek_kw(p, "IF"))))) {
         return 0;
+    }
+    if (!sl__ddl_kw(p, "UNIQUE")) {
+        free(symbol); /* Only a UNIQUE key is named by its constraint. */
+        symbol = NULL;
     }
     if (sl__ddl_accept_kw(p, "PERIOD"))
         return parse_period(p), 1;
@@ -429,7 +571,14 @@ int sl__ddl_parse_index_elem(sl__ddl_parser_t *p, char ***pk, size_t *npk,
         sl__ddl_skip_check(p);
         return 1;
     }
-    sl__ddl_skip_element(p);
+    if (sl__ddl_kw(p, "FOREIGN")) {
+        /* The index InnoDB may add for a foreign key is not modelled; its
+         * name can only matter to a later unnamed UNIQUE key's. */
+        sl__ddl_skip_element(p);
+        return 1;
+    }
+    parse_index_def(p, symbol);
+    free(symbol);
     return 1;
 }
 
@@ -565,10 +714,20 @@ int sl__ddl_skip_table_option(sl__ddl_parser_t *p) {
             p->lx.sql[next.off] != '=')
             return 0;
     }
+    int engine = sl__ddl_kw(p, "ENGINE") || sl__ddl_kw(p, "TYPE");
     sl__ddl_advance(p);
     sl__ddl_accept_punct(p, '=');
     if (sl__ddl_at_end(p))
         return sl__ddl_fail(p, SL_EUNSUPPORTED, "expected an option value"), 1;
+    if (engine) {
+        /* The engine decides which UNIQUE keys MariaDB keeps as a hash
+         * (hashkey.c). */
+        free(p->st->engine);
+        p->st->engine = sl__ddl_parse_cs_name(p);
+        if (p->st->engine == NULL)
+            return sl__ddl_fail(p, SL_ENOMEM, "out of memory"), 1;
+        return 1;
+    }
     sl__ddl_advance(p);
     return 1;
 }
@@ -657,6 +816,9 @@ static int parse_create_table(sl__ddl_parser_t *p) {
                     sl_ddl_col_free(&col);
                     return p->rc;
                 }
+                if (st->cols[st->ncols - 1].unique &&
+                    sl__ddl_push_col_unique(p, st->cols[st->ncols - 1].name))
+                    return p->rc;
             }
             if (p->rc)
                 return p->rc;
@@ -749,21 +911,35 @@ static int parse_database_opts(sl__ddl_parser_t *p) {
 }
 
 /* CREATE [UNIQUE|FULLTEXT|SPATIAL] INDEX name [USING x] ON t (...) ... */
-static int parse_create_index(sl__ddl_parser_t *p) {
+static int parse_create_index(sl__ddl_parser_t *p, int unique) {
     p->st->kind = SL_DDL_CREATE_INDEX;
-    sl__ddl_parse_if_not_exists(p);
-    free(sl__ddl_parse_ident(p));
-    if (sl__ddl_accept_kw(p, "USING"))
-        sl__ddl_advance(p);
-    if (sl__ddl_expect_kw(p, "ON") != 0)
+    p->st->rebuild = 1; /* The server runs it as an ALTER TABLE. */
+    sl_ddl_action_t *a = sl__ddl_new_act(p, SL_DDL_ACT_ADD_INDEX);
+    if (a == NULL)
         return p->rc;
-    sl__ddl_table_ref(p);
-    sl__ddl_skip_to_end(p);
+    a->idx.unique = unique;
+    a->if_exists = sl__ddl_parse_if_not_exists(p);
+    a->idx.name = sl__ddl_parse_ident(p);
+    if (a->idx.name == NULL)
+        return p->rc;
+    if (sl__ddl_kw(p, "USING") || sl__ddl_kw(p, "TYPE")) {
+        sl__ddl_advance(p);
+        a->idx.using_hash = sl__ddl_kw(p, "HASH");
+        sl__ddl_advance(p);
+    }
+    if (sl__ddl_expect_kw(p, "ON") != 0 || sl__ddl_table_ref(p) != 0)
+        return p->rc;
+    /* The parts and options follow the table (the token is '(', so the
+     * body reads no second name). */
+    if (sl__ddl_parse_index_body(p, &a->idx) != 0)
+        return p->rc;
+    sl__ddl_skip_to_end(p); /* ALGORITHM=, LOCK=. */
     return p->rc;
 }
 
 static int parse_drop_index(sl__ddl_parser_t *p) {
     p->st->kind = SL_DDL_DROP_INDEX;
+    p->st->rebuild = 1; /* The server runs it as an ALTER TABLE. */
     if (!sl__ddl_accept_kw(p, "ONLINE"))
         sl__ddl_accept_kw(p, "OFFLINE");
     int ie = sl__ddl_parse_if_exists(p);
@@ -771,13 +947,17 @@ static int parse_drop_index(sl__ddl_parser_t *p) {
     if (name == NULL)
         return p->rc;
     int primary = sl_ddl_word_eq(name, strlen(name), "PRIMARY");
-    free(name);
-    if (sl__ddl_expect_kw(p, "ON") != 0 || sl__ddl_table_ref(p) != 0)
+    if (sl__ddl_expect_kw(p, "ON") != 0 || sl__ddl_table_ref(p) != 0) {
+        free(name);
         return p->rc;
-    if (primary) {
-        sl_ddl_action_t *a = sl__ddl_new_act(p, SL_DDL_ACT_DROP_PK);
-        if (a)
-            a->if_exists = ie;
+    }
+    sl_ddl_action_t *a = sl__ddl_new_act(p, primary ? SL_DDL_ACT_DROP_PK
+                                                    : SL_DDL_ACT_DROP_INDEX);
+    if (a) {
+        a->if_exists = ie;
+        a->name = name;
+    } else {
+        free(name);
     }
     sl__ddl_skip_to_end(p); /* ALGORITHM=, LOCK=, WAIT n. */
     return p->rc;
@@ -787,7 +967,7 @@ static int parse_create(sl__ddl_parser_t *p) {
     sl_ddl_stmt_t *st = p->st;
     /* Modifiers before the object word, bounded: OR REPLACE, TEMPORARY,
      * UNIQUE, DEFINER = x, ALGORITHM = x, SQL SECURITY x, ... */
-    int unique_like = 0;
+    int unique_like = 0, unique = 0;
     for (int guard = 0; guard < 32 && !sl__ddl_at_end(p); guard++) {
         if (sl__ddl_kw(p, "OR") && sl__ddl_peek_kw(p, "REPLACE")) {
             sl__ddl_advance(p);
@@ -809,13 +989,14 @@ static int parse_create(sl__ddl_parser_t *p) {
             return parse_database_opts(p);
         } else if (sl__ddl_kw(p, "INDEX")) {
             sl__ddl_advance(p);
-            return parse_create_index(p);
-        } else if (sl__ddl_accept_kw(p, "UNIQUE") ||
-                   sl__ddl_accept_kw(p, "FULLTEXT") ||
-                   sl__ddl_accept_kw(p, "SPATIAL") ||
-                   sl__ddl_accept_kw(p, "ONLINE") ||
-                   sl__ddl_accept_kw(p, "OFFLINE") ||
-                   sl__ddl_accept_kw(p, "VECTOR")) {
+            return parse_create_index(p, unique);
+        } else if ((unique = unique || sl__ddl_kw(p, "UNIQUE")),
+                   sl__ddl_accept_kw(p, "UNIQUE") ||
+                       sl__ddl_accept_kw(p, "FULLTEXT") ||
+                       sl__ddl_accept_kw(p, "SPATIAL") ||
+                       sl__ddl_accept_kw(p, "ONLINE") ||
+                       sl__ddl_accept_kw(p, "OFFLINE") ||
+                       sl__ddl_accept_kw(p, "VECTOR")) {
             unique_like = 1;
         } else if (sl__ddl_kw(p, "SEQUENCE")) {
             sl__ddl_advance(p);
@@ -954,6 +1135,7 @@ void sl_ddl_stmt_free(sl_ddl_stmt_t *st) {
     for (size_t i = 0; i < st->nacts; i++) {
         sl_ddl_action_t *a = &st->acts[i];
         sl_ddl_col_free(&a->col);
+        sl_ddl_index_free(&a->idx);
         free(a->name);
         free(a->name2);
         free(a->after);
@@ -966,5 +1148,6 @@ void sl_ddl_stmt_free(sl_ddl_stmt_t *st) {
         free(a->table);
     }
     free(st->acts);
+    free(st->engine);
     memset(st, 0, sizeof *st);
 }

@@ -65,7 +65,22 @@ typedef struct {
     int not_null;   /* NOT NULL, SERIAL, or PRIMARY KEY. */
     int pk;         /* Inline PRIMARY KEY (or KEY). */
     int row_period; /* AS ROW START / AS ROW END (system versioning). */
+    int unique;     /* Inline UNIQUE [KEY] or SERIAL: a unique key on the
+                       column, named by the server. */
 } sl_ddl_col_t;
+
+/* An index other than the primary key, as written: a CREATE TABLE
+ * element, an ALTER TABLE ADD, CREATE INDEX, or a column's inline UNIQUE.
+ * MariaDB keeps some UNIQUE keys as a hidden hash column (hashkey.c). */
+typedef struct {
+    char *name;        /* NULL: unnamed (the server names it). */
+    int unique;        /* UNIQUE (FULLTEXT, SPATIAL, FOREIGN: 0). */
+    int using_hash;    /* USING HASH or TYPE HASH was written. */
+    char **parts;      /* Key part columns, in key order. */
+    long long *prefix; /* Per part: the prefix length, -1 for none. */
+    size_t nparts;
+    int expr; /* A part is an expression (MySQL's functional keys). */
+} sl_ddl_index_t;
 
 typedef enum {
     SL_DDL_ACT_ADD_COLUMN = 1,  /* col, pos/after, if_exists = IF NOT EXISTS */
@@ -84,7 +99,11 @@ typedef enum {
                                    EXISTS */
     SL_DDL_ACT_DROP_PERIOD,     /* DROP PERIOD FOR name, if_exists */
     SL_DDL_ACT_PARTITION_TO_TABLE, /* CONVERT PARTITION p TO TABLE db.table */
-    SL_DDL_ACT_TABLE_TO_PARTITION  /* CONVERT TABLE db.table TO PARTITION */
+    SL_DDL_ACT_TABLE_TO_PARTITION, /* CONVERT TABLE db.table TO PARTITION */
+    SL_DDL_ACT_ADD_INDEX,          /* idx; if_exists = IF NOT EXISTS. Also in
+                                      CREATE TABLE and CREATE INDEX. */
+    SL_DDL_ACT_DROP_INDEX,         /* name, if_exists (not PRIMARY) */
+    SL_DDL_ACT_RENAME_INDEX        /* name -> name2 */
 } sl_ddl_act_kind_t;
 
 #define SL_DDL_POS_LAST 0
@@ -101,7 +120,8 @@ typedef struct {
     char **names; /* ADD PRIMARY KEY columns, in key order. */
     size_t nnames;
     char *charset, *collation;
-    char *db, *table; /* RENAME TO: db NULL means the table's own db. */
+    char *db, *table;   /* RENAME TO: db NULL means the table's own db. */
+    sl_ddl_index_t idx; /* SL_DDL_ACT_ADD_INDEX */
 } sl_ddl_action_t;
 
 typedef struct {
@@ -135,6 +155,14 @@ typedef struct {
      * definitions). */
     sl_ddl_action_t *acts;
     size_t nacts;
+    char *engine; /* ENGINE= / TYPE= of CREATE or ALTER TABLE, lower-case,
+                     or NULL. */
+    /* ALTER TABLE (also CREATE/DROP INDEX): 1 when the server rebuilds
+     * the table's definition (any specification but RENAME TO and
+     * ENABLE/DISABLE KEYS), 2 when that is not known (partition
+     * operations). A rebuild drops the hash of a UNIQUE key kept as one
+     * only because USING HASH was written (hashkey.c). */
+    int rebuild;
 } sl_ddl_stmt_t;
 
 /* Parses one statement. Returns 0 with *stmt filled (kind SL_DDL_NONE for
@@ -147,5 +175,6 @@ int sl_ddl_parse(const char *sql, size_t len, const sl_ddl_opts_t *opts,
                  sl_ddl_stmt_t *stmt, char *err, size_t errlen);
 void sl_ddl_stmt_free(sl_ddl_stmt_t *stmt);
 void sl_ddl_col_free(sl_ddl_col_t *col);
+void sl_ddl_index_free(sl_ddl_index_t *idx);
 
 #endif

@@ -40,6 +40,20 @@ static int parse_position(sl__ddl_parser_t *p, sl_ddl_action_t *a) {
     return p->rc;
 }
 
+/* A column definition's inline UNIQUE: a unique key on the column as
+ * named after the specification, added after it. a is the last action
+ * (moved by the push, so read first). */
+static int col_unique(sl__ddl_parser_t *p, const sl_ddl_action_t *a) {
+    if (!a->col.unique || a->col.name == NULL)
+        return p->rc;
+    char *name = strdup(a->col.name);
+    if (name == NULL)
+        return sl__ddl_fail(p, SL_ENOMEM, "out of memory");
+    int rc = sl__ddl_push_col_unique(p, name);
+    free(name);
+    return rc;
+}
+
 static int is_partition_op(const sl__ddl_parser_t *p) {
     static const char *const ops[] = {
         "COALESCE", "REORGANIZE", "EXCHANGE", "ANALYZE", "CHECK", "OPTIMIZE",
@@ -119,7 +133,8 @@ static int parse_alter_add(sl__ddl_parser_t *p) {
                 if (a == NULL)
                     return p->rc;
                 a->if_exists = ine;
-                if (sl__ddl_parse_coldef(p, &a->col) != 0)
+                if (sl__ddl_parse_coldef(p, &a->col) != 0 ||
+                    col_unique(p, a) != 0)
                     return p->rc;
             }
             if (p->rc || !sl__ddl_accept_punct(p, ','))
@@ -131,9 +146,9 @@ static int parse_alter_add(sl__ddl_parser_t *p) {
     if (a == NULL)
         return p->rc;
     a->if_exists = ine;
-    if (sl__ddl_parse_coldef(p, &a->col) != 0)
+    if (sl__ddl_parse_coldef(p, &a->col) != 0 || parse_position(p, a) != 0)
         return p->rc;
-    return parse_position(p, a);
+    return col_unique(p, a);
 }
 
 static int parse_alter_drop(sl__ddl_parser_t *p) {
@@ -163,6 +178,14 @@ static int parse_alter_drop(sl__ddl_parser_t *p) {
             sl_ddl_action_t *a = sl__ddl_new_act(p, SL_DDL_ACT_DROP_PK);
             if (a)
                 a->if_exists = ie;
+        } else if (name && is_index) {
+            /* DROP CONSTRAINT c drops a UNIQUE key named c as well. */
+            sl_ddl_action_t *a = sl__ddl_new_act(p, SL_DDL_ACT_DROP_INDEX);
+            if (a) {
+                a->if_exists = ie;
+                a->name = name;
+                name = NULL;
+            }
         }
         free(name);
         return p->rc;
@@ -275,6 +298,25 @@ static int is_spec_head(const sl__ddl_parser_t *p) {
     return sl__ddl_is_table_option(p);
 }
 
+/* Whether the specification at hand makes the server rebuild the
+ * table's definition (sl_ddl_stmt_t.rebuild): not RENAME [TO|AS] t nor
+ * ENABLE/DISABLE KEYS; not known for partition and tablespace
+ * operations (2). */
+static int spec_rebuild(const sl__ddl_parser_t *p) {
+    if (sl__ddl_kw(p, "RENAME"))
+        return sl__ddl_peek_kw(p, "COLUMN") || sl__ddl_peek_kw(p, "INDEX") ||
+               sl__ddl_peek_kw(p, "KEY");
+    if (sl__ddl_kw(p, "ENABLE") || sl__ddl_kw(p, "DISABLE"))
+        return 0;
+    if (is_partition_op(p) || sl__ddl_kw(p, "DISCARD") ||
+        sl__ddl_kw(p, "IMPORT") ||
+        (sl__ddl_kw(p, "CONVERT") && !sl__ddl_peek_kw(p, "TO")) ||
+        (sl__ddl_kw(p, "ADD") && sl__ddl_peek_kw(p, "PARTITION")) ||
+        (sl__ddl_kw(p, "DROP") && sl__ddl_peek_kw(p, "PARTITION")))
+        return 2;
+    return 1;
+}
+
 static int parse_alter_spec(sl__ddl_parser_t *p) {
     if (is_partition_op(p)) {
         sl__ddl_skip_to_end(p);
@@ -304,7 +346,9 @@ static int parse_alter_spec(sl__ddl_parser_t *p) {
             if (a->name == NULL)
                 return sl__ddl_fail(p, SL_ENOMEM, "out of memory");
         }
-        return parse_position(p, a);
+        if (parse_position(p, a) != 0)
+            return p->rc;
+        return col_unique(p, a);
     }
     if (sl__ddl_accept_kw(p, "RENAME")) {
         if (sl__ddl_accept_kw(p, "COLUMN")) {
@@ -319,10 +363,13 @@ static int parse_alter_spec(sl__ddl_parser_t *p) {
             return p->rc;
         }
         if (sl__ddl_accept_kw(p, "INDEX") || sl__ddl_accept_kw(p, "KEY")) {
-            sl__ddl_parse_if_exists(p);
-            free(sl__ddl_parse_ident(p));
+            sl_ddl_action_t *a = sl__ddl_new_act(p, SL_DDL_ACT_RENAME_INDEX);
+            if (a == NULL)
+                return p->rc;
+            a->if_exists = sl__ddl_parse_if_exists(p);
+            a->name = sl__ddl_parse_ident(p);
             if (sl__ddl_expect_kw(p, "TO") == 0)
-                free(sl__ddl_parse_ident(p));
+                a->name2 = sl__ddl_parse_ident(p);
             return p->rc;
         }
         if (!sl__ddl_accept_kw(p, "TO"))
@@ -428,6 +475,10 @@ int sl__ddl_parse_alter_table(sl__ddl_parser_t *p) {
             ;
         if (sl__ddl_at_end(p) || sl__ddl_accept_punct(p, ';'))
             break;
+        int r = spec_rebuild(p);
+        st->rebuild = r == 1 || st->rebuild == 1 ? 1
+                      : r > st->rebuild          ? r
+                                                 : st->rebuild;
         if (parse_alter_spec(p) != 0)
             return p->rc;
     }

@@ -18,6 +18,23 @@ static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 /* ---- Column definitions ------------------------------------------------- */
 
+int sl__ddl_push_col_unique(sl__ddl_parser_t *p, const char *name) {
+    sl_ddl_action_t *a = sl__ddl_new_act(p, SL_DDL_ACT_ADD_INDEX);
+    if (a == NULL)
+        return p->rc;
+    a->idx.unique = 1;
+    char *n = strdup(name);
+    long long *pre = malloc(sizeof *pre);
+    if (n == NULL || pre == NULL) {
+        free(n);
+        free(pre);
+        return sl__ddl_fail(p, SL_ENOMEM, "out of memory");
+    }
+    a->idx.prefix = pre;
+    pre[0] = -1;
+    return sl__ddl_push_str(p, &a->idx.parts, &a->idx.nparts, n);
+}
+
 void sl_ddl_col_free(sl_ddl_col_t *col) {
     free(col->name);
     free(col->data_type);
@@ -247,6 +264,7 @@ static int parse_type(sl__ddl_parser_t *p, sl_ddl_col_t *col) {
         sl__ddl_advance(p);
         col->is_unsigned = 1;
         col->not_null = 1;
+        col->unique = 1;
         return set_type(p, col, "bigint",
                         mysql_no_widths(p) ? "bigint unsigned"
                                            : "bigint(20) unsigned");
@@ -515,6 +533,7 @@ static int parse_col_attrs(sl__ddl_parser_t *p, sl_ddl_col_t *col) {
         } else if (sl__ddl_accept_kw(p, "AUTO_INCREMENT")) {
         } else if (sl__ddl_accept_kw(p, "UNIQUE")) {
             sl__ddl_accept_kw(p, "KEY");
+            col->unique = 1;
         } else if (sl__ddl_accept_kw(p, "PRIMARY")) {
             if (sl__ddl_expect_kw(p, "KEY") == 0)
                 col->pk = col->not_null = 1;
@@ -624,7 +643,7 @@ static int parse_col_attrs(sl__ddl_parser_t *p, sl_ddl_col_t *col) {
             sl__ddl_advance(p);
             if (sl__ddl_expect_kw(p, "VALUE") != 0)
                 return p->rc;
-            col->not_null = 1;
+            col->not_null = col->unique = 1;
         } else if ((p->tok.type == SL_DDL_TOK_IDENT ||
                     p->tok.type == SL_DDL_TOK_QIDENT) &&
                    sl__ddl_peek(p).type == SL_DDL_TOK_PUNCT &&

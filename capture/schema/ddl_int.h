@@ -111,6 +111,14 @@ int sl__ddl_parse_if_not_exists(sl__ddl_parser_t *p);
 int sl__ddl_parse_index_elem(sl__ddl_parser_t *p, char ***pk, size_t *npk,
                              int *has_pk);
 
+/* An index's [name] [USING x] (parts) [options] into idx, after its
+ * UNIQUE/INDEX/KEY words. */
+int sl__ddl_parse_index_body(sl__ddl_parser_t *p, sl_ddl_index_t *idx);
+
+/* Records a unique key on column name (inline UNIQUE or SERIAL) as an
+ * ADD_INDEX action. */
+int sl__ddl_push_col_unique(sl__ddl_parser_t *p, const char *name);
+
 /* A table option name that takes one value ([=] value). */
 int sl__ddl_is_table_option(const sl__ddl_parser_t *p);
 

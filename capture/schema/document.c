@@ -17,6 +17,13 @@
  *                           "values":[],"nullable":false,"pk":1}, ...]},
  *              ...]}                                  (by db, then name)
  *
+ * After "columns" a table may have "engine":"innodb" (lower-case; absent
+ * when not known) and "keys":[{"name":"k","unique":true,"hash":0|1|2,
+ * "using_hash":0|1|2,"parts":["a","b"],"prefix":[0,10]}, ...]: its indexes
+ * but the PRIMARY KEY (sl_schema_key_t; prefix 0 means none). The hidden
+ * DB_ROW_HASH_n columns of hash keys are not written: the reader makes
+ * them again from "keys".
+ *
  * A column may end with "hidden":true and then "period":true (each written
  * only when true, absent means false): "hidden" marks MariaDB's implicit
  * row_start/row_end of a system-versioned table, which row images carry
@@ -42,6 +49,35 @@ static void json_str_or_null(sl_json_t *j, const char *s) {
         sl_json_str(j, s);
     else
         sl_json_null(j);
+}
+
+static void write_keys(sl_json_t *j, const sl_schema_table_t *t) {
+    sl_json_key(j, "keys");
+    sl_json_arr_begin(j);
+    for (size_t i = 0; i < t->nkeys; i++) {
+        const sl_schema_key_t *k = &t->keys[i];
+        sl_json_obj_begin(j);
+        sl_json_key(j, "name");
+        sl_json_str(j, k->name);
+        sl_json_key(j, "unique");
+        sl_json_bool(j, k->unique);
+        sl_json_key(j, "hash");
+        sl_json_int(j, k->hash);
+        sl_json_key(j, "using_hash");
+        sl_json_int(j, k->using_hash);
+        sl_json_key(j, "parts");
+        sl_json_arr_begin(j);
+        for (size_t p = 0; p < k->nparts; p++)
+            sl_json_str(j, k->parts[p]);
+        sl_json_arr_end(j);
+        sl_json_key(j, "prefix");
+        sl_json_arr_begin(j);
+        for (size_t p = 0; p < k->nparts; p++)
+            sl_json_int(j, k->prefix[p] < 0 ? 0 : k->prefix[p]);
+        sl_json_arr_end(j);
+        sl_json_obj_end(j);
+    }
+    sl_json_arr_end(j);
 }
 
 int sl_schema_to_json(const sl_schema_t *s, sl_buf_t *out) {
@@ -102,6 +138,8 @@ int sl_schema_to_json(const sl_schema_t *s, sl_buf_t *out) {
         sl_json_arr_begin(&j);
         for (size_t k = 0; k < t->ncols; k++) {
             const sl_schema_col_t *c = &t->cols[k];
+            if (c->hidden == SL_SCHEMA_HASH_COL)
+                continue; /* Made again from "keys" when read. */
             sl_json_obj_begin(&j);
             sl_json_key(&j, "name");
             sl_json_str(&j, c->name);
@@ -133,6 +171,12 @@ int sl_schema_to_json(const sl_schema_t *s, sl_buf_t *out) {
             sl_json_obj_end(&j);
         }
         sl_json_arr_end(&j);
+        if (t->engine) {
+            sl_json_key(&j, "engine");
+            sl_json_str(&j, t->engine);
+        }
+        if (t->nkeys)
+            write_keys(&j, t);
         sl_json_obj_end(&j);
     }
     sl_json_arr_end(&j);
@@ -273,6 +317,78 @@ static int read_col(const sl_jr_doc_t *doc, uint32_t cn, size_t i,
     return 0;
 }
 
+/* One key of "keys"; 1 when malformed. */
+static int read_key(const sl_jr_doc_t *doc, uint32_t kn, sl_schema_key_t *k,
+                    char *err, size_t errlen) {
+    int64_t hash = 0, uh = 0;
+    int rc = get_str(doc, kn, "name", &k->name, err, errlen);
+    uint32_t parts = get_typed(doc, kn, "parts", SL_JR_ARRAY);
+    uint32_t pre = get_typed(doc, kn, "prefix", SL_JR_ARRAY);
+    if (rc != 0 || k->name == NULL || get_bool(doc, kn, "unique", &k->unique) ||
+        get_int(doc, kn, "hash", 2, &hash) ||
+        get_int(doc, kn, "using_hash", 2, &uh) || parts == SL_JR_NONE ||
+        pre == SL_JR_NONE ||
+        sl_jr_tok(doc, parts)->count != sl_jr_tok(doc, pre)->count)
+        return rc < 0 ? rc : 1;
+    k->hash = (int)hash;
+    k->using_hash = (int)uh;
+    uint32_t n = sl_jr_tok(doc, parts)->count;
+    if (n && ((k->parts = calloc(n, sizeof *k->parts)) == NULL ||
+              (k->prefix = calloc(n, sizeof *k->prefix)) == NULL))
+        return SL_ENOMEM;
+    uint32_t it = 0, it2 = 0, key, v, v2;
+    while (sl_jr_next(doc, parts, &it, &key, &v) &&
+           sl_jr_next(doc, pre, &it2, &key, &v2)) {
+        int64_t p;
+        if (sl_jr_type(doc, v) != SL_JR_STRING ||
+            sl_jr_type(doc, v2) != SL_JR_NUMBER || sl_jr_i64(doc, v2, &p) ||
+            p < 0)
+            return 1;
+        if ((rc = tok_str(doc, v, &k->parts[k->nparts], err, errlen)) != 0)
+            return rc;
+        k->prefix[k->nparts++] = p == 0 ? -1 : p;
+    }
+    return 0;
+}
+
+/* The optional "engine" and "keys" of a table (absent: none, as written
+ * before they existed); then the hash columns the keys make. */
+static int read_keys(const sl_jr_doc_t *doc, uint32_t tn, sl_schema_table_t *t,
+                     char *err, size_t errlen) {
+    int rc = 0;
+    if (sl_jr_get(doc, tn, "engine") != SL_JR_NONE &&
+        (rc = get_str(doc, tn, "engine", &t->engine, err, errlen)) != 0)
+        return rc < 0 ? rc
+                      : sl__schema_errf(err, errlen, SL_ECORRUPT,
+                                        "schema history JSON: engine of "
+                                        "%s.%s is not a string",
+                                        t->db, t->name);
+    uint32_t keys = sl_jr_get(doc, tn, "keys");
+    if (keys != SL_JR_NONE) {
+        if (sl_jr_type(doc, keys) != SL_JR_ARRAY)
+            rc = 1;
+        uint32_t n = rc ? 0 : sl_jr_tok(doc, keys)->count;
+        if (n && (t->keys = calloc(n, sizeof *t->keys)) == NULL)
+            return sl__schema_errf(err, errlen, SL_ENOMEM, "out of memory");
+        uint32_t it = 0, key, kn;
+        while (rc == 0 && sl_jr_next(doc, keys, &it, &key, &kn)) {
+            t->nkeys++;
+            rc = read_key(doc, kn, &t->keys[t->nkeys - 1], err, errlen);
+        }
+        if (rc == SL_ENOMEM)
+            return sl__schema_errf(err, errlen, rc, "out of memory");
+        if (rc != 0)
+            return rc < 0 ? rc
+                          : sl__schema_errf(err, errlen, SL_ECORRUPT,
+                                            "schema history JSON: a key of "
+                                            "%s.%s is malformed",
+                                            t->db, t->name);
+    }
+    if (sl__schema_hash_cols(t) != 0)
+        return sl__schema_errf(err, errlen, SL_ENOMEM, "out of memory");
+    return 0;
+}
+
 static int read_table(sl_schema_t *s, const sl_jr_doc_t *doc, uint32_t tn,
                       char *err, size_t errlen) {
     sl_schema_table_t *t = calloc(1, sizeof *t);
@@ -301,6 +417,8 @@ static int read_table(sl_schema_t *s, const sl_jr_doc_t *doc, uint32_t tn,
                              "schema history JSON: table %s.%s has no "
                              "charset",
                              t->db, t->name);
+    if (rc == 0)
+        rc = read_keys(doc, tn, t, err, errlen);
     if (rc != 0) {
         sl__schema_table_free(t);
         return rc;

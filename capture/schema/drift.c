@@ -14,6 +14,8 @@
  *                        charset=- nullable=no pk=1
  *     column 2 history:  note type=varchar column_type=varchar(5) ...
  *     column 2 server:   note type=varchar column_type=varchar(10) ...
+ *     hash UNIQUE key columns (DB_ROW_HASH_n): history 1 (0 of them
+ *       maybe), server 2
  *     column 3 history:  (none)
  *     column 3 server:   added type=int ...
  *   shop.gone: in the history only (the server has no such table)
@@ -54,8 +56,9 @@ static int col_eq(const sl_schema_col_t *a, const sl_schema_col_t *b) {
 }
 
 /* information_schema does not show MariaDB's hidden row_start/row_end
- * (sl_schema_col_t.hidden), so a comparison sees the other columns only:
- * their number, and the i-th of them. */
+ * and DB_ROW_HASH_n (sl_schema_col_t.hidden), so a comparison sees the
+ * other columns only: their number, and the i-th of them (the hash
+ * columns are compared by number, hash_eq). */
 static size_t shown_count(const sl_schema_table_t *t) {
     size_t n = 0;
     for (size_t i = 0; t && i < t->ncols; i++)
@@ -70,9 +73,27 @@ static const sl_schema_col_t *shown_col(const sl_schema_table_t *t, size_t i) {
     return NULL;
 }
 
+/* The number of MariaDB hash-key columns (hidden DB_ROW_HASH_n). */
+static size_t hash_count(const sl_schema_table_t *t) {
+    size_t n = 0;
+    for (size_t i = 0; t && i < t->ncols; i++)
+        n += t->cols[i].hidden == SL_SCHEMA_HASH_COL;
+    return n;
+}
+
+/* Whether the two agree on the hash columns: h may hold hash_maybe more
+ * than l (keys whose hash only the engine decides, see hashkey.c), and
+ * l the other way round. */
+static int hash_eq(const sl_schema_table_t *h, const sl_schema_table_t *l) {
+    size_t a = hash_count(h), b = hash_count(l);
+    return (b <= a && a - b <= h->hash_maybe) ||
+           (a <= b && b - a <= l->hash_maybe);
+}
+
 static int table_eq(const sl_schema_table_t *a, const sl_schema_table_t *b) {
     size_t n = shown_count(a);
-    if (!str_eq(a->charset, b->charset) || n != shown_count(b))
+    if (!str_eq(a->charset, b->charset) || n != shown_count(b) ||
+        !hash_eq(a, b))
         return 0;
     for (size_t i = 0; i < n; i++)
         if (!col_eq(shown_col(a, i), shown_col(b, i)))
@@ -149,6 +170,11 @@ static void put_table(sl_buf_t *out, const sl_schema_table_t *h,
         put_text(out, l->charset);
         sl_buf_append_u8(out, '\n');
     }
+    if (h != NULL && l != NULL && !hash_eq(h, l))
+        sl_buf_printf(out,
+                      "  hash UNIQUE key columns (DB_ROW_HASH_n): history "
+                      "%zu (%zu of them maybe), server %zu\n",
+                      hash_count(h), h->hash_maybe, hash_count(l));
     size_t nh = shown_count(h), nl = shown_count(l);
     for (size_t i = 0; i < nh || i < nl; i++) {
         const sl_schema_col_t *a = i < nh ? shown_col(h, i) : NULL;

@@ -52,6 +52,40 @@ int sl__schema_insert_col(sl_schema_table_t *t, const sl_schema_col_t *c,
  * information_schema.COLUMNS omits them (information_schema.TABLES says
  * TABLE_TYPE 'SYSTEM VERSIONED'). Returns 0 or SL_ENOMEM. */
 int sl__schema_add_hidden_versioning(sl_schema_table_t *t);
+/* Bytes per character at most of a charset: 1 for NULL (not a text
+ * column), 0 for one not known (hashkey.c). */
+unsigned sl__schema_mbmaxlen(const char *cs);
+
+/* Key helpers and MariaDB's hash UNIQUE keys (hashkey.c). */
+void sl__schema_key_free(sl_schema_key_t *k);
+/* A deep copy of k into *d. Returns 0 or SL_ENOMEM (*d is then empty). */
+int sl__schema_key_copy(sl_schema_key_t *d, const sl_schema_key_t *k);
+/* Appends a copy of the parsed index as a key of t, named as the server
+ * names an unnamed one (its first column, then _2, _3...). Returns 0 or
+ * SL_ENOMEM. */
+int sl__schema_key_add(sl_schema_table_t *t, const sl_ddl_index_t *idx);
+/* Applies the index specifications of st (CREATE TABLE, ALTER TABLE,
+ * CREATE/DROP INDEX) to t, whose columns are already the statement's
+ * result; old holds t as it was before an ALTER (NULL for CREATE): key
+ * parts follow renamed and dropped columns, the engine changes, a rebuild
+ * ends USING HASH on the keys it kept, and each unique key's hash is
+ * decided again, by the rules of the server srv describes (NULL: not
+ * known; MySQL and MariaDB before 10.4 have no hash keys). Then
+ * sl__schema_hash_cols(). Returns 0, SL_EUNSUPPORTED or SL_ENOMEM. */
+int sl__schema_keys_apply(sl_schema_table_t *t, const sl_schema_table_t *old,
+                          const sl_ddl_stmt_t *st, const sl_ddl_opts_t *srv,
+                          char *err, size_t errlen);
+/* Sets the hash of key k of t as information_schema shows it (is_hash:
+ * INDEX_TYPE 'HASH'), and whether only USING HASH can explain it. */
+void sl__schema_key_loaded(const sl_schema_table_t *t, sl_schema_key_t *k,
+                           int is_hash);
+/* Removes t's DB_ROW_HASH_n columns (before its columns are changed). */
+void sl__schema_hash_strip(sl_schema_table_t *t);
+/* Removes and re-appends t's DB_ROW_HASH_n columns, one per key whose
+ * hash is YES then one per MAYBE, numbered as the server numbers them,
+ * and sets hash_maybe. Returns 0 or SL_ENOMEM. */
+int sl__schema_hash_cols(sl_schema_table_t *t);
+
 /* Empties the history of tables and database charsets; keeps the server
  * description. */
 void sl__schema_clear_content(sl_schema_t *s);

@@ -52,6 +52,202 @@ static int query_rows(MYSQL *mysql, const char *sql, MYSQL_RES **res, char *err,
     return 0;
 }
 
+/* Appends 'text' as an SQL string literal; 1 when out of memory. */
+static int put_literal(sl_buf_t *q, MYSQL *mysql, const char *text) {
+    size_t n = strlen(text);
+    char *esc = malloc(2 * n + 1);
+    if (esc == NULL)
+        return 1;
+    unsigned long len = mysql_real_escape_string(mysql, esc, text, n);
+    sl_buf_append_u8(q, '\'');
+    sl_buf_append(q, esc, len);
+    sl_buf_append_u8(q, '\'');
+    free(esc);
+    return 0;
+}
+
+/* With a filter (want), the condition on the tables it selects, in SQL
+ * over TABLE_SCHEMA and TABLE_NAME: a schema whose every table is wanted
+ * as TABLE_SCHEMA = 's', the others as (TABLE_SCHEMA = 's' AND TABLE_NAME
+ * IN (...)). The list comes from a first query over
+ * information_schema.TABLES that reads names only, which the servers
+ * answer without opening any table. A condition on name columns only is
+ * tested before a table's definition is opened, so a query over one
+ * information_schema table costs nothing for the tables capture ignores
+ * (MariaDB 10.11: a handful of definitions opened instead of every
+ * table's; a join of such tables does not get this, hence the derived
+ * tables of sl_schema_load_live). *cond is "1" when every table is wanted
+ * (or want is NULL), "0" when none is. Returns 0, SL_EDB or SL_ENOMEM. */
+static int wanted_cond(MYSQL *mysql,
+                       int (*want)(void *ctx, const char *db,
+                                   const char *table),
+                       void *ctx, sl_buf_t *cond, char *err, size_t errlen) {
+    sl_buf_reset(cond);
+    MYSQL_RES *res = NULL;
+    MYSQL_ROW row = NULL;
+    int rc = want == NULL
+                 ? 0
+                 : query_rows(mysql,
+                              "SELECT TABLE_SCHEMA, TABLE_NAME FROM "
+                              "information_schema.TABLES WHERE TABLE_SCHEMA "
+                              "NOT IN ('mysql', 'information_schema', "
+                              "'performance_schema', 'sys') ORDER BY BINARY "
+                              "TABLE_SCHEMA, BINARY TABLE_NAME",
+                              &res, err, errlen);
+    if (rc != 0)
+        return rc;
+    /* One schema at a time: its wanted names, and whether all are. */
+    sl_buf_t names = SL_BUF_INIT, lit = SL_BUF_INIT;
+    char *db = NULL;
+    size_t nwanted = 0, nall = 0, nterms = 0;
+    int all_wanted = 1, oom = 0;
+    while (res != NULL && !oom) {
+        row = mysql_fetch_row(res);
+        if (row && (!row[0] || !row[1]))
+            continue;
+        if (db && (row == NULL || strcmp(db, row[0]) != 0)) {
+            if (nwanted > 0) {
+                sl_buf_reset(&lit);
+                oom |= put_literal(&lit, mysql, db);
+                sl_buf_append_str(cond, nterms++ ? " OR " : "(");
+                sl_buf_printf(cond, "(TABLE_SCHEMA = %.*s", (int)lit.len,
+                              (const char *)lit.data);
+                if (nwanted < nall)
+                    sl_buf_printf(cond, " AND TABLE_NAME IN (%.*s)",
+                                  (int)names.len, (const char *)names.data);
+                sl_buf_append_u8(cond, ')');
+            }
+            all_wanted &= nwanted == nall;
+            free(db);
+            db = NULL;
+        }
+        if (row == NULL)
+            break;
+        if (db == NULL) {
+            oom = (db = strdup(row[0])) == NULL;
+            sl_buf_reset(&names);
+            nwanted = nall = 0;
+        }
+        nall++;
+        if (!oom && want(ctx, row[0], row[1])) {
+            if (nwanted++)
+                sl_buf_append_u8(&names, ',');
+            oom |= put_literal(&names, mysql, row[1]);
+        }
+    }
+    free(db);
+    if (res)
+        mysql_free_result(res);
+    oom |= sl_buf_error(&names) != 0 || sl_buf_error(&lit) != 0;
+    sl_buf_free(&names);
+    sl_buf_free(&lit);
+    if (all_wanted || nterms == 0) {
+        /* Every table (no list needed), or none: a constant. */
+        sl_buf_reset(cond);
+        sl_buf_append_str(cond, all_wanted ? "1" : "0");
+    } else {
+        sl_buf_append_u8(cond, ')');
+    }
+    oom |= sl_buf_error(cond) != 0;
+    return oom ? sl__schema_errf(err, errlen, SL_ENOMEM, "out of memory") : 0;
+}
+
+/* Adds the keys of the tables just loaded (not the PRIMARY KEY) from
+ * information_schema.STATISTICS, and their hash columns: INDEX_TYPE
+ * 'HASH' is MariaDB's hash UNIQUE key, except in MEMORY, whose own index
+ * type that is (hashkey.c). */
+static int load_keys(sl_schema_t *s, MYSQL *mysql,
+                     int (*want)(void *ctx, const char *db, const char *table),
+                     void *ctx, const sl_buf_t *cond, char *err,
+                     size_t errlen) {
+    MYSQL_RES *res = NULL;
+    MYSQL_ROW row;
+    sl_buf_t q = SL_BUF_INIT;
+    sl_buf_printf(
+        &q,
+        "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, "
+        "COLUMN_NAME, SUB_PART, INDEX_TYPE FROM information_schema.STATISTICS "
+        "s WHERE INDEX_NAME <> 'PRIMARY' AND TABLE_SCHEMA NOT IN ('mysql', "
+        "'information_schema', 'performance_schema', 'sys') AND %.*s "
+        "ORDER BY BINARY TABLE_SCHEMA, BINARY TABLE_NAME, INDEX_NAME, "
+        "SEQ_IN_INDEX",
+        (int)cond->len, (const char *)cond->data);
+    const char *qs;
+    int rc = sl_buf_cstr(&q, &qs) != 0
+                 ? sl__schema_errf(err, errlen, SL_ENOMEM, "out of memory")
+                 : query_rows(mysql, qs, &res, err, errlen);
+    sl_buf_free(&q);
+    if (rc != 0)
+        return rc;
+    sl_schema_table_t *t = NULL;
+    sl_ddl_index_t idx;
+    memset(&idx, 0, sizeof idx);
+    int is_hash = 0;
+    for (;;) {
+        row = mysql_fetch_row(res);
+        int same_key = row && t && idx.name && strcmp(t->db, row[0]) == 0 &&
+                       strcmp(t->name, row[1]) == 0 && row[2] &&
+                       strcmp(idx.name, row[2]) == 0;
+        if (!same_key && t && idx.name) {
+            if ((rc = sl__schema_key_add(t, &idx)) != 0)
+                break;
+            sl__schema_key_loaded(t, &t->keys[t->nkeys - 1], is_hash);
+        }
+        if (!same_key)
+            sl_ddl_index_free(&idx);
+        int same_table = row && t && strcmp(t->db, row[0]) == 0 &&
+                         strcmp(t->name, row[1]) == 0;
+        if (!same_table && t) {
+            if ((rc = sl__schema_hash_cols(t)) != 0)
+                break;                       /* t is freed below. */
+            rc = sl__schema_put_owned(s, t); /* Frees t on error. */
+            t = NULL;
+            if (rc != 0)
+                break;
+        }
+        if (row == NULL)
+            break;
+        if (!row[0] || !row[1] || !row[2] || !row[4])
+            continue;
+        if (!same_table) {
+            if (want && !want(ctx, row[0], row[1]))
+                continue;
+            t = sl__schema_take(s, row[0], row[1]);
+            if (t == NULL)
+                continue; /* A view, or not loaded above. */
+        }
+        if (!same_key) {
+            idx.name = strdup(row[2]);
+            idx.unique = row[3] && strcmp(row[3], "0") == 0;
+            is_hash = row[6] && strcmp(row[6], "HASH") == 0;
+            if (idx.name == NULL) {
+                rc = SL_ENOMEM;
+                break;
+            }
+        }
+        char *part = strdup(row[4]);
+        char **a = realloc(idx.parts, (idx.nparts + 1) * sizeof *a);
+        if (a)
+            idx.parts = a;
+        long long *pre = realloc(idx.prefix, (idx.nparts + 1) * sizeof *pre);
+        if (pre)
+            idx.prefix = pre;
+        if (part == NULL || a == NULL || pre == NULL) {
+            free(part);
+            rc = SL_ENOMEM;
+            break;
+        }
+        pre[idx.nparts] = row[5] ? atoll(row[5]) : -1;
+        a[idx.nparts++] = part;
+    }
+    sl_ddl_index_free(&idx);
+    sl__schema_table_free(t);
+    mysql_free_result(res);
+    if (rc != 0)
+        return sl__schema_errf(err, errlen, rc, "out of memory");
+    return 0;
+}
+
 int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
                         int (*want)(void *ctx, const char *db,
                                     const char *table),
@@ -89,16 +285,36 @@ int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
      * they are added below, where the table's type says it is versioned
      * and no listed column is its ROW START. GENERATION_EXPRESSION is
      * asked of MariaDB only (MySQL 5.6 lacks it, and has no versioning). */
-    char sql[1024];
-    snprintf(
-        sql, sizeof sql,
+    sl_buf_t cond = SL_BUF_INIT;
+    rc = wanted_cond(mysql, want, ctx, &cond, err, errlen);
+    if (rc != 0) {
+        sl_buf_free(&cond);
+        return rc;
+    }
+    /* Filtered: each information_schema table is read through a derived
+     * table of its own with the condition (the LIMIT keeps the server from
+     * merging it into the join, which would read every table). */
+    static const char *const istab[3] = {"COLUMNS", "TABLES", "STATISTICS"};
+    sl_buf_t from[3] = {SL_BUF_INIT, SL_BUF_INIT, SL_BUF_INIT};
+    int filtered = !(cond.len == 1 && ((const char *)cond.data)[0] == '1');
+    for (int i = 0; i < 3; i++) {
+        if (filtered)
+            sl_buf_printf(&from[i],
+                          "(SELECT * FROM information_schema.%s WHERE %.*s "
+                          "LIMIT 18446744073709551615)",
+                          istab[i], (int)cond.len, (const char *)cond.data);
+        else
+            sl_buf_printf(&from[i], "information_schema.%s", istab[i]);
+    }
+    sl_buf_t q = SL_BUF_INIT;
+    sl_buf_printf(
+        &q,
         "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, "
         "c.COLUMN_TYPE, c.CHARACTER_SET_NAME, c.IS_NULLABLE, k.SEQ_IN_INDEX, "
-        "t.TABLE_COLLATION, t.TABLE_TYPE, %s "
-        "FROM information_schema.COLUMNS c "
-        "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA "
+        "t.TABLE_COLLATION, t.TABLE_TYPE, %s, t.ENGINE "
+        "FROM %.*s c JOIN %.*s t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA "
         "AND t.TABLE_NAME = c.TABLE_NAME "
-        "LEFT JOIN information_schema.STATISTICS k ON k.TABLE_SCHEMA = "
+        "LEFT JOIN %.*s k ON k.TABLE_SCHEMA = "
         "c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME AND k.COLUMN_NAME = "
         "c.COLUMN_NAME AND k.INDEX_NAME = 'PRIMARY' "
         "WHERE t.TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') "
@@ -106,10 +322,24 @@ int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
         "'performance_schema', 'sys') "
         "ORDER BY BINARY c.TABLE_SCHEMA, BINARY c.TABLE_NAME, "
         "c.ORDINAL_POSITION",
-        row_is_mariadb ? "c.GENERATION_EXPRESSION" : "NULL");
-    rc = query_rows(mysql, sql, &res, err, errlen);
-    if (rc != 0)
+        row_is_mariadb ? "c.GENERATION_EXPRESSION" : "NULL", (int)from[0].len,
+        (const char *)from[0].data, (int)from[1].len,
+        (const char *)from[1].data, (int)from[2].len,
+        (const char *)from[2].data);
+    int bad = 0;
+    for (int i = 0; i < 3; i++) {
+        bad |= sl_buf_error(&from[i]) != 0;
+        sl_buf_free(&from[i]);
+    }
+    const char *qs;
+    rc = bad || sl_buf_cstr(&q, &qs) != 0
+             ? sl__schema_errf(err, errlen, SL_ENOMEM, "out of memory")
+             : query_rows(mysql, qs, &res, err, errlen);
+    sl_buf_free(&q);
+    if (rc != 0) {
+        sl_buf_free(&cond);
         return rc;
+    }
     sl_schema_table_t *t = NULL;
     int skip = 0;
     int versioned = 0, has_row_start = 0;
@@ -142,6 +372,11 @@ int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
                 break;
             }
             skip = want && !want(ctx, row[0], row[1]);
+            if (row[11] && (t->engine = sl__schema_norm_charset(row[11])) ==
+                               NULL) { /* Lower-cases it. */
+                rc = SL_ENOMEM;
+                break;
+            }
             versioned = row[9] && strcmp(row[9], "SYSTEM VERSIONED") == 0;
             has_row_start = 0;
         }
@@ -195,7 +430,10 @@ int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
     }
     sl__schema_table_free(t);
     mysql_free_result(res);
-    if (rc != 0)
-        return sl__schema_errf(err, errlen, rc, "out of memory");
-    return 0;
+    if (rc == 0)
+        rc = load_keys(s, mysql, want, ctx, &cond, err, errlen);
+    else
+        rc = sl__schema_errf(err, errlen, rc, "out of memory");
+    sl_buf_free(&cond);
+    return rc;
 }

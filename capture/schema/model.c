@@ -54,6 +54,10 @@ void sl__schema_table_free(sl_schema_table_t *t) {
         sl__schema_col_free(&t->cols[i]);
     free(t->cols);
     free(t->charset);
+    free(t->engine);
+    for (size_t i = 0; i < t->nkeys; i++)
+        sl__schema_key_free(&t->keys[i]);
+    free(t->keys);
     free(t);
 }
 
@@ -97,6 +101,19 @@ sl_schema_table_t *sl__schema_table_copy(const sl_schema_table_t *t) {
     d->db = sl__schema_dup_or_null(t->db, &oom);
     d->name = sl__schema_dup_or_null(t->name, &oom);
     d->charset = sl__schema_dup_or_null(t->charset, &oom);
+    d->engine = sl__schema_dup_or_null(t->engine, &oom);
+    d->hash_maybe = t->hash_maybe;
+    if (!oom && t->nkeys) {
+        d->keys = calloc(t->nkeys, sizeof *d->keys);
+        if (d->keys == NULL)
+            oom = 1;
+        for (size_t i = 0; !oom && i < t->nkeys; i++) {
+            if (sl__schema_key_copy(&d->keys[i], &t->keys[i]) != 0)
+                oom = 1;
+            else
+                d->nkeys = i + 1;
+        }
+    }
     if (!oom && t->ncols) {
         d->cols = calloc(t->ncols, sizeof *d->cols);
         if (d->cols == NULL)

@@ -57,12 +57,47 @@ typedef struct {
     int in_period;
 } sl_schema_col_t;
 
+/* sl_schema_col_t.hidden: 1 for row_start/row_end above, SL_SCHEMA_HASH_COL
+ * for the hidden DB_ROW_HASH_n of a MariaDB hash UNIQUE key (bigint
+ * unsigned, nullable, after every other column; see sl_schema_key_t). */
+#define SL_SCHEMA_HASH_COL 2
+
+/* sl_schema_key_t.hash. MAYBE: decided by the engine's limit, which the
+ * history does not know. */
+#define SL_SCHEMA_HASH_NO 0
+#define SL_SCHEMA_HASH_YES 1
+#define SL_SCHEMA_HASH_MAYBE 2
+
+/* An index other than the PRIMARY KEY. MariaDB 10.4+ keeps a UNIQUE key
+ * over a BLOB/TEXT column without a prefix, one longer than the engine
+ * can index, or one declared USING HASH, as a hash: each such key adds a
+ * hidden DB_ROW_HASH_n column to the row images (capture/schema/hashkey.c
+ * has the rules). */
+typedef struct {
+    char *name;
+    int unique;
+    int hash;          /* SL_SCHEMA_HASH_*; 0 for a key that is not unique. */
+    int using_hash;    /* 1: USING HASH in force (until the server rebuilds
+                          the definition), 2: may be. */
+    char **parts;      /* Key part columns. */
+    long long *prefix; /* Prefix length per part, -1 for none. */
+    size_t nparts;
+} sl_schema_key_t;
+
 typedef struct sl_schema_table_s {
     char *db;
     char *name;
     sl_schema_col_t *cols;
     size_t ncols;
     char *charset; /* Table default charset (never NULL in the history). */
+    char *engine;  /* Lower-case storage engine, NULL when not known. */
+    sl_schema_key_t *keys; /* Indexes but the PRIMARY KEY. */
+    size_t nkeys;
+    /* The last hash_maybe columns are DB_ROW_HASH_n of keys whose hash
+     * is SL_SCHEMA_HASH_MAYBE: a row image may lack them, and the binlog's
+     * column count tells (the decoder accepts ncols - hash_maybe to
+     * ncols columns). */
+    size_t hash_maybe;
 } sl_schema_table_t;
 
 typedef struct sl_schema_s sl_schema_t;
@@ -108,10 +143,13 @@ int sl_schema_drop(sl_schema_t *s, const char *db, const char *table);
 
 /* Reads every table's columns from a live server with one query over
  * information_schema.COLUMNS (joined with TABLES for the default charset
- * and STATISTICS for the PRIMARY KEY), ordered by ORDINAL_POSITION, plus
- * the server's version and charsets. Skips the system databases (mysql,
- * information_schema, performance_schema, sys) and views; want (NULL: all)
- * selects tables. Tables read replace those of the same name. Returns 0,
+ * and engine and STATISTICS for the PRIMARY KEY), ordered by
+ * ORDINAL_POSITION, one over STATISTICS for the other keys (and MariaDB's
+ * hash-key columns), plus the server's version and charsets. Skips the
+ * system databases (mysql, information_schema, performance_schema, sys)
+ * and views; want (NULL: all) selects tables, and is asked first over the
+ * table names so that the server reads the definitions of the selected
+ * tables only. Tables read replace those of the same name. Returns 0,
  * SL_EDB with the server's message in err, or SL_ENOMEM. */
 int sl_schema_load_live(sl_schema_t *s, MYSQL *mysql,
                         int (*want)(void *ctx, const char *db,

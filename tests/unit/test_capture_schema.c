@@ -580,7 +580,11 @@ SL_TEST(schema_put_find_drop) {
     cols[1].values = vals;
     cols[1].nvalues = 2;
     cols[1].nullable = 1;
-    sl_schema_table_t t = {"db", "tb", cols, 2, "latin1"};
+    sl_schema_table_t t = {.db = "db",
+                           .name = "tb",
+                           .cols = cols,
+                           .ncols = 2,
+                           .charset = "latin1"};
     SL_CHECK_OK(sl_schema_put(s, &t));
     SL_CHECK_STR(render(s, "db", "tb"),
                  "id:int(11):nn:pk=1,e:enum('a','b'):cs=latin1:v=a|b");
