@@ -47,8 +47,10 @@ build/config.mk: Makefile docker/packages.txt
 	@set -e; cf=$$(pkg-config --cflags $(PC_MODULES)); \
 	  lf=$$(pkg-config --libs $(PC_MODULES)); \
 	  rk=$$(pkg-config --cflags --libs rdkafka); \
+	  pqc=$$(pkg-config --cflags libpq); pql=$$(pkg-config --libs libpq); \
 	  printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nRDKAFKA := %s\n' \
 	    "$$cf" "$$lf" "$$rk" > $@.tmp; \
+	  printf 'PQ_CFLAGS := %s\nPQ_LIBS := %s\n' "$$pqc" "$$pql" >> $@.tmp; \
 	  mv $@.tmp $@
 
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS)
@@ -60,6 +62,10 @@ LIB_SRC := $(wildcard lib/*.c)
 BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c broker/*/*.c))
 CAPTURE_SRC := $(filter-out capture/main.c,$(wildcard capture/*.c capture/*/*.c))
 APPLY_SRC := $(filter-out apply/main.c,$(wildcard apply/*.c apply/*/*.c))
+# The PostgreSQL target (libpq) is linked only into sluice-apply and its
+# tests, so it stays out of the archive every program links.
+PG_SRC := $(wildcard apply/pg/*.c)
+APPLY_SRC := $(filter-out $(PG_SRC),$(APPLY_SRC))
 MODULE_SRC := $(LIB_SRC) $(BROKER_SRC) $(CAPTURE_SRC) $(APPLY_SRC)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 # The runner's main() is kept apart so benchmarks, which have their own,
@@ -126,7 +132,7 @@ build/libsluice-asan.a: $(call asanobj,$(MODULE_SRC))
 
 bin/sluice-broker: build/obj/broker/main.o build/libsluice.a
 bin/sluice-capture: build/obj/capture/main.o build/libsluice.a
-bin/sluice-apply: build/obj/apply/main.o build/libsluice.a
+bin/sluice-apply: build/obj/apply/main.o $(call obj,$(PG_SRC)) build/libsluice.a
 bin/sluice: build/obj/cli/main.o build/libsluice.a
 $(PROGRAMS):
 	@mkdir -p bin
@@ -171,6 +177,12 @@ build/bench/%: build/obj/bench/%.o $(call obj,$(HARNESS_SRC)) build/libsluice.a
 # (a real Kafka client); only they link it, never the sluice programs.
 RDKAFKA_BINS := build/tests/integration/kafka_data build/bench/kafka
 $(RDKAFKA_BINS): LDLIBS += $(RDKAFKA)
+
+# libpq: the PostgreSQL sink's objects, sluice-apply and the PostgreSQL
+# tests (which query the target with libpq) only.
+$(call obj,$(PG_SRC)) build/obj/tests/integration/apply_pg.o: \
+    ALL_CFLAGS += $(PQ_CFLAGS)
+bin/sluice-apply build/tests/integration/apply_pg: LDLIBS += $(PQ_LIBS)
 
 build/freeport: build/obj/tests/harness/tools/freeport.o
 	$(CC) -o $@ $^

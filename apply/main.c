@@ -6,6 +6,7 @@
 #include "apply/consume.h"
 #include "apply/keytpl.h"
 #include "apply/mysql/sink.h"
+#include "apply/pg/sink.h"
 #include "apply/sink_cache.h"
 #include "config.h"
 #include "error.h"
@@ -31,8 +32,8 @@ static const sl_opt_t opts[] = {
     {"start", "earliest", 0,
      "where to begin with no stored position: earliest or latest"},
     {"target", NULL, 0,
-     "MySQL/MariaDB target mysql://USER@HOST:PORT/DB "
-     "(DB holds sluice_offsets)"},
+     "MySQL/MariaDB target mysql://USER@HOST:PORT/DB, or PostgreSQL "
+     "postgresql://USER@HOST:PORT/DB (DB holds sluice_offsets)"},
     {"target-password-file", NULL, 0,
      "file with the target password (else $SLUICE_TARGET_PASSWORD)"},
     {"map", NULL, SL_OPT_MULTI, "database mapping SRC_DB=DST_DB (repeatable)"},
@@ -69,6 +70,11 @@ static const sl_opt_t opts[] = {
     {"grace", "30s", 0,
      "on SIGTERM, time allowed to finish open "
      "transactions"},
+    {"create-tables", "no", SL_OPT_FLAG,
+     "PostgreSQL target: create a missing table from the event's column "
+     "types (docs/postgresql.md)"},
+    {"zero-dates", "null", 0,
+     "PostgreSQL target: a zero date becomes null, or stop"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {NULL, NULL, 0, NULL},
 };
@@ -222,8 +228,31 @@ int main(int argc, char **argv) {
     sl_dbmap_t maps[256];
     size_t nmaps = 0;
     const char *target = sl_config_get(&cfg, "target");
+    /* A PostgreSQL target: the same consumer, through apply/target.h. */
+    sl_pg_opts_t po;
+    memset(&po, 0, sizeof po);
+    int pg = target != NULL && sl_pg_url_is_pg(target);
+    if (pg) {
+        if (sl_pg_url_parse(target, &po.url) != 0)
+            return usage(&cfg, "--target must be postgresql://USER@HOST:PORT/"
+                               "DB[?sslmode=M&sslrootcert=FILE] (the password "
+                               "comes from --target-password-file or "
+                               "SLUICE_TARGET_PASSWORD)");
+        const char *zd = sl_config_get(&cfg, "zero-dates");
+        if (strcmp(zd, "null") != 0 && strcmp(zd, "stop") != 0)
+            return usage(&cfg, "--zero-dates must be null or stop");
+        po.zero_dates =
+            strcmp(zd, "stop") == 0 ? SL_PG_ZERO_STOP : SL_PG_ZERO_NULL;
+        if (sl_config_get_bool(&cfg, "create-tables", &po.create_tables) != 0)
+            return usage(&cfg, cfg.err);
+        if (co.ddl_replay)
+            return usage(&cfg, "--ddl-replay is not supported with a "
+                               "PostgreSQL target");
+        mo.ops = &sl_pg_target_ops;
+        mo.ops_arg = &po;
+    }
     if (target != NULL) {
-        if (sl_mysql_url_parse(target, &mo.url) != 0)
+        if (!pg && sl_mysql_url_parse(target, &mo.url) != 0)
             return usage(&cfg, "--target must be mysql://USER@HOST:PORT/DB "
                                "(the password comes from "
                                "--target-password-file or "
@@ -233,6 +262,7 @@ int main(int argc, char **argv) {
                            sizeof errbuf) != 0)
             return usage(&cfg, errbuf);
         mo.password = tpass;
+        po.password = tpass;
         if (sl_drift_parse(sl_config_get(&cfg, "drift"), &mo.drift) != 0)
             return usage(&cfg, "--drift must be overwrite, skip or stop");
         const sl_strlist_t *ml = sl_config_get_list(&cfg, "map");
@@ -309,7 +339,7 @@ int main(int argc, char **argv) {
     if (co.mysql == NULL && co.redis == NULL && co.memcached == NULL)
         return usage(&cfg, "nothing to apply to: give --target, --redis or "
                            "--memcached");
-    if (keys != NULL && co.mysql != NULL &&
+    if (keys != NULL && co.mysql != NULL && !pg &&
         validate_keys(keys, &mo.url, tpass, maps, nmaps) != 0) {
         sl_keytpl_free(keys);
         sl_config_free(&cfg);
