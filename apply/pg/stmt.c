@@ -362,7 +362,11 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
         if (strcmp(st->sig, (const char *)sig.data) == 0)
             break;
     pgchunk_t *c = &s->ch[s->cur];
-    size_t np = ap->n + (op == OP_INSERT ? 0 : nid);
+    /* The identity is bound except for inserts and for the upsert of an
+     * update that keeps its key (it names the key in the after image). */
+    int use_id = op != OP_INSERT && !(op == OP_UPDATE && !keyless && !keychg &&
+                                      s->common->drift == SL_DRIFT_OVERWRITE);
+    size_t np = ap->n + (use_id ? nid : 0);
     if ((rc = sl__pg_chunk_reserve(c, np + 1)) != 0)
         goto out;
     if (st == NULL) {
@@ -388,7 +392,7 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
         st->nparams = np;
         for (size_t i = 0; i < ap->n; i++)
             st->param_col[i] = ap->col[i];
-        for (size_t i = 0; op != OP_INSERT && i < nid; i++)
+        for (size_t i = 0; use_id && i < nid; i++)
             st->param_col[ap->n + i] = id[i];
         /* stmt_error is kept in the high bit of check. */
         if (se)

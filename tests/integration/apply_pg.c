@@ -1,0 +1,467 @@
+/*
+ * sluice-apply into a real PostgreSQL 15 (started by the harness,
+ * tests/harness/pg.sh): capture from the source MariaDB, the broker, and
+ * apply with --target postgresql://.
+ *
+ * - apply_pg_types: every MariaDB column type with its edge values (the
+ *   set of apply_mysql and apply_e2e: integer extremes signed and unsigned,
+ *   DECIMAL(65,30), FLOAT/DOUBLE extremes, zero and extreme dates, TIME
+ *   beyond 24 h and negative, YEAR 0, text with quotes, backslashes and
+ *   4-byte UTF-8, binary with zero bytes, BIT(64), ENUM, SET, JSON,
+ *   geometry, all-NULL rows), inserted, updated (a primary-key change
+ *   included) and deleted, compared row by row in a canonical text form
+ *   computed on both sides (floats and JSON normalized by PostgreSQL from
+ *   MariaDB's exact text).
+ * - apply_pg_kill9_and_restart: the mixed workload of apply_e2e
+ *   (multi-table transactions, key changes, deletes, a keyless table),
+ *   scaled down, with sluice-apply killed with -9 at least 10 times and
+ *   PostgreSQL restarted mid-load, under --drift stop (a transaction
+ *   applied twice would stop its partition): the target equals the source
+ *   and sluice_offsets counts every transaction and row of each partition
+ *   exactly once (against the partition's messages in the broker).
+ * - apply_pg_permanent_errors: a value PostgreSQL refuses and a dropped
+ *   target table stop their partitions with the documented message; the
+ *   other partition goes on.
+ */
+#include "client.h"
+#include "harness.h"
+#include "pgserver.h"
+#include "sl_test.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static sl_harness_pg_t pg;
+
+static void pg_remove_at_exit(void) { sl_harness_pg_remove(&pg); }
+
+/* Starts the PostgreSQL server once for all tests of this program. */
+static void pg_up(void) {
+    if (pg.pid != 0)
+        return;
+    int first = pg.dir[0] == '\0';
+    sl_harness_pg_start(&pg);
+    if (first)
+        atexit(pg_remove_at_exit);
+}
+
+static PGconn *pg_conn(void) {
+    char ci[600];
+    snprintf(ci, sizeof ci, "host=%s port=%u user=sluice dbname=sluice", pg.dir,
+             (unsigned)pg.port);
+    PGconn *c = PQconnectdb(ci);
+    if (PQstatus(c) != CONNECTION_OK)
+        sl_test_fail(__FILE__, __LINE__, "PostgreSQL: %s", PQerrorMessage(c));
+    return c;
+}
+
+static void pg_exec(PGconn *c, const char *sql) {
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        sl_test_fail(__FILE__, __LINE__, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+/* The first column of every row, each followed by a record separator
+ * (0x1E: values may hold newlines) (malloc'd);
+ * NULL when the query fails. */
+static char *pg_rows(PGconn *c, const char *sql) {
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return NULL;
+    }
+    size_t cap = 64, len = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *v = PQgetisnull(r, i, 0) ? "NULL" : PQgetvalue(r, i, 0);
+        size_t n = strlen(v);
+        while (len + n + 2 > cap)
+            out = realloc(out, cap *= 2);
+        memcpy(out + len, v, n);
+        len += n;
+        out[len++] = '\x1e';
+        out[len] = '\0';
+    }
+    PQclear(r);
+    return out;
+}
+
+static char *my_rows(MYSQL *m, const char *sql) {
+    if (mysql_query(m, sql) != 0)
+        sl_test_fail(__FILE__, __LINE__, "%s: %s", sql, mysql_error(m));
+    MYSQL_RES *res = mysql_store_result(m);
+    size_t cap = 64, len = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        const char *v = row[0] ? row[0] : "NULL";
+        size_t n = strlen(v);
+        while (len + n + 2 > cap)
+            out = realloc(out, cap *= 2);
+        memcpy(out + len, v, n);
+        len += n;
+        out[len++] = '\x1e';
+        out[len] = '\0';
+    }
+    mysql_free_result(res);
+    return out;
+}
+
+static __attribute__((unused)) void exec_fmt(MYSQL *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void exec_fmt(MYSQL *m, const char *fmt, ...) {
+    char sql[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    sl_harness_exec(m, sql);
+}
+
+/* The pipeline: broker, capture of database db into topic, apply into
+ * PostgreSQL with the given extra apply flags. */
+typedef struct {
+    char dir[512];
+    char broker[64];
+    char start[200];
+    char topic[64];
+    char db[64];
+    const char *const *apply_flags;
+    int bpid, cpid, apid;
+    int napply;
+} pipe_t;
+
+static void pipe_dir(pipe_t *p, const char *name) {
+    snprintf(p->dir, sizeof p->dir, "%s/%s-%d",
+             getenv("SL_HARNESS_ROOT") ? getenv("SL_HARNESS_ROOT") : "/tmp",
+             name, (int)getpid());
+    mkdir(p->dir, 0700);
+}
+
+static void mark_start(pipe_t *p, MYSQL *src) {
+    sl_harness_exec(src, "FLUSH BINARY LOGS");
+    char file[128];
+    uint64_t pos;
+    sl_harness_master_status(src, file, sizeof file, &pos);
+    snprintf(p->start, sizeof p->start, "%s:%llu", file,
+             (unsigned long long)pos);
+}
+
+static void start_apply(pipe_t *p) {
+    char target[200], log[600];
+    snprintf(target, sizeof target, "postgresql://sluice@127.0.0.1:%u/sluice",
+             (unsigned)pg.port);
+    snprintf(log, sizeof log, "%s/apply.log", p->dir);
+    char *argv[40];
+    int n = 0;
+    argv[n++] = (char *)sl_harness_bin("sluice-apply");
+    argv[n++] = "--broker";
+    argv[n++] = p->broker;
+    argv[n++] = "--topic";
+    argv[n++] = p->topic;
+    argv[n++] = "--workers";
+    argv[n++] = "3";
+    argv[n++] = "--target";
+    argv[n++] = target;
+    argv[n++] = "--target-password-file";
+    argv[n++] = pg.password_file;
+    argv[n++] = "--poll";
+    argv[n++] = "200ms";
+    argv[n++] = "--stats-interval";
+    argv[n++] = "1s";
+    for (size_t i = 0; p->apply_flags && p->apply_flags[i] && n < 38; i++)
+        argv[n++] = (char *)p->apply_flags[i];
+    argv[n] = NULL;
+    p->apid = sl_harness_spawn(argv, log);
+    p->napply++;
+}
+
+static void pipe_start(pipe_t *p) {
+    char data[600], log[600], inc[100], source[128], spw[512];
+    uint16_t bport = sl_harness_free_port();
+    snprintf(p->broker, sizeof p->broker, "127.0.0.1:%u", bport);
+    snprintf(data, sizeof data, "%s/broker", p->dir);
+    mkdir(data, 0700);
+    snprintf(log, sizeof log, "%s/broker.log", p->dir);
+    char *bargv[] = {(char *)sl_harness_bin("sluice-broker"),
+                     "--listen",
+                     p->broker,
+                     "--data",
+                     data,
+                     "--fsync",
+                     "never",
+                     NULL};
+    p->bpid = sl_harness_spawn(bargv, log);
+    SL_CHECK_OK(sl_harness_wait_port(bport, 10000));
+    snprintf(source, sizeof source, "mysql://%s@127.0.0.1:%u",
+             getenv("SL_SOURCE_REPL_USER"), sl_harness_port("SOURCE"));
+    snprintf(spw, sizeof spw, "%s", getenv("SL_SOURCE_PASSWORD_FILE"));
+    snprintf(log, sizeof log, "%s/capture.log", p->dir);
+    snprintf(inc, sizeof inc, "%s\\..*", p->db);
+    char sid[16];
+    snprintf(sid, sizeof sid, "%d", 4200 + (int)(getpid() % 500));
+    char *cargv[] = {(char *)sl_harness_bin("sluice-capture"),
+                     "--source",
+                     source,
+                     "--password-file",
+                     spw,
+                     "--broker",
+                     p->broker,
+                     "--topic",
+                     p->topic,
+                     "--server-id",
+                     sid,
+                     "--start",
+                     p->start,
+                     "--include",
+                     inc,
+                     "--heartbeat",
+                     "200ms",
+                     "--checkpoint-interval",
+                     "50ms",
+                     NULL};
+    p->cpid = sl_harness_spawn(cargv, log);
+    start_apply(p);
+}
+
+static void pipe_stop(pipe_t *p) {
+    if (p->apid > 0)
+        sl_harness_stop(p->apid, SIGTERM, 20000);
+    sl_harness_stop(p->cpid, SIGTERM, 20000);
+    sl_harness_stop(p->bpid, SIGTERM, 20000);
+}
+
+/* Waits (bounded) until the PostgreSQL query's rows equal want. */
+static void wait_equal(PGconn **c, const char *sql, const char *want,
+                       const char *what) {
+    char *got = NULL;
+    for (int tries = 0; tries < 900; tries++) {
+        free(got);
+        if (PQstatus(*c) != CONNECTION_OK) {
+            PQfinish(*c);
+            *c = pg_conn();
+        }
+        got = pg_rows(*c, sql);
+        if (got != NULL && strcmp(got, want) == 0)
+            break;
+        sl_harness_sleep_ms(100);
+    }
+    if (got == NULL || strcmp(got, want) != 0) {
+        fprintf(stderr, "%s differs.\nsource:\n%s\ntarget:\n%s\n", what, want,
+                got ? got : "(query failed)");
+    }
+    SL_CHECK_STR(got ? got : "(query failed)", want);
+    free(got);
+}
+
+/* ---- every type ---- */
+
+static const char types_src[] =
+    "CREATE TABLE pgt.types (id INT PRIMARY KEY, ti TINYINT, tu TINYINT "
+    "UNSIGNED, si SMALLINT, su SMALLINT UNSIGNED, mi MEDIUMINT, mu "
+    "MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED, bi BIGINT, bu BIGINT "
+    "UNSIGNED, d1 DECIMAL(65,30), d2 DECIMAL(5,2), f FLOAT, db DOUBLE, dd "
+    "DATE, dt DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME(6), y YEAR, c "
+    "CHAR(5), vc VARCHAR(64) CHARACTER SET utf8mb4, tx TEXT CHARACTER SET "
+    "utf8mb4, lt VARCHAR(20) CHARACTER SET latin1, bn BINARY(4), vb "
+    "VARBINARY(16), bl BLOB, b1 BIT(1), b64 BIT(64), e ENUM('a','b','c d'), "
+    "st SET('x','y','z'), j JSON, g GEOMETRY)";
+
+/* The mapping of docs/postgresql.md. */
+static const char types_dst[] =
+    "CREATE TABLE pgt_dst.types (id integer PRIMARY KEY, ti smallint, tu "
+    "smallint, si smallint, su integer, mi integer, mu integer, i integer, "
+    "iu bigint, bi bigint, bu numeric(20,0), d1 numeric(65,30), d2 "
+    "numeric(5,2), f real, db double precision, dd date, dt timestamp(6), "
+    "ts timestamptz(6), tm interval, y smallint, c text, vc text, tx text, "
+    "lt text, bn bytea, vb bytea, bl bytea, b1 bit(1), b64 bit(64), e text, "
+    "st text[], j jsonb, g bytea)";
+
+/* Canonical text of a row, MariaDB side: floats as DOUBLE text and JSON
+ * as text (both normalized by PostgreSQL below), zero dates as NULL (the
+ * --zero-dates null policy). */
+static const char my_canon[] =
+    "SELECT CONCAT_WS('|', id, IFNULL(ti,'N'), IFNULL(tu,'N'), IFNULL(si,'N'),"
+    " IFNULL(su,'N'), IFNULL(mi,'N'), IFNULL(mu,'N'), IFNULL(i,'N'), "
+    "IFNULL(iu,'N'), IFNULL(bi,'N'), IFNULL(bu,'N'), IFNULL(d1,'N'), "
+    "IFNULL(d2,'N'), IFNULL(CAST(f AS DOUBLE),'N'), IFNULL(db,'N'), "
+    "IFNULL(NULLIF(CAST(dd AS CHAR),'0000-00-00'),'N'), "
+    "IFNULL(NULLIF(DATE_FORMAT(dt,'%Y-%m-%d %H:%i:%s.%f'),'0000-00-00 "
+    "00:00:00.000000'),'N'), IFNULL(NULLIF(DATE_FORMAT(ts,'%Y-%m-%d "
+    "%H:%i:%s.%f'),'0000-00-00 00:00:00.000000'),'N'), "
+    "IFNULL(CAST(TIME_TO_SEC(tm) AS DECIMAL(20,6)),'N'), IFNULL(y+0,'N'), "
+    "IFNULL(c,'N'), IFNULL(vc,'N'), IFNULL(tx,'N'), IFNULL(lt,'N'), "
+    "IFNULL(HEX(bn),'N'), IFNULL(HEX(vb),'N'), IFNULL(HEX(bl),'N'), "
+    "IFNULL(LPAD(BIN(b1),1,'0'),'N'), IFNULL(LPAD(BIN(b64),64,'0'),'N'), "
+    "IFNULL(e,'N'), IFNULL(st,'N'), IFNULL(j,'N'), "
+    "IFNULL(HEX(ST_AsWKB(g)),'N')) FROM pgt.types ORDER BY id";
+
+static const char pg_canon[] =
+    "SELECT concat_ws('|', id, coalesce(ti::text,'N'), coalesce(tu::text,'N'),"
+    " coalesce(si::text,'N'), coalesce(su::text,'N'), coalesce(mi::text,'N'),"
+    " coalesce(mu::text,'N'), coalesce(i::text,'N'), coalesce(iu::text,'N'),"
+    " coalesce(bi::text,'N'), coalesce(bu::text,'N'), coalesce(d1::text,'N'),"
+    " coalesce(d2::text,'N'), coalesce(f::float8::text,'N'), "
+    "coalesce(db::text,'N'), coalesce(dd::text,'N'), "
+    "coalesce(to_char(dt,'YYYY-MM-DD HH24:MI:SS.US'),'N'), "
+    "coalesce(to_char(ts AT TIME ZONE 'UTC','YYYY-MM-DD HH24:MI:SS.US'),'N'),"
+    " coalesce(extract(epoch FROM tm)::numeric(20,6)::text,'N'), "
+    "coalesce(y::text,'N'), coalesce(c,'N'), coalesce(vc,'N'), "
+    "coalesce(tx,'N'), coalesce(lt,'N'), coalesce(upper(encode(bn,'hex')),"
+    "'N'), coalesce(upper(encode(vb,'hex')),'N'), "
+    "coalesce(upper(encode(bl,'hex')),'N'), coalesce(b1::text,'N'), "
+    "coalesce(b64::text,'N'), coalesce(e,'N'), "
+    "coalesce(array_to_string(st,','),'N'), coalesce(j::text,'N'), "
+    "coalesce(upper(encode(g,'hex')),'N')) FROM pgt_dst.types ORDER BY id";
+
+/* MariaDB's canonical rows with the float and JSON fields rewritten by
+ * PostgreSQL (float8 and jsonb text of MariaDB's exact values). */
+static char *normalize(PGconn *c, const char *rows) {
+    size_t cap = strlen(rows) * 2 + 64, len = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    char *copy = strdup(rows), *save = NULL;
+    for (char *line = strtok_r(copy, "\x1e", &save); line != NULL;
+         line = strtok_r(NULL, "\x1e", &save)) {
+        /* Fields 13 and 14 (f, db) and 31 (j); j may hold '|': it is
+         * taken as everything between field 31's start and the last '|'
+         * (before the geometry's hex). */
+        char *f[40];
+        int n = 0;
+        char *p = line;
+        f[n++] = p;
+        while (n < 32 && (p = strchr(p, '|')) != NULL) {
+            *p++ = '\0';
+            f[n++] = p;
+        }
+        if (n < 32)
+            sl_test_fail(__FILE__, __LINE__, "short row: %s", line);
+        char *last = strrchr(f[31], '|');
+        if (last != NULL)
+            *last = '\0';
+        char *geom = last ? last + 1 : (char *)"";
+        const char *idx[3] = {f[13], f[14], f[31]};
+        const char *cast[3] = {"float8", "float8", "jsonb"};
+        char norm[3][4096];
+        for (int k = 0; k < 3; k++) {
+            if (strcmp(idx[k], "N") == 0) {
+                snprintf(norm[k], sizeof norm[k], "N");
+                continue;
+            }
+            char sql[64];
+            snprintf(sql, sizeof sql, "SELECT $1::%s::text", cast[k]);
+            PGresult *r = PQexecParams(c, sql, 1, NULL, &idx[k], NULL, NULL, 0);
+            snprintf(norm[k], sizeof norm[k], "%s",
+                     PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0)
+                                                          : "?");
+            PQclear(r);
+        }
+        char row[16384];
+        int w = 0;
+        for (int k = 0; k < 32; k++) {
+            const char *v = k == 13   ? norm[0]
+                            : k == 14 ? norm[1]
+                            : k == 31 ? norm[2]
+                                      : f[k];
+            w += snprintf(row + w, sizeof row - (size_t)w, "%s%s", k ? "|" : "",
+                          v);
+        }
+        w += snprintf(row + w, sizeof row - (size_t)w, "|%s\x1e", geom);
+        while (len + (size_t)w + 1 > cap)
+            out = realloc(out, cap *= 2);
+        memcpy(out + len, row, (size_t)w + 1);
+        len += (size_t)w;
+    }
+    free(copy);
+    return out;
+}
+
+SL_TEST(apply_pg_types) {
+    pg_up();
+    MYSQL *src = sl_harness_mysql("SOURCE", NULL);
+    PGconn *c = pg_conn();
+    pg_exec(c, "DROP SCHEMA IF EXISTS pgt_dst CASCADE");
+    pg_exec(c, "CREATE SCHEMA pgt_dst");
+    pg_exec(c, types_dst);
+    sl_harness_exec(src, "DROP DATABASE IF EXISTS pgt");
+    sl_harness_exec(src, "CREATE DATABASE pgt");
+    sl_harness_exec(src, types_src);
+    pipe_t p;
+    memset(&p, 0, sizeof p);
+    pipe_dir(&p, "apply-pg-types");
+    snprintf(p.topic, sizeof p.topic, "pgt");
+    snprintf(p.db, sizeof p.db, "pgt");
+    static const char *const flags[] = {"--map", "pgt.*=pgt_dst.*", NULL};
+    p.apply_flags = flags;
+    mark_start(&p, src);
+    pipe_start(&p);
+    sl_harness_exec(src, "SET SESSION time_zone = '+00:00'");
+    sl_harness_exec(src, "SET SESSION sql_mode = ''");
+    /* Minimums. */
+    sl_harness_exec(
+        src, "INSERT INTO pgt.types VALUES (1, -128, 0, -32768, 0, -8388608, "
+             "0, -2147483648, 0, -9223372036854775808, 0, "
+             "'-99999999999999999999999999999999999.99999999999999999999999"
+             "9999999', -999.99, -3.40282e38, -1.7976931348623157e308, "
+             "'1000-01-01', '1000-01-01 00:00:00.000000', '1970-01-01 "
+             "00:00:01.000000', '-838:59:59.000000', 1901, '', '', '', '', "
+             "X'00000000', X'', X'', b'0', b'0', 'a', '', '[]', "
+             "ST_GeomFromText('POINT(0 0)'))");
+    /* Maximums, and text that needs care. */
+    sl_harness_exec(
+        src, "INSERT INTO pgt.types VALUES (2, 127, 255, 32767, 65535, "
+             "8388607, 16777215, 2147483647, 4294967295, 9223372036854775807,"
+             " 18446744073709551615, "
+             "'99999999999999999999999999999999999.999999999999999999999999"
+             "999999', 999.99, 3.40282e38, 1.7976931348623157e308, "
+             "'9999-12-31', '9999-12-31 23:59:59.999999', '2038-01-19 "
+             "03:14:07.999999', '838:59:59.000000', 2155, 'abcde', "
+             "'it''s \"q\" \\\\ \xc3\xa9\xf0\x9f\x98\x80', "
+             "'line1\\nline2\\ttab\\r', 'caf\xc3\xa9', X'FF00FF00', X'00FF', "
+             "REPEAT(X'AB', 40), b'1', "
+             "b'1111111111111111111111111111111111111111111111111111111111111"
+             "111', 'c d', 'x,y,z', "
+             "'{\"a\": [1, 2.5, \"x\"], \"b\": null, \"c\": {\"d\": "
+             "\"\xc3\xa9\"}}', ST_GeomFromText('LINESTRING(1 2,3 4)'))");
+    /* Zero dates (NULL on PostgreSQL), YEAR 0, small fractions. */
+    sl_harness_exec(
+        src, "INSERT INTO pgt.types VALUES (3, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, "
+             "'0.000000000000000000000000000001', 0.01, 1.5, 0.1, "
+             "'0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', "
+             "'00:00:00.000001', 0, 'a', 'x', 'y', 'z', X'01', X'00', X'00', "
+             "b'1', b'1000000000000000000000000000000000000000000000000000000"
+             "000000001', 'b', 'y', '\"str\"', "
+             "ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))'))");
+    /* All NULL. */
+    sl_harness_exec(src, "INSERT INTO pgt.types (id) VALUES (4)");
+    /* Updates, a key change, a delete, in one transaction. */
+    sl_harness_exec(src, "BEGIN");
+    sl_harness_exec(src, "UPDATE pgt.types SET vc = 'upd\\'\\\\', ti = -1, "
+                         "j = '{\"k\": 1}', st = '', tm = '-00:00:01.5' "
+                         "WHERE id = 2");
+    sl_harness_exec(src, "UPDATE pgt.types SET id = 30 WHERE id = 3");
+    sl_harness_exec(src, "DELETE FROM pgt.types WHERE id = 1");
+    sl_harness_exec(src, "INSERT INTO pgt.types (id, tm, dd) VALUES (5, "
+                         "'-12:00:00', '2024-02-29')");
+    sl_harness_exec(src, "COMMIT");
+    char *raw = my_rows(src, my_canon);
+    char *want = normalize(c, raw);
+    wait_equal(&c, pg_canon, want, "pgt.types");
+    free(raw);
+    free(want);
+    pipe_stop(&p);
+    PQfinish(c);
+    mysql_close(src);
+}
