@@ -69,15 +69,25 @@ int sl__pg_fail(sl_pg_sink_t *s, const PGresult *r, const char *what) {
     size_t n = strlen(m);
     while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
         m[--n] = '\0';
+    /* "partition P offset N row R: ..." for a row, as the MySQL target
+     * writes it; "partition P: ..." otherwise. */
+    int row = strncmp(what, "offset ", 7) == 0;
     sl__pg_seterr(s, transient ? SL_EAGAIN : SL_EDB,
-                  "partition %s: %s failed: SQLSTATE %s: %s", s->part, what,
-                  st ? st : "(connection)", m);
+                  "partition %s%s %s failed: SQLSTATE %s: %s", s->part,
+                  row ? "" : ":", what, st ? st : "(connection)", m);
     if (transient)
         sl__pg_disconnect(s);
     return transient ? SL_EAGAIN : SL_EDB;
 }
 
+/* Server notices ("relation already exists, skipping") are not errors:
+ * libpq would print them on stderr. */
+static void quiet_cb(void *arg, const char *msg) {
+    (void)arg, (void)msg;
+}
+
 static int session(sl_pg_sink_t *s) {
+    PQsetNoticeProcessor(s->conn, quiet_cb, NULL);
     static const char setup[] =
         "SET TimeZone = 'UTC'; SET client_encoding = 'UTF8'; "
         "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; "

@@ -465,3 +465,244 @@ SL_TEST(apply_pg_types) {
     PQfinish(c);
     mysql_close(src);
 }
+
+/* ---- kill -9 and a PostgreSQL restart under load ---- */
+
+static const char *const e2e_src[] = {
+    "CREATE TABLE pge.users (id INT PRIMARY KEY, email VARCHAR(64) UNIQUE, "
+    "name VARCHAR(64) CHARACTER SET utf8mb4, bal DECIMAL(30,10), big BIGINT "
+    "UNSIGNED, bin VARBINARY(16), doc JSON, dt DATETIME(6), e "
+    "ENUM('a','b','c'), s SET('x','y','z'))",
+    "CREATE TABLE pge.orders (id BIGINT PRIMARY KEY, user_id INT, amount "
+    "DECIMAL(12,2), note VARCHAR(100))",
+    "CREATE TABLE pge.nokey (a INT, b VARCHAR(10))",
+};
+static const char *const e2e_dst[] = {
+    "CREATE TABLE pge_dst.users (id integer PRIMARY KEY, email text UNIQUE, "
+    "name text, bal numeric(30,10), big numeric(20,0), bin bytea, doc jsonb, "
+    "dt timestamp(6), e text, s text[])",
+    "CREATE TABLE pge_dst.orders (id bigint PRIMARY KEY, user_id integer, "
+    "amount numeric(12,2), note text)",
+    "CREATE TABLE pge_dst.nokey (a integer, b text)",
+};
+static const char *const e2e_my[] = {
+    "SELECT CONCAT_WS('|', id, IFNULL(email,'N'), IFNULL(name,'N'), "
+    "IFNULL(bal,'N'), IFNULL(big,'N'), IFNULL(HEX(bin),'N'), IFNULL(doc,'N'),"
+    " IFNULL(DATE_FORMAT(dt,'%Y-%m-%d %H:%i:%s.%f'),'N'), IFNULL(e,'N'), "
+    "IFNULL(s,'N')) FROM pge.users ORDER BY id",
+    "SELECT CONCAT_WS('|', id, IFNULL(user_id,'N'), IFNULL(amount,'N'), "
+    "IFNULL(note,'N')) FROM pge.orders ORDER BY id",
+    "SELECT CONCAT_WS('|', IFNULL(a,'N'), IFNULL(b,'N')) FROM pge.nokey "
+    "ORDER BY a, b",
+};
+static const char *const e2e_pg[] = {
+    "SELECT concat_ws('|', id, coalesce(email,'N'), coalesce(name,'N'), "
+    "coalesce(bal::text,'N'), coalesce(big::text,'N'), "
+    "coalesce(upper(encode(bin,'hex')),'N'), coalesce(doc::text,'N'), "
+    "coalesce(to_char(dt,'YYYY-MM-DD HH24:MI:SS.US'),'N'), coalesce(e,'N'), "
+    "coalesce(array_to_string(s,','),'N')) FROM pge_dst.users ORDER BY id",
+    "SELECT concat_ws('|', id, coalesce(user_id::text,'N'), "
+    "coalesce(amount::text,'N'), coalesce(note,'N')) FROM pge_dst.orders "
+    "ORDER BY id",
+    "SELECT concat_ws('|', coalesce(a::text,'N'), coalesce(b,'N')) FROM "
+    "pge_dst.nokey ORDER BY a, b COLLATE \"C\"",
+};
+
+/* Scaled down from apply_e2e's 240 users to keep the test under a minute;
+ * bench/apply_pg.sh runs the full size. */
+#define PGE_USERS 150
+
+static volatile int load_done;
+
+static void *load_cb(void *arg) {
+    (void)arg;
+    MYSQL *m = sl_harness_mysql("SOURCE", NULL);
+    for (int i = 0; i < PGE_USERS; i++) {
+        exec_fmt(m,
+                 "BEGIN;"
+                 "INSERT INTO pge.users VALUES (%d, 'u%d@x', 'n\\'%d "
+                 "\xc3\xa9\xf0\x9f\x98\x80 \\\\', %d.%04d, %llu, "
+                 "UNHEX('00FF%02X27'), '{\"k\": [%d, \"v\"]}', "
+                 "'2024-01-02 03:04:05.%06d', '%c', 'x,%c');"
+                 "INSERT INTO pge.orders VALUES (%d, %d, %d.%02d, 'o%d');"
+                 "INSERT INTO pge.nokey VALUES (%d, 'k%d');"
+                 "COMMIT",
+                 i, i, i, i, i % 10000, 18446744073709551615ull - (unsigned)i,
+                 i % 256, i, i, 'a' + i % 3, 'y' + i % 2, i, i, i, i % 100, i,
+                 i % 7, i);
+        if (i % 3 == 2)
+            exec_fmt(m,
+                     "UPDATE pge.users SET email='changed%d@x', bal=-bal "
+                     "WHERE id=%d",
+                     i - 1, i - 1);
+        if (i % 5 == 4)
+            exec_fmt(m, "UPDATE pge.users SET id=id+100000 WHERE id=%d", i - 2);
+        if (i % 7 == 6)
+            exec_fmt(m,
+                     "BEGIN; DELETE FROM pge.orders WHERE id=%d;"
+                     "DELETE FROM pge.nokey WHERE a=%d LIMIT 1;"
+                     "UPDATE pge.users SET name=NULL, bin=NULL WHERE id=%d;"
+                     "UPDATE pge.nokey SET b='m%d' WHERE a=%d LIMIT 1;"
+                     "COMMIT",
+                     i - 3, i % 7, i, i, (i + 1) % 7);
+        if (i % 11 == 10)
+            exec_fmt(m, "DELETE FROM pge.users WHERE id=%d", i - 5);
+        /* Spread over the kills. */
+        sl_harness_sleep_ms(15);
+    }
+    mysql_close(m);
+    load_done = 1;
+    return NULL;
+}
+
+static int count_text(const char *text, const char *what) {
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, what)) != NULL; p++)
+        n++;
+    return n;
+}
+
+SL_TEST(apply_pg_kill9_and_restart) {
+    pg_up();
+    MYSQL *src = sl_harness_mysql("SOURCE", NULL);
+    PGconn *c = pg_conn();
+    pg_exec(c, "DROP SCHEMA IF EXISTS pge_dst CASCADE");
+    pg_exec(c, "CREATE SCHEMA pge_dst");
+    pg_exec(c, "DELETE FROM sluice_offsets WHERE topic = 'pge'");
+    sl_harness_exec(src, "DROP DATABASE IF EXISTS pge");
+    sl_harness_exec(src, "CREATE DATABASE pge");
+    for (int t = 0; t < 3; t++) {
+        sl_harness_exec(src, e2e_src[t]);
+        pg_exec(c, e2e_dst[t]);
+    }
+    pipe_t p;
+    memset(&p, 0, sizeof p);
+    pipe_dir(&p, "apply-pg-kill");
+    snprintf(p.topic, sizeof p.topic, "pge");
+    snprintf(p.db, sizeof p.db, "pge");
+    static const char *const flags[] = {"--map",         "pge=pge_dst",
+                                        "--drift",       "stop",
+                                        "--group-rows",  "50",
+                                        "--fetch-bytes", "8KiB",
+                                        NULL};
+    p.apply_flags = flags;
+    mark_start(&p, src);
+    pipe_start(&p);
+    load_done = 0;
+    pthread_t th;
+    SL_CHECK(pthread_create(&th, NULL, load_cb, NULL) == 0);
+    int kills = 0, restarted = 0;
+    unsigned seed = 20;
+    while (!load_done || kills < 10) {
+        sl_harness_sleep_ms(150 + (int)(rand_r(&seed) % 250));
+        kill(p.apid, SIGKILL);
+        int st;
+        waitpid(p.apid, &st, 0);
+        kills++;
+        if (kills == 5) {
+            /* PostgreSQL restarted while apply is down and back up. */
+            sl_harness_pg_stop(&pg);
+            start_apply(&p);
+            sl_harness_sleep_ms(300);
+            sl_harness_pg_start(&pg);
+            restarted = 1;
+            continue;
+        }
+        start_apply(&p);
+    }
+    pthread_join(th, NULL);
+    SL_CHECK(kills >= 10 && restarted);
+    PQfinish(c);
+    c = pg_conn();
+    for (int t = 0; t < 3; t++) {
+        char *want = my_rows(src, e2e_my[t]);
+        wait_equal(&c, e2e_pg[t], want, e2e_pg[t]);
+        free(want);
+    }
+    /* Every transaction and row of each partition counted once. */
+    sl_harness_broker_t b;
+    memset(&b, 0, sizeof b);
+    snprintf(b.addr, sizeof b.addr, "%s", p.broker);
+    b.port = (uint16_t)atoi(strchr(p.broker, ':') + 1);
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
+    const char *parts[] = {"pge.nokey", "pge.orders", "pge.users"};
+    char want[400] = "", one[120];
+    for (int k = 0; k < 3; k++) {
+        char *text = sl_harness_partition_text(cl, "pge", parts[k]);
+        snprintf(one, sizeof one, "%s:%d:%d\x1e", parts[k],
+                 count_text(text, "\"kind\":\"commit\""),
+                 count_text(text, "\"kind\":\"row\""));
+        strncat(want, one, sizeof want - strlen(want) - 1);
+        free(text);
+    }
+    sl_client_close(cl);
+    wait_equal(&c,
+               "SELECT part || ':' || trx_applied || ':' || rows_applied "
+               "FROM sluice_offsets WHERE topic = 'pge' ORDER BY part",
+               want, "sluice_offsets");
+    fprintf(stderr, "apply killed %d times, PostgreSQL restarted once\n",
+            kills);
+    pipe_stop(&p);
+    PQfinish(c);
+    mysql_close(src);
+}
+
+/* ---- permanent errors stop their partition only ---- */
+
+static void wait_log(const char *path, const char *want) {
+    sl_harness_wait_file_text(path, want, 30000);
+}
+
+SL_TEST(apply_pg_permanent_errors) {
+    pg_up();
+    MYSQL *src = sl_harness_mysql("SOURCE", NULL);
+    PGconn *c = pg_conn();
+    pg_exec(c, "DROP SCHEMA IF EXISTS pgp_dst CASCADE");
+    pg_exec(c, "CREATE SCHEMA pgp_dst");
+    pg_exec(c, "CREATE TABLE pgp_dst.ok (id integer PRIMARY KEY, v integer)");
+    /* smallint: 100000 is refused. */
+    pg_exec(c, "CREATE TABLE pgp_dst.bad (id integer PRIMARY KEY, v "
+               "smallint)");
+    pg_exec(c, "CREATE TABLE pgp_dst.gone (id integer PRIMARY KEY)");
+    pg_exec(c, "CREATE TABLE pgp_dst.nul (id integer PRIMARY KEY, t text)");
+    sl_harness_exec(src, "DROP DATABASE IF EXISTS pgp");
+    sl_harness_exec(src, "CREATE DATABASE pgp");
+    sl_harness_exec(src, "CREATE TABLE pgp.ok (id INT PRIMARY KEY, v INT)");
+    sl_harness_exec(src, "CREATE TABLE pgp.bad (id INT PRIMARY KEY, v INT)");
+    sl_harness_exec(src, "CREATE TABLE pgp.gone (id INT PRIMARY KEY)");
+    sl_harness_exec(src, "CREATE TABLE pgp.nul (id INT PRIMARY KEY, t "
+                         "VARCHAR(10))");
+    pipe_t p;
+    memset(&p, 0, sizeof p);
+    pipe_dir(&p, "apply-pg-perm");
+    snprintf(p.topic, sizeof p.topic, "pgp");
+    snprintf(p.db, sizeof p.db, "pgp");
+    static const char *const flags[] = {"--map", "pgp=pgp_dst", NULL};
+    p.apply_flags = flags;
+    mark_start(&p, src);
+    pipe_start(&p);
+    sl_harness_exec(src, "INSERT INTO pgp.ok VALUES (1, 1)");
+    wait_equal(&c, "SELECT count(*)::text FROM pgp_dst.ok", "1\x1e", "ok");
+    pg_exec(c, "DROP TABLE pgp_dst.gone");
+    sl_harness_exec(src, "INSERT INTO pgp.bad VALUES (1, 7), (2, 100000)");
+    sl_harness_exec(src, "INSERT INTO pgp.gone VALUES (1)");
+    sl_harness_exec(src, "INSERT INTO pgp.nul VALUES (1, CONCAT('a', "
+                         "CHAR(0), 'b'))");
+    sl_harness_exec(src, "INSERT INTO pgp.ok VALUES (2, 2), (3, 3)");
+    char log[600];
+    snprintf(log, sizeof log, "%s/apply.log", p.dir);
+    wait_log(log, "row 1: insert on \\\"pgp_dst\\\".\\\"bad\\\" failed: "
+                  "SQLSTATE 22003: value \\\"100000\\\" is out of range for "
+                  "type smallint (column v)");
+    wait_log(log, "target table \\\"pgp_dst\\\".\\\"gone\\\" does not exist");
+    wait_log(log, "column t: the value holds a NUL byte");
+    /* The other partition goes on. */
+    wait_equal(&c, "SELECT string_agg(id::text, ',' ORDER BY id) FROM "
+                   "pgp_dst.ok",
+               "1,2,3\x1e", "ok");
+    /* Nothing of the failed transaction is there. */
+    wait_equal(&c, "SELECT count(*)::text FROM pgp_dst.bad", "0\x1e", "bad");
+    pipe_stop(&p);
+    PQfinish(c);
+    mysql_close(src);
+}
