@@ -70,9 +70,12 @@ static const sl_opt_t opts[] = {
     {"grace", "30s", 0,
      "on SIGTERM, time allowed to finish open "
      "transactions"},
-    {"create-tables", "no", SL_OPT_FLAG,
-     "PostgreSQL target: create a missing table from the event's column "
-     "types (docs/postgresql.md)"},
+    {"create-tables-from", NULL, 0,
+     "PostgreSQL target: create missing tables from their definition on "
+     "this source mysql://USER@HOST:PORT (password: "
+     "--create-tables-password-file or $SLUICE_SOURCE_PASSWORD)"},
+    {"create-tables-password-file", NULL, 0,
+     "file with the --create-tables-from password"},
     {"zero-dates", "null", 0,
      "PostgreSQL target: a zero date becomes null, or stop"},
     {"log-level", "info", 0, "debug, info, warn or error"},
@@ -231,6 +234,7 @@ int main(int argc, char **argv) {
     /* A PostgreSQL target: the same consumer, through apply/target.h. */
     sl_pg_opts_t po;
     memset(&po, 0, sizeof po);
+    char *cpass = NULL;
     int pg = target != NULL && sl_pg_url_is_pg(target);
     if (pg) {
         if (sl_pg_url_parse(target, &po.url) != 0)
@@ -243,8 +247,17 @@ int main(int argc, char **argv) {
             return usage(&cfg, "--zero-dates must be null or stop");
         po.zero_dates =
             strcmp(zd, "stop") == 0 ? SL_PG_ZERO_STOP : SL_PG_ZERO_NULL;
-        if (sl_config_get_bool(&cfg, "create-tables", &po.create_tables) != 0)
-            return usage(&cfg, cfg.err);
+        const char *ctf = sl_config_get(&cfg, "create-tables-from");
+        if (ctf != NULL && sl_pg_source_parse(ctf, &po.source) != 0)
+            return usage(&cfg, "--create-tables-from must be "
+                               "mysql://USER@HOST:PORT");
+        if (ctf != NULL &&
+            sl_secret_load(sl_config_get(&cfg, "create-tables-password-file"),
+                           "SLUICE_SOURCE_PASSWORD", &cpass, errbuf,
+                           sizeof errbuf) != 0)
+            return usage(&cfg, errbuf);
+        po.create_tables = ctf != NULL;
+        po.source_password = cpass;
         if (co.ddl_replay)
             return usage(&cfg, "--ddl-replay is not supported with a "
                                "PostgreSQL target");
@@ -367,6 +380,7 @@ int main(int argc, char **argv) {
         sl_log_info("sluice-apply stopped", NULL);
     sl_keytpl_free(keys);
     sl_secret_free(tpass);
+    sl_secret_free(cpass);
     sl_secret_free(rpass);
     sl_secret_free(secret);
     sl_config_free(&cfg);

@@ -82,9 +82,7 @@ int sl__pg_fail(sl_pg_sink_t *s, const PGresult *r, const char *what) {
 
 /* Server notices ("relation already exists, skipping") are not errors:
  * libpq would print them on stderr. */
-static void quiet_cb(void *arg, const char *msg) {
-    (void)arg, (void)msg;
-}
+static void quiet_cb(void *arg, const char *msg) { (void)arg, (void)msg; }
 
 static int session(sl_pg_sink_t *s) {
     PQsetNoticeProcessor(s->conn, quiet_cb, NULL);

@@ -10,6 +10,8 @@
  *             --create-tables
  *   stmt.c    the prepared statement for one row event
  *   value.c   one JSON value as a PostgreSQL parameter
+ *   create.c  --create-tables-from: a missing table from the source's
+ *             definition
  *   url.c     the --target URL
  *
  * Pipeline chunks: statements are sent as they are built; every
@@ -168,6 +170,12 @@ const char *sl__pg_dst_schema(const sl_pg_sink_t *s, const char *src_db);
 /* Appends "name" quoted as a PostgreSQL identifier. */
 void sl__pg_put_ident(sl_buf_t *b, const char *name);
 ssize_t sl__pg_col(const pgtable_t *tm, const char *name, size_t len);
+
+/* create.c: creates tm (missing) from the source's definition, in the
+ * open group. SL_EAGAIN when the source cannot be reached, SL_EDB (err
+ * set) when it has no such table. */
+int sl__pg_create_table(sl_pg_sink_t *s, pgtable_t *tm, char *err,
+                        size_t errlen);
 
 /* stmt.c */
 int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,

@@ -55,11 +55,25 @@ int sl_pg_url_parse(const char *text, sl_pg_url_t *url);
 /* 1 when text names a PostgreSQL target (postgresql:// or postgres://). */
 int sl_pg_url_is_pg(const char *text);
 
+/* Where --create-tables-from reads table definitions:
+ * mysql://USER@HOST[:PORT][/...] (the path, if any, is ignored). */
+typedef struct {
+    char user[128];
+    char host[256];
+    uint16_t port;
+} sl_pg_source_t;
+
+int sl_pg_source_parse(const char *text, sl_pg_source_t *src);
+
 typedef struct {
     sl_pg_url_t url;
-    const char *password; /* May be NULL. Copied. */
+    const char *password; /* May be NULL. Borrowed for the sink's life. */
     sl_pg_zero_t zero_dates;
-    int create_tables; /* Create a missing table from the event's "types". */
+    /* Create a missing target table from the source's definition, read
+     * from source's information_schema (apply/pg/create.c). */
+    int create_tables;
+    sl_pg_source_t source;
+    const char *source_password; /* May be NULL. Borrowed. */
 } sl_pg_opts_t;
 
 /* The CREATE TABLE of schemas/sluice_offsets_pg.sql, run at start. */

@@ -257,6 +257,23 @@ static int pg_row(void *impl, const sl_jr_doc_t *doc, const sl_event_t *ev,
     int rc = sl__pg_table(s, doc, ev, offset, rowno, &tm);
     if (rc != 0)
         return rc;
+    if (tm->missing && s->o.create_tables) {
+        char err[700] = "";
+        rc = sl__pg_create_table(s, tm, err, sizeof err);
+        if (rc == 0) {
+            /* Described again, now that it exists. */
+            sl__pg_free_tables(s);
+            rc = sl__pg_table(s, doc, ev, offset, rowno, &tm);
+        } else if (err[0]) {
+            if (rc == SL_EDB)
+                s->failed_offset = offset;
+            sl__pg_seterr(s, rc, "partition %s offset %llu row %llu: %s",
+                          s->part, (unsigned long long)offset,
+                          (unsigned long long)rowno, err);
+        }
+        if (rc != 0)
+            return rc;
+    }
     if (tm->missing) {
         s->failed_offset = offset;
         return sl__pg_seterr(s, SL_EDB,

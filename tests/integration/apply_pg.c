@@ -403,7 +403,22 @@ SL_TEST(apply_pg_types) {
     pipe_dir(&p, "apply-pg-types");
     snprintf(p.topic, sizeof p.topic, "pgt");
     snprintf(p.db, sizeof p.db, "pgt");
-    static const char *const flags[] = {"--map", "pgt.*=pgt_dst.*", NULL};
+    /* pgt.created is not on PostgreSQL: --create-tables-from makes it. */
+    char from[128];
+    snprintf(from, sizeof from, "mysql://sluice@127.0.0.1:%u",
+             (unsigned)sl_harness_port("SOURCE"));
+    const char *const flags[] = {"--map",
+                                 "pgt.*=pgt_dst.*",
+                                 "--create-tables-from",
+                                 from,
+                                 "--create-tables-password-file",
+                                 getenv("SL_SOURCE_PASSWORD_FILE"),
+                                 NULL};
+    sl_harness_exec(src, "CREATE TABLE pgt.created (a INT NOT NULL, b "
+                         "BIGINT UNSIGNED, d DECIMAL(10,3), ts "
+                         "TIMESTAMP(3) NULL, tm TIME, st SET('p','q'), j "
+                         "JSON, bn VARBINARY(4), bt BIT(3), PRIMARY KEY (b, "
+                         "a))");
     p.apply_flags = flags;
     mark_start(&p, src);
     pipe_start(&p);
@@ -456,6 +471,31 @@ SL_TEST(apply_pg_types) {
     sl_harness_exec(src, "INSERT INTO pgt.types (id, tm, dd) VALUES (5, "
                          "'-12:00:00', '2024-02-29')");
     sl_harness_exec(src, "COMMIT");
+    sl_harness_exec(src, "INSERT INTO pgt.created VALUES (1, "
+                         "18446744073709551615, -1.5, '2001-02-03 "
+                         "04:05:06.789', '-100:00:00', 'p,q', '[1]', "
+                         "X'0001', b'101')");
+    wait_equal(&c,
+               "SELECT concat_ws('|', a, b, d, to_char(ts AT TIME ZONE "
+               "'UTC', 'YYYY-MM-DD HH24:MI:SS.MS'), tm, "
+               "array_to_string(st, ','), j, encode(bn, 'hex'), bt) FROM "
+               "pgt_dst.created",
+               "1|18446744073709551615|-1.500|2001-02-03 "
+               "04:05:06.789|-100:00:00|p,q|[1]|0001|101\x1e",
+               "pgt_dst.created");
+    /* The types of docs/postgresql.md, NOT NULL and the primary key. */
+    wait_equal(&c,
+               "SELECT string_agg(attname || ' ' || format_type(atttypid, "
+               "atttypmod) || CASE WHEN attnotnull THEN ' nn' ELSE '' END, "
+               "', ' ORDER BY attnum) || ' / ' || (SELECT "
+               "pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid "
+               "= 'pgt_dst.created'::regclass AND contype = 'p') FROM "
+               "pg_attribute WHERE attrelid = 'pgt_dst.created'::regclass "
+               "AND attnum > 0",
+               "a integer nn, b numeric(20,0) nn, d numeric(10,3), ts "
+               "timestamp(3) with time zone, tm interval, st text[], j "
+               "jsonb, bn bytea, bt bit(3) / PRIMARY KEY (b, a)\x1e",
+               "created table");
     char *raw = my_rows(src, my_canon);
     char *want = normalize(c, raw);
     wait_equal(&c, pg_canon, want, "pgt.types");
@@ -580,11 +620,9 @@ SL_TEST(apply_pg_kill9_and_restart) {
     pipe_dir(&p, "apply-pg-kill");
     snprintf(p.topic, sizeof p.topic, "pge");
     snprintf(p.db, sizeof p.db, "pge");
-    static const char *const flags[] = {"--map",         "pge=pge_dst",
-                                        "--drift",       "stop",
-                                        "--group-rows",  "50",
-                                        "--fetch-bytes", "8KiB",
-                                        NULL};
+    static const char *const flags[] = {
+        "--map", "pge=pge_dst",   "--drift", "stop", "--group-rows",
+        "50",    "--fetch-bytes", "8KiB",    NULL};
     p.apply_flags = flags;
     mark_start(&p, src);
     pipe_start(&p);
@@ -697,8 +735,9 @@ SL_TEST(apply_pg_permanent_errors) {
     wait_log(log, "target table \\\"pgp_dst\\\".\\\"gone\\\" does not exist");
     wait_log(log, "column t: the value holds a NUL byte");
     /* The other partition goes on. */
-    wait_equal(&c, "SELECT string_agg(id::text, ',' ORDER BY id) FROM "
-                   "pgp_dst.ok",
+    wait_equal(&c,
+               "SELECT string_agg(id::text, ',' ORDER BY id) FROM "
+               "pgp_dst.ok",
                "1,2,3\x1e", "ok");
     /* Nothing of the failed transaction is there. */
     wait_equal(&c, "SELECT count(*)::text FROM pgp_dst.bad", "0\x1e", "bad");
