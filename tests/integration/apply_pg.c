@@ -53,6 +53,9 @@ static void pg_up(void) {
         atexit(pg_remove_at_exit);
 }
 
+/* "schema ... does not exist, skipping": not worth the test's output. */
+static void quiet_cb(void *arg, const char *msg) { (void)arg, (void)msg; }
+
 static PGconn *pg_conn(void) {
     char ci[600];
     snprintf(ci, sizeof ci, "host=%s port=%u user=sluice dbname=sluice", pg.dir,
@@ -60,6 +63,7 @@ static PGconn *pg_conn(void) {
     PGconn *c = PQconnectdb(ci);
     if (PQstatus(c) != CONNECTION_OK)
         sl_test_fail(__FILE__, __LINE__, "PostgreSQL: %s", PQerrorMessage(c));
+    PQsetNoticeProcessor(c, quiet_cb, NULL);
     return c;
 }
 
