@@ -183,6 +183,13 @@ $(RDKAFKA_BINS): LDLIBS += $(RDKAFKA)
 $(call obj,$(PG_SRC)) build/obj/tests/integration/apply_pg.o: \
     ALL_CFLAGS += $(PQ_CFLAGS)
 bin/sluice-apply build/tests/integration/apply_pg: LDLIBS += $(PQ_LIBS)
+# apply_pg also tests the PostgreSQL sink's parsers directly: its objects
+# are linked before the archive they use.
+build/tests/integration/apply_pg: build/obj/tests/integration/apply_pg.o \
+    $(call obj,$(PG_SRC)) $(call obj,$(HARNESS_SRC) $(TESTMAIN_SRC)) \
+    build/libsluice.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
 
 build/freeport: build/obj/tests/harness/tools/freeport.o
 	$(CC) -o $@ $^

@@ -264,10 +264,21 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
         rc = SL_ENOMEM;
         goto out;
     }
+    /* A snapshot's "read" row is an upsert whatever the drift policy: the
+     * row may be there already, which is no drift. */
+    int is_read = ev->op_id == SL_OP_NONE && ev->op != SL_JR_NONE &&
+                  sl_jr_str_eq(doc, ev->op, "read", 4);
+    int drift = is_read ? SL_DRIFT_OVERWRITE : (int)s->common->drift;
     switch (ev->op_id) {
     case SL_OP_INSERT: op = OP_INSERT; break;
     case SL_OP_UPDATE: op = OP_UPDATE; break;
     case SL_OP_DELETE: op = OP_DELETE; break;
+    case SL_OP_NONE:
+        if (is_read) {
+            op = OP_INSERT;
+            break;
+        }
+        /* fall through */
     default:
         snprintf(err, sizeof err, "unknown op");
         rc = SL_EDB;
@@ -337,7 +348,7 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
                 sl_jr_type(doc, ap->tok[x]) != sl_jr_type(doc, bp->tok[y]))
                 keychg = 1;
         }
-    if (op == OP_UPDATE && !keyless && s->common->drift == SL_DRIFT_OVERWRITE)
+    if (op == OP_UPDATE && !keyless && drift == SL_DRIFT_OVERWRITE)
         for (size_t i = 0; i < nid; i++)
             if (find(ap, id[i]) < 0) {
                 /* An upsert needs the key in the after image. */
@@ -348,8 +359,7 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
                 goto out;
             }
     /* The signature: op, policy, shape, then the columns. */
-    sl_buf_printf(&sig, "%d%d%d%d:", op, (int)s->common->drift, keyless,
-                  keychg);
+    sl_buf_printf(&sig, "%d%d%d%d%d:", op, drift, keyless, keychg, is_read);
     for (size_t i = 0; i < ap->n; i++)
         sl_buf_printf(&sig, "%zu,", ap->col[i]);
     sl_buf_append_u8(&sig, '|');
@@ -365,13 +375,13 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
     /* The identity is bound except for inserts and for the upsert of an
      * update that keeps its key (it names the key in the after image). */
     int use_id = op != OP_INSERT && !(op == OP_UPDATE && !keyless && !keychg &&
-                                      s->common->drift == SL_DRIFT_OVERWRITE);
+                                      drift == SL_DRIFT_OVERWRITE);
     size_t np = ap->n + (use_id ? nid : 0);
     if ((rc = sl__pg_chunk_reserve(c, np + 1)) != 0)
         goto out;
     if (st == NULL) {
         int check = 0, se = 0;
-        rc = build_sql(tm, op, (int)s->common->drift, keyless, keychg, ap, id,
+        rc = build_sql(tm, op, drift, keyless, keychg, ap, id,
                        op == OP_INSERT && keyless ? 0 : nid, &q, &check, &se);
         if (rc != 0)
             goto out;
@@ -388,7 +398,7 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
             goto out;
         }
         snprintf(st->name, sizeof st->name, "sl%u", ++s->stmt_seq);
-        st->check = check;
+        st->check = is_read ? CHK_NONE : check;
         st->nparams = np;
         for (size_t i = 0; i < ap->n; i++)
             st->param_col[i] = ap->col[i];

@@ -19,11 +19,14 @@
  *   applied twice would stop its partition): the target equals the source
  *   and sluice_offsets counts every transaction and row of each partition
  *   exactly once (against the partition's messages in the broker).
+ * - apply_pg_url: the --target and --create-tables-from URLs (no server).
  * - apply_pg_permanent_errors: a value PostgreSQL refuses and a dropped
  *   target table stop their partitions with the documented message; the
  *   other partition goes on.
  */
+#include "apply/pg/sink.h"
 #include "client.h"
+#include "error.h"
 #include "harness.h"
 #include "pgserver.h"
 #include "sl_test.h"
@@ -748,4 +751,45 @@ SL_TEST(apply_pg_permanent_errors) {
     pipe_stop(&p);
     PQfinish(c);
     mysql_close(src);
+}
+
+/* ---- the URLs ---- */
+
+SL_TEST(apply_pg_url) {
+    sl_pg_url_t u;
+    SL_CHECK_OK(sl_pg_url_parse("postgresql://app@db.x:6432/shop", &u));
+    SL_CHECK_STR(u.user, "app");
+    SL_CHECK_STR(u.host, "db.x");
+    SL_CHECK_INT(u.port, 6432);
+    SL_CHECK_STR(u.db, "shop");
+    SL_CHECK_STR(u.sslmode, "");
+    SL_CHECK_OK(sl_pg_url_parse("postgres://app@%2Ftmp%2Fpg/d?sslmode=verify-"
+                                "full&sslrootcert=%2Fetc%2Fca.pem",
+                                &u));
+    SL_CHECK_STR(u.host, "/tmp/pg");
+    SL_CHECK_INT(u.port, 5432);
+    SL_CHECK_STR(u.sslmode, "verify-full");
+    SL_CHECK_STR(u.sslrootcert, "/etc/ca.pem");
+    /* No password in the URL; bad ports, modes, keys; no database. */
+    static const char *const bad[] = {
+        "postgresql://app:pw@h/d",    "postgresql://app@h:0/d",
+        "postgresql://app@h:99999/d", "postgresql://app@h/d?sslmode=maybe",
+        "postgresql://app@h/d?x=1",   "postgresql://app@h/",
+        "postgresql://@h/d",          "mysql://app@h:3306/d",
+        "postgresql://app@h/d/e",     "postgresql://app@h/d?sslmode",
+        "postgresql://app@%zz/d",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        SL_CHECK_INT(sl_pg_url_parse(bad[i], &u), SL_EINVAL);
+    SL_CHECK(sl_pg_url_is_pg("postgres://a@b/c"));
+    SL_CHECK(!sl_pg_url_is_pg("mysql://a@b/c"));
+    sl_pg_source_t src;
+    SL_CHECK_OK(sl_pg_source_parse("mysql://repl@10.0.0.1:3307", &src));
+    SL_CHECK_STR(src.user, "repl");
+    SL_CHECK_STR(src.host, "10.0.0.1");
+    SL_CHECK_INT(src.port, 3307);
+    SL_CHECK_OK(sl_pg_source_parse("mysql://repl@h/ignored", &src));
+    SL_CHECK_INT(src.port, 3306);
+    SL_CHECK_INT(sl_pg_source_parse("mysql://repl:pw@h", &src), SL_EINVAL);
+    SL_CHECK_INT(sl_pg_source_parse("postgresql://repl@h", &src), SL_EINVAL);
 }
