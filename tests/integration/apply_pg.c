@@ -19,6 +19,9 @@
  *   applied twice would stop its partition): the target equals the source
  *   and sluice_offsets counts every transaction and row of each partition
  *   exactly once (against the partition's messages in the broker).
+ * - apply_pg_dead_letter: with --dead-letter the refused row's event is
+ *   moved to the dead-letter topic (naming its column) and the rows
+ *   around it are applied.
  * - apply_pg_url: the --target and --create-tables-from URLs (no server).
  * - apply_pg_permanent_errors: a value PostgreSQL refuses and a dropped
  *   target table stop their partitions with the documented message; the
@@ -748,6 +751,54 @@ SL_TEST(apply_pg_permanent_errors) {
                "1,2,3\x1e", "ok");
     /* Nothing of the failed transaction is there. */
     wait_equal(&c, "SELECT count(*)::text FROM pgp_dst.bad", "0\x1e", "bad");
+    pipe_stop(&p);
+    PQfinish(c);
+    mysql_close(src);
+}
+
+/* ---- dead letters ---- */
+
+SL_TEST(apply_pg_dead_letter) {
+    pg_up();
+    MYSQL *src = sl_harness_mysql("SOURCE", NULL);
+    PGconn *c = pg_conn();
+    pg_exec(c, "DROP SCHEMA IF EXISTS pgd_dst CASCADE");
+    pg_exec(c, "CREATE SCHEMA pgd_dst");
+    pg_exec(c, "CREATE TABLE pgd_dst.t (id integer PRIMARY KEY, v smallint)");
+    sl_harness_exec(src, "DROP DATABASE IF EXISTS pgd");
+    sl_harness_exec(src, "CREATE DATABASE pgd");
+    sl_harness_exec(src, "CREATE TABLE pgd.t (id INT PRIMARY KEY, v INT)");
+    pipe_t p;
+    memset(&p, 0, sizeof p);
+    pipe_dir(&p, "apply-pg-dead");
+    snprintf(p.topic, sizeof p.topic, "pgd");
+    snprintf(p.db, sizeof p.db, "pgd");
+    static const char *const flags[] = {"--map", "pgd=pgd_dst", "--dead-letter",
+                                        "pgd_dead", NULL};
+    p.apply_flags = flags;
+    mark_start(&p, src);
+    pipe_start(&p);
+    sl_harness_exec(src, "INSERT INTO pgd.t VALUES (1, 1)");
+    sl_harness_exec(src, "INSERT INTO pgd.t VALUES (2, 100000)");
+    sl_harness_exec(src, "INSERT INTO pgd.t VALUES (3, 3)");
+    /* The refused row moved aside, the others applied, in order. */
+    wait_equal(&c,
+               "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM "
+               "pgd_dst.t",
+               "1:1,3:3\x1e", "pgd_dst.t");
+    sl_harness_broker_t b;
+    memset(&b, 0, sizeof b);
+    snprintf(b.addr, sizeof b.addr, "%s", p.broker);
+    b.port = (uint16_t)atoi(strchr(p.broker, ':') + 1);
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
+    char log[600];
+    snprintf(log, sizeof log, "%s/apply.log", p.dir);
+    sl_harness_wait_partition_text(cl, "pgd_dead", "pgd.t", "100000", log);
+    char *text = sl_harness_partition_text(cl, "pgd_dead", "pgd.t");
+    SL_CHECK(strstr(text, "out of range for type smallint (column v)") != NULL);
+    SL_CHECK_INT(count_text(text, "\"offset\":"), 1);
+    free(text);
+    sl_client_close(cl);
     pipe_stop(&p);
     PQfinish(c);
     mysql_close(src);
