@@ -844,3 +844,19 @@ SL_TEST(apply_pg_url) {
     SL_CHECK_INT(sl_pg_source_parse("mysql://repl:pw@h", &src), SL_EINVAL);
     SL_CHECK_INT(sl_pg_source_parse("postgresql://repl@h", &src), SL_EINVAL);
 }
+
+SL_TEST(apply_pg_offsets_schema_file_matches) {
+    /* schemas/sluice_offsets_pg.sql is what sluice-apply runs at start. */
+    FILE *f = fopen("schemas/sluice_offsets_pg.sql", "r");
+    if (f == NULL)
+        SL_SKIP("run from the repository root");
+    char line[512], body[4096] = "";
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "--", 2) != 0)
+            strncat(body, line, sizeof body - strlen(body) - 1);
+    fclose(f);
+    size_t n = strlen(body);
+    while (n > 0 && (body[n - 1] == '\n' || body[n - 1] == ';'))
+        body[--n] = '\0';
+    SL_CHECK_STR(body, sl_pg_offsets_ddl);
+}
