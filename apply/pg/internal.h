@@ -7,12 +7,13 @@
  *   txn.c     groups: begin, commit, abort, the sluice_offsets row, and
  *             the target-ops table
  *   tables.c  what a target table has (columns, types, primary key);
- *             --create-tables
+ *             --map
  *   stmt.c    the prepared statement for one row event
  *   value.c   one JSON value as a PostgreSQL parameter
  *   create.c  --create-tables-from: a missing table from the source's
  *             definition
- *   url.c     the --target URL
+ *   url.c     the --target URL (and create.c the --create-tables-from
+ *             one)
  *
  * Pipeline chunks: statements are sent as they are built; every
  * PG_CHUNK_ROWS statements or batch_bytes of parameters a sync point ends

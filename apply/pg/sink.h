@@ -17,7 +17,8 @@
  *   values         bound as parameters (text, bytea in binary), cast to
  *                  the target column's type: never spliced into SQL.
  *   errors         SQLSTATE 40001, 40P01, 55P03, class 08, class 53,
- *                  57P01-57P03 and a lost connection are transient
+ *                  57P01-57P03, 25006, 57014 and a lost connection are
+ *                  transient
  *                  (SL_EAGAIN: the group is redone after a backoff); any
  *                  other is permanent (SL_EDB) and names the partition,
  *                  offset, row, table and, for a refused value, the
