@@ -285,6 +285,31 @@ static int check_one(sl_pg_sink_t *s, pgchunk_t *c, pgpend_t *p, PGresult *r) {
     }
     if (es == PGRES_PIPELINE_ABORTED)
         return SL_EDB; /* An earlier statement's error is the cause. */
+    if (p->nrows > 0) {
+        /* A multi-row insert (multi.c): checked by its total; anything
+         * else is redone one row per statement. */
+        const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        int ok = es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK;
+        if (!ok && (s->conn == NULL || PQstatus(s->conn) == CONNECTION_BAD ||
+                    sl__pg_state_transient(st)))
+            return sl__pg_fail(s, r, "multi-row insert");
+        size_t good = 0;
+        if (ok && p->check == CHK_FRESH_OK) {
+            for (int i = 0; i < PQntuples(r); i++)
+                good += PQgetvalue(r, i, 0)[0] == 't';
+        } else if (ok) {
+            good = strtoull(PQcmdTuples(r), NULL, 10);
+        }
+        if (ok && good == p->nrows)
+            return 0;
+        s->want_careful = 1;
+        return sl__pg_seterr(s, SL_EAGAIN,
+                             "partition %s offset %llu: a multi-row insert "
+                             "of %zu rows on %s %s; the group is redone one "
+                             "row per statement",
+                             s->part, (unsigned long long)p->offset, p->nrows,
+                             p->tm->qname, ok ? "met drift" : "failed");
+    }
     if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
         const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
         if (st != NULL && strcmp(st, "23505") == 0 && p->stmt_error) {
@@ -391,8 +416,10 @@ int sl__pg_sync(sl_pg_sink_t *s, int all) {
     if (s->conn == NULL)
         return sl__pg_seterr(s, SL_EAGAIN, "partition %s: connection lost",
                              s->part);
+    int rc = sl__pg_run_flush(s);
+    if (rc != 0)
+        return rc;
     pgchunk_t *cur = &s->ch[s->cur], *prev = &s->ch[!s->cur];
-    int rc = 0;
     if (cur->npend > 0 || all) {
         if (PQpipelineSync(s->conn) != 1)
             return sl__pg_fail(s, NULL, "pipeline sync");

@@ -10,6 +10,7 @@
  *             --map
  *   stmt.c    the prepared statement for one row event
  *   value.c   one JSON value as a PostgreSQL parameter
+ *   multi.c   runs of inserts as multi-row statements
  *   create.c  --create-tables-from: a missing table from the source's
  *             definition
  *   url.c     the --target URL (and create.c the --create-tables-from
@@ -35,6 +36,7 @@
 #include <stdint.h>
 
 #define PG_CHUNK_ROWS 1000
+#define PG_RUN_ROWS 64 /* Rows per multi-row insert (multi.c). */
 
 /* How a column's values are converted (value.c). */
 enum {
@@ -88,9 +90,11 @@ enum { OP_INSERT = 0, OP_UPDATE = 1, OP_DELETE = 2 };
 
 struct pgstmt_s {
     pgstmt_t *next;
-    char *sig;     /* Kind and column set (see stmt.c). */
-    char name[24]; /* Server-side name. */
-    int check;     /* CHK_ */
+    char *sig;       /* Kind and column set (see stmt.c). */
+    char *sql;       /* Inserts: the text, for multi.c. */
+    pgstmt_t *multi; /* Inserts: the same for several rows (multi.c). */
+    char name[24];   /* Server-side name. */
+    int check;       /* CHK_ */
     size_t nparams;
     size_t *param_col; /* Column index of each parameter. */
 };
@@ -102,7 +106,17 @@ typedef struct {
     pgtable_t *tm;
     pgstmt_t *st;
     size_t first; /* Its first parameter in the chunk's arrays. */
+    size_t nrows; /* A multi-row insert: its rows (0: one row). */
 } pgpend_t;
+
+/* Inserts held for one multi-row statement (multi.c). */
+typedef struct {
+    pgtable_t *tm;
+    pgstmt_t *st; /* The single-row statement they share. */
+    size_t first; /* First parameter in the current chunk. */
+    size_t n;
+    uint64_t offset, rowno; /* The first row's. */
+} pgrun_t;
 
 typedef struct {
     pgpend_t *pend;
@@ -128,6 +142,10 @@ typedef struct sl_pg_sink_s {
     int in_pipeline;
     pgchunk_t ch[2]; /* Alternate: one in flight, one being built. */
     int cur;         /* The chunk being built. */
+    pgrun_t run;
+    int group_multi;  /* The open group sent a multi-row insert. */
+    int careful;      /* This group: one row per statement. */
+    int want_careful; /* The next group (after a multi-row mismatch). */
     uint64_t group_rows, group_ins, group_upd, group_del, group_drift;
     sl_buf_t tmp, tmp2;
     void *img[2]; /* stmt.c's before and after images. */
@@ -177,6 +195,12 @@ ssize_t sl__pg_col(const pgtable_t *tm, const char *name, size_t len);
  * set) when it has no such table. */
 int sl__pg_create_table(sl_pg_sink_t *s, pgtable_t *tm, char *err,
                         size_t errlen);
+
+/* multi.c: holds an insert for a multi-row statement (its values are
+ * the chunk's last parameters, from first), or sends the run. */
+int sl__pg_run_add(sl_pg_sink_t *s, pgtable_t *tm, pgstmt_t *st,
+                   uint64_t offset, uint64_t rowno, size_t first);
+int sl__pg_run_flush(sl_pg_sink_t *s);
 
 /* stmt.c */
 int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,

@@ -397,6 +397,15 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
             rc = SL_ENOMEM;
             goto out;
         }
+        if (op == OP_INSERT &&
+            (st->sql = strdup((const char *)q.data)) == NULL) {
+            free(st->param_col);
+            free(st->sig);
+            free(st);
+            st = NULL;
+            rc = SL_ENOMEM;
+            goto out;
+        }
         snprintf(st->name, sizeof st->name, "sl%u", ++s->stmt_seq);
         st->check = is_read ? CHK_NONE : check;
         st->nparams = np;
@@ -444,6 +453,19 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
         vals[i] = c->poff[first + i] == SIZE_MAX
                       ? NULL
                       : (const char *)c->data.data + c->poff[first + i];
+    if (op == OP_INSERT && !s->careful && st->sql != NULL) {
+        rc = sl__pg_run_add(s, tm, st, offset, rowno, first);
+        if (rc != 0)
+            goto out;
+        s->group_rows++;
+        s->group_ins++;
+        if (c->npend + s->run.n >= PG_CHUNK_ROWS ||
+            c->data.len >= s->common->batch_bytes)
+            rc = sl__pg_sync(s, 0);
+        goto out;
+    }
+    if ((rc = sl__pg_run_flush(s)) != 0)
+        goto out;
     if (PQsendQueryPrepared(s->conn, st->name, (int)np, vals, c->plen + first,
                             c->pfmt + first, 0) != 1) {
         rc = sl__pg_fail(s, NULL, "sending a row");
@@ -458,6 +480,7 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
     p->tm = tm;
     p->st = st;
     p->first = first;
+    p->nrows = 0;
     s->group_rows++;
     s->group_ins += op == OP_INSERT;
     s->group_upd += op == OP_UPDATE;

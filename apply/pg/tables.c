@@ -52,19 +52,25 @@ ssize_t sl__pg_col(const pgtable_t *tm, const char *name, size_t len) {
     return -1;
 }
 
-static void stmts_free(pgtable_t *tm) {
-    pgstmt_t *st = tm->stmts;
+static void stmt_list_free(pgstmt_t *st) {
     while (st != NULL) {
         pgstmt_t *n = st->next;
+        stmt_list_free(st->multi);
         free(st->sig);
+        free(st->sql);
         free(st->param_col);
         free(st);
         st = n;
     }
+}
+
+static void stmts_free(pgtable_t *tm) {
+    stmt_list_free(tm->stmts);
     tm->stmts = NULL;
 }
 
 void sl__pg_forget_stmts(sl_pg_sink_t *s) {
+    s->run.n = 0;
     for (size_t i = 0; i < s->ntables; i++)
         stmts_free(s->tables[i]);
 }

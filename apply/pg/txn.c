@@ -121,6 +121,7 @@ static int pg_claim(void *impl, uint64_t start, uint64_t *next,
 
 static void pg_abort(void *impl) {
     sl_pg_sink_t *s = impl;
+    s->run.n = 0;
     if (s->conn == NULL)
         return;
     if (s->ch[0].npend || s->ch[1].npend || s->ch[0].synced ||
@@ -156,6 +157,10 @@ static int pg_begin(void *impl, uint64_t start, int start_found,
     s->failed_drift = 0;
     s->group_rows = s->group_ins = s->group_upd = s->group_del = 0;
     s->group_drift = 0;
+    s->careful = s->want_careful;
+    s->want_careful = 0;
+    s->run.n = 0;
+    s->group_multi = 0;
     int rc = sl__pg_ensure_conn(s, stop);
     if (rc != 0)
         return rc;
@@ -287,7 +292,8 @@ static int pg_row(void *impl, const sl_jr_doc_t *doc, const sl_event_t *ev,
 
 static int pg_kick(void *impl) {
     sl_pg_sink_t *s = impl;
-    if (!s->in_group || s->conn == NULL || s->ch[s->cur].npend == 0)
+    if (!s->in_group || s->conn == NULL ||
+        (s->ch[s->cur].npend == 0 && s->run.n == 0))
         return 0;
     return sl__pg_sync(s, 0);
 }
@@ -321,11 +327,18 @@ static int pg_commit(void *impl, uint64_t next, uint64_t ntrx,
     sl_pg_sink_t *s = impl;
     if (!s->in_group || s->conn == NULL)
         return sl__pg_seterr(s, SL_EAGAIN, "no open group");
+    int rc = sl__pg_run_flush(s);
+    /* A multi-row insert that met drift succeeded on the server: its
+     * check must come before COMMIT is sent (one more round trip, only
+     * for groups that had one). */
+    if (rc == 0 && s->group_multi)
+        rc = sl__pg_sync(s, 1);
+    if (rc != 0) {
+        pg_abort(s);
+        return rc;
+    }
     pgchunk_t *c = &s->ch[s->cur];
-    int rc = sl__pg_chunk_reserve(c, 0);
-    if (rc == 0 && c->cappend - c->npend < 2)
-        rc = sl__pg_chunk_reserve(c, 0);
-    if (rc != 0)
+    if ((rc = sl__pg_chunk_reserve(c, 0)) != 0)
         return rc;
     const char *v[7];
     key_params(s, v);
@@ -398,8 +411,8 @@ static int pg_wait(void *impl, volatile int *stop) {
 }
 
 static int pg_careful(const void *impl) {
-    (void)impl;
-    return 0; /* Every drift case is handled inside its statement. */
+    /* After a multi-row insert met drift or an error (multi.c). */
+    return ((const sl_pg_sink_t *)impl)->want_careful;
 }
 
 static const char *pg_error(const void *impl) {
