@@ -51,8 +51,10 @@ build/config.mk: Makefile docker/packages.txt
 	  lf=$$(pkg-config --libs $(PC_MODULES)); \
 	  rk=$$(pkg-config --cflags --libs rdkafka); \
 	  mhd=$$(pkg-config --libs libmicrohttpd); \
+	  pqc=$$(pkg-config --cflags libpq); pql=$$(pkg-config --libs libpq); \
 	  printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nRDKAFKA := %s\nMHD := %s\n' \
 	    "$$cf" "$$lf" "$$rk" "$$mhd" > $@.tmp; \
+	  printf 'PQ_CFLAGS := %s\nPQ_LIBS := %s\n' "$$pqc" "$$pql" >> $@.tmp; \
 	  mv $@.tmp $@
 
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS)
@@ -67,6 +69,10 @@ LIB_SRC := $(wildcard lib/*.c)
 BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c broker/*/*.c))
 CAPTURE_SRC := $(filter-out capture/main.c,$(wildcard capture/*.c capture/*/*.c))
 APPLY_SRC := $(filter-out apply/main.c,$(wildcard apply/*.c apply/*/*.c))
+# The PostgreSQL target (libpq) is linked only into sluice-apply and its
+# tests, so it stays out of the archive every program links.
+PG_SRC := $(wildcard apply/pg/*.c)
+APPLY_SRC := $(filter-out $(PG_SRC),$(APPLY_SRC))
 MODULE_SRC := $(LIB_SRC) $(BROKER_SRC) $(CAPTURE_SRC) $(APPLY_SRC)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 # The runner's main() is kept apart so benchmarks, which have their own,
@@ -134,7 +140,7 @@ build/libsluice-asan.a: $(call asanobj,$(MODULE_SRC))
 
 bin/sluice-broker: build/obj/broker/main.o build/libsluice.a
 bin/sluice-capture: build/obj/capture/main.o build/libsluice.a
-bin/sluice-apply: build/obj/apply/main.o build/libsluice.a
+bin/sluice-apply: build/obj/apply/main.o $(call obj,$(PG_SRC)) build/libsluice.a
 bin/sluice: $(call obj,$(wildcard cli/*.c)) build/libsluice.a
 $(PROGRAMS):
 	@mkdir -p bin
@@ -190,6 +196,19 @@ bin/sluice: LDLIBS += $(RDKAFKA)
 build/tests/tools/kafka_mock: build/obj/tests/tools/kafka_mock.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -g -o $@ $^ $(RDKAFKA)
+
+# libpq: the PostgreSQL sink's objects, sluice-apply and the PostgreSQL
+# tests (which query the target with libpq) only.
+$(call obj,$(PG_SRC)) build/obj/tests/integration/apply_pg.o: \
+    ALL_CFLAGS += $(PQ_CFLAGS)
+bin/sluice-apply build/tests/integration/apply_pg: LDLIBS += $(PQ_LIBS)
+# apply_pg also tests the PostgreSQL sink's parsers directly: its objects
+# are linked before the archive they use.
+build/tests/integration/apply_pg: build/obj/tests/integration/apply_pg.o \
+    $(call obj,$(PG_SRC)) $(call obj,$(HARNESS_SRC) $(TESTMAIN_SRC)) \
+    build/libsluice.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -g -o $@ $^ $(LDLIBS)
 
 build/freeport: build/obj/tests/harness/tools/freeport.o
 	$(CC) -o $@ $^

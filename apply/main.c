@@ -8,6 +8,7 @@
 #include "apply/metrics.h"
 #include "apply/mysql/reset.h"
 #include "apply/mysql/sink.h"
+#include "apply/pg/sink.h"
 #include "apply/sink_cache.h"
 #include "config.h"
 #include "error.h"
@@ -39,8 +40,8 @@ static const sl_opt_t opts[] = {
     {"start", "earliest", 0,
      "where to begin with no stored position: earliest or latest"},
     {"target", NULL, 0,
-     "MySQL/MariaDB target mysql://USER@HOST:PORT/DB "
-     "(DB holds sluice_offsets)"},
+     "MySQL/MariaDB target mysql://USER@HOST:PORT/DB, or PostgreSQL "
+     "postgresql://USER@HOST:PORT/DB (DB holds sluice_offsets)"},
     {"target-password-file", NULL, 0,
      "file with the target password (else $SLUICE_TARGET_PASSWORD)"},
     {"map", NULL, SL_OPT_MULTI, "database mapping SRC_DB=DST_DB (repeatable)"},
@@ -87,6 +88,14 @@ static const sl_opt_t opts[] = {
      "(docs/replay.md)"},
     {"reset-confirm", "no", SL_OPT_FLAG,
      "--reset-to: move the offsets (without it, only shows them)"},
+    {"create-tables-from", NULL, 0,
+     "PostgreSQL target: create missing tables from their definition on "
+     "this source mysql://USER@HOST:PORT (password: "
+     "--create-tables-password-file or $SLUICE_SOURCE_PASSWORD)"},
+    {"create-tables-password-file", NULL, 0,
+     "file with the --create-tables-from password"},
+    {"zero-dates", "null", 0,
+     "PostgreSQL target: a zero date becomes null, or stop"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
     SL_HTTP_OPTS,
@@ -260,8 +269,41 @@ int main(int argc, char **argv) {
     sl_dbmap_t maps[256];
     size_t nmaps = 0;
     const char *target = sl_config_get(&cfg, "target");
+    /* A PostgreSQL target: the same consumer, through apply/target.h. */
+    sl_pg_opts_t po;
+    memset(&po, 0, sizeof po);
+    char *cpass = NULL;
+    int pg = target != NULL && sl_pg_url_is_pg(target);
+    if (pg) {
+        if (sl_pg_url_parse(target, &po.url) != 0)
+            return usage(&cfg, "--target must be postgresql://USER@HOST:PORT/"
+                               "DB[?sslmode=M&sslrootcert=FILE] (the password "
+                               "comes from --target-password-file or "
+                               "SLUICE_TARGET_PASSWORD)");
+        const char *zd = sl_config_get(&cfg, "zero-dates");
+        if (strcmp(zd, "null") != 0 && strcmp(zd, "stop") != 0)
+            return usage(&cfg, "--zero-dates must be null or stop");
+        po.zero_dates =
+            strcmp(zd, "stop") == 0 ? SL_PG_ZERO_STOP : SL_PG_ZERO_NULL;
+        const char *ctf = sl_config_get(&cfg, "create-tables-from");
+        if (ctf != NULL && sl_pg_source_parse(ctf, &po.source) != 0)
+            return usage(&cfg, "--create-tables-from must be "
+                               "mysql://USER@HOST:PORT");
+        if (ctf != NULL &&
+            sl_secret_load(sl_config_get(&cfg, "create-tables-password-file"),
+                           "SLUICE_SOURCE_PASSWORD", &cpass, errbuf,
+                           sizeof errbuf) != 0)
+            return usage(&cfg, errbuf);
+        po.create_tables = ctf != NULL;
+        po.source_password = cpass;
+        if (co.ddl_replay)
+            return usage(&cfg, "--ddl-replay is not supported with a "
+                               "PostgreSQL target");
+        mo.ops = &sl_pg_target_ops;
+        mo.ops_arg = &po;
+    }
     if (target != NULL) {
-        if (sl_mysql_url_parse(target, &mo.url) != 0)
+        if (!pg && sl_mysql_url_parse(target, &mo.url) != 0)
             return usage(&cfg, "--target must be mysql://USER@HOST:PORT/DB "
                                "(the password comes from "
                                "--target-password-file or "
@@ -271,6 +313,7 @@ int main(int argc, char **argv) {
                            sizeof errbuf) != 0)
             return usage(&cfg, errbuf);
         mo.password = tpass;
+        po.password = tpass;
         if (sl_drift_parse(sl_config_get(&cfg, "drift"), &mo.drift) != 0)
             return usage(&cfg, "--drift must be overwrite, skip or stop");
         const sl_strlist_t *ml = sl_config_get_list(&cfg, "map");
@@ -363,7 +406,7 @@ int main(int argc, char **argv) {
     if (co.mysql == NULL && co.redis == NULL && co.memcached == NULL)
         return usage(&cfg, "nothing to apply to: give --target, --redis or "
                            "--memcached");
-    if (keys != NULL && co.mysql != NULL &&
+    if (keys != NULL && co.mysql != NULL && !pg &&
         validate_keys(keys, &mo.url, tpass, maps, nmaps) != 0) {
         sl_keytpl_free(keys);
         sl_config_free(&cfg);
@@ -396,6 +439,7 @@ int main(int argc, char **argv) {
     sl_apply_metrics_stop();
     sl_keytpl_free(keys);
     sl_secret_free(tpass);
+    sl_secret_free(cpass);
     sl_secret_free(rpass);
     sl_secret_free(secret);
     sl_config_free(&cfg);

@@ -141,6 +141,7 @@ typedef struct {
 /* The sink: options, connection, the group being built and sent. */
 struct sl_mysql_sink_s {
     sl_mysql_opts_t opts;
+    void *alt; /* Another target's sink (opts.ops), which does the work. */
     char *password;
     sl_dbmap_t *maps;
     char *group, *topic, *part;

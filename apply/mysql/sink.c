@@ -5,6 +5,8 @@
  */
 #include "internal.h"
 
+#include "apply/target.h"
+
 #include "error.h"
 #include "log.h"
 #include "parse.h"
@@ -75,6 +77,7 @@ int sl_mysql_url_parse(const char *text, sl_mysql_url_t *url) {
 int sl_mysql_sink_new(const sl_mysql_opts_t *opts, const char *part,
                       sl_mysql_sink_t **out) {
     sl_mysql_sink_t *s = calloc(1, sizeof *s);
+    int rc;
     if (s == NULL)
         return SL_ENOMEM;
     s->opts = *opts;
@@ -104,6 +107,11 @@ int sl_mysql_sink_new(const sl_mysql_opts_t *opts, const char *part,
         sl_mysql_sink_free(s);
         return SL_ENOMEM;
     }
+    if (opts->ops != NULL &&
+        (rc = opts->ops->new_cb(&s->opts, opts->ops_arg, part, &s->alt)) != 0) {
+        sl_mysql_sink_free(s);
+        return rc;
+    }
     *out = s;
     return 0;
 }
@@ -111,6 +119,8 @@ int sl_mysql_sink_new(const sl_mysql_opts_t *opts, const char *part,
 void sl_mysql_sink_free(sl_mysql_sink_t *s) {
     if (s == NULL)
         return;
+    if (s->alt)
+        s->opts.ops->free_cb(s->alt);
     sl__mysql_disconnect(s);
     sl__mysql_free_tables(s);
     if (s->password) {
@@ -140,24 +150,44 @@ void sl_mysql_sink_free(sl_mysql_sink_t *s) {
     free(s);
 }
 
-const char *sl_mysql_sink_error(const sl_mysql_sink_t *s) { return s->err; }
+const char *sl_mysql_sink_error(const sl_mysql_sink_t *s) {
+    if (s->alt)
+        return s->opts.ops->error_cb(s->alt);
+    return s->err;
+}
 int sl_mysql_sink_failed_drift(const sl_mysql_sink_t *s) {
+    if (s->alt)
+        return s->opts.ops->failed_drift_cb(s->alt);
     return s->failed_drift;
 }
 uint64_t sl_mysql_sink_failed_offset(const sl_mysql_sink_t *s) {
+    if (s->alt)
+        return s->opts.ops->failed_offset_cb(s->alt);
     return s->failed_offset;
 }
-int sl_mysql_sink_careful(const sl_mysql_sink_t *s) { return s->want_careful; }
+int sl_mysql_sink_careful(const sl_mysql_sink_t *s) {
+    if (s->alt)
+        return s->opts.ops->careful_cb(s->alt);
+    return s->want_careful;
+}
 void sl_mysql_sink_stats(const sl_mysql_sink_t *s, sl_mysql_stats_t *st) {
+    if (s->alt) {
+        s->opts.ops->stats_cb(s->alt, st);
+        return;
+    }
     *st = s->stats;
     st->windows = s->nwin_c;
 }
 
 int sl_mysql_sink_wait(sl_mysql_sink_t *s, volatile int *stop) {
+    if (s->alt)
+        return s->opts.ops->wait_cb(s->alt, stop);
     return sl_backoff_sleep(&s->bo, stop);
 }
 
 int sl_mysql_sink_kick(sl_mysql_sink_t *s) {
+    if (s->alt)
+        return s->opts.ops->kick_cb(s->alt);
     if (!s->in_group || s->mysql == NULL)
         return 0;
     if (s->bk.state == 2)
@@ -167,6 +197,10 @@ int sl_mysql_sink_kick(sl_mysql_sink_t *s) {
 
 int sl_mysql_sink_row(sl_mysql_sink_t *s, const char *json, size_t len,
                       uint64_t offset) {
+    if (s->alt && sl_jr_parse(&s->doc, json, len) != 0)
+        return SL_ECORRUPT;
+    if (s->alt)
+        return sl_mysql_sink_row_doc(s, &s->doc, offset);
     if (!s->in_group || s->mysql == NULL)
         return sl__mysql_seterr(s, SL_EAGAIN, "no open group");
     int rc = sl_jr_parse(&s->doc, json, len);
@@ -191,6 +225,8 @@ int sl_mysql_sink_row_doc(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
 
 int sl_mysql_sink_row_ev(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
                          const sl_event_t *ev, uint64_t offset) {
+    if (s->alt)
+        return s->opts.ops->row_cb(s->alt, doc, ev, offset);
     if (!s->in_group || s->mysql == NULL)
         return sl__mysql_seterr(s, SL_EAGAIN, "no open group");
     int rc = 0;

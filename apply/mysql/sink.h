@@ -108,6 +108,10 @@ typedef struct {
     int text_only;         /* Never MariaDB bulk execution (--bulk=no). */
     uint32_t retry_min_ms; /* Backoff (default 100 ms .. 10 s). */
     uint32_t retry_max_ms;
+    /* Another target (apply/target.h: PostgreSQL) behind this interface,
+     * or NULL; ops_arg is its own options. Both borrowed. */
+    const struct sl_target_ops_s *ops;
+    const void *ops_arg;
 } sl_mysql_opts_t;
 
 typedef struct sl_mysql_sink_s sl_mysql_sink_t;

@@ -8,6 +8,8 @@
  */
 #include "internal.h"
 
+#include "apply/target.h"
+
 #include "clock.h"
 #include "error.h"
 #include "log.h"
@@ -122,6 +124,8 @@ static int write_offset(sl_mysql_sink_t *s, int claim, uint64_t next,
 
 int sl_mysql_sink_resume(sl_mysql_sink_t *s, uint64_t *next, int *found,
                          volatile int *stop) {
+    if (s->alt)
+        return s->opts.ops->resume_cb(s->alt, next, found, stop);
     for (;;) {
         int rc = sl__mysql_ensure_conn(s, stop);
         if (rc != 0)
@@ -144,6 +148,8 @@ int sl_mysql_sink_resume(sl_mysql_sink_t *s, uint64_t *next, int *found,
 
 int sl_mysql_sink_claim(sl_mysql_sink_t *s, uint64_t start, uint64_t *next,
                         volatile int *stop) {
+    if (s->alt)
+        return s->opts.ops->claim_cb(s->alt, start, next, stop);
     for (;;) {
         int rc = sl__mysql_ensure_conn(s, stop);
         if (rc != 0)
@@ -166,6 +172,10 @@ int sl_mysql_sink_claim(sl_mysql_sink_t *s, uint64_t start, uint64_t *next,
 }
 
 void sl_mysql_sink_abort(sl_mysql_sink_t *s) {
+    if (s->alt) {
+        s->opts.ops->abort_cb(s->alt);
+        return;
+    }
     if (s->inflight) {
         /* Results still on the wire: closing the connection rolls the
          * transaction back without reading them. */
@@ -183,6 +193,8 @@ void sl_mysql_sink_abort(sl_mysql_sink_t *s) {
 
 int sl_mysql_sink_begin(sl_mysql_sink_t *s, uint64_t start_offset,
                         int start_found, volatile int *stop) {
+    if (s->alt)
+        return s->opts.ops->begin_cb(s->alt, start_offset, start_found, stop);
     sl_buf_reset(&s->sql);
     sl__mysql_bulk_reset(&s->bk);
     s->nstmts = 0;
@@ -236,6 +248,8 @@ static int put_use(sl_buf_t *b, const char *db) {
 
 int sl_mysql_sink_ddl(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
                       uint64_t offset, volatile int *stop) {
+    if (s->alt)
+        return s->opts.ops->ddl_cb(s->alt, doc, offset, stop);
     if (s->in_group)
         return sl__mysql_seterr(s, SL_EINVAL, "DDL inside an open group");
     s->failed_offset = UINT64_MAX;
@@ -317,6 +331,9 @@ out:
 int sl_mysql_sink_commit(sl_mysql_sink_t *s, uint64_t next_offset,
                          uint64_t ntrx, const char *last_trx,
                          volatile int *stop) {
+    if (s->alt)
+        return s->opts.ops->commit_cb(s->alt, next_offset, ntrx, last_trx,
+                                      stop);
     if (!s->in_group || s->mysql == NULL)
         return sl__mysql_seterr(s, SL_EAGAIN, "no open group");
     int rc = sl__mysql_flush(s);
