@@ -547,7 +547,9 @@ static int on_change(void *ctx, const sl_change_t *chg) {
     svc_t *svc = ctx;
     int err = 0;
     switch (chg->kind) {
-    case SL_CHANGE_UNKNOWN: return 0;
+    case SL_CHANGE_UNKNOWN:
+    case SL_CHANGE_SNAPSHOT_START: /* Never decoded from a binlog. */
+    case SL_CHANGE_SNAPSHOT_DONE: return 0;
     case SL_CHANGE_BEGIN:
         svc->in_trx = 1;
         clear_touched(svc);

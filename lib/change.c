@@ -12,6 +12,8 @@ static const char *const kind_names[] = {
     [SL_CHANGE_DDL] = "ddl",
     [SL_CHANGE_STATEMENT] = "statement",
     [SL_CHANGE_XA_PREPARE] = "xa_prepare",
+    [SL_CHANGE_SNAPSHOT_START] = "snapshot_start",
+    [SL_CHANGE_SNAPSHOT_DONE] = "snapshot_done",
 };
 
 static const char *const op_names[] = {
@@ -19,6 +21,7 @@ static const char *const op_names[] = {
     [SL_OP_INSERT] = "insert",
     [SL_OP_UPDATE] = "update",
     [SL_OP_DELETE] = "delete",
+    [SL_OP_READ] = "read",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -20,7 +20,9 @@ typedef enum {
     SL_CHANGE_ROLLBACK = 4,  /* A transaction was rolled back. */
     SL_CHANGE_DDL = 5,       /* A schema change statement. */
     SL_CHANGE_STATEMENT = 6, /* Statement-based DML (no row images). */
-    SL_CHANGE_XA_PREPARE = 7 /* XA PREPARE: the transaction is prepared. */
+    SL_CHANGE_XA_PREPARE = 7, /* XA PREPARE: the transaction is prepared. */
+    SL_CHANGE_SNAPSHOT_START = 8, /* A table's snapshot starts. */
+    SL_CHANGE_SNAPSHOT_DONE = 9   /* A table's snapshot is complete. */
 } sl_change_kind_t;
 
 /* What a row change does (the "op" member of a "row" event). */
@@ -28,7 +30,8 @@ typedef enum {
     SL_OP_NONE = 0, /* Not a row event, or an op this build does not know. */
     SL_OP_INSERT = 1,
     SL_OP_UPDATE = 2,
-    SL_OP_DELETE = 3
+    SL_OP_DELETE = 3,
+    SL_OP_READ = 4 /* A row read by a snapshot (docs/snapshot.md). */
 } sl_change_op_t;
 
 /* The JSON name of a kind or op ("row", "insert"); "" for UNKNOWN/NONE.
