@@ -6,8 +6,11 @@
  */
 #include "offline.h"
 #include "service.h"
+#include "snapshot/signal.h"
 
 int main(int argc, char **argv) {
+    if (sl_snap_signal_wanted(argc, argv))
+        return sl_snap_signal_main(argc, argv);
     if (sl_capture_offline_wanted(argc, argv))
         return sl_capture_offline_main(argc, argv);
     return sl_capture_service_main(argc, argv);

@@ -479,10 +479,79 @@ static int touch_image(sl_snap_t *snap, uint32_t img) {
     return sl_window_touch(snap->win, snap->key.data, snap->key.len);
 }
 
+/* A row of sluice.signal (signal.c): an insert for this capture queues
+ * the tables it names. */
+static int on_signal(sl_snap_t *snap, const sl_change_t *chg) {
+    sl_jr_doc_t *d = &snap->doc;
+    if (chg->op != SL_OP_INSERT || sl_jr_parse(d, chg->json, chg->json_len))
+        return 0;
+    uint32_t after = sl_jr_get(d, 0, "after");
+    if (after == SL_JR_NONE || sl_jr_type(d, after) != SL_JR_OBJECT)
+        return 0;
+    uint32_t name = member(d, after, "name", "@2");
+    uint32_t type = member(d, after, "type", "@3");
+    uint32_t data = member(d, after, "data", "@4");
+    if (name == SL_JR_NONE ||
+        !sl_jr_str_eq(d, name, snap->name, strlen(snap->name)))
+        return 0;
+    sl_buf_t text = SL_BUF_INIT;
+    if (type == SL_JR_NONE || !sl_jr_str_eq(d, type, "snapshot", 8) ||
+        data == SL_JR_NONE || sl_jr_unescape(d, data, &text) != 0) {
+        sl_log_warn("signal row not understood; ignored", "file=%s pos=%llu",
+                    chg->file, (unsigned long long)chg->pos);
+        sl_buf_free(&text);
+        return 0;
+    }
+    sl_jr_doc_t req;
+    sl_jr_init(&req);
+    int rc = 0;
+    uint32_t tables = SL_JR_NONE;
+    if (sl_jr_parse(&req, (const char *)text.data, text.len) == 0)
+        tables = sl_jr_get(&req, 0, "tables");
+    if (tables == SL_JR_NONE || sl_jr_type(&req, tables) != SL_JR_ARRAY) {
+        sl_log_warn("signal row not understood; ignored", "file=%s pos=%llu",
+                    chg->file, (unsigned long long)chg->pos);
+    } else {
+        char *where = jr_strdup(&req, sl_jr_get(&req, 0, "where"));
+        uint32_t it = tables + 1;
+        for (uint32_t k = 0; k < sl_jr_tok(&req, tables)->count && rc == 0;
+             k++) {
+            char *db = NULL, *t = NULL;
+            if (sl_jr_type(&req, it) == SL_JR_ARRAY &&
+                sl_jr_tok(&req, it)->count == 2) {
+                db = jr_strdup(&req, it + 1);
+                t = jr_strdup(&req, sl_jr_tok(&req, it + 1)->next);
+            }
+            if (db == NULL || t == NULL)
+                sl_log_warn("signal: a table entry is not [db, table]", NULL);
+            else if (!snap->o.want_table(snap->o.ctx, db, t))
+                sl_log_warn("signal: table not captured; no snapshot",
+                            "table=%s.%s", db, t);
+            else {
+                sl_log_info("snapshot requested", "table=%s.%s where=%s", db, t,
+                            where ? where : "-");
+                rc = sl_snap_queue(snap, db, t, where);
+            }
+            free(db);
+            free(t);
+            it = sl_jr_tok(&req, it)->next;
+        }
+        free(where);
+    }
+    sl_jr_free(&req);
+    sl_buf_free(&text);
+    return rc;
+}
+
 int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
                    char *err, size_t errlen) {
     *consumed = 0;
     sl_jr_doc_t *d = &snap->doc;
+    if (chg->db_len == 6 && memcmp(chg->db, "sluice", 6) == 0 &&
+        chg->table_len == 6 && memcmp(chg->table, "signal", 6) == 0) {
+        *consumed = 1;
+        return on_signal(snap, chg);
+    }
     if (is_watermark(chg)) {
         *consumed = 1;
         if (!snap->job_live || snap->job_stale)

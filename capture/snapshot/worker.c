@@ -38,6 +38,7 @@ struct sl__snap_worker_s {
     int tls;
     uint32_t connect_timeout_ms;
     MYSQL *mysql;
+    unsigned pause_ms; /* Test hook: a pause before the high watermark. */
     sl_buf_t sql;
     sl_buf_t scratch;
 };
@@ -472,6 +473,14 @@ static void run_job(sl__snap_worker_t *w, sl__snap_job_t *job) {
         err = watermark(w, job, job->lw);
     if (err == 0)
         err = read_chunk(w, job);
+    if (err == 0 && w->pause_ms > 0) {
+        /* Tests widen the window between the read and the high watermark
+         * (SLUICE_SNAPSHOT_TEST_PAUSE_MS), where a change that the window
+         * failed to drop would leave a stale read row. */
+        struct timespec ts = {w->pause_ms / 1000,
+                              (long)(w->pause_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (err == 0) {
         /* The rows are handed over before the high watermark exists, so
          * the capture cannot meet it without them. */
@@ -513,6 +522,8 @@ int sl__snap_worker_start(sl__snap_worker_t **out,
     w->port = opts->port;
     w->tls = opts->tls;
     w->connect_timeout_ms = opts->connect_timeout_ms;
+    const char *pause = getenv("SLUICE_SNAPSHOT_TEST_PAUSE_MS");
+    w->pause_ms = pause ? (unsigned)strtoul(pause, NULL, 10) : 0;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
     if (w->host == NULL || w->user == NULL || w->name == NULL ||

@@ -15,6 +15,11 @@
 #include "jsonread.h"
 #include "sl_test.h"
 #include "strmap.h"
+/* The schema validator of the unit tests; its error paths may be cut. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#include "../unit/test_capture_lib.h"
+#pragma GCC diagnostic pop
 
 #include <signal.h>
 #include <stdio.h>
@@ -103,8 +108,11 @@ static void model_put(model_t *m, sl_buf_t *key, sl_buf_t *row) {
     SL_CHECK_OK(sl_strmap_put(&m->rows, key->data, key->len, v));
 }
 
-/* Replays one partition's events into the model. */
+/* Replays one partition's events into the model; every event must also
+ * validate against schemas/change-event.schema.json. */
 static void replay(model_t *m, const char *text) {
+    ct_node_t *schema = ct_load_schema();
+    SL_CHECK(schema != NULL);
     sl_jr_doc_t doc;
     sl_jr_init(&doc);
     sl_buf_t key = SL_BUF_INIT, row = SL_BUF_INIT;
@@ -112,6 +120,11 @@ static void replay(model_t *m, const char *text) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         SL_CHECK_OK(sl_jr_parse(&doc, p, len));
+        ct_node_t *ev = ct_parse(p, len);
+        char verr[256];
+        if (!ct_validate(schema, ev, verr, sizeof verr, "$"))
+            sl_test_fail(__FILE__, __LINE__, "%s: %.*s", verr, (int)len, p);
+        ct_free(ev);
         uint32_t kind = sl_jr_get(&doc, 0, "kind");
         if (sl_jr_str_eq(&doc, kind, "snapshot_start", 14))
             m->starts++;
@@ -140,6 +153,7 @@ static void replay(model_t *m, const char *text) {
     sl_jr_free(&doc);
     sl_buf_free(&key);
     sl_buf_free(&row);
+    ct_free(schema);
 }
 
 /* Compares the model with the source's rows (select lists the columns in
@@ -193,9 +207,32 @@ static long compare(model_t *m, MYSQL *mysql, const char *select) {
     return bad;
 }
 
-static void random_change(MYSQL *mysql, long nrows) {
+/* Where the snapshot reads now: the chunk number in capture's watermark
+ * times the chunk size (the seed keys are dense), or -1. */
+static long reading_at(MYSQL *mysql, const char *name, long chunk) {
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT mark FROM sluice.watermark WHERE name = '%s'", name);
+    if (mysql_query(mysql, sql) != 0)
+        return -1;
+    MYSQL_RES *res = mysql_store_result(mysql);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    long at = -1;
+    const char *colon = row && row[0] ? strchr(row[0], ':') : NULL;
+    if (colon != NULL)
+        at = atol(colon + 1) * chunk;
+    if (res != NULL)
+        mysql_free_result(res);
+    return at;
+}
+
+/* A random change; half of them aim at the keys the snapshot reads now
+ * (at, when known). */
+static void random_change(MYSQL *mysql, long nrows, long at) {
     char sql[512];
     long id = 1 + (long)(rnd() % (unsigned)(nrows * 2));
+    if (at >= 0 && rnd() % 2)
+        id = at + 1 + (long)(rnd() % 1400);
     switch (rnd() % 6) {
     case 0:
         snprintf(sql, sizeof sql,
@@ -239,6 +276,10 @@ static void random_change(MYSQL *mysql, long nrows) {
 
 SL_TEST(capture_snapshot_joins_the_stream_under_writes_and_kills) {
     long nrows = 50000;
+    /* Each chunk's window stays open 20 ms after its read, so that the
+     * changes aimed at it land there: a window that failed to drop them
+     * would publish stale rows, and the comparison would fail. */
+    setenv("SLUICE_SNAPSHOT_TEST_PAUSE_MS", "20", 1);
     const char *env = getenv("SL_SNAPSHOT_ROWS");
     if (env != NULL && atol(env) > 0)
         nrows = atol(env);
@@ -284,8 +325,9 @@ SL_TEST(capture_snapshot_joins_the_stream_under_writes_and_kills) {
      * another stretch of the snapshot, until it has been killed 5 times
      * and the snapshot is complete. */
     for (int round = 0; round < 100000; round++) {
+        long at = reading_at(w, "snap1", 700);
         for (int i = 0; i < 20; i++, changes++)
-            random_change(w, nrows);
+            random_change(w, nrows, at);
         int status;
         if (waitpid(cap, &status, WNOHANG) == cap) {
             char cmd[800];
@@ -341,5 +383,168 @@ SL_TEST(capture_snapshot_joins_the_stream_under_writes_and_kills) {
     sl_harness_broker_stop(&b, SIGTERM, 20000);
     sl_harness_exec(mysql, "DROP DATABASE " DB);
     mysql_close(w);
+    mysql_close(mysql);
+}
+
+static void wait_log(const char *path, const char *want, int count) {
+    for (int i = 0; i < 1200; i++) {
+        if (count_in_log(path, want) >= count)
+            return;
+        sl_harness_sleep_ms(50);
+    }
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "tail -n 30 %s >&2", path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "(no log)\n");
+    sl_test_fail(__FILE__, __LINE__, "no \"%s\" x%d in the log", want, count);
+}
+
+static long check_table(sl_client_t *cl, MYSQL *mysql, const char *part,
+                        const char *const *cols, size_t ncols, size_t npk,
+                        const char *select, model_t *out) {
+    char *text = sl_harness_partition_text(cl, "snapk", part);
+    model_t m = {.cols = cols, .ncols = ncols, .npk = npk};
+    SL_CHECK_OK(sl_strmap_init(&m.rows));
+    replay(&m, text);
+    free(text);
+    printf("# %s: %llu read rows, %llu stream rows, %llu starts\n", part,
+           (unsigned long long)m.reads, (unsigned long long)m.stream,
+           (unsigned long long)m.starts);
+    long bad = compare(&m, mysql, select);
+    *out = m;
+    return bad;
+}
+
+/* Composite and string keys (a case-insensitive collation, quotes,
+ * backslashes, non-ASCII), a skewed key distribution, DDL on a table
+ * while its snapshot runs, and an ad-hoc snapshot (with a WHERE
+ * condition) of a table that already streams, asked for with
+ * `sluice-capture snapshot`. */
+SL_TEST(capture_snapshot_keys_ddl_and_adhoc) {
+    setenv("SLUICE_SNAPSHOT_TEST_PAUSE_MS", "10", 1);
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_harness_exec(mysql, "DROP DATABASE IF EXISTS snap_k");
+    sl_harness_exec(mysql, "CREATE DATABASE snap_k");
+    sl_harness_exec(mysql, "USE snap_k");
+    sl_harness_exec(mysql,
+                    "CREATE TABLE c (a VARCHAR(30) COLLATE utf8mb4_general_ci, "
+                    "b INT, v VARCHAR(30), PRIMARY KEY (a, b)) "
+                    "CHARSET utf8mb4");
+    /* Skewed: most rows share a = 'hot'. */
+    sl_harness_exec(mysql, "INSERT INTO c SELECT 'hot', seq, CONCAT('v', seq) "
+                           "FROM seq_1_to_2500");
+    sl_harness_exec(mysql,
+                    "INSERT INTO c VALUES ('Ärger', 1, 'x'), ('it''s', 2, "
+                    "'q'), ('back\\\\slash', 3, 'b'), ('zz top', 4, 'z'), "
+                    "('a', 5, 'a'), ('日本', 6, 'j'), ('', 7, 'empty')");
+    sl_harness_exec(mysql, "INSERT INTO c SELECT CONCAT('k', seq % 37), seq, "
+                           "'cold' FROM seq_1_to_500");
+    sl_harness_exec(mysql, "CREATE TABLE s (id VARCHAR(40) PRIMARY KEY, n INT) "
+                           "CHARSET utf8mb4");
+    sl_harness_exec(mysql, "INSERT INTO s SELECT CONCAT('key-', LPAD(seq, 6, "
+                           "'0')), seq FROM seq_1_to_2000");
+    sl_harness_broker_t b;
+    memset(&b, 0, sizeof b);
+    sl_harness_broker_start(&b, NULL, 20000);
+    char logpath[700];
+    snprintf(logpath, sizeof logpath, "%s/capture-k.log", sl_test_tmpdir());
+    char stats[64];
+    snprintf(stats, sizeof stats, "127.0.0.1:%u", sl_harness_free_port());
+    const char *const flags[] = {
+        "--topic",     "snapk",   "--name",           "snapk",
+        "--server-id", "3072",    "--include",        "snap_k\\.(c|s)",
+        "--snapshot",  "initial", "--snapshot-chunk", "97",
+        "--heartbeat", "200ms",   "--stats-listen",   stats,
+        NULL};
+    int cap = sl_harness_start_capture(b.addr, flags, logpath);
+    MYSQL *w = sl_harness_mysql("SOURCE", "snap_k");
+    /* Writes on c while it is read, then DDL on s while s is read. */
+    wait_log(logpath, "table=snap_k.c id=", 1);
+    for (int i = 0; i < 300; i++) {
+        char sql[256];
+        int k = 1 + (int)(rnd() % 2500);
+        snprintf(sql, sizeof sql,
+                 i % 3 == 0   ? "UPDATE c SET v = 'chg' WHERE a = 'hot' AND "
+                                "b = %d"
+                 : i % 3 == 1 ? "UPDATE IGNORE c SET a = 'moved', b = %d "
+                                "WHERE a = 'hot' AND b = %d"
+                              : "DELETE FROM c WHERE a = 'hot' AND b = %d",
+                 k, k + 1);
+        mysql_query(w, sql);
+    }
+    wait_log(logpath, "table=snap_k.s id=", 1);
+    sl_harness_exec(w, "UPDATE s SET n = -n WHERE id < 'key-000500'");
+    sl_harness_exec(w, "ALTER TABLE s ADD COLUMN extra INT DEFAULT 7");
+    sl_harness_exec(w, "UPDATE s SET n = n + 1000000 WHERE id > 'key-001900'");
+    wait_log(logpath, "snapshot complete", 1);
+    /* An ad-hoc snapshot of c, which streams now, with a condition. */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "%s snapshot --source mysql://%s@127.0.0.1:%u --password-file %s "
+             "--name snapk --where \"b <= 100\" --stats %s snap_k.c "
+             ">> %s 2>&1",
+             sl_harness_bin("sluice-capture"), getenv("SL_SOURCE_USER"),
+             sl_harness_port("SOURCE"), sl_harness_password_file("SOURCE"),
+             stats, logpath);
+    SL_CHECK_INT(system(cmd), 0);
+    wait_log(logpath, "snapshot complete", 2);
+    wait_log(logpath, "snapshot done", 1); /* The terminal line's end. */
+    sl_harness_exec(w, "INSERT INTO c VALUES ('the-end', 0, 'end')");
+    sl_harness_exec(w, "INSERT INTO s (id, n) VALUES ('the-end', 0)");
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
+    sl_harness_wait_partition_text(cl, "snapk", "snap_k.c", "the-end", logpath);
+    sl_harness_wait_partition_text(cl, "snapk", "snap_k.s", "the-end", logpath);
+    static const char *const ccols[] = {"a", "b", "v"};
+    static const char *const scols[] = {"id", "n"};
+    model_t mc, ms;
+    SL_CHECK_INT(check_table(cl, mysql, "snap_k.c", ccols, 3, 2,
+                             "SELECT a, b, v FROM snap_k.c", &mc),
+                 0);
+    SL_CHECK_INT(check_table(cl, mysql, "snap_k.s", scols, 2, 1,
+                             "SELECT id, n FROM snap_k.s", &ms),
+                 0);
+    /* c was read twice: the initial snapshot and the ad-hoc one (rows with
+     * b <= 100 only, about 100 of the 'hot' ones and a few others). */
+    SL_CHECK_INT((long)mc.starts, 2);
+    SL_CHECK(mc.reads > 3000 && mc.reads < 3000 + 300);
+    SL_CHECK_INT((long)ms.starts, 1);
+    sl_client_close(cl);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
+    sl_harness_exec(mysql, "DROP DATABASE snap_k");
+    mysql_close(w);
+    mysql_close(mysql);
+}
+
+/* A table without a primary key is refused with a message that says why
+ * and what to do; nothing of it is published. */
+SL_TEST(capture_snapshot_refuses_a_keyless_table) {
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_harness_exec(mysql, "DROP DATABASE IF EXISTS snap_nk");
+    sl_harness_exec(mysql, "CREATE DATABASE snap_nk");
+    sl_harness_exec(mysql, "CREATE TABLE snap_nk.t (v INT)");
+    sl_harness_exec(mysql, "INSERT INTO snap_nk.t VALUES (1), (2)");
+    sl_harness_broker_t b;
+    memset(&b, 0, sizeof b);
+    sl_harness_broker_start(&b, NULL, 20000);
+    char logpath[700];
+    snprintf(logpath, sizeof logpath, "%s/capture-nk.log", sl_test_tmpdir());
+    const char *const flags[] = {
+        "--topic",     "snapnk",  "--name",    "snapnk",
+        "--server-id", "3073",    "--include", "snap_nk\\..*",
+        "--snapshot",  "initial", NULL};
+    int cap = sl_harness_start_capture(b.addr, flags, logpath);
+    int status = 0;
+    SL_CHECK(sl_harness_wait_exit(cap, 30000, &status));
+    SL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    SL_CHECK(log_has(logpath, "snapshot of snap_nk.t refused: the table has "
+                              "no primary key"));
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
+    char *text = sl_harness_partition_text(cl, "snapnk", "snap_nk.t");
+    SL_CHECK_STR(text, "");
+    free(text);
+    sl_client_close(cl);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
+    sl_harness_exec(mysql, "DROP DATABASE snap_nk");
     mysql_close(mysql);
 }
