@@ -78,7 +78,18 @@ static const sl_opt_t opts_table[] = {
      "initial (first start: snapshot every captured table, then stream), "
      "never, or when_needed (also when the checkpoint's position was "
      "purged); docs/snapshot.md"},
-    {"snapshot-chunk", "4096", 0, "rows per snapshot chunk"},
+    {"snapshot-chunk", "4096", 0, "rows of the first snapshot chunk"},
+    {"snapshot-chunk-min", "256", 0, "fewest rows per snapshot chunk"},
+    {"snapshot-chunk-max", "65536", 0, "most rows per snapshot chunk"},
+    {"snapshot-chunk-time", "250ms", 0,
+     "target read time of a chunk; its size adapts (0: fixed size)"},
+    {"snapshot-rate", "0", 0, "most snapshot rows read per second (0: no limit)"},
+    {"snapshot-max-threads-running", "0", 0,
+     "pause the snapshot while the source's Threads_running is above this "
+     "(0: never)"},
+    {"snapshot-max-replica-lag", "0", 0,
+     "pause the snapshot while the source (a replica) lags more than this "
+     "(0: never)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1193,13 +1204,29 @@ static int snap_step(svc_t *svc) {
 /* Starts the snapshot module: the cursor of the checkpoint resumed from,
  * or on a first start (snapshot=initial/when_needed) every captured table. */
 static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
-    uint64_t chunk = 4096;
+    uint64_t chunk = 4096, cmin = 256, cmax = 65536, ctime = 250, rate = 0,
+             threads = 0, lag_ms = 0;
     if (sl_config_get_u64(&svc->cfg, "snapshot-chunk", &chunk) != 0 ||
-        chunk == 0 || chunk > 1000000) {
+        sl_config_get_u64(&svc->cfg, "snapshot-chunk-min", &cmin) != 0 ||
+        sl_config_get_u64(&svc->cfg, "snapshot-chunk-max", &cmax) != 0 ||
+        sl_config_get_ms(&svc->cfg, "snapshot-chunk-time", &ctime) != 0 ||
+        sl_config_get_u64(&svc->cfg, "snapshot-rate", &rate) != 0 ||
+        sl_config_get_u64(&svc->cfg, "snapshot-max-threads-running",
+                          &threads) != 0 ||
+        sl_config_get_ms(&svc->cfg, "snapshot-max-replica-lag", &lag_ms) !=
+            0 ||
+        chunk == 0 || chunk > 1000000 || cmin == 0 || cmax < cmin ||
+        cmax > 1000000) {
         snprintf(svc->err, sizeof svc->err,
-                 "--snapshot-chunk must be between 1 and 1000000");
+                 "the --snapshot-* options are out of range (chunk sizes "
+                 "1..1000000, min <= max): %s",
+                 svc->cfg.err);
         return SL_EUSAGE;
     }
+    if (chunk < cmin)
+        cmin = chunk;
+    if (chunk > cmax)
+        cmax = chunk;
     sl_snap_opts_t so = {
         .host = svc->host,
         .user = svc->user,
@@ -1209,6 +1236,12 @@ static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
         .tls = svc->src_opts.tls,
         .name = name,
         .chunk_rows = chunk,
+        .chunk_min = cmin,
+        .chunk_max = cmax,
+        .chunk_time_ms = ctime,
+        .rate = rate,
+        .max_threads_running = threads,
+        .max_lag_s = (lag_ms + 999) / 1000,
         .publish = snap_publish_cb,
         .boundary = snap_boundary_cb,
         .want_table = want_table,

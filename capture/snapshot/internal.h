@@ -75,6 +75,8 @@ typedef struct {
     int tls;
     uint32_t connect_timeout_ms;
     const char *name; /* This capture's watermark row. */
+    /* Before each chunk, wait while the source is this busy (0: never). */
+    uint64_t max_threads_running, max_lag_s;
 } sl__snap_worker_opts_t;
 
 int sl__snap_worker_start(sl__snap_worker_t **out,

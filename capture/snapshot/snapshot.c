@@ -29,14 +29,18 @@ struct sl_snap_s {
     sl_snap_opts_t o;
     char *name;
     sl__snap_worker_t *worker;
-    sl__snap_job_t job;
-    int job_live;     /* Submitted, and its outcome not yet settled. */
+    sl__snap_job_t jobs[2]; /* The live job and the one before it. */
+    sl__snap_job_t *jp;     /* The live (or last) job. */
+    int job_live;           /* Submitted, and its outcome not yet settled. */
     int job_stale;    /* Its watermarks are to be ignored (DDL, restart). */
     int job_consumed; /* Its high watermark was met and its rows published. */
     uint64_t nonce, mark_seq;
     sl_window_t *win;
     uint64_t retry_at_ns;
     unsigned backoff_ms;
+    size_t chunk_size;      /* The next chunk's rows (adapts). */
+    uint64_t rate_start_ns; /* Rate limit: since when rate_rows count. */
+    uint64_t rate_rows;
 
     /* The cursor. */
     int active;
@@ -95,6 +99,7 @@ int sl_snap_new(sl_snap_t **out, const sl_snap_opts_t *opts) {
         snap->o.chunk_rows = 4096;
     snap->name = strdup(opts->name);
     snap->nonce = random64();
+    snap->jp = &snap->jobs[0];
     sl_jr_init(&snap->doc);
     sl__snap_worker_opts_t wo = {
         .host = opts->host,
@@ -104,7 +109,14 @@ int sl_snap_new(sl_snap_t **out, const sl_snap_opts_t *opts) {
         .port = opts->port,
         .tls = opts->tls,
         .name = opts->name,
+        .max_threads_running = opts->max_threads_running,
+        .max_lag_s = opts->max_lag_s,
     };
+    if (snap->o.chunk_min == 0)
+        snap->o.chunk_min = 1;
+    if (snap->o.chunk_max < snap->o.chunk_min)
+        snap->o.chunk_max = snap->o.chunk_min;
+    snap->chunk_size = snap->o.chunk_rows;
     int err = snap->name == NULL ? SL_ENOMEM : sl_window_new(&snap->win);
     if (err == 0)
         err = sl__snap_worker_start(&snap->worker, &wo);
@@ -148,9 +160,11 @@ void sl_snap_free(sl_snap_t *snap) {
     if (snap == NULL)
         return;
     sl__snap_worker_stop(snap->worker);
-    sl__snap_job_clear(&snap->job);
-    sl_buf_free(&snap->job.rows);
-    sl_buf_free(&snap->job.last_read);
+    for (int i = 0; i < 2; i++) {
+        sl__snap_job_clear(&snap->jobs[i]);
+        sl_buf_free(&snap->jobs[i].rows);
+        sl_buf_free(&snap->jobs[i].last_read);
+    }
     sl_window_free(snap->win);
     clear_cursor(snap);
     free_pk(snap);
@@ -567,10 +581,10 @@ int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
             !sl_jr_str_eq(d, name, snap->name, strlen(snap->name)) ||
             sl_jr_type(d, mark) != SL_JR_STRING)
             return 0;
-        if (sl_jr_str_eq(d, mark, snap->job.lw, strlen(snap->job.lw))) {
+        if (sl_jr_str_eq(d, mark, snap->jp->lw, strlen(snap->jp->lw))) {
             return sl_window_open(snap->win);
         }
-        if (sl_jr_str_eq(d, mark, snap->job.hw, strlen(snap->job.hw))) {
+        if (sl_jr_str_eq(d, mark, snap->jp->hw, strlen(snap->jp->hw))) {
             if (!sl_window_is_open(snap->win)) {
                 /* Its low watermark was not seen in this session: read
                  * the chunk again. */
@@ -587,18 +601,18 @@ int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
         }
         return 0;
     }
-    if (!sl_window_is_open(snap->win) || snap->job.db[0] == '\0' ||
-        chg->table_len != strlen(snap->job.table) ||
-        chg->db_len != strlen(snap->job.db) ||
-        memcmp(chg->table, snap->job.table, chg->table_len) != 0 ||
-        memcmp(chg->db, snap->job.db, chg->db_len) != 0)
+    if (!sl_window_is_open(snap->win) || snap->jp->db[0] == '\0' ||
+        chg->table_len != strlen(snap->jp->table) ||
+        chg->db_len != strlen(snap->jp->db) ||
+        memcmp(chg->table, snap->jp->table, chg->table_len) != 0 ||
+        memcmp(chg->db, snap->jp->db, chg->db_len) != 0)
         return 0;
     if (sl_jr_parse(d, chg->json, chg->json_len) != 0) {
         snprintf(err, errlen,
                  "%s:%llu: a row event of %s.%s (in a snapshot window) is "
                  "not valid JSON",
-                 chg->file, (unsigned long long)chg->pos, snap->job.db,
-                 snap->job.table);
+                 chg->file, (unsigned long long)chg->pos, snap->jp->db,
+                 snap->jp->table);
         return SL_ECORRUPT;
     }
     int rc = touch_image(snap, sl_jr_get(d, 0, "before"));
@@ -608,8 +622,8 @@ int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
 }
 
 void sl_snap_on_ddl(sl_snap_t *snap, const char *db, const char *table) {
-    if (!snap->job_live || strcmp(db, snap->job.db) != 0 ||
-        strcmp(table, snap->job.table) != 0)
+    if (!snap->job_live || strcmp(db, snap->jp->db) != 0 ||
+        strcmp(table, snap->jp->table) != 0)
         return;
     /* The chunk was read under the old definition, or the table changed
      * under the window: read it again under the new one. */
@@ -654,9 +668,9 @@ static int survivor_cb(void *ctx, const void *key, size_t klen, const void *row,
     sl_json_key(&json, "op");
     sl_json_str(&json, "read");
     sl_json_key(&json, "db");
-    sl_json_str(&json, snap->job.db);
+    sl_json_str(&json, snap->jp->db);
     sl_json_key(&json, "table");
-    sl_json_str(&json, snap->job.table);
+    sl_json_str(&json, snap->jp->table);
     sl_json_key(&json, "row");
     sl_json_uint(&json, em->n);
     sl_json_key(&json, "pk");
@@ -694,9 +708,9 @@ static int render_marker(sl_snap_t *snap, int done, sl_buf_t *out) {
     sl_json_key(&json, "kind");
     sl_json_str(&json, done ? "snapshot_done" : "snapshot_start");
     sl_json_key(&json, "db");
-    sl_json_str(&json, snap->job.db);
+    sl_json_str(&json, snap->jp->db);
     sl_json_key(&json, "table");
-    sl_json_str(&json, snap->job.table);
+    sl_json_str(&json, snap->jp->table);
     sl_json_key(&json, "snapshot");
     sl_json_obj_begin(&json);
     sl_json_key(&json, "id");
@@ -717,7 +731,7 @@ static int render_marker(sl_snap_t *snap, int done, sl_buf_t *out) {
 }
 
 static int add_job_rows(sl_snap_t *snap) {
-    const sl_buf_t *r = &snap->job.rows;
+    const sl_buf_t *r = &snap->jp->rows;
     size_t off = 0;
     while (off < r->len) {
         uint32_t klen, alen;
@@ -736,12 +750,33 @@ static int add_job_rows(sl_snap_t *snap) {
     return 0;
 }
 
+/* The next chunk's size: scaled toward the target read time (at most
+ * halved or doubled at once), within the bounds; and the rate limit's
+ * account of rows read. */
+static void adapt(sl_snap_t *snap, const sl__snap_job_t *job) {
+    snap->rate_rows += job->nrows;
+    if (snap->o.chunk_time_ms == 0 || job->nrows < job->limit)
+        return;
+    double want = (double)snap->o.chunk_time_ms * 1000.0;
+    double got = job->read_us > 0 ? (double)job->read_us : 1.0;
+    double size = (double)snap->chunk_size * want / got;
+    if (size > 2.0 * snap->chunk_size)
+        size = 2.0 * snap->chunk_size;
+    if (size < snap->chunk_size / 2.0)
+        size = snap->chunk_size / 2.0;
+    if (size < snap->o.chunk_min)
+        size = (double)snap->o.chunk_min;
+    if (size > snap->o.chunk_max)
+        size = (double)snap->o.chunk_max;
+    snap->chunk_size = (size_t)size;
+}
+
 int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema, char *err,
                       size_t errlen) {
     if (!snap->hw_seen)
         return 0;
     snap->hw_seen = 0;
-    sl__snap_job_t *job = &snap->job;
+    sl__snap_job_t *job = snap->jp;
     sl__snap_job_state_t st = sl__snap_worker_state(snap->worker, job);
     if (st != SL__JOB_READ && st != SL__JOB_DONE &&
         !(st == SL__JOB_FAILED && job->rows_ready)) {
@@ -799,6 +834,7 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema, char *err,
                  job->nrows, dropped, job->read_us / 1000.0);
     snap->job_consumed = 1;
     snap->reserve = 0;
+    adapt(snap, job);
     if (job->nrows > 0) {
         free(snap->last);
         snap->last = strdup((const char *)job->last_read.data);
@@ -824,7 +860,7 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema, char *err,
  * in the schema history. */
 static int build_job(sl_snap_t *snap, const sl_schema_t *schema,
                      const sl_schema_table_t *t, char *err, size_t errlen) {
-    sl__snap_job_t *job = &snap->job;
+    sl__snap_job_t *job = snap->jp;
     sl__snap_job_clear(job);
     free_pk(snap);
     snprintf(job->db, sizeof job->db, "%s", snap->db);
@@ -905,7 +941,7 @@ static int build_job(sl_snap_t *snap, const sl_schema_t *schema,
     }
     job->last = snap->last ? strdup(snap->last) : NULL;
     job->where = snap->where ? strdup(snap->where) : NULL;
-    job->limit = snap->o.chunk_rows;
+    job->limit = snap->chunk_size;
     job->want_estimate = snap->chunk == 0;
     snap->mark_seq++;
     snprintf(job->lw, sizeof job->lw, "%.40s:%llu:L:%016llx%llx", snap->id,
@@ -920,7 +956,13 @@ static int build_job(sl_snap_t *snap, const sl_schema_t *schema,
 int sl_snap_step(sl_snap_t *snap, const sl_schema_t *schema,
                  const char *written, char *err, size_t errlen) {
     gc(snap, written);
-    sl__snap_job_t *job = &snap->job;
+    sl__snap_job_t *job = snap->jp;
+    if (snap->job_live && snap->job_consumed) {
+        /* Published: the worker may still be finishing its high watermark,
+         * so the next chunk takes the other job (below). */
+        snap->job_live = 0;
+        snap->backoff_ms = 0;
+    }
     if (snap->job_live) {
         sl__snap_job_state_t st = sl__snap_worker_state(snap->worker, job);
         if (st == SL__JOB_QUEUED || st == SL__JOB_READ)
@@ -954,6 +996,17 @@ int sl_snap_step(sl_snap_t *snap, const sl_schema_t *schema,
     }
     if (!snap->active || sl_mono_ns() < snap->retry_at_ns)
         return 0;
+    if (snap->o.rate > 0) {
+        /* Rows read so far may not outrun rate rows/s. */
+        uint64_t now = sl_mono_ns();
+        if (snap->rate_start_ns == 0 || now - snap->rate_start_ns > 10e9) {
+            snap->rate_start_ns = now;
+            snap->rate_rows = 0;
+        }
+        if ((double)snap->rate_rows / snap->o.rate * 1e9 >
+            (double)(now - snap->rate_start_ns))
+            return 0;
+    }
     const sl_schema_table_t *t = sl_schema_find(
         schema, snap->db, strlen(snap->db), snap->table, strlen(snap->table));
     if (t == NULL) {
@@ -964,6 +1017,18 @@ int sl_snap_step(sl_snap_t *snap, const sl_schema_t *schema,
             rc = new_version(snap);
         return rc;
     }
+    /* The job before the live one has finished (the worker runs them in
+     * order); the live one may still be writing its high watermark. */
+    sl__snap_job_t *next = &snap->jobs[snap->jp == &snap->jobs[0]];
+    sl__snap_job_state_t nst = sl__snap_worker_state(snap->worker, next);
+    if (nst == SL__JOB_QUEUED || nst == SL__JOB_READ) {
+        next = snap->jp;
+        nst = sl__snap_worker_state(snap->worker, next);
+        if (nst == SL__JOB_QUEUED || nst == SL__JOB_READ)
+            return 0;
+    }
+    snap->jp = next;
+    job = next;
     int rc = build_job(snap, schema, t, err, errlen);
     if (rc != 0)
         return rc;

@@ -56,7 +56,17 @@ typedef struct {
     uint16_t port;
     int tls;
     const char *name;  /* The capture's name: its watermark row. Copied. */
-    size_t chunk_rows; /* Rows per chunk (default 4096). */
+    size_t chunk_rows; /* Rows of the first chunk (default 4096). */
+    /* Throttling (docs/snapshot.md): the chunk size adapts so a chunk's
+     * SELECT takes about chunk_time_ms (0: fixed size), within
+     * [chunk_min, chunk_max]; at most rate rows/s (0: no limit); the
+     * worker waits while the source's Threads_running exceeds
+     * max_threads_running or its replica lag exceeds max_lag_s (0: no
+     * check). */
+    size_t chunk_min, chunk_max;
+    uint64_t chunk_time_ms;
+    uint64_t rate;
+    uint64_t max_threads_running, max_lag_s;
     /* Publishes one event to the partition of db.table; all_parts asks
      * for every partition of the table (key routing). */
     int (*publish)(void *ctx, const char *db, const char *table,

@@ -39,6 +39,7 @@ struct sl__snap_worker_s {
     uint32_t connect_timeout_ms;
     MYSQL *mysql;
     unsigned pause_ms; /* Test hook: a pause before the high watermark. */
+    uint64_t max_threads_running, max_lag_s;
     sl_buf_t sql;
     sl_buf_t scratch;
 };
@@ -463,10 +464,68 @@ static void set_state(sl__snap_worker_t *w, sl__snap_job_t *job,
     pthread_mutex_unlock(&w->lock);
 }
 
+/* One number from a query's first row (column col), or -1 when the query
+ * fails or gives none (a source that is no replica has no lag). */
+static long long number_of(sl__snap_worker_t *w, const char *sql,
+                           const char *col) {
+    if (mysql_query(w->mysql, sql) != 0)
+        return -1;
+    MYSQL_RES *res = mysql_store_result(w->mysql);
+    if (res == NULL)
+        return -1;
+    long long v = -1;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    unsigned n = mysql_num_fields(res);
+    MYSQL_FIELD *f = mysql_fetch_fields(res);
+    for (unsigned i = 0; row != NULL && i < n; i++)
+        if (strcmp(f[i].name, col) == 0 && row[i] != NULL)
+            v = strtoll(row[i], NULL, 10);
+    mysql_free_result(res);
+    return v;
+}
+
+static int quitting(sl__snap_worker_t *w) {
+    pthread_mutex_lock(&w->lock);
+    int q = w->quit;
+    pthread_mutex_unlock(&w->lock);
+    return q;
+}
+
+/* Waits, before a chunk's low watermark (so no window stays open), while
+ * the source is busier than the limits allow. */
+static void wait_for_source(sl__snap_worker_t *w) {
+    int logged = 0;
+    while (!quitting(w) && w->mysql != NULL) {
+        long long running = -1, lag = -1;
+        if (w->max_threads_running > 0)
+            running = number_of(w,
+                                "SHOW GLOBAL STATUS LIKE "
+                                "'Threads_running'",
+                                "Value");
+        if (w->max_lag_s > 0)
+            lag = number_of(w, "SHOW SLAVE STATUS", "Seconds_Behind_Master");
+        int busy =
+            (running >= 0 && (uint64_t)running > w->max_threads_running) ||
+            (lag >= 0 && (uint64_t)lag > w->max_lag_s);
+        if (!busy)
+            break;
+        if (!logged++)
+            sl_log_info("snapshot paused: the source is busy",
+                        "threads_running=%lld replica_lag_s=%lld", running,
+                        lag);
+        struct timespec ts = {0, 500000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (logged)
+        sl_log_info("snapshot resumed", NULL);
+}
+
 static void run_job(sl__snap_worker_t *w, sl__snap_job_t *job) {
     int err = 0;
     if (w->mysql == NULL)
         err = connect_source(w, job);
+    if (err == 0 && (w->max_threads_running > 0 || w->max_lag_s > 0))
+        wait_for_source(w);
     if (err == 0 && job->want_estimate)
         err = estimate(w, job);
     if (err == 0)
@@ -522,6 +581,8 @@ int sl__snap_worker_start(sl__snap_worker_t **out,
     w->port = opts->port;
     w->tls = opts->tls;
     w->connect_timeout_ms = opts->connect_timeout_ms;
+    w->max_threads_running = opts->max_threads_running;
+    w->max_lag_s = opts->max_lag_s;
     const char *pause = getenv("SLUICE_SNAPSHOT_TEST_PAUSE_MS");
     w->pause_ms = pause ? (unsigned)strtoul(pause, NULL, 10) : 0;
     pthread_mutex_init(&w->lock, NULL);

@@ -313,6 +313,8 @@ SL_TEST(capture_snapshot_joins_the_stream_under_writes_and_kills) {
                                  "initial",
                                  "--snapshot-chunk",
                                  "700",
+                                 "--snapshot-chunk-time",
+                                 "0",
                                  "--checkpoint-interval",
                                  "50ms",
                                  "--heartbeat",
