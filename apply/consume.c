@@ -378,7 +378,7 @@ static void rewind_part(sl__worker_t *w, sl__part_t *p, int wait) {
             sl_mysql_sink_wait(p->sink, w->c->hard);
     }
     p->group_open = 0;
-    p->group_trx = p->group_rows = 0;
+    p->group_trx = p->group_rows = p->group_outside = 0;
     memset(&p->tt, 0, sizeof p->tt);
     sl_keylist_reset(&p->keys);
     uint64_t pos = p->db_next;
@@ -419,13 +419,14 @@ static int sink_result(sl__worker_t *w, sl__part_t *p, int rc) {
 
 static int commit_group(sl__worker_t *w, sl__part_t *p, uint64_t end) {
     sl__consume_t *c = w->c;
-    int rc =
-        sl_mysql_sink_commit(p->sink, end, p->group_trx, p->last_trx, c->hard);
+    /* Snapshot rows and markers are units, not source transactions. */
+    uint64_t ntrx = p->group_trx - p->group_outside;
+    int rc = sl_mysql_sink_commit(p->sink, end, ntrx, p->last_trx, c->hard);
     if (sink_result(w, p, rc))
         return 1;
-    p->trx += p->group_trx;
+    p->trx += ntrx;
     p->group_open = 0;
-    p->group_trx = p->group_rows = 0;
+    p->group_trx = p->group_rows = p->group_outside = 0;
     p->db_next = end;
     p->db_found = 1;
     p->applied_next = end;
@@ -467,7 +468,7 @@ static void copy_trx_id(sl__part_t *p, const sl_jr_doc_t *doc, uint32_t id,
  * boundary class, was_open: whether one was open before it), for the
  * open-transaction warning and stats. */
 static void note_open_trx(sl__part_t *p, uint64_t off, int was_open, int b,
-                          sl_change_kind_t kind) {
+                          sl_change_kind_t kind, size_t len) {
     if (!p->tt.open) {
         p->otrx_first = UINT64_MAX;
         return;
@@ -481,10 +482,37 @@ static void note_open_trx(sl__part_t *p, uint64_t off, int was_open, int b,
         }
         p->otrx_first = off;
         p->otrx_rows = 0;
+        p->otrx_bytes = 0;
         snprintf(p->otrx_id, sizeof p->otrx_id, "%s", p->tt.trx);
     }
     if (kind == SL_CHANGE_ROW)
         p->otrx_rows++;
+    p->otrx_bytes += len;
+}
+
+/* The open source transaction passed --open-trx-max: its events are held
+ * (in the open target transaction, and their cache keys in memory) until
+ * its end, so the partition stops instead of holding more. Nothing of it
+ * was applied; a restart with a larger bound reads it again. Returns 1
+ * when the partition stopped. */
+static int open_trx_too_big(sl__worker_t *w, sl__part_t *p) {
+    uint64_t max = w->c->o.open_trx_max_bytes;
+    if (max == 0 || p->otrx_first == UINT64_MAX || p->otrx_bytes <= max)
+        return 0;
+    char why[700];
+    snprintf(why, sizeof why,
+             "source transaction %s (first offset %llu) has %llu rows in "
+             "%llu bytes of change events and no end yet, more than "
+             "--open-trx-max %llu bytes allows to hold; stopping rather "
+             "than hold more (nothing of it was applied): raise "
+             "--open-trx-max if the transaction is real, else publish its "
+             "end",
+             p->otrx_id[0] ? p->otrx_id : "-",
+             (unsigned long long)p->otrx_first,
+             (unsigned long long)p->otrx_rows,
+             (unsigned long long)p->otrx_bytes, (unsigned long long)max);
+    part_fail(p, why);
+    return 1;
 }
 
 /* Warns, every open_trx_warn_ms, about a source transaction that has
@@ -501,13 +529,15 @@ static void check_open_trx(sl__worker_t *w, sl__part_t *p) {
         (p->otrx_warned_ms != 0 && t - p->otrx_warned_ms < warn))
         return;
     p->otrx_warned_ms = t;
+    p->otrx_warnings++;
     char q[600];
     sl_log_warn(
         "source transaction not ended; its changes are held",
-        "part=%s trx=%s first_offset=%llu rows=%llu waited_s=%llu "
+        "part=%s trx=%s first_offset=%llu rows=%llu bytes=%llu waited_s=%llu "
         "next=%llu latest=%llu",
         p->name, sl_log_quote(p->otrx_id[0] ? p->otrx_id : "-", q, sizeof q),
         (unsigned long long)p->otrx_first, (unsigned long long)p->otrx_rows,
+        (unsigned long long)p->otrx_bytes,
         (unsigned long long)((t - p->otrx_since_ms) / 1000),
         (unsigned long long)p->applied_next, (unsigned long long)p->latest);
     if (p->group_open && p->group_trx > 0 && p->otrx_first > p->db_next &&
@@ -557,7 +587,9 @@ static void process(sl__worker_t *w, sl__part_t *p,
         uint32_t trx_id = sl__trx_id_of(&w->doc, ev.trx);
         int was_open = p->tt.open;
         int b = sl__trxtrack_at(&p->tt, &w->doc, &ev, trx_id);
-        note_open_trx(p, off, was_open, b, ev.kind_id);
+        note_open_trx(p, off, was_open, b, ev.kind_id, rec->len);
+        if (open_trx_too_big(w, p))
+            return;
         int row = ev.kind_id == SL_CHANGE_ROW;
         int replay = c->o.mysql != NULL && c->o.ddl_replay &&
                      off >= p->db_next && ev.kind_id == SL_CHANGE_DDL &&
@@ -614,7 +646,9 @@ static void process(sl__worker_t *w, sl__part_t *p,
             }
             copy_trx_id(p, &w->doc, trx_id, &ev);
         }
-        if (cache && c->o.keys != NULL && off >= p->cache_next && !skip) {
+        /* Snapshot rows reach the caches only when asked (--warm). */
+        if (cache && c->o.keys != NULL && off >= p->cache_next && !skip &&
+            (ev.op_id != SL_OP_READ || c->o.warm)) {
             uint32_t db = ev.db;
             uint32_t tb = ev.table;
             if (row && db != SL_JR_NONE && tb != SL_JR_NONE &&
@@ -667,6 +701,7 @@ static void process(sl__worker_t *w, sl__part_t *p,
         p->pos = off + 1;
         if ((b & SL_TRX_ENDS_HERE) && p->group_open) {
             p->group_trx++;
+            p->group_outside += (b & SL_TRX_OUTSIDE) != 0;
             /* The end of this fetch ends the group only when it is the
              * end of the partition too (caught up); a fetch cut by
              * --fetch-bytes leaves the group open for the next one. */

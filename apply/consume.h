@@ -70,6 +70,13 @@ typedef struct {
      * logged (naming it, its first offset and the wait), again every
      * period, and shown in the stats; 0: never logged. */
     uint64_t open_trx_warn_ms;
+    /* The change events of one source transaction still open may add up
+     * to this many bytes (0: no bound); past it the partition stops with
+     * an error naming the transaction instead of holding more. */
+    uint64_t open_trx_max_bytes;
+    /* Snapshot rows ("op":"read") also invalidate their cache keys
+     * (default 0: the caches ignore them). */
+    int warm;
 } sl_consume_opts_t;
 
 /* Runs until *soft_stop (or *hard_stop). Returns 0 after a clean stop, or
@@ -82,7 +89,10 @@ int sl_consume_run(const sl_consume_opts_t *opts, volatile int *soft_stop,
 /* Where one partition's transactions end, for a stream of change events.
  * Fed each event in order, it says whether a source transaction ended
  * just before it (a row of another transaction: commit marker missing)
- * or with it (commit, rollback, xa_prepare, ddl). Exposed for tests. */
+ * or with it (commit, rollback, xa_prepare, ddl). A snapshot row or marker
+ * belongs to no transaction: it is a unit of its own (SL_TRX_ENDS_HERE |
+ * SL_TRX_OUTSIDE), and ends an open transaction before it as a row of
+ * another transaction would. Exposed for tests. */
 typedef struct {
     char trx[256]; /* Id of the open transaction ("" when none). */
     int open;      /* Rows seen since the last boundary. */
@@ -92,6 +102,7 @@ enum {
     SL_TRX_NONE = 0,        /* Inside a transaction. */
     SL_TRX_ENDS_BEFORE = 1, /* The previous transaction ended before. */
     SL_TRX_ENDS_HERE = 2,   /* This event ends a transaction. */
+    SL_TRX_OUTSIDE = 4,     /* ... and is in none (snapshot rows). */
 };
 
 /* Classifies the event whose parsed tokens are in doc (root 0); the

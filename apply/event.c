@@ -23,6 +23,7 @@ static const struct {
     {"after", 5, offsetof(sl_event_t, after)},
     {"src", 3, offsetof(sl_event_t, src)},
     {"trx", 3, offsetof(sl_event_t, trx)},
+    {"snapshot", 8, offsetof(sl_event_t, snapshot)},
 };
 
 #define NMEMBERS (sizeof members / sizeof members[0])
@@ -53,6 +54,7 @@ static inline uint32_t *slot_for(sl_event_t *ev, const char *key, size_t n) {
             return memcmp(key, "table", 5) == 0 ? &ev->table : NULL;
         return memcmp(key, "after", 5) == 0 ? &ev->after : NULL;
     case 6: return memcmp(key, "before", 6) == 0 ? &ev->before : NULL;
+    case 8: return memcmp(key, "snapshot", 8) == 0 ? &ev->snapshot : NULL;
     case 10: return memcmp(key, "positional", 10) == 0 ? &ev->positional : NULL;
     default: return NULL;
     }
@@ -87,6 +89,7 @@ static int name_of(const sl_jr_doc_t *doc, uint32_t tok, int lo, int hi,
 void sl_event_index(const sl_jr_doc_t *doc, sl_event_t *ev) {
     ev->kind_id = SL_CHANGE_UNKNOWN;
     ev->op_id = SL_OP_NONE;
+    ev->snap = SL_EVENT_SNAP_NONE;
     for (size_t i = 0; i < NMEMBERS; i++)
         *(uint32_t *)((char *)ev + members[i].off) = SL_JR_NONE;
     if (doc->ntoks == 0 || sl_jr_type(doc, 0) != SL_JR_OBJECT)
@@ -107,7 +110,10 @@ void sl_event_index(const sl_jr_doc_t *doc, sl_event_t *ev) {
             *slot = k + 1;
     }
     ev->kind_id = (sl_change_kind_t)name_of(doc, ev->kind, SL_CHANGE_ROW,
-                                            SL_CHANGE_XA_PREPARE, kind_name);
-    ev->op_id = (sl_change_op_t)name_of(doc, ev->op, SL_OP_INSERT, SL_OP_DELETE,
-                                        op_name);
+                                            SL_CHANGE_SNAPSHOT_DONE, kind_name);
+    ev->op_id =
+        (sl_change_op_t)name_of(doc, ev->op, SL_OP_INSERT, SL_OP_READ, op_name);
+    ev->snap = ev->kind_id == SL_CHANGE_SNAPSHOT_START  ? SL_EVENT_SNAP_START
+               : ev->kind_id == SL_CHANGE_SNAPSHOT_DONE ? SL_EVENT_SNAP_DONE
+                                                        : SL_EVENT_SNAP_NONE;
 }

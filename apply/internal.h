@@ -39,7 +39,9 @@ typedef struct {
     uint64_t cache_next;
     uint64_t pos;
     int group_open;
-    uint64_t group_trx;
+    uint64_t group_trx;     /* Units ended: source transactions, snapshot
+                             * rows and markers. */
+    uint64_t group_outside; /* Of them, snapshot rows and markers. */
     uint64_t group_rows;
     char last_trx[256];
     sl_trxtrack_t tt;
@@ -66,8 +68,10 @@ typedef struct {
     uint64_t otrx_first;
     char otrx_id[256];
     uint64_t otrx_rows;
+    uint64_t otrx_bytes; /* Of its events so far (the bound). */
     uint64_t otrx_since_ms;
     uint64_t otrx_warned_ms;
+    uint64_t otrx_warnings; /* Warnings logged, for the stats. */
     /* Commit the group when the redo reaches this offset (UINT64_MAX:
      * no such point): set when ended source transactions wait in the
      * target transaction of one whose end does not come. */

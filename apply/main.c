@@ -66,6 +66,11 @@ static const sl_opt_t opts[] = {
     {"open-trx-warn", "60s", 0,
      "warn (and repeat every period) when a source transaction has not "
      "ended for this long; 0: never"},
+    {"open-trx-max", "1GiB", 0,
+     "stop a partition whose open source transaction holds more change "
+     "events than this (0: no bound)"},
+    {"warm", "no", SL_OPT_FLAG,
+     "snapshot rows (\"op\":\"read\") invalidate their cache keys too"},
     {"grace", "30s", 0,
      "on SIGTERM, time allowed to finish open "
      "transactions"},
@@ -197,6 +202,10 @@ int main(int argc, char **argv) {
     co.stats_file = sl_config_get(&cfg, "stats-file");
     co.dead_letter = sl_config_get(&cfg, "dead-letter");
     if (sl_config_get_bool(&cfg, "ddl-replay", &co.ddl_replay) != 0)
+        return usage(&cfg, cfg.err);
+    /* Snapshots (issue 17): the open-transaction bound and --warm. */
+    if (sl_config_get_size(&cfg, "open-trx-max", &co.open_trx_max_bytes) != 0 ||
+        sl_config_get_bool(&cfg, "warm", &co.warm) != 0)
         return usage(&cfg, cfg.err);
     if (co.ddl_replay && !sl_config_is_set(&cfg, "target"))
         return usage(&cfg, "--ddl-replay needs --target");

@@ -74,16 +74,27 @@ void sl__consume_report(sl__consume_t *c, uint64_t elapsed_ms, int final) {
                           (unsigned long long)p->invalidated, p->name,
                           (unsigned long long)p->dead_lettered, p->name, rate,
                           p->name, (unsigned long long)ms.groups);
-            sl_buf_printf(&stats, "STAT part:%s:open_trx_wait_s %llu\n",
-                          p->name, owait);
+            sl_buf_printf(&stats,
+                          "STAT part:%s:open_trx_wait_s %llu\n"
+                          "STAT part:%s:open_trx_warnings %llu\n"
+                          "STAT part:%s:read_rows %llu\n"
+                          "STAT part:%s:snapshot_windows %llu\n"
+                          "STAT part:%s:snapshot_tolerated %llu\n",
+                          p->name, owait, p->name,
+                          (unsigned long long)p->otrx_warnings, p->name,
+                          (unsigned long long)ms.reads, p->name,
+                          (unsigned long long)ms.windows, p->name,
+                          (unsigned long long)ms.tolerated);
             if (ofirst != UINT64_MAX)
                 sl_buf_printf(&stats,
                               "STAT part:%s:open_trx %s\n"
                               "STAT part:%s:open_trx_first %llu\n"
-                              "STAT part:%s:open_trx_rows %llu\n",
+                              "STAT part:%s:open_trx_rows %llu\n"
+                              "STAT part:%s:open_trx_bytes %llu\n",
                               p->name, p->otrx_id[0] ? p->otrx_id : "-",
                               p->name, (unsigned long long)ofirst, p->name,
-                              (unsigned long long)p->otrx_rows);
+                              (unsigned long long)p->otrx_rows, p->name,
+                              (unsigned long long)p->otrx_bytes);
             if (p->stopped)
                 sl_buf_printf(&stats, "STAT part:%s:error %s\n", p->name,
                               p->error);

@@ -14,6 +14,13 @@ int sl__trxtrack_at(sl_trxtrack_t *tt, const sl_jr_doc_t *doc,
     if (ev->kind == SL_JR_NONE)
         return SL_TRX_NONE;
     int r = SL_TRX_NONE;
+    if (sl_event_outside_trx(ev)) {
+        /* Snapshot rows and markers: never wait for a commit. */
+        r = tt->open ? SL_TRX_ENDS_BEFORE : SL_TRX_NONE;
+        tt->open = 0;
+        tt->trx[0] = '\0';
+        return r | SL_TRX_ENDS_HERE | SL_TRX_OUTSIDE;
+    }
     switch (ev->kind_id) {
     case SL_CHANGE_COMMIT:
     case SL_CHANGE_ROLLBACK:

@@ -16,6 +16,9 @@ static const char *const kind_names[] = {
     [SL_CHANGE_SNAPSHOT_DONE] = "snapshot_done",
 };
 
+/* One name a line, as in kind_names (clang-format 14 packs these five
+ * short entries two to a line). */
+/* clang-format off */
 static const char *const op_names[] = {
     [SL_OP_NONE] = "",
     [SL_OP_INSERT] = "insert",
@@ -23,6 +26,7 @@ static const char *const op_names[] = {
     [SL_OP_DELETE] = "delete",
     [SL_OP_READ] = "read",
 };
+/* clang-format on */
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

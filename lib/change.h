@@ -13,14 +13,14 @@
 
 /* What a change event describes (the "kind" member of its JSON). */
 typedef enum {
-    SL_CHANGE_UNKNOWN = 0,   /* A kind this build does not know. */
-    SL_CHANGE_ROW = 1,       /* One row: insert, update or delete. */
-    SL_CHANGE_BEGIN = 2,     /* A transaction starts. */
-    SL_CHANGE_COMMIT = 3,    /* A transaction ends (XID or COMMIT). */
-    SL_CHANGE_ROLLBACK = 4,  /* A transaction was rolled back. */
-    SL_CHANGE_DDL = 5,       /* A schema change statement. */
-    SL_CHANGE_STATEMENT = 6, /* Statement-based DML (no row images). */
-    SL_CHANGE_XA_PREPARE = 7, /* XA PREPARE: the transaction is prepared. */
+    SL_CHANGE_UNKNOWN = 0,        /* A kind this build does not know. */
+    SL_CHANGE_ROW = 1,            /* One row: insert, update or delete. */
+    SL_CHANGE_BEGIN = 2,          /* A transaction starts. */
+    SL_CHANGE_COMMIT = 3,         /* A transaction ends (XID or COMMIT). */
+    SL_CHANGE_ROLLBACK = 4,       /* A transaction was rolled back. */
+    SL_CHANGE_DDL = 5,            /* A schema change statement. */
+    SL_CHANGE_STATEMENT = 6,      /* Statement-based DML (no row images). */
+    SL_CHANGE_XA_PREPARE = 7,     /* XA PREPARE: the transaction is prepared. */
     SL_CHANGE_SNAPSHOT_START = 8, /* A table's snapshot starts. */
     SL_CHANGE_SNAPSHOT_DONE = 9   /* A table's snapshot is complete. */
 } sl_change_kind_t;

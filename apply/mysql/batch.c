@@ -30,12 +30,17 @@ long long sl__mysql_rows_matched(MYSQL *m) {
 static const char *kind_name(int kind) {
     return kind == ST_INSERT   ? "insert"
            : kind == ST_DELETE ? "delete"
+           : kind == ST_READ   ? "upsert"
+           : kind == ST_META   ? "snapshot window write"
                                : "update";
 }
 
 /* Handles one statement outcome. Returns 0, SL_EAGAIN (redo the group in
  * careful mode) or SL_EDB (stop). */
 int sl__mysql_check_outcome(sl_mysql_sink_t *s, const stmt_t *st, long long n) {
+    s->upd_missing = 0;
+    if (st->kind == ST_READ || st->kind == ST_META)
+        return 0; /* Inserted, changed or equal: all as wanted. */
     if (st->kind == ST_UPSERT) {
         /* Each row that existed and changed counts 2; anything else (a
          * missing row was inserted, or nothing changed) is redone row by
@@ -62,6 +67,19 @@ int sl__mysql_check_outcome(sl_mysql_sink_t *s, const stmt_t *st, long long n) {
     int drift = st->kind == ST_INSERT ? n != 1 : n == 0;
     if (!drift)
         return 0;
+    s->upd_missing = st->kind == ST_UPDATE;
+    if (st->tolerant) {
+        /* Inside a snapshot window the row may not have been read yet:
+         * handled as overwrite, and not drift. */
+        s->group_tolerated++;
+        if (st->kind == ST_UPDATE && !s->careful) {
+            s->want_careful = 1;
+            return sl__mysql_seterr(s, SL_EAGAIN,
+                                    "update of a row not read yet; "
+                                    "redoing the group row by row");
+        }
+        return 0;
+    }
     s->group_drift++;
     const char *what = st->kind == ST_INSERT   ? "insert of an existing key"
                        : st->kind == ST_UPDATE ? "update of a missing row"
@@ -119,7 +137,8 @@ int sl__mysql_stmt_failed(sl_mysql_sink_t *s, const stmt_t *st, unsigned e,
         "partition %s offset %llu row %llu: %s on %s.%s failed: "
         "error %u: %s",
         s->part, (unsigned long long)st->offset, (unsigned long long)st->row,
-        kind_name(st->kind), st->tm->dst_db, st->tm->table, e, msg);
+        kind_name(st->kind), st->tm ? st->tm->dst_db : s->opts.url.db,
+        st->tm ? st->tm->table : "sluice_snapshots", e, msg);
     if (transient) {
         sl__mysql_disconnect(s);
         sl_buf_reset(&s->sql);
@@ -266,6 +285,7 @@ int sl__mysql_push_stmt(sl_mysql_sink_t *s, uint64_t offset, uint64_t rowno,
     st->tm = tm;
     st->sql_start = mark;
     st->nrows = 1;
+    st->tolerant = tm != NULL && tm->tolerant;
     return 0;
 }
 
@@ -335,21 +355,25 @@ static void put_merged_head(sl_mysql_sink_t *s, tmeta_t *tm, const int *cols,
 int sl__mysql_try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
                         const sl_event_t *ev, tmeta_t *tm, uint64_t offset,
                         uint64_t rowno) {
-    int ins = ev->op_id == SL_OP_INSERT;
+    /* Snapshot rows, and inserts into a tolerant table, are upserts whose
+     * outcome is never drift (ST_READ). */
+    int rd =
+        ev->op_id == SL_OP_READ || (ev->op_id == SL_OP_INSERT && tm->tolerant);
+    int ins = ev->op_id == SL_OP_INSERT && !rd;
     int del = ev->op_id == SL_OP_DELETE;
     int upd = ev->op_id == SL_OP_UPDATE && tm->pk_only;
-    if (!ins && !del && !upd)
+    if (!ins && !del && !upd && !rd)
         return 0;
     if (upd && !pk_unchanged(doc, ev, tm))
         return 0;
-    int kind = ins ? ST_INSERT : del ? ST_DELETE : ST_UPSERT;
+    int kind = rd ? ST_READ : ins ? ST_INSERT : del ? ST_DELETE : ST_UPSERT;
     if (ev->positional != SL_JR_NONE)
         return 0;
     int cols[MAX_MERGE_COLS];
     uint32_t vals[MAX_MERGE_COLS];
     size_t n = 0;
     uint32_t it = 0, k, v;
-    if (ins || upd) {
+    if (ins || upd || rd) {
         uint32_t after = ev->after;
         if (after == SL_JR_NONE || sl_jr_type(doc, after) != SL_JR_OBJECT)
             return 0;
@@ -400,6 +424,7 @@ int sl__mysql_try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
                 s->group_rows++;
                 s->group_ins += ins;
                 s->group_upd += upd;
+                s->group_reads += ev->op_id == SL_OP_READ;
                 return s->bk.data.len >= s->opts.batch_bytes
                            ? (sl__mysql_bulk_emit(s, 1) ?: 1)
                            : 1;
@@ -419,9 +444,9 @@ int sl__mysql_try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
         rc = sl__mysql_close_open(s);
         mark = s->sql.len;
         if (rc == 0)
-            put_merged_head(s, tm, cols, n, ins || upd);
+            put_merged_head(s, tm, cols, n, ins || upd || rd);
     }
-    int paren = ins || upd || n > 1;
+    int paren = ins || upd || rd || n > 1;
     if (rc == 0) {
         if (paren)
             sl_buf_append_u8(&s->sql, '(');
@@ -460,9 +485,10 @@ int sl__mysql_try_merge(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
     s->group_ins += ins;
     s->group_upd += upd;
     s->group_del += del;
+    s->group_reads += ev->op_id == SL_OP_READ;
     /* Upsert runs are also staged for bulk execution; at BULK_MIN rows the
      * run switches to it. */
-    if (s->bulk_server && (ins || upd)) {
+    if (s->bulk_server && (ins || upd || rd)) {
         if (!same)
             sl__mysql_bulk_begin(s, tm, kind, n, offset, rowno);
         if (s->bk.state == 1) {

@@ -366,6 +366,7 @@ int sl__mysql_bulk_emit(sl_mysql_sink_t *s, int keep_open) {
     s->bulk_st.tm = bk->tm;
     s->bulk_st.sql_start = 0;
     s->bulk_st.nrows = rows;
+    s->bulk_st.tolerant = bk->tm->tolerant;
     s->stats.round_trips++;
     s->stats.bulk_rows += rows;
     s->bulk_if = ps;

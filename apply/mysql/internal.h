@@ -10,6 +10,8 @@
  *   batch.c    multi-row statements, pipelined batches, outcome checks
  *   bulk.c     MariaDB bulk execution of long runs of upserts
  *   txn.c      target transactions and the sluice_offsets row
+ *   window.c   snapshot windows: the tables that are tolerant between
+ *              snapshot_start and snapshot_done (sluice_snapshots)
  *
  * Everything declared here is for those files only (the sl__mysql_
  * prefix); other modules use sink.h.
@@ -67,12 +69,21 @@ typedef struct {
     size_t nukey;
     int pk_only; /* The primary key is the table's only unique index. */
     int missing; /* The target table does not exist. */
+    /* A snapshot of the table is under way in this partition (window.c):
+     * inserts upsert, updates of missing rows insert their after image,
+     * deletes of missing rows do nothing, whatever the drift policy. */
+    int tolerant;
 } tmeta_t;
 
 /* ST_UPSERT: updates that keep their primary key, merged into one
  * INSERT ... ON DUPLICATE KEY UPDATE (only for tables whose sole unique
- * index is the primary key, so the duplicate can only be that row). */
-enum { ST_INSERT, ST_UPDATE, ST_DELETE, ST_UPSERT };
+ * index is the primary key, so the duplicate can only be that row).
+ * ST_READ: snapshot rows, and inserts into a tolerant table: an
+ * INSERT ... ON DUPLICATE KEY UPDATE of every column whatever the drift
+ * policy, whose outcome (inserted, changed or equal) is never drift.
+ * ST_META: a write to sluice's own tables (a snapshot window), whose
+ * outcome is not checked. */
+enum { ST_INSERT, ST_UPDATE, ST_DELETE, ST_UPSERT, ST_READ, ST_META };
 
 /* One statement of the pending or in-flight batch, for checking its
  * outcome and naming the row behind a failure. */
@@ -83,6 +94,7 @@ typedef struct {
     tmeta_t *tm;
     size_t sql_start;
     uint64_t nrows; /* Rows merged into it (multi-row INSERT/DELETE). */
+    int tolerant;   /* Its table was tolerant when it was built. */
 } stmt_t;
 
 /* Rows with more columns are never merged (nor bulk-executed). */
@@ -120,6 +132,12 @@ typedef struct {
     uint64_t offset, row; /* Of the first row. */
 } bulk_t;
 
+/* An open snapshot window: the source table (names as events carry
+ * them) and the snapshot's id. */
+typedef struct {
+    char *db, *table, *id;
+} sl__mysql_window_t;
+
 /* The sink: options, connection, the group being built and sent. */
 struct sl_mysql_sink_s {
     sl_mysql_opts_t opts;
@@ -144,6 +162,16 @@ struct sl_mysql_sink_s {
     int careful;      /* This group runs one statement per round trip. */
     int want_careful; /* The next group must. */
     uint64_t group_rows, group_ins, group_upd, group_del, group_drift;
+    uint64_t group_reads, group_tolerated;
+    /* The last outcome checked was an UPDATE that found no row. */
+    int upd_missing;
+    /* Snapshot windows open in this partition (window.c): win as the open
+     * group sees them, win_c as committed; win_dirty when they differ
+     * (the group opened or closed one), so that an abandoned group's
+     * changes are undone at the next begin. */
+    sl__mysql_window_t *win, *win_c, *win_n; /* win_n: staged for COMMIT. */
+    size_t nwin, nwin_c, nwin_n;
+    int win_dirty;
     /* The last statement of the batch, while more rows may be merged into
      * it: ST_INSERT (its ON DUPLICATE KEY tail not yet written) or
      * ST_DELETE (its closing parenthesis not yet written); -1 for none. */
@@ -200,6 +228,12 @@ static inline int sl__mysql_find_col_at(const tmeta_t *tm,
     if (hint < tm->ncols && sl__mysql_col_is(tm, hint, doc, k))
         return (int)hint;
     return sl__mysql_find_col(tm, doc, k);
+}
+
+/* The drift policy for statements on tm: overwrite while it is tolerant. */
+static inline sl_drift_t sl__mysql_drift_for(const sl_mysql_sink_t *s,
+                                             const tmeta_t *tm) {
+    return tm != NULL && tm->tolerant ? SL_DRIFT_OVERWRITE : s->opts.drift;
 }
 
 /* ---- sink.c ------------------------------------------------------------ */
@@ -325,5 +359,27 @@ int sl__mysql_bulk_add(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
 int sl__mysql_bulk_switch(sl_mysql_sink_t *s);
 /* Sends the collected run as one bulk execution. */
 int sl__mysql_bulk_emit(sl_mysql_sink_t *s, int keep_open);
+
+/* ---- window.c ---------------------------------------------------------- */
+
+/* Creates sluice_snapshots when missing and loads this partition's open
+ * windows (at resume, outside any group). */
+int sl__mysql_windows_load(sl_mysql_sink_t *s);
+/* 1 when a window is open on source table db.table (C strings). */
+int sl__mysql_window_open(const sl_mysql_sink_t *s, const char *db,
+                          const char *table);
+/* Applies a snapshot_start or snapshot_done event (ev->snap) inside the
+ * open group: the window changes for the statements after it, and its
+ * row of sluice_snapshots is written in the same target transaction. */
+int sl__mysql_window_event(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
+                           const sl_event_t *ev, uint64_t offset);
+/* At begin: undoes the window changes of a group that did not commit. */
+int sl__mysql_windows_restore(sl_mysql_sink_t *s);
+/* Before COMMIT: copies the group's windows (the only step that can
+ * fail, so that nothing fails after the COMMIT); after it, they become the
+ * committed ones. */
+int sl__mysql_windows_stage(sl_mysql_sink_t *s);
+void sl__mysql_windows_committed(sl_mysql_sink_t *s);
+void sl__mysql_windows_free(sl_mysql_sink_t *s);
 
 #endif

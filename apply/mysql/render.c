@@ -378,12 +378,14 @@ int sl__mysql_build_row(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
                  "binlog_row_metadata=FULL on the source)");
         return SL_ECORRUPT;
     }
-    int is_ins = ev->op_id == SL_OP_INSERT;
+    int is_ins = ev->op_id == SL_OP_INSERT || ev->op_id == SL_OP_READ;
     int is_upd = ev->op_id == SL_OP_UPDATE;
     int is_del = ev->op_id == SL_OP_DELETE;
     if ((is_ins || is_upd) && sl_jr_type(doc, after) != SL_JR_OBJECT) {
         snprintf(err, errlen, "%s without an after image",
-                 is_ins ? "insert" : "update");
+                 ev->op_id == SL_OP_READ ? "read"
+                 : is_ins                ? "insert"
+                                         : "update");
         return SL_ECORRUPT;
     }
     if ((is_del || is_upd) && sl_jr_type(doc, before) != SL_JR_OBJECT) {
@@ -394,8 +396,13 @@ int sl__mysql_build_row(MYSQL *mysql, sl_buf_t *b, const sl_jr_doc_t *doc,
     int rc;
     uint32_t it = 0, k, v;
     switch (ev->op_id) {
+    case SL_OP_READ:
+        /* A snapshot row: an upsert of every column, whatever the drift
+         * policy (the row may exist: the stream inserted it first). */
+        drift = SL_DRIFT_OVERWRITE;
+        /* fall through */
     case SL_OP_INSERT: {
-        *kind = ST_INSERT;
+        *kind = ev->op_id == SL_OP_READ ? ST_READ : ST_INSERT;
         sl_buf_append_str(b, "INSERT INTO ");
         sl__mysql_put_table(b, tm);
         sl_buf_append_str(b, " (");
@@ -503,7 +510,7 @@ void sl__mysql_put_insert_head(sl_buf_t *b, const tmeta_t *tm, const int *cols,
 void sl__mysql_put_upsert_tail(sl_buf_t *b, const tmeta_t *tm, int kind,
                                sl_drift_t drift, const int *cols, size_t n) {
     sl_buf_append_str(b, " ON DUPLICATE KEY UPDATE ");
-    if (drift == SL_DRIFT_OVERWRITE || kind == ST_UPSERT) {
+    if (drift == SL_DRIFT_OVERWRITE || kind == ST_UPSERT || kind == ST_READ) {
         for (size_t i = 0; i < n; i++) {
             if (i > 0)
                 sl_buf_append_u8(b, ',');

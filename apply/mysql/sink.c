@@ -136,6 +136,7 @@ void sl_mysql_sink_free(sl_mysql_sink_t *s) {
     sl_buf_free(&s->tmp);
     sl_buf_free(&s->tmp2);
     sl_jr_free(&s->doc);
+    sl__mysql_windows_free(s);
     free(s);
 }
 
@@ -149,6 +150,7 @@ uint64_t sl_mysql_sink_failed_offset(const sl_mysql_sink_t *s) {
 int sl_mysql_sink_careful(const sl_mysql_sink_t *s) { return s->want_careful; }
 void sl_mysql_sink_stats(const sl_mysql_sink_t *s, sl_mysql_stats_t *st) {
     *st = s->stats;
+    st->windows = s->nwin_c;
 }
 
 int sl_mysql_sink_wait(sl_mysql_sink_t *s, volatile int *stop) {
@@ -214,6 +216,8 @@ int sl_mysql_sink_row_ev(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
             "change cannot be applied (set binlog_format=ROW)",
             s->part, (unsigned long long)offset);
     default:
+        if (ev->snap != SL_EVENT_SNAP_NONE)
+            return sl__mysql_window_event(s, doc, ev, offset);
         /* Transaction boundaries and kinds this build does not know. */
         return 0;
     }
@@ -260,9 +264,12 @@ int sl_mysql_sink_row_ev(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
     int skind = 0;
     char err[300] = "";
     sl_buf_t vtmp = SL_BUF_INIT;
-    rc = sl__mysql_build_row(s->mysql, &s->sql, doc, ev, tm, s->opts.drift,
-                             &skind, &vtmp, err, sizeof err);
+    rc = sl__mysql_build_row(s->mysql, &s->sql, doc, ev, tm,
+                             sl__mysql_drift_for(s, tm), &skind, &vtmp, err,
+                             sizeof err);
     sl_buf_free(&vtmp);
+    if (skind == ST_INSERT && tm->tolerant)
+        skind = ST_READ; /* An existing row is not drift in a window. */
     if (rc != 0) {
         s->sql.len = mark;
         s->failed_offset = offset;
@@ -281,13 +288,14 @@ int sl_mysql_sink_row_ev(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
     s->group_ins += skind == ST_INSERT;
     s->group_upd += skind == ST_UPDATE;
     s->group_del += skind == ST_DELETE;
+    s->group_reads += ev->op_id == SL_OP_READ;
     if (s->careful) {
         /* One statement per round trip; a missing updated row is inserted
          * from its after image right away (overwrite). */
         rc = sl__mysql_flush(s);
         if (rc == 0 && skind == ST_UPDATE &&
-            s->opts.drift == SL_DRIFT_OVERWRITE && s->group_drift > 0 &&
-            sl__mysql_rows_matched(s->mysql) == 0) {
+            sl__mysql_drift_for(s, tm) == SL_DRIFT_OVERWRITE &&
+            s->upd_missing && sl__mysql_rows_matched(s->mysql) == 0) {
             sl_buf_reset(&s->sql);
             err[0] = '\0';
             sl_buf_t t2 = SL_BUF_INIT;

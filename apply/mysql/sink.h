@@ -38,6 +38,13 @@
  *                 message.
  *   SL_ESTOPPED   *stop was set while waiting for the server.
  *
+ * Snapshots (apply/mysql/window.c): a row event with op "read" is an
+ * upsert of its after image; snapshot_start and snapshot_done open and
+ * close the table's window, inside which the table is tolerant (below:
+ * drift is handled as overwrite and not reported). The consumer treats
+ * each of these events as a unit of its own, never inside a source
+ * transaction.
+ *
  * Drift (the target differs from what the stream expects): an insert of a
  * key that exists, an update or delete of a missing row. Policy overwrite
  * makes the target match the stream (existing row overwritten, missing
@@ -106,6 +113,9 @@ typedef struct sl_mysql_sink_s sl_mysql_sink_t;
 
 /* The CREATE TABLE of schemas/sluice_offsets.sql, run at start. */
 extern const char sl_mysql_offsets_ddl[];
+/* The CREATE TABLE of schemas/sluice_snapshots.sql (the open snapshot
+ * windows, apply/mysql/window.c), run at start. */
+extern const char sl_mysql_snapshots_ddl[];
 
 int sl_mysql_sink_new(const sl_mysql_opts_t *opts, const char *part,
                       sl_mysql_sink_t **out);
@@ -190,6 +200,10 @@ typedef struct {
     uint64_t ddl_replayed; /* DDL events run on the target. */
     uint64_t round_trips;
     uint64_t bulk_rows; /* Rows sent by bulk execution (MariaDB). */
+    uint64_t reads;     /* Snapshot rows applied (committed; in rows). */
+    uint64_t tolerated; /* Missing or existing rows met inside a snapshot
+                         * window (not drift). */
+    uint64_t windows;   /* Snapshot windows open (committed). */
     uint64_t wait_ns;   /* Time spent waiting for the target's answers
                          * (the target is the bottleneck when this is
                          * most of the wall time). */

@@ -212,6 +212,7 @@ static int table_meta(sl_mysql_sink_t *s, const char *src_db, const char *table,
         free(ntm);
         return SL_ENOMEM;
     }
+    tm.tolerant = sl__mysql_window_open(s, tm.src_db, tm.table);
     *ntm = tm;
     tabs[s->ntables++] = ntm;
     *out = ntm;

@@ -129,6 +129,8 @@ int sl_mysql_sink_resume(sl_mysql_sink_t *s, uint64_t *next, int *found,
         rc = sl__mysql_exec(s, sl_mysql_offsets_ddl);
         if (rc == 0)
             rc = read_offset(s, "", next, found);
+        if (rc == 0)
+            rc = sl__mysql_windows_load(s);
         if (rc == 0) {
             sl_backoff_reset(&s->bo);
             return 0;
@@ -188,10 +190,12 @@ int sl_mysql_sink_begin(sl_mysql_sink_t *s, uint64_t start_offset,
     s->failed_offset = UINT64_MAX;
     s->failed_drift = 0;
     s->group_rows = s->group_ins = s->group_upd = s->group_del = 0;
-    s->group_drift = 0;
+    s->group_drift = s->group_reads = s->group_tolerated = 0;
     s->careful = s->want_careful;
     s->want_careful = 0;
-    int rc = sl__mysql_ensure_conn(s, stop);
+    int rc = sl__mysql_windows_restore(s);
+    if (rc == 0)
+        rc = sl__mysql_ensure_conn(s, stop);
     if (rc != 0)
         return rc;
     rc = sl__mysql_exec(s, "START TRANSACTION");
@@ -319,6 +323,8 @@ int sl_mysql_sink_commit(sl_mysql_sink_t *s, uint64_t next_offset,
     if (rc != 0)
         return rc;
     rc = write_offset(s, 0, next_offset, ntrx, s->group_rows, last_trx);
+    if (rc == 0)
+        rc = sl__mysql_windows_stage(s);
     if (rc != 0) {
         if (rc != SL_EAGAIN)
             sl_mysql_sink_abort(s);
@@ -367,5 +373,8 @@ int sl_mysql_sink_commit(sl_mysql_sink_t *s, uint64_t next_offset,
     s->stats.updates += s->group_upd;
     s->stats.deletes += s->group_del;
     s->stats.drift += s->group_drift;
+    s->stats.reads += s->group_reads;
+    s->stats.tolerated += s->group_tolerated;
+    sl__mysql_windows_committed(s);
     return 0;
 }

@@ -51,6 +51,35 @@ SL_TEST(apply_trx_boundaries) {
                  SL_TRX_ENDS_HERE);
 }
 
+/* Snapshot rows and markers belong to no transaction: each is a unit of
+ * its own, never waiting for a commit, and ends an open transaction
+ * before it (as a row of another transaction does). */
+SL_TEST(apply_trx_snapshot_rows_are_units) {
+    sl_trxtrack_t tt;
+    memset(&tt, 0, sizeof tt);
+    const int unit = SL_TRX_ENDS_HERE | SL_TRX_OUTSIDE;
+    SL_CHECK_INT(feed(&tt, "{\"kind\":\"snapshot_start\",\"db\":\"d\","
+                           "\"table\":\"t\",\"snapshot\":{\"id\":\"s\"}}"),
+                 unit);
+    SL_CHECK_INT(feed(&tt, "{\"kind\":\"row\",\"op\":\"read\"}"), unit);
+    SL_CHECK_INT(feed(&tt, "{\"kind\":\"row\",\"op\":\"read\"}"), unit);
+    SL_CHECK_INT(feed(&tt, "{\"kind\":\"begin\",\"trx\":{\"id\":\"a\"}}"),
+                 SL_TRX_NONE);
+    SL_CHECK_INT(feed(&tt, ROW("a")), SL_TRX_NONE);
+    SL_CHECK_INT(feed(&tt, "{\"kind\":\"commit\",\"rows\":1}"),
+                 SL_TRX_ENDS_HERE);
+    SL_CHECK_INT(feed(&tt, "{\"kind\":\"row\",\"op\":\"read\"}"), unit);
+    /* A transaction whose commit is missing ends before a read row. */
+    SL_CHECK_INT(feed(&tt, ROW("b")), SL_TRX_NONE);
+    SL_CHECK_INT(feed(&tt, "{\"kind\":\"row\",\"op\":\"read\"}"),
+                 unit | SL_TRX_ENDS_BEFORE);
+    SL_CHECK_INT(feed(&tt, "{\"kind\":\"snapshot_done\",\"db\":\"d\","
+                           "\"table\":\"t\",\"snapshot\":{\"id\":\"s\"}}"),
+                 unit);
+    /* Lookalike kinds are not markers. */
+    SL_CHECK_INT(feed(&tt, "{\"kind\":\"snapshot_donex\"}"), SL_TRX_NONE);
+}
+
 SL_TEST(apply_backoff_grows_with_jitter_and_resets) {
     sl_backoff_t bo;
     sl_backoff_init(&bo, 100, 1000);
@@ -109,6 +138,8 @@ SL_TEST(apply_event_index_kind_and_op_enums) {
          SL_OP_NONE},
         {"{\"kind\":1,\"op\":[\"insert\"]}", SL_CHANGE_UNKNOWN, SL_OP_NONE},
         {"[\"row\"]", SL_CHANGE_UNKNOWN, SL_OP_NONE},
+        {"{\"kind\":\"row\",\"op\":\"read\"}", SL_CHANGE_ROW, SL_OP_READ},
+        {"{\"kind\":\"snapshot_done\"}", SL_CHANGE_SNAPSHOT_DONE, SL_OP_NONE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sl_jr_doc_t doc;
@@ -127,6 +158,7 @@ SL_TEST(apply_event_index_kind_and_op_enums) {
 SL_TEST(apply_event_index_matches_lookups) {
     static const char *docs[] = {
         "{\"kind\":\"row\",\"op\":\"update\",\"db\":\"d\",\"table\":\"t\","
+        "\"snapshot\":{\"id\":\"s\"},"
         "\"row\":3,\"pk\":[\"id\"],\"before\":{\"id\":1},\"after\":{\"id\":2},"
         "\"src\":{\"ts\":1},\"trx\":{\"id\":\"x\"}}",
         /* Repeats, escapes, lookalikes (same length and first bytes). */
@@ -139,7 +171,7 @@ SL_TEST(apply_event_index_matches_lookups) {
     };
     static const char *names[] = {"kind",  "op",  "db",         "table",
                                   "row",   "pk",  "positional", "before",
-                                  "after", "src", "trx"};
+                                  "after", "src", "trx",        "snapshot"};
     for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
         sl_jr_doc_t doc;
         sl_jr_init(&doc);

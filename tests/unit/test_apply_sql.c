@@ -57,6 +57,30 @@ SL_TEST(apply_sql_insert_values) {
     free(sql);
 }
 
+/* A snapshot row is an upsert of every column whatever the drift policy
+ * (the stream may have inserted the row first); without an after image it
+ * is refused. */
+SL_TEST(apply_sql_read_row_upserts) {
+    int rc;
+    char *sql =
+        build("{\"kind\":\"row\",\"op\":\"read\",\"db\":\"s\",\"table\":\"u\","
+              "\"pk\":[\"id\"],\"before\":null,\"after\":{\"id\":1,"
+              "\"email\":\"a\"},\"snapshot\":{\"id\":\"x\",\"chunk\":0}}",
+              SL_DRIFT_SKIP, NULL, 0, &rc);
+    SL_CHECK_OK(rc);
+    SL_CHECK_STR(sql, "INSERT INTO `dst`.`u` (`id`,`email`) VALUES (1,'a') ON "
+                      "DUPLICATE KEY UPDATE `id`=VALUES(`id`),"
+                      "`email`=VALUES(`email`)");
+    free(sql);
+    sql = build("{\"kind\":\"row\",\"op\":\"read\",\"db\":\"s\","
+                "\"table\":\"u\",\"pk\":[\"id\"],\"before\":null,"
+                "\"after\":null}",
+                SL_DRIFT_STOP, NULL, 0, &rc);
+    SL_CHECK(rc != 0);
+    SL_CHECK(strstr(sql, "read without an after image") != NULL);
+    free(sql);
+}
+
 SL_TEST(apply_sql_update_delete_keys) {
     int rc;
     /* By the event's primary key (a changed key: SET has the new value,
@@ -161,18 +185,32 @@ SL_TEST(apply_sql_url_map_and_policy) {
     SL_CHECK_INT(sl_drift_parse("ignore", &d), SL_EINVAL);
 }
 
-SL_TEST(apply_sql_offsets_schema_file_matches) {
-    /* schemas/sluice_offsets.sql is what sluice-apply runs at start. */
-    FILE *f = fopen("schemas/sluice_offsets.sql", "r");
+/* The body of schema file path without its comments and final ';', in
+ * body (size n). 0, or 1 when the file is not there. */
+static int schema_body(const char *path, char *body, size_t n) {
+    FILE *f = fopen(path, "r");
     if (f == NULL)
-        SL_SKIP("run from the repository root");
-    char line[512], body[4096] = "";
+        return 1;
+    char line[512];
+    body[0] = '\0';
     while (fgets(line, sizeof line, f) != NULL)
         if (strncmp(line, "--", 2) != 0)
-            strncat(body, line, sizeof body - strlen(body) - 1);
+            strncat(body, line, n - strlen(body) - 1);
     fclose(f);
-    size_t n = strlen(body);
-    while (n > 0 && (body[n - 1] == '\n' || body[n - 1] == ';'))
-        body[--n] = '\0';
+    size_t len = strlen(body);
+    while (len > 0 && (body[len - 1] == '\n' || body[len - 1] == ';'))
+        body[--len] = '\0';
+    return 0;
+}
+
+SL_TEST(apply_sql_offsets_schema_file_matches) {
+    /* schemas/sluice_offsets.sql and schemas/sluice_snapshots.sql are what
+     * sluice-apply runs at start. */
+    char body[4096];
+    if (schema_body("schemas/sluice_offsets.sql", body, sizeof body) != 0)
+        SL_SKIP("run from the repository root");
     SL_CHECK_STR(body, sl_mysql_offsets_ddl);
+    SL_CHECK_INT(schema_body("schemas/sluice_snapshots.sql", body, sizeof body),
+                 0);
+    SL_CHECK_STR(body, sl_mysql_snapshots_ddl);
 }
