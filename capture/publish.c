@@ -629,8 +629,7 @@ static int read_checkpoint(sl_publish_t *pub, sl_checkpoint_t *cp, int *found) {
         sl_buf_free(&rec);
         return SL_ECORRUPT;
     }
-    if (sl_checkpoint_decode_snap(rec.data, rec.len, cp, &pub->cp_snap) !=
-        0) {
+    if (sl_checkpoint_decode_snap(rec.data, rec.len, cp, &pub->cp_snap) != 0) {
         snprintf(pub->err, sizeof pub->err,
                  "checkpoint %s/%s offset %llu is not a checkpoint record",
                  SL_PUBLISH_INTERNAL_TOPIC, pub->cp_part,

@@ -83,7 +83,8 @@ static const sl_opt_t opts_table[] = {
     {"snapshot-chunk-max", "65536", 0, "most rows per snapshot chunk"},
     {"snapshot-chunk-time", "250ms", 0,
      "target read time of a chunk; its size adapts (0: fixed size)"},
-    {"snapshot-rate", "0", 0, "most snapshot rows read per second (0: no limit)"},
+    {"snapshot-rate", "0", 0,
+     "most snapshot rows read per second (0: no limit)"},
     {"snapshot-max-threads-running", "0", 0,
      "pause the snapshot while the source's Threads_running is above this "
      "(0: never)"},
@@ -125,7 +126,7 @@ typedef struct {
     sl_driftcheck_t *drift; /* The schema check, or NULL when off. */
     sl_snap_t *snap;        /* Snapshots (capture/snapshot/). */
     sl_snap_mode_t snap_mode;
-    int drift_on;           /* --schema-check. */
+    int drift_on; /* --schema-check. */
     uint64_t drift_interval_ms;
     uint8_t skip[256];
     size_t nskip;
@@ -889,8 +890,7 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
                 fprintf(stderr, "sluice-capture schema check:\n%s", text);
             break;
         }
-        if (!svc->in_trx && svc->snap != NULL &&
-            (rc = snap_step(svc)) != 0)
+        if (!svc->in_trx && svc->snap != NULL && (rc = snap_step(svc)) != 0)
             break;
         report(svc, 0);
         if (svc->stats != NULL &&
@@ -1168,9 +1168,8 @@ static int snap_publish_cb(void *ctx, const char *db, const char *table,
                            uint64_t key_hash, int all_parts, const char *json,
                            size_t len) {
     svc_t *svc = ctx;
-    uint32_t n = all_parts && svc->route.mode == SL_ROUTE_KEY
-                     ? svc->route.buckets
-                     : 1;
+    uint32_t n =
+        all_parts && svc->route.mode == SL_ROUTE_KEY ? svc->route.buckets : 1;
     int err = 0;
     for (uint32_t b = 0; b < n && err == 0; b++)
         err = publish_to(svc, db, strlen(db), table, strlen(table),
@@ -1195,9 +1194,8 @@ static int snap_want_column_cb(void *ctx, const char *db, const char *table,
 
 static int snap_step(svc_t *svc) {
     sl_checkpoint_t written;
-    const char *w = sl_publish_last_checkpoint(svc->pub, &written)
-                        ? written.snap
-                        : NULL;
+    const char *w =
+        sl_publish_last_checkpoint(svc->pub, &written) ? written.snap : NULL;
     return sl_snap_step(svc->snap, svc->schema, w, svc->err, sizeof svc->err);
 }
 
@@ -1213,8 +1211,7 @@ static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
         sl_config_get_u64(&svc->cfg, "snapshot-rate", &rate) != 0 ||
         sl_config_get_u64(&svc->cfg, "snapshot-max-threads-running",
                           &threads) != 0 ||
-        sl_config_get_ms(&svc->cfg, "snapshot-max-replica-lag", &lag_ms) !=
-            0 ||
+        sl_config_get_ms(&svc->cfg, "snapshot-max-replica-lag", &lag_ms) != 0 ||
         chunk == 0 || chunk > 1000000 || cmin == 0 || cmax < cmin ||
         cmax > 1000000) {
         snprintf(svc->err, sizeof svc->err,
@@ -1262,6 +1259,48 @@ static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
     if (svc->snap_mode != SL_SNAP_NEVER)
         return sl_snap_queue_all(svc->snap, svc->schema);
     return 0;
+}
+
+/* --snapshot when_needed, and the checkpoint's position was purged from
+ * the source: capture starts over at the source's current end with a
+ * fresh schema history and a snapshot of every captured table. The new
+ * position becomes the checkpoint before anything is published from it,
+ * so a restart never replays the old sequences with other messages. */
+static int snap_start_over(svc_t *svc, sl_checkpoint_t *cp, int *have_cp) {
+    sl_log_warn("the checkpoint's position was purged from the source; "
+                "starting over at the end with a snapshot (--snapshot "
+                "when_needed)",
+                "file=%s pos=%llu error=\"%s\"", cp->file,
+                (unsigned long long)cp->pos, svc->err);
+    free(svc->start_file);
+    free(svc->start_gtid);
+    svc->start_file = NULL;
+    svc->start_gtid = NULL;
+    svc->resume = NULL;
+    int rc = with_source_retry(svc, init_schema);
+    uint64_t skip = 0;
+    if (rc == 0)
+        rc = sl_snap_restore(svc->snap, NULL, &skip, svc->err, sizeof svc->err);
+    if (rc == 0)
+        rc = sl_snap_queue_all(svc->snap, svc->schema);
+    if (rc != 0)
+        return rc;
+    sl_checkpoint_t fresh;
+    memset(&fresh, 0, sizeof fresh);
+    snprintf(fresh.file, sizeof fresh.file, "%s",
+             svc->start_file ? svc->start_file : "");
+    fresh.pos = svc->start_pos;
+    fresh.snap = sl_snap_cursor(svc->snap);
+    if ((rc = sl_publish_boundary(svc->pub, &fresh)) != 0 ||
+        (rc = sl_publish_sync(svc->pub, 1, 0)) != 0) {
+        snprintf(svc->err, sizeof svc->err, "%s", sl_publish_error(svc->pub));
+        return rc;
+    }
+    if (sl_publish_last_checkpoint(svc->pub, cp)) {
+        *have_cp = 1;
+    }
+    svc->err[0] = '\0';
+    return SL_EAGAIN;
 }
 
 static int run(svc_t *svc) {
@@ -1326,6 +1365,8 @@ static int run(svc_t *svc) {
     unsigned backoff = 100;
     for (;;) {
         rc = run_session(svc, &cp, have_cp, checkpoint_ms);
+        if (rc == SL_EGONE && have_cp && svc->snap_mode == SL_SNAP_WHEN_NEEDED)
+            rc = snap_start_over(svc, &cp, &have_cp);
         if (rc != 0 && rc != SL_EAGAIN)
             return rc;
         /* Everything published must be acknowledged before the resume

@@ -425,8 +425,12 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
             rc = SL_ECORRUPT;
         else
             *skip = v;
-        snap->all = sl_jr_type(d, sl_jr_get(d, 0, "all")) == SL_JR_TRUE;
+        uint32_t all = sl_jr_get(d, 0, "all");
+        snap->all = all != SL_JR_NONE && sl_jr_type(d, all) == SL_JR_TRUE;
         uint32_t q = sl_jr_get(d, 0, "queue");
+        /* Active before the queue is read back, so that its entries are
+         * queued behind the current table instead of replacing it. */
+        snap->active = 1;
         if (q != SL_JR_NONE && sl_jr_type(d, q) == SL_JR_ARRAY) {
             uint32_t it = q + 1;
             for (uint32_t k = 0; k < sl_jr_tok(d, q)->count && rc == 0; k++) {

@@ -43,6 +43,7 @@ HASH="SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|',id,v,pad))),0) FROM"
 
 src_root -e "DROP DATABASE IF EXISTS se_src; CREATE DATABASE se_src;
     CREATE TABLE se_src.t (id BIGINT PRIMARY KEY, v BIGINT, pad VARCHAR(40));
+    USE se_src;
     INSERT INTO se_src.t SELECT seq, seq * 7, CONCAT('seed-', seq)
         FROM seq_1_to_$ROWS" || { fail "setup: source table"; exit 1; }
 tsql "DROP DATABASE IF EXISTS se_dst; DROP DATABASE IF EXISTS se_meta;
