@@ -84,10 +84,12 @@ probe 10 "$D/probe-idle"
     done
 ) | src --unbuffered &
 WRITER=$!
+sl_h_record_pid WRITER $WRITER
 
 BPORT=$(sl_h_freeport)
 bin/sluice-broker --listen "127.0.0.1:$BPORT" --data "$D/broker" \
     > "$D/broker.log" 2>&1 &
+sl_h_record_pid BROKER $!
 sl_h_wait_for broker 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BPORT"
 SRCURL="mysql://$SL_SOURCE_REPL_USER@127.0.0.1:$SL_SOURCE_PORT"
 TGTURL() { echo "mysql://$SL_TARGET_USER@127.0.0.1:$SL_TARGET_PORT/$1"; }
@@ -105,10 +107,12 @@ bin/sluice-capture --source "$SRCURL" --password-file "$SL_SOURCE_PASSWORD_FILE"
     --broker "127.0.0.1:$BPORT" --topic snap --name snap --server-id 9101 \
     --include 'bs\.t' --snapshot initial > "$D/capture1.log" 2>&1 &
 CAP1=$!
+sl_h_record_pid CAP1 $CAP1
 bin/sluice-apply --broker "127.0.0.1:$BPORT" --topic snap --group g1 \
     --target "$(TGTURL bs_meta1)" --target-password-file "$SL_TARGET_PASSWORD_FILE" \
     --map bs=bs_snap > "$D/apply1.log" 2>&1 &
 APP1=$!
+sl_h_record_pid APP1 $APP1
 probe 10 "$D/probe-snapshot" &
 PROBE=$!
 until grep -q 'snapshot complete' "$D/capture1.log"; do sleep 0.5; done
@@ -127,10 +131,12 @@ bin/sluice-capture --source "$SRCURL" --password-file "$SL_SOURCE_PASSWORD_FILE"
     --broker "127.0.0.1:$BPORT" --topic dump --name dump --server-id 9102 \
     --include 'bs\.t' --snapshot never --start "$pos" > "$D/capture2.log" 2>&1 &
 CAP2=$!
+sl_h_record_pid CAP2 $CAP2
 bin/sluice-apply --broker "127.0.0.1:$BPORT" --topic dump --group g2 \
     --target "$(TGTURL bs_meta2)" --target-password-file "$SL_TARGET_PASSWORD_FILE" \
     --map bs=bs_dump > "$D/apply2.log" 2>&1 &
 APP2=$!
+sl_h_record_pid APP2 $APP2
 sleep 2
 until caught_up dump bs.t bs_meta2; do sleep 0.5; done
 t_dump=$(echo "$(now) - $t0" | bc)
