@@ -379,6 +379,7 @@ static void rewind_part(sl__worker_t *w, sl__part_t *p, int wait) {
     }
     p->group_open = 0;
     p->group_trx = p->group_rows = p->group_outside = 0;
+    p->group_kind = 0;
     memset(&p->tt, 0, sizeof p->tt);
     sl_keylist_reset(&p->keys);
     uint64_t pos = p->db_next;
@@ -427,6 +428,7 @@ static int commit_group(sl__worker_t *w, sl__part_t *p, uint64_t end) {
     p->trx += ntrx;
     p->group_open = 0;
     p->group_trx = p->group_rows = p->group_outside = 0;
+    p->group_kind = 0;
     p->db_next = end;
     p->db_found = 1;
     p->applied_next = end;
@@ -597,15 +599,21 @@ static void process(sl__worker_t *w, sl__part_t *p,
         int cut = off == p->commit_at;
         if (cut)
             p->commit_at = UINT64_MAX;
+        /* Snapshot rows and stream transactions are committed in groups
+         * of their own: where one kind of unit follows the other, the
+         * group ends (at a boundary, as always). */
+        int unit = (b & SL_TRX_OUTSIDE) ? 2 : 1;
+        int sw = p->group_open && p->group_kind != 0 && p->group_kind != unit;
         if ((b & SL_TRX_ENDS_BEFORE) && p->group_open) {
             p->group_trx++;
             if ((p->group_rows >= c->o.group_rows || *c->soft || replay ||
-                 cut) &&
+                 cut || sw) &&
                 commit_group(w, p, off))
                 return;
-        } else if (cut && p->group_open && p->group_trx > 0) {
+        } else if ((cut || (sw && !was_open)) && p->group_open &&
+                   p->group_trx > 0) {
             /* The previous transaction ended with its marker; this event
-             * starts the open one. */
+             * starts the open one (cut), or a unit of the other kind. */
             if (commit_group(w, p, off))
                 return;
         }
@@ -640,6 +648,7 @@ static void process(sl__worker_t *w, sl__part_t *p,
             rc = sl_mysql_sink_row_ev(p->sink, &w->doc, &ev, off);
             if (sink_result(w, p, rc))
                 return;
+            p->group_kind = unit;
             if (row) {
                 p->group_rows++;
                 p->rows++;

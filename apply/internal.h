@@ -42,6 +42,8 @@ typedef struct {
     uint64_t group_trx;     /* Units ended: source transactions, snapshot
                              * rows and markers. */
     uint64_t group_outside; /* Of them, snapshot rows and markers. */
+    int group_kind;         /* What the open group holds: 1 source transactions,
+                             * 2 snapshot rows and markers (0: nothing yet). */
     uint64_t group_rows;
     char last_trx[256];
     sl_trxtrack_t tt;

@@ -256,7 +256,8 @@ int sl__mysql_close_open(sl_mysql_sink_t *s) {
     int rc = 0;
     if (s->bk.state == 2) {
         rc = sl__mysql_bulk_emit(s, 0);
-    } else if (s->open_kind == ST_INSERT || s->open_kind == ST_UPSERT) {
+    } else if (s->open_kind == ST_INSERT || s->open_kind == ST_UPSERT ||
+               s->open_kind == ST_READ) {
         sl__mysql_put_upsert_tail(&s->sql, s->open_tm, s->open_kind,
                                   s->opts.drift, s->open_cols, s->nopen_cols);
         rc = sl_buf_error(&s->sql);

@@ -60,10 +60,14 @@ sl_h_wait_for broker 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BPORT" ||
     { fail "setup: the broker did not start"; exit 1; }
 
 CLOG=$D/capture.log
-bin/sluice-capture --source "mysql://${SL_SOURCE_REPL_USER:-repl}@127.0.0.1:$SL_SOURCE_PORT" \
+# The snapshot is held to 2,000 rows/s (about 10 s), and each chunk's
+# window stays open 50 ms after its read (capture's test hook), so that
+# many batches of writes meet it.
+SLUICE_SNAPSHOT_TEST_PAUSE_MS=50 bin/sluice-capture --source "mysql://${SL_SOURCE_REPL_USER:-repl}@127.0.0.1:$SL_SOURCE_PORT" \
     --password-file "$SL_SOURCE_PASSWORD_FILE" --broker "$BROKER" \
     --topic se --name se1 --server-id 3181 --include 'se_src\.t' \
-    --snapshot initial --snapshot-chunk 500 --checkpoint-interval 50ms \
+    --snapshot initial --snapshot-chunk 250 --snapshot-rate 2000 \
+    --checkpoint-interval 50ms \
     --heartbeat 200ms > "$CLOG" 2>&1 &
 sl_h_record_pid CAPTURE $!
 
@@ -89,10 +93,13 @@ for b in range(60):
                   % (n + 1 + b * 25 + i, k))
     print("-- batch")
 EOF
+sl_h_wait_for "the snapshot's start" 60 grep -q 'snapshot of a table starts' "$CLOG" ||
+    fail "capture did not start its snapshot: $(tail -n 3 "$CLOG" | tr '\n' ' ')"
 (
     csplit -s -z -f "$D/wb." "$D/writes.sql" '/^-- batch$/+1' '{*}'
     for f in "$D"/wb.*; do
         src_root < "$f" || echo "writer: batch $f failed" >&2
+        grep -q 'snapshot complete' "$CLOG" || echo "$f" >> "$D/during"
         sleep 0.1
     done
 ) 2> "$D/writer.err" &
@@ -122,6 +129,11 @@ for round in 1 2 3; do
 done
 start_apply
 wait "$WRITER"
+# The writes must have met the snapshot: batches that ended before it was
+# complete (it started before they began).
+during=$(cat "$D/during" 2> /dev/null | wc -l)
+[ "$during" -ge 3 ] && pass "$during of 60 batches of writes ran while the snapshot read the table" ||
+    fail "only $during batches of writes met the snapshot: nothing was tested at the seam"
 [ -s "$D/writer.err" ] && fail "writer: $(head -n 2 "$D/writer.err" | tr '\n' ' ')"
 sl_h_wait_for "snapshot complete" 120 grep -q 'snapshot complete' "$CLOG" ||
     fail "capture did not complete its snapshot: $(grep -v stats "$CLOG" | tail -n 3 | tr '\n' ' ')"
