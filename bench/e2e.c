@@ -109,6 +109,8 @@ int main(int argc, char **argv) {
                      (char *)sl_harness_log_addr(broker),
                      "--topic",
                      "e2e",
+                     "--snapshot",
+                     "never",
                      "--server-id",
                      "4101",
                      "--start",

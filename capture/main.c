@@ -8,8 +8,11 @@
 #include "offline.h"
 #include "replay.h"
 #include "service.h"
+#include "snapshot/signal.h"
 
 int main(int argc, char **argv) {
+    if (sl_snap_signal_wanted(argc, argv))
+        return sl_snap_signal_main(argc, argv);
     if (sl_capture_replay_wanted(argc, argv)) /* --from-file + --broker */
         return sl_capture_replay_main(argc, argv);
     if (sl_capture_offline_wanted(argc, argv))

@@ -62,6 +62,7 @@ struct sl_publish_s {
     int safe_written; /* The safe one was already put. */
     int have_written;
     sl_checkpoint_t written; /* The last checkpoint stored in the broker. */
+    sl_buf_t cp_snap; /* The snapshot cursor of the checkpoint read at open. */
     uint64_t last_cp_ns;
 
     sl_publish_stats_t stats;
@@ -121,11 +122,20 @@ int sl_checkpoint_encode(const sl_checkpoint_t *cp, sl_buf_t *out) {
     sl_json_uint(&json, cp->next_seq);
     sl_json_key(&json, "ts");
     sl_json_int(&json, cp->ts);
+    if (cp->snap != NULL) {
+        sl_json_key(&json, "snap");
+        sl_json_raw(&json, cp->snap, strlen(cp->snap));
+    }
     sl_json_obj_end(&json);
     return sl_json_error(&json);
 }
 
 int sl_checkpoint_decode(const uint8_t *data, size_t len, sl_checkpoint_t *cp) {
+    return sl_checkpoint_decode_snap(data, len, cp, NULL);
+}
+
+int sl_checkpoint_decode_snap(const uint8_t *data, size_t len,
+                              sl_checkpoint_t *cp, sl_buf_t *snap) {
     sl_jr_doc_t doc;
     sl_jr_init(&doc);
     memset(cp, 0, sizeof *cp);
@@ -144,6 +154,18 @@ int sl_checkpoint_decode(const uint8_t *data, size_t len, sl_checkpoint_t *cp) {
         err = sl_jr_u64(&doc, sl_jr_get(&doc, 0, "seq"), &cp->next_seq);
     if (err == 0)
         err = sl_jr_i64(&doc, sl_jr_get(&doc, 0, "ts"), &cp->ts);
+    uint32_t sn = err == 0 ? sl_jr_get(&doc, 0, "snap") : SL_JR_NONE;
+    if (snap != NULL && sn != SL_JR_NONE) {
+        size_t slen;
+        const char *raw = sl_jr_raw(&doc, sn, &slen);
+        sl_buf_reset(snap);
+        const char *text = NULL;
+        if (sl_jr_type(&doc, sn) != SL_JR_OBJECT ||
+            sl_buf_append(snap, raw, slen) != 0 ||
+            sl_buf_cstr(snap, &text) != 0)
+            err = SL_ECORRUPT;
+        cp->snap = text;
+    }
     sl_jr_free(&doc);
     return err == 0 ? 0 : SL_ECORRUPT;
 }
@@ -817,7 +839,7 @@ static int read_checkpoint(sl_publish_t *pub, sl_checkpoint_t *cp, int *found) {
         sl_buf_free(&rec);
         return SL_ECORRUPT;
     }
-    if (sl_checkpoint_decode(rec.data, rec.len, cp) != 0) {
+    if (sl_checkpoint_decode_snap(rec.data, rec.len, cp, &pub->cp_snap) != 0) {
         snprintf(pub->err, sizeof pub->err,
                  "checkpoint %s/%s offset %llu is not a checkpoint record",
                  SL_PUBLISH_INTERNAL_TOPIC, pub->cp_part,
@@ -906,6 +928,7 @@ void sl_publish_free(sl_publish_t *pub) {
     sl_jr_free(&pub->jdoc);
     free(pub->topic);
     free(pub->cp_part);
+    sl_buf_free(&pub->cp_snap);
     free(pub);
 }
 

@@ -61,6 +61,12 @@ typedef struct {
     char gtid[192];    /* The last transaction's GTID, or "". */
     uint64_t next_seq; /* The capture sequence of the next message. */
     int64_t ts;        /* Source commit time (seconds) of that event. */
+    /* The snapshot cursor there (a JSON object's text, capture/snapshot/
+     * snapshot.h), or NULL when no snapshot is pending. Borrowed: its
+     * owner keeps it valid while the checkpoint is queued and while it is
+     * the newest written one. A checkpoint read back points into the
+     * publisher (valid until sl_publish_free). */
+    const char *snap;
 } sl_checkpoint_t;
 
 typedef struct sl_publish_s sl_publish_t;
@@ -134,9 +140,15 @@ void sl_publish_stats(const sl_publish_t *pub, sl_publish_stats_t *stats);
 const char *sl_publish_error(const sl_publish_t *pub);
 
 /* Checkpoint records are one line of JSON:
- *   {"file":"binlog.000042","pos":1234,"gtid":"0-1-77","seq":9001,"ts":...}
- * Exposed for tests. */
+ *   {"file":"binlog.000042","pos":1234,"gtid":"0-1-77","seq":9001,"ts":...,
+ *    "snap":{...}}
+ * where "snap" (the snapshot cursor, copied as it is) appears only when
+ * cp->snap is set. Exposed for tests. sl_checkpoint_decode() leaves
+ * cp->snap NULL; sl_checkpoint_decode_snap() also copies the cursor's text
+ * into *snap (NUL-terminated) and points cp->snap at it. */
 int sl_checkpoint_encode(const sl_checkpoint_t *cp, sl_buf_t *out);
 int sl_checkpoint_decode(const uint8_t *data, size_t len, sl_checkpoint_t *cp);
+int sl_checkpoint_decode_snap(const uint8_t *data, size_t len,
+                              sl_checkpoint_t *cp, sl_buf_t *snap);
 
 #endif

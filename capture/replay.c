@@ -829,6 +829,10 @@ int sl_capture_replay_main(int argc, char **argv) {
     sargv[sargc++] = "no";
     sargv[sargc++] = "--schema-check";
     sargv[sargc++] = "no";
+    /* A replay publishes what the files hold: there is no live table to
+     * snapshot (docs/snapshot.md, docs/replay.md). */
+    sargv[sargc++] = "--snapshot";
+    sargv[sargc++] = "never";
     sargv[sargc++] = "--start";
     sargv[sargc++] = start;
     sargv[sargc] = NULL;

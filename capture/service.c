@@ -6,6 +6,7 @@
 #include "capture/metrics.h"
 #include "capture/schema/history.h"
 #include "capture/schema/lexer.h"
+#include "capture/snapshot/snapshot.h"
 #include "clock.h"
 #include "config.h"
 #include "driftcheck.h"
@@ -81,6 +82,23 @@ static const sl_opt_t opts_table[] = {
      "--help` lists that mode's options)"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
+    {"snapshot", "initial", 0,
+     "initial (first start: snapshot every captured table, then stream), "
+     "never, or when_needed (also when the checkpoint's position was "
+     "purged); docs/snapshot.md"},
+    {"snapshot-chunk", "4096", 0, "rows of the first snapshot chunk"},
+    {"snapshot-chunk-min", "256", 0, "fewest rows per snapshot chunk"},
+    {"snapshot-chunk-max", "65536", 0, "most rows per snapshot chunk"},
+    {"snapshot-chunk-time", "250ms", 0,
+     "target read time of a chunk; its size adapts (0: fixed size)"},
+    {"snapshot-rate", "0", 0,
+     "most snapshot rows read per second (0: no limit)"},
+    {"snapshot-max-threads-running", "0", 0,
+     "pause the snapshot while the source's Threads_running is above this "
+     "(0: never)"},
+    {"snapshot-max-replica-lag", "0", 0,
+     "pause the snapshot while the source (a replica) lags more than this "
+     "(0: never)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -114,7 +132,9 @@ typedef struct {
     sl_publish_t *pub;
     sl_binlog_t *dec;
     sl_driftcheck_t *drift; /* The schema check, or NULL when off. */
-    int drift_on;           /* --schema-check. */
+    sl_snap_t *snap;        /* Snapshots (capture/snapshot/). */
+    sl_snap_mode_t snap_mode;
+    int drift_on; /* --schema-check. */
     uint64_t drift_interval_ms;
     uint8_t skip[256];
     size_t nskip;
@@ -147,6 +167,8 @@ typedef struct {
     uint64_t ddl_skipped; /* Unreadable DDL on tables not captured. */
     char err[1024];
 } svc_t;
+
+static int snap_step(svc_t *svc);
 
 /* Parses mysql://USER@HOST:PORT. A password in the URL is refused: it
  * would show in `ps`. */
@@ -315,6 +337,7 @@ static int boundary_here(svc_t *svc) {
     cp.pos = svc->cur_end;
     cp.ts = svc->cur_ts;
     snprintf(cp.gtid, sizeof cp.gtid, "%s", svc->last_gtid);
+    cp.snap = svc->snap ? sl_snap_cursor(svc->snap) : NULL;
     svc->boundary_done = 1;
     return sl_publish_boundary(svc->pub, &cp);
 }
@@ -529,6 +552,8 @@ static int on_ddl(svc_t *svc, const sl_change_t *chg) {
         memset(&sent, 0, sizeof sent);
     for (size_t i = 0; i < effect.ntables && err == 0; i++) {
         const char *tdb = effect.tables[i].db, *tname = effect.tables[i].table;
+        if (svc->snap != NULL)
+            sl_snap_on_ddl(svc->snap, tdb, tname);
         if (!sl_filter_table(svc->filter, tdb, strlen(tdb), tname,
                              strlen(tname)))
             continue;
@@ -563,7 +588,13 @@ static int on_change(void *ctx, const sl_change_t *chg) {
         svc->in_trx = 1;
         clear_touched(svc);
         return 0;
-    case SL_CHANGE_ROW:
+    case SL_CHANGE_ROW: {
+        int consumed = 0;
+        if (svc->snap != NULL &&
+            ((err = sl_snap_on_row(svc->snap, chg, &consumed, svc->err,
+                                   sizeof svc->err)) != 0 ||
+             consumed))
+            return err;
         if (!sl_filter_table(svc->filter, chg->db, chg->db_len, chg->table,
                              chg->table_len)) {
             svc->filtered++;
@@ -589,13 +620,17 @@ static int on_change(void *ctx, const sl_change_t *chg) {
         svc->rows++;
         sl_capture_metrics_row(chg);
         return publish_row(svc, chg);
+    }
     case SL_CHANGE_COMMIT:
     case SL_CHANGE_ROLLBACK:
     case SL_CHANGE_XA_PREPARE:
         svc->in_trx = 0;
-        if ((err = publish_commit(svc, chg)) != 0)
+        if ((err = publish_commit(svc, chg)) != 0 ||
+            (err = boundary(svc, chg)) != 0)
             return err;
-        return boundary(svc, chg);
+        return svc->snap ? sl_snap_on_commit(svc->snap, svc->schema, svc->err,
+                                             sizeof svc->err)
+                         : 0;
     case SL_CHANGE_DDL:
         if ((err = on_ddl(svc, chg)) != 0)
             return err;
@@ -660,6 +695,8 @@ static void update_stats(svc_t *svc) {
     sl_buf_printf(b, "STAT partitions %zu\r\n", svc->part_rows.count);
     if (svc->drift != NULL)
         sl_driftcheck_put_stats(svc->drift, b);
+    if (svc->snap != NULL)
+        sl_snap_put_stats(svc->snap, b);
     for (size_t i = 0; i < svc->part_rows.nbuckets; i++)
         for (sl_strmap_node_t *n = svc->part_rows.buckets[i]; n; n = n->next)
             sl_buf_printf(b, "STAT rows:%.*s %llu\r\n", (int)n->klen, n->key,
@@ -697,6 +734,8 @@ static void report(svc_t *svc, int force) {
                 (unsigned long long)st.duplicates,
                 (unsigned long long)svc->filtered, st.inflight_bytes,
                 svc->part_rows.count);
+    if (svc->snap != NULL)
+        sl_snap_report(svc->snap, force);
     svc->last_report_ns = now;
     svc->last_events = svc->events;
     svc->last_bytes = svc->bytes;
@@ -862,6 +901,8 @@ static int run_session(svc_t *svc, const sl_checkpoint_t *cp, int have_cp,
                 fprintf(stderr, "sluice-capture schema check:\n%s", text);
             break;
         }
+        if (!svc->in_trx && svc->snap != NULL && (rc = snap_step(svc)) != 0)
+            break;
         report(svc, 0);
         sl_replay_tick(svc->rows);
         if (svc->stats != NULL &&
@@ -982,6 +1023,12 @@ static int setup(svc_t *svc, int argc, char **argv) {
                             exc->count, (const char *const *)col->items,
                             col->count, svc->err, sizeof svc->err)) != 0)
         return SL_EUSAGE;
+    if (sl_snap_mode_parse(sl_config_get(&svc->cfg, "snapshot"),
+                           &svc->snap_mode) != 0) {
+        snprintf(svc->err, sizeof svc->err,
+                 "--snapshot must be initial, never or when_needed");
+        return SL_EUSAGE;
+    }
     const sl_strlist_t *skip = sl_config_get_list(&svc->cfg, "skip-event-type");
     for (size_t i = 0; i < skip->count; i++) {
         uint64_t type;
@@ -1149,6 +1196,146 @@ static int init_schema(svc_t *svc) {
     return rc;
 }
 
+/* Snapshot hooks (capture/snapshot/snapshot.h). */
+static int snap_publish_cb(void *ctx, const char *db, const char *table,
+                           uint64_t key_hash, int all_parts, const char *json,
+                           size_t len) {
+    svc_t *svc = ctx;
+    uint32_t n =
+        all_parts && svc->route.mode == SL_ROUTE_KEY ? svc->route.buckets : 1;
+    int err = 0;
+    for (uint32_t b = 0; b < n && err == 0; b++)
+        err = publish_to(svc, db, strlen(db), table, strlen(table),
+                         n > 1 ? b : key_hash, json, len, 0);
+    return err;
+}
+
+static int snap_boundary_cb(void *ctx, int force) {
+    svc_t *svc = ctx;
+    int err = boundary_here(svc);
+    if (err == 0 && force && (err = sl_publish_sync(svc->pub, 1, 0)) != 0)
+        snprintf(svc->err, sizeof svc->err, "%s", sl_publish_error(svc->pub));
+    return err;
+}
+
+static int snap_want_column_cb(void *ctx, const char *db, const char *table,
+                               const char *column) {
+    svc_t *svc = ctx;
+    return sl_filter_column(svc->filter, db, strlen(db), table, strlen(table),
+                            column, strlen(column));
+}
+
+static int snap_step(svc_t *svc) {
+    sl_checkpoint_t written;
+    const char *w =
+        sl_publish_last_checkpoint(svc->pub, &written) ? written.snap : NULL;
+    return sl_snap_step(svc->snap, svc->schema, w, svc->err, sizeof svc->err);
+}
+
+/* Starts the snapshot module: the cursor of the checkpoint resumed from,
+ * or on a first start (snapshot=initial/when_needed) every captured table. */
+static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
+    uint64_t chunk = 4096, cmin = 256, cmax = 65536, ctime = 250, rate = 0,
+             threads = 0, lag_ms = 0;
+    if (sl_config_get_u64(&svc->cfg, "snapshot-chunk", &chunk) != 0 ||
+        sl_config_get_u64(&svc->cfg, "snapshot-chunk-min", &cmin) != 0 ||
+        sl_config_get_u64(&svc->cfg, "snapshot-chunk-max", &cmax) != 0 ||
+        sl_config_get_ms(&svc->cfg, "snapshot-chunk-time", &ctime) != 0 ||
+        sl_config_get_u64(&svc->cfg, "snapshot-rate", &rate) != 0 ||
+        sl_config_get_u64(&svc->cfg, "snapshot-max-threads-running",
+                          &threads) != 0 ||
+        sl_config_get_ms(&svc->cfg, "snapshot-max-replica-lag", &lag_ms) != 0 ||
+        chunk == 0 || chunk > 1000000 || cmin == 0 || cmax < cmin ||
+        cmax > 1000000) {
+        snprintf(svc->err, sizeof svc->err,
+                 "the --snapshot-* options are out of range (chunk sizes "
+                 "1..1000000, min <= max): %s",
+                 svc->cfg.err);
+        return SL_EUSAGE;
+    }
+    if (chunk < cmin)
+        cmin = chunk;
+    if (chunk > cmax)
+        cmax = chunk;
+    sl_snap_opts_t so = {
+        .host = svc->host,
+        .user = svc->user,
+        .password = svc->password,
+        .tls_ca = svc->src_opts.tls_ca,
+        .port = svc->src_opts.port,
+        .tls = svc->src_opts.tls,
+        .name = name,
+        .chunk_rows = chunk,
+        .chunk_min = cmin,
+        .chunk_max = cmax,
+        .chunk_time_ms = ctime,
+        .rate = rate,
+        .max_threads_running = threads,
+        .max_lag_s = (lag_ms + 999) / 1000,
+        .publish = snap_publish_cb,
+        .boundary = snap_boundary_cb,
+        .want_table = want_table,
+        .want_column = snap_want_column_cb,
+        .ctx = svc,
+    };
+    int rc = sl_snap_new(&svc->snap, &so);
+    if (rc != 0)
+        return rc;
+    uint64_t skip = 0;
+    if (cp != NULL) {
+        if ((rc = sl_snap_restore(svc->snap, cp->snap, &skip, svc->err,
+                                  sizeof svc->err)) != 0)
+            return rc;
+        sl_publish_set_seq(svc->pub, cp->next_seq + skip);
+        return 0;
+    }
+    if (svc->snap_mode != SL_SNAP_NEVER)
+        return sl_snap_queue_all(svc->snap, svc->schema);
+    return 0;
+}
+
+/* --snapshot when_needed, and the checkpoint's position was purged from
+ * the source: capture starts over at the source's current end with a
+ * fresh schema history and a snapshot of every captured table. The new
+ * position becomes the checkpoint before anything is published from it,
+ * so a restart never replays the old sequences with other messages. */
+static int snap_start_over(svc_t *svc, sl_checkpoint_t *cp, int *have_cp) {
+    sl_log_warn("the checkpoint's position was purged from the source; "
+                "starting over at the end with a snapshot (--snapshot "
+                "when_needed)",
+                "file=%s pos=%llu error=\"%s\"", cp->file,
+                (unsigned long long)cp->pos, svc->err);
+    free(svc->start_file);
+    free(svc->start_gtid);
+    svc->start_file = NULL;
+    svc->start_gtid = NULL;
+    svc->resume = NULL;
+    int rc = with_source_retry(svc, init_schema);
+    uint64_t skip = 0;
+    if (rc == 0)
+        rc = sl_snap_restore(svc->snap, NULL, &skip, svc->err, sizeof svc->err);
+    if (rc == 0)
+        rc = sl_snap_queue_all(svc->snap, svc->schema);
+    if (rc != 0)
+        return rc;
+    sl_checkpoint_t fresh;
+    memset(&fresh, 0, sizeof fresh);
+    snprintf(fresh.file, sizeof fresh.file, "%s",
+             svc->start_file ? svc->start_file : "");
+    fresh.pos = svc->start_pos;
+    fresh.snap = sl_snap_cursor(svc->snap);
+    if ((rc = sl_publish_boundary(svc->pub, &fresh)) != 0 ||
+        (rc = sl_publish_sync(svc->pub, 1, 0)) != 0) {
+        snprintf(svc->err, sizeof svc->err, "%s", sl_publish_error(svc->pub));
+        return rc;
+    }
+    if (sl_publish_last_checkpoint(svc->pub, cp)) {
+        *have_cp = 1;
+    }
+    svc->err[0] = '\0';
+    return SL_EAGAIN;
+}
+
 static int run(svc_t *svc) {
     int rc;
     if (strcmp(sl_config_get(&svc->cfg, "preflight"), "no") != 0 &&
@@ -1197,6 +1384,8 @@ static int run(svc_t *svc) {
     svc->resume = have_cp ? &cp : NULL;
     if ((rc = with_source_retry(svc, init_schema)) != 0)
         return rc;
+    if ((rc = snap_start(svc, name, have_cp ? &cp : NULL)) != 0)
+        return rc;
     if (svc->drift_on) {
         sl_driftcheck_opts_t dopts = {
             .source = &svc->src_opts,
@@ -1214,6 +1403,8 @@ static int run(svc_t *svc) {
         rc = run_session(svc, &cp, have_cp, checkpoint_ms);
         if (rc == SL_ESTOPPED && sl_replay_active())
             rc = 0; /* A replay reached the end of its files. */
+        if (rc == SL_EGONE && have_cp && svc->snap_mode == SL_SNAP_WHEN_NEEDED)
+            rc = snap_start_over(svc, &cp, &have_cp);
         sl_capture_metrics_down(rc != 0 ? svc->err : "stopping");
         if (rc != 0 && rc != SL_EAGAIN)
             return rc;
@@ -1237,7 +1428,12 @@ static int run(svc_t *svc) {
                     svc->err);
         if (sl_publish_last_checkpoint(svc->pub, &cp)) {
             have_cp = 1;
-            sl_publish_set_seq(svc->pub, cp.next_seq);
+            uint64_t skip = 0;
+            if (svc->snap != NULL &&
+                (rc = sl_snap_restore(svc->snap, cp.snap, &skip, svc->err,
+                                      sizeof svc->err)) != 0)
+                return rc;
+            sl_publish_set_seq(svc->pub, cp.next_seq + skip);
         } else {
             /* No checkpoint yet: replay from the start position with the
              * sequence the first run began with. */
@@ -1281,6 +1477,7 @@ int sl_capture_service_main(int argc, char **argv) {
     }
     sl_binlog_free(svc->dec);
     sl_driftcheck_free(svc->drift);
+    sl_snap_free(svc->snap);
     sl_publish_free(svc->pub);
     sl_filter_free(svc->filter);
     sl_schema_free(svc->schema);

@@ -338,12 +338,13 @@ int sl_mysql_sink_row_ev(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
             rc = sl__mysql_build_upsert_after(s->mysql, &s->sql, doc, ev, tm,
                                               &t2, err, sizeof err);
             sl_buf_free(&t2);
-            if (rc == 0) {
-                s->stmts[0] = *st;
-                s->stmts[0].kind = ST_INSERT;
-                s->nstmts = 1;
+            /* The flush swapped the statement arrays: st points into the
+             * one in flight, and this one may not be allocated yet. */
+            if (rc == 0)
+                rc = sl__mysql_push_stmt(s, st->offset, st->row, ST_INSERT,
+                                         st->tm, 0);
+            if (rc == 0)
                 rc = sl__mysql_flush(s);
-            }
         }
         return rc;
     }

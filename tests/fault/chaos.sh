@@ -120,7 +120,7 @@ cut_latest() {
         awk '/latest/ { print $2 }'
 }
 start_cut_capture() {
-    "$SL_BIN/sluice-capture" \
+    "$SL_BIN/sluice-capture" --snapshot never \
         --source "mysql://$SL_SOURCE_REPL_USER@127.0.0.1:$SL_SOURCE_PORT" \
         --password-file "$SL_SOURCE_PASSWORD_FILE" --server-id 7302 \
         --broker "$cut_broker" --topic "$cut_db" --start "$cut_file:$cut_pos" \
@@ -240,7 +240,7 @@ start_broker() {
 }
 
 start_capture() {
-    "$SL_BIN/sluice-capture" \
+    "$SL_BIN/sluice-capture" --snapshot never \
         --source "mysql://$SL_SOURCE_REPL_USER@127.0.0.1:$SL_SOURCE_PORT" \
         --password-file "$SL_SOURCE_PASSWORD_FILE" --server-id 7301 \
         --broker "$BROKER" --topic chaos --start "$START_FILE:$START_POS" \

@@ -209,6 +209,7 @@ sl_h_start_mariadb() {
             CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY '$pw';
             GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT, RELOAD, BINLOG MONITOR
                 ON *.* TO 'repl'@'127.0.0.1';
+            GRANT CREATE, INSERT, UPDATE ON sluice.* TO 'repl'@'127.0.0.1';
             FLUSH PRIVILEGES;" || return 1
         touch "$dir/users-created"
     fi

@@ -48,7 +48,7 @@ sl_h_wait_for broker 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$bport" ||
 
 src="mysql://tlsrepl@127.0.0.1:$SL_TLSSRC_PORT"
 common=(--source "$src" --password-file "$dir/pw" --broker "127.0.0.1:$bport"
-    --topic tls --server-id 7001 --heartbeat 200ms)
+    --topic tls --server-id 7001 --heartbeat 200ms --snapshot never)
 
 # 1. Without TLS the server refuses the user: capture exits 1 and says so.
 timeout 60 bin/sluice-capture "${common[@]}" > "$dir/plain.log" 2>&1

@@ -53,7 +53,7 @@ sl_h_wait_for broker 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$kport" ||
 
 common=(--source "mysql://${SL_SOURCE_USER:-sluice}@127.0.0.1:$SL_SOURCE_PORT"
     --password-file "$SL_SOURCE_PASSWORD_FILE" --broker "127.0.0.1:$tport"
-    --heartbeat 200ms --start end)
+    --heartbeat 200ms --start end --snapshot never)
 bin/sluice-capture "${common[@]}" --topic src --name kcap-table \
     --server-id 7151 --include 'kcap\.(users|café)' > "$dir/table.log" 2>&1 &
 cpid1=$!

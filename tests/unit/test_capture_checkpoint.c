@@ -113,3 +113,35 @@ SL_TEST(history_loader_rejects_malformed_records) {
     sl_buf_free(&rec);
     sl_history_loader_free(&ld);
 }
+
+/* The snapshot cursor travels in the checkpoint as it is (an object), and
+ * anything else under "snap" is a damaged record. */
+SL_TEST(checkpoint_carries_the_snapshot_cursor) {
+    sl_checkpoint_t cp, back;
+    memset(&cp, 0, sizeof cp);
+    snprintf(cp.file, sizeof cp.file, "binlog.000001");
+    cp.pos = 4;
+    cp.snap = "{\"id\":\"x-1\",\"db\":\"d\",\"table\":\"t\",\"last\":[1,\"a\"],"
+              "\"chunk\":3,\"reserve\":2}";
+    sl_buf_t buf = SL_BUF_INIT, snap = SL_BUF_INIT;
+    SL_CHECK_OK(sl_checkpoint_encode(&cp, &buf));
+    SL_CHECK_OK(sl_checkpoint_decode_snap(buf.data, buf.len, &back, &snap));
+    SL_CHECK_STR(back.snap, cp.snap);
+    /* The plain decoder leaves it out. */
+    SL_CHECK_OK(sl_checkpoint_decode(buf.data, buf.len, &back));
+    SL_CHECK(back.snap == NULL);
+    /* Without a cursor there is no "snap" member. */
+    cp.snap = NULL;
+    sl_buf_reset(&buf);
+    SL_CHECK_OK(sl_checkpoint_encode(&cp, &buf));
+    SL_CHECK(memmem(buf.data, buf.len, "snap", 4) == NULL);
+    SL_CHECK_OK(sl_checkpoint_decode_snap(buf.data, buf.len, &back, &snap));
+    SL_CHECK(back.snap == NULL);
+    const char *bad = "{\"file\":\"b.1\",\"pos\":4,\"gtid\":\"\",\"seq\":1,"
+                      "\"ts\":0,\"snap\":[1]}";
+    SL_CHECK_INT(sl_checkpoint_decode_snap((const uint8_t *)bad, strlen(bad),
+                                           &back, &snap),
+                 SL_ECORRUPT);
+    sl_buf_free(&buf);
+    sl_buf_free(&snap);
+}

@@ -1,0 +1,1088 @@
+/* The snapshot driver in the capture thread; see snapshot.h. */
+#include "snapshot.h"
+
+#include "clock.h"
+#include "error.h"
+#include "internal.h"
+#include "json.h"
+#include "jsonread.h"
+#include "log.h"
+#include "window.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A cursor text handed out for a boundary; kept until a newer one has
+ * been written as the checkpoint. */
+typedef struct ver_s {
+    struct ver_s *next;
+    char text[];
+} ver_t;
+
+typedef struct {
+    char *db, *table, *where;
+} qent_t;
+
+struct sl_snap_s {
+    sl_snap_opts_t o;
+    char *name;
+    sl__snap_worker_t *worker;
+    sl__snap_job_t jobs[2]; /* The live job and the one before it. */
+    sl__snap_job_t *jp;     /* The live (or last) job. */
+    int job_live;           /* Submitted, and its outcome not yet settled. */
+    int job_stale;    /* Its watermarks are to be ignored (DDL, restart). */
+    int job_consumed; /* Its high watermark was met and its rows published. */
+    uint64_t nonce, mark_seq;
+    sl_window_t *win;
+    uint64_t retry_at_ns;
+    unsigned backoff_ms;
+    size_t chunk_size;      /* The next chunk's rows (adapts). */
+    uint64_t rate_start_ns; /* Rate limit: since when rate_rows count. */
+    uint64_t rate_rows;
+
+    /* The cursor. */
+    int active;
+    char id[64];
+    char *db, *table, *where;
+    char *last; /* JSON array, or NULL at the table's start. */
+    uint64_t chunk, rows, reserve;
+    int all;
+    qent_t *queue;
+    size_t nqueue;
+
+    char **pknames; /* Of the job's table. */
+    size_t npk;
+    int hw_seen;
+    sl_buf_t hw_src; /* The "src" of the high watermark's row event. */
+
+    ver_t *vhead, *vtail;
+    sl_buf_t out, key, tmp;
+    sl_jr_doc_t doc;
+
+    /* Progress. */
+    uint64_t estimate, table_start_ns, last_report_ns, report_rows;
+    uint64_t tables_done, rows_total, dropped_total;
+    double rate;
+};
+
+int sl_snap_mode_parse(const char *text, sl_snap_mode_t *mode) {
+    if (strcmp(text, "initial") == 0)
+        *mode = SL_SNAP_INITIAL;
+    else if (strcmp(text, "never") == 0)
+        *mode = SL_SNAP_NEVER;
+    else if (strcmp(text, "when_needed") == 0)
+        *mode = SL_SNAP_WHEN_NEEDED;
+    else
+        return SL_EINVAL;
+    return 0;
+}
+
+static uint64_t random64(void) {
+    uint64_t v = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f != NULL) {
+        if (fread(&v, sizeof v, 1, f) != 1)
+            v = 0;
+        fclose(f);
+    }
+    return v ^ sl_mono_ns() ^ ((uint64_t)time(NULL) << 20);
+}
+
+int sl_snap_new(sl_snap_t **out, const sl_snap_opts_t *opts) {
+    sl_snap_t *snap = calloc(1, sizeof *snap);
+    if (snap == NULL)
+        return SL_ENOMEM;
+    snap->o = *opts;
+    if (snap->o.chunk_rows == 0)
+        snap->o.chunk_rows = 4096;
+    snap->name = strdup(opts->name);
+    snap->nonce = random64();
+    snap->jp = &snap->jobs[0];
+    sl_jr_init(&snap->doc);
+    sl__snap_worker_opts_t wo = {
+        .host = opts->host,
+        .user = opts->user,
+        .password = opts->password,
+        .tls_ca = opts->tls_ca,
+        .port = opts->port,
+        .tls = opts->tls,
+        .name = opts->name,
+        .max_threads_running = opts->max_threads_running,
+        .max_lag_s = opts->max_lag_s,
+    };
+    if (snap->o.chunk_min == 0)
+        snap->o.chunk_min = 1;
+    if (snap->o.chunk_max < snap->o.chunk_min)
+        snap->o.chunk_max = snap->o.chunk_min;
+    snap->chunk_size = snap->o.chunk_rows;
+    int err = snap->name == NULL ? SL_ENOMEM : sl_window_new(&snap->win);
+    if (err == 0)
+        err = sl__snap_worker_start(&snap->worker, &wo);
+    if (err != 0) {
+        sl_snap_free(snap);
+        return err;
+    }
+    *out = snap;
+    return 0;
+}
+
+static void free_pk(sl_snap_t *snap) {
+    for (size_t i = 0; i < snap->npk; i++)
+        free(snap->pknames[i]);
+    free(snap->pknames);
+    snap->pknames = NULL;
+    snap->npk = 0;
+}
+
+static void clear_cursor(sl_snap_t *snap) {
+    free(snap->db);
+    free(snap->table);
+    free(snap->where);
+    free(snap->last);
+    snap->db = snap->table = snap->where = snap->last = NULL;
+    for (size_t i = 0; i < snap->nqueue; i++) {
+        free(snap->queue[i].db);
+        free(snap->queue[i].table);
+        free(snap->queue[i].where);
+    }
+    free(snap->queue);
+    snap->queue = NULL;
+    snap->nqueue = 0;
+    snap->active = 0;
+    snap->all = 0;
+    snap->chunk = snap->rows = snap->reserve = 0;
+    snap->id[0] = '\0';
+}
+
+void sl_snap_free(sl_snap_t *snap) {
+    if (snap == NULL)
+        return;
+    sl__snap_worker_stop(snap->worker);
+    for (int i = 0; i < 2; i++) {
+        sl__snap_job_clear(&snap->jobs[i]);
+        sl_buf_free(&snap->jobs[i].rows);
+        sl_buf_free(&snap->jobs[i].last_read);
+    }
+    sl_window_free(snap->win);
+    clear_cursor(snap);
+    free_pk(snap);
+    while (snap->vhead != NULL) {
+        ver_t *v = snap->vhead;
+        snap->vhead = v->next;
+        free(v);
+    }
+    sl_buf_free(&snap->hw_src);
+    sl_buf_free(&snap->out);
+    sl_buf_free(&snap->key);
+    sl_buf_free(&snap->tmp);
+    sl_jr_free(&snap->doc);
+    free(snap->name);
+    free(snap);
+}
+
+/* Renders the cursor as a new version (the previous ones stay valid for
+ * boundaries already queued). */
+static int new_version(sl_snap_t *snap) {
+    sl_buf_t *b = &snap->tmp;
+    sl_buf_reset(b);
+    if (snap->active) {
+        sl_json_t json;
+        sl_json_init(&json, b);
+        sl_json_obj_begin(&json);
+        sl_json_key(&json, "id");
+        sl_json_str(&json, snap->id);
+        sl_json_key(&json, "db");
+        sl_json_str(&json, snap->db);
+        sl_json_key(&json, "table");
+        sl_json_str(&json, snap->table);
+        sl_json_key(&json, "where");
+        if (snap->where)
+            sl_json_str(&json, snap->where);
+        else
+            sl_json_null(&json);
+        sl_json_key(&json, "last");
+        if (snap->last)
+            sl_json_raw(&json, snap->last, strlen(snap->last));
+        else
+            sl_json_null(&json);
+        sl_json_key(&json, "chunk");
+        sl_json_uint(&json, snap->chunk);
+        sl_json_key(&json, "rows");
+        sl_json_uint(&json, snap->rows);
+        sl_json_key(&json, "reserve");
+        sl_json_uint(&json, snap->reserve);
+        sl_json_key(&json, "all");
+        sl_json_bool(&json, snap->all);
+        sl_json_key(&json, "queue");
+        sl_json_arr_begin(&json);
+        for (size_t i = 0; i < snap->nqueue; i++) {
+            sl_json_arr_begin(&json);
+            sl_json_str(&json, snap->queue[i].db);
+            sl_json_str(&json, snap->queue[i].table);
+            if (snap->queue[i].where)
+                sl_json_str(&json, snap->queue[i].where);
+            else
+                sl_json_null(&json);
+            sl_json_arr_end(&json);
+        }
+        sl_json_arr_end(&json);
+        sl_json_obj_end(&json);
+        if (sl_json_error(&json) != 0)
+            return SL_ENOMEM;
+    }
+    ver_t *v = malloc(sizeof *v + b->len + 1);
+    if (v == NULL)
+        return SL_ENOMEM;
+    v->next = NULL;
+    memcpy(v->text, b->data ? (const char *)b->data : "", b->len);
+    v->text[b->len] = '\0';
+    if (snap->vtail)
+        snap->vtail->next = v;
+    else
+        snap->vhead = v;
+    snap->vtail = v;
+    return 0;
+}
+
+const char *sl_snap_cursor(const sl_snap_t *snap) {
+    if (!snap->active || snap->vtail == NULL)
+        return NULL;
+    return snap->vtail->text;
+}
+
+int sl_snap_active(const sl_snap_t *snap) { return snap->active; }
+
+/* Frees the versions older than written, which is the newest checkpoint
+ * stored: no queued boundary can point at them any more. */
+static void gc(sl_snap_t *snap, const char *written) {
+    if (written == NULL)
+        return;
+    for (ver_t *v = snap->vhead; v != NULL; v = v->next)
+        if (v->text == written) {
+            while (snap->vhead != v) {
+                ver_t *old = snap->vhead;
+                snap->vhead = old->next;
+                free(old);
+            }
+            return;
+        }
+}
+
+static void new_id(sl_snap_t *snap) {
+    snprintf(snap->id, sizeof snap->id, "%llx-%08llx",
+             (unsigned long long)sl_wall_ms(),
+             (unsigned long long)(random64() & 0xffffffffu));
+}
+
+static int start_table(sl_snap_t *snap, const char *db, const char *table,
+                       const char *where) {
+    free(snap->db);
+    free(snap->table);
+    free(snap->where);
+    free(snap->last);
+    snap->db = strdup(db);
+    snap->table = strdup(table);
+    snap->where = where ? strdup(where) : NULL;
+    snap->last = NULL;
+    snap->chunk = snap->rows = 0;
+    snap->active = 1;
+    new_id(snap);
+    snap->table_start_ns = sl_mono_ns();
+    snap->estimate = 0;
+    snap->report_rows = 0;
+    if (snap->db == NULL || snap->table == NULL || (where && !snap->where))
+        return SL_ENOMEM;
+    sl_log_info("snapshot of a table starts", "table=%s.%s id=%s where=%s", db,
+                table, snap->id, where ? where : "-");
+    return 0;
+}
+
+/* The first table schema holds after (db, table) in byte order (after
+ * nothing when db is NULL) that capture publishes. */
+static const sl_schema_table_t *next_in_schema(sl_snap_t *snap,
+                                               const sl_schema_t *schema,
+                                               const char *db,
+                                               const char *table) {
+    size_t n = sl_schema_count(schema);
+    for (size_t i = 0; i < n; i++) {
+        const sl_schema_table_t *t = sl_schema_at(schema, i);
+        if (strcmp(t->db, "sluice") == 0)
+            continue; /* Capture's own schema. */
+        if (db != NULL) {
+            int c = strcmp(t->db, db);
+            if (c < 0 || (c == 0 && strcmp(t->name, table) <= 0))
+                continue;
+        }
+        if (snap->o.want_table(snap->o.ctx, t->db, t->name))
+            return t;
+    }
+    return NULL;
+}
+
+/* The current table is complete: the next one, or the end. */
+static int next_table(sl_snap_t *snap, const sl_schema_t *schema) {
+    snap->tables_done++;
+    if (snap->all && schema != NULL) {
+        const sl_schema_table_t *t =
+            next_in_schema(snap, schema, snap->db, snap->table);
+        if (t != NULL)
+            return start_table(snap, t->db, t->name, NULL);
+        snap->all = 0;
+    }
+    if (snap->nqueue > 0) {
+        qent_t q = snap->queue[0];
+        memmove(snap->queue, snap->queue + 1,
+                (snap->nqueue - 1) * sizeof *snap->queue);
+        snap->nqueue--;
+        int err = start_table(snap, q.db, q.table, q.where);
+        free(q.db);
+        free(q.table);
+        free(q.where);
+        return err;
+    }
+    sl_log_info("snapshot complete", "tables=%llu rows=%llu",
+                (unsigned long long)snap->tables_done,
+                (unsigned long long)snap->rows_total);
+    clear_cursor(snap);
+    return 0;
+}
+
+int sl_snap_queue_all(sl_snap_t *snap, const sl_schema_t *schema) {
+    const sl_schema_table_t *t = next_in_schema(snap, schema, NULL, NULL);
+    if (t == NULL)
+        return 0;
+    int err;
+    if (snap->active) {
+        /* Behind what is running: the whole set, as explicit tables. */
+        for (; t != NULL; t = next_in_schema(snap, schema, t->db, t->name))
+            if ((err = sl_snap_queue(snap, t->db, t->name, NULL)) != 0)
+                return err;
+        return 0;
+    }
+    snap->all = 1;
+    if ((err = start_table(snap, t->db, t->name, NULL)) != 0)
+        return err;
+    return new_version(snap);
+}
+
+int sl_snap_queue(sl_snap_t *snap, const char *db, const char *table,
+                  const char *where) {
+    if (!snap->active) {
+        int err = start_table(snap, db, table, where);
+        return err ? err : new_version(snap);
+    }
+    qent_t *q = realloc(snap->queue, (snap->nqueue + 1) * sizeof *q);
+    if (q == NULL)
+        return SL_ENOMEM;
+    snap->queue = q;
+    q[snap->nqueue].db = strdup(db);
+    q[snap->nqueue].table = strdup(table);
+    q[snap->nqueue].where = where ? strdup(where) : NULL;
+    snap->nqueue++;
+    return new_version(snap);
+}
+
+static char *jr_strdup(const sl_jr_doc_t *doc, uint32_t i) {
+    char *s = NULL;
+    if (i == SL_JR_NONE || sl_jr_type(doc, i) != SL_JR_STRING ||
+        sl_jr_strdup(doc, i, &s, NULL) != 0)
+        return NULL;
+    return s;
+}
+
+int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
+                    char *err, size_t errlen) {
+    *skip = 0;
+    clear_cursor(snap);
+    sl_window_discard(snap->win);
+    snap->hw_seen = 0;
+    if (snap->job_live)
+        snap->job_stale = 1;
+    if (cursor == NULL || cursor[0] == '\0')
+        return new_version(snap);
+    sl_jr_doc_t *d = &snap->doc;
+    int rc = sl_jr_parse(d, cursor, strlen(cursor));
+    uint64_t v;
+    if (rc == 0 && sl_jr_type(d, 0) == SL_JR_OBJECT) {
+        snap->db = jr_strdup(d, sl_jr_get(d, 0, "db"));
+        snap->table = jr_strdup(d, sl_jr_get(d, 0, "table"));
+        snap->where = jr_strdup(d, sl_jr_get(d, 0, "where"));
+        uint32_t id = sl_jr_get(d, 0, "id");
+        if (id == SL_JR_NONE ||
+            sl_jr_copy_str(d, id, snap->id, sizeof snap->id) != 0)
+            rc = SL_ECORRUPT;
+        uint32_t last = sl_jr_get(d, 0, "last");
+        if (last != SL_JR_NONE && sl_jr_type(d, last) == SL_JR_ARRAY) {
+            size_t n;
+            const char *raw = sl_jr_raw(d, last, &n);
+            snap->last = strndup(raw, n);
+        }
+        if (sl_jr_u64(d, sl_jr_get(d, 0, "chunk"), &snap->chunk) != 0 ||
+            sl_jr_u64(d, sl_jr_get(d, 0, "rows"), &snap->rows) != 0 ||
+            sl_jr_u64(d, sl_jr_get(d, 0, "reserve"), &v) != 0)
+            rc = SL_ECORRUPT;
+        else
+            *skip = v;
+        uint32_t all = sl_jr_get(d, 0, "all");
+        snap->all = all != SL_JR_NONE && sl_jr_type(d, all) == SL_JR_TRUE;
+        uint32_t q = sl_jr_get(d, 0, "queue");
+        /* Active before the queue is read back, so that its entries are
+         * queued behind the current table instead of replacing it. */
+        snap->active = 1;
+        if (q != SL_JR_NONE && sl_jr_type(d, q) == SL_JR_ARRAY) {
+            uint32_t it = q + 1;
+            for (uint32_t k = 0; k < sl_jr_tok(d, q)->count && rc == 0; k++) {
+                if (sl_jr_type(d, it) != SL_JR_ARRAY ||
+                    sl_jr_tok(d, it)->count != 3) {
+                    rc = SL_ECORRUPT;
+                    break;
+                }
+                uint32_t e1 = it + 1, e2 = sl_jr_tok(d, e1)->next,
+                         e3 = sl_jr_tok(d, e2)->next;
+                char *qd = jr_strdup(d, e1), *qt = jr_strdup(d, e2);
+                char *qw = jr_strdup(d, e3);
+                if (qd == NULL || qt == NULL ||
+                    sl_snap_queue(snap, qd, qt, qw) != 0)
+                    rc = SL_ECORRUPT;
+                free(qd);
+                free(qt);
+                free(qw);
+                it = sl_jr_tok(d, it)->next;
+            }
+        }
+        if (snap->db == NULL || snap->table == NULL)
+            rc = SL_ECORRUPT;
+    } else {
+        rc = SL_ECORRUPT;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen,
+                 "the checkpoint's snapshot cursor is damaged: %.300s", cursor);
+        clear_cursor(snap);
+        return SL_ECORRUPT;
+    }
+    snap->active = 1;
+    snap->table_start_ns = sl_mono_ns();
+    sl_log_info("snapshot resumes",
+                "table=%s.%s id=%s chunk=%llu rows=%llu "
+                "reserved_seqs=%llu",
+                snap->db, snap->table, snap->id,
+                (unsigned long long)snap->chunk, (unsigned long long)snap->rows,
+                (unsigned long long)*skip);
+    /* The reserved sequences are skipped by the caller: the cursor no
+     * longer holds them. */
+    snap->reserve = 0;
+    return new_version(snap);
+}
+
+static int is_watermark(const sl_change_t *chg) {
+    return chg->db_len == 6 && memcmp(chg->db, "sluice", 6) == 0 &&
+           chg->table_len == 9 && memcmp(chg->table, "watermark", 9) == 0;
+}
+
+static uint32_t member(const sl_jr_doc_t *d, uint32_t obj, const char *name,
+                       const char *pos) {
+    uint32_t v = sl_jr_get(d, obj, name);
+    return v != SL_JR_NONE ? v : sl_jr_get(d, obj, pos);
+}
+
+static int touch_image(sl_snap_t *snap, uint32_t img) {
+    if (img == SL_JR_NONE || sl_jr_type(&snap->doc, img) != SL_JR_OBJECT)
+        return 0;
+    uint64_t hash;
+    sl__snap_key(&snap->doc, img, (const char *const *)snap->pknames, snap->npk,
+                 &snap->key, &hash);
+    return sl_window_touch(snap->win, snap->key.data, snap->key.len);
+}
+
+/* A row of sluice.signal (signal.c): an insert for this capture queues
+ * the tables it names. */
+static int on_signal(sl_snap_t *snap, const sl_change_t *chg) {
+    sl_jr_doc_t *d = &snap->doc;
+    if (chg->op != SL_OP_INSERT || sl_jr_parse(d, chg->json, chg->json_len))
+        return 0;
+    uint32_t after = sl_jr_get(d, 0, "after");
+    if (after == SL_JR_NONE || sl_jr_type(d, after) != SL_JR_OBJECT)
+        return 0;
+    uint32_t name = member(d, after, "name", "@2");
+    uint32_t type = member(d, after, "type", "@3");
+    uint32_t data = member(d, after, "data", "@4");
+    if (name == SL_JR_NONE ||
+        !sl_jr_str_eq(d, name, snap->name, strlen(snap->name)))
+        return 0;
+    sl_buf_t text = SL_BUF_INIT;
+    if (type == SL_JR_NONE || !sl_jr_str_eq(d, type, "snapshot", 8) ||
+        data == SL_JR_NONE || sl_jr_unescape(d, data, &text) != 0) {
+        sl_log_warn("signal row not understood; ignored", "file=%s pos=%llu",
+                    chg->file, (unsigned long long)chg->pos);
+        sl_buf_free(&text);
+        return 0;
+    }
+    sl_jr_doc_t req;
+    sl_jr_init(&req);
+    int rc = 0;
+    uint32_t tables = SL_JR_NONE;
+    if (sl_jr_parse(&req, (const char *)text.data, text.len) == 0)
+        tables = sl_jr_get(&req, 0, "tables");
+    if (tables == SL_JR_NONE || sl_jr_type(&req, tables) != SL_JR_ARRAY) {
+        sl_log_warn("signal row not understood; ignored", "file=%s pos=%llu",
+                    chg->file, (unsigned long long)chg->pos);
+    } else {
+        char *where = jr_strdup(&req, sl_jr_get(&req, 0, "where"));
+        uint32_t it = tables + 1;
+        for (uint32_t k = 0; k < sl_jr_tok(&req, tables)->count && rc == 0;
+             k++) {
+            char *db = NULL, *t = NULL;
+            if (sl_jr_type(&req, it) == SL_JR_ARRAY &&
+                sl_jr_tok(&req, it)->count == 2) {
+                db = jr_strdup(&req, it + 1);
+                t = jr_strdup(&req, sl_jr_tok(&req, it + 1)->next);
+            }
+            if (db == NULL || t == NULL)
+                sl_log_warn("signal: a table entry is not [db, table]", NULL);
+            else if (!snap->o.want_table(snap->o.ctx, db, t))
+                sl_log_warn("signal: table not captured; no snapshot",
+                            "table=%s.%s", db, t);
+            else {
+                sl_log_info("snapshot requested", "table=%s.%s where=%s", db, t,
+                            where ? where : "-");
+                rc = sl_snap_queue(snap, db, t, where);
+            }
+            free(db);
+            free(t);
+            it = sl_jr_tok(&req, it)->next;
+        }
+        free(where);
+    }
+    sl_jr_free(&req);
+    sl_buf_free(&text);
+    return rc;
+}
+
+int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
+                   char *err, size_t errlen) {
+    *consumed = 0;
+    sl_jr_doc_t *d = &snap->doc;
+    if (chg->db_len == 6 && memcmp(chg->db, "sluice", 6) == 0 &&
+        chg->table_len == 6 && memcmp(chg->table, "signal", 6) == 0) {
+        *consumed = 1;
+        return on_signal(snap, chg);
+    }
+    if (is_watermark(chg)) {
+        *consumed = 1;
+        if (!snap->job_live || snap->job_stale)
+            return 0;
+        if (sl_jr_parse(d, chg->json, chg->json_len) != 0)
+            return 0;
+        uint32_t after = sl_jr_get(d, 0, "after");
+        if (after == SL_JR_NONE || sl_jr_type(d, after) != SL_JR_OBJECT)
+            return 0;
+        uint32_t name = member(d, after, "name", "@1");
+        uint32_t mark = member(d, after, "mark", "@2");
+        if (name == SL_JR_NONE || mark == SL_JR_NONE ||
+            !sl_jr_str_eq(d, name, snap->name, strlen(snap->name)) ||
+            sl_jr_type(d, mark) != SL_JR_STRING)
+            return 0;
+        if (sl_jr_str_eq(d, mark, snap->jp->lw, strlen(snap->jp->lw))) {
+            return sl_window_open(snap->win);
+        }
+        if (sl_jr_str_eq(d, mark, snap->jp->hw, strlen(snap->jp->hw))) {
+            if (!sl_window_is_open(snap->win)) {
+                /* Its low watermark was not seen in this session: read
+                 * the chunk again. */
+                snap->job_stale = 1;
+                return 0;
+            }
+            uint32_t src = sl_jr_get(d, 0, "src");
+            size_t n = 0;
+            const char *raw = src != SL_JR_NONE ? sl_jr_raw(d, src, &n) : "{}";
+            sl_buf_reset(&snap->hw_src);
+            if (sl_buf_append(&snap->hw_src, raw, src != SL_JR_NONE ? n : 2))
+                return SL_ENOMEM;
+            snap->hw_seen = 1;
+        }
+        return 0;
+    }
+    if (!sl_window_is_open(snap->win) || snap->jp->db[0] == '\0' ||
+        chg->table_len != strlen(snap->jp->table) ||
+        chg->db_len != strlen(snap->jp->db) ||
+        memcmp(chg->table, snap->jp->table, chg->table_len) != 0 ||
+        memcmp(chg->db, snap->jp->db, chg->db_len) != 0)
+        return 0;
+    if (sl_jr_parse(d, chg->json, chg->json_len) != 0) {
+        snprintf(err, errlen,
+                 "%s:%llu: a row event of %s.%s (in a snapshot window) is "
+                 "not valid JSON",
+                 chg->file, (unsigned long long)chg->pos, snap->jp->db,
+                 snap->jp->table);
+        return SL_ECORRUPT;
+    }
+    int rc = touch_image(snap, sl_jr_get(d, 0, "before"));
+    if (rc == 0)
+        rc = touch_image(snap, sl_jr_get(d, 0, "after"));
+    return rc;
+}
+
+void sl_snap_on_ddl(sl_snap_t *snap, const char *db, const char *table) {
+    if (!snap->job_live || strcmp(db, snap->jp->db) != 0 ||
+        strcmp(table, snap->jp->table) != 0)
+        return;
+    /* The chunk was read under the old definition, or the table changed
+     * under the window: read it again under the new one. */
+    sl_log_info("snapshot chunk discarded: DDL on its table",
+                "table=%s.%s chunk=%llu", db, table,
+                (unsigned long long)snap->chunk);
+    sl_window_discard(snap->win);
+    snap->hw_seen = 0;
+    snap->job_stale = 1;
+}
+
+typedef struct {
+    sl_snap_t *snap;
+    size_t n;
+} emit_t;
+
+static void render_src(sl_json_t *json, sl_snap_t *snap) {
+    sl_json_key(json, "src");
+    sl_json_raw(json, (const char *)snap->hw_src.data, snap->hw_src.len);
+}
+
+/* A surviving row: rendered as a read event, queued in snap->out as
+ * [u32 len][json][u64 hash]. */
+static int survivor_cb(void *ctx, const void *key, size_t klen, const void *row,
+                       size_t rowlen) {
+    (void)key;
+    (void)klen;
+    emit_t *em = ctx;
+    sl_snap_t *snap = em->snap;
+    /* The routing hash is the payload's last 8 bytes. */
+    uint64_t hash;
+    rowlen -= sizeof hash;
+    memcpy(&hash, (const uint8_t *)row + rowlen, sizeof hash);
+    size_t at = snap->out.len;
+    uint32_t len = 0;
+    sl_buf_append(&snap->out, &len, sizeof len);
+    sl_json_t json;
+    sl_json_init(&json, &snap->out);
+    sl_json_obj_begin(&json);
+    sl_json_key(&json, "kind");
+    sl_json_str(&json, "row");
+    sl_json_key(&json, "op");
+    sl_json_str(&json, "read");
+    sl_json_key(&json, "db");
+    sl_json_str(&json, snap->jp->db);
+    sl_json_key(&json, "table");
+    sl_json_str(&json, snap->jp->table);
+    sl_json_key(&json, "row");
+    sl_json_uint(&json, em->n);
+    sl_json_key(&json, "pk");
+    sl_json_arr_begin(&json);
+    for (size_t k = 0; k < snap->npk; k++)
+        sl_json_str(&json, snap->pknames[k]);
+    sl_json_arr_end(&json);
+    sl_json_key(&json, "before");
+    sl_json_null(&json);
+    sl_json_key(&json, "after");
+    sl_json_raw(&json, row, rowlen);
+    sl_json_key(&json, "snapshot");
+    sl_json_obj_begin(&json);
+    sl_json_key(&json, "id");
+    sl_json_str(&json, snap->id);
+    sl_json_key(&json, "chunk");
+    sl_json_uint(&json, snap->chunk);
+    sl_json_obj_end(&json);
+    render_src(&json, snap);
+    sl_json_obj_end(&json);
+    if (sl_json_error(&json) != 0)
+        return SL_ENOMEM;
+    len = (uint32_t)(snap->out.len - at - sizeof len);
+    memcpy(snap->out.data + at, &len, sizeof len);
+    em->n++;
+    return sl_buf_append(&snap->out, &hash, sizeof hash);
+}
+
+/* snapshot_start or snapshot_done. */
+static int render_marker(sl_snap_t *snap, int done, sl_buf_t *out) {
+    sl_json_t json;
+    sl_buf_reset(out);
+    sl_json_init(&json, out);
+    sl_json_obj_begin(&json);
+    sl_json_key(&json, "kind");
+    sl_json_str(&json, done ? "snapshot_done" : "snapshot_start");
+    sl_json_key(&json, "db");
+    sl_json_str(&json, snap->jp->db);
+    sl_json_key(&json, "table");
+    sl_json_str(&json, snap->jp->table);
+    sl_json_key(&json, "snapshot");
+    sl_json_obj_begin(&json);
+    sl_json_key(&json, "id");
+    sl_json_str(&json, snap->id);
+    if (done) {
+        sl_json_key(&json, "chunks");
+        sl_json_uint(&json, snap->chunk + 1);
+        sl_json_key(&json, "rows");
+        sl_json_uint(&json, snap->rows);
+    } else {
+        sl_json_key(&json, "estimate");
+        sl_json_uint(&json, snap->estimate);
+    }
+    sl_json_obj_end(&json);
+    render_src(&json, snap);
+    sl_json_obj_end(&json);
+    return sl_json_error(&json);
+}
+
+static int add_job_rows(sl_snap_t *snap) {
+    const sl_buf_t *r = &snap->jp->rows;
+    size_t off = 0;
+    while (off < r->len) {
+        uint32_t klen, alen;
+        memcpy(&klen, r->data + off, sizeof klen);
+        const uint8_t *key = r->data + off + sizeof klen;
+        memcpy(&alen, key + klen, sizeof alen);
+        const uint8_t *after = key + klen + sizeof alen;
+        /* The routing hash travels with the image as the payload's last
+         * 8 bytes (survivor_cb takes it off). */
+        int err = sl_window_add_row(snap->win, key, klen, after,
+                                    alen + sizeof(uint64_t));
+        if (err != 0)
+            return err;
+        off = (size_t)(after + alen + sizeof(uint64_t) - r->data);
+    }
+    return 0;
+}
+
+/* The next chunk's size: scaled toward the target read time (at most
+ * halved or doubled at once), within the bounds; and the rate limit's
+ * account of rows read. */
+static void adapt(sl_snap_t *snap, const sl__snap_job_t *job) {
+    snap->rate_rows += job->nrows;
+    if (snap->o.chunk_time_ms == 0 || job->nrows < job->limit)
+        return;
+    double want = (double)snap->o.chunk_time_ms * 1000.0;
+    double got = job->read_us > 0 ? (double)job->read_us : 1.0;
+    double size = (double)snap->chunk_size * want / got;
+    if (size > 2.0 * snap->chunk_size)
+        size = 2.0 * snap->chunk_size;
+    if (size < snap->chunk_size / 2.0)
+        size = snap->chunk_size / 2.0;
+    if (size < snap->o.chunk_min)
+        size = (double)snap->o.chunk_min;
+    if (size > snap->o.chunk_max)
+        size = (double)snap->o.chunk_max;
+    snap->chunk_size = (size_t)size;
+}
+
+int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema, char *err,
+                      size_t errlen) {
+    if (!snap->hw_seen)
+        return 0;
+    snap->hw_seen = 0;
+    sl__snap_job_t *job = snap->jp;
+    sl__snap_job_state_t st = sl__snap_worker_state(snap->worker, job);
+    if (st != SL__JOB_READ && st != SL__JOB_DONE &&
+        !(st == SL__JOB_FAILED && job->rows_ready)) {
+        snprintf(err, errlen,
+                 "snapshot of %s.%s: the high watermark of chunk %llu is in "
+                 "the binlog but its rows were never handed over",
+                 job->db, job->table, (unsigned long long)snap->chunk);
+        return SL_EINVAL;
+    }
+    int rc;
+    if ((rc = add_job_rows(snap)) != 0)
+        return rc;
+    sl_buf_reset(&snap->out);
+    emit_t em = {snap, 0};
+    size_t dropped = 0;
+    if ((rc = sl_window_close(snap->win, survivor_cb, &em, &dropped)) != 0)
+        return rc;
+    if (snap->chunk == 0)
+        snap->estimate = job->estimate;
+    int first = snap->chunk == 0;
+    int done = job->nrows < job->limit;
+    /* Reserve the sequences of everything this chunk publishes, and make
+     * that the checkpoint before the first of them goes out. */
+    snap->reserve = em.n + (size_t)first + (size_t)done;
+    if ((rc = new_version(snap)) != 0 ||
+        (rc = snap->o.boundary(snap->o.ctx, 1)) != 0)
+        return rc;
+    sl_buf_t marker = SL_BUF_INIT;
+    if (first && (rc = render_marker(snap, 0, &marker)) == 0)
+        rc = snap->o.publish(snap->o.ctx, job->db, job->table, 0, 1,
+                             (const char *)marker.data, marker.len);
+    size_t off = 0;
+    while (rc == 0 && off < snap->out.len) {
+        uint32_t len;
+        memcpy(&len, snap->out.data + off, sizeof len);
+        const char *json = (const char *)snap->out.data + off + sizeof len;
+        uint64_t hash;
+        memcpy(&hash, json + len, sizeof hash);
+        rc = snap->o.publish(snap->o.ctx, job->db, job->table, hash, 0, json,
+                             len);
+        off += sizeof len + len + sizeof hash;
+    }
+    snap->rows += em.n;
+    snap->rows_total += em.n;
+    snap->dropped_total += dropped;
+    if (rc == 0 && done && (rc = render_marker(snap, 1, &marker)) == 0)
+        rc = snap->o.publish(snap->o.ctx, job->db, job->table, 0, 1,
+                             (const char *)marker.data, marker.len);
+    sl_buf_free(&marker);
+    if (rc != 0)
+        return rc;
+    sl_log_debug("snapshot chunk published",
+                 "table=%s.%s chunk=%llu read=%zu dropped=%zu read_ms=%.1f",
+                 job->db, job->table, (unsigned long long)snap->chunk,
+                 job->nrows, dropped, job->read_us / 1000.0);
+    snap->job_consumed = 1;
+    snap->reserve = 0;
+    adapt(snap, job);
+    if (job->nrows > 0) {
+        free(snap->last);
+        snap->last = strdup((const char *)job->last_read.data);
+        if (snap->last == NULL)
+            return SL_ENOMEM;
+    }
+    snap->chunk++;
+    if (done) {
+        sl_snap_report(snap, 1);
+        sl_log_info("snapshot of a table done",
+                    "table=%s.%s id=%s chunks=%llu rows=%llu", job->db,
+                    job->table, snap->id, (unsigned long long)snap->chunk,
+                    (unsigned long long)snap->rows);
+        if ((rc = next_table(snap, schema)) != 0)
+            return rc;
+    }
+    if ((rc = new_version(snap)) != 0)
+        return rc;
+    return snap->o.boundary(snap->o.ctx, 0);
+}
+
+/* Builds the next chunk's job from the cursor and the table's definition
+ * in the schema history. */
+static int build_job(sl_snap_t *snap, const sl_schema_t *schema,
+                     const sl_schema_table_t *t, char *err, size_t errlen) {
+    sl__snap_job_t *job = snap->jp;
+    sl__snap_job_clear(job);
+    free_pk(snap);
+    snprintf(job->db, sizeof job->db, "%s", snap->db);
+    snprintf(job->table, sizeof job->table, "%s", snap->table);
+    (void)schema;
+    job->cols = calloc(t->ncols ? t->ncols : 1, sizeof *job->cols);
+    job->pk = calloc(t->ncols ? t->ncols : 1, sizeof *job->pk);
+    snap->pknames = calloc(t->ncols ? t->ncols : 1, sizeof *snap->pknames);
+    if (job->cols == NULL || job->pk == NULL || snap->pknames == NULL)
+        return SL_ENOMEM;
+    size_t npk = 0;
+    for (size_t i = 0; i < t->ncols; i++) {
+        const sl_schema_col_t *c = &t->cols[i];
+        if (c->is_pk)
+            npk++;
+        if (c->hidden ||
+            !snap->o.want_column(snap->o.ctx, t->db, t->name, c->name)) {
+            if (c->is_pk) {
+                snprintf(err, errlen,
+                         "snapshot of %s.%s: primary-key column %s is "
+                         "excluded, so read rows could not be matched "
+                         "with the stream",
+                         t->db, t->name, c->name);
+                return SL_EUNSUPPORTED;
+            }
+            continue;
+        }
+        sl__snap_kind_t kind = sl__snap_kind(c->data_type, c->charset);
+        if (kind == 0 || (c->is_pk && kind == SL__SNAP_JSON) ||
+            (c->is_pk && strcmp(c->data_type, "enum") == 0) ||
+            (c->is_pk && strcmp(c->data_type, "set") == 0) ||
+            (c->is_pk && (strcmp(c->data_type, "float") == 0 ||
+                          strcmp(c->data_type, "double") == 0))) {
+            snprintf(err, errlen,
+                     "snapshot of %s.%s: column %s of type %s cannot be "
+                     "read by a snapshot%s; exclude it (--exclude-column) "
+                     "or the table (--exclude), or run with "
+                     "--snapshot never",
+                     t->db, t->name, c->name, c->column_type,
+                     c->is_pk ? " as a primary-key column" : "");
+            return SL_EUNSUPPORTED;
+        }
+        job->cols[job->ncols].name = strdup(c->name);
+        job->cols[job->ncols].kind = kind;
+        if (job->cols[job->ncols].name == NULL)
+            return SL_ENOMEM;
+        job->ncols++;
+    }
+    if (npk == 0) {
+        snprintf(err, errlen,
+                 "snapshot of %s.%s refused: the table has no primary key, "
+                 "so chunks cannot be read in key order nor merged with "
+                 "the stream exactly; add a primary key, exclude the table "
+                 "(--exclude), or run with --snapshot never and copy it by "
+                 "hand (docs/snapshot.md, tables without a primary key)",
+                 t->db, t->name);
+        return SL_EUNSUPPORTED;
+    }
+    for (int seq = 1; (size_t)seq <= npk; seq++)
+        for (size_t i = 0; i < job->ncols; i++) {
+            const sl_schema_col_t *c = NULL;
+            for (size_t j = 0; j < t->ncols; j++)
+                if (strcmp(t->cols[j].name, job->cols[i].name) == 0)
+                    c = &t->cols[j];
+            if (c != NULL && c->pk_seq == seq) {
+                job->pk[job->npk++] = i;
+                snap->pknames[snap->npk] = strdup(c->name);
+                if (snap->pknames[snap->npk++] == NULL)
+                    return SL_ENOMEM;
+            }
+        }
+    if (job->npk != npk) {
+        snprintf(err, errlen,
+                 "snapshot of %s.%s: the schema history's primary key is "
+                 "inconsistent",
+                 t->db, t->name);
+        return SL_EINVAL;
+    }
+    job->last = snap->last ? strdup(snap->last) : NULL;
+    job->where = snap->where ? strdup(snap->where) : NULL;
+    job->limit = snap->chunk_size;
+    job->want_estimate = snap->chunk == 0;
+    snap->mark_seq++;
+    snprintf(job->lw, sizeof job->lw, "%.40s:%llu:L:%016llx%llx", snap->id,
+             (unsigned long long)snap->chunk, (unsigned long long)snap->nonce,
+             (unsigned long long)snap->mark_seq);
+    snprintf(job->hw, sizeof job->hw, "%.40s:%llu:H:%016llx%llx", snap->id,
+             (unsigned long long)snap->chunk, (unsigned long long)snap->nonce,
+             (unsigned long long)snap->mark_seq);
+    return 0;
+}
+
+int sl_snap_step(sl_snap_t *snap, const sl_schema_t *schema,
+                 const char *written, char *err, size_t errlen) {
+    gc(snap, written);
+    sl__snap_job_t *job = snap->jp;
+    if (snap->job_live && snap->job_consumed) {
+        /* Published: the worker may still be finishing its high watermark,
+         * so the next chunk takes the other job (below). */
+        snap->job_live = 0;
+        snap->backoff_ms = 0;
+    }
+    if (snap->job_live) {
+        sl__snap_job_state_t st = sl__snap_worker_state(snap->worker, job);
+        if (st == SL__JOB_QUEUED || st == SL__JOB_READ)
+            return 0;
+        if (st == SL__JOB_DONE && !snap->job_consumed && !snap->job_stale)
+            return 0; /* Its high watermark is still ahead in the stream. */
+        if (st == SL__JOB_FAILED && !snap->job_consumed) {
+            if (job->err != SL_ECONN && !snap->job_stale) {
+                snprintf(err, errlen, "%s", job->errmsg);
+                return job->err;
+            }
+            if (job->err == SL_ECONN) {
+                if (sl_mono_ns() >= snap->retry_at_ns)
+                    sl_log_warn("snapshot: source unreachable; the chunk "
+                                "will be read again",
+                                "error=\"%s\"", job->errmsg);
+                snap->backoff_ms =
+                    snap->backoff_ms ? snap->backoff_ms * 2 : 200;
+                if (snap->backoff_ms > 5000)
+                    snap->backoff_ms = 5000;
+                snap->retry_at_ns =
+                    sl_mono_ns() + (uint64_t)snap->backoff_ms * 1000000u;
+            }
+        } else {
+            snap->backoff_ms = 0;
+        }
+        snap->job_live = 0;
+        snap->job_stale = 0;
+        sl_window_discard(snap->win);
+        snap->hw_seen = 0;
+    }
+    if (!snap->active || sl_mono_ns() < snap->retry_at_ns)
+        return 0;
+    if (snap->o.rate > 0) {
+        /* Rows read so far may not outrun rate rows/s. */
+        uint64_t now = sl_mono_ns();
+        if (snap->rate_start_ns == 0 || now - snap->rate_start_ns > 10e9) {
+            snap->rate_start_ns = now;
+            snap->rate_rows = 0;
+        }
+        if ((double)snap->rate_rows / snap->o.rate * 1e9 >
+            (double)(now - snap->rate_start_ns))
+            return 0;
+    }
+    const sl_schema_table_t *t = sl_schema_find(
+        schema, snap->db, strlen(snap->db), snap->table, strlen(snap->table));
+    if (t == NULL) {
+        sl_log_warn("snapshot: the table is gone; its snapshot ends",
+                    "table=%s.%s", snap->db, snap->table);
+        int rc = next_table(snap, schema);
+        if (rc == 0)
+            rc = new_version(snap);
+        return rc;
+    }
+    /* The job before the live one has finished (the worker runs them in
+     * order); the live one may still be writing its high watermark. */
+    sl__snap_job_t *next = &snap->jobs[snap->jp == &snap->jobs[0]];
+    sl__snap_job_state_t nst = sl__snap_worker_state(snap->worker, next);
+    if (nst == SL__JOB_QUEUED || nst == SL__JOB_READ) {
+        next = snap->jp;
+        nst = sl__snap_worker_state(snap->worker, next);
+        if (nst == SL__JOB_QUEUED || nst == SL__JOB_READ)
+            return 0;
+    }
+    snap->jp = next;
+    job = next;
+    int rc = build_job(snap, schema, t, err, errlen);
+    if (rc != 0)
+        return rc;
+    snap->job_live = 1;
+    snap->job_consumed = 0;
+    snap->job_stale = 0;
+    sl__snap_worker_submit(snap->worker, job);
+    return 0;
+}
+
+void sl_snap_put_stats(const sl_snap_t *snap, sl_buf_t *b) {
+    sl_buf_printf(b, "STAT snapshot_active %d\r\n", snap->active);
+    sl_buf_printf(b, "STAT snapshot_rows_total %llu\r\n",
+                  (unsigned long long)snap->rows_total);
+    sl_buf_printf(b, "STAT snapshot_rows_dropped %llu\r\n",
+                  (unsigned long long)snap->dropped_total);
+    sl_buf_printf(b, "STAT snapshot_tables_done %llu\r\n",
+                  (unsigned long long)snap->tables_done);
+    if (!snap->active)
+        return;
+    sl_buf_printf(b, "STAT snapshot_table %s.%s\r\n", snap->db, snap->table);
+    sl_buf_printf(b, "STAT snapshot_id %s\r\n", snap->id);
+    sl_buf_printf(b, "STAT snapshot_rows %llu\r\n",
+                  (unsigned long long)snap->rows);
+    sl_buf_printf(b, "STAT snapshot_estimate %llu\r\n",
+                  (unsigned long long)snap->estimate);
+    sl_buf_printf(b, "STAT snapshot_chunks %llu\r\n",
+                  (unsigned long long)snap->chunk);
+    sl_buf_printf(b, "STAT snapshot_rows_per_s %.0f\r\n", snap->rate);
+    sl_buf_printf(b, "STAT snapshot_tables_queued %zu\r\n", snap->nqueue);
+}
+
+void sl_snap_report(sl_snap_t *snap, int force) {
+    uint64_t now = sl_mono_ns();
+    if (!snap->active)
+        return;
+    if (!force && now - snap->last_report_ns < 5000000000ull)
+        return;
+    double secs = (now - snap->last_report_ns) / 1e9;
+    if (snap->last_report_ns != 0 && secs > 0)
+        snap->rate = (snap->rows - snap->report_rows) / secs;
+    snap->last_report_ns = now;
+    snap->report_rows = snap->rows;
+    double eta = -1;
+    if (snap->rate > 0 && snap->estimate > snap->rows)
+        eta = (snap->estimate - snap->rows) / snap->rate;
+    sl_log_info("snapshot progress",
+                "table=%s.%s rows=%llu estimate=%llu chunk=%llu "
+                "rows_per_s=%.0f eta_s=%.0f queued=%zu",
+                snap->db, snap->table, (unsigned long long)snap->rows,
+                (unsigned long long)snap->estimate,
+                (unsigned long long)snap->chunk, snap->rate, eta, snap->nqueue);
+}

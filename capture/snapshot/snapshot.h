@@ -1,0 +1,135 @@
+/*
+ * Snapshots: the rows a table already holds, read in primary-key order,
+ * chunk by chunk, without locks, and joined exactly with the live stream
+ * (docs/snapshot.md).
+ *
+ * Each chunk is read by a worker thread between two committed watermark
+ * writes (worker.c); the capture thread, which alone publishes, meets the
+ * watermarks in the binlog and merges the chunk with the stream by the
+ * window rule (window.h), then publishes the surviving rows as "read"
+ * events in the table's own partition, bracketed per table by
+ * snapshot_start and snapshot_done (docs/change-events.md).
+ *
+ * Exactly once: the snapshot's cursor (current table, last key read,
+ * chunk, snapshot id, pending tables) travels in capture's checkpoint with
+ * the binlog position (sl_snap_cursor()). Read rows are not reproducible
+ * by a replay of the binlog, so before a chunk's rows are published a
+ * checkpoint is written that reserves their capture sequences ("reserve":
+ * N); a restart from it skips those N sequences (whatever of them the
+ * broker holds is valid data as of that chunk's high watermark) and reads
+ * the chunk again under new watermarks. Every replayed stream message
+ * therefore keeps its sequence, and the broker's deduplication stays
+ * exact.
+ *
+ * Cursor (the "snap" member of a checkpoint), one JSON object:
+ *   {"id":"...","db":"d","table":"t","where":null,"last":[1,"a"]|null,
+ *    "chunk":3,"rows":12000,"reserve":0,"all":true,
+ *    "queue":[["d","t2",null],...]}
+ * "all" means: after the current table, every captured table after it in
+ * (db, table) byte order (the initial snapshot); "queue" lists tables
+ * asked for explicitly (ad-hoc snapshots) after those.
+ *
+ * Not thread-safe: every call comes from the capture thread.
+ */
+#ifndef SL_CAPTURE_SNAPSHOT_H
+#define SL_CAPTURE_SNAPSHOT_H
+
+#include "buf.h"
+#include "capture/decoder/binlog.h"
+#include "capture/schema/schema.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    SL_SNAP_NEVER = 0,
+    SL_SNAP_INITIAL = 1,
+    SL_SNAP_WHEN_NEEDED = 2
+} sl_snap_mode_t;
+
+/* Parses "initial", "never" or "when_needed". */
+int sl_snap_mode_parse(const char *text, sl_snap_mode_t *mode);
+
+typedef struct {
+    /* The source (copied). */
+    const char *host, *user, *password, *tls_ca;
+    uint16_t port;
+    int tls;
+    const char *name;  /* The capture's name: its watermark row. Copied. */
+    size_t chunk_rows; /* Rows of the first chunk (default 4096). */
+    /* Throttling (docs/snapshot.md): the chunk size adapts so a chunk's
+     * SELECT takes about chunk_time_ms (0: fixed size), within
+     * [chunk_min, chunk_max]; at most rate rows/s (0: no limit); the
+     * worker waits while the source's Threads_running exceeds
+     * max_threads_running or its replica lag exceeds max_lag_s (0: no
+     * check). */
+    size_t chunk_min, chunk_max;
+    uint64_t chunk_time_ms;
+    uint64_t rate;
+    uint64_t max_threads_running, max_lag_s;
+    /* Publishes one event to the partition of db.table; all_parts asks
+     * for every partition of the table (key routing). */
+    int (*publish)(void *ctx, const char *db, const char *table,
+                   uint64_t key_hash, int all_parts, const char *json,
+                   size_t len);
+    /* Marks the current resume point as a boundary carrying the cursor
+     * sl_snap_cursor() gives now; force: writes it as the checkpoint
+     * before returning (every earlier message acknowledged). */
+    int (*boundary)(void *ctx, int force);
+    /* Whether capture publishes db.table, and a column of it. */
+    int (*want_table)(void *ctx, const char *db, const char *table);
+    int (*want_column)(void *ctx, const char *db, const char *table,
+                       const char *column);
+    void *ctx;
+} sl_snap_opts_t;
+
+typedef struct sl_snap_s sl_snap_t;
+
+/* Starts the worker thread. *out is owned by the caller (sl_snap_free). */
+int sl_snap_new(sl_snap_t **out, const sl_snap_opts_t *opts);
+void sl_snap_free(sl_snap_t *snap);
+
+/* Takes the cursor of the checkpoint capture resumes from (NULL: none
+ * pending); called at start and at every new replication session, it
+ * forgets any chunk in flight. *skip gets the capture sequences reserved
+ * by the cursor, to add to the checkpoint's next sequence. */
+int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
+                    char *err, size_t errlen);
+
+/* Queues every table schema holds that capture publishes (the initial
+ * snapshot), or one table (with an optional extra WHERE condition). */
+int sl_snap_queue_all(sl_snap_t *snap, const sl_schema_t *schema);
+int sl_snap_queue(sl_snap_t *snap, const char *db, const char *table,
+                  const char *where);
+
+/* The cursor's text for the next boundary, or NULL when no snapshot is
+ * pending. Valid until sl_snap_gc() is told of a newer written one. */
+const char *sl_snap_cursor(const sl_snap_t *snap);
+
+/* A row event, before any filter: *consumed is set for the watermark
+ * table's rows (never published); rows of the table being read touch
+ * the open window. */
+int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
+                   char *err, size_t errlen);
+/* A transaction ended (after capture's own boundary for it): the chunk
+ * whose high watermark it carried is published here. */
+int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema, char *err,
+                      size_t errlen);
+/* A DDL statement named db.table: a chunk in flight on it is discarded
+ * and read again under the new definition. */
+void sl_snap_on_ddl(sl_snap_t *snap, const char *db, const char *table);
+
+/* Between transactions: hands the next chunk to the worker, notices its
+ * failures (a lost connection is retried; anything else stops capture),
+ * and frees cursor texts older than written (the newest checkpoint's). */
+int sl_snap_step(sl_snap_t *snap, const sl_schema_t *schema,
+                 const char *written, char *err, size_t errlen);
+
+/* Progress: appends "STAT snapshot_..." lines, and a log line when one is
+ * due (force: now). */
+void sl_snap_put_stats(const sl_snap_t *snap, sl_buf_t *out);
+void sl_snap_report(sl_snap_t *snap, int force);
+/* Whether a snapshot is pending or running. */
+int sl_snap_active(const sl_snap_t *snap);
+
+#endif
