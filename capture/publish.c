@@ -45,6 +45,7 @@ struct sl_publish_s {
     /* With SL_STREAM_CAP_HEADERS: records carry the row's key (row_keys()). */
     int keyed;
     sl_buf_t keybuf;
+    sl_buf_t srcbuf; /* The records' "FILE:POS" headers (row_keys()). */
     sl_jr_doc_t jdoc;
     char *topic;
     char *cp_part;
@@ -165,26 +166,56 @@ static void broker_backoff_init(sl_backoff_t *bo) {
     sl_backoff_init_exact(bo, 200, 1000, 10, 5);
 }
 
-/* The record keys of a batch, on a transport with keys (Kafka): for a row
- * event, its primary key's values as a JSON array of their text in the
- * event, in key order ("[7]", "[\"eu\",42]"), taken from "after" (from
- * "before" for a delete); so compacted topics and key-based consumers
- * see one key per row. Other events, and rows of tables without a key,
- * get none. keys[i] points into pub->keybuf until the next call. */
+/* Notes event i's source coordinates "FILE:POS" (its "src" object) in
+ * pub->srcbuf, from the event just parsed into pub->jdoc. */
+static void event_src(sl_publish_t *pub, size_t *at, sl_stream_msg_t *src) {
+    *at = pub->srcbuf.len;
+    src->len = 0;
+    uint32_t o = sl_jr_get(&pub->jdoc, 0, "src");
+    uint32_t f =
+        o != SL_JR_NONE ? sl_jr_get(&pub->jdoc, o, "file") : SL_JR_NONE;
+    uint32_t p = o != SL_JR_NONE ? sl_jr_get(&pub->jdoc, o, "pos") : SL_JR_NONE;
+    if (f == SL_JR_NONE || p == SL_JR_NONE ||
+        sl_jr_type(&pub->jdoc, f) != SL_JR_STRING)
+        return;
+    size_t fl, pl;
+    const char *ft = sl_jr_raw(&pub->jdoc, f, &fl);
+    const char *pt = sl_jr_raw(&pub->jdoc, p, &pl);
+    sl_buf_append(&pub->srcbuf, ft, fl);
+    sl_buf_append(&pub->srcbuf, ":", 1);
+    sl_buf_append(&pub->srcbuf, pt, pl);
+    src->len = pub->srcbuf.len - *at;
+}
+
+/* The record keys and source headers of a batch, on a transport with keys
+ * and headers (Kafka): for a row event, its primary key's values as a
+ * JSON array of their text in the event, in key order ("[7]",
+ * "[\"eu\",42]"), taken from "after" (from "before" for a delete); so
+ * compacted topics and key-based consumers see one key per row. Other
+ * events, and rows of tables without a key, get none. srcs[i]: the
+ * event's "FILE:POS" (event_src()), for every event that has one. keys[i]
+ * and srcs[i] point into pub->keybuf and pub->srcbuf until the next call. */
 static int row_keys(sl_publish_t *pub, const sl_stream_msg_t *msgs, size_t n,
-                    sl_stream_msg_t *keys) {
+                    sl_stream_msg_t *keys, sl_stream_msg_t *srcs) {
     sl_buf_reset(&pub->keybuf);
-    size_t *at = malloc((n ? n : 1) * sizeof *at);
+    sl_buf_reset(&pub->srcbuf);
+    size_t *at = malloc((n ? n : 1) * 2 * sizeof *at);
     if (at == NULL)
         return SL_ENOMEM;
+    size_t *sat = at + (n ? n : 1);
     for (size_t i = 0; i < n; i++) {
         at[i] = pub->keybuf.len;
+        sat[i] = pub->srcbuf.len;
         keys[i].len = 0;
+        srcs[i].len = 0;
         const char *text = msgs[i].data;
         static const char row_ev[] = "{\"kind\":\"row\"";
-        if (msgs[i].len < sizeof row_ev ||
-            memcmp(text, row_ev, sizeof row_ev - 1) != 0 ||
-            sl_jr_parse(&pub->jdoc, text, msgs[i].len) != 0)
+        int row_event = msgs[i].len >= sizeof row_ev &&
+                        memcmp(text, row_ev, sizeof row_ev - 1) == 0;
+        if (sl_jr_parse(&pub->jdoc, text, msgs[i].len) != 0)
+            continue;
+        event_src(pub, &sat[i], &srcs[i]);
+        if (!row_event)
             continue;
         uint32_t pk = sl_jr_get(&pub->jdoc, 0, "pk");
         uint32_t row = sl_jr_get(&pub->jdoc, 0, "after");
@@ -216,11 +247,13 @@ static int row_keys(sl_publish_t *pub, const sl_stream_msg_t *msgs, size_t n,
         sl_buf_append(&pub->keybuf, "]", 1);
         keys[i].len = pub->keybuf.len - at[i];
     }
-    /* The buffer is complete: the pointers are taken only now. */
-    for (size_t i = 0; i < n; i++)
+    /* The buffers are complete: the pointers are taken only now. */
+    for (size_t i = 0; i < n; i++) {
         keys[i].data = keys[i].len ? pub->keybuf.data + at[i] : NULL;
+        srcs[i].data = srcs[i].len ? pub->srcbuf.data + sat[i] : NULL;
+    }
     free(at);
-    return pub->keybuf.err;
+    return pub->keybuf.err != 0 ? pub->keybuf.err : pub->srcbuf.err;
 }
 
 /* What a partition holds of this capture, as far as its tail says. */
@@ -367,9 +400,12 @@ static int send_entry(sl_publish_t *pub, ent_t *ent) {
     };
     sl_stream_msg_t *keys = NULL;
     int err = 0;
-    if (pub->keyed && (keys = calloc(b.n ? b.n : 1, sizeof *keys)) != NULL &&
-        (err = row_keys(pub, b.msgs, b.n, keys)) == 0)
+    if (pub->keyed &&
+        (keys = calloc(b.n ? b.n * 2 : 1, sizeof *keys)) != NULL &&
+        (err = row_keys(pub, b.msgs, b.n, keys, keys + b.n)) == 0) {
         b.keys = keys;
+        b.srcs = keys + b.n;
+    }
     if (err == 0)
         err = sl_stream_send(pub->st, &b, NULL);
     free(keys);
@@ -903,6 +939,7 @@ void sl_publish_free(sl_publish_t *pub) {
     tails_clear(pub);
     sl_strmap_free(&pub->tails);
     sl_buf_free(&pub->keybuf);
+    sl_buf_free(&pub->srcbuf);
     sl_jr_free(&pub->jdoc);
     free(pub->topic);
     free(pub->cp_part);
