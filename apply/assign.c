@@ -141,7 +141,12 @@ static int discovered_cb(void *ctx, const char *name, size_t name_len,
 }
 
 void sl__consume_discover(sl__consume_t *c, sl_stream_t *st) {
-    int rc = sl_stream_partitions(st, c->o.topic, c->o.group, discovered_cb, c);
+    /* A --partition list is a manual assignment, as Kafka's assign() is
+     * beside subscribe(): such a process does not join the group (it would
+     * hold partitions it never applies). */
+    const char *group =
+        c->o.only != NULL && c->o.only->count > 0 ? NULL : c->o.group;
+    int rc = sl_stream_partitions(st, c->o.topic, group, discovered_cb, c);
     if (rc != 0) {
         if (rc != SL_ENOTFOUND)
             sl_log_warn("cannot list partitions", "topic=%s error=%s",
