@@ -575,6 +575,8 @@ static int take_ack(sl_publish_t *pub) {
             pub->stats.duplicates += ent->n;
     } else if (ent->kind == ENT_CHECKPOINT) {
         pub->stats.checkpoints++;
+        pub->written = ent->cp;
+        pub->have_written = 1;
     }
     qpop(pub);
     pop_boundaries(pub);
@@ -599,6 +601,26 @@ static int drain(sl_publish_t *pub, size_t target) {
         if (target != 0 && pub->inflight_bytes <= target)
             return 0;
         if ((err = take_ack(pub)) != 0)
+            return err;
+    }
+}
+
+/* Takes the acks that have arrived, without waiting for any. */
+static int take_ready_acks(sl_publish_t *pub) {
+    for (;;) {
+        pop_boundaries(pub);
+        if (pub->qlen == 0 || !qat(pub, 0)->sent)
+            return 0;
+        const ent_t *ent = qat(pub, 0);
+        if (!ent->local_dup && !(ent->kind == ENT_BATCH && ent->n == 0)) {
+            int r = sl_stream_ack_ready(pub->st, 0);
+            if (r == 0)
+                return 0;
+            if (r < 0)
+                return transient(r) ? recover(pub) : r;
+        }
+        int err = take_ack(pub);
+        if (err != 0)
             return err;
     }
 }
@@ -737,23 +759,32 @@ int sl_publish_sync(sl_publish_t *pub, int force, uint64_t checkpoint_ms) {
     int due = force || now - pub->last_cp_ns >= checkpoint_ms * 1000000ull;
     if (!due)
         return 0;
-    if ((err = drain(pub, 0)) != 0)
+    /* A forced sync (heartbeat, stop) waits until everything is stored and
+     * checkpoints the newest boundary. A timed one overlaps: it takes the
+     * acks that came, checkpoints the newest boundary whose requests are
+     * all acknowledged (pub->safe, as ever), and goes on without waiting
+     * for the checkpoint's own ack (pub->written moves when it comes). The
+     * checkpoint still follows everything it covers being stored, so a
+     * restart from it loses nothing; it may be older than the newest
+     * boundary, which only means more is found stored in the tails (or
+     * dropped as duplicates by sluice-broker) after a crash. */
+    err = force ? drain(pub, 0) : take_ready_acks(pub);
+    if (err != 0)
         return err;
     if (!pub->have_safe || pub->safe_written)
         return 0;
     ent_t *ent;
     if ((err = qpush(pub, ENT_CHECKPOINT, &ent)) != 0)
         return err;
+    ent->cp = pub->safe;
     if ((err = sl_checkpoint_encode(&pub->safe, &ent->data)) != 0)
         return err;
     pub->inflight_bytes += ent->data.len;
     if ((err = send_or_recover(pub, ent)) != 0)
         return err;
-    if ((err = drain(pub, 0)) != 0)
+    if (force && (err = drain(pub, 0)) != 0)
         return err;
     pub->safe_written = 1;
-    pub->written = pub->safe;
-    pub->have_written = 1;
     pub->last_cp_ns = now;
     return 0;
 }
