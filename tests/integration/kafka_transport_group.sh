@@ -13,7 +13,8 @@
 #     notes are all distinct and as many as the changes only when no
 #     change was applied twice or lost;
 #   - the group shared the partitions (A and B each applied some before
-#     the kill), the survivors took A's over (every partition resumed by
+#     the kill; B joined after A applied every partition, so A released
+#     some: its worker rolled back their open target transactions first), the survivors took A's over (every partition resumed by
 #     B or C after it), and no apply ever met another one writing the same
 #     partition (sl_mysql_sink_begin()'s sluice_offsets check) or stopped
 #     a partition;
@@ -99,6 +100,9 @@ workload() { # workload ROUND: PER transactions over every table
 workload 0
 apply A
 pa=$apid
+# B joins once A applies everything, so the group must take partitions
+# back from A (the revocation path) to give B its share.
+sl_h_wait_for "A applying" 60 grep -q 'partition resumed' "$dir/A.log"
 apply B
 pb=$apid
 shared=0
@@ -149,6 +153,11 @@ if [ $shared = 1 ]; then
     pass "group_shared_the_partitions"
 else
     fail "group_shared_the_partitions: A and B did not both apply before the kill"
+fi
+if grep -q 'partition released' "$dir/A.log"; then
+    pass "revoked_partitions_released_before_handover"
+else
+    fail "revoked_partitions_released_before_handover: A never released a partition for B"
 fi
 # After the kill, B and C between them resumed every table's partition.
 took=0
