@@ -2,6 +2,15 @@
  * Partition discovery and assignment (apply/consume.h, "Assignment"):
  * the main thread lists the topic's partitions and gives each new one to
  * the worker that owns the fewest, where it stays.
+ *
+ * On a transport with group membership (SL_STREAM_CAP_GROUPS: Kafka) the
+ * listing is the partitions the group gave this process; one taken back
+ * (SL_STREAM_REVOKED) is released by its worker, which rolls back the
+ * partition's open target transaction, before the listing returns and
+ * the group hands it on, so that two processes never apply one partition
+ * at once. A partition given again later is resumed from the offset its
+ * target holds (sluice_offsets, or the group's committed offset for the
+ * cache sinks), as at start.
  */
 #include "apply/internal.h"
 
@@ -48,6 +57,31 @@ static int wanted(const sl__consume_t *c, const char *name) {
     return 0;
 }
 
+/* A partition the group takes back: its worker gives it up (rolls back
+ * its open target transaction) and this returns once it did, or at once
+ * when the worker does not run (nothing reads the partition then). */
+static void release(sl__consume_t *c, sl__part_t *p) {
+    sl__worker_t *w = &c->workers[p->worker];
+    pthread_mutex_lock(&w->mu);
+    int owned = p->owned;
+    if (owned && (!w->started || w->done))
+        p->owned = 0;
+    else if (owned)
+        p->release = 1;
+    pthread_mutex_unlock(&w->mu);
+    if (!owned)
+        return;
+    while (!w->done && !*c->hard) {
+        pthread_mutex_lock(&w->mu);
+        int left = p->owned;
+        pthread_mutex_unlock(&w->mu);
+        if (!left)
+            break;
+        sl_sleep_ms(10, NULL);
+    }
+    sl_log_info("partition released", "part=%s worker=%u", p->name, p->worker);
+}
+
 /* One partition of the listing (sl_stream_partitions()): assigned to the
  * least loaded worker when it is new and wanted; its end noted for the
  * lag. Always 0: a partition that cannot be taken now (out of memory) is
@@ -59,6 +93,20 @@ static int discovered_cb(void *ctx, const char *name, size_t name_len,
     if (!wanted(c, name))
         return 0;
     sl__part_t *p = find_part(c, name);
+    if (latest == SL_STREAM_REVOKED) {
+        if (p != NULL)
+            release(c, p);
+        return 0;
+    }
+    if (p != NULL && !p->owned) {
+        sl__worker_t *w = &c->workers[p->worker];
+        pthread_mutex_lock(&w->mu);
+        p->resumed = 0;
+        p->owned = 1;
+        pthread_mutex_unlock(&w->mu);
+        sl_log_info("partition assigned again", "part=%s worker=%u", name,
+                    p->worker);
+    }
     if (p == NULL) {
         p = calloc(1, sizeof *p);
         if (p == NULL || (p->name = strdup(name)) == NULL) {
@@ -68,6 +116,7 @@ static int discovered_cb(void *ctx, const char *name, size_t name_len,
         sl_keylist_init(&p->keys);
         p->otrx_first = UINT64_MAX;
         p->commit_at = UINT64_MAX;
+        p->owned = 1;
         p->worker = least_loaded(c);
         sl__worker_t *w = &c->workers[p->worker];
         pthread_mutex_lock(&w->mu);
@@ -92,7 +141,12 @@ static int discovered_cb(void *ctx, const char *name, size_t name_len,
 }
 
 void sl__consume_discover(sl__consume_t *c, sl_stream_t *st) {
-    int rc = sl_stream_partitions(st, c->o.topic, c->o.group, discovered_cb, c);
+    /* A --partition list is a manual assignment, as Kafka's assign() is
+     * beside subscribe(): such a process does not join the group (it would
+     * hold partitions it never applies). */
+    const char *group =
+        c->o.only != NULL && c->o.only->count > 0 ? NULL : c->o.group;
+    int rc = sl_stream_partitions(st, c->o.topic, group, discovered_cb, c);
     if (rc != 0) {
         if (rc != SL_ENOTFOUND)
             sl_log_warn("cannot list partitions", "topic=%s error=%s",

@@ -741,6 +741,21 @@ static void process(sl__worker_t *w, sl__part_t *p,
         p->applied_next = p->cache_next;
 }
 
+/* The group took p back (apply/assign.c): its open target transaction is
+ * rolled back (the next owner redoes it from sluice_offsets; the keys not
+ * yet deleted are deleted again by the next owner, from the group's
+ * committed offset), and the worker reads it no more. */
+static void release_part(sl__worker_t *w, sl__part_t *p) {
+    if (w->pend_p == p)
+        drop_pending(w);
+    rewind_part(w, p, 0);
+    p->resumed = 0;
+    pthread_mutex_lock(&w->mu);
+    p->owned = 0;
+    p->release = 0;
+    pthread_mutex_unlock(&w->mu);
+}
+
 static void *worker_main(void *arg) {
     sl__worker_t *w = arg;
     sl__consume_t *c = w->c;
@@ -773,8 +788,13 @@ static void *worker_main(void *arg) {
         for (size_t i = 0; i < n && !*c->hard; i++) {
             pthread_mutex_lock(&w->mu);
             sl__part_t *p = w->parts[i];
+            int owned = p->owned;
             pthread_mutex_unlock(&w->mu);
-            if (p->stopped || (*c->soft && !p->group_open))
+            if (p->release) {
+                release_part(w, p);
+                continue;
+            }
+            if (!owned || p->stopped || (*c->soft && !p->group_open))
                 continue;
             if (!p->resumed) {
                 int rc = resume(w, p);

@@ -33,6 +33,11 @@ typedef struct {
     unsigned worker;
     int stopped;
     int resumed;
+    /* Group membership (apply/assign.c): owned while this process applies
+     * the partition (changed under the worker's mu); release asks the
+     * worker to give it up (SL_STREAM_REVOKED). */
+    int owned;
+    volatile int release;
     sl_mysql_sink_t *sink;
     int db_found;
     uint64_t db_next;

@@ -31,6 +31,7 @@ void sl__consume_report(sl__consume_t *c, uint64_t elapsed_ms, int final) {
             long long behind =
                 p->src_ts > 0 && lag > 0 ? (long long)(now_s - p->src_ts) : 0;
             const char *state = p->stopped   ? "stopped"
+                                : !p->owned  ? "released"
                                 : p->resumed ? "running"
                                              : "starting";
             /* Where the worker's time went: waiting for the target and

@@ -45,6 +45,7 @@ struct sl_publish_s {
     /* With SL_STREAM_CAP_HEADERS: records carry the row's key (row_keys()). */
     int keyed;
     sl_buf_t keybuf;
+    sl_buf_t srcbuf; /* The records' "FILE:POS" headers (row_keys()). */
     sl_jr_doc_t jdoc;
     char *topic;
     char *cp_part;
@@ -187,26 +188,56 @@ static void broker_backoff_init(sl_backoff_t *bo) {
     sl_backoff_init_exact(bo, 200, 1000, 10, 5);
 }
 
-/* The record keys of a batch, on a transport with keys (Kafka): for a row
- * event, its primary key's values as a JSON array of their text in the
- * event, in key order ("[7]", "[\"eu\",42]"), taken from "after" (from
- * "before" for a delete); so compacted topics and key-based consumers
- * see one key per row. Other events, and rows of tables without a key,
- * get none. keys[i] points into pub->keybuf until the next call. */
+/* Notes event i's source coordinates "FILE:POS" (its "src" object) in
+ * pub->srcbuf, from the event just parsed into pub->jdoc. */
+static void event_src(sl_publish_t *pub, size_t *at, sl_stream_msg_t *src) {
+    *at = pub->srcbuf.len;
+    src->len = 0;
+    uint32_t o = sl_jr_get(&pub->jdoc, 0, "src");
+    uint32_t f =
+        o != SL_JR_NONE ? sl_jr_get(&pub->jdoc, o, "file") : SL_JR_NONE;
+    uint32_t p = o != SL_JR_NONE ? sl_jr_get(&pub->jdoc, o, "pos") : SL_JR_NONE;
+    if (f == SL_JR_NONE || p == SL_JR_NONE ||
+        sl_jr_type(&pub->jdoc, f) != SL_JR_STRING)
+        return;
+    size_t fl, pl;
+    const char *ft = sl_jr_raw(&pub->jdoc, f, &fl);
+    const char *pt = sl_jr_raw(&pub->jdoc, p, &pl);
+    sl_buf_append(&pub->srcbuf, ft, fl);
+    sl_buf_append(&pub->srcbuf, ":", 1);
+    sl_buf_append(&pub->srcbuf, pt, pl);
+    src->len = pub->srcbuf.len - *at;
+}
+
+/* The record keys and source headers of a batch, on a transport with keys
+ * and headers (Kafka): for a row event, its primary key's values as a
+ * JSON array of their text in the event, in key order ("[7]",
+ * "[\"eu\",42]"), taken from "after" (from "before" for a delete); so
+ * compacted topics and key-based consumers see one key per row. Other
+ * events, and rows of tables without a key, get none. srcs[i]: the
+ * event's "FILE:POS" (event_src()), for every event that has one. keys[i]
+ * and srcs[i] point into pub->keybuf and pub->srcbuf until the next call. */
 static int row_keys(sl_publish_t *pub, const sl_stream_msg_t *msgs, size_t n,
-                    sl_stream_msg_t *keys) {
+                    sl_stream_msg_t *keys, sl_stream_msg_t *srcs) {
     sl_buf_reset(&pub->keybuf);
-    size_t *at = malloc((n ? n : 1) * sizeof *at);
+    sl_buf_reset(&pub->srcbuf);
+    size_t *at = malloc((n ? n : 1) * 2 * sizeof *at);
     if (at == NULL)
         return SL_ENOMEM;
+    size_t *sat = at + (n ? n : 1);
     for (size_t i = 0; i < n; i++) {
         at[i] = pub->keybuf.len;
+        sat[i] = pub->srcbuf.len;
         keys[i].len = 0;
+        srcs[i].len = 0;
         const char *text = msgs[i].data;
         static const char row_ev[] = "{\"kind\":\"row\"";
-        if (msgs[i].len < sizeof row_ev ||
-            memcmp(text, row_ev, sizeof row_ev - 1) != 0 ||
-            sl_jr_parse(&pub->jdoc, text, msgs[i].len) != 0)
+        int row_event = msgs[i].len >= sizeof row_ev &&
+                        memcmp(text, row_ev, sizeof row_ev - 1) == 0;
+        if (sl_jr_parse(&pub->jdoc, text, msgs[i].len) != 0)
+            continue;
+        event_src(pub, &sat[i], &srcs[i]);
+        if (!row_event)
             continue;
         uint32_t pk = sl_jr_get(&pub->jdoc, 0, "pk");
         uint32_t row = sl_jr_get(&pub->jdoc, 0, "after");
@@ -238,11 +269,13 @@ static int row_keys(sl_publish_t *pub, const sl_stream_msg_t *msgs, size_t n,
         sl_buf_append(&pub->keybuf, "]", 1);
         keys[i].len = pub->keybuf.len - at[i];
     }
-    /* The buffer is complete: the pointers are taken only now. */
-    for (size_t i = 0; i < n; i++)
+    /* The buffers are complete: the pointers are taken only now. */
+    for (size_t i = 0; i < n; i++) {
         keys[i].data = keys[i].len ? pub->keybuf.data + at[i] : NULL;
+        srcs[i].data = srcs[i].len ? pub->srcbuf.data + sat[i] : NULL;
+    }
     free(at);
-    return pub->keybuf.err;
+    return pub->keybuf.err != 0 ? pub->keybuf.err : pub->srcbuf.err;
 }
 
 /* What a partition holds of this capture, as far as its tail says. */
@@ -389,9 +422,12 @@ static int send_entry(sl_publish_t *pub, ent_t *ent) {
     };
     sl_stream_msg_t *keys = NULL;
     int err = 0;
-    if (pub->keyed && (keys = calloc(b.n ? b.n : 1, sizeof *keys)) != NULL &&
-        (err = row_keys(pub, b.msgs, b.n, keys)) == 0)
+    if (pub->keyed &&
+        (keys = calloc(b.n ? b.n * 2 : 1, sizeof *keys)) != NULL &&
+        (err = row_keys(pub, b.msgs, b.n, keys, keys + b.n)) == 0) {
         b.keys = keys;
+        b.srcs = keys + b.n;
+    }
     if (err == 0)
         err = sl_stream_send(pub->st, &b, NULL);
     free(keys);
@@ -561,6 +597,8 @@ static int take_ack(sl_publish_t *pub) {
             pub->stats.duplicates += ent->n;
     } else if (ent->kind == ENT_CHECKPOINT) {
         pub->stats.checkpoints++;
+        pub->written = ent->cp;
+        pub->have_written = 1;
     }
     qpop(pub);
     pop_boundaries(pub);
@@ -585,6 +623,26 @@ static int drain(sl_publish_t *pub, size_t target) {
         if (target != 0 && pub->inflight_bytes <= target)
             return 0;
         if ((err = take_ack(pub)) != 0)
+            return err;
+    }
+}
+
+/* Takes the acks that have arrived, without waiting for any. */
+static int take_ready_acks(sl_publish_t *pub) {
+    for (;;) {
+        pop_boundaries(pub);
+        if (pub->qlen == 0 || !qat(pub, 0)->sent)
+            return 0;
+        const ent_t *ent = qat(pub, 0);
+        if (!ent->local_dup && !(ent->kind == ENT_BATCH && ent->n == 0)) {
+            int r = sl_stream_ack_ready(pub->st, 0);
+            if (r == 0)
+                return 0;
+            if (r < 0)
+                return transient(r) ? recover(pub) : r;
+        }
+        int err = take_ack(pub);
+        if (err != 0)
             return err;
     }
 }
@@ -723,23 +781,32 @@ int sl_publish_sync(sl_publish_t *pub, int force, uint64_t checkpoint_ms) {
     int due = force || now - pub->last_cp_ns >= checkpoint_ms * 1000000ull;
     if (!due)
         return 0;
-    if ((err = drain(pub, 0)) != 0)
+    /* A forced sync (heartbeat, stop) waits until everything is stored and
+     * checkpoints the newest boundary. A timed one overlaps: it takes the
+     * acks that came, checkpoints the newest boundary whose requests are
+     * all acknowledged (pub->safe, as ever), and goes on without waiting
+     * for the checkpoint's own ack (pub->written moves when it comes). The
+     * checkpoint still follows everything it covers being stored, so a
+     * restart from it loses nothing; it may be older than the newest
+     * boundary, which only means more is found stored in the tails (or
+     * dropped as duplicates by sluice-broker) after a crash. */
+    err = force ? drain(pub, 0) : take_ready_acks(pub);
+    if (err != 0)
         return err;
     if (!pub->have_safe || pub->safe_written)
         return 0;
     ent_t *ent;
     if ((err = qpush(pub, ENT_CHECKPOINT, &ent)) != 0)
         return err;
+    ent->cp = pub->safe;
     if ((err = sl_checkpoint_encode(&pub->safe, &ent->data)) != 0)
         return err;
     pub->inflight_bytes += ent->data.len;
     if ((err = send_or_recover(pub, ent)) != 0)
         return err;
-    if ((err = drain(pub, 0)) != 0)
+    if (force && (err = drain(pub, 0)) != 0)
         return err;
     pub->safe_written = 1;
-    pub->written = pub->safe;
-    pub->have_written = 1;
     pub->last_cp_ns = now;
     return 0;
 }
@@ -925,6 +992,7 @@ void sl_publish_free(sl_publish_t *pub) {
     tails_clear(pub);
     sl_strmap_free(&pub->tails);
     sl_buf_free(&pub->keybuf);
+    sl_buf_free(&pub->srcbuf);
     sl_jr_free(&pub->jdoc);
     free(pub->topic);
     free(pub->cp_part);

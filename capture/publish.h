@@ -118,7 +118,9 @@ int sl_publish_boundary(sl_publish_t *pub, const sl_checkpoint_t *cp);
 
 /* Sends what is queued, collects the acks that are ready, and writes the
  * newest safe checkpoint when force is set or checkpoint_ms elapsed since
- * the last one. With force, waits until everything is acknowledged. */
+ * the last one. With force, waits until everything (the checkpoint too)
+ * is acknowledged; without, waits for nothing: the checkpoint covers the
+ * newest boundary acknowledged by then, and its own ack comes later. */
 int sl_publish_sync(sl_publish_t *pub, int force, uint64_t checkpoint_ms);
 
 /* The last checkpoint written (or read at open): returns 1 and fills *cp,

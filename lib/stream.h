@@ -126,16 +126,19 @@ typedef struct {
  * an idempotent batch put; Kafka sends it in the records' headers
  * ("sluice.seq", "sluice.producer") so that capture finds it again at
  * start. keys (NULL, or n keys) become the records' keys where the
- * transport has them (the row's primary key on Kafka); src (NULL, or the
- * source coordinates "FILE:POS" of the binlog event the batch came from:
- * capture cuts a batch at every event) becomes a header. Transports
- * without headers ignore both: the change event itself carries them. */
+ * transport has them (the row's primary key on Kafka); srcs (NULL, or n
+ * source coordinates "FILE:POS" of the binlog event each message came
+ * from; one of length 0: none) become a header ("sluice.src"), and src
+ * (NULL, or "FILE:POS") is that header for every message without its own.
+ * Transports without headers ignore them: the change event itself
+ * carries them. */
 typedef struct {
     const char *topic;
     const char *part;
     const sl_stream_msg_t *msgs;
     size_t n;
     const sl_stream_msg_t *keys;
+    const sl_stream_msg_t *srcs;
     const char *src;
     int64_t producer;
     uint64_t seq;

@@ -630,11 +630,14 @@ static int kafka_commit(sl_stream_t *s, const char *group, const char *topic,
     rd_kafka_topic_partition_list_t *l = NULL;
     int err = sl__stream_kafka_map(k, topic, part, kt, sizeof kt, &kp);
     if (err == 0)
-        err = consumer(k, group);
-    if (err == 0)
         err = tp_list(kt, kp, (int64_t)offset, &l);
+    /* Through this process's member of the group when it has one
+     * (lib/stream_kafka_group.c), else as a consumer outside the group. */
+    rd_kafka_resp_err_t e = 0;
+    if (err == 0 && !sl__stream_kafka_group_commit(group, l, &e) &&
+        (err = consumer(k, group)) == 0)
+        e = rd_kafka_commit(k->cons, l, 0);
     if (err == 0) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(k->cons, l, 0);
         if (e == 0 && l->elems[0].err != 0)
             e = l->elems[0].err;
         err = sl__stream_kafka_err(k, e, "kafka offset commit");
@@ -674,13 +677,14 @@ static int kafka_committed(sl_stream_t *s, const char *group, const char *topic,
 }
 
 /* Every Kafka topic that maps to sluice topic `topic` (docs/kafka.md,
- * "Names"), one call of cb per partition with its end. The group is not
- * used: apply assigns partitions itself on this transport too. */
+ * "Names"), one call of cb per partition with its end; with a group, the
+ * partitions the group gave this member (lib/stream_kafka_group.c). */
 static int kafka_partitions(sl_stream_t *s, const char *topic,
                             const char *group, sl_stream_part_cb cb,
                             void *ctx) {
     sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
-    (void)group;
+    if (group != NULL)
+        return sl__stream_kafka_group_partitions(k, topic, group, cb, ctx);
     int err = consumer(k, NULL);
     const struct rd_kafka_metadata *md = NULL;
     if (err == 0) {
@@ -722,6 +726,7 @@ static const char *kafka_error(const sl_stream_t *s) {
 
 static void kafka_close(sl_stream_t *s) {
     sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
+    sl__stream_kafka_group_drop(k);
     sl__stream_kafka_producer_drop(k);
     consumer_drop(k);
     free(k->msgs);
@@ -737,7 +742,8 @@ static void kafka_close(sl_stream_t *s) {
 }
 
 /* A new session: a new producer (new producer id and epoch; capture reads
- * the partitions' tails again) and a new consumer. */
+ * the partitions' tails again) and a new consumer. The group member stays:
+ * librdkafka reconnects it, and leaving would move every partition. */
 static int kafka_reconnect(sl_stream_t *s) {
     sl__stream_kafka_t *k = (sl__stream_kafka_t *)s;
     sl__stream_kafka_producer_drop(k);
@@ -750,8 +756,8 @@ static const sl__stream_ops_t kafka_ops = {
     .close = kafka_close,
     .reconnect = kafka_reconnect,
     .error = kafka_error,
-    .caps =
-        SL_STREAM_CAP_HEADERS | SL_STREAM_CAP_CREATE | SL_STREAM_CAP_PREFETCH,
+    .caps = SL_STREAM_CAP_HEADERS | SL_STREAM_CAP_CREATE |
+            SL_STREAM_CAP_PREFETCH | SL_STREAM_CAP_GROUPS,
     .send = sl__stream_kafka_send,
     .flush = sl__stream_kafka_flush,
     .ack = sl__stream_kafka_ack,

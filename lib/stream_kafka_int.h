@@ -3,10 +3,11 @@
  * files and nothing else; the public API is lib/stream.h, the design
  * docs/transport.md and docs/kafka.md.
  *
- * One sl_stream_t of this transport holds up to two librdkafka handles,
+ * One sl_stream_t of this transport holds up to three librdkafka handles,
  * each made when first needed: a producer (capture's sends and puts, and
- * the Admin API's CreateTopics) and a consumer (every read: offsets,
- * fetches, group offsets, listings). A session that only reads never
+ * the Admin API's CreateTopics), a consumer (every read: offsets,
+ * fetches, group offsets, listings) and a group member (listings with a
+ * group: lib/stream_kafka_group.c). A session that only reads never
  * starts a producer, and the reverse.
  *
  * Headers written on every data record (all values raw bytes):
@@ -77,6 +78,15 @@ typedef struct {
     rd_kafka_resp_err_t auth_err;
     char auth_text[256];
 
+    /* The group member (lib/stream_kafka_group.c), made by the first
+     * sl_stream_partitions() with a group; the caller's callback is kept
+     * for the rebalances served inside its polls. */
+    rd_kafka_t *gcons;
+    char gname[256], gtopic[256];
+    sl_stream_part_cb gcb;
+    void *gctx;
+    int gerr;
+
     char err[512];
 } sl__stream_kafka_t;
 
@@ -105,6 +115,19 @@ int sl__stream_kafka_put(sl_stream_t *s, const char *topic, const char *part,
 int sl__stream_kafka_create(sl_stream_t *s, const char *topic, unsigned nparts);
 /* Drops the producer: purges what it holds and destroys it. */
 void sl__stream_kafka_producer_drop(sl__stream_kafka_t *k);
+
+/* Consumer-group membership (lib/stream_kafka_group.c): the partitions
+ * the group gave this member, for sl_stream_partitions() with a group;
+ * and leaving the group (at close). */
+int sl__stream_kafka_group_partitions(sl__stream_kafka_t *k, const char *topic,
+                                      const char *group, sl_stream_part_cb cb,
+                                      void *ctx);
+void sl__stream_kafka_group_drop(sl__stream_kafka_t *k);
+/* Commits l for group through this process's member of it, when there is
+ * one (returns 1, librdkafka's result in *e); 0 when there is none. */
+int sl__stream_kafka_group_commit(const char *group,
+                                  rd_kafka_topic_partition_list_t *l,
+                                  rd_kafka_resp_err_t *e);
 
 /* The partition count of Kafka topic kt as the cluster reports it, through
  * handle rk: SL_ENOTFOUND when there is no such topic. */

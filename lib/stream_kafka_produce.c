@@ -297,7 +297,10 @@ int sl__stream_kafka_send(sl_stream_t *s, const sl_stream_batch_t *b,
             rd_kafka_header_add(h, SL__KAFKA_HDR_PRODUCER, -1, pid, 8);
             rd_kafka_header_add(h, SL__KAFKA_HDR_SEQ, -1, seq, 8);
         }
-        if (b->src != NULL)
+        if (b->srcs != NULL && b->srcs[i].len > 0)
+            rd_kafka_header_add(h, SL__KAFKA_HDR_SRC, -1, b->srcs[i].data,
+                                (ssize_t)b->srcs[i].len);
+        else if (b->src != NULL)
             rd_kafka_header_add(h, SL__KAFKA_HDR_SRC, -1, b->src, -1);
         const void *key = NULL;
         size_t klen = 0;

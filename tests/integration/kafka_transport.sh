@@ -9,7 +9,8 @@
 #
 # Then, against a broker of its own: kcat reads the tables' topics that
 # capture wrote through kafka:// and gets the change events, with the
-# record headers and each row's primary key as the record key;
+# record headers (sluice.src: the event's binlog coordinates) and each
+# row's primary key as the record key;
 # kafka-python consumes them in a consumer group; and bad
 # input gets clear errors with nothing skipped: unreachable bootstrap
 # servers, a topic with fewer partitions than key:N needs, a refused SASL
@@ -93,6 +94,26 @@ if [ "$n" = 4 ]; then
     pass "kcat_reads_table_topic_events_with_headers"
 else
     fail "kcat_reads_table_topic_events_with_headers: $n of 4 row events $(head -c 300 "$dir/kcat.err") $(tail -n 3 "$dir/table.log")"
+fi
+# Each row event's sluice.src header is its binlog event's coordinates,
+# as the event's own "src" says (the binary sluice.producer/seq headers
+# before it are passed over by the pattern).
+srcs=$(timeout 20 kcat -b "127.0.0.1:$kport" -C -t src.ktr.users -o beginning -e \
+    -f '%h %s\n' 2> /dev/null | /usr/bin/python3 -c '
+import re, sys
+data = sys.stdin.buffer.read()
+pat = rb"sluice\.src=([^ ,]+) \{\"kind\":\"row\".*?\"src\":\{\"file\":\"([^\"]+)\",\"pos\":(\d+)"
+good = bad = 0
+for h, f, p in re.findall(pat, data):
+    if h == f + b":" + p:
+        good += 1
+    else:
+        bad += 1
+print(good, bad)')
+if [ "$srcs" = "4 0" ]; then
+    pass "src_header_is_the_events_coordinates"
+else
+    fail "src_header_is_the_events_coordinates: (matching, differing) = $srcs of 4 row events"
 fi
 # Each row event's record key is its primary key.
 keys=$(timeout 20 kcat -b "127.0.0.1:$kport" -C -t src.ktr.users -o beginning -e \
