@@ -146,7 +146,7 @@ typedef struct {
     const uint8_t *key; /* NULL for a null key (has_key 0). */
     size_t key_len;
     int has_key;
-    int has_value; /* 0 for a null value (a Kafka tombstone; len 0). */
+    int has_value;          /* 0 for a null value (a Kafka tombstone; len 0). */
     const uint8_t *headers; /* The headers as the broker sent them; read
                                them with sl_client_header_next(). */
     size_t headers_len;
@@ -170,11 +170,11 @@ int sl_client_header_next(const sl_client_meta_t *m, size_t *pos,
 typedef struct {
     sl_client_rec_t *recs; /* count records; owned by the client. */
     size_t count;
-    uint64_t next;     /* Offset to ask for next. */
-    uint64_t earliest; /* Set on SL_EGONE / SL_ERANGE. */
-    uint64_t latest;   /* The partition's end (next offset to be
-                        * written) when the fetch was served; 0 when
-                        * the broker did not say. */
+    uint64_t next;          /* Offset to ask for next. */
+    uint64_t earliest;      /* Set on SL_EGONE / SL_ERANGE. */
+    uint64_t latest;        /* The partition's end (next offset to be
+                             * written) when the fetch was served; 0 when
+                             * the broker did not say. */
     sl_client_meta_t *meta; /* With sl_client_get_meta(): count entries,
                                meta[i] for recs[i]; else NULL. Owned by
                                the client, as recs. */
