@@ -335,7 +335,8 @@ static void do_put(sl_conn_t *conn, const sl_cmd_t *cmd) {
 typedef struct {
     sl_buf_t *body;
     /* meta=1 only: MAXBYTES, the bytes counted so far (value, key, header
-     * names and values, 16 per record), records emitted, and whether
+     * names and values, 16 per record and 8 per header), records emitted,
+     * and whether
      * emit_meta_cb stopped the read at the budget. */
     uint64_t max_bytes, used, count;
     int stopped;
@@ -446,7 +447,10 @@ static int emit_meta_cb(void *vctx, const sl_record_t *rec) {
             err = sl_buf_append(ctx->body, name, (size_t)nl);
         if (err == 0)
             err = put_bytes(ctx->body, val ? val : name + nl, vlen);
-        cost += (uint64_t)nl + vlen;
+        /* 8 per header besides its bytes, so that the text's size stays
+         * in proportion to MAXBYTES even for headers with empty names and
+         * null values (a record may hold many). */
+        cost += (uint64_t)nl + vlen + 8;
     }
     if (err == 0)
         err = put_bytes(ctx->body, rec->value, rec->value_len);

@@ -139,6 +139,10 @@ static uint64_t add_sat(uint64_t a, uint64_t b) {
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+/* What the broker charges each header of a meta=1 reply against MAXBYTES
+ * on top of its name and value. */
+#define SL_CLIENT_HDR_OVERHEAD 8u
+
 /* Reads a record's payload of len bytes (a value, a key, a header's name
  * and value) and its line end, CRLF or LF; *start is where it begins in
  * cl->in. what and off name it in the error. */
@@ -264,7 +268,7 @@ static int meta_body(sl_client_t *cl, int64_t deadline, uint64_t i,
                            v[0], &st);
         if (err != 0)
             return err;
-        *used = add_sat(*used, namelen + vlen);
+        *used = add_sat(*used, namelen + vlen + SL_CLIENT_HDR_OVERHEAD);
     }
     m->headers = (const uint8_t *)(uintptr_t)hstart;
     m->headers_len = cl->in_off - hstart;

@@ -109,7 +109,7 @@ def cost(r, meta):
         c += len(enc(r["key"]) or b"")
         h = r.get("headers") or []
         for i in range(0, len(h), 2):
-            c += len(h[i].encode()) + len(enc(h[i + 1]) or b"")
+            c += len(h[i].encode()) + len(enc(h[i + 1]) or b"") + 8
     return c
 
 

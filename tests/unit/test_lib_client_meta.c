@@ -62,15 +62,15 @@ SL_TEST(client_meta_good) {
     SL_CHECK_INT(sl_client_parse_reply(cl, SL_CLIENT_REPLY_GET, 0, 0, plain,
                                        strlen(plain), &r),
                  SL_EPROTO);
-    /* Key and header bytes count against MAXBYTES: 16 + 1 + 1 + 2 = 20
-     * uses up MAXBYTES 20, so a second record is refused... */
-    SL_CHECK_INT(parse(cl, 20,
+    /* Key and header bytes count against MAXBYTES: 16 + 1 + 1 + (2 + 8) =
+     * 28 uses up MAXBYTES 28, so a second record is refused... */
+    SL_CHECK_INT(parse(cl, 28,
                        "200 1 2 2 2\r\n0 1 1 1 1\r\nk\r\n1 1\r\nab\r\nv\r\n"
                        "1 1 0 -1 0\r\n\r\n",
                        &r),
                  SL_EPROTO);
-    /* ...and allowed with MAXBYTES 21. */
-    SL_CHECK_OK(parse(cl, 21,
+    /* ...and allowed with MAXBYTES 29. */
+    SL_CHECK_OK(parse(cl, 29,
                       "200 1 2 2 2\r\n0 1 1 1 1\r\nk\r\n1 1\r\nab\r\nv\r\n"
                       "1 1 0 -1 0\r\n\r\n",
                       &r));
