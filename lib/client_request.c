@@ -285,7 +285,10 @@ static int meta_body(sl_client_t *cl, int64_t deadline, uint64_t i,
  * LEN is at most 1 GiB, TS below 2^63, and NEXT is above the last OFFSET (the
  * broker sends the last OFFSET + 1) or, when COUNT is 0, the offset asked
  * for. LATEST is advisory: unreadable, it
- * is 0 (unknown), as from brokers that do not send it. */
+ * is 0 (unknown), as from brokers that do not send it. With meta=1 a record
+ * line is "OFFSET TS LEN KEYLEN NHEADERS" (LEN and KEYLEN -1 for nulls), the
+ * key and headers come before the value (meta_body), and they count in the
+ * MAXBYTES budget too. */
 static int get_body(sl_client_t *cl, int64_t deadline, int code,
                     const char *rest, size_t rl, void *vctx) {
     get_ctx_t *ctx = vctx;
