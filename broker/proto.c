@@ -111,6 +111,11 @@ static int parse_options(sl_span_t *tok, size_t from, size_t ntok,
                 return fail(err, SL_STATUS_BAD_REQUEST,
                             "bad wait (ms, at most 3600000)", 0);
             cmd->wait_ms = x;
+        } else if (allow_wait && opt_val(&tok[i], "meta", &v)) {
+            /* A get's other option (allow_wait is "this is a get"). */
+            if (parse_u64(v.p, v.len, &x) != 0 || x > 1)
+                return fail(err, SL_STATUS_BAD_REQUEST, "bad meta (0 or 1)", 0);
+            cmd->meta = (int)x;
         } else if (allow_ts && opt_val(&tok[i], "ts", &v)) {
             if (parse_u64(v.p, v.len, &x) != 0 || x > INT64_MAX)
                 return fail(err, SL_STATUS_BAD_REQUEST, "bad ts", 0);
@@ -326,7 +331,7 @@ static int parse_request(const uint8_t *buf, size_t len,
         if (ntok < 5)
             return fail(err, SL_STATUS_BAD_REQUEST,
                         "usage: get ID TOPIC PARTITION OFFSET "
-                        "[MAXBYTES] [wait=MS]",
+                        "[MAXBYTES] [wait=MS] [meta=1]",
                         0);
         cmd->topic = tok[2];
         cmd->part = tok[3];

@@ -38,6 +38,7 @@ typedef struct {
     uint64_t offset;    /* get, commit */
     uint64_t max_bytes; /* get */
     uint64_t wait_ms;   /* get wait= */
+    int meta;           /* get meta=1: keys and headers too */
     uint64_t count;     /* mput */
     int has_ts;
     int64_t ts; /* offsets ts= */

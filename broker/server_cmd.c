@@ -35,6 +35,7 @@
 #include "broker/server_groups_int.h"
 #include "broker/server_int.h"
 
+#include "bytes.h"
 #include "error.h"
 #include "fmt.h"
 #include "log.h"
@@ -333,6 +334,12 @@ static void do_put(sl_conn_t *conn, const sl_cmd_t *cmd) {
 
 typedef struct {
     sl_buf_t *body;
+    /* meta=1 only: MAXBYTES, the bytes counted so far (value, key, header
+     * names and values, 16 per record and 8 per header), records emitted,
+     * and whether
+     * emit_meta_cb stopped the read at the budget. */
+    uint64_t max_bytes, used, count;
+    int stopped;
 } emit_ctx_t;
 
 static int emit_cb(void *vctx, const sl_record_t *rec) {
@@ -357,15 +364,115 @@ static int emit_cb(void *vctx, const sl_record_t *rec) {
     return 0;
 }
 
+/* A signed length as meta=1 writes it: -1 for a null. */
+static char *fmt_len(char *w, const void *p, size_t len) {
+    if (p == NULL) {
+        *w++ = '-';
+        *w++ = '1';
+        return w;
+    }
+    return sl_fmt_u64(w, len);
+}
+
+/* Appends "<len bytes>\r\n" unless p is NULL (a null key or value). */
+static int put_bytes(sl_buf_t *b, const uint8_t *p, size_t len) {
+    if (p == NULL)
+        return 0;
+    uint8_t *w = sl_buf_extend(b, len + 2);
+    if (w == NULL)
+        return SL_ENOMEM;
+    if (len)
+        memcpy(w, p, len);
+    w[len] = '\r';
+    w[len + 1] = '\n';
+    return 0;
+}
+
+/* emit_cb for a get with meta=1 (docs/protocol.md): "OFFSET TIMESTAMP
+ * LENGTH KEYLEN NHEADERS\r\n", the key, each header as "NAMELEN
+ * VALUELEN\r\n<name><value>\r\n", then the value; a null key or value is
+ * length -1 and no bytes. Key and header bytes count against MAXBYTES, so
+ * this callback keeps the budget itself (the store counts values only) and
+ * stops the read with SL_ELIMIT once it is used. A separate callback keeps
+ * the default reply's path as it was. */
+static int emit_meta_cb(void *vctx, const sl_record_t *rec) {
+    emit_ctx_t *ctx = vctx;
+    if (ctx->count > 0 && ctx->used >= ctx->max_bytes) {
+        ctx->stopped = 1;
+        return SL_ELIMIT;
+    }
+    char line[112];
+    char *w = line;
+    w = sl_fmt_u64(w, rec->offset);
+    *w++ = ' ';
+    w = sl_fmt_u64(w, (uint64_t)(rec->ts < 0 ? 0 : rec->ts));
+    *w++ = ' ';
+    w = fmt_len(w, rec->value, rec->value_len);
+    *w++ = ' ';
+    w = fmt_len(w, rec->key, rec->key_len);
+    *w++ = ' ';
+    w = sl_fmt_u64(w, rec->nheaders);
+    *w++ = '\r';
+    *w++ = '\n';
+    uint64_t cost = 16 + rec->value_len + rec->key_len;
+    int err = sl_buf_append(ctx->body, line, (size_t)(w - line));
+    if (err == 0)
+        err = put_bytes(ctx->body, rec->key, rec->key_len);
+    /* The headers were checked by sl_record_next(): a failure to decode
+     * them now is damage all the same. */
+    sl_reader_t rd;
+    sl_reader_init(&rd, rec->headers, rec->headers_len);
+    for (uint32_t h = 0; err == 0 && h < rec->nheaders; h++) {
+        int64_t nl, vl;
+        if (sl_rd_varint(&rd, &nl) != 0 || nl < 0 ||
+            (uint64_t)nl > sl_reader_left(&rd))
+            return SL_ECORRUPT;
+        const uint8_t *name = rd.p;
+        rd.p += nl;
+        if (sl_rd_varint(&rd, &vl) != 0 || vl < -1 ||
+            (vl >= 0 && (uint64_t)vl > sl_reader_left(&rd)))
+            return SL_ECORRUPT;
+        const uint8_t *val = vl < 0 ? NULL : rd.p;
+        size_t vlen = vl < 0 ? 0 : (size_t)vl;
+        rd.p += vlen;
+        w = line;
+        w = sl_fmt_u64(w, (uint64_t)nl);
+        *w++ = ' ';
+        w = fmt_len(w, val, vlen);
+        *w++ = '\r';
+        *w++ = '\n';
+        /* Name and value go out as one span, ended by one line end. */
+        err = sl_buf_append(ctx->body, line, (size_t)(w - line));
+        if (err == 0)
+            err = sl_buf_append(ctx->body, name, (size_t)nl);
+        if (err == 0)
+            err = put_bytes(ctx->body, val ? val : name + nl, vlen);
+        /* 8 per header besides its bytes, so that the text's size stays
+         * in proportion to MAXBYTES even for headers with empty names and
+         * null values (a record may hold many). */
+        cost += (uint64_t)nl + vlen + 8;
+    }
+    if (err == 0)
+        err = put_bytes(ctx->body, rec->value, rec->value_len);
+    if (err != 0)
+        return err;
+    ctx->used += cost;
+    ctx->count++;
+    return 0;
+}
+
 /* Serves a get; returns 1 when it should wait (nothing there yet). */
 static int serve_get(sl_conn_t *conn, sl_part_t *part, uint64_t offset,
-                     uint64_t max_bytes, uint64_t reqid, int may_wait) {
+                     uint64_t max_bytes, uint64_t reqid, int may_wait,
+                     int meta) {
     sl_server_t *srv = conn->srv;
     sl_buf_reset(&srv->body);
-    emit_ctx_t ctx = {&srv->body};
+    emit_ctx_t ctx = {&srv->body, max_bytes, 0, 0, 0};
     uint64_t next, count;
-    int err = sl_store_read(srv->store, part, offset, max_bytes, emit_cb, &ctx,
-                            &next, &count);
+    int err = sl_store_read(srv->store, part, offset, max_bytes,
+                            meta ? emit_meta_cb : emit_cb, &ctx, &next, &count);
+    if (err == SL_ELIMIT && ctx.stopped)
+        err = 0; /* emit_meta_cb's budget was used: a full reply. */
     if (err == SL_EGONE || err == SL_ERANGE) {
         uint64_t earliest = 0, latest = 0;
         sl_store_bounds(srv->store, part, &earliest, &latest);
@@ -426,8 +533,9 @@ static void wake(sl_conn_t *conn) {
     sl_part_t *part = conn->wait_part;
     uint64_t reqid = conn->wait_reqid, off = conn->wait_offset;
     uint64_t max = conn->wait_max;
+    int meta = conn->wait_meta;
     sl__server_unpark(conn);
-    serve_get(conn, part, off, max, reqid, 0);
+    serve_get(conn, part, off, max, reqid, 0, meta);
     sl__server_process(conn);
 }
 
@@ -445,12 +553,13 @@ static void do_get(sl_conn_t *conn, const sl_cmd_t *cmd) {
     if (find_part(conn, cmd, 0, &part) != 0)
         return;
     if (serve_get(conn, part, cmd->offset, cmd->max_bytes, cmd->reqid,
-                  cmd->wait_ms > 0)) {
+                  cmd->wait_ms > 0, cmd->meta)) {
         conn->srv->st.long_polls++;
         conn->parked = 1;
         conn->wait_part = part;
         conn->wait_offset = cmd->offset;
         conn->wait_max = cmd->max_bytes;
+        conn->wait_meta = cmd->meta;
         conn->wait_reqid = cmd->reqid;
         conn->wprev = NULL;
         conn->wnext = part->waiters;

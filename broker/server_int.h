@@ -88,6 +88,7 @@ struct sl_conn_s {
     int parked;            /* Long poll in progress. */
     sl_part_t *wait_part;
     uint64_t wait_offset, wait_max, wait_reqid;
+    int wait_meta;            /* The parked get asked for meta=1. */
     size_t mem;               /* Bytes counted in srv->mem_conns. */
     sl_conn_t *ynext;         /* Yield list. */
     int queued;               /* On the yield list. */

@@ -71,6 +71,7 @@ typedef struct {
     size_t nparts;
     uint64_t count, written;
     int follow, exit_at_end;
+    int meta; /* The format writes keys or headers: get with meta=1. */
 } tail_t;
 
 static int fail(sl_client_t *cl, const char *what, int err) {
@@ -80,10 +81,29 @@ static int fail(sl_client_t *cl, const char *what, int err) {
     return 1;
 }
 
-/* Writes one message as the format says. The text protocol stores no key
- * and no headers: %k and %h write nothing. */
+/* Writes a record's headers as kcat's %h does: "name=value" joined by
+ * ",", a null value written as "NULL" (kcat's choice, kept so that the
+ * two tools print the same). */
+static void write_headers(const sl_client_meta_t *m) {
+    size_t pos = 0;
+    sl_client_header_t h;
+    for (int n = 0; m != NULL && sl_client_header_next(m, &pos, &h); n++) {
+        if (n > 0)
+            fputc(',', stdout);
+        fwrite(h.name, 1, h.name_len, stdout);
+        fputc('=', stdout);
+        if (h.value != NULL)
+            fwrite(h.value, 1, h.value_len, stdout);
+        else
+            fputs("NULL", stdout);
+    }
+}
+
+/* Writes one message as the format says. %k and %h come from the get's
+ * meta=1 reply (read_part asks for it only when the format has them); a
+ * null key writes nothing, as in kcat. */
 static void write_msg(const tail_t *t, const part_t *p,
-                      const sl_client_rec_t *rec) {
+                      const sl_client_rec_t *rec, const sl_client_meta_t *m) {
     for (const char *f = t->format; *f; f++) {
         if (*f == '\\' && f[1]) {
             f++;
@@ -106,7 +126,10 @@ static void write_msg(const tail_t *t, const part_t *p,
         case 's': fwrite(rec->data, 1, rec->len, stdout); break;
         case 'S': printf("%zu", rec->len); break;
         case 'k':
-        case 'h': break;
+            if (m != NULL && m->has_key)
+                fwrite(m->key, 1, m->key_len, stdout);
+            break;
+        case 'h': write_headers(m); break;
         case '%': fputc('%', stdout); break;
         default: fputc('%', stdout); fputc(*f, stdout);
         }
@@ -160,8 +183,10 @@ bad:
  * Returns 0, or the exit status. */
 static int read_part(tail_t *t, sl_client_t *cl, part_t *p, uint64_t wait_ms) {
     sl_client_fetch_t f;
-    int err =
-        sl_client_get(cl, t->topic, p->name, p->offset, 1u << 20, wait_ms, &f);
+    int err = t->meta ? sl_client_get_meta(cl, t->topic, p->name, p->offset,
+                                           1u << 20, wait_ms, &f)
+                      : sl_client_get(cl, t->topic, p->name, p->offset,
+                                      1u << 20, wait_ms, &f);
     if (err == SL_EGONE) {
         fprintf(stderr,
                 "sluice: %s/%s offset %llu was deleted by retention; "
@@ -186,7 +211,7 @@ static int read_part(tail_t *t, sl_client_t *cl, part_t *p, uint64_t wait_ms) {
         return fail(cl, "get", err);
     size_t i = 0;
     for (; i < f.count && (t->count == 0 || t->written < t->count); i++) {
-        write_msg(t, p, &f.recs[i]);
+        write_msg(t, p, &f.recs[i], f.meta ? &f.meta[i] : NULL);
         t->written++;
         p->offset = f.recs[i].offset + 1;
     }
@@ -293,6 +318,9 @@ int sl_cli_tail(sl_config_t *cfg, sl_client_t *cl, size_t nargs, char **args) {
     t.topic = args[1];
     t.format = sl_config_get(cfg, "format");
     t.group = sl_config_get(cfg, "group");
+    /* Keys and headers cost bytes on the wire: asked for only when the
+     * format may write them (a literal "%%k" also matches; harmless). */
+    t.meta = strstr(t.format, "%k") != NULL || strstr(t.format, "%h") != NULL;
     int rc = 2;
     if (sl_config_get_u64(cfg, "count", &t.count) != 0 ||
         sl_config_get_bool(cfg, "follow", &t.follow) != 0 ||

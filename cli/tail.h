@@ -25,7 +25,8 @@
          "(kcat -e)"},                                                         \
         {"partition", NULL, SL_OPT_MULTI,                                      \
          "tail: a partition to read (repeatable, kcat -p; default: the "       \
-         "positional ones, else the whole topic)"},                            \
+         "positional ones, else the whole topic; a Kafka topic's partition "   \
+         "N is #N)"},                                                          \
         {"format", "%s\\n", 0,                                                 \
          "tail: per message: %t topic, %p partition, %o offset, %T timestamp " \
          "(ms), %k key, %h headers, %s payload, %S its size, %% (kcat -f)"},   \

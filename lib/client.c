@@ -317,6 +317,7 @@ void sl_client_close(sl_client_t *cl) {
     sl_buf_free(&cl->in);
     free(cl->inflight_ids);
     free(cl->recs);
+    free(cl->metas);
     free(cl);
 }
 

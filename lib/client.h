@@ -139,14 +139,45 @@ typedef struct {
     size_t len;
 } sl_client_rec_t;
 
+/* A record's key and headers (sl_client_get_meta()). The layout of
+ * sl_client_rec_t is fixed (lib/stream.h shares it), so they come in an
+ * array beside the records. */
+typedef struct {
+    const uint8_t *key; /* NULL for a null key (has_key 0). */
+    size_t key_len;
+    int has_key;
+    int has_value;          /* 0 for a null value (a Kafka tombstone; len 0). */
+    const uint8_t *headers; /* The headers as the broker sent them; read
+                               them with sl_client_header_next(). */
+    size_t headers_len;
+    uint32_t nheaders;
+} sl_client_meta_t;
+
+/* One header of a record: name and value point into the client's buffer,
+ * as the record's data do. */
+typedef struct {
+    const uint8_t *name;
+    size_t name_len;
+    const uint8_t *value; /* NULL for a null value. */
+    size_t value_len;
+} sl_client_header_t;
+
+/* Iterates m's headers: *pos starts at 0; returns 1 with *h filled, or 0
+ * after the last one. */
+int sl_client_header_next(const sl_client_meta_t *m, size_t *pos,
+                          sl_client_header_t *h);
+
 typedef struct {
     sl_client_rec_t *recs; /* count records; owned by the client. */
     size_t count;
-    uint64_t next;     /* Offset to ask for next. */
-    uint64_t earliest; /* Set on SL_EGONE / SL_ERANGE. */
-    uint64_t latest;   /* The partition's end (next offset to be
-                        * written) when the fetch was served; 0 when
-                        * the broker did not say. */
+    uint64_t next;          /* Offset to ask for next. */
+    uint64_t earliest;      /* Set on SL_EGONE / SL_ERANGE. */
+    uint64_t latest;        /* The partition's end (next offset to be
+                             * written) when the fetch was served; 0 when
+                             * the broker did not say. */
+    sl_client_meta_t *meta; /* With sl_client_get_meta(): count entries,
+                               meta[i] for recs[i]; else NULL. Owned by
+                               the client, as recs. */
 } sl_client_fetch_t;
 
 /* Reads from offset, up to about max_bytes; with wait_ms > 0 and nothing
@@ -161,6 +192,13 @@ typedef struct {
 int sl_client_get(sl_client_t *cl, const char *topic, const char *part,
                   uint64_t offset, uint64_t max_bytes, uint64_t wait_ms,
                   sl_client_fetch_t *out);
+
+/* sl_client_get() with meta=1: the records' keys and headers too, in
+ * out->meta (docs/protocol.md). Key and header bytes count against
+ * max_bytes. */
+int sl_client_get_meta(sl_client_t *cl, const char *topic, const char *part,
+                       uint64_t offset, uint64_t max_bytes, uint64_t wait_ms,
+                       sl_client_fetch_t *out);
 
 /* The same get in two halves, so that the broker prepares the next fetch
  * while the caller still works on the one before (on another client: this
@@ -217,6 +255,7 @@ typedef enum {
     SL_CLIENT_REPLY_PARTITIONS, /* lines */
     SL_CLIENT_REPLY_STATS,      /* lines */
     SL_CLIENT_REPLY_VERSION,    /* version */
+    SL_CLIENT_REPLY_GET_META,   /* fetch, with meta (a get meta=1) */
 } sl_client_reply_kind_t;
 
 typedef struct {

@@ -55,6 +55,8 @@ struct sl_client_s {
     char err[512];
     sl_client_rec_t *recs;
     size_t caprecs;
+    sl_client_meta_t *metas; /* Beside recs, for a get with meta=1. */
+    size_t capmetas;
     int get_pending; /* A get sent by sl_client_get_send(). */
     uint64_t get_pending_id, get_pending_offset, get_pending_max;
 };

@@ -7,8 +7,9 @@
  *
  * Each request is one line "VERB ID ARGS\r\n" and is answered by a status
  * line "CODE ID TEXT\r\n" and, for some, a body (docs/protocol.md):
- *   get ID TOPIC PARTITION OFFSET MAXBYTES [wait=MS]
- *       200: "COUNT NEXT [LATEST]", then COUNT records (get_body below);
+ *   get ID TOPIC PARTITION OFFSET MAXBYTES [wait=MS] [meta=1]
+ *       200: "COUNT NEXT [LATEST]", then COUNT records (get_body below;
+ *       with meta=1 each with its key and headers, meta_body);
  *       416: "EARLIEST LATEST ..."; 422: "NEXT ...";
  *   offsets ID TOPIC PARTITION             200: "EARLIEST LATEST"
  *   offsets ID TOPIC PARTITION ts=MS       200: "OFFSET"
@@ -130,11 +131,149 @@ typedef struct {
     sl_client_fetch_t *out;
     uint64_t offset;    /* The offset asked for. */
     uint64_t max_bytes; /* The MAXBYTES sent. */
+    int meta;           /* meta=1 was sent: keys and headers come too. */
 } get_ctx_t;
 
 /* Adds without wrapping (the budget of a get is compared, not stored). */
 static uint64_t add_sat(uint64_t a, uint64_t b) {
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* What the broker charges each header of a meta=1 reply against MAXBYTES
+ * on top of its name and value. */
+#define SL_CLIENT_HDR_OVERHEAD 8u
+
+/* Reads a record's payload of len bytes (a value, a key, a header's name
+ * and value) and its line end, CRLF or LF; *start is where it begins in
+ * cl->in. what and off name it in the error. */
+static int read_payload(sl_client_t *cl, int64_t deadline, size_t len,
+                        const char *what, uint64_t off, size_t *start) {
+    int err = need_bytes(cl, deadline, len + 1);
+    if (err != 0)
+        return err;
+    size_t end = cl->in_off + len;
+    if (cl->in.data[end] == '\r') {
+        err = need_bytes(cl, deadline, len + 2);
+        if (err != 0)
+            return err;
+        end++;
+    }
+    if (cl->in.data[end] != '\n')
+        return sl__client_proto_err(cl, "record %llu: %s longer than %zu",
+                                    (unsigned long long)off, what, len);
+    *start = cl->in_off;
+    cl->in_off = end + 1;
+    return 0;
+}
+
+/* A length of a meta=1 reply: "-1" (a null: *has 0, *v 0) or a number up
+ * to 1 GiB. */
+static int tok_len(const sl__client_tok_t *t, uint64_t *v, int *has) {
+    *v = 0;
+    *has = !(t->len == 2 && t->p[0] == '-' && t->p[1] == '1');
+    if (!*has)
+        return 0;
+    if (sl__client_tok_u64(t, v) != 0 || *v > SL_CLIENT_MAX_RECORD)
+        return SL_EPROTO;
+    return 0;
+}
+
+/* A header line "NAMELEN VALUELEN" of a meta=1 reply. */
+static int header_line(const char *p, size_t n, uint64_t *nl, uint64_t *vl,
+                       int *hasv) {
+    sl__client_tok_t t[2];
+    int hasn;
+    if (sl__client_split(p, n, t, 2) != 2 || tok_len(&t[0], nl, &hasn) != 0 ||
+        !hasn || tok_len(&t[1], vl, hasv) != 0)
+        return SL_EPROTO;
+    return 0;
+}
+
+int sl_client_header_next(const sl_client_meta_t *m, size_t *pos,
+                          sl_client_header_t *h) {
+    /* The section was checked when the reply was read (meta_body); the
+     * bounds are checked again all the same. */
+    const uint8_t *p = m->headers;
+    size_t n = m->headers_len, at = *pos;
+    if (p == NULL || at >= n)
+        return 0;
+    const uint8_t *nl = memchr(p + at, '\n', n - at);
+    if (nl == NULL)
+        return 0;
+    size_t ll = (size_t)(nl - (p + at));
+    if (ll > 0 && nl[-1] == '\r')
+        ll--;
+    uint64_t namelen, vlen;
+    int hasv;
+    if (header_line((const char *)p + at, ll, &namelen, &vlen, &hasv) != 0)
+        return 0;
+    at = (size_t)(nl - p) + 1;
+    if (namelen + vlen > n - at)
+        return 0;
+    h->name = p + at;
+    h->name_len = (size_t)namelen;
+    h->value = hasv ? p + at + namelen : NULL;
+    h->value_len = (size_t)vlen;
+    at += (size_t)(namelen + vlen);
+    if (at < n && p[at] == '\r')
+        at++;
+    if (at < n && p[at] == '\n')
+        at++;
+    *pos = at;
+    return 1;
+}
+
+/* The key and headers of record i of a meta=1 reply, after its line
+ * "OFFSET TS LEN KEYLEN NHEADERS" (KEYLEN, NHEADERS in v[3], v[4]): the
+ * key's bytes unless it is null, then each header "NAMELEN
+ * VALUELEN\r\n<name><value>\r\n" (VALUELEN -1: a null value, no bytes).
+ * Their bytes are added to *used (the MAXBYTES budget). Positions are kept
+ * as offsets into cl->in, as for the records' data. */
+static int meta_body(sl_client_t *cl, int64_t deadline, uint64_t i,
+                     const uint64_t *v, int has_key, uint64_t *used) {
+    if (i >= cl->capmetas) {
+        size_t cap = cl->caprecs; /* recs were grown for record i. */
+        sl_client_meta_t *m = realloc(cl->metas, cap * sizeof *m);
+        if (m == NULL)
+            return SL_ENOMEM;
+        cl->metas = m;
+        cl->capmetas = cap;
+    }
+    sl_client_meta_t *m = &cl->metas[i];
+    memset(m, 0, sizeof *m);
+    size_t st = 0;
+    if (has_key) {
+        int err = read_payload(cl, deadline, (size_t)v[3], "key", v[0], &st);
+        if (err != 0)
+            return err;
+        m->has_key = 1;
+        m->key = (const uint8_t *)(uintptr_t)st;
+        m->key_len = (size_t)v[3];
+        *used = add_sat(*used, v[3]);
+    }
+    size_t hstart = cl->in_off;
+    for (uint64_t h = 0; h < v[4]; h++) {
+        size_t ls, ln;
+        uint64_t namelen, vlen;
+        int hasv;
+        int err = sl__client_read_line(cl, deadline, &ls, &ln);
+        if (err != 0)
+            return err;
+        if (header_line((const char *)cl->in.data + ls, ln, &namelen, &vlen,
+                        &hasv) != 0)
+            return sl__client_proto_err(
+                cl, "record %llu: bad header line (expected NAMELEN VALUELEN)",
+                (unsigned long long)v[0]);
+        err = read_payload(cl, deadline, (size_t)(namelen + vlen), "header",
+                           v[0], &st);
+        if (err != 0)
+            return err;
+        *used = add_sat(*used, namelen + vlen + SL_CLIENT_HDR_OVERHEAD);
+    }
+    m->headers = (const uint8_t *)(uintptr_t)hstart;
+    m->headers_len = cl->in_off - hstart;
+    m->nheaders = (uint32_t)v[4];
+    return 0;
 }
 
 /* A get's body. 416: "EARLIEST LATEST text", with the offset asked for
@@ -146,7 +285,10 @@ static uint64_t add_sat(uint64_t a, uint64_t b) {
  * LEN is at most 1 GiB, TS below 2^63, and NEXT is above the last OFFSET (the
  * broker sends the last OFFSET + 1) or, when COUNT is 0, the offset asked
  * for. LATEST is advisory: unreadable, it
- * is 0 (unknown), as from brokers that do not send it. */
+ * is 0 (unknown), as from brokers that do not send it. With meta=1 a record
+ * line is "OFFSET TS LEN KEYLEN NHEADERS" (LEN and KEYLEN -1 for nulls), the
+ * key and headers come before the value (meta_body), and they count in the
+ * MAXBYTES budget too. */
 static int get_body(sl_client_t *cl, int64_t deadline, int code,
                     const char *rest, size_t rl, void *vctx) {
     get_ctx_t *ctx = vctx;
@@ -212,14 +354,22 @@ static int get_body(sl_client_t *cl, int64_t deadline, int code,
         int err = sl__client_read_line(cl, deadline, &st, &ln);
         if (err != 0)
             return err;
-        sl__client_tok_t f[3];
-        uint64_t v[3];
-        if (sl__client_split((const char *)cl->in.data + st, ln, f, 3) != 3 ||
+        sl__client_tok_t f[5];
+        uint64_t v[5];
+        int has_value = 1, has_key = 0;
+        size_t nf = ctx->meta ? 5 : 3;
+        if (sl__client_split((const char *)cl->in.data + st, ln, f, nf) != nf ||
             sl__client_tok_u64(&f[0], &v[0]) != 0 ||
             sl__client_tok_u64(&f[1], &v[1]) != 0 ||
-            sl__client_tok_u64(&f[2], &v[2]) != 0)
+            (ctx->meta
+                 ? tok_len(&f[2], &v[2], &has_value) != 0 ||
+                       tok_len(&f[3], &v[3], &has_key) != 0 ||
+                       sl__client_tok_u64(&f[4], &v[4]) != 0 || v[4] > INT32_MAX
+                 : sl__client_tok_u64(&f[2], &v[2]) != 0))
             return sl__client_proto_err(
-                cl, "bad record line (expected OFFSET TS LEN)");
+                cl, ctx->meta ? "bad record line (expected OFFSET TS LEN "
+                                "KEYLEN NHEADERS)"
+                              : "bad record line (expected OFFSET TS LEN)");
         if (i == 0 ? v[0] < ctx->offset : v[0] <= prev)
             return sl__client_proto_err(cl, "record offset %llu out of order",
                                         (unsigned long long)v[0]);
@@ -245,26 +395,22 @@ static int get_body(sl_client_t *cl, int64_t deadline, int code,
             cl->recs = r;
             cl->caprecs = cap;
         }
-        size_t len = (size_t)v[2];
-        err = need_bytes(cl, deadline, len + 1);
-        if (err != 0)
-            return err;
-        size_t end = cl->in_off + len;
-        if (cl->in.data[end] == '\r') {
-            err = need_bytes(cl, deadline, len + 2);
+        if (ctx->meta) {
+            err = meta_body(cl, deadline, i, v, has_key, &used);
             if (err != 0)
                 return err;
-            end++;
+            cl->metas[i].has_value = has_value;
         }
-        if (cl->in.data[end] != '\n')
-            return sl__client_proto_err(cl,
-                                        "record %llu longer than its LEN %zu",
-                                        (unsigned long long)v[0], len);
+        size_t len = (size_t)v[2], at = cl->in_off;
+        if (has_value) {
+            err = read_payload(cl, deadline, len, "value", v[0], &at);
+            if (err != 0)
+                return err;
+        }
         cl->recs[i].offset = v[0];
         cl->recs[i].ts = (int64_t)v[1];
-        cl->recs[i].data = (const uint8_t *)(uintptr_t)cl->in_off;
+        cl->recs[i].data = (const uint8_t *)(uintptr_t)at;
         cl->recs[i].len = len;
-        cl->in_off = end + 1;
         prev = v[0];
     }
     if (count > 0 && next <= prev)
@@ -275,6 +421,13 @@ static int get_body(sl_client_t *cl, int64_t deadline, int code,
             (unsigned long long)next, (unsigned long long)prev);
     for (size_t i = 0; i < count; i++)
         cl->recs[i].data = cl->in.data + (uintptr_t)cl->recs[i].data;
+    for (size_t i = 0; ctx->meta && i < count; i++) {
+        sl_client_meta_t *m = &cl->metas[i];
+        m->headers = cl->in.data + (uintptr_t)m->headers;
+        if (m->has_key)
+            m->key = cl->in.data + (uintptr_t)m->key;
+    }
+    out->meta = ctx->meta && count ? cl->metas : NULL;
     out->recs = count ? cl->recs : NULL;
     out->count = (size_t)count;
     out->next = next;
@@ -290,13 +443,15 @@ static uint64_t get_max_bytes(uint64_t max_bytes) {
 /* The arguments of a get request. */
 static void get_args(char *args, size_t size, const char *topic,
                      const char *part, uint64_t offset, uint64_t max_bytes,
-                     uint64_t wait_ms) {
+                     uint64_t wait_ms, int meta) {
     snprintf(args, size, "%s %s %llu %llu", topic, part,
              (unsigned long long)offset,
              (unsigned long long)get_max_bytes(max_bytes));
     if (wait_ms)
         snprintf(args + strlen(args), size - strlen(args), " wait=%llu",
                  (unsigned long long)wait_ms);
+    if (meta)
+        snprintf(args + strlen(args), size - strlen(args), " meta=1");
 }
 
 /* What a get returns once its reply was read. */
@@ -307,6 +462,7 @@ static int get_result(int err, uint64_t offset, sl_client_fetch_t *out) {
         /* Nothing of a failed reply is data; only a 422 moves NEXT (past
          * the damaged records, for the caller to report or skip). */
         out->recs = NULL;
+        out->meta = NULL;
         out->count = 0;
         if (err != SL_EDAMAGED)
             out->next = offset;
@@ -314,20 +470,32 @@ static int get_result(int err, uint64_t offset, sl_client_fetch_t *out) {
     return err;
 }
 
-int sl_client_get(sl_client_t *cl, const char *topic, const char *part,
-                  uint64_t offset, uint64_t max_bytes, uint64_t wait_ms,
-                  sl_client_fetch_t *out) {
+static int get_common(sl_client_t *cl, const char *topic, const char *part,
+                      uint64_t offset, uint64_t max_bytes, uint64_t wait_ms,
+                      int meta, sl_client_fetch_t *out) {
     memset(out, 0, sizeof *out);
     out->next = offset;
     int err = check_names(cl, topic, part, NULL);
     if (err != 0)
         return err;
     char args[700];
-    get_args(args, sizeof args, topic, part, offset, max_bytes, wait_ms);
-    get_ctx_t ctx = {out, offset, get_max_bytes(max_bytes)};
+    get_args(args, sizeof args, topic, part, offset, max_bytes, wait_ms, meta);
+    get_ctx_t ctx = {out, offset, get_max_bytes(max_bytes), meta};
     cl->err[0] = '\0';
     err = request(cl, "get", args, (int64_t)wait_ms, get_body, &ctx);
     return get_result(err, offset, out);
+}
+
+int sl_client_get(sl_client_t *cl, const char *topic, const char *part,
+                  uint64_t offset, uint64_t max_bytes, uint64_t wait_ms,
+                  sl_client_fetch_t *out) {
+    return get_common(cl, topic, part, offset, max_bytes, wait_ms, 0, out);
+}
+
+int sl_client_get_meta(sl_client_t *cl, const char *topic, const char *part,
+                       uint64_t offset, uint64_t max_bytes, uint64_t wait_ms,
+                       sl_client_fetch_t *out) {
+    return get_common(cl, topic, part, offset, max_bytes, wait_ms, 1, out);
 }
 
 int sl_client_get_send(sl_client_t *cl, const char *topic, const char *part,
@@ -341,7 +509,7 @@ int sl_client_get_send(sl_client_t *cl, const char *topic, const char *part,
     if (err != 0)
         return err;
     char args[700];
-    get_args(args, sizeof args, topic, part, offset, max_bytes, 0);
+    get_args(args, sizeof args, topic, part, offset, max_bytes, 0, 0);
     uint64_t id;
     err = send_request(cl, "get", args,
                        sl__client_now_ms() + cl->opts.io_timeout_ms, &id);
@@ -365,7 +533,7 @@ int sl_client_get_recv(sl_client_t *cl, sl_client_fetch_t *out) {
     cl->err[0] = '\0';
     uint64_t offset = cl->get_pending_offset;
     out->next = offset;
-    get_ctx_t ctx = {out, offset, cl->get_pending_max};
+    get_ctx_t ctx = {out, offset, cl->get_pending_max, 0};
     int code;
     int err = read_reply(cl, sl__client_now_ms() + cl->opts.io_timeout_ms,
                          cl->get_pending_id, get_body, &ctx, &code);
@@ -671,9 +839,11 @@ int sl_client_parse_reply(sl_client_t *cl, sl_client_reply_kind_t kind,
             err = sl__client_parse_ack(cl, rest, rl, &out->v[0], &out->dup);
         break;
     }
-    case SL_CLIENT_REPLY_GET: {
+    case SL_CLIENT_REPLY_GET:
+    case SL_CLIENT_REPLY_GET_META: {
         out->fetch.next = offset;
-        get_ctx_t ctx = {&out->fetch, offset, get_max_bytes(max_bytes)};
+        get_ctx_t ctx = {&out->fetch, offset, get_max_bytes(max_bytes),
+                         kind == SL_CLIENT_REPLY_GET_META};
         err = read_reply(cl, deadline, 1, get_body, &ctx, &code);
         err = get_result(err, offset, &out->fetch);
         break;

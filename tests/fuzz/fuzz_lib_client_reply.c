@@ -11,7 +11,10 @@
  * the client owns (every byte is read), are no more than MAXBYTES / 16 + 1,
  * come in offset order from the offset asked for, and NEXT is above the
  * last; their payloads fit in the reply; a failed listing leaves the
- * caller's buffer as it was; a protocol error always says what broke.
+ * caller's buffer as it was; a protocol error always says what broke. For
+ * a get with meta=1 (SL_CLIENT_REPLY_GET_META) also: every record has its
+ * meta, the header iterator yields exactly NHEADERS headers, and keys,
+ * headers and values together fit in the reply (every byte is read).
  */
 #include "client.h"
 
@@ -28,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 3)
         return 0;
     sl_client_reply_kind_t kind =
-        (sl_client_reply_kind_t)(data[0] % (SL_CLIENT_REPLY_VERSION + 1));
+        (sl_client_reply_kind_t)(data[0] % (SL_CLIENT_REPLY_GET_META + 1));
     uint64_t max_bytes = (uint64_t)data[1] * 8;
     uint64_t offset = data[2];
     data += 3;
@@ -45,8 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     if (r.used > size)
         abort();
-    if (kind == SL_CLIENT_REPLY_GET) {
+    if (kind == SL_CLIENT_REPLY_GET || kind == SL_CLIENT_REPLY_GET_META) {
         const sl_client_fetch_t *f = &r.fetch;
+        int meta = kind == SL_CLIENT_REPLY_GET_META;
+        if (f->count > 0 && (f->meta != NULL) != meta)
+            abort();
         uint64_t mb = max_bytes ? max_bytes : 1u << 20;
         if (rc != 0 && f->count != 0)
             abort();
@@ -63,6 +69,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             for (size_t k = 0; k < rec->len; k++)
                 sink ^= rec->data[k];
             total += rec->len;
+            if (meta) {
+                const sl_client_meta_t *m = &f->meta[i];
+                if (m->has_key != (m->key != NULL) ||
+                    (!m->has_value && rec->len != 0))
+                    abort();
+                for (size_t k = 0; k < m->key_len; k++)
+                    sink ^= m->key[k];
+                size_t pos = 0, n = 0;
+                sl_client_header_t h;
+                while (sl_client_header_next(m, &pos, &h)) {
+                    for (size_t k = 0; k < h.name_len; k++)
+                        sink ^= h.name[k];
+                    for (size_t k = 0; h.value && k < h.value_len; k++)
+                        sink ^= h.value[k];
+                    if (pos > m->headers_len)
+                        abort();
+                    n++;
+                }
+                if (n != m->nheaders || pos != m->headers_len)
+                    abort();
+                total += m->key_len + m->headers_len;
+            }
             prev = rec->offset;
         }
         (void)sink;

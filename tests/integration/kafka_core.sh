@@ -14,6 +14,9 @@
 #            nothing but ApiVersions and SASL before it;
 #   mockdiff librdkafka's mock cluster beside the broker: the same kcat
 #            commands, the same observable results (kafka_mockdiff.py).
+#   meta     keys and headers kcat produced, read with the text protocol's
+#            get meta=1 byte for byte and by sluice tail %k %h
+#            (kafka_meta.py).
 # Then the listener's address rules: a busy kafka-listen given by the user
 # is fatal, a busy default only a warning, `off` disables it.
 set -u
@@ -86,6 +89,10 @@ done
 # (kafka_mockdiff.py, which hosts the mock itself).
 if start_broker mockdiff; then
     $PY tests/integration/kafka_mockdiff.py "$TPORT" "$KPORT" || failed=1
+    stop_broker
+fi
+if start_broker meta; then
+    $PY tests/integration/kafka_meta.py "$TPORT" "$KPORT" || failed=1
     stop_broker
 fi
 if start_broker no_auto_create --auto-create no; then
