@@ -30,6 +30,8 @@ static const sl_opt_t opts[] = {
      "event type number to skip deliberately instead of failing on it"},
     {"column-types", "no", SL_OPT_FLAG,
      "add a \"types\" object (column -> SQL type) to every row event"},
+    {"format", "sluice", 0,
+     "event format: sluice, debezium, maxwell or canal (docs/change-events.md)"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {NULL, NULL, 0, NULL},
 };
@@ -96,6 +98,13 @@ int sl_capture_offline_main(int argc, char **argv) {
         fprintf(stderr, "sluice-capture: %s\n", cfg.err);
         goto done;
     }
+    sl_binlog_format_t format;
+    if (sl_binlog_format_parse(sl_config_get(&cfg, "format"), &format) != 0) {
+        fprintf(stderr, "sluice-capture: --format %s: want sluice, debezium, "
+                        "maxwell or canal\n",
+                sl_config_get(&cfg, "format"));
+        goto done;
+    }
     if (start < 4) {
         fprintf(stderr, "sluice-capture: --start-position must be >= 4\n");
         goto done;
@@ -138,7 +147,8 @@ int sl_capture_offline_main(int argc, char **argv) {
     sl_binlog_opts_t bo = {.skip_types = skip,
                            .nskip_types = nskip,
                            .column_types = coltypes,
-                           .accumulate = 1};
+                           .accumulate = 1,
+                           .format = format};
     status = 1;
     if (sl_binlog_new(&dec, &bo, on_change, &sink) != 0) {
         free(files);

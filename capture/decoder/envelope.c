@@ -187,6 +187,8 @@ void sl__dec_trx_reset(sl_binlog_t *dec) {
 
 static int emit_simple(sl_binlog_t *dec, sl_change_kind_t kind,
                        const char *extra_key, uint64_t extra) {
+    if (dec->opts.format != SL_FORMAT_SLUICE)
+        return sl__dec_fmt_marker(dec, kind);
     size_t start = sl__dec_begin(dec);
     sl_buf_t *out = &dec->out;
     switch (kind) {
@@ -310,11 +312,6 @@ int sl__dec_emit_query(sl_binlog_t *dec, sl_change_kind_t kind,
         put_str(out, ",\"error_code\":");
         sl__dec_out_u64(out, q->error_code);
     }
-    if (sl__dec_put_coords(dec, out) != 0) {
-        out->len = start;
-        return SL_ENOMEM;
-    }
-    sl__dec_out_c(out, '}');
     sl_change_t chg = {
         .kind = kind,
         .db = (const char *)q->db,
@@ -324,5 +321,15 @@ int sl__dec_emit_query(sl_binlog_t *dec, sl_change_kind_t kind,
         .has_sql_mode = q->has_sql_mode,
         .sql_mode = q->sql_mode,
     };
+    if (dec->opts.format != SL_FORMAT_SLUICE) {
+        /* The other formats render the statement their own way. */
+        out->len = start;
+        return sl__dec_fmt_query(dec, kind, q, text, text_len, &chg);
+    }
+    if (sl__dec_put_coords(dec, out) != 0) {
+        out->len = start;
+        return SL_ENOMEM;
+    }
+    sl__dec_out_c(out, '}');
     return sl__dec_emit(dec, &chg, start);
 }

@@ -192,6 +192,18 @@ struct sl_binlog_s {
     sl_buf_t zbuf; /* Decompressed MariaDB event / payload inner event. */
     sl_buf_t zin;  /* Zstd output window. */
     sl_buf_t sql;  /* The current statement's text, as "sql" says it. */
+    /* The other formats (format*.c): the images of the current row, a
+     * scratch buffer, the record key, and maxwell's row held back until
+     * the next one tells whether it ends its transaction (its change in
+     * pend_chg, its names copied into pend_names). */
+    sl_buf_t fimg[2];
+    sl_buf_t ftmp;
+    sl_buf_t fkey;
+    sl_buf_t pend;
+    int has_pend;
+    sl_change_t pend_chg;
+    sl_buf_t pend_names;
+    uint64_t fmt_seq; /* Messages rendered (canal's "id"). */
 
     /* A small cache of iconv descriptors, by charset name. */
     struct {
@@ -377,6 +389,52 @@ void sl__dec_column_type_name(const sl_tablemap_t *tm, const sl_column_t *col,
  * common header, len excludes the checksum. */
 int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
                         size_t len);
+
+/* The other formats (format.c). sl__dec_image_fmt renders one image
+ * (rows.c) with values in the format's encoding, at[i]/len[i] giving
+ * where column i's value is in out (len SIZE_MAX: not in the image).
+ * sl__dec_fmt_row renders and emits one row; sl__dec_fmt_marker hands
+ * out a begin/commit/rollback/XA marker without JSON;
+ * sl__dec_fmt_query renders a DDL or statement. */
+int sl__dec_image_fmt(sl_binlog_t *dec, const sl_tablemap_t *tm,
+                      const uint32_t *cols, uint32_t npresent, sl_reader_t *rd,
+                      sl_buf_t *out, size_t *at, size_t *len);
+int sl__dec_fmt_row(sl_binlog_t *dec, const sl_tablemap_t *tm,
+                    sl_change_t *chg, const uint32_t *cols_before,
+                    uint32_t np_before, const uint32_t *cols_after,
+                    uint32_t np_after, sl_reader_t *rd, uint32_t in_event);
+int sl__dec_fmt_marker(sl_binlog_t *dec, sl_change_kind_t kind);
+int sl__dec_fmt_query(sl_binlog_t *dec, sl_change_kind_t kind,
+                      const sl_query_t *q, const uint8_t *text,
+                      size_t text_len, sl_change_t *chg);
+void sl__dec_fmt_free(sl_binlog_t *dec);
+/* A column value in the format's encoding (format.c). */
+int sl__dec_value_fmt(sl_binlog_t *dec, const sl_column_t *col,
+                      sl_reader_t *rd, sl_buf_t *out);
+
+/* The parts of a temporal value (types.c) for the formats that encode
+ * them otherwise (format.c): kind is the column's real type; secs is
+ * TIMESTAMP's seconds since the epoch. */
+typedef struct {
+    unsigned kind;
+    int neg;
+    unsigned y, mo, d, h, mi, s;
+    uint32_t usec;
+    unsigned fsp;
+    uint64_t secs;
+} sl_tval_t;
+int sl__dec_fmt_temporal(sl_binlog_t *dec, const sl_column_t *col,
+                         const sl_tval_t *tv, sl_buf_t *out);
+/* Bytes of a binary column, BIT, SET, JSON and GEOMETRY in the format's
+ * encoding (format.c). */
+int sl__dec_fmt_bytes(sl_binlog_t *dec, const uint8_t *p, size_t n,
+                      sl_buf_t *out);
+int sl__dec_fmt_bit(sl_binlog_t *dec, const sl_column_t *col, const uint8_t *p,
+                    unsigned n, sl_buf_t *out);
+int sl__dec_fmt_json(sl_binlog_t *dec, const uint8_t *p, size_t n,
+                     sl_buf_t *out);
+int sl__dec_fmt_geometry(sl_binlog_t *dec, const uint8_t *p, size_t n,
+                         sl_buf_t *out);
 
 /* Column values (types.c): decodes the value of col at rd and appends its
  * JSON to out. Integers are decoded inline (sl__dec_value_decode, after the
