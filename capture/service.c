@@ -72,6 +72,8 @@ static const sl_opt_t opts_table[] = {
     {"from-file", NULL, SL_OPT_MULTI,
      "decode binlog files offline instead (`sluice-capture --from-file F "
      "--help` lists that mode's options)"},
+    {"format", "sluice", 0,
+     "event format: sluice, debezium, maxwell or canal (docs/change-events.md)"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {NULL, NULL, 0, NULL},
 };
@@ -325,6 +327,8 @@ static void clear_touched(svc_t *svc) {
 /* The commit event goes to every partition the transaction touched. */
 static int publish_commit(svc_t *svc, const sl_change_t *chg) {
     int err = 0;
+    if (chg->json_len == 0) /* A format without commit events. */
+        clear_touched(svc);
     for (size_t b = 0; b < svc->touched.nbuckets && err == 0; b++)
         for (sl_strmap_node_t *n = svc->touched.buckets[b]; n && err == 0;
              n = n->next)
@@ -725,6 +729,10 @@ static int new_decoder(svc_t *svc) {
         dopts.column_ctx = svc;
     }
     dopts.key_hash = svc->route.mode == SL_ROUTE_KEY;
+    if (sl_binlog_format_parse(sl_config_get(&svc->cfg, "format"),
+                               &dopts.format) != 0)
+        return SL_EUSAGE; /* Checked with the other options at start. */
+    dopts.format_name = sl_config_get(&svc->cfg, "topic");
     svc->in_trx = 0;
     clear_touched(svc);
     return sl_binlog_new(&svc->dec, &dopts, on_change, svc);
@@ -945,6 +953,12 @@ static int setup(svc_t *svc, int argc, char **argv) {
         0) {
         snprintf(svc->err, sizeof svc->err,
                  "--partition-by must be table, database, server or key:N");
+        return SL_EUSAGE;
+    }
+    sl_binlog_format_t format;
+    if (sl_binlog_format_parse(sl_config_get(&svc->cfg, "format"), &format)) {
+        snprintf(svc->err, sizeof svc->err,
+                 "--format must be sluice, debezium, maxwell or canal");
         return SL_EUSAGE;
     }
     const sl_strlist_t *inc = sl_config_get_list(&svc->cfg, "include");
