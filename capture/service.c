@@ -74,6 +74,8 @@ static const sl_opt_t opts_table[] = {
      "--help` lists that mode's options)"},
     {"format", "sluice", 0,
      "event format: sluice, debezium, maxwell or canal (docs/change-events.md)"},
+    {"debezium-schemas", "no", SL_OPT_FLAG,
+     "debezium format: wrap events and keys in their schemas"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {NULL, NULL, 0, NULL},
 };
@@ -733,6 +735,9 @@ static int new_decoder(svc_t *svc) {
                                &dopts.format) != 0)
         return SL_EUSAGE; /* Checked with the other options at start. */
     dopts.format_name = sl_config_get(&svc->cfg, "topic");
+    if (sl_config_get_bool(&svc->cfg, "debezium-schemas",
+                           &dopts.format_schemas) != 0)
+        return SL_EUSAGE;
     svc->in_trx = 0;
     clear_touched(svc);
     return sl_binlog_new(&svc->dec, &dopts, on_change, svc);

@@ -213,6 +213,9 @@ typedef struct {
      * decoder). */
     sl_binlog_format_t format;
     const char *format_name;
+    /* debezium: wrap value and key in the JSON converter's schemas
+     * ({"schema":...,"payload":...}, schemas.enable=true). */
+    int format_schemas;
 } sl_binlog_opts_t;
 
 typedef struct sl_binlog_s sl_binlog_t;

@@ -222,6 +222,33 @@ static const want_t canal[] = {
     {-1, NULL, CT_NULL, NULL},
 };
 
+/* Debezium with schemas (the JSON converter's schemas.enable=true). */
+static const want_t dbz_schemas[] = {
+    {1, "schema.type", CT_STR, "struct"},
+    {1, "schema.name", CT_STR, "sluice." DB ".fmt_all.Envelope"},
+    {1, "schema.fields.0.field", CT_STR, "before"},
+    {1, "schema.fields.1.field", CT_STR, "after"},
+    {1, "schema.fields.1.fields.0.field", CT_STR, "id"},
+    {1, "schema.fields.1.fields.0.type", CT_STR, "int32"},
+    {1, "schema.fields.1.fields.2.type", CT_STR, "int64"},
+    {1, "schema.fields.1.fields.5.type", CT_STR, "string"},
+    {1, "schema.fields.1.fields.6.name", CT_STR, "io.debezium.time.Date"},
+    {1, "schema.fields.1.fields.7.name", CT_STR, "io.debezium.time.MicroTime"},
+    {1, "schema.fields.1.fields.8.name", CT_STR, "io.debezium.time.Timestamp"},
+    {1, "schema.fields.1.fields.9.name", CT_STR,
+     "io.debezium.time.MicroTimestamp"},
+    {1, "schema.fields.1.fields.10.name", CT_STR,
+     "io.debezium.time.ZonedTimestamp"},
+    {1, "schema.fields.1.fields.12.type", CT_STR, "boolean"},
+    {1, "schema.fields.1.fields.13.name", CT_STR, "io.debezium.data.Bits"},
+    {1, "schema.fields.1.fields.13.parameters.length", CT_STR, "10"},
+    {1, "schema.fields.2.name", CT_STR, "io.debezium.connector.mysql.Source"},
+    {1, "payload.op", CT_STR, "c"},
+    {1, "payload.after.dt", CT_NUM, "18263"},
+    {3, "payload.op", CT_STR, "d"},
+    {-1, NULL, CT_NULL, NULL},
+};
+
 static void check(const char *fmt, ct_node_t **evs, const want_t *w) {
     for (; w->ev >= 0; w++) {
         const ct_node_t *nd = at_path(evs[w->ev], w->path);
@@ -249,9 +276,10 @@ static void check(const char *fmt, ct_node_t **evs, const want_t *w) {
 
 /* Decodes the files from file0:pos0 to file1 (exclusive) in format f. */
 static void decode(const char *datadir, const char *file0, uint64_t pos0,
-                   const char *file1, sl_binlog_format_t f, got_t *g) {
+                   const char *file1, sl_binlog_format_t f, int schemas,
+                   got_t *g) {
     sl_binlog_t *dec;
-    sl_binlog_opts_t bo = {.format = f};
+    sl_binlog_opts_t bo = {.format = f, .format_schemas = schemas};
     SL_CHECK_OK(sl_binlog_new(&dec, &bo, collect_cb, g));
     const char *dot = strrchr(file0, '.');
     SL_CHECK(dot != NULL);
@@ -310,7 +338,7 @@ SL_TEST(capture_formats_golden) {
                 {SL_FORMAT_CANAL, "canal", canal}};
     for (size_t i = 0; i < 3; i++) {
         got_t g = {0};
-        decode(datadir, file0, pos0, file1, fmts[i].f, &g);
+        decode(datadir, file0, pos0, file1, fmts[i].f, 0, &g);
         if (g.lines.n != 4)
             sl_test_fail(__FILE__, __LINE__, "%s: %zu events, want 4",
                          fmts[i].name, g.lines.n);
@@ -340,7 +368,25 @@ SL_TEST(capture_formats_golden) {
     }
     /* The sluice format of the same binlog is unchanged. */
     got_t g = {0};
-    decode(datadir, file0, pos0, file1, SL_FORMAT_SLUICE, &g);
+    decode(datadir, file0, pos0, file1, SL_FORMAT_DEBEZIUM, 1, &g);
+    SL_CHECK(g.lines.n == 4);
+    ct_node_t *sev[4];
+    for (int k = 0; k < 4; k++) {
+        sev[k] = ct_parse(g.lines.lines[k], strlen(g.lines.lines[k]));
+        SL_CHECK(sev[k] != NULL);
+    }
+    check("debezium+schemas", sev, dbz_schemas);
+    for (int k = 0; k < 4; k++)
+        ct_free(sev[k]);
+    ct_node_t *key = ct_parse(g.keys.lines[1], strlen(g.keys.lines[1]));
+    SL_CHECK(key != NULL);
+    SL_CHECK_STR(at_path(key, "schema.name")->s, "sluice." DB ".fmt_all.Key");
+    SL_CHECK_STR(at_path(key, "payload.id")->s, "1");
+    ct_free(key);
+    ct_lines_free(&g.lines);
+    ct_lines_free(&g.keys);
+    memset(&g, 0, sizeof g);
+    decode(datadir, file0, pos0, file1, SL_FORMAT_SLUICE, 0, &g);
     SL_CHECK(g.markers == 0);
     SL_CHECK(g.lines.n == 4);
     ct_node_t *schema = ct_load_schema();
