@@ -31,7 +31,8 @@ static const sl_opt_t opts[] = {
     {"column-types", "no", SL_OPT_FLAG,
      "add a \"types\" object (column -> SQL type) to every row event"},
     {"format", "sluice", 0,
-     "event format: sluice, debezium, maxwell or canal (docs/change-events.md)"},
+     "event format: sluice, debezium, maxwell or canal "
+     "(docs/change-events.md)"},
     {"debezium-schemas", "no", SL_OPT_FLAG,
      "debezium format: wrap events and keys in their schemas"},
     {"log-level", "info", 0, "debug, info, warn or error"},
@@ -103,8 +104,9 @@ int sl_capture_offline_main(int argc, char **argv) {
     }
     sl_binlog_format_t format;
     if (sl_binlog_format_parse(sl_config_get(&cfg, "format"), &format) != 0) {
-        fprintf(stderr, "sluice-capture: --format %s: want sluice, debezium, "
-                        "maxwell or canal\n",
+        fprintf(stderr,
+                "sluice-capture: --format %s: want sluice, debezium, "
+                "maxwell or canal\n",
                 sl_config_get(&cfg, "format"));
         goto done;
     }

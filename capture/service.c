@@ -73,7 +73,8 @@ static const sl_opt_t opts_table[] = {
      "decode binlog files offline instead (`sluice-capture --from-file F "
      "--help` lists that mode's options)"},
     {"format", "sluice", 0,
-     "event format: sluice, debezium, maxwell or canal (docs/change-events.md)"},
+     "event format: sluice, debezium, maxwell or canal "
+     "(docs/change-events.md)"},
     {"debezium-schemas", "no", SL_OPT_FLAG,
      "debezium format: wrap events and keys in their schemas"},
     {"log-level", "info", 0, "debug, info, warn or error"},

@@ -153,27 +153,10 @@ int sl__dec_emit(sl_binlog_t *dec, sl_change_t *chg, size_t start) {
         dec->out.len = start;
         return sl__dec_fail(dec, SL_ENOMEM, "out of memory for output");
     }
-    chg->file = dec->file ? dec->file : "-";
-    chg->pos = dec->pos;
-    chg->trx_seq = dec->trx_seq;
-    chg->row = dec->trx_row;
-    chg->gtid = dec->gtid;
-    chg->trx_pos = dec->trx_pos;
-    chg->has_logical_clock = dec->has_lc;
-    chg->last_committed = dec->last_committed;
-    chg->sequence_number = dec->sequence_number;
-    chg->commit_ts_us = dec->commit_ts_us;
+    sl__dec_fill(dec, chg);
     chg->json = (const char *)dec->out.data + start;
     chg->json_len = dec->out.len - start - 1;
-    if (dec->cb == NULL)
-        return 0;
-    int rc = dec->cb(dec->ctx, chg);
-    if (rc != 0)
-        snprintf(dec->err, sizeof(dec->err),
-                 "binlog %s:%llu: the change consumer stopped the decoder "
-                 "(%d)",
-                 dec->file ? dec->file : "-", (unsigned long long)dec->pos, rc);
-    return rc;
+    return sl__dec_deliver(dec, chg);
 }
 
 /* ---- Transactions ------------------------------------------------------ */

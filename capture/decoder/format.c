@@ -27,7 +27,7 @@
  *             ISO-8859-1 text of the bytes (as Canal does); the rest as
  *             sluice.
  */
-#include "format.h"
+#include "format_int.h"
 #include "json_bin.h"
 
 #include <stdio.h>
@@ -258,11 +258,6 @@ void sl__fmt_key(sl_buf_t *out, const sl_tablemap_t *tm, const sl_column_t *c) {
     sl__dec_out_raw(out, tm->keys.data + c->key_off, c->key_len);
 }
 
-/* Hands out a row rendered in dec->out from start. */
-static int emit_row(sl_binlog_t *dec, sl_change_t *chg, size_t start) {
-    return sl__dec_emit(dec, chg, start);
-}
-
 /* Emits maxwell's held-back row, with "commit":true when it ends its
  * transaction. */
 static int flush_pending(sl_binlog_t *dec, int commit) {
@@ -281,28 +276,16 @@ static int flush_pending(sl_binlog_t *dec, int commit) {
     /* The images are inside the held copy, not in the output. */
     chg.before = chg.after = NULL;
     chg.before_len = chg.after_len = 0;
-    /* sl__dec_emit fills in the coordinates of the current event; the
-     * row's own are kept. */
-    const char *file = dec->pend_chg.file;
-    uint64_t pos = dec->pend_chg.pos, row = dec->pend_chg.row;
+    /* The row keeps its own coordinates (the file name copied after
+     * the names: the decoder may have moved on to the next file). */
+    chg.file = chg.table + chg.table_len;
     if (sl_buf_append_u8(out, '\n') != 0 || sl_buf_error(out) != 0) {
         out->len = start;
         return sl__dec_fail(dec, SL_ENOMEM, "out of memory for output");
     }
     chg.json = (const char *)out->data + start;
     chg.json_len = out->len - start - 1;
-    chg.file = file;
-    chg.pos = pos;
-    chg.row = row;
-    if (dec->cb == NULL)
-        return 0;
-    int rc = dec->cb(dec->ctx, &chg);
-    if (rc != 0)
-        snprintf(dec->err, sizeof(dec->err),
-                 "binlog %s:%llu: the change consumer stopped the decoder "
-                 "(%d)",
-                 dec->file ? dec->file : "-", (unsigned long long)dec->pos, rc);
-    return rc;
+    return sl__dec_deliver(dec, &chg);
 }
 
 int sl__dec_fmt_row(sl_binlog_t *dec, const sl_tablemap_t *tm, sl_change_t *chg,
@@ -361,7 +344,7 @@ int sl__dec_fmt_row(sl_binlog_t *dec, const sl_tablemap_t *tm, sl_change_t *chg,
     chg->after_len = row.img[1] ? row.img[1]->len : 0;
     chg->row = dec->trx_row;
     if (dec->opts.format != SL_FORMAT_MAXWELL)
-        return emit_row(dec, chg, start);
+        return sl__dec_emit(dec, chg, start);
     /* Maxwell: held back until the next row or the transaction's end
      * says whether it is the last. */
     sl_buf_reset(&dec->pend);
@@ -369,12 +352,13 @@ int sl__dec_fmt_row(sl_binlog_t *dec, const sl_tablemap_t *tm, sl_change_t *chg,
     sl_buf_append(&dec->pend, out->data + start, out->len - start);
     sl_buf_append(&dec->pend_names, chg->db, chg->db_len);
     sl_buf_append(&dec->pend_names, chg->table, chg->table_len);
+    sl_buf_append_str(&dec->pend_names, dec->file ? dec->file : "-");
+    sl_buf_append_u8(&dec->pend_names, 0);
     out->len = start;
     if (sl_buf_error(out) != 0 || sl_buf_error(&dec->pend) != 0 ||
         sl_buf_error(&dec->pend_names) != 0)
         return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
     dec->pend_chg = *chg;
-    dec->pend_chg.file = dec->file ? dec->file : "-";
     dec->pend_chg.pos = dec->pos;
     dec->pend_chg.trx_seq = dec->trx_seq;
     dec->pend_chg.gtid = "";
@@ -384,27 +368,10 @@ int sl__dec_fmt_row(sl_binlog_t *dec, const sl_tablemap_t *tm, sl_change_t *chg,
 
 /* A change without JSON: its kind and coordinates only. */
 static int emit_bare(sl_binlog_t *dec, sl_change_t *chg) {
-    chg->file = dec->file ? dec->file : "-";
-    chg->pos = dec->pos;
-    chg->trx_seq = dec->trx_seq;
-    chg->row = dec->trx_row;
-    chg->gtid = dec->gtid;
-    chg->trx_pos = dec->trx_pos;
-    chg->has_logical_clock = dec->has_lc;
-    chg->last_committed = dec->last_committed;
-    chg->sequence_number = dec->sequence_number;
-    chg->commit_ts_us = dec->commit_ts_us;
+    sl__dec_fill(dec, chg);
     chg->json = "";
     chg->json_len = 0;
-    if (dec->cb == NULL)
-        return 0;
-    int rc = dec->cb(dec->ctx, chg);
-    if (rc != 0)
-        snprintf(dec->err, sizeof(dec->err),
-                 "binlog %s:%llu: the change consumer stopped the decoder "
-                 "(%d)",
-                 dec->file ? dec->file : "-", (unsigned long long)dec->pos, rc);
-    return rc;
+    return sl__dec_deliver(dec, chg);
 }
 
 int sl__dec_fmt_marker(sl_binlog_t *dec, sl_change_kind_t kind) {
@@ -545,4 +512,16 @@ uint64_t sl__fmt_ts_ms(const sl_binlog_t *dec) {
     if (dec->commit_ts_us != 0)
         return dec->commit_ts_us / 1000;
     return (uint64_t)dec->ev_ts * 1000;
+}
+
+void sl__fmt_pk_names(sl_buf_t *out, const sl_tablemap_t *tm) {
+    sl__dec_out_c(out, '[');
+    for (uint32_t j = 0; j < tm->npk; j++) {
+        const sl_column_t *c = &tm->cols[tm->pk[j]];
+        if (j > 0)
+            sl__dec_out_c(out, ',');
+        /* The key without its colon is the quoted name. */
+        sl__dec_out_raw(out, tm->keys.data + c->key_off, c->key_len - 1);
+    }
+    sl__dec_out_c(out, ']');
 }

@@ -15,7 +15,7 @@
  * DINDEX or QUERY, and null data, mysqlType, old, pkNames, sqlType.
  * Snapshot rows, once capture reads them, are type "INSERT".
  */
-#include "format.h"
+#include "format_int.h"
 
 #include <string.h>
 
@@ -99,14 +99,7 @@ int sl__dec_canal_row(sl_binlog_t *dec, const sl_fmt_row_t *row,
     }
     SL__DEC_OUT_LIT(out, ",\"pkNames\":");
     if (tm->has_pk && tm->npk > 0) {
-        sl__dec_out_c(out, '[');
-        for (uint32_t j = 0; j < tm->npk; j++) {
-            const sl_column_t *c = &tm->cols[tm->pk[j]];
-            if (j > 0)
-                sl__dec_out_c(out, ',');
-            sl__dec_out_raw(out, tm->keys.data + c->key_off, c->key_len - 1);
-        }
-        sl__dec_out_c(out, ']');
+        sl__fmt_pk_names(out, tm);
     } else {
         SL__DEC_OUT_LIT(out, "null");
     }

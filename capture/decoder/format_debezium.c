@@ -17,7 +17,7 @@
  * Snapshot rows, once capture reads them, are op "r" with "snapshot":
  * "true" (see sl__dec_dbz_row).
  */
-#include "format.h"
+#include "format_int.h"
 #include "version.h"
 
 #include <string.h>

@@ -15,7 +15,7 @@
  * table-drop, database-create, database-alter, database-drop or ddl.
  * Snapshot rows, once capture reads them, are type "bootstrap-insert".
  */
-#include "format.h"
+#include "format_int.h"
 
 #include <string.h>
 
@@ -53,15 +53,8 @@ int sl__dec_mxw_row(sl_binlog_t *dec, const sl_fmt_row_t *row, sl_buf_t *out) {
                 sl__dec_out_raw(out, row->img[k]->data + row->at[k][i],
                                 row->len[k][i]);
         }
-        SL__DEC_OUT_LIT(out, "],\"primary_key_columns\":[");
-        for (uint32_t j = 0; j < tm->npk; j++) {
-            const sl_column_t *c = &tm->cols[tm->pk[j]];
-            if (j > 0)
-                sl__dec_out_c(out, ',');
-            /* The key without its colon is the quoted name. */
-            sl__dec_out_raw(out, tm->keys.data + c->key_off, c->key_len - 1);
-        }
-        sl__dec_out_c(out, ']');
+        SL__DEC_OUT_LIT(out, "],\"primary_key_columns\":");
+        sl__fmt_pk_names(out, tm);
     }
     sl__dec_out_c(out, '}');
     return 0;

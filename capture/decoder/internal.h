@@ -21,6 +21,7 @@
 #include <iconv.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* MySQL column types (enum_field_types). */
@@ -328,6 +329,33 @@ static inline size_t sl__dec_begin(sl_binlog_t *dec) {
  * caller knows (kind, names, SQL, images); the coordinates and the
  * transaction are filled in here. */
 int sl__dec_emit(sl_binlog_t *dec, sl_change_t *chg, size_t start);
+/* The two halves of sl__dec_emit for changes rendered otherwise: fills
+ * in chg's coordinates and transaction from the decoder's state; hands
+ * chg to the consumer (its return value, with the error set). */
+static inline void sl__dec_fill(sl_binlog_t *dec, sl_change_t *chg) {
+    chg->file = dec->file ? dec->file : "-";
+    chg->pos = dec->pos;
+    chg->trx_seq = dec->trx_seq;
+    chg->row = dec->trx_row;
+    chg->gtid = dec->gtid;
+    chg->trx_pos = dec->trx_pos;
+    chg->has_logical_clock = dec->has_lc;
+    chg->last_committed = dec->last_committed;
+    chg->sequence_number = dec->sequence_number;
+    chg->commit_ts_us = dec->commit_ts_us;
+}
+/* Inline: it is on the path of every change. */
+static inline int sl__dec_deliver(sl_binlog_t *dec, const sl_change_t *chg) {
+    if (dec->cb == NULL)
+        return 0;
+    int rc = dec->cb(dec->ctx, chg);
+    if (rc != 0)
+        snprintf(dec->err, sizeof(dec->err),
+                 "binlog %s:%llu: the change consumer stopped the decoder "
+                 "(%d)",
+                 dec->file ? dec->file : "-", (unsigned long long)dec->pos, rc);
+    return rc;
+}
 
 /* Writes the "src" and "trx" members shared by every change; SL_ENOMEM
  * (with the decoder's error set) when they could not be rendered. */
@@ -399,18 +427,18 @@ int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
 int sl__dec_image_fmt(sl_binlog_t *dec, const sl_tablemap_t *tm,
                       const uint32_t *cols, uint32_t npresent, sl_reader_t *rd,
                       sl_buf_t *out, size_t *at, size_t *len);
-int sl__dec_fmt_row(sl_binlog_t *dec, const sl_tablemap_t *tm,
-                    sl_change_t *chg, const uint32_t *cols_before,
-                    uint32_t np_before, const uint32_t *cols_after,
-                    uint32_t np_after, sl_reader_t *rd, uint32_t in_event);
+int sl__dec_fmt_row(sl_binlog_t *dec, const sl_tablemap_t *tm, sl_change_t *chg,
+                    const uint32_t *cols_before, uint32_t np_before,
+                    const uint32_t *cols_after, uint32_t np_after,
+                    sl_reader_t *rd, uint32_t in_event);
 int sl__dec_fmt_marker(sl_binlog_t *dec, sl_change_kind_t kind);
 int sl__dec_fmt_query(sl_binlog_t *dec, sl_change_kind_t kind,
-                      const sl_query_t *q, const uint8_t *text,
-                      size_t text_len, sl_change_t *chg);
+                      const sl_query_t *q, const uint8_t *text, size_t text_len,
+                      sl_change_t *chg);
 void sl__dec_fmt_free(sl_binlog_t *dec);
 /* A column value in the format's encoding (format.c). */
-int sl__dec_value_fmt(sl_binlog_t *dec, const sl_column_t *col,
-                      sl_reader_t *rd, sl_buf_t *out);
+int sl__dec_value_fmt(sl_binlog_t *dec, const sl_column_t *col, sl_reader_t *rd,
+                      sl_buf_t *out);
 
 /* The parts of a temporal value (types.c) for the formats that encode
  * them otherwise (format.c): kind is the column's real type; secs is

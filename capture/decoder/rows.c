@@ -516,9 +516,9 @@ int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
                                 "options=PARTIAL_JSON) is only rendered in "
                                 "the sluice format");
         for (uint32_t in_event = 0; sl_reader_left(&rd) > 0; in_event++) {
-            int rc = sl__dec_fmt_row(dec, tm, &chg, has_before ? cols_before : NULL,
-                                     np_before, has_after ? cols_after : NULL,
-                                     np_after, &rd, in_event);
+            int rc = sl__dec_fmt_row(
+                dec, tm, &chg, has_before ? cols_before : NULL, np_before,
+                has_after ? cols_after : NULL, np_after, &rd, in_event);
             dec->stats.rows++;
             dec->trx_row++;
             if (rc != 0)

@@ -852,8 +852,8 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         }
         const sl_strref_t *names = tm->strv + col->strv_first;
         /* Maxwell writes a SET as an array of its members. */
-        int arr = col->real_type == SL_T_SET &&
-                  dec->opts.format == SL_FORMAT_MAXWELL;
+        int arr =
+            col->real_type == SL_T_SET && dec->opts.format == SL_FORMAT_MAXWELL;
         sl__dec_out_c(out, arr ? '[' : '"');
         if (col->real_type == SL_T_ENUM) {
             if (v > col->strv_count)

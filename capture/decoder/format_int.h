@@ -2,8 +2,8 @@
  * Internals shared by the format renderers (format.c, format_debezium.c,
  * format_maxwell.c, format_canal.c); see format.c for the encodings.
  */
-#ifndef SL_CAPTURE_DECODER_FORMAT_H
-#define SL_CAPTURE_DECODER_FORMAT_H
+#ifndef SL_CAPTURE_DECODER_FORMAT_INT_H
+#define SL_CAPTURE_DECODER_FORMAT_INT_H
 
 #include "internal.h"
 
@@ -39,6 +39,8 @@ void sl__fmt_key(sl_buf_t *out, const sl_tablemap_t *tm, const sl_column_t *c);
  * in) this one, as a JSON object of the other image's values: maxwell's
  * and canal's "old". */
 void sl__fmt_changed(sl_buf_t *out, const sl_fmt_row_t *row);
+/* The primary key's column names as a JSON array. */
+void sl__fmt_pk_names(sl_buf_t *out, const sl_tablemap_t *tm);
 /* Whether the statement's first words are w1 (and w2, when not NULL),
  * ignoring case, blanks and comments before them. */
 int sl__fmt_sql_starts(const uint8_t *sql, size_t len, const char *w1,
