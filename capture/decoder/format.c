@@ -525,3 +525,20 @@ void sl__fmt_pk_names(sl_buf_t *out, const sl_tablemap_t *tm) {
     }
     sl__dec_out_c(out, ']');
 }
+
+const char *sl__fmt_op_name(sl_binlog_format_t fmt, sl_change_op_t op) {
+    /* Per format: insert, update, delete, and any other op -- the
+     * snapshot's read rows (capture/snapshot/), once the op exists: the
+     * hook for them is here. */
+    static const char *const names[3][4] = {
+        {"c", "u", "d", "r"},
+        {"insert", "update", "delete", "bootstrap-insert"},
+        {"INSERT", "UPDATE", "DELETE", "INSERT"},
+    };
+    int f = fmt == SL_FORMAT_DEBEZIUM ? 0 : fmt == SL_FORMAT_MAXWELL ? 1 : 2;
+    int o = op == SL_OP_INSERT   ? 0
+            : op == SL_OP_UPDATE ? 1
+            : op == SL_OP_DELETE ? 2
+                                 : 3;
+    return names[f][o];
+}

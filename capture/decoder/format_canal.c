@@ -67,9 +67,6 @@ static void head(sl_binlog_t *dec, sl_buf_t *out, const void *db, size_t dbl) {
 int sl__dec_canal_row(sl_binlog_t *dec, const sl_fmt_row_t *row,
                       sl_buf_t *out) {
     const sl_tablemap_t *tm = row->tm;
-    static const char *const types[] = {[SL_OP_INSERT] = "INSERT",
-                                        [SL_OP_UPDATE] = "UPDATE",
-                                        [SL_OP_DELETE] = "DELETE"};
     int k = row->img[1] != NULL ? 1 : 0;
     SL__DEC_OUT_LIT(out, "{\"data\":[");
     sl__dec_out_raw(out, row->img[k]->data, row->img[k]->len);
@@ -120,7 +117,7 @@ int sl__dec_canal_row(sl_binlog_t *dec, const sl_fmt_row_t *row,
     SL__DEC_OUT_LIT(out, ",\"ts\":");
     sl__dec_out_u64(out, sl__fmt_ts_ms(dec));
     SL__DEC_OUT_LIT(out, ",\"type\":\"");
-    sl_buf_append_str(out, types[row->op]);
+    sl_buf_append_str(out, sl__fmt_op_name(SL_FORMAT_CANAL, row->op));
     SL__DEC_OUT_LIT(out, "\"}");
     return sl_buf_error(&dec->ftmp) != 0
                ? sl__dec_fail(dec, SL_ENOMEM, "out of memory")

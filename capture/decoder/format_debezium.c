@@ -59,8 +59,6 @@ static void source_tail(sl_binlog_t *dec, sl_buf_t *out, int64_t row) {
 int sl__dec_dbz_row(sl_binlog_t *dec, const sl_fmt_row_t *row, sl_buf_t *out,
                     sl_buf_t *key) {
     const sl_tablemap_t *tm = row->tm;
-    static const char *const ops[] = {
-        [SL_OP_INSERT] = "c", [SL_OP_UPDATE] = "u", [SL_OP_DELETE] = "d"};
     if (dec->opts.format_schemas)
         schema_head(dec, tm, out);
     SL__DEC_OUT_LIT(out, "{\"before\":");
@@ -78,10 +76,10 @@ int sl__dec_dbz_row(sl_binlog_t *dec, const sl_fmt_row_t *row, sl_buf_t *out,
     SL__DEC_OUT_LIT(out, ",\"sequence\":null,\"table\":");
     sl__fmt_jstr(out, tm->raw.data + tm->table_off, tm->table_len);
     source_tail(dec, out, row->in_event);
-    /* A snapshot reader would pass op "r" here (and "snapshot":"true");
-     * the decoder only sees binlog rows. */
+    /* Snapshot rows would be op "r" (sl__fmt_op_name) with "snapshot":
+     * "true" in "source"; the decoder only sees binlog rows. */
     SL__DEC_OUT_LIT(out, ",\"op\":\"");
-    sl_buf_append_str(out, ops[row->op]);
+    sl_buf_append_str(out, sl__fmt_op_name(SL_FORMAT_DEBEZIUM, row->op));
     SL__DEC_OUT_LIT(out, "\",\"ts_ms\":");
     sl__dec_out_u64(out, sl__fmt_ts_ms(dec));
     SL__DEC_OUT_LIT(out, ",\"transaction\":null}");

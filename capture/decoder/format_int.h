@@ -39,6 +39,10 @@ void sl__fmt_key(sl_buf_t *out, const sl_tablemap_t *tm, const sl_column_t *c);
  * in) this one, as a JSON object of the other image's values: maxwell's
  * and canal's "old". */
 void sl__fmt_changed(sl_buf_t *out, const sl_fmt_row_t *row);
+/* The format's name for a row operation ("c", "insert", "INSERT");
+ * any op other than insert, update and delete is a snapshot read ("r",
+ * "bootstrap-insert", "INSERT"). */
+const char *sl__fmt_op_name(sl_binlog_format_t fmt, sl_change_op_t op);
 /* The primary key's column names as a JSON array. */
 void sl__fmt_pk_names(sl_buf_t *out, const sl_tablemap_t *tm);
 /* Whether the statement's first words are w1 (and w2, when not NULL),

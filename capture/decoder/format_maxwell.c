@@ -21,15 +21,12 @@
 
 int sl__dec_mxw_row(sl_binlog_t *dec, const sl_fmt_row_t *row, sl_buf_t *out) {
     const sl_tablemap_t *tm = row->tm;
-    static const char *const types[] = {[SL_OP_INSERT] = "insert",
-                                        [SL_OP_UPDATE] = "update",
-                                        [SL_OP_DELETE] = "delete"};
     SL__DEC_OUT_LIT(out, "{\"database\":");
     sl__fmt_jstr(out, tm->raw.data + tm->db_off, tm->db_len);
     SL__DEC_OUT_LIT(out, ",\"table\":");
     sl__fmt_jstr(out, tm->raw.data + tm->table_off, tm->table_len);
     SL__DEC_OUT_LIT(out, ",\"type\":\"");
-    sl_buf_append_str(out, types[row->op]);
+    sl_buf_append_str(out, sl__fmt_op_name(SL_FORMAT_MAXWELL, row->op));
     SL__DEC_OUT_LIT(out, "\",\"ts\":");
     sl__dec_out_u64(out, sl__fmt_ts_ms(dec) / 1000);
     SL__DEC_OUT_LIT(out, ",\"xid\":");
