@@ -64,29 +64,65 @@ static void head(sl_binlog_t *dec, sl_buf_t *out, const void *db, size_t dbl) {
     sl__dec_out_u64(out, ++dec->fmt_seq);
 }
 
-int sl__dec_canal_row(sl_binlog_t *dec, const sl_fmt_row_t *row,
-                      sl_buf_t *out) {
-    const sl_tablemap_t *tm = row->tm;
-    int k = row->img[1] != NULL ? 1 : 0;
-    SL__DEC_OUT_LIT(out, "{\"data\":[");
-    sl__dec_out_raw(out, row->img[k]->data, row->img[k]->len);
-    sl__dec_out_c(out, ']');
-    head(dec, out, tm->raw.data + tm->db_off, tm->db_len);
-    SL__DEC_OUT_LIT(out, ",\"isDdl\":false,\"mysqlType\":{");
+/* The members that depend on the table only: ,"isDdl":false,"mysqlType":
+ * {...} up to split, then ,"pkNames":...,"sqlType":{...},"table":T. */
+static int render_meta(sl_binlog_t *dec, sl_tablemap_t *tm) {
+    sl_buf_t *m = &tm->fmtmeta;
+    SL__DEC_OUT_LIT(m, ",\"isDdl\":false,\"mysqlType\":{");
     int sep = 0;
     for (uint32_t i = 0; i < tm->ncols; i++) {
         const sl_column_t *c = &tm->cols[i];
         if (c->dropped)
             continue;
         if (sep)
-            sl__dec_out_c(out, ',');
+            sl__dec_out_c(m, ',');
         sep = 1;
-        sl__fmt_key(out, tm, c);
+        sl__fmt_key(m, tm, c);
         sl_buf_reset(&dec->ftmp);
         sl__dec_column_type_name(tm, c, &dec->ftmp);
-        sl__fmt_jstr(out, dec->ftmp.data, dec->ftmp.len);
+        sl__fmt_jstr(m, dec->ftmp.data, dec->ftmp.len);
     }
-    SL__DEC_OUT_LIT(out, "},\"old\":");
+    sl__dec_out_c(m, '}');
+    tm->fmtmeta_split = m->len;
+    SL__DEC_OUT_LIT(m, ",\"pkNames\":");
+    if (tm->has_pk && tm->npk > 0)
+        sl__fmt_pk_names(m, tm);
+    else
+        SL__DEC_OUT_LIT(m, "null");
+    SL__DEC_OUT_LIT(m, ",\"sql\":\"\",\"sqlType\":{");
+    sep = 0;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        const sl_column_t *c = &tm->cols[i];
+        if (c->dropped)
+            continue;
+        if (sep)
+            sl__dec_out_c(m, ',');
+        sep = 1;
+        sl__fmt_key(m, tm, c);
+        sl__dec_out_i64(m, jdbc_type(c));
+    }
+    SL__DEC_OUT_LIT(m, "},\"table\":");
+    sl__fmt_jstr(m, tm->raw.data + tm->table_off, tm->table_len);
+    if (sl_buf_error(m) != 0 || sl_buf_error(&dec->ftmp) != 0) {
+        sl_buf_reset(m); /* A partial rendering must not be reused. */
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+int sl__dec_canal_row(sl_binlog_t *dec, const sl_fmt_row_t *row,
+                      sl_buf_t *out) {
+    /* The cache belongs to the table map, which the row only reads. */
+    sl_tablemap_t *tm = (sl_tablemap_t *)row->tm;
+    if (tm->fmtmeta.len == 0 && render_meta(dec, tm) != 0)
+        return SL_ENOMEM;
+    int k = row->img[1] != NULL ? 1 : 0;
+    SL__DEC_OUT_LIT(out, "{\"data\":[");
+    sl__dec_out_raw(out, row->img[k]->data, row->img[k]->len);
+    sl__dec_out_c(out, ']');
+    head(dec, out, tm->raw.data + tm->db_off, tm->db_len);
+    sl__dec_out_raw(out, tm->fmtmeta.data, tm->fmtmeta_split);
+    SL__DEC_OUT_LIT(out, ",\"old\":");
     if (row->img[0] != NULL && row->img[1] != NULL) {
         sl__dec_out_c(out, '[');
         sl__fmt_changed(out, row);
@@ -94,34 +130,14 @@ int sl__dec_canal_row(sl_binlog_t *dec, const sl_fmt_row_t *row,
     } else {
         SL__DEC_OUT_LIT(out, "null");
     }
-    SL__DEC_OUT_LIT(out, ",\"pkNames\":");
-    if (tm->has_pk && tm->npk > 0) {
-        sl__fmt_pk_names(out, tm);
-    } else {
-        SL__DEC_OUT_LIT(out, "null");
-    }
-    SL__DEC_OUT_LIT(out, ",\"sql\":\"\",\"sqlType\":{");
-    sep = 0;
-    for (uint32_t i = 0; i < tm->ncols; i++) {
-        const sl_column_t *c = &tm->cols[i];
-        if (c->dropped)
-            continue;
-        if (sep)
-            sl__dec_out_c(out, ',');
-        sep = 1;
-        sl__fmt_key(out, tm, c);
-        sl__dec_out_i64(out, jdbc_type(c));
-    }
-    SL__DEC_OUT_LIT(out, "},\"table\":");
-    sl__fmt_jstr(out, tm->raw.data + tm->table_off, tm->table_len);
+    sl__dec_out_raw(out, tm->fmtmeta.data + tm->fmtmeta_split,
+                    tm->fmtmeta.len - tm->fmtmeta_split);
     SL__DEC_OUT_LIT(out, ",\"ts\":");
     sl__dec_out_u64(out, sl__fmt_ts_ms(dec));
     SL__DEC_OUT_LIT(out, ",\"type\":\"");
     sl_buf_append_str(out, sl__fmt_op_name(SL_FORMAT_CANAL, row->op));
     SL__DEC_OUT_LIT(out, "\"}");
-    return sl_buf_error(&dec->ftmp) != 0
-               ? sl__dec_fail(dec, SL_ENOMEM, "out of memory")
-               : 0;
+    return 0;
 }
 
 /* Canal's event type of a DDL statement. */

@@ -128,6 +128,10 @@ typedef struct {
      * up to "before":. */
     sl_buf_t rowhead[3];
     sl_buf_t rowmid;
+    /* canal: the row's members that depend on the table only, rendered
+     * on first use (format_canal.c); fmtmeta_split ends the first part. */
+    sl_buf_t fmtmeta;
+    size_t fmtmeta_split;
     sl_strref_t *strv;
     uint32_t nstrv, strv_cap;
     uint32_t *pk;
