@@ -78,6 +78,21 @@ int sl__dec_value_fmt(sl_binlog_t *dec, const sl_column_t *col, sl_reader_t *rd,
             rc = sl__dec_value_decode(dec, col, rd, out);
             sl__dec_out_c(out, '"');
             return rc;
+        case SL_T_ENUM:
+        case SL_T_SET: {
+            /* Without their names (no metadata) they are numbers: quoted
+             * as well. */
+            size_t mark = out->len;
+            rc = sl__dec_value_decode(dec, col, rd, out);
+            if (rc == 0 && out->len > mark && out->data[mark] != '"' &&
+                sl__dec_out_c(out, '"') == 0) {
+                memmove(out->data + mark + 1, out->data + mark,
+                        out->len - mark - 1);
+                out->data[mark] = '"';
+                sl__dec_out_c(out, '"');
+            }
+            return rc;
+        }
         default: return sl__dec_value_decode(dec, col, rd, out);
         }
     case SL_FORMAT_MAXWELL:
