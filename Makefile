@@ -94,6 +94,7 @@ ITESTS := $(patsubst %.c,build/%,$(ITEST_SRC))
 # built with ASan and UBSan.
 ITESTS_ASAN := build/tests-asan/integration/apply_mysql \
                build/tests-asan/integration/apply_cache \
+               build/tests-asan/integration/capture_formats \
                build/tests-asan/integration/capture_types \
                build/tests-asan/integration/client_hostile
 BENCHES := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))

@@ -589,6 +589,13 @@ static void process(sl__worker_t *w, sl__part_t *p,
         }
         sl_event_t ev;
         sl_event_index(&w->doc, &ev);
+        if (ev.kind == SL_JR_NONE) {
+            fail_at(w, p, off,
+                    "not a sluice change event (no \"kind\"): sluice-apply "
+                    "reads capture's --format sluice only, not debezium, "
+                    "maxwell or canal events");
+            return;
+        }
         /* The transaction id, for the boundaries and the offsets row. */
         uint32_t trx_id = sl__trx_id_of(&w->doc, ev.trx);
         int was_open = p->tt.open;

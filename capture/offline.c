@@ -31,6 +31,11 @@ static const sl_opt_t opts[] = {
      "event type number to skip deliberately instead of failing on it"},
     {"column-types", "no", SL_OPT_FLAG,
      "add a \"types\" object (column -> SQL type) to every row event"},
+    {"format", "sluice", 0,
+     "event format: sluice, debezium, maxwell or canal "
+     "(docs/change-events.md)"},
+    {"debezium-schemas", "no", SL_OPT_FLAG,
+     "debezium format: wrap events and keys in their schemas"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
     {NULL, NULL, 0, NULL},
@@ -90,15 +95,24 @@ int sl_capture_offline_main(int argc, char **argv) {
     uint8_t skip[256];
     size_t nskip = 0;
     uint64_t start, stop;
-    int coltypes = 0;
+    int coltypes = 0, schemas = 0;
     if (sl_program_log_level(&cfg) != 0) {
         fprintf(stderr, "sluice-capture: bad --log-level or --log-format\n");
         goto done;
     }
     if (sl_config_get_u64(&cfg, "start-position", &start) != 0 ||
         sl_config_get_u64(&cfg, "stop-position", &stop) != 0 ||
-        sl_config_get_bool(&cfg, "column-types", &coltypes) != 0) {
+        sl_config_get_bool(&cfg, "column-types", &coltypes) != 0 ||
+        sl_config_get_bool(&cfg, "debezium-schemas", &schemas) != 0) {
         fprintf(stderr, "sluice-capture: %s\n", cfg.err);
+        goto done;
+    }
+    sl_binlog_format_t format;
+    if (sl_binlog_format_parse(sl_config_get(&cfg, "format"), &format) != 0) {
+        fprintf(stderr,
+                "sluice-capture: --format %s: want sluice, debezium, "
+                "maxwell or canal\n",
+                sl_config_get(&cfg, "format"));
         goto done;
     }
     if (start < 4) {
@@ -143,7 +157,9 @@ int sl_capture_offline_main(int argc, char **argv) {
     sl_binlog_opts_t bo = {.skip_types = skip,
                            .nskip_types = nskip,
                            .column_types = coltypes,
-                           .accumulate = 1};
+                           .accumulate = 1,
+                           .format = format,
+                           .format_schemas = schemas};
     status = 1;
     if (sl_binlog_new(&dec, &bo, on_change, &sink) != 0) {
         free(files);

@@ -138,6 +138,10 @@ typedef struct {
      * schema history named the columns, so the keys are positions ("@1")
      * and the JSON says "positional": true. */
     int positional;
+    /* Rows in the debezium format: the record key, {pk columns} as JSON
+     * (the Kafka key Debezium writes); NULL otherwise. */
+    const char *key;
+    size_t key_len;
     /* The JSON object, without a newline; it is followed in the buffer
      * by a '\n' that json_len does not count. */
     const char *json;
@@ -147,6 +151,20 @@ typedef struct {
 /* Receives each change in order. Returning non-zero stops the decoder;
  * sl_binlog_feed() then returns that value. */
 typedef int (*sl_change_cb)(void *ctx, const sl_change_t *chg);
+
+/* The event formats (docs/change-events.md, "Formats"). Every format
+ * but SL_FORMAT_SLUICE leaves begin/commit markers without JSON: their
+ * change is still handed out (json_len 0, nothing in the output buffer)
+ * so consumers keep their transaction boundaries. */
+typedef enum {
+    SL_FORMAT_SLUICE = 0, /* sluice's own (the default). */
+    SL_FORMAT_DEBEZIUM,   /* Debezium's MySQL connector, schemas off. */
+    SL_FORMAT_MAXWELL,    /* Maxwell's daemon. */
+    SL_FORMAT_CANAL       /* Canal's FlatMessage. */
+} sl_binlog_format_t;
+
+/* Parses "sluice", "debezium", "maxwell" or "canal"; SL_EINVAL else. */
+int sl_binlog_format_parse(const char *name, sl_binlog_format_t *fmt);
 
 typedef struct {
     /* Event types to skip without decoding (--skip-event-type); a type
@@ -190,6 +208,14 @@ typedef struct {
      * without a primary key, over the whole image object. The image is
      * taken as rendered, after column exclusion. */
     int key_hash;
+    /* The event format, and for debezium the logical server name of
+     * "source.name" (NULL: "sluice"; not copied, must outlive the
+     * decoder). */
+    sl_binlog_format_t format;
+    const char *format_name;
+    /* debezium: wrap value and key in the JSON converter's schemas
+     * ({"schema":...,"payload":...}, schemas.enable=true). */
+    int format_schemas;
 } sl_binlog_opts_t;
 
 typedef struct sl_binlog_s sl_binlog_t;

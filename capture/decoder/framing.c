@@ -179,6 +179,7 @@ void sl_binlog_free(sl_binlog_t *dec) {
     sl_buf_free(&dec->sid_json);
     sl_buf_free(&dec->coords);
     sl_buf_free(&dec->sql);
+    sl__dec_fmt_free(dec);
     free(dec->file);
     free(dec);
 }

@@ -21,6 +21,7 @@
 #include <iconv.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* MySQL column types (enum_field_types). */
@@ -127,6 +128,10 @@ typedef struct {
      * up to "before":. */
     sl_buf_t rowhead[3];
     sl_buf_t rowmid;
+    /* canal: the row's members that depend on the table only, rendered
+     * on first use (format_canal.c); fmtmeta_split ends the first part. */
+    sl_buf_t fmtmeta;
+    size_t fmtmeta_split;
     sl_strref_t *strv;
     uint32_t nstrv, strv_cap;
     uint32_t *pk;
@@ -192,6 +197,18 @@ struct sl_binlog_s {
     sl_buf_t zbuf; /* Decompressed MariaDB event / payload inner event. */
     sl_buf_t zin;  /* Zstd output window. */
     sl_buf_t sql;  /* The current statement's text, as "sql" says it. */
+    /* The other formats (format*.c): the images of the current row, a
+     * scratch buffer, the record key, and maxwell's row held back until
+     * the next one tells whether it ends its transaction (its change in
+     * pend_chg, its names copied into pend_names). */
+    sl_buf_t fimg[2];
+    sl_buf_t ftmp;
+    sl_buf_t fkey;
+    sl_buf_t pend;
+    int has_pend;
+    sl_change_t pend_chg;
+    sl_buf_t pend_names;
+    uint64_t fmt_seq; /* Messages rendered (canal's "id"). */
 
     /* A small cache of iconv descriptors, by charset name. */
     struct {
@@ -316,6 +333,33 @@ static inline size_t sl__dec_begin(sl_binlog_t *dec) {
  * caller knows (kind, names, SQL, images); the coordinates and the
  * transaction are filled in here. */
 int sl__dec_emit(sl_binlog_t *dec, sl_change_t *chg, size_t start);
+/* The two halves of sl__dec_emit for changes rendered otherwise: fills
+ * in chg's coordinates and transaction from the decoder's state; hands
+ * chg to the consumer (its return value, with the error set). */
+static inline void sl__dec_fill(sl_binlog_t *dec, sl_change_t *chg) {
+    chg->file = dec->file ? dec->file : "-";
+    chg->pos = dec->pos;
+    chg->trx_seq = dec->trx_seq;
+    chg->row = dec->trx_row;
+    chg->gtid = dec->gtid;
+    chg->trx_pos = dec->trx_pos;
+    chg->has_logical_clock = dec->has_lc;
+    chg->last_committed = dec->last_committed;
+    chg->sequence_number = dec->sequence_number;
+    chg->commit_ts_us = dec->commit_ts_us;
+}
+/* Inline: it is on the path of every change. */
+static inline int sl__dec_deliver(sl_binlog_t *dec, const sl_change_t *chg) {
+    if (dec->cb == NULL)
+        return 0;
+    int rc = dec->cb(dec->ctx, chg);
+    if (rc != 0)
+        snprintf(dec->err, sizeof(dec->err),
+                 "binlog %s:%llu: the change consumer stopped the decoder "
+                 "(%d)",
+                 dec->file ? dec->file : "-", (unsigned long long)dec->pos, rc);
+    return rc;
+}
 
 /* Writes the "src" and "trx" members shared by every change; SL_ENOMEM
  * (with the decoder's error set) when they could not be rendered. */
@@ -377,6 +421,52 @@ void sl__dec_column_type_name(const sl_tablemap_t *tm, const sl_column_t *col,
  * common header, len excludes the checksum. */
 int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
                         size_t len);
+
+/* The other formats (format.c). sl__dec_image_fmt renders one image
+ * (rows.c) with values in the format's encoding, at[i]/len[i] giving
+ * where column i's value is in out (len SIZE_MAX: not in the image).
+ * sl__dec_fmt_row renders and emits one row; sl__dec_fmt_marker hands
+ * out a begin/commit/rollback/XA marker without JSON;
+ * sl__dec_fmt_query renders a DDL or statement. */
+int sl__dec_image_fmt(sl_binlog_t *dec, const sl_tablemap_t *tm,
+                      const uint32_t *cols, uint32_t npresent, sl_reader_t *rd,
+                      sl_buf_t *out, size_t *at, size_t *len);
+int sl__dec_fmt_row(sl_binlog_t *dec, const sl_tablemap_t *tm, sl_change_t *chg,
+                    const uint32_t *cols_before, uint32_t np_before,
+                    const uint32_t *cols_after, uint32_t np_after,
+                    sl_reader_t *rd, uint32_t in_event);
+int sl__dec_fmt_marker(sl_binlog_t *dec, sl_change_kind_t kind);
+int sl__dec_fmt_query(sl_binlog_t *dec, sl_change_kind_t kind,
+                      const sl_query_t *q, const uint8_t *text, size_t text_len,
+                      sl_change_t *chg);
+void sl__dec_fmt_free(sl_binlog_t *dec);
+/* A column value in the format's encoding (format.c). */
+int sl__dec_value_fmt(sl_binlog_t *dec, const sl_column_t *col, sl_reader_t *rd,
+                      sl_buf_t *out);
+
+/* The parts of a temporal value (types.c) for the formats that encode
+ * them otherwise (format.c): kind is the column's real type; secs is
+ * TIMESTAMP's seconds since the epoch. */
+typedef struct {
+    unsigned kind;
+    int neg;
+    unsigned y, mo, d, h, mi, s;
+    uint32_t usec;
+    unsigned fsp;
+    uint64_t secs;
+} sl_tval_t;
+int sl__dec_fmt_temporal(sl_binlog_t *dec, const sl_column_t *col,
+                         const sl_tval_t *tv, sl_buf_t *out);
+/* Bytes of a binary column, BIT, SET, JSON and GEOMETRY in the format's
+ * encoding (format.c). */
+int sl__dec_fmt_bytes(sl_binlog_t *dec, const uint8_t *p, size_t n,
+                      sl_buf_t *out);
+int sl__dec_fmt_bit(sl_binlog_t *dec, const sl_column_t *col, const uint8_t *p,
+                    unsigned n, sl_buf_t *out);
+int sl__dec_fmt_json(sl_binlog_t *dec, const uint8_t *p, size_t n,
+                     sl_buf_t *out);
+int sl__dec_fmt_geometry(sl_binlog_t *dec, const uint8_t *p, size_t n,
+                         sl_buf_t *out);
 
 /* Column values (types.c): decodes the value of col at rd and appends its
  * JSON to out. Integers are decoded inline (sl__dec_value_decode, after the

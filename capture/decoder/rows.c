@@ -52,7 +52,7 @@ static inline __attribute__((always_inline)) int
 image_loop(sl_binlog_t *dec, const sl_tablemap_t *tm, const uint32_t *cols,
            uint32_t npresent, sl_reader_t *rd, sl_buf_t *out,
            const uint8_t *before_json[], size_t before_len[],
-           const spans_t *spans, const int extra) {
+           const spans_t *spans, const int extra, const int fmt) {
     const uint8_t *nulls;
     if (sl_rd_bytes(rd, (npresent + 7) / 8, &nulls) != 0)
         return R_FAIL("row null bitmap truncated (%zu bytes left)",
@@ -98,7 +98,8 @@ image_loop(sl_binlog_t *dec, const sl_tablemap_t *tm, const uint32_t *cols,
                     }
                 }
             }
-            int rc = sl__dec_value_decode(dec, c, rd, out);
+            int rc = fmt ? sl__dec_value_fmt(dec, c, rd, out)
+                         : sl__dec_value_decode(dec, c, rd, out);
             if (rc != 0)
                 return rc;
         }
@@ -109,13 +110,23 @@ image_loop(sl_binlog_t *dec, const sl_tablemap_t *tm, const uint32_t *cols,
             sep = had_members;
             continue;
         }
-        if (spans != NULL && c->is_pk) {
+        if (spans != NULL && (fmt || c->is_pk)) {
             spans->at[i] = value_at;
             spans->len[i] = out->len - value_at;
         }
     }
     sl__dec_out_c(out, '}');
     return 0;
+}
+
+int sl__dec_image_fmt(sl_binlog_t *dec, const sl_tablemap_t *tm,
+                      const uint32_t *cols, uint32_t npresent, sl_reader_t *rd,
+                      sl_buf_t *out, size_t *at, size_t *len) {
+    spans_t spans = {at, len};
+    for (uint32_t j = 0; j < tm->ncols; j++)
+        len[j] = SIZE_MAX;
+    return image_loop(dec, tm, cols, npresent, rd, out, NULL, NULL, &spans, 1,
+                      1);
 }
 
 /* The loop above without exclusion and spans is the hot path of every
@@ -127,9 +138,9 @@ static int decode_image(sl_binlog_t *dec, const sl_tablemap_t *tm,
                         const spans_t *spans) {
     if (tm->ndropped != 0 || spans != NULL)
         return image_loop(dec, tm, cols, npresent, rd, out, before_json,
-                          before_len, spans, 1);
+                          before_len, spans, 1, 0);
     return image_loop(dec, tm, cols, npresent, rd, out, before_json, before_len,
-                      NULL, 0);
+                      NULL, 0, 0);
 }
 
 /* Renders a partial JSON diff list as {"json_diff":[{"op":...,"path":...,
@@ -498,6 +509,23 @@ int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         .pk_excluded = pk_excluded,
         .positional = !tm->has_names,
     };
+    if (dec->opts.format != SL_FORMAT_SLUICE) {
+        if (partial)
+            return sl__dec_fail(dec, SL_EUNSUPPORTED,
+                                "PARTIAL_UPDATE_ROWS (binlog_row_value_"
+                                "options=PARTIAL_JSON) is only rendered in "
+                                "the sluice format");
+        for (uint32_t in_event = 0; sl_reader_left(&rd) > 0; in_event++) {
+            int rc = sl__dec_fmt_row(
+                dec, tm, &chg, has_before ? cols_before : NULL, np_before,
+                has_after ? cols_after : NULL, np_after, &rd, in_event);
+            dec->stats.rows++;
+            dec->trx_row++;
+            if (rc != 0)
+                return rc;
+        }
+        goto rows_done;
+    }
     while (sl_reader_left(&rd) > 0) {
         size_t start = sl__dec_begin(dec);
         sl_buf_t *out = &dec->out;
@@ -576,6 +604,7 @@ int sl__dec_rows_decode(sl_binlog_t *dec, unsigned type, const uint8_t *body,
         if (rc != 0)
             return rc;
     }
+rows_done:
     if (flags & STMT_END_F) {
         if (dec->in_trx == 2)
             return sl__dec_trx_end(dec, SL_CHANGE_COMMIT, 1, NULL, 0);

@@ -83,6 +83,7 @@ void sl__dec_tablemap_free_all(sl_binlog_t *dec) {
         for (int j = 0; j < 3; j++)
             sl_buf_free(&tm->rowhead[j]);
         sl_buf_free(&tm->rowmid);
+        sl_buf_free(&tm->fmtmeta);
         free(tm->cols);
         free(tm->strv);
         free(tm->pk);
@@ -442,6 +443,7 @@ static int render_keys(sl_binlog_t *dec, sl_tablemap_t *tm) {
     for (int i = 0; i < 3; i++)
         sl_buf_reset(&tm->rowhead[i]);
     sl_buf_reset(&tm->rowmid);
+    sl_buf_reset(&tm->fmtmeta);
     for (uint32_t i = 0; i < tm->ncols; i++) {
         sl_column_t *c = &tm->cols[i];
         c->key_off = (uint32_t)tm->keys.len;

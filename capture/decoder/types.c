@@ -557,12 +557,22 @@ static int uncompress_value(sl_binlog_t *dec, const sl_column_t *col,
     return 0;
 }
 
+/* Text of a string column; the other formats write binary bytes their
+ * own way (sluice: {"base64":...}). */
+static inline int put_text(sl_binlog_t *dec, const sl_column_t *col,
+                           const uint8_t *p, size_t n, sl_buf_t *out) {
+    if (__builtin_expect(dec->opts.format != SL_FORMAT_SLUICE, 0) &&
+        col->cs != NULL && col->cs->cls == SL_CS_BINARY)
+        return sl__dec_fmt_bytes(dec, p, n, out);
+    return sl__dec_text_to_json(dec, col->cs, p, n, out);
+}
+
 /* BLOB_COMPRESSED and VARCHAR_COMPRESSED: the length prefix as for BLOB
  * or VARCHAR, the stored bytes inflated, then text as for those types. */
 static int decode_compressed(sl_binlog_t *dec, const sl_column_t *col,
                              sl_reader_t *rd, sl_buf_t *out) {
-    const uint8_t *p, *val;
-    size_t n, vlen;
+    const uint8_t *p, *val = NULL;
+    size_t n, vlen = 0;
     uint64_t max;
     int rc;
     if (col->real_type == SL_T_VARCHAR_COMPRESSED) {
@@ -575,7 +585,7 @@ static int decode_compressed(sl_binlog_t *dec, const sl_column_t *col,
     if (rc == 0)
         rc = uncompress_value(dec, col, p, n, max, &val, &vlen);
     if (rc == 0)
-        rc = sl__dec_text_to_json(dec, col->cs, val, vlen, out);
+        rc = put_text(dec, col, val, vlen, out);
     if (dec->tmp2.cap > KEEP_SCRATCH)
         sl_buf_free(&dec->tmp2);
     return rc;
@@ -635,6 +645,13 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             goto trunc;
         uint32_t v = sl_get_u24le(rd->p);
         rd->p += 3;
+        if (__builtin_expect(dec->opts.format == SL_FORMAT_DEBEZIUM, 0)) {
+            sl_tval_t tv = {.kind = SL_T_DATE,
+                            .y = (v >> 9) % 10000,
+                            .mo = (v >> 5) & 15,
+                            .d = v & 31};
+            return sl__dec_fmt_temporal(dec, col, &tv, out);
+        }
         uint8_t tmp[12];
         tmp[0] = '"';
         sl_put_digits(tmp + 1, (v >> 9) % 10000, 4);
@@ -655,6 +672,14 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         rd->p += 3;
         int neg = v < 0;
         uint32_t a = (uint32_t)(neg ? -v : v);
+        if (__builtin_expect(dec->opts.format == SL_FORMAT_DEBEZIUM, 0)) {
+            sl_tval_t tv = {.kind = SL_T_TIME,
+                            .neg = neg,
+                            .h = a / 10000,
+                            .mi = (a / 100) % 100,
+                            .s = a % 100};
+            return sl__dec_fmt_temporal(dec, col, &tv, out);
+        }
         put_time(out, neg, a / 10000, (a / 100) % 100, a % 100, 0, 0);
         return 0;
     }
@@ -688,6 +713,16 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         uint64_t a = (uint64_t)(neg ? -packed : packed);
         uint64_t hms = a >> 24;
         uint32_t usec = (uint32_t)(a % (1 << 24));
+        if (__builtin_expect(dec->opts.format == SL_FORMAT_DEBEZIUM, 0)) {
+            sl_tval_t tv = {.kind = SL_T_TIME,
+                            .neg = neg,
+                            .h = (unsigned)((hms >> 12) % (1 << 10)),
+                            .mi = (unsigned)((hms >> 6) % 64),
+                            .s = (unsigned)(hms % 64),
+                            .usec = usec,
+                            .fsp = fsp};
+            return sl__dec_fmt_temporal(dec, col, &tv, out);
+        }
         put_time(out, neg, (unsigned)((hms >> 12) % (1 << 10)),
                  (unsigned)((hms >> 6) % 64), (unsigned)(hms % 64), usec, fsp);
         return 0;
@@ -698,6 +733,16 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         uint64_t v = sl_get_u64le(rd->p);
         rd->p += 8;
         uint64_t d = v / 1000000, t = v % 1000000;
+        if (__builtin_expect(dec->opts.format == SL_FORMAT_DEBEZIUM, 0)) {
+            sl_tval_t tv = {.kind = SL_T_DATETIME,
+                            .y = (unsigned)(d / 10000),
+                            .mo = (unsigned)(d / 100 % 100),
+                            .d = (unsigned)(d % 100),
+                            .h = (unsigned)(t / 10000),
+                            .mi = (unsigned)(t / 100 % 100),
+                            .s = (unsigned)(t % 100)};
+            return sl__dec_fmt_temporal(dec, col, &tv, out);
+        }
         put_datetime(out, (unsigned)(d / 10000), (unsigned)(d / 100 % 100),
                      (unsigned)(d % 100), (unsigned)(t / 10000),
                      (unsigned)(t / 100 % 100), (unsigned)(t % 100), 0, 0);
@@ -718,6 +763,18 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             return V_FAIL("negative DATETIME");
         uint64_t ymdhms = (uint64_t)intpart;
         uint64_t ymd = ymdhms >> 17, ym = ymd >> 5, hms = ymdhms % (1 << 17);
+        if (__builtin_expect(dec->opts.format == SL_FORMAT_DEBEZIUM, 0)) {
+            sl_tval_t tv = {.kind = SL_T_DATETIME,
+                            .y = (unsigned)(ym / 13),
+                            .mo = (unsigned)(ym % 13),
+                            .d = (unsigned)(ymd % 32),
+                            .h = (unsigned)(hms >> 12),
+                            .mi = (unsigned)((hms >> 6) % 64),
+                            .s = (unsigned)(hms % 64),
+                            .usec = (uint32_t)usec,
+                            .fsp = fsp};
+            return sl__dec_fmt_temporal(dec, col, &tv, out);
+        }
         put_datetime(out, (unsigned)(ym / 13), (unsigned)(ym % 13),
                      (unsigned)(ymd % 32), (unsigned)(hms >> 12),
                      (unsigned)((hms >> 6) % 64), (unsigned)(hms % 64),
@@ -737,6 +794,13 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
         int32_t usec = 0;
         if (read_frac(rd, fsp, &usec, &nb) != 0)
             goto trunc;
+        if (__builtin_expect(dec->opts.format == SL_FORMAT_DEBEZIUM, 0)) {
+            sl_tval_t tv = {.kind = SL_T_TIMESTAMP,
+                            .secs = secs,
+                            .usec = (uint32_t)usec,
+                            .fsp = fsp};
+            return sl__dec_fmt_temporal(dec, col, &tv, out);
+        }
         if (secs == 0) {
             put_datetime(out, 0, 0, 0, 0, 0, 0, (uint32_t)usec, fsp);
             return 0;
@@ -762,6 +826,11 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             return V_FAIL("BIT of %u bytes", bytes);
         if (sl_reader_left(rd) < bytes)
             goto trunc;
+        if (__builtin_expect(dec->opts.format == SL_FORMAT_DEBEZIUM, 0)) {
+            int rc = sl__dec_fmt_bit(dec, col, rd->p, bytes, out);
+            rd->p += bytes;
+            return rc;
+        }
         sl__dec_out_u64(out, sl_get_uNbe(rd->p, bytes));
         rd->p += bytes;
         return 0;
@@ -782,7 +851,10 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             return 0;
         }
         const sl_strref_t *names = tm->strv + col->strv_first;
-        sl__dec_out_c(out, '"');
+        /* Maxwell writes a SET as an array of its members. */
+        int arr =
+            col->real_type == SL_T_SET && dec->opts.format == SL_FORMAT_MAXWELL;
+        sl__dec_out_c(out, arr ? '[' : '"');
         if (col->real_type == SL_T_ENUM) {
             if (v > col->strv_count)
                 return V_FAIL("ENUM index %llu of %u values",
@@ -798,13 +870,17 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
                     return V_FAIL("SET bit %u of %u values", i,
                                   col->strv_count);
                 if (!first)
-                    sl__dec_out_c(out, ',');
+                    sl__dec_out_raw(out, arr ? "\",\"" : ",", arr ? 3 : 1);
+                else if (arr)
+                    sl__dec_out_c(out, '"');
                 first = 0;
                 put_name(dec, tm, tm->raw.data, &names[i], out);
                 v &= ~(1ULL << i);
             }
+            if (arr && !first)
+                sl__dec_out_c(out, '"');
         }
-        sl__dec_out_c(out, '"');
+        sl__dec_out_c(out, arr ? ']' : '"');
         return 0;
     }
     case SL_T_STRING:
@@ -824,16 +900,15 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
                 return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
             memset(dec->tmp2.data + n, 0, col->max_len - n);
             dec->tmp2.len = col->max_len;
-            return sl__dec_text_to_json(dec, col->cs, dec->tmp2.data,
-                                        dec->tmp2.len, out);
+            return put_text(dec, col, dec->tmp2.data, dec->tmp2.len, out);
         }
-        return sl__dec_text_to_json(dec, col->cs, p, n, out);
+        return put_text(dec, col, p, n, out);
     }
     case SL_T_BLOB: {
         int rc = get_len(dec, rd, col->meta, &p, &n);
         if (rc != 0)
             return rc;
-        return sl__dec_text_to_json(dec, col->cs, p, n, out);
+        return put_text(dec, col, p, n, out);
     }
     case SL_T_BLOB_COMPRESSED:
     case SL_T_VARCHAR_COMPRESSED: return decode_compressed(dec, col, rd, out);
@@ -845,6 +920,10 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             sl__dec_out_raw(out, "null", 4);
             return 0;
         }
+        if (__builtin_expect(dec->opts.format != SL_FORMAT_SLUICE &&
+                                 dec->opts.format != SL_FORMAT_MAXWELL,
+                             0))
+            return sl__dec_fmt_json(dec, p, n, out);
         size_t mark = out->len;
         rc = sl_jsonb_to_json(p, n, out);
         if (rc != 0) {
@@ -862,6 +941,8 @@ int sl__dec_value_decode_other(sl_binlog_t *dec, const sl_column_t *col,
             return rc;
         if (n < 4)
             return V_FAIL("GEOMETRY value of %zu bytes has no SRID", n);
+        if (__builtin_expect(dec->opts.format != SL_FORMAT_SLUICE, 0))
+            return sl__dec_fmt_geometry(dec, p, n, out);
         sl__dec_out_raw(out, "{\"srid\":", 8);
         sl__dec_out_u64(out, sl_get_u32le(p));
         sl__dec_out_raw(out, ",\"wkb\":\"", 8);

@@ -105,6 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     int mode = data[0] % 3;
     int routed = (data[0] / 3) % 2;
+    /* The event format (sluice, debezium, maxwell, canal). */
+    int format = (data[0] / 6) % 4;
     data++;
     size--;
     uint8_t *buf = malloc(size + 512);
@@ -126,6 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         opts.column_keep = keep_cb;
         opts.key_hash = 1;
     }
+    opts.format = (sl_binlog_format_t)format;
     if (sl_binlog_new(&dec, &opts, sink_cb, NULL) == 0) {
         (void)sl_binlog_read_mem(dec, "fuzz", buf, len, 4, 0);
         sl_binlog_free(dec);

@@ -436,13 +436,15 @@ SL_TEST(capture_key_routing_and_column_exclusion) {
                     continue;
                 got_rows[t]++;
                 used[t][k] = 1;
-                if (t == 0)
-                    SL_CHECK(strstr(got.items[j], "\"v\":") == NULL);
                 SL_CHECK_OK(
                     sl_jr_parse(&doc, got.items[j], strlen(got.items[j])));
                 uint32_t img = sl_jr_get(&doc, 0, "after");
                 if (sl_jr_type(&doc, img) != SL_JR_OBJECT)
                     img = sl_jr_get(&doc, 0, "before");
+                /* The excluded column v is in no image (the event's own
+                 * "v" is the format version). */
+                if (t == 0)
+                    SL_CHECK(sl_jr_get(&doc, img, "v") == SL_JR_NONE);
                 uint64_t id;
                 SL_CHECK_OK(sl_jr_u64(&doc, sl_jr_get(&doc, img, "id"), &id));
                 SL_CHECK(id < 2000);

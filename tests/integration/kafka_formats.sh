@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# sluice-capture --format debezium / maxwell / canal through the broker,
+# read by a Kafka client (issue 19): kcat -C reads the table's topic and
+# every record is the producer's JSON (Debezium's envelope with op c/u/d
+# and the after image; Maxwell's type/data/commit; Canal's FlatMessage),
+# with no begin/commit marker records among them. sluice-apply given
+# such a topic stops with its clear "not a sluice change event" error.
+#
+# Uses the harness's source mariadbd (SL_SOURCE_*; skips without it),
+# starts its own broker and one capture per format. Prints PASS/FAIL/SKIP
+# lines; exit status 1 when anything failed.
+set -u
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$TOP" || exit 1
+# shellcheck source=../harness/harness.sh
+. tests/harness/harness.sh
+
+NAME=kafka_formats
+PY=/usr/bin/python3
+failed=0
+pass() { echo "PASS $NAME:$*"; }
+fail() { echo "FAIL $NAME:$*"; failed=1; }
+
+if [ -z "${SL_SOURCE_PORT:-}" ] || [ -z "${SL_SOURCE_PASSWORD_FILE:-}" ]; then
+    echo "SKIP $NAME: no source mariadbd (run under tests/run-integration.sh)"
+    exit 0
+fi
+for p in sluice-broker sluice-capture sluice; do
+    [ -x "bin/$p" ] || { fail "setup: bin/$p is missing (run make)"; exit 1; }
+done
+command -v kcat > /dev/null || { fail "setup: kcat is missing (make deps)"; exit 1; }
+src_root() { mariadb --no-defaults -uroot --socket="$SL_SOURCE_SOCKET" "$@"; }
+sl_h_init || { fail "setup: harness"; exit 1; }
+dir=$SL_HARNESS_ROOT/kafka_formats
+rm -rf "$dir"
+mkdir -p "$dir/broker"
+
+src_root -e "
+    DROP DATABASE IF EXISTS kfmt;
+    CREATE DATABASE kfmt;
+    CREATE TABLE kfmt.t (id INT PRIMARY KEY, name VARCHAR(20), d DATE);" ||
+    { fail "setup: cannot create the table"; exit 1; }
+
+tport=$(build/freeport) kport=$(build/freeport)
+bin/sluice-broker --listen "127.0.0.1:$tport" --kafka-listen "127.0.0.1:$kport" \
+    --data "$dir/broker" > "$dir/broker.log" 2>&1 &
+sl_h_record_pid kfmt-broker $!
+sl_h_wait_for broker 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$kport" ||
+    { fail "setup: broker did not start"; exit 1; }
+
+common=(--source "mysql://${SL_SOURCE_USER:-sluice}@127.0.0.1:$SL_SOURCE_PORT"
+    --password-file "$SL_SOURCE_PASSWORD_FILE" --broker "127.0.0.1:$tport"
+    --heartbeat 200ms --start end --snapshot never --include 'kfmt\.t')
+pids=()
+sid=7161
+for f in debezium maxwell canal; do
+    bin/sluice-capture "${common[@]}" --topic "$f" --name "kfmt-$f" \
+        --server-id $sid --format "$f" > "$dir/$f.log" 2>&1 &
+    pids+=($!)
+    sl_h_record_pid "kfmt-$f" $!
+    sid=$((sid + 1))
+done
+for f in debezium maxwell canal; do
+    sl_h_wait_for "capture ($f)" 30 grep -q replicating "$dir/$f.log" ||
+        { fail "setup: capture $f did not start: $(tail -n 2 "$dir/$f.log")"; exit 1; }
+done
+
+src_root -e "
+    INSERT INTO kfmt.t VALUES (1, 'ann', '2020-01-02'), (2, 'bob', NULL);
+    UPDATE kfmt.t SET name = 'cy' WHERE id = 1;
+    DELETE FROM kfmt.t WHERE id = 2;"
+
+parts() { bin/sluice --broker "127.0.0.1:$tport" partitions "$1" 2> /dev/null; }
+sum_latest() { parts "$1" | awk -v p="$2" 'index($2, p) == 1 { s += $4 } END { print s + 0 }'; }
+for f in debezium maxwell canal; do
+    # Four rows, and no marker records: exactly four.
+    for _ in $(seq 1 200); do
+        [ "$(sum_latest "$f" kfmt.t)" -ge 4 ] && break
+        sleep 0.1
+    done
+done
+sleep 0.5
+
+for f in debezium maxwell canal; do
+    n=$(sum_latest "$f" kfmt.t)
+    if [ "$n" != 4 ]; then
+        fail "${f}_four_records: $n records in $f.kfmt.t (markers must not be published)"
+        continue
+    fi
+    timeout 60 kcat -b "127.0.0.1:$kport" -C -t "$f.kfmt.t" -o beginning -e \
+        -f '%s\n' > "$dir/$f.out" 2> "$dir/$f.kcat.err"
+    if why=$($PY - "$f" "$dir/$f.out" 2>&1 << 'EOF'
+import json, sys
+fmt, path = sys.argv[1], sys.argv[2]
+evs = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
+assert len(evs) == 4, "%d records" % len(evs)
+if fmt == "debezium":
+    assert [e["op"] for e in evs] == ["c", "c", "u", "d"], [e["op"] for e in evs]
+    assert evs[0]["after"] == {"id": 1, "name": "ann", "d": 18263}, evs[0]["after"]
+    assert evs[1]["after"]["d"] is None
+    assert evs[2]["before"]["name"] == "ann" and evs[2]["after"]["name"] == "cy"
+    assert evs[3]["after"] is None and evs[3]["before"]["id"] == 2
+    for e in evs:
+        s = e["source"]
+        assert s["connector"] == "mysql" and s["name"] == "debezium", s
+        assert s["db"] == "kfmt" and s["table"] == "t", s
+        assert isinstance(e["ts_ms"], int)
+elif fmt == "maxwell":
+    assert [e["type"] for e in evs] == ["insert", "insert", "update", "delete"]
+    assert evs[0]["data"] == {"id": 1, "name": "ann", "d": "2020-01-02"}
+    assert "commit" not in evs[0] and evs[1]["commit"] is True
+    assert evs[2]["old"] == {"name": "ann"} and evs[2]["commit"] is True
+    assert evs[0]["xid"] == evs[1]["xid"] != evs[2]["xid"]
+else:
+    assert [e["type"] for e in evs] == ["INSERT", "INSERT", "UPDATE", "DELETE"]
+    assert evs[0]["data"] == [{"id": "1", "name": "ann", "d": "2020-01-02"}]
+    assert evs[2]["old"] == [{"name": "ann"}]
+    assert all(e["isDdl"] is False and e["pkNames"] == ["id"] for e in evs)
+EOF
+    ); then
+        pass "kcat_reads_${f}_records"
+    else
+        fail "kcat_reads_${f}_records: $why $(tail -n 3 "$dir/$f.out") $(head -c 300 "$dir/$f.kcat.err")"
+    fi
+done
+
+# sluice-apply's cache sink on the debezium topic: a clear refusal.
+if [ -n "${SL_REDIS_PORT:-}" ]; then
+    echo 'kfmt.t user:{id}' > "$dir/keys"
+    timeout 60 bin/sluice-apply --broker "127.0.0.1:$tport" --topic debezium \
+        --group kfmt --redis "127.0.0.1:$SL_REDIS_PORT" --keys "$dir/keys" \
+        > "$dir/apply.log" 2>&1 &
+    apid=$!
+    sl_h_record_pid kfmt-apply $apid
+    for _ in $(seq 1 200); do
+        grep -q 'not a sluice change event' "$dir/apply.log" && break
+        kill -0 $apid 2> /dev/null || break
+        sleep 0.1
+    done
+    if grep -q 'partition stopped.*not a sluice change event (no' "$dir/apply.log"; then
+        pass "apply_refuses_debezium_events"
+    else
+        fail "apply_refuses_debezium_events: $(tail -n 3 "$dir/apply.log")"
+    fi
+    kill -TERM $apid 2> /dev/null
+    sl_h_wait_pid_gone $apid 20
+else
+    echo "SKIP $NAME:apply_refuses_debezium_events: no redis-server"
+fi
+
+kill -TERM "${pids[@]}" 2> /dev/null
+for p in "${pids[@]}"; do sl_h_wait_pid_gone "$p" 20; done
+exit $failed
