@@ -17,6 +17,7 @@
 #include "program.h"
 #include "secret.h"
 #include "stream.h"
+#include "tls.h"
 
 #include <mysql.h>
 #include <signal.h>
@@ -29,6 +30,7 @@ static const sl_opt_t opts[] = {
      "sluice-broker HOST:PORT, or kafka://HOST:PORT[,...] (docs/kafka.md)"},
     {"broker-secret-file", NULL, 0,
      "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
+    SL_TLS_BROKER_OPTIONS,
     {"kafka-opt", NULL, SL_OPT_MULTI,
      "KEY=VALUE librdkafka property (or sluice.*) for kafka:// brokers"},
     {"topic", NULL, 0, "topic to consume (required)"},
@@ -243,6 +245,14 @@ int main(int argc, char **argv) {
         return err;
     }
     co.secret = secret;
+    sl_tls_opts_t broker_tls;
+    int broker_tls_on = 0;
+    if (sl_tls_broker_config(&cfg, &broker_tls, &broker_tls_on, errbuf,
+                             sizeof errbuf) != 0) {
+        sl_secret_free(secret);
+        return usage(&cfg, errbuf);
+    }
+    co.broker_tls = broker_tls_on ? &broker_tls : NULL;
 
     /* The MySQL target. */
     sl_mysql_opts_t mo;

@@ -37,6 +37,10 @@ typedef struct {
                             (0: no budget). */
     sl_proto_limits_t limits;
     const char *secret; /* Shared secret, or NULL. Not copied. */
+    /* TLS (lib/tls.h): with a certificate and key the listener speaks
+     * only TLS; with a client CA too, clients must present a certificate
+     * it signed. NULL: plaintext. Read at start only. */
+    const char *tls_cert, *tls_key, *tls_client_ca;
 } sl_server_opts_t;
 
 typedef struct sl_server_s sl_server_t;

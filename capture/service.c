@@ -23,6 +23,7 @@
 #include "source.h"
 #include "stats.h"
 #include "strmap.h"
+#include "tls.h"
 
 #include <ctype.h>
 #include <mysqld_error.h>
@@ -43,6 +44,7 @@ static const sl_opt_t opts_table[] = {
      "sluice-broker HOST:PORT, or kafka://HOST:PORT[,...] (docs/kafka.md)"},
     {"broker-secret-file", NULL, 0,
      "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
+    SL_TLS_BROKER_OPTIONS,
     {"kafka-opt", NULL, SL_OPT_MULTI,
      "KEY=VALUE librdkafka property (or sluice.*) for kafka:// brokers"},
     {"topic", "sluice", 0, "topic the change events go to"},
@@ -102,6 +104,8 @@ typedef struct {
     char user[128];
     char *password;
     char *broker_secret;
+    sl_tls_opts_t broker_tls; /* Used when broker_tls_on. */
+    int broker_tls_on;
     char *start_file;
     uint64_t start_pos;
     char *start_gtid;
@@ -957,6 +961,9 @@ static int setup(svc_t *svc, int argc, char **argv) {
         snprintf(svc->err, sizeof svc->err, "%s", errbuf);
         return SL_EUSAGE;
     }
+    if (sl_tls_broker_config(&svc->cfg, &svc->broker_tls, &svc->broker_tls_on,
+                             svc->err, sizeof svc->err) != 0)
+        return SL_EUSAGE;
     svc->src_opts.host = svc->host;
     svc->src_opts.user = svc->user;
     svc->src_opts.password = svc->password;
@@ -1166,6 +1173,7 @@ static int run(svc_t *svc) {
     sl_publish_opts_t popts = {
         .broker = sl_config_get(&svc->cfg, "broker"),
         .secret = svc->broker_secret,
+        .broker_tls = svc->broker_tls_on ? &svc->broker_tls : NULL,
         .topic = sl_config_get(&svc->cfg, "topic"),
         .checkpoint_partition = name,
         .producer = producer_id(svc, name),
