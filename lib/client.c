@@ -233,7 +233,7 @@ static int tls_start(sl_client_t *cl) {
     }
     close(cl->fd);
     cl->fd = -1;
-    cl->tls_refused = err != SL_ETIMEDOUT;
+    cl->tls_refused = err == SL_EAUTH;
     sl_log_error("TLS to the broker failed", "broker=%s:%u error=\"%s\"",
                  cl->host, cl->port, why);
     return sl__client_set_err(cl, err, "TLS to broker %s:%u: %s", cl->host,

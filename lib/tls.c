@@ -398,15 +398,18 @@ int sl_tls_client_start(sl_tls_ctx_t *ctx, int fd, const char *host,
             if (poll(&pfd, 1, (int)left) >= 0 || errno == EINTR)
                 continue;
         }
-        int rc = SL_EPROTO;
+        /* A refusal (certificate, alert) is final, like a wrong secret;
+         * a connection lost or slow may be retried. */
+        int rc = SL_EAUTH;
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
             snprintf(err, errlen, "TLS handshake timed out");
             rc = SL_ETIMEDOUT;
-        } else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+        } else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+            rc = SL_ECONN;
             snprintf(err, errlen,
                      "TLS handshake failed: the server closed the connection "
                      "(does it speak TLS?)");
-        else
+        } else
             session_reason(ssl, err, errlen, "TLS handshake failed");
         ERR_clear_error();
         SSL_free(ssl);

@@ -111,8 +111,9 @@ struct ssl_st;
 /* Shakes hands on connected non-blocking socket fd within timeout_ms,
  * verifying that the server's certificate names host (a DNS name or an IP
  * address) unless the context is insecure. On error err says why (the
- * certificate check that failed, or OpenSSL's reason) and SL_EPROTO or
- * SL_ETIMEDOUT is returned; the socket is left to the caller. */
+ * certificate check that failed, or OpenSSL's reason) and the result is
+ * SL_EAUTH (refused: certificate, alert), SL_ECONN (the connection was
+ * lost) or SL_ETIMEDOUT; the socket is left to the caller. */
 int sl_tls_client_start(sl_tls_ctx_t *ctx, int fd, const char *host,
                         int timeout_ms, struct ssl_st **out, char *err,
                         size_t errlen);
