@@ -62,7 +62,10 @@ static const sl_opt_t opts_table[] = {
     {"checkpoint-interval", "200ms", 0, "how often the resume point is saved"},
     {"max-inflight", "64MiB", 0, "unacknowledged bytes before pausing"},
     {"tls", "no", SL_OPT_FLAG, "require TLS to the source"},
-    {"tls-ca", NULL, 0, "CA file to verify the source's certificate"},
+    {"tls-ca", NULL, 0,
+     "CA file to verify the source's certificate (default: the system's)"},
+    {"tls-insecure", "no", SL_OPT_FLAG,
+     "TLS to the source WITHOUT verifying its certificate (implies --tls)"},
     {"preflight", "yes", 0, "check the source's settings before starting"},
     {"schema-check", "yes", 0,
      "compare the schema history with the source's information_schema "
@@ -971,7 +974,18 @@ static int setup(svc_t *svc, int argc, char **argv) {
     svc->src_opts.heartbeat_ms = (uint32_t)heartbeat;
     svc->src_opts.timeout_ms = (uint32_t)timeout;
     svc->src_opts.tls_ca = sl_config_get(&svc->cfg, "tls-ca");
-    if (svc->src_opts.tls_ca != NULL)
+    if (sl_config_get_bool(&svc->cfg, "tls-insecure",
+                           &svc->src_opts.tls_insecure) != 0) {
+        snprintf(svc->err, sizeof svc->err, "%s", svc->cfg.err);
+        return SL_EUSAGE;
+    }
+    if (svc->src_opts.tls_insecure && svc->src_opts.tls_ca != NULL) {
+        snprintf(svc->err, sizeof svc->err,
+                 "--tls-insecure skips the check --tls-ca is for: give one "
+                 "of them");
+        return SL_EUSAGE;
+    }
+    if (svc->src_opts.tls_ca != NULL || svc->src_opts.tls_insecure)
         svc->src_opts.tls = 1;
     if (sl_route_parse(sl_config_get(&svc->cfg, "partition-by"), &svc->route) !=
         0) {
