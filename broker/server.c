@@ -791,6 +791,10 @@ void sl_server_mem_account(sl_server_t *srv, size_t *held, size_t now) {
 
 int sl_server_mem_full(const sl_server_t *srv) { return srv->mem_full; }
 
+struct sl_tls_ctx_s *sl_server_tls(const sl_server_t *srv) {
+    return srv->tls;
+}
+
 size_t sl_server_keep_limit(const sl_server_t *srv) {
     return sl__server_keep_limit(srv);
 }

@@ -102,6 +102,9 @@ void sl_server_mem_account(sl_server_t *srv, size_t *held, size_t now);
 size_t sl_server_keep_limit(const sl_server_t *srv);
 /* Whether the memory budget is reached (reading must pause). */
 int sl_server_mem_full(const sl_server_t *srv);
+/* The text listener's TLS context (lib/tls.h), or NULL: the Kafka
+ * listener speaks TLS with the same certificate when there is one. */
+struct sl_tls_ctx_s *sl_server_tls(const sl_server_t *srv);
 /* Takes one connection slot of max_connections for the second listener:
  * 0, or SL_ELIMIT when every slot is taken. Give it back with
  * sl_server_conn_release(). */

@@ -12,6 +12,7 @@
 #     with a certificate from that CA is served;
 #   - a flood of stalled handshakes stays within --max-memory, is closed at
 #     the handshake deadline, and the broker serves afterwards;
+#   - the Kafka listener speaks TLS with the same certificate (kcat);
 #   - no key material or secret reaches the broker's log.
 # Prints PASS/FAIL lines.
 set -u
@@ -45,14 +46,16 @@ dir=$(mktemp -d "$SL_HARNESS_ROOT/tlsb.XXXXXX")
       -CAcreateserial -out client.pem -days 2 ) >/dev/null 2>&1 ||
     { fail tls_broker_setup "openssl could not make certificates"; exit 1; }
 
-# start_broker NAME CERT [ARGS...]: a TLS broker; sets port_NAME.
+# start_broker NAME CERT [ARGS...]: a TLS broker; sets port_NAME. Its
+# Kafka listener is $kafka_listen (off unless set).
 start_broker() {
     local name=$1 cert=$2
     shift 2
     local port
     port=$(build/freeport)
     mkdir -p "$dir/$name"
-    bin/sluice-broker --listen "127.0.0.1:$port" --kafka-listen off \
+    bin/sluice-broker --listen "127.0.0.1:$port" \
+        --kafka-listen "${kafka_listen:-off}" \
         --data "$dir/$name" --tls-cert "$dir/$cert" \
         --tls-key "$dir/server.key" "$@" > "$dir/$name.log" 2>&1 &
     sl_h_record_pid "tls-$name" $!
@@ -171,7 +174,29 @@ else
         "flood=$(cat "$dir/flood.out") peak=$peak tls_failed=$tfail"
 fi
 
-# 7. Nothing secret in the logs.
+# 7. The Kafka listener speaks TLS with the same certificate: kcat with
+# security.protocol=SSL produces and consumes; plaintext kcat gets nothing.
+if command -v kcat >/dev/null; then
+    kport=$(build/freeport)
+    kafka_listen="127.0.0.1:$kport" start_broker kafka server.pem
+    ssl=(-b "127.0.0.1:$kport" -X security.protocol=SSL
+        -X "ssl.ca.location=$dir/ca.pem")
+    echo "kafka over tls" | timeout 60 kcat "${ssl[@]}" -P -t kt -p 0 \
+        > "$dir/kcat-p.out" 2>&1
+    got=$(timeout 60 kcat "${ssl[@]}" -C -t kt -p 0 -e -q 2>"$dir/kcat-c.err")
+    plain=$(timeout 30 kcat -b "127.0.0.1:$kport" -C -t kt -p 0 -e -q \
+            -m 3 2>/dev/null)
+    if [ "$got" = "kafka over tls" ] && [ -z "$plain" ]; then
+        pass tls_broker_kafka_listener
+    else
+        fail tls_broker_kafka_listener \
+            "got '$got' plain '$plain': $(cat "$dir/kcat-p.out" "$dir/kcat-c.err")"
+    fi
+else
+    echo "SKIP tls_broker_kafka_listener: kcat is not installed"
+fi
+
+# 8. Nothing secret in the logs.
 if cat "$dir"/*.log | grep -q -e "PRIVATE KEY" -e "BEGIN CERT"; then
     fail tls_broker_logs_clean "key or certificate material in a log"
 else
