@@ -73,7 +73,7 @@ static const sl_opt_t opts[] = {
      "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
     {"auth-file", "broker-secret-file", SL_OPT_ALIAS, NULL},
     {"tls-cert", NULL, 0,
-     "PEM certificate (chain) file: the text listener then speaks only TLS"},
+     "PEM certificate (chain) file: both listeners then speak only TLS"},
     {"tls-key", NULL, 0, "PEM private key file of tls-cert"},
     {"tls-client-ca", NULL, 0,
      "CA file: clients must present a certificate it signed"},
