@@ -27,7 +27,7 @@ PREFIX ?= /usr/local
 CLANG ?= clang
 FUZZ_SECONDS ?= 60
 
-PC_MODULES := libmariadb libuv libpcre2-8 hiredis libzstd zlib inih libcrypto libmemcached liblz4 snappy
+PC_MODULES := libmariadb libuv libpcre2-8 hiredis libzstd zlib inih libssl libcrypto libmemcached liblz4 snappy
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE_CFLAGS := -std=gnu11 -g $(WARN) -D_GNU_SOURCE -I. -Ilib -Itests/harness -MMD -MP

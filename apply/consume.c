@@ -181,7 +181,8 @@ static int broker_connect(const sl__consume_t *c, sl_stream_t **out) {
                            .connect_timeout_ms = 3000,
                            .io_timeout_ms = 30000,
                            .retry_ms = 3000,
-                           .props = c->o.props};
+                           .props = c->o.props,
+                           .tls = c->o.broker_tls};
     return sl_stream_open(c->o.broker, &co, out);
 }
 
@@ -960,8 +961,10 @@ int sl_consume_run(const sl_consume_opts_t *opts, volatile int *soft_stop,
     sl_backoff_t bo;
     sl_backoff_init(&bo, 100, 5000);
     while (cl == NULL && !*soft_stop) {
-        sl_stream_opts_t co = {
-            .secret = c.o.secret, .retry_ms = 3000, .props = c.o.props};
+        sl_stream_opts_t co = {.secret = c.o.secret,
+                               .retry_ms = 3000,
+                               .props = c.o.props,
+                               .tls = c.o.broker_tls};
         int rc = sl_stream_open(c.o.broker, &co, &cl);
         if (rc == 0)
             break;

@@ -36,8 +36,10 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *broker;       /* "HOST:PORT" or "kafka://HOST:PORT[,...]". */
-    const char *secret;       /* Broker secret or NULL. */
+    const char *broker; /* "HOST:PORT" or "kafka://HOST:PORT[,...]". */
+    const char *secret; /* Broker secret or NULL. */
+    const struct sl_tls_opts_s *broker_tls; /* TLS to a sluice broker, or
+                                               NULL (lib/tls.h). */
     const char *const *props; /* Transport settings (lib/stream.h). */
     const char *topic;
     const char *group;

@@ -18,6 +18,7 @@
 #include "program.h"
 #include "secret.h"
 #include "stream.h"
+#include "tls.h"
 
 #include <mysql.h>
 #include <signal.h>
@@ -30,6 +31,7 @@ static const sl_opt_t opts[] = {
      "sluice-broker HOST:PORT, or kafka://HOST:PORT[,...] (docs/kafka.md)"},
     {"broker-secret-file", NULL, 0,
      "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
+    SL_TLS_BROKER_OPTIONS,
     {"kafka-opt", NULL, SL_OPT_MULTI,
      "KEY=VALUE librdkafka property (or sluice.*) for kafka:// brokers"},
     {"topic", NULL, 0, "topic to consume (required)"},
@@ -42,6 +44,13 @@ static const sl_opt_t opts[] = {
     {"target", NULL, 0,
      "MySQL/MariaDB target mysql://USER@HOST:PORT/DB, or PostgreSQL "
      "postgresql://USER@HOST:PORT/DB (DB holds sluice_offsets)"},
+    {"target-tls", "no", SL_OPT_FLAG,
+     "require TLS to the target and verify its certificate and name"},
+    {"target-tls-ca", NULL, 0,
+     "CA file for the target's certificate (implies --target-tls; default: "
+     "the system's)"},
+    {"target-tls-insecure", "no", SL_OPT_FLAG,
+     "TLS to the target WITHOUT verifying it (implies --target-tls)"},
     {"target-password-file", NULL, 0,
      "file with the target password (else $SLUICE_TARGET_PASSWORD)"},
     {"map", NULL, SL_OPT_MULTI, "database mapping SRC_DB=DST_DB (repeatable)"},
@@ -122,12 +131,14 @@ static int usage(sl_config_t *cfg, const char *msg) {
 
 /* Checks the key templates of exact tables against the target's columns
  * (when a target is configured and reachable). */
-static int validate_keys(const sl_keytpl_set_t *keys, const sl_mysql_url_t *url,
+static int validate_keys(const sl_keytpl_set_t *keys, const sl_mysql_opts_t *mo,
                          const char *password, const sl_dbmap_t *maps,
                          size_t nmaps) {
+    const sl_mysql_url_t *url = &mo->url;
     MYSQL *m = mysql_init(NULL);
     unsigned int timeout = 5;
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    sl_mysql_set_tls(m, mo);
     if (mysql_real_connect(m, url->host, url->user, password, NULL, url->port,
                            NULL, 0) == NULL) {
         sl_log_warn("key templates not validated: target unreachable",
@@ -261,6 +272,14 @@ int main(int argc, char **argv) {
         return err;
     }
     co.secret = secret;
+    sl_tls_opts_t broker_tls;
+    int broker_tls_on = 0;
+    if (sl_tls_broker_config(&cfg, &broker_tls, &broker_tls_on, errbuf,
+                             sizeof errbuf) != 0) {
+        sl_secret_free(secret);
+        return usage(&cfg, errbuf);
+    }
+    co.broker_tls = broker_tls_on ? &broker_tls : NULL;
 
     /* The MySQL target. */
     sl_mysql_opts_t mo;
@@ -314,6 +333,21 @@ int main(int argc, char **argv) {
             return usage(&cfg, errbuf);
         mo.password = tpass;
         po.password = tpass;
+        mo.tls_ca = sl_config_get(&cfg, "target-tls-ca");
+        if (sl_config_get_bool(&cfg, "target-tls", &mo.tls) != 0 ||
+            sl_config_get_bool(&cfg, "target-tls-insecure", &mo.tls_insecure) !=
+                0)
+            return usage(&cfg, cfg.err);
+        if (mo.tls_insecure && mo.tls_ca != NULL)
+            return usage(&cfg, "--target-tls-insecure skips the check "
+                               "--target-tls-ca is for: give one of them");
+        mo.tls = mo.tls || mo.tls_insecure || mo.tls_ca != NULL;
+        /* libpq takes its TLS settings from the URL (sslmode,
+         * sslrootcert); the MySQL flags would be silently ignored there. */
+        if (pg && mo.tls)
+            return usage(&cfg, "--target-tls* are for MySQL/MariaDB targets; "
+                               "a PostgreSQL target takes ?sslmode=verify-full"
+                               "&sslrootcert=FILE in its URL");
         if (sl_drift_parse(sl_config_get(&cfg, "drift"), &mo.drift) != 0)
             return usage(&cfg, "--drift must be overwrite, skip or stop");
         const sl_strlist_t *ml = sl_config_get_list(&cfg, "map");
@@ -407,7 +441,7 @@ int main(int argc, char **argv) {
         return usage(&cfg, "nothing to apply to: give --target, --redis or "
                            "--memcached");
     if (keys != NULL && co.mysql != NULL && !pg &&
-        validate_keys(keys, &mo.url, tpass, maps, nmaps) != 0) {
+        validate_keys(keys, &mo, tpass, maps, nmaps) != 0) {
         sl_keytpl_free(keys);
         sl_config_free(&cfg);
         return 1;

@@ -72,6 +72,11 @@ static const sl_opt_t opts[] = {
     {"broker-secret-file", NULL, 0,
      "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
     {"auth-file", "broker-secret-file", SL_OPT_ALIAS, NULL},
+    {"tls-cert", NULL, 0,
+     "PEM certificate (chain) file: both listeners then speak only TLS"},
+    {"tls-key", NULL, 0, "PEM private key file of tls-cert"},
+    {"tls-client-ca", NULL, 0,
+     "CA file: clients must present a certificate it signed"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
     SL_HTTP_OPTS,
@@ -325,6 +330,16 @@ int main(int argc, char **argv) {
     sv.limits.max_msg = maxmsg;
     sv.limits.max_request = maxreq;
     sv.secret = secret;
+    sv.tls_cert = sl_config_get(&cfg, "tls-cert");
+    sv.tls_key = sl_config_get(&cfg, "tls-key");
+    sv.tls_client_ca = sl_config_get(&cfg, "tls-client-ca");
+    if ((sv.tls_cert != NULL) != (sv.tls_key != NULL) ||
+        (sv.tls_client_ca != NULL && sv.tls_cert == NULL)) {
+        fprintf(stderr, "sluice-broker: --tls-cert and --tls-key go together "
+                        "(and --tls-client-ca needs them)\n");
+        rc = 2;
+        goto out;
+    }
     char khost[256], kadv[256];
     sl_kafka_opts_t ko;
     int kafka_on;
@@ -405,7 +420,11 @@ int main(int argc, char **argv) {
                     "(--allow-remote-insecure)",
                     "listen=%s:%u", host, sv.port);
     sl_log_info("broker started",
-                "listen=%s:%u kafka=%s data=%s fsync=%s auth=%s", host, sv.port,
+                "listen=%s:%u tls=%s kafka=%s data=%s fsync=%s auth=%s", host,
+                sv.port,
+                sv.tls_cert == NULL        ? "off"
+                : sv.tls_client_ca != NULL ? "on,client-cert"
+                                           : "on",
                 kafka ? sl_config_get(&cfg, "kafka-listen") : "off", so.dir,
                 sl_config_get(&cfg, "fsync"), secret ? "on" : "off");
     uv_run(loop, UV_RUN_DEFAULT);

@@ -28,6 +28,16 @@
  * started request within request_ms of the moment the broker began
  * waiting for its rest. After a half-close (EOF) every complete request
  * is still executed and answered before the connection closes.
+ *
+ * TLS (tls-cert/tls-key): each connection gets a session on memory BIOs
+ * (lib/tls.h). Ciphertext is read where plaintext would be and decrypted
+ * into the input buffer in place (tls_input()); output is encrypted into
+ * the write buffer when flushed. Each session is counted in the memory
+ * budget (sl_tls_conn_mem()), and the handshake must be done within
+ * auth_ms (10 s when 0) of the connect, so a handshake flood is bounded by
+ * max_conns, the budget and that deadline. A peer that sends plaintext
+ * gets one plaintext 400 line and is closed; failed handshakes are counted
+ * (stats tls_failed, tls_plaintext) and logged at debug level only.
  */
 #include "broker/server_int.h"
 
@@ -35,6 +45,7 @@
 #include "error.h"
 #include "log.h"
 #include "status.h"
+#include "tls.h"
 
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -86,6 +97,7 @@ void sl__server_conn_free_maybe(sl_conn_t *conn) {
     sl_buf_free(&conn->in);
     sl_buf_free(&conn->out);
     sl_buf_free(&conn->wbuf);
+    sl_tls_conn_free(conn->tls);
     free(conn->list_topic);
     free(conn);
     sl__server_mem_update(srv);
@@ -158,16 +170,32 @@ static void flush(sl_conn_t *conn) {
             conn_account(conn);
         return;
     }
-    if (conn->out.len == 0) {
+    if (conn->out.len == 0 &&
+        (conn->tls == NULL || !sl_tls_conn_has_output(conn->tls))) {
         if (conn->close_after_flush && !conn->held)
             sl__server_conn_close(conn);
         return;
     }
-    sl_buf_t tmp = conn->wbuf;
-    conn->wbuf = conn->out;
-    conn->out = tmp;
-    sl_buf_reset(&conn->out);
-    conn_account(conn);
+    if (conn->tls != NULL) {
+        /* Encrypted into the (empty) write buffer; plaintext offered
+         * before the handshake is done stays in out. */
+        size_t used = 0;
+        if (sl_tls_conn_output(conn->tls, conn->out.data, conn->out.len, &used,
+                               &conn->wbuf) != 0) {
+            sl__server_conn_close(conn);
+            return;
+        }
+        sl_buf_consume(&conn->out, used);
+        conn_account(conn);
+        if (conn->wbuf.len == 0)
+            return;
+    } else {
+        sl_buf_t tmp = conn->wbuf;
+        conn->wbuf = conn->out;
+        conn->out = tmp;
+        sl_buf_reset(&conn->out);
+        conn_account(conn);
+    }
     uv_buf_t b = uv_buf_init((char *)conn->wbuf.data, (unsigned)conn->wbuf.len);
     conn->wreq.data = conn;
     int rc = uv_write(&conn->wreq, (uv_stream_t *)&conn->tcp, &b, 1, write_cb);
@@ -194,7 +222,8 @@ void sl__server_flush_dirty(sl_server_t *srv) {
 
 /* Brings conn's share of srv->mem_conns up to what its buffers hold. */
 static void conn_account(sl_conn_t *conn) {
-    size_t now = sizeof *conn + conn->in.cap + conn->out.cap + conn->wbuf.cap;
+    size_t now = sizeof *conn + conn->in.cap + conn->out.cap + conn->wbuf.cap +
+                 (conn->tls ? sl_tls_conn_mem(conn->tls) : 0);
     conn->srv->mem_conns += now - conn->mem; /* Unsigned: wraps right. */
     conn->mem = now;
 }
@@ -407,9 +436,89 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
     buf->len = conn->in.cap - conn->in.len;
 }
 
+/* Decrypts the nread bytes of ciphertext just read at the end of conn's
+ * input into plaintext there (see the top of the file). Returns the number
+ * of plaintext bytes added, UV_EOF when the peer ended the session, or -1
+ * when conn was refused (and is being closed). */
+static ssize_t tls_input(sl_conn_t *conn, size_t nread) {
+    sl_server_t *srv = conn->srv;
+    size_t before = conn->in.len;
+    int plaintext = 0;
+    char why[320];
+    int err = sl_tls_conn_input(conn->tls, conn->in.data + before, nread,
+                                &conn->in, &plaintext, why, sizeof why);
+    conn_account(conn);
+    if (err == SL_ECLOSED)
+        return UV_EOF;
+    if (err == 0) {
+        if (sl_tls_conn_has_output(conn->tls))
+            sl__server_mark_dirty(conn);
+        return (ssize_t)(conn->in.len - before);
+    }
+    conn->in.len = before;
+    if (plaintext) {
+        /* Told in the only language it speaks, then closed. */
+        srv->st.tls_plaintext++;
+        sl_log_debug("plaintext client on the TLS listener refused", NULL);
+        sl_tls_conn_free(conn->tls);
+        conn->tls = NULL;
+        conn_account(conn);
+        sl__server_reply(conn, SL_STATUS_BAD_REQUEST, 0, 0,
+                         "this listener requires TLS");
+        conn->close_after_flush = 1;
+        sl__server_update_reading(conn);
+        return -1;
+    }
+    srv->st.tls_failed++;
+    sl_log_debug("TLS session refused", "reason=\"%s\"", why);
+    /* The alert saying why (a few bytes) goes out before the close. */
+    sl_buf_t alert = SL_BUF_INIT;
+    size_t used;
+    if (sl_tls_conn_output(conn->tls, NULL, 0, &used, &alert) == 0 &&
+        alert.len > 0) {
+        uv_buf_t b = uv_buf_init((char *)alert.data, (unsigned)alert.len);
+        uv_try_write((uv_stream_t *)&conn->tcp, &b, 1);
+    }
+    sl_buf_free(&alert);
+    sl__server_conn_close(conn);
+    return -1;
+}
+
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     (void)buf;
     sl_conn_t *conn = s->data;
+    if (nread > 0 && conn->tls_lazy) {
+        conn->tls_lazy = 0;
+        if (sl_tls_conn_new(conn->srv->tls, &conn->tls) != 0) {
+            sl__server_conn_close(conn);
+            return;
+        }
+    }
+    if (nread > 0 && conn->tls != NULL) {
+        conn->srv->st.bytes_read += (uint64_t)nread;
+        conn->last_active_ms = (uint64_t)uv_now(conn->srv->loop);
+        nread = tls_input(conn, (size_t)nread);
+        if (nread < 0 && nread != UV_EOF) {
+            sl__server_flush_dirty(conn->srv);
+            sl__server_mem_update(conn->srv);
+            return;
+        }
+        if (nread == 0) {
+            /* Handshake bytes only: send the answer, if any, and give
+             * the read buffer back as a plaintext read of nothing does
+             * (a flood of handshakes holds no read buffers). */
+            sl__server_conn_trim(conn);
+            sl__server_flush_dirty(conn->srv);
+            sl__server_mem_update(conn->srv);
+            return;
+        }
+        if (nread > 0) {
+            /* tls_input() appended the plaintext to the input. */
+            sl__server_process(conn);
+            sl__server_flush_dirty(conn->srv);
+            return;
+        }
+    }
     if (nread == UV_EOF) {
         /* A half-close (`printf ... | nc`): the requests already received
          * are still executed and every reply, acks included, is sent
@@ -518,6 +627,10 @@ static void on_connection(uv_stream_t *ls, int status) {
         return;
     }
     uv_tcp_nodelay(&conn->tcp, 1);
+    /* The TLS session is made when the first bytes arrive, so that
+     * connections accepted at the memory budget (not read) cost no more
+     * than plaintext ones. */
+    conn->tls_lazy = srv->tls != NULL;
     sl__server_update_reading(conn);
 }
 
@@ -533,6 +646,16 @@ static void sweep_cb(uv_timer_t *t) {
          * the broker started waiting for its rest (see sl__server_process()).
          */
         int open = !conn->held && !conn->close_after_flush;
+        /* A TLS handshake has auth_ms (10 s when 0) from the connect. */
+        if ((conn->tls_lazy ||
+             (conn->tls != NULL && !sl_tls_conn_ready(conn->tls))) &&
+            now - conn->connected_ms >
+                (srv->opts.auth_ms ? srv->opts.auth_ms : 10000)) {
+            srv->st.timeouts++;
+            srv->st.tls_failed++;
+            sl__server_conn_close(conn);
+            continue;
+        }
         if (open && srv->opts.auth_ms && !conn->authed &&
             now - conn->connected_ms > srv->opts.auth_ms) {
             srv->st.timeouts++;
@@ -579,6 +702,16 @@ int sl_server_start(uv_loop_t *loop, sl_store_t *store,
         free(srv);
         return SL_EINVAL;
     }
+    if (opts->tls_cert != NULL || opts->tls_key != NULL) {
+        sl_tls_opts_t to = {opts->tls_cert, opts->tls_key, opts->tls_client_ca,
+                            0};
+        char why[700];
+        if (sl_tls_server_ctx(&to, &srv->tls, why, sizeof why) != 0) {
+            sl_log_error("cannot set up TLS", "error=\"%s\"", why);
+            free(srv);
+            return SL_EINVAL;
+        }
+    }
     uv_tcp_init(loop, &srv->listener);
     srv->listener.data = srv;
     rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&addr, 0);
@@ -589,6 +722,7 @@ int sl_server_start(uv_loop_t *loop, sl_store_t *store,
                      opts->port, uv_strerror(rc));
         uv_close((uv_handle_t *)&srv->listener, NULL);
         uv_run(loop, UV_RUN_NOWAIT);
+        sl_tls_ctx_free(srv->tls);
         free(srv);
         return SL_ECONN;
     }
@@ -637,6 +771,7 @@ void sl_server_stop(sl_server_t *srv, void (*cb)(void *data), void *data) {
 }
 
 void sl_server_free(sl_server_t *srv) {
+    sl_tls_ctx_free(srv->tls);
     free(srv->msgs);
     sl_buf_free(&srv->body);
     free(srv);
@@ -655,6 +790,10 @@ void sl_server_mem_account(sl_server_t *srv, size_t *held, size_t now) {
 }
 
 int sl_server_mem_full(const sl_server_t *srv) { return srv->mem_full; }
+
+struct sl_tls_ctx_s *sl_server_tls(const sl_server_t *srv) {
+    return srv->tls;
+}
 
 size_t sl_server_keep_limit(const sl_server_t *srv) {
     return sl__server_keep_limit(srv);

@@ -37,6 +37,10 @@ typedef struct {
                             (0: no budget). */
     sl_proto_limits_t limits;
     const char *secret; /* Shared secret, or NULL. Not copied. */
+    /* TLS (lib/tls.h): with a certificate and key the listener speaks
+     * only TLS; with a client CA too, clients must present a certificate
+     * it signed. NULL: plaintext. Read at start only. */
+    const char *tls_cert, *tls_key, *tls_client_ca;
 } sl_server_opts_t;
 
 typedef struct sl_server_s sl_server_t;
@@ -98,6 +102,9 @@ void sl_server_mem_account(sl_server_t *srv, size_t *held, size_t now);
 size_t sl_server_keep_limit(const sl_server_t *srv);
 /* Whether the memory budget is reached (reading must pause). */
 int sl_server_mem_full(const sl_server_t *srv);
+/* The text listener's TLS context (lib/tls.h), or NULL: the Kafka
+ * listener speaks TLS with the same certificate when there is one. */
+struct sl_tls_ctx_s *sl_server_tls(const sl_server_t *srv);
 /* Takes one connection slot of max_connections for the second listener:
  * 0, or SL_ELIMIT when every slot is taken. Give it back with
  * sl_server_conn_release(). */

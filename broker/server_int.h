@@ -30,6 +30,7 @@ typedef struct {
     uint64_t err_protocol, err_unknown_cmd, err_too_large, err_crc, err_auth,
         err_not_found, err_range, err_truncated, err_store;
     uint64_t mem_full_events, mem_deferred, turn_yields;
+    uint64_t tls_failed, tls_plaintext; /* Refused TLS sessions. */
     size_t mem_peak;
 } srv_stats_t;
 
@@ -60,8 +61,9 @@ struct sl_server_s {
     uv_check_t check;         /* Notices memory released by the store. */
     sl_conn_t *yhead, *ytail; /* Yielded connections, in order. */
     srv_stats_t st;
-    sl_server_ext_t ext; /* The Kafka listener's hooks (server.h). */
-    uint64_t ext_conns;  /* Its connections, within max_conns. */
+    sl_server_ext_t ext;      /* The Kafka listener's hooks (server.h). */
+    uint64_t ext_conns;       /* Its connections, within max_conns. */
+    struct sl_tls_ctx_s *tls; /* Listener's TLS context, or NULL. */
 };
 
 struct sl_conn_s {
@@ -102,6 +104,8 @@ struct sl_conn_s {
     char *list_topic;
     size_t list_tlen;
     uint32_t list_next, list_end;
+    struct sl_tls_conn_s *tls; /* TLS session (owned), or NULL: plaintext. */
+    int tls_lazy; /* The session is made at the first read (see server.c). */
 };
 
 /* ---- server.c ----------------------------------------------------------- */

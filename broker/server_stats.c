@@ -84,6 +84,8 @@ void sl__server_stats(sl_conn_t *conn, const sl_cmd_t *cmd) {
     STAT("err_too_large", "%" PRIu64, st->err_too_large);
     STAT("err_crc_mismatch", "%" PRIu64, st->err_crc);
     STAT("err_auth", "%" PRIu64, st->err_auth);
+    STAT("tls_failed", "%" PRIu64, st->tls_failed);
+    STAT("tls_plaintext", "%" PRIu64, st->tls_plaintext);
     STAT("err_not_found", "%" PRIu64, st->err_not_found);
     STAT("err_offset_range", "%" PRIu64, st->err_range);
     STAT("err_truncated_request", "%" PRIu64, st->err_truncated);

@@ -939,8 +939,9 @@ int sl_publish_open(sl_publish_t **out, const sl_publish_opts_t *opts,
         sl_publish_free(pub);
         return SL_ENOMEM;
     }
-    sl_stream_opts_t sopts = {opts->secret, 5000,        30000,
-                              10000,        opts->props, opts->nparts};
+    sl_stream_opts_t sopts = {opts->secret,    5000,        30000,
+                              10000,           opts->props, opts->nparts,
+                              opts->broker_tls};
     sl_strmap_init(&pub->tails);
     sl_jr_init(&pub->jdoc);
     int err;

@@ -39,7 +39,9 @@
 typedef struct {
     const char *broker; /* "HOST:PORT", "kafka://...". Copied. */
     const char *secret; /* Broker shared secret or NULL. Copied. */
-    const char *topic;  /* Data topic. Copied. */
+    const struct sl_tls_opts_s *broker_tls; /* TLS to a sluice broker, or
+                                               NULL. Read at open. */
+    const char *topic;                      /* Data topic. Copied. */
     /* Checkpoints go to partition checkpoint_partition (the capture name)
      * of the internal topic SL_PUBLISH_INTERNAL_TOPIC, so consumers listing
      * the data topic never see them. Copied. */

@@ -60,8 +60,14 @@ static const char *const own_opts[] = {"from-file",
                                        NULL};
 
 /* Options of the service that take no value. */
-static const char *const service_flags[] = {"tls", "stats-allow-remote", "help",
-                                            "version", NULL};
+static const char *const service_flags[] = {"tls",
+                                            "broker-tls",
+                                            "broker-tls-insecure",
+                                            "tls-insecure",
+                                            "stats-allow-remote",
+                                            "help",
+                                            "version",
+                                            NULL};
 
 static const char help_text[] =
     "Usage: sluice-capture --from-file FILE... --broker HOST:PORT [OPTIONS]\n"

@@ -24,6 +24,7 @@
 #include "source.h"
 #include "stats.h"
 #include "strmap.h"
+#include "tls.h"
 
 #include <ctype.h>
 #include <mysqld_error.h>
@@ -44,6 +45,7 @@ static const sl_opt_t opts_table[] = {
      "sluice-broker HOST:PORT, or kafka://HOST:PORT[,...] (docs/kafka.md)"},
     {"broker-secret-file", NULL, 0,
      "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
+    SL_TLS_BROKER_OPTIONS,
     {"kafka-opt", NULL, SL_OPT_MULTI,
      "KEY=VALUE librdkafka property (or sluice.*) for kafka:// brokers"},
     {"topic", "sluice", 0, "topic the change events go to"},
@@ -60,8 +62,12 @@ static const sl_opt_t opts_table[] = {
     {"timeout", "10s", 0, "silence (no event, no heartbeat) before reconnect"},
     {"checkpoint-interval", "200ms", 0, "how often the resume point is saved"},
     {"max-inflight", "64MiB", 0, "unacknowledged bytes before pausing"},
-    {"tls", "no", SL_OPT_FLAG, "require TLS to the source"},
-    {"tls-ca", NULL, 0, "CA file to verify the source's certificate"},
+    {"tls", "no", SL_OPT_FLAG,
+     "require TLS to the source, verifying its certificate and name"},
+    {"tls-ca", NULL, 0,
+     "CA file to verify the source's certificate (default: the system's)"},
+    {"tls-insecure", "no", SL_OPT_FLAG,
+     "TLS to the source WITHOUT verifying its certificate (implies --tls)"},
     {"preflight", "yes", 0, "check the source's settings before starting"},
     {"schema-check", "yes", 0,
      "compare the schema history with the source's information_schema "
@@ -125,6 +131,8 @@ typedef struct {
     char user[128];
     char *password;
     char *broker_secret;
+    sl_tls_opts_t broker_tls; /* Used when broker_tls_on. */
+    int broker_tls_on;
     char *start_file;
     uint64_t start_pos;
     char *start_gtid;
@@ -1014,6 +1022,9 @@ static int setup(svc_t *svc, int argc, char **argv) {
         snprintf(svc->err, sizeof svc->err, "%s", errbuf);
         return SL_EUSAGE;
     }
+    if (sl_tls_broker_config(&svc->cfg, &svc->broker_tls, &svc->broker_tls_on,
+                             svc->err, sizeof svc->err) != 0)
+        return SL_EUSAGE;
     svc->src_opts.host = svc->host;
     svc->src_opts.user = svc->user;
     svc->src_opts.password = svc->password;
@@ -1021,7 +1032,18 @@ static int setup(svc_t *svc, int argc, char **argv) {
     svc->src_opts.heartbeat_ms = (uint32_t)heartbeat;
     svc->src_opts.timeout_ms = (uint32_t)timeout;
     svc->src_opts.tls_ca = sl_config_get(&svc->cfg, "tls-ca");
-    if (svc->src_opts.tls_ca != NULL)
+    if (sl_config_get_bool(&svc->cfg, "tls-insecure",
+                           &svc->src_opts.tls_insecure) != 0) {
+        snprintf(svc->err, sizeof svc->err, "%s", svc->cfg.err);
+        return SL_EUSAGE;
+    }
+    if (svc->src_opts.tls_insecure && svc->src_opts.tls_ca != NULL) {
+        snprintf(svc->err, sizeof svc->err,
+                 "--tls-insecure skips the check --tls-ca is for: give one "
+                 "of them");
+        return SL_EUSAGE;
+    }
+    if (svc->src_opts.tls_ca != NULL || svc->src_opts.tls_insecure)
         svc->src_opts.tls = 1;
     if (sl_route_parse(sl_config_get(&svc->cfg, "partition-by"), &svc->route) !=
         0) {
@@ -1386,6 +1408,7 @@ static int run(svc_t *svc) {
     sl_publish_opts_t popts = {
         .broker = sl_config_get(&svc->cfg, "broker"),
         .secret = svc->broker_secret,
+        .broker_tls = svc->broker_tls_on ? &svc->broker_tls : NULL,
         .topic = sl_config_get(&svc->cfg, "topic"),
         .checkpoint_partition = name,
         .producer = producer_id(svc, name),

@@ -397,7 +397,9 @@ int sl_source_connect(MYSQL **out, const sl_source_opts_t *opts, char *err,
     mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &read_s);
     mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     if (opts->tls) {
-        my_bool enforce = 1, verify = opts->tls_ca != NULL;
+        /* Verified by default (chain and name), against the CA given or
+         * the system's trust store; skipping it is asked for by name. */
+        my_bool enforce = 1, verify = !opts->tls_insecure;
         mysql_options(mysql, MYSQL_OPT_SSL_ENFORCE, &enforce);
         mysql_options(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
         if (opts->tls_ca != NULL)

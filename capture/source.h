@@ -48,7 +48,10 @@ typedef struct {
     uint32_t timeout_ms;   /* Silence longer than this is SL_ETIMEDOUT. */
     uint32_t connect_timeout_ms;
     int tls;            /* 1: require TLS. */
-    const char *tls_ca; /* CA file to verify the server, or NULL. */
+    const char *tls_ca; /* CA file to verify the server, or NULL: the
+                           system's trust store. */
+    int tls_insecure;   /* With tls: skip verifying the server's
+                           certificate and name (verified by default). */
 } sl_source_opts_t;
 
 typedef struct sl_source_s sl_source_t;

@@ -21,6 +21,7 @@
 #include "program.h"
 #include "secret.h"
 #include "timeparse.h"
+#include "tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ static const sl_opt_t opts[] = {
      "broker address (default: $SLUICE_BROKER or 127.0.0.1:8123)"},
     {"auth-file", NULL, 0,
      "file with the shared secret (or $SLUICE_BROKER_SECRET)"},
+    SL_TLS_BROKER_OPTIONS,
     {"to", NULL, 0,
      "reset: earliest, latest, an offset, or a time ('YYYY-MM-DD HH:MM:SS' "
      "local, Z for UTC, @EPOCH)"},
@@ -341,7 +343,15 @@ int sl_cli_groups_main(int argc, char **argv) {
         goto out;
     rc = 1;
     sl_client_opts_t co = {secret, 5000, (int)timeout, 5000};
-    int err = sl_client_connect(broker, &co, &cl);
+    sl_tls_opts_t tls;
+    int tls_on = 0;
+    char tls_err[200];
+    if (sl_tls_broker_config(&cfg, &tls, &tls_on, tls_err, sizeof tls_err)) {
+        fprintf(stderr, "sluice: %s\n", tls_err);
+        rc = 2;
+        goto out;
+    }
+    int err = sl_client_connect_tls(broker, &co, tls_on ? &tls : NULL, &cl);
     if (err != 0) {
         fprintf(stderr, "sluice: cannot connect to broker %s: %s\n", broker,
                 sl_strerror(err));

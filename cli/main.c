@@ -19,6 +19,7 @@
 #include "parse.h"
 #include "program.h"
 #include "secret.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@ static const sl_opt_t opts[] = {
     {"broker-secret-file", NULL, 0,
      "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
     {"auth-file", "broker-secret-file", SL_OPT_ALIAS, NULL},
+    SL_TLS_BROKER_OPTIONS,
     {"from", "earliest", 0,
      "tail: earliest, latest, an offset N, -N (N before the end) or s@MS "
      "(first at or after a time, ms since the epoch) (kcat -o)"},
@@ -135,7 +137,15 @@ int main(int argc, char **argv) {
         goto out;
     }
     sl_client_opts_t co = {secret, 5000, (int)timeout, 5000};
-    err = sl_client_connect(broker, &co, &cl);
+    sl_tls_opts_t tls;
+    int tls_on = 0;
+    char tls_err[200];
+    if (sl_tls_broker_config(&cfg, &tls, &tls_on, tls_err, sizeof tls_err)) {
+        fprintf(stderr, "sluice: %s\n", tls_err);
+        rc = 2;
+        goto out;
+    }
+    err = sl_client_connect_tls(broker, &co, tls_on ? &tls : NULL, &cl);
     if (err != 0) {
         fprintf(stderr, "sluice: cannot connect to broker %s: %s\n", broker,
                 sl_strerror(err));

@@ -29,8 +29,10 @@
 #include "clock.h"
 #include "error.h"
 #include "fmt.h"
+#include "log.h"
 #include "parse.h"
 #include "status.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +77,8 @@ int sl__client_proto_err(sl_client_t *cl, const char *fmt, ...) {
 const char *sl_client_error(const sl_client_t *cl) { return cl->err; }
 
 void sl__client_disconnect(sl_client_t *cl) {
+    sl_tls_close(cl->ssl);
+    cl->ssl = NULL;
     if (cl->fd >= 0)
         close(cl->fd);
     cl->fd = -1;
@@ -94,7 +98,7 @@ static int wait_fd(sl_client_t *cl, short ev, int64_t deadline) {
             return sl__client_set_err(cl, SL_ETIMEDOUT,
                                       "timed out talking to %s:%u", cl->host,
                                       cl->port);
-        struct pollfd pfd = {cl->fd, ev, 0};
+        struct pollfd pfd = {cl->fd, cl->ssl ? cl->tls_want : ev, 0};
         int rc = poll(&pfd, 1, (int)(left > 1000000 ? 1000000 : left));
         if (rc > 0)
             return 0;
@@ -103,11 +107,30 @@ static int wait_fd(sl_client_t *cl, short ev, int64_t deadline) {
     }
 }
 
+/* Why the last send or recv failed: OpenSSL's reason for a TLS failure
+ * (a refused client certificate arrives as an alert on the first read). */
+static const char *io_strerror(const sl_client_t *cl) {
+    return cl->tls != NULL && errno == EPROTO ? sl_tls_last_error()
+                                              : strerror(errno);
+}
+
+/* send() and recv() on the connection, through TLS when it is on. */
+static ssize_t conn_send(sl_client_t *cl, const void *p, size_t n) {
+    if (cl->ssl)
+        return sl_tls_send(cl->ssl, p, n, &cl->tls_want);
+    return send(cl->fd, p, n, MSG_NOSIGNAL);
+}
+
+static ssize_t conn_recv(sl_client_t *cl, void *p, size_t n) {
+    if (cl->ssl)
+        return sl_tls_recv(cl->ssl, p, n, &cl->tls_want);
+    return recv(cl->fd, p, n, 0);
+}
+
 int sl__client_send_all(sl_client_t *cl, int64_t deadline) {
     size_t done = 0;
     while (done < cl->out.len) {
-        ssize_t w =
-            send(cl->fd, cl->out.data + done, cl->out.len - done, MSG_NOSIGNAL);
+        ssize_t w = conn_send(cl, cl->out.data + done, cl->out.len - done);
         if (w > 0) {
             done += (size_t)w;
             continue;
@@ -122,7 +145,7 @@ int sl__client_send_all(sl_client_t *cl, int64_t deadline) {
         }
         return sl__client_set_err(cl, SL_ECLOSED,
                                   "connection to %s:%u broken: %s", cl->host,
-                                  cl->port, strerror(errno));
+                                  cl->port, io_strerror(cl));
     }
     sl_buf_reset(&cl->out);
     return 0;
@@ -139,7 +162,7 @@ int sl__client_read_more(sl_client_t *cl, int64_t deadline) {
         return SL_ENOMEM;
     for (;;) {
         ssize_t r =
-            recv(cl->fd, cl->in.data + cl->in.len, cl->in.cap - cl->in.len, 0);
+            conn_recv(cl, cl->in.data + cl->in.len, cl->in.cap - cl->in.len);
         if (r > 0) {
             cl->in.len += (size_t)r;
             return 0;
@@ -159,7 +182,7 @@ int sl__client_read_more(sl_client_t *cl, int64_t deadline) {
         }
         return sl__client_set_err(cl, SL_ECLOSED,
                                   "connection to %s:%u broken: %s", cl->host,
-                                  cl->port, strerror(errno));
+                                  cl->port, io_strerror(cl));
     }
 }
 
@@ -195,6 +218,27 @@ int sl__client_read_line(sl_client_t *cl, int64_t deadline, size_t *start,
 }
 
 /* ---- connecting ---------------------------------------------------------- */
+
+/* Shakes hands on the new connection. A refusal (certificate, protocol)
+ * is logged with its reason, since callers often print only the code, and
+ * is not retried. */
+static int tls_start(sl_client_t *cl) {
+    char why[400];
+    int err = sl_tls_client_start(cl->tls, cl->fd, cl->host,
+                                  cl->opts.connect_timeout_ms, &cl->ssl, why,
+                                  sizeof why);
+    if (err == 0) {
+        cl->tls_refused = 0;
+        return 0;
+    }
+    close(cl->fd);
+    cl->fd = -1;
+    cl->tls_refused = err == SL_EAUTH;
+    sl_log_error("TLS to the broker failed", "broker=%s:%u error=\"%s\"",
+                 cl->host, cl->port, why);
+    return sl__client_set_err(cl, err, "TLS to broker %s:%u: %s", cl->host,
+                              cl->port, why);
+}
 
 static int dial(sl_client_t *cl) {
     char port[8];
@@ -241,6 +285,8 @@ static int dial(sl_client_t *cl) {
     freeaddrinfo(res);
     if (err != 0)
         return err;
+    if (cl->tls != NULL && (err = tls_start(cl)) != 0)
+        return err;
     if (cl->secret) {
         int64_t deadline = sl__client_now_ms() + cl->opts.io_timeout_ms;
         uint64_t id = cl->next_reqid++;
@@ -269,6 +315,11 @@ static int dial(sl_client_t *cl) {
 
 int sl_client_connect(const char *hostport, const sl_client_opts_t *opts,
                       sl_client_t **out) {
+    return sl_client_connect_tls(hostport, opts, NULL, out);
+}
+
+int sl_client_connect_tls(const char *hostport, const sl_client_opts_t *opts,
+                          const sl_tls_opts_t *tls, sl_client_t **out) {
     sl_client_t *cl = calloc(1, sizeof *cl);
     if (cl == NULL)
         return SL_ENOMEM;
@@ -295,6 +346,16 @@ int sl_client_connect(const char *hostport, const sl_client_opts_t *opts,
         }
     }
     cl->opts.secret = NULL;
+    if (tls != NULL) {
+        char why[700];
+        int terr = sl_tls_client_ctx(tls, &cl->tls, why, sizeof why);
+        if (terr != 0) {
+            sl_log_error("cannot set up TLS to the broker", "error=\"%s\"",
+                         why);
+            sl_client_close(cl);
+            return terr;
+        }
+    }
     int err = dial(cl);
     if (err != 0) {
         sl_client_close(cl);
@@ -307,6 +368,8 @@ int sl_client_connect(const char *hostport, const sl_client_opts_t *opts,
 void sl_client_close(sl_client_t *cl) {
     if (cl == NULL)
         return;
+    sl_tls_close(cl->ssl);
+    sl_tls_ctx_free(cl->tls);
     if (cl->fd >= 0)
         close(cl->fd);
     if (cl->secret) {
@@ -329,7 +392,7 @@ int sl_client_reconnect(sl_client_t *cl) {
     sl_backoff_init_exact(&bo, 100, 2000, 1, 2);
     for (;;) {
         int err = dial(cl);
-        if (err == 0 || err == SL_EAUTH)
+        if (err == 0 || err == SL_EAUTH || cl->tls_refused)
             return err;
         uint32_t pause = sl_backoff_next(&bo);
         if (sl__client_now_ms() + pause > deadline)
@@ -589,8 +652,7 @@ int sl_client_flush(sl_client_t *cl) {
     int64_t deadline = sl__client_now_ms() + cl->opts.io_timeout_ms;
     size_t done = 0;
     while (done < cl->out.len) {
-        ssize_t w =
-            send(cl->fd, cl->out.data + done, cl->out.len - done, MSG_NOSIGNAL);
+        ssize_t w = conn_send(cl, cl->out.data + done, cl->out.len - done);
         if (w > 0) {
             done += (size_t)w;
             continue;
@@ -619,8 +681,8 @@ int sl_client_flush(sl_client_t *cl) {
                     return perr;
                 }
                 if (sl_buf_reserve(&cl->in, 256 * 1024) == 0) {
-                    ssize_t r = recv(cl->fd, cl->in.data + cl->in.len,
-                                     cl->in.cap - cl->in.len, 0);
+                    ssize_t r = conn_recv(cl, cl->in.data + cl->in.len,
+                                          cl->in.cap - cl->in.len);
                     if (r > 0)
                         cl->in.len += (size_t)r;
                     else if (r == 0) {
@@ -635,7 +697,7 @@ int sl_client_flush(sl_client_t *cl) {
         }
         sl__client_disconnect(cl);
         return sl__client_set_err(cl, SL_ECLOSED, "connection broken: %s",
-                                  strerror(errno));
+                                  io_strerror(cl));
     }
     sl_buf_reset(&cl->out);
     return 0;
@@ -653,7 +715,7 @@ int sl_client_ack_ready(sl_client_t *cl, int timeout_ms) {
     int err = sl_client_flush(cl);
     if (err != 0)
         return err;
-    if (ack_buffered(cl))
+    if (ack_buffered(cl) || (cl->ssl && sl_tls_pending(cl->ssl)))
         return 1;
     if (cl->fd < 0)
         return sl__client_set_err(cl, SL_ECLOSED, "not connected");

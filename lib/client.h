@@ -66,6 +66,16 @@ typedef struct {
  * *out is a client the caller frees with sl_client_close(). */
 int sl_client_connect(const char *hostport, const sl_client_opts_t *opts,
                       sl_client_t **out);
+/* The same over TLS when tls is not NULL, for a broker started with
+ * tls-cert (lib/tls.h, docs/security.md): the server's certificate is
+ * verified against tls->ca (NULL: the system's trust store) and must name
+ * the host dialled, unless tls->insecure; tls->cert/key are a client
+ * certificate, for a broker with tls-client-ca. The files are read during
+ * the call; reconnects reuse what was read. A refused handshake is logged
+ * with its reason and not retried. */
+struct sl_tls_opts_s;
+int sl_client_connect_tls(const char *hostport, const sl_client_opts_t *opts,
+                          const struct sl_tls_opts_s *tls, sl_client_t **out);
 void sl_client_close(sl_client_t *cl);
 
 /* Drops the connection (and every unacked pipelined put) and connects

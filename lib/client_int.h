@@ -59,6 +59,10 @@ struct sl_client_s {
     size_t capmetas;
     int get_pending; /* A get sent by sl_client_get_send(). */
     uint64_t get_pending_id, get_pending_offset, get_pending_max;
+    struct sl_tls_ctx_s *tls; /* TLS context when asked for (owned). */
+    struct ssl_st *ssl;       /* Its session on fd, or NULL. */
+    short tls_want;           /* What the session last waited for. */
+    int tls_refused;          /* The handshake failed: no retrying. */
 };
 
 /* Sets the error message; returns code. */

@@ -65,6 +65,8 @@ typedef struct {
     unsigned key_parts;       /* N of capture's key:N routing: the partition
                                  count a topic of "#k" partitions is created
                                  with (Kafka); 0 otherwise. */
+    const struct sl_tls_opts_s *tls; /* TLS to a sluice broker (lib/tls.h),
+                                        or NULL. Read at open. */
 } sl_stream_opts_t;
 
 /* What a transport does for its callers, as SL_STREAM_CAP_* bits from

@@ -222,7 +222,8 @@ int sl__stream_sluice_open(const char *hostport, const sl_stream_opts_t *opts,
         co.io_timeout_ms = opts->io_timeout_ms;
         co.retry_ms = opts->retry_ms;
     }
-    int err = sl_client_connect(hostport, opts ? &co : NULL, &s->cl);
+    int err = sl_client_connect_tls(hostport, opts ? &co : NULL,
+                                    opts ? opts->tls : NULL, &s->cl);
     if (err != 0) {
         free(s);
         return err;

@@ -124,6 +124,18 @@ void sl__mysql_disconnect(sl_mysql_sink_t *s) {
     s->inflight = 0;
 }
 
+void sl_mysql_set_tls(MYSQL *m, const sl_mysql_opts_t *o) {
+    if (!o->tls)
+        return;
+    /* Verified by default, as capture's source connection: skipping the
+     * check is asked for by name (--target-tls-insecure). */
+    my_bool enforce = 1, verify = !o->tls_insecure;
+    mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &enforce);
+    mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+    if (o->tls_ca != NULL)
+        mysql_options(m, MYSQL_OPT_SSL_CA, o->tls_ca);
+}
+
 static int connect_once(sl_mysql_sink_t *s) {
     MYSQL *m = mysql_init(NULL);
     if (m == NULL)
@@ -141,6 +153,7 @@ static int connect_once(sl_mysql_sink_t *s) {
     /* The non-blocking API lets a bulk execution run on the server while
      * the next batch is built; blocking calls work as before. */
     mysql_options(m, MYSQL_OPT_NONBLOCK, 0);
+    sl_mysql_set_tls(m, &s->opts);
     if (mysql_real_connect(m, s->opts.url.host, s->opts.url.user, s->password,
                            s->opts.url.db, s->opts.url.port, NULL,
                            CLIENT_MULTI_STATEMENTS) == NULL) {

@@ -91,6 +91,7 @@ int sl_mysql_reset_offsets(const sl_mysql_opts_t *o, const char *broker,
         snprintf(err, errlen, "out of memory");
         return 1;
     }
+    sl_mysql_set_tls(m, o);
     if (mysql_real_connect(m, o->url.host, o->url.user, o->password, o->url.db,
                            o->url.port, NULL, 0) == NULL) {
         snprintf(err, errlen, "target %s:%u: %s", o->url.host, o->url.port,

@@ -112,7 +112,20 @@ typedef struct {
      * or NULL; ops_arg is its own options. Both borrowed. */
     const struct sl_target_ops_s *ops;
     const void *ops_arg;
+    /* TLS to the target (--target-tls, --target-tls-ca,
+     * --target-tls-insecure): required when tls; the server's certificate
+     * is verified (chain against tls_ca, else the system's trust store,
+     * and name) unless tls_insecure. tls_ca is not copied: it must outlive
+     * the sink. */
+    int tls, tls_insecure;
+    const char *tls_ca;
 } sl_mysql_opts_t;
+
+/* Sets o's TLS options on m before mysql_real_connect() (nothing when o
+ * asks for no TLS). Shared by every connection apply makes to the
+ * target. */
+struct st_mysql;
+void sl_mysql_set_tls(struct st_mysql *m, const sl_mysql_opts_t *o);
 
 typedef struct sl_mysql_sink_s sl_mysql_sink_t;
 

@@ -33,6 +33,7 @@
 #include "bytes.h"
 #include "error.h"
 #include "log.h"
+#include "tls.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -54,7 +55,7 @@ static void process(sl_kconn_t *conn);
 
 void sl__kafka_conn_account(sl_kconn_t *conn) {
     size_t now = sizeof *conn + conn->in.cap + conn->out.cap + conn->wbuf.cap +
-                 conn->spare.cap;
+                 conn->spare.cap + (conn->tls ? sl_tls_conn_mem(conn->tls) : 0);
     for (sl_kreply_t *r = conn->rhead; r; r = r->next)
         now += sizeof *r + r->buf.cap;
     sl_server_mem_account(conn->k->srv, &conn->mem, now);
@@ -209,6 +210,7 @@ static void conn_free_maybe(sl_kconn_t *conn) {
     sl_buf_free(&conn->out);
     sl_buf_free(&conn->wbuf);
     sl_buf_free(&conn->spare);
+    sl_tls_conn_free(conn->tls);
     sl_server_mem_account(k->srv, &conn->mem, 0);
     free(conn);
 }
@@ -287,6 +289,31 @@ static void write_cb(uv_write_t *req, int status) {
 static void flush(sl_kconn_t *conn) {
     if (conn->closing || conn->writing)
         return;
+    if (conn->tls != NULL &&
+        (conn->out.len > 0 || sl_tls_conn_has_output(conn->tls))) {
+        /* Encrypted into the (empty) write buffer, as in the text
+         * listener (broker/server.c). */
+        size_t used = 0;
+        if (sl_tls_conn_output(conn->tls, conn->out.data, conn->out.len, &used,
+                               &conn->wbuf) != 0) {
+            sl__kafka_conn_close(conn);
+            return;
+        }
+        sl_buf_consume(&conn->out, used);
+        sl__kafka_conn_account(conn);
+        if (conn->wbuf.len == 0)
+            return;
+        uv_buf_t tb =
+            uv_buf_init((char *)conn->wbuf.data, (unsigned)conn->wbuf.len);
+        conn->wreq.data = conn;
+        if (uv_write(&conn->wreq, (uv_stream_t *)&conn->tcp, &tb, 1, write_cb) <
+            0) {
+            sl__kafka_conn_close(conn);
+            return;
+        }
+        conn->writing = 1;
+        return;
+    }
     if (conn->out.len == 0) {
         if (conn->close_after_flush && conn->rhead == NULL && !conn->holding)
             sl__kafka_conn_close(conn);
@@ -367,6 +394,39 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
     buf->len = conn->in.cap - conn->in.len;
 }
 
+/* Decrypts the nread bytes just read at the end of conn's input into
+ * plaintext there (lib/tls.h). Returns the plaintext bytes added (already
+ * in conn->in), UV_EOF when the peer ended the session, or -1 when the
+ * session failed (conn is closed: a plaintext Kafka client, a refused
+ * certificate; logged at debug level). */
+static ssize_t tls_input(sl_kconn_t *conn, size_t nread) {
+    if (conn->tls_lazy) {
+        conn->tls_lazy = 0;
+        if (sl_tls_conn_new(sl_server_tls(conn->k->srv), &conn->tls) != 0) {
+            sl__kafka_conn_close(conn);
+            return -1;
+        }
+    }
+    size_t before = conn->in.len;
+    int plaintext = 0;
+    char why[320];
+    int err = sl_tls_conn_input(conn->tls, conn->in.data + before, nread,
+                                &conn->in, &plaintext, why, sizeof why);
+    sl__kafka_conn_account(conn);
+    if (err == SL_ECLOSED)
+        return UV_EOF;
+    if (err == 0) {
+        if (sl_tls_conn_has_output(conn->tls))
+            mark_dirty(conn);
+        return (ssize_t)(conn->in.len - before);
+    }
+    conn->in.len = before;
+    sl_log_debug("Kafka TLS session refused", "peer=%s reason=\"%s\"",
+                 conn->peer, why);
+    sl__kafka_conn_close(conn);
+    return -1;
+}
+
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     (void)buf;
     sl_kconn_t *conn = s->data;
@@ -374,6 +434,25 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     if (nread == 0)
         return;
     k->in_core++;
+    if (nread > 0 && (conn->tls != NULL || conn->tls_lazy)) {
+        k->st.bytes_read += (uint64_t)nread;
+        conn->last_active_ms = (uint64_t)uv_now(k->loop);
+        nread = tls_input(conn, (size_t)nread);
+        if (nread >= 0) {
+            if (nread > 0)
+                process(conn);
+            else
+                conn_trim(conn);
+            k->in_core--;
+            sl__kafka_flush_dirty(k);
+            return;
+        }
+        if (nread != UV_EOF) {
+            k->in_core--;
+            sl__kafka_flush_dirty(k);
+            return;
+        }
+    }
     if (nread == UV_EOF) {
         /* Requests already received are answered before the close. */
         conn->eof = 1;
@@ -586,6 +665,7 @@ static void on_connection(uv_stream_t *ls, int status) {
         }
     }
     uv_tcp_nodelay(&conn->tcp, 1);
+    conn->tls_lazy = sl_server_tls(k->srv) != NULL;
     update_reading(conn);
 }
 
@@ -596,6 +676,14 @@ static void sweep_cb(uv_timer_t *t) {
     for (sl_kconn_t *conn = k->conns; conn; conn = next) {
         next = conn->next;
         int open = !conn->close_after_flush;
+        /* A TLS handshake has auth_ms (10 s when 0) from the connect. */
+        if ((conn->tls_lazy ||
+             (conn->tls != NULL && !sl_tls_conn_ready(conn->tls))) &&
+            now - conn->connected_ms >
+                (k->opts.auth_ms ? k->opts.auth_ms : 10000)) {
+            sl__kafka_conn_close(conn);
+            continue;
+        }
         if (open && k->opts.auth_ms && !conn->authed &&
             now - conn->connected_ms > k->opts.auth_ms) {
             k->st.timeouts++;

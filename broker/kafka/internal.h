@@ -233,7 +233,9 @@ void sl__kafka_reply_on_cancel(sl_kreply_t *reply, sl_kreply_cancel_cb cb,
  * core's. */
 struct sl_kconn_s {
     uv_tcp_t tcp;
-    uv_timer_t timer; /* Holds back a failed authentication. */
+    uv_timer_t timer;          /* Holds back a failed authentication. */
+    struct sl_tls_conn_s *tls; /* TLS session (owned), or NULL. */
+    int tls_lazy; /* The session is made at the first read (conn.c). */
     sl_kafka_t *k;
     sl_kconn_t *next, *prev; /* All connections. */
     sl_kconn_t *dnext;       /* Dirty list (output to flush). */

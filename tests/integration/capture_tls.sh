@@ -3,7 +3,9 @@
 # signed by a test CA, and a replication user that REQUIRES SSL. Capture
 # with --tls-ca replicates; without --tls it is refused; with the wrong CA
 # the certificate does not verify and capture stops with that error (it
-# does not retry for ever). Prints PASS/FAIL lines.
+# does not retry for ever); --tls alone verifies against the system trust
+# store, --tls-insecure skips it. Apply's --target-tls options against the
+# same server (issue 19). Prints PASS/FAIL lines.
 set -u
 cd "$(dirname "$0")/../.."
 if [ -z "${SL_HARNESS_ROOT:-}" ] || ! command -v openssl >/dev/null; then
@@ -69,6 +71,30 @@ else
     fail capture_tls_wrong_ca_is_fatal "rc=$rc: $(tail -n 2 "$dir/badca.log")"
 fi
 
+# 2b. --tls alone verifies too, against the system's trust store, which
+# does not know the test CA: refused the same way (issue 19).
+timeout 60 bin/sluice-capture "${common[@]}" --tls > "$dir/sysca.log" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -qi "ssl\|tls\|certificate" "$dir/sysca.log"; then
+    pass capture_tls_verifies_by_default
+else
+    fail capture_tls_verifies_by_default "rc=$rc: $(tail -n 2 "$dir/sysca.log")"
+fi
+
+# 2c. --tls-insecure skips the check: capture gets as far as replicating.
+timeout 60 bin/sluice-capture "${common[@]}" --tls-insecure \
+    > "$dir/insecure.log" 2>&1 &
+ipid=$!
+sl_h_record_pid tls-capture-insecure $ipid
+if sl_h_wait_for "capture with --tls-insecure" 30 \
+    grep -q replicating "$dir/insecure.log"; then
+    pass capture_tls_insecure_skips_verification
+else
+    fail capture_tls_insecure_skips_verification "$(tail -n 2 "$dir/insecure.log")"
+fi
+kill -TERM $ipid 2>/dev/null
+sl_h_wait_pid_gone $ipid 20
+
 # 3. With the right CA, rows flow.
 bin/sluice-capture "${common[@]}" --tls-ca "$dir/ca.pem" > "$dir/tls.log" 2>&1 &
 cpid=$!
@@ -99,5 +125,46 @@ else
 fi
 kill -TERM $cpid 2>/dev/null
 sl_h_wait_pid_gone $cpid 20
+
+# 4. Apply's target over TLS (issue 19): a target user that REQUIRES SSL on
+# the same server. --target-tls alone verifies against the system's trust
+# store and is refused; with --target-tls-ca the row captured above is
+# applied.
+sl_h_mysql_root TLSSRC -e "
+    CREATE USER 'tlsapply'@'127.0.0.1' IDENTIFIED BY '$pw' REQUIRE SSL;
+    CREATE DATABASE tgtdb; CREATE DATABASE tlsmeta;
+    CREATE TABLE tgtdb.t (id INT PRIMARY KEY, v VARCHAR(20));
+    GRANT ALL ON tgtdb.* TO 'tlsapply'@'127.0.0.1';
+    GRANT ALL ON tlsmeta.* TO 'tlsapply'@'127.0.0.1';"
+acommon=(--broker "127.0.0.1:$bport" --topic tls --group tlsg --workers 1
+    --target "mysql://tlsapply@127.0.0.1:$SL_TLSSRC_PORT/tlsmeta"
+    --target-password-file "$dir/pw" --map tlsdb=tgtdb --poll 200ms)
+timeout 15 bin/sluice-apply "${acommon[@]}" --target-tls \
+    > "$dir/apply-sys.log" 2>&1
+if grep -qi "certificate\|ssl connection error" "$dir/apply-sys.log" &&
+    [ "$(sl_h_mysql_root TLSSRC -N -e "SELECT COUNT(*) FROM tgtdb.t")" = 0 ]
+then
+    pass apply_target_tls_verifies_by_default
+else
+    fail apply_target_tls_verifies_by_default "$(tail -n 2 "$dir/apply-sys.log")"
+fi
+bin/sluice-apply "${acommon[@]}" --target-tls-ca "$dir/ca.pem" \
+    > "$dir/apply.log" 2>&1 &
+apid=$!
+sl_h_record_pid tls-apply $apid
+got=
+for _ in $(seq 1 300); do
+    got=$(sl_h_mysql_root TLSSRC -N -e "SELECT v FROM tgtdb.t WHERE id = 1" \
+          2>/dev/null)
+    [ "$got" = "over tls" ] && break
+    sleep 0.1
+done
+if [ "$got" = "over tls" ]; then
+    pass apply_target_tls_applies
+else
+    fail apply_target_tls_applies "got '$got': $(tail -n 3 "$dir/apply.log")"
+fi
+kill -TERM $apid 2>/dev/null
+sl_h_wait_pid_gone $apid 20
 sl_h_stop TLSSRC
 exit $failed
