@@ -644,9 +644,14 @@ typedef struct {
     size_t n;
 } emit_t;
 
-static void render_src(sl_json_t *json, sl_snap_t *snap) {
+/* The members every snapshot event ends with: the high watermark's "src",
+ * then the format version, as the decoder's events end ("v":1,
+ * docs/change-events.md). */
+static void render_tail(sl_json_t *json, sl_snap_t *snap) {
     sl_json_key(json, "src");
     sl_json_raw(json, (const char *)snap->hw_src.data, snap->hw_src.len);
+    sl_json_key(json, "v");
+    sl_json_uint(json, 1);
 }
 
 /* A surviving row: rendered as a read event, queued in snap->out as
@@ -693,7 +698,7 @@ static int survivor_cb(void *ctx, const void *key, size_t klen, const void *row,
     sl_json_key(&json, "chunk");
     sl_json_uint(&json, snap->chunk);
     sl_json_obj_end(&json);
-    render_src(&json, snap);
+    render_tail(&json, snap);
     sl_json_obj_end(&json);
     if (sl_json_error(&json) != 0)
         return SL_ENOMEM;
@@ -729,7 +734,7 @@ static int render_marker(sl_snap_t *snap, int done, sl_buf_t *out) {
         sl_json_uint(&json, snap->estimate);
     }
     sl_json_obj_end(&json);
-    render_src(&json, snap);
+    render_tail(&json, snap);
     sl_json_obj_end(&json);
     return sl_json_error(&json);
 }
