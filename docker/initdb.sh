@@ -28,11 +28,13 @@ SQL
 
 case ${SLUICE_ROLE:-} in
 source)
-    # What sluice-capture needs (docs/getting-started.md, "Grants").
+    # What sluice-capture needs (docs/getting-started.md, "Grants"),
+    # including its snapshot watermarks in the `sluice` schema.
     # BINLOG MONITOR is MariaDB's name for REPLICATION CLIENT.
     docker_process_sql <<SQL
 CREATE USER 'sluice'@'%' IDENTIFIED BY '$sluice_pw';
 GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.* TO 'sluice'@'%';
+GRANT CREATE, INSERT, UPDATE ON sluice.* TO 'sluice'@'%';
 SQL
     ;;
 target)

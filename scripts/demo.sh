@@ -162,7 +162,8 @@ END //
 DELIMITER ;
 SQL
 
-# Capture starts from here (the seed rows are on both sides already).
+# Capture starts from here (the seed rows are on both sides already, so
+# it runs with --snapshot never: nothing to copy).
 src -e "FLUSH BINARY LOGS" || fail "FLUSH BINARY LOGS failed"
 START=$(src -e "SHOW MASTER STATUS" | awk 'NR == 1 { print $1 ":" $2 }')
 [ -n "$START" ] || fail "SHOW MASTER STATUS returned nothing (is log_bin on?)"
@@ -193,7 +194,7 @@ say "starting sluice-capture from $START (stats on 127.0.0.1:$STATS_PORT)"
 bin/sluice-capture --source "mysql://$SL_SOURCE_REPL_USER@127.0.0.1:$SL_SOURCE_PORT" \
     --password-file "$SL_SOURCE_PASSWORD_FILE" --server-id 4242 \
     --broker "$BROKER" --topic demo --include 'demo\..*' --start "$START" \
-    --stats-listen "127.0.0.1:$STATS_PORT" --heartbeat 500ms \
+    --snapshot never --stats-listen "127.0.0.1:$STATS_PORT" --heartbeat 500ms \
     > "$DEMO_DIR/capture.log" 2>&1 &
 CAPTURE_PID=$!
 sl_h_record_pid capture $CAPTURE_PID
