@@ -178,15 +178,20 @@ t=$EPOCHSECONDS
 "${COMPOSE[@]}" up -d --no-build > "$WORK/up.log" 2>&1 ||
     { tail -n 20 "$WORK/up.log"; fail "compose up failed"; }
 
-svc_id() { "${COMPOSE[@]}" ps -q "$1"; }
-health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$(svc_id "$1")" 2> /dev/null; }
+# Container ids once: `compose ps` is slow (a second or more under load).
+declare -A CID
+for s in source target redis broker capture apply; do
+    CID[$s]=$("${COMPOSE[@]}" ps -q "$s")
+done
+health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "${CID[$1]}" 2> /dev/null; }
 all_healthy() {
     local s
     for s in source target redis broker capture apply; do
         [ "$(health $s)" = healthy ] || return 1
     done
 }
-for _ in $(seq 1 180); do
+deadline=$((EPOCHSECONDS + 360))
+while [ $EPOCHSECONDS -lt $deadline ]; do
     all_healthy && break
     sleep 2
 done

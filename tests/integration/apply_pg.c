@@ -226,26 +226,14 @@ static void pipe_start(pipe_t *p) {
     snprintf(inc, sizeof inc, "%s\\..*", p->db);
     char sid[16];
     snprintf(sid, sizeof sid, "%d", 4200 + (int)(getpid() % 500));
-    char *cargv[] = {(char *)sl_harness_bin("sluice-capture"),
-                     "--source",
-                     source,
-                     "--password-file",
-                     spw,
-                     "--broker",
-                     p->broker,
-                     "--topic",
-                     p->topic,
-                     "--server-id",
-                     sid,
-                     "--start",
-                     p->start,
-                     "--include",
-                     inc,
-                     "--heartbeat",
-                     "200ms",
-                     "--checkpoint-interval",
-                     "50ms",
-                     NULL};
+    char *cargv[] = {(char *)sl_harness_bin("sluice-capture"), "--source",
+                     source, "--password-file", spw, "--broker", p->broker,
+                     "--topic", p->topic, "--server-id", sid, "--start",
+                     p->start, "--include", inc, "--heartbeat", "200ms",
+                     "--checkpoint-interval", "50ms",
+                     /* The tables' rows are on both sides before capture
+                      * starts (as sl_harness_start_capture does). */
+                     "--snapshot", "never", NULL};
     p->cpid = sl_harness_spawn(cargv, log);
     start_apply(p);
 }
