@@ -74,7 +74,8 @@ capture() { # capture NAME BROKER LOG ARGS...
     shift 3
     bin/sluice-capture --source "mysql://${SL_SOURCE_REPL_USER:-sluice}@127.0.0.1:$SL_SOURCE_PORT" \
         --password-file "$SL_SOURCE_PASSWORD_FILE" --broker "$broker" \
-        --heartbeat 200ms --start "$start" --name "$name" --server-id $((7170 + RANDOM % 100)) \
+        --heartbeat 200ms --start "$start" --snapshot never --name "$name" \
+        --server-id $((7170 + RANDOM % 100)) \
         "$@" > "$dir/$log" 2>&1 &
     cpid=$!
 }

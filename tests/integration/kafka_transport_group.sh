@@ -72,7 +72,7 @@ sl_h_wait_for broker 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$kport" ||
 
 bin/sluice-capture --source "mysql://${SL_SOURCE_REPL_USER:-sluice}@127.0.0.1:$SL_SOURCE_PORT" \
     --password-file "$SL_SOURCE_PASSWORD_FILE" --broker "kafka://127.0.0.1:$kport" \
-    --topic src --name ktg --server-id 7191 --start "$start" \
+    --topic src --name ktg --server-id 7191 --start "$start" --snapshot never \
     --include 'ktg\..*' --heartbeat 200ms > "$dir/capture.log" 2>&1 &
 cpid=$!
 sl_h_record_pid ktg-capture $cpid

@@ -85,7 +85,7 @@ capture() {
     bin/sluice-capture --source "mysql://${SL_SOURCE_REPL_USER:-sluice}@127.0.0.1:$SL_SOURCE_PORT" \
         --password-file "$SL_SOURCE_PASSWORD_FILE" --broker "kafka://$boot" \
         --kafka-opt sluice.replication.factor=3 \
-        --topic src --name ktm --server-id 7161 --start "$start" \
+        --topic src --name ktm --server-id 7161 --start "$start" --snapshot never \
         --include 'ktm\..*' --heartbeat 200ms --checkpoint-interval 1s \
         >> "$dir/capture.log" 2>&1 &
     cpid=$!
