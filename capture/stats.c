@@ -237,21 +237,6 @@ static void *run(void *arg) {
     return NULL;
 }
 
-static int is_loopback(const struct sockaddr *sa) {
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a =
-            &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_LOOPBACK(a))
-            return 1;
-        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
-    }
-    return 0;
-}
-
 int sl_capstats_start(sl_capstats_t **out, const char *hostport,
                       int allow_remote, char *err, size_t errlen) {
     char host[256];
@@ -273,7 +258,7 @@ int sl_capstats_start(sl_capstats_t **out, const char *hostport,
                  host);
         return SL_EINVAL;
     }
-    if (!allow_remote && !is_loopback(ai->ai_addr)) {
+    if (!allow_remote && !sl_sockaddr_is_loopback(ai->ai_addr)) {
         snprintf(err, errlen,
                  "--stats-listen %s is not a loopback address and the stats "
                  "endpoint has no authentication; refusing it without "

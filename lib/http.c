@@ -35,33 +35,6 @@ struct sl_http_s {
     uint64_t stale_ms;
 };
 
-static int sockaddr_loopback(const struct sockaddr *sa) {
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a =
-            &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a) ||
-               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-    }
-    return 0;
-}
-
-int sl_http_is_loopback(const char *host) {
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
-        return 0;
-    int all = 1;
-    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
-        all &= sockaddr_loopback(ai->ai_addr);
-    freeaddrinfo(res);
-    return all;
-}
-
 static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status,
                               const char *ctype, const char *body, size_t len) {
     struct MHD_Response *resp = MHD_create_response_from_buffer(
@@ -169,7 +142,7 @@ int sl_http_start(sl_http_t **out, const char *hostport, int allow_remote,
                  gai_strerror(gai));
         return SL_EINVAL;
     }
-    if (!allow_remote && !sockaddr_loopback(res->ai_addr)) {
+    if (!allow_remote && !sl_sockaddr_is_loopback(res->ai_addr)) {
         snprintf(err, errlen,
                  "refusing to serve HTTP on %s without http-allow-remote: "
                  "the endpoint has no authentication",

@@ -72,8 +72,4 @@ void sl_http_set_ready(sl_http_t *h, int ready, const char *reason);
 /* Stops the thread, closes the listener and frees h (NULL is fine). */
 void sl_http_stop(sl_http_t *h);
 
-/* Returns 1 when host (a name or an address) resolves to loopback
- * addresses only. */
-int sl_http_is_loopback(const char *host);
-
 #endif

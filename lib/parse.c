@@ -2,7 +2,9 @@
 
 #include "error.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
 
@@ -163,5 +165,19 @@ int sl_parse_hostport(const char *text, char *host, size_t hostlen,
     memcpy(host, hstart, hlen);
     host[hlen] = '\0';
     *port = (uint16_t)p;
+    return 0;
+}
+
+int sl_sockaddr_is_loopback(const struct sockaddr *sa) {
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a =
+            &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) ||
+               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
     return 0;
 }

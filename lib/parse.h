@@ -22,6 +22,12 @@ int sl_parse_duration_ms(const char *text, uint64_t *ms);
 /* "yes/no", "true/false", "on/off", "1/0". */
 int sl_parse_bool(const char *text, int *v);
 /* "HOST:PORT" or "[V6]:PORT" into host (NUL-terminated) and port (1..65535). */
+/* 1 when sa (AF_INET or AF_INET6) is a loopback address: 127.0.0.0/8,
+ * ::1 or an IPv4-mapped 127.x; what the listeners without authentication
+ * (capture's stats endpoint, the HTTP endpoint) accept without an explicit
+ * allow-remote option. */
+struct sockaddr;
+int sl_sockaddr_is_loopback(const struct sockaddr *sa);
 int sl_parse_hostport(const char *text, char *host, size_t hostlen,
                       uint16_t *port);
 
