@@ -26,9 +26,10 @@
  *                         recovery notices when the newest segment files
  *                         are lost
  * A record is valid when its CRC matches, its body parses exactly, its
- * names are within what the encoder writes (1024 bytes) and no offset in
- * it exceeds 2^48 (a high-water mark or hole beyond that is impossible,
- * and obeying it would hang recovery). An
+ * names are within what the encoder writes (1024 bytes), no high-water
+ * mark or hole in it exceeds 2^48 (beyond that is impossible, and obeying
+ * it would hang recovery) and no group offset is 2^64-1 (the mark of a
+ * group without an offset, which the encoder never writes). An
  * invalid record with no valid record after it is a torn write and is
  * truncated at start-up (unless start-up stops for damage); one with valid
  * records after it is damage: it is skipped and reported (start-up stops unless
@@ -208,7 +209,10 @@ static int apply(sl_store_t *store, const uint8_t *b, size_t n) {
         if (sl_rd_u64be(&rd, &off) != 0 || sl_rd_u16be(&rd, &l1) != 0 ||
             sl_rd_bytes(&rd, l1, &s1) != 0 || sl_reader_left(&rd) != 0)
             return SL_ECORRUPT;
-        if (id == 0 || id > store->nparts)
+        /* The encoder never writes 2^64-1: it marks a slot with no offset
+         * (sl_store_commit_offset refuses it), so served it would read as
+         * no offset at all (found by fuzz_broker_meta). */
+        if (id == 0 || id > store->nparts || off == SL__GROUP_NONE)
             return SL_ECORRUPT;
         /* A group name longer than the encoder writes is a bad record,
          * not a reason to refuse to start (found by fuzz_broker_meta). */

@@ -21,8 +21,9 @@
  *   - after either successful open every record that applies (CRC valid,
  *     parses, names within 1024 bytes, partition ids in sequence) is
  *     served: its partition with its names, the group offset last
- *     written, and a next offset at or above every high-water mark (with
- *     no checkpoint nothing vouches for the tail, so none is reused);
+ *     written (2^64-1, the mark of no offset, is never valid), and a next
+ * offset at or above every high-water mark (with no checkpoint nothing vouches
+ * for the tail, so none is reused);
  *   - partitions are dense from id 1 with names.
  */
 #include "fuzz_store_dir.h"
@@ -143,8 +144,9 @@ static void check_served(sl_store_t *store, const uint8_t *b, size_t len) {
                 abort(); /* An offset that may have been acked reused. */
         } else if (p[0] == 2 && n >= 15) {
             size_t gl = sl_get_u16be(p + 13);
-            if (15 + gl != n || id == 0 || id > nparts || gl > 1024)
-                continue;
+            if (15 + gl != n || id == 0 || id > nparts || gl > 1024 ||
+                sl_get_u64be(p + 5) == UINT64_MAX)
+                continue; /* 2^64-1 marks "no offset": never written. */
             /* The last valid record for the pair is the one served. */
             uint64_t want = sl_get_u64be(p + 5), got;
             size_t q = pos;
@@ -157,7 +159,8 @@ static void check_served(sl_store_t *store, const uint8_t *b, size_t len) {
                 const uint8_t *r = b + q + 8;
                 q += 8 + m;
                 if (m == n && r[0] == 2 && sl_get_u32be(r + 1) == id &&
-                    memcmp(r + 13, p + 13, 2 + gl) == 0)
+                    memcmp(r + 13, p + 13, 2 + gl) == 0 &&
+                    sl_get_u64be(r + 5) != UINT64_MAX)
                     want = sl_get_u64be(r + 5);
             }
             if (id > store->nparts ||

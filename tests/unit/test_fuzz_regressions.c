@@ -31,6 +31,24 @@ static void put_record(sl_buf_t *out, const uint8_t *body, size_t n) {
     memcpy(p + 8, body, n);
 }
 
+/* Writes meta.log into dir (its path into path) for an offline open. */
+static void write_meta(char *path, size_t size, const char *dir,
+                       const sl_buf_t *meta) {
+    snprintf(path, size, "%s/meta.log", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    SL_CHECK(fd >= 0);
+    SL_CHECK(write(fd, meta->data, meta->len) == (ssize_t)meta->len);
+    close(fd);
+}
+
+static void offline_opts(sl_store_opts_t *o, const char *dir) {
+    memset(o, 0, sizeof *o);
+    o->dir = dir;
+    o->segment_size = 1u << 20;
+    o->fsync_mode = SL_FSYNC_NEVER;
+    o->max_batch = 1u << 20;
+}
+
 /* fuzz_broker_meta: a meta.log group-offset record whose group name is
  * longer than the encoder writes (1100 bytes, CRC valid) made
  * sl__store_meta_load() fail with SL_ETOOBIG, an error that named
@@ -54,18 +72,9 @@ SL_TEST(fuzz_meta_long_group_name_does_not_stop_startup) {
     SL_CHECK(first < good);
 
     char path[1024];
-    snprintf(path, sizeof path, "%s/meta.log", dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    SL_CHECK(fd >= 0);
-    SL_CHECK(write(fd, meta.data, meta.len) == (ssize_t)meta.len);
-    close(fd);
-
+    write_meta(path, sizeof path, dir, &meta);
     sl_store_opts_t o;
-    memset(&o, 0, sizeof o);
-    o.dir = dir;
-    o.segment_size = 1u << 20;
-    o.fsync_mode = SL_FSYNC_NEVER;
-    o.max_batch = 1u << 20;
+    offline_opts(&o, dir);
     sl_store_t *store = NULL;
     /* A record whose CRC holds but whose body cannot be applied is damage,
      * not a torn write (docs/broker.md): start-up stops with SL_EDAMAGED
@@ -79,6 +88,44 @@ SL_TEST(fuzz_meta_long_group_name_does_not_stop_startup) {
     o.quarantine_damaged = 1;
     SL_CHECK_OK(sl_store_open_offline(&store, &o));
     SL_CHECK_UINT(store->nparts, 1);
+    uint64_t off = 0;
+    SL_CHECK_OK(sl_store_committed(store, "apply", 5, store->parts[1], &off));
+    SL_CHECK_UINT(off, 3);
+    sl_store_free(store);
+    sl_buf_free(&meta);
+}
+
+/* fuzz_broker_meta: a CRC-valid group-offset record with offset 2^64-1
+ * was applied, but 2^64-1 is the store's mark of a slot without an offset,
+ * so the group's earlier offset vanished instead of the record being
+ * treated as damage. The encoder never writes it (commits of 2^64-1 are
+ * refused), so such a record is now damage like any other bad record. */
+SL_TEST(fuzz_meta_group_offset_none_mark_is_damage) {
+    sl_log_set_level(SL_LOG_FATAL);
+    const char *dir = sl_test_tmpdir();
+    sl_buf_t meta = SL_BUF_INIT;
+    SL_CHECK_OK(sl_meta_encode_part(&meta, 1, "t", 1, "p", 1));
+    SL_CHECK_OK(sl_meta_encode_offset(&meta, "apply", 5, 1, 3));
+    uint8_t body[1 + 4 + 8 + 2 + 5];
+    body[0] = 2;
+    sl_put_u32be(body + 1, 1);
+    sl_put_u64be(body + 5, UINT64_MAX);
+    sl_put_u16be(body + 13, 5);
+    memcpy(body + 15, "apply", 5);
+    put_record(&meta, body, sizeof body);
+    /* A valid record after it makes it damage, not a torn tail. */
+    SL_CHECK_OK(sl_meta_encode_part(&meta, 2, "t", 1, "q", 1));
+
+    char path[1024];
+    write_meta(path, sizeof path, dir, &meta);
+    sl_store_opts_t o;
+    offline_opts(&o, dir);
+    sl_store_t *store = NULL;
+    SL_CHECK_INT(sl_store_open_offline(&store, &o), SL_EDAMAGED);
+    SL_CHECK(store == NULL);
+    o.quarantine_damaged = 1;
+    SL_CHECK_OK(sl_store_open_offline(&store, &o));
+    SL_CHECK_UINT(store->nparts, 2);
     uint64_t off = 0;
     SL_CHECK_OK(sl_store_committed(store, "apply", 5, store->parts[1], &off));
     SL_CHECK_UINT(off, 3);
