@@ -31,7 +31,8 @@ sl_h_init() {
     export SL_HARNESS_ROOT
     SL_H_OWNER=$$
     : > "$SL_HARNESS_ROOT/pids"
-    export SL_BIN="$SL_H_TOP/bin"
+    # Benchmarks compare builds by pointing SL_BIN at another bin/.
+    export SL_BIN="${SL_BIN:-$SL_H_TOP/bin}"
     trap 'sl_h_cleanup' EXIT
     trap 'sl_h_log "interrupted"; exit 130' INT TERM
     if [ ! -x "$SL_H_FREEPORT" ]; then
