@@ -22,6 +22,7 @@
 #include "sink.h"
 
 #include "apply/event.h"
+#include "apply/snapwin.h"
 #include "backoff.h"
 #include "buf.h"
 #include "jsonread.h"
@@ -132,12 +133,6 @@ typedef struct {
     uint64_t offset, row; /* Of the first row. */
 } bulk_t;
 
-/* An open snapshot window: the source table (names as events carry
- * them) and the snapshot's id. */
-typedef struct {
-    char *db, *table, *id;
-} sl__mysql_window_t;
-
 /* The sink: options, connection, the group being built and sent. */
 struct sl_mysql_sink_s {
     sl_mysql_opts_t opts;
@@ -166,13 +161,10 @@ struct sl_mysql_sink_s {
     uint64_t group_reads, group_tolerated;
     /* The last outcome checked was an UPDATE that found no row. */
     int upd_missing;
-    /* Snapshot windows open in this partition (window.c): win as the open
-     * group sees them, win_c as committed; win_dirty when they differ
-     * (the group opened or closed one), so that an abandoned group's
-     * changes are undone at the next begin. */
-    sl__mysql_window_t *win, *win_c, *win_n; /* win_n: staged for COMMIT. */
-    size_t nwin, nwin_c, nwin_n;
-    int win_dirty;
+    /* Snapshot windows open in this partition (window.c): as the open
+     * group sees them, staged for its COMMIT, and committed, so that an
+     * abandoned group's changes are undone at the next begin. */
+    sl_snapwin_t win;
     /* The last statement of the batch, while more rows may be merged into
      * it: ST_INSERT (its ON DUPLICATE KEY tail not yet written) or
      * ST_DELETE (its closing parenthesis not yet written); -1 for none. */

@@ -176,7 +176,7 @@ void sl_mysql_sink_stats(const sl_mysql_sink_t *s, sl_mysql_stats_t *st) {
         return;
     }
     *st = s->stats;
-    st->windows = s->nwin_c;
+    st->windows = s->win.ndone;
 }
 
 int sl_mysql_sink_wait(sl_mysql_sink_t *s, volatile int *stop) {

@@ -47,58 +47,11 @@ const char sl_mysql_snapshots_ddl[] =
     "  PRIMARY KEY (group_name, topic, part, db, tbl)\n"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
 
-static void free_list(sl__mysql_window_t *w, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        free(w[i].db);
-        free(w[i].table);
-        free(w[i].id);
-    }
-    free(w);
-}
-
-void sl__mysql_windows_free(sl_mysql_sink_t *s) {
-    free_list(s->win, s->nwin);
-    free_list(s->win_c, s->nwin_c);
-    free_list(s->win_n, s->nwin_n);
-    s->win = s->win_c = s->win_n = NULL;
-    s->nwin = s->nwin_c = s->nwin_n = 0;
-}
-
-/* A copy of the n windows at from (NULL for n = 0, or on failure: *ok). */
-static sl__mysql_window_t *copy_list(const sl__mysql_window_t *from, size_t n,
-                                     int *ok) {
-    *ok = 1;
-    if (n == 0)
-        return NULL;
-    sl__mysql_window_t *w = calloc(n, sizeof *w);
-    if (w == NULL) {
-        *ok = 0;
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        w[i].db = strdup(from[i].db);
-        w[i].table = strdup(from[i].table);
-        w[i].id = strdup(from[i].id);
-        if (!w[i].db || !w[i].table || !w[i].id) {
-            free_list(w, i + 1);
-            *ok = 0;
-            return NULL;
-        }
-    }
-    return w;
-}
-
-static ptrdiff_t find(const sl__mysql_window_t *w, size_t n, const char *db,
-                      const char *table) {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(w[i].db, db) == 0 && strcmp(w[i].table, table) == 0)
-            return (ptrdiff_t)i;
-    return -1;
-}
+void sl__mysql_windows_free(sl_mysql_sink_t *s) { sl_snapwin_free(&s->win); }
 
 int sl__mysql_window_open(const sl_mysql_sink_t *s, const char *db,
                           const char *table) {
-    return s->nwin > 0 && find(s->win, s->nwin, db, table) >= 0;
+    return sl_snapwin_open(&s->win, db, table);
 }
 
 /* Sets every known table's tolerant flag from the working windows. */
@@ -109,43 +62,20 @@ static void mark_tables(sl_mysql_sink_t *s) {
 }
 
 int sl__mysql_windows_restore(sl_mysql_sink_t *s) {
-    if (!s->win_dirty)
+    if (!s->win.dirty)
         return 0;
-    int ok;
-    sl__mysql_window_t *w = copy_list(s->win_c, s->nwin_c, &ok);
-    if (!ok)
-        return SL_ENOMEM;
-    free_list(s->win, s->nwin);
-    s->win = w;
-    s->nwin = s->nwin_c;
-    s->win_dirty = 0;
-    mark_tables(s);
-    return 0;
+    int rc = sl_snapwin_reset(&s->win);
+    if (rc == 0)
+        mark_tables(s);
+    return rc;
 }
 
 int sl__mysql_windows_stage(sl_mysql_sink_t *s) {
-    free_list(s->win_n, s->nwin_n);
-    s->win_n = NULL;
-    s->nwin_n = 0;
-    if (!s->win_dirty)
-        return 0;
-    int ok;
-    s->win_n = copy_list(s->win, s->nwin, &ok);
-    if (!ok)
-        return SL_ENOMEM;
-    s->nwin_n = s->nwin;
-    return 0;
+    return sl_snapwin_stage(&s->win);
 }
 
 void sl__mysql_windows_committed(sl_mysql_sink_t *s) {
-    if (!s->win_dirty)
-        return;
-    free_list(s->win_c, s->nwin_c);
-    s->win_c = s->win_n;
-    s->nwin_c = s->nwin_n;
-    s->win_n = NULL;
-    s->nwin_n = 0;
-    s->win_dirty = 0;
+    sl_snapwin_committed(&s->win);
 }
 
 /* Appends " WHERE group_name=... AND topic=... AND part=..." to b. */
@@ -179,95 +109,21 @@ int sl__mysql_windows_load(sl_mysql_sink_t *s) {
     if (res == NULL)
         return sl__mysql_query_failed(s, "reading sluice_snapshots:");
     sl__mysql_windows_free(s);
-    size_t n = mysql_num_rows(res);
-    s->win_c = n ? calloc(n, sizeof *s->win_c) : NULL;
     MYSQL_ROW row;
     while (rc == 0 && (row = mysql_fetch_row(res)) != NULL) {
-        if (s->win_c == NULL) {
-            rc = SL_ENOMEM;
-            break;
-        }
-        sl__mysql_window_t *w = &s->win_c[s->nwin_c++];
-        w->db = strdup(row[0] ? row[0] : "");
-        w->table = strdup(row[1] ? row[1] : "");
-        w->id = strdup(row[2] ? row[2] : "");
-        if (!w->db || !w->table || !w->id)
-            rc = SL_ENOMEM;
-        else
+        const char *db = row[0] ? row[0] : "", *t = row[1] ? row[1] : "",
+                   *id = row[2] ? row[2] : "";
+        rc = sl_snapwin_load(&s->win, db, t, id);
+        if (rc == 0)
             sl_log_info("snapshot window open at resume",
-                        "part=%s db=%s table=%s snapshot=%s", s->part, w->db,
-                        w->table, w->id);
+                        "part=%s db=%s table=%s snapshot=%s", s->part, db, t,
+                        id);
     }
     mysql_free_result(res);
     if (rc != 0)
         return rc;
-    s->win_dirty = 1;
+    s->win.dirty = 1;
     return sl__mysql_windows_restore(s);
-}
-
-/* The string member name of object tok as a C string in b (reset first);
- * absent or not a string leaves b empty and returns 1. */
-static int str_member(const sl_jr_doc_t *doc, uint32_t tok, const char *name,
-                      sl_buf_t *b) {
-    sl_buf_reset(b);
-    uint32_t v = tok != SL_JR_NONE && sl_jr_type(doc, tok) == SL_JR_OBJECT
-                     ? sl_jr_get(doc, tok, name)
-                     : SL_JR_NONE;
-    if (v == SL_JR_NONE || sl_jr_type(doc, v) != SL_JR_STRING) {
-        sl_buf_append_u8(b, 0);
-        return 1;
-    }
-    if (sl_jr_unescape(doc, v, b) != 0 || sl_buf_append_u8(b, 0) != 0)
-        return SL_ENOMEM;
-    return 0;
-}
-
-/* Opens (start) or closes (done) the working window of db.table. */
-static int window_change(sl_mysql_sink_t *s, int start, const char *db,
-                         const char *table, const char *id, int *mismatch) {
-    ptrdiff_t i = find(s->win, s->nwin, db, table);
-    *mismatch = 0;
-    if (!start) {
-        if (i < 0)
-            return 0;
-        if (strcmp(s->win[i].id, id) != 0) {
-            *mismatch = 1;
-            return 0;
-        }
-        free(s->win[i].db);
-        free(s->win[i].table);
-        free(s->win[i].id);
-        s->win[i] = s->win[--s->nwin];
-        s->win_dirty = 1;
-        return 0;
-    }
-    char *nid = strdup(id);
-    if (nid == NULL)
-        return SL_ENOMEM;
-    if (i >= 0) {
-        free(s->win[i].id);
-        s->win[i].id = nid;
-        s->win_dirty = 1;
-        return 0;
-    }
-    sl__mysql_window_t *w = realloc(s->win, (s->nwin + 1) * sizeof *w);
-    if (w == NULL) {
-        free(nid);
-        return SL_ENOMEM;
-    }
-    s->win = w;
-    w[s->nwin].db = strdup(db);
-    w[s->nwin].table = strdup(table);
-    w[s->nwin].id = nid;
-    if (!w[s->nwin].db || !w[s->nwin].table) {
-        free(w[s->nwin].db);
-        free(w[s->nwin].table);
-        free(nid);
-        return SL_ENOMEM;
-    }
-    s->nwin++;
-    s->win_dirty = 1;
-    return 0;
 }
 
 /* Appends the statement that records the change of window in
@@ -312,13 +168,10 @@ int sl__mysql_window_event(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
                            const sl_event_t *ev, uint64_t offset) {
     int start = ev->snap == SL_EVENT_SNAP_START;
     sl_buf_t db = SL_BUF_INIT, table = SL_BUF_INIT, id = SL_BUF_INIT;
-    int r1 = str_member(doc, 0, "db", &db);
-    int r2 = r1 < 0 ? r1 : str_member(doc, 0, "table", &table);
-    int r3 = r2 < 0 ? r2 : str_member(doc, ev->snapshot, "id", &id);
-    int rc = r3 < 0 ? r3 : 0;
-    if (rc != 0)
+    int rc = sl_snapwin_marker(doc, ev, &db, &table, &id);
+    if (rc < 0)
         goto out;
-    if (r1 | r2 | r3) {
+    if (rc == 1) {
         s->failed_offset = offset;
         rc = sl__mysql_seterr(s, SL_EDB,
                               "partition %s offset %llu: %s event without "
@@ -335,7 +188,7 @@ int sl__mysql_window_event(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
     if ((rc = sl__mysql_close_open(s)) != 0)
         goto out;
     int mismatch;
-    if ((rc = window_change(s, start, d, t, sid, &mismatch)) != 0)
+    if ((rc = sl_snapwin_change(&s->win, start, d, t, sid, &mismatch)) != 0)
         goto out;
     if (mismatch)
         sl_log_warn("snapshot_done of another snapshot than the open one; "

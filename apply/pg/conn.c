@@ -285,6 +285,10 @@ static int check_one(sl_pg_sink_t *s, pgchunk_t *c, pgpend_t *p, PGresult *r) {
     }
     if (es == PGRES_PIPELINE_ABORTED)
         return SL_EDB; /* An earlier statement's error is the cause. */
+    if (p->check == CHK_META)
+        return es == PGRES_COMMAND_OK
+                   ? 0
+                   : sl__pg_fail(s, r, "writing sluice_snapshots");
     if (p->nrows > 0) {
         /* A multi-row insert (multi.c): checked by its total; anything
          * else is redone one row per statement. */

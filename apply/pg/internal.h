@@ -15,6 +15,8 @@
  *             definition
  *   url.c     the --target URL (and create.c the --create-tables-from
  *             one)
+ *   window.c  snapshot windows: the tables that are tolerant between
+ *             snapshot_start and snapshot_done, and sluice_snapshots
  *
  * Pipeline chunks: statements are sent as they are built; every
  * PG_CHUNK_ROWS statements or batch_bytes of parameters a sync point ends
@@ -26,6 +28,7 @@
 #define SL_APPLY_PG_INTERNAL_H
 
 #include "apply/pg/sink.h"
+#include "apply/snapwin.h"
 
 #include "backoff.h"
 #include "buf.h"
@@ -84,6 +87,7 @@ enum {
     CHK_NONE,        /* Keyless insert: nothing to check. */
     CHK_PREPARE,     /* PQsendPrepare's own result. */
     CHK_TXN,         /* The offsets UPDATE and COMMIT: must succeed. */
+    CHK_META,        /* A sluice_snapshots write: must succeed. */
 };
 
 enum { OP_INSERT = 0, OP_UPDATE = 1, OP_DELETE = 2 };
@@ -152,6 +156,9 @@ typedef struct sl_pg_sink_s {
     uint64_t failed_offset;
     int failed_drift;
     sl_mysql_stats_t stats;
+    /* Snapshot windows open in this partition (window.c). */
+    sl_snapwin_t win;
+    uint64_t group_reads;
     char err[1024];
 } sl_pg_sink_t;
 
@@ -201,6 +208,16 @@ int sl__pg_create_table(sl_pg_sink_t *s, pgtable_t *tm, char *err,
 int sl__pg_run_add(sl_pg_sink_t *s, pgtable_t *tm, pgstmt_t *st,
                    uint64_t offset, uint64_t rowno, size_t first);
 int sl__pg_run_flush(sl_pg_sink_t *s);
+
+/* txn.c: the group, topic and partition, as $1..$3 of a statement on
+ * sluice_offsets or sluice_snapshots. */
+void sl__pg_key_params(const sl_pg_sink_t *s, const char **v);
+
+/* window.c: reads the partition's open windows (outside any group). */
+int sl__pg_windows_load(sl_pg_sink_t *s);
+/* window.c: a snapshot_start or snapshot_done event in the open group. */
+int sl__pg_window_event(sl_pg_sink_t *s, const sl_jr_doc_t *doc,
+                        const sl_event_t *ev, uint64_t offset);
 
 /* stmt.c */
 int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,

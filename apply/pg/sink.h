@@ -79,6 +79,8 @@ typedef struct {
 
 /* The CREATE TABLE of schemas/sluice_offsets_pg.sql, run at start. */
 extern const char sl_pg_offsets_ddl[];
+/* The CREATE TABLE of schemas/sluice_snapshots_pg.sql, run at start. */
+extern const char sl_pg_snapshots_ddl[];
 
 extern const sl_target_ops_t sl_pg_target_ops;
 

@@ -265,20 +265,17 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
         goto out;
     }
     /* A snapshot's "read" row is an upsert whatever the drift policy: the
-     * row may be there already, which is no drift. */
-    int is_read = ev->op_id == SL_OP_NONE && ev->op != SL_JR_NONE &&
-                  sl_jr_str_eq(doc, ev->op, "read", 4);
-    int drift = is_read ? SL_DRIFT_OVERWRITE : (int)s->common->drift;
+     * row may be there already, which is no drift. So is every row of a
+     * table inside its snapshot window (window.c): the table is still
+     * being filled, so a missing or present row is expected, not drift. */
+    int is_read = ev->op_id == SL_OP_READ;
+    int quiet = is_read || sl_snapwin_open(&s->win, tm->src_db, tm->table);
+    int drift = quiet ? SL_DRIFT_OVERWRITE : (int)s->common->drift;
     switch (ev->op_id) {
     case SL_OP_INSERT: op = OP_INSERT; break;
     case SL_OP_UPDATE: op = OP_UPDATE; break;
     case SL_OP_DELETE: op = OP_DELETE; break;
-    case SL_OP_NONE:
-        if (is_read) {
-            op = OP_INSERT;
-            break;
-        }
-        /* fall through */
+    case SL_OP_READ: op = OP_INSERT; break;
     default:
         snprintf(err, sizeof err, "unknown op");
         rc = SL_EDB;
@@ -359,7 +356,7 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
                 goto out;
             }
     /* The signature: op, policy, shape, then the columns. */
-    sl_buf_printf(&sig, "%d%d%d%d%d:", op, drift, keyless, keychg, is_read);
+    sl_buf_printf(&sig, "%d%d%d%d%d:", op, drift, keyless, keychg, quiet);
     for (size_t i = 0; i < ap->n; i++)
         sl_buf_printf(&sig, "%zu,", ap->col[i]);
     sl_buf_append_u8(&sig, '|');
@@ -407,7 +404,7 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
             goto out;
         }
         snprintf(st->name, sizeof st->name, "sl%u", ++s->stmt_seq);
-        st->check = is_read ? CHK_NONE : check;
+        st->check = quiet ? CHK_NONE : check;
         st->nparams = np;
         for (size_t i = 0; i < ap->n; i++)
             st->param_col[i] = ap->col[i];
@@ -459,6 +456,7 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
             goto out;
         s->group_rows++;
         s->group_ins++;
+        s->group_reads += is_read;
         if (c->npend + s->run.n >= PG_CHUNK_ROWS ||
             c->data.len >= s->common->batch_bytes)
             rc = sl__pg_sync(s, 0);
@@ -482,6 +480,7 @@ int sl__pg_row(sl_pg_sink_t *s, const sl_jr_doc_t *doc, const sl_event_t *ev,
     p->first = first;
     p->nrows = 0;
     s->group_rows++;
+    s->group_reads += is_read;
     s->group_ins += op == OP_INSERT;
     s->group_upd += op == OP_UPDATE;
     s->group_del += op == OP_DELETE;

@@ -35,7 +35,7 @@ const char sl_pg_offsets_ddl[] =
 static const char where_part[] =
     " WHERE group_name = $1 AND topic = $2 AND part = $3";
 
-static void key_params(const sl_pg_sink_t *s, const char **v) {
+void sl__pg_key_params(const sl_pg_sink_t *s, const char **v) {
     v[0] = s->common->group ? s->common->group : "sluice-apply";
     v[1] = s->common->topic ? s->common->topic : "";
     v[2] = s->part;
@@ -44,7 +44,7 @@ static void key_params(const sl_pg_sink_t *s, const char **v) {
 /* Reads the partition's next_offset outside any group. */
 static int read_offset(sl_pg_sink_t *s, uint64_t *next, int *found) {
     const char *v[3];
-    key_params(s, v);
+    sl__pg_key_params(s, v);
     char sql[200];
     snprintf(sql, sizeof sql, "SELECT next_offset FROM sluice_offsets%s",
              where_part);
@@ -67,16 +67,18 @@ static int pg_resume(void *impl, uint64_t *next, int *found,
             return rc;
         /* Workers start together: concurrent CREATE TABLE IF NOT EXISTS
          * can fail on PostgreSQL's catalog, so it runs under a lock. */
-        char ddl[1024];
+        char ddl[2048];
         snprintf(ddl, sizeof ddl,
-                 "BEGIN; SELECT pg_advisory_xact_lock(7316011); %s; COMMIT",
-                 sl_pg_offsets_ddl);
+                 "BEGIN; SELECT pg_advisory_xact_lock(7316011); %s; %s; COMMIT",
+                 sl_pg_offsets_ddl, sl_pg_snapshots_ddl);
         PGresult *r = PQexec(s->conn, ddl);
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
             rc = sl__pg_fail(s, r, "creating sluice_offsets");
         PQclear(r);
         if (rc == 0)
             rc = read_offset(s, next, found);
+        if (rc == 0)
+            rc = sl__pg_windows_load(s);
         if (rc == 0) {
             sl_backoff_reset(&s->bo);
             return 0;
@@ -96,7 +98,7 @@ static int pg_claim(void *impl, uint64_t start, uint64_t *next,
         if (rc != 0)
             return rc;
         const char *v[4];
-        key_params(s, v);
+        sl__pg_key_params(s, v);
         char off[24];
         snprintf(off, sizeof off, "%llu", (unsigned long long)start);
         v[3] = off;
@@ -156,12 +158,15 @@ static int pg_begin(void *impl, uint64_t start, int start_found,
     s->failed_offset = UINT64_MAX;
     s->failed_drift = 0;
     s->group_rows = s->group_ins = s->group_upd = s->group_del = 0;
-    s->group_drift = 0;
+    s->group_drift = s->group_reads = 0;
     s->careful = s->want_careful;
     s->want_careful = 0;
     s->run.n = 0;
     s->group_multi = 0;
-    int rc = sl__pg_ensure_conn(s, stop);
+    /* A group that rolled back leaves the windows as they were. */
+    int rc = sl_snapwin_reset(&s->win);
+    if (rc == 0)
+        rc = sl__pg_ensure_conn(s, stop);
     if (rc != 0)
         return rc;
     /* A missing table may have been created since the last group. */
@@ -176,7 +181,7 @@ static int pg_begin(void *impl, uint64_t start, int start_found,
     s->in_group = 1;
     s->cur = 0;
     const char *v[3];
-    key_params(s, v);
+    sl__pg_key_params(s, v);
     char sql[200];
     snprintf(sql, sizeof sql,
              "SELECT next_offset FROM sluice_offsets%s FOR UPDATE", where_part);
@@ -229,6 +234,8 @@ static int pg_row(void *impl, const sl_jr_doc_t *doc, const sl_event_t *ev,
     sl_pg_sink_t *s = impl;
     if (!s->in_group || s->conn == NULL)
         return sl__pg_seterr(s, SL_EAGAIN, "no open group");
+    if (ev->snap != SL_EVENT_SNAP_NONE)
+        return sl__pg_window_event(s, doc, ev, offset);
     switch (ev->kind_id) {
     case SL_CHANGE_ROW: break;
     case SL_CHANGE_DDL:
@@ -338,10 +345,11 @@ static int pg_commit(void *impl, uint64_t next, uint64_t ntrx,
         return rc;
     }
     pgchunk_t *c = &s->ch[s->cur];
-    if ((rc = sl__pg_chunk_reserve(c, 0)) != 0)
+    if ((rc = sl__pg_chunk_reserve(c, 0)) != 0 ||
+        (rc = sl_snapwin_stage(&s->win)) != 0)
         return rc;
     const char *v[7];
-    key_params(s, v);
+    sl__pg_key_params(s, v);
     char nx[24], nt[24], nr[24];
     snprintf(nx, sizeof nx, "%llu", (unsigned long long)next);
     snprintf(nt, sizeof nt, "%llu", (unsigned long long)ntrx);
@@ -390,6 +398,9 @@ static int pg_commit(void *impl, uint64_t next, uint64_t ntrx,
     s->stats.updates += s->group_upd;
     s->stats.deletes += s->group_del;
     s->stats.drift += s->group_drift;
+    s->stats.reads += s->group_reads;
+    sl_snapwin_committed(&s->win);
+    s->stats.windows = s->win.ndone;
     sl_backoff_reset(&s->bo);
     return 0;
 }
@@ -437,6 +448,7 @@ static void pg_free(void *impl) {
         return;
     sl__pg_disconnect(s);
     sl__pg_free_tables(s);
+    sl_snapwin_free(&s->win);
     sl__pg_chunk_free(&s->ch[0]);
     sl__pg_chunk_free(&s->ch[1]);
     sl_buf_free(&s->tmp);

@@ -907,18 +907,32 @@ SL_TEST(apply_pg_url) {
     SL_CHECK_INT(sl_pg_source_parse("postgresql://repl@h", &src), SL_EINVAL);
 }
 
-SL_TEST(apply_pg_offsets_schema_file_matches) {
-    /* schemas/sluice_offsets_pg.sql is what sluice-apply runs at start. */
-    FILE *f = fopen("schemas/sluice_offsets_pg.sql", "r");
+/* The body of a schema file: its lines but comments, without the final
+ * semicolon. */
+static int schema_body(const char *path, char *body, size_t cap) {
+    FILE *f = fopen(path, "r");
     if (f == NULL)
-        SL_SKIP("run from the repository root");
-    char line[512], body[4096] = "";
+        return -1;
+    char line[512];
+    body[0] = '\0';
     while (fgets(line, sizeof line, f) != NULL)
         if (strncmp(line, "--", 2) != 0)
-            strncat(body, line, sizeof body - strlen(body) - 1);
+            strncat(body, line, cap - strlen(body) - 1);
     fclose(f);
     size_t n = strlen(body);
     while (n > 0 && (body[n - 1] == '\n' || body[n - 1] == ';'))
         body[--n] = '\0';
+    return 0;
+}
+
+SL_TEST(apply_pg_offsets_schema_file_matches) {
+    /* schemas/sluice_offsets_pg.sql and sluice_snapshots_pg.sql are what
+     * sluice-apply runs at start. */
+    char body[4096];
+    if (schema_body("schemas/sluice_offsets_pg.sql", body, sizeof body) != 0)
+        SL_SKIP("run from the repository root");
     SL_CHECK_STR(body, sl_pg_offsets_ddl);
+    SL_CHECK_INT(
+        schema_body("schemas/sluice_snapshots_pg.sql", body, sizeof body), 0);
+    SL_CHECK_STR(body, sl_pg_snapshots_ddl);
 }

@@ -73,26 +73,7 @@ sl_h_record_pid CAPTURE $!
 
 # The writer: batches of random changes while the snapshot runs, keys
 # moved across chunk boundaries too.
-python3 - "$ROWS" > "$D/writes.sql" << 'EOF'
-import random, sys
-n = int(sys.argv[1])
-r = random.Random(5)
-for b in range(60):
-    for i in range(25):
-        k = r.randint(1, n)
-        x = r.random()
-        if x < 0.5:
-            print("UPDATE se_src.t SET v = v + 1 WHERE id = %d;" % k)
-        elif x < 0.65:
-            print("DELETE FROM se_src.t WHERE id = %d;" % k)
-        elif x < 0.85:
-            print("INSERT INTO se_src.t VALUES (%d, %d, 'w') ON DUPLICATE "
-                  "KEY UPDATE v = v + 1000, pad = 'w';" % (k, i))
-        else:
-            print("UPDATE IGNORE se_src.t SET id = %d WHERE id = %d;"
-                  % (n + 1 + b * 25 + i, k))
-    print("-- batch")
-EOF
+python3 tests/integration/snapshot_writes.py se_src.t "$ROWS" 60 25 5 > "$D/writes.sql"
 sl_h_wait_for "the snapshot's start" 60 grep -q 'snapshot of a table starts' "$CLOG" ||
     fail "capture did not start its snapshot: $(tail -n 3 "$CLOG" | tr '\n' ' ')"
 (
