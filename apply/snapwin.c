@@ -2,6 +2,7 @@
 #include "apply/snapwin.h"
 
 #include "error.h"
+#include "log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -185,4 +186,23 @@ int sl_snapwin_marker(const sl_jr_doc_t *doc, const sl_event_t *ev,
     if (r3 < 0)
         return r3;
     return r1 | r2 | r3 ? 1 : 0;
+}
+
+int sl_snapwin_event(sl_snapwin_t *w, const char *part, uint64_t offset,
+                     int start, const char *db, const char *table,
+                     const char *id) {
+    int mismatch;
+    int rc = sl_snapwin_change(w, start, db, table, id, &mismatch);
+    if (rc != 0)
+        return rc;
+    if (mismatch)
+        sl_log_warn("snapshot_done of another snapshot than the open one; "
+                    "the table stays tolerant",
+                    "part=%s offset=%llu db=%s table=%s snapshot=%s", part,
+                    (unsigned long long)offset, db, table, id);
+    else
+        sl_log_info(start ? "snapshot window opened" : "snapshot window closed",
+                    "part=%s offset=%llu db=%s table=%s snapshot=%s", part,
+                    (unsigned long long)offset, db, table, id);
+    return 0;
 }

@@ -21,6 +21,7 @@
 #include "jsonread.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     char *db, *table, *id; /* Owned. */
@@ -63,6 +64,12 @@ void sl_snapwin_committed(sl_snapwin_t *w);
  * SL_ENOMEM. */
 int sl_snapwin_change(sl_snapwin_t *w, int start, const char *db,
                       const char *table, const char *id, int *mismatch);
+
+/* sl_snapwin_change() for the marker at offset of partition part, logged
+ * as the sinks log it (opened, closed, or a done of another snapshot). */
+int sl_snapwin_event(sl_snapwin_t *w, const char *part, uint64_t offset,
+                     int start, const char *db, const char *table,
+                     const char *id);
 
 /* Reads a marker event's db, table and snapshot.id into NUL-terminated
  * buffers (reset first; the caller frees them). Returns 0, 1 when one of

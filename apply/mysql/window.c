@@ -187,18 +187,9 @@ int sl__mysql_window_event(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
      * with: the open multi-row statement ends here. */
     if ((rc = sl__mysql_close_open(s)) != 0)
         goto out;
-    int mismatch;
-    if ((rc = sl_snapwin_change(&s->win, start, d, t, sid, &mismatch)) != 0)
+    if ((rc = sl_snapwin_event(&s->win, s->part, offset, start, d, t, sid)) !=
+        0)
         goto out;
-    if (mismatch)
-        sl_log_warn("snapshot_done of another snapshot than the open one; "
-                    "the table stays tolerant",
-                    "part=%s offset=%llu db=%s table=%s snapshot=%s", s->part,
-                    (unsigned long long)offset, d, t, sid);
-    else
-        sl_log_info(start ? "snapshot window opened" : "snapshot window closed",
-                    "part=%s offset=%llu db=%s table=%s snapshot=%s", s->part,
-                    (unsigned long long)offset, d, t, sid);
     for (size_t i = 0; i < s->ntables; i++)
         if (strcmp(s->tables[i]->src_db, d) == 0 &&
             strcmp(s->tables[i]->table, t) == 0)

@@ -88,18 +88,9 @@ int sl__pg_window_event(sl_pg_sink_t *s, const sl_jr_doc_t *doc,
      * go out first. */
     if ((rc = sl__pg_run_flush(s)) != 0)
         goto out;
-    int mismatch;
-    if ((rc = sl_snapwin_change(&s->win, start, d, t, sid, &mismatch)) != 0)
+    if ((rc = sl_snapwin_event(&s->win, s->part, offset, start, d, t, sid)) !=
+        0)
         goto out;
-    if (mismatch)
-        sl_log_warn("snapshot_done of another snapshot than the open one; "
-                    "the table stays tolerant",
-                    "part=%s offset=%llu db=%s table=%s snapshot=%s", s->part,
-                    (unsigned long long)offset, d, t, sid);
-    else
-        sl_log_info(start ? "snapshot window opened" : "snapshot window closed",
-                    "part=%s offset=%llu db=%s table=%s snapshot=%s", s->part,
-                    (unsigned long long)offset, d, t, sid);
     const char *v[7];
     sl__pg_key_params(s, v);
     char off[24];
