@@ -67,6 +67,38 @@ int sl__pg_windows_load(sl_pg_sink_t *s) {
     return rc != 0 ? rc : sl_snapwin_reset(&s->win);
 }
 
+/* A snapshot_start whose snapshot says "reset" (capture's one-shot copy of
+ * a table without a key, docs/snapshot.md): the copy's rows are the whole
+ * table, so the target table is emptied first, in the same transaction. */
+static int reset_table(sl_pg_sink_t *s, const sl_jr_doc_t *doc,
+                       const sl_event_t *ev, uint64_t offset) {
+    pgtable_t *tm;
+    int rc = sl__pg_table(s, doc, ev, offset, 0, &tm);
+    if (rc != 0)
+        return rc;
+    if (tm->missing) {
+        s->failed_offset = offset;
+        return sl__pg_seterr(s, SL_EDB,
+                             "partition %s offset %llu: target table %s of a "
+                             "snapshot copy does not exist",
+                             s->part, (unsigned long long)offset, tm->qname);
+    }
+    char sql[700];
+    snprintf(sql, sizeof sql, "DELETE FROM %s", tm->qname);
+    pgchunk_t *c = &s->ch[s->cur];
+    if ((rc = sl__pg_chunk_reserve(c, 0)) != 0)
+        return rc;
+    if (PQsendQueryParams(s->conn, sql, 0, NULL, NULL, NULL, NULL, 0) != 1)
+        return sl__pg_fail(s, NULL, "emptying a table for a snapshot copy");
+    pgpend_t *p = &c->pend[c->npend++];
+    memset(p, 0, sizeof *p);
+    p->offset = offset;
+    p->check = CHK_META;
+    sl_log_info("snapshot copy: target table emptied", "part=%s table=%s",
+                s->part, tm->qname);
+    return 0;
+}
+
 int sl__pg_window_event(sl_pg_sink_t *s, const sl_jr_doc_t *doc,
                         const sl_event_t *ev, uint64_t offset) {
     int start = ev->snap == SL_EVENT_SNAP_START;
@@ -121,6 +153,10 @@ int sl__pg_window_event(sl_pg_sink_t *s, const sl_jr_doc_t *doc,
     memset(p, 0, sizeof *p);
     p->offset = offset;
     p->check = CHK_META;
+    uint32_t reset = sl_jr_get(doc, ev->snapshot, "reset");
+    if (start && reset != SL_JR_NONE && sl_jr_type(doc, reset) == SL_JR_TRUE &&
+        (rc = reset_table(s, doc, ev, offset)) != 0)
+        goto out;
     if (s->careful || c->npend >= PG_CHUNK_ROWS)
         rc = sl__pg_sync(s, 0);
 out:
