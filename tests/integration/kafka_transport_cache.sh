@@ -154,12 +154,15 @@ apply B
 pb=$apid
 both=0
 for r in $(seq 1 $ROUNDS); do
-    workload "$r"
-    sleep 0.5
     if [ "$r" = 3 ]; then
         sl_h_wait_for "both members applying" 60 bash -c \
             "grep -q 'partition resumed' '$dir/A.log' && grep -q 'partition resumed' '$dir/B.log'" &&
             both=1
+    fi
+    workload "$r"
+    if [ "$r" = 3 ]; then
+        # A dies while it applies this round: what it deleted but did not
+        # commit is deleted again by its successor.
         killed_at=$(now)
         kill -9 $pa 2> /dev/null
         wait $pa 2> /dev/null
@@ -168,6 +171,7 @@ for r in $(seq 1 $ROUNDS); do
         apply C
         pc=$apid
     fi
+    sleep 0.5
 done
 
 left=$nkeys
