@@ -14,7 +14,10 @@ stats (docs/kafka.md, "Consumer groups"):
     stops on librdkafka's fatal FENCED_INSTANCE_ID error, the newcomer gets
     B's partitions, again without a rebalance of A;
   - B killed -9 and not restarted: when its session ends the broker
-    removes it (kafka_group_expired) and A is given every partition.
+    removes it (kafka_group_expired) and A is given every partition;
+  - on the wire: after a takeover the old member id is answered
+    FENCED_INSTANCE_ID by SyncGroup v3, Heartbeat v3 and OffsetCommit v7,
+    the new one is not.
 
 librdkafka 2.0's own mock cluster is no reference here: it does not
 implement static membership (tried with these same steps: the restarted
@@ -26,6 +29,7 @@ held to. Run by kafka_static.sh, which starts the broker:
 """
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -161,6 +165,70 @@ def scenario(boot, group, tmp):
     return seen
 
 
+def wire_fencing():
+    """Raw requests (kafka_groups/common.py): a static member taken over
+    by a second JoinGroup v5 under its instance id; the old member id is
+    then fenced on each request version that carries the instance id
+    (SyncGroup v3, Heartbeat v3, OffsetCommit v7), the new one is not."""
+    sys.path.insert(0, os.path.join(os.path.dirname(
+        os.path.abspath(__file__)), "kafka_groups"))
+    from common import Conn, s16, sbytes
+    c = Conn(int(BOOT.split(":")[1]))
+    group, iid = "gs-wire", "wi"
+
+    def join():
+        c.send(11, 5, s16(group) + struct.pack(">ii", 30000, 30000) +
+               s16("") + s16(iid) + s16("consumer") +
+               struct.pack(">i", 1) + s16("range") + sbytes(b""))
+        r = c.recv()
+        r.i32()
+        err, gen = r.i16(), r.i32()
+        r.str()
+        leader, member = r.str(), r.str()
+        return err, gen, leader, member
+
+    def head(gen, member):
+        return s16(group) + struct.pack(">i", gen) + s16(member) + s16(iid)
+
+    def sync(gen, member):
+        c.send(14, 3, head(gen, member) + struct.pack(">i", 0))
+        r = c.recv()
+        r.i32()
+        return r.i16()
+
+    def heartbeat(gen, member):
+        c.send(12, 3, head(gen, member))
+        r = c.recv()
+        r.i32()
+        return r.i16()
+
+    def commit(gen, member):
+        c.send(8, 7, head(gen, member) + struct.pack(">i", 1) + s16(TOPIC) +
+               struct.pack(">iiqi", 1, 0, 1, -1) + s16(""))
+        r = c.recv()
+        r.i32()
+        r.i32()
+        r.str()
+        r.i32()
+        r.i32()
+        return r.i16()
+
+    e1, g1, lead1, old = join()
+    s1 = sync(g1, old)
+    e2, g2, lead2, new = join()
+    got = (e1, s1, e2, g2 == g1, lead2 == old, new != old,
+           sync(g1, old), heartbeat(g1, old), commit(g1, old),
+           sync(g2, new), heartbeat(g2, new), commit(g2, new))
+    want = (0, 0, 0, True, True, True, 82, 82, 82, 0, 0, 0)
+    check("wire_old_member_id_fenced_new_one_not", got == want,
+          "got %s, want %s" % (got, want))
+    # Gone before the scenario counts sessions that end.
+    c.send(13, 1, s16(group) + s16(new))
+    r = c.recv()
+    r.i32()
+    check("wire_member_leaves", r.i16() == 0)
+
+
 def stats():
     """The broker's group counters."""
     p = subprocess.run(["bin/sluice", "--broker", "127.0.0.1:%d" % TEXT_PORT,
@@ -179,6 +247,7 @@ def main():
     r = admin.create_topics([NewTopic(TOPIC, 3, 1)])
     admin.close()
     check("create_topic", all(e[1] == 0 for e in r.topic_errors), str(r))
+    wire_fencing()
     s = scenario(BOOT, "gs", tempfile.mkdtemp(prefix="kstatic."))
     check("members_share_partitions", s.get("shared"), s.get("logs", ""))
     if not s.get("shared"):
