@@ -19,6 +19,34 @@
  * SyncGroup and valid OffsetCommit. A member that waits for a JoinGroup
  * or SyncGroup reply does not expire (the rebalance timeout, or the
  * leader's session, bounds that wait), as in Kafka.
+ *
+ * Static members (KIP-345; Kafka's doUnknownJoinGroup,
+ * updateStaticMemberAndRebalance and replaceGroupInstance): a JoinGroup
+ * with a group.instance.id and no member id, for an instance id the group
+ * has, replaces that member's id in place with a new one. The old
+ * process's held JoinGroup or SyncGroup is answered FENCED_INSTANCE_ID at
+ * once, and so is every later request that names the instance id with
+ * the old member id (sl__kgroup_fenced()). Then:
+ *   - Stable, protocols and metadata unchanged: no rebalance. The reply
+ *     carries the current generation and the leader id from before the
+ *     replacement, so even a replaced leader acts as a follower; its
+ *     SyncGroup gets the assignment the old member id had. (Kafka before
+ *     JoinGroup v9 rebalances here only when the group's selected
+ *     protocol would change, and keeps a changed subscription for the
+ *     next rebalance; sluice-broker rebalances on any change of metadata,
+ *     so a restarted member never keeps an assignment made for other
+ *     metadata.)
+ *   - Stable with changed metadata, or CompletingRebalance (the leader
+ *     may be assigning to the old member id): a rebalance.
+ *   - PreparingRebalance: the member counts as rejoined.
+ * A static member that does not rejoin in a rebalance is not dropped when
+ * the rebalance timeout completes the generation (dynamic ones are): the
+ * leader still gets its last metadata and assigns to it, so a restart
+ * that is quicker than the session timeout finds its partitions waiting.
+ * Its session is not renewed for it; when it ends the member is removed
+ * and the group rebalances, as for a dynamic member. When the leader did
+ * not rejoin, a member that did leads; when none did, the rebalance waits
+ * another rebalance timeout (Kafka's maybeElectNewJoinedLeader).
  */
 #include "broker/kafka/group_int.h"
 #include "error.h"
@@ -138,7 +166,19 @@ static sl_kmember_t *find_member(const sl_kgroup_t *g, sl_kstr_t id) {
     return NULL;
 }
 
-/* Kafka's member ids: the client id, '-', and a random UUID. */
+/* The static member holding group.instance.id iid, NULL when none. */
+static sl_kmember_t *find_static(const sl_kgroup_t *g, sl_kstr_t iid) {
+    if (iid.len <= 0)
+        return NULL;
+    for (sl_kmember_t *m = g->members; m != NULL; m = m->next)
+        if (m->instance_id != NULL &&
+            str_eq(m->instance_id, strlen(m->instance_id), iid))
+            return m;
+    return NULL;
+}
+
+/* Kafka's member ids: the client id (a static member's instance id), '-',
+ * and a random UUID. */
 static char *make_member_id(sl_kstr_t client_id) {
     uint8_t u[16];
     size_t got = 0;
@@ -179,10 +219,10 @@ static sl_kmember_t *new_member(sl_kcoord_t *c, sl_kgroup_t *g,
     sl_kmember_t *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return NULL;
-    m->id = make_member_id(req->client_id);
+    int is_static = req->instance_id.len > 0;
+    m->id = make_member_id(is_static ? req->instance_id : req->client_id);
     if (m->id == NULL ||
-        (req->instance_id.len >= 0 &&
-         (m->instance_id = dup_str(req->instance_id)) == NULL)) {
+        (is_static && (m->instance_id = dup_str(req->instance_id)) == NULL)) {
         free_member(m);
         return NULL;
     }
@@ -316,13 +356,20 @@ static const char *select_protocol(const sl_kgroup_t *g) {
     return best;
 }
 
-static void answer_join(sl_kcoord_t *c, sl_kmember_t *m, int16_t err,
-                        const sl_kgroup_t *g) {
+/* Answers m's held JoinGroup, naming leader as the group's leader. */
+static void answer_join_as(sl_kcoord_t *c, sl_kmember_t *m, int16_t err,
+                           const sl_kgroup_t *g, const char *leader) {
     void *wait = m->join_wait;
     m->join_wait = NULL;
     if (wait != NULL)
         c->join_cb(c->cb_arg, wait, err, err == 0 ? g : NULL,
-                   err == 0 ? m : NULL, m->id);
+                   err == 0 ? m : NULL, m->id, err == 0 ? leader : NULL);
+}
+
+static void answer_join(sl_kcoord_t *c, sl_kmember_t *m, int16_t err,
+                        const sl_kgroup_t *g) {
+    answer_join_as(c, m, err, g,
+                   g != NULL && g->leader != NULL ? g->leader->id : NULL);
 }
 
 static void answer_sync(sl_kcoord_t *c, sl_kmember_t *m, int16_t err) {
@@ -332,6 +379,15 @@ static void answer_sync(sl_kcoord_t *c, sl_kmember_t *m, int16_t err) {
     if (wait != NULL)
         c->sync_cb(c->cb_arg, wait, err, err == 0 ? m->assign : NULL,
                    err == 0 ? m->assign_len : 0);
+}
+
+/* The largest rebalance timeout of the group's members. */
+static int32_t rebalance_timeout(const sl_kgroup_t *g) {
+    int32_t timeout = 0;
+    for (const sl_kmember_t *m = g->members; m != NULL; m = m->next)
+        if (!m->pending && m->rebalance_ms > timeout)
+            timeout = m->rebalance_ms;
+    return timeout;
 }
 
 static void prepare_rebalance(sl_kcoord_t *c, sl_kgroup_t *g, int64_t now) {
@@ -348,12 +404,8 @@ static void prepare_rebalance(sl_kcoord_t *c, sl_kgroup_t *g, int64_t now) {
         m->assign = NULL;
         m->assign_len = 0;
     }
-    int32_t timeout = 0;
-    for (const sl_kmember_t *m = g->members; m != NULL; m = m->next)
-        if (!m->pending && m->rebalance_ms > timeout)
-            timeout = m->rebalance_ms;
     g->state = SL_KGROUP_PREPARING;
-    g->join_deadline = now + timeout;
+    g->join_deadline = now + rebalance_timeout(g);
     c->st.rebalances++;
 }
 
@@ -417,14 +469,31 @@ static void remove_member(sl_kcoord_t *c, sl_kgroup_t *g, sl_kmember_t *m,
 }
 
 static void complete_join(sl_kcoord_t *c, sl_kgroup_t *g, int64_t now) {
-    /* Members that did not rejoin in time are out (Kafka's
-     * notYetRejoinedMembers). */
+    /* Dynamic members that did not rejoin in time are out (Kafka's
+     * notYetRejoinedMembers); static ones stay until their session ends. */
     sl_kmember_t *m = g->members;
     while (m != NULL) {
         sl_kmember_t *next = m->next;
-        if (!m->pending && !m->awaiting_join)
+        if (!m->pending && !m->awaiting_join && m->instance_id == NULL)
             unlink_member(c, g, m);
         m = next;
+    }
+    if (g->leader != NULL && !g->leader->awaiting_join) {
+        /* Kafka's maybeElectNewJoinedLeader: a member that rejoined leads.
+         * With none, only static members that did not rejoin are left:
+         * wait for them another rebalance timeout (at least a second, so
+         * a zero timeout cannot spin the timer); their sessions may end
+         * first, which removes them. */
+        sl_kmember_t *lead = NULL;
+        for (m = g->members; m != NULL && lead == NULL; m = m->next)
+            if (!m->pending && m->awaiting_join)
+                lead = m;
+        if (lead == NULL) {
+            int32_t timeout = rebalance_timeout(g);
+            g->join_deadline = now + (timeout > 1000 ? timeout : 1000);
+            return;
+        }
+        g->leader = lead;
     }
     g->generation++;
     free(g->protocol);
@@ -439,7 +508,7 @@ static void complete_join(sl_kcoord_t *c, sl_kgroup_t *g, int64_t now) {
     g->protocol = proto != NULL ? strdup(proto) : NULL;
     g->state = SL_KGROUP_COMPLETING;
     for (m = g->members; m != NULL; m = m->next) {
-        if (m->pending)
+        if (m->pending || !m->awaiting_join)
             continue;
         m->awaiting_join = 0;
         m->expires = now + m->session_ms;
@@ -456,13 +525,9 @@ static void complete_join(sl_kcoord_t *c, sl_kgroup_t *g, int64_t now) {
                         g);
 }
 
-/* Kafka's addMemberAndRebalance / updateMemberAndRebalance: m (new, or
- * known with protocols to update) waits in the rebalance. */
-static int join_and_rebalance(sl_kcoord_t *c, sl_kgroup_t *g, sl_kmember_t *m,
-                              const sl_kjoin_t *req, int64_t now, void *wait) {
-    int err = set_protocols(c, m, req);
-    if (err != 0)
-        return err;
+/* m, whose protocols are set, waits in the rebalance. */
+static int wait_in_rebalance(sl_kcoord_t *c, sl_kgroup_t *g, sl_kmember_t *m,
+                             const sl_kjoin_t *req, int64_t now, void *wait) {
     if (g->nmembers == 0 || g->protocol_type == NULL) {
         char *pt = dup_str(req->protocol_type);
         if (pt == NULL)
@@ -488,9 +553,58 @@ static int join_and_rebalance(sl_kcoord_t *c, sl_kgroup_t *g, sl_kmember_t *m,
     return 0;
 }
 
+/* Kafka's addMemberAndRebalance / updateMemberAndRebalance: m (new, or
+ * known with protocols to update) waits in the rebalance. */
+static int join_and_rebalance(sl_kcoord_t *c, sl_kgroup_t *g, sl_kmember_t *m,
+                              const sl_kjoin_t *req, int64_t now, void *wait) {
+    int err = set_protocols(c, m, req);
+    if (err != 0)
+        return err;
+    return wait_in_rebalance(c, g, m, req, now, wait);
+}
+
+/* A static member m joined again without its member id (its process
+ * restarted, or a second process claims the instance id): m gets a new id
+ * in place, the old one is fenced. See the top of the file for when this
+ * rebalances. Everything that can fail happens before the old id is
+ * touched, so a refused join leaves the member as it was. */
+static int join_static(sl_kcoord_t *c, sl_kgroup_t *g, sl_kmember_t *m,
+                       const sl_kjoin_t *req, int64_t now, void *wait) {
+    int stay = g->state == SL_KGROUP_STABLE && same_protocols(m, req);
+    char *id = make_member_id(req->instance_id);
+    if (id == NULL)
+        return SL_ENOMEM;
+    if (!stay) {
+        int err = set_protocols(c, m, req);
+        if (err != 0) {
+            free(id);
+            return err;
+        }
+    }
+    answer_join(c, m, SL_KERR_FENCED_INSTANCE_ID, NULL);
+    answer_sync(c, m, SL_KERR_FENCED_INSTANCE_ID);
+    char *old = m->id;
+    m->id = id;
+    m->id_len = strlen(id);
+    c->st.static_rejoins++;
+    if (!stay) {
+        free(old);
+        return wait_in_rebalance(c, g, m, req, now, wait);
+    }
+    /* Same protocols: only the timeouts may have changed. The reply names
+     * the leader as it was (old when m led), so m does not assign. */
+    m->session_ms = req->session_ms;
+    m->rebalance_ms = req->rebalance_ms;
+    m->expires = now + m->session_ms;
+    m->join_wait = wait;
+    answer_join_as(c, m, SL_KERR_NONE, g, g->leader == m ? old : g->leader->id);
+    free(old);
+    return 0;
+}
+
 static void join_error(sl_kcoord_t *c, void *wait, int16_t err,
                        const char *member_id) {
-    c->join_cb(c->cb_arg, wait, err, NULL, NULL, member_id);
+    c->join_cb(c->cb_arg, wait, err, NULL, NULL, member_id, NULL);
 }
 
 static int join_new(sl_kcoord_t *c, sl_kgroup_t *g, const sl_kjoin_t *req,
@@ -564,16 +678,27 @@ int sl__kgroup_join(sl_kcoord_t *c, const sl_kjoin_t *req, int64_t now,
         return 0;
     }
     sl_kgroup_t *g = sl__kgroup_find(c, req->group);
-    sl_kmember_t *m = NULL;
+    sl_kmember_t *m = NULL, *stat = NULL;
     if (g != NULL && mid == NULL)
         m = find_member(g, req->member_id);
-    if (mid == NULL && m == NULL) {
-        /* A member id this group does not know: Kafka makes the client
-         * start over with an empty one. */
+    if (g != NULL)
+        stat = find_static(g, req->instance_id);
+    if (mid == NULL && stat != NULL && stat != m) {
+        /* The instance id is another member id's now: this process was
+         * replaced by a newer one with the same group.instance.id. */
+        c->st.fenced++;
+        join_error(c, wait, SL_KERR_FENCED_INSTANCE_ID, "");
+        return 0;
+    }
+    if (mid == NULL &&
+        (m == NULL || (req->instance_id.len > 0 && stat == NULL))) {
+        /* A member id this group does not know (or a static member's
+         * instance id it does not know): Kafka makes the client start
+         * over with an empty one. */
         join_error(c, wait, SL_KERR_UNKNOWN_MEMBER_ID, "");
         return 0;
     }
-    if (g != NULL && !supports(g, req, m)) {
+    if (g != NULL && !supports(g, req, m != NULL ? m : stat)) {
         join_error(c, wait, SL_KERR_INCONSISTENT_GROUP_PROTOCOL,
                    m != NULL ? m->id : "");
         return 0;
@@ -590,7 +715,9 @@ int sl__kgroup_join(sl_kcoord_t *c, const sl_kjoin_t *req, int64_t now,
         created = 1;
     }
     int err = 0;
-    if (m == NULL)
+    if (m == NULL && stat != NULL)
+        err = join_static(c, g, stat, req, now, wait);
+    else if (m == NULL)
         err = join_new(c, g, req, now, wait);
     else
         join_known(c, g, m, req, now, wait, &err);
@@ -698,6 +825,16 @@ int sl__kgroup_sync(sl_kcoord_t *c, sl_kstr_t group, int32_t generation,
             answer_sync(c, o, SL_KERR_NONE);
     }
     return 0;
+}
+
+int16_t sl__kgroup_fenced(sl_kcoord_t *c, sl_kstr_t group, sl_kstr_t member_id,
+                          sl_kstr_t instance_id) {
+    sl_kgroup_t *g = sl__kgroup_find(c, group);
+    sl_kmember_t *m = g != NULL ? find_static(g, instance_id) : NULL;
+    if (m == NULL || str_eq(m->id, m->id_len, member_id))
+        return SL_KERR_NONE;
+    c->st.fenced++;
+    return SL_KERR_FENCED_INSTANCE_ID;
 }
 
 int16_t sl__kgroup_heartbeat(sl_kcoord_t *c, sl_kstr_t group,

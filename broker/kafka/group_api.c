@@ -77,7 +77,8 @@ typedef struct {
 } sl_kgwait_t;
 
 static void join_cb(void *arg, void *wait, int16_t err, const sl_kgroup_t *g,
-                    const sl_kmember_t *m, const char *member_id);
+                    const sl_kmember_t *m, const char *member_id,
+                    const char *leader_id);
 static void sync_cb(void *arg, void *wait, int16_t err, const uint8_t *assign,
                     int32_t len);
 
@@ -184,13 +185,16 @@ void sl__kafka_groups_stats(sl_kafka_t *k, sl_buf_t *out) {
                   "STAT kafka_group_heartbeats %" PRIu64 "\r\n"
                   "STAT kafka_group_leaves %" PRIu64 "\r\n"
                   "STAT kafka_group_expired %" PRIu64 "\r\n"
+                  "STAT kafka_group_static_rejoins %" PRIu64 "\r\n"
+                  "STAT kafka_group_fenced %" PRIu64 "\r\n"
                   "STAT kafka_offset_commits %" PRIu64 "\r\n"
                   "STAT kafka_offset_commit_partitions %" PRIu64 "\r\n"
                   "STAT kafka_offset_commit_refused %" PRIu64 "\r\n"
                   "STAT kafka_offset_fetches %" PRIu64 "\r\n",
                   st.groups, st.members, st.bytes, st.rebalances, st.joins,
-                  st.syncs, st.heartbeats, st.leaves, st.expired, commits,
-                  parts, refused, fetches);
+                  st.syncs, st.heartbeats, st.leaves, st.expired,
+                  st.static_rejoins, st.fenced, commits, parts, refused,
+                  fetches);
 }
 
 /* ---- FindCoordinator ----------------------------------------------------
@@ -246,7 +250,8 @@ static void wait_done(sl_kgwait_t *w) {
 }
 
 static void join_cb(void *arg, void *wait, int16_t err, const sl_kgroup_t *g,
-                    const sl_kmember_t *m, const char *member_id) {
+                    const sl_kmember_t *m, const char *member_id,
+                    const char *leader_id) {
     (void)arg;
     sl_kgwait_t *w = wait;
     sl_buf_t *b = sl__kafka_reply_buf(w->reply);
@@ -255,9 +260,9 @@ static void join_cb(void *arg, void *wait, int16_t err, const sl_kgroup_t *g,
     sl__kafka_w_i16(b, err);
     sl__kafka_w_i32(b, err == 0 ? g->generation : -1);
     sl__kafka_w_cstr(b, err == 0 ? g->protocol : "");
-    sl__kafka_w_cstr(b, err == 0 ? g->leader->id : "");
+    sl__kafka_w_cstr(b, err == 0 ? leader_id : "");
     sl__kafka_w_cstr(b, member_id);
-    if (err != 0 || m != g->leader) {
+    if (err != 0 || m != g->leader || strcmp(leader_id, member_id) != 0) {
         sl__kafka_w_i32(b, 0);
         wait_done(w);
         return;
@@ -338,7 +343,10 @@ int sl__kafka_h_join_group(sl_kafka_t *k, sl_kconn_t *conn,
     j.instance_id = kstr(NULL, -1);
     if (req->version >= 5) {
         sl__kafka_r_str(body, &s, &len);
-        j.instance_id = kstr(s, len);
+        /* An empty group.instance.id is no instance id (clients send null
+         * when none is configured). */
+        if (len > 0)
+            j.instance_id = kstr(s, len);
     }
     sl__kafka_r_str(body, &s, &len);
     j.protocol_type = kstr(s, len);
@@ -372,10 +380,10 @@ int sl__kafka_h_join_group(sl_kafka_t *k, sl_kconn_t *conn,
 }
 
 /* The head most group requests share: group, generation, member id and,
- * from the version given on, a group instance id (static membership is
- * not supported, so it is read and ignored). */
+ * from the version given on, a group instance id (len -1 when absent,
+ * null or empty: requests under it are checked for fencing). */
 typedef struct {
-    sl_kstr_t group, member;
+    sl_kstr_t group, member, instance;
     int32_t generation;
 } sl_kghead_t;
 
@@ -387,8 +395,12 @@ static void read_head(sl_kreader_t *body, int with_instance, sl_kghead_t *h) {
     h->generation = sl__kafka_r_i32(body);
     sl__kafka_r_str(body, &p, &len);
     h->member = kstr(p, len);
-    if (with_instance)
+    h->instance = kstr(NULL, -1);
+    if (with_instance) {
         sl__kafka_r_str(body, &p, &len);
+        if (len > 0)
+            h->instance = kstr(p, len);
+    }
 }
 
 int sl__kafka_h_sync_group(sl_kafka_t *k, sl_kconn_t *conn,
@@ -415,10 +427,17 @@ int sl__kafka_h_sync_group(sl_kafka_t *k, sl_kconn_t *conn,
     sl_kgwait_t *w = gs != NULL ? wait_new(gs, req, reply) : NULL;
     if (err == 0 && w == NULL)
         err = SL_ENOMEM;
-    if (w != NULL)
+    int16_t fenced = gs != NULL ? sl__kgroup_fenced(&gs->coord, h.group,
+                                                    h.member, h.instance)
+                                : SL_KERR_NONE;
+    if (w != NULL && fenced != SL_KERR_NONE) {
+        sync_cb(gs, w, fenced, NULL, 0);
+        err = wait_end(w, 0);
+    } else if (w != NULL) {
         err = wait_end(w, sl__kgroup_sync(&gs->coord, h.group, h.generation,
                                           h.member, as, n > 0 ? (uint32_t)n : 0,
                                           (int64_t)uv_now(k->loop), w));
+    }
     free(as);
     return err;
 }
@@ -444,8 +463,10 @@ int sl__kafka_h_heartbeat(sl_kafka_t *k, sl_kconn_t *conn, const sl_kreq_t *req,
     sl_kgroups_t *gs = groups_of(k);
     if (gs == NULL)
         return SL_ENOMEM;
-    int16_t err = sl__kgroup_heartbeat(&gs->coord, h.group, h.generation,
-                                       h.member, (int64_t)uv_now(k->loop));
+    int16_t err = sl__kgroup_fenced(&gs->coord, h.group, h.member, h.instance);
+    if (err == SL_KERR_NONE)
+        err = sl__kgroup_heartbeat(&gs->coord, h.group, h.generation, h.member,
+                                   (int64_t)uv_now(k->loop));
     rearm(gs);
     return simple_reply(reply, req->version, err);
 }
@@ -568,8 +589,10 @@ int sl__kafka_h_offset_commit(sl_kafka_t *k, sl_kconn_t *conn,
     cw->in_call = 1;
     gs->commits++;
     sl_kstr_t group = h.group;
-    int16_t gerr = sl__kgroup_commit_check(&gs->coord, group, h.generation,
-                                           h.member, (int64_t)uv_now(k->loop));
+    int16_t gerr = sl__kgroup_fenced(&gs->coord, group, h.member, h.instance);
+    if (gerr == SL_KERR_NONE)
+        gerr = sl__kgroup_commit_check(&gs->coord, group, h.generation,
+                                       h.member, (int64_t)uv_now(k->loop));
     sl_buf_t *b = sl__kafka_reply_buf(reply);
     if (req->version >= 3)
         sl__kafka_w_i32(b, 0);

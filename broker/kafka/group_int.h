@@ -19,11 +19,19 @@
  * here, so nothing is lost, and member ids are random so a stale member
  * of a freed group can never be mistaken for a new one.
  *
- * Not supported: static membership (group.instance.id is kept and echoed
- * to the leader, but a member that rejoins under it gets a new member id,
- * as a dynamic member does) and Kafka's initial rebalance delay (the
- * first rebalance of an empty group completes as soon as its members
- * joined, group.initial.rebalance.delay.ms = 0).
+ * Static membership (KIP-345, group.instance.id, JoinGroup v5+): a member
+ * that joins with an instance id is static. When that instance id joins
+ * again without its member id (the process restarted), it takes over the
+ * member in place under a new member id: the old id is fenced
+ * (FENCED_INSTANCE_ID), and in a Stable group whose member comes back
+ * with unchanged protocols no rebalance happens; it is handed the old
+ * member's assignment. Static members that do not rejoin in a rebalance
+ * stay in the group (the leader assigns to them) until their session
+ * ends. group.c has the rules.
+ *
+ * Not supported: Kafka's initial rebalance delay (the first rebalance of
+ * an empty group completes as soon as its members joined,
+ * group.initial.rebalance.delay.ms = 0).
  *
  * Ownership: the coordinator owns its groups and members and every byte
  * they hold (copies of the request's strings and metadata). Waiters are
@@ -42,6 +50,9 @@
 /* Kafka's OFFSET_METADATA_TOO_LARGE; internal.h has the rest of the
  * protocol's error codes. */
 #define SL_KERR_OFFSET_METADATA_TOO_LARGE 12
+/* Kafka's FENCED_INSTANCE_ID: a request under a static member's old
+ * member id after another process took its group.instance.id over. */
+#define SL_KERR_FENCED_INSTANCE_ID 82
 
 typedef enum {
     SL_KGROUP_EMPTY = 0,
@@ -119,13 +130,17 @@ typedef struct {
     { 6000, 1800000, 10000, 64u << 20 }
 
 /* A JoinGroup's answer: called with err and, when err is NONE, the group
- * and member (the new generation; the leader's reply lists g's members
- * and their metadata for g->protocol). With an error, g and m may be
- * NULL; member_id is what the reply's member id must be ("" when none;
- * with MEMBER_ID_REQUIRED, the id the client must rejoin with). */
+ * and member (the new generation) and the reply's leader id. The reply
+ * lists g's members and their metadata for g->protocol when leader_id is
+ * member_id; a static member that took over the leader's place in a
+ * Stable group is told the old leader id instead, so it does not run an
+ * assignment nobody would take (as Kafka does). With an error, g, m and
+ * leader_id may be NULL; member_id is what the reply's member id must be
+ * ("" when none; with MEMBER_ID_REQUIRED, the id the client must rejoin
+ * with). */
 typedef void (*sl_kgroup_join_cb)(void *arg, void *wait, int16_t err,
                                   const sl_kgroup_t *g, const sl_kmember_t *m,
-                                  const char *member_id);
+                                  const char *member_id, const char *leader_id);
 /* A SyncGroup's answer: the member's assignment (len 0 when none). */
 typedef void (*sl_kgroup_sync_cb)(void *arg, void *wait, int16_t err,
                                   const uint8_t *assign, int32_t len);
@@ -135,6 +150,8 @@ typedef struct {
     uint64_t members; /* Members now, pending ones included. */
     uint64_t bytes;   /* Metadata and assignments held now. */
     uint64_t rebalances, joins, syncs, heartbeats, leaves, expired;
+    uint64_t static_rejoins; /* Static members taken over in place. */
+    uint64_t fenced;         /* Requests answered FENCED_INSTANCE_ID. */
 } sl_kgroup_stats_t;
 
 typedef struct {
@@ -179,6 +196,14 @@ int sl__kgroup_join(sl_kcoord_t *c, const sl_kjoin_t *req, int64_t now,
 int sl__kgroup_sync(sl_kcoord_t *c, sl_kstr_t group, int32_t generation,
                     sl_kstr_t member_id, const sl_kassign_in_t *assigns,
                     uint32_t nassigns, int64_t now, void *wait);
+
+/* Kafka's isStaticMemberFenced: FENCED_INSTANCE_ID when the request
+ * names a group.instance.id (instance_id.len >= 0) that belongs to
+ * another member id of the group now, else NONE. The SyncGroup (v3+),
+ * Heartbeat (v3+) and OffsetCommit (v7+) handlers check it first; the
+ * JoinGroup check is inside sl__kgroup_join(). */
+int16_t sl__kgroup_fenced(sl_kcoord_t *c, sl_kstr_t group, sl_kstr_t member_id,
+                          sl_kstr_t instance_id);
 
 /* Heartbeat and LeaveGroup: the reply's error code. */
 int16_t sl__kgroup_heartbeat(sl_kcoord_t *c, sl_kstr_t group,
