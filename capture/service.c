@@ -91,6 +91,9 @@ static const sl_opt_t opts_table[] = {
      "(docs/change-events.md)"},
     {"debezium-schemas", "no", SL_OPT_FLAG,
      "debezium format: wrap events and keys in their schemas"},
+    {"debezium-include-query", "no", SL_OPT_FLAG,
+     "debezium format: source.query holds the statement where the binlog "
+     "has it"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
     {"snapshot", "initial", 0,
@@ -799,7 +802,9 @@ static int new_decoder(svc_t *svc) {
         return SL_EUSAGE; /* Checked with the other options at start. */
     dopts.format_name = sl_config_get(&svc->cfg, "topic");
     if (sl_config_get_bool(&svc->cfg, "debezium-schemas",
-                           &dopts.format_schemas) != 0)
+                           &dopts.format_schemas) != 0 ||
+        sl_config_get_bool(&svc->cfg, "debezium-include-query",
+                           &dopts.format_query) != 0)
         return SL_EUSAGE;
     svc->in_trx = 0;
     clear_touched(svc);

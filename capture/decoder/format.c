@@ -52,6 +52,7 @@ void sl__dec_fmt_free(sl_binlog_t *dec) {
     sl_buf_free(&dec->fkey);
     sl_buf_free(&dec->pend);
     sl_buf_free(&dec->pend_names);
+    sl_buf_free(&dec->fquery);
 }
 
 /* ---- Values ------------------------------------------------------------- */
