@@ -177,45 +177,6 @@ static int get_count(wkt_t *w, int le, size_t min_size, uint32_t *n) {
     return 0;
 }
 
-/* "(x y, x y, ...)" or "EMPTY" for a point sequence. */
-static int put_points(wkt_t *w, int le) {
-    uint32_t n;
-    if (get_count(w, le, 16, &n) != 0)
-        return -1;
-    if (n == 0) {
-        SL__DEC_OUT_LIT(w->out, "EMPTY");
-        return 0;
-    }
-    sl__dec_out_c(w->out, '(');
-    for (uint32_t i = 0; i < n; i++) {
-        if (i > 0)
-            SL__DEC_OUT_LIT(w->out, ", ");
-        if (put_coord(w, le) != 0)
-            return -1;
-    }
-    sl__dec_out_c(w->out, ')');
-    return 0;
-}
-
-static int put_polygon(wkt_t *w, int le) {
-    uint32_t n;
-    if (get_count(w, le, 4, &n) != 0)
-        return -1;
-    if (n == 0) {
-        SL__DEC_OUT_LIT(w->out, "EMPTY");
-        return 0;
-    }
-    sl__dec_out_c(w->out, '(');
-    for (uint32_t i = 0; i < n; i++) {
-        if (i > 0)
-            SL__DEC_OUT_LIT(w->out, ", ");
-        if (put_points(w, le) != 0)
-            return -1;
-    }
-    sl__dec_out_c(w->out, ')');
-    return 0;
-}
-
 static const char *const type_names[8] = {
     NULL,         "POINT",           "LINESTRING",   "POLYGON",
     "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON", "GEOMETRYCOLLECTION",
@@ -223,10 +184,18 @@ static const char *const type_names[8] = {
 
 static int put_geometry(wkt_t *w, int depth, uint32_t want, int tagged);
 
-/* The body of a Multi* or collection: n members of type member (0: any). */
-static int put_members(wkt_t *w, int le, int depth, uint32_t member) {
+/* What a list holds: points (a LineString, a ring), rings (a Polygon),
+ * or whole geometries (a Multi* or collection). */
+typedef enum { L_POINTS, L_RINGS, L_MEMBERS } list_t;
+
+/* "(item, item, ...)" or "EMPTY": a u32 count, then the items; members
+ * must be of type member (0: any, in a collection). */
+static int put_list(wkt_t *w, int le, int depth, list_t kind, uint32_t member) {
+    /* An item's least size: a point's 16 bytes, a ring's count, a
+     * member's byte order and type and at least a count. */
+    static const size_t least[] = {16, 4, 9};
     uint32_t n;
-    if (get_count(w, le, 9, &n) != 0) /* A member has 9 bytes at least. */
+    if (get_count(w, le, least[kind], &n) != 0)
         return -1;
     if (n == 0) {
         SL__DEC_OUT_LIT(w->out, "EMPTY");
@@ -236,7 +205,11 @@ static int put_members(wkt_t *w, int le, int depth, uint32_t member) {
     for (uint32_t i = 0; i < n; i++) {
         if (i > 0)
             SL__DEC_OUT_LIT(w->out, ", ");
-        if (put_geometry(w, depth + 1, member, member == 0) != 0)
+        int rc = kind == L_POINTS ? put_coord(w, le)
+                 : kind == L_RINGS
+                     ? put_list(w, le, depth, L_POINTS, 0)
+                     : put_geometry(w, depth + 1, member, member == 0);
+        if (rc != 0)
             return -1;
     }
     sl__dec_out_c(w->out, ')');
@@ -274,12 +247,11 @@ static int put_geometry(wkt_t *w, int depth, uint32_t want, int tagged) {
             return -1;
         sl__dec_out_c(w->out, ')');
         return 0;
-    case 2: return put_points(w, le);
-    case 3: return put_polygon(w, le);
-    case 4: return put_members(w, le, depth, 1);
-    case 5: return put_members(w, le, depth, 2);
-    case 6: return put_members(w, le, depth, 3);
-    default: return put_members(w, le, depth, 0);
+    case 2: return put_list(w, le, depth, L_POINTS, 0);
+    case 3: return put_list(w, le, depth, L_RINGS, 0);
+    case 7: return put_list(w, le, depth, L_MEMBERS, 0);
+    default: /* A Multi*: members of the type it is a collection of. */
+        return put_list(w, le, depth, L_MEMBERS, type - 3);
     }
 }
 
