@@ -3,9 +3,9 @@
 # options reach librdkafka (security.protocol=SSL, ssl.ca.location,
 # ssl.certificate.location, ssl.key.location, the certificate and name
 # verified unless --broker-tls-insecure), against sluice-broker's Kafka
-# listener with certificates made here by openssl (a test CA, a server
-# certificate for 127.0.0.1 and localhost, another CA, a client
-# certificate). Checks:
+# listener with certificates made by openssl (tests/harness/tls_certs.sh:
+# a test CA, a server certificate for 127.0.0.1 and localhost, another
+# CA, a client certificate). Checks:
 #   - a produce with --broker-ca, by address and by name, is read back by
 #     kcat over TLS with its key and header;
 #   - the wrong CA, and the system's trust store (--broker-tls alone: the
@@ -15,7 +15,7 @@
 #   - a listener with --tls-client-ca refuses a client without a
 #     certificate and serves one with a certificate from that CA;
 #   - --broker-tls-insecure with --broker-ca is bad usage (exit 2).
-# Failures end within --timeout (5s here). Prints PASS/FAIL lines.
+# Failures end within --timeout (5s for them here). Prints PASS/FAIL lines.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 if [ -z "${SL_HARNESS_ROOT:-}" ] || ! command -v openssl > /dev/null ||
@@ -25,25 +25,14 @@ if [ -z "${SL_HARNESS_ROOT:-}" ] || ! command -v openssl > /dev/null ||
 fi
 # shellcheck source=../harness/harness.sh
 . tests/harness/harness.sh
+# shellcheck source=../harness/tls_certs.sh
+. tests/harness/tls_certs.sh
 failed=0
 pass() { echo "PASS tls_cli_kafka:$1"; }
 fail() { echo "FAIL tls_cli_kafka:$1: $2"; failed=1; }
 
 dir=$(mktemp -d "$SL_HARNESS_ROOT/tlsck.XXXXXX")
-(cd "$dir" &&
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
-        -days 2 -subj "/CN=sluice test CA" &&
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem \
-        -days 2 -subj "/CN=another CA" &&
-    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
-        -subj "/CN=sluice broker" &&
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > ext &&
-    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
-        -CAcreateserial -out server.pem -days 2 -extfile ext &&
-    openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr \
-        -subj "/CN=sluice client" &&
-    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key \
-        -CAcreateserial -out client.pem -days 2) > /dev/null 2>&1 ||
+sl_h_tls_certs "$dir" ||
     { fail setup "openssl could not make certificates"; exit 1; }
 
 # start_broker NAME [ARGS...]: a broker whose listeners speak TLS; sets
@@ -66,13 +55,14 @@ start_broker good
 start_broker mtls --tls-client-ca "$dir/ca.pem"
 
 # produce NAME ADDR [ARGS...]: one line "NAME" into topic t partition 0
-# with key and header NAME; stdout and stderr in $dir/NAME.out, status
-# in $rc.
+# with key and header NAME, within --timeout $tmo (30s unless set: the
+# cases that must fail set 5s); stdout and stderr in $dir/NAME.out,
+# status in $rc.
 produce() {
     local name=$1 addr=$2
     shift 2
-    echo "$name" | timeout 60 bin/sluice produce --kafka "$addr" --timeout 5s \
-        -k "$name" -H "h=$name" "$@" t 0 > "$dir/$name.out" 2>&1
+    echo "$name" | timeout 90 bin/sluice produce --kafka "$addr" \
+        --timeout "${tmo:-30s}" -k "$name" -H "h=$name" "$@" t 0 > "$dir/$name.out" 2>&1
     rc=$?
 }
 # kcat_read PORT: the records of t/0 as KEY|HEADERS|VALUE lines.
@@ -102,7 +92,7 @@ fi
 for c in "wrongca --broker-ca $dir/other.pem" "systemstore --broker-tls"; do
     read -r name flags <<< "$c"
     # shellcheck disable=SC2086 # one or two words of flags.
-    produce "$name" "127.0.0.1:$kg" $flags
+    tmo=5s produce "$name" "127.0.0.1:$kg" $flags
     if [ $rc != 0 ] && grep -q "certificate verify failed" "$dir/$name.out"; then
         pass "${name}_refused"
     else
@@ -118,7 +108,7 @@ else
 fi
 
 # 3. Plaintext against the TLS listener: nothing is delivered.
-produce plain "127.0.0.1:$kg"
+tmo=5s produce plain "127.0.0.1:$kg"
 if [ $rc != 0 ] && ! kcat_read "$kg" | grep -q '^plain|'; then
     pass plaintext_fails
 else
@@ -128,7 +118,7 @@ fi
 # 4. Client certificates: refused without, served with one from the CA.
 # shellcheck disable=SC2154 # set by start_broker's eval.
 km=$kport_mtls
-produce nocert "127.0.0.1:$km" --broker-ca "$dir/ca.pem"
+tmo=5s produce nocert "127.0.0.1:$km" --broker-ca "$dir/ca.pem"
 rc1=$rc
 produce withcert "127.0.0.1:$km" --broker-ca "$dir/ca.pem" \
     --broker-cert "$dir/client.pem" --broker-key "$dir/client.key"
