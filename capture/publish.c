@@ -677,6 +677,8 @@ int sl_publish_message(sl_publish_t *pub, const char *part, size_t part_len,
 int sl_publish_keyed(sl_publish_t *pub, const char *part, size_t part_len,
                      const void *data, size_t len, const void *key,
                      size_t key_len) {
+    if (!pub->keyed) /* The transport has no keys: none is kept. */
+        key_len = 0;
     ent_t *ent = pub->qlen ? qat(pub, pub->qlen - 1) : NULL;
     int err;
     if (ent == NULL || ent->kind != ENT_BATCH || ent->sent ||
