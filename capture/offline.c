@@ -36,6 +36,9 @@ static const sl_opt_t opts[] = {
      "(docs/change-events.md)"},
     {"debezium-schemas", "no", SL_OPT_FLAG,
      "debezium format: wrap events and keys in their schemas"},
+    {"debezium-include-query", "no", SL_OPT_FLAG,
+     "debezium format: source.query holds the statement where the binlog "
+     "has it"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
     {NULL, NULL, 0, NULL},
@@ -95,7 +98,7 @@ int sl_capture_offline_main(int argc, char **argv) {
     uint8_t skip[256];
     size_t nskip = 0;
     uint64_t start, stop;
-    int coltypes = 0, schemas = 0;
+    int coltypes = 0, schemas = 0, dbz_query = 0;
     if (sl_program_log_level(&cfg) != 0) {
         fprintf(stderr, "sluice-capture: bad --log-level or --log-format\n");
         goto done;
@@ -103,7 +106,8 @@ int sl_capture_offline_main(int argc, char **argv) {
     if (sl_config_get_u64(&cfg, "start-position", &start) != 0 ||
         sl_config_get_u64(&cfg, "stop-position", &stop) != 0 ||
         sl_config_get_bool(&cfg, "column-types", &coltypes) != 0 ||
-        sl_config_get_bool(&cfg, "debezium-schemas", &schemas) != 0) {
+        sl_config_get_bool(&cfg, "debezium-schemas", &schemas) != 0 ||
+        sl_config_get_bool(&cfg, "debezium-include-query", &dbz_query) != 0) {
         fprintf(stderr, "sluice-capture: %s\n", cfg.err);
         goto done;
     }
@@ -159,7 +163,8 @@ int sl_capture_offline_main(int argc, char **argv) {
                            .column_types = coltypes,
                            .accumulate = 1,
                            .format = format,
-                           .format_schemas = schemas};
+                           .format_schemas = schemas,
+                           .format_query = dbz_query};
     status = 1;
     if (sl_binlog_new(&dec, &bo, on_change, &sink) != 0) {
         free(files);

@@ -30,6 +30,10 @@ typedef struct {
     size_t *lens;
     size_t n, cap;
     uint64_t first_seq;
+    /* The messages' own record keys (sl_publish_keyed()) back to back;
+     * klens[i] 0: none. NULL until a message of the batch has one. */
+    sl_buf_t keys;
+    size_t *klens;
     int local_dup; /* Already stored (read from the tail): not sent, no
                       ack comes for it. */
     sl_checkpoint_t cp;
@@ -98,6 +102,8 @@ static void ent_free(ent_t *ent) {
     free(ent->part);
     sl_buf_free(&ent->data);
     free(ent->lens);
+    sl_buf_free(&ent->keys);
+    free(ent->klens);
     memset(ent, 0, sizeof *ent);
 }
 
@@ -278,6 +284,20 @@ static int row_keys(sl_publish_t *pub, const sl_stream_msg_t *msgs, size_t n,
     return pub->keybuf.err != 0 ? pub->keybuf.err : pub->srcbuf.err;
 }
 
+/* Sets keys[0..n) to the keys given with messages skip.. of ent, where
+ * one was given (sl_publish_keyed()). */
+static void own_keys(const ent_t *ent, size_t skip, sl_stream_msg_t *keys,
+                     size_t n) {
+    size_t off = 0;
+    for (size_t i = 0; i < skip + n; i++) {
+        if (i >= skip && ent->klens[i] > 0) {
+            keys[i - skip].data = ent->keys.data + off;
+            keys[i - skip].len = ent->klens[i];
+        }
+        off += ent->klens[i];
+    }
+}
+
 /* What a partition holds of this capture, as far as its tail says. */
 typedef struct {
     int have;     /* A record with a sequence of this producer is there. */
@@ -427,6 +447,8 @@ static int send_entry(sl_publish_t *pub, ent_t *ent) {
         (err = row_keys(pub, b.msgs, b.n, keys, keys + b.n)) == 0) {
         b.keys = keys;
         b.srcs = keys + b.n;
+        if (ent->klens != NULL) /* The decoder's keys take precedence. */
+            own_keys(ent, skip, keys, b.n);
     }
     if (err == 0)
         err = sl_stream_send(pub->st, &b, NULL);
@@ -649,6 +671,14 @@ static int take_ready_acks(sl_publish_t *pub) {
 
 int sl_publish_message(sl_publish_t *pub, const char *part, size_t part_len,
                        const void *data, size_t len) {
+    return sl_publish_keyed(pub, part, part_len, data, len, NULL, 0);
+}
+
+int sl_publish_keyed(sl_publish_t *pub, const char *part, size_t part_len,
+                     const void *data, size_t len, const void *key,
+                     size_t key_len) {
+    if (!pub->keyed) /* The transport has no keys: none is kept. */
+        key_len = 0;
     ent_t *ent = pub->qlen ? qat(pub, pub->qlen - 1) : NULL;
     int err;
     if (ent == NULL || ent->kind != ENT_BATCH || ent->sent ||
@@ -672,7 +702,20 @@ int sl_publish_message(sl_publish_t *pub, const char *part, size_t part_len,
         if (lens == NULL)
             return SL_ENOMEM;
         ent->lens = lens;
+        size_t *klens = ent->klens;
+        if (klens != NULL &&
+            (klens = realloc(klens, cap * sizeof *klens)) == NULL)
+            return SL_ENOMEM;
+        ent->klens = klens;
         ent->cap = cap;
+    }
+    if (key_len > 0 && ent->klens == NULL &&
+        (ent->klens = calloc(ent->cap, sizeof *ent->klens)) == NULL)
+        return SL_ENOMEM;
+    if (ent->klens != NULL) {
+        ent->klens[ent->n] = key_len;
+        if (key_len > 0 && (err = sl_buf_append(&ent->keys, key, key_len)) != 0)
+            return err;
     }
     if ((err = sl_buf_append(&ent->data, data, len)) != 0)
         return err;

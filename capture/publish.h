@@ -90,6 +90,12 @@ uint64_t sl_publish_seq(const sl_publish_t *pub);
  * in-flight limit is reached. */
 int sl_publish_message(sl_publish_t *pub, const char *part, size_t part_len,
                        const void *data, size_t len);
+/* The same with the message's record key (copied; key_len 0: none), for
+ * a transport with keys (Kafka); it replaces the key the publisher would
+ * derive from a sluice event (the debezium format's record key). */
+int sl_publish_keyed(sl_publish_t *pub, const char *part, size_t part_len,
+                     const void *data, size_t len, const void *key,
+                     size_t key_len);
 
 /* Queues one record for partition part of the internal topic (schema
  * history records). It is acknowledged, in order, before any later

@@ -91,6 +91,9 @@ static const sl_opt_t opts_table[] = {
      "(docs/change-events.md)"},
     {"debezium-schemas", "no", SL_OPT_FLAG,
      "debezium format: wrap events and keys in their schemas"},
+    {"debezium-include-query", "no", SL_OPT_FLAG,
+     "debezium format: source.query holds the statement where the binlog "
+     "has it"},
     {"log-level", "info", 0, "debug, info, warn or error"},
     {"log-format", "text", 0, "text (logfmt) or json (one object a line)"},
     {"snapshot", "initial", 0,
@@ -284,7 +287,8 @@ static int64_t producer_id(svc_t *svc, const char *name) {
 /* Publishes one message (json) to the partition of db.table. */
 static int publish_to(svc_t *svc, const char *db, size_t db_len,
                       const char *table, size_t table_len, uint64_t key_hash,
-                      const char *json, size_t json_len, int mark_touched) {
+                      const char *json, size_t json_len, int mark_touched,
+                      const char *key, size_t key_len) {
     sl_buf_reset(&svc->part);
     int err = sl_route_partition(&svc->route, db, db_len, table, table_len,
                                  key_hash, &svc->part);
@@ -295,8 +299,8 @@ static int publish_to(svc_t *svc, const char *db, size_t db_len,
         (err = sl_strmap_put(&svc->touched, svc->part.data, svc->part.len,
                              &svc->touched)) != 0)
         return err;
-    return sl_publish_message(svc->pub, (const char *)svc->part.data,
-                              svc->part.len, json, json_len);
+    return sl_publish_keyed(svc->pub, (const char *)svc->part.data,
+                            svc->part.len, json, json_len, key, key_len);
 }
 
 /* The decoder asks once per table map which columns to keep. Rows of a
@@ -326,7 +330,8 @@ static int publish_row(svc_t *svc, const sl_change_t *chg) {
     }
     uint64_t key_hash = svc->route.mode == SL_ROUTE_KEY ? chg->key_hash : 0;
     if ((err = publish_to(svc, chg->db, chg->db_len, chg->table, chg->table_len,
-                          key_hash, chg->json, chg->json_len, 1)) != 0)
+                          key_hash, chg->json, chg->json_len, 1, chg->key,
+                          chg->key_len)) != 0)
         return err;
     uint64_t *count =
         sl_strmap_get(&svc->part_rows, svc->part.data, svc->part.len);
@@ -797,7 +802,9 @@ static int new_decoder(svc_t *svc) {
         return SL_EUSAGE; /* Checked with the other options at start. */
     dopts.format_name = sl_config_get(&svc->cfg, "topic");
     if (sl_config_get_bool(&svc->cfg, "debezium-schemas",
-                           &dopts.format_schemas) != 0)
+                           &dopts.format_schemas) != 0 ||
+        sl_config_get_bool(&svc->cfg, "debezium-include-query",
+                           &dopts.format_query) != 0)
         return SL_EUSAGE;
     svc->in_trx = 0;
     clear_touched(svc);
@@ -1259,7 +1266,7 @@ static int snap_publish_cb(void *ctx, const char *db, const char *table,
     int err = 0;
     for (uint32_t b = 0; b < n && err == 0; b++)
         err = publish_to(svc, db, strlen(db), table, strlen(table),
-                         n > 1 ? b : key_hash, json, len, 0);
+                         n > 1 ? b : key_hash, json, len, 0, NULL, 0);
     return err;
 }
 

@@ -13,6 +13,7 @@
  * members, so a running consumer cannot overwrite it with its next commit.
  */
 #include "cli/groups.h"
+#include "cli/connect.h"
 
 #include "client.h"
 #include "config.h"
@@ -342,21 +343,8 @@ int sl_cli_groups_main(int argc, char **argv) {
                                        1, &secret)) != 0)
         goto out;
     rc = 1;
-    sl_client_opts_t co = {secret, 5000, (int)timeout, 5000};
-    sl_tls_opts_t tls;
-    int tls_on = 0;
-    char tls_err[200];
-    if (sl_tls_broker_config(&cfg, &tls, &tls_on, tls_err, sizeof tls_err)) {
-        fprintf(stderr, "sluice: %s\n", tls_err);
-        rc = 2;
+    if ((rc = sl_cli_connect(&cfg, broker, secret, timeout, &cl)) != 0)
         goto out;
-    }
-    int err = sl_client_connect_tls(broker, &co, tls_on ? &tls : NULL, &cl);
-    if (err != 0) {
-        fprintf(stderr, "sluice: cannot connect to broker %s: %s\n", broker,
-                sl_strerror(err));
-        goto out;
-    }
     rc = is_reset ? reset(cl, &cfg, args[2])
                   : list(cl, nargs == 2 ? args[1] : NULL);
 out:

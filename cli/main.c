@@ -11,6 +11,7 @@
  * 127.0.0.1:8123; the shared secret from --broker-secret-file or
  * $SLUICE_BROKER_SECRET.
  */
+#include "cli/connect.h"
 #include "cli/groups.h"
 #include "cli/tail.h"
 #include "client.h"
@@ -136,23 +137,9 @@ int main(int argc, char **argv) {
         rc = sl_cli_produce(&cfg, NULL, nargs, args, secret);
         goto out;
     }
-    sl_client_opts_t co = {secret, 5000, (int)timeout, 5000};
-    sl_tls_opts_t tls;
-    int tls_on = 0;
-    char tls_err[200];
-    if (sl_tls_broker_config(&cfg, &tls, &tls_on, tls_err, sizeof tls_err)) {
-        fprintf(stderr, "sluice: %s\n", tls_err);
-        rc = 2;
+    if ((rc = sl_cli_connect(&cfg, broker, secret, timeout, &cl)) != 0)
         goto out;
-    }
-    err = sl_client_connect_tls(broker, &co, tls_on ? &tls : NULL, &cl);
-    if (err != 0) {
-        fprintf(stderr, "sluice: cannot connect to broker %s: %s\n", broker,
-                sl_strerror(err));
-        if (err == SL_EINVAL)
-            rc = 2;
-        goto out;
-    }
+    rc = 1;
     if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "partitions") == 0) {
         sl_buf_t text = SL_BUF_INIT;
         err = cmd[0] == 's'

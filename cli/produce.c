@@ -10,11 +10,17 @@
  * idempotent producer, acks=all), which stores keys and headers: the
  * partition is then Kafka's partition number (docs/kafka.md maps the
  * names), and with a secret the producer authenticates with SASL/PLAIN.
+ * The --broker-tls options apply there too (kafka_tls()): TLS that
+ * verifies the listener's certificate and name unless told not to, as on
+ * the text protocol; --timeout bounds each message's delivery, so a
+ * listener that cannot be reached or verified ends in an error, not a
+ * wait.
  */
 #include "cli/tail.h"
 
 #include "error.h"
 #include "parse.h"
+#include "tls.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -47,6 +53,35 @@ static int kset(rd_kafka_conf_t *conf, const char *k, const char *v) {
     return -1;
 }
 
+/* The --broker-tls options as librdkafka's: security.protocol SSL (with a
+ * secret SASL_SSL), the CA, the client certificate, and the listener's
+ * certificate and name verified unless --broker-tls-insecure. */
+static int kafka_tls(sl_config_t *cfg, rd_kafka_conf_t *conf,
+                     const char *secret) {
+    sl_tls_opts_t tls;
+    int on = 0;
+    char err[200];
+    if (sl_tls_broker_config(cfg, &tls, &on, err, sizeof err) != 0) {
+        fprintf(stderr, "sluice: %s\n", err);
+        return -1;
+    }
+    if (!on)
+        return secret != NULL
+                   ? kset(conf, "security.protocol", "SASL_PLAINTEXT")
+                   : 0;
+    if (kset(conf, "security.protocol", secret ? "SASL_SSL" : "SSL") != 0 ||
+        (tls.ca != NULL && kset(conf, "ssl.ca.location", tls.ca) != 0) ||
+        (tls.cert != NULL &&
+         (kset(conf, "ssl.certificate.location", tls.cert) != 0 ||
+          kset(conf, "ssl.key.location", tls.key) != 0)) ||
+        kset(conf, "enable.ssl.certificate.verification",
+             tls.insecure ? "false" : "true") != 0 ||
+        kset(conf, "ssl.endpoint.identification.algorithm",
+             tls.insecure ? "none" : "https") != 0)
+        return -1;
+    return 0;
+}
+
 static int produce_kafka(sl_config_t *cfg, const char *kafka,
                          const char *secret, const char *topic,
                          const char *part) {
@@ -68,6 +103,13 @@ static int produce_kafka(sl_config_t *cfg, const char *kafka,
             return 2;
         }
     const char *key = sl_config_get(cfg, "key");
+    uint64_t timeout;
+    if (sl_config_get_ms(cfg, "timeout", &timeout) != 0) {
+        fprintf(stderr, "sluice: %s\n", cfg->err);
+        return 2;
+    }
+    char tmo[24];
+    snprintf(tmo, sizeof tmo, "%llu", (unsigned long long)timeout);
     kreport_t rep;
     memset(&rep, 0, sizeof rep);
     char err[512];
@@ -77,11 +119,11 @@ static int produce_kafka(sl_config_t *cfg, const char *kafka,
     if (kset(conf, "bootstrap.servers", kafka) != 0 ||
         kset(conf, "enable.idempotence", "true") != 0 ||
         kset(conf, "linger.ms", "5") != 0 ||
-        (secret != NULL &&
-         (kset(conf, "security.protocol", "SASL_PLAINTEXT") != 0 ||
-          kset(conf, "sasl.mechanisms", "PLAIN") != 0 ||
-          kset(conf, "sasl.username", "sluice") != 0 ||
-          kset(conf, "sasl.password", secret) != 0))) {
+        kset(conf, "message.timeout.ms", tmo) != 0 ||
+        kafka_tls(cfg, conf, secret) != 0 ||
+        (secret != NULL && (kset(conf, "sasl.mechanisms", "PLAIN") != 0 ||
+                            kset(conf, "sasl.username", "sluice") != 0 ||
+                            kset(conf, "sasl.password", secret) != 0))) {
         rd_kafka_conf_destroy(conf);
         return 2;
     }

@@ -216,6 +216,9 @@ typedef struct {
     /* debezium: wrap value and key in the JSON converter's schemas
      * ({"schema":...,"payload":...}, schemas.enable=true). */
     int format_schemas;
+    /* debezium: source.query holds the statement where the binlog has it
+     * (Rows_query / Annotate_rows events; Debezium's include.query). */
+    int format_query;
 } sl_binlog_opts_t;
 
 typedef struct sl_binlog_s sl_binlog_t;

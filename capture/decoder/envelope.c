@@ -168,6 +168,8 @@ void sl__dec_trx_reset(sl_binlog_t *dec) {
     dec->has_lc = 0;
     dec->commit_ts_us = 0;
     dec->gtid_standalone = 0;
+    dec->fthread = 0;
+    dec->has_fquery = 0;
 }
 
 static int emit_simple(sl_binlog_t *dec, sl_change_kind_t kind,

@@ -20,8 +20,8 @@
  *             string; GEOMETRY: {"wkb":base64,"srid":n}; DECIMAL: string
  *             (decimal.handling.mode=string); the rest as sluice.
  *   maxwell   DECIMAL: a JSON number; SET: an array of strings; binary:
- *             base64 string; GEOMETRY: {"srid":n,"wkb":hex} (as sluice;
- *             Maxwell writes WKT); the rest as sluice.
+ *             base64 string; GEOMETRY: WKT, "POINT (1 2)" (format_wkt.c);
+ *             the rest as sluice.
  *   canal     every non-null value a string: numbers, YEAR and BIT as
  *             their digits; JSON as its text; binary and GEOMETRY as
  *             ISO-8859-1 text of the bytes (as Canal does); the rest as
@@ -52,6 +52,7 @@ void sl__dec_fmt_free(sl_binlog_t *dec) {
     sl_buf_free(&dec->fkey);
     sl_buf_free(&dec->pend);
     sl_buf_free(&dec->pend_names);
+    sl_buf_free(&dec->fquery);
 }
 
 /* ---- Values ------------------------------------------------------------- */
@@ -247,15 +248,16 @@ int sl__dec_fmt_geometry(sl_binlog_t *dec, const uint8_t *p, size_t n,
         return sl__dec_out_c(out, '}');
     case SL_FORMAT_CANAL: return put_latin1(dec, p, n, out);
     default: {
-        static const char hex[] = "0123456789abcdef";
-        SL__DEC_OUT_LIT(out, "{\"srid\":");
-        sl__dec_out_u64(out, sl_get_u32le(p));
-        SL__DEC_OUT_LIT(out, ",\"wkb\":\"");
-        for (size_t i = 4; i < n; i++) {
-            sl__dec_out_c(out, hex[p[i] >> 4]);
-            sl__dec_out_c(out, hex[p[i] & 15]);
-        }
-        return SL__DEC_OUT_LIT(out, "\"}");
+        /* Maxwell: the WKT text (the SRID is dropped, as Maxwell does). */
+        const char *why = NULL;
+        sl__dec_out_c(out, '"');
+        int rc = sl__fmt_wkt(p, n, out, &why);
+        if (rc != 0)
+            return sl__dec_fail(dec, rc,
+                                "GEOMETRY value of %zu bytes is not valid "
+                                "WKB: %s",
+                                n, why);
+        return sl__dec_out_c(out, '"');
     }
     }
 }

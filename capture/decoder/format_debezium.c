@@ -7,12 +7,17 @@
  *    "source":{"version":"sluice-V","connector":"mysql","name":N,
  *              "ts_ms":T,"snapshot":"false","db":D,"sequence":null,
  *              "table":T,"server_id":S,"gtid":G|null,"file":F,"pos":P,
- *              "row":R,"thread":null,"query":null},
+ *              "row":R,"thread":TH|null,"query":Q|null},
  *    "op":"c"|"u"|"d","ts_ms":T,"transaction":null}
  *
  * The record key (sl_change_t.key) is {pk columns} from the after image
- * (the before image of a delete). DDL is written in the simplified form
- * of Debezium's schema change topic: {"source":{...},"ts_ms":T,
+ * (the before image of a delete). "thread" is the thread id of the
+ * transaction's BEGIN query event (null where there is none: MariaDB's
+ * GTID transactions have no BEGIN event); "query" the statement of the
+ * last ROWS_QUERY / ANNOTATE_ROWS event of the transaction, with
+ * opts.format_query only (Debezium's include.query), null otherwise. DDL is
+ * written in the simplified form of Debezium's schema change topic:
+ * {"source":{...},"ts_ms":T,
  * "databaseName":D,"schemaName":null,"ddl":SQL,"tableChanges":[]}.
  * Snapshot rows, once capture reads them, are op "r" with "snapshot":
  * "true" (see sl__dec_dbz_row).
@@ -37,8 +42,9 @@ static void source_head(sl_binlog_t *dec, sl_buf_t *out) {
     SL__DEC_OUT_LIT(out, ",\"snapshot\":\"false\",\"db\":");
 }
 
-/* "source" from "server_id" to its end. */
-static void source_tail(sl_binlog_t *dec, sl_buf_t *out, int64_t row) {
+/* "source" from "server_id" to its end; dml: for a row (a DDL has no
+ * thread or query: Debezium's schema change events leave them null). */
+static void source_tail(sl_binlog_t *dec, sl_buf_t *out, int64_t row, int dml) {
     SL__DEC_OUT_LIT(out, ",\"server_id\":");
     sl__dec_out_u64(out, dec->ev_server_id);
     SL__DEC_OUT_LIT(out, ",\"gtid\":");
@@ -53,7 +59,37 @@ static void source_tail(sl_binlog_t *dec, sl_buf_t *out, int64_t row) {
     sl__dec_out_u64(out, dec->pos);
     SL__DEC_OUT_LIT(out, ",\"row\":");
     sl__dec_out_i64(out, row);
-    SL__DEC_OUT_LIT(out, ",\"thread\":null,\"query\":null}");
+    SL__DEC_OUT_LIT(out, ",\"thread\":");
+    if (dec->fthread != 0 && dml)
+        sl__dec_out_u64(out, dec->fthread - 1);
+    else
+        SL__DEC_OUT_LIT(out, "null");
+    SL__DEC_OUT_LIT(out, ",\"query\":");
+    if (dec->has_fquery && dml)
+        sl__fmt_jstr(out, dec->fquery.data, dec->fquery.len);
+    else
+        SL__DEC_OUT_LIT(out, "null");
+    sl__dec_out_c(out, '}');
+}
+
+int sl__dec_fmt_rows_query(sl_binlog_t *dec, unsigned type, const uint8_t *body,
+                           size_t len) {
+    if (dec->opts.format != SL_FORMAT_DEBEZIUM || !dec->opts.format_query)
+        return 0;
+    /* MySQL's ROWS_QUERY starts with a length byte that the server
+     * truncates to 255: the text runs to the end of the event, as it
+     * does in MariaDB's ANNOTATE_ROWS. */
+    if (type == SL_EV_ROWS_QUERY) {
+        if (len < 1)
+            return sl__dec_fail(dec, SL_ECORRUPT, "ROWS_QUERY truncated");
+        body++;
+        len--;
+    }
+    sl_buf_reset(&dec->fquery);
+    if (sl_buf_append(&dec->fquery, body, len) != 0)
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
+    dec->has_fquery = 1;
+    return 0;
 }
 
 int sl__dec_dbz_row(sl_binlog_t *dec, const sl_fmt_row_t *row, sl_buf_t *out,
@@ -75,7 +111,7 @@ int sl__dec_dbz_row(sl_binlog_t *dec, const sl_fmt_row_t *row, sl_buf_t *out,
     sl__fmt_jstr(out, tm->raw.data + tm->db_off, tm->db_len);
     SL__DEC_OUT_LIT(out, ",\"sequence\":null,\"table\":");
     sl__fmt_jstr(out, tm->raw.data + tm->table_off, tm->table_len);
-    source_tail(dec, out, row->in_event);
+    source_tail(dec, out, row->in_event, 1);
     /* Snapshot rows would be op "r" (sl__fmt_op_name) with "snapshot":
      * "true" in "source"; the decoder only sees binlog rows. */
     SL__DEC_OUT_LIT(out, ",\"op\":\"");
@@ -117,7 +153,7 @@ int sl__dec_dbz_ddl(sl_binlog_t *dec, const sl_query_t *q, const uint8_t *text,
     else
         SL__DEC_OUT_LIT(out, "\"\"");
     SL__DEC_OUT_LIT(out, ",\"sequence\":null,\"table\":null");
-    source_tail(dec, out, 0);
+    source_tail(dec, out, 0, 0);
     SL__DEC_OUT_LIT(out, ",\"ts_ms\":");
     sl__dec_out_u64(out, sl__fmt_ts_ms(dec));
     SL__DEC_OUT_LIT(out, ",\"databaseName\":");

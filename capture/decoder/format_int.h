@@ -49,6 +49,11 @@ void sl__fmt_pk_names(sl_buf_t *out, const sl_tablemap_t *tm);
  * ignoring case, blanks and comments before them. */
 int sl__fmt_sql_starts(const uint8_t *sql, size_t len, const char *w1,
                        const char *w2);
+/* Appends a MySQL geometry value (SRID, then WKB; n bytes) as WKT the way
+ * Maxwell writes it (format_wkt.c), without quotes. SL_ECORRUPT with *why
+ * set (a static string) when the value is not valid WKB; out may then
+ * hold part of the text. */
+int sl__fmt_wkt(const uint8_t *p, size_t n, sl_buf_t *out, const char **why);
 /* The event's time in milliseconds: the original commit timestamp when
  * the server wrote one, else the event header's seconds. */
 uint64_t sl__fmt_ts_ms(const sl_binlog_t *dec);

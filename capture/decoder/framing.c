@@ -470,8 +470,8 @@ int sl__dec_event(sl_binlog_t *dec, const uint8_t *ev, size_t len, int emit) {
     case SL_EV_ROWS_QUERY:
     case SL_EV_MARIA_ANNOTATE_ROWS:
         /* The statement text behind the next rows events; rows carry the
-         * truth, so it is not repeated in every change event. */
-        return 0;
+         * truth, so only debezium's source.query may repeat it. */
+        return sl__dec_fmt_rows_query(dec, type, body, blen);
     case SL_EV_BEGIN_LOAD_QUERY:
     case SL_EV_APPEND_BLOCK:
     case SL_EV_DELETE_FILE: {

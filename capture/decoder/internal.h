@@ -208,6 +208,13 @@ struct sl_binlog_s {
     int has_pend;
     sl_change_t pend_chg;
     sl_buf_t pend_names;
+    /* debezium's source.thread and source.query: the thread id + 1 of the
+     * transaction's BEGIN query event (0: none), the statement of the
+     * last Rows_query / Annotate_rows event (has_fquery), both cleared
+     * when a transaction ends (sl__dec_trx_reset). */
+    uint64_t fthread;
+    sl_buf_t fquery;
+    int has_fquery;
     uint64_t fmt_seq; /* Messages rendered (canal's "id"). */
 
     /* A small cache of iconv descriptors, by charset name. */
@@ -436,6 +443,11 @@ int sl__dec_fmt_row(sl_binlog_t *dec, const sl_tablemap_t *tm, sl_change_t *chg,
                     const uint32_t *cols_after, uint32_t np_after,
                     sl_reader_t *rd, uint32_t in_event);
 int sl__dec_fmt_marker(sl_binlog_t *dec, sl_change_kind_t kind);
+/* A ROWS_QUERY (MySQL) or ANNOTATE_ROWS (MariaDB) event: the statement
+ * behind the next rows events, kept for debezium's source.query when
+ * opts.format_query asks for it (format_debezium.c). */
+int sl__dec_fmt_rows_query(sl_binlog_t *dec, unsigned type, const uint8_t *body,
+                           size_t len);
 int sl__dec_fmt_query(sl_binlog_t *dec, sl_change_kind_t kind,
                       const sl_query_t *q, const uint8_t *text, size_t text_len,
                       sl_change_t *chg);

@@ -250,12 +250,16 @@ int sl__dec_query(sl_binlog_t *dec, unsigned type, const uint8_t *body,
     size_t sn = q.sql_len - lead;
     if (word_is(s, sn, "BEGIN") ||
         (word_is(s, sn, "XA") && sn > 3 && word_is(s + 3, sn - 3, "START"))) {
+        uint64_t thread = (uint64_t)sl_get_u32le(body) + 1;
         if (dec->in_trx && dec->gtid_standalone == 0 && dec->mariadb &&
             dec->trx_row == 0) {
             /* A MariaDB GTID already opened this transaction. */
+            dec->fthread = thread;
             return 0;
         }
-        return sl__dec_trx_begin(dec, emit);
+        rc = sl__dec_trx_begin(dec, emit);
+        dec->fthread = thread; /* debezium's source.thread. */
+        return rc;
     }
     if (word_is(s, sn, "COMMIT"))
         return sl__dec_trx_end(dec, SL_CHANGE_COMMIT, emit, NULL, 0);

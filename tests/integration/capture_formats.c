@@ -18,7 +18,9 @@
  *     envelope ("before", "after", "source", "op", "ts_ms") and the key.
  *   Maxwell ("Data format"): database, table, type, ts, xid, commit on
  *     the transaction's last row, data, old with the changed columns
- *     only; DECIMAL as a number, SET as an array, binary as base64.
+ *     only; DECIMAL as a number, SET as an array, binary as base64,
+ *     GEOMETRY as the WKT JTS writes (Maxwell's GeometryColumnDef:
+ *     WKBReader, then toText()), every OGC type (capture_formats_wkt).
  *   Canal's FlatMessage: data and old as lists of objects of strings,
  *     database, es, id, isDdl, mysqlType, pkNames, sql, sqlType, table,
  *     ts, type (INSERT/UPDATE/DELETE, CREATE for the DDL).
@@ -108,6 +110,10 @@ static const want_t dbz[] = {
     {1, "source.server_id", CT_NUM, "1"},
     {1, "source.ts_ms", CT_NUM, NULL},
     {1, "source.version", CT_STR, NULL},
+    /* MariaDB's GTID transactions have no BEGIN query event to take the
+     * thread from; the query only with include.query (below). */
+    {1, "source.thread", CT_NULL, NULL},
+    {1, "source.query", CT_NULL, NULL},
     {1, "ts_ms", CT_NUM, NULL},
     {1, "after.id", CT_NUM, "1"},
     {1, "after.ti", CT_NUM, "-5"},
@@ -170,6 +176,7 @@ static const want_t mxw[] = {
     {1, "data.vb", CT_STR, "AP8Q"},
     {1, "data.bl", CT_STR, "AQI="},
     {1, "data.zd", CT_STR, "0000-00-00"},
+    {1, "data.g", CT_STR, "POINT (1 2)"},
     {2, "type", CT_STR, "update"},
     {2, "data.c", CT_STR, "bye"},
     {2, "old.c", CT_STR, "h\xc3\xa9llo"},
@@ -275,11 +282,14 @@ static void check(const char *fmt, ct_node_t **evs, const want_t *w) {
 }
 
 /* Decodes the files from file0:pos0 to file1 (exclusive) in format f. */
+static int include_query; /* decode(): opts.format_query. */
+
 static void decode(const char *datadir, const char *file0, uint64_t pos0,
                    const char *file1, sl_binlog_format_t f, int schemas,
                    got_t *g) {
     sl_binlog_t *dec;
-    sl_binlog_opts_t bo = {.format = f, .format_schemas = schemas};
+    sl_binlog_opts_t bo = {
+        .format = f, .format_schemas = schemas, .format_query = include_query};
     SL_CHECK_OK(sl_binlog_new(&dec, &bo, collect_cb, g));
     const char *dot = strrchr(file0, '.');
     SL_CHECK(dot != NULL);
@@ -366,8 +376,31 @@ SL_TEST(capture_formats_golden) {
         ct_lines_free(&g.lines);
         ct_lines_free(&g.keys);
     }
-    /* The sluice format of the same binlog is unchanged. */
+    /* Debezium's include.query: the statement MariaDB annotated the rows
+     * with (binlog_annotate_row_events, on by default). */
     got_t g = {0};
+    include_query = 1;
+    decode(datadir, file0, pos0, file1, SL_FORMAT_DEBEZIUM, 0, &g);
+    include_query = 0;
+    SL_CHECK(g.lines.n == 4);
+    for (int k = 1; k < 4; k++) {
+        static const char *const stmt[4] = {
+            NULL, "INSERT INTO fmt_all VALUES (1, -5,",
+            "UPDATE fmt_all SET c = 'bye', ti = 6 WHERE id = 1",
+            "DELETE FROM fmt_all WHERE id = 1"};
+        ct_node_t *e = ct_parse(g.lines.lines[k], strlen(g.lines.lines[k]));
+        SL_CHECK(e != NULL);
+        const ct_node_t *q = at_path(e, "source.query");
+        if (q == NULL || q->type != CT_STR ||
+            strncmp(q->s, stmt[k], strlen(stmt[k])) != 0)
+            sl_test_fail(__FILE__, __LINE__, "event %d: source.query in %s", k,
+                         g.lines.lines[k]);
+        ct_free(e);
+    }
+    ct_lines_free(&g.lines);
+    ct_lines_free(&g.keys);
+    memset(&g, 0, sizeof g);
+    /* The sluice format of the same binlog is unchanged. */
     decode(datadir, file0, pos0, file1, SL_FORMAT_DEBEZIUM, 1, &g);
     SL_CHECK(g.lines.n == 4);
     ct_node_t *sev[4];
@@ -406,5 +439,71 @@ SL_TEST(capture_formats_golden) {
     ct_free(ev);
     ct_lines_free(&g.lines);
     ct_lines_free(&g.keys);
+    mysql_close(my);
+}
+
+/* Maxwell's GEOMETRY values: every OGC type as the real server stores it,
+ * rendered as JTS's WKTWriter writes them ("POINT (1 2)", points of a
+ * MULTIPOINT in parentheses, the SRID dropped). */
+SL_TEST(capture_formats_wkt) {
+    MYSQL *my = sl_harness_mysql("SOURCE", NULL);
+    const char *datadir = getenv("SL_SOURCE_DATADIR");
+    if (datadir == NULL)
+        SL_SKIP("SL_SOURCE_DATADIR not set");
+    static const struct {
+        const char *sql, *want;
+    } g[] = {
+        {"ST_GeomFromText('POINT(1 2)')", "POINT (1 2)"},
+        {"ST_GeomFromText('POINT(-122.4194155 37.7749295)', 4326)",
+         "POINT (-122.4194155 37.7749295)"},
+        {"ST_GeomFromText('LINESTRING(0 0,1.5 -2.25,1e20 0.000001)')",
+         "LINESTRING (0 0, 1.5 -2.25, 100000000000000000000 0.000001)"},
+        {"ST_GeomFromText('POLYGON((0 0,4 0,4 4,0 0),(1 1,2 1,2 2,1 1))')",
+         "POLYGON ((0 0, 4 0, 4 4, 0 0), (1 1, 2 1, 2 2, 1 1))"},
+        {"ST_GeomFromText('MULTIPOINT(1 2,3 4)')", "MULTIPOINT ((1 2), (3 4))"},
+        {"ST_GeomFromText('MULTILINESTRING((0 0,1 1),(2 2,3 3))')",
+         "MULTILINESTRING ((0 0, 1 1), (2 2, 3 3))"},
+        {"ST_GeomFromText('MULTIPOLYGON(((0 0,1 0,1 1,0 0)),"
+         "((2 2,3 2,3 3,2 2)))')",
+         "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)), ((2 2, 3 2, 3 3, 2 2)))"},
+        {"ST_GeomFromText('GEOMETRYCOLLECTION(POINT(1 2),"
+         "LINESTRING(0 0,1 1),MULTIPOINT(5 6))')",
+         "GEOMETRYCOLLECTION (POINT (1 2), LINESTRING (0 0, 1 1), "
+         "MULTIPOINT ((5 6)))"},
+    };
+    size_t ng = sizeof g / sizeof g[0];
+    sl_harness_exec(my, "CREATE DATABASE IF NOT EXISTS " DB);
+    sl_harness_exec(my, "USE " DB);
+    sl_harness_exec(my, "DROP TABLE IF EXISTS fmt_geo");
+    sl_harness_exec(my, "CREATE TABLE fmt_geo (id INT PRIMARY KEY, "
+                        "g GEOMETRY)");
+    char file0[256], file1[256];
+    uint64_t pos0, pos1;
+    sl_harness_master_status(my, file0, sizeof(file0), &pos0);
+    for (size_t i = 0; i < ng; i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql, "INSERT INTO fmt_geo VALUES (%zu, %s)", i,
+                 g[i].sql);
+        sl_harness_exec(my, sql);
+    }
+    sl_harness_exec(my, "FLUSH BINARY LOGS");
+    sl_harness_master_status(my, file1, sizeof(file1), &pos1);
+    (void)pos1;
+    got_t got = {0};
+    decode(datadir, file0, pos0, file1, SL_FORMAT_MAXWELL, 0, &got);
+    if (got.lines.n != ng)
+        sl_test_fail(__FILE__, __LINE__, "%zu rows, want %zu", got.lines.n, ng);
+    for (size_t i = 0; i < ng; i++) {
+        ct_node_t *ev =
+            ct_parse(got.lines.lines[i], strlen(got.lines.lines[i]));
+        SL_CHECK(ev != NULL);
+        const ct_node_t *v = at_path(ev, "data.g");
+        if (v == NULL || v->type != CT_STR || strcmp(v->s, g[i].want) != 0)
+            sl_test_fail(__FILE__, __LINE__, "row %zu: %s, want \"%s\"", i,
+                         got.lines.lines[i], g[i].want);
+        ct_free(ev);
+    }
+    ct_lines_free(&got.lines);
+    ct_lines_free(&got.keys);
     mysql_close(my);
 }

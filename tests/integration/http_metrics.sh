@@ -152,6 +152,11 @@ if promtool check rules docs/monitoring/alerts.yml > "$D/rules.out" 2>&1; then
 else
     fail "promtool check rules: $(cat "$D/rules.out")"
 fi
+# The dashboard's and the alerts' PromQL parse, and use only metrics the
+# programs export (the scrapes above; tests/integration/monitoring_exprs.py).
+python3 tests/integration/monitoring_exprs.py docs/monitoring/grafana-dashboard.json \
+    docs/monitoring/alerts.yml "$D/capture.prom" "$D/broker.prom" "$D/apply.prom" ||
+    failed=1
 
 # A real prometheus server scrapes the three.
 PPORT=$(sl_h_freeport)

@@ -5,6 +5,10 @@
 # and the after image; Maxwell's type/data/commit; Canal's FlatMessage),
 # with no begin/commit marker records among them. sluice-apply given
 # such a topic stops with its clear "not a sluice change event" error.
+# Captures writing through the broker's Kafka listener (--broker
+# kafka://) give each Debezium record Debezium's record key ({"id":N},
+# and with --debezium-schemas the {"schema":...,"payload":...} form), and
+# a sluice-format record its documented key ([N]); kcat -f '%k' reads them.
 #
 # Uses the harness's source mariadbd (SL_SOURCE_*; skips without it),
 # starts its own broker and one capture per format. Prints PASS/FAIL/SKIP
@@ -60,7 +64,20 @@ for f in debezium maxwell canal; do
     sl_h_record_pid "kfmt-$f" $!
     sid=$((sid + 1))
 done
-for f in debezium maxwell canal; do
+# Through the Kafka listener: records with keys (name format [flags]).
+kcaps=("kdbz debezium" "kdbzs debezium --debezium-schemas" "ksl sluice")
+kcommon=("${common[@]}")
+kcommon[5]="kafka://127.0.0.1:$kport"
+for c in "${kcaps[@]}"; do
+    read -r t f extra <<< "$c"
+    # shellcheck disable=SC2086 # extra is zero or one flag.
+    bin/sluice-capture "${kcommon[@]}" --topic "$t" --name "kfmt-$t" \
+        --server-id $sid --format "$f" $extra > "$dir/$t.log" 2>&1 &
+    pids+=($!)
+    sl_h_record_pid "kfmt-$t" $!
+    sid=$((sid + 1))
+done
+for f in debezium maxwell canal kdbz kdbzs ksl; do
     sl_h_wait_for "capture ($f)" 30 grep -q replicating "$dir/$f.log" ||
         { fail "setup: capture $f did not start: $(tail -n 2 "$dir/$f.log")"; exit 1; }
 done
@@ -121,6 +138,50 @@ EOF
         pass "kcat_reads_${f}_records"
     else
         fail "kcat_reads_${f}_records: $why $(tail -n 3 "$dir/$f.out") $(head -c 300 "$dir/$f.kcat.err")"
+    fi
+done
+
+# The record keys, read back with kcat through the Kafka listener.
+for t in kdbz kdbzs ksl; do
+    for _ in $(seq 1 100); do
+        timeout 20 kcat -b "127.0.0.1:$kport" -C -t "$t.kfmt.t" -o beginning -e \
+            -f '%k\t%s\n' > "$dir/$t.out" 2> "$dir/$t.kcat.err"
+        [ "$(grep -c '"op":"' "$dir/$t.out")" -ge 4 ] && break
+        sleep 0.2
+    done
+    if why=$($PY - "$t" "$dir/$t.out" 2>&1 << 'EOF'
+import json, sys
+t, path = sys.argv[1], sys.argv[2]
+lines = [l.rstrip("\n").split("\t", 1) for l in open(path, encoding="utf-8") if l.strip()]
+if t == "ksl":  # the sluice format's commit events have no key
+    assert all(k == "" for k, v in lines if json.loads(v)["kind"] == "commit")
+    lines = [(k, v) for k, v in lines if json.loads(v)["kind"] == "row"]
+assert len(lines) == 4, "%d records" % len(lines)
+ids = [1, 2, 1, 2]  # insert 1, insert 2, update 1, delete 2 (its before image)
+for (k, v), i in zip(lines, ids):
+    key, val = json.loads(k), json.loads(v)
+    if t == "kdbz":
+        assert key == {"id": i}, key
+        assert (val["after"] or val["before"])["id"] == i
+    elif t == "kdbzs":
+        # Debezium's JSON converter with schemas enabled, as its tutorial
+        # shows a key: {"schema":{struct of the key columns, name
+        # SERVER.DB.TABLE.Key},"payload":{"id":N}}.
+        assert key == {"schema": {"type": "struct", "fields": [
+            {"type": "int32", "optional": False, "field": "id"}],
+            "optional": False, "name": "kdbzs.kfmt.t.Key"},
+            "payload": {"id": i}}, key
+        assert val["schema"]["name"] == "kdbzs.kfmt.t.Envelope"
+        p = val["payload"]
+        assert (p["after"] or p["before"])["id"] == i
+    else:
+        assert key == [i], key  # the sluice format's key is unchanged
+        assert val["kind"] == "row"
+EOF
+    ); then
+        pass "kcat_reads_${t}_record_keys"
+    else
+        fail "kcat_reads_${t}_record_keys: $why $(tail -n 3 "$dir/$t.out") $(head -c 300 "$dir/$t.kcat.err") $(tail -n 3 "$dir/$t.log")"
     fi
 done
 

@@ -23,27 +23,13 @@ if [ -z "${SL_HARNESS_ROOT:-}" ] || ! command -v openssl >/dev/null ||
     exit 0
 fi
 . tests/harness/harness.sh
+. tests/harness/tls_certs.sh
 failed=0
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; failed=1; }
 
 dir=$(mktemp -d "$SL_HARNESS_ROOT/tlsb.XXXXXX")
-( cd "$dir" &&
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
-      -days 2 -subj "/CN=sluice test CA" &&
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem \
-      -days 2 -subj "/CN=another CA" &&
-  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
-      -subj "/CN=sluice broker" &&
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > ext &&
-  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
-      -CAcreateserial -out server.pem -days 2 -extfile ext &&
-  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
-      -CAcreateserial -out expired.pem -days -1 -extfile ext &&
-  openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr \
-      -subj "/CN=sluice client" &&
-  openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key \
-      -CAcreateserial -out client.pem -days 2 ) >/dev/null 2>&1 ||
+sl_h_tls_certs "$dir" ||
     { fail tls_broker_setup "openssl could not make certificates"; exit 1; }
 
 # start_broker NAME CERT [ARGS...]: a TLS broker; sets port_NAME. Its
