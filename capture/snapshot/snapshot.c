@@ -1,6 +1,7 @@
 /* The snapshot driver in the capture thread; see snapshot.h. */
 #include "snapshot.h"
 
+#include "capture/schema/history.h"
 #include "clock.h"
 #include "error.h"
 #include "internal.h"
@@ -51,6 +52,8 @@ struct sl_snap_s {
     int all;
     qent_t *queue;
     size_t nqueue;
+    char *cover;         /* The rules the bookkeeping covers (join.h). */
+    sl_snap_join_t join; /* Tables joining, while pending (join.h). */
 
     char **pknames; /* Of the job's table. */
     size_t npk;
@@ -63,7 +66,7 @@ struct sl_snap_s {
 
     /* Progress. */
     uint64_t estimate, table_start_ns, last_report_ns, report_rows;
-    uint64_t tables_done, rows_total, dropped_total;
+    uint64_t tables_done, rows_total, dropped_total, join_skipped;
     double rate;
 };
 
@@ -98,6 +101,8 @@ int sl_snap_new(sl_snap_t **out, const sl_snap_opts_t *opts) {
     if (snap->o.chunk_rows == 0)
         snap->o.chunk_rows = 4096;
     snap->name = strdup(opts->name);
+    snap->cover = opts->cover ? strdup(opts->cover) : NULL;
+    snap->o.cover = NULL;
     snap->nonce = random64();
     snap->jp = &snap->jobs[0];
     sl_jr_init(&snap->doc);
@@ -117,7 +122,9 @@ int sl_snap_new(sl_snap_t **out, const sl_snap_opts_t *opts) {
     if (snap->o.chunk_max < snap->o.chunk_min)
         snap->o.chunk_max = snap->o.chunk_min;
     snap->chunk_size = snap->o.chunk_rows;
-    int err = snap->name == NULL ? SL_ENOMEM : sl_window_new(&snap->win);
+    int err = snap->name == NULL || (opts->cover && !snap->cover)
+                  ? SL_ENOMEM
+                  : sl_window_new(&snap->win);
     if (err == 0)
         err = sl__snap_worker_start(&snap->worker, &wo);
     if (err != 0) {
@@ -178,6 +185,8 @@ void sl_snap_free(sl_snap_t *snap) {
     sl_buf_free(&snap->key);
     sl_buf_free(&snap->tmp);
     sl_jr_free(&snap->doc);
+    sl_snap_join_free(&snap->join);
+    free(snap->cover);
     free(snap->name);
     free(snap);
 }
@@ -187,10 +196,11 @@ void sl_snap_free(sl_snap_t *snap) {
 static int new_version(sl_snap_t *snap) {
     sl_buf_t *b = &snap->tmp;
     sl_buf_reset(b);
-    if (snap->active) {
-        sl_json_t json;
-        sl_json_init(&json, b);
+    sl_json_t json;
+    sl_json_init(&json, b);
+    if (snap->active || snap->cover || snap->join.ntables)
         sl_json_obj_begin(&json);
+    if (snap->active) {
         sl_json_key(&json, "id");
         sl_json_str(&json, snap->id);
         sl_json_key(&json, "db");
@@ -228,10 +238,33 @@ static int new_version(sl_snap_t *snap) {
             sl_json_arr_end(&json);
         }
         sl_json_arr_end(&json);
-        sl_json_obj_end(&json);
-        if (sl_json_error(&json) != 0)
-            return SL_ENOMEM;
     }
+    if (snap->cover) {
+        sl_json_key(&json, "cover");
+        sl_json_raw(&json, snap->cover, strlen(snap->cover));
+    }
+    if (snap->join.ntables) {
+        sl_json_key(&json, "join");
+        sl_json_obj_begin(&json);
+        sl_json_key(&json, "file");
+        sl_json_str(&json, snap->join.file);
+        sl_json_key(&json, "pos");
+        sl_json_uint(&json, snap->join.pos);
+        sl_json_key(&json, "tables");
+        sl_json_arr_begin(&json);
+        for (size_t i = 0; i < snap->join.ntables; i++) {
+            sl_json_arr_begin(&json);
+            sl_json_str(&json, snap->join.tables[i].db);
+            sl_json_str(&json, snap->join.tables[i].table);
+            sl_json_arr_end(&json);
+        }
+        sl_json_arr_end(&json);
+        sl_json_obj_end(&json);
+    }
+    if (snap->active || snap->cover || snap->join.ntables)
+        sl_json_obj_end(&json);
+    if (sl_json_error(&json) != 0)
+        return SL_ENOMEM;
     ver_t *v = malloc(sizeof *v + b->len + 1);
     if (v == NULL)
         return SL_ENOMEM;
@@ -247,7 +280,7 @@ static int new_version(sl_snap_t *snap) {
 }
 
 const char *sl_snap_cursor(const sl_snap_t *snap) {
-    if (!snap->active || snap->vtail == NULL)
+    if (snap->vtail == NULL || snap->vtail->text[0] == '\0')
         return NULL;
     return snap->vtail->text;
 }
@@ -400,11 +433,19 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
     snap->hw_seen = 0;
     if (snap->job_live)
         snap->job_stale = 1;
+    sl_snap_join_free(&snap->join);
     if (cursor == NULL || cursor[0] == '\0')
         return new_version(snap);
     sl_jr_doc_t *d = &snap->doc;
     int rc = sl_jr_parse(d, cursor, strlen(cursor));
     uint64_t v;
+    if (rc == 0 && sl_jr_type(d, 0) == SL_JR_OBJECT &&
+        (rc = sl__snap_join_parse(d, &snap->join)) == 0 &&
+        sl_jr_get(d, 0, "db") == SL_JR_NONE &&
+        sl_jr_get(d, 0, "id") == SL_JR_NONE) {
+        /* No snapshot pending: only the cover and the join. */
+        return new_version(snap);
+    }
     if (rc == 0 && sl_jr_type(d, 0) == SL_JR_OBJECT) {
         snap->db = jr_strdup(d, sl_jr_get(d, 0, "db"));
         snap->table = jr_strdup(d, sl_jr_get(d, 0, "table"));
@@ -461,6 +502,7 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
         snprintf(err, errlen,
                  "the checkpoint's snapshot cursor is damaged: %.300s", cursor);
         clear_cursor(snap);
+        sl_snap_join_free(&snap->join);
         return SL_ECORRUPT;
     }
     snap->active = 1;
@@ -561,10 +603,66 @@ static int on_signal(sl_snap_t *snap, const sl_change_t *chg) {
     return rc;
 }
 
+/* A row of a table joining (join.h) before its join position is not
+ * published; the first row at or after the position ends the join. */
+static int join_skip(sl_snap_t *snap, const sl_change_t *chg, int *consumed) {
+    sl_snap_join_t *j = &snap->join;
+    if (sl_history_cmp(chg->file, chg->pos, j->file, j->pos) >= 0) {
+        sl_log_info("tables joined the stream", "file=%s pos=%llu tables=%zu",
+                    j->file, (unsigned long long)j->pos, j->ntables);
+        sl_snap_join_free(j);
+        return new_version(snap);
+    }
+    for (size_t i = 0; i < j->ntables; i++)
+        if (strlen(j->tables[i].db) == chg->db_len &&
+            strlen(j->tables[i].table) == chg->table_len &&
+            memcmp(j->tables[i].db, chg->db, chg->db_len) == 0 &&
+            memcmp(j->tables[i].table, chg->table, chg->table_len) == 0) {
+            *consumed = 1;
+            snap->join_skipped++;
+            return 0;
+        }
+    return 0;
+}
+
+int sl_snap_join(sl_snap_t *snap, const sl_snap_join_t *j) {
+    int rc = 0;
+    for (size_t i = 0; i < j->nnew && rc == 0; i++) {
+        const char *db = j->tables[i].db, *t = j->tables[i].table;
+        int c = snap->active ? strcmp(db, snap->db) : 0;
+        if (snap->active && snap->all &&
+            (c > 0 || (c == 0 && strcmp(t, snap->table) > 0))) {
+            /* The initial snapshot, still running, reaches it. */
+            sl_log_info("table entered the include filters; the running "
+                        "snapshot reaches it",
+                        "table=%s.%s", db, t);
+            continue;
+        }
+        sl_log_info("table entered the include filters; snapshot queued",
+                    "table=%s.%s", db, t);
+        rc = sl_snap_queue(snap, db, t, NULL);
+    }
+    sl_snap_join_free(&snap->join);
+    if (rc == 0 && j->ntables > 0) {
+        snap->join.tables = malloc(j->ntables * sizeof *j->tables);
+        if (snap->join.tables == NULL)
+            return SL_ENOMEM;
+        memcpy(snap->join.tables, j->tables, j->ntables * sizeof *j->tables);
+        snap->join.ntables = j->ntables;
+        snprintf(snap->join.file, sizeof snap->join.file, "%s", j->file);
+        snap->join.pos = j->pos;
+    }
+    return rc ? rc : new_version(snap);
+}
+
 int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
                    char *err, size_t errlen) {
     *consumed = 0;
     sl_jr_doc_t *d = &snap->doc;
+    int jrc;
+    if (snap->join.ntables > 0 &&
+        ((jrc = join_skip(snap, chg, consumed)) != 0 || *consumed))
+        return jrc;
     if (chg->db_len == 6 && memcmp(chg->db, "sluice", 6) == 0 &&
         chg->table_len == 6 && memcmp(chg->table, "signal", 6) == 0) {
         *consumed = 1;
@@ -1056,6 +1154,8 @@ void sl_snap_put_stats(const sl_snap_t *snap, sl_buf_t *b) {
                   (unsigned long long)snap->dropped_total);
     sl_buf_printf(b, "STAT snapshot_tables_done %llu\r\n",
                   (unsigned long long)snap->tables_done);
+    sl_buf_printf(b, "STAT snapshot_join_rows_skipped %llu\r\n",
+                  (unsigned long long)snap->join_skipped);
     if (!snap->active)
         return;
     sl_buf_printf(b, "STAT snapshot_table %s.%s\r\n", snap->db, snap->table);

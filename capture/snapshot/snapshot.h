@@ -27,7 +27,10 @@
  *    "queue":[["d","t2",null],...]}
  * "all" means: after the current table, every captured table after it in
  * (db, table) byte order (the initial snapshot); "queue" lists tables
- * asked for explicitly (ad-hoc snapshots) after those.
+ * asked for explicitly (ad-hoc snapshots, tables that entered the include
+ * filters) after those. Two more members, "cover" and "join" (join.h),
+ * may come with or without a pending snapshot: {"cover":{...}} alone is
+ * the cursor of a capture with no snapshot pending.
  *
  * Not thread-safe: every call comes from the capture thread.
  */
@@ -37,6 +40,7 @@
 #include "buf.h"
 #include "capture/decoder/binlog.h"
 #include "capture/schema/schema.h"
+#include "join.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -55,7 +59,10 @@ typedef struct {
     const char *host, *user, *password, *tls_ca;
     uint16_t port;
     int tls;
-    const char *name;  /* The capture's name: its watermark row. Copied. */
+    const char *name; /* The capture's name: its watermark row. Copied. */
+    /* The rules covered (sl_snap_cover_render), kept in every cursor;
+     * NULL: none (--snapshot never). Copied. */
+    const char *cover;
     size_t chunk_rows; /* Rows of the first chunk (default 4096). */
     /* Throttling (docs/snapshot.md): the chunk size adapts so a chunk's
      * SELECT takes about chunk_time_ms (0: fixed size), within
@@ -101,6 +108,10 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
 int sl_snap_queue_all(sl_snap_t *snap, const sl_schema_t *schema);
 int sl_snap_queue(sl_snap_t *snap, const char *db, const char *table,
                   const char *where);
+/* After sl_snap_restore at a start: queues the new tables of j (those the
+ * running initial snapshot does not reach anyway) and keeps j's tables
+ * and position as the join (join.h). */
+int sl_snap_join(sl_snap_t *snap, const sl_snap_join_t *j);
 
 /* The cursor's text for the next boundary, or NULL when no snapshot is
  * pending. Valid until sl_snap_gc() is told of a newer written one. */

@@ -630,3 +630,167 @@ SL_TEST(capture_snapshot_when_needed_after_a_purge) {
     sl_harness_exec(mysql, "DROP DATABASE snap_wn");
     mysql_close(mysql);
 }
+
+/* How many different snapshot ids the partition's snapshot_start events
+ * carry (a chunk read again after a kill repeats its id). */
+static int snapshot_ids(sl_client_t *cl, const char *topic, const char *part) {
+    char *text = sl_harness_partition_text(cl, topic, part);
+    char ids[32][64];
+    int n = 0;
+    for (char *p = text; (p = strstr(p, "\"kind\":\"snapshot_start\"")); p++) {
+        char *id = strstr(p, "\"id\":\"");
+        SL_CHECK(id != NULL);
+        id += 6;
+        size_t len = strcspn(id, "\"");
+        int seen = 0;
+        for (int i = 0; i < n; i++)
+            seen |= strlen(ids[i]) == len && memcmp(ids[i], id, len) == 0;
+        if (!seen && n < 32)
+            snprintf(ids[n++], sizeof ids[0], "%.*s", (int)len, id);
+    }
+    free(text);
+    return n;
+}
+
+/* Tables that enter the include filters later: a, captured from the first
+ * start, is snapshotted once; c1, created while capture streams under
+ * rules that capture it, never (its rows all come through the binlog, and
+ * later restarts know the rules covered it); b, which existed all along,
+ * and d, created while capture was down, enter the filters at a restart
+ * and are snapshotted while capture streams, under writes, with capture
+ * killed with SIGKILL right after the restart and during the snapshot:
+ * each gets exactly one snapshot id, and every partition replays to the
+ * source's rows. A further restart snapshots nothing. */
+SL_TEST(capture_snapshot_tables_entering_the_filters) {
+    setenv("SLUICE_SNAPSHOT_TEST_PAUSE_MS", "10", 1);
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_harness_exec(mysql, "DROP DATABASE IF EXISTS snap_j");
+    sl_harness_exec(mysql, "CREATE DATABASE snap_j");
+    sl_harness_exec(mysql, "USE snap_j");
+    const char *def = "(id BIGINT PRIMARY KEY, v BIGINT, pad VARCHAR(40))";
+    char sql[512];
+    const char *seed[] = {"a", "b"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(sql, sizeof sql, "CREATE TABLE %s %s", seed[i], def);
+        sl_harness_exec(mysql, sql);
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO %s SELECT seq, seq, 'seed' FROM seq_1_to_3000",
+                 seed[i]);
+        sl_harness_exec(mysql, sql);
+    }
+    sl_harness_broker_t b;
+    memset(&b, 0, sizeof b);
+    sl_harness_broker_start(&b, NULL, 20000);
+    char logpath[700];
+    snprintf(logpath, sizeof logpath, "%s/capture-j.log", sl_test_tmpdir());
+    const char *flags1[] = {"--topic",
+                            "snapj",
+                            "--name",
+                            "snapj",
+                            "--server-id",
+                            "3075",
+                            "--include",
+                            "snap_j\\.(a|c.*)",
+                            "--snapshot",
+                            "initial",
+                            "--snapshot-chunk",
+                            "300",
+                            "--heartbeat",
+                            "200ms",
+                            "--checkpoint-interval",
+                            "50ms",
+                            NULL};
+    int cap = sl_harness_start_capture(b.addr, flags1, logpath);
+    wait_log(logpath, "snapshot complete", 1);
+    sl_harness_exec(mysql, "CREATE TABLE c1 (id BIGINT PRIMARY KEY, v BIGINT, "
+                           "pad VARCHAR(40))");
+    sl_harness_exec(mysql, "INSERT INTO c1 SELECT seq, seq, 'live' FROM "
+                           "seq_1_to_500");
+    sl_harness_exec(mysql, "UPDATE b SET v = -v WHERE id <= 100");
+    sl_harness_exec(mysql, "INSERT INTO a VALUES (0, 0, 'first-end')");
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
+    sl_harness_wait_partition_text(cl, "snapj", "snap_j.a", "first-end",
+                                   logpath);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    /* While capture is down: d is created and filled, b changes. */
+    sl_harness_exec(mysql, "CREATE TABLE d (id BIGINT PRIMARY KEY, v BIGINT, "
+                           "pad VARCHAR(40))");
+    sl_harness_exec(mysql, "INSERT INTO d SELECT seq, seq, 'down' FROM "
+                           "seq_1_to_1000");
+    sl_harness_exec(mysql, "DELETE FROM b WHERE id BETWEEN 200 AND 300");
+    const char *flags2[] = {"--topic",
+                            "snapj",
+                            "--name",
+                            "snapj",
+                            "--server-id",
+                            "3075",
+                            "--include",
+                            "snap_j\\.(a|b|c.*|d)",
+                            "--snapshot",
+                            "initial",
+                            "--snapshot-chunk",
+                            "300",
+                            "--heartbeat",
+                            "200ms",
+                            "--checkpoint-interval",
+                            "50ms",
+                            NULL};
+    cap = sl_harness_start_capture(b.addr, flags2, logpath);
+    wait_log(logpath, "snapshot queued", 1);
+    int status;
+    kill(cap, SIGKILL);
+    waitpid(cap, &status, 0);
+    MYSQL *w = sl_harness_mysql("SOURCE", "snap_j");
+    for (int round = 0; round < 3; round++) {
+        cap = sl_harness_start_capture(b.addr, flags2, logpath);
+        wait_log(logpath, "table=snap_j.b id=", 1);
+        for (int i = 0; i < 150; i++) {
+            long id = 1 + (long)(rnd() % 3300);
+            snprintf(sql, sizeof sql,
+                     i % 3 == 0   ? "UPDATE b SET v = v + 1 WHERE id = %ld"
+                     : i % 3 == 1 ? "DELETE FROM d WHERE id = %ld"
+                                  : "REPLACE INTO b VALUES (%ld, 1, 'w')",
+                     id);
+            mysql_query(w, sql);
+        }
+        kill(cap, SIGKILL);
+        waitpid(cap, &status, 0);
+    }
+    cap = sl_harness_start_capture(b.addr, flags2, logpath);
+    sl_harness_wait_partition_text(cl, "snapj", "snap_j.b", "snapshot_done",
+                                   logpath);
+    sl_harness_wait_partition_text(cl, "snapj", "snap_j.d", "snapshot_done",
+                                   logpath);
+    /* A clean restart with the same rules: nothing more to snapshot. */
+    sl_harness_stop(cap, SIGTERM, 20000);
+    int starts = count_in_log(logpath, "snapshot of a table starts");
+    cap = sl_harness_start_capture(b.addr, flags2, logpath);
+    const char *tables[] = {"a", "b", "c1", "d"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (-1, 0, 'the-end')",
+                 tables[i]);
+        sl_harness_exec(w, sql);
+    }
+    static const char *const cols[] = {"id", "v", "pad"};
+    const int want_ids[] = {1, 1, 0, 1};
+    for (int i = 0; i < 4; i++) {
+        char part[64], select[128];
+        snprintf(part, sizeof part, "snap_j.%s", tables[i]);
+        snprintf(select, sizeof select, "SELECT id, v, pad FROM snap_j.%s",
+                 tables[i]);
+        sl_harness_wait_partition_text(cl, "snapj", part, "the-end", logpath);
+        model_t m;
+        SL_CHECK_INT(
+            check_table(cl, mysql, "snapj", part, cols, 3, 1, select, &m), 0);
+        printf("# %s: %d snapshot ids\n", part,
+               snapshot_ids(cl, "snapj", part));
+        SL_CHECK_INT(snapshot_ids(cl, "snapj", part), want_ids[i]);
+    }
+    SL_CHECK_INT(count_in_log(logpath, "snapshot of a table starts"), starts);
+    sl_client_close(cl);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
+    sl_harness_exec(mysql, "DROP DATABASE snap_j");
+    mysql_close(w);
+    mysql_close(mysql);
+}
