@@ -107,6 +107,9 @@ static const sl_opt_t opts_table[] = {
     {"snapshot-max-threads-running", "0", 0,
      "pause the snapshot while the source's Threads_running is above this "
      "(0: never)"},
+    {"snapshot-copy", "no", 0,
+     "copy tables in one consistent read instead of chunks (MariaDB): no, "
+     "keyless (tables without a primary key) or all (no watermark writes)"},
     {"snapshot-max-replica-lag", "0", 0,
      "pause the snapshot while the source (a replica) lags more than this "
      "(0: never)"},
@@ -648,7 +651,9 @@ static int on_change(void *ctx, const sl_change_t *chg) {
         if ((err = publish_commit(svc, chg)) != 0 ||
             (err = boundary(svc, chg)) != 0)
             return err;
-        return svc->snap ? sl_snap_on_commit(svc->snap, svc->schema, svc->err,
+        return svc->snap ? sl_snap_on_commit(svc->snap, svc->schema,
+                                             svc->cur_file, svc->cur_end,
+                                             svc->err,
                                              sizeof svc->err)
                          : 0;
     case SL_CHANGE_DDL:
@@ -1341,6 +1346,13 @@ static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
     if (svc->snap_mode != SL_SNAP_NEVER && svc->snap_cov.len == 0 &&
         snap_render_cover(svc) != 0)
         return SL_ENOMEM;
+    sl_snap_copy_mode_t copy_mode;
+    if (sl_snap_copy_mode_parse(sl_config_get(&svc->cfg, "snapshot-copy"),
+                                &copy_mode) != 0) {
+        snprintf(svc->err, sizeof svc->err,
+                 "--snapshot-copy must be no, keyless or all");
+        return SL_EUSAGE;
+    }
     if (chunk < cmin)
         cmin = chunk;
     if (chunk > cmax)
@@ -1357,6 +1369,7 @@ static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
                      ? (const char *)svc->snap_cov.data
                      : NULL,
         .chunk_rows = chunk,
+        .copy_mode = copy_mode,
         .chunk_min = cmin,
         .chunk_max = cmax,
         .chunk_time_ms = ctime,

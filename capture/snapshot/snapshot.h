@@ -54,6 +54,16 @@ typedef enum {
 /* Parses "initial", "never" or "when_needed". */
 int sl_snap_mode_parse(const char *text, sl_snap_mode_t *mode);
 
+/* Which tables a one-shot consistent copy reads (copy.h). */
+typedef enum {
+    SL_SNAP_COPY_NO = 0,      /* Chunks only; keyless tables refused. */
+    SL_SNAP_COPY_KEYLESS = 1, /* Keyless tables copied, others chunked. */
+    SL_SNAP_COPY_ALL = 2      /* Every table copied (no watermark table). */
+} sl_snap_copy_mode_t;
+
+/* Parses "no", "keyless" or "all". */
+int sl_snap_copy_mode_parse(const char *text, sl_snap_copy_mode_t *mode);
+
 typedef struct {
     /* The source (copied). */
     const char *host, *user, *password, *tls_ca;
@@ -64,6 +74,9 @@ typedef struct {
      * NULL: none (--snapshot never). Copied. */
     const char *cover;
     size_t chunk_rows; /* Rows of the first chunk (default 4096). */
+    /* Which tables are copied in one consistent read instead of chunks
+     * (copy.h). */
+    sl_snap_copy_mode_t copy_mode;
     /* Throttling (docs/snapshot.md): the chunk size adapts so a chunk's
      * SELECT takes about chunk_time_ms (0: fixed size), within
      * [chunk_min, chunk_max]; at most rate rows/s (0: no limit); the
@@ -122,10 +135,11 @@ const char *sl_snap_cursor(const sl_snap_t *snap);
  * the open window. */
 int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
                    char *err, size_t errlen);
-/* A transaction ended (after capture's own boundary for it): the chunk
- * whose high watermark it carried is published here. */
-int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema, char *err,
-                      size_t errlen);
+/* A transaction ended at file:pos (after capture's own boundary for it):
+ * the chunk whose high watermark it carried is published here, and a
+ * one-shot copy (copy.h) whose position the stream has reached. */
+int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
+                      const char *file, uint64_t pos, char *err, size_t errlen);
 /* A DDL statement named db.table: a chunk in flight on it is discarded
  * and read again under the new definition. */
 void sl_snap_on_ddl(sl_snap_t *snap, const char *db, const char *table);

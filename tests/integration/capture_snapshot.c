@@ -794,3 +794,210 @@ SL_TEST(capture_snapshot_tables_entering_the_filters) {
     mysql_close(w);
     mysql_close(mysql);
 }
+
+/* A keyless table's partition replayed into a multiset of rows (the
+ * columns joined with '|' -> count), the way a consumer without a key
+ * applies it: a snapshot_start that says "reset" empties it, read rows
+ * and inserts add a row, deletes remove one, updates both. Returns how
+ * many events after the first reset removed a row that was not there. */
+static long replay_bag(sl_strmap_t *bag, const char *text,
+                       const char *const *cols, size_t ncols, long *resets) {
+    sl_jr_doc_t doc;
+    sl_jr_init(&doc);
+    model_t m = {.cols = cols, .ncols = ncols, .npk = ncols};
+    sl_buf_t key = SL_BUF_INIT;
+    long bad = 0;
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        SL_CHECK_OK(sl_jr_parse(&doc, p, len));
+        uint32_t kind = sl_jr_get(&doc, 0, "kind");
+        uint32_t snap = sl_jr_get(&doc, 0, "snapshot");
+        if (sl_jr_str_eq(&doc, kind, "snapshot_start", 14) &&
+            sl_jr_type(&doc, sl_jr_get(&doc, snap, "reset")) == SL_JR_TRUE) {
+            (*resets)++;
+            for (size_t b = 0; b < bag->nbuckets; b++)
+                for (sl_strmap_node_t *nd = bag->buckets[b]; nd; nd = nd->next)
+                    free(nd->value);
+            sl_strmap_free(bag);
+            SL_CHECK_OK(sl_strmap_init(bag));
+        }
+        uint32_t img[2] = {sl_jr_get(&doc, 0, "before"),
+                           sl_jr_get(&doc, 0, "after")};
+        for (int i = 0; i < 2 && sl_jr_str_eq(&doc, kind, "row", 3); i++) {
+            if (sl_jr_type(&doc, img[i]) != SL_JR_OBJECT)
+                continue;
+            image_text(&doc, img[i], &m, ncols, &key);
+            long *n = sl_strmap_get(bag, key.data, key.len);
+            if (n == NULL) {
+                n = calloc(1, sizeof *n);
+                SL_CHECK_OK(sl_strmap_put(bag, key.data, key.len, n));
+            }
+            if (i == 0 && *n == 0 && *resets > 0)
+                bad++; /* (Before the copy the target was empty.) */
+            *n += i == 0 ? -1 : 1;
+        }
+        p += len + (nl ? 1 : 0);
+    }
+    sl_jr_free(&doc);
+    sl_buf_free(&key);
+    return bad;
+}
+
+/* Compares the bag with the source's rows grouped (select gives the
+ * columns, then COUNT(*)); returns the differences. */
+static long compare_bag(sl_strmap_t *bag, MYSQL *mysql, const char *select,
+                        size_t ncols) {
+    SL_CHECK(mysql_query(mysql, select) == 0);
+    MYSQL_RES *res = mysql_store_result(mysql);
+    SL_CHECK(res != NULL);
+    long bad = 0, rows = 0;
+    sl_buf_t key = SL_BUF_INIT;
+    MYSQL_ROW r;
+    while ((r = mysql_fetch_row(res)) != NULL) {
+        sl_buf_reset(&key);
+        for (size_t i = 0; i < ncols; i++) {
+            if (i)
+                sl_buf_append_u8(&key, '|');
+            sl_buf_append_str(&key, r[i] ? r[i] : "\\N");
+        }
+        long want = atol(r[ncols]);
+        rows += want;
+        long *n = sl_strmap_get(bag, key.data, key.len);
+        long got = n ? *n : 0;
+        if (got != want && bad++ < 5)
+            fprintf(stderr, "row %.*s: source %ld, target %ld\n", (int)key.len,
+                    (const char *)key.data, want, got);
+        if (n != NULL)
+            *n = 0;
+    }
+    mysql_free_result(res);
+    for (size_t b = 0; b < bag->nbuckets; b++)
+        for (sl_strmap_node_t *nd = bag->buckets[b]; nd; nd = nd->next) {
+            if (*(long *)nd->value != 0 && bad++ < 10)
+                fprintf(stderr, "target has %ld x %s, the source none\n",
+                        *(long *)nd->value, (const char *)nd->key);
+            free(nd->value);
+        }
+    sl_strmap_free(bag);
+    sl_buf_free(&key);
+    printf("# compared %ld source rows: %ld differences\n", rows, bad);
+    return bad;
+}
+
+/* --snapshot-copy keyless: a table without a primary key (duplicate rows
+ * included) is copied in one consistent read (MariaDB's
+ * Binlog_snapshot_file/position) and joined with the stream at that
+ * position, while writers insert, update and delete rows of it all along
+ * and capture is killed with SIGKILL when the copy is decided and when
+ * its view is open; a keyed table beside it is read in chunks as usual.
+ * The keyless partition, replayed as a consumer without a key does,
+ * equals the source row for row (duplicates counted). */
+SL_TEST(capture_snapshot_copies_a_keyless_table) {
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_harness_exec(mysql, "DROP DATABASE IF EXISTS snap_c");
+    sl_harness_exec(mysql, "CREATE DATABASE snap_c");
+    sl_harness_exec(mysql, "USE snap_c");
+    sl_harness_exec(mysql, "CREATE TABLE k (a INT, b VARCHAR(20))");
+    sl_harness_exec(mysql, "INSERT INTO k SELECT seq % 700, 'seed' FROM "
+                           "seq_1_to_4000");
+    sl_harness_exec(mysql, "CREATE TABLE p (id INT PRIMARY KEY, v INT)");
+    sl_harness_exec(mysql, "INSERT INTO p SELECT seq, seq FROM seq_1_to_2000");
+    sl_harness_broker_t b;
+    memset(&b, 0, sizeof b);
+    sl_harness_broker_start(&b, NULL, 20000);
+    char logpath[700];
+    snprintf(logpath, sizeof logpath, "%s/capture-c.log", sl_test_tmpdir());
+    const char *const flags[] = {"--topic",
+                                 "snapc",
+                                 "--name",
+                                 "snapc",
+                                 "--server-id",
+                                 "3076",
+                                 "--include",
+                                 "snap_c\\.(k|p)",
+                                 "--snapshot",
+                                 "initial",
+                                 "--snapshot-copy",
+                                 "keyless",
+                                 "--snapshot-chunk",
+                                 "200",
+                                 "--heartbeat",
+                                 "200ms",
+                                 "--checkpoint-interval",
+                                 "50ms",
+                                 NULL};
+    int cap = sl_harness_start_capture(b.addr, flags, logpath);
+    MYSQL *w = sl_harness_mysql("SOURCE", "snap_c");
+    const char *kill_at[] = {"snapshot copy decided", "read view open"};
+    int kills = 0;
+    long changes = 0;
+    for (int round = 0; round < 20000; round++) {
+        char sql[256];
+        for (int i = 0; i < 10; i++, changes++) {
+            unsigned r = rnd() % 800;
+            snprintf(sql, sizeof sql,
+                     i % 3 == 0   ? "INSERT INTO k VALUES (%u, 'ins')"
+                     : i % 3 == 1 ? "UPDATE k SET b = 'upd' WHERE a = %u "
+                                    "LIMIT 1"
+                                  : "DELETE FROM k WHERE a = %u LIMIT 1",
+                     r);
+            if (mysql_query(w, sql) != 0)
+                fprintf(stderr, "# %s: %s\n", sql, mysql_error(w));
+        }
+        int status;
+        if (waitpid(cap, &status, WNOHANG) == cap) {
+            char cmd[800];
+            snprintf(cmd, sizeof cmd, "tail -n 20 %s >&2", logpath);
+            if (system(cmd) != 0)
+                fprintf(stderr, "(no log)\n");
+            sl_test_fail(__FILE__, __LINE__, "capture exited");
+        }
+        if (kills < 2 && count_in_log(logpath, kill_at[kills]) > 0) {
+            kill(cap, SIGKILL);
+            waitpid(cap, &status, 0);
+            kills++;
+            cap = sl_harness_start_capture(b.addr, flags, logpath);
+        }
+        if (kills == 2 && log_has(logpath, "snapshot complete"))
+            break;
+        sl_harness_sleep_ms(5);
+    }
+    printf("# %d kills, %ld changes\n", kills, changes);
+    SL_CHECK_INT(kills, 2);
+    SL_CHECK(log_has(logpath, "snapshot complete"));
+    /* Changes after the copy, then the end. */
+    sl_harness_exec(w, "UPDATE k SET b = 'late' WHERE a < 50");
+    sl_harness_exec(w, "DELETE FROM k WHERE a BETWEEN 50 AND 60");
+    sl_harness_exec(w, "INSERT INTO k VALUES (-1, 'the-end')");
+    sl_harness_exec(w, "INSERT INTO p VALUES (0, 0)");
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
+    sl_harness_wait_partition_text(cl, "snapc", "snap_c.k", "the-end", logpath);
+    char *text = sl_harness_partition_text(cl, "snapc", "snap_c.k");
+    static const char *const kcols[] = {"a", "b"};
+    sl_strmap_t bag;
+    SL_CHECK_OK(sl_strmap_init(&bag));
+    long resets = 0;
+    SL_CHECK_INT(replay_bag(&bag, text, kcols, 2, &resets), 0);
+    free(text);
+    SL_CHECK(resets >= 1);
+    SL_CHECK_INT(
+        compare_bag(&bag, mysql,
+                    "SELECT a, b, COUNT(*) FROM snap_c.k GROUP BY a, b", 2),
+        0);
+    SL_CHECK_INT(snapshot_ids(cl, "snapc", "snap_c.k"), 1);
+    /* The keyed table went by chunks, beside it. */
+    sl_harness_wait_partition_text(cl, "snapc", "snap_c.p", "snapshot_done",
+                                   logpath);
+    static const char *const pcols[] = {"id", "v"};
+    model_t m;
+    SL_CHECK_INT(check_table(cl, mysql, "snapc", "snap_c.p", pcols, 2, 1,
+                             "SELECT id, v FROM snap_c.p", &m),
+                 0);
+    sl_client_close(cl);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
+    sl_harness_exec(mysql, "DROP DATABASE snap_c");
+    mysql_close(w);
+    mysql_close(mysql);
+}
