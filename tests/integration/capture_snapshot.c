@@ -1001,3 +1001,85 @@ SL_TEST(capture_snapshot_copies_a_keyless_table) {
     mysql_close(w);
     mysql_close(mysql);
 }
+
+/* --snapshot-max-threads-running: while more source threads run than the
+ * limit (sessions held in SELECT SLEEP), the snapshot waits before its
+ * first chunk, says so in the log, and publishes nothing; when they end
+ * it resumes and the table replays to the source's rows. */
+SL_TEST(capture_snapshot_pauses_while_the_source_is_busy) {
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_harness_exec(mysql, "DROP DATABASE IF EXISTS snap_b");
+    sl_harness_exec(mysql, "CREATE DATABASE snap_b");
+    sl_harness_exec(mysql, "USE snap_b");
+    sl_harness_exec(mysql, "CREATE TABLE t (id INT PRIMARY KEY, v INT)");
+    sl_harness_exec(mysql, "INSERT INTO t SELECT seq, seq FROM seq_1_to_1500");
+    /* Four sessions running a long query: Threads_running >= 5. */
+    MYSQL *busy[4];
+    unsigned long ids[4];
+    for (int i = 0; i < 4; i++) {
+        busy[i] = sl_harness_mysql("SOURCE", NULL);
+        ids[i] = mysql_thread_id(busy[i]);
+        SL_CHECK(mysql_send_query(busy[i], "SELECT SLEEP(600)", 17) == 0);
+    }
+    sl_harness_broker_t b;
+    memset(&b, 0, sizeof b);
+    sl_harness_broker_start(&b, NULL, 20000);
+    char logpath[700];
+    snprintf(logpath, sizeof logpath, "%s/capture-b.log", sl_test_tmpdir());
+    const char *const flags[] = {"--topic",
+                                 "snapb",
+                                 "--name",
+                                 "snapb",
+                                 "--server-id",
+                                 "3077",
+                                 "--include",
+                                 "snap_b\\.t",
+                                 "--snapshot",
+                                 "initial",
+                                 "--snapshot-chunk",
+                                 "100",
+                                 "--snapshot-max-threads-running",
+                                 "3",
+                                 "--heartbeat",
+                                 "200ms",
+                                 NULL};
+    int cap = sl_harness_start_capture(b.addr, flags, logpath);
+    wait_log(logpath, "snapshot paused: the source is busy", 1);
+    /* Still busy: the stream goes on, the snapshot has published nothing. */
+    sl_harness_exec(mysql, "INSERT INTO t VALUES (0, 0)");
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
+    sl_harness_wait_partition_text(cl, "snapb", "snap_b.t", "\"id\":0",
+                                   logpath);
+    char *text = sl_harness_partition_text(cl, "snapb", "snap_b.t");
+    SL_CHECK(strstr(text, "snapshot_start") == NULL);
+    SL_CHECK(strstr(text, "\"op\":\"read\"") == NULL);
+    free(text);
+    SL_CHECK_INT(count_in_log(logpath, "snapshot resumed"), 0);
+    /* The sessions end: the snapshot resumes and completes. */
+    for (int i = 0; i < 4; i++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "KILL QUERY %lu", ids[i]);
+        sl_harness_exec(mysql, sql);
+        mysql_read_query_result(busy[i]);
+        MYSQL_RES *res = mysql_store_result(busy[i]);
+        if (res != NULL)
+            mysql_free_result(res);
+        mysql_close(busy[i]);
+    }
+    wait_log(logpath, "snapshot resumed", 1);
+    wait_log(logpath, "snapshot complete", 1);
+    sl_harness_exec(mysql, "INSERT INTO t VALUES (-1, 0)");
+    sl_harness_wait_partition_text(cl, "snapb", "snap_b.t", "\"id\":-1",
+                                   logpath);
+    static const char *const cols[] = {"id", "v"};
+    model_t m;
+    SL_CHECK_INT(check_table(cl, mysql, "snapb", "snap_b.t", cols, 2, 1,
+                             "SELECT id, v FROM snap_b.t", &m),
+                 0);
+    SL_CHECK_INT((long)m.starts, 1);
+    sl_client_close(cl);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
+    sl_harness_exec(mysql, "DROP DATABASE snap_b");
+    mysql_close(mysql);
+}
