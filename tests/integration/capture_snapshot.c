@@ -1083,3 +1083,92 @@ SL_TEST(capture_snapshot_pauses_while_the_source_is_busy) {
     sl_harness_exec(mysql, "DROP DATABASE snap_b");
     mysql_close(mysql);
 }
+
+/* --snapshot-copy all (the route for a source capture cannot write to):
+ * a keyed table is copied in one read view instead of chunks, under
+ * writes aimed at it and a SIGKILL once the view is open; no watermark
+ * is ever written, and the partition replays to the source's rows. */
+SL_TEST(capture_snapshot_copies_every_table_without_watermarks) {
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_harness_exec(mysql, "DROP DATABASE IF EXISTS snap_a");
+    sl_harness_exec(mysql, "CREATE DATABASE snap_a");
+    sl_harness_exec(mysql, "USE snap_a");
+    sl_harness_exec(mysql, "CREATE TABLE t (id INT PRIMARY KEY, v INT)");
+    sl_harness_exec(mysql, "INSERT INTO t SELECT seq, seq FROM seq_1_to_3000");
+    /* The watermark table as capture makes it, without this capture's row:
+     * a copy never writes one. */
+    sl_harness_exec(mysql, "CREATE DATABASE IF NOT EXISTS sluice");
+    sl_harness_exec(mysql, "CREATE TABLE IF NOT EXISTS sluice.watermark ("
+                           "name VARCHAR(191) NOT NULL PRIMARY KEY, "
+                           "mark VARCHAR(96) NOT NULL) ENGINE=InnoDB");
+    sl_harness_exec(mysql, "DELETE FROM sluice.watermark WHERE name = 'snapa'");
+    sl_harness_broker_t b;
+    memset(&b, 0, sizeof b);
+    sl_harness_broker_start(&b, NULL, 20000);
+    char logpath[700];
+    snprintf(logpath, sizeof logpath, "%s/capture-a.log", sl_test_tmpdir());
+    const char *const flags[] = {"--topic",
+                                 "snapa",
+                                 "--name",
+                                 "snapa",
+                                 "--server-id",
+                                 "3078",
+                                 "--include",
+                                 "snap_a\\.t",
+                                 "--snapshot",
+                                 "initial",
+                                 "--snapshot-copy",
+                                 "all",
+                                 "--heartbeat",
+                                 "200ms",
+                                 "--checkpoint-interval",
+                                 "50ms",
+                                 NULL};
+    int cap = sl_harness_start_capture(b.addr, flags, logpath);
+    MYSQL *w = sl_harness_mysql("SOURCE", "snap_a");
+    int killed = 0;
+    for (int round = 0; round < 20000; round++) {
+        char sql[256];
+        for (int i = 0; i < 10; i++) {
+            int id = 1 + (int)(rnd() % 3200);
+            snprintf(sql, sizeof sql,
+                     i % 3 == 0   ? "UPDATE t SET v = v + 1 WHERE id = %d"
+                     : i % 3 == 1 ? "DELETE FROM t WHERE id = %d"
+                                  : "REPLACE INTO t VALUES (%d, -1)",
+                     id);
+            mysql_query(w, sql);
+        }
+        int status;
+        SL_CHECK(waitpid(cap, &status, WNOHANG) == 0);
+        if (!killed && log_has(logpath, "read view open")) {
+            kill(cap, SIGKILL);
+            waitpid(cap, &status, 0);
+            killed = 1;
+            cap = sl_harness_start_capture(b.addr, flags, logpath);
+        }
+        if (killed && log_has(logpath, "snapshot complete"))
+            break;
+        sl_harness_sleep_ms(5);
+    }
+    SL_CHECK(log_has(logpath, "snapshot complete"));
+    sl_harness_exec(w, "INSERT INTO t VALUES (0, 0)");
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
+    sl_harness_wait_partition_text(cl, "snapa", "snap_a.t", "\"id\":0",
+                                   logpath);
+    static const char *const cols[] = {"id", "v"};
+    model_t m;
+    SL_CHECK_INT(check_table(cl, mysql, "snapa", "snap_a.t", cols, 2, 1,
+                             "SELECT id, v FROM snap_a.t", &m),
+                 0);
+    SL_CHECK_INT(snapshot_ids(cl, "snapa", "snap_a.t"), 1);
+    char *none = sl_harness_query_value(
+        mysql, "SELECT COUNT(*) FROM sluice.watermark WHERE name = 'snapa'");
+    SL_CHECK_STR(none, "0");
+    free(none);
+    sl_client_close(cl);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
+    sl_harness_exec(mysql, "DROP DATABASE snap_a");
+    mysql_close(w);
+    mysql_close(mysql);
+}
