@@ -651,11 +651,10 @@ static int on_change(void *ctx, const sl_change_t *chg) {
         if ((err = publish_commit(svc, chg)) != 0 ||
             (err = boundary(svc, chg)) != 0)
             return err;
-        return svc->snap ? sl_snap_on_commit(svc->snap, svc->schema,
-                                             svc->cur_file, svc->cur_end,
-                                             svc->err,
-                                             sizeof svc->err)
-                         : 0;
+        return svc->snap
+                   ? sl_snap_on_commit(svc->snap, svc->schema, svc->cur_file,
+                                       svc->cur_end, svc->err, sizeof svc->err)
+                   : 0;
     case SL_CHANGE_DDL:
         if ((err = on_ddl(svc, chg)) != 0)
             return err;

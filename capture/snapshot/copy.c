@@ -1,12 +1,12 @@
-/* The one-shot consistent copy; see copy.h. */
-#include "copy.h"
+/* The one-shot consistent copy; see copy_int.h. */
+#include "copy_int.h"
 
 #include "capture/schema/history.h"
 #include "clock.h"
 #include "error.h"
 #include "json.h"
 #include "log.h"
-#include "state.h"
+#include "state_int.h"
 
 #include <mysql.h>
 #include <stdio.h>
@@ -231,7 +231,7 @@ int sl__snap_copy_rows(sl__snap_copy_t *c, sl__snap_job_t *job, uint64_t n,
     return rc;
 }
 
-/* ---- The copy route of the driver (state.h) ---- */
+/* ---- The copy route of the driver (state_int.h) ---- */
 
 /* A row event of the table being copied while its copy is pending: it
  * goes into the copy (dropped here). One at or after the open view's

@@ -6,6 +6,7 @@
 #include "json.h"
 #include "jsonread.h"
 #include "log.h"
+#include "state_int.h"
 
 #include <mysql.h>
 #include <stdio.h>

@@ -32,7 +32,6 @@
 #include "buf.h"
 #include "capture/schema/schema.h"
 #include "capture/source.h"
-#include "jsonread.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -51,11 +50,6 @@ typedef struct {
 } sl_snap_join_t;
 
 void sl_snap_join_free(sl_snap_join_t *j);
-
-/* Reads the "join" member of the cursor doc (an object at token 0) into
- * out (left empty when there is none). Returns 0, SL_ECORRUPT or
- * SL_ENOMEM. Shared with snapshot.c. */
-int sl__snap_join_parse(const sl_jr_doc_t *d, sl_snap_join_t *out);
 
 /* Renders the cover of the rules into out (reset first). */
 int sl_snap_cover_render(const char *const *include, size_t ninclude,

@@ -20,14 +20,14 @@
  */
 #include "signal.h"
 
-#include "jsonread.h"
-#include "log.h"
-
 #include "capture/source.h"
 #include "error.h"
 #include "json.h"
+#include "jsonread.h"
+#include "log.h"
 #include "parse.h"
 #include "secret.h"
+#include "state_int.h"
 
 #include <arpa/inet.h>
 #include <mysql.h>

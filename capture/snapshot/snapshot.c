@@ -3,14 +3,13 @@
 
 #include "capture/schema/history.h"
 #include "clock.h"
-#include "copy.h"
+#include "copy_int.h"
 #include "error.h"
 #include "internal.h"
 #include "json.h"
 #include "jsonread.h"
 #include "log.h"
-#include "signal.h"
-#include "state.h"
+#include "state_int.h"
 #include "window.h"
 
 #include <stdio.h>

@@ -54,7 +54,7 @@ typedef enum {
 /* Parses "initial", "never" or "when_needed". */
 int sl_snap_mode_parse(const char *text, sl_snap_mode_t *mode);
 
-/* Which tables a one-shot consistent copy reads (copy.h). */
+/* Which tables a one-shot consistent copy reads (copy_int.h). */
 typedef enum {
     SL_SNAP_COPY_NO = 0,      /* Chunks only; keyless tables refused. */
     SL_SNAP_COPY_KEYLESS = 1, /* Keyless tables copied, others chunked. */
@@ -75,7 +75,7 @@ typedef struct {
     const char *cover;
     size_t chunk_rows; /* Rows of the first chunk (default 4096). */
     /* Which tables are copied in one consistent read instead of chunks
-     * (copy.h). */
+     * (copy_int.h). */
     sl_snap_copy_mode_t copy_mode;
     /* Throttling (docs/snapshot.md): the chunk size adapts so a chunk's
      * SELECT takes about chunk_time_ms (0: fixed size), within
@@ -137,7 +137,7 @@ int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
                    char *err, size_t errlen);
 /* A transaction ended at file:pos (after capture's own boundary for it):
  * the chunk whose high watermark it carried is published here, and a
- * one-shot copy (copy.h) whose position the stream has reached. */
+ * one-shot copy (copy_int.h) whose position the stream has reached. */
 int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
                       const char *file, uint64_t pos, char *err, size_t errlen);
 /* A DDL statement named db.table: a chunk in flight on it is discarded

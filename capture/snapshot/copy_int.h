@@ -16,8 +16,8 @@
  * Used by the capture thread only (snapshot.c); the session is its own,
  * not the worker's.
  */
-#ifndef SL_CAPTURE_SNAPSHOT_COPY_H
-#define SL_CAPTURE_SNAPSHOT_COPY_H
+#ifndef SL_CAPTURE_SNAPSHOT_COPY_INT_H
+#define SL_CAPTURE_SNAPSHOT_COPY_INT_H
 
 #include "buf.h"
 #include "internal.h"

@@ -1,12 +1,13 @@
 /*
  * The snapshot driver's state (snapshot.c), shared with the files that
- * drive parts of it: copy.c (the one-shot copy route). Capture thread
+ * drive parts of it: copy.c (the one-shot copy route), signal.c (signal
+ * rows) and join.c (the cursor's join). Capture thread
  * only, like everything in sl_snap_t.
  */
-#ifndef SL_CAPTURE_SNAPSHOT_STATE_H
-#define SL_CAPTURE_SNAPSHOT_STATE_H
+#ifndef SL_CAPTURE_SNAPSHOT_STATE_INT_H
+#define SL_CAPTURE_SNAPSHOT_STATE_INT_H
 
-#include "copy.h"
+#include "copy_int.h"
 #include "internal.h"
 #include "jsonread.h"
 #include "snapshot.h"
@@ -53,7 +54,7 @@ struct sl_snap_s {
     qent_t *queue;
     size_t nqueue;
     char *cover; /* The rules the bookkeeping covers (join.h). */
-    /* The one-shot copy (copy.h) of the current table: wanted (decided,
+    /* The one-shot copy (copy_int.h) of the current table: wanted (decided,
      * made the checkpoint at the next commit), then dropping (the
      * table's row events are dropped until the copy is published). */
     int copy_want, copy_dropping;
@@ -99,5 +100,25 @@ int sl__snap_copy_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
                             const char *file, uint64_t pos, char *err,
                             size_t errlen);
 int sl__snap_copy_step(sl_snap_t *snap, int keyless, char *err, size_t errlen);
+
+/* signal.c: a row of sluice.signal; helpers for JSON members. */
+/* A row of sluice.signal (parsed into d): an insert for the capture named
+ * capture_name queues the tables it names that want captures. */
+int sl__snap_signal_row(sl_snap_t *snap, sl_jr_doc_t *d, const sl_change_t *chg,
+                        const char *capture_name,
+                        int (*want)(void *ctx, const char *db,
+                                    const char *table),
+                        void *ctx);
+/* A malloc'd copy of string token i, or NULL (not a string, no memory). */
+char *sl__snap_jr_strdup(const sl_jr_doc_t *doc, uint32_t i);
+/* Member name of obj, else member pos (a positional image's "@N"). */
+uint32_t sl__snap_member(const sl_jr_doc_t *d, uint32_t obj, const char *name,
+                         const char *pos);
+
+/* join.c. */
+/* Reads the "join" member of the cursor doc (an object at token 0) into
+ * out (left empty when there is none). Returns 0, SL_ECORRUPT or
+ * SL_ENOMEM.  */
+int sl__snap_join_parse(const sl_jr_doc_t *d, sl_snap_join_t *out);
 
 #endif
