@@ -392,8 +392,8 @@ int sl__mysql_window_event(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
     }
     if ((rc = sl__mysql_push_stmt(s, offset, 0, ST_META, NULL, mark)) != 0)
         goto out;
-    if (start &&
-        sl_jr_type(doc, sl_jr_get(doc, ev->snapshot, "reset")) == SL_JR_TRUE &&
+    uint32_t reset = sl_jr_get(doc, ev->snapshot, "reset");
+    if (start && reset != SL_JR_NONE && sl_jr_type(doc, reset) == SL_JR_TRUE &&
         (rc = reset_table(s, doc, offset)) != 0)
         goto out;
     if (s->careful || s->sql.len >= s->opts.batch_bytes)

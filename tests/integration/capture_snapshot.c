@@ -813,8 +813,9 @@ static long replay_bag(sl_strmap_t *bag, const char *text,
         SL_CHECK_OK(sl_jr_parse(&doc, p, len));
         uint32_t kind = sl_jr_get(&doc, 0, "kind");
         uint32_t snap = sl_jr_get(&doc, 0, "snapshot");
+        uint32_t reset = sl_jr_get(&doc, snap, "reset");
         if (sl_jr_str_eq(&doc, kind, "snapshot_start", 14) &&
-            sl_jr_type(&doc, sl_jr_get(&doc, snap, "reset")) == SL_JR_TRUE) {
+            reset != SL_JR_NONE && sl_jr_type(&doc, reset) == SL_JR_TRUE) {
             (*resets)++;
             for (size_t b = 0; b < bag->nbuckets; b++)
                 for (sl_strmap_node_t *nd = bag->buckets[b]; nd; nd = nd->next)
