@@ -422,10 +422,13 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
         snap->copy_dropping =
             copy != SL_JR_NONE && sl_jr_type(d, copy) == SL_JR_TRUE;
         uint32_t q = sl_jr_get(d, 0, "queue");
+        /* The current table first: queueing renders the cursor. */
+        if (snap->db == NULL || snap->table == NULL)
+            rc = SL_ECORRUPT;
         /* Active before the queue is read back, so that its entries are
          * queued behind the current table instead of replacing it. */
         snap->active = 1;
-        if (q != SL_JR_NONE && sl_jr_type(d, q) == SL_JR_ARRAY) {
+        if (rc == 0 && q != SL_JR_NONE && sl_jr_type(d, q) == SL_JR_ARRAY) {
             uint32_t it = q + 1;
             for (uint32_t k = 0; k < sl_jr_tok(d, q)->count && rc == 0; k++) {
                 if (sl_jr_type(d, it) != SL_JR_ARRAY ||
@@ -447,8 +450,6 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
                 it = sl_jr_tok(d, it)->next;
             }
         }
-        if (snap->db == NULL || snap->table == NULL)
-            rc = SL_ECORRUPT;
     } else {
         rc = SL_ECORRUPT;
     }

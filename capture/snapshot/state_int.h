@@ -1,8 +1,8 @@
 /*
  * The snapshot driver's state (snapshot.c), shared with the files that
  * drive parts of it: copy.c (the one-shot copy route), signal.c (signal
- * rows) and join.c (the cursor's join). Capture thread
- * only, like everything in sl_snap_t.
+ * rows) and join.c (the cursor's join). Capture thread only, like
+ * everything in sl_snap_t.
  */
 #ifndef SL_CAPTURE_SNAPSHOT_STATE_INT_H
 #define SL_CAPTURE_SNAPSHOT_STATE_INT_H
@@ -101,8 +101,8 @@ int sl__snap_copy_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
                             size_t errlen);
 int sl__snap_copy_step(sl_snap_t *snap, int keyless, char *err, size_t errlen);
 
-/* signal.c: a row of sluice.signal; helpers for JSON members. */
-/* A row of sluice.signal (parsed into d): an insert for the capture named
+/* signal.c. A row of sluice.signal (parsed into d): an insert for the
+ * capture named
  * capture_name queues the tables it names that want captures. */
 int sl__snap_signal_row(sl_snap_t *snap, sl_jr_doc_t *d, const sl_change_t *chg,
                         const char *capture_name,
@@ -115,10 +115,9 @@ char *sl__snap_jr_strdup(const sl_jr_doc_t *doc, uint32_t i);
 uint32_t sl__snap_member(const sl_jr_doc_t *d, uint32_t obj, const char *name,
                          const char *pos);
 
-/* join.c. */
-/* Reads the "join" member of the cursor doc (an object at token 0) into
- * out (left empty when there is none). Returns 0, SL_ECORRUPT or
- * SL_ENOMEM.  */
+/* join.c. Reads the "join" member of the cursor doc (an object at token
+ * 0) into out (left empty when there is none). Returns 0, SL_ECORRUPT or
+ * SL_ENOMEM. */
 int sl__snap_join_parse(const sl_jr_doc_t *d, sl_snap_join_t *out);
 
 #endif

@@ -111,6 +111,15 @@ SL_TEST(snapshot_join_cover_and_join_in_the_cursor) {
     chg = row_at("shop", "b", "bin.000002", 10);
     SL_CHECK_OK(sl_snap_on_row(snap, &chg, &consumed, err, sizeof err));
     SL_CHECK_INT(consumed, 0);
+    /* A cursor without its table but with a queue is refused (reading the
+     * queue back used to render the cursor with no table: a crash the
+     * fuzz_capture_snapcursor target found). */
+    SL_CHECK_INT(sl_snap_restore(snap,
+                                 "{\"id\":\"a\",\"db\":\"d\",\"chunk\":0,"
+                                 "\"rows\":0,\"reserve\":0,\"queue\":[["
+                                 "\"d\",\"u\",null]]}",
+                                 &skip, err, sizeof err),
+                 SL_ECORRUPT);
     /* A damaged join is refused. */
     SL_CHECK_INT(sl_snap_restore(snap,
                                  "{\"join\":{\"file\":\"f\",\"pos\":1,"
