@@ -110,6 +110,9 @@ static const sl_opt_t opts_table[] = {
     {"snapshot-max-threads-running", "0", 0,
      "pause the snapshot while the source's Threads_running is above this "
      "(0: never)"},
+    {"snapshot-copy", "no", 0,
+     "copy tables in one consistent read instead of chunks (MariaDB): no, "
+     "keyless (tables without a primary key) or all (no watermark writes)"},
     {"snapshot-max-replica-lag", "0", 0,
      "pause the snapshot while the source (a replica) lags more than this "
      "(0: never)"},
@@ -150,6 +153,10 @@ typedef struct {
     sl_driftcheck_t *drift; /* The schema check, or NULL when off. */
     sl_snap_t *snap;        /* Snapshots (capture/snapshot/). */
     sl_snap_mode_t snap_mode;
+    /* Tables entering the include filters (capture/snapshot/join.h): the
+     * rules the snapshot covers, and the tables joining at a restart. */
+    sl_buf_t snap_cov;
+    sl_snap_join_t sjoin;
     int drift_on; /* --schema-check. */
     uint64_t drift_interval_ms;
     uint8_t skip[256];
@@ -185,6 +192,7 @@ typedef struct {
 } svc_t;
 
 static int snap_step(svc_t *svc);
+static int snap_join_find(svc_t *svc);
 
 /* Parses mysql://USER@HOST:PORT. A password in the URL is refused: it
  * would show in `ps`. */
@@ -648,9 +656,10 @@ static int on_change(void *ctx, const sl_change_t *chg) {
         if ((err = publish_commit(svc, chg)) != 0 ||
             (err = boundary(svc, chg)) != 0)
             return err;
-        return svc->snap ? sl_snap_on_commit(svc->snap, svc->schema, svc->err,
-                                             sizeof svc->err)
-                         : 0;
+        return svc->snap
+                   ? sl_snap_on_commit(svc->snap, svc->schema, svc->cur_file,
+                                       svc->cur_end, svc->err, sizeof svc->err)
+                   : 0;
     case SL_CHANGE_DDL:
         if ((err = on_ddl(svc, chg)) != 0)
             return err;
@@ -1248,6 +1257,8 @@ static int init_schema(svc_t *svc) {
         sl_log_info("schema history read from the source", "tables=%zu",
                     sl_schema_count(svc->schema));
     }
+    if (cp != NULL && (rc = snap_join_find(svc)) != 0)
+        return rc;
     sl_buf_reset(&svc->record);
     rc = sl_history_snapshot_record(svc->schema, file, pos, &svc->record);
     if (rc == 0)
@@ -1292,6 +1303,31 @@ static int snap_step(svc_t *svc) {
     return sl_snap_step(svc->snap, svc->schema, w, svc->err, sizeof svc->err);
 }
 
+static int snap_render_cover(svc_t *svc) {
+    const sl_strlist_t *inc = sl_config_get_list(&svc->cfg, "include");
+    const sl_strlist_t *exc = sl_config_get_list(&svc->cfg, "exclude");
+    int rc = sl_snap_cover_render((const char *const *)inc->items, inc->count,
+                                  (const char *const *)exc->items, exc->count,
+                                  &svc->snap_cov);
+    return rc ? rc : sl_buf_append_u8(&svc->snap_cov, '\0');
+}
+
+/* At a restart: the tables that entered the include filters since the
+ * checkpoint's snapshot cursor was written (capture/snapshot/join.h);
+ * their definitions join the history before its record is written. */
+static int snap_join_find(svc_t *svc) {
+    sl_snap_join_free(&svc->sjoin);
+    if (svc->snap_mode == SL_SNAP_NEVER)
+        return 0;
+    int rc = snap_render_cover(svc);
+    if (rc == 0)
+        rc = sl_snap_join_find(&svc->sjoin, svc->resume->snap,
+                               (const char *)svc->snap_cov.data, &svc->src_opts,
+                               svc->schema, want_table, svc, svc->err,
+                               sizeof svc->err);
+    return rc;
+}
+
 /* Starts the snapshot module: the cursor of the checkpoint resumed from,
  * or on a first start (snapshot=initial/when_needed) every captured table. */
 static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
@@ -1313,6 +1349,16 @@ static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
                  svc->cfg.err);
         return SL_EUSAGE;
     }
+    if (svc->snap_mode != SL_SNAP_NEVER && svc->snap_cov.len == 0 &&
+        snap_render_cover(svc) != 0)
+        return SL_ENOMEM;
+    sl_snap_copy_mode_t copy_mode;
+    if (sl_snap_copy_mode_parse(sl_config_get(&svc->cfg, "snapshot-copy"),
+                                &copy_mode) != 0) {
+        snprintf(svc->err, sizeof svc->err,
+                 "--snapshot-copy must be no, keyless or all");
+        return SL_EUSAGE;
+    }
     if (chunk < cmin)
         cmin = chunk;
     if (chunk > cmax)
@@ -1325,7 +1371,11 @@ static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
         .port = svc->src_opts.port,
         .tls = svc->src_opts.tls,
         .name = name,
+        .cover = svc->snap_mode != SL_SNAP_NEVER
+                     ? (const char *)svc->snap_cov.data
+                     : NULL,
         .chunk_rows = chunk,
+        .copy_mode = copy_mode,
         .chunk_min = cmin,
         .chunk_max = cmax,
         .chunk_time_ms = ctime,
@@ -1347,7 +1397,19 @@ static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
                                   sizeof svc->err)) != 0)
             return rc;
         sl_publish_set_seq(svc->pub, cp->next_seq + skip);
-        return 0;
+        if (svc->sjoin.file[0] == '\0')
+            return 0;
+        /* Tables joined: the queue is the checkpoint before anything is
+         * published, so no restart or reconnect can drop it. */
+        sl_checkpoint_t at = *cp;
+        if ((rc = sl_snap_join(svc->snap, &svc->sjoin)) != 0)
+            return rc;
+        at.snap = sl_snap_cursor(svc->snap);
+        if ((rc = sl_publish_boundary(svc->pub, &at)) != 0 ||
+            (rc = sl_publish_sync(svc->pub, 1, 0)) != 0)
+            snprintf(svc->err, sizeof svc->err, "%s",
+                     sl_publish_error(svc->pub));
+        return rc;
     }
     if (svc->snap_mode != SL_SNAP_NEVER)
         return sl_snap_queue_all(svc->snap, svc->schema);
@@ -1539,6 +1601,8 @@ int sl_capture_service_main(int argc, char **argv) {
     sl_binlog_free(svc->dec);
     sl_driftcheck_free(svc->drift);
     sl_snap_free(svc->snap);
+    sl_snap_join_free(&svc->sjoin);
+    sl_buf_free(&svc->snap_cov);
     sl_publish_free(svc->pub);
     sl_filter_free(svc->filter);
     sl_schema_free(svc->schema);

@@ -164,6 +164,38 @@ static void put_window_sql(sl_mysql_sink_t *s, sl_buf_t *b, int start,
     sl__mysql_lit(s, b, id);
 }
 
+/* A snapshot_start whose snapshot says "reset" (capture's one-shot copy
+ * of a table without a primary key, docs/snapshot.md): the copy replaces
+ * the target table's rows, so they are deleted first, in the same
+ * transaction as the window's start. */
+static int reset_table(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
+                       uint64_t offset) {
+    uint32_t db = sl_jr_get(doc, 0, "db"), table = sl_jr_get(doc, 0, "table");
+    tmeta_t *tm = sl__mysql_known_table(s, doc, db, table);
+    int rc = tm ? 0 : sl__mysql_find_table(s, doc, db, table, offset, &tm);
+    if (rc != 0)
+        return rc;
+    if (tm->missing) {
+        s->failed_offset = offset;
+        sl_mysql_sink_abort(s);
+        return sl__mysql_seterr(s, SL_EDB,
+                                "partition %s offset %llu: target table "
+                                "%s.%s of a snapshot copy does not exist",
+                                s->part, (unsigned long long)offset, tm->dst_db,
+                                tm->table);
+    }
+    size_t mark = s->sql.len;
+    if (s->nstmts > 0)
+        sl_buf_append_u8(&s->sql, ';');
+    sl_buf_append_str(&s->sql, "DELETE FROM ");
+    sl__mysql_put_table(&s->sql, tm);
+    if ((rc = sl_buf_error(&s->sql)) != 0) {
+        s->sql.len = mark;
+        return rc;
+    }
+    return sl__mysql_push_stmt(s, offset, 0, ST_META, NULL, mark);
+}
+
 int sl__mysql_window_event(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
                            const sl_event_t *ev, uint64_t offset) {
     int start = ev->snap == SL_EVENT_SNAP_START;
@@ -203,6 +235,10 @@ int sl__mysql_window_event(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
         goto out;
     }
     if ((rc = sl__mysql_push_stmt(s, offset, 0, ST_META, NULL, mark)) != 0)
+        goto out;
+    uint32_t reset = sl_jr_get(doc, ev->snapshot, "reset");
+    if (start && reset != SL_JR_NONE && sl_jr_type(doc, reset) == SL_JR_TRUE &&
+        (rc = reset_table(s, doc, offset)) != 0)
         goto out;
     if (s->careful || s->sql.len >= s->opts.batch_bytes)
         rc = s->careful ? sl__mysql_flush(s) : sl__mysql_send_batch(s);

@@ -98,6 +98,11 @@ void sl__snap_key(const sl_jr_doc_t *doc, uint32_t obj,
                   const char *const *pknames, size_t npk, sl_buf_t *key,
                   uint64_t *hash);
 
+/* Renders one result row (a MYSQL_ROW of the job's columns, in order) as
+ * the after image object into out (reset first). worker.c. */
+int sl__snap_render_row(sl__snap_job_t *job, char **row,
+                        const unsigned long *lens, sl_buf_t *out);
+
 /* The column's kind from the schema history's data type and charset;
  * 0 for types a snapshot cannot read yet (spatial types, VECTOR). */
 sl__snap_kind_t sl__snap_kind(const char *data_type, const char *charset);

@@ -23,8 +23,11 @@
 #include "capture/source.h"
 #include "error.h"
 #include "json.h"
+#include "jsonread.h"
+#include "log.h"
 #include "parse.h"
 #include "secret.h"
+#include "state_int.h"
 
 #include <arpa/inet.h>
 #include <mysql.h>
@@ -251,4 +254,85 @@ int sl_snap_signal_main(int argc, char **argv) {
 
 int sl_snap_signal_wanted(int argc, char **argv) {
     return argc > 1 && strcmp(argv[1], "snapshot") == 0;
+}
+
+char *sl__snap_jr_strdup(const sl_jr_doc_t *doc, uint32_t i) {
+    char *s = NULL;
+    if (i == SL_JR_NONE || sl_jr_type(doc, i) != SL_JR_STRING ||
+        sl_jr_strdup(doc, i, &s, NULL) != 0)
+        return NULL;
+    return s;
+}
+
+uint32_t sl__snap_member(const sl_jr_doc_t *d, uint32_t obj, const char *name,
+                         const char *pos) {
+    uint32_t v = sl_jr_get(d, obj, name);
+    return v != SL_JR_NONE ? v : sl_jr_get(d, obj, pos);
+}
+
+/* A row of sluice.signal (signal.c): an insert for this capture queues
+ * the tables it names. */
+int sl__snap_signal_row(sl_snap_t *snap, sl_jr_doc_t *d, const sl_change_t *chg,
+                        const char *capture_name,
+                        int (*want)(void *ctx, const char *db,
+                                    const char *table),
+                        void *ctx) {
+    if (chg->op != SL_OP_INSERT || sl_jr_parse(d, chg->json, chg->json_len))
+        return 0;
+    uint32_t after = sl_jr_get(d, 0, "after");
+    if (after == SL_JR_NONE || sl_jr_type(d, after) != SL_JR_OBJECT)
+        return 0;
+    uint32_t name = sl__snap_member(d, after, "name", "@2");
+    uint32_t type = sl__snap_member(d, after, "type", "@3");
+    uint32_t data = sl__snap_member(d, after, "data", "@4");
+    if (name == SL_JR_NONE ||
+        !sl_jr_str_eq(d, name, capture_name, strlen(capture_name)))
+        return 0;
+    sl_buf_t text = SL_BUF_INIT;
+    if (type == SL_JR_NONE || !sl_jr_str_eq(d, type, "snapshot", 8) ||
+        data == SL_JR_NONE || sl_jr_unescape(d, data, &text) != 0) {
+        sl_log_warn("signal row not understood; ignored", "file=%s pos=%llu",
+                    chg->file, (unsigned long long)chg->pos);
+        sl_buf_free(&text);
+        return 0;
+    }
+    sl_jr_doc_t req;
+    sl_jr_init(&req);
+    int rc = 0;
+    uint32_t tables = SL_JR_NONE;
+    if (sl_jr_parse(&req, (const char *)text.data, text.len) == 0)
+        tables = sl_jr_get(&req, 0, "tables");
+    if (tables == SL_JR_NONE || sl_jr_type(&req, tables) != SL_JR_ARRAY) {
+        sl_log_warn("signal row not understood; ignored", "file=%s pos=%llu",
+                    chg->file, (unsigned long long)chg->pos);
+    } else {
+        char *where = sl__snap_jr_strdup(&req, sl_jr_get(&req, 0, "where"));
+        uint32_t it = tables + 1;
+        for (uint32_t k = 0; k < sl_jr_tok(&req, tables)->count && rc == 0;
+             k++) {
+            char *db = NULL, *t = NULL;
+            if (sl_jr_type(&req, it) == SL_JR_ARRAY &&
+                sl_jr_tok(&req, it)->count == 2) {
+                db = sl__snap_jr_strdup(&req, it + 1);
+                t = sl__snap_jr_strdup(&req, sl_jr_tok(&req, it + 1)->next);
+            }
+            if (db == NULL || t == NULL)
+                sl_log_warn("signal: a table entry is not [db, table]", NULL);
+            else if (!want(ctx, db, t))
+                sl_log_warn("signal: table not captured; no snapshot",
+                            "table=%s.%s", db, t);
+            else {
+                sl_log_info("snapshot requested", "table=%s.%s where=%s", db, t,
+                            where ? where : "-");
+                rc = sl_snap_queue(snap, db, t, where);
+            }
+            free(db);
+            free(t);
+            it = sl_jr_tok(&req, it)->next;
+        }
+        free(where);
+    }
+    sl_jr_free(&req);
+    sl_buf_free(&text);
+    return rc;
 }

@@ -1,71 +1,21 @@
 /* The snapshot driver in the capture thread; see snapshot.h. */
 #include "snapshot.h"
 
+#include "capture/schema/history.h"
 #include "clock.h"
+#include "copy_int.h"
 #include "error.h"
 #include "internal.h"
 #include "json.h"
 #include "jsonread.h"
 #include "log.h"
+#include "state_int.h"
 #include "window.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* A cursor text handed out for a boundary; kept until a newer one has
- * been written as the checkpoint. */
-typedef struct ver_s {
-    struct ver_s *next;
-    char text[];
-} ver_t;
-
-typedef struct {
-    char *db, *table, *where;
-} qent_t;
-
-struct sl_snap_s {
-    sl_snap_opts_t o;
-    char *name;
-    sl__snap_worker_t *worker;
-    sl__snap_job_t jobs[2]; /* The live job and the one before it. */
-    sl__snap_job_t *jp;     /* The live (or last) job. */
-    int job_live;           /* Submitted, and its outcome not yet settled. */
-    int job_stale;    /* Its watermarks are to be ignored (DDL, restart). */
-    int job_consumed; /* Its high watermark was met and its rows published. */
-    uint64_t nonce, mark_seq;
-    sl_window_t *win;
-    uint64_t retry_at_ns;
-    unsigned backoff_ms;
-    size_t chunk_size;      /* The next chunk's rows (adapts). */
-    uint64_t rate_start_ns; /* Rate limit: since when rate_rows count. */
-    uint64_t rate_rows;
-
-    /* The cursor. */
-    int active;
-    char id[64];
-    char *db, *table, *where;
-    char *last; /* JSON array, or NULL at the table's start. */
-    uint64_t chunk, rows, reserve;
-    int all;
-    qent_t *queue;
-    size_t nqueue;
-
-    char **pknames; /* Of the job's table. */
-    size_t npk;
-    int hw_seen;
-    sl_buf_t hw_src; /* The "src" of the high watermark's row event. */
-
-    ver_t *vhead, *vtail;
-    sl_buf_t out, key, tmp;
-    sl_jr_doc_t doc;
-
-    /* Progress. */
-    uint64_t estimate, table_start_ns, last_report_ns, report_rows;
-    uint64_t tables_done, rows_total, dropped_total;
-    double rate;
-};
 
 int sl_snap_mode_parse(const char *text, sl_snap_mode_t *mode) {
     if (strcmp(text, "initial") == 0)
@@ -98,10 +48,12 @@ int sl_snap_new(sl_snap_t **out, const sl_snap_opts_t *opts) {
     if (snap->o.chunk_rows == 0)
         snap->o.chunk_rows = 4096;
     snap->name = strdup(opts->name);
+    snap->cover = opts->cover ? strdup(opts->cover) : NULL;
+    snap->o.cover = NULL;
     snap->nonce = random64();
     snap->jp = &snap->jobs[0];
     sl_jr_init(&snap->doc);
-    sl__snap_worker_opts_t wo = {
+    sl__snap_worker_opts_t wo = snap->wo = (sl__snap_worker_opts_t){
         .host = opts->host,
         .user = opts->user,
         .password = opts->password,
@@ -117,7 +69,9 @@ int sl_snap_new(sl_snap_t **out, const sl_snap_opts_t *opts) {
     if (snap->o.chunk_max < snap->o.chunk_min)
         snap->o.chunk_max = snap->o.chunk_min;
     snap->chunk_size = snap->o.chunk_rows;
-    int err = snap->name == NULL ? SL_ENOMEM : sl_window_new(&snap->win);
+    int err = snap->name == NULL || (opts->cover && !snap->cover)
+                  ? SL_ENOMEM
+                  : sl_window_new(&snap->win);
     if (err == 0)
         err = sl__snap_worker_start(&snap->worker, &wo);
     if (err != 0) {
@@ -152,6 +106,9 @@ static void clear_cursor(sl_snap_t *snap) {
     snap->nqueue = 0;
     snap->active = 0;
     snap->all = 0;
+    snap->copy_want = snap->copy_dropping = 0;
+    sl__snap_copy_close(snap->cv);
+    snap->cv = NULL;
     snap->chunk = snap->rows = snap->reserve = 0;
     snap->id[0] = '\0';
 }
@@ -160,6 +117,7 @@ void sl_snap_free(sl_snap_t *snap) {
     if (snap == NULL)
         return;
     sl__snap_worker_stop(snap->worker);
+    sl__snap_copy_close(snap->cv);
     for (int i = 0; i < 2; i++) {
         sl__snap_job_clear(&snap->jobs[i]);
         sl_buf_free(&snap->jobs[i].rows);
@@ -178,19 +136,22 @@ void sl_snap_free(sl_snap_t *snap) {
     sl_buf_free(&snap->key);
     sl_buf_free(&snap->tmp);
     sl_jr_free(&snap->doc);
+    sl_snap_join_free(&snap->join);
+    free(snap->cover);
     free(snap->name);
     free(snap);
 }
 
 /* Renders the cursor as a new version (the previous ones stay valid for
  * boundaries already queued). */
-static int new_version(sl_snap_t *snap) {
+int sl__snap_new_version(sl_snap_t *snap) {
     sl_buf_t *b = &snap->tmp;
     sl_buf_reset(b);
-    if (snap->active) {
-        sl_json_t json;
-        sl_json_init(&json, b);
+    sl_json_t json;
+    sl_json_init(&json, b);
+    if (snap->active || snap->cover || snap->join.ntables)
         sl_json_obj_begin(&json);
+    if (snap->active) {
         sl_json_key(&json, "id");
         sl_json_str(&json, snap->id);
         sl_json_key(&json, "db");
@@ -215,6 +176,10 @@ static int new_version(sl_snap_t *snap) {
         sl_json_uint(&json, snap->reserve);
         sl_json_key(&json, "all");
         sl_json_bool(&json, snap->all);
+        if (snap->copy_dropping) {
+            sl_json_key(&json, "copy");
+            sl_json_bool(&json, 1);
+        }
         sl_json_key(&json, "queue");
         sl_json_arr_begin(&json);
         for (size_t i = 0; i < snap->nqueue; i++) {
@@ -228,10 +193,33 @@ static int new_version(sl_snap_t *snap) {
             sl_json_arr_end(&json);
         }
         sl_json_arr_end(&json);
-        sl_json_obj_end(&json);
-        if (sl_json_error(&json) != 0)
-            return SL_ENOMEM;
     }
+    if (snap->cover) {
+        sl_json_key(&json, "cover");
+        sl_json_raw(&json, snap->cover, strlen(snap->cover));
+    }
+    if (snap->join.ntables) {
+        sl_json_key(&json, "join");
+        sl_json_obj_begin(&json);
+        sl_json_key(&json, "file");
+        sl_json_str(&json, snap->join.file);
+        sl_json_key(&json, "pos");
+        sl_json_uint(&json, snap->join.pos);
+        sl_json_key(&json, "tables");
+        sl_json_arr_begin(&json);
+        for (size_t i = 0; i < snap->join.ntables; i++) {
+            sl_json_arr_begin(&json);
+            sl_json_str(&json, snap->join.tables[i].db);
+            sl_json_str(&json, snap->join.tables[i].table);
+            sl_json_arr_end(&json);
+        }
+        sl_json_arr_end(&json);
+        sl_json_obj_end(&json);
+    }
+    if (snap->active || snap->cover || snap->join.ntables)
+        sl_json_obj_end(&json);
+    if (sl_json_error(&json) != 0)
+        return SL_ENOMEM;
     ver_t *v = malloc(sizeof *v + b->len + 1);
     if (v == NULL)
         return SL_ENOMEM;
@@ -247,7 +235,7 @@ static int new_version(sl_snap_t *snap) {
 }
 
 const char *sl_snap_cursor(const sl_snap_t *snap) {
-    if (!snap->active || snap->vtail == NULL)
+    if (snap->vtail == NULL || snap->vtail->text[0] == '\0')
         return NULL;
     return snap->vtail->text;
 }
@@ -288,6 +276,9 @@ static int start_table(sl_snap_t *snap, const char *db, const char *table,
     snap->last = NULL;
     snap->chunk = snap->rows = 0;
     snap->active = 1;
+    snap->copy_want = snap->copy_dropping = 0;
+    sl__snap_copy_close(snap->cv);
+    snap->cv = NULL;
     new_id(snap);
     snap->table_start_ns = sl_mono_ns();
     snap->estimate = 0;
@@ -322,7 +313,7 @@ static const sl_schema_table_t *next_in_schema(sl_snap_t *snap,
 }
 
 /* The current table is complete: the next one, or the end. */
-static int next_table(sl_snap_t *snap, const sl_schema_t *schema) {
+int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema) {
     snap->tables_done++;
     if (snap->all && schema != NULL) {
         const sl_schema_table_t *t =
@@ -364,14 +355,14 @@ int sl_snap_queue_all(sl_snap_t *snap, const sl_schema_t *schema) {
     snap->all = 1;
     if ((err = start_table(snap, t->db, t->name, NULL)) != 0)
         return err;
-    return new_version(snap);
+    return sl__snap_new_version(snap);
 }
 
 int sl_snap_queue(sl_snap_t *snap, const char *db, const char *table,
                   const char *where) {
     if (!snap->active) {
         int err = start_table(snap, db, table, where);
-        return err ? err : new_version(snap);
+        return err ? err : sl__snap_new_version(snap);
     }
     qent_t *q = realloc(snap->queue, (snap->nqueue + 1) * sizeof *q);
     if (q == NULL)
@@ -381,15 +372,7 @@ int sl_snap_queue(sl_snap_t *snap, const char *db, const char *table,
     q[snap->nqueue].table = strdup(table);
     q[snap->nqueue].where = where ? strdup(where) : NULL;
     snap->nqueue++;
-    return new_version(snap);
-}
-
-static char *jr_strdup(const sl_jr_doc_t *doc, uint32_t i) {
-    char *s = NULL;
-    if (i == SL_JR_NONE || sl_jr_type(doc, i) != SL_JR_STRING ||
-        sl_jr_strdup(doc, i, &s, NULL) != 0)
-        return NULL;
-    return s;
+    return sl__snap_new_version(snap);
 }
 
 int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
@@ -400,15 +383,23 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
     snap->hw_seen = 0;
     if (snap->job_live)
         snap->job_stale = 1;
+    sl_snap_join_free(&snap->join);
     if (cursor == NULL || cursor[0] == '\0')
-        return new_version(snap);
+        return sl__snap_new_version(snap);
     sl_jr_doc_t *d = &snap->doc;
     int rc = sl_jr_parse(d, cursor, strlen(cursor));
     uint64_t v;
+    if (rc == 0 && sl_jr_type(d, 0) == SL_JR_OBJECT &&
+        (rc = sl__snap_join_parse(d, &snap->join)) == 0 &&
+        sl_jr_get(d, 0, "db") == SL_JR_NONE &&
+        sl_jr_get(d, 0, "id") == SL_JR_NONE) {
+        /* No snapshot pending: only the cover and the join. */
+        return sl__snap_new_version(snap);
+    }
     if (rc == 0 && sl_jr_type(d, 0) == SL_JR_OBJECT) {
-        snap->db = jr_strdup(d, sl_jr_get(d, 0, "db"));
-        snap->table = jr_strdup(d, sl_jr_get(d, 0, "table"));
-        snap->where = jr_strdup(d, sl_jr_get(d, 0, "where"));
+        snap->db = sl__snap_jr_strdup(d, sl_jr_get(d, 0, "db"));
+        snap->table = sl__snap_jr_strdup(d, sl_jr_get(d, 0, "table"));
+        snap->where = sl__snap_jr_strdup(d, sl_jr_get(d, 0, "where"));
         uint32_t id = sl_jr_get(d, 0, "id");
         if (id == SL_JR_NONE ||
             sl_jr_copy_str(d, id, snap->id, sizeof snap->id) != 0)
@@ -427,11 +418,17 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
             *skip = v;
         uint32_t all = sl_jr_get(d, 0, "all");
         snap->all = all != SL_JR_NONE && sl_jr_type(d, all) == SL_JR_TRUE;
+        uint32_t copy = sl_jr_get(d, 0, "copy");
+        snap->copy_dropping =
+            copy != SL_JR_NONE && sl_jr_type(d, copy) == SL_JR_TRUE;
         uint32_t q = sl_jr_get(d, 0, "queue");
+        /* The current table first: queueing renders the cursor. */
+        if (snap->db == NULL || snap->table == NULL)
+            rc = SL_ECORRUPT;
         /* Active before the queue is read back, so that its entries are
          * queued behind the current table instead of replacing it. */
         snap->active = 1;
-        if (q != SL_JR_NONE && sl_jr_type(d, q) == SL_JR_ARRAY) {
+        if (rc == 0 && q != SL_JR_NONE && sl_jr_type(d, q) == SL_JR_ARRAY) {
             uint32_t it = q + 1;
             for (uint32_t k = 0; k < sl_jr_tok(d, q)->count && rc == 0; k++) {
                 if (sl_jr_type(d, it) != SL_JR_ARRAY ||
@@ -441,8 +438,9 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
                 }
                 uint32_t e1 = it + 1, e2 = sl_jr_tok(d, e1)->next,
                          e3 = sl_jr_tok(d, e2)->next;
-                char *qd = jr_strdup(d, e1), *qt = jr_strdup(d, e2);
-                char *qw = jr_strdup(d, e3);
+                char *qd = sl__snap_jr_strdup(d, e1),
+                     *qt = sl__snap_jr_strdup(d, e2);
+                char *qw = sl__snap_jr_strdup(d, e3);
                 if (qd == NULL || qt == NULL ||
                     sl_snap_queue(snap, qd, qt, qw) != 0)
                     rc = SL_ECORRUPT;
@@ -452,8 +450,6 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
                 it = sl_jr_tok(d, it)->next;
             }
         }
-        if (snap->db == NULL || snap->table == NULL)
-            rc = SL_ECORRUPT;
     } else {
         rc = SL_ECORRUPT;
     }
@@ -461,6 +457,7 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
         snprintf(err, errlen,
                  "the checkpoint's snapshot cursor is damaged: %.300s", cursor);
         clear_cursor(snap);
+        sl_snap_join_free(&snap->join);
         return SL_ECORRUPT;
     }
     snap->active = 1;
@@ -474,18 +471,12 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
     /* The reserved sequences are skipped by the caller: the cursor no
      * longer holds them. */
     snap->reserve = 0;
-    return new_version(snap);
+    return sl__snap_new_version(snap);
 }
 
 static int is_watermark(const sl_change_t *chg) {
     return chg->db_len == 6 && memcmp(chg->db, "sluice", 6) == 0 &&
            chg->table_len == 9 && memcmp(chg->table, "watermark", 9) == 0;
-}
-
-static uint32_t member(const sl_jr_doc_t *d, uint32_t obj, const char *name,
-                       const char *pos) {
-    uint32_t v = sl_jr_get(d, obj, name);
-    return v != SL_JR_NONE ? v : sl_jr_get(d, obj, pos);
 }
 
 static int touch_image(sl_snap_t *snap, uint32_t img) {
@@ -497,78 +488,71 @@ static int touch_image(sl_snap_t *snap, uint32_t img) {
     return sl_window_touch(snap->win, snap->key.data, snap->key.len);
 }
 
-/* A row of sluice.signal (signal.c): an insert for this capture queues
- * the tables it names. */
-static int on_signal(sl_snap_t *snap, const sl_change_t *chg) {
-    sl_jr_doc_t *d = &snap->doc;
-    if (chg->op != SL_OP_INSERT || sl_jr_parse(d, chg->json, chg->json_len))
-        return 0;
-    uint32_t after = sl_jr_get(d, 0, "after");
-    if (after == SL_JR_NONE || sl_jr_type(d, after) != SL_JR_OBJECT)
-        return 0;
-    uint32_t name = member(d, after, "name", "@2");
-    uint32_t type = member(d, after, "type", "@3");
-    uint32_t data = member(d, after, "data", "@4");
-    if (name == SL_JR_NONE ||
-        !sl_jr_str_eq(d, name, snap->name, strlen(snap->name)))
-        return 0;
-    sl_buf_t text = SL_BUF_INIT;
-    if (type == SL_JR_NONE || !sl_jr_str_eq(d, type, "snapshot", 8) ||
-        data == SL_JR_NONE || sl_jr_unescape(d, data, &text) != 0) {
-        sl_log_warn("signal row not understood; ignored", "file=%s pos=%llu",
-                    chg->file, (unsigned long long)chg->pos);
-        sl_buf_free(&text);
-        return 0;
+/* A row of a table joining (join.h) before its join position is not
+ * published; the first row at or after the position ends the join. */
+static int join_skip(sl_snap_t *snap, const sl_change_t *chg, int *consumed) {
+    sl_snap_join_t *j = &snap->join;
+    if (sl_history_cmp(chg->file, chg->pos, j->file, j->pos) >= 0) {
+        sl_log_info("tables joined the stream", "file=%s pos=%llu tables=%zu",
+                    j->file, (unsigned long long)j->pos, j->ntables);
+        sl_snap_join_free(j);
+        return sl__snap_new_version(snap);
     }
-    sl_jr_doc_t req;
-    sl_jr_init(&req);
-    int rc = 0;
-    uint32_t tables = SL_JR_NONE;
-    if (sl_jr_parse(&req, (const char *)text.data, text.len) == 0)
-        tables = sl_jr_get(&req, 0, "tables");
-    if (tables == SL_JR_NONE || sl_jr_type(&req, tables) != SL_JR_ARRAY) {
-        sl_log_warn("signal row not understood; ignored", "file=%s pos=%llu",
-                    chg->file, (unsigned long long)chg->pos);
-    } else {
-        char *where = jr_strdup(&req, sl_jr_get(&req, 0, "where"));
-        uint32_t it = tables + 1;
-        for (uint32_t k = 0; k < sl_jr_tok(&req, tables)->count && rc == 0;
-             k++) {
-            char *db = NULL, *t = NULL;
-            if (sl_jr_type(&req, it) == SL_JR_ARRAY &&
-                sl_jr_tok(&req, it)->count == 2) {
-                db = jr_strdup(&req, it + 1);
-                t = jr_strdup(&req, sl_jr_tok(&req, it + 1)->next);
-            }
-            if (db == NULL || t == NULL)
-                sl_log_warn("signal: a table entry is not [db, table]", NULL);
-            else if (!snap->o.want_table(snap->o.ctx, db, t))
-                sl_log_warn("signal: table not captured; no snapshot",
-                            "table=%s.%s", db, t);
-            else {
-                sl_log_info("snapshot requested", "table=%s.%s where=%s", db, t,
-                            where ? where : "-");
-                rc = sl_snap_queue(snap, db, t, where);
-            }
-            free(db);
-            free(t);
-            it = sl_jr_tok(&req, it)->next;
+    for (size_t i = 0; i < j->ntables; i++)
+        if (strlen(j->tables[i].db) == chg->db_len &&
+            strlen(j->tables[i].table) == chg->table_len &&
+            memcmp(j->tables[i].db, chg->db, chg->db_len) == 0 &&
+            memcmp(j->tables[i].table, chg->table, chg->table_len) == 0) {
+            *consumed = 1;
+            snap->join_skipped++;
+            return 0;
         }
-        free(where);
+    return 0;
+}
+
+int sl_snap_join(sl_snap_t *snap, const sl_snap_join_t *j) {
+    int rc = 0;
+    for (size_t i = 0; i < j->nnew && rc == 0; i++) {
+        const char *db = j->tables[i].db, *t = j->tables[i].table;
+        int c = snap->active ? strcmp(db, snap->db) : 0;
+        if (snap->active && snap->all &&
+            (c > 0 || (c == 0 && strcmp(t, snap->table) > 0))) {
+            /* The initial snapshot, still running, reaches it. */
+            sl_log_info("table entered the include filters; the running "
+                        "snapshot reaches it",
+                        "table=%s.%s", db, t);
+            continue;
+        }
+        sl_log_info("table entered the include filters; snapshot queued",
+                    "table=%s.%s", db, t);
+        rc = sl_snap_queue(snap, db, t, NULL);
     }
-    sl_jr_free(&req);
-    sl_buf_free(&text);
-    return rc;
+    sl_snap_join_free(&snap->join);
+    if (rc == 0 && j->ntables > 0) {
+        snap->join.tables = malloc(j->ntables * sizeof *j->tables);
+        if (snap->join.tables == NULL)
+            return SL_ENOMEM;
+        memcpy(snap->join.tables, j->tables, j->ntables * sizeof *j->tables);
+        snap->join.ntables = j->ntables;
+        snprintf(snap->join.file, sizeof snap->join.file, "%s", j->file);
+        snap->join.pos = j->pos;
+    }
+    return rc ? rc : sl__snap_new_version(snap);
 }
 
 int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
                    char *err, size_t errlen) {
     *consumed = 0;
     sl_jr_doc_t *d = &snap->doc;
+    int jrc;
+    if (snap->join.ntables > 0 &&
+        ((jrc = join_skip(snap, chg, consumed)) != 0 || *consumed))
+        return jrc;
     if (chg->db_len == 6 && memcmp(chg->db, "sluice", 6) == 0 &&
         chg->table_len == 6 && memcmp(chg->table, "signal", 6) == 0) {
         *consumed = 1;
-        return on_signal(snap, chg);
+        return sl__snap_signal_row(snap, &snap->doc, chg, snap->name,
+                                   snap->o.want_table, snap->o.ctx);
     }
     if (is_watermark(chg)) {
         *consumed = 1;
@@ -579,8 +563,8 @@ int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
         uint32_t after = sl_jr_get(d, 0, "after");
         if (after == SL_JR_NONE || sl_jr_type(d, after) != SL_JR_OBJECT)
             return 0;
-        uint32_t name = member(d, after, "name", "@1");
-        uint32_t mark = member(d, after, "mark", "@2");
+        uint32_t name = sl__snap_member(d, after, "name", "@1");
+        uint32_t mark = sl__snap_member(d, after, "mark", "@2");
         if (name == SL_JR_NONE || mark == SL_JR_NONE ||
             !sl_jr_str_eq(d, name, snap->name, strlen(snap->name)) ||
             sl_jr_type(d, mark) != SL_JR_STRING)
@@ -605,6 +589,10 @@ int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
         }
         return 0;
     }
+    if (snap->copy_dropping && sl__snap_copy_drops(snap, chg)) {
+        *consumed = 1;
+        return 0;
+    }
     if (!sl_window_is_open(snap->win) || snap->jp->db[0] == '\0' ||
         chg->table_len != strlen(snap->jp->table) ||
         chg->db_len != strlen(snap->jp->db) ||
@@ -626,6 +614,12 @@ int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
 }
 
 void sl_snap_on_ddl(sl_snap_t *snap, const char *db, const char *table) {
+    if (snap->cv != NULL && strcmp(db, snap->db) == 0 &&
+        strcmp(table, snap->table) == 0) {
+        /* Copied under the new definition, in a view opened after it. */
+        sl__snap_copy_close(snap->cv);
+        snap->cv = NULL;
+    }
     if (!snap->job_live || strcmp(db, snap->jp->db) != 0 ||
         strcmp(table, snap->jp->table) != 0)
         return;
@@ -669,8 +663,19 @@ static int survivor_cb(void *ctx, const void *key, size_t klen, const void *row,
     size_t at = snap->out.len;
     uint32_t len = 0;
     sl_buf_append(&snap->out, &len, sizeof len);
+    if (sl__snap_render_read(snap, &snap->out, row, rowlen, em->n) != 0)
+        return SL_ENOMEM;
+    len = (uint32_t)(snap->out.len - at - sizeof len);
+    memcpy(snap->out.data + at, &len, sizeof len);
+    em->n++;
+    return sl_buf_append(&snap->out, &hash, sizeof hash);
+}
+
+/* A read event of the after image row, appended to out. */
+int sl__snap_render_read(sl_snap_t *snap, sl_buf_t *out, const void *row,
+                         size_t rowlen, uint64_t n) {
     sl_json_t json;
-    sl_json_init(&json, &snap->out);
+    sl_json_init(&json, out);
     sl_json_obj_begin(&json);
     sl_json_key(&json, "kind");
     sl_json_str(&json, "row");
@@ -681,7 +686,7 @@ static int survivor_cb(void *ctx, const void *key, size_t klen, const void *row,
     sl_json_key(&json, "table");
     sl_json_str(&json, snap->jp->table);
     sl_json_key(&json, "row");
-    sl_json_uint(&json, em->n);
+    sl_json_uint(&json, n);
     sl_json_key(&json, "pk");
     sl_json_arr_begin(&json);
     for (size_t k = 0; k < snap->npk; k++)
@@ -700,16 +705,11 @@ static int survivor_cb(void *ctx, const void *key, size_t klen, const void *row,
     sl_json_obj_end(&json);
     render_tail(&json, snap);
     sl_json_obj_end(&json);
-    if (sl_json_error(&json) != 0)
-        return SL_ENOMEM;
-    len = (uint32_t)(snap->out.len - at - sizeof len);
-    memcpy(snap->out.data + at, &len, sizeof len);
-    em->n++;
-    return sl_buf_append(&snap->out, &hash, sizeof hash);
+    return sl_json_error(&json);
 }
 
 /* snapshot_start or snapshot_done. */
-static int render_marker(sl_snap_t *snap, int done, sl_buf_t *out) {
+int sl__snap_render_marker(sl_snap_t *snap, int done, sl_buf_t *out) {
     sl_json_t json;
     sl_buf_reset(out);
     sl_json_init(&json, out);
@@ -732,6 +732,16 @@ static int render_marker(sl_snap_t *snap, int done, sl_buf_t *out) {
     } else {
         sl_json_key(&json, "estimate");
         sl_json_uint(&json, snap->estimate);
+        if (snap->copy_dropping) {
+            /* A keyless table's copy replaces the target table's rows
+             * (docs/snapshot.md, one-shot copies). */
+            sl_json_key(&json, "copy");
+            sl_json_bool(&json, 1);
+            if (snap->npk == 0) {
+                sl_json_key(&json, "reset");
+                sl_json_bool(&json, 1);
+            }
+        }
     }
     sl_json_obj_end(&json);
     render_tail(&json, snap);
@@ -780,8 +790,11 @@ static void adapt(sl_snap_t *snap, const sl__snap_job_t *job) {
     snap->chunk_size = (size_t)size;
 }
 
-int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema, char *err,
+int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
+                      const char *file, uint64_t pos, char *err,
                       size_t errlen) {
+    if (snap->copy_want || snap->copy_dropping)
+        return sl__snap_copy_on_commit(snap, schema, file, pos, err, errlen);
     if (!snap->hw_seen)
         return 0;
     snap->hw_seen = 0;
@@ -810,11 +823,11 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema, char *err,
     /* Reserve the sequences of everything this chunk publishes, and make
      * that the checkpoint before the first of them goes out. */
     snap->reserve = em.n + (size_t)first + (size_t)done;
-    if ((rc = new_version(snap)) != 0 ||
+    if ((rc = sl__snap_new_version(snap)) != 0 ||
         (rc = snap->o.boundary(snap->o.ctx, 1)) != 0)
         return rc;
     sl_buf_t marker = SL_BUF_INIT;
-    if (first && (rc = render_marker(snap, 0, &marker)) == 0)
+    if (first && (rc = sl__snap_render_marker(snap, 0, &marker)) == 0)
         rc = snap->o.publish(snap->o.ctx, job->db, job->table, 0, 1,
                              (const char *)marker.data, marker.len);
     size_t off = 0;
@@ -831,7 +844,7 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema, char *err,
     snap->rows += em.n;
     snap->rows_total += em.n;
     snap->dropped_total += dropped;
-    if (rc == 0 && done && (rc = render_marker(snap, 1, &marker)) == 0)
+    if (rc == 0 && done && (rc = sl__snap_render_marker(snap, 1, &marker)) == 0)
         rc = snap->o.publish(snap->o.ctx, job->db, job->table, 0, 1,
                              (const char *)marker.data, marker.len);
     sl_buf_free(&marker);
@@ -857,18 +870,18 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema, char *err,
                     "table=%s.%s id=%s chunks=%llu rows=%llu", job->db,
                     job->table, snap->id, (unsigned long long)snap->chunk,
                     (unsigned long long)snap->rows);
-        if ((rc = next_table(snap, schema)) != 0)
+        if ((rc = sl__snap_next_table(snap, schema)) != 0)
             return rc;
     }
-    if ((rc = new_version(snap)) != 0)
+    if ((rc = sl__snap_new_version(snap)) != 0)
         return rc;
     return snap->o.boundary(snap->o.ctx, 0);
 }
 
 /* Builds the next chunk's job from the cursor and the table's definition
  * in the schema history. */
-static int build_job(sl_snap_t *snap, const sl_schema_t *schema,
-                     const sl_schema_table_t *t, char *err, size_t errlen) {
+int sl__snap_build_job(sl_snap_t *snap, const sl_schema_t *schema,
+                       const sl_schema_table_t *t, char *err, size_t errlen) {
     sl__snap_job_t *job = snap->jp;
     sl__snap_job_clear(job);
     free_pk(snap);
@@ -918,13 +931,14 @@ static int build_job(sl_snap_t *snap, const sl_schema_t *schema,
             return SL_ENOMEM;
         job->ncols++;
     }
-    if (npk == 0) {
+    if (npk == 0 && !snap->copy_dropping) {
         snprintf(err, errlen,
                  "snapshot of %s.%s refused: the table has no primary key, "
                  "so chunks cannot be read in key order nor merged with "
                  "the stream exactly; add a primary key, exclude the table "
-                 "(--exclude), or run with --snapshot never and copy it by "
-                 "hand (docs/snapshot.md, tables without a primary key)",
+                 "(--exclude), or copy it in one consistent read "
+                 "(--snapshot-copy keyless, MariaDB; docs/snapshot.md, "
+                 "tables without a primary key)",
                  t->db, t->name);
         return SL_EUNSUPPORTED;
     }
@@ -1021,11 +1035,17 @@ int sl_snap_step(sl_snap_t *snap, const sl_schema_t *schema,
     if (t == NULL) {
         sl_log_warn("snapshot: the table is gone; its snapshot ends",
                     "table=%s.%s", snap->db, snap->table);
-        int rc = next_table(snap, schema);
+        int rc = sl__snap_next_table(snap, schema);
         if (rc == 0)
-            rc = new_version(snap);
+            rc = sl__snap_new_version(snap);
         return rc;
     }
+    int keyless = 1;
+    for (size_t i = 0; i < t->ncols; i++)
+        keyless &= !t->cols[i].is_pk;
+    if (snap->o.copy_mode == SL_SNAP_COPY_ALL ||
+        (snap->o.copy_mode == SL_SNAP_COPY_KEYLESS && keyless))
+        return sl__snap_copy_step(snap, keyless, err, errlen);
     /* The job before the live one has finished (the worker runs them in
      * order); the live one may still be writing its high watermark. */
     sl__snap_job_t *next = &snap->jobs[snap->jp == &snap->jobs[0]];
@@ -1038,7 +1058,7 @@ int sl_snap_step(sl_snap_t *snap, const sl_schema_t *schema,
     }
     snap->jp = next;
     job = next;
-    int rc = build_job(snap, schema, t, err, errlen);
+    int rc = sl__snap_build_job(snap, schema, t, err, errlen);
     if (rc != 0)
         return rc;
     snap->job_live = 1;
@@ -1056,6 +1076,10 @@ void sl_snap_put_stats(const sl_snap_t *snap, sl_buf_t *b) {
                   (unsigned long long)snap->dropped_total);
     sl_buf_printf(b, "STAT snapshot_tables_done %llu\r\n",
                   (unsigned long long)snap->tables_done);
+    sl_buf_printf(b, "STAT snapshot_join_rows_skipped %llu\r\n",
+                  (unsigned long long)snap->join_skipped);
+    sl_buf_printf(b, "STAT snapshot_copy_rows_dropped %llu\r\n",
+                  (unsigned long long)snap->copy_skipped);
     if (!snap->active)
         return;
     sl_buf_printf(b, "STAT snapshot_table %s.%s\r\n", snap->db, snap->table);

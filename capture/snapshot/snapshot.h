@@ -27,7 +27,10 @@
  *    "queue":[["d","t2",null],...]}
  * "all" means: after the current table, every captured table after it in
  * (db, table) byte order (the initial snapshot); "queue" lists tables
- * asked for explicitly (ad-hoc snapshots) after those.
+ * asked for explicitly (ad-hoc snapshots, tables that entered the include
+ * filters) after those. Two more members, "cover" and "join" (join.h),
+ * may come with or without a pending snapshot: {"cover":{...}} alone is
+ * the cursor of a capture with no snapshot pending.
  *
  * Not thread-safe: every call comes from the capture thread.
  */
@@ -37,6 +40,7 @@
 #include "buf.h"
 #include "capture/decoder/binlog.h"
 #include "capture/schema/schema.h"
+#include "join.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -50,13 +54,29 @@ typedef enum {
 /* Parses "initial", "never" or "when_needed". */
 int sl_snap_mode_parse(const char *text, sl_snap_mode_t *mode);
 
+/* Which tables a one-shot consistent copy reads (copy_int.h). */
+typedef enum {
+    SL_SNAP_COPY_NO = 0,      /* Chunks only; keyless tables refused. */
+    SL_SNAP_COPY_KEYLESS = 1, /* Keyless tables copied, others chunked. */
+    SL_SNAP_COPY_ALL = 2      /* Every table copied (no watermark table). */
+} sl_snap_copy_mode_t;
+
+/* Parses "no", "keyless" or "all". */
+int sl_snap_copy_mode_parse(const char *text, sl_snap_copy_mode_t *mode);
+
 typedef struct {
     /* The source (copied). */
     const char *host, *user, *password, *tls_ca;
     uint16_t port;
     int tls;
-    const char *name;  /* The capture's name: its watermark row. Copied. */
+    const char *name; /* The capture's name: its watermark row. Copied. */
+    /* The rules covered (sl_snap_cover_render), kept in every cursor;
+     * NULL: none (--snapshot never). Copied. */
+    const char *cover;
     size_t chunk_rows; /* Rows of the first chunk (default 4096). */
+    /* Which tables are copied in one consistent read instead of chunks
+     * (copy_int.h). */
+    sl_snap_copy_mode_t copy_mode;
     /* Throttling (docs/snapshot.md): the chunk size adapts so a chunk's
      * SELECT takes about chunk_time_ms (0: fixed size), within
      * [chunk_min, chunk_max]; at most rate rows/s (0: no limit); the
@@ -101,6 +121,10 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
 int sl_snap_queue_all(sl_snap_t *snap, const sl_schema_t *schema);
 int sl_snap_queue(sl_snap_t *snap, const char *db, const char *table,
                   const char *where);
+/* After sl_snap_restore at a start: queues the new tables of j (those the
+ * running initial snapshot does not reach anyway) and keeps j's tables
+ * and position as the join (join.h). */
+int sl_snap_join(sl_snap_t *snap, const sl_snap_join_t *j);
 
 /* The cursor's text for the next boundary, or NULL when no snapshot is
  * pending. Valid until sl_snap_gc() is told of a newer written one. */
@@ -111,10 +135,11 @@ const char *sl_snap_cursor(const sl_snap_t *snap);
  * the open window. */
 int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
                    char *err, size_t errlen);
-/* A transaction ended (after capture's own boundary for it): the chunk
- * whose high watermark it carried is published here. */
-int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema, char *err,
-                      size_t errlen);
+/* A transaction ended at file:pos (after capture's own boundary for it):
+ * the chunk whose high watermark it carried is published here, and a
+ * one-shot copy (copy_int.h) whose position the stream has reached. */
+int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
+                      const char *file, uint64_t pos, char *err, size_t errlen);
 /* A DDL statement named db.table: a chunk in flight on it is discarded
  * and read again under the new definition. */
 void sl_snap_on_ddl(sl_snap_t *snap, const char *db, const char *table);

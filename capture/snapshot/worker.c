@@ -303,8 +303,8 @@ static int valid_number(const char *s, size_t n) {
 }
 
 /* Renders one result row as the after image object into out. */
-static int render_row(sl__snap_job_t *job, MYSQL_ROW row,
-                      const unsigned long *lens, sl_buf_t *out) {
+int sl__snap_render_row(sl__snap_job_t *job, MYSQL_ROW row,
+                        const unsigned long *lens, sl_buf_t *out) {
     sl_json_t json;
     sl_buf_reset(out);
     sl_json_init(&json, out);
@@ -371,7 +371,7 @@ static int read_chunk(sl__snap_worker_t *w, sl__snap_job_t *job) {
     while (err == 0 && (row = mysql_fetch_row(res)) != NULL) {
         unsigned long *lens = mysql_fetch_lengths(res);
         uint64_t hash = 0;
-        if ((err = render_row(job, row, lens, &after)) != 0 ||
+        if ((err = sl__snap_render_row(job, row, lens, &after)) != 0 ||
             (err = sl_jr_parse(&doc, (const char *)after.data, after.len)) != 0)
             break;
         sl__snap_key(&doc, 0, pknames, job->npk, &key, &hash);

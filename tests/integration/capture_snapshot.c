@@ -630,3 +630,546 @@ SL_TEST(capture_snapshot_when_needed_after_a_purge) {
     sl_harness_exec(mysql, "DROP DATABASE snap_wn");
     mysql_close(mysql);
 }
+
+/* How many different snapshot ids the partition's snapshot_start events
+ * carry (a chunk read again after a kill repeats its id). */
+static int snapshot_ids(sl_client_t *cl, const char *topic, const char *part) {
+    char *text = sl_harness_partition_text(cl, topic, part);
+    char ids[32][64];
+    int n = 0;
+    for (char *p = text; (p = strstr(p, "\"kind\":\"snapshot_start\"")); p++) {
+        char *id = strstr(p, "\"id\":\"");
+        SL_CHECK(id != NULL);
+        id += 6;
+        size_t len = strcspn(id, "\"");
+        int seen = 0;
+        for (int i = 0; i < n; i++)
+            seen |= strlen(ids[i]) == len && memcmp(ids[i], id, len) == 0;
+        if (!seen && n < 32)
+            snprintf(ids[n++], sizeof ids[0], "%.*s", (int)len, id);
+    }
+    free(text);
+    return n;
+}
+
+/* Tables that enter the include filters later: a, captured from the first
+ * start, is snapshotted once; c1, created while capture streams under
+ * rules that capture it, never (its rows all come through the binlog, and
+ * later restarts know the rules covered it); b, which existed all along,
+ * and d, created while capture was down, enter the filters at a restart
+ * and are snapshotted while capture streams, under writes, with capture
+ * killed with SIGKILL right after the restart and during the snapshot:
+ * each gets exactly one snapshot id, and every partition replays to the
+ * source's rows. A further restart snapshots nothing. */
+SL_TEST(capture_snapshot_tables_entering_the_filters) {
+    setenv("SLUICE_SNAPSHOT_TEST_PAUSE_MS", "10", 1);
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_harness_exec(mysql, "DROP DATABASE IF EXISTS snap_j");
+    sl_harness_exec(mysql, "CREATE DATABASE snap_j");
+    sl_harness_exec(mysql, "USE snap_j");
+    const char *def = "(id BIGINT PRIMARY KEY, v BIGINT, pad VARCHAR(40))";
+    char sql[512];
+    const char *seed[] = {"a", "b"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(sql, sizeof sql, "CREATE TABLE %s %s", seed[i], def);
+        sl_harness_exec(mysql, sql);
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO %s SELECT seq, seq, 'seed' FROM seq_1_to_3000",
+                 seed[i]);
+        sl_harness_exec(mysql, sql);
+    }
+    sl_harness_broker_t b;
+    memset(&b, 0, sizeof b);
+    sl_harness_broker_start(&b, NULL, 20000);
+    char logpath[700];
+    snprintf(logpath, sizeof logpath, "%s/capture-j.log", sl_test_tmpdir());
+    const char *flags1[] = {"--topic",
+                            "snapj",
+                            "--name",
+                            "snapj",
+                            "--server-id",
+                            "3075",
+                            "--include",
+                            "snap_j\\.(a|c.*)",
+                            "--snapshot",
+                            "initial",
+                            "--snapshot-chunk",
+                            "300",
+                            "--heartbeat",
+                            "200ms",
+                            "--checkpoint-interval",
+                            "50ms",
+                            NULL};
+    int cap = sl_harness_start_capture(b.addr, flags1, logpath);
+    wait_log(logpath, "snapshot complete", 1);
+    sl_harness_exec(mysql, "CREATE TABLE c1 (id BIGINT PRIMARY KEY, v BIGINT, "
+                           "pad VARCHAR(40))");
+    sl_harness_exec(mysql, "INSERT INTO c1 SELECT seq, seq, 'live' FROM "
+                           "seq_1_to_500");
+    sl_harness_exec(mysql, "UPDATE b SET v = -v WHERE id <= 100");
+    sl_harness_exec(mysql, "INSERT INTO a VALUES (0, 0, 'first-end')");
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
+    sl_harness_wait_partition_text(cl, "snapj", "snap_j.a", "first-end",
+                                   logpath);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    /* While capture is down: d is created and filled, b changes. */
+    sl_harness_exec(mysql, "CREATE TABLE d (id BIGINT PRIMARY KEY, v BIGINT, "
+                           "pad VARCHAR(40))");
+    sl_harness_exec(mysql, "INSERT INTO d SELECT seq, seq, 'down' FROM "
+                           "seq_1_to_1000");
+    sl_harness_exec(mysql, "DELETE FROM b WHERE id BETWEEN 200 AND 300");
+    const char *flags2[] = {"--topic",
+                            "snapj",
+                            "--name",
+                            "snapj",
+                            "--server-id",
+                            "3075",
+                            "--include",
+                            "snap_j\\.(a|b|c.*|d)",
+                            "--snapshot",
+                            "initial",
+                            "--snapshot-chunk",
+                            "300",
+                            "--heartbeat",
+                            "200ms",
+                            "--checkpoint-interval",
+                            "50ms",
+                            NULL};
+    cap = sl_harness_start_capture(b.addr, flags2, logpath);
+    wait_log(logpath, "snapshot queued", 1);
+    int status;
+    kill(cap, SIGKILL);
+    waitpid(cap, &status, 0);
+    MYSQL *w = sl_harness_mysql("SOURCE", "snap_j");
+    for (int round = 0; round < 3; round++) {
+        cap = sl_harness_start_capture(b.addr, flags2, logpath);
+        wait_log(logpath, "table=snap_j.b id=", 1);
+        for (int i = 0; i < 150; i++) {
+            long id = 1 + (long)(rnd() % 3300);
+            snprintf(sql, sizeof sql,
+                     i % 3 == 0   ? "UPDATE b SET v = v + 1 WHERE id = %ld"
+                     : i % 3 == 1 ? "DELETE FROM d WHERE id = %ld"
+                                  : "REPLACE INTO b VALUES (%ld, 1, 'w')",
+                     id);
+            mysql_query(w, sql);
+        }
+        kill(cap, SIGKILL);
+        waitpid(cap, &status, 0);
+    }
+    cap = sl_harness_start_capture(b.addr, flags2, logpath);
+    sl_harness_wait_partition_text(cl, "snapj", "snap_j.b", "snapshot_done",
+                                   logpath);
+    sl_harness_wait_partition_text(cl, "snapj", "snap_j.d", "snapshot_done",
+                                   logpath);
+    /* A clean restart with the same rules: nothing more to snapshot. */
+    sl_harness_stop(cap, SIGTERM, 20000);
+    int starts = count_in_log(logpath, "snapshot of a table starts");
+    cap = sl_harness_start_capture(b.addr, flags2, logpath);
+    const char *tables[] = {"a", "b", "c1", "d"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (-1, 0, 'the-end')",
+                 tables[i]);
+        sl_harness_exec(w, sql);
+    }
+    static const char *const cols[] = {"id", "v", "pad"};
+    const int want_ids[] = {1, 1, 0, 1};
+    for (int i = 0; i < 4; i++) {
+        char part[64], select[128];
+        snprintf(part, sizeof part, "snap_j.%s", tables[i]);
+        snprintf(select, sizeof select, "SELECT id, v, pad FROM snap_j.%s",
+                 tables[i]);
+        sl_harness_wait_partition_text(cl, "snapj", part, "the-end", logpath);
+        model_t m;
+        SL_CHECK_INT(
+            check_table(cl, mysql, "snapj", part, cols, 3, 1, select, &m), 0);
+        printf("# %s: %d snapshot ids\n", part,
+               snapshot_ids(cl, "snapj", part));
+        SL_CHECK_INT(snapshot_ids(cl, "snapj", part), want_ids[i]);
+    }
+    SL_CHECK_INT(count_in_log(logpath, "snapshot of a table starts"), starts);
+    sl_client_close(cl);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
+    sl_harness_exec(mysql, "DROP DATABASE snap_j");
+    mysql_close(w);
+    mysql_close(mysql);
+}
+
+/* A keyless table's partition replayed into a multiset of rows (the
+ * columns joined with '|' -> count), the way a consumer without a key
+ * applies it: a snapshot_start that says "reset" empties it, read rows
+ * and inserts add a row, deletes remove one, updates both. Returns how
+ * many events after the first reset removed a row that was not there. */
+static long replay_bag(sl_strmap_t *bag, const char *text,
+                       const char *const *cols, size_t ncols, long *resets) {
+    sl_jr_doc_t doc;
+    sl_jr_init(&doc);
+    model_t m = {.cols = cols, .ncols = ncols, .npk = ncols};
+    sl_buf_t key = SL_BUF_INIT;
+    long bad = 0;
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        SL_CHECK_OK(sl_jr_parse(&doc, p, len));
+        uint32_t kind = sl_jr_get(&doc, 0, "kind");
+        uint32_t snap = sl_jr_get(&doc, 0, "snapshot");
+        uint32_t reset = sl_jr_get(&doc, snap, "reset");
+        if (sl_jr_str_eq(&doc, kind, "snapshot_start", 14) &&
+            reset != SL_JR_NONE && sl_jr_type(&doc, reset) == SL_JR_TRUE) {
+            (*resets)++;
+            for (size_t b = 0; b < bag->nbuckets; b++)
+                for (sl_strmap_node_t *nd = bag->buckets[b]; nd; nd = nd->next)
+                    free(nd->value);
+            sl_strmap_free(bag);
+            SL_CHECK_OK(sl_strmap_init(bag));
+        }
+        uint32_t img[2] = {sl_jr_get(&doc, 0, "before"),
+                           sl_jr_get(&doc, 0, "after")};
+        for (int i = 0; i < 2 && sl_jr_str_eq(&doc, kind, "row", 3); i++) {
+            if (sl_jr_type(&doc, img[i]) != SL_JR_OBJECT)
+                continue;
+            image_text(&doc, img[i], &m, ncols, &key);
+            long *n = sl_strmap_get(bag, key.data, key.len);
+            if (n == NULL) {
+                n = calloc(1, sizeof *n);
+                SL_CHECK_OK(sl_strmap_put(bag, key.data, key.len, n));
+            }
+            if (i == 0 && *n == 0 && *resets > 0)
+                bad++; /* (Before the copy the target was empty.) */
+            *n += i == 0 ? -1 : 1;
+        }
+        p += len + (nl ? 1 : 0);
+    }
+    sl_jr_free(&doc);
+    sl_buf_free(&key);
+    return bad;
+}
+
+/* Compares the bag with the source's rows grouped (select gives the
+ * columns, then COUNT(*)); returns the differences. */
+static long compare_bag(sl_strmap_t *bag, MYSQL *mysql, const char *select,
+                        size_t ncols) {
+    SL_CHECK(mysql_query(mysql, select) == 0);
+    MYSQL_RES *res = mysql_store_result(mysql);
+    SL_CHECK(res != NULL);
+    long bad = 0, rows = 0;
+    sl_buf_t key = SL_BUF_INIT;
+    MYSQL_ROW r;
+    while ((r = mysql_fetch_row(res)) != NULL) {
+        sl_buf_reset(&key);
+        for (size_t i = 0; i < ncols; i++) {
+            if (i)
+                sl_buf_append_u8(&key, '|');
+            sl_buf_append_str(&key, r[i] ? r[i] : "\\N");
+        }
+        long want = atol(r[ncols]);
+        rows += want;
+        long *n = sl_strmap_get(bag, key.data, key.len);
+        long got = n ? *n : 0;
+        if (got != want && bad++ < 5)
+            fprintf(stderr, "row %.*s: source %ld, target %ld\n", (int)key.len,
+                    (const char *)key.data, want, got);
+        if (n != NULL)
+            *n = 0;
+    }
+    mysql_free_result(res);
+    for (size_t b = 0; b < bag->nbuckets; b++)
+        for (sl_strmap_node_t *nd = bag->buckets[b]; nd; nd = nd->next) {
+            if (*(long *)nd->value != 0 && bad++ < 10)
+                fprintf(stderr, "target has %ld x %s, the source none\n",
+                        *(long *)nd->value, (const char *)nd->key);
+            free(nd->value);
+        }
+    sl_strmap_free(bag);
+    sl_buf_free(&key);
+    printf("# compared %ld source rows: %ld differences\n", rows, bad);
+    return bad;
+}
+
+/* --snapshot-copy keyless: a table without a primary key (duplicate rows
+ * included) is copied in one consistent read (MariaDB's
+ * Binlog_snapshot_file/position) and joined with the stream at that
+ * position, while writers insert, update and delete rows of it all along
+ * and capture is killed with SIGKILL when the copy is decided and when
+ * its view is open; a keyed table beside it is read in chunks as usual.
+ * The keyless partition, replayed as a consumer without a key does,
+ * equals the source row for row (duplicates counted). */
+SL_TEST(capture_snapshot_copies_a_keyless_table) {
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_harness_exec(mysql, "DROP DATABASE IF EXISTS snap_c");
+    sl_harness_exec(mysql, "CREATE DATABASE snap_c");
+    sl_harness_exec(mysql, "USE snap_c");
+    sl_harness_exec(mysql, "CREATE TABLE k (a INT, b VARCHAR(20))");
+    sl_harness_exec(mysql, "INSERT INTO k SELECT seq % 700, 'seed' FROM "
+                           "seq_1_to_4000");
+    sl_harness_exec(mysql, "CREATE TABLE p (id INT PRIMARY KEY, v INT)");
+    sl_harness_exec(mysql, "INSERT INTO p SELECT seq, seq FROM seq_1_to_2000");
+    sl_harness_broker_t b;
+    memset(&b, 0, sizeof b);
+    sl_harness_broker_start(&b, NULL, 20000);
+    char logpath[700];
+    snprintf(logpath, sizeof logpath, "%s/capture-c.log", sl_test_tmpdir());
+    const char *const flags[] = {"--topic",
+                                 "snapc",
+                                 "--name",
+                                 "snapc",
+                                 "--server-id",
+                                 "3076",
+                                 "--include",
+                                 "snap_c\\.(k|p)",
+                                 "--snapshot",
+                                 "initial",
+                                 "--snapshot-copy",
+                                 "keyless",
+                                 "--snapshot-chunk",
+                                 "200",
+                                 "--heartbeat",
+                                 "200ms",
+                                 "--checkpoint-interval",
+                                 "50ms",
+                                 NULL};
+    int cap = sl_harness_start_capture(b.addr, flags, logpath);
+    MYSQL *w = sl_harness_mysql("SOURCE", "snap_c");
+    const char *kill_at[] = {"snapshot copy decided", "read view open"};
+    int kills = 0;
+    long changes = 0;
+    for (int round = 0; round < 20000; round++) {
+        char sql[256];
+        for (int i = 0; i < 10; i++, changes++) {
+            unsigned r = rnd() % 800;
+            snprintf(sql, sizeof sql,
+                     i % 3 == 0   ? "INSERT INTO k VALUES (%u, 'ins')"
+                     : i % 3 == 1 ? "UPDATE k SET b = 'upd' WHERE a = %u "
+                                    "LIMIT 1"
+                                  : "DELETE FROM k WHERE a = %u LIMIT 1",
+                     r);
+            if (mysql_query(w, sql) != 0)
+                fprintf(stderr, "# %s: %s\n", sql, mysql_error(w));
+        }
+        int status;
+        if (waitpid(cap, &status, WNOHANG) == cap) {
+            char cmd[800];
+            snprintf(cmd, sizeof cmd, "tail -n 20 %s >&2", logpath);
+            if (system(cmd) != 0)
+                fprintf(stderr, "(no log)\n");
+            sl_test_fail(__FILE__, __LINE__, "capture exited");
+        }
+        if (kills < 2 && count_in_log(logpath, kill_at[kills]) > 0) {
+            kill(cap, SIGKILL);
+            waitpid(cap, &status, 0);
+            kills++;
+            cap = sl_harness_start_capture(b.addr, flags, logpath);
+        }
+        if (kills == 2 && log_has(logpath, "snapshot complete"))
+            break;
+        sl_harness_sleep_ms(5);
+    }
+    printf("# %d kills, %ld changes\n", kills, changes);
+    SL_CHECK_INT(kills, 2);
+    SL_CHECK(log_has(logpath, "snapshot complete"));
+    /* Changes after the copy, then the end. */
+    sl_harness_exec(w, "UPDATE k SET b = 'late' WHERE a < 50");
+    sl_harness_exec(w, "DELETE FROM k WHERE a BETWEEN 50 AND 60");
+    sl_harness_exec(w, "INSERT INTO k VALUES (-1, 'the-end')");
+    sl_harness_exec(w, "INSERT INTO p VALUES (0, 0)");
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
+    sl_harness_wait_partition_text(cl, "snapc", "snap_c.k", "the-end", logpath);
+    char *text = sl_harness_partition_text(cl, "snapc", "snap_c.k");
+    static const char *const kcols[] = {"a", "b"};
+    sl_strmap_t bag;
+    SL_CHECK_OK(sl_strmap_init(&bag));
+    long resets = 0;
+    SL_CHECK_INT(replay_bag(&bag, text, kcols, 2, &resets), 0);
+    free(text);
+    SL_CHECK(resets >= 1);
+    SL_CHECK_INT(
+        compare_bag(&bag, mysql,
+                    "SELECT a, b, COUNT(*) FROM snap_c.k GROUP BY a, b", 2),
+        0);
+    SL_CHECK_INT(snapshot_ids(cl, "snapc", "snap_c.k"), 1);
+    /* The keyed table went by chunks, beside it. */
+    sl_harness_wait_partition_text(cl, "snapc", "snap_c.p", "snapshot_done",
+                                   logpath);
+    static const char *const pcols[] = {"id", "v"};
+    model_t m;
+    SL_CHECK_INT(check_table(cl, mysql, "snapc", "snap_c.p", pcols, 2, 1,
+                             "SELECT id, v FROM snap_c.p", &m),
+                 0);
+    sl_client_close(cl);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
+    sl_harness_exec(mysql, "DROP DATABASE snap_c");
+    mysql_close(w);
+    mysql_close(mysql);
+}
+
+/* --snapshot-max-threads-running: while more source threads run than the
+ * limit (sessions held in SELECT SLEEP), the snapshot waits before its
+ * first chunk, says so in the log, and publishes nothing; when they end
+ * it resumes and the table replays to the source's rows. */
+SL_TEST(capture_snapshot_pauses_while_the_source_is_busy) {
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_harness_exec(mysql, "DROP DATABASE IF EXISTS snap_b");
+    sl_harness_exec(mysql, "CREATE DATABASE snap_b");
+    sl_harness_exec(mysql, "USE snap_b");
+    sl_harness_exec(mysql, "CREATE TABLE t (id INT PRIMARY KEY, v INT)");
+    sl_harness_exec(mysql, "INSERT INTO t SELECT seq, seq FROM seq_1_to_1500");
+    /* Four sessions running a long query: Threads_running >= 5. */
+    MYSQL *busy[4];
+    unsigned long ids[4];
+    for (int i = 0; i < 4; i++) {
+        busy[i] = sl_harness_mysql("SOURCE", NULL);
+        ids[i] = mysql_thread_id(busy[i]);
+        SL_CHECK(mysql_send_query(busy[i], "SELECT SLEEP(600)", 17) == 0);
+    }
+    sl_harness_broker_t b;
+    memset(&b, 0, sizeof b);
+    sl_harness_broker_start(&b, NULL, 20000);
+    char logpath[700];
+    snprintf(logpath, sizeof logpath, "%s/capture-b.log", sl_test_tmpdir());
+    const char *const flags[] = {"--topic",
+                                 "snapb",
+                                 "--name",
+                                 "snapb",
+                                 "--server-id",
+                                 "3077",
+                                 "--include",
+                                 "snap_b\\.t",
+                                 "--snapshot",
+                                 "initial",
+                                 "--snapshot-chunk",
+                                 "100",
+                                 "--snapshot-max-threads-running",
+                                 "3",
+                                 "--heartbeat",
+                                 "200ms",
+                                 NULL};
+    int cap = sl_harness_start_capture(b.addr, flags, logpath);
+    wait_log(logpath, "snapshot paused: the source is busy", 1);
+    /* Still busy: the stream goes on, the snapshot has published nothing. */
+    sl_harness_exec(mysql, "INSERT INTO t VALUES (0, 0)");
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
+    sl_harness_wait_partition_text(cl, "snapb", "snap_b.t", "\"id\":0",
+                                   logpath);
+    char *text = sl_harness_partition_text(cl, "snapb", "snap_b.t");
+    SL_CHECK(strstr(text, "snapshot_start") == NULL);
+    SL_CHECK(strstr(text, "\"op\":\"read\"") == NULL);
+    free(text);
+    SL_CHECK_INT(count_in_log(logpath, "snapshot resumed"), 0);
+    /* The sessions end: the snapshot resumes and completes. */
+    for (int i = 0; i < 4; i++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "KILL QUERY %lu", ids[i]);
+        sl_harness_exec(mysql, sql);
+        mysql_read_query_result(busy[i]);
+        MYSQL_RES *res = mysql_store_result(busy[i]);
+        if (res != NULL)
+            mysql_free_result(res);
+        mysql_close(busy[i]);
+    }
+    wait_log(logpath, "snapshot resumed", 1);
+    wait_log(logpath, "snapshot complete", 1);
+    sl_harness_exec(mysql, "INSERT INTO t VALUES (-1, 0)");
+    sl_harness_wait_partition_text(cl, "snapb", "snap_b.t", "\"id\":-1",
+                                   logpath);
+    static const char *const cols[] = {"id", "v"};
+    model_t m;
+    SL_CHECK_INT(check_table(cl, mysql, "snapb", "snap_b.t", cols, 2, 1,
+                             "SELECT id, v FROM snap_b.t", &m),
+                 0);
+    SL_CHECK_INT((long)m.starts, 1);
+    sl_client_close(cl);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
+    sl_harness_exec(mysql, "DROP DATABASE snap_b");
+    mysql_close(mysql);
+}
+
+/* --snapshot-copy all (the route for a source capture cannot write to):
+ * a keyed table is copied in one read view instead of chunks, under
+ * writes aimed at it and a SIGKILL once the view is open; no watermark
+ * is ever written, and the partition replays to the source's rows. */
+SL_TEST(capture_snapshot_copies_every_table_without_watermarks) {
+    MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
+    sl_harness_exec(mysql, "DROP DATABASE IF EXISTS snap_a");
+    sl_harness_exec(mysql, "CREATE DATABASE snap_a");
+    sl_harness_exec(mysql, "USE snap_a");
+    sl_harness_exec(mysql, "CREATE TABLE t (id INT PRIMARY KEY, v INT)");
+    sl_harness_exec(mysql, "INSERT INTO t SELECT seq, seq FROM seq_1_to_3000");
+    /* The watermark table as capture makes it, without this capture's row:
+     * a copy never writes one. */
+    sl_harness_exec(mysql, "CREATE DATABASE IF NOT EXISTS sluice");
+    sl_harness_exec(mysql, "CREATE TABLE IF NOT EXISTS sluice.watermark ("
+                           "name VARCHAR(191) NOT NULL PRIMARY KEY, "
+                           "mark VARCHAR(96) NOT NULL) ENGINE=InnoDB");
+    sl_harness_exec(mysql, "DELETE FROM sluice.watermark WHERE name = 'snapa'");
+    sl_harness_broker_t b;
+    memset(&b, 0, sizeof b);
+    sl_harness_broker_start(&b, NULL, 20000);
+    char logpath[700];
+    snprintf(logpath, sizeof logpath, "%s/capture-a.log", sl_test_tmpdir());
+    const char *const flags[] = {"--topic",
+                                 "snapa",
+                                 "--name",
+                                 "snapa",
+                                 "--server-id",
+                                 "3078",
+                                 "--include",
+                                 "snap_a\\.t",
+                                 "--snapshot",
+                                 "initial",
+                                 "--snapshot-copy",
+                                 "all",
+                                 "--heartbeat",
+                                 "200ms",
+                                 "--checkpoint-interval",
+                                 "50ms",
+                                 NULL};
+    int cap = sl_harness_start_capture(b.addr, flags, logpath);
+    MYSQL *w = sl_harness_mysql("SOURCE", "snap_a");
+    int killed = 0;
+    for (int round = 0; round < 20000; round++) {
+        char sql[256];
+        for (int i = 0; i < 10; i++) {
+            int id = 1 + (int)(rnd() % 3200);
+            snprintf(sql, sizeof sql,
+                     i % 3 == 0   ? "UPDATE t SET v = v + 1 WHERE id = %d"
+                     : i % 3 == 1 ? "DELETE FROM t WHERE id = %d"
+                                  : "REPLACE INTO t VALUES (%d, -1)",
+                     id);
+            mysql_query(w, sql);
+        }
+        int status;
+        SL_CHECK(waitpid(cap, &status, WNOHANG) == 0);
+        if (!killed && log_has(logpath, "read view open")) {
+            kill(cap, SIGKILL);
+            waitpid(cap, &status, 0);
+            killed = 1;
+            cap = sl_harness_start_capture(b.addr, flags, logpath);
+        }
+        if (killed && log_has(logpath, "snapshot complete"))
+            break;
+        sl_harness_sleep_ms(5);
+    }
+    SL_CHECK(log_has(logpath, "snapshot complete"));
+    sl_harness_exec(w, "INSERT INTO t VALUES (0, 0)");
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
+    sl_harness_wait_partition_text(cl, "snapa", "snap_a.t", "\"id\":0",
+                                   logpath);
+    static const char *const cols[] = {"id", "v"};
+    model_t m;
+    SL_CHECK_INT(check_table(cl, mysql, "snapa", "snap_a.t", cols, 2, 1,
+                             "SELECT id, v FROM snap_a.t", &m),
+                 0);
+    SL_CHECK_INT(snapshot_ids(cl, "snapa", "snap_a.t"), 1);
+    char *none = sl_harness_query_value(
+        mysql, "SELECT COUNT(*) FROM sluice.watermark WHERE name = 'snapa'");
+    SL_CHECK_STR(none, "0");
+    free(none);
+    sl_client_close(cl);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
+    sl_harness_exec(mysql, "DROP DATABASE snap_a");
+    mysql_close(w);
+    mysql_close(mysql);
+}

@@ -1,0 +1,123 @@
+/*
+ * The snapshot driver's state (snapshot.c), shared with the files that
+ * drive parts of it: copy.c (the one-shot copy route), signal.c (signal
+ * rows) and join.c (the cursor's join). Capture thread only, like
+ * everything in sl_snap_t.
+ */
+#ifndef SL_CAPTURE_SNAPSHOT_STATE_INT_H
+#define SL_CAPTURE_SNAPSHOT_STATE_INT_H
+
+#include "copy_int.h"
+#include "internal.h"
+#include "jsonread.h"
+#include "snapshot.h"
+#include "window.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A cursor text handed out for a boundary; kept until a newer one has
+ * been written as the checkpoint. */
+typedef struct ver_s {
+    struct ver_s *next;
+    char text[];
+} ver_t;
+
+typedef struct {
+    char *db, *table, *where;
+} qent_t;
+
+struct sl_snap_s {
+    sl_snap_opts_t o;
+    char *name;
+    sl__snap_worker_t *worker;
+    sl__snap_job_t jobs[2]; /* The live job and the one before it. */
+    sl__snap_job_t *jp;     /* The live (or last) job. */
+    int job_live;           /* Submitted, and its outcome not yet settled. */
+    int job_stale;    /* Its watermarks are to be ignored (DDL, restart). */
+    int job_consumed; /* Its high watermark was met and its rows published. */
+    uint64_t nonce, mark_seq;
+    sl_window_t *win;
+    uint64_t retry_at_ns;
+    unsigned backoff_ms;
+    size_t chunk_size;      /* The next chunk's rows (adapts). */
+    uint64_t rate_start_ns; /* Rate limit: since when rate_rows count. */
+    uint64_t rate_rows;
+
+    /* The cursor. */
+    int active;
+    char id[64];
+    char *db, *table, *where;
+    char *last; /* JSON array, or NULL at the table's start. */
+    uint64_t chunk, rows, reserve;
+    int all;
+    qent_t *queue;
+    size_t nqueue;
+    char *cover; /* The rules the bookkeeping covers (join.h). */
+    /* The one-shot copy (copy_int.h) of the current table: wanted (decided,
+     * made the checkpoint at the next commit), then dropping (the
+     * table's row events are dropped until the copy is published). */
+    int copy_want, copy_dropping;
+    sl__snap_copy_t *cv; /* The open read view, or NULL. */
+    char cv_file[256];
+    uint64_t cv_pos;
+    sl__snap_worker_opts_t wo;
+    sl_snap_join_t join; /* Tables joining, while pending (join.h). */
+
+    char **pknames; /* Of the job's table. */
+    size_t npk;
+    int hw_seen;
+    sl_buf_t hw_src; /* The "src" of the high watermark's row event. */
+
+    ver_t *vhead, *vtail;
+    sl_buf_t out, key, tmp;
+    sl_jr_doc_t doc;
+
+    /* Progress. */
+    uint64_t estimate, table_start_ns, last_report_ns, report_rows;
+    uint64_t tables_done, rows_total, dropped_total, join_skipped;
+    uint64_t copy_skipped;
+    double rate;
+};
+
+/* snapshot.c: the cursor as a new version for the next boundary; the
+ * snapshot_start (done 0) or snapshot_done event of the current table
+ * into out; a read event of an after image appended to out; the current
+ * table is complete (the next one, or the end); the next chunk's job
+ * from the cursor and the table's definition. */
+int sl__snap_new_version(sl_snap_t *snap);
+int sl__snap_render_marker(sl_snap_t *snap, int done, sl_buf_t *out);
+int sl__snap_render_read(sl_snap_t *snap, sl_buf_t *out, const void *row,
+                         size_t rowlen, uint64_t n);
+int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema);
+int sl__snap_build_job(sl_snap_t *snap, const sl_schema_t *schema,
+                       const sl_schema_table_t *t, char *err, size_t errlen);
+
+/* copy.c: whether a row event goes into the pending copy (dropped);
+ * the copy route at a commit at file:pos; and between transactions. */
+int sl__snap_copy_drops(sl_snap_t *snap, const sl_change_t *chg);
+int sl__snap_copy_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
+                            const char *file, uint64_t pos, char *err,
+                            size_t errlen);
+int sl__snap_copy_step(sl_snap_t *snap, int keyless, char *err, size_t errlen);
+
+/* signal.c. A row of sluice.signal (parsed into d): an insert for the
+ * capture named
+ * capture_name queues the tables it names that want captures. */
+int sl__snap_signal_row(sl_snap_t *snap, sl_jr_doc_t *d, const sl_change_t *chg,
+                        const char *capture_name,
+                        int (*want)(void *ctx, const char *db,
+                                    const char *table),
+                        void *ctx);
+/* A malloc'd copy of string token i, or NULL (not a string, no memory). */
+char *sl__snap_jr_strdup(const sl_jr_doc_t *doc, uint32_t i);
+/* Member name of obj, else member pos (a positional image's "@N"). */
+uint32_t sl__snap_member(const sl_jr_doc_t *d, uint32_t obj, const char *name,
+                         const char *pos);
+
+/* join.c. Reads the "join" member of the cursor doc (an object at token
+ * 0) into out (left empty when there is none). Returns 0, SL_ECORRUPT or
+ * SL_ENOMEM. */
+int sl__snap_join_parse(const sl_jr_doc_t *d, sl_snap_join_t *out);
+
+#endif
