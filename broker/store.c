@@ -98,6 +98,8 @@ static int open_common(sl_store_t **out, const sl_store_opts_t *opts) {
         (err = sl_fdcache_init(&store->rcache, store->idxdir, 0,
                                nofile_budget(8, 512))) != 0)
         goto fail;
+    for (size_t i = SL__GROUPS; i-- > 1;)
+        store->gfree[store->nfree++] = &store->groups_buf[i];
     store->filling = &store->groups_buf[0];
     struct statvfs vfs;
     store->idx_block = statvfs(store->idxdir, &vfs) == 0 && vfs.f_bsize > 0
@@ -140,8 +142,9 @@ void sl_store_free(sl_store_t *store) {
         sl_fdcache_free(&store->rcache);
     sl_buf_free(&store->scratch);
     sl_buf_free(&store->inflated);
-    sl__store_group_free(&store->groups_buf[0]);
-    sl__store_group_free(&store->groups_buf[1]);
+    for (size_t i = 0; i < SL__GROUPS; i++)
+        sl__store_group_free(&store->groups_buf[i]);
+    free(store->acks_out);
     free(store->dir);
     free(store->logdir);
     free(store->idxdir);
@@ -155,8 +158,7 @@ static void timer_cb(uv_timer_t *h) {
         now - store->last_ckpt_ns >= store->opts.checkpoint_ms * 1000000u &&
         store->durable_end != store->ckpt_done)
         store->want_ckpt = 1;
-    if (store->opts.fsync_mode == SL_FSYNC_INTERVAL &&
-        store->inflight == NULL &&
+    if (store->opts.fsync_mode == SL_FSYNC_INTERVAL && store->nhanded == 0 &&
         now - __atomic_load_n(&store->last_sync_ns, __ATOMIC_RELAXED) >=
             store->opts.fsync_interval_ms * 1000000u)
         store->filling->sync_only = store->filling->data.len == 0;
@@ -626,16 +628,12 @@ void sl_store_index_usage(const sl_store_t *store, uint64_t *files,
     }
 }
 
-static size_t group_bytes(const sl_group_t *g) {
-    return g->data.len + g->meta.len + g->index.len + g->ichunks.len;
-}
-
 size_t sl_store_staged_bytes(const sl_store_t *store) {
-    /* The writer only reads these buffers of the group it holds, and the
-     * loop thread alone hands groups over and takes them back, so reading
-     * their lengths here needs no lock. */
-    return group_bytes(store->filling) +
-           (store->inflight ? group_bytes(store->inflight) : 0);
+    /* The loop thread alone seals groups and takes them back, and counts
+     * the sealed ones' bytes in handed_bytes, so this needs no lock. */
+    const sl_group_t *g = store->filling;
+    return g->data.len + g->meta.len + g->index.len + g->ichunks.len +
+           store->handed_bytes;
 }
 
 /* Reads index entries [slot, slot + n) of part (all below durable_slots)

@@ -39,6 +39,10 @@
  * segment roll, log, directory) and the recent ones the store keeps. */
 #define SL__GROUP_FSYNCS 8
 #define SL__FSYNC_RING 4096
+/* Groups in the pool: the filling one and up to SL__GROUPS - 1 sealed
+ * (handed to the writer, being written, or written and waiting for the
+ * loop to complete them). */
+#define SL__GROUPS 8
 
 typedef struct {
     uint32_t part_id;
@@ -74,6 +78,7 @@ typedef struct {
     /* Results from the writer. */
     int err_meta; /* SL_ENOSPC: the metadata bytes were not stored. */
     int err_data; /* SL_ENOSPC: the log bytes were not stored. */
+    int skipped;  /* Not written: an earlier group of its batch failed. */
     uint64_t fsyncs;
     uint64_t fsync_ns;
     uint64_t fsync_max_ns;
@@ -122,14 +127,29 @@ struct sl_store_s {
     sl_buf_t scratch;    /* Loop-thread read buffer. */
     sl_buf_t inflated;   /* Loop-thread: a decompressed Kafka batch. */
 
-    /* Writer thread. */
+    /* Writer thread. Groups move filling -> sealed (handed[], in log
+     * order) -> taken by the writer -> done -> completed by the loop ->
+     * free. handed[] and nhanded change on the loop thread only, under mu;
+     * the writer advances wtaken and wdone under mu (see writer.c). */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    sl_group_t groups_buf[2];
-    sl_group_t *filling;  /* Loop only. */
-    sl_group_t *inflight; /* Handed to the writer; NULL when idle. */
-    int job_ready, job_done, stopping, thread_started;
+    sl_group_t groups_buf[SL__GROUPS];
+    sl_group_t *gfree[SL__GROUPS]; /* Loop only: groups not in use. */
+    size_t nfree;
+    sl_group_t *filling; /* Loop only. */
+    sl_group_t *handed[SL__GROUPS];
+    size_t nhanded;      /* Sealed and not yet completed. */
+    size_t wtaken;       /* handed[0..wtaken) were taken by the writer, */
+    size_t wdone;        /* handed[0..wdone) are written. */
+    size_t handed_bytes; /* Loop only: staged bytes of handed[]. */
+    int halted;          /* A write failed for lack of space: the writer
+                            takes nothing until the loop rolled back. */
+    int wwaiting;        /* The writer waits on cv (signal it). */
+    int stopping, thread_started;
+    sl_ack_t *acks_out; /* Loop only: the acks of the groups completed in
+                           one turn, delivered with one callback. */
+    size_t nacks_out, capacks_out;
     uv_async_t async;
     uv_timer_t timer; /* Checkpoints, retention, interval fsync. */
     uv_check_t check; /* Hands the group over at the end of a turn. */

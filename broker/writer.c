@@ -6,22 +6,31 @@
  *
  * Write path: the loop thread encodes each put straight into the filling
  * group's buffer, assigning its position and offsets at once; its index
- * entry goes to the partition's in-memory index tail. At the end
- * of a loop turn (uv_check) the group is handed to the writer thread if it
- * is idle; while it is busy, more appends join the next group, which is
- * how one fsync covers every put of a turn or more (group commit). The
- * writer appends the metadata records (fsync), the log bytes (write, then
- * fdatasync per the fsync mode), index chunks (pwrite, no fsync) and,
- * every checkpoint interval, a checkpoint; then uv_async_send wakes the
- * loop, which makes the data readable and delivers the acks.
+ * entry goes to the partition's in-memory index tail. At the end of every
+ * loop turn (uv_check) the filling group is sealed and queued for the
+ * writer thread (handed[]), which is woken only if it waits. The writer
+ * takes every group sealed since it last looked, in order, as one batch
+ * (group commit: one fsync covers everything that arrived while the
+ * previous one ran), appends the metadata records (fsync), the log bytes
+ * (write, then one fdatasync for the batch per the fsync mode), index
+ * chunks (pwrite, no fsync) and, every checkpoint interval, a checkpoint;
+ * then uv_async_send wakes the loop, which makes the data readable and
+ * delivers the acks of all the batch's groups with one callback. The
+ * writer does not wait for that: it takes the next batch at once, so the
+ * loop's completion and the next sync overlap, and a put meets at most
+ * the sync in progress and its own. The pool has SL__GROUPS groups; when
+ * all are sealed, the filling group keeps filling.
  *
  * Disk full: a write that fails with ENOSPC or EDQUOT (a short write, a
  * segment that cannot be created, an index file that cannot grow) is
  * undone by the writer (files cut back to where the group started, its
- * new segments deleted, meta.log cut back to its last whole record); the
- * loop thread then rolls the group and the one staged behind it back in
- * memory from their undo records and refuses their writes (507). The
- * next group tries again, so writes resume by themselves. See rollback().
+ * new segments deleted, meta.log cut back to its last whole record), which
+ * then takes nothing more (halted); the groups of its batch before it are
+ * synced and complete. The loop thread rolls the group and every group
+ * staged behind it (the rest of the batch, those still queued, and the
+ * filling one) back in memory from their undo records and refuses their
+ * writes (507). The next group tries again, so writes resume by
+ * themselves. See rollback().
  */
 #include "broker/store_int.h"
 
@@ -213,15 +222,11 @@ static int write_data(sl_store_t *store, sl_group_t *g) {
     return err;
 }
 
-static void process(sl_store_t *store, sl_group_t *g) {
-    int mode = store->opts.fsync_mode;
-    g->err_meta = g->err_data = 0;
-    if (g->sync_only) {
-        /* Interval mode's timer: sync what earlier groups wrote. */
-        if (store->wfd >= 0 && store->dirty)
-            timed_sync(store, g, store->wfd, "segment");
-        store->dirty = 0;
-    }
+/* Writes one group's metadata bytes (synced at once: partition names and
+ * offset marks must be durable before log bytes that use them) and its log
+ * bytes and index chunks (synced by the caller). 0, or SL_ENOSPC after
+ * undoing what it wrote (g->err_meta and g->err_data say what failed). */
+static int write_group(sl_store_t *store, sl_group_t *g) {
     if (g->meta.len > 0) {
         int err = write_or_die(store->meta_fd, g->meta.data, g->meta.len, -1,
                                "meta.log");
@@ -233,47 +238,85 @@ static void process(sl_store_t *store, sl_group_t *g) {
                 sl_fatal("cannot cut back meta.log after a failed write",
                          "errno=%d", errno);
             g->err_meta = g->err_data = err;
-            return;
+            return err;
         }
         store->meta_size += g->meta.len;
-        if (mode != SL_FSYNC_NEVER)
+        if (store->opts.fsync_mode != SL_FSYNC_NEVER)
             timed_sync(store, g, store->meta_fd, "meta.log");
     }
     if (g->data.len > 0 || g->ichunks.len > 0) {
         int err = write_data(store, g);
         if (err != 0) {
             g->err_data = err;
-            return;
+            return err;
         }
     }
-    if (g->data.len > 0) {
-        if (mode == SL_FSYNC_ALWAYS) {
-            timed_sync(store, g, store->wfd, "segment");
-        } else if (mode == SL_FSYNC_INTERVAL) {
+    return 0;
+}
+
+/* Writes the batch g[0..n) (group commit: every group the loop sealed
+ * while the previous batch was being synced) and syncs the log once for
+ * all of them, per the fsync mode. Only g[0] may hold metadata bytes (see
+ * take()), so metadata is always durable before the log bytes that need
+ * it, and a group refused for lack of space never leaves metadata of the
+ * groups behind it on disk. The groups after one that failed are marked
+ * skipped, and those before it are synced and complete normally. Returns
+ * whether a group failed. */
+static int process_batch(sl_store_t *store, sl_group_t **g, size_t n) {
+    int mode = store->opts.fsync_mode;
+    int failed = 0, sync_only = 0;
+    sl_group_t *last = NULL; /* The last group written: it reports the
+                                batch's sync. */
+    for (size_t i = 0; i < n; i++) {
+        g[i]->err_meta = g[i]->err_data = 0;
+        g[i]->skipped = failed;
+        if (failed)
+            continue;
+        sync_only |= g[i]->sync_only;
+        if (write_group(store, g[i]) != 0) {
+            failed = 1;
+            continue;
+        }
+        if (g[i]->data.len > 0) {
+            last = g[i];
             store->dirty = 1;
-            if (sl_mono_ns() -
-                    __atomic_load_n(&store->last_sync_ns, __ATOMIC_RELAXED) >=
-                store->opts.fsync_interval_ms * 1000000u) {
-                timed_sync(store, g, store->wfd, "segment");
-                store->dirty = 0;
-            }
         }
     }
-    if (g->ckpt.len > 0) {
+    if (store->wfd >= 0 && store->dirty &&
+        (mode == SL_FSYNC_ALWAYS ||
+         (mode == SL_FSYNC_INTERVAL &&
+          (sync_only || sl_mono_ns() - __atomic_load_n(&store->last_sync_ns,
+                                                       __ATOMIC_RELAXED) >=
+                            store->opts.fsync_interval_ms * 1000000u)))) {
+        /* Interval mode's timer sends a group with sync_only set: sync
+         * what earlier groups wrote. */
+        timed_sync(store, last ? last : g[0], store->wfd, "segment");
+        store->dirty = 0;
+    }
+    if (mode == SL_FSYNC_NEVER)
+        store->dirty = 0;
+    /* The newest checkpoint of the groups written; an older one in the
+     * same batch is superseded by it. */
+    sl_group_t *ck = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!g[i]->skipped && g[i]->err_data == 0 && g[i]->ckpt.len > 0)
+            ck = g[i];
+    if (ck != NULL) {
         /* One checkpoint at a time; they are seconds apart, so waiting
          * here is rare. */
         pthread_mutex_lock(&store->ckmu);
         while (store->ck_busy)
             pthread_cond_wait(&store->ckcv, &store->ckmu);
         sl_buf_t t = store->ckjob;
-        store->ckjob = g->ckpt;
-        g->ckpt = t;
-        sl_buf_reset(&g->ckpt);
-        store->ckjob_pos = g->ckpt_pos;
+        store->ckjob = ck->ckpt;
+        ck->ckpt = t;
+        sl_buf_reset(&ck->ckpt);
+        store->ckjob_pos = ck->ckpt_pos;
         store->ck_busy = 1;
         pthread_cond_broadcast(&store->ckcv);
         pthread_mutex_unlock(&store->ckmu);
     }
+    return failed;
 }
 
 static void *ckpt_main(void *arg) {
@@ -297,20 +340,39 @@ static void *ckpt_main(void *arg) {
     return NULL;
 }
 
+/* Takes the groups to write next (with mu held): every sealed group not
+ * yet taken, in order, except that a group with metadata bytes starts a
+ * batch of its own (process_batch()). */
+static size_t take(sl_store_t *store, sl_group_t **batch) {
+    size_t n = 0;
+    while (store->wtaken < store->nhanded &&
+           (n == 0 || store->handed[store->wtaken]->meta.len == 0))
+        batch[n++] = store->handed[store->wtaken++];
+    return n;
+}
+
 static void *writer_main(void *arg) {
     sl_store_t *store = arg;
+    sl_group_t *batch[SL__GROUPS];
     pthread_mutex_lock(&store->mu);
     for (;;) {
-        while (!store->job_ready && !store->stopping)
+        while ((store->wtaken == store->nhanded || store->halted) &&
+               !store->stopping) {
+            store->wwaiting = 1;
             pthread_cond_wait(&store->cv, &store->mu);
-        if (!store->job_ready && store->stopping)
-            break;
-        sl_group_t *g = store->inflight;
-        store->job_ready = 0;
+            store->wwaiting = 0;
+        }
+        if (store->wtaken == store->nhanded || store->halted)
+            break; /* Stopping, and nothing more to write. */
+        size_t n = take(store, batch);
         pthread_mutex_unlock(&store->mu);
-        process(store, g);
+        int failed = process_batch(store, batch, n);
         pthread_mutex_lock(&store->mu);
-        store->job_done = 1;
+        store->wdone += n;
+        /* The groups sealed behind a refused one were built on it: the
+         * loop rolls them back, so nothing more is written until then. */
+        if (failed)
+            store->halted = 1;
         uv_async_send(&store->async);
     }
     pthread_mutex_unlock(&store->mu);
@@ -377,9 +439,18 @@ int sl__store_hand_tail(sl_group_t *g, sl_part_t *part) {
     return 0;
 }
 
-/* Hands the filling group to the writer when it is idle. */
+static size_t group_bytes(const sl_group_t *g) {
+    return g->data.len + g->meta.len + g->index.len + g->ichunks.len;
+}
+
+/* Seals the filling group and hands it to the writer, at the end of every
+ * loop turn (and after completions), whether or not the writer is busy: a
+ * busy writer takes every group sealed meanwhile as one batch when its
+ * sync is done, without waiting for the loop to complete the previous
+ * batch. The writer is woken only when it waits. With every group of the
+ * pool in use, the filling group just keeps filling. */
 static void kick(sl_store_t *store) {
-    if (store->inflight != NULL || store->closing > 1)
+    if (store->nfree == 0 || store->closing > 1)
         return;
     sl_group_t *g = store->filling;
     if (store->want_ckpt) {
@@ -403,21 +474,22 @@ static void kick(sl_store_t *store) {
         !g->sync_only && sl_mono_ns() - store->nospace_ns < 1000000000u)
         return;
     g->nparts_hi = store->nparts;
-    store->filling = g == &store->groups_buf[0] ? &store->groups_buf[1]
-                                                : &store->groups_buf[0];
+    store->filling = store->gfree[--store->nfree];
     store->filling->start = store->log_end;
+    store->handed_bytes += group_bytes(g);
     pthread_mutex_lock(&store->mu);
-    store->inflight = g;
-    store->job_ready = 1;
-    pthread_cond_signal(&store->cv);
+    store->handed[store->nhanded++] = g;
+    if (store->wwaiting)
+        pthread_cond_signal(&store->cv);
     pthread_mutex_unlock(&store->mu);
 }
 
 void sl_store_kick(sl_store_t *store) { kick(store); }
 
 static void reset_group(sl_group_t *g) {
-    /* Keep the storage for the next turn, unless one burst made it huge. */
-    if (g->data.cap > (64u << 20))
+    /* Keep the storage for the next turn, unless one burst made it huge
+     * (the pool's SL__GROUPS groups keep at most 128 MiB between them). */
+    if (g->data.cap > (16u << 20))
         sl_buf_free(&g->data);
     sl_buf_reset(&g->data);
     sl_buf_reset(&g->rolls);
@@ -428,7 +500,7 @@ static void reset_group(sl_group_t *g) {
     sl_buf_reset(&g->undo);
     g->nacks = 0;
     g->sync_only = 0;
-    g->err_meta = g->err_data = 0;
+    g->err_meta = g->err_data = g->skipped = 0;
     g->fsyncs = g->fsync_ns = g->fsync_max_ns = 0;
 }
 
@@ -566,24 +638,33 @@ static void refuse_acks(sl_store_t *store, sl_group_t *out, sl_group_t *g,
     }
 }
 
-/* The writer could not store group g for lack of space and undid its
- * files. Everything staged after it (the filling group) was built on it,
- * so both are rolled back to what is durable: offsets, index tails,
+/* The writer could not store group g = handed[0] for lack of space and
+ * undid its files. Everything staged after it (the groups sealed behind
+ * it, which the writer did not write, and the filling group) was built on
+ * it, so all are rolled back to what is durable: offsets, index tails,
  * producer state, group offsets whose records were not written, and
  * segments they started. Their puts and commits are refused (err =
  * SL_ENOSPC, a 507 reply); names of partitions they created stay in
  * memory and are staged again, so later data never lacks its name.
  * Reads need no new space and go on; so does the next write attempt. */
-static void rollback(sl_store_t *store, sl_group_t *g) {
+static void rollback(sl_store_t *store) {
+    sl_group_t *g = store->handed[0];
     sl_group_t *f = store->filling;
+    size_t nh = store->nhanded;
     int meta_failed = g->err_meta != 0;
     if (!meta_failed)
         store->meta_parts = g->nparts_hi;
+    /* Newest first: each undo record restores the state before it. */
     undo_group(store, f, 1);
+    for (size_t i = nh; i-- > 1;)
+        undo_group(store, store->handed[i], 1);
     undo_group(store, g, meta_failed);
+    size_t drop = f->rolls.len / 8;
     rewind_parts(store, f);
-    rewind_parts(store, g);
-    size_t drop = (g->rolls.len + f->rolls.len) / 8;
+    for (size_t i = 0; i < nh; i++) {
+        rewind_parts(store, store->handed[i]);
+        drop += store->handed[i]->rolls.len / 8;
+    }
     SL_ASSERT(drop <= store->nsegs);
     for (size_t i = store->nsegs - drop; i < store->nsegs; i++)
         if (store->segs[i].rfd >= 0)
@@ -597,6 +678,8 @@ static void rollback(sl_store_t *store, sl_group_t *g) {
     store->kpid_reserved = store->kpid_next;
     uint64_t before = store->stats.nospace_refused;
     refuse_acks(store, g, g, meta_failed);
+    for (size_t i = 1; i < nh; i++)
+        refuse_acks(store, g, store->handed[i], 1);
     refuse_acks(store, g, f, 1);
     store->stats.nospace_groups++;
     if (!store->stats.disk_full)
@@ -615,46 +698,29 @@ static void rollback(sl_store_t *store, sl_group_t *g) {
                                 part->name, strlen(part->name)) != 0)
             sl_fatal("out of memory staging partition names again", NULL);
     }
+    /* The groups behind g go back to the pool, and the writer may go on
+     * (it took nothing after g: halted). */
+    for (size_t i = 1; i < nh; i++) {
+        reset_group(store->handed[i]);
+        store->gfree[store->nfree++] = store->handed[i];
+    }
+    pthread_mutex_lock(&store->mu);
+    SL_ASSERT(store->halted && store->wtaken == store->wdone);
+    store->nhanded = store->wtaken = store->wdone = 0;
+    store->halted = 0;
+    pthread_mutex_unlock(&store->mu);
+    store->handed_bytes = 0;
     /* The acks go out last: the callback may stage new work into f. */
     if (g->nacks && store->acks_cb)
         store->acks_cb(store, g->acks, g->nacks);
     reset_group(g);
+    store->gfree[store->nfree++] = g;
 }
 
-static void complete(sl_store_t *store) {
-    if (store->ck_started) {
-        pthread_mutex_lock(&store->ckmu);
-        if (store->ck_result == 1) {
-            store->ckpt_done = store->ck_result_pos;
-            store->stats.checkpoints++;
-        } else if (store->ck_result == 2) {
-            store->stats.checkpoints_skipped++;
-        }
-        store->ck_result = 0;
-        pthread_mutex_unlock(&store->ckmu);
-    }
-    pthread_mutex_lock(&store->mu);
-    if (!store->job_done) {
-        pthread_mutex_unlock(&store->mu);
-        return;
-    }
-    store->job_done = 0;
-    sl_group_t *g = store->inflight;
-    store->inflight = NULL;
-    pthread_mutex_unlock(&store->mu);
-
-    for (uint64_t i = 0; i < g->fsyncs && i < SL__GROUP_FSYNCS; i++)
-        store->fsync_ring[(store->stats.fsyncs + i) % SL__FSYNC_RING] =
-            g->fsync_us[i];
-    store->stats.fsyncs += g->fsyncs;
-    store->stats.fsync_ns += g->fsync_ns;
-    if (g->fsync_max_ns > store->stats.fsync_max_ns)
-        store->stats.fsync_max_ns = g->fsync_max_ns;
-    if (g->err_data != 0) {
-        rollback(store, g);
-        kick(store);
-        return;
-    }
+/* Makes the written group g readable: durable positions, the index
+ * entries written leave their partitions' tails, and its acks join those
+ * to deliver this turn. */
+static void finish(sl_store_t *store, sl_group_t *g) {
     store->meta_parts = g->nparts_hi;
     if (store->stats.disk_full && (g->data.len > 0 || g->meta.len > 0)) {
         store->stats.disk_full = 0;
@@ -705,18 +771,93 @@ static void complete(sl_store_t *store) {
         part->file_slots += k;
         part->idrop = 0;
     }
-    if (g->nacks && store->acks_cb)
-        store->acks_cb(store, g->acks, g->nacks);
-    for (size_t i = 0; i < n; i++) {
-        sl_part_t *part =
-            store->parts[sl_get_u32be(g->index.data + i * SL__INDEX_REC)];
-        if (part->advanced) {
-            part->advanced = 0;
-            if ((part->waiters || part->kwaiters) && store->advance_cb)
-                store->advance_cb(store, part);
-        }
+    if (g->nacks == 0)
+        return;
+    if (store->nacks_out + g->nacks > store->capacks_out) {
+        size_t cap = store->capacks_out ? store->capacks_out : 1024;
+        while (cap < store->nacks_out + g->nacks)
+            cap *= 2;
+        sl_ack_t *a = realloc(store->acks_out, cap * sizeof *a);
+        if (a == NULL)
+            sl_fatal("out of memory delivering acks", NULL);
+        store->acks_out = a;
+        store->capacks_out = cap;
     }
-    reset_group(g);
+    memcpy(store->acks_out + store->nacks_out, g->acks,
+           g->nacks * sizeof *g->acks);
+    store->nacks_out += g->nacks;
+}
+
+/* On the loop thread, when the writer has written groups: completes them
+ * in order (one acks callback for all of them), rolls back from a group
+ * refused for lack of space, and seals the next group. */
+static void complete(sl_store_t *store) {
+    if (store->ck_started) {
+        pthread_mutex_lock(&store->ckmu);
+        if (store->ck_result == 1) {
+            store->ckpt_done = store->ck_result_pos;
+            store->stats.checkpoints++;
+        } else if (store->ck_result == 2) {
+            store->stats.checkpoints_skipped++;
+        }
+        store->ck_result = 0;
+        pthread_mutex_unlock(&store->ckmu);
+    }
+    pthread_mutex_lock(&store->mu);
+    size_t k = store->wdone;
+    pthread_mutex_unlock(&store->mu);
+    if (k == 0)
+        return;
+    sl_group_t *done[SL__GROUPS];
+    memcpy(done, store->handed, k * sizeof *done);
+    size_t nok = 0;
+    for (size_t i = 0; i < k; i++) {
+        sl_group_t *g = done[i];
+        for (uint64_t j = 0; j < g->fsyncs && j < SL__GROUP_FSYNCS; j++)
+            store->fsync_ring[(store->stats.fsyncs + j) % SL__FSYNC_RING] =
+                g->fsync_us[j];
+        store->stats.fsyncs += g->fsyncs;
+        store->stats.fsync_ns += g->fsync_ns;
+        if (g->fsync_max_ns > store->stats.fsync_max_ns)
+            store->stats.fsync_max_ns = g->fsync_max_ns;
+        if (nok == i && g->err_data == 0 && !g->skipped)
+            nok++;
+    }
+    for (size_t i = 0; i < nok; i++)
+        finish(store, done[i]);
+    /* Out of the queue before any callback, which may seal a new group. */
+    pthread_mutex_lock(&store->mu);
+    memmove(store->handed, store->handed + nok,
+            (store->nhanded - nok) * sizeof *store->handed);
+    store->nhanded -= nok;
+    store->wtaken -= nok;
+    store->wdone -= nok;
+    pthread_mutex_unlock(&store->mu);
+    for (size_t i = 0; i < nok; i++)
+        store->handed_bytes -= group_bytes(done[i]);
+    if (store->nacks_out > 0 && store->acks_cb) {
+        size_t n = store->nacks_out;
+        store->nacks_out = 0;
+        store->acks_cb(store, store->acks_out, n);
+    }
+    store->nacks_out = 0;
+    for (size_t i = 0; i < nok; i++) {
+        sl_group_t *g = done[i];
+        size_t n = g->index.len / SL__INDEX_REC;
+        for (size_t j = 0; j < n; j++) {
+            sl_part_t *part =
+                store->parts[sl_get_u32be(g->index.data + j * SL__INDEX_REC)];
+            if (part->advanced) {
+                part->advanced = 0;
+                if ((part->waiters || part->kwaiters) && store->advance_cb)
+                    store->advance_cb(store, part);
+            }
+        }
+        reset_group(g);
+        store->gfree[store->nfree++] = g;
+    }
+    if (nok < k)
+        rollback(store);
     kick(store);
 }
 
@@ -757,11 +898,12 @@ int sl__store_writer_start(sl_store_t *store) {
     return 0;
 }
 
-/* Waits (blocking) until the writer finished the in-flight group. */
+/* Waits (blocking) until the writer wrote every sealed group (or stopped
+ * at one refused for lack of space), then completes them. */
 static void wait_writer(sl_store_t *store) {
     for (;;) {
         pthread_mutex_lock(&store->mu);
-        int busy = store->inflight != NULL && !store->job_done;
+        int busy = store->wdone < store->nhanded && !store->halted;
         pthread_mutex_unlock(&store->mu);
         if (!busy)
             break;

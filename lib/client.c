@@ -712,6 +712,11 @@ static int ack_buffered(const sl_client_t *cl) {
 }
 
 int sl_client_ack_ready(sl_client_t *cl, int timeout_ms) {
+    return sl_client_ack_ready_us(
+        cl, timeout_ms < 0 ? 0 : (int64_t)timeout_ms * 1000);
+}
+
+int sl_client_ack_ready_us(sl_client_t *cl, int64_t timeout_us) {
     int err = sl_client_flush(cl);
     if (err != 0)
         return err;
@@ -720,9 +725,13 @@ int sl_client_ack_ready(sl_client_t *cl, int timeout_ms) {
     if (cl->fd < 0)
         return sl__client_set_err(cl, SL_ECLOSED, "not connected");
     struct pollfd pfd = {cl->fd, POLLIN, 0};
+    if (timeout_us < 0)
+        timeout_us = 0;
+    struct timespec ts = {(time_t)(timeout_us / 1000000),
+                          (long)(timeout_us % 1000000) * 1000};
     int rc;
     do
-        rc = poll(&pfd, 1, timeout_ms < 0 ? 0 : timeout_ms);
+        rc = ppoll(&pfd, 1, &ts, NULL);
     while (rc < 0 && errno == EINTR);
     if (rc < 0)
         return sl__client_set_err(cl, SL_ESYS, "poll: %s", strerror(errno));

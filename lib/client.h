@@ -139,6 +139,9 @@ size_t sl_client_inflight(const sl_client_t *cl);
  * sl_client_put_ack() will not wait for the broker), 0 on timeout, or an
  * SL_E* code. Lets a producer keep sending while acks trickle in. */
 int sl_client_ack_ready(sl_client_t *cl, int timeout_ms);
+/* The same with a timeout in microseconds, for producers that pace their
+ * sends more finely than a millisecond. */
+int sl_client_ack_ready_us(sl_client_t *cl, int64_t timeout_us);
 
 /* ---- reads ---- */
 

@@ -288,7 +288,8 @@ double sl_bench_producers(const char *addr, int nprod, int batch, int nparts,
 }
 
 /* Paced single puts, open loop: a put every 1/rate s whatever the acks
- * do, acks read as they come; latency is send to ack. */
+ * do, acks read as they come; latency is from each put's scheduled time
+ * to its ack, so a late send counts too (no coordinated omission). */
 void sl_bench_paced(const char *addr, int rate, double pct[2]) {
     sl_client_t *cl = sl_bench_connect(addr);
     char *payload = malloc(sl_bench_msg_size);
@@ -311,12 +312,20 @@ void sl_bench_paced(const char *addr, int rate, double pct[2]) {
                                            omission. */
             next += step;
         }
-        uint64_t wait_ns = next > sl_mono_ns() ? next - sl_mono_ns() : 0;
-        /* Below a millisecond, sleep instead of polling at once: a
-         * spinning client takes a core from the broker it measures. */
-        if (wait_ns > 0 && wait_ns < 1000000)
-            usleep((useconds_t)(wait_ns / 1000));
-        int ready = sl_client_ack_ready(cl, (int)(wait_ns / 1000000));
+        /* The puts due go out at once; then the client sleeps in the
+         * kernel until an ack arrives or the next put is due, whichever
+         * comes first. (It used to sleep first and send after, so every
+         * put waited a timer tick in the client, and acks that arrived
+         * meanwhile waited for the sleep to end.) */
+        if (sl_client_flush(cl) != 0) {
+            fprintf(stderr, "bench: send: %s\n", sl_client_error(cl));
+            exit(1);
+        }
+        now = sl_mono_ns();
+        int64_t wait_us = now >= end   ? 100000
+                          : next > now ? (int64_t)((next - now + 999) / 1000)
+                                       : 0;
+        int ready = sl_client_ack_ready_us(cl, wait_us);
         if (ready < 0) {
             fprintf(stderr, "bench: %s\n", sl_client_error(cl));
             exit(1);
@@ -328,7 +337,7 @@ void sl_bench_paced(const char *addr, int rate, double pct[2]) {
                 exit(1);
             }
             sl_bench_lat_add(&lat, sl_mono_ns() - sent[nacked++ % cap]);
-            ready = sl_client_ack_ready(cl, 0);
+            ready = sl_client_ack_ready_us(cl, 0);
         }
     }
     double el = (double)(sl_mono_ns() - t0) / 1e9;
