@@ -27,7 +27,9 @@
 # average.
 #
 # BENCH_ROWS, BENCH_WRITES_PER_S (default 200), BENCH_ROUNDS (default 3)
-# scale the run; extra capture flags in BENCH_CAPTURE_FLAGS.
+# scale the run; BENCH_CAPTURE_FLAGS adds capture flags and
+# BENCH_CAPTURE_BIN names another sluice-capture build for sluice's side
+# (to compare builds within one run).
 set -eu
 cd "$(dirname "$0")/.."
 SL_BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-snapshot.XXXXXX")
@@ -115,10 +117,10 @@ SRCURL="mysql://$SL_SOURCE_REPL_USER@127.0.0.1:$SL_SOURCE_PORT"
 TGTURL() { echo "mysql://$SL_TARGET_USER@127.0.0.1:$SL_TARGET_PORT/$1"; }
 latest() { # TOPIC
     bin/sluice --broker "127.0.0.1:$BPORT" offsets "$1" bs.t 2> /dev/null |
-        awk '/latest/ { print $2 }'
+        awk '/latest/ { print $2 }' || true
 }
 applied() { # META
-    tgt -e "SELECT COALESCE(MAX(next_offset),0) FROM $1.sluice_offsets" 2> /dev/null
+    tgt -e "SELECT COALESCE(MAX(next_offset),0) FROM $1.sluice_offsets" 2> /dev/null || true
 }
 # Samples "seconds latest applied" every 0.5 s into FILE until the
 # snapshot (when LOG is given) is complete and apply has caught up.
@@ -178,7 +180,8 @@ sluice_side() { # ROUND
     cs0=$(cpu "$SPID") ct0=$(cpu "$TPID") cb0=$(cpu "$BPID")
     t0=$(now)
     # shellcheck disable=SC2086
-    bin/sluice-capture --source "$SRCURL" --password-file "$SL_SOURCE_PASSWORD_FILE" \
+    "${BENCH_CAPTURE_BIN:-bin/sluice-capture}" --source "$SRCURL" \
+        --password-file "$SL_SOURCE_PASSWORD_FILE" \
         --broker "127.0.0.1:$BPORT" --topic "snap$r" --name "snap$r" \
         --server-id $((9100 + r)) --include 'bs\.t' --snapshot initial \
         --log-level debug ${BENCH_CAPTURE_FLAGS:-} > "$log" 2>&1 &
