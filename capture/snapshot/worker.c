@@ -4,7 +4,10 @@
  * the chunk SELECT, the hand-over of the rendered rows, the high watermark
  * write. It never touches the capture thread's state; the capture thread
  * reads a job's results only once its state says they are complete, so
- * waiting on the source here never delays the stream.
+ * waiting on the source here never delays the stream. The capture thread
+ * may hand over the table's next chunk while this one's high watermark is
+ * being written: it runs after, so its low watermark follows this high
+ * watermark in the binlog.
  *
  * Watermarks are committed writes (autocommit) of one row of
  * sluice.watermark, keyed by the capture's name:
