@@ -60,13 +60,15 @@ src -e "CREATE DATABASE bs; USE bs;
 SPID=$(cat "$D/SOURCE/pid")
 TPID=$(cat "$D/TARGET/pid")
 
-# The probe: point lookups on one connection for SECONDS, or until FILE
-# exists; latencies in microseconds.
-probe() { # SECONDS OUTFILE [STOPFILE]
-    python3 - "$1" "$2" "$SL_SOURCE_SOCKET" "$ROWS" "${3:-}" << 'EOF'
+# The probe: point lookups on one connection for SECONDS, or until
+# STOPFILE exists (READYFILE is made once it runs); latencies in
+# microseconds.
+probe() { # SECONDS OUTFILE [STOPFILE READYFILE]
+    python3 - "$1" "$2" "$SL_SOURCE_SOCKET" "$ROWS" "${3:-}" "${4:-}" << 'EOF'
 import os, random, subprocess, sys, time
-secs, out, sock, rows, stop = (float(sys.argv[1]), sys.argv[2], sys.argv[3],
-                               int(sys.argv[4]), sys.argv[5])
+secs, out, sock, rows, stop, ready = (float(sys.argv[1]), sys.argv[2],
+                                      sys.argv[3], int(sys.argv[4]),
+                                      sys.argv[5], sys.argv[6])
 p = subprocess.Popen(["mariadb", "--no-defaults", "-uroot", "--socket=" + sock,
                       "-N", "-B", "--unbuffered"], stdin=subprocess.PIPE,
                      stdout=subprocess.PIPE, text=True, bufsize=1)
@@ -79,6 +81,8 @@ while time.time() < end and not (stop and os.path.exists(stop)):
     p.stdin.flush()
     p.stdout.readline()
     lat.append((time.perf_counter() - t0) * 1e6)
+    if ready and len(lat) == 1:
+        open(ready, "w").close()
 p.stdin.close()
 p.wait()
 lat.sort()
@@ -168,37 +172,56 @@ log_ts() { # LOG PATTERN
     [ -n "$ts" ] && date -d "$ts" +%s.%N
 }
 
+# Starts the probe (until the side ends) and notes the CPU counters.
+begin_side() { # NAME
+    rm -f "$D/probe-stop" "$D/probe-ready"
+    probe 600 "$D/probe-$1" "$D/probe-stop" "$D/probe-ready" &
+    PROBE=$!
+    sl_h_wait_for probe 60 test -f "$D/probe-ready"
+    CPU0="$(cpu "$SPID") $(cpu "$TPID") $(cpu "$BPID")"
+}
+# Stops the probe; res-NAME gets: seconds, CPU seconds of source, target,
+# broker, capture, apply, then EXTRA.
+end_side() { # NAME SECONDS [EXTRA]
+    touch "$D/probe-stop"
+    wait "$PROBE"
+    local cs0 ct0 cb0
+    read -r cs0 ct0 cb0 <<< "$CPU0"
+    echo "$2 $(calc "$(cpu "$SPID") - $cs0") $(calc "$(cpu "$TPID") - $ct0")" \
+        "$(calc "$(cpu "$BPID") - $cb0") $(cpu "$CAP") $(cpu "$APP") ${3:-}" > "$D/res-$1"
+}
+# Starts capture (BIN with FLAGS, topic and name NAME) and apply into
+# target database DB; CAP and APP get their pids.
+start_pair() { # NAME BIN DB FLAGS...
+    local n=$1 bin=$2 db=$3
+    shift 3
+    "$bin" --source "$SRCURL" --password-file "$SL_SOURCE_PASSWORD_FILE" \
+        --broker "127.0.0.1:$BPORT" --topic "$n" --name "$n" \
+        --include 'bs\.t' "$@" > "$D/capture-$n.log" 2>&1 &
+    CAP=$!
+    sl_h_record_pid "CAP$n" $CAP
+    bin/sluice-apply --broker "127.0.0.1:$BPORT" --topic "$n" --group "g$n" \
+        --target "$(TGTURL "meta_$n")" --target-password-file "$SL_TARGET_PASSWORD_FILE" \
+        --map "bs=$db" > "$D/apply-$n.log" 2>&1 &
+    APP=$!
+    sl_h_record_pid "APP$n" $APP
+}
+
 sluice_side() { # ROUND
-    local r=$1 t0 cap app pr cs0 ct0 cb0
+    local r=$1 n=snap$1 t0 t_end
     tgt -e "DROP DATABASE IF EXISTS bs_snap; CREATE DATABASE bs_snap;
-        CREATE DATABASE bs_meta_s$r;
+        CREATE DATABASE meta_$n;
         CREATE TABLE bs_snap.t (id BIGINT PRIMARY KEY, v BIGINT, pad VARCHAR(200))"
-    local log="$D/capture-s$r.log"
-    rm -f "$D/probe-stop"
-    probe 600 "$D/probe-s$r" "$D/probe-stop" &
-    pr=$!
-    cs0=$(cpu "$SPID") ct0=$(cpu "$TPID") cb0=$(cpu "$BPID")
+    local log="$D/capture-$n.log"
+    begin_side "$n"
     t0=$(now)
     # shellcheck disable=SC2086
-    "${BENCH_CAPTURE_BIN:-bin/sluice-capture}" --source "$SRCURL" \
-        --password-file "$SL_SOURCE_PASSWORD_FILE" \
-        --broker "127.0.0.1:$BPORT" --topic "snap$r" --name "snap$r" \
-        --server-id $((9100 + r)) --include 'bs\.t' --snapshot initial \
-        --log-level debug ${BENCH_CAPTURE_FLAGS:-} > "$log" 2>&1 &
-    cap=$!
-    sl_h_record_pid CAPS$r $cap
-    bin/sluice-apply --broker "127.0.0.1:$BPORT" --topic "snap$r" --group "gs$r" \
-        --target "$(TGTURL "bs_meta_s$r")" --target-password-file "$SL_TARGET_PASSWORD_FILE" \
-        --map bs=bs_snap > "$D/apply-s$r.log" 2>&1 &
-    app=$!
-    sl_h_record_pid APPS$r $app
-    follow "$t0" "snap$r" "bs_meta_s$r" "$D/follow-s$r" "$log"
-    local t_end
+    start_pair "$n" "${BENCH_CAPTURE_BIN:-bin/sluice-capture}" bs_snap \
+        --server-id $((9100 + r)) --snapshot initial --log-level debug \
+        ${BENCH_CAPTURE_FLAGS:-}
+    follow "$t0" "$n" "meta_$n" "$D/follow-$n" "$log"
     t_end=$(calc "$(now) - $t0")
-    touch "$D/probe-stop"
-    wait "$pr"
-    echo "$t_end $(calc "$(cpu "$SPID") - $cs0") $(calc "$(cpu "$TPID") - $ct0")" \
-        "$(calc "$(cpu "$BPID") - $cb0") $(cpu "$cap") $(cpu "$app")" > "$D/res-s$r"
+    end_side "$n" "$t_end"
     # Stages: the source's SELECTs (rows over the sum of their read
     # times), capture (first chunk to the last published), apply (first
     # applied offset to caught up).
@@ -208,22 +231,21 @@ sluice_side() { # ROUND
     rows=$(grep -m1 'snapshot complete' "$log" | sed -E 's/.* rows=([0-9]+).*/\1/')
     readms=$(grep 'snapshot chunk published' "$log" |
         sed -E 's/.* read_ms=([0-9.]+).*/\1/' | awk '{ s += $1 } END { print s + 0 }')
-    apply_from=$(awk '$3 > 0 { print $1; exit }' "$D/follow-s$r")
+    apply_from=$(awk '$3 > 0 { print $1; exit }' "$D/follow-$n")
     echo "$rows $(calc "$rows * 1000 / ($readms + 0.001)")" \
         "$(calc "$rows / ($tb - $ta + 0.001)")" \
         "$(calc "$rows / ($t_end - ${apply_from:-0} + 0.001)")" > "$D/stages-s$r"
-    check "snap$r" "bs_meta_s$r" bs_snap
-    stop_pids "$cap" "$app"
+    check "$n" "meta_$n" bs_snap
+    stop_pids "$CAP" "$APP"
+    mv "$D/res-$n" "$D/res-s$r"
+    mv "$D/probe-$n" "$D/probe-s$r"
 }
 
 dump_side() { # ROUND
-    local r=$1 t0 t1 cap app pr cs0 ct0 cb0 pos
+    local r=$1 n=dump$1 t0 t1 t_end pos
     tgt -e "DROP DATABASE IF EXISTS bs_dump; CREATE DATABASE bs_dump;
-        CREATE DATABASE bs_meta_d$r"
-    rm -f "$D/probe-stop"
-    probe 600 "$D/probe-d$r" "$D/probe-stop" &
-    pr=$!
-    cs0=$(cpu "$SPID") ct0=$(cpu "$TPID") cb0=$(cpu "$BPID")
+        CREATE DATABASE meta_$n"
+    begin_side "$n"
     t0=$(now)
     # Piped, as a user does it; tee keeps the head of the dump for the
     # position (-p: the head's reader may leave early).
@@ -234,28 +256,17 @@ dump_side() { # ROUND
     t1=$(calc "$(now) - $t0")
     pos=$(grep -m1 -aoE "MASTER_LOG_FILE='[^']+', MASTER_LOG_POS=[0-9]+" "$D/dump-head-$r" |
         sed -E "s/MASTER_LOG_FILE='([^']+)', MASTER_LOG_POS=([0-9]+)/\1:\2/")
-    bin/sluice-capture --source "$SRCURL" --password-file "$SL_SOURCE_PASSWORD_FILE" \
-        --broker "127.0.0.1:$BPORT" --topic "dump$r" --name "dump$r" \
-        --server-id $((9200 + r)) --include 'bs\.t' --snapshot never \
-        --start "$pos" > "$D/capture-d$r.log" 2>&1 &
-    cap=$!
-    sl_h_record_pid CAPD$r $cap
-    bin/sluice-apply --broker "127.0.0.1:$BPORT" --topic "dump$r" --group "gd$r" \
-        --target "$(TGTURL "bs_meta_d$r")" --target-password-file "$SL_TARGET_PASSWORD_FILE" \
-        --map bs=bs_dump > "$D/apply-d$r.log" 2>&1 &
-    app=$!
-    sl_h_record_pid APPD$r $app
+    start_pair "$n" bin/sluice-capture bs_dump \
+        --server-id $((9200 + r)) --snapshot never --start "$pos"
     # The stream since the dump's position: caught up once apply has
     # everything capture published and capture has published something.
-    follow "$t0" "dump$r" "bs_meta_d$r" "$D/follow-d$r"
-    local t_end
+    follow "$t0" "$n" "meta_$n" "$D/follow-$n"
     t_end=$(calc "$(now) - $t0")
-    touch "$D/probe-stop"
-    wait "$pr"
-    echo "$t_end $(calc "$(cpu "$SPID") - $cs0") $(calc "$(cpu "$TPID") - $ct0")" \
-        "$(calc "$(cpu "$BPID") - $cb0") $(cpu "$cap") $(cpu "$app") $t1" > "$D/res-d$r"
-    check "dump$r" "bs_meta_d$r" bs_dump
-    stop_pids "$cap" "$app"
+    end_side "$n" "$t_end" "$t1"
+    check "$n" "meta_$n" bs_dump
+    stop_pids "$CAP" "$APP"
+    mv "$D/res-$n" "$D/res-d$r"
+    mv "$D/probe-$n" "$D/probe-d$r"
 }
 
 for r in $(seq 1 "$ROUNDS"); do
@@ -306,6 +317,6 @@ echo "    dump:   source $(col res-d 2 | med), target $(col res-d 3 | med), brok
 read -r n0 p50i p99i < "$D/probe-idle"
 echo "  point-query probe p50/p99 us, median [range]:"
 printf '    no snapshot: %s/%s (%s queries)\n' "$p50i" "$p99i" "$n0"
-echo "    during sluice's snapshot: $(col probe-s 2 | medi) / $(col probe-s 3 | medi)"
-echo "    during the dump: $(col probe-d 2 | medi) / $(col probe-d 3 | medi)"
+echo "    during sluice's snapshot: $(col probe-s 2 | medi) / $(col probe-s 3 | medi) ($(col probe-s 1 | medi) queries)"
+echo "    during the dump: $(col probe-d 2 | medi) / $(col probe-d 3 | medi) ($(col probe-d 1 | medi) queries)"
 echo "  load average at the end: $(load)"
