@@ -248,12 +248,19 @@ dump_side() { # ROUND
     begin_side "$n"
     t0=$(now)
     # Piped, as a user does it; tee keeps the head of the dump for the
-    # position (-p: the head's reader may leave early).
-    mariadb-dump --no-defaults -uroot --socket="$SL_SOURCE_SOCKET" \
-        --single-transaction --master-data=2 bs t |
-        tee -p >(head -c 65536 > "$D/dump-head-$r") |
-        tgt bs_dump
+    # position (-p: the head's reader may leave early). The subshell's
+    # `times` gives the clients' CPU seconds (user and system).
+    (
+        mariadb-dump --no-defaults -uroot --socket="$SL_SOURCE_SOCKET" \
+            --single-transaction --master-data=2 bs t |
+            tee -p >(head -c 65536 > "$D/dump-head-$r") |
+            tgt bs_dump
+        times > "$D/times-$r"
+    )
     t1=$(calc "$(now) - $t0")
+    local clients
+    clients=$(awk 'NR == 2 { for (i = 1; i <= NF; i++) { split($i, a, "m"); sub("s", "", a[2]);
+        t += a[1] * 60 + a[2] } } END { print t + 0 }' "$D/times-$r")
     pos=$(grep -m1 -aoE "MASTER_LOG_FILE='[^']+', MASTER_LOG_POS=[0-9]+" "$D/dump-head-$r" |
         sed -E "s/MASTER_LOG_FILE='([^']+)', MASTER_LOG_POS=([0-9]+)/\1:\2/")
     start_pair "$n" bin/sluice-capture bs_dump \
@@ -262,7 +269,7 @@ dump_side() { # ROUND
     # everything capture published and capture has published something.
     follow "$t0" "$n" "meta_$n" "$D/follow-$n"
     t_end=$(calc "$(now) - $t0")
-    end_side "$n" "$t_end" "$t1"
+    end_side "$n" "$t_end" "$t1 $clients"
     check "$n" "meta_$n" bs_dump
     stop_pids "$CAP" "$APP"
     mv "$D/res-$n" "$D/res-d$r"
@@ -294,7 +301,7 @@ col() { # FILEPREFIX COLUMN
 printf 'bench/snapshot: %d rows, about %d writes/s, %d rounds\n' "$ROWS" "$WPS" "$ROUNDS"
 for r in $(seq 1 "$ROUNDS"); do
     read -r ts _ < "$D/res-s$r"
-    read -r td _ _ _ _ _ tl < "$D/res-d$r"
+    read -r td _ _ _ _ _ tl _ < "$D/res-d$r"
     printf '  round %d (%s first; load average after: %s): sluice %.1f s, dump-and-load %.1f s (dump | load %.1f s), dump/sluice %.2f\n' \
         "$r" "$([ $((r % 2)) = 1 ] && echo sluice || echo dump)" "$(cat "$D/load-$r")" \
         "$ts" "$td" "$tl" "$(calc "$td / $ts")"
@@ -313,7 +320,7 @@ echo "    capture (first chunk to last published): $(col stages-s 3 | medi)"
 echo "    apply (first row applied to caught up): $(col stages-s 4 | medi)"
 echo "  CPU seconds during each side, median [range]:"
 echo "    sluice: source $(col res-s 2 | med), target $(col res-s 3 | med), broker $(col res-s 4 | med), capture $(col res-s 5 | med), apply $(col res-s 6 | med)"
-echo "    dump:   source $(col res-d 2 | med), target $(col res-d 3 | med), broker $(col res-d 4 | med), capture $(col res-d 5 | med), apply $(col res-d 6 | med) (mariadb-dump and mariadb clients not counted)"
+echo "    dump:   source $(col res-d 2 | med), target $(col res-d 3 | med), mariadb-dump, tee and mariadb $(col res-d 8 | med), broker $(col res-d 4 | med), capture $(col res-d 5 | med), apply $(col res-d 6 | med)"
 read -r n0 p50i p99i < "$D/probe-idle"
 echo "  point-query probe p50/p99 us, median [range]:"
 printf '    no snapshot: %s/%s (%s queries)\n' "$p50i" "$p99i" "$n0"
