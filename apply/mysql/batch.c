@@ -56,8 +56,8 @@ int sl__mysql_check_outcome(sl_mysql_sink_t *s, const stmt_t *st, long long n) {
         long long full = st->kind == ST_UPSERT ? 2 * (long long)st->nrows
                                                : (long long)st->nrows;
         if (n < full)
-            s->group_tolerated += (uint64_t)(st->kind == ST_UPSERT
-                                                 ? (full - n + 1) / 2
+            s->group_tolerated +=
+                (uint64_t)(st->kind == ST_UPSERT ? (full - n + 1) / 2
                                                  : full - n);
         return 0;
     }
