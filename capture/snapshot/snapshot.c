@@ -31,13 +31,13 @@ struct sl_snap_s {
     sl__snap_worker_t *worker;
     sl__snap_job_t jobs[2]; /* The live job and the one before it. */
     sl__snap_job_t *jp;     /* The live (or last) job. */
+    int job_live;           /* Submitted, and its outcome not yet settled. */
+    int job_stale;    /* Its watermarks are to be ignored (DDL, restart). */
+    int job_consumed; /* Its high watermark was met and its rows published. */
     /* The next chunk of the same table, handed to the worker while the
      * live one waits for its high watermark (the worker writes that
      * first, so the two windows never overlap in the binlog), or NULL. */
     sl__snap_job_t *jn;
-    int job_live;           /* Submitted, and its outcome not yet settled. */
-    int job_stale;    /* Its watermarks are to be ignored (DDL, restart). */
-    int job_consumed; /* Its high watermark was met and its rows published. */
     uint64_t nonce, mark_seq;
     sl_window_t *win;
     uint64_t retry_at_ns;
