@@ -56,25 +56,30 @@ static uint64_t now_us(void) {
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* Sets the job's error from the session: a broken connection is
- * SL_ECONN (the capture retries the chunk), a missing privilege SL_EAUTH,
- * anything else SL_EDB. */
-static int fail(sl__snap_worker_t *w, sl__snap_job_t *job, const char *what) {
-    unsigned code = mysql_errno(w->mysql);
+/* Sets the job's error from a session's error code and message: a broken
+ * connection is SL_ECONN (the capture retries the chunk), a missing
+ * privilege SL_EAUTH, anything else SL_EDB. */
+static int fail_with(sl__snap_worker_t *w, sl__snap_job_t *job,
+                     const char *what, unsigned code, const char *msg) {
     int err = SL_EDB;
     if ((code >= 2000 && code < 3000) || code == 1053 /* shutdown */ ||
         code == 1927 /* killed */)
         err = SL_ECONN;
     else if (code == 1142 || code == 1044 || code == 1227 || code == 1143)
         err = SL_EAUTH;
-    snprintf(job->errmsg, sizeof job->errmsg, "%s: %s (error %u)", what,
-             mysql_error(w->mysql), code);
+    snprintf(job->errmsg, sizeof job->errmsg, "%s: %s (error %u)", what, msg,
+             code);
     job->err = err;
     if (err == SL_ECONN) {
         mysql_close(w->mysql);
         w->mysql = NULL;
     }
     return err;
+}
+
+static int fail(sl__snap_worker_t *w, sl__snap_job_t *job, const char *what) {
+    return fail_with(w, job, what, mysql_errno(w->mysql),
+                     mysql_error(w->mysql));
 }
 
 static int query(sl__snap_worker_t *w, sl__snap_job_t *job, const char *sql,
@@ -454,15 +459,11 @@ static int read_chunk(sl__snap_worker_t *w, sl__snap_job_t *job) {
                  "snapshot of %.200s.%.200s: %s", job->db, job->table,
                  sl_strerror(err));
     job->err = err;
-    if (err == 0 && mysql_errno(w->mysql) != 0) {
-        /* The stream of rows broke off (mysql_fetch_row() gave NULL on an
-         * error, not at the end). */
-        free(span);
-        sl_buf_free(&after);
-        sl_buf_free(&key);
-        mysql_free_result(res);
-        return fail(w, job, "snapshot: reading a chunk");
-    }
+    /* mysql_fetch_row() gives NULL at the end and on an error: which one,
+     * the session says before the result is freed. */
+    unsigned code = err == 0 ? mysql_errno(w->mysql) : 0;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", code ? mysql_error(w->mysql) : "");
     uint64_t total = now_us() - t0;
     job->read_us = total > render_us ? total - render_us : 1;
     free(span);
@@ -471,6 +472,8 @@ static int read_chunk(sl__snap_worker_t *w, sl__snap_job_t *job) {
     /* Stopping early (an error) still reads the rest off the wire, so the
      * session stays usable. */
     mysql_free_result(res);
+    if (code != 0)
+        return fail_with(w, job, "snapshot: reading a chunk", code, msg);
     return err;
 }
 
