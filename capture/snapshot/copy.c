@@ -296,7 +296,8 @@ static int copy_publish(sl_snap_t *snap, const sl_schema_t *schema, char *err,
         return 0; /* The worker still writes a watermark: next commit. */
     snap->jp = job;
     uint64_t n = 0;
-    int rc = sl__snap_build_job(snap, schema, t, err, errlen);
+    int rc =
+        sl__snap_build_job(snap, job, t, snap->last, snap->chunk, err, errlen);
     if (rc == 0 && (rc = sl__snap_copy_count(snap->cv, job, &n, err, errlen)) ==
                        SL_ECONN) {
         sl_log_warn("snapshot copy: the view's session broke; a new view "

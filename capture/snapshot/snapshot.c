@@ -384,6 +384,7 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
     if (snap->job_live)
         snap->job_stale = 1;
     sl_snap_join_free(&snap->join);
+    snap->jn = NULL; /* Its watermarks will match nothing. */
     if (cursor == NULL || cursor[0] == '\0')
         return sl__snap_new_version(snap);
     sl_jr_doc_t *d = &snap->doc;
@@ -631,6 +632,7 @@ void sl_snap_on_ddl(sl_snap_t *snap, const char *db, const char *table) {
     sl_window_discard(snap->win);
     snap->hw_seen = 0;
     snap->job_stale = 1;
+    snap->jn = NULL; /* It starts where the discarded chunk ended. */
 }
 
 typedef struct {
@@ -880,14 +882,13 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
 
 /* Builds the next chunk's job from the cursor and the table's definition
  * in the schema history. */
-int sl__snap_build_job(sl_snap_t *snap, const sl_schema_t *schema,
-                       const sl_schema_table_t *t, char *err, size_t errlen) {
-    sl__snap_job_t *job = snap->jp;
+int sl__snap_build_job(sl_snap_t *snap, sl__snap_job_t *job,
+                       const sl_schema_table_t *t, const char *last,
+                       uint64_t chunk, char *err, size_t errlen) {
     sl__snap_job_clear(job);
     free_pk(snap);
     snprintf(job->db, sizeof job->db, "%s", snap->db);
     snprintf(job->table, sizeof job->table, "%s", snap->table);
-    (void)schema;
     job->cols = calloc(t->ncols ? t->ncols : 1, sizeof *job->cols);
     job->pk = calloc(t->ncols ? t->ncols : 1, sizeof *job->pk);
     snap->pknames = calloc(t->ncols ? t->ncols : 1, sizeof *snap->pknames);
@@ -962,17 +963,50 @@ int sl__snap_build_job(sl_snap_t *snap, const sl_schema_t *schema,
                  t->db, t->name);
         return SL_EINVAL;
     }
-    job->last = snap->last ? strdup(snap->last) : NULL;
+    job->last = last ? strdup(last) : NULL;
     job->where = snap->where ? strdup(snap->where) : NULL;
     job->limit = snap->chunk_size;
-    job->want_estimate = snap->chunk == 0;
+    job->want_estimate = chunk == 0;
     snap->mark_seq++;
     snprintf(job->lw, sizeof job->lw, "%.40s:%llu:L:%016llx%llx", snap->id,
-             (unsigned long long)snap->chunk, (unsigned long long)snap->nonce,
+             (unsigned long long)chunk, (unsigned long long)snap->nonce,
              (unsigned long long)snap->mark_seq);
     snprintf(job->hw, sizeof job->hw, "%.40s:%llu:H:%016llx%llx", snap->id,
-             (unsigned long long)snap->chunk, (unsigned long long)snap->nonce,
+             (unsigned long long)chunk, (unsigned long long)snap->nonce,
              (unsigned long long)snap->mark_seq);
+    return 0;
+}
+
+/* While the live job waits for its high watermark in the stream, hands the
+ * worker the table's next chunk (jn), which starts after the last key the
+ * live one read. The worker writes the live job's high watermark before
+ * the next one's low watermark, so each chunk keeps a window of its own
+ * and the capture thread meets them one after the other; a live job that
+ * is discarded takes the next one with it (it would start at a key the
+ * re-read may not end at). Not under a rate limit, whose account counts
+ * published chunks. */
+static int pipeline(sl_snap_t *snap, const sl_schema_t *schema, char *err,
+                    size_t errlen) {
+    sl__snap_job_t *jp = snap->jp;
+    if (snap->jn != NULL || snap->job_stale || snap->o.rate > 0 ||
+        !jp->rows_ready || jp->nrows == 0 || jp->nrows < jp->limit ||
+        jp->last_read.len == 0)
+        return 0;
+    sl__snap_job_t *next = &snap->jobs[jp == &snap->jobs[0]];
+    sl__snap_job_state_t st = sl__snap_worker_state(snap->worker, next);
+    if (st == SL__JOB_QUEUED || st == SL__JOB_READ)
+        return 0;
+    const sl_schema_table_t *t = sl_schema_find(
+        schema, snap->db, strlen(snap->db), snap->table, strlen(snap->table));
+    if (t == NULL || strcmp(jp->db, snap->db) != 0 ||
+        strcmp(jp->table, snap->table) != 0)
+        return 0;
+    int rc = sl__snap_build_job(snap, next, t, (const char *)jp->last_read.data,
+                                snap->chunk + 1, err, errlen);
+    if (rc != 0)
+        return rc;
+    snap->jn = next;
+    sl__snap_worker_submit(snap->worker, next);
     return 0;
 }
 
@@ -982,16 +1016,29 @@ int sl_snap_step(sl_snap_t *snap, const sl_schema_t *schema,
     sl__snap_job_t *job = snap->jp;
     if (snap->job_live && snap->job_consumed) {
         /* Published: the worker may still be finishing its high watermark,
-         * so the next chunk takes the other job (below). */
+         * so the next chunk takes the other job (below), unless it is
+         * already under way. */
         snap->job_live = 0;
         snap->backoff_ms = 0;
+        if (snap->jn != NULL) {
+            job = snap->jp = snap->jn;
+            snap->jn = NULL;
+            snap->job_live = 1;
+            snap->job_consumed = 0;
+            snap->job_stale = 0;
+        }
     }
     if (snap->job_live) {
         sl__snap_job_state_t st = sl__snap_worker_state(snap->worker, job);
-        if (st == SL__JOB_QUEUED || st == SL__JOB_READ)
+        if (st == SL__JOB_QUEUED)
             return 0;
-        if (st == SL__JOB_DONE && !snap->job_consumed && !snap->job_stale)
-            return 0; /* Its high watermark is still ahead in the stream. */
+        if (st == SL__JOB_READ && snap->job_stale)
+            return 0;
+        if (st == SL__JOB_READ ||
+            (st == SL__JOB_DONE && !snap->job_consumed && !snap->job_stale))
+            /* Its high watermark is still ahead in the stream: meanwhile
+             * the worker may read the next chunk. */
+            return pipeline(snap, schema, err, errlen);
         if (st == SL__JOB_FAILED && !snap->job_consumed) {
             if (job->err != SL_ECONN && !snap->job_stale) {
                 snprintf(err, errlen, "%s", job->errmsg);
@@ -1014,6 +1061,7 @@ int sl_snap_step(sl_snap_t *snap, const sl_schema_t *schema,
         }
         snap->job_live = 0;
         snap->job_stale = 0;
+        snap->jn = NULL; /* It starts where the discarded chunk ended. */
         sl_window_discard(snap->win);
         snap->hw_seen = 0;
     }
@@ -1058,7 +1106,8 @@ int sl_snap_step(sl_snap_t *snap, const sl_schema_t *schema,
     }
     snap->jp = next;
     job = next;
-    int rc = sl__snap_build_job(snap, schema, t, err, errlen);
+    int rc =
+        sl__snap_build_job(snap, job, t, snap->last, snap->chunk, err, errlen);
     if (rc != 0)
         return rc;
     snap->job_live = 1;

@@ -36,6 +36,10 @@ struct sl_snap_s {
     int job_live;           /* Submitted, and its outcome not yet settled. */
     int job_stale;    /* Its watermarks are to be ignored (DDL, restart). */
     int job_consumed; /* Its high watermark was met and its rows published. */
+    /* The next chunk of the same table, handed to the worker while the
+     * live one waits for its high watermark (the worker writes that
+     * first, so the two windows never overlap in the binlog), or NULL. */
+    sl__snap_job_t *jn;
     uint64_t nonce, mark_seq;
     sl_window_t *win;
     uint64_t retry_at_ns;
@@ -90,8 +94,11 @@ int sl__snap_render_marker(sl_snap_t *snap, int done, sl_buf_t *out);
 int sl__snap_render_read(sl_snap_t *snap, sl_buf_t *out, const void *row,
                          size_t rowlen, uint64_t n);
 int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema);
-int sl__snap_build_job(sl_snap_t *snap, const sl_schema_t *schema,
-                       const sl_schema_table_t *t, char *err, size_t errlen);
+/* Fills job with the chunk of the cursor's table after key last (a JSON
+ * array, or NULL at the table's start), chunk number chunk. */
+int sl__snap_build_job(sl_snap_t *snap, sl__snap_job_t *job,
+                       const sl_schema_table_t *t, const char *last,
+                       uint64_t chunk, char *err, size_t errlen);
 
 /* copy.c: whether a row event goes into the pending copy (dropped);
  * the copy route at a commit at file:pos; and between transactions. */

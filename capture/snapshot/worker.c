@@ -4,7 +4,10 @@
  * the chunk SELECT, the hand-over of the rendered rows, the high watermark
  * write. It never touches the capture thread's state; the capture thread
  * reads a job's results only once its state says they are complete, so
- * waiting on the source here never delays the stream.
+ * waiting on the source here never delays the stream. The capture thread
+ * may hand over the table's next chunk while this one's high watermark is
+ * being written: it runs after, so its low watermark follows this high
+ * watermark in the binlog.
  *
  * Watermarks are committed writes (autocommit) of one row of
  * sluice.watermark, keyed by the capture's name:
@@ -18,6 +21,7 @@
 #include "internal.h"
 
 #include "error.h"
+#include "hash.h"
 #include "json.h"
 #include "log.h"
 
@@ -52,25 +56,30 @@ static uint64_t now_us(void) {
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* Sets the job's error from the session: a broken connection is
- * SL_ECONN (the capture retries the chunk), a missing privilege SL_EAUTH,
- * anything else SL_EDB. */
-static int fail(sl__snap_worker_t *w, sl__snap_job_t *job, const char *what) {
-    unsigned code = mysql_errno(w->mysql);
+/* Sets the job's error from a session's error code and message: a broken
+ * connection is SL_ECONN (the capture retries the chunk), a missing
+ * privilege SL_EAUTH, anything else SL_EDB. */
+static int fail_with(sl__snap_worker_t *w, sl__snap_job_t *job,
+                     const char *what, unsigned code, const char *msg) {
     int err = SL_EDB;
     if ((code >= 2000 && code < 3000) || code == 1053 /* shutdown */ ||
         code == 1927 /* killed */)
         err = SL_ECONN;
     else if (code == 1142 || code == 1044 || code == 1227 || code == 1143)
         err = SL_EAUTH;
-    snprintf(job->errmsg, sizeof job->errmsg, "%s: %s (error %u)", what,
-             mysql_error(w->mysql), code);
+    snprintf(job->errmsg, sizeof job->errmsg, "%s: %s (error %u)", what, msg,
+             code);
     job->err = err;
     if (err == SL_ECONN) {
         mysql_close(w->mysql);
         w->mysql = NULL;
     }
     return err;
+}
+
+static int fail(sl__snap_worker_t *w, sl__snap_job_t *job, const char *what) {
+    return fail_with(w, job, what, mysql_errno(w->mysql),
+                     mysql_error(w->mysql));
 }
 
 static int query(sl__snap_worker_t *w, sl__snap_job_t *job, const char *sql,
@@ -302,19 +311,27 @@ static int valid_number(const char *s, size_t n) {
     return 1;
 }
 
-/* Renders one result row as the after image object into out. */
-int sl__snap_render_row(sl__snap_job_t *job, MYSQL_ROW row,
-                        const unsigned long *lens, sl_buf_t *out) {
+/* Renders one result row as the after image object into out; span[2i]
+ * and span[2i+1] get where column i's value starts and ends in out (the
+ * window key and the cursor are cut from these spans, so the row is never
+ * parsed back). span may be NULL (a copy needs no key). */
+static int render_row(sl__snap_job_t *job, MYSQL_ROW row,
+                      const unsigned long *lens, sl_buf_t *out, size_t *span) {
     sl_json_t json;
     sl_buf_reset(out);
     sl_json_init(&json, out);
     sl_json_obj_begin(&json);
     for (size_t i = 0; i < job->ncols; i++) {
         sl_json_key(&json, job->cols[i].name);
+        /* After a key the writer puts the value and nothing before it. */
+        if (span != NULL)
+            span[2 * i] = out->len;
         const char *v = row[i];
         size_t n = lens[i];
         if (v == NULL) {
             sl_json_null(&json);
+            if (span != NULL)
+                span[2 * i + 1] = out->len;
             continue;
         }
         switch (job->cols[i].kind) {
@@ -335,9 +352,63 @@ int sl__snap_render_row(sl__snap_job_t *job, MYSQL_ROW row,
         case SL__SNAP_STR:
         case SL__SNAP_TIME: sl_json_strn(&json, v, n); break;
         }
+        if (span != NULL)
+            span[2 * i + 1] = out->len;
     }
     sl_json_obj_end(&json);
     return sl_json_error(&json);
+}
+
+int sl__snap_render_row(sl__snap_job_t *job, char **row,
+                        const unsigned long *lens, sl_buf_t *out) {
+    return render_row(job, row, lens, out, NULL);
+}
+
+/* 1 when column i renders as a JSON string (its span holds the quotes). */
+static int quoted(const sl__snap_job_t *job, size_t i, const char *text,
+                  const size_t *span) {
+    sl__snap_kind_t k = job->cols[i].kind;
+    return (k == SL__SNAP_DEC || k == SL__SNAP_STR || k == SL__SNAP_TIME) &&
+           span[2 * i + 1] - span[2 * i] >= 2 && text[span[2 * i]] == '"';
+}
+
+/* The window key of a rendered row, as sl__snap_key() cuts it from the
+ * parsed image: each primary-key value's JSON text (a string's escaped
+ * body without its quotes), then a NUL; *hash its FNV-1a hash. */
+static int span_key(const sl__snap_job_t *job, const sl_buf_t *after,
+                    const size_t *span, sl_buf_t *key, uint64_t *hash) {
+    const char *text = (const char *)after->data;
+    sl_buf_reset(key);
+    for (size_t k = 0; k < job->npk; k++) {
+        size_t i = job->pk[k];
+        size_t a = span[2 * i], e = span[2 * i + 1];
+        if (quoted(job, i, text, span)) {
+            a++;
+            e--;
+        }
+        sl_buf_append(key, text + a, e - a);
+        sl_buf_append_u8(key, 0);
+    }
+    *hash = sl_hash_fnv1a(key->data, key->len);
+    return sl_buf_error(key);
+}
+
+/* The cursor: the key of a row as a JSON array of the rendered values,
+ * which literal() turns back into SQL. */
+static int span_cursor(const sl__snap_job_t *job, const sl_buf_t *after,
+                       const size_t *span, sl_buf_t *out) {
+    const char *text = (const char *)after->data;
+    sl_buf_reset(out);
+    sl_buf_append_u8(out, '[');
+    for (size_t k = 0; k < job->npk; k++) {
+        size_t i = job->pk[k];
+        if (k)
+            sl_buf_append_u8(out, ',');
+        sl_buf_append(out, text + span[2 * i], span[2 * i + 1] - span[2 * i]);
+    }
+    sl_buf_append_u8(out, ']');
+    const char *c;
+    return sl_buf_cstr(out, &c);
 }
 
 static int put_u32(sl_buf_t *b, size_t v) {
@@ -345,36 +416,34 @@ static int put_u32(sl_buf_t *b, size_t v) {
     return sl_buf_append(b, &u, sizeof u);
 }
 
-/* Runs the SELECT and stores the rendered rows with their keys. */
+/* Runs the SELECT and stores the rendered rows with their keys. The rows
+ * are streamed (mysql_use_result): rendered as they arrive, never copied
+ * into a stored result first. read_us is the time the server took to send
+ * them: the whole read less the time spent rendering. */
 static int read_chunk(sl__snap_worker_t *w, sl__snap_job_t *job) {
     int err = build_select(w, job);
     if (err != 0)
         return err;
-    uint64_t t0 = now_us();
+    uint64_t t0 = now_us(), render_us = 0;
     if (mysql_real_query(w->mysql, (const char *)w->sql.data, w->sql.len) != 0)
         return fail(w, job, "snapshot: reading a chunk");
-    MYSQL_RES *res = mysql_store_result(w->mysql);
+    MYSQL_RES *res = mysql_use_result(w->mysql);
     if (res == NULL)
         return fail(w, job, "snapshot: reading a chunk");
-    job->read_us = now_us() - t0;
-    const char **pknames = calloc(job->npk ? job->npk : 1, sizeof *pknames);
-    if (pknames == NULL) {
+    size_t *span = calloc(2 * (job->ncols ? job->ncols : 1), sizeof *span);
+    if (span == NULL) {
         mysql_free_result(res);
         return SL_ENOMEM;
     }
-    for (size_t k = 0; k < job->npk; k++)
-        pknames[k] = job->cols[job->pk[k]].name;
     sl_buf_t after = SL_BUF_INIT, key = SL_BUF_INIT;
-    sl_jr_doc_t doc;
-    sl_jr_init(&doc);
     MYSQL_ROW row;
     while (err == 0 && (row = mysql_fetch_row(res)) != NULL) {
+        uint64_t r0 = now_us();
         unsigned long *lens = mysql_fetch_lengths(res);
         uint64_t hash = 0;
-        if ((err = sl__snap_render_row(job, row, lens, &after)) != 0 ||
-            (err = sl_jr_parse(&doc, (const char *)after.data, after.len)) != 0)
+        if ((err = render_row(job, row, lens, &after, span)) != 0 ||
+            (err = span_key(job, &after, span, &key, &hash)) != 0)
             break;
-        sl__snap_key(&doc, 0, pknames, job->npk, &key, &hash);
         if ((err = put_u32(&job->rows, key.len)) != 0 ||
             (err = sl_buf_append(&job->rows, key.data, key.len)) != 0 ||
             (err = put_u32(&job->rows, after.len)) != 0 ||
@@ -382,28 +451,12 @@ static int read_chunk(sl__snap_worker_t *w, sl__snap_job_t *job) {
             (err = sl_buf_append(&job->rows, &hash, sizeof hash)) != 0)
             break;
         job->nrows++;
-        /* The cursor: the key of the last row read, as a JSON array of
-         * the rendered values, which literal() turns back into SQL. */
-        sl_buf_reset(&job->last_read);
-        sl_buf_append_u8(&job->last_read, '[');
-        for (size_t k = 0; k < job->npk; k++) {
-            uint32_t v = sl_jr_get(&doc, 0, pknames[k]);
-            size_t n;
-            const char *raw = sl_jr_raw(&doc, v, &n);
-            if (k)
-                sl_buf_append_u8(&job->last_read, ',');
-            if (sl_jr_type(&doc, v) == SL_JR_STRING) {
-                sl_buf_append_u8(&job->last_read, '"');
-                sl_buf_append(&job->last_read, raw, n);
-                sl_buf_append_u8(&job->last_read, '"');
-            } else {
-                sl_buf_append(&job->last_read, raw, n);
-            }
-        }
-        sl_buf_append_u8(&job->last_read, ']');
-        const char *c;
-        err = sl_buf_cstr(&job->last_read, &c);
+        render_us += now_us() - r0;
     }
+    /* The last row's key is the cursor (its after image is still in
+     * after). */
+    if (err == 0 && job->nrows > 0)
+        err = span_cursor(job, &after, span, &job->last_read);
     if (err == SL_ECORRUPT)
         snprintf(job->errmsg, sizeof job->errmsg,
                  "snapshot of %.200s.%.200s: a value the server returned "
@@ -414,11 +467,21 @@ static int read_chunk(sl__snap_worker_t *w, sl__snap_job_t *job) {
                  "snapshot of %.200s.%.200s: %s", job->db, job->table,
                  sl_strerror(err));
     job->err = err;
-    sl_jr_free(&doc);
+    /* mysql_fetch_row() gives NULL at the end and on an error: which one,
+     * the session says before the result is freed. */
+    unsigned code = err == 0 ? mysql_errno(w->mysql) : 0;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", code ? mysql_error(w->mysql) : "");
+    uint64_t total = now_us() - t0;
+    job->read_us = total > render_us ? total - render_us : 1;
+    free(span);
     sl_buf_free(&after);
     sl_buf_free(&key);
-    free(pknames);
+    /* Stopping early (an error) still reads the rest off the wire, so the
+     * session stays usable. */
     mysql_free_result(res);
+    if (code != 0)
+        return fail_with(w, job, "snapshot: reading a chunk", code, msg);
     return err;
 }
 
@@ -636,6 +699,10 @@ void sl__snap_worker_submit(sl__snap_worker_t *w, sl__snap_job_t *job) {
     job->errmsg[0] = '\0';
     job->estimate = 0;
     pthread_mutex_lock(&w->lock);
+    /* A job handed over earlier and not yet taken is replaced (the
+     * capture thread discarded it): it never runs. */
+    if (w->job != NULL && w->job != job)
+        w->job->state = SL__JOB_IDLE;
     job->state = SL__JOB_QUEUED;
     w->job = job;
     pthread_cond_signal(&w->cond);
