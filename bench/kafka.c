@@ -26,13 +26,19 @@
  *       producer stalls over 10,000 partitions (its own mock cluster
  *       does too), the run is repeated with enable.idempotence=false and
  *       the summary says so;
- *   [8] Redis Streams XADD, appendfsync always, pipelined 1000 deep.
+ *   [8] Redis Streams XADD, appendfsync always, pipelined 1000 deep;
+ *   [9] one message a request (issue 21's small batches): native single
+ *       pipelined puts, window 1000, beside a librdkafka producer with
+ *       linger.ms=0 and batch.num.messages=1 (one message a Produce),
+ *       1000 requests in flight (so enable.idempotence=false), 1
+ *       producer each; with the broker's read/write system calls and
+ *       context switches per message (/proc).
  * Then a table: per figure the median of the rounds and their range,
  * with the issue's targets.
  * Environment: SL_BIN (default ./bin), BENCH_SECONDS (default 2 per case),
  * BENCH_ROUNDS (default 3), BENCH_MSG_SIZE (default 100); for experiments
- * BENCH_CASES (the digits of the cases to run; 9 is the Kafka half of [7]
- * alone), BENCH_RDKAFKA_PRODUCER and BENCH_RDKAFKA_CONSUMER (librdkafka
+ * BENCH_CASES (the digits of the cases to run; a "k" runs the Kafka half
+ * of [7] alone), BENCH_RDKAFKA_PRODUCER and BENCH_RDKAFKA_CONSUMER (librdkafka
  * settings "key=value;..." added to the bench's own).
  */
 #include "benchkit.h"
@@ -40,6 +46,7 @@
 #include "clock.h"
 #include "error.h"
 
+#include <dirent.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <signal.h>
@@ -86,6 +93,16 @@ enum {
     F_N10K_C,
     F_K10K_B,
     F_K10K_C,
+    /* [9] small batches: rates, and the broker's system calls and
+     * context switches per message. */
+    F_NSMALL,
+    F_KSMALL,
+    F_NSMALL_SC,
+    F_KSMALL_SC,
+    F_NSMALL_CS,
+    F_KSMALL_CS,
+    F_NSMALL_B,
+    F_KSMALL_B,
     NFIG
 };
 static double fig[MAX_ROUNDS][NFIG];
@@ -155,14 +172,27 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     sl_bench_lat_add(&st->lat, now - (uint64_t)(uintptr_t)m->_private);
 }
 
-static rd_kafka_t *kproducer(kstat_t *st, int idempotent) {
+/* A producer: acks=all, linger.ms=5, batches of up to 10,000; or with
+ * small > 0 (case [9]) one message a Produce request (linger.ms=0,
+ * batch.num.messages=1) with up to small requests in flight, the native
+ * side's window (librdkafka allows more than 5 only without
+ * idempotence). */
+static rd_kafka_t *kproducer(kstat_t *st, int idempotent, int small) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[256];
     kset(conf, "bootstrap.servers", kaddr);
     kset(conf, "acks", "all");
     kset(conf, "enable.idempotence", idempotent ? "true" : "false");
-    kset(conf, "linger.ms", "5");
-    kset(conf, "batch.num.messages", "10000");
+    if (small > 0) {
+        char w[16];
+        snprintf(w, sizeof w, "%d", small);
+        kset(conf, "linger.ms", "0");
+        kset(conf, "batch.num.messages", "1");
+        kset(conf, "max.in.flight.requests.per.connection", w);
+    } else {
+        kset(conf, "linger.ms", "5");
+        kset(conf, "batch.num.messages", "10000");
+    }
     kset(conf, "batch.size", "8000000");
     kset(conf, "message.max.bytes", "8000000");
     kset(conf, "queue.buffering.max.messages", "100000");
@@ -355,7 +385,7 @@ static double kafka_produce(const char *const *topics, int ntopics, int run,
     *delivered = 0;
     for (int j = 0; j < nprod; j++) {
         kprod_t *p = &ps[j];
-        p->rk = kproducer(&p->st, idempotent);
+        p->rk = kproducer(&p->st, idempotent, 0);
         p->rkt = calloc((size_t)ntopics, sizeof *p->rkt);
         p->ntopics = ntopics;
         p->run = run;
@@ -450,7 +480,7 @@ static double kafka_produce(const char *const *topics, int ntopics, int run,
  * scheduled time to its delivery report. */
 static void kafka_paced(const char *topic, int rate, double pct[2]) {
     kstat_t st = {0};
-    rd_kafka_t *rk = kproducer(&st, 1);
+    rd_kafka_t *rk = kproducer(&st, 1, 0);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     kproduce(rk, rkt, "w", 1, sl_mono_ns()); /* Connected and known. */
     kflush(rk);
@@ -472,6 +502,41 @@ static void kafka_paced(const char *topic, int rate, double pct[2]) {
     free(st.lat.lat);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
+}
+
+/* [9]: one message a Produce request, window requests in flight, one
+ * producer, for sl_bench_secs; rate from the first send to the last
+ * delivery report. */
+static double kafka_small(const char *topic, int window, double pct[2]) {
+    kstat_t st = {0};
+    rd_kafka_t *rk = kproducer(&st, 0, window);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    kproduce(rk, rkt, "w", 1, sl_mono_ns()); /* Connected and known. */
+    kflush(rk);
+    st.ok = st.lat.n = 0;
+    char *payload = malloc(sl_bench_msg_size);
+    memset(payload, 's', sl_bench_msg_size);
+    uint64_t t0 = sl_mono_ns(), n = 0;
+    uint64_t end = t0 + (uint64_t)(sl_bench_secs * 1e9);
+    while (sl_mono_ns() < end) {
+        /* At most window messages outstanding, as the native window. */
+        while (n - st.ok - st.failed >= (uint64_t)window)
+            rd_kafka_poll(rk, 1);
+        kproduce(rk, rkt, payload, sl_bench_msg_size, sl_mono_ns());
+        n++;
+        rd_kafka_poll(rk, 0);
+    }
+    kflush(rk);
+    double el = (double)(st.last_ns - t0) / 1e9, rate = (double)st.ok / el;
+    printf("  %llu msgs delivered (%llu failed) in %.2f s: %.0f msgs/s\n "
+           "delivery report",
+           (unsigned long long)st.ok, (unsigned long long)st.failed, el, rate);
+    sl_bench_lat_print(&st.lat, pct);
+    free(payload);
+    free(st.lat.lat);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return rate;
 }
 
 /* ---- librdkafka consumer ------------------------------------------------- */
@@ -587,7 +652,7 @@ static void *e2e_producer(void *arg) {
     if (p->addr != NULL) {
         cl = sl_bench_connect(p->addr);
     } else {
-        rk = kproducer(&st, 1);
+        rk = kproducer(&st, 1, 0);
         rkt = rd_kafka_topic_new(rk, "ke2e", NULL);
     }
     uint64_t step = 1000000000ull / (uint64_t)p->rate, t0 = sl_mono_ns();
@@ -665,7 +730,7 @@ static void e2e(const char *addr, int rate, double pct[2]) {
         /* The topic exists (and the consumer is at its end) before the
          * clock starts. */
         kstat_t st = {0};
-        rd_kafka_t *w = kproducer(&st, 1);
+        rd_kafka_t *w = kproducer(&st, 1, 0);
         rd_kafka_topic_t *wt = rd_kafka_topic_new(w, "ke2e", NULL);
         char z[8] = {0};
         kproduce(w, wt, z, 8, 0);
@@ -717,6 +782,68 @@ static void e2e(const char *addr, int rate, double pct[2]) {
         rd_kafka_topic_destroy(rkt);
         rd_kafka_destroy(rk);
     }
+}
+
+/* The system calls (read and write calls, /proc/PID/io syscr + syscw)
+ * and context switches (voluntary and not, summed over the threads in
+ * /proc/PID/task) of process pid so far. */
+static void proc_counts(int pid, double *syscalls, double *switches) {
+    char path[64], line[256];
+    *syscalls = *switches = 0;
+    snprintf(path, sizeof path, "/proc/%d/io", pid);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        while (fgets(line, sizeof line, f) != NULL) {
+            unsigned long long v;
+            if (sscanf(line, "syscr: %llu", &v) == 1 ||
+                sscanf(line, "syscw: %llu", &v) == 1)
+                *syscalls += (double)v;
+        }
+        fclose(f);
+    }
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%.16s/status", pid,
+                 e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        while (fgets(line, sizeof line, f) != NULL) {
+            unsigned long long v;
+            if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
+                sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+                *switches += (double)v;
+        }
+        fclose(f);
+    }
+    closedir(d);
+}
+
+/* The broker's counters over one case: out[0] system calls per message,
+ * out[1] context switches per message. */
+typedef struct {
+    int pid;
+    double sc, cs, t;
+} kcost_t;
+
+static void cost_start(kcost_t *c, int pid) {
+    c->pid = pid;
+    c->t = sl_bench_now_s();
+    proc_counts(pid, &c->sc, &c->cs);
+}
+
+static void cost_end(const kcost_t *c, double rate, double *sc, double *cs) {
+    double s2, c2, msgs = rate * (sl_bench_now_s() - c->t);
+    proc_counts(c->pid, &s2, &c2);
+    *sc = msgs > 0 ? (s2 - c->sc) / msgs : 0;
+    *cs = msgs > 0 ? (c2 - c->cs) / msgs : 0;
+    printf("  broker: %.2f read/write system calls and %.2f context "
+           "switches per message\n",
+           *sc, *cs);
 }
 
 /* ---- one round, and the table ------------------------------------------ */
@@ -783,7 +910,7 @@ static void round_run(int r, const char *const *ktopics) {
         f[F_N10K] = sl_bench_producers(b.addr, 2, 100, KTOPICS, 40, pct);
         cpu_end(&u, f[F_N10K], &f[F_N10K_B]);
     }
-    if (want(7) || want(9)) {
+    if (want(7) || (cases != NULL && strchr(cases, 'k') != NULL)) {
         if (getenv("BENCH_PAUSE") != NULL) {
             printf("  broker pid %d; press enter\n", b.pid);
             getchar();
@@ -800,6 +927,26 @@ static void round_run(int r, const char *const *ktopics) {
             k10k_plain++;
         }
         cpu_end(&u, f[F_K10K], &f[F_K10K_B]);
+    }
+    if (want(9)) {
+        kcost_t c;
+        double cpu2[2];
+        printf("[9] small batches, 1 producer, window 1000, acks after "
+               "fsync: native single pipelined puts\n");
+        cpu_start(&u, b.pid);
+        cost_start(&c, b.pid);
+        f[F_NSMALL] = sl_bench_producers(b.addr, 1, 1, 1, 1000, pct);
+        cost_end(&c, f[F_NSMALL], &f[F_NSMALL_SC], &f[F_NSMALL_CS]);
+        cpu_end(&u, f[F_NSMALL], cpu2);
+        f[F_NSMALL_B] = cpu2[0];
+        printf("    librdkafka, linger.ms=0, batch.num.messages=1 (one "
+               "message a Produce request), 1000 in flight\n");
+        cpu_start(&u, b.pid);
+        cost_start(&c, b.pid);
+        f[F_KSMALL] = kafka_small("ksmall", 1000, pct);
+        cost_end(&c, f[F_KSMALL], &f[F_KSMALL_SC], &f[F_KSMALL_CS]);
+        cpu_end(&u, f[F_KSMALL], cpu2);
+        f[F_KSMALL_B] = cpu2[0];
     }
     {
         sl_client_t *cl = sl_bench_connect(b.addr);
@@ -909,6 +1056,11 @@ int main(void) {
     row(rounds, "consume: client CPU us/msg", F_KGET_C, F_NGET_C, "ms", "");
     row(rounds, "10,000: broker CPU us/msg", F_K10K_B, F_N10K_B, "ms", "");
     row(rounds, "10,000: client CPU us/msg", F_K10K_C, F_N10K_C, "ms", "");
+    row(rounds, "1 msg a request (msgs/s)", F_KSMALL, F_NSMALL, "", "");
+    row(rounds, "  broker syscalls/msg", F_KSMALL_SC, F_NSMALL_SC, "ms", "");
+    row(rounds, "  broker ctx switches/msg", F_KSMALL_CS, F_NSMALL_CS, "ms",
+        "");
+    row(rounds, "  broker CPU us/msg", F_KSMALL_B, F_NSMALL_B, "ms", "");
     row(rounds, "Redis XADD always (msgs/s)", -1, F_REDIS, "", "");
     row(rounds, "Redis XADD p50 (ms), window 1000", -1, F_REDIS50, "ms", "");
     row(rounds, "Redis XADD p99 (ms), window 1000", -1, F_REDIS99, "ms", "");
