@@ -405,11 +405,12 @@ static double kafka_produce(const char *const *topics, int ntopics, int run,
         }
         for (int i = 0; i < ntopics; i++)
             p->rkt[i] = rd_kafka_topic_new(p->rk, topics[i], NULL);
-        /* One message a topic, as sl_bench_warm_partitions puts one into
+        /* One message a topic (the producers share the topics out; each
+         * sends one at least), as sl_bench_warm_partitions puts one into
          * each native partition: the broker creates a partition's files
          * on its first write. */
-        for (int i = 0; i < ntopics; i++)
-            kproduce(p->rk, p->rkt[i], "w", 1, sl_mono_ns());
+        for (int i = j; i < ntopics || i == j; i += nprod)
+            kproduce(p->rk, p->rkt[i % ntopics], "w", 1, sl_mono_ns());
         if (rd_kafka_flush(p->rk, 60000) != 0)
             stalled = 1;
         *delivered += p->st.ok;
