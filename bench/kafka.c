@@ -5,11 +5,13 @@
  * same run, fsync=always, 100-byte messages. Figures are printed, never
  * asserted. Each round starts a fresh broker and runs:
  *   [1] native mput of 1000, 1 partition, 2 producers (bench/broker's [1]);
- *   [2] librdkafka producer, 1 topic of 1 partition: acks=all,
+ *   [2] librdkafka producers, 1 topic of 1 partition: 2 producers as
+ *       [1] has (each its own instance, thread and connection), acks=all,
  *       enable.idempotence=true, linger.ms=5, batch.num.messages 10000,
- *       at most 100,000 messages queued; connected (one message
- *       delivered) before the clock starts; rate from the first timed send
- *       to the last delivery report;
+ *       at most 100,000 messages queued each, rd_kafka_produce_batch of
+ *       1000 (the mput's size); connected (a message each delivered)
+ *       before the clock starts; rate from the first timed send to the
+ *       last delivery report;
  *   [3] native get of [1] to its end, 8 MiB a get;
  *   [4] librdkafka consumer of [2] from the beginning to the end
  *       (fetches of up to 8 MiB, as the native gets);
@@ -19,13 +21,14 @@
  *   [6] produce-to-consume latency at a paced 20,000 msgs/s: a native put
  *       read by a native long-polling get, and a librdkafka producer read
  *       by a librdkafka consumer (the send time travels in the payload);
- *   [7] 10,000 native partitions (mput of 100, round robin; warmed with
- *       a message each) and 10,000 Kafka topics (created by one
- *       CreateTopics; then runs of 100 messages per topic, round robin, so
- *       a batch holds 100 as the mput does); when librdkafka's idempotent
- *       producer stalls over 10,000 partitions (its own mock cluster
- *       does too), the run is repeated with enable.idempotence=false and
- *       the summary says so;
+ *   [7] 10,000 native partitions (mput of 100, round robin, 2
+ *       producers; warmed with a message each) and 10,000 Kafka topics
+ *       (created by one CreateTopics; the producers fetch all topics'
+ *       metadata and have one message a topic delivered before the
+ *       clock; then 2 idempotent producers write produce_batch runs of
+ *       100 per topic, round robin, so a batch holds 100 as the mput
+ *       does); should the idempotent producers stall, the run is
+ *       repeated with enable.idempotence=false and the summary says so;
  *   [8] Redis Streams XADD, appendfsync always, pipelined 1000 deep;
  *   [9] one message a request (issue 21's small batches): native single
  *       pipelined puts, window 1000, beside a librdkafka producer with
@@ -39,7 +42,9 @@
  * BENCH_ROUNDS (default 3), BENCH_MSG_SIZE (default 100); for experiments
  * BENCH_CASES (the digits of the cases to run; a "k" runs the Kafka half
  * of [7] alone), BENCH_RDKAFKA_PRODUCER and BENCH_RDKAFKA_CONSUMER (librdkafka
- * settings "key=value;..." added to the bench's own).
+ * settings "key=value;..." added to the bench's own; the figures are
+ * then not the documented ones), BENCH_KAFKA_SINGLE (rd_kafka_produce
+ * per message instead of produce_batch).
  */
 #include "benchkit.h"
 #include "client.h"
@@ -912,10 +917,6 @@ static void round_run(int r, const char *const *ktopics) {
         cpu_end(&u, f[F_N10K], &f[F_N10K_B]);
     }
     if (want(7) || (cases != NULL && strchr(cases, 'k') != NULL)) {
-        if (getenv("BENCH_PAUSE") != NULL) {
-            printf("  broker pid %d; press enter\n", b.pid);
-            getchar();
-        }
         printf("    10,000 Kafka topics, produce_batch of 100 a topic, 2 "
                "producers\n");
         kafka_create(b.addr, ktopics, KTOPICS);
