@@ -228,6 +228,20 @@ static void kflush(rd_kafka_t *rk) {
         die("flush", "messages still undelivered after 120 s");
 }
 
+/* Waits for the broker at addr to finish its next checkpoint (which
+ * writes the index files of partitions written since the last one), as
+ * sl_bench_warm_partitions does after its warm-up; returns the seconds
+ * waited. */
+static double wait_checkpoint(const char *addr) {
+    double t0 = sl_bench_now_s();
+    sl_client_t *cl = sl_bench_connect(addr);
+    uint64_t ck = sl_bench_stat(cl, "checkpoints");
+    for (int i = 0; i < 2000 && sl_bench_stat(cl, "checkpoints") <= ck; i++)
+        sl_bench_sleep_ms(10);
+    sl_client_close(cl);
+    return sl_bench_now_s() - t0;
+}
+
 /* Creates topics[0..n) with one partition each in one CreateTopics
  * request (librdkafka's admin API) and waits for the next checkpoint, as
  * sl_bench_warm_partitions does natively. */
@@ -266,14 +280,9 @@ static void kafka_create(const char *addr, const char *const *topics, int n) {
     rd_kafka_NewTopic_destroy_array(nt, (size_t)n);
     free(nt);
     rd_kafka_destroy(rk);
-    sl_client_t *cl = sl_bench_connect(addr);
-    uint64_t ck = sl_bench_stat(cl, "checkpoints");
-    for (int i = 0; i < 2000 && sl_bench_stat(cl, "checkpoints") <= ck; i++)
-        sl_bench_sleep_ms(10);
-    sl_client_close(cl);
-    printf("  warm-up: %d topics created by one CreateTopics in %.2f s, "
-           "their index files by the next checkpoint %.2f s later\n",
-           n, t1 - t0, sl_bench_now_s() - t1);
+    (void)addr;
+    printf("  warm-up: %d topics created by one CreateTopics in %.2f s\n", n,
+           t1 - t0);
 }
 
 /* CPU use over one throughput case. */
@@ -384,7 +393,8 @@ static void *kprod_main(void *arg) {
  * stalled. */
 static double kafka_produce(const char *const *topics, int ntopics, int run,
                             int chunk, int nprod, int idempotent, cpu_t *u,
-                            int bpid, double pct[2], uint64_t *delivered) {
+                            const sl_bench_server_t *b, double pct[2],
+                            uint64_t *delivered) {
     kprod_t *ps = calloc((size_t)nprod, sizeof *ps);
     int stalled = 0;
     *delivered = 0;
@@ -421,10 +431,14 @@ static double kafka_produce(const char *const *topics, int ntopics, int run,
         *delivered += p->st.ok;
         p->st.ok = p->st.lat.n = 0;
     }
+    if (ntopics > 1 && !stalled)
+        printf("  warm-up: one message a topic delivered, their index files "
+               "by the next checkpoint %.2f s later\n",
+               wait_checkpoint(b->addr));
     pthread_t *th = calloc((size_t)nprod, sizeof *th);
     uint64_t t0 = sl_mono_ns(), last = t0, ok = 0, failed = 0, sent = 0;
     sl_bench_lat_t lat = {0};
-    cpu_start(u, bpid);
+    cpu_start(u, b->pid);
     for (int j = 0; j < nprod && !stalled; j++) {
         ps[j].t0 = t0;
         ps[j].end = t0 + (uint64_t)(sl_bench_secs * 1e9);
@@ -880,7 +894,7 @@ static void round_run(int r, const char *const *ktopics) {
     if (want(2) || want(4)) {
         printf("[2] librdkafka, 1 topic, acks=all, idempotent, linger.ms=5, "
                "produce_batch of 1000, 2 producers\n");
-        f[F_KPUT] = kafka_produce(one, 1, 1, 1000, 2, 1, &u, b.pid, pct, &n1);
+        f[F_KPUT] = kafka_produce(one, 1, 1, 1000, 2, 1, &u, &b, pct, &n1);
         cpu_end(&u, f[F_KPUT], &f[F_KPUT_B]);
     }
     if (want(1) && want(3)) {
@@ -920,12 +934,12 @@ static void round_run(int r, const char *const *ktopics) {
         printf("    10,000 Kafka topics, produce_batch of 100 a topic, 2 "
                "producers\n");
         kafka_create(b.addr, ktopics, KTOPICS);
-        f[F_K10K] = kafka_produce(ktopics, KTOPICS, 100, 100, 2, 1, &u, b.pid,
-                                  pct, &n10k);
+        f[F_K10K] =
+            kafka_produce(ktopics, KTOPICS, 100, 100, 2, 1, &u, &b, pct, &n10k);
         if (f[F_K10K] < 0) {
             printf("    the same with enable.idempotence=false\n");
-            f[F_K10K] = kafka_produce(ktopics, KTOPICS, 100, 100, 2, 0, &u,
-                                      b.pid, pct, &n10k);
+            f[F_K10K] = kafka_produce(ktopics, KTOPICS, 100, 100, 2, 0, &u, &b,
+                                      pct, &n10k);
             k10k_plain++;
         }
         cpu_end(&u, f[F_K10K], &f[F_K10K_B]);
