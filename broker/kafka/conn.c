@@ -55,10 +55,18 @@ static void process(sl_kconn_t *conn);
 
 void sl__kafka_conn_account(sl_kconn_t *conn) {
     size_t now = sizeof *conn + conn->in.cap + conn->out.cap + conn->wbuf.cap +
-                 conn->spare.cap + (conn->tls ? sl_tls_conn_mem(conn->tls) : 0);
-    for (sl_kreply_t *r = conn->rhead; r; r = r->next)
-        now += sizeof *r + r->buf.cap;
+                 conn->spare.cap + conn->reply_mem +
+                 (conn->tls ? sl_tls_conn_mem(conn->tls) : 0);
     sl_server_mem_account(conn->k->srv, &conn->mem, now);
+}
+
+/* Counts reply r's memory as it is now in its connection's reply_mem:
+ * when it is opened, when its handler returns, when it is done, and (as
+ * zero) when it is freed. A deferred reply whose buffer grows in between
+ * is counted at the latest when it is done. */
+static void reply_count(sl_kconn_t *conn, sl_kreply_t *r, size_t now) {
+    conn->reply_mem = conn->reply_mem - r->acct + now;
+    r->acct = now;
 }
 
 /* Gives back empty buffers above what the budget lets a connection keep
@@ -96,6 +104,9 @@ static void mark_dirty(sl_kconn_t *conn) {
  * next reply (conn_trim gives it back when memory is short). */
 static void reply_free(sl_kreply_t *reply) {
     sl_kconn_t *conn = reply->conn;
+    reply_count(conn, reply, 0);
+    if (conn->running == reply)
+        conn->running = NULL;
     if (!conn->closing && conn->spare.cap < reply->buf.cap) {
         sl_buf_t tmp = conn->spare;
         conn->spare = reply->buf;
@@ -145,6 +156,7 @@ static void replies_advance(sl_kconn_t *conn) {
 
 void sl__kafka_reply_done(sl_kreply_t *reply) {
     sl_kconn_t *conn = reply->conn;
+    reply_count(conn, reply, sizeof *reply + reply->buf.cap);
     reply->done = 1;
     reply->cancel_cb = NULL;
     if (reply == conn->rhead) {
@@ -187,6 +199,7 @@ static sl_kreply_t *reply_open(sl_kconn_t *conn, int16_t key, int16_t version,
         conn->rhead = r;
     conn->rtail = r;
     conn->nreplies++;
+    reply_count(conn, r, sizeof *r + r->buf.cap);
     return r;
 }
 
@@ -582,11 +595,18 @@ int sl__kafka_run(sl_kafka_t *k, sl_kconn_t *conn, const sl_kreq_t *req,
     sl_kreply_t *reply = reply_open(conn, req->key, req->version, &req->corr);
     if (reply == NULL)
         return SL_ENOMEM;
+    conn->running = reply;
     int rc = handler(k, conn, req, body, reply);
     if (rc != 0) {
+        conn->running = NULL;
         reply_drop(conn, reply);
         return rc;
     }
+    /* Still there unless the handler completed it and it was sent. */
+    if (conn->running != NULL)
+        reply_count(conn, conn->running,
+                    sizeof *conn->running + conn->running->buf.cap);
+    conn->running = NULL;
     sl__kafka_conn_account(conn);
     return 0;
 }

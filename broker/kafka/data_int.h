@@ -25,8 +25,21 @@ typedef struct {
     uint64_t list_offsets, producer_ids;
 } sl_kdata_stats_t;
 
+/* The log start offset a Produce reply (v5+) gives, as looked up at
+ * at_ms: the store reads it from the partition's index file, one pread,
+ * so Produce looks it up at most once a second per partition (it only
+ * moves forward, with retention; a reply may lag that by up to a
+ * second, as any reply raced with retention does). Direct-mapped by the
+ * partition's address. */
+#define SL_KSTART_CACHE 4096
 typedef struct {
-    sl_buf_t scratch;    /* Decompressed records while checking a batch. */
+    const sl_part_t *part;
+    uint64_t earliest, at_ms;
+} sl_kstart_t;
+
+typedef struct {
+    sl_buf_t scratch; /* Decompressed records while checking a batch. */
+    sl_kstart_t start[SL_KSTART_CACHE];
     sl_kfetch_t *parked; /* Fetches waiting for data (max_wait_ms). */
     uv_timer_t *timer;   /* Fires at the earliest parked deadline. */
     int stopping;

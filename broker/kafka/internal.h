@@ -210,6 +210,7 @@ struct sl_kreply_s {
     int done, none;
     sl_kreply_cancel_cb cancel_cb;
     void *cancel_arg;
+    size_t acct; /* Bytes counted for it in its connection's reply_mem. */
 };
 
 /* The buffer to write the body into. */
@@ -247,6 +248,11 @@ struct sl_kconn_s {
     uv_write_t wreq;
     sl_kreply_t *rhead, *rtail; /* Replies in request order. */
     unsigned nreplies;          /* Not yet moved to out. */
+    /* The replies' memory as last counted (each reply's acct), kept as a
+     * sum so that accounting is not a walk of up to MAX_INFLIGHT replies
+     * per read and write; and the reply whose handler is running. */
+    size_t reply_mem;
+    sl_kreply_t *running;
     uint64_t last_active_ms, connected_ms, req_start_ms;
     int writing, reading, closing, close_after_flush, dirty, eof;
     int handles;

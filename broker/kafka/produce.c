@@ -84,18 +84,16 @@ typedef struct {
     int first;  /* The partition's first batch: its base offset counts. */
 } pslot_t;
 
+/* One allocation per request, the slots after the header. */
 struct produce_s {
     sl_kreply_t *reply; /* NULL once sent, dropped or cancelled. */
     uint32_t pending;   /* Acks still to come. */
-    pslot_t *slots;
     uint32_t nslots, capslots;
     sl_kdata_t *d;
+    pslot_t slots[];
 };
 
-static void produce_free(produce_t *pr) {
-    free(pr->slots);
-    free(pr);
-}
+static void produce_free(produce_t *pr) { free(pr); }
 
 static void produce_cancel(void *arg) {
     produce_t *pr = arg;
@@ -253,6 +251,27 @@ static int16_t produce_part(sl_kafka_t *k, produce_t *pr, sl_part_t *part,
     return SL_KERR_NONE;
 }
 
+/* The log start offset of part for a Produce reply, from the cache of
+ * data_int.h (SL_KSTART_CACHE) when at most a second old. */
+static int log_start(sl_kafka_t *k, sl_kdata_t *d, sl_part_t *part,
+                     uint64_t *earliest) {
+    uintptr_t h = (uintptr_t)part;
+    sl_kstart_t *c = &d->start[(h >> 6 ^ h >> 18) % SL_KSTART_CACHE];
+    uint64_t now = (uint64_t)uv_now(k->loop);
+    if (c->part == part && now - c->at_ms < 1000) {
+        *earliest = c->earliest;
+        return 0;
+    }
+    uint64_t latest;
+    int err = sl_store_bounds(k->store, part, earliest, &latest);
+    if (err != 0)
+        return err;
+    c->part = part;
+    c->earliest = *earliest;
+    c->at_ms = now;
+    return 0;
+}
+
 int sl__kafka_h_produce(sl_kafka_t *k, sl_kconn_t *conn, const sl_kreq_t *req,
                         sl_kreader_t *body, sl_kreply_t *reply) {
     (void)conn;
@@ -267,12 +286,7 @@ int sl__kafka_h_produce(sl_kafka_t *k, sl_kconn_t *conn, const sl_kreq_t *req,
     sl__kafka_r_i32(body); /* timeout_ms: durability takes what it takes */
     if (body->err)
         return body->err;
-    produce_t *pr = calloc(1, sizeof *pr);
-    if (pr == NULL)
-        return SL_ENOMEM;
     d->st.produce_requests++;
-    pr->d = d;
-    pr->reply = reply;
     sl_buf_t *b = sl__kafka_reply_buf(reply);
     int16_t bad = SL_KERR_NONE;
     if (txn_len >= 0)
@@ -296,16 +310,17 @@ int sl__kafka_h_produce(sl_kafka_t *k, sl_kconn_t *conn, const sl_kreq_t *req,
                 total += count_batches(recs, rlen);
         }
     }
-    if (scan.err) {
-        free(pr);
+    if (scan.err)
         return scan.err;
-    }
-    pr->capslots = total ? total : 1;
-    pr->slots = malloc(pr->capslots * sizeof *pr->slots);
-    if (pr->slots == NULL) {
-        free(pr);
+    uint32_t cap = total ? total : 1;
+    produce_t *pr = malloc(sizeof *pr + (size_t)cap * sizeof(pslot_t));
+    if (pr == NULL)
         return SL_ENOMEM;
-    }
+    pr->reply = reply;
+    pr->pending = 0;
+    pr->nslots = 0;
+    pr->capslots = cap;
+    pr->d = d;
     nt = sl__kafka_r_array(body, 6);
     sl__kafka_w_i32(b, nt < 0 ? 0 : nt);
     for (int32_t t = 0; t < nt; t++) {
@@ -352,11 +367,10 @@ int sl__kafka_h_produce(sl_kafka_t *k, sl_kconn_t *conn, const sl_kreq_t *req,
                 d->st.produce_refused++;
                 set_error(b, pos, code);
             }
-            if (req->version >= 5 && part != NULL) {
-                uint64_t earliest, latest;
-                if (sl_store_bounds(k->store, part, &earliest, &latest) == 0)
-                    sl_put_u64be(b->data + lso_pos, earliest);
-            }
+            uint64_t earliest;
+            if (req->version >= 5 && part != NULL &&
+                log_start(k, d, part, &earliest) == 0)
+                sl_put_u64be(b->data + lso_pos, earliest);
         }
     }
     if (req->version >= 1)
