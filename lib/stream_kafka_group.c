@@ -22,12 +22,13 @@
  * here). While the member holds no partition at all (apply started
  * before capture made its first topic, the usual start of a new
  * pipeline) each listing asks for full metadata itself (at most every
- * GROUP_EMPTY_REFRESH_MS) and, when a topic of the subscription is
- * there, waits (at most GROUP_JOIN_WAIT_MS) for the rebalance it starts,
- * so the listing right after capture made the first topic reports its
- * partitions, instead of one up to 5 s and a listing period later. A
- * member that holds partitions leaves new topics to the refresh interval,
- * so a large cluster is not asked for full metadata more often.
+ * GROUP_EMPTY_REFRESH_MS) and, when a topic of the subscription
+ * appeared since its last look, waits (at most GROUP_JOIN_WAIT_MS) for
+ * the rebalance it starts, so the listing right after capture made the
+ * first topic reports its partitions, instead of one up to 5 s and a
+ * listing period later. A member that holds partitions leaves new
+ * topics to the refresh interval, so a large cluster is not asked for
+ * full metadata more often.
  *
  * Rebalances run inside rd_kafka_consumer_poll(), which only
  * sl_stream_partitions() calls, on the caller's thread. Revoked
@@ -51,6 +52,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* How often a member holding nothing asks for full metadata, and how
+ * long a listing then waits for the rebalance a new topic starts. */
+#define GROUP_EMPTY_REFRESH_MS 300
+#define GROUP_JOIN_WAIT_MS 2000
+
 /* The members of this process, by group, so that a commit for a group
  * (made on any session, e.g. an apply worker's) goes through its member:
  * a coordinator refuses commits without a current member id and
@@ -58,11 +64,6 @@
  * groups"). A handle is registered while its member exists; librdkafka
  * handles may be used from any thread. */
 #define MAX_MEMBERS 16
-
-/* How often a member holding nothing asks for full metadata, and how
- * long a listing then waits for the rebalance a new topic starts. */
-#define GROUP_EMPTY_REFRESH_MS 300
-#define GROUP_JOIN_WAIT_MS 2000
 static pthread_mutex_t members_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     const sl__stream_kafka_t *k;
@@ -277,21 +278,25 @@ static void serve(sl__stream_kafka_t *k, int wait_ms) {
     }
 }
 
-/* Whether the cluster holds a topic the subscription matches, after a
- * full metadata request on the member (which also updates the
- * subscription's topics: the group rejoins when a new one matches). */
+/* Whether the cluster holds more topics the subscription matches than
+ * at the last look, after a full metadata request on the member (which
+ * also updates the subscription's topics: the group rejoins when a new
+ * one matches). A member that holds nothing because the group's other
+ * members hold every partition sees no new topic, so it does not wait. */
 static int topic_appeared(sl__stream_kafka_t *k) {
     const struct rd_kafka_metadata *md = NULL;
     if (rd_kafka_metadata(k->gcons, 1, NULL, &md, k->connect_timeout_ms) != 0)
         return 0; /* Tried again at the next listing. */
-    int found = 0;
+    int n = 0;
     size_t pl = strlen(k->gprefix);
-    for (int i = 0; i < md->topic_cnt && !found; i++)
-        found = md->topics[i].err == 0 &&
-                (strncmp(md->topics[i].topic, k->gprefix, pl) == 0 ||
-                 strcmp(md->topics[i].topic, k->gdirect) == 0);
+    for (int i = 0; i < md->topic_cnt; i++)
+        n += md->topics[i].err == 0 &&
+             (strncmp(md->topics[i].topic, k->gprefix, pl) == 0 ||
+              strcmp(md->topics[i].topic, k->gdirect) == 0);
     rd_kafka_metadata_destroy(md);
-    return found;
+    int appeared = n > k->gseen;
+    k->gseen = n;
+    return appeared;
 }
 
 int sl__stream_kafka_group_partitions(sl__stream_kafka_t *k, const char *topic,

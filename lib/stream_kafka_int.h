@@ -87,7 +87,8 @@ typedef struct {
     void *gctx;
     int gerr;
     uint64_t grefresh_ms; /* When the member last asked for metadata. */
-    char gprefix[256], gdirect[256]; /* What the subscription matches. */
+    int gseen;            /* Topics matching the subscription at that time. */
+    char gprefix[257], gdirect[256]; /* What the subscription matches. */
 
     char err[512];
 } sl__stream_kafka_t;
