@@ -9,7 +9,8 @@
 # of capture and apply.
 #
 # Each round starts one harness suite and runs both transports back to
-# back in it, text first in odd rounds and Kafka first in even ones, so
+# back in it (each program with a new broker and empty data directory),
+# text first in odd rounds and Kafka first in even ones, so
 # neither always meets the warmer (or the more loaded) machine. The summary
 # gives, per figure, the median over the rounds and the range, with the
 # load average before and after; the raw output of every program is kept
@@ -35,6 +36,14 @@ for r in $(seq 1 "$rounds"); do
         for t in '"$order"'; do
             if [ $t = kafka ]; then export SL_BENCH_TRANSPORT=kafka
             else unset SL_BENCH_TRANSPORT; fi
+            # Each program keeps its broker under the suite root: a fresh
+            # one per transport, or the second would start on the first
+            # one'"'"'s records (capture on Kafka then reads back through
+            # all of them looking for its own sequence headers).
+            rm -rf "$SL_HARNESS_ROOT/bench-capture" "$SL_HARNESS_ROOT/bench-e2e"
+            # ... and apply a target without the other run'"'"'s offsets.
+            mariadb --no-defaults -uroot --socket="$SL_TARGET_SOCKET" \
+                -e "DROP DATABASE IF EXISTS sluice"
             build/bench/capture '"$crows $rate $secs"' > '"$out"'/r'"$r"'.$t.capture 2>&1 || true
             build/bench/e2e '"$erows $rate $secs"' > '"$out"'/r'"$r"'.$t.e2e 2>&1 || true
         done' > "$out/r$r.harness" 2>&1 || true
