@@ -203,13 +203,17 @@ int sl__stream_kafka_conf(sl__stream_kafka_t *k, int producer,
         err = conf_set(k, conf, "socket.timeout.ms", tmo);
     if (err == 0 && k->secret != NULL)
         err = conf_set(k, conf, "sasl.password", k->secret);
-    /* Tuning defaults, which the user's settings may change: a short
-     * linger (batches fill from capture's own batching), librdkafka's
+    /* Tuning defaults, which the user's settings may change: a 5 ms
+     * linger (Kafka 4.0's producer default; librdkafka's own is 5 ms too,
+     * sluice had 2: with 2 ms capture spent 1.7 CPU-s on 200,000 rows
+     * against 1.2 with 5, most of the difference in librdkafka's broker
+     * thread waking per short batch, and commit-to-publish p50 stayed at
+     * 0-1 ms; docs/performance.md, "Two transports"), librdkafka's
      * queue above capture's --max-inflight so that a produce never meets
      * QUEUE_FULL, and a bounded prefetch per consumer (apply holds a few
      * consumers per worker). */
     static const char *const tune[][2] = {
-        {"linger.ms", "2"},
+        {"linger.ms", "5"},
         {"queue.buffering.max.kbytes", "2097151"},
         {"queue.buffering.max.messages", "10000000"},
         {"queued.max.messages.kbytes", "8192"},

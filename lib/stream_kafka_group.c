@@ -17,6 +17,19 @@
  * assigned and paused at once, so the handle fetches nothing (at most one
  * fetch, bounded by queued.max.messages.kbytes, before the pause lands).
  *
+ * A pattern subscription learns of new topics from full metadata, which
+ * librdkafka asks for every topic.metadata.refresh.interval.ms (5 s
+ * here). While the member holds no partition at all (apply started
+ * before capture made its first topic, the usual start of a new
+ * pipeline) each listing asks for full metadata itself (at most every
+ * GROUP_EMPTY_REFRESH_MS) and, when a topic of the subscription
+ * appeared since its last look, waits (at most GROUP_JOIN_WAIT_MS) for
+ * the rebalance it starts, so the listing right after capture made the
+ * first topic reports its partitions, instead of one up to 5 s and a
+ * listing period later. A member that holds partitions leaves new
+ * topics to the refresh interval, so a large cluster is not asked for
+ * full metadata more often.
+ *
  * Rebalances run inside rd_kafka_consumer_poll(), which only
  * sl_stream_partitions() calls, on the caller's thread. Revoked
  * partitions go to the caller's callback with latest SL_STREAM_REVOKED
@@ -30,6 +43,7 @@
  */
 #include "stream_kafka_int.h"
 
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 
@@ -37,6 +51,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* How often a member holding nothing asks for full metadata, and how
+ * long a listing then waits for the rebalance a new topic starts. */
+#define GROUP_EMPTY_REFRESH_MS 300
+#define GROUP_JOIN_WAIT_MS 2000
 
 /* The members of this process, by group, so that a commit for a group
  * (made on any session, e.g. an apply worker's) goes through its member:
@@ -221,9 +240,10 @@ static int member(sl__stream_kafka_t *k, const char *topic, const char *group) {
     rd_kafka_topic_partition_list_add(l, pat, RD_KAFKA_PARTITION_UA);
     char direct[256];
     int32_t dp;
-    if (sl_kafka_name_of(topic, strlen(topic), "#0", 2, direct, sizeof direct,
-                         &dp) == 0 &&
-        strcmp(direct, kt) != 0)
+    int l_direct = sl_kafka_name_of(topic, strlen(topic), "#0", 2, direct,
+                                    sizeof direct, &dp) == 0 &&
+                   strcmp(direct, kt) != 0;
+    if (l_direct)
         rd_kafka_topic_partition_list_add(l, direct, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
@@ -234,10 +254,49 @@ static int member(sl__stream_kafka_t *k, const char *topic, const char *group) {
     k->gcons = rk;
     snprintf(k->gname, sizeof k->gname, "%s", group);
     snprintf(k->gtopic, sizeof k->gtopic, "%s", topic);
+    snprintf(k->gprefix, sizeof k->gprefix, "%s.", kt);
+    snprintf(k->gdirect, sizeof k->gdirect, "%s", l_direct ? direct : "");
     members_set(k, rk);
     sl_log_info("kafka group joined", "group=%s topic=%s pattern=%s", group,
                 topic, pat);
     return 0;
+}
+
+/* Serves the rebalances (revocations call the caller's callback inside)
+ * and drops what a paused partition delivered before its pause; waits up
+ * to wait_ms for the first message or event. */
+static void serve(sl__stream_kafka_t *k, int wait_ms) {
+    for (int i = 0; i < 100; i++) {
+        rd_kafka_message_t *m =
+            rd_kafka_consumer_poll(k->gcons, i == 0 ? wait_ms : 0);
+        if (m == NULL)
+            break;
+        if (m->err != 0 && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            sl_log_warn("kafka group member", "group=%s error=\"%s\"", k->gname,
+                        rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+    }
+}
+
+/* Whether the cluster holds more topics the subscription matches than
+ * at the last look, after a full metadata request on the member (which
+ * also updates the subscription's topics: the group rejoins when a new
+ * one matches). A member that holds nothing because the group's other
+ * members hold every partition sees no new topic, so it does not wait. */
+static int topic_appeared(sl__stream_kafka_t *k) {
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(k->gcons, 1, NULL, &md, k->connect_timeout_ms) != 0)
+        return 0; /* Tried again at the next listing. */
+    int n = 0;
+    size_t pl = strlen(k->gprefix);
+    for (int i = 0; i < md->topic_cnt; i++)
+        n += md->topics[i].err == 0 &&
+             (strncmp(md->topics[i].topic, k->gprefix, pl) == 0 ||
+              strcmp(md->topics[i].topic, k->gdirect) == 0);
+    rd_kafka_metadata_destroy(md);
+    int appeared = n > k->gseen;
+    k->gseen = n;
+    return appeared;
 }
 
 int sl__stream_kafka_group_partitions(sl__stream_kafka_t *k, const char *topic,
@@ -249,21 +308,28 @@ int sl__stream_kafka_group_partitions(sl__stream_kafka_t *k, const char *topic,
     k->gcb = cb;
     k->gctx = ctx;
     k->gerr = 0;
-    /* Serves the rebalances (revocations call cb inside) and drops what a
-     * paused partition delivered before its pause. */
-    for (int i = 0; i < 100; i++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->gcons, 0);
-        if (m == NULL)
-            break;
-        if (m->err != 0 && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            sl_log_warn("kafka group member", "group=%s error=\"%s\"", group,
-                        rd_kafka_message_errstr(m));
-        rd_kafka_message_destroy(m);
-    }
+    serve(k, 0);
     rd_kafka_topic_partition_list_t *now = NULL;
     rd_kafka_resp_err_t e = rd_kafka_assignment(k->gcons, &now);
     if (e != 0)
         return sl__stream_kafka_err(k, e, "kafka group assignment");
+    uint64_t ms = sl_mono_ns() / 1000000;
+    if (now->cnt == 0 && ms - k->grefresh_ms >= GROUP_EMPTY_REFRESH_MS) {
+        /* Holding nothing: look for the first topic now, and when one
+         * is there wait (bounded) for the rebalance it starts, so this
+         * listing reports its partitions instead of the next one. */
+        k->grefresh_ms = ms;
+        if (topic_appeared(k)) {
+            uint64_t until = ms + GROUP_JOIN_WAIT_MS;
+            while (now->cnt == 0 && sl_mono_ns() / 1000000 < until) {
+                serve(k, 50);
+                rd_kafka_topic_partition_list_destroy(now);
+                now = NULL;
+                if ((e = rd_kafka_assignment(k->gcons, &now)) != 0)
+                    return sl__stream_kafka_err(k, e, "kafka group assignment");
+            }
+        }
+    }
     report(k, k->gcons, now, 0);
     rd_kafka_topic_partition_list_destroy(now);
     return k->gerr;

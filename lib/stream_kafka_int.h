@@ -86,6 +86,9 @@ typedef struct {
     sl_stream_part_cb gcb;
     void *gctx;
     int gerr;
+    uint64_t grefresh_ms; /* When the member last asked for metadata. */
+    int gseen;            /* Topics matching the subscription at that time. */
+    char gprefix[257], gdirect[256]; /* What the subscription matches. */
 
     char err[512];
 } sl__stream_kafka_t;

@@ -100,9 +100,12 @@ workload() { # workload ROUND: PER transactions over every table
 workload 0
 apply A
 pa=$apid
-# B joins once A applies everything, so the group must take partitions
-# back from A (the revocation path) to give B its share.
-sl_h_wait_for "A applying" 60 grep -q 'partition resumed' "$dir/A.log"
+# B joins once A applies every table's partition, so the group must take
+# partitions back from A (the revocation path) to give B its share. (A
+# gets the topics that exist when it joins at its first listing, the
+# others at its next metadata refresh: waiting for one is not enough.)
+sl_h_wait_for "A applying every table" 60 bash -c \
+    "[ \$(grep -o 'partition resumed part=[^ ]*' '$dir/A.log' | sort -u | wc -l) -ge 4 ]"
 apply B
 pb=$apid
 shared=0
