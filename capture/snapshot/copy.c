@@ -62,19 +62,8 @@ int sl__snap_copy_open(sl__snap_copy_t **out, const sl__snap_worker_opts_t *src,
         snprintf(err, errlen, "out of memory");
         return SL_ENOMEM;
     }
-    unsigned timeout =
-        (src->connect_timeout_ms ? src->connect_timeout_ms : 10000) / 1000;
-    mysql_options(c->mysql, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    unsigned rw = 600;
-    mysql_options(c->mysql, MYSQL_OPT_READ_TIMEOUT, &rw);
-    mysql_options(c->mysql, MYSQL_OPT_WRITE_TIMEOUT, &rw);
-    mysql_options(c->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (src->tls) {
-        my_bool on = 1;
-        mysql_options(c->mysql, MYSQL_OPT_SSL_ENFORCE, &on);
-        if (src->tls_ca != NULL)
-            mysql_options(c->mysql, MYSQL_OPT_SSL_CA, src->tls_ca);
-    }
+    sl__snap_session_options(c->mysql, src->connect_timeout_ms, src->tls,
+                             src->tls_ca);
     int rc = 0;
     if (mysql_real_connect(c->mysql, src->host, src->user, src->password, NULL,
                            src->port, NULL, 0) == NULL) {

@@ -98,6 +98,15 @@ void sl__snap_key(const sl_jr_doc_t *doc, uint32_t obj,
                   const char *const *pknames, size_t npk, sl_buf_t *key,
                   uint64_t *hash);
 
+struct st_mysql; /* MYSQL, from <mysql.h>. */
+
+/* Sets a snapshot session's client options before it connects: timeouts,
+ * utf8mb4 and, with tls, TLS with the CA if one is given. worker.c; the
+ * worker's and the copy's connections share it. */
+void sl__snap_session_options(struct st_mysql *mysql,
+                              uint32_t connect_timeout_ms, int tls,
+                              const char *tls_ca);
+
 /* Renders one result row (a MYSQL_ROW of the job's columns, in order) as
  * the after image object into out (reset first). worker.c. */
 int sl__snap_render_row(sl__snap_job_t *job, char **row,

@@ -92,6 +92,22 @@ static int query(sl__snap_worker_t *w, sl__snap_job_t *job, const char *sql,
     return 0;
 }
 
+void sl__snap_session_options(MYSQL *mysql, uint32_t connect_timeout_ms,
+                              int tls, const char *tls_ca) {
+    unsigned timeout = (connect_timeout_ms ? connect_timeout_ms : 10000) / 1000;
+    mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    unsigned rw = 600;
+    mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &rw);
+    mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &rw);
+    mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (tls) {
+        my_bool on = 1;
+        mysql_options(mysql, MYSQL_OPT_SSL_ENFORCE, &on);
+        if (tls_ca != NULL)
+            mysql_options(mysql, MYSQL_OPT_SSL_CA, tls_ca);
+    }
+}
+
 /* Connects and prepares the session and the watermark table. */
 static int connect_source(sl__snap_worker_t *w, sl__snap_job_t *job) {
     w->mysql = mysql_init(NULL);
@@ -100,19 +116,8 @@ static int connect_source(sl__snap_worker_t *w, sl__snap_job_t *job) {
         snprintf(job->errmsg, sizeof job->errmsg, "out of memory");
         return SL_ENOMEM;
     }
-    unsigned timeout =
-        (w->connect_timeout_ms ? w->connect_timeout_ms : 10000) / 1000;
-    mysql_options(w->mysql, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    unsigned rw = 600;
-    mysql_options(w->mysql, MYSQL_OPT_READ_TIMEOUT, &rw);
-    mysql_options(w->mysql, MYSQL_OPT_WRITE_TIMEOUT, &rw);
-    mysql_options(w->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (w->tls) {
-        my_bool on = 1;
-        mysql_options(w->mysql, MYSQL_OPT_SSL_ENFORCE, &on);
-        if (w->tls_ca != NULL)
-            mysql_options(w->mysql, MYSQL_OPT_SSL_CA, w->tls_ca);
-    }
+    sl__snap_session_options(w->mysql, w->connect_timeout_ms, w->tls,
+                             w->tls_ca);
     if (mysql_real_connect(w->mysql, w->host, w->user, w->password, NULL,
                            w->port, NULL, 0) == NULL) {
         int err = fail(w, job, "snapshot: connecting to the source");
