@@ -1370,6 +1370,7 @@ static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
         .tls_ca = svc->src_opts.tls_ca,
         .port = svc->src_opts.port,
         .tls = svc->src_opts.tls,
+        .tls_insecure = svc->src_opts.tls_insecure,
         .name = name,
         .cover = svc->snap_mode != SL_SNAP_NEVER
                      ? (const char *)svc->snap_cov.data

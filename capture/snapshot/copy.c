@@ -63,7 +63,7 @@ int sl__snap_copy_open(sl__snap_copy_t **out, const sl__snap_worker_opts_t *src,
         return SL_ENOMEM;
     }
     sl__snap_session_options(c->mysql, src->connect_timeout_ms, src->tls,
-                             src->tls_ca);
+                             src->tls_insecure, src->tls_ca);
     int rc = 0;
     if (mysql_real_connect(c->mysql, src->host, src->user, src->password, NULL,
                            src->port, NULL, 0) == NULL) {

@@ -72,7 +72,7 @@ typedef struct {
     /* Copied by sl__snap_worker_start. */
     const char *host, *user, *password, *tls_ca;
     uint16_t port;
-    int tls;
+    int tls, tls_insecure;
     uint32_t connect_timeout_ms;
     const char *name; /* This capture's watermark row. */
     /* Before each chunk, wait while the source is this busy (0: never). */
@@ -101,11 +101,13 @@ void sl__snap_key(const sl_jr_doc_t *doc, uint32_t obj,
 struct st_mysql; /* MYSQL, from <mysql.h>. */
 
 /* Sets a snapshot session's client options before it connects: timeouts,
- * utf8mb4 and, with tls, TLS with the CA if one is given. worker.c; the
- * worker's and the copy's connections share it. */
+ * utf8mb4 and, with tls, TLS with the CA if one is given, verifying the
+ * server's certificate (chain and name) unless tls_insecure, exactly as
+ * the binlog connection does (capture/source.c). worker.c; the worker's
+ * and the copy's connections share it. */
 void sl__snap_session_options(struct st_mysql *mysql,
                               uint32_t connect_timeout_ms, int tls,
-                              const char *tls_ca);
+                              int tls_insecure, const char *tls_ca);
 
 /* Renders one result row (a MYSQL_ROW of the job's columns, in order) as
  * the after image object into out (reset first). worker.c. */

@@ -60,6 +60,7 @@ int sl_snap_new(sl_snap_t **out, const sl_snap_opts_t *opts) {
         .tls_ca = opts->tls_ca,
         .port = opts->port,
         .tls = opts->tls,
+        .tls_insecure = opts->tls_insecure,
         .name = opts->name,
         .max_threads_running = opts->max_threads_running,
         .max_lag_s = opts->max_lag_s,

@@ -68,7 +68,9 @@ typedef struct {
     /* The source (copied). */
     const char *host, *user, *password, *tls_ca;
     uint16_t port;
-    int tls;
+    /* tls: TLS, verifying the server (chain and name) unless tls_insecure
+     * (the source connection's --tls-insecure). */
+    int tls, tls_insecure;
     const char *name; /* The capture's name: its watermark row. Copied. */
     /* The rules covered (sl_snap_cover_render), kept in every cursor;
      * NULL: none (--snapshot never). Copied. */

@@ -39,7 +39,7 @@ struct sl__snap_worker_s {
     sl__snap_job_t *job; /* The job to run, or NULL. */
     char *host, *user, *password, *tls_ca, *name;
     uint16_t port;
-    int tls;
+    int tls, tls_insecure;
     uint32_t connect_timeout_ms;
     MYSQL *mysql;
     unsigned pause_ms; /* Test hook: a pause before the high watermark. */
@@ -93,7 +93,7 @@ static int query(sl__snap_worker_t *w, sl__snap_job_t *job, const char *sql,
 }
 
 void sl__snap_session_options(MYSQL *mysql, uint32_t connect_timeout_ms,
-                              int tls, const char *tls_ca) {
+                              int tls, int tls_insecure, const char *tls_ca) {
     unsigned timeout = (connect_timeout_ms ? connect_timeout_ms : 10000) / 1000;
     mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
     unsigned rw = 600;
@@ -101,8 +101,9 @@ void sl__snap_session_options(MYSQL *mysql, uint32_t connect_timeout_ms,
     mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &rw);
     mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     if (tls) {
-        my_bool on = 1;
+        my_bool on = 1, verify = !tls_insecure;
         mysql_options(mysql, MYSQL_OPT_SSL_ENFORCE, &on);
+        mysql_options(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
         if (tls_ca != NULL)
             mysql_options(mysql, MYSQL_OPT_SSL_CA, tls_ca);
     }
@@ -117,7 +118,7 @@ static int connect_source(sl__snap_worker_t *w, sl__snap_job_t *job) {
         return SL_ENOMEM;
     }
     sl__snap_session_options(w->mysql, w->connect_timeout_ms, w->tls,
-                             w->tls_ca);
+                             w->tls_insecure, w->tls_ca);
     if (mysql_real_connect(w->mysql, w->host, w->user, w->password, NULL,
                            w->port, NULL, 0) == NULL) {
         int err = fail(w, job, "snapshot: connecting to the source");
@@ -648,6 +649,7 @@ int sl__snap_worker_start(sl__snap_worker_t **out,
     w->name = dup_or_null(opts->name);
     w->port = opts->port;
     w->tls = opts->tls;
+    w->tls_insecure = opts->tls_insecure;
     w->connect_timeout_ms = opts->connect_timeout_ms;
     w->max_threads_running = opts->max_threads_running;
     w->max_lag_s = opts->max_lag_s;

@@ -4,7 +4,8 @@
 # with --tls-ca replicates; without --tls it is refused; with the wrong CA
 # the certificate does not verify and capture stops with that error (it
 # does not retry for ever); --tls alone verifies against the system trust
-# store, --tls-insecure skips it. Apply's --target-tls options against the
+# store, --tls-insecure skips it. The snapshot's sessions use the same TLS
+# settings. Apply's --target-tls options against the
 # same server (issue 19). Prints PASS/FAIL lines.
 set -u
 cd "$(dirname "$0")/../.."
@@ -95,8 +96,19 @@ fi
 kill -TERM $ipid 2>/dev/null
 sl_h_wait_pid_gone $ipid 20
 
-# 3. With the right CA, rows flow.
-bin/sluice-capture "${common[@]}" --tls-ca "$dir/ca.pem" > "$dir/tls.log" 2>&1 &
+# 3. With the right CA, rows flow: the row that existed before capture
+# started arrives through the snapshot's own sessions (the user REQUIRES
+# SSL, so they are TLS too, verified against the CA like the binlog's),
+# then the row inserted while streaming.
+sl_h_mysql_root TLSSRC -e "
+    GRANT CREATE, INSERT, UPDATE ON sluice.* TO 'tlsrepl'@'127.0.0.1';
+    INSERT INTO tlsdb.t VALUES (0, 'snapshot tls')"
+snapargs=()
+for a in "${common[@]}"; do
+    [ "$a" = never ] && a=initial
+    snapargs+=("$a")
+done
+bin/sluice-capture "${snapargs[@]}" --tls-ca "$dir/ca.pem" > "$dir/tls.log" 2>&1 &
 cpid=$!
 sl_h_record_pid tls-capture $cpid
 sl_h_wait_for "capture over TLS" 30 grep -q replicating "$dir/tls.log"
@@ -108,6 +120,13 @@ for _ in $(seq 1 100); do
     [ "$got" = 1 ] && break
     sleep 0.1
 done
+snap=$(bin/sluice --broker "127.0.0.1:$bport" tail tls tlsdb.t 2>/dev/null |
+       grep '"snapshot tls"' | grep -c '"op":"read"')
+if [ "$snap" = 1 ]; then
+    pass capture_tls_snapshot_sessions
+else
+    fail capture_tls_snapshot_sessions "no read row: $(tail -n 3 "$dir/tls.log")"
+fi
 if [ "$got" = 1 ]; then
     pass capture_tls_replicates
 else
