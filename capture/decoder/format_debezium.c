@@ -324,6 +324,21 @@ static const char source_schema[] =
     "\"optional\":false,\"name\":\"io.debezium.connector.mysql.Source\","
     "\"field\":\"source\"}";
 
+static const char envelope_tail[] =
+    ",{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"},"
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\","
+    "\"optional\":false,\"field\":\"id\"},{\"type\":\"int64\","
+    "\"optional\":false,\"field\":\"total_order\"},{\"type\":"
+    "\"int64\",\"optional\":false,\"field\":"
+    "\"data_collection_order\"}],\"optional\":true,\"name\":"
+    "\"event.block\",\"version\":1,\"field\":\"transaction\"}],"
+    "\"optional\":false,\"name\":";
+
+const char *sl_fmtval_dbz_source_schema(void) { return source_schema; }
+
+const char *sl_fmtval_dbz_envelope_tail(void) { return envelope_tail; }
+
 static int schema_head(sl_binlog_t *dec, const sl_tablemap_t *tm,
                        sl_buf_t *out) {
     SL__DEC_OUT_LIT(out, "{\"schema\":{\"type\":\"struct\",\"fields\":[");
@@ -332,16 +347,7 @@ static int schema_head(sl_binlog_t *dec, const sl_tablemap_t *tm,
     row_schema(dec, tm, 0, "after", out);
     sl__dec_out_c(out, ',');
     SL__DEC_OUT_LIT(out, source_schema);
-    SL__DEC_OUT_LIT(
-        out, ",{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
-             "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"},"
-             "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\","
-             "\"optional\":false,\"field\":\"id\"},{\"type\":\"int64\","
-             "\"optional\":false,\"field\":\"total_order\"},{\"type\":"
-             "\"int64\",\"optional\":false,\"field\":"
-             "\"data_collection_order\"}],\"optional\":true,\"name\":"
-             "\"event.block\",\"version\":1,\"field\":\"transaction\"}],"
-             "\"optional\":false,\"name\":");
+    SL__DEC_OUT_LIT(out, envelope_tail);
     schema_prefix(dec, tm, &dec->ftmp);
     sl_buf_append_str(&dec->ftmp, "Envelope");
     sl__fmt_jstr(out, dec->ftmp.data, dec->ftmp.len);

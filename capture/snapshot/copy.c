@@ -259,7 +259,7 @@ static int copy_row_cb(void *ctx, const char *json, size_t len) {
     if (rc == 0)
         rc = sl__snap_render_read(snap, &snap->out, json, len, cr->n++);
     return rc ? rc
-              : snap->o.publish(snap->o.ctx, snap->db, snap->table, hash, 0,
+              : sl__snap_publish(snap, snap->db, snap->table, hash, 0,
                                 (const char *)snap->out.data, snap->out.len);
 }
 
@@ -321,7 +321,7 @@ static int copy_publish(sl_snap_t *snap, const sl_schema_t *schema, char *err,
         (rc = sl__snap_new_version(snap)) == 0 &&
         (rc = snap->o.boundary(snap->o.ctx, 1)) == 0 &&
         (rc = sl__snap_render_marker(snap, 0, &marker)) == 0)
-        rc = snap->o.publish(snap->o.ctx, snap->db, snap->table, 0, 1,
+        rc = sl__snap_publish(snap, snap->db, snap->table, 0, 1,
                              (const char *)marker.data, marker.len);
     copy_row_t cr = {.snap = snap};
     sl_jr_init(&cr.doc);
@@ -331,7 +331,7 @@ static int copy_publish(sl_snap_t *snap, const sl_schema_t *schema, char *err,
     sl_jr_free(&cr.doc);
     snap->rows = n;
     if (rc == 0 && (rc = sl__snap_render_marker(snap, 1, &marker)) == 0)
-        rc = snap->o.publish(snap->o.ctx, snap->db, snap->table, 0, 1,
+        rc = sl__snap_publish(snap, snap->db, snap->table, 0, 1,
                              (const char *)marker.data, marker.len);
     sl_buf_free(&marker);
     if (rc != 0)

@@ -54,6 +54,8 @@ typedef struct {
     size_t limit;
     int want_estimate;
     char lw[96], hw[96]; /* The watermark marks. */
+    int format; /* sl_binlog_format_t of the rows (render_fmt.c). */
+    struct sl__snap_fmtcol_s *fcols; /* NULL in the sluice format. Owned. */
     /* Written by the worker while QUEUED. */
     sl_buf_t rows;
     size_t nrows;
@@ -113,6 +115,22 @@ void sl__snap_session_options(struct st_mysql *mysql,
  * the after image object into out (reset first). worker.c. */
 int sl__snap_render_row(sl__snap_job_t *job, char **row,
                         const unsigned long *lens, sl_buf_t *out);
+
+/* Read rows in the other event formats (render_fmt.c; the rest of its
+ * interface, which needs the driver's state, is in state_int.h). A job's
+ * columns in its format (fcols, parallel to cols; NULL in the sluice
+ * format) are built by sl__snap_fmt_job. sl__snap_fmt_render renders one
+ * result row in the job's format as sl__snap_render_row does in sluice's
+ * (span: where each value starts and ends, or NULL; tmp: scratch);
+ * sl__snap_fmt_span_key cuts the window key and routing hash from such an
+ * image as the decoder cuts them from the stream's rows. */
+typedef struct sl__snap_fmtcol_s sl__snap_fmtcol_t;
+void sl__snap_fmt_job_free(sl__snap_job_t *job);
+int sl__snap_fmt_render(sl__snap_job_t *job, char **row,
+                        const unsigned long *lens, sl_buf_t *out, size_t *span,
+                        sl_buf_t *tmp);
+int sl__snap_fmt_span_key(const sl__snap_job_t *job, const sl_buf_t *img,
+                          const size_t *span, sl_buf_t *key, uint64_t *hash);
 
 /* The column's kind from the schema history's data type and charset;
  * 0 for types a snapshot cannot read yet (spatial types, VECTOR). */
