@@ -146,6 +146,7 @@ static const char *build(sl__snap_copy_t *c, const sl__snap_job_t *job,
         ident(b, job->cols[i].name);
         if (job->cols[i].kind == SL__SNAP_BIT)
             sl_buf_append_str(b, "+0");
+        sl_buf_append_str(b, sl__snap_fmt_select_suffix(job, i));
     }
     sl_buf_append_str(b, " FROM ");
     ident(b, job->db);

@@ -131,6 +131,11 @@ int sl__snap_fmt_render(sl__snap_job_t *job, char **row,
                         sl_buf_t *tmp);
 int sl__snap_fmt_span_key(const sl__snap_job_t *job, const sl_buf_t *img,
                           const size_t *span, sl_buf_t *key, uint64_t *hash);
+/* What the SELECT adds after column i's name so the text protocol gives
+ * its exact value in the job's format ("" mostly; FLOAT: "+0e0", its
+ * exact value as a DOUBLE, which the server prints with all the digits
+ * it needs, where a FLOAT gets six). */
+const char *sl__snap_fmt_select_suffix(const sl__snap_job_t *job, size_t i);
 
 /* The column's kind from the schema history's data type and charset;
  * 0 for types a snapshot cannot read yet (spatial types, VECTOR). */

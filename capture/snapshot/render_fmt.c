@@ -563,6 +563,10 @@ int sl__snap_fmt_render(sl__snap_job_t *job, char **row,
     return sl_buf_error(out) ? SL_ENOMEM : 0;
 }
 
+const char *sl__snap_fmt_select_suffix(const sl__snap_job_t *job, size_t i) {
+    return job->fcols != NULL && job->fcols[i].ft == FT_FLOAT ? "+0e0" : "";
+}
+
 int sl__snap_fmt_span_key(const sl__snap_job_t *job, const sl_buf_t *img,
                           const size_t *span, sl_buf_t *key, uint64_t *hash) {
     sl_buf_reset(key);

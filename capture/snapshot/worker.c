@@ -252,6 +252,7 @@ static int build_select(sl__snap_worker_t *w, sl__snap_job_t *job) {
         ident(b, job->cols[i].name);
         if (job->cols[i].kind == SL__SNAP_BIT)
             sl_buf_append_str(b, "+0");
+        sl_buf_append_str(b, sl__snap_fmt_select_suffix(job, i));
     }
     sl_buf_append_str(b, " FROM ");
     ident(b, job->db);
