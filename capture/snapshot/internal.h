@@ -25,7 +25,8 @@ typedef enum {
     SL__SNAP_STR = 4,  /* Text, ENUM, SET: a JSON string. */
     SL__SNAP_BIN = 5,  /* BINARY/VARBINARY/BLOB: {"base64": ...}. */
     SL__SNAP_TIME = 6, /* DATE/TIME/DATETIME/TIMESTAMP: a string. */
-    SL__SNAP_JSON = 7  /* MySQL JSON: the document itself. */
+    SL__SNAP_JSON = 7, /* MySQL JSON: the document itself. */
+    SL__SNAP_GEOM = 8  /* Spatial: SRID and WKB, as the binlog holds them. */
 } sl__snap_kind_t;
 
 typedef struct {
@@ -138,7 +139,7 @@ int sl__snap_fmt_span_key(const sl__snap_job_t *job, const sl_buf_t *img,
 const char *sl__snap_fmt_select_suffix(const sl__snap_job_t *job, size_t i);
 
 /* The column's kind from the schema history's data type and charset;
- * 0 for types a snapshot cannot read yet (spatial types, VECTOR). */
+ * 0 for types a snapshot cannot read yet (VECTOR). */
 sl__snap_kind_t sl__snap_kind(const char *data_type, const char *charset);
 
 #endif

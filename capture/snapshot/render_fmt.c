@@ -57,7 +57,8 @@ enum {
     FT_SET,
     FT_TEXT,
     FT_BIN,
-    FT_JSON
+    FT_JSON,
+    FT_GEOM
 };
 
 struct sl__snap_fmtcol_s {
@@ -160,6 +161,10 @@ static int canal_types(const sl_schema_col_t *c, sl__snap_fmtcol_t *f) {
         sl_buf_append_str(&b, "json");
         f->jdbc = 12;
         break;
+    case FT_GEOM:
+        sl_buf_append_str(&b, "geometry");
+        f->jdbc = -2;
+        break;
     default:
         if (strcmp(t, "char") == 0 || strcmp(t, "binary") == 0) {
             sl_buf_printf(&b, "%s(%u)", bin ? "binary" : "char",
@@ -230,6 +235,8 @@ static int classify(const sl_schema_col_t *c, sl__snap_kind_t k,
         f->ft = FT_SET;
     else if (k == SL__SNAP_JSON)
         f->ft = FT_JSON;
+    else if (k == SL__SNAP_GEOM)
+        f->ft = FT_GEOM;
     else if (k == SL__SNAP_BIN)
         f->ft = FT_BIN;
     else if (k == SL__SNAP_STR)
@@ -528,6 +535,12 @@ static int put_value(const sl__snap_job_t *job, const sl__snap_fmtcol_t *f,
         jstr(out, v, n);
         return 0;
     case FT_BIN: return sl_fmtval_bytes(fmt, (const uint8_t *)v, n, tmp, out);
+    case FT_GEOM: {
+        /* The server sends the stored value: SRID, then WKB. */
+        const char *why = NULL;
+        int rc = sl_fmtval_geometry(fmt, (const uint8_t *)v, n, tmp, out, &why);
+        return rc == SL_ENOMEM ? rc : rc != 0 ? SL_ECORRUPT : 0;
+    }
     case FT_JSON:
         /* MySQL's JSON: the document (maxwell) or its text. */
         if (fmt == SL_FORMAT_MAXWELL)
@@ -758,10 +771,18 @@ static void dbz_column_schema(const sl__snap_job_t *job, size_t i,
     case FT_ENUM: name = "io.debezium.data.Enum"; break;
     case FT_SET: name = "io.debezium.data.EnumSet"; break;
     case FT_JSON: name = "io.debezium.data.Json"; break;
+    case FT_GEOM:
+        type = "struct";
+        name = "io.debezium.data.geometry.Geometry";
+        break;
     default: break; /* Text and binary: strings, as the binlog path. */
     }
-    sl_buf_printf(b, "{\"type\":\"%s\",\"optional\":%s", type,
-                  f->nullable ? "true" : "false");
+    sl_buf_printf(b, "{\"type\":\"%s\"", type);
+    if (f->ft == FT_GEOM)
+        sl_buf_append_str(b, ",\"fields\":[{\"type\":\"bytes\",\"optional\":"
+                             "false,\"field\":\"wkb\"},{\"type\":\"int32\","
+                             "\"optional\":true,\"field\":\"srid\"}]");
+    sl_buf_printf(b, ",\"optional\":%s", f->nullable ? "true" : "false");
     if (name != NULL)
         sl_buf_printf(b, ",\"name\":\"%s\",\"version\":1", name);
     if (name != NULL && f->ft == FT_BIT)

@@ -234,7 +234,8 @@ static int literal(sl_buf_t *b, sl_buf_t *tmp, const sl_jr_doc_t *doc,
         hex_literal(b, tmp->data, tmp->len, 0);
         return sl_buf_error(b);
     }
-    case SL__SNAP_JSON: return SL_EUNSUPPORTED;
+    case SL__SNAP_JSON:
+    case SL__SNAP_GEOM: return SL_EUNSUPPORTED;
     }
     return SL_EUNSUPPORTED;
 }
@@ -322,6 +323,29 @@ static int valid_number(const char *s, size_t n) {
  * and span[2i+1] get where column i's value starts and ends in out (the
  * window key and the cursor are cut from these spans, so the row is never
  * parsed back). span may be NULL (a copy needs no key). */
+/* A spatial value as the server stores it and sends it (the SRID, 4
+ * bytes little-endian, then WKB), as the decoder writes it
+ * (capture/decoder/types.c): {"srid":N,"wkb":"hex"}. */
+static int geometry(sl_json_t *json, const uint8_t *p, size_t n) {
+    static const char hx[] = "0123456789abcdef";
+    if (n < 4)
+        return SL_ECORRUPT;
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_printf(&b, "{\"srid\":%u,\"wkb\":\"",
+                  (unsigned)p[0] | (unsigned)p[1] << 8 | (unsigned)p[2] << 16 |
+                      (unsigned)p[3] << 24);
+    for (size_t i = 4; i < n; i++) {
+        sl_buf_append_u8(&b, (uint8_t)hx[p[i] >> 4]);
+        sl_buf_append_u8(&b, (uint8_t)hx[p[i] & 15]);
+    }
+    sl_buf_append_str(&b, "\"}");
+    int rc = sl_buf_error(&b);
+    if (rc == 0)
+        sl_json_raw(json, (const char *)b.data, b.len);
+    sl_buf_free(&b);
+    return rc;
+}
+
 static int render_row(sl__snap_job_t *job, MYSQL_ROW row,
                       const unsigned long *lens, sl_buf_t *out, size_t *span) {
     sl_json_t json;
@@ -358,6 +382,10 @@ static int render_row(sl__snap_job_t *job, MYSQL_ROW row,
         case SL__SNAP_DEC:
         case SL__SNAP_STR:
         case SL__SNAP_TIME: sl_json_strn(&json, v, n); break;
+        case SL__SNAP_GEOM:
+            if (geometry(&json, (const uint8_t *)v, n) != 0)
+                return SL_ECORRUPT;
+            break;
         }
         if (span != NULL)
             span[2 * i + 1] = out->len;
