@@ -632,9 +632,9 @@ void sl__fmt_pk_names(sl_buf_t *out, const sl_tablemap_t *tm) {
 }
 
 const char *sl__fmt_op_name(sl_binlog_format_t fmt, sl_change_op_t op) {
-    /* Per format: insert, update, delete, and any other op -- the
-     * snapshot's read rows (capture/snapshot/), once the op exists: the
-     * hook for them is here. */
+    /* Per format: insert, update, delete, and any other op (a read row:
+     * capture/snapshot/render_fmt.c writes its own envelopes with the
+     * same names). */
     static const char *const names[3][4] = {
         {"c", "u", "d", "r"},
         {"insert", "update", "delete", "bootstrap-insert"},
