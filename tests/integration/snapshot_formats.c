@@ -14,6 +14,10 @@
  * Maxwell's bootstrap-start / bootstrap-insert / bootstrap-complete
  * (docs/bootstrapping.md: "data":{} on the brackets), Canal's
  * FlatMessage with type INSERT, isDdl false, old null.
+ *
+ * Debugging: SNAPSHOT_FORMATS_DUMP=1 prints the partition (and, under
+ * writes, the events of the first differing key); SNAPSHOT_FORMATS_SLUICE=1
+ * also compares the sluice format's read rows, printing differences only.
  */
 #include "client.h"
 #include "harness.h"
@@ -371,4 +375,267 @@ SL_TEST(snapshot_formats_equal_the_binlog_path) {
     check_format(m, "canal", 0, 3304);
     sl_harness_exec(m, "DROP DATABASE " DB);
     mysql_close(m);
+}
+
+/* ---- The window in the formats, under writes ---------------------------
+ * The same join as capture_snapshot.c checks in the sluice format, in each
+ * other format: a table of NW rows read in small chunks (with a pause that
+ * widens each window) while a writer updates, deletes, inserts and moves
+ * primary keys; the partition, replayed as a consumer of that format does
+ * it (read rows and inserts as upserts, a key change as a delete of the
+ * old key, deletes by the before image's key), equals the source. */
+
+#define NW 3000
+#define MAXID 200000
+
+typedef struct {
+    int have[MAXID];
+    long v[MAXID];
+} wmodel_t;
+
+/* The number at member name of obj (Canal's values are strings). */
+static long num_at(const sl_jr_doc_t *d, uint32_t obj, const char *name,
+                   int *ok) {
+    uint32_t v = obj != SL_JR_NONE ? sl_jr_get(d, obj, name) : SL_JR_NONE;
+    *ok = v != SL_JR_NONE && (sl_jr_type(d, v) == SL_JR_NUMBER ||
+                              sl_jr_type(d, v) == SL_JR_STRING);
+    if (!*ok)
+        return 0;
+    size_t n;
+    const char *raw = sl_jr_raw(d, v, &n);
+    char t[32];
+    snprintf(t, sizeof t, "%.*s", (int)(n < 31 ? n : 31), raw);
+    return strtol(t, NULL, 10);
+}
+
+static void wput(wmodel_t *m, const sl_jr_doc_t *d, uint32_t img) {
+    int ok1, ok2;
+    long id = num_at(d, img, "id", &ok1), v = num_at(d, img, "v", &ok2);
+    SL_CHECK(ok1 && ok2 && id > 0 && id < MAXID);
+    if (ok1 && ok2 && id > 0 && id < MAXID) {
+        m->have[id] = 1;
+        m->v[id] = v;
+    }
+}
+
+static void wdel(wmodel_t *m, const sl_jr_doc_t *d, uint32_t img) {
+    int ok;
+    long id = num_at(d, img, "id", &ok);
+    SL_CHECK(ok && id > 0 && id < MAXID);
+    if (ok && id > 0 && id < MAXID)
+        m->have[id] = 0;
+}
+
+/* Applies one event of the format to the model; counts read rows. */
+static void wreplay(wmodel_t *m, const char *fmt, const char *line,
+                    long *reads) {
+    sl_jr_doc_t doc;
+    sl_jr_init(&doc);
+    SL_CHECK(sl_jr_parse(&doc, line, strlen(line)) == 0);
+    char t[64];
+    if (strcmp(fmt, "debezium") == 0) {
+        raw_of(&doc, 0, "op", t, sizeof t);
+        uint32_t b = sl_jr_get(&doc, 0, "before"),
+                 a = sl_jr_get(&doc, 0, "after");
+        if (strcmp(t, "\"d\"") == 0) {
+            wdel(m, &doc, b);
+        } else {
+            if (strcmp(t, "\"u\"") == 0)
+                wdel(m, &doc, b); /* A key change leaves the old key. */
+            wput(m, &doc, a);
+            *reads += strcmp(t, "\"r\"") == 0;
+        }
+    } else if (strcmp(fmt, "maxwell") == 0) {
+        raw_of(&doc, 0, "type", t, sizeof t);
+        uint32_t data = sl_jr_get(&doc, 0, "data");
+        if (strcmp(t, "\"delete\"") == 0) {
+            wdel(m, &doc, data);
+        } else if (strcmp(t, "\"update\"") == 0) {
+            uint32_t old = sl_jr_get(&doc, 0, "old");
+            if (old != SL_JR_NONE && sl_jr_get(&doc, old, "id") != SL_JR_NONE)
+                wdel(m, &doc, old);
+            wput(m, &doc, data);
+        } else if (strcmp(t, "\"insert\"") == 0 ||
+                   strcmp(t, "\"bootstrap-insert\"") == 0) {
+            wput(m, &doc, data);
+            *reads += strcmp(t, "\"bootstrap-insert\"") == 0;
+        }
+    } else {
+        raw_of(&doc, 0, "type", t, sizeof t);
+        uint32_t data = sl_jr_get(&doc, 0, "data");
+        uint32_t row = data != SL_JR_NONE ? data + 1 : SL_JR_NONE;
+        char id[32];
+        raw_of(&doc, 0, "id", id, sizeof id);
+        if (strcmp(t, "\"DELETE\"") == 0) {
+            wdel(m, &doc, row);
+        } else {
+            uint32_t old = sl_jr_get(&doc, 0, "old");
+            if (strcmp(t, "\"UPDATE\"") == 0 && old != SL_JR_NONE &&
+                sl_jr_type(&doc, old) == SL_JR_ARRAY &&
+                sl_jr_get(&doc, old + 1, "id") != SL_JR_NONE)
+                wdel(m, &doc, old + 1);
+            wput(m, &doc, row);
+            *reads += strcmp(id, "0") == 0;
+        }
+    }
+    sl_jr_free(&doc);
+}
+
+static void check_under_writes(MYSQL *m, const char *fmt, unsigned server_id) {
+    char topic[64], logpath[700], sid[16];
+    snprintf(topic, sizeof topic, "sfw%s", fmt);
+    snprintf(logpath, sizeof logpath, "%s/capture-%s.log", sl_test_tmpdir(),
+             topic);
+    snprintf(sid, sizeof sid, "%u", server_id);
+    printf("# under writes: %s\n", fmt);
+    sl_harness_exec(m, "DROP DATABASE IF EXISTS snap_fw");
+    sl_harness_exec(m, "CREATE DATABASE snap_fw");
+    sl_harness_exec(m, "CREATE TABLE snap_fw.w (id INT PRIMARY KEY, v INT)");
+    sl_harness_exec(m, "USE snap_fw");
+    sl_harness_exec(m, "INSERT INTO snap_fw.w SELECT seq, seq FROM "
+                       "seq_1_to_3000");
+    sl_harness_broker_t b;
+    memset(&b, 0, sizeof b);
+    sl_harness_broker_start(&b, NULL, 20000);
+    const char *const flags[] = {"--topic",
+                                 topic,
+                                 "--name",
+                                 topic,
+                                 "--server-id",
+                                 sid,
+                                 "--include",
+                                 "snap_fw\\.w",
+                                 "--format",
+                                 fmt,
+                                 "--snapshot",
+                                 "initial",
+                                 "--heartbeat",
+                                 "200ms",
+                                 "--snapshot-chunk",
+                                 "97",
+                                 "--snapshot-chunk-time",
+                                 "0",
+                                 NULL};
+    int cap = sl_harness_start_capture(b.addr, flags, logpath);
+    MYSQL *w = sl_harness_mysql("SOURCE", "snap_fw");
+    unsigned r = 7;
+    long next = NW + 1, changes = 0;
+    /* Writes until the snapshot ends, at most 4000 (inserts grow the
+     * table ahead of the cursor); then the snapshot finishes alone. */
+    for (int i = 0; i < 4000; i++) {
+        if (i % 50 == 0) {
+            size_t len = 0;
+            FILE *f = fopen(logpath, "r");
+            char *log = NULL;
+            if (f != NULL) {
+                fclose(f);
+                log = (char *)sl_harness_slurp(logpath, &len);
+                log = realloc(log, len + 1);
+                log[len] = '\0';
+            }
+            int done = log != NULL && strstr(log, "snapshot complete") != NULL;
+            free(log);
+            if (done)
+                break;
+        }
+        r = r * 1103515245u + 12345u;
+        long k = 1 + (long)((r >> 8) % NW);
+        char sql[160];
+        switch ((r >> 4) % 4) {
+        case 0:
+            snprintf(sql, sizeof sql, "UPDATE w SET v = v + 1 WHERE id = %ld",
+                     k);
+            break;
+        case 1:
+            snprintf(sql, sizeof sql, "DELETE FROM w WHERE id = %ld", k);
+            break;
+        case 2:
+            snprintf(sql, sizeof sql, "INSERT INTO w VALUES (%ld, %ld)", next,
+                     next);
+            next++;
+            break;
+        default:
+            snprintf(sql, sizeof sql,
+                     "UPDATE IGNORE w SET id = id + 100000 WHERE id = %ld", k);
+            break;
+        }
+        if (mysql_query(w, sql) == 0)
+            changes++;
+    }
+    wait_log(logpath, "snapshot complete");
+    sl_harness_exec(w, "INSERT INTO w VALUES (199999, -1)");
+    sl_client_t *cl = sl_harness_broker_client(&b, NULL);
+    sl_harness_wait_partition_text(
+        cl, topic, "snap_fw.w",
+        strcmp(fmt, "canal") == 0 ? "\"id\":\"199999\"" : "\"id\":199999",
+        logpath);
+    char *text = sl_harness_partition_text(cl, topic, "snap_fw.w");
+    wmodel_t *model = calloc(1, sizeof *model);
+    long reads = 0;
+    char *copy = strdup(text);
+    for (char *p = text, *e; (e = strchr(p, '\n')) != NULL; p = e + 1) {
+        *e = '\0';
+        wreplay(model, fmt, p, &reads);
+    }
+    free(text);
+    text = copy;
+    SL_CHECK(mysql_query(m, "SELECT id, v FROM snap_fw.w") == 0);
+    MYSQL_RES *res = mysql_store_result(m);
+    SL_CHECK(res != NULL);
+    long bad = 0, n = 0;
+    MYSQL_ROW row;
+    while (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
+        long id = strtol(row[0], NULL, 10), v = strtol(row[1], NULL, 10);
+        n++;
+        if (id <= 0 || id >= MAXID || !model->have[id] || model->v[id] != v) {
+            if (bad++ < 5)
+                printf("# source row %ld=%ld: replay has %s%ld\n", id, v,
+                       id > 0 && id < MAXID && model->have[id] ? "" : "none ",
+                       id > 0 && id < MAXID ? model->v[id] : 0);
+            if (bad == 1 && getenv("SNAPSHOT_FORMATS_DUMP") != NULL) {
+                char pat[32], pat2[32];
+                snprintf(pat, sizeof pat, "\"id\":%s%ld",
+                         strcmp(fmt, "canal") == 0 ? "\"" : "", id);
+                snprintf(pat2, sizeof pat2, "\"id\":%s%ld",
+                         strcmp(fmt, "canal") == 0 ? "\"" : "", id - 100000);
+                for (char *p = text, *e; (e = strchr(p, '\n')) != NULL;
+                     p = e + 1) {
+                    *e = '\0';
+                    if (strstr(p, pat) || strstr(p, pat2))
+                        printf("#   %s\n", p);
+                    *e = '\n';
+                }
+            }
+        } else {
+            model->have[id] = 0;
+        }
+    }
+    if (res != NULL)
+        mysql_free_result(res);
+    for (long id = 1; id < MAXID; id++)
+        if (model->have[id] && bad++ < 10)
+            printf("# replay has %ld, the source has no such row\n", id);
+    printf("# %s: %ld changes during the snapshot, %ld read rows, %ld source "
+           "rows, %ld differences\n",
+           fmt, changes, reads, n, bad);
+    SL_CHECK_INT(bad, 0);
+    SL_CHECK(changes > 0 && reads > 0);
+    free(text);
+    free(model);
+    sl_client_close(cl);
+    mysql_close(w);
+    sl_harness_stop(cap, SIGTERM, 20000);
+    sl_harness_broker_stop(&b, SIGTERM, 20000);
+}
+
+SL_TEST(snapshot_formats_join_the_stream_under_writes) {
+    setenv("SLUICE_SNAPSHOT_TEST_PAUSE_MS", "10", 1);
+    MYSQL *m = sl_harness_mysql("SOURCE", NULL);
+    if (getenv("SNAPSHOT_FORMATS_ONLY") == NULL)
+        check_under_writes(m, "debezium", 3311);
+    check_under_writes(m, "maxwell", 3312);
+    check_under_writes(m, "canal", 3313);
+    sl_harness_exec(m, "DROP DATABASE snap_fw");
+    mysql_close(m);
+    unsetenv("SLUICE_SNAPSHOT_TEST_PAUSE_MS");
 }
