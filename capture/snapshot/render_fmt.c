@@ -616,6 +616,15 @@ static void copy_member(sl_buf_t *b, const sl_jr_doc_t *d, uint32_t obj,
 
 int sl__snap_fmt_view(sl_snap_t *snap, const sl_change_t *chg,
                       sl_change_t *view) {
+    *view = *chg;
+    /* Only sluice's own tables and the table in a window are read by
+     * the snapshot: the other rows cost nothing. */
+    int own = chg->db_len == 6 && memcmp(chg->db, "sluice", 6) == 0;
+    if (!own && (chg->table_len != strlen(snap->jp->table) ||
+                 chg->db_len != strlen(snap->jp->db) ||
+                 memcmp(chg->table, snap->jp->table, chg->table_len) != 0 ||
+                 memcmp(chg->db, snap->jp->db, chg->db_len) != 0))
+        return 0;
     sl_buf_t *b = &snap->fview;
     sl_buf_reset(b);
     sl_buf_append_str(b, "{\"before\":");
@@ -638,9 +647,8 @@ int sl__snap_fmt_view(sl_snap_t *snap, const sl_change_t *chg,
         sl_buf_append_str(b, ",\"gtid\":");
         jstr(b, chg->gtid, strlen(chg->gtid));
     }
-    int wm = chg->db_len == 6 && memcmp(chg->db, "sluice", 6) == 0;
     sl_jr_doc_t *d = &snap->doc;
-    if (wm && sl_jr_parse(d, chg->json, chg->json_len) == 0) {
+    if (own && sl_jr_parse(d, chg->json, chg->json_len) == 0) {
         uint32_t top = 0;
         if (snap->o.format == SL_FORMAT_DEBEZIUM) {
             uint32_t p = sl_jr_get(d, 0, "payload");
@@ -658,7 +666,6 @@ int sl__snap_fmt_view(sl_snap_t *snap, const sl_change_t *chg,
     sl_buf_append_str(b, "}}");
     if (sl_buf_error(b))
         return SL_ENOMEM;
-    *view = *chg;
     view->json = (const char *)b->data;
     view->json_len = b->len;
     return 0;
