@@ -1392,8 +1392,7 @@ static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
     /* Read rows in the stream's format (capture/snapshot/render_fmt.c). */
     if (sl_binlog_format_parse(sl_config_get(&svc->cfg, "format"),
                                &so.format) != 0 ||
-        sl_config_get_bool(&svc->cfg, "debezium-schemas",
-                           &so.format_schemas) != 0)
+        sl_config_get_bool(&svc->cfg, "debezium-schemas", &so.format_schemas))
         return SL_EUSAGE;
     int rc = sl_snap_new(&svc->snap, &so);
     if (rc != 0)

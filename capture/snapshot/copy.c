@@ -261,7 +261,7 @@ static int copy_row_cb(void *ctx, const char *json, size_t len) {
         rc = sl__snap_render_read(snap, &snap->out, json, len, cr->n++);
     return rc ? rc
               : sl__snap_publish(snap, snap->db, snap->table, hash, 0,
-                                (const char *)snap->out.data, snap->out.len);
+                                 (const char *)snap->out.data, snap->out.len);
 }
 
 /* The stream reached the open view's position: the copy is published
@@ -323,7 +323,7 @@ static int copy_publish(sl_snap_t *snap, const sl_schema_t *schema, char *err,
         (rc = snap->o.boundary(snap->o.ctx, 1)) == 0 &&
         (rc = sl__snap_render_marker(snap, 0, &marker)) == 0)
         rc = sl__snap_publish(snap, snap->db, snap->table, 0, 1,
-                             (const char *)marker.data, marker.len);
+                              (const char *)marker.data, marker.len);
     copy_row_t cr = {.snap = snap};
     sl_jr_init(&cr.doc);
     if (rc == 0)
@@ -333,7 +333,7 @@ static int copy_publish(sl_snap_t *snap, const sl_schema_t *schema, char *err,
     snap->rows = n;
     if (rc == 0 && (rc = sl__snap_render_marker(snap, 1, &marker)) == 0)
         rc = sl__snap_publish(snap, snap->db, snap->table, 0, 1,
-                             (const char *)marker.data, marker.len);
+                              (const char *)marker.data, marker.len);
     sl_buf_free(&marker);
     if (rc != 0)
         return rc;

@@ -55,7 +55,7 @@ typedef struct {
     size_t limit;
     int want_estimate;
     char lw[96], hw[96]; /* The watermark marks. */
-    int format; /* sl_binlog_format_t of the rows (render_fmt.c). */
+    int format;          /* sl_binlog_format_t of the rows (render_fmt.c). */
     struct sl__snap_fmtcol_s *fcols; /* NULL in the sluice format. Owned. */
     /* Written by the worker while QUEUED. */
     sl_buf_t rows;

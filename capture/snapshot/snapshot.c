@@ -843,7 +843,7 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
     sl_buf_t marker = SL_BUF_INIT;
     if (first && (rc = sl__snap_render_marker(snap, 0, &marker)) == 0)
         rc = sl__snap_publish(snap, job->db, job->table, 0, 1,
-                             (const char *)marker.data, marker.len);
+                              (const char *)marker.data, marker.len);
     size_t off = 0;
     while (rc == 0 && off < snap->out.len) {
         uint32_t len;
@@ -851,8 +851,7 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
         const char *json = (const char *)snap->out.data + off + sizeof len;
         uint64_t hash;
         memcpy(&hash, json + len, sizeof hash);
-        rc = sl__snap_publish(snap, job->db, job->table, hash, 0, json,
-                             len);
+        rc = sl__snap_publish(snap, job->db, job->table, hash, 0, json, len);
         off += sizeof len + len + sizeof hash;
     }
     snap->rows += em.n;
@@ -860,7 +859,7 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
     snap->dropped_total += dropped;
     if (rc == 0 && done && (rc = sl__snap_render_marker(snap, 1, &marker)) == 0)
         rc = sl__snap_publish(snap, job->db, job->table, 0, 1,
-                             (const char *)marker.data, marker.len);
+                              (const char *)marker.data, marker.len);
     sl_buf_free(&marker);
     if (rc != 0)
         return rc;
