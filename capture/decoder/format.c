@@ -453,8 +453,10 @@ int sl__dec_fmt_row(sl_binlog_t *dec, const sl_tablemap_t *tm, sl_change_t *chg,
     sl_buf_reset(&dec->pend);
     sl_buf_reset(&dec->pend_names);
     sl_buf_append(&dec->pend, out->data + start, out->len - start);
-    sl_buf_append(&dec->pend, chg->before, chg->before_len);
-    sl_buf_append(&dec->pend, chg->after, chg->after_len);
+    if (chg->before != NULL)
+        sl_buf_append(&dec->pend, chg->before, chg->before_len);
+    if (chg->after != NULL)
+        sl_buf_append(&dec->pend, chg->after, chg->after_len);
     sl_buf_append(&dec->pend_names, chg->db, chg->db_len);
     sl_buf_append(&dec->pend_names, chg->table, chg->table_len);
     sl_buf_append_str(&dec->pend_names, dec->file ? dec->file : "-");
