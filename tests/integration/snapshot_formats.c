@@ -152,6 +152,23 @@ static void raw_of(const sl_jr_doc_t *d, uint32_t obj, const char *name,
     snprintf(out, cap, "%s%.*s%s", q ? "\"" : "", (int)n, raw, q ? "\"" : "");
 }
 
+/* The member names of an object, in order, comma-separated. */
+static void member_names(const sl_jr_doc_t *d, uint32_t obj, char *out,
+                         size_t cap) {
+    size_t n = 0;
+    out[0] = '\0';
+    if (obj == SL_JR_NONE || sl_jr_type(d, obj) != SL_JR_OBJECT)
+        return;
+    uint32_t it = 0, key, val;
+    while (sl_jr_next(d, obj, &it, &key, &val)) {
+        size_t len;
+        const char *raw = sl_jr_raw(d, key, &len);
+        n += (size_t)snprintf(out + n, cap - n, "%.*s,", (int)len, raw);
+        if (n >= cap)
+            break;
+    }
+}
+
 static long id_of(const char *fmt, ev_t *ev) {
     char t[64];
     raw_of(&ev->doc, ev->img, "id", t, sizeof t);
@@ -308,6 +325,18 @@ static void check_format(MYSQL *m, const char *fmt, int schemas,
         if (strcmp(fmt, "sluice") == 0)
             continue; /* Values only, printed (SNAPSHOT_FORMATS_SLUICE). */
         const ev_t *rd = &reads[k], *st = &stream[k];
+        if (strcmp(fmt, "maxwell") != 0) {
+            /* The envelope's members, in order, are the stream's. */
+            char ra[512], sa[512];
+            member_names(&rd->doc, rd->root, ra, sizeof ra);
+            member_names(&st->doc, st->root, sa, sizeof sa);
+            SL_CHECK_STR(ra, sa);
+            uint32_t rs = sl_jr_get(&rd->doc, rd->root, "source");
+            uint32_t ss = sl_jr_get(&st->doc, st->root, "source");
+            member_names(&rd->doc, rs, ra, sizeof ra);
+            member_names(&st->doc, ss, sa, sizeof sa);
+            SL_CHECK_STR(ra, sa);
+        }
         if (strcmp(fmt, "canal") == 0) {
             static const char *const meta[] = {
                 "mysqlType", "sqlType", "pkNames", "database",
