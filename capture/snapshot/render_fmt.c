@@ -37,6 +37,8 @@
 #include "version.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,15 +377,32 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-/* A JSON number's text: an optional minus, then digits (integers). */
+/* An integer as the server writes it, which is a JSON number: an
+ * optional minus, then digits without a leading zero ("0" alone). */
 static int is_int(const char *v, size_t n) {
     size_t i = n > 0 && v[0] == '-';
-    if (i >= n)
+    if (i >= n || (v[i] == '0' && (n - i > 1 || i > 0)))
         return 0;
     for (; i < n; i++)
         if (!isdigit((unsigned char)v[i]))
             return 0;
     return 1;
+}
+
+/* A DECIMAL's text: [-]digits[.digits], no leading zero but "0.". */
+static int is_decimal(const char *v, size_t n) {
+    size_t i = n > 0 && v[0] == '-', d = 0, point = 0;
+    if (i + 1 < n && v[i] == '0' && v[i + 1] != '.')
+        return 0;
+    for (; i < n; i++) {
+        if (isdigit((unsigned char)v[i]))
+            d++;
+        else if (v[i] == '.' && d > 0 && !point)
+            point = d + 1;
+        else
+            return 0;
+    }
+    return d > 0 && point != d + 1;
 }
 
 static void quoted(sl_buf_t *out, const char *v, size_t n) {
@@ -432,13 +451,16 @@ static int put_value(const sl__snap_job_t *job, const sl__snap_fmtcol_t *f,
         return 0;
     case FT_FLOAT:
     case FT_DOUBLE: {
-        if (n == 0 || n >= sizeof num)
+        /* Decimal text only (strtod would take "inf" and hex too), and a
+         * finite value, as the binlog path requires. */
+        if (n == 0 || n >= sizeof num || strspn(v, "0123456789+-.eE") < n)
             return SL_ECORRUPT;
         memcpy(num, v, n);
         num[n] = '\0';
         char *end;
         double d = strtod(num, &end);
-        if (*end != '\0')
+        if (*end != '\0' || !isfinite(d) ||
+            (f->ft == FT_FLOAT && !isfinite((float)d)))
             return SL_ECORRUPT;
         size_t at = out->len;
         if (f->ft == FT_FLOAT)
@@ -457,16 +479,16 @@ static int put_value(const sl__snap_job_t *job, const sl__snap_fmtcol_t *f,
         return 0;
     }
     case FT_DEC:
-        for (size_t i = 0; i < n; i++)
-            if (!strchr("0123456789.-", v[i]))
-                return SL_ECORRUPT;
+        if (!is_decimal(v, n))
+            return SL_ECORRUPT;
         if (fmt == SL_FORMAT_MAXWELL)
             sl_buf_append(out, v, n);
         else
             quoted(out, v, n);
         return 0;
     case FT_YEAR: {
-        if (!is_int(v, n) || n > 4)
+        /* Four digits ("0000" for the zero year). */
+        if (n == 0 || n > 4 || strspn(v, "0123456789") < n)
             return SL_ECORRUPT;
         int k = snprintf(num, sizeof num, "%lu", strtoul(v, NULL, 10));
         if (canal)
@@ -503,6 +525,12 @@ static int put_value(const sl__snap_job_t *job, const sl__snap_fmtcol_t *f,
         /* Selected as col+0: the value as a number. */
         if (!is_int(v, n) || v[0] == '-' || n > 20)
             return SL_ECORRUPT;
+        if (f->bits == 0 || f->bits > 64)
+            return SL_ECORRUPT;
+        errno = 0;
+        unsigned long long u = strtoull(v, NULL, 10);
+        if (errno != 0 || (f->bits < 64 && u >> f->bits != 0))
+            return SL_ECORRUPT;
         if (!dbz) {
             if (canal)
                 quoted(out, v, n);
@@ -510,7 +538,6 @@ static int put_value(const sl__snap_job_t *job, const sl__snap_fmtcol_t *f,
                 sl_buf_append(out, v, n);
             return 0;
         }
-        unsigned long long u = strtoull(v, NULL, 10);
         unsigned nb = (f->bits + 7) / 8;
         uint8_t be[8];
         for (unsigned i = 0; i < nb; i++)
@@ -542,11 +569,18 @@ static int put_value(const sl__snap_job_t *job, const sl__snap_fmtcol_t *f,
         return rc == SL_ENOMEM ? rc : rc != 0 ? SL_ECORRUPT : 0;
     }
     case FT_JSON:
-        /* MySQL's JSON: the document (maxwell) or its text. */
-        if (fmt == SL_FORMAT_MAXWELL)
+        /* MySQL's JSON: the document (maxwell), checked, or its text. */
+        if (fmt == SL_FORMAT_MAXWELL) {
+            sl_jr_doc_t doc;
+            sl_jr_init(&doc);
+            int rc = sl_jr_parse(&doc, v, n);
+            sl_jr_free(&doc);
+            if (rc != 0)
+                return rc == SL_ENOMEM ? rc : SL_ECORRUPT;
             sl_buf_append(out, v, n);
-        else
+        } else {
             jstr(out, v, n);
+        }
         return 0;
     default: jstr(out, v, n); return 0;
     }

@@ -205,6 +205,16 @@ SL_TEST(snapshot_fmt_refuses_impossible_text) {
         {{"tm", "time", "time", NULL, 1}, ":00:00", 0, 0, 0},
         {{"b", "bit", "bit(10)", NULL, 1}, "-1", 0, 0, 0},
         {{"y", "year", "year(4)", NULL, 1}, "20245", 0, 0, 0},
+        {{"i", "int", "int(11)", NULL, 1}, "007", 0, 0, 0},
+        {{"i", "int", "int(11)", NULL, 1}, "-0", 0, 0, 0},
+        {{"f", "float", "float", NULL, 1}, "1e39", 0, 0, 0},
+        {{"f", "double", "double", NULL, 1}, "inf", 0, 0, 0},
+        {{"f", "double", "double", NULL, 1}, "0x1p3", 0, 0, 0},
+        {{"n", "decimal", "decimal(10,2)", NULL, 1}, "", 0, 0, 0},
+        {{"n", "decimal", "decimal(10,2)", NULL, 1}, "1.", 0, 0, 0},
+        {{"n", "decimal", "decimal(10,2)", NULL, 1}, "01.5", 0, 0, 0},
+        {{"b", "bit", "bit(10)", NULL, 1}, "1024", 0, 0, 0},
+        {{"b", "bit", "bit(64)", NULL, 1}, "18446744073709551616", 0, 0, 0},
     };
     char got[256];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -215,4 +225,10 @@ SL_TEST(snapshot_fmt_refuses_impossible_text) {
                    bad[i].col.column_type, rc, got);
         SL_CHECK_INT(rc, SL_ECORRUPT);
     }
+    /* Maxwell writes MySQL's JSON as the document: it must be one. */
+    tcol_t j = {"j", "json", "json", NULL, 1};
+    SL_CHECK_INT(render1(SL_FORMAT_MAXWELL, &j, "{\"a\":", 5, got, sizeof got),
+                 SL_ECORRUPT);
+    SL_CHECK_INT(render1(SL_FORMAT_MAXWELL, &j, "[1]", 3, got, sizeof got), 0);
+    SL_CHECK_STR(got, "[1]");
 }
