@@ -56,7 +56,7 @@ sl_h_wait_for broker 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$kport" ||
     { fail "setup: broker did not start"; exit 1; }
 
 pids=()
-sid=7191
+sid=7291
 for c in "ksfd" "ksfs --debezium-schemas"; do
     read -r t extra <<< "$c"
     # shellcheck disable=SC2086 # extra is zero or one flag.
