@@ -53,6 +53,8 @@ void sl__dec_fmt_free(sl_binlog_t *dec) {
     sl_buf_free(&dec->fkey);
     sl_buf_free(&dec->pend);
     sl_buf_free(&dec->pend_names);
+    sl_buf_free(&dec->pend_img[0]);
+    sl_buf_free(&dec->pend_img[1]);
     sl_buf_free(&dec->fquery);
 }
 
@@ -324,20 +326,18 @@ static int flush_pending(sl_binlog_t *dec, int commit) {
     size_t start = sl__dec_begin(dec);
     sl_buf_t *out = &dec->out;
     sl_change_t chg = dec->pend_chg;
-    /* The held copy is the row's JSON, then its images. */
-    size_t jlen = dec->pend.len - chg.before_len - chg.after_len;
-    sl__dec_out_raw(out, dec->pend.data, jlen - 1);
+    sl__dec_out_raw(out, dec->pend.data, dec->pend.len - 1);
     if (commit)
         SL__DEC_OUT_LIT(out, ",\"commit\":true");
     sl__dec_out_c(out, '}');
     chg.db = (const char *)dec->pend_names.data;
     chg.table = chg.db + chg.db_len;
-    /* The images are inside the held copy (the snapshot's window reads
-     * their keys), not in the output. */
+    /* The images were kept aside (the snapshot's window reads their
+     * keys); they are not in the output. */
     if (chg.before != NULL)
-        chg.before = (const char *)dec->pend.data + jlen;
+        chg.before = (const char *)dec->pend_img[0].data;
     if (chg.after != NULL)
-        chg.after = (const char *)dec->pend.data + jlen + chg.before_len;
+        chg.after = (const char *)dec->pend_img[1].data;
     /* The row keeps its own coordinates (the file name copied after
      * the names: the decoder may have moved on to the next file). */
     chg.file = chg.table + chg.table_len;
@@ -453,10 +453,14 @@ int sl__dec_fmt_row(sl_binlog_t *dec, const sl_tablemap_t *tm, sl_change_t *chg,
     sl_buf_reset(&dec->pend);
     sl_buf_reset(&dec->pend_names);
     sl_buf_append(&dec->pend, out->data + start, out->len - start);
-    if (chg->before != NULL)
-        sl_buf_append(&dec->pend, chg->before, chg->before_len);
-    if (chg->after != NULL)
-        sl_buf_append(&dec->pend, chg->after, chg->after_len);
+    /* Its images move aside, and the next row renders into the buffers
+     * they leave (no copy). */
+    for (int i = 0; i < 2; i++)
+        if (row.img[i] != NULL) {
+            sl_buf_t t = dec->fimg[i];
+            dec->fimg[i] = dec->pend_img[i];
+            dec->pend_img[i] = t;
+        }
     sl_buf_append(&dec->pend_names, chg->db, chg->db_len);
     sl_buf_append(&dec->pend_names, chg->table, chg->table_len);
     sl_buf_append_str(&dec->pend_names, dec->file ? dec->file : "-");

@@ -209,6 +209,7 @@ struct sl_binlog_s {
     int has_pend;
     sl_change_t pend_chg;
     sl_buf_t pend_names;
+    sl_buf_t pend_img[2]; /* Its images: swapped with fimg, not copied. */
     /* debezium's source.thread and source.query: the thread id + 1 of the
      * transaction's BEGIN query event (0: none), the statement of the
      * last Rows_query / Annotate_rows event (has_fquery), both cleared
