@@ -1088,16 +1088,6 @@ static int setup(svc_t *svc, int argc, char **argv) {
                  "--snapshot must be initial, never or when_needed");
         return SL_EUSAGE;
     }
-    /* Snapshot rows are rendered in the sluice format only (capture/
-     * snapshot/): a debezium, maxwell or canal stream would get events of
-     * another shape in the middle, so the two are refused together. */
-    if (event_format != SL_FORMAT_SLUICE && svc->snap_mode != SL_SNAP_NEVER) {
-        snprintf(svc->err, sizeof svc->err,
-                 "--format %s: snapshots are published in the sluice format "
-                 "only so far; add --snapshot never (docs/snapshot.md)",
-                 sl_config_get(&svc->cfg, "format"));
-        return SL_EUSAGE;
-    }
     const sl_strlist_t *skip = sl_config_get_list(&svc->cfg, "skip-event-type");
     for (size_t i = 0; i < skip->count; i++) {
         uint64_t type;
@@ -1281,6 +1271,14 @@ static int snap_publish_cb(void *ctx, const char *db, const char *table,
     return err;
 }
 
+static int snap_publish_key_cb(void *ctx, const char *db, const char *table,
+                               uint64_t key_hash, const char *json, size_t len,
+                               const char *key, size_t key_len) {
+    svc_t *svc = ctx;
+    return publish_to(svc, db, strlen(db), table, strlen(table), key_hash, json,
+                      len, 0, key, key_len);
+}
+
 static int snap_boundary_cb(void *ctx, int force) {
     svc_t *svc = ctx;
     int err = boundary_here(svc);
@@ -1384,11 +1382,18 @@ static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
         .max_threads_running = threads,
         .max_lag_s = (lag_ms + 999) / 1000,
         .publish = snap_publish_cb,
+        .publish_key = snap_publish_key_cb,
+        .format_name = sl_config_get(&svc->cfg, "topic"),
         .boundary = snap_boundary_cb,
         .want_table = want_table,
         .want_column = snap_want_column_cb,
         .ctx = svc,
     };
+    /* Read rows in the stream's format (capture/snapshot/render_fmt.c). */
+    if (sl_binlog_format_parse(sl_config_get(&svc->cfg, "format"),
+                               &so.format) != 0 ||
+        sl_config_get_bool(&svc->cfg, "debezium-schemas", &so.format_schemas))
+        return SL_EUSAGE;
     int rc = sl_snap_new(&svc->snap, &so);
     if (rc != 0)
         return rc;

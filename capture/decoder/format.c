@@ -28,6 +28,7 @@
  *             sluice.
  */
 #include "format_int.h"
+#include "hash.h"
 #include "json_bin.h"
 
 #include <stdio.h>
@@ -52,6 +53,8 @@ void sl__dec_fmt_free(sl_binlog_t *dec) {
     sl_buf_free(&dec->fkey);
     sl_buf_free(&dec->pend);
     sl_buf_free(&dec->pend_names);
+    sl_buf_free(&dec->pend_img[0]);
+    sl_buf_free(&dec->pend_img[1]);
     sl_buf_free(&dec->fquery);
 }
 
@@ -127,13 +130,18 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
 int sl__dec_fmt_temporal(sl_binlog_t *dec, const sl_column_t *col,
                          const sl_tval_t *tv, sl_buf_t *out) {
     (void)dec;
+    return sl_fmtval_dbz_temporal(col->nullable, tv, out);
+}
+
+int sl_fmtval_dbz_temporal(int nullable, const sl_fmtval_time_t *tv,
+                           sl_buf_t *out) {
     int zero_date = tv->kind != SL_T_TIME && tv->kind != SL_T_TIMESTAMP &&
                     (tv->y == 0 || tv->mo == 0 || tv->d == 0);
     if (zero_date ||
         (tv->kind == SL_T_TIMESTAMP && tv->secs == 0 && tv->usec == 0)) {
         /* Debezium writes MySQL's zero dates as null, or as the epoch
          * where the column cannot be null. */
-        if (col->nullable)
+        if (nullable)
             return sl__dec_out_raw(out, "null", 4);
         if (tv->kind == SL_T_TIMESTAMP)
             return SL__DEC_OUT_LIT(out, "\"1970-01-01T00:00:00Z\"");
@@ -173,13 +181,12 @@ int sl__dec_fmt_temporal(sl_binlog_t *dec, const sl_column_t *col,
 }
 
 /* Bytes as ISO-8859-1 text (each byte the code point of the same
- * number), the way Canal turns binary values into strings. */
-static int put_latin1(sl_binlog_t *dec, const uint8_t *p, size_t n,
-                      sl_buf_t *out) {
-    sl_buf_t *t = &dec->ftmp;
+ * number), the way Canal turns binary values into strings; t is
+ * scratch. */
+static int latin1(sl_buf_t *t, const uint8_t *p, size_t n, sl_buf_t *out) {
     sl_buf_reset(t);
     if (sl_buf_reserve(t, 2 * n + 1) != 0)
-        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
+        return SL_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         if (p[i] < 0x80) {
             t->data[t->len++] = p[i];
@@ -191,6 +198,13 @@ static int put_latin1(sl_binlog_t *dec, const uint8_t *p, size_t n,
     sl__dec_out_c(out, '"');
     sl_json_escape(out, t->data, t->len, NULL);
     return sl__dec_out_c(out, '"');
+}
+
+static int put_latin1(sl_binlog_t *dec, const uint8_t *p, size_t n,
+                      sl_buf_t *out) {
+    if (latin1(&dec->ftmp, p, n, out) != 0)
+        return sl__dec_fail(dec, SL_ENOMEM, "out of memory");
+    return 0;
 }
 
 static int put_b64(sl_buf_t *out, const uint8_t *p, size_t n) {
@@ -206,10 +220,24 @@ int sl__dec_fmt_bytes(sl_binlog_t *dec, const uint8_t *p, size_t n,
     return put_b64(out, p, n);
 }
 
+int sl_fmtval_bytes(sl_binlog_format_t fmt, const uint8_t *p, size_t n,
+                    sl_buf_t *tmp, sl_buf_t *out) {
+    if (fmt == SL_FORMAT_CANAL)
+        return latin1(tmp, p, n, out);
+    return put_b64(out, p, n);
+}
+
 int sl__dec_fmt_bit(sl_binlog_t *dec, const sl_column_t *col, const uint8_t *p,
                     unsigned n, sl_buf_t *out) {
     (void)dec;
-    unsigned bits = (col->meta & 255) * 8u + (col->meta >> 8);
+    return sl_fmtval_dbz_bit((col->meta & 255) * 8u + (col->meta >> 8), p, n,
+                             out);
+}
+
+int sl_fmtval_dbz_bit(unsigned bits, const uint8_t *p, unsigned n,
+                      sl_buf_t *out) {
+    if (n < 1 || n > 8)
+        return SL_EINVAL;
     if (bits == 1)
         return p[0] & 1 ? SL__DEC_OUT_LIT(out, "true")
                         : SL__DEC_OUT_LIT(out, "false");
@@ -237,29 +265,43 @@ int sl__dec_fmt_json(sl_binlog_t *dec, const uint8_t *p, size_t n,
     return sl__dec_out_c(out, '"');
 }
 
-int sl__dec_fmt_geometry(sl_binlog_t *dec, const uint8_t *p, size_t n,
-                         sl_buf_t *out) {
-    switch (dec->opts.format) {
+int sl_fmtval_geometry(sl_binlog_format_t fmt, const uint8_t *p, size_t n,
+                       sl_buf_t *tmp, sl_buf_t *out, const char **why) {
+    *why = "out of memory";
+    if (n < 4) {
+        *why = "no SRID";
+        return SL_ECORRUPT;
+    }
+    switch (fmt) {
     case SL_FORMAT_DEBEZIUM:
         SL__DEC_OUT_LIT(out, "{\"wkb\":");
         put_b64(out, p + 4, n - 4);
         SL__DEC_OUT_LIT(out, ",\"srid\":");
         sl__dec_out_u64(out, sl_get_u32le(p));
         return sl__dec_out_c(out, '}');
-    case SL_FORMAT_CANAL: return put_latin1(dec, p, n, out);
+    case SL_FORMAT_CANAL: return latin1(tmp, p, n, out);
     default: {
         /* Maxwell: the WKT text (the SRID is dropped, as Maxwell does). */
-        const char *why = NULL;
         sl__dec_out_c(out, '"');
-        int rc = sl__fmt_wkt(p, n, out, &why);
+        int rc = sl__fmt_wkt(p, n, out, why);
         if (rc != 0)
-            return sl__dec_fail(dec, rc,
-                                "GEOMETRY value of %zu bytes is not valid "
-                                "WKB: %s",
-                                n, why);
+            return rc;
         return sl__dec_out_c(out, '"');
     }
     }
+}
+
+int sl__dec_fmt_geometry(sl_binlog_t *dec, const uint8_t *p, size_t n,
+                         sl_buf_t *out) {
+    const char *why = NULL;
+    int rc = sl_fmtval_geometry(dec->opts.format, p, n, &dec->ftmp, out, &why);
+    if (rc == SL_ENOMEM)
+        return sl__dec_fail(dec, rc, "out of memory");
+    if (rc != 0)
+        return sl__dec_fail(dec, rc,
+                            "GEOMETRY value of %zu bytes is not valid WKB: %s",
+                            n, why);
+    return 0;
 }
 
 /* ---- Rows and markers ------------------------------------------------- */
@@ -283,16 +325,19 @@ static int flush_pending(sl_binlog_t *dec, int commit) {
     dec->has_pend = 0;
     size_t start = sl__dec_begin(dec);
     sl_buf_t *out = &dec->out;
+    sl_change_t chg = dec->pend_chg;
     sl__dec_out_raw(out, dec->pend.data, dec->pend.len - 1);
     if (commit)
         SL__DEC_OUT_LIT(out, ",\"commit\":true");
     sl__dec_out_c(out, '}');
-    sl_change_t chg = dec->pend_chg;
     chg.db = (const char *)dec->pend_names.data;
     chg.table = chg.db + chg.db_len;
-    /* The images are inside the held copy, not in the output. */
-    chg.before = chg.after = NULL;
-    chg.before_len = chg.after_len = 0;
+    /* The images were kept aside (the snapshot's window reads their
+     * keys); they are not in the output. */
+    if (chg.before != NULL)
+        chg.before = (const char *)dec->pend_img[0].data;
+    if (chg.after != NULL)
+        chg.after = (const char *)dec->pend_img[1].data;
     /* The row keeps its own coordinates (the file name copied after
      * the names: the decoder may have moved on to the next file). */
     chg.file = chg.table + chg.table_len;
@@ -303,6 +348,45 @@ static int flush_pending(sl_binlog_t *dec, int commit) {
     chg.json = (const char *)out->data + start;
     chg.json_len = out->len - start - 1;
     return sl__dec_deliver(dec, &chg);
+}
+
+/* The routing hash of a row (sl_binlog_opts_t.key_hash) in a format: as
+ * the sluice format's (rows.c), FNV-1a over each primary-key value of the
+ * after image (the before image of a delete) as the format writes it (a
+ * string without its quotes) and a NUL; the whole image without a key.
+ * A snapshot's read rows hash the same bytes (capture/snapshot/), so both
+ * reach the same partition under key:N. */
+static uint64_t fnv1a_more(uint64_t h, const void *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        h ^= ((const uint8_t *)p)[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static uint64_t fmt_key_hash(const sl_fmt_row_t *row) {
+    const sl_tablemap_t *tm = row->tm;
+    int k = row->img[1] != NULL ? 1 : 0;
+    const sl_buf_t *img = row->img[k];
+    if (!tm->has_pk || tm->npk == 0)
+        return sl_hash_fnv1a(img->data, img->len);
+    uint64_t h = 14695981039346656037ull;
+    for (uint32_t j = 0; j < tm->npk; j++) {
+        uint32_t i = tm->pk[j];
+        const uint8_t *v = (const uint8_t *)"null";
+        size_t n = 4;
+        if (row->len[k][i] != SIZE_MAX && !tm->cols[i].key_escaped) {
+            v = img->data + row->at[k][i];
+            n = row->len[k][i];
+            if (n >= 2 && v[0] == '"') {
+                v++;
+                n -= 2;
+            }
+        }
+        h = fnv1a_more(h, v, n);
+        h = fnv1a_more(h, "", 1);
+    }
+    return h;
 }
 
 int sl__dec_fmt_row(sl_binlog_t *dec, const sl_tablemap_t *tm, sl_change_t *chg,
@@ -360,6 +444,8 @@ int sl__dec_fmt_row(sl_binlog_t *dec, const sl_tablemap_t *tm, sl_change_t *chg,
     chg->after = row.img[1] ? (const char *)row.img[1]->data : NULL;
     chg->after_len = row.img[1] ? row.img[1]->len : 0;
     chg->row = dec->trx_row;
+    if (dec->opts.key_hash)
+        chg->key_hash = fmt_key_hash(&row);
     if (dec->opts.format != SL_FORMAT_MAXWELL)
         return sl__dec_emit(dec, chg, start);
     /* Maxwell: held back until the next row or the transaction's end
@@ -367,6 +453,14 @@ int sl__dec_fmt_row(sl_binlog_t *dec, const sl_tablemap_t *tm, sl_change_t *chg,
     sl_buf_reset(&dec->pend);
     sl_buf_reset(&dec->pend_names);
     sl_buf_append(&dec->pend, out->data + start, out->len - start);
+    /* Its images move aside, and the next row renders into the buffers
+     * they leave (no copy). */
+    for (int i = 0; i < 2; i++)
+        if (row.img[i] != NULL) {
+            sl_buf_t t = dec->fimg[i];
+            dec->fimg[i] = dec->pend_img[i];
+            dec->pend_img[i] = t;
+        }
     sl_buf_append(&dec->pend_names, chg->db, chg->db_len);
     sl_buf_append(&dec->pend_names, chg->table, chg->table_len);
     sl_buf_append_str(&dec->pend_names, dec->file ? dec->file : "-");
@@ -544,9 +638,9 @@ void sl__fmt_pk_names(sl_buf_t *out, const sl_tablemap_t *tm) {
 }
 
 const char *sl__fmt_op_name(sl_binlog_format_t fmt, sl_change_op_t op) {
-    /* Per format: insert, update, delete, and any other op -- the
-     * snapshot's read rows (capture/snapshot/), once the op exists: the
-     * hook for them is here. */
+    /* Per format: insert, update, delete, and any other op (a read row:
+     * capture/snapshot/render_fmt.c writes its own envelopes with the
+     * same names). */
     static const char *const names[3][4] = {
         {"c", "u", "d", "r"},
         {"insert", "update", "delete", "bootstrap-insert"},

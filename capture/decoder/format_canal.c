@@ -13,7 +13,8 @@
  * time (Canal's "ts" is when it built the message). DDL: "isDdl":true,
  * "sql", "type" CREATE, ALTER, ERASE (drop), RENAME, TRUNCATE, CINDEX,
  * DINDEX or QUERY, and null data, mysqlType, old, pkNames, sqlType.
- * Snapshot rows, once capture reads them, are type "INSERT".
+ * Snapshot rows are type "INSERT" with "id":0 (capture/snapshot/
+ * render_fmt.c).
  */
 #include "format_int.h"
 

@@ -19,8 +19,8 @@
  * written in the simplified form of Debezium's schema change topic:
  * {"source":{...},"ts_ms":T,
  * "databaseName":D,"schemaName":null,"ddl":SQL,"tableChanges":[]}.
- * Snapshot rows, once capture reads them, are op "r" with "snapshot":
- * "true" (see sl__dec_dbz_row).
+ * Snapshot rows are op "r" with "snapshot":"incremental", rendered by
+ * capture/snapshot/render_fmt.c with the same value encoders.
  */
 #include "format_int.h"
 #include "version.h"
@@ -112,8 +112,7 @@ int sl__dec_dbz_row(sl_binlog_t *dec, const sl_fmt_row_t *row, sl_buf_t *out,
     SL__DEC_OUT_LIT(out, ",\"sequence\":null,\"table\":");
     sl__fmt_jstr(out, tm->raw.data + tm->table_off, tm->table_len);
     source_tail(dec, out, row->in_event, 1);
-    /* Snapshot rows would be op "r" (sl__fmt_op_name) with "snapshot":
-     * "true" in "source"; the decoder only sees binlog rows. */
+    /* Snapshot rows (op "r") are rendered by capture/snapshot/. */
     SL__DEC_OUT_LIT(out, ",\"op\":\"");
     sl_buf_append_str(out, sl__fmt_op_name(SL_FORMAT_DEBEZIUM, row->op));
     SL__DEC_OUT_LIT(out, "\",\"ts_ms\":");
@@ -324,6 +323,21 @@ static const char source_schema[] =
     "\"optional\":false,\"name\":\"io.debezium.connector.mysql.Source\","
     "\"field\":\"source\"}";
 
+static const char envelope_tail[] =
+    ",{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"},"
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\","
+    "\"optional\":false,\"field\":\"id\"},{\"type\":\"int64\","
+    "\"optional\":false,\"field\":\"total_order\"},{\"type\":"
+    "\"int64\",\"optional\":false,\"field\":"
+    "\"data_collection_order\"}],\"optional\":true,\"name\":"
+    "\"event.block\",\"version\":1,\"field\":\"transaction\"}],"
+    "\"optional\":false,\"name\":";
+
+const char *sl_fmtval_dbz_source_schema(void) { return source_schema; }
+
+const char *sl_fmtval_dbz_envelope_tail(void) { return envelope_tail; }
+
 static int schema_head(sl_binlog_t *dec, const sl_tablemap_t *tm,
                        sl_buf_t *out) {
     SL__DEC_OUT_LIT(out, "{\"schema\":{\"type\":\"struct\",\"fields\":[");
@@ -332,16 +346,7 @@ static int schema_head(sl_binlog_t *dec, const sl_tablemap_t *tm,
     row_schema(dec, tm, 0, "after", out);
     sl__dec_out_c(out, ',');
     SL__DEC_OUT_LIT(out, source_schema);
-    SL__DEC_OUT_LIT(
-        out, ",{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
-             "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"},"
-             "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\","
-             "\"optional\":false,\"field\":\"id\"},{\"type\":\"int64\","
-             "\"optional\":false,\"field\":\"total_order\"},{\"type\":"
-             "\"int64\",\"optional\":false,\"field\":"
-             "\"data_collection_order\"}],\"optional\":true,\"name\":"
-             "\"event.block\",\"version\":1,\"field\":\"transaction\"}],"
-             "\"optional\":false,\"name\":");
+    SL__DEC_OUT_LIT(out, envelope_tail);
     schema_prefix(dec, tm, &dec->ftmp);
     sl_buf_append_str(&dec->ftmp, "Envelope");
     sl__fmt_jstr(out, dec->ftmp.data, dec->ftmp.len);

@@ -13,7 +13,8 @@
  * commit, after the rows). DDL: {"type":K,"database":D,"sql":SQL,
  * "ts":SECS,"position":"FILE:POS"} where K is table-create, table-alter,
  * table-drop, database-create, database-alter, database-drop or ddl.
- * Snapshot rows, once capture reads them, are type "bootstrap-insert".
+ * Snapshot rows are type "bootstrap-insert" between "bootstrap-start" and
+ * "bootstrap-complete" (capture/snapshot/render_fmt.c).
  */
 #include "format_int.h"
 

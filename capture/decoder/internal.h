@@ -16,6 +16,7 @@
 #include "bytes.h"
 #include "error.h"
 #include "fmt.h"
+#include "fmtval.h"
 #include "json.h"
 
 #include <iconv.h>
@@ -208,6 +209,7 @@ struct sl_binlog_s {
     int has_pend;
     sl_change_t pend_chg;
     sl_buf_t pend_names;
+    sl_buf_t pend_img[2]; /* Its images: swapped with fimg, not copied. */
     /* debezium's source.thread and source.query: the thread id + 1 of the
      * transaction's BEGIN query event (0: none), the statement of the
      * last Rows_query / Annotate_rows event (has_fquery), both cleared
@@ -459,14 +461,7 @@ int sl__dec_value_fmt(sl_binlog_t *dec, const sl_column_t *col, sl_reader_t *rd,
 /* The parts of a temporal value (types.c) for the formats that encode
  * them otherwise (format.c): kind is the column's real type; secs is
  * TIMESTAMP's seconds since the epoch. */
-typedef struct {
-    unsigned kind;
-    int neg;
-    unsigned y, mo, d, h, mi, s;
-    uint32_t usec;
-    unsigned fsp;
-    uint64_t secs;
-} sl_tval_t;
+typedef sl_fmtval_time_t sl_tval_t; /* fmtval.h */
 int sl__dec_fmt_temporal(sl_binlog_t *dec, const sl_column_t *col,
                          const sl_tval_t *tv, sl_buf_t *out);
 /* Bytes of a binary column, BIT, SET, JSON and GEOMETRY in the format's

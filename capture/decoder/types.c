@@ -398,6 +398,10 @@ static void put_double(sl_buf_t *out, double d) {
     sl__dec_out_raw(out, tmp, (size_t)n);
 }
 
+void sl_fmtval_float(sl_buf_t *out, float f) { put_float(out, f); }
+
+void sl_fmtval_double(sl_buf_t *out, double d) { put_double(out, d); }
+
 static int get_len(sl_binlog_t *dec, sl_reader_t *rd, unsigned nbytes,
                    const uint8_t **p, size_t *n) {
     if (nbytes < 1 || nbytes > 4)

@@ -146,6 +146,7 @@ static const char *build(sl__snap_copy_t *c, const sl__snap_job_t *job,
         ident(b, job->cols[i].name);
         if (job->cols[i].kind == SL__SNAP_BIT)
             sl_buf_append_str(b, "+0");
+        sl_buf_append_str(b, sl__snap_fmt_select_suffix(job, i));
     }
     sl_buf_append_str(b, " FROM ");
     ident(b, job->db);
@@ -259,8 +260,8 @@ static int copy_row_cb(void *ctx, const char *json, size_t len) {
     if (rc == 0)
         rc = sl__snap_render_read(snap, &snap->out, json, len, cr->n++);
     return rc ? rc
-              : snap->o.publish(snap->o.ctx, snap->db, snap->table, hash, 0,
-                                (const char *)snap->out.data, snap->out.len);
+              : sl__snap_publish(snap, snap->db, snap->table, hash, 0,
+                                 (const char *)snap->out.data, snap->out.len);
 }
 
 /* The stream reached the open view's position: the copy is published
@@ -321,8 +322,8 @@ static int copy_publish(sl_snap_t *snap, const sl_schema_t *schema, char *err,
         (rc = sl__snap_new_version(snap)) == 0 &&
         (rc = snap->o.boundary(snap->o.ctx, 1)) == 0 &&
         (rc = sl__snap_render_marker(snap, 0, &marker)) == 0)
-        rc = snap->o.publish(snap->o.ctx, snap->db, snap->table, 0, 1,
-                             (const char *)marker.data, marker.len);
+        rc = sl__snap_publish(snap, snap->db, snap->table, 0, 1,
+                              (const char *)marker.data, marker.len);
     copy_row_t cr = {.snap = snap};
     sl_jr_init(&cr.doc);
     if (rc == 0)
@@ -331,8 +332,8 @@ static int copy_publish(sl_snap_t *snap, const sl_schema_t *schema, char *err,
     sl_jr_free(&cr.doc);
     snap->rows = n;
     if (rc == 0 && (rc = sl__snap_render_marker(snap, 1, &marker)) == 0)
-        rc = snap->o.publish(snap->o.ctx, snap->db, snap->table, 0, 1,
-                             (const char *)marker.data, marker.len);
+        rc = sl__snap_publish(snap, snap->db, snap->table, 0, 1,
+                              (const char *)marker.data, marker.len);
     sl_buf_free(&marker);
     if (rc != 0)
         return rc;

@@ -25,7 +25,8 @@ typedef enum {
     SL__SNAP_STR = 4,  /* Text, ENUM, SET: a JSON string. */
     SL__SNAP_BIN = 5,  /* BINARY/VARBINARY/BLOB: {"base64": ...}. */
     SL__SNAP_TIME = 6, /* DATE/TIME/DATETIME/TIMESTAMP: a string. */
-    SL__SNAP_JSON = 7  /* MySQL JSON: the document itself. */
+    SL__SNAP_JSON = 7, /* MySQL JSON: the document itself. */
+    SL__SNAP_GEOM = 8  /* Spatial: SRID and WKB, as the binlog holds them. */
 } sl__snap_kind_t;
 
 typedef struct {
@@ -54,6 +55,8 @@ typedef struct {
     size_t limit;
     int want_estimate;
     char lw[96], hw[96]; /* The watermark marks. */
+    int format;          /* sl_binlog_format_t of the rows (render_fmt.c). */
+    struct sl__snap_fmtcol_s *fcols; /* NULL in the sluice format. Owned. */
     /* Written by the worker while QUEUED. */
     sl_buf_t rows;
     size_t nrows;
@@ -114,8 +117,29 @@ void sl__snap_session_options(struct st_mysql *mysql,
 int sl__snap_render_row(sl__snap_job_t *job, char **row,
                         const unsigned long *lens, sl_buf_t *out);
 
+/* Read rows in the other event formats (render_fmt.c; the rest of its
+ * interface, which needs the driver's state, is in state_int.h). A job's
+ * columns in its format (fcols, parallel to cols; NULL in the sluice
+ * format) are built by sl__snap_fmt_job. sl__snap_fmt_render renders one
+ * result row in the job's format as sl__snap_render_row does in sluice's
+ * (span: where each value starts and ends, or NULL; tmp: scratch);
+ * sl__snap_fmt_span_key cuts the window key and routing hash from such an
+ * image as the decoder cuts them from the stream's rows. */
+typedef struct sl__snap_fmtcol_s sl__snap_fmtcol_t;
+void sl__snap_fmt_job_free(sl__snap_job_t *job);
+int sl__snap_fmt_render(sl__snap_job_t *job, char **row,
+                        const unsigned long *lens, sl_buf_t *out, size_t *span,
+                        sl_buf_t *tmp);
+int sl__snap_fmt_span_key(const sl__snap_job_t *job, const sl_buf_t *img,
+                          const size_t *span, sl_buf_t *key, uint64_t *hash);
+/* What the SELECT adds after column i's name so the text protocol gives
+ * its exact value in the job's format ("" mostly; FLOAT: "+0e0", its
+ * exact value as a DOUBLE, which the server prints with all the digits
+ * it needs, where a FLOAT gets six). */
+const char *sl__snap_fmt_select_suffix(const sl__snap_job_t *job, size_t i);
+
 /* The column's kind from the schema history's data type and charset;
- * 0 for types a snapshot cannot read yet (spatial types, VECTOR). */
+ * 0 for types a snapshot cannot read yet (VECTOR). */
 sl__snap_kind_t sl__snap_kind(const char *data_type, const char *charset);
 
 #endif

@@ -42,6 +42,14 @@ sl__snap_kind_t sl__snap_kind(const char *t, const char *charset) {
         return SL__SNAP_TIME;
     if (strcmp(t, "json") == 0)
         return SL__SNAP_JSON;
+    static const char *const spatial[] = {"geometry",      "point",
+                                          "linestring",    "polygon",
+                                          "multipoint",    "multilinestring",
+                                          "multipolygon",  "geometrycollection",
+                                          "geomcollection"};
+    for (size_t i = 0; i < sizeof spatial / sizeof spatial[0]; i++)
+        if (strcmp(t, spatial[i]) == 0)
+            return SL__SNAP_GEOM;
     if (strcmp(t, "enum") == 0 || strcmp(t, "set") == 0)
         return SL__SNAP_STR;
     static const char *const texts[] = {

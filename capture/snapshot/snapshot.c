@@ -136,6 +136,7 @@ void sl_snap_free(sl_snap_t *snap) {
     sl_buf_free(&snap->out);
     sl_buf_free(&snap->key);
     sl_buf_free(&snap->tmp);
+    sl_buf_free(&snap->fview);
     sl_jr_free(&snap->doc);
     sl_snap_join_free(&snap->join);
     free(snap->cover);
@@ -550,6 +551,12 @@ int sl_snap_on_row(sl_snap_t *snap, const sl_change_t *chg, int *consumed,
     if (snap->join.ntables > 0 &&
         ((jrc = join_skip(snap, chg, consumed)) != 0 || *consumed))
         return jrc;
+    sl_change_t view; /* Another format: the images the window reads. */
+    if (snap->o.format != SL_FORMAT_SLUICE &&
+        (jrc = sl__snap_fmt_view(snap, chg, &view)) != 0)
+        return jrc;
+    if (snap->o.format != SL_FORMAT_SLUICE)
+        chg = &view;
     if (chg->db_len == 6 && memcmp(chg->db, "sluice", 6) == 0 &&
         chg->table_len == 6 && memcmp(chg->table, "signal", 6) == 0) {
         *consumed = 1;
@@ -677,6 +684,8 @@ static int survivor_cb(void *ctx, const void *key, size_t klen, const void *row,
 /* A read event of the after image row, appended to out. */
 int sl__snap_render_read(sl_snap_t *snap, sl_buf_t *out, const void *row,
                          size_t rowlen, uint64_t n) {
+    if (snap->o.format != SL_FORMAT_SLUICE)
+        return sl__snap_fmt_read(snap, out, row, rowlen);
     sl_json_t json;
     sl_json_init(&json, out);
     sl_json_obj_begin(&json);
@@ -713,6 +722,8 @@ int sl__snap_render_read(sl_snap_t *snap, sl_buf_t *out, const void *row,
 
 /* snapshot_start or snapshot_done. */
 int sl__snap_render_marker(sl_snap_t *snap, int done, sl_buf_t *out) {
+    if (snap->o.format != SL_FORMAT_SLUICE)
+        return sl__snap_fmt_marker(snap, done, out);
     sl_json_t json;
     sl_buf_reset(out);
     sl_json_init(&json, out);
@@ -831,8 +842,8 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
         return rc;
     sl_buf_t marker = SL_BUF_INIT;
     if (first && (rc = sl__snap_render_marker(snap, 0, &marker)) == 0)
-        rc = snap->o.publish(snap->o.ctx, job->db, job->table, 0, 1,
-                             (const char *)marker.data, marker.len);
+        rc = sl__snap_publish(snap, job->db, job->table, 0, 1,
+                              (const char *)marker.data, marker.len);
     size_t off = 0;
     while (rc == 0 && off < snap->out.len) {
         uint32_t len;
@@ -840,16 +851,15 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
         const char *json = (const char *)snap->out.data + off + sizeof len;
         uint64_t hash;
         memcpy(&hash, json + len, sizeof hash);
-        rc = snap->o.publish(snap->o.ctx, job->db, job->table, hash, 0, json,
-                             len);
+        rc = sl__snap_publish(snap, job->db, job->table, hash, 0, json, len);
         off += sizeof len + len + sizeof hash;
     }
     snap->rows += em.n;
     snap->rows_total += em.n;
     snap->dropped_total += dropped;
     if (rc == 0 && done && (rc = sl__snap_render_marker(snap, 1, &marker)) == 0)
-        rc = snap->o.publish(snap->o.ctx, job->db, job->table, 0, 1,
-                             (const char *)marker.data, marker.len);
+        rc = sl__snap_publish(snap, job->db, job->table, 0, 1,
+                              (const char *)marker.data, marker.len);
     sl_buf_free(&marker);
     if (rc != 0)
         return rc;
@@ -964,6 +974,9 @@ int sl__snap_build_job(sl_snap_t *snap, sl__snap_job_t *job,
                  t->db, t->name);
         return SL_EINVAL;
     }
+    int frc = sl__snap_fmt_job(job, snap->o.format, t);
+    if (frc != 0)
+        return frc;
     job->last = last ? strdup(last) : NULL;
     job->where = snap->where ? strdup(snap->where) : NULL;
     job->limit = snap->chunk_size;

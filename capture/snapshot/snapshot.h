@@ -94,6 +94,17 @@ typedef struct {
     int (*publish)(void *ctx, const char *db, const char *table,
                    uint64_t key_hash, int all_parts, const char *json,
                    size_t len);
+    /* The event format (docs/change-events.md, "Formats") the read rows
+     * are rendered in, and the stream's with it (the window reads its
+     * rows' images); format_schemas: debezium's schemas; format_name:
+     * debezium's server name (the topic). publish_key publishes a read
+     * row with its record key (debezium); NULL: keys are dropped. */
+    sl_binlog_format_t format;
+    int format_schemas;
+    const char *format_name; /* Not copied: outlives the snapshot. */
+    int (*publish_key)(void *ctx, const char *db, const char *table,
+                       uint64_t key_hash, const char *json, size_t len,
+                       const char *key, size_t key_len);
     /* Marks the current resume point as a boundary carrying the cursor
      * sl_snap_cursor() gives now; force: writes it as the checkpoint
      * before returning (every earlier message acknowledged). */

@@ -75,6 +75,7 @@ struct sl_snap_s {
 
     ver_t *vhead, *vtail;
     sl_buf_t out, key, tmp;
+    sl_buf_t fview; /* render_fmt.c: a stream row's images and position. */
     sl_jr_doc_t doc;
 
     /* Progress. */
@@ -99,6 +100,24 @@ int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema);
 int sl__snap_build_job(sl_snap_t *snap, sl__snap_job_t *job,
                        const sl_schema_table_t *t, const char *last,
                        uint64_t chunk, char *err, size_t errlen);
+
+/* render_fmt.c: read rows in the other formats (docs/snapshot.md).
+ * sl__snap_fmt_job builds the job's columns in format from t; the stream
+ * row chg as *view, whose json holds only its images and the position
+ * ({"before":..,"after":..,"src":{..}}, in snap->fview) for the window;
+ * a read event (debezium: then a NUL byte and the record key) and a
+ * snapshot_start/done event (empty where the format has none) of the
+ * current table; sl__snap_publish publishes either (the key split off). */
+int sl__snap_fmt_job(sl__snap_job_t *job, sl_binlog_format_t format,
+                     const sl_schema_table_t *t);
+int sl__snap_fmt_view(sl_snap_t *snap, const sl_change_t *chg,
+                      sl_change_t *view);
+int sl__snap_fmt_read(sl_snap_t *snap, sl_buf_t *out, const void *row,
+                      size_t rowlen);
+int sl__snap_fmt_marker(sl_snap_t *snap, int done, sl_buf_t *out);
+int sl__snap_publish(sl_snap_t *snap, const char *db, const char *table,
+                     uint64_t hash, int all_parts, const char *json,
+                     size_t len);
 
 /* copy.c: whether a row event goes into the pending copy (dropped);
  * the copy route at a commit at file:pos; and between transactions. */

@@ -234,7 +234,8 @@ static int literal(sl_buf_t *b, sl_buf_t *tmp, const sl_jr_doc_t *doc,
         hex_literal(b, tmp->data, tmp->len, 0);
         return sl_buf_error(b);
     }
-    case SL__SNAP_JSON: return SL_EUNSUPPORTED;
+    case SL__SNAP_JSON:
+    case SL__SNAP_GEOM: return SL_EUNSUPPORTED;
     }
     return SL_EUNSUPPORTED;
 }
@@ -252,6 +253,7 @@ static int build_select(sl__snap_worker_t *w, sl__snap_job_t *job) {
         ident(b, job->cols[i].name);
         if (job->cols[i].kind == SL__SNAP_BIT)
             sl_buf_append_str(b, "+0");
+        sl_buf_append_str(b, sl__snap_fmt_select_suffix(job, i));
     }
     sl_buf_append_str(b, " FROM ");
     ident(b, job->db);
@@ -321,6 +323,29 @@ static int valid_number(const char *s, size_t n) {
  * and span[2i+1] get where column i's value starts and ends in out (the
  * window key and the cursor are cut from these spans, so the row is never
  * parsed back). span may be NULL (a copy needs no key). */
+/* A spatial value as the server stores it and sends it (the SRID, 4
+ * bytes little-endian, then WKB), as the decoder writes it
+ * (capture/decoder/types.c): {"srid":N,"wkb":"hex"}. */
+static int geometry(sl_json_t *json, const uint8_t *p, size_t n) {
+    static const char hx[] = "0123456789abcdef";
+    if (n < 4)
+        return SL_ECORRUPT;
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_printf(&b, "{\"srid\":%u,\"wkb\":\"",
+                  (unsigned)p[0] | (unsigned)p[1] << 8 | (unsigned)p[2] << 16 |
+                      (unsigned)p[3] << 24);
+    for (size_t i = 4; i < n; i++) {
+        sl_buf_append_u8(&b, (uint8_t)hx[p[i] >> 4]);
+        sl_buf_append_u8(&b, (uint8_t)hx[p[i] & 15]);
+    }
+    sl_buf_append_str(&b, "\"}");
+    int rc = sl_buf_error(&b);
+    if (rc == 0)
+        sl_json_raw(json, (const char *)b.data, b.len);
+    sl_buf_free(&b);
+    return rc;
+}
+
 static int render_row(sl__snap_job_t *job, MYSQL_ROW row,
                       const unsigned long *lens, sl_buf_t *out, size_t *span) {
     sl_json_t json;
@@ -357,6 +382,10 @@ static int render_row(sl__snap_job_t *job, MYSQL_ROW row,
         case SL__SNAP_DEC:
         case SL__SNAP_STR:
         case SL__SNAP_TIME: sl_json_strn(&json, v, n); break;
+        case SL__SNAP_GEOM:
+            if (geometry(&json, (const uint8_t *)v, n) != 0)
+                return SL_ECORRUPT;
+            break;
         }
         if (span != NULL)
             span[2 * i + 1] = out->len;
@@ -367,7 +396,12 @@ static int render_row(sl__snap_job_t *job, MYSQL_ROW row,
 
 int sl__snap_render_row(sl__snap_job_t *job, char **row,
                         const unsigned long *lens, sl_buf_t *out) {
-    return render_row(job, row, lens, out, NULL);
+    if (job->fcols == NULL)
+        return render_row(job, row, lens, out, NULL);
+    sl_buf_t tmp = SL_BUF_INIT;
+    int rc = sl__snap_fmt_render(job, row, lens, out, NULL, &tmp);
+    sl_buf_free(&tmp);
+    return rc;
 }
 
 /* 1 when column i renders as a JSON string (its span holds the quotes). */
@@ -436,24 +470,34 @@ static int read_chunk(sl__snap_worker_t *w, sl__snap_job_t *job) {
     MYSQL_RES *res = mysql_use_result(w->mysql);
     if (res == NULL)
         return fail(w, job, "snapshot: reading a chunk");
-    size_t *span = calloc(2 * (job->ncols ? job->ncols : 1), sizeof *span);
+    size_t *span = calloc(4 * (job->ncols ? job->ncols : 1), sizeof *span);
     if (span == NULL) {
         mysql_free_result(res);
         return SL_ENOMEM;
     }
-    sl_buf_t after = SL_BUF_INIT, key = SL_BUF_INIT;
+    sl_buf_t after = SL_BUF_INIT, key = SL_BUF_INIT, fimg = SL_BUF_INIT;
+    /* In another format the rows are stored, keyed and hashed in it
+     * (render_fmt.c); the sluice rendering still gives the cursor. */
+    sl_buf_t *img = job->fcols != NULL ? &fimg : &after;
+    size_t *fspan = job->fcols != NULL ? span + 2 * job->ncols : span;
     MYSQL_ROW row;
     while (err == 0 && (row = mysql_fetch_row(res)) != NULL) {
         uint64_t r0 = now_us();
         unsigned long *lens = mysql_fetch_lengths(res);
         uint64_t hash = 0;
-        if ((err = render_row(job, row, lens, &after, span)) != 0 ||
-            (err = span_key(job, &after, span, &key, &hash)) != 0)
+        if ((err = render_row(job, row, lens, &after, span)) != 0)
+            break;
+        if (job->fcols == NULL)
+            err = span_key(job, &after, span, &key, &hash);
+        else if ((err = sl__snap_fmt_render(job, row, lens, &fimg, fspan,
+                                            &w->scratch)) == 0)
+            err = sl__snap_fmt_span_key(job, &fimg, fspan, &key, &hash);
+        if (err != 0)
             break;
         if ((err = put_u32(&job->rows, key.len)) != 0 ||
             (err = sl_buf_append(&job->rows, key.data, key.len)) != 0 ||
-            (err = put_u32(&job->rows, after.len)) != 0 ||
-            (err = sl_buf_append(&job->rows, after.data, after.len)) != 0 ||
+            (err = put_u32(&job->rows, img->len)) != 0 ||
+            (err = sl_buf_append(&job->rows, img->data, img->len)) != 0 ||
             (err = sl_buf_append(&job->rows, &hash, sizeof hash)) != 0)
             break;
         job->nrows++;
@@ -483,6 +527,7 @@ static int read_chunk(sl__snap_worker_t *w, sl__snap_job_t *job) {
     free(span);
     sl_buf_free(&after);
     sl_buf_free(&key);
+    sl_buf_free(&fimg);
     /* Stopping early (an error) still reads the rest off the wire, so the
      * session stays usable. */
     mysql_free_result(res);
@@ -725,6 +770,7 @@ sl__snap_job_state_t sl__snap_worker_state(sl__snap_worker_t *w,
 }
 
 void sl__snap_job_clear(sl__snap_job_t *job) {
+    sl__snap_fmt_job_free(job);
     for (size_t i = 0; i < job->ncols; i++)
         free(job->cols[i].name);
     free(job->cols);
