@@ -7,11 +7,13 @@
  *   [1] native mput of 1000, 1 partition, 2 producers (bench/broker's [1]);
  *   [2] librdkafka producers, 1 topic of 1 partition: 2 producers as
  *       [1] has (each its own instance, thread and connection), acks=all,
- *       enable.idempotence=true, linger.ms=5, batch.num.messages 10000,
- *       at most 100,000 messages queued each, rd_kafka_produce_batch of
- *       1000 (the mput's size); connected (a message each delivered)
- *       before the clock starts; rate from the first timed send to the
- *       last delivery report;
+ *       enable.idempotence=true, batch.num.messages 10000, at most 30,000
+ *       messages queued each and linger.ms=50 (docs/kafka.md "Settings
+ *       for throughput": so librdkafka's broker thread does not spin),
+ *       rd_kafka_produce_batch of 1000 (the mput's size); connected (a
+ *       message each delivered) before the clock starts; rate from the
+ *       first timed send to the last delivery report; one latency sample
+ *       a batch of 1000, as [1] takes one an mput;
  *   [3] native get of [1] to its end, 8 MiB a get;
  *   [4] librdkafka consumer of [2] from the beginning to the end
  *       (fetches of up to 8 MiB, as the native gets);
@@ -35,16 +37,23 @@
  *       linger.ms=0 and batch.num.messages=1 (one message a Produce),
  *       1000 requests in flight (so enable.idempotence=false), 1
  *       producer each; with the broker's read/write system calls and
- *       context switches per message (/proc).
+ *       context switches per message (/proc);
+ *   [m] the client's ceiling, after the broker has stopped: the
+ *       producers of [2] and of [7] against librdkafka's own mock cluster
+ *       (one broker on a thread of this process, storing in memory and
+ *       acknowledging at once), with the mock's CPU counted apart from
+ *       the clients'; the mock's auto-created topics have 4 partitions,
+ *       so its 10,000 partitions are 2,500 topics of 4.
  * Then a table: per figure the median of the rounds and their range,
  * with the issue's targets.
  * Environment: SL_BIN (default ./bin), BENCH_SECONDS (default 2 per case),
  * BENCH_ROUNDS (default 3), BENCH_MSG_SIZE (default 100); for experiments
  * BENCH_CASES (the digits of the cases to run; a "k" runs the Kafka half
- * of [7] alone), BENCH_RDKAFKA_PRODUCER and BENCH_RDKAFKA_CONSUMER (librdkafka
- * settings "key=value;..." added to the bench's own; the figures are
- * then not the documented ones), BENCH_KAFKA_SINGLE (rd_kafka_produce
- * per message instead of produce_batch).
+ * of [7] alone, an "m" the mock cluster's [m], with its 10,000
+ * partitions when 7 or k is there too), BENCH_RDKAFKA_PRODUCER and
+ * BENCH_RDKAFKA_CONSUMER (librdkafka settings "key=value;..." added to the
+ * bench's own; the figures are then not the documented ones),
+ * BENCH_KAFKA_SINGLE (rd_kafka_produce per message instead of produce_batch).
  */
 #include "benchkit.h"
 #include "client.h"
@@ -53,6 +62,7 @@
 
 #include <dirent.h>
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -108,6 +118,14 @@ enum {
     F_KSMALL_CS,
     F_NSMALL_B,
     F_KSMALL_B,
+    /* [m] the client's ceiling: [2] and [7] against librdkafka's own mock
+     * cluster; CPU per message of the mock's thread and of the clients. */
+    F_MPUT,
+    F_MPUT_B,
+    F_MPUT_C,
+    F_M10K,
+    F_M10K_B,
+    F_M10K_C,
     NFIG
 };
 static double fig[MAX_ROUNDS][NFIG];
@@ -116,6 +134,10 @@ static char kaddr[64];
 static double kget_overall;
 /* Rounds whose 10,000-topic figure needed enable.idempotence=false. */
 static int k10k_plain;
+/* Partitions written per topic by the throughput producers: 1, but 4 on
+ * the mock cluster, whose auto-created topics have 4 (so [m] writes
+ * 2,500 topics of 4 partitions where [7] writes 10,000 of 1). */
+static int kparts = 1;
 /* BENCH_CASES: the cases to run, as digits ("27": [2] and [7]); all when
  * unset. Skipped figures print as 0. */
 static const char *cases;
@@ -174,33 +196,52 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     }
     st->ok++;
     st->last_ns = now;
-    sl_bench_lat_add(&st->lat, now - (uint64_t)(uintptr_t)m->_private);
+    /* Messages sent without a time (0) are counted only: the throughput
+     * cases time one message a chunk, as the native side times one ack a
+     * request. */
+    if (m->_private != NULL)
+        sl_bench_lat_add(&st->lat, now - (uint64_t)(uintptr_t)m->_private);
 }
 
-/* A producer: acks=all, linger.ms=5, batches of up to 10,000; or with
- * small > 0 (case [9]) one message a Produce request (linger.ms=0,
+/* Producer kinds: KP_RATE the throughput cases' ([2], [7]), KP_LAT the
+ * paced latency cases' ([5], [6]), KP_SMALL case [9]'s. */
+enum { KP_RATE, KP_LAT, KP_SMALL };
+
+/* A producer, acks=all. KP_LAT: linger.ms=5, batches of up to 10,000.
+ * KP_RATE: batches of 10,000, at most 30,000 messages queued (three
+ * batches) and linger.ms=50, longer than a message waits in that queue:
+ * librdkafka 2.0's idempotent producer keeps one Produce request in flight
+ * per partition, and while it waits, a ready batch whose first message
+ * was queued more than linger.ms ago makes its broker thread poll with a
+ * zero timeout, over and over, until the reply (docs/kafka.md "Settings
+ * for throughput"); with these settings it sleeps in poll() instead.
+ * KP_SMALL (case [9]): one message a Produce request (linger.ms=0,
  * batch.num.messages=1) with up to small requests in flight, the native
  * side's window (librdkafka allows more than 5 only without
  * idempotence). */
-static rd_kafka_t *kproducer(kstat_t *st, int idempotent, int small) {
+static rd_kafka_t *kproducer(kstat_t *st, int idempotent, int kind, int small) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[256];
     kset(conf, "bootstrap.servers", kaddr);
     kset(conf, "acks", "all");
     kset(conf, "enable.idempotence", idempotent ? "true" : "false");
-    if (small > 0) {
+    kset(conf, "queue.buffering.max.messages", "100000");
+    if (kind == KP_SMALL) {
         char w[16];
         snprintf(w, sizeof w, "%d", small);
         kset(conf, "linger.ms", "0");
         kset(conf, "batch.num.messages", "1");
         kset(conf, "max.in.flight.requests.per.connection", w);
+    } else if (kind == KP_RATE) {
+        kset(conf, "linger.ms", "50");
+        kset(conf, "batch.num.messages", "10000");
+        kset(conf, "queue.buffering.max.messages", "30000");
     } else {
         kset(conf, "linger.ms", "5");
         kset(conf, "batch.num.messages", "10000");
     }
     kset(conf, "batch.size", "8000000");
     kset(conf, "message.max.bytes", "8000000");
-    kset(conf, "queue.buffering.max.messages", "100000");
     kset(conf, "queue.buffering.max.kbytes", "1048576");
     kset_env(conf, "BENCH_RDKAFKA_PRODUCER");
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
@@ -211,16 +252,21 @@ static rd_kafka_t *kproducer(kstat_t *st, int idempotent, int small) {
     return rk;
 }
 
-/* Enqueues one message counted from t_ns, waiting while the queue is
- * full. */
-static void kproduce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const void *data,
-                     size_t len, uint64_t t_ns) {
-    while (rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, (void *)data, len,
+/* Enqueues one message to partition part counted from t_ns, waiting
+ * while the queue is full. */
+static void kproduce_p(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int part,
+                       const void *data, size_t len, uint64_t t_ns) {
+    while (rd_kafka_produce(rkt, part, RD_KAFKA_MSG_F_COPY, (void *)data, len,
                             NULL, 0, (void *)(uintptr_t)t_ns) != 0) {
         if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             die("produce", rd_kafka_err2str(rd_kafka_last_error()));
         rd_kafka_poll(rk, 1);
     }
+}
+
+static void kproduce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const void *data,
+                     size_t len, uint64_t t_ns) {
+    kproduce_p(rk, rkt, 0, data, len, t_ns);
 }
 
 static void kflush(rd_kafka_t *rk) {
@@ -285,15 +331,61 @@ static void kafka_create(const char *addr, const char *const *topics, int n) {
            t1 - t0);
 }
 
-/* CPU use over one throughput case. */
+/* CPU seconds of this process's threads named name (their comm), which
+ * is how the mock cluster's thread ("rdk:mock") is told from the
+ * clients' threads that share its process. */
+static double threads_cpu_s(const char *name) {
+    double sum = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL)
+        return 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char path[96], buf[1024];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%.16s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+        if (strcmp(buf, name) != 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%.16s/stat", e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char *p = strrchr(buf, ')');
+        unsigned long ut = 0, st = 0;
+        if (p != NULL && sscanf(p + 2,
+                                "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                                "%*u %lu %lu",
+                                &ut, &st) == 2)
+            sum += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    }
+    closedir(d);
+    return sum;
+}
+
+/* CPU use over one throughput case: of the broker (process bpid), or with
+ * bpid 0 of librdkafka's mock cluster, whose thread runs in this process
+ * (then the clients' figure is this process's CPU without it). */
 typedef struct {
     int bpid;
     double b, c, t;
 } cpu_t;
 
+static double broker_cpu_s(int bpid) {
+    return bpid != 0 ? sl_bench_cpu_s(bpid) : threads_cpu_s("rdk:mock");
+}
+
 static void cpu_start(cpu_t *u, int bpid) {
     u->bpid = bpid;
-    u->b = sl_bench_cpu_s(bpid);
+    u->b = broker_cpu_s(bpid);
     u->c = sl_bench_cpu_s(getpid());
     u->t = sl_bench_now_s();
 }
@@ -302,14 +394,16 @@ static void cpu_start(cpu_t *u, int bpid) {
  * them per message (rate msgs/s over the case's wall time, which includes
  * connecting) in out[0] and out[1]. */
 static void cpu_end(const cpu_t *u, double rate, double out[2]) {
-    double b = sl_bench_cpu_s(u->bpid) - u->b;
+    double b = broker_cpu_s(u->bpid) - u->b;
     double c = sl_bench_cpu_s(getpid()) - u->c;
+    if (u->bpid == 0)
+        c -= b;
     double msgs = rate * (sl_bench_now_s() - u->t);
     out[0] = msgs > 0 ? b / msgs * 1e6 : 0;
     out[1] = msgs > 0 ? c / msgs * 1e6 : 0;
-    printf("  CPU: broker %.2f s (%.2f us/msg), clients %.2f s (%.2f "
+    printf("  CPU: %s %.2f s (%.2f us/msg), clients %.2f s (%.2f "
            "us/msg)\n",
-           b, out[0], c, out[1]);
+           u->bpid != 0 ? "broker" : "mock cluster", b, out[0], c, out[1]);
 }
 
 /* One timed librdkafka producer: its own client instance and thread. */
@@ -321,12 +415,12 @@ typedef struct {
     kstat_t st;
 } kprod_t;
 
-/* Enqueues m[0..cnt) to partition 0 of rkt with one
+/* Enqueues m[0..cnt) to partition part of rkt with one
  * rd_kafka_produce_batch, waiting while the queue is full. */
-static void kproduce_batch(rd_kafka_t *rk, rd_kafka_topic_t *rkt,
+static void kproduce_batch(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int part,
                            rd_kafka_message_t *m, int cnt) {
     while (cnt > 0) {
-        int ok = rd_kafka_produce_batch(rkt, 0, RD_KAFKA_MSG_F_COPY, m, cnt);
+        int ok = rd_kafka_produce_batch(rkt, part, RD_KAFKA_MSG_F_COPY, m, cnt);
         if (ok == cnt)
             return;
         int left = 0;
@@ -345,31 +439,39 @@ static void kproduce_batch(rd_kafka_t *rk, rd_kafka_topic_t *rkt,
 
 /* The timed loop of one producer: chunks of chunk messages (one
  * rd_kafka_produce_batch, or with BENCH_KAFKA_SINGLE one rd_kafka_produce
- * per message), runs of run messages per topic, round robin from topic
- * idx * ntopics / nprod; then waits for every delivery report. */
+ * per message), runs of run messages per partition (kparts a topic),
+ * round robin from partition idx * ntopics * kparts / nprod; then waits
+ * for every delivery report. */
 static void *kprod_main(void *arg) {
     kprod_t *p = arg;
     char *payload = malloc(sl_bench_msg_size);
     memset(payload, 'k', sl_bench_msg_size);
     rd_kafka_message_t *m = calloc((size_t)p->chunk, sizeof *m);
     int single = getenv("BENCH_KAFKA_SINGLE") != NULL;
-    uint64_t n = (uint64_t)p->idx * (uint64_t)p->ntopics / (uint64_t)p->nprod *
-                 (uint64_t)p->run;
+    uint64_t nparts = (uint64_t)p->ntopics * (uint64_t)kparts;
+    uint64_t n =
+        (uint64_t)p->idx * nparts / (uint64_t)p->nprod * (uint64_t)p->run;
     while (sl_mono_ns() < p->end) {
-        rd_kafka_topic_t *t =
-            p->rkt[(n / (uint64_t)p->run) % (uint64_t)p->ntopics];
+        uint64_t slot = (n / (uint64_t)p->run) % nparts;
+        rd_kafka_topic_t *t = p->rkt[slot / (uint64_t)kparts];
+        int part = (int)(slot % (uint64_t)kparts);
         uint64_t now = sl_mono_ns();
+        /* The chunk's first message carries the time its latency counts
+         * from: one sample a chunk, as the native producers take one an
+         * mput (a sample a message cost this thread a realloc'd array of
+         * millions and a sort inside the CPU figure). */
         if (single) {
             for (int i = 0; i < p->chunk; i++)
-                kproduce(p->rk, t, payload, sl_bench_msg_size, now);
+                kproduce_p(p->rk, t, part, payload, sl_bench_msg_size,
+                           i == 0 ? now : 0);
         } else {
             for (int i = 0; i < p->chunk; i++) {
                 m[i] = (rd_kafka_message_t){0};
                 m[i].payload = payload;
                 m[i].len = sl_bench_msg_size;
-                m[i]._private = (void *)(uintptr_t)now;
+                m[i]._private = (void *)(uintptr_t)(i == 0 ? now : 0);
             }
-            kproduce_batch(p->rk, t, m, p->chunk);
+            kproduce_batch(p->rk, t, part, m, p->chunk);
         }
         n += (uint64_t)p->chunk;
         p->sent += (uint64_t)p->chunk;
@@ -400,7 +502,7 @@ static double kafka_produce(const char *const *topics, int ntopics, int run,
     *delivered = 0;
     for (int j = 0; j < nprod; j++) {
         kprod_t *p = &ps[j];
-        p->rk = kproducer(&p->st, idempotent, 0);
+        p->rk = kproducer(&p->st, idempotent, KP_RATE, 0);
         p->rkt = calloc((size_t)ntopics, sizeof *p->rkt);
         p->ntopics = ntopics;
         p->run = run;
@@ -424,14 +526,15 @@ static double kafka_produce(const char *const *topics, int ntopics, int run,
          * sends one at least), as sl_bench_warm_partitions puts one into
          * each native partition: the broker creates a partition's files
          * on its first write. */
-        for (int i = j; i < ntopics || i == j; i += nprod)
-            kproduce(p->rk, p->rkt[i % ntopics], "w", 1, sl_mono_ns());
+        for (int i = j; i < ntopics * kparts || i == j; i += nprod)
+            kproduce_p(p->rk, p->rkt[(i / kparts) % ntopics], i % kparts, "w",
+                       1, sl_mono_ns());
         if (rd_kafka_flush(p->rk, 60000) != 0)
             stalled = 1;
         *delivered += p->st.ok;
         p->st.ok = p->st.lat.n = 0;
     }
-    if (ntopics > 1 && !stalled)
+    if (ntopics > 1 && !stalled && b->pid != 0)
         printf("  warm-up: one message a topic delivered, their index files "
                "by the next checkpoint %.2f s later\n",
                wait_checkpoint(b->addr));
@@ -496,11 +599,73 @@ static double kafka_produce(const char *const *topics, int ntopics, int run,
     return rate;
 }
 
+/* [m]: the client's ceiling. The producers of [2] (and with ten_k those
+ * of [7]) against librdkafka's own mock cluster (one broker on a thread of
+ * this process, rd_kafka_mock_cluster_new, as test.mock.num.brokers=1
+ * makes), which stores in memory and acknowledges at once: no fsync, no
+ * other process. The mock's thread's CPU is counted apart from the
+ * clients'. Figures go to f[F_MPUT...]. */
+static void kafka_mock(double *f, const char *const *ktopics, int ten_k) {
+    char err[256], saved[sizeof kaddr];
+    rd_kafka_t *rk =
+        rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof err);
+    if (rk == NULL)
+        die("mock", err);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, 1);
+    if (mc == NULL)
+        die("mock", "rd_kafka_mock_cluster_new failed");
+    memcpy(saved, kaddr, sizeof saved);
+    snprintf(kaddr, sizeof kaddr, "%s", rd_kafka_mock_cluster_bootstraps(mc));
+    const char *one[] = {"kbench"};
+    /* In librdkafka 2.0.2 only the first rd_kafka_mock_topic_create() of
+     * a mock cluster is answered at once (a second one waited for minutes)
+     * and the mock has no CreateTopics: the 10,000 topics are made by the
+     * mock's auto-creation, a message to each from a producer without
+     * idempotence (which pipelines its Metadata requests). */
+    if (rd_kafka_mock_topic_create(mc, "kbench", 1, 1) != 0)
+        die("mock", "topic create failed");
+    if (ten_k) {
+        kstat_t st = {0};
+        rd_kafka_t *w = kproducer(&st, 0, KP_LAT, 0);
+        double t0 = sl_bench_now_s();
+        for (int i = 0; i < KTOPICS / 4; i++) {
+            rd_kafka_topic_t *t = rd_kafka_topic_new(w, ktopics[i], NULL);
+            kproduce(w, t, "w", 1, 0);
+            rd_kafka_topic_destroy(t);
+        }
+        kflush(w);
+        rd_kafka_destroy(w);
+        free(st.lat.lat);
+        printf("  warm-up: %d mock topics of 4 partitions auto-created in "
+               "%.2f s\n",
+               KTOPICS / 4, sl_bench_now_s() - t0);
+    }
+    sl_bench_server_t mb = {0}; /* pid 0: the mock's thread. */
+    cpu_t u;
+    double pct[2];
+    uint64_t n;
+    printf("[m] the client's ceiling: librdkafka's mock cluster (in this "
+           "process, acks at once), 1 topic, as [2]\n");
+    f[F_MPUT] = kafka_produce(one, 1, 1, 1000, 2, 1, &u, &mb, pct, &n);
+    cpu_end(&u, f[F_MPUT], &f[F_MPUT_B]);
+    if (ten_k) {
+        printf("    10,000 partitions (2,500 topics of 4), as [7]\n");
+        kparts = 4;
+        f[F_M10K] = kafka_produce(ktopics, KTOPICS / 4, 100, 100, 2, 1, &u, &mb,
+                                  pct, &n);
+        kparts = 1;
+        cpu_end(&u, f[F_M10K], &f[F_M10K_B]);
+    }
+    memcpy(kaddr, saved, sizeof saved);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(rk);
+}
+
 /* Paced produce at rate msgs/s, open loop, latency from each message's
  * scheduled time to its delivery report. */
 static void kafka_paced(const char *topic, int rate, double pct[2]) {
     kstat_t st = {0};
-    rd_kafka_t *rk = kproducer(&st, 1, 0);
+    rd_kafka_t *rk = kproducer(&st, 1, KP_LAT, 0);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     kproduce(rk, rkt, "w", 1, sl_mono_ns()); /* Connected and known. */
     kflush(rk);
@@ -529,7 +694,7 @@ static void kafka_paced(const char *topic, int rate, double pct[2]) {
  * delivery report. */
 static double kafka_small(const char *topic, int window, double pct[2]) {
     kstat_t st = {0};
-    rd_kafka_t *rk = kproducer(&st, 0, window);
+    rd_kafka_t *rk = kproducer(&st, 0, KP_SMALL, window);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     kproduce(rk, rkt, "w", 1, sl_mono_ns()); /* Connected and known. */
     kflush(rk);
@@ -672,7 +837,7 @@ static void *e2e_producer(void *arg) {
     if (p->addr != NULL) {
         cl = sl_bench_connect(p->addr);
     } else {
-        rk = kproducer(&st, 1, 0);
+        rk = kproducer(&st, 1, KP_LAT, 0);
         rkt = rd_kafka_topic_new(rk, "ke2e", NULL);
     }
     uint64_t step = 1000000000ull / (uint64_t)p->rate, t0 = sl_mono_ns();
@@ -750,7 +915,7 @@ static void e2e(const char *addr, int rate, double pct[2]) {
         /* The topic exists (and the consumer is at its end) before the
          * clock starts. */
         kstat_t st = {0};
-        rd_kafka_t *w = kproducer(&st, 1, 0);
+        rd_kafka_t *w = kproducer(&st, 1, KP_LAT, 0);
         rd_kafka_topic_t *wt = rd_kafka_topic_new(w, "ke2e", NULL);
         char z[8] = {0};
         kproduce(w, wt, z, 8, 0);
@@ -975,6 +1140,9 @@ static void round_run(int r, const char *const *ktopics) {
         sl_client_close(cl);
     }
     sl_bench_stop(b.pid);
+    if (cases == NULL || strchr(cases, 'm') != NULL)
+        kafka_mock(f, ktopics,
+                   cases == NULL || want(7) || strchr(cases, 'k') != NULL);
     if (want(8)) {
         printf("[8] Redis Streams XADD, appendfsync always\n");
         f[F_REDIS] = sl_bench_redis("always", &f[F_REDIS50]);
@@ -1072,6 +1240,13 @@ int main(void) {
     row(rounds, "consume: client CPU us/msg", F_KGET_C, F_NGET_C, "ms", "");
     row(rounds, "10,000: broker CPU us/msg", F_K10K_B, F_N10K_B, "ms", "");
     row(rounds, "10,000: client CPU us/msg", F_K10K_C, F_N10K_C, "ms", "");
+    row(rounds, "mock cluster, 1 topic (msgs/s)", F_MPUT, -1, "",
+        "the client's ceiling");
+    row(rounds, "  mock CPU us/msg", F_MPUT_B, -1, "ms", "");
+    row(rounds, "  client CPU us/msg", F_MPUT_C, -1, "ms", "");
+    row(rounds, "mock cluster, 10,000 partitions", F_M10K, -1, "", "");
+    row(rounds, "  mock CPU us/msg", F_M10K_B, -1, "ms", "");
+    row(rounds, "  client CPU us/msg", F_M10K_C, -1, "ms", "");
     row(rounds, "1 msg a request (msgs/s)", F_KSMALL, F_NSMALL, "", "");
     row(rounds, "  broker syscalls/msg", F_KSMALL_SC, F_NSMALL_SC, "ms", "");
     row(rounds, "  broker ctx switches/msg", F_KSMALL_CS, F_NSMALL_CS, "ms",

@@ -79,7 +79,7 @@ static const sl_kapi_t apis[] = {
     {SL_KAPI_JOIN_GROUP, 0, 5, sl__kafka_h_join_group},
     {SL_KAPI_SYNC_GROUP, 0, 3, sl__kafka_h_sync_group},
     {SL_KAPI_HEARTBEAT, 0, 3, sl__kafka_h_heartbeat},
-    {SL_KAPI_LEAVE_GROUP, 0, 1, sl__kafka_h_leave_group},
+    {SL_KAPI_LEAVE_GROUP, 0, 3, sl__kafka_h_leave_group},
     {SL_KAPI_OFFSET_COMMIT, 2, 7, sl__kafka_h_offset_commit},
     {SL_KAPI_OFFSET_FETCH, 1, 5, sl__kafka_h_offset_fetch},
 

@@ -864,6 +864,24 @@ int16_t sl__kgroup_leave(sl_kcoord_t *c, sl_kstr_t group, sl_kstr_t member_id,
     return SL_KERR_NONE;
 }
 
+int16_t sl__kgroup_leave_instance(sl_kcoord_t *c, sl_kstr_t group,
+                                  sl_kstr_t member_id, sl_kstr_t instance_id,
+                                  int64_t now) {
+    c->st.leaves++;
+    sl_kgroup_t *g = sl__kgroup_find(c, group);
+    if (g == NULL || (member_id.len > 0 && find_member(g, member_id) == NULL))
+        return SL_KERR_UNKNOWN_MEMBER_ID;
+    sl_kmember_t *m = find_static(g, instance_id);
+    if (m == NULL)
+        return SL_KERR_UNKNOWN_MEMBER_ID;
+    if (member_id.len > 0 && !str_eq(m->id, m->id_len, member_id)) {
+        c->st.fenced++;
+        return SL_KERR_FENCED_INSTANCE_ID;
+    }
+    remove_member(c, g, m, now);
+    return SL_KERR_NONE;
+}
+
 int16_t sl__kgroup_commit_check(sl_kcoord_t *c, sl_kstr_t group,
                                 int32_t generation, sl_kstr_t member_id,
                                 int64_t now) {

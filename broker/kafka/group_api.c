@@ -1,6 +1,6 @@
 /*
  * The consumer-group APIs of the Kafka listener: FindCoordinator 0-2,
- * JoinGroup 0-5, SyncGroup 0-3, Heartbeat 0-3, LeaveGroup 0-1 (the
+ * JoinGroup 0-5, SyncGroup 0-3, Heartbeat 0-3, LeaveGroup 0-3 (the
  * coordinator in group.c holds the state), OffsetCommit 2-7 and
  * OffsetFetch 1-5 (offsets live in the store, shared with the text
  * protocol's commit/committed under the same group name).
@@ -24,7 +24,12 @@
  *                    resp: v1+ throttle i32, error i16, assignment bytes.
  *   Heartbeat        req: group, generation i32, member_id, v3+
  *                    group_instance_id. resp: v1+ throttle i32, error i16.
- *   LeaveGroup       req: group, member_id. resp: v1+ throttle, error i16.
+ *   LeaveGroup       v0-2 req: group, member_id. resp: v1+ throttle,
+ *                    error i16. v3 (KIP-345, a batch) req: group, members
+ *                    [member_id string, group_instance_id nullable
+ *                    string]. resp: throttle i32, error i16, members
+ *                    [member_id string, group_instance_id nullable string,
+ *                    error i16].
  *   OffsetCommit     req: group string, generation i32, member_id string,
  *                    v7+ group_instance_id nullable string, v2-4
  *                    retention_time i64, topics [name string, partitions
@@ -471,19 +476,69 @@ int sl__kafka_h_heartbeat(sl_kafka_t *k, sl_kconn_t *conn, const sl_kreq_t *req,
     return simple_reply(reply, req->version, err);
 }
 
+/* LeaveGroup v3: each member leaves by its group.instance.id when it has
+ * one, else by its member id, and gets its own error, as Kafka answers;
+ * the top-level error is NONE (a group that does not exist gives each
+ * member UNKNOWN_MEMBER_ID). Every entry is read before any member
+ * leaves, so a request that does not parse changes nothing. */
+static int leave_batch(sl_kgroups_t *gs, int64_t now, sl_kreader_t *body,
+                       sl_kreply_t *reply) {
+    const char *g, *s;
+    int16_t glen, len;
+    sl__kafka_r_str(body, &g, &glen);
+    int32_t n = sl__kafka_r_array(body, 4);
+    if (body->err)
+        return body->err;
+    sl_kstr_t *ids = calloc(n > 0 ? 2 * (size_t)n : 1, sizeof(*ids));
+    if (ids == NULL)
+        return SL_ENOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        sl__kafka_r_str(body, &s, &len);
+        ids[2 * i] = kstr(s, len);
+        sl__kafka_r_str(body, &s, &len);
+        ids[2 * i + 1] = kstr(s, len);
+    }
+    if (body->err) {
+        free(ids);
+        return body->err;
+    }
+    sl_buf_t *b = sl__kafka_reply_buf(reply);
+    sl__kafka_w_i32(b, 0);
+    sl__kafka_w_i16(b, SL_KERR_NONE);
+    sl__kafka_w_i32(b, n < 0 ? 0 : n);
+    for (int32_t i = 0; i < n; i++) {
+        sl_kstr_t mid = ids[2 * i], iid = ids[2 * i + 1];
+        int16_t err =
+            iid.len > 0 ? sl__kgroup_leave_instance(&gs->coord, kstr(g, glen),
+                                                    mid, iid, now)
+                        : sl__kgroup_leave(&gs->coord, kstr(g, glen), mid, now);
+        sl__kafka_w_str(b, mid.p, (int16_t)mid.len);
+        sl__kafka_w_str(b, iid.p, (int16_t)iid.len);
+        sl__kafka_w_i16(b, err);
+    }
+    free(ids);
+    sl__kafka_reply_done(reply);
+    return 0;
+}
+
 int sl__kafka_h_leave_group(sl_kafka_t *k, sl_kconn_t *conn,
                             const sl_kreq_t *req, sl_kreader_t *body,
                             sl_kreply_t *reply) {
     (void)conn;
+    sl_kgroups_t *gs = groups_of(k);
+    if (gs == NULL)
+        return SL_ENOMEM;
+    if (req->version >= 3) {
+        int err = leave_batch(gs, (int64_t)uv_now(k->loop), body, reply);
+        rearm(gs);
+        return err;
+    }
     const char *g, *m;
     int16_t glen, mlen;
     sl__kafka_r_str(body, &g, &glen);
     sl__kafka_r_str(body, &m, &mlen);
     if (body->err)
         return body->err;
-    sl_kgroups_t *gs = groups_of(k);
-    if (gs == NULL)
-        return SL_ENOMEM;
     int16_t err = sl__kgroup_leave(&gs->coord, kstr(g, glen), kstr(m, mlen),
                                    (int64_t)uv_now(k->loop));
     rearm(gs);

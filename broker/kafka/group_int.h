@@ -211,6 +211,15 @@ int16_t sl__kgroup_heartbeat(sl_kcoord_t *c, sl_kstr_t group,
                              int64_t now);
 int16_t sl__kgroup_leave(sl_kcoord_t *c, sl_kstr_t group, sl_kstr_t member_id,
                          int64_t now);
+/* LeaveGroup v3's batch leave of a static member by group.instance.id
+ * (instance_id.len > 0), as Kafka's GroupCoordinator decides it:
+ * UNKNOWN_MEMBER_ID when the group has no such instance id, or when
+ * member_id is given (not empty) and is no member of the group;
+ * FENCED_INSTANCE_ID when member_id is given and another member holds
+ * the instance id; else the member holding it leaves (NONE). */
+int16_t sl__kgroup_leave_instance(sl_kcoord_t *c, sl_kstr_t group,
+                                  sl_kstr_t member_id, sl_kstr_t instance_id,
+                                  int64_t now);
 
 /* Whether an OffsetCommit of (generation, member_id) may commit for the
  * group: NONE, or the error every partition of the request gets. A

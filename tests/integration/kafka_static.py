@@ -17,7 +17,8 @@ stats (docs/kafka.md, "Consumer groups"):
     removes it (kafka_group_expired) and A is given every partition;
   - on the wire: after a takeover the old member id is answered
     FENCED_INSTANCE_ID by SyncGroup v3, Heartbeat v3 and OffsetCommit v7,
-    the new one is not.
+    the new one is not; LeaveGroup v3 removes static members in one
+    request by their instance ids, with Kafka's per-member errors.
 
 librdkafka 2.0's own mock cluster is no reference here: it does not
 implement static membership (tried with these same steps: the restarted
@@ -229,6 +230,75 @@ def wire_fencing():
     check("wire_member_leaves", r.i16() == 0)
 
 
+def wire_batch_leave():
+    """LeaveGroup v3 (KIP-345): static members leave in one request by
+    their group.instance.id, each with its own error, as Kafka's
+    GroupCoordinator answers: a member id that is a member of the group
+    but not the instance's holder is fenced, an unknown member id or
+    instance id is UNKNOWN_MEMBER_ID, a member that already left likewise;
+    afterwards the members are gone (Heartbeat v3: UNKNOWN_MEMBER_ID)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(
+        os.path.abspath(__file__)), "kafka_groups"))
+    from common import Conn, s16, sbytes
+    port = int(BOOT.split(":")[1])
+    ca, cb = Conn(port), Conn(port)
+    group = "gs-leave"
+
+    def join_send(c, member, iid):
+        c.send(11, 5, s16(group) + struct.pack(">ii", 30000, 30000) +
+               s16(member) + s16(iid) + s16("consumer") +
+               struct.pack(">i", 1) + s16("range") + sbytes(b""))
+
+    def join_recv(c):
+        r = c.recv()
+        r.i32()
+        err, gen = r.i16(), r.i32()
+        r.str()
+        r.str()
+        return err, gen, r.str()
+
+    join_send(ca, "", "b1")
+    e1, g1, m1 = join_recv(ca)
+    ca.send(14, 3, s16(group) + struct.pack(">i", g1) + s16(m1) + s16("b1") +
+            struct.pack(">i", 0))
+    r = ca.recv()
+    r.i32()
+    s1 = r.i16()
+    # b2 joins (held while the group rebalances) and b1 joins again.
+    join_send(cb, "", "b2")
+    join_send(ca, m1, "b1")
+    ea, ga, _ = join_recv(ca)
+    eb, gb, m2 = join_recv(cb)
+    check("wire_batch_leave_setup",
+          (e1, s1, ea, eb) == (0, 0, 0, 0) and ga == gb and m2 != m1,
+          "join %d sync %d rejoin %d join b2 %d gen %d/%d" %
+          (e1, s1, ea, eb, ga, gb))
+
+    def nstr(v):
+        return struct.pack(">h", -1) if v is None else s16(v)
+
+    leaving = [(m2, "b1"), ("no-such-member", "b1"), ("", "nobody"),
+               ("", "b1"), (m2, "b2"), (m2, None)]
+    body = s16(group) + struct.pack(">i", len(leaving))
+    for mid, iid in leaving:
+        body += s16(mid) + nstr(iid)
+    ca.send(13, 3, body)
+    r = ca.recv()
+    r.i32()
+    top, n = r.i16(), r.i32()
+    got = [(r.str(), r.str(), r.i16()) for _ in range(max(n, 0))]
+    want = [(m2, "b1", 82), ("no-such-member", "b1", 25), ("", "nobody", 25),
+            ("", "b1", 0), (m2, "b2", 0), (m2, None, 25)]
+    check("wire_batch_leave_by_instance_id", top == 0 and got == want,
+          "top %d, got %s, want %s" % (top, got, want))
+    cb.send(12, 3, s16(group) + struct.pack(">i", gb) + s16(m2) + s16("b2"))
+    r = cb.recv()
+    r.i32()
+    hb = r.i16()
+    check("wire_batch_leave_members_gone", hb == 25,
+          "heartbeat of a member that left: %d" % hb)
+
+
 def stats():
     """The broker's group counters."""
     p = subprocess.run(["bin/sluice", "--broker", "127.0.0.1:%d" % TEXT_PORT,
@@ -248,6 +318,7 @@ def main():
     admin.close()
     check("create_topic", all(e[1] == 0 for e in r.topic_errors), str(r))
     wire_fencing()
+    wire_batch_leave()
     s = scenario(BOOT, "gs", tempfile.mkdtemp(prefix="kstatic."))
     check("members_share_partitions", s.get("shared"), s.get("logs", ""))
     if not s.get("shared"):
