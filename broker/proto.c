@@ -2,9 +2,12 @@
  * Text protocol parser; the grammar is specified in docs/protocol.md.
  * In short: a request is one line "command reqid args...", ended by LF
  * or CRLF, tokens separated by single or repeated spaces; put is followed
- * by exactly <len> payload bytes and a line end, mput by <count> items of
- * "<len> LINE-END <len bytes> LINE-END". Numbers are unsigned decimal
- * (no sign, at most 20 digits, no overflow).
+ * by exactly <len> payload bytes and a line end (with klen=K, first K key
+ * bytes and a line end), mput by <count> items of
+ * "<len> LINE-END <len bytes> LINE-END" or, for an item with a record key,
+ * "<len> <klen> LINE-END <klen bytes> LINE-END <len bytes> LINE-END".
+ * Numbers are unsigned decimal (no sign, at most 20 digits, no
+ * overflow).
  *
  * Framing rule: a line whose first token is "put" or "mput" declares a
  * payload. If such a request is refused for any reason before its payload
@@ -21,6 +24,9 @@
 #include <string.h>
 
 #define MAX_TOKENS 12
+/* The longest mput item line: "LEN KLEN" of two 20-digit numbers and a
+ * CRLF fit in it. */
+#define ITEM_LINE_MAX 48
 
 void sl_proto_default_limits(sl_proto_limits_t *lim) {
     lim->max_line = 4096;
@@ -82,9 +88,25 @@ static int line_end_at(const uint8_t *p, size_t n) {
     return p[1] == '\n' ? 2 : -1;
 }
 
+/* A span that ends at p[end] with a line end (p holds n bytes): 0 and
+ * *after set past the line end, SL_EAGAIN when more bytes are needed, or
+ * SL_EPROTO when something else follows the span. */
+static int span_at(const uint8_t *p, size_t n, size_t end, size_t *after) {
+    if (end > n)
+        return SL_EAGAIN;
+    int t = line_end_at(p + end, n - end);
+    if (t == 0)
+        return SL_EAGAIN;
+    if (t < 0)
+        return SL_EPROTO;
+    *after = end + (size_t)t;
+    return 0;
+}
+
 static int parse_options(sl_span_t *tok, size_t from, size_t ntok,
                          sl_cmd_t *cmd, int allow_prod, int allow_crc,
-                         int allow_wait, int allow_ts, sl_proto_err_t *err) {
+                         int allow_wait, int allow_ts, int allow_klen,
+                         sl_proto_err_t *err) {
     int have_seq = 0;
     for (size_t i = from; i < ntok; i++) {
         sl_span_t v;
@@ -116,6 +138,13 @@ static int parse_options(sl_span_t *tok, size_t from, size_t ntok,
             if (parse_u64(v.p, v.len, &x) != 0 || x > 1)
                 return fail(err, SL_STATUS_BAD_REQUEST, "bad meta (0 or 1)", 0);
             cmd->meta = (int)x;
+        } else if (allow_klen && opt_val(&tok[i], "klen", &v)) {
+            /* The key's bytes follow the header line: a second klen would
+             * make its length ambiguous. */
+            if (cmd->has_key || parse_u64(v.p, v.len, &x) != 0)
+                return fail(err, SL_STATUS_BAD_REQUEST, "bad klen", 0);
+            cmd->has_key = 1;
+            cmd->key_len = (size_t)x;
         } else if (allow_ts && opt_val(&tok[i], "ts", &v)) {
             if (parse_u64(v.p, v.len, &x) != 0 || x > INT64_MAX)
                 return fail(err, SL_STATUS_BAD_REQUEST, "bad ts", 0);
@@ -247,82 +276,103 @@ static int parse_request(const uint8_t *buf, size_t len,
         cmd->topic = tok[2];
         cmd->part = tok[3];
         /* Option errors are fatal too: the payload follows regardless. */
-        if (parse_options(tok, 5, ntok, cmd, 1, 1, 0, 0, err) != 0) {
+        if (parse_options(tok, 5, ntok, cmd, 1, 1, 0, 0, !multi, err) != 0) {
             err->fatal = 1;
             return SL_EPROTO;
         }
+        if (cmd->has_key &&
+            (cmd->key_len > lim->max_msg || n > lim->max_msg - cmd->key_len))
+            return fail(err, SL_STATUS_TOO_LARGE, "message too large", 1);
         const uint8_t *p = buf + line_len;
         size_t left = len - line_len;
+        size_t crc_len; /* What crc= covers, from p on. */
         if (!multi) {
-            if (left < n) {
-                *need = line_len + n + 2;
+            /* With klen=K: K key bytes and a line end before the value. */
+            size_t at = 0;
+            if (cmd->has_key) {
+                int rc = span_at(p, left, cmd->key_len, &at);
+                if (rc == SL_EAGAIN) {
+                    *need = line_len + cmd->key_len + 2 + n + 2;
+                    *consumed = 0;
+                    return SL_EAGAIN;
+                }
+                if (rc != 0)
+                    return fail(err, SL_STATUS_BAD_REQUEST,
+                                "key longer than its klen", 1);
+                cmd->key = p;
+            }
+            size_t vat = at;
+            int rc = span_at(p, left, at + n, &at);
+            if (rc == SL_EAGAIN) {
+                *need = line_len + vat + n + 2;
                 *consumed = 0;
                 return SL_EAGAIN;
             }
-            int t = line_end_at(p + n, left - n);
-            if (t == 0) {
-                *need = line_len + n + 2;
-                *consumed = 0;
-                return SL_EAGAIN;
-            }
-            if (t < 0)
+            if (rc != 0)
                 return fail(err, SL_STATUS_BAD_REQUEST,
                             "payload longer than its length", 1);
-            cmd->payload = p;
+            cmd->payload = p + vat;
             cmd->payload_len = n;
-            *consumed = line_len + n + (size_t)t;
+            crc_len = vat + n;
+            *consumed = line_len + at;
         } else {
             cmd->count = n;
             size_t at = 0;
             for (uint64_t i = 0; i < n; i++) {
                 const uint8_t *q = p + at;
                 size_t ql = left - at;
-                size_t lscan = ql < 24 ? ql : 24;
+                size_t lscan = ql < ITEM_LINE_MAX ? ql : ITEM_LINE_MAX;
                 const uint8_t *e = memchr(q, '\n', lscan);
                 if (e == NULL) {
-                    if (ql >= 24)
+                    if (ql >= ITEM_LINE_MAX)
                         return fail(err, SL_STATUS_BAD_REQUEST,
                                     "bad item length line", 1);
                     *consumed = 0;
-                    *need = line_len + at + 24;
+                    *need = line_len + at + ITEM_LINE_MAX;
                     return SL_EAGAIN;
                 }
                 size_t ll = (size_t)(e - q);
                 if (ll > 0 && q[ll - 1] == '\r')
                     ll--;
-                uint64_t il;
-                if (parse_u64((const char *)q, ll, &il) != 0)
+                /* "LEN", or "LEN KLEN" for an item with a record key. */
+                const uint8_t *sp = memchr(q, ' ', ll);
+                size_t nl1 = sp ? (size_t)(sp - q) : ll;
+                uint64_t il, kl = 0;
+                if (parse_u64((const char *)q, nl1, &il) != 0 ||
+                    (sp != NULL &&
+                     parse_u64((const char *)sp + 1, ll - nl1 - 1, &kl) != 0))
                     return fail(err, SL_STATUS_BAD_REQUEST, "bad item length",
                                 1);
-                if (il > lim->max_msg)
+                if (il > lim->max_msg || kl > lim->max_msg - il)
                     return fail(err, SL_STATUS_TOO_LARGE, "message too large",
                                 1);
                 size_t hdr = (size_t)(e - q) + 1;
-                if (at + hdr + il > lim->max_request)
+                size_t body = (size_t)il + (sp ? (size_t)kl + 2 : 0);
+                if (at + hdr + body > lim->max_request)
                     return fail(err, SL_STATUS_TOO_LARGE, "request too large",
                                 1);
-                if (ql < hdr + il) {
+                size_t got = hdr;
+                int rc = 0;
+                if (sp != NULL)
+                    rc = span_at(q, ql, hdr + kl, &got);
+                if (rc == 0)
+                    rc = span_at(q, ql, got + il, &got);
+                if (rc == SL_EAGAIN) {
                     *consumed = 0;
-                    *need = line_len + at + hdr + il + 2;
+                    *need = line_len + at + hdr + body + 2;
                     return SL_EAGAIN;
                 }
-                int t = line_end_at(q + hdr + il, ql - hdr - il);
-                if (t == 0) {
-                    *consumed = 0;
-                    *need = line_len + at + hdr + il + 2;
-                    return SL_EAGAIN;
-                }
-                if (t < 0)
+                if (rc != 0)
                     return fail(err, SL_STATUS_BAD_REQUEST,
                                 "item longer than its length", 1);
-                at += hdr + il + (size_t)t;
+                at += got;
             }
             cmd->payload = p;
             cmd->payload_len = at;
+            crc_len = at;
             *consumed = line_len + at;
         }
-        if (cmd->has_crc &&
-            sl_crc32c(0, cmd->payload, cmd->payload_len) != cmd->crc)
+        if (cmd->has_crc && sl_crc32c(0, p, crc_len) != cmd->crc)
             return fail(err, SL_STATUS_BAD_REQUEST, "crc mismatch", 0);
         return 0;
     }
@@ -347,7 +397,7 @@ static int parse_request(const uint8_t *buf, size_t len,
                 cmd->max_bytes = lim->max_request;
             from = 6;
         }
-        return parse_options(tok, from, ntok, cmd, 0, 0, 1, 0, err);
+        return parse_options(tok, from, ntok, cmd, 0, 0, 1, 0, 0, err);
     }
     if (tok_is(c, "offsets")) {
         cmd->type = SL_CMD_OFFSETS;
@@ -356,7 +406,7 @@ static int parse_request(const uint8_t *buf, size_t len,
                         "usage: offsets ID TOPIC PARTITION [ts=MS]", 0);
         cmd->topic = tok[2];
         cmd->part = tok[3];
-        return parse_options(tok, 4, ntok, cmd, 0, 0, 0, 1, err);
+        return parse_options(tok, 4, ntok, cmd, 0, 0, 0, 1, 0, err);
     }
     if (tok_is(c, "commit")) {
         cmd->type = SL_CMD_COMMIT;
@@ -433,13 +483,26 @@ static int parse_request(const uint8_t *buf, size_t len,
 }
 
 int sl_proto_mput_next(const uint8_t **cursor, const uint8_t *end,
-                       const uint8_t **data, size_t *dlen) {
+                       const uint8_t **data, size_t *dlen, const uint8_t **key,
+                       size_t *klen) {
     const uint8_t *q = *cursor;
     if (q >= end)
         return 0;
     size_t n = 0;
     while (*q >= '0' && *q <= '9')
         n = n * 10 + (size_t)(*q++ - '0');
+    *key = NULL;
+    *klen = 0;
+    if (*q == ' ') {
+        /* A keyed item: its key comes first, ended by a line end. */
+        size_t k = 0;
+        for (q++; *q >= '0' && *q <= '9'; q++)
+            k = k * 10 + (size_t)(*q - '0');
+        q += *q == '\r' ? 2 : 1;
+        *key = q;
+        *klen = k;
+        q += k;
+    }
     if (*q == '\r')
         q++;
     q++; /* '\n' */

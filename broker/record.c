@@ -42,7 +42,8 @@
  *   i8     attributes (0)
  *   varint timestampDelta (from baseTimestamp)
  *   varint offsetDelta (0, 1, 2, ...)
- *   varint keyLength (-1 for null), key bytes
+ *   varint keyLength (-1 for null), key bytes (a sluice batch: the key a
+ *          put gave with klen=, or an mput item with "LEN KLEN"; else null)
  *   varint valueLength (-1 for null), value bytes
  *   varint header count (0), headers
  *
@@ -96,6 +97,15 @@ static size_t zz_len(int64_t v) {
     return uvarint_len(((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
+/* The bytes of record i after its length varint: attributes, timestamp
+ * delta 0, offset delta i, the key (one byte for a null one), the value
+ * and a header count of 0. */
+static inline size_t body_len(const sl_msg_t *m, size_t i) {
+    size_t key = m->key == NULL ? 1 : zz_len((int64_t)m->key_len) + m->key_len;
+    return 1 + 1 + zz_len((int64_t)i) + key + zz_len((int64_t)m->len) + m->len +
+           1;
+}
+
 int sl_record_encode(sl_buf_t *out, uint32_t part_id, uint64_t base_offset,
                      int64_t ts, int64_t producer_id, uint64_t seq,
                      const sl_msg_t *msgs, size_t n) {
@@ -105,11 +115,8 @@ int sl_record_encode(sl_buf_t *out, uint32_t part_id, uint64_t base_offset,
         (seq > SL_SEQ_MAX || (uint64_t)producer_id > SL_PRODUCER_MAX))
         return SL_ERANGE;
     size_t total = SL_ENTRY_HDR + SL_BATCH_HDR;
-    for (size_t i = 0; i < n; i++) {
-        size_t body = 1 + 1 + zz_len((int64_t)i) + 1 +
-                      zz_len((int64_t)msgs[i].len) + msgs[i].len + 1;
-        total += zz_len((int64_t)body) + body;
-    }
+    for (size_t i = 0; i < n; i++)
+        total += zz_len((int64_t)body_len(&msgs[i], i)) + body_len(&msgs[i], i);
     if (total - SL_ENTRY_HDR > 0x7FFFFFFF)
         return SL_ETOOBIG;
     uint8_t *p = sl_buf_extend(out, total);
@@ -140,13 +147,18 @@ int sl_record_encode(sl_buf_t *out, uint32_t part_id, uint64_t base_offset,
     sl_put_u32be(b + 57, (uint32_t)n);
     uint8_t *w = b + SL_BATCH_HDR;
     for (size_t i = 0; i < n; i++) {
-        size_t body = 1 + 1 + zz_len((int64_t)i) + 1 +
-                      zz_len((int64_t)msgs[i].len) + msgs[i].len + 1;
-        w += sl_put_varint(w, (int64_t)body);
+        w += sl_put_varint(w, (int64_t)body_len(&msgs[i], i));
         *w++ = 0;                          /* attributes */
         *w++ = 0;                          /* timestampDelta 0 */
         w += sl_put_varint(w, (int64_t)i); /* offsetDelta */
-        *w++ = 1;                          /* keyLength -1 */
+        if (msgs[i].key == NULL) {
+            *w++ = 1; /* keyLength -1 */
+        } else {
+            w += sl_put_varint(w, (int64_t)msgs[i].key_len);
+            if (msgs[i].key_len > 0)
+                memcpy(w, msgs[i].key, msgs[i].key_len);
+            w += msgs[i].key_len;
+        }
         w += sl_put_varint(w, (int64_t)msgs[i].len);
         if (msgs[i].len > 0)
             memcpy(w, msgs[i].data, msgs[i].len);

@@ -289,6 +289,8 @@ static void do_put(sl_conn_t *conn, const sl_cmd_t *cmd) {
         }
         srv->msgs[0].data = cmd->payload;
         srv->msgs[0].len = cmd->payload_len;
+        srv->msgs[0].key = cmd->key;
+        srv->msgs[0].key_len = cmd->key_len;
         n = 1;
     } else {
         srv->st.cmd_mput++;
@@ -305,7 +307,8 @@ static void do_put(sl_conn_t *conn, const sl_cmd_t *cmd) {
                       *end = cmd->payload + cmd->payload_len;
         while (n < cmd->count &&
                sl_proto_mput_next(&cur, end, &srv->msgs[n].data,
-                                  &srv->msgs[n].len))
+                                  &srv->msgs[n].len, &srv->msgs[n].key,
+                                  &srv->msgs[n].key_len))
             n++;
         /* The parser checked the items against COUNT; this guards the
          * store from a short batch should the two ever disagree. */

@@ -46,8 +46,9 @@ struct sl_publish_s {
      * first batch to it (tail_t values; emptied by every reconnect). */
     int dedup;
     sl_strmap_t tails;
-    /* With SL_STREAM_CAP_HEADERS: records carry the row's key (row_keys()). */
-    int keyed;
+    /* With SL_STREAM_CAP_KEYS: records carry the row's key (row_keys());
+     * with SL_STREAM_CAP_HEADERS also the source header. */
+    int keyed, headers;
     sl_buf_t keybuf;
     sl_buf_t srcbuf; /* The records' "FILE:POS" headers (row_keys()). */
     sl_jr_doc_t jdoc;
@@ -235,12 +236,13 @@ static void event_src(sl_publish_t *pub, size_t *at, sl_stream_msg_t *src) {
 }
 
 /* The record keys and source headers of a batch, on a transport with keys
- * and headers (Kafka): for a row event, its primary key's values as a
+ * (both) and headers (Kafka): for a row event, its primary key's values as a
  * JSON array of their text in the event, in key order ("[7]",
  * "[\"eu\",42]"), taken from "after" (from "before" for a delete); so
  * compacted topics and key-based consumers see one key per row. Other
  * events, and rows of tables without a key, get none. srcs[i]: the
- * event's "FILE:POS" (event_src()), for every event that has one. keys[i]
+ * event's "FILE:POS" (event_src()), for every event that has one, with
+ * headers only (without, events other than rows are not parsed). keys[i]
  * and srcs[i] point into pub->keybuf and pub->srcbuf until the next call. */
 static int row_keys(sl_publish_t *pub, const sl_stream_msg_t *msgs, size_t n,
                     sl_stream_msg_t *keys, sl_stream_msg_t *srcs) {
@@ -259,9 +261,12 @@ static int row_keys(sl_publish_t *pub, const sl_stream_msg_t *msgs, size_t n,
         static const char row_ev[] = "{\"kind\":\"row\"";
         int row_event = msgs[i].len >= sizeof row_ev &&
                         memcmp(text, row_ev, sizeof row_ev - 1) == 0;
-        if (sl_jr_parse(&pub->jdoc, text, msgs[i].len) != 0)
+        /* Without headers only row events need looking into. */
+        if ((!row_event && !pub->headers) ||
+            sl_jr_parse(&pub->jdoc, text, msgs[i].len) != 0)
             continue;
-        event_src(pub, &sat[i], &srcs[i]);
+        if (pub->headers)
+            event_src(pub, &sat[i], &srcs[i]);
         if (!row_event)
             continue;
         uint32_t pk = sl_jr_get(&pub->jdoc, 0, "pk");
@@ -1016,7 +1021,9 @@ int sl_publish_open(sl_publish_t **out, const sl_publish_opts_t *opts,
         if (err == 0)
             pub->dedup = !(sl_stream_caps(pub->st) & SL_STREAM_CAP_DEDUP);
         if (err == 0)
-            pub->keyed = !!(sl_stream_caps(pub->st) & SL_STREAM_CAP_HEADERS);
+            pub->keyed = !!(sl_stream_caps(pub->st) & SL_STREAM_CAP_KEYS);
+        if (err == 0)
+            pub->headers = !!(sl_stream_caps(pub->st) & SL_STREAM_CAP_HEADERS);
         if (err == 0)
             err = read_checkpoint(pub, cp, found);
         if (err == 0 || !transient(err) || (stop != NULL && *stop))
