@@ -52,6 +52,29 @@ static int parse_u64(const char *p, size_t n, uint64_t *v) {
     return 0;
 }
 
+/* The number at the start of p[0..n): how many digits it has (1-20,
+ * without overflow; *v its value), or 0 when p does not start with one.
+ * What follows the digits is the caller's to check; p[n] must be readable
+ * and not a digit (an mput item line: its line end). Runs per mput item:
+ * below 20 digits nothing can overflow, so only a 20th digit is checked. */
+static size_t parse_u64_prefix(const uint8_t *p, size_t n, uint64_t *v) {
+    uint64_t x = 0;
+    size_t i = 0;
+    unsigned d;
+    while (i < 19 && (d = (unsigned)p[i] - '0') < 10) {
+        x = x * 10 + d;
+        i++;
+    }
+    if (i == 19 && (unsigned)p[i] - '0' < 10) {
+        if (n < 20 || (n > 20 && (unsigned)p[20] - '0' < 10) ||
+            parse_u64((const char *)p, 20, &x) != 0)
+            return 0;
+        i = 20;
+    }
+    *v = x;
+    return i;
+}
+
 static int tok_is(const sl_span_t *t, const char *s) {
     size_t n = strlen(s);
     return t->len == n && memcmp(t->p, s, n) == 0;
@@ -76,7 +99,8 @@ static int fail(sl_proto_err_t *err, int code, const char *msg, int fatal) {
 
 /* Finds the end of a payload line: CRLF or LF at p (n bytes left).
  * Returns the terminator length, 0 when more bytes are needed, -1 bad. */
-static int line_end_at(const uint8_t *p, size_t n) {
+static inline __attribute__((always_inline)) int line_end_at(const uint8_t *p,
+                                                             size_t n) {
     if (n == 0)
         return 0;
     if (p[0] == '\n')
@@ -88,10 +112,20 @@ static int line_end_at(const uint8_t *p, size_t n) {
     return p[1] == '\n' ? 2 : -1;
 }
 
+/* What a request needs in all at least, total bytes of which the buffer
+ * holds len: always more than len, so that waiting for it makes progress,
+ * and never more than the request can take (a line end may be one byte:
+ * a client ending its lines in LF alone must not wait for bytes it will
+ * never send). */
+static size_t need_min(size_t total, size_t len) {
+    return total > len ? total : len + 1;
+}
+
 /* A span that ends at p[end] with a line end (p holds n bytes): 0 and
  * *after set past the line end, SL_EAGAIN when more bytes are needed, or
  * SL_EPROTO when something else follows the span. */
-static int span_at(const uint8_t *p, size_t n, size_t end, size_t *after) {
+static inline __attribute__((always_inline)) int
+span_at(const uint8_t *p, size_t n, size_t end, size_t *after) {
     if (end > n)
         return SL_EAGAIN;
     int t = line_end_at(p + end, n - end);
@@ -292,7 +326,7 @@ static int parse_request(const uint8_t *buf, size_t len,
             if (cmd->has_key) {
                 int rc = span_at(p, left, cmd->key_len, &at);
                 if (rc == SL_EAGAIN) {
-                    *need = line_len + cmd->key_len + 2 + n + 2;
+                    *need = need_min(line_len + cmd->key_len + 1 + n + 1, len);
                     *consumed = 0;
                     return SL_EAGAIN;
                 }
@@ -304,7 +338,7 @@ static int parse_request(const uint8_t *buf, size_t len,
             size_t vat = at;
             int rc = span_at(p, left, at + n, &at);
             if (rc == SL_EAGAIN) {
-                *need = line_len + vat + n + 2;
+                *need = need_min(line_len + vat + n + 1, len);
                 *consumed = 0;
                 return SL_EAGAIN;
             }
@@ -328,44 +362,58 @@ static int parse_request(const uint8_t *buf, size_t len,
                         return fail(err, SL_STATUS_BAD_REQUEST,
                                     "bad item length line", 1);
                     *consumed = 0;
-                    *need = line_len + at + ITEM_LINE_MAX;
+                    *need = len + 1; /* The line's length is not known. */
                     return SL_EAGAIN;
                 }
                 size_t ll = (size_t)(e - q);
                 if (ll > 0 && q[ll - 1] == '\r')
                     ll--;
                 /* "LEN", or "LEN KLEN" for an item with a record key. */
-                const uint8_t *sp = memchr(q, ' ', ll);
-                size_t nl1 = sp ? (size_t)(sp - q) : ll;
                 uint64_t il, kl = 0;
-                if (parse_u64((const char *)q, nl1, &il) != 0 ||
-                    (sp != NULL &&
-                     parse_u64((const char *)sp + 1, ll - nl1 - 1, &kl) != 0))
-                    return fail(err, SL_STATUS_BAD_REQUEST, "bad item length",
-                                1);
-                if (il > lim->max_msg || kl > lim->max_msg - il)
+                size_t nl1 = parse_u64_prefix(q, ll, &il);
+                size_t kspan = 0; /* The key and its line end (at least). */
+                if (__builtin_expect(nl1 != ll, 0) || nl1 == 0) {
+                    if (nl1 == 0 || q[nl1] != ' ' ||
+                        parse_u64((const char *)q + nl1 + 1, ll - nl1 - 1,
+                                  &kl) != 0)
+                        return fail(err, SL_STATUS_BAD_REQUEST,
+                                    "bad item length", 1);
+                    if (il > lim->max_msg || kl > lim->max_msg - il)
+                        return fail(err, SL_STATUS_TOO_LARGE,
+                                    "message too large", 1);
+                    kspan = (size_t)kl + 1;
+                    cmd->has_key = 1;
+                }
+                if (il > lim->max_msg)
                     return fail(err, SL_STATUS_TOO_LARGE, "message too large",
                                 1);
                 size_t hdr = (size_t)(e - q) + 1;
-                size_t body = (size_t)il + (sp ? (size_t)kl + 2 : 0);
-                if (at + hdr + body > lim->max_request)
+                if (at + hdr + kspan + il > lim->max_request)
                     return fail(err, SL_STATUS_TOO_LARGE, "request too large",
                                 1);
-                size_t got = hdr;
+                size_t vat = hdr; /* Where the value starts. */
                 int rc = 0;
-                if (sp != NULL)
-                    rc = span_at(q, ql, hdr + kl, &got);
-                if (rc == 0)
-                    rc = span_at(q, ql, got + il, &got);
-                if (rc == SL_EAGAIN) {
+                if (kspan != 0 && (rc = span_at(q, ql, hdr + kl, &vat)) != 0) {
+                    if (rc != SL_EAGAIN)
+                        return fail(err, SL_STATUS_BAD_REQUEST,
+                                    "item longer than its length", 1);
+                    /* The key, a line end, the value, a line end. */
                     *consumed = 0;
-                    *need = line_len + at + hdr + body + 2;
+                    *need = need_min(line_len + at + hdr + kspan + il + 1, len);
                     return SL_EAGAIN;
                 }
-                if (rc != 0)
+                int t = ql - vat < il
+                            ? 0
+                            : line_end_at(q + vat + il, ql - vat - il);
+                if (t == 0) {
+                    *consumed = 0;
+                    *need = need_min(line_len + at + vat + il + 1, len);
+                    return SL_EAGAIN;
+                }
+                if (t < 0)
                     return fail(err, SL_STATUS_BAD_REQUEST,
                                 "item longer than its length", 1);
-                at += got;
+                at += vat + il + (size_t)t;
             }
             cmd->payload = p;
             cmd->payload_len = at;
@@ -483,8 +531,27 @@ static int parse_request(const uint8_t *buf, size_t len,
 }
 
 int sl_proto_mput_next(const uint8_t **cursor, const uint8_t *end,
-                       const uint8_t **data, size_t *dlen, const uint8_t **key,
-                       size_t *klen) {
+                       const uint8_t **data, size_t *dlen) {
+    const uint8_t *q = *cursor;
+    if (q >= end)
+        return 0;
+    size_t n = 0;
+    while (*q >= '0' && *q <= '9')
+        n = n * 10 + (size_t)(*q++ - '0');
+    if (*q == '\r')
+        q++;
+    q++; /* '\n' */
+    *data = q;
+    *dlen = n;
+    q += n;
+    q += *q == '\r' ? 2 : 1;
+    *cursor = q;
+    return 1;
+}
+
+int sl_proto_mput_next_keyed(const uint8_t **cursor, const uint8_t *end,
+                             const uint8_t **data, size_t *dlen,
+                             const uint8_t **key, size_t *klen) {
     const uint8_t *q = *cursor;
     if (q >= end)
         return 0;

@@ -236,18 +236,34 @@ static void run(const uint8_t *buf, size_t size, int no_payload) {
             const uint8_t *end = cmd.payload + cmd.payload_len;
             const uint8_t *item, *key;
             size_t ilen, klen2;
-            uint64_t n = 0;
-            while (sl_proto_mput_next(&cur, end, &item, &ilen, &key, &klen2)) {
+            uint64_t n = 0, nkeys = 0;
+            while (sl_proto_mput_next_keyed(&cur, end, &item, &ilen, &key,
+                                            &klen2)) {
                 if (item < cmd.payload || item + ilen > end)
                     abort();
                 if (key != NULL && (key < cmd.payload || key + klen2 > item))
                     abort();
                 if (key == NULL && klen2 != 0)
                     abort();
+                nkeys += key != NULL;
                 n++;
             }
-            if (n != cmd.count || cur != end)
+            if (n != cmd.count || cur != end || !cmd.has_key != !nkeys)
                 abort();
+            /* Without keys, the broker's iteration finds the same items. */
+            if (!cmd.has_key) {
+                const uint8_t *c2 = cmd.payload, *i2 = NULL;
+                size_t l2;
+                cur = cmd.payload;
+                while (sl_proto_mput_next_keyed(&cur, end, &item, &ilen, &key,
+                                                &klen2)) {
+                    if (sl_proto_mput_next(&c2, end, &i2, &l2) != 1 ||
+                        i2 != item || l2 != ilen || c2 != cur)
+                        abort();
+                }
+                if (sl_proto_mput_next(&c2, end, &i2, &l2) != 0)
+                    abort();
+            }
         }
         off += used;
     }

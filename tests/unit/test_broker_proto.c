@@ -73,15 +73,23 @@ SL_TEST(broker_proto_incomplete_needs_more) {
     SL_CHECK_INT(cmd.type, SL_CMD_MPUT);
     SL_CHECK_UINT(cmd.count, 2);
     SL_CHECK_UINT(used, n);
+    SL_CHECK(!cmd.has_key);
     const uint8_t *cur = cmd.payload, *end = cmd.payload + cmd.payload_len;
     const uint8_t *data, *key;
     size_t dl, kl;
-    SL_CHECK_INT(sl_proto_mput_next(&cur, end, &data, &dl, &key, &kl), 1);
+    SL_CHECK_INT(sl_proto_mput_next(&cur, end, &data, &dl), 1);
+    SL_CHECK_MEM(data, dl, "abc", 3);
+    SL_CHECK_INT(sl_proto_mput_next(&cur, end, &data, &dl), 1);
+    SL_CHECK_MEM(data, dl, "de", 2);
+    SL_CHECK_INT(sl_proto_mput_next(&cur, end, &data, &dl), 0);
+    /* The keyed iteration reads a list without keys the same way. */
+    cur = cmd.payload;
+    SL_CHECK_INT(sl_proto_mput_next_keyed(&cur, end, &data, &dl, &key, &kl), 1);
     SL_CHECK_MEM(data, dl, "abc", 3);
     SL_CHECK(key == NULL);
-    SL_CHECK_INT(sl_proto_mput_next(&cur, end, &data, &dl, &key, &kl), 1);
+    SL_CHECK_INT(sl_proto_mput_next_keyed(&cur, end, &data, &dl, &key, &kl), 1);
     SL_CHECK_MEM(data, dl, "de", 2);
-    SL_CHECK_INT(sl_proto_mput_next(&cur, end, &data, &dl, &key, &kl), 0);
+    SL_CHECK_INT(sl_proto_mput_next_keyed(&cur, end, &data, &dl, &key, &kl), 0);
 }
 
 /* Record keys: put klen=K carries K key bytes and a line end before the
@@ -131,30 +139,45 @@ SL_TEST(broker_proto_keys) {
                     "1 0\n\nf\n";
     SL_CHECK_OK(parse(m, &cmd, &used, &err));
     SL_CHECK_UINT(used, strlen(m));
+    SL_CHECK(cmd.has_key);
     const uint8_t *cur = cmd.payload, *end = cmd.payload + cmd.payload_len;
     const uint8_t *data, *key;
     size_t dl, kl;
-    SL_CHECK_INT(sl_proto_mput_next(&cur, end, &data, &dl, &key, &kl), 1);
+    SL_CHECK_INT(sl_proto_mput_next_keyed(&cur, end, &data, &dl, &key, &kl), 1);
     SL_CHECK_MEM(key, kl, "k1", 2);
     SL_CHECK_MEM(data, dl, "abc", 3);
-    SL_CHECK_INT(sl_proto_mput_next(&cur, end, &data, &dl, &key, &kl), 1);
+    SL_CHECK_INT(sl_proto_mput_next_keyed(&cur, end, &data, &dl, &key, &kl), 1);
     SL_CHECK(key == NULL);
     SL_CHECK_MEM(data, dl, "de", 2);
-    SL_CHECK_INT(sl_proto_mput_next(&cur, end, &data, &dl, &key, &kl), 1);
+    SL_CHECK_INT(sl_proto_mput_next_keyed(&cur, end, &data, &dl, &key, &kl), 1);
     SL_CHECK(key != NULL && kl == 0);
     SL_CHECK_MEM(data, dl, "f", 1);
-    SL_CHECK_INT(sl_proto_mput_next(&cur, end, &data, &dl, &key, &kl), 0);
+    SL_CHECK_INT(sl_proto_mput_next_keyed(&cur, end, &data, &dl, &key, &kl), 0);
 
-    /* Every cut short of the whole request waits for more. */
-    const char *reqs[] = {"put 9 t p 5 klen=3\r\nk42\r\nhello\r\n", m};
-    for (size_t r = 0; r < 2; r++) {
+    /* Every cut short of the whole request waits for more, and for no
+     * more than the request holds: the broker waits until it has `need`
+     * bytes, so a need beyond the request's end would hang it (it did for
+     * an mput cut in an item's length line, and with LF line ends). */
+    const char *reqs[] = {"put 9 t p 5 klen=3\r\nk42\r\nhello\r\n",
+                          m,
+                          "put 9 t p 5 klen=3\nk42\nhello\n",
+                          "put 9 t p 5\nhello\n",
+                          "mput 3 t p 2\n3 2\nk1\nabc\n2\nde\n",
+                          "mput 3 t p 2\r\n3\r\nabc\r\n2\r\nde\r\n"};
+    for (size_t r = 0; r < sizeof reqs / sizeof reqs[0]; r++) {
         size_t n = strlen(reqs[r]);
         for (size_t cut = 0; cut < n; cut++) {
             SL_CHECK_INT(sl_proto_parse((const uint8_t *)reqs[r], cut, &l, &cmd,
                                         &used, &need, &err),
                          SL_EAGAIN);
-            SL_CHECK(need > cut);
+            if (need <= cut || need > n)
+                sl_test_fail(__FILE__, __LINE__,
+                             "request %zu cut at %zu: need %zu of %zu", r, cut,
+                             need, n);
         }
+        SL_CHECK_OK(sl_proto_parse((const uint8_t *)reqs[r], n, &l, &cmd, &used,
+                                   &need, &err));
+        SL_CHECK_UINT(used, n);
     }
 
     /* Limits: key and value together within max-message, per item too;
@@ -183,6 +206,14 @@ SL_TEST(broker_proto_keys) {
         {"mput 1 t p 1\r\n1 \r\na\r\nb\r\n", 400, "bad item length"},
         {"mput 1 t p 1\r\n1 -1\r\nb\r\n", 400, "bad item length"},
         {"mput 1 t p 1\r\n1 1 1\r\na\r\nb\r\n", 400, "bad item length"},
+        /* Lengths at the 64-bit edge, with and without a key. */
+        {"mput 1 t p 1\r\n18446744073709551616\r\n", 400, "bad item length"},
+        {"mput 1 t p 1\r\n000000000000000000001\r\n", 400, "bad item length"},
+        {"mput 1 t p 1\r\n18446744073709551615\r\n", 413, "message too large"},
+        {"mput 1 t p 1\r\n1 18446744073709551616\r\n", 400, "bad item length"},
+        {"mput 1 t p 1\r\n18446744073709551616 1\r\n", 400, "bad item length"},
+        {"mput 1 t p 1\r\n1 18446744073709551615\r\n", 413,
+         "message too large"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = sl_proto_parse((const uint8_t *)bad[i].req, strlen(bad[i].req),
