@@ -46,8 +46,12 @@ struct sl_publish_s {
      * first batch to it (tail_t values; emptied by every reconnect). */
     int dedup;
     sl_strmap_t tails;
-    /* With SL_STREAM_CAP_KEYS: records carry the row's key (row_keys());
-     * with SL_STREAM_CAP_HEADERS also the source header. */
+    /* With SL_STREAM_CAP_KEYS: records carry the keys the decoder gives
+     * (sl_publish_keyed(): Debezium's). With SL_STREAM_CAP_HEADERS (Kafka)
+     * also the source header and, for events without a key of their own,
+     * the key row_keys() derives from the event (the sluice format's
+     * "[7]"): one JSON tokenization per event, which the text protocol's
+     * capture does not pay (its events have no derived key). */
     int keyed, headers;
     sl_buf_t keybuf;
     sl_buf_t srcbuf; /* The records' "FILE:POS" headers (row_keys()). */
@@ -236,13 +240,12 @@ static void event_src(sl_publish_t *pub, size_t *at, sl_stream_msg_t *src) {
 }
 
 /* The record keys and source headers of a batch, on a transport with keys
- * (both) and headers (Kafka): for a row event, its primary key's values as a
+ * and headers (Kafka): for a row event, its primary key's values as a
  * JSON array of their text in the event, in key order ("[7]",
  * "[\"eu\",42]"), taken from "after" (from "before" for a delete); so
  * compacted topics and key-based consumers see one key per row. Other
  * events, and rows of tables without a key, get none. srcs[i]: the
- * event's "FILE:POS" (event_src()), for every event that has one, with
- * headers only (without, events other than rows are not parsed). keys[i]
+ * event's "FILE:POS" (event_src()), for every event that has one. keys[i]
  * and srcs[i] point into pub->keybuf and pub->srcbuf until the next call. */
 static int row_keys(sl_publish_t *pub, const sl_stream_msg_t *msgs, size_t n,
                     sl_stream_msg_t *keys, sl_stream_msg_t *srcs) {
@@ -261,12 +264,9 @@ static int row_keys(sl_publish_t *pub, const sl_stream_msg_t *msgs, size_t n,
         static const char row_ev[] = "{\"kind\":\"row\"";
         int row_event = msgs[i].len >= sizeof row_ev &&
                         memcmp(text, row_ev, sizeof row_ev - 1) == 0;
-        /* Without headers only row events need looking into. */
-        if ((!row_event && !pub->headers) ||
-            sl_jr_parse(&pub->jdoc, text, msgs[i].len) != 0)
+        if (sl_jr_parse(&pub->jdoc, text, msgs[i].len) != 0)
             continue;
-        if (pub->headers)
-            event_src(pub, &sat[i], &srcs[i]);
+        event_src(pub, &sat[i], &srcs[i]);
         if (!row_event)
             continue;
         uint32_t pk = sl_jr_get(&pub->jdoc, 0, "pk");
@@ -466,11 +466,14 @@ static int send_entry(sl_publish_t *pub, ent_t *ent) {
     };
     sl_stream_msg_t *keys = NULL;
     int err = 0;
-    if (pub->keyed &&
+    /* Keys (and headers) where the transport keeps them: derived from the
+     * events with headers only, the decoder's own on either. */
+    if (pub->keyed && (pub->headers || ent->klens != NULL) &&
         (keys = calloc(b.n ? b.n * 2 : 1, sizeof *keys)) != NULL &&
-        (err = row_keys(pub, b.msgs, b.n, keys, keys + b.n)) == 0) {
+        (!pub->headers ||
+         (err = row_keys(pub, b.msgs, b.n, keys, keys + b.n)) == 0)) {
         b.keys = keys;
-        b.srcs = keys + b.n;
+        b.srcs = pub->headers ? keys + b.n : NULL;
         if (ent->klens != NULL) /* The decoder's keys take precedence. */
             own_keys(ent, skip, keys, b.n);
     }

@@ -96,7 +96,8 @@ enum {
     SL_STREAM_CAP_PREFETCH = 16,
     /* Records carry the record keys of sl_stream_batch_t.keys (both
      * transports: the text protocol's put klen= and keyed mput items,
-     * Kafka's record key), so a consumer of either reads the same keys. */
+     * Kafka's record key), so a consumer of either reads the same keys
+     * for the same batch. */
     SL_STREAM_CAP_KEYS = 32,
 };
 
