@@ -476,11 +476,12 @@ int sl__client_ensure_connected(sl_client_t *cl) {
 
 /* Formats by hand: this is the hot path of a pipelined producer. keys is
  * NULL (no message has a key) or holds one key per message, keys[i].data
- * NULL for none. */
-static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
-                      const char *part, const sl_client_msg_t *msgs,
-                      const sl_client_msg_t *keys, size_t n, int64_t producer,
-                      uint64_t seq) {
+ * NULL for none. Inlined twice (append_put()): a batch without keys, the
+ * usual one, is formatted without the key's branches. */
+static inline __attribute__((always_inline)) int
+format_put(sl_client_t *cl, uint64_t id, const char *topic, const char *part,
+           const sl_client_msg_t *msgs, const sl_client_msg_t *keys, size_t n,
+           int64_t producer, uint64_t seq) {
     size_t tl = strlen(topic), pl = strlen(part);
     size_t total = 64 + tl + pl + 64 + 32;
     for (size_t i = 0; i < n; i++) {
@@ -553,6 +554,15 @@ static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
     }
     cl->out.len -= total - (size_t)(w - (char *)start);
     return 0;
+}
+
+static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
+                      const char *part, const sl_client_msg_t *msgs,
+                      const sl_client_msg_t *keys, size_t n, int64_t producer,
+                      uint64_t seq) {
+    if (keys == NULL)
+        return format_put(cl, id, topic, part, msgs, NULL, n, producer, seq);
+    return format_put(cl, id, topic, part, msgs, keys, n, producer, seq);
 }
 
 /* A put's ack: "OFFSET", "OFFSET dup" or "unknown dup"; nothing else. */
