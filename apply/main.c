@@ -383,7 +383,7 @@ int main(int argc, char **argv) {
             sl_config_get_bool(&cfg, "reset-confirm", &confirm) != 0)
             return usage(&cfg, "--reset-to needs --target");
         char rerr[1024] = "";
-        int st = sl_mysql_reset_offsets(&mo, co.broker, secret,
+        int st = sl_mysql_reset_offsets(&mo, co.broker, secret, co.broker_tls,
                                         sl_config_get(&cfg, "reset-to"),
                                         confirm, rerr, sizeof rerr);
         if (rerr[0] != '\0')

@@ -2,9 +2,12 @@
  * Text protocol parser; the grammar is specified in docs/protocol.md.
  * In short: a request is one line "command reqid args...", ended by LF
  * or CRLF, tokens separated by single or repeated spaces; put is followed
- * by exactly <len> payload bytes and a line end, mput by <count> items of
- * "<len> LINE-END <len bytes> LINE-END". Numbers are unsigned decimal
- * (no sign, at most 20 digits, no overflow).
+ * by exactly <len> payload bytes and a line end (with klen=K, first K key
+ * bytes and a line end), mput by <count> items of
+ * "<len> LINE-END <len bytes> LINE-END" or, for an item with a record key,
+ * "<len> <klen> LINE-END <klen bytes> LINE-END <len bytes> LINE-END".
+ * Numbers are unsigned decimal (no sign, at most 20 digits, no
+ * overflow).
  *
  * Framing rule: a line whose first token is "put" or "mput" declares a
  * payload. If such a request is refused for any reason before its payload
@@ -21,6 +24,9 @@
 #include <string.h>
 
 #define MAX_TOKENS 12
+/* The longest mput item line: "LEN KLEN" of two 20-digit numbers and a
+ * CRLF fit in it. */
+#define ITEM_LINE_MAX 48
 
 void sl_proto_default_limits(sl_proto_limits_t *lim) {
     lim->max_line = 4096;
@@ -44,6 +50,29 @@ static int parse_u64(const char *p, size_t n, uint64_t *v) {
     }
     *v = x;
     return 0;
+}
+
+/* The number at the start of p[0..n): how many digits it has (1-20,
+ * without overflow; *v its value), or 0 when p does not start with one.
+ * What follows the digits is the caller's to check; p[n] must be readable
+ * and not a digit (an mput item line: its line end). Runs per mput item:
+ * below 20 digits nothing can overflow, so only a 20th digit is checked. */
+static size_t parse_u64_prefix(const uint8_t *p, size_t n, uint64_t *v) {
+    uint64_t x = 0;
+    size_t i = 0;
+    unsigned d;
+    while (i < 19 && (d = (unsigned)p[i] - '0') < 10) {
+        x = x * 10 + d;
+        i++;
+    }
+    if (i == 19 && (unsigned)p[i] - '0' < 10) {
+        if (n < 20 || (n > 20 && (unsigned)p[20] - '0' < 10) ||
+            parse_u64((const char *)p, 20, &x) != 0)
+            return 0;
+        i = 20;
+    }
+    *v = x;
+    return i;
 }
 
 static int tok_is(const sl_span_t *t, const char *s) {
@@ -70,7 +99,8 @@ static int fail(sl_proto_err_t *err, int code, const char *msg, int fatal) {
 
 /* Finds the end of a payload line: CRLF or LF at p (n bytes left).
  * Returns the terminator length, 0 when more bytes are needed, -1 bad. */
-static int line_end_at(const uint8_t *p, size_t n) {
+static inline __attribute__((always_inline)) int line_end_at(const uint8_t *p,
+                                                             size_t n) {
     if (n == 0)
         return 0;
     if (p[0] == '\n')
@@ -82,9 +112,35 @@ static int line_end_at(const uint8_t *p, size_t n) {
     return p[1] == '\n' ? 2 : -1;
 }
 
+/* What a request needs in all at least, total bytes of which the buffer
+ * holds len: always more than len, so that waiting for it makes progress,
+ * and never more than the request can take (a line end may be one byte:
+ * a client ending its lines in LF alone must not wait for bytes it will
+ * never send). */
+static size_t need_min(size_t total, size_t len) {
+    return total > len ? total : len + 1;
+}
+
+/* A span that ends at p[end] with a line end (p holds n bytes): 0 and
+ * *after set past the line end, SL_EAGAIN when more bytes are needed, or
+ * SL_EPROTO when something else follows the span. */
+static inline __attribute__((always_inline)) int
+span_at(const uint8_t *p, size_t n, size_t end, size_t *after) {
+    if (end > n)
+        return SL_EAGAIN;
+    int t = line_end_at(p + end, n - end);
+    if (t == 0)
+        return SL_EAGAIN;
+    if (t < 0)
+        return SL_EPROTO;
+    *after = end + (size_t)t;
+    return 0;
+}
+
 static int parse_options(sl_span_t *tok, size_t from, size_t ntok,
                          sl_cmd_t *cmd, int allow_prod, int allow_crc,
-                         int allow_wait, int allow_ts, sl_proto_err_t *err) {
+                         int allow_wait, int allow_ts, int allow_klen,
+                         sl_proto_err_t *err) {
     int have_seq = 0;
     for (size_t i = from; i < ntok; i++) {
         sl_span_t v;
@@ -116,6 +172,13 @@ static int parse_options(sl_span_t *tok, size_t from, size_t ntok,
             if (parse_u64(v.p, v.len, &x) != 0 || x > 1)
                 return fail(err, SL_STATUS_BAD_REQUEST, "bad meta (0 or 1)", 0);
             cmd->meta = (int)x;
+        } else if (allow_klen && opt_val(&tok[i], "klen", &v)) {
+            /* The key's bytes follow the header line: a second klen would
+             * make its length ambiguous. */
+            if (cmd->has_key || parse_u64(v.p, v.len, &x) != 0)
+                return fail(err, SL_STATUS_BAD_REQUEST, "bad klen", 0);
+            cmd->has_key = 1;
+            cmd->key_len = (size_t)x;
         } else if (allow_ts && opt_val(&tok[i], "ts", &v)) {
             if (parse_u64(v.p, v.len, &x) != 0 || x > INT64_MAX)
                 return fail(err, SL_STATUS_BAD_REQUEST, "bad ts", 0);
@@ -247,82 +310,117 @@ static int parse_request(const uint8_t *buf, size_t len,
         cmd->topic = tok[2];
         cmd->part = tok[3];
         /* Option errors are fatal too: the payload follows regardless. */
-        if (parse_options(tok, 5, ntok, cmd, 1, 1, 0, 0, err) != 0) {
+        if (parse_options(tok, 5, ntok, cmd, 1, 1, 0, 0, !multi, err) != 0) {
             err->fatal = 1;
             return SL_EPROTO;
         }
+        if (cmd->has_key &&
+            (cmd->key_len > lim->max_msg || n > lim->max_msg - cmd->key_len))
+            return fail(err, SL_STATUS_TOO_LARGE, "message too large", 1);
         const uint8_t *p = buf + line_len;
         size_t left = len - line_len;
+        size_t crc_len; /* What crc= covers, from p on. */
         if (!multi) {
-            if (left < n) {
-                *need = line_len + n + 2;
+            /* With klen=K: K key bytes and a line end before the value. */
+            size_t at = 0;
+            if (cmd->has_key) {
+                int rc = span_at(p, left, cmd->key_len, &at);
+                if (rc == SL_EAGAIN) {
+                    *need = need_min(line_len + cmd->key_len + 1 + n + 1, len);
+                    *consumed = 0;
+                    return SL_EAGAIN;
+                }
+                if (rc != 0)
+                    return fail(err, SL_STATUS_BAD_REQUEST,
+                                "key longer than its klen", 1);
+                cmd->key = p;
+            }
+            size_t vat = at;
+            int rc = span_at(p, left, at + n, &at);
+            if (rc == SL_EAGAIN) {
+                *need = need_min(line_len + vat + n + 1, len);
                 *consumed = 0;
                 return SL_EAGAIN;
             }
-            int t = line_end_at(p + n, left - n);
-            if (t == 0) {
-                *need = line_len + n + 2;
-                *consumed = 0;
-                return SL_EAGAIN;
-            }
-            if (t < 0)
+            if (rc != 0)
                 return fail(err, SL_STATUS_BAD_REQUEST,
                             "payload longer than its length", 1);
-            cmd->payload = p;
+            cmd->payload = p + vat;
             cmd->payload_len = n;
-            *consumed = line_len + n + (size_t)t;
+            crc_len = vat + n;
+            *consumed = line_len + at;
         } else {
             cmd->count = n;
             size_t at = 0;
             for (uint64_t i = 0; i < n; i++) {
                 const uint8_t *q = p + at;
                 size_t ql = left - at;
-                size_t lscan = ql < 24 ? ql : 24;
+                size_t lscan = ql < ITEM_LINE_MAX ? ql : ITEM_LINE_MAX;
                 const uint8_t *e = memchr(q, '\n', lscan);
                 if (e == NULL) {
-                    if (ql >= 24)
+                    if (ql >= ITEM_LINE_MAX)
                         return fail(err, SL_STATUS_BAD_REQUEST,
                                     "bad item length line", 1);
                     *consumed = 0;
-                    *need = line_len + at + 24;
+                    *need = len + 1; /* The line's length is not known. */
                     return SL_EAGAIN;
                 }
                 size_t ll = (size_t)(e - q);
                 if (ll > 0 && q[ll - 1] == '\r')
                     ll--;
-                uint64_t il;
-                if (parse_u64((const char *)q, ll, &il) != 0)
-                    return fail(err, SL_STATUS_BAD_REQUEST, "bad item length",
-                                1);
+                /* "LEN", or "LEN KLEN" for an item with a record key. */
+                uint64_t il, kl = 0;
+                size_t nl1 = parse_u64_prefix(q, ll, &il);
+                size_t kspan = 0; /* The key and its line end (at least). */
+                if (__builtin_expect(nl1 != ll, 0) || nl1 == 0) {
+                    if (nl1 == 0 || q[nl1] != ' ' ||
+                        parse_u64((const char *)q + nl1 + 1, ll - nl1 - 1,
+                                  &kl) != 0)
+                        return fail(err, SL_STATUS_BAD_REQUEST,
+                                    "bad item length", 1);
+                    if (il > lim->max_msg || kl > lim->max_msg - il)
+                        return fail(err, SL_STATUS_TOO_LARGE,
+                                    "message too large", 1);
+                    kspan = (size_t)kl + 1;
+                    cmd->has_key = 1;
+                }
                 if (il > lim->max_msg)
                     return fail(err, SL_STATUS_TOO_LARGE, "message too large",
                                 1);
                 size_t hdr = (size_t)(e - q) + 1;
-                if (at + hdr + il > lim->max_request)
+                if (at + hdr + kspan + il > lim->max_request)
                     return fail(err, SL_STATUS_TOO_LARGE, "request too large",
                                 1);
-                if (ql < hdr + il) {
+                size_t vat = hdr; /* Where the value starts. */
+                int rc = 0;
+                if (kspan != 0 && (rc = span_at(q, ql, hdr + kl, &vat)) != 0) {
+                    if (rc != SL_EAGAIN)
+                        return fail(err, SL_STATUS_BAD_REQUEST,
+                                    "item longer than its length", 1);
+                    /* The key, a line end, the value, a line end. */
                     *consumed = 0;
-                    *need = line_len + at + hdr + il + 2;
+                    *need = need_min(line_len + at + hdr + kspan + il + 1, len);
                     return SL_EAGAIN;
                 }
-                int t = line_end_at(q + hdr + il, ql - hdr - il);
+                int t = ql - vat < il
+                            ? 0
+                            : line_end_at(q + vat + il, ql - vat - il);
                 if (t == 0) {
                     *consumed = 0;
-                    *need = line_len + at + hdr + il + 2;
+                    *need = need_min(line_len + at + vat + il + 1, len);
                     return SL_EAGAIN;
                 }
                 if (t < 0)
                     return fail(err, SL_STATUS_BAD_REQUEST,
                                 "item longer than its length", 1);
-                at += hdr + il + (size_t)t;
+                at += vat + il + (size_t)t;
             }
             cmd->payload = p;
             cmd->payload_len = at;
+            crc_len = at;
             *consumed = line_len + at;
         }
-        if (cmd->has_crc &&
-            sl_crc32c(0, cmd->payload, cmd->payload_len) != cmd->crc)
+        if (cmd->has_crc && sl_crc32c(0, p, crc_len) != cmd->crc)
             return fail(err, SL_STATUS_BAD_REQUEST, "crc mismatch", 0);
         return 0;
     }
@@ -347,7 +445,7 @@ static int parse_request(const uint8_t *buf, size_t len,
                 cmd->max_bytes = lim->max_request;
             from = 6;
         }
-        return parse_options(tok, from, ntok, cmd, 0, 0, 1, 0, err);
+        return parse_options(tok, from, ntok, cmd, 0, 0, 1, 0, 0, err);
     }
     if (tok_is(c, "offsets")) {
         cmd->type = SL_CMD_OFFSETS;
@@ -356,7 +454,7 @@ static int parse_request(const uint8_t *buf, size_t len,
                         "usage: offsets ID TOPIC PARTITION [ts=MS]", 0);
         cmd->topic = tok[2];
         cmd->part = tok[3];
-        return parse_options(tok, 4, ntok, cmd, 0, 0, 0, 1, err);
+        return parse_options(tok, 4, ntok, cmd, 0, 0, 0, 1, 0, err);
     }
     if (tok_is(c, "commit")) {
         cmd->type = SL_CMD_COMMIT;
@@ -440,6 +538,38 @@ int sl_proto_mput_next(const uint8_t **cursor, const uint8_t *end,
     size_t n = 0;
     while (*q >= '0' && *q <= '9')
         n = n * 10 + (size_t)(*q++ - '0');
+    if (*q == '\r')
+        q++;
+    q++; /* '\n' */
+    *data = q;
+    *dlen = n;
+    q += n;
+    q += *q == '\r' ? 2 : 1;
+    *cursor = q;
+    return 1;
+}
+
+int sl_proto_mput_next_keyed(const uint8_t **cursor, const uint8_t *end,
+                             const uint8_t **data, size_t *dlen,
+                             const uint8_t **key, size_t *klen) {
+    const uint8_t *q = *cursor;
+    if (q >= end)
+        return 0;
+    size_t n = 0;
+    while (*q >= '0' && *q <= '9')
+        n = n * 10 + (size_t)(*q++ - '0');
+    *key = NULL;
+    *klen = 0;
+    if (*q == ' ') {
+        /* A keyed item: its key comes first, ended by a line end. */
+        size_t k = 0;
+        for (q++; *q >= '0' && *q <= '9'; q++)
+            k = k * 10 + (size_t)(*q - '0');
+        q += *q == '\r' ? 2 : 1;
+        *key = q;
+        *klen = k;
+        q += k;
+    }
     if (*q == '\r')
         q++;
     q++; /* '\n' */

@@ -49,6 +49,11 @@ typedef struct {
     uint32_t crc;           /* crc= */
     const uint8_t *payload; /* put: the message; mput: the item list */
     size_t payload_len;
+    int has_key;        /* put: klen= was given; mput: an item has a key
+                           (iterate with sl_proto_mput_next_keyed()). */
+    const uint8_t *key; /* put klen=: the record key; NULL for none (a
+                           null key). */
+    size_t key_len;
 } sl_cmd_t;
 
 /* Longest topic, partition or group name (the store's rule). */
@@ -60,7 +65,8 @@ typedef struct {
 
 typedef struct {
     size_t max_line;    /* Longest command line (default 4096). */
-    size_t max_msg;     /* Largest message (default 16 MiB). */
+    size_t max_msg;     /* Largest message, its key included (default 16
+                           MiB). */
     size_t max_request; /* Largest mput item list (default 16 MiB). */
     uint64_t max_count; /* Most messages in one mput. */
     int no_payload;     /* Refuse put/mput at the header (401, fatal): set
@@ -79,8 +85,9 @@ void sl_proto_default_limits(sl_proto_limits_t *lim);
 
 /* Parses one request at buf[0..len).
  *   0          *cmd is filled and *consumed bytes form the request;
- *   SL_EAGAIN  incomplete: *need is the total length needed when known
- *              (else len + 1);
+ *   SL_EAGAIN  incomplete: *need is a length the request needs at least,
+ *              always above len and never beyond the request (a caller
+ *              may wait until that many bytes are buffered);
  *   SL_EPROTO  *err says why; when not fatal, *consumed bytes (the bad
  *              line) should be skipped and parsing can go on. A refused
  *              put or mput (its first token is "put" or "mput") is always
@@ -91,9 +98,17 @@ int sl_proto_parse(const uint8_t *buf, size_t len, const sl_proto_limits_t *lim,
                    sl_cmd_t *cmd, size_t *consumed, size_t *need,
                    sl_proto_err_t *err);
 
-/* Iterates the items of a parsed mput: returns 1 with *data and *dlen set, or
- * 0 at the end. Only valid on a payload sl_proto_parse() accepted. */
+/* Iterates the items of a parsed mput without keys (cmd.has_key 0):
+ * returns 1 with *data and *dlen set, or 0 at the end. Only valid on a
+ * payload sl_proto_parse() accepted. */
 int sl_proto_mput_next(const uint8_t **cursor, const uint8_t *end,
                        const uint8_t **data, size_t *dlen);
+/* The same for any mput, cmd.has_key 1 included: *key and *klen are the
+ * item's record key (*key NULL for an item without one: a null key). The
+ * broker takes sl_proto_mput_next() for a batch without keys, its usual
+ * one: the put path is hot. */
+int sl_proto_mput_next_keyed(const uint8_t **cursor, const uint8_t *end,
+                             const uint8_t **data, size_t *dlen,
+                             const uint8_t **key, size_t *klen);
 
 #endif

@@ -42,7 +42,8 @@
  *   i8     attributes (0)
  *   varint timestampDelta (from baseTimestamp)
  *   varint offsetDelta (0, 1, 2, ...)
- *   varint keyLength (-1 for null), key bytes
+ *   varint keyLength (-1 for null), key bytes (a sluice batch: the key a
+ *          put gave with klen=, or an mput item with "LEN KLEN"; else null)
  *   varint valueLength (-1 for null), value bytes
  *   varint header count (0), headers
  *
@@ -96,6 +97,49 @@ static size_t zz_len(int64_t v) {
     return uvarint_len(((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
+/* The bytes of record i after its length varint: attributes, timestamp
+ * delta 0, offset delta i, a null key (one byte), the value and a header
+ * count of 0; key_extra() more with a key. */
+static inline size_t body_len(const sl_msg_t *m, size_t i) {
+    return 1 + 1 + zz_len((int64_t)i) + 1 + zz_len((int64_t)m->len) + m->len +
+           1;
+}
+
+static inline size_t key_extra(const sl_msg_t *m) {
+    return zz_len((int64_t)m->key_len) + m->key_len - 1;
+}
+
+/* Writes the records of msgs[0..n) at w; returns the end. keyed: some
+ * message has a key (a batch without keys, the text protocol's usual one,
+ * takes the loop without the key's branch: the put path is hot). */
+static inline __attribute__((always_inline)) uint8_t *
+put_records(uint8_t *w, const sl_msg_t *msgs, size_t n, int keyed) {
+    for (size_t i = 0; i < n; i++) {
+        const sl_msg_t *m = &msgs[i];
+        size_t body = body_len(m, i);
+        if (keyed && m->key != NULL)
+            body += key_extra(m);
+        w += sl_put_varint(w, (int64_t)body);
+        *w++ = 0;                          /* attributes */
+        *w++ = 0;                          /* timestampDelta 0 */
+        w += sl_put_varint(w, (int64_t)i); /* offsetDelta */
+        if (!keyed || m->key == NULL) {
+            *w++ = 1; /* keyLength -1 */
+        } else {
+            w += sl_put_varint(w, (int64_t)m->key_len);
+            if (m->key_len > 0)
+                memcpy(w, m->key, m->key_len);
+            w += m->key_len;
+        }
+        w += sl_put_varint(w, (int64_t)m->len);
+        if (m->len > 0)
+            memcpy(w, m->data, m->len);
+        w += m->len;
+        *w++ = 0; /* no headers */
+    }
+    return w;
+}
+
 int sl_record_encode(sl_buf_t *out, uint32_t part_id, uint64_t base_offset,
                      int64_t ts, int64_t producer_id, uint64_t seq,
                      const sl_msg_t *msgs, size_t n) {
@@ -105,9 +149,13 @@ int sl_record_encode(sl_buf_t *out, uint32_t part_id, uint64_t base_offset,
         (seq > SL_SEQ_MAX || (uint64_t)producer_id > SL_PRODUCER_MAX))
         return SL_ERANGE;
     size_t total = SL_ENTRY_HDR + SL_BATCH_HDR;
+    int keyed = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t body = 1 + 1 + zz_len((int64_t)i) + 1 +
-                      zz_len((int64_t)msgs[i].len) + msgs[i].len + 1;
+        size_t body = body_len(&msgs[i], i);
+        if (msgs[i].key != NULL) {
+            keyed = 1;
+            body += key_extra(&msgs[i]);
+        }
         total += zz_len((int64_t)body) + body;
     }
     if (total - SL_ENTRY_HDR > 0x7FFFFFFF)
@@ -139,20 +187,7 @@ int sl_record_encode(sl_buf_t *out, uint32_t part_id, uint64_t base_offset,
     }
     sl_put_u32be(b + 57, (uint32_t)n);
     uint8_t *w = b + SL_BATCH_HDR;
-    for (size_t i = 0; i < n; i++) {
-        size_t body = 1 + 1 + zz_len((int64_t)i) + 1 +
-                      zz_len((int64_t)msgs[i].len) + msgs[i].len + 1;
-        w += sl_put_varint(w, (int64_t)body);
-        *w++ = 0;                          /* attributes */
-        *w++ = 0;                          /* timestampDelta 0 */
-        w += sl_put_varint(w, (int64_t)i); /* offsetDelta */
-        *w++ = 1;                          /* keyLength -1 */
-        w += sl_put_varint(w, (int64_t)msgs[i].len);
-        if (msgs[i].len > 0)
-            memcpy(w, msgs[i].data, msgs[i].len);
-        w += msgs[i].len;
-        *w++ = 0; /* no headers */
-    }
+    w = keyed ? put_records(w, msgs, n, 1) : put_records(w, msgs, n, 0);
     SL_ASSERT(w == p + total);
     sl_put_u32be(b + 17, sl_crc32c(0, b + 21, blen - 21));
     return 0;

@@ -39,10 +39,14 @@
 /* Kafka sequence numbers are non-negative i32 and wrap to 0. */
 #define SL_KSEQ_MAX 0x7FFFFFFF
 
-/* One message handed to the encoder: borrowed bytes. */
+/* One message handed to the encoder: borrowed bytes, and its record key
+ * (key NULL: a null key, as every message had before keys; a key of
+ * key_len bytes otherwise, 0 bytes included). */
 typedef struct {
     const uint8_t *data;
     size_t len;
+    const uint8_t *key;
+    size_t key_len;
 } sl_msg_t;
 
 /* The decoded fixed fields of one entry. */

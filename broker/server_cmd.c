@@ -289,6 +289,8 @@ static void do_put(sl_conn_t *conn, const sl_cmd_t *cmd) {
         }
         srv->msgs[0].data = cmd->payload;
         srv->msgs[0].len = cmd->payload_len;
+        srv->msgs[0].key = cmd->key;
+        srv->msgs[0].key_len = cmd->key_len;
         n = 1;
     } else {
         srv->st.cmd_mput++;
@@ -303,10 +305,20 @@ static void do_put(sl_conn_t *conn, const sl_cmd_t *cmd) {
         }
         const uint8_t *cur = cmd->payload,
                       *end = cmd->payload + cmd->payload_len;
-        while (n < cmd->count &&
-               sl_proto_mput_next(&cur, end, &srv->msgs[n].data,
-                                  &srv->msgs[n].len))
-            n++;
+        sl_msg_t *m = srv->msgs;
+        if (cmd->has_key) {
+            while (n < cmd->count &&
+                   sl_proto_mput_next_keyed(&cur, end, &m[n].data, &m[n].len,
+                                            &m[n].key, &m[n].key_len))
+                n++;
+        } else {
+            /* No item has a key: the loop of the usual batch. */
+            while (n < cmd->count &&
+                   sl_proto_mput_next(&cur, end, &m[n].data, &m[n].len)) {
+                m[n].key = NULL;
+                n++;
+            }
+        }
         /* The parser checked the items against COUNT; this guards the
          * store from a short batch should the two ever disagree. */
         if (n != cmd->count) {

@@ -46,8 +46,13 @@ struct sl_publish_s {
      * first batch to it (tail_t values; emptied by every reconnect). */
     int dedup;
     sl_strmap_t tails;
-    /* With SL_STREAM_CAP_HEADERS: records carry the row's key (row_keys()). */
-    int keyed;
+    /* With SL_STREAM_CAP_KEYS: records carry the keys the decoder gives
+     * (sl_publish_keyed(): Debezium's). With SL_STREAM_CAP_HEADERS (Kafka)
+     * also the source header and, for events without a key of their own,
+     * the key row_keys() derives from the event (the sluice format's
+     * "[7]"): one JSON tokenization per event, which the text protocol's
+     * capture does not pay (its events have no derived key). */
+    int keyed, headers;
     sl_buf_t keybuf;
     sl_buf_t srcbuf; /* The records' "FILE:POS" headers (row_keys()). */
     sl_jr_doc_t jdoc;
@@ -461,11 +466,14 @@ static int send_entry(sl_publish_t *pub, ent_t *ent) {
     };
     sl_stream_msg_t *keys = NULL;
     int err = 0;
-    if (pub->keyed &&
+    /* Keys (and headers) where the transport keeps them: derived from the
+     * events with headers only, the decoder's own on either. */
+    if (pub->keyed && (pub->headers || ent->klens != NULL) &&
         (keys = calloc(b.n ? b.n * 2 : 1, sizeof *keys)) != NULL &&
-        (err = row_keys(pub, b.msgs, b.n, keys, keys + b.n)) == 0) {
+        (!pub->headers ||
+         (err = row_keys(pub, b.msgs, b.n, keys, keys + b.n)) == 0)) {
         b.keys = keys;
-        b.srcs = keys + b.n;
+        b.srcs = pub->headers ? keys + b.n : NULL;
         if (ent->klens != NULL) /* The decoder's keys take precedence. */
             own_keys(ent, skip, keys, b.n);
     }
@@ -1016,7 +1024,9 @@ int sl_publish_open(sl_publish_t **out, const sl_publish_opts_t *opts,
         if (err == 0)
             pub->dedup = !(sl_stream_caps(pub->st) & SL_STREAM_CAP_DEDUP);
         if (err == 0)
-            pub->keyed = !!(sl_stream_caps(pub->st) & SL_STREAM_CAP_HEADERS);
+            pub->keyed = !!(sl_stream_caps(pub->st) & SL_STREAM_CAP_KEYS);
+        if (err == 0)
+            pub->headers = !!(sl_stream_caps(pub->st) & SL_STREAM_CAP_HEADERS);
         if (err == 0)
             err = read_checkpoint(pub, cp, found);
         if (err == 0 || !transient(err) || (stop != NULL && *stop))

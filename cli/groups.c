@@ -31,8 +31,11 @@
 static const sl_opt_t opts[] = {
     {"broker", "127.0.0.1:8123", 0,
      "broker address (default: $SLUICE_BROKER or 127.0.0.1:8123)"},
-    {"auth-file", NULL, 0,
-     "file with the shared secret (or $SLUICE_BROKER_SECRET)"},
+    {"broker-secret-file", NULL, 0,
+     "file holding the broker's shared secret (else $SLUICE_BROKER_SECRET)"},
+    /* The name this command had before; every program says
+     * broker-secret-file (issue 19). */
+    {"auth-file", "broker-secret-file", SL_OPT_ALIAS, NULL},
     SL_TLS_BROKER_OPTIONS,
     {"to", NULL, 0,
      "reset: earliest, latest, an offset, or a time ('YYYY-MM-DD HH:MM:SS' "
@@ -62,7 +65,11 @@ int sl_cli_groups_wanted(int argc, char **argv) {
             /* Skip the value of the options before the command. */
             if (strchr(argv[i], '=') == NULL &&
                 (strcmp(argv[i], "--broker") == 0 ||
+                 strcmp(argv[i], "--broker-secret-file") == 0 ||
                  strcmp(argv[i], "--auth-file") == 0 ||
+                 strcmp(argv[i], "--broker-ca") == 0 ||
+                 strcmp(argv[i], "--broker-cert") == 0 ||
+                 strcmp(argv[i], "--broker-key") == 0 ||
                  strcmp(argv[i], "--config") == 0 ||
                  strcmp(argv[i], "--timeout") == 0 ||
                  strcmp(argv[i], "--log-level") == 0))
@@ -337,8 +344,9 @@ int sl_cli_groups_main(int argc, char **argv) {
     const char *broker = sl_config_get(&cfg, "broker");
     if (!sl_config_is_set(&cfg, "broker") && getenv("SLUICE_BROKER"))
         broker = getenv("SLUICE_BROKER");
-    if ((rc = sl_program_broker_secret(&cfg, "auth-file",
-                                       "the broker secret (--auth-file or "
+    if ((rc = sl_program_broker_secret(&cfg, "broker-secret-file",
+                                       "the broker secret "
+                                       "(--broker-secret-file or "
                                        "SLUICE_BROKER_SECRET)",
                                        1, &secret)) != 0)
         goto out;

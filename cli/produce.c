@@ -3,9 +3,10 @@
  * before the "\n" dropped), every one acknowledged before the exit status
  * is 0 (tail.h).
  *
- * Through the text protocol (the default) pipelined puts; that protocol
- * stores a message's bytes and nothing else, so --key and --header are
- * refused there rather than dropped. With --kafka HOST:PORT the messages
+ * Through the text protocol (the default) pipelined puts, with --key as
+ * every message's record key (put klen=); that protocol stores no
+ * headers, so --header is refused there rather than dropped. With
+ * --kafka HOST:PORT the messages
  * go to the broker's Kafka listener through librdkafka instead (an
  * idempotent producer, acks=all), which stores keys and headers: the
  * partition is then Kafka's partition number (docs/kafka.md maps the
@@ -206,12 +207,14 @@ int sl_cli_produce(sl_config_t *cfg, sl_client_t *cl, size_t nargs, char **args,
     const char *kafka = sl_config_get(cfg, "kafka");
     if (kafka != NULL)
         return produce_kafka(cfg, kafka, secret, args[1], args[2]);
-    if (sl_config_is_set(cfg, "key") || sl_config_is_set(cfg, "header")) {
-        fprintf(stderr, "sluice: produce: the text protocol stores no keys or "
+    if (sl_config_is_set(cfg, "header")) {
+        fprintf(stderr, "sluice: produce: the text protocol stores no "
                         "headers; give --kafka HOST:PORT (the broker's Kafka "
                         "listener) to keep them\n");
         return 2;
     }
+    const char *key = sl_config_get(cfg, "key");
+    sl_client_msg_t k = {key, key ? strlen(key) : 0};
     const char *topic = args[1], *part = args[2];
     char *line = NULL;
     size_t cap = 0;
@@ -224,7 +227,8 @@ int sl_cli_produce(sl_config_t *cfg, sl_client_t *cl, size_t nargs, char **args,
         if (n > 0 && line[n - 1] == '\r')
             n--;
         sl_client_msg_t m = {line, (size_t)n};
-        int err = sl_client_put_send(cl, topic, part, &m, 1, -1, 0, NULL);
+        int err = sl_client_put_send_keyed(cl, topic, part, &m, key ? &k : NULL,
+                                           1, -1, 0, NULL);
         if (err != 0) {
             rc = fail(cl, "put", err);
             break;

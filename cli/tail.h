@@ -30,15 +30,14 @@
         {"format", "%s\\n", 0,                                                 \
          "tail: per message: %t topic, %p partition, %o offset, %T timestamp " \
          "(ms), %k key, %h headers, %s payload, %S its size, %% (kcat -f)"},   \
-        {"key", NULL, 0,                                                       \
-         "produce: a key for every message (needs --kafka; kcat -k)"},         \
+        {"key", NULL, 0, "produce: a key for every message (kcat -k)"},        \
         {"header", NULL, SL_OPT_MULTI,                                         \
          "produce: a NAME=VALUE header (repeatable, needs --kafka; kcat -H)"}, \
     {                                                                          \
         "kafka", NULL, 0,                                                      \
             "produce: through the broker's Kafka listener at HOST:PORT, "      \
             "which "                                                           \
-            "keeps keys and headers (PARTITION is then a number)"              \
+            "keeps headers too (PARTITION is then a number)"                   \
     }
 
 /* Returns argv with kcat's short options replaced by the long ones, in a

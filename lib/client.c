@@ -8,9 +8,11 @@
  * "command reqid args\r\n" (+ payload), replies "code reqid text\r\n"
  * (+ body), in request order. Written here: "auth ID SECRET\r\n" on
  * connecting when there is a secret, and the puts:
- *   put ID TOPIC PARTITION LEN [pid=P seq=S]\r\n<LEN bytes>\r\n
+ *   put ID TOPIC PARTITION LEN [klen=K] [pid=P seq=S]\r\n
+ *     [<K key bytes>\r\n]<LEN bytes>\r\n
  *   mput ID TOPIC PARTITION COUNT [pid=P seq=S]\r\n
- *     then COUNT times LEN\r\n<LEN bytes>\r\n
+ *     then COUNT times LEN\r\n<LEN bytes>\r\n, or for a message with a
+ *     record key LEN K\r\n<K key bytes>\r\n<LEN bytes>\r\n
  * and acked "200 ID OFFSET", "200 ID OFFSET dup" or "200 ID unknown dup".
  *
  * Replies are input from another process and are checked as such: every
@@ -472,20 +474,26 @@ int sl__client_ensure_connected(sl_client_t *cl) {
 
 /* ---- puts ---------------------------------------------------------------- */
 
-/* Formats by hand: this is the hot path of a pipelined producer. */
-static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
-                      const char *part, const sl_client_msg_t *msgs, size_t n,
-                      int64_t producer, uint64_t seq) {
+/* Formats by hand: this is the hot path of a pipelined producer. keys is
+ * NULL (no message has a key) or holds one key per message, keys[i].data
+ * NULL for none. Inlined twice (append_put()): a batch without keys, the
+ * usual one, is formatted without the key's branches. */
+static inline __attribute__((always_inline)) int
+format_put(sl_client_t *cl, uint64_t id, const char *topic, const char *part,
+           const sl_client_msg_t *msgs, const sl_client_msg_t *keys, size_t n,
+           int64_t producer, uint64_t seq) {
     size_t tl = strlen(topic), pl = strlen(part);
-    size_t total = 64 + tl + pl + 64;
+    size_t total = 64 + tl + pl + 64 + 32;
     for (size_t i = 0; i < n; i++) {
         /* No broker takes a message above 1 GiB; refusing here also keeps
          * the size sum from wrapping. */
+        size_t klen = keys != NULL && keys[i].data != NULL ? keys[i].len : 0;
         if (msgs[i].len > SL_CLIENT_MAX_RECORD ||
-            total > SIZE_MAX - 26 - msgs[i].len)
+            klen > SL_CLIENT_MAX_RECORD - msgs[i].len ||
+            total > SIZE_MAX - 52 - msgs[i].len - klen)
             return sl__client_set_err(cl, SL_ETOOBIG, "message of %zu bytes",
-                                      msgs[i].len);
-        total += msgs[i].len + 26;
+                                      msgs[i].len + klen);
+        total += msgs[i].len + 26 + (klen ? klen + 26 : 0);
     }
     uint8_t *start = sl_buf_extend(&cl->out, total);
     if (start == NULL)
@@ -507,6 +515,10 @@ static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
     w += pl;
     *w++ = ' ';
     w = sl_fmt_u64(w, n == 1 ? msgs[0].len : n);
+    if (n == 1 && keys != NULL && keys[0].data != NULL) {
+        memcpy(w, " klen=", 6);
+        w = sl_fmt_u64(w + 6, keys[0].len);
+    }
     if (producer >= 0) {
         memcpy(w, " pid=", 5);
         w = sl_fmt_u64(w + 5, (uint64_t)producer);
@@ -516,8 +528,21 @@ static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
     *w++ = '\r';
     *w++ = '\n';
     for (size_t i = 0; i < n; i++) {
+        const sl_client_msg_t *k =
+            keys != NULL && keys[i].data != NULL ? &keys[i] : NULL;
         if (n > 1) {
             w = sl_fmt_u64(w, msgs[i].len);
+            if (k != NULL) {
+                *w++ = ' ';
+                w = sl_fmt_u64(w, k->len);
+            }
+            *w++ = '\r';
+            *w++ = '\n';
+        }
+        if (k != NULL) {
+            if (k->len)
+                memcpy(w, k->data, k->len);
+            w += k->len;
             *w++ = '\r';
             *w++ = '\n';
         }
@@ -529,6 +554,15 @@ static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
     }
     cl->out.len -= total - (size_t)(w - (char *)start);
     return 0;
+}
+
+static int append_put(sl_client_t *cl, uint64_t id, const char *topic,
+                      const char *part, const sl_client_msg_t *msgs,
+                      const sl_client_msg_t *keys, size_t n, int64_t producer,
+                      uint64_t seq) {
+    if (keys == NULL)
+        return format_put(cl, id, topic, part, msgs, NULL, n, producer, seq);
+    return format_put(cl, id, topic, part, msgs, keys, n, producer, seq);
 }
 
 /* A put's ack: "OFFSET", "OFFSET dup" or "unknown dup"; nothing else. */
@@ -551,6 +585,15 @@ int sl__client_parse_ack(sl_client_t *cl, const char *rest, size_t rl,
 int sl_client_put_batch(sl_client_t *cl, const char *topic, const char *part,
                         const sl_client_msg_t *msgs, size_t n, int64_t producer,
                         uint64_t seq, uint64_t *base_offset, int *dup) {
+    return sl_client_put_batch_keyed(cl, topic, part, msgs, NULL, n, producer,
+                                     seq, base_offset, dup);
+}
+
+int sl_client_put_batch_keyed(sl_client_t *cl, const char *topic,
+                              const char *part, const sl_client_msg_t *msgs,
+                              const sl_client_msg_t *keys, size_t n,
+                              int64_t producer, uint64_t seq,
+                              uint64_t *base_offset, int *dup) {
     if (n == 0 || cl->inflight > 0)
         return sl__client_set_err(
             cl, SL_EINVAL, n ? "pipelined puts still unacked" : "empty batch");
@@ -564,7 +607,7 @@ int sl_client_put_batch(sl_client_t *cl, const char *topic, const char *part,
         sl__client_compact_in(cl);
         int64_t deadline = sl__client_now_ms() + cl->opts.io_timeout_ms;
         uint64_t id = cl->next_reqid++;
-        err = append_put(cl, id, topic, part, msgs, n, producer, seq);
+        err = append_put(cl, id, topic, part, msgs, keys, n, producer, seq);
         if (err != 0)
             return err;
         err = sl__client_send_all(cl, deadline);
@@ -610,6 +653,14 @@ int sl_client_put(sl_client_t *cl, const char *topic, const char *part,
 int sl_client_put_send(sl_client_t *cl, const char *topic, const char *part,
                        const sl_client_msg_t *msgs, size_t n, int64_t producer,
                        uint64_t seq, uint64_t *reqid) {
+    return sl_client_put_send_keyed(cl, topic, part, msgs, NULL, n, producer,
+                                    seq, reqid);
+}
+
+int sl_client_put_send_keyed(sl_client_t *cl, const char *topic,
+                             const char *part, const sl_client_msg_t *msgs,
+                             const sl_client_msg_t *keys, size_t n,
+                             int64_t producer, uint64_t seq, uint64_t *reqid) {
     if (n == 0)
         return SL_EINVAL;
     if (cl->fd < 0)
@@ -629,7 +680,7 @@ int sl_client_put_send(sl_client_t *cl, const char *topic, const char *part,
         cl->ring_head = 0;
     }
     uint64_t id = cl->next_reqid++;
-    int err = append_put(cl, id, topic, part, msgs, n, producer, seq);
+    int err = append_put(cl, id, topic, part, msgs, keys, n, producer, seq);
     if (err != 0)
         return err;
     cl->inflight_ids[(cl->ring_head + cl->inflight) % cl->ring_cap] = id;

@@ -107,11 +107,28 @@ int sl_client_put_batch(sl_client_t *cl, const char *topic, const char *part,
                         const sl_client_msg_t *msgs, size_t n, int64_t producer,
                         uint64_t seq, uint64_t *base_offset, int *dup);
 
+/* The same with record keys: keys is NULL (no message has one) or holds
+ * n keys, keys[i] the key of msgs[i] (data NULL: none, a null key; len 0
+ * with data set: an empty key), borrowed for the call. The broker stores
+ * each in its record (put klen=, mput "LEN KLEN" items), where a get with
+ * meta=1 and Kafka clients read it. A message and its key together count
+ * against the broker's max-message. */
+int sl_client_put_batch_keyed(sl_client_t *cl, const char *topic,
+                              const char *part, const sl_client_msg_t *msgs,
+                              const sl_client_msg_t *keys, size_t n,
+                              int64_t producer, uint64_t seq,
+                              uint64_t *base_offset, int *dup);
+
 /* Pipelined: queues a put (or, with n > 1, a batch put). *reqid (may be
  * NULL) receives its request id. Flushes when the queue is large. */
 int sl_client_put_send(sl_client_t *cl, const char *topic, const char *part,
                        const sl_client_msg_t *msgs, size_t n, int64_t producer,
                        uint64_t seq, uint64_t *reqid);
+/* The same with record keys, as sl_client_put_batch_keyed() takes them. */
+int sl_client_put_send_keyed(sl_client_t *cl, const char *topic,
+                             const char *part, const sl_client_msg_t *msgs,
+                             const sl_client_msg_t *keys, size_t n,
+                             int64_t producer, uint64_t seq, uint64_t *reqid);
 /* Writes every queued request. */
 int sl_client_flush(sl_client_t *cl);
 

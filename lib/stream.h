@@ -79,7 +79,8 @@ enum {
      * read the tail of each partition at start and skip what is stored
      * (sl_stream_rec_seq()). */
     SL_STREAM_CAP_DEDUP = 1,
-    /* Records carry a key and headers (Kafka). */
+    /* Records carry headers (Kafka): the source header and the sequence
+     * of sl_stream_rec_seq(). */
     SL_STREAM_CAP_HEADERS = 2,
     /* Partitions must exist before a put (sl_stream_create()); without it
      * a put creates its partition. */
@@ -93,6 +94,11 @@ enum {
      * second session (sl_stream_get_send()) only moves the partition
      * between sessions and costs a round trip each time. */
     SL_STREAM_CAP_PREFETCH = 16,
+    /* Records carry the record keys of sl_stream_batch_t.keys (both
+     * transports: the text protocol's put klen= and keyed mput items,
+     * Kafka's record key), so a consumer of either reads the same keys
+     * for the same batch. */
+    SL_STREAM_CAP_KEYS = 32,
 };
 
 /* Opens a session on the log at url (opts may be NULL for defaults). On
@@ -127,8 +133,8 @@ typedef struct {
  * carries sequence seq + i (below 2^63): the sluice transport sends it as
  * an idempotent batch put; Kafka sends it in the records' headers
  * ("sluice.seq", "sluice.producer") so that capture finds it again at
- * start. keys (NULL, or n keys) become the records' keys where the
- * transport has them (the row's primary key on Kafka); srcs (NULL, or n
+ * start. keys (NULL, or n keys; keys[i].data NULL: none) become the
+ * records' keys (SL_STREAM_CAP_KEYS: the row's primary key); srcs (NULL, or n
  * source coordinates "FILE:POS" of the binlog event each message came
  * from; one of length 0: none) become a header ("sluice.src"), and src
  * (NULL, or "FILE:POS") is that header for every message without its own.

@@ -760,7 +760,7 @@ static const sl__stream_ops_t kafka_ops = {
     .close = kafka_close,
     .reconnect = kafka_reconnect,
     .error = kafka_error,
-    .caps = SL_STREAM_CAP_HEADERS | SL_STREAM_CAP_CREATE |
+    .caps = SL_STREAM_CAP_HEADERS | SL_STREAM_CAP_KEYS | SL_STREAM_CAP_CREATE |
             SL_STREAM_CAP_PREFETCH | SL_STREAM_CAP_GROUPS,
     .send = sl__stream_kafka_send,
     .flush = sl__stream_kafka_flush,

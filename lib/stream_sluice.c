@@ -5,10 +5,13 @@
  * Nothing is copied on the way: sl_stream_msg_t and sl_stream_rec_t have
  * the layout of sl_client_msg_t and sl_client_rec_t (checked below at
  * compile time), so a batch's message array goes to the client as it is
- * and a fetch's records come back as the client parsed them. Keys, the
- * source header and per-record sequences do not exist on this protocol:
- * the change events carry the source coordinates themselves, and the
- * broker drops re-sent sequences itself (SL_STREAM_CAP_DEDUP).
+ * and a fetch's records come back as the client parsed them; a batch's
+ * record keys go the same way (put klen=, keyed mput items), so the keys
+ * capture gives reach Kafka clients of the broker as they do through the
+ * Kafka transport (SL_STREAM_CAP_KEYS). The source header and per-record
+ * sequences do not exist on this protocol: the change events carry the
+ * source coordinates themselves, and the broker drops re-sent sequences
+ * itself (SL_STREAM_CAP_DEDUP).
  */
 #include "stream_int.h"
 
@@ -57,9 +60,11 @@ static const char *sluice_error(const sl_stream_t *s) {
 
 static int sluice_send(sl_stream_t *s, const sl_stream_batch_t *b,
                        uint64_t *reqid) {
-    return sl_client_put_send(cl_of(s), b->topic, b->part,
-                              (const sl_client_msg_t *)(const void *)b->msgs,
-                              b->n, b->producer, b->seq, reqid);
+    return sl_client_put_send_keyed(
+        cl_of(s), b->topic, b->part,
+        (const sl_client_msg_t *)(const void *)b->msgs,
+        (const sl_client_msg_t *)(const void *)b->keys, b->n, b->producer,
+        b->seq, reqid);
 }
 
 static int sluice_flush(sl_stream_t *s) { return sl_client_flush(cl_of(s)); }
@@ -191,7 +196,7 @@ static const sl__stream_ops_t sluice_ops = {
     .close = sluice_close,
     .reconnect = sluice_reconnect,
     .error = sluice_error,
-    .caps = SL_STREAM_CAP_DEDUP,
+    .caps = SL_STREAM_CAP_DEDUP | SL_STREAM_CAP_KEYS,
     .send = sluice_send,
     .flush = sluice_flush,
     .ack = sluice_ack,

@@ -71,8 +71,9 @@ static int read_rows(MYSQL *m, const sl_mysql_opts_t *o, row_t **out, size_t *n,
 }
 
 int sl_mysql_reset_offsets(const sl_mysql_opts_t *o, const char *broker,
-                           const char *secret, const char *to, int confirm,
-                           char *err, size_t errlen) {
+                           const char *secret, const struct sl_tls_opts_s *tls,
+                           const char *to, int confirm, char *err,
+                           size_t errlen) {
     int64_t ms = 0;
     int earliest = strcmp(to, "earliest") == 0;
     if (!earliest && sl_parse_time_ms(to, &ms) != 0) {
@@ -109,7 +110,7 @@ int sl_mysql_reset_offsets(const sl_mysql_opts_t *o, const char *broker,
         goto done;
     }
     sl_client_opts_t co = {secret, 5000, 30000, 5000};
-    int rc = sl_client_connect(broker, &co, &cl);
+    int rc = sl_client_connect_tls(broker, &co, tls, &cl);
     if (rc != 0) {
         snprintf(err, errlen, "broker %s: %s", broker, sl_strerror(rc));
         goto done;

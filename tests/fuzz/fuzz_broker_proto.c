@@ -9,14 +9,18 @@
  * before auth (no payload allowed). Independently of the parser, every line
  * parsing starts at is inspected: a line whose first space-separated token
  * is "put" or "mput" and whose fifth token is a decimal number declares a
- * payload (put: that many bytes and a line end; mput: that many items of
- * "LEN LINE-END <LEN bytes> LINE-END"); where the declaration cannot be
+ * payload (put: that many bytes and a line end, after a klen=K option's K
+ * key bytes and a line end; mput: that many items of
+ * "LEN LINE-END <LEN bytes> LINE-END" or, with a record key,
+ * "LEN KLEN LINE-END <KLEN bytes> LINE-END <LEN bytes> LINE-END"); where
+ * the declaration cannot be
  * walked to its end, the payload runs to the end of the input. The target
  * aborts when a later parse starts inside a declared payload, i.e. when
  * payload bytes would have run as a command. It also checks the parser's
  * other promises: consumed bytes within the input, payloads inside the
  * buffer, "need" beyond what it had, an accepted put's length and an mput's
- * count equal to the declared ones, and mput items that walk the payload.
+ * count equal to the declared ones, a put's key as declared, and mput
+ * items (and their keys) that walk the payload.
  */
 #include "broker/proto.h"
 #include "error.h"
@@ -58,11 +62,25 @@ static size_t oracle_eol(const uint8_t *buf, size_t size, size_t at) {
     return 0;
 }
 
+/* A span of n bytes at *q followed by a line end: 1 and *q past it, or 0
+ * when the input does not hold that. */
+static int oracle_span(const uint8_t *buf, size_t size, size_t *q, uint64_t n) {
+    if (n > size - *q)
+        return 0;
+    size_t t = oracle_eol(buf, size, *q + (size_t)n);
+    if (t == 0)
+        return 0;
+    *q += (size_t)n + t;
+    return 1;
+}
+
 /* Looks at the line starting at buf[off]; when it declares a payload,
  * stores its range in *r and returns 1. *declared is the put's length or
- * the mput's count; *multi says which. */
+ * the mput's count; *multi says which; *klen is a put's klen= (-1 when
+ * none was given). */
 static int declared_payload(const uint8_t *buf, size_t size, size_t off,
-                            range_t *r, uint64_t *declared, int *multi) {
+                            range_t *r, uint64_t *declared, int *multi,
+                            int64_t *klen) {
     const uint8_t *nl = memchr(buf + off, '\n', size - off);
     if (nl == NULL)
         return 0;
@@ -71,7 +89,9 @@ static int declared_payload(const uint8_t *buf, size_t size, size_t off,
     if (text_end > off && buf[text_end - 1] == '\r')
         text_end--;
     size_t tstart[5], tlen[5], ntok = 0;
-    for (size_t i = off; i < text_end && ntok < 5;) {
+    int nklen = 0;
+    uint64_t kl = 0;
+    for (size_t i = off; i < text_end;) {
         if (buf[i] == ' ') {
             i++;
             continue;
@@ -79,8 +99,16 @@ static int declared_payload(const uint8_t *buf, size_t size, size_t off,
         size_t j = i;
         while (j < text_end && buf[j] != ' ')
             j++;
-        tstart[ntok] = i;
-        tlen[ntok] = j - i;
+        if (ntok < 5) {
+            tstart[ntok] = i;
+            tlen[ntok] = j - i;
+        } else if (j - i > 5 && memcmp(buf + i, "klen=", 5) == 0) {
+            /* A key option: a bad or repeated one leaves the payload's
+             * end unknown (nklen != 1). */
+            if (oracle_u64(buf + i + 5, j - i - 5, &kl) != 0)
+                nklen++;
+            nklen++;
+        }
         ntok++;
         i = j;
     }
@@ -96,14 +124,20 @@ static int declared_payload(const uint8_t *buf, size_t size, size_t off,
     if (oracle_u64(buf + tstart[4], tlen[4], &n) != 0)
         return 0;
     *declared = n;
+    *klen = -1;
     r->start = line_end;
     r->end = SIZE_MAX; /* Unless the declaration can be walked. */
     if (!*multi) {
-        if (n <= size - line_end) {
-            size_t t = oracle_eol(buf, size, line_end + (size_t)n);
-            if (t)
-                r->end = line_end + (size_t)n + t;
+        size_t q = line_end;
+        if (nklen > 1 || (nklen == 1 && kl > INT64_MAX))
+            return 1;
+        if (nklen == 1) {
+            *klen = (int64_t)kl;
+            if (!oracle_span(buf, size, &q, kl))
+                return 1;
         }
+        if (oracle_span(buf, size, &q, n))
+            r->end = q;
         return 1;
     }
     size_t q = line_end;
@@ -114,16 +148,17 @@ static int declared_payload(const uint8_t *buf, size_t size, size_t off,
         size_t ll = (size_t)(e - buf) - q;
         if (ll > 0 && buf[q + ll - 1] == '\r')
             ll--;
-        uint64_t il;
-        if (oracle_u64(buf + q, ll, &il) != 0)
+        const uint8_t *sp = memchr(buf + q, ' ', ll);
+        size_t l1 = sp ? (size_t)(sp - (buf + q)) : ll;
+        uint64_t il, ikl = 0;
+        if (oracle_u64(buf + q, l1, &il) != 0 ||
+            (sp && oracle_u64(sp + 1, ll - l1 - 1, &ikl) != 0))
             return 1;
         q = (size_t)(e - buf) + 1;
-        if (il > size - q)
+        if (sp && !oracle_span(buf, size, &q, ikl))
             return 1;
-        size_t t = oracle_eol(buf, size, q + (size_t)il);
-        if (t == 0)
+        if (!oracle_span(buf, size, &q, il))
             return 1;
-        q += (size_t)il + t;
     }
     r->end = q;
     return 1;
@@ -147,8 +182,9 @@ static void run(const uint8_t *buf, size_t size, int no_payload) {
         range_t r;
         uint64_t declared = 0;
         int multi = 0;
+        int64_t klen = -1;
         int has_payload =
-            declared_payload(buf, size, off, &r, &declared, &multi);
+            declared_payload(buf, size, off, &r, &declared, &multi, &klen);
         if (has_payload && nranges < MAX_RANGES)
             ranges[nranges++] = r;
         sl_cmd_t cmd;
@@ -183,22 +219,51 @@ static void run(const uint8_t *buf, size_t size, int no_payload) {
             (!has_payload || multi || cmd.payload_len != declared ||
              off + used != r.end))
             abort();
+        /* A put's key: as declared, inside the request, before the
+         * value; none without klen=. */
+        if (cmd.type == SL_CMD_PUT &&
+            (klen < 0
+                 ? cmd.key != NULL || cmd.has_key
+                 : !cmd.has_key || cmd.key == NULL ||
+                       cmd.key_len != (uint64_t)klen || cmd.key < buf + off ||
+                       cmd.key + cmd.key_len > cmd.payload))
+            abort();
         if (cmd.type == SL_CMD_MPUT) {
             if (!has_payload || !multi || cmd.count != declared ||
                 off + used != r.end)
                 abort();
             const uint8_t *cur = cmd.payload;
             const uint8_t *end = cmd.payload + cmd.payload_len;
-            const uint8_t *item;
-            size_t ilen;
-            uint64_t n = 0;
-            while (sl_proto_mput_next(&cur, end, &item, &ilen)) {
+            const uint8_t *item, *key;
+            size_t ilen, klen2;
+            uint64_t n = 0, nkeys = 0;
+            while (sl_proto_mput_next_keyed(&cur, end, &item, &ilen, &key,
+                                            &klen2)) {
                 if (item < cmd.payload || item + ilen > end)
                     abort();
+                if (key != NULL && (key < cmd.payload || key + klen2 > item))
+                    abort();
+                if (key == NULL && klen2 != 0)
+                    abort();
+                nkeys += key != NULL;
                 n++;
             }
-            if (n != cmd.count || cur != end)
+            if (n != cmd.count || cur != end || !cmd.has_key != !nkeys)
                 abort();
+            /* Without keys, the broker's iteration finds the same items. */
+            if (!cmd.has_key) {
+                const uint8_t *c2 = cmd.payload, *i2 = NULL;
+                size_t l2;
+                cur = cmd.payload;
+                while (sl_proto_mput_next_keyed(&cur, end, &item, &ilen, &key,
+                                                &klen2)) {
+                    if (sl_proto_mput_next(&c2, end, &i2, &l2) != 1 ||
+                        i2 != item || l2 != ilen || c2 != cur)
+                        abort();
+                }
+                if (sl_proto_mput_next(&c2, end, &i2, &l2) != 0)
+                    abort();
+            }
         }
         off += used;
     }

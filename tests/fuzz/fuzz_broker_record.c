@@ -17,8 +17,8 @@
  * base offset is outside every CRC (rewriting it keeps the entry valid);
  * and re-encoding the records read (sl_record_encode) gives an entry that
  * verifies and reads back the same partition, offsets, producer, sequence
- * and values. A Kafka batch (bit 31 of the length word) is iterated after
- * decompression when compressed (bounded), and stored again
+ * and values and keys. A Kafka batch (bit 31 of the length word) is iterated
+ * after decompression when compressed (bounded), and stored again
  * (sl_record_encode_kafka) it verifies with the same fields.
  */
 #include "broker/record.h"
@@ -70,6 +70,8 @@ static long walk(const sl_entry_t *e, sl_msg_t *vals, size_t nvals,
         if ((size_t)n < nvals) {
             vals[n].data = rec.value;
             vals[n].len = rec.value_len;
+            vals[n].key = rec.key;
+            vals[n].key_len = rec.key_len;
         }
         n++;
     }
@@ -119,7 +121,12 @@ static void reencode(const sl_entry_t *e, const sl_msg_t *vals) {
     sl_record_iter_init(&it, &e2);
     sl_record_t rec;
     for (uint32_t i = 0; i < e2.count; i++) {
-        if (sl_record_next(&it, &rec) != 1 || rec.key != NULL ||
+        /* Keys round-trip: null stays null, bytes stay the bytes. */
+        if (sl_record_next(&it, &rec) != 1 ||
+            (rec.key == NULL) != (vals[i].key == NULL) ||
+            rec.key_len != vals[i].key_len ||
+            (rec.key_len > 0 &&
+             memcmp(rec.key, vals[i].key, rec.key_len) != 0) ||
             rec.value_len != vals[i].len ||
             (vals[i].len > 0 &&
              memcmp(rec.value, vals[i].data, vals[i].len) != 0))

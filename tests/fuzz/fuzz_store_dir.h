@@ -171,7 +171,7 @@ static inline void fz_make_store(sl_buf_t *meta, sl_buf_t *seg) {
         "{\"file\":\"binlog.000001\",\"pos\":4}", "x"};
     for (int i = 0; i < 9; i++) {
         uint32_t id = (uint32_t)(i % FZ_NPARTS) + 1;
-        sl_msg_t msgs[3];
+        sl_msg_t msgs[3] = {0};
         size_t n = (size_t)(i % 3) + 1;
         for (size_t k = 0; k < n; k++) {
             msgs[k].data = (const uint8_t *)vals[(i + (int)k) % 5];

@@ -85,7 +85,7 @@ static void broker_seeds(void) {
     }
     seed2("fuzz_broker_record", "\0", 1, seg.data, seg.len);
     sl_buf_t big = SL_BUF_INIT;
-    sl_msg_t msgs[40];
+    sl_msg_t msgs[40] = {0};
     char text[40][32];
     for (int i = 0; i < 40; i++) {
         snprintf(text[i], sizeof text[i], "{\"n\":%d}", i * 977);

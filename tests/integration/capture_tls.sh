@@ -6,7 +6,8 @@
 # does not retry for ever); --tls alone verifies against the system trust
 # store, --tls-insecure skips it. The snapshot's sessions use the same TLS
 # settings. Apply's --target-tls options against the
-# same server (issue 19). Prints PASS/FAIL lines.
+# same server (issue 19), and apply --reset-to over a TLS broker with
+# --broker-ca. Prints PASS/FAIL lines.
 set -u
 cd "$(dirname "$0")/../.."
 if [ -z "${SL_HARNESS_ROOT:-}" ] || ! command -v openssl >/dev/null; then
@@ -45,7 +46,8 @@ bport=$(build/freeport)
 mkdir -p "$dir/broker"
 bin/sluice-broker --listen "127.0.0.1:$bport" --data "$dir/broker" \
     > "$dir/broker.log" 2>&1 &
-sl_h_record_pid tls-broker $!
+bpid=$!
+sl_h_record_pid tls-broker $bpid
 sl_h_wait_for broker 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$bport" ||
     { fail capture_tls_setup "broker did not start"; exit 1; }
 
@@ -185,5 +187,35 @@ else
 fi
 kill -TERM $apid 2>/dev/null
 sl_h_wait_pid_gone $apid 20
+
+# 5. apply --reset-to takes the broker TLS options as apply's other broker
+# connections do (issue 19): the broker restarted with TLS on the same
+# data, the offsets are resolved over a verified TLS connection (shown,
+# not moved: exit 2); without --broker-ca the plaintext connection is
+# refused.
+kill -TERM "$bpid" 2> /dev/null
+sl_h_wait_pid_gone "$bpid" 20
+bin/sluice-broker --listen "127.0.0.1:$bport" --kafka-listen off \
+    --data "$dir/broker" --tls-cert "$dir/server.pem" \
+    --tls-key "$dir/server.key" > "$dir/broker-tls.log" 2>&1 &
+sl_h_record_pid tls-broker2 $!
+sl_h_wait_for "TLS broker" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$bport"
+timeout 30 bin/sluice-apply "${acommon[@]}" --target-tls-ca "$dir/ca.pem" \
+    --broker-ca "$dir/ca.pem" --reset-to earliest > "$dir/reset.log" 2>&1
+rc=$?
+if [ $rc = 2 ] && grep -q "nothing changed" "$dir/reset.log" &&
+    grep -q "tlsdb" "$dir/reset.log"; then
+    pass apply_reset_to_over_broker_tls
+else
+    fail apply_reset_to_over_broker_tls "rc $rc: $(tail -n 3 "$dir/reset.log")"
+fi
+timeout 30 bin/sluice-apply "${acommon[@]}" --target-tls-ca "$dir/ca.pem" \
+    --reset-to earliest > "$dir/reset-plain.log" 2>&1
+rc=$?
+if [ $rc = 1 ] && ! grep -q "nothing changed" "$dir/reset-plain.log"; then
+    pass apply_reset_to_plaintext_refused_by_tls_broker
+else
+    fail apply_reset_to_plaintext_refused_by_tls_broker "rc $rc: $(tail -n 3 "$dir/reset-plain.log")"
+fi
 sl_h_stop TLSSRC
 exit $failed

@@ -79,14 +79,25 @@ if [ $rc = 0 ] && [ "$(cat "$D/follow.out")" = "$(printf 'x\ny')" ]; then
 else
     fail "--follow -c gets new messages (rc $rc: $(cat "$D/follow.out" "$D/follow.err"))"
 fi
-out=$(echo m | s produce t a -k key1 2>&1)
-if [ $? = 2 ] && [[ $out == *"no keys or headers"* ]]; then
-    pass "produce -k refused"
-else
-    fail "produce -k refused (got: $out)"
+# The text protocol keeps a record key (put klen=): tail's %k and kcat's
+# read it back; a message without -k has a null key (%k writes nothing).
+printf 'm1\nm2\n' | s produce t kk -k key1 2> /dev/null ||
+    fail "produce -k through the text protocol"
+echo m3 | s produce t kk 2> /dev/null
+same "produce -k keeps the key (tail %k)" "$(printf 'key1|m1\nkey1|m2\n|m3')" \
+    s tail t kk -f '%k|%s\n'
+if command -v kcat > /dev/null; then
+    same "produce -k keeps the key (kcat %k through the Kafka listener)" \
+        "$(printf 'key1|4|m1\nkey1|4|m2\n|-1|m3')" \
+        timeout 30 kcat -C -b "127.0.0.1:$KP" -t t.kk -p 0 -o beginning -e -q \
+        -f '%k|%K|%s\n'
 fi
 out=$(echo m | s produce t a -H h=v 2>&1)
-if [ $? = 2 ]; then pass "produce -H refused"; else fail "produce -H refused (got: $out)"; fi
+if [ $? = 2 ] && [[ $out == *"stores no headers"* ]]; then
+    pass "produce -H refused"
+else
+    fail "produce -H refused (got: $out)"
+fi
 same "refused produce stored nothing" "$(seq 1 10)" s tail t a
 printf 'v1\nv2\n' | s produce kt 0 -k key1 -H a=1 --header b=two \
     --kafka "127.0.0.1:$KP" 2> "$D/kp.err" ||

@@ -386,7 +386,7 @@ SL_TEST(broker_kafka_store_read_batches_of_puts) {
     for (int i = 0; i < 100; i++) {
         char v[16];
         snprintf(v, sizeof v, "m%03d", i); /* Equal sizes. */
-        sl_msg_t m = {(const uint8_t *)v, strlen(v)};
+        sl_msg_t m = {(const uint8_t *)v, strlen(v), NULL, 0};
         uint64_t base;
         int dup;
         sl_ack_t ack = {NULL, 1, 0, 9, 0};

@@ -76,7 +76,7 @@ static void write_msgs(const char *dir, size_t n, size_t batch) {
     acked = 0;
     size_t staged = 0;
     char text[64][24]; /* "m" and up to 20 digits. */
-    sl_msg_t msgs[64];
+    sl_msg_t msgs[64] = {0};
     for (size_t i = 0; i < n; i += batch) {
         size_t k = 0;
         for (; k < batch && i + k < n; k++) {
@@ -90,7 +90,7 @@ static void write_msgs(const char *dir, size_t n, size_t batch) {
         SL_CHECK_OK(sl_store_append(lv.store, users, msgs, k, -1, 0, &ack,
                                     &base, &dup));
         SL_CHECK_UINT(base, i);
-        sl_msg_t om = {(const uint8_t *)"o", 1};
+        sl_msg_t om = {(const uint8_t *)"o", 1, NULL, 0};
         SL_CHECK_OK(sl_store_append(lv.store, orders, &om, 1, -1, 0, &ack,
                                     &base, &dup));
         staged += 2;
@@ -217,14 +217,14 @@ SL_TEST(broker_store_interleaved_index_chunks_in_one_group) {
         for (int i = 0; i < 100 + 37 * round; i++) {
             char text[24];
             snprintf(text, sizeof text, "m%llu", (unsigned long long)next);
-            sl_msg_t m = {(const uint8_t *)text, strlen(text)};
+            sl_msg_t m = {(const uint8_t *)text, strlen(text), NULL, 0};
             sl_ack_t ack = {NULL, next, 0, 1, 0};
             uint64_t base;
             int dup;
             SL_CHECK_OK(sl_store_append(lv.store, users, &m, 1, -1, 0, &ack,
                                         &base, &dup));
             SL_CHECK_UINT(base, next);
-            sl_msg_t om = {(const uint8_t *)"o", 1};
+            sl_msg_t om = {(const uint8_t *)"o", 1, NULL, 0};
             SL_CHECK_OK(sl_store_append(lv.store, orders, &om, 1, -1, 0, &ack,
                                         &base, &dup));
             next++;
@@ -256,7 +256,8 @@ SL_TEST(broker_store_idempotent_and_groups_survive_restart) {
     sl_part_t *part;
     SL_CHECK_OK(sl_store_part(lv.store, "t", 1, "p", 1, 1, &part));
     acked = 0;
-    sl_msg_t m[2] = {{(const uint8_t *)"a", 1}, {(const uint8_t *)"b", 1}};
+    sl_msg_t m[2] = {{(const uint8_t *)"a", 1, NULL, 0},
+                     {(const uint8_t *)"b", 1, NULL, 0}};
     uint64_t base;
     int dup;
     SL_CHECK_OK(
@@ -386,7 +387,7 @@ SL_TEST(broker_store_checkpoint_then_torn_tail) {
         for (int i = 6; i < 20; i++) {
             char t[16];
             snprintf(t, sizeof t, "m%d", i);
-            sl_msg_t m = {(const uint8_t *)t, strlen(t)};
+            sl_msg_t m = {(const uint8_t *)t, strlen(t), NULL, 0};
             sl_ack_t ack = {NULL, 0, 0, 1, 0};
             uint64_t base;
             int dup;
@@ -547,7 +548,7 @@ SL_TEST(broker_store_bit_flips) {
     SL_CHECK_UINT(count, 1); /* Offset 8, then it stops before the damage. */
     SL_CHECK_UINT(next, 9);
     acked = 0;
-    sl_msg_t m = {(const uint8_t *)"m30", 3};
+    sl_msg_t m = {(const uint8_t *)"m30", 3, NULL, 0};
     sl_ack_t ack = {NULL, 0, 0, 1, 0};
     uint64_t base;
     int dup;
@@ -617,7 +618,7 @@ SL_TEST(broker_store_segments_and_retention) {
     memset(big, 'x', sizeof big);
     acked = 0;
     for (int i = 0; i < 80; i++) {
-        sl_msg_t m = {big, sizeof big};
+        sl_msg_t m = {big, sizeof big, NULL, 0};
         sl_ack_t ack = {NULL, 0, 0, 1, 0};
         uint64_t base;
         int dup;
@@ -736,7 +737,7 @@ static size_t write_big(const char *dir, uint64_t *seg_start, size_t max) {
     memset(big, 'b', sizeof big);
     acked = 0;
     for (int i = 0; i < 50; i++) {
-        sl_msg_t m = {big, sizeof big};
+        sl_msg_t m = {big, sizeof big, NULL, 0};
         sl_ack_t ack = {NULL, 0, 0, 1, 0};
         uint64_t base;
         int dup;
@@ -766,7 +767,7 @@ static uint64_t put_one(const char *dir, int quarantine) {
     static uint8_t big[100000];
     memset(big, 'b', sizeof big);
     acked = 0;
-    sl_msg_t m = {big, sizeof big};
+    sl_msg_t m = {big, sizeof big, NULL, 0};
     sl_ack_t ack = {NULL, 0, 0, 1, 0};
     uint64_t base;
     int dup;
@@ -989,7 +990,7 @@ SL_TEST(broker_store_skipped_offsets_survive_index_rebuild) {
     acked = 0;
     char t[32];
     snprintf(t, sizeof t, "m%llu", (unsigned long long)skip);
-    sl_msg_t m = {(const uint8_t *)t, strlen(t)};
+    sl_msg_t m = {(const uint8_t *)t, strlen(t), NULL, 0};
     sl_ack_t ack = {NULL, 0, 0, 1, 0};
     uint64_t base;
     int dup;

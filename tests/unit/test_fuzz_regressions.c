@@ -166,7 +166,7 @@ SL_TEST(fuzz_history_unusable_record_is_ecorrupt_with_message) {
  * `make asan`, which stops on the first UBSan report. */
 SL_TEST(fuzz_record_timestamp_delta_overflow_wraps) {
     sl_buf_t out = SL_BUF_INIT;
-    sl_msg_t msg = {(const uint8_t *)"v", 1};
+    sl_msg_t msg = {(const uint8_t *)"v", 1, NULL, 0};
     SL_CHECK_OK(sl_record_encode(&out, 1, 0, INT64_MIN, -1, 0, &msg, 1));
     uint8_t *p = out.data;
     /* The record: length varint, attributes, then the timestamp delta (0,
@@ -307,8 +307,8 @@ static void make_store(const char *dir, uint64_t *seg_len, uint64_t next[4]) {
     uint64_t n[4] = {0};
     for (int i = 0; i < 9; i++) {
         uint32_t id = (uint32_t)(i % 3) + 1;
-        sl_msg_t msgs[2] = {{(const uint8_t *)"value", 5},
-                            {(const uint8_t *)"v2", 2}};
+        sl_msg_t msgs[2] = {{(const uint8_t *)"value", 5, NULL, 0},
+                            {(const uint8_t *)"v2", 2, NULL, 0}};
         size_t cnt = (size_t)(i % 2) + 1;
         SL_CHECK_OK(sl_record_encode(&seg, id, n[id], 1700000000000 + i, -1, 0,
                                      msgs, cnt));

@@ -70,6 +70,7 @@ SL_TEST(stream_kafka_open_settings) {
     unsigned caps = sl_stream_caps(s);
     SL_CHECK(!(caps & SL_STREAM_CAP_DEDUP));
     SL_CHECK(caps & SL_STREAM_CAP_HEADERS);
+    SL_CHECK(caps & SL_STREAM_CAP_KEYS);
     SL_CHECK(caps & SL_STREAM_CAP_CREATE);
     /* Nothing listens: a read fails within the timeouts, as a transport
      * failure to retry, never as "no such partition". */
