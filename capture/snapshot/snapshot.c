@@ -91,22 +91,31 @@ static void free_pk(sl_snap_t *snap) {
     snap->npk = 0;
 }
 
+static void free_qents(qent_t **q, size_t *n) {
+    for (size_t i = 0; i < *n; i++) {
+        free((*q)[i].db);
+        free((*q)[i].table);
+        free((*q)[i].where);
+        free((*q)[i].id);
+    }
+    free(*q);
+    *q = NULL;
+    *n = 0;
+}
+
 static void clear_cursor(sl_snap_t *snap) {
     free(snap->db);
     free(snap->table);
     free(snap->where);
     free(snap->last);
     snap->db = snap->table = snap->where = snap->last = NULL;
-    for (size_t i = 0; i < snap->nqueue; i++) {
-        free(snap->queue[i].db);
-        free(snap->queue[i].table);
-        free(snap->queue[i].where);
-    }
-    free(snap->queue);
-    snap->queue = NULL;
-    snap->nqueue = 0;
+    free_qents(&snap->queue, &snap->nqueue);
+    free_qents(&snap->starts, &snap->nstarts);
+    sl_buf_reset(&snap->starts_src);
     snap->active = 0;
     snap->all = 0;
+    snap->started = 0;
+    snap->all_id[0] = '\0';
     snap->copy_want = snap->copy_dropping = 0;
     sl__snap_copy_close(snap->cv);
     snap->cv = NULL;
@@ -133,6 +142,8 @@ void sl_snap_free(sl_snap_t *snap) {
         free(v);
     }
     sl_buf_free(&snap->hw_src);
+    sl_buf_free(&snap->starts_src);
+    free(snap->early);
     sl_buf_free(&snap->out);
     sl_buf_free(&snap->key);
     sl_buf_free(&snap->tmp);
@@ -177,6 +188,14 @@ int sl__snap_new_version(sl_snap_t *snap) {
         sl_json_uint(&json, snap->reserve);
         sl_json_key(&json, "all");
         sl_json_bool(&json, snap->all);
+        if (snap->all && snap->all_id[0] != '\0') {
+            sl_json_key(&json, "all_id");
+            sl_json_str(&json, snap->all_id);
+        }
+        if (snap->started) {
+            sl_json_key(&json, "started");
+            sl_json_bool(&json, 1);
+        }
         if (snap->copy_dropping) {
             sl_json_key(&json, "copy");
             sl_json_bool(&json, 1);
@@ -191,9 +210,32 @@ int sl__snap_new_version(sl_snap_t *snap) {
                 sl_json_str(&json, snap->queue[i].where);
             else
                 sl_json_null(&json);
+            if (snap->queue[i].id)
+                sl_json_str(&json, snap->queue[i].id);
             sl_json_arr_end(&json);
         }
         sl_json_arr_end(&json);
+        if (snap->nstarts > 0) {
+            sl_json_key(&json, "starts");
+            sl_json_obj_begin(&json);
+            sl_json_key(&json, "src");
+            if (snap->starts_src.len > 0)
+                sl_json_raw(&json, (const char *)snap->starts_src.data,
+                            snap->starts_src.len);
+            else
+                sl_json_null(&json);
+            sl_json_key(&json, "tables");
+            sl_json_arr_begin(&json);
+            for (size_t i = 0; i < snap->nstarts; i++) {
+                sl_json_arr_begin(&json);
+                sl_json_str(&json, snap->starts[i].db);
+                sl_json_str(&json, snap->starts[i].table);
+                sl_json_str(&json, snap->starts[i].id);
+                sl_json_arr_end(&json);
+            }
+            sl_json_arr_end(&json);
+            sl_json_obj_end(&json);
+        }
     }
     if (snap->cover) {
         sl_json_key(&json, "cover");
@@ -259,14 +301,16 @@ static void gc(sl_snap_t *snap, const char *written) {
         }
 }
 
-static void new_id(sl_snap_t *snap) {
-    snprintf(snap->id, sizeof snap->id, "%llx-%08llx",
-             (unsigned long long)sl_wall_ms(),
+static void new_id(char *id, size_t cap) {
+    snprintf(id, cap, "%llx-%08llx", (unsigned long long)sl_wall_ms(),
              (unsigned long long)(random64() & 0xffffffffu));
 }
 
+/* Makes db.table the current table. id: the snapshot id its start was
+ * published under already (started), or NULL for a new id whose start
+ * goes out with the first chunk. */
 static int start_table(sl_snap_t *snap, const char *db, const char *table,
-                       const char *where) {
+                       const char *where, const char *id) {
     free(snap->db);
     free(snap->table);
     free(snap->where);
@@ -280,7 +324,11 @@ static int start_table(sl_snap_t *snap, const char *db, const char *table,
     snap->copy_want = snap->copy_dropping = 0;
     sl__snap_copy_close(snap->cv);
     snap->cv = NULL;
-    new_id(snap);
+    snap->started = id != NULL;
+    if (id != NULL)
+        snprintf(snap->id, sizeof snap->id, "%s", id);
+    else
+        new_id(snap->id, sizeof snap->id);
     snap->table_start_ns = sl_mono_ns();
     snap->estimate = 0;
     snap->report_rows = 0;
@@ -320,18 +368,21 @@ int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema) {
         const sl_schema_table_t *t =
             next_in_schema(snap, schema, snap->db, snap->table);
         if (t != NULL)
-            return start_table(snap, t->db, t->name, NULL);
+            return start_table(snap, t->db, t->name, NULL,
+                               snap->all_id[0] ? snap->all_id : NULL);
         snap->all = 0;
+        snap->all_id[0] = '\0';
     }
     if (snap->nqueue > 0) {
         qent_t q = snap->queue[0];
         memmove(snap->queue, snap->queue + 1,
                 (snap->nqueue - 1) * sizeof *snap->queue);
         snap->nqueue--;
-        int err = start_table(snap, q.db, q.table, q.where);
+        int err = start_table(snap, q.db, q.table, q.where, q.id);
         free(q.db);
         free(q.table);
         free(q.where);
+        free(q.id);
         return err;
     }
     sl_log_info("snapshot complete", "tables=%llu rows=%llu",
@@ -339,6 +390,40 @@ int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema) {
                 (unsigned long long)snap->rows_total);
     clear_cursor(snap);
     return 0;
+}
+
+/* Appends an entry (copies of the strings; where and id may be NULL). */
+static int qent_add(qent_t **q, size_t *n, const char *db, const char *table,
+                    const char *where, const char *id) {
+    qent_t *e = realloc(*q, (*n + 1) * sizeof *e);
+    if (e == NULL)
+        return SL_ENOMEM;
+    *q = e;
+    e += *n;
+    e->db = strdup(db);
+    e->table = strdup(table);
+    e->where = where ? strdup(where) : NULL;
+    e->id = id ? strdup(id) : NULL;
+    (*n)++;
+    return e->db && e->table && (!where || e->where) && (!id || e->id)
+               ? 0
+               : SL_ENOMEM;
+}
+
+/* Queues a table (behind the current one, or as the current one when
+ * none is active) without owing a start: restore's path. */
+static int queue_add(sl_snap_t *snap, const char *db, const char *table,
+                     const char *where, const char *id) {
+    if (!snap->active)
+        return start_table(snap, db, table, where, id);
+    return qent_add(&snap->queue, &snap->nqueue, db, table, where, id);
+}
+
+/* The snapshot_start of db.table under id is owed: it goes out before any
+ * stream event that follows (sl_snap_flush_starts). */
+static int owe_start(sl_snap_t *snap, const char *db, const char *table,
+                     const char *id) {
+    return qent_add(&snap->starts, &snap->nstarts, db, table, NULL, id);
 }
 
 int sl_snap_queue_all(sl_snap_t *snap, const sl_schema_t *schema) {
@@ -353,27 +438,61 @@ int sl_snap_queue_all(sl_snap_t *snap, const sl_schema_t *schema) {
                 return err;
         return 0;
     }
+    /* One id for every table "all" reaches; each table's start is owed
+     * now, so that apply's window is open before the stream's first
+     * change of it. */
     snap->all = 1;
-    if ((err = start_table(snap, t->db, t->name, NULL)) != 0)
+    new_id(snap->all_id, sizeof snap->all_id);
+    if ((err = start_table(snap, t->db, t->name, NULL, snap->all_id)) != 0)
         return err;
-    return sl__snap_new_version(snap);
+    for (; t != NULL && err == 0;
+         t = next_in_schema(snap, schema, t->db, t->name))
+        err = owe_start(snap, t->db, t->name, snap->all_id);
+    return err ? err : sl__snap_new_version(snap);
 }
 
 int sl_snap_queue(sl_snap_t *snap, const char *db, const char *table,
                   const char *where) {
-    if (!snap->active) {
-        int err = start_table(snap, db, table, where);
-        return err ? err : sl__snap_new_version(snap);
+    char id[64];
+    new_id(id, sizeof id);
+    int err = queue_add(snap, db, table, where, id);
+    if (err == 0)
+        err = owe_start(snap, db, table, id);
+    return err ? err : sl__snap_new_version(snap);
+}
+
+/* The cursor's owed starts ("starts", snapshot.h), if any. */
+static int read_starts(sl_snap_t *snap, const sl_jr_doc_t *d) {
+    uint32_t st = sl_jr_get(d, 0, "starts");
+    if (st == SL_JR_NONE)
+        return 0;
+    uint32_t src = sl_jr_get(d, st, "src"), tables = sl_jr_get(d, st, "tables");
+    if (src == SL_JR_NONE || tables == SL_JR_NONE ||
+        sl_jr_type(d, tables) != SL_JR_ARRAY)
+        return SL_ECORRUPT;
+    if (sl_jr_type(d, src) == SL_JR_OBJECT) {
+        size_t n;
+        const char *raw = sl_jr_raw(d, src, &n);
+        if (sl_buf_append(&snap->starts_src, raw, n) != 0)
+            return SL_ENOMEM;
     }
-    qent_t *q = realloc(snap->queue, (snap->nqueue + 1) * sizeof *q);
-    if (q == NULL)
-        return SL_ENOMEM;
-    snap->queue = q;
-    q[snap->nqueue].db = strdup(db);
-    q[snap->nqueue].table = strdup(table);
-    q[snap->nqueue].where = where ? strdup(where) : NULL;
-    snap->nqueue++;
-    return sl__snap_new_version(snap);
+    uint32_t it = tables + 1;
+    for (uint32_t k = 0; k < sl_jr_tok(d, tables)->count; k++) {
+        if (sl_jr_type(d, it) != SL_JR_ARRAY || sl_jr_tok(d, it)->count != 3)
+            return SL_ECORRUPT;
+        uint32_t e1 = it + 1, e2 = sl_jr_tok(d, e1)->next,
+                 e3 = sl_jr_tok(d, e2)->next;
+        char *sd = sl__snap_jr_strdup(d, e1), *stb = sl__snap_jr_strdup(d, e2),
+             *si = sl__snap_jr_strdup(d, e3);
+        int rc = sd && stb && si ? owe_start(snap, sd, stb, si) : SL_ECORRUPT;
+        free(sd);
+        free(stb);
+        free(si);
+        if (rc != 0)
+            return rc;
+        it = sl_jr_tok(d, it)->next;
+    }
+    return 0;
 }
 
 int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
@@ -420,6 +539,15 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
             *skip = v;
         uint32_t all = sl_jr_get(d, 0, "all");
         snap->all = all != SL_JR_NONE && sl_jr_type(d, all) == SL_JR_TRUE;
+        uint32_t all_id = sl_jr_get(d, 0, "all_id");
+        if (all_id != SL_JR_NONE &&
+            sl_jr_copy_str(d, all_id, snap->all_id, sizeof snap->all_id) != 0)
+            rc = SL_ECORRUPT;
+        uint32_t started = sl_jr_get(d, 0, "started");
+        snap->started =
+            started != SL_JR_NONE && sl_jr_type(d, started) == SL_JR_TRUE;
+        if (rc == 0)
+            rc = read_starts(snap, d);
         uint32_t copy = sl_jr_get(d, 0, "copy");
         snap->copy_dropping =
             copy != SL_JR_NONE && sl_jr_type(d, copy) == SL_JR_TRUE;
@@ -433,8 +561,12 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
         if (rc == 0 && q != SL_JR_NONE && sl_jr_type(d, q) == SL_JR_ARRAY) {
             uint32_t it = q + 1;
             for (uint32_t k = 0; k < sl_jr_tok(d, q)->count && rc == 0; k++) {
-                if (sl_jr_type(d, it) != SL_JR_ARRAY ||
-                    sl_jr_tok(d, it)->count != 3) {
+                /* [db, table, where] or, with an early start,
+                 * [db, table, where, id]. */
+                uint32_t cnt = sl_jr_type(d, it) == SL_JR_ARRAY
+                                   ? sl_jr_tok(d, it)->count
+                                   : 0;
+                if (cnt != 3 && cnt != 4) {
                     rc = SL_ECORRUPT;
                     break;
                 }
@@ -443,12 +575,16 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
                 char *qd = sl__snap_jr_strdup(d, e1),
                      *qt = sl__snap_jr_strdup(d, e2);
                 char *qw = sl__snap_jr_strdup(d, e3);
-                if (qd == NULL || qt == NULL ||
-                    sl_snap_queue(snap, qd, qt, qw) != 0)
+                char *qi = cnt == 4
+                               ? sl__snap_jr_strdup(d, sl_jr_tok(d, e3)->next)
+                               : NULL;
+                if (qd == NULL || qt == NULL || (cnt == 4 && qi == NULL) ||
+                    queue_add(snap, qd, qt, qw, qi) != 0)
                     rc = SL_ECORRUPT;
                 free(qd);
                 free(qt);
                 free(qw);
+                free(qi);
                 it = sl_jr_tok(d, it)->next;
             }
         }
@@ -519,10 +655,14 @@ int sl_snap_join(sl_snap_t *snap, const sl_snap_join_t *j) {
         int c = snap->active ? strcmp(db, snap->db) : 0;
         if (snap->active && snap->all &&
             (c > 0 || (c == 0 && strcmp(t, snap->table) > 0))) {
-            /* The initial snapshot, still running, reaches it. */
+            /* The initial snapshot, still running, reaches it under its
+             * id; the start is owed now, as for the tables it had at its
+             * own start (none for a cursor without early starts). */
             sl_log_info("table entered the include filters; the running "
                         "snapshot reaches it",
                         "table=%s.%s", db, t);
+            if (snap->all_id[0] != '\0')
+                rc = owe_start(snap, db, t, snap->all_id);
             continue;
         }
         sl_log_info("table entered the include filters; snapshot queued",
@@ -752,6 +892,88 @@ int sl__snap_render_marker(sl_snap_t *snap, int done, sl_buf_t *out) {
     return sl_json_error(&json);
 }
 
+/* The snapshot_start of an owed early start (e), rendered by the same
+ * function as every marker, with the table, id and position of that start
+ * in place of the current table's: estimate 0 (the table is not read
+ * yet), never a copy's "reset" (a one-shot copy publishes its own start,
+ * with "reset", at its view's position). */
+static int render_early(sl_snap_t *snap, const qent_t *e, sl_buf_t *out) {
+    if (snap->early == NULL &&
+        (snap->early = calloc(1, sizeof *snap->early)) == NULL)
+        return SL_ENOMEM;
+    snprintf(snap->early->db, sizeof snap->early->db, "%s", e->db);
+    snprintf(snap->early->table, sizeof snap->early->table, "%s", e->table);
+    sl__snap_job_t *jp = snap->jp;
+    char id[sizeof snap->id];
+    memcpy(id, snap->id, sizeof id);
+    uint64_t estimate = snap->estimate;
+    int copy_dropping = snap->copy_dropping;
+    sl_buf_t hw = snap->hw_src;
+    snap->jp = snap->early;
+    snprintf(snap->id, sizeof snap->id, "%s", e->id);
+    snap->estimate = 0;
+    snap->copy_dropping = 0;
+    snap->hw_src = snap->starts_src;
+    int rc = sl__snap_render_marker(snap, 0, out);
+    snap->starts_src = snap->hw_src;
+    snap->hw_src = hw;
+    snap->copy_dropping = copy_dropping;
+    snap->estimate = estimate;
+    memcpy(snap->id, id, sizeof id);
+    snap->jp = jp;
+    return rc ? SL_ENOMEM : 0;
+}
+
+int sl_snap_flush_starts(sl_snap_t *snap, const char *file, uint64_t pos) {
+    if (snap->nstarts == 0)
+        return 0;
+    int rc;
+    if (snap->starts_src.len == 0) {
+        sl_json_t json;
+        sl_json_init(&json, &snap->starts_src);
+        sl_json_obj_begin(&json);
+        sl_json_key(&json, "file");
+        sl_json_str(&json, file);
+        sl_json_key(&json, "pos");
+        sl_json_uint(&json, pos);
+        sl_json_key(&json, "end_pos");
+        sl_json_uint(&json, pos);
+        sl_json_key(&json, "server_id");
+        sl_json_uint(&json, 0);
+        sl_json_key(&json, "ts");
+        sl_json_uint(&json, (uint64_t)time(NULL));
+        sl_json_obj_end(&json);
+        if (sl_json_error(&json) != 0)
+            return SL_ENOMEM;
+    }
+    /* The starts, as they will be rendered, are the checkpoint before the
+     * first goes out: a restart from it publishes them again, identical,
+     * with the same capture sequences (the broker keeps one of each), and
+     * no stream event is published before them. */
+    if ((rc = sl__snap_new_version(snap)) != 0 ||
+        (rc = snap->o.boundary(snap->o.ctx, 1)) != 0)
+        return rc;
+    sl_buf_t marker = SL_BUF_INIT;
+    for (size_t i = 0; i < snap->nstarts && rc == 0; i++) {
+        qent_t *e = &snap->starts[i];
+        if ((rc = render_early(snap, e, &marker)) == 0 && marker.len > 0)
+            rc = snap->o.publish(snap->o.ctx, e->db, e->table, 0, 1,
+                                 (const char *)marker.data, marker.len);
+    }
+    sl_buf_free(&marker);
+    if (rc != 0)
+        return rc;
+    sl_log_info("snapshot windows opened: starts published",
+                "tables=%zu src=%.*s", snap->nstarts, (int)snap->starts_src.len,
+                (const char *)snap->starts_src.data);
+    free_qents(&snap->starts, &snap->nstarts);
+    sl_buf_reset(&snap->starts_src);
+    /* And the checkpoint after them, before anything else is published. */
+    if ((rc = sl__snap_new_version(snap)) != 0)
+        return rc;
+    return snap->o.boundary(snap->o.ctx, 1);
+}
+
 static int add_job_rows(sl_snap_t *snap) {
     const sl_buf_t *r = &snap->jp->rows;
     size_t off = 0;
@@ -796,6 +1018,9 @@ static void adapt(sl_snap_t *snap, const sl__snap_job_t *job) {
 int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
                       const char *file, uint64_t pos, char *err,
                       size_t errlen) {
+    int rc;
+    if (snap->nstarts > 0 && (rc = sl_snap_flush_starts(snap, file, pos)) != 0)
+        return rc;
     if (snap->copy_want || snap->copy_dropping)
         return sl__snap_copy_on_commit(snap, schema, file, pos, err, errlen);
     if (!snap->hw_seen)
@@ -811,7 +1036,6 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
                  job->db, job->table, (unsigned long long)snap->chunk);
         return SL_EINVAL;
     }
-    int rc;
     if ((rc = add_job_rows(snap)) != 0)
         return rc;
     sl_buf_reset(&snap->out);
@@ -821,7 +1045,9 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
         return rc;
     if (snap->chunk == 0)
         snap->estimate = job->estimate;
-    int first = snap->chunk == 0;
+    /* The table's start, unless it went out when the snapshot was asked
+     * for (sl_snap_flush_starts). */
+    int first = snap->chunk == 0 && !snap->started;
     int done = job->nrows < job->limit;
     /* Reserve the sequences of everything this chunk publishes, and make
      * that the checkpoint before the first of them goes out. */

@@ -23,8 +23,13 @@ typedef struct ver_s {
     char text[];
 } ver_t;
 
+/* A queued table. id: the snapshot id its snapshot_start was published
+ * under when the snapshot was asked for (an early start), or NULL (a
+ * cursor written before early starts: a new id, and the start with the
+ * table's first chunk). In the pending starts (starts below), where is
+ * unused and id always set. */
 typedef struct {
-    char *db, *table, *where;
+    char *db, *table, *where, *id;
 } qent_t;
 
 struct sl_snap_s {
@@ -55,9 +60,23 @@ struct sl_snap_s {
     char *last; /* JSON array, or NULL at the table's start. */
     uint64_t chunk, rows, reserve;
     int all;
+    /* started: the current table's snapshot_start went out when the
+     * snapshot was asked for (its first chunk publishes none). all_id:
+     * the id of the tables "all" reaches, whose starts went out at the
+     * snapshot's start; "" for a cursor without early starts. */
+    int started;
+    char all_id[64];
     qent_t *queue;
     size_t nqueue;
-    char *cover; /* The rules the bookkeeping covers (join.h). */
+    /* Early starts owed (sl_snap_flush_starts): the snapshot_start of each
+     * table just asked for, published before any later stream event; src
+     * is the position they are published at, set when they are checkpointed
+     * (empty before), so that a replay renders them byte for byte. */
+    qent_t *starts;
+    size_t nstarts;
+    sl_buf_t starts_src;
+    sl__snap_job_t *early; /* Scratch: the table a start is rendered for. */
+    char *cover;           /* The rules the bookkeeping covers (join.h). */
     /* The one-shot copy (copy_int.h) of the current table: wanted (decided,
      * made the checkpoint at the next commit), then dropping (the
      * table's row events are dropped until the copy is published). */
