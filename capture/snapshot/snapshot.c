@@ -91,26 +91,14 @@ static void free_pk(sl_snap_t *snap) {
     snap->npk = 0;
 }
 
-static void free_qents(qent_t **q, size_t *n) {
-    for (size_t i = 0; i < *n; i++) {
-        free((*q)[i].db);
-        free((*q)[i].table);
-        free((*q)[i].where);
-        free((*q)[i].id);
-    }
-    free(*q);
-    *q = NULL;
-    *n = 0;
-}
-
 static void clear_cursor(sl_snap_t *snap) {
     free(snap->db);
     free(snap->table);
     free(snap->where);
     free(snap->last);
     snap->db = snap->table = snap->where = snap->last = NULL;
-    free_qents(&snap->queue, &snap->nqueue);
-    free_qents(&snap->starts, &snap->nstarts);
+    sl__snap_qents_free(&snap->queue, &snap->nqueue);
+    sl__snap_qents_free(&snap->starts, &snap->nstarts);
     sl_buf_reset(&snap->starts_src);
     snap->active = 0;
     snap->all = 0;
@@ -215,27 +203,7 @@ int sl__snap_new_version(sl_snap_t *snap) {
             sl_json_arr_end(&json);
         }
         sl_json_arr_end(&json);
-        if (snap->nstarts > 0) {
-            sl_json_key(&json, "starts");
-            sl_json_obj_begin(&json);
-            sl_json_key(&json, "src");
-            if (snap->starts_src.len > 0)
-                sl_json_raw(&json, (const char *)snap->starts_src.data,
-                            snap->starts_src.len);
-            else
-                sl_json_null(&json);
-            sl_json_key(&json, "tables");
-            sl_json_arr_begin(&json);
-            for (size_t i = 0; i < snap->nstarts; i++) {
-                sl_json_arr_begin(&json);
-                sl_json_str(&json, snap->starts[i].db);
-                sl_json_str(&json, snap->starts[i].table);
-                sl_json_str(&json, snap->starts[i].id);
-                sl_json_arr_end(&json);
-            }
-            sl_json_arr_end(&json);
-            sl_json_obj_end(&json);
-        }
+        sl__snap_render_starts(snap, &json);
     }
     if (snap->cover) {
         sl_json_key(&json, "cover");
@@ -392,38 +360,13 @@ int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema) {
     return 0;
 }
 
-/* Appends an entry (copies of the strings; where and id may be NULL). */
-static int qent_add(qent_t **q, size_t *n, const char *db, const char *table,
-                    const char *where, const char *id) {
-    qent_t *e = realloc(*q, (*n + 1) * sizeof *e);
-    if (e == NULL)
-        return SL_ENOMEM;
-    *q = e;
-    e += *n;
-    e->db = strdup(db);
-    e->table = strdup(table);
-    e->where = where ? strdup(where) : NULL;
-    e->id = id ? strdup(id) : NULL;
-    (*n)++;
-    return e->db && e->table && (!where || e->where) && (!id || e->id)
-               ? 0
-               : SL_ENOMEM;
-}
-
 /* Queues a table (behind the current one, or as the current one when
  * none is active) without owing a start: restore's path. */
 static int queue_add(sl_snap_t *snap, const char *db, const char *table,
                      const char *where, const char *id) {
     if (!snap->active)
         return start_table(snap, db, table, where, id);
-    return qent_add(&snap->queue, &snap->nqueue, db, table, where, id);
-}
-
-/* The snapshot_start of db.table under id is owed: it goes out before any
- * stream event that follows (sl_snap_flush_starts). */
-static int owe_start(sl_snap_t *snap, const char *db, const char *table,
-                     const char *id) {
-    return qent_add(&snap->starts, &snap->nstarts, db, table, NULL, id);
+    return sl__snap_qent_add(&snap->queue, &snap->nqueue, db, table, where, id);
 }
 
 int sl_snap_queue_all(sl_snap_t *snap, const sl_schema_t *schema) {
@@ -447,7 +390,7 @@ int sl_snap_queue_all(sl_snap_t *snap, const sl_schema_t *schema) {
         return err;
     for (; t != NULL && err == 0;
          t = next_in_schema(snap, schema, t->db, t->name))
-        err = owe_start(snap, t->db, t->name, snap->all_id);
+        err = sl__snap_owe_start(snap, t->db, t->name, snap->all_id);
     return err ? err : sl__snap_new_version(snap);
 }
 
@@ -457,42 +400,8 @@ int sl_snap_queue(sl_snap_t *snap, const char *db, const char *table,
     new_id(id, sizeof id);
     int err = queue_add(snap, db, table, where, id);
     if (err == 0)
-        err = owe_start(snap, db, table, id);
+        err = sl__snap_owe_start(snap, db, table, id);
     return err ? err : sl__snap_new_version(snap);
-}
-
-/* The cursor's owed starts ("starts", snapshot.h), if any. */
-static int read_starts(sl_snap_t *snap, const sl_jr_doc_t *d) {
-    uint32_t st = sl_jr_get(d, 0, "starts");
-    if (st == SL_JR_NONE)
-        return 0;
-    uint32_t src = sl_jr_get(d, st, "src"), tables = sl_jr_get(d, st, "tables");
-    if (src == SL_JR_NONE || tables == SL_JR_NONE ||
-        sl_jr_type(d, tables) != SL_JR_ARRAY)
-        return SL_ECORRUPT;
-    if (sl_jr_type(d, src) == SL_JR_OBJECT) {
-        size_t n;
-        const char *raw = sl_jr_raw(d, src, &n);
-        if (sl_buf_append(&snap->starts_src, raw, n) != 0)
-            return SL_ENOMEM;
-    }
-    uint32_t it = tables + 1;
-    for (uint32_t k = 0; k < sl_jr_tok(d, tables)->count; k++) {
-        if (sl_jr_type(d, it) != SL_JR_ARRAY || sl_jr_tok(d, it)->count != 3)
-            return SL_ECORRUPT;
-        uint32_t e1 = it + 1, e2 = sl_jr_tok(d, e1)->next,
-                 e3 = sl_jr_tok(d, e2)->next;
-        char *sd = sl__snap_jr_strdup(d, e1), *stb = sl__snap_jr_strdup(d, e2),
-             *si = sl__snap_jr_strdup(d, e3);
-        int rc = sd && stb && si ? owe_start(snap, sd, stb, si) : SL_ECORRUPT;
-        free(sd);
-        free(stb);
-        free(si);
-        if (rc != 0)
-            return rc;
-        it = sl_jr_tok(d, it)->next;
-    }
-    return 0;
 }
 
 int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
@@ -547,7 +456,7 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
         snap->started =
             started != SL_JR_NONE && sl_jr_type(d, started) == SL_JR_TRUE;
         if (rc == 0)
-            rc = read_starts(snap, d);
+            rc = sl__snap_read_starts(snap, d);
         uint32_t copy = sl_jr_get(d, 0, "copy");
         snap->copy_dropping =
             copy != SL_JR_NONE && sl_jr_type(d, copy) == SL_JR_TRUE;
@@ -662,7 +571,7 @@ int sl_snap_join(sl_snap_t *snap, const sl_snap_join_t *j) {
                         "snapshot reaches it",
                         "table=%s.%s", db, t);
             if (snap->all_id[0] != '\0')
-                rc = owe_start(snap, db, t, snap->all_id);
+                rc = sl__snap_owe_start(snap, db, t, snap->all_id);
             continue;
         }
         sl_log_info("table entered the include filters; snapshot queued",
@@ -890,88 +799,6 @@ int sl__snap_render_marker(sl_snap_t *snap, int done, sl_buf_t *out) {
     render_tail(&json, snap);
     sl_json_obj_end(&json);
     return sl_json_error(&json);
-}
-
-/* The snapshot_start of an owed early start (e), rendered by the same
- * function as every marker, with the table, id and position of that start
- * in place of the current table's: estimate 0 (the table is not read
- * yet), never a copy's "reset" (a one-shot copy publishes its own start,
- * with "reset", at its view's position). */
-static int render_early(sl_snap_t *snap, const qent_t *e, sl_buf_t *out) {
-    if (snap->early == NULL &&
-        (snap->early = calloc(1, sizeof *snap->early)) == NULL)
-        return SL_ENOMEM;
-    snprintf(snap->early->db, sizeof snap->early->db, "%s", e->db);
-    snprintf(snap->early->table, sizeof snap->early->table, "%s", e->table);
-    sl__snap_job_t *jp = snap->jp;
-    char id[sizeof snap->id];
-    memcpy(id, snap->id, sizeof id);
-    uint64_t estimate = snap->estimate;
-    int copy_dropping = snap->copy_dropping;
-    sl_buf_t hw = snap->hw_src;
-    snap->jp = snap->early;
-    snprintf(snap->id, sizeof snap->id, "%s", e->id);
-    snap->estimate = 0;
-    snap->copy_dropping = 0;
-    snap->hw_src = snap->starts_src;
-    int rc = sl__snap_render_marker(snap, 0, out);
-    snap->starts_src = snap->hw_src;
-    snap->hw_src = hw;
-    snap->copy_dropping = copy_dropping;
-    snap->estimate = estimate;
-    memcpy(snap->id, id, sizeof id);
-    snap->jp = jp;
-    return rc ? SL_ENOMEM : 0;
-}
-
-int sl_snap_flush_starts(sl_snap_t *snap, const char *file, uint64_t pos) {
-    if (snap->nstarts == 0)
-        return 0;
-    int rc;
-    if (snap->starts_src.len == 0) {
-        sl_json_t json;
-        sl_json_init(&json, &snap->starts_src);
-        sl_json_obj_begin(&json);
-        sl_json_key(&json, "file");
-        sl_json_str(&json, file);
-        sl_json_key(&json, "pos");
-        sl_json_uint(&json, pos);
-        sl_json_key(&json, "end_pos");
-        sl_json_uint(&json, pos);
-        sl_json_key(&json, "server_id");
-        sl_json_uint(&json, 0);
-        sl_json_key(&json, "ts");
-        sl_json_uint(&json, (uint64_t)time(NULL));
-        sl_json_obj_end(&json);
-        if (sl_json_error(&json) != 0)
-            return SL_ENOMEM;
-    }
-    /* The starts, as they will be rendered, are the checkpoint before the
-     * first goes out: a restart from it publishes them again, identical,
-     * with the same capture sequences (the broker keeps one of each), and
-     * no stream event is published before them. */
-    if ((rc = sl__snap_new_version(snap)) != 0 ||
-        (rc = snap->o.boundary(snap->o.ctx, 1)) != 0)
-        return rc;
-    sl_buf_t marker = SL_BUF_INIT;
-    for (size_t i = 0; i < snap->nstarts && rc == 0; i++) {
-        qent_t *e = &snap->starts[i];
-        if ((rc = render_early(snap, e, &marker)) == 0 && marker.len > 0)
-            rc = snap->o.publish(snap->o.ctx, e->db, e->table, 0, 1,
-                                 (const char *)marker.data, marker.len);
-    }
-    sl_buf_free(&marker);
-    if (rc != 0)
-        return rc;
-    sl_log_info("snapshot windows opened: starts published",
-                "tables=%zu src=%.*s", snap->nstarts, (int)snap->starts_src.len,
-                (const char *)snap->starts_src.data);
-    free_qents(&snap->starts, &snap->nstarts);
-    sl_buf_reset(&snap->starts_src);
-    /* And the checkpoint after them, before anything else is published. */
-    if ((rc = sl__snap_new_version(snap)) != 0)
-        return rc;
-    return snap->o.boundary(snap->o.ctx, 1);
 }
 
 static int add_job_rows(sl_snap_t *snap) {

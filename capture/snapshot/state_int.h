@@ -9,6 +9,7 @@
 
 #include "copy_int.h"
 #include "internal.h"
+#include "json.h"
 #include "jsonread.h"
 #include "snapshot.h"
 #include "window.h"
@@ -140,6 +141,18 @@ char *sl__snap_jr_strdup(const sl_jr_doc_t *doc, uint32_t i);
 /* Member name of obj, else member pos (a positional image's "@N"). */
 uint32_t sl__snap_member(const sl_jr_doc_t *d, uint32_t obj, const char *name,
                          const char *pos);
+
+/* starts.c (early starts, snapshot.h). Queue entries: free a list;
+ * append copies (where and id may be NULL). The start of db.table under id
+ * is owed. The cursor's "starts" member read from d (token 0) and
+ * rendered into json (nothing when none is owed). */
+void sl__snap_qents_free(qent_t **q, size_t *n);
+int sl__snap_qent_add(qent_t **q, size_t *n, const char *db, const char *table,
+                      const char *where, const char *id);
+int sl__snap_owe_start(sl_snap_t *snap, const char *db, const char *table,
+                       const char *id);
+int sl__snap_read_starts(sl_snap_t *snap, const sl_jr_doc_t *d);
+void sl__snap_render_starts(const sl_snap_t *snap, sl_json_t *json);
 
 /* join.c. Reads the "join" member of the cursor doc (an object at token
  * 0) into out (left empty when there is none). Returns 0, SL_ECORRUPT or
