@@ -1311,7 +1311,8 @@ static int snap_want_column_cb(void *ctx, const char *db, const char *table,
  * cursor owes go out (capture/snapshot/snapshot.h, early starts). */
 static int snap_resume(svc_t *svc, const sl_checkpoint_t *at) {
     svc->snap_at = at;
-    int rc = sl_snap_flush_starts(svc->snap, at->file, at->pos);
+    int rc = sl_snap_flush_starts(svc->snap, svc->schema, at->file, at->pos,
+                                  svc->err, sizeof svc->err);
     svc->snap_at = NULL;
     return rc;
 }

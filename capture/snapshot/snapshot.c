@@ -846,7 +846,8 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
                       const char *file, uint64_t pos, char *err,
                       size_t errlen) {
     int rc;
-    if (snap->nstarts > 0 && (rc = sl_snap_flush_starts(snap, file, pos)) != 0)
+    if (snap->nstarts > 0 &&
+        (rc = sl_snap_flush_starts(snap, schema, file, pos, err, errlen)) != 0)
         return rc;
     if (snap->copy_want || snap->copy_dropping)
         return sl__snap_copy_on_commit(snap, schema, file, pos, err, errlen);
@@ -934,6 +935,69 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
     return snap->o.boundary(snap->o.ctx, 0);
 }
 
+/* How a snapshot reads column c of t (*kind 0: not published), or why it
+ * cannot read the table. */
+static int column_kind(sl_snap_t *snap, const sl_schema_table_t *t,
+                       const sl_schema_col_t *c, sl__snap_kind_t *kind,
+                       char *err, size_t errlen) {
+    *kind = 0;
+    if (c->hidden ||
+        !snap->o.want_column(snap->o.ctx, t->db, t->name, c->name)) {
+        if (!c->is_pk)
+            return 0;
+        snprintf(err, errlen,
+                 "snapshot of %s.%s: primary-key column %s is "
+                 "excluded, so read rows could not be matched "
+                 "with the stream",
+                 t->db, t->name, c->name);
+        return SL_EUNSUPPORTED;
+    }
+    *kind = sl__snap_kind(c->data_type, c->charset);
+    if (*kind == 0 || (c->is_pk && *kind == SL__SNAP_JSON) ||
+        (c->is_pk && strcmp(c->data_type, "enum") == 0) ||
+        (c->is_pk && strcmp(c->data_type, "set") == 0) ||
+        (c->is_pk && (strcmp(c->data_type, "float") == 0 ||
+                      strcmp(c->data_type, "double") == 0))) {
+        snprintf(err, errlen,
+                 "snapshot of %s.%s: column %s of type %s cannot be "
+                 "read by a snapshot%s; exclude it (--exclude-column) "
+                 "or the table (--exclude), or run with "
+                 "--snapshot never",
+                 t->db, t->name, c->name, c->column_type,
+                 c->is_pk ? " as a primary-key column" : "");
+        return SL_EUNSUPPORTED;
+    }
+    return 0;
+}
+
+static int refuse_keyless(const sl_schema_table_t *t, char *err,
+                          size_t errlen) {
+    snprintf(err, errlen,
+             "snapshot of %s.%s refused: the table has no primary key, "
+             "so chunks cannot be read in key order nor merged with "
+             "the stream exactly; add a primary key, exclude the table "
+             "(--exclude), or copy it in one consistent read "
+             "(--snapshot-copy keyless, MariaDB; docs/snapshot.md, "
+             "tables without a primary key)",
+             t->db, t->name);
+    return SL_EUNSUPPORTED;
+}
+
+int sl__snap_check_table(sl_snap_t *snap, const sl_schema_table_t *t, char *err,
+                         size_t errlen) {
+    size_t npk = 0;
+    for (size_t i = 0; i < t->ncols; i++) {
+        sl__snap_kind_t kind;
+        int rc = column_kind(snap, t, &t->cols[i], &kind, err, errlen);
+        if (rc != 0)
+            return rc;
+        npk += t->cols[i].is_pk != 0;
+    }
+    if (npk == 0 && snap->o.copy_mode == SL_SNAP_COPY_NO)
+        return refuse_keyless(t, err, errlen);
+    return 0;
+}
+
 /* Builds the next chunk's job from the cursor and the table's definition
  * in the schema history. */
 int sl__snap_build_job(sl_snap_t *snap, sl__snap_job_t *job,
@@ -951,52 +1015,21 @@ int sl__snap_build_job(sl_snap_t *snap, sl__snap_job_t *job,
     size_t npk = 0;
     for (size_t i = 0; i < t->ncols; i++) {
         const sl_schema_col_t *c = &t->cols[i];
-        if (c->is_pk)
-            npk++;
-        if (c->hidden ||
-            !snap->o.want_column(snap->o.ctx, t->db, t->name, c->name)) {
-            if (c->is_pk) {
-                snprintf(err, errlen,
-                         "snapshot of %s.%s: primary-key column %s is "
-                         "excluded, so read rows could not be matched "
-                         "with the stream",
-                         t->db, t->name, c->name);
-                return SL_EUNSUPPORTED;
-            }
-            continue;
-        }
-        sl__snap_kind_t kind = sl__snap_kind(c->data_type, c->charset);
-        if (kind == 0 || (c->is_pk && kind == SL__SNAP_JSON) ||
-            (c->is_pk && strcmp(c->data_type, "enum") == 0) ||
-            (c->is_pk && strcmp(c->data_type, "set") == 0) ||
-            (c->is_pk && (strcmp(c->data_type, "float") == 0 ||
-                          strcmp(c->data_type, "double") == 0))) {
-            snprintf(err, errlen,
-                     "snapshot of %s.%s: column %s of type %s cannot be "
-                     "read by a snapshot%s; exclude it (--exclude-column) "
-                     "or the table (--exclude), or run with "
-                     "--snapshot never",
-                     t->db, t->name, c->name, c->column_type,
-                     c->is_pk ? " as a primary-key column" : "");
-            return SL_EUNSUPPORTED;
-        }
+        npk += c->is_pk != 0;
+        sl__snap_kind_t kind;
+        int rc = column_kind(snap, t, c, &kind, err, errlen);
+        if (rc != 0)
+            return rc;
+        if (kind == 0)
+            continue; /* Not published. */
         job->cols[job->ncols].name = strdup(c->name);
         job->cols[job->ncols].kind = kind;
         if (job->cols[job->ncols].name == NULL)
             return SL_ENOMEM;
         job->ncols++;
     }
-    if (npk == 0 && !snap->copy_dropping) {
-        snprintf(err, errlen,
-                 "snapshot of %s.%s refused: the table has no primary key, "
-                 "so chunks cannot be read in key order nor merged with "
-                 "the stream exactly; add a primary key, exclude the table "
-                 "(--exclude), or copy it in one consistent read "
-                 "(--snapshot-copy keyless, MariaDB; docs/snapshot.md, "
-                 "tables without a primary key)",
-                 t->db, t->name);
-        return SL_EUNSUPPORTED;
-    }
+    if (npk == 0 && !snap->copy_dropping)
+        return refuse_keyless(t, err, errlen);
     for (int seq = 1; (size_t)seq <= npk; seq++)
         for (size_t i = 0; i < job->ncols; i++) {
             const sl_schema_col_t *c = NULL;

@@ -149,10 +149,14 @@ int sl_snap_join(sl_snap_t *snap, const sl_snap_join_t *j);
 /* Publishes the owed early starts (none: nothing), each in its table's
  * partition(s), at position file:pos (their "src"; a restored list keeps
  * the one it was checkpointed with): a forced boundary listing them
- * first, a forced boundary after them. Called by sl_snap_on_commit, and
+ * first, a forced boundary after them. A table of them that a snapshot
+ * cannot read (schema's definition: no key, a column type) fails it
+ * first, with err set, nothing published. Called by sl_snap_on_commit, and
  * by capture after sl_snap_restore and the first start, before the stream
  * (with its boundary callback writing the checkpoint resumed from). */
-int sl_snap_flush_starts(sl_snap_t *snap, const char *file, uint64_t pos);
+int sl_snap_flush_starts(sl_snap_t *snap, const sl_schema_t *schema,
+                         const char *file, uint64_t pos, char *err,
+                         size_t errlen);
 
 /* The cursor's text for the next boundary, or NULL when no snapshot is
  * pending. Valid until sl_snap_gc() is told of a newer written one. */

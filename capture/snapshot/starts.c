@@ -132,10 +132,22 @@ static int render_early(sl_snap_t *snap, const qent_t *e, sl_buf_t *out) {
     return rc ? SL_ENOMEM : 0;
 }
 
-int sl_snap_flush_starts(sl_snap_t *snap, const char *file, uint64_t pos) {
+int sl_snap_flush_starts(sl_snap_t *snap, const sl_schema_t *schema,
+                         const char *file, uint64_t pos, char *err,
+                         size_t errlen) {
     if (snap->nstarts == 0)
         return 0;
     int rc;
+    /* A table the snapshot cannot read (no key, a column type) stops
+     * capture now, before any window opens, rather than when its turn
+     * comes with its window left open. */
+    for (size_t i = 0; schema != NULL && i < snap->nstarts; i++) {
+        const qent_t *e = &snap->starts[i];
+        const sl_schema_table_t *t = sl_schema_find(
+            schema, e->db, strlen(e->db), e->table, strlen(e->table));
+        if (t != NULL && (rc = sl__snap_check_table(snap, t, err, errlen)) != 0)
+            return rc;
+    }
     if (snap->starts_src.len == 0) {
         sl_json_t json;
         sl_json_init(&json, &snap->starts_src);

@@ -114,6 +114,10 @@ int sl__snap_render_marker(sl_snap_t *snap, int done, sl_buf_t *out);
 int sl__snap_render_read(sl_snap_t *snap, sl_buf_t *out, const void *row,
                          size_t rowlen, uint64_t n);
 int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema);
+/* Whether a snapshot can read t (its key, its column types): 0, or
+ * SL_EUNSUPPORTED with err saying why and what to do. */
+int sl__snap_check_table(sl_snap_t *snap, const sl_schema_table_t *t, char *err,
+                         size_t errlen);
 /* Fills job with the chunk of the cursor's table after key last (a JSON
  * array, or NULL at the table's start), chunk number chunk. */
 int sl__snap_build_job(sl_snap_t *snap, sl__snap_job_t *job,
