@@ -103,6 +103,7 @@ static void clear_cursor(sl_snap_t *snap) {
     snap->active = 0;
     snap->all = 0;
     snap->started = 0;
+    snap->gone_done = 0;
     snap->all_id[0] = '\0';
     snap->copy_want = snap->copy_dropping = 0;
     sl__snap_copy_close(snap->cv);
@@ -293,6 +294,7 @@ static int start_table(sl_snap_t *snap, const char *db, const char *table,
     sl__snap_copy_close(snap->cv);
     snap->cv = NULL;
     snap->started = id != NULL;
+    snap->gone_done = 0;
     if (id != NULL)
         snprintf(snap->id, sizeof snap->id, "%s", id);
     else
@@ -849,6 +851,8 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
     if (snap->nstarts > 0 &&
         (rc = sl_snap_flush_starts(snap, schema, file, pos, err, errlen)) != 0)
         return rc;
+    if (snap->gone_done && snap->active)
+        return sl__snap_gone_done(snap, schema, file, pos);
     if (snap->copy_want || snap->copy_dropping)
         return sl__snap_copy_on_commit(snap, schema, file, pos, err, errlen);
     if (!snap->hw_seen)
@@ -1167,6 +1171,12 @@ int sl_snap_step(sl_snap_t *snap, const sl_schema_t *schema,
     }
     const sl_schema_table_t *t = sl_schema_find(
         schema, snap->db, strlen(snap->db), snap->table, strlen(snap->table));
+    if (t == NULL && snap->started) {
+        /* Its window opened early: its snapshot_done closes it, at the
+         * next commit (sl__snap_gone_done). */
+        snap->gone_done = 1;
+        return 0;
+    }
     if (t == NULL) {
         sl_log_warn("snapshot: the table is gone; its snapshot ends",
                     "table=%s.%s", snap->db, snap->table);

@@ -100,12 +100,33 @@ int sl__snap_read_starts(sl_snap_t *snap, const sl_jr_doc_t *d) {
     return 0;
 }
 
+/* The "src" of a marker published at file:pos between transactions. */
+static int src_json(sl_buf_t *b, const char *file, uint64_t pos) {
+    sl_json_t json;
+    sl_buf_reset(b);
+    sl_json_init(&json, b);
+    sl_json_obj_begin(&json);
+    sl_json_key(&json, "file");
+    sl_json_str(&json, file);
+    sl_json_key(&json, "pos");
+    sl_json_uint(&json, pos);
+    sl_json_key(&json, "end_pos");
+    sl_json_uint(&json, pos);
+    sl_json_key(&json, "server_id");
+    sl_json_uint(&json, 0);
+    sl_json_key(&json, "ts");
+    sl_json_uint(&json, (uint64_t)time(NULL));
+    sl_json_obj_end(&json);
+    return sl_json_error(&json) ? SL_ENOMEM : 0;
+}
+
 /* The snapshot_start of an owed early start (e), rendered by the same
  * function as every marker, with the table, id and position of that start
  * in place of the current table's: estimate 0 (the table is not read
  * yet), never a copy's "reset" (a one-shot copy publishes its own start,
  * with "reset", at its view's position). */
-static int render_early(sl_snap_t *snap, const qent_t *e, sl_buf_t *out) {
+static int render_early(sl_snap_t *snap, const qent_t *e, int done,
+                        sl_buf_t *src, sl_buf_t *out) {
     if (snap->early == NULL &&
         (snap->early = calloc(1, sizeof *snap->early)) == NULL)
         return SL_ENOMEM;
@@ -121,9 +142,9 @@ static int render_early(sl_snap_t *snap, const qent_t *e, sl_buf_t *out) {
     snprintf(snap->id, sizeof snap->id, "%s", e->id);
     snap->estimate = 0;
     snap->copy_dropping = 0;
-    snap->hw_src = snap->starts_src;
-    int rc = sl__snap_render_marker(snap, 0, out);
-    snap->starts_src = snap->hw_src;
+    snap->hw_src = *src;
+    int rc = sl__snap_render_marker(snap, done, out);
+    *src = snap->hw_src;
     snap->hw_src = hw;
     snap->copy_dropping = copy_dropping;
     snap->estimate = estimate;
@@ -148,24 +169,9 @@ int sl_snap_flush_starts(sl_snap_t *snap, const sl_schema_t *schema,
         if (t != NULL && (rc = sl__snap_check_table(snap, t, err, errlen)) != 0)
             return rc;
     }
-    if (snap->starts_src.len == 0) {
-        sl_json_t json;
-        sl_json_init(&json, &snap->starts_src);
-        sl_json_obj_begin(&json);
-        sl_json_key(&json, "file");
-        sl_json_str(&json, file);
-        sl_json_key(&json, "pos");
-        sl_json_uint(&json, pos);
-        sl_json_key(&json, "end_pos");
-        sl_json_uint(&json, pos);
-        sl_json_key(&json, "server_id");
-        sl_json_uint(&json, 0);
-        sl_json_key(&json, "ts");
-        sl_json_uint(&json, (uint64_t)time(NULL));
-        sl_json_obj_end(&json);
-        if (sl_json_error(&json) != 0)
-            return SL_ENOMEM;
-    }
+    if (snap->starts_src.len == 0 &&
+        (rc = src_json(&snap->starts_src, file, pos)) != 0)
+        return rc;
     /* The starts, as they will be rendered, are the checkpoint before the
      * first goes out: a restart from it publishes them again, identical,
      * with the same capture sequences (the broker keeps one of each), and
@@ -176,7 +182,8 @@ int sl_snap_flush_starts(sl_snap_t *snap, const sl_schema_t *schema,
     sl_buf_t marker = SL_BUF_INIT;
     for (size_t i = 0; i < snap->nstarts && rc == 0; i++) {
         qent_t *e = &snap->starts[i];
-        if ((rc = render_early(snap, e, &marker)) == 0 && marker.len > 0)
+        if ((rc = render_early(snap, e, 0, &snap->starts_src, &marker)) == 0 &&
+            marker.len > 0)
             rc = snap->o.publish(snap->o.ctx, e->db, e->table, 0, 1,
                                  (const char *)marker.data, marker.len);
     }
@@ -216,4 +223,34 @@ void sl__snap_render_starts(const sl_snap_t *snap, sl_json_t *json) {
     }
     sl_json_arr_end(json);
     sl_json_obj_end(json);
+}
+
+int sl__snap_gone_done(sl_snap_t *snap, const sl_schema_t *schema,
+                       const char *file, uint64_t pos) {
+    snap->gone_done = 0;
+    char id[sizeof snap->id]; /* render_early sets snap->id from it. */
+    memcpy(id, snap->id, sizeof id);
+    qent_t e = {.db = snap->db, .table = snap->table, .id = id};
+    sl_buf_t src = SL_BUF_INIT, marker = SL_BUF_INIT;
+    int rc = src_json(&src, file, pos);
+    if (rc == 0)
+        rc = render_early(snap, &e, 1, &src, &marker);
+    /* Not reproducible by a replay: its sequence is reserved first, as a
+     * chunk's are (a restart skips it and publishes it again). */
+    snap->reserve = 1;
+    if (rc == 0 && (rc = sl__snap_new_version(snap)) == 0 &&
+        (rc = snap->o.boundary(snap->o.ctx, 1)) == 0 && marker.len > 0)
+        rc = snap->o.publish(snap->o.ctx, snap->db, snap->table, 0, 1,
+                             (const char *)marker.data, marker.len);
+    snap->reserve = 0;
+    sl_buf_free(&src);
+    sl_buf_free(&marker);
+    if (rc != 0)
+        return rc;
+    sl_log_warn("snapshot: the table is gone; its snapshot ends",
+                "table=%s.%s id=%s", snap->db, snap->table, snap->id);
+    if ((rc = sl__snap_next_table(snap, schema)) != 0 ||
+        (rc = sl__snap_new_version(snap)) != 0)
+        return rc;
+    return snap->o.boundary(snap->o.ctx, 0);
 }

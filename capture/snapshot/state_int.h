@@ -66,6 +66,7 @@ struct sl_snap_s {
      * the id of the tables "all" reaches, whose starts went out at the
      * snapshot's start; "" for a cursor without early starts. */
     int started;
+    int gone_done; /* The started table is gone: its done is owed. */
     char all_id[64];
     qent_t *queue;
     size_t nqueue;
@@ -157,6 +158,11 @@ int sl__snap_owe_start(sl_snap_t *snap, const char *db, const char *table,
                        const char *id);
 int sl__snap_read_starts(sl_snap_t *snap, const sl_jr_doc_t *d);
 void sl__snap_render_starts(const sl_snap_t *snap, sl_json_t *json);
+/* The current table, whose start went out early, is gone (dropped): its
+ * snapshot_done goes out at the commit at file:pos, its sequence reserved
+ * first, and the snapshot moves on. */
+int sl__snap_gone_done(sl_snap_t *snap, const sl_schema_t *schema,
+                       const char *file, uint64_t pos);
 
 /* join.c. Reads the "join" member of the cursor doc (an object at token
  * 0) into out (left empty when there is none). Returns 0, SL_ECORRUPT or
