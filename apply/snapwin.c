@@ -191,6 +191,16 @@ int sl_snapwin_marker(const sl_jr_doc_t *doc, const sl_event_t *ev,
 int sl_snapwin_event(sl_snapwin_t *w, const char *part, uint64_t offset,
                      int start, const char *db, const char *table,
                      const char *id) {
+    ptrdiff_t i = find(w->work, w->nwork, db, table);
+    if (start && i >= 0 && strcmp(w->work[i].id, id) == 0) {
+        /* The window is open already for this snapshot (capture's early
+         * start, then a one-shot copy's own start at its position): it
+         * stays as it is. */
+        sl_log_debug("snapshot window already open",
+                     "part=%s offset=%llu db=%s table=%s snapshot=%s", part,
+                     (unsigned long long)offset, db, table, id);
+        return 1;
+    }
     int mismatch;
     int rc = sl_snapwin_change(w, start, db, table, id, &mismatch);
     if (rc != 0)

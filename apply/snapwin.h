@@ -66,7 +66,10 @@ int sl_snapwin_change(sl_snapwin_t *w, int start, const char *db,
                       const char *table, const char *id, int *mismatch);
 
 /* sl_snapwin_change() for the marker at offset of partition part, logged
- * as the sinks log it (opened, closed, or a done of another snapshot). */
+ * as the sinks log it (opened, closed, or a done of another snapshot).
+ * A start of the snapshot whose window is open already changes nothing
+ * and returns 1 (the sink writes nothing for it but a copy's reset);
+ * otherwise 0 or SL_ENOMEM. */
 int sl_snapwin_event(sl_snapwin_t *w, const char *part, uint64_t offset,
                      int start, const char *db, const char *table,
                      const char *id);

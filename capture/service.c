@@ -157,6 +157,9 @@ typedef struct {
      * rules the snapshot covers, and the tables joining at a restart. */
     sl_buf_t snap_cov;
     sl_snap_join_t sjoin;
+    /* While early snapshot starts go out at a restart or a first start:
+     * the resume point their boundaries name (snap_resume). */
+    const sl_checkpoint_t *snap_at;
     int drift_on; /* --schema-check. */
     uint64_t drift_interval_ms;
     uint8_t skip[256];
@@ -1281,7 +1284,15 @@ static int snap_publish_key_cb(void *ctx, const char *db, const char *table,
 
 static int snap_boundary_cb(void *ctx, int force) {
     svc_t *svc = ctx;
-    int err = boundary_here(svc);
+    sl_checkpoint_t at;
+    int err;
+    if (svc->snap_at != NULL) {
+        at = *svc->snap_at;
+        at.snap = sl_snap_cursor(svc->snap);
+        err = sl_publish_boundary(svc->pub, &at);
+    } else {
+        err = boundary_here(svc);
+    }
     if (err == 0 && force && (err = sl_publish_sync(svc->pub, 1, 0)) != 0)
         snprintf(svc->err, sizeof svc->err, "%s", sl_publish_error(svc->pub));
     return err;
@@ -1292,6 +1303,16 @@ static int snap_want_column_cb(void *ctx, const char *db, const char *table,
     svc_t *svc = ctx;
     return sl_filter_column(svc->filter, db, strlen(db), table, strlen(table),
                             column, strlen(column));
+}
+
+/* Before the stream, at the resume point at: the snapshot starts the
+ * cursor owes go out (capture/snapshot/snapshot.h, early starts). */
+static int snap_resume(svc_t *svc, const sl_checkpoint_t *at) {
+    svc->snap_at = at;
+    int rc = sl_snap_flush_starts(svc->snap, svc->schema, at->file, at->pos,
+                                  svc->err, sizeof svc->err);
+    svc->snap_at = NULL;
+    return rc;
 }
 
 static int snap_step(svc_t *svc) {
@@ -1404,7 +1425,7 @@ static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
             return rc;
         sl_publish_set_seq(svc->pub, cp->next_seq + skip);
         if (svc->sjoin.file[0] == '\0')
-            return 0;
+            return snap_resume(svc, cp);
         /* Tables joined: the queue is the checkpoint before anything is
          * published, so no restart or reconnect can drop it. */
         sl_checkpoint_t at = *cp;
@@ -1412,14 +1433,23 @@ static int snap_start(svc_t *svc, const char *name, sl_checkpoint_t *cp) {
             return rc;
         at.snap = sl_snap_cursor(svc->snap);
         if ((rc = sl_publish_boundary(svc->pub, &at)) != 0 ||
-            (rc = sl_publish_sync(svc->pub, 1, 0)) != 0)
+            (rc = sl_publish_sync(svc->pub, 1, 0)) != 0) {
             snprintf(svc->err, sizeof svc->err, "%s",
                      sl_publish_error(svc->pub));
-        return rc;
+            return rc;
+        }
+        return snap_resume(svc, &at);
     }
-    if (svc->snap_mode != SL_SNAP_NEVER)
-        return sl_snap_queue_all(svc->snap, svc->schema);
-    return 0;
+    if (svc->snap_mode == SL_SNAP_NEVER)
+        return 0;
+    if ((rc = sl_snap_queue_all(svc->snap, svc->schema)) != 0 ||
+        svc->start_file == NULL)
+        return rc; /* A GTID start: the starts go out at the first commit. */
+    sl_checkpoint_t first;
+    memset(&first, 0, sizeof first);
+    snprintf(first.file, sizeof first.file, "%s", svc->start_file);
+    first.pos = svc->start_pos;
+    return snap_resume(svc, &first);
 }
 
 /* --snapshot when_needed, and the checkpoint's position was purged from
@@ -1563,6 +1593,8 @@ static int run(svc_t *svc) {
                                       sizeof svc->err)) != 0)
                 return rc;
             sl_publish_set_seq(svc->pub, cp.next_seq + skip);
+            if (svc->snap != NULL && (rc = snap_resume(svc, &cp)) != 0)
+                return rc;
         } else {
             /* No checkpoint yet: replay from the start position with the
              * sequence the first run began with. */

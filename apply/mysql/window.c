@@ -127,7 +127,9 @@ int sl__mysql_windows_load(sl_mysql_sink_t *s) {
 }
 
 /* Appends the statement that records the change of window in
- * sluice_snapshots. */
+ * sluice_snapshots. A start of the snapshot already recorded leaves its
+ * row as it is (the assignments run left to right, so snapshot_id is
+ * compared before it is set). */
 static void put_window_sql(sl_mysql_sink_t *s, sl_buf_t *b, int start,
                            const char *db, const char *table, const char *id,
                            uint64_t offset) {
@@ -148,9 +150,11 @@ static void put_window_sql(sl_mysql_sink_t *s, sl_buf_t *b, int start,
         sl__mysql_lit(s, b, id);
         sl_buf_printf(b,
                       ",%llu) ON DUPLICATE KEY UPDATE "
-                      "snapshot_id=VALUES(snapshot_id), "
-                      "start_offset=VALUES(start_offset), "
-                      "started_at=CURRENT_TIMESTAMP(6)",
+                      "start_offset=IF(snapshot_id=VALUES(snapshot_id),"
+                      "start_offset,VALUES(start_offset)), "
+                      "started_at=IF(snapshot_id=VALUES(snapshot_id),"
+                      "started_at,CURRENT_TIMESTAMP(6)), "
+                      "snapshot_id=VALUES(snapshot_id)",
                       (unsigned long long)offset);
         return;
     }
@@ -219,9 +223,12 @@ int sl__mysql_window_event(sl_mysql_sink_t *s, const sl_jr_doc_t *doc,
      * with: the open multi-row statement ends here. */
     if ((rc = sl__mysql_close_open(s)) != 0)
         goto out;
-    if ((rc = sl_snapwin_event(&s->win, s->part, offset, start, d, t, sid)) !=
-        0)
+    /* 1: a repeated start of the open window (capture's early start, then
+     * a one-shot copy's start at its position): the row below keeps its
+     * start_offset, and a copy's reset is still done. */
+    if ((rc = sl_snapwin_event(&s->win, s->part, offset, start, d, t, sid)) < 0)
         goto out;
+    rc = 0;
     for (size_t i = 0; i < s->ntables; i++)
         if (strcmp(s->tables[i]->src_db, d) == 0 &&
             strcmp(s->tables[i]->table, t) == 0)

@@ -120,22 +120,27 @@ int sl__pg_window_event(sl_pg_sink_t *s, const sl_jr_doc_t *doc,
      * go out first. */
     if ((rc = sl__pg_run_flush(s)) != 0)
         goto out;
-    if ((rc = sl_snapwin_event(&s->win, s->part, offset, start, d, t, sid)) !=
-        0)
+    /* 1: a repeated start of the open window (capture's early start, then
+     * a one-shot copy's start at its position): the row below keeps its
+     * start_offset, and a copy's reset is still done. */
+    if ((rc = sl_snapwin_event(&s->win, s->part, offset, start, d, t, sid)) < 0)
         goto out;
+    rc = 0;
     const char *v[7];
     sl__pg_key_params(s, v);
     char off[24];
     snprintf(off, sizeof off, "%llu", (unsigned long long)offset);
     v[3] = d, v[4] = t, v[5] = sid, v[6] = off;
     char sql[400];
+    /* A start of the snapshot already recorded leaves its row as it is. */
     if (start)
         snprintf(sql, sizeof sql, "%s",
                  "INSERT INTO sluice_snapshots (group_name, topic, part, db, "
                  "tbl, snapshot_id, start_offset) VALUES ($1, $2, $3, $4, $5, "
                  "$6, $7) ON CONFLICT (group_name, topic, part, db, tbl) DO "
                  "UPDATE SET snapshot_id = EXCLUDED.snapshot_id, start_offset "
-                 "= EXCLUDED.start_offset, started_at = now()");
+                 "= EXCLUDED.start_offset, started_at = now() WHERE "
+                 "sluice_snapshots.snapshot_id <> EXCLUDED.snapshot_id");
     else
         snprintf(sql, sizeof sql,
                  "DELETE FROM sluice_snapshots%s AND db = $4 AND tbl = $5 "

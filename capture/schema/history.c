@@ -112,8 +112,12 @@ int sl_history_loader_feed(sl_history_loader_t *ld, const uint8_t *data,
         goto out;
     }
     const char *fname = (const char *)file.data;
-    /* Past the resume point: the replay will meet it again. */
-    if (sl_history_cmp(fname, pos, ld->until_file, ld->until_pos) >= 0)
+    /* Past the resume point: the replay will meet it again. A snapshot
+     * at the resume point itself is the history there (one written at a
+     * first start, whose checkpoint may be that very position). */
+    int past = sl_history_cmp(fname, pos, ld->until_file, ld->until_pos);
+    if (past > 0 ||
+        (past == 0 && strcmp((const char *)type.data, "snapshot") != 0))
         goto out;
     /* Already applied (a record written again after a restart). */
     if (ld->last_file[0] != '\0' &&

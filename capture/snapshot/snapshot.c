@@ -97,16 +97,14 @@ static void clear_cursor(sl_snap_t *snap) {
     free(snap->where);
     free(snap->last);
     snap->db = snap->table = snap->where = snap->last = NULL;
-    for (size_t i = 0; i < snap->nqueue; i++) {
-        free(snap->queue[i].db);
-        free(snap->queue[i].table);
-        free(snap->queue[i].where);
-    }
-    free(snap->queue);
-    snap->queue = NULL;
-    snap->nqueue = 0;
+    sl__snap_qents_free(&snap->queue, &snap->nqueue);
+    sl__snap_qents_free(&snap->starts, &snap->nstarts);
+    sl_buf_reset(&snap->starts_src);
     snap->active = 0;
     snap->all = 0;
+    snap->started = 0;
+    snap->gone_done = 0;
+    snap->all_id[0] = '\0';
     snap->copy_want = snap->copy_dropping = 0;
     sl__snap_copy_close(snap->cv);
     snap->cv = NULL;
@@ -133,6 +131,8 @@ void sl_snap_free(sl_snap_t *snap) {
         free(v);
     }
     sl_buf_free(&snap->hw_src);
+    sl_buf_free(&snap->starts_src);
+    free(snap->early);
     sl_buf_free(&snap->out);
     sl_buf_free(&snap->key);
     sl_buf_free(&snap->tmp);
@@ -178,6 +178,14 @@ int sl__snap_new_version(sl_snap_t *snap) {
         sl_json_uint(&json, snap->reserve);
         sl_json_key(&json, "all");
         sl_json_bool(&json, snap->all);
+        if (snap->all && snap->all_id[0] != '\0') {
+            sl_json_key(&json, "all_id");
+            sl_json_str(&json, snap->all_id);
+        }
+        if (snap->started) {
+            sl_json_key(&json, "started");
+            sl_json_bool(&json, 1);
+        }
         if (snap->copy_dropping) {
             sl_json_key(&json, "copy");
             sl_json_bool(&json, 1);
@@ -192,9 +200,12 @@ int sl__snap_new_version(sl_snap_t *snap) {
                 sl_json_str(&json, snap->queue[i].where);
             else
                 sl_json_null(&json);
+            if (snap->queue[i].id)
+                sl_json_str(&json, snap->queue[i].id);
             sl_json_arr_end(&json);
         }
         sl_json_arr_end(&json);
+        sl__snap_render_starts(snap, &json);
     }
     if (snap->cover) {
         sl_json_key(&json, "cover");
@@ -260,14 +271,16 @@ static void gc(sl_snap_t *snap, const char *written) {
         }
 }
 
-static void new_id(sl_snap_t *snap) {
-    snprintf(snap->id, sizeof snap->id, "%llx-%08llx",
-             (unsigned long long)sl_wall_ms(),
+static void new_id(char *id, size_t cap) {
+    snprintf(id, cap, "%llx-%08llx", (unsigned long long)sl_wall_ms(),
              (unsigned long long)(random64() & 0xffffffffu));
 }
 
+/* Makes db.table the current table. id: the snapshot id its start was
+ * published under already (started), or NULL for a new id whose start
+ * goes out with the first chunk. */
 static int start_table(sl_snap_t *snap, const char *db, const char *table,
-                       const char *where) {
+                       const char *where, const char *id) {
     free(snap->db);
     free(snap->table);
     free(snap->where);
@@ -281,7 +294,12 @@ static int start_table(sl_snap_t *snap, const char *db, const char *table,
     snap->copy_want = snap->copy_dropping = 0;
     sl__snap_copy_close(snap->cv);
     snap->cv = NULL;
-    new_id(snap);
+    snap->started = id != NULL;
+    snap->gone_done = 0;
+    if (id != NULL)
+        snprintf(snap->id, sizeof snap->id, "%s", id);
+    else
+        new_id(snap->id, sizeof snap->id);
     snap->table_start_ns = sl_mono_ns();
     snap->estimate = 0;
     snap->report_rows = 0;
@@ -321,18 +339,21 @@ int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema) {
         const sl_schema_table_t *t =
             next_in_schema(snap, schema, snap->db, snap->table);
         if (t != NULL)
-            return start_table(snap, t->db, t->name, NULL);
+            return start_table(snap, t->db, t->name, NULL,
+                               snap->all_id[0] ? snap->all_id : NULL);
         snap->all = 0;
+        snap->all_id[0] = '\0';
     }
     if (snap->nqueue > 0) {
         qent_t q = snap->queue[0];
         memmove(snap->queue, snap->queue + 1,
                 (snap->nqueue - 1) * sizeof *snap->queue);
         snap->nqueue--;
-        int err = start_table(snap, q.db, q.table, q.where);
+        int err = start_table(snap, q.db, q.table, q.where, q.id);
         free(q.db);
         free(q.table);
         free(q.where);
+        free(q.id);
         return err;
     }
     sl_log_info("snapshot complete", "tables=%llu rows=%llu",
@@ -340,6 +361,15 @@ int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema) {
                 (unsigned long long)snap->rows_total);
     clear_cursor(snap);
     return 0;
+}
+
+/* Queues a table (behind the current one, or as the current one when
+ * none is active) without owing a start: restore's path. */
+static int queue_add(sl_snap_t *snap, const char *db, const char *table,
+                     const char *where, const char *id) {
+    if (!snap->active)
+        return start_table(snap, db, table, where, id);
+    return sl__snap_qent_add(&snap->queue, &snap->nqueue, db, table, where, id);
 }
 
 int sl_snap_queue_all(sl_snap_t *snap, const sl_schema_t *schema) {
@@ -354,27 +384,27 @@ int sl_snap_queue_all(sl_snap_t *snap, const sl_schema_t *schema) {
                 return err;
         return 0;
     }
+    /* One id for every table "all" reaches; each table's start is owed
+     * now, so that apply's window is open before the stream's first
+     * change of it. */
     snap->all = 1;
-    if ((err = start_table(snap, t->db, t->name, NULL)) != 0)
+    new_id(snap->all_id, sizeof snap->all_id);
+    if ((err = start_table(snap, t->db, t->name, NULL, snap->all_id)) != 0)
         return err;
-    return sl__snap_new_version(snap);
+    for (; t != NULL && err == 0;
+         t = next_in_schema(snap, schema, t->db, t->name))
+        err = sl__snap_owe_start(snap, t->db, t->name, snap->all_id);
+    return err ? err : sl__snap_new_version(snap);
 }
 
 int sl_snap_queue(sl_snap_t *snap, const char *db, const char *table,
                   const char *where) {
-    if (!snap->active) {
-        int err = start_table(snap, db, table, where);
-        return err ? err : sl__snap_new_version(snap);
-    }
-    qent_t *q = realloc(snap->queue, (snap->nqueue + 1) * sizeof *q);
-    if (q == NULL)
-        return SL_ENOMEM;
-    snap->queue = q;
-    q[snap->nqueue].db = strdup(db);
-    q[snap->nqueue].table = strdup(table);
-    q[snap->nqueue].where = where ? strdup(where) : NULL;
-    snap->nqueue++;
-    return sl__snap_new_version(snap);
+    char id[64];
+    new_id(id, sizeof id);
+    int err = queue_add(snap, db, table, where, id);
+    if (err == 0)
+        err = sl__snap_owe_start(snap, db, table, id);
+    return err ? err : sl__snap_new_version(snap);
 }
 
 int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
@@ -421,6 +451,15 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
             *skip = v;
         uint32_t all = sl_jr_get(d, 0, "all");
         snap->all = all != SL_JR_NONE && sl_jr_type(d, all) == SL_JR_TRUE;
+        uint32_t all_id = sl_jr_get(d, 0, "all_id");
+        if (all_id != SL_JR_NONE &&
+            sl_jr_copy_str(d, all_id, snap->all_id, sizeof snap->all_id) != 0)
+            rc = SL_ECORRUPT;
+        uint32_t started = sl_jr_get(d, 0, "started");
+        snap->started =
+            started != SL_JR_NONE && sl_jr_type(d, started) == SL_JR_TRUE;
+        if (rc == 0)
+            rc = sl__snap_read_starts(snap, d);
         uint32_t copy = sl_jr_get(d, 0, "copy");
         snap->copy_dropping =
             copy != SL_JR_NONE && sl_jr_type(d, copy) == SL_JR_TRUE;
@@ -434,8 +473,12 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
         if (rc == 0 && q != SL_JR_NONE && sl_jr_type(d, q) == SL_JR_ARRAY) {
             uint32_t it = q + 1;
             for (uint32_t k = 0; k < sl_jr_tok(d, q)->count && rc == 0; k++) {
-                if (sl_jr_type(d, it) != SL_JR_ARRAY ||
-                    sl_jr_tok(d, it)->count != 3) {
+                /* [db, table, where] or, with an early start,
+                 * [db, table, where, id]. */
+                uint32_t cnt = sl_jr_type(d, it) == SL_JR_ARRAY
+                                   ? sl_jr_tok(d, it)->count
+                                   : 0;
+                if (cnt != 3 && cnt != 4) {
                     rc = SL_ECORRUPT;
                     break;
                 }
@@ -444,12 +487,16 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
                 char *qd = sl__snap_jr_strdup(d, e1),
                      *qt = sl__snap_jr_strdup(d, e2);
                 char *qw = sl__snap_jr_strdup(d, e3);
-                if (qd == NULL || qt == NULL ||
-                    sl_snap_queue(snap, qd, qt, qw) != 0)
+                char *qi = cnt == 4
+                               ? sl__snap_jr_strdup(d, sl_jr_tok(d, e3)->next)
+                               : NULL;
+                if (qd == NULL || qt == NULL || (cnt == 4 && qi == NULL) ||
+                    queue_add(snap, qd, qt, qw, qi) != 0)
                     rc = SL_ECORRUPT;
                 free(qd);
                 free(qt);
                 free(qw);
+                free(qi);
                 it = sl_jr_tok(d, it)->next;
             }
         }
@@ -520,10 +567,14 @@ int sl_snap_join(sl_snap_t *snap, const sl_snap_join_t *j) {
         int c = snap->active ? strcmp(db, snap->db) : 0;
         if (snap->active && snap->all &&
             (c > 0 || (c == 0 && strcmp(t, snap->table) > 0))) {
-            /* The initial snapshot, still running, reaches it. */
+            /* The initial snapshot, still running, reaches it under its
+             * id; the start is owed now, as for the tables it had at its
+             * own start (none for a cursor without early starts). */
             sl_log_info("table entered the include filters; the running "
                         "snapshot reaches it",
                         "table=%s.%s", db, t);
+            if (snap->all_id[0] != '\0')
+                rc = sl__snap_owe_start(snap, db, t, snap->all_id);
             continue;
         }
         sl_log_info("table entered the include filters; snapshot queued",
@@ -807,6 +858,12 @@ static void adapt(sl_snap_t *snap, const sl__snap_job_t *job) {
 int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
                       const char *file, uint64_t pos, char *err,
                       size_t errlen) {
+    int rc;
+    if (snap->nstarts > 0 &&
+        (rc = sl_snap_flush_starts(snap, schema, file, pos, err, errlen)) != 0)
+        return rc;
+    if (snap->gone_done && snap->active)
+        return sl__snap_gone_done(snap, schema, file, pos);
     if (snap->copy_want || snap->copy_dropping)
         return sl__snap_copy_on_commit(snap, schema, file, pos, err, errlen);
     if (!snap->hw_seen)
@@ -822,7 +879,6 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
                  job->db, job->table, (unsigned long long)snap->chunk);
         return SL_EINVAL;
     }
-    int rc;
     if ((rc = add_job_rows(snap)) != 0)
         return rc;
     sl_buf_reset(&snap->out);
@@ -832,7 +888,9 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
         return rc;
     if (snap->chunk == 0)
         snap->estimate = job->estimate;
-    int first = snap->chunk == 0;
+    /* The table's start, unless it went out when the snapshot was asked
+     * for (sl_snap_flush_starts). */
+    int first = snap->chunk == 0 && !snap->started;
     int done = job->nrows < job->limit;
     /* Reserve the sequences of everything this chunk publishes, and make
      * that the checkpoint before the first of them goes out. */
@@ -891,6 +949,69 @@ int sl_snap_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
     return snap->o.boundary(snap->o.ctx, 0);
 }
 
+/* How a snapshot reads column c of t (*kind 0: not published), or why it
+ * cannot read the table. */
+static int column_kind(sl_snap_t *snap, const sl_schema_table_t *t,
+                       const sl_schema_col_t *c, sl__snap_kind_t *kind,
+                       char *err, size_t errlen) {
+    *kind = 0;
+    if (c->hidden ||
+        !snap->o.want_column(snap->o.ctx, t->db, t->name, c->name)) {
+        if (!c->is_pk)
+            return 0;
+        snprintf(err, errlen,
+                 "snapshot of %s.%s: primary-key column %s is "
+                 "excluded, so read rows could not be matched "
+                 "with the stream",
+                 t->db, t->name, c->name);
+        return SL_EUNSUPPORTED;
+    }
+    *kind = sl__snap_kind(c->data_type, c->charset);
+    if (*kind == 0 || (c->is_pk && *kind == SL__SNAP_JSON) ||
+        (c->is_pk && strcmp(c->data_type, "enum") == 0) ||
+        (c->is_pk && strcmp(c->data_type, "set") == 0) ||
+        (c->is_pk && (strcmp(c->data_type, "float") == 0 ||
+                      strcmp(c->data_type, "double") == 0))) {
+        snprintf(err, errlen,
+                 "snapshot of %s.%s: column %s of type %s cannot be "
+                 "read by a snapshot%s; exclude it (--exclude-column) "
+                 "or the table (--exclude), or run with "
+                 "--snapshot never",
+                 t->db, t->name, c->name, c->column_type,
+                 c->is_pk ? " as a primary-key column" : "");
+        return SL_EUNSUPPORTED;
+    }
+    return 0;
+}
+
+static int refuse_keyless(const sl_schema_table_t *t, char *err,
+                          size_t errlen) {
+    snprintf(err, errlen,
+             "snapshot of %s.%s refused: the table has no primary key, "
+             "so chunks cannot be read in key order nor merged with "
+             "the stream exactly; add a primary key, exclude the table "
+             "(--exclude), or copy it in one consistent read "
+             "(--snapshot-copy keyless, MariaDB; docs/snapshot.md, "
+             "tables without a primary key)",
+             t->db, t->name);
+    return SL_EUNSUPPORTED;
+}
+
+int sl__snap_check_table(sl_snap_t *snap, const sl_schema_table_t *t, char *err,
+                         size_t errlen) {
+    size_t npk = 0;
+    for (size_t i = 0; i < t->ncols; i++) {
+        sl__snap_kind_t kind;
+        int rc = column_kind(snap, t, &t->cols[i], &kind, err, errlen);
+        if (rc != 0)
+            return rc;
+        npk += t->cols[i].is_pk != 0;
+    }
+    if (npk == 0 && snap->o.copy_mode == SL_SNAP_COPY_NO)
+        return refuse_keyless(t, err, errlen);
+    return 0;
+}
+
 /* Builds the next chunk's job from the cursor and the table's definition
  * in the schema history. */
 int sl__snap_build_job(sl_snap_t *snap, sl__snap_job_t *job,
@@ -908,52 +1029,21 @@ int sl__snap_build_job(sl_snap_t *snap, sl__snap_job_t *job,
     size_t npk = 0;
     for (size_t i = 0; i < t->ncols; i++) {
         const sl_schema_col_t *c = &t->cols[i];
-        if (c->is_pk)
-            npk++;
-        if (c->hidden ||
-            !snap->o.want_column(snap->o.ctx, t->db, t->name, c->name)) {
-            if (c->is_pk) {
-                snprintf(err, errlen,
-                         "snapshot of %s.%s: primary-key column %s is "
-                         "excluded, so read rows could not be matched "
-                         "with the stream",
-                         t->db, t->name, c->name);
-                return SL_EUNSUPPORTED;
-            }
-            continue;
-        }
-        sl__snap_kind_t kind = sl__snap_kind(c->data_type, c->charset);
-        if (kind == 0 || (c->is_pk && kind == SL__SNAP_JSON) ||
-            (c->is_pk && strcmp(c->data_type, "enum") == 0) ||
-            (c->is_pk && strcmp(c->data_type, "set") == 0) ||
-            (c->is_pk && (strcmp(c->data_type, "float") == 0 ||
-                          strcmp(c->data_type, "double") == 0))) {
-            snprintf(err, errlen,
-                     "snapshot of %s.%s: column %s of type %s cannot be "
-                     "read by a snapshot%s; exclude it (--exclude-column) "
-                     "or the table (--exclude), or run with "
-                     "--snapshot never",
-                     t->db, t->name, c->name, c->column_type,
-                     c->is_pk ? " as a primary-key column" : "");
-            return SL_EUNSUPPORTED;
-        }
+        npk += c->is_pk != 0;
+        sl__snap_kind_t kind;
+        int rc = column_kind(snap, t, c, &kind, err, errlen);
+        if (rc != 0)
+            return rc;
+        if (kind == 0)
+            continue; /* Not published. */
         job->cols[job->ncols].name = strdup(c->name);
         job->cols[job->ncols].kind = kind;
         if (job->cols[job->ncols].name == NULL)
             return SL_ENOMEM;
         job->ncols++;
     }
-    if (npk == 0 && !snap->copy_dropping) {
-        snprintf(err, errlen,
-                 "snapshot of %s.%s refused: the table has no primary key, "
-                 "so chunks cannot be read in key order nor merged with "
-                 "the stream exactly; add a primary key, exclude the table "
-                 "(--exclude), or copy it in one consistent read "
-                 "(--snapshot-copy keyless, MariaDB; docs/snapshot.md, "
-                 "tables without a primary key)",
-                 t->db, t->name);
-        return SL_EUNSUPPORTED;
-    }
+    if (npk == 0 && !snap->copy_dropping)
+        return refuse_keyless(t, err, errlen);
     for (int seq = 1; (size_t)seq <= npk; seq++)
         for (size_t i = 0; i < job->ncols; i++) {
             const sl_schema_col_t *c = NULL;
@@ -1094,6 +1184,12 @@ int sl_snap_step(sl_snap_t *snap, const sl_schema_t *schema,
     }
     const sl_schema_table_t *t = sl_schema_find(
         schema, snap->db, strlen(snap->db), snap->table, strlen(snap->table));
+    if (t == NULL && snap->started) {
+        /* Its window opened early: its snapshot_done closes it, at the
+         * next commit (sl__snap_gone_done). */
+        snap->gone_done = 1;
+        return 0;
+    }
     if (t == NULL) {
         sl_log_warn("snapshot: the table is gone; its snapshot ends",
                     "table=%s.%s", snap->db, snap->table);

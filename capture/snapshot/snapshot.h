@@ -21,16 +21,34 @@
  * therefore keeps its sequence, and the broker's deduplication stays
  * exact.
  *
+ * Early starts: when a snapshot is asked for (the initial one, a signal,
+ * tables entering the filters), the snapshot_start of every table it
+ * names is owed at once and published before any later stream event
+ * (sl_snap_flush_starts), so that apply's window of a table is open
+ * before the stream's first change of it, however long the table waits
+ * its turn. They are reproducible from the cursor, like stream events
+ * from the binlog: a checkpoint listing them (with their position) is
+ * written first, a restart from it publishes them again with the same
+ * capture sequences, and the checkpoint after them drops the list.
+ *
  * Cursor (the "snap" member of a checkpoint), one JSON object:
  *   {"id":"...","db":"d","table":"t","where":null,"last":[1,"a"]|null,
- *    "chunk":3,"rows":12000,"reserve":0,"all":true,
- *    "queue":[["d","t2",null],...]}
+ *    "chunk":3,"rows":12000,"reserve":0,"all":true,"all_id":"...",
+ *    "started":true,"queue":[["d","t2",null,"id2"],...],
+ *    "starts":{"src":{...}|null,"tables":[["d","t2","id2"],...]}}
  * "all" means: after the current table, every captured table after it in
- * (db, table) byte order (the initial snapshot); "queue" lists tables
- * asked for explicitly (ad-hoc snapshots, tables that entered the include
- * filters) after those. Two more members, "cover" and "join" (join.h),
- * may come with or without a pending snapshot: {"cover":{...}} alone is
- * the cursor of a capture with no snapshot pending.
+ * (db, table) byte order (the initial snapshot), each under the id
+ * "all_id" with its start published early; "queue" lists tables asked
+ * for explicitly (ad-hoc snapshots, tables that entered the include
+ * filters) after those, each with the id its early start went out under.
+ * "started": the current table's start went out early (its first chunk
+ * publishes none). "starts": the early starts owed, and the position
+ * ("src") they are published at once it is known. A cursor written before
+ * early starts (no "all_id", "started", 3-element queue entries) resumes
+ * as it was written: new ids, each start with the table's first chunk.
+ * Two more members, "cover" and "join" (join.h), may come with or
+ * without a pending snapshot: {"cover":{...}} alone is the cursor of a
+ * capture with no snapshot pending.
  *
  * Not thread-safe: every call comes from the capture thread.
  */
@@ -138,6 +156,18 @@ int sl_snap_queue(sl_snap_t *snap, const char *db, const char *table,
  * running initial snapshot does not reach anyway) and keeps j's tables
  * and position as the join (join.h). */
 int sl_snap_join(sl_snap_t *snap, const sl_snap_join_t *j);
+
+/* Publishes the owed early starts (none: nothing), each in its table's
+ * partition(s), at position file:pos (their "src"; a restored list keeps
+ * the one it was checkpointed with): a forced boundary listing them
+ * first, a forced boundary after them. A table of them that a snapshot
+ * cannot read (schema's definition: no key, a column type) fails it
+ * first, with err set, nothing published. Called by sl_snap_on_commit, and
+ * by capture after sl_snap_restore and the first start, before the stream
+ * (with its boundary callback writing the checkpoint resumed from). */
+int sl_snap_flush_starts(sl_snap_t *snap, const sl_schema_t *schema,
+                         const char *file, uint64_t pos, char *err,
+                         size_t errlen);
 
 /* The cursor's text for the next boundary, or NULL when no snapshot is
  * pending. Valid until sl_snap_gc() is told of a newer written one. */

@@ -9,6 +9,7 @@
 
 #include "copy_int.h"
 #include "internal.h"
+#include "json.h"
 #include "jsonread.h"
 #include "snapshot.h"
 #include "window.h"
@@ -23,8 +24,13 @@ typedef struct ver_s {
     char text[];
 } ver_t;
 
+/* A queued table. id: the snapshot id its snapshot_start was published
+ * under when the snapshot was asked for (an early start), or NULL (a
+ * cursor written before early starts: a new id, and the start with the
+ * table's first chunk). In the pending starts (starts below), where is
+ * unused and id always set. */
 typedef struct {
-    char *db, *table, *where;
+    char *db, *table, *where, *id;
 } qent_t;
 
 struct sl_snap_s {
@@ -55,9 +61,24 @@ struct sl_snap_s {
     char *last; /* JSON array, or NULL at the table's start. */
     uint64_t chunk, rows, reserve;
     int all;
+    /* started: the current table's snapshot_start went out when the
+     * snapshot was asked for (its first chunk publishes none). all_id:
+     * the id of the tables "all" reaches, whose starts went out at the
+     * snapshot's start; "" for a cursor without early starts. */
+    int started;
+    int gone_done; /* The started table is gone: its done is owed. */
+    char all_id[64];
     qent_t *queue;
     size_t nqueue;
-    char *cover; /* The rules the bookkeeping covers (join.h). */
+    /* Early starts owed (sl_snap_flush_starts): the snapshot_start of each
+     * table just asked for, published before any later stream event; src
+     * is the position they are published at, set when they are checkpointed
+     * (empty before), so that a replay renders them byte for byte. */
+    qent_t *starts;
+    size_t nstarts;
+    sl_buf_t starts_src;
+    sl__snap_job_t *early; /* Scratch: the table a start is rendered for. */
+    char *cover;           /* The rules the bookkeeping covers (join.h). */
     /* The one-shot copy (copy_int.h) of the current table: wanted (decided,
      * made the checkpoint at the next commit), then dropping (the
      * table's row events are dropped until the copy is published). */
@@ -95,6 +116,10 @@ int sl__snap_render_marker(sl_snap_t *snap, int done, sl_buf_t *out);
 int sl__snap_render_read(sl_snap_t *snap, sl_buf_t *out, const void *row,
                          size_t rowlen, uint64_t n);
 int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema);
+/* Whether a snapshot can read t (its key, its column types): 0, or
+ * SL_EUNSUPPORTED with err saying why and what to do. */
+int sl__snap_check_table(sl_snap_t *snap, const sl_schema_table_t *t, char *err,
+                         size_t errlen);
 /* Fills job with the chunk of the cursor's table after key last (a JSON
  * array, or NULL at the table's start), chunk number chunk. */
 int sl__snap_build_job(sl_snap_t *snap, sl__snap_job_t *job,
@@ -140,6 +165,23 @@ char *sl__snap_jr_strdup(const sl_jr_doc_t *doc, uint32_t i);
 /* Member name of obj, else member pos (a positional image's "@N"). */
 uint32_t sl__snap_member(const sl_jr_doc_t *d, uint32_t obj, const char *name,
                          const char *pos);
+
+/* starts.c (early starts, snapshot.h). Queue entries: free a list;
+ * append copies (where and id may be NULL). The start of db.table under id
+ * is owed. The cursor's "starts" member read from d (token 0) and
+ * rendered into json (nothing when none is owed). */
+void sl__snap_qents_free(qent_t **q, size_t *n);
+int sl__snap_qent_add(qent_t **q, size_t *n, const char *db, const char *table,
+                      const char *where, const char *id);
+int sl__snap_owe_start(sl_snap_t *snap, const char *db, const char *table,
+                       const char *id);
+int sl__snap_read_starts(sl_snap_t *snap, const sl_jr_doc_t *d);
+void sl__snap_render_starts(const sl_snap_t *snap, sl_json_t *json);
+/* The current table, whose start went out early, is gone (dropped): its
+ * snapshot_done goes out at the commit at file:pos, its sequence reserved
+ * first, and the snapshot moves on. */
+int sl__snap_gone_done(sl_snap_t *snap, const sl_schema_t *schema,
+                       const char *file, uint64_t pos);
 
 /* join.c. Reads the "join" member of the cursor doc (an object at token
  * 0) into out (left empty when there is none). Returns 0, SL_ECORRUPT or

@@ -606,8 +606,10 @@ static int quitting(sl__snap_worker_t *w) {
 }
 
 /* Waits, before a chunk's low watermark (so no window stays open), while
- * the source is busier than the limits allow. */
-static void wait_for_source(sl__snap_worker_t *w) {
+ * the source is busier than the limits allow. A lag that cannot be read
+ * (no privilege for SHOW SLAVE STATUS) fails the job: a limit that is
+ * never checked must not pass silently. */
+static int wait_for_source(sl__snap_worker_t *w, sl__snap_job_t *job) {
     int logged = 0;
     while (!quitting(w) && w->mysql != NULL) {
         long long running = -1, lag = -1;
@@ -616,8 +618,15 @@ static void wait_for_source(sl__snap_worker_t *w) {
                                 "SHOW GLOBAL STATUS LIKE "
                                 "'Threads_running'",
                                 "Value");
-        if (w->max_lag_s > 0)
-            lag = number_of(w, "SHOW SLAVE STATUS", "Seconds_Behind_Master");
+        if (w->max_lag_s > 0 &&
+            (lag = number_of(w, "SHOW SLAVE STATUS", "Seconds_Behind_Master")) <
+                0 &&
+            mysql_errno(w->mysql) != 0)
+            return fail(w, job,
+                        "snapshot: reading the source's replica lag for "
+                        "--snapshot-max-replica-lag (SHOW SLAVE STATUS needs "
+                        "the SLAVE MONITOR privilege on MariaDB 10.5.9 and "
+                        "later, REPLICATION CLIENT on MySQL)");
         int busy =
             (running >= 0 && (uint64_t)running > w->max_threads_running) ||
             (lag >= 0 && (uint64_t)lag > w->max_lag_s);
@@ -632,6 +641,7 @@ static void wait_for_source(sl__snap_worker_t *w) {
     }
     if (logged)
         sl_log_info("snapshot resumed", NULL);
+    return 0;
 }
 
 static void run_job(sl__snap_worker_t *w, sl__snap_job_t *job) {
@@ -639,7 +649,7 @@ static void run_job(sl__snap_worker_t *w, sl__snap_job_t *job) {
     if (w->mysql == NULL)
         err = connect_source(w, job);
     if (err == 0 && (w->max_threads_running > 0 || w->max_lag_s > 0))
-        wait_for_source(w);
+        err = wait_for_source(w, job);
     if (err == 0 && job->want_estimate)
         err = estimate(w, job);
     if (err == 0)

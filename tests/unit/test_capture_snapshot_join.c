@@ -7,6 +7,7 @@
 #include "error.h"
 #include "sl_test.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,14 +80,27 @@ SL_TEST(snapshot_join_cover_and_join_in_the_cursor) {
     sl_snap_join_t j = {.pos = 500, .tables = tabs, .ntables = 2, .nnew = 2};
     strcpy(j.file, "bin.000002");
     SL_CHECK_OK(sl_snap_join(snap, &j));
-    const char *want =
-        "{\"id\":\"i-1\",\"db\":\"shop\",\"table\":\"a\",\"where\":null,"
-        "\"last\":null,\"chunk\":0,\"rows\":0,\"reserve\":0,\"all\":true,"
-        "\"queue\":[[\"shop\",\"0\",null]],"
-        "\"cover\":{\"include\":[\"shop\\\\.(a|b)\"],\"exclude\":[]},"
-        "\"join\":{\"file\":\"bin.000002\",\"pos\":500,\"tables\":[["
-        "\"shop\",\"0\"],[\"shop\",\"b\"]]}}";
-    SL_CHECK_STR(sl_snap_cursor(snap), want);
+    /* shop.0 is queued under a new id, its start owed (the running
+     * snapshot's cursor has no "all_id": it was written before early
+     * starts, so shop.b, which it reaches, gets its start with its first
+     * chunk as before). */
+    const char *got = sl_snap_cursor(snap);
+    const char *at = strstr(got, "[\"shop\",\"0\",null,\"");
+    SL_CHECK(at != NULL);
+    char id[64] = "";
+    if (at != NULL)
+        sscanf(at + strlen("[\"shop\",\"0\",null,\""), "%63[^\"]", id);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "{\"id\":\"i-1\",\"db\":\"shop\",\"table\":\"a\",\"where\":null,"
+             "\"last\":null,\"chunk\":0,\"rows\":0,\"reserve\":0,\"all\":true,"
+             "\"queue\":[[\"shop\",\"0\",null,\"%s\"]],"
+             "\"starts\":{\"src\":null,\"tables\":[[\"shop\",\"0\",\"%s\"]]},"
+             "\"cover\":{\"include\":[\"shop\\\\.(a|b)\"],\"exclude\":[]},"
+             "\"join\":{\"file\":\"bin.000002\",\"pos\":500,\"tables\":[["
+             "\"shop\",\"0\"],[\"shop\",\"b\"]]}}",
+             id, id);
+    SL_CHECK_STR(got, want);
     /* A restore of that cursor gives it back (the join included). */
     char *copy = strdup(want);
     SL_CHECK_OK(sl_snap_restore(snap, copy, &skip, err, sizeof err));
