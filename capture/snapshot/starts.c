@@ -184,8 +184,8 @@ int sl_snap_flush_starts(sl_snap_t *snap, const sl_schema_t *schema,
         qent_t *e = &snap->starts[i];
         if ((rc = render_early(snap, e, 0, &snap->starts_src, &marker)) == 0 &&
             marker.len > 0)
-            rc = snap->o.publish(snap->o.ctx, e->db, e->table, 0, 1,
-                                 (const char *)marker.data, marker.len);
+            rc = sl__snap_publish(snap, e->db, e->table, 0, 1,
+                                  (const char *)marker.data, marker.len);
     }
     sl_buf_free(&marker);
     if (rc != 0)
@@ -240,8 +240,8 @@ int sl__snap_gone_done(sl_snap_t *snap, const sl_schema_t *schema,
     snap->reserve = 1;
     if (rc == 0 && (rc = sl__snap_new_version(snap)) == 0 &&
         (rc = snap->o.boundary(snap->o.ctx, 1)) == 0 && marker.len > 0)
-        rc = snap->o.publish(snap->o.ctx, snap->db, snap->table, 0, 1,
-                             (const char *)marker.data, marker.len);
+        rc = sl__snap_publish(snap, snap->db, snap->table, 0, 1,
+                              (const char *)marker.data, marker.len);
     snap->reserve = 0;
     sl_buf_free(&src);
     sl_buf_free(&marker);
