@@ -223,9 +223,23 @@ int sl__snap_copy_rows(sl__snap_copy_t *c, sl__snap_job_t *job, uint64_t n,
 
 /* ---- The copy route of the driver (state_int.h) ---- */
 
-/* A row event of the table being copied while its copy is pending: it
- * goes into the copy (dropped here). One at or after the open view's
- * position closes the view: a view opened later holds it. */
+/* A row event of the table being copied while its copy is pending. One at
+ * or after the open view's position closes the view (the copy, published
+ * after it, would undo it): a view opened later holds it.
+ *
+ * A keyless table's event goes into the copy (dropped here): its copy
+ * starts with "reset", which empties the target table anyway, and an
+ * update or delete without a key could not be applied tolerantly.
+ *
+ * A keyed table's event is published as usual: the table's window is open
+ * from the snapshot's start (starts.c), so apply takes it tolerantly, and
+ * the copy's rows, upserts of the state at the view's position, come after
+ * every event before that position. Dropping them instead lost rows when
+ * capture was killed while the copy was being published: the restart
+ * copies again under a later view, and the keys the first, partial copy
+ * had published and that were deleted between the two views kept their
+ * stale rows, their deletes dropped (found by
+ * capture_snapshot_copies_every_table_without_watermarks). */
 int sl__snap_copy_drops(sl_snap_t *snap, const sl_change_t *chg) {
     if (chg->db_len != strlen(snap->db) ||
         chg->table_len != strlen(snap->table) ||
@@ -237,6 +251,8 @@ int sl__snap_copy_drops(sl_snap_t *snap, const sl_change_t *chg) {
         sl__snap_copy_close(snap->cv);
         snap->cv = NULL;
     }
+    if (snap->copy_keyed)
+        return 0;
     snap->copy_skipped++;
     return 1;
 }
@@ -244,6 +260,7 @@ int sl__snap_copy_drops(sl_snap_t *snap, const sl_change_t *chg) {
 typedef struct {
     sl_snap_t *snap;
     uint64_t n;
+    unsigned pause_ms; /* Test hook: see copy_row_cb. */
     sl_jr_doc_t doc;
 } copy_row_t;
 
@@ -259,9 +276,19 @@ static int copy_row_cb(void *ctx, const char *json, size_t len) {
     sl_buf_reset(&snap->out);
     if (rc == 0)
         rc = sl__snap_render_read(snap, &snap->out, json, len, cr->n++);
-    return rc ? rc
-              : sl__snap_publish(snap, snap->db, snap->table, hash, 0,
-                                 (const char *)snap->out.data, snap->out.len);
+    if (rc == 0)
+        rc = sl__snap_publish(snap, snap->db, snap->table, hash, 0,
+                              (const char *)snap->out.data, snap->out.len);
+    if (rc == 0 && cr->n == 2048 && cr->pause_ms > 0) {
+        /* Test hook (SLUICE_SNAPSHOT_TEST_COPY_PAUSE_MS): a pause in the
+         * middle of the copy's rows, where a test kills capture. */
+        sl_log_info("snapshot copy: test pause", "rows=%llu",
+                    (unsigned long long)cr->n);
+        struct timespec ts = {cr->pause_ms / 1000,
+                              (long)(cr->pause_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return rc;
 }
 
 /* The stream reached the open view's position: the copy is published
@@ -324,7 +351,10 @@ static int copy_publish(sl_snap_t *snap, const sl_schema_t *schema, char *err,
         (rc = sl__snap_render_marker(snap, 0, &marker)) == 0)
         rc = sl__snap_publish(snap, snap->db, snap->table, 0, 1,
                               (const char *)marker.data, marker.len);
-    copy_row_t cr = {.snap = snap};
+    const char *pause = getenv("SLUICE_SNAPSHOT_TEST_COPY_PAUSE_MS");
+    copy_row_t cr = {.snap = snap,
+                     .pause_ms =
+                         pause ? (unsigned)strtoul(pause, NULL, 10) : 0};
     sl_jr_init(&cr.doc);
     if (rc == 0)
         rc =
@@ -359,8 +389,11 @@ int sl__snap_copy_on_commit(sl_snap_t *snap, const sl_schema_t *schema,
     if (snap->copy_want) {
         snap->copy_want = 0;
         snap->copy_dropping = 1;
-        sl_log_info("snapshot copy decided: the table's row events go into "
-                    "its copy until it is published",
+        sl_log_info(snap->copy_keyed
+                        ? "snapshot copy decided: its rows will be upserted "
+                          "at its view's position"
+                        : "snapshot copy decided: the table's row events go "
+                          "into its copy until it is published",
                     "table=%s.%s id=%s", snap->db, snap->table, snap->id);
         int rc = sl__snap_new_version(snap);
         return rc ? rc : snap->o.boundary(snap->o.ctx, 1);
@@ -384,6 +417,7 @@ int sl__snap_copy_step(sl_snap_t *snap, int keyless, char *err, size_t errlen) {
     }
     if (!snap->copy_dropping) {
         snap->copy_want = 1;
+        snap->copy_keyed = !keyless;
         return 0;
     }
     if (snap->cv != NULL)

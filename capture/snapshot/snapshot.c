@@ -105,7 +105,7 @@ static void clear_cursor(sl_snap_t *snap) {
     snap->started = 0;
     snap->gone_done = 0;
     snap->all_id[0] = '\0';
-    snap->copy_want = snap->copy_dropping = 0;
+    snap->copy_want = snap->copy_dropping = snap->copy_keyed = 0;
     sl__snap_copy_close(snap->cv);
     snap->cv = NULL;
     snap->chunk = snap->rows = snap->reserve = 0;
@@ -189,6 +189,10 @@ int sl__snap_new_version(sl_snap_t *snap) {
         if (snap->copy_dropping) {
             sl_json_key(&json, "copy");
             sl_json_bool(&json, 1);
+            if (snap->copy_keyed) {
+                sl_json_key(&json, "copy_keyed");
+                sl_json_bool(&json, 1);
+            }
         }
         sl_json_key(&json, "queue");
         sl_json_arr_begin(&json);
@@ -291,7 +295,7 @@ static int start_table(sl_snap_t *snap, const char *db, const char *table,
     snap->last = NULL;
     snap->chunk = snap->rows = 0;
     snap->active = 1;
-    snap->copy_want = snap->copy_dropping = 0;
+    snap->copy_want = snap->copy_dropping = snap->copy_keyed = 0;
     sl__snap_copy_close(snap->cv);
     snap->cv = NULL;
     snap->started = id != NULL;
@@ -463,6 +467,11 @@ int sl_snap_restore(sl_snap_t *snap, const char *cursor, uint64_t *skip,
         uint32_t copy = sl_jr_get(d, 0, "copy");
         snap->copy_dropping =
             copy != SL_JR_NONE && sl_jr_type(d, copy) == SL_JR_TRUE;
+        /* Absent in cursors written before keyed copies kept their
+         * events: those dropped them, and a replay must too. */
+        uint32_t keyed = sl_jr_get(d, 0, "copy_keyed");
+        snap->copy_keyed = snap->copy_dropping && keyed != SL_JR_NONE &&
+                           sl_jr_type(d, keyed) == SL_JR_TRUE;
         uint32_t q = sl_jr_get(d, 0, "queue");
         /* The current table first: queueing renders the cursor. */
         if (snap->db == NULL || snap->table == NULL)

@@ -81,8 +81,10 @@ struct sl_snap_s {
     char *cover;           /* The rules the bookkeeping covers (join.h). */
     /* The one-shot copy (copy_int.h) of the current table: wanted (decided,
      * made the checkpoint at the next commit), then dropping (the
-     * table's row events are dropped until the copy is published). */
-    int copy_want, copy_dropping;
+     * table's row events are dropped until the copy is published).
+     * copy_keyed: the table has a primary key, so its row events are
+     * published, not dropped (copy.c, sl__snap_copy_drops). */
+    int copy_want, copy_dropping, copy_keyed;
     sl__snap_copy_t *cv; /* The open read view, or NULL. */
     char cv_file[256];
     uint64_t cv_pos;

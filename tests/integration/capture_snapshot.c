@@ -1089,9 +1089,12 @@ SL_TEST(capture_snapshot_pauses_while_the_source_is_busy) {
 
 /* --snapshot-copy all (the route for a source capture cannot write to):
  * a keyed table is copied in one read view instead of chunks, under
- * writes aimed at it and a SIGKILL once the view is open; no watermark
- * is ever written, and the partition replays to the source's rows. */
-SL_TEST(capture_snapshot_copies_every_table_without_watermarks) {
+ * writes aimed at it and a SIGKILL at the log line kill_at; no watermark
+ * is ever written, and the partition replays to the source's rows. With
+ * partial, the kill comes while the copy is being published (after its
+ * first 2,048 rows, capture's test hook), and the restart copies again
+ * under a later view: the partition must hold both copies' starts. */
+static void copy_all_under_kill(const char *kill_at, int partial) {
     MYSQL *mysql = sl_harness_mysql("SOURCE", NULL);
     sl_harness_exec(mysql, "DROP DATABASE IF EXISTS snap_a");
     sl_harness_exec(mysql, "CREATE DATABASE snap_a");
@@ -1143,7 +1146,7 @@ SL_TEST(capture_snapshot_copies_every_table_without_watermarks) {
         }
         int status;
         SL_CHECK(waitpid(cap, &status, WNOHANG) == 0);
-        if (!killed && log_has(logpath, "read view open")) {
+        if (!killed && log_has(logpath, kill_at)) {
             kill(cap, SIGKILL);
             waitpid(cap, &status, 0);
             killed = 1;
@@ -1163,6 +1166,8 @@ SL_TEST(capture_snapshot_copies_every_table_without_watermarks) {
     SL_CHECK_INT(check_table(cl, mysql, "snapa", "snap_a.t", cols, 2, 1,
                              "SELECT id, v FROM snap_a.t", &m),
                  0);
+    if (partial)
+        SL_CHECK(m.starts >= 3); /* The early start and both copies'. */
     SL_CHECK_INT(snapshot_ids(cl, "snapa", "snap_a.t"), 1);
     char *none = sl_harness_query_value(
         mysql, "SELECT COUNT(*) FROM sluice.watermark WHERE name = 'snapa'");
@@ -1174,4 +1179,18 @@ SL_TEST(capture_snapshot_copies_every_table_without_watermarks) {
     sl_harness_exec(mysql, "DROP DATABASE snap_a");
     mysql_close(w);
     mysql_close(mysql);
+}
+
+SL_TEST(capture_snapshot_copies_every_table_without_watermarks) {
+    copy_all_under_kill("read view open", 0);
+}
+
+/* A keyed table's copy killed while it is being published: the restart
+ * copies it again under a later view, and the keys the first copy
+ * published and that were deleted between the two views must be deleted
+ * (the stream's events of a keyed copy are published, not dropped). */
+SL_TEST(capture_snapshot_copy_killed_while_published) {
+    setenv("SLUICE_SNAPSHOT_TEST_COPY_PAUSE_MS", "1500", 1);
+    copy_all_under_kill("snapshot copy: test pause", 1);
+    unsetenv("SLUICE_SNAPSHOT_TEST_COPY_PAUSE_MS");
 }
