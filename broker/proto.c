@@ -530,14 +530,19 @@ static int parse_request(const uint8_t *buf, size_t len,
     return fail(err, SL_STATUS_BAD_REQUEST, "unknown command", 0);
 }
 
-int sl_proto_mput_next(const uint8_t **cursor, const uint8_t *end,
-                       const uint8_t **data, size_t *dlen) {
-    const uint8_t *q = *cursor;
-    if (q >= end)
-        return 0;
+/* An mput item's decimal length at *q (moved past it). Only on a payload
+ * sl_proto_parse() accepted, so the digits are there and bounded. */
+static inline size_t item_len(const uint8_t **q) {
     size_t n = 0;
-    while (*q >= '0' && *q <= '9')
-        n = n * 10 + (size_t)(*q++ - '0');
+    while (**q >= '0' && **q <= '9')
+        n = n * 10 + (size_t)(*(*q)++ - '0');
+    return n;
+}
+
+/* The rest of an item after its length line's digits (and key): the line
+ * end, the n value bytes, their line end. */
+static inline int item_value(const uint8_t *q, size_t n, const uint8_t **cursor,
+                             const uint8_t **data, size_t *dlen) {
     if (*q == '\r')
         q++;
     q++; /* '\n' */
@@ -549,34 +554,32 @@ int sl_proto_mput_next(const uint8_t **cursor, const uint8_t *end,
     return 1;
 }
 
+int sl_proto_mput_next(const uint8_t **cursor, const uint8_t *end,
+                       const uint8_t **data, size_t *dlen) {
+    const uint8_t *q = *cursor;
+    if (q >= end)
+        return 0;
+    size_t n = item_len(&q);
+    return item_value(q, n, cursor, data, dlen);
+}
+
 int sl_proto_mput_next_keyed(const uint8_t **cursor, const uint8_t *end,
                              const uint8_t **data, size_t *dlen,
                              const uint8_t **key, size_t *klen) {
     const uint8_t *q = *cursor;
     if (q >= end)
         return 0;
-    size_t n = 0;
-    while (*q >= '0' && *q <= '9')
-        n = n * 10 + (size_t)(*q++ - '0');
+    size_t n = item_len(&q);
     *key = NULL;
     *klen = 0;
     if (*q == ' ') {
         /* A keyed item: its key comes first, ended by a line end. */
-        size_t k = 0;
-        for (q++; *q >= '0' && *q <= '9'; q++)
-            k = k * 10 + (size_t)(*q - '0');
+        q++;
+        size_t k = item_len(&q);
         q += *q == '\r' ? 2 : 1;
         *key = q;
         *klen = k;
         q += k;
     }
-    if (*q == '\r')
-        q++;
-    q++; /* '\n' */
-    *data = q;
-    *dlen = n;
-    q += n;
-    q += *q == '\r' ? 2 : 1;
-    *cursor = q;
-    return 1;
+    return item_value(q, n, cursor, data, dlen);
 }

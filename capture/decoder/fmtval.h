@@ -45,6 +45,9 @@ enum {
  * read back as the same float / double. */
 void sl_fmtval_float(sl_buf_t *out, float f);
 void sl_fmtval_double(sl_buf_t *out, double d);
+/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil). */
+int64_t sl_fmtval_days_from_civil(int64_t y, unsigned m, unsigned d);
 /* A temporal value in Debezium's encoding (days, microseconds, epoch
  * milli/microseconds, ISO-8601 UTC; zero dates null, or 0 / the epoch
  * where the column is NOT NULL). */

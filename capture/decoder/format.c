@@ -116,9 +116,7 @@ int sl__dec_value_fmt(sl_binlog_t *dec, const sl_column_t *col, sl_reader_t *rd,
     }
 }
 
-/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+int64_t sl_fmtval_days_from_civil(int64_t y, unsigned m, unsigned d) {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
     unsigned yoe = (unsigned)(y - era * 400);
@@ -149,14 +147,15 @@ int sl_fmtval_dbz_temporal(int nullable, const sl_fmtval_time_t *tv,
     }
     switch (tv->kind) {
     case SL_T_DATE:
-        return sl__dec_out_i64(out, days_from_civil(tv->y, tv->mo, tv->d));
+        return sl__dec_out_i64(out,
+                               sl_fmtval_days_from_civil(tv->y, tv->mo, tv->d));
     case SL_T_TIME: {
         int64_t us =
             ((int64_t)tv->h * 3600 + tv->mi * 60 + tv->s) * 1000000 + tv->usec;
         return sl__dec_out_i64(out, tv->neg ? -us : us);
     }
     case SL_T_DATETIME: {
-        int64_t secs = days_from_civil(tv->y, tv->mo, tv->d) * 86400 +
+        int64_t secs = sl_fmtval_days_from_civil(tv->y, tv->mo, tv->d) * 86400 +
                        (int64_t)tv->h * 3600 + tv->mi * 60 + tv->s;
         if (tv->fsp <= 3)
             return sl__dec_out_i64(out, secs * 1000 + tv->usec / 1000);

@@ -367,16 +367,6 @@ static int parse_time(const char *v, size_t n, sl_fmtval_time_t *tv) {
     return 0;
 }
 
-/* Days from 1970-01-01 (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 /* An integer as the server writes it, which is a JSON number: an
  * optional minus, then digits without a leading zero ("0" alone). */
 static int is_int(const char *v, size_t n) {
@@ -515,7 +505,8 @@ static int put_value(const sl__snap_job_t *job, const sl__snap_fmtcol_t *f,
                   : f->ft == FT_DATETIME ? SL_FMTVAL_DATETIME
                                          : SL_FMTVAL_TIMESTAMP;
         if (f->ft == FT_TIMESTAMP && tv.y != 0)
-            tv.secs = (uint64_t)(days_from_civil(tv.y, tv.mo, tv.d) * 86400 +
+            tv.secs = (uint64_t)(sl_fmtval_days_from_civil(tv.y, tv.mo, tv.d) *
+                                     86400 +
                                  tv.h * 3600 + tv.mi * 60 + tv.s);
         else if (f->ft == FT_TIMESTAMP)
             tv.usec = 0; /* The zero TIMESTAMP. */
