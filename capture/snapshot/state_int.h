@@ -1,8 +1,10 @@
 /*
  * The snapshot driver's state (snapshot.c), shared with the files that
- * drive parts of it: copy.c (the one-shot copy route), signal.c (signal
- * rows) and join.c (the cursor's join). Capture thread only, like
- * everything in sl_snap_t.
+ * drive parts of it: stream.c (row events, DDL and commits), render.c
+ * (events in the sluice format), job.c (a chunk's job), copy.c (the
+ * one-shot copy route), signal.c (signal rows), starts.c (early starts)
+ * and join.c (the cursor's join). Capture thread only, like everything in
+ * sl_snap_t.
  */
 #ifndef SL_CAPTURE_SNAPSHOT_STATE_INT_H
 #define SL_CAPTURE_SNAPSHOT_STATE_INT_H
@@ -109,16 +111,18 @@ struct sl_snap_s {
 };
 
 /* snapshot.c: the cursor as a new version for the next boundary; the
- * snapshot_start (done 0) or snapshot_done event of the current table
- * into out; a read event of an after image appended to out; the current
- * table is complete (the next one, or the end); the next chunk's job
- * from the cursor and the table's definition. */
+ * current table is complete (the next one, or the end). */
 int sl__snap_new_version(sl_snap_t *snap);
+int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema);
+/* render.c: the snapshot_start (done 0) or snapshot_done event of the
+ * current table into out; a read event of an after image appended to
+ * out. */
 int sl__snap_render_marker(sl_snap_t *snap, int done, sl_buf_t *out);
 int sl__snap_render_read(sl_snap_t *snap, sl_buf_t *out, const void *row,
                          size_t rowlen, uint64_t n);
-int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema);
-/* Whether a snapshot can read t (its key, its column types): 0, or
+/* job.c: frees the primary-key names of the job's table (snap->pknames). */
+void sl__snap_free_pk(sl_snap_t *snap);
+/* job.c: whether a snapshot can read t (its key, its column types): 0, or
  * SL_EUNSUPPORTED with err saying why and what to do. */
 int sl__snap_check_table(sl_snap_t *snap, const sl_schema_table_t *t, char *err,
                          size_t errlen);
@@ -189,5 +193,9 @@ int sl__snap_gone_done(sl_snap_t *snap, const sl_schema_t *schema,
  * 0) into out (left empty when there is none). Returns 0, SL_ECORRUPT or
  * SL_ENOMEM. */
 int sl__snap_join_parse(const sl_jr_doc_t *d, sl_snap_join_t *out);
+/* join.c: a row event chg of a table joining, before the join position,
+ * is not published (*consumed set); the first at or after it ends the
+ * join. */
+int sl__snap_join_skip(sl_snap_t *snap, const sl_change_t *chg, int *consumed);
 
 #endif
