@@ -123,7 +123,6 @@ void sl_snap_free(sl_snap_t *snap) {
     }
     sl_buf_free(&snap->hw_src);
     sl_buf_free(&snap->starts_src);
-    free(snap->early);
     sl_buf_free(&snap->out);
     sl_buf_free(&snap->key);
     sl_buf_free(&snap->tmp);
