@@ -119,10 +119,21 @@ int sl_history_loader_feed(sl_history_loader_t *ld, const uint8_t *data,
     if (past > 0 ||
         (past == 0 && strcmp((const char *)type.data, "snapshot") != 0))
         goto out;
-    /* Already applied (a record written again after a restart). */
-    if (ld->last_file[0] != '\0' &&
-        sl_history_cmp(fname, pos, ld->last_file, ld->last_pos) <= 0)
-        goto out;
+    /* Already applied (a record written again after a restart). At one
+     * position a snapshot comes before a DDL: the snapshot is the history
+     * in force there, before the event that starts there, and the DDL is
+     * that event. A restart at a checkpoint where a DDL event starts (no
+     * GTID event before it: binlogs without them, or a --start at the
+     * statement) records its snapshot there, then the replay the DDL:
+     * both apply, in that order. A snapshot after a DDL at its position
+     * is older than the DDL (a restart after a crash that came before the
+     * checkpoint following the DDL) and is passed over. */
+    int is_ddl = strcmp((const char *)type.data, "ddl") == 0;
+    if (ld->last_file[0] != '\0') {
+        int c = sl_history_cmp(fname, pos, ld->last_file, ld->last_pos);
+        if (c < 0 || (c == 0 && (ld->last_ddl || !is_ddl)))
+            goto out;
+    }
     if (strcmp((const char *)type.data, "snapshot") == 0) {
         uint32_t tok = sl_jr_get(&doc, 0, "schema");
         size_t slen;
@@ -182,6 +193,7 @@ int sl_history_loader_feed(sl_history_loader_t *ld, const uint8_t *data,
     }
     snprintf(ld->last_file, sizeof ld->last_file, "%s", fname);
     ld->last_pos = pos;
+    ld->last_ddl = is_ddl;
 out:
     sl_jr_free(&doc);
     sl_buf_free(&type);

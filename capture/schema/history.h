@@ -14,7 +14,10 @@
  * checkpoint never points past a DDL the history lacks. Records at or
  * past the checkpoint may exist (written before a crash, not yet covered
  * by a checkpoint) and are ignored on reload: the replay meets their
- * events again. Repeated records (same position) are applied once.
+ * events again. Repeated records (same position and type) are applied
+ * once. At one position a snapshot (the history before the event there)
+ * orders before a DDL (that event): a snapshot record after a DDL record
+ * at its position is older than it and is passed over.
  */
 #ifndef SL_CAPTURE_HISTORY_H
 #define SL_CAPTURE_HISTORY_H
@@ -42,8 +45,9 @@ typedef struct {
     const char *until_file;
     uint64_t until_pos;
     int have_snapshot;
-    char last_file[256]; /* The last record applied. */
+    char last_file[256]; /* The last record applied, */
     uint64_t last_pos;
+    int last_ddl; /* a DDL (else a snapshot). */
     uint64_t applied;
     char err[512];
 } sl_history_loader_t;

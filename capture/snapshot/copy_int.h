@@ -11,10 +11,10 @@
  * after it). Capture drops the table's row events from the moment the
  * copy is decided until its stream reaches that position, publishes the
  * copy there, and the table's events after it go out as usual
- * (snapshot.c). MySQL has no such status: the copy is refused there.
+ * (stream.c). MySQL has no such status: the copy is refused there.
  *
- * Used by the capture thread only (snapshot.c); the session is its own,
- * not the worker's.
+ * Used by the capture thread only (snapshot.c, stream.c); the session is its
+ * own, not the worker's.
  */
 #ifndef SL_CAPTURE_SNAPSHOT_COPY_INT_H
 #define SL_CAPTURE_SNAPSHOT_COPY_INT_H

@@ -2,6 +2,7 @@
 #include "join.h"
 
 #include "capture/filter.h"
+#include "capture/schema/history.h"
 #include "error.h"
 #include "json.h"
 #include "jsonread.h"
@@ -291,4 +292,60 @@ int sl_snap_join_find(sl_snap_join_t *out, const char *cursor,
     if (rc != 0)
         sl_snap_join_free(out);
     return rc;
+}
+
+/* A row of a table joining (join.h) before its join position is not
+ * published; the first row at or after the position ends the join. */
+int sl__snap_join_skip(sl_snap_t *snap, const sl_change_t *chg, int *consumed) {
+    sl_snap_join_t *j = &snap->join;
+    if (sl_history_cmp(chg->file, chg->pos, j->file, j->pos) >= 0) {
+        sl_log_info("tables joined the stream", "file=%s pos=%llu tables=%zu",
+                    j->file, (unsigned long long)j->pos, j->ntables);
+        sl_snap_join_free(j);
+        return sl__snap_new_version(snap);
+    }
+    for (size_t i = 0; i < j->ntables; i++)
+        if (strlen(j->tables[i].db) == chg->db_len &&
+            strlen(j->tables[i].table) == chg->table_len &&
+            memcmp(j->tables[i].db, chg->db, chg->db_len) == 0 &&
+            memcmp(j->tables[i].table, chg->table, chg->table_len) == 0) {
+            *consumed = 1;
+            snap->join_skipped++;
+            return 0;
+        }
+    return 0;
+}
+
+int sl_snap_join(sl_snap_t *snap, const sl_snap_join_t *j) {
+    int rc = 0;
+    for (size_t i = 0; i < j->nnew && rc == 0; i++) {
+        const char *db = j->tables[i].db, *t = j->tables[i].table;
+        int c = snap->active ? strcmp(db, snap->db) : 0;
+        if (snap->active && snap->all &&
+            (c > 0 || (c == 0 && strcmp(t, snap->table) > 0))) {
+            /* The initial snapshot, still running, reaches it under its
+             * id; the start is owed now, as for the tables it had at its
+             * own start (none for a cursor without early starts). */
+            sl_log_info("table entered the include filters; the running "
+                        "snapshot reaches it",
+                        "table=%s.%s", db, t);
+            if (snap->all_id[0] != '\0')
+                rc = sl__snap_owe_start(snap, db, t, snap->all_id);
+            continue;
+        }
+        sl_log_info("table entered the include filters; snapshot queued",
+                    "table=%s.%s", db, t);
+        rc = sl_snap_queue(snap, db, t, NULL);
+    }
+    sl_snap_join_free(&snap->join);
+    if (rc == 0 && j->ntables > 0) {
+        snap->join.tables = malloc(j->ntables * sizeof *j->tables);
+        if (snap->join.tables == NULL)
+            return SL_ENOMEM;
+        memcpy(snap->join.tables, j->tables, j->ntables * sizeof *j->tables);
+        snap->join.ntables = j->ntables;
+        snprintf(snap->join.file, sizeof snap->join.file, "%s", j->file);
+        snap->join.pos = j->pos;
+    }
+    return rc ? rc : sl__snap_new_version(snap);
 }

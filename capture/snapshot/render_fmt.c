@@ -932,28 +932,33 @@ static int render_dbz(sl_snap_t *snap, sl_buf_t *out, const void *row,
     return 0;
 }
 
-static uint64_t hw_ms(sl_snap_t *snap) {
-    if (sl_jr_parse(&snap->doc, (const char *)snap->hw_src.data,
-                    snap->hw_src.len) != 0)
+/* The time of the position src (its "ts", or the event's), in ms. */
+static uint64_t src_ms(sl_snap_t *snap, const sl_buf_t *src) {
+    if (sl_jr_parse(&snap->doc, (const char *)src->data, src->len) != 0)
         return 0;
     uint64_t ev_ms, top_ms;
     src_times(snap, &ev_ms, &top_ms);
     return top_ms;
 }
 
-static int render_mxw(sl_snap_t *snap, sl_buf_t *out, const char *type,
-                      const void *row, size_t rowlen) {
-    uint64_t ts = hw_ms(snap) / 1000;
+static uint64_t hw_ms(sl_snap_t *snap) { return src_ms(snap, &snap->hw_src); }
+
+/* A Maxwell event's members up to "data": of db.table at the position
+ * src. */
+static void mxw_head(sl_snap_t *snap, sl_buf_t *out, const char *db,
+                     const char *table, const char *type, const sl_buf_t *src) {
+    uint64_t ts = src_ms(snap, src) / 1000;
     sl_buf_append_str(out, "{\"database\":");
-    jstr(out, snap->jp->db, strlen(snap->jp->db));
+    jstr(out, db, strlen(db));
     sl_buf_append_str(out, ",\"table\":");
-    jstr(out, snap->jp->table, strlen(snap->jp->table));
+    jstr(out, table, strlen(table));
     sl_buf_printf(out, ",\"type\":\"%s\",\"ts\":%llu,\"data\":", type,
                   (unsigned long long)ts);
-    if (row == NULL) {
-        sl_buf_append_str(out, "{}}");
-        return 0;
-    }
+}
+
+static int render_mxw(sl_snap_t *snap, sl_buf_t *out, const char *type,
+                      const void *row, size_t rowlen) {
+    mxw_head(snap, out, snap->jp->db, snap->jp->table, type, &snap->hw_src);
     sl_buf_append(out, row, rowlen);
     if (snap->npk > 0) {
         if (sl_jr_parse(&snap->doc, row, rowlen) != 0)
@@ -1016,13 +1021,15 @@ int sl__snap_fmt_read(sl_snap_t *snap, sl_buf_t *out, const void *row,
     return rc ? rc : (sl_buf_error(out) ? SL_ENOMEM : 0);
 }
 
-int sl__snap_fmt_marker(sl_snap_t *snap, int done, sl_buf_t *out) {
+int sl__snap_fmt_marker(sl_snap_t *snap, const sl__snap_marker_t *m, int done,
+                        sl_buf_t *out) {
     sl_buf_reset(out);
     /* Debezium and Canal have no such events: none is written. */
     if (snap->o.format != SL_FORMAT_MAXWELL)
         return 0;
-    render_mxw(snap, out, done ? "bootstrap-complete" : "bootstrap-start", NULL,
-               0);
+    mxw_head(snap, out, m->db, m->table,
+             done ? "bootstrap-complete" : "bootstrap-start", m->src);
+    sl_buf_append_str(out, "{}}");
     return sl_buf_error(out) ? SL_ENOMEM : 0;
 }
 

@@ -120,37 +120,26 @@ static int src_json(sl_buf_t *b, const char *file, uint64_t pos) {
     return sl_json_error(&json) ? SL_ENOMEM : 0;
 }
 
-/* The snapshot_start of an owed early start (e), rendered by the same
- * function as every marker, with the table, id and position of that start
- * in place of the current table's: estimate 0 (the table is not read
- * yet), never a copy's "reset" (a one-shot copy publishes its own start,
- * with "reset", at its view's position). */
+/* The snapshot_start (or, done, the snapshot_done) of an owed early start
+ * (e), rendered by the same function as every marker, with the table, id
+ * and position (src) of that start in place of the current table's:
+ * estimate 0 (the table is not read yet), never a copy's "reset" (a
+ * one-shot copy publishes its own start, with "reset", at its view's
+ * position). */
 static int render_early(sl_snap_t *snap, const qent_t *e, int done,
-                        sl_buf_t *src, sl_buf_t *out) {
-    if (snap->early == NULL &&
-        (snap->early = calloc(1, sizeof *snap->early)) == NULL)
-        return SL_ENOMEM;
-    snprintf(snap->early->db, sizeof snap->early->db, "%s", e->db);
-    snprintf(snap->early->table, sizeof snap->early->table, "%s", e->table);
-    sl__snap_job_t *jp = snap->jp;
-    char id[sizeof snap->id];
-    memcpy(id, snap->id, sizeof id);
-    uint64_t estimate = snap->estimate;
-    int copy_dropping = snap->copy_dropping;
-    sl_buf_t hw = snap->hw_src;
-    snap->jp = snap->early;
-    snprintf(snap->id, sizeof snap->id, "%s", e->id);
-    snap->estimate = 0;
-    snap->copy_dropping = 0;
-    snap->hw_src = *src;
-    int rc = sl__snap_render_marker(snap, done, out);
-    *src = snap->hw_src;
-    snap->hw_src = hw;
-    snap->copy_dropping = copy_dropping;
-    snap->estimate = estimate;
-    memcpy(snap->id, id, sizeof id);
-    snap->jp = jp;
-    return rc ? SL_ENOMEM : 0;
+                        const sl_buf_t *src, sl_buf_t *out) {
+    sl__snap_marker_t m = {
+        .db = e->db,
+        .table = e->table,
+        .id = e->id,
+        .estimate = 0,
+        .chunks = snap->chunk + 1,
+        .rows = snap->rows,
+        .copy = 0,
+        .reset = 0,
+        .src = src,
+    };
+    return sl__snap_render_marker_of(snap, &m, done, out) ? SL_ENOMEM : 0;
 }
 
 int sl_snap_flush_starts(sl_snap_t *snap, const sl_schema_t *schema,
@@ -228,9 +217,7 @@ void sl__snap_render_starts(const sl_snap_t *snap, sl_json_t *json) {
 int sl__snap_gone_done(sl_snap_t *snap, const sl_schema_t *schema,
                        const char *file, uint64_t pos) {
     snap->gone_done = 0;
-    char id[sizeof snap->id]; /* render_early sets snap->id from it. */
-    memcpy(id, snap->id, sizeof id);
-    qent_t e = {.db = snap->db, .table = snap->table, .id = id};
+    qent_t e = {.db = snap->db, .table = snap->table, .id = snap->id};
     sl_buf_t src = SL_BUF_INIT, marker = SL_BUF_INIT;
     int rc = src_json(&src, file, pos);
     if (rc == 0)

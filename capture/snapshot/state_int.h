@@ -1,8 +1,10 @@
 /*
  * The snapshot driver's state (snapshot.c), shared with the files that
- * drive parts of it: copy.c (the one-shot copy route), signal.c (signal
- * rows) and join.c (the cursor's join). Capture thread only, like
- * everything in sl_snap_t.
+ * drive parts of it: stream.c (row events, DDL and commits), render.c
+ * (events in the sluice format), job.c (a chunk's job), copy.c (the
+ * one-shot copy route), signal.c (signal rows), starts.c (early starts)
+ * and join.c (the cursor's join). Capture thread only, like everything in
+ * sl_snap_t.
  */
 #ifndef SL_CAPTURE_SNAPSHOT_STATE_INT_H
 #define SL_CAPTURE_SNAPSHOT_STATE_INT_H
@@ -77,8 +79,7 @@ struct sl_snap_s {
     qent_t *starts;
     size_t nstarts;
     sl_buf_t starts_src;
-    sl__snap_job_t *early; /* Scratch: the table a start is rendered for. */
-    char *cover;           /* The rules the bookkeeping covers (join.h). */
+    char *cover; /* The rules the bookkeeping covers (join.h). */
     /* The one-shot copy (copy_int.h) of the current table: wanted (decided,
      * made the checkpoint at the next commit), then dropping (the
      * table's row events are dropped until the copy is published).
@@ -109,16 +110,32 @@ struct sl_snap_s {
 };
 
 /* snapshot.c: the cursor as a new version for the next boundary; the
- * snapshot_start (done 0) or snapshot_done event of the current table
- * into out; a read event of an after image appended to out; the current
- * table is complete (the next one, or the end); the next chunk's job
- * from the cursor and the table's definition. */
+ * current table is complete (the next one, or the end). */
 int sl__snap_new_version(sl_snap_t *snap);
+int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema);
+/* What a snapshot_start or snapshot_done event says: the current table's
+ * (sl__snap_render_marker) or an early start's (starts.c). The pointers
+ * are borrowed for the call. */
+typedef struct {
+    const char *db, *table, *id;
+    uint64_t estimate;     /* snapshot_start: rows expected. */
+    uint64_t chunks, rows; /* snapshot_done: chunks read, rows published. */
+    int copy;              /* snapshot_start of a one-shot copy, */
+    int reset;             /* of a keyless table (the target is emptied). */
+    const sl_buf_t *src;   /* The event's "src": the position it is at. */
+} sl__snap_marker_t;
+
+/* render.c: the snapshot_start (done 0) or snapshot_done event of the
+ * current table, or as m says (_of), into out; a read event of an after
+ * image appended to out. */
 int sl__snap_render_marker(sl_snap_t *snap, int done, sl_buf_t *out);
+int sl__snap_render_marker_of(sl_snap_t *snap, const sl__snap_marker_t *m,
+                              int done, sl_buf_t *out);
 int sl__snap_render_read(sl_snap_t *snap, sl_buf_t *out, const void *row,
                          size_t rowlen, uint64_t n);
-int sl__snap_next_table(sl_snap_t *snap, const sl_schema_t *schema);
-/* Whether a snapshot can read t (its key, its column types): 0, or
+/* job.c: frees the primary-key names of the job's table (snap->pknames). */
+void sl__snap_free_pk(sl_snap_t *snap);
+/* job.c: whether a snapshot can read t (its key, its column types): 0, or
  * SL_EUNSUPPORTED with err saying why and what to do. */
 int sl__snap_check_table(sl_snap_t *snap, const sl_schema_table_t *t, char *err,
                          size_t errlen);
@@ -141,7 +158,8 @@ int sl__snap_fmt_view(sl_snap_t *snap, const sl_change_t *chg,
                       sl_change_t *view);
 int sl__snap_fmt_read(sl_snap_t *snap, sl_buf_t *out, const void *row,
                       size_t rowlen);
-int sl__snap_fmt_marker(sl_snap_t *snap, int done, sl_buf_t *out);
+int sl__snap_fmt_marker(sl_snap_t *snap, const sl__snap_marker_t *m, int done,
+                        sl_buf_t *out);
 int sl__snap_publish(sl_snap_t *snap, const char *db, const char *table,
                      uint64_t hash, int all_parts, const char *json,
                      size_t len);
@@ -189,5 +207,9 @@ int sl__snap_gone_done(sl_snap_t *snap, const sl_schema_t *schema,
  * 0) into out (left empty when there is none). Returns 0, SL_ECORRUPT or
  * SL_ENOMEM. */
 int sl__snap_join_parse(const sl_jr_doc_t *d, sl_snap_join_t *out);
+/* join.c: a row event chg of a table joining, before the join position,
+ * is not published (*consumed set); the first at or after it ends the
+ * join. */
+int sl__snap_join_skip(sl_snap_t *snap, const sl_change_t *chg, int *consumed);
 
 #endif

@@ -5,38 +5,12 @@
 #include "capture/snapshot/snapshot.h"
 #include "error.h"
 #include "sl_test.h"
+#include "test_capture_snapshot_lib.h"
 
 #include <string.h>
 
-static int want_all(void *ctx, const char *db, const char *table) {
-    (void)ctx;
-    (void)db;
-    return strcmp(table, "skip") != 0;
-}
-
-static int want_col(void *ctx, const char *db, const char *table,
-                    const char *col) {
-    (void)ctx;
-    (void)db;
-    (void)table;
-    (void)col;
-    return 1;
-}
-
-static sl_snap_t *new_snap(void) {
-    sl_snap_opts_t o = {.host = "127.0.0.1",
-                        .user = "u",
-                        .port = 1,
-                        .name = "cap1",
-                        .want_table = want_all,
-                        .want_column = want_col};
-    sl_snap_t *snap = NULL;
-    SL_CHECK_OK(sl_snap_new(&snap, &o));
-    return snap;
-}
-
 SL_TEST(snapshot_cursor_restores_and_skips_reserved_sequences) {
-    sl_snap_t *snap = new_snap();
+    sl_snap_t *snap = snaptest_new(NULL, NULL);
     char err[512];
     uint64_t skip = 9;
     SL_CHECK_OK(sl_snap_restore(snap, NULL, &skip, err, sizeof err));
@@ -63,30 +37,17 @@ SL_TEST(snapshot_cursor_restores_and_skips_reserved_sequences) {
         "\"rows\":0,\"reserve\":0}",
         "{\"id\":\"a\",\"db\":\"d\",\"table\":\"t\",\"chunk\":0,\"rows\":0,"
         "\"reserve\":0,\"queue\":[[\"d\"]]}"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        SL_CHECK_INT(sl_snap_restore(snap, bad[i], &skip, err, sizeof err),
-                     SL_ECORRUPT);
+    snaptest_refuse_cursors(snap, bad, sizeof bad / sizeof bad[0]);
     sl_snap_free(snap);
 }
 
 static sl_change_t row_of(const char *db, const char *table, sl_change_op_t op,
                           const char *json) {
-    sl_change_t chg;
-    memset(&chg, 0, sizeof chg);
-    chg.kind = SL_CHANGE_ROW;
-    chg.op = op;
-    chg.db = db;
-    chg.db_len = strlen(db);
-    chg.table = table;
-    chg.table_len = strlen(table);
-    chg.file = "binlog.000001";
-    chg.json = json;
-    chg.json_len = strlen(json);
-    return chg;
+    return snaptest_row(db, table, op, "binlog.000001", 0, json);
 }
 
 SL_TEST(snapshot_signal_rows_queue_tables) {
-    sl_snap_t *snap = new_snap();
+    sl_snap_t *snap = snaptest_new(NULL, NULL);
     char err[512];
     int consumed = 0;
     /* Another capture's signal: consumed, nothing queued. */

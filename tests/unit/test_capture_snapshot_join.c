@@ -6,42 +6,17 @@
 #include "capture/snapshot/snapshot.h"
 #include "error.h"
 #include "sl_test.h"
+#include "test_capture_snapshot_lib.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int want_all(void *ctx, const char *db, const char *table) {
-    (void)ctx;
-    (void)db;
-    (void)table;
-    return 1;
-}
-
-static int want_col(void *ctx, const char *db, const char *table,
-                    const char *col) {
-    (void)ctx;
-    (void)db;
-    (void)table;
-    (void)col;
-    return 1;
-}
-
 static sl_change_t row_at(const char *db, const char *table, const char *file,
                           uint64_t pos) {
-    sl_change_t chg;
-    memset(&chg, 0, sizeof chg);
-    chg.kind = SL_CHANGE_ROW;
-    chg.op = SL_OP_INSERT;
-    chg.db = db;
-    chg.db_len = strlen(db);
-    chg.table = table;
-    chg.table_len = strlen(table);
-    chg.file = file;
-    chg.pos = pos;
-    chg.json = "{\"kind\":\"row\",\"op\":\"insert\",\"after\":{\"id\":1}}";
-    chg.json_len = strlen(chg.json);
-    return chg;
+    return snaptest_row(
+        db, table, SL_OP_INSERT, file, pos,
+        "{\"kind\":\"row\",\"op\":\"insert\",\"after\":{\"id\":1}}");
 }
 
 SL_TEST(snapshot_join_cover_and_join_in_the_cursor) {
@@ -51,15 +26,7 @@ SL_TEST(snapshot_join_cover_and_join_in_the_cursor) {
     SL_CHECK_OK(sl_buf_append_u8(&cover, '\0'));
     SL_CHECK_STR((const char *)cover.data,
                  "{\"include\":[\"shop\\\\.(a|b)\"],\"exclude\":[]}");
-    sl_snap_opts_t o = {.host = "127.0.0.1",
-                        .user = "u",
-                        .port = 1,
-                        .name = "cap1",
-                        .cover = (const char *)cover.data,
-                        .want_table = want_all,
-                        .want_column = want_col};
-    sl_snap_t *snap = NULL;
-    SL_CHECK_OK(sl_snap_new(&snap, &o));
+    sl_snap_t *snap = snaptest_new(NULL, (const char *)cover.data);
     char err[512];
     uint64_t skip;
     /* No snapshot pending: the cursor is the cover alone. */

@@ -12,87 +12,20 @@
 #include "capture/snapshot/state_int.h"
 #include "error.h"
 #include "sl_test.h"
+#include "test_capture_snapshot_lib.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* What the snapshot module handed to capture, in order: "B<force> cursor"
- * for a boundary, "P db.table all_parts json" for a message. */
-typedef struct {
-    sl_snap_t *snap;
-    char log[16][1024];
-    int n;
-} rec_t;
+/* What the snapshot module handed to capture (test_capture_snapshot_lib.h). */
+static snaptest_rec_t rec;
 
-static rec_t rec;
-
-static int want_all(void *ctx, const char *db, const char *table) {
-    (void)ctx;
-    (void)db;
-    (void)table;
-    return 1;
-}
-
-static int want_col(void *ctx, const char *db, const char *table,
-                    const char *col) {
-    (void)ctx;
-    (void)db;
-    (void)table;
-    (void)col;
-    return 1;
-}
-
-static int publish_cb(void *ctx, const char *db, const char *table,
-                      uint64_t key_hash, int all_parts, const char *json,
-                      size_t len) {
-    (void)ctx;
-    (void)key_hash;
-    if (rec.n < 16)
-        snprintf(rec.log[rec.n++], sizeof rec.log[0], "P %s.%s %d %.*s", db,
-                 table, all_parts, (int)len, json);
-    return 0;
-}
-
-static int boundary_cb(void *ctx, int force) {
-    (void)ctx;
-    const char *c = sl_snap_cursor(rec.snap);
-    if (rec.n < 16)
-        snprintf(rec.log[rec.n++], sizeof rec.log[0], "B%d %s", force,
-                 c ? c : "-");
-    return 0;
-}
-
-static sl_snap_t *new_snap(void) {
-    sl_snap_opts_t o = {.host = "127.0.0.1",
-                        .user = "u",
-                        .port = 1,
-                        .name = "cap1",
-                        .publish = publish_cb,
-                        .boundary = boundary_cb,
-                        .want_table = want_all,
-                        .want_column = want_col};
-    sl_snap_t *snap = NULL;
-    SL_CHECK_OK(sl_snap_new(&snap, &o));
-    memset(&rec, 0, sizeof rec);
-    rec.snap = snap;
-    return snap;
-}
+static sl_snap_t *new_snap(void) { return snaptest_new(&rec, NULL); }
 
 static sl_change_t signal_row(const char *json) {
-    sl_change_t chg;
-    memset(&chg, 0, sizeof chg);
-    chg.kind = SL_CHANGE_ROW;
-    chg.op = SL_OP_INSERT;
-    chg.db = "sluice";
-    chg.db_len = 6;
-    chg.table = "signal";
-    chg.table_len = 6;
-    chg.file = "bin.000001";
-    chg.pos = 600;
-    chg.json = json;
-    chg.json_len = strlen(json);
-    return chg;
+    return snaptest_row("sluice", "signal", SL_OP_INSERT, "bin.000001", 600,
+                        json);
 }
 
 static void cp(char *dst, size_t cap, const char *src) {
@@ -239,9 +172,7 @@ SL_TEST(snapshot_cursor_without_early_starts_resumes_as_written) {
         "\"reserve\":0,\"queue\":[[\"d\",\"u\",null,7]]}",
         "{\"id\":\"a\",\"db\":\"d\",\"table\":\"t\",\"chunk\":0,\"rows\":0,"
         "\"reserve\":0,\"all_id\":3,\"queue\":[]}"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        SL_CHECK_INT(sl_snap_restore(snap, bad[i], &skip, err, sizeof err),
-                     SL_ECORRUPT);
+    snaptest_refuse_cursors(snap, bad, sizeof bad / sizeof bad[0]);
     sl_snap_free(snap);
 }
 
@@ -249,15 +180,11 @@ SL_TEST(snapshot_initial_owes_every_table_under_one_id) {
     sl_snap_t *snap = new_snap();
     char err[512];
     uint64_t skip;
-    sl_schema_t *schema = NULL;
-    SL_CHECK_OK(sl_schema_new(&schema));
     static const char *const ddl[] = {"CREATE DATABASE d", "CREATE DATABASE e",
                                       "CREATE TABLE d.b (id INT PRIMARY KEY)",
                                       "CREATE TABLE d.a (id INT PRIMARY KEY)",
                                       "CREATE TABLE e.c (id INT PRIMARY KEY)"};
-    for (size_t i = 0; i < sizeof ddl / sizeof ddl[0]; i++)
-        SL_CHECK_OK(sl_schema_apply_ddl(schema, NULL, ddl[i], strlen(ddl[i]),
-                                        NULL, err, sizeof err));
+    sl_schema_t *schema = snaptest_schema(ddl, sizeof ddl / sizeof ddl[0]);
     SL_CHECK_OK(sl_snap_restore(snap, NULL, &skip, err, sizeof err));
     SL_CHECK_OK(sl_snap_queue_all(snap, schema));
     SL_CHECK_STR(snap->table, "a");
@@ -325,14 +252,10 @@ SL_TEST(snapshot_early_starts_refuse_an_unreadable_table_first) {
     sl_snap_t *snap = new_snap();
     char err[512];
     uint64_t skip;
-    sl_schema_t *schema = NULL;
-    SL_CHECK_OK(sl_schema_new(&schema));
     static const char *const ddl[] = {"CREATE DATABASE d",
                                       "CREATE TABLE d.a (id INT PRIMARY KEY)",
                                       "CREATE TABLE d.n (v INT)"};
-    for (size_t i = 0; i < sizeof ddl / sizeof ddl[0]; i++)
-        SL_CHECK_OK(sl_schema_apply_ddl(schema, NULL, ddl[i], strlen(ddl[i]),
-                                        NULL, err, sizeof err));
+    sl_schema_t *schema = snaptest_schema(ddl, sizeof ddl / sizeof ddl[0]);
     SL_CHECK_OK(sl_snap_restore(snap, NULL, &skip, err, sizeof err));
     SL_CHECK_OK(sl_snap_queue_all(snap, schema));
     /* d.n has no key (and no --snapshot-copy): refused before any start,
