@@ -98,9 +98,10 @@ SL_TEST(broker_record_keys_roundtrip) {
  * (offset deltas of three bytes), walk back exactly. */
 SL_TEST(broker_record_varint_widths) {
     static const size_t lens[] = {5, 100, 20000, 2100000};
-    uint8_t *big = malloc(2100000);
+    /* Values start at big + i and keys at big + 3 - i: 3 bytes spare. */
+    uint8_t *big = malloc(2100000 + 3);
     SL_CHECK(big != NULL);
-    for (size_t i = 0; i < 2100000; i++)
+    for (size_t i = 0; i < 2100000 + 3; i++)
         big[i] = (uint8_t)(i * 7);
     sl_msg_t msgs[4];
     for (int i = 0; i < 4; i++)
