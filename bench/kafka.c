@@ -1059,7 +1059,7 @@ static void round_run(int r, const char *const *ktopics) {
         cpu_end(&u, f[F_NPUT], &f[F_NPUT_B]);
     }
     if (want(2) || want(4)) {
-        printf("[2] librdkafka, 1 topic, acks=all, idempotent, linger.ms=5, "
+        printf("[2] librdkafka, 1 topic, acks=all, idempotent, linger.ms=500, "
                "produce_batch of 1000, 2 producers\n");
         f[F_KPUT] = kafka_produce(one, 1, 1, 1000, 2, 1, &u, &b, pct, &n1);
         cpu_end(&u, f[F_KPUT], &f[F_KPUT_B]);
