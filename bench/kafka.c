@@ -8,7 +8,7 @@
  *   [2] librdkafka producers, 1 topic of 1 partition: 2 producers as
  *       [1] has (each its own instance, thread and connection), acks=all,
  *       enable.idempotence=true, batch.num.messages 10000, at most 30,000
- *       messages queued each and linger.ms=50 (docs/kafka.md "Settings
+ *       messages queued each and linger.ms=500 (docs/kafka.md "Settings
  *       for throughput": so librdkafka's broker thread does not spin),
  *       rd_kafka_produce_batch of 1000 (the mput's size); connected (a
  *       message each delivered) before the clock starts; rate from the
@@ -209,7 +209,9 @@ enum { KP_RATE, KP_LAT, KP_SMALL };
 
 /* A producer, acks=all. KP_LAT: linger.ms=5, batches of up to 10,000.
  * KP_RATE: batches of 10,000, at most 30,000 messages queued (three
- * batches) and linger.ms=50, longer than a message waits in that queue:
+ * batches) and linger.ms=500, longer than a message waits in that queue
+ * even when the rate falls tenfold (session 10: with 50, a loaded round
+ * slowed the rate, the spin below began and took the client's core):
  * librdkafka 2.0's idempotent producer keeps one Produce request in flight
  * per partition, and while it waits, a ready batch whose first message
  * was queued more than linger.ms ago makes its broker thread poll with a
@@ -233,7 +235,7 @@ static rd_kafka_t *kproducer(kstat_t *st, int idempotent, int kind, int small) {
         kset(conf, "batch.num.messages", "1");
         kset(conf, "max.in.flight.requests.per.connection", w);
     } else if (kind == KP_RATE) {
-        kset(conf, "linger.ms", "50");
+        kset(conf, "linger.ms", "500");
         kset(conf, "batch.num.messages", "10000");
         kset(conf, "queue.buffering.max.messages", "30000");
     } else {
@@ -1057,7 +1059,7 @@ static void round_run(int r, const char *const *ktopics) {
         cpu_end(&u, f[F_NPUT], &f[F_NPUT_B]);
     }
     if (want(2) || want(4)) {
-        printf("[2] librdkafka, 1 topic, acks=all, idempotent, linger.ms=5, "
+        printf("[2] librdkafka, 1 topic, acks=all, idempotent, linger.ms=500, "
                "produce_batch of 1000, 2 producers\n");
         f[F_KPUT] = kafka_produce(one, 1, 1, 1000, 2, 1, &u, &b, pct, &n1);
         cpu_end(&u, f[F_KPUT], &f[F_KPUT_B]);

@@ -358,6 +358,36 @@ int sl_record_iter_open(sl_record_iter_t *it, const sl_entry_t *e,
     return 0;
 }
 
+/* Reads a zig-zag varint at rd as sl_rd_varint does: values of up to
+ * three bytes inline (every field of a record up to about 8 KiB in a
+ * batch of up to about a million records), longer ones through
+ * sl_rd_varint. sl_record_next runs once per record a Kafka producer
+ * sends, and a call per field was a quarter of the broker's CPU on the
+ * produce path (docs/performance.md, session 10). */
+static inline int rd_zz(sl_reader_t *rd, int64_t *v) {
+    const uint8_t *p = rd->p;
+    uint64_t u;
+    if (rd->end - p >= 3) {
+        if (p[0] < 0x80) {
+            u = p[0];
+            rd->p = p + 1;
+        } else if (p[1] < 0x80) {
+            u = (uint64_t)(p[0] & 0x7F) | (uint64_t)p[1] << 7;
+            rd->p = p + 2;
+        } else if (p[2] < 0x80) {
+            u = (uint64_t)(p[0] & 0x7F) | (uint64_t)(p[1] & 0x7F) << 7 |
+                (uint64_t)p[2] << 14;
+            rd->p = p + 3;
+        } else {
+            return sl_rd_varint(rd, v);
+        }
+    } else {
+        return sl_rd_varint(rd, v);
+    }
+    *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+    return 0;
+}
+
 int sl_record_next(sl_record_iter_t *it, sl_record_t *rec) {
     if (it->p >= it->end)
         return 0;
@@ -365,13 +395,12 @@ int sl_record_next(sl_record_iter_t *it, sl_record_t *rec) {
     sl_reader_init(&rd, it->p, (size_t)(it->end - it->p));
     int64_t len, tsd, offd, klen, vlen, nh;
     uint8_t attr;
-    if (sl_rd_varint(&rd, &len) != 0 || len < 6 ||
-        (uint64_t)len > sl_reader_left(&rd))
+    if (rd_zz(&rd, &len) != 0 || len < 6 || (uint64_t)len > sl_reader_left(&rd))
         return SL_ECORRUPT;
     const uint8_t *rend = rd.p + len;
     rd.end = rend;
-    if (sl_rd_u8(&rd, &attr) != 0 || sl_rd_varint(&rd, &tsd) != 0 ||
-        sl_rd_varint(&rd, &offd) != 0 || sl_rd_varint(&rd, &klen) != 0)
+    if (sl_rd_u8(&rd, &attr) != 0 || rd_zz(&rd, &tsd) != 0 ||
+        rd_zz(&rd, &offd) != 0 || rd_zz(&rd, &klen) != 0)
         return SL_ECORRUPT;
     if (offd < 0 || offd > 0x7FFFFFFF)
         return SL_ECORRUPT;
@@ -386,7 +415,7 @@ int sl_record_next(sl_record_iter_t *it, sl_record_t *rec) {
     } else if (klen != -1) {
         return SL_ECORRUPT;
     }
-    if (sl_rd_varint(&rd, &vlen) != 0)
+    if (rd_zz(&rd, &vlen) != 0)
         return SL_ECORRUPT;
     rec->value = NULL;
     rec->value_len = 0;
@@ -401,17 +430,17 @@ int sl_record_next(sl_record_iter_t *it, sl_record_t *rec) {
     }
     /* Headers are checked and handed over encoded: sluice writes none, a
      * Kafka producer may. */
-    if (sl_rd_varint(&rd, &nh) != 0 || nh < 0 || nh > 0x7FFFFFFF)
+    if (rd_zz(&rd, &nh) != 0 || nh < 0 || nh > 0x7FFFFFFF)
         return SL_ECORRUPT;
     rec->headers = rd.p;
     rec->nheaders = (uint32_t)nh;
     for (int64_t h = 0; h < nh; h++) {
         int64_t hk, hv;
-        if (sl_rd_varint(&rd, &hk) != 0 || hk < 0 ||
+        if (rd_zz(&rd, &hk) != 0 || hk < 0 ||
             (uint64_t)hk > sl_reader_left(&rd))
             return SL_ECORRUPT;
         rd.p += hk;
-        if (sl_rd_varint(&rd, &hv) != 0)
+        if (rd_zz(&rd, &hv) != 0)
             return SL_ECORRUPT;
         if (hv >= 0) {
             if ((uint64_t)hv > sl_reader_left(&rd))
