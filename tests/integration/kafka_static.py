@@ -264,8 +264,26 @@ def wire_batch_leave():
     r = ca.recv()
     r.i32()
     s1 = r.i16()
-    # b2 joins (held while the group rebalances) and b1 joins again.
+    # b2 joins (held while the group rebalances) and b1 joins again. The
+    # two requests travel on two connections, so b1 rejoins only once the
+    # broker has b2's join: until then a rejoin of the only member would
+    # end the rebalance alone and b2's join start another (a different
+    # generation each: this failed under load). b1 learns of the
+    # rebalance as Kafka members do, from its heartbeat's
+    # REBALANCE_IN_PROGRESS (27).
     join_send(cb, "", "b2")
+    hb1 = None
+    for _ in range(600):
+        ca.send(12, 3, s16(group) + struct.pack(">i", g1) + s16(m1) +
+                s16("b1"))
+        r = ca.recv()
+        r.i32()
+        hb1 = r.i16()
+        if hb1 != 0:
+            break
+        time.sleep(0.05)
+    check("wire_batch_leave_rebalance_seen", hb1 == 27,
+          "b1's heartbeat after b2 joined: %s" % hb1)
     join_send(ca, m1, "b1")
     ea, ga, _ = join_recv(ca)
     eb, gb, m2 = join_recv(cb)
