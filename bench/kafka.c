@@ -23,13 +23,18 @@
  *   [6] produce-to-consume latency at a paced 20,000 msgs/s: a native put
  *       read by a native long-polling get, and a librdkafka producer read
  *       by a librdkafka consumer (the send time travels in the payload);
- *   [7] 10,000 native partitions (mput of 100, round robin, 2
+ *   [7] 10,000 native partitions (mput of 100, round robin, P (16)
  *       producers; warmed with a message each) and 10,000 Kafka topics
  *       (created by one CreateTopics; the producers fetch all topics'
  *       metadata and have one message a topic delivered before the
- *       clock; then 2 idempotent producers write produce_batch runs of
+ *       clock; then P idempotent producers write produce_batch runs of
  *       100 per topic, round robin, so a batch holds 100 as the mput
- *       does); should the idempotent producers stall, the run is
+ *       does); on both sides producer j of P writes only its own share,
+ *       partitions j*10000/P..(j+1)*10000/P-1 (since session 10; before,
+ *       every producer wrote all 10,000), as an application gives each
+ *       producer instance its own tables; with P other than 2, one topic
+ *       (one native partition) is also written by P producers, [7]'s
+ *       "of one"; should the idempotent producers stall, the run is
  *       repeated with enable.idempotence=false and the summary says so;
  *   [8] Redis Streams XADD, appendfsync always, pipelined 1000 deep;
  *   [9] one message a request (issue 21's small batches): native single
@@ -43,7 +48,9 @@
  *       (one broker on a thread of this process, storing in memory and
  *       acknowledging at once), with the mock's CPU counted apart from
  *       the clients'; the mock's auto-created topics have 4 partitions,
- *       so its 10,000 partitions are 2,500 topics of 4.
+ *       so its 10,000 partitions are 2,500 topics of 4, written by [7]'s
+ *       P producers, each its own share (and with P other than 2 one
+ *       topic by P producers too).
  * Then a table: per figure the median of the rounds and their range,
  * with the issue's targets.
  * Environment: SL_BIN (default ./bin), BENCH_SECONDS (default 2 per case),
@@ -53,7 +60,8 @@
  * partitions when 7 or k is there too), BENCH_RDKAFKA_PRODUCER and
  * BENCH_RDKAFKA_CONSUMER (librdkafka settings "key=value;..." added to the
  * bench's own; the figures are then not the documented ones),
- * BENCH_KAFKA_SINGLE (rd_kafka_produce per message instead of produce_batch).
+ * BENCH_KAFKA_SINGLE (rd_kafka_produce per message instead of produce_batch);
+ * BENCH_KAFKA_10K_PRODUCERS: [7]'s P on both sides (default 16).
  */
 #include "benchkit.h"
 #include "client.h"
@@ -126,6 +134,12 @@ enum {
     F_M10K,
     F_M10K_B,
     F_M10K_C,
+    /* [7]'s "of one topic": one topic (native: one partition) written by
+     * as many producers as [7] has (p10k); the same figures as [1], [2]
+     * and [m]'s one topic when p10k is 2. */
+    F_NPUT_P,
+    F_KPUT_P,
+    F_MPUT_P,
     NFIG
 };
 static double fig[MAX_ROUNDS][NFIG];
@@ -138,6 +152,12 @@ static int k10k_plain;
  * the mock cluster, whose auto-created topics have 4 (so [m] writes
  * 2,500 topics of 4 partitions where [7] writes 10,000 of 1). */
 static int kparts = 1;
+/* Producers of [7] and of [m]'s 10,000 partitions, on both sides
+ * (BENCH_KAFKA_10K_PRODUCERS); each writes its own share of the
+ * partitions. 16: the fewest at which librdkafka's CPU a message stops
+ * falling, its walk of the instance's partitions no longer dominating
+ * (docs/performance.md, session 10). */
+static int p10k = 16;
 /* BENCH_CASES: the cases to run, as digits ("27": [2] and [7]); all when
  * unset. Skipped figures print as 0. */
 static const char *cases;
@@ -413,6 +433,8 @@ typedef struct {
     rd_kafka_t *rk;
     rd_kafka_topic_t **rkt;
     int ntopics, run, chunk, idx, nprod;
+    /* The partitions (slots, kparts a topic) it writes: [lo, hi). */
+    uint64_t lo, hi;
     uint64_t t0, end, sent;
     kstat_t st;
 } kprod_t;
@@ -442,19 +464,20 @@ static void kproduce_batch(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int part,
 /* The timed loop of one producer: chunks of chunk messages (one
  * rd_kafka_produce_batch, or with BENCH_KAFKA_SINGLE one rd_kafka_produce
  * per message), runs of run messages per partition (kparts a topic),
- * round robin from partition idx * ntopics * kparts / nprod; then waits
- * for every delivery report. */
+ * round robin over its slots [lo, hi) (from lo + idx * (hi - lo) / nprod
+ * when all producers share the slots); then waits for every delivery
+ * report. */
 static void *kprod_main(void *arg) {
     kprod_t *p = arg;
     char *payload = malloc(sl_bench_msg_size);
     memset(payload, 'k', sl_bench_msg_size);
     rd_kafka_message_t *m = calloc((size_t)p->chunk, sizeof *m);
     int single = getenv("BENCH_KAFKA_SINGLE") != NULL;
-    uint64_t nparts = (uint64_t)p->ntopics * (uint64_t)kparts;
-    uint64_t n =
-        (uint64_t)p->idx * nparts / (uint64_t)p->nprod * (uint64_t)p->run;
+    uint64_t nparts = p->hi - p->lo, n = 0;
+    if (nparts == (uint64_t)p->ntopics * (uint64_t)kparts)
+        n = (uint64_t)p->idx * nparts / (uint64_t)p->nprod * (uint64_t)p->run;
     while (sl_mono_ns() < p->end) {
-        uint64_t slot = (n / (uint64_t)p->run) % nparts;
+        uint64_t slot = p->lo + (n / (uint64_t)p->run) % nparts;
         rd_kafka_topic_t *t = p->rkt[slot / (uint64_t)kparts];
         int part = (int)(slot % (uint64_t)kparts);
         uint64_t now = sl_mono_ns();
@@ -488,13 +511,20 @@ static void *kprod_main(void *arg) {
 /* nprod producers, each its own librdkafka instance and thread, write
  * topics[0..ntopics) for sl_bench_secs in chunks of chunk messages (one
  * rd_kafka_produce_batch each), runs of run messages per topic, as fast
- * as their queues allow. Before the clock starts (and before *u's CPU
- * count starts) each producer has the cluster's metadata and has had one
- * message a topic delivered (connection, producer id, the partitions'
- * files). Prints and returns msgs/s (first timed send to the last
- * delivery report), the latency of the delivery reports in pct, and in
- * *delivered how many messages the topics got; -1 when a producer
- * stalled. */
+ * as their queues allow. With at least as many partitions as producers
+ * each producer writes its own share, partitions (slots, kparts a topic)
+ * j*N/nprod..(j+1)*N/nprod-1 of N, as an application gives each producer
+ * instance its own tables, and has handles for its share's topics only
+ * (librdkafka's broker thread walks every partition of every topic the
+ * instance has a handle for on each wake-up: see docs/performance.md,
+ * session 10); the native side of [7] shares its partitions out the same
+ * way (sl_bench_share). With one topic every producer writes it. Before
+ * the clock starts (and before *u's CPU count starts) each producer has
+ * the cluster's metadata and has had one message a partition of its
+ * share delivered (connection, producer id, the partitions' files).
+ * Prints and returns msgs/s (first timed send to the last delivery
+ * report), the latency of the delivery reports in pct, and in *delivered
+ * how many messages the topics got; -1 when a producer stalled. */
 static double kafka_produce(const char *const *topics, int ntopics, int run,
                             int chunk, int nprod, int idempotent, cpu_t *u,
                             const sl_bench_server_t *b, double pct[2],
@@ -511,6 +541,13 @@ static double kafka_produce(const char *const *topics, int ntopics, int run,
         p->chunk = chunk;
         p->idx = j;
         p->nprod = nprod;
+        uint64_t nslots = (uint64_t)ntopics * (uint64_t)kparts;
+        p->lo = 0;
+        p->hi = nslots;
+        if (nslots >= (uint64_t)nprod) {
+            p->lo = (uint64_t)j * nslots / (uint64_t)nprod;
+            p->hi = ((uint64_t)j + 1) * nslots / (uint64_t)nprod;
+        }
         /* The metadata of every topic first: librdkafka otherwise asks
          * for each new topic handle's leader with a Metadata request of
          * its own, and an idempotent producer (at most 5 requests in
@@ -522,15 +559,15 @@ static double kafka_produce(const char *const *topics, int ntopics, int run,
                 die("metadata", "no answer in 60 s");
             rd_kafka_metadata_destroy(md);
         }
-        for (int i = 0; i < ntopics; i++)
-            p->rkt[i] = rd_kafka_topic_new(p->rk, topics[i], NULL);
-        /* One message a topic (the producers share the topics out; each
-         * sends one at least), as sl_bench_warm_partitions puts one into
-         * each native partition: the broker creates a partition's files
-         * on its first write. */
-        for (int i = j; i < ntopics * kparts || i == j; i += nprod)
-            kproduce_p(p->rk, p->rkt[(i / kparts) % ntopics], i % kparts, "w",
-                       1, sl_mono_ns());
+        for (uint64_t t = p->lo / (uint64_t)kparts;
+             t <= (p->hi - 1) / (uint64_t)kparts; t++)
+            p->rkt[t] = rd_kafka_topic_new(p->rk, topics[t], NULL);
+        /* One message a partition of its share, as
+         * sl_bench_warm_partitions puts one into each native partition:
+         * the broker creates a partition's files on its first write. */
+        for (uint64_t i = p->lo; i < p->hi; i++)
+            kproduce_p(p->rk, p->rkt[i / (uint64_t)kparts],
+                       (int)(i % (uint64_t)kparts), "w", 1, sl_mono_ns());
         if (rd_kafka_flush(p->rk, 60000) != 0)
             stalled = 1;
         *delivered += p->st.ok;
@@ -590,7 +627,8 @@ static double kafka_produce(const char *const *topics, int ntopics, int run,
             rd_kafka_flush(p->rk, 5000);
         }
         for (int i = 0; i < ntopics; i++)
-            rd_kafka_topic_destroy(p->rkt[i]);
+            if (p->rkt[i] != NULL)
+                rd_kafka_topic_destroy(p->rkt[i]);
         free(p->rkt);
         free(p->st.lat.lat);
         rd_kafka_destroy(p->rk);
@@ -650,11 +688,18 @@ static void kafka_mock(double *f, const char *const *ktopics, int ten_k) {
            "process, acks at once), 1 topic, as [2]\n");
     f[F_MPUT] = kafka_produce(one, 1, 1, 1000, 2, 1, &u, &mb, pct, &n);
     cpu_end(&u, f[F_MPUT], &f[F_MPUT_B]);
+    f[F_MPUT_P] = f[F_MPUT];
+    if (ten_k && p10k != 2) {
+        printf("    1 topic, %d producers, as [7]'s one topic\n", p10k);
+        f[F_MPUT_P] = kafka_produce(one, 1, 1, 1000, p10k, 1, &u, &mb, pct, &n);
+    }
     if (ten_k) {
-        printf("    10,000 partitions (2,500 topics of 4), as [7]\n");
+        printf("    10,000 partitions (2,500 topics of 4), %d producers "
+               "each writing its own share, as [7]\n",
+               p10k);
         kparts = 4;
-        f[F_M10K] = kafka_produce(ktopics, KTOPICS / 4, 100, 100, 2, 1, &u, &mb,
-                                  pct, &n);
+        f[F_M10K] = kafka_produce(ktopics, KTOPICS / 4, 100, 100, p10k, 1, &u,
+                                  &mb, pct, &n);
         kparts = 1;
         cpu_end(&u, f[F_M10K], &f[F_M10K_B]);
     }
@@ -1090,23 +1135,41 @@ static void round_run(int r, const char *const *ktopics) {
         printf("    librdkafka\n");
         e2e(NULL, 20000, &f[F_KE2E50]);
     }
+    /* [7]'s "of one": with as many producers as [7] has. */
+    f[F_NPUT_P] = f[F_NPUT];
+    f[F_KPUT_P] = f[F_KPUT];
+    if (want(7) && p10k != 2) {
+        printf("[7] 1 partition, mput of 1000, %d producers (as [1]): "
+               "[7]'s \"of one\"\n",
+               p10k);
+        f[F_NPUT_P] = sl_bench_producers(b.addr, p10k, 1000, 1, 4, NULL);
+        printf("    1 Kafka topic, %d producers (as [2])\n", p10k);
+        uint64_t n1p;
+        f[F_KPUT_P] =
+            kafka_produce(one, 1, 1, 1000, p10k, 1, &u, &b, pct, &n1p);
+    }
     if (want(7)) {
-        printf("[7] 10,000 native partitions, mput of 100, 2 producers\n");
+        printf("[7] 10,000 native partitions, mput of 100, %d producers each "
+               "writing its own share\n",
+               p10k);
         sl_bench_warm_partitions(b.addr, KTOPICS);
+        sl_bench_share = 1;
         cpu_start(&u, b.pid);
-        f[F_N10K] = sl_bench_producers(b.addr, 2, 100, KTOPICS, 40, pct);
+        f[F_N10K] = sl_bench_producers(b.addr, p10k, 100, KTOPICS, 40, pct);
         cpu_end(&u, f[F_N10K], &f[F_N10K_B]);
+        sl_bench_share = 0;
     }
     if (want(7) || (cases != NULL && strchr(cases, 'k') != NULL)) {
-        printf("    10,000 Kafka topics, produce_batch of 100 a topic, 2 "
-               "producers\n");
+        printf("    10,000 Kafka topics, produce_batch of 100 a topic, %d "
+               "producers each writing its own share\n",
+               p10k);
         kafka_create(b.addr, ktopics, KTOPICS);
-        f[F_K10K] =
-            kafka_produce(ktopics, KTOPICS, 100, 100, 2, 1, &u, &b, pct, &n10k);
+        f[F_K10K] = kafka_produce(ktopics, KTOPICS, 100, 100, p10k, 1, &u, &b,
+                                  pct, &n10k);
         if (f[F_K10K] < 0) {
             printf("    the same with enable.idempotence=false\n");
-            f[F_K10K] = kafka_produce(ktopics, KTOPICS, 100, 100, 2, 0, &u, &b,
-                                      pct, &n10k);
+            f[F_K10K] = kafka_produce(ktopics, KTOPICS, 100, 100, p10k, 0, &u,
+                                      &b, pct, &n10k);
             k10k_plain++;
         }
         cpu_end(&u, f[F_K10K], &f[F_K10K_B]);
@@ -1193,6 +1256,9 @@ int main(void) {
         sl_bench_msg_size = (size_t)atoi(s);
     cases = getenv("BENCH_CASES");
     int rounds = getenv("BENCH_ROUNDS") ? atoi(getenv("BENCH_ROUNDS")) : 3;
+    s = getenv("BENCH_KAFKA_10K_PRODUCERS");
+    if (s && atoi(s) > 0 && atoi(s) <= 64)
+        p10k = atoi(s);
     if (rounds < 1 || rounds > MAX_ROUNDS)
         rounds = 3;
     snprintf(sl_bench_tmproot, sizeof sl_bench_tmproot,
@@ -1234,8 +1300,13 @@ int main(void) {
     row(rounds, "ack p99 at 50k/s (ms)", F_KACK99, F_NACK99, "ms", "");
     row(rounds, "produce-to-consume p50 (ms)", F_KE2E50, F_NE2E50, "ms", "");
     row(rounds, "produce-to-consume p99 (ms)", F_KE2E99, F_NE2E99, "ms", "");
-    row(rounds, "10,000 topics/partitions (msgs/s)", F_K10K, F_N10K, "",
-        ">= 80% of 1 topic");
+    char what[64];
+    snprintf(what, sizeof what, "10,000 topics/partitions, %d prod.", p10k);
+    row(rounds, what, F_K10K, F_N10K, "", ">= 80% of 1 topic");
+    if (p10k != 2) {
+        snprintf(what, sizeof what, "  1 topic/partition, %d prod.", p10k);
+        row(rounds, what, F_KPUT_P, F_NPUT_P, "", "[7]'s one");
+    }
     row(rounds, "produce: broker CPU us/msg", F_KPUT_B, F_NPUT_B, "ms", "");
     row(rounds, "produce: client CPU us/msg", F_KPUT_C, F_NPUT_C, "ms", "");
     row(rounds, "consume: broker CPU us/msg", F_KGET_B, F_NGET_B, "ms", "");
@@ -1246,7 +1317,12 @@ int main(void) {
         "the client's ceiling");
     row(rounds, "  mock CPU us/msg", F_MPUT_B, -1, "ms", "");
     row(rounds, "  client CPU us/msg", F_MPUT_C, -1, "ms", "");
-    row(rounds, "mock cluster, 10,000 partitions", F_M10K, -1, "", "");
+    if (p10k != 2) {
+        snprintf(what, sizeof what, "mock cluster, 1 topic, %d prod.", p10k);
+        row(rounds, what, F_MPUT_P, -1, "", "");
+    }
+    snprintf(what, sizeof what, "mock cluster, 10,000 part., %d prod.", p10k);
+    row(rounds, what, F_M10K, -1, "", "");
     row(rounds, "  mock CPU us/msg", F_M10K_B, -1, "ms", "");
     row(rounds, "  client CPU us/msg", F_M10K_C, -1, "ms", "");
     row(rounds, "1 msg a request (msgs/s)", F_KSMALL, F_NSMALL, "", "");
@@ -1262,12 +1338,30 @@ int main(void) {
                "producer stalled and the figure is with "
                "enable.idempotence=false\n",
                k10k_plain, rounds);
-    for (int r = 0; r < rounds; r++)
-        printf("  round %d: Kafka/native produce %.2fx, Kafka 10,000 topics "
-               "%.0f%% of 1, native 10,000 partitions %.0f%% of 1\n",
+    /* The 10,000-topic target: each side against its own one topic (one
+     * partition) with the same number of producers, and Kafka's 10,000
+     * against native's 10,000 (the same P on both sides); with P other
+     * than 2 also against [2]'s one topic of 2 producers (several
+     * idempotent producers on one partition reach less than 2 do); and
+     * the client's ceiling, the mock cluster's 10,000 partitions against
+     * its one topic. */
+    printf("  [7] with %d producers on both sides, each writing its own share "
+           "of the 10,000 (its \"of one\": one topic, %d producers):\n",
+           p10k, p10k);
+    for (int r = 0; r < rounds; r++) {
+        printf("  round %d: Kafka/native produce %.2fx; Kafka 10,000 topics "
+               "%.0f%% of 1, native 10,000 partitions %.0f%% of 1, Kafka/"
+               "native 10,000 %.0f%%; mock 10,000 %.0f%% of its 1",
                r + 1, fig[r][F_KPUT] / fig[r][F_NPUT],
-               100 * fig[r][F_K10K] / fig[r][F_KPUT],
-               100 * fig[r][F_N10K] / fig[r][F_NPUT]);
+               100 * fig[r][F_K10K] / fig[r][F_KPUT_P],
+               100 * fig[r][F_N10K] / fig[r][F_NPUT_P],
+               100 * fig[r][F_K10K] / fig[r][F_N10K],
+               100 * fig[r][F_M10K] / fig[r][F_MPUT_P]);
+        if (p10k != 2)
+            printf("; Kafka 10,000 %.0f%% of [2]'s 1 topic (2 producers)",
+                   100 * fig[r][F_K10K] / fig[r][F_KPUT]);
+        printf("\n");
+    }
     for (int i = 0; i < KTOPICS; i++)
         free(ktopics[i]);
     free(ktopics);

@@ -689,11 +689,18 @@ static int read_slot(void *ctx, uint64_t slot, sl_index_entry_t *ie) {
     return read_slots(r->store, r->part, slot, 1, ie);
 }
 
-/* Moves part->first_slot past index entries whose data was deleted. */
+/* Moves part->first_slot past index entries whose data was deleted. While
+ * the log still starts at position 0 nothing was deleted and first_slot
+ * stands without reading the index (a partition's first call used to cost
+ * an open and a pread of its index file). */
 static int refresh_first(sl_store_t *store, sl_part_t *part) {
     if (part->first_slot_gen == store->retention_gen)
         return 0;
     uint64_t log_start = store->nsegs ? store->segs[0].start : 0;
+    if (log_start == 0) {
+        part->first_slot_gen = store->retention_gen;
+        return 0;
+    }
     uint64_t slot;
     slot_reader_t rd = {store, part};
     int err = sl_index_find_pos(read_slot, &rd, part->first_slot,
@@ -719,10 +726,21 @@ int sl_store_bounds(sl_store_t *store, sl_part_t *part, uint64_t *earliest,
         *earliest = part->durable_offset;
         return 0;
     }
+    /* A durable index entry never changes, so first_slot's base offset is
+     * read once per first_slot: with thousands of partitions the file
+     * descriptor cache cannot hold them all, and each Produce reply's log
+     * start offset cost an open, a pread and a close of the partition's
+     * index file on the loop thread. */
+    if (part->first_base_at == part->first_slot + 1) {
+        *earliest = part->first_base;
+        return 0;
+    }
     sl_index_entry_t ie;
     err = read_slots(store, part, part->first_slot, 1, &ie);
     if (err != 0)
         return err;
+    part->first_base = ie.base_offset;
+    part->first_base_at = part->first_slot + 1;
     *earliest = ie.base_offset;
     return 0;
 }

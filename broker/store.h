@@ -105,6 +105,8 @@ typedef struct sl_part_s {
     uint32_t handed;         /* Tail entries handed to the writer. */
     uint64_t first_slot;     /* First index entry still in the log. */
     uint64_t first_slot_gen; /* Retention generation first_slot is for. */
+    uint64_t first_base;     /* The base offset of entry first_base_at - 1, */
+    uint64_t first_base_at;  /* cached by sl_store_bounds (0: none). */
     int64_t last_ts;
     uint64_t reserved; /* High-water mark: offsets below it may have
                           been acknowledged (meta.log records). */

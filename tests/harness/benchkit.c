@@ -27,6 +27,7 @@
 
 double sl_bench_secs = 2.0;
 size_t sl_bench_msg_size = 100;
+int sl_bench_share = 0;
 char sl_bench_tmproot[256];
 
 double sl_bench_now_s(void) { return (double)sl_mono_ns() / 1e9; }
@@ -203,7 +204,7 @@ typedef struct {
     int batch;  /* Messages per request (1: put, >1: mput). */
     int nparts; /* Partitions to spread over. */
     int window; /* Requests in flight. */
-    int idx;
+    int idx, nprod;
     uint64_t msgs;
     sl_bench_lat_t lat;
 } prod_t;
@@ -220,13 +221,20 @@ static void *producer(void *arg) {
     }
     uint64_t *sent_at = calloc((size_t)p->window, sizeof *sent_at);
     size_t head = 0, inflight = 0;
-    uint64_t k = (uint64_t)p->idx;
+    uint64_t k = (uint64_t)p->idx, lo = 0, cnt = (uint64_t)p->nparts;
+    if (sl_bench_share && p->nparts >= p->nprod) {
+        lo = (uint64_t)p->idx * (uint64_t)p->nparts / (uint64_t)p->nprod;
+        cnt =
+            ((uint64_t)p->idx + 1) * (uint64_t)p->nparts / (uint64_t)p->nprod -
+            lo;
+        k = 0;
+    }
     double end = sl_bench_now_s() + sl_bench_secs;
     char part[32];
     while (sl_bench_now_s() < end || inflight > 0) {
         while (inflight < (size_t)p->window && sl_bench_now_s() < end) {
             snprintf(part, sizeof part, "p%llu",
-                     (unsigned long long)(k++ % (uint64_t)p->nparts));
+                     (unsigned long long)(lo + k++ % cnt));
             if (sl_client_put_send(cl, "bench", part, msgs, (size_t)p->batch,
                                    -1, 0, NULL) != 0) {
                 fprintf(stderr, "bench: put: %s\n", sl_client_error(cl));
@@ -263,6 +271,7 @@ double sl_bench_producers(const char *addr, int nprod, int batch, int nparts,
         ps[i].nparts = nparts;
         ps[i].window = window;
         ps[i].idx = i;
+        ps[i].nprod = nprod;
         pthread_create(&th[i], NULL, producer, &ps[i]);
     }
     uint64_t total = 0;

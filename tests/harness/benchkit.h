@@ -18,6 +18,11 @@
  * benchmark's main() before anything else runs. */
 extern double sl_bench_secs;
 extern size_t sl_bench_msg_size;
+/* When set, sl_bench_producers' producer i of n writes only its own share
+ * of the partitions, i*nparts/n..(i+1)*nparts/n-1, as an application gives
+ * each of its producers its own tables (bench/kafka's [7]); when 0 (the
+ * default) every producer writes all of them round robin. */
+extern int sl_bench_share;
 extern char sl_bench_tmproot[256];
 
 double sl_bench_now_s(void);
