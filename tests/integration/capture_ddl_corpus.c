@@ -793,6 +793,13 @@ static void start_capture(ctx_t *c) {
                                  NULL};
     c->capture_pid = sl_harness_start_capture(c->broker.addr, flags, c->log);
     sl_buf_free(&ex);
+    /* Capture takes the tables' definitions from the server as they are
+     * when it reads them, as the schema at --start: the next statement
+     * must come after that read (once, a group's reset DDL ran first and
+     * capture, replaying it onto tables that already had it, stopped).
+     * A capture that stops before the read is found by the next sync. */
+    sl_harness_wait_file_text(c->log, "schema history read from the source",
+                              30000);
 }
 
 /* The line of the capture log that says why it stopped (its last
