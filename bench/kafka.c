@@ -17,6 +17,11 @@
  *   [3] native get of [1] to its end, 8 MiB a get;
  *   [4] librdkafka consumer of [2] from the beginning to the end
  *       (fetches of up to 8 MiB, as the native gets);
+ *   [1p], [2p] (with [1] and [2], after [4]): [1] and [2] again over 4
+ *       partitions (native bench/p0..p3, Kafka topic kbench4 created
+ *       with 4), each of the 2 producers writing its own 2: one request
+ *       in flight per partition no longer serialises an idempotent
+ *       librdkafka producer on every fsync;
  *   [5] ack latency at a paced 50,000 msgs/s (open loop, from each
  *       message's scheduled time): native single puts, and librdkafka
  *       delivery reports (which include linger.ms);
