@@ -46,6 +46,18 @@ tsql() {
         -N -B -e "$1"
 }
 HASH="SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|',id,v,pad))),0) FROM"
+# The target table sm_dst.$1's row count and hash once it equals want
+# ($2), or when apply stopped a partition, or after 120 s: the last read.
+target_hash() {
+    local got=
+    for _ in $(seq 1 600); do
+        got=$(tsql "$HASH sm_dst.$1")
+        [ "$got" = "$2" ] && break
+        grep -q 'partition stopped' "$ALOG" && break
+        sleep 0.2
+    done
+    printf '%s\n' "$got"
+}
 TABLES="a b c k"
 
 setup_src="DROP DATABASE IF EXISTS sm_src; CREATE DATABASE sm_src; USE sm_src;"
@@ -157,13 +169,7 @@ wait "$TICKER" 2> /dev/null
     fail "capture was killed $ckills times"
 for t in $TABLES; do
     want=$(src_root -e "$HASH sm_src.$t")
-    got=
-    for _ in $(seq 1 600); do
-        got=$(tsql "$HASH sm_dst.$t")
-        [ "$got" = "$want" ] && break
-        grep -q 'partition stopped' "$ALOG" && break
-        sleep 0.2
-    done
+    got=$(target_hash "$t" "$want")
     [ "$got" = "$want" ] && pass "$t: target equals the source ($(echo "$want" | tr '\t' ' ') rows/hash)" ||
         fail "$t: target $got, source $want: $(grep -E 'stopped|drift|error' "$ALOG" | head -n 2 | tr '\n' ' ')"
 done
@@ -216,13 +222,7 @@ sl_h_wait_for "the ad-hoc snapshot" 120 bash -c \
     fail "the ad-hoc snapshot did not complete"
 for t in b c; do
     want=$(src_root -e "$HASH sm_src.$t")
-    got=
-    for _ in $(seq 1 600); do
-        got=$(tsql "$HASH sm_dst.$t")
-        [ "$got" = "$want" ] && break
-        grep -q 'partition stopped' "$ALOG" && break
-        sleep 0.2
-    done
+    got=$(target_hash "$t" "$want")
     [ "$got" = "$want" ] && pass "ad hoc: emptied $t equals the source again" ||
         fail "ad hoc: $t: target $got, source $want: $(grep -E 'stopped|drift' "$ALOG" | head -n 2 | tr '\n' ' ')"
 done
